@@ -1,0 +1,129 @@
+"""The chat product's tables: its users, their conversations, messages and preferences."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+
+__all__ = [
+    "MAX_MESSAGE_LENGTH",
+    "SEARCH_CONFIG",
+    "ChatUser",
+    "Conversation",
+    "ConversationPreference",
+    "Message",
+    "message_search_vector",
+]
+
+# Messages longer than this are refused by the database: a bound on what one row may cost to read and index.
+MAX_MESSAGE_LENGTH = 100_000
+# 'simple' keeps words as written: the chat is multilingual, so no one language's stemmer is right for all.
+SEARCH_CONFIG = "simple"
+
+
+def message_search_vector() -> SearchVector:
+    """Return the tsvector expression that the message full-text GIN index is built on."""
+    return SearchVector("content", config=SEARCH_CONFIG)
+
+
+class ChatUser(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    external_id = models.CharField(max_length=128, unique=True, help_text="Phone number or account id.")
+    display_name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "users"
+        verbose_name = "chat user"
+
+    def __str__(self) -> str:
+        return self.display_name or self.external_id
+
+
+class Conversation(models.Model):
+    class Channel(models.TextChoices):
+        WEB = "web", "Web"
+        WHATSAPP = "whatsapp", "WhatsApp"
+        SMS = "sms", "SMS"
+        API = "api", "API"
+
+    id = models.BigAutoField(primary_key=True)
+    # Indexed through (user_id, last_message_at DESC) below, which also serves the foreign key.
+    user = models.ForeignKey(ChatUser, on_delete=models.DB_CASCADE, related_name="conversations", db_index=False)
+    title = models.CharField(max_length=300, blank=True)
+    channel = models.CharField(max_length=32, choices=Channel.choices, default=Channel.WEB)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    last_message_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "conversations"
+        indexes = [
+            models.Index("user", models.F("last_message_at").desc(), name="conversations_user_last_msg"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+        SYSTEM = "system", "System"
+        TOOL = "tool", "Tool"
+
+    id = models.BigAutoField(primary_key=True)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.DB_CASCADE, related_name="messages", db_index=False
+    )
+    # Denormalised owner of the message, as in the product's schema; deliberately not indexed there either.
+    user = models.ForeignKey(ChatUser, on_delete=models.DB_CASCADE, related_name="+", db_index=False)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField()
+    token_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "conversation_messages"
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="messages_conv_created_id"),
+            GinIndex(message_search_vector(), name="messages_content_fts"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["user", "assistant", "system", "tool"]),
+                name="messages_role_valid",
+                violation_error_message="Role must be user, assistant, system or tool.",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("content"), MAX_MESSAGE_LENGTH),
+                name="messages_content_length",
+                violation_error_message=f"Content is limited to {MAX_MESSAGE_LENGTH:,} characters.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} message {self.pk}"
+
+
+class ConversationPreference(models.Model):
+    user = models.OneToOneField(
+        ChatUser, on_delete=models.DB_CASCADE, primary_key=True, related_name="preferences"
+    )
+    language = models.CharField(max_length=16, blank=True)
+    tone = models.CharField(max_length=32, blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "conversation_preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user_id}"

@@ -1,0 +1,96 @@
+"""Who may open what: the roles' permissions, the view decorator, and the navigation built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+__all__ = ["NAVIGATION", "ROLES", "NavItem", "has_any_role", "navigation_for", "permission_required", "role_required"]
+
+# The groups migration 0002 creates, with the permission codenames each holds.
+ROLES: dict[str, tuple[str, ...]] = {
+    "support": ("view_conversations",),
+    "operator": ("view_conversations", "view_health", "view_rebuilds", "view_schema"),
+    "dba": (
+        "view_conversations",
+        "view_health",
+        "view_rebuilds",
+        "view_schema",
+        "run_explain",
+        "rebuild_index",
+        "apply_migrations",
+        "view_audit",
+    ),
+}
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def permission_required(codename: str) -> Callable[[View], View]:
+    """Refuse the view with 403 unless the signed-in user holds schemaadmin.<codename>."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.has_perm(f"schemaadmin.{codename}"):
+                raise PermissionDenied(f"Your role does not include “{codename.replace('_', ' ')}”.")
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permission = codename  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def has_any_role(user: Any) -> bool:
+    """Return whether the user holds any SchemaAdmin permission (superusers hold all)."""
+    return user.is_superuser or any(p.startswith("schemaadmin.") for p in user.get_all_permissions())
+
+
+def role_required(view: View) -> View:
+    """Refuse the view with 403 unless the signed-in user has some SchemaAdmin role."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not has_any_role(request.user):
+            raise PermissionDenied(
+                "Your account has no SchemaAdmin role yet. Ask an administrator to add you to the "
+                "support, operator or dba group."
+            )
+        return view(request, *args, **kwargs)
+
+    wrapped.required_permission = "any role"  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: str | None  # None: every signed-in user; "superuser": superusers only
+
+
+# The top navigation, in order; each page adds its entry when it is built.
+NAVIGATION: tuple[NavItem, ...] = (
+    NavItem("Overview", "schemaadmin:overview", None),
+    NavItem("Admin", "admin:index", "superuser"),
+)
+
+
+def navigation_for(user: Any) -> list[tuple[str, str]]:
+    """Return (label, url) for each page the user may open."""
+    items = []
+    for item in NAVIGATION:
+        if item.permission == "superuser":
+            allowed = user.is_superuser
+        else:
+            allowed = item.permission is None or user.has_perm(f"schemaadmin.{item.permission}")
+        if allowed:
+            items.append((item.label, reverse(item.url_name)))
+    return items

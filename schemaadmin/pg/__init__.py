@@ -1,0 +1,1 @@
+"""Catalog SQL, one module per area and one public function per question."""

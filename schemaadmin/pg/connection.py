@@ -1,0 +1,44 @@
+"""Reach a configured database by alias; every catalog function goes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connections
+from django.db.backends.utils import CursorWrapper
+
+__all__ = ["UnknownDatabase", "cursor", "fetch_all", "fetch_one"]
+
+
+class UnknownDatabase(ValueError):
+    """A database alias that is not in settings.DATABASES."""
+
+
+def validated_alias(using: str) -> str:
+    """Return using if it names a configured database, else raise UnknownDatabase."""
+    if using not in connections.settings:
+        raise UnknownDatabase(f"No database is configured under the alias {using!r}.")
+    return using
+
+
+@contextmanager
+def cursor(using: str = "default") -> Iterator[CursorWrapper]:
+    """Yield a cursor on the database named by using."""
+    with connections[validated_alias(using)].cursor() as cur:
+        yield cur
+
+
+def fetch_all(sql: str, params: Any = None, *, using: str = "default") -> list[tuple[Any, ...]]:
+    """Run one statement and return all its rows."""
+    with cursor(using) as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def fetch_one(sql: str, params: Any = None, *, using: str = "default") -> tuple[Any, ...] | None:
+    """Run one statement and return its first row."""
+    with cursor(using) as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()

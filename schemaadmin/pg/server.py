@@ -1,0 +1,72 @@
+"""Server-level facts: version, database name and size, extensions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemaadmin.pg.connection import fetch_all, fetch_one
+
+__all__ = ["ExtensionState", "ServerInfo", "extension_state", "server_info"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    version_num: int
+    version: str
+    database: str
+    database_bytes: int
+    in_recovery: bool
+
+    @property
+    def major_version(self) -> int:
+        return self.version_num // 10000
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionState:
+    name: str
+    installed_version: str | None
+    available_versions: tuple[str, ...]
+
+    @property
+    def installed(self) -> bool:
+        return self.installed_version is not None
+
+    @property
+    def available(self) -> bool:
+        return bool(self.available_versions)
+
+
+def server_info(*, using: str = "default") -> ServerInfo:
+    """Return the server version, the current database's name and size, and whether it is a replica."""
+    row = fetch_one(
+        """
+        SELECT current_setting('server_version_num')::int AS version_num,
+               current_setting('server_version') AS version,
+               current_database() AS database,
+               pg_database_size(current_database()) AS database_bytes,
+               pg_is_in_recovery() AS in_recovery
+        """,
+        using=using,
+    )
+    assert row is not None
+    return ServerInfo(*row)
+
+
+def extension_state(name: str, *, using: str = "default") -> ExtensionState:
+    """Return whether an extension is installed in this database and which versions the server offers."""
+    rows = fetch_all(
+        """
+        SELECT e.extversion AS installed_version,
+               av.version AS available_version
+        FROM (SELECT %(name)s::name AS name) AS wanted
+        LEFT JOIN pg_extension AS e ON e.extname = wanted.name
+        LEFT JOIN pg_available_extension_versions AS av ON av.name = wanted.name
+        ORDER BY av.version
+        """,
+        {"name": name},
+        using=using,
+    )
+    installed = rows[0][0] if rows else None
+    available = tuple(r[1] for r in rows if r[1] is not None)
+    return ExtensionState(name=name, installed_version=installed, available_versions=available)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from schemaadmin.models import IndexRebuild
+from schemaadmin.permissions import role_required
+from schemaadmin.pg.relations import table_estimates
+from schemaadmin.pg.server import extension_state, server_info
+from schemaadmin.services.migrations import pending_migrations
+
+CHAT_TABLES = (
+    "users",
+    "conversations",
+    "conversation_messages",
+    "conversation_preferences",
+    "knowledge_base_documents",
+    "knowledge_base_chunks",
+)
+
+
+@role_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    """Show the database at a glance: size, table estimates, running rebuilds, pending migrations."""
+    context = {
+        "server": server_info(),
+        "vector": extension_state("vector"),
+        "tables": table_estimates(CHAT_TABLES),
+        "active_rebuilds": list(
+            IndexRebuild.objects.filter(state__in=[IndexRebuild.State.QUEUED, IndexRebuild.State.RUNNING])
+            .order_by("-created_at")[:10]
+        ),
+        "pending": pending_migrations(),
+    }
+    return render(request, "schemaadmin/dashboard/overview.html", context)

@@ -1,0 +1,44 @@
+"""Shared fixtures. The database is a real embedded PostgreSQL + pgvector, one throwaway server per process."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from schemaadmin.permissions import ROLES
+
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(username: str, role: str | None = None, *, superuser: bool = False) -> User:
+    """Create a dashboard account, optionally in one role's group."""
+    if superuser:
+        return User.objects.create_superuser(username, f"{username}@example.test", PASSWORD)
+    user = User.objects.create_user(username, f"{username}@example.test", PASSWORD)
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def role_user(db):
+    """Return a factory: role_user("support") creates and returns a user holding that role."""
+
+    def factory(role: str | None, username: str | None = None) -> User:
+        if role == "superuser":
+            return make_user(username or "root", superuser=True)
+        assert role is None or role in ROLES, role
+        return make_user(username or f"{role or 'norole'}-user", role)
+
+    return factory
+
+
+@pytest.fixture
+def client_as(client, role_user):
+    """Return a factory: client_as("dba") is the test client signed in as a new dba."""
+
+    def factory(role: str | None):
+        client.force_login(role_user(role))
+        return client
+
+    return factory
