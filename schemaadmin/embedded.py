@@ -79,13 +79,13 @@ def _ensure_database(socket_dir: Path, name: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def database_settings(base_dir: Path) -> tuple[dict[str, object], bool]:
-    """Return Django's default database settings and whether they point at the embedded server."""
+def database_settings(base_dir: Path) -> tuple[dict[str, object], Path | None]:
+    """Return Django's default database settings and the embedded server's data directory (None: external)."""
     import dj_database_url
 
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
-        return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)), False
+        return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)), None
 
     if os.environ.get("PYTEST_VERSION"):
         # pytest sets PYTEST_VERSION; each test process gets its own server, deleted when it exits.
@@ -102,4 +102,4 @@ def database_settings(base_dir: Path) -> tuple[dict[str, object], bool]:
         "PORT": "",
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
-    }, True
+    }, data_dir

@@ -1,0 +1,39 @@
+# SchemaAdmin: `make run` serves the dashboard on an embedded PostgreSQL with demo data; `make test` tests it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?= -n auto
+
+.PHONY: help setup run test lint bench clean
+
+help:
+	@echo "make run    set up, then serve the dashboard at http://127.0.0.1:8000 with a worker (Ctrl-C stops all)"
+	@echo "make test   set up, then run the whole test suite"
+	@echo "make lint   ruff check and format check"
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || { interpreter=$$(bin/find-python) && echo "Creating $(VENV) with $$interpreter" && "$$interpreter" -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: setup
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py run_dashboard
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles test-artifacts .pytest_cache

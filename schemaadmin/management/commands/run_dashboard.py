@@ -1,0 +1,77 @@
+"""Set up and serve SchemaAdmin: migrate, seed the demo the first time, then run the web server and a worker."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connections
+
+from schemaadmin.embedded import stop_server
+
+STOP_GRACE_SECONDS = 10.0
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed demo data on first run (embedded database only), then serve the dashboard and a worker."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--addrport", default="127.0.0.1:8000", help="Where the web server listens.")
+        parser.add_argument("--no-seed", action="store_true", help="Do not load demo data.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        if settings.EMBEDDED_DATABASE:
+            if not options["no_seed"]:
+                call_command("seed_demo", if_empty=True)
+            call_command("create_demo_accounts")
+        connections.close_all()
+
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        children = {
+            "web": subprocess.Popen([*manage, "runserver", options["addrport"]]),
+            "worker": subprocess.Popen([*manage, "procrastinate", "worker"]),
+        }
+        self.stdout.write(self.style.SUCCESS(f"SchemaAdmin is at http://{options['addrport']}/  (Ctrl-C stops it)"))
+        # Ctrl-C reaches the whole process group: the children stop themselves, we stop what is left.
+        signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        try:
+            while all(child.poll() is None for child in children.values()):
+                time.sleep(0.5)
+            ended = next(name for name, child in children.items() if child.poll() is not None)
+            self.stderr.write(f"The {ended} process stopped (exit code {children[ended].returncode}); stopping.")
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping…")
+        finally:
+            _stop_children(list(children.values()))
+            if settings.EMBEDDED_PGDATA is not None and stop_server(settings.EMBEDDED_PGDATA):
+                self.stdout.write("Embedded PostgreSQL stopped.")
+        if any(child.returncode not in (0, -signal.SIGINT, -signal.SIGTERM) for child in children.values()):
+            sys.exit(1)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """Ask each child to stop, give them a grace period, then kill what is left."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+

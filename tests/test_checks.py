@@ -1,0 +1,75 @@
+"""System checks say what the database lacks, in a sentence."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from schemaadmin.checks import check_databases, database_problems
+from schemaadmin.pg.server import ExtensionState, ServerInfo
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _server(version_num: int) -> ServerInfo:
+    major, minor = divmod(version_num, 10000)
+    return ServerInfo(version_num, f"{major}.{minor}", "app", 0, False)
+
+
+def _vector(installed: str | None, *available: str) -> ExtensionState:
+    return ExtensionState("vector", installed, tuple(available))
+
+
+def test_a_supported_server_has_no_problems():
+    assert database_problems("default", _server(180004), _vector("0.8.5", "0.8.5")) == []
+    # Available but not yet created is fine: our first migration creates it.
+    assert database_problems("default", _server(150010), _vector(None, "0.7.0")) == []
+
+
+def test_a_server_older_than_15_is_reported_with_what_to_do():
+    problems = database_problems("default", _server(140011), _vector("0.8.0", "0.8.0"))
+    assert [p.id for p in problems] == ["schemaadmin.E002"]
+    assert "needs PostgreSQL 15 or newer" in problems[0].msg
+
+
+def test_missing_pgvector_says_what_to_install():
+    problems = database_problems("default", _server(160004), _vector(None))
+    assert [p.id for p in problems] == ["schemaadmin.E003"]
+    assert "pgvector extension is not installed" in problems[0].msg
+    assert "postgresql-16-pgvector" in problems[0].hint
+
+
+def test_old_pgvector_installed_or_offered_is_reported():
+    installed = database_problems("default", _server(160004), _vector("0.6.2", "0.6.2"))
+    assert [p.id for p in installed] == ["schemaadmin.E004"]
+    assert "ALTER EXTENSION vector UPDATE" in installed[0].hint
+    offered = database_problems("default", _server(160004), _vector(None, "0.5.1", "0.6.0"))
+    assert [p.id for p in offered] == ["schemaadmin.E004"]
+
+
+@pytest.mark.django_db
+def test_the_real_test_server_passes_the_check():
+    assert check_databases(databases=["default"]) == []
+    call_command("check", "--database", "default")
+
+
+def test_unreachable_database_url_gives_a_sentence_not_a_traceback():
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
+    env.update(DATABASE_URL="postgres://nobody@127.0.0.1:1/nothing", DJANGO_SECRET_KEY="x" * 50)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--database", "default"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "schemaadmin.E001" in result.stderr
+    assert "Cannot reach database 'default'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,219 @@
+"""The production shape: docker-compose.yml runs what we mean, and the web command serves under gunicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote
+from urllib.request import HTTPRedirectHandler, Request, build_opener
+
+import pytest
+import yaml
+from django.conf import settings
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def _command(service: dict[str, Any]) -> str:
+    command = service["command"]
+    return command if isinstance(command, str) else " ".join(command)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+
+
+def test_compose_names_the_three_services(compose):
+    assert set(compose["services"]) == {"db", "web", "worker"}
+
+
+def test_db_is_pgvector_on_postgresql_18_with_a_named_volume(compose):
+    db = compose["services"]["db"]
+    assert db["image"] == "pgvector/pgvector:pg18"
+    # pg18 images keep data in /var/lib/postgresql/18/docker: the volume goes on the parent.
+    volume, _, target = db["volumes"][0].partition(":")
+    assert target == "/var/lib/postgresql"
+    assert volume in compose["volumes"]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+
+def test_web_migrates_then_serves_with_gunicorn(compose):
+    web = compose["services"]["web"]
+    command = _command(web)
+    assert command.index("manage.py migrate --noinput") < command.index("gunicorn config.wsgi:application")
+    assert "--bind 0.0.0.0:8000" in command
+    assert "--workers 3" in command
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    assert web["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_web_reads_its_secrets_and_database_from_the_environment(compose):
+    env = compose["services"]["web"]["environment"]
+    assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
+    assert "@db:5432/" in env["DATABASE_URL"]
+    assert "DJANGO_ALLOWED_HOSTS" in env
+    assert "DJANGO_DEBUG" not in env
+
+
+def test_worker_runs_procrastinate_from_the_web_image(compose):
+    web, worker = compose["services"]["web"], compose["services"]["worker"]
+    assert "manage.py procrastinate worker" in _command(worker)
+    assert worker["image"] == web["image"]
+    assert worker["environment"]["DATABASE_URL"] == web["environment"]["DATABASE_URL"]
+    # The worker needs procrastinate's tables, which web's migrate creates.
+    assert worker["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_dockerfile_builds_front_end_and_static_files():
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    assert "npm ci" in dockerfile
+    assert "manage.py collectstatic --noinput" in dockerfile
+    ignored = (BASE_DIR / ".dockerignore").read_text().split()
+    for path in (".venv", "node_modules", ".pgdata", ".secret_key", "staticfiles", ".git"):
+        assert path in ignored
+
+
+# The web command, run locally: collectstatic, migrate, gunicorn, against the test database.
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    host = db["HOST"] or ""
+    # A unix-socket directory goes in the host part percent-encoded (dj-database-url reads it back).
+    netloc = quote(host, safe="") if host.startswith("/") else host
+    if db.get("PORT"):
+        netloc += f":{db['PORT']}"
+    auth = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgresql://{auth}@{netloc}/{quote(db['NAME'], safe='')}"
+
+
+def _production_env() -> dict[str, str]:
+    # Without PYTEST_VERSION the settings take the production paths (manifest static storage, DATABASE_URL).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_"))}
+    env.update(
+        DATABASE_URL=_database_url(),
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    )
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _NoRedirect(HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = build_opener(_NoRedirect)
+
+
+def _get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    """Return status, headers and body of a GET, without following redirects."""
+    try:
+        with _opener.open(Request(url, headers=headers), timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture
+def gunicorn(transactional_db, django_db_serialized_rollback, tmp_path) -> Iterator[str]:
+    """Run the web command (collectstatic, migrate, gunicorn) on the test database; yield its base URL."""
+    env = _production_env()
+    _manage(env, "collectstatic", "--noinput")
+    _manage(env, "migrate", "--noinput")
+    port = _free_port()
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "config.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", "-",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, f"gunicorn exited:\n{log_path.read_text()}"
+            try:
+                _get(f"{base_url}/healthz")
+                break
+            except (URLError, ConnectionError):
+                assert time.monotonic() < deadline, f"gunicorn did not answer in 30 s:\n{log_path.read_text()}"
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_web_command_serves_health_pages_and_static_files(gunicorn):
+    status, _, body = _get(f"{gunicorn}/healthz")
+    assert status == 200
+    assert json.loads(body)["status"] == "ok"
+
+    status, headers, body = _get(f"{gunicorn}/accounts/login/")
+    assert status == 200, body.decode()[:2000]
+    assert "script-src 'self' 'nonce-" in headers["Content-Security-Policy"]
+
+    # The manifest storage names each file by its content hash; read the names from the page.
+    html = body.decode()
+    stylesheet = re.search(r'href="(/static/schemaadmin/schemaadmin\.[0-9a-f]{12}\.css)"', html)
+    script = re.search(r'src="(/static/vendor/htmx/htmx\.min\.[0-9a-f]{12}\.js)"', html)
+    assert stylesheet and script, html
+
+    status, headers, body = _get(gunicorn + stylesheet[1], **{"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/css")
+    # WhiteNoise's marks: hashed files cached for ever, the pre-compressed variant chosen.
+    assert "immutable" in headers["Cache-Control"]
+    assert headers.get("Content-Encoding") == "gzip"
+
+    status, headers, _ = _get(gunicorn + script[1])
+    assert status == 200
+    assert "javascript" in headers["Content-Type"]
+
+
+def test_web_command_sends_anonymous_visitors_to_sign_in(gunicorn):
+    status, headers, _ = _get(f"{gunicorn}/")
+    assert status == 302
+    assert headers["Location"].startswith("/accounts/login/")

@@ -1,0 +1,31 @@
+"""Roles: the groups the data migration made and what each may do."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from schemaadmin.models.operations import PERMISSIONS
+from schemaadmin.permissions import ROLES
+
+
+@pytest.mark.django_db
+def test_each_role_group_holds_exactly_its_permissions():
+    for role, codenames in ROLES.items():
+        group = Group.objects.get(name=role)
+        assert set(group.permissions.values_list("codename", flat=True)) == set(codenames)
+
+
+def test_every_role_permission_is_declared():
+    declared = {codename for codename, _ in PERMISSIONS}
+    for codenames in ROLES.values():
+        assert set(codenames) <= declared
+
+
+@pytest.mark.django_db
+def test_support_reads_conversations_only_and_dba_holds_everything(role_user):
+    support, operator, dba = role_user("support"), role_user("operator"), role_user("dba")
+    assert support.has_perm("schemaadmin.view_conversations")
+    assert not support.has_perm("schemaadmin.view_health")
+    assert operator.has_perm("schemaadmin.view_health") and not operator.has_perm("schemaadmin.run_explain")
+    assert all(dba.has_perm(f"schemaadmin.{codename}") for codename, _ in PERMISSIONS)

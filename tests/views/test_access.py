@@ -1,0 +1,80 @@
+"""The role matrix: every URL, every role, the answer each gets."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# url -> expected status for (anonymous, no role, support, operator, dba, superuser).
+# 302 for anonymous means "redirected to the login page".
+MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
+    "/": (302, 403, 200, 200, 200, 200),
+    "/healthz": (200, 200, 200, 200, 200, 200),
+    "/accounts/login/": (200, 200, 200, 200, 200, 200),
+    "/admin/": (302, 302, 302, 302, 302, 200),
+}
+ROLES = (None, "support", "operator", "dba", "superuser")
+
+
+def _all_routes(resolver=None, prefix="") -> list[str]:
+    resolver = resolver or get_resolver()
+    routes = []
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                routes.append(prefix + str(pattern.pattern))
+                continue
+            routes.extend(_all_routes(pattern, prefix + str(pattern.pattern)))
+        elif isinstance(pattern, URLPattern):
+            routes.append(prefix + str(pattern.pattern))
+    return routes
+
+
+def test_the_matrix_covers_every_url():
+    # Logout is POST-only and covered below; every other route must have a row.
+    routes = {"/" + r for r in _all_routes()} - {"/accounts/logout/"}
+    assert routes == set(MATRIX), "add new pages to the access matrix"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", list(MATRIX))
+def test_anonymous(client, url):
+    response = client.get(url)
+    assert response.status_code == MATRIX[url][0]
+    if response.status_code == 302:
+        assert response["Location"].startswith("/accounts/login/") or response["Location"].startswith(
+            "/admin/login/"
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role_index,role", list(enumerate(ROLES, start=1)))
+@pytest.mark.parametrize("url", list(MATRIX))
+def test_signed_in(client, role_user, url, role_index, role):
+    client.force_login(role_user(role))
+    response = client.get(url)
+    assert response.status_code == MATRIX[url][role_index], (url, role)
+    if response.status_code == 403:
+        assert b"You do not have access to this page" in response.content
+
+
+@pytest.mark.django_db
+def test_user_without_a_role_is_told_what_to_ask_for(client_as):
+    response = client_as(None).get("/")
+    assert response.status_code == 403
+    assert b"support, operator or dba" in response.content
+
+
+@pytest.mark.django_db
+def test_navigation_shows_only_what_the_role_may_open(client_as):
+    support_page = client_as("support").get("/").content.decode()
+    assert 'href="/admin/"' not in support_page
+    assert 'href="/admin/"' in client_as("superuser").get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_logout_is_post_only_and_signs_out(client_as):
+    client = client_as("dba")
+    assert client.get("/accounts/logout/").status_code == 405
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/").status_code == 302
