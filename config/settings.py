@@ -41,6 +41,8 @@ def _secret_key() -> str:
     key = os.environ.get("DJANGO_SECRET_KEY", "").strip()
     if key:
         return key
+    if os.environ.get("PYTEST_VERSION"):
+        return secrets.token_urlsafe(50)  # tests: a fresh key per process
     if not (DEBUG or EMBEDDED_DATABASE):
         raise ImproperlyConfigured(
             "Set DJANGO_SECRET_KEY: a long random string (python -c 'import secrets; "

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -146,11 +147,26 @@ def _manage(env: dict[str, str], *args: str) -> None:
     assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
 
 
+@pytest.fixture(scope="module")
+def collected_static() -> None:
+    """Collect static files into STATIC_ROOT as the image build does (staticfiles/ is gitignored)."""
+    _manage(_production_env(), "collectstatic", "--noinput")
+
+
+@dataclass(frozen=True, slots=True)
+class Gunicorn:
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        """Return the end of gunicorn's output, for failure messages."""
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
 @pytest.fixture
-def gunicorn(transactional_db, django_db_serialized_rollback, tmp_path) -> Iterator[str]:
-    """Run the web command (collectstatic, migrate, gunicorn) on the test database; yield its base URL."""
+def gunicorn(collected_static, transactional_db, django_db_serialized_rollback, tmp_path) -> Iterator[Gunicorn]:
+    """Run the web command (migrate, then gunicorn) on the test database; yield its base URL."""
     env = _production_env()
-    _manage(env, "collectstatic", "--noinput")
     _manage(env, "migrate", "--noinput")
     port = _free_port()
     log_path = tmp_path / "gunicorn.log"
@@ -165,18 +181,18 @@ def gunicorn(transactional_db, django_db_serialized_rollback, tmp_path) -> Itera
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
+    server = Gunicorn(url=f"http://127.0.0.1:{port}", log_path=log_path)
     try:
         deadline = time.monotonic() + 30
         while True:
-            assert process.poll() is None, f"gunicorn exited:\n{log_path.read_text()}"
+            assert process.poll() is None, f"gunicorn exited:\n{server.log()}"
             try:
-                _get(f"{base_url}/healthz")
+                _get(f"{server.url}/healthz")
                 break
             except (URLError, ConnectionError):
-                assert time.monotonic() < deadline, f"gunicorn did not answer in 30 s:\n{log_path.read_text()}"
+                assert time.monotonic() < deadline, f"gunicorn did not answer in 30 s:\n{server.log()}"
                 time.sleep(0.2)
-        yield base_url
+        yield server
     finally:
         process.terminate()
         try:
@@ -187,33 +203,38 @@ def gunicorn(transactional_db, django_db_serialized_rollback, tmp_path) -> Itera
 
 
 def test_web_command_serves_health_pages_and_static_files(gunicorn):
-    status, _, body = _get(f"{gunicorn}/healthz")
-    assert status == 200
+    status, _, body = _get(f"{gunicorn.url}/healthz")
+    assert status == 200, gunicorn.log()
     assert json.loads(body)["status"] == "ok"
 
-    status, headers, body = _get(f"{gunicorn}/accounts/login/")
-    assert status == 200, body.decode()[:2000]
+    status, headers, body = _get(f"{gunicorn.url}/accounts/login/")
+    assert status == 200, gunicorn.log()
     assert "script-src 'self' 'nonce-" in headers["Content-Security-Policy"]
 
     # The manifest storage names each file by its content hash; read the names from the page.
     html = body.decode()
-    stylesheet = re.search(r'href="(/static/schemaadmin/schemaadmin\.[0-9a-f]{12}\.css)"', html)
-    script = re.search(r'src="(/static/vendor/htmx/htmx\.min\.[0-9a-f]{12}\.js)"', html)
-    assert stylesheet and script, html
+    ours = re.search(r'href="(/static/schemaadmin/schemaadmin\.[0-9a-f]{12}\.css)"', html)
+    bootstrap = re.search(r'href="(/static/vendor/bootstrap/css/bootstrap\.min\.[0-9a-f]{12}\.css)"', html)
+    htmx = re.search(r'src="(/static/vendor/htmx/htmx\.min\.[0-9a-f]{12}\.js)"', html)
+    assert ours and bootstrap and htmx, html
 
-    status, headers, body = _get(gunicorn + stylesheet[1], **{"Accept-Encoding": "gzip"})
+    status, headers, _ = _get(gunicorn.url + ours[1])
     assert status == 200
     assert headers["Content-Type"].startswith("text/css")
-    # WhiteNoise's marks: hashed files cached for ever, the pre-compressed variant chosen.
+    # WhiteNoise's mark: a hashed name is cached for ever.
     assert "immutable" in headers["Cache-Control"]
+
+    # WhiteNoise serves the variant compressed at build time.
+    status, headers, _ = _get(gunicorn.url + bootstrap[1], **{"Accept-Encoding": "gzip"})
+    assert status == 200
     assert headers.get("Content-Encoding") == "gzip"
 
-    status, headers, _ = _get(gunicorn + script[1])
+    status, headers, _ = _get(gunicorn.url + htmx[1])
     assert status == 200
     assert "javascript" in headers["Content-Type"]
 
 
 def test_web_command_sends_anonymous_visitors_to_sign_in(gunicorn):
-    status, headers, _ = _get(f"{gunicorn}/")
-    assert status == 302
+    status, headers, _ = _get(f"{gunicorn.url}/")
+    assert status == 302, gunicorn.log()
     assert headers["Location"].startswith("/accounts/login/")

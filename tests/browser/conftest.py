@@ -1,0 +1,107 @@
+"""Chromium (Debian's /usr/bin/chromium) driven by Playwright against pytest-django's live server."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+from tests.conftest import PASSWORD
+
+# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there unless told.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = Path("/usr/bin/chromium")
+# The flags verified on our machines (DESIGN.md): no sandbox, GPU, QUIC, first-run or background traffic.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+
+# Let a security-policy violation say so in the console even where Chromium would stay quiet.
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline code"}`);
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        # A plain launch runs on a new, empty profile in a temporary directory.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    """Return the list the page fixture fills with console errors, page errors and failed requests."""
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server, django_db_serialized_rollback, settings, console_errors) -> Iterator[Page]:
+    """Return a page in a new browser context whose relative URLs go to the live server."""
+    # The live server serves static files from the finders, which know plain names, not hashed ones.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    context.add_init_script(_REPORT_CSP_VIOLATIONS)
+    page = context.new_page()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            console_errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
+    page.on("requestfailed", lambda request: console_errors.append(f"request failed: {request.url}"))
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def sign_in(page) -> Callable[[str, str], None]:
+    """Return sign_in(username, password=PASSWORD): fill and submit the login form from wherever the page is."""
+
+    def sign_in_as(username: str, password: str = PASSWORD) -> None:
+        if "/accounts/login/" not in page.url:
+            page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+
+    return sign_in_as
+
+
+@pytest.fixture
+def screenshot(page, request) -> Callable[..., Path]:
+    """Return screenshot(name=test name): save a full-page PNG under test-artifacts/screenshots/."""
+
+    def save(name: str | None = None) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name or re.sub(r'[^\w.-]+', '-', request.node.name)}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return save

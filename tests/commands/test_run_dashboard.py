@@ -1,0 +1,78 @@
+"""`make run`'s launcher: serves the dashboard with a worker, and Ctrl-C leaves nothing running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def _postgres_running(data_dir: Path) -> bool:
+    return any(
+        p.info["name"] == "postgres" and str(data_dir) in " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["name", "cmdline"])
+    )
+
+
+def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(tmp_path):
+    data_dir = tmp_path / "pgdata"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DATABASE_URL"}}
+    env.update(SCHEMAADMIN_PGDATA=str(data_dir), DJANGO_DEBUG="1")
+    launcher = subprocess.Popen(
+        [sys.executable, "manage.py", "run_dashboard", "--no-seed", "--addrport", f"127.0.0.1:{port}"],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives `make run`
+    )
+    try:
+        assert _wait_for(f"http://127.0.0.1:{port}/healthz", timeout=90) == {
+            "status": "ok",
+            "database": "reachable",
+        }
+        children = psutil.Process(launcher.pid).children(recursive=True)
+        commands = [" ".join(c.cmdline()) for c in children]
+        assert any("runserver" in c for c in commands) and any("procrastinate worker" in c for c in commands)
+        assert _postgres_running(data_dir)
+
+        os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
+        output, _ = launcher.communicate(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+    assert launcher.returncode == 0, output
+    assert "Demo accounts on database" in output and "dba" in output
+    assert "Embedded PostgreSQL stopped." in output
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert not _postgres_running(data_dir)
