@@ -22,7 +22,9 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(request: HttpRequest | None, action: str, target: str = "", *, actor: Any = None, **detail: Any) -> AuditEvent:
+def record(
+    request: HttpRequest | None, action: str, target: str = "", *, actor: Any = None, **detail: Any
+) -> AuditEvent:
     """Write one AuditEvent for the request's user (or actor), naming the action and its target."""
     user = actor if actor is not None else getattr(request, "user", None)
     if user is not None and not getattr(user, "is_authenticated", False):
@@ -49,5 +51,7 @@ def _logged_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> 
 
 
 @receiver(user_login_failed, dispatch_uid="schemaadmin.audit.login_failed")
-def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
+def _login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     record(request, "login_failed", str(credentials.get("username", "")))

@@ -5,13 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
-__all__ = ["NAVIGATION", "ROLES", "NavItem", "has_any_role", "navigation_for", "permission_required", "role_required"]
+__all__ = [
+    "NAVIGATION",
+    "ROLES",
+    "NavItem",
+    "has_any_role",
+    "navigation_for",
+    "permission_required",
+    "role_required",
+]
 
 # The groups migration 0002 creates, with the permission codenames each holds.
 ROLES: dict[str, tuple[str, ...]] = {
@@ -29,10 +37,10 @@ ROLES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+type ViewFunction = Callable[..., HttpResponse]
 
 
-def permission_required(codename: str) -> Callable[[View], View]:
+def permission_required[View: ViewFunction](codename: str) -> Callable[[View], View]:
     """Refuse the view with 403 unless the signed-in user holds schemaadmin.<codename>."""
 
     def decorator(view: View) -> View:
@@ -53,7 +61,7 @@ def has_any_role(user: Any) -> bool:
     return user.is_superuser or any(p.startswith("schemaadmin.") for p in user.get_all_permissions())
 
 
-def role_required(view: View) -> View:
+def role_required[View: ViewFunction](view: View) -> View:
     """Refuse the view with 403 unless the signed-in user has some SchemaAdmin role."""
 
     @wraps(view)

@@ -55,7 +55,9 @@ class Conversation(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     # Indexed through (user_id, last_message_at DESC) below, which also serves the foreign key.
-    user = models.ForeignKey(ChatUser, on_delete=models.DB_CASCADE, related_name="conversations", db_index=False)
+    user = models.ForeignKey(
+        ChatUser, on_delete=models.DB_CASCADE, related_name="conversations", db_index=False
+    )
     title = models.CharField(max_length=300, blank=True)
     channel = models.CharField(max_length=32, choices=Channel.choices, default=Channel.WEB)
     created_at = models.DateTimeField()

@@ -54,7 +54,9 @@ class ChunkQuerySet(models.QuerySet["KnowledgeBaseChunk"]):
     def nearest(self, embedding: Sequence[float], *, k: int = 10) -> ChunkQuerySet:
         """Return the k chunks closest to embedding by cosine distance, through the halfvec HNSW index."""
         if len(embedding) != EMBEDDING_DIMENSIONS:
-            raise ValueError(f"Expected a {EMBEDDING_DIMENSIONS}-dimensional embedding, got {len(embedding)}.")
+            raise ValueError(
+                f"Expected a {EMBEDDING_DIMENSIONS}-dimensional embedding, got {len(embedding)}."
+            )
         query = Cast(
             Value(HalfVector(list(embedding)).to_text()), HalfVectorField(dimensions=EMBEDDING_DIMENSIONS)
         )
@@ -82,7 +84,9 @@ class KnowledgeBaseChunk(models.Model):
     class Meta:
         db_table = "knowledge_base_chunks"
         constraints = [
-            models.UniqueConstraint(fields=["document", "chunk_index"], name="kb_chunks_document_index_unique"),
+            models.UniqueConstraint(
+                fields=["document", "chunk_index"], name="kb_chunks_document_index_unique"
+            ),
         ]
         indexes = [
             HnswIndex(

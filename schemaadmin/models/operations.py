@@ -28,6 +28,9 @@ class AccessRule(models.Model):
         default_permissions = ()
         permissions = PERMISSIONS
 
+    def __str__(self) -> str:
+        return "SchemaAdmin permissions"
+
 
 class AuditEvent(models.Model):
     id = models.BigAutoField(primary_key=True)

@@ -17,7 +17,9 @@ class TableEstimate:
     total_bytes: int
 
 
-def table_estimates(tables: Sequence[str], *, schema: str = "public", using: str = "default") -> list[TableEstimate]:
+def table_estimates(
+    tables: Sequence[str], *, schema: str = "public", using: str = "default"
+) -> list[TableEstimate]:
     """Return the planner's row estimate (reltuples) and total size of each named table, in the order given."""
     rows = fetch_all(
         """

@@ -29,8 +29,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         "vector": extension_state("vector"),
         "tables": table_estimates(CHAT_TABLES),
         "active_rebuilds": list(
-            IndexRebuild.objects.filter(state__in=[IndexRebuild.State.QUEUED, IndexRebuild.State.RUNNING])
-            .order_by("-created_at")[:10]
+            IndexRebuild.objects.filter(
+                state__in=[IndexRebuild.State.QUEUED, IndexRebuild.State.RUNNING]
+            ).order_by("-created_at")[:10]
         ),
         "pending": pending_migrations(),
     }

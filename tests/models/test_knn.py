@@ -29,7 +29,6 @@ def chunks(db):
     return document
 
 
-
 def test_nearest_finds_the_closest_chunk_through_the_hnsw_index(chunks):
     probe = KnowledgeBaseChunk.objects.get(document=chunks, chunk_index=42)
     query = KnowledgeBaseChunk.objects.nearest(list(probe.embedding), k=5)

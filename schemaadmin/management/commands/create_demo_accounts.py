@@ -13,7 +13,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 # username -> role group (None: superuser with every permission)
-DEMO_ACCOUNTS: dict[str, str | None] = {"support": "support", "operator": "operator", "dba": "dba", "admin": None}
+DEMO_ACCOUNTS: dict[str, str | None] = {
+    "support": "support",
+    "operator": "operator",
+    "dba": "dba",
+    "admin": None,
+}
 
 
 def _passwords_file() -> Path:
