@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
             ],
             options={
-                'permissions': [('view_conversations', "Browse and search users' conversations (read-only)"), ('view_health', 'See database, table and index health'), ('view_rebuilds', 'Watch index rebuilds'), ('view_schema', 'See migrations, lint and drift'), ('run_explain', 'Run EXPLAIN ANALYZE'), ('rebuild_index', 'Start and cancel index rebuilds'), ('apply_migrations', 'Apply pending migrations'), ('view_audit', 'Read the audit log')],
+                'permissions': (('view_conversations', "Browse and search users' conversations (read-only)"), ('view_health', 'See database, table and index health'), ('view_rebuilds', 'Watch index rebuilds'), ('view_schema', 'See migrations, lint and drift'), ('run_explain', 'Run EXPLAIN ANALYZE'), ('rebuild_index', 'Start and cancel index rebuilds'), ('apply_migrations', 'Apply pending migrations'), ('view_audit', 'Read the audit log')),
                 'managed': False,
                 'default_permissions': (),
             },

@@ -8,7 +8,7 @@ from django.db import models
 __all__ = ["PERMISSIONS", "AccessRule", "AuditEvent", "ExplainRun", "IndexRebuild"]
 
 # (codename, description): what each role may do. Groups are made from these by migration 0002.
-PERMISSIONS = [
+PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("view_conversations", "Browse and search users' conversations (read-only)"),
     ("view_health", "See database, table and index health"),
     ("view_rebuilds", "Watch index rebuilds"),
@@ -17,7 +17,7 @@ PERMISSIONS = [
     ("rebuild_index", "Start and cancel index rebuilds"),
     ("apply_migrations", "Apply pending migrations"),
     ("view_audit", "Read the audit log"),
-]
+)
 
 
 class AccessRule(models.Model):

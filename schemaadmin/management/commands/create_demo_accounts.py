@@ -23,6 +23,7 @@ DEMO_ACCOUNTS: dict[str, str | None] = {
 
 def _passwords_file() -> Path:
     # Beside the demo data: a new data directory gets new passwords.
+    assert settings.EMBEDDED_PGDATA is not None
     return Path(settings.EMBEDDED_PGDATA) / "demo-accounts.json"
 
 
