@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
@@ -27,7 +27,7 @@ SEARCH_CONFIG = "simple"
 
 
 def message_search_vector() -> SearchVector:
-    """Return the tsvector expression that the message full-text GIN index is built on."""
+    """Return the tsvector expression stored in Message.search_vector."""
     return SearchVector("content", config=SEARCH_CONFIG)
 
 
@@ -91,12 +91,16 @@ class Message(models.Model):
     content = models.TextField()
     token_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
+    # Stored, so a search that walks messages newest-first tests each row without re-running to_tsvector.
+    search_vector = models.GeneratedField(
+        expression=message_search_vector(), output_field=SearchVectorField(), db_persist=True
+    )
 
     class Meta:
         db_table = "conversation_messages"
         indexes = [
             models.Index(fields=["conversation", "created_at", "id"], name="messages_conv_created_id"),
-            GinIndex(message_search_vector(), name="messages_content_fts"),
+            GinIndex(fields=["search_vector"], name="messages_content_fts"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -143,7 +143,7 @@ def test_indexes_from_the_design_exist(db):
         defs = dict(cur.fetchall())
     assert "(user_id, last_message_at DESC)" in defs["conversations_user_last_msg"]
     assert "(conversation_id, created_at, id)" in defs["messages_conv_created_id"]
-    assert "USING gin (to_tsvector('simple'::regconfig" in defs["messages_content_fts"]
+    assert "USING gin (search_vector)" in defs["messages_content_fts"]
     hnsw = defs["kb_chunks_embedding_hnsw"]
     assert "USING hnsw (((embedding)::halfvec(3072)) halfvec_cosine_ops)" in hnsw
     assert "m='16'" in hnsw and "ef_construction='64'" in hnsw
@@ -153,3 +153,17 @@ def test_user_id_is_a_uuid_that_round_trips(db):
     user = ChatUser.objects.create(external_id="acct-2")
     assert isinstance(user.pk, uuid.UUID)
     assert ChatUser.objects.get(pk=user.pk).external_id == "acct-2"
+
+
+def test_message_search_vector_is_stored_and_found_through_the_gin_index(thread):
+    from django.contrib.postgres.search import SearchQuery
+
+    _, conversation = thread
+    _raw_insert_message(conversation, "assistant", "Your refund for order 1234 was approved.")
+    query = SearchQuery("refund approved", config="simple", search_type="websearch")
+    hits = Message.objects.filter(search_vector=query)
+    assert [m.content for m in hits] == ["Your refund for order 1234 was approved."]
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        plan = hits.explain()
+    assert "messages_content_fts" in plan
