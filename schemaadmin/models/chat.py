@@ -7,7 +7,7 @@ import uuid
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models.functions import Length
+from django.db.models.functions import Coalesce, Length
 from django.db.models.lookups import LessThanOrEqual
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Conversation",
     "ConversationPreference",
     "Message",
+    "last_activity",
     "message_search_vector",
 ]
 
@@ -29,6 +30,11 @@ SEARCH_CONFIG = "simple"
 def message_search_vector() -> SearchVector:
     """Return the tsvector expression stored in Message.search_vector."""
     return SearchVector("content", config=SEARCH_CONFIG)
+
+
+def last_activity() -> Coalesce:
+    """Return a conversation's last activity: its last message, or its creation when it has none."""
+    return Coalesce("last_message_at", "created_at")
 
 
 class ChatUser(models.Model):
@@ -63,11 +69,20 @@ class Conversation(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Kept by a trigger on conversation_messages (migration 0003), so lists sort and filter on them without
+    # counting messages: the chat product writes messages without knowing these columns exist.
+    message_count = models.IntegerField(default=0, db_default=0)
+    total_tokens = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         db_table = "conversations"
         indexes = [
             models.Index("user", models.F("last_message_at").desc(), name="conversations_user_last_msg"),
+            # One index per sort order of the conversation list: keyset pages walk them, newest or largest first.
+            models.Index(last_activity().desc(), models.F("id").desc(), name="conversations_activity_id"),
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="conversations_created_id"),
+            models.Index(models.F("message_count").desc(), models.F("id").desc(), name="conversations_msgs_id"),
+            models.Index(models.F("total_tokens").desc(), models.F("id").desc(), name="conversations_tokens_id"),
         ]
 
     def __str__(self) -> str:
@@ -101,6 +116,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["conversation", "created_at", "id"], name="messages_conv_created_id"),
             GinIndex(fields=["search_vector"], name="messages_content_fts"),
+            # Newest-first walks: a search for a common word stops after a page of hits.
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="messages_created_id"),
         ]
         constraints = [
             models.CheckConstraint(
