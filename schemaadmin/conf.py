@@ -17,6 +17,25 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_THROTTLE_WINDOW_SECONDS": 15 * 60,
     # Row estimates below this are replaced by an exact count (cheap on small tables).
     "EXACT_COUNT_BELOW": 10_000,
+    # Index health. Database aliases whose index usage counts: an index is "unused" only when no node scanned it.
+    "NODES": ["default"],
+    # unused_index: ignore indexes smaller than this, and say nothing until the counters are this old.
+    "UNUSED_INDEX_MIN_BYTES": 1024 * 1024,
+    "UNUSED_INDEX_MIN_STATS_AGE_DAYS": 7,
+    # bloated_index: wasted space at least this many bytes and this share of the index.
+    "BLOAT_MIN_BYTES": 10 * 1024 * 1024,
+    "BLOAT_MIN_RATIO": 0.3,
+    # ivfflat_lists_mismatch: lists more than this factor away from rows/1000 (√rows above a million rows).
+    "IVFFLAT_LISTS_TOLERANCE": 4,
+    # stale_statistics: changes since analyze above this multiple of the table's autovacuum analyze threshold.
+    "STALE_STATISTICS_FACTOR": 2,
+    # vacuum_overdue: dead rows above this multiple of the vacuum threshold, or a changing table unvacuumed this long.
+    "VACUUM_DEAD_TUPLES_FACTOR": 2,
+    "VACUUM_MAX_AGE_DAYS": 7,
+    # sequential_scan_heavy: tables of at least this many rows, scanned at least this often, mostly sequentially.
+    "SEQUENTIAL_SCAN_MIN_ROWS": 10_000,
+    "SEQUENTIAL_SCAN_MIN_SCANS": 100,
+    "SEQUENTIAL_SCAN_MIN_SHARE": 0.5,
 }
 
 _cache: dict[str, Any] | None = None

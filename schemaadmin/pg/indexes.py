@@ -1,0 +1,380 @@
+"""Indexes: what each one is, how it is used, foreign keys they should serve, and how bloated btrees are.
+
+Each function is one statement, whatever the number of indexes: nothing here queries per index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schemaadmin.pg.connection import fetch_all
+
+__all__ = [
+    "BtreeBloat",
+    "ForeignKey",
+    "IndexInfo",
+    "IndexUsage",
+    "btree_bloat",
+    "btree_bloat_exact",
+    "foreign_keys",
+    "index_usage",
+    "indexes",
+]
+
+# Schemas that belong to PostgreSQL, never to the application.
+SYSTEM_SCHEMAS_SQL = """
+    n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+    AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+    AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+"""
+
+VECTOR_METHODS = frozenset({"hnsw", "ivfflat"})
+
+
+def _options(reloptions: list[str] | None) -> dict[str, str]:
+    """Turn pg_class.reloptions ({m=16,ef_construction=64}) into a dict."""
+    pairs = (option.split("=", 1) for option in reloptions or ())
+    return {name: value for name, value in pairs}
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    schema: str
+    name: str
+    table: str
+    method: str
+    size_bytes: int
+    scans: int
+    last_scan: datetime | None  # PostgreSQL 16+; None before, or when never scanned since the stats reset
+    tuples_read: int
+    tuples_fetched: int
+    is_valid: bool
+    is_ready: bool
+    is_unique: bool
+    is_primary: bool
+    constraint: str | None  # the primary key, unique or exclusion constraint the index enforces
+    columns: tuple[str, ...]  # key columns and expressions, as pg_get_indexdef(oid, n) writes them
+    included: tuple[str, ...]  # INCLUDE columns
+    key_attnums: tuple[int, ...]  # table column numbers of the keys; 0 for an expression
+    key_flags: tuple[int, ...]  # pg_index.indoption per key: 1 DESC, 2 NULLS FIRST
+    referenced_attnums: tuple[int, ...]  # every table column the keys, expressions and predicate use
+    opclasses: tuple[str, ...]
+    key_types: tuple[str, ...]  # the type each key is stored as, e.g. halfvec(3072) for a cast expression
+    key_typmods: tuple[int, ...]
+    predicate: str | None
+    options: dict[str, str] = field(hash=False)
+    build_running: bool
+    definition: str
+    table_rows: int | None  # the planner's estimate for the table; None before the first ANALYZE
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def is_vector(self) -> bool:
+        return self.method in VECTOR_METHODS
+
+    @property
+    def backs_constraint(self) -> bool:
+        return self.is_unique or self.is_primary or self.constraint is not None
+
+    @property
+    def dimensions(self) -> int | None:
+        """Return the dimensions of a vector index's first key (its stored type's typmod)."""
+        if not self.is_vector or not self.key_typmods or self.key_typmods[0] <= 0:
+            return None
+        return self.key_typmods[0]
+
+    def option(self, name: str) -> int | None:
+        """Return a numeric storage option (m, ef_construction, lists) if it was set explicitly."""
+        value = self.options.get(name)
+        return int(value) if value is not None and value.isdigit() else None
+
+
+def indexes(*, using: str = "default") -> list[IndexInfo]:
+    """Return every index in user schemas with its table, size, usage, definition parts and options."""
+    rows = fetch_all(
+        f"""
+        WITH builds AS MATERIALIZED (
+            SELECT COALESCE(array_agg(p.index_relid), '{{}}') AS index_oids,
+                   COALESCE(array_agg(p.relid) FILTER (WHERE p.command = 'REINDEX CONCURRENTLY'), '{{}}')
+                       AS reindexed_tables
+            FROM pg_stat_progress_create_index AS p
+        )
+        SELECT n.nspname AS schema,
+               ic.relname AS name,
+               t.relname AS table,
+               am.amname AS method,
+               pg_relation_size(ic.oid) AS size_bytes,
+               COALESCE(s.idx_scan, 0) AS scans,
+               (to_jsonb(s) ->> 'last_idx_scan')::timestamptz AS last_scan,
+               COALESCE(s.idx_tup_read, 0) AS tuples_read,
+               COALESCE(s.idx_tup_fetch, 0) AS tuples_fetched,
+               i.indisvalid AS is_valid,
+               i.indisready AS is_ready,
+               i.indisunique AS is_unique,
+               i.indisprimary AS is_primary,
+               con.conname AS constraint,
+               ARRAY(
+                   SELECT pg_get_indexdef(i.indexrelid, k, true)
+                   FROM generate_series(1, i.indnkeyatts) AS k
+                   ORDER BY k
+               ) AS columns,
+               ARRAY(
+                   SELECT pg_get_indexdef(i.indexrelid, k, true)
+                   FROM generate_series(i.indnkeyatts + 1, i.indnatts) AS k
+                   ORDER BY k
+               ) AS included,
+               ARRAY(
+                   SELECT i.indkey[k - 1]
+                   FROM generate_series(1, i.indnkeyatts) AS k
+                   ORDER BY k
+               ) AS key_attnums,
+               ARRAY(
+                   SELECT i.indoption[k - 1]
+                   FROM generate_series(1, i.indnkeyatts) AS k
+                   ORDER BY k
+               ) AS key_flags,
+               ARRAY(
+                   SELECT DISTINCT d.refobjsubid::int
+                   FROM pg_depend AS d
+                   WHERE d.classid = 'pg_class'::regclass
+                     AND d.objid = i.indexrelid
+                     AND d.refclassid = 'pg_class'::regclass
+                     AND d.refobjid = i.indrelid
+                     AND d.refobjsubid > 0
+                   ORDER BY 1
+               ) AS referenced_attnums,
+               ARRAY(
+                   SELECT opc.opcname
+                   FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS c(oid, position)
+                   JOIN pg_opclass AS opc ON opc.oid = c.oid
+                   ORDER BY c.position
+               ) AS opclasses,
+               ARRAY(
+                   SELECT format_type(a.atttypid, a.atttypmod)
+                   FROM pg_attribute AS a
+                   WHERE a.attrelid = i.indexrelid
+                     AND a.attnum BETWEEN 1 AND i.indnkeyatts
+                   ORDER BY a.attnum
+               ) AS key_types,
+               ARRAY(
+                   SELECT a.atttypmod
+                   FROM pg_attribute AS a
+                   WHERE a.attrelid = i.indexrelid
+                     AND a.attnum BETWEEN 1 AND i.indnkeyatts
+                   ORDER BY a.attnum
+               ) AS key_typmods,
+               pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
+               ic.reloptions AS options,
+               (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
+               pg_get_indexdef(i.indexrelid) AS definition,
+               CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows
+        FROM pg_index AS i
+        JOIN pg_class AS ic ON ic.oid = i.indexrelid
+        JOIN pg_class AS t ON t.oid = i.indrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        JOIN pg_am AS am ON am.oid = ic.relam
+        CROSS JOIN builds AS b
+        LEFT JOIN pg_stat_user_indexes AS s ON s.indexrelid = i.indexrelid
+        LEFT JOIN pg_constraint AS con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')
+        WHERE {SYSTEM_SCHEMAS_SQL}
+        ORDER BY n.nspname, t.relname, ic.relname
+        """,  # noqa: S608 -- a constant, no input
+        using=using,
+    )
+    return [_index_info(row) for row in rows]
+
+
+def _index_info(row: tuple[Any, ...]) -> IndexInfo:
+    values = list(row)
+    for position in (14, 15, 16, 17, 18, 19, 20, 21):
+        values[position] = tuple(values[position])
+    values[23] = _options(values[23])
+    return IndexInfo(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexUsage:
+    schema: str
+    name: str
+    scans: int
+    last_scan: datetime | None
+
+
+def index_usage(*, using: str = "default") -> list[IndexUsage]:
+    """Return how often each index in user schemas was scanned on this node (for replicas: their own count)."""
+    rows = fetch_all(
+        """
+        SELECT s.schemaname AS schema,
+               s.indexrelname AS name,
+               s.idx_scan AS scans,
+               (to_jsonb(s) ->> 'last_idx_scan')::timestamptz AS last_scan
+        FROM pg_stat_user_indexes AS s
+        """,
+        using=using,
+    )
+    return [IndexUsage(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    schema: str
+    table: str
+    name: str
+    column_attnums: tuple[int, ...]
+    columns: tuple[str, ...]
+    referenced_table: str  # schema-qualified
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
+    """Return every foreign key in user schemas with its referencing columns, in constraint order."""
+    rows = fetch_all(
+        f"""
+        SELECT n.nspname AS schema,
+               t.relname AS table,
+               c.conname AS name,
+               c.conkey::int[] AS column_attnums,
+               ARRAY(
+                   SELECT a.attname::text
+                   FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, position)
+                   JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+                   ORDER BY k.position
+               ) AS columns,
+               rn.nspname || '.' || rt.relname AS referenced_table
+        FROM pg_constraint AS c
+        JOIN pg_class AS t ON t.oid = c.conrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        JOIN pg_class AS rt ON rt.oid = c.confrelid
+        JOIN pg_namespace AS rn ON rn.oid = rt.relnamespace
+        WHERE c.contype = 'f'
+          AND {SYSTEM_SCHEMAS_SQL}
+        ORDER BY n.nspname, t.relname, c.conname
+        """,  # noqa: S608 -- a constant, no input
+        using=using,
+    )
+    return [ForeignKey(r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), r[5]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class BtreeBloat:
+    schema: str
+    name: str
+    real_bytes: int
+    expected_bytes: int
+    exact: bool  # measured with pgstattuple's pgstatindex() rather than estimated from statistics
+
+    @property
+    def wasted_bytes(self) -> int:
+        return max(self.real_bytes - self.expected_bytes, 0)
+
+    @property
+    def wasted_ratio(self) -> float:
+        return self.wasted_bytes / self.real_bytes if self.real_bytes else 0.0
+
+
+def btree_bloat(*, using: str = "default") -> list[BtreeBloat]:
+    """Estimate each valid btree's size when packed at its fillfactor, from row counts and column widths.
+
+    Indexes whose columns have no statistics yet (never analyzed) are left out rather than guessed.
+    """
+    rows = fetch_all(
+        f"""
+        WITH keys AS (
+            SELECT i.indexrelid,
+                   sum(st.avg_width) AS data_width,
+                   count(st.avg_width) = count(*) AS has_stats
+            FROM pg_index AS i
+            JOIN pg_class AS ic ON ic.oid = i.indexrelid
+            JOIN pg_class AS t ON t.oid = i.indrelid
+            JOIN pg_namespace AS n ON n.oid = t.relnamespace
+            JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree'
+            JOIN pg_attribute AS ia ON ia.attrelid = i.indexrelid AND ia.attnum > 0
+            LEFT JOIN pg_attribute AS ta ON ta.attrelid = i.indrelid AND ta.attnum = i.indkey[ia.attnum - 1]
+            LEFT JOIN pg_stats AS st
+                   ON st.schemaname = n.nspname
+                  AND st.tablename = CASE WHEN ta.attnum IS NULL THEN ic.relname ELSE t.relname END
+                  AND st.attname = COALESCE(ta.attname, ia.attname)
+            WHERE i.indisvalid
+              AND {SYSTEM_SCHEMAS_SQL}
+            GROUP BY i.indexrelid
+        ),
+        sizes AS (
+            SELECT n.nspname AS schema,
+                   ic.relname AS name,
+                   pg_relation_size(ic.oid) AS real_bytes,
+                   current_setting('block_size')::int AS block_size,
+                   COALESCE(
+                       (SELECT o.option_value::int FROM pg_options_to_table(ic.reloptions) AS o
+                        WHERE o.option_name = 'fillfactor'),
+                       90
+                   ) AS fillfactor,
+                   GREATEST(CASE WHEN ic.reltuples >= 0 THEN ic.reltuples ELSE t.reltuples END, 0) AS tuples,
+                   -- index tuple header and heap pointer (8), the data MAXALIGNed, and its line pointer (4)
+                   (8 + ceil(k.data_width / 8.0) * 8 + 4) AS tuple_bytes
+            FROM keys AS k
+            JOIN pg_class AS ic ON ic.oid = k.indexrelid
+            JOIN pg_index AS i ON i.indexrelid = k.indexrelid
+            JOIN pg_class AS t ON t.oid = i.indrelid
+            JOIN pg_namespace AS n ON n.oid = t.relnamespace
+            WHERE k.has_stats
+              AND (ic.reltuples >= 0 OR t.reltuples >= 0)
+        )
+        SELECT schema,
+               name,
+               real_bytes,
+               -- leaf pages at fillfactor (page header 24 and btree special space 16 left out), plus the metapage
+               ((ceil(tuples * tuple_bytes / ((block_size - 40) * fillfactor / 100.0)) + 1) * block_size)::bigint
+                   AS expected_bytes,
+               false AS exact
+        FROM sizes
+        ORDER BY schema, name
+        """,  # noqa: S608 -- a constant, no input
+        using=using,
+    )
+    return [BtreeBloat(*row) for row in rows]
+
+
+def btree_bloat_exact(*, using: str = "default") -> list[BtreeBloat]:
+    """Measure each valid btree's leaf density with pgstattuple's pgstatindex(); needs the extension.
+
+    This reads every index in full: slower than btree_bloat(), exact where that one estimates.
+    """
+    rows = fetch_all(
+        f"""
+        SELECT n.nspname AS schema,
+               ic.relname AS name,
+               pg_relation_size(ic.oid) AS real_bytes,
+               (
+                   pg_relation_size(ic.oid) * COALESCE(NULLIF(stat.avg_leaf_density, 'NaN'), 90)
+                   / COALESCE(
+                       (SELECT o.option_value::int FROM pg_options_to_table(ic.reloptions) AS o
+                        WHERE o.option_name = 'fillfactor'),
+                       90
+                   )
+               )::bigint AS expected_bytes,
+               true AS exact
+        FROM pg_index AS i
+        JOIN pg_class AS ic ON ic.oid = i.indexrelid
+        JOIN pg_class AS t ON t.oid = i.indrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree'
+        CROSS JOIN LATERAL pgstatindex(ic.oid::regclass) AS stat
+        WHERE i.indisvalid
+          AND {SYSTEM_SCHEMAS_SQL}
+        ORDER BY n.nspname, ic.relname
+        """,  # noqa: S608 -- a constant, no input
+        using=using,
+    )
+    return [BtreeBloat(*row) for row in rows]

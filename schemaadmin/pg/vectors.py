@@ -1,0 +1,86 @@
+"""pgvector columns: their type, dimensions and whether they hold data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemaadmin.pg.connection import fetch_all
+
+__all__ = ["VectorColumn", "vector_columns"]
+
+# pgvector's limits for HNSW and IVFFlat: `vector` up to 2,000 dimensions, `halfvec` up to 4,000.
+INDEXABLE_DIMENSIONS = {"vector": 2000, "halfvec": 4000, "sparsevec": 1000}
+
+
+@dataclass(frozen=True, slots=True)
+class VectorColumn:
+    schema: str
+    table: str
+    column: str
+    attnum: int
+    type: str  # vector, halfvec or sparsevec
+    dimensions: int | None  # None: declared without dimensions
+    estimated_rows: int | None  # None: the table was never analyzed
+    has_data: bool  # the table's heap is not empty
+    null_fraction: float | None  # from pg_stats; None before the first ANALYZE
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def populated(self) -> bool:
+        """Return whether the column likely holds values: the table has rows and not all of them are NULL."""
+        has_rows = bool(self.estimated_rows) or (self.estimated_rows is None and self.has_data)
+        return has_rows and (self.null_fraction is None or self.null_fraction < 1.0)
+
+    @property
+    def indexable_dimensions(self) -> int:
+        return INDEXABLE_DIMENSIONS.get(self.type, 2000)
+
+    @property
+    def too_wide_to_index(self) -> bool:
+        return self.dimensions is not None and self.dimensions > self.indexable_dimensions
+
+    @property
+    def bytes_per_value(self) -> int | None:
+        """Return the stored size of one dense value (header and elements), or None if unknown."""
+        if self.dimensions is None or self.type == "sparsevec":
+            return None
+        return 8 + self.dimensions * (2 if self.type == "halfvec" else 4)
+
+
+def vector_columns(*, using: str = "default") -> list[VectorColumn]:
+    """Return every vector, halfvec and sparsevec column of user tables with its dimensions and fill."""
+    rows = fetch_all(
+        """
+        SELECT n.nspname AS schema,
+               c.relname AS table,
+               a.attname AS column,
+               a.attnum::int AS attnum,
+               t.typname AS type,
+               CASE WHEN a.atttypmod > 0 THEN a.atttypmod END AS dimensions,
+               CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
+               pg_relation_size(c.oid) > 0 AS has_data,
+               st.null_frac::float8 AS null_fraction
+        FROM pg_attribute AS a
+        JOIN pg_class AS c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'm')
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        JOIN pg_type AS t ON t.oid = a.atttypid
+        JOIN pg_depend AS ext_dep
+          ON ext_dep.classid = 'pg_type'::regclass
+         AND ext_dep.objid = t.oid
+         AND ext_dep.deptype = 'e'
+        JOIN pg_extension AS e ON e.oid = ext_dep.refobjid AND e.extname = 'vector'
+        LEFT JOIN pg_stats AS st
+               ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+              AND NOT st.inherited
+        WHERE a.attnum > 0
+          AND NOT a.attisdropped
+          AND t.typname IN ('vector', 'halfvec', 'sparsevec')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+        ORDER BY n.nspname, c.relname, a.attnum
+        """,
+        using=using,
+    )
+    return [VectorColumn(*row) for row in rows]

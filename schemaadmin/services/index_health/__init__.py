@@ -1,0 +1,84 @@
+"""Index and table health: the catalog read once, turned into findings with a severity, a reason and a fix."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.pg.relations import TableHealth
+from schemaadmin.services.index_health.findings import CODES, Finding, Severity
+from schemaadmin.services.index_health.index_rules import index_findings
+from schemaadmin.services.index_health.snapshot import Snapshot, take_snapshot
+from schemaadmin.services.index_health.table_rules import table_findings
+from schemaadmin.services.index_health.thresholds import Thresholds
+from schemaadmin.services.index_health.vector_rules import vector_findings
+from schemaadmin.services.index_health.vectors import VectorAdvice, vector_advice
+
+__all__ = [
+    "CODES",
+    "Finding",
+    "HealthReport",
+    "Severity",
+    "Snapshot",
+    "Thresholds",
+    "VectorAdvice",
+    "evaluate",
+    "health_report",
+    "vector_advice",
+]
+
+
+def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None) -> list[Finding]:
+    """Return the snapshot's findings, most severe first, then by object."""
+    thresholds = thresholds or Thresholds.from_settings()
+    found = [
+        *index_findings(snapshot, thresholds),
+        *vector_findings(snapshot, thresholds),
+        *table_findings(snapshot, thresholds),
+    ]
+    return sorted(found, key=lambda f: (-f.severity.rank, f.schema, f.table, f.index or "", f.column or "", f.code))
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    snapshot: Snapshot
+    findings: list[Finding] = field(hash=False)
+
+    @property
+    def database(self) -> str:
+        return self.snapshot.database
+
+    def by_index(self) -> dict[str, list[Finding]]:
+        """Return findings keyed by schema-qualified index name."""
+        grouped: dict[str, list[Finding]] = defaultdict(list)
+        for f in self.findings:
+            if f.index is not None:
+                grouped[f"{f.schema}.{f.index}"].append(f)
+        return grouped
+
+    def by_table(self) -> dict[str, list[Finding]]:
+        """Return every finding keyed by its schema-qualified table name."""
+        grouped: dict[str, list[Finding]] = defaultdict(list)
+        for f in self.findings:
+            grouped[f"{f.schema}.{f.table}"].append(f)
+        return grouped
+
+    def severity_counts(self) -> dict[str, int]:
+        """Return {critical, warning, info} -> number of findings, every severity present."""
+        counts = Counter(str(f.severity) for f in self.findings)
+        return {str(s): counts.get(str(s), 0) for s in reversed(Severity)}
+
+    def index(self, schema: str, name: str) -> IndexInfo | None:
+        return next((i for i in self.snapshot.indexes if i.schema == schema and i.name == name), None)
+
+    def table(self, schema: str, name: str) -> TableHealth | None:
+        return next((t for t in self.snapshot.tables if t.schema == schema and t.name == name), None)
+
+
+def health_report(
+    *, using: str = "default", nodes: list[str] | None = None, thresholds: Thresholds | None = None
+) -> HealthReport:
+    """Read the catalog of using (and index usage on every node) and return it with its findings."""
+    snapshot = take_snapshot(using=using, nodes=nodes)
+    return HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds))

@@ -1,0 +1,100 @@
+"""Findings about tables: statistics the planner lacks, vacuum falling behind, scans that read everything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.snapshot import Snapshot
+from schemaadmin.services.index_health.sql import literal, qualified
+from schemaadmin.services.index_health.thresholds import Thresholds
+
+__all__ = ["table_findings"]
+
+
+def stale_statistics(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for table in snapshot.tables:
+        never = table.last_analyzed is None and (table.table_bytes > 0 or bool(table.estimated_rows))
+        behind = table.changes_since_analyze > thresholds.stale_statistics_factor * table.analyze_threshold
+        if not (never or behind):
+            continue
+        if never:
+            why = f"{table.qualified_name} holds data but was never analyzed, so the planner guesses its row counts."
+        else:
+            why = (
+                f"{table.qualified_name} changed {table.changes_since_analyze:,} rows since its last analyze, "
+                f"over {thresholds.stale_statistics_factor:g}× the {table.analyze_threshold:,.0f} at which "
+                "autovacuum should have analyzed it."
+            )
+        yield finding(
+            "stale_statistics",
+            database=snapshot.database,
+            schema=table.schema,
+            table=table.name,
+            message=why,
+            fix_sql=f"ANALYZE {qualified(table.schema, table.name)};",
+        )
+
+
+def vacuum_overdue(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    now = snapshot.statistics.now
+    max_age = timedelta(days=thresholds.vacuum_max_age_days)
+    for table in snapshot.tables:
+        piling_up = table.dead_tuples > thresholds.vacuum_dead_tuples_factor * table.vacuum_threshold
+        changing = table.dead_tuples > 0 or table.changes_since_analyze > 0
+        last = table.last_vacuumed or snapshot.statistics.stats_since
+        neglected = changing and now - last > max_age
+        if not (piling_up or neglected):
+            continue
+        if piling_up:
+            why = (
+                f"{table.qualified_name} has {table.dead_tuples:,} dead rows, over "
+                f"{thresholds.vacuum_dead_tuples_factor:g}× its autovacuum threshold of "
+                f"{table.vacuum_threshold:,.0f}: autovacuum is not keeping up, and scans read the dead rows."
+            )
+        else:
+            since = "never" if table.last_vacuumed is None else f"not in {(now - last).days} days"
+            why = f"{table.qualified_name} keeps changing but was {since} vacuumed."
+        yield finding(
+            "vacuum_overdue",
+            database=snapshot.database,
+            schema=table.schema,
+            table=table.name,
+            message=why,
+            fix_sql=f"VACUUM (ANALYZE) {qualified(table.schema, table.name)};",
+        )
+
+
+def sequential_scan_heavy(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for table in snapshot.tables:
+        share = table.sequential_share
+        if (
+            share is None
+            or table.rows < thresholds.sequential_scan_min_rows
+            or table.sequential_scans < thresholds.sequential_scan_min_scans
+            or share < thresholds.sequential_scan_min_share
+        ):
+            continue
+        yield finding(
+            "sequential_scan_heavy",
+            database=snapshot.database,
+            schema=table.schema,
+            table=table.name,
+            message=(
+                f"{share:.0%} of the scans of {table.qualified_name} (≈{table.rows:,} rows) read the whole table: "
+                "some frequent query lacks an index."
+            ),
+            fix_sql=(
+                "-- Find the statements that read it (needs pg_stat_statements), then index their WHERE columns:\n"
+                "SELECT calls, rows, query\nFROM pg_stat_statements\n"
+                f"WHERE query ILIKE {literal('%' + table.name + '%')}\nORDER BY calls DESC\nLIMIT 20;"
+            ),
+        )
+
+
+def table_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    """Yield every table finding of the snapshot."""
+    yield from stale_statistics(snapshot, thresholds)
+    yield from vacuum_overdue(snapshot, thresholds)
+    yield from sequential_scan_heavy(snapshot, thresholds)

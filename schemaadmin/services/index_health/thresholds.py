@@ -1,0 +1,32 @@
+"""The thresholds findings use, read from SCHEMAADMIN settings (see schemaadmin/conf.py for each one's meaning)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from schemaadmin.conf import app_settings
+
+__all__ = ["Thresholds"]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    unused_index_min_bytes: int
+    unused_index_min_stats_age_days: float
+    bloat_min_bytes: int
+    bloat_min_ratio: float
+    ivfflat_lists_tolerance: float
+    stale_statistics_factor: float
+    vacuum_dead_tuples_factor: float
+    vacuum_max_age_days: float
+    sequential_scan_min_rows: int
+    sequential_scan_min_scans: int
+    sequential_scan_min_share: float
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> Thresholds:
+        """Return the thresholds in SCHEMAADMIN (merged over the defaults), with overrides applied."""
+        config = app_settings()
+        values = {f.name: config[f.name.upper()] for f in fields(cls)}
+        return cls(**{**values, **overrides})

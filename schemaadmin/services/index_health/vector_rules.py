@@ -1,0 +1,162 @@
+"""Findings only pgvector knows about: unindexed vector columns, dimensions past the limits, ANN parameters."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.pg.vectors import VectorColumn
+from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.snapshot import Snapshot
+from schemaadmin.services.index_health.sql import index_name_for, qualified, quote_identifier
+from schemaadmin.services.index_health.thresholds import Thresholds
+from schemaadmin.services.index_health.vectors import (
+    IVFFLAT_DEFAULT_LISTS,
+    hnsw_build_bytes,
+    memory_setting,
+    recommended_lists,
+    stored_value_bytes,
+)
+
+__all__ = ["vector_findings"]
+
+_OPCLASS_NOTE = "-- pick the operator class of your distance: _cosine_ops for <=>, _l2_ops for <->, _ip_ops for <#>"
+
+
+def _ann_indexes(snapshot: Snapshot, column: VectorColumn) -> list[IndexInfo]:
+    return [
+        index
+        for index in snapshot.indexes
+        if index.is_vector
+        and index.is_valid
+        and index.schema == column.schema
+        and index.table == column.table
+        and (column.attnum in index.key_attnums or column.attnum in index.referenced_attnums)
+    ]
+
+
+def _unindexable_fix(column: VectorColumn) -> str:
+    table = qualified(column.schema, column.table)
+    name = quote_identifier(column.column)
+    dimensions = column.dimensions or 0
+    if dimensions <= 4000:
+        cast = f"halfvec({dimensions})"
+        index = quote_identifier(index_name_for(column.table, column.column, "halfvec", suffix="hnsw"))
+        return (
+            f"CREATE INDEX CONCURRENTLY {index} ON {table}\n"
+            f"    USING hnsw (({name}::{cast}) halfvec_cosine_ops);\n"
+            f"{_OPCLASS_NOTE}\n"
+            f"-- queries must use the same cast to reach it: ORDER BY {name}::{cast} <=> $1::{cast} LIMIT k"
+        )
+    index = quote_identifier(index_name_for(column.table, column.column, "bq", suffix="hnsw"))
+    return (
+        f"CREATE INDEX CONCURRENTLY {index} ON {table}\n"
+        f"    USING hnsw ((binary_quantize({name})::bit({dimensions})) bit_hamming_ops);\n"
+        f"-- queries: ORDER BY binary_quantize({name})::bit({dimensions}) <~> binary_quantize($1) LIMIT k * 10,\n"
+        "-- then re-rank those candidates by the exact distance"
+    )
+
+
+def columns(snapshot: Snapshot) -> Iterator[Finding]:
+    for column in snapshot.vector_columns:
+        if column.type not in ("vector", "halfvec") or _ann_indexes(snapshot, column):
+            continue
+        where = f"{column.qualified_table}.{column.column}"
+        if column.too_wide_to_index:
+            yield finding(
+                "vector_dims_unindexable",
+                database=snapshot.database,
+                schema=column.schema,
+                table=column.table,
+                column=column.column,
+                message=(
+                    f"{where} is {column.type}({column.dimensions}), past the {column.indexable_dimensions:,} "
+                    "dimensions HNSW and IVFFlat accept, and no ANN index over an expression on it exists, "
+                    "so every nearest-neighbour query reads the whole table."
+                ),
+                fix_sql=_unindexable_fix(column),
+            )
+        elif column.populated:
+            index = quote_identifier(index_name_for(column.table, column.column, suffix="hnsw"))
+            yield finding(
+                "vector_column_unindexed",
+                database=snapshot.database,
+                schema=column.schema,
+                table=column.table,
+                column=column.column,
+                message=(
+                    f"{where} holds vectors but no HNSW or IVFFlat index covers it, so every nearest-neighbour "
+                    "query computes the distance to every row."
+                ),
+                fix_sql=(
+                    f"CREATE INDEX CONCURRENTLY {index} ON {qualified(column.schema, column.table)}\n"
+                    f"    USING hnsw ({quote_identifier(column.column)} {column.type}_cosine_ops);\n{_OPCLASS_NOTE}"
+                ),
+            )
+
+
+def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for index in snapshot.indexes:
+        if index.method != "ivfflat" or not index.is_valid or not index.table_rows:
+            continue
+        lists = index.option("lists") or IVFFLAT_DEFAULT_LISTS
+        advised = recommended_lists(index.table_rows)
+        ratio = max(lists / advised, advised / lists)
+        if ratio <= thresholds.ivfflat_lists_tolerance:
+            continue
+        target = qualified(index.schema, index.name)
+        yield finding(
+            "ivfflat_lists_mismatch",
+            database=snapshot.database,
+            schema=index.schema,
+            table=index.table,
+            index=index.name,
+            message=(
+                f"{index.qualified_name} has lists = {lists} for ≈{index.table_rows:,} rows, where about "
+                f"{advised:,} fits (rows/1000 up to 1M rows, √rows above); it was likely built on too little data, "
+                "so recall or speed suffers."
+            ),
+            fix_sql=(
+                f"ALTER INDEX {target} SET (lists = {advised});\nREINDEX INDEX CONCURRENTLY {target};\n"
+                f"-- then query with SET ivfflat.probes = {max(1, round(math.sqrt(advised)))};"
+            ),
+        )
+
+
+def hnsw_memory(snapshot: Snapshot) -> Iterator[Finding]:
+    available = snapshot.statistics.maintenance_work_mem_bytes
+    for index in snapshot.indexes:
+        if index.method != "hnsw" or not index.table_rows or not index.key_types:
+            continue
+        value_bytes = stored_value_bytes(index.key_types[0])
+        if value_bytes is None:
+            continue
+        m = index.option("m") or 16
+        needed = hnsw_build_bytes(index.table_rows, value_bytes, m)
+        if needed <= available:
+            continue
+        setting = memory_setting(needed)
+        yield finding(
+            "hnsw_build_memory",
+            database=snapshot.database,
+            schema=index.schema,
+            table=index.table,
+            index=index.name,
+            message=(
+                f"Rebuilding {index.qualified_name} needs about {needed / 2**20:,.0f} MB for its graph "
+                f"(≈{index.table_rows:,} rows of {index.key_types[0]}, m = {m}) but maintenance_work_mem is "
+                f"{available / 2**20:,.0f} MB, so the build would spill and run several times slower."
+            ),
+            fix_sql=(
+                f"SET maintenance_work_mem = '{setting}';  -- in the session that rebuilds\n"
+                f"REINDEX INDEX CONCURRENTLY {qualified(index.schema, index.name)};"
+            ),
+        )
+
+
+def vector_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    """Yield every pgvector finding of the snapshot."""
+    yield from columns(snapshot)
+    yield from ivfflat_lists(snapshot, thresholds)
+    yield from hnsw_memory(snapshot)

@@ -1,0 +1,92 @@
+"""schemaadmin/pg/indexes.py against planted objects: definitions read part by part, one query for all."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from schemaadmin.pg.indexes import btree_bloat, foreign_keys, index_usage, indexes
+
+
+def by_name(schema):
+    return {i.name: i for i in indexes() if i.schema == schema}
+
+
+def test_hnsw_options_expressions_opclasses_and_predicates_are_read_from_the_catalog(plant):
+    s = plant.schema
+    plant.table("docs", "id int PRIMARY KEY, title text, embedding vector(3072), lang text")
+    plant.sql(
+        f"CREATE INDEX docs_hnsw ON {s}.docs USING hnsw ((embedding::halfvec(3072)) halfvec_cosine_ops) "
+        "WITH (m = 24, ef_construction = 100) WHERE lang = 'en'"
+    )
+    plant.sql(f"CREATE INDEX docs_title ON {s}.docs (lower(title) text_pattern_ops, id DESC) INCLUDE (lang)")
+    found = by_name(s)
+
+    hnsw = found["docs_hnsw"]
+    assert hnsw.method == "hnsw" and hnsw.is_vector
+    assert hnsw.columns == ("(embedding::halfvec(3072))",)
+    assert hnsw.opclasses == ("halfvec_cosine_ops",)
+    assert hnsw.key_types == ("halfvec(3072)",) and hnsw.dimensions == 3072
+    assert hnsw.options == {"m": "24", "ef_construction": "100"}
+    assert hnsw.option("m") == 24 and hnsw.option("lists") is None
+    assert hnsw.predicate == "lang = 'en'::text"
+    assert hnsw.key_attnums == (0,) and set(hnsw.referenced_attnums) == {3, 4}  # embedding, and lang in WHERE
+
+    title = found["docs_title"]
+    assert title.columns == ("lower(title)", "id")
+    assert title.key_flags == (0, 3)  # DESC (and so NULLS FIRST) on the second key
+    assert title.included == ("lang",)
+    assert title.opclasses == ("text_pattern_ops", "int4_ops")
+
+    pkey = found["docs_pkey"]
+    assert pkey.is_primary and pkey.constraint == "docs_pkey" and pkey.backs_constraint
+    assert not title.backs_constraint
+
+
+def test_usage_counters_and_validity(plant):
+    s = plant.schema
+    plant.table("t", "id int PRIMARY KEY, x int", rows=100, fill="i, 1")
+    plant.sql("SET enable_seqscan = off")
+    plant.sql(f"SELECT * FROM {s}.t WHERE id = 3")  # noqa: S608 -- a test schema name
+    plant.flush_stats()
+    try:
+        plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY t_x ON {s}.t (x)")
+    except Exception:
+        pass
+    found = by_name(s)
+    assert found["t_pkey"].scans == 1 and found["t_pkey"].last_scan is not None
+    assert found["t_pkey"].tuples_fetched == 1
+    assert not found["t_x"].is_valid and not found["t_x"].build_running
+    assert {(u.name, u.scans) for u in index_usage() if u.schema == s} >= {("t_pkey", 1)}
+
+
+def test_foreign_keys_list_their_columns_in_order(plant):
+    s = plant.schema
+    plant.table("p", "a int, b int, PRIMARY KEY (a, b)")
+    plant.table("c", f"id int, pb int, pa int, FOREIGN KEY (pa, pb) REFERENCES {s}.p (a, b)")
+    (key,) = [k for k in foreign_keys() if k.schema == s]
+    assert key.table == "c" and key.columns == ("pa", "pb") and key.column_attnums == (3, 2)
+    assert key.referenced_table == f"{s}.p"
+
+
+def test_btree_bloat_skips_indexes_without_statistics(plant):
+    s = plant.schema
+    plant.table("a", "id int", rows=1000, fill="i")
+    plant.table("b", "id int", rows=1000, fill="i")
+    plant.sql(f"CREATE INDEX a_id ON {s}.a (id)")
+    plant.sql(f"CREATE INDEX b_id ON {s}.b (id)")
+    plant.sql(f"ANALYZE {s}.a")
+    measured = {b.name: b for b in btree_bloat() if b.schema == s}
+    assert set(measured) == {"a_id"}
+    assert measured["a_id"].real_bytes > 0 and 0 <= measured["a_id"].wasted_ratio < 0.5
+
+
+def test_each_question_is_one_query_however_many_indexes(plant):
+    s = plant.schema
+    for n in range(30):
+        plant.table(f"t{n}", "id int PRIMARY KEY, x int, y int")
+        plant.sql(f"CREATE INDEX t{n}_x ON {s}.t{n} (x, y)")
+    for question in (indexes, foreign_keys, btree_bloat, index_usage):
+        with CaptureQueriesContext(connection) as queries:
+            question()
+        assert len(queries) == 1, question.__name__

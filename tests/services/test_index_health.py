@@ -1,0 +1,290 @@
+"""Every finding code: found on a planted object, silent on a healthy look-alike beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
+from schemaadmin.services.index_health.snapshot import NodeUsage
+
+LOOSE = {
+    "unused_index_min_bytes": 16 * 1024,
+    "unused_index_min_stats_age_days": 0,
+    "bloat_min_bytes": 100 * 1024,
+    "sequential_scan_min_rows": 1000,
+    "sequential_scan_min_scans": 10,
+}
+
+
+def report(plant, **overrides):
+    """Return the health report with loose thresholds, and the set of (code, object) found in plant's schema."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+    result = health_report(thresholds=Thresholds.from_settings(**{**LOOSE, **overrides}))
+    return result, {(f.code, f.object_name) for f in result.findings if f.schema == plant.schema}
+
+
+def test_invalid_index_and_ccnew_leftover(plant):
+    s = plant.schema
+    plant.table("t", "x int, y int", rows=10, fill="1, i")
+    for name in ("t_x_uniq", "t_x_ccnew"):
+        with pytest.raises(Exception, match="could not create unique index"):
+            plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {s}.t (x)")
+    plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY t_y_uniq ON {s}.t (y)")
+    result, found = report(plant)
+    assert ("invalid_index", f"{s}.t_x_uniq") in found
+    assert ("invalid_index", f"{s}.t_x_ccnew") in found
+    assert not any(obj == f"{s}.t_y_uniq" for _, obj in found)
+    by_name = {f.index: f for f in result.findings if f.code == "invalid_index" and f.schema == s}
+    assert by_name["t_x_uniq"].severity is Severity.CRITICAL
+    assert by_name["t_x_uniq"].fix_sql == (
+        f"DROP INDEX CONCURRENTLY {s}.t_x_uniq;\nCREATE UNIQUE INDEX CONCURRENTLY t_x_uniq ON {s}.t USING btree (x);"
+    )
+    assert by_name["t_x_ccnew"].fix_sql == f"DROP INDEX CONCURRENTLY {s}.t_x_ccnew;"
+
+
+def test_unused_index_needs_no_scan_on_any_node(plant):
+    s = plant.schema
+    for name in ("idle", "busy"):
+        plant.table(name, "id int PRIMARY KEY, x int", rows=5000, fill="i, i")
+        plant.sql(f"CREATE INDEX {name}_x ON {s}.{name} (x)")
+        plant.sql(f"ANALYZE {s}.{name}")
+    plant.sql("SET enable_seqscan = off")
+    plant.sql(f"SELECT count(*) FROM {s}.busy WHERE x = 3")  # noqa: S608 -- a test schema name
+    plant.flush_stats()
+    result, found = report(plant)
+    assert ("unused_index", f"{s}.idle_x") in found
+    assert ("unused_index", f"{s}.busy_x") not in found
+    assert ("unused_index", f"{s}.idle_pkey") not in found  # backs the primary key
+    unused = next(f for f in result.findings if f.index == "idle_x")
+    assert unused.fix_sql.startswith(f"DROP INDEX CONCURRENTLY {s}.idle_x;\n-- to restore it: CREATE INDEX")
+
+    thresholds = Thresholds.from_settings(**LOOSE)
+    snapshot = result.snapshot
+    # Scanned on a replica: not unused after all.
+    replica = NodeUsage("replica", {f"{s}.idle_x": 7}, timedelta(days=30))
+    with_replica = dataclasses.replace(snapshot, nodes=[*snapshot.nodes, replica])
+    assert not [f for f in evaluate(with_replica, thresholds) if f.index == "idle_x"]
+    # Counters younger than the minimum age: nothing can be called unused yet.
+    young = dataclasses.replace(thresholds, unused_index_min_stats_age_days=3650)
+    assert not [f for f in evaluate(snapshot, young) if f.code == "unused_index"]
+    # Smaller than the size floor: not worth a finding.
+    floor = dataclasses.replace(thresholds, unused_index_min_bytes=10 * 2**20)
+    assert not [f for f in evaluate(snapshot, floor) if f.index == "idle_x"]
+
+
+def test_duplicate_index(plant):
+    s = plant.schema
+    plant.table("t", "x int, y int")
+    plant.sql(f"CREATE INDEX t_x_a ON {s}.t (x)")
+    plant.sql(f"CREATE INDEX t_x_b ON {s}.t (x)")
+    # Look-alikes that are not duplicates: another predicate, another method, another order.
+    plant.sql(f"CREATE INDEX t_y_a ON {s}.t (y)")
+    plant.sql(f"CREATE INDEX t_y_partial ON {s}.t (y) WHERE y > 0")
+    plant.sql(f"CREATE INDEX t_y_hash ON {s}.t USING hash (y)")
+    plant.sql(f"CREATE INDEX t_xy ON {s}.t (x, y)")
+    plant.sql(f"CREATE INDEX t_x_y_desc ON {s}.t (x, y DESC)")
+    result, found = report(plant)
+    duplicates = {obj for code, obj in found if code == "duplicate_index"}
+    assert duplicates == {f"{s}.t_x_b"}
+    fix = next(f.fix_sql for f in result.findings if f.code == "duplicate_index" and f.schema == s)
+    assert fix == f"DROP INDEX CONCURRENTLY {s}.t_x_b;"
+
+
+def test_redundant_index(plant):
+    s = plant.schema
+    plant.table("t", "a int, b int, c int")
+    plant.sql(f"CREATE INDEX t_a ON {s}.t (a)")
+    plant.sql(f"CREATE INDEX t_a_b ON {s}.t (a, b)")
+    # Healthy: not a leading prefix, unique (a rule, not a speed-up), another predicate.
+    plant.sql(f"CREATE INDEX t_b ON {s}.t (b)")
+    plant.sql(f"CREATE UNIQUE INDEX t_c_uniq ON {s}.t (c)")
+    plant.sql(f"CREATE INDEX t_c_a ON {s}.t (c, a)")
+    plant.sql(f"CREATE INDEX t_b_partial ON {s}.t (b) WHERE b > 0")
+    plant.sql(f"CREATE INDEX t_b_c ON {s}.t (b, c)")
+    _, found = report(plant)
+    assert {obj for code, obj in found if code == "redundant_index"} == {f"{s}.t_a", f"{s}.t_b"}
+
+
+def test_missing_fk_index(plant):
+    s = plant.schema
+    plant.table("parent", "id int PRIMARY KEY")
+    plant.table("orphan", f"id int PRIMARY KEY, parent_id int REFERENCES {s}.parent")
+    plant.table("served", f"id int PRIMARY KEY, parent_id int REFERENCES {s}.parent, at timestamptz")
+    plant.sql(f"CREATE INDEX served_parent_at ON {s}.served (parent_id, at)")
+    result, found = report(plant)
+    assert ("missing_fk_index", f"{s}.orphan.parent_id") in found
+    assert not any(obj.startswith(f"{s}.served") for _, obj in found)
+    fix = next(f.fix_sql for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
+    assert fix == f"CREATE INDEX CONCURRENTLY orphan_parent_id_idx ON {s}.orphan (parent_id);"
+
+
+def test_missing_fk_index_quotes_identifiers(plant):
+    s = plant.schema
+    plant.table('"Parent"', "id int PRIMARY KEY")
+    plant.table('"Child Table"', f'id int PRIMARY KEY, "user" int REFERENCES {s}."Parent"')
+    result, _ = report(plant)
+    fix = next(f.fix_sql for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
+    assert fix == f'CREATE INDEX CONCURRENTLY "Child Table_user_idx" ON {s}."Child Table" ("user");'
+
+
+def test_bloated_index(plant):
+    s = plant.schema
+    for name, rows in (("churned", 40_000), ("steady", 2_000)):
+        plant.table(name, "id int, note text", rows=rows, fill="i, 'n' || i")
+        plant.sql(f"CREATE INDEX {name}_id ON {s}.{name} (id)")
+    plant.sql(f"DELETE FROM {s}.churned WHERE id > 2000")  # noqa: S608 -- a test schema name
+    plant.sql(f"VACUUM ANALYZE {s}.churned")
+    plant.sql(f"VACUUM ANALYZE {s}.steady")
+    result, found = report(plant)
+    assert ("bloated_index", f"{s}.churned_id") in found
+    assert ("bloated_index", f"{s}.steady_id") not in found
+    bloat = result.snapshot.bloat[f"{s}.churned_id"]
+    assert bloat.wasted_ratio > 0.8 and not bloat.exact
+    fix = next(f.fix_sql for f in result.findings if f.code == "bloated_index" and f.schema == s)
+    assert fix == f"REINDEX INDEX CONCURRENTLY {s}.churned_id;"
+
+
+def test_vector_column_unindexed(plant):
+    s = plant.schema
+    plant.table("bare", "id int, embedding vector(3)", rows=50, fill="i, ARRAY[i, 1, 2]::vector")
+    plant.table("indexed", "id int, embedding vector(3)", rows=50, fill="i, ARRAY[i, 1, 2]::vector")
+    plant.table("empty_column", "id int, embedding vector(3)", rows=50, fill="i, NULL")
+    plant.sql(f"CREATE INDEX indexed_hnsw ON {s}.indexed USING hnsw (embedding vector_l2_ops)")
+    plant.sql(f"ANALYZE {s}.bare, {s}.indexed, {s}.empty_column")
+    result, found = report(plant)
+    assert ("vector_column_unindexed", f"{s}.bare.embedding") in found
+    assert not any(code.startswith("vector") for code, obj in found if obj != f"{s}.bare.embedding")
+    fix = next(f.fix_sql for f in result.findings if f.code == "vector_column_unindexed" and f.schema == s)
+    assert fix.startswith(f"CREATE INDEX CONCURRENTLY bare_embedding_hnsw ON {s}.bare\n    USING hnsw (embedding")
+
+
+def test_vector_dims_unindexable(plant):
+    s = plant.schema
+    plant.table("wide", "id int, embedding vector(3072)")
+    plant.table("wide_cast", "id int, embedding vector(3072)")
+    plant.table("huge_half", "id int, embedding halfvec(4001)")
+    plant.table("fits", "id int, embedding vector(2000)")
+    plant.sql(
+        f"CREATE INDEX wide_cast_hnsw ON {s}.wide_cast USING hnsw ((embedding::halfvec(3072)) halfvec_cosine_ops)"
+    )
+    result, found = report(plant)
+    assert ("vector_dims_unindexable", f"{s}.wide.embedding") in found
+    assert ("vector_dims_unindexable", f"{s}.huge_half.embedding") in found
+    assert not any(code.startswith("vector") and obj.startswith((f"{s}.wide_cast", f"{s}.fits")) for code, obj in found)
+    fixes = {f.table: f.fix_sql for f in result.findings if f.code == "vector_dims_unindexable" and f.schema == s}
+    assert "USING hnsw ((embedding::halfvec(3072)) halfvec_cosine_ops)" in fixes["wide"]
+    assert "ORDER BY embedding::halfvec(3072) <=> $1::halfvec(3072)" in fixes["wide"]
+    assert "binary_quantize(embedding)::bit(4001)" in fixes["huge_half"]
+    # The fix really builds an index PostgreSQL accepts, and the finding goes away.
+    plant.sql(fixes["wide"].replace("CONCURRENTLY ", ""))
+    _, found = report(plant)
+    assert ("vector_dims_unindexable", f"{s}.wide.embedding") not in found
+
+
+def test_ivfflat_lists_mismatch(plant):
+    s = plant.schema
+    fill = "i, ARRAY[random(), random(), random()]::vector"
+    for name, lists in (("toomany", 100), ("fitting", 2)):
+        plant.table(name, "id int, embedding vector(3)", rows=2000, fill=fill)
+        plant.sql(
+            f"CREATE INDEX {name}_ivf ON {s}.{name} USING ivfflat (embedding vector_l2_ops) WITH (lists = {lists})"
+        )
+        plant.sql(f"ANALYZE {s}.{name}")
+    result, found = report(plant)
+    assert ("ivfflat_lists_mismatch", f"{s}.toomany_ivf") in found
+    assert ("ivfflat_lists_mismatch", f"{s}.fitting_ivf") not in found
+    fix = next(f.fix_sql for f in result.findings if f.code == "ivfflat_lists_mismatch" and f.schema == s)
+    assert fix.startswith(f"ALTER INDEX {s}.toomany_ivf SET (lists = 2);\nREINDEX INDEX CONCURRENTLY")
+    # The fix's statements run (here without CONCURRENTLY: this connection is in a transaction).
+    with connection.cursor() as cur:
+        for statement in fix.split(";\n")[:2]:
+            cur.execute(statement.replace("CONCURRENTLY ", ""))
+
+
+def test_hnsw_build_memory(plant):
+    s = plant.schema
+    fill = "i, (SELECT array_agg(random()) FROM generate_series(1, 64) WHERE i > 0)::vector"
+    for name, rows in (("big", 2000), ("small", 200)):
+        plant.table(name, "id int, embedding vector(64)", rows=rows, fill=fill)
+        plant.sql(f"CREATE INDEX {name}_hnsw ON {s}.{name} USING hnsw (embedding vector_l2_ops) WITH (m = 16)")
+        plant.sql(f"ANALYZE {s}.{name}")
+    with connection.cursor() as cur:
+        cur.execute("SET maintenance_work_mem = '1MB'")
+    result, found = report(plant)
+    assert ("hnsw_build_memory", f"{s}.big_hnsw") in found
+    assert ("hnsw_build_memory", f"{s}.small_hnsw") not in found
+    fix = next(f.fix_sql for f in result.findings if f.code == "hnsw_build_memory" and f.schema == s)
+    assert fix == (
+        f"SET maintenance_work_mem = '64MB';  -- in the session that rebuilds\nREINDEX INDEX CONCURRENTLY {s}.big_hnsw;"
+    )
+
+
+def test_stale_statistics(plant):
+    s = plant.schema
+    plant.table("never", "id int", rows=100, fill="i")
+    plant.table("drifted", "id int", rows=100, fill="i")
+    plant.table("fresh", "id int", rows=100, fill="i")
+    plant.sql(f"ANALYZE {s}.drifted, {s}.fresh")
+    plant.sql(f"INSERT INTO {s}.drifted SELECT i FROM generate_series(1, 1000) AS i")  # noqa: S608 -- a test schema name
+    plant.sql(f"INSERT INTO {s}.fresh SELECT i FROM generate_series(1, 10) AS i")  # noqa: S608 -- a test schema name
+    plant.flush_stats()
+    _, found = report(plant)
+    assert ("stale_statistics", f"{s}.never") in found
+    assert ("stale_statistics", f"{s}.drifted") in found
+    assert ("stale_statistics", f"{s}.fresh") not in found
+
+
+def test_vacuum_overdue(plant):
+    s = plant.schema
+    for name in ("dirty", "clean"):
+        plant.table(name, "id int", rows=1000, fill="i")
+        plant.sql(f"VACUUM ANALYZE {s}.{name}")
+        plant.sql(f"DELETE FROM {s}.{name} WHERE id > 200")  # noqa: S608 -- a test schema name
+        plant.flush_stats()  # before VACUUM, which sets the dead-row count rather than adding to it
+    plant.sql(f"VACUUM ANALYZE {s}.clean")
+    plant.flush_stats()
+    result, found = report(plant)
+    assert ("vacuum_overdue", f"{s}.dirty") in found
+    assert ("vacuum_overdue", f"{s}.clean") not in found
+    fix = next(f.fix_sql for f in result.findings if f.code == "vacuum_overdue" and f.schema == s)
+    assert fix == f"VACUUM (ANALYZE) {s}.dirty;"
+
+
+def test_sequential_scan_heavy(plant):
+    s = plant.schema
+    for name in ("scanned", "seeked"):
+        plant.table(name, "id int PRIMARY KEY", rows=2000, fill="i")
+        plant.sql(f"ANALYZE {s}.{name}")
+    for _ in range(12):
+        plant.sql(f"SELECT count(*) FROM {s}.scanned")  # noqa: S608 -- a test schema name
+    plant.sql("SET enable_seqscan = off")
+    for _ in range(12):
+        plant.sql(f"SELECT id FROM {s}.seeked WHERE id = 5")  # noqa: S608 -- a test schema name
+    plant.flush_stats()
+    _, found = report(plant)
+    assert ("sequential_scan_heavy", f"{s}.scanned") in found
+    assert ("sequential_scan_heavy", f"{s}.seeked") not in found
+
+
+def test_findings_are_sorted_by_severity_and_counted(plant):
+    plant.table("t", "x int, y int, e vector(3000)")
+    result, _ = report(plant)
+    ranks = [f.severity.rank for f in result.findings]
+    assert ranks == sorted(ranks, reverse=True)
+    counts = result.severity_counts()
+    assert list(counts) == ["critical", "warning", "info"]
+    assert sum(counts.values()) == len(result.findings)
+
+
+def test_the_chat_schema_is_told_about_unindexed_message_owners(db):
+    # The issue's example: conversation_messages.user_id is a foreign key no index leads with.
+    result = health_report()
+    assert any(
+        f.code == "missing_fk_index" and f.table == "conversation_messages" and f.column == "user_id"
+        for f in result.findings
+    )
