@@ -28,7 +28,7 @@ COPY . .
 RUN pip install --no-deps . \
     && DATABASE_URL=postgresql://collectstatic@127.0.0.1:1/unused DJANGO_SECRET_KEY=collectstatic-only \
        python manage.py collectstatic --noinput \
-    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin schemaadmin
+    && useradd --system --uid 10001 --create-home --home-dir /home/schemaadmin --shell /usr/sbin/nologin schemaadmin
 
 USER schemaadmin
 EXPOSE 8000

@@ -134,6 +134,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Front-end libraries come from npm (package.json + lock); we serve their dist folders, nothing is vendored.
 STATICFILES_DIRS = [
+    BASE_DIR / "static",  # our own css/js (static/schemaadmin/)
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
 ]

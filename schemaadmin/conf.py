@@ -15,8 +15,12 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURES_PER_USERNAME": 5,
     "LOGIN_FAILURES_PER_ADDRESS": 20,
     "LOGIN_THROTTLE_WINDOW_SECONDS": 15 * 60,
-    # Row estimates below this are replaced by an exact count (cheap on small tables).
-    "EXACT_COUNT_BELOW": 10_000,
+    # Totals estimated below this are replaced by an exact count, which then reads at most this many rows.
+    "EXACT_COUNT_BELOW": 1_000,
+    # Rows per page in the conversation browser: the choices offered and the default.
+    "PAGE_SIZES": (25, 50, 100),
+    # Messages per window of a thread view.
+    "THREAD_WINDOW": 50,
     # Index health. Database aliases whose index usage counts: an index is "unused" only when no node scanned it.
     "NODES": ["default"],
     # unused_index: ignore indexes smaller than this, and say nothing until the counters are this old.

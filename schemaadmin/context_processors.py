@@ -8,7 +8,7 @@ from typing import Any
 from django.db import DatabaseError
 from django.http import HttpRequest
 
-from schemaadmin.permissions import navigation_for
+from schemaadmin.permissions import has_any_role, navigation_for
 from schemaadmin.pg.server import server_info
 
 __all__ = ["layout"]
@@ -33,6 +33,6 @@ def _database_label() -> str:
 
 def layout(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or not has_any_role(user):
         return {"nav_items": [], "database_label": ""}
     return {"nav_items": navigation_for(user), "database_label": _database_label()}

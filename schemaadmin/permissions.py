@@ -87,6 +87,9 @@ class NavItem:
 # The top navigation, in order; each page adds its entry when it is built.
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Overview", "schemaadmin:overview", None),
+    NavItem("Conversations", "schemaadmin:conversations", "view_conversations"),
+    NavItem("Users", "schemaadmin:users", "view_conversations"),
+    NavItem("Audit", "schemaadmin:audit", "view_audit"),
     NavItem("Admin", "admin:index", "superuser"),
 )
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group, User
 
 from schemaadmin.permissions import ROLES
@@ -21,7 +24,17 @@ def make_user(username: str, role: str | None = None, *, superuser: bool = False
 
 
 @pytest.fixture
-def role_user(db):
+def roles(db) -> None:
+    """Make sure the role groups exist, as migration 0002 makes them.
+
+    A transactional test (live server, migrate to zero) ends by emptying every table, groups included, and
+    serialized rollback cannot bring them back once Playwright has moved the test onto another connection.
+    """
+    importlib.import_module("schemaadmin.migrations.0002_roles").create_roles(apps, None)
+
+
+@pytest.fixture
+def role_user(roles):
     """Return a factory: role_user("support") creates and returns a user holding that role."""
 
     def factory(role: str | None, username: str | None = None) -> User:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models.functions import Coalesce, Length
+from django.db.models.functions import Coalesce, Length, Upper
 from django.db.models.lookups import LessThanOrEqual
 
 __all__ = [
@@ -47,6 +47,12 @@ class ChatUser(models.Model):
     class Meta:
         db_table = "users"
         verbose_name = "chat user"
+        indexes = [
+            # Finding a user by email (any case) or by the start of their name, and listing newest first.
+            models.Index(Upper("email"), name="users_email_upper"),
+            models.Index(OpClass(Upper("display_name"), name="text_pattern_ops"), name="users_name_upper_prefix"),
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="users_created_id"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.external_id

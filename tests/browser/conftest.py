@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
 
 from tests.conftest import PASSWORD
 
@@ -38,7 +38,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@pytest.fixture(scope="session")
+# Package scope: while Playwright runs, its event loop counts as running in this thread, and Django then keeps
+# a separate database connection per context; tests outside this package should not inherit that.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
@@ -56,7 +58,7 @@ def console_errors() -> list[str]:
 
 
 @pytest.fixture
-def page(browser, live_server, django_db_serialized_rollback, settings, console_errors) -> Iterator[Page]:
+def page(browser, live_server, transactional_db, roles, settings, console_errors) -> Iterator[Page]:
     """Return a page in a new browser context whose relative URLs go to the live server."""
     # The live server serves static files from the finders, which know plain names, not hashed ones.
     settings.STORAGES = {
@@ -72,7 +74,13 @@ def page(browser, live_server, django_db_serialized_rollback, settings, console_
         if message.type == "error":
             console_errors.append(message.text)
 
+    def on_response(response: Response) -> None:
+        # Chromium's own "Failed to load resource" line does not name the URL; this one does.
+        if response.status >= 400:
+            console_errors.append(f"HTTP {response.status}: {response.url}")
+
     page.on("console", on_console)
+    page.on("response", on_response)
     page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
     page.on("requestfailed", lambda request: console_errors.append(f"request failed: {request.url}"))
     yield page
@@ -80,7 +88,7 @@ def page(browser, live_server, django_db_serialized_rollback, settings, console_
 
 
 @pytest.fixture
-def sign_in(page) -> Callable[[str, str], None]:
+def sign_in(page) -> Callable[..., None]:
     """Return sign_in(username, password=PASSWORD): fill and submit the login form from wherever the page is."""
 
     def sign_in_as(username: str, password: str = PASSWORD) -> None:

@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from schemaadmin.models import ChatUser, Conversation
+
 # url -> expected status for (anonymous, no role, support, operator, dba, superuser).
-# 302 for anonymous means "redirected to the login page".
+# 302 for anonymous means "redirected to the login page". {placeholders} are filled by the `objects` fixture.
+READERS = (302, 403, 200, 200, 200, 200)
 MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/": (302, 403, 200, 200, 200, 200),
     "/healthz": (200, 200, 200, 200, 200, 200),
     "/accounts/login/": (200, 200, 200, 200, 200, 200),
     "/admin/": (302, 302, 302, 302, 302, 200),
+    "/conversations/": READERS,
+    "/conversations/{conversation}/": READERS,
+    "/conversations/{conversation}/export.json": READERS,
+    "/conversations/{conversation}/export.md": READERS,
+    "/users/": READERS,
+    "/users/{user}/": READERS,
+    "/audit/": (302, 403, 403, 403, 200, 200),
 }
+
+
+@pytest.fixture
+def objects(db) -> dict[str, str]:
+    """Create what the detail URLs point at; return the placeholder values."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    user = ChatUser.objects.create(external_id="acct-matrix")
+    conversation = Conversation.objects.create(user=user, created_at=now, updated_at=now)
+    return {"conversation": str(conversation.pk), "user": str(user.pk)}
+
+
+def _placeholders(path: str) -> str:
+    return re.sub(r"<[^>]+>|\{[a-z_]+\}", "<>", path)
 ROLES = (None, "support", "operator", "dba", "superuser")
 
 
@@ -32,14 +58,14 @@ def _all_routes(resolver=None, prefix="") -> list[str]:
 
 def test_the_matrix_covers_every_url():
     # Logout is POST-only and covered below; every other route must have a row.
-    routes = {"/" + r for r in _all_routes()} - {"/accounts/logout/"}
-    assert routes == set(MATRIX), "add new pages to the access matrix"
+    routes = {_placeholders("/" + r) for r in _all_routes()} - {"/accounts/logout/"}
+    assert routes == {_placeholders(url) for url in MATRIX}, "add new pages to the access matrix"
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("url", list(MATRIX))
-def test_anonymous(client, url):
-    response = client.get(url)
+def test_anonymous(client, objects, url):
+    response = client.get(url.format(**objects))
     assert response.status_code == MATRIX[url][0]
     if response.status_code == 302:
         assert response["Location"].startswith("/accounts/login/") or response["Location"].startswith(
@@ -50,9 +76,9 @@ def test_anonymous(client, url):
 @pytest.mark.django_db
 @pytest.mark.parametrize("role_index,role", list(enumerate(ROLES, start=1)))
 @pytest.mark.parametrize("url", list(MATRIX))
-def test_signed_in(client, role_user, url, role_index, role):
+def test_signed_in(client, role_user, objects, url, role_index, role):
     client.force_login(role_user(role))
-    response = client.get(url)
+    response = client.get(url.format(**objects))
     assert response.status_code == MATRIX[url][role_index], (url, role)
     if response.status_code == 403:
         assert b"You do not have access to this page" in response.content

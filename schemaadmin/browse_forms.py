@@ -1,0 +1,94 @@
+"""Forms that validate the conversation browser's URL parameters: search, sort, page size, cursors, anchors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from schemaadmin.conf import app_settings
+from schemaadmin.pg.search import searchable_terms
+from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
+
+__all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch"]
+
+SEARCH_MAX_LENGTH = 200
+CURSOR_MAX_LENGTH = 1000
+
+
+def _page_size_choices() -> list[tuple[int, str]]:
+    return [(n, str(n)) for n in app_settings()["PAGE_SIZES"]]
+
+
+class BootstrapForm(forms.Form):
+    """A form whose widgets carry Bootstrap's classes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.HiddenInput):
+                continue
+            css = "form-select form-select-sm" if isinstance(widget, forms.Select) else "form-control form-control-sm"
+            widget.attrs.setdefault("class", css)
+
+
+class PageCursor(BootstrapForm):
+    """The cursor of a keyset-paged list: the page after one row, or before one."""
+
+    after = forms.CharField(required=False, max_length=CURSOR_MAX_LENGTH, widget=forms.HiddenInput)
+    before = forms.CharField(required=False, max_length=CURSOR_MAX_LENGTH, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("after") and data.get("before"):
+            raise forms.ValidationError("A page link has both “after” and “before”; use one.")
+        return data
+
+
+class ListControls(PageCursor):
+    """Search text, order, page size and the page cursor of a keyset-paged list."""
+
+    q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, label="Search messages")
+    sort = forms.ChoiceField(choices=ORDER_CHOICES, required=False, label="Sort by")
+    size = forms.TypedChoiceField(coerce=int, choices=_page_size_choices, required=False, label="Per page")
+
+    def clean_q(self) -> str:
+        text = self.cleaned_data["q"].strip()
+        if text and not searchable_terms(text):
+            raise forms.ValidationError(
+                "Nothing in this search can be matched: use at least one word or number "
+                '(quotes for phrases, "or" between alternatives, a leading - to exclude).'
+            )
+        return text
+
+    def clean_sort(self) -> str:
+        return self.cleaned_data["sort"] or DEFAULT_ORDER
+
+    def clean_size(self) -> int:
+        return self.cleaned_data["size"] or app_settings()["PAGE_SIZES"][0]
+
+
+class ThreadControls(forms.Form):
+    """Which window of a thread to show: around one message, or before/after one."""
+
+    around = forms.IntegerField(required=False, min_value=1)
+    before = forms.IntegerField(required=False, min_value=1)
+    after = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        given = [name for name in ("around", "before", "after") if data.get(name)]
+        if len(given) > 1:
+            raise forms.ValidationError(f"Use only one of around, before and after (got {', '.join(given)}).")
+        return data
+
+    def anchor(self) -> tuple[str, int] | None:
+        for name in ("around", "before", "after"):
+            if self.cleaned_data.get(name):
+                return name, self.cleaned_data[name]
+        return None
+
+
+class UserSearch(PageCursor):
+    q = forms.CharField(required=False, max_length=200, label="Find a user")

@@ -1,0 +1,132 @@
+"""django-filter FilterSets for the conversation browser, the user finder and the audit log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from schemaadmin.browse_forms import BootstrapForm
+from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
+from schemaadmin.models.chat import last_activity
+
+__all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "matching_users"]
+
+USER_MATCH_LIMIT = 50
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def matching_users(text: str) -> QuerySet[ChatUser]:
+    """Return up to 50 users whose external id or email is text, or whose name starts with it."""
+    text = text.strip()
+    return ChatUser.objects.filter(
+        Q(external_id=text) | Q(email__iexact=text) | Q(display_name__istartswith=text)
+    ).order_by("display_name", "id")[:USER_MATCH_LIMIT]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+class IntegerFilter(django_filters.Filter):
+    field_class = forms.IntegerField
+
+
+class _ConversationFilters(django_filters.FilterSet):
+    """Filters on a conversation; `path` leads from the filtered model to the conversation."""
+
+    path = ""
+
+    user = django_filters.CharFilter(
+        method="filter_user", label="User", max_length=200, help_text="External id, email, or start of the name."
+    )
+    channel = django_filters.ChoiceFilter(method="filter_channel", choices=Conversation.Channel.choices)
+    active_from = django_filters.DateFilter(method="filter_active_from", label="Active from", widget=DATE_INPUT)
+    active_to = django_filters.DateFilter(method="filter_active_to", label="Active to", widget=DATE_INPUT)
+    min_messages = IntegerFilter(method="filter_min_messages", label="At least N messages", min_value=1, max_value=10**7)
+
+    def _field(self, name: str) -> str:
+        return f"{self.path}{name}"
+
+    def filter_user(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        ids = matching_users(value).values("id")
+        return queryset.filter(**{self._field("user_id__in"): ids})
+
+    def filter_channel(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return queryset.filter(**{self._field("channel"): value})
+
+    def filter_active_from(self, queryset: QuerySet[Any], name: str, value: date) -> QuerySet[Any]:
+        return queryset.alias(_activity=self._activity()).filter(_activity__gte=_day_start(value))
+
+    def filter_active_to(self, queryset: QuerySet[Any], name: str, value: date) -> QuerySet[Any]:
+        end = _day_start(value + timedelta(days=1))
+        return queryset.alias(_activity=self._activity()).filter(_activity__lt=end)
+
+    def filter_min_messages(self, queryset: QuerySet[Any], name: str, value: int) -> QuerySet[Any]:
+        return queryset.filter(**{self._field("message_count__gte"): value})
+
+    def _activity(self) -> Any:
+        if not self.path:
+            return last_activity()
+        return Coalesce(self._field("last_message_at"), self._field("created_at"))
+
+    def clean_dates(self) -> None:
+        data = self.form.cleaned_data
+        if data.get("active_from") and data.get("active_to") and data["active_from"] > data["active_to"]:
+            self.form.add_error("active_to", "“Active to” is before “Active from”.")
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if valid:
+            self.clean_dates()
+        return valid and not self.form.errors
+
+
+class ConversationFilter(_ConversationFilters):
+    role = django_filters.ChoiceFilter(
+        method="filter_role", choices=Message.Role.choices, label="Has a message from"
+    )
+
+    class Meta:
+        model = Conversation
+        fields: list[str] = []
+        form = BootstrapForm
+
+    def filter_role(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return queryset.filter(Exists(Message.objects.filter(conversation=OuterRef("pk"), role=value)))
+
+
+class MessageSearchFilter(_ConversationFilters):
+    """The same filters applied to search hits: the hit's conversation, and the hit's own role."""
+
+    path = "conversation__"
+    role = django_filters.ChoiceFilter(field_name="role", choices=Message.Role.choices, label="Has a message from")
+
+    class Meta:
+        model = Message
+        fields: list[str] = []
+        form = BootstrapForm
+
+
+class AuditFilter(django_filters.FilterSet):
+    actor = django_filters.CharFilter(field_name="actor_username", label="Who", max_length=150)
+    action = django_filters.CharFilter(field_name="action", max_length=64)
+    target = django_filters.CharFilter(field_name="target", lookup_expr="startswith", max_length=300)
+    since = django_filters.DateFilter(method="filter_since", label="From", widget=DATE_INPUT)
+    until = django_filters.DateFilter(method="filter_until", label="To", widget=DATE_INPUT)
+
+    class Meta:
+        model = AuditEvent
+        fields: list[str] = []
+        form = BootstrapForm
+
+    def filter_since(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
+        return queryset.filter(at__gte=_day_start(value))
+
+    def filter_until(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
+        return queryset.filter(at__lt=_day_start(value + timedelta(days=1)))

@@ -1,0 +1,121 @@
+"""Keyset (cursor) paging: pages walk an index from a signed cursor, never OFFSET, never COUNT(*)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from django.core import signing
+from django.db.models import Expression, F, QuerySet
+from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
+
+__all__ = ["Cursor", "CursorError", "KeysetOrder", "Page", "keyset_page"]
+
+Direction = Literal["after", "before"]
+_SALT = "schemaadmin.paging.cursor"
+
+
+class CursorError(ValueError):
+    """A page link whose cursor is damaged, forged, or made for another listing."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetOrder:
+    """A total order over rows: key expressions (the last one unique) walked by one index."""
+
+    name: str
+    keys: tuple[tuple[str, Callable[[], Expression | F]], ...]  # (annotation alias, expression factory)
+    descending: bool
+
+    def aliases(self) -> list[str]:
+        return [alias for alias, _ in self.keys]
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    order: str
+    values: tuple[Any, ...]
+    direction: Direction
+
+    def encode(self) -> str:
+        """Return the cursor as an opaque, signed token for a URL."""
+        payload = {"o": self.order, "d": self.direction, "v": [_dump(v) for v in self.values]}
+        return signing.dumps(payload, salt=_SALT, compress=True)
+
+    @classmethod
+    def decode(cls, token: str, order: KeysetOrder) -> Cursor:
+        """Return the cursor in token, refusing one that was altered or made for another order."""
+        try:
+            payload = signing.loads(token, salt=_SALT)
+            values = tuple(_load(v) for v in payload["v"])
+            direction = payload["d"]
+            made_for = payload["o"]
+        except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+            raise CursorError("This page link is damaged or was not made by SchemaAdmin; start from page one.") from exc
+        if made_for != order.name or direction not in ("after", "before") or len(values) != len(order.keys):
+            raise CursorError("This page link belongs to a different sort order; start from page one.")
+        return cls(order=made_for, values=values, direction=direction)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Any]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+    @property
+    def is_first(self) -> bool:
+        return self.previous_cursor is None
+
+
+def keyset_page(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, size: int) -> Page:
+    """Return one page of queryset in order, starting after (or ending before) the cursor."""
+    queryset = queryset.annotate(**{alias: make() for alias, make in order.keys})
+    backwards = cursor is not None and cursor.direction == "before"
+    # Walking backwards reads the same index the other way, then the page is flipped into order.
+    descending = order.descending != backwards
+    if cursor is not None:
+        lookup = TupleLessThan if descending else TupleGreaterThan
+        queryset = queryset.filter(lookup(tuple(F(a) for a in order.aliases()), list(cursor.values)))
+    ordering = [F(a).desc() if descending else F(a).asc() for a in order.aliases()]
+    rows = list(queryset.order_by(*ordering)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return Page(rows=[], next_cursor=None, previous_cursor=None)
+    has_next = more if not backwards else True
+    has_previous = (cursor is not None) if not backwards else more
+    return Page(
+        rows=rows,
+        next_cursor=_cursor_at(rows[-1], order, "after") if has_next else None,
+        previous_cursor=_cursor_at(rows[0], order, "before") if has_previous else None,
+    )
+
+
+def _cursor_at(row: Any, order: KeysetOrder, direction: Direction) -> str:
+    return Cursor(order.name, tuple(getattr(row, a) for a in order.aliases()), direction).encode()
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if value is None or isinstance(value, (int, str)):
+        return value
+    raise TypeError(f"Cannot put {type(value).__name__} in a cursor.")
+
+
+def _load(value: Any) -> Any:
+    if isinstance(value, dict):
+        return datetime.fromisoformat(value["t"])
+    if value is None or isinstance(value, (int, str)):
+        return value
+    raise ValueError("bad cursor value")
+
+
+def orders_by_name(orders: Sequence[KeysetOrder]) -> dict[str, KeysetOrder]:
+    """Return the orders keyed by their URL name."""
+    return {o.name: o for o in orders}

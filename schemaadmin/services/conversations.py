@@ -1,0 +1,217 @@
+"""What the conversation browser shows: lists, search hits, thread windows, exports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.db.models import F, QuerySet
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from schemaadmin.models import Conversation, Message
+from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
+from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
+
+__all__ = [
+    "CONVERSATION_ORDERS",
+    "SEARCH_ORDER",
+    "THREAD_ORDER",
+    "ThreadWindow",
+    "conversation_page",
+    "export_json",
+    "export_markdown",
+    "search_page",
+    "thread_window",
+]
+
+_ID = ("k_id", lambda: F("id"))
+
+
+def _orders(name: str, key: tuple[str, Any], label: str) -> list[tuple[KeysetOrder, str]]:
+    return [
+        (KeysetOrder(f"-{name}", (key, _ID), descending=True), f"{label}, newest/largest first"),
+        (KeysetOrder(name, (key, _ID), descending=False), f"{label}, oldest/smallest first"),
+    ]
+
+
+# URL name -> order, each walked by one index of migration 0003.
+_ORDER_LIST = [
+    *_orders("activity", ("k_activity", last_activity), "Last activity"),
+    *_orders("created", ("k_created", lambda: F("created_at")), "Created"),
+    *_orders("messages", ("k_messages", lambda: F("message_count")), "Messages"),
+    *_orders("tokens", ("k_tokens", lambda: F("total_tokens")), "Tokens"),
+]
+CONVERSATION_ORDERS: dict[str, KeysetOrder] = {order.name: order for order, _ in _ORDER_LIST}
+ORDER_CHOICES = [(order.name, label) for order, label in _ORDER_LIST]
+DEFAULT_ORDER = "-activity"
+
+# Search hits newest first, over the (created_at DESC, id DESC) message index.
+SEARCH_ORDER = KeysetOrder("newest", (("k_created", lambda: F("created_at")), _ID), descending=True)
+# A thread, oldest first, over the (conversation_id, created_at, id) index.
+THREAD_ORDER = KeysetOrder("thread", (("k_created", lambda: F("created_at")), _ID), descending=False)
+
+_MARK_START, _MARK_END = "\x01", "\x02"
+
+
+def conversation_page(queryset: QuerySet[Conversation], order: KeysetOrder, cursor: Cursor | None, size: int) -> Page:
+    """Return one page of filtered conversations with their users, in order."""
+    return keyset_page(queryset.select_related("user"), order, cursor=cursor, size=size)
+
+
+def search_query(text: str) -> SearchQuery:
+    return SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+
+
+def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> Page:
+    """Return one page of messages matching text, newest first, each with a highlighted snippet."""
+    query = search_query(text)
+    hits = queryset.filter(search_vector=query).select_related("conversation__user")
+    page = keyset_page(hits.defer("content", "search_vector"), SEARCH_ORDER, cursor=cursor, size=size)
+    # Snippets only for the rows shown: ts_headline re-parses each message, so never for every hit.
+    snippets = dict(
+        Message.objects.filter(pk__in=[m.pk for m in page.rows])
+        .annotate(
+            snippet=SearchHeadline(
+                "content",
+                query,
+                config=SEARCH_CONFIG,
+                start_sel=_MARK_START,
+                stop_sel=_MARK_END,
+                max_words=40,
+                min_words=15,
+            )
+        )
+        .values_list("pk", "snippet")
+    )
+    for message in page.rows:
+        message.snippet = highlighted(snippets.get(message.pk, ""))
+    return page
+
+
+def highlighted(snippet: str) -> SafeString:
+    """Return the snippet escaped, with the search marks turned into <mark> (message text is untrusted)."""
+    return mark_safe(escape(snippet).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))  # noqa: S308
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadWindow:
+    messages: list[Message]
+    older_than: int | None  # id of the first message shown, when older ones exist
+    newer_than: int | None  # id of the last message shown, when newer ones exist
+    focus: int | None = None
+
+
+def _thread(conversation: Conversation) -> QuerySet[Message]:
+    return Message.objects.filter(conversation=conversation).defer("search_vector")
+
+
+def thread_window(
+    conversation: Conversation,
+    *,
+    size: int,
+    around: Message | None = None,
+    before: Message | None = None,
+    after: Message | None = None,
+) -> ThreadWindow:
+    """Return a window of the thread in order: the latest messages, or those around/before/after one message."""
+    messages = _thread(conversation)
+    if around is not None:
+        half = size // 2
+        earlier = _walk(messages, around, "before", half)
+        later = _walk(messages, around, "after", size - half - 1)
+        rows = [*earlier.rows, around, *later.rows]
+        return ThreadWindow(
+            rows,
+            older_than=rows[0].pk if earlier.previous_cursor else None,
+            newer_than=rows[-1].pk if later.next_cursor else None,
+            focus=around.pk,
+        )
+    if before is not None:
+        page = _walk(messages, before, "before", size)
+        return ThreadWindow(page.rows, older_than=_first(page) if page.previous_cursor else None, newer_than=before.pk)
+    if after is not None:
+        page = _walk(messages, after, "after", size)
+        return ThreadWindow(page.rows, older_than=after.pk, newer_than=_last(page) if page.next_cursor else None)
+    # The latest messages: walk backwards from the end of the thread.
+    latest = keyset_page(messages, _reverse(THREAD_ORDER), cursor=None, size=size)
+    rows = list(reversed(latest.rows))
+    return ThreadWindow(rows, older_than=rows[0].pk if latest.next_cursor else None, newer_than=None)
+
+
+def _walk(messages: QuerySet[Message], anchor: Message, direction: str, size: int) -> Page:
+    cursor = Cursor(THREAD_ORDER.name, (anchor.created_at, anchor.pk), direction)  # type: ignore[arg-type]
+    if size <= 0:
+        return Page(rows=[], next_cursor=None, previous_cursor=None)
+    return keyset_page(messages, THREAD_ORDER, cursor=cursor, size=size)
+
+
+def _reverse(order: KeysetOrder) -> KeysetOrder:
+    return KeysetOrder(order.name, order.keys, descending=not order.descending)
+
+
+def _first(page: Page) -> int | None:
+    return page.rows[0].pk if page.rows else None
+
+
+def _last(page: Page) -> int | None:
+    return page.rows[-1].pk if page.rows else None
+
+
+EXPORT_BATCH = 2000
+
+
+def _all_messages(conversation: Conversation) -> Iterator[Message]:
+    """Yield the whole thread in order, a keyset batch at a time (flat memory on 50k-message threads)."""
+    messages = _thread(conversation)
+    cursor: Cursor | None = None
+    while True:
+        page = keyset_page(messages, THREAD_ORDER, cursor=cursor, size=EXPORT_BATCH)
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        last = page.rows[-1]
+        cursor = Cursor(THREAD_ORDER.name, (last.created_at, last.pk), "after")
+
+
+def export_json(conversation: Conversation) -> Iterator[str]:
+    """Yield the conversation as one JSON document, streamed message by message."""
+    header = {
+        "id": conversation.pk,
+        "title": conversation.title,
+        "channel": conversation.channel,
+        "user": {
+            "id": str(conversation.user_id),
+            "external_id": conversation.user.external_id,
+            "display_name": conversation.user.display_name,
+        },
+        "created_at": conversation.created_at.isoformat(),
+        "last_message_at": conversation.last_message_at.isoformat() if conversation.last_message_at else None,
+        "message_count": conversation.message_count,
+        "total_tokens": conversation.total_tokens,
+    }
+    yield json.dumps(header, ensure_ascii=False)[:-1] + ', "messages": ['
+    for index, message in enumerate(_all_messages(conversation)):
+        item = {
+            "id": message.pk,
+            "role": message.role,
+            "created_at": message.created_at.isoformat(),
+            "token_count": message.token_count,
+            "content": message.content,
+        }
+        yield ("," if index else "") + "\n  " + json.dumps(item, ensure_ascii=False)
+    yield "\n]}\n"
+
+
+def export_markdown(conversation: Conversation) -> Iterator[str]:
+    """Yield the conversation as Markdown: a heading per message, content as written."""
+    user = conversation.user
+    yield f"# {conversation.title or f'Conversation {conversation.pk}'}\n\n"
+    yield f"- User: {user.display_name or '-'} ({user.external_id})\n- Channel: {conversation.get_channel_display()}\n"
+    yield f"- Messages: {conversation.message_count}, tokens: {conversation.total_tokens}\n\n"
+    for message in _all_messages(conversation):
+        yield f"## {message.role} · {message.created_at:%Y-%m-%d %H:%M:%S %Z} · {message.token_count} tokens\n\n"
+        yield message.content.rstrip() + "\n\n"

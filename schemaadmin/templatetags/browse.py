@@ -1,0 +1,82 @@
+"""Template helpers for the browsing pages: page links that keep the filters, and message bodies."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import template
+from django.http import QueryDict
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+LONG_MESSAGE_CHARS = 1500
+LONG_MESSAGE_LINES = 25
+PREVIEW_CHARS = 500
+_FENCE = re.compile(r"```([\w+-]*)\n?(.*?)(?:```|\Z)", re.DOTALL)
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context: dict[str, Any], **changes: Any) -> str:
+    """Return the current query string with the given parameters replaced (None or '' removes one)."""
+    query: QueryDict = context["request"].GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value not in (None, ""):
+            query[key] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def message_body(content: str) -> SafeString:
+    """Return message text as HTML: everything escaped, ``` fences as code blocks, newlines kept by CSS."""
+    parts: list[str] = []
+    position = 0
+    for match in _FENCE.finditer(content):
+        if match.start() > position:
+            parts.append(format_html('<div class="text">{}</div>', content[position : match.start()]))
+        language = match.group(1)
+        parts.append(
+            format_html(
+                '<pre class="code"{}><code>{}</code></pre>',
+                format_html(' data-language="{}"', language) if language else "",
+                match.group(2).rstrip("\n"),
+            )
+        )
+        position = match.end()
+    if position < len(content):
+        parts.append(format_html('<div class="text">{}</div>', content[position:]))
+    return mark_safe("".join(parts))  # noqa: S308  (every part went through format_html)
+
+
+@register.filter
+def is_long(content: str) -> bool:
+    """Return whether a message is long enough to show collapsed."""
+    return len(content) > LONG_MESSAGE_CHARS or content.count("\n") > LONG_MESSAGE_LINES
+
+
+@register.filter
+def preview(content: str) -> str:
+    """Return the first lines of a long message, escaped by the template."""
+    lines = content.splitlines()[:8]
+    text = "\n".join(lines)[:PREVIEW_CHARS]
+    return text + "…"
+
+
+@register.filter
+def utc_time(value: Any) -> SafeString:
+    """Render an instant as <time> in UTC; schemaadmin.js rewrites it in the viewer's timezone."""
+    if value is None:
+        return mark_safe("—")
+    return format_html('<time datetime="{}">{} UTC</time>', value.isoformat(), value.strftime("%Y-%m-%d %H:%M"))
+
+
+@register.filter
+def thousands(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+__all__ = ["is_long", "message_body", "page_url", "preview", "utc_time"]

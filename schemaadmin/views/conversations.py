@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from schemaadmin.audit import record
+from schemaadmin.browse_forms import ListControls, ThreadControls
+from schemaadmin.conf import app_settings
+from schemaadmin.filters import ConversationFilter, MessageSearchFilter
+from schemaadmin.models import Conversation, Message
+from schemaadmin.paging import CursorError
+from schemaadmin.permissions import permission_required
+from schemaadmin.pg.estimates import row_total
+from schemaadmin.services.conversations import (
+    CONVERSATION_ORDERS,
+    SEARCH_ORDER,
+    conversation_page,
+    export_json,
+    export_markdown,
+    search_page,
+    search_query,
+    thread_window,
+)
+from schemaadmin.tables import ConversationTable, SearchHitTable
+from schemaadmin.views.browsing import cursor_from, render_page
+
+LIST_TEMPLATE = "schemaadmin/conversations/list.html"
+THREAD_TEMPLATE = "schemaadmin/conversations/detail.html"
+
+
+@permission_required("view_conversations")
+@require_GET
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    """List conversations by filters and order, or the messages matching a search, a keyset page at a time."""
+    controls = ListControls(request.GET)
+    searching = bool(request.GET.get("q", "").strip())
+    filters = (
+        MessageSearchFilter(request.GET, queryset=Message.objects.all())
+        if searching
+        else ConversationFilter(request.GET, queryset=Conversation.objects.all())
+    )
+    context = {"controls": controls, "filters": filters, "searching": searching}
+    if not (controls.is_valid() & filters.is_valid()):
+        return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
+
+    data = controls.cleaned_data
+    order = SEARCH_ORDER if searching else CONVERSATION_ORDERS[data["sort"]]
+    try:
+        cursor = cursor_from(data, order)
+    except CursorError as exc:
+        context["cursor_error"] = str(exc)
+        return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
+
+    exact_below = app_settings()["EXACT_COUNT_BELOW"]
+    if searching:
+        page = search_page(filters.qs, data["q"], cursor, data["size"])
+        total = row_total(filters.qs.filter(search_vector=search_query(data["q"])), exact_below=exact_below)
+        table = SearchHitTable(page.rows)
+    else:
+        page = conversation_page(filters.qs, order, cursor, data["size"])
+        total = row_total(filters.qs, exact_below=exact_below)
+        table = ConversationTable(page.rows)
+    context.update(page=page, table=table, total=total)
+    return render_page(request, LIST_TEMPLATE, context, partial="results")
+
+
+def _conversation(pk: int) -> Conversation:
+    return get_object_or_404(Conversation.objects.select_related("user", "user__preferences"), pk=pk)
+
+
+@permission_required("view_conversations")
+@require_GET
+def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a thread: its latest messages, or the window around/before/after one message."""
+    conversation = _conversation(pk)
+    controls = ThreadControls(request.GET)
+    context: dict[str, object] = {"conversation": conversation, "controls": controls}
+    if not controls.is_valid():
+        return render_page(request, THREAD_TEMPLATE, context, partial="messages", status=400)
+    anchor = controls.anchor()
+    size = app_settings()["THREAD_WINDOW"]
+    if anchor is None:
+        window = thread_window(conversation, size=size)
+    else:
+        kind, message_id = anchor
+        message = Message.objects.filter(conversation=conversation, pk=message_id).defer("search_vector").first()
+        if message is None:
+            raise Http404(f"Conversation {conversation.pk} has no message {message_id}.")
+        window = thread_window(conversation, size=size, **{kind: message})
+    record(
+        request,
+        "conversation.view",
+        f"conversation:{conversation.pk}",
+        user_id=str(conversation.user_id),
+        **({anchor[0]: anchor[1]} if anchor else {}),
+    )
+    context["window"] = window
+    if getattr(request, "htmx", False) and anchor and anchor[0] in ("before", "after"):
+        # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
+        context["chunk"] = True
+        return render_page(request, THREAD_TEMPLATE, context, partial=f"load_{anchor[0]}")
+    others = (
+        Conversation.objects.filter(user_id=conversation.user_id)
+        .filter(~Q(pk=conversation.pk))
+        .order_by("-last_message_at", "-id")[:10]
+    )
+    context["other_conversations"] = list(others)
+    context["preferences"] = getattr(conversation.user, "preferences", None)
+    return render_page(request, THREAD_TEMPLATE, context)
+
+
+@permission_required("view_conversations")
+@require_GET
+def conversation_export(request: HttpRequest, pk: int, fmt: str) -> StreamingHttpResponse:
+    """Download the whole conversation as JSON or Markdown, streamed."""
+    conversation = _conversation(pk)
+    record(request, "conversation.export", f"conversation:{conversation.pk}", format=fmt)
+    if fmt == "json":
+        body, content_type = export_json(conversation), "application/json; charset=utf-8"
+    else:
+        body, content_type = export_markdown(conversation), "text/markdown; charset=utf-8"
+    response = StreamingHttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="conversation-{conversation.pk}.{fmt}"'
+    return response

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from schemaadmin.audit import record
+from schemaadmin.browse_forms import PageCursor, UserSearch
+from schemaadmin.conf import app_settings
+from schemaadmin.filters import matching_users
+from schemaadmin.models import ChatUser, Conversation
+from schemaadmin.paging import CursorError, KeysetOrder, Page, keyset_page
+from schemaadmin.permissions import permission_required
+from schemaadmin.services.conversations import CONVERSATION_ORDERS, DEFAULT_ORDER, conversation_page
+from schemaadmin.tables import ConversationTable, UserTable
+from schemaadmin.views.browsing import cursor_from, render_page
+
+# Newest users first, over users (created_at DESC, id DESC).
+USER_ORDER = KeysetOrder("-created", (("k_created", lambda: F("created_at")), ("k_id", lambda: F("id"))), True)
+
+
+@permission_required("view_conversations")
+@require_GET
+def user_list(request: HttpRequest) -> HttpResponse:
+    """Find a user by external id, email or start of name; without a search, list the newest users."""
+    form = UserSearch(request.GET)
+    context: dict[str, object] = {"form": form}
+    if not form.is_valid():
+        return render_page(request, "schemaadmin/users/list.html", context, partial="results", status=400)
+    size = app_settings()["PAGE_SIZES"][0]
+    if form.cleaned_data["q"]:
+        page = Page(rows=list(matching_users(form.cleaned_data["q"])), next_cursor=None, previous_cursor=None)
+    else:
+        try:
+            cursor = cursor_from(form.cleaned_data, USER_ORDER)
+        except CursorError as exc:
+            context["cursor_error"] = str(exc)
+            return render_page(request, "schemaadmin/users/list.html", context, partial="results", status=400)
+        page = keyset_page(ChatUser.objects.all(), USER_ORDER, cursor=cursor, size=size)
+    context.update(page=page, table=UserTable(page.rows))
+    return render_page(request, "schemaadmin/users/list.html", context, partial="results")
+
+
+@permission_required("view_conversations")
+@require_GET
+def user_detail(request: HttpRequest, pk: str) -> HttpResponse:
+    """Show one user: who they are, their preferences, their conversations (latest activity first)."""
+    user = get_object_or_404(ChatUser.objects.select_related("preferences"), pk=pk)
+    form = PageCursor(request.GET)
+    order = CONVERSATION_ORDERS[DEFAULT_ORDER]
+    context: dict[str, object] = {"chat_user": user, "preferences": getattr(user, "preferences", None)}
+    try:
+        cursor = cursor_from(form.cleaned_data if form.is_valid() else {}, order)
+    except CursorError as exc:
+        context["cursor_error"] = str(exc)
+        return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations", status=400)
+    page = conversation_page(Conversation.objects.filter(user=user), order, cursor, app_settings()["PAGE_SIZES"][0])
+    record(request, "user.view", f"user:{user.pk}")
+    context.update(page=page, table=ConversationTable(page.rows, exclude=("user",)))
+    return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations")

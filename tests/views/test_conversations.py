@@ -1,0 +1,277 @@
+"""The conversation browser: lists, filters, keyset pages, search, threads, exports, and bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from schemaadmin.models import AuditEvent, ChatUser, Conversation, ConversationPreference, Message
+from schemaadmin.paging import Cursor
+
+T0 = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
+LONG = "First line of a long answer.\n" + ("Detail line with more words.\n" * 60)
+
+
+@pytest.fixture
+def chat(db):
+    """Two users; Ada has 30 small conversations and one 120-message thread; Bob has one."""
+    ada = ChatUser.objects.create(external_id="+44 7700 900111", display_name="Ada Lovelace", email="ada@example.org")
+    bob = ChatUser.objects.create(external_id="acct-bob", display_name="Bob Stone", email="bob@example.org")
+    ConversationPreference.objects.create(user=ada, language="en", tone="formal", settings={"beta": True})
+    rows = []
+    conversations = []
+    for i in range(30):
+        c = Conversation.objects.create(
+            user=ada,
+            title=f"Question {i}",
+            channel="web" if i % 3 else "whatsapp",
+            created_at=T0 + timedelta(hours=i),
+            updated_at=T0 + timedelta(hours=i),
+        )
+        conversations.append(c)
+        for j in range(1 + i % 4):
+            rows.append((c.pk, ada.pk, "user" if j % 2 == 0 else "assistant", f"message {j} about invoices", 5 + i, T0 + timedelta(hours=i, minutes=j)))
+    thread = Conversation.objects.create(user=ada, title="Long thread", created_at=T0, updated_at=T0)
+    for k in range(120):
+        role = ["system", "user", "assistant", "tool"][0 if k == 0 else 1 + k % 3]
+        content = f"turn {k}"
+        if k == 10:
+            content = "Please refund order 991 <script>alert('x')</script>"
+        if k == 11:
+            content = "Here is code:\n```python\nprint('hi')\n```\nDone."
+        if k == 12:
+            content = LONG
+        rows.append((thread.pk, ada.pk, role, content, 3, T0 + timedelta(days=1, minutes=k)))
+    solo = Conversation.objects.create(user=bob, title="Bob's", channel="sms", created_at=T0, updated_at=T0)
+    rows.append((solo.pk, bob.pk, "user", "zanzibar chargeback question", 9, T0 + timedelta(days=40)))
+    with connection.cursor() as cur, cur.copy(
+        "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return {"ada": ada, "bob": bob, "thread": thread, "solo": solo, "conversations": conversations}
+
+
+@pytest.fixture
+def support(client_as):
+    return client_as("support")
+
+
+def _ids(response) -> list[int]:
+    return [row.pk for row in response.context["page"].rows]
+
+
+def test_list_shows_conversations_with_an_estimated_or_exact_total(support, chat):
+    response = support.get("/conversations/")
+    assert response.status_code == 200
+    assert len(_ids(response)) == 25
+    total = response.context["total"]
+    assert total.exact and total.value == 32
+    assert "<html" in response.content.decode()
+
+
+def test_htmx_request_gets_only_the_results_partial(support, chat):
+    response = support.get("/conversations/", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body and 'id="results"' in body
+
+
+@pytest.mark.parametrize("sort", ["-activity", "activity", "-created", "created", "-messages", "messages", "-tokens", "tokens"])
+def test_every_order_pages_through_all_rows_once_and_back(support, chat, sort):
+    seen, cursor = [], None
+    pages = []
+    while True:
+        response = support.get("/conversations/", {"sort": sort, "size": 25, **({"after": cursor} if cursor else {})})
+        assert response.status_code == 200
+        page = response.context["page"]
+        pages.append(page)
+        seen.extend(r.pk for r in page.rows)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 32
+    key = {"activity": "k_activity", "created": "k_created", "messages": "k_messages", "tokens": "k_tokens"}[sort.lstrip("-")]
+    rows = [r for p in pages for r in p.rows]
+    values = [(getattr(r, key), r.pk) for r in rows]
+    assert values == sorted(values, reverse=sort.startswith("-"))
+    back = support.get("/conversations/", {"sort": sort, "size": 25, "before": pages[-1].previous_cursor})
+    assert _ids(back) == [r.pk for r in pages[0].rows]
+    assert back.context["page"].previous_cursor is None
+
+
+def test_filters_by_user_channel_role_dates_and_size(support, chat):
+    by_email = support.get("/conversations/", {"user": "BOB@example.org"})
+    assert _ids(by_email) == [chat["solo"].pk]
+    by_external = support.get("/conversations/", {"user": "acct-bob"})
+    assert _ids(by_external) == [chat["solo"].pk]
+    by_name = support.get("/conversations/", {"user": "bob s"})
+    assert _ids(by_name) == [chat["solo"].pk]
+    sms = support.get("/conversations/", {"channel": "sms"})
+    assert _ids(sms) == [chat["solo"].pk]
+    tool = support.get("/conversations/", {"role": "tool"})
+    assert _ids(tool) == [chat["thread"].pk]
+    big = support.get("/conversations/", {"min_messages": 4})
+    assert set(_ids(big)) == {chat["thread"].pk} | {c.pk for i, c in enumerate(chat["conversations"]) if i % 4 == 3}
+    recent = support.get("/conversations/", {"active_from": "2026-03-01"})
+    assert _ids(recent) == [chat["solo"].pk]
+    window = support.get("/conversations/", {"active_from": "2026-02-01", "active_to": "2026-02-01"})
+    assert chat["solo"].pk not in _ids(window) and len(_ids(window)) == 16
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"active_from": "2026-13-45"}, "Enter a valid date."),
+        ({"active_from": "2026-03-02", "active_to": "2026-03-01"}, "is before"),
+        ({"min_messages": "many"}, "Enter a whole number."),
+        ({"min_messages": "0"}, "greater than or equal to 1"),
+        ({"sort": "content"}, "Select a valid choice."),
+        ({"size": "5000"}, "Select a valid choice."),
+        ({"channel": "pigeon"}, "Select a valid choice."),
+        ({"role": "robot"}, "Select a valid choice."),
+        ({"after": "not-a-cursor"}, "damaged or was not made by SchemaAdmin"),
+        ({"q": "!!! ???"}, "Nothing in this search can be matched"),
+        ({"q": "x" * 201}, "at most 200 characters"),
+        ({"user": "u" * 201}, "at most 200 characters"),
+    ],
+)
+def test_bad_input_is_a_400_that_says_what_is_wrong(support, chat, params, message):
+    for headers in ({}, {"HX-Request": "true"}):
+        response = support.get("/conversations/", params, headers=headers)
+        assert response.status_code == 400
+        assert message in response.content.decode()
+
+
+def test_a_cursor_is_tamper_checked_and_tied_to_its_order(support, chat):
+    first = support.get("/conversations/", {"sort": "-created"})
+    cursor = first.context["page"].next_cursor
+    tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+    assert support.get("/conversations/", {"sort": "-created", "after": tampered}).status_code == 400
+    other = support.get("/conversations/", {"sort": "-tokens", "after": cursor})
+    assert other.status_code == 400 and "different sort order" in other.content.decode()
+    both = support.get("/conversations/", {"sort": "-created", "after": cursor, "before": cursor})
+    assert both.status_code == 400
+
+
+def test_search_shows_highlighted_escaped_snippets_linking_to_the_message(support, chat):
+    response = support.get("/conversations/", {"q": "refund"})
+    assert response.status_code == 200
+    hits = response.context["page"].rows
+    assert len(hits) == 1
+    body = response.content.decode()
+    assert "<mark>refund</mark>" in body.lower()
+    # ts_headline drops the tag; what remains of the untrusted text is escaped.
+    assert "<script>alert" not in body and "alert(&#x27;x&#x27;)" in body
+    assert f"/conversations/{chat['thread'].pk}/?around={hits[0].pk}#m{hits[0].pk}" in body
+    assert response.context["total"].exact and response.context["total"].value == 1
+
+
+def test_search_is_combined_with_filters_and_web_search_syntax(support, chat):
+    assert len(support.get("/conversations/", {"q": "invoices"}).context["page"].rows) == 25
+    assert support.get("/conversations/", {"q": "invoices", "user": "acct-bob"}).context["page"].rows == []
+    phrase = support.get("/conversations/", {"q": '"chargeback question" -invoices'})
+    assert [m.conversation_id for m in phrase.context["page"].rows] == [chat["solo"].pk]
+
+
+def test_list_and_search_pages_use_a_constant_number_of_queries(support, chat, django_assert_max_num_queries):
+    # session, user, permissions... then: page rows (with users), total estimate, bounded count.
+    with django_assert_max_num_queries(12):
+        support.get("/conversations/", {"size": 100})
+    with django_assert_max_num_queries(14):
+        support.get("/conversations/", {"q": "invoices", "size": 100})
+
+
+def test_thread_shows_the_latest_window_styled_escaped_and_audited(support, chat):
+    thread = chat["thread"]
+    response = support.get(f"/conversations/{thread.pk}/")
+    assert response.status_code == 200
+    window = response.context["window"]
+    assert len(window.messages) == 50
+    assert [m.created_at for m in window.messages] == sorted(m.created_at for m in window.messages)
+    assert window.newer_than is None and window.older_than == window.messages[0].pk
+    assert "Long thread" in response.content.decode()
+    assert "formal" in response.content.decode()  # Ada's preferences beside the thread
+    event = AuditEvent.objects.get(action="conversation.view")
+    assert event.target == f"conversation:{thread.pk}" and event.detail["user_id"] == str(chat["ada"].pk)
+
+
+def test_thread_around_a_message_renders_code_escapes_script_and_collapses_long(support, chat):
+    thread = chat["thread"]
+    script = Message.objects.get(conversation=thread, content__startswith="Please refund")
+    response = support.get(f"/conversations/{thread.pk}/", {"around": script.pk})
+    body = response.content.decode()
+    assert response.context["window"].focus == script.pk
+    assert f'id="m{script.pk}" class="message role-' in body and " focus" in body
+    assert "<script>alert" not in body and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body
+    assert '<pre class="code" data-language="python"><code>print(&#x27;hi&#x27;)</code></pre>' in body
+    assert '<details class="long-message">' in body and "Show all" in body
+
+
+def test_loading_older_and_newer_messages_returns_only_the_new_chunk(support, chat):
+    thread = chat["thread"]
+    latest = support.get(f"/conversations/{thread.pk}/").context["window"]
+    older = support.get(f"/conversations/{thread.pk}/", {"before": latest.older_than}, headers={"HX-Request": "true"})
+    body = older.content.decode()
+    assert older.status_code == 200 and "<html" not in body
+    assert body.count('class="message role-') == 50 and "Load older messages" in body
+    oldest = support.get(f"/conversations/{thread.pk}/", {"before": older.context["window"].older_than})
+    assert oldest.context["window"].older_than is None  # the first message is reached
+    newer = support.get(f"/conversations/{thread.pk}/", {"after": oldest.context["window"].messages[-1].pk}, headers={"HX-Request": "true"})
+    assert "Load newer messages" in newer.content.decode()
+
+
+@pytest.mark.parametrize("params", [{"around": "abc"}, {"before": "-3"}, {"around": "1", "after": "2"}])
+def test_thread_bad_anchor_is_400(support, chat, params):
+    response = support.get(f"/conversations/{chat['thread'].pk}/", params)
+    assert response.status_code == 400
+
+
+def test_unknown_conversation_or_message_is_404(support, chat):
+    assert support.get("/conversations/999999999/").status_code == 404
+    other_message = Message.objects.filter(conversation=chat["solo"]).first()
+    assert support.get(f"/conversations/{chat['thread'].pk}/", {"around": other_message.pk}).status_code == 404
+
+
+def test_exports_stream_the_whole_thread_and_are_audited(support, chat):
+    thread = chat["thread"]
+    response = support.get(f"/conversations/{thread.pk}/export.json")
+    assert response["Content-Disposition"] == f'attachment; filename="conversation-{thread.pk}.json"'
+    document = json.loads(b"".join(response.streaming_content))
+    assert len(document["messages"]) == 120 and document["message_count"] == 120
+    assert document["messages"][10]["content"].startswith("Please refund order 991 <script>")
+    markdown = b"".join(support.get(f"/conversations/{thread.pk}/export.md").streaming_content).decode()
+    assert markdown.startswith("# Long thread") and markdown.count("\n## ") == 120
+    assert AuditEvent.objects.filter(action="conversation.export").count() == 2
+
+
+def test_users_are_found_and_their_page_lists_conversations(support, chat):
+    found = support.get("/users/", {"q": "ada@EXAMPLE.org"})
+    assert [u.pk for u in found.context["page"].rows] == [chat["ada"].pk]
+    newest = support.get("/users/")
+    assert {u.pk for u in newest.context["page"].rows} == {chat["ada"].pk, chat["bob"].pk}
+    page = support.get(f"/users/{chat['ada'].pk}/")
+    assert page.status_code == 200 and len(_ids(page)) == 25 and page.context["page"].next_cursor
+    assert AuditEvent.objects.filter(action="user.view", target=f"user:{chat['ada'].pk}").exists()
+    assert support.get("/users/00000000-0000-0000-0000-000000000000/").status_code == 404
+    assert support.get("/users/", {"after": "junk"}).status_code == 400
+
+
+def test_audit_log_lists_and_filters_events_for_dbas(client_as, chat):
+    dba = client_as("dba")
+    dba.get(f"/conversations/{chat['thread'].pk}/")
+    response = dba.get("/audit/", {"action": "conversation.view"})
+    assert response.status_code == 200
+    assert [e.action for e in response.context["page"].rows] == ["conversation.view"]
+    assert dba.get("/audit/", {"since": "yesterday"}).status_code == 400
+
+
+def test_cursor_round_trips_values():
+    from schemaadmin.services.conversations import CONVERSATION_ORDERS
+
+    order = CONVERSATION_ORDERS["-activity"]
+    cursor = Cursor(order.name, (T0, 42), "after")
+    assert Cursor.decode(cursor.encode(), order) == cursor
