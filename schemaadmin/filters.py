@@ -45,7 +45,9 @@ class _ConversationFilters(django_filters.FilterSet):
     user = django_filters.CharFilter(
         method="filter_user", label="User", max_length=200, help_text="External id, email, or start of the name."
     )
-    channel = django_filters.ChoiceFilter(method="filter_channel", choices=Conversation.Channel.choices)
+    channel = django_filters.ChoiceFilter(
+        method="filter_channel", choices=Conversation.Channel.choices, empty_label="Any channel"
+    )
     active_from = django_filters.DateFilter(method="filter_active_from", label="Active from", widget=DATE_INPUT)
     active_to = django_filters.DateFilter(method="filter_active_to", label="Active to", widget=DATE_INPUT)
     min_messages = IntegerFilter(method="filter_min_messages", label="At least N messages", min_value=1, max_value=10**7)
@@ -89,7 +91,7 @@ class _ConversationFilters(django_filters.FilterSet):
 
 class ConversationFilter(_ConversationFilters):
     role = django_filters.ChoiceFilter(
-        method="filter_role", choices=Message.Role.choices, label="Has a message from"
+        method="filter_role", choices=Message.Role.choices, label="Has a message from", empty_label="Any role"
     )
 
     class Meta:
@@ -105,7 +107,9 @@ class MessageSearchFilter(_ConversationFilters):
     """The same filters applied to search hits: the hit's conversation, and the hit's own role."""
 
     path = "conversation__"
-    role = django_filters.ChoiceFilter(field_name="role", choices=Message.Role.choices, label="Has a message from")
+    role = django_filters.ChoiceFilter(
+        field_name="role", choices=Message.Role.choices, label="Message from", empty_label="Any role"
+    )
 
     class Meta:
         model = Message

@@ -7,6 +7,7 @@ app_name = "schemaadmin"
 urlpatterns = [
     path("", dashboard.overview, name="overview"),
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", health.favicon, name="favicon"),
     path("conversations/", conversations.conversation_list, name="conversations"),
     path("conversations/<int:pk>/", conversations.conversation_detail, name="conversation"),
     path("conversations/<int:pk>/export.json", conversations.conversation_export, {"fmt": "json"}, name="export_json"),

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -16,3 +17,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if database_answers():
         return JsonResponse({"status": "ok", "database": "reachable"})
     return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Send browsers that ask for /favicon.ico on their own to our icon."""
+    return HttpResponsePermanentRedirect(static("schemaadmin/favicon.svg"))

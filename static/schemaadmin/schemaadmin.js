@@ -14,5 +14,11 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { localise(document); });
+  // Filter forms send every field; leave the empty ones out, so pushed URLs are short links worth sharing.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.verb !== "get") return;
+    const params = event.detail.parameters;
+    Object.keys(params).forEach(function (key) { if (params[key] === "") delete params[key]; });
+  });
   document.addEventListener("htmx:load", function (event) { localise(event.target); });
 })();

@@ -16,6 +16,7 @@ READERS = (302, 403, 200, 200, 200, 200)
 MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/": (302, 403, 200, 200, 200, 200),
     "/healthz": (200, 200, 200, 200, 200, 200),
+    "/favicon.ico": (301, 301, 301, 301, 301, 301),
     "/accounts/login/": (200, 200, 200, 200, 200, 200),
     "/admin/": (302, 302, 302, 302, 302, 200),
     "/conversations/": READERS,

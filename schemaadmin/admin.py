@@ -1,0 +1,30 @@
+"""Django admin for raw records (superusers). Message and Conversation use the default ModelAdmin on purpose:
+bench/conversations.py measures that changelist as the baseline the conversation browser must beat."""
+
+from django.contrib import admin
+
+from schemaadmin.models import AuditEvent, Conversation, Message
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    search_fields = ["title"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    search_fields = ["content"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor_username", "action", "target"]
+    list_filter = ["action"]
+    search_fields = ["actor_username", "target"]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):  # the audit log is written by the app, never by hand
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

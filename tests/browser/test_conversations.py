@@ -1,0 +1,95 @@
+"""A support agent searches, opens the thread at the hit, loads older messages, and goes back."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from playwright.sync_api import expect
+
+from schemaadmin.models import ChatUser, Conversation, ConversationPreference
+
+pytestmark = pytest.mark.browser
+T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def chat(transactional_db):
+    ada = ChatUser.objects.create(external_id="+44 7700 900222", display_name="Ada Byron", email="ada@example.org")
+    ConversationPreference.objects.create(user=ada, language="en", tone="concise", settings={"units": "metric"})
+    thread = Conversation.objects.create(user=ada, title="Trip planning", channel="whatsapp", created_at=T0, updated_at=T0)
+    others = [
+        Conversation.objects.create(user=ada, title=f"Billing question {i}", created_at=T0, updated_at=T0)
+        for i in range(3)
+    ]
+    rows = []
+    for k in range(120):
+        role = "system" if k == 0 else ("user", "assistant", "tool")[k % 3]
+        text = f"Step {k}: we compare trains and flights for the itinerary."
+        if k == 60:
+            text = "Your ferry to Zanzibar leaves at 09:30.\nBring the booking code:\n```\nZNZ-4411\n```"
+        rows.append((thread.pk, ada.pk, role, text, 12, T0 + timedelta(minutes=k)))
+    for i, other in enumerate(others):
+        rows.append((other.pk, ada.pk, "user", f"My invoice {i} looks wrong", 8, T0 + timedelta(days=i + 1)))
+    with connection.cursor() as cur, cur.copy(
+        "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return thread
+
+
+def test_search_open_the_hit_load_older_and_go_back(page, role_user, sign_in, chat, console_errors, screenshot):
+    role_user("support", "sam")
+    page.goto("/conversations/")
+    sign_in("sam")
+    expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+    expect(page.get_by_test_id("total")).to_contain_text("4 conversations")
+    screenshot("conversations-list")
+
+    page.get_by_label("Search messages").fill("zanzibar ferry")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"/conversations/\?q=zanzibar(\+|%20)ferry"))
+    hit = page.locator("a.hit")
+    expect(hit).to_have_count(1)
+    expect(hit.locator("mark").first).to_have_text(re.compile("Zanzibar|ferry"))
+    screenshot("conversations-search")
+
+    hit.click()
+    expect(page).to_have_url(re.compile(rf"/conversations/{chat.pk}/\?around=\d+#m\d+$"))
+    focus = page.locator("article.message.focus")
+    expect(focus).to_contain_text("Your ferry to Zanzibar leaves at 09:30.")
+    expect(focus.locator("pre.code")).to_have_text("ZNZ-4411")
+    expect(page.get_by_text("concise")).to_be_visible()  # the user's preferences beside the thread
+    shown = page.locator("article.message").count()
+    assert shown == 50
+    screenshot("conversation-thread-at-hit")
+
+    url_before = page.url
+    page.get_by_role("link", name="Load older messages").click()
+    expect(page.locator("article.message")).to_have_count(50 + 35)
+    assert page.url == url_before  # loaded in place, no navigation
+    expect(page.locator("article.message").first).to_contain_text("Step 0:")
+    expect(page.get_by_role("link", name="Load older messages")).to_have_count(0)  # the start is reached
+    screenshot("conversation-thread-older-loaded")
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/conversations/\?q=zanzibar(\+|%20)ferry"))
+    expect(page.locator("a.hit")).to_have_count(1)
+    assert console_errors == []
+
+
+def test_filter_change_updates_the_url_and_back_restores_it(page, role_user, sign_in, chat, console_errors):
+    role_user("support", "sam")
+    page.goto("/conversations/")
+    sign_in("sam")
+    page.get_by_label("Channel").select_option("whatsapp")
+    expect(page).to_have_url(re.compile(r"channel=whatsapp"))
+    expect(page.get_by_test_id("total")).to_contain_text("1 conversation")
+    expect(page.get_by_role("link", name="Trip planning")).to_be_visible()
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/conversations/$"))
+    expect(page.get_by_test_id("total")).to_contain_text("4 conversations")
+    assert console_errors == []
