@@ -87,6 +87,8 @@ class NavItem:
 # The top navigation, in order; each page adds its entry when it is built.
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Overview", "schemaadmin:overview", None),
+    NavItem("Indexes", "schemaadmin:indexes", "view_health"),
+    NavItem("Tables", "schemaadmin:tables", "view_health"),
     NavItem("Conversations", "schemaadmin:conversations", "view_conversations"),
     NavItem("Users", "schemaadmin:users", "view_conversations"),
     NavItem("Audit", "schemaadmin:audit", "view_audit"),

@@ -1,6 +1,10 @@
-from django.urls import path
+from django.urls import path, register_converter
 
+from schemaadmin.converters import QualifiedNameConverter
 from schemaadmin.views import audit, conversations, dashboard, health, users
+from schemaadmin.views import indexes as health_views
+
+register_converter(QualifiedNameConverter, "qualified")
 
 app_name = "schemaadmin"
 
@@ -8,6 +12,10 @@ urlpatterns = [
     path("", dashboard.overview, name="overview"),
     path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", health.favicon, name="favicon"),
+    path("indexes/", health_views.index_list, name="indexes"),
+    path("indexes/<qualified:qualified>/", health_views.index_detail, name="index"),
+    path("tables/", health_views.table_list, name="tables"),
+    path("tables/<qualified:qualified>/", health_views.table_detail, name="table"),
     path("conversations/", conversations.conversation_list, name="conversations"),
     path("conversations/<int:pk>/", conversations.conversation_detail, name="conversation"),
     path("conversations/<int:pk>/export.json", conversations.conversation_export, {"fmt": "json"}, name="export_json"),

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import connections
 from django.db.backends.utils import CursorWrapper
 
-__all__ = ["UnknownDatabase", "cursor", "fetch_all", "fetch_one"]
+__all__ = ["UnknownDatabase", "cursor", "fetch_all", "fetch_one", "server_version"]
 
 
 class UnknownDatabase(ValueError):
@@ -42,3 +42,10 @@ def fetch_one(sql: str, params: Any = None, *, using: str = "default") -> tuple[
     with cursor(using) as cur:
         cur.execute(sql, params)
         return cur.fetchone()
+
+
+def server_version(using: str = "default") -> int:
+    """Return the server's version number (e.g. 180004), as the driver learned it on connecting: no query."""
+    wrapper = connections[validated_alias(using)]
+    wrapper.ensure_connection()
+    return int(wrapper.connection.info.server_version)

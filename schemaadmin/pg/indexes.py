@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from schemaadmin.pg.connection import fetch_all
+from schemaadmin.pg.connection import fetch_all, server_version
 
 __all__ = [
     "BtreeBloat",
@@ -100,6 +100,8 @@ class IndexInfo:
 
 def indexes(*, using: str = "default") -> list[IndexInfo]:
     """Return every index in user schemas with its table, size, usage, definition parts and options."""
+    # last_idx_scan exists from PostgreSQL 16; the server version is known to the driver, no query needed.
+    last_scan = "pg_stat_get_lastscan(i.indexrelid)" if server_version(using) >= 160000 else "NULL::timestamptz"
     rows = fetch_all(
         f"""
         WITH builds AS MATERIALIZED (
@@ -113,35 +115,19 @@ def indexes(*, using: str = "default") -> list[IndexInfo]:
                t.relname AS table,
                am.amname AS method,
                pg_relation_size(ic.oid) AS size_bytes,
-               COALESCE(s.idx_scan, 0) AS scans,
-               (to_jsonb(s) ->> 'last_idx_scan')::timestamptz AS last_scan,
-               COALESCE(s.idx_tup_read, 0) AS tuples_read,
-               COALESCE(s.idx_tup_fetch, 0) AS tuples_fetched,
+               pg_stat_get_numscans(i.indexrelid) AS scans,
+               {last_scan} AS last_scan,
+               pg_stat_get_tuples_returned(i.indexrelid) AS tuples_read,
+               pg_stat_get_tuples_fetched(i.indexrelid) AS tuples_fetched,
                i.indisvalid AS is_valid,
                i.indisready AS is_ready,
                i.indisunique AS is_unique,
                i.indisprimary AS is_primary,
                con.conname AS constraint,
-               ARRAY(
-                   SELECT pg_get_indexdef(i.indexrelid, k, true)
-                   FROM generate_series(1, i.indnkeyatts) AS k
-                   ORDER BY k
-               ) AS columns,
-               ARRAY(
-                   SELECT pg_get_indexdef(i.indexrelid, k, true)
-                   FROM generate_series(i.indnkeyatts + 1, i.indnatts) AS k
-                   ORDER BY k
-               ) AS included,
-               ARRAY(
-                   SELECT i.indkey[k - 1]
-                   FROM generate_series(1, i.indnkeyatts) AS k
-                   ORDER BY k
-               ) AS key_attnums,
-               ARRAY(
-                   SELECT i.indoption[k - 1]
-                   FROM generate_series(1, i.indnkeyatts) AS k
-                   ORDER BY k
-               ) AS key_flags,
+               parts.columns AS columns,
+               parts.included AS included,
+               parts.key_attnums AS key_attnums,
+               parts.key_flags AS key_flags,
                ARRAY(
                    SELECT DISTINCT d.refobjsubid::int
                    FROM pg_depend AS d
@@ -152,26 +138,9 @@ def indexes(*, using: str = "default") -> list[IndexInfo]:
                      AND d.refobjsubid > 0
                    ORDER BY 1
                ) AS referenced_attnums,
-               ARRAY(
-                   SELECT opc.opcname
-                   FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS c(oid, position)
-                   JOIN pg_opclass AS opc ON opc.oid = c.oid
-                   ORDER BY c.position
-               ) AS opclasses,
-               ARRAY(
-                   SELECT format_type(a.atttypid, a.atttypmod)
-                   FROM pg_attribute AS a
-                   WHERE a.attrelid = i.indexrelid
-                     AND a.attnum BETWEEN 1 AND i.indnkeyatts
-                   ORDER BY a.attnum
-               ) AS key_types,
-               ARRAY(
-                   SELECT a.atttypmod
-                   FROM pg_attribute AS a
-                   WHERE a.attrelid = i.indexrelid
-                     AND a.attnum BETWEEN 1 AND i.indnkeyatts
-                   ORDER BY a.attnum
-               ) AS key_typmods,
+               parts.opclasses AS opclasses,
+               parts.key_types AS key_types,
+               parts.key_typmods AS key_typmods,
                pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
                ic.reloptions AS options,
                (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
@@ -183,11 +152,34 @@ def indexes(*, using: str = "default") -> list[IndexInfo]:
         JOIN pg_namespace AS n ON n.oid = t.relnamespace
         JOIN pg_am AS am ON am.oid = ic.relam
         CROSS JOIN builds AS b
-        LEFT JOIN pg_stat_user_indexes AS s ON s.indexrelid = i.indexrelid
+        -- Each key and INCLUDE column once: its text (pg_get_indexdef(oid, k), never a regex over the whole
+        -- definition), table column number, ordering flags, operator class and stored type.
+        CROSS JOIN LATERAL (
+            SELECT array_agg(c.expression ORDER BY c.k) FILTER (WHERE c.is_key) AS columns,
+                   COALESCE(array_agg(c.expression ORDER BY c.k) FILTER (WHERE NOT c.is_key), '{{}}') AS included,
+                   array_agg(c.attnum ORDER BY c.k) FILTER (WHERE c.is_key) AS key_attnums,
+                   array_agg(c.flags ORDER BY c.k) FILTER (WHERE c.is_key) AS key_flags,
+                   array_agg(c.opclass ORDER BY c.k) FILTER (WHERE c.is_key) AS opclasses,
+                   array_agg(c.key_type ORDER BY c.k) FILTER (WHERE c.is_key) AS key_types,
+                   array_agg(c.typmod ORDER BY c.k) FILTER (WHERE c.is_key) AS key_typmods
+            FROM (
+                SELECT k,
+                       k <= i.indnkeyatts AS is_key,
+                       pg_get_indexdef(i.indexrelid, k, true) AS expression,
+                       i.indkey[k - 1]::int AS attnum,
+                       i.indoption[k - 1]::int AS flags,
+                       opc.opcname::text AS opclass,
+                       format_type(a.atttypid, a.atttypmod) AS key_type,
+                       a.atttypmod AS typmod
+                FROM generate_series(1, i.indnatts) AS k
+                JOIN pg_attribute AS a ON a.attrelid = i.indexrelid AND a.attnum = k
+                LEFT JOIN pg_opclass AS opc ON opc.oid = i.indclass[k - 1]
+            ) AS c
+        ) AS parts
         LEFT JOIN pg_constraint AS con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')
         WHERE {SYSTEM_SCHEMAS_SQL}
         ORDER BY n.nspname, t.relname, ic.relname
-        """,  # noqa: S608 -- a constant, no input
+        """,  # noqa: S608 -- constants only, no input
         using=using,
     )
     return [_index_info(row) for row in rows]

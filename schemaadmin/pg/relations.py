@@ -95,9 +95,9 @@ def tables(*, using: str = "default") -> list[TableHealth]:
         """
         SELECT n.nspname AS schema,
                c.relname AS name,
-               pg_total_relation_size(c.oid) AS total_bytes,
-               pg_relation_size(c.oid) AS table_bytes,
-               pg_indexes_size(c.oid) AS index_bytes,
+               size.table_bytes + size.index_bytes AS total_bytes,
+               size.heap_bytes AS table_bytes,
+               size.index_bytes AS index_bytes,
                CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
                COALESCE(s.n_live_tup, 0) AS live_tuples,
                COALESCE(s.n_dead_tup, 0) AS dead_tuples,
@@ -119,6 +119,12 @@ def tables(*, using: str = "default") -> list[TableHealth]:
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         LEFT JOIN pg_stat_user_tables AS s ON s.relid = c.oid
+        -- pg_total_relation_size() would measure the indexes a second time.
+        CROSS JOIN LATERAL (
+            SELECT pg_relation_size(c.oid) AS heap_bytes,
+                   pg_table_size(c.oid) AS table_bytes,
+                   pg_indexes_size(c.oid) AS index_bytes
+        ) AS size
         LEFT JOIN LATERAL (
             SELECT max(option_value) FILTER (WHERE option_name = 'autovacuum_vacuum_threshold')::float8
                        AS vacuum_base,

@@ -8,6 +8,7 @@ from schemaadmin.models import IndexRebuild
 from schemaadmin.permissions import role_required
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.pg.server import extension_state, server_info
+from schemaadmin.services.index_health import health_report
 from schemaadmin.services.migrations import pending_migrations
 
 CHAT_TABLES = (
@@ -23,16 +24,23 @@ CHAT_TABLES = (
 @role_required
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    """Show the database at a glance: size, table estimates, running rebuilds, pending migrations."""
+    """Show the database at a glance: size, table estimates, rebuilds, migrations, and health for operators."""
     context = {
         "server": server_info(),
         "vector": extension_state("vector"),
         "tables": table_estimates(CHAT_TABLES),
         "active_rebuilds": list(
-            IndexRebuild.objects.filter(
-                state__in=[IndexRebuild.State.QUEUED, IndexRebuild.State.RUNNING]
-            ).order_by("-created_at")[:10]
+            IndexRebuild.objects.filter(state__in=[IndexRebuild.State.QUEUED, IndexRebuild.State.RUNNING]).order_by(
+                "-created_at"
+            )[:10]
         ),
         "pending": pending_migrations(),
     }
+    if request.user.has_perm("schemaadmin.view_health"):
+        # Index and table health for those who may see it: findings, largest objects, cache, the chart.
+        report = health_report()
+        context["health"] = report
+        context["index_chart"] = report.index_size_by_table()
+        rate = report.snapshot.statistics.cache_hit_rate
+        context["cache_hit_rate"] = None if rate is None else f"{rate:.2%}"
     return render(request, "schemaadmin/dashboard/overview.html", context)

@@ -19,6 +19,10 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/favicon.ico": (301, 301, 301, 301, 301, 301),
     "/accounts/login/": (200, 200, 200, 200, 200, 200),
     "/admin/": (302, 302, 302, 302, 302, 200),
+    "/indexes/": (302, 403, 403, 200, 200, 200),
+    "/indexes/{index}/": (302, 403, 403, 200, 200, 200),
+    "/tables/": (302, 403, 403, 200, 200, 200),
+    "/tables/{table}/": (302, 403, 403, 200, 200, 200),
     "/conversations/": READERS,
     "/conversations/{conversation}/": READERS,
     "/conversations/{conversation}/export.json": READERS,
@@ -35,11 +39,18 @@ def objects(db) -> dict[str, str]:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     user = ChatUser.objects.create(external_id="acct-matrix")
     conversation = Conversation.objects.create(user=user, created_at=now, updated_at=now)
-    return {"conversation": str(conversation.pk), "user": str(user.pk)}
+    return {
+        "conversation": str(conversation.pk),
+        "user": str(user.pk),
+        "index": "public.users_pkey",
+        "table": "public.users",
+    }
 
 
 def _placeholders(path: str) -> str:
     return re.sub(r"<[^>]+>|\{[a-z_]+\}", "<>", path)
+
+
 ROLES = (None, "support", "operator", "dba", "superuser")
 
 
@@ -69,9 +80,7 @@ def test_anonymous(client, objects, url):
     response = client.get(url.format(**objects))
     assert response.status_code == MATRIX[url][0]
     if response.status_code == 302:
-        assert response["Location"].startswith("/accounts/login/") or response["Location"].startswith(
-            "/admin/login/"
-        )
+        assert response["Location"].startswith("/accounts/login/") or response["Location"].startswith("/admin/login/")
 
 
 @pytest.mark.django_db

@@ -69,6 +69,20 @@ class HealthReport:
         counts = Counter(str(f.severity) for f in self.findings)
         return {str(s): counts.get(str(s), 0) for s in reversed(Severity)}
 
+    def largest_tables(self, limit: int = 5) -> list[TableHealth]:
+        return sorted(self.snapshot.tables, key=lambda t: -t.total_bytes)[:limit]
+
+    def largest_indexes(self, limit: int = 5) -> list[IndexInfo]:
+        return sorted(self.snapshot.indexes, key=lambda i: -i.size_bytes)[:limit]
+
+    def index_size_by_table(self, limit: int = 12) -> dict[str, list]:
+        """Return chart data: the tables with the most index bytes, and each one's index sizes in MB."""
+        sizes: dict[str, int] = defaultdict(int)
+        for index in self.snapshot.indexes:
+            sizes[index.qualified_table] += index.size_bytes
+        top = sorted(sizes.items(), key=lambda item: -item[1])[:limit]
+        return {"labels": [name for name, _ in top], "megabytes": [round(size / 2**20, 2) for _, size in top]}
+
     def index(self, schema: str, name: str) -> IndexInfo | None:
         return next((i for i in self.snapshot.indexes if i.schema == schema and i.name == name), None)
 

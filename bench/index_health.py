@@ -1,0 +1,190 @@
+"""Benchmark index health at scale: 1,000 tables and 3,000 indexes in a scratch embedded PostgreSQL.
+
+    .venv/bin/python bench/index_health.py [--tables 1000] [--repeat 5]
+
+Starts its own throwaway server in a temporary directory (the dev database in .pgdata is never touched),
+migrates, measures /indexes/, /tables/, / and the JSON command at a tenth of the scale, grows the schema to
+full scale, measures again, and prints wall time (median) and SQL query counts. Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BUDGET_MS = 500
+
+
+def _plant(cursor, first: int, last: int) -> None:
+    """Create tables first..last-1 in schema bench, three indexes each, with a few problems sprinkled in."""
+    cursor.execute(
+        """
+        DO $$
+        BEGIN
+            FOR n IN %(first)s..%(last)s - 1 LOOP
+                EXECUTE format(
+                    'CREATE TABLE bench.t%%s (id bigint PRIMARY KEY, a int, b text, created timestamptz)', n);
+                EXECUTE format('CREATE INDEX t%%s_a ON bench.t%%s (a)', n, n);
+                EXECUTE format('CREATE INDEX t%%s_b_created ON bench.t%%s (b, created)', n, n);
+                EXECUTE format(
+                    'INSERT INTO bench.t%%s SELECT i, mod(i, 10), ''b'' || i, now() FROM generate_series(1, 20) AS i',
+                    n);
+            END LOOP;
+        END
+        $$
+        """,
+        {"first": first, "last": last},
+    )
+    cursor.execute("ANALYZE")
+
+
+def _median_ms(action: Callable[[], object], repeat: int) -> float:
+    action()  # warm: connections, template loading, catalog caches
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def _queries(action: Callable[[], object]) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        action()
+    return len(captured)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tables", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    options = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="schemaadmin-bench-"))
+    os.environ["SCHEMAADMIN_PGDATA"] = str(scratch / "pgdata")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    try:
+        import django
+
+        django.setup()
+        return _run(options.tables, options.repeat)
+    finally:
+        from schemaadmin.embedded import stop_server
+
+        stop_server(scratch / "pgdata")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(total_tables: int, repeat: int) -> int:
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import override_settings, setup_test_environment
+
+    from schemaadmin.pg.indexes import indexes
+
+    setup_test_environment()  # the test client's response.templates, and ALLOWED_HOSTS stays ours
+    print(f"scratch server: {connection.settings_dict['HOST']} (database {connection.settings_dict['NAME']})")
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_superuser("bench", "bench@example.test", "bench-password-123")
+    client = Client()
+    client.force_login(user)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA bench")
+
+    def page(url: str) -> Callable[[], object]:
+        def get() -> object:
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            return response
+
+        return get
+
+    def command() -> object:
+        out = io.StringIO()
+        call_command("index_health", "--format", "json", stdout=out)
+        return out
+
+    measured = {
+        "GET /indexes/": page("/indexes/"),
+        "GET /indexes/?problems=on": page("/indexes/?problems=on"),
+        "GET /tables/": page("/tables/"),
+        "GET / (overview)": page("/"),
+        "GET /indexes/bench.t1_a/": page("/indexes/bench.t1_a/"),
+        "index_health --format json": command,
+    }
+    results: dict[str, dict[int, tuple[float, int]]] = {name: {} for name in measured}
+    scales = sorted({max(1, total_tables // 10), total_tables})
+    created = 0
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        for scale in scales:
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                _plant(cursor, created, scale)
+            created = scale
+            index_count = sum(1 for i in indexes() if i.schema == "bench")
+            print(
+                f"planted {scale:,} tables / {index_count:,} indexes in schema bench "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
+            for name, action in measured.items():
+                results[name][scale] = (_median_ms(action, repeat), _queries(action))
+
+    print("\ncatalog questions at full scale (median ms, one query each):")
+    from schemaadmin.pg import indexes as pg_indexes
+    from schemaadmin.pg import relations, vectors
+
+    for question in (
+        pg_indexes.indexes,
+        pg_indexes.btree_bloat,
+        pg_indexes.foreign_keys,
+        relations.tables,
+        relations.database_statistics,
+        vectors.vector_columns,
+    ):
+        print(f"  {question.__module__.rsplit('.', 1)[-1]}.{question.__name__:<22}{_median_ms(question, repeat):>8.0f}")
+
+    width = max(map(len, results))
+    header = "".join(f"  {f'{s:,} tables':>22}" for s in scales)
+    print()
+    print(f"{'':{width}}{header}")
+    print(f"{'':{width}}" + "".join(f"  {'median ms':>11}{'queries':>11}" for _ in scales))
+    failures = []
+    for name, by_scale in results.items():
+        cells = "".join(f"  {ms:>11.0f}{count:>11}" for ms, count in (by_scale[s] for s in scales))
+        print(f"{name:{width}}{cells}")
+        small, large = by_scale[scales[0]], by_scale[scales[-1]]
+        if large[1] != small[1]:
+            failures.append(f"{name}: {small[1]} queries at {scales[0]} tables, {large[1]} at {scales[-1]}")
+        if name in ("GET /indexes/", "index_health --format json") and large[0] > BUDGET_MS:
+            failures.append(f"{name}: {large[0]:.0f} ms at {scales[-1]:,} tables, over the {BUDGET_MS} ms budget")
+    print()
+    if failures:
+        print("Over budget or growing:\n  " + "\n  ".join(failures))
+        return 1
+    print(f"Within budget: /indexes/ and the JSON command ≤ {BUDGET_MS} ms; query counts do not grow with indexes.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

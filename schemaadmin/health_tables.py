@@ -1,0 +1,216 @@
+"""django-tables2 tables of the index and table health pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.pg.relations import TableHealth
+from schemaadmin.services.index_health import Finding
+from schemaadmin.templatetags.humanize_extras import pretty_bytes
+
+__all__ = ["IndexRow", "IndexTable", "TableRow", "TableTable", "findings_badges"]
+
+BADGE = {"critical": "text-bg-danger", "warning": "text-bg-warning", "info": "text-bg-info"}
+
+
+def findings_badges(findings: Sequence[Finding]) -> str:
+    """Return one badge per finding, coloured by severity, naming its code."""
+    if not findings:
+        return format_html('<span class="text-body-secondary">{}</span>', "none")
+    return format_html_join(
+        " ",
+        '<span class="badge {}" title="{}" data-code="{}">{}</span>',
+        ((BADGE[str(f.severity)], f.message, f.code, f.code) for f in findings),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    index: IndexInfo
+    findings: list[Finding] = field(hash=False)
+    scans_by_node: dict[str, int] = field(hash=False)
+
+    @property
+    def name(self) -> str:
+        return self.index.qualified_name
+
+    @property
+    def table(self) -> str:
+        return self.index.qualified_table
+
+    @property
+    def method(self) -> str:
+        return self.index.method
+
+    @property
+    def size_bytes(self) -> int:
+        return self.index.size_bytes
+
+    @property
+    def scans(self) -> int:
+        return sum(self.scans_by_node.values())
+
+    @property
+    def parameters(self) -> str:
+        return ", ".join(f"{k} = {v}" for k, v in sorted(self.index.options.items()))
+
+    @property
+    def severity_rank(self) -> int:
+        return max((f.severity.rank for f in self.findings), default=-1)
+
+
+class _HealthTable(tables.Table):
+    class Meta:
+        attrs = {"class": "table table-sm table-hover align-middle"}
+        empty_text = "Nothing matches these filters."
+        template_name = "django_tables2/bootstrap5.html"
+        per_page = 50
+
+
+def _table_link(qualified_table: str) -> str:
+    return format_html(
+        '<a href="{}" hx-boost="false">{}</a>', reverse("schemaadmin:table", args=[qualified_table]), qualified_table
+    )
+
+
+class IndexTable(_HealthTable):
+    name = tables.Column(verbose_name="Index")
+    table = tables.Column(verbose_name="Table")
+    method = tables.Column(verbose_name="Method")
+    size_bytes = tables.Column(verbose_name="Size", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
+    scans = tables.Column(verbose_name="Scans", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
+    parameters = tables.Column(verbose_name="Parameters", orderable=False, empty_values=())
+    findings = tables.Column(verbose_name="Findings", order_by=("severity_rank",), empty_values=())
+
+    class Meta(_HealthTable.Meta):
+        row_attrs = {"data-index": lambda record: record.name}
+
+    def render_name(self, record: IndexRow) -> str:
+        url = reverse("schemaadmin:index", args=[record.name])
+        flags = []
+        if not record.index.is_valid:
+            flags.append(format_html(' <span class="badge text-bg-danger">{}</span>', "invalid"))
+        if record.index.is_primary:
+            flags.append(format_html(' <span class="badge text-bg-secondary">{}</span>', "primary"))
+        elif record.index.is_unique:
+            flags.append(format_html(' <span class="badge text-bg-secondary">{}</span>', "unique"))
+        return format_html(
+            '<a href="{}" hx-boost="false">{}</a>{}',
+            url,
+            record.name,
+            format_html_join("", "{}", ((f,) for f in flags)),
+        )
+
+    def render_table(self, record: IndexRow) -> str:
+        return _table_link(record.table)
+
+    def render_size_bytes(self, value: int) -> str:
+        return pretty_bytes(value)
+
+    def render_scans(self, record: IndexRow) -> str:
+        if len(record.scans_by_node) < 2:
+            return f"{record.scans:,}"
+        per_node = " · ".join(f"{node} {scans:,}" for node, scans in record.scans_by_node.items())
+        return format_html('{} <span class="small text-body-secondary">({})</span>', f"{record.scans:,}", per_node)
+
+    def render_parameters(self, value: str) -> str:
+        return format_html("<code>{}</code>", value) if value else "—"
+
+    def render_findings(self, record: IndexRow) -> str:
+        return findings_badges(record.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    table: TableHealth
+    findings: list[Finding] = field(hash=False)
+
+    @property
+    def name(self) -> str:
+        return self.table.qualified_name
+
+    @property
+    def total_bytes(self) -> int:
+        return self.table.total_bytes
+
+    @property
+    def rows(self) -> int:
+        return self.table.rows
+
+    @property
+    def dead_tuples(self) -> int:
+        return self.table.dead_tuples
+
+    @property
+    def last_vacuumed(self) -> object:
+        return self.table.last_vacuumed
+
+    @property
+    def last_analyzed(self) -> object:
+        return self.table.last_analyzed
+
+    @property
+    def sequential_scans(self) -> int:
+        return self.table.sequential_scans
+
+    @property
+    def index_scans(self) -> int:
+        return self.table.index_scans
+
+    @property
+    def severity_rank(self) -> int:
+        return max((f.severity.rank for f in self.findings), default=-1)
+
+
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"  # type: ignore[attr-defined]
+
+
+class TableTable(_HealthTable):
+    name = tables.Column(verbose_name="Table")
+    total_bytes = tables.Column(verbose_name="Size", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
+    rows = tables.Column(verbose_name="Rows (est.)", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
+    dead_tuples = tables.Column(
+        verbose_name="Dead rows", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}}
+    )
+    last_vacuumed = tables.Column(verbose_name="Last vacuum", empty_values=())
+    last_analyzed = tables.Column(verbose_name="Last analyze", empty_values=())
+    sequential_scans = tables.Column(verbose_name="Seq scans", attrs={"td": {"class": "text-end"}})
+    index_scans = tables.Column(verbose_name="Index scans", attrs={"td": {"class": "text-end"}})
+    findings = tables.Column(verbose_name="Findings", order_by=("severity_rank",), empty_values=())
+
+    class Meta(_HealthTable.Meta):
+        row_attrs = {"data-table": lambda record: record.name}
+
+    def render_name(self, record: TableRow) -> str:
+        return _table_link(record.name)
+
+    def render_total_bytes(self, value: int) -> str:
+        return pretty_bytes(value)
+
+    def render_rows(self, value: int) -> str:
+        return f"{value:,}"
+
+    def render_dead_tuples(self, value: int) -> str:
+        return f"{value:,}"
+
+    def render_last_vacuumed(self, value: object) -> str:
+        return _when(value)
+
+    def render_last_analyzed(self, value: object) -> str:
+        return _when(value)
+
+    def render_sequential_scans(self, value: int) -> str:
+        return f"{value:,}"
+
+    def render_index_scans(self, value: int) -> str:
+        return f"{value:,}"
+
+    def render_findings(self, record: TableRow) -> str:
+        return findings_badges(record.findings)

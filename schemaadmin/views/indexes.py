@@ -1,0 +1,131 @@
+"""Index and table health: the list of every index, one index, the list of tables, one table."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+
+from schemaadmin.health_forms import IndexFilterForm, TableFilterForm
+from schemaadmin.health_tables import IndexRow, IndexTable, TableRow, TableTable
+from schemaadmin.permissions import permission_required
+from schemaadmin.services.index_health import HealthReport, health_report, vector_advice
+
+PER_PAGE = 50
+
+
+def _split(qualified: str) -> tuple[str, str]:
+    schema, _, name = qualified.partition(".")
+    return schema, name
+
+
+def _index_rows(report: HealthReport) -> list[IndexRow]:
+    by_index = report.by_index()
+    rows = [
+        IndexRow(index, by_index.get(index.qualified_name, []), report.snapshot.scans_by_node(index))
+        for index in report.snapshot.indexes
+    ]
+    # Worst problems first, then the biggest: what an operator should look at comes on page one.
+    return sorted(rows, key=lambda r: (-r.severity_rank, -r.size_bytes, r.name))
+
+
+def _render(request: HttpRequest, template: str, partial: str, context: dict, status: int = 200) -> HttpResponse:
+    name = f"{template}#{partial}" if getattr(request, "htmx", False) else template
+    return render(request, name, context, status=status)
+
+
+@permission_required("view_health")
+@require_GET
+def index_list(request: HttpRequest) -> HttpResponse:
+    """List every index with size, scans, method, parameters and findings; filter and sort."""
+    form = IndexFilterForm(request.GET)
+    report = health_report()
+    status = 200
+    if form.is_valid():
+        rows = [
+            row
+            for row in _index_rows(report)
+            if form.matches_table(row.index.schema, row.index.table)
+            and (not form.cleaned_data["method"] or row.method == form.cleaned_data["method"])
+            and (not form.cleaned_data["problems"] or row.findings)
+        ]
+    else:
+        rows, status = [], 400
+    table = IndexTable(rows)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    context = {"form": form, "table": table, "report": report, "shown": len(rows)}
+    return _render(request, "schemaadmin/indexes/list.html", "index-table", context, status)
+
+
+@permission_required("view_health")
+@require_GET
+def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
+    """Show everything known about one index, its findings with their fix, and vector parameters."""
+    report = health_report()
+    schema, name = _split(qualified)
+    index = report.index(schema, name)
+    if index is None:
+        raise Http404(f"No index {qualified} in user schemas.")
+    keys = [
+        {"expression": expression, "opclass": opclass, "type": key_type, "descending": bool(flags & 1)}
+        for expression, opclass, key_type, flags in zip(
+            index.columns, index.opclasses, index.key_types, index.key_flags, strict=False
+        )
+    ]
+    context = {
+        "index": index,
+        "keys": keys,
+        "findings": report.by_index().get(index.qualified_name, []),
+        "scans_by_node": report.snapshot.scans_by_node(index),
+        "bloat": report.snapshot.bloat.get(index.qualified_name),
+        "advice": vector_advice(index),
+        "statistics": report.snapshot.statistics,
+    }
+    return render(request, "schemaadmin/indexes/detail.html", context)
+
+
+@permission_required("view_health")
+@require_GET
+def table_list(request: HttpRequest) -> HttpResponse:
+    """List every table with size, rows, dead rows, vacuum and analyze times, scans and findings."""
+    form = TableFilterForm(request.GET)
+    report = health_report()
+    by_table = report.by_table()
+    status = 200
+    if form.is_valid():
+        rows = [
+            TableRow(t, by_table.get(t.qualified_name, []))
+            for t in report.snapshot.tables
+            if form.matches_table(t.schema, t.name)
+        ]
+        if form.cleaned_data["problems"]:
+            rows = [row for row in rows if row.findings]
+        rows.sort(key=lambda r: (-r.severity_rank, -r.total_bytes, r.name))
+    else:
+        rows, status = [], 400
+    table = TableTable(rows)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    context = {"form": form, "table": table, "report": report, "shown": len(rows)}
+    return _render(request, "schemaadmin/tables/list.html", "table-table", context, status)
+
+
+@permission_required("view_health")
+@require_GET
+def table_detail(request: HttpRequest, qualified: str) -> HttpResponse:
+    """Show one table's health, its indexes and every finding about it or them."""
+    report = health_report()
+    schema, name = _split(qualified)
+    table = report.table(schema, name)
+    if table is None:
+        raise Http404(f"No table {qualified} in user schemas.")
+    rows = [row for row in _index_rows(report) if row.index.schema == schema and row.index.table == name]
+    indexes = IndexTable(rows, exclude=("table",))
+    RequestConfig(request, paginate=False).configure(indexes)
+    context = {
+        "table": table,
+        "indexes": indexes,
+        "findings": report.by_table().get(table.qualified_name, []),
+        "vector_columns": [c for c in report.snapshot.vector_columns if c.schema == schema and c.table == name],
+    }
+    return render(request, "schemaadmin/tables/detail.html", context)

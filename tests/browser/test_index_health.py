@@ -1,0 +1,65 @@
+"""Index health in Chromium: the list, the "only problems" filter over htmx, one index's detail, the chart."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.planting import planter  # noqa: F401 -- the fixture
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def planted(planter):  # noqa: F811
+    s = planter.schema
+    planter.table("docs", "id int PRIMARY KEY, x int, embedding vector(3)", rows=200, fill="i, i % 7, '[1,2,3]'")
+    planter.sql(f"CREATE INDEX docs_x_a ON {s}.docs (x)")
+    planter.sql(f"CREATE INDEX docs_x_b ON {s}.docs (x)")
+    planter.sql(
+        f"CREATE INDEX docs_embedding_ivf ON {s}.docs USING ivfflat (embedding vector_l2_ops) WITH (lists = 50)"
+    )
+    planter.sql(f"ANALYZE {s}.docs")
+    return planter
+
+
+def test_operator_filters_to_problems_and_opens_an_index(planted, page, role_user, sign_in, console_errors, screenshot):
+    s = planted.schema
+    role_user("operator", "olga")
+    page.goto("/indexes/")
+    sign_in("olga")
+    expect(page).to_have_url(re.compile(r"/indexes/$"))
+    expect(page.get_by_role("heading", name="Indexes")).to_be_visible()
+    healthy = page.locator(f'tr[data-index="{s}.docs_pkey"]')
+    expect(healthy).to_have_count(1)
+    screenshot("indexes-all")
+
+    page.get_by_label("Only problems").check()  # htmx swaps the table in place
+    expect(page).to_have_url(re.compile(r"problems=on"))
+    expect(healthy).to_have_count(0)
+    ivf = page.locator(f'tr[data-index="{s}.docs_embedding_ivf"]')
+    expect(ivf).to_contain_text("ivfflat_lists_mismatch")
+    expect(page.locator(f'tr[data-index="{s}.docs_x_b"]')).to_contain_text("duplicate_index")
+    screenshot("indexes-problems")
+
+    ivf.get_by_role("link", name=f"{s}.docs_embedding_ivf").click()
+    expect(page).to_have_url(re.compile(rf"/indexes/{s}\.docs_embedding_ivf/$"))
+    expect(page.get_by_role("heading", name=f"Index {s}.docs_embedding_ivf")).to_be_visible()
+    finding = page.locator('[data-code="ivfflat_lists_mismatch"]')
+    expect(finding).to_contain_text(f"ALTER INDEX {s}.docs_embedding_ivf SET (lists = 1);")
+    expect(finding.get_by_role("button", name="Copy")).to_be_visible()
+    expect(page.get_by_test_id("vector-advice")).to_contain_text("lists")
+    screenshot("index-detail-ivfflat")
+    assert console_errors == []
+
+
+def test_overview_draws_the_index_size_chart(page, role_user, sign_in, console_errors, screenshot):
+    role_user("dba", "dee")
+    sign_in("dee")
+    expect(page.get_by_test_id("health-overview")).to_be_visible()
+    expect(page.get_by_test_id("findings-warning")).not_to_have_text("0")
+    page.wait_for_function("() => window.Chart && Chart.getChart('index-size-chart') !== undefined")
+    screenshot("overview-health")
+    assert console_errors == []

@@ -1,0 +1,71 @@
+"""manage.py index_health: text and JSON output, exit codes for --fail-on."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+FIELDS = {"code", "severity", "database", "schema", "table", "index", "column", "message", "fix_sql"}
+
+
+def run(*args: str) -> tuple[str, int]:
+    out = io.StringIO()
+    try:
+        call_command("index_health", *args, stdout=out)
+    except SystemExit as exc:
+        return out.getvalue(), int(exc.code or 0)
+    return out.getvalue(), 0
+
+
+def test_json_lists_findings_indexes_and_tables(plant):
+    s = plant.schema
+    plant.table("wide", "id int PRIMARY KEY, embedding vector(3000)")
+    output, status = run("--format", "json")
+    assert status == 0
+    data = json.loads(output)
+    assert set(data) >= {"findings", "indexes", "tables"}
+    (wide,) = [f for f in data["findings"] if f["schema"] == s and f["table"] == "wide"]
+    assert set(wide) == FIELDS
+    assert wide["code"] == "vector_dims_unindexable" and wide["severity"] == "critical"
+    assert wide["index"] is None and wide["column"] == "embedding" and wide["database"] == "default"
+    (pkey,) = [i for i in data["indexes"] if i["schema"] == s]
+    assert pkey["name"] == "wide_pkey" and pkey["scans_by_node"] == {"default": 0}
+    assert any(t["name"] == "wide" and t["schema"] == s for t in data["tables"])
+
+
+def test_text_shows_each_finding_with_its_fix(plant):
+    plant.table("wide", "id int, embedding vector(3000)")
+    output, status = run()
+    assert status == 0
+    assert output.startswith("Index health of ")
+    assert f"CRITICAL vector_dims_unindexable  {plant.schema}.wide.embedding" in output
+    assert "| CREATE INDEX CONCURRENTLY wide_embedding_halfvec_hnsw" in output
+
+
+def test_fail_on_sets_the_exit_status(plant):
+    plant.table("wide", "id int, embedding vector(3000)")  # a critical finding
+    assert run("--fail-on", "critical")[1] == 1
+    assert run("--fail-on", "warning")[1] == 1
+
+
+@pytest.mark.django_db
+def test_fail_on_critical_passes_without_critical_findings():
+    # The bare chat schema has warnings (the unindexed message owner) but nothing critical.
+    output, status = run("--fail-on", "critical", "--format", "json")
+    assert status == 0
+    assert not [f for f in json.loads(output)["findings"] if f["severity"] == "critical"]
+    assert run("--fail-on", "warning")[1] == 1
+
+
+@pytest.mark.django_db
+def test_unknown_database_alias_is_a_clear_error():
+    with pytest.raises(CommandError, match="No database is configured under the alias 'replica'"):
+        call_command("index_health", "--database", "replica", stdout=io.StringIO())
+
+
+def test_bad_option_values_are_refused():
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("index_health", "--fail-on", "info", stdout=io.StringIO())

@@ -1,0 +1,145 @@
+"""The index and table health pages: full pages, htmx partials, filters, bad input, details."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def operator(client_as):
+    return client_as("operator")
+
+
+@pytest.fixture
+def planted(plant, operator):
+    """An invalid index, a duplicate pair, a too-wide vector column and a healthy HNSW index."""
+    s = plant.schema
+    plant.table(
+        "docs", "id int PRIMARY KEY, x int, wide vector(3000), small vector(3)", rows=20, fill="i, 1, NULL, NULL"
+    )
+    with pytest.raises(Exception, match="could not create unique index"):
+        plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY docs_x_uniq ON {s}.docs (x)")
+    plant.sql(f"CREATE INDEX docs_x_a ON {s}.docs (x)")
+    plant.sql(f"CREATE INDEX docs_x_b ON {s}.docs (x)")
+    plant.sql(f"CREATE INDEX docs_small_hnsw ON {s}.docs USING hnsw (small vector_cosine_ops) WITH (m = 24)")
+    plant.sql(f"ANALYZE {s}.docs")
+    return plant
+
+
+def test_index_list_shows_every_index_with_its_findings(planted, operator):
+    s = planted.schema
+    response = operator.get("/indexes/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<html" in page and 'id="index-table"' in page
+    assert f'data-index="{s}.docs_x_uniq"' in page and "invalid_index" in page
+    assert f'href="/indexes/{s}.docs_small_hnsw/"' in page
+    assert "<code>m = 24</code>" in page
+
+
+def test_htmx_gets_only_the_table_partial(planted, operator):
+    response = operator.get("/indexes/", {"problems": "on"}, **HTMX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<html" not in page and page.lstrip().startswith('<div id="index-table"')
+    assert f"{planted.schema}.docs_x_b" in page  # the duplicate
+    assert f"{planted.schema}.docs_pkey" not in page  # healthy: filtered out
+
+
+def test_filters_by_table_and_method(planted, operator):
+    s = planted.schema
+    page = operator.get("/indexes/", {"table": f"{s}.docs", "method": "hnsw"}).content.decode()
+    assert f'data-index="{s}.docs_small_hnsw"' in page
+    assert f'data-index="{s}.docs_x_a"' not in page
+    assert "1 shown" in page
+
+
+def test_sorting_by_size_and_scans_and_a_bad_sort_is_ignored(planted, operator):
+    for sort in ("size_bytes", "-scans", "findings", "nonsense", "-parameters"):
+        assert operator.get("/indexes/", {"sort": sort}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [{"method": "btree'; DROP TABLE users; --"}, {"method": "nope"}, {"table": "x" * 500}, {"table": "a\x00b"}],
+)
+def test_bad_filter_values_are_a_clear_400(client_as, query):
+    client = client_as("dba")
+    for headers in ({}, HTMX):
+        response = client.get("/indexes/", query, **headers)
+        assert response.status_code == 400
+        assert b"These filters cannot be applied." in response.content
+
+
+@pytest.mark.django_db
+def test_bad_page_numbers_fall_back_instead_of_failing(client_as):
+    client = client_as("operator")
+    for page in ("abc", "-1", "99999"):
+        assert client.get("/indexes/", {"page": page}).status_code == 200
+        assert client.get("/tables/", {"page": page}).status_code == 200
+
+
+def test_index_detail_shows_findings_with_fix_and_vector_parameters(planted, operator):
+    s = planted.schema
+    page = operator.get(f"/indexes/{s}.docs_x_uniq/").content.decode()
+    assert "Invalid index" in page
+    assert f"DROP INDEX CONCURRENTLY {s}.docs_x_uniq;" in page
+    assert "data-copy-target" in page
+
+    page = operator.get(f"/indexes/{s}.docs_small_hnsw/").content.decode()
+    assert 'data-testid="vector-advice"' in page
+    assert "vector_cosine_ops" in page and "<td>24</td>" in page
+    assert "Build memory" in page
+
+
+@pytest.mark.django_db
+def test_unknown_index_or_table_is_404(client_as):
+    client = client_as("operator")
+    assert client.get("/indexes/public.no_such_index/").status_code == 404
+    assert client.get("/tables/nope.nothing/").status_code == 404
+    assert client.get("/indexes/nodot/").status_code == 404
+
+
+def test_table_list_and_detail(planted, operator):
+    s = planted.schema
+    page = operator.get("/tables/", {"table": "docs"}).content.decode()
+    assert f'data-table="{s}.docs"' in page
+    assert "vector_dims_unindexable" in page
+    partial = operator.get("/tables/", {"table": "docs"}, **HTMX).content.decode()
+    assert "<html" not in partial and f'data-table="{s}.docs"' in partial
+
+    detail = operator.get(f"/tables/{s}.docs/").content.decode()
+    assert f"{s}.docs_x_a" in detail and f"{s}.docs_x_b" in detail  # its indexes
+    assert "vector_dims_unindexable" in detail and "halfvec(3000)" in detail
+    assert "above the 2,000-dimension index limit" in detail
+
+
+def test_the_query_count_does_not_grow_with_the_number_of_indexes(plant, operator):
+    s = plant.schema
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert operator.get("/indexes/").status_code == 200
+        return len(queries)
+
+    before = count()
+    for n in range(20):
+        plant.table(f"t{n}", "id int PRIMARY KEY, x int")
+        plant.sql(f"CREATE INDEX t{n}_x ON {s}.t{n} (x)")
+    assert count() == before
+
+
+@pytest.mark.django_db
+def test_overview_adds_health_for_operators_only(client_as):
+    page = client_as("operator").get("/").content.decode()
+    assert 'data-testid="health-overview"' in page
+    assert 'id="index-size-data"' in page and "vendor/chartjs/chart.umd.min.js" in page
+    assert 'data-testid="cache-hit-rate"' in page and 'data-testid="largest-indexes"' in page
+    assert 'href="/indexes/"' in page  # the navigation
+    support = client_as("support").get("/").content.decode()
+    assert 'data-testid="health-overview"' not in support and 'href="/indexes/"' not in support
