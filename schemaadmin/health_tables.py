@@ -80,11 +80,15 @@ def _table_link(qualified_table: str) -> str:
 
 
 class IndexTable(_HealthTable):
-    name = tables.Column(verbose_name="Index")
-    table = tables.Column(verbose_name="Table")
+    name = tables.Column(verbose_name="Index", attrs={"td": {"class": "text-break"}})
+    table = tables.Column(verbose_name="Table", attrs={"td": {"class": "text-break"}})
     method = tables.Column(verbose_name="Method")
-    size_bytes = tables.Column(verbose_name="Size", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
-    scans = tables.Column(verbose_name="Scans", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
+    size_bytes = tables.Column(
+        verbose_name="Size", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
+    )
+    scans = tables.Column(
+        verbose_name="Scans", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
+    )
     parameters = tables.Column(verbose_name="Parameters", orderable=False, empty_values=())
     findings = tables.Column(verbose_name="Findings", order_by=("severity_rank",), empty_values=())
 
@@ -173,16 +177,20 @@ def _when(value: object) -> str:
 
 
 class TableTable(_HealthTable):
-    name = tables.Column(verbose_name="Table")
-    total_bytes = tables.Column(verbose_name="Size", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
-    rows = tables.Column(verbose_name="Rows (est.)", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}})
+    name = tables.Column(verbose_name="Table", attrs={"td": {"class": "text-break"}})
+    total_bytes = tables.Column(
+        verbose_name="Size", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
+    )
+    rows = tables.Column(
+        verbose_name="Rows (est.)", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
+    )
     dead_tuples = tables.Column(
-        verbose_name="Dead rows", attrs={"td": {"class": "text-end"}, "th": {"class": "text-end"}}
+        verbose_name="Dead rows", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
     )
     last_vacuumed = tables.Column(verbose_name="Last vacuum", empty_values=())
     last_analyzed = tables.Column(verbose_name="Last analyze", empty_values=())
-    sequential_scans = tables.Column(verbose_name="Seq scans", attrs={"td": {"class": "text-end"}})
-    index_scans = tables.Column(verbose_name="Index scans", attrs={"td": {"class": "text-end"}})
+    sequential_scans = tables.Column(verbose_name="Seq scans", attrs={"td": {"class": "text-end text-nowrap"}})
+    index_scans = tables.Column(verbose_name="Index scans", attrs={"td": {"class": "text-end text-nowrap"}})
     findings = tables.Column(verbose_name="Findings", order_by=("severity_rank",), empty_values=())
 
     class Meta(_HealthTable.Meta):
