@@ -190,9 +190,8 @@ def run(args: argparse.Namespace, big_thread: int) -> None:
             print(f"  measured: admin {url:<45} p50 {pct(times, 50):8.1f} ms", flush=True)
 
     print()
-    print(
-        f"{'task (ours)':<36}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}   admin changelist (p50 ms)          ratio admin/ours"
-    )
+    header = f"{'task (ours)':<36}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}"
+    print(header + "   admin changelist (p50 ms)          ratio admin/ours")
     for name, times, queries in rows:
         matches = [(url, t) for n, url, t in admin_rows if n == name]
         line = f"{name:<36}{pct(times, 50):>9.1f}{pct(times, 95):>9.1f}{queries:>9}"
@@ -222,10 +221,9 @@ def link(response, pattern: re.Pattern[str]) -> str:
 
 def search_terms(connection, *, exclude_conversation: int) -> tuple[str, str]:
     """Return a rare and a common word of the seeded messages, from the tsvector statistics of a 1% sample."""
-    sample = (
-        "SELECT search_vector FROM conversation_messages TABLESAMPLE SYSTEM (1) "
-        f"WHERE conversation_id <> {int(exclude_conversation)}"
-    )
+    # ts_stat takes the query as text, so the id goes in as a formatted int, never as input text.
+    sample = "SELECT search_vector FROM conversation_messages TABLESAMPLE SYSTEM (1) WHERE conversation_id <> %d"
+    sample = sample % int(exclude_conversation)
     with connection.cursor() as cur:
         cur.execute(
             """

@@ -73,9 +73,7 @@ def _ensure_database(socket_dir: Path, name: str) -> None:
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(
-        host=str(socket_dir), user=EMBEDDED_USER, dbname="postgres", autocommit=True
-    ) as conn:
+    with psycopg.connect(host=str(socket_dir), user=EMBEDDED_USER, dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -50,7 +50,9 @@ class _ConversationFilters(django_filters.FilterSet):
     )
     active_from = django_filters.DateFilter(method="filter_active_from", label="Active from", widget=DATE_INPUT)
     active_to = django_filters.DateFilter(method="filter_active_to", label="Active to", widget=DATE_INPUT)
-    min_messages = IntegerFilter(method="filter_min_messages", label="At least N messages", min_value=1, max_value=10**7)
+    min_messages = IntegerFilter(
+        method="filter_min_messages", label="At least N messages", min_value=1, max_value=10**7
+    )
 
     def _field(self, name: str) -> str:
         return f"{self.path}{name}"

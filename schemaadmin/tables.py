@@ -115,7 +115,8 @@ class UserTable(_BrowseTable):
         empty_text = "No user matches."
 
     def render_display_name(self, record: ChatUser) -> str:
-        return format_html('<a href="{}">{}</a>', reverse("schemaadmin:user", args=[record.pk]), record.display_name or "—")
+        url = reverse("schemaadmin:user", args=[record.pk])
+        return format_html('<a href="{}">{}</a>', url, record.display_name or "—")
 
     def render_created_at(self, value: Any) -> str:
         return utc_time(value)

@@ -27,9 +27,7 @@ def remove_roles(apps, schema_editor):
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     Group.objects.filter(name__in=list(ROLES)).delete()
-    Permission.objects.filter(
-        content_type__app_label="schemaadmin", codename__in=[c for c, _ in PERMISSIONS]
-    ).delete()
+    Permission.objects.filter(content_type__app_label="schemaadmin", codename__in=[c for c, _ in PERMISSIONS]).delete()
 
 
 class Migration(migrations.Migration):

@@ -67,9 +67,7 @@ class Conversation(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     # Indexed through (user_id, last_message_at DESC) below, which also serves the foreign key.
-    user = models.ForeignKey(
-        ChatUser, on_delete=models.DB_CASCADE, related_name="conversations", db_index=False
-    )
+    user = models.ForeignKey(ChatUser, on_delete=models.DB_CASCADE, related_name="conversations", db_index=False)
     title = models.CharField(max_length=300, blank=True)
     channel = models.CharField(max_length=32, choices=Channel.choices, default=Channel.WEB)
     created_at = models.DateTimeField()
@@ -103,9 +101,7 @@ class Message(models.Model):
         TOOL = "tool", "Tool"
 
     id = models.BigAutoField(primary_key=True)
-    conversation = models.ForeignKey(
-        Conversation, on_delete=models.DB_CASCADE, related_name="messages", db_index=False
-    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.DB_CASCADE, related_name="messages", db_index=False)
     # Denormalised owner of the message, as in the product's schema; deliberately not indexed there either.
     user = models.ForeignKey(ChatUser, on_delete=models.DB_CASCADE, related_name="+", db_index=False)
     role = models.CharField(max_length=16, choices=Role.choices)
@@ -143,9 +139,7 @@ class Message(models.Model):
 
 
 class ConversationPreference(models.Model):
-    user = models.OneToOneField(
-        ChatUser, on_delete=models.DB_CASCADE, primary_key=True, related_name="preferences"
-    )
+    user = models.OneToOneField(ChatUser, on_delete=models.DB_CASCADE, primary_key=True, related_name="preferences")
     language = models.CharField(max_length=16, blank=True)
     tone = models.CharField(max_length=32, blank=True)
     settings = models.JSONField(default=dict, blank=True)

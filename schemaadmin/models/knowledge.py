@@ -54,12 +54,8 @@ class ChunkQuerySet(models.QuerySet["KnowledgeBaseChunk"]):
     def nearest(self, embedding: Sequence[float], *, k: int = 10) -> ChunkQuerySet:
         """Return the k chunks closest to embedding by cosine distance, through the halfvec HNSW index."""
         if len(embedding) != EMBEDDING_DIMENSIONS:
-            raise ValueError(
-                f"Expected a {EMBEDDING_DIMENSIONS}-dimensional embedding, got {len(embedding)}."
-            )
-        query = Cast(
-            Value(HalfVector(list(embedding)).to_text()), HalfVectorField(dimensions=EMBEDDING_DIMENSIONS)
-        )
+            raise ValueError(f"Expected a {EMBEDDING_DIMENSIONS}-dimensional embedding, got {len(embedding)}.")
+        query = Cast(Value(HalfVector(list(embedding)).to_text()), HalfVectorField(dimensions=EMBEDDING_DIMENSIONS))
         return (
             self.filter(embedding__isnull=False)
             .annotate(distance=CosineDistance(halfvec_embedding(), query))
@@ -84,9 +80,7 @@ class KnowledgeBaseChunk(models.Model):
     class Meta:
         db_table = "knowledge_base_chunks"
         constraints = [
-            models.UniqueConstraint(
-                fields=["document", "chunk_index"], name="kb_chunks_document_index_unique"
-            ),
+            models.UniqueConstraint(fields=["document", "chunk_index"], name="kb_chunks_document_index_unique"),
         ]
         indexes = [
             HnswIndex(

@@ -19,7 +19,9 @@ T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 def chat(transactional_db):
     ada = ChatUser.objects.create(external_id="+44 7700 900222", display_name="Ada Byron", email="ada@example.org")
     ConversationPreference.objects.create(user=ada, language="en", tone="concise", settings={"units": "metric"})
-    thread = Conversation.objects.create(user=ada, title="Trip planning", channel="whatsapp", created_at=T0, updated_at=T0)
+    thread = Conversation.objects.create(
+        user=ada, title="Trip planning", channel="whatsapp", created_at=T0, updated_at=T0
+    )
     others = [
         Conversation.objects.create(user=ada, title=f"Billing question {i}", created_at=T0, updated_at=T0)
         for i in range(3)
@@ -33,9 +35,12 @@ def chat(transactional_db):
         rows.append((thread.pk, ada.pk, role, text, 12, T0 + timedelta(minutes=k)))
     for i, other in enumerate(others):
         rows.append((other.pk, ada.pk, "user", f"My invoice {i} looks wrong", 8, T0 + timedelta(days=i + 1)))
-    with connection.cursor() as cur, cur.copy(
-        "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cur,
+        cur.copy(
+            "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
+        ) as copy,
+    ):
         for row in rows:
             copy.write_row(row)
     return thread

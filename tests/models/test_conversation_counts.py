@@ -45,9 +45,12 @@ def test_inserts_count_and_move_last_activity(conversation):
 
 def test_a_bulk_copy_updates_each_conversation_once_with_the_totals(conversation):
     other = Conversation.objects.create(user_id=conversation.user_id, created_at=T0, updated_at=T0)
-    with connection.cursor() as cur, cur.copy(
-        "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cur,
+        cur.copy(
+            "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
+        ) as copy,
+    ):
         for i in range(100):
             target = conversation if i % 4 else other
             copy.write_row((target.pk, conversation.user_id, "user", f"m{i}", 3, T0 + timedelta(seconds=i)))

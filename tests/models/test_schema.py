@@ -64,9 +64,7 @@ def test_deleting_a_user_in_sql_cascades_to_conversations_messages_and_preferenc
     assert not ConversationPreference.objects.filter(user_id=user.pk).exists()
 
 
-def test_deleting_a_user_through_django_cascades_without_loading_the_messages(
-    thread, django_assert_max_num_queries
-):
+def test_deleting_a_user_through_django_cascades_without_loading_the_messages(thread, django_assert_max_num_queries):
     user, conversation = thread
     # The cascade is the database's (ON DELETE CASCADE), so Django issues one DELETE, not one per related row.
     with django_assert_max_num_queries(2):

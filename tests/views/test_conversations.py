@@ -33,7 +33,16 @@ def chat(db):
         )
         conversations.append(c)
         for j in range(1 + i % 4):
-            rows.append((c.pk, ada.pk, "user" if j % 2 == 0 else "assistant", f"message {j} about invoices", 5 + i, T0 + timedelta(hours=i, minutes=j)))
+            rows.append(
+                (
+                    c.pk,
+                    ada.pk,
+                    "user" if j % 2 == 0 else "assistant",
+                    f"message {j} about invoices",
+                    5 + i,
+                    T0 + timedelta(hours=i, minutes=j),
+                )
+            )
     thread = Conversation.objects.create(user=ada, title="Long thread", created_at=T0, updated_at=T0)
     for k in range(120):
         role = ["system", "user", "assistant", "tool"][0 if k == 0 else 1 + k % 3]
@@ -47,9 +56,12 @@ def chat(db):
         rows.append((thread.pk, ada.pk, role, content, 3, T0 + timedelta(days=1, minutes=k)))
     solo = Conversation.objects.create(user=bob, title="Bob's", channel="sms", created_at=T0, updated_at=T0)
     rows.append((solo.pk, bob.pk, "user", "zanzibar chargeback question", 9, T0 + timedelta(days=40)))
-    with connection.cursor() as cur, cur.copy(
-        "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cur,
+        cur.copy(
+            "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
+        ) as copy,
+    ):
         for row in rows:
             copy.write_row(row)
     return {"ada": ada, "bob": bob, "thread": thread, "solo": solo, "conversations": conversations}
@@ -80,7 +92,9 @@ def test_htmx_request_gets_only_the_results_partial(support, chat):
     assert "<html" not in body and 'id="results"' in body
 
 
-@pytest.mark.parametrize("sort", ["-activity", "activity", "-created", "created", "-messages", "messages", "-tokens", "tokens"])
+@pytest.mark.parametrize(
+    "sort", ["-activity", "activity", "-created", "created", "-messages", "messages", "-tokens", "tokens"]
+)
 def test_every_order_pages_through_all_rows_once_and_back(support, chat, sort):
     seen, cursor = [], None
     pages = []
@@ -94,7 +108,9 @@ def test_every_order_pages_through_all_rows_once_and_back(support, chat, sort):
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 32
-    key = {"activity": "k_activity", "created": "k_created", "messages": "k_messages", "tokens": "k_tokens"}[sort.lstrip("-")]
+    key = {"activity": "k_activity", "created": "k_created", "messages": "k_messages", "tokens": "k_tokens"}[
+        sort.lstrip("-")
+    ]
     rows = [r for p in pages for r in p.rows]
     values = [(getattr(r, key), r.pk) for r in rows]
     assert values == sorted(values, reverse=sort.startswith("-"))
@@ -220,7 +236,11 @@ def test_loading_older_and_newer_messages_returns_only_the_new_chunk(support, ch
     assert body.count('class="message role-') == 50 and "Load older messages" in body
     oldest = support.get(f"/conversations/{thread.pk}/", {"before": older.context["window"].older_than})
     assert oldest.context["window"].older_than is None  # the first message is reached
-    newer = support.get(f"/conversations/{thread.pk}/", {"after": oldest.context["window"].messages[-1].pk}, headers={"HX-Request": "true"})
+    newer = support.get(
+        f"/conversations/{thread.pk}/",
+        {"after": oldest.context["window"].messages[-1].pk},
+        headers={"HX-Request": "true"},
+    )
     assert "Load newer messages" in newer.content.decode()
 
 

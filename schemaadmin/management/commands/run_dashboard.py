@@ -39,9 +39,7 @@ class Command(BaseCommand):
             "web": subprocess.Popen([*manage, "runserver", options["addrport"]]),
             "worker": subprocess.Popen([*manage, "procrastinate", "worker"]),
         }
-        self.stdout.write(
-            self.style.SUCCESS(f"SchemaAdmin is at http://{options['addrport']}/  (Ctrl-C stops it)")
-        )
+        self.stdout.write(self.style.SUCCESS(f"SchemaAdmin is at http://{options['addrport']}/  (Ctrl-C stops it)"))
         # Ctrl-C reaches the whole process group: the children stop themselves, we stop what is left.
         signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -49,9 +47,7 @@ class Command(BaseCommand):
             while all(child.poll() is None for child in children.values()):
                 time.sleep(0.5)
             ended = next(name for name, child in children.items() if child.poll() is not None)
-            self.stderr.write(
-                f"The {ended} process stopped (exit code {children[ended].returncode}); stopping."
-            )
+            self.stderr.write(f"The {ended} process stopped (exit code {children[ended].returncode}); stopping.")
         except KeyboardInterrupt:
             self.stdout.write("Stopping…")
         finally:
