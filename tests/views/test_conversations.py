@@ -295,3 +295,17 @@ def test_cursor_round_trips_values():
     order = CONVERSATION_ORDERS["-activity"]
     cursor = Cursor(order.name, (T0, 42), "after")
     assert Cursor.decode(cursor.encode(), order) == cursor
+
+
+def test_thread_and_user_pages_use_a_constant_number_of_queries(support, chat, django_assert_max_num_queries):
+    # Whatever the thread's length: conversation, window, other conversations, audit insert, plus auth.
+    with django_assert_max_num_queries(10):
+        support.get(f"/conversations/{chat['thread'].pk}/")
+    anchor = Message.objects.filter(conversation=chat["thread"]).order_by("-created_at")[5]
+    with django_assert_max_num_queries(10):
+        response = support.get(
+            f"/conversations/{chat['thread'].pk}/", {"before": anchor.pk}, headers={"HX-Request": "true"}
+        )
+    assert response.status_code == 200 and len(response.context["window"].messages) == 50
+    with django_assert_max_num_queries(10):
+        support.get(f"/users/{chat['ada'].pk}/")
