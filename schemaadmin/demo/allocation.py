@@ -8,9 +8,7 @@ from array import array
 __all__ = ["skewed_split"]
 
 
-def skewed_split(
-    total: int, parts: int, rng: random.Random, *, minimum: int = 0, sigma: float = 1.2
-) -> array:
+def skewed_split(total: int, parts: int, rng: random.Random, *, minimum: int = 0, sigma: float = 1.2) -> array:
     """Return parts counts, each at least minimum, summing to total, drawn from a log-normal spread."""
     if parts <= 0:
         if total:

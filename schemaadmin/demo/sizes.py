@@ -40,12 +40,10 @@ class DemoSizes:
         unknown = set(given) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"Unknown sizes: {', '.join(sorted(unknown))}.")
-        values = {
-            f.name: given[f.name]
-            if given.get(f.name) is not None
-            else max(1, round(getattr(DEFAULT_SIZES, f.name) * scale))
-            for f in fields(cls)
-        }
+        values = {}
+        for f in fields(cls):
+            value = given.get(f.name)
+            values[f.name] = max(1, round(getattr(DEFAULT_SIZES, f.name) * scale)) if value is None else value
         return cls(**values)
 
     def describe(self) -> str:

@@ -158,7 +158,7 @@ PROGRAMMING = Topic(
         "Async vs threads in {language}",
     ),
     openers=(
-        "I'm getting {error} when I run my {language} script. Here's the traceback:",
+        "I keep getting {error} when I run my {language} script. Here's the traceback:",
         "This {database} query takes {n} seconds on a table with ten million rows. How can I speed it up?",
         "What's the right way to paginate a large table in {framework}?",
         "How do I write a unit test for a {framework} view that needs a logged-in user?",
@@ -167,7 +167,7 @@ PROGRAMMING = Topic(
         "why does my {language} loop get slower the longer it runs",
     ),
     user_lines=(
-        "I'm on {language} {version}.",
+        "I'm on the latest {language} release.",
         "Here's the relevant part of the code:",
         "The table has an index on created_at already.",
         "That fixed the error, but now the tests fail.",
@@ -177,7 +177,7 @@ PROGRAMMING = Topic(
         "What would you name this function?",
     ),
     assistant_lines=(
-        "{error} means the object you are calling is None at that point, so check what the function returns.",
+        "The {error} comes from the line that calls the database, so let's check what that call returns.",
         "Offset pagination gets slower with every page; keyset pagination on (created_at, id) stays fast.",
         "The planner picks a sequential scan because the statistics are stale, so run ANALYZE on the table.",
         "In {framework}, the test client's force_login skips the password hashing and keeps tests fast.",
@@ -185,7 +185,7 @@ PROGRAMMING = Topic(
         "A composite index on (user_id, created_at DESC) lets the query read the newest rows first.",
         "Avoid building SQL with f-strings; pass values as parameters so the driver quotes them.",
         "A loop slows down like that when it searches a growing list; a set or dict lookup is constant time.",
-        "In {language} {version} you can use a context manager so the connection is always closed.",
+        "In {language} you can use a context manager so the connection is always closed.",
         "Run the query with EXPLAIN (ANALYZE, BUFFERS) and look for the node with the most time.",
     ),
     steps=(
@@ -207,7 +207,6 @@ PROGRAMMING = Topic(
     ),
     slots={
         "language": ("Python", "TypeScript", "Go", "Rust", "Ruby", "Kotlin"),
-        "version": ("3.12", "3.13", "1.22", "5.4", "18", "2.1"),
         "framework": ("Django", "FastAPI", "Rails", "Express", "Spring Boot", "Laravel"),
         "database": ("PostgreSQL", "MySQL", "SQLite", "Redis"),
         "error": (

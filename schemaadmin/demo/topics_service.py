@@ -26,7 +26,7 @@ BILLING = Topic(
         "I need a VAT receipt for invoice {invoice}, my accountant is asking for it.",
         "My card keeps getting declined when the {plan} plan renews. The card works everywhere else.",
         "How do I cancel my {plan} subscription before the next billing date?",
-        "Can I move my billing date from the {n}th to the end of the month?",
+        "Can I move my billing date to the end of the month? Payday is on the 28th.",
         "I upgraded to {plan} halfway through the month, so why am I paying the full {amount}?",
         "hello?? my bill went up by {amount} this month without any warning",
     ),
@@ -117,7 +117,7 @@ HEALTH_INSURANCE = Topic(
         "I've already paid {amount} out of pocket.",
         "Does it matter that the referral came from a private GP?",
         "I uploaded the receipt as a photo, is that enough?",
-        "We moved house in {date}, could that be the problem?",
+        "We moved house on {date}, could that be the problem?",
         "What documents do you need from the hospital?",
     ),
     assistant_lines=(

@@ -80,7 +80,7 @@ RARE_WORDS = tuple(
 SYSTEM_PROMPTS = (
     "You are the support assistant for {brand}. Be accurate and brief, and never ask for a full card "
     "number or password.",
-    "You are {brand}'s virtual agent. Answer in the customer's language. If you are unsure, say so and offer "
+    "You are the {brand} virtual agent. Answer in the customer's language. If you are unsure, say so and offer "
     "to hand over to a human colleague.",
     "System: conversation started from the {brand} help centre. Policy version {n}.{n}. Tools are enabled.",
 )
