@@ -46,7 +46,7 @@ class _ConversationFilters(django_filters.FilterSet):
         method="filter_user", label="User", max_length=200, help_text="External id, email, or start of the name."
     )
     channel = django_filters.ChoiceFilter(
-        method="filter_channel", choices=Conversation.Channel.choices, empty_label="Any channel"
+        method="filter_channel", choices=Conversation.Channel.choices, empty_label="Any channel", label="Channel"
     )
     active_from = django_filters.DateFilter(method="filter_active_from", label="Active from", widget=DATE_INPUT)
     active_to = django_filters.DateFilter(method="filter_active_to", label="Active to", widget=DATE_INPUT)

@@ -186,6 +186,13 @@ def test_search_shows_highlighted_escaped_snippets_linking_to_the_message(suppor
     assert response.context["total"].exact and response.context["total"].value == 1
 
 
+def test_search_form_labels_every_filter(support, chat):
+    body = support.get("/conversations/", {"q": "invoices"}).content.decode()
+    assert "[invalid name]" not in body
+    for label in ("Search messages", "User", "Channel", "Message from", "Active from", "Sort by"):
+        assert f">{label}</label>" in body
+
+
 def test_search_is_combined_with_filters_and_web_search_syntax(support, chat):
     assert len(support.get("/conversations/", {"q": "invoices"}).context["page"].rows) == 25
     assert support.get("/conversations/", {"q": "invoices", "user": "acct-bob"}).context["page"].rows == []
