@@ -12,13 +12,17 @@ from django.db.models import F, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
 from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
+from schemaadmin.pg.estimates import RowTotal, row_total
+from schemaadmin.pg.planner import bitmap_scans_only
 
 __all__ = [
     "CONVERSATION_ORDERS",
     "SEARCH_ORDER",
+    "SearchResult",
     "THREAD_ORDER",
     "ThreadWindow",
     "conversation_page",
@@ -55,6 +59,8 @@ SEARCH_ORDER = KeysetOrder("newest", (("k_created", lambda: F("created_at")), _I
 THREAD_ORDER = KeysetOrder("thread", (("k_created", lambda: F("created_at")), _ID), descending=False)
 
 _MARK_START, _MARK_END = "\x01", "\x02"
+# A term with fewer matches than this in the whole table is searched through the GIN index alone.
+RARE_TERM_HITS = 5_000
 
 
 def conversation_page(queryset: QuerySet[Conversation], order: KeysetOrder, cursor: Cursor | None, size: int) -> Page:
@@ -66,11 +72,35 @@ def search_query(text: str) -> SearchQuery:
     return SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
 
 
-def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> Page:
-    """Return one page of messages matching text, newest first, each with a highlighted snippet."""
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    page: Page
+    total: RowTotal
+
+
+def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> SearchResult:
+    """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
     query = search_query(text)
-    hits = queryset.filter(search_vector=query).select_related("conversation__user")
-    page = keyset_page(hits.defer("content", "search_vector"), SEARCH_ORDER, cursor=cursor, size=size)
+    hits = queryset.filter(search_vector=query)
+    # How common is the term? Its first RARE_TERM_HITS matches come cheaply from the GIN index either way.
+    with bitmap_scans_only(using=queryset.db):
+        matches = Message.objects.using(queryset.db).filter(search_vector=query)
+        term_ids = list(matches.values_list("pk", flat=True)[:RARE_TERM_HITS])
+    if len(term_ids) < RARE_TERM_HITS:
+        # All the hits are in hand: filter and sort just those, however many the planner would have guessed.
+        hits = hits.filter(pk__in=term_ids)
+        total = RowTotal(hits.order_by().count(), exact=True)
+    else:
+        # A common term: walking messages newest-first meets a page of hits after a few thousand rows.
+        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"])
+    listed = hits.select_related("conversation__user").defer("content", "search_vector")
+    page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
+    _add_snippets(page, query)
+    return SearchResult(page, total)
+
+
+def _add_snippets(page: Page, query: SearchQuery) -> None:
+    """Attach a highlighted snippet to each message of the page."""
     # Snippets only for the rows shown: ts_headline re-parses each message, so never for every hit.
     snippets = dict(
         Message.objects.filter(pk__in=[m.pk for m in page.rows])
@@ -89,7 +119,6 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     )
     for message in page.rows:
         message.snippet = highlighted(snippets.get(message.pk, ""))
-    return page
 
 
 def highlighted(snippet: str) -> SafeString:

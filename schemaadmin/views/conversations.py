@@ -20,7 +20,6 @@ from schemaadmin.services.conversations import (
     export_json,
     export_markdown,
     search_page,
-    search_query,
     thread_window,
 )
 from schemaadmin.tables import ConversationTable, SearchHitTable
@@ -55,8 +54,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 
     exact_below = app_settings()["EXACT_COUNT_BELOW"]
     if searching:
-        page = search_page(filters.qs, data["q"], cursor, data["size"])
-        total = row_total(filters.qs.filter(search_vector=search_query(data["q"])), exact_below=exact_below)
+        result = search_page(filters.qs, data["q"], cursor, data["size"])
+        page, total = result.page, result.total
         table = SearchHitTable(page.rows)
     else:
         page = conversation_page(filters.qs, order, cursor, data["size"])

@@ -316,3 +316,19 @@ def test_thread_and_user_pages_use_a_constant_number_of_queries(support, chat, d
     assert response.status_code == 200 and len(response.context["window"].messages) == 50
     with django_assert_max_num_queries(10):
         support.get(f"/users/{chat['ada'].pk}/")
+
+
+@pytest.mark.parametrize("rare_below", [10, 100_000])
+def test_common_and_rare_term_strategies_find_the_same_hits(support, chat, monkeypatch, rare_below):
+    # Below the threshold the hits are collected from the GIN index and sorted; above, messages are walked
+    # newest-first. A user sees the same page either way.
+    from schemaadmin.services import conversations
+
+    expected = list(
+        Message.objects.filter(content__contains="invoices").order_by("-created_at", "-id").values_list("pk", flat=True)
+    )
+    monkeypatch.setattr(conversations, "RARE_TERM_HITS", rare_below)
+    first = support.get("/conversations/", {"q": "invoices", "size": 50})
+    second = support.get("/conversations/", {"q": "invoices", "size": 50, "after": first.context["page"].next_cursor})
+    assert _ids(first) + _ids(second) == expected
+    assert first.context["total"].value == len(expected)
