@@ -16,8 +16,9 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
 from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
-from schemaadmin.pg.estimates import RowTotal, row_total
+from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
 from schemaadmin.pg.planner import bitmap_scans_only
+from schemaadmin.pg.search import term_is_common
 
 __all__ = [
     "CONVERSATION_ORDERS",
@@ -82,11 +83,8 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
     query = search_query(text)
     hits = queryset.filter(search_vector=query)
-    # How common is the term? Its first RARE_TERM_HITS matches come cheaply from the GIN index either way.
-    with bitmap_scans_only(using=queryset.db):
-        matches = Message.objects.using(queryset.db).filter(search_vector=query)
-        term_ids = list(matches.values_list("pk", flat=True)[:RARE_TERM_HITS])
-    if len(term_ids) < RARE_TERM_HITS:
+    term_ids = None if _common_term(text, query, queryset.db) else _all_hits(query, queryset.db)
+    if term_ids is not None:
         # All the hits are in hand: filter and sort just those, however many the planner would have guessed.
         hits = hits.filter(pk__in=term_ids)
         total = RowTotal(hits.order_by().count(), exact=True)
@@ -97,6 +95,21 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
     _add_snippets(page, query)
     return SearchResult(page, total)
+
+
+def _common_term(text: str, query: SearchQuery, using: str) -> bool:
+    """Return whether the statistics know the term as common enough to meet on a newest-first walk."""
+    if not term_is_common(text, using=using):
+        return False
+    return planner_rows(Message.objects.using(using).filter(search_vector=query)) >= RARE_TERM_HITS
+
+
+def _all_hits(query: SearchQuery, using: str) -> list[int] | None:
+    """Return the ids of every message matching query, from the GIN index, or None when there are too many."""
+    with bitmap_scans_only(using=using):
+        matches = Message.objects.using(using).filter(search_vector=query)
+        ids = list(matches.values_list("pk", flat=True)[:RARE_TERM_HITS])
+    return ids if len(ids) < RARE_TERM_HITS else None
 
 
 def _add_snippets(page: Page, query: SearchQuery) -> None:
