@@ -21,9 +21,12 @@ def analyzed_messages(db):
     now = datetime(2026, 1, 1, tzinfo=UTC)
     user = ChatUser.objects.create(external_id="acct-stats")
     conversation = Conversation.objects.create(user=user, created_at=now, updated_at=now)
-    with connection.cursor() as cur, cur.copy(
-        "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cur,
+        cur.copy(
+            "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
+        ) as copy,
+    ):
         for i in range(20_000):
             text = "where is my parcel" + (" quixotic" if i == 7 else "")
             copy.write_row((conversation.pk, user.pk, "user", text, 4, now))
