@@ -40,7 +40,7 @@ class PageCursor(BootstrapForm):
     before = forms.CharField(required=False, max_length=CURSOR_MAX_LENGTH, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("after") and data.get("before"):
             raise forms.ValidationError("A page link has both “after” and “before”; use one.")
         return data
@@ -77,7 +77,7 @@ class ThreadControls(forms.Form):
     after = forms.IntegerField(required=False, min_value=1)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         given = [name for name in ("around", "before", "after") if data.get(name)]
         if len(given) > 1:
             raise forms.ValidationError(f"Use only one of around, before and after (got {', '.join(given)}).")

@@ -8,7 +8,8 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 
 __all__ = [
@@ -37,7 +38,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-type ViewFunction = Callable[..., HttpResponse]
+type ViewFunction = Callable[..., HttpResponseBase]
 
 
 def permission_required[View: ViewFunction](codename: str) -> Callable[[View], View]:
@@ -45,7 +46,7 @@ def permission_required[View: ViewFunction](codename: str) -> Callable[[View], V
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.has_perm(f"schemaadmin.{codename}"):
                 raise PermissionDenied(f"Your role does not include “{codename.replace('_', ' ')}”.")
             return view(request, *args, **kwargs)
@@ -65,7 +66,7 @@ def role_required[View: ViewFunction](view: View) -> View:
     """Refuse the view with 403 unless the signed-in user has some SchemaAdmin role."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not has_any_role(request.user):
             raise PermissionDenied(
                 "Your account has no SchemaAdmin role yet. Ask an administrator to add you to the "

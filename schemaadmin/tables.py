@@ -75,7 +75,7 @@ class SearchHitTable(_BrowseTable):
             url,
             record.pk,
             record.pk,
-            record.snippet,  # type: ignore[attr-defined]  (already escaped, marks added)
+            record.snippet,  # type: ignore[attr-defined]
         )
 
     def render_role(self, record: Message) -> str:

@@ -40,7 +40,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         if searching
         else ConversationFilter(request.GET, queryset=Conversation.objects.all())
     )
-    context = {"controls": controls, "filters": filters, "searching": searching}
+    context: dict[str, object] = {"controls": controls, "filters": filters, "searching": searching}
     if not (controls.is_valid() & filters.is_valid()):
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
 
