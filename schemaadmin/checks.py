@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections
 
+from schemaadmin.conf import app_settings
+from schemaadmin.pg.explain import RoleState, explain_role_state
 from schemaadmin.pg.server import ExtensionState, ServerInfo, extension_state, server_info
 
-__all__ = ["MIN_PGVECTOR", "MIN_SERVER_MAJOR", "database_problems"]
+__all__ = ["MIN_PGVECTOR", "MIN_SERVER_MAJOR", "database_problems", "explain_role_problems"]
 
 MIN_SERVER_MAJOR = 15
 MIN_PGVECTOR = (0, 7)
@@ -95,4 +97,37 @@ def check_databases(
             )
             continue
         problems.extend(database_problems(alias, info, vector))
+    return problems
+
+
+def explain_role_problems(alias: str, role: RoleState) -> list[CheckMessage]:
+    """Return a warning when the EXPLAIN console cannot run queries as its low-privilege role."""
+    if role.usable:
+        return []
+    reason = "does not exist" if not role.exists else "exists, but the connecting user is not a member of it"
+    return [
+        Warning(
+            f"The EXPLAIN role {role.name!r} {reason} on database {alias!r}: the console runs users' queries "
+            "with the application's own privileges (superuser-only functions are not refused by the server).",
+            hint=f"As a role administrator run: CREATE ROLE {role.name} NOLOGIN; GRANT pg_read_all_data, "
+            f"pg_read_all_stats TO {role.name}; GRANT {role.name} TO <the application's user>;",
+            id="schemaadmin.W010",
+        )
+    ]
+
+
+@register(Tags.database)
+def check_explain_role(
+    app_configs: Sequence[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Check that the EXPLAIN console's low-privilege role is there on every database asked about."""
+    problems: list[CheckMessage] = []
+    for alias in databases or ():
+        if connections[alias].vendor != "postgresql":
+            continue
+        try:
+            role = explain_role_state(app_settings()["EXPLAIN_ROLE"], using=alias)
+        except DatabaseError:
+            continue  # check_databases already says the database cannot be reached
+        problems.extend(explain_role_problems(alias, role))
     return problems

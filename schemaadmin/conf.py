@@ -40,6 +40,15 @@ DEFAULTS: dict[str, Any] = {
     "SEQUENTIAL_SCAN_MIN_ROWS": 10_000,
     "SEQUENTIAL_SCAN_MIN_SCANS": 100,
     "SEQUENTIAL_SCAN_MIN_SHARE": 0.5,
+    # EXPLAIN console. The NOLOGIN role queries run as (migration 0005 creates it with read access only).
+    "EXPLAIN_ROLE": "schemaadmin_explain",
+    # statement_timeout of a run: the default, and the most a user may ask for; lock_timeout.
+    "EXPLAIN_TIMEOUT_MS": 10_000,
+    "EXPLAIN_MAX_TIMEOUT_MS": 60_000,
+    "EXPLAIN_LOCK_TIMEOUT_MS": 1_000,
+    # Longest query text accepted, and how many runs one user may have in progress at once.
+    "EXPLAIN_MAX_SQL_CHARS": 20_000,
+    "EXPLAIN_CONCURRENT_RUNS_PER_USER": 2,
 }
 
 _cache: dict[str, Any] | None = None

@@ -1,0 +1,88 @@
+"""EXPLAIN one query through the console's safety layers; exit 1 with a one-line reason when refused or failed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from schemaadmin.pg.connection import UnknownDatabase
+from schemaadmin.services.explain import ExplainResult, explain
+from schemaadmin.services.explain_summary import PlanSummary, plan_text
+
+
+def summary_as_text(summary: PlanSummary) -> list[str]:
+    """Return the summary's findings as lines for a terminal."""
+    lines = []
+    if summary.execution_ms is not None:
+        lines.append(f"Execution {summary.execution_ms:.3f} ms, planning {summary.planning_ms or 0:.3f} ms.")
+    for node in summary.slowest[:3]:
+        lines.append(f"Slow: {node.label} {node.exclusive_ms:.3f} ms ({node.share:.0%})")
+    for miss in summary.row_misses:
+        lines.append(
+            f"Row estimate off {miss.factor:.0f}x: {miss.label} (estimated {miss.estimated:.0f}, got {miss.actual:.0f})"
+        )
+    lines.extend(f"Sequential scan: {scan}" for scan in summary.seq_scans)
+    lines.extend(f"Spilled to disk: {spill}" for spill in summary.disk_spills)
+    if summary.buffer_hit_ratio is not None:
+        lines.append(f"Buffer hit ratio: {summary.buffer_hit_ratio:.1%}")
+    if summary.vector_order:
+        lines.append(f"Vector ORDER BY: {summary.vector_order}")
+    return lines
+
+
+def result_as_json(result: ExplainResult) -> dict[str, Any]:
+    """Return the documented JSON: run id, outcome, options, the raw plan and the summary."""
+    return {
+        "run": result.run.pk,
+        "outcome": result.outcome,
+        "options": result.run.options,
+        "plan": result.plan,
+        "summary": result.summary.as_dict() if result.summary else None,
+        "missing_layers": result.missing_layers,
+    }
+
+
+class Command(BaseCommand):
+    help = "EXPLAIN one read-only query as the console does (read-only, time-limited, low-privilege, recorded)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("sql", help="The query, or - to read it from standard input.")
+        parser.add_argument("--analyze", action="store_true", help="Run the query (EXPLAIN ANALYZE).")
+        parser.add_argument("--buffers", action="store_true", help="Report buffer usage.")
+        parser.add_argument("--verbose-plan", action="store_true", dest="verbose_plan", help="EXPLAIN VERBOSE.")
+        parser.add_argument("--database", default="default", help="Database alias (default: default).")
+        parser.add_argument("--timeout", type=int, default=None, help="statement_timeout in ms.")
+        parser.add_argument("--format", choices=("text", "json"), default="text")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        text = sys.stdin.read() if options["sql"] == "-" else options["sql"]
+        try:
+            result = explain(
+                text,
+                options={
+                    "ANALYZE": options["analyze"],
+                    "BUFFERS": options["buffers"],
+                    "VERBOSE": options["verbose_plan"],
+                },
+                timeout_ms=options["timeout"],
+                using=options["database"],
+            )
+        except UnknownDatabase as exc:
+            raise CommandError(str(exc)) from None
+        for layer in result.missing_layers:
+            self.stderr.write(f"Warning: safety layer missing: {layer}")
+        if not result.ok:
+            reason = result.message.replace("\n", " ")
+            if result.marked:
+                self.stderr.write(result.marked)
+            raise CommandError(f"{result.outcome}: {reason}", returncode=1)
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(result_as_json(result), indent=2))
+            return
+        self.stdout.write(plan_text(result.plan))
+        if result.summary:
+            self.stdout.write("")
+            self.stdout.write("\n".join(summary_as_text(result.summary)))

@@ -1,0 +1,179 @@
+"""Read an EXPLAIN (FORMAT JSON) plan and say what a DBA looks at first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["NodeTime", "PlanSummary", "RowMiss", "plan_summary", "plan_text"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTime:
+    label: str
+    exclusive_ms: float
+    share: float  # of the execution time
+
+
+@dataclass(frozen=True, slots=True)
+class RowMiss:
+    label: str
+    estimated: float
+    actual: float
+    factor: float
+
+
+@dataclass(slots=True)
+class PlanSummary:
+    analyzed: bool
+    total_cost: float
+    planning_ms: float | None = None
+    execution_ms: float | None = None
+    slowest: list[NodeTime] = field(default_factory=list)
+    row_misses: list[RowMiss] = field(default_factory=list)
+    seq_scans: list[str] = field(default_factory=list)
+    disk_spills: list[str] = field(default_factory=list)
+    buffer_hit_ratio: float | None = None
+    vector_order: str | None = None  # None when the query has no vector ORDER BY
+    vector_index_used: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "analyzed": self.analyzed,
+            "total_cost": self.total_cost,
+            "planning_ms": self.planning_ms,
+            "execution_ms": self.execution_ms,
+            "slowest": [vars_of(n) for n in self.slowest],
+            "row_misses": [vars_of(m) for m in self.row_misses],
+            "seq_scans": self.seq_scans,
+            "disk_spills": self.disk_spills,
+            "buffer_hit_ratio": self.buffer_hit_ratio,
+            "vector_order": self.vector_order,
+            "vector_index_used": self.vector_index_used,
+        }
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+def _walk(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
+    yield node, depth
+    for child in node.get("Plans", ()):
+        yield from _walk(child, depth + 1)
+
+
+def _label(node: dict[str, Any]) -> str:
+    label = node.get("Node Type", "?")
+    if node.get("Index Name"):
+        label += f" using {node['Index Name']}"
+    if node.get("Relation Name"):
+        label += f" on {node.get('Schema', '') + '.' if node.get('Schema') else ''}{node['Relation Name']}"
+    return label
+
+
+def _inclusive_ms(node: dict[str, Any]) -> float:
+    return float(node.get("Actual Total Time", 0.0)) * float(node.get("Actual Loops", 1) or 1)
+
+
+def _exclusive_ms(node: dict[str, Any]) -> float:
+    children = sum(_inclusive_ms(c) for c in node.get("Plans", ()) if c.get("Parent Relationship") != "InitPlan")
+    return max(0.0, _inclusive_ms(node) - children)
+
+
+_VECTOR_OPERATORS = ("<=>", "<->", "<#>", "<+>")
+
+
+def _vector_order(root: dict[str, Any]) -> tuple[str | None, bool | None]:
+    """Return (a sentence on the vector ORDER BY, whether an HNSW/IVFFlat index served it)."""
+    for node, _ in _walk(root):
+        order_by = node.get("Order By") or ""
+        if any(op in order_by for op in _VECTOR_OPERATORS) and node.get("Node Type", "").startswith("Index"):
+            return f"Served by the vector index {node.get('Index Name')} ({order_by}).", True
+    for node, _ in _walk(root):
+        keys = " ".join(node.get("Sort Key", []) or [])
+        if any(op in keys for op in _VECTOR_OPERATORS):
+            if "halfvec" not in keys:
+                why = (
+                    "the ORDER BY compares the vector column itself; the index is built on "
+                    "(embedding::halfvec(3072)), so order by the same cast"
+                )
+            else:
+                why = (
+                    "no index matches this operator and cast (check the operator class, e.g. halfvec_cosine_ops "
+                    "for <=>), or the planner judged a sequential scan cheaper (small table, no ANALYZE yet)"
+                )
+            return f"The vector ORDER BY was sorted, not read from an HNSW/IVFFlat index: {why}.", False
+    return None, None
+
+
+def plan_summary(
+    document: Any, *, large_table_rows: int = 10_000, miss_factor: float = 10.0, top: int = 5
+) -> PlanSummary:
+    """Return the summary of one EXPLAIN (FORMAT JSON) document."""
+    entry = document[0] if isinstance(document, list) else document
+    root = entry["Plan"]
+    nodes = list(_walk(root))
+    analyzed = "Actual Total Time" in root
+    summary = PlanSummary(
+        analyzed=analyzed,
+        total_cost=float(root.get("Total Cost", 0.0)),
+        planning_ms=entry.get("Planning Time"),
+        execution_ms=entry.get("Execution Time"),
+    )
+    execution = summary.execution_ms or sum(_exclusive_ms(n) for n, _ in nodes) or 1.0
+    if analyzed:
+        timed = sorted(((_exclusive_ms(n), _label(n)) for n, _ in nodes), reverse=True)[:top]
+        summary.slowest = [NodeTime(label, round(ms, 3), round(ms / execution, 3)) for ms, label in timed]
+        for node, _ in nodes:
+            if node.get("Actual Loops", 1) == 0:
+                continue
+            estimated = float(node.get("Plan Rows", 0)) or 1.0
+            actual = float(node.get("Actual Rows", 0)) or 1.0
+            factor = max(estimated / actual, actual / estimated)
+            if factor >= miss_factor:
+                summary.row_misses.append(
+                    RowMiss(_label(node), float(node.get("Plan Rows", 0)), float(node.get("Actual Rows", 0)), factor)
+                )
+    for node, _ in nodes:
+        if node.get("Node Type") == "Seq Scan":
+            rows = float(node.get("Actual Rows", node.get("Plan Rows", 0))) * float(node.get("Actual Loops", 1) or 1)
+            removed = float(node.get("Rows Removed by Filter", 0))
+            if max(rows + removed, float(node.get("Plan Rows", 0))) >= large_table_rows:
+                summary.seq_scans.append(f"{_label(node)} ({int(rows + removed):,} rows read)")
+        if node.get("Sort Space Type") == "Disk" or "external" in str(node.get("Sort Method", "")):
+            summary.disk_spills.append(f"{_label(node)}: {node.get('Sort Method')} {node.get('Sort Space Used')} kB")
+        if node.get("Node Type") == "Hash" and int(node.get("Hash Batches", 1) or 1) > 1:
+            summary.disk_spills.append(f"Hash: {node['Hash Batches']} batches (work_mem too small)")
+        if int(node.get("Temp Written Blocks", 0) or 0) and node.get("Node Type") not in ("Sort", "Hash"):
+            summary.disk_spills.append(f"{_label(node)}: {node['Temp Written Blocks']} temp blocks written")
+    hit = root.get("Shared Hit Blocks")
+    read = root.get("Shared Read Blocks")
+    if hit is not None and read is not None and hit + read:
+        summary.buffer_hit_ratio = round(hit / (hit + read), 4)
+    summary.vector_order, summary.vector_index_used = _vector_order(root)
+    return summary
+
+
+def plan_text(document: Any) -> str:
+    """Return the plan as indented lines, like FORMAT TEXT (for the command line)."""
+    entry = document[0] if isinstance(document, list) else document
+    lines = []
+    for node, depth in _walk(entry["Plan"]):
+        cost = f"cost={node.get('Startup Cost')}..{node.get('Total Cost')} rows={node.get('Plan Rows')}"
+        line = f"{_label(node)}  ({cost})"
+        if "Actual Total Time" in node:
+            line += (
+                f" (actual time={node.get('Actual Startup Time')}..{node['Actual Total Time']} "
+                f"rows={node.get('Actual Rows')} loops={node.get('Actual Loops')})"
+            )
+        lines.append(("  " * depth + "->  " if depth else "") + line)
+        for key in ("Index Cond", "Filter", "Order By", "Sort Key", "Recheck Cond"):
+            if node.get(key):
+                value = node[key] if isinstance(node[key], str) else ", ".join(node[key])
+                lines.append("  " * (depth + 2) + f"{key}: {value}")
+    for key in ("Planning Time", "Execution Time"):
+        if key in entry:
+            lines.append(f"{key}: {entry[key]:.3f} ms")
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""manage.py explain: the console's service from the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from schemaadmin.models import AuditEvent, ExplainRun
+
+
+def _run(*args: str, stdin: str | None = None, monkeypatch=None) -> str:
+    out = io.StringIO()
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    call_command("explain", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_text_plan_with_summary():
+    output = _run("SELECT count(*) FROM pg_class", "--analyze", "--buffers")
+    assert "Aggregate" in output and "Execution Time" in output and "Execution" in output
+    assert ExplainRun.objects.get().outcome == "ok"
+    assert AuditEvent.objects.filter(action="explain.run").count() == 1
+
+
+@pytest.mark.django_db
+def test_json_holds_the_raw_plan_and_the_summary(monkeypatch):
+    output = json.loads(_run("-", "--format", "json", stdin="SELECT 1", monkeypatch=monkeypatch))
+    assert output["outcome"] == "ok"
+    assert output["plan"][0]["Plan"]["Node Type"] == "Result"
+    assert output["summary"]["analyzed"] is False
+
+
+@pytest.mark.django_db
+def test_a_refusal_exits_non_zero_with_one_line():
+    with pytest.raises(CommandError) as refused:
+        _run("DELETE FROM auth_user")
+    assert refused.value.returncode == 1
+    assert (
+        str(refused.value)
+        == "refused: Only SELECT, WITH, VALUES and TABLE queries can be explained: DELETE writes rows."
+    )
+    assert ExplainRun.objects.get().outcome == "refused"
+
+
+@pytest.mark.django_db
+def test_a_timeout_says_after_how_long():
+    with pytest.raises(CommandError, match="timeout: The statement was cancelled after 100 ms"):
+        _run("SELECT pg_sleep(1)", "--analyze", "--timeout", "100")
+
+
+@pytest.mark.django_db
+def test_an_unknown_database_is_named():
+    with pytest.raises(CommandError, match="No database is configured under the alias 'nope'"):
+        _run("SELECT 1", "--database", "nope")

@@ -1,0 +1,309 @@
+"""The EXPLAIN service: the parser's layer, the limits, the records, and a hostile corpus through all layers."""
+
+# ruff: noqa: S608 -- the SQL names tables planted by the test itself
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from schemaadmin.checks import explain_role_problems
+from schemaadmin.models import AuditEvent, ExplainRun
+from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, connection_params, run_slot_key
+from schemaadmin.services.explain import Refused, checked_statement, explain, marked_position
+from schemaadmin.services.explain_summary import plan_summary, plan_text
+
+SECRET = "hunter2-secret-token"
+
+# Every input is refused or fails, or (side effects only) succeeds without anything surviving it.
+REFUSED, FAILED, HARMLESS = "refused", "failed", "harmless"
+HOSTILE: list[tuple[str, str]] = [
+    # writes and DDL
+    ("INSERT INTO {t} VALUES (2, 'x')", REFUSED),
+    ("UPDATE {t} SET token = 'x'", REFUSED),
+    ("DELETE FROM {t}", REFUSED),
+    ("MERGE INTO {t} USING (SELECT 1 AS id) s ON {t}.id = s.id WHEN MATCHED THEN DELETE", REFUSED),
+    ("TRUNCATE {t}", REFUSED),
+    ("DROP TABLE {t}", REFUSED),
+    ("CREATE TABLE {schema}.evil (id int)", REFUSED),
+    ("CREATE TABLE {schema}.evil AS SELECT * FROM {t}", REFUSED),
+    ("SELECT * INTO {schema}.evil FROM {t}", REFUSED),
+    ("ALTER TABLE {t} ADD COLUMN x int", REFUSED),
+    ("CREATE INDEX ON {t} (id)", REFUSED),
+    ("GRANT ALL ON {t} TO PUBLIC", REFUSED),
+    ("CREATE ROLE evil SUPERUSER LOGIN", REFUSED),
+    ("VACUUM {t}", REFUSED),
+    ("ANALYZE {t}", REFUSED),
+    ("CREATE FUNCTION {schema}.f() RETURNS int LANGUAGE sql AS 'SELECT 1'", REFUSED),
+    # several statements
+    ("SELECT 1; DELETE FROM {t}", REFUSED),
+    ("SELECT 1; SELECT 2", REFUSED),
+    ("SELECT 1;; COMMIT; DROP TABLE {t}", REFUSED),
+    # data-modifying CTEs, nested too
+    ("WITH d AS (DELETE FROM {t} RETURNING *) SELECT * FROM d", REFUSED),
+    ("WITH u AS (UPDATE {t} SET token = 'x' RETURNING 1) SELECT 1", REFUSED),
+    ("WITH a AS (SELECT 1), i AS (INSERT INTO {t} VALUES (3, 'y') RETURNING 1) SELECT * FROM a", REFUSED),
+    ("SELECT * FROM (WITH d AS (DELETE FROM {t} RETURNING 1) SELECT 1) s", REFUSED),
+    # COPY, DO, CALL, transaction control, session state, locks
+    ("COPY {t} TO '/tmp/leak.csv'", REFUSED),
+    ("COPY (SELECT * FROM {t}) TO PROGRAM 'cat > /tmp/x'", REFUSED),
+    ("COPY {t} FROM '/etc/passwd'", REFUSED),
+    ("DO $$ BEGIN DELETE FROM {t}; END $$", REFUSED),
+    ("CALL {schema}.p()", REFUSED),
+    ("COMMIT", REFUSED),
+    ("ROLLBACK; DELETE FROM {t}", REFUSED),
+    ("SET TRANSACTION READ WRITE", REFUSED),
+    ("BEGIN READ WRITE", REFUSED),
+    ("SET ROLE postgres", REFUSED),
+    ("RESET ROLE", REFUSED),
+    ("SET SESSION AUTHORIZATION postgres", REFUSED),
+    ("LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE", REFUSED),
+    ("SELECT * FROM {t} FOR UPDATE", REFUSED),
+    ("SELECT * FROM {t} FOR SHARE NOWAIT", REFUSED),
+    ("PREPARE p AS SELECT 1", REFUSED),
+    ("LISTEN x", REFUSED),
+    ("NOTIFY x, 'hello'", REFUSED),
+    ("EXPLAIN ANALYZE DELETE FROM {t}", REFUSED),
+    ("LOAD 'plpgsql'", REFUSED),
+    ("CHECKPOINT", REFUSED),
+    # side-effecting and superuser-only functions: let through by the parser, stopped by the server
+    ("SELECT nextval('{schema}.s')", FAILED),
+    ("SELECT setval('{schema}.s', 100)", FAILED),
+    ("SELECT pg_read_file('/etc/passwd')", FAILED),
+    ("SELECT * FROM pg_ls_dir('.')", FAILED),
+    ("SELECT lo_import('/etc/passwd')", FAILED),
+    ("SELECT lo_unlink(1)", FAILED),
+    ("SELECT pg_reload_conf()", FAILED),
+    ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()", FAILED),
+    ("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()", FAILED),
+    ("SELECT pg_sleep(3)", FAILED),
+    ("SELECT count(*) FROM generate_series(1, 100000000000)", FAILED),
+    # error-message exfiltration
+    ("SELECT token::int FROM {t}", FAILED),
+    ("SELECT 1 / (CASE WHEN token LIKE 'hunter%%' THEN 0 ELSE 1 END) FROM {t}", FAILED),
+    ("SELECT to_date(token, 'YYYY') FROM {t}", FAILED),
+    ("SELECT token::json FROM {t}", FAILED),
+    ("SELECT ('{{\"a\":' || token || '}}')::jsonb FROM {t}", FAILED),
+    # session state that must not survive
+    ("SELECT pg_advisory_lock(4242)", HARMLESS),
+    ("SELECT pg_advisory_xact_lock(4243)", HARMLESS),
+    ("SELECT set_config('work_mem', '64kB', false)", HARMLESS),
+    ("SELECT set_config('search_path', 'evil', false)", HARMLESS),
+]
+
+
+@pytest.fixture
+def sentinel(plant):
+    table = plant.table("secrets", "id int PRIMARY KEY, token text", rows=1, fill=f"i, '{SECRET}'")
+    plant.sql(f"CREATE SEQUENCE {plant.schema}.s")
+    return {"t": table, "schema": plant.schema}
+
+
+def _other() -> psycopg.Connection:
+    return psycopg.connect(**connection_params("default"), autocommit=True)
+
+
+def test_the_corpus_is_large_enough():
+    assert len(HOSTILE) >= 40
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("statement,expected", HOSTILE, ids=[s[:40] for s, _ in HOSTILE])
+def test_hostile_input(sentinel, plant, role_user, statement, expected):
+    user = role_user("dba")
+    text = statement.format(**sentinel)
+    result = explain(text, user=user, options={"ANALYZE": True}, timeout_ms=300)
+
+    if expected == REFUSED:
+        assert result.outcome == "refused", (text, result.outcome, result.message)
+    elif expected == FAILED:
+        assert result.outcome in {"error", "timeout"}, (text, result.outcome, result.message)
+    else:
+        assert result.outcome in {"ok", "error"}, (text, result.message)
+    assert result.message or result.ok
+    assert SECRET not in result.message and "hunter2" not in result.message and "Traceback" not in result.message
+    # Nothing changed.
+    assert plant.sql(f"SELECT id, token FROM {sentinel['t']}") == [(1, SECRET)]
+    assert plant.sql(f"SELECT last_value, is_called FROM {sentinel['schema']}.s") == [(1, False)]
+    assert plant.sql(
+        "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace ORDER BY relname", [sentinel["schema"]]
+    ) == [("s",), ("secrets",), ("secrets_pkey",)]
+    assert plant.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'evil'") == [(0,)]
+    # Nothing lingered: no advisory lock, no session of the run left behind.
+    with _other() as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid <> %s", [RUN_SLOT_NAMESPACE]
+        ).fetchone() == (0,)
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state LIKE 'idle in transaction%%' AND backend_type = 'client backend' "
+                "AND query NOT LIKE '%%pg_advisory%%' AND query NOT LIKE 'SAVEPOINT%%'"
+            ).fetchone()[0]
+            <= 1
+        )  # the test's own transaction
+    # Recorded, refused or not.
+    run = ExplainRun.objects.get(pk=result.run.pk)
+    assert run.user == user and run.sql == text and run.outcome == result.outcome
+    event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
+    assert event.actor == user and event.detail["outcome"] == result.outcome
+
+
+def test_exactly_one_select_like_statement_passes_the_parser():
+    assert checked_statement("  SELECT 1 ;  ") == ("SELECT 1", False)
+    assert checked_statement("VALUES (1), (2)")[0] == "VALUES (1), (2)"
+    assert checked_statement("TABLE pg_class")[0] == "TABLE pg_class"
+    assert checked_statement("WITH a AS (SELECT 1) SELECT * FROM a")[0].startswith("WITH")
+    assert checked_statement("SELECT * FROM t WHERE id = $1") == ("SELECT * FROM t WHERE id = $1", True)
+
+
+@pytest.mark.parametrize(
+    "text,says",
+    [
+        ("SELECT 1; SELECT 2", "exactly one statement; this text holds 2"),
+        ("DELETE FROM t", "DELETE writes rows"),
+        ("WITH d AS (DELETE FROM t RETURNING 1) SELECT 1", "data-modifying WITH"),
+        ("SELECT * INTO x FROM t", "SELECT … INTO creates a table"),
+        ("EXPLAIN SELECT 1", "without EXPLAIN"),
+        ("", "Enter a query"),
+    ],
+)
+def test_refusals_say_why(text, says):
+    with pytest.raises(Refused) as refused:
+        checked_statement(text)
+    assert says in str(refused.value)
+
+
+def test_syntax_errors_mark_the_position():
+    text = "SELECT id,\n       name\n  FROMM users"
+    with pytest.raises(Refused) as refused:
+        checked_statement(text)
+    assert str(refused.value).startswith("Syntax error: syntax error at or near")
+    marked = marked_position(text, refused.value.position)
+    line, caret = marked.splitlines()
+    assert line == "line 3:   FROMM users"
+    assert line[caret.index("^")] == "u"
+
+
+def test_input_size_is_limited():
+    with pytest.raises(Refused, match="the limit is 100"):
+        checked_statement("SELECT " + "1 + " * 50 + "1", max_chars=100)
+
+
+@pytest.mark.django_db
+def test_too_many_concurrent_runs_are_refused_and_recorded(role_user, settings):
+    settings.SCHEMAADMIN = {"EXPLAIN_CONCURRENT_RUNS_PER_USER": 1}
+    user = role_user("dba")
+    with _other() as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_SLOT_NAMESPACE, run_slot_key(user.pk, 0)])
+        result = explain("SELECT 1", user=user)
+    assert result.outcome == "refused" and "1 EXPLAIN runs in progress" in result.message
+    assert ExplainRun.objects.filter(user=user, outcome="refused").count() == 1
+    assert explain("SELECT 1", user=user).ok  # the slot is free again
+
+
+@pytest.mark.django_db
+def test_a_server_error_position_is_marked_in_the_users_text(role_user):
+    result = explain("SELECT no_such_column\nFROM pg_class", user=role_user("dba"))
+    assert result.outcome == "error" and "no_such_column" in result.message
+    assert result.marked.splitlines()[0] == "line 1: SELECT no_such_column"
+
+
+@pytest.mark.django_db
+def test_timeout_is_capped_and_reported(role_user, settings):
+    settings.SCHEMAADMIN = {"EXPLAIN_MAX_TIMEOUT_MS": 150}
+    result = explain("SELECT pg_sleep(2)", user=role_user("dba"), options={"ANALYZE": True}, timeout_ms=60_000)
+    assert result.outcome == "timeout" and result.message == (
+        "The statement was cancelled after 150 ms (statement_timeout)."
+    )
+    assert result.run.options["timeout_ms"] == 150
+
+
+@pytest.mark.django_db
+def test_parameters_get_a_generic_plan(role_user):
+    result = explain("SELECT * FROM pg_class WHERE oid = $1", user=role_user("dba"), options={"ANALYZE": True})
+    assert result.ok, result.message
+    assert result.run.options.get("GENERIC_PLAN") is True and "ANALYZE" not in result.run.options
+    assert result.summary is not None and not result.summary.analyzed
+
+
+@pytest.mark.django_db
+def test_a_missing_role_is_named_as_a_missing_layer(role_user, settings):
+    settings.SCHEMAADMIN = {"EXPLAIN_ROLE": "no_such_role"}
+    result = explain("SELECT 1", user=role_user("dba"))
+    assert result.ok
+    assert "'no_such_role' does not exist" in result.missing_layers[0]
+
+
+def test_the_system_check_warns_when_the_role_is_missing():
+    assert explain_role_problems("default", RoleState("schemaadmin_explain", True, True)) == []
+    (warning,) = explain_role_problems("default", RoleState("schemaadmin_explain", False, False))
+    assert warning.id == "schemaadmin.W010" and "does not exist" in warning.msg
+
+
+@pytest.mark.django_db
+def test_the_summary_reads_a_real_plan(plant, role_user):
+    table = plant.table("big", "id int, v int", rows=20_000, fill="i, i % 10")
+    plant.sql(f"ANALYZE {table}")
+    result = explain(
+        f"SELECT v, count(*) FROM {table} WHERE v = 3 OR id > 0 GROUP BY v ORDER BY 2",
+        user=role_user("dba"),
+        options={"ANALYZE": True, "BUFFERS": True},
+    )
+    assert result.ok, result.message
+    summary = result.summary
+    assert summary.analyzed and summary.execution_ms > 0 and summary.planning_ms is not None
+    assert summary.slowest and summary.slowest[0].exclusive_ms >= 0
+    assert any("Seq Scan on big" in s for s in summary.seq_scans)
+    assert summary.buffer_hit_ratio is not None
+    assert summary.vector_order is None
+    assert "Seq Scan on big" in plan_text(result.plan)
+
+
+def test_the_summary_says_why_a_vector_order_missed_the_index():
+    sort = {
+        "Plan": {
+            "Node Type": "Limit",
+            "Plans": [
+                {
+                    "Node Type": "Sort",
+                    "Sort Key": ["(embedding <=> '[1,2]'::vector)"],
+                    "Plans": [{"Node Type": "Seq Scan", "Relation Name": "knowledge_base_chunks", "Plan Rows": 5}],
+                }
+            ],
+        }
+    }
+    summary = plan_summary([sort])
+    assert summary.vector_index_used is False and "same cast" in summary.vector_order
+    index = {
+        "Plan": {
+            "Node Type": "Index Scan",
+            "Index Name": "chunk_embedding_hnsw",
+            "Order By": "((embedding)::halfvec(3072) <=> '[1,2]'::halfvec)",
+        }
+    }
+    summary = plan_summary([index])
+    assert summary.vector_index_used is True and "chunk_embedding_hnsw" in summary.vector_order
+
+
+def test_row_misses_and_disk_spills_are_found():
+    plan = {
+        "Plan": {
+            "Node Type": "Sort",
+            "Sort Method": "external merge",
+            "Sort Space Type": "Disk",
+            "Sort Space Used": 2048,
+            "Actual Total Time": 10.0,
+            "Actual Loops": 1,
+            "Plan Rows": 10,
+            "Actual Rows": 5000,
+            "Plans": [
+                {"Node Type": "Hash", "Hash Batches": 4, "Actual Total Time": 4.0, "Actual Loops": 1, "Plan Rows": 1}
+            ],
+        },
+        "Execution Time": 10.0,
+    }
+    summary = plan_summary([plan])
+    assert summary.row_misses[0].factor == 500
+    assert len(summary.disk_spills) == 2
+    assert summary.slowest[0].label == "Sort" and summary.slowest[0].exclusive_ms == 6.0
