@@ -136,6 +136,9 @@ STATICFILES_DIRS = [
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
     ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    ("vendor/pev2", BASE_DIR / "node_modules" / "pev2" / "dist"),
+    ("vendor/vue", BASE_DIR / "node_modules" / "vue" / "dist"),
+    ("vendor/fontawesome", BASE_DIR / "node_modules" / "@fortawesome" / "fontawesome-svg-core"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

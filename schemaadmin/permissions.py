@@ -93,6 +93,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Conversations", "schemaadmin:conversations", "view_conversations"),
     NavItem("Users", "schemaadmin:users", "view_conversations"),
     NavItem("Audit", "schemaadmin:audit", "view_audit"),
+    NavItem("EXPLAIN", "schemaadmin:explain", "run_explain"),
     NavItem("Admin", "admin:index", "superuser"),
 )
 

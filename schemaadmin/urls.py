@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from schemaadmin.converters import QualifiedNameConverter
-from schemaadmin.views import audit, conversations, dashboard, health, users
+from schemaadmin.views import audit, conversations, dashboard, explain, health, users
 from schemaadmin.views import indexes as health_views
 
 register_converter(QualifiedNameConverter, "qualified")
@@ -23,4 +23,7 @@ urlpatterns = [
     path("users/", users.user_list, name="users"),
     path("users/<uuid:pk>/", users.user_detail, name="user"),
     path("audit/", audit.audit_list, name="audit"),
+    path("explain/", explain.console, name="explain"),
+    path("explain/<int:pk>/", explain.run_detail, name="explain_run"),
+    path("explain/compare/", explain.compare, name="explain_compare"),
 ]

@@ -6,7 +6,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NodeTime", "PlanSummary", "RowMiss", "plan_summary", "plan_text"]
+__all__ = [
+    "ComparedFigure",
+    "NodeTime",
+    "PlanSummary",
+    "RowMiss",
+    "ShapeLine",
+    "plan_comparison",
+    "plan_shape",
+    "plan_summary",
+    "plan_text",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,3 +187,56 @@ def plan_text(document: Any) -> str:
         if key in entry:
             lines.append(f"{key}: {entry[key]:.3f} ms")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class ComparedFigure:
+    name: str
+    before: float | None
+    after: float | None
+
+    @property
+    def change(self) -> float | None:
+        """Return after/before - 1 (e.g. -0.8 for 80 % less), None when either side is missing or zero."""
+        if self.before in (None, 0) or self.after is None:
+            return None
+        return self.after / self.before - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeLine:
+    before: str
+    after: str
+
+    @property
+    def differs(self) -> bool:
+        return self.before != self.after
+
+
+def plan_shape(document: Any) -> list[str]:
+    """Return the plan's nodes as indented labels, the shape two plans are compared by."""
+    entry = document[0] if isinstance(document, list) else document
+    return ["  " * depth + _label(node) for node, depth in _walk(entry["Plan"])]
+
+
+def _buffers(document: Any) -> float | None:
+    root = (document[0] if isinstance(document, list) else document)["Plan"]
+    if "Shared Hit Blocks" not in root:
+        return None
+    return float(root.get("Shared Hit Blocks", 0) + root.get("Shared Read Blocks", 0))
+
+
+def plan_comparison(before: Any, after: Any) -> tuple[list[ComparedFigure], list[ShapeLine]]:
+    """Return the figures (times, cost, buffers) of two plans side by side, and their shapes line by line."""
+    a, b = plan_summary(before), plan_summary(after)
+    figures = [
+        ComparedFigure("Execution time (ms)", a.execution_ms, b.execution_ms),
+        ComparedFigure("Planning time (ms)", a.planning_ms, b.planning_ms),
+        ComparedFigure("Total cost", a.total_cost, b.total_cost),
+        ComparedFigure("Shared buffers (hit + read)", _buffers(before), _buffers(after)),
+    ]
+    left, right = plan_shape(before), plan_shape(after)
+    size = max(len(left), len(right))
+    left += [""] * (size - len(left))
+    right += [""] * (size - len(right))
+    return figures, [ShapeLine(x, y) for x, y in zip(left, right, strict=True)]

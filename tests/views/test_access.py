@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from schemaadmin.models import ChatUser, Conversation
+from schemaadmin.models import ChatUser, Conversation, ExplainRun
 
 # url -> expected status for (anonymous, no role, support, operator, dba, superuser).
 # 302 for anonymous means "redirected to the login page". {placeholders} are filled by the `objects` fixture.
@@ -30,6 +30,10 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/users/": READERS,
     "/users/{user}/": READERS,
     "/audit/": (302, 403, 403, 403, 200, 200),
+    # GET shows the console; POST (runs) is tested in tests/views/test_explain.py.
+    "/explain/": (302, 403, 403, 403, 200, 200),
+    "/explain/{explain_run}/": (302, 403, 403, 403, 200, 200),
+    "/explain/compare/": (302, 403, 403, 403, 400, 400),  # 400: no runs named
 }
 
 
@@ -44,6 +48,7 @@ def objects(db) -> dict[str, str]:
         "user": str(user.pk),
         "index": "public.users_pkey",
         "table": "public.users",
+        "explain_run": str(ExplainRun.objects.create(sql="SELECT 1", outcome="refused").pk),
     }
 
 

@@ -1,0 +1,87 @@
+"""The EXPLAIN console's form: the query, the options, the database and the timeout, all checked here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db import connections
+
+from schemaadmin.conf import app_settings
+
+__all__ = ["CompareForm", "ExplainForm"]
+
+CHECKBOX = forms.CheckboxInput(attrs={"class": "form-check-input"})
+
+
+class ExplainForm(forms.Form):
+    sql = forms.CharField(
+        label="Query",
+        strip=False,  # keep the indentation the user typed
+        widget=forms.Textarea(
+            attrs={
+                "class": "form-control font-monospace sql-editor",
+                "rows": 12,
+                "spellcheck": "false",
+                "autocapitalize": "off",
+                "autocomplete": "off",
+                "wrap": "off",
+            }
+        ),
+    )
+    analyze = forms.BooleanField(required=False, label="ANALYZE (runs the query)", widget=CHECKBOX)
+    buffers = forms.BooleanField(required=False, initial=True, label="BUFFERS", widget=CHECKBOX)
+    verbose = forms.BooleanField(required=False, label="VERBOSE", widget=CHECKBOX)
+    settings = forms.BooleanField(required=False, label="SETTINGS", widget=CHECKBOX)
+    wal = forms.BooleanField(required=False, label="WAL", widget=CHECKBOX)
+    serialize = forms.BooleanField(required=False, label="SERIALIZE (PostgreSQL 17+)", widget=CHECKBOX)
+    memory = forms.BooleanField(required=False, label="MEMORY (PostgreSQL 17+)", widget=CHECKBOX)
+    timeout_ms = forms.IntegerField(
+        required=False,
+        min_value=100,
+        label="Timeout (ms)",
+        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "step": 100}),
+    )
+    ef_search = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        label="hnsw.ef_search",
+        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
+    )
+    database = forms.ChoiceField(
+        required=False, label="Database", widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        conf = app_settings()
+        self.fields["database"].choices = [(alias, alias) for alias in connections.settings]
+        self.fields["timeout_ms"].max_value = conf["EXPLAIN_MAX_TIMEOUT_MS"]
+        self.fields["timeout_ms"].validators[-1:] = []
+        self.fields["timeout_ms"].widget.attrs["placeholder"] = str(conf["EXPLAIN_TIMEOUT_MS"])
+        self.fields["sql"].max_length = conf["EXPLAIN_MAX_SQL_CHARS"]
+
+    def clean_timeout_ms(self) -> int | None:
+        value = self.cleaned_data.get("timeout_ms")
+        limit = app_settings()["EXPLAIN_MAX_TIMEOUT_MS"]
+        if value is not None and value > limit:
+            raise forms.ValidationError(f"At most {limit:,} ms.")
+        return value
+
+    def clean_sql(self) -> str:
+        value = self.cleaned_data["sql"]
+        limit = app_settings()["EXPLAIN_MAX_SQL_CHARS"]
+        if len(value) > limit:
+            raise forms.ValidationError(f"The query is {len(value):,} characters long; the limit is {limit:,}.")
+        return value
+
+    def explain_options(self) -> dict[str, bool]:
+        data = self.cleaned_data
+        names = ("analyze", "buffers", "verbose", "settings", "wal", "serialize", "memory")
+        return {name.upper(): bool(data.get(name)) for name in names}
+
+
+class CompareForm(forms.Form):
+    a = forms.IntegerField(min_value=1, label="Before (run #)")
+    b = forms.IntegerField(min_value=1, label="After (run #)")

@@ -1,0 +1,86 @@
+"""The EXPLAIN console: a form, our summary, the PEV2 plan, presets and the user's history."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET, require_http_methods
+
+from schemaadmin.audit import record
+from schemaadmin.explain_forms import CompareForm, ExplainForm
+from schemaadmin.models import ExplainRun
+from schemaadmin.permissions import permission_required
+from schemaadmin.services.explain import explain
+from schemaadmin.services.explain_presets import presets
+from schemaadmin.services.explain_summary import plan_comparison, plan_summary
+from schemaadmin.views.browsing import render_page
+
+TEMPLATE = "schemaadmin/explain/console.html"
+COMPARE_TEMPLATE = "schemaadmin/explain/compare.html"
+HISTORY_SIZE = 20
+
+
+def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
+    history = ExplainRun.objects.filter(user=request.user).order_by("-created_at", "-id")[:HISTORY_SIZE]
+    return {"form": form, "history": list(history), "presets": presets(), "result": None, "run": None, "summary": None}
+
+
+@permission_required("run_explain")
+@require_http_methods(["GET", "POST"])
+def console(request: HttpRequest) -> HttpResponse:
+    """Show the console; on POST, EXPLAIN the query through the safety layers and show the plan."""
+    if request.method == "GET":
+        initial = {"sql": request.GET.get("sql", ""), "buffers": True, "ef_search": request.GET.get("ef_search")}
+        form = ExplainForm(initial=initial)
+        return render_page(request, TEMPLATE, _context(request, form))
+    form = ExplainForm(request.POST)
+    if not form.is_valid():
+        return render_page(request, TEMPLATE, _context(request, form), partial="result", status=400)
+    data = form.cleaned_data
+    result = explain(
+        data["sql"],
+        request=request,
+        options=form.explain_options(),
+        timeout_ms=data["timeout_ms"],
+        using=data["database"] or "default",
+        ef_search=data["ef_search"],
+    )
+    context = _context(request, form)
+    context.update(result=result, run=result.run, summary=result.summary)
+    return render_page(request, TEMPLATE, context, partial="result", status=200 if result.ok else 400)
+
+
+@permission_required("run_explain")
+@require_GET
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show one recorded run (a permalink): its query, options, summary and plan."""
+    run = get_object_or_404(ExplainRun, pk=pk)
+    record(request, "explain.view", f"explain:{run.pk}")
+    form = ExplainForm(initial={"sql": run.sql, **{k.lower(): v for k, v in run.options.items() if v is True}})
+    context = _context(request, form)
+    context["run"] = run
+    if run.outcome == ExplainRun.Outcome.OK and isinstance(run.plan, list):
+        context["summary"] = plan_summary(run.plan)
+    return render_page(request, TEMPLATE, context)
+
+
+@permission_required("run_explain")
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    """Show two completed runs side by side: times, cost, buffers and plan shape, differences marked."""
+    form = CompareForm(request.GET)
+    context: dict[str, object] = {"form": form, "before": None, "after": None, "problem": ""}
+    if not form.is_valid():
+        return render_page(request, COMPARE_TEMPLATE, context, status=400)
+    runs = {run.pk: run for run in ExplainRun.objects.filter(pk__in=[form.cleaned_data["a"], form.cleaned_data["b"]])}
+    before, after = runs.get(form.cleaned_data["a"]), runs.get(form.cleaned_data["b"])
+    if before is None or after is None:
+        context["problem"] = "No such run."
+        return render_page(request, COMPARE_TEMPLATE, context, status=404)
+    context.update(before=before, after=after)
+    if not all(run.outcome == ExplainRun.Outcome.OK and isinstance(run.plan, list) for run in (before, after)):
+        context["problem"] = "Only completed runs with a plan can be compared."
+        return render_page(request, COMPARE_TEMPLATE, context, status=400)
+    figures, shape = plan_comparison(before.plan, after.plan)
+    context.update(figures=figures, shape=shape)
+    return render_page(request, COMPARE_TEMPLATE, context)

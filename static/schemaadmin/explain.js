@@ -1,0 +1,38 @@
+// Draw each EXPLAIN plan with PEV2 (Vue 3 global build), on load and after htmx swaps in a new result.
+// Loaded before PEV2: its Font Awesome would inject a <style> element, which the CSP refuses; the page links
+// Font Awesome's stylesheet instead.
+window.FontAwesomeConfig = Object.assign({}, window.FontAwesomeConfig, { autoAddCss: false });
+(function () {
+  "use strict";
+  function mount(root) {
+    if (!window.Vue || !window.pev2) return;
+    root.querySelectorAll("[data-pev2]:not([data-mounted])").forEach(function (host) {
+      const plan = document.getElementById(host.dataset.pev2);
+      const query = document.getElementById(host.dataset.pev2Query);
+      if (!plan) return;
+      host.dataset.mounted = "1";
+      // A render function, not a template string: nothing to compile, so no eval under the CSP.
+      window.Vue.createApp({
+        render: function () {
+          return window.Vue.h(window.pev2.Plan, {
+            planSource: JSON.stringify(JSON.parse(plan.textContent), null, 2),
+            planQuery: query ? JSON.parse(query.textContent) : "",
+          });
+        },
+      }).mount(host);
+    });
+  }
+  window.addEventListener("load", function () { mount(document); });
+  document.addEventListener("htmx:load", function (event) { mount(event.target); });
+  // Presets fill the editor in place when scripts run (their links work without them).
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("a[data-preset]");
+    const editor = document.querySelector("#explain-form textarea[name=sql]");
+    if (!link || !editor) return;
+    event.preventDefault();
+    const params = new URL(link.href).searchParams;
+    editor.value = params.get("sql") || "";
+    const ef = document.querySelector("#explain-form input[name=ef_search]");
+    if (ef) ef.value = params.get("ef_search") || "";
+  });
+})();

@@ -1,0 +1,134 @@
+"""The EXPLAIN console page: with and without htmx, bad input, history and permalinks."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from schemaadmin.models import AuditEvent, ChatUser, Conversation, ExplainRun
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_the_console_shows_the_form_presets_and_history(client_as):
+    client = client_as("dba")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    user = ChatUser.objects.create(external_id="acct-explain")
+    conversation = Conversation.objects.create(user=user, created_at=now, updated_at=now)
+    page = client.get("/explain/").content.decode()
+    assert 'name="sql"' in page and "font-monospace" in page
+    assert "A user&#x27;s latest conversations" in page or "A user's latest conversations" in page
+    assert f"conversation_id%20%3D%20{conversation.pk}%0A" in page  # the thread preset holds a real id
+    assert "kNN over knowledge-base chunks" in page and "No runs yet." in page
+    assert 'href="/explain/"' in page  # the navigation entry
+
+
+def test_a_preset_link_fills_the_editor(client_as):
+    page = client_as("dba").get("/explain/", {"sql": "SELECT 1\n    -- kept", "ef_search": "40"}).content.decode()
+    assert "SELECT 1\n    -- kept</textarea>" in page
+    assert 'value="40"' in page
+
+
+def test_running_a_query_shows_summary_and_plan(client_as):
+    client = client_as("dba")
+    response = client.post("/explain/", {"sql": "SELECT count(*) FROM pg_class", "analyze": "on", "buffers": "on"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<html" in page.lower() and 'data-testid="explain-summary"' in page
+    assert "Execution time" in page and "Slowest nodes" in page
+    plan = json.loads(re.search(r'<script id="plan-json" type="application/json">(.*?)</script>', page, re.S)[1])
+    assert plan[0]["Plan"]["Node Type"] == "Aggregate"
+    run = ExplainRun.objects.get()
+    assert run.outcome == "ok" and run.options["ANALYZE"] is True
+    assert f'href="/explain/{run.pk}/"' in page
+    assert AuditEvent.objects.filter(action="explain.run", target=f"explain:{run.pk}").exists()
+
+
+def test_htmx_gets_only_the_result(client_as):
+    response = client_as("dba").post("/explain/", {"sql": "SELECT 1"}, **HTMX)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in page.lower() and page.lstrip().startswith('<section id="result"')
+    assert 'data-pev2="plan-json"' in page
+    # The history list is swapped too (out of band), now holding the new run.
+    run = ExplainRun.objects.get()
+    assert 'id="history" hx-swap-oob="true"' in page and f'href="/explain/{run.pk}/"' in page
+
+
+def test_a_refusal_is_a_sentence_not_a_traceback(client_as):
+    response = client_as("dba").post("/explain/", {"sql": "DELETE FROM auth_user"}, **HTMX)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "DELETE writes rows" in page and "Traceback" not in page
+    assert ExplainRun.objects.get().outcome == "refused"
+
+
+def test_a_syntax_error_marks_the_position(client_as):
+    response = client_as("dba").post("/explain/", {"sql": "SELECT 1\nFROMM x"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Syntax error" in page and "line 2: FROMM x" in page
+
+
+@pytest.mark.parametrize(
+    "data,says",
+    [
+        ({"sql": ""}, "This field is required."),
+        ({"sql": "SELECT 1", "timeout_ms": "abc"}, "Enter a whole number."),
+        ({"sql": "SELECT 1", "timeout_ms": "99999999"}, "At most 60,000 ms."),
+        ({"sql": "SELECT 1", "database": "other"}, "Select a valid choice."),
+        ({"sql": "SELECT " + "1+" * 20_000 + "1"}, "the limit is 20,000"),
+    ],
+)
+def test_bad_input_is_a_400_with_the_reason(client_as, data, says):
+    response = client_as("dba").post("/explain/", data, **HTMX)
+    assert response.status_code == 400
+    assert says in response.content.decode()
+    assert not ExplainRun.objects.exists()
+
+
+def test_the_permalink_shows_a_recorded_run(client_as):
+    client = client_as("dba")
+    client.post("/explain/", {"sql": "SELECT relname FROM pg_class", "analyze": "on"})
+    run = ExplainRun.objects.get()
+    page = client.get(f"/explain/{run.pk}/").content.decode()
+    assert "SELECT relname FROM pg_class</textarea>" in page
+    assert 'data-testid="explain-summary"' in page and 'id="plan-json"' in page
+    assert client.get("/explain/999999/").status_code == 404
+
+
+def test_running_needs_the_permission(client_as):
+    response = client_as("operator").post("/explain/", {"sql": "SELECT 1"})
+    assert response.status_code == 403
+    assert not ExplainRun.objects.exists()
+
+
+def test_two_runs_compare_side_by_side(client_as):
+    client = client_as("dba")
+    client.post("/explain/", {"sql": "SELECT * FROM pg_class WHERE oid = 1259", "analyze": "on", "buffers": "on"})
+    client.post("/explain/", {"sql": "SELECT * FROM pg_class ORDER BY relname", "analyze": "on", "buffers": "on"})
+    before, after = ExplainRun.objects.order_by("pk")
+    response = client.get("/explain/compare/", {"a": before.pk, "b": after.pk})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Execution time (ms)" in page and "Shared buffers (hit + read)" in page
+    assert 'data-differs="1"' in page  # an index lookup against a sort over a scan
+
+
+@pytest.mark.parametrize("query,status", [({"a": "x", "b": "1"}, 400), ({"a": "999998", "b": "999999"}, 404)])
+def test_comparing_needs_two_existing_runs(client_as, query, status):
+    assert client_as("dba").get("/explain/compare/", query).status_code == status
+
+
+def test_a_refused_run_cannot_be_compared(client_as):
+    client = client_as("dba")
+    client.post("/explain/", {"sql": "DELETE FROM auth_user"})
+    client.post("/explain/", {"sql": "SELECT 1"})
+    refused, ok = ExplainRun.objects.order_by("pk")
+    response = client.get("/explain/compare/", {"a": refused.pk, "b": ok.pk})
+    assert response.status_code == 400 and "Only completed runs" in response.content.decode()
