@@ -22,7 +22,7 @@ from pglast.visitors import Visitor
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import ExplainRun
-from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.explain import (
     EXPLAIN_OPTIONS,
     ExplainFailure,
@@ -219,6 +219,12 @@ def _outcome(
     except Refused as exc:
         result.message = str(exc)
         result.marked = marked_position(text, exc.position)
+        return result
+    if has_parameters and server_version(using) < 160000:
+        result.message = (
+            "Queries with $1 placeholders need PostgreSQL 16 or newer (EXPLAIN GENERIC_PLAN); "
+            "put values in their place."
+        )
         return result
     if has_parameters:
         # $1-style queries can only be planned generically; GENERIC_PLAN cannot be combined with ANALYZE.

@@ -72,7 +72,7 @@ def _sql(template: str, params: list[object] | None, *, using: str) -> str:
         count = template.count("%s")
         template = template.replace("%s", "{}").format(*(f"${n}" for n in range(1, count + 1)))
         return template.strip()
-    return connections[using].ops.compose_sql(template, params).strip()
+    return connections[using].ops.compose_sql(template, params).strip()  # type: ignore[attr-defined]  # PostgreSQL
 
 
 def presets(*, using: str = "default", search_term: str = "index") -> list[Preset]:

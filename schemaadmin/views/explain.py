@@ -21,7 +21,10 @@ HISTORY_SIZE = 20
 
 
 def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
-    history = ExplainRun.objects.filter(user=request.user).order_by("-created_at", "-id")[:HISTORY_SIZE]
+    mine = (
+        ExplainRun.objects.filter(user_id=request.user.pk) if request.user.pk is not None else ExplainRun.objects.none()
+    )
+    history = mine.order_by("-created_at", "-id")[:HISTORY_SIZE]
     return {"form": form, "history": list(history), "presets": presets(), "result": None, "run": None, "summary": None}
 
 

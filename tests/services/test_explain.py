@@ -307,3 +307,30 @@ def test_row_misses_and_disk_spills_are_found():
     assert summary.row_misses[0].factor == 500
     assert len(summary.disk_spills) == 2
     assert summary.slowest[0].label == "Sort" and summary.slowest[0].exclusive_ms == 6.0
+
+
+@pytest.mark.django_db
+def test_parameters_before_postgresql_16_are_refused_with_a_reason(role_user, monkeypatch):
+    monkeypatch.setattr("schemaadmin.services.explain.server_version", lambda using: 150004)
+    result = explain("SELECT * FROM pg_class WHERE oid = $1", user=role_user("dba"))
+    assert result.outcome == "refused" and "PostgreSQL 16 or newer" in result.message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "order_by,used,says",
+    [
+        ("(embedding::halfvec(3072)) <=> $1::halfvec(3072)", True, "kb_chunks_embedding_hnsw"),
+        ("embedding <=> $1::vector(3072)", False, "order by the same cast"),
+        ("(embedding::halfvec(3072)) <-> $1::halfvec(3072)", False, "operator class"),
+    ],
+)
+def test_the_summary_tells_whether_the_knn_used_the_hnsw_index(role_user, order_by, used, says):
+    # A generic plan of the product's kNN query over the real knowledge_base_chunks table and its halfvec index.
+    result = explain(
+        f"SELECT id FROM knowledge_base_chunks WHERE embedding IS NOT NULL ORDER BY {order_by} LIMIT 10",
+        user=role_user("dba"),
+    )
+    assert result.ok, result.message
+    assert result.summary.vector_index_used is used, (result.summary.vector_order, result.plan)
+    assert says in result.summary.vector_order
