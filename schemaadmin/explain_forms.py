@@ -8,6 +8,7 @@ from django import forms
 from django.db import connections
 
 from schemaadmin.conf import app_settings
+from schemaadmin.pg.explain import EXPLAIN_OPTIONS
 
 __all__ = ["CompareForm", "ExplainForm"]
 
@@ -34,8 +35,8 @@ class ExplainForm(forms.Form):
     verbose = forms.BooleanField(required=False, label="VERBOSE", widget=CHECKBOX)
     settings = forms.BooleanField(required=False, label="SETTINGS", widget=CHECKBOX)
     wal = forms.BooleanField(required=False, label="WAL", widget=CHECKBOX)
-    serialize = forms.BooleanField(required=False, label="SERIALIZE (PostgreSQL 17+)", widget=CHECKBOX)
-    memory = forms.BooleanField(required=False, label="MEMORY (PostgreSQL 17+)", widget=CHECKBOX)
+    serialize = forms.BooleanField(required=False, label="SERIALIZE", widget=CHECKBOX)
+    memory = forms.BooleanField(required=False, label="MEMORY", widget=CHECKBOX)
     timeout_ms = forms.IntegerField(
         required=False,
         min_value=100,
@@ -53,9 +54,14 @@ class ExplainForm(forms.Form):
         required=False, label="Database", widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, server_version: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         conf = app_settings()
+        if server_version is not None:
+            # Offer only the options this server knows (SERIALIZE and MEMORY came with PostgreSQL 17).
+            for name, since in EXPLAIN_OPTIONS.items():
+                if name.lower() in self.fields and server_version < since:
+                    del self.fields[name.lower()]
         database = self.fields["database"]
         assert isinstance(database, forms.ChoiceField)
         database.choices = [(alias, alias) for alias in connections.settings]

@@ -10,6 +10,7 @@ from schemaadmin.audit import record
 from schemaadmin.explain_forms import CompareForm, ExplainForm
 from schemaadmin.models import ExplainRun
 from schemaadmin.permissions import permission_required
+from schemaadmin.pg.connection import server_version
 from schemaadmin.services.explain import explain
 from schemaadmin.services.explain_presets import presets
 from schemaadmin.services.explain_summary import plan_comparison, plan_summary
@@ -34,9 +35,9 @@ def console(request: HttpRequest) -> HttpResponse:
     """Show the console; on POST, EXPLAIN the query through the safety layers and show the plan."""
     if request.method == "GET":
         initial = {"sql": request.GET.get("sql", ""), "buffers": True, "ef_search": request.GET.get("ef_search")}
-        form = ExplainForm(initial=initial)
+        form = ExplainForm(initial=initial, server_version=server_version())
         return render_page(request, TEMPLATE, _context(request, form))
-    form = ExplainForm(request.POST)
+    form = ExplainForm(request.POST, server_version=server_version())
     if not form.is_valid():
         return render_page(request, TEMPLATE, _context(request, form), partial="result", status=400)
     data = form.cleaned_data
@@ -59,7 +60,10 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show one recorded run (a permalink): its query, options, summary and plan."""
     run = get_object_or_404(ExplainRun, pk=pk)
     record(request, "explain.view", f"explain:{run.pk}")
-    form = ExplainForm(initial={"sql": run.sql, **{k.lower(): v for k, v in run.options.items() if v is True}})
+    form = ExplainForm(
+        initial={"sql": run.sql, **{k.lower(): v for k, v in run.options.items() if v is True}},
+        server_version=server_version(),
+    )
     context = _context(request, form)
     context["run"] = run
     if run.outcome == ExplainRun.Outcome.OK and isinstance(run.plan, list):

@@ -132,3 +132,11 @@ def test_a_refused_run_cannot_be_compared(client_as):
     refused, ok = ExplainRun.objects.order_by("pk")
     response = client.get("/explain/compare/", {"a": refused.pk, "b": ok.pk})
     assert response.status_code == 400 and "Only completed runs" in response.content.decode()
+
+
+def test_options_the_server_lacks_are_not_offered(client_as, monkeypatch):
+    client = client_as("dba")
+    assert 'name="serialize"' in client.get("/explain/").content.decode()  # PostgreSQL 18 here
+    monkeypatch.setattr("schemaadmin.views.explain.server_version", lambda: 160004)
+    page = client.get("/explain/").content.decode()
+    assert 'name="serialize"' not in page and 'name="memory"' not in page and 'name="wal"' in page
