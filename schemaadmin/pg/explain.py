@@ -134,7 +134,36 @@ def run_explain(
     """EXPLAIN one statement on a new connection in a READ ONLY transaction, as role, then roll back and close.
 
     statement must already be known to be a single read-only query; this layer adds what the server enforces.
+    Every failure, setting up included, comes back as an ExplainFailure with a message safe to show.
     """
+    try:
+        return _explain_on_new_connection(
+            statement,
+            options=options,
+            text_format=text_format,
+            timeout_ms=timeout_ms,
+            lock_timeout_ms=lock_timeout_ms,
+            role=role,
+            planner_settings=planner_settings,
+            using=using,
+        )
+    except psycopg.Error as exc:
+        # Connecting, BEGIN, the settings or SET ROLE failed: nothing of the user's query ran.
+        reason = (exc.diag.message_primary or str(exc) or type(exc).__name__).strip().splitlines()[0]
+        raise ExplainFailure("error", f"The run could not be set up: {reason}", exc.diag.sqlstate or "") from None
+
+
+def _explain_on_new_connection(
+    statement: str,
+    *,
+    options: dict[str, bool],
+    text_format: bool = False,
+    timeout_ms: int,
+    lock_timeout_ms: int,
+    role: str | None,
+    planner_settings: dict[str, str] | None = None,
+    using: str = "default",
+) -> ExplainOutput:
     params = connection_params(using)
     unknown = set(options) - set(EXPLAIN_OPTIONS)
     if unknown:

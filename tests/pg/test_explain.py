@@ -200,3 +200,15 @@ def test_planner_settings_apply_to_the_run_only():
         planner_settings={"hnsw.ef_search": "77"},
     )
     assert output.plan[0]["Plan"]["Actual Rows"] == 1
+
+
+@pytest.mark.django_db
+def test_a_run_that_cannot_be_set_up_is_a_failure_not_a_traceback(monkeypatch):
+    with pytest.raises(ExplainFailure) as no_role:
+        _run("SELECT 1", role="no_such_role")
+    assert no_role.value.message == 'The run could not be set up: role "no_such_role" does not exist'
+    params = {**connection_params("default"), "port": 1, "host": "/nonexistent", "connect_timeout": 1}
+    monkeypatch.setattr("schemaadmin.pg.explain.connection_params", lambda using: params)
+    with pytest.raises(ExplainFailure) as no_server:
+        _run("SELECT 1")
+    assert no_server.value.message.startswith("The run could not be set up: connection")
