@@ -74,6 +74,14 @@ def _walk(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[dict[str, Any]
         yield from _walk(child, depth + 1)
 
 
+def _walk_with_limits(node: dict[str, Any], below_limit: bool = False) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Yield each node with whether a Limit above it may have stopped it early."""
+    yield node, below_limit
+    below = below_limit or node.get("Node Type") == "Limit"
+    for child in node.get("Plans", ()):
+        yield from _walk_with_limits(child, below)
+
+
 def _label(node: dict[str, Any]) -> str:
     label = node.get("Node Type", "?")
     if node.get("Index Name"):
@@ -136,12 +144,13 @@ def plan_summary(
     if analyzed:
         timed = sorted(((_exclusive_ms(n), _label(n)) for n, _ in nodes), reverse=True)[:top]
         summary.slowest = [NodeTime(label, round(ms, 3), round(ms / execution, 3)) for ms, label in timed]
-        for node, _ in nodes:
+        for node, stopped_early in _walk_with_limits(root):
             if node.get("Actual Loops", 1) == 0:
                 continue
             estimated = float(node.get("Plan Rows", 0)) or 1.0
             actual = float(node.get("Actual Rows", 0)) or 1.0
-            factor = max(estimated / actual, actual / estimated)
+            # Below a Limit, fewer rows than estimated is the point: execution stopped once it had enough.
+            factor = actual / estimated if stopped_early else max(estimated / actual, actual / estimated)
             if factor >= miss_factor:
                 summary.row_misses.append(
                     RowMiss(_label(node), float(node.get("Plan Rows", 0)), float(node.get("Actual Rows", 0)), factor)

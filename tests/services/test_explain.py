@@ -309,6 +309,42 @@ def test_row_misses_and_disk_spills_are_found():
     assert summary.slowest[0].label == "Sort" and summary.slowest[0].exclusive_ms == 6.0
 
 
+def test_rows_a_limit_never_asked_for_are_not_a_miss():
+    # SELECT … ORDER BY … LIMIT 5: the Sort is estimated at 2,000 rows and hands over 5 because the Limit stops it.
+    plan = {
+        "Plan": {
+            "Node Type": "Limit",
+            "Actual Total Time": 4.1,
+            "Actual Loops": 1,
+            "Plan Rows": 5,
+            "Actual Rows": 5,
+            "Plans": [
+                {
+                    "Node Type": "Sort",
+                    "Actual Total Time": 4.1,
+                    "Actual Loops": 1,
+                    "Plan Rows": 2000,
+                    "Actual Rows": 5,
+                    "Plans": [
+                        {
+                            "Node Type": "Seq Scan",
+                            "Relation Name": "conversations",
+                            "Actual Total Time": 3.9,
+                            "Actual Loops": 1,
+                            "Plan Rows": 20,
+                            "Actual Rows": 2000,
+                        }
+                    ],
+                }
+            ],
+        },
+        "Execution Time": 4.2,
+    }
+    misses = plan_summary([plan]).row_misses
+    # The underestimate below the Limit is still a real miss; the Sort stopped early is not.
+    assert [m.label for m in misses] == ["Seq Scan on conversations"]
+
+
 @pytest.mark.django_db
 def test_parameters_before_postgresql_16_are_refused_with_a_reason(role_user, monkeypatch):
     monkeypatch.setattr("schemaadmin.services.explain.server_version", lambda using: 150004)
