@@ -109,8 +109,9 @@ def explain_role_problems(alias: str, role: RoleState) -> list[CheckMessage]:
         Warning(
             f"The EXPLAIN role {role.name!r} {reason} on database {alias!r}: the console runs users' queries "
             "with the application's own privileges (superuser-only functions are not refused by the server).",
-            hint=f"As a role administrator run: CREATE ROLE {role.name} NOLOGIN; GRANT pg_read_all_data, "
-            f"pg_read_all_stats TO {role.name}; GRANT {role.name} TO <the application's user>;",
+            hint=f"As a role administrator run: CREATE ROLE {role.name} NOLOGIN; GRANT pg_read_all_stats TO "
+            f"{role.name}; GRANT SELECT ON the chat product's tables TO {role.name}; "
+            f"GRANT {role.name} TO <the application's user>;",
             id="schemaadmin.W010",
         )
     ]

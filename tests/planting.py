@@ -30,6 +30,17 @@ class Planter:
         """Create schema.name (autovacuum off) with columns, insert rows from the fill SELECT over i, return it."""
         qualified = f"{self.schema}.{name}"
         self.sql(f"CREATE TABLE {qualified} ({columns}) WITH (autovacuum_enabled = false)")
+        # Planted tables stand for the product's tables, which the EXPLAIN console's role may read.
+        self.sql(
+            f"""
+            DO $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'schemaadmin_explain') THEN
+                    GRANT USAGE ON SCHEMA {self.schema} TO schemaadmin_explain;
+                    GRANT SELECT ON {qualified} TO schemaadmin_explain;
+                END IF;
+            END $$
+            """  # noqa: S608 -- a test schema name
+        )
         if rows:
             self.sql(f"INSERT INTO {qualified} SELECT {fill} FROM generate_series(1, {rows}) AS i")  # noqa: S608 -- a test schema name
             # Counted now, so a VACUUM or ANALYZE that follows resets them rather than being added to later.
