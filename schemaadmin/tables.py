@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.templatetags.browse import utc_time
+from schemaadmin.templatetags.humanize_extras import thousands
 
 __all__ = ["AuditTable", "ConversationTable", "SearchHitTable", "UserTable"]
 
@@ -45,10 +46,10 @@ class ConversationTable(_BrowseTable):
         return record.get_channel_display()
 
     def render_message_count(self, value: int) -> str:
-        return f"{value:,}"
+        return thousands(value)
 
     def render_total_tokens(self, value: int) -> str:
-        return f"{value:,}"
+        return thousands(value)
 
     def render_created_at(self, value: Any) -> str:
         return utc_time(value)

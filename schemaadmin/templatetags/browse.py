@@ -10,6 +10,8 @@ from django.http import QueryDict
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from schemaadmin.templatetags.humanize_extras import thousands
+
 register = template.Library()
 
 LONG_MESSAGE_CHARS = 1500
@@ -74,9 +76,8 @@ def utc_time(value: Any) -> SafeString:
     return format_html('<time datetime="{}">{} UTC</time>', value.isoformat(), value.strftime("%Y-%m-%d %H:%M"))
 
 
-@register.filter
-def thousands(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
+# One formatter for counts, shared with the overview's humanize_extras.
+register.filter("thousands", thousands)
 
 
 __all__ = ["is_long", "message_body", "page_url", "preview", "utc_time"]

@@ -11,6 +11,7 @@ from schemaadmin.health_forms import IndexFilterForm, TableFilterForm
 from schemaadmin.health_tables import IndexRow, IndexTable, TableRow, TableTable
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.index_health import HealthReport, health_report, vector_advice
+from schemaadmin.views.browsing import render_page
 
 PER_PAGE = 50
 
@@ -28,11 +29,6 @@ def _index_rows(report: HealthReport) -> list[IndexRow]:
     ]
     # Worst problems first, then the biggest: what an operator should look at comes on page one.
     return sorted(rows, key=lambda r: (-r.severity_rank, -r.size_bytes, r.name))
-
-
-def _render(request: HttpRequest, template: str, partial: str, context: dict, status: int = 200) -> HttpResponse:
-    name = f"{template}#{partial}" if getattr(request, "htmx", False) else template
-    return render(request, name, context, status=status)
 
 
 @permission_required("view_health")
@@ -55,7 +51,7 @@ def index_list(request: HttpRequest) -> HttpResponse:
     table = IndexTable(rows)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     context = {"form": form, "table": table, "report": report, "shown": len(rows)}
-    return _render(request, "schemaadmin/indexes/list.html", "index-table", context, status)
+    return render_page(request, "schemaadmin/indexes/list.html", context, partial="index-table", status=status)
 
 
 @permission_required("view_health")
@@ -107,7 +103,7 @@ def table_list(request: HttpRequest) -> HttpResponse:
     table = TableTable(rows)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     context = {"form": form, "table": table, "report": report, "shown": len(rows)}
-    return _render(request, "schemaadmin/tables/list.html", "table-table", context, status)
+    return render_page(request, "schemaadmin/tables/list.html", context, partial="table-table", status=status)
 
 
 @permission_required("view_health")
