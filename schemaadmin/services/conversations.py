@@ -23,10 +23,11 @@ from schemaadmin.pg.search import term_is_common
 __all__ = [
     "CONVERSATION_ORDERS",
     "SEARCH_ORDER",
-    "SearchResult",
+    "ListResult",
     "THREAD_ORDER",
     "ThreadWindow",
     "conversation_page",
+    "conversation_results",
     "export_json",
     "export_markdown",
     "search_page",
@@ -74,12 +75,22 @@ def search_query(text: str) -> SearchQuery:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchResult:
+class ListResult:
+    """One page of a list and the size of the whole list (estimated or exact)."""
+
     page: Page
     total: RowTotal
 
 
-def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> SearchResult:
+def conversation_results(
+    queryset: QuerySet[Conversation], order: KeysetOrder, cursor: Cursor | None, size: int
+) -> ListResult:
+    """Return one page of filtered conversations and the total: the planner's estimate unless it is small."""
+    total = row_total(queryset, exact_below=app_settings()["EXACT_COUNT_BELOW"])
+    return ListResult(conversation_page(queryset, order, cursor, size), total)
+
+
+def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> ListResult:
     """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
     query = search_query(text)
     hits = queryset.filter(search_vector=query)
@@ -94,7 +105,7 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     listed = hits.select_related("conversation__user").defer("content", "search_vector")
     page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
     _add_snippets(page, query)
-    return SearchResult(page, total)
+    return ListResult(page, total)
 
 
 def _common_term(text: str, query: SearchQuery, using: str) -> bool:

@@ -12,11 +12,10 @@ from schemaadmin.filters import ConversationFilter, MessageSearchFilter
 from schemaadmin.models import Conversation, Message
 from schemaadmin.paging import CursorError
 from schemaadmin.permissions import permission_required
-from schemaadmin.pg.estimates import row_total
 from schemaadmin.services.conversations import (
     CONVERSATION_ORDERS,
     SEARCH_ORDER,
-    conversation_page,
+    conversation_results,
     export_json,
     export_markdown,
     search_page,
@@ -52,16 +51,13 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         context["cursor_error"] = str(exc)
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
 
-    exact_below = app_settings()["EXACT_COUNT_BELOW"]
     if searching:
         result = search_page(filters.qs, data["q"], cursor, data["size"])
-        page, total = result.page, result.total
-        table = SearchHitTable(page.rows)
+        table: ConversationTable | SearchHitTable = SearchHitTable(result.page.rows)
     else:
-        page = conversation_page(filters.qs, order, cursor, data["size"])
-        total = row_total(filters.qs, exact_below=exact_below)
-        table = ConversationTable(page.rows)
-    context.update(page=page, table=table, total=total)
+        result = conversation_results(filters.qs, order, cursor, data["size"])
+        table = ConversationTable(result.page.rows)
+    context.update(page=result.page, table=table, total=result.total)
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
 
