@@ -5,6 +5,7 @@ DJANGO_DEBUG      "1" for development (set by `make run`)
 DJANGO_SECRET_KEY required unless DEBUG or the embedded demo database is in use
 DJANGO_ALLOWED_HOSTS  comma-separated; default localhost names
 SCHEMAADMIN_SECURE_COOKIES  "1" to mark session/CSRF cookies Secure (default: on unless DEBUG)
+SCHEMAADMIN_WORKER_HEARTBEAT_SECONDS, SCHEMAADMIN_WORKER_STALLED_SECONDS  worker heartbeat and stall timeout (10, 30)
 """
 
 from __future__ import annotations
@@ -199,3 +200,12 @@ LOGGING = {
 }
 
 SCHEMAADMIN: dict[str, object] = {}
+
+# The procrastinate worker beats every HEARTBEAT seconds; a worker silent for STALLED seconds is dead, and the
+# jobs it held are recovered (marked failed, their leftovers cleaned). Tests shorten both to see a crash quickly.
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "update_heartbeat_interval": float(os.environ.get("SCHEMAADMIN_WORKER_HEARTBEAT_SECONDS", "10")),
+    "stalled_worker_timeout": float(os.environ.get("SCHEMAADMIN_WORKER_STALLED_SECONDS", "30")),
+    "fetch_job_polling_interval": 1.0,
+    "abort_job_polling_interval": 1.0,
+}

@@ -1,8 +1,18 @@
 from schemaadmin.models.chat import ChatUser, Conversation, ConversationPreference, Message
 from schemaadmin.models.knowledge import EMBEDDING_DIMENSIONS, KnowledgeBaseChunk, KnowledgeBaseDocument
-from schemaadmin.models.operations import AccessRule, AuditEvent, ExplainRun, IndexRebuild
+from schemaadmin.models.operations import (
+    ACTIVE_STATES,
+    AccessRule,
+    AuditEvent,
+    ExplainRun,
+    IndexRebuild,
+    JobState,
+    MigrationApply,
+    RecallCheck,
+)
 
 __all__ = [
+    "ACTIVE_STATES",
     "EMBEDDING_DIMENSIONS",
     "AccessRule",
     "AuditEvent",
@@ -11,7 +21,10 @@ __all__ = [
     "ConversationPreference",
     "ExplainRun",
     "IndexRebuild",
+    "JobState",
     "KnowledgeBaseChunk",
     "KnowledgeBaseDocument",
     "Message",
+    "MigrationApply",
+    "RecallCheck",
 ]

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
-__all__ = ["PERMISSIONS", "AccessRule", "AuditEvent", "ExplainRun", "IndexRebuild"]
+__all__ = [
+    "ACTIVE_STATES",
+    "PERMISSIONS",
+    "AccessRule",
+    "AuditEvent",
+    "ExplainRun",
+    "IndexRebuild",
+    "JobState",
+    "MigrationApply",
+    "RecallCheck",
+    "WorkerJobRecord",
+]
 
 # (codename, description): what each role may do. Groups are made from these by migration 0002.
 PERMISSIONS: tuple[tuple[str, str], ...] = (
@@ -81,36 +95,127 @@ class ExplainRun(models.Model):
         return f"EXPLAIN run {self.pk} ({self.outcome})"
 
 
-class IndexRebuild(models.Model):
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+
+
+class WorkerJobRecord(models.Model):
+    """What a job run by the procrastinate worker did: who asked, when it ran, how it ended, its log."""
+
+    State = JobState
 
     id = models.BigAutoField(primary_key=True)
     database_alias = models.CharField(max_length=64, default="default")
-    schema_name = models.CharField(max_length=63, default="public")
-    index_name = models.CharField(max_length=63)
-    method = models.CharField(max_length=16, help_text="Access method: hnsw, ivfflat, btree, gin, ...")
-    parameters = models.JSONField(default=dict, blank=True)
-    settings_used = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The procrastinate job running it, and the PostgreSQL backend doing the work (for progress and cancel).
+    job_id = models.BigIntegerField(null=True, blank=True)
+    backend_pid = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    size_before_bytes = models.BigIntegerField(null=True, blank=True)
-    size_after_bytes = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
 
     class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+
+class IndexRebuild(WorkerJobRecord):
+    class Kind(models.TextChoices):
+        REINDEX = "reindex", "REINDEX CONCURRENTLY with the same parameters"
+        REPLACE = "replace", "Build a new index concurrently, then swap it in"
+
+    schema_name = models.CharField(max_length=63, default="public")
+    index_name = models.CharField(max_length=63)
+    table_name = models.CharField(max_length=63, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.REINDEX)
+    method = models.CharField(max_length=16, help_text="Access method: hnsw, ivfflat, btree, gin, ...")
+    parameters = models.JSONField(default=dict, blank=True)
+    settings_used = models.JSONField(default=dict, blank=True)
+    # The index being built (REINDEX's *_ccnew or the replacement's temporary name), to clean up after a failure.
+    new_index_name = models.CharField(max_length=63, blank=True)
+    estimate = models.JSONField(default=dict, blank=True)
+    # The last progress row seen, kept after the build ends.
+    progress = models.JSONField(default=dict, blank=True)
+    retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries")
+    size_before_bytes = models.BigIntegerField(null=True, blank=True)
+    size_after_bytes = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
         indexes = [models.Index(fields=["state", "-created_at"], name="indexrebuild_state_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["database_alias", "schema_name", "index_name"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="indexrebuild_one_active_per_index",
+                violation_error_message="A rebuild of this index is already queued or running.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Rebuild of {self.schema_name}.{self.index_name} ({self.state})"
+
+
+class RecallCheck(WorkerJobRecord):
+    """A measurement of an ANN index's recall@k against exact search, with the search settings it tried."""
+
+    schema_name = models.CharField(max_length=63, default="public")
+    index_name = models.CharField(max_length=63)
+    rebuild = models.ForeignKey(
+        IndexRebuild, on_delete=models.SET_NULL, null=True, blank=True, related_name="recall_checks"
+    )
+    k = models.PositiveIntegerField(default=10)
+    samples = models.PositiveIntegerField(default=100)
+    target_recall = models.FloatField(default=0.95)
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["schema_name", "index_name", "-created_at"], name="recallcheck_index_created")]
+
+    def __str__(self) -> str:
+        return f"Recall check of {self.schema_name}.{self.index_name} ({self.state})"
+
+
+class MigrationApply(WorkerJobRecord):
+    """One run of `migrate` from the schema page: the plan confirmed, the timeouts, and where it failed."""
+
+    plan = models.JSONField(default=list, help_text="The migrations to apply, as 'app_label.name', in order.")
+    target = models.CharField(max_length=200, blank=True)
+    lock_timeout_ms = models.PositiveIntegerField(default=5_000)
+    statement_timeout_ms = models.PositiveIntegerField(default=0)
+    failed_migration = models.CharField(max_length=200, blank=True)
+    failed_statement = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["database_alias"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="migrationapply_one_active_per_database",
+                violation_error_message="Migrations are already being applied to this database.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Apply of {len(self.plan)} migrations ({self.state})"
