@@ -49,6 +49,11 @@ DEFAULTS: dict[str, Any] = {
     # Longest query text accepted, and how many runs one user may have in progress at once.
     "EXPLAIN_MAX_SQL_CHARS": 20_000,
     "EXPLAIN_CONCURRENT_RUNS_PER_USER": 2,
+    # Applying migrations from the schema page: the job's lock_timeout and statement_timeout (0: none) by default,
+    # and the longest statement_timeout a DBA may choose.
+    "MIGRATION_LOCK_TIMEOUT_MS": 5_000,
+    "MIGRATION_STATEMENT_TIMEOUT_MS": 30 * 60 * 1000,
+    "MIGRATION_MAX_STATEMENT_TIMEOUT_MS": 24 * 60 * 60 * 1000,
 }
 
 _cache: dict[str, Any] | None = None

@@ -90,12 +90,20 @@ def wait_for(
     pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what or condition}.")
 
 
+def clear_jobs() -> None:
+    """Forget every procrastinate job: a transactional test's flush leaves the queue alone."""
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE procrastinate_jobs CASCADE")
+
+
 @pytest.fixture
 def worker(transactional_db, tmp_path) -> Iterator[Worker]:
-    """Start a worker on the test database for this test; stop it after."""
+    """Start a worker on the test database for this test, on an empty queue; stop it after."""
+    clear_jobs()
     running = Worker(tmp_path / "worker.log")
     running.start()
     try:
         yield running
     finally:
         running.stop()
+        clear_jobs()

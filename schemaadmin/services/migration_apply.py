@@ -1,0 +1,287 @@
+"""Apply pending migrations from the schema page: in the worker, one run per database, with timeouts.
+
+The page shows a plan; the DBA confirms that plan (its fingerprint travels with the form), and the job refuses
+to run if the pending migrations changed in between. The job sets lock_timeout and statement_timeout for its
+own session, runs Django's `migrate`, and streams every statement to the record's log through a connection of
+its own, so the log survives a migration rolled back. A failure names the migration and the statement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.commands import migrate
+from django.db import IntegrityError, connections, transaction
+from django.db.migrations import operations
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest
+from django.utils import timezone
+from procrastinate.exceptions import AlreadyEnqueued
+
+from schemaadmin.audit import record
+from schemaadmin.conf import app_settings
+from schemaadmin.models import ACTIVE_STATES, JobState, MigrationApply
+from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.jobs import LogWriter, backend_pid, reset_session_timeouts, set_session_timeouts
+
+__all__ = [
+    "ApplyAlreadyActive",
+    "ApplyPlan",
+    "ApplyRefused",
+    "PlannedMigration",
+    "active_apply",
+    "apply_plan",
+    "run_apply",
+    "start_apply",
+]
+
+# Operations that destroy data: applying them always needs the target's name typed.
+DESTRUCTIVE = (operations.RemoveField, operations.DeleteModel)
+STATEMENT_LOG_CHARS = 2_000
+
+
+class ApplyRefused(ValueError):
+    """The apply cannot start; the message says why."""
+
+
+class ApplyAlreadyActive(ApplyRefused):
+    """Another apply on the same database is queued or running."""
+
+    def __init__(self, apply: MigrationApply) -> None:
+        super().__init__(f"Migrations are already being applied to this database (run {apply.pk}, {apply.state}).")
+        self.apply = apply
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMigration:
+    app_label: str
+    name: str
+    operations: tuple[str, ...]
+    destructive: tuple[str, ...]
+    atomic: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.app_label}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyPlan:
+    migrations: tuple[PlannedMigration, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        return [m.label for m in self.migrations]
+
+    @property
+    def target(self) -> str:
+        """Return the last migration of the plan: the name a DBA types to confirm."""
+        return self.migrations[-1].label if self.migrations else ""
+
+    @property
+    def destructive(self) -> list[str]:
+        return [f"{m.label}: {d}" for m in self.migrations for d in m.destructive]
+
+    @property
+    def fingerprint(self) -> str:
+        """Return a short hash of the plan, so a confirmation applies to exactly this plan."""
+        return hashlib.sha256("\n".join(self.labels).encode()).hexdigest()[:16]
+
+
+def apply_plan(*, using: str = "default") -> ApplyPlan:
+    """Return the migrations `migrate` would apply now, in order, with their operations in words."""
+    executor = MigrationExecutor(connections[validated_alias(using)])
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return ApplyPlan(
+        tuple(
+            PlannedMigration(
+                app_label=migration.app_label,
+                name=migration.name,
+                operations=tuple(op.describe() for op in migration.operations),
+                destructive=tuple(op.describe() for op in migration.operations if isinstance(op, DESTRUCTIVE)),
+                atomic=migration.atomic,
+            )
+            for migration, backwards in plan
+            if not backwards
+        )
+    )
+
+
+def active_apply(*, using: str = "default") -> MigrationApply | None:
+    """Return the queued or running apply on this database, if any."""
+    return MigrationApply.objects.filter(database_alias=using, state__in=ACTIVE_STATES).first()
+
+
+def start_apply(
+    plan: ApplyPlan,
+    *,
+    user: Any,
+    fingerprint: str,
+    typed_target: str = "",
+    needs_typing: bool = False,
+    lock_timeout_ms: int | None = None,
+    statement_timeout_ms: int | None = None,
+    request: HttpRequest | None = None,
+    using: str = "default",
+) -> MigrationApply:
+    """Record the apply, audit it and queue the job; refuse a stale plan, a missing confirmation or a second run."""
+    from schemaadmin.tasks import apply_migrations
+
+    if not plan.migrations:
+        raise ApplyRefused("There are no pending migrations to apply.")
+    if fingerprint != plan.fingerprint:
+        raise ApplyRefused("The pending migrations changed since this page was loaded. Review the new plan.")
+    if (needs_typing or plan.destructive) and typed_target.strip() != plan.target:
+        raise ApplyRefused(f"Type {plan.target} to confirm: this plan needs it.")
+    settings = app_settings()
+    try:
+        with transaction.atomic():
+            apply = MigrationApply.objects.create(
+                database_alias=using,
+                requested_by=user,
+                plan=plan.labels,
+                target=plan.target,
+                lock_timeout_ms=lock_timeout_ms or settings["MIGRATION_LOCK_TIMEOUT_MS"],
+                statement_timeout_ms=(
+                    statement_timeout_ms
+                    if statement_timeout_ms is not None
+                    else settings["MIGRATION_STATEMENT_TIMEOUT_MS"]
+                ),
+            )
+    except IntegrityError:
+        active = active_apply(using=using)
+        if active is None:
+            raise
+        raise ApplyAlreadyActive(active) from None
+    record(request, "migrations.apply_requested", plan.target, actor=user, apply=apply.pk, plan=plan.labels)
+    lock = f"schemaadmin.migrate:{using}"
+    try:
+        apply.job_id = apply_migrations.configure(lock=lock, queueing_lock=lock).defer(apply_id=apply.pk)
+    except AlreadyEnqueued:
+        # The worker's queue holds a migrate job this table no longer knows about.
+        _finish(apply, JobState.FAILED, error="The worker already has a migrate job queued for this database.")
+        raise ApplyRefused(
+            "The worker already has a migrate job queued for this database; wait for it or clear it in the admin."
+        ) from None
+    apply.save(update_fields=["job_id"])
+    return apply
+
+
+class _Progress:
+    """What the run has done so far: applied migrations, the one under way, the statement that failed."""
+
+    def __init__(self, log: LogWriter) -> None:
+        self.log = log
+        self.applied: list[str] = []
+        self.current = ""
+        self.failed_statement = ""
+
+    def migration(self, action: str, migration: Any = None) -> None:
+        if action == "apply_start":
+            self.current = f"{migration.app_label}.{migration.name}"
+            self.log.write(f"Applying {self.current}")
+        elif action == "apply_success":
+            self.applied.append(self.current)
+            self.log.write(f"Applied {self.current}")
+            self.current = ""
+
+    def statement(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if self.current:
+            self.log.write(f"  {sql[:STATEMENT_LOG_CHARS]}")
+        try:
+            return execute(sql, params, many, context)
+        except Exception:
+            self.failed_statement = sql
+            raise
+
+
+class _Migrate(migrate.Command):
+    """Django's migrate, telling us where it is."""
+
+    def __init__(self, progress: _Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+    def migration_progress_callback(self, action: str, migration: Any = None, fake: bool = False) -> None:
+        self.progress.migration(action, migration)
+
+
+class _Discard:
+    def write(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def run_apply(apply_id: int) -> None:
+    """Run one confirmed apply (the job's body): check the plan is unchanged, migrate, record the outcome."""
+    apply = MigrationApply.objects.select_related("requested_by").get(pk=apply_id)
+    if apply.state != JobState.QUEUED:
+        return
+    using = apply.database_alias
+    current = apply_plan(using=using).labels
+    if current != apply.plan:
+        _finish(
+            apply, JobState.FAILED, error="The pending migrations changed after the plan was confirmed; nothing ran."
+        )
+        return
+
+    apply.state = JobState.RUNNING
+    apply.started_at = timezone.now()
+    apply.backend_pid = backend_pid(using=using)
+    apply.save(update_fields=["state", "started_at", "backend_pid"])
+    log = LogWriter(MigrationApply._meta.db_table, apply.pk, using=using)
+    progress = _Progress(log)
+    log.write(f"lock_timeout = {apply.lock_timeout_ms} ms, statement_timeout = {apply.statement_timeout_ms} ms")
+    connection = connections[using]
+    try:
+        set_session_timeouts(
+            lock_timeout_ms=apply.lock_timeout_ms, statement_timeout_ms=apply.statement_timeout_ms, using=using
+        )
+        with connection.execute_wrapper(progress.statement):
+            call_command(_Migrate(progress), database=using, interactive=False, verbosity=1, stdout=_Discard())
+    except Exception as exc:  # any failure is the outcome we record
+        message = str(exc).strip() or type(exc).__name__
+        log.write(f"FAILED in {progress.current or 'the migrate command'}: {message}")
+        log.close()
+        _finish(
+            apply,
+            JobState.FAILED,
+            error=message,
+            failed_migration=progress.current,
+            failed_statement=progress.failed_statement,
+            applied=progress.applied,
+        )
+    else:
+        log.write(f"Done: {len(progress.applied)} migration(s) applied.")
+        log.close()
+        _finish(apply, JobState.SUCCEEDED, applied=progress.applied)
+    finally:
+        if connection.in_atomic_block or connection.needs_rollback:
+            connection.close()
+        else:
+            reset_session_timeouts(using=using)
+
+
+def _finish(apply: MigrationApply, state: str, *, applied: list[str] | None = None, **fields: str) -> None:
+    apply.refresh_from_db(fields=["log"])
+    apply.state = state
+    apply.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(apply, name, value)
+    apply.save()
+    action = "migrations.applied" if state == JobState.SUCCEEDED else "migrations.apply_failed"
+    record(
+        None,
+        action,
+        apply.target,
+        actor=apply.requested_by,
+        apply=apply.pk,
+        applied=applied or [],
+        failed_migration=apply.failed_migration,
+        error=apply.error[:500],
+    )

@@ -1,0 +1,115 @@
+"""Applying pending migrations through the worker: the plan, the confirmation, timeouts, the lock, the record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+
+from schemaadmin.models import AuditEvent, JobState, MigrationApply
+from schemaadmin.pg.explain import connection_params
+from schemaadmin.services.migration_apply import (
+    ApplyAlreadyActive,
+    ApplyRefused,
+    apply_plan,
+    start_apply,
+)
+from tests.conftest import make_user
+from tests.worker import clear_jobs, wait_for, worker  # noqa: F401
+
+PENDING = ["schema_fixtures.0002_widget_name_index", "schema_fixtures.0003_remove_widget_note"]
+
+
+@pytest.fixture
+def pending(transactional_db) -> Iterator[None]:
+    """Leave the fixture app's last two migrations unapplied; bring them back afterwards."""
+    call_command("migrate", "schema_fixtures", "0001", verbosity=0)
+    try:
+        yield
+    finally:
+        clear_jobs()
+        call_command("migrate", "schema_fixtures", verbosity=0)
+
+
+def _applied(name: str) -> bool:
+    return MigrationRecorder(connection).migration_qs.filter(app="schema_fixtures", name=name).exists()
+
+
+def _finished(apply: MigrationApply) -> MigrationApply | None:
+    apply.refresh_from_db()
+    return apply if apply.state not in (JobState.QUEUED, JobState.RUNNING) else None
+
+
+def test_plan_lists_pending_migrations_with_destructive_operations(pending):
+    plan = apply_plan()
+    assert plan.labels == PENDING
+    assert plan.target == PENDING[-1]
+    assert plan.destructive == [f"{PENDING[-1]}: Remove field note from widget"]
+
+
+def test_destructive_plan_needs_the_target_typed(pending):
+    plan = apply_plan()
+    dba = make_user("dba-typing")
+    with pytest.raises(ApplyRefused, match="Type schema_fixtures.0003_remove_widget_note to confirm"):
+        start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target="0003")
+    assert not MigrationApply.objects.exists()
+
+
+def test_stale_plan_is_refused(pending):
+    plan = apply_plan()
+    with pytest.raises(ApplyRefused, match="changed since this page was loaded"):
+        start_apply(plan, user=make_user("dba-stale"), fingerprint="0" * 16, typed_target=plan.target)
+
+
+def test_one_apply_at_a_time(pending):
+    plan = apply_plan()
+    dba = make_user("dba-twice")
+    first = start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target=plan.target)
+    with pytest.raises(ApplyAlreadyActive) as refused:
+        start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target=plan.target)
+    assert refused.value.apply == first
+    assert first.job_id is not None
+
+
+def test_worker_applies_the_plan_and_records_it(pending, worker):
+    plan = apply_plan()
+    dba = make_user("dba-apply")
+    apply = start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target=plan.target)
+
+    done = wait_for(lambda: _finished(apply), timeout=60, what="the apply to finish")
+    assert done.state == JobState.SUCCEEDED, (done.error, worker.output())
+    assert _applied("0002_widget_name_index") and _applied("0003_remove_widget_note")
+    assert apply_plan().labels == []
+    assert "Applying schema_fixtures.0002_widget_name_index" in done.log
+    assert 'CREATE INDEX "widget_name"' in done.log
+    assert done.started_at and done.finished_at and done.backend_pid
+    actions = list(AuditEvent.objects.filter(target=plan.target).values_list("action", "actor_username"))
+    assert ("migrations.apply_requested", "dba-apply") in actions
+    assert ("migrations.applied", "dba-apply") in actions
+
+
+def test_lock_timeout_stops_the_apply_and_names_the_statement(pending, worker):
+    plan = apply_plan()
+    holder = psycopg.connect(**connection_params("default"))
+    try:
+        # An open transaction writing to the table: CREATE INDEX must wait for it.
+        holder.execute("LOCK TABLE schema_fixtures_widget IN ROW EXCLUSIVE MODE")
+        apply = start_apply(
+            plan, user=make_user("dba-locked"), fingerprint=plan.fingerprint, typed_target=plan.target, lock_timeout_ms=300
+        )
+        done = wait_for(lambda: _finished(apply), timeout=60, what="the apply to fail")
+    finally:
+        holder.close()
+
+    assert done.state == JobState.FAILED
+    assert done.failed_migration == "schema_fixtures.0002_widget_name_index"
+    assert done.failed_statement.startswith('CREATE INDEX "widget_name"')
+    assert "lock timeout" in done.error
+    # The failed migration was rolled back as a whole: still pending, and the index is not there.
+    assert not _applied("0002_widget_name_index")
+    assert apply_plan().labels == PENDING
+    assert AuditEvent.objects.filter(action="migrations.apply_failed", target=plan.target).exists()
