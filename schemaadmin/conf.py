@@ -54,6 +54,16 @@ DEFAULTS: dict[str, Any] = {
     "MIGRATION_LOCK_TIMEOUT_MS": 5_000,
     "MIGRATION_STATEMENT_TIMEOUT_MS": 30 * 60 * 1000,
     "MIGRATION_MAX_STATEMENT_TIMEOUT_MS": 24 * 60 * 60 * 1000,
+    # Index rebuilds. maintenance_work_mem is sized to the build's estimate (an HNSW graph plus a margin), never
+    # below the server's own value nor above this cap; None for max_parallel_maintenance_workers keeps the server's.
+    "REBUILD_MAX_MAINTENANCE_WORK_MEM": 4 * 1024**3,
+    "REBUILD_MAINTENANCE_WORK_MEM_MARGIN": 1.25,
+    "REBUILD_MAX_PARALLEL_MAINTENANCE_WORKERS": None,
+    # The swap (drop the old index, rename the new one): lock_timeout of each attempt, and how many attempts.
+    "REBUILD_SWAP_LOCK_TIMEOUT_MS": 2_000,
+    "REBUILD_SWAP_ATTEMPTS": 30,
+    # Seconds between two progress snapshots saved on the rebuild's record while it builds.
+    "REBUILD_PROGRESS_INTERVAL_SECONDS": 1.0,
 }
 
 _cache: dict[str, Any] | None = None
