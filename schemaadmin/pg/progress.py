@@ -1,0 +1,72 @@
+"""Index builds under way: what pg_stat_progress_create_index reports for a backend."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from schemaadmin.pg.connection import fetch_one
+
+__all__ = ["IndexBuildProgress", "index_build_progress"]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexBuildProgress:
+    pid: int
+    command: str  # CREATE INDEX [CONCURRENTLY], REINDEX [CONCURRENTLY]
+    phase: str  # as PostgreSQL and the access method (pgvector's "loading tuples") name it
+    table: str | None  # schema-qualified
+    index: str | None  # schema-qualified; None until the new index exists
+    blocks_done: int
+    blocks_total: int
+    tuples_done: int
+    tuples_total: int
+    lockers_done: int
+    lockers_total: int
+    current_locker_pid: int
+    partitions_done: int
+    partitions_total: int
+
+    @property
+    def fraction(self) -> float | None:
+        """Return how far the current phase is (0–1) from blocks, else tuples; None when neither is counted."""
+        if self.blocks_total > 0:
+            return min(self.blocks_done / self.blocks_total, 1.0)
+        if self.tuples_total > 0:
+            return min(self.tuples_done / self.tuples_total, 1.0)
+        if self.lockers_total > 0:
+            return min(self.lockers_done / self.lockers_total, 1.0)
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def index_build_progress(pid: int, *, using: str = "default") -> IndexBuildProgress | None:
+    """Return the progress row of the index build backend pid runs, or None if it is not building an index."""
+    row = fetch_one(
+        """
+        SELECT p.pid AS pid,
+               p.command AS command,
+               p.phase AS phase,
+               tn.nspname || '.' || t.relname AS table,
+               CASE WHEN i.oid IS NOT NULL THEN tn.nspname || '.' || i.relname END AS index,
+               p.blocks_done AS blocks_done,
+               p.blocks_total AS blocks_total,
+               p.tuples_done AS tuples_done,
+               p.tuples_total AS tuples_total,
+               p.lockers_done AS lockers_done,
+               p.lockers_total AS lockers_total,
+               p.current_locker_pid AS current_locker_pid,
+               p.partitions_done AS partitions_done,
+               p.partitions_total AS partitions_total
+        FROM pg_stat_progress_create_index AS p
+        LEFT JOIN pg_class AS t ON t.oid = p.relid
+        LEFT JOIN pg_namespace AS tn ON tn.oid = t.relnamespace
+        LEFT JOIN pg_class AS i ON i.oid = p.index_relid
+        WHERE p.pid = %(pid)s
+        """,
+        {"pid": pid},
+        using=using,
+    )
+    return None if row is None else IndexBuildProgress(*row)

@@ -1,0 +1,171 @@
+"""The rebuild's DDL on a real server: replacement definitions, leftovers, lock retries, notices, cancel."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from schemaadmin.pg.bulk import index_definition
+from schemaadmin.pg.ddl import (
+    LockRetriesExhausted,
+    cancel_build,
+    create_index_concurrently,
+    drop_index_concurrently,
+    index_state,
+    leftover_indexes,
+    open_build_connection,
+    rename_index,
+    replacement_definition,
+    set_build_settings,
+    setting_reset_bytes,
+    temporary_index_name,
+)
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+
+@pytest.fixture
+def build_conn():
+    notices: list[str] = []
+    conn = open_build_connection(application_name="test ddl", on_notice=notices.append)
+    conn.notices = notices  # type: ignore[attr-defined]
+    yield conn
+    conn.close()
+
+
+def _definition_without_name(definition: str, name: str) -> str:
+    return definition.replace(f"INDEX {name} ON", "INDEX ? ON", 1)
+
+
+def test_replacement_keeps_keys_collation_order_include_and_predicate(planter, build_conn):
+    table = planter.table("docs", "id int, title text, body text", rows=50, fill="i, 'title ' || i, 'b'")
+    planter.sql(
+        f'CREATE INDEX docs_title ON {table} (title COLLATE "C" DESC NULLS LAST, lower(body)) '
+        "INCLUDE (id) WITH (fillfactor = 70) WHERE id > 3"
+    )
+    old = index_definition("docs_title", schema=planter.schema)
+    assert old is not None
+    statement = replacement_definition(
+        old, schema=planter.schema, table="docs", new_name="docs_title_new", method="btree", options={"fillfactor": 80}
+    )
+    create_index_concurrently(build_conn, statement)
+    new = index_definition("docs_title_new", schema=planter.schema)
+    assert new is not None
+    expected = _definition_without_name(old, "docs_title").replace("fillfactor='70'", "fillfactor='80'")
+    assert _definition_without_name(new, "docs_title_new") == expected
+
+
+def test_ivfflat_to_hnsw_keeps_the_halfvec_cast_and_operator_class(planter, build_conn):
+    table = planter.table(
+        "chunks", "id int, embedding vector(8)", rows=200, fill="i, array_fill(i::real, ARRAY[8])::vector"
+    )
+    planter.sql(
+        f"CREATE INDEX chunks_ivf ON {table} USING ivfflat ((embedding::halfvec(8)) halfvec_cosine_ops) "
+        "WITH (lists = 4)"
+    )
+    old = index_definition("chunks_ivf", schema=planter.schema)
+    statement = replacement_definition(
+        old,
+        schema=planter.schema,
+        table="chunks",
+        new_name="chunks_hnsw",
+        method="hnsw",
+        options={"m": 8, "ef_construction": 32},
+    )
+    create_index_concurrently(build_conn, statement)
+    state = index_state(planter.schema, "chunks_hnsw")
+    assert state is not None and state.is_valid and state.method == "hnsw"
+    new = index_definition("chunks_hnsw", schema=planter.schema)
+    assert "USING hnsw (((embedding)::halfvec(8)) halfvec_cosine_ops) WITH (m='8', ef_construction='32')" in new
+
+
+def test_quoted_names_and_parentheses_inside_literals(planter, build_conn):
+    planter.sql(f'CREATE TABLE {planter.schema}."Odd (table)" ("we(ird" text)')
+    planter.sql(f"""CREATE INDEX "odd (idx)" ON {planter.schema}."Odd (table)" (("we(ird" || ') WITH (')) """)
+    old = index_definition("odd (idx)", schema=planter.schema)
+    statement = replacement_definition(
+        old, schema=planter.schema, table="Odd (table)", new_name="odd new", method="btree", options={}
+    )
+    create_index_concurrently(build_conn, statement)
+    new = index_definition("odd new", schema=planter.schema)
+    assert _definition_without_name(new, '"odd new"') == _definition_without_name(old, '"odd (idx)"')
+
+
+def _invalid_unique_index(planter, table: str, name: str) -> None:
+    """Leave an INVALID index behind the way a failed concurrent build does."""
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        planter.sql(f'CREATE UNIQUE INDEX CONCURRENTLY "{name}" ON {table} (v)')
+
+
+def test_leftovers_are_this_index_s_invalid_ccnew_ccold_and_temporary_only(planter, build_conn):
+    table = planter.table("t", "v int", rows=10, fill="1")
+    planter.sql(f"CREATE INDEX t_v ON {table} (v)")
+    for name in ("t_v_ccnew", "t_v_ccold1", temporary_index_name("t_v"), "other_ccnew", "t_v_bak"):
+        _invalid_unique_index(planter, table, name)
+    assert leftover_indexes(planter.schema, "t", "t_v") == ["t_v_ccnew", "t_v_ccold1", "t_v_sa_new"]
+    for name in leftover_indexes(planter.schema, "t", "t_v"):
+        drop_index_concurrently(build_conn, planter.schema, name)
+    assert leftover_indexes(planter.schema, "t", "t_v") == []
+    assert index_state(planter.schema, "t_v").is_valid
+    assert index_state(planter.schema, "other_ccnew") is not None
+
+
+def test_temporary_name_fits_postgres_limit():
+    long = "x" * 63
+    assert len(temporary_index_name(long).encode()) == 63
+    assert temporary_index_name("é" * 40).endswith("_sa_new")
+    assert len(temporary_index_name("é" * 40).encode()) <= 63
+
+
+def test_rename_retries_until_the_lock_is_free(planter, build_conn):
+    table = planter.table("r", "v int")
+    planter.sql(f"CREATE INDEX r_v ON {table} (v)")
+    holder = psycopg.connect(planter.conn.info.dsn)
+    # A transaction holding a lock on the index that renaming needs too.
+    holder.execute(f"ALTER INDEX {planter.schema}.r_v SET (fillfactor = 80)")
+    retries: list[int] = []
+    releaser = threading.Timer(0.8, holder.rollback)
+    releaser.start()
+    try:
+        attempts = rename_index(
+            build_conn,
+            planter.schema,
+            "r_v",
+            "r_v2",
+            lock_timeout_ms=100,
+            attempts=50,
+            pause=0.05,
+            on_retry=lambda attempt, why: retries.append(attempt),
+        )
+    finally:
+        releaser.join()
+        holder.close()
+    assert attempts > 1 and retries
+    assert index_state(planter.schema, "r_v2") is not None
+    assert build_conn.execute("SHOW lock_timeout").fetchone()[0] == "0"
+
+
+def test_rename_gives_up_after_its_attempts(planter, build_conn):
+    table = planter.table("g", "v int")
+    planter.sql(f"CREATE INDEX g_v ON {table} (v)")
+    with psycopg.connect(planter.conn.info.dsn) as holder:
+        holder.execute(f"ALTER INDEX {planter.schema}.g_v SET (fillfactor = 80)")
+        with pytest.raises(LockRetriesExhausted, match="3 attempts"):
+            rename_index(build_conn, planter.schema, "g_v", "g_v2", lock_timeout_ms=50, attempts=3, pause=0.01)
+    assert index_state(planter.schema, "g_v") is not None
+
+
+def test_session_settings_and_notices(build_conn):
+    used = set_build_settings(build_conn, maintenance_work_mem_bytes=256 * 2**20, max_parallel_maintenance_workers=0)
+    assert used == {"maintenance_work_mem": "256MB", "max_parallel_maintenance_workers": "0"}
+    # Only this session changed: a new session still gets the server's value.
+    assert setting_reset_bytes("maintenance_work_mem") != 256 * 2**20
+    build_conn.execute("DO $$ BEGIN RAISE NOTICE 'hnsw graph no longer fits'; END $$")
+    assert build_conn.notices == ["NOTICE: hnsw graph no longer fits"]
+
+
+def test_cancel_build_touches_only_a_backend_that_builds(build_conn):
+    assert cancel_build(build_conn.info.backend_pid) is False
+    assert build_conn.execute("SELECT 1").fetchone() == (1,)
