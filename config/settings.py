@@ -140,6 +140,7 @@ STATICFILES_DIRS = [
     ("vendor/pev2", BASE_DIR / "node_modules" / "pev2" / "dist"),
     ("vendor/vue", BASE_DIR / "node_modules" / "vue" / "dist"),
     ("vendor/fontawesome", BASE_DIR / "node_modules" / "@fortawesome" / "fontawesome-svg-core"),
+    ("vendor/mermaid", BASE_DIR / "node_modules" / "mermaid" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
