@@ -70,6 +70,13 @@ DEFAULTS: dict[str, Any] = {
     "REBUILD_SWAP_ATTEMPTS": 30,
     # Seconds between two progress snapshots saved on the rebuild's record while it builds.
     "REBUILD_PROGRESS_INTERVAL_SECONDS": 1.0,
+    # Recall checks: the most neighbours (k) and query vectors one check may ask for, the default target recall,
+    # each query's statement_timeout, and the hnsw.ef_search values tried (those below k are skipped).
+    "RECALL_MAX_K": 100,
+    "RECALL_MAX_SAMPLES": 1_000,
+    "RECALL_TARGET": 0.95,
+    "RECALL_STATEMENT_TIMEOUT_MS": 60_000,
+    "RECALL_HNSW_LADDER": (10, 20, 40, 80, 160, 320, 640),
 }
 
 _cache: dict[str, Any] | None = None
