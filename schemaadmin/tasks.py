@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from procrastinate import JobContext
 from procrastinate.contrib.django import app
+from procrastinate.exceptions import JobAborted
 
-__all__ = ["app", "apply_migrations"]
+__all__ = ["app", "apply_migrations", "rebuild_index", "recover_rebuilds"]
 
 
 @app.task(name="schemaadmin.apply_migrations")
@@ -13,3 +15,29 @@ def apply_migrations(apply_id: int) -> None:
     from schemaadmin.services.migration_apply import run_apply
 
     run_apply(apply_id)
+
+
+@app.task(name="schemaadmin.rebuild_index", pass_context=True)
+def rebuild_index(context: JobContext, rebuild_id: int) -> str:
+    """Rebuild one index (locked per index by the caller); a cancel from the page or the worker stops it."""
+    from schemaadmin.services.rebuilds import run_rebuild
+
+    def abort_reason() -> str | None:
+        reason = context.abort_reason()
+        return None if reason is None else str(reason.value)
+
+    state = run_rebuild(rebuild_id, abort_reason=abort_reason)
+    if state == "cancelled" and context.should_abort():
+        raise JobAborted(f"rebuild {rebuild_id} cancelled")
+    return state
+
+
+# Every minute, and so soon after a worker starts: fail and clean up rebuilds whose worker died.
+@app.periodic(cron="* * * * *", periodic_id="recover_rebuilds")
+@app.task(name="schemaadmin.recover_rebuilds", queueing_lock="schemaadmin.recover_rebuilds")
+def recover_rebuilds(timestamp: int) -> int:
+    """Recover rebuilds whose worker stopped mid-build; return how many."""
+    from schemaadmin.services.rebuilds import recover_stalled_rebuilds
+
+    return len(recover_stalled_rebuilds())
+

@@ -383,13 +383,18 @@ def terminate_sessions(application_name: str, *, using: str = "default") -> list
     """End the server sessions that connected under application_name (a dead worker's build); return their pids."""
     rows = fetch_all(
         """
-        SELECT a.pid AS pid
-        FROM pg_stat_activity AS a
-        WHERE a.application_name = %(name)s
-          AND a.pid <> pg_backend_pid()
-          AND pg_terminate_backend(a.pid)
+        -- Filter first, materialized: a qualifier order chosen by the planner must never terminate others.
+        WITH targets AS MATERIALIZED (
+            SELECT a.pid
+            FROM pg_stat_activity AS a
+            WHERE a.application_name = %(name)s
+              AND a.pid <> pg_backend_pid()
+        )
+        SELECT t.pid AS pid,
+               pg_terminate_backend(t.pid) AS terminated
+        FROM targets AS t
         """,
         {"name": application_name[:NAME_BYTES]},
         using=using,
     )
-    return [row[0] for row in rows]
+    return [row[0] for row in rows if row[1]]

@@ -22,7 +22,8 @@ def test_progress_of_an_hnsw_build_then_cancel_leaves_an_invalid_leftover(plante
         fill="i, (SELECT array_agg(random())::vector(16) FROM generate_series(1, 16) WHERE i > 0)",
     )
     planter.sql(f"CREATE INDEX vectors_hnsw ON {table} USING hnsw (embedding vector_l2_ops)")
-    conn = open_build_connection(application_name="test progress")
+    notices: list[str] = []
+    conn = open_build_connection(application_name="test progress", on_notice=notices.append)
     conn.execute("SET maintenance_work_mem = '1MB'")  # the graph spills: a build of several seconds
     failure: list[BaseException] = []
 
@@ -36,11 +37,12 @@ def test_progress_of_an_hnsw_build_then_cancel_leaves_an_invalid_leftover(plante
     builder.start()
     try:
         pid = conn.info.backend_pid
+        # The graph outgrows 1 MB early; the build then goes on, on disk, for seconds.
         row = wait_for(
-            lambda: (p := index_build_progress(pid)) and p.blocks_done > 0 and p,
+            lambda: notices and (p := index_build_progress(pid)) and p.blocks_done > 0 and p,
             timeout=30,
             interval=0.05,
-            what="a progress row with blocks counted",
+            what="the memory NOTICE and a progress row with blocks counted",
         )
         assert row.command == "REINDEX CONCURRENTLY"
         assert row.table == f"{planter.schema}.vectors"
@@ -52,6 +54,7 @@ def test_progress_of_an_hnsw_build_then_cancel_leaves_an_invalid_leftover(plante
         builder.join(timeout=30)
         conn.close()
     assert isinstance(failure[0], psycopg.errors.QueryCanceled)
+    assert "hnsw graph no longer fits into maintenance_work_mem after" in notices[0]
     assert index_build_progress(pid) is None
     # The original stays valid; the cancelled copy is an INVALID leftover to drop.
     assert index_state(planter.schema, "vectors_hnsw").is_valid

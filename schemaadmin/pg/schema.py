@@ -1,0 +1,339 @@
+"""The live schema of the application's database schemas: tables, columns, indexes, constraints, extensions.
+
+Each function is one statement over the whole schema list, never one per table. Only the schemas asked for are
+read (the application's own, `public` by default): PostgreSQL's schemas and the tests' planting schemas stay out
+unless a caller names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from schemaadmin.pg.connection import fetch_all
+
+__all__ = [
+    "ColumnInfo",
+    "ConstraintInfo",
+    "ExtensionInfo",
+    "ForeignKeyInfo",
+    "SchemaIndex",
+    "SchemaSnapshot",
+    "TableInfo",
+    "schema_columns",
+    "schema_constraints",
+    "schema_extensions",
+    "schema_foreign_keys",
+    "schema_indexes",
+    "schema_snapshot",
+    "schema_tables",
+]
+
+DEFAULT_SCHEMAS: tuple[str, ...] = ("public",)
+
+CONSTRAINT_TYPES = {
+    "p": "primary key",
+    "u": "unique",
+    "f": "foreign key",
+    "c": "check",
+    "x": "exclusion",
+    "t": "trigger",
+}
+
+DELETE_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    schema: str
+    name: str
+    partitioned: bool
+    estimated_rows: int | None  # the planner's estimate; None before the first ANALYZE
+    comment: str | None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnInfo:
+    schema: str
+    table: str
+    name: str
+    position: int
+    type: str  # format_type(): varchar(100), vector(3072), timestamp with time zone
+    not_null: bool
+    default: str | None  # the default expression as pg_get_expr writes it
+    identity: str | None  # "always" or "by default" for identity columns
+    generated: str | None  # the generation expression of a generated column
+    comment: str | None
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaIndex:
+    schema: str
+    table: str
+    name: str
+    definition: str  # pg_get_indexdef()
+    shape: str  # the definition without the index's name: equal shapes are the same index
+    method: str
+    is_unique: bool
+    is_primary: bool
+    is_valid: bool
+    constraint: str | None  # the primary key, unique or exclusion constraint this index enforces
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintInfo:
+    schema: str
+    table: str
+    name: str
+    type: str  # primary key, unique, foreign key, check, exclusion, trigger
+    definition: str  # pg_get_constraintdef(): everything after ADD CONSTRAINT name
+    validated: bool
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKeyInfo:
+    schema: str
+    table: str
+    name: str
+    columns: tuple[str, ...]
+    target_schema: str
+    target_table: str
+    target_columns: tuple[str, ...]
+    on_delete: str
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def qualified_target(self) -> str:
+        return f"{self.target_schema}.{self.target_table}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionInfo:
+    name: str
+    version: str
+    schema: str
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaSnapshot:
+    schemas: tuple[str, ...]
+    tables: tuple[TableInfo, ...]
+    columns: tuple[ColumnInfo, ...]
+    indexes: tuple[SchemaIndex, ...]
+    constraints: tuple[ConstraintInfo, ...]
+    foreign_keys: tuple[ForeignKeyInfo, ...]
+    extensions: tuple[ExtensionInfo, ...]
+
+
+def _in_schemas(statement: str, schemas: Sequence[str], using: str) -> list[tuple[Any, ...]]:
+    """Run a statement whose %(schemas)s parameter is the list of schemas to read."""
+    return fetch_all(statement, {"schemas": list(schemas)}, using=using)
+
+
+def schema_tables(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[TableInfo]:
+    """Return the ordinary and partitioned tables of the given schemas."""
+    rows = _in_schemas(
+        """
+        SELECT n.nspname AS schema,
+               c.relname AS name,
+               c.relkind = 'p' AS partitioned,
+               CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimated_rows,
+               obj_description(c.oid, 'pg_class') AS comment
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p')
+          AND n.nspname = ANY(%(schemas)s)
+        ORDER BY n.nspname, c.relname
+        """,
+        schemas,
+        using,
+    )
+    return [TableInfo(*row) for row in rows]
+
+
+def schema_columns(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ColumnInfo]:
+    """Return every column of the tables in the given schemas, in table order."""
+    rows = _in_schemas(
+        """
+        SELECT n.nspname AS schema,
+               c.relname AS table,
+               a.attname AS name,
+               a.attnum AS position,
+               format_type(a.atttypid, a.atttypmod) AS type,
+               a.attnotnull AS not_null,
+               CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default,
+               CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
+               CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) END AS generated,
+               col_description(c.oid, a.attnum) AS comment
+        FROM pg_attribute AS a
+        JOIN pg_class AS c ON c.oid = a.attrelid
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE c.relkind IN ('r', 'p')
+          AND a.attnum > 0
+          AND NOT a.attisdropped
+          AND n.nspname = ANY(%(schemas)s)
+        ORDER BY n.nspname, c.relname, a.attnum
+        """,
+        schemas,
+        using,
+    )
+    return [ColumnInfo(*row) for row in rows]
+
+
+def schema_indexes(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[SchemaIndex]:
+    """Return every index on the tables of the given schemas, with its definition and the constraint it backs."""
+    rows = _in_schemas(
+        """
+        SELECT n.nspname AS schema,
+               t.relname AS table,
+               ic.relname AS name,
+               pg_get_indexdef(i.indexrelid) AS definition,
+               replace(
+                   pg_get_indexdef(i.indexrelid), ' INDEX ' || quote_ident(ic.relname) || ' ON ', ' INDEX ON '
+               ) AS shape,
+               am.amname AS method,
+               i.indisunique AS is_unique,
+               i.indisprimary AS is_primary,
+               i.indisvalid AS is_valid,
+               con.conname AS constraint
+        FROM pg_index AS i
+        JOIN pg_class AS ic ON ic.oid = i.indexrelid
+        JOIN pg_class AS t ON t.oid = i.indrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        JOIN pg_am AS am ON am.oid = ic.relam
+        LEFT JOIN pg_constraint AS con
+               ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+        WHERE t.relkind IN ('r', 'p')
+          AND n.nspname = ANY(%(schemas)s)
+        ORDER BY n.nspname, t.relname, ic.relname
+        """,
+        schemas,
+        using,
+    )
+    return [SchemaIndex(*row) for row in rows]
+
+
+def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ConstraintInfo]:
+    """Return the table constraints of the given schemas (NOT NULL is a column's nullability, not listed here)."""
+    # PostgreSQL 18 records NOT NULL as constraints of type 'n'; partitions repeat their parent's constraints.
+    rows = _in_schemas(
+        """
+        SELECT n.nspname AS schema,
+               t.relname AS table,
+               con.conname AS name,
+               con.contype::text AS type,
+               pg_get_constraintdef(con.oid) AS definition,
+               con.convalidated AS validated
+        FROM pg_constraint AS con
+        JOIN pg_class AS t ON t.oid = con.conrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        WHERE con.contype IN ('p', 'u', 'f', 'c', 'x', 't')
+          AND con.conparentid = 0
+          AND t.relkind IN ('r', 'p')
+          AND n.nspname = ANY(%(schemas)s)
+        ORDER BY n.nspname, t.relname, con.conname
+        """,
+        schemas,
+        using,
+    )
+    return [
+        ConstraintInfo(schema, table, name, CONSTRAINT_TYPES[kind], definition, validated)
+        for schema, table, name, kind, definition, validated in rows
+    ]
+
+
+def schema_foreign_keys(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ForeignKeyInfo]:
+    """Return the foreign keys of tables in the given schemas: columns, the table and columns they reference."""
+    rows = _in_schemas(
+        """
+        SELECT n.nspname AS schema,
+               t.relname AS table,
+               con.conname AS name,
+               ARRAY(
+                   SELECT a.attname
+                   FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_attribute AS a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+                   ORDER BY k.ord
+               ) AS columns,
+               rn.nspname AS target_schema,
+               rt.relname AS target_table,
+               ARRAY(
+                   SELECT a.attname
+                   FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_attribute AS a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+                   ORDER BY k.ord
+               ) AS target_columns,
+               con.confdeltype::text AS on_delete
+        FROM pg_constraint AS con
+        JOIN pg_class AS t ON t.oid = con.conrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        JOIN pg_class AS rt ON rt.oid = con.confrelid
+        JOIN pg_namespace AS rn ON rn.oid = rt.relnamespace
+        WHERE con.contype = 'f'
+          AND con.conparentid = 0
+          AND n.nspname = ANY(%(schemas)s)
+        ORDER BY n.nspname, t.relname, con.conname
+        """,
+        schemas,
+        using,
+    )
+    return [
+        ForeignKeyInfo(
+            schema, table, name, tuple(columns), target_schema, target_table, tuple(targets), DELETE_ACTIONS[action]
+        )
+        for schema, table, name, columns, target_schema, target_table, targets, action in rows
+    ]
+
+
+def schema_extensions(*, using: str = "default") -> list[ExtensionInfo]:
+    """Return the extensions installed in the database with their versions."""
+    rows = fetch_all(
+        """
+        SELECT e.extname AS name,
+               e.extversion AS version,
+               n.nspname AS schema
+        FROM pg_extension AS e
+        JOIN pg_namespace AS n ON n.oid = e.extnamespace
+        ORDER BY e.extname
+        """,
+        using=using,
+    )
+    return [ExtensionInfo(*row) for row in rows]
+
+
+def schema_snapshot(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> SchemaSnapshot:
+    """Return the whole live schema of the given schemas: six statements, whatever the number of tables."""
+    return SchemaSnapshot(
+        schemas=tuple(schemas),
+        tables=tuple(schema_tables(schemas=schemas, using=using)),
+        columns=tuple(schema_columns(schemas=schemas, using=using)),
+        indexes=tuple(schema_indexes(schemas=schemas, using=using)),
+        constraints=tuple(schema_constraints(schemas=schemas, using=using)),
+        foreign_keys=tuple(schema_foreign_keys(schemas=schemas, using=using)),
+        extensions=tuple(schema_extensions(using=using)),
+    )

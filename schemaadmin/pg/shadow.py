@@ -1,0 +1,37 @@
+"""Throwaway databases on the same server as an alias's: where the drift check replays the applied migrations."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from schemaadmin.pg.connection import fetch_one
+from schemaadmin.pg.explain import connection_params
+
+__all__ = ["create_database", "drop_database", "may_create_databases"]
+
+
+def may_create_databases(*, using: str = "default") -> bool:
+    """Return whether the alias's role may CREATE DATABASE (a superuser or a role with CREATEDB)."""
+    row = fetch_one(
+        """
+        SELECT r.rolsuper OR r.rolcreatedb AS may_create
+        FROM pg_roles AS r
+        WHERE r.rolname = current_user
+        """,
+        using=using,
+    )
+    return bool(row and row[0])
+
+
+def create_database(name: str, *, using: str = "default") -> None:
+    """Create an empty database called name from template0 on the alias's server."""
+    # CREATE DATABASE refuses to run in a transaction, and the alias's own connection may be inside one.
+    with psycopg.connect(**connection_params(using), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+
+
+def drop_database(name: str, *, using: str = "default") -> None:
+    """Drop the database called name on the alias's server, ending any session still connected to it."""
+    with psycopg.connect(**connection_params(using), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

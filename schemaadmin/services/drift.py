@@ -1,0 +1,455 @@
+"""Drift: where the live database differs from what the models and the applied migrations say it should be.
+
+Two comparisons. The live schema against a shadow database migrated to exactly the applied migrations
+(services/shadow.py): tables, columns (type, nullability, default, identity, generation), indexes, constraints and
+extensions made by hand or lost. And the models against the migration files (what ``makemigrations --check``
+does): a model change nobody wrote a migration for. Names are not drift: an index or constraint the shadow has
+under the same definition matches whatever it is called.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+
+from django.apps import apps as global_apps
+from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+from django.db.migrations.state import ProjectState
+
+from schemaadmin.conf import app_settings
+from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
+from schemaadmin.services.shadow import ShadowUnavailable, applied_migrations, shadow_snapshot
+
+__all__ = ["DriftFinding", "DriftReport", "drift_findings", "drift_report", "model_changes", "schema_drift"]
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+ADOPT = (
+    "Adopt it: describe it in the model and write a migration whose SeparateDatabaseAndState("
+    "state_operations=[{operation}], database_operations=[]) records it without running any SQL"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftFinding:
+    code: str
+    severity: str  # error, warning or info
+    object: str  # what it is about: schema.table, schema.table.column, an index, an extension, app.Model
+    message: str
+    fix: str  # what to do, with the SQL or the migration operation where there is one
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    findings: tuple[DriftFinding, ...]
+    applied: int  # migrations applied on the live database, replayed in the shadow
+    from_cache: bool  # the shadow's schema came from the cache, no database was created
+    seconds: float
+
+    @property
+    def computed(self) -> bool:
+        return not any(f.code == "drift_unavailable" for f in self.findings)
+
+
+def _quote(identifier: str) -> str:
+    """Quote an identifier the way PostgreSQL would need it in a statement we suggest."""
+    if identifier.isidentifier() and identifier == identifier.lower() and identifier.isascii():
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _table_sql(schema: str, table: str) -> str:
+    return f"{_quote(schema)}.{_quote(table)}"
+
+
+def _column_clause(column: ColumnInfo) -> str:
+    clause = f"{_quote(column.name)} {column.type}"
+    if column.identity:
+        clause += f" GENERATED {column.identity.upper()} AS IDENTITY"
+    elif column.generated:
+        clause += f" GENERATED ALWAYS AS ({column.generated}) STORED"
+    elif column.default is not None:
+        clause += f" DEFAULT {column.default}"
+    return clause + (" NOT NULL" if column.not_null else "")
+
+
+def _concurrently(definition: str) -> str:
+    """Turn CREATE [UNIQUE] INDEX name ON ... into its CONCURRENTLY form."""
+    return definition.replace(" INDEX ", " INDEX CONCURRENTLY ", 1)
+
+
+def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[list[DriftFinding], set[tuple[str, str]]]:
+    live_tables = {(t.schema, t.name) for t in live.tables}
+    expected_tables = {(t.schema, t.name) for t in expected.tables}
+    findings = []
+    for schema, table in sorted(expected_tables - live_tables):
+        findings.append(
+            DriftFinding(
+                "missing_table",
+                "error",
+                f"{schema}.{table}",
+                f"The applied migrations create table {schema}.{table}, but the database has no such table.",
+                "Restore it (from a backup, or by migrating its app back before the migration that creates it and "
+                "forward again, which loses nothing only if it held nothing); if it was dropped on purpose, delete "
+                "the model and run makemigrations, then record that migration with manage.py migrate --fake.",
+            )
+        )
+    for schema, table in sorted(live_tables - expected_tables):
+        findings.append(
+            DriftFinding(
+                "unexpected_table",
+                "warning",
+                f"{schema}.{table}",
+                f"Table {schema}.{table} exists in the database, but no applied migration creates it.",
+                ADOPT.format(operation="CreateModel(...)")
+                + f" (or a model with managed = False); or drop it: DROP TABLE {_table_sql(schema, table)};",
+            )
+        )
+    return findings, live_tables & expected_tables
+
+
+def _column_differences(live: ColumnInfo, expected: ColumnInfo) -> list[str]:
+    differences = []
+    for label, attribute in (
+        ("type", "type"),
+        ("default", "default"),
+        ("identity", "identity"),
+        ("generation expression", "generated"),
+    ):
+        now, wanted = getattr(live, attribute), getattr(expected, attribute)
+        if now != wanted:
+            differences.append(f"{label} is {now or 'none'}, migrations say {wanted or 'none'}")
+    if live.not_null != expected.not_null:
+        now_text = "NOT NULL" if live.not_null else "nullable"
+        wanted_text = "NOT NULL" if expected.not_null else "nullable"
+        differences.append(f"{now_text}, migrations say {wanted_text}")
+    return differences
+
+
+def _column_fix(live: ColumnInfo, expected: ColumnInfo) -> str:
+    table = _table_sql(live.schema, live.table)
+    column = _quote(live.name)
+    statements = []
+    if live.type != expected.type:
+        statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {expected.type};")
+    if live.default != expected.default:
+        if expected.default is None:
+            statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT;")
+        else:
+            statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {expected.default};")
+    if live.not_null != expected.not_null:
+        action = "SET NOT NULL" if expected.not_null else "DROP NOT NULL"
+        statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} {action};")
+    if live.identity != expected.identity or live.generated != expected.generated:
+        statements.append("(identity and generation are changed by a migration of their own)")
+    return (
+        "Make the database match the migrations: " + " ".join(statements) + " Or, if the database is right, change "
+        "the model's field and record it with a migration whose SeparateDatabaseAndState(state_operations="
+        "[AlterField(...)], database_operations=[]) runs no SQL."
+    )
+
+
+def _column_findings(
+    live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]
+) -> list[DriftFinding]:
+    live_columns = {(c.schema, c.table, c.name): c for c in live.columns if (c.schema, c.table) in tables}
+    expected_columns = {(c.schema, c.table, c.name): c for c in expected.columns if (c.schema, c.table) in tables}
+    findings = []
+    for key in sorted(expected_columns.keys() - live_columns.keys()):
+        column = expected_columns[key]
+        findings.append(
+            DriftFinding(
+                "missing_column",
+                "error",
+                ".".join(key),
+                f"The applied migrations add column {column.name} ({column.type}) to {column.qualified_table}, but "
+                "the database has no such column: queries that read it fail.",
+                f"ALTER TABLE {_table_sql(column.schema, column.table)} ADD COLUMN {_column_clause(column)}; "
+                "(on a big table add it nullable, backfill, then SET NOT NULL)",
+            )
+        )
+    for key in sorted(live_columns.keys() - expected_columns.keys()):
+        column = live_columns[key]
+        blocks_inserts = column.not_null and column.default is None and not column.identity and not column.generated
+        findings.append(
+            DriftFinding(
+                "unexpected_column",
+                "error" if blocks_inserts else "warning",
+                ".".join(key),
+                f"Column {column.name} ({column.type}"
+                + (", NOT NULL" if column.not_null else "")
+                + (f", default {column.default}" if column.default else "")
+                + f") exists on {column.qualified_table}, but no applied migration adds it."
+                + (
+                    " It is NOT NULL without a default, so every INSERT from the application fails."
+                    if blocks_inserts
+                    else ""
+                ),
+                ADOPT.format(operation=f"AddField(model_name=..., name={column.name!r}, field=...)")
+                + f"; or drop it: ALTER TABLE {_table_sql(column.schema, column.table)} "
+                + f"DROP COLUMN {_quote(column.name)};",
+            )
+        )
+    for key in sorted(live_columns.keys() & expected_columns.keys()):
+        now, wanted = live_columns[key], expected_columns[key]
+        differences = _column_differences(now, wanted)
+        if not differences:
+            continue
+        severe = now.type != wanted.type or (now.not_null and not wanted.not_null) or now.generated != wanted.generated
+        findings.append(
+            DriftFinding(
+                "column_mismatch",
+                "error" if severe else "warning",
+                ".".join(key),
+                f"Column {now.name} of {now.qualified_table} differs from the migrations: "
+                + "; ".join(differences)
+                + ".",
+                _column_fix(now, wanted),
+            )
+        )
+    return findings
+
+
+def _unmatched[T](live: Iterable[T], expected: Iterable[T], key: Callable[[T], Hashable]) -> tuple[list[T], list[T]]:
+    """Pair objects of equal key (several of a key pair one to one); return those left on each side."""
+    pending: dict[Hashable, list[T]] = defaultdict(list)
+    for item in expected:
+        pending[key(item)].append(item)
+    extra = []
+    for item in live:
+        if pending.get(key(item)):
+            pending[key(item)].pop()
+        else:
+            extra.append(item)
+    return extra, [item for items in pending.values() for item in items]
+
+
+def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[DriftFinding]:
+    # Indexes that enforce a primary key, unique or exclusion constraint are compared as those constraints.
+    def plain(indexes: Sequence[SchemaIndex]) -> list[SchemaIndex]:
+        return [i for i in indexes if i.constraint is None and (i.schema, i.table) in tables]
+
+    extra, missing = _unmatched(plain(live.indexes), plain(expected.indexes), lambda i: (i.schema, i.table, i.shape))
+    missing_by_name = {(i.schema, i.name): i for i in missing}
+    findings = []
+    for index in extra:
+        wanted = missing_by_name.pop((index.schema, index.name), None)
+        drop = f"DROP INDEX CONCURRENTLY {_table_sql(index.schema, index.name)};"
+        if wanted is not None:
+            findings.append(
+                DriftFinding(
+                    "index_mismatch",
+                    "warning",
+                    index.qualified_name,
+                    f"Index {index.qualified_name} is defined differently from the migrations. Database: "
+                    f"{index.definition}. Migrations: {wanted.definition}.",
+                    f"Rebuild it as the migrations say: {drop} {_concurrently(wanted.definition)}; or, if the "
+                    "database is right, change the model's index and record it with SeparateDatabaseAndState("
+                    "state_operations=[RemoveIndex(...), AddIndex(...)], database_operations=[]).",
+                )
+            )
+            continue
+        invalid = "" if index.is_valid else " It is INVALID (a failed or interrupted concurrent build)."
+        findings.append(
+            DriftFinding(
+                "unexpected_index",
+                "warning",
+                index.qualified_name,
+                f"Index {index.qualified_name} on {index.qualified_table} exists in the database, but no applied "
+                f"migration creates it: {index.definition}.{invalid}",
+                ADOPT.format(operation="AddIndex(model_name=..., index=models.Index(...))") + f"; or drop it: {drop}",
+            )
+        )
+    for index in missing_by_name.values():
+        findings.append(
+            DriftFinding(
+                "missing_index",
+                "error" if index.is_unique else "warning",
+                index.qualified_name,
+                f"The applied migrations create index {index.qualified_name} on {index.qualified_table}, but the "
+                f"database has no index defined as {index.definition}.",
+                f"Create it without blocking writes: {_concurrently(index.definition)};",
+            )
+        )
+    return findings
+
+
+def _constraint_findings(
+    live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]
+) -> list[DriftFinding]:
+    def ours(constraints: Sequence[ConstraintInfo]) -> list[ConstraintInfo]:
+        return [c for c in constraints if (c.schema, c.table) in tables]
+
+    extra, missing = _unmatched(
+        ours(live.constraints), ours(expected.constraints), lambda c: (c.schema, c.table, c.type, c.definition)
+    )
+    missing_by_name = {(c.schema, c.table, c.name): c for c in missing}
+    findings = []
+    for constraint in extra:
+        table = _table_sql(constraint.schema, constraint.table)
+        drop = f"ALTER TABLE {table} DROP CONSTRAINT {_quote(constraint.name)};"
+        wanted = missing_by_name.pop((constraint.schema, constraint.table, constraint.name), None)
+        if wanted is not None:
+            findings.append(
+                DriftFinding(
+                    "constraint_mismatch",
+                    "error",
+                    f"{constraint.qualified_table}.{constraint.name}",
+                    f"Constraint {constraint.name} on {constraint.qualified_table} is {constraint.definition}; the "
+                    f"migrations say {wanted.definition}.",
+                    f"Replace it as the migrations say: {drop} ALTER TABLE {table} ADD CONSTRAINT "
+                    f"{_quote(wanted.name)} {wanted.definition};",
+                )
+            )
+            continue
+        findings.append(
+            DriftFinding(
+                "unexpected_constraint",
+                "warning",
+                f"{constraint.qualified_table}.{constraint.name}",
+                f"{constraint.type.capitalize()} constraint {constraint.name} on {constraint.qualified_table} "
+                f"exists in the database, but no applied migration creates it: {constraint.definition}.",
+                ADOPT.format(operation="AddConstraint(model_name=..., constraint=...)") + f"; or drop it: {drop}",
+            )
+        )
+    for constraint in missing_by_name.values():
+        table = _table_sql(constraint.schema, constraint.table)
+        findings.append(
+            DriftFinding(
+                "missing_constraint",
+                "error",
+                f"{constraint.qualified_table}.{constraint.name}",
+                f"The applied migrations create {constraint.type} constraint {constraint.name} on "
+                f"{constraint.qualified_table} ({constraint.definition}), but the database does not have it.",
+                f"ALTER TABLE {table} ADD CONSTRAINT {_quote(constraint.name)} {constraint.definition}; (for a "
+                "check or foreign key on a big table add it NOT VALID, then VALIDATE CONSTRAINT)",
+            )
+        )
+    return findings
+
+
+def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[DriftFinding]:
+    live_versions = {e.name: e.version for e in live.extensions}
+    expected_versions = {e.name: e.version for e in expected.extensions}
+    findings = []
+    for name in sorted(expected_versions.keys() - live_versions.keys()):
+        findings.append(
+            DriftFinding(
+                "missing_extension",
+                "error",
+                name,
+                f"The applied migrations create extension {name}, but the database does not have it.",
+                f"CREATE EXTENSION IF NOT EXISTS {_quote(name)};",
+            )
+        )
+    for name in sorted(live_versions.keys() - expected_versions.keys()):
+        findings.append(
+            DriftFinding(
+                "unexpected_extension",
+                "info",
+                name,
+                f"Extension {name} {live_versions[name]} is installed, but no applied migration creates it.",
+                "Adopt it with a migration running django.contrib.postgres.operations.CreateExtension("
+                f"{name!r}) (a no-op where it exists); or drop it if nothing uses it: DROP EXTENSION {_quote(name)};",
+            )
+        )
+    for name in sorted(live_versions.keys() & expected_versions.keys()):
+        if live_versions[name] != expected_versions[name]:
+            findings.append(
+                DriftFinding(
+                    "extension_version_mismatch",
+                    "info",
+                    name,
+                    f"Extension {name} is at version {live_versions[name]}; a fresh database gets "
+                    f"{expected_versions[name]}.",
+                    f"ALTER EXTENSION {_quote(name)} UPDATE; (read the extension's upgrade notes first)",
+                )
+            )
+    return findings
+
+
+def schema_drift(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[DriftFinding]:
+    """Return the differences between a live schema and the one the migrations build."""
+    findings, tables = _table_findings(live, expected)
+    findings += _column_findings(live, expected, tables)
+    findings += _index_findings(live, expected, tables)
+    findings += _constraint_findings(live, expected, tables)
+    findings += _extension_findings(live, expected)
+    return findings
+
+
+def model_changes() -> list[DriftFinding]:
+    """Return each model change no migration file describes yet, as makemigrations --check would find it."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    conflicts = loader.detect_conflicts()
+    if conflicts:
+        return [
+            DriftFinding(
+                "migration_conflict",
+                "error",
+                app_label,
+                f"App {app_label} has several leaf migrations: {', '.join(sorted(names))}.",
+                f"manage.py makemigrations --merge {app_label}",
+            )
+            for app_label, names in sorted(conflicts.items())
+        ]
+    autodetector = MigrationAutodetector(
+        loader.project_state(),
+        ProjectState.from_apps(global_apps),
+        NonInteractiveMigrationQuestioner(specified_apps=None, dry_run=True),
+    )
+    findings = []
+    for app_label, migrations in sorted(autodetector.changes(graph=loader.graph).items()):
+        for migration in migrations:
+            for operation in migration.operations:
+                model = getattr(operation, "model_name", None) or getattr(operation, "name", "")
+                findings.append(
+                    DriftFinding(
+                        "model_without_migration",
+                        "error",
+                        f"{app_label}.{model}" if model else app_label,
+                        f"{operation.describe()}: the models say so, but no migration file does.",
+                        f"manage.py makemigrations {app_label}, review the migration (lint it on the schema page) "
+                        "and apply it.",
+                    )
+                )
+    return findings
+
+
+def _sorted(findings: Iterable[DriftFinding]) -> tuple[DriftFinding, ...]:
+    return tuple(sorted(findings, key=lambda f: (SEVERITY_RANK[f.severity], f.code, f.object)))
+
+
+def drift_report(*, using: str = "default", refresh: bool = False) -> DriftReport:
+    """Compare the live database with its applied migrations, and the models with the migration files."""
+    validated_alias(using)
+    started = time.monotonic()
+    schemas = tuple(app_settings()["APP_SCHEMAS"])
+    applied = applied_migrations(using=using)
+    from_cache = False
+    try:
+        expected, from_cache = shadow_snapshot(applied, schemas=schemas, using=using, refresh=refresh)
+    except ShadowUnavailable as exc:
+        findings = [
+            DriftFinding(
+                "drift_unavailable",
+                "warning",
+                using,
+                f"Drift between the database and its migrations could not be computed. {exc}",
+                "Fix the cause above and look again; model changes without a migration are still listed.",
+            )
+        ]
+    else:
+        findings = schema_drift(schema_snapshot(schemas=schemas, using=using), expected)
+    findings += model_changes()
+    return DriftReport(_sorted(findings), len(applied), from_cache, time.monotonic() - started)
+
+
+def drift_findings(*, using: str = "default") -> list[DriftFinding]:
+    """Return every drift finding for the database named by using, worst first."""
+    return list(drift_report(using=using).findings)

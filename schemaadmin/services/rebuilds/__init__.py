@@ -1,0 +1,43 @@
+"""Index rebuilds: plan and estimate, start in the worker locked per index, watch, cancel, retry, recover.
+
+plan.py checks a request and estimates it, run.py is the job's body, control.py is what the pages and the
+command call.
+"""
+
+from __future__ import annotations
+
+from schemaadmin.services.rebuilds.control import (
+    BuildProgress,
+    active_rebuild,
+    build_progress,
+    cancel_rebuild,
+    recover_stalled_rebuilds,
+    retry_rebuild,
+    start_rebuild,
+)
+from schemaadmin.services.rebuilds.plan import (
+    RebuildAlreadyActive,
+    RebuildEstimate,
+    RebuildPlan,
+    RebuildRefused,
+    plan_rebuild,
+    rebuildable_indexes,
+)
+from schemaadmin.services.rebuilds.run import run_rebuild
+
+__all__ = [
+    "BuildProgress",
+    "RebuildAlreadyActive",
+    "RebuildEstimate",
+    "RebuildPlan",
+    "RebuildRefused",
+    "active_rebuild",
+    "build_progress",
+    "cancel_rebuild",
+    "plan_rebuild",
+    "rebuildable_indexes",
+    "recover_stalled_rebuilds",
+    "retry_rebuild",
+    "run_rebuild",
+    "start_rebuild",
+]

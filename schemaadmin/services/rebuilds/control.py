@@ -1,0 +1,285 @@
+"""Start, cancel, retry and watch rebuilds; recover the ones whose worker died."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Status
+
+from schemaadmin.audit import record
+from schemaadmin.models import ACTIVE_STATES, IndexRebuild, JobState
+from schemaadmin.pg.ddl import (
+    cancel_build,
+    open_build_connection,
+    session_pids,
+    temporary_index_name,
+    terminate_sessions,
+)
+from schemaadmin.pg.jobs import LogWriter
+from schemaadmin.pg.progress import index_build_progress
+from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
+from schemaadmin.services.rebuilds.run import application_name, clean_leftovers, finish
+
+__all__ = [
+    "BuildProgress",
+    "TASK_NAME",
+    "active_rebuild",
+    "build_progress",
+    "cancel_rebuild",
+    "recover_stalled_rebuilds",
+    "retry_rebuild",
+    "start_rebuild",
+]
+
+TASK_NAME = "schemaadmin.rebuild_index"
+WORKER_STOPPED = "The worker stopped mid-build; the old index is untouched and leftovers were dropped. Retry it."
+
+
+def _lock(using: str, schema: str, name: str) -> str:
+    return f"schemaadmin.rebuild:{using}:{schema}.{name}"
+
+
+def active_rebuild(schema: str, name: str, *, using: str = "default") -> IndexRebuild | None:
+    """Return the queued or running rebuild of index schema.name, if any."""
+    return IndexRebuild.objects.filter(
+        database_alias=using, schema_name=schema, index_name=name, state__in=ACTIVE_STATES
+    ).first()
+
+
+def start_rebuild(
+    plan: RebuildPlan, *, user: Any, request: HttpRequest | None = None, retry_of: IndexRebuild | None = None
+) -> IndexRebuild:
+    """Record the rebuild, audit it and queue its job, locked per index; refuse a second one on the same index."""
+    from schemaadmin.tasks import rebuild_index
+
+    new_name = temporary_index_name(plan.name) if plan.kind == IndexRebuild.Kind.REPLACE else f"{plan.name}_ccnew"
+    try:
+        with transaction.atomic():
+            rebuild = IndexRebuild.objects.create(
+                database_alias=plan.using,
+                schema_name=plan.schema,
+                index_name=plan.name,
+                table_name=plan.table,
+                kind=plan.kind,
+                method=plan.target_method,
+                parameters=plan.parameters,
+                estimate=plan.estimate.as_dict(),
+                new_index_name=new_name[:63],
+                requested_by=user,
+                retry_of=retry_of,
+            )
+    except IntegrityError:
+        active = active_rebuild(plan.schema, plan.name, using=plan.using)
+        if active is None:
+            raise
+        raise RebuildAlreadyActive(active) from None
+    record(
+        request,
+        "rebuild.requested",
+        plan.qualified_name,
+        actor=user,
+        rebuild=rebuild.pk,
+        kind=plan.kind,
+        method=plan.target_method,
+        parameters=plan.parameters,
+        retry_of=retry_of.pk if retry_of else None,
+        source="web" if request is not None else ("command line" if user is None else "service"),
+    )
+    lock = _lock(plan.using, plan.schema, plan.name)
+    try:
+        job_id = rebuild_index.configure(lock=lock, queueing_lock=lock).defer(rebuild_id=rebuild.pk)
+    except AlreadyEnqueued:
+        finish(rebuild, JobState.FAILED, error="The worker already has a rebuild of this index queued.")
+        raise RebuildRefused(
+            f"The worker already has a rebuild of {plan.qualified_name} queued; wait for it or clear it in the admin."
+        ) from None
+    IndexRebuild.objects.filter(pk=rebuild.pk).update(job_id=job_id)
+    rebuild.job_id = job_id
+    return rebuild
+
+
+def cancel_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None) -> None:
+    """Cancel a queued rebuild at once, or ask the running one's job and backend to stop (it then cleans up)."""
+    from schemaadmin.tasks import app
+
+    rebuild.refresh_from_db()
+    if not rebuild.is_active:
+        raise RebuildRefused(f"Rebuild {rebuild.pk} already ended ({rebuild.state}); there is nothing to cancel.")
+    qualified = f"{rebuild.schema_name}.{rebuild.index_name}"
+    record(request, "rebuild.cancel_requested", qualified, actor=user, rebuild=rebuild.pk, state=rebuild.state)
+    who = user.get_username() if user is not None else "the command line"
+    if rebuild.state == JobState.QUEUED:
+        stopped = IndexRebuild.objects.filter(pk=rebuild.pk, state=JobState.QUEUED).update(
+            state=JobState.CANCELLED, cancelled_by=user, finished_at=timezone.now(), error=f"Cancelled by {who}."
+        )
+        if stopped:
+            if rebuild.job_id is not None:
+                app.job_manager.cancel_job_by_id(rebuild.job_id)
+            record(request, "rebuild.cancelled", qualified, actor=user, rebuild=rebuild.pk, before_start=True)
+            rebuild.refresh_from_db()
+            return
+    # Running: the job's watcher sees cancelled_by within a second, cancels its own statement unless it is
+    # swapping, drops leftovers and records "cancelled by". Cancelling here too saves that second.
+    IndexRebuild.objects.filter(pk=rebuild.pk, cancelled_by__isnull=True).update(cancelled_by=user)
+    if rebuild.job_id is not None:
+        app.job_manager.cancel_job_by_id(rebuild.job_id, abort=True)
+    rebuild.refresh_from_db()
+    if rebuild.backend_pid:
+        cancel_build(rebuild.backend_pid, using=rebuild.database_alias)
+
+
+def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None) -> IndexRebuild:
+    """Start the same rebuild again after it failed or was cancelled."""
+    if rebuild.state not in (JobState.FAILED, JobState.CANCELLED):
+        raise RebuildRefused(
+            f"Only a failed or cancelled rebuild can be retried; rebuild {rebuild.pk} is {rebuild.state}."
+        )
+    qualified = f"{rebuild.schema_name}.{rebuild.index_name}"
+    if rebuild.kind == IndexRebuild.Kind.REINDEX:
+        plan = plan_rebuild(qualified, using=rebuild.database_alias)
+    else:
+        plan = plan_rebuild(
+            qualified, kind=rebuild.kind, method=rebuild.method, using=rebuild.database_alias, **rebuild.parameters
+        )
+    return start_rebuild(plan, user=user, request=request, retry_of=rebuild)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildProgress:
+    phase: str
+    command: str
+    blocks_done: int
+    blocks_total: int
+    tuples_done: int
+    tuples_total: int
+    percent: float | None
+    elapsed_seconds: float | None
+    eta_seconds: float | None
+    live: bool  # read from pg_stat_progress_create_index now, not the last snapshot saved
+
+
+def build_progress(rebuild: IndexRebuild) -> BuildProgress | None:
+    """Return how far the rebuild is: live while its backend builds, else the last snapshot; None before it starts."""
+    stored: dict[str, Any] = rebuild.progress if isinstance(rebuild.progress, dict) else {}
+    elapsed = rebuild.duration.total_seconds() if rebuild.duration is not None else None
+    row = None
+    if rebuild.state == JobState.RUNNING and rebuild.backend_pid:
+        row = index_build_progress(rebuild.backend_pid, using=rebuild.database_alias)
+    if row is not None:
+        fraction = row.fraction
+        percent = None if fraction is None else round(fraction * 100, 1)
+        started = stored.get("phase_started_at") if stored.get("phase") == row.phase else None
+        return BuildProgress(
+            phase=row.phase,
+            command=row.command,
+            blocks_done=row.blocks_done,
+            blocks_total=row.blocks_total,
+            tuples_done=row.tuples_done,
+            tuples_total=row.tuples_total,
+            percent=percent,
+            elapsed_seconds=elapsed,
+            eta_seconds=_eta(fraction, started),
+            live=True,
+        )
+    if not stored and rebuild.state != JobState.SUCCEEDED:
+        return None
+    succeeded = rebuild.state == JobState.SUCCEEDED
+    return BuildProgress(
+        phase="done" if succeeded else str(stored.get("phase", "")),
+        command=str(stored.get("command", "")),
+        blocks_done=int(stored.get("blocks_done", 0)),
+        blocks_total=int(stored.get("blocks_total", 0)),
+        tuples_done=int(stored.get("tuples_done", 0)),
+        tuples_total=int(stored.get("tuples_total", 0)),
+        percent=100.0 if succeeded else stored.get("percent"),
+        elapsed_seconds=elapsed,
+        eta_seconds=0.0 if succeeded else None,
+        live=False,
+    )
+
+
+def _eta(fraction: float | None, phase_started_at: str | None) -> float | None:
+    """Return the seconds left in this phase at its pace so far; None too early to tell."""
+    if fraction is None or fraction < 0.02 or not phase_started_at:
+        return None
+    spent = (timezone.now() - datetime.fromisoformat(phase_started_at)).total_seconds()
+    return max(spent * (1 - fraction) / fraction, 0.0)
+
+
+def _stalled_seconds() -> float:
+    return float(getattr(settings, "PROCRASTINATE_WORKER_DEFAULTS", {}).get("stalled_worker_timeout", 30))
+
+
+def recover_stalled_rebuilds() -> list[IndexRebuild]:
+    """Fail the rebuilds whose worker died (no heartbeat) or whose job ended without them; clean their leftovers."""
+    from schemaadmin.tasks import app
+
+    manager = app.job_manager
+    orphans: dict[int, IndexRebuild] = {}
+    for job in async_to_sync(manager.get_stalled_jobs)(task_name=TASK_NAME, seconds_since_heartbeat=_stalled_seconds()):
+        async_to_sync(manager.finish_job_by_id_async)(job_id=job.id, status=Status.FAILED, delete_job=False)
+        for rebuild in IndexRebuild.objects.filter(job_id=job.id, state__in=ACTIVE_STATES):
+            orphans[rebuild.pk] = rebuild
+    for rebuild in IndexRebuild.objects.filter(state=JobState.RUNNING, job_id__isnull=False):
+        if rebuild.pk not in orphans and _job_status(rebuild.job_id) != Status.DOING:
+            orphans[rebuild.pk] = rebuild
+    return [rebuild for rebuild in orphans.values() if _recover(rebuild)]
+
+
+def _job_status(job_id: int) -> Status | None:
+    from schemaadmin.tasks import app
+
+    try:
+        return app.job_manager.get_job_status(job_id)
+    except Exception:  # the job row is gone (deleted by hand or by a cleanup)
+        return None
+
+
+def _recover(rebuild: IndexRebuild) -> bool:
+    """End a dead worker's build session, mark the rebuild failed, and clean what it left; False if it had ended."""
+    using = rebuild.database_alias
+    name = application_name(rebuild.pk)
+    log = LogWriter(IndexRebuild._meta.db_table, rebuild.pk, using=using, interval=0)
+    try:
+        ended = terminate_sessions(name, using=using)
+        if ended:
+            log.write(f"recovery: ended the dead worker's build session (pid {', '.join(map(str, ended))})")
+        deadline = time.monotonic() + 15
+        while session_pids(name, using=using) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        failed = IndexRebuild.objects.filter(pk=rebuild.pk, state__in=ACTIVE_STATES).update(
+            state=JobState.FAILED, finished_at=timezone.now(), error=WORKER_STOPPED
+        )
+        if not failed:
+            return False
+        log.write("recovery: the worker stopped mid-build; marked failed")
+        try:
+            conn = open_build_connection(using=using)
+            try:
+                clean_leftovers(rebuild, conn, log)
+            finally:
+                conn.close()
+        except Exception as exc:  # the next recovery pass or a retry cleans up again
+            log.write(f"recovery: cleanup failed: {exc}")
+    finally:
+        log.close()
+    rebuild.refresh_from_db()
+    record(
+        None,
+        "rebuild.failed",
+        f"{rebuild.schema_name}.{rebuild.index_name}",
+        actor=rebuild.requested_by,
+        rebuild=rebuild.pk,
+        error=WORKER_STOPPED,
+        recovered=True,
+    )
+    return True

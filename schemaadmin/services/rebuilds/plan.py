@@ -1,0 +1,310 @@
+"""What a rebuild will do, checked before anything runs: the index, the new parameters, memory, disk and time."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from schemaadmin.conf import app_settings
+from schemaadmin.models import IndexRebuild, JobState
+from schemaadmin.pg.ddl import replacement_definition, setting_reset_bytes, temporary_index_name
+from schemaadmin.pg.indexes import IndexInfo, indexes
+from schemaadmin.services.index_health.vectors import (
+    HNSW_DEFAULT_EF_CONSTRUCTION,
+    HNSW_DEFAULT_M,
+    IVFFLAT_DEFAULT_LISTS,
+    hnsw_build_bytes,
+    stored_value_bytes,
+)
+
+__all__ = [
+    "RebuildAlreadyActive",
+    "RebuildEstimate",
+    "RebuildPlan",
+    "RebuildRefused",
+    "find_index",
+    "plan_rebuild",
+    "rebuildable_indexes",
+]
+
+KINDS = (IndexRebuild.Kind.REINDEX, IndexRebuild.Kind.REPLACE)
+# pgvector's limits (hnsw.c, ivfflat.c).
+M_RANGE = (2, 100)
+EF_CONSTRUCTION_RANGE = (4, 1000)
+LISTS_RANGE = (1, 32768)
+# IVFFlat runs k-means on a sample of this many rows per list.
+IVFFLAT_SAMPLES_PER_LIST = 50
+_LEFTOVER = re.compile(r"(_cc(new|old)[0-9]*|_sa_new)$")
+
+
+class RebuildRefused(ValueError):
+    """The rebuild cannot start; the message is a sentence for the user."""
+
+
+class RebuildAlreadyActive(RebuildRefused):
+    """A rebuild of the same index is queued or running: `.rebuild` is that one."""
+
+    def __init__(self, rebuild: IndexRebuild) -> None:
+        super().__init__(
+            f"A rebuild of {rebuild.schema_name}.{rebuild.index_name} is already {rebuild.state} "
+            f"(rebuild {rebuild.pk})."
+        )
+        self.rebuild = rebuild
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildEstimate:
+    rows: int | None
+    dimensions: int | None
+    graph_memory_bytes: int | None  # HNSW: the whole graph; IVFFlat: the k-means sample and centres
+    server_maintenance_work_mem_bytes: int
+    planned_maintenance_work_mem_bytes: int
+    fits_in_memory: bool | None
+    disk_bytes_needed: int
+    estimated_seconds: float | None
+    basis: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildPlan:
+    schema: str
+    name: str
+    table: str
+    method: str
+    target_method: str
+    kind: str
+    parameters: dict[str, int] = field(hash=False)
+    current_parameters: dict[str, int] = field(hash=False)
+    definition: str
+    new_definition: str | None
+    estimate: RebuildEstimate
+    size_bytes: int = 0
+    using: str = "default"
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def find_index(qualified: str, *, using: str = "default") -> IndexInfo:
+    """Return the index named schema.name, or refuse with a sentence saying it is not there."""
+    schema, dot, name = qualified.strip().partition(".")
+    if not dot or not schema or not name:
+        raise RebuildRefused(f"Name the index as schema.name (got {qualified!r}).")
+    for index in indexes(using=using):
+        if index.schema == schema and index.name == name:
+            return index
+    raise RebuildRefused(f"There is no index {schema}.{name} in a user schema of this database.")
+
+
+def rebuildable_indexes(*, using: str = "default") -> list[IndexInfo]:
+    """Return the indexes a rebuild may be started on: valid ones in user schemas, no rebuild leftovers."""
+    return [index for index in indexes(using=using) if index.is_valid and not _LEFTOVER.search(index.name)]
+
+
+def current_parameters(index: IndexInfo) -> dict[str, int]:
+    """Return a vector index's build parameters with pgvector's defaults filled in; {} for other methods."""
+    if index.method == "hnsw":
+        return {
+            "m": index.option("m") or HNSW_DEFAULT_M,
+            "ef_construction": index.option("ef_construction") or HNSW_DEFAULT_EF_CONSTRUCTION,
+        }
+    if index.method == "ivfflat":
+        return {"lists": index.option("lists") or IVFFLAT_DEFAULT_LISTS}
+    return {}
+
+
+def plan_rebuild(
+    qualified: str,
+    *,
+    kind: str = IndexRebuild.Kind.REINDEX,
+    method: str | None = None,
+    m: int | None = None,
+    ef_construction: int | None = None,
+    lists: int | None = None,
+    using: str = "default",
+) -> RebuildPlan:
+    """Check a rebuild request against the live index and return what it would run, with its estimate."""
+    if kind not in KINDS:
+        raise RebuildRefused(f"Unknown kind of rebuild {kind!r}: choose reindex or replace.")
+    index = find_index(qualified, using=using)
+    if _LEFTOVER.search(index.name):
+        raise RebuildRefused(
+            f"{index.qualified_name} is a leftover of an earlier rebuild: drop it rather than rebuild it."
+        )
+    current = current_parameters(index)
+    given = {
+        key: value
+        for key, value in (("m", m), ("ef_construction", ef_construction), ("lists", lists))
+        if value is not None
+    }
+    target_method = (method or index.method).strip().lower()
+    if kind == IndexRebuild.Kind.REINDEX:
+        if given or target_method != index.method:
+            raise RebuildRefused(
+                "REINDEX CONCURRENTLY keeps the index's method and parameters; "
+                "choose a rebuild with new parameters to change them."
+            )
+        parameters = current
+        new_definition = None
+    else:
+        parameters = _new_parameters(index, target_method, given, current)
+        if index.backs_constraint:
+            raise RebuildRefused(
+                f"{index.qualified_name} enforces a primary key or unique constraint; swapping it for a new index "
+                "would drop the constraint. Use REINDEX CONCURRENTLY."
+            )
+        if not index.is_valid:
+            raise RebuildRefused(f"{index.qualified_name} is INVALID; REINDEX CONCURRENTLY repairs it.")
+        new_definition = replacement_definition(
+            index.definition,
+            schema=index.schema,
+            table=index.table,
+            new_name=temporary_index_name(index.name),
+            method=target_method,
+            options=dict(parameters),
+        )
+    estimate = estimate_rebuild(index, target_method, parameters, using=using)
+    return RebuildPlan(
+        schema=index.schema,
+        name=index.name,
+        table=index.table,
+        method=index.method,
+        target_method=target_method,
+        kind=str(kind),
+        parameters=parameters,
+        current_parameters=current,
+        definition=index.definition,
+        new_definition=None if new_definition is None else _as_text(new_definition, using),
+        estimate=estimate,
+        size_bytes=index.size_bytes,
+        using=using,
+    )
+
+
+def _new_parameters(index: IndexInfo, target: str, given: dict[str, int], current: dict[str, int]) -> dict[str, int]:
+    """Return the parameters of the replacement, refusing options that do not belong to its method."""
+    name = index.qualified_name
+    if target != index.method and not (index.method == "ivfflat" and target == "hnsw"):
+        raise RebuildRefused(
+            f"{name} is a {index.method} index; a rebuild can keep its method, or turn IVFFlat into HNSW, "
+            f"not make it {target}."
+        )
+    if target not in ("hnsw", "ivfflat"):
+        if given:
+            raise RebuildRefused(
+                f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of vector indexes "
+                f"(HNSW, IVFFlat); {name} is a {index.method} index."
+            )
+        return {}
+    if target == "hnsw":
+        if "lists" in given:
+            raise RebuildRefused(f"lists is an IVFFlat option; the new {name} is an HNSW index (m, ef_construction).")
+        base = current if index.method == "hnsw" else {}
+        m = given.get("m", base.get("m", HNSW_DEFAULT_M))
+        ef = given.get("ef_construction", base.get("ef_construction", HNSW_DEFAULT_EF_CONSTRUCTION))
+        _check_range("m", m, M_RANGE)
+        _check_range("ef_construction", ef, EF_CONSTRUCTION_RANGE)
+        if ef < 2 * m:
+            raise RebuildRefused(f"ef_construction must be at least twice m ({2 * m} for m = {m}); got {ef}.")
+        return {"m": m, "ef_construction": ef}
+    extra = [key for key in given if key != "lists"]
+    if extra:
+        raise RebuildRefused(
+            f"{' and '.join(extra)} {'is an HNSW option' if len(extra) == 1 else 'are HNSW options'}; "
+            f"{name} is an IVFFlat index (lists). Choose HNSW as the new method to use them."
+        )
+    lists = given.get("lists", current.get("lists", IVFFLAT_DEFAULT_LISTS))
+    _check_range("lists", lists, LISTS_RANGE)
+    return {"lists": lists}
+
+
+def _check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise RebuildRefused(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
+
+
+def _as_text(statement: Any, using: str) -> str:
+    from django.db import connections
+
+    wrapper = connections[using]
+    wrapper.ensure_connection()
+    return statement.as_string(wrapper.connection)
+
+
+def estimate_rebuild(
+    index: IndexInfo, target: str, parameters: dict[str, int], *, using: str = "default"
+) -> RebuildEstimate:
+    """Estimate the build's memory, disk and time, and the maintenance_work_mem the job will set."""
+    rows = index.table_rows
+    value_bytes = stored_value_bytes(index.key_types[0]) if index.is_vector and index.key_types else None
+    graph: int | None = None
+    disk = index.size_bytes
+    if rows is not None and value_bytes is not None:
+        if target == "hnsw":
+            m = parameters.get("m", HNSW_DEFAULT_M)
+            graph = hnsw_build_bytes(rows, value_bytes, m)
+            if index.method != "hnsw":
+                # An element tuple (value, heap pointers) and a neighbour tuple (2m + m level-0/upper tids).
+                disk = math.ceil(rows * (value_bytes + 3 * m * 6 + 64) * 1.1)
+        elif target == "ivfflat":
+            lists = parameters.get("lists", IVFFLAT_DEFAULT_LISTS)
+            graph = (min(rows, lists * IVFFLAT_SAMPLES_PER_LIST) + lists) * value_bytes
+    server = setting_reset_bytes("maintenance_work_mem", using=using)
+    planned = planned_maintenance_work_mem(graph, index.size_bytes, server)
+    seconds, basis = _time_estimate(index, target, parameters, rows, using=using)
+    return RebuildEstimate(
+        rows=rows,
+        dimensions=index.dimensions,
+        graph_memory_bytes=graph,
+        server_maintenance_work_mem_bytes=server,
+        planned_maintenance_work_mem_bytes=planned,
+        fits_in_memory=None if graph is None else graph <= planned,
+        disk_bytes_needed=disk,
+        estimated_seconds=seconds,
+        basis=basis,
+    )
+
+
+def planned_maintenance_work_mem(graph_bytes: int | None, index_bytes: int, server_bytes: int) -> int:
+    """Return the maintenance_work_mem to build with: the graph (or a sort of the index) plus a margin, capped."""
+    settings = app_settings()
+    wanted = (graph_bytes if graph_bytes is not None else index_bytes) * settings["REBUILD_MAINTENANCE_WORK_MEM_MARGIN"]
+    megabytes = math.ceil(wanted / 2**20)
+    return int(min(settings["REBUILD_MAX_MAINTENANCE_WORK_MEM"], max(server_bytes, megabytes * 2**20)))
+
+
+def _time_estimate(
+    index: IndexInfo, target: str, parameters: dict[str, int], rows: int | None, *, using: str
+) -> tuple[float | None, str]:
+    """Scale the last successful rebuild of this index (else of this table with the method) to today's rows."""
+    finished = IndexRebuild.objects.filter(
+        state=JobState.SUCCEEDED,
+        database_alias=using,
+        schema_name=index.schema,
+        method=target,
+        started_at__isnull=False,
+        finished_at__isnull=False,
+    ).order_by("-finished_at")
+    past = finished.filter(index_name=index.name).first() or finished.filter(table_name=index.table).first()
+    if past is None or past.duration is None:
+        return None, "No earlier rebuild of this index to learn from."
+    seconds = past.duration.total_seconds()
+    then_rows = past.estimate.get("rows") if isinstance(past.estimate, dict) else None
+    factor = 1.0
+    how = f"rebuild {past.pk} on {past.finished_at:%Y-%m-%d} took {seconds:.0f} s"
+    if rows and then_rows:
+        factor *= rows / then_rows
+        how += f" for {then_rows:,} rows, scaled to {rows:,}"
+    then_ef = past.parameters.get("ef_construction") if isinstance(past.parameters, dict) else None
+    now_ef = parameters.get("ef_construction")
+    if then_ef and now_ef and then_ef != now_ef:
+        factor *= now_ef / then_ef
+        how += f" and to ef_construction {now_ef}"
+    return seconds * factor, f"From the last rebuild like it: {how}."

@@ -1,0 +1,348 @@
+"""The rebuild job's body: tune the session, build concurrently, swap, record progress, clean up after failures.
+
+The build runs on a psycopg connection of its own (autocommit, named for pg_stat_activity so a dead worker's
+build can be found and ended). A watcher thread samples pg_stat_progress_create_index every second into the
+record, and cancels the build's statement when a cancel was asked for, never during the swap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from django.db import connections
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from schemaadmin.audit import record
+from schemaadmin.conf import app_settings
+from schemaadmin.models import IndexRebuild, JobState
+from schemaadmin.pg.bulk import index_definition
+from schemaadmin.pg.ddl import (
+    cancel_build,
+    create_index_concurrently,
+    drop_index_concurrently,
+    index_state,
+    leftover_indexes,
+    open_build_connection,
+    reindex_concurrently,
+    rename_index,
+    replacement_definition,
+    set_build_settings,
+    temporary_index_name,
+)
+from schemaadmin.pg.jobs import LogWriter
+from schemaadmin.pg.progress import index_build_progress
+from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
+
+__all__ = ["application_name", "clean_leftovers", "finish", "run_rebuild"]
+
+AbortReason = Callable[[], str | None]
+
+
+def application_name(rebuild_id: int) -> str:
+    """Return the application_name the build session of rebuild rebuild_id connects under."""
+    return f"schemaadmin rebuild {rebuild_id}"
+
+
+class _Log:
+    """The record's log, written as it goes through a connection of its own; safe from two threads."""
+
+    def __init__(self, rebuild_id: int, using: str) -> None:
+        self._writer = LogWriter(IndexRebuild._meta.db_table, rebuild_id, using=using, interval=0.5)
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            self._writer.write(line)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._writer.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
+
+
+class _Watcher(threading.Thread):
+    """Save the build's progress row every interval; cancel the build when the record or procrastinate asks."""
+
+    def __init__(self, rebuild: IndexRebuild, pid: int, log: _Log, abort_reason: AbortReason) -> None:
+        super().__init__(name=f"rebuild-{rebuild.pk}-progress", daemon=True)
+        self.rebuild_id = rebuild.pk
+        self.using = rebuild.database_alias
+        self.pid = pid
+        self.log = log
+        self.abort_reason = abort_reason
+        self.interval = float(app_settings()["REBUILD_PROGRESS_INTERVAL_SECONDS"])
+        self.swapping = False
+        self.cancel_requested: str | None = None  # "user_request" or "shutdown"
+        self._stop = threading.Event()
+        self._phase = ""
+        self._phase_started = ""
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.ident is not None:
+            self.join(timeout=10)
+
+    def run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.sample()
+                except Exception as exc:  # a failed sample must not stop the build; say it and go on
+                    self.log.write(f"progress sampling failed: {exc}")
+                self._stop.wait(self.interval)
+        finally:
+            connections[self.using].close()
+
+    def sample(self) -> None:
+        row = index_build_progress(self.pid, using=self.using)
+        now = timezone.now().isoformat()
+        update: dict[str, Any] = {}
+        if row is not None:
+            if row.phase != self._phase:
+                self._phase, self._phase_started = row.phase, now
+                self.log.write(f"phase: {row.phase}")
+            fraction = row.fraction
+            update["progress"] = {
+                **row.as_dict(),
+                "percent": None if fraction is None else round(fraction * 100, 1),
+                "sampled_at": now,
+                "phase_started_at": self._phase_started,
+            }
+            IndexRebuild.objects.filter(pk=self.rebuild_id).update(**update)
+        if self.cancel_requested is None:
+            self.cancel_requested = self._cancel_reason()
+        if self.cancel_requested and not self.swapping and cancel_build(self.pid, using=self.using):
+            self.log.write("cancelling the build's statement")
+        self.log.flush()
+
+    def _cancel_reason(self) -> str | None:
+        asked = IndexRebuild.objects.filter(pk=self.rebuild_id, cancelled_by__isnull=False).exists()
+        return "user_request" if asked else self.abort_reason()
+
+
+def _cancelled_by(rebuild_id: int) -> Any:
+    return IndexRebuild.objects.select_related("cancelled_by").get(pk=rebuild_id).cancelled_by
+
+
+def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) -> str:
+    """Run one queued rebuild to its end and return the state it ended in."""
+    rebuild = IndexRebuild.objects.select_related("requested_by").get(pk=rebuild_id)
+    if rebuild.state != JobState.QUEUED:
+        return rebuild.state
+    using = rebuild.database_alias
+    log = _Log(rebuild.pk, using)
+    qualified = f"{rebuild.schema_name}.{rebuild.index_name}"
+    state = index_state(rebuild.schema_name, rebuild.index_name, using=using)
+    if state is None:
+        log.write(f"{qualified} no longer exists; nothing to rebuild.")
+        log.close()
+        finish(rebuild, JobState.FAILED, error=f"The index {qualified} no longer exists.")
+        return JobState.FAILED
+    conn = open_build_connection(using=using, application_name=application_name(rebuild.pk), on_notice=log.write)
+    pid = conn.info.backend_pid
+    claimed = IndexRebuild.objects.filter(pk=rebuild.pk, state=JobState.QUEUED).update(
+        state=JobState.RUNNING,
+        started_at=timezone.now(),
+        backend_pid=pid,
+        table_name=state.table,
+        size_before_bytes=state.size_bytes,
+    )
+    if not claimed:  # cancelled while queued
+        conn.close()
+        log.close()
+        return JobState.CANCELLED
+    rebuild.refresh_from_db(fields=["state", "started_at", "backend_pid", "table_name", "size_before_bytes"])
+    watcher = _Watcher(rebuild, pid, log, abort_reason)
+    try:
+        outcome = _build(rebuild, conn, log, watcher)
+    except Exception as exc:  # every failure ends in a recorded outcome and a cleaned-up table
+        watcher.stop()
+        reason = watcher.cancel_requested or _cancel_reason_now(rebuild.pk, abort_reason)
+        message = _message(exc)
+        log.write(f"stopped: {message}")
+        _clean_safely(rebuild, conn, log)
+        if reason == "user_request":
+            who = _cancelled_by(rebuild.pk)
+            text = f"Cancelled by {who.get_username() if who else 'the worker'}."
+            log.write(text)
+            log.close()
+            finish(rebuild, JobState.CANCELLED, error=text)
+            return JobState.CANCELLED
+        error = "The worker was stopped mid-build; the old index is untouched. Retry it." if reason else message
+        log.write(f"FAILED: {error}")
+        log.close()
+        finish(rebuild, JobState.FAILED, error=error)
+        return JobState.FAILED
+    finally:
+        watcher.stop()
+        conn.close()
+    log.close()
+    finish(rebuild, JobState.SUCCEEDED, **outcome)
+    _start_recall_check(rebuild)
+    return JobState.SUCCEEDED
+
+
+def _cancel_reason_now(rebuild_id: int, abort_reason: AbortReason) -> str | None:
+    if IndexRebuild.objects.filter(pk=rebuild_id, cancelled_by__isnull=False).exists():
+        return "user_request"
+    return abort_reason()
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
+        return exc.diag.message_primary
+    return str(exc).strip() or type(exc).__name__
+
+
+def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log, watcher: _Watcher) -> dict[str, Any]:
+    """Run the DDL of one rebuild on conn; return what to record on success."""
+    using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
+    settings = app_settings()
+    clean_leftovers(rebuild, conn, log)
+    index = find_index(f"{schema}.{name}", using=using)
+    estimate = estimate_rebuild(index, rebuild.method, rebuild.parameters, using=using)
+    planned = planned_maintenance_work_mem(
+        estimate.graph_memory_bytes, index.size_bytes, estimate.server_maintenance_work_mem_bytes
+    )
+    used = set_build_settings(
+        conn,
+        maintenance_work_mem_bytes=planned,
+        max_parallel_maintenance_workers=settings["REBUILD_MAX_PARALLEL_MAINTENANCE_WORKERS"],
+    )
+    IndexRebuild.objects.filter(pk=rebuild.pk).update(settings_used=used)
+    log.write(", ".join(f"{key} = {value}" for key, value in used.items()))
+    if estimate.graph_memory_bytes is not None:
+        log.write(f"estimated build memory {estimate.graph_memory_bytes / 2**20:,.0f} MB for {estimate.rows:,} rows")
+    watcher.start()
+    began = time.monotonic()
+    if rebuild.kind == IndexRebuild.Kind.REINDEX:
+        log.write(f"REINDEX INDEX CONCURRENTLY {schema}.{name}")
+        reindex_concurrently(conn, schema, name)
+    else:
+        temporary = temporary_index_name(name)
+        definition = index_definition(name, schema=schema, using=using)
+        if definition is None:
+            raise RuntimeError(f"The index {schema}.{name} disappeared before the build.")
+        statement = replacement_definition(
+            definition,
+            schema=schema,
+            table=index.table,
+            new_name=temporary,
+            method=rebuild.method,
+            options=rebuild.parameters,
+        )
+        log.write(statement.as_string(conn))
+        create_index_concurrently(conn, statement)
+        log.write(f"built {temporary} in {time.monotonic() - began:.1f} s")
+        if watcher.cancel_requested or _cancel_reason_now(rebuild.pk, watcher.abort_reason):
+            raise RuntimeError("cancelled before the swap")
+        watcher.swapping = True
+        _swap(conn, schema, name, temporary, log)
+    log.write(f"done in {time.monotonic() - began:.1f} s")
+    after = index_state(schema, name, using=using)
+    return {"size_after_bytes": after.size_bytes if after else None}
+
+
+def _swap(conn: psycopg.Connection, schema: str, name: str, temporary: str, log: _Log) -> None:
+    settings = app_settings()
+    retry = {
+        "lock_timeout_ms": settings["REBUILD_SWAP_LOCK_TIMEOUT_MS"],
+        "attempts": settings["REBUILD_SWAP_ATTEMPTS"],
+        "on_retry": lambda attempt, why: log.write(
+            f"  attempt {attempt} waited too long for its lock ({why}); retrying"
+        ),
+    }
+    log.write(f"DROP INDEX CONCURRENTLY {schema}.{name}")
+    drop_index_concurrently(conn, schema, name, **retry)
+    log.write(f"ALTER INDEX {schema}.{temporary} RENAME TO {name}")
+    rename_index(conn, schema, temporary, name, **retry)
+
+
+def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log | LogWriter) -> list[str]:
+    """Finish or undo a half-done swap, and drop INVALID indexes an earlier build of this index left behind."""
+    using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
+    done: list[str] = []
+    temporary = temporary_index_name(name)
+    new = index_state(schema, temporary, using=using)
+    if new is not None and new.is_valid:
+        old = index_state(schema, name, using=using)
+        if old is not None and old.is_valid:
+            log.write(f"dropping {temporary}, a replacement that was never swapped in")
+            drop_index_concurrently(conn, schema, temporary)
+            done.append(temporary)
+        else:
+            # The old index was dropped (or half-dropped) before the crash: finish the swap.
+            if old is not None:
+                log.write(f"dropping {name}, left INVALID by an interrupted swap")
+                drop_index_concurrently(conn, schema, name)
+            log.write(f"renaming {temporary} to {name} to finish an interrupted swap")
+            rename_index(conn, schema, temporary, name)
+            done.append(temporary)
+    table = rebuild.table_name or (new.table if new else "")
+    if not table:
+        current = index_state(schema, name, using=using)
+        table = current.table if current else ""
+    for leftover in leftover_indexes(schema, table, name, using=using) if table else []:
+        log.write(f"dropping INVALID leftover {schema}.{leftover}")
+        drop_index_concurrently(conn, schema, leftover)
+        done.append(leftover)
+    return done
+
+
+def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log) -> None:
+    try:
+        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn = open_build_connection(using=rebuild.database_alias)
+        clean_leftovers(rebuild, conn, log)
+    except Exception as exc:  # cleanup is best effort; recovery tries again later
+        log.write(f"cleanup failed: {_message(exc)}")
+
+
+def finish(rebuild: IndexRebuild, state: str, *, error: str = "", size_after_bytes: int | None = None) -> None:
+    """Record the rebuild's outcome (leaving the log alone: it was written elsewhere) and audit it."""
+    fields: dict[str, Any] = {"state": state, "finished_at": timezone.now(), "error": error}
+    if size_after_bytes is not None:
+        fields["size_after_bytes"] = size_after_bytes
+    IndexRebuild.objects.filter(pk=rebuild.pk).update(**fields)
+    rebuild.refresh_from_db()
+    action = {JobState.SUCCEEDED: "rebuild.succeeded", JobState.CANCELLED: "rebuild.cancelled"}.get(
+        state, "rebuild.failed"
+    )
+    actor = rebuild.cancelled_by if state == JobState.CANCELLED and rebuild.cancelled_by else rebuild.requested_by
+    record(
+        None,
+        action,
+        f"{rebuild.schema_name}.{rebuild.index_name}",
+        actor=actor,
+        rebuild=rebuild.pk,
+        kind=rebuild.kind,
+        method=rebuild.method,
+        parameters=rebuild.parameters,
+        size_before_bytes=rebuild.size_before_bytes,
+        size_after_bytes=rebuild.size_after_bytes,
+        error=error[:500],
+    )
+
+
+def _start_recall_check(rebuild: IndexRebuild) -> None:
+    """Measure the rebuilt vector index's recall, when the recall service is installed."""
+    if rebuild.method not in ("hnsw", "ivfflat"):
+        return
+    try:
+        from schemaadmin.services.recall import start_recall_check
+    except ImportError:
+        return
+    try:
+        start_recall_check(f"{rebuild.schema_name}.{rebuild.index_name}", user=rebuild.requested_by, rebuild=rebuild)
+    except Exception as exc:  # the rebuild succeeded; a recall check that cannot start is only worth a line
+        note = Value(f"{time.strftime('%H:%M:%S')} recall check not started: {exc}\n")
+        IndexRebuild.objects.filter(pk=rebuild.pk).update(log=Concat(F("log"), note))

@@ -1,0 +1,197 @@
+"""The schema the applied migrations build: replayed in a throwaway "shadow" database, introspected, dropped.
+
+The shadow lives on the same server as the alias it stands for (so the same PostgreSQL version and extensions),
+is created from template0, migrated by a child process to exactly the migrations applied on the live database
+(pending ones stay out) and read there with the same catalog functions as the live database (the child prints
+the snapshot as JSON), and always dropped.
+
+Why a child process rather than a temporary alias in this process: data migrations often ignore
+``schema_editor.connection.alias`` (ours, 0002_roles, uses ``ContentType.objects``), so replaying them here would
+write into the live database; in the child, "default" *is* the shadow. The child also leaves this process's app
+registry and caches alone and can be stopped at a timeout.
+
+Its introspection is cached under the applied migrations and their files: it changes only when they do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
+
+from schemaadmin.conf import app_settings
+from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.schema import (
+    ColumnInfo,
+    ConstraintInfo,
+    ExtensionInfo,
+    ForeignKeyInfo,
+    SchemaIndex,
+    SchemaSnapshot,
+    TableInfo,
+    schema_snapshot,
+)
+from schemaadmin.pg.shadow import create_database, drop_database, may_create_databases
+
+__all__ = ["ShadowUnavailable", "applied_migrations", "shadow_snapshot"]
+
+type MigrationKey = tuple[str, str]
+
+SHADOW_PREFIX = "schemaadmin_shadow_"
+
+
+class ShadowUnavailable(RuntimeError):
+    """The shadow database could not be created or migrated; the message says why."""
+
+
+def applied_migrations(*, using: str = "default") -> frozenset[MigrationKey]:
+    """Return the (app, name) of every migration applied on the alias's database (squashes included)."""
+    loader = MigrationLoader(connections[validated_alias(using)], ignore_no_migrations=True)
+    return frozenset(loader.applied_migrations)
+
+
+def _fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str]) -> str:
+    """Hash the applied migrations, the files that define them and the schemas read: the shadow's cache key."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    digest = hashlib.sha256(json.dumps([sorted(applied), list(schemas)]).encode())
+    for key in sorted(applied):
+        migration = loader.disk_migrations.get(key)
+        module = sys.modules.get(type(migration).__module__) if migration is not None else None
+        path = getattr(module, "__file__", None)
+        if path:
+            stat = os.stat(path)
+            digest.update(f"{key}:{stat.st_mtime_ns}:{stat.st_size}".encode())
+    return digest.hexdigest()
+
+
+def _database_url(settings_dict: dict[str, Any], name: str) -> str:
+    """Return a DATABASE_URL for database name with the alias's host, port, user, password and options."""
+    user = quote(str(settings_dict.get("USER") or ""), safe="")
+    password = quote(str(settings_dict.get("PASSWORD") or ""), safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = quote(str(settings_dict.get("HOST") or ""), safe="")  # a unix socket directory is percent-encoded
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    options = {k: v for k, v in (settings_dict.get("OPTIONS") or {}).items() if isinstance(v, str | int)}
+    query = f"?{urlencode(options)}" if options else ""
+    return f"postgres://{credentials}{host}{port}/{quote(name, safe='')}{query}"
+
+
+def _migrate_shadow(
+    name: str, applied: frozenset[MigrationKey], schemas: Sequence[str], *, using: str
+) -> SchemaSnapshot:
+    """Run a child process that applies exactly the given migrations to the shadow database and reads its schema."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(connections[using].settings_dict, name),
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE,
+        # With DATABASE_URL set, settings insist on a key even where this process (embedded demo) made its own.
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "schemaadmin.services.shadow"],
+            input=json.dumps({"applied": sorted(applied), "schemas": list(schemas)}),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=Path(settings.BASE_DIR),
+            timeout=app_settings()["DRIFT_SHADOW_TIMEOUT_SECONDS"],
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ShadowUnavailable(f"Replaying the migrations took longer than {exc.timeout:.0f} s.") from exc
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+        raise ShadowUnavailable(f"Replaying the applied migrations in a new database failed:\n{tail}")
+    return snapshot_from_json(json.loads(result.stdout))
+
+
+def _build_snapshot(applied: frozenset[MigrationKey], schemas: Sequence[str], *, using: str) -> SchemaSnapshot:
+    if not may_create_databases(using=using):
+        raise ShadowUnavailable(
+            f"The database role of {using!r} may not create databases (CREATEDB), and drift is found by replaying "
+            "the applied migrations in a throwaway database. Grant CREATEDB to the role, or run the check "
+            "(manage.py schema_report) with a role that has it."
+        )
+    name = f"{SHADOW_PREFIX}{uuid.uuid4().hex[:12]}"
+    try:
+        create_database(name, using=using)
+    except Exception as exc:  # psycopg raises a dozen kinds here; each one means "no shadow"
+        raise ShadowUnavailable(f"Could not create the shadow database: {exc}") from exc
+    try:
+        return _migrate_shadow(name, applied, schemas, using=using)
+    finally:
+        drop_database(name, using=using)
+
+
+def shadow_snapshot(
+    applied: frozenset[MigrationKey], *, schemas: Sequence[str], using: str = "default", refresh: bool = False
+) -> tuple[SchemaSnapshot, bool]:
+    """Return the schema the applied migrations build, and whether it came from the cache."""
+    validated_alias(using)
+    key = f"schemaadmin:shadow:{_fingerprint(applied, schemas)}"
+    if not refresh:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached, True
+    snapshot = _build_snapshot(applied, schemas, using=using)
+    cache.set(key, snapshot, app_settings()["DRIFT_CACHE_SECONDS"])
+    return snapshot, False
+
+
+def snapshot_to_json(snapshot: SchemaSnapshot) -> dict[str, Any]:
+    """Return the snapshot as JSON-ready data."""
+    return dataclasses.asdict(snapshot)
+
+
+def snapshot_from_json(data: dict[str, Any]) -> SchemaSnapshot:
+    """Rebuild a snapshot from snapshot_to_json()'s data."""
+
+    def rows[Row](row_class: type[Row], items: list[dict[str, Any]]) -> tuple[Row, ...]:
+        return tuple(
+            row_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in item.items()}) for item in items
+        )
+
+    return SchemaSnapshot(
+        schemas=tuple(data["schemas"]),
+        tables=rows(TableInfo, data["tables"]),
+        columns=rows(ColumnInfo, data["columns"]),
+        indexes=rows(SchemaIndex, data["indexes"]),
+        constraints=rows(ConstraintInfo, data["constraints"]),
+        foreign_keys=rows(ForeignKeyInfo, data["foreign_keys"]),
+        extensions=rows(ExtensionInfo, data["extensions"]),
+    )
+
+
+def _replay_and_read(applied: list[MigrationKey], schemas: list[str]) -> SchemaSnapshot:
+    """Apply exactly the listed migrations, in plan order, to the default database and read its schema (child)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections["default"])
+    wanted = set(applied)
+    full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    plan = [(migration, False) for migration, _ in full_plan if (migration.app_label, migration.name) in wanted]
+    executor.migrate([], plan=plan)
+    return schema_snapshot(schemas=schemas, using="default")
+
+
+if __name__ == "__main__":
+    import django
+
+    django.setup()
+    request = json.load(sys.stdin)
+    snapshot = _replay_and_read([(app, name) for app, name in request["applied"]], request["schemas"])
+    json.dump(snapshot_to_json(snapshot), sys.stdout)

@@ -1,0 +1,152 @@
+"""services/drift.py on the real test database: what migrate built is clean; hand-made changes are drift."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection, models
+
+from schemaadmin.pg.schema import schema_indexes
+from schemaadmin.services.drift import drift_findings, drift_report, model_changes
+from tests.schema_fixtures.models import Widget
+
+
+def shadow_databases() -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'schemaadmin\\_shadow\\_%'")
+        return [row[0] for row in cur.fetchall()]
+
+
+def by_object(findings):
+    return {f.object: f for f in findings}
+
+
+@pytest.mark.django_db
+def test_a_database_built_by_migrate_has_no_drift_and_the_shadow_is_dropped_and_cached():
+    report = drift_report(refresh=True)
+
+    assert report.findings == (), [f"{f.code} {f.object}: {f.message}" for f in report.findings]
+    assert report.computed and not report.from_cache
+    assert report.applied >= 10  # auth, contenttypes, schemaadmin, procrastinate... were replayed
+    assert shadow_databases() == []
+
+    again = drift_report()
+    assert again.from_cache and again.findings == ()
+    assert again.seconds < report.seconds
+
+
+@pytest.mark.django_db
+def test_an_index_made_by_hand_is_drift_with_a_drop_or_adopt_fix(plant):
+    plant.table("elsewhere", "id int PRIMARY KEY, note text")  # the planting schema is not the app's: ignored
+    plant.sql("CREATE INDEX hand_made_title ON public.conversations (title)")
+    try:
+        findings = by_object(drift_findings())
+    finally:
+        plant.sql("DROP INDEX public.hand_made_title")
+
+    finding = findings["public.hand_made_title"]
+    assert finding.code == "unexpected_index" and finding.severity == "warning"
+    assert "CREATE INDEX hand_made_title ON public.conversations USING btree (title)" in finding.message
+    assert "DROP INDEX CONCURRENTLY public.hand_made_title;" in finding.fix
+    assert "SeparateDatabaseAndState(" in finding.fix and "AddIndex(" in finding.fix
+    assert list(findings) == ["public.hand_made_title"]
+
+
+@pytest.mark.django_db
+def test_columns_added_or_changed_by_hand_are_drift(plant):
+    plant.sql("ALTER TABLE public.users ADD COLUMN nickname text")
+    plant.sql("ALTER TABLE public.users ADD COLUMN legacy_flag boolean NOT NULL")
+    plant.sql("ALTER TABLE public.conversations ALTER COLUMN title SET DEFAULT 'untitled'")
+    try:
+        findings = by_object(drift_findings())
+    finally:
+        plant.sql("ALTER TABLE public.users DROP COLUMN nickname, DROP COLUMN legacy_flag")
+        plant.sql("ALTER TABLE public.conversations ALTER COLUMN title DROP DEFAULT")
+
+    nickname = findings["public.users.nickname"]
+    assert (nickname.code, nickname.severity) == ("unexpected_column", "warning")
+    assert "ALTER TABLE public.users DROP COLUMN nickname;" in nickname.fix
+    assert "AddField(model_name=..., name='nickname'" in nickname.fix
+
+    legacy = findings["public.users.legacy_flag"]
+    assert (legacy.code, legacy.severity) == ("unexpected_column", "error")
+    assert "every INSERT from the application fails" in legacy.message
+
+    title = findings["public.conversations.title"]
+    assert (title.code, title.severity) == ("column_mismatch", "warning")
+    assert "default is 'untitled'::" in title.message and "migrations say none" in title.message
+    assert "ALTER TABLE public.conversations ALTER COLUMN title DROP DEFAULT;" in title.fix
+    assert set(findings) == {"public.users.nickname", "public.users.legacy_flag", "public.conversations.title"}
+
+
+@pytest.mark.django_db
+def test_an_index_lost_is_drift_but_an_index_renamed_is_not(plant):
+    definition = next(i.definition for i in schema_indexes() if i.name == "widget_name")
+    plant.sql("DROP INDEX public.widget_name")
+    try:
+        missing = by_object(drift_findings())
+        plant.sql(definition.replace("INDEX widget_name ON", "INDEX widget_renamed_by_hand ON"))
+        renamed = drift_findings()
+    finally:
+        plant.sql("DROP INDEX IF EXISTS public.widget_renamed_by_hand")
+        plant.sql(definition)
+
+    finding = missing["public.widget_name"]
+    assert (finding.code, finding.severity) == ("missing_index", "warning")
+    assert "CREATE INDEX CONCURRENTLY widget_name ON public.schema_fixtures_widget USING btree (name)" in finding.fix
+    assert renamed == []
+
+
+@pytest.mark.django_db
+def test_a_lost_constraint_and_a_hand_made_check_are_drift(plant):
+    plant.sql("ALTER TABLE public.schema_fixtures_widget ADD CONSTRAINT name_not_blank CHECK (name <> '')")
+    try:
+        findings = by_object(drift_findings())
+    finally:
+        plant.sql("ALTER TABLE public.schema_fixtures_widget DROP CONSTRAINT name_not_blank")
+
+    finding = findings["public.schema_fixtures_widget.name_not_blank"]
+    assert (finding.code, finding.severity) == ("unexpected_constraint", "warning")
+    assert "ALTER TABLE public.schema_fixtures_widget DROP CONSTRAINT name_not_blank;" in finding.fix
+
+
+@contextmanager
+def field_added_to_widget(name: str, field: models.Field) -> Iterator[None]:
+    """Add a field to the Widget model class for the block, as an edit to models.py would; then take it away."""
+    Widget.add_to_class(name, field)
+    try:
+        yield
+    finally:
+        Widget._meta.local_fields.remove(field)
+        Widget._meta._expire_cache()
+        delattr(Widget, field.attname)
+
+
+def test_a_model_change_without_a_migration_is_drift():
+    assert model_changes() == []
+    with field_added_to_widget("colour", models.CharField(max_length=20, default="red")):
+        findings = model_changes()
+    assert model_changes() == []  # the class is back as it was
+
+    assert [(f.code, f.severity, f.object) for f in findings] == [
+        ("model_without_migration", "error", "schema_fixtures.widget")
+    ]
+    assert "Add field colour to widget" in findings[0].message
+    assert "makemigrations schema_fixtures" in findings[0].fix
+
+
+@pytest.mark.django_db
+def test_a_role_that_may_not_create_databases_gets_one_clear_finding():
+    with connection.cursor() as cur:
+        # Rolled back with the test's transaction: a role like a managed service's app user, without CREATEDB.
+        cur.execute("CREATE ROLE drift_no_createdb NOLOGIN NOCREATEDB")
+        cur.execute("GRANT SELECT ON django_migrations TO drift_no_createdb")
+        cur.execute("SET LOCAL ROLE drift_no_createdb")
+        report = drift_report(refresh=True)
+        cur.execute("RESET ROLE")
+
+    assert [(f.code, f.severity) for f in report.findings] == [("drift_unavailable", "warning")]
+    assert "may not create databases (CREATEDB)" in report.findings[0].message
+    assert not report.computed

@@ -1,0 +1,225 @@
+"""Index rebuilds in a real worker: the lock per index, progress, the swap under queries, cancel, crash recovery."""
+
+# ruff: noqa: S608, F811 -- the SQL names tables planted by the test itself; `worker` is a fixture
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from schemaadmin.models import AuditEvent, IndexRebuild, JobState
+from schemaadmin.pg.ddl import index_state, leftover_indexes, session_pids
+from schemaadmin.pg.explain import connection_params
+from schemaadmin.services.rebuilds import (
+    RebuildAlreadyActive,
+    RebuildRefused,
+    build_progress,
+    cancel_rebuild,
+    plan_rebuild,
+    recover_stalled_rebuilds,
+    retry_rebuild,
+    start_rebuild,
+)
+from schemaadmin.services.rebuilds.control import WORKER_STOPPED
+from schemaadmin.services.rebuilds.run import application_name
+from tests.conftest import make_user
+from tests.worker import STALLED_SECONDS, wait_for, worker  # noqa: F401
+
+DIMENSIONS = 16
+# ef_construction this high makes a build of 10,000 rows last several seconds: long enough to cancel or crash.
+SLOW_EF = 500
+
+
+@pytest.fixture
+def items(planter, transactional_db):
+    """A committed table of 10,000 random 16-d vectors with an HNSW index, analyzed."""
+    table = planter.table(
+        "items",
+        f"id bigint PRIMARY KEY, embedding vector({DIMENSIONS}), label text",
+        rows=10_000,
+        fill=f"i, (SELECT array_agg(random())::vector({DIMENSIONS}) FROM generate_series(1, {DIMENSIONS}) "
+        "WHERE i > 0), 'item ' || i",
+    )
+    planter.sql(f"CREATE INDEX items_hnsw ON {table} USING hnsw (embedding vector_l2_ops) WITH (m = 8)")
+    planter.sql(f"CREATE INDEX items_label ON {table} (label)")
+    planter.sql(f"ANALYZE {table}")
+    return planter
+
+
+def _ended(rebuild: IndexRebuild) -> IndexRebuild | None:
+    rebuild.refresh_from_db()
+    return None if rebuild.is_active else rebuild
+
+
+def _options(schema: str, name: str) -> list[str]:
+    from schemaadmin.pg.connection import fetch_one
+
+    row = fetch_one(
+        "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s",
+        [schema, name],
+    )
+    return list(row[0] or []) if row else []
+
+
+def _no_leftovers(schema: str) -> bool:
+    return leftover_indexes(schema, "items", "items_hnsw") == [] and index_state(schema, "items_hnsw_sa_new") is None
+
+
+# --- bad input ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("qualified", "options", "message"),
+    [
+        ("{s}.nope", {}, "There is no index {s}.nope"),
+        ("nodot", {}, "Name the index as schema.name"),
+        ("{s}.items_hnsw", {"kind": "reindex", "m": 16}, "REINDEX CONCURRENTLY keeps the index's method"),
+        ("{s}.items_hnsw", {"kind": "sideways"}, "Unknown kind of rebuild"),
+        ("{s}.items_hnsw", {"kind": "replace", "m": 1}, "m must be a whole number from 2 to 100; got 1"),
+        ("{s}.items_hnsw", {"kind": "replace", "m": 16, "ef_construction": 20}, "at least twice m (32 for m = 16)"),
+        ("{s}.items_hnsw", {"kind": "replace", "lists": 10}, "lists is an IVFFlat option"),
+        ("{s}.items_label", {"kind": "replace", "m": 16}, "m is an option of vector indexes"),
+        ("{s}.items_label", {"kind": "replace", "method": "hnsw"}, "not make it hnsw"),
+        ("{s}.items_pkey", {"kind": "replace"}, "enforces a primary key or unique constraint"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_sentence(items, qualified, options, message):
+    with pytest.raises(RebuildRefused, match=message.format(s=items.schema).replace("(", r"\(").replace(")", r"\)")):
+        plan_rebuild(qualified.format(s=items.schema), **options)
+    assert not IndexRebuild.objects.exists()
+
+
+def test_plan_estimates_memory_and_keeps_unchanged_parameters(items):
+    plan = plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", ef_construction=100)
+    assert plan.current_parameters == {"m": 8, "ef_construction": 64}
+    assert plan.parameters == {"m": 8, "ef_construction": 100}
+    assert plan.new_definition is not None and 'WITH ("m" = 8, "ef_construction" = 100)' in plan.new_definition
+    estimate = plan.estimate
+    assert estimate.rows == 10_000 and estimate.dimensions == DIMENSIONS
+    assert estimate.graph_memory_bytes and estimate.fits_in_memory is True
+    assert estimate.planned_maintenance_work_mem_bytes >= estimate.server_maintenance_work_mem_bytes
+    assert estimate.estimated_seconds is None and "No earlier rebuild" in estimate.basis
+
+
+def test_a_second_request_for_the_same_index_names_the_first(items):
+    dba = make_user("dba-lock")
+    first = start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw"), user=dba)
+    with pytest.raises(RebuildAlreadyActive, match=f"already queued \\(rebuild {first.pk}\\)") as refused:
+        start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=12), user=dba)
+    assert refused.value.rebuild == first
+    # Another index of the same table is free.
+    other = start_rebuild(plan_rebuild(f"{items.schema}.items_label"), user=dba)
+    assert other.job_id and first.job_id and other.job_id != first.job_id
+    # A queued rebuild cancels at once.
+    cancel_rebuild(first, user=dba)
+    first.refresh_from_db()
+    assert first.state == JobState.CANCELLED and first.error == "Cancelled by dba-lock."
+    actions = list(AuditEvent.objects.filter(detail__rebuild=first.pk).values_list("action", flat=True).order_by("id"))
+    assert actions == ["rebuild.requested", "rebuild.cancel_requested", "rebuild.cancelled"]
+
+
+# --- in the worker --------------------------------------------------------------------------------------------
+
+
+def test_swap_keeps_knn_queries_working_and_progress_is_recorded(items, worker):
+    dba = make_user("dba-swap")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    answered = [0]
+
+    def knn_loop() -> None:
+        with psycopg.connect(**connection_params("default"), autocommit=True) as conn:
+            conn.execute("SET enable_seqscan = off")
+            query = f"SELECT id FROM {items.schema}.items ORDER BY embedding <-> %s::vector LIMIT 5"
+            while not stop.is_set():
+                try:
+                    rows = conn.execute(query, ["[" + ",".join(["0.5"] * DIMENSIONS) + "]"], prepare=False).fetchall()
+                    assert len(rows) == 5
+                    answered[0] += 1
+                except BaseException as exc:
+                    errors.append(exc)
+                    return
+
+    loop = threading.Thread(target=knn_loop)
+    loop.start()
+    try:
+        plan = plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=16, ef_construction=200)
+        rebuild = start_rebuild(plan, user=dba)
+        seen = wait_for(lambda: rebuild.refresh_from_db() or build_progress(rebuild), timeout=60, what="live progress")
+        assert seen.phase
+        done = wait_for(lambda: _ended(rebuild), timeout=90, what="the rebuild to end")
+    finally:
+        stop.set()
+        loop.join()
+    assert done.state == JobState.SUCCEEDED, done.error + worker.output()[-3000:]
+    assert errors == [] and answered[0] > 10
+    state = index_state(items.schema, "items_hnsw")
+    assert state is not None and state.is_valid and state.method == "hnsw"
+    assert _options(items.schema, "items_hnsw") == ["m=16", "ef_construction=200"]
+    assert _no_leftovers(items.schema)
+    assert done.progress["phase"] == "building index: loading tuples" and done.progress["blocks_total"] > 0
+    assert done.size_before_bytes and done.size_after_bytes
+    assert "maintenance_work_mem" in done.settings_used
+    assert "CREATE INDEX CONCURRENTLY" in done.log and "RENAME TO" in done.log
+    final = build_progress(done)
+    assert final is not None and final.percent == 100.0
+    assert AuditEvent.objects.filter(action="rebuild.succeeded", detail__rebuild=done.pk, actor=dba).exists()
+    # The next plan learns its time from this rebuild.
+    again = plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=16, ef_construction=200)
+    assert again.estimate.estimated_seconds and f"rebuild {done.pk}" in again.estimate.basis
+
+
+def _building(rebuild: IndexRebuild) -> bool:
+    rebuild.refresh_from_db()
+    return bool(rebuild.progress.get("blocks_done"))
+
+
+def test_cancel_leaves_the_old_index_valid_and_no_leftovers(items, worker):
+    dba = make_user("dba-cancel")
+    rebuild = start_rebuild(
+        plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=16, ef_construction=SLOW_EF), user=dba
+    )
+    wait_for(lambda: _building(rebuild), timeout=60, what="the build to start")
+    cancel_rebuild(rebuild, user=dba)
+    done = wait_for(lambda: _ended(rebuild), timeout=30, what="the cancel")
+    assert done.state == JobState.CANCELLED, done.error
+    assert done.error == "Cancelled by dba-cancel."
+    assert index_state(items.schema, "items_hnsw").is_valid
+    assert _options(items.schema, "items_hnsw") == ["m=8"]
+    assert _no_leftovers(items.schema)
+    assert AuditEvent.objects.filter(action="rebuild.cancelled", detail__rebuild=done.pk, actor=dba).exists()
+    with pytest.raises(RebuildRefused, match="already ended"):
+        cancel_rebuild(done, user=dba)
+
+
+def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, settings):
+    # Recovery runs here with the stall timeout the test worker runs with.
+    settings.PROCRASTINATE_WORKER_DEFAULTS = {
+        **settings.PROCRASTINATE_WORKER_DEFAULTS,
+        "stalled_worker_timeout": STALLED_SECONDS,
+    }
+    dba = make_user("dba-crash")
+    rebuild = start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", ef_construction=200), user=dba)
+    wait_for(lambda: _building(rebuild), timeout=60, what="the build to start")
+    worker.kill()
+    recovered = wait_for(
+        recover_stalled_rebuilds, timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery of the stalled job"
+    )
+    assert [r.pk for r in recovered] == [rebuild.pk]
+    rebuild.refresh_from_db()
+    assert rebuild.state == JobState.FAILED and rebuild.error == WORKER_STOPPED
+    assert session_pids(application_name(rebuild.pk)) == []
+    assert index_state(items.schema, "items_hnsw").is_valid
+    assert _no_leftovers(items.schema)
+    assert recover_stalled_rebuilds() == []
+
+    worker.start()
+    retry = retry_rebuild(rebuild, user=dba)
+    assert retry.retry_of == rebuild
+    done = wait_for(lambda: _ended(retry), timeout=90, what="the retry")
+    assert done.state == JobState.SUCCEEDED, done.error
+    assert _options(items.schema, "items_hnsw") == ["m=8", "ef_construction=200"]
+    assert _no_leftovers(items.schema)
