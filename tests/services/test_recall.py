@@ -1,0 +1,195 @@
+"""Recall checks: numbers that agree with a hand computation, refusals, and the job in a real worker."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from schemaadmin.models import AuditEvent, JobState, RecallCheck
+from schemaadmin.pg.recall import index_target, sample_vectors
+from schemaadmin.services.recall import (
+    RecallRefused,
+    RecallResult,
+    latest_recall_check,
+    measure_recall,
+    run_recall_check,
+    start_recall_check,
+)
+from tests.conftest import make_user
+from tests.recall_data import DIMS, plant_items
+from tests.worker import wait_for, worker  # noqa: F401
+
+
+@pytest.fixture
+def items(plant):
+    return plant_items(plant)
+
+
+def _parse(text):
+    return [float(x) for x in text.strip("[]").split(",")]
+
+
+def _cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return 1 - dot / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
+def _l2(a, b):
+    return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)))
+
+
+def _hand_recall(planter, queries, *, k, key, distance, setting, value):
+    """Recall worked out in Python: exact ids from distances over every row, index ids from our own SQL."""
+    table = {
+        row_id: _parse(text)
+        for row_id, text in planter.sql(f"SELECT id, ({key})::text FROM {planter.schema}.items")  # noqa: S608 -- a test schema name
+    }
+    operator = "<=>" if distance is _cosine else "<->"
+    cast = f"halfvec({DIMS})" if "halfvec" in key else f"vector({DIMS})"
+    planter.sql("SET enable_seqscan = off")
+    planter.sql(f"SET {setting} = {int(value)}")
+    try:
+        found = 0
+        for text in queries:
+            query = _parse(text)
+            exact = sorted(table, key=lambda row_id: distance(query, table[row_id]))[:k]
+            rows = planter.conn.execute(
+                f"SELECT id FROM {planter.schema}.items ORDER BY ({key}) {operator} %s::{cast} LIMIT {k}",  # noqa: S608 -- a test schema name
+                [text],
+                prepare=False,
+            ).fetchall()
+            found += len({row_id for (row_id,) in rows} & set(exact))
+        return found / (k * len(queries))
+    finally:
+        planter.sql(f"RESET {setting}")
+        planter.sql("RESET enable_seqscan")
+
+
+def test_recall_numbers_agree_with_a_hand_computation(items):
+    k, samples = 10, 40
+    result = measure_recall(f"{items.schema}.items_ivf", k=k, samples=samples, target=0.9)
+    assert (result.method, result.setting, result.current_value) == ("ivfflat", "ivfflat.probes", 1)
+    assert result.samples_used == samples and result.uses_index and result.plan_note == ""
+    queries = sample_vectors(index_target(items.schema, "items_ivf"), samples, seed=result.seed)
+    hand = {
+        probes: _hand_recall(items, queries, k=k, key="embedding", distance=_l2, setting="ivfflat.probes", value=probes)
+        for probes in (1, 2, 4, 8, 16, 20)
+    }
+    assert result.recall == pytest.approx(hand[1], abs=1e-9)
+    assert hand[1] < 0.9  # one list of twenty misses neighbours: the check is not trivially 1
+    assert [step.value for step in result.ladder] == [1, 2, 4, 8, 16, 20]
+    assert [step.recall for step in result.ladder] == pytest.approx([hand[v] for v in (1, 2, 4, 8, 16, 20)])
+    assert hand[20] == 1.0  # probing every list is exhaustive
+    assert result.recommended == min(v for v, r in hand.items() if r >= 0.9)
+    assert f"ivfflat.probes = {result.recommended}" in result.recommendation
+    assert all(step.mean_ms > 0 and step.p95_ms >= step.mean_ms * 0.5 for step in result.ladder)
+    assert result.exact_mean_ms > 0 and result.ann_p95_ms > 0
+
+
+def test_hnsw_recall_on_the_halfvec_expression_agrees_with_a_hand_computation(items):
+    k, samples = 10, 30
+    result = measure_recall(f"{items.schema}.items_hnsw", k=k, samples=samples, ladder=[10, 40])
+    assert (result.setting, result.current_value, result.uses_index) == ("hnsw.ef_search", 40, True)
+    queries = sample_vectors(index_target(items.schema, "items_hnsw"), samples, seed=result.seed)
+    key = f"embedding::halfvec({DIMS})"
+    for step in result.ladder:
+        hand = _hand_recall(items, queries, k=k, key=key, distance=_cosine, setting="hnsw.ef_search", value=step.value)
+        assert step.recall == pytest.approx(hand, abs=1e-9), step
+    assert result.recall == result.ladder[1].recall  # ef_search 40 is the session's value
+
+
+def test_the_default_ladder_skips_ef_search_below_k_and_json_round_trips(items):
+    result = measure_recall(f"{items.schema}.items_hnsw", k=30, samples=5)
+    assert [step.value for step in result.ladder] == [40, 80, 160, 320, 640]
+    assert RecallResult.from_json(result.to_json()) == result
+
+
+def test_no_value_reaching_the_target_is_said_in_a_sentence(items):
+    result = measure_recall(f"{items.schema}.items_ivf", k=10, samples=20, target=1.0, ladder=[1])
+    assert result.recommended is None
+    assert result.recommendation.startswith("No probes value tried reaches recall 1.00")
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("nope", {}, "There is no index {schema}.nope."),
+        ("items_pkey", {}, "{schema}.items_pkey is a btree index; recall is measured for approximate"),
+        ("items_hnsw", {"k": 0}, "k must be between 1 and 100 (got 0)."),
+        ("items_hnsw", {"samples": 10**9}, "The number of samples must be between 1 and 1000"),
+        ("items_hnsw", {"target": 2}, "The target recall must be above 0 and at most 1"),
+        ("items_hnsw", {"target": float("nan")}, "The target recall must be above 0 and at most 1"),
+    ],
+)
+def test_bad_input_is_refused_with_a_sentence(items, name, kwargs, message):
+    with pytest.raises(RecallRefused) as refused:
+        measure_recall(f"{items.schema}.{name}", **kwargs)
+    assert str(refused.value).startswith(message.format(schema=items.schema))
+
+
+def test_a_name_without_schema_an_empty_table_and_an_invalid_index_are_refused(plant):
+    with pytest.raises(RecallRefused, match="schema.name"):
+        measure_recall("items_hnsw")
+    empty = plant.table("empty", "embedding vector(3)")
+    plant.sql(f"CREATE INDEX empty_hnsw ON {empty} USING hnsw (embedding vector_l2_ops)")
+    with pytest.raises(RecallRefused, match="has no rows the index covers"):
+        measure_recall(f"{plant.schema}.empty_hnsw")
+    plant.sql(f"UPDATE pg_index SET indisvalid = false WHERE indexrelid = '{plant.schema}.empty_hnsw'::regclass")  # noqa: S608 -- a test schema name
+    with pytest.raises(RecallRefused, match="is invalid"):
+        measure_recall(f"{plant.schema}.empty_hnsw")
+
+
+def test_start_refuses_before_recording_anything(items, role_user):
+    dba = role_user("dba")
+    with pytest.raises(RecallRefused):
+        start_recall_check(f"{items.schema}.items_pkey", user=dba)
+    assert not RecallCheck.objects.exists()
+
+
+def test_the_job_body_records_the_result_log_and_audit(items, role_user):
+    dba = role_user("dba")
+    check = start_recall_check(f"{items.schema}.items_ivf", user=dba, k=5, samples=10)
+    assert check.state == JobState.QUEUED and check.job_id
+    assert AuditEvent.objects.filter(action="recall.check_requested", actor=dba, detail__check=check.pk).exists()
+    assert run_recall_check(check.pk) == JobState.SUCCEEDED
+    check.refresh_from_db()
+    result = RecallResult.from_json(check.result)
+    assert result.k == 5 and result.samples_used == 10 and 0 < result.recall <= 1
+    assert check.started_at and check.finished_at and check.backend_pid
+    assert "Sampled 10 vectors" in check.log and "ivfflat.probes = 20" in check.log
+    assert AuditEvent.objects.filter(action="recall.checked", actor=dba, detail__check=check.pk).exists()
+    assert latest_recall_check(items.schema, "items_ivf") == check
+    assert latest_recall_check(items.schema, "items_hnsw") is None
+    # A second run of the same job changes nothing.
+    assert run_recall_check(check.pk) == JobState.SUCCEEDED
+
+
+def test_a_check_whose_index_vanished_fails_with_the_reason(items, role_user):
+    check = start_recall_check(f"{items.schema}.items_hnsw", user=role_user("dba"), samples=5)
+    items.sql(f"DROP INDEX {items.schema}.items_hnsw")
+    assert run_recall_check(check.pk) == JobState.FAILED
+    check.refresh_from_db()
+    assert check.error == f"There is no index {items.schema}.items_hnsw." and check.result is None
+    assert "FAILED: There is no index" in check.log
+    assert AuditEvent.objects.filter(action="recall.check_failed", detail__check=check.pk).exists()
+
+
+@pytest.fixture
+def committed_items(planter, transactional_db):
+    return plant_items(planter)
+
+
+def test_the_worker_runs_a_requested_check(committed_items, worker):  # noqa: F811 -- the fixture
+    dba = make_user("dba-recall")
+    check = start_recall_check(f"{committed_items.schema}.items_hnsw", user=dba, k=10, samples=20)
+
+    def ended():
+        check.refresh_from_db()
+        return not check.is_active
+
+    wait_for(ended, timeout=60, what="the recall check to end")
+    assert check.state == JobState.SUCCEEDED, check.error + worker.output()[-3000:]
+    result = RecallResult.from_json(check.result)
+    assert result.index == f"{committed_items.schema}.items_hnsw" and result.uses_index
+    assert result.ladder and result.recommendation
