@@ -27,7 +27,7 @@ from schemaadmin.pg.ddl import (
 from schemaadmin.pg.jobs import LogWriter
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
-from schemaadmin.services.rebuilds.run import application_name, clean_leftovers, finish
+from schemaadmin.services.rebuilds.run import application_name, audit_outcome, clean_leftovers, finish
 
 __all__ = [
     "BuildProgress",
@@ -272,14 +272,5 @@ def _recover(rebuild: IndexRebuild) -> bool:
             log.write(f"recovery: cleanup failed: {exc}")
     finally:
         log.close()
-    rebuild.refresh_from_db()
-    record(
-        None,
-        "rebuild.failed",
-        f"{rebuild.schema_name}.{rebuild.index_name}",
-        actor=rebuild.requested_by,
-        rebuild=rebuild.pk,
-        error=WORKER_STOPPED,
-        recovered=True,
-    )
+    audit_outcome(rebuild, recovered=True)
     return True

@@ -39,7 +39,7 @@ from schemaadmin.pg.jobs import LogWriter
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
 
-__all__ = ["application_name", "clean_leftovers", "finish", "run_rebuild"]
+__all__ = ["application_name", "audit_outcome", "clean_leftovers", "finish", "run_rebuild"]
 
 AbortReason = Callable[[], str | None]
 
@@ -313,7 +313,13 @@ def finish(rebuild: IndexRebuild, state: str, *, error: str = "", size_after_byt
     if size_after_bytes is not None:
         fields["size_after_bytes"] = size_after_bytes
     IndexRebuild.objects.filter(pk=rebuild.pk).update(**fields)
+    audit_outcome(rebuild)
+
+
+def audit_outcome(rebuild: IndexRebuild, **detail: Any) -> None:
+    """Write the AuditEvent of how the rebuild ended, as its record now says."""
     rebuild.refresh_from_db()
+    state = rebuild.state
     action = {JobState.SUCCEEDED: "rebuild.succeeded", JobState.CANCELLED: "rebuild.cancelled"}.get(
         state, "rebuild.failed"
     )
@@ -329,7 +335,8 @@ def finish(rebuild: IndexRebuild, state: str, *, error: str = "", size_after_byt
         parameters=rebuild.parameters,
         size_before_bytes=rebuild.size_before_bytes,
         size_after_bytes=rebuild.size_after_bytes,
-        error=error[:500],
+        error=rebuild.error[:500],
+        **detail,
     )
 
 
