@@ -6,7 +6,7 @@ from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
-__all__ = ["app", "apply_migrations", "rebuild_index", "recover_rebuilds"]
+__all__ = ["app", "apply_migrations", "rebuild_index", "recall_check", "recover_rebuilds"]
 
 
 @app.task(name="schemaadmin.apply_migrations")
@@ -41,3 +41,10 @@ def recover_rebuilds(timestamp: int) -> int:
 
     return len(recover_stalled_rebuilds())
 
+
+@app.task(name="schemaadmin.recall_check")
+def recall_check(check_id: int) -> str:
+    """Measure one index's recall against exact search (locked per index by the caller)."""
+    from schemaadmin.services.recall import run_recall_check
+
+    return run_recall_check(check_id)
