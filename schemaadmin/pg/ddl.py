@@ -129,7 +129,7 @@ def reindex_concurrently(conn: psycopg.Connection, schema: str, name: str) -> No
     conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {index}").format(index=sql.Identifier(schema, name)))
 
 
-def create_index_concurrently(conn: psycopg.Connection, statement: sql.Composable) -> None:
+def create_index_concurrently(conn: psycopg.Connection, statement: sql.Composed) -> None:
     """Run a CREATE INDEX CONCURRENTLY statement made by replacement_definition()."""
     conn.execute(statement)
 
@@ -166,7 +166,7 @@ def replacement_definition(
     if tail.startswith(" WITH ("):
         tail = tail[_matching_paren(tail, len(" WITH ")) + 1 :]
     unique = definition.startswith("CREATE UNIQUE INDEX ")
-    with_clause = sql.SQL("")
+    with_clause: sql.Composable = sql.SQL("")
     if options:
         with_clause = sql.SQL(" WITH ({})").format(
             sql.SQL(", ").join(
@@ -225,7 +225,7 @@ def _matching_paren(text: str, opening: int) -> int:
 
 def _with_lock_retries(
     conn: psycopg.Connection,
-    statement: sql.Composable,
+    statement: sql.Composed,
     *,
     lock_timeout_ms: int,
     attempts: int,

@@ -226,11 +226,12 @@ def recover_stalled_rebuilds() -> list[IndexRebuild]:
     manager = app.job_manager
     orphans: dict[int, IndexRebuild] = {}
     for job in async_to_sync(manager.get_stalled_jobs)(task_name=TASK_NAME, seconds_since_heartbeat=_stalled_seconds()):
+        assert job.id is not None
         async_to_sync(manager.finish_job_by_id_async)(job_id=job.id, status=Status.FAILED, delete_job=False)
         for rebuild in IndexRebuild.objects.filter(job_id=job.id, state__in=ACTIVE_STATES):
             orphans[rebuild.pk] = rebuild
     for rebuild in IndexRebuild.objects.filter(state=JobState.RUNNING, job_id__isnull=False):
-        if rebuild.pk not in orphans and _job_status(rebuild.job_id) != Status.DOING:
+        if rebuild.pk not in orphans and rebuild.job_id and _job_status(rebuild.job_id) != Status.DOING:
             orphans[rebuild.pk] = rebuild
     return [rebuild for rebuild in orphans.values() if _recover(rebuild)]
 

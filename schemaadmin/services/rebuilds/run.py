@@ -320,9 +320,8 @@ def audit_outcome(rebuild: IndexRebuild, **detail: Any) -> None:
     """Write the AuditEvent of how the rebuild ended, as its record now says."""
     rebuild.refresh_from_db()
     state = rebuild.state
-    action = {JobState.SUCCEEDED: "rebuild.succeeded", JobState.CANCELLED: "rebuild.cancelled"}.get(
-        state, "rebuild.failed"
-    )
+    actions = {JobState.SUCCEEDED.value: "rebuild.succeeded", JobState.CANCELLED.value: "rebuild.cancelled"}
+    action = actions.get(state, "rebuild.failed")
     actor = rebuild.cancelled_by if state == JobState.CANCELLED and rebuild.cancelled_by else rebuild.requested_by
     record(
         None,
