@@ -89,6 +89,7 @@ class NavItem:
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Overview", "schemaadmin:overview", None),
     NavItem("Indexes", "schemaadmin:indexes", "view_health"),
+    NavItem("Rebuilds", "schemaadmin:rebuilds", "view_rebuilds"),
     NavItem("Tables", "schemaadmin:tables", "view_health"),
     NavItem("Conversations", "schemaadmin:conversations", "view_conversations"),
     NavItem("Users", "schemaadmin:users", "view_conversations"),

@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from schemaadmin.converters import QualifiedNameConverter
-from schemaadmin.views import audit, conversations, dashboard, explain, health, users
+from schemaadmin.views import audit, conversations, dashboard, explain, health, rebuilds, users
 from schemaadmin.views import indexes as health_views
 
 register_converter(QualifiedNameConverter, "qualified")
@@ -26,4 +26,9 @@ urlpatterns = [
     path("explain/", explain.console, name="explain"),
     path("explain/<int:pk>/", explain.run_detail, name="explain_run"),
     path("explain/compare/", explain.compare, name="explain_compare"),
+    path("rebuilds/", rebuilds.rebuild_list, name="rebuilds"),
+    path("rebuilds/new", rebuilds.rebuild_new, name="rebuild_new"),
+    path("rebuilds/<int:pk>/", rebuilds.rebuild_detail, name="rebuild"),
+    path("rebuilds/<int:pk>/cancel", rebuilds.rebuild_cancel, name="rebuild_cancel"),
+    path("rebuilds/<int:pk>/retry", rebuilds.rebuild_retry, name="rebuild_retry"),
 ]

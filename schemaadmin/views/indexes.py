@@ -11,6 +11,7 @@ from schemaadmin.health_forms import IndexFilterForm, TableFilterForm
 from schemaadmin.health_tables import IndexRow, IndexTable, TableRow, TableTable
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.index_health import HealthReport, health_report, vector_advice
+from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.views.browsing import render_page
 
 PER_PAGE = 50
@@ -77,6 +78,7 @@ def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
         "bloat": report.snapshot.bloat.get(index.qualified_name),
         "advice": vector_advice(index),
         "statistics": report.snapshot.statistics,
+        "active_rebuild": active_rebuild(schema, name),
     }
     return render(request, "schemaadmin/indexes/detail.html", context)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from schemaadmin.models import ChatUser, Conversation, ExplainRun
+from schemaadmin.models import ChatUser, Conversation, ExplainRun, IndexRebuild
 
 # url -> expected status for (anonymous, no role, support, operator, dba, superuser).
 # 302 for anonymous means "redirected to the login page". {placeholders} are filled by the `objects` fixture.
@@ -34,6 +34,12 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/explain/": (302, 403, 403, 403, 200, 200),
     "/explain/{explain_run}/": (302, 403, 403, 403, 200, 200),
     "/explain/compare/": (302, 403, 403, 403, 400, 400),  # 400: no runs named
+    "/rebuilds/": (302, 403, 403, 200, 200, 200),
+    "/rebuilds/new": (302, 403, 403, 403, 200, 200),
+    "/rebuilds/{rebuild}/": (302, 403, 403, 200, 200, 200),
+    # POST only (405 to a GET once allowed); POSTs are tested in tests/views/test_rebuilds.py.
+    "/rebuilds/{rebuild}/cancel": (302, 403, 403, 403, 405, 405),
+    "/rebuilds/{rebuild}/retry": (302, 403, 403, 403, 405, 405),
 }
 
 
@@ -49,6 +55,7 @@ def objects(db) -> dict[str, str]:
         "index": "public.users_pkey",
         "table": "public.users",
         "explain_run": str(ExplainRun.objects.create(sql="SELECT 1", outcome="refused").pk),
+        "rebuild": str(IndexRebuild.objects.create(index_name="users_pkey", state="failed").pk),
     }
 
 

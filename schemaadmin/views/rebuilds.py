@@ -1,0 +1,201 @@
+"""Index rebuilds: the list of jobs, the request form with its review, one rebuild's live page, cancel and retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from schemaadmin.conf import app_settings
+from schemaadmin.models import ACTIVE_STATES, IndexRebuild
+from schemaadmin.permissions import permission_required
+from schemaadmin.pg.ddl import temporary_index_name
+from schemaadmin.rebuild_forms import RebuildFilterForm, RebuildForm
+from schemaadmin.services.rebuilds import (
+    RebuildAlreadyActive,
+    RebuildPlan,
+    RebuildRefused,
+    active_rebuild,
+    build_progress,
+    cancel_rebuild,
+    rebuildable_indexes,
+    retry_rebuild,
+    start_rebuild,
+)
+from schemaadmin.views.browsing import render_page
+
+__all__ = ["planned_statements", "rebuild_cancel", "rebuild_detail", "rebuild_list", "rebuild_new", "rebuild_retry"]
+
+LIST_TEMPLATE = "schemaadmin/rebuilds/list.html"
+NEW_TEMPLATE = "schemaadmin/rebuilds/new.html"
+DETAIL_TEMPLATE = "schemaadmin/rebuilds/detail.html"
+LATEST = 50
+
+
+def seconds_text(seconds: float | None) -> str:
+    """Return a duration as people read it: 42 s, 3 min 05 s, 2 h 07 min."""
+    if seconds is None:
+        return ""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def planned_statements(plan: RebuildPlan) -> list[str]:
+    """Return the statements the job will run for this plan, as text to show before it is confirmed."""
+    quote = connection.ops.quote_name
+    index = f"{quote(plan.schema)}.{quote(plan.name)}"
+    megabytes = plan.estimate.planned_maintenance_work_mem_bytes // 2**20
+    statements = [f"SET maintenance_work_mem = '{megabytes}MB';"]
+    workers = app_settings()["REBUILD_MAX_PARALLEL_MAINTENANCE_WORKERS"]
+    if workers is not None:
+        statements.append(f"SET max_parallel_maintenance_workers = {int(workers)};")
+    if plan.kind == IndexRebuild.Kind.REINDEX or plan.new_definition is None:
+        return [*statements, f"REINDEX INDEX CONCURRENTLY {index};"]
+    temporary = quote(temporary_index_name(plan.name))
+    return [
+        *statements,
+        f"{plan.new_definition};",
+        f"DROP INDEX CONCURRENTLY {index};",
+        f"ALTER INDEX {quote(plan.schema)}.{temporary} RENAME TO {quote(plan.name)};",
+    ]
+
+
+@permission_required("view_rebuilds")
+@require_GET
+def rebuild_list(request: HttpRequest) -> HttpResponse:
+    """List the latest rebuilds, newest first, filtered by state or index; active ones update themselves."""
+    form = RebuildFilterForm(request.GET)
+    rebuilds = IndexRebuild.objects.select_related("requested_by", "cancelled_by").order_by("-created_at", "-id")
+    status = 200
+    if form.is_valid():
+        state, qualified = form.cleaned_data["state"], form.cleaned_data["index"]
+        if state == "active":
+            rebuilds = rebuilds.filter(state__in=ACTIVE_STATES)
+        elif state:
+            rebuilds = rebuilds.filter(state=state)
+        if qualified:
+            schema, _, name = qualified.partition(".")
+            rebuilds = rebuilds.filter(schema_name=schema, index_name=name)
+        rows = list(rebuilds[:LATEST])
+    else:
+        rows, status = [], 400
+    context = {
+        "form": form,
+        "rebuilds": rows,
+        "latest": LATEST,
+        "polling": any(row.is_active for row in rows),
+        "can_rebuild": request.user.has_perm("schemaadmin.rebuild_index"),
+    }
+    return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows", status=status)
+
+
+def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
+    chosen = form.chosen_index
+    active = form.active
+    if active is None and chosen is not None:
+        active = active_rebuild(chosen.schema, chosen.name, using=form.using)
+    return {
+        "form": form,
+        "plan": plan,
+        "estimate": plan.estimate if plan else None,
+        "statements": planned_statements(plan) if plan else [],
+        "chosen": chosen,
+        "active": active,
+        "hidden": form.hidden_values() if plan else [],
+    }
+
+
+@permission_required("rebuild_index")
+@require_http_methods(["GET", "POST"])
+def rebuild_new(request: HttpRequest) -> HttpResponse:
+    """Ask for a rebuild, review its plan and estimate, then queue it in the worker on the confirming POST."""
+    indexes = rebuildable_indexes()
+    if request.method == "POST":
+        form = RebuildForm(request.POST, indexes=indexes)
+        plan = form.plan()
+        if plan is None:
+            return render_page(request, NEW_TEMPLATE, _new_context(form, None), status=400)
+        try:
+            rebuild = start_rebuild(plan, user=request.user, request=request)
+        except RebuildRefused as refused:
+            form.refuse(refused)
+            status = 409 if isinstance(refused, RebuildAlreadyActive) else 400
+            return render_page(request, NEW_TEMPLATE, _new_context(form, plan), status=status)
+        messages.success(request, f"Rebuild of {plan.qualified_name} queued; this page follows it.")
+        return redirect("schemaadmin:rebuild", pk=rebuild.pk)
+
+    if "review" in request.GET:
+        form = RebuildForm(request.GET, indexes=indexes)
+        plan = form.plan()
+        return render_page(request, NEW_TEMPLATE, _new_context(form, plan), status=200 if plan else 400)
+    preselected = request.GET.get("index", "").strip()
+    form = RebuildForm(indexes=indexes, initial={"index": preselected})
+    context = _new_context(form, None)
+    context["unknown"] = preselected if preselected and form.chosen_index is None else ""
+    return render_page(request, NEW_TEMPLATE, context, status=400 if context["unknown"] else 200)
+
+
+@permission_required("view_rebuilds")
+@require_GET
+def rebuild_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show one rebuild: what, who, settings, estimate, outcome, live progress and log (htmx polls the partial)."""
+    rebuild = get_object_or_404(IndexRebuild.objects.select_related("requested_by", "cancelled_by", "retry_of"), pk=pk)
+    progress = build_progress(rebuild)
+    finished_now = bool(getattr(request, "htmx", False)) and not rebuild.is_active
+    context = {
+        "rebuild": rebuild,
+        "progress": progress,
+        "elapsed": seconds_text(progress.elapsed_seconds if progress else None),
+        "eta": seconds_text(progress.eta_seconds if progress else None),
+        "duration": seconds_text(rebuild.duration.total_seconds() if rebuild.duration else None),
+        "estimated": seconds_text((rebuild.estimate or {}).get("estimated_seconds")),
+        "recall_checks": list(rebuild.recall_checks.order_by("-created_at", "-id")[:10]),
+        "retries": list(rebuild.retries.order_by("-created_at", "-id")[:5]),
+        "can_rebuild": request.user.has_perm("schemaadmin.rebuild_index"),
+        # The poll that sees the job end also replaces the buttons and links outside the polled part.
+        "swap_actions": finished_now,
+    }
+    return render_page(request, DETAIL_TEMPLATE, context, partial="rebuild-live")
+
+
+@permission_required("rebuild_index")
+@require_POST
+def rebuild_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel a queued rebuild, or stop a running one (the old index stays in service)."""
+    rebuild = get_object_or_404(IndexRebuild, pk=pk)
+    try:
+        cancel_rebuild(rebuild, user=request.user, request=request)
+    except RebuildRefused as refused:
+        messages.warning(request, str(refused))
+    else:
+        messages.success(
+            request, "Cancel requested: the build stops, its leftovers are dropped, the old index keeps serving."
+        )
+    return redirect("schemaadmin:rebuild", pk=rebuild.pk)
+
+
+@permission_required("rebuild_index")
+@require_POST
+def rebuild_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a failed or cancelled rebuild again, as a new job."""
+    rebuild = get_object_or_404(IndexRebuild, pk=pk)
+    try:
+        again = retry_rebuild(rebuild, user=request.user, request=request)
+    except RebuildAlreadyActive as refused:
+        messages.warning(request, str(refused))
+        return redirect("schemaadmin:rebuild", pk=refused.rebuild.pk)
+    except RebuildRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("schemaadmin:rebuild", pk=rebuild.pk)
+    messages.success(request, f"Retrying rebuild {rebuild.pk} as rebuild {again.pk}.")
+    return redirect("schemaadmin:rebuild", pk=again.pk)

@@ -1,0 +1,388 @@
+"""The rebuild pages: request form and review, the live page and its htmx partial, cancel, retry, the list."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from schemaadmin.models import AuditEvent, IndexRebuild, JobState
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def planted(plant):
+    """A small table with an analyzed HNSW index (m = 8) and a btree index."""
+    s = plant.schema
+    plant.table(
+        "items",
+        "id int PRIMARY KEY, n int, embedding vector(4)",
+        rows=500,
+        fill="i, i % 7, ARRAY[random(), random(), random(), random()]::vector(4)",
+    )
+    plant.sql(f"CREATE INDEX items_hnsw ON {s}.items USING hnsw (embedding vector_l2_ops) WITH (m = 8)")
+    plant.sql(f"CREATE INDEX items_n ON {s}.items (n)")
+    plant.sql(f"ANALYZE {s}.items")
+    return plant
+
+
+@pytest.fixture
+def dba(client_as):
+    return client_as("dba")
+
+
+def _rebuild(schema: str, index: str = "items_hnsw", **fields) -> IndexRebuild:
+    values = {"schema_name": schema, "index_name": index, "table_name": "items", "method": "hnsw"}
+    return IndexRebuild.objects.create(**{**values, **fields})
+
+
+def _finished(schema: str, state: str, seconds: float, **fields) -> IndexRebuild:
+    now = timezone.now()
+    return _rebuild(
+        schema, state=state, started_at=now - timezone.timedelta(seconds=seconds), finished_at=now, **fields
+    )
+
+
+def _review(client: Client, **params):
+    return client.get("/rebuilds/new", {"review": "1", **params})
+
+
+# --- the request form and its review ---------------------------------------------------------------------
+
+
+def test_the_form_preselects_the_index_named_in_the_url(planted, dba):
+    qualified = f"{planted.schema}.items_hnsw"
+    response = dba.get("/rebuilds/new", {"index": qualified})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert re.search(rf'<option value="{re.escape(qualified)}" selected>', page)
+    assert "USING hnsw" in page  # the current definition beside the choice
+    assert 'data-testid="review"' not in page  # nothing planned until asked
+
+
+def test_an_unknown_preselected_index_is_said_plainly(planted, dba):
+    response = dba.get("/rebuilds/new", {"index": "nope.missing"})
+    assert response.status_code == 400
+    assert "There is no index <code>nope.missing</code> that can be rebuilt" in response.content.decode()
+
+
+def test_review_shows_plan_estimate_and_sql_before_anything_runs(planted, dba):
+    s = planted.schema
+    response = _review(dba, index=f"{s}.items_hnsw", kind="replace", m="16", ef_construction="64")
+    assert response.status_code == 200
+    page = response.content.decode()
+    review = page[page.index('data-testid="review"') :]
+    assert "≈ 500 rows" in review
+    assert "m = 8" in review and "<strong>m = 16</strong>" in review
+    assert "maintenance_work_mem" in review and "fits" in review
+    assert "no past rebuilds yet" in review
+    sql = html.unescape(review[review.index('data-testid="sql"') : review.index("</pre>")])
+    assert "CREATE INDEX CONCURRENTLY" in sql and "WITH (m = 16, ef_construction = 64)" in sql.replace('"', "")
+    assert f'DROP INDEX CONCURRENTLY "{s}"."items_hnsw"' in sql
+    # The confirmation carries exactly the checked values, behind CSRF.
+    assert 'name="csrfmiddlewaretoken"' in review
+    assert '<input type="hidden" name="m" value="16">' in review
+    assert IndexRebuild.objects.count() == 0
+
+
+def test_review_of_a_reindex_shows_reindex_concurrently(planted, dba):
+    page = _review(dba, index=f"{planted.schema}.items_n", kind="reindex").content.decode()
+    assert f'REINDEX INDEX CONCURRENTLY "{planted.schema}"."items_n"' in page.replace("&quot;", '"')
+    assert "a sort of the keys" in page  # a btree: no graph
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"m": "abc"}, "m must be a whole number from 2 to 100."),
+        ({"m": "1e3"}, "m must be a whole number from 2 to 100."),
+        ({"m": "500"}, "Ensure this value is less than or equal to 100."),
+        ({"ef_construction": "-4"}, "Ensure this value is greater than or equal to 4."),
+        ({"m": "32", "ef_construction": "40"}, "ef_construction must be at least twice m (64 for m = 32); got 40."),
+        ({"lists": "100"}, "lists is an IVFFlat option"),
+        ({"method": "btree"}, "The new method can be HNSW or IVFFlat, or empty to keep the current one."),
+        ({"method": "ivfflat"}, "not make it ivfflat"),
+        ({"kind": "drop everything"}, "Choose REINDEX CONCURRENTLY or a rebuild with new parameters."),
+        ({"index": "public.no_such_index"}, "There is no index public.no_such_index that can be rebuilt"),
+        ({"index": "'; DROP TABLE users; --"}, "that can be rebuilt"),
+        ({"index": ""}, "Choose the index to rebuild."),
+    ],
+)
+def test_nonsense_parameters_are_form_errors_never_500(planted, dba, params, message):
+    values = {"index": f"{planted.schema}.items_hnsw", "kind": "replace", **params}
+    for headers in ({}, HTMX):
+        response = dba.get("/rebuilds/new", {"review": "1", **values}, **headers)
+        assert response.status_code == 400, params
+        assert message in response.content.decode().replace("&#x27;", "'"), params
+        assert 'data-testid="confirm-form"' not in response.content.decode()
+
+
+def test_vector_options_on_a_btree_and_parameters_on_a_reindex_are_refused(planted, dba):
+    s = planted.schema
+    page = _review(dba, index=f"{s}.items_n", kind="replace", m="16").content.decode()
+    assert "m is an option of vector indexes (HNSW, IVFFlat)" in page
+    page = _review(dba, index=f"{s}.items_hnsw", kind="reindex", m="16").content.decode()
+    assert "REINDEX CONCURRENTLY keeps the index&#x27;s method and parameters" in page
+
+
+def test_confirming_queues_the_rebuild_audits_it_and_opens_its_page(planted, dba):
+    s = planted.schema
+    response = dba.post("/rebuilds/new", {"index": f"{s}.items_hnsw", "kind": "replace", "m": "12"})
+    rebuild = IndexRebuild.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/rebuilds/{rebuild.pk}/"
+    assert (rebuild.state, rebuild.kind, rebuild.parameters) == ("queued", "replace", {"m": 12, "ef_construction": 64})
+    assert rebuild.requested_by.username == "dba-user"
+    assert rebuild.job_id is not None
+    event = AuditEvent.objects.get(action="rebuild.requested")
+    assert event.target == f"{s}.items_hnsw" and event.actor_username == "dba-user"
+    page = dba.get(response["Location"]).content.decode()
+    assert "Rebuild of" in page and "queued; this page follows it" in page
+
+
+def test_a_second_request_for_the_same_index_links_to_the_active_one(planted, dba):
+    s = planted.schema
+    first = _rebuild(s, state=JobState.RUNNING)
+    review = _review(dba, index=f"{s}.items_hnsw", kind="reindex").content.decode()
+    assert f'href="/rebuilds/{first.pk}/"' in review and "already running" in review
+    assert 'data-testid="confirm-form"' not in review
+    response = dba.post("/rebuilds/new", {"index": f"{s}.items_hnsw", "kind": "reindex"})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "is already running" in page and f'href="/rebuilds/{first.pk}/"' in page
+    assert IndexRebuild.objects.count() == 1
+
+
+def test_an_invalid_confirmation_is_a_400_and_queues_nothing(planted, dba):
+    response = dba.post("/rebuilds/new", {"index": f"{planted.schema}.items_hnsw", "kind": "replace", "m": "x"})
+    assert response.status_code == 400
+    assert "m must be a whole number" in response.content.decode()
+    assert IndexRebuild.objects.count() == 0
+
+
+# --- permissions and CSRF ----------------------------------------------------------------------------------
+
+
+def test_operators_watch_but_cannot_start_cancel_or_retry(planted, client_as):
+    s = planted.schema
+    active = _rebuild(s, state=JobState.RUNNING)
+    failed = _rebuild(s, index="items_n", method="btree", state=JobState.FAILED, error="boom")
+    operator = client_as("operator")
+    assert operator.get("/rebuilds/").status_code == 200
+    page = operator.get(f"/rebuilds/{active.pk}/").content.decode()
+    assert "Cancel rebuild" not in page
+    assert "Retry this rebuild" not in operator.get(f"/rebuilds/{failed.pk}/").content.decode()
+    assert operator.get("/rebuilds/new").status_code == 403
+    assert operator.post("/rebuilds/new", {"index": f"{s}.items_n", "kind": "reindex"}).status_code == 403
+    assert operator.post(f"/rebuilds/{active.pk}/cancel").status_code == 403
+    assert operator.post(f"/rebuilds/{failed.pk}/retry").status_code == 403
+    active.refresh_from_db()
+    assert active.cancelled_by is None and IndexRebuild.objects.count() == 2
+    assert not AuditEvent.objects.filter(action__startswith="rebuild.").exists()
+
+
+def test_csrf_is_enforced_on_every_post(planted, role_user):
+    s = planted.schema
+    queued = _rebuild(s, state=JobState.QUEUED)
+    failed = _rebuild(s, index="items_n", method="btree", state=JobState.FAILED)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(role_user("dba"))
+    assert client.post("/rebuilds/new", {"index": f"{s}.items_n", "kind": "reindex"}).status_code == 403
+    assert client.post(f"/rebuilds/{queued.pk}/cancel").status_code == 403
+    assert client.post(f"/rebuilds/{failed.pk}/retry").status_code == 403
+    queued.refresh_from_db()
+    assert queued.state == "queued" and IndexRebuild.objects.count() == 2
+    # With the token the page carries, the same cancel goes through.
+    page = client.get(f"/rebuilds/{queued.pk}/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert client.post(f"/rebuilds/{queued.pk}/cancel", {"csrfmiddlewaretoken": token}).status_code == 302
+    queued.refresh_from_db()
+    assert queued.state == "cancelled"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/rebuilds/999999/", "/rebuilds/999999/cancel", "/rebuilds/999999/retry"])
+def test_a_missing_rebuild_is_404(client_as, path):
+    client = client_as("dba")
+    response = client.get(path) if path.endswith("/") else client.post(path)
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_non_numeric_id_is_not_a_page(client_as):
+    assert client_as("dba").get("/rebuilds/abc/").status_code == 404
+
+
+# --- the live page -------------------------------------------------------------------------------------------
+
+
+def test_an_active_rebuild_polls_its_progress_partial(planted, dba):
+    rebuild = _rebuild(planted.schema, state=JobState.QUEUED)
+    page = dba.get(f"/rebuilds/{rebuild.pk}/").content.decode()
+    assert "<html" in page and 'id="rebuild-live"' in page
+    assert 'hx-trigger="every 2s"' in page and "waiting for the worker" in page.lower()
+    assert "Cancel rebuild…" in page and "Yes, cancel the rebuild" in page
+    partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
+    assert "<html" not in partial and partial.lstrip().startswith('<section id="rebuild-live"')
+    assert f'hx-get="/rebuilds/{rebuild.pk}/" hx-trigger="every 2s"' in partial
+    assert "hx-swap-oob" not in partial  # the buttons stay as they are while it runs
+
+
+def test_a_running_rebuild_shows_its_last_progress_sample(planted, dba):
+    rebuild = _rebuild(
+        planted.schema,
+        state=JobState.RUNNING,
+        started_at=timezone.now(),
+        progress={
+            "phase": "building index: loading tuples",
+            "command": "CREATE INDEX CONCURRENTLY",
+            "blocks_done": 30,
+            "blocks_total": 120,
+            "tuples_done": 0,
+            "tuples_total": 0,
+            "percent": 25.0,
+        },
+        settings_used={"maintenance_work_mem": "64MB"},
+    )
+    partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
+    assert '<progress class="build-progress" max="100" value="25.0"' in partial
+    assert "25.0%" in partial and "building index: loading tuples" in partial
+    assert "blocks 30 of 120" in partial
+    assert "maintenance_work_mem = 64MB" in partial
+
+
+def test_the_poll_that_sees_the_end_stops_polling_and_swaps_the_buttons(planted, dba):
+    rebuild = _finished(
+        planted.schema,
+        JobState.FAILED,
+        75,
+        error="could not extend file: No space left on device",
+        log="12:00:01 phase: building index: loading tuples\n12:01:16 FAILED: could not extend file",
+        size_before_bytes=8192 * 40,
+    )
+    partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
+    assert "hx-trigger" not in partial
+    assert "Failed" in partial and "No space left on device" in partial and "FAILED: could not extend" in partial
+    assert "1 min 15 s" in partial
+    oob = partial[partial.index('id="rebuild-actions"') :]
+    assert 'hx-swap-oob="true"' in oob and "Retry this rebuild" in oob
+    full = dba.get(f"/rebuilds/{rebuild.pk}/").content.decode()
+    assert "hx-trigger" not in full and "hx-swap-oob" not in full and "Retry this rebuild" in full
+
+
+def test_a_succeeded_rebuild_shows_100_percent_sizes_and_its_recall_checks(planted, dba):
+    rebuild = _finished(planted.schema, JobState.SUCCEEDED, 5, size_before_bytes=2 * 2**20, size_after_bytes=2**20)
+    check = rebuild.recall_checks.create(schema_name=planted.schema, index_name="items_hnsw", state=JobState.QUEUED)
+    page = dba.get(f"/rebuilds/{rebuild.pk}/").content.decode()
+    assert 'value="100.0"' in page and "100.0%" in page and "Succeeded" in page
+    assert "2.0 MB → 1.0 MB" in page
+    assert f"recall check {check.pk}" in page
+    assert "Cancel rebuild" not in page and "Retry this rebuild" not in page
+
+
+def test_cancel_of_a_queued_rebuild_is_immediate_audited_and_says_who(planted, dba):
+    rebuild = _rebuild(planted.schema, state=JobState.QUEUED)
+    response = dba.post(f"/rebuilds/{rebuild.pk}/cancel", follow=True)
+    rebuild.refresh_from_db()
+    assert rebuild.state == "cancelled" and rebuild.cancelled_by.username == "dba-user"
+    page = response.content.decode()
+    assert "cancelled by dba-user" in page and "Retry this rebuild" in page
+    assert AuditEvent.objects.filter(action="rebuild.cancelled", target=f"{planted.schema}.items_hnsw").exists()
+
+
+def test_cancel_of_a_finished_rebuild_says_so(planted, dba):
+    rebuild = _rebuild(planted.schema, state=JobState.SUCCEEDED)
+    response = dba.post(f"/rebuilds/{rebuild.pk}/cancel", follow=True)
+    assert response.status_code == 200
+    assert "already ended (succeeded); there is nothing to cancel" in response.content.decode()
+
+
+def test_retry_starts_the_same_rebuild_again_and_links_both_ways(planted, dba):
+    s = planted.schema
+    failed = _rebuild(s, state=JobState.FAILED, kind="replace", parameters={"m": 12, "ef_construction": 64})
+    response = dba.post(f"/rebuilds/{failed.pk}/retry")
+    again = IndexRebuild.objects.exclude(pk=failed.pk).get()
+    assert response["Location"] == f"/rebuilds/{again.pk}/"
+    assert (again.retry_of_id, again.state, again.parameters) == (failed.pk, "queued", {"m": 12, "ef_construction": 64})
+    assert f'href="/rebuilds/{failed.pk}/"' in dba.get(f"/rebuilds/{again.pk}/").content.decode()
+    assert f'href="/rebuilds/{again.pk}/"' in dba.get(f"/rebuilds/{failed.pk}/").content.decode()
+
+
+def test_retry_of_a_succeeded_rebuild_or_a_dropped_index_is_refused_plainly(planted, dba):
+    s = planted.schema
+    done = _rebuild(s, state=JobState.SUCCEEDED)
+    page = dba.post(f"/rebuilds/{done.pk}/retry", follow=True).content.decode()
+    assert "Only a failed or cancelled rebuild can be retried" in page
+    gone = _rebuild(s, index="was_dropped", state=JobState.FAILED)
+    page = dba.post(f"/rebuilds/{gone.pk}/retry", follow=True).content.decode()
+    assert f"There is no index {s}.was_dropped" in page
+    assert IndexRebuild.objects.count() == 2
+
+
+# --- the list, the index page, the overview -------------------------------------------------------------------
+
+
+def test_list_newest_first_with_state_filter_and_polling_while_active(planted, client_as):
+    s = planted.schema
+    old = _rebuild(s, index="items_n", method="btree", state=JobState.SUCCEEDED)
+    new = _rebuild(s, state=JobState.RUNNING, progress={"phase": "building index: loading tuples", "percent": 40.0})
+    operator = client_as("operator")
+    page = operator.get("/rebuilds/").content.decode()
+    assert page.index(f'data-testid="rebuild-{new.pk}"') < page.index(f'data-testid="rebuild-{old.pk}"')
+    assert 'hx-trigger="every 2s"' in page and "40.0%" in page and "New rebuild" not in page
+    partial = operator.get("/rebuilds/", {"state": "succeeded"}, **HTMX).content.decode()
+    assert "<html" not in partial and f"rebuild-{old.pk}" in partial and f"rebuild-{new.pk}" not in partial
+    assert "hx-trigger" not in partial  # nothing active shown: nothing to poll
+    by_index = operator.get("/rebuilds/", {"index": f"{s}.items_hnsw"}).content.decode()
+    assert f"rebuild-{new.pk}" in by_index and f"rebuild-{old.pk}" not in by_index
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [{"state": "exploded"}, {"index": "no-dot"}, {"index": "a/b.c"}])
+def test_bad_list_filters_are_a_clear_400(client_as, query):
+    response = client_as("operator").get("/rebuilds/", query)
+    assert response.status_code == 400
+    assert "alert" in response.content.decode()
+
+
+def test_query_counts_do_not_grow_with_the_number_of_rebuilds(planted, dba, django_assert_max_num_queries):
+    s = planted.schema
+    user = IndexRebuild._meta.get_field("requested_by").related_model.objects.get(username="dba-user")
+    for i in range(3):
+        _rebuild(s, index=f"a{i}", state=JobState.SUCCEEDED, requested_by=user, cancelled_by=user)
+    with django_assert_max_num_queries(8) as few:
+        dba.get("/rebuilds/")
+    for i in range(30):
+        _rebuild(s, index=f"b{i}", state=JobState.CANCELLED, requested_by=user, cancelled_by=user)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        dba.get("/rebuilds/")
+    running = _rebuild(s, state=JobState.RUNNING, requested_by=user, backend_pid=1, started_at=timezone.now())
+    with django_assert_max_num_queries(10):
+        dba.get(f"/rebuilds/{running.pk}/", **HTMX)
+
+
+def test_index_page_offers_rebuild_to_dbas_and_shows_the_active_one(planted, client_as):
+    s = planted.schema
+    active = _rebuild(s, state=JobState.RUNNING)
+    dba_page = client_as("dba").get(f"/indexes/{s}.items_hnsw/").content.decode()
+    assert f'href="/rebuilds/new?index={s}.items_hnsw"' in dba_page
+    assert f'href="/rebuilds/{active.pk}/"' in dba_page and "is running" in dba_page
+
+
+def test_index_page_shows_operators_the_active_rebuild_but_no_button(planted, client_as):
+    s = planted.schema
+    active = _rebuild(s, state=JobState.QUEUED)
+    page = client_as("operator").get(f"/indexes/{s}.items_hnsw/").content.decode()
+    assert "/rebuilds/new" not in page and f'href="/rebuilds/{active.pk}/"' in page
+
+
+def test_overview_links_running_rebuilds_for_those_who_may_watch(planted, client_as):
+    active = _rebuild(planted.schema, state=JobState.RUNNING)
+    assert f'href="/rebuilds/{active.pk}/"' in client_as("operator").get("/").content.decode()
+
+
+def test_navigation_offers_rebuilds_to_operators_not_support(client_as):
+    assert 'href="/rebuilds/"' in client_as("operator").get("/").content.decode()
