@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     "MIGRATION_LOCK_TIMEOUT_MS": 5_000,
     "MIGRATION_STATEMENT_TIMEOUT_MS": 30 * 60 * 1000,
     "MIGRATION_MAX_STATEMENT_TIMEOUT_MS": 24 * 60 * 60 * 1000,
+    # Migration lint. Our size rules (a non-concurrent index, SET NOT NULL) fire on tables with at least this many
+    # estimated rows; squawk's executable (None: beside this Python, else on PATH) and how long one run may take.
+    "MIGRATION_BIG_TABLE_ROWS": 100_000,
+    "SQUAWK_PATH": None,
+    "SQUAWK_TIMEOUT_SECONDS": 30,
     # The live schema browser and the drift check: the database schemas the migrations own, how long a replay of
     # the applied migrations in a throwaway database may take, and how long its result is cached (it only changes
     # when the applied migrations do).
