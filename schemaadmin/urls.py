@@ -3,6 +3,7 @@ from django.urls import path, register_converter
 from schemaadmin.converters import QualifiedNameConverter
 from schemaadmin.views import audit, conversations, dashboard, explain, health, rebuilds, users
 from schemaadmin.views import indexes as health_views
+from schemaadmin.views import recall as recall_views
 
 register_converter(QualifiedNameConverter, "qualified")
 
@@ -14,6 +15,8 @@ urlpatterns = [
     path("favicon.ico", health.favicon, name="favicon"),
     path("indexes/", health_views.index_list, name="indexes"),
     path("indexes/<qualified:qualified>/", health_views.index_detail, name="index"),
+    path("indexes/<qualified:qualified>/recall", recall_views.recall_check_start, name="recall_check_start"),
+    path("recall/<int:pk>/", recall_views.recall_check, name="recall_check"),
     path("tables/", health_views.table_list, name="tables"),
     path("tables/<qualified:qualified>/", health_views.table_detail, name="table"),
     path("conversations/", conversations.conversation_list, name="conversations"),

@@ -105,6 +105,7 @@ class ConstraintInfo:
     type: str  # primary key, unique, foreign key, check, exclusion, trigger
     definition: str  # pg_get_constraintdef(): everything after ADD CONSTRAINT name
     validated: bool
+    columns: tuple[str, ...]  # the table columns it is declared on, in order (none for some checks)
 
     @property
     def qualified_table(self) -> str:
@@ -248,7 +249,13 @@ def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str =
                con.conname AS name,
                con.contype::text AS type,
                pg_get_constraintdef(con.oid) AS definition,
-               con.convalidated AS validated
+               con.convalidated AS validated,
+               ARRAY(
+                   SELECT a.attname
+                   FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_attribute AS a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+                   ORDER BY k.ord
+               ) AS columns
         FROM pg_constraint AS con
         JOIN pg_class AS t ON t.oid = con.conrelid
         JOIN pg_namespace AS n ON n.oid = t.relnamespace
@@ -262,8 +269,8 @@ def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str =
         using,
     )
     return [
-        ConstraintInfo(schema, table, name, CONSTRAINT_TYPES[kind], definition, validated)
-        for schema, table, name, kind, definition, validated in rows
+        ConstraintInfo(schema, table, name, CONSTRAINT_TYPES[kind], definition, validated, tuple(columns))
+        for schema, table, name, kind, definition, validated, columns in rows
     ]
 
 

@@ -13,6 +13,7 @@ from schemaadmin.permissions import permission_required
 from schemaadmin.services.index_health import HealthReport, health_report, vector_advice
 from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.views.browsing import render_page
+from schemaadmin.views.recall import recall_panel
 
 PER_PAGE = 50
 
@@ -79,6 +80,7 @@ def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
         "advice": vector_advice(index),
         "statistics": report.snapshot.statistics,
         "active_rebuild": active_rebuild(schema, name),
+        **recall_panel(schema, name),
     }
     return render(request, "schemaadmin/indexes/detail.html", context)
 

@@ -21,6 +21,9 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/admin/": (302, 302, 302, 302, 302, 200),
     "/indexes/": (302, 403, 403, 200, 200, 200),
     "/indexes/{index}/": (302, 403, 403, 200, 200, 200),
+    # POST only (405 to a GET once allowed); POSTs are tested in tests/views/test_recall.py.
+    "/indexes/{index}/recall": (302, 403, 403, 403, 405, 405),
+    "/recall/{recall_check}/": (302, 403, 403, 200, 200, 200),
     "/tables/": (302, 403, 403, 200, 200, 200),
     "/tables/{table}/": (302, 403, 403, 200, 200, 200),
     "/conversations/": READERS,
@@ -46,6 +49,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
 @pytest.fixture
 def objects(db) -> dict[str, str]:
     """Create what the detail URLs point at; return the placeholder values."""
+    from schemaadmin.models import RecallCheck
+
     now = datetime(2026, 1, 1, tzinfo=UTC)
     user = ChatUser.objects.create(external_id="acct-matrix")
     conversation = Conversation.objects.create(user=user, created_at=now, updated_at=now)
@@ -54,6 +59,7 @@ def objects(db) -> dict[str, str]:
         "user": str(user.pk),
         "index": "public.users_pkey",
         "table": "public.users",
+        "recall_check": str(RecallCheck.objects.create(index_name="users_pkey", state="failed").pk),
         "explain_run": str(ExplainRun.objects.create(sql="SELECT 1", outcome="refused").pk),
         "rebuild": str(IndexRebuild.objects.create(index_name="users_pkey", state="failed").pk),
     }

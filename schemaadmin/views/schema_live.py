@@ -1,0 +1,109 @@
+"""The live schema: every table with columns, constraints, indexes and foreign keys, a diagram, and drift.
+
+Drift replays the applied migrations in a throwaway database, which takes seconds the first time (then it is
+cached until the migrations change). The drift page therefore loads at once and fetches its findings with htmx,
+behind a spinner; without JavaScript its "Compare now" link computes them in a full page load.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.views.decorators.http import require_GET
+
+from schemaadmin.conf import app_settings
+from schemaadmin.permissions import permission_required
+from schemaadmin.pg.schema import (
+    ColumnInfo,
+    ConstraintInfo,
+    ForeignKeyInfo,
+    SchemaIndex,
+    SchemaSnapshot,
+    TableInfo,
+    schema_snapshot,
+)
+from schemaadmin.services.drift import SEVERITY_RANK, drift_report
+from schemaadmin.services.schema_diagram import mermaid_er
+from schemaadmin.views.browsing import render_page
+
+TABS = "schemaadmin/schema/_tabs.html"
+
+
+def _tabs_template() -> str | None:
+    """Return the schema pages' tab bar template, if the schema area has one."""
+    try:
+        get_template(TABS)
+    except TemplateDoesNotExist:
+        return None
+    return TABS
+
+
+class TableFilterForm(forms.Form):
+    q = forms.CharField(label="Table name contains", required=False, max_length=100, strip=True)
+
+
+@dataclass(slots=True)
+class TableView:
+    """One table and everything the page lists about it."""
+
+    table: TableInfo
+    columns: list[ColumnInfo] = field(default_factory=list)
+    constraints: list[ConstraintInfo] = field(default_factory=list)
+    indexes: list[SchemaIndex] = field(default_factory=list)
+    foreign_keys: list[ForeignKeyInfo] = field(default_factory=list)
+    referenced_by: list[ForeignKeyInfo] = field(default_factory=list)
+
+
+def _table_views(snapshot: SchemaSnapshot, wanted: str) -> list[TableView]:
+    views = {t.qualified_name: TableView(t) for t in snapshot.tables if wanted.lower() in t.name.lower()}
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for row in (*snapshot.columns, *snapshot.constraints, *snapshot.indexes):
+        groups[row.qualified_table].append(row)
+    for name, view in views.items():
+        view.columns = [r for r in groups[name] if isinstance(r, ColumnInfo)]
+        view.constraints = [r for r in groups[name] if isinstance(r, ConstraintInfo)]
+        view.indexes = [r for r in groups[name] if isinstance(r, SchemaIndex)]
+    for key in snapshot.foreign_keys:
+        if key.qualified_table in views:
+            views[key.qualified_table].foreign_keys.append(key)
+        if key.qualified_target in views:
+            views[key.qualified_target].referenced_by.append(key)
+    return list(views.values())
+
+
+@permission_required("view_schema")
+@require_GET
+def live_schema(request: HttpRequest) -> HttpResponse:
+    """List every table of the app's schemas with its columns, constraints, indexes, relations, and a diagram."""
+    form = TableFilterForm(request.GET)
+    snapshot = schema_snapshot(schemas=tuple(app_settings()["APP_SCHEMAS"]))
+    valid = form.is_valid()
+    tables = _table_views(snapshot, form.cleaned_data["q"]) if valid else []
+    context = {
+        "tabs_template": _tabs_template(),
+        "form": form,
+        "snapshot": snapshot,
+        "tables": tables,
+        "diagram": mermaid_er(snapshot, tables={t.table.qualified_name for t in tables}),
+    }
+    return render_page(request, "schemaadmin/schema/live.html", context, status=200 if valid else 400)
+
+
+@permission_required("view_schema")
+@require_GET
+def drift(request: HttpRequest) -> HttpResponse:
+    """Show where the live database differs from its models and applied migrations, with what to do about it."""
+    context: dict[str, Any] = {"report": None, "tabs_template": _tabs_template()}
+    if request.GET.get("compute") == "1":
+        report = drift_report(refresh=request.GET.get("refresh") == "1")
+        counts = {severity: 0 for severity in SEVERITY_RANK}
+        for finding in report.findings:
+            counts[finding.severity] += 1
+        context.update(report=report, severity_counts=counts)
+    return render_page(request, "schemaadmin/schema/drift.html", context, partial="drift-findings")

@@ -1,0 +1,102 @@
+"""The live schema browser and the drift page: full pages, htmx partials, filters, bad input, permissions."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def operator(client_as):
+    return client_as("operator")
+
+
+def diagram_source(page: str) -> str:
+    match = re.search(r'<script id="schema-diagram-source" type="application/json">(.*?)</script>', page, re.S)
+    assert match, "the diagram source is on the page"
+    return json.loads(match.group(1))
+
+
+def test_every_table_with_columns_constraints_indexes_and_relations(operator, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):  # session, user, permissions, and six catalog statements
+        response = operator.get("/schema/tables/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for table in ("public.users", "public.conversations", "public.conversation_messages", "public.django_migrations"):
+        assert f'data-table="{table}"' in page
+    section = page[page.index('data-table="public.conversations"') :]
+    section = section[: section.index("</section>")]
+    assert "<code>user_id</code>" in section and "<code>uuid</code>" in section and "NOT NULL" in section
+    assert '(user_id) → <a href="#table-public-users">public.users</a> (id)' in section
+    assert "primary key" in section and "CREATE INDEX" in section
+    assert 'href="/tables/public.conversations/"' in section  # operators may open table health
+
+    source = diagram_source(page)
+    assert source.startswith("erDiagram\n")
+    ids = dict(re.findall(r'^    (t\d+)\["([^"]+)"\] \{$', source, re.M))
+    users, conversations = (
+        next(k for k, v in ids.items() if v == name) for name in ("public.users", "public.conversations")
+    )
+    assert f'    {users} ||--o{{ {conversations} : "user_id"' in source.splitlines()
+    assert "vendor/mermaid/mermaid.min.js" in page and "schemaadmin/js/schema-diagram.js" in page
+
+
+def test_the_filter_narrows_tables_and_diagram_and_bad_input_is_a_400(operator):
+    page = operator.get("/schema/tables/", {"q": "conversation"}).content.decode()
+    assert 'data-table="public.conversations"' in page and 'data-table="public.users"' not in page
+    assert "public.users" not in diagram_source(page)  # only the tables shown are drawn
+
+    response = operator.get("/schema/tables/", {"q": "x" * 101})
+    assert response.status_code == 400
+    assert "at most 100 characters" in response.content.decode()
+    assert 'data-testid="schema-table"' not in response.content.decode()
+
+
+def test_a_table_name_cannot_inject_into_the_diagram_or_the_page(plant, operator, settings):
+    s = plant.schema
+    plant.sql(f'CREATE TABLE {s}."evil""] {{ x }}\nclick" (id int PRIMARY KEY, "we""ird <b>" int)')
+    settings.SCHEMAADMIN = {"APP_SCHEMAS": [s]}
+    page = operator.get("/schema/tables/").content.decode()
+    source = diagram_source(page)
+    assert source.count('"') % 2 == 0 and "\nclick" not in source and "<b>" not in source
+    assert re.search(r'^    t0\["[^"]+"\] \{$', source, re.M)
+    assert "we&quot;ird &lt;b&gt;" in page and "<b>" not in page
+
+
+def test_drift_page_loads_at_once_and_fetches_its_findings(operator, django_assert_max_num_queries):
+    with django_assert_max_num_queries(4):  # the page itself computes nothing
+        page = operator.get("/schema/drift/").content.decode()
+    assert 'data-testid="drift-loading"' in page
+    assert 'hx-get="/schema/drift/?compute=1"' in page and 'href="/schema/drift/?compute=1"' in page
+
+    partial = operator.get("/schema/drift/", {"compute": "1"}, **HTMX)
+    body = partial.content.decode()
+    assert partial.status_code == 200 and "<html" not in body
+    assert body.lstrip().startswith('<div id="drift-findings"')
+    assert 'data-testid="no-drift"' in body and "applied migrations replayed" in body
+
+
+def test_drift_without_javascript_lists_a_hand_made_index_with_its_fix(plant, operator):
+    plant.sql("CREATE INDEX hand_made_page ON public.users (display_name)")
+    try:
+        page = operator.get("/schema/drift/", {"compute": "1"}).content.decode()
+    finally:
+        plant.sql("DROP INDEX public.hand_made_page")
+    assert "<html" in page
+    assert 'data-code="unexpected_index" data-object="public.hand_made_page"' in page
+    assert "DROP INDEX CONCURRENTLY public.hand_made_page;" in page
+
+
+@pytest.mark.parametrize("url", ["/schema/tables/", "/schema/drift/", "/schema/drift/?compute=1"])
+def test_support_may_not_see_the_schema(client_as, url):
+    assert client_as("support").get(url).status_code == 403
+
+
+def test_the_pages_are_read_only(client_as):
+    client = client_as("dba")
+    assert client.post("/schema/tables/").status_code == 405
+    assert client.post("/schema/drift/").status_code == 405
