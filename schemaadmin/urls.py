@@ -1,9 +1,10 @@
 from django.urls import path, register_converter
 
 from schemaadmin.converters import QualifiedNameConverter
-from schemaadmin.views import audit, conversations, dashboard, explain, health, users
+from schemaadmin.views import audit, conversations, dashboard, explain, health, rebuilds, users
 from schemaadmin.views import indexes as health_views
 from schemaadmin.views import schema_live
+from schemaadmin.views import recall as recall_views
 
 register_converter(QualifiedNameConverter, "qualified")
 
@@ -15,6 +16,8 @@ urlpatterns = [
     path("favicon.ico", health.favicon, name="favicon"),
     path("indexes/", health_views.index_list, name="indexes"),
     path("indexes/<qualified:qualified>/", health_views.index_detail, name="index"),
+    path("indexes/<qualified:qualified>/recall", recall_views.recall_check_start, name="recall_check_start"),
+    path("recall/<int:pk>/", recall_views.recall_check, name="recall_check"),
     path("tables/", health_views.table_list, name="tables"),
     path("tables/<qualified:qualified>/", health_views.table_detail, name="table"),
     path("conversations/", conversations.conversation_list, name="conversations"),
@@ -27,6 +30,11 @@ urlpatterns = [
     path("explain/", explain.console, name="explain"),
     path("explain/<int:pk>/", explain.run_detail, name="explain_run"),
     path("explain/compare/", explain.compare, name="explain_compare"),
+    path("rebuilds/", rebuilds.rebuild_list, name="rebuilds"),
+    path("rebuilds/new", rebuilds.rebuild_new, name="rebuild_new"),
+    path("rebuilds/<int:pk>/", rebuilds.rebuild_detail, name="rebuild"),
+    path("rebuilds/<int:pk>/cancel", rebuilds.rebuild_cancel, name="rebuild_cancel"),
+    path("rebuilds/<int:pk>/retry", rebuilds.rebuild_retry, name="rebuild_retry"),
     path("schema/tables/", schema_live.live_schema, name="schema_tables"),
     path("schema/drift/", schema_live.drift, name="schema_drift"),
 ]

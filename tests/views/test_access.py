@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from schemaadmin.models import ChatUser, Conversation, ExplainRun
+from schemaadmin.models import ChatUser, Conversation, ExplainRun, IndexRebuild
 
 # url -> expected status for (anonymous, no role, support, operator, dba, superuser).
 # 302 for anonymous means "redirected to the login page". {placeholders} are filled by the `objects` fixture.
@@ -21,6 +21,9 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/admin/": (302, 302, 302, 302, 302, 200),
     "/indexes/": (302, 403, 403, 200, 200, 200),
     "/indexes/{index}/": (302, 403, 403, 200, 200, 200),
+    # POST only (405 to a GET once allowed); POSTs are tested in tests/views/test_recall.py.
+    "/indexes/{index}/recall": (302, 403, 403, 403, 405, 405),
+    "/recall/{recall_check}/": (302, 403, 403, 200, 200, 200),
     "/tables/": (302, 403, 403, 200, 200, 200),
     "/tables/{table}/": (302, 403, 403, 200, 200, 200),
     "/conversations/": READERS,
@@ -36,12 +39,20 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/explain/compare/": (302, 403, 403, 403, 400, 400),  # 400: no runs named
     "/schema/tables/": (302, 403, 403, 200, 200, 200),
     "/schema/drift/": (302, 403, 403, 200, 200, 200),  # the page; its findings come with ?compute=1
+    "/rebuilds/": (302, 403, 403, 200, 200, 200),
+    "/rebuilds/new": (302, 403, 403, 403, 200, 200),
+    "/rebuilds/{rebuild}/": (302, 403, 403, 200, 200, 200),
+    # POST only (405 to a GET once allowed); POSTs are tested in tests/views/test_rebuilds.py.
+    "/rebuilds/{rebuild}/cancel": (302, 403, 403, 403, 405, 405),
+    "/rebuilds/{rebuild}/retry": (302, 403, 403, 403, 405, 405),
 }
 
 
 @pytest.fixture
 def objects(db) -> dict[str, str]:
     """Create what the detail URLs point at; return the placeholder values."""
+    from schemaadmin.models import RecallCheck
+
     now = datetime(2026, 1, 1, tzinfo=UTC)
     user = ChatUser.objects.create(external_id="acct-matrix")
     conversation = Conversation.objects.create(user=user, created_at=now, updated_at=now)
@@ -50,7 +61,9 @@ def objects(db) -> dict[str, str]:
         "user": str(user.pk),
         "index": "public.users_pkey",
         "table": "public.users",
+        "recall_check": str(RecallCheck.objects.create(index_name="users_pkey", state="failed").pk),
         "explain_run": str(ExplainRun.objects.create(sql="SELECT 1", outcome="refused").pk),
+        "rebuild": str(IndexRebuild.objects.create(index_name="users_pkey", state="failed").pk),
     }
 
 
