@@ -1,9 +1,8 @@
 from django.urls import path, register_converter
 
 from schemaadmin.converters import QualifiedNameConverter
-from schemaadmin.views import audit, conversations, dashboard, explain, health, rebuilds, users
+from schemaadmin.views import audit, conversations, dashboard, explain, health, rebuilds, schema_live, users
 from schemaadmin.views import indexes as health_views
-from schemaadmin.views import schema_live
 from schemaadmin.views import recall as recall_views
 
 register_converter(QualifiedNameConverter, "qualified")
