@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=50.0, help="seed_demo --scale (50 = 10M messages)")
     parser.add_argument("--repeats", type=int, default=30, help="requests per task for our pages (default 30)")
     parser.add_argument("--admin-repeats", type=int, default=5, help="requests per admin task (default 5)")
+    parser.add_argument("--only", default="", help="run only the tasks whose name contains this (quick iterations)")
     args = parser.parse_args()
     if args.repeats < 30:
         parser.error("--repeats must be at least 30 for a p95 worth printing")
@@ -171,6 +172,8 @@ def run(args: argparse.Namespace, big_thread: int) -> None:
         f"search, common ({common})": [f"/admin/schemaadmin/message/?q={common}"],
     }
 
+    ours = [task for task in ours if args.only in task[0]]
+    admin = {name: urls for name, urls in admin.items() if args.only in name}
     rss_before = peak_rss_mb()
     rows = []
     for name, make_url, headers in ours:

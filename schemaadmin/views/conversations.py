@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -24,6 +26,7 @@ from schemaadmin.services.conversations import (
 from schemaadmin.tables import ConversationTable, SearchHitTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
+PAGE_PARAMETERS = frozenset({"after", "before"})
 LIST_TEMPLATE = "schemaadmin/conversations/list.html"
 THREAD_TEMPLATE = "schemaadmin/conversations/detail.html"
 
@@ -39,7 +42,12 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         if searching
         else ConversationFilter(request.GET, queryset=Conversation.objects.all())
     )
-    context: dict[str, object] = {"controls": controls, "filters": filters, "searching": searching}
+    context: dict[str, object] = {
+        "controls": controls,
+        "filters": filters,
+        "searching": searching,
+        "form_key": filter_form_key(request),
+    }
     if not (controls.is_valid() & filters.is_valid()):
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
 
@@ -59,6 +67,12 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         table = ConversationTable(result.page.rows)
     context.update(page=result.page, table=table, total=result.total)
     return render_page(request, LIST_TEMPLATE, context, partial="results")
+
+
+def filter_form_key(request: HttpRequest) -> str:
+    """Return what the filter form's markup depends on: the parameters, in a stable order, without the cursor."""
+    # Pages of one listing share the key, so paging reuses the cached form (see list.html).
+    return urlencode(sorted((k, v) for k, v in request.GET.lists() if k not in PAGE_PARAMETERS), doseq=True)
 
 
 def _conversation(pk: int) -> Conversation:
