@@ -6,7 +6,7 @@ from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
-__all__ = ["app", "apply_migrations", "rebuild_index", "recall_check", "recover_rebuilds"]
+__all__ = ["app", "apply_migrations", "rebuild_index", "recall_check", "recover_rebuilds", "recover_recall_checks"]
 
 
 @app.task(name="schemaadmin.apply_migrations")
@@ -48,3 +48,13 @@ def recall_check(check_id: int) -> str:
     from schemaadmin.services.recall import run_recall_check
 
     return run_recall_check(check_id)
+
+
+# Every minute, as for rebuilds: fail recall checks whose worker died mid-check.
+@app.periodic(cron="* * * * *", periodic_id="recover_recall_checks")
+@app.task(name="schemaadmin.recover_recall_checks", queueing_lock="schemaadmin.recover_recall_checks")
+def recover_recall_checks(timestamp: int) -> int:
+    """Fail recall checks whose worker stopped mid-check; return how many."""
+    from schemaadmin.services.recall import recover_stalled_recall_checks
+
+    return len(recover_stalled_recall_checks())

@@ -14,6 +14,7 @@ from schemaadmin.pg.recall import (
     scanned_indexes,
     search_setting,
 )
+from tests.models.test_knn import chunks  # noqa: F401 -- 1,000 product chunks under the product's index
 from tests.recall_data import DIMS, ROWS, plant_items
 
 
@@ -106,3 +107,18 @@ def test_ivfflat_probes_change_the_answers(items):
     # Probing every list is an exhaustive search; one list of twenty misses neighbours.
     assert [a.distances for a in all_lists] == [e.distances for e in exact]
     assert [a.distances for a in one_list] != [e.distances for e in exact]
+
+
+def test_the_product_s_halfvec_expression_index_is_queried_through_its_cast(chunks):  # noqa: F811
+    target = index_target("public", "kb_chunks_embedding_hnsw")
+    assert target is not None
+    assert (target.expression, target.key_type, target.operator) == (
+        "(embedding::halfvec(3072))",
+        "halfvec(3072)",
+        "<=>",
+    )
+    (vector,) = sample_vectors(target, 1)
+    assert scanned_indexes(target, vector, k=10, exact=False) == ["kb_chunks_embedding_hnsw"]
+    assert scanned_indexes(target, vector, k=10, exact=True) == []
+    (answer,) = ann_answers(target, [vector], k=10)
+    assert len(answer.distances) == 10 and answer.distances[0] == pytest.approx(0, abs=1e-6)  # itself first

@@ -9,16 +9,18 @@ import pytest
 from schemaadmin.models import AuditEvent, JobState, RecallCheck
 from schemaadmin.pg.recall import index_target, sample_vectors
 from schemaadmin.services.recall import (
+    WORKER_STOPPED,
     RecallRefused,
     RecallResult,
     latest_recall_check,
     measure_recall,
+    recover_stalled_recall_checks,
     run_recall_check,
     start_recall_check,
 )
 from tests.conftest import make_user
 from tests.recall_data import DIMS, plant_items
-from tests.worker import wait_for, worker  # noqa: F401
+from tests.worker import STALLED_SECONDS, wait_for, worker  # noqa: F401
 
 
 @pytest.fixture
@@ -193,3 +195,31 @@ def test_the_worker_runs_a_requested_check(committed_items, worker):  # noqa: F8
     result = RecallResult.from_json(check.result)
     assert result.index == f"{committed_items.schema}.items_hnsw" and result.uses_index
     assert result.ladder and result.recommendation
+
+
+def test_a_check_whose_worker_died_is_recovered_as_failed(committed_items, worker, settings):  # noqa: F811
+    # Recovery runs here with the stall timeout the test worker runs with.
+    settings.PROCRASTINATE_WORKER_DEFAULTS = {
+        **settings.PROCRASTINATE_WORKER_DEFAULTS,
+        "stalled_worker_timeout": STALLED_SECONDS,
+    }
+    dba = make_user("dba-recall-crash")
+    # The largest check this table allows: thousands of queries, seconds of work to interrupt.
+    check = start_recall_check(f"{committed_items.schema}.items_hnsw", user=dba, k=100, samples=1000)
+
+    def running():
+        check.refresh_from_db()
+        return check.state == JobState.RUNNING
+
+    wait_for(running, timeout=60, what="the check to start")
+    assert recover_stalled_recall_checks() == []  # a live worker's check is left alone
+    worker.kill()
+    recovered = wait_for(
+        recover_stalled_recall_checks, timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery of the stalled job"
+    )
+    assert [r.pk for r in recovered] == [check.pk]
+    check.refresh_from_db()
+    assert check.state == JobState.FAILED and check.error == WORKER_STOPPED and check.finished_at
+    assert "recovery:" in check.log
+    assert AuditEvent.objects.filter(action="recall.check_failed", detail__check=check.pk, actor=dba).exists()
+    assert recover_stalled_recall_checks() == []
