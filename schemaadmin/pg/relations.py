@@ -25,16 +25,22 @@ class TableEstimate:
     total_bytes: int
 
 
-def table_estimates(tables: Sequence[str], *, schema: str = "public", using: str = "default") -> list[TableEstimate]:
-    """Return the planner's row estimate (reltuples) and total size of each named table, in the order given."""
+def table_estimates(
+    tables: Sequence[str], *, schema: str | None = "public", using: str = "default"
+) -> list[TableEstimate]:
+    """Return the planner's row estimate (reltuples) and total size of each named table, in the order given.
+
+    With schema=None each name resolves through the search_path, as Django's unqualified table names do.
+    """
     rows = fetch_all(
         """
         SELECT wanted.name AS table,
                CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
                COALESCE(pg_total_relation_size(c.oid), 0) AS total_bytes
         FROM unnest(%(tables)s::text[]) WITH ORDINALITY AS wanted(name, position)
-        JOIN pg_namespace AS n ON n.nspname = %(schema)s
-        JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = wanted.name AND c.relkind IN ('r', 'p')
+        JOIN pg_class AS c
+          ON c.oid = to_regclass(concat_ws('.', quote_ident(%(schema)s), quote_ident(wanted.name)))
+         AND c.relkind IN ('r', 'p')
         ORDER BY wanted.position
         """,
         {"tables": list(tables), "schema": schema},

@@ -1,15 +1,38 @@
-"""Migration state of a database, as Django's executor sees it."""
+"""Migration state of a database, as Django's executor sees it: what is applied (when), pending, and each SQL."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.migration import Migration
 
 from schemaadmin.pg.connection import validated_alias
+from schemaadmin.services.migration_sql import (
+    MigrationSql,
+    UnknownMigration,
+    collected_sql,
+    find_migration,
+    migration_loader,
+    migration_sql,
+)
 
-__all__ = ["PendingMigration", "pending_migrations"]
+__all__ = [
+    "AppMigrations",
+    "MigrationDetail",
+    "MigrationSql",
+    "MigrationStatus",
+    "PendingMigration",
+    "UnknownMigration",
+    "by_app",
+    "migration_detail",
+    "migration_sql",
+    "migration_status",
+    "pending_migrations",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +41,93 @@ class PendingMigration:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class MigrationStatus:
+    app_label: str
+    name: str
+    applied: bool
+    applied_at: datetime | None  # None when pending, or applied as a squash whose parts were recorded
+    atomic: bool
+    operation_count: int
+
+    @property
+    def pending(self) -> bool:
+        return not self.applied
+
+    @property
+    def label(self) -> str:
+        return f"{self.app_label}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppMigrations:
+    app_label: str
+    migrations: tuple[MigrationStatus, ...]
+
+    @property
+    def pending_count(self) -> int:
+        return sum(1 for m in self.migrations if m.pending)
+
+    @property
+    def latest_applied(self) -> MigrationStatus | None:
+        return next((m for m in reversed(self.migrations) if m.applied), None)
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationDetail:
+    status: MigrationStatus
+    operations: tuple[str, ...]  # each operation in words, as `sqlmigrate` heads its SQL
+    forward: MigrationSql
+    backward: MigrationSql
+    dependencies: tuple[str, ...]
+    replaces: tuple[str, ...]
+
+
 def pending_migrations(*, using: str = "default") -> list[PendingMigration]:
     """Return the migrations `migrate` would apply, in plan order."""
     executor = MigrationExecutor(connections[validated_alias(using)])
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [PendingMigration(m.app_label, m.name) for m, backwards in plan if not backwards]
+
+
+def migration_status(*, using: str = "default") -> list[MigrationStatus]:
+    """Return every migration of every app in plan order, applied (when) or pending, as `showmigrations --plan`."""
+    executor = MigrationExecutor(connections[validated_alias(using)])
+    loader = executor.loader
+    plan = executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True)
+    return [_status(migration, loader.applied_migrations) for migration, _backwards in plan]
+
+
+def by_app(statuses: list[MigrationStatus]) -> list[AppMigrations]:
+    """Group migrations by app, apps in the order they first appear in the plan, migrations in plan order."""
+    groups: dict[str, list[MigrationStatus]] = {}
+    for status in statuses:
+        groups.setdefault(status.app_label, []).append(status)
+    return [AppMigrations(app, tuple(migrations)) for app, migrations in groups.items()]
+
+
+def migration_detail(app_label: str, name: str, *, using: str = "default") -> MigrationDetail:
+    """Return one migration's status, operations in words, and forward and backward SQL (raise UnknownMigration)."""
+    loader = migration_loader(using=using)
+    migration = find_migration(loader, app_label, name)
+    return MigrationDetail(
+        status=_status(migration, loader.applied_migrations),
+        operations=tuple(operation.describe() for operation in migration.operations),
+        forward=collected_sql(loader, migration),
+        backward=collected_sql(loader, migration, backwards=True),
+        dependencies=tuple(f"{app}.{dependency}" for app, dependency in migration.dependencies),
+        replaces=tuple(f"{app}.{replaced}" for app, replaced in migration.replaces),
+    )
+
+
+def _status(migration: Migration, applied: dict[tuple[str, str], Any]) -> MigrationStatus:
+    record = applied.get((migration.app_label, migration.name))
+    return MigrationStatus(
+        app_label=migration.app_label,
+        name=migration.name,
+        applied=record is not None,
+        # A squash counts as applied when all its parts are; the loader then keeps the Migration, not a record.
+        applied_at=getattr(record, "applied", None),
+        atomic=migration.atomic,
+        operation_count=len(migration.operations),
+    )

@@ -1,0 +1,106 @@
+"""A migration's SQL as `sqlmigrate` writes it, with the line where each operation starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connections
+from django.db.migrations.exceptions import IrreversibleError
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.migration import Migration
+
+from schemaadmin.pg.connection import validated_alias
+
+__all__ = [
+    "MigrationSql",
+    "UnknownMigration",
+    "collected_sql",
+    "find_migration",
+    "migration_loader",
+    "migration_sql",
+]
+
+
+class UnknownMigration(LookupError):
+    """No migration of that name in that app; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSql:
+    text: str
+    problem: str  # why there is no SQL (irreversible, or Django could not write it); "" when text is complete
+    operation_lines: tuple[int | None, ...]  # 0-based line of each operation's "-- description" comment, in order
+    backwards: bool = False
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n") if self.text else []
+
+    def operation_at(self, line: int) -> int | None:
+        """Return the index of the operation whose SQL holds the 0-based line, or None before the first."""
+        found = None
+        order = range(len(self.operation_lines))
+        for index in reversed(order) if self.backwards else order:
+            start = self.operation_lines[index]
+            if start is not None and start <= line:
+                found = index
+        return found
+
+
+def migration_loader(*, using: str = "default") -> MigrationLoader:
+    """Return a loader that knows every migration on disk, squashed or not, as `sqlmigrate` loads them."""
+    return MigrationLoader(connections[validated_alias(using)], replace_migrations=False)
+
+
+def find_migration(loader: MigrationLoader, app_label: str, name: str) -> Migration:
+    """Return the named migration, or raise UnknownMigration with a message a user can act on."""
+    if app_label not in loader.migrated_apps:
+        raise UnknownMigration(f"No app labelled “{app_label}” has migrations.")
+    try:
+        return loader.graph.nodes[(app_label, name)]
+    except KeyError:
+        raise UnknownMigration(f"The app “{app_label}” has no migration named “{name}”.") from None
+
+
+def collected_sql(loader: MigrationLoader, migration: Migration, *, backwards: bool = False) -> MigrationSql:
+    """Return the migration's SQL exactly as `sqlmigrate [--backwards]` prints it, or why there is none."""
+    connection = loader.connection
+    label = f"{migration.app_label}.{migration.name}"
+    try:
+        statements = loader.collect_sql([(migration, backwards)])
+    except IrreversibleError as exc:
+        return MigrationSql("", f"{label} cannot be reversed: {exc}.", (), backwards)
+    except Exception as exc:  # sqlmigrate fails the same way; the page says so instead of failing
+        problem = (
+            f"Django could not write the SQL of {label} against this database: {exc}. "
+            "This happens when it reads the live schema (e.g. constraint names) of a table an earlier pending "
+            "migration creates or changes; apply those first."
+        )
+        return MigrationSql("", problem, (), backwards)
+    if migration.atomic and connection.features.can_rollback_ddl:
+        statements = [connection.ops.start_transaction_sql(), *statements, connection.ops.end_transaction_sql()]
+    text = "\n".join(statements)
+    return MigrationSql(text, "", _operation_lines(text, migration, backwards), backwards)
+
+
+def migration_sql(app_label: str, name: str, *, backwards: bool = False, using: str = "default") -> MigrationSql:
+    """Return one migration's forward (or backward) SQL as `sqlmigrate` prints it."""
+    loader = migration_loader(using=using)
+    return collected_sql(loader, find_migration(loader, app_label, name), backwards=backwards)
+
+
+def _operation_lines(text: str, migration: Migration, backwards: bool) -> tuple[int | None, ...]:
+    # Migration.apply/unapply head each operation's SQL with "--", "-- <describe()>", "--"; deferred SQL (foreign
+    # keys, indexes of new fields) comes at the end, after the last operation's header.
+    lines = text.split("\n")
+    order = list(range(len(migration.operations)))
+    found: dict[int, int] = {}
+    position = 0
+    for index in reversed(order) if backwards else order:
+        header = f"-- {migration.operations[index].describe()}"
+        for line in range(max(position, 1), len(lines) - 1):
+            if lines[line] == header and lines[line - 1] == "--" and lines[line + 1] == "--":
+                found[index] = line
+                position = line + 2
+                break
+    return tuple(found.get(index) for index in order)

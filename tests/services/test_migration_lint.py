@@ -1,0 +1,243 @@
+"""services/migration_lint.py: squawk and our rules on planted dangerous migrations, and on our own migrations."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from django.contrib.postgres.indexes import OpClass
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import connection, migrations, models
+from django.db.models.functions import Cast
+from pgvector.django import HalfVectorField, HnswIndex, IvfflatIndex, VectorField
+
+from schemaadmin import models as product
+from schemaadmin.services.migration_lint import (
+    lint_loaded,
+    lint_migrations,
+    migration_findings,
+    squawk_binary,
+)
+from schemaadmin.services.migration_sql import UnknownMigration, migration_loader
+from tests.schema_fixtures.models import Widget
+from tests.services.migration_planting import planted_migration
+
+PRODUCT_TABLES = [
+    m._meta.db_table
+    for m in (
+        product.ChatUser,
+        product.Conversation,
+        product.Message,
+        product.ConversationPreference,
+        product.KnowledgeBaseDocument,
+        product.KnowledgeBaseChunk,
+    )
+]
+
+
+def lint_planted(operations, *, app_label="schema_fixtures", **kwargs):
+    loader = migration_loader()
+    migration = planted_migration(loader, app_label, operations, **kwargs)
+    return lint_loaded(loader, [migration])[0]
+
+
+def codes(lint):
+    return [f.code for f in lint.findings]
+
+
+def only(lint, code):
+    found = [f for f in lint.findings if f.code == code]
+    assert len(found) == 1, (code, [(f.code, f.message) for f in lint.findings])
+    return found[0]
+
+
+@pytest.fixture
+def big_widgets(db, settings):
+    """50 widgets, analyzed so reltuples knows them, and a "big table" threshold of 20 rows."""
+    Widget.objects.bulk_create(Widget(name=f"w{i}") for i in range(50))
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE schema_fixtures_widget")
+    settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 20}
+
+
+DANGEROUS = [
+    migrations.AddIndex(model_name="widget", index=models.Index(fields=["name"], name="widget_name_planted")),
+    migrations.AddField(model_name="widget", name="rank", field=models.IntegerField()),
+    migrations.AddField(model_name="widget", name="score", field=models.IntegerField(null=True)),
+    migrations.AlterField(model_name="widget", name="score", field=models.IntegerField()),
+]
+
+
+def test_a_dangerous_migration_on_a_big_table_is_flagged_by_squawk_and_by_our_rules(big_widgets):
+    lint = lint_planted(DANGEROUS)
+    assert lint.live and lint.sql.problem == ""
+    lines = lint.sql.lines
+
+    squawk = only(lint, "require-concurrent-index-creation")
+    assert squawk.source == "squawk" and squawk.severity == "warning" and squawk.help
+    assert lines[squawk.line].startswith('CREATE INDEX "widget_name_planted"')
+
+    index = only(lint, "index_on_big_table")
+    assert index.severity == "error" and index.object == "schema_fixtures_widget"
+    assert "about 50 rows" in index.message and "without CONCURRENTLY" in index.message
+    assert "AddIndexConcurrently" in index.help and "atomic = False" in index.help
+    assert lines[index.line] == "-- Create index widget_name_planted on field(s) name of model widget"
+
+    required = only(lint, "not_null_without_default")
+    assert required.object == "schema_fixtures_widget.rank" and required.severity == "error"
+    assert "nullable" in required.help and "backfill" in required.help
+
+    not_null = only(lint, "set_not_null_on_big_table")
+    assert not_null.object == "schema_fixtures_widget.score"
+    assert "NOT VALID" in not_null.help and "SET NOT NULL" in not_null.help
+    assert lines[not_null.line] == "-- Alter field score on widget"
+
+    assert lint.errors == 3 and lint.worst == "error"
+    assert [f.severity for f in lint.findings][:3] == ["error", "error", "error"]  # worst first
+
+
+def test_size_rules_wait_for_a_big_table(db):
+    Widget.objects.bulk_create(Widget(name=f"w{i}") for i in range(50))
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE schema_fixtures_widget")
+    lint = lint_planted(DANGEROUS)  # the default threshold is far above 50 rows
+    assert "index_on_big_table" not in codes(lint) and "set_not_null_on_big_table" not in codes(lint)
+    assert "require-concurrent-index-creation" in codes(lint)
+    # Any row at all makes a NOT NULL column without a default fail.
+    assert "about 50 rows" in only(lint, "not_null_without_default").message
+
+
+def test_indexes_built_concurrently_or_on_new_tables_are_fine(big_widgets):
+    lint = lint_planted(
+        [
+            migrations.CreateModel(
+                name="Gadget",
+                fields=[("id", models.BigAutoField(primary_key=True)), ("label", models.TextField())],
+            ),
+            migrations.AddIndex(model_name="gadget", index=models.Index(fields=["label"], name="gadget_label")),
+            AddIndexConcurrently(model_name="widget", index=models.Index(fields=["name"], name="widget_name_cc")),
+        ],
+        atomic=False,
+    )
+    assert "index_on_big_table" not in codes(lint)
+    assert "require-concurrent-index-creation" not in codes(lint)
+
+
+@pytest.mark.django_db
+def test_an_ann_index_on_vector_above_2000_dimensions_is_an_error_and_a_halfvec_cast_is_not():
+    lint = lint_planted(
+        [
+            migrations.AddIndex(
+                model_name="knowledgebasechunk",
+                index=HnswIndex(fields=["embedding"], name="chunks_plain_hnsw", opclasses=["vector_cosine_ops"]),
+            ),
+            migrations.AddIndex(
+                model_name="knowledgebasechunk",
+                index=IvfflatIndex(
+                    OpClass(models.F("embedding"), name="vector_l2_ops"), name="chunks_plain_ivf", lists=100
+                ),
+            ),
+            migrations.AddIndex(
+                model_name="knowledgebasechunk",
+                index=HnswIndex(
+                    OpClass(Cast("embedding", HalfVectorField(dimensions=3072)), name="halfvec_cosine_ops"),
+                    name="chunks_half_hnsw",
+                ),
+            ),
+        ],
+        app_label="schemaadmin",
+    )
+    ann = [f for f in lint.findings if f.code == "ann_index_too_many_dimensions"]
+    assert [f.object for f in ann] == ["chunks_plain_hnsw", "chunks_plain_ivf"]
+    assert all(f.severity == "error" for f in ann)
+    assert "vector(3072)" in ann[0].message and "2,000" in ann[0].message
+    assert "halfvec" in ann[0].help and "Cast" in ann[0].help
+
+
+@pytest.mark.django_db
+def test_changing_embedding_dimensions_needs_a_rebuild_plan_or_an_exemption():
+    change = [
+        migrations.AlterField(
+            model_name="knowledgebasechunk",
+            name="embedding",
+            field=VectorField(dimensions=1536, null=True, blank=True),
+        )
+    ]
+    finding = only(lint_planted(change, app_label="schemaadmin"), "vector_dimensions_changed")
+    assert finding.object == "knowledge_base_chunks.embedding" and finding.severity == "error"
+    assert "vector(3072) to vector(1536)" in finding.message
+    assert "new nullable column" in finding.help and "AddIndexConcurrently" in finding.help
+
+    reason = "The column is empty: embeddings are written by a job that has not run yet."
+    exempted = lint_planted(change, app_label="schemaadmin", exemptions={"vector_dimensions_changed": reason})
+    assert "vector_dimensions_changed" not in codes(exempted)
+    assert [(f.code, f.exemption) for f in exempted.exempted] == [("vector_dimensions_changed", reason)]
+
+
+@pytest.mark.django_db
+def test_drops_name_the_table_or_column_and_replace_squawks_own_rule():
+    column = lint_planted([migrations.RemoveField(model_name="widget", name="name")])
+    finding = only(column, "drop_column")
+    assert finding.object == "schema_fixtures_widget.name" and finding.severity == "warning"
+    assert "SeparateDatabaseAndState" in finding.help
+    assert "ban-drop-column" not in codes(column)
+
+    table = lint_planted([migrations.DeleteModel(name="Widget")])
+    assert only(table, "drop_table").object == "schema_fixtures_widget"
+    assert "ban-drop-table" not in codes(table)
+
+
+def test_squawk_missing_or_failing_is_a_finding_not_a_crash(big_widgets, settings, tmp_path):
+    settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 20, "SQUAWK_PATH": str(tmp_path / "no-squawk")}
+    assert squawk_binary() is None
+    lint = lint_planted(DANGEROUS)
+    missing = only(lint, "squawk_unavailable")
+    assert missing.severity == "warning" and "squawk-cli" in missing.help
+    assert "index_on_big_table" in codes(lint)  # our rules still ran
+
+    broken = tmp_path / "squawk"
+    broken.write_text("#!/bin/sh\necho 'squawk exploded' >&2\nexit 2\n")
+    broken.chmod(broken.stat().st_mode | stat.S_IEXEC)
+    settings.SCHEMAADMIN = {"SQUAWK_PATH": str(broken)}
+    failed = only(lint_planted(DANGEROUS), "squawk_failed")
+    assert "squawk exploded" in failed.message
+
+
+def test_squawk_runs_once_per_sql_text(db, settings, tmp_path):
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "squawk"
+    wrapper.write_text(f'#!/bin/sh\necho run >> {calls}\nexec {squawk_binary()} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    settings.SCHEMAADMIN = {"SQUAWK_PATH": str(wrapper)}
+
+    first = lint_planted(DANGEROUS, name="0099_cached")
+    second = lint_planted(DANGEROUS, name="0099_cached")
+    assert Path(calls).read_text().count("run") == 1
+    assert codes(first) == codes(second) and "require-concurrent-index-creation" in codes(second)
+
+
+@pytest.mark.django_db
+def test_the_apply_page_gets_only_the_findings_that_count():
+    assert migration_findings("schemaadmin", "0001_initial") == []  # all accepted by its exemptions
+    lint = lint_migrations([("schemaadmin", "0001_initial")])[0]
+    assert {f.code for f in lint.exempted} == {"prefer-text-field", "prefer-bigint-over-int"}
+    assert not lint.live  # applied: today's table sizes say nothing about it
+    with pytest.raises(UnknownMigration):
+        migration_findings("schemaadmin", "0999_missing")
+
+
+@pytest.mark.django_db(transaction=True)  # non-atomic migrations write their SQL only outside a transaction
+def test_every_migration_we_ship_passes_its_own_lint_or_says_why_not():
+    loader = migration_loader()
+    ours = sorted(key for key in loader.disk_migrations if key[0] == "schemaadmin")
+    assert len(ours) >= 8
+    # As if every product table were huge: index additions on them must be concurrent.
+    lints = lint_migrations(ours, assume_rows=dict.fromkeys(PRODUCT_TABLES, 10**9))
+    for lint in lints:
+        assert lint.sql.problem == "", lint.label
+        assert lint.findings == (), [f"{lint.label}: {f.code} line {f.line}: {f.message}" for f in lint.findings]
+        exemptions = getattr(loader.graph.nodes[(lint.app_label, lint.name)], "lint_exemptions", {})
+        for code, reason in exemptions.items():
+            assert len(reason) >= 40, f"{lint.label}: say why {code} is accepted"
+            assert code in {f.code for f in lint.exempted}, f"{lint.label}: the exemption for {code} is stale"

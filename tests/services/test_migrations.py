@@ -1,0 +1,125 @@
+"""services/migrations.py and migration_sql.py: status in plan order, operations in words, SQL as sqlmigrate."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import migrations
+
+from schemaadmin.services.migration_sql import collected_sql, migration_loader
+from schemaadmin.services.migrations import (
+    UnknownMigration,
+    by_app,
+    migration_detail,
+    migration_sql,
+    migration_status,
+    pending_migrations,
+)
+from tests.services.migration_planting import FIXTURE_PENDING, fixtures_pending, planted_migration  # noqa: F401
+
+
+def sqlmigrate(*args: str) -> str:
+    out = StringIO()
+    call_command("sqlmigrate", *args, stdout=out, no_color=True)
+    return out.getvalue().rstrip("\n")
+
+
+@pytest.mark.django_db
+def test_every_migration_is_listed_applied_with_its_time_in_plan_order():
+    statuses = migration_status()
+    labels = [s.label for s in statuses]
+    assert len(labels) == len(set(labels))
+    assert all(s.applied and s.applied_at is not None for s in statuses)
+    assert pending_migrations() == []
+    # Plan order: every dependency comes before the migration that needs it.
+    loader = migration_loader()
+    position = {label: i for i, label in enumerate(labels)}
+    for status in statuses:
+        for app, name in loader.graph.nodes[(status.app_label, status.name)].dependencies:
+            if (app, name) in loader.graph.nodes:
+                assert position[f"{app}.{name}"] < position[status.label]
+    schemaadmin = next(group for group in by_app(statuses) if group.app_label == "schemaadmin")
+    assert [m.name for m in schemaadmin.migrations][:2] == ["0001_initial", "0002_roles"]
+    assert schemaadmin.pending_count == 0
+
+
+@pytest.mark.usefixtures("fixtures_pending")
+def test_unapplied_migrations_are_pending_without_a_time():
+    statuses = {s.label: s for s in migration_status()}
+    assert statuses["schema_fixtures.0001_initial"].applied
+    for label in FIXTURE_PENDING:
+        status = statuses[label]
+        assert status.pending and status.applied_at is None
+    assert [f"{m.app_label}.{m.name}" for m in pending_migrations()] == list(FIXTURE_PENDING)
+    group = next(g for g in by_app(list(statuses.values())) if g.app_label == "schema_fixtures")
+    assert group.pending_count == 2 and group.latest_applied.name == "0001_initial"
+
+
+@pytest.mark.django_db
+def test_detail_has_operations_in_words_and_sql_exactly_as_sqlmigrate():
+    detail = migration_detail("schema_fixtures", "0002_widget_name_index")
+    assert detail.operations == ("Create index widget_name on field(s) name of model widget",)
+    assert detail.status.atomic
+    assert detail.forward.text == sqlmigrate("schema_fixtures", "0002")
+    assert detail.backward.text == sqlmigrate("--backwards", "schema_fixtures", "0002")
+    lines = detail.forward.lines
+    assert lines[0] == "BEGIN;" and lines[-1] == "COMMIT;"
+    assert 'CREATE INDEX "widget_name" ON "schema_fixtures_widget" ("name");' in lines
+    assert lines[detail.forward.operation_lines[0]] == f"-- {detail.operations[0]}"
+    assert 'DROP INDEX IF EXISTS "widget_name";' in detail.backward.text
+    assert detail.dependencies == ("schema_fixtures.0001_initial",)
+
+
+@pytest.mark.django_db(transaction=True)  # AddIndexConcurrently refuses to write its SQL inside a transaction
+def test_non_atomic_migration_has_no_transaction_and_each_operation_its_line():
+    detail = migration_detail("schemaadmin", "0004_user_lookup_indexes")
+    assert not detail.status.atomic
+    assert detail.forward.text == sqlmigrate("schemaadmin", "0004")
+    assert "BEGIN;" not in detail.forward.text
+    lines = detail.forward.lines
+    assert len(detail.forward.operation_lines) == 3
+    for index, line in enumerate(detail.forward.operation_lines):
+        assert lines[line] == f"-- {detail.operations[index]}"
+        assert lines[line + 2].startswith("CREATE INDEX CONCURRENTLY")
+        assert detail.forward.operation_at(line + 2) == index
+    # Backwards, the operations run last to first.
+    backward = detail.backward
+    assert backward.operation_lines[2] < backward.operation_lines[1] < backward.operation_lines[0]
+    assert backward.operation_at(backward.operation_lines[0] + 2) == 0
+
+
+@pytest.mark.django_db
+def test_an_irreversible_migration_says_so_instead_of_failing():
+    loader = migration_loader()
+    migration = planted_migration(
+        loader, "schema_fixtures", [migrations.RunSQL("UPDATE schema_fixtures_widget SET name = ''")]
+    )
+    backward = collected_sql(loader, migration, backwards=True)
+    assert backward.text == ""
+    assert "cannot be reversed" in backward.problem and "schema_fixtures.0099_planted" in backward.problem
+    forward = collected_sql(loader, migration)
+    assert "UPDATE schema_fixtures_widget SET name = ''" in forward.text and forward.problem == ""
+
+
+@pytest.mark.django_db
+def test_python_operations_are_marked_as_not_sql():
+    sql = migration_sql("schemaadmin", "0002_roles")
+    assert "-- THIS OPERATION CANNOT BE WRITTEN AS SQL" in sql.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("app_label", "name", "message"),
+    [
+        ("nosuchapp", "0001_initial", "No app labelled “nosuchapp” has migrations."),
+        ("schemaadmin", "0999_missing", "The app “schemaadmin” has no migration named “0999_missing”."),
+        ("schemaadmin", "0001", "no migration named “0001”"),  # prefixes are not names
+    ],
+)
+def test_unknown_migrations_are_refused_with_a_clear_message(app_label, name, message):
+    with pytest.raises(UnknownMigration, match=message):
+        migration_detail(app_label, name)
+    with pytest.raises(UnknownMigration):
+        migration_sql(app_label, name)
