@@ -35,5 +35,6 @@ urlpatterns = [
     path("rebuilds/<int:pk>/cancel", rebuilds.rebuild_cancel, name="rebuild_cancel"),
     path("rebuilds/<int:pk>/retry", rebuilds.rebuild_retry, name="rebuild_retry"),
     path("schema/tables/", schema_live.live_schema, name="schema_tables"),
+    path("schema/tables/diagram/", schema_live.diagram, name="schema_diagram"),
     path("schema/drift/", schema_live.drift, name="schema_drift"),
 ]

@@ -38,6 +38,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/explain/{explain_run}/": (302, 403, 403, 403, 200, 200),
     "/explain/compare/": (302, 403, 403, 403, 400, 400),  # 400: no runs named
     "/schema/tables/": (302, 403, 403, 200, 200, 200),
+    "/schema/tables/diagram/": (302, 403, 403, 200, 200, 200),
     "/schema/drift/": (302, 403, 403, 200, 200, 200),  # the page; its findings come with ?compute=1
     "/rebuilds/": (302, 403, 403, 200, 200, 200),
     "/rebuilds/new": (302, 403, 403, 403, 200, 200),

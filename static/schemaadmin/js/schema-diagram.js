@@ -1,9 +1,10 @@
-// Live schema page: draw the Mermaid ER diagram from its JSON source (CSP: no inline script, no inline style).
+// The schema diagram. In its own document (/schema/tables/diagram/): draw the Mermaid source, then tell the
+// framing schema page how tall it is. On the schema page: size the frame to that height. No inline code or style.
 (() => {
   "use strict";
-  async function draw() {
-    const target = document.getElementById("schema-diagram");
-    if (!target || !window.mermaid) return;
+  const MESSAGE = "schemaadmin:diagram-height";
+
+  async function draw(target) {
     const status = target.querySelector("[data-diagram-status]");
     const source = JSON.parse(document.getElementById(target.dataset.source).textContent);
     window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "neutral" });
@@ -14,6 +15,23 @@
     } catch (error) {
       status.textContent = `The diagram could not be drawn: ${error.message || error}`;
     }
+    if (window.parent !== window) {
+      window.parent.postMessage({ type: MESSAGE, height: document.documentElement.scrollHeight }, window.location.origin);
+    }
   }
-  document.addEventListener("DOMContentLoaded", draw);
+
+  function fit(frame) {
+    window.addEventListener("message", (event) => {
+      if (event.origin !== window.location.origin || event.source !== frame.contentWindow) return;
+      if (!event.data || event.data.type !== MESSAGE) return;
+      const height = Math.min(Math.max(Number(event.data.height) || 0, 160), window.innerHeight * 0.85);
+      frame.style.height = `${Math.ceil(height)}px`;  // CSSOM, which the policy allows
+    });
+  }
+
+  // A deferred script runs once the document is parsed: both elements, if any, exist by now.
+  const target = document.getElementById("schema-diagram");
+  if (target && window.mermaid) draw(target);
+  const frame = document.getElementById("schema-diagram-frame");
+  if (frame) fit(frame);
 })();
