@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection
 
-from schemaadmin.pg.schema import SchemaSnapshot
+from schemaadmin.pg.schema import ColumnInfo, SchemaSnapshot
 
 __all__ = ["mermaid_er"]
 
@@ -41,14 +41,14 @@ def mermaid_er(snapshot: SchemaSnapshot, *, tables: Collection[str] | None = Non
         marker = {"primary key": "PK", "unique": "UK"}.get(constraint.type)
         if marker:
             unique_sets[constraint.qualified_table].append(set(constraint.columns))
-            for column in constraint.columns:
-                keys[(constraint.qualified_table, column)].add(marker)
+            for name in constraint.columns:
+                keys[(constraint.qualified_table, name)].add(marker)
     for foreign_key in snapshot.foreign_keys:
-        for column in foreign_key.columns:
-            keys[(foreign_key.qualified_table, column)].add("FK")
+        for name in foreign_key.columns:
+            keys[(foreign_key.qualified_table, name)].add("FK")
 
     lines = ["erDiagram"]
-    columns_by_table = defaultdict(list)
+    columns_by_table: dict[str, list[ColumnInfo]] = defaultdict(list)
     for column in snapshot.columns:
         columns_by_table[column.qualified_table].append(column)
     nullable = {(c.qualified_table, c.name) for c in snapshot.columns if not c.not_null}
@@ -59,9 +59,9 @@ def mermaid_er(snapshot: SchemaSnapshot, *, tables: Collection[str] | None = Non
             if not markers:
                 continue  # the diagram shows keys; every column is listed in the tables below it
             order = ",".join(m for m in ("PK", "FK", "UK") if m in markers)
-            name = _word(column.name)
-            comment = f' "{_label(column.name)}"' if name != column.name else ""
-            lines.append(f"        {_word(column.type)} {name} {order}{comment}")
+            word = _word(column.name)
+            comment = f' "{_label(column.name)}"' if word != column.name else ""
+            lines.append(f"        {_word(column.type)} {word} {order}{comment}")
         lines.append("    }")
     for foreign_key in snapshot.foreign_keys:
         child, parent = ids.get(foreign_key.qualified_table), ids.get(foreign_key.qualified_target)

@@ -7,15 +7,12 @@ behind a spinner; without JavaScript its "Compare now" link computes them in a f
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.utils.csp import CSP
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
@@ -36,17 +33,6 @@ from schemaadmin.services.drift import SEVERITY_RANK, drift_report
 from schemaadmin.services.schema_diagram import mermaid_er
 from schemaadmin.views.browsing import render_page
 
-TABS = "schemaadmin/schema/_tabs.html"
-
-
-def _tabs_template() -> str | None:
-    """Return the schema pages' tab bar template, if the schema area has one."""
-    try:
-        get_template(TABS)
-    except TemplateDoesNotExist:
-        return None
-    return TABS
-
 
 class TableFilterForm(forms.Form):
     q = forms.CharField(label="Table name contains", required=False, max_length=100, strip=True)
@@ -66,13 +52,15 @@ class TableView:
 
 def _table_views(snapshot: SchemaSnapshot, wanted: str) -> list[TableView]:
     views = {t.qualified_name: TableView(t) for t in snapshot.tables if wanted.lower() in t.name.lower()}
-    groups: dict[str, list[Any]] = defaultdict(list)
-    for row in (*snapshot.columns, *snapshot.constraints, *snapshot.indexes):
-        groups[row.qualified_table].append(row)
-    for name, view in views.items():
-        view.columns = [r for r in groups[name] if isinstance(r, ColumnInfo)]
-        view.constraints = [r for r in groups[name] if isinstance(r, ConstraintInfo)]
-        view.indexes = [r for r in groups[name] if isinstance(r, SchemaIndex)]
+    for column in snapshot.columns:
+        if column.qualified_table in views:
+            views[column.qualified_table].columns.append(column)
+    for constraint in snapshot.constraints:
+        if constraint.qualified_table in views:
+            views[constraint.qualified_table].constraints.append(constraint)
+    for index in snapshot.indexes:
+        if index.qualified_table in views:
+            views[index.qualified_table].indexes.append(index)
     for key in snapshot.foreign_keys:
         if key.qualified_table in views:
             views[key.qualified_table].foreign_keys.append(key)
@@ -95,7 +83,6 @@ def live_schema(request: HttpRequest) -> HttpResponse:
     """List every table of the app's schemas with its columns, constraints, indexes, relations, and a diagram."""
     form, snapshot, tables = _shown_tables(request)
     context = {
-        "tabs_template": _tabs_template(),
         "form": form,
         "snapshot": snapshot,
         "tables": tables,
@@ -107,7 +94,7 @@ def live_schema(request: HttpRequest) -> HttpResponse:
 # Mermaid styles what it draws with <style> elements and style attributes, which the site's policy refuses. The
 # diagram therefore lives in a document of its own, framed by the schema page: there (and only there) inline
 # styles are allowed; scripts still come from our origin only, and nothing but the diagram is on that document.
-DIAGRAM_CSP = {
+DIAGRAM_CSP: dict[str, Any] = {
     **settings.SECURE_CSP,
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
     "frame-ancestors": [CSP.SELF],
@@ -129,7 +116,7 @@ def diagram(request: HttpRequest) -> HttpResponse:
 @require_GET
 def drift(request: HttpRequest) -> HttpResponse:
     """Show where the live database differs from its models and applied migrations, with what to do about it."""
-    context: dict[str, Any] = {"report": None, "tabs_template": _tabs_template()}
+    context: dict[str, Any] = {"report": None}
     if request.GET.get("compute") == "1":
         report = drift_report(refresh=request.GET.get("refresh") == "1")
         counts = {severity: 0 for severity in SEVERITY_RANK}

@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, models
 
 from schemaadmin.pg.schema import schema_indexes
 from schemaadmin.services.drift import drift_findings, drift_report, model_changes
+from schemaadmin.services.shadow import applied_migrations
 from tests.schema_fixtures.models import Widget
 
 
@@ -150,3 +152,13 @@ def test_a_role_that_may_not_create_databases_gets_one_clear_finding():
     assert [(f.code, f.severity) for f in report.findings] == [("drift_unavailable", "warning")]
     assert "may not create databases (CREATEDB)" in report.findings[0].message
     assert not report.computed
+
+
+@pytest.mark.django_db
+def test_pending_migrations_are_not_drift():
+    # Unapplied inside the test's transaction: the live schema and django_migrations roll back with it.
+    call_command("migrate", "schema_fixtures", "0002", verbosity=0)
+    report = drift_report()
+
+    assert ("schema_fixtures", "0003_remove_widget_note") not in applied_migrations()
+    assert report.computed and report.findings == (), [f"{f.code} {f.object}" for f in report.findings]
