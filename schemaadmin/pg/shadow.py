@@ -5,10 +5,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from schemaadmin.pg.connection import fetch_one
+from schemaadmin.pg.connection import fetch_all, fetch_one
 from schemaadmin.pg.explain import connection_params
 
-__all__ = ["create_database", "drop_database", "may_create_databases"]
+__all__ = ["create_database", "databases_starting_with", "drop_database", "may_create_databases"]
 
 
 def may_create_databases(*, using: str = "default") -> bool:
@@ -35,3 +35,18 @@ def drop_database(name: str, *, using: str = "default") -> None:
     """Drop the database called name on the alias's server, ending any session still connected to it."""
     with psycopg.connect(**connection_params(using), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def databases_starting_with(prefix: str, *, using: str = "default") -> list[str]:
+    """Return the names of the databases on the alias's server whose name starts with prefix."""
+    rows = fetch_all(
+        """
+        SELECT d.datname AS name
+        FROM pg_database AS d
+        WHERE starts_with(d.datname, %(prefix)s)
+        ORDER BY d.datname
+        """,
+        {"prefix": prefix},
+        using=using,
+    )
+    return [name for (name,) in rows]

@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +45,7 @@ from schemaadmin.pg.schema import (
     TableInfo,
     schema_snapshot,
 )
-from schemaadmin.pg.shadow import create_database, drop_database, may_create_databases
+from schemaadmin.pg.shadow import create_database, databases_starting_with, drop_database, may_create_databases
 
 __all__ = ["ShadowUnavailable", "applied_migrations", "shadow_snapshot"]
 
@@ -119,6 +120,15 @@ def _migrate_shadow(
     return snapshot_from_json(json.loads(result.stdout))
 
 
+def _drop_stale_shadows(*, using: str) -> None:
+    """Drop shadow databases left by runs killed mid-way (a web worker's timeout), once surely abandoned."""
+    cutoff = time.time() - 2 * app_settings()["DRIFT_SHADOW_TIMEOUT_SECONDS"]
+    for name in databases_starting_with(SHADOW_PREFIX, using=using):
+        created = name.removeprefix(SHADOW_PREFIX).split("_", 1)[0]
+        if created.isdigit() and int(created) < cutoff:
+            drop_database(name, using=using)
+
+
 def _build_snapshot(applied: frozenset[MigrationKey], schemas: Sequence[str], *, using: str) -> SchemaSnapshot:
     if not may_create_databases(using=using):
         raise ShadowUnavailable(
@@ -126,7 +136,9 @@ def _build_snapshot(applied: frozenset[MigrationKey], schemas: Sequence[str], *,
             "the applied migrations in a throwaway database. Grant CREATEDB to the role, or run the check "
             "(manage.py schema_report) with a role that has it."
         )
-    name = f"{SHADOW_PREFIX}{uuid.uuid4().hex[:12]}"
+    _drop_stale_shadows(using=using)
+    # The creation time in the name lets a later run drop a shadow whose process was killed before its cleanup.
+    name = f"{SHADOW_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
     try:
         create_database(name, using=using)
     except Exception as exc:  # psycopg raises a dozen kinds here; each one means "no shadow"

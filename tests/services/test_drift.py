@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -162,3 +163,17 @@ def test_pending_migrations_are_not_drift():
 
     assert ("schema_fixtures", "0003_remove_widget_note") not in applied_migrations()
     assert report.computed and report.findings == (), [f"{f.code} {f.object}" for f in report.findings]
+
+
+@pytest.mark.django_db
+def test_a_shadow_left_by_a_killed_run_is_dropped_by_the_next_one(planter):
+    # One abandoned long ago (its web worker was killed mid-run), one another run may still be using.
+    planter.sql("CREATE DATABASE schemaadmin_shadow_1000000000_deadbeef")
+    recent = f"schemaadmin_shadow_{int(time.time())}_inflight"
+    planter.sql(f"CREATE DATABASE {recent}")
+    try:
+        drift_report(refresh=True)
+        assert shadow_databases() == [recent]
+    finally:
+        planter.sql("DROP DATABASE IF EXISTS schemaadmin_shadow_1000000000_deadbeef")
+        planter.sql(f"DROP DATABASE {recent}")
