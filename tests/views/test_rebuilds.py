@@ -262,11 +262,12 @@ def test_the_poll_that_sees_the_end_stops_polling_and_swaps_the_buttons(planted,
         error="could not extend file: No space left on device",
         log="12:00:01 phase: building index: loading tuples\n12:01:16 FAILED: could not extend file",
         size_before_bytes=8192 * 40,
+        progress={"phase": "building index: loading tuples", "blocks_done": 30, "blocks_total": 120, "percent": 25.0},
     )
     partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
     assert "hx-trigger" not in partial
     assert "Failed" in partial and "No space left on device" in partial and "FAILED: could not extend" in partial
-    assert "1 min 15 s" in partial
+    assert "1 min 15 s" in partial and "stopped at" in partial and "blocks 30 of 120" in partial
     oob = partial[partial.index('id="rebuild-actions"') :]
     assert 'hx-swap-oob="true"' in oob and "Retry this rebuild" in oob
     full = dba.get(f"/rebuilds/{rebuild.pk}/").content.decode()

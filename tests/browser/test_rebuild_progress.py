@@ -1,0 +1,103 @@
+"""A DBA rebuilds a vector index from its page in Chromium and watches the live progress bar reach 100%."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from schemaadmin.models import IndexRebuild
+from tests.planting import planter  # noqa: F401 -- the fixture
+from tests.worker import worker  # noqa: F401 -- the fixture
+
+pytestmark = pytest.mark.browser
+
+# Enough rows of small vectors that an HNSW build lasts several seconds here, so the bar is seen moving.
+ROWS = 40_000
+DIMENSIONS = 32
+
+
+@pytest.fixture
+def ivfflat_index(planter, transactional_db):  # noqa: F811 -- the imported fixture
+    """A committed table of random vectors with a quick-to-build IVFFlat index, analyzed."""
+    s = planter.schema
+    vector = ", ".join(["random()"] * DIMENSIONS)
+    planter.table(
+        "chunks", f"id int PRIMARY KEY, embedding vector({DIMENSIONS})", rows=ROWS, fill=f"i, ARRAY[{vector}]"
+    )
+    planter.sql(
+        f"CREATE INDEX chunks_embedding ON {s}.chunks USING ivfflat (embedding vector_cosine_ops) WITH (lists = 20)"
+    )
+    planter.sql(f"ANALYZE {s}.chunks")
+    return f"{s}.chunks_embedding"
+
+
+@pytest.mark.usefixtures("worker")
+def test_dba_rebuilds_ivfflat_as_hnsw_and_watches_the_bar_reach_100(
+    ivfflat_index,
+    request,
+    page,
+    role_user,
+    sign_in,
+    console_errors,
+    screenshot,
+):
+    role_user("dba", "dana")
+    page.goto(f"/indexes/{ivfflat_index}/")
+    sign_in("dana")
+    page.get_by_role("link", name="Rebuild…").click()
+    expect(page).to_have_url(re.compile(r"/rebuilds/new\?index="))
+    expect(page.get_by_label("Index", exact=True)).to_have_value(ivfflat_index)
+
+    page.get_by_label("Build a new index concurrently, then swap it in").check()
+    page.get_by_label("New method").select_option("hnsw")
+    page.get_by_label("ef_construction").fill("64")
+    page.get_by_role("button", name="Review plan and estimate").click()
+    review = page.get_by_test_id("review")
+    expect(review).to_contain_text(f"≈ {ROWS:,} rows")
+    expect(review.get_by_test_id("time-estimate")).to_contain_text("no past rebuilds yet")
+    expect(review.get_by_test_id("sql")).to_contain_text("CREATE INDEX CONCURRENTLY")
+    expect(review.get_by_test_id("sql")).to_contain_text('USING "hnsw"')
+    screenshot("rebuild-review")
+
+    page.get_by_role("button", name=f"Start rebuild of {ivfflat_index}").click()
+    expect(page).to_have_url(re.compile(r"/rebuilds/\d+/$"))
+    rebuild_id = int(re.search(r"/rebuilds/(\d+)/", page.url).group(1))
+    state, percent = page.get_by_test_id("state"), page.get_by_test_id("percent")
+
+    # htmx replaces the progress section every 2 s: collect what the bar says while the build runs.
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and state.inner_text() != "Succeeded":
+        if state.inner_text() == "Running" and percent.count() and re.fullmatch(r"\d+\.\d%", percent.inner_text()):
+            text = percent.inner_text()
+            if text != "100.0%" and text not in seen:
+                seen.append(text)
+                if len(seen) == 2:
+                    screenshot("rebuild-running")
+        page.wait_for_timeout(250)
+    record = IndexRebuild.objects.values("state", "error", "log").get(pk=rebuild_id)
+    worker_log = request.getfixturevalue("worker").output()[-2000:]
+    assert len(seen) >= 2, f"the bar should move while building; saw {seen}; {record}; {worker_log}"
+
+    expect(state).to_have_text("Succeeded", timeout=5_000)
+    expect(percent).to_have_text("100.0%")
+    expect(page.locator("progress.build-progress")).to_have_attribute("value", "100.0")
+    expect(page.get_by_test_id("phase")).to_have_text("done")
+    expect(page.get_by_test_id("log")).to_contain_text("ALTER INDEX")
+    expect(page.get_by_test_id("rebuild-live")).not_to_have_attribute("hx-trigger", re.compile("."))
+    expect(page.get_by_role("button", name="Cancel rebuild…")).to_have_count(0)
+    screenshot("rebuild-succeeded")
+
+    rebuild = IndexRebuild.objects.get(pk=rebuild_id)
+    assert (rebuild.state, rebuild.method, rebuild.kind) == ("succeeded", "hnsw", "replace")
+    page.goto(f"/indexes/{ivfflat_index}/")
+    expect(page.get_by_test_id("facts")).to_contain_text("hnsw")
+    page.get_by_role("link", name="Rebuilds", exact=True).click()
+    row = page.get_by_test_id(f"rebuild-{rebuild_id}")
+    expect(row).to_contain_text("Succeeded")
+    expect(row).to_contain_text("new hnsw m=16 ef_construction=64")
+    screenshot("rebuild-list")
+    assert console_errors == []
