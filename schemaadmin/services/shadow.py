@@ -113,7 +113,7 @@ def _migrate_shadow(
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise ShadowUnavailable(f"Replaying the migrations took longer than {exc.timeout:.0f} s.") from exc
+        raise ShadowUnavailable(f"Replaying the migrations took longer than {exc.timeout:g} s.") from exc
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         raise ShadowUnavailable(f"Replaying the applied migrations in a new database failed:\n{tail}")

@@ -177,3 +177,13 @@ def test_a_shadow_left_by_a_killed_run_is_dropped_by_the_next_one(planter):
     finally:
         planter.sql("DROP DATABASE IF EXISTS schemaadmin_shadow_1000000000_deadbeef")
         planter.sql(f"DROP DATABASE {recent}")
+
+
+@pytest.mark.django_db
+def test_a_replay_that_runs_out_of_time_is_a_clear_finding_and_leaves_no_database(settings):
+    settings.SCHEMAADMIN = {"DRIFT_SHADOW_TIMEOUT_SECONDS": 0.01}
+    report = drift_report(refresh=True)
+
+    assert [(f.code, f.severity) for f in report.findings] == [("drift_unavailable", "warning")]
+    assert "Replaying the migrations took longer than 0.01 s" in report.findings[0].message
+    assert shadow_databases() == []
