@@ -91,6 +91,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Indexes", "schemaadmin:indexes", "view_health"),
     NavItem("Rebuilds", "schemaadmin:rebuilds", "view_rebuilds"),
     NavItem("Tables", "schemaadmin:tables", "view_health"),
+    NavItem("Schema", "schemaadmin:schema", "view_schema"),
     NavItem("Conversations", "schemaadmin:conversations", "view_conversations"),
     NavItem("Users", "schemaadmin:users", "view_conversations"),
     NavItem("Audit", "schemaadmin:audit", "view_audit"),

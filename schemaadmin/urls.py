@@ -4,6 +4,7 @@ from schemaadmin.converters import QualifiedNameConverter
 from schemaadmin.views import audit, conversations, dashboard, explain, health, rebuilds, schema_live, users
 from schemaadmin.views import indexes as health_views
 from schemaadmin.views import recall as recall_views
+from schemaadmin.views import schema as schema_views
 
 register_converter(QualifiedNameConverter, "qualified")
 
@@ -34,6 +35,8 @@ urlpatterns = [
     path("rebuilds/<int:pk>/", rebuilds.rebuild_detail, name="rebuild"),
     path("rebuilds/<int:pk>/cancel", rebuilds.rebuild_cancel, name="rebuild_cancel"),
     path("rebuilds/<int:pk>/retry", rebuilds.rebuild_retry, name="rebuild_retry"),
+    path("schema/", schema_views.migrations, name="schema"),
+    path("schema/migrations/<str:app_label>/<str:name>/", schema_views.migration, name="schema_migration"),
     path("schema/tables/", schema_live.live_schema, name="schema_tables"),
     path("schema/tables/diagram/", schema_live.diagram, name="schema_diagram"),
     path("schema/drift/", schema_live.drift, name="schema_drift"),

@@ -106,14 +106,19 @@ def by_app(statuses: list[MigrationStatus]) -> list[AppMigrations]:
     return [AppMigrations(app, tuple(migrations)) for app, migrations in groups.items()]
 
 
-def migration_detail(app_label: str, name: str, *, using: str = "default") -> MigrationDetail:
-    """Return one migration's status, operations in words, and forward and backward SQL (raise UnknownMigration)."""
+def migration_detail(
+    app_label: str, name: str, *, forward: MigrationSql | None = None, using: str = "default"
+) -> MigrationDetail:
+    """Return one migration's status, operations in words, and forward and backward SQL (raise UnknownMigration).
+
+    forward: the forward SQL when the caller has it already (the lint collects it), so it is not written twice.
+    """
     loader = migration_loader(using=using)
     migration = find_migration(loader, app_label, name)
     return MigrationDetail(
         status=_status(migration, loader.applied_migrations),
         operations=tuple(operation.describe() for operation in migration.operations),
-        forward=collected_sql(loader, migration),
+        forward=forward if forward is not None else collected_sql(loader, migration),
         backward=collected_sql(loader, migration, backwards=True),
         dependencies=tuple(f"{app}.{dependency}" for app, dependency in migration.dependencies),
         replaces=tuple(f"{app}.{replaced}" for app, replaced in migration.replaces),

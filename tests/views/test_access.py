@@ -37,6 +37,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/explain/": (302, 403, 403, 403, 200, 200),
     "/explain/{explain_run}/": (302, 403, 403, 403, 200, 200),
     "/explain/compare/": (302, 403, 403, 403, 400, 400),  # 400: no runs named
+    "/schema/": (302, 403, 403, 200, 200, 200),
+    "/schema/migrations/{app}/{migration}/": (302, 403, 403, 200, 200, 200),
     "/schema/tables/": (302, 403, 403, 200, 200, 200),
     "/schema/tables/diagram/": (302, 403, 403, 200, 200, 200),
     "/schema/drift/": (302, 403, 403, 200, 200, 200),  # the page; its findings come with ?compute=1
@@ -61,6 +63,8 @@ def objects(db) -> dict[str, str]:
         "conversation": str(conversation.pk),
         "user": str(user.pk),
         "index": "public.users_pkey",
+        "app": "schemaadmin",
+        "migration": "0002_roles",
         "table": "public.users",
         "recall_check": str(RecallCheck.objects.create(index_name="users_pkey", state="failed").pk),
         "explain_run": str(ExplainRun.objects.create(sql="SELECT 1", outcome="refused").pk),

@@ -1,0 +1,39 @@
+"""The migrations page's filter: one app, applied or not; values checked against the migrations that exist."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django import forms
+
+from schemaadmin.services.migrations import MigrationStatus
+
+__all__ = ["MigrationFilterForm"]
+
+SHOW_CHOICES = [("", "All migrations"), ("unapplied", "Not yet applied"), ("applied", "Applied")]
+
+
+class MigrationFilterForm(forms.Form):
+    app = forms.ChoiceField(
+        required=False,
+        label="App",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    show = forms.ChoiceField(
+        required=False,
+        choices=SHOW_CHOICES,
+        label="Show",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    def __init__(self, *args: object, apps: Sequence[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["app"].choices = [("", "Every app"), *((app, app) for app in apps)]
+        self.fields["app"].error_messages["invalid_choice"] = "No app labelled “%(value)s” has migrations."
+
+    def matches(self, status: MigrationStatus) -> bool:
+        """Return whether the migration passes the filter (call after is_valid())."""
+        app, show = self.cleaned_data.get("app"), self.cleaned_data.get("show")
+        if app and status.app_label != app:
+            return False
+        return not show or (show == "applied") == status.applied

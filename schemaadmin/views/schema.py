@@ -1,0 +1,98 @@
+"""The schema page's migrations: every app's migrations with status and lint, and one migration's SQL and lint.
+
+The list lints pending migrations only (squawk is cached per SQL, but writing a migration's SQL replays the
+project state up to it, ~0.1–0.4 s each, too slow for every applied migration on every view); an applied
+migration is linted when its own page opens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from schemaadmin.conf import app_settings
+from schemaadmin.migration_forms import MigrationFilterForm
+from schemaadmin.permissions import permission_required
+from schemaadmin.services.migration_lint import MigrationLint, lint_migrations, migration_lint, squawk_binary
+from schemaadmin.services.migration_sql import MigrationSql
+from schemaadmin.services.migrations import UnknownMigration, by_app, migration_detail, migration_status
+from schemaadmin.views.browsing import render_page
+
+__all__ = ["migration", "migrations"]
+
+LIST_TEMPLATE = "schemaadmin/schema/migrations.html"
+DETAIL_TEMPLATE = "schemaadmin/schema/migration.html"
+
+
+def _timeouts() -> dict[str, int]:
+    settings = app_settings()
+    return {
+        "lock_ms": settings["MIGRATION_LOCK_TIMEOUT_MS"],
+        "statement_ms": settings["MIGRATION_STATEMENT_TIMEOUT_MS"],
+    }
+
+
+@permission_required("view_schema")
+@require_GET
+def migrations(request: HttpRequest) -> HttpResponse:
+    """List every app's migrations in plan order, applied (when) or pending, with the lint of pending ones."""
+    statuses = migration_status()
+    form = MigrationFilterForm(request.GET, apps=sorted({s.app_label for s in statuses}))
+    valid = form.is_valid()
+    pending = [s for s in statuses if s.pending]
+    lints = {lint.label: lint for lint in lint_migrations([(s.app_label, s.name) for s in pending])}
+    groups = []
+    for group in by_app([s for s in statuses if valid and form.matches(s)]):
+        rows = [(status, lints.get(status.label)) for status in group.migrations]
+        groups.append((group, rows))
+    context = {
+        "form": form,
+        "groups": groups,
+        "total": len(statuses),
+        "pending": pending,
+        "pending_lints": [lints[s.label] for s in pending],
+        "lint_errors": sum(lint.errors for lint in lints.values()),
+        "squawk_missing": squawk_binary() is None,
+        "timeouts": _timeouts(),
+    }
+    return render_page(request, LIST_TEMPLATE, context, partial="migration-list", status=200 if valid else 400)
+
+
+@permission_required("view_schema")
+@require_GET
+def migration(request: HttpRequest, app_label: str, name: str) -> HttpResponse:
+    """Show one migration: status, operations in words, forward and backward SQL, lint findings with help."""
+    try:
+        lint = migration_lint(app_label, name)
+    except UnknownMigration as unknown:
+        context = {"problem": str(unknown), "app_label": app_label, "name": name}
+        return render(request, "schemaadmin/schema/migration_unknown.html", context, status=404)
+    detail = migration_detail(app_label, name, forward=lint.sql)
+    context = {
+        "detail": detail,
+        "status": detail.status,
+        "lint": lint,
+        "operations": _operations(detail.operations, detail.forward),
+        "forward_lines": _numbered(detail.forward, lint),
+        "backward_lines": _numbered(detail.backward, None),
+        "squawk_missing": squawk_binary() is None,
+        "timeouts": _timeouts(),
+    }
+    return render(request, DETAIL_TEMPLATE, context)
+
+
+def _operations(described: tuple[str, ...], sql: MigrationSql) -> list[tuple[str, int | None]]:
+    """Pair each operation in words with the 1-based line of its SQL, when it has one."""
+    lines = sql.operation_lines
+    return [
+        (text, lines[i] + 1 if i < len(lines) and lines[i] is not None else None) for i, text in enumerate(described)
+    ]
+
+
+def _numbered(sql: MigrationSql, lint: MigrationLint | None) -> list[dict[str, Any]]:
+    """Return the SQL's lines, 1-based, each marked when a finding points at it."""
+    flagged = {f.line for f in lint.findings if f.line is not None} if lint else set()
+    return [{"number": i + 1, "text": text, "flagged": i in flagged} for i, text in enumerate(sql.lines)]
