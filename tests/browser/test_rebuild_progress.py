@@ -101,3 +101,29 @@ def test_dba_rebuilds_ivfflat_as_hnsw_and_watches_the_bar_reach_100(
     expect(row).to_contain_text("new hnsw m=16 ef_construction=64")
     screenshot("rebuild-list")
     assert console_errors == []
+
+
+@pytest.mark.usefixtures("worker")
+def test_dba_cancels_a_running_rebuild_and_the_old_index_stays(
+    ivfflat_index, page, role_user, sign_in, console_errors, screenshot
+):
+    role_user("dba", "dana")
+    page.goto(f"/rebuilds/new?index={ivfflat_index}")
+    sign_in("dana")
+    page.goto(f"/rebuilds/new?index={ivfflat_index}&kind=replace&method=hnsw&review=1")
+    page.get_by_role("button", name=f"Start rebuild of {ivfflat_index}").click()
+    expect(page.get_by_test_id("phase")).to_have_text(re.compile("building index"), timeout=30_000)
+
+    page.get_by_text("Cancel rebuild…").click()  # a <details>: the confirmation works without JavaScript
+    screenshot("rebuild-cancel-confirm")
+    page.get_by_role("button", name="Yes, cancel the rebuild").click()
+    expect(page.get_by_test_id("state")).to_have_text("Cancelled", timeout=30_000)
+    expect(page.get_by_test_id("cancelled-by")).to_have_text("cancelled by dana")
+    expect(page.get_by_test_id("error")).to_contain_text("Cancelled by dana")
+    expect(page.get_by_role("button", name="Retry this rebuild")).to_be_visible()
+    screenshot("rebuild-cancelled")
+
+    page.goto(f"/indexes/{ivfflat_index}/")
+    expect(page.get_by_test_id("facts")).to_contain_text("ivfflat")
+    expect(page.get_by_test_id("facts")).to_contain_text("yes / yes")  # valid and ready
+    assert console_errors == []
