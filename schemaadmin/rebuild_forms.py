@@ -70,7 +70,9 @@ class RebuildForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.using = using
         self.indexes = {index.qualified_name: index for index in indexes}
-        self.fields["index"].choices = [("", "Choose an index…")] + [
+        field = self.fields["index"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Choose an index…")] + [
             (name, _index_label(index)) for name, index in self.indexes.items()
         ]
         self.active: IndexRebuild | None = None
