@@ -107,7 +107,7 @@ def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[lis
                 f"{schema}.{table}",
                 f"Table {schema}.{table} exists in the database, but no applied migration creates it.",
                 ADOPT.format(operation="CreateModel(...)")
-                + f" (or a model with managed = False); or drop it: DROP TABLE {_table_sql(schema, table)};",
+                + f" (or a model with managed = False).\nOr drop it: DROP TABLE {_table_sql(schema, table)};",
             )
         )
     return findings, live_tables & expected_tables
@@ -148,7 +148,7 @@ def _column_fix(live: ColumnInfo, expected: ColumnInfo) -> str:
     if live.identity != expected.identity or live.generated != expected.generated:
         statements.append("(identity and generation are changed by a migration of their own)")
     return (
-        "Make the database match the migrations: " + " ".join(statements) + " Or, if the database is right, change "
+        "Make the database match the migrations: " + " ".join(statements) + "\nOr, if the database is right, change "
         "the model's field and record it with a migration whose SeparateDatabaseAndState(state_operations="
         "[AlterField(...)], database_operations=[]) runs no SQL."
     )
@@ -191,7 +191,7 @@ def _column_findings(
                     else ""
                 ),
                 ADOPT.format(operation=f"AddField(model_name=..., name={column.name!r}, field=...)")
-                + f"; or drop it: ALTER TABLE {_table_sql(column.schema, column.table)} "
+                + f".\nOr drop it: ALTER TABLE {_table_sql(column.schema, column.table)} "
                 + f"DROP COLUMN {_quote(column.name)};",
             )
         )
@@ -248,7 +248,7 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
                     index.qualified_name,
                     f"Index {index.qualified_name} is defined differently from the migrations. Database: "
                     f"{index.definition}. Migrations: {wanted.definition}.",
-                    f"Rebuild it as the migrations say: {drop} {_concurrently(wanted.definition)}; or, if the "
+                    f"Rebuild it as the migrations say: {drop} {_concurrently(wanted.definition)};\nOr, if the "
                     "database is right, change the model's index and record it with SeparateDatabaseAndState("
                     "state_operations=[RemoveIndex(...), AddIndex(...)], database_operations=[]).",
                 )
@@ -262,7 +262,7 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
                 index.qualified_name,
                 f"Index {index.qualified_name} on {index.qualified_table} exists in the database, but no applied "
                 f"migration creates it: {index.definition}.{invalid}",
-                ADOPT.format(operation="AddIndex(model_name=..., index=models.Index(...))") + f"; or drop it: {drop}",
+                ADOPT.format(operation="AddIndex(model_name=..., index=models.Index(...))") + f".\nOr drop it: {drop}",
             )
         )
     for index in missing_by_name.values():
@@ -314,7 +314,7 @@ def _constraint_findings(
                 f"{constraint.qualified_table}.{constraint.name}",
                 f"{constraint.type.capitalize()} constraint {constraint.name} on {constraint.qualified_table} "
                 f"exists in the database, but no applied migration creates it: {constraint.definition}.",
-                ADOPT.format(operation="AddConstraint(model_name=..., constraint=...)") + f"; or drop it: {drop}",
+                ADOPT.format(operation="AddConstraint(model_name=..., constraint=...)") + f".\nOr drop it: {drop}",
             )
         )
     for constraint in missing_by_name.values():
@@ -355,7 +355,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
                 name,
                 f"Extension {name} {live_versions[name]} is installed, but no applied migration creates it.",
                 "Adopt it with a migration running django.contrib.postgres.operations.CreateExtension("
-                f"{name!r}) (a no-op where it exists); or drop it if nothing uses it: DROP EXTENSION {_quote(name)};",
+                f"{name!r}) (a no-op where it exists).\nOr drop it if nothing uses it: DROP EXTENSION {_quote(name)};",
             )
         )
     for name in sorted(live_versions.keys() & expected_versions.keys()):

@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.planting import planter  # noqa: F401 -- the fixture
+
 pytestmark = pytest.mark.browser
 
 
@@ -41,11 +43,28 @@ def test_operator_sees_the_schema_diagram_drawn_without_csp_violations(
     assert console_errors == []
 
 
-def test_drift_page_fetches_its_findings_behind_a_spinner(page, role_user, sign_in, console_errors, screenshot):
-    role_user("operator", "olga")
-    page.goto("/schema/drift/")
-    sign_in("olga")
-    expect(page.get_by_test_id("drift-summary")).to_contain_text("applied migrations replayed", timeout=60_000)
-    expect(page.get_by_test_id("drift-loading")).to_have_count(0)
-    screenshot("schema-drift")
+def test_drift_page_fetches_a_hand_made_index_behind_a_spinner(
+    planter,  # noqa: F811
+    page,
+    role_user,
+    sign_in,
+    console_errors,
+    screenshot,
+):
+    planter.sql("CREATE INDEX users_made_in_psql ON public.users (lower(email))")
+    try:
+        role_user("operator", "olga")
+        page.goto("/schema/drift/")
+        sign_in("olga")
+        expect(page.get_by_test_id("schema-tabs").get_by_role("link", name="Drift")).to_have_attribute(
+            "aria-current", "page"
+        )
+        expect(page.get_by_test_id("drift-summary")).to_contain_text("applied migrations replayed", timeout=60_000)
+        expect(page.get_by_test_id("drift-loading")).to_have_count(0)
+        finding = page.locator('[data-code="unexpected_index"][data-object="public.users_made_in_psql"]')
+        expect(finding).to_contain_text("DROP INDEX CONCURRENTLY public.users_made_in_psql;")
+        expect(finding).to_contain_text("SeparateDatabaseAndState(")
+        screenshot("schema-drift")
+    finally:
+        planter.sql("DROP INDEX public.users_made_in_psql")
     assert console_errors == []
