@@ -187,3 +187,26 @@ def test_a_replay_that_runs_out_of_time_is_a_clear_finding_and_leaves_no_databas
     assert [(f.code, f.severity) for f in report.findings] == [("drift_unavailable", "warning")]
     assert "Replaying the migrations took longer than 0.01 s" in report.findings[0].message
     assert shadow_databases() == []
+
+
+@pytest.mark.django_db
+def test_a_column_type_changed_and_a_primary_key_lost_by_hand_are_errors(plant):
+    plant.sql("ALTER TABLE public.schema_fixtures_widget ALTER COLUMN name TYPE varchar(200)")
+    plant.sql("ALTER TABLE public.schema_fixtures_widget DROP CONSTRAINT schema_fixtures_widget_pkey")
+    try:
+        findings = by_object(drift_findings())
+    finally:
+        plant.sql(
+            "ALTER TABLE public.schema_fixtures_widget ADD CONSTRAINT schema_fixtures_widget_pkey PRIMARY KEY (id)"
+        )
+        plant.sql("ALTER TABLE public.schema_fixtures_widget ALTER COLUMN name TYPE varchar(100)")
+
+    name = findings["public.schema_fixtures_widget.name"]
+    assert (name.code, name.severity) == ("column_mismatch", "error")
+    assert "type is character varying(200), migrations say character varying(100)" in name.message
+    assert "ALTER TABLE public.schema_fixtures_widget ALTER COLUMN name TYPE character varying(100);" in name.fix
+
+    key = findings["public.schema_fixtures_widget.schema_fixtures_widget_pkey"]
+    assert (key.code, key.severity) == ("missing_constraint", "error")
+    assert "ADD CONSTRAINT schema_fixtures_widget_pkey PRIMARY KEY (id);" in key.fix
+    assert len(findings) == 2  # the primary key's index is the constraint's, not reported twice
