@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 __all__ = [
     "NAVIGATION",
@@ -109,5 +110,11 @@ def navigation_for(user: Any) -> list[tuple[str, str]]:
         else:
             allowed = item.permission is None or user.has_perm(f"schemaadmin.{item.permission}")
         if allowed:
-            items.append((item.label, reverse(item.url_name)))
+            items.append((item.label, _url(item.url_name, get_script_prefix(), get_urlconf(settings.ROOT_URLCONF))))
     return items
+
+
+@cache
+def _url(url_name: str, script_prefix: str, urlconf: str) -> str:
+    """Return reverse(url_name): the same for every request of a process (keyed by what reverse depends on)."""
+    return reverse(url_name, urlconf=urlconf)

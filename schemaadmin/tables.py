@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.formats import localize
 from django.utils.hashable import make_hashable
-from django.utils.html import conditional_escape, escape, format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django_tables2.columns.base import BoundColumn
 from django_tables2.rows import BoundRow
@@ -103,9 +104,7 @@ class _FastColumn:
         # A one-step accessor is read with getattr; a field with choices shows its label (get_FOO_display).
         nested = Accessor.SEPARATOR in accessor or Accessor.LEGACY_SEPARATOR in accessor
         self._attribute = "" if nested else str(accessor)
-        field = _field(table, accessor) if self._attribute else None
-        choices = getattr(field, "flatchoices", None)
-        self._labels = dict(make_hashable(choices)) if choices else None
+        self._labels = _choice_labels(table._meta.model, self._attribute) if self._attribute else None
 
     def cell(self, record: Any) -> str:
         """Return the <td> of this column for one record, as django-tables2's table.html fills it."""
@@ -116,7 +115,7 @@ class _FastColumn:
                 return self._empty
         content = self._call(record, value)
         if type(content) is str:  # what {{ cell }} does to text
-            content = escape(content)
+            content = html.escape(content)
         elif not isinstance(content, SafeData):  # ... and to other values: numbers, dates, None
             content = conditional_escape(localize(timezone.template_localtime(content)))  # type: ignore[attr-defined]
         return f"{self._td}{content}</td>"
@@ -181,13 +180,21 @@ def _resolved(accessor: Accessor, record: Any) -> Any:
         return None
 
 
-def _field(table: _BrowseTable, accessor: Accessor) -> models.Field[Any, Any] | None:
-    model = table._meta.model
+@cache
+def _choice_labels(model: type[models.Model] | None, name: str) -> dict[Any, Any] | None:
+    """Return value -> label of the model field called name when it has choices (get_FOO_display's mapping)."""
     try:
-        field = model._meta.get_field(str(accessor)) if model is not None else None
+        field = model._meta.get_field(name) if model is not None else None
     except FieldDoesNotExist:
         return None
-    return field if isinstance(field, models.Field) else None
+    choices = getattr(field, "flatchoices", None) if isinstance(field, models.Field) else None
+    return dict(make_hashable(choices)) if choices else None
+
+
+def _html(template: str, *args: Any) -> SafeString:
+    """Return format_html(template, *args), skipping its lazy-string checks: the hot path of a table's cells."""
+    # Same escaping as conditional_escape (html.escape of str(arg) unless it is already markup).
+    return mark_safe(template.format(*(a.__html__() if hasattr(a, "__html__") else html.escape(str(a)) for a in args)))
 
 
 class ConversationTable(_BrowseTable):
@@ -205,7 +212,7 @@ class ConversationTable(_BrowseTable):
 
     def render_title(self, record: Conversation) -> str:
         url = object_url("schemaadmin:conversation", record.pk)
-        return format_html('<a href="{}">{}</a>', url, record.title or f"Conversation {record.pk}")
+        return _html('<a href="{}">{}</a>', url, record.title or f"Conversation {record.pk}")
 
     def render_user(self, record: Conversation) -> str:
         return _user_link(record.user)
@@ -236,7 +243,7 @@ class SearchHitTable(_BrowseTable):
 
     def render_snippet(self, record: Message) -> str:
         url = object_url("schemaadmin:conversation", record.conversation_id)
-        return format_html(
+        return _html(
             '<a class="hit" href="{}?around={}#m{}">{}</a>',
             url,
             record.pk,
@@ -245,12 +252,12 @@ class SearchHitTable(_BrowseTable):
         )
 
     def render_role(self, record: Message) -> str:
-        return format_html('<span class="role-badge role-{}">{}</span>', record.role, record.role)
+        return _html('<span class="role-badge role-{}">{}</span>', record.role, record.role)
 
     def render_conversation(self, record: Message) -> str:
         conversation = record.conversation
         url = object_url("schemaadmin:conversation", conversation.pk)
-        return format_html('<a href="{}">{}</a>', url, conversation.title or f"Conversation {conversation.pk}")
+        return _html('<a href="{}">{}</a>', url, conversation.title or f"Conversation {conversation.pk}")
 
     def render_user(self, record: Message) -> str:
         return _user_link(record.conversation.user)
@@ -261,7 +268,7 @@ class SearchHitTable(_BrowseTable):
 
 def _user_link(user: ChatUser) -> str:
     url = object_url("schemaadmin:user", user.pk)
-    return format_html(
+    return _html(
         '<a href="{}">{}</a> <span class="text-body-secondary small">{}</span>',
         url,
         user.display_name or user.external_id,
@@ -282,7 +289,7 @@ class UserTable(_BrowseTable):
 
     def render_display_name(self, record: ChatUser) -> str:
         url = object_url("schemaadmin:user", record.pk)
-        return format_html('<a href="{}">{}</a>', url, record.display_name or "—")
+        return _html('<a href="{}">{}</a>', url, record.display_name or "—")
 
     def render_created_at(self, value: Any) -> str:
         return utc_time(value)

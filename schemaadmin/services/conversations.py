@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.core.cache import cache
 from django.db.models import F, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -28,6 +30,7 @@ __all__ = [
     "ThreadWindow",
     "conversation_page",
     "conversation_results",
+    "listing_total",
     "export_json",
     "export_markdown",
     "search_page",
@@ -82,12 +85,28 @@ class ListResult:
     total: RowTotal
 
 
+# How long a listing's estimated total is reused. The total does not depend on the page, and the planner's
+# estimate only moves when ANALYZE runs: paging through a big listing asks the planner once a minute, not per page.
+ESTIMATE_SECONDS = 60
+
+
 def conversation_results(
     queryset: QuerySet[Conversation], order: KeysetOrder, cursor: Cursor | None, size: int
 ) -> ListResult:
     """Return one page of filtered conversations and the total: the planner's estimate unless it is small."""
-    total = row_total(queryset, exact_below=app_settings()["EXACT_COUNT_BELOW"])
-    return ListResult(conversation_page(queryset, order, cursor, size), total)
+    return ListResult(conversation_page(queryset, order, cursor, size), listing_total(queryset))
+
+
+def listing_total(queryset: QuerySet[Any]) -> RowTotal:
+    """Return row_total(queryset), keeping an estimate (never an exact count) for ESTIMATE_SECONDS per query."""
+    sql, params = queryset.order_by().query.sql_with_params()
+    key = "schemaadmin:total:" + hashlib.sha256(repr((queryset.db, sql, params)).encode()).hexdigest()
+    total = cache.get(key)
+    if total is None:
+        total = row_total(queryset, exact_below=app_settings()["EXACT_COUNT_BELOW"])
+        if not total.exact:  # a small listing is counted each time: its rows come and go visibly
+            cache.set(key, total, ESTIMATE_SECONDS)
+    return total
 
 
 def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> ListResult:

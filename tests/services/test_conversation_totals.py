@@ -1,0 +1,55 @@
+"""A listing's total: the planner's estimate is reused for a minute per query, an exact count never is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from schemaadmin.models import ChatUser, Conversation
+from schemaadmin.services.conversations import listing_total
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def conversations(db):
+    cache.clear()
+    user = ChatUser.objects.create(external_id="acct-1")
+    Conversation.objects.bulk_create(
+        Conversation(user=user, title=f"c{i}", channel="web" if i % 2 else "sms", created_at=T0, updated_at=T0)
+        for i in range(40)
+    )
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE conversations")
+    yield user
+    cache.clear()
+
+
+def _queries(queryset) -> tuple[object, int]:
+    with CaptureQueriesContext(connection) as captured:
+        total = listing_total(queryset)
+    return total, len(captured)
+
+
+def test_an_estimate_is_asked_once_per_query_and_shared_by_its_pages(conversations, settings):
+    settings.SCHEMAADMIN = {"EXACT_COUNT_BELOW": 10}  # 40 rows: over the threshold, so estimated
+    first, asked = _queries(Conversation.objects.all())
+    again, asked_again = _queries(Conversation.objects.all())
+    assert not first.exact and first.value >= 10 and asked == 1
+    assert again == first and asked_again == 0
+    # Another filter is another total.
+    web, asked_web = _queries(Conversation.objects.filter(channel="web"))
+    assert asked_web == 1 and web.value < first.value
+
+
+def test_an_exact_count_is_made_every_time(conversations, settings):
+    settings.SCHEMAADMIN = {"EXACT_COUNT_BELOW": 1000}
+    first, _ = _queries(Conversation.objects.all())
+    assert first.exact and first.value == 40
+    Conversation.objects.create(user=conversations, title="new", created_at=T0, updated_at=T0)
+    second, asked = _queries(Conversation.objects.all())
+    assert second.exact and second.value == 41 and asked == 2  # estimate, then the bounded count
