@@ -43,10 +43,14 @@ def test_every_table_with_columns_constraints_indexes_and_relations(operator, dj
     source = diagram_source(diagram.content.decode())
     assert source.startswith("erDiagram\n")
     ids = dict(re.findall(r'^    (t\d+)\["([^"]+)"\] \{$', source, re.M))
-    users, conversations = (
-        next(k for k, v in ids.items() if v == name) for name in ("public.users", "public.conversations")
+    users, conversations, preferences = (
+        next(k for k, v in ids.items() if v == name)
+        for name in ("public.users", "public.conversations", "public.conversation_preferences")
     )
-    assert f'    {users} ||--o{{ {conversations} : "user_id"' in source.splitlines()
+    lines = source.splitlines()
+    assert f'    {users} ||--o{{ {conversations} : "user_id"' in lines  # a user has many conversations
+    assert f'    {users} ||--o| {preferences} : "user_id"' in lines  # and at most one preferences row
+    assert "        bigint id PK" in lines and "        uuid user_id PK,FK" in lines
     assert "vendor/mermaid/mermaid.min.js" in diagram.content.decode()
 
 
