@@ -8,7 +8,7 @@ passes it to the statements here. Catalog questions (leftovers, an index's state
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -148,16 +148,21 @@ def replacement_definition(
     new_name: str,
     method: str,
     options: dict[str, int | str],
+    opclasses: Sequence[str] = (),
 ) -> sql.Composed:
     """Return CREATE INDEX CONCURRENTLY new_name with definition's keys, INCLUDE, predicate, and new method and WITH.
 
     definition is pg_get_indexdef()'s text. Its key list, INCLUDE list and predicate are kept as the server
     wrote them (expressions, casts such as ::halfvec(3072), operator classes, collations, ordering); the head is
     rebuilt from identifiers and the WITH clause from options. Parentheses are matched outside quoted text.
+    The server leaves a key's default operator class out; opclasses (one per key) are written out where missing,
+    because the default of the old method may not be one of the new method (HNSW has none for vector).
     """
     keys_start = _find_unquoted(definition, "(", 0)
     keys_end = _matching_paren(definition, keys_start)
-    keys = definition[keys_start : keys_end + 1]
+    keys: sql.Composable = sql.SQL(definition[keys_start : keys_end + 1])  # type: ignore[arg-type]
+    if opclasses:
+        keys = _keys_with_opclasses(definition[keys_start + 1 : keys_end], opclasses)
     tail = definition[keys_end + 1 :]
     include = ""
     if tail.startswith(" INCLUDE ("):
@@ -181,11 +186,45 @@ def replacement_definition(
         name=sql.Identifier(new_name),
         table=sql.Identifier(schema, table),
         method=sql.Identifier(method),
-        keys=sql.SQL(keys),  # type: ignore[arg-type]
+        keys=keys,
         include=sql.SQL(include),  # type: ignore[arg-type]
         with_=with_clause,
         tail=sql.SQL(tail),  # type: ignore[arg-type]
     )
+
+
+def _keys_with_opclasses(keys: str, opclasses: Sequence[str]) -> sql.Composed:
+    """Return (key, key, ...) with each key's operator class written after it unless it is there already."""
+    segments = _top_level_split(keys)
+    if len(segments) != len(opclasses):
+        raise ValueError("The index definition's keys do not match its operator classes.")
+    parts = []
+    for segment, opclass in zip(segments, opclasses, strict=True):
+        part: sql.Composable = sql.SQL(segment.strip())  # type: ignore[arg-type]
+        if opclass and opclass not in segment.split():
+            part = sql.SQL("{} {}").format(part, sql.Identifier(opclass))
+        parts.append(part)
+    return sql.SQL("({})").format(sql.SQL(", ").join(parts))
+
+
+def _top_level_split(text: str) -> list[str]:
+    """Split text on commas outside parentheses and quotes."""
+    segments, depth, quote, start = [], 0, "", 0
+    for position, current in enumerate(text):
+        if quote:
+            if current == quote:
+                quote = ""
+        elif current in "'\"":
+            quote = current
+        elif current == "(":
+            depth += 1
+        elif current == ")":
+            depth -= 1
+        elif current == "," and depth == 0:
+            segments.append(text[start:position])
+            start = position + 1
+    segments.append(text[start:])
+    return segments
 
 
 def _find_unquoted(text: str, char: str, start: int) -> int:

@@ -22,6 +22,7 @@ from schemaadmin.pg.ddl import (
     setting_reset_bytes,
     temporary_index_name,
 )
+from schemaadmin.pg.indexes import indexes
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -169,3 +170,23 @@ def test_session_settings_and_notices(build_conn):
 def test_cancel_build_touches_only_a_backend_that_builds(build_conn):
     assert cancel_build(build_conn.info.backend_pid) is False
     assert build_conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_ivfflat_with_the_default_operator_class_becomes_hnsw(planter, build_conn):
+    # pg_get_indexdef leaves ivfflat's default vector_l2_ops out, and hnsw has no default for vector.
+    table = planter.table(
+        "docs", "id int, embedding vector(4)", rows=50, fill="i, array_fill(i::real, ARRAY[4])::vector"
+    )
+    planter.sql(f"CREATE INDEX docs_ivf ON {table} USING ivfflat (embedding) WITH (lists = 2)")
+    info = next(i for i in indexes() if i.schema == planter.schema and i.name == "docs_ivf")
+    statement = replacement_definition(
+        info.definition,
+        schema=planter.schema,
+        table="docs",
+        new_name="docs_hnsw",
+        method="hnsw",
+        options={"m": 8},
+        opclasses=info.opclasses,
+    )
+    create_index_concurrently(build_conn, statement)
+    assert "USING hnsw (embedding vector_l2_ops) WITH (m='8')" in index_definition("docs_hnsw", schema=planter.schema)

@@ -168,6 +168,7 @@ def plan_rebuild(
             new_name=temporary_index_name(index.name),
             method=target_method,
             options=dict(parameters),
+            opclasses=index.opclasses,
         )
     estimate = estimate_rebuild(index, target_method, parameters, using=using)
     return RebuildPlan(

@@ -239,6 +239,7 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log, watcher: 
             new_name=temporary,
             method=rebuild.method,
             options=rebuild.parameters,
+            opclasses=index.opclasses,
         )
         log.write(statement.as_string(conn))
         create_index_concurrently(conn, statement)
@@ -343,12 +344,15 @@ def _start_recall_check(rebuild: IndexRebuild) -> None:
     """Measure the rebuilt vector index's recall, when the recall service is installed."""
     if rebuild.method not in ("hnsw", "ivfflat"):
         return
+    from schemaadmin.services.recall import start_recall_check
+
     try:
-        from schemaadmin.services.recall import start_recall_check
-    except ImportError:
-        return
-    try:
-        start_recall_check(f"{rebuild.schema_name}.{rebuild.index_name}", user=rebuild.requested_by, rebuild=rebuild)
+        start_recall_check(
+            f"{rebuild.schema_name}.{rebuild.index_name}",
+            user=rebuild.requested_by,
+            rebuild=rebuild,
+            using=rebuild.database_alias,
+        )
     except Exception as exc:  # the rebuild succeeded; a recall check that cannot start is only worth a line
         note = Value(f"{time.strftime('%H:%M:%S')} recall check not started: {exc}\n")
         IndexRebuild.objects.filter(pk=rebuild.pk).update(log=Concat(F("log"), note))
