@@ -27,12 +27,36 @@ LIST_TEMPLATE = "schemaadmin/schema/migrations.html"
 DETAIL_TEMPLATE = "schemaadmin/schema/migration.html"
 
 
-def _timeouts() -> dict[str, int]:
+def _duration(ms: int) -> str:
+    """Return 5 s, 30 min, 2 h or "none" (0) for a timeout in milliseconds."""
+    if not ms:
+        return "none"
+    for unit, size in (("h", 3_600_000), ("min", 60_000), ("s", 1_000)):
+        if ms >= size and ms % size == 0:
+            return f"{ms // size} {unit}"
+    return f"{ms} ms"
+
+
+def _timeouts() -> dict[str, str]:
     settings = app_settings()
     return {
-        "lock_ms": settings["MIGRATION_LOCK_TIMEOUT_MS"],
-        "statement_ms": settings["MIGRATION_STATEMENT_TIMEOUT_MS"],
+        "lock": _duration(settings["MIGRATION_LOCK_TIMEOUT_MS"]),
+        "statement": _duration(settings["MIGRATION_STATEMENT_TIMEOUT_MS"]),
     }
+
+
+def _accepted(lint: MigrationLint) -> list[dict[str, Any]]:
+    """Group the exempted findings by rule: how many, on which lines (1-based), and the migration's reason."""
+    groups: dict[str, dict[str, Any]] = {}
+    for finding in lint.exempted:
+        group = groups.setdefault(
+            finding.code,
+            {"code": finding.code, "source": finding.source, "reason": finding.exemption, "lines": [], "count": 0},
+        )
+        group["count"] += 1
+        if finding.line is not None and finding.line + 1 not in group["lines"]:
+            group["lines"].append(finding.line + 1)
+    return list(groups.values())
 
 
 @permission_required("view_schema")
@@ -75,6 +99,7 @@ def migration(request: HttpRequest, app_label: str, name: str) -> HttpResponse:
         "detail": detail,
         "status": detail.status,
         "lint": lint,
+        "accepted": _accepted(lint),
         "operations": _operations(detail.operations, detail.forward),
         "forward_lines": _numbered(detail.forward, lint),
         "backward_lines": _numbered(detail.backward, None),
