@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from django import forms
 
@@ -28,8 +29,9 @@ class MigrationFilterForm(forms.Form):
 
     def __init__(self, *args: object, apps: Sequence[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["app"].choices = [("", "Every app"), *((app, app) for app in apps)]
-        self.fields["app"].error_messages["invalid_choice"] = "No app labelled “%(value)s” has migrations."
+        app_field = cast(forms.ChoiceField, self.fields["app"])
+        app_field.choices = [("", "Every app"), *((app, app) for app in apps)]
+        app_field.error_messages["invalid_choice"] = "No app labelled “%(value)s” has migrations."
 
     def matches(self, status: MigrationStatus) -> bool:
         """Return whether the migration passes the filter (call after is_valid())."""

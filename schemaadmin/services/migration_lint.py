@@ -44,7 +44,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg.connection import server_version
+from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.migration_rules import Finding, SizedFinding, operation_findings
 from schemaadmin.services.migration_sql import MigrationSql, collected_sql, find_migration, migration_loader
@@ -137,7 +137,7 @@ def lint_loaded(
     assume_rows ("what if the tables were this big") replaces the live estimates and applies the size rules to
     applied migrations too.
     """
-    using = loader.connection.alias
+    using = validated_alias(getattr(loader.connection, "alias", "default"))
     big_rows = app_settings()["MIGRATION_BIG_TABLE_ROWS"]
     version = server_version(using)
     drafts = []

@@ -152,7 +152,7 @@ class _Checker:
         return _Model(table, model_state)
 
     def check(self, op: Any, before: ProjectState, after: ProjectState, line: int | None) -> Iterator[Any]:
-        model_name = getattr(op, "model_name", None) or getattr(op, "name", "")
+        model_name = str(getattr(op, "model_name", None) or getattr(op, "name", ""))
         model = self.model(
             before if isinstance(op, (operations.DeleteModel, operations.RemoveField)) else after, model_name
         )
@@ -199,7 +199,7 @@ class _Checker:
             return
         target = f"{model.table}.{field.column}"
         has_default = op.field.db_default is not NOT_PROVIDED or (
-            BaseDatabaseSchemaEditor._effective_default(op.field) is not None
+            BaseDatabaseSchemaEditor._effective_default(op.field) is not None  # type: ignore[attr-defined]
         )
         if not field.null and not has_default and not field.generated:
             message = (
@@ -278,6 +278,6 @@ def _indexed_expression(expression: Any, model: _Model) -> Any:
         elif isinstance(expression, Cast):
             return expression.output_field
         elif isinstance(expression, F):
-            return model.field(expression.name)
+            return model.field(getattr(expression, "name", ""))
         else:
             return None

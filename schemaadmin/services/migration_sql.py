@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connections
 from django.db.migrations.exceptions import IrreversibleError
@@ -64,7 +65,7 @@ def find_migration(loader: MigrationLoader, app_label: str, name: str) -> Migrat
 
 def collected_sql(loader: MigrationLoader, migration: Migration, *, backwards: bool = False) -> MigrationSql:
     """Return the migration's SQL exactly as `sqlmigrate [--backwards]` prints it, or why there is none."""
-    connection = loader.connection
+    connection: Any = loader.connection
     label = f"{migration.app_label}.{migration.name}"
     try:
         statements = loader.collect_sql([(migration, backwards)])

@@ -92,10 +92,10 @@ def migration(request: HttpRequest, app_label: str, name: str) -> HttpResponse:
     try:
         lint = migration_lint(app_label, name)
     except UnknownMigration as unknown:
-        context = {"problem": str(unknown), "app_label": app_label, "name": name}
-        return render(request, "schemaadmin/schema/migration_unknown.html", context, status=404)
+        missing = {"problem": str(unknown), "app_label": app_label, "name": name}
+        return render(request, "schemaadmin/schema/migration_unknown.html", missing, status=404)
     detail = migration_detail(app_label, name, forward=lint.sql)
-    context = {
+    context: dict[str, Any] = {
         "detail": detail,
         "status": detail.status,
         "lint": lint,
@@ -111,10 +111,11 @@ def migration(request: HttpRequest, app_label: str, name: str) -> HttpResponse:
 
 def _operations(described: tuple[str, ...], sql: MigrationSql) -> list[tuple[str, int | None]]:
     """Pair each operation in words with the 1-based line of its SQL, when it has one."""
-    lines = sql.operation_lines
-    return [
-        (text, lines[i] + 1 if i < len(lines) and lines[i] is not None else None) for i, text in enumerate(described)
-    ]
+    pairs: list[tuple[str, int | None]] = []
+    for index, text in enumerate(described):
+        line = sql.operation_lines[index] if index < len(sql.operation_lines) else None
+        pairs.append((text, line + 1 if line is not None else None))
+    return pairs
 
 
 def _numbered(sql: MigrationSql, lint: MigrationLint | None) -> list[dict[str, Any]]:
