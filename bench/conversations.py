@@ -174,7 +174,7 @@ def run(args: argparse.Namespace, big_thread: int) -> None:
 
     ours = [task for task in ours if args.only in task[0]]
     admin = {name: urls for name, urls in admin.items() if args.only in name}
-    rss_before = peak_rss_mb()
+    rss_before, peak_before = rss_mb(), peak_rss_mb()
     rows = []
     for name, make_url, headers in ours:
         url = make_url()
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace, big_thread: int) -> None:
         assert status == 200, (name, status)
         rows.append((name, times, queries))
         print(f"  measured: {name:<34} p50 {pct(times, 50):8.1f} ms", flush=True)
-    rss_after = peak_rss_mb()
+    rss_after, peak_after = rss_mb(), peak_rss_mb()
 
     admin_rows = []
     for name, urls in admin.items():
@@ -207,7 +207,10 @@ def run(args: argparse.Namespace, big_thread: int) -> None:
             model = url.split("/")[3]
             print(f"{prefix}   {model:<13}{pct(admin_times, 50):>10.1f}{'':>12}{ratio:>9.0f}×")
     print()
-    print(f"peak RSS: {rss_before:.0f} MB before our {len(rows) * args.repeats} requests, {rss_after:.0f} MB after")
+    print(
+        f"RSS: {rss_before:.0f} MB before our {len(rows) * args.repeats} requests, {rss_after:.0f} MB after "
+        f"(peak {peak_before:.0f} MB before, {peak_after:.0f} MB after; setup's collectstatic sets the peak)"
+    )
     print(f"messages in the database: ≈{sizes['conversation_messages']:,}")
 
 
@@ -250,6 +253,14 @@ def pct(values: list[float], q: int) -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """Return the process's resident memory now (Linux), which, unlike the peak, can show growth under it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mb()
 
 
 if __name__ == "__main__":

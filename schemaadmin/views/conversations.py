@@ -70,9 +70,10 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 
 
 def filter_form_key(request: HttpRequest) -> str:
-    """Return what the filter form's markup depends on: the parameters, in a stable order, without the cursor."""
+    """Return what the filter form's markup depends on: the parameters (not the cursor) and the page sizes offered."""
     # Pages of one listing share the key, so paging reuses the cached form (see list.html).
-    return urlencode(sorted((k, v) for k, v in request.GET.lists() if k not in PAGE_PARAMETERS), doseq=True)
+    parameters = urlencode(sorted((k, v) for k, v in request.GET.lists() if k not in PAGE_PARAMETERS), doseq=True)
+    return f"{parameters} {app_settings()['PAGE_SIZES']}"
 
 
 def _conversation(pk: int) -> Conversation:
