@@ -6,7 +6,7 @@ from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
-__all__ = ["app", "apply_migrations", "rebuild_index", "recall_check", "recover_rebuilds", "recover_recall_checks"]
+__all__ = ["app", "apply_migrations", "rebuild_index", "recall_check", "recover_stalled_jobs"]
 
 
 @app.task(name="schemaadmin.apply_migrations")
@@ -32,16 +32,6 @@ def rebuild_index(context: JobContext, rebuild_id: int) -> str:
     return state
 
 
-# Every minute, and so soon after a worker starts: fail and clean up rebuilds whose worker died.
-@app.periodic(cron="* * * * *", periodic_id="recover_rebuilds")
-@app.task(name="schemaadmin.recover_rebuilds", queueing_lock="schemaadmin.recover_rebuilds")
-def recover_rebuilds(timestamp: int) -> int:
-    """Recover rebuilds whose worker stopped mid-build; return how many."""
-    from schemaadmin.services.rebuilds import recover_stalled_rebuilds
-
-    return len(recover_stalled_rebuilds())
-
-
 @app.task(name="schemaadmin.recall_check")
 def recall_check(check_id: int) -> str:
     """Measure one index's recall against exact search (locked per index by the caller)."""
@@ -50,11 +40,13 @@ def recall_check(check_id: int) -> str:
     return run_recall_check(check_id)
 
 
-# Every minute, as for rebuilds: fail recall checks whose worker died mid-check.
-@app.periodic(cron="* * * * *", periodic_id="recover_recall_checks")
-@app.task(name="schemaadmin.recover_recall_checks", queueing_lock="schemaadmin.recover_recall_checks")
-def recover_recall_checks(timestamp: int) -> int:
-    """Fail recall checks whose worker stopped mid-check; return how many."""
+# Every minute, and so soon after a worker starts: fail the jobs whose worker died, and clean what they left.
+@app.periodic(cron="* * * * *", periodic_id="recover_stalled_jobs")
+@app.task(name="schemaadmin.recover_stalled_jobs", queueing_lock="schemaadmin.recover_stalled_jobs")
+def recover_stalled_jobs(timestamp: int) -> int:
+    """Recover rebuilds, recall checks and migration applies whose worker stopped; return how many."""
+    from schemaadmin.services.migration_apply import recover_stalled_applies
+    from schemaadmin.services.rebuilds import recover_stalled_rebuilds
     from schemaadmin.services.recall import recover_stalled_recall_checks
 
-    return len(recover_stalled_recall_checks())
+    return len(recover_stalled_rebuilds()) + len(recover_stalled_recall_checks()) + len(recover_stalled_applies())

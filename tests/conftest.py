@@ -9,6 +9,8 @@ from django.apps import apps
 from django.contrib.auth.models import Group, User
 
 from schemaadmin.permissions import ROLES
+from tests.services.migration_planting import fixtures_pending  # noqa: F401 -- fixtures, for every test module
+from tests.worker import worker  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
 

@@ -26,6 +26,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import ACTIVE_STATES, JobState, MigrationApply
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.jobs import LogWriter, backend_pid, reset_session_timeouts, set_session_timeouts
+from schemaadmin.services.worker_jobs import orphaned_records
 
 __all__ = [
     "ApplyAlreadyActive",
@@ -34,12 +35,18 @@ __all__ = [
     "PlannedMigration",
     "active_apply",
     "apply_plan",
+    "recover_stalled_applies",
     "run_apply",
     "start_apply",
 ]
 
 # Operations that destroy data: applying them always needs the target's name typed.
 DESTRUCTIVE = (operations.RemoveField, operations.DeleteModel)
+TASK_NAME = "schemaadmin.apply_migrations"
+WORKER_STOPPED = (
+    "The worker stopped while applying. PostgreSQL rolled back the atomic migration under way; the ones before "
+    "it stay applied, and a non-atomic one may be partly applied: compare the log with the migration list."
+)
 STATEMENT_LOG_CHARS = 2_000
 
 
@@ -285,3 +292,14 @@ def _finish(apply: MigrationApply, state: str, *, applied: list[str] | None = No
         failed_migration=apply.failed_migration,
         error=apply.error[:500],
     )
+
+
+def recover_stalled_applies() -> list[MigrationApply]:
+    """Fail the applies whose worker died (no heartbeat) or whose job ended without them."""
+    recovered = []
+    for apply in orphaned_records(MigrationApply, TASK_NAME):
+        apply.refresh_from_db(fields=["state"])
+        if apply.is_active:
+            _finish(apply, JobState.FAILED, error=WORKER_STOPPED)
+            recovered.append(apply)
+    return recovered

@@ -14,13 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.http import HttpRequest
 from django.utils import timezone
-from procrastinate.jobs import Status
 
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
@@ -39,6 +36,7 @@ from schemaadmin.pg.recall import (
     scanned_indexes,
     search_setting,
 )
+from schemaadmin.services.worker_jobs import orphaned_records
 
 __all__ = [
     "LadderStep",
@@ -389,34 +387,12 @@ def _finish(check: RecallCheck, state: str, *, error: str = "", result: dict[str
     )
 
 
-def _job_status(job_id: int) -> Status | None:
-    from schemaadmin.tasks import app
-
-    try:
-        return app.job_manager.get_job_status(job_id)
-    except Exception:  # the job row is gone (deleted by hand or by a cleanup)
-        return None
-
-
 def recover_stalled_recall_checks() -> list[RecallCheck]:
     """Fail the recall checks whose worker died mid-check (no heartbeat) or whose job ended without them."""
-    from schemaadmin.tasks import app
-
-    manager = app.job_manager
-    stalled_after = float(getattr(settings, "PROCRASTINATE_WORKER_DEFAULTS", {}).get("stalled_worker_timeout", 30))
-    dead: set[int] = set()
-    for job in async_to_sync(manager.get_stalled_jobs)(task_name=TASK_NAME, seconds_since_heartbeat=stalled_after):
-        assert job.id is not None
-        async_to_sync(manager.finish_job_by_id_async)(job_id=job.id, status=Status.FAILED, delete_job=False)
-        dead.add(job.id)
     recovered = []
-    running = RecallCheck.objects.filter(state=JobState.RUNNING, job_id__isnull=False).select_related("requested_by")
-    for check in running:
-        assert check.job_id is not None
-        if check.job_id not in dead and _job_status(check.job_id) == Status.DOING:
-            continue
+    for check in orphaned_records(RecallCheck, TASK_NAME):
         check.refresh_from_db(fields=["state"])
-        if check.state == JobState.RUNNING:
+        if check.is_active:
             _Log(check.pk).write(f"recovery: {WORKER_STOPPED}")
             _finish(check, JobState.FAILED, error=WORKER_STOPPED)
             recovered.append(check)

@@ -10,16 +10,22 @@ from django.core.management import call_command
 from django.db import migrations
 from django.db.migrations.loader import MigrationLoader
 
+from tests.worker import clear_jobs
+
 FIXTURE_PENDING = ("schema_fixtures.0002_widget_name_index", "schema_fixtures.0003_remove_widget_note")
 
 
 @pytest.fixture
 def fixtures_pending(transactional_db) -> Iterator[None]:
-    """Leave the fixture app's last two migrations (a plain index, a dropped column) unapplied, then re-apply."""
+    """Leave the fixture app's last two migrations (a plain index, a dropped column) unapplied, then re-apply.
+
+    Jobs queued meanwhile (applies of them) are forgotten first, so no later worker picks them up.
+    """
     call_command("migrate", "schema_fixtures", "0001", verbosity=0)
     try:
         yield
     finally:
+        clear_jobs()
         call_command("migrate", "schema_fixtures", verbosity=0)
 
 

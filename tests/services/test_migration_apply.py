@@ -3,36 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 
 from schemaadmin.models import AuditEvent, JobState, MigrationApply
 from schemaadmin.pg.explain import connection_params
 from schemaadmin.services.migration_apply import (
+    WORKER_STOPPED,
     ApplyAlreadyActive,
+    ApplyPlan,
     ApplyRefused,
     apply_plan,
+    recover_stalled_applies,
     start_apply,
 )
 from tests.conftest import make_user
-from tests.worker import clear_jobs, wait_for, worker  # noqa: F401
+from tests.services.migration_planting import FIXTURE_PENDING
+from tests.worker import STALLED_SECONDS, wait_for
 
-PENDING = ["schema_fixtures.0002_widget_name_index", "schema_fixtures.0003_remove_widget_note"]
-
-
-@pytest.fixture
-def pending(transactional_db) -> Iterator[None]:
-    """Leave the fixture app's last two migrations unapplied; bring them back afterwards."""
-    call_command("migrate", "schema_fixtures", "0001", verbosity=0)
-    try:
-        yield
-    finally:
-        clear_jobs()
-        call_command("migrate", "schema_fixtures", verbosity=0)
+PENDING = list(FIXTURE_PENDING)
 
 
 def _applied(name: str) -> bool:
@@ -44,14 +37,14 @@ def _finished(apply: MigrationApply) -> MigrationApply | None:
     return apply if apply.state not in (JobState.QUEUED, JobState.RUNNING) else None
 
 
-def test_plan_lists_pending_migrations_with_destructive_operations(pending):
+def test_plan_lists_pending_migrations_with_destructive_operations(fixtures_pending):
     plan = apply_plan()
     assert plan.labels == PENDING
     assert plan.target == PENDING[-1]
     assert plan.destructive == [f"{PENDING[-1]}: Remove field note from widget"]
 
 
-def test_destructive_plan_needs_the_target_typed(pending):
+def test_destructive_plan_needs_the_target_typed(fixtures_pending):
     plan = apply_plan()
     dba = make_user("dba-typing")
     with pytest.raises(ApplyRefused, match="Type schema_fixtures.0003_remove_widget_note to confirm"):
@@ -59,13 +52,13 @@ def test_destructive_plan_needs_the_target_typed(pending):
     assert not MigrationApply.objects.exists()
 
 
-def test_stale_plan_is_refused(pending):
+def test_stale_plan_is_refused(fixtures_pending):
     plan = apply_plan()
     with pytest.raises(ApplyRefused, match="changed since this page was loaded"):
         start_apply(plan, user=make_user("dba-stale"), fingerprint="0" * 16, typed_target=plan.target)
 
 
-def test_one_apply_at_a_time(pending):
+def test_one_apply_at_a_time(fixtures_pending):
     plan = apply_plan()
     dba = make_user("dba-twice")
     first = start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target=plan.target)
@@ -75,7 +68,7 @@ def test_one_apply_at_a_time(pending):
     assert first.job_id is not None
 
 
-def test_worker_applies_the_plan_and_records_it(pending, worker):
+def test_worker_applies_the_plan_and_records_it(fixtures_pending, worker):
     plan = apply_plan()
     dba = make_user("dba-apply")
     apply = start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target=plan.target)
@@ -92,18 +85,32 @@ def test_worker_applies_the_plan_and_records_it(pending, worker):
     assert ("migrations.applied", "dba-apply") in actions
 
 
-def test_lock_timeout_stops_the_apply_and_names_the_statement(pending, worker):
-    plan = apply_plan()
+@contextmanager
+def _table_being_written() -> Iterator[None]:
+    """Hold an open transaction writing to the fixture table: CREATE INDEX must wait for it to end."""
     holder = psycopg.connect(**connection_params("default"))
     try:
-        # An open transaction writing to the table: CREATE INDEX must wait for it.
         holder.execute("LOCK TABLE schema_fixtures_widget IN ROW EXCLUSIVE MODE")
-        apply = start_apply(
-            plan, user=make_user("dba-locked"), fingerprint=plan.fingerprint, typed_target=plan.target, lock_timeout_ms=300
-        )
-        done = wait_for(lambda: _finished(apply), timeout=60, what="the apply to fail")
+        yield
     finally:
         holder.close()
+
+
+def _start(plan: ApplyPlan, username: str, lock_timeout_ms: int) -> MigrationApply:
+    return start_apply(
+        plan,
+        user=make_user(username),
+        fingerprint=plan.fingerprint,
+        typed_target=plan.target,
+        lock_timeout_ms=lock_timeout_ms,
+    )
+
+
+def test_lock_timeout_stops_the_apply_and_names_the_statement(fixtures_pending, worker):
+    plan = apply_plan()
+    with _table_being_written():
+        apply = _start(plan, "dba-locked", lock_timeout_ms=300)
+        done = wait_for(lambda: _finished(apply), timeout=60, what="the apply to fail")
 
     assert done.state == JobState.FAILED
     assert done.failed_migration == "schema_fixtures.0002_widget_name_index"
@@ -112,4 +119,21 @@ def test_lock_timeout_stops_the_apply_and_names_the_statement(pending, worker):
     # The failed migration was rolled back as a whole: still pending, and the index is not there.
     assert not _applied("0002_widget_name_index")
     assert apply_plan().labels == PENDING
+    assert AuditEvent.objects.filter(action="migrations.apply_failed", target=plan.target).exists()
+
+
+def test_an_apply_whose_worker_died_is_marked_failed(fixtures_pending, worker):
+    plan = apply_plan()
+    with _table_being_written():
+        apply = _start(plan, "dba-crash", lock_timeout_ms=600_000)
+        wait_for(lambda: MigrationApply.objects.filter(pk=apply.pk, state=JobState.RUNNING).exists(), what="the start")
+        assert recover_stalled_applies() == []  # a live worker's apply is left alone
+        worker.kill()
+        recovered = wait_for(recover_stalled_applies, timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery")
+
+    assert [r.pk for r in recovered] == [apply.pk]
+    apply.refresh_from_db()
+    assert apply.state == JobState.FAILED and apply.error == WORKER_STOPPED
+    # The backend's transaction died with its client: nothing of the migration stayed.
+    wait_for(lambda: not _applied("0002_widget_name_index") and apply_plan().labels == PENDING, what="rollback")
     assert AuditEvent.objects.filter(action="migrations.apply_failed", target=plan.target).exists()

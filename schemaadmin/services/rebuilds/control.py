@@ -7,13 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from procrastinate.exceptions import AlreadyEnqueued
-from procrastinate.jobs import Status
 
 from schemaadmin.audit import record
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild, JobState
@@ -28,6 +25,7 @@ from schemaadmin.pg.jobs import LogWriter
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
 from schemaadmin.services.rebuilds.run import application_name, audit_outcome, clean_leftovers, finish
+from schemaadmin.services.worker_jobs import orphaned_records
 
 __all__ = [
     "BuildProgress",
@@ -215,34 +213,9 @@ def _eta(fraction: float | None, phase_started_at: str | None) -> float | None:
     return max(spent * (1 - fraction) / fraction, 0.0)
 
 
-def _stalled_seconds() -> float:
-    return float(getattr(settings, "PROCRASTINATE_WORKER_DEFAULTS", {}).get("stalled_worker_timeout", 30))
-
-
 def recover_stalled_rebuilds() -> list[IndexRebuild]:
     """Fail the rebuilds whose worker died (no heartbeat) or whose job ended without them; clean their leftovers."""
-    from schemaadmin.tasks import app
-
-    manager = app.job_manager
-    orphans: dict[int, IndexRebuild] = {}
-    for job in async_to_sync(manager.get_stalled_jobs)(task_name=TASK_NAME, seconds_since_heartbeat=_stalled_seconds()):
-        assert job.id is not None
-        async_to_sync(manager.finish_job_by_id_async)(job_id=job.id, status=Status.FAILED, delete_job=False)
-        for rebuild in IndexRebuild.objects.filter(job_id=job.id, state__in=ACTIVE_STATES):
-            orphans[rebuild.pk] = rebuild
-    for rebuild in IndexRebuild.objects.filter(state=JobState.RUNNING, job_id__isnull=False):
-        if rebuild.pk not in orphans and rebuild.job_id and _job_status(rebuild.job_id) != Status.DOING:
-            orphans[rebuild.pk] = rebuild
-    return [rebuild for rebuild in orphans.values() if _recover(rebuild)]
-
-
-def _job_status(job_id: int) -> Status | None:
-    from schemaadmin.tasks import app
-
-    try:
-        return app.job_manager.get_job_status(job_id)
-    except Exception:  # the job row is gone (deleted by hand or by a cleanup)
-        return None
+    return [rebuild for rebuild in orphaned_records(IndexRebuild, TASK_NAME) if _recover(rebuild)]
 
 
 def _recover(rebuild: IndexRebuild) -> bool:
