@@ -1,7 +1,17 @@
 from django.urls import path, register_converter
 
 from schemaadmin.converters import QualifiedNameConverter
-from schemaadmin.views import audit, conversations, dashboard, explain, health, rebuilds, schema_live, users
+from schemaadmin.views import (
+    audit,
+    conversations,
+    dashboard,
+    explain,
+    health,
+    rebuilds,
+    schema_apply,
+    schema_live,
+    users,
+)
 from schemaadmin.views import indexes as health_views
 from schemaadmin.views import recall as recall_views
 from schemaadmin.views import schema as schema_views
@@ -40,4 +50,7 @@ urlpatterns = [
     path("schema/tables/", schema_live.live_schema, name="schema_tables"),
     path("schema/tables/diagram/", schema_live.diagram, name="schema_diagram"),
     path("schema/drift/", schema_live.drift, name="schema_drift"),
+    path("schema/apply/", schema_apply.apply_confirm, name="schema_apply"),
+    path("schema/applies/", schema_apply.apply_list, name="schema_applies"),
+    path("schema/applies/<int:pk>/", schema_apply.apply_run, name="schema_apply_run"),
 ]

@@ -101,8 +101,8 @@ def migration(request: HttpRequest, app_label: str, name: str) -> HttpResponse:
         "lint": lint,
         "accepted": _accepted(lint),
         "operations": _operations(detail.operations, detail.forward),
-        "forward_lines": _numbered(detail.forward, lint),
-        "backward_lines": _numbered(detail.backward, None),
+        "forward_lines": numbered_lines(detail.forward, lint),
+        "backward_lines": numbered_lines(detail.backward, None),
         "squawk_missing": squawk_binary() is None,
         "timeouts": _timeouts(),
     }
@@ -118,7 +118,7 @@ def _operations(described: tuple[str, ...], sql: MigrationSql) -> list[tuple[str
     return pairs
 
 
-def _numbered(sql: MigrationSql, lint: MigrationLint | None) -> list[dict[str, Any]]:
+def numbered_lines(sql: MigrationSql, lint: MigrationLint | None) -> list[dict[str, Any]]:
     """Return the SQL's lines, 1-based, each marked when a finding points at it."""
     flagged = {f.line for f in lint.findings if f.line is not None} if lint else set()
     return [{"number": i + 1, "text": text, "flagged": i in flagged} for i, text in enumerate(sql.lines)]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from schemaadmin.models import ChatUser, Conversation, ExplainRun, IndexRebuild
+from schemaadmin.models import ChatUser, Conversation, ExplainRun, IndexRebuild, MigrationApply
 
 # url -> expected status for (anonymous, no role, support, operator, dba, superuser).
 # 302 for anonymous means "redirected to the login page". {placeholders} are filled by the `objects` fixture.
@@ -42,6 +42,10 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/schema/tables/": (302, 403, 403, 200, 200, 200),
     "/schema/tables/diagram/": (302, 403, 403, 200, 200, 200),
     "/schema/drift/": (302, 403, 403, 200, 200, 200),  # the page; its findings come with ?compute=1
+    # GET shows the plan for confirmation; POST (queues the apply) is tested in tests/views/test_schema_apply.py.
+    "/schema/apply/": (302, 403, 403, 403, 200, 200),
+    "/schema/applies/": (302, 403, 403, 200, 200, 200),
+    "/schema/applies/{migration_apply}/": (302, 403, 403, 200, 200, 200),
     "/rebuilds/": (302, 403, 403, 200, 200, 200),
     "/rebuilds/new": (302, 403, 403, 403, 200, 200),
     "/rebuilds/{rebuild}/": (302, 403, 403, 200, 200, 200),
@@ -69,6 +73,7 @@ def objects(db) -> dict[str, str]:
         "recall_check": str(RecallCheck.objects.create(index_name="users_pkey", state="failed").pk),
         "explain_run": str(ExplainRun.objects.create(sql="SELECT 1", outcome="refused").pk),
         "rebuild": str(IndexRebuild.objects.create(index_name="users_pkey", state="failed").pk),
+        "migration_apply": str(MigrationApply.objects.create(plan=["schemaadmin.0001_initial"], state="failed").pk),
     }
 
 

@@ -1,0 +1,43 @@
+"""The confirmation form of applying migrations: the plan's fingerprint, the typed target, the timeouts."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.validators import MaxValueValidator
+
+from schemaadmin.conf import app_settings
+
+__all__ = ["ApplyForm"]
+
+
+class ApplyForm(forms.Form):
+    fingerprint = forms.RegexField(regex=r"^[0-9a-f]{16}$", widget=forms.HiddenInput)
+    typed_target = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Type the target migration to confirm",
+        widget=forms.TextInput(attrs={"class": "form-control font-monospace", "autocomplete": "off"}),
+    )
+    lock_timeout_ms = forms.IntegerField(
+        min_value=100,
+        max_value=600_000,
+        label="lock_timeout (ms)",
+        help_text="A statement waiting longer than this for a lock fails, instead of queueing everyone behind it.",
+        widget=forms.NumberInput(attrs={"class": "form-control"}),
+    )
+    statement_timeout_ms = forms.IntegerField(
+        min_value=0,
+        label="statement_timeout (ms)",
+        help_text="0 means no limit. Concurrent index builds on big tables can need hours.",
+        widget=forms.NumberInput(attrs={"class": "form-control"}),
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        settings = app_settings()
+        longest = settings["MIGRATION_MAX_STATEMENT_TIMEOUT_MS"]
+        self.fields["statement_timeout_ms"].validators.append(MaxValueValidator(longest))
+        self.fields["statement_timeout_ms"].widget.attrs["max"] = longest
+        if not self.is_bound:
+            self.initial.setdefault("lock_timeout_ms", settings["MIGRATION_LOCK_TIMEOUT_MS"])
+            self.initial.setdefault("statement_timeout_ms", settings["MIGRATION_STATEMENT_TIMEOUT_MS"])

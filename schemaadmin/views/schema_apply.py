@@ -1,0 +1,122 @@
+"""Apply pending migrations: a confirmation page with plan, SQL and lint, and the run's live page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from schemaadmin.apply_forms import ApplyForm
+from schemaadmin.models import MigrationApply
+from schemaadmin.permissions import permission_required
+from schemaadmin.services.migration_apply import (
+    ApplyAlreadyActive,
+    ApplyPlan,
+    ApplyRefused,
+    PlannedMigration,
+    active_apply,
+    apply_plan,
+    start_apply,
+)
+from schemaadmin.services.migration_lint import MigrationLint, lint_migrations
+from schemaadmin.services.migration_rules import Finding
+from schemaadmin.views.browsing import render_page
+from schemaadmin.views.schema import numbered_lines
+
+APPLY_TEMPLATE = "schemaadmin/schema/apply.html"
+RUN_TEMPLATE = "schemaadmin/schema/apply_run.html"
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReview:
+    """One planned migration as the confirmation page shows it: operations, SQL and lint findings."""
+
+    migration: PlannedMigration
+    lint: MigrationLint
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.lint.findings if f.severity == "error"]
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return numbered_lines(self.lint.sql, self.lint)
+
+    @property
+    def anchor(self) -> str:
+        return f"m{self.migration.app_label}-{self.migration.name}"
+
+
+def _review(plan: ApplyPlan) -> list[MigrationReview]:
+    lints = lint_migrations([(m.app_label, m.name) for m in plan.migrations])
+    return [MigrationReview(planned, lint) for planned, lint in zip(plan.migrations, lints, strict=True)]
+
+
+def _context(plan: ApplyPlan, form: ApplyForm, problem: str = "") -> dict[str, Any]:
+    reviews = _review(plan)
+    errors = [f for review in reviews for f in review.errors]
+    return {
+        "plan": plan,
+        "reviews": reviews,
+        "form": form,
+        "problem": problem,
+        "needs_typing": bool(errors or plan.destructive),
+        "lint_errors": errors,
+        "active": active_apply(),
+    }
+
+
+@permission_required("apply_migrations")
+@require_http_methods(["GET", "POST"])
+def apply_confirm(request: HttpRequest) -> HttpResponse:
+    """Show the plan with its SQL and lint for confirmation; on POST, queue the apply in the worker."""
+    plan = apply_plan()
+    if request.method == "GET":
+        form = ApplyForm(initial={"fingerprint": plan.fingerprint})
+        return render_page(request, APPLY_TEMPLATE, _context(plan, form))
+
+    form = ApplyForm(request.POST)
+    if not form.is_valid():
+        return render_page(request, APPLY_TEMPLATE, _context(plan, form), status=400)
+    context = _context(plan, form)
+    data = form.cleaned_data
+    try:
+        run = start_apply(
+            plan,
+            user=request.user,
+            request=request,
+            fingerprint=data["fingerprint"],
+            typed_target=data["typed_target"],
+            needs_typing=context["needs_typing"],
+            lock_timeout_ms=data["lock_timeout_ms"],
+            statement_timeout_ms=data["statement_timeout_ms"],
+        )
+    except ApplyAlreadyActive as refused:
+        context.update(problem=str(refused), active=refused.apply)
+        return render_page(request, APPLY_TEMPLATE, context, status=409)
+    except ApplyRefused as refused:
+        context["problem"] = str(refused)
+        return render_page(request, APPLY_TEMPLATE, context, status=400)
+    return redirect("schemaadmin:schema_apply_run", pk=run.pk)
+
+
+@permission_required("view_schema")
+@require_GET
+def apply_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show one apply: its plan, timeouts, state, streaming log, and where it failed."""
+    run = get_object_or_404(MigrationApply.objects.select_related("requested_by"), pk=pk)
+    return render_page(request, RUN_TEMPLATE, {"run": run}, partial="run-state")
+
+
+@permission_required("view_schema")
+@require_GET
+def apply_list(request: HttpRequest) -> HttpResponse:
+    """List the latest applies, newest first."""
+    runs = MigrationApply.objects.select_related("requested_by").order_by("-created_at", "-id")[:50]
+    return render_page(request, "schemaadmin/schema/apply_list.html", {"runs": list(runs)})
+
+
+__all__ = ["apply_confirm", "apply_list", "apply_run"]

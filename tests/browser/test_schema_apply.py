@@ -1,0 +1,51 @@
+"""A DBA applies a pending migration from the schema page in Chromium, and watches the worker run it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+TARGET = "schema_fixtures.0003_remove_widget_note"
+
+
+def test_dba_reviews_and_applies_pending_migrations(
+    fixtures_pending, worker, live_server, page, role_user, sign_in, console_errors, screenshot
+):
+    role_user("dba", "dana")
+    page.goto("/schema/")
+    sign_in("dana")
+    expect(page).to_have_url(re.compile(r"/schema/$"))
+    expect(page.get_by_text("schema_fixtures.0002_widget_name_index").first).to_be_visible()
+    screenshot("schema-pending")
+
+    page.get_by_test_id("apply-link").click()
+    expect(page).to_have_url(re.compile(r"/schema/apply/$"))
+    plan = page.get_by_test_id("plan")
+    expect(plan).to_contain_text("schema_fixtures.0002_widget_name_index")
+    expect(plan).to_contain_text("require-concurrent-index-creation")
+    expect(plan.get_by_test_id("sql").first).to_contain_text('CREATE INDEX "widget_name"')
+    screenshot("schema-apply-confirm")
+
+    # A destructive plan refuses to go without the target's name.
+    page.get_by_role("button", name="Apply 2 migrations").click()
+    expect(page.get_by_test_id("problem")).to_contain_text(f"Type {TARGET} to confirm")
+    page.get_by_label("Type the target migration to confirm").fill(TARGET)
+    page.get_by_role("button", name="Apply 2 migrations").click()
+
+    expect(page).to_have_url(re.compile(r"/schema/applies/\d+/$"))
+    expect(page.get_by_test_id("state")).to_have_text("Succeeded", timeout=60_000)  # htmx polls the worker's progress
+    expect(page.get_by_test_id("log")).to_contain_text(f"Applied {TARGET}")
+    screenshot("schema-apply-done")
+
+    page.goto("/schema/")
+    expect(page.get_by_test_id("all-applied")).to_be_visible()
+    expect(page.get_by_test_id("apply-link")).to_have_count(0)
+    # The only error is the refused first submit's 400.
+    assert console_errors == [
+        f"HTTP 400: {live_server.url}/schema/apply/",
+        "Failed to load resource: the server responded with a status of 400 (Bad Request)",
+    ]

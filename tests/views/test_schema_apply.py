@@ -1,0 +1,115 @@
+"""The apply page: plan, SQL and lint for confirmation; typed confirmation; the run page; bad input."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.utils.html import escape
+
+from schemaadmin.models import AuditEvent, JobState, MigrationApply
+from schemaadmin.services.migration_apply import apply_plan
+
+TARGET = "schema_fixtures.0003_remove_widget_note"
+
+
+def _form(**overrides: object) -> dict[str, object]:
+    data = {"fingerprint": apply_plan().fingerprint, "typed_target": TARGET, "lock_timeout_ms": 2000}
+    data["statement_timeout_ms"] = 60_000
+    data.update(overrides)
+    return data
+
+
+def test_confirmation_page_shows_plan_sql_and_lint(fixtures_pending, client_as):
+    page = client_as("dba").get("/schema/apply/").content.decode()
+    assert "schema_fixtures.0002_widget_name_index" in page
+    assert TARGET in page
+    assert "Create index widget_name on field(s) name of model widget" in page
+    assert escape('CREATE INDEX "widget_name" ON "schema_fixtures_widget" ("name")') in page
+    assert "require-concurrent-index-creation" in page  # squawk's finding on the plain CREATE INDEX
+    assert "This plan destroys data" in page and 'name="typed_target"' in page
+
+
+def test_apply_needs_the_target_typed_then_queues_the_job(fixtures_pending, client_as):
+    client = client_as("dba")
+    refused = client.post("/schema/apply/", _form(typed_target="yes"))
+    assert refused.status_code == 400
+    assert f"Type {TARGET} to confirm" in refused.content.decode()
+    assert not MigrationApply.objects.exists()
+
+    response = client.post("/schema/apply/", _form())
+    run = MigrationApply.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/schema/applies/{run.pk}/"
+    assert run.state == JobState.QUEUED and run.plan == apply_plan().labels and run.job_id
+    assert (run.lock_timeout_ms, run.statement_timeout_ms) == (2000, 60_000)
+    assert AuditEvent.objects.filter(action="migrations.apply_requested", target=TARGET).exists()
+
+    # A second apply while the first is queued is refused and links to it.
+    again = client.post("/schema/apply/", _form())
+    assert again.status_code == 409
+    assert f'href="/schema/applies/{run.pk}/"' in again.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"lock_timeout_ms": "soon"}, "Enter a whole number."),
+        ({"lock_timeout_ms": 5}, "greater than or equal to 100"),
+        ({"statement_timeout_ms": -1}, "greater than or equal to 0"),
+        ({"statement_timeout_ms": 10**12}, "less than or equal to"),
+        ({"fingerprint": "<script>"}, "This form was not loaded from this page"),
+        ({"fingerprint": "0123456789abcdef"}, "changed since this page was loaded"),
+    ],
+)
+def test_bad_input_is_a_clear_400(fixtures_pending, client_as, overrides, message):
+    response = client_as("dba").post("/schema/apply/", _form(**overrides))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not MigrationApply.objects.exists()
+
+
+def test_operators_see_runs_but_cannot_apply(fixtures_pending, client_as):
+    client = client_as("operator")
+    assert client.get("/schema/apply/").status_code == 403
+    assert client.post("/schema/apply/", _form()).status_code == 403
+    assert not MigrationApply.objects.exists()
+
+
+def test_apply_needs_a_csrf_token(fixtures_pending, role_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(role_user("dba"))
+    assert client.post("/schema/apply/", _form()).status_code == 403
+    assert not MigrationApply.objects.exists()
+
+
+def test_nothing_pending(transactional_db, client_as):
+    client = client_as("dba")
+    assert "No migration is pending" in client.get("/schema/apply/").content.decode()
+    response = client.post("/schema/apply/", _form())
+    assert response.status_code == 400
+    assert "no pending migrations" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_run_page_polls_while_active_and_stops_when_done(client_as):
+    client = client_as("operator")
+    run = MigrationApply.objects.create(plan=[TARGET], target=TARGET, state=JobState.RUNNING, log="12:00:00 Applying\n")
+    partial = client.get(f"/schema/applies/{run.pk}/", headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in partial and 'hx-trigger="every 2s"' in partial and "Applying" in partial
+
+    MigrationApply.objects.filter(pk=run.pk).update(
+        state=JobState.FAILED,
+        failed_migration=TARGET,
+        failed_statement='ALTER TABLE "schema_fixtures_widget" DROP COLUMN "note" CASCADE',
+        error="canceling statement due to lock timeout",
+    )
+    page = client.get(f"/schema/applies/{run.pk}/").content.decode()
+    assert "every 2s" not in page
+    assert f"<strong>{TARGET}</strong> failed at this statement" in page
+    assert escape('DROP COLUMN "note" CASCADE') in page
+    assert "canceling statement due to lock timeout" in page
+    assert client.get("/schema/applies/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_unknown_run_is_404(client_as):
+    assert client_as("operator").get("/schema/applies/987654/").status_code == 404
