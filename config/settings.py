@@ -131,16 +131,23 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Front-end libraries come from npm (package.json + lock); we serve their dist folders, nothing is vendored.
-STATICFILES_DIRS = [
-    BASE_DIR / "static",  # our own css/js (static/schemaadmin/)
-    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
-    ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
-    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
-    ("vendor/pev2", BASE_DIR / "node_modules" / "pev2" / "dist"),
-    ("vendor/vue", BASE_DIR / "node_modules" / "vue" / "dist"),
-    ("vendor/fontawesome", BASE_DIR / "node_modules" / "@fortawesome" / "fontawesome-svg-core"),
-    ("vendor/mermaid", BASE_DIR / "node_modules" / "mermaid" / "dist"),
+# Front-end libraries come from npm (package.json + lock), nothing is vendored. Only the files pages load are
+# served and collected (schemaadmin.staticfinders): static path -> file under node_modules.
+STATICFILES_DIRS = [BASE_DIR / "static"]  # our own css/js (static/schemaadmin/)
+VENDOR_FILES = {
+    "vendor/htmx/htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "vendor/bootstrap/css/bootstrap.min.css": "bootstrap/dist/css/bootstrap.min.css",
+    "vendor/chartjs/chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
+    "vendor/pev2/pev2.umd.js": "pev2/dist/pev2.umd.js",
+    "vendor/pev2/pev2.css": "pev2/dist/pev2.css",
+    "vendor/vue/vue.global.prod.js": "vue/dist/vue.global.prod.js",
+    "vendor/fontawesome/styles.css": "@fortawesome/fontawesome-svg-core/styles.css",
+    "vendor/mermaid/mermaid.min.js": "mermaid/dist/mermaid.min.js",
+}
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "schemaadmin.staticfinders.VendorFilesFinder",
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
