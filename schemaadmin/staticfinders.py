@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.staticfiles.finders import BaseFinder
-from django.core.checks import Error
+from django.core.checks import CheckMessage, Error
 from django.core.files.storage import FileSystemStorage
 
 __all__ = ["VendorFilesFinder"]
@@ -31,14 +31,14 @@ class VendorFilesFinder(BaseFinder):
             if source_map.exists():
                 self.files[static_path + ".map"] = source_map
 
-    def check(self, **kwargs: Any) -> list[Error]:
+    def check(self, **kwargs: Any) -> list[CheckMessage]:
         return [
             Error(f"{source} is missing: run `npm ci` (make setup does).", id="schemaadmin.E010")
             for path, source in self.files.items()
             if not path.endswith(".map") and not source.exists()
         ]
 
-    def find(self, path: str, find_all: bool = False, **kwargs: Any) -> str | list[str]:
+    def find(self, path: str, find_all: bool = False, **kwargs: Any) -> Any:  # str, or list[str] with find_all
         source = self.files.get(path)
         if source is None or not source.exists():
             return []  # what Django's own finders answer for "not here"

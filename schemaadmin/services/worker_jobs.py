@@ -30,9 +30,9 @@ def orphaned_records[Record: WorkerJobRecord](model: type[Record], task_name: st
     for job in async_to_sync(manager.get_stalled_jobs)(task_name=task_name, seconds_since_heartbeat=stalled_seconds()):
         assert job.id is not None
         async_to_sync(manager.finish_job_by_id_async)(job_id=job.id, status=Status.FAILED, delete_job=False)
-        for stalled in model.objects.filter(job_id=job.id, state__in=ACTIVE_STATES):
+        for stalled in model._default_manager.filter(job_id=job.id, state__in=ACTIVE_STATES):
             orphans[stalled.pk] = stalled
-    for running in model.objects.filter(state=JobState.RUNNING, job_id__isnull=False):
+    for running in model._default_manager.filter(state=JobState.RUNNING, job_id__isnull=False):
         if running.pk not in orphans and _job_status(running.job_id) != Status.DOING:
             orphans[running.pk] = running
     return list(orphans.values())
@@ -41,6 +41,8 @@ def orphaned_records[Record: WorkerJobRecord](model: type[Record], task_name: st
 def _job_status(job_id: int | None) -> Status | None:
     from schemaadmin.tasks import app
 
+    if job_id is None:
+        return None
     try:
         return app.job_manager.get_job_status(job_id)
     except Exception:  # the job row is gone (deleted by hand or by a cleanup)
