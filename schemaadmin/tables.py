@@ -18,6 +18,7 @@ from django.utils.formats import localize
 from django.utils.hashable import make_hashable
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeData, SafeString, mark_safe
+from django.utils.translation import get_language
 from django_tables2.columns.base import BoundColumn
 from django_tables2.rows import BoundRow
 from django_tables2.utils import Accessor, signature
@@ -51,6 +52,12 @@ class _BrowseTable(tables.Table):
         orderable = False  # order and paging come from the keyset controls, never from OFFSET
         attrs = {"class": "table table-sm table-hover align-middle"}
         empty_text = "Nothing matches these filters."
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Built from the class alone (no per-instance attrs, default or extra columns): each column's <th>/<td>
+        # markup is the same for every instance, so as_page_html keeps it per class.
+        self._class_markup = not any(kwargs.get(name) is not None for name in ("attrs", "default", "extra_columns"))
 
     def as_page_html(self) -> SafeString:
         """Return the table as django-tables2's table.html renders it, each column prepared once, not per cell."""
@@ -91,10 +98,10 @@ class _FastColumn:
             raise ImproperlyConfigured(f"Column {bound.name}: ordering links, linkify and localize need render_table.")
         if any(callable(value) for key in ("cell", "th", "td") for value in column.attrs.get(key, {}).values()):
             raise ImproperlyConfigured(f"Column {bound.name}: computed attrs need render_table.")
-        attrs = bound.attrs
-        self.th = format_html("<th {}>{}</th>", attrs["th"].as_html(), bound.header)
-        self._td = format_html("<td {}>", attrs["td"].as_html())
-        self._empty = format_html("{}{}</td>", self._td, bound.default)
+        if table._class_markup:
+            self.th, self._td, self._empty = _class_markup(type(table), bound.name, bound)
+        else:
+            self.th, self._td, self._empty = _markup(bound)
         self._empty_values = column.empty_values
         self._call = _caller(table, bound)
         arguments, catch_all = _arguments(bound.render)
@@ -128,6 +135,29 @@ class _FastColumn:
             if not callable(value):
                 return value
         return _resolved(self._accessor, record)
+
+
+def _markup(bound: BoundColumn) -> tuple[str, str, str]:
+    """Return a column's <th> cell, the opening of its <td> cells, and its cell for an empty value."""
+    attrs = bound.attrs
+    td = format_html("<td {}>", attrs["td"].as_html())
+    return (
+        format_html("<th {}>{}</th>", attrs["th"].as_html(), bound.header),
+        td,
+        format_html("{}{}</td>", td, bound.default),
+    )
+
+
+# (table class, column name, language) -> _markup of a column of a table built from its class alone.
+_CLASS_MARKUP: dict[tuple[type, str, str | None], tuple[str, str, str]] = {}
+
+
+def _class_markup(table_class: type, name: str, bound: BoundColumn) -> tuple[str, str, str]:
+    key = (table_class, name, get_language())  # headers may be translated
+    found = _CLASS_MARKUP.get(key)
+    if found is None:
+        found = _CLASS_MARKUP[key] = _markup(bound)
+    return found
 
 
 def _caller(table: _BrowseTable, bound: BoundColumn) -> Callable[[Any, Any], Any]:

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from playwright.sync_api import expect
 
@@ -17,6 +18,7 @@ T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def chat(transactional_db):
+    cache.clear()  # estimated totals are kept a minute per query: an earlier test's data must not show here
     ada = ChatUser.objects.create(external_id="+44 7700 900222", display_name="Ada Byron", email="ada@example.org")
     ConversationPreference.objects.create(user=ada, language="en", tone="concise", settings={"units": "metric"})
     thread = Conversation.objects.create(

@@ -23,8 +23,7 @@ def conversations(db):
         Conversation(user=user, title=f"c{i}", channel="web" if i % 2 else "sms", created_at=T0, updated_at=T0)
         for i in range(40)
     )
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE conversations")
+    # No ANALYZE here: its statistics outlive the test's rollback and would skew later tests' estimates.
     yield user
     cache.clear()
 
@@ -36,14 +35,14 @@ def _queries(queryset) -> tuple[object, int]:
 
 
 def test_an_estimate_is_asked_once_per_query_and_shared_by_its_pages(conversations, settings):
-    settings.SCHEMAADMIN = {"EXACT_COUNT_BELOW": 10}  # 40 rows: over the threshold, so estimated
+    settings.SCHEMAADMIN = {"EXACT_COUNT_BELOW": 1}  # any planner estimate is over it: estimated, never counted
     first, asked = _queries(Conversation.objects.all())
     again, asked_again = _queries(Conversation.objects.all())
-    assert not first.exact and first.value >= 10 and asked == 1
+    assert not first.exact and first.value >= 1 and asked == 1
     assert again == first and asked_again == 0
     # Another filter is another total.
     web, asked_web = _queries(Conversation.objects.filter(channel="web"))
-    assert asked_web == 1 and web.value < first.value
+    assert asked_web == 1 and not web.exact
 
 
 def test_an_exact_count_is_made_every_time(conversations, settings):

@@ -82,6 +82,7 @@ TABLES = {
     "search hits": lambda: SearchHitTable(_hits()),
     "users": lambda: UserTable(_users()),
     "audit": lambda: AuditTable(_audit()),
+    "own attrs and default": lambda: UserTable(_users(), attrs={"class": "t", "td": {"data-x": "1"}}, default="n/a"),
     "empty": lambda: ConversationTable([]),
     "empty users": lambda: UserTable([]),
 }
@@ -105,6 +106,12 @@ def test_fast_rendering_escapes_text_and_shows_labels_links_and_defaults():
     assert '<time datetime="2026-03-01T09:30:00+00:00">2026-03-01 09:30 UTC</time>' in html
     assert html.count('<tr class="even">') == 2 and html.count('<tr class="odd">') == 1
     assert "Nothing matches these filters." in ConversationTable([]).as_page_html()
+
+
+def test_a_table_given_its_own_attrs_does_not_change_the_others():
+    own = UserTable(_users(), attrs={"td": {"data-x": "1"}}).as_page_html()
+    plain = UserTable(_users()).as_page_html()
+    assert 'data-x="1"' in own and "data-x" not in plain
 
 
 def test_tables_with_features_the_fast_path_lacks_are_refused():

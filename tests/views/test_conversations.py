@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ConversationPreference, Message
@@ -18,6 +19,7 @@ LONG = "First line of a long answer.\n" + ("Detail line with more words.\n" * 60
 @pytest.fixture
 def chat(db):
     """Two users; Ada has 30 small conversations and one 120-message thread; Bob has one."""
+    cache.clear()  # estimated totals are kept a minute per query: an earlier test's data must not show here
     ada = ChatUser.objects.create(external_id="+44 7700 900111", display_name="Ada Lovelace", email="ada@example.org")
     bob = ChatUser.objects.create(external_id="acct-bob", display_name="Bob Stone", email="bob@example.org")
     ConversationPreference.objects.create(user=ada, language="en", tone="formal", settings={"beta": True})
