@@ -43,6 +43,34 @@ def test_operator_sees_the_schema_diagram_drawn_without_csp_violations(
     assert console_errors == []
 
 
+def test_the_whole_schema_diagram_is_drawn_at_a_readable_size_in_a_scrolling_frame(
+    page, role_user, sign_in, console_errors
+):
+    role_user("operator", "olga")
+    page.goto("/schema/tables/")
+    sign_in("olga")
+    diagram = page.frame_locator("#schema-diagram-frame").get_by_test_id("schema-diagram")
+    expect(diagram).to_have_attribute("data-rendered", "true", timeout=30_000)
+    svg = diagram.locator("svg")
+    # Some twenty tables side by side are wider than the page: the frame scrolls rather than Mermaid shrinking
+    # the drawing (and its table names) to the frame's width.
+    scale = svg.evaluate("el => el.getBoundingClientRect().width / el.viewBox.baseVal.width")
+    assert scale > 0.95, scale
+    label = svg.get_by_text("public.conversation_messages", exact=True).first
+    font_px = label.evaluate("el => el.getBoundingClientRect().height")
+    assert font_px >= 10, font_px
+
+    # One table makes a small drawing, and the frame shrinks to it instead of leaving an empty band below.
+    page.goto("/schema/tables/?q=django_session")
+    expect(diagram).to_have_attribute("data-rendered", "true", timeout=30_000)
+    box = svg.bounding_box()
+    assert box is not None
+    page.wait_for_function("() => document.getElementById('schema-diagram-frame').style.height !== ''")
+    frame_height = page.locator("#schema-diagram-frame").evaluate("el => el.getBoundingClientRect().height")
+    assert frame_height <= box["height"] + 80, (frame_height, box)
+    assert console_errors == []
+
+
 def test_drift_page_fetches_a_hand_made_index_behind_a_spinner(
     planter,  # noqa: F811
     page,

@@ -7,7 +7,11 @@
   async function draw(target) {
     const status = target.querySelector("[data-diagram-status]");
     const source = JSON.parse(document.getElementById(target.dataset.source).textContent);
-    window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "neutral" });
+    // At its natural size: a schema of twenty tables shrunk to the frame's width has unreadable names; the frame
+    // scrolls instead.
+    window.mermaid.initialize({
+      startOnLoad: false, securityLevel: "strict", theme: "neutral", er: { useMaxWidth: false },
+    });
     try {
       const { svg } = await window.mermaid.render("schema-diagram-svg", source);
       target.innerHTML = svg;
@@ -16,7 +20,10 @@
       status.textContent = `The diagram could not be drawn: ${error.message || error}`;
     }
     if (window.parent !== window) {
-      window.parent.postMessage({ type: MESSAGE, height: document.documentElement.scrollHeight }, window.location.origin);
+      // The drawing's own height and its scroll bar: the document's scrollHeight is never less than the frame, so
+      // the frame could not shrink to a small drawing.
+      const height = target.offsetTop + target.scrollHeight + (target.offsetHeight - target.clientHeight);
+      window.parent.postMessage({ type: MESSAGE, height }, window.location.origin);
     }
   }
 
