@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -40,6 +41,9 @@ def seconds_text(seconds: float | None) -> str:
     """Return a duration as people read it: 42 s, 3 min 05 s, 2 h 07 min."""
     if seconds is None:
         return ""
+    if seconds < 1:
+        # A small REINDEX takes milliseconds: "0.0 s" would read as "did nothing".
+        return f"{seconds:.2f} s" if seconds >= 0.005 else "< 0.01 s"
     whole = round(seconds)
     if whole < 60:
         return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
@@ -48,6 +52,14 @@ def seconds_text(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildRow:
+    """One line of the rebuild list: the record and its duration as people read it."""
+
+    rebuild: IndexRebuild
+    duration: str
 
 
 def planned_statements(plan: RebuildPlan) -> list[str]:
@@ -86,14 +98,16 @@ def rebuild_list(request: HttpRequest) -> HttpResponse:
         if qualified:
             schema, _, name = qualified.partition(".")
             rebuilds = rebuilds.filter(schema_name=schema, index_name=name)
-        rows = list(rebuilds[:LATEST])
+        rows = [
+            RebuildRow(r, seconds_text(r.duration.total_seconds() if r.duration else None)) for r in rebuilds[:LATEST]
+        ]
     else:
         rows, status = [], 400
     context = {
         "form": form,
         "rebuilds": rows,
         "latest": LATEST,
-        "polling": any(row.is_active for row in rows),
+        "polling": any(row.rebuild.is_active for row in rows),
         "can_rebuild": request.user.has_perm("schemaadmin.rebuild_index"),
     }
     return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows", status=status)

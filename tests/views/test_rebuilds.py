@@ -341,6 +341,16 @@ def test_list_newest_first_with_state_filter_and_polling_while_active(planted, c
     assert f"rebuild-{new.pk}" in by_index and f"rebuild-{old.pk}" not in by_index
 
 
+def test_durations_read_alike_on_the_list_and_the_page_from_milliseconds_to_hours(planted, dba):
+    quick = _finished(planted.schema, JobState.SUCCEEDED, 0.043, index="items_n", method="btree")
+    long = _finished(planted.schema, JobState.SUCCEEDED, 2 * 3600 + 5 * 60)
+    listed = dba.get("/rebuilds/").content.decode()
+    assert "0.04 s" in listed and "2 h 05 min" in listed
+    assert "0.0 s" not in listed and "7500" not in listed
+    assert "0.04 s" in dba.get(f"/rebuilds/{quick.pk}/").content.decode()
+    assert "2 h 05 min" in dba.get(f"/rebuilds/{long.pk}/").content.decode()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("query", [{"state": "exploded"}, {"index": "no-dot"}, {"index": "a/b.c"}])
 def test_bad_list_filters_are_a_clear_400(client_as, query):
