@@ -22,6 +22,7 @@ from django.db.migrations.state import ProjectState
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.ddl import temporary_index_name
 from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
 from schemaadmin.services.shadow import ShadowUnavailable, applied_migrations, shadow_snapshot
 
@@ -81,6 +82,24 @@ def _column_clause(column: ColumnInfo) -> str:
 def _concurrently(definition: str) -> str:
     """Turn CREATE [UNIQUE] INDEX name ON ... into its CONCURRENTLY form."""
     return definition.replace(" INDEX ", " INDEX CONCURRENTLY ", 1)
+
+
+def _swap_in(index: SchemaIndex, wanted: SchemaIndex) -> str:
+    """Return the statements that build wanted under a new name, then drop index and rename: never without one."""
+    unique = "UNIQUE " if wanted.definition.startswith("CREATE UNIQUE INDEX ") else ""
+    rest = wanted.definition.removeprefix(f"CREATE {unique}INDEX ")
+    if rest.startswith('"'):  # the server's quoting of the name: "" stands for one quote inside it
+        end = 1
+        while (end := rest.index('"', end) + 1) < len(rest) and rest[end] == '"':
+            end += 1
+    else:
+        end = rest.index(" ")
+    temporary = temporary_index_name(index.name)
+    return (
+        f"CREATE {unique}INDEX CONCURRENTLY {_quote(temporary)}{rest[end:]};\n"
+        f"DROP INDEX CONCURRENTLY {_table_sql(index.schema, index.name)};\n"
+        f"ALTER INDEX {_table_sql(index.schema, temporary)} RENAME TO {_quote(index.name)};"
+    )
 
 
 def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[list[DriftFinding], set[tuple[str, str]]]:
@@ -248,7 +267,8 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
                     index.qualified_name,
                     f"Index {index.qualified_name} is defined differently from the migrations. Database: "
                     f"{index.definition}. Migrations: {wanted.definition}.",
-                    f"Rebuild it as the migrations say: {drop} {_concurrently(wanted.definition)};\nOr, if the "
+                    "Rebuild it as the migrations say, the new one built before the old one is dropped so queries "
+                    f"keep an index:\n{_swap_in(index, wanted)}\nOr, if the "
                     "database is right, change the model's index and record it with SeparateDatabaseAndState("
                     "state_operations=[RemoveIndex(...), AddIndex(...)], database_operations=[]).",
                 )

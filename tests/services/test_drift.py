@@ -190,6 +190,28 @@ def test_a_replay_that_runs_out_of_time_is_a_clear_finding_and_leaves_no_databas
 
 
 @pytest.mark.django_db
+def test_an_index_redefined_by_hand_is_rebuilt_before_the_old_one_is_dropped(plant):
+    plant.sql("DROP INDEX public.widget_name")
+    plant.sql("CREATE INDEX widget_name ON public.schema_fixtures_widget (name DESC)")
+    try:
+        findings = by_object(drift_findings())
+    finally:
+        plant.sql("DROP INDEX public.widget_name")
+        plant.sql("CREATE INDEX widget_name ON public.schema_fixtures_widget (name)")
+
+    finding = findings["public.widget_name"]
+    assert finding.code == "index_mismatch"
+    # Queries keep an index throughout: the migrations' version is built under another name, then swapped in.
+    build = "CREATE INDEX CONCURRENTLY widget_name_sa_new ON public.schema_fixtures_widget USING btree (name);"
+    drop = "DROP INDEX CONCURRENTLY public.widget_name;"
+    rename = "ALTER INDEX public.widget_name_sa_new RENAME TO widget_name;"
+    assert build in finding.fix and drop in finding.fix and rename in finding.fix
+    assert finding.fix.index(build) < finding.fix.index(drop) < finding.fix.index(rename)
+    assert "SeparateDatabaseAndState(" in finding.fix
+    assert list(findings) == ["public.widget_name"]
+
+
+@pytest.mark.django_db
 def test_a_column_type_changed_and_a_primary_key_lost_by_hand_are_errors(plant):
     plant.sql("ALTER TABLE public.schema_fixtures_widget ALTER COLUMN name TYPE varchar(200)")
     plant.sql("ALTER TABLE public.schema_fixtures_widget DROP CONSTRAINT schema_fixtures_widget_pkey")
