@@ -26,6 +26,17 @@ def by_object(findings):
     return {f.object: f for f in findings}
 
 
+def findings_while(plant, changes: list[str], undo: list[str]):
+    """Return the drift findings, by object, while the changes are made; undo them afterwards."""
+    for statement in changes:
+        plant.sql(statement)
+    try:
+        return by_object(drift_findings())
+    finally:
+        for statement in undo:
+            plant.sql(statement)
+
+
 @pytest.mark.django_db
 def test_a_database_built_by_migrate_has_no_drift_and_the_shadow_is_dropped_and_cached():
     report = drift_report(refresh=True)
@@ -191,13 +202,11 @@ def test_a_replay_that_runs_out_of_time_is_a_clear_finding_and_leaves_no_databas
 
 @pytest.mark.django_db
 def test_an_index_redefined_by_hand_is_rebuilt_before_the_old_one_is_dropped(plant):
-    plant.sql("DROP INDEX public.widget_name")
-    plant.sql("CREATE INDEX widget_name ON public.schema_fixtures_widget (name DESC)")
-    try:
-        findings = by_object(drift_findings())
-    finally:
-        plant.sql("DROP INDEX public.widget_name")
-        plant.sql("CREATE INDEX widget_name ON public.schema_fixtures_widget (name)")
+    findings = findings_while(
+        plant,
+        ["DROP INDEX public.widget_name", "CREATE INDEX widget_name ON public.schema_fixtures_widget (name DESC)"],
+        ["DROP INDEX public.widget_name", "CREATE INDEX widget_name ON public.schema_fixtures_widget (name)"],
+    )
 
     finding = findings["public.widget_name"]
     assert finding.code == "index_mismatch"
