@@ -110,6 +110,8 @@ def test_drift_without_javascript_lists_a_hand_made_index_with_its_fix(plant, op
     assert "<html" in page
     assert 'data-code="unexpected_index" data-object="public.hand_made_page"' in page
     assert "DROP INDEX CONCURRENTLY public.hand_made_page;" in page
+    summary = " ".join(page[page.index('data-testid="drift-summary"') :].split()[:40])
+    assert "0 errors · 1 warning · 0 info" in summary, summary
 
 
 @pytest.mark.parametrize(
