@@ -30,6 +30,11 @@ def test_dba_checks_recall_and_reads_the_ladder(items, worker, page, role_user, 
     panel.get_by_label("Samples").fill("1000000000")
     panel.get_by_role("button", name="Check recall").click()
     expect(page.get_by_test_id("error-samples")).to_contain_text("less than or equal to 1000")
+    # The message under one field does not push the others' boxes out of line.
+    tops = {
+        round(page.get_by_label(label, exact=True).bounding_box()["y"]) for label in ("k", "Samples", "Target recall")
+    }
+    assert len(tops) == 1, tops
 
     page.get_by_label("Samples").fill("50")
     page.get_by_role("button", name="Check recall").click()
