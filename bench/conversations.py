@@ -2,6 +2,7 @@
 
     python bench/conversations.py                 # 10M messages / 1M conversations / 100k users (--scale 50)
     python bench/conversations.py --scale 1       # the demo size, for a quick run
+    python bench/conversations.py --only list     # only the tasks whose name contains "list"
 
 Uses its own embedded PostgreSQL in .pgdata-bench/ (or DATABASE_URL when set), seeds it once with seed_demo,
 adds one 50,000-message thread, then times each task server-side through Django's test client: p50/p95 over
