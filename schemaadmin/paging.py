@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from django.core import signing
 from django.db.models import Expression, F, QuerySet
@@ -103,6 +104,8 @@ def _cursor_at(row: Any, order: KeysetOrder, direction: Direction) -> str:
 def _dump(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
+    if isinstance(value, UUID):  # users are keyed by UUID
+        return {"u": str(value)}
     if value is None or isinstance(value, (int, str)):
         return value
     raise TypeError(f"Cannot put {type(value).__name__} in a cursor.")
@@ -110,7 +113,7 @@ def _dump(value: Any) -> Any:
 
 def _load(value: Any) -> Any:
     if isinstance(value, dict):
-        return datetime.fromisoformat(value["t"])
+        return UUID(value["u"]) if "u" in value else datetime.fromisoformat(value["t"])
     if value is None or isinstance(value, (int, str)):
         return value
     raise ValueError("bad cursor value")

@@ -311,6 +311,18 @@ def test_users_are_found_and_their_page_lists_conversations(support, chat):
     assert support.get("/users/", {"after": "junk"}).status_code == 400
 
 
+def test_users_list_pages_through_more_than_a_page_of_users_and_back(support, chat):
+    ChatUser.objects.bulk_create(ChatUser(external_id=f"acct-{i:03}", display_name=f"User {i}") for i in range(40))
+    first = support.get("/users/")
+    second = support.get("/users/", {"after": first.context["page"].next_cursor})
+    assert second.status_code == 200 and len(first.context["page"].rows) == 25
+    seen = [u.pk for u in first.context["page"].rows + second.context["page"].rows]
+    assert len(set(seen)) == 42 and second.context["page"].next_cursor is None
+    back = support.get("/users/", {"before": second.context["page"].previous_cursor})
+    assert [u.pk for u in back.context["page"].rows] == [u.pk for u in first.context["page"].rows]
+    assert support.get("/users/", {"after": "x" + first.context["page"].next_cursor}).status_code == 400
+
+
 def test_audit_log_lists_and_filters_events_for_dbas(client_as, chat):
     dba = client_as("dba")
     dba.get(f"/conversations/{chat['thread'].pk}/")
