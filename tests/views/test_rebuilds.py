@@ -341,6 +341,15 @@ def test_list_newest_first_with_state_filter_and_polling_while_active(planted, c
     assert f"rebuild-{new.pk}" in by_index and f"rebuild-{old.pk}" not in by_index
 
 
+def test_the_list_wraps_an_index_name_after_its_schema_never_inside_a_word(planted, dba):
+    rebuild = _rebuild(planted.schema, index="items_n", method="btree", state=JobState.SUCCEEDED)
+    page = dba.get("/rebuilds/").content.decode()
+    row = page[page.index(f'data-testid="rebuild-{rebuild.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert f"<code>{planted.schema}.<wbr>items_n</code>" in row
+    assert "text-break" not in row  # it split names like users_pke|y to squeeze the column
+
+
 def test_durations_read_alike_on_the_list_and_the_page_from_milliseconds_to_hours(planted, dba):
     quick = _finished(planted.schema, JobState.SUCCEEDED, 0.043, index="items_n", method="btree")
     long = _finished(planted.schema, JobState.SUCCEEDED, 2 * 3600 + 5 * 60)
