@@ -166,6 +166,7 @@ def rebuild_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rebuild = get_object_or_404(IndexRebuild.objects.select_related("requested_by", "cancelled_by", "retry_of"), pk=pk)
     progress = build_progress(rebuild)
     finished_now = bool(getattr(request, "htmx", False)) and not rebuild.is_active
+    recall_checks = list(rebuild.recall_checks.order_by("-created_at", "-id")[:10])
     context = {
         "rebuild": rebuild,
         "progress": progress,
@@ -173,10 +174,12 @@ def rebuild_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "eta": seconds_text(progress.eta_seconds if progress else None),
         "duration": seconds_text(rebuild.duration.total_seconds() if rebuild.duration else None),
         "estimated": seconds_text((rebuild.estimate or {}).get("estimated_seconds")),
-        "recall_checks": list(rebuild.recall_checks.order_by("-created_at", "-id")[:10]),
+        "recall_checks": recall_checks,
+        # The recall check queued when a rebuild succeeds runs after it: the page follows it too.
+        "following": rebuild.is_active or any(check.is_active for check in recall_checks),
         "retries": list(rebuild.retries.order_by("-created_at", "-id")[:5]),
         "can_rebuild": request.user.has_perm("schemaadmin.rebuild_index"),
-        # The poll that sees the job end also replaces the buttons and links outside the polled part.
+        # Polls after the job ended also replace the buttons and links outside the polled part (recall checks).
         "swap_actions": finished_now,
     }
     return render_page(request, DETAIL_TEMPLATE, context, partial="rebuild-live")

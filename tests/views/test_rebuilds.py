@@ -284,6 +284,23 @@ def test_a_succeeded_rebuild_shows_100_percent_sizes_and_its_recall_checks(plant
     assert "Cancel rebuild" not in page and "Retry this rebuild" not in page
 
 
+def test_the_page_follows_the_recall_check_that_runs_after_the_rebuild(planted, dba):
+    rebuild = _finished(planted.schema, JobState.SUCCEEDED, 5)
+    check = rebuild.recall_checks.create(schema_name=planted.schema, index_name="items_hnsw", state=JobState.RUNNING)
+    # The rebuild is over, but its recall check is not: the page keeps polling and refreshes the check's line.
+    page = dba.get(f"/rebuilds/{rebuild.pk}/").content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
+    assert 'hx-trigger="every 2s"' in partial and 'hx-swap-oob="true"' in partial
+    assert f"recall check {check.pk}</a>: running" in partial
+
+    check.state, check.result = JobState.SUCCEEDED, {"recall": 0.987}
+    check.save()
+    partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
+    assert "hx-trigger" not in partial  # the last poll: nothing left to follow
+    assert f"recall check {check.pk}</a>: succeeded" in partial and "recall 0.987" in partial
+
+
 def test_cancel_of_a_queued_rebuild_is_immediate_audited_and_says_who(planted, dba):
     rebuild = _rebuild(planted.schema, state=JobState.QUEUED)
     response = dba.post(f"/rebuilds/{rebuild.pk}/cancel", follow=True)
