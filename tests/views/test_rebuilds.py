@@ -76,6 +76,8 @@ def test_review_shows_plan_estimate_and_sql_before_anything_runs(planted, dba):
     assert response.status_code == 200
     page = response.content.decode()
     review = page[page.index('data-testid="review"') :]
+    heading = " ".join(re.sub(r"<[^>]+>", "", review[review.index("<h2") : review.index("</h2>")]).split())
+    assert heading.endswith(f"Review: a new HNSW index built, then swapped in for {s}.items_hnsw"), heading
     assert "≈ 500 rows" in review
     assert "m = 8" in review and "<strong>m = 16</strong>" in review
     assert "maintenance_work_mem" in review and "fits" in review
