@@ -104,6 +104,33 @@ def test_plan_estimates_memory_and_keeps_unchanged_parameters(items):
     assert estimate.estimated_seconds is None and "No earlier rebuild" in estimate.basis
 
 
+def test_the_time_estimate_says_how_it_scaled_the_last_rebuild_and_only_that(items):
+    from django.utils import timezone
+
+    now = timezone.now()
+    past = IndexRebuild.objects.create(
+        schema_name=items.schema,
+        index_name="items_hnsw",
+        table_name="items",
+        method="hnsw",
+        state=JobState.SUCCEEDED,
+        parameters={"m": 8, "ef_construction": 64},
+        estimate={"rows": 10_000},
+        started_at=now - timezone.timedelta(seconds=0.4),
+        finished_at=now,
+    )
+    same = plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", ef_construction=64).estimate
+    assert same.estimated_seconds == pytest.approx(0.4)
+    assert (
+        same.basis == f"From the last rebuild like it: rebuild {past.pk} on {now:%Y-%m-%d} took 0.4 s for 10,000 rows."
+    )
+    past.estimate = {"rows": 5_000}
+    past.save()
+    more = plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", ef_construction=128).estimate
+    assert more.estimated_seconds == pytest.approx(0.4 * 2 * 2)
+    assert "took 0.4 s for 5,000 rows, scaled to 10,000 rows and to ef_construction 128." in more.basis
+
+
 def test_a_second_request_for_the_same_index_names_the_first(items):
     dba = make_user("dba-lock")
     first = start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw"), user=dba)

@@ -299,10 +299,13 @@ def _time_estimate(
     seconds = past.duration.total_seconds()
     then_rows = past.estimate.get("rows") if isinstance(past.estimate, dict) else None
     factor = 1.0
-    how = f"rebuild {past.pk} on {past.finished_at:%Y-%m-%d} took {seconds:.0f} s"
-    if rows and then_rows:
+    # A quick REINDEX took a fraction of a second: "took 0 s" would look like nothing ran.
+    how = f"rebuild {past.pk} on {past.finished_at:%Y-%m-%d} took {seconds:.{1 if seconds < 10 else 0}f} s"
+    if then_rows:
+        how += f" for {then_rows:,} rows"
+    if rows and then_rows and rows != then_rows:
         factor *= rows / then_rows
-        how += f" for {then_rows:,} rows, scaled to {rows:,}"
+        how += f", scaled to {rows:,} rows"
     then_ef = past.parameters.get("ef_construction") if isinstance(past.parameters, dict) else None
     now_ef = parameters.get("ef_construction")
     if then_ef and now_ef and then_ef != now_ef:
