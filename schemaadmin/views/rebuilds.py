@@ -122,6 +122,7 @@ def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
         "form": form,
         "plan": plan,
         "estimate": plan.estimate if plan else None,
+        "estimated": seconds_text(plan.estimate.estimated_seconds) if plan else "",
         "statements": planned_statements(plan) if plan else [],
         "chosen": chosen,
         "active": active,

@@ -91,6 +91,13 @@ def test_review_shows_plan_estimate_and_sql_before_anything_runs(planted, dba):
     assert IndexRebuild.objects.count() == 0
 
 
+def test_review_shows_the_time_estimate_in_minutes_and_hours(planted, dba):
+    _finished(planted.schema, JobState.SUCCEEDED, 2 * 3600 + 5 * 60, estimate={"rows": 500})
+    page = _review(dba, index=f"{planted.schema}.items_hnsw", kind="replace", m="16").content.decode()
+    estimate = page[page.index('data-testid="time-estimate"') :]
+    assert "≈ 2 h 05 min" in estimate[: estimate.index("</dd>")]
+
+
 def test_review_of_a_reindex_shows_reindex_concurrently(planted, dba):
     page = _review(dba, index=f"{planted.schema}.items_n", kind="reindex").content.decode()
     assert f'REINDEX INDEX CONCURRENTLY "{planted.schema}"."items_n"' in page.replace("&quot;", '"')
