@@ -28,6 +28,7 @@ __all__ = ["ANN_DIMENSION_LIMITS", "Finding", "SizedFinding", "operation_finding
 # The most dimensions pgvector's HNSW and IVFFlat indexes accept, per stored type.
 ANN_DIMENSION_LIMITS = {"vector": 2_000, "halfvec": 4_000, "bit": 64_000}
 _VECTOR_TYPE = re.compile(r"^(vector|halfvec|bit|sparsevec)\((\d+)\)$")
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 INDEX_HELP = (
     "Build it without blocking writes: AddIndexConcurrently (django.contrib.postgres.operations) in a migration "
@@ -84,6 +85,20 @@ class Finding:
             "source": self.source,
             "migration": self.migration,
         }
+
+    @property
+    def message_parts(self) -> list[tuple[str, bool]]:
+        return _text_parts(self.message)
+
+    @property
+    def help_parts(self) -> list[tuple[str, bool]]:
+        return _text_parts(self.help)
+
+
+def _text_parts(text: str) -> list[tuple[str, bool]]:
+    """Split squawk's Markdown at its `code` spans into (text, is_code) pieces a template marks up and escapes."""
+    pieces = _CODE_SPAN.split(text)  # text, code, text, code, ..., text
+    return [(piece, index % 2 == 1) for index, piece in enumerate(pieces) if piece]
 
 
 @dataclass(frozen=True, slots=True)

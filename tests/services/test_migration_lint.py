@@ -76,6 +76,9 @@ def test_a_dangerous_migration_on_a_big_table_is_flagged_by_squawk_and_by_our_ru
 
     squawk = only(lint, "require-concurrent-index-creation")
     assert squawk.source == "squawk" and squawk.severity == "warning" and squawk.help
+    # squawk writes Markdown code spans (`concurrently`); the page marks them up from these parts.
+    assert ("concurrently", True) in squawk.help_parts
+    assert "".join(text for text, _ in squawk.help_parts) == squawk.help.replace("`", "")
     assert lines[squawk.line].startswith('CREATE INDEX "widget_name_planted"')
 
     index = only(lint, "index_on_big_table")

@@ -106,6 +106,7 @@ def test_a_pending_migration_on_a_big_table_shows_sql_findings_lines_and_help(cl
     assert create, forward[:500]
     line = create.group(1)
     assert f'href="#forward-L{line}">line {line}</a>' in page  # squawk's finding points at the statement
+    assert "Use <code>concurrently</code> to avoid blocking writes." in page  # squawk's Markdown, not backticks
     assert re.search(r'id="backward-L\d+">DROP INDEX IF EXISTS &quot;widget_name&quot;;', page)
     assert "index_on_big_table" in page and "about 50 rows" in page
     assert "AddIndexConcurrently" in page  # the safe alternative
