@@ -73,11 +73,15 @@ def test_drift_findings_are_items_and_fail_the_report(plant):
     plant.sql("ALTER TABLE public.users ADD COLUMN nickname text")
     try:
         output, status = run("--format", "json", "--fail-on", "warning")
+        text, text_status = run("--fail-on", "warning")
     finally:
         plant.sql("ALTER TABLE public.users DROP COLUMN nickname")
     (item,) = json.loads(output)["drift"]
     assert item["object"] == "public.users.nickname" and item["fix"]
     assert status == 1
+    # The terminal report lists the drift item too (it has no migration or line, unlike lint findings).
+    assert text_status == 1
+    assert f"{item['severity'].upper():8} {item['code']}  public.users.nickname" in text
 
 
 @pytest.mark.django_db

@@ -89,10 +89,11 @@ def report_as_text(report: dict[str, Any]) -> str:
         elif not report[key]:
             lines.append("  none")
         for item in report[key]:
-            where = f"  [{item['migration']}{', line ' + str(item['line']) if item.get('line') else ''}]"
-            lines.append(
-                f"  {item['severity'].upper():8} {item['code']}  {item['object']}" + (where if key == "lint" else "")
-            )
+            where = ""
+            if item.get("migration"):  # lint findings name their migration (and line); drift items do not
+                line = f", line {item['line']}" if item.get("line") is not None else ""
+                where = f"  [{item['migration']}{line}]"
+            lines.append(f"  {item['severity'].upper():8} {item['code']}  {item['object']}{where}")
             lines.append(f"           {item['message']}")
             for label, extra in (("instead", item.get("help")), ("fix", item.get("fix"))):
                 if extra:
