@@ -89,6 +89,8 @@ def test_review_shows_plan_estimate_and_sql_before_anything_runs(planted, dba):
     assert 'name="csrfmiddlewaretoken"' in review
     assert '<input type="hidden" name="m" value="16">' in review
     assert IndexRebuild.objects.count() == 0
+    # New parameters make the index differ from its migration: the review says drift will list it.
+    assert 'data-testid="drift-note"' in review and "index_mismatch" in review
 
 
 def test_review_shows_the_time_estimate_in_minutes_and_hours(planted, dba):
@@ -102,6 +104,7 @@ def test_review_of_a_reindex_shows_reindex_concurrently(planted, dba):
     page = _review(dba, index=f"{planted.schema}.items_n", kind="reindex").content.decode()
     assert f'REINDEX INDEX CONCURRENTLY "{planted.schema}"."items_n"' in page.replace("&quot;", '"')
     assert "a sort of the keys" in page  # a btree: no graph
+    assert 'data-testid="drift-note"' not in page  # the same definition: no drift
 
 
 @pytest.mark.parametrize(
