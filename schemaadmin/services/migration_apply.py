@@ -19,14 +19,13 @@ from django.db.migrations import operations
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest
 from django.utils import timezone
-from procrastinate.exceptions import AlreadyEnqueued
 
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import ACTIVE_STATES, JobState, MigrationApply
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.jobs import LogWriter, backend_pid, reset_session_timeouts, set_session_timeouts
-from schemaadmin.services.worker_jobs import orphaned_records
+from schemaadmin.services.worker_jobs import orphaned_records, queue_job
 
 __all__ = [
     "ApplyAlreadyActive",
@@ -165,15 +164,12 @@ def start_apply(
         raise ApplyAlreadyActive(active) from None
     record(request, "migrations.apply_requested", plan.target, actor=user, apply=apply.pk, plan=plan.labels)
     lock = f"schemaadmin.migrate:{using}"
-    try:
-        apply.job_id = apply_migrations.configure(lock=lock, queueing_lock=lock).defer(apply_id=apply.pk)
-    except AlreadyEnqueued:
+    if not queue_job(apply_migrations, apply, lock=lock, queueing_lock=lock, apply_id=apply.pk):
         # The worker's queue holds a migrate job this table no longer knows about.
         _finish(apply, JobState.FAILED, error="The worker already has a migrate job queued for this database.")
         raise ApplyRefused(
             "The worker already has a migrate job queued for this database; wait for it or clear it in the admin."
-        ) from None
-    apply.save(update_fields=["job_id"])
+        )
     return apply
 
 

@@ -36,7 +36,7 @@ from schemaadmin.pg.recall import (
     scanned_indexes,
     search_setting,
 )
-from schemaadmin.services.worker_jobs import orphaned_records
+from schemaadmin.services.worker_jobs import orphaned_records, queue_job
 
 __all__ = [
     "LadderStep",
@@ -322,9 +322,7 @@ def start_recall_check(
         target_recall=target,
     )
     # Locked per index: two checks of one index at once would slow each other's timings.
-    job_id = recall_check.configure(lock=_lock(using, index.schema, index.name)).defer(check_id=check.pk)
-    RecallCheck.objects.filter(pk=check.pk).update(job_id=job_id)
-    check.job_id = job_id
+    queue_job(recall_check, check, lock=_lock(using, index.schema, index.name), check_id=check.pk)
     return check
 
 

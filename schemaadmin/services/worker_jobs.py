@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.db import transaction
+from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Status
 
 from schemaadmin.models import ACTIVE_STATES, JobState
 from schemaadmin.models.operations import WorkerJobRecord
 
-__all__ = ["orphaned_records", "stalled_seconds"]
+__all__ = ["orphaned_records", "queue_job", "stalled_seconds"]
+
+
+def queue_job(task: Any, record: WorkerJobRecord, *, lock: str, queueing_lock: str | None = None, **args: Any) -> bool:
+    """Defer task for record under lock and keep its job id; False when queueing_lock already has a queued job.
+
+    The insert runs in a savepoint: a refused one must not abort the caller's transaction.
+    """
+    try:
+        with transaction.atomic():
+            job_id = task.configure(lock=lock, queueing_lock=queueing_lock).defer(**args)
+    except AlreadyEnqueued:
+        return False
+    type(record)._default_manager.filter(pk=record.pk).update(job_id=job_id)
+    record.job_id = job_id
+    return True
 
 
 def stalled_seconds() -> float:

@@ -10,7 +10,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from procrastinate.exceptions import AlreadyEnqueued
 
 from schemaadmin.audit import record
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild, JobState
@@ -25,7 +24,7 @@ from schemaadmin.pg.jobs import LogWriter
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
 from schemaadmin.services.rebuilds.run import application_name, audit_outcome, clean_leftovers, finish
-from schemaadmin.services.worker_jobs import orphaned_records
+from schemaadmin.services.worker_jobs import orphaned_records, queue_job
 
 __all__ = [
     "BuildProgress",
@@ -93,15 +92,11 @@ def start_rebuild(
         source="web" if request is not None else ("command line" if user is None else "service"),
     )
     lock = _lock(plan.using, plan.schema, plan.name)
-    try:
-        job_id = rebuild_index.configure(lock=lock, queueing_lock=lock).defer(rebuild_id=rebuild.pk)
-    except AlreadyEnqueued:
+    if not queue_job(rebuild_index, rebuild, lock=lock, queueing_lock=lock, rebuild_id=rebuild.pk):
         finish(rebuild, JobState.FAILED, error="The worker already has a rebuild of this index queued.")
         raise RebuildRefused(
             f"The worker already has a rebuild of {plan.qualified_name} queued; wait for it or clear it in the admin."
-        ) from None
-    IndexRebuild.objects.filter(pk=rebuild.pk).update(job_id=job_id)
-    rebuild.job_id = job_id
+        )
     return rebuild
 
 
