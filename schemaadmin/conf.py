@@ -59,12 +59,10 @@ DEFAULTS: dict[str, Any] = {
     "MIGRATION_BIG_TABLE_ROWS": 100_000,
     "SQUAWK_PATH": None,
     "SQUAWK_TIMEOUT_SECONDS": 30,
-    # The live schema browser and the drift check: the database schemas the migrations own, how long a replay of
-    # the applied migrations in a throwaway database may take, and how long its result is cached (it only changes
-    # when the applied migrations do).
+    # The live schema browser and the drift check: the database schemas the migrations own, and how long the
+    # worker's replay of the applied migrations in a throwaway database may take.
     "APP_SCHEMAS": ("public",),
     "DRIFT_SHADOW_TIMEOUT_SECONDS": 300,
-    "DRIFT_CACHE_SECONDS": 24 * 60 * 60,
     # Index rebuilds. maintenance_work_mem is sized to the build's estimate (an HNSW graph plus a margin), never
     # below the server's own value nor above this cap; None for max_parallel_maintenance_workers keeps the server's.
     "REBUILD_MAX_MAINTENANCE_WORK_MEM": 4 * 1024**3,

@@ -6,7 +6,7 @@ from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
-__all__ = ["app", "apply_migrations", "rebuild_index", "recall_check", "recover_stalled_jobs"]
+__all__ = ["app", "apply_migrations", "drift_check", "rebuild_index", "recall_check", "recover_stalled_jobs"]
 
 
 @app.task(name="schemaadmin.apply_migrations")
@@ -40,13 +40,30 @@ def recall_check(check_id: int) -> str:
     return run_recall_check(check_id)
 
 
+@app.task(name="schemaadmin.drift_check")
+def drift_check(check_id: int) -> str:
+    """Replay the applied migrations in a shadow database and store its schema (locked per database by the caller)."""
+    from schemaadmin.services.drift_checks import run_drift_check
+
+    return run_drift_check(check_id)
+
+
 # Every minute, and so soon after a worker starts: fail the jobs whose worker died, and clean what they left.
 @app.periodic(cron="* * * * *", periodic_id="recover_stalled_jobs")
 @app.task(name="schemaadmin.recover_stalled_jobs", queueing_lock="schemaadmin.recover_stalled_jobs")
 def recover_stalled_jobs(timestamp: int) -> int:
-    """Recover rebuilds, recall checks and migration applies whose worker stopped; return how many."""
+    """Recover rebuilds, recall checks, migration applies and drift checks whose worker stopped; return how many."""
+    from schemaadmin.services.drift_checks import recover_stalled_drift_checks
     from schemaadmin.services.migration_apply import recover_stalled_applies
     from schemaadmin.services.rebuilds import recover_stalled_rebuilds
     from schemaadmin.services.recall import recover_stalled_recall_checks
 
-    return len(recover_stalled_rebuilds()) + len(recover_stalled_recall_checks()) + len(recover_stalled_applies())
+    return sum(
+        len(recovered)
+        for recovered in (
+            recover_stalled_rebuilds(),
+            recover_stalled_recall_checks(),
+            recover_stalled_applies(),
+            recover_stalled_drift_checks(),
+        )
+    )

@@ -13,6 +13,7 @@ __all__ = [
     "PERMISSIONS",
     "AccessRule",
     "AuditEvent",
+    "DriftCheck",
     "ExplainRun",
     "IndexRebuild",
     "JobState",
@@ -219,3 +220,26 @@ class MigrationApply(WorkerJobRecord):
 
     def __str__(self) -> str:
         return f"Apply of {len(self.plan)} migrations ({self.state})"
+
+
+class DriftCheck(WorkerJobRecord):
+    """The applied migrations replayed in a shadow database by the worker, and the schema they build there."""
+
+    # Hash of the applied migrations, their files and the schemas read: the replay is reused until it changes.
+    fingerprint = models.CharField(max_length=64)
+    applied_count = models.PositiveIntegerField(default=0)
+    snapshot = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["database_alias", "fingerprint", "-id"], name="driftcheck_fingerprint")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["database_alias"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="driftcheck_one_active_per_database",
+                violation_error_message="A drift check of this database is already queued or running.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Drift check {self.pk} ({self.state})"

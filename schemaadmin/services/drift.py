@@ -24,7 +24,14 @@ from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.ddl import temporary_index_name
 from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
-from schemaadmin.services.shadow import ShadowUnavailable, applied_migrations, shadow_snapshot
+from schemaadmin.services.shadow import (
+    ShadowUnavailable,
+    applied_migrations,
+    latest_replay,
+    shadow_fingerprint,
+    shadow_snapshot,
+    snapshot_from_json,
+)
 
 __all__ = ["DriftFinding", "DriftReport", "drift_findings", "drift_report", "model_changes", "schema_drift"]
 
@@ -49,8 +56,9 @@ class DriftFinding:
 class DriftReport:
     findings: tuple[DriftFinding, ...]
     applied: int  # migrations applied on the live database, replayed in the shadow
-    from_cache: bool  # the shadow's schema came from the cache, no database was created
+    from_cache: bool  # a stored replay of these migrations served the shadow's schema: no database was created
     seconds: float
+    awaiting_replay: bool = False  # these migrations were never replayed: only model changes could be compared
 
     @property
     def computed(self) -> bool:
@@ -445,29 +453,46 @@ def _sorted(findings: Iterable[DriftFinding]) -> tuple[DriftFinding, ...]:
     return tuple(sorted(findings, key=lambda f: (SEVERITY_RANK[f.severity], f.code, f.object)))
 
 
-def drift_report(*, using: str = "default", refresh: bool = False) -> DriftReport:
-    """Compare the live database with its applied migrations, and the models with the migration files."""
+def drift_report(*, using: str = "default", refresh: bool = False, replay: bool = True) -> DriftReport:
+    """Compare the live database with its applied migrations, and the models with the migration files.
+
+    With replay=False (web requests) only a stored replay of the applied migrations is used, never a new one:
+    when there is none yet, the report says it awaits one (the worker makes it, services/drift_checks.py).
+    """
     validated_alias(using)
     started = time.monotonic()
     schemas = tuple(app_settings()["APP_SCHEMAS"])
     applied = applied_migrations(using=using)
+    findings: list[DriftFinding] = []
+    expected: SchemaSnapshot | None = None
     from_cache = False
-    try:
-        expected, from_cache = shadow_snapshot(applied, schemas=schemas, using=using, refresh=refresh)
-    except ShadowUnavailable as exc:
-        findings = [
-            DriftFinding(
-                "drift_unavailable",
-                "warning",
-                using,
-                f"Drift between the database and its migrations could not be computed. {exc}",
-                "Fix the cause above and look again; model changes without a migration are still listed.",
-            )
-        ]
+    if replay:
+        try:
+            expected, from_cache = shadow_snapshot(applied, schemas=schemas, using=using, refresh=refresh)
+        except ShadowUnavailable as exc:
+            findings.append(_unavailable(using, str(exc)))
     else:
-        findings = schema_drift(schema_snapshot(schemas=schemas, using=using), expected)
+        stored = latest_replay(shadow_fingerprint(applied, schemas), using=using)
+        if stored is None:
+            return DriftReport(_sorted(model_changes()), len(applied), False, time.monotonic() - started, True)
+        if stored.snapshot is None:
+            findings.append(_unavailable(using, stored.error))
+        else:
+            expected, from_cache = snapshot_from_json(stored.snapshot), True
+    if expected is not None:
+        findings += schema_drift(schema_snapshot(schemas=schemas, using=using), expected)
     findings += model_changes()
     return DriftReport(_sorted(findings), len(applied), from_cache, time.monotonic() - started)
+
+
+def _unavailable(using: str, reason: str) -> DriftFinding:
+    return DriftFinding(
+        "drift_unavailable",
+        "warning",
+        using,
+        f"Drift between the database and its migrations could not be computed. {reason}",
+        "Fix the cause above and look again; model changes without a migration are still listed.",
+    )
 
 
 def drift_findings(*, using: str = "default") -> list[DriftFinding]:

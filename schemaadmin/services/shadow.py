@@ -10,7 +10,8 @@ Why a child process rather than a temporary alias in this process: data migratio
 write into the live database; in the child, "default" *is* the shadow. The child also leaves this process's app
 registry and caches alone and can be stopped at a timeout.
 
-Its introspection is cached under the applied migrations and their files: it changes only when they do.
+The schema read there is stored in a DriftCheck record under a fingerprint of the applied migrations and their
+files: it changes only when they do, and every web process and worker reads the same stored replay.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
+from django.utils import timezone
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
@@ -47,7 +48,17 @@ from schemaadmin.pg.schema import (
 )
 from schemaadmin.pg.shadow import create_database, databases_starting_with, drop_database, may_create_databases
 
-__all__ = ["ShadowUnavailable", "applied_migrations", "shadow_snapshot"]
+__all__ = [
+    "ShadowUnavailable",
+    "applied_migrations",
+    "build_shadow_snapshot",
+    "latest_replay",
+    "shadow_fingerprint",
+    "shadow_snapshot",
+]
+
+if TYPE_CHECKING:
+    from schemaadmin.models import DriftCheck
 
 type MigrationKey = tuple[str, str]
 
@@ -64,7 +75,7 @@ def applied_migrations(*, using: str = "default") -> frozenset[MigrationKey]:
     return frozenset(loader.applied_migrations)
 
 
-def _fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str]) -> str:
+def shadow_fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str]) -> str:
     """Hash the applied migrations, the files that define them and the schemas read: the shadow's cache key."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
     digest = hashlib.sha256(json.dumps([sorted(applied), list(schemas)]).encode())
@@ -129,7 +140,8 @@ def _drop_stale_shadows(*, using: str) -> None:
             drop_database(name, using=using)
 
 
-def _build_snapshot(applied: frozenset[MigrationKey], schemas: Sequence[str], *, using: str) -> SchemaSnapshot:
+def build_shadow_snapshot(applied: frozenset[MigrationKey], schemas: Sequence[str], *, using: str) -> SchemaSnapshot:
+    """Replay the applied migrations in a new shadow database, read its schema, and drop it (takes seconds)."""
     if not may_create_databases(using=using):
         raise ShadowUnavailable(
             f"The database role of {using!r} may not create databases (CREATEDB), and drift is found by replaying "
@@ -149,18 +161,43 @@ def _build_snapshot(applied: frozenset[MigrationKey], schemas: Sequence[str], *,
         drop_database(name, using=using)
 
 
+def latest_replay(fingerprint: str, *, using: str = "default") -> DriftCheck | None:
+    """Return the newest finished replay of these migrations on this database, succeeded or failed."""
+    # Imported here: this module is also the replaying child's entry point, which loads it before django.setup().
+    from schemaadmin.models import DriftCheck, JobState
+
+    return (
+        DriftCheck.objects.filter(
+            database_alias=using, fingerprint=fingerprint, state__in=(JobState.SUCCEEDED, JobState.FAILED)
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
 def shadow_snapshot(
     applied: frozenset[MigrationKey], *, schemas: Sequence[str], using: str = "default", refresh: bool = False
 ) -> tuple[SchemaSnapshot, bool]:
-    """Return the schema the applied migrations build, and whether it came from the cache."""
+    """Return the schema the applied migrations build, and whether a stored replay served it (else: replay now)."""
+    from schemaadmin.models import DriftCheck, JobState
+
     validated_alias(using)
-    key = f"schemaadmin:shadow:{_fingerprint(applied, schemas)}"
+    fingerprint = shadow_fingerprint(applied, schemas)
     if not refresh:
-        cached = cache.get(key)
-        if cached is not None:
-            return cached, True
-    snapshot = _build_snapshot(applied, schemas, using=using)
-    cache.set(key, snapshot, app_settings()["DRIFT_CACHE_SECONDS"])
+        stored = latest_replay(fingerprint, using=using)
+        if stored is not None and stored.snapshot is not None:
+            return snapshot_from_json(stored.snapshot), True
+    started = timezone.now()
+    snapshot = build_shadow_snapshot(applied, schemas, using=using)
+    DriftCheck.objects.create(
+        database_alias=using,
+        state=JobState.SUCCEEDED,
+        fingerprint=fingerprint,
+        applied_count=len(applied),
+        snapshot=snapshot_to_json(snapshot),
+        started_at=started,
+        finished_at=timezone.now(),
+    )
     return snapshot, False
 
 

@@ -1,8 +1,9 @@
 """The live schema: every table with columns, constraints, indexes and foreign keys, a diagram, and drift.
 
-Drift replays the applied migrations in a throwaway database, which takes seconds the first time (then it is
-cached until the migrations change). The drift page therefore loads at once and fetches its findings with htmx,
-behind a spinner; without JavaScript its "Compare now" link computes them in a full page load.
+Drift needs the applied migrations replayed in a throwaway database, which takes seconds: the worker does that
+(services/drift_checks.py) and stores the schema they build until the migrations change. The page compares the
+live schema with the stored replay at once; when there is none for the current migrations yet, it queues one and
+follows it every 2 s. "Compare again" (POST) queues a fresh replay.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils.csp import CSP
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from schemaadmin.conf import app_settings
 from schemaadmin.permissions import permission_required
@@ -30,6 +32,7 @@ from schemaadmin.pg.schema import (
     schema_snapshot,
 )
 from schemaadmin.services.drift import SEVERITY_RANK, drift_report
+from schemaadmin.services.drift_checks import active_drift_check, start_drift_check
 from schemaadmin.services.schema_diagram import mermaid_er
 from schemaadmin.views.browsing import render_page
 
@@ -113,14 +116,18 @@ def diagram(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("view_schema")
-@require_GET
+@require_http_methods(["GET", "POST"])
 def drift(request: HttpRequest) -> HttpResponse:
     """Show where the live database differs from its models and applied migrations, with what to do about it."""
-    context: dict[str, Any] = {"report": None}
-    if request.GET.get("compute") == "1":
-        report = drift_report(refresh=request.GET.get("refresh") == "1")
-        counts = {severity: 0 for severity in SEVERITY_RANK}
-        for finding in report.findings:
-            counts[finding.severity] += 1
-        context.update(report=report, severity_counts=counts)
+    if request.method == "POST":
+        start_drift_check(user=request.user, request=request)
+        return redirect("schemaadmin:schema_drift")
+    report = drift_report(replay=False)
+    check = active_drift_check()
+    if report.awaiting_replay and check is None:
+        check = start_drift_check(user=request.user, request=request)
+    counts = {severity: 0 for severity in SEVERITY_RANK}
+    for finding in report.findings:
+        counts[finding.severity] += 1
+    context = {"report": report, "severity_counts": counts, "check": check}
     return render_page(request, "schemaadmin/schema/drift.html", context, partial="drift-findings")

@@ -10,10 +10,13 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, models
 
+from schemaadmin.models import DriftCheck, JobState
 from schemaadmin.pg.schema import schema_indexes
 from schemaadmin.services.drift import drift_findings, drift_report, model_changes
+from schemaadmin.services.drift_checks import start_drift_check
 from schemaadmin.services.shadow import applied_migrations
 from tests.schema_fixtures.models import Widget
+from tests.worker import wait_for
 
 
 def shadow_databases() -> list[str]:
@@ -38,7 +41,7 @@ def findings_while(plant, changes: list[str], undo: list[str]):
 
 
 @pytest.mark.django_db
-def test_a_database_built_by_migrate_has_no_drift_and_the_shadow_is_dropped_and_cached():
+def test_a_database_built_by_migrate_has_no_drift_and_the_shadow_is_dropped_and_its_schema_stored():
     report = drift_report(refresh=True)
 
     assert report.findings == (), [f"{f.code} {f.object}: {f.message}" for f in report.findings]
@@ -49,6 +52,20 @@ def test_a_database_built_by_migrate_has_no_drift_and_the_shadow_is_dropped_and_
     again = drift_report()
     assert again.from_cache and again.findings == ()
     assert again.seconds < report.seconds
+    assert DriftCheck.objects.get().applied_count == report.applied  # the stored replay every process reads
+
+
+def test_the_worker_replays_the_migrations_and_web_requests_only_read_its_result(worker):
+    # A web request never replays: without a stored replay it says it awaits one and compares only the models.
+    waiting = drift_report(replay=False)
+    assert waiting.awaiting_replay and waiting.findings == () and shadow_databases() == []
+
+    check = start_drift_check(user=None)
+    wait_for(lambda: DriftCheck.objects.filter(pk=check.pk, state=JobState.SUCCEEDED).exists(), timeout=120)
+    report = drift_report(replay=False)
+    assert not report.awaiting_replay and report.from_cache and report.computed
+    assert report.findings == (), [f"{f.code} {f.object}" for f in report.findings]
+    assert shadow_databases() == []
 
 
 @pytest.mark.django_db

@@ -7,6 +7,10 @@ import re
 
 import pytest
 
+from schemaadmin.models import AuditEvent, DriftCheck, JobState
+from schemaadmin.services.drift_checks import run_drift_check, start_drift_check
+from tests.worker import clear_jobs
+
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
@@ -88,40 +92,50 @@ def test_a_table_name_cannot_inject_into_the_diagram_or_the_page(plant, operator
     assert "we&quot;ird &lt;b&gt;" in page and "<b>" not in page
 
 
-def test_drift_page_loads_at_once_and_fetches_its_findings(operator, django_assert_max_num_queries):
-    with django_assert_max_num_queries(4):  # the page itself computes nothing
-        page = operator.get("/schema/drift/").content.decode()
-    assert 'data-testid="drift-loading"' in page
-    assert 'hx-get="/schema/drift/?compute=1"' in page and 'href="/schema/drift/?compute=1"' in page
+def test_drift_page_queues_a_replay_once_and_follows_it(operator, django_assert_max_num_queries):
+    page = operator.get("/schema/drift/").content.decode()
+    check = DriftCheck.objects.get()  # the first visit queued the replay; the request did not make one
+    assert check.state == JobState.QUEUED and check.job_id
+    assert 'data-testid="drift-replaying"' in page and 'hx-trigger="every 2s"' in page
+    assert "Not compared with the migrations yet" in page and 'data-testid="no-drift"' not in page
 
-    partial = operator.get("/schema/drift/", {"compute": "1"}, **HTMX)
-    body = partial.content.decode()
-    assert partial.status_code == 200 and "<html" not in body
-    assert body.lstrip().startswith('<div id="drift-findings"')
-    assert 'data-testid="no-drift"' in body and "applied migrations replayed" in body
+    partial = operator.get("/schema/drift/", **HTMX).content.decode()
+    assert "<html" not in partial and partial.lstrip().startswith('<div id="drift-findings"')
+    assert DriftCheck.objects.count() == 1  # a second look follows the same replay
+
+    run_drift_check(check.pk)  # the job's body, as the worker runs it (tests/services/test_drift.py runs the worker)
+    with django_assert_max_num_queries(15):  # session, user, permissions, the stored replay, the live catalog
+        done = operator.get("/schema/drift/", **HTMX).content.decode()
+    assert "every 2s" not in done and 'data-testid="no-drift"' in done and "applied migrations replayed" in done
+    assert DriftCheck.objects.count() == 1
 
 
-def test_drift_without_javascript_lists_a_hand_made_index_with_its_fix(plant, operator):
+def test_drift_lists_a_hand_made_index_with_its_fix_and_compare_again_queues_a_fresh_replay(plant, operator):
+    run_drift_check(start_drift_check(user=None).pk)
+    clear_jobs()  # as if the worker had taken the job off the queue
     plant.sql("CREATE INDEX hand_made_page ON public.users (display_name)")
     try:
-        page = operator.get("/schema/drift/", {"compute": "1"}).content.decode()
+        page = operator.get("/schema/drift/").content.decode()
     finally:
         plant.sql("DROP INDEX public.hand_made_page")
-    assert "<html" in page
+    assert "<html" in page and 'data-testid="drift-replaying"' not in page
     assert 'data-code="unexpected_index" data-object="public.hand_made_page"' in page
     assert "DROP INDEX CONCURRENTLY public.hand_made_page;" in page
     summary = " ".join(page[page.index('data-testid="drift-summary"') :].split()[:40])
     assert "0 errors · 1 warning · 0 info" in summary, summary
 
+    response = operator.post("/schema/drift/")
+    assert response.status_code == 302 and response["Location"] == "/schema/drift/"
+    assert DriftCheck.objects.filter(state=JobState.QUEUED).count() == 1
+    assert AuditEvent.objects.filter(action="drift.check_requested").count() == 2
 
-@pytest.mark.parametrize(
-    "url", ["/schema/tables/", "/schema/tables/diagram/", "/schema/drift/", "/schema/drift/?compute=1"]
-)
+
+@pytest.mark.parametrize("url", ["/schema/tables/", "/schema/tables/diagram/", "/schema/drift/"])
 def test_support_may_not_see_the_schema(client_as, url):
     assert client_as("support").get(url).status_code == 403
 
 
-def test_the_pages_are_read_only(client_as):
-    client = client_as("dba")
-    assert client.post("/schema/tables/").status_code == 405
-    assert client.post("/schema/drift/").status_code == 405
+def test_the_schema_browser_is_read_only_and_support_cannot_queue_a_drift_check(client_as):
+    assert client_as("dba").post("/schema/tables/").status_code == 405
+    assert client_as("support").post("/schema/drift/").status_code == 403
+    assert not DriftCheck.objects.exists()
