@@ -25,6 +25,8 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import ACTIVE_STATES, JobState, MigrationApply
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.jobs import LogWriter, backend_pid, reset_session_timeouts, set_session_timeouts
+from schemaadmin.services.migration_lint import lint_migrations
+from schemaadmin.services.migration_rules import Finding
 from schemaadmin.services.worker_jobs import orphaned_records, queue_job
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "PlannedMigration",
     "active_apply",
     "apply_plan",
+    "lint_errors",
     "recover_stalled_applies",
     "run_apply",
     "start_apply",
@@ -116,6 +119,12 @@ def apply_plan(*, using: str = "default") -> ApplyPlan:
     )
 
 
+def lint_errors(plan: ApplyPlan, *, using: str = "default") -> list[Finding]:
+    """Return the plan's lint errors: each one, like a destroyed table or column, needs the target typed to apply."""
+    lints = lint_migrations([(m.app_label, m.name) for m in plan.migrations], using=using)
+    return [finding for lint in lints for finding in lint.findings if finding.severity == "error"]
+
+
 def active_apply(*, using: str = "default") -> MigrationApply | None:
     """Return the queued or running apply on this database, if any."""
     return MigrationApply.objects.filter(database_alias=using, state__in=ACTIVE_STATES).first()
@@ -127,7 +136,6 @@ def start_apply(
     user: Any,
     fingerprint: str,
     typed_target: str = "",
-    needs_typing: bool = False,
     lock_timeout_ms: int | None = None,
     statement_timeout_ms: int | None = None,
     request: HttpRequest | None = None,
@@ -140,7 +148,7 @@ def start_apply(
         raise ApplyRefused("There are no pending migrations to apply.")
     if fingerprint != plan.fingerprint:
         raise ApplyRefused("The pending migrations changed since this page was loaded. Review the new plan.")
-    if (needs_typing or plan.destructive) and typed_target.strip() != plan.target:
+    if typed_target.strip() != plan.target and (plan.destructive or lint_errors(plan, using=using)):
         raise ApplyRefused(f"Type {plan.target} to confirm: this plan needs it.")
     settings = app_settings()
     try:

@@ -81,7 +81,6 @@ def apply_confirm(request: HttpRequest) -> HttpResponse:
     form = ApplyForm(request.POST)
     if not form.is_valid():
         return render_page(request, APPLY_TEMPLATE, _context(plan, form), status=400)
-    context = _context(plan, form)
     data = form.cleaned_data
     try:
         run = start_apply(
@@ -90,16 +89,15 @@ def apply_confirm(request: HttpRequest) -> HttpResponse:
             request=request,
             fingerprint=data["fingerprint"],
             typed_target=data["typed_target"],
-            needs_typing=context["needs_typing"],
             lock_timeout_ms=data["lock_timeout_ms"],
             statement_timeout_ms=data["statement_timeout_ms"],
         )
     except ApplyAlreadyActive as refused:
-        context.update(problem=str(refused), active=refused.apply)
+        context = _context(plan, form, str(refused))
+        context["active"] = refused.apply
         return render_page(request, APPLY_TEMPLATE, context, status=409)
     except ApplyRefused as refused:
-        context["problem"] = str(refused)
-        return render_page(request, APPLY_TEMPLATE, context, status=400)
+        return render_page(request, APPLY_TEMPLATE, _context(plan, form, str(refused)), status=400)
     return redirect("schemaadmin:schema_apply_run", pk=run.pk)
 
 

@@ -18,6 +18,7 @@ from schemaadmin.services.migration_apply import (
     ApplyPlan,
     ApplyRefused,
     apply_plan,
+    lint_errors,
     recover_stalled_applies,
     start_apply,
 )
@@ -49,6 +50,20 @@ def test_destructive_plan_needs_the_target_typed(fixtures_pending):
     dba = make_user("dba-typing")
     with pytest.raises(ApplyRefused, match="Type schema_fixtures.0003_remove_widget_note to confirm"):
         start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target="0003")
+    assert not MigrationApply.objects.exists()
+
+
+def test_a_lint_error_needs_the_target_typed_whoever_calls(fixtures_pending, settings):
+    # A plain index on a table the lint counts as big is an error; the service, not the page, insists on typing.
+    with connection.cursor() as cur:  # at 0001 the table still has its NOT NULL note column
+        cur.execute("INSERT INTO schema_fixtures_widget (name, note) SELECT 'w' || i, '' FROM generate_series(1, 50) i")
+        cur.execute("ANALYZE schema_fixtures_widget")
+    settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 20}
+    index_only = ApplyPlan(apply_plan().migrations[:1])
+    assert not index_only.destructive
+    assert [f.code for f in lint_errors(index_only)] == ["index_on_big_table"]
+    with pytest.raises(ApplyRefused, match="Type schema_fixtures.0002_widget_name_index to confirm"):
+        start_apply(index_only, user=make_user("dba-lint"), fingerprint=index_only.fingerprint)
     assert not MigrationApply.objects.exists()
 
 
