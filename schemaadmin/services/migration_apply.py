@@ -16,17 +16,16 @@ from django.core.management import call_command
 from django.core.management.commands import migrate
 from django.db import IntegrityError, connections, transaction
 from django.db.migrations import operations
-from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest
 from django.utils import timezone
 
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import ACTIVE_STATES, JobState, MigrationApply
-from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.jobs import LogWriter, backend_pid, reset_session_timeouts, set_session_timeouts
 from schemaadmin.services.migration_lint import lint_migrations
 from schemaadmin.services.migration_rules import Finding
+from schemaadmin.services.migrations import forward_plan
 from schemaadmin.services.worker_jobs import orphaned_records, queue_job
 
 __all__ = [
@@ -102,8 +101,6 @@ class ApplyPlan:
 
 def apply_plan(*, using: str = "default") -> ApplyPlan:
     """Return the migrations `migrate` would apply now, in order, with their operations in words."""
-    executor = MigrationExecutor(connections[validated_alias(using)])
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return ApplyPlan(
         tuple(
             PlannedMigration(
@@ -113,8 +110,7 @@ def apply_plan(*, using: str = "default") -> ApplyPlan:
                 destructive=tuple(op.describe() for op in migration.operations if isinstance(op, DESTRUCTIVE)),
                 atomic=migration.atomic,
             )
-            for migration, backwards in plan
-            if not backwards
+            for migration in forward_plan(using=using)
         )
     )
 

@@ -28,6 +28,7 @@ __all__ = [
     "PendingMigration",
     "UnknownMigration",
     "by_app",
+    "forward_plan",
     "migration_detail",
     "migration_sql",
     "migration_status",
@@ -83,11 +84,16 @@ class MigrationDetail:
     replaces: tuple[str, ...]
 
 
-def pending_migrations(*, using: str = "default") -> list[PendingMigration]:
-    """Return the migrations `migrate` would apply, in plan order."""
+def forward_plan(*, using: str = "default") -> list[Migration]:
+    """Return the migration objects `migrate` would apply now, in plan order."""
     executor = MigrationExecutor(connections[validated_alias(using)])
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    return [PendingMigration(m.app_label, m.name) for m, backwards in plan if not backwards]
+    return [migration for migration, backwards in plan if not backwards]
+
+
+def pending_migrations(*, using: str = "default") -> list[PendingMigration]:
+    """Return the migrations `migrate` would apply, in plan order."""
+    return [PendingMigration(m.app_label, m.name) for m in forward_plan(using=using)]
 
 
 def migration_status(*, using: str = "default") -> list[MigrationStatus]:
