@@ -24,6 +24,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.ddl import temporary_index_name
 from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
+from schemaadmin.services.index_health.sql import qualified, quote_identifier
 from schemaadmin.services.shadow import (
     ShadowUnavailable,
     applied_migrations,
@@ -65,19 +66,8 @@ class DriftReport:
         return not any(f.code == "drift_unavailable" for f in self.findings)
 
 
-def _quote(identifier: str) -> str:
-    """Quote an identifier the way PostgreSQL would need it in a statement we suggest."""
-    if identifier.isidentifier() and identifier == identifier.lower() and identifier.isascii():
-        return identifier
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _table_sql(schema: str, table: str) -> str:
-    return f"{_quote(schema)}.{_quote(table)}"
-
-
 def _column_clause(column: ColumnInfo) -> str:
-    clause = f"{_quote(column.name)} {column.type}"
+    clause = f"{quote_identifier(column.name)} {column.type}"
     if column.identity:
         clause += f" GENERATED {column.identity.upper()} AS IDENTITY"
     elif column.generated:
@@ -104,9 +94,9 @@ def _swap_in(index: SchemaIndex, wanted: SchemaIndex) -> str:
         end = rest.index(" ")
     temporary = temporary_index_name(index.name)
     return (
-        f"CREATE {unique}INDEX CONCURRENTLY {_quote(temporary)}{rest[end:]};\n"
-        f"DROP INDEX CONCURRENTLY {_table_sql(index.schema, index.name)};\n"
-        f"ALTER INDEX {_table_sql(index.schema, temporary)} RENAME TO {_quote(index.name)};"
+        f"CREATE {unique}INDEX CONCURRENTLY {quote_identifier(temporary)}{rest[end:]};\n"
+        f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};\n"
+        f"ALTER INDEX {qualified(index.schema, temporary)} RENAME TO {quote_identifier(index.name)};"
     )
 
 
@@ -134,7 +124,7 @@ def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[lis
                 f"{schema}.{table}",
                 f"Table {schema}.{table} exists in the database, but no applied migration creates it.",
                 ADOPT.format(operation="CreateModel(...)")
-                + f" (or a model with managed = False).\nOr drop it: DROP TABLE {_table_sql(schema, table)};",
+                + f" (or a model with managed = False).\nOr drop it: DROP TABLE {qualified(schema, table)};",
             )
         )
     return findings, live_tables & expected_tables
@@ -159,8 +149,8 @@ def _column_differences(live: ColumnInfo, expected: ColumnInfo) -> list[str]:
 
 
 def _column_fix(live: ColumnInfo, expected: ColumnInfo) -> str:
-    table = _table_sql(live.schema, live.table)
-    column = _quote(live.name)
+    table = qualified(live.schema, live.table)
+    column = quote_identifier(live.name)
     statements = []
     if live.type != expected.type:
         statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {expected.type};")
@@ -196,7 +186,7 @@ def _column_findings(
                 ".".join(key),
                 f"The applied migrations add column {column.name} ({column.type}) to {column.qualified_table}, but "
                 "the database has no such column: queries that read it fail.",
-                f"ALTER TABLE {_table_sql(column.schema, column.table)} ADD COLUMN {_column_clause(column)}; "
+                f"ALTER TABLE {qualified(column.schema, column.table)} ADD COLUMN {_column_clause(column)}; "
                 "(on a big table add it nullable, backfill, then SET NOT NULL)",
             )
         )
@@ -218,8 +208,8 @@ def _column_findings(
                     else ""
                 ),
                 ADOPT.format(operation=f"AddField(model_name=..., name={column.name!r}, field=...)")
-                + f".\nOr drop it: ALTER TABLE {_table_sql(column.schema, column.table)} "
-                + f"DROP COLUMN {_quote(column.name)};",
+                + f".\nOr drop it: ALTER TABLE {qualified(column.schema, column.table)} "
+                + f"DROP COLUMN {quote_identifier(column.name)};",
             )
         )
     for key in sorted(live_columns.keys() & expected_columns.keys()):
@@ -266,7 +256,7 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
     findings = []
     for index in extra:
         wanted = missing_by_name.pop((index.schema, index.name), None)
-        drop = f"DROP INDEX CONCURRENTLY {_table_sql(index.schema, index.name)};"
+        drop = f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};"
         if wanted is not None:
             findings.append(
                 DriftFinding(
@@ -319,8 +309,8 @@ def _constraint_findings(
     missing_by_name = {(c.schema, c.table, c.name): c for c in missing}
     findings = []
     for constraint in extra:
-        table = _table_sql(constraint.schema, constraint.table)
-        drop = f"ALTER TABLE {table} DROP CONSTRAINT {_quote(constraint.name)};"
+        table = qualified(constraint.schema, constraint.table)
+        drop = f"ALTER TABLE {table} DROP CONSTRAINT {quote_identifier(constraint.name)};"
         wanted = missing_by_name.pop((constraint.schema, constraint.table, constraint.name), None)
         if wanted is not None:
             findings.append(
@@ -331,7 +321,7 @@ def _constraint_findings(
                     f"Constraint {constraint.name} on {constraint.qualified_table} is {constraint.definition}; the "
                     f"migrations say {wanted.definition}.",
                     f"Replace it as the migrations say: {drop} ALTER TABLE {table} ADD CONSTRAINT "
-                    f"{_quote(wanted.name)} {wanted.definition};",
+                    f"{quote_identifier(wanted.name)} {wanted.definition};",
                 )
             )
             continue
@@ -346,7 +336,7 @@ def _constraint_findings(
             )
         )
     for constraint in missing_by_name.values():
-        table = _table_sql(constraint.schema, constraint.table)
+        table = qualified(constraint.schema, constraint.table)
         findings.append(
             DriftFinding(
                 "missing_constraint",
@@ -354,8 +344,8 @@ def _constraint_findings(
                 f"{constraint.qualified_table}.{constraint.name}",
                 f"The applied migrations create {constraint.type} constraint {constraint.name} on "
                 f"{constraint.qualified_table} ({constraint.definition}), but the database does not have it.",
-                f"ALTER TABLE {table} ADD CONSTRAINT {_quote(constraint.name)} {constraint.definition}; (for a "
-                "check or foreign key on a big table add it NOT VALID, then VALIDATE CONSTRAINT)",
+                f"ALTER TABLE {table} ADD CONSTRAINT {quote_identifier(constraint.name)} {constraint.definition}; "
+                "(for a check or foreign key on a big table add it NOT VALID, then VALIDATE CONSTRAINT)",
             )
         )
     return findings
@@ -372,7 +362,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
                 "error",
                 name,
                 f"The applied migrations create extension {name}, but the database does not have it.",
-                f"CREATE EXTENSION IF NOT EXISTS {_quote(name)};",
+                f"CREATE EXTENSION IF NOT EXISTS {quote_identifier(name)};",
             )
         )
     for name in sorted(live_versions.keys() - expected_versions.keys()):
@@ -383,7 +373,8 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
                 name,
                 f"Extension {name} {live_versions[name]} is installed, but no applied migration creates it.",
                 "Adopt it with a migration running django.contrib.postgres.operations.CreateExtension("
-                f"{name!r}) (a no-op where it exists).\nOr drop it if nothing uses it: DROP EXTENSION {_quote(name)};",
+                f"{name!r}) (a no-op where it exists).\n"
+                f"Or drop it if nothing uses it: DROP EXTENSION {quote_identifier(name)};",
             )
         )
     for name in sorted(live_versions.keys() & expected_versions.keys()):
@@ -395,7 +386,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
                     name,
                     f"Extension {name} is at version {live_versions[name]}; a fresh database gets "
                     f"{expected_versions[name]}.",
-                    f"ALTER EXTENSION {_quote(name)} UPDATE; (read the extension's upgrade notes first)",
+                    f"ALTER EXTENSION {quote_identifier(name)} UPDATE; (read the extension's upgrade notes first)",
                 )
             )
     return findings

@@ -89,11 +89,12 @@ def test_an_index_made_by_hand_is_drift_with_a_drop_or_adopt_fix(plant):
 def test_columns_added_or_changed_by_hand_are_drift(plant):
     plant.sql("ALTER TABLE public.users ADD COLUMN nickname text")
     plant.sql("ALTER TABLE public.users ADD COLUMN legacy_flag boolean NOT NULL")
+    plant.sql('ALTER TABLE public.users ADD COLUMN "order" int')  # a reserved word: the fix must quote it
     plant.sql("ALTER TABLE public.conversations ALTER COLUMN title SET DEFAULT 'untitled'")
     try:
         findings = by_object(drift_findings())
     finally:
-        plant.sql("ALTER TABLE public.users DROP COLUMN nickname, DROP COLUMN legacy_flag")
+        plant.sql('ALTER TABLE public.users DROP COLUMN nickname, DROP COLUMN legacy_flag, DROP COLUMN "order"')
         plant.sql("ALTER TABLE public.conversations ALTER COLUMN title DROP DEFAULT")
 
     nickname = findings["public.users.nickname"]
@@ -109,7 +110,13 @@ def test_columns_added_or_changed_by_hand_are_drift(plant):
     assert (title.code, title.severity) == ("column_mismatch", "warning")
     assert "default is 'untitled'::" in title.message and "migrations say none" in title.message
     assert "ALTER TABLE public.conversations ALTER COLUMN title DROP DEFAULT;" in title.fix
-    assert set(findings) == {"public.users.nickname", "public.users.legacy_flag", "public.conversations.title"}
+    assert 'ALTER TABLE public.users DROP COLUMN "order";' in findings["public.users.order"].fix
+    assert set(findings) == {
+        "public.users.nickname",
+        "public.users.legacy_flag",
+        "public.users.order",
+        "public.conversations.title",
+    }
 
 
 @pytest.mark.django_db
