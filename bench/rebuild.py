@@ -53,7 +53,7 @@ def main() -> None:
 def _conn():
     import psycopg
 
-    from schemaadmin.pg.explain import connection_params
+    from schemaadmin.pg.connection import connection_params
 
     return psycopg.connect(**connection_params("default"), autocommit=True)
 

@@ -6,10 +6,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from django.db import connections
 from django.db.backends.utils import CursorWrapper
 
-__all__ = ["UnknownDatabase", "cursor", "fetch_all", "fetch_one", "server_version"]
+__all__ = [
+    "UnknownDatabase",
+    "connection_params",
+    "cursor",
+    "fetch_all",
+    "fetch_one",
+    "own_connection",
+    "server_version",
+]
 
 
 class UnknownDatabase(ValueError):
@@ -21,6 +30,19 @@ def validated_alias(using: str) -> str:
     if using not in connections.settings:
         raise UnknownDatabase(f"No database is configured under the alias {using!r}.")
     return using
+
+
+def connection_params(using: str) -> dict[str, Any]:
+    """Return psycopg.connect() arguments for a new connection like the alias's own."""
+    params = connections[validated_alias(using)].get_connection_params()
+    for django_only in ("cursor_factory", "context"):
+        params.pop(django_only, None)
+    return params
+
+
+def own_connection(using: str = "default", *, autocommit: bool = True, **overrides: Any) -> psycopg.Connection:
+    """Open a connection of its own to the alias's database, outside Django's and its transaction."""
+    return psycopg.connect(**{**connection_params(using), **overrides}, autocommit=autocommit)
 
 
 @contextmanager

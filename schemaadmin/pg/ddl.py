@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import errors, sql
 
-from schemaadmin.pg.connection import fetch_all, fetch_one
-from schemaadmin.pg.explain import connection_params
+from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
 
 __all__ = [
     "IndexState",
@@ -58,10 +58,8 @@ def open_build_connection(
     *, using: str = "default", application_name: str = "", on_notice: Callable[[str], None] | None = None
 ) -> psycopg.Connection:
     """Open an autocommit connection like the alias's, named for pg_stat_activity, passing NOTICEs to on_notice."""
-    params = connection_params(using)
-    if application_name:
-        params["application_name"] = application_name[:NAME_BYTES]
-    conn = psycopg.connect(**params, autocommit=True)
+    named: dict[str, Any] = {"application_name": application_name[:NAME_BYTES]} if application_name else {}
+    conn = own_connection(using, **named)
     if on_notice is not None:
         conn.add_notice_handler(lambda diag: on_notice(_notice_text(diag)))
     return conn

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from schemaadmin.pg.connection import fetch_one, validated_alias
+from schemaadmin.pg.connection import connection_params, fetch_one
 
 __all__ = [
     "EXPLAIN_OPTIONS",
@@ -78,16 +78,6 @@ def explain_role_state(role: str, *, using: str = "default") -> RoleState:
     )
     assert row is not None
     return RoleState(name=role, exists=bool(row[0]), usable=bool(row[1]))
-
-
-def connection_params(using: str) -> dict[str, Any]:
-    """Return psycopg.connect() arguments for a new connection like the alias's own."""
-    from django.db import connections
-
-    params = connections[validated_alias(using)].get_connection_params()
-    for django_only in ("cursor_factory", "context"):
-        params.pop(django_only, None)
-    return params
 
 
 # Conditions whose server message names only what the user wrote (identifiers, types, syntax), never row

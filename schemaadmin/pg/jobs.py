@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 from psycopg import sql
 
-from schemaadmin.pg.connection import cursor, fetch_one
-from schemaadmin.pg.explain import connection_params
+from schemaadmin.pg.connection import cursor, fetch_one, own_connection
 
 __all__ = ["LogWriter", "backend_pid", "reset_session_timeouts", "set_session_timeouts"]
 
@@ -47,7 +45,7 @@ class LogWriter:
     """
 
     def __init__(self, table: str, pk: int, *, using: str = "default", interval: float = 0.5) -> None:
-        self._conn = psycopg.connect(**connection_params(using), autocommit=True)
+        self._conn = own_connection(using)
         self._statement = sql.SQL("UPDATE {table} SET log = log || %s WHERE id = %s").format(
             table=sql.Identifier(table)
         )

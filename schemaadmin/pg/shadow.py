@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 
-from schemaadmin.pg.connection import fetch_all, fetch_one
-from schemaadmin.pg.explain import connection_params
+from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
 
 __all__ = ["create_database", "databases_starting_with", "drop_database", "may_create_databases"]
 
@@ -27,13 +25,13 @@ def may_create_databases(*, using: str = "default") -> bool:
 def create_database(name: str, *, using: str = "default") -> None:
     """Create an empty database called name from template0 on the alias's server."""
     # CREATE DATABASE refuses to run in a transaction, and the alias's own connection may be inside one.
-    with psycopg.connect(**connection_params(using), autocommit=True) as conn:
+    with own_connection(using) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
 
 
 def drop_database(name: str, *, using: str = "default") -> None:
     """Drop the database called name on the alias's server, ending any session still connected to it."""
-    with psycopg.connect(**connection_params(using), autocommit=True) as conn:
+    with own_connection(using) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

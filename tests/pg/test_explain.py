@@ -7,10 +7,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.explain import (
     RUN_SLOT_NAMESPACE,
     ExplainFailure,
-    connection_params,
     explain_role_state,
     release_run_slot,
     run_explain,

@@ -9,7 +9,8 @@ import pytest
 
 from schemaadmin.checks import explain_role_problems
 from schemaadmin.models import AuditEvent, ExplainRun
-from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, connection_params, run_slot_key
+from schemaadmin.pg.connection import connection_params
+from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, run_slot_key
 from schemaadmin.services.explain import Refused, checked_statement, explain, marked_position
 from schemaadmin.services.explain_summary import plan_summary, plan_text
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 
 from schemaadmin.models import AuditEvent, JobState, MigrationApply
-from schemaadmin.pg.explain import connection_params
+from schemaadmin.pg.connection import connection_params
 from schemaadmin.services.migration_apply import (
     WORKER_STOPPED,
     ApplyAlreadyActive,

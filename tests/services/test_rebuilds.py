@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from schemaadmin.models import AuditEvent, IndexRebuild, JobState
+from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.ddl import index_state, leftover_indexes, session_pids
-from schemaadmin.pg.explain import connection_params
 from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
     RebuildRefused,
