@@ -205,13 +205,14 @@ def measure_recall(
     *,
     k: int = 10,
     samples: int = 100,
-    target: float = 0.95,
+    target: float | None = None,
     ladder: Sequence[int] | None = None,
     using: str = "default",
     log: Callable[[str], None] | None = None,
 ) -> RecallResult:
     """Measure recall@k and latency of index `qualified` now, along a ladder of search settings."""
     say = log or (lambda line: None)
+    target = app_settings()["RECALL_TARGET"] if target is None else target
     index = validated_target(qualified, k=k, samples=samples, target=target, using=using)
     timeout_ms = app_settings()["RECALL_STATEMENT_TIMEOUT_MS"]
     vectors = sample_vectors(index, samples, seed=SEED, using=using)
@@ -293,12 +294,13 @@ def start_recall_check(
     rebuild: IndexRebuild | None = None,
     k: int = 10,
     samples: int = 100,
-    target: float = 0.95,
+    target: float | None = None,
     using: str = "default",
 ) -> RecallCheck:
     """Record a recall check, audit it and queue its job; refuse an index or values that cannot be checked."""
     from schemaadmin.tasks import recall_check
 
+    target = app_settings()["RECALL_TARGET"] if target is None else target
     index = validated_target(qualified, k=k, samples=samples, target=target, using=using)
     check = RecallCheck.objects.create(
         database_alias=using,

@@ -113,6 +113,14 @@ def test_no_value_reaching_the_target_is_said_in_a_sentence(items):
     assert result.recommendation.startswith("No probes value tried reaches recall 1.00")
 
 
+def test_the_target_defaults_to_the_setting(items, role_user, settings):
+    settings.SCHEMAADMIN = {"RECALL_TARGET": 1.0}
+    result = measure_recall(f"{items.schema}.items_ivf", k=10, samples=20, ladder=[1])
+    assert result.recommendation.startswith("No probes value tried reaches recall 1.00")
+    check = start_recall_check(f"{items.schema}.items_ivf", user=role_user("dba"))
+    assert check.target_recall == 1.0
+
+
 @pytest.mark.parametrize(
     ("name", "kwargs", "message"),
     [

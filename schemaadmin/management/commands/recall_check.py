@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.recall import RecallRefused, RecallResult, measure_recall
 
@@ -40,18 +39,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--samples", type=int, default=100, help="Query vectors sampled from the table (default 100)."
         )
-        parser.add_argument("--target", type=float, default=None, help="Recall to reach (default 0.95).")
+        parser.add_argument(
+            "--target", type=float, default=None, help="Recall to reach (default: the RECALL_TARGET setting, 0.95)."
+        )
         parser.add_argument("--database", default="default", help="Database alias (default: default).")
         parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        target = options["target"] if options["target"] is not None else app_settings()["RECALL_TARGET"]
         try:
             result = measure_recall(
                 options["index"],
                 k=options["k"],
                 samples=options["samples"],
-                target=target,
+                target=options["target"],
                 using=options["database"],
             )
         except (RecallRefused, UnknownDatabase) as exc:
