@@ -21,7 +21,6 @@ from django.utils import timezone
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
-from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.ddl import (
     cancel_build,
     create_index_concurrently,
@@ -35,6 +34,7 @@ from schemaadmin.pg.ddl import (
     set_build_settings,
     temporary_index_name,
 )
+from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.jobs import LogWriter
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
@@ -229,11 +229,8 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log, watcher: 
         reindex_concurrently(conn, schema, name)
     else:
         temporary = temporary_index_name(name)
-        definition = index_definition(name, schema=schema, using=using)
-        if definition is None:
-            raise RuntimeError(f"The index {schema}.{name} disappeared before the build.")
         statement = replacement_definition(
-            definition,
+            index.definition,
             schema=schema,
             table=index.table,
             new_name=temporary,
@@ -342,7 +339,7 @@ def audit_outcome(rebuild: IndexRebuild, **detail: Any) -> None:
 
 def _start_recall_check(rebuild: IndexRebuild) -> None:
     """Measure the rebuilt vector index's recall, when the recall service is installed."""
-    if rebuild.method not in ("hnsw", "ivfflat"):
+    if rebuild.method not in VECTOR_METHODS:
         return
     from schemaadmin.services.recall import start_recall_check
 
