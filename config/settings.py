@@ -1,6 +1,9 @@
 """Settings for SchemaAdmin, read from the environment.
 
 DATABASE_URL      any PostgreSQL >= 15 with pgvector >= 0.7; unset: the embedded server in .pgdata/
+SCHEMAADMIN_EXPLAIN_DATABASE_URL  the EXPLAIN console's own read-only login (`manage.py create_explain_role`
+                  creates it and prints this URL); only user, password, host, port and options are used
+SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS  gunicorn's worker timeout; every request's work fits inside it (90)
 DJANGO_DEBUG      "1" for development (set by `make run`)
 DJANGO_SECRET_KEY required unless DEBUG or the embedded demo database is in use
 DJANGO_ALLOWED_HOSTS  comma-separated; default localhost names
@@ -18,6 +21,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config.serving import REQUEST_TIMEOUT_SECONDS
 from schemaadmin.embedded import database_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,8 +36,15 @@ def _flag(name: str, default: bool = False) -> bool:
 
 DEBUG = _flag("DJANGO_DEBUG")
 
-_default_database, EMBEDDED_PGDATA = database_settings(BASE_DIR)
-DATABASES = {"default": _default_database}
+_database_setup = database_settings(BASE_DIR)
+DATABASES = {"default": _database_setup.default}
+EMBEDDED_PGDATA = _database_setup.data_dir
+# The EXPLAIN console's own low-privilege login (psycopg connection keys; the database is always the alias's).
+# Embedded server: created at bootstrap. DATABASE_URL: from SCHEMAADMIN_EXPLAIN_DATABASE_URL, which
+# `manage.py create_explain_role` prints; unset, the console falls back to SET ROLE (system check W011 says so).
+SCHEMAADMIN_EXPLAIN_LOGIN = _database_setup.explain_login
+# gunicorn's worker timeout (config/gunicorn.conf.py reads the same value): work in a request must end before it.
+SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS = REQUEST_TIMEOUT_SECONDS
 # True when SchemaAdmin runs on its own embedded demo server (DATABASE_URL unset).
 EMBEDDED_DATABASE = EMBEDDED_PGDATA is not None
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.explain import RoleState, explain_role_state
+from schemaadmin.pg.roles import RoleFacts, role_facts
 from schemaadmin.pg.server import ExtensionState, ServerInfo, extension_state, server_info
 
-__all__ = ["MIN_PGVECTOR", "MIN_SERVER_MAJOR", "database_problems", "explain_role_problems"]
+__all__ = [
+    "MIN_PGVECTOR",
+    "MIN_SERVER_MAJOR",
+    "app_role_problems",
+    "database_problems",
+    "explain_login_problems",
+    "explain_role_problems",
+]
 
 MIN_SERVER_MAJOR = 15
 MIN_PGVECTOR = (0, 7)
@@ -101,18 +110,73 @@ def check_databases(
 
 
 def explain_role_problems(alias: str, role: RoleState) -> list[CheckMessage]:
-    """Return a warning when the EXPLAIN console cannot run queries as its low-privilege role."""
+    """Return a warning when the EXPLAIN console's SET ROLE fallback cannot switch to its low-privilege role."""
     if role.usable:
         return []
     reason = "does not exist" if not role.exists else "exists, but the connecting user is not a member of it"
     return [
         Warning(
             f"The EXPLAIN role {role.name!r} {reason} on database {alias!r}: the console runs users' queries "
-            "with the application's own privileges (superuser-only functions are not refused by the server).",
-            hint=f"As a role administrator run: CREATE ROLE {role.name} NOLOGIN; GRANT pg_read_all_stats TO "
-            f"{role.name}; GRANT SELECT ON the chat product's tables TO {role.name}; "
-            f"GRANT {role.name} TO <the application's user>;",
+            "with the application's own privileges.",
+            hint="Run `manage.py create_explain_role` as a role administrator and set the "
+            "SCHEMAADMIN_EXPLAIN_DATABASE_URL it prints.",
             id="schemaadmin.W010",
+        )
+    ]
+
+
+def explain_login_problems(alias: str, login: RoleFacts | None) -> list[CheckMessage]:
+    """Return what is wrong with the console's own login role, or that the console has none (SET ROLE fallback)."""
+    hint = (
+        "As a role administrator run `manage.py create_explain_role` and set SCHEMAADMIN_EXPLAIN_DATABASE_URL to the "
+        "URL it prints: the console then logs in as a role that can only read the product's tables."
+    )
+    if login is None:
+        return [
+            Warning(
+                f"The EXPLAIN console on database {alias!r} has no login role of its own: it runs queries after "
+                "SET ROLE from the application's connection, and relies on the function allowlist alone to keep "
+                "a query from resetting the role.",
+                hint=hint,
+                id="schemaadmin.W011",
+            )
+        ]
+    wrong = []
+    if not login.exists:
+        wrong.append("does not exist")
+    else:
+        if login.superuser:
+            wrong.append("is a superuser")
+        if not login.can_login:
+            wrong.append("cannot log in")
+        if login.member_of:
+            wrong.append(f"is a member of {', '.join(login.member_of)}")
+        if login.create_db or login.create_role or login.replication or login.bypass_rls:
+            wrong.append("has CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS")
+    if not wrong:
+        return []
+    return [
+        Error(
+            f"The EXPLAIN console's login role {login.name!r} on database {alias!r} " + "; ".join(wrong) + ": it must "
+            "be a plain LOGIN role that can only read the product's tables.",
+            hint=hint,
+            id="schemaadmin.E012",
+        )
+    ]
+
+
+def app_role_problems(alias: str, app: RoleFacts) -> list[CheckMessage]:
+    """Return a warning when the application connects as a superuser."""
+    if not app.superuser:
+        return []
+    return [
+        Warning(
+            f"The application connects to database {alias!r} as {app.name!r}, a superuser: a flaw anywhere in it "
+            "would hand out the whole server.",
+            hint="Connect as an owner role without SUPERUSER: CREATE ROLE schemaadmin LOGIN CREATEDB; GRANT "
+            "pg_read_all_stats, pg_signal_backend TO schemaadmin; make it the owner of the database and its "
+            "tables; put it in DATABASE_URL. (docker-compose and the embedded server already do this.)",
+            id="schemaadmin.W012",
         )
     ]
 
@@ -121,14 +185,20 @@ def explain_role_problems(alias: str, role: RoleState) -> list[CheckMessage]:
 def check_explain_role(
     app_configs: Sequence[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """Check that the EXPLAIN console's low-privilege role is there on every database asked about."""
+    """Check the roles on every database asked about: no superuser app, a console that cannot escalate."""
     problems: list[CheckMessage] = []
+    login = getattr(settings, "SCHEMAADMIN_EXPLAIN_LOGIN", None)
     for alias in databases or ():
         if connections[alias].vendor != "postgresql":
             continue
         try:
-            role = explain_role_state(app_settings()["EXPLAIN_ROLE"], using=alias)
+            problems.extend(app_role_problems(alias, role_facts(using=alias)))
+            if login:
+                problems.extend(explain_login_problems(alias, role_facts(str(login["user"]), using=alias)))
+            else:
+                problems.extend(explain_login_problems(alias, None))
+                role = explain_role_state(app_settings()["EXPLAIN_ROLE"], using=alias)
+                problems.extend(explain_role_problems(alias, role))
         except DatabaseError:
             continue  # check_databases already says the database cannot be reached
-        problems.extend(explain_role_problems(alias, role))
     return problems

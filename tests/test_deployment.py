@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import secrets
 import socket
 import subprocess
@@ -21,6 +22,8 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 import pytest
 import yaml
 from django.conf import settings
+
+from schemaadmin.conf import app_settings
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -52,17 +55,31 @@ def test_db_is_pgvector_on_postgresql_18_with_a_named_volume(compose):
 def test_web_migrates_then_serves_with_gunicorn(compose):
     web = compose["services"]["web"]
     command = _command(web)
-    assert command.index("manage.py migrate --noinput") < command.index("gunicorn config.wsgi:application")
-    assert "--bind 0.0.0.0:8000" in command
-    assert "--workers 3" in command
+    assert command.index("manage.py migrate --noinput") < command.index("gunicorn -c config/gunicorn.conf.py")
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
     assert web["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_gunicorn_serves_on_port_8000_and_waits_as_long_as_the_settings_allow():
+    conf = runpy.run_path(str(BASE_DIR / "config" / "gunicorn.conf.py"))
+    assert conf["bind"] == "0.0.0.0:8000" and conf["workers"] == 3 and conf["wsgi_app"] == "config.wsgi:application"
+    # A request the settings allow (the console's longest run included) is never cut by gunicorn.
+    assert conf["timeout"] == settings.SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS
+    assert app_settings()["EXPLAIN_MAX_TIMEOUT_MS"] / 1000 < conf["timeout"]
+    assert "gunicorn -c config/gunicorn.conf.py" in (BASE_DIR / "Dockerfile").read_text()
 
 
 def test_web_reads_its_secrets_and_database_from_the_environment(compose):
     env = compose["services"]["web"]["environment"]
     assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
     assert "@db:5432/" in env["DATABASE_URL"]
+    # The app and the console log in as roles of their own; neither is the superuser the db container makes.
+    db_env = compose["services"]["db"]["environment"]
+    assert env["DATABASE_URL"].startswith("postgresql://schemaadmin:") and db_env["POSTGRES_USER"] == "postgres"
+    assert env["SCHEMAADMIN_EXPLAIN_DATABASE_URL"].startswith("postgresql://schemaadmin_explain:")
+    assert any(
+        v.endswith("docker-entrypoint-initdb.d/10-schemaadmin.sh:ro") for v in compose["services"]["db"]["volumes"]
+    )
     assert "DJANGO_ALLOWED_HOSTS" in env
     assert "DJANGO_DEBUG" not in env
 
@@ -169,15 +186,13 @@ def gunicorn(collected_static, transactional_db, tmp_path) -> Iterator[Gunicorn]
     env = _production_env()
     # gunicorn's control socket goes to $XDG_RUNTIME_DIR (else ~/.gunicorn): one per test, not one shared.
     env["XDG_RUNTIME_DIR"] = str(tmp_path)
-    _manage(env, "migrate", "--noinput")
     port = _free_port()
+    env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1")
+    _manage(env, "migrate", "--noinput")
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", "-",
-            ],
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"],
             cwd=BASE_DIR,
             env=env,
             stdout=log,

@@ -11,7 +11,7 @@ import pgvector.django.indexes
 import pgvector.django.vector
 import uuid
 
-from pgvector.django import VectorExtension
+from schemaadmin.operations import AdministeredVectorExtension
 from django.conf import settings
 from django.db import migrations, models
 
@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # pgvector first: the chunks' embedding column and its HNSW index need it.
-        VectorExtension(),
+        AdministeredVectorExtension(),
         migrations.CreateModel(
             name='AccessRule',
             fields=[

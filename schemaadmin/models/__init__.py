@@ -12,8 +12,12 @@ from schemaadmin.models.operations import (
     RecallCheck,
 )
 
+# The chat product's own tables: what the EXPLAIN console's role may read, and nothing of SchemaAdmin's.
+PRODUCT_MODELS = (ChatUser, Conversation, Message, ConversationPreference, KnowledgeBaseDocument, KnowledgeBaseChunk)
+
 __all__ = [
     "ACTIVE_STATES",
+    "PRODUCT_MODELS",
     "EMBEDDING_DIMENSIONS",
     "AccessRule",
     "AuditEvent",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_all, fetch_one
 
-__all__ = ["ExtensionState", "ServerInfo", "extension_state", "server_info"]
+__all__ = ["ExtensionState", "ServerInfo", "extension_created_by_current_user", "extension_state", "server_info"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +70,17 @@ def extension_state(name: str, *, using: str = "default") -> ExtensionState:
     installed = rows[0][0] if rows else None
     available = tuple(r[1] for r in rows if r[1] is not None)
     return ExtensionState(name=name, installed_version=installed, available_versions=available)
+
+
+def extension_created_by_current_user(name: str, *, using: str = "default") -> bool:
+    """Return whether the extension is installed in this database and owned by the connection's role."""
+    row = fetch_one(
+        """
+        SELECT pg_get_userbyid(e.extowner) = current_user AS owned
+        FROM pg_extension AS e
+        WHERE e.extname = %s
+        """,
+        [name],
+        using=using,
+    )
+    return bool(row and row[0])

@@ -23,10 +23,12 @@ def may_create_databases(*, using: str = "default") -> bool:
 
 
 def create_database(name: str, *, using: str = "default") -> None:
-    """Create an empty database called name from template0 on the alias's server."""
+    """Create a database called name from template1 on the alias's server."""
+    # template1 holds the extensions an administrator installed for every new database (the embedded server puts
+    # vector there): the application's role is no superuser and may not create untrusted extensions itself.
     # CREATE DATABASE refuses to run in a transaction, and the alias's own connection may be inside one.
     with own_connection(using) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template1").format(sql.Identifier(name)))
 
 
 def drop_database(name: str, *, using: str = "default") -> None:

@@ -1,7 +1,7 @@
 """The schema the applied migrations build: replayed in a throwaway "shadow" database, introspected, dropped.
 
 The shadow lives on the same server as the alias it stands for (so the same PostgreSQL version and extensions),
-is created from template0, migrated by a child process to exactly the migrations applied on the live database
+is created from template1 (with the extensions installed there), migrated by a child process to exactly the migrations applied on the live database
 (pending ones stay out) and read there with the same catalog functions as the live database (the child prints
 the snapshot as JSON), and always dropped.
 

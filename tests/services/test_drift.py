@@ -176,10 +176,15 @@ def test_a_model_change_without_a_migration_is_drift():
 
 
 @pytest.mark.django_db
-def test_a_role_that_may_not_create_databases_gets_one_clear_finding():
+def test_a_role_that_may_not_create_databases_gets_one_clear_finding(superuser_sql):
+    # A role like a managed service's app user, without CREATEDB (roles belong to the whole throwaway server).
+    superuser_sql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'drift_no_createdb') THEN "
+        "CREATE ROLE drift_no_createdb NOLOGIN NOCREATEDB; END IF; END $$"
+    )
+    superuser_sql(f"GRANT drift_no_createdb TO {connection.settings_dict['USER']}")
     with connection.cursor() as cur:
-        # Rolled back with the test's transaction: a role like a managed service's app user, without CREATEDB.
-        cur.execute("CREATE ROLE drift_no_createdb NOLOGIN NOCREATEDB")
+        # Rolled back with the test's transaction.
         cur.execute("GRANT SELECT ON django_migrations TO drift_no_createdb")
         cur.execute("SET LOCAL ROLE drift_no_createdb")
         report = drift_report(refresh=True)

@@ -1,0 +1,50 @@
+"""`manage.py create_explain_role` makes the console's login on a server the operator runs, and prints its URL."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from schemaadmin.embedded import EMBEDDED_SUPERUSER, explain_login_from_url
+from schemaadmin.pg.roles import role_facts
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(settings.EMBEDDED_PGDATA is None, reason="needs the embedded server's superuser"),
+]
+
+
+def _admin_url() -> str:
+    db = connection.settings_dict
+    return f"postgresql://{EMBEDDED_SUPERUSER}@{quote(db['HOST'], safe='')}/{db['NAME']}"
+
+
+def test_it_creates_a_login_that_reads_the_product_only_and_prints_a_url_that_works(superuser_sql):
+    superuser_sql("DO $$ BEGIN CREATE ROLE console_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    superuser_sql("GRANT pg_read_all_stats, pg_read_all_data TO console_reader")  # as an older release left it
+    out = io.StringIO()
+    call_command("create_explain_role", role="console_reader", admin_url=_admin_url(), stdout=out, stderr=io.StringIO())
+
+    (line,) = [line for line in out.getvalue().splitlines() if line.startswith("SCHEMAADMIN_EXPLAIN_DATABASE_URL=")]
+    login = explain_login_from_url(line.partition("=")[2])
+    assert login["user"] == "console_reader" and login["password"]
+    facts = role_facts("console_reader")
+    assert facts.can_login and not facts.superuser and facts.member_of == ()
+
+    with psycopg.connect(**login, dbname=connection.settings_dict["NAME"], autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM knowledge_base_chunks").fetchone() == (0,)
+        assert conn.execute("SHOW temp_file_limit").fetchone() == ("1GB",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT session_key FROM django_session")
+
+
+def test_a_role_that_may_not_create_roles_gets_a_sentence():
+    # The application's own role has no CREATEROLE: the command says to run it as an administrator.
+    with pytest.raises(CommandError, match="--admin-url"):
+        call_command("create_explain_role", role="console_other", stdout=io.StringIO())
