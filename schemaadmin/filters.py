@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -18,7 +19,13 @@ from schemaadmin.models.chat import last_activity
 __all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "matching_users"]
 
 USER_MATCH_LIMIT = 50
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# The days a date filter accepts. A filter up to a day ends before the next one, which must still be a date
+# (date.max + 1 day overflows); no chat message or audit event is older than the first.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+DATE_INPUT = forms.DateInput(
+    attrs={"type": "date", "min": EARLIEST_DAY.isoformat(), "max": LATEST_DAY.isoformat()}, format="%Y-%m-%d"
+)
 
 
 def matching_users(text: str) -> QuerySet[ChatUser]:
@@ -37,6 +44,21 @@ class IntegerFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
 
+class BoundedDateField(forms.DateField):
+    """A date from EARLIEST_DAY to LATEST_DAY."""
+
+    def validate(self, value: date | None) -> None:
+        super().validate(value)
+        if value is not None and not EARLIEST_DAY <= value <= LATEST_DAY:
+            raise ValidationError(
+                f"Enter a date from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}.", code="out_of_range"
+            )
+
+
+class BoundedDateFilter(django_filters.DateFilter):
+    field_class = BoundedDateField
+
+
 class _ConversationFilters(django_filters.FilterSet):
     """Filters on a conversation; `path` leads from the filtered model to the conversation."""
 
@@ -48,8 +70,8 @@ class _ConversationFilters(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(
         method="filter_channel", choices=Conversation.Channel.choices, empty_label="Any channel", label="Channel"
     )
-    active_from = django_filters.DateFilter(method="filter_active_from", label="Active from", widget=DATE_INPUT)
-    active_to = django_filters.DateFilter(method="filter_active_to", label="Active to", widget=DATE_INPUT)
+    active_from = BoundedDateFilter(method="filter_active_from", label="Active from", widget=DATE_INPUT)
+    active_to = BoundedDateFilter(method="filter_active_to", label="Active to", widget=DATE_INPUT)
     min_messages = IntegerFilter(
         method="filter_min_messages", label="At least N messages", min_value=1, max_value=10**7
     )
@@ -123,8 +145,8 @@ class AuditFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(field_name="actor_username", label="Who", max_length=150)
     action = django_filters.CharFilter(field_name="action", max_length=64)
     target = django_filters.CharFilter(field_name="target", lookup_expr="startswith", max_length=300)
-    since = django_filters.DateFilter(method="filter_since", label="From", widget=DATE_INPUT)
-    until = django_filters.DateFilter(method="filter_until", label="To", widget=DATE_INPUT)
+    since = BoundedDateFilter(method="filter_since", label="From", widget=DATE_INPUT)
+    until = BoundedDateFilter(method="filter_until", label="To", widget=DATE_INPUT)
 
     class Meta:
         model = AuditEvent

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from django import forms
+from typing import Any
 
-__all__ = ["IndexFilterForm", "TableFilterForm"]
+from django import forms
+from django.http import QueryDict
+
+__all__ = ["DEFAULT_PER_PAGE", "PER_PAGE_CHOICES", "IndexFilterForm", "TableFilterForm"]
 
 METHODS = ("btree", "hash", "gin", "gist", "spgist", "brin", "hnsw", "ivfflat")
 NAME_PATTERN = r"^[^\x00]{0,127}$"
+# Rows per page offered and the default; the highest page number a link may name (past the end: the last page).
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+DEFAULT_PER_PAGE = 50
+MAX_PAGE = 100_000
 
 
 class _HealthFilterForm(forms.Form):
@@ -23,12 +30,31 @@ class _HealthFilterForm(forms.Form):
         label="Only problems",
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )
+    per_page = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        choices=[(n, str(n)) for n in PER_PAGE_CHOICES],
+        label="Per page",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    page = forms.CharField(required=False, max_length=12, label="Page")
+
+    def __init__(self, data: QueryDict | None = None, *args: Any, **kwargs: Any) -> None:
+        if data is not None and not data.get("per_page"):
+            data = data.copy()  # the select then shows the page size in use
+            data["per_page"] = str(DEFAULT_PER_PAGE)
+        super().__init__(data, *args, **kwargs)
 
     def clean_table(self) -> str:
         value = self.cleaned_data["table"].strip()
         if "\x00" in value:
             raise forms.ValidationError("A table name cannot contain a NUL character.")
         return value
+
+    def clean_page(self) -> int:
+        """Return the page number asked for; one that is not a page number reads as the first."""
+        value = self.cleaned_data["page"].strip()
+        return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_PAGE else 1
 
     def matches_table(self, schema: str, table: str) -> bool:
         wanted = self.cleaned_data.get("table", "").lower()

@@ -24,7 +24,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     """List audit events, newest first, filtered by who, action, target and dates."""
     filters = AuditFilter(request.GET, queryset=AuditEvent.objects.all())
     paging = PageCursor(request.GET)
-    context: dict[str, object] = {"filters": filters}
+    context: dict[str, object] = {"filters": filters, "paging": paging}
     if not (filters.is_valid() & paging.is_valid()):
         return render_page(request, TEMPLATE, context, partial="results", status=400)
     try:

@@ -155,6 +155,14 @@ def test_filters_by_user_channel_role_dates_and_size(support, chat):
         ({"q": "!!! ???"}, "Nothing in this search can be matched"),
         ({"q": "x" * 201}, "at most 200 characters"),
         ({"user": "u" * 201}, "at most 200 characters"),
+        # The day after the last day a date filter reaches must still be a date.
+        ({"active_to": "9999-12-31"}, "Enter a date from 1900-01-01 to 2999-12-31."),
+        ({"q": "invoices", "active_to": "9999-12-31"}, "Enter a date from 1900-01-01 to 2999-12-31."),
+        ({"active_from": "0001-01-01"}, "Enter a date from 1900-01-01 to 2999-12-31."),
+        # PostgreSQL refuses NUL in text: the forms refuse it first.
+        ({"q": "refund\x00"}, "Null characters are not allowed."),
+        ({"user": "\x00"}, "Null characters are not allowed."),
+        ({"after": "\x00"}, "Null characters are not allowed."),
     ],
 )
 def test_bad_input_is_a_400_that_says_what_is_wrong(support, chat, params, message):
@@ -330,6 +338,24 @@ def test_audit_log_lists_and_filters_events_for_dbas(client_as, chat):
     assert response.status_code == 200
     assert [e.action for e in response.context["page"].rows] == ["conversation.view"]
     assert dba.get("/audit/", {"since": "yesterday"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"until": "9999-12-31"}, "Enter a date from 1900-01-01 to 2999-12-31."),
+        ({"since": "0001-01-01"}, "Enter a date from 1900-01-01 to 2999-12-31."),
+        ({"actor": "\x00"}, "Null characters are not allowed."),
+        ({"after": "\x00"}, "Page link: Null characters are not allowed."),
+        ({"after": "a", "before": "b"}, "use one"),
+    ],
+)
+def test_audit_log_bad_filters_and_page_links_are_a_400_that_says_what_is_wrong(client_as, params, message):
+    dba = client_as("dba")
+    for headers in ({}, {"HX-Request": "true"}):
+        response = dba.get("/audit/", params, headers=headers)
+        assert response.status_code == 400
+        assert message in response.content.decode()
 
 
 def test_cursor_round_trips_values():

@@ -77,6 +77,27 @@ def test_bad_filter_values_are_a_clear_400(client_as, query):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/indexes/", "/tables/"])
+@pytest.mark.parametrize("per_page", ["-1", "0", "7", "100000", "many"])
+def test_a_page_size_not_offered_is_a_clear_400(client_as, path, per_page):
+    client = client_as("operator")
+    for headers in ({}, HTMX):
+        response = client.get(path, {"per_page": per_page}, **headers)
+        assert response.status_code == 400
+        assert "Per page: Select a valid choice." in response.content.decode()
+
+
+def test_the_page_size_is_chosen_from_the_offered_ones_and_pages_past_the_end_show_the_last(planted, operator):
+    page = operator.get("/indexes/").content.decode()
+    assert '<option value="50" selected>' in page  # the default, shown as chosen
+    first = operator.get("/indexes/", {"per_page": "25"})
+    assert first.status_code == 200 and first.context["table"].paginator.per_page == 25
+    pages = first.context["table"].paginator.num_pages
+    last = operator.get("/indexes/", {"per_page": "25", "page": str(pages + 5)})
+    assert last.status_code == 200 and last.context["table"].page.number == pages
+
+
+@pytest.mark.django_db
 def test_bad_page_numbers_fall_back_instead_of_failing(client_as):
     client = client_as("operator")
     for page in ("abc", "-1", "99999"):
