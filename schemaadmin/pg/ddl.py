@@ -2,7 +2,9 @@
 
 CONCURRENTLY cannot run inside a transaction block, and the build must be cancellable by pid without touching
 Django's connection, so the rebuild job opens an autocommit psycopg connection with open_build_connection() and
-passes it to the statements here. Catalog questions (leftovers, an index's state) go through Django's cursor.
+passes it to the statements here. Each statement is a Statement: it runs on that connection and renders as the
+very text it sends, so the review page shows what the job runs. Catalog questions (leftovers, an index's state)
+go through Django's cursor.
 """
 
 from __future__ import annotations
@@ -20,17 +22,27 @@ from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
 __all__ = [
     "IndexState",
     "LockRetriesExhausted",
+    "Statement",
+    "build_settings",
+    "build_settings_in_use",
     "cancel_build",
     "create_index_concurrently",
     "drop_index_concurrently",
+    "drop_index_statement",
     "index_state",
     "leftover_indexes",
     "open_build_connection",
     "reindex_concurrently",
+    "reindex_statement",
     "rename_index",
+    "rename_index_statement",
+    "rendered",
     "replacement_definition",
+    "run_with_lock_retries",
     "session_pids",
     "set_build_settings",
+    "setting",
+    "setting_reset",
     "setting_reset_bytes",
     "temporary_index_name",
     "terminate_sessions",
@@ -42,6 +54,68 @@ TEMPORARY_SUFFIX = "_sa_new"
 
 class LockRetriesExhausted(RuntimeError):
     """A swap statement could not get its lock within lock_timeout, however often it was retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement of a rebuild: run() sends it on the build connection, render() is the text it sends.
+
+    Both bind values on the client (psycopg's ClientCursor), so the server receives exactly the rendered text:
+    names quoted as identifiers and values as literals by psycopg, never by hand.
+    """
+
+    query: sql.SQL | sql.Composed
+    params: tuple[Any, ...] | None = None
+    # A swap statement: it waits for its lock at most lock_timeout and is tried again (run_with_lock_retries).
+    retried: bool = False
+
+    def run(self, conn: psycopg.Connection) -> None:
+        """Send the statement on conn."""
+        with psycopg.ClientCursor(conn) as cur:
+            cur.execute(self.query, self.params)
+
+    def render(self, conn: psycopg.Connection) -> str:
+        """Return the text run() sends on conn."""
+        with psycopg.ClientCursor(conn) as cur:
+            return cur.mogrify(self.query, self.params)
+
+
+def rendered(statements: Sequence[Statement], *, using: str = "default") -> list[str]:
+    """Return the text each statement sends, rendered on the alias's own connection (nothing is sent)."""
+    from django.db import connections
+
+    wrapper = connections[using]
+    wrapper.ensure_connection()
+    return [statement.render(wrapper.connection) for statement in statements]
+
+
+def setting(name: str, value: str) -> Statement:
+    """Return the statement that sets a setting for the rest of the session."""
+    return Statement(sql.SQL("SELECT set_config(%s, %s, false)"), (name, value))
+
+
+def setting_reset(name: str) -> Statement:
+    """Return the statement that puts a setting back to the session's default."""
+    return Statement(sql.SQL("RESET {name}").format(name=sql.Identifier(name)))
+
+
+def reindex_statement(schema: str, name: str) -> Statement:
+    """Return REINDEX INDEX CONCURRENTLY of index schema.name."""
+    return Statement(sql.SQL("REINDEX INDEX CONCURRENTLY {index}").format(index=sql.Identifier(schema, name)))
+
+
+def drop_index_statement(schema: str, name: str) -> Statement:
+    """Return DROP INDEX CONCURRENTLY of index schema.name (if it exists), retried on lock timeouts."""
+    statement = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {index}").format(index=sql.Identifier(schema, name))
+    return Statement(statement, retried=True)
+
+
+def rename_index_statement(schema: str, name: str, new_name: str) -> Statement:
+    """Return the renaming of index schema.name to new_name, retried on lock timeouts."""
+    statement = sql.SQL("ALTER INDEX {index} RENAME TO {new_name}").format(
+        index=sql.Identifier(schema, name), new_name=sql.Identifier(new_name)
+    )
+    return Statement(statement, retried=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +146,13 @@ def _notice_text(diag: psycopg.errors.Diagnostic) -> str:
     return text
 
 
-def set_build_settings(
-    conn: psycopg.Connection,
+def build_settings(
     *,
     maintenance_work_mem_bytes: int | None = None,
     max_parallel_maintenance_workers: int | None = None,
     client_connection_check_ms: int = 1000,
-) -> dict[str, str]:
-    """Set this session's build settings (None: leave the server's) and return them as the server shows them.
+) -> list[Statement]:
+    """Return the statements that set a build session's settings (None: leave the server's).
 
     client_connection_check_interval makes the backend notice a dead worker and stop building, rather than
     finishing an index for a client that is gone (PostgreSQL 14+).
@@ -93,9 +166,28 @@ def set_build_settings(
         else str(max_parallel_maintenance_workers),
         "client_connection_check_interval": f"{client_connection_check_ms}ms",
     }
-    for name, value in values.items():
-        if value is not None:
-            conn.execute("SELECT set_config(%s, %s, false) AS value", [name, value])
+    return [setting(name, value) for name, value in values.items() if value is not None]
+
+
+def set_build_settings(
+    conn: psycopg.Connection,
+    *,
+    maintenance_work_mem_bytes: int | None = None,
+    max_parallel_maintenance_workers: int | None = None,
+    client_connection_check_ms: int = 1000,
+) -> dict[str, str]:
+    """Set this session's build settings (None: leave the server's) and return them as the server shows them."""
+    for statement in build_settings(
+        maintenance_work_mem_bytes=maintenance_work_mem_bytes,
+        max_parallel_maintenance_workers=max_parallel_maintenance_workers,
+        client_connection_check_ms=client_connection_check_ms,
+    ):
+        statement.run(conn)
+    return build_settings_in_use(conn)
+
+
+def build_settings_in_use(conn: psycopg.Connection) -> dict[str, str]:
+    """Return the build settings of conn's session as the server shows them."""
     row = conn.execute(
         """
         SELECT current_setting('maintenance_work_mem') AS maintenance_work_mem,
@@ -124,12 +216,12 @@ def setting_reset_bytes(name: str, *, using: str = "default") -> int:
 
 def reindex_concurrently(conn: psycopg.Connection, schema: str, name: str) -> None:
     """Rebuild index schema.name with REINDEX INDEX CONCURRENTLY."""
-    conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {index}").format(index=sql.Identifier(schema, name)))
+    reindex_statement(schema, name).run(conn)
 
 
 def create_index_concurrently(conn: psycopg.Connection, statement: sql.Composed) -> None:
     """Run a CREATE INDEX CONCURRENTLY statement made by replacement_definition()."""
-    conn.execute(statement)
+    Statement(statement).run(conn)
 
 
 def temporary_index_name(name: str) -> str:
@@ -260,9 +352,38 @@ def _matching_paren(text: str, opening: int) -> int:
     raise ValueError("Unbalanced parentheses in the index definition.")
 
 
+def run_with_lock_retries(
+    conn: psycopg.Connection,
+    statement: Statement,
+    *,
+    attempts: int,
+    pause: float = 0.5,
+    on_retry: Callable[[int, str], None] | None = None,
+    lock_timeout_ms: int | None = None,
+) -> int:
+    """Run statement, trying again when its lock_timeout (or a stray cancel) stops it; return the attempts taken.
+
+    The session's lock_timeout is set beforehand (lock_timeout_ms only says it in the error).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            statement.run(conn)
+            return attempt
+        except (errors.LockNotAvailable, errors.QueryCanceled) as exc:
+            if attempt == attempts:
+                each = f" of {lock_timeout_ms} ms" if lock_timeout_ms else ""
+                raise LockRetriesExhausted(
+                    f"Gave up after {attempts} attempts{each}: {exc.diag.message_primary}"
+                ) from exc
+            if on_retry is not None:
+                on_retry(attempt, exc.diag.message_primary or type(exc).__name__)
+            time.sleep(pause * attempt)
+    raise AssertionError("unreachable")
+
+
 def _with_lock_retries(
     conn: psycopg.Connection,
-    statement: sql.Composed,
+    statement: Statement,
     *,
     lock_timeout_ms: int,
     attempts: int,
@@ -270,23 +391,13 @@ def _with_lock_retries(
     on_retry: Callable[[int, str], None] | None,
 ) -> int:
     """Run statement under a short lock_timeout, retrying when the lock (or a stray cancel) stops it."""
-    conn.execute("SELECT set_config('lock_timeout', %s, false) AS lock_timeout", [f"{lock_timeout_ms}ms"])
+    setting("lock_timeout", f"{lock_timeout_ms}ms").run(conn)
     try:
-        for attempt in range(1, attempts + 1):
-            try:
-                conn.execute(statement)
-                return attempt
-            except (errors.LockNotAvailable, errors.QueryCanceled) as exc:
-                if attempt == attempts:
-                    raise LockRetriesExhausted(
-                        f"Gave up after {attempts} attempts of {lock_timeout_ms} ms: {exc.diag.message_primary}"
-                    ) from exc
-                if on_retry is not None:
-                    on_retry(attempt, exc.diag.message_primary or type(exc).__name__)
-                time.sleep(pause * attempt)
+        return run_with_lock_retries(
+            conn, statement, attempts=attempts, pause=pause, on_retry=on_retry, lock_timeout_ms=lock_timeout_ms
+        )
     finally:
-        conn.execute("RESET lock_timeout")
-    raise AssertionError("unreachable")
+        setting_reset("lock_timeout").run(conn)
 
 
 def drop_index_concurrently(
@@ -300,9 +411,13 @@ def drop_index_concurrently(
     on_retry: Callable[[int, str], None] | None = None,
 ) -> int:
     """Drop index schema.name (if it exists) concurrently; return the attempts it took."""
-    statement = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {index}").format(index=sql.Identifier(schema, name))
     return _with_lock_retries(
-        conn, statement, lock_timeout_ms=lock_timeout_ms, attempts=attempts, pause=pause, on_retry=on_retry
+        conn,
+        drop_index_statement(schema, name),
+        lock_timeout_ms=lock_timeout_ms,
+        attempts=attempts,
+        pause=pause,
+        on_retry=on_retry,
     )
 
 
@@ -318,11 +433,13 @@ def rename_index(
     on_retry: Callable[[int, str], None] | None = None,
 ) -> int:
     """Rename index schema.name to new_name; return the attempts it took."""
-    statement = sql.SQL("ALTER INDEX {index} RENAME TO {new_name}").format(
-        index=sql.Identifier(schema, name), new_name=sql.Identifier(new_name)
-    )
     return _with_lock_retries(
-        conn, statement, lock_timeout_ms=lock_timeout_ms, attempts=attempts, pause=pause, on_retry=on_retry
+        conn,
+        rename_index_statement(schema, name, new_name),
+        lock_timeout_ms=lock_timeout_ms,
+        attempts=attempts,
+        pause=pause,
+        on_retry=on_retry,
     )
 
 

@@ -6,15 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from schemaadmin.conf import app_settings
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild
 from schemaadmin.permissions import permission_required
-from schemaadmin.pg.ddl import temporary_index_name
 from schemaadmin.rebuild_forms import RebuildFilterForm, RebuildForm
 from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
@@ -29,7 +26,7 @@ from schemaadmin.services.rebuilds import (
 )
 from schemaadmin.views.browsing import render_page
 
-__all__ = ["planned_statements", "rebuild_cancel", "rebuild_detail", "rebuild_list", "rebuild_new", "rebuild_retry"]
+__all__ = ["rebuild_cancel", "rebuild_detail", "rebuild_list", "rebuild_new", "rebuild_retry"]
 
 LIST_TEMPLATE = "schemaadmin/rebuilds/list.html"
 NEW_TEMPLATE = "schemaadmin/rebuilds/new.html"
@@ -60,26 +57,6 @@ class RebuildRow:
 
     rebuild: IndexRebuild
     duration: str
-
-
-def planned_statements(plan: RebuildPlan) -> list[str]:
-    """Return the statements the job will run for this plan, as text to show before it is confirmed."""
-    quote = connection.ops.quote_name
-    index = f"{quote(plan.schema)}.{quote(plan.name)}"
-    megabytes = plan.estimate.planned_maintenance_work_mem_bytes // 2**20
-    statements = [f"SET maintenance_work_mem = '{megabytes}MB';"]
-    workers = app_settings()["REBUILD_MAX_PARALLEL_MAINTENANCE_WORKERS"]
-    if workers is not None:
-        statements.append(f"SET max_parallel_maintenance_workers = {int(workers)};")
-    if plan.kind == IndexRebuild.Kind.REINDEX or plan.new_definition is None:
-        return [*statements, f"REINDEX INDEX CONCURRENTLY {index};"]
-    temporary = quote(temporary_index_name(plan.name))
-    return [
-        *statements,
-        f"{plan.new_definition};",
-        f"DROP INDEX CONCURRENTLY {index};",
-        f"ALTER INDEX {quote(plan.schema)}.{temporary} RENAME TO {quote(plan.name)};",
-    ]
 
 
 @permission_required("view_rebuilds")
@@ -123,7 +100,7 @@ def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
         "plan": plan,
         "estimate": plan.estimate if plan else None,
         "estimated": seconds_text(plan.estimate.estimated_seconds) if plan else "",
-        "statements": planned_statements(plan) if plan else [],
+        "statements": plan.statements() if plan else [],
         "chosen": chosen,
         "active": active,
         "hidden": form.hidden_values() if plan else [],

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from schemaadmin.models import AuditEvent, IndexRebuild, JobState
+from schemaadmin.models import AuditEvent, ChatUser, IndexRebuild, JobState
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -84,13 +85,73 @@ def test_review_shows_plan_estimate_and_sql_before_anything_runs(planted, dba):
     assert "no past rebuilds yet" in review
     sql = html.unescape(review[review.index('data-testid="sql"') : review.index("</pre>")])
     assert "CREATE INDEX CONCURRENTLY" in sql and "WITH (m = 16, ef_construction = 64)" in sql.replace('"', "")
-    assert f'DROP INDEX CONCURRENTLY "{s}"."items_hnsw"' in sql
+    assert f'DROP INDEX CONCURRENTLY IF EXISTS "{s}"."items_hnsw"' in sql
     # The confirmation carries exactly the checked values, behind CSRF.
     assert 'name="csrfmiddlewaretoken"' in review
     assert '<input type="hidden" name="m" value="16">' in review
     assert IndexRebuild.objects.count() == 0
     # New parameters make the index differ from its migration: the review says drift will list it.
     assert 'data-testid="drift-note"' in review and "index_mismatch" in review
+
+
+def _shown_sql(page: str) -> list[str]:
+    """Return the statements of a review's SQL listing, as text (one per line, without the closing semicolon)."""
+    listing = page[page.index('data-testid="sql"') :]
+    code = html.unescape(listing[listing.index("<code>") + len("<code>") : listing.index("</code>")])
+    assert all(line.endswith(";") for line in code.splitlines()), code
+    return [line.removesuffix(";") for line in code.splitlines()]
+
+
+def _queries_sent(trace: bytes) -> list[str]:
+    """Return the text of every Query message a libpq trace shows the client sending."""
+    sent = []
+    for match in re.finditer(rb'^F\t(\d+)\tQuery\t "', trace, re.MULTILINE):
+        length = int(match[1]) - 5  # the message's length word and the closing NUL
+        sent.append(trace[match.end() : match.end() + length].decode())
+    return sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_review_shows_exactly_the_sql_the_job_sends_even_for_a_hostile_index_name(
+    planter, client_as, monkeypatch, tmp_path
+):
+    from psycopg import pq
+
+    from schemaadmin.pg.ddl import index_state
+    from schemaadmin.services.rebuilds import run
+
+    name = 'weird "idx" name; DROP TABLE users'
+    table = planter.table("t", "id int, v int", rows=200, fill="i, i % 10")
+    planter.sql(f'CREATE INDEX "weird ""idx"" name; DROP TABLE users" ON {table} (v)')
+    planter.sql(f"ANALYZE {table}")
+    dba = client_as("dba")
+    qualified = f"{planter.schema}.{name}"
+    review = _review(dba, index=qualified, kind="replace")
+    assert review.status_code == 200
+    shown = _shown_sql(review.content.decode())
+    assert f'DROP INDEX CONCURRENTLY IF EXISTS "{planter.schema}"."weird ""idx"" name; DROP TABLE users"' in shown
+
+    # The job, run here with libpq tracing what its build connection sends to the server.
+    trace = tmp_path / "libpq.trace"
+    opened = run.open_build_connection
+
+    def traced(**kwargs):
+        conn = opened(**kwargs)
+        with trace.open("ab") as log:
+            conn.pgconn.trace(os.dup(log.fileno()))  # libpq keeps its own handle, line-buffered
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        return conn
+
+    monkeypatch.setattr(run, "open_build_connection", traced)
+    assert dba.post("/rebuilds/new", {"index": qualified, "kind": "replace"}).status_code == 302
+    rebuild = IndexRebuild.objects.get()
+    assert run.run_rebuild(rebuild.pk) == JobState.SUCCEEDED, IndexRebuild.objects.get().log
+    sent = _queries_sent(trace.read_bytes())
+    # Everything the job sent but the read-back of its settings is on the review, in order, byte for byte.
+    assert [query for query in sent if not query.lstrip().startswith("SELECT current_setting(")] == shown
+    assert index_state(planter.schema, name).is_valid
+    assert index_state(planter.schema, f"{name}_sa_new") is None
+    assert ChatUser.objects.count() == 0  # users is still there to count
 
 
 def test_review_shows_the_time_estimate_in_minutes_and_hours(planted, dba):

@@ -9,7 +9,7 @@ from typing import Any
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
-from schemaadmin.pg.ddl import replacement_definition, setting_reset_bytes, temporary_index_name
+from schemaadmin.pg.ddl import rendered, setting_reset_bytes
 from schemaadmin.pg.indexes import IndexInfo, indexes
 from schemaadmin.services.index_health.vectors import (
     HNSW_DEFAULT_EF_CONSTRUCTION,
@@ -18,6 +18,7 @@ from schemaadmin.services.index_health.vectors import (
     hnsw_build_bytes,
     stored_value_bytes,
 )
+from schemaadmin.services.rebuilds.script import RebuildScript, rebuild_script
 
 __all__ = [
     "RebuildAlreadyActive",
@@ -83,12 +84,17 @@ class RebuildPlan:
     definition: str
     new_definition: str | None
     estimate: RebuildEstimate
+    script: RebuildScript = field(hash=False)
     size_bytes: int = 0
     using: str = "default"
 
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    def statements(self) -> list[str]:
+        """Return the SQL the job will send for this plan, statement by statement, as it sends it."""
+        return rendered(self.script.statements, using=self.using)
 
 
 def find_index(qualified: str, *, using: str = "default") -> IndexInfo:
@@ -151,7 +157,6 @@ def plan_rebuild(
                 "choose a rebuild with new parameters to change them."
             )
         parameters = current
-        new_definition = None
     else:
         parameters = _new_parameters(index, target_method, given, current)
         if index.backs_constraint:
@@ -161,16 +166,14 @@ def plan_rebuild(
             )
         if not index.is_valid:
             raise RebuildRefused(f"{index.qualified_name} is INVALID; REINDEX CONCURRENTLY repairs it.")
-        new_definition = replacement_definition(
-            index.definition,
-            schema=index.schema,
-            table=index.table,
-            new_name=temporary_index_name(index.name),
-            method=target_method,
-            options=dict(parameters),
-            opclasses=index.opclasses,
-        )
     estimate = estimate_rebuild(index, target_method, parameters, using=using)
+    script = rebuild_script(
+        index,
+        kind=kind,
+        method=target_method,
+        parameters=parameters,
+        maintenance_work_mem_bytes=estimate.planned_maintenance_work_mem_bytes,
+    )
     return RebuildPlan(
         schema=index.schema,
         name=index.name,
@@ -181,8 +184,9 @@ def plan_rebuild(
         parameters=parameters,
         current_parameters=current,
         definition=index.definition,
-        new_definition=None if new_definition is None else _as_text(new_definition, using),
+        new_definition=rendered([script.build], using=using)[0] if script.swap else None,
         estimate=estimate,
+        script=script,
         size_bytes=index.size_bytes,
         using=using,
     )
@@ -229,14 +233,6 @@ def _check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
     low, high = bounds
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise RebuildRefused(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
-
-
-def _as_text(statement: Any, using: str) -> str:
-    from django.db import connections
-
-    wrapper = connections[using]
-    wrapper.ensure_connection()
-    return statement.as_string(wrapper.connection)
 
 
 def estimate_rebuild(

@@ -22,22 +22,22 @@ from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.ddl import (
+    Statement,
+    build_settings_in_use,
     cancel_build,
-    create_index_concurrently,
     drop_index_concurrently,
     index_state,
     leftover_indexes,
     open_build_connection,
-    reindex_concurrently,
     rename_index,
-    replacement_definition,
-    set_build_settings,
+    run_with_lock_retries,
     temporary_index_name,
 )
 from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.jobs import LogWriter
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
+from schemaadmin.services.rebuilds.script import rebuild_script
 
 __all__ = ["application_name", "audit_outcome", "clean_leftovers", "finish", "run_rebuild"]
 
@@ -204,65 +204,61 @@ def _message(exc: Exception) -> str:
 
 
 def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log, watcher: _Watcher) -> dict[str, Any]:
-    """Run the DDL of one rebuild on conn; return what to record on success."""
+    """Run the statements of one rebuild on conn; return what to record on success."""
     using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
-    settings = app_settings()
     clean_leftovers(rebuild, conn, log)
     index = find_index(f"{schema}.{name}", using=using)
     estimate = estimate_rebuild(index, rebuild.method, rebuild.parameters, using=using)
     planned = planned_maintenance_work_mem(
         estimate.graph_memory_bytes, index.size_bytes, estimate.server_maintenance_work_mem_bytes
     )
-    used = set_build_settings(
-        conn,
+    # The same statements the review showed, made by the same function from the index as it is now.
+    script = rebuild_script(
+        index,
+        kind=rebuild.kind,
+        method=rebuild.method,
+        parameters=rebuild.parameters,
         maintenance_work_mem_bytes=planned,
-        max_parallel_maintenance_workers=settings["REBUILD_MAX_PARALLEL_MAINTENANCE_WORKERS"],
     )
+    for statement in script.settings:
+        statement.run(conn)
+    used = build_settings_in_use(conn)
     IndexRebuild.objects.filter(pk=rebuild.pk).update(settings_used=used)
     log.write(", ".join(f"{key} = {value}" for key, value in used.items()))
     if estimate.graph_memory_bytes is not None:
         log.write(f"estimated build memory {estimate.graph_memory_bytes / 2**20:,.0f} MB for {estimate.rows:,} rows")
     watcher.start()
     began = time.monotonic()
-    if rebuild.kind == IndexRebuild.Kind.REINDEX:
-        log.write(f"REINDEX INDEX CONCURRENTLY {schema}.{name}")
-        reindex_concurrently(conn, schema, name)
-    else:
-        temporary = temporary_index_name(name)
-        statement = replacement_definition(
-            index.definition,
-            schema=schema,
-            table=index.table,
-            new_name=temporary,
-            method=rebuild.method,
-            options=rebuild.parameters,
-            opclasses=index.opclasses,
-        )
-        log.write(statement.as_string(conn))
-        create_index_concurrently(conn, statement)
-        log.write(f"built {temporary} in {time.monotonic() - began:.1f} s")
+    log.write(script.build.render(conn))
+    script.build.run(conn)
+    if script.swap:
+        log.write(f"built {temporary_index_name(name)} in {time.monotonic() - began:.1f} s")
         if watcher.cancel_requested or _cancel_reason_now(rebuild.pk, watcher.abort_reason):
             raise RuntimeError("cancelled before the swap")
         watcher.swapping = True
-        _swap(conn, schema, name, temporary, log)
+        _swap(conn, script.swap, log)
     log.write(f"done in {time.monotonic() - began:.1f} s")
     after = index_state(schema, name, using=using)
     return {"size_after_bytes": after.size_bytes if after else None}
 
 
-def _swap(conn: psycopg.Connection, schema: str, name: str, temporary: str, log: _Log) -> None:
+def _swap(conn: psycopg.Connection, statements: tuple[Statement, ...], log: _Log) -> None:
+    """Run the swap's statements, trying a DROP or RENAME again when its lock_timeout stops it."""
     settings = app_settings()
-    retry = {
-        "lock_timeout_ms": settings["REBUILD_SWAP_LOCK_TIMEOUT_MS"],
-        "attempts": settings["REBUILD_SWAP_ATTEMPTS"],
-        "on_retry": lambda attempt, why: log.write(
-            f"  attempt {attempt} waited too long for its lock ({why}); retrying"
-        ),
-    }
-    log.write(f"DROP INDEX CONCURRENTLY {schema}.{name}")
-    drop_index_concurrently(conn, schema, name, **retry)
-    log.write(f"ALTER INDEX {schema}.{temporary} RENAME TO {name}")
-    rename_index(conn, schema, temporary, name, **retry)
+    for statement in statements:
+        log.write(statement.render(conn))
+        if not statement.retried:
+            statement.run(conn)
+            continue
+        run_with_lock_retries(
+            conn,
+            statement,
+            attempts=settings["REBUILD_SWAP_ATTEMPTS"],
+            lock_timeout_ms=settings["REBUILD_SWAP_LOCK_TIMEOUT_MS"],
+            on_retry=lambda attempt, why: log.write(
+                f"  attempt {attempt} waited too long for its lock ({why}); retrying"
+            ),
+        )
 
 
 def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log | LogWriter) -> list[str]:

@@ -1,0 +1,69 @@
+"""The statements one rebuild sends on its build connection, made once: the review shows them, the job runs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemaadmin.conf import app_settings
+from schemaadmin.models import IndexRebuild
+from schemaadmin.pg.ddl import (
+    Statement,
+    build_settings,
+    drop_index_statement,
+    reindex_statement,
+    rename_index_statement,
+    replacement_definition,
+    setting,
+    setting_reset,
+    temporary_index_name,
+)
+from schemaadmin.pg.indexes import IndexInfo
+
+__all__ = ["RebuildScript", "rebuild_script"]
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildScript:
+    """A rebuild's statements in the order the job sends them."""
+
+    settings: tuple[Statement, ...]  # the build session's memory, parallelism and dead-client check
+    build: Statement  # REINDEX INDEX CONCURRENTLY, or CREATE INDEX CONCURRENTLY of the replacement
+    swap: tuple[Statement, ...] = ()  # the replacement swapped in under a short lock_timeout; none for REINDEX
+
+    @property
+    def statements(self) -> tuple[Statement, ...]:
+        return (*self.settings, self.build, *self.swap)
+
+
+def rebuild_script(
+    index: IndexInfo, *, kind: str, method: str, parameters: dict[str, int], maintenance_work_mem_bytes: int
+) -> RebuildScript:
+    """Return the statements that rebuild index: REINDEX CONCURRENTLY, or a replacement built, then swapped in."""
+    settings = app_settings()
+    session = tuple(
+        build_settings(
+            maintenance_work_mem_bytes=maintenance_work_mem_bytes,
+            max_parallel_maintenance_workers=settings["REBUILD_MAX_PARALLEL_MAINTENANCE_WORKERS"],
+        )
+    )
+    if kind == IndexRebuild.Kind.REINDEX:
+        return RebuildScript(session, reindex_statement(index.schema, index.name))
+    temporary = temporary_index_name(index.name)
+    build = Statement(
+        replacement_definition(
+            index.definition,
+            schema=index.schema,
+            table=index.table,
+            new_name=temporary,
+            method=method,
+            options=dict(parameters),
+            opclasses=index.opclasses,
+        )
+    )
+    swap = (
+        setting("lock_timeout", f"{settings['REBUILD_SWAP_LOCK_TIMEOUT_MS']}ms"),
+        drop_index_statement(index.schema, index.name),
+        rename_index_statement(index.schema, temporary, index.name),
+        setting_reset("lock_timeout"),
+    )
+    return RebuildScript(session, build, swap)
