@@ -49,6 +49,12 @@ DEFAULTS: dict[str, Any] = {
     # Longest query text accepted, and how many runs one user may have in progress at once.
     "EXPLAIN_MAX_SQL_CHARS": 20_000,
     "EXPLAIN_CONCURRENT_RUNS_PER_USER": 2,
+    # A run's work_mem, and its temp_file_limit where the connecting role may set it (a superuser-only setting:
+    # the console's login role carries its own); how long past its statement_timeout a run that does not stop
+    # is waited for before the watchdog cancels it and ends its session.
+    "EXPLAIN_WORK_MEM": "64MB",
+    "EXPLAIN_TEMP_FILE_LIMIT": "1GB",
+    "EXPLAIN_WATCHDOG_GRACE_MS": 5_000,
     # Applying migrations from the schema page: the job's lock_timeout and statement_timeout (0: none) by default,
     # and the longest statement_timeout a DBA may choose.
     "MIGRATION_LOCK_TIMEOUT_MS": 5_000,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db import connections
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.explain import EXPLAIN_OPTIONS
+from schemaadmin.services.explain import max_timeout_ms
 
 __all__ = ["CompareForm", "ExplainForm"]
 
@@ -65,11 +67,18 @@ class ExplainForm(forms.Form):
         database = self.fields["database"]
         assert isinstance(database, forms.ChoiceField)
         database.choices = [(alias, alias) for alias in connections.settings]
-        self.fields["timeout_ms"].widget.attrs["placeholder"] = str(conf["EXPLAIN_TIMEOUT_MS"])
+        timeout = self.fields["timeout_ms"]
+        timeout.widget.attrs["placeholder"] = str(conf["EXPLAIN_TIMEOUT_MS"])
+        request_seconds = getattr(settings, "SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS", 90)
+        timeout.help_text = (
+            f"statement_timeout: {conf['EXPLAIN_TIMEOUT_MS']:,} ms unless you say, at most {max_timeout_ms():,} ms, "
+            f"so that a run, and the watchdog that stops one that overruns, end inside the web server's "
+            f"{request_seconds} s request timeout."
+        )
 
     def clean_timeout_ms(self) -> int | None:
         value = self.cleaned_data.get("timeout_ms")
-        limit = app_settings()["EXPLAIN_MAX_TIMEOUT_MS"]
+        limit = max_timeout_ms()
         if value is not None and value > limit:
             raise forms.ValidationError(f"At most {limit:,} ms.")
         return value

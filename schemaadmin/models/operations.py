@@ -73,6 +73,8 @@ class AuditEvent(models.Model):
 
 class ExplainRun(models.Model):
     class Outcome(models.TextChoices):
+        # Recorded before the query runs, so a run whose process dies stays on record.
+        RUNNING = "running", "Running"
         OK = "ok", "Completed"
         REFUSED = "refused", "Refused"
         ERROR = "error", "Error"
@@ -94,6 +96,15 @@ class ExplainRun(models.Model):
 
     def __str__(self) -> str:
         return f"EXPLAIN run {self.pk} ({self.outcome})"
+
+    @property
+    def interrupted(self) -> bool:
+        """Return whether the run is still marked running long after any run could have ended: its process died."""
+        if self.outcome != self.Outcome.RUNNING or self.created_at is None:
+            return False
+        # Every run ends, or is stopped by the console's watchdog, inside the web server's request timeout.
+        limit = timedelta(seconds=getattr(settings, "SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS", 90) + 30)
+        return timezone.now() - self.created_at > limit
 
 
 class JobState(models.TextChoices):

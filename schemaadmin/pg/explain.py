@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from django.db import DatabaseError, transaction
 from psycopg import sql
 
 from schemaadmin.pg.connection import connection_params, fetch_one
@@ -16,10 +22,14 @@ __all__ = [
     "ExplainOutput",
     "RoleState",
     "explain_role_state",
+    "login_params",
+    "ran_as",
     "release_run_slot",
     "run_explain",
     "take_run_slot",
 ]
+
+logger = logging.getLogger(__name__)
 
 # The options a caller may switch on, with the server version (server_version_num) that first knows each.
 EXPLAIN_OPTIONS: dict[str, int] = {
@@ -33,12 +43,17 @@ EXPLAIN_OPTIONS: dict[str, int] = {
     "MEMORY": 170000,
 }
 
+# Once the watchdog has cancelled a run and ended its session, how long it still waits for the server to let go.
+STOP_WAIT_SECONDS = 0.5
+
 
 @dataclass(frozen=True, slots=True)
 class ExplainOutput:
     plan: Any  # FORMAT JSON: a list holding one object; FORMAT TEXT: the lines joined
     role: str | None  # the role the statement ran as, None when the low-privilege role was not available
     server_version: int
+    via: str = ""  # how it came to be that role: "login role X", "SET ROLE X fallback", or the application's own
+    temp_file_limit: str | None = None  # set for this run; None: the login role's own (only a superuser may set it)
 
 
 @dataclass(slots=True)
@@ -80,91 +95,212 @@ def explain_role_state(role: str, *, using: str = "default") -> RoleState:
     return RoleState(name=role, exists=bool(row[0]), usable=bool(row[1]))
 
 
-# Conditions whose server message names only what the user wrote (identifiers, types, syntax), never row
-# values; any other message could carry data ("invalid input syntax for type integer: <secret>").
-_SAFE_CLASSES = ("42", "25", "0A", "54", "53", "57", "55", "3D", "3F")
+def login_params(login: Mapping[str, Any], *, using: str = "default") -> dict[str, Any]:
+    """Return psycopg.connect() arguments for the alias's database, as the console's own login role."""
+    params = connection_params(using)
+    # The database is always the alias's own (under tests, test_<name>): the login says who connects and where.
+    params.update({key: value for key, value in login.items() if value is not None and key not in ("dbname", "db")})
+    return params
 
 
-def _failure(exc: psycopg.Error, *, statement_offset: int, timeout_ms: int, lock_timeout_ms: int) -> ExplainFailure:
-    diag = exc.diag
-    state = diag.sqlstate or ""
-    if state == "57014":
-        message = f"The statement was cancelled after {timeout_ms} ms (statement_timeout)."
-        return ExplainFailure("timeout", message, state)
-    if state == "55P03":
-        message = f"The statement was cancelled after waiting {lock_timeout_ms} ms for a lock (lock_timeout)."
-        return ExplainFailure("timeout", message, state)
-    position = None
-    if diag.statement_position:
-        position = max(1, int(diag.statement_position) - statement_offset)
-    if state[:2] in _SAFE_CLASSES:
-        message = diag.message_primary or str(exc).strip().splitlines()[0]
-        return ExplainFailure("error", message, state, position)
-    name = type(exc).__name__
-    return ExplainFailure(
-        "error",
-        f"The statement failed ({name}, SQLSTATE {state}). The server's message is withheld because it can "
-        "contain values read from the data.",
-        state,
-        position,
+def ran_as(*, role: str | None, login: Mapping[str, Any] | None) -> str:
+    """Return how a run gets its privileges, as the record and the page say it."""
+    if login is not None:
+        return f"login role {login['user']}"
+    if role:
+        return f"SET ROLE {role} fallback"
+    return "the application's own role"
+
+
+def _condition_name(sqlstate: str) -> str:
+    """Return PostgreSQL's name of a condition (undefined_table for 42P01), or the code when psycopg lacks it."""
+    try:
+        cls = psycopg.errors.lookup(sqlstate)
+    except KeyError:
+        return "unknown_condition"
+    codes: dict[str, type] = getattr(psycopg.errors, "_sqlcodes", {})
+    for name, known in codes.items():
+        if known is cls and name != sqlstate:
+            return name.lower()
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
+# Conditions whose server message, when planning fails, names only what the user wrote (identifiers, types,
+# syntax) and no row values. An error while executing can carry data in any class: `quote_ident(<a row's email>)
+# ::regclass` fails with `relation "<the email>" does not exist`, an undefined_table like any other.
+_PLANNING_SAFE_CLASSES = ("42", "25", "0A", "54", "53", "57", "55", "3D", "3F")
+
+# Words of the type names PostgreSQL prints in "operator does not exist: integer = text" and the like.
+_TYPE_WORDS = frozenset(
+    """
+    integer bigint smallint text numeric boolean real double precision character varying char varchar bpchar
+    timestamp timestamptz with without time zone date interval uuid json jsonb bytea unknown vector halfvec
+    sparsevec oid name record bit inet cidr macaddr money point tsvector tsquery xml regclass regtype anyelement
+    anyarray anynonarray anycompatible void cstring int2 int4 int8 float4 float8 array
+    """.split()
+)
+
+
+def _names_only_what_was_written(message: str, statement: str) -> bool:
+    """Return whether every name the message quotes or lists also appears in the statement the user wrote."""
+    written = statement.lower()
+    for quoted in re.findall(r'"([^"]*)"', message):
+        if quoted.lower() not in written:
+            return False
+    unquoted = re.sub(r'"[^"]*"', "", message)
+    function = re.match(r"(?:function|procedure|aggregate) ([^\s(]+)\(", unquoted)
+    if function and function.group(1).lower() not in written:
+        return False
+    if ": " in unquoted:
+        tail = unquoted.split(": ", 1)[1]
+        for word in re.findall(r"\w+", tail.lower()):
+            if word not in _TYPE_WORDS and word not in written:
+                return False
+    return True
+
+
+def _withheld(state: str, *, when: str) -> str:
+    return (
+        f"The query failed while {when}: {_condition_name(state)} (SQLSTATE {state}). The server's message is "
+        "withheld because it can contain values read from the data."
     )
 
 
-def run_explain(
-    statement: str,
-    *,
-    options: dict[str, bool],
-    text_format: bool = False,
-    timeout_ms: int,
-    lock_timeout_ms: int,
-    role: str | None,
-    planner_settings: dict[str, str] | None = None,
-    using: str = "default",
-) -> ExplainOutput:
-    """EXPLAIN one statement on a new connection in a READ ONLY transaction, as role, then roll back and close.
-
-    statement must already be known to be a single read-only query; this layer adds what the server enforces.
-    Every failure, setting up included, comes back as an ExplainFailure with a message safe to show.
-    """
-    try:
-        return _explain_on_new_connection(
-            statement,
-            options=options,
-            text_format=text_format,
-            timeout_ms=timeout_ms,
-            lock_timeout_ms=lock_timeout_ms,
-            role=role,
-            planner_settings=planner_settings,
-            using=using,
+def _timeout(state: str, *, timeout_ms: int, lock_timeout_ms: int) -> ExplainFailure | None:
+    if state == "57014":
+        return ExplainFailure(
+            "timeout", f"The statement was cancelled after {timeout_ms} ms (statement_timeout).", state
         )
-    except psycopg.Error as exc:
-        # Connecting, BEGIN, the settings or SET ROLE failed: nothing of the user's query ran.
-        reason = (exc.diag.message_primary or str(exc) or type(exc).__name__).strip().splitlines()[0]
-        raise ExplainFailure("error", f"The run could not be set up: {reason}", exc.diag.sqlstate or "") from None
+    if state == "55P03":
+        message = f"The statement was cancelled after waiting {lock_timeout_ms} ms for a lock (lock_timeout)."
+        return ExplainFailure("timeout", message, state)
+    return None
 
 
-def _explain_on_new_connection(
-    statement: str,
-    *,
-    options: dict[str, bool],
-    text_format: bool = False,
-    timeout_ms: int,
-    lock_timeout_ms: int,
-    role: str | None,
-    planner_settings: dict[str, str] | None = None,
-    using: str = "default",
-) -> ExplainOutput:
-    params = connection_params(using)
-    unknown = set(options) - set(EXPLAIN_OPTIONS)
-    if unknown:
-        raise ValueError(f"Unknown EXPLAIN options: {sorted(unknown)}")
-    # A connection of its own, closed at the end: advisory locks, session settings, prepared statements and
-    # temporary objects the statement could leave behind go with it.
-    with psycopg.connect(**params, autocommit=True) as conn:
+def _planning_failure(exc: psycopg.Error, *, statement: str, statement_offset: int) -> ExplainFailure:
+    """Return the failure of a statement that failed before running: its message when it can only name input."""
+    diag = exc.diag
+    state = diag.sqlstate or ""
+    position = None
+    if diag.statement_position:
+        position = max(1, int(diag.statement_position) - statement_offset)
+    message = (diag.message_primary or "").strip()
+    if state[:2] in _PLANNING_SAFE_CLASSES and message and _names_only_what_was_written(message, statement):
+        return ExplainFailure("error", message, state, position)
+    return ExplainFailure("error", _withheld(state, when="being planned"), state, position)
+
+
+class _StatementFailed(Exception):
+    """The user's statement (not the setting up around it) failed."""
+
+    def __init__(self, error: psycopg.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Run:
+    """One EXPLAIN on a connection of its own, run on a thread the caller watches."""
+
+    def __init__(
+        self,
+        statement: str,
+        *,
+        params: dict[str, Any],
+        options: dict[str, bool],
+        text_format: bool,
+        timeout_ms: int,
+        lock_timeout_ms: int,
+        role: str | None,
+        login: Mapping[str, Any] | None,
+        planner_settings: dict[str, str],
+        work_mem: str | None,
+        temp_file_limit: str | None,
+        deadline_ms: int,
+    ) -> None:
+        self.statement = statement
+        self.params = params
+        self.options = options
+        self.text_format = text_format
+        self.timeout_ms = timeout_ms
+        self.lock_timeout_ms = lock_timeout_ms
+        self.role = None if login is not None else role  # with a login of its own, never SET ROLE
+        self.login = login
+        self.planner_settings = planner_settings
+        self.work_mem = work_mem
+        self.temp_file_limit = temp_file_limit
+        self.deadline_ms = deadline_ms
+        self.temp_file_limit_set = False
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.conn: psycopg.Connection | None = None
+        self.pid: int | None = None
+        self.finishing = False
+        self.output: ExplainOutput | None = None
+        self.failure: BaseException | None = None
+        self.started = 0.0
+
+    def __call__(self) -> None:
+        try:
+            self.output = self._explain()
+        except BaseException as exc:  # handed to the watching thread, which raises it there
+            self.failure = exc
+        finally:
+            self.done.set()
+
+    def stop(self, *, using: str) -> bool:
+        """Cancel the statement, then end its session from the application's own connection; return whether ended."""
+        with self.lock:
+            if self.finishing or self.conn is None or self.pid is None:
+                return True
+            try:
+                self.conn.cancel_safe(timeout=2.0)
+            except psycopg.Error:  # a courtesy: the backend is ended next anyway
+                logger.warning("EXPLAIN watchdog: the cancel request for backend %s failed", self.pid, exc_info=True)
+            try:
+                with transaction.atomic(using=using):
+                    row = fetch_one("SELECT pg_terminate_backend(%s)", [self.pid], using=using)
+            except DatabaseError:
+                logger.exception("EXPLAIN watchdog: could not end backend %s", self.pid)
+                return False
+            return bool(row and row[0])
+
+    def _explain(self) -> ExplainOutput:
+        self.started = time.monotonic()
+        with psycopg.connect(**self.params, autocommit=True) as conn:
+            with self.lock:
+                self.conn, self.pid = conn, conn.info.backend_pid
+            try:
+                return self._explain_on(conn)
+            finally:
+                with self.lock:
+                    self.finishing = True
+
+    def _explain_on(self, conn: psycopg.Connection) -> ExplainOutput:
+        if self.login is not None and conn.info.parameter_status("is_superuser") == "on":
+            raise ExplainFailure(
+                "error",
+                f"The console's login role {self.login['user']} is a superuser; it runs no query as one. "
+                "Run `manage.py create_explain_role` and set the URL it prints as SCHEMAADMIN_EXPLAIN_DATABASE_URL.",
+            )
         version = conn.info.server_version
-        wanted = [name for name, on in options.items() if on and version >= EXPLAIN_OPTIONS[name]]
-        parts = [sql.SQL(name) for name in wanted] + [sql.SQL("FORMAT TEXT" if text_format else "FORMAT JSON")]
+        wanted = [name for name, on in self.options.items() if on and version >= EXPLAIN_OPTIONS[name]]
+        parts = [sql.SQL(name) for name in wanted] + [sql.SQL("FORMAT TEXT" if self.text_format else "FORMAT JSON")]
         prefix = sql.SQL("EXPLAIN ({}) ").format(sql.SQL(", ").join(parts)).as_string(conn)
+        try:
+            rows = self._attempt(conn, prefix, self.timeout_ms)
+        except _StatementFailed as failed:
+            raise self._classified(conn, failed.error, statement_offset=len(prefix)) from None
+        plan: Any = "\n".join(row[0] for row in rows) if self.text_format else rows[0][0]
+        return ExplainOutput(
+            plan=plan,
+            role=self.login["user"] if self.login is not None else self.role,
+            server_version=version,
+            via=ran_as(role=self.role, login=self.login),
+            temp_file_limit=self.temp_file_limit if self.temp_file_limit_set else None,
+        )
+
+    def _attempt(self, conn: psycopg.Connection, prefix: str, timeout_ms: int) -> list[tuple[Any, ...]]:
+        """Run prefix + the statement in a READ ONLY transaction set up for it, and roll it back."""
         with conn.cursor() as cur:
             cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
@@ -177,29 +313,133 @@ def _explain_on_new_connection(
                     """,
                     {
                         "timeout": f"{timeout_ms}ms",
-                        "lock_timeout": f"{lock_timeout_ms}ms",
+                        "lock_timeout": f"{min(self.lock_timeout_ms, timeout_ms)}ms",
                         "idle": f"{timeout_ms + 5000}ms",
                     },
                 )
-                for name, value in (planner_settings or {}).items():
+                if self.work_mem:
+                    cur.execute("SELECT set_config('work_mem', %s, true)", [self.work_mem])
+                if self.temp_file_limit:
+                    self._set_temp_file_limit(cur)
+                for name, value in self.planner_settings.items():
                     cur.execute("SELECT set_config(%s, %s, true)", [name, value])
-                if role:
-                    cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+                if self.role:
+                    cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self.role)))
                 try:
                     # With parameters psycopg would use the extended protocol, which refuses several statements
                     # at once; GENERIC_PLAN queries hold $1 placeholders the server must not try to bind, so
                     # they go through the simple protocol (the parser already made sure of one statement).
-                    cur.execute(prefix + statement, prepare=False)
-                    rows = cur.fetchall()
+                    cur.execute(prefix + self.statement, prepare=False)
+                    return cur.fetchall()
                 except psycopg.Error as exc:
-                    raise _failure(
-                        exc, statement_offset=len(prefix), timeout_ms=timeout_ms, lock_timeout_ms=lock_timeout_ms
-                    ) from None
+                    raise _StatementFailed(exc) from None
             finally:
                 if not conn.closed and not conn.broken:
                     conn.execute("ROLLBACK")
-    plan: Any = "\n".join(row[0] for row in rows) if text_format else rows[0][0]
-    return ExplainOutput(plan=plan, role=role, server_version=version)
+
+    def _set_temp_file_limit(self, cur: psycopg.Cursor[Any]) -> None:
+        # Only a superuser (or a role granted SET on it) may change temp_file_limit; a console login that may
+        # not keeps the limit set on the role itself, which its queries cannot lift either.
+        cur.execute("SAVEPOINT temp_file_limit")
+        try:
+            cur.execute("SELECT set_config('temp_file_limit', %s, true)", [self.temp_file_limit])
+        except psycopg.errors.InsufficientPrivilege:
+            cur.execute("ROLLBACK TO SAVEPOINT temp_file_limit")
+        else:
+            self.temp_file_limit_set = True
+        cur.execute("RELEASE SAVEPOINT temp_file_limit")
+
+    def _classified(self, conn: psycopg.Connection, exc: psycopg.Error, *, statement_offset: int) -> ExplainFailure:
+        """Return a failure whose message shows nothing the statement could have read from the data."""
+        state = exc.diag.sqlstate or ""
+        timeout = _timeout(state, timeout_ms=self.timeout_ms, lock_timeout_ms=self.lock_timeout_ms)
+        if timeout is not None:
+            return timeout
+        if not self.options.get("ANALYZE"):
+            return _planning_failure(exc, statement=self.statement, statement_offset=statement_offset)
+        if conn.closed or conn.broken:
+            return ExplainFailure("error", _withheld(state, when="running"), state)
+        # The same statement planned but not run, in a fresh rolled-back transaction: if that succeeds, the
+        # failure happened while running and its message may hold data; if it fails the same way, it never ran.
+        left_ms = self.deadline_ms - int((time.monotonic() - self.started) * 1000) - 1000
+        plain = "EXPLAIN "
+        try:
+            self._attempt(conn, plain, max(100, min(self.timeout_ms, left_ms)))
+        except _StatementFailed as failed:
+            if failed.error.diag.sqlstate == state:
+                return _planning_failure(failed.error, statement=self.statement, statement_offset=len(plain))
+        except psycopg.Error:
+            pass
+        return ExplainFailure("error", _withheld(state, when="running"), state)
+
+
+def run_explain(
+    statement: str,
+    *,
+    options: dict[str, bool],
+    text_format: bool = False,
+    timeout_ms: int,
+    lock_timeout_ms: int,
+    role: str | None,
+    login: Mapping[str, Any] | None = None,
+    planner_settings: dict[str, str] | None = None,
+    work_mem: str | None = None,
+    temp_file_limit: str | None = None,
+    grace_ms: int = 5_000,
+    using: str = "default",
+) -> ExplainOutput:
+    """EXPLAIN one statement on a new connection in a READ ONLY transaction, then roll back and close.
+
+    With login (psycopg keys of the console's own role) the connection logs in as that role; without, it is the
+    alias's own and switches to role with SET LOCAL ROLE. statement must already be known to be a single
+    read-only query; this layer adds what the server enforces. A statement still running grace_ms after its
+    statement_timeout is cancelled, its session ended, and the run reported as timed out. Every failure,
+    setting up included, comes back as an ExplainFailure with a message safe to show.
+    """
+    unknown = set(options) - set(EXPLAIN_OPTIONS)
+    if unknown:
+        raise ValueError(f"Unknown EXPLAIN options: {sorted(unknown)}")
+    params = login_params(login, using=using) if login is not None else connection_params(using)
+    run = _Run(
+        statement,
+        params=params,
+        options=options,
+        text_format=text_format,
+        timeout_ms=timeout_ms,
+        lock_timeout_ms=lock_timeout_ms,
+        role=role,
+        login=login,
+        planner_settings=planner_settings or {},
+        work_mem=work_mem,
+        temp_file_limit=temp_file_limit,
+        deadline_ms=timeout_ms + grace_ms,
+    )
+    # The statement runs on a thread of its own, so this one can stop waiting: a function that never checks for
+    # interrupts outlives statement_timeout, cancel and terminate alike until it returns.
+    thread = threading.Thread(target=run, name=f"explain-{id(run):x}", daemon=True)
+    thread.start()
+    if not run.done.wait((timeout_ms + grace_ms) / 1000):
+        ended = run.stop(using=using)
+        run.done.wait(STOP_WAIT_SECONDS)
+        raise ExplainFailure(
+            "timeout",
+            f"The statement ran past its {timeout_ms} ms statement_timeout without stopping (a function that does "
+            f"not check for cancellation); {grace_ms / 1000:g} s later it was cancelled and "
+            + ("its session ended." if ended else "ending its session failed (see the log)."),
+            "57014",
+            detail={"backend_pid": run.pid},
+        )
+    if isinstance(run.failure, ExplainFailure):
+        raise run.failure
+    if isinstance(run.failure, psycopg.Error):
+        # Connecting, BEGIN, the settings or SET ROLE failed: nothing of the user's query ran.
+        exc = run.failure
+        reason = (exc.diag.message_primary or str(exc) or type(exc).__name__).strip().splitlines()[0]
+        raise ExplainFailure("error", f"The run could not be set up: {reason}", exc.diag.sqlstate or "") from None
+    if run.failure is not None:
+        raise run.failure
+    assert run.output is not None
+    return run.output
 
 
 # Advisory-lock namespace of the per-user run slots ("EXPL"); held by the web process's own connection, so a

@@ -1,39 +1,75 @@
 """EXPLAIN a user's query safely: one service for the page and the command, every run recorded.
 
 Defence in depth, each layer on its own:
-1. PostgreSQL's own parser (pglast): exactly one SELECT / VALUES / TABLE / WITH without data-modifying parts.
-2. A READ ONLY transaction with statement, lock and idle timeouts, always rolled back (pg.explain).
-3. SET LOCAL ROLE to a NOLOGIN role holding only read access (migration 0005), so superuser-only functions
-   are refused by the server even when the app connects as a superuser.
-4. A connection of its own per run, closed afterwards: no lock, setting or temporary object survives.
-5. Limits on input size and concurrent runs per user; an ExplainRun and an AuditEvent for every run.
+1. PostgreSQL's own parser (pglast): exactly one SELECT / VALUES / TABLE / WITH without data-modifying parts, no
+   NUL bytes, nested no deeper than the checks can walk.
+2. A function allowlist (explain_allowlist): set_config, functions that run SQL text of their own (ts_stat,
+   query_to_xml…), file, lock and sequence functions, volatile ones and casts of data to reg* types are refused.
+3. A login role of the console's own (settings.SCHEMAADMIN_EXPLAIN_LOGIN) that may only read the product's
+   tables, so nothing a query does (a role reset included) reaches further. Without one, the fallback: SET LOCAL
+   ROLE to the NOLOGIN role from the application's connection, which a query could undo; the page says so.
+4. A READ ONLY transaction on a connection of its own, with statement, lock and idle timeouts, work_mem and
+   (where the role may) temp_file_limit, always rolled back and closed (pg.explain).
+5. Time bounded twice: statement_timeout capped so that a run ends inside the web server's request timeout, and a
+   watchdog that cancels a statement still running past it and ends its session.
+6. Errors carry no data: a statement that fails while running shows only its condition name and SQLSTATE.
+7. Limits on input size and concurrent runs per user; an ExplainRun and an AuditEvent written before the query
+   runs and completed after it, so a run whose process dies stays on record.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import pglast
+from django.conf import settings
+from django.db import DatabaseError, transaction
 from pglast import ast
 from pglast.parser import ParseError
 from pglast.visitors import Visitor
 
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
-from schemaadmin.models import ExplainRun
+from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.explain import (
     EXPLAIN_OPTIONS,
     ExplainFailure,
     explain_role_state,
+    ran_as,
     release_run_slot,
     run_explain,
     take_run_slot,
 )
+from schemaadmin.services.explain_allowlist import function_refusal
 from schemaadmin.services.explain_summary import PlanSummary, plan_summary
 
-__all__ = ["ExplainResult", "Refused", "checked_statement", "explain", "marked_position"]
+__all__ = [
+    "FALLBACK_WARNING",
+    "ExplainResult",
+    "Refused",
+    "checked_statement",
+    "explain",
+    "explain_login",
+    "marked_position",
+    "max_timeout_ms",
+    "storable_text",
+]
+
+logger = logging.getLogger(__name__)
+
+# What the page and the command say while the console has no login role of its own.
+FALLBACK_WARNING = (
+    "The EXPLAIN console has no login role of its own: queries run from the application's connection after "
+    "SET ROLE, which a query could undo; only the function allowlist stands in the way. As a role administrator "
+    "run `manage.py create_explain_role` and set SCHEMAADMIN_EXPLAIN_DATABASE_URL to the URL it prints."
+)
+
+# Room a request needs beyond the run itself: the records before and after, the page, and the watchdog's own
+# cancel and terminate.
+REQUEST_MARGIN_MS = 10_000
 
 
 class Refused(ValueError):
@@ -58,6 +94,24 @@ class ExplainResult:
     @property
     def ok(self) -> bool:
         return self.outcome == ExplainRun.Outcome.OK
+
+
+def explain_login() -> dict[str, Any] | None:
+    """Return the psycopg keys of the console's own login role, or None when it runs through SET ROLE."""
+    return getattr(settings, "SCHEMAADMIN_EXPLAIN_LOGIN", None)
+
+
+def max_timeout_ms() -> int:
+    """Return the longest statement_timeout a run may have: the setting, kept inside the request timeout."""
+    conf = app_settings()
+    request_ms = int(getattr(settings, "SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS", 90)) * 1000
+    inside = request_ms - conf["EXPLAIN_WATCHDOG_GRACE_MS"] - REQUEST_MARGIN_MS
+    return max(100, min(conf["EXPLAIN_MAX_TIMEOUT_MS"], inside))
+
+
+def storable_text(text: str) -> str:
+    """Return text as PostgreSQL can store it: NUL shown as ␀, unpaired surrogates replaced."""
+    return text.replace("\x00", "\u2400").encode("utf-8", "replace").decode("utf-8")
 
 
 _STATEMENT_NAMES = {
@@ -116,30 +170,53 @@ class _Inspector(Visitor):
 
 def checked_statement(text: str, *, max_chars: int | None = None) -> tuple[str, bool]:
     """Return (the one statement in text, whether it holds $n placeholders), or raise Refused saying why."""
+    statement, has_parameters, _ = _parsed_statement(text, max_chars=max_chars)
+    return statement, has_parameters
+
+
+def _parsed_statement(text: str, *, max_chars: int | None = None) -> tuple[str, bool, ast.Node]:
+    """Return the one statement in text, whether it holds $n placeholders and its parse tree; or raise Refused."""
     limit = max_chars or app_settings()["EXPLAIN_MAX_SQL_CHARS"]
     if len(text) > limit:
         raise Refused(f"The query is {len(text):,} characters long; the limit is {limit:,}.")
     if not text.strip():
         raise Refused("Enter a query to explain.")
+    if "\x00" in text:
+        # PostgreSQL takes no NUL in query text (nor in a stored record): say so rather than fail on it.
+        raise Refused(
+            "The query holds a NUL character (\\0), which PostgreSQL does not accept.", text.index("\x00") + 1
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Refused("The query holds a character that is not valid Unicode.", exc.start + 1) from None
     try:
         statements = pglast.parse_sql(text)
+        raw = statements[0] if len(statements) == 1 else None
+        inspector = _Inspector()
+        if raw is not None:
+            inspector(statements)
     except ParseError as exc:
         message, index = (exc.args + (None,))[:2]
+        if "memory exhausted" in str(message) or "stack depth" in str(message):
+            raise Refused(_TOO_DEEP) from None
         raise Refused(f"Syntax error: {message}.", index + 1 if isinstance(index, int) else None) from None
-    if len(statements) != 1:
+    except RecursionError:
+        raise Refused(_TOO_DEEP) from None
+    if raw is None:
         raise Refused(f"Enter exactly one statement; this text holds {len(statements)}.")
-    raw = statements[0]
     name = type(raw.stmt).__name__
     if not isinstance(raw.stmt, ast.SelectStmt):
         why = _STATEMENT_NAMES.get(name, f"{name.removesuffix('Stmt')} is not a query")
         raise Refused(f"Only SELECT, WITH, VALUES and TABLE queries can be explained: {why}.")
-    inspector = _Inspector()
-    inspector(statements)
     if inspector.problem:
         raise Refused(inspector.problem)
     start = raw.stmt_location or 0
     statement = text[start : start + raw.stmt_len] if raw.stmt_len else text[start:]
-    return statement.strip(), inspector.parameters
+    return statement.strip(), inspector.parameters, raw.stmt
+
+
+_TOO_DEEP = "The query nests too deeply to be checked; write it with fewer levels of parentheses or subqueries."
 
 
 def marked_position(text: str, position: int | None) -> str:
@@ -166,45 +243,79 @@ def explain(
     text_format: bool = False,
     ef_search: int | None = None,
 ) -> ExplainResult:
-    """Check, run and record one EXPLAIN; refusals and failures come back as a result, never an exception."""
+    """Check, run and record one EXPLAIN; refusals and failures come back as a result, never an exception.
+
+    The run and its audit event are written as "running" before anything runs, and completed afterwards.
+    """
     conf = app_settings()
     using = validated_alias(using)
     options = {name: bool(on) for name, on in (options or {}).items() if name in EXPLAIN_OPTIONS}
-    timeout_ms = min(int(timeout_ms or conf["EXPLAIN_TIMEOUT_MS"]), conf["EXPLAIN_MAX_TIMEOUT_MS"])
+    timeout_ms = min(int(timeout_ms or conf["EXPLAIN_TIMEOUT_MS"]), max_timeout_ms())
     user = user if user is not None else getattr(request, "user", None)
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
     planner_settings = {"hnsw.ef_search": str(int(ef_search))} if ef_search else {}
-    result = _outcome(text, user, options, timeout_ms, using, text_format, conf, planner_settings)
-    recorded_options: dict[str, Any] = {**{k: v for k, v in result.options.items() if v}, "timeout_ms": timeout_ms}
-    recorded_options.update(planner_settings)
-    if result.missing_layers:
-        recorded_options["missing_layers"] = result.missing_layers
-    result.run = ExplainRun.objects.create(
+    login = explain_login()
+    stored = storable_text(text)
+    recorded: dict[str, Any] = {**{k: v for k, v in options.items() if v}, "timeout_ms": timeout_ms}
+    recorded.update(planner_settings)
+    run = ExplainRun.objects.create(
         user=user,
         database_alias=using,
-        sql=text[: conf["EXPLAIN_MAX_SQL_CHARS"]],
-        options=recorded_options,
-        outcome=result.outcome,
-        plan=result.plan if not text_format else {"text": result.plan},
-        error=result.message if not result.ok else "",
-        duration_ms=result.summary.execution_ms if result.summary else None,
+        sql=stored[: conf["EXPLAIN_MAX_SQL_CHARS"]],
+        options=recorded,
+        outcome=ExplainRun.Outcome.RUNNING,
     )
-    record(
+    event = record(
         request,
         "explain.run",
-        f"explain:{result.run.pk}",
+        f"explain:{run.pk}",
         actor=user,
-        outcome=result.outcome,
+        outcome=ExplainRun.Outcome.RUNNING,
         database=using,
-        sql=text[:500],
-        **({"reason": result.message[:300]} if not result.ok else {}),
+        sql=stored[:500],
     )
+    try:
+        result = _outcome(text, run, user, options, timeout_ms, using, text_format, conf, planner_settings, login)
+    except Exception as exc:  # recorded, logged and said; never a page without a record
+        logger.exception("EXPLAIN run %s failed inside SchemaAdmin", run.pk)
+        result = ExplainResult(run=run, outcome=ExplainRun.Outcome.ERROR, options=options)
+        result.message = f"The run failed inside SchemaAdmin ({type(exc).__name__}); the failure is logged."
+    _finish(run, event, result, text_format)
     return result
+
+
+def _finish(run: ExplainRun, event: AuditEvent, result: ExplainResult, text_format: bool) -> None:
+    """Complete the run's record and its audit event with how it ended."""
+    # The options the run ended up using (a $1 query loses ANALYZE), beside what was recorded before it ran.
+    recorded = {key: value for key, value in run.options.items() if key not in EXPLAIN_OPTIONS}
+    recorded.update({name: True for name, on in result.options.items() if on})
+    if result.missing_layers:
+        recorded["missing_layers"] = result.missing_layers
+    run.options = recorded
+    run.outcome = result.outcome
+    run.plan = result.plan if not text_format else {"text": result.plan}
+    run.error = result.message if not result.ok else ""
+    run.duration_ms = result.summary.execution_ms if result.summary else None
+    try:
+        with transaction.atomic():
+            run.save(update_fields=["options", "outcome", "plan", "error", "duration_ms"])
+    except (DatabaseError, RecursionError, ValueError) as exc:
+        logger.exception("EXPLAIN run %s: its plan could not be stored", run.pk)
+        run.plan = None
+        if result.ok:
+            result.outcome = run.outcome = ExplainRun.Outcome.ERROR
+            result.message = run.error = f"The plan could not be stored ({type(exc).__name__}); the failure is logged."
+        run.save(update_fields=["options", "outcome", "plan", "error", "duration_ms"])
+    event.detail = {**event.detail, "outcome": result.outcome}
+    if not result.ok:
+        event.detail["reason"] = result.message[:300]
+    event.save(update_fields=["detail"])
 
 
 def _outcome(
     text: str,
+    run: ExplainRun,
     user: Any,
     options: dict[str, bool],
     timeout_ms: int,
@@ -212,10 +323,17 @@ def _outcome(
     text_format: bool,
     conf: dict[str, Any],
     planner_settings: dict[str, str],
+    login: dict[str, Any] | None,
 ) -> ExplainResult:
-    result = ExplainResult(run=None, outcome=ExplainRun.Outcome.REFUSED, options=options)  # type: ignore[arg-type]
+    result = ExplainResult(run=run, outcome=ExplainRun.Outcome.REFUSED, options=options)
     try:
-        statement, has_parameters = checked_statement(text, max_chars=conf["EXPLAIN_MAX_SQL_CHARS"])
+        statement, has_parameters, node = _parsed_statement(text, max_chars=conf["EXPLAIN_MAX_SQL_CHARS"])
+        try:
+            refusal = function_refusal(node, using=using)
+        except RecursionError:
+            refusal = _TOO_DEEP
+        if refusal:
+            raise Refused(refusal)
     except Refused as exc:
         result.message = str(exc)
         result.marked = marked_position(text, exc.position)
@@ -234,14 +352,18 @@ def _outcome(
     if not options.get("ANALYZE"):
         options = {**options, "WAL": False, "SERIALIZE": False}
     result.options = options
-    role_name = conf["EXPLAIN_ROLE"]
-    role = explain_role_state(role_name, using=using)
-    if not role.usable:
-        result.missing_layers.append(
-            f"low-privilege role: {role_name!r} "
-            + ("exists but this connection may not switch to it" if role.exists else "does not exist")
-            + "; the query runs with the application's own privileges"
-        )
+    role_name: str | None = conf["EXPLAIN_ROLE"]
+    if login is None:
+        role = explain_role_state(conf["EXPLAIN_ROLE"], using=using)
+        if not role.usable:
+            result.missing_layers.append(
+                f"low-privilege role: {role.name!r} "
+                + ("exists but this connection may not switch to it" if role.exists else "does not exist")
+                + "; the query runs with the application's own privileges"
+            )
+            role_name = None
+    run.options = {**run.options, "ran_as": ran_as(role=role_name, login=login)}
+    run.save(update_fields=["options"])
     slot = None
     if user is not None:
         limit = conf["EXPLAIN_CONCURRENT_RUNS_PER_USER"]
@@ -257,8 +379,12 @@ def _outcome(
             text_format=text_format,
             timeout_ms=timeout_ms,
             lock_timeout_ms=min(conf["EXPLAIN_LOCK_TIMEOUT_MS"], timeout_ms),
-            role=role_name if role.usable else None,
+            role=role_name,
+            login=login,
             planner_settings=planner_settings,
+            work_mem=conf["EXPLAIN_WORK_MEM"],
+            temp_file_limit=conf["EXPLAIN_TEMP_FILE_LIMIT"],
+            grace_ms=conf["EXPLAIN_WATCHDOG_GRACE_MS"],
             using=using,
         )
     except ExplainFailure as failure:

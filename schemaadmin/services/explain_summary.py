@@ -68,18 +68,23 @@ def vars_of(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__slots__}
 
 
-def _walk(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
-    yield node, depth
-    for child in node.get("Plans", ()):
-        yield from _walk(child, depth + 1)
+def _walk(node: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
+    """Yield each node of the plan with its depth, parents first, on a stack: plans can nest thousands deep."""
+    stack = [(node, 0)]
+    while stack:
+        current, depth = stack.pop()
+        yield current, depth
+        stack.extend((child, depth + 1) for child in reversed(current.get("Plans", ())))
 
 
-def _walk_with_limits(node: dict[str, Any], below_limit: bool = False) -> Iterator[tuple[dict[str, Any], bool]]:
+def _walk_with_limits(node: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
     """Yield each node with whether a Limit above it may have stopped it early."""
-    yield node, below_limit
-    below = below_limit or node.get("Node Type") == "Limit"
-    for child in node.get("Plans", ()):
-        yield from _walk_with_limits(child, below)
+    stack = [(node, False)]
+    while stack:
+        current, below_limit = stack.pop()
+        yield current, below_limit
+        below = below_limit or current.get("Node Type") == "Limit"
+        stack.extend((child, below) for child in reversed(current.get("Plans", ())))
 
 
 def _label(node: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The EXPLAIN console: a form, our summary, the PEV2 plan, presets and the user's history."""
+"""The EXPLAIN console: a form, our summary, the PEV2 plan, presets and the history of runs (one's own or all)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from schemaadmin.explain_forms import CompareForm, ExplainForm
 from schemaadmin.models import ExplainRun
 from schemaadmin.permissions import permission_required
 from schemaadmin.pg.connection import server_version
-from schemaadmin.services.explain import explain
+from schemaadmin.services.explain import explain, explain_login
 from schemaadmin.services.explain_presets import presets
 from schemaadmin.services.explain_summary import plan_comparison, plan_summary
 from schemaadmin.views.browsing import render_page
@@ -22,11 +22,22 @@ HISTORY_SIZE = 20
 
 
 def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
-    mine = (
-        ExplainRun.objects.filter(user_id=request.user.pk) if request.user.pk is not None else ExplainRun.objects.none()
-    )
-    history = mine.order_by("-created_at", "-id")[:HISTORY_SIZE]
-    return {"form": form, "history": list(history), "presets": presets(), "result": None, "run": None, "summary": None}
+    # Runs carry no secrets (a failure's message is withheld when it could hold data), so every DBA may read
+    # every run: by permalink, in a comparison, and here when asking for everyone's.
+    everyone = request.GET.get("runs") == "all"
+    runs = ExplainRun.objects.select_related("user").order_by("-created_at", "-id")
+    if not everyone:
+        runs = runs.filter(user_id=request.user.pk) if request.user.pk is not None else runs.none()
+    return {
+        "form": form,
+        "history": list(runs[:HISTORY_SIZE]),
+        "everyone": everyone,
+        "explain_fallback": explain_login() is None,
+        "presets": presets(),
+        "result": None,
+        "run": None,
+        "summary": None,
+    }
 
 
 @permission_required("run_explain")

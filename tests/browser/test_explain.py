@@ -63,4 +63,13 @@ def test_dba_runs_a_preset_and_sees_summary_and_plan(page, role_user, sign_in, c
     expect(page.get_by_test_id("compare-figures")).to_contain_text("Execution time (ms)")
     expect(page.get_by_test_id("compare-shape").locator("[data-differs]").first).to_be_visible()
     screenshot("explain-compare")
+
+    # Another DBA's runs: not in one's own history, listed with who ran them when asked for everyone's.
+    other = role_user("dba", "omar")
+    ExplainRun.objects.create(user=other, sql="SELECT 'omar'", outcome="ok", options={"timeout_ms": 100})
+    page.goto("/explain/")
+    expect(page.locator("#history")).not_to_contain_text("by omar")
+    page.get_by_role("link", name="All DBAs' runs").click()
+    expect(page.locator("#history")).to_contain_text("by omar")
+    expect(page.locator("#history")).to_contain_text("by dana")
     assert console_errors == []

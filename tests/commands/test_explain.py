@@ -58,3 +58,29 @@ def test_a_timeout_says_after_how_long():
 def test_an_unknown_database_is_named():
     with pytest.raises(CommandError, match="No database is configured under the alias 'nope'"):
         _run("SELECT 1", "--database", "nope")
+
+
+@pytest.mark.django_db
+def test_a_nul_byte_on_standard_input_is_refused_and_recorded(monkeypatch):
+    with pytest.raises(CommandError) as refused:
+        _run("-", "--analyze", stdin="SELECT 1\x00", monkeypatch=monkeypatch)
+    assert str(refused.value) == "refused: The query holds a NUL character (\\0), which PostgreSQL does not accept."
+    run = ExplainRun.objects.get()
+    assert run.outcome == "refused" and run.sql == "SELECT 1\u2400"
+    assert AuditEvent.objects.get(action="explain.run").detail["outcome"] == "refused"
+
+
+@pytest.mark.django_db
+def test_the_set_role_fallback_is_warned_about(settings):
+    settings.SCHEMAADMIN_EXPLAIN_LOGIN = None
+    err = io.StringIO()
+    call_command("explain", "SELECT 1", stdout=io.StringIO(), stderr=err)
+    assert "Warning: The EXPLAIN console has no login role of its own" in err.getvalue()
+    assert "manage.py create_explain_role" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_thousand_deep_plan_prints_as_json(settings):
+    settings.SCHEMAADMIN = {"EXPLAIN_MAX_SQL_CHARS": 100_000}
+    output = json.loads(_run("SELECT (" * 1000 + "SELECT 1" + ")" * 1000, "--analyze", "--format", "json"))
+    assert output["outcome"] == "ok" and output["summary"]["analyzed"] is True

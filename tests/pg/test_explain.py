@@ -1,17 +1,23 @@
-"""Layers 2-4 of the EXPLAIN console on their own: what the server enforces, with the parser left out."""
+"""The server's layers of the EXPLAIN console on their own: what PostgreSQL enforces, with the parser left out."""
 
 # ruff: noqa: S608 -- the SQL names tables planted by the test itself
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
+from django.conf import settings
+from django.db import connection
 
+from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.explain import (
     RUN_SLOT_NAMESPACE,
     ExplainFailure,
     explain_role_state,
+    login_params,
     release_run_slot,
     run_explain,
     run_slot_key,
@@ -19,6 +25,24 @@ from schemaadmin.pg.explain import (
 )
 
 ROLE = "schemaadmin_explain"
+
+# 40 MB gathered row by row in about 0.1 s (pieces small enough for the allowlist's size guard), then case-mapped
+# eight times over: upper() and lower() loop without checking for interrupts (PostgreSQL 18), and nothing checks
+# between calls in one expression, so cancel and terminate both wait about 2 s for it.
+UNINTERRUPTIBLE_MS = 600
+UNINTERRUPTIBLE = (
+    "SELECT 'watchdog test' AS marker, length(upper(lower(upper(lower(upper(lower(upper(lower("
+    f"string_agg(repeat('{'x' * 1000}', 5000), '')"
+    "))))))))) FROM generate_series(1, 8)"
+)
+
+
+@pytest.fixture
+def login() -> dict:
+    """Return the console's own login role, as settings name it."""
+    if getattr(settings, "SCHEMAADMIN_EXPLAIN_LOGIN", None) is None:
+        pytest.skip("no SCHEMAADMIN_EXPLAIN_LOGIN on this server")
+    return dict(settings.SCHEMAADMIN_EXPLAIN_LOGIN)
 
 
 def _run(statement: str, *, role: str | None = ROLE, timeout_ms: int = 5_000, **options: bool):
@@ -30,16 +54,16 @@ def _other_connection() -> psycopg.Connection:
 
 
 @pytest.mark.django_db
-def test_the_migration_made_the_role_and_it_is_usable():
+def test_the_role_exists_reads_no_more_than_granted_and_the_fallback_may_switch_to_it():
     state = explain_role_state(ROLE)
     assert state.exists and state.usable
     with _other_connection() as conn:
         row = conn.execute(
-            "SELECT rolcanlogin, rolsuper, rolinherit, pg_has_role(%(r)s, 'pg_read_all_data', 'MEMBER'), "
+            "SELECT rolsuper, rolinherit, pg_has_role(%(r)s, 'pg_read_all_data', 'MEMBER'), "
             "pg_has_role(%(r)s, 'pg_read_all_stats', 'MEMBER') FROM pg_roles WHERE rolname = %(r)s",
             {"r": ROLE},
         ).fetchone()
-    assert row == (False, False, True, False, True)
+    assert row == (False, True, False, False)
 
 
 @pytest.mark.django_db
@@ -227,3 +251,217 @@ def test_a_run_that_cannot_be_set_up_is_a_failure_not_a_traceback(monkeypatch):
     with pytest.raises(ExplainFailure) as no_server:
         _run("SELECT 1")
     assert no_server.value.message.startswith("The run could not be set up: connection")
+
+
+# The console's own login role: no SET ROLE, so nothing in a query can switch back to a stronger role.
+@pytest.mark.django_db
+def test_with_a_login_the_run_logs_in_as_it_and_never_switches_role(login):
+    user, database = login["user"], connection.settings_dict["NAME"]
+    checks = (
+        f"session_user = '{user}' AND current_user = '{user}' AND current_setting('is_superuser') = 'off' "
+        f"AND current_database() = '{database}' AND current_setting('transaction_read_only') = 'on'"
+    )
+    output = run_explain(
+        f"SELECT 1 WHERE {checks}",
+        options={"ANALYZE": True},
+        timeout_ms=5_000,
+        lock_timeout_ms=500,
+        role=ROLE,  # ignored: a login of its own never switches role
+        login={**login, "dbname": "postgres"},  # the database stays the alias's own
+    )
+    assert output.plan[0]["Plan"]["Actual Rows"] == 1
+    assert output.via == f"login role {login['user']}" and output.role == login["user"]
+
+
+@pytest.mark.django_db
+def test_with_a_login_resetting_the_role_gains_nothing(login):
+    # The hole of the SET ROLE fallback: set_config('role', 'none', true) goes back to the session's own role.
+    output = run_explain(
+        "SELECT 1 WHERE set_config('role', 'none', true) = 'none' AND current_user = session_user "
+        f"AND session_user = '{login['user']}' AND current_setting('is_superuser') = 'off'",
+        options={"ANALYZE": True},
+        timeout_ms=5_000,
+        lock_timeout_ms=500,
+        role=None,
+        login=login,
+    )
+    assert output.plan[0]["Plan"]["Actual Rows"] == 1
+    with pytest.raises(ExplainFailure) as refused:
+        run_explain(
+            "SELECT set_config('role', 'none', true), pg_read_file('/etc/passwd')",
+            options={"ANALYZE": True},
+            timeout_ms=5_000,
+            lock_timeout_ms=500,
+            role=None,
+            login=login,
+        )
+    assert refused.value.sqlstate == "42501"
+
+
+def test_login_params_keep_the_aliases_database_and_take_the_logins_other_keys():
+    params = login_params({"user": "console", "password": None, "host": "/elsewhere", "port": 6543, "dbname": "x"})
+    own = connection_params("default")
+    assert params["user"] == "console" and params["host"] == "/elsewhere" and params["port"] == 6543
+    assert params["dbname"] == own["dbname"] and params.get("password") == own.get("password")
+
+
+@pytest.mark.django_db
+def test_a_login_that_is_a_superuser_runs_nothing(login):
+    if settings.EMBEDDED_PGDATA is None:
+        pytest.skip("needs the embedded server's superuser")
+    with pytest.raises(ExplainFailure, match="is a superuser; it runs no query as one"):
+        run_explain(
+            "SELECT 1",
+            options={},
+            timeout_ms=5_000,
+            lock_timeout_ms=500,
+            role=None,
+            login={**login, "user": EMBEDDED_SUPERUSER},
+        )
+
+
+@pytest.mark.django_db
+def test_work_mem_is_set_for_the_run(login):
+    for way in ({"login": login, "role": None}, {"login": None, "role": ROLE}):
+        output = run_explain(
+            "SELECT 1 WHERE current_setting('work_mem') = '3MB'",
+            options={"ANALYZE": True},
+            timeout_ms=5_000,
+            lock_timeout_ms=500,
+            work_mem="3MB",
+            **way,
+        )
+        assert output.plan[0]["Plan"]["Actual Rows"] == 1, way
+
+
+@pytest.mark.django_db
+def test_temp_file_limit_is_set_where_the_role_may_and_skipped_where_it_may_not(login, superuser_sql):
+    query = "SELECT 1 WHERE current_setting('temp_file_limit') = '7MB'"
+    # The console's login may not set it (superuser only): the run goes on under the role's own limit.
+    output = run_explain(
+        query, options={"ANALYZE": True}, timeout_ms=5_000, lock_timeout_ms=500, role=None, login=login,
+        temp_file_limit="7MB",
+    )  # fmt: skip
+    assert output.temp_file_limit is None and output.plan[0]["Plan"]["Actual Rows"] == 0
+    # A connecting role granted SET on it (as a superuser is) sets it for the run, before switching role.
+    app_role = connection.settings_dict["USER"]
+    superuser_sql(f'GRANT SET ON PARAMETER temp_file_limit TO "{app_role}"')
+    try:
+        output = run_explain(
+            query, options={"ANALYZE": True}, timeout_ms=5_000, lock_timeout_ms=500, role=ROLE, temp_file_limit="7MB"
+        )
+    finally:
+        superuser_sql(f'REVOKE SET ON PARAMETER temp_file_limit FROM "{app_role}"')
+    assert output.temp_file_limit == "7MB" and output.plan[0]["Plan"]["Actual Rows"] == 1
+
+
+# Errors cannot carry data: a failure while running shows its condition, never the server's message.
+@pytest.mark.django_db
+def test_a_value_cast_to_regclass_while_running_is_not_shown(plant, login):
+    table = plant.table("people", "email text", rows=1, fill="'alice@example.test'")
+    with pytest.raises(ExplainFailure) as failed:
+        run_explain(
+            f"SELECT quote_ident((SELECT email FROM {table} LIMIT 1))::regclass",
+            options={"ANALYZE": True},
+            timeout_ms=5_000,
+            lock_timeout_ms=500,
+            role=None,
+            login=login,
+        )
+    assert failed.value.message == (
+        "The query failed while running: undefined_table (SQLSTATE 42P01). The server's message is withheld "
+        "because it can contain values read from the data."
+    )
+    assert failed.value.position is None and failed.value.sqlstate == "42P01"
+
+
+@pytest.mark.django_db
+def test_a_statement_that_fails_while_planning_shows_what_the_user_wrote(login):
+    for options in ({"ANALYZE": True}, {}):
+        with pytest.raises(ExplainFailure) as failed:
+            run_explain(
+                "SELECT no_such_column FROM pg_class",
+                options=options,
+                timeout_ms=5_000,
+                lock_timeout_ms=500,
+                role=None,
+                login=login,
+            )
+        assert failed.value.message == 'column "no_such_column" does not exist', options
+        assert failed.value.position == 8
+
+
+@pytest.mark.django_db
+def test_a_planning_error_naming_something_not_written_is_withheld(login):
+    # The planner evaluates stable expressions to estimate selectivity: the setting's value reaches regclass's
+    # input function at plan time, and its error names the value, which the user never wrote.
+    with pytest.raises(ExplainFailure) as failed:
+        run_explain(
+            "SELECT relname FROM pg_class WHERE oid = current_setting('myapp.secret')::regclass",
+            options={},
+            timeout_ms=5_000,
+            lock_timeout_ms=500,
+            role=None,
+            login=login,
+            planner_settings={"myapp.secret": "hunter2"},
+        )
+    assert "hunter2" not in failed.value.message
+    assert failed.value.message.startswith("The query failed while being planned: undefined_table (SQLSTATE 42P01)")
+
+
+@pytest.mark.parametrize(
+    "message,statement,shown",
+    [
+        ('relation "users" does not exist', "SELECT * FROM Users", True),
+        ('relation "alice@example.test" does not exist', "SELECT x::regclass FROM t", False),
+        ("function alice(integer) does not exist", "SELECT x::regprocedure FROM t", False),
+        ("function lower(integer) does not exist", "SELECT lower(1)", True),
+        ("operator does not exist: alice@x", "SELECT x::regoper FROM t", False),
+        ("operator does not exist: integer = text", "SELECT 1 = 'a'::text", True),
+        ('syntax error at or near "FROMM"', "SELECT 1 FROMM t", True),
+    ],
+)
+def test_planning_messages_are_shown_only_when_they_name_what_was_written(message, statement, shown):
+    from schemaadmin.pg.explain import _names_only_what_was_written
+
+    assert _names_only_what_was_written(message, statement) is shown
+
+
+# Time: a statement that ignores cancellation is stopped by the watchdog, and the caller does not wait for it.
+@pytest.mark.django_db
+def test_the_watchdog_stops_waiting_for_a_statement_that_ignores_its_timeout(login):
+    with _other_connection() as conn:
+        # The premise: run directly, the statement overruns its statement_timeout by far.
+        conn.execute(f"SET statement_timeout = {UNINTERRUPTIBLE_MS}")
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute(UNINTERRUPTIBLE)
+        overrun = time.monotonic() - started - UNINTERRUPTIBLE_MS / 1000
+    assert overrun > 1.0, f"the statement stopped {overrun:.2f} s after its timeout: pick a slower one"
+
+    with pytest.raises(ExplainFailure) as stopped:
+        run_explain(
+            UNINTERRUPTIBLE,
+            options={"ANALYZE": True},
+            timeout_ms=UNINTERRUPTIBLE_MS,
+            lock_timeout_ms=100,
+            role=None,
+            login=login,
+            grace_ms=200,
+        )
+    message = stopped.value.message
+    assert stopped.value.kind == "timeout" and f"ran past its {UNINTERRUPTIBLE_MS} ms statement_timeout" in message
+    assert "its session ended" in message
+    pid = stopped.value.detail["backend_pid"]
+    with _other_connection() as conn:
+        # The caller got its answer while the statement still ran: the watchdog did not wait for it.
+        assert conn.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone() == ("active",)
+        # And the backend goes as soon as the function returns: terminated, not left to finish the query.
+        _wait_until_gone(conn, pid)
+
+
+def _wait_until_gone(conn: psycopg.Connection, pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone() != (0,):
+        assert time.monotonic() < deadline, f"backend {pid} outlived the watchdog"
+        conn.execute("SELECT pg_stat_clear_snapshot()")

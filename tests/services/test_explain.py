@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -11,12 +13,15 @@ from schemaadmin.checks import explain_role_problems
 from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, run_slot_key
-from schemaadmin.services.explain import Refused, checked_statement, explain, marked_position
+from schemaadmin.services import explain as explain_service
+from schemaadmin.services.explain import Refused, checked_statement, explain, marked_position, max_timeout_ms
 from schemaadmin.services.explain_summary import plan_summary, plan_text
+from tests.pg.test_explain import UNINTERRUPTIBLE, UNINTERRUPTIBLE_MS
 
 SECRET = "hunter2-secret-token"
 
-# Every input is refused or fails, or (side effects only) succeeds without anything surviving it.
+# Every input is refused or fails, or (side effects only) succeeds without anything surviving it. FAILED inputs
+# pass the parser; the function allowlist refuses most of them, the server stops the rest.
 REFUSED, FAILED, HARMLESS = "refused", "failed", "harmless"
 HOSTILE: list[tuple[str, str]] = [
     # writes and DDL
@@ -118,9 +123,9 @@ def test_hostile_input(sentinel, plant, role_user, statement, expected):
     if expected == REFUSED:
         assert result.outcome == "refused", (text, result.outcome, result.message)
     elif expected == FAILED:
-        assert result.outcome in {"error", "timeout"}, (text, result.outcome, result.message)
+        assert result.outcome in {"refused", "error", "timeout"}, (text, result.outcome, result.message)
     else:
-        assert result.outcome in {"ok", "error"}, (text, result.message)
+        assert result.outcome in {"ok", "refused", "error"}, (text, result.message)
     assert result.message or result.ok
     assert SECRET not in result.message and "hunter2" not in result.message and "Traceback" not in result.message
     # Nothing changed.
@@ -230,6 +235,7 @@ def test_parameters_get_a_generic_plan(role_user):
 
 @pytest.mark.django_db
 def test_a_missing_role_is_named_as_a_missing_layer(role_user, settings):
+    settings.SCHEMAADMIN_EXPLAIN_LOGIN = None  # the SET ROLE fallback
     settings.SCHEMAADMIN = {"EXPLAIN_ROLE": "no_such_role"}
     result = explain("SELECT 1", user=role_user("dba"))
     assert result.ok
@@ -376,3 +382,159 @@ def test_the_summary_tells_whether_the_knn_used_the_hnsw_index(plant, role_user,
     assert result.ok, result.message
     assert result.summary.vector_index_used is used, (result.summary.vector_order, result.plan)
     assert says in result.summary.vector_order
+
+
+# Nesting: checked and summarised without recursion limits, or refused with a sentence.
+def _nested(depth: int, kind: str) -> str:
+    if kind == "scalar":
+        return "SELECT (" * depth + "SELECT 1" + ")" * depth
+    return "SELECT * FROM (" * depth + "SELECT 1" + ") AS s" * depth
+
+
+@pytest.mark.parametrize("kind", ["scalar", "from"])
+def test_a_thousand_deep_query_passes_the_checks(kind):
+    text = _nested(1000, kind)
+    assert checked_statement(text, max_chars=100_000) == (text, False)
+
+
+@pytest.mark.parametrize("depth,kind", [(3_000, "from"), (10_000, "scalar"), (10_000, "from")])
+def test_a_query_nested_too_deeply_is_refused_with_a_sentence(depth, kind):
+    with pytest.raises(Refused, match="nests too deeply to be checked"):
+        checked_statement(_nested(depth, kind), max_chars=1_000_000)
+
+
+@pytest.mark.django_db
+def test_a_thousand_deep_plan_is_run_summarised_and_recorded(role_user, settings):
+    settings.SCHEMAADMIN = {"EXPLAIN_MAX_SQL_CHARS": 100_000}
+    result = explain(_nested(1000, "scalar"), user=role_user("dba"), options={"ANALYZE": True}, timeout_ms=30_000)
+    assert result.ok, result.message
+    assert result.summary.analyzed and len(plan_text(result.plan).splitlines()) > 1000
+    run = ExplainRun.objects.get(pk=result.run.pk)
+    assert run.outcome == "ok" and run.plan[0]["Plan"]["Node Type"] == "Result"
+
+
+# NUL bytes: refused with a sentence, and the run still recorded.
+def test_a_nul_byte_is_refused_at_its_position():
+    with pytest.raises(Refused, match="NUL character") as refused:
+        checked_statement("SELECT 1\x00")
+    assert refused.value.position == 9
+
+
+@pytest.mark.django_db
+def test_a_nul_byte_run_is_recorded_with_the_nul_shown(role_user):
+    user = role_user("dba")
+    result = explain("SELECT 'a\x00b'", user=user, options={"ANALYZE": True})
+    assert result.outcome == "refused" and "NUL character" in result.message
+    run = ExplainRun.objects.get(pk=result.run.pk)
+    assert run.sql == "SELECT 'a\u2400b'" and run.outcome == "refused"
+    event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
+    assert event.detail["sql"] == "SELECT 'a\u2400b'" and event.detail["outcome"] == "refused"
+
+
+# The record is written before the query runs, and completed after.
+@pytest.mark.django_db
+def test_the_run_and_its_audit_event_are_on_record_while_the_query_runs(role_user, monkeypatch):
+    user = role_user("dba")
+    seen = []
+    real = explain_service.run_explain
+
+    def observed(*args, **kwargs):
+        run = ExplainRun.objects.get(user=user)
+        event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
+        seen.append((run.outcome, run.sql, event.detail["outcome"], run.options["ran_as"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(explain_service, "run_explain", observed)
+    result = explain("SELECT 1", user=user)
+    assert seen == [("running", "SELECT 1", "running", "login role schemaadmin_explain")]
+    run = ExplainRun.objects.get(pk=result.run.pk)
+    assert run.outcome == "ok" and run.plan
+    event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
+    assert event.detail["outcome"] == "ok"
+
+
+@pytest.mark.django_db
+def test_a_run_whose_process_dies_stays_running_on_record(role_user, monkeypatch):
+    user = role_user("dba")
+
+    def killed(*args, **kwargs):
+        raise SystemExit("the worker was killed")  # not an Exception: nothing in the service may catch it
+
+    monkeypatch.setattr(explain_service, "run_explain", killed)
+    with pytest.raises(SystemExit):
+        explain("SELECT 1", user=user)
+    run = ExplainRun.objects.get(user=user)
+    assert run.outcome == "running" and not run.interrupted  # until long past any run's end
+    ExplainRun.objects.filter(pk=run.pk).update(created_at=run.created_at.replace(year=2000))
+    assert ExplainRun.objects.get(pk=run.pk).interrupted
+
+
+@pytest.mark.django_db
+def test_a_failure_inside_the_service_is_recorded_and_said(role_user, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in the summary")
+
+    monkeypatch.setattr(explain_service, "plan_summary", broken)
+    result = explain("SELECT 1", user=role_user("dba"))
+    assert result.outcome == "error"
+    assert result.message == "The run failed inside SchemaAdmin (ValueError); the failure is logged."
+    run = ExplainRun.objects.get(pk=result.run.pk)
+    assert run.outcome == "error" and run.error == result.message
+    event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
+    assert event.detail["reason"] == result.message
+
+
+# Errors carry no data, on the page, in the run's record and in the audit log.
+@pytest.mark.django_db
+def test_a_value_in_an_error_while_running_is_withheld_everywhere(plant, role_user):
+    table = plant.table("searches", "q text", rows=1, fill="'hunter2 secret'")
+    # tsquery's input function puts the whole value in a syntax error (class 42): "syntax error in tsquery: ..."
+    result = explain(f"SELECT q::tsquery FROM {table}", user=role_user("dba"), options={"ANALYZE": True})
+    expected = (
+        "The query failed while running: syntax_error (SQLSTATE 42601). The server's message is withheld "
+        "because it can contain values read from the data."
+    )
+    assert result.outcome == "error" and result.message == expected and result.marked == ""
+    run = ExplainRun.objects.get(pk=result.run.pk)
+    assert run.error == expected
+    event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
+    assert event.detail["reason"] == expected and "hunter2" not in str(event.detail)
+
+
+# Time: the timeout fits inside the web server's request timeout, and a statement that ignores it is stopped.
+@pytest.mark.django_db
+def test_the_timeout_is_capped_inside_the_request_timeout(role_user, settings):
+    settings.SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS = 20
+    settings.SCHEMAADMIN = {"EXPLAIN_WATCHDOG_GRACE_MS": 4_000}
+    assert max_timeout_ms() == 20_000 - 4_000 - explain_service.REQUEST_MARGIN_MS
+    result = explain("SELECT 1", user=role_user("dba"), timeout_ms=60_000)
+    assert result.run.options["timeout_ms"] == 6_000
+
+
+@pytest.mark.django_db
+def test_a_statement_that_ignores_its_timeout_is_stopped_and_recorded_as_timed_out(role_user, settings):
+    settings.SCHEMAADMIN = {"EXPLAIN_WATCHDOG_GRACE_MS": 200}
+    result = explain(UNINTERRUPTIBLE, user=role_user("dba"), options={"ANALYZE": True}, timeout_ms=UNINTERRUPTIBLE_MS)
+    assert result.outcome == "timeout", result.message
+    assert f"ran past its {UNINTERRUPTIBLE_MS} ms statement_timeout" in result.message
+    run = ExplainRun.objects.get(pk=result.run.pk)
+    assert run.outcome == "timeout" and run.error == result.message
+    with _other() as conn:
+        running = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+            ["%'watchdog test' AS marker%"],
+        ).fetchall()
+        assert len(running) == 1  # the service answered while the statement still ran
+        deadline = time.monotonic() + 30
+        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", running[0]).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the run's backend outlived the watchdog"
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+
+
+# Which way the run got its privileges is on record.
+@pytest.mark.django_db
+def test_the_record_says_whether_the_run_logged_in_or_fell_back_to_set_role(role_user, settings):
+    user = role_user("dba")
+    assert explain("SELECT 1", user=user).run.options["ran_as"] == "login role schemaadmin_explain"
+    settings.SCHEMAADMIN_EXPLAIN_LOGIN = None
+    assert explain("SELECT 1", user=user).run.options["ran_as"] == "SET ROLE schemaadmin_explain fallback"

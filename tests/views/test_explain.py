@@ -140,3 +140,76 @@ def test_options_the_server_lacks_are_not_offered(client_as, monkeypatch):
     monkeypatch.setattr("schemaadmin.views.explain.server_version", lambda: 160004)
     page = client.get("/explain/").content.decode()
     assert 'name="serialize"' not in page and 'name="memory"' not in page and 'name="wal"' in page
+
+
+# Runs are shared among DBAs: history lists one's own unless asked for everyone's; permalinks and comparisons
+# work across DBAs; other roles see none of it.
+def test_runs_are_shared_among_dbas_and_history_shows_ones_own_by_default(client, role_user):
+    ann, bob = role_user("dba", "ann"), role_user("dba", "bob")
+    client.force_login(ann)
+    client.post("/explain/", {"sql": "SELECT 1 AS anns", "analyze": "on"})
+    client.force_login(bob)
+    client.post("/explain/", {"sql": "SELECT 2 AS bobs", "analyze": "on"})
+    anns, bobs = ExplainRun.objects.order_by("pk")
+    page = client.get("/explain/").content.decode()
+    assert f'href="/explain/{bobs.pk}/"' in page and f'href="/explain/{anns.pk}/"' not in page
+    assert 'aria-current="page" href="/explain/">Your runs' in page and "by bob" not in page
+    page = client.get("/explain/", {"runs": "all"}).content.decode()
+    assert f'href="/explain/{bobs.pk}/"' in page and f'href="/explain/{anns.pk}/"' in page
+    assert "by ann" in page and "by bob" in page
+    assert 'aria-current="page" href="/explain/?runs=all">All DBAs' in page
+    page = client.get(f"/explain/{anns.pk}/").content.decode()
+    assert "SELECT 1 AS anns</textarea>" in page and "by ann" in page
+    assert client.get("/explain/compare/", {"a": anns.pk, "b": bobs.pk}).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["support", "operator"])
+def test_other_roles_cannot_read_runs(client, role_user, role):
+    dba = role_user("dba", "dana")
+    client.force_login(dba)
+    client.post("/explain/", {"sql": "SELECT 1", "analyze": "on"})
+    client.post("/explain/", {"sql": "SELECT 2", "analyze": "on"})
+    first, second = ExplainRun.objects.order_by("pk")
+    client.force_login(role_user(role))
+    assert client.get("/explain/").status_code == 403
+    assert client.get("/explain/", {"runs": "all"}).status_code == 403
+    assert client.get(f"/explain/{first.pk}/").status_code == 403
+    assert client.get("/explain/compare/", {"a": first.pk, "b": second.pk}).status_code == 403
+
+
+# The page says when the console lacks its own login role.
+def test_the_page_warns_while_queries_run_through_set_role(client_as, settings):
+    client = client_as("dba")
+    settings.SCHEMAADMIN_EXPLAIN_LOGIN = None
+    page = client.get("/explain/").content.decode()
+    assert 'data-testid="explain-fallback"' in page
+    assert "<code>manage.py create_explain_role</code>" in page and "SCHEMAADMIN_EXPLAIN_DATABASE_URL" in page
+    settings.SCHEMAADMIN_EXPLAIN_LOGIN = {"user": "schemaadmin_explain", "password": None, "host": None, "port": None}
+    assert 'data-testid="explain-fallback"' not in client.get("/explain/").content.decode()
+
+
+# A run is on record while it runs; one whose process died reads as interrupted.
+def test_running_and_interrupted_runs_say_so(client_as, django_user_model):
+    client = client_as("dba")
+    user = django_user_model.objects.get()
+    running = ExplainRun.objects.create(user=user, sql="SELECT 1", outcome="running", options={"timeout_ms": 100})
+    died = ExplainRun.objects.create(user=user, sql="SELECT 2", outcome="running", options={"timeout_ms": 100})
+    ExplainRun.objects.filter(pk=died.pk).update(created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    page = client.get("/explain/").content.decode()
+    assert ">Running</span>" in page and ">Interrupted</span>" in page
+    assert "This run has not finished yet." in client.get(f"/explain/{running.pk}/").content.decode()
+    page = client.get(f"/explain/{died.pk}/").content.decode()
+    assert "This run was interrupted: its process ended before it recorded how the run ended." in page
+
+
+# Time: the form keeps a run inside the web server's request timeout, and says so.
+def test_the_timeout_field_says_and_keeps_its_limit(client_as, settings):
+    client = client_as("dba")
+    page = client.get("/explain/").content.decode()
+    assert "at most 60,000 ms" in page and "90 s request timeout" in page
+    settings.SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS = 30
+    page = client.get("/explain/").content.decode()
+    assert "at most 15,000 ms" in page and "30 s request timeout" in page
+    response = client.post("/explain/", {"sql": "SELECT 1", "timeout_ms": "20000"}, **HTMX)
+    assert response.status_code == 400 and "At most 15,000 ms." in response.content.decode()
+    assert not ExplainRun.objects.exists()

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.pg.connection import UnknownDatabase
-from schemaadmin.services.explain import ExplainResult, explain
+from schemaadmin.services.explain import FALLBACK_WARNING, ExplainResult, explain, explain_login
 from schemaadmin.services.explain_summary import PlanSummary, plan_text
 
 
@@ -72,6 +72,8 @@ class Command(BaseCommand):
             )
         except UnknownDatabase as exc:
             raise CommandError(str(exc)) from None
+        if explain_login() is None:
+            self.stderr.write(f"Warning: {FALLBACK_WARNING}")
         for layer in result.missing_layers:
             self.stderr.write(f"Warning: safety layer missing: {layer}")
         if not result.ok:
@@ -80,7 +82,11 @@ class Command(BaseCommand):
                 self.stderr.write(result.marked)
             raise CommandError(f"{result.outcome}: {reason}", returncode=1)
         if options["format"] == "json":
-            self.stdout.write(json.dumps(result_as_json(result), indent=2))
+            document = result_as_json(result)
+            try:
+                self.stdout.write(json.dumps(document, indent=2))
+            except RecursionError:  # a plan nested too deeply for the indenting encoder; the compact one copes
+                self.stdout.write(json.dumps(document))
             return
         self.stdout.write(plan_text(result.plan))
         if result.summary:
