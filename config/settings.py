@@ -8,6 +8,10 @@ DJANGO_DEBUG      "1" for development (set by `make run`)
 DJANGO_SECRET_KEY required unless DEBUG or the embedded demo database is in use
 DJANGO_ALLOWED_HOSTS  comma-separated; default localhost names
 SCHEMAADMIN_SECURE_COOKIES  "1" to mark session/CSRF cookies Secure (default: on unless DEBUG)
+SCHEMAADMIN_BEHIND_PROXY  "1" behind a TLS-terminating proxy: trust its X-Forwarded-Proto
+SCHEMAADMIN_TRUSTED_PROXIES  how many proxies in front append to X-Forwarded-For; the client's address (audit log,
+                  sign-in throttling) is the entry the outermost one added. 0: REMOTE_ADDR (default; 1 when
+                  SCHEMAADMIN_BEHIND_PROXY is set). More than there are lets clients choose their address.
 SCHEMAADMIN_WORKER_HEARTBEAT_SECONDS, SCHEMAADMIN_WORKER_STALLED_SECONDS  worker heartbeat and stall timeout (10, 30)
 """
 
@@ -191,6 +195,13 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _flag("SCHEMAADMIN_BEHIND_PROXY") else None
+# Proxies whose X-Forwarded-For entries are believed (schemaadmin.audit.client_ip); BEHIND_PROXY alone means one.
+_proxies = os.environ.get("SCHEMAADMIN_TRUSTED_PROXIES", "").strip()
+if not _proxies:
+    _proxies = "1" if _flag("SCHEMAADMIN_BEHIND_PROXY") else "0"
+if not (_proxies.isascii() and _proxies.isdigit()):
+    raise ImproperlyConfigured(f"SCHEMAADMIN_TRUSTED_PROXIES is a number of proxies (0 or more), not {_proxies!r}.")
+SCHEMAADMIN_TRUSTED_PROXIES = int(_proxies)
 
 # Everything from our own origin; inline scripts only with the per-request nonce.
 SECURE_CSP = {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -16,10 +18,34 @@ TARGET_MAX = 300
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """Return the address the request came from (the proxy's, unless SECURE_PROXY_SSL_HEADER is trusted)."""
+    """Return the client's address: REMOTE_ADDR, or the X-Forwarded-For entry the outermost trusted proxy added."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    remote = _ip_address(request.META.get("REMOTE_ADDR", ""))
+    proxies = getattr(settings, "SCHEMAADMIN_TRUSTED_PROXIES", 0)
+    if proxies <= 0:
+        return remote
+    # Each proxy appends the address it received the request from: the last `proxies` entries are theirs, and the
+    # left-most of those, written by the outermost proxy, is the client's. Entries further left were sent by the
+    # client and prove nothing. Fewer entries than proxies: the request did not come through them all.
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    if len(forwarded) < proxies:
+        return remote
+    return _ip_address(forwarded[-proxies]) or remote
+
+
+def _ip_address(value: str) -> str | None:
+    """Return value as a normalised IP address (a port or an IPv6 zone dropped), or None if it is not one."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [2001:db8::1]:443
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # 192.0.2.1:443
+        value = value.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(value.partition("%")[0])
+    except ValueError:
+        return None
+    return str(ip)
 
 
 def record(

@@ -11,10 +11,15 @@ from django.dispatch import receiver
 __all__ = ["DEFAULTS", "app_settings"]
 
 DEFAULTS: dict[str, Any] = {
-    # Sign-in throttling: refuse further attempts after this many failures in the window.
-    "LOGIN_FAILURES_PER_USERNAME": 5,
-    "LOGIN_FAILURES_PER_ADDRESS": 20,
-    "LOGIN_THROTTLE_WINDOW_SECONDS": 15 * 60,
+    # Sign-in throttling (schemaadmin/services/login_throttle.py): failures are counted per username from one
+    # address, and per address across usernames. Past a counter's free failures, each further failure makes the
+    # next attempt wait, first LOGIN_FIRST_DELAY_SECONDS, doubling per failure up to LOGIN_MAX_DELAY_SECONDS.
+    # A counter starts again from zero LOGIN_FAILURE_WINDOW_SECONDS after its first failure.
+    "LOGIN_FREE_FAILURES_PER_USERNAME_AND_ADDRESS": 5,
+    "LOGIN_FREE_FAILURES_PER_ADDRESS": 50,
+    "LOGIN_FIRST_DELAY_SECONDS": 30,
+    "LOGIN_MAX_DELAY_SECONDS": 60 * 60,
+    "LOGIN_FAILURE_WINDOW_SECONDS": 24 * 60 * 60,
     # Totals estimated below this are replaced by an exact count, which then reads at most this many rows.
     "EXACT_COUNT_BELOW": 1_000,
     # Rows per page in the conversation browser: the choices offered and the default.

@@ -2,44 +2,63 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from schemaadmin.audit import client_ip
-from schemaadmin.conf import app_settings
-from schemaadmin.models import AuditEvent
+from schemaadmin.audit import client_ip, record
+from schemaadmin.services.login_throttle import forget_failures, reserve_attempt
 
 __all__ = ["ThrottledAuthenticationForm"]
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Sign-in that refuses further attempts after repeated failures for one username or one address."""
+    """Sign-in that counts each attempt before checking its password, and makes repeated failures wait longer."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "throttled": "Too many failed sign-in attempts. Wait %(minutes)d minutes, then try again.",
+        "throttled": "Too many failed sign-in attempts. Wait %(wait)s, then try again.",
     }
+    # The throttle's "now"; tests set a clock of their own.
+    clock = staticmethod(timezone.now)
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
-        if username is not None and self._throttled(username):
-            conf = app_settings()
+        if username is None or not self.cleaned_data.get("password"):
+            return super().clean()  # a field is missing: nothing is checked, so nothing is counted
+        address = client_ip(self.request)
+        refusal = reserve_attempt(username, address, now=self.clock())
+        if refusal is not None:
+            record(self.request, "login_refused", username, counter=refusal.scope, wait_seconds=_seconds(refusal.wait))
             raise forms.ValidationError(
-                self.error_messages["throttled"],
-                code="throttled",
-                params={"minutes": max(1, conf["LOGIN_THROTTLE_WINDOW_SECONDS"] // 60)},
+                self.error_messages["throttled"], code="throttled", params={"wait": _in_words(refusal.wait)}
             )
-        return super().clean()
+        cleaned_data = super().clean()  # a wrong password raises here, and its attempt stays counted
+        forget_failures(username, address, now=self.clock())
+        return cleaned_data
 
-    def _throttled(self, username: str) -> bool:
-        conf = app_settings()
-        since = timezone.now() - timedelta(seconds=conf["LOGIN_THROTTLE_WINDOW_SECONDS"])
-        failures = AuditEvent.objects.filter(action="login_failed", at__gte=since)
-        if failures.filter(target=username[:300]).count() >= conf["LOGIN_FAILURES_PER_USERNAME"]:
-            return True
-        ip = client_ip(self.request)
-        return ip is not None and failures.filter(ip_address=ip).count() >= conf["LOGIN_FAILURES_PER_ADDRESS"]
+
+def _seconds(wait: timedelta) -> int:
+    return math.ceil(wait.total_seconds())
+
+
+def _in_words(wait: timedelta) -> str:
+    """Return a wait in words, rounded up: "30 seconds", "2 minutes", "1 hour"."""
+    seconds = max(1, _seconds(wait))
+    if seconds < 60:
+        return _plural(seconds, "second")
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return _plural(minutes, "minute")
+    hours, minutes = divmod(minutes, 60)
+    return _plural(hours, "hour") + (f" {_plural(minutes, 'minute')}" if minutes else "")
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'}"

@@ -8,6 +8,7 @@ from schemaadmin.models.operations import (
     ExplainRun,
     IndexRebuild,
     JobState,
+    LoginThrottle,
     MigrationApply,
     RecallCheck,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "JobState",
     "KnowledgeBaseChunk",
     "KnowledgeBaseDocument",
+    "LoginThrottle",
     "Message",
     "MigrationApply",
     "RecallCheck",

@@ -17,6 +17,7 @@ __all__ = [
     "ExplainRun",
     "IndexRebuild",
     "JobState",
+    "LoginThrottle",
     "MigrationApply",
     "RecallCheck",
     "WorkerJobRecord",
@@ -69,6 +70,37 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_username or '-'} {self.action} {self.target}"
+
+
+class LoginThrottle(models.Model):
+    """Sign-in failures counted for one username from one address, or for one address across usernames.
+
+    schemaadmin/services/login_throttle.py explains the schedule; rows are counters, the audit log is the record.
+    """
+
+    class Scope(models.TextChoices):
+        PAIR = "pair", "One username from one address"
+        ADDRESS = "address", "One address, any username"
+
+    id = models.BigAutoField(primary_key=True)
+    scope = models.TextField(choices=Scope.choices)
+    # Case-folded; empty for an address's own counter.
+    username = models.TextField(blank=True)
+    # An IPv4 address or an IPv6 /64; empty when the request's address is unknown.
+    address = models.TextField(blank=True)
+    # Attempts let through to the password check since counting_since, less those whose password was right.
+    failures = models.PositiveIntegerField(default=0)
+    counting_since = models.DateTimeField()
+    # No attempt reaches the password check before this.
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "address", "username"], name="loginthrottle_key")]
+        indexes = [models.Index(fields=["counting_since"], name="loginthrottle_counting_since")]
+
+    def __str__(self) -> str:
+        who = f"{self.username} from {self.address or '?'}" if self.scope == self.Scope.PAIR else self.address
+        return f"{who}: {self.failures} failures"
 
 
 class ExplainRun(models.Model):
