@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -14,7 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 from schemaadmin.audit import client_ip, record
 from schemaadmin.services.login_throttle import forget_failures, reserve_attempt
 
-__all__ = ["ThrottledAuthenticationForm"]
+__all__ = ["ThrottledAdminAuthenticationForm", "ThrottledAuthenticationForm"]
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -42,6 +43,12 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         cleaned_data = super().clean()  # a wrong password raises here, and its attempt stays counted
         forget_failures(username, address, now=self.clock())
         return cleaned_data
+
+
+class ThrottledAdminAuthenticationForm(ThrottledAuthenticationForm, AdminAuthenticationForm):
+    """The admin's sign-in (staff accounts only), throttled like the dashboard's: one budget for both doors."""
+
+    error_messages = {**ThrottledAuthenticationForm.error_messages, **AdminAuthenticationForm.error_messages}
 
 
 def _seconds(wait: timedelta) -> int:

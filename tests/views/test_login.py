@@ -293,3 +293,18 @@ def test_session_and_csrf_cookies_are_hardened(settings):
     assert settings.SESSION_COOKIE_SAMESITE == "Lax"
     # Secure unless DEBUG (plain-http development); tests run without DEBUG.
     assert settings.SESSION_COOKIE_SECURE and settings.CSRF_COOKIE_SECURE
+
+
+@pytest.mark.django_db
+def test_the_admin_sign_in_is_throttled_with_the_same_budget(client, clock, role_user):
+    role_user("superuser", "root")
+    for _ in range(3):
+        assert WRONG in sign_in(client, "root", "guess")
+    for _ in range(2):  # the admin's door counts on the same counter
+        page = client.post("/admin/login/", {"username": "root", "password": "guess"}, REMOTE_ADDR="127.0.0.1")
+        assert "Please enter the correct username and password for a staff account" in page.content.decode()
+    page = client.post("/admin/login/", {"username": "root", "password": PASSWORD}, REMOTE_ADDR="127.0.0.1")
+    assert page.status_code == 200 and f"{THROTTLED} 30 seconds, then try again." in page.content.decode()
+    clock.advance(31)
+    page = client.post("/admin/login/", {"username": "root", "password": PASSWORD}, REMOTE_ADDR="127.0.0.1")
+    assert page.status_code == 302
