@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FIRST_DELAY_SECONDS": 30,
     "LOGIN_MAX_DELAY_SECONDS": 60 * 60,
     "LOGIN_FAILURE_WINDOW_SECONDS": 24 * 60 * 60,
+    # statement_timeout of the database sessions web requests use (StatementTimeoutMiddleware; 0: none); a query
+    # stopped by it is a page asking to narrow the search. The worker, migrations and commands keep the server's.
+    "WEB_STATEMENT_TIMEOUT_MS": 15_000,
     # Totals estimated below this are replaced by an exact count, which then reads at most this many rows.
     "EXACT_COUNT_BELOW": 1_000,
     # Rows per page in the conversation browser: the choices offered and the default.
