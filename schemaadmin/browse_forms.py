@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg.search import searchable_terms
+from schemaadmin.pg.search import search_terms
 from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
 
 __all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch"]
@@ -55,10 +55,19 @@ class ListControls(PageCursor):
 
     def clean_q(self) -> str:
         text = self.cleaned_data["q"].strip()
-        if text and not searchable_terms(text):
+        if not text:
+            return text
+        terms = search_terms(text)
+        if not terms.matchable:
             raise forms.ValidationError(
                 "Nothing in this search can be matched: use at least one word or number "
                 '(quotes for phrases, "or" between alternatives, a leading - to exclude).'
+            )
+        if not terms.indexable:
+            # The index finds messages by the words they contain; with none required, every message is a candidate.
+            raise forms.ValidationError(
+                "This search has no word the messages must contain, so it would read every message: "
+                "add one (excluding words with - narrows a search, it cannot be the whole of it)."
             )
         return text
 

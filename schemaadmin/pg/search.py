@@ -2,49 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from schemaadmin.models.chat import SEARCH_CONFIG
 from schemaadmin.pg.connection import fetch_one
 
-__all__ = ["searchable_terms", "term_is_common"]
+__all__ = ["SearchTerms", "search_terms"]
+
+# querytree()'s answer for a query whose every row could match (only excluded words): no index can look it up.
+MATCHES_EVERYTHING = "T"
 
 
-def searchable_terms(text: str, *, using: str = "default") -> str:
-    """Return the tsquery websearch_to_tsquery makes of text ('' when nothing in it is searchable)."""
-    row = fetch_one(
-        "SELECT websearch_to_tsquery(%(config)s::regconfig, %(text)s)::text AS query",
-        {"config": SEARCH_CONFIG, "text": text},
-        using=using,
-    )
-    return row[0] if row else ""
+@dataclass(frozen=True, slots=True)
+class SearchTerms:
+    """What the server makes of a search: its tsquery, and the part of it a GIN index can look up."""
+
+    query: str  # websearch_to_tsquery(); '' when nothing in the search is a word
+    indexed: str  # querytree(query): the words a match must contain; 'T' when it needs none (only exclusions)
+
+    @property
+    def matchable(self) -> bool:
+        return bool(self.query)
+
+    @property
+    def indexable(self) -> bool:
+        """Whether the GIN index can find the matches: at least one word a match must contain."""
+        return self.indexed not in ("", MATCHES_EVERYTHING)
 
 
-def term_is_common(text: str, *, using: str = "default") -> bool:
-    """Return whether any word of the search is among the most common lexemes ANALYZE recorded for messages.
-
-    A word missing from pg_stats.most_common_elems is rarer than every word listed there, however many hits
-    the planner guesses for it; without statistics nothing counts as common.
-    """
+def search_terms(text: str, *, using: str = "default") -> SearchTerms:
+    """Return the tsquery websearch_to_tsquery makes of text and the part of it the GIN index can look up."""
     row = fetch_one(
         """
-        WITH query AS (
-            SELECT websearch_to_tsquery(%(config)s::regconfig, %(text)s) AS terms
-        ),
-        lexemes AS (
-            SELECT DISTINCT replace(match[1], '''''', '''') AS lexeme
-            FROM query, regexp_matches(query.terms::text, '''((?:[^'']|'''')+)''', 'g') AS match
-        ),
-        statistics AS (
-            SELECT most_common_elems::text::text[] AS common
-            FROM pg_stats
-            WHERE schemaname = current_schema()
-              AND tablename = 'conversation_messages'
-              AND attname = 'search_vector'
-        )
-        SELECT EXISTS (
-            SELECT 1 FROM lexemes, statistics WHERE lexemes.lexeme = ANY (statistics.common)
-        ) AS common
+        SELECT terms::text AS query,
+               querytree(terms) AS indexed
+        FROM websearch_to_tsquery(%(config)s::regconfig, %(text)s) AS terms
         """,
         {"config": SEARCH_CONFIG, "text": text},
         using=using,
     )
-    return bool(row and row[0])
+    return SearchTerms(query=row[0], indexed=row[1]) if row else SearchTerms(query="", indexed="")

@@ -18,9 +18,8 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
 from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
-from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
+from schemaadmin.pg.estimates import RowTotal, row_total
 from schemaadmin.pg.planner import bitmap_scans_only
-from schemaadmin.pg.search import term_is_common
 
 __all__ = [
     "CONVERSATION_ORDERS",
@@ -64,8 +63,9 @@ SEARCH_ORDER = KeysetOrder("newest", (("k_created", lambda: F("created_at")), _I
 THREAD_ORDER = KeysetOrder("thread", (("k_created", lambda: F("created_at")), _ID), descending=False)
 
 _MARK_START, _MARK_END = "\x01", "\x02"
-# A term with fewer matches than this in the whole table is searched through the GIN index alone.
-RARE_TERM_HITS = 5_000
+# A search collects the ids of up to this many hits from the GIN index. Fewer: they are all there is, counted and
+# sorted exactly. As many: each page is the newest of all hits, sorted from the index's bitmap, the total estimated.
+COLLECTED_HITS = 5_000
 
 
 def conversation_page(queryset: QuerySet[Conversation], order: KeysetOrder, cursor: Cursor | None, size: int) -> Page:
@@ -113,33 +113,20 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
     query = search_query(text)
     hits = queryset.filter(search_vector=query)
-    term_ids = None if _common_term(text, query, queryset.db) else _all_hits(query, queryset.db)
-    if term_ids is not None:
-        # All the hits are in hand: filter and sort just those, however many the planner would have guessed.
-        hits = hits.filter(pk__in=term_ids)
-        total = RowTotal(hits.order_by().count(), exact=True)
-    else:
-        # A common term: walking messages newest-first meets a page of hits after a few thousand rows.
-        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"])
-    listed = hits.select_related("conversation__user").defer("content", "search_vector")
-    page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
+    # Every read of the hits is driven by the GIN index, whatever the planner guesses: a walk of all messages
+    # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
+    with bitmap_scans_only(using=queryset.db):
+        ids = list(hits.values_list("pk", flat=True)[:COLLECTED_HITS])
+        if len(ids) < COLLECTED_HITS:
+            listed, total = queryset.filter(pk__in=ids), RowTotal(len(ids), exact=True)
+        else:
+            listed, total = hits, row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"])
+            if not total.exact:  # at least the hits already collected, whatever the planner thinks
+                total = RowTotal(max(total.value, COLLECTED_HITS), exact=False)
+        listed = listed.select_related("conversation__user").defer("content", "search_vector")
+        page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
     _add_snippets(page, query)
     return ListResult(page, total)
-
-
-def _common_term(text: str, query: SearchQuery, using: str) -> bool:
-    """Return whether the statistics know the term as common enough to meet on a newest-first walk."""
-    if not term_is_common(text, using=using):
-        return False
-    return planner_rows(Message.objects.using(using).filter(search_vector=query)) >= RARE_TERM_HITS
-
-
-def _all_hits(query: SearchQuery, using: str) -> list[int] | None:
-    """Return the ids of every message matching query, from the GIN index, or None when there are too many."""
-    with bitmap_scans_only(using=using):
-        matches = Message.objects.using(using).filter(search_vector=query)
-        ids = list(matches.values_list("pk", flat=True)[:RARE_TERM_HITS])
-    return ids if len(ids) < RARE_TERM_HITS else None
 
 
 def _add_snippets(page: Page, query: SearchQuery) -> None:

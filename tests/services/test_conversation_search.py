@@ -1,0 +1,112 @@
+"""Message search is driven by the GIN index whatever the words: never a walk of every message by creation time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from schemaadmin.models import ChatUser, Conversation, Message
+from schemaadmin.services.conversations import COLLECTED_HITS, search_page
+
+ROWS = 30_000
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+GIN_INDEX = "messages_content_fts"
+
+
+@pytest.fixture
+def messages(plant) -> Iterator[str]:
+    """A planted, analyzed copy of conversation_messages (same indexes) that the test's queries read instead."""
+    user = ChatUser.objects.create(external_id="acct-search")
+    conversation = Conversation.objects.create(user=user, created_at=T0, updated_at=T0)
+    schema = plant.schema
+    plant.sql(
+        f"CREATE TABLE {schema}.conversation_messages (LIKE public.conversation_messages "
+        "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)"
+    )
+    # "the" in two messages in three, like a stop word; "word" in one in 10, "other" in one in 20 (all with "word").
+    plant.sql(
+        f"""
+        INSERT INTO {schema}.conversation_messages
+            (id, conversation_id, user_id, role, content, token_count, created_at)
+        SELECT i, %(conversation)s, %(user)s, 'user',
+               CASE WHEN i %% 3 <> 0 THEN 'the ' ELSE '' END
+               || 'parcel '
+               || CASE WHEN i %% 10 = 0 THEN 'word ' ELSE '' END
+               || CASE WHEN i %% 20 = 0 THEN 'other ' ELSE '' END
+               || CASE WHEN i %% 3000 = 7 THEN 'the the refund ' ELSE '' END
+               || CASE WHEN i %% 10000 = 3 THEN 'the the the ' ELSE '' END
+               || 'number ' || i,
+               3, timestamptz '2026-01-01' + i * interval '1 minute'
+        FROM generate_series(1, {ROWS}) AS i
+        """,  # noqa: S608 -- a test schema
+        {"conversation": conversation.pk, "user": str(user.pk)},
+    )
+    plant.sql(f"ALTER TABLE {schema}.conversation_messages ADD PRIMARY KEY (id)")
+    plant.sql(f"CREATE INDEX messages_content_fts ON {schema}.conversation_messages USING gin (search_vector)")
+    plant.sql(f"CREATE INDEX messages_created_id ON {schema}.conversation_messages (created_at DESC, id DESC)")
+    plant.sql(f"ANALYZE {schema}.conversation_messages")
+    with connection.cursor() as cur:  # undone with the test's transaction
+        cur.execute(f"SET LOCAL search_path TO {schema}, public")
+    yield schema
+
+
+def _matching(schema: str, text: str, plant) -> list[int]:
+    """Return the ids of the messages matching text, newest first, without any index."""
+    rows = plant.sql(
+        f"""
+        SELECT id FROM {schema}.conversation_messages
+        WHERE to_tsvector('simple', content) @@ websearch_to_tsquery('simple', %s)
+        ORDER BY created_at DESC, id DESC
+        """,  # noqa: S608 -- a test schema
+        [text],
+    )
+    return [row[0] for row in rows]
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+@pytest.fixture
+def plans() -> Iterator[list[tuple[str, list[dict[str, Any]]]]]:
+    """Collect the plan of every statement reading messages, explained as it runs (under its SET LOCALs)."""
+    seen: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def explain(execute, sql, params, many, context):
+        if '"conversation_messages"' in sql and not sql.startswith("EXPLAIN"):
+            with context["connection"].connection.cursor() as cur:
+                cur.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+                seen.append((sql, list(_nodes(cur.fetchone()[0][0]["Plan"]))))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain):
+        yield seen
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["word", "refund", "the", '"the the refund"', "the -the", '"the the the"', "word -other"],
+)
+def test_every_search_reads_messages_through_the_gin_index(messages, plant, plans, text):
+    result = search_page(Message.objects.all(), text, None, 25)
+    expected = _matching(messages, text, plant)
+    assert [m.pk for m in result.page.rows] == expected[:25]
+    if len(expected) < COLLECTED_HITS:
+        assert result.total.exact and result.total.value == len(expected)
+    else:
+        assert not result.total.exact and result.total.value >= COLLECTED_HITS
+    assert plans, "the search read no messages"
+    for sql, nodes in plans:
+        on_messages = [n for n in nodes if n.get("Relation Name") == "conversation_messages" or "Index Name" in n]
+        walks = [n for n in on_messages if n["Node Type"] in ("Seq Scan", "Index Scan", "Index Only Scan")]
+        assert not walks, f"{text!r} walks messages: {walks}\n{sql}"
+        if "@@" in sql:
+            gin = [n for n in nodes if (n["Node Type"], n.get("Index Name")) == ("Bitmap Index Scan", GIN_INDEX)]
+            assert gin, f"{text!r} does not use the GIN index:\n{sql}\n{nodes}"
+    assert any("@@" in sql for sql, _ in plans)
