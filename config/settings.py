@@ -9,6 +9,11 @@ DJANGO_SECRET_KEY required unless DEBUG or the embedded demo database is in use
 DJANGO_ALLOWED_HOSTS  comma-separated; default localhost names
 SCHEMAADMIN_SECURE_COOKIES  "1" to mark session/CSRF cookies Secure (default: on unless DEBUG)
 SCHEMAADMIN_BEHIND_PROXY  "1" behind a TLS-terminating proxy: trust its X-Forwarded-Proto
+SCHEMAADMIN_SSL_REDIRECT  "1" to redirect plain http to https, /healthz excepted (default: on where cookies are
+                  Secure, off in DEBUG, tests and the embedded demo); "0" to serve plain http with no TLS proxy
+SCHEMAADMIN_HSTS_SECONDS  Strict-Transport-Security max-age (default: a year where SCHEMAADMIN_SSL_REDIRECT defaults on,
+                  else 0: none)
+SCHEMAADMIN_HSTS_INCLUDE_SUBDOMAINS  "1" to extend HSTS to every subdomain (default: off)
 SCHEMAADMIN_TRUSTED_PROXIES  how many proxies in front append to X-Forwarded-For; the client's address (audit log,
                   sign-in throttling) is the entry the outermost one added. 0: REMOTE_ADDR (default; 1 when
                   SCHEMAADMIN_BEHIND_PROXY is set). More than there are lets clients choose their address.
@@ -197,6 +202,17 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _flag("SCHEMAADMIN_BEHIND_PROXY") else None
+# HTTPS only, wherever cookies are Secure: plain http is redirected and browsers told to stay on https (HSTS, a year,
+# this host only unless asked). Off in development, tests and the embedded demo, which serve plain http on
+# localhost; /healthz answers over http too, for the container's own healthcheck on 127.0.0.1.
+_https_only = SESSION_COOKIE_SECURE and not (DEBUG or EMBEDDED_DATABASE or os.environ.get("PYTEST_VERSION"))
+SECURE_SSL_REDIRECT = _flag("SCHEMAADMIN_SSL_REDIRECT", default=_https_only)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+_hsts = os.environ.get("SCHEMAADMIN_HSTS_SECONDS", "").strip() or (str(365 * 24 * 60 * 60) if _https_only else "0")
+if not (_hsts.isascii() and _hsts.isdigit()):
+    raise ImproperlyConfigured(f"SCHEMAADMIN_HSTS_SECONDS is a number of seconds (0: no HSTS), not {_hsts!r}.")
+SECURE_HSTS_SECONDS = int(_hsts)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("SCHEMAADMIN_HSTS_INCLUDE_SUBDOMAINS")
 # Proxies whose X-Forwarded-For entries are believed (schemaadmin.audit.client_ip); BEHIND_PROXY alone means one.
 _proxies = os.environ.get("SCHEMAADMIN_TRUSTED_PROXIES", "").strip()
 if not _proxies:

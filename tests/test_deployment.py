@@ -187,7 +187,8 @@ def gunicorn(collected_static, transactional_db, tmp_path) -> Iterator[Gunicorn]
     # gunicorn's control socket goes to $XDG_RUNTIME_DIR (else ~/.gunicorn): one per test, not one shared.
     env["XDG_RUNTIME_DIR"] = str(tmp_path)
     port = _free_port()
-    env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1")
+    # Behind a TLS proxy, as in production: requests that say X-Forwarded-Proto https count as secure.
+    env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1", SCHEMAADMIN_BEHIND_PROXY="1")
     _manage(env, "migrate", "--noinput")
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
@@ -219,15 +220,25 @@ def gunicorn(collected_static, transactional_db, tmp_path) -> Iterator[Gunicorn]
             process.wait()
 
 
+def _via_proxy(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    """Return _get(url) as the TLS proxy in front forwards it."""
+    return _get(url, **{"X-Forwarded-Proto": "https", **headers})
+
+
 def test_web_command_serves_health_pages_and_static_files(gunicorn):
+    # The container's healthcheck asks over plain http: the one path not sent to https.
     status, _, body = _get(f"{gunicorn.url}/healthz")
     assert status == 200, gunicorn.log()
     assert json.loads(body)["status"] == "ok"
 
-    status, headers, body = _get(f"{gunicorn.url}/accounts/login/")
+    status, headers, _ = _get(f"{gunicorn.url}/accounts/login/")
+    assert status == 301 and headers["Location"] == f"https://{gunicorn.url.removeprefix('http://')}/accounts/login/"
+
+    status, headers, body = _via_proxy(f"{gunicorn.url}/accounts/login/")
     assert status == 200, gunicorn.log()
     csp = headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"  # a year, this host only
 
     # The manifest storage names each file by its content hash; read the names from the page.
     html = body.decode()
@@ -236,26 +247,63 @@ def test_web_command_serves_health_pages_and_static_files(gunicorn):
     htmx = re.search(r'src="(/static/vendor/htmx/htmx\.min\.[0-9a-f]{12}\.js)"', html)
     assert ours and bootstrap and htmx, html
 
-    status, headers, _ = _get(gunicorn.url + ours[1])
+    status, headers, _ = _via_proxy(gunicorn.url + ours[1])
     assert status == 200
     assert headers["Content-Type"].startswith("text/css")
     # WhiteNoise's mark: a hashed name is cached for ever.
     assert "immutable" in headers["Cache-Control"]
 
     # WhiteNoise serves the variant compressed at build time.
-    status, headers, _ = _get(gunicorn.url + bootstrap[1], **{"Accept-Encoding": "gzip"})
+    status, headers, _ = _via_proxy(gunicorn.url + bootstrap[1], **{"Accept-Encoding": "gzip"})
     assert status == 200
     assert headers.get("Content-Encoding") == "gzip"
 
-    status, headers, _ = _get(gunicorn.url + htmx[1])
+    status, headers, _ = _via_proxy(gunicorn.url + htmx[1])
     assert status == 200
     assert "javascript" in headers["Content-Type"]
 
 
 def test_web_command_sends_anonymous_visitors_to_sign_in(gunicorn):
-    status, headers, _ = _get(f"{gunicorn.url}/")
+    status, headers, _ = _via_proxy(f"{gunicorn.url}/")
     assert status == 302, gunicorn.log()
     assert headers["Location"].startswith("/accounts/login/")
+
+
+def _deploy_check(**env: str) -> str:
+    """Return what `manage.py check --deploy` says in the production shape (with env on top)."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=BASE_DIR,
+        env={**_production_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert "System check identified" in output, output
+    return output
+
+
+@pytest.mark.django_db
+def test_check_deploy_in_production_finds_hsts_and_the_https_redirect_set(compose):
+    env = compose["services"]["web"]["environment"]
+    for name in ("SCHEMAADMIN_SSL_REDIRECT", "SCHEMAADMIN_HSTS_SECONDS", "SCHEMAADMIN_HSTS_INCLUDE_SUBDOMAINS"):
+        assert env[name] == f"${{{name}:-}}"  # passed through; unset, the settings' production defaults hold
+    output = _deploy_check()
+    assert "security.W004" not in output and "security.W008" not in output, output
+    # Each can be turned off, and the check then says so.
+    off = _deploy_check(SCHEMAADMIN_HSTS_SECONDS="0", SCHEMAADMIN_SSL_REDIRECT="0")
+    assert "security.W004" in off and "security.W008" in off, off
+
+
+def test_the_container_healthcheck_is_exempt_from_the_https_redirect(compose, client, settings, db):
+    settings.SECURE_SSL_REDIRECT = True  # as in production
+    healthcheck = " ".join(compose["services"]["web"]["healthcheck"]["test"])
+    url = re.search(r"http://127\.0\.0\.1:8000(/\w+)", healthcheck)
+    assert url and url[1] == "/healthz", healthcheck
+    assert client.get(url[1]).status_code == 200
+    response = client.get("/accounts/login/")
+    assert response.status_code == 301 and response["Location"] == "https://testserver/accounts/login/"
 
 
 def test_db_preloads_pg_stat_statements_and_initdb_creates_the_extensions(compose):
