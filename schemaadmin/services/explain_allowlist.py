@@ -103,7 +103,8 @@ _VOLATILE_ALLOWED = frozenset(
 )
 
 # Input functions of these types look a name up in the catalog; a failed lookup's message ("relation "…" does not
-# exist") repeats the value, so a cast of data to one of them reads the data out. Written names are fine.
+# exist") repeats the value, so a cast of data to one of them reads the data out. Written names are fine, and so
+# are the catalogs' oid columns (c.oid::regclass, indexrelid::regclass): an oid is never looked up by name.
 _NAME_TYPES = frozenset(
     {
         "regclass",
@@ -119,6 +120,8 @@ _NAME_TYPES = frozenset(
         "regtype",
     }
 )
+
+_OID_COLUMN_ENDINGS = ("oid", "relid", "objid", "classid", "typid")
 
 # The largest value repeat() and its like may be asked to build from constants: 10 MB.
 MAX_BUILT_BYTES = 10 * 1024 * 1024
@@ -188,7 +191,7 @@ def _local_refusal(node: ast.Node, names: dict[RoutineName, None]) -> str | None
         _note_operator(node.useOp, names)
     elif isinstance(node, ast.TypeCast) and node.typeName is not None:
         type_name = _strings(node.typeName.names)[-1]
-        if type_name in _NAME_TYPES and not _is_literal(node.arg):
+        if type_name in _NAME_TYPES and not (_is_literal(node.arg) or _is_oid_column(node.arg)):
             return _name_type_refusal(type_name)
     elif isinstance(getattr(node, "typeName", None), ast.TypeName):
         # A column definition list, an XMLTABLE or JSON_TABLE column: data turned into the type, never a literal.
@@ -256,7 +259,7 @@ def _size_refusal(name: str, written: str, args: tuple[ast.Node, ...]) -> str | 
         else:
             size = _number(args[_SIZE_ARGUMENT[name]])
             if size is not None and name == "repeat":
-                size *= max(1, len(_literal_text(args[0]) or "x"))
+                size *= max(1, _value_bytes(args[0]) or 1)
     elif name == "format" and args:
         widths = [int(width) for width in _FORMAT_WIDTH.findall(_literal_text(args[0]) or "")]
         size = max(widths, default=None)
@@ -300,6 +303,12 @@ def _is_literal(node: Any) -> bool:
     return isinstance(node, ast.A_Const)
 
 
+def _is_oid_column(node: Any) -> bool:
+    """Whether node is a column named as the catalogs name their oid columns: oid, indexrelid, classid, atttypid."""
+    fields = _strings(node.fields) if isinstance(node, ast.ColumnRef) else []
+    return bool(fields) and fields[-1].endswith(_OID_COLUMN_ENDINGS)
+
+
 def _literal_text(node: Any) -> str | None:
     while isinstance(node, ast.TypeCast):
         node = node.arg
@@ -334,6 +343,27 @@ def _number(node: Any, depth: int = 0) -> float | None:
         except (OverflowError, ValueError):
             return math.inf
         return {"+": left + right, "-": left - right, "*": left * right}.get(operator)
+    return None
+
+
+def _value_bytes(node: Any, depth: int = 0) -> float | None:
+    """Return the size of a constant text value, or of one built from constants: repeat(repeat('x', 10), 10)."""
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if depth > 16:
+        return None
+    if (text := _literal_text(node)) is not None:
+        return len(text.encode())
+    if isinstance(node, ast.FuncCall) and len(node.args or ()) >= 2:
+        name = _strings(node.funcname)[-1]
+        count = _number(node.args[1])
+        if name == "repeat" and count is not None:
+            return (_value_bytes(node.args[0], depth + 1) or 1) * count
+        if name in ("lpad", "rpad"):
+            return count
+    if isinstance(node, ast.A_Expr) and _strings(node.name)[-1:] == ["||"]:
+        sides = [_value_bytes(side, depth + 1) for side in (node.lexpr, node.rexpr)]
+        return sum(side or 0 for side in sides)
     return None
 
 
