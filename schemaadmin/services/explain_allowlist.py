@@ -354,11 +354,11 @@ def _value_bytes(node: Any, depth: int = 0) -> float | None:
         return None
     if (text := _literal_text(node)) is not None:
         return len(text.encode())
-    if isinstance(node, ast.FuncCall) and len(node.args or ()) >= 2:
+    if isinstance(node, ast.FuncCall) and len(args := node.args or ()) >= 2:
         name = _strings(node.funcname)[-1]
-        count = _number(node.args[1])
+        count = _number(args[1])
         if name == "repeat" and count is not None:
-            return (_value_bytes(node.args[0], depth + 1) or 1) * count
+            return (_value_bytes(args[0], depth + 1) or 1) * count
         if name in ("lpad", "rpad"):
             return count
     if isinstance(node, ast.A_Expr) and _strings(node.name)[-1:] == ["||"]:
