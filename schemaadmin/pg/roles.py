@@ -233,8 +233,9 @@ def transfer_ownership(conn: psycopg.Connection, *, database: str, owner: str) -
         """
     ).fetchall()
     for kind, schema_name, object_name, signature in objects:
-        target = sql.Identifier(schema_name, object_name)
+        target: sql.Composable = sql.Identifier(schema_name, object_name)
         if kind == "ROUTINE":
+            # The signature is the server's own rendering of the argument types (pg_get_function_identity_arguments).
             target = sql.SQL("{}({})").format(target, sql.SQL(signature))
         conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(kind), target, sql.Identifier(owner)))
     return len(objects)
