@@ -1,4 +1,7 @@
-"""Jobs the procrastinate worker runs. Each is thin: it calls a service, and the service records the outcome."""
+"""Procrastinate's entry points. Each adapts one job to its service's body, under the name the service queues it by.
+
+Services never import this module: they queue by task name (services/jobs.py), and the job's kind names its task.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,24 @@ from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
+from schemaadmin.services import jobs
+from schemaadmin.services.drift_checks import DRIFT_CHECK, run_drift_check
+from schemaadmin.services.migration_apply import APPLY, run_apply
+from schemaadmin.services.rebuilds.run import REBUILD, run_rebuild
+from schemaadmin.services.recall import RECALL_CHECK, run_recall_check
+
 __all__ = ["app", "apply_migrations", "drift_check", "rebuild_index", "recall_check", "recover_stalled_jobs"]
 
 
-@app.task(name="schemaadmin.apply_migrations")
+@app.task(name=APPLY.task_name)
 def apply_migrations(apply_id: int) -> None:
     """Apply the confirmed plan of pending migrations (locked per database by the caller)."""
-    from schemaadmin.services.migration_apply import run_apply
-
     run_apply(apply_id)
 
 
-@app.task(name="schemaadmin.rebuild_index", pass_context=True)
+@app.task(name=REBUILD.task_name, pass_context=True)
 def rebuild_index(context: JobContext, rebuild_id: int) -> str:
     """Rebuild one index (locked per index by the caller); a cancel from the page or the worker stops it."""
-    from schemaadmin.services.rebuilds import run_rebuild
 
     def abort_reason() -> str | None:
         reason = context.abort_reason()
@@ -32,19 +38,15 @@ def rebuild_index(context: JobContext, rebuild_id: int) -> str:
     return state
 
 
-@app.task(name="schemaadmin.recall_check")
+@app.task(name=RECALL_CHECK.task_name)
 def recall_check(check_id: int) -> str:
     """Measure one index's recall against exact search (locked per index by the caller)."""
-    from schemaadmin.services.recall import run_recall_check
-
     return run_recall_check(check_id)
 
 
-@app.task(name="schemaadmin.drift_check")
+@app.task(name=DRIFT_CHECK.task_name)
 def drift_check(check_id: int) -> str:
     """Replay the applied migrations in a shadow database and store its schema (locked per database by the caller)."""
-    from schemaadmin.services.drift_checks import run_drift_check
-
     return run_drift_check(check_id)
 
 
@@ -52,18 +54,5 @@ def drift_check(check_id: int) -> str:
 @app.periodic(cron="* * * * *", periodic_id="recover_stalled_jobs")
 @app.task(name="schemaadmin.recover_stalled_jobs", queueing_lock="schemaadmin.recover_stalled_jobs")
 def recover_stalled_jobs(timestamp: int) -> int:
-    """Recover rebuilds, recall checks, migration applies and drift checks whose worker stopped; return how many."""
-    from schemaadmin.services.drift_checks import recover_stalled_drift_checks
-    from schemaadmin.services.migration_apply import recover_stalled_applies
-    from schemaadmin.services.rebuilds import recover_stalled_rebuilds
-    from schemaadmin.services.recall import recover_stalled_recall_checks
-
-    return sum(
-        len(recovered)
-        for recovered in (
-            recover_stalled_rebuilds(),
-            recover_stalled_recall_checks(),
-            recover_stalled_applies(),
-            recover_stalled_drift_checks(),
-        )
-    )
+    """Recover the jobs of every registered kind whose worker stopped; return how many records were ended."""
+    return jobs.recover_stalled_jobs()

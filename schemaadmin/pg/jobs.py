@@ -1,14 +1,15 @@
-"""SQL a worker job runs around its work: session timeouts, its backend's pid, a log that outlives a rollback."""
+"""SQL a worker job runs around its work: session timeouts, its backend's pid, and appending to its record's log."""
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
+import psycopg
 from psycopg import sql
 
-from schemaadmin.pg.connection import cursor, fetch_one, own_connection
+from schemaadmin.pg.connection import cursor, fetch_one
 
-__all__ = ["LogWriter", "backend_pid", "reset_session_timeouts", "set_session_timeouts"]
+__all__ = ["append_log", "backend_pid", "reset_session_timeouts", "set_session_timeouts"]
 
 
 def set_session_timeouts(*, lock_timeout_ms: int, statement_timeout_ms: int, using: str = "default") -> None:
@@ -37,37 +38,23 @@ def backend_pid(*, using: str = "default") -> int:
     return int(row[0])
 
 
-class LogWriter:
-    """Append lines to a job record's log column through a connection of its own, committed at once.
+def append_log(
+    table: str, record_id: int, text: str, *, using: str = "default", connection: psycopg.Connection | None = None
+) -> bool:
+    """Append text to the log of row record_id in table, through connection if given; return whether the row exists.
 
-    A migration runs inside its own transaction on the job's connection; a log written there would stay
-    invisible until the migration commits, and vanish if it fails. Writes are batched every `interval` seconds.
+    Without a connection the alias's Django connection runs it, committed at once unless a transaction is open there.
     """
-
-    def __init__(self, table: str, pk: int, *, using: str = "default", interval: float = 0.5) -> None:
-        self._conn = own_connection(using)
-        self._statement = sql.SQL("UPDATE {table} SET log = log || %s WHERE id = %s").format(
-            table=sql.Identifier(table)
-        )
-        self._pk = pk
-        self._interval = interval
-        self._pending: list[str] = []
-        self._flushed_at = 0.0
-
-    def write(self, line: str) -> None:
-        """Add one line, stamped with the time; flush if the last flush is older than the interval."""
-        self._pending.append(f"{time.strftime('%H:%M:%S')} {line.rstrip()}\n")
-        if time.monotonic() - self._flushed_at >= self._interval:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._pending:
-            self._conn.execute(self._statement, ["".join(self._pending), self._pk])
-            self._pending.clear()
-        self._flushed_at = time.monotonic()
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._conn.close()
+    statement = sql.SQL(
+        """
+        UPDATE {table}
+        SET log = log || %(text)s
+        WHERE id = %(id)s
+        """
+    ).format(table=sql.Identifier(table))
+    params: dict[str, Any] = {"text": text, "id": record_id}
+    if connection is not None:
+        return connection.execute(statement, params).rowcount == 1
+    with cursor(using) as cur:
+        cur.execute(statement, params)
+        return cur.rowcount == 1

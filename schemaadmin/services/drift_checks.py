@@ -1,30 +1,51 @@
-"""Replay the applied migrations in the worker, so the drift page never creates and migrates a database itself."""
+"""Replay the applied migrations in the worker, so the drift page never creates and migrates a database itself.
+
+A replay creates a throwaway database on the server and migrates it: starting one is a DBA's act (the page asks
+for the apply_migrations permission), reading its stored result is everyone's who may see the schema.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
-from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import ACTIVE_STATES, DriftCheck, JobState
 from schemaadmin.pg.connection import validated_alias
-from schemaadmin.services.shadow import (
-    ShadowUnavailable,
-    applied_migrations,
-    build_shadow_snapshot,
-    shadow_fingerprint,
-    snapshot_to_json,
-)
-from schemaadmin.services.worker_jobs import orphaned_records, queue_job
+from schemaadmin.services import jobs
+from schemaadmin.services.jobs import JobLog
+from schemaadmin.services.shadow import applied_migrations, build_shadow_snapshot, shadow_fingerprint, snapshot_to_json
 
-__all__ = ["active_drift_check", "recover_stalled_drift_checks", "run_drift_check", "start_drift_check"]
+__all__ = [
+    "DRIFT_CHECK",
+    "WORKER_STOPPED",
+    "active_drift_check",
+    "last_drift_check",
+    "recover_stalled_drift_checks",
+    "run_drift_check",
+    "start_drift_check",
+]
 
-TASK_NAME = "schemaadmin.drift_check"
 WORKER_STOPPED = "The worker stopped while replaying the migrations; compare again."
+
+DRIFT_CHECK = jobs.register(
+    jobs.JobKind(
+        name="drift check",
+        model=DriftCheck,
+        task_name="schemaadmin.drift_check",
+        key="check",
+        actions={
+            "requested": "drift.check_requested",
+            JobState.SUCCEEDED: "drift.checked",
+            JobState.FAILED: "drift.check_failed",
+        },
+        target=lambda check: check.database_alias,
+        outcome=lambda check: {"applied_count": check.applied_count, "fingerprint": check.fingerprint},
+        worker_stopped=WORKER_STOPPED,
+        one_active_per=("database_alias",),
+    )
+)
 
 
 def active_drift_check(*, using: str = "default") -> DriftCheck | None:
@@ -32,59 +53,60 @@ def active_drift_check(*, using: str = "default") -> DriftCheck | None:
     return DriftCheck.objects.filter(database_alias=using, state__in=ACTIVE_STATES).first()
 
 
+def last_drift_check(*, using: str = "default") -> DriftCheck | None:
+    """Return the newest replay of this database that ended, whatever migrations it replayed."""
+    return (
+        DriftCheck.objects.filter(database_alias=using, state__in=(JobState.SUCCEEDED, JobState.FAILED))
+        .order_by("-id")
+        .first()
+    )
+
+
 def start_drift_check(*, user: Any, request: HttpRequest | None = None, using: str = "default") -> DriftCheck:
     """Queue a replay of the applied migrations (one per database: a second request gets the queued one)."""
-    from schemaadmin.tasks import drift_check
-
     validated_alias(using)
-    try:
-        with transaction.atomic():
-            check = DriftCheck.objects.create(database_alias=using, requested_by=user)
-    except IntegrityError:
-        active = active_drift_check(using=using)
-        if active is None:
-            raise
-        return active
-    record(request, "drift.check_requested", using, actor=user, check=check.pk)
     lock = f"schemaadmin.drift:{using}"
-    if not queue_job(drift_check, check, lock=lock, queueing_lock=lock, check_id=check.pk):
-        _finish(check, JobState.FAILED, error="The worker already has a drift check queued for this database.")
-    return check
+    try:
+        return jobs.start(
+            DRIFT_CHECK,
+            user=user,
+            request=request,
+            lock=lock,
+            queueing_lock=lock,
+            refused="The worker already has a drift check queued for this database.",
+            database_alias=using,
+        )
+    except jobs.JobAlreadyActive as active:
+        return active.record
+    except jobs.JobRefused as refused:
+        return refused.record
 
 
 def run_drift_check(check_id: int) -> str:
     """Replay the applied migrations in a shadow database and store the schema they build (the job's body)."""
-    check = DriftCheck.objects.get(pk=check_id)
+    check = DriftCheck.objects.select_related("requested_by").get(pk=check_id)
     if check.state != JobState.QUEUED:
         return check.state
     using = check.database_alias
     schemas = tuple(app_settings()["APP_SCHEMAS"])
     applied = applied_migrations(using=using)
-    check.state, check.started_at = JobState.RUNNING, timezone.now()
-    check.fingerprint, check.applied_count = shadow_fingerprint(applied, schemas), len(applied)
-    check.save(update_fields=["state", "started_at", "fingerprint", "applied_count"])
-    try:
-        snapshot = build_shadow_snapshot(applied, schemas, using=using)
-    except ShadowUnavailable as exc:
-        _finish(check, JobState.FAILED, error=str(exc))
-    else:
-        _finish(check, JobState.SUCCEEDED, snapshot=snapshot_to_json(snapshot))
+    if not jobs.claim(DRIFT_CHECK, check, fingerprint=shadow_fingerprint(applied, schemas), applied_count=len(applied)):
+        check.refresh_from_db()
+        return check.state
+    with JobLog(DRIFT_CHECK, check.pk) as log:
+        log.write(f"Replaying {len(applied)} applied migrations of {using!r} in a throwaway database")
+        try:
+            snapshot = build_shadow_snapshot(applied, schemas, using=using)
+        except Exception as exc:  # ShadowUnavailable says why in a sentence; anything else is recorded as it is
+            message = str(exc).strip() or type(exc).__name__
+            log.write(f"FAILED: {message}")
+            jobs.finish(DRIFT_CHECK, check, JobState.FAILED, error=message)
+        else:
+            log.write(f"Stored the schema they build: {len(snapshot.tables)} tables, {len(snapshot.indexes)} indexes")
+            jobs.finish(DRIFT_CHECK, check, JobState.SUCCEEDED, snapshot=snapshot_to_json(snapshot))
     return check.state
 
 
 def recover_stalled_drift_checks() -> list[DriftCheck]:
     """Fail the drift checks whose worker died mid-replay (the next replay drops the shadow it left)."""
-    recovered = []
-    for check in orphaned_records(DriftCheck, TASK_NAME):
-        check.refresh_from_db(fields=["state"])
-        if check.is_active:
-            _finish(check, JobState.FAILED, error=WORKER_STOPPED)
-            recovered.append(check)
-    return recovered
-
-
-def _finish(check: DriftCheck, state: str, **fields: Any) -> None:
-    check.state, check.finished_at = state, timezone.now()
-    for name, value in fields.items():
-        setattr(check, name, value)
-    check.save()
+    return jobs.recover(DRIFT_CHECK)

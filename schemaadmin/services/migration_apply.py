@@ -3,7 +3,8 @@
 The page shows a plan; the DBA confirms that plan (its fingerprint travels with the form), and the job refuses
 to run if the pending migrations changed in between. The job sets lock_timeout and statement_timeout for its
 own session, runs Django's `migrate`, and streams every statement to the record's log through a connection of
-its own, so the log survives a migration rolled back. A failure names the migration and the statement.
+its own (services/jobs.JobLog with apart=True), so the log survives a migration rolled back. A failure names
+the migration and the statement.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.commands import migrate
-from django.db import IntegrityError, connections, transaction
+from django.db import connections
 from django.db.migrations import operations
 from django.http import HttpRequest
-from django.utils import timezone
 
-from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import ACTIVE_STATES, JobState, MigrationApply
-from schemaadmin.pg.jobs import LogWriter, backend_pid, reset_session_timeouts, set_session_timeouts
+from schemaadmin.pg.jobs import backend_pid, reset_session_timeouts, set_session_timeouts
+from schemaadmin.services import jobs
+from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.migration_lint import lint_migrations
 from schemaadmin.services.migration_rules import Finding
 from schemaadmin.services.migrations import forward_plan
-from schemaadmin.services.worker_jobs import orphaned_records, queue_job
 
 __all__ = [
+    "APPLY",
+    "WORKER_STOPPED",
     "ApplyAlreadyActive",
     "ApplyPlan",
     "ApplyRefused",
@@ -43,7 +45,6 @@ __all__ = [
 
 # Operations that destroy data: applying them always needs the target's name typed.
 DESTRUCTIVE = (operations.RemoveField, operations.DeleteModel)
-TASK_NAME = "schemaadmin.apply_migrations"
 WORKER_STOPPED = (
     "The worker stopped while applying. PostgreSQL rolled back the atomic migration under way; the ones before "
     "it stay applied, and a non-atomic one may be partly applied: compare the log with the migration list."
@@ -126,6 +127,30 @@ def active_apply(*, using: str = "default") -> MigrationApply | None:
     return MigrationApply.objects.filter(database_alias=using, state__in=ACTIVE_STATES).first()
 
 
+def _outcome(apply: MigrationApply) -> dict[str, Any]:
+    # "applied" is what the run says it applied; recovery cannot know it and says none.
+    return {"applied": [], "failed_migration": apply.failed_migration}
+
+
+APPLY = jobs.register(
+    jobs.JobKind(
+        name="migration apply",
+        model=MigrationApply,
+        task_name="schemaadmin.apply_migrations",
+        key="apply",
+        actions={
+            "requested": "migrations.apply_requested",
+            JobState.SUCCEEDED: "migrations.applied",
+            JobState.FAILED: "migrations.apply_failed",
+        },
+        target=lambda apply: apply.target,
+        outcome=_outcome,
+        worker_stopped=WORKER_STOPPED,
+        one_active_per=("database_alias",),
+    )
+)
+
+
 def start_apply(
     plan: ApplyPlan,
     *,
@@ -138,8 +163,6 @@ def start_apply(
     using: str = "default",
 ) -> MigrationApply:
     """Record the apply, audit it and queue the job; refuse a stale plan, a missing confirmation or a second run."""
-    from schemaadmin.tasks import apply_migrations
-
     if not plan.migrations:
         raise ApplyRefused("There are no pending migrations to apply.")
     if fingerprint != plan.fingerprint:
@@ -147,40 +170,37 @@ def start_apply(
     if typed_target.strip() != plan.target and (plan.destructive or lint_errors(plan, using=using)):
         raise ApplyRefused(f"Type {plan.target} to confirm: this plan needs it.")
     settings = app_settings()
-    try:
-        with transaction.atomic():
-            apply = MigrationApply.objects.create(
-                database_alias=using,
-                requested_by=user,
-                plan=plan.labels,
-                target=plan.target,
-                lock_timeout_ms=lock_timeout_ms or settings["MIGRATION_LOCK_TIMEOUT_MS"],
-                statement_timeout_ms=(
-                    statement_timeout_ms
-                    if statement_timeout_ms is not None
-                    else settings["MIGRATION_STATEMENT_TIMEOUT_MS"]
-                ),
-            )
-    except IntegrityError:
-        active = active_apply(using=using)
-        if active is None:
-            raise
-        raise ApplyAlreadyActive(active) from None
-    record(request, "migrations.apply_requested", plan.target, actor=user, apply=apply.pk, plan=plan.labels)
     lock = f"schemaadmin.migrate:{using}"
-    if not queue_job(apply_migrations, apply, lock=lock, queueing_lock=lock, apply_id=apply.pk):
-        # The worker's queue holds a migrate job this table no longer knows about.
-        _finish(apply, JobState.FAILED, error="The worker already has a migrate job queued for this database.")
+    try:
+        return jobs.start(
+            APPLY,
+            user=user,
+            request=request,
+            lock=lock,
+            queueing_lock=lock,
+            # The worker's queue holds a migrate job this table no longer knows about.
+            refused="The worker already has a migrate job queued for this database.",
+            detail={"plan": plan.labels},
+            database_alias=using,
+            plan=plan.labels,
+            target=plan.target,
+            lock_timeout_ms=lock_timeout_ms or settings["MIGRATION_LOCK_TIMEOUT_MS"],
+            statement_timeout_ms=(
+                statement_timeout_ms if statement_timeout_ms is not None else settings["MIGRATION_STATEMENT_TIMEOUT_MS"]
+            ),
+        )
+    except jobs.JobAlreadyActive as active:
+        raise ApplyAlreadyActive(active.record) from None
+    except jobs.JobRefused:
         raise ApplyRefused(
             "The worker already has a migrate job queued for this database; wait for it or clear it in the admin."
-        )
-    return apply
+        ) from None
 
 
 class _Progress:
     """What the run has done so far: applied migrations, the one under way, the statement that failed."""
 
-    def __init__(self, log: LogWriter) -> None:
+    def __init__(self, log: JobLog) -> None:
         self.log = log
         self.applied: list[str] = []
         self.current = ""
@@ -232,16 +252,18 @@ def run_apply(apply_id: int) -> None:
     using = apply.database_alias
     current = apply_plan(using=using).labels
     if current != apply.plan:
-        _finish(
-            apply, JobState.FAILED, error="The pending migrations changed after the plan was confirmed; nothing ran."
+        jobs.finish(
+            APPLY,
+            apply,
+            JobState.FAILED,
+            expected=(JobState.QUEUED,),
+            error="The pending migrations changed after the plan was confirmed; nothing ran.",
         )
         return
-
-    apply.state = JobState.RUNNING
-    apply.started_at = timezone.now()
-    apply.backend_pid = backend_pid(using=using)
-    apply.save(update_fields=["state", "started_at", "backend_pid"])
-    log = LogWriter(MigrationApply._meta.db_table, apply.pk, using=using)
+    if not jobs.claim(APPLY, apply, backend_pid=backend_pid(using=using)):
+        return
+    # A connection of its own: the migrations run in transactions on this thread's connection, maybe to `default`.
+    log = JobLog(APPLY, apply.pk, interval=0.5, apart=True)
     progress = _Progress(log)
     log.write(f"lock_timeout = {apply.lock_timeout_ms} ms, statement_timeout = {apply.statement_timeout_ms} ms")
     connection = connections[using]
@@ -255,18 +277,19 @@ def run_apply(apply_id: int) -> None:
         message = str(exc).strip() or type(exc).__name__
         log.write(f"FAILED in {progress.current or 'the migrate command'}: {message}")
         log.close()
-        _finish(
+        jobs.finish(
+            APPLY,
             apply,
             JobState.FAILED,
             error=message,
             failed_migration=progress.current,
             failed_statement=progress.failed_statement,
-            applied=progress.applied,
+            detail={"applied": progress.applied},
         )
     else:
         log.write(f"Done: {len(progress.applied)} migration(s) applied.")
         log.close()
-        _finish(apply, JobState.SUCCEEDED, applied=progress.applied)
+        jobs.finish(APPLY, apply, JobState.SUCCEEDED, detail={"applied": progress.applied})
     finally:
         if connection.in_atomic_block or connection.needs_rollback:
             connection.close()
@@ -274,32 +297,6 @@ def run_apply(apply_id: int) -> None:
             reset_session_timeouts(using=using)
 
 
-def _finish(apply: MigrationApply, state: str, *, applied: list[str] | None = None, **fields: str) -> None:
-    apply.refresh_from_db(fields=["log"])
-    apply.state = state
-    apply.finished_at = timezone.now()
-    for name, value in fields.items():
-        setattr(apply, name, value)
-    apply.save()
-    action = "migrations.applied" if state == JobState.SUCCEEDED else "migrations.apply_failed"
-    record(
-        None,
-        action,
-        apply.target,
-        actor=apply.requested_by,
-        apply=apply.pk,
-        applied=applied or [],
-        failed_migration=apply.failed_migration,
-        error=apply.error[:500],
-    )
-
-
 def recover_stalled_applies() -> list[MigrationApply]:
     """Fail the applies whose worker died (no heartbeat) or whose job ended without them."""
-    recovered = []
-    for apply in orphaned_records(MigrationApply, TASK_NAME):
-        apply.refresh_from_db(fields=["state"])
-        if apply.is_active:
-            _finish(apply, JobState.FAILED, error=WORKER_STOPPED)
-            recovered.append(apply)
-    return recovered
+    return jobs.recover(APPLY)

@@ -9,17 +9,12 @@ it is at least as near as the k-th exact neighbour, so ties at the k-th distance
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.db.models import F, Value
-from django.db.models.functions import Concat
 from django.http import HttpRequest
-from django.utils import timezone
 
-from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState, RecallCheck
 from schemaadmin.pg.connection import validated_alias
@@ -36,9 +31,12 @@ from schemaadmin.pg.recall import (
     scanned_indexes,
     search_setting,
 )
-from schemaadmin.services.worker_jobs import orphaned_records, queue_job
+from schemaadmin.services import jobs
+from schemaadmin.services.jobs import JobLog
 
 __all__ = [
+    "RECALL_CHECK",
+    "WORKER_STOPPED",
     "LadderStep",
     "RecallRefused",
     "RecallResult",
@@ -51,7 +49,6 @@ __all__ = [
     "validated_target",
 ]
 
-TASK_NAME = "schemaadmin.recall_check"
 SEED = 1
 WORKER_STOPPED = "The worker stopped before the check finished; nothing was changed. Start a new check."
 
@@ -286,6 +283,29 @@ def _lock(using: str, schema: str, name: str) -> str:
     return f"schemaadmin.recall:{using}:{schema}.{name}"
 
 
+def _outcome(check: RecallCheck) -> dict[str, Any]:
+    result = check.result or {}
+    return {"recall": result.get("recall"), "recommended": result.get("recommended")}
+
+
+RECALL_CHECK = jobs.register(
+    jobs.JobKind(
+        name="recall check",
+        model=RecallCheck,
+        task_name="schemaadmin.recall_check",
+        key="check",
+        actions={
+            "requested": "recall.check_requested",
+            JobState.SUCCEEDED: "recall.checked",
+            JobState.FAILED: "recall.check_failed",
+        },
+        target=lambda check: f"{check.schema_name}.{check.index_name}",
+        outcome=_outcome,
+        worker_stopped=WORKER_STOPPED,
+    )
+)
+
+
 def start_recall_check(
     qualified: str,
     *,
@@ -298,13 +318,21 @@ def start_recall_check(
     using: str = "default",
 ) -> RecallCheck:
     """Record a recall check, audit it and queue its job; refuse an index or values that cannot be checked."""
-    from schemaadmin.tasks import recall_check
-
     target = app_settings()["RECALL_TARGET"] if target is None else target
     index = validated_target(qualified, k=k, samples=samples, target=target, using=using)
-    check = RecallCheck.objects.create(
+    # Locked per index, never refused: two checks of one index at once would slow each other's timings.
+    return jobs.start(
+        RECALL_CHECK,
+        user=user,
+        request=request,
+        lock=_lock(using, index.schema, index.name),
+        detail={
+            "rebuild": rebuild.pk if rebuild is not None else None,
+            "k": k,
+            "samples": samples,
+            "target_recall": target,
+        },
         database_alias=using,
-        requested_by=user,
         schema_name=index.schema,
         index_name=index.name,
         rebuild=rebuild,
@@ -312,31 +340,6 @@ def start_recall_check(
         samples=samples,
         target_recall=target,
     )
-    record(
-        request,
-        "recall.check_requested",
-        index.qualified_name,
-        actor=user,
-        check=check.pk,
-        rebuild=rebuild.pk if rebuild is not None else None,
-        k=k,
-        samples=samples,
-        target_recall=target,
-    )
-    # Locked per index: two checks of one index at once would slow each other's timings.
-    queue_job(recall_check, check, lock=_lock(using, index.schema, index.name), check_id=check.pk)
-    return check
-
-
-class _Log:
-    """Append stamped lines to a check's log, each committed at once (the measurement runs between transactions)."""
-
-    def __init__(self, pk: int) -> None:
-        self.pk = pk
-
-    def write(self, line: str) -> None:
-        stamped = f"{time.strftime('%H:%M:%S')} {line.rstrip()}\n"
-        RecallCheck.objects.filter(pk=self.pk).update(log=Concat(F("log"), Value(stamped)))
 
 
 def run_recall_check(check_id: int) -> str:
@@ -345,55 +348,28 @@ def run_recall_check(check_id: int) -> str:
     if check.state != JobState.QUEUED:
         return str(check.state)
     using = check.database_alias
-    check.state = JobState.RUNNING
-    check.started_at = timezone.now()
-    check.backend_pid = backend_pid(using=using)
-    check.save(update_fields=["state", "started_at", "backend_pid"])
-    log = _Log(check.pk)
-    try:
-        result = measure_recall(
-            f"{check.schema_name}.{check.index_name}",
-            k=check.k,
-            samples=check.samples,
-            target=check.target_recall,
-            using=using,
-            log=log.write,
-        )
-    except Exception as exc:  # any failure is the outcome we record
-        message = str(exc).strip() or type(exc).__name__
-        log.write(f"FAILED: {message}")
-        _finish(check, JobState.FAILED, error=message)
-    else:
-        _finish(check, JobState.SUCCEEDED, result=result.to_json())
+    if not jobs.claim(RECALL_CHECK, check, backend_pid=backend_pid(using=using)):
+        check.refresh_from_db()
+        return str(check.state)
+    with JobLog(RECALL_CHECK, check.pk) as log:
+        try:
+            result = measure_recall(
+                f"{check.schema_name}.{check.index_name}",
+                k=check.k,
+                samples=check.samples,
+                target=check.target_recall,
+                using=using,
+                log=log.write,
+            )
+        except Exception as exc:  # any failure is the outcome we record
+            message = str(exc).strip() or type(exc).__name__
+            log.write(f"FAILED: {message}")
+            jobs.finish(RECALL_CHECK, check, JobState.FAILED, error=message, result=None)
+        else:
+            jobs.finish(RECALL_CHECK, check, JobState.SUCCEEDED, result=result.to_json())
     return str(check.state)
-
-
-def _finish(check: RecallCheck, state: str, *, error: str = "", result: dict[str, Any] | None = None) -> None:
-    check.refresh_from_db(fields=["log"])
-    check.state = state
-    check.finished_at = timezone.now()
-    check.error = error
-    check.result = result
-    check.save()
-    record(
-        None,
-        "recall.checked" if state == JobState.SUCCEEDED else "recall.check_failed",
-        f"{check.schema_name}.{check.index_name}",
-        actor=check.requested_by,
-        check=check.pk,
-        recall=result["recall"] if result else None,
-        recommended=result["recommended"] if result else None,
-        error=error[:500],
-    )
 
 
 def recover_stalled_recall_checks() -> list[RecallCheck]:
     """Fail the recall checks whose worker died mid-check (no heartbeat) or whose job ended without them."""
-    recovered = []
-    for check in orphaned_records(RecallCheck, TASK_NAME):
-        check.refresh_from_db(fields=["state"])
-        if check.is_active:
-            _Log(check.pk).write(f"recovery: {WORKER_STOPPED}")
-            _finish(check, JobState.FAILED, error=WORKER_STOPPED)
-            recovered.append(check)
-    return recovered
+    return jobs.recover(RECALL_CHECK)

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from schemaadmin.audit import record
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild, JobState
-from schemaadmin.pg.ddl import (
-    cancel_build,
-    open_build_connection,
-    session_pids,
-    temporary_index_name,
-    terminate_sessions,
-)
-from schemaadmin.pg.jobs import LogWriter
+from schemaadmin.pg.ddl import cancel_build, temporary_index_name
 from schemaadmin.pg.progress import index_build_progress
+from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
-from schemaadmin.services.rebuilds.run import application_name, audit_outcome, clean_leftovers, finish
-from schemaadmin.services.worker_jobs import orphaned_records, queue_job
+from schemaadmin.services.rebuilds.run import REBUILD, WORKER_STOPPED
 
 __all__ = [
+    "WORKER_STOPPED",
     "BuildProgress",
-    "TASK_NAME",
     "active_rebuild",
     "build_progress",
     "cancel_rebuild",
@@ -36,9 +26,6 @@ __all__ = [
     "retry_rebuild",
     "start_rebuild",
 ]
-
-TASK_NAME = "schemaadmin.rebuild_index"
-WORKER_STOPPED = "The worker stopped mid-build; the old index is untouched and leftovers were dropped. Retry it."
 
 
 def _lock(using: str, schema: str, name: str) -> str:
@@ -56,77 +43,49 @@ def start_rebuild(
     plan: RebuildPlan, *, user: Any, request: HttpRequest | None = None, retry_of: IndexRebuild | None = None
 ) -> IndexRebuild:
     """Record the rebuild, audit it and queue its job, locked per index; refuse a second one on the same index."""
-    from schemaadmin.tasks import rebuild_index
-
     new_name = temporary_index_name(plan.name) if plan.kind == IndexRebuild.Kind.REPLACE else f"{plan.name}_ccnew"
-    try:
-        with transaction.atomic():
-            rebuild = IndexRebuild.objects.create(
-                database_alias=plan.using,
-                schema_name=plan.schema,
-                index_name=plan.name,
-                table_name=plan.table,
-                kind=plan.kind,
-                method=plan.target_method,
-                parameters=plan.parameters,
-                estimate=plan.estimate.as_dict(),
-                new_index_name=new_name[:63],
-                requested_by=user,
-                retry_of=retry_of,
-            )
-    except IntegrityError:
-        active = active_rebuild(plan.schema, plan.name, using=plan.using)
-        if active is None:
-            raise
-        raise RebuildAlreadyActive(active) from None
-    record(
-        request,
-        "rebuild.requested",
-        plan.qualified_name,
-        actor=user,
-        rebuild=rebuild.pk,
-        kind=plan.kind,
-        method=plan.target_method,
-        parameters=plan.parameters,
-        retry_of=retry_of.pk if retry_of else None,
-        source="web" if request is not None else ("command line" if user is None else "service"),
-    )
     lock = _lock(plan.using, plan.schema, plan.name)
-    if not queue_job(rebuild_index, rebuild, lock=lock, queueing_lock=lock, rebuild_id=rebuild.pk):
-        finish(rebuild, JobState.FAILED, error="The worker already has a rebuild of this index queued.")
+    try:
+        return jobs.start(
+            REBUILD,
+            user=user,
+            request=request,
+            lock=lock,
+            queueing_lock=lock,
+            refused="The worker already has a rebuild of this index queued.",
+            detail={
+                "kind": plan.kind,
+                "method": plan.target_method,
+                "parameters": plan.parameters,
+                "retry_of": retry_of.pk if retry_of else None,
+                "source": "web" if request is not None else ("command line" if user is None else "service"),
+            },
+            database_alias=plan.using,
+            schema_name=plan.schema,
+            index_name=plan.name,
+            table_name=plan.table,
+            kind=plan.kind,
+            method=plan.target_method,
+            parameters=plan.parameters,
+            estimate=plan.estimate.as_dict(),
+            new_index_name=new_name[:63],
+            retry_of=retry_of,
+        )
+    except jobs.JobAlreadyActive as active:
+        raise RebuildAlreadyActive(active.record) from None
+    except jobs.JobRefused:
         raise RebuildRefused(
             f"The worker already has a rebuild of {plan.qualified_name} queued; wait for it or clear it in the admin."
-        )
-    return rebuild
+        ) from None
 
 
 def cancel_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None) -> None:
     """Cancel a queued rebuild at once, or ask the running one's job and backend to stop (it then cleans up)."""
-    from schemaadmin.tasks import app
-
-    rebuild.refresh_from_db()
-    if not rebuild.is_active:
+    if not jobs.cancel(REBUILD, rebuild, user=user, request=request):
         raise RebuildRefused(f"Rebuild {rebuild.pk} already ended ({rebuild.state}); there is nothing to cancel.")
-    qualified = f"{rebuild.schema_name}.{rebuild.index_name}"
-    record(request, "rebuild.cancel_requested", qualified, actor=user, rebuild=rebuild.pk, state=rebuild.state)
-    who = user.get_username() if user is not None else "the command line"
-    if rebuild.state == JobState.QUEUED:
-        stopped = IndexRebuild.objects.filter(pk=rebuild.pk, state=JobState.QUEUED).update(
-            state=JobState.CANCELLED, cancelled_by=user, finished_at=timezone.now(), error=f"Cancelled by {who}."
-        )
-        if stopped:
-            if rebuild.job_id is not None:
-                app.job_manager.cancel_job_by_id(rebuild.job_id)
-            record(request, "rebuild.cancelled", qualified, actor=user, rebuild=rebuild.pk, before_start=True)
-            rebuild.refresh_from_db()
-            return
     # Running: the job's watcher sees cancelled_by within a second, cancels its own statement unless it is
-    # swapping, drops leftovers and records "cancelled by". Cancelling here too saves that second.
-    IndexRebuild.objects.filter(pk=rebuild.pk, cancelled_by__isnull=True).update(cancelled_by=user)
-    if rebuild.job_id is not None:
-        app.job_manager.cancel_job_by_id(rebuild.job_id, abort=True)
-    rebuild.refresh_from_db()
-    if rebuild.backend_pid:
+    # swapping, drops leftovers and records "cancelled by". Cancelling the build here too saves that second.
+    if rebuild.state == JobState.RUNNING and rebuild.backend_pid:
         cancel_build(rebuild.backend_pid, using=rebuild.database_alias)
 
 
@@ -210,36 +169,4 @@ def _eta(fraction: float | None, phase_started_at: str | None) -> float | None:
 
 def recover_stalled_rebuilds() -> list[IndexRebuild]:
     """Fail the rebuilds whose worker died (no heartbeat) or whose job ended without them; clean their leftovers."""
-    return [rebuild for rebuild in orphaned_records(IndexRebuild, TASK_NAME) if _recover(rebuild)]
-
-
-def _recover(rebuild: IndexRebuild) -> bool:
-    """End a dead worker's build session, mark the rebuild failed, and clean what it left; False if it had ended."""
-    using = rebuild.database_alias
-    name = application_name(rebuild.pk)
-    log = LogWriter(IndexRebuild._meta.db_table, rebuild.pk, using=using, interval=0)
-    try:
-        ended = terminate_sessions(name, using=using)
-        if ended:
-            log.write(f"recovery: ended the dead worker's build session (pid {', '.join(map(str, ended))})")
-        deadline = time.monotonic() + 15
-        while session_pids(name, using=using) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        failed = IndexRebuild.objects.filter(pk=rebuild.pk, state__in=ACTIVE_STATES).update(
-            state=JobState.FAILED, finished_at=timezone.now(), error=WORKER_STOPPED
-        )
-        if not failed:
-            return False
-        log.write("recovery: the worker stopped mid-build; marked failed")
-        try:
-            conn = open_build_connection(using=using)
-            try:
-                clean_leftovers(rebuild, conn, log)
-            finally:
-                conn.close()
-        except Exception as exc:  # the next recovery pass or a retry cleans up again
-            log.write(f"recovery: cleanup failed: {exc}")
-    finally:
-        log.close()
-    audit_outcome(rebuild, recovered=True)
-    return True
+    return jobs.recover(REBUILD)

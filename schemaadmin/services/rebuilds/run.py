@@ -2,7 +2,9 @@
 
 The build runs on a psycopg connection of its own (autocommit, named for pg_stat_activity so a dead worker's
 build can be found and ended). A watcher thread samples pg_stat_progress_create_index every second into the
-record, and cancels the build's statement when a cancel was asked for, never during the swap.
+record, and cancels the build's statement when a cancel was asked for, never during the swap. Claiming, the log,
+finishing and recovery are services/jobs.py's; REBUILD adds what recovering a rebuild needs: end the dead
+worker's build session, then finish or undo its swap and drop what it left.
 """
 
 from __future__ import annotations
@@ -14,11 +16,8 @@ from typing import Any
 
 import psycopg
 from django.db import connections
-from django.db.models import F, Value
-from django.db.models.functions import Concat
 from django.utils import timezone
 
-from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.ddl import (
@@ -31,17 +30,21 @@ from schemaadmin.pg.ddl import (
     open_build_connection,
     rename_index,
     run_with_lock_retries,
+    session_pids,
     temporary_index_name,
+    terminate_sessions,
 )
 from schemaadmin.pg.indexes import VECTOR_METHODS
-from schemaadmin.pg.jobs import LogWriter
 from schemaadmin.pg.progress import index_build_progress
+from schemaadmin.services import jobs
+from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
 from schemaadmin.services.rebuilds.script import rebuild_script
 
-__all__ = ["application_name", "audit_outcome", "clean_leftovers", "finish", "run_rebuild"]
+__all__ = ["REBUILD", "WORKER_STOPPED", "application_name", "clean_leftovers", "run_rebuild"]
 
 AbortReason = Callable[[], str | None]
+WORKER_STOPPED = "The worker stopped mid-build; the old index is untouched and leftovers were dropped. Retry it."
 
 
 def application_name(rebuild_id: int) -> str:
@@ -49,30 +52,10 @@ def application_name(rebuild_id: int) -> str:
     return f"schemaadmin rebuild {rebuild_id}"
 
 
-class _Log:
-    """The record's log, written as it goes through a connection of its own; safe from two threads."""
-
-    def __init__(self, rebuild_id: int, using: str) -> None:
-        self._writer = LogWriter(IndexRebuild._meta.db_table, rebuild_id, using=using, interval=0.5)
-        self._lock = threading.Lock()
-
-    def write(self, line: str) -> None:
-        with self._lock:
-            self._writer.write(line)
-
-    def flush(self) -> None:
-        with self._lock:
-            self._writer.flush()
-
-    def close(self) -> None:
-        with self._lock:
-            self._writer.close()
-
-
 class _Watcher(threading.Thread):
     """Save the build's progress row every interval; cancel the build when the record or procrastinate asks."""
 
-    def __init__(self, rebuild: IndexRebuild, pid: int, log: _Log, abort_reason: AbortReason) -> None:
+    def __init__(self, rebuild: IndexRebuild, pid: int, log: JobLog, abort_reason: AbortReason) -> None:
         super().__init__(name=f"rebuild-{rebuild.pk}-progress", daemon=True)
         self.rebuild_id = rebuild.pk
         self.using = rebuild.database_alias
@@ -100,7 +83,9 @@ class _Watcher(threading.Thread):
                     self.log.write(f"progress sampling failed: {exc}")
                 self._stop.wait(self.interval)
         finally:
-            connections[self.using].close()
+            # This thread's own connections: to the index's database, and to the records' for progress and log.
+            for alias in {self.using, jobs.records_database(REBUILD)}:
+                connections[alias].close()
 
     def sample(self) -> None:
         row = index_build_progress(self.pid, using=self.using)
@@ -139,28 +124,23 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
     if rebuild.state != JobState.QUEUED:
         return rebuild.state
     using = rebuild.database_alias
-    log = _Log(rebuild.pk, using)
+    log = JobLog(REBUILD, rebuild.pk, interval=0.5)
     qualified = f"{rebuild.schema_name}.{rebuild.index_name}"
     state = index_state(rebuild.schema_name, rebuild.index_name, using=using)
     if state is None:
         log.write(f"{qualified} no longer exists; nothing to rebuild.")
         log.close()
-        finish(rebuild, JobState.FAILED, error=f"The index {qualified} no longer exists.")
-        return JobState.FAILED
+        _finish(rebuild, JobState.FAILED, expected=(JobState.QUEUED,), error=f"The index {qualified} no longer exists.")
+        return rebuild.state
     conn = open_build_connection(using=using, application_name=application_name(rebuild.pk), on_notice=log.write)
     pid = conn.info.backend_pid
-    claimed = IndexRebuild.objects.filter(pk=rebuild.pk, state=JobState.QUEUED).update(
-        state=JobState.RUNNING,
-        started_at=timezone.now(),
-        backend_pid=pid,
-        table_name=state.table,
-        size_before_bytes=state.size_bytes,
-    )
-    if not claimed:  # cancelled while queued
+    if not jobs.claim(
+        REBUILD, rebuild, backend_pid=pid, table_name=state.table, size_before_bytes=state.size_bytes
+    ):  # cancelled while queued, or another worker's
         conn.close()
         log.close()
-        return JobState.CANCELLED
-    rebuild.refresh_from_db(fields=["state", "started_at", "backend_pid", "table_name", "size_before_bytes"])
+        rebuild.refresh_from_db()
+        return rebuild.state
     watcher = _Watcher(rebuild, pid, log, abort_reason)
     try:
         outcome = _build(rebuild, conn, log, watcher)
@@ -175,20 +155,20 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
             text = f"Cancelled by {who.get_username() if who else 'the worker'}."
             log.write(text)
             log.close()
-            finish(rebuild, JobState.CANCELLED, error=text)
-            return JobState.CANCELLED
+            _finish(rebuild, JobState.CANCELLED, error=text)
+            return rebuild.state
         error = "The worker was stopped mid-build; the old index is untouched. Retry it." if reason else message
         log.write(f"FAILED: {error}")
         log.close()
-        finish(rebuild, JobState.FAILED, error=error)
-        return JobState.FAILED
+        _finish(rebuild, JobState.FAILED, error=error)
+        return rebuild.state
     finally:
         watcher.stop()
         conn.close()
     log.close()
-    finish(rebuild, JobState.SUCCEEDED, **outcome)
-    _start_recall_check(rebuild)
-    return JobState.SUCCEEDED
+    if _finish(rebuild, JobState.SUCCEEDED, **outcome):
+        _start_recall_check(rebuild)
+    return rebuild.state
 
 
 def _cancel_reason_now(rebuild_id: int, abort_reason: AbortReason) -> str | None:
@@ -203,7 +183,7 @@ def _message(exc: Exception) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log, watcher: _Watcher) -> dict[str, Any]:
+def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher: _Watcher) -> dict[str, Any]:
     """Run the statements of one rebuild on conn; return what to record on success."""
     using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
     clean_leftovers(rebuild, conn, log)
@@ -242,7 +222,7 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log, watcher: 
     return {"size_after_bytes": after.size_bytes if after else None}
 
 
-def _swap(conn: psycopg.Connection, statements: tuple[Statement, ...], log: _Log) -> None:
+def _swap(conn: psycopg.Connection, statements: tuple[Statement, ...], log: JobLog) -> None:
     """Run the swap's statements, trying a DROP or RENAME again when its lock_timeout stops it."""
     settings = app_settings()
     for statement in statements:
@@ -261,7 +241,7 @@ def _swap(conn: psycopg.Connection, statements: tuple[Statement, ...], log: _Log
         )
 
 
-def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log | LogWriter) -> list[str]:
+def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> list[str]:
     """Finish or undo a half-done swap, and drop INVALID indexes an earlier build of this index left behind."""
     using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
     done: list[str] = []
@@ -292,7 +272,7 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log |
     return done
 
 
-def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log) -> None:
+def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> None:
     try:
         if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn = open_build_connection(using=rebuild.database_alias)
@@ -301,36 +281,73 @@ def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: _Log) ->
         log.write(f"cleanup failed: {_message(exc)}")
 
 
-def finish(rebuild: IndexRebuild, state: str, *, error: str = "", size_after_bytes: int | None = None) -> None:
-    """Record the rebuild's outcome (leaving the log alone: it was written elsewhere) and audit it."""
-    fields: dict[str, Any] = {"state": state, "finished_at": timezone.now(), "error": error}
-    if size_after_bytes is not None:
-        fields["size_after_bytes"] = size_after_bytes
-    IndexRebuild.objects.filter(pk=rebuild.pk).update(**fields)
-    audit_outcome(rebuild)
+def _finish(
+    rebuild: IndexRebuild,
+    state: str,
+    *,
+    error: str = "",
+    expected: tuple[str, ...] = (JobState.RUNNING,),
+    size_after_bytes: int | None = None,
+) -> bool:
+    """Record the rebuild's outcome (the log was written as it went) and audit it; False if it had already ended."""
+    fields: dict[str, Any] = {} if size_after_bytes is None else {"size_after_bytes": size_after_bytes}
+    return jobs.finish(REBUILD, rebuild, state, error=error, expected=expected, **fields)
 
 
-def audit_outcome(rebuild: IndexRebuild, **detail: Any) -> None:
-    """Write the AuditEvent of how the rebuild ended, as its record now says."""
-    rebuild.refresh_from_db()
-    state = rebuild.state
-    actions = {JobState.SUCCEEDED.value: "rebuild.succeeded", JobState.CANCELLED.value: "rebuild.cancelled"}
-    action = actions.get(state, "rebuild.failed")
-    actor = rebuild.cancelled_by if state == JobState.CANCELLED and rebuild.cancelled_by else rebuild.requested_by
-    record(
-        None,
-        action,
-        f"{rebuild.schema_name}.{rebuild.index_name}",
-        actor=actor,
-        rebuild=rebuild.pk,
-        kind=rebuild.kind,
-        method=rebuild.method,
-        parameters=rebuild.parameters,
-        size_before_bytes=rebuild.size_before_bytes,
-        size_after_bytes=rebuild.size_after_bytes,
-        error=rebuild.error[:500],
-        **detail,
+def _outcome(rebuild: IndexRebuild) -> dict[str, Any]:
+    return {
+        "kind": rebuild.kind,
+        "method": rebuild.method,
+        "parameters": rebuild.parameters,
+        "size_before_bytes": rebuild.size_before_bytes,
+        "size_after_bytes": rebuild.size_after_bytes,
+    }
+
+
+def _end_build_session(rebuild: IndexRebuild, log: JobLog) -> None:
+    """End the dead worker's build session, and wait (15 s at most) for the server to let go of it."""
+    using, name = rebuild.database_alias, application_name(rebuild.pk)
+    ended = terminate_sessions(name, using=using)
+    if ended:
+        log.write(f"recovery: ended the dead worker's build session (pid {', '.join(map(str, ended))})")
+    deadline = time.monotonic() + 15
+    while session_pids(name, using=using) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _drop_leftovers(rebuild: IndexRebuild, log: JobLog) -> None:
+    """Finish or undo the dead worker's swap and drop its INVALID leftovers; a failure waits for the next pass."""
+    try:
+        conn = open_build_connection(using=rebuild.database_alias)
+        try:
+            clean_leftovers(rebuild, conn, log)
+        finally:
+            conn.close()
+    except Exception as exc:  # the next recovery pass or a retry cleans up again
+        log.write(f"recovery: cleanup failed: {exc}")
+
+
+REBUILD = jobs.register(
+    jobs.JobKind(
+        name="rebuild",
+        model=IndexRebuild,
+        task_name="schemaadmin.rebuild_index",
+        key="rebuild",
+        actions={
+            "requested": "rebuild.requested",
+            "cancel_requested": "rebuild.cancel_requested",
+            JobState.SUCCEEDED: "rebuild.succeeded",
+            JobState.FAILED: "rebuild.failed",
+            JobState.CANCELLED: "rebuild.cancelled",
+        },
+        target=lambda rebuild: f"{rebuild.schema_name}.{rebuild.index_name}",
+        outcome=_outcome,
+        worker_stopped=WORKER_STOPPED,
+        one_active_per=("database_alias", "schema_name", "index_name"),
+        on_stalled=_end_build_session,
+        on_recovered=_drop_leftovers,
     )
+)
 
 
 def _start_recall_check(rebuild: IndexRebuild) -> None:
@@ -347,5 +364,5 @@ def _start_recall_check(rebuild: IndexRebuild) -> None:
             using=rebuild.database_alias,
         )
     except Exception as exc:  # the rebuild succeeded; a recall check that cannot start is only worth a line
-        note = Value(f"{time.strftime('%H:%M:%S')} recall check not started: {exc}\n")
-        IndexRebuild.objects.filter(pk=rebuild.pk).update(log=Concat(F("log"), note))
+        with JobLog(REBUILD, rebuild.pk) as log:
+            log.write(f"recall check not started: {exc}")

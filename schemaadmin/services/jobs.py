@@ -1,0 +1,414 @@
+"""One lifecycle for the jobs the procrastinate worker runs: start, claim, log, finish, cancel, recover.
+
+A job is a record (a WorkerJobRecord, kept in the records' database, `default`) and a procrastinate job queued by
+task name. Every change of a record's state is one conditional UPDATE, so the job's body, a cancel and recovery
+may race and exactly one of them decides how the record ends: claim moves it from queued to running, finish and
+recovery from active to ended, a cancel from queued to cancelled. Each kind of job (rebuild, recall check,
+migration apply, drift check) registers a JobKind here and keeps only its body and its own recovery extras;
+tasks.py adapts procrastinate's calls to those bodies, and nothing here imports it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import IntegrityError, models, router, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from procrastinate.contrib.django import app
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Status
+
+from schemaadmin.audit import record as audit
+from schemaadmin.models import ACTIVE_STATES, JobState
+from schemaadmin.models.operations import WorkerJobRecord
+from schemaadmin.pg.connection import own_connection
+from schemaadmin.pg.jobs import append_log
+
+__all__ = [
+    "KINDS",
+    "JobAlreadyActive",
+    "JobKind",
+    "JobLog",
+    "JobRefused",
+    "cancel",
+    "claim",
+    "finish",
+    "records_database",
+    "recover",
+    "recover_stalled_jobs",
+    "register",
+    "stalled_seconds",
+    "start",
+]
+
+
+# Compared and hashed by identity: each kind is one object, registered once.
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class JobKind[R: WorkerJobRecord]:
+    """What the lifecycle needs to know of one kind of job; the kind's module keeps the body."""
+
+    name: str  # as reports and logs name it: "rebuild"
+    model: type[R]
+    task_name: str  # the procrastinate task that runs the body (tasks.py registers it under this name)
+    key: str  # the job's argument is `<key>_id`; audit events carry the record's id under `<key>`
+    # Audit actions: "requested", "cancel_requested" (if it can be cancelled) and one per final state.
+    actions: Mapping[str, str]
+    target: Callable[[R], str]  # what the audit events name
+    outcome: Callable[[R], dict[str, Any]]  # what the outcome event says beside the record's id and error
+    worker_stopped: str  # the error recovery records
+    # The fields of the partial unique constraint that allows one active record per value (none: any number).
+    one_active_per: tuple[str, ...] = ()
+    # Recovery extras: before the record is ended, stop what the dead worker left running; after, clean up.
+    on_stalled: Callable[[R, JobLog], None] | None = None
+    on_recovered: Callable[[R, JobLog], None] | None = None
+
+
+KINDS: dict[str, JobKind[Any]] = {}
+
+
+def register[R: WorkerJobRecord](kind: JobKind[R]) -> JobKind[R]:
+    """Add the kind to those recovery looks after; return it."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def records_database(kind: JobKind[Any]) -> str:
+    """Return the alias of the database the kind's records live in, whatever database its jobs work on."""
+    return router.db_for_write(kind.model)
+
+
+class JobAlreadyActive[R: WorkerJobRecord](Exception):
+    """The constraint allowing one active record refused a second: `.record` is the active one."""
+
+    def __init__(self, record: R) -> None:
+        super().__init__(f"{record} is already {record.state}.")
+        self.record = record
+
+
+class JobRefused[R: WorkerJobRecord](Exception):
+    """Procrastinate already holds a queued job under the same queueing lock; the new record was failed."""
+
+    def __init__(self, record: R) -> None:
+        super().__init__(record.error)
+        self.record = record
+
+
+# --- start ------------------------------------------------------------------------------------------------------
+
+
+def start[R: WorkerJobRecord](
+    kind: JobKind[R],
+    /,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+    lock: str,
+    queueing_lock: str | None = None,
+    refused: str = "The worker already has this job queued.",
+    detail: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> R:
+    """Create the record, audit the request and queue its job by task name under lock.
+
+    Raise JobAlreadyActive when the kind's constraint finds an active record, and JobRefused (the record failed
+    with `refused`) when procrastinate already has a job queued under queueing_lock. Each write runs in a
+    savepoint: a refusal never aborts the caller's transaction.
+    """
+    manager = kind.model._default_manager
+    try:
+        with transaction.atomic():
+            job_record = manager.create(requested_by=user, **fields)
+    except IntegrityError:
+        active = _active(kind, fields)
+        if active is None:
+            raise
+        raise JobAlreadyActive(active) from None
+    audit(
+        request,
+        kind.actions["requested"],
+        kind.target(job_record),
+        actor=user,
+        **{kind.key: job_record.pk},
+        **(detail or {}),
+    )
+    try:
+        with transaction.atomic():
+            deferrer = app.configure_task(kind.task_name, allow_unknown=False, lock=lock, queueing_lock=queueing_lock)
+            job_id = deferrer.defer(**{f"{kind.key}_id": job_record.pk})
+    except AlreadyEnqueued:
+        finish(kind, job_record, JobState.FAILED, expected=(JobState.QUEUED,), error=refused)
+        raise JobRefused(job_record) from None
+    except Exception as exc:
+        # A record left queued without a job would look active for ever, and block the next request.
+        finish(kind, job_record, JobState.FAILED, expected=(JobState.QUEUED,), error=f"Could not queue the job: {exc}")
+        raise
+    manager.filter(pk=job_record.pk).update(job_id=job_id)
+    job_record.job_id = job_id
+    return job_record
+
+
+def _active[R: WorkerJobRecord](kind: JobKind[R], fields: Mapping[str, Any]) -> R | None:
+    if not kind.one_active_per:
+        return None
+    same = {name: fields[name] if name in fields else _default(kind.model, name) for name in kind.one_active_per}
+    return kind.model._default_manager.filter(state__in=ACTIVE_STATES, **same).first()
+
+
+def _default(model: type[WorkerJobRecord], name: str) -> Any:
+    field = model._meta.get_field(name)
+    return field.get_default() if isinstance(field, models.Field) else None
+
+
+# --- claim and finish -------------------------------------------------------------------------------------------
+
+
+def claim(kind: JobKind[Any], job_record: WorkerJobRecord, /, **fields: Any) -> bool:
+    """Move the record from queued to running, setting fields too; return whether this caller won it."""
+    now = timezone.now()
+    won = (
+        kind.model._default_manager.filter(pk=job_record.pk, state=JobState.QUEUED).update(
+            state=JobState.RUNNING, started_at=now, **fields
+        )
+        == 1
+    )
+    if won:
+        job_record.state, job_record.started_at = JobState.RUNNING, now
+        for name, value in fields.items():
+            setattr(job_record, name, value)
+    return won
+
+
+def finish(
+    kind: JobKind[Any],
+    job_record: WorkerJobRecord,
+    state: str,
+    /,
+    *,
+    error: str = "",
+    expected: Collection[str] = (JobState.RUNNING,),
+    request: HttpRequest | None = None,
+    detail: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    """End the record in state, with error and fields, if it is still in an expected state; audit the outcome.
+
+    Return False, writing nothing, when something else (recovery, a cancel, the body) ended it first. The record
+    is read again either way, so it shows how the job ended. The end and its audit event commit together: whoever
+    sees the one sees the other.
+    """
+    with transaction.atomic(using=records_database(kind)):
+        ended = (
+            kind.model._default_manager.filter(pk=job_record.pk, state__in=list(expected)).update(
+                state=state, finished_at=timezone.now(), error=error, **fields
+            )
+            == 1
+        )
+        job_record.refresh_from_db()
+        if ended:
+            _audit_outcome(kind, job_record, request, detail or {})
+    return ended
+
+
+def _audit_outcome(
+    kind: JobKind[Any], job_record: WorkerJobRecord, request: HttpRequest | None, detail: Mapping[str, Any]
+) -> None:
+    state = job_record.state
+    actor = job_record.requested_by
+    if state == JobState.CANCELLED and job_record.cancelled_by is not None:
+        actor = job_record.cancelled_by
+    audit(
+        request,
+        kind.actions.get(state, kind.actions[JobState.FAILED]),
+        kind.target(job_record),
+        actor=actor,
+        # The caller's detail says more than the record can (what a run applied) and wins over the kind's.
+        **{kind.key: job_record.pk, **kind.outcome(job_record), "error": job_record.error[:500], **detail},
+    )
+
+
+# --- cancel -----------------------------------------------------------------------------------------------------
+
+
+def cancel(kind: JobKind[Any], job_record: WorkerJobRecord, *, user: Any, request: HttpRequest | None = None) -> bool:
+    """Cancel the job; return False when its record had already ended.
+
+    A queued record ends cancelled at once and its procrastinate job is cancelled. A running one gets
+    cancelled_by set and its job asked to abort: the body sees either, stops, and records how it ended.
+    """
+    job_record.refresh_from_db()
+    if not job_record.is_active:
+        return False
+    manager = kind.model._default_manager
+    target = kind.target(job_record)
+    audit(
+        request,
+        kind.actions["cancel_requested"],
+        target,
+        actor=user,
+        **{kind.key: job_record.pk},
+        state=job_record.state,
+    )
+    who = user.get_username() if user is not None else "the command line"
+    if job_record.state == JobState.QUEUED and finish(
+        kind,
+        job_record,
+        JobState.CANCELLED,
+        expected=(JobState.QUEUED,),
+        error=f"Cancelled by {who}.",
+        cancelled_by=user,
+        request=request,
+        detail={"before_start": True},
+    ):
+        if job_record.job_id is not None:
+            app.job_manager.cancel_job_by_id(job_record.job_id)
+        return True
+    # Running (or claimed since it was read): the body stops at its next look and records the cancel.
+    manager.filter(pk=job_record.pk, cancelled_by__isnull=True).update(cancelled_by=user)
+    if job_record.job_id is not None:
+        app.job_manager.cancel_job_by_id(job_record.job_id, abort=True)
+    job_record.refresh_from_db()
+    return True
+
+
+# --- log --------------------------------------------------------------------------------------------------------
+
+
+class JobLog:
+    """A record's log: stamped lines appended in the records' database and committed at once; safe from two threads.
+
+    Lines always go to the database the records live in, never to the one the job works on. They go through the
+    writing thread's Django connection to it, in autocommit. A job whose own work holds a transaction on that very
+    connection (migrations applied to `default`) asks for a connection of its own with `apart=True`: a line
+    written inside the migration's transaction would show only when it commits, and vanish if it fails.
+    With an interval, lines are written at most once per interval; flush() and close() write the rest.
+    """
+
+    def __init__(self, kind: JobKind[Any], record_id: int, *, interval: float = 0.0, apart: bool = False) -> None:
+        self._table = kind.model._meta.db_table
+        self._using = records_database(kind)
+        self._record_id = record_id
+        self._interval = interval
+        self._apart = apart
+        self._connection: psycopg.Connection | None = None
+        self._pending: list[str] = []
+        self._flushed_at = 0.0
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        """Add one line, stamped with the time; write it now unless the last write is younger than the interval."""
+        with self._lock:
+            self._pending.append(f"{time.strftime('%H:%M:%S')} {line.rstrip()}\n")
+            if time.monotonic() - self._flushed_at >= self._interval:
+                self._flush()
+
+    def flush(self) -> None:
+        """Write the lines not written yet."""
+        with self._lock:
+            self._flush()
+
+    def close(self) -> None:
+        """Write the lines not written yet and close the connection of its own, if it opened one."""
+        with self._lock:
+            try:
+                self._flush()
+            finally:
+                if self._connection is not None:
+                    self._connection.close()
+                    self._connection = None
+
+    def __enter__(self) -> JobLog:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _flush(self) -> None:
+        if self._pending:
+            text = "".join(self._pending)
+            if self._apart:
+                if self._connection is None:
+                    self._connection = own_connection(self._using)
+                append_log(self._table, self._record_id, text, connection=self._connection)
+            else:
+                append_log(self._table, self._record_id, text, using=self._using)
+            self._pending.clear()
+        self._flushed_at = time.monotonic()
+
+
+# --- recover ----------------------------------------------------------------------------------------------------
+
+
+def stalled_seconds() -> float:
+    """Return how long a worker may go without a heartbeat before its jobs count as stalled."""
+    return float(getattr(settings, "PROCRASTINATE_WORKER_DEFAULTS", {}).get("stalled_worker_timeout", 30))
+
+
+def recover[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
+    """Fail the kind's records whose worker died or whose job ended without them; return the ones this call ended."""
+    recovered = []
+    for orphan in _orphans(kind):
+        with JobLog(kind, orphan.pk) as log:
+            if kind.on_stalled is not None:
+                kind.on_stalled(orphan, log)
+            if not finish(
+                kind,
+                orphan,
+                JobState.FAILED,
+                expected=ACTIVE_STATES,
+                error=kind.worker_stopped,
+                detail={"recovered": True},
+            ):
+                continue  # the body, a cancel or another recovery ended it first
+            log.write(f"recovery: {kind.worker_stopped}")
+            if kind.on_recovered is not None:
+                kind.on_recovered(orphan, log)
+        recovered.append(orphan)
+    return recovered
+
+
+def recover_stalled_jobs() -> int:
+    """Recover the stalled jobs of every registered kind; return how many records were ended."""
+    return sum(len(recover(kind)) for kind in KINDS.values())
+
+
+def _orphans[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
+    """Return the kind's active records whose worker died, or whose job ended without finishing them.
+
+    The kind's jobs held by a worker without a heartbeat are marked failed in procrastinate's queue first, so a
+    restarted worker does not pick them up again.
+    """
+    manager = kind.model._default_manager
+    job_manager = app.job_manager
+    orphans: dict[int, R] = {}
+    stalled = async_to_sync(job_manager.get_stalled_jobs)(
+        task_name=kind.task_name, seconds_since_heartbeat=stalled_seconds()
+    )
+    for job in stalled:
+        assert job.id is not None
+        async_to_sync(job_manager.finish_job_by_id_async)(job_id=job.id, status=Status.FAILED, delete_job=False)
+        for active in manager.filter(job_id=job.id, state__in=ACTIVE_STATES):
+            orphans[active.pk] = active
+    for running in manager.filter(state=JobState.RUNNING, job_id__isnull=False):
+        if running.pk not in orphans and _job_status(running.job_id) != Status.DOING:
+            orphans[running.pk] = running
+    return list(orphans.values())
+
+
+def _job_status(job_id: int | None) -> Status | None:
+    if job_id is None:
+        return None
+    try:
+        return app.job_manager.get_job_status(job_id)
+    except Exception:  # the job row is gone (deleted by hand or by a cleanup)
+        return None

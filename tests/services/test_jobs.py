@@ -1,0 +1,439 @@
+"""The job lifecycle itself (services/jobs.py) against the real database: races, recovery, the log, queueing by name.
+
+A "dead worker" here is a row in procrastinate_workers whose heartbeat is an hour old, holding a job it took with
+procrastinate's own fetch_job: what a worker killed with -9 leaves behind (tests/services/test_rebuilds.py kills a
+real one). Races are made real by holding the record's row lock until every contender waits for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import connection, connections, transaction
+from procrastinate.contrib.django import app
+from procrastinate.contrib.django.models import ProcrastinateJob
+from procrastinate.exceptions import TaskNotFound
+from procrastinate.jobs import Status
+
+from schemaadmin.models import AuditEvent, DriftCheck, IndexRebuild, JobState, MigrationApply, RecallCheck
+from schemaadmin.pg.connection import connection_params, own_connection
+from schemaadmin.pg.shadow import create_database, drop_database, may_create_databases
+from schemaadmin.services import jobs
+from schemaadmin.services.drift_checks import DRIFT_CHECK
+from schemaadmin.services.migration_apply import APPLY
+from schemaadmin.services.rebuilds import plan_rebuild, run_rebuild, start_rebuild
+from schemaadmin.services.rebuilds.run import REBUILD
+from schemaadmin.services.recall import RECALL_CHECK
+from tests.conftest import make_user
+from tests.worker import clear_jobs, wait_for
+
+GONE_JOB = 2**40  # a job id procrastinate never handed out: the job row is gone
+
+KIND_OF = {RecallCheck: RECALL_CHECK, IndexRebuild: REBUILD, MigrationApply: APPLY, DriftCheck: DRIFT_CHECK}
+
+
+def _record(model: type, state: str = JobState.QUEUED, **fields: Any):
+    """Create a record of model in state; the fields each model needs are filled in."""
+    needs: dict[type, dict[str, Any]] = {
+        RecallCheck: {"index_name": "items_hnsw"},
+        IndexRebuild: {"index_name": f"idx_{uuid.uuid4().hex[:8]}", "method": "btree"},
+        MigrationApply: {"plan": ["app.0002_x"], "target": "app.0002_x", "database_alias": uuid.uuid4().hex},
+        DriftCheck: {"database_alias": uuid.uuid4().hex},
+    }
+    return model.objects.create(state=state, **{**needs[model], **fields})
+
+
+def _outcomes(kind: jobs.JobKind, record) -> list[str]:
+    finals = {kind.actions.get(state) for state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)}
+    events = AuditEvent.objects.filter(action__in=finals, **{f"detail__{kind.key}": record.pk})
+    return list(events.order_by("id").values_list("action", flat=True))
+
+
+@contextmanager
+def _row_held(record) -> Iterator[Callable[[int], None]]:
+    """Hold the record's row lock on a connection of its own; yield wait(n), which returns once n sessions wait."""
+    table = type(record)._meta.db_table
+    with psycopg.connect(**connection_params("default")) as holder:
+        holder.execute(f'SELECT id FROM "{table}" WHERE id = %s FOR UPDATE', [record.pk])  # noqa: S608 -- a model's table
+
+        def wait(waiting: int) -> None:
+            def count() -> bool:
+                with own_connection("default") as conn:
+                    # The first waits for the holder's transaction, the next ones for the first (a tuple lock).
+                    row = conn.execute(
+                        "SELECT count(DISTINCT pid) AS waiting FROM pg_locks WHERE NOT granted"
+                    ).fetchone()
+                return row is not None and row[0] >= waiting
+
+            wait_for(count, timeout=30, interval=0.05, what=f"{waiting} sessions waiting for the row")
+
+        yield wait
+        holder.rollback()
+
+
+def _in_threads(*calls: Callable[[], Any]) -> tuple[list[threading.Thread], list[Any]]:
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int, call: Callable[[], Any]) -> None:
+        try:
+            results[i] = call()
+        except BaseException as exc:  # reported by the test
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+# --- claim and finish race --------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_claimers_race_and_exactly_one_wins():
+    check = _record(RecallCheck)
+    with _row_held(check) as wait:
+        claimers = [
+            lambda pid=pid: jobs.claim(RECALL_CHECK, RecallCheck.objects.get(pk=check.pk), backend_pid=pid)
+            for pid in (101, 202)
+        ]
+        threads, results = _in_threads(*claimers)
+        wait(2)  # both UPDATEs have read the row as queued and wait for it
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True], results
+    check.refresh_from_db()
+    winner = (101, 202)[results.index(True)]
+    assert check.state == JobState.RUNNING and check.backend_pid == winner and check.started_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finish_and_a_recovery_that_race_end_the_record_once():
+    check = _record(RecallCheck, JobState.RUNNING, job_id=GONE_JOB, requested_by=make_user("racer"))
+    with _row_held(check) as wait:
+        threads, results = _in_threads(
+            lambda: jobs.finish(RECALL_CHECK, RecallCheck.objects.get(pk=check.pk), JobState.SUCCEEDED),
+            lambda: [c.pk for c in jobs.recover(RECALL_CHECK)],
+        )
+        wait(2)
+    for thread in threads:
+        thread.join()
+    finished, recovered = results
+    assert (finished, recovered) in ((True, []), (False, [check.pk])), results
+    check.refresh_from_db()
+    assert check.state == (JobState.SUCCEEDED if finished else JobState.FAILED)
+    assert len(_outcomes(RECALL_CHECK, check)) == 1
+
+
+def test_a_finish_after_recovery_does_not_overwrite_it(db):
+    dba = make_user("late-finisher")
+    check = _record(RecallCheck, JobState.RUNNING, job_id=GONE_JOB, requested_by=dba)
+    stale = RecallCheck.objects.get(pk=check.pk)  # what the job's body holds
+    assert [c.pk for c in jobs.recover(RECALL_CHECK)] == [check.pk]
+    assert not jobs.finish(RECALL_CHECK, stale, JobState.SUCCEEDED, result={"recall": 1.0, "recommended": 40})
+    check.refresh_from_db()
+    assert check.state == JobState.FAILED and check.error == RECALL_CHECK.worker_stopped and check.result is None
+    assert stale.state == JobState.FAILED  # the body's copy now says how the job really ended
+    assert _outcomes(RECALL_CHECK, check) == ["recall.check_failed"]
+    event = AuditEvent.objects.get(action="recall.check_failed", detail__check=check.pk)
+    assert event.actor == dba and event.detail["recovered"] is True
+
+
+def test_a_recovery_after_finish_does_not_overwrite_it(db):
+    check = _record(RecallCheck, JobState.RUNNING, job_id=GONE_JOB)
+    assert jobs.finish(RECALL_CHECK, check, JobState.SUCCEEDED, result={"recall": 0.97, "recommended": None})
+    assert jobs.recover(RECALL_CHECK) == []
+    check.refresh_from_db()
+    assert check.state == JobState.SUCCEEDED and check.error == "" and check.result["recall"] == 0.97
+    assert _outcomes(RECALL_CHECK, check) == ["recall.checked"]
+
+
+def test_claim_refuses_a_record_no_longer_queued(db):
+    cancelled = _record(IndexRebuild, JobState.CANCELLED)
+    assert not jobs.claim(REBUILD, cancelled, backend_pid=1)
+    cancelled.refresh_from_db()
+    assert cancelled.state == JobState.CANCELLED and cancelled.started_at is None and cancelled.backend_pid is None
+
+
+# --- recovery of each state -------------------------------------------------------------------------------------
+
+
+class _FakeWorkers:
+    """Workers that take jobs with procrastinate's own fetch_job and never run them."""
+
+    def __init__(self) -> None:
+        self.manager = app.job_manager
+
+    def register(self, *, dead: bool) -> int:
+        worker_id = async_to_sync(self.manager.register_worker)()
+        if dead:
+            with connection.cursor() as cur:
+                cur.execute(
+                    "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' WHERE id = %s",
+                    [worker_id],
+                )
+        return worker_id
+
+    def queue(self, kind: jobs.JobKind, record) -> int:
+        job_id = app.configure_task(kind.task_name, lock=f"test:{kind.name}:{record.pk}").defer(
+            **{f"{kind.key}_id": record.pk}
+        )
+        type(record).objects.filter(pk=record.pk).update(job_id=job_id)
+        return job_id
+
+    def take(self, worker_id: int, job_id: int) -> None:
+        job = async_to_sync(self.manager.fetch_job)(queues=None, worker_id=worker_id)
+        assert job is not None and job.id == job_id
+
+    def status(self, job_id: int) -> str:
+        return ProcrastinateJob.objects.get(id=job_id).status
+
+
+def test_recovery_of_each_state(db):
+    clear_jobs()
+    fake = _FakeWorkers()
+    dead, live = fake.register(dead=True), fake.register(dead=False)
+
+    def held(state: str, worker: int | None) -> tuple[RecallCheck, int]:
+        record = _record(RecallCheck, state)
+        job_id = fake.queue(RECALL_CHECK, record)
+        if worker is not None:
+            fake.take(worker, job_id)
+        return record, job_id
+
+    taken_by_dead, taken_job = held(JobState.QUEUED, dead)  # the worker died between taking and claiming
+    running_dead, running_dead_job = held(JobState.RUNNING, dead)  # the worker died mid-job
+    running_live, running_live_job = held(JobState.RUNNING, live)  # at work
+    ended_job_record, ended_job = held(JobState.RUNNING, live)  # the job ended without finishing the record
+    async_to_sync(fake.manager.finish_job_by_id_async)(job_id=ended_job, status=Status.FAILED, delete_job=False)
+    row_gone = _record(RecallCheck, JobState.RUNNING, job_id=GONE_JOB)  # its job row was deleted
+    finished = {state: held(state, dead)[0] for state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)}
+    waiting, waiting_job = held(JobState.QUEUED, None)  # no worker has taken it yet (queued last: none would)
+
+    recovered = jobs.recover(RECALL_CHECK)
+
+    expected = {taken_by_dead.pk, running_dead.pk, ended_job_record.pk, row_gone.pk}
+    assert sorted(r.pk for r in recovered) == sorted(expected)
+    for record in (taken_by_dead, running_dead, ended_job_record, row_gone):
+        record.refresh_from_db()
+        assert record.state == JobState.FAILED and record.error == RECALL_CHECK.worker_stopped, record.pk
+        assert record.finished_at and f"recovery: {RECALL_CHECK.worker_stopped}" in record.log
+        assert _outcomes(RECALL_CHECK, record) == ["recall.check_failed"]
+    # The dead worker's jobs are failed in procrastinate's queue too, so a restarted worker does not take them up.
+    assert fake.status(taken_job) == fake.status(running_dead_job) == "failed"
+    for record, state in (
+        (waiting, JobState.QUEUED),
+        (running_live, JobState.RUNNING),
+        *((record, state) for state, record in finished.items()),
+    ):
+        record.refresh_from_db()
+        assert record.state == state and record.log == "" and _outcomes(RECALL_CHECK, record) == [], record.pk
+    assert fake.status(waiting_job) == "todo" and fake.status(running_live_job) == "doing"
+    assert jobs.recover(RECALL_CHECK) == []  # nothing is recovered twice
+
+
+def test_recover_stalled_jobs_covers_every_kind_and_audits_drift_too(db):
+    orphans = {model: _record(model, JobState.RUNNING, job_id=GONE_JOB) for model in KIND_OF}
+    assert set(jobs.KINDS.values()) == set(KIND_OF.values())
+    assert jobs.recover_stalled_jobs() == len(KIND_OF)
+    for model, record in orphans.items():
+        kind = KIND_OF[model]
+        record.refresh_from_db()
+        assert record.state == JobState.FAILED and record.error == kind.worker_stopped
+        assert _outcomes(kind, record) == [kind.actions[JobState.FAILED]]
+    assert AuditEvent.objects.filter(action="drift.check_failed", detail__recovered=True).count() == 1
+    assert jobs.recover_stalled_jobs() == 0
+
+
+# --- start and cancel -------------------------------------------------------------------------------------------
+
+
+def test_start_queues_by_task_name_keeps_the_job_id_and_reports_a_refused_duplicate(db):
+    dba = make_user("starter")
+    with transaction.atomic():  # the caller's own transaction survives the refusal
+        first = jobs.start(
+            RECALL_CHECK, user=dba, lock="test:same", queueing_lock="test:same", index_name="a", detail={"k": 5}
+        )
+        with pytest.raises(jobs.JobRefused) as refused:
+            jobs.start(
+                RECALL_CHECK, user=dba, lock="test:same", queueing_lock="test:same", refused="Twice.", index_name="b"
+            )
+        assert RecallCheck.objects.count() == 2
+    job = ProcrastinateJob.objects.get(id=first.job_id)
+    assert (job.task_name, job.args, job.lock, job.queueing_lock) == (
+        "schemaadmin.recall_check",
+        {"check_id": first.pk},
+        "test:same",
+        "test:same",
+    )
+    assert RecallCheck.objects.get(pk=first.pk).job_id == first.job_id and first.state == JobState.QUEUED
+    second = refused.value.record
+    assert second.state == JobState.FAILED and second.error == "Twice." and second.job_id is None
+    requested = AuditEvent.objects.get(action="recall.check_requested", detail__check=first.pk)
+    assert requested.actor == dba and requested.detail["k"] == 5 and requested.target == "public.a"
+    assert _outcomes(RECALL_CHECK, second) == ["recall.check_failed"]
+
+
+def test_start_names_the_active_record_the_constraint_found(db):
+    first = jobs.start(DRIFT_CHECK, user=None, lock="test:drift", database_alias="default")
+    with pytest.raises(jobs.JobAlreadyActive) as refused:
+        jobs.start(DRIFT_CHECK, user=None, lock="test:drift", database_alias="default")
+    assert refused.value.record == first and DriftCheck.objects.count() == 1
+
+
+def test_a_kind_whose_task_does_not_exist_cannot_leave_a_record_queued(db):
+    typo = jobs.JobKind(**{**_fields(RECALL_CHECK), "task_name": "schemaadmin.no_such_task"})
+    with pytest.raises(TaskNotFound):
+        jobs.start(typo, user=None, lock="test:typo", index_name="x")
+    record = RecallCheck.objects.get()
+    assert record.state == JobState.FAILED and record.error.startswith("Could not queue the job")
+
+
+def _fields(kind: jobs.JobKind) -> dict[str, Any]:
+    return {name: getattr(kind, name) for name in jobs.JobKind.__dataclass_fields__}
+
+
+def test_cancel_ends_a_queued_job_at_once_and_asks_a_running_one_to_abort(db):
+    clear_jobs()
+    dba = make_user("canceller")
+    queued = jobs.start(REBUILD, user=None, lock="test:q", index_name="q_idx", method="btree")
+    assert jobs.cancel(REBUILD, queued, user=dba)
+    assert (
+        queued.state == JobState.CANCELLED and queued.error == "Cancelled by canceller." and queued.cancelled_by == dba
+    )
+    assert ProcrastinateJob.objects.get(id=queued.job_id).status == "cancelled"
+    actions = AuditEvent.objects.filter(detail__rebuild=queued.pk).order_by("id").values_list("action", "actor")
+    assert list(actions) == [
+        ("rebuild.requested", None),
+        ("rebuild.cancel_requested", dba.pk),
+        ("rebuild.cancelled", dba.pk),
+    ]
+
+    fake = _FakeWorkers()
+    running = jobs.start(REBUILD, user=None, lock="test:r", index_name="r_idx", method="btree")
+    fake.take(fake.register(dead=False), running.job_id)
+    assert jobs.claim(REBUILD, running, backend_pid=1)
+    assert jobs.cancel(REBUILD, running, user=dba)
+    assert running.state == JobState.RUNNING and running.cancelled_by == dba  # the body records the end
+    assert ProcrastinateJob.objects.get(id=running.job_id).abort_requested
+    assert jobs.finish(REBUILD, running, JobState.CANCELLED, error="Cancelled by canceller.")
+    assert not jobs.cancel(REBUILD, running, user=dba)  # ended: nothing to cancel
+    assert _outcomes(REBUILD, running) == ["rebuild.cancelled"]
+
+
+# --- the log ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_apart_outlives_a_rolled_back_transaction_and_two_threads_lose_no_line():
+    check = _record(RecallCheck)
+    assert jobs.records_database(RECALL_CHECK) == "default"
+    apart = jobs.JobLog(RECALL_CHECK, check.pk, apart=True)
+    with pytest.raises(RuntimeError), transaction.atomic():  # as a migration that fails, on the same database
+        apart.write("written during the migration")
+        RecallCheck.objects.filter(pk=check.pk).update(error="rolled back")
+        raise RuntimeError("the migration failed")
+    apart.close()
+    check.refresh_from_db()
+    assert "written during the migration" in check.log and check.error == ""
+
+    shared = jobs.JobLog(RECALL_CHECK, check.pk, interval=0.05)
+    threads, results = _in_threads(
+        *(lambda name=name: [shared.write(f"{name} {i}") for i in range(100)] for name in ("main", "watcher"))
+    )
+    for thread in threads:
+        thread.join()
+    shared.close()
+    assert not any(isinstance(result, BaseException) for result in results), results
+    check.refresh_from_db()
+    lines = check.log.splitlines()
+    assert len(lines) == 201 and all(
+        any(f"{n} {i}" in line for line in lines) for n in ("main", "watcher") for i in (0, 99)
+    )
+
+
+@pytest.fixture(scope="module")
+def elsewhere(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """A second alias, `elsewhere`, for a database of its own on the same server: no job record lives there.
+
+    It holds one table with a btree index, for jobs that work on it.
+    """
+    with django_db_blocker.unblock():
+        if settings.EMBEDDED_PGDATA is None and not may_create_databases():
+            pytest.skip("the test role may not create databases")
+        name = f"schemaadmin_elsewhere_{uuid.uuid4().hex[:8]}"
+        create_database(name)
+        connections.settings["elsewhere"] = {**connections.settings["default"], "NAME": name}
+        try:
+            with own_connection("elsewhere") as conn:
+                conn.execute("CREATE TABLE public.t (id int PRIMARY KEY, v int)")
+                conn.execute("INSERT INTO public.t SELECT i, i % 10 FROM generate_series(1, 1000) AS i")
+                conn.execute("CREATE INDEX t_v ON public.t (v)")
+                conn.execute("ANALYZE public.t")
+            yield "elsewhere"
+        finally:
+            connections["elsewhere"].close()
+            del connections["elsewhere"]
+            del connections.settings["elsewhere"]
+            drop_database(name)
+            clear_jobs()
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "elsewhere"])
+def test_the_log_goes_to_the_records_database_when_the_job_works_on_another(elsewhere):
+    # This failed before services/jobs.py: the rebuild's log writer sent its UPDATE to `elsewhere`.
+    with own_connection(elsewhere) as conn:
+        assert conn.execute("SELECT to_regclass('schemaadmin_indexrebuild') AS found").fetchone() == (None,)
+    rebuild = start_rebuild(plan_rebuild("public.t_v", using=elsewhere), user=None)
+    assert rebuild.database_alias == elsewhere
+    assert run_rebuild(rebuild.pk) == JobState.SUCCEEDED
+    rebuild.refresh_from_db()
+    assert 'REINDEX INDEX CONCURRENTLY "public"."t_v"' in rebuild.log, rebuild.log
+    assert rebuild.size_after_bytes and rebuild.backend_pid
+
+    # Recovery of a rebuild there logs here too, and cleans up there.
+    orphan = _record(IndexRebuild, JobState.RUNNING, job_id=GONE_JOB, database_alias=elsewhere, index_name="t_v")
+    assert [r.pk for r in jobs.recover(REBUILD)] == [orphan.pk]
+    orphan.refresh_from_db()
+    assert f"recovery: {REBUILD.worker_stopped}" in orphan.log
+
+
+# --- layering ---------------------------------------------------------------------------------------------------
+
+
+def _imports_of_tasks(path: Path) -> list[str]:
+    """Return where a module imports schemaadmin.tasks, at its top or inside a function, or names it to import."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]
+        if any(name == "schemaadmin.tasks" or name.endswith("..tasks") for name in names):
+            found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_no_service_imports_tasks_and_every_kind_s_task_is_registered_under_its_name():
+    services = Path(jobs.__file__).parent
+    offenders = [where for path in sorted(services.rglob("*.py")) for where in _imports_of_tasks(path)]
+    assert offenders == []
+    assert _imports_of_tasks(Path(jobs.__file__).parent.parent / "views" / "schema_live.py") == []
+    for kind in jobs.KINDS.values():
+        assert kind.task_name in app.tasks, kind.task_name
