@@ -1,9 +1,10 @@
 """The live schema: every table with columns, constraints, indexes and foreign keys, a diagram, and drift.
 
 Drift needs the applied migrations replayed in a throwaway database, which takes seconds: the worker does that
-(services/drift_checks.py) and stores the schema they build until the migrations change. The page compares the
-live schema with the stored replay at once; when there is none for the current migrations yet, it queues one and
-follows it every 2 s. "Compare again" (POST) queues a fresh replay.
+(services/drift_checks.py) and stores the schema they build until the migrations change. Reading the page (GET,
+anyone with view_schema: operators and DBAs) only compares the live schema with the stored replay; when there is
+none for the current migrations it says so. Starting a replay creates a database on the server, so it is a POST
+that needs REPLAY_PERMISSION (apply_migrations: DBAs and superusers); the page then follows it every 2 s.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.shortcuts import redirect
 from django.utils.csp import CSP
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from schemaadmin.conf import app_settings
 from schemaadmin.permissions import permission_required
@@ -32,7 +33,7 @@ from schemaadmin.pg.schema import (
     schema_snapshot,
 )
 from schemaadmin.services.drift import SEVERITY_RANK, drift_report
-from schemaadmin.services.drift_checks import active_drift_check, start_drift_check
+from schemaadmin.services.drift_checks import active_drift_check, last_drift_check, start_drift_check
 from schemaadmin.services.schema_diagram import mermaid_er
 from schemaadmin.views.browsing import render_page
 
@@ -115,19 +116,34 @@ def diagram(request: HttpRequest) -> HttpResponse:
     return render_page(request, "schemaadmin/schema/diagram.html", context, status=400 if form.errors else 200)
 
 
+# Who may start a replay: it creates and migrates a database on the server, as applying migrations does.
+REPLAY_PERMISSION = "apply_migrations"
+
+
 @permission_required("view_schema")
 @require_http_methods(["GET", "POST"])
 def drift(request: HttpRequest) -> HttpResponse:
-    """Show where the live database differs from its models and applied migrations, with what to do about it."""
+    """Show where the live database differs from its models and applied migrations; POST starts a replay."""
     if request.method == "POST":
-        start_drift_check(user=request.user, request=request)
-        return redirect("schemaadmin:schema_drift")
+        return _replay(request)
     report = drift_report(replay=False)
-    check = active_drift_check()
-    if report.awaiting_replay and check is None:
-        check = start_drift_check(user=request.user, request=request)
     counts = {severity: 0 for severity in SEVERITY_RANK}
     for finding in report.findings:
         counts[finding.severity] += 1
-    context = {"report": report, "severity_counts": counts, "check": check}
+    context = {
+        "report": report,
+        "severity_counts": counts,
+        "check": active_drift_check(),
+        # Only asked when this replay is missing: whether there was one before the migrations changed.
+        "last_check": last_drift_check() if report.awaiting_replay else None,
+        "may_replay": request.user.has_perm(f"schemaadmin.{REPLAY_PERMISSION}"),
+    }
     return render_page(request, "schemaadmin/schema/drift.html", context, partial="drift-findings")
+
+
+@permission_required(REPLAY_PERMISSION)
+@require_POST
+def _replay(request: HttpRequest) -> HttpResponse:
+    """Queue a replay of the applied migrations in the worker (the one already queued, if any), then show the page."""
+    start_drift_check(user=request.user, request=request)
+    return redirect("schemaadmin:schema_drift")

@@ -82,13 +82,16 @@ def test_drift_page_follows_the_worker_s_replay_and_lists_a_hand_made_index(
 ):
     planter.sql("CREATE INDEX users_made_in_psql ON public.users (lower(email))")
     try:
-        role_user("operator", "olga")
+        role_user("dba", "dana")
         page.goto("/schema/drift/")
-        sign_in("olga")
+        sign_in("dana")
         expect(page.get_by_test_id("schema-tabs").get_by_role("link", name="Drift")).to_have_attribute(
             "aria-current", "page"
         )
-        # The first visit queues the replay in the worker; the page follows it and then shows the findings.
+        # Reading the page starts nothing; the DBA starts the replay in the worker, and the page follows it and
+        # then shows the findings.
+        expect(page.get_by_test_id("drift-no-replay")).to_contain_text("No replay of the applied migrations yet")
+        page.get_by_role("button", name="Replay the migrations").click()
         expect(page.get_by_test_id("drift-summary")).to_contain_text("applied migrations replayed", timeout=60_000)
         expect(page.get_by_test_id("drift-replaying")).to_have_count(0)
         finding = page.locator('[data-code="unexpected_index"][data-object="public.users_made_in_psql"]')

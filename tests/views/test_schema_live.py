@@ -92,25 +92,52 @@ def test_a_table_name_cannot_inject_into_the_diagram_or_the_page(plant, operator
     assert "we&quot;ird &lt;b&gt;" in page and "<b>" not in page
 
 
-def test_drift_page_queues_a_replay_once_and_follows_it(operator, django_assert_max_num_queries):
+def test_reading_the_drift_page_starts_nothing_and_a_dba_starts_the_replay_it_then_follows(
+    operator, client_as, django_assert_max_num_queries
+):
     page = operator.get("/schema/drift/").content.decode()
-    check = DriftCheck.objects.get()  # the first visit queued the replay; the request did not make one
-    assert check.state == JobState.QUEUED and check.job_id
-    assert 'data-testid="drift-replaying"' in page and 'hx-trigger="every 2s"' in page
+    assert not DriftCheck.objects.exists()  # a GET only reads: no replay queued, no database created
+    assert 'data-testid="drift-no-replay"' in page and "No replay of the applied migrations yet" in page
     assert "Not compared with the migrations yet" in page and 'data-testid="no-drift"' not in page
+    assert 'hx-trigger="every 2s"' not in page  # nothing to follow
+    # Operators may read drift, not start a replay (it creates a database): no button, and a POST is refused.
+    assert 'data-testid="drift-replay"' not in page and "A DBA can start the replay." in page
+    assert operator.post("/schema/drift/").status_code == 403
+    assert not DriftCheck.objects.exists()
 
+    dba = client_as("dba")
+    offered = dba.get("/schema/drift/").content.decode()
+    assert '<button type="submit" class="btn btn-primary btn-sm" data-testid="drift-replay">' in offered
+    assert 'method="post" action="/schema/drift/"' in offered  # a plain form: it works without JavaScript
+    response = dba.post("/schema/drift/")
+    assert response.status_code == 302 and response["Location"] == "/schema/drift/"
+    check = DriftCheck.objects.get()
+    assert check.state == JobState.QUEUED and check.job_id
+    assert AuditEvent.objects.filter(action="drift.check_requested", detail__check=check.pk).exists()
+
+    page = operator.get("/schema/drift/").content.decode()
+    assert 'data-testid="drift-replaying"' in page and 'hx-trigger="every 2s"' in page
     partial = operator.get("/schema/drift/", **HTMX).content.decode()
     assert "<html" not in partial and partial.lstrip().startswith('<div id="drift-findings"')
-    assert DriftCheck.objects.count() == 1  # a second look follows the same replay
+    assert dba.post("/schema/drift/").status_code == 302
+    assert DriftCheck.objects.count() == 1  # a second request follows the same replay
 
     run_drift_check(check.pk)  # the job's body, as the worker runs it (tests/services/test_drift.py runs the worker)
     with django_assert_max_num_queries(15):  # session, user, permissions, the stored replay, the live catalog
         done = operator.get("/schema/drift/", **HTMX).content.decode()
     assert "every 2s" not in done and 'data-testid="no-drift"' in done and "applied migrations replayed" in done
     assert DriftCheck.objects.count() == 1
+    assert AuditEvent.objects.filter(action="drift.checked", detail__check=check.pk).exists()
 
 
-def test_drift_lists_a_hand_made_index_with_its_fix_and_compare_again_queues_a_fresh_replay(plant, operator):
+def test_the_page_says_when_the_migrations_changed_since_the_last_replay(operator):
+    DriftCheck.objects.create(state=JobState.SUCCEEDED, fingerprint="older migrations", snapshot={})
+    page = operator.get("/schema/drift/").content.decode()
+    assert "The applied migrations changed since the last replay" in page
+    assert not DriftCheck.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).exists()
+
+
+def test_drift_lists_a_hand_made_index_with_its_fix_and_compare_again_queues_a_fresh_replay(plant, operator, client_as):
     run_drift_check(start_drift_check(user=None).pk)
     clear_jobs()  # as if the worker had taken the job off the queue
     plant.sql("CREATE INDEX hand_made_page ON public.users (display_name)")
@@ -123,8 +150,11 @@ def test_drift_lists_a_hand_made_index_with_its_fix_and_compare_again_queues_a_f
     assert "DROP INDEX CONCURRENTLY public.hand_made_page;" in page
     summary = " ".join(page[page.index('data-testid="drift-summary"') :].split()[:40])
     assert "0 errors · 1 warning · 0 info" in summary, summary
+    assert "Compare again" not in page  # for a DBA only
 
-    response = operator.post("/schema/drift/")
+    dba = client_as("dba")
+    assert "Compare again" in dba.get("/schema/drift/").content.decode()
+    response = dba.post("/schema/drift/")
     assert response.status_code == 302 and response["Location"] == "/schema/drift/"
     assert DriftCheck.objects.filter(state=JobState.QUEUED).count() == 1
     assert AuditEvent.objects.filter(action="drift.check_requested").count() == 2
@@ -136,6 +166,8 @@ def test_support_may_not_see_the_schema(client_as, url):
 
 
 def test_the_schema_browser_is_read_only_and_support_cannot_queue_a_drift_check(client_as):
-    assert client_as("dba").post("/schema/tables/").status_code == 405
+    dba = client_as("dba")
+    assert dba.post("/schema/tables/").status_code == 405
+    assert dba.put("/schema/drift/").status_code == 405
     assert client_as("support").post("/schema/drift/").status_code == 403
     assert not DriftCheck.objects.exists()
