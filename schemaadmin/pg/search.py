@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.models.chat import SEARCH_CONFIG
-from schemaadmin.pg.connection import fetch_one
+from schemaadmin.pg.connection import fetch_one, fetch_row
 
-__all__ = ["SearchTerms", "search_terms"]
+__all__ = ["SearchTerms", "only_common_words", "search_terms"]
 
 # querytree()'s answer for a query whose every row could match (only excluded words): no index can look it up.
 MATCHES_EVERYTHING = "T"
@@ -32,7 +32,8 @@ class SearchTerms:
 
 def search_terms(text: str, *, using: str = "default") -> SearchTerms:
     """Return the tsquery websearch_to_tsquery makes of text and the part of it the GIN index can look up."""
-    row = fetch_one(
+    terms = fetch_row(
+        SearchTerms,
         """
         SELECT terms::text AS query,
                querytree(terms) AS indexed
@@ -41,4 +42,45 @@ def search_terms(text: str, *, using: str = "default") -> SearchTerms:
         {"config": SEARCH_CONFIG, "text": text},
         using=using,
     )
-    return SearchTerms(query=row[0], indexed=row[1]) if row else SearchTerms(query="", indexed="")
+    return terms or SearchTerms(query="", indexed="")
+
+
+def only_common_words(text: str, *, using: str = "default") -> bool:
+    """Return whether the search is plain words (no phrase, no exclusion), each among the most common lexemes.
+
+    Such a search meets a page of hits within a few thousand rows of a newest-first walk of the messages. A phrase
+    or an exclusion can match almost nothing even when its words are common ("the the the", "the -the"), and a
+    word missing from pg_stats.most_common_elems is rarer than every word listed there: those go through the GIN
+    index. Without statistics nothing counts as common.
+    """
+    row = fetch_one(
+        """
+        WITH query AS (
+            SELECT websearch_to_tsquery(%(config)s::regconfig, %(text)s)::text AS terms
+        ),
+        lexemes AS (
+            SELECT DISTINCT replace(match[1], '''''', '''') AS lexeme
+            FROM query, regexp_matches(query.terms, '''((?:[^'']|'''')+)''', 'g') AS match
+        ),
+        statistics AS (
+            SELECT most_common_elems::text::text[] AS common
+            FROM pg_stats
+            WHERE schemaname = current_schema()
+              AND tablename = 'conversation_messages'
+              AND attname = 'search_vector'
+        )
+        SELECT
+            query.terms <> ''
+            AND query.terms !~ '<[0-9-]+>|!'
+            AND EXISTS (SELECT 1 FROM statistics)
+            AND NOT EXISTS (
+                SELECT 1
+                FROM lexemes, statistics
+                WHERE NOT (lexemes.lexeme = ANY (statistics.common))
+            ) AS walkable
+        FROM query
+        """,
+        {"config": SEARCH_CONFIG, "text": text},
+        using=using,
+    )
+    return bool(row and row[0])

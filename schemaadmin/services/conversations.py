@@ -18,8 +18,9 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
 from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
-from schemaadmin.pg.estimates import RowTotal, row_total
+from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
 from schemaadmin.pg.planner import bitmap_scans_only
+from schemaadmin.pg.search import only_common_words
 
 __all__ = [
     "CONVERSATION_ORDERS",
@@ -113,7 +114,14 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
     query = search_query(text)
     hits = queryset.filter(search_vector=query)
-    # Every read of the hits is driven by the GIN index, whatever the planner guesses: a walk of all messages
+    if only_common_words(text, using=queryset.db) and planner_rows(hits) >= COLLECTED_HITS:
+        # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
+        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"])
+        listed = hits.select_related("conversation__user").defer("content", "search_vector")
+        page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
+        _add_snippets(page, query)
+        return ListResult(page, total)
+    # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
     with bitmap_scans_only(using=queryset.db):
         ids = list(hits.values_list("pk", flat=True)[:COLLECTED_HITS])
