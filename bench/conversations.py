@@ -46,6 +46,8 @@ def main() -> None:
         os.environ.setdefault("SCHEMAADMIN_PGDATA", str(PROJECT / ".pgdata-bench"))
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 44)
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
+    # The test client speaks plain http: production settings would redirect it to https.
+    os.environ["SCHEMAADMIN_SSL_REDIRECT"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 

@@ -77,6 +77,8 @@ def main() -> int:
     os.environ["SCHEMAADMIN_PGDATA"] = str(scratch / "pgdata")
     os.environ.pop("DATABASE_URL", None)
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost"
+    # The test client speaks plain http: production settings would redirect it to https.
+    os.environ["SCHEMAADMIN_SSL_REDIRECT"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     try:
         import django
