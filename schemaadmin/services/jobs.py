@@ -137,8 +137,7 @@ def start[R: WorkerJobRecord](
         kind.actions["requested"],
         kind.target(job_record),
         actor=user,
-        **{kind.key: job_record.pk},
-        **(detail or {}),
+        **{kind.key: job_record.pk, **(detail or {})},
     )
     try:
         with transaction.atomic():
@@ -272,11 +271,11 @@ def cancel(kind: JobKind[Any], job_record: WorkerJobRecord, *, user: Any, reques
             app.job_manager.cancel_job_by_id(job_record.job_id)
         return True
     # Running (or claimed since it was read): the body stops at its next look and records the cancel.
-    manager.filter(pk=job_record.pk, cancelled_by__isnull=True).update(cancelled_by=user)
+    manager.filter(pk=job_record.pk, state=JobState.RUNNING, cancelled_by__isnull=True).update(cancelled_by=user)
     if job_record.job_id is not None:
         app.job_manager.cancel_job_by_id(job_record.job_id, abort=True)
     job_record.refresh_from_db()
-    return True
+    return job_record.is_active or job_record.state == JobState.CANCELLED
 
 
 # --- log --------------------------------------------------------------------------------------------------------
