@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,11 +12,14 @@ from django.db import connections
 from django.db.backends.utils import CursorWrapper
 
 __all__ = [
+    "RowMismatch",
     "UnknownDatabase",
     "connection_params",
     "cursor",
     "fetch_all",
     "fetch_one",
+    "fetch_row",
+    "fetch_rows",
     "own_connection",
     "server_version",
 ]
@@ -23,6 +27,10 @@ __all__ = [
 
 class UnknownDatabase(ValueError):
     """A database alias that is not in settings.DATABASES."""
+
+
+class RowMismatch(TypeError):
+    """A statement's output columns are not the fields of the dataclass its rows fill, name for name."""
 
 
 def validated_alias(using: str) -> str:
@@ -64,6 +72,76 @@ def fetch_one(sql: str, params: Any = None, *, using: str = "default") -> tuple[
     with cursor(using) as cur:
         cur.execute(sql, params)
         return cur.fetchone()
+
+
+def _row_maker[Row](
+    row_class: type[Row], description: Sequence[Any], convert: Mapping[str, Callable[[Any], Any]]
+) -> Callable[[Sequence[Any]], Row]:
+    """Return a function that turns one row into row_class by column name, after checking names and fields match."""
+    names = [column.name for column in description]
+    fields = {field.name for field in dataclasses.fields(row_class) if field.init}  # type: ignore[arg-type]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    without_field = sorted(set(names) - fields)
+    without_column = sorted(fields - set(names))
+    unknown_converters = sorted(set(convert) - fields)
+    if duplicates or without_field or without_column or unknown_converters:
+        problems = [
+            f"{label}: {', '.join(items)}"
+            for label, items in (
+                ("columns named twice", duplicates),
+                ("columns without a field", without_field),
+                ("fields without a column", without_column),
+                ("converters without a field", unknown_converters),
+            )
+            if items
+        ]
+        raise RowMismatch(
+            f"{row_class.__name__} cannot be filled from this statement's columns ({'; '.join(problems)})."
+        )
+
+    def make(row: Sequence[Any]) -> Row:
+        # Arrays become tuples: rows are frozen, and hashable where their values are.
+        values = {
+            name: tuple(value) if isinstance(value, list) else value for name, value in zip(names, row, strict=True)
+        }
+        for name, function in convert.items():
+            values[name] = function(values[name])
+        return row_class(**values)
+
+    return make
+
+
+def fetch_rows[Row](
+    row_class: type[Row],
+    sql: Any,
+    params: Any = None,
+    *,
+    using: str = "default",
+    convert: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> list[Row]:
+    """Run one statement and return each row as row_class, filled by column name (convert: field -> function)."""
+    with cursor(using) as cur:
+        cur.execute(sql, params)
+        make = _row_maker(row_class, cur.description, convert or {})
+        return [make(row) for row in cur.fetchall()]
+
+
+def fetch_row[Row](
+    row_class: type[Row],
+    sql: Any,
+    params: Any = None,
+    *,
+    using: str = "default",
+    convert: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> Row | None:
+    """Run one statement and return its only row as row_class, filled by column name; None when it has none."""
+    with cursor(using) as cur:
+        cur.execute(sql, params)
+        make = _row_maker(row_class, cur.description, convert or {})
+        rows = cur.fetchmany(2)
+    if len(rows) > 1:
+        raise RowMismatch(f"Expected at most one {row_class.__name__} row, the statement returned more.")
+    return make(rows[0]) if rows else None
 
 
 def server_version(using: str = "default") -> int:
