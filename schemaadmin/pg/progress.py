@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from schemaadmin.pg.connection import fetch_one
+from schemaadmin.pg.connection import fetch_row
 
 __all__ = ["IndexBuildProgress", "index_build_progress"]
 
@@ -44,7 +44,8 @@ class IndexBuildProgress:
 
 def index_build_progress(pid: int, *, using: str = "default") -> IndexBuildProgress | None:
     """Return the progress row of the index build backend pid runs, or None if it is not building an index."""
-    row = fetch_one(
+    return fetch_row(
+        IndexBuildProgress,
         """
         SELECT p.pid AS pid,
                p.command AS command,
@@ -69,4 +70,3 @@ def index_build_progress(pid: int, *, using: str = "default") -> IndexBuildProgr
         {"pid": pid},
         using=using,
     )
-    return None if row is None else IndexBuildProgress(*row)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemaadmin.pg.connection import fetch_all, fetch_one
+from schemaadmin.pg.connection import fetch_row, fetch_rows
 
 __all__ = [
     "DatabaseStatistics",
@@ -32,7 +32,8 @@ def table_estimates(
 
     With schema=None each name resolves through the search_path, as Django's unqualified table names do.
     """
-    rows = fetch_all(
+    return fetch_rows(
+        TableEstimate,
         """
         SELECT wanted.name AS table,
                CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
@@ -46,7 +47,6 @@ def table_estimates(
         {"tables": list(tables), "schema": schema},
         using=using,
     )
-    return [TableEstimate(*row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,8 @@ class TableHealth:
 
 def tables(*, using: str = "default") -> list[TableHealth]:
     """Return every table in user schemas with size, rows, dead tuples, vacuum and analyze times, and scans."""
-    rows = fetch_all(
+    return fetch_rows(
+        TableHealth,
         """
         SELECT n.nspname AS schema,
                c.relname AS name,
@@ -150,7 +151,6 @@ def tables(*, using: str = "default") -> list[TableHealth]:
         """,
         using=using,
     )
-    return [TableHealth(*row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,8 @@ class DatabaseStatistics:
 
 def database_statistics(*, using: str = "default") -> DatabaseStatistics:
     """Return database-wide figures: size, cache hit rate, when statistics were reset, build memory."""
-    row = fetch_one(
+    statistics = fetch_row(
+        DatabaseStatistics,
         """
         SELECT d.datname AS database,
                pg_database_size(d.datid) AS database_bytes,
@@ -187,5 +188,5 @@ def database_statistics(*, using: str = "default") -> DatabaseStatistics:
         """,
         using=using,
     )
-    assert row is not None
-    return DatabaseStatistics(*row)
+    assert statistics is not None
+    return statistics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemaadmin.pg.connection import fetch_all, fetch_one
+from schemaadmin.pg.connection import fetch_one, fetch_row
 
 __all__ = ["ExtensionState", "ServerInfo", "extension_created_by_current_user", "extension_state", "server_info"]
 
@@ -39,7 +39,8 @@ class ExtensionState:
 
 def server_info(*, using: str = "default") -> ServerInfo:
     """Return the server version, the current database's name and size, and whether it is a replica."""
-    row = fetch_one(
+    info = fetch_row(
+        ServerInfo,
         """
         SELECT current_setting('server_version_num')::int AS version_num,
                current_setting('server_version') AS version,
@@ -49,27 +50,31 @@ def server_info(*, using: str = "default") -> ServerInfo:
         """,
         using=using,
     )
-    assert row is not None
-    return ServerInfo(*row)
+    assert info is not None
+    return info
 
 
 def extension_state(name: str, *, using: str = "default") -> ExtensionState:
     """Return whether an extension is installed in this database and which versions the server offers."""
-    rows = fetch_all(
+    state = fetch_row(
+        ExtensionState,
         """
-        SELECT e.extversion AS installed_version,
-               av.version AS available_version
-        FROM (SELECT %(name)s::name AS name) AS wanted
+        SELECT wanted.name AS name,
+               e.extversion AS installed_version,
+               ARRAY(
+                   SELECT av.version
+                   FROM pg_available_extension_versions AS av
+                   WHERE av.name = wanted.name
+                   ORDER BY av.version
+               ) AS available_versions
+        FROM (SELECT %(name)s::text AS name) AS wanted
         LEFT JOIN pg_extension AS e ON e.extname = wanted.name
-        LEFT JOIN pg_available_extension_versions AS av ON av.name = wanted.name
-        ORDER BY av.version
         """,
         {"name": name},
         using=using,
     )
-    installed = rows[0][0] if rows else None
-    available = tuple(r[1] for r in rows if r[1] is not None)
-    return ExtensionState(name=name, installed_version=installed, available_versions=available)
+    assert state is not None
+    return state
 
 
 def extension_created_by_current_user(name: str, *, using: str = "default") -> bool:

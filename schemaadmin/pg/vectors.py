@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemaadmin.pg.connection import fetch_all
+from schemaadmin.pg.connection import fetch_rows
 
 __all__ = ["VectorColumn", "vector_columns"]
 
@@ -52,7 +52,8 @@ class VectorColumn:
 
 def vector_columns(*, using: str = "default") -> list[VectorColumn]:
     """Return every vector, halfvec and sparsevec column of user tables with its dimensions and fill."""
-    rows = fetch_all(
+    return fetch_rows(
+        VectorColumn,
         """
         SELECT n.nspname AS schema,
                c.relname AS table,
@@ -83,4 +84,3 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
         """,
         using=using,
     )
-    return [VectorColumn(*row) for row in rows]

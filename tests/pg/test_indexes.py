@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from schemaadmin.pg.indexes import btree_bloat, foreign_keys, index_usage, indexes
+from schemaadmin.pg.connection import RowMismatch, fetch_row, fetch_rows
+from schemaadmin.pg.indexes import IndexUsage, btree_bloat, foreign_keys, index_usage, indexes
 
 
 def by_name(schema):
@@ -90,3 +92,23 @@ def test_each_question_is_one_query_however_many_indexes(plant):
         with CaptureQueriesContext(connection) as queries:
             question()
         assert len(queries) == 1, question.__name__
+
+
+def test_rows_are_filled_by_column_name_and_a_misnamed_alias_fails_loudly(db):
+    (usage,) = fetch_rows(IndexUsage, "SELECT 3 AS scans, NULL::timestamptz AS last_scan, 'n' AS name, 's' AS schema")
+    assert usage == IndexUsage(schema="s", name="n", scans=3, last_scan=None)
+    with pytest.raises(RowMismatch, match=r"columns without a field: nmae; fields without a column: name"):
+        fetch_rows(IndexUsage, "SELECT 's' AS schema, 'n' AS nmae, 3 AS scans, NULL::timestamptz AS last_scan")
+    # Checked against the statement's columns, so a misnamed alias fails even when no row comes back.
+    with pytest.raises(RowMismatch, match=r"fields without a column: last_scan"):
+        fetch_row(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 3 AS scans WHERE false")
+    with pytest.raises(RowMismatch, match=r"columns named twice: name"):
+        fetch_rows(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 'm' AS name, 3 AS scans, now() AS last_scan")
+    with pytest.raises(RowMismatch, match=r"at most one IndexUsage"):
+        fetch_row(
+            IndexUsage,
+            "SELECT 's' AS schema, 'n' AS name, i AS scans, now() AS last_scan FROM generate_series(1, 2) AS i",
+        )
+    assert (
+        fetch_row(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 1 AS scans, now() AS last_scan WHERE false") is None
+    )
