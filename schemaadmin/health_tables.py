@@ -16,8 +16,6 @@ from schemaadmin.templatetags.humanize_extras import pretty_bytes
 
 __all__ = ["IndexRow", "IndexTable", "TableRow", "TableTable", "findings_badges"]
 
-BADGE = {"critical": "text-bg-danger", "warning": "text-bg-warning", "info": "text-bg-info"}
-
 
 def findings_badges(findings: Sequence[Finding]) -> str:
     """Return one badge per finding, coloured by severity, naming its code."""
@@ -26,7 +24,7 @@ def findings_badges(findings: Sequence[Finding]) -> str:
     return format_html_join(
         " ",
         '<span class="badge {}" title="{}" data-code="{}">{}</span>',
-        ((BADGE[str(f.severity)], f.message, f.code, f.code) for f in findings),
+        ((f.severity.badge, f.message, f.code, f.code) for f in findings),
     )
 
 

@@ -25,7 +25,7 @@ def report(plant, **overrides):
     with connection.cursor() as cur:
         cur.execute("SELECT pg_stat_clear_snapshot()")
     result = health_report(thresholds=Thresholds.from_settings(**{**LOOSE, **overrides}))
-    return result, {(f.code, f.object_name) for f in result.findings if f.schema == plant.schema}
+    return result, {(f.code, f.object) for f in result.findings if f.schema == plant.schema}
 
 
 def test_invalid_index_and_ccnew_leftover(plant):
@@ -41,10 +41,10 @@ def test_invalid_index_and_ccnew_leftover(plant):
     assert not any(obj == f"{s}.t_y_uniq" for _, obj in found)
     by_name = {f.index: f for f in result.findings if f.code == "invalid_index" and f.schema == s}
     assert by_name["t_x_uniq"].severity is Severity.CRITICAL
-    assert by_name["t_x_uniq"].fix_sql == (
+    assert by_name["t_x_uniq"].fix == (
         f"DROP INDEX CONCURRENTLY {s}.t_x_uniq;\nCREATE UNIQUE INDEX CONCURRENTLY t_x_uniq ON {s}.t USING btree (x);"
     )
-    assert by_name["t_x_ccnew"].fix_sql == f"DROP INDEX CONCURRENTLY {s}.t_x_ccnew;"
+    assert by_name["t_x_ccnew"].fix == f"DROP INDEX CONCURRENTLY {s}.t_x_ccnew;"
 
 
 def test_unused_index_needs_no_scan_on_any_node(plant):
@@ -61,7 +61,7 @@ def test_unused_index_needs_no_scan_on_any_node(plant):
     assert ("unused_index", f"{s}.busy_x") not in found
     assert ("unused_index", f"{s}.idle_pkey") not in found  # backs the primary key
     unused = next(f for f in result.findings if f.index == "idle_x")
-    assert unused.fix_sql.startswith(f"DROP INDEX CONCURRENTLY {s}.idle_x;\n-- to restore it: CREATE INDEX")
+    assert unused.fix.startswith(f"DROP INDEX CONCURRENTLY {s}.idle_x;\n-- to restore it: CREATE INDEX")
 
     thresholds = Thresholds.from_settings(**LOOSE)
     snapshot = result.snapshot
@@ -91,7 +91,7 @@ def test_duplicate_index(plant):
     result, found = report(plant)
     duplicates = {obj for code, obj in found if code == "duplicate_index"}
     assert duplicates == {f"{s}.t_x_b"}
-    fix = next(f.fix_sql for f in result.findings if f.code == "duplicate_index" and f.schema == s)
+    fix = next(f.fix for f in result.findings if f.code == "duplicate_index" and f.schema == s)
     assert fix == f"DROP INDEX CONCURRENTLY {s}.t_x_b;"
 
 
@@ -119,7 +119,7 @@ def test_missing_fk_index(plant):
     result, found = report(plant)
     assert ("missing_fk_index", f"{s}.orphan.parent_id") in found
     assert not any(obj.startswith(f"{s}.served") for _, obj in found)
-    fix = next(f.fix_sql for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
+    fix = next(f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
     assert fix == f"CREATE INDEX CONCURRENTLY orphan_parent_id_idx ON {s}.orphan (parent_id);"
 
 
@@ -128,7 +128,7 @@ def test_missing_fk_index_quotes_identifiers(plant):
     plant.table('"Parent"', "id int PRIMARY KEY")
     plant.table('"Child Table"', f'id int PRIMARY KEY, "user" int REFERENCES {s}."Parent"')
     result, _ = report(plant)
-    fix = next(f.fix_sql for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
+    fix = next(f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
     assert fix == f'CREATE INDEX CONCURRENTLY "Child Table_user_idx" ON {s}."Child Table" ("user");'
 
 
@@ -145,7 +145,7 @@ def test_bloated_index(plant):
     assert ("bloated_index", f"{s}.steady_id") not in found
     bloat = result.snapshot.bloat[f"{s}.churned_id"]
     assert bloat.wasted_ratio > 0.8 and not bloat.exact
-    fix = next(f.fix_sql for f in result.findings if f.code == "bloated_index" and f.schema == s)
+    fix = next(f.fix for f in result.findings if f.code == "bloated_index" and f.schema == s)
     assert fix == f"REINDEX INDEX CONCURRENTLY {s}.churned_id;"
 
 
@@ -159,7 +159,7 @@ def test_vector_column_unindexed(plant):
     result, found = report(plant)
     assert ("vector_column_unindexed", f"{s}.bare.embedding") in found
     assert not any(code.startswith("vector") for code, obj in found if obj != f"{s}.bare.embedding")
-    fix = next(f.fix_sql for f in result.findings if f.code == "vector_column_unindexed" and f.schema == s)
+    fix = next(f.fix for f in result.findings if f.code == "vector_column_unindexed" and f.schema == s)
     assert fix.startswith(f"CREATE INDEX CONCURRENTLY bare_embedding_hnsw ON {s}.bare\n    USING hnsw (embedding")
 
 
@@ -176,7 +176,7 @@ def test_vector_dims_unindexable(plant):
     assert ("vector_dims_unindexable", f"{s}.wide.embedding") in found
     assert ("vector_dims_unindexable", f"{s}.huge_half.embedding") in found
     assert not any(code.startswith("vector") and obj.startswith((f"{s}.wide_cast", f"{s}.fits")) for code, obj in found)
-    fixes = {f.table: f.fix_sql for f in result.findings if f.code == "vector_dims_unindexable" and f.schema == s}
+    fixes = {f.table: f.fix for f in result.findings if f.code == "vector_dims_unindexable" and f.schema == s}
     assert "USING hnsw ((embedding::halfvec(3072)) halfvec_cosine_ops)" in fixes["wide"]
     assert "ORDER BY embedding::halfvec(3072) <=> $1::halfvec(3072)" in fixes["wide"]
     assert "binary_quantize(embedding)::bit(4001)" in fixes["huge_half"]
@@ -198,7 +198,7 @@ def test_ivfflat_lists_mismatch(plant):
     result, found = report(plant)
     assert ("ivfflat_lists_mismatch", f"{s}.toomany_ivf") in found
     assert ("ivfflat_lists_mismatch", f"{s}.fitting_ivf") not in found
-    fix = next(f.fix_sql for f in result.findings if f.code == "ivfflat_lists_mismatch" and f.schema == s)
+    fix = next(f.fix for f in result.findings if f.code == "ivfflat_lists_mismatch" and f.schema == s)
     assert fix.startswith(f"ALTER INDEX {s}.toomany_ivf SET (lists = 2);\nREINDEX INDEX CONCURRENTLY")
     # The fix's statements run (here without CONCURRENTLY: this connection is in a transaction).
     with connection.cursor() as cur:
@@ -218,7 +218,7 @@ def test_hnsw_build_memory(plant):
     result, found = report(plant)
     assert ("hnsw_build_memory", f"{s}.big_hnsw") in found
     assert ("hnsw_build_memory", f"{s}.small_hnsw") not in found
-    fix = next(f.fix_sql for f in result.findings if f.code == "hnsw_build_memory" and f.schema == s)
+    fix = next(f.fix for f in result.findings if f.code == "hnsw_build_memory" and f.schema == s)
     assert fix == (
         f"SET maintenance_work_mem = '64MB';  -- in the session that rebuilds\nREINDEX INDEX CONCURRENTLY {s}.big_hnsw;"
     )
@@ -251,7 +251,7 @@ def test_vacuum_overdue(plant):
     result, found = report(plant)
     assert ("vacuum_overdue", f"{s}.dirty") in found
     assert ("vacuum_overdue", f"{s}.clean") not in found
-    fix = next(f.fix_sql for f in result.findings if f.code == "vacuum_overdue" and f.schema == s)
+    fix = next(f.fix for f in result.findings if f.code == "vacuum_overdue" and f.schema == s)
     assert fix == f"VACUUM (ANALYZE) {s}.dirty;"
 
 

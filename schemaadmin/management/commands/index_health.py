@@ -52,9 +52,9 @@ def report_as_text(report: HealthReport) -> str:
         lines.append("No findings.")
     for finding in report.findings:
         lines.append("")
-        lines.append(f"{str(finding.severity).upper():8} {finding.code}  {finding.object_name}")
+        lines.append(f"{str(finding.severity).upper():8} {finding.code}  {finding.object}")
         lines.append(f"         {finding.message}")
-        lines.extend(f"         | {line}" for line in finding.fix_sql.splitlines())
+        lines.extend(f"         | {line}" for line in finding.fix.splitlines())
     return "\n".join(lines)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
-from schemaadmin.services.index_health.findings import CODES, Finding, Severity
+from schemaadmin.services.findings import Finding, Severity, severity_counts, worst_first
+from schemaadmin.services.index_health.findings import CODES
 from schemaadmin.services.index_health.index_rules import index_findings
 from schemaadmin.services.index_health.snapshot import Snapshot, take_snapshot
 from schemaadmin.services.index_health.table_rules import table_findings
@@ -37,7 +38,7 @@ def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None) -> list[F
         *vector_findings(snapshot, thresholds),
         *table_findings(snapshot, thresholds),
     ]
-    return sorted(found, key=lambda f: (-f.severity.rank, f.schema, f.table, f.index or "", f.column or "", f.code))
+    return worst_first(found, then=lambda f: (f.schema, f.table, f.index or "", f.column or "", f.code))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,9 @@ class HealthReport:
             grouped[f"{f.schema}.{f.table}"].append(f)
         return grouped
 
-    def severity_counts(self) -> dict[str, int]:
+    def severity_counts(self) -> dict[Severity, int]:
         """Return {critical, warning, info} -> number of findings, every severity present."""
-        counts = Counter(str(f.severity) for f in self.findings)
-        return {str(s): counts.get(str(s), 0) for s in reversed(Severity)}
+        return severity_counts(self.findings)
 
     def largest_tables(self, limit: int = 5) -> list[TableHealth]:
         return sorted(self.snapshot.tables, key=lambda t: -t.total_bytes)[:limit]

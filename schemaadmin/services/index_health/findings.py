@@ -1,25 +1,12 @@
-"""What a finding is: a stable code, a severity, the object it is about, why it matters, and the SQL that fixes it."""
+"""The health checks' codes, each with its severity and title, and how a health rule makes a Finding."""
 
 from __future__ import annotations
 
-import enum
-from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["CODES", "Finding", "Severity"]
+from schemaadmin.services.findings import Finding, Kind, Severity
 
-
-class Severity(enum.StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return list(Severity).index(self)
-
-    def at_least(self, other: Severity) -> bool:
-        return self.rank >= other.rank
+__all__ = ["CODES", "Finding", "Severity", "finding"]
 
 
 # code -> (severity, short title). The codes are a public interface (JSON output, cron alerts): never rename.
@@ -40,47 +27,27 @@ CODES: dict[str, tuple[Severity, str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    code: str
-    severity: Severity
-    database: str
-    schema: str
-    table: str
-    index: str | None
-    column: str | None
-    message: str
-    fix_sql: str
-
-    @property
-    def title(self) -> str:
-        return CODES[self.code][1]
-
-    @property
-    def object_name(self) -> str:
-        """Return the schema-qualified object the finding is about: the index, the column, or the table."""
-        if self.index is not None:
-            return f"{self.schema}.{self.index}"
-        if self.column is not None:
-            return f"{self.schema}.{self.table}.{self.column}"
-        return f"{self.schema}.{self.table}"
-
-    def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["severity"] = str(self.severity)
-        return data
-
-
 def finding(code: str, *, database: str, schema: str, table: str, message: str, fix_sql: str, **where: Any) -> Finding:
-    """Return a Finding of code with its registered severity."""
+    """Return a health Finding of code with its registered severity and title, about an index, a column or a table."""
+    index, column = where.get("index"), where.get("column")
+    if index is not None:
+        about = f"{schema}.{index}"
+    elif column is not None:
+        about = f"{schema}.{table}.{column}"
+    else:
+        about = f"{schema}.{table}"
+    severity, title = CODES[code]
     return Finding(
         code=code,
-        severity=CODES[code][0],
+        severity=severity,
+        kind=Kind.HEALTH,
+        object=about,
+        message=message,
+        fix=fix_sql,
+        title=title,
         database=database,
         schema=schema,
         table=table,
-        index=where.get("index"),
-        column=where.get("column"),
-        message=message,
-        fix_sql=fix_sql,
+        index=index,
+        column=column,
     )
