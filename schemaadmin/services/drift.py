@@ -24,6 +24,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.ddl import temporary_index_name
 from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
+from schemaadmin.services.findings import Finding, Kind, Severity, worst_first
 from schemaadmin.services.index_health.sql import qualified, quote_identifier
 from schemaadmin.services.shadow import (
     ShadowUnavailable,
@@ -34,9 +35,9 @@ from schemaadmin.services.shadow import (
     snapshot_from_json,
 )
 
-__all__ = ["DriftFinding", "DriftReport", "drift_findings", "drift_report", "model_changes", "schema_drift"]
+__all__ = ["DriftReport", "drift_findings", "drift_report", "model_changes", "schema_drift"]
 
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO  # short, for the many findings below
 
 ADOPT = (
     "Adopt it: describe it in the model and write a migration whose SeparateDatabaseAndState("
@@ -44,18 +45,14 @@ ADOPT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class DriftFinding:
-    code: str
-    severity: str  # error, warning or info
-    object: str  # what it is about: schema.table, schema.table.column, an index, an extension, app.Model
-    message: str
-    fix: str  # what to do, with the SQL or the migration operation where there is one
+def _finding(code: str, severity: Severity, about: str, message: str, fix: str) -> Finding:
+    """Return a drift Finding; fix says what to do, with the SQL or migration operation where there is one."""
+    return Finding(code, severity, Kind.DRIFT, about, message, fix)
 
 
 @dataclass(frozen=True, slots=True)
 class DriftReport:
-    findings: tuple[DriftFinding, ...]
+    findings: tuple[Finding, ...]
     applied: int  # migrations applied on the live database, replayed in the shadow
     from_cache: bool  # a stored replay of these migrations served the shadow's schema: no database was created
     seconds: float
@@ -100,15 +97,15 @@ def _swap_in(index: SchemaIndex, wanted: SchemaIndex) -> str:
     )
 
 
-def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[list[DriftFinding], set[tuple[str, str]]]:
+def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[list[Finding], set[tuple[str, str]]]:
     live_tables = {(t.schema, t.name) for t in live.tables}
     expected_tables = {(t.schema, t.name) for t in expected.tables}
     findings = []
     for schema, table in sorted(expected_tables - live_tables):
         findings.append(
-            DriftFinding(
+            _finding(
                 "missing_table",
-                "error",
+                CRITICAL,
                 f"{schema}.{table}",
                 f"The applied migrations create table {schema}.{table}, but the database has no such table.",
                 "Restore it (from a backup, or by migrating its app back before the migration that creates it and "
@@ -118,9 +115,9 @@ def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[lis
         )
     for schema, table in sorted(live_tables - expected_tables):
         findings.append(
-            DriftFinding(
+            _finding(
                 "unexpected_table",
-                "warning",
+                WARNING,
                 f"{schema}.{table}",
                 f"Table {schema}.{table} exists in the database, but no applied migration creates it.",
                 ADOPT.format(operation="CreateModel(...)")
@@ -171,18 +168,16 @@ def _column_fix(live: ColumnInfo, expected: ColumnInfo) -> str:
     )
 
 
-def _column_findings(
-    live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]
-) -> list[DriftFinding]:
+def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
     live_columns = {(c.schema, c.table, c.name): c for c in live.columns if (c.schema, c.table) in tables}
     expected_columns = {(c.schema, c.table, c.name): c for c in expected.columns if (c.schema, c.table) in tables}
     findings = []
     for key in sorted(expected_columns.keys() - live_columns.keys()):
         column = expected_columns[key]
         findings.append(
-            DriftFinding(
+            _finding(
                 "missing_column",
-                "error",
+                CRITICAL,
                 ".".join(key),
                 f"The applied migrations add column {column.name} ({column.type}) to {column.qualified_table}, but "
                 "the database has no such column: queries that read it fail.",
@@ -194,9 +189,9 @@ def _column_findings(
         column = live_columns[key]
         blocks_inserts = column.not_null and column.default is None and not column.identity and not column.generated
         findings.append(
-            DriftFinding(
+            _finding(
                 "unexpected_column",
-                "error" if blocks_inserts else "warning",
+                CRITICAL if blocks_inserts else WARNING,
                 ".".join(key),
                 f"Column {column.name} ({column.type}"
                 + (", NOT NULL" if column.not_null else "")
@@ -219,9 +214,9 @@ def _column_findings(
             continue
         severe = now.type != wanted.type or (now.not_null and not wanted.not_null) or now.generated != wanted.generated
         findings.append(
-            DriftFinding(
+            _finding(
                 "column_mismatch",
-                "error" if severe else "warning",
+                CRITICAL if severe else WARNING,
                 ".".join(key),
                 f"Column {now.name} of {now.qualified_table} differs from the migrations: "
                 + "; ".join(differences)
@@ -246,7 +241,7 @@ def _unmatched[T](live: Iterable[T], expected: Iterable[T], key: Callable[[T], H
     return extra, [item for items in pending.values() for item in items]
 
 
-def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[DriftFinding]:
+def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
     # Indexes that enforce a primary key, unique or exclusion constraint are compared as those constraints.
     def plain(indexes: Sequence[SchemaIndex]) -> list[SchemaIndex]:
         return [i for i in indexes if i.constraint is None and (i.schema, i.table) in tables]
@@ -259,9 +254,9 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
         drop = f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};"
         if wanted is not None:
             findings.append(
-                DriftFinding(
+                _finding(
                     "index_mismatch",
-                    "warning",
+                    WARNING,
                     index.qualified_name,
                     f"Index {index.qualified_name} is defined differently from the migrations. Database: "
                     f"{index.definition}. Migrations: {wanted.definition}.",
@@ -274,9 +269,9 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
             continue
         invalid = "" if index.is_valid else " It is INVALID (a failed or interrupted concurrent build)."
         findings.append(
-            DriftFinding(
+            _finding(
                 "unexpected_index",
-                "warning",
+                WARNING,
                 index.qualified_name,
                 f"Index {index.qualified_name} on {index.qualified_table} exists in the database, but no applied "
                 f"migration creates it: {index.definition}.{invalid}",
@@ -285,9 +280,9 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
         )
     for index in missing_by_name.values():
         findings.append(
-            DriftFinding(
+            _finding(
                 "missing_index",
-                "error" if index.is_unique else "warning",
+                CRITICAL if index.is_unique else WARNING,
                 index.qualified_name,
                 f"The applied migrations create index {index.qualified_name} on {index.qualified_table}, but the "
                 f"database has no index defined as {index.definition}.",
@@ -297,9 +292,7 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
     return findings
 
 
-def _constraint_findings(
-    live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]
-) -> list[DriftFinding]:
+def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
     def ours(constraints: Sequence[ConstraintInfo]) -> list[ConstraintInfo]:
         return [c for c in constraints if (c.schema, c.table) in tables]
 
@@ -314,9 +307,9 @@ def _constraint_findings(
         wanted = missing_by_name.pop((constraint.schema, constraint.table, constraint.name), None)
         if wanted is not None:
             findings.append(
-                DriftFinding(
+                _finding(
                     "constraint_mismatch",
-                    "error",
+                    CRITICAL,
                     f"{constraint.qualified_table}.{constraint.name}",
                     f"Constraint {constraint.name} on {constraint.qualified_table} is {constraint.definition}; the "
                     f"migrations say {wanted.definition}.",
@@ -326,9 +319,9 @@ def _constraint_findings(
             )
             continue
         findings.append(
-            DriftFinding(
+            _finding(
                 "unexpected_constraint",
-                "warning",
+                WARNING,
                 f"{constraint.qualified_table}.{constraint.name}",
                 f"{constraint.type.capitalize()} constraint {constraint.name} on {constraint.qualified_table} "
                 f"exists in the database, but no applied migration creates it: {constraint.definition}.",
@@ -338,9 +331,9 @@ def _constraint_findings(
     for constraint in missing_by_name.values():
         table = qualified(constraint.schema, constraint.table)
         findings.append(
-            DriftFinding(
+            _finding(
                 "missing_constraint",
-                "error",
+                CRITICAL,
                 f"{constraint.qualified_table}.{constraint.name}",
                 f"The applied migrations create {constraint.type} constraint {constraint.name} on "
                 f"{constraint.qualified_table} ({constraint.definition}), but the database does not have it.",
@@ -351,15 +344,15 @@ def _constraint_findings(
     return findings
 
 
-def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[DriftFinding]:
+def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding]:
     live_versions = {e.name: e.version for e in live.extensions}
     expected_versions = {e.name: e.version for e in expected.extensions}
     findings = []
     for name in sorted(expected_versions.keys() - live_versions.keys()):
         findings.append(
-            DriftFinding(
+            _finding(
                 "missing_extension",
-                "error",
+                CRITICAL,
                 name,
                 f"The applied migrations create extension {name}, but the database does not have it.",
                 f"CREATE EXTENSION IF NOT EXISTS {quote_identifier(name)};",
@@ -367,9 +360,9 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
         )
     for name in sorted(live_versions.keys() - expected_versions.keys()):
         findings.append(
-            DriftFinding(
+            _finding(
                 "unexpected_extension",
-                "info",
+                INFO,
                 name,
                 f"Extension {name} {live_versions[name]} is installed, but no applied migration creates it.",
                 "Adopt it with a migration running django.contrib.postgres.operations.CreateExtension("
@@ -380,9 +373,9 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
     for name in sorted(live_versions.keys() & expected_versions.keys()):
         if live_versions[name] != expected_versions[name]:
             findings.append(
-                DriftFinding(
+                _finding(
                     "extension_version_mismatch",
-                    "info",
+                    INFO,
                     name,
                     f"Extension {name} is at version {live_versions[name]}; a fresh database gets "
                     f"{expected_versions[name]}.",
@@ -392,7 +385,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
     return findings
 
 
-def schema_drift(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[DriftFinding]:
+def schema_drift(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding]:
     """Return the differences between a live schema and the one the migrations build."""
     findings, tables = _table_findings(live, expected)
     findings += _column_findings(live, expected, tables)
@@ -402,15 +395,15 @@ def schema_drift(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[DriftFi
     return findings
 
 
-def model_changes() -> list[DriftFinding]:
+def model_changes() -> list[Finding]:
     """Return each model change no migration file describes yet, as makemigrations --check would find it."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
     conflicts = loader.detect_conflicts()
     if conflicts:
         return [
-            DriftFinding(
+            _finding(
                 "migration_conflict",
-                "error",
+                CRITICAL,
                 app_label,
                 f"App {app_label} has several leaf migrations: {', '.join(sorted(names))}.",
                 f"manage.py makemigrations --merge {app_label}",
@@ -428,9 +421,9 @@ def model_changes() -> list[DriftFinding]:
             for operation in migration.operations:
                 model = getattr(operation, "model_name", None) or getattr(operation, "name", "")
                 findings.append(
-                    DriftFinding(
+                    _finding(
                         "model_without_migration",
-                        "error",
+                        CRITICAL,
                         f"{app_label}.{model}" if model else app_label,
                         f"{operation.describe()}: the models say so, but no migration file does.",
                         f"manage.py makemigrations {app_label}, review the migration (lint it on the schema page) "
@@ -440,8 +433,8 @@ def model_changes() -> list[DriftFinding]:
     return findings
 
 
-def _sorted(findings: Iterable[DriftFinding]) -> tuple[DriftFinding, ...]:
-    return tuple(sorted(findings, key=lambda f: (SEVERITY_RANK[f.severity], f.code, f.object)))
+def _sorted(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    return tuple(worst_first(findings, then=lambda f: (f.code, f.object)))
 
 
 def drift_report(*, using: str = "default", refresh: bool = False, replay: bool = True) -> DriftReport:
@@ -454,7 +447,7 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
     started = time.monotonic()
     schemas = tuple(app_settings()["APP_SCHEMAS"])
     applied = applied_migrations(using=using)
-    findings: list[DriftFinding] = []
+    findings: list[Finding] = []
     expected: SchemaSnapshot | None = None
     from_cache = False
     if replay:
@@ -476,16 +469,16 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
     return DriftReport(_sorted(findings), len(applied), from_cache, time.monotonic() - started)
 
 
-def _unavailable(using: str, reason: str) -> DriftFinding:
-    return DriftFinding(
+def _unavailable(using: str, reason: str) -> Finding:
+    return _finding(
         "drift_unavailable",
-        "warning",
+        WARNING,
         using,
         f"Drift between the database and its migrations could not be computed. {reason}",
         "Fix the cause above and look again; model changes without a migration are still listed.",
     )
 
 
-def drift_findings(*, using: str = "default") -> list[DriftFinding]:
+def drift_findings(*, using: str = "default") -> list[Finding]:
     """Return every drift finding for the database named by using, worst first."""
     return list(drift_report(using=using).findings)

@@ -32,8 +32,9 @@ from schemaadmin.pg.schema import (
     TableInfo,
     schema_snapshot,
 )
-from schemaadmin.services.drift import SEVERITY_RANK, drift_report
+from schemaadmin.services.drift import drift_report
 from schemaadmin.services.drift_checks import active_drift_check, last_drift_check, start_drift_check
+from schemaadmin.services.findings import severity_counts
 from schemaadmin.services.schema_diagram import mermaid_er
 from schemaadmin.views.browsing import render_page
 
@@ -127,12 +128,9 @@ def drift(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _replay(request)
     report = drift_report(replay=False)
-    counts = {severity: 0 for severity in SEVERITY_RANK}
-    for finding in report.findings:
-        counts[finding.severity] += 1
     context = {
         "report": report,
-        "severity_counts": counts,
+        "severity_counts": severity_counts(report.findings),
         "check": active_drift_check(),
         # Only asked when this replay is missing: whether there was one before the migrations changed.
         "last_check": last_drift_check() if report.awaiting_replay else None,

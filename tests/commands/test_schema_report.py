@@ -40,7 +40,7 @@ def test_json_lists_pending_migrations_their_lint_and_drift():
     drop = lint[(FIXTURE_PENDING[1], "drop_column")]
     assert drop["object"] == "schema_fixtures_widget.note" and "SeparateDatabaseAndState" in drop["help"]
     assert report["drift"] == [] and report["drift_checked"]
-    # Warnings only: the default (--fail-on error) passes, warning fails, never never fails.
+    # Warnings only: the default (--fail-on critical) passes, warning fails, never never fails.
     assert status == 0
     assert run("--fail-on", "warning")[1] == 1
     assert run("--fail-on", "never")[1] == 0
@@ -59,6 +59,7 @@ def test_a_lint_error_fails_the_default_report_and_text_says_why(settings):
     assert "instead: Build it without blocking writes: AddIndexConcurrently" in output
     assert f"WARNING  pending_migration  {FIXTURE_PENDING[1]}" in output
     assert run("--fail-on", "never")[1] == 0
+    assert run("--fail-on", "critical")[1] == 1 and run("--fail-on", "error")[1] == 1  # error: critical's old name
 
 
 @pytest.mark.django_db
@@ -97,6 +98,6 @@ def test_bad_options_are_clear_errors():
     with pytest.raises(CommandError, match="No database is configured under the alias 'replica'"):
         call_command("schema_report", "--database", "replica", stdout=io.StringIO())
     with pytest.raises(CommandError, match="invalid choice"):
-        call_command("schema_report", "--fail-on", "critical", stdout=io.StringIO())
+        call_command("schema_report", "--fail-on", "fatal", stdout=io.StringIO())
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("schema_report", "--format", "yaml", stdout=io.StringIO())

@@ -103,7 +103,7 @@ def test_columns_added_or_changed_by_hand_are_drift(plant):
     assert "AddField(model_name=..., name='nickname'" in nickname.fix
 
     legacy = findings["public.users.legacy_flag"]
-    assert (legacy.code, legacy.severity) == ("unexpected_column", "error")
+    assert (legacy.code, legacy.severity) == ("unexpected_column", "critical")
     assert "every INSERT from the application fails" in legacy.message
 
     title = findings["public.conversations.title"]
@@ -169,7 +169,7 @@ def test_a_model_change_without_a_migration_is_drift():
     assert model_changes() == []  # the class is back as it was
 
     assert [(f.code, f.severity, f.object) for f in findings] == [
-        ("model_without_migration", "error", "schema_fixtures.widget")
+        ("model_without_migration", "critical", "schema_fixtures.widget")
     ]
     assert "Add field colour to widget" in findings[0].message
     assert "makemigrations schema_fixtures" in findings[0].fix
@@ -262,11 +262,11 @@ def test_a_column_type_changed_and_a_primary_key_lost_by_hand_are_errors(plant):
         plant.sql("ALTER TABLE public.schema_fixtures_widget ALTER COLUMN name TYPE varchar(100)")
 
     name = findings["public.schema_fixtures_widget.name"]
-    assert (name.code, name.severity) == ("column_mismatch", "error")
+    assert (name.code, name.severity) == ("column_mismatch", "critical")
     assert "type is character varying(200), migrations say character varying(100)" in name.message
     assert "ALTER TABLE public.schema_fixtures_widget ALTER COLUMN name TYPE character varying(100);" in name.fix
 
     key = findings["public.schema_fixtures_widget.schema_fixtures_widget_pkey"]
-    assert (key.code, key.severity) == ("missing_constraint", "error")
+    assert (key.code, key.severity) == ("missing_constraint", "critical")
     assert "ADD CONSTRAINT schema_fixtures_widget_pkey PRIMARY KEY (id);" in key.fix
     assert len(findings) == 2  # the primary key's index is the constraint's, not reported twice

@@ -149,7 +149,7 @@ def test_drift_lists_a_hand_made_index_with_its_fix_and_compare_again_queues_a_f
     assert 'data-code="unexpected_index" data-object="public.hand_made_page"' in page
     assert "DROP INDEX CONCURRENTLY public.hand_made_page;" in page
     summary = " ".join(page[page.index('data-testid="drift-summary"') :].split()[:40])
-    assert "0 errors · 1 warning · 0 info" in summary, summary
+    assert "0 critical · 1 warning · 0 info" in summary, summary
     assert "Compare again" not in page  # for a DBA only
 
     dba = client_as("dba")

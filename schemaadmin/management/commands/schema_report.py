@@ -9,7 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.pg.connection import UnknownDatabase, validated_alias
-from schemaadmin.services.migration_lint import SEVERITIES, lint_migrations
+from schemaadmin.services.findings import Severity
+from schemaadmin.services.migration_lint import lint_migrations
 from schemaadmin.services.migrations import MigrationStatus, migration_status
 
 DRIFT_MODULE = "schemaadmin.services.drift"
@@ -25,7 +26,7 @@ def _pending_item(status: MigrationStatus) -> dict[str, Any]:
     transaction = "in one transaction" if status.atomic else "outside a transaction (non-atomic)"
     return {
         "code": "pending_migration",
-        "severity": "warning",
+        "severity": str(Severity.WARNING),
         "object": status.label,
         "message": f"{status.label} is not applied: {status.operation_count} operation(s), {transaction}.",
         "migration": status.label,
@@ -41,11 +42,7 @@ def _drift_items(using: str) -> tuple[list[dict[str, Any]], bool]:
         if exc.name != DRIFT_MODULE:
             raise
         return [], False
-    items = [
-        {"code": f.code, "severity": f.severity, "object": f.object, "message": f.message, "fix": f.fix}
-        for f in drift.drift_findings(using=using)
-    ]
-    return items, True
+    return [finding.as_json() for finding in drift.drift_findings(using=using)], True
 
 
 def schema_report(*, using: str = "default") -> dict[str, Any]:
@@ -68,11 +65,11 @@ def schema_report(*, using: str = "default") -> dict[str, Any]:
 
 
 def failing_items(report: dict[str, Any], fail_on: str) -> list[dict[str, Any]]:
-    """Return the items at or above the fail_on severity ("never": none)."""
+    """Return the items at or above the fail_on severity ("never": none; "error" is critical's former name)."""
     if fail_on == "never":
         return []
-    floor = SEVERITIES.index(fail_on)
-    return [item for key in SECTIONS for item in report[key] if SEVERITIES.index(item["severity"]) >= floor]
+    floor = Severity(fail_on)
+    return [item for key in SECTIONS for item in report[key] if Severity(item["severity"]).at_least(floor)]
 
 
 def report_as_text(report: dict[str, Any]) -> str:
@@ -108,9 +105,9 @@ class Command(BaseCommand):
     help = (
         "Report pending migrations, the lock-risk lint of the pending migrations (squawk and SchemaAdmin's rules) "
         "and drift between the database, its migrations and the models. JSON keys: pending, lint, drift; each "
-        "item has code, severity (info, warning, error), object and message. A pending migration is a warning, "
-        "so the default --fail-on error lets a deploy with migrations to apply pass and stops one whose lint or "
-        "drift finds an error."
+        "item has code, severity (info, warning, critical), object and message. A pending migration is a warning, "
+        "so the default --fail-on critical lets a deploy with migrations to apply pass and stops one whose lint "
+        "or drift finds something critical."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -118,11 +115,11 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format (default: text).")
         parser.add_argument(
             "--fail-on",
-            choices=("warning", "error", "never"),
-            default="error",
+            choices=("warning", "critical", "error", "never"),
+            default="critical",
             help=(
-                "Exit with status 1 when an item of this severity or worse exists (default: error; warning also "
-                "fails on any pending migration; never always exits 0)."
+                "Exit with status 1 when an item of this severity or worse exists (default: critical; warning also "
+                "fails on any pending migration; never always exits 0; error is the former name of critical)."
             ),
         )
 
