@@ -9,6 +9,7 @@ from django.db import connections
 from psycopg import sql
 
 from schemaadmin.pg.connection import cursor, validated_alias
+from schemaadmin.pg.indexes import index
 
 __all__ = [
     "analyze_tables",
@@ -136,20 +137,8 @@ def analyze_tables(tables: Sequence[str], *, using: str = "default") -> None:
 
 def index_definition(name: str, *, schema: str = "public", using: str = "default") -> str | None:
     """Return the CREATE INDEX statement that rebuilds index name exactly, or None if there is no such index."""
-    with cursor(using) as cur:
-        cur.execute(
-            """
-            SELECT pg_get_indexdef(c.oid) AS definition
-            FROM pg_class AS c
-            JOIN pg_namespace AS n ON n.oid = c.relnamespace
-            WHERE n.nspname = %(schema)s
-              AND c.relname = %(name)s
-              AND c.relkind = 'i'
-            """,
-            {"schema": schema, "name": name},
-        )
-        row = cur.fetchone()
-    return None if row is None else row[0]
+    found = index(schema, name, using=using)
+    return None if found is None else found.definition
 
 
 def drop_index(name: str, *, schema: str = "public", using: str = "default") -> None:

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import errors, sql
 
 from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
+from schemaadmin.pg.indexes import IndexInfo, index
 
 __all__ = [
     "IndexState",
@@ -118,14 +119,8 @@ def rename_index_statement(schema: str, name: str, new_name: str) -> Statement:
     return Statement(statement, retried=True)
 
 
-@dataclass(frozen=True, slots=True)
-class IndexState:
-    schema: str
-    name: str
-    table: str
-    method: str
-    is_valid: bool
-    size_bytes: int
+# An index's state (whether it exists, its table, method, validity and size) is what indexes.index() reads.
+IndexState = IndexInfo
 
 
 def open_build_connection(
@@ -445,26 +440,7 @@ def rename_index(
 
 def index_state(schema: str, name: str, *, using: str = "default") -> IndexState | None:
     """Return whether index schema.name exists, its table, method, validity and size; None if it does not."""
-    row = fetch_one(
-        """
-        SELECT n.nspname AS schema,
-               ic.relname AS name,
-               t.relname AS table,
-               am.amname AS method,
-               i.indisvalid AS is_valid,
-               pg_relation_size(ic.oid) AS size_bytes
-        FROM pg_class AS ic
-        JOIN pg_namespace AS n ON n.oid = ic.relnamespace
-        JOIN pg_index AS i ON i.indexrelid = ic.oid
-        JOIN pg_class AS t ON t.oid = i.indrelid
-        JOIN pg_am AS am ON am.oid = ic.relam
-        WHERE n.nspname = %(schema)s
-          AND ic.relname = %(name)s
-        """,
-        {"schema": schema, "name": name},
-        using=using,
-    )
-    return None if row is None else IndexState(*row)
+    return index(schema, name, using=using)
 
 
 def leftover_indexes(schema: str, table: str, name: str, *, using: str = "default") -> list[str]:

@@ -1,15 +1,17 @@
 """Indexes: what each one is, how it is used, foreign keys they should serve, and how bloated btrees are.
 
-Each function is one statement, whatever the number of indexes: nothing here queries per index.
+Each function is one statement, whatever the number of indexes: nothing here queries per index. "An index" is
+one statement and one dataclass: index() and indexes() share INDEX_SELECT and fill IndexInfo; the recall check's
+target, the rebuild's index state and the live schema's index list are read from them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from schemaadmin.pg.connection import fetch_all, server_version
+from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
 
 __all__ = [
     "BtreeBloat",
@@ -19,21 +21,23 @@ __all__ = [
     "btree_bloat",
     "btree_bloat_exact",
     "foreign_keys",
+    "index",
     "index_usage",
     "indexes",
+    "table_indexes",
 ]
 
-# Schemas that belong to PostgreSQL, never to the application.
+# Schemas that belong to PostgreSQL, never to the application. No % in it: statements with parameters use it too.
 SYSTEM_SCHEMAS_SQL = """
     n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-    AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-    AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+    AND NOT starts_with(n.nspname, 'pg_temp_')
+    AND NOT starts_with(n.nspname, 'pg_toast_temp_')
 """
 
 VECTOR_METHODS = frozenset({"hnsw", "ivfflat"})
 
 
-def _options(reloptions: list[str] | None) -> dict[str, str]:
+def _options(reloptions: Sequence[str] | None) -> dict[str, str]:
     """Turn pg_class.reloptions ({m=16,ef_construction=64}) into a dict."""
     pairs = (option.split("=", 1) for option in reloptions or ())
     return {name: value for name, value in pairs}
@@ -67,7 +71,9 @@ class IndexInfo:
     options: dict[str, str] = field(hash=False)
     build_running: bool
     definition: str
+    shape: str  # the definition without the index's name: equal shapes are the same index
     table_rows: int | None  # the planner's estimate for the table; None before the first ANALYZE
+    table_pages: int  # from the table's size on disk, not the statistics
 
     @property
     def qualified_name(self) -> str:
@@ -98,99 +104,128 @@ class IndexInfo:
         return int(value) if value is not None and value.isdigit() else None
 
 
-def indexes(*, using: str = "default") -> list[IndexInfo]:
-    """Return every index in user schemas with its table, size, usage, definition parts and options."""
+# Every index the WHERE clause keeps, one row each. {where} is a constant condition over n (the schema), t (the
+# table) and ic (the index); values in it are parameters.
+INDEX_SELECT = """
+    WITH builds AS MATERIALIZED (
+        SELECT COALESCE(array_agg(p.index_relid), '{{}}') AS index_oids,
+               COALESCE(array_agg(p.relid) FILTER (WHERE p.command = 'REINDEX CONCURRENTLY'), '{{}}')
+                   AS reindexed_tables
+        FROM pg_stat_progress_create_index AS p
+    )
+    SELECT n.nspname AS schema,
+           ic.relname AS name,
+           t.relname AS table,
+           am.amname AS method,
+           pg_relation_size(ic.oid) AS size_bytes,
+           pg_stat_get_numscans(i.indexrelid) AS scans,
+           {last_scan} AS last_scan,
+           pg_stat_get_tuples_returned(i.indexrelid) AS tuples_read,
+           pg_stat_get_tuples_fetched(i.indexrelid) AS tuples_fetched,
+           i.indisvalid AS is_valid,
+           i.indisready AS is_ready,
+           i.indisunique AS is_unique,
+           i.indisprimary AS is_primary,
+           con.conname AS constraint,
+           parts.columns AS columns,
+           parts.included AS included,
+           parts.key_attnums AS key_attnums,
+           parts.key_flags AS key_flags,
+           ARRAY(
+               SELECT DISTINCT d.refobjsubid::int
+               FROM pg_depend AS d
+               WHERE d.classid = 'pg_class'::regclass
+                 AND d.objid = i.indexrelid
+                 AND d.refclassid = 'pg_class'::regclass
+                 AND d.refobjid = i.indrelid
+                 AND d.refobjsubid > 0
+               ORDER BY 1
+           ) AS referenced_attnums,
+           parts.opclasses AS opclasses,
+           parts.key_types AS key_types,
+           parts.key_typmods AS key_typmods,
+           pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
+           ic.reloptions AS options,
+           (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
+           pg_get_indexdef(i.indexrelid) AS definition,
+           replace(
+               pg_get_indexdef(i.indexrelid), ' INDEX ' || quote_ident(ic.relname) || ' ON ', ' INDEX ON '
+           ) AS shape,
+           CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows,
+           pg_relation_size(t.oid) / current_setting('block_size')::bigint AS table_pages
+    FROM pg_index AS i
+    JOIN pg_class AS ic ON ic.oid = i.indexrelid
+    JOIN pg_class AS t ON t.oid = i.indrelid
+    JOIN pg_namespace AS n ON n.oid = t.relnamespace
+    JOIN pg_am AS am ON am.oid = ic.relam
+    CROSS JOIN builds AS b
+    -- Each key and INCLUDE column once: its text (pg_get_indexdef(oid, k), never a regex over the whole
+    -- definition), table column number, ordering flags, operator class and stored type.
+    CROSS JOIN LATERAL (
+        SELECT array_agg(c.expression ORDER BY c.k) FILTER (WHERE c.is_key) AS columns,
+               COALESCE(array_agg(c.expression ORDER BY c.k) FILTER (WHERE NOT c.is_key), '{{}}') AS included,
+               array_agg(c.attnum ORDER BY c.k) FILTER (WHERE c.is_key) AS key_attnums,
+               array_agg(c.flags ORDER BY c.k) FILTER (WHERE c.is_key) AS key_flags,
+               array_agg(c.opclass ORDER BY c.k) FILTER (WHERE c.is_key) AS opclasses,
+               array_agg(c.key_type ORDER BY c.k) FILTER (WHERE c.is_key) AS key_types,
+               array_agg(c.typmod ORDER BY c.k) FILTER (WHERE c.is_key) AS key_typmods
+        FROM (
+            SELECT k,
+                   k <= i.indnkeyatts AS is_key,
+                   pg_get_indexdef(i.indexrelid, k, true) AS expression,
+                   i.indkey[k - 1]::int AS attnum,
+                   i.indoption[k - 1]::int AS flags,
+                   opc.opcname::text AS opclass,
+                   format_type(a.atttypid, a.atttypmod) AS key_type,
+                   a.atttypmod AS typmod
+            FROM generate_series(1, i.indnatts) AS k
+            JOIN pg_attribute AS a ON a.attrelid = i.indexrelid AND a.attnum = k
+            LEFT JOIN pg_opclass AS opc ON opc.oid = i.indclass[k - 1]
+        ) AS c
+    ) AS parts
+    LEFT JOIN pg_constraint AS con
+           ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+    WHERE {where}
+    ORDER BY n.nspname, t.relname, ic.relname
+"""
+
+
+def _index_select(where: str, *, using: str) -> str:
+    """Return INDEX_SELECT for this server, keeping the indexes a constant condition over n, t and ic keeps."""
     # last_idx_scan exists from PostgreSQL 16; the server version is known to the driver, no query needed.
     last_scan = "pg_stat_get_lastscan(i.indexrelid)" if server_version(using) >= 160000 else "NULL::timestamptz"
-    rows = fetch_all(
-        f"""
-        WITH builds AS MATERIALIZED (
-            SELECT COALESCE(array_agg(p.index_relid), '{{}}') AS index_oids,
-                   COALESCE(array_agg(p.relid) FILTER (WHERE p.command = 'REINDEX CONCURRENTLY'), '{{}}')
-                       AS reindexed_tables
-            FROM pg_stat_progress_create_index AS p
-        )
-        SELECT n.nspname AS schema,
-               ic.relname AS name,
-               t.relname AS table,
-               am.amname AS method,
-               pg_relation_size(ic.oid) AS size_bytes,
-               pg_stat_get_numscans(i.indexrelid) AS scans,
-               {last_scan} AS last_scan,
-               pg_stat_get_tuples_returned(i.indexrelid) AS tuples_read,
-               pg_stat_get_tuples_fetched(i.indexrelid) AS tuples_fetched,
-               i.indisvalid AS is_valid,
-               i.indisready AS is_ready,
-               i.indisunique AS is_unique,
-               i.indisprimary AS is_primary,
-               con.conname AS constraint,
-               parts.columns AS columns,
-               parts.included AS included,
-               parts.key_attnums AS key_attnums,
-               parts.key_flags AS key_flags,
-               ARRAY(
-                   SELECT DISTINCT d.refobjsubid::int
-                   FROM pg_depend AS d
-                   WHERE d.classid = 'pg_class'::regclass
-                     AND d.objid = i.indexrelid
-                     AND d.refclassid = 'pg_class'::regclass
-                     AND d.refobjid = i.indrelid
-                     AND d.refobjsubid > 0
-                   ORDER BY 1
-               ) AS referenced_attnums,
-               parts.opclasses AS opclasses,
-               parts.key_types AS key_types,
-               parts.key_typmods AS key_typmods,
-               pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
-               ic.reloptions AS options,
-               (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
-               pg_get_indexdef(i.indexrelid) AS definition,
-               CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows
-        FROM pg_index AS i
-        JOIN pg_class AS ic ON ic.oid = i.indexrelid
-        JOIN pg_class AS t ON t.oid = i.indrelid
-        JOIN pg_namespace AS n ON n.oid = t.relnamespace
-        JOIN pg_am AS am ON am.oid = ic.relam
-        CROSS JOIN builds AS b
-        -- Each key and INCLUDE column once: its text (pg_get_indexdef(oid, k), never a regex over the whole
-        -- definition), table column number, ordering flags, operator class and stored type.
-        CROSS JOIN LATERAL (
-            SELECT array_agg(c.expression ORDER BY c.k) FILTER (WHERE c.is_key) AS columns,
-                   COALESCE(array_agg(c.expression ORDER BY c.k) FILTER (WHERE NOT c.is_key), '{{}}') AS included,
-                   array_agg(c.attnum ORDER BY c.k) FILTER (WHERE c.is_key) AS key_attnums,
-                   array_agg(c.flags ORDER BY c.k) FILTER (WHERE c.is_key) AS key_flags,
-                   array_agg(c.opclass ORDER BY c.k) FILTER (WHERE c.is_key) AS opclasses,
-                   array_agg(c.key_type ORDER BY c.k) FILTER (WHERE c.is_key) AS key_types,
-                   array_agg(c.typmod ORDER BY c.k) FILTER (WHERE c.is_key) AS key_typmods
-            FROM (
-                SELECT k,
-                       k <= i.indnkeyatts AS is_key,
-                       pg_get_indexdef(i.indexrelid, k, true) AS expression,
-                       i.indkey[k - 1]::int AS attnum,
-                       i.indoption[k - 1]::int AS flags,
-                       opc.opcname::text AS opclass,
-                       format_type(a.atttypid, a.atttypmod) AS key_type,
-                       a.atttypmod AS typmod
-                FROM generate_series(1, i.indnatts) AS k
-                JOIN pg_attribute AS a ON a.attrelid = i.indexrelid AND a.attnum = k
-                LEFT JOIN pg_opclass AS opc ON opc.oid = i.indclass[k - 1]
-            ) AS c
-        ) AS parts
-        LEFT JOIN pg_constraint AS con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')
-        WHERE {SYSTEM_SCHEMAS_SQL}
-        ORDER BY n.nspname, t.relname, ic.relname
-        """,  # noqa: S608 -- constants only, no input
+    return INDEX_SELECT.format(last_scan=last_scan, where=where)
+
+
+# What the rows hold that is not a column's value as is: reloptions ({m=16,ef_construction=64}) as a dict.
+INDEX_CONVERT = {"options": _options}
+
+
+def indexes(*, using: str = "default") -> list[IndexInfo]:
+    """Return every index in user schemas with its table, size, usage, definition parts and options."""
+    return fetch_rows(IndexInfo, _index_select(SYSTEM_SCHEMAS_SQL, using=using), using=using, convert=INDEX_CONVERT)
+
+
+def index(schema: str, name: str, *, using: str = "default") -> IndexInfo | None:
+    """Return index schema.name as indexes() has it, or None if no user schema holds an index of that name."""
+    return fetch_row(
+        IndexInfo,
+        _index_select(f"{SYSTEM_SCHEMAS_SQL} AND n.nspname = %(schema)s AND ic.relname = %(name)s", using=using),
+        {"schema": schema, "name": name},
         using=using,
+        convert=INDEX_CONVERT,
     )
-    return [_index_info(row) for row in rows]
 
 
-def _index_info(row: tuple[Any, ...]) -> IndexInfo:
-    values = list(row)
-    for position in (14, 15, 16, 17, 18, 19, 20, 21):
-        values[position] = tuple(values[position])
-    values[23] = _options(values[23])
-    return IndexInfo(*values)
+def table_indexes(schemas: Sequence[str], *, using: str = "default") -> list[IndexInfo]:
+    """Return the indexes on the tables (materialized views left out) of the given schemas, as indexes() has them."""
+    return fetch_rows(
+        IndexInfo,
+        _index_select("t.relkind IN ('r', 'p') AND n.nspname = ANY(%(schemas)s)", using=using),
+        {"schemas": list(schemas)},
+        using=using,
+        convert=INDEX_CONVERT,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +238,8 @@ class IndexUsage:
 
 def index_usage(*, using: str = "default") -> list[IndexUsage]:
     """Return how often each index in user schemas was scanned on this node (for replicas: their own count)."""
-    rows = fetch_all(
+    return fetch_rows(
+        IndexUsage,
         """
         SELECT s.schemaname AS schema,
                s.indexrelname AS name,
@@ -213,7 +249,6 @@ def index_usage(*, using: str = "default") -> list[IndexUsage]:
         """,
         using=using,
     )
-    return [IndexUsage(*row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +267,8 @@ class ForeignKey:
 
 def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
     """Return every foreign key in user schemas with its referencing columns, in constraint order."""
-    rows = fetch_all(
+    return fetch_rows(
+        ForeignKey,
         f"""
         SELECT n.nspname AS schema,
                t.relname AS table,
@@ -256,7 +292,6 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
         """,  # noqa: S608 -- a constant, no input
         using=using,
     )
-    return [ForeignKey(r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), r[5]) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +316,8 @@ def btree_bloat(*, using: str = "default") -> list[BtreeBloat]:
 
     Indexes whose columns have no statistics yet (never analyzed) are left out rather than guessed.
     """
-    rows = fetch_all(
+    return fetch_rows(
+        BtreeBloat,
         f"""
         WITH keys AS (
             SELECT i.indexrelid,
@@ -335,7 +371,6 @@ def btree_bloat(*, using: str = "default") -> list[BtreeBloat]:
         """,  # noqa: S608 -- a constant, no input
         using=using,
     )
-    return [BtreeBloat(*row) for row in rows]
 
 
 def btree_bloat_exact(*, using: str = "default") -> list[BtreeBloat]:
@@ -343,7 +378,8 @@ def btree_bloat_exact(*, using: str = "default") -> list[BtreeBloat]:
 
     This reads every index in full: slower than btree_bloat(), exact where that one estimates.
     """
-    rows = fetch_all(
+    return fetch_rows(
+        BtreeBloat,
         f"""
         SELECT n.nspname AS schema,
                ic.relname AS name,
@@ -369,4 +405,3 @@ def btree_bloat_exact(*, using: str = "default") -> list[BtreeBloat]:
         """,  # noqa: S608 -- a constant, no input
         using=using,
     )
-    return [BtreeBloat(*row) for row in rows]

@@ -20,6 +20,7 @@ from django.db import transaction
 from psycopg import sql
 
 from schemaadmin.pg.connection import cursor, fetch_one
+from schemaadmin.pg.indexes import IndexInfo, index
 
 __all__ = [
     "SEARCH_SETTINGS",
@@ -55,22 +56,60 @@ SAMPLE_ATTEMPTS = 5
 
 @dataclass(frozen=True, slots=True)
 class IndexTarget:
-    schema: str
-    name: str
-    table: str
-    method: str
-    expression: str  # the first key as pg_get_indexdef(oid, 1, true) writes it, e.g. (embedding::halfvec(3072))
-    opclass: str | None
-    key_type: str  # the key's stored type, e.g. halfvec(3072): what a query vector is cast to
-    predicate: str | None
-    options: tuple[str, ...]
-    is_valid: bool
-    estimated_rows: float  # pg_class.reltuples of the table: -1 before the first VACUUM or ANALYZE
-    table_pages: int  # from the table's size on disk, not the statistics
+    """What a recall check reads of an index (its first key, that key's operator and stored type), from IndexInfo."""
+
+    index: IndexInfo
+
+    @property
+    def schema(self) -> str:
+        return self.index.schema
+
+    @property
+    def name(self) -> str:
+        return self.index.name
+
+    @property
+    def table(self) -> str:
+        return self.index.table
+
+    @property
+    def method(self) -> str:
+        return self.index.method
+
+    @property
+    def expression(self) -> str:
+        """Return the first key as pg_get_indexdef(oid, 1, true) writes it, e.g. (embedding::halfvec(3072))."""
+        return self.index.columns[0]
+
+    @property
+    def opclass(self) -> str | None:
+        return self.index.opclasses[0]
+
+    @property
+    def key_type(self) -> str:
+        """Return the first key's stored type, e.g. halfvec(3072): what a query vector is cast to."""
+        return self.index.key_types[0]
+
+    @property
+    def predicate(self) -> str | None:
+        return self.index.predicate
+
+    @property
+    def is_valid(self) -> bool:
+        return self.index.is_valid
+
+    @property
+    def estimated_rows(self) -> float:
+        """Return the planner's row estimate of the table: -1 before the first VACUUM or ANALYZE."""
+        return -1.0 if self.index.table_rows is None else float(self.index.table_rows)
+
+    @property
+    def table_pages(self) -> int:
+        return self.index.table_pages
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return self.index.qualified_name
 
     @property
     def operator(self) -> str | None:
@@ -89,11 +128,8 @@ class IndexTarget:
         """Return an IVFFlat index's lists (pgvector's default 100 when not set), None for other methods."""
         if self.method != "ivfflat":
             return None
-        for option in self.options:
-            name, _, value = option.partition("=")
-            if name == "lists" and value.isdigit():
-                return int(value)
-        return 100
+        lists = self.index.option("lists")
+        return 100 if lists is None else lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,39 +140,8 @@ class TimedAnswer:
 
 def index_target(schema: str, name: str, *, using: str = "default") -> IndexTarget | None:
     """Return what a recall check needs to know about index schema.name, or None if there is no such index."""
-    row = fetch_one(
-        """
-        SELECT n.nspname AS schema,
-               ic.relname AS name,
-               t.relname AS table,
-               am.amname AS method,
-               pg_get_indexdef(i.indexrelid, 1, true) AS expression,
-               opc.opcname::text AS opclass,
-               format_type(a.atttypid, a.atttypmod) AS key_type,
-               pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
-               COALESCE(ic.reloptions, '{}') AS options,
-               i.indisvalid AS is_valid,
-               t.reltuples::float8 AS estimated_rows,
-               (pg_relation_size(t.oid) / current_setting('block_size')::bigint) AS table_pages
-        FROM pg_index AS i
-        JOIN pg_class AS ic ON ic.oid = i.indexrelid
-        JOIN pg_class AS t ON t.oid = i.indrelid
-        JOIN pg_namespace AS n ON n.oid = ic.relnamespace
-        JOIN pg_am AS am ON am.oid = ic.relam
-        JOIN pg_attribute AS a ON a.attrelid = i.indexrelid AND a.attnum = 1
-        LEFT JOIN pg_opclass AS opc ON opc.oid = i.indclass[0]
-        WHERE n.nspname = %(schema)s
-          AND ic.relname = %(name)s
-        """,
-        {"schema": schema, "name": name},
-        using=using,
-    )
-    if row is None:
-        return None
-    values = list(row)
-    values[8] = tuple(values[8])
-    values[11] = int(values[11])
-    return IndexTarget(*values)
+    found = index(schema, name, using=using)
+    return None if found is None else IndexTarget(found)
 
 
 def _table(target: IndexTarget) -> sql.Composable:

@@ -7,11 +7,12 @@ unless a caller names them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schemaadmin.pg.connection import fetch_all
+from schemaadmin.pg.connection import fetch_rows
+from schemaadmin.pg.indexes import IndexInfo, table_indexes
 
 __all__ = [
     "ColumnInfo",
@@ -96,6 +97,22 @@ class SchemaIndex:
     def qualified_table(self) -> str:
         return f"{self.schema}.{self.table}"
 
+    @classmethod
+    def of(cls, index: IndexInfo) -> SchemaIndex:
+        """Return the part of an index the live schema shows and compares (no sizes, no usage)."""
+        return cls(
+            schema=index.schema,
+            table=index.table,
+            name=index.name,
+            definition=index.definition,
+            shape=index.shape,
+            method=index.method,
+            is_unique=index.is_unique,
+            is_primary=index.is_primary,
+            is_valid=index.is_valid,
+            constraint=index.constraint,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ConstraintInfo:
@@ -150,14 +167,21 @@ class SchemaSnapshot:
     extensions: tuple[ExtensionInfo, ...]
 
 
-def _in_schemas(statement: str, schemas: Sequence[str], using: str) -> list[tuple[Any, ...]]:
-    """Run a statement whose %(schemas)s parameter is the list of schemas to read."""
-    return fetch_all(statement, {"schemas": list(schemas)}, using=using)
+def _in_schemas[Row](
+    row_class: type[Row],
+    statement: str,
+    schemas: Sequence[str],
+    using: str,
+    convert: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> list[Row]:
+    """Run a statement whose %(schemas)s parameter is the list of schemas to read; return its rows as row_class."""
+    return fetch_rows(row_class, statement, {"schemas": list(schemas)}, using=using, convert=convert)
 
 
 def schema_tables(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[TableInfo]:
     """Return the ordinary and partitioned tables of the given schemas."""
-    rows = _in_schemas(
+    return _in_schemas(
+        TableInfo,
         """
         SELECT n.nspname AS schema,
                c.relname AS name,
@@ -173,12 +197,12 @@ def schema_tables(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "def
         schemas,
         using,
     )
-    return [TableInfo(*row) for row in rows]
 
 
 def schema_columns(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ColumnInfo]:
     """Return every column of the tables in the given schemas, in table order."""
-    rows = _in_schemas(
+    return _in_schemas(
+        ColumnInfo,
         """
         SELECT n.nspname AS schema,
                c.relname AS table,
@@ -203,46 +227,18 @@ def schema_columns(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "de
         schemas,
         using,
     )
-    return [ColumnInfo(*row) for row in rows]
 
 
 def schema_indexes(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[SchemaIndex]:
     """Return every index on the tables of the given schemas, with its definition and the constraint it backs."""
-    rows = _in_schemas(
-        """
-        SELECT n.nspname AS schema,
-               t.relname AS table,
-               ic.relname AS name,
-               pg_get_indexdef(i.indexrelid) AS definition,
-               replace(
-                   pg_get_indexdef(i.indexrelid), ' INDEX ' || quote_ident(ic.relname) || ' ON ', ' INDEX ON '
-               ) AS shape,
-               am.amname AS method,
-               i.indisunique AS is_unique,
-               i.indisprimary AS is_primary,
-               i.indisvalid AS is_valid,
-               con.conname AS constraint
-        FROM pg_index AS i
-        JOIN pg_class AS ic ON ic.oid = i.indexrelid
-        JOIN pg_class AS t ON t.oid = i.indrelid
-        JOIN pg_namespace AS n ON n.oid = t.relnamespace
-        JOIN pg_am AS am ON am.oid = ic.relam
-        LEFT JOIN pg_constraint AS con
-               ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-        WHERE t.relkind IN ('r', 'p')
-          AND n.nspname = ANY(%(schemas)s)
-        ORDER BY n.nspname, t.relname, ic.relname
-        """,
-        schemas,
-        using,
-    )
-    return [SchemaIndex(*row) for row in rows]
+    return [SchemaIndex.of(index) for index in table_indexes(schemas, using=using)]
 
 
 def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ConstraintInfo]:
     """Return the table constraints of the given schemas (NOT NULL is a column's nullability, not listed here)."""
     # PostgreSQL 18 records NOT NULL as constraints of type 'n'; partitions repeat their parent's constraints.
-    rows = _in_schemas(
+    return _in_schemas(
+        ConstraintInfo,
         """
         SELECT n.nspname AS schema,
                t.relname AS table,
@@ -267,16 +263,14 @@ def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str =
         """,
         schemas,
         using,
+        convert={"type": CONSTRAINT_TYPES.__getitem__},
     )
-    return [
-        ConstraintInfo(schema, table, name, CONSTRAINT_TYPES[kind], definition, validated, tuple(columns))
-        for schema, table, name, kind, definition, validated, columns in rows
-    ]
 
 
 def schema_foreign_keys(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ForeignKeyInfo]:
     """Return the foreign keys of tables in the given schemas: columns, the table and columns they reference."""
-    rows = _in_schemas(
+    return _in_schemas(
+        ForeignKeyInfo,
         """
         SELECT n.nspname AS schema,
                t.relname AS table,
@@ -308,18 +302,14 @@ def schema_foreign_keys(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str 
         """,
         schemas,
         using,
+        convert={"on_delete": DELETE_ACTIONS.__getitem__},
     )
-    return [
-        ForeignKeyInfo(
-            schema, table, name, tuple(columns), target_schema, target_table, tuple(targets), DELETE_ACTIONS[action]
-        )
-        for schema, table, name, columns, target_schema, target_table, targets, action in rows
-    ]
 
 
 def schema_extensions(*, using: str = "default") -> list[ExtensionInfo]:
     """Return the extensions installed in the database with their versions."""
-    rows = fetch_all(
+    return fetch_rows(
+        ExtensionInfo,
         """
         SELECT e.extname AS name,
                e.extversion AS version,
@@ -330,7 +320,6 @@ def schema_extensions(*, using: str = "default") -> list[ExtensionInfo]:
         """,
         using=using,
     )
-    return [ExtensionInfo(*row) for row in rows]
 
 
 def schema_snapshot(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> SchemaSnapshot:

@@ -6,8 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.connection import RowMismatch, fetch_row, fetch_rows
-from schemaadmin.pg.indexes import IndexUsage, btree_bloat, foreign_keys, index_usage, indexes
+from schemaadmin.pg.ddl import index_state
+from schemaadmin.pg.indexes import IndexUsage, btree_bloat, foreign_keys, index, index_usage, indexes
+from schemaadmin.pg.recall import index_target
 
 
 def by_name(schema):
@@ -92,6 +95,56 @@ def test_each_question_is_one_query_however_many_indexes(plant):
         with CaptureQueriesContext(connection) as queries:
             question()
         assert len(queries) == 1, question.__name__
+
+
+def test_one_index_is_the_same_row_as_in_the_list_of_all(plant):
+    s = plant.schema
+    plant.table(
+        "docs",
+        "id int PRIMARY KEY, title text, embedding vector(3), lang text",
+        rows=10,
+        fill="i, 't' || i, NULL, 'en'",
+    )
+    plant.sql(
+        f"CREATE INDEX docs_hnsw ON {s}.docs USING hnsw ((embedding::halfvec(3)) halfvec_cosine_ops) "
+        "WITH (m = 24) WHERE lang = 'en'"
+    )
+    plant.sql(f"CREATE INDEX docs_title ON {s}.docs (lower(title) text_pattern_ops, id DESC) INCLUDE (lang)")
+    plant.sql(f'CREATE UNIQUE INDEX "odd Name" ON {s}.docs (title)')
+    plant.sql(f"ANALYZE {s}.docs")
+    listed = by_name(s)
+    assert set(listed) == {"docs_pkey", "docs_hnsw", "docs_title", "odd Name"}
+    for name, row in listed.items():
+        assert index(s, name) == row, name
+    hnsw = listed["docs_hnsw"]
+    assert hnsw.table_rows == 10 and hnsw.table_pages == 1
+    assert hnsw.shape == hnsw.definition.replace(" docs_hnsw ", " ")
+    assert listed["odd Name"].shape == listed["odd Name"].definition.replace(' "odd Name" ', " ")
+    assert index(s, "nope") is None and index("nope", "docs_pkey") is None
+    # Like indexes(), index() reads user schemas only.
+    assert index("pg_catalog", "pg_class_oid_index") is None
+
+
+def test_one_index_is_one_query_however_many_indexes_there_are(plant):
+    s = plant.schema
+    for t in range(20):
+        plant.table(f"t{t}", ", ".join(f"c{c} int" for c in range(10)))
+        plant.sql("; ".join(f"CREATE INDEX t{t}_c{c} ON {s}.t{t} (c{c})" for c in range(10)))
+    assert len(by_name(s)) == 200
+    lookups = {
+        "index": lambda: index(s, "t13_c7"),
+        "index_state": lambda: index_state(s, "t13_c7"),
+        "index_target": lambda: index_target(s, "t13_c7"),
+        "index_definition": lambda: index_definition("t13_c7", schema=s),
+    }
+    for lookup_name, lookup in lookups.items():
+        with CaptureQueriesContext(connection) as queries:
+            found = lookup()
+        assert found is not None, lookup_name
+        assert len(queries) == 1, lookup_name
+        # The server picks the index: the statement names it (as a parameter), nothing is filtered in Python.
+        assert "'t13_c7'" in queries[0]["sql"], lookup_name
+    assert index(s, "t13_c7").columns == ("c7",)
 
 
 def test_rows_are_filled_by_column_name_and_a_misnamed_alias_fails_loudly(db):

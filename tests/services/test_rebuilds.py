@@ -8,6 +8,8 @@ import threading
 
 import psycopg
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.models import AuditEvent, IndexRebuild, JobState
 from schemaadmin.pg.connection import connection_params
@@ -23,6 +25,7 @@ from schemaadmin.services.rebuilds import (
     start_rebuild,
 )
 from schemaadmin.services.rebuilds.control import WORKER_STOPPED
+from schemaadmin.services.rebuilds.plan import find_index
 from schemaadmin.services.rebuilds.run import application_name
 from tests.conftest import make_user
 from tests.worker import STALLED_SECONDS, wait_for, worker  # noqa: F401
@@ -75,6 +78,7 @@ def _no_leftovers(schema: str) -> bool:
     ("qualified", "options", "message"),
     [
         ("{s}.nope", {}, "There is no index {s}.nope"),
+        ("pg_catalog.pg_class_oid_index", {}, "There is no index pg_catalog.pg_class_oid_index in a user schema"),
         ("nodot", {}, "Name the index as schema.name"),
         ("{s}.items_hnsw", {"kind": "reindex", "m": 16}, "REINDEX CONCURRENTLY keeps the index's method"),
         ("{s}.items_hnsw", {"kind": "sideways"}, "Unknown kind of rebuild"),
@@ -90,6 +94,13 @@ def test_bad_requests_are_refused_with_a_sentence(items, qualified, options, mes
     with pytest.raises(RebuildRefused, match=message.format(s=items.schema).replace("(", r"\(").replace(")", r"\)")):
         plan_rebuild(qualified.format(s=items.schema), **options)
     assert not IndexRebuild.objects.exists()
+
+
+def test_the_index_to_rebuild_is_read_in_one_query(items):
+    with CaptureQueriesContext(connection) as queries:
+        index = find_index(f"{items.schema}.items_hnsw")
+    assert (index.name, index.method, index.table) == ("items_hnsw", "hnsw", "items")
+    assert len(queries) == 1 and "'items_hnsw'" in queries[0]["sql"]  # the server picks it, not a loop over all
 
 
 def test_plan_estimates_memory_and_keeps_unchanged_parameters(items):

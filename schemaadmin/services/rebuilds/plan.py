@@ -9,6 +9,7 @@ from typing import Any
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
+from schemaadmin.pg import indexes as catalog
 from schemaadmin.pg.ddl import rendered, setting_reset_bytes
 from schemaadmin.pg.indexes import IndexInfo, indexes
 from schemaadmin.services.index_health.vectors import (
@@ -102,9 +103,9 @@ def find_index(qualified: str, *, using: str = "default") -> IndexInfo:
     schema, dot, name = qualified.strip().partition(".")
     if not dot or not schema or not name:
         raise RebuildRefused(f"Name the index as schema.name (got {qualified!r}).")
-    for index in indexes(using=using):
-        if index.schema == schema and index.name == name:
-            return index
+    index = catalog.index(schema, name, using=using)
+    if index is not None:
+        return index
     raise RebuildRefused(f"There is no index {schema}.{name} in a user schema of this database.")
 
 
