@@ -23,9 +23,9 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import ACTIVE_STATES, JobState, MigrationApply
 from schemaadmin.pg.jobs import backend_pid, reset_session_timeouts, set_session_timeouts
 from schemaadmin.services import jobs
+from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.migration_lint import lint_migrations
-from schemaadmin.services.migration_rules import Finding
 from schemaadmin.services.migrations import forward_plan
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "PlannedMigration",
     "active_apply",
     "apply_plan",
-    "lint_errors",
+    "critical_lint",
     "recover_stalled_applies",
     "run_apply",
     "start_apply",
@@ -116,10 +116,10 @@ def apply_plan(*, using: str = "default") -> ApplyPlan:
     )
 
 
-def lint_errors(plan: ApplyPlan, *, using: str = "default") -> list[Finding]:
-    """Return the plan's lint errors: each one, like a destroyed table or column, needs the target typed to apply."""
+def critical_lint(plan: ApplyPlan, *, using: str = "default") -> list[Finding]:
+    """Return the plan's critical lint findings: like a destroyed table or column, they need the target typed."""
     lints = lint_migrations([(m.app_label, m.name) for m in plan.migrations], using=using)
-    return [finding for lint in lints for finding in lint.findings if finding.severity == "error"]
+    return [finding for lint in lints for finding in lint.findings if finding.severity is Severity.CRITICAL]
 
 
 def active_apply(*, using: str = "default") -> MigrationApply | None:
@@ -167,7 +167,7 @@ def start_apply(
         raise ApplyRefused("There are no pending migrations to apply.")
     if fingerprint != plan.fingerprint:
         raise ApplyRefused("The pending migrations changed since this page was loaded. Review the new plan.")
-    if typed_target.strip() != plan.target and (plan.destructive or lint_errors(plan, using=using)):
+    if typed_target.strip() != plan.target and (plan.destructive or critical_lint(plan, using=using)):
         raise ApplyRefused(f"Type {plan.target} to confirm: this plan needs it.")
     settings = app_settings()
     lock = f"schemaadmin.migrate:{using}"

@@ -46,13 +46,12 @@ from django.db.migrations.migration import Migration
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.relations import table_estimates
-from schemaadmin.services.migration_rules import Finding, SizedFinding, operation_findings
+from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first
+from schemaadmin.services.migration_rules import SizedFinding, operation_findings
 from schemaadmin.services.migration_sql import MigrationSql, collected_sql, find_migration, migration_loader
 
 __all__ = [
-    "SEVERITIES",
     "SQUAWK_EXCLUDED",
-    "Finding",
     "MigrationLint",
     "lint_loaded",
     "lint_migrations",
@@ -63,9 +62,8 @@ __all__ = [
     "squawk_findings",
 ]
 
-SEVERITIES = ("info", "warning", "error")  # in rising order
 SQUAWK_EXCLUDED = ("require-lock-timeout", "require-statement-timeout", "prefer-robust-stmts")
-_SQUAWK_LEVELS = {"Error": "error", "Warning": "warning"}
+_SQUAWK_LEVELS = {"Error": Severity.CRITICAL, "Warning": Severity.WARNING}
 _SUPERSEDED = {"drop_column": "ban-drop-column", "drop_table": "ban-drop-table"}  # our code: squawk rule it replaces
 _CACHE_SIZE = 512
 _squawk_cache: dict[tuple[str, str, str, int, str], tuple[Finding, ...]] = {}
@@ -85,17 +83,22 @@ class MigrationLint:
         return f"{self.app_label}.{self.name}"
 
     @property
-    def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
+    def counts(self) -> dict[Severity, int]:
+        """Return each severity, worst first, with how many findings that count have it."""
+        return severity_counts(self.findings)
+
+    @property
+    def critical(self) -> int:
+        return self.counts[Severity.CRITICAL]
 
     @property
     def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
+        return self.counts[Severity.WARNING]
 
     @property
-    def worst(self) -> str:
-        """Return the highest severity found, or "" when the migration is clean."""
-        return max((f.severity for f in self.findings), key=SEVERITIES.index, default="")
+    def worst(self) -> Severity | None:
+        """Return the highest severity found, or None when the migration is clean."""
+        return worst(self.findings)
 
 
 def squawk_binary() -> str | None:
@@ -194,7 +197,7 @@ class _Draft:
                     self.findings.append(found)
         except Exception as exc:  # a migration our rules cannot follow still gets squawk's verdict
             message = f"SchemaAdmin's own rules could not read this migration's operations: {exc}"
-            self.findings.append(Finding("rules_failed", "warning", self.label, message, migration=self.label))
+            self.findings.append(_finding("rules_failed", Severity.WARNING, self.label, message))
 
     def result(self, rows: Mapping[str, int | None]) -> MigrationLint:
         findings = list(self.findings)
@@ -235,14 +238,19 @@ class _Draft:
 
 
 def _worst_first(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (-SEVERITIES.index(f.severity), f.line if f.line is not None else -1))
+    return worst_first(findings, then=lambda f: f.line if f.line is not None else -1)
+
+
+def _finding(code: str, severity: Severity, label: str, message: str, help: str = "") -> Finding:
+    """Return a lint Finding about a whole migration (label: app_label.name) that squawk or our rules raise."""
+    return Finding(code, severity, Kind.LINT, label, message, help=help, source="schemaadmin", migration=label)
 
 
 def _run_squawk(sql: str, binary: str | None, *, label: str, version: int) -> tuple[tuple[Finding, ...], bool]:
     if binary is None:
         message = "squawk is not installed, so only SchemaAdmin's own rules ran on this SQL."
         help = "Install squawk-cli in this environment (pip install squawk-cli) or set SCHEMAADMIN['SQUAWK_PATH']."
-        return (Finding("squawk_unavailable", "warning", label, message, help, migration=label),), False
+        return (_finding("squawk_unavailable", Severity.WARNING, label, message, help),), False
     command = [
         binary,
         "--reporter",
@@ -266,14 +274,15 @@ def _run_squawk(sql: str, binary: str | None, *, label: str, version: int) -> tu
         items = json.loads(done.stdout or "[]")
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         message = f"squawk failed on this SQL ({exc}), so only SchemaAdmin's own rules ran."
-        return (Finding("squawk_failed", "warning", label, message, migration=label),), False
+        return (_finding("squawk_failed", Severity.WARNING, label, message),), False
     return tuple(_squawk_finding(item, label) for item in items), True
 
 
 def _squawk_finding(item: dict[str, Any], label: str) -> Finding:
     return Finding(
         code=str(item.get("rule_name") or "squawk"),
-        severity=_SQUAWK_LEVELS.get(str(item.get("level")), "info"),
+        severity=_SQUAWK_LEVELS.get(str(item.get("level")), Severity.INFO),
+        kind=Kind.LINT,
         object=label,
         message=str(item.get("message") or ""),
         help=str(item.get("help") or ""),

@@ -23,12 +23,13 @@ from django.db.models import NOT_PROVIDED, CheckConstraint, F, Index
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
-__all__ = ["ANN_DIMENSION_LIMITS", "Finding", "SizedFinding", "operation_findings"]
+from schemaadmin.services.findings import Finding, Kind, Severity
+
+__all__ = ["ANN_DIMENSION_LIMITS", "SizedFinding", "operation_findings"]
 
 # The most dimensions pgvector's HNSW and IVFFlat indexes accept, per stored type.
 ANN_DIMENSION_LIMITS = {"vector": 2_000, "halfvec": 4_000, "bit": 64_000}
 _VECTOR_TYPE = re.compile(r"^(vector|halfvec|bit|sparsevec)\((\d+)\)$")
-_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 INDEX_HELP = (
     "Build it without blocking writes: AddIndexConcurrently (django.contrib.postgres.operations) in a migration "
@@ -60,45 +61,6 @@ DROP_HELP = (
     "SeparateDatabaseAndState), keep a backup of the data, and drop it in a later release. The backward "
     "migration recreates the structure, not the data."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    code: str
-    severity: str  # "error" | "warning" | "info"
-    object: str
-    message: str
-    help: str = ""
-    line: int | None = None  # 0-based line in the forward SQL, when known
-    source: str = "schemaadmin"  # "schemaadmin" (our rules) or "squawk"
-    migration: str = ""  # app_label.name
-    exemption: str = ""  # why the migration accepts this finding; "" when it counts
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "object": self.object,
-            "message": self.message,
-            "help": self.help,
-            "line": self.line,
-            "source": self.source,
-            "migration": self.migration,
-        }
-
-    @property
-    def message_parts(self) -> list[tuple[str, bool]]:
-        return _text_parts(self.message)
-
-    @property
-    def help_parts(self) -> list[tuple[str, bool]]:
-        return _text_parts(self.help)
-
-
-def _text_parts(text: str) -> list[tuple[str, bool]]:
-    """Split squawk's Markdown at its `code` spans into (text, is_code) pieces a template marks up and escapes."""
-    pieces = _CODE_SPAN.split(text)  # text, code, text, code, ..., text
-    return [(piece, index % 2 == 1) for index, piece in enumerate(pieces) if piece]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +115,10 @@ class _Checker:
         self.big_rows = big_rows
         self.created: set[str] = set()  # tables this migration creates: empty, so no size rule applies
 
-    def finding(self, code: str, severity: str, obj: str, message: str, help: str, line: int | None) -> Finding:
-        return Finding(code, severity, obj, message, help, line, "schemaadmin", self.label)
+    def finding(self, code: str, severity: Severity, obj: str, message: str, help: str, line: int | None) -> Finding:
+        return Finding(
+            code, severity, Kind.LINT, obj, message, help=help, source="schemaadmin", migration=self.label, line=line
+        )
 
     def model(self, state: ProjectState, model_name: str) -> _Model | None:
         """Return the model's table and state, or None when migrations do not manage a table for it."""
@@ -179,7 +143,7 @@ class _Checker:
                 yield from self.ann_dimensions(index, model, line)
         elif isinstance(op, operations.DeleteModel):
             message = f"Drops the table {model.table} and every row in it."
-            yield self.finding("drop_table", "warning", model.table, message, DROP_HELP, line)
+            yield self.finding("drop_table", Severity.WARNING, model.table, message, DROP_HELP, line)
         elif isinstance(op, operations.RemoveField):
             yield from self.removed_field(model, op.name, line)
         elif isinstance(op, operations.AddField):
@@ -202,11 +166,11 @@ class _Checker:
             if not field.remote_field.through:  # an automatic join table goes with the field
                 table = field.db_table or truncate_name(f"{model.table}_{name}", self.connection.ops.max_name_length())
                 message = f"Drops the table {table} (the many-to-many {name}) and every row in it."
-                yield self.finding("drop_table", "warning", table, message, DROP_HELP, line)
+                yield self.finding("drop_table", Severity.WARNING, table, message, DROP_HELP, line)
         elif field.concrete:
             target = f"{model.table}.{field.column}"
             message = f"Drops the column {target} and the data in it."
-            yield self.finding("drop_column", "warning", target, message, DROP_HELP, line)
+            yield self.finding("drop_column", Severity.WARNING, target, message, DROP_HELP, line)
 
     def added_field(self, op: Any, model: _Model, line: int | None) -> Iterator[SizedFinding]:
         field = model.field(op.name)
@@ -221,7 +185,7 @@ class _Checker:
                 f"Adds {target} NOT NULL without a default to a table of about {{rows}} rows: PostgreSQL refuses "
                 "it, because the existing rows would have no value."
             )
-            finding = self.finding("not_null_without_default", "error", target, message, NOT_NULL_HELP, line)
+            finding = self.finding("not_null_without_default", Severity.CRITICAL, target, message, NOT_NULL_HELP, line)
             yield SizedFinding(model.table, 1, finding)
         if field.db_index or field.unique:
             yield from self.blocking_index(model.table, f"the index of {target}", line)
@@ -237,13 +201,15 @@ class _Checker:
                 "rewrites the table under an ACCESS EXCLUSIVE lock, fails on every stored vector of the old size, "
                 "and rebuilds its ANN indexes inside the lock."
             )
-            yield self.finding("vector_dimensions_changed", "error", target, message, DIMENSIONS_HELP, line)
+            yield self.finding("vector_dimensions_changed", Severity.CRITICAL, target, message, DIMENSIONS_HELP, line)
         if old.null and not new.null:
             message = (
                 f"Makes {target} NOT NULL on a table of about {{rows}} rows: PostgreSQL scans all of it under an "
                 "ACCESS EXCLUSIVE lock, which blocks reads and writes."
             )
-            finding = self.finding("set_not_null_on_big_table", "error", target, message, SET_NOT_NULL_HELP, line)
+            finding = self.finding(
+                "set_not_null_on_big_table", Severity.CRITICAL, target, message, SET_NOT_NULL_HELP, line
+            )
             yield SizedFinding(table, self.big_rows, finding)
         if (new.db_index and not old.db_index) or (new.unique and not old.unique):
             yield from self.blocking_index(table, f"the index of {target}", line)
@@ -255,7 +221,7 @@ class _Checker:
             f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: writes to the table wait for "
             "the whole build."
         )
-        finding = self.finding("index_on_big_table", "error", table, message, INDEX_HELP, line)
+        finding = self.finding("index_on_big_table", Severity.CRITICAL, table, message, INDEX_HELP, line)
         yield SizedFinding(table, self.big_rows, finding)
 
     def ann_dimensions(self, index: Index, model: _Model, line: int | None) -> Iterator[Finding]:
@@ -273,7 +239,9 @@ class _Checker:
                     f"The {method.upper()} index {index.name} on {model.table} indexes {stored}: pgvector "
                     f"refuses {parsed[0]} above {limit:,} dimensions, so the migration fails when applied."
                 )
-                yield self.finding("ann_index_too_many_dimensions", "error", str(index.name), message, ANN_HELP, line)
+                yield self.finding(
+                    "ann_index_too_many_dimensions", Severity.CRITICAL, str(index.name), message, ANN_HELP, line
+                )
 
     def vector_type(self, field: Any) -> tuple[str, int] | None:
         """Return ("vector", 1536) for a pgvector column type, None for anything else."""

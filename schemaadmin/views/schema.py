@@ -78,7 +78,7 @@ def migrations(request: HttpRequest) -> HttpResponse:
         "total": len(statuses),
         "pending": pending,
         "pending_lints": [lints[s.label] for s in pending],
-        "lint_errors": sum(lint.errors for lint in lints.values()),
+        "critical_lint": sum(lint.critical for lint in lints.values()),
         "squawk_missing": squawk_binary() is None,
         "timeouts": _timeouts(),
     }

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from schemaadmin.apply_forms import ApplyForm
 from schemaadmin.models import MigrationApply
 from schemaadmin.permissions import permission_required
+from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.migration_apply import (
     ApplyAlreadyActive,
     ApplyPlan,
@@ -22,7 +23,6 @@ from schemaadmin.services.migration_apply import (
     start_apply,
 )
 from schemaadmin.services.migration_lint import MigrationLint, lint_migrations
-from schemaadmin.services.migration_rules import Finding
 from schemaadmin.views.browsing import render_page
 from schemaadmin.views.schema import numbered_lines
 
@@ -38,8 +38,8 @@ class MigrationReview:
     lint: MigrationLint
 
     @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.lint.findings if f.severity == "error"]
+    def critical(self) -> list[Finding]:
+        return [f for f in self.lint.findings if f.severity is Severity.CRITICAL]
 
     @property
     def lines(self) -> list[dict[str, Any]]:
@@ -57,14 +57,14 @@ def _review(plan: ApplyPlan) -> list[MigrationReview]:
 
 def _context(plan: ApplyPlan, form: ApplyForm, problem: str = "") -> dict[str, Any]:
     reviews = _review(plan)
-    errors = [f for review in reviews for f in review.errors]
+    critical = [f for review in reviews for f in review.critical]
     return {
         "plan": plan,
         "reviews": reviews,
         "form": form,
         "problem": problem,
-        "needs_typing": bool(errors or plan.destructive),
-        "lint_errors": errors,
+        "needs_typing": bool(critical or plan.destructive),
+        "critical_lint": critical,
         "active": active_apply(),
     }
 

@@ -47,7 +47,7 @@ def test_json_lists_pending_migrations_their_lint_and_drift():
 
 
 @pytest.mark.usefixtures("fixtures_pending")
-def test_a_lint_error_fails_the_default_report_and_text_says_why(settings):
+def test_a_critical_lint_finding_fails_the_default_report_and_text_says_why(settings):
     with connection.cursor() as cur:
         cur.execute("INSERT INTO schema_fixtures_widget (name, note) SELECT 'w' || i, '' FROM generate_series(1, 50) i")
         cur.execute("ANALYZE schema_fixtures_widget")
@@ -55,11 +55,13 @@ def test_a_lint_error_fails_the_default_report_and_text_says_why(settings):
     output, status = run()
     assert status == 1
     assert "2 pending migration(s)" in output.splitlines()[0]
-    assert f"ERROR    index_on_big_table  schema_fixtures_widget  [{FIXTURE_PENDING[0]}, line 3]" in output, output
+    assert f"CRITICAL index_on_big_table  schema_fixtures_widget  [{FIXTURE_PENDING[0]}, line 3]" in output, output
     assert "instead: Build it without blocking writes: AddIndexConcurrently" in output
     assert f"WARNING  pending_migration  {FIXTURE_PENDING[1]}" in output
     assert run("--fail-on", "never")[1] == 0
     assert run("--fail-on", "critical")[1] == 1 and run("--fail-on", "error")[1] == 1  # error: critical's old name
+    lint = json.loads(run("--format", "json")[0])["lint"]
+    assert {item["code"]: item["severity"] for item in lint}["index_on_big_table"] == "critical"
 
 
 @pytest.mark.django_db

@@ -18,7 +18,7 @@ from schemaadmin.services.migration_apply import (
     ApplyPlan,
     ApplyRefused,
     apply_plan,
-    lint_errors,
+    critical_lint,
     recover_stalled_applies,
     start_apply,
 )
@@ -61,7 +61,7 @@ def test_a_lint_error_needs_the_target_typed_whoever_calls(fixtures_pending, set
     settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 20}
     index_only = ApplyPlan(apply_plan().migrations[:1])
     assert not index_only.destructive
-    assert [f.code for f in lint_errors(index_only)] == ["index_on_big_table"]
+    assert [f.code for f in critical_lint(index_only)] == ["index_on_big_table"]
     with pytest.raises(ApplyRefused, match="Type schema_fixtures.0002_widget_name_index to confirm"):
         start_apply(index_only, user=make_user("dba-lint"), fingerprint=index_only.fingerprint)
     assert not MigrationApply.objects.exists()

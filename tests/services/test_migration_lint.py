@@ -13,6 +13,7 @@ from django.db.models.functions import Cast
 from pgvector.django import HalfVectorField, HnswIndex, IvfflatIndex, VectorField
 
 from schemaadmin import models as product
+from schemaadmin.services.findings import Severity
 from schemaadmin.services.migration_lint import (
     lint_loaded,
     lint_migrations,
@@ -82,13 +83,13 @@ def test_a_dangerous_migration_on_a_big_table_is_flagged_by_squawk_and_by_our_ru
     assert lines[squawk.line].startswith('CREATE INDEX "widget_name_planted"')
 
     index = only(lint, "index_on_big_table")
-    assert index.severity == "error" and index.object == "schema_fixtures_widget"
+    assert index.severity == "critical" and index.object == "schema_fixtures_widget"
     assert "about 50 rows" in index.message and "without CONCURRENTLY" in index.message
     assert "AddIndexConcurrently" in index.help and "atomic = False" in index.help
     assert lines[index.line] == "-- Create index widget_name_planted on field(s) name of model widget"
 
     required = only(lint, "not_null_without_default")
-    assert required.object == "schema_fixtures_widget.rank" and required.severity == "error"
+    assert required.object == "schema_fixtures_widget.rank" and required.severity == "critical"
     assert "nullable" in required.help and "backfill" in required.help
 
     not_null = only(lint, "set_not_null_on_big_table")
@@ -96,8 +97,8 @@ def test_a_dangerous_migration_on_a_big_table_is_flagged_by_squawk_and_by_our_ru
     assert "NOT VALID" in not_null.help and "SET NOT NULL" in not_null.help
     assert lines[not_null.line] == "-- Alter field score on widget"
 
-    assert lint.errors == 3 and lint.worst == "error"
-    assert [f.severity for f in lint.findings][:3] == ["error", "error", "error"]  # worst first
+    assert lint.critical == 3 and lint.worst is Severity.CRITICAL
+    assert [f.severity for f in lint.findings][:3] == ["critical", "critical", "critical"]  # worst first
 
 
 def test_size_rules_wait_for_a_big_table(db):
@@ -153,7 +154,7 @@ def test_an_ann_index_on_vector_above_2000_dimensions_is_an_error_and_a_halfvec_
     )
     ann = [f for f in lint.findings if f.code == "ann_index_too_many_dimensions"]
     assert [f.object for f in ann] == ["chunks_plain_hnsw", "chunks_plain_ivf"]
-    assert all(f.severity == "error" for f in ann)
+    assert all(f.severity == "critical" for f in ann)
     assert "vector(3072)" in ann[0].message and "2,000" in ann[0].message
     assert "halfvec" in ann[0].help and "Cast" in ann[0].help
 
@@ -168,7 +169,7 @@ def test_changing_embedding_dimensions_needs_a_rebuild_plan_or_an_exemption():
         )
     ]
     finding = only(lint_planted(change, app_label="schemaadmin"), "vector_dimensions_changed")
-    assert finding.object == "knowledge_base_chunks.embedding" and finding.severity == "error"
+    assert finding.object == "knowledge_base_chunks.embedding" and finding.severity == "critical"
     assert "vector(3072) to vector(1536)" in finding.message
     assert "new nullable column" in finding.help and "AddIndexConcurrently" in finding.help
 

@@ -51,7 +51,7 @@ def schema_report(*, using: str = "default") -> dict[str, Any]:
     lint = []
     for result in lint_migrations([(s.app_label, s.name) for s in pending], using=using):
         for finding in result.findings:
-            item = finding.as_dict()
+            item = finding.as_json()
             item["line"] = finding.line + 1 if finding.line is not None else None  # 1-based, as sqlmigrate prints
             lint.append(item)
     drift, checked = _drift_items(using)
