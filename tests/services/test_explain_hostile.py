@@ -392,8 +392,12 @@ def _backends(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def _settles(read, expected, *, seconds: float = 5.0):
-    """Return read() once it equals expected, or its last value when it does not within seconds."""
+def _settles(read, expected, *, seconds: float = 60.0):
+    """Return read() once it equals expected (polling), or its last value when it does not within seconds.
+
+    The deadline is generous on purpose: on a busy machine a closed session can take a while to leave
+    pg_stat_activity, and a poll returns as soon as the state is reached.
+    """
     deadline = time.monotonic() + seconds
     value = read()
     while value != expected and time.monotonic() < deadline:
