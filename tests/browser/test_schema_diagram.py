@@ -7,7 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from schemaadmin.models import ACTIVE_STATES, DriftCheck
 from tests.planting import planter  # noqa: F401 -- the fixture
+from tests.worker import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -92,7 +94,15 @@ def test_drift_page_follows_the_worker_s_replay_and_lists_a_hand_made_index(
         # then shows the findings.
         expect(page.get_by_test_id("drift-no-replay")).to_contain_text("No replay of the applied migrations yet")
         page.get_by_role("button", name="Replay the migrations").click()
-        expect(page.get_by_test_id("drift-summary")).to_contain_text("applied migrations replayed", timeout=60_000)
+        # The replay migrates a throwaway database in the worker: on a busy machine that takes a while, so wait
+        # for its record to end, then for the page's next poll.
+        check = wait_for(
+            lambda: DriftCheck.objects.exclude(state__in=ACTIVE_STATES).order_by("-pk").first(),
+            timeout=300,
+            what="the drift replay to end",
+        )
+        assert check.state == "succeeded", (check.state, check.error, worker.output()[-2000:])
+        expect(page.get_by_test_id("drift-summary")).to_contain_text("applied migrations replayed", timeout=30_000)
         expect(page.get_by_test_id("drift-replaying")).to_have_count(0)
         finding = page.locator('[data-code="unexpected_index"][data-object="public.users_made_in_psql"]')
         expect(finding).to_contain_text("DROP INDEX CONCURRENTLY public.users_made_in_psql;")
