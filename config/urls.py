@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from schemaadmin.forms import ThrottledAuthenticationForm
+from schemaadmin.forms.auth import ThrottledAuthenticationForm
 
 urlpatterns = [
     path(

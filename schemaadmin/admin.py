@@ -3,7 +3,7 @@ bench/conversations.py measures that changelist as the baseline the conversation
 
 from django.contrib import admin
 
-from schemaadmin.forms import ThrottledAdminAuthenticationForm
+from schemaadmin.forms.auth import ThrottledAdminAuthenticationForm
 from schemaadmin.models import AuditEvent, Conversation, Message
 
 # /admin/login/ checks passwords too: it counts attempts with the same throttle as the dashboard's sign-in.

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from schemaadmin.browse_forms import BootstrapForm
+from schemaadmin.forms.browse import BootstrapForm
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.models.chat import last_activity
 

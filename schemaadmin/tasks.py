@@ -10,10 +10,10 @@ from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
 from schemaadmin.services import jobs
-from schemaadmin.services.drift_checks import DRIFT_CHECK, run_drift_check
-from schemaadmin.services.migration_apply import APPLY, run_apply
 from schemaadmin.services.rebuilds.run import REBUILD, run_rebuild
 from schemaadmin.services.recall import RECALL_CHECK, run_recall_check
+from schemaadmin.services.schema.apply import APPLY, run_apply
+from schemaadmin.services.schema.drift_checks import DRIFT_CHECK, run_drift_check
 
 __all__ = ["app", "apply_migrations", "drift_check", "rebuild_index", "recall_check", "recover_stalled_jobs"]
 

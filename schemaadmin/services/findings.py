@@ -101,8 +101,8 @@ class Kind(enum.StrEnum):
     """Which check found it."""
 
     HEALTH = "health"  # services/index_health/: the catalog of a live database
-    DRIFT = "drift"  # services/drift.py: the live schema against its migrations, the models against theirs
-    LINT = "lint"  # services/migration_lint.py: a migration's lock risks, from squawk and our rules
+    DRIFT = "drift"  # services/schema/drift.py: the live schema against its migrations, the models against theirs
+    LINT = "lint"  # services/schema/lint.py: a migration's lock risks, from squawk and our rules
 
 
 # The JSON each kind has always been printed as (manage.py index_health, manage.py schema_report): scripts in

@@ -80,7 +80,7 @@ def utc_time(value: Any) -> SafeString:
 
 @register.simple_tag
 def browse_table(table: Any) -> SafeString:
-    """Render a browsing table (schemaadmin.tables) without django-tables2's per-cell machinery."""
+    """Render a browsing table (schemaadmin.tables.browse) without django-tables2's per-cell machinery."""
     return table.as_page_html()
 
 

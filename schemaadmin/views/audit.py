@@ -4,13 +4,13 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from schemaadmin.browse_forms import PageCursor
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import AuditFilter
+from schemaadmin.forms.browse import PageCursor
 from schemaadmin.models import AuditEvent
 from schemaadmin.paging import CursorError, KeysetOrder, keyset_page
 from schemaadmin.permissions import permission_required
-from schemaadmin.tables import AuditTable
+from schemaadmin.tables.browse import AuditTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
 # Newest first by id: ids are handed out in time order, and the primary key index walks them.

@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from schemaadmin.audit import record
-from schemaadmin.browse_forms import ListControls, ThreadControls
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import ConversationFilter, MessageSearchFilter
+from schemaadmin.forms.browse import ListControls, ThreadControls
 from schemaadmin.models import Conversation, Message
 from schemaadmin.paging import CursorError
 from schemaadmin.permissions import permission_required
@@ -23,7 +23,7 @@ from schemaadmin.services.conversations import (
     search_page,
     thread_window,
 )
-from schemaadmin.tables import ConversationTable, SearchHitTable
+from schemaadmin.tables.browse import ConversationTable, SearchHitTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
 PAGE_PARAMETERS = frozenset({"after", "before"})

@@ -9,7 +9,7 @@ from schemaadmin.permissions import role_required
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.pg.server import extension_state, server_info
 from schemaadmin.services.index_health import health_report
-from schemaadmin.services.migrations import pending_migrations
+from schemaadmin.services.schema.migrations import pending_migrations
 
 CHAT_TABLES = (
     "users",

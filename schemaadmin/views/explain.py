@@ -7,13 +7,13 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods
 
 from schemaadmin.audit import record
-from schemaadmin.explain_forms import CompareForm, ExplainForm
+from schemaadmin.forms.explain import CompareForm, ExplainForm
 from schemaadmin.models import ExplainRun
 from schemaadmin.permissions import permission_required
 from schemaadmin.pg.connection import server_version
-from schemaadmin.services.explain import explain, explain_login
-from schemaadmin.services.explain_presets import presets
-from schemaadmin.services.explain_summary import plan_comparison, plan_summary
+from schemaadmin.services.explain.presets import presets
+from schemaadmin.services.explain.run import explain, explain_login
+from schemaadmin.services.explain.summary import plan_comparison, plan_summary
 from schemaadmin.views.browsing import render_page
 
 TEMPLATE = "schemaadmin/explain/console.html"

@@ -9,11 +9,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig, Table
 
-from schemaadmin.health_forms import DEFAULT_PER_PAGE, IndexFilterForm, TableFilterForm
-from schemaadmin.health_tables import IndexRow, IndexTable, TableRow, TableTable
+from schemaadmin.forms.health import DEFAULT_PER_PAGE, IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.index_health import HealthReport, health_report, vector_advice
 from schemaadmin.services.rebuilds import active_rebuild
+from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
 from schemaadmin.views.browsing import render_page
 from schemaadmin.views.recall import recall_panel
 

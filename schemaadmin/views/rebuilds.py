@@ -10,9 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from schemaadmin.forms.rebuilds import RebuildFilterForm, RebuildForm
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild
 from schemaadmin.permissions import permission_required
-from schemaadmin.rebuild_forms import RebuildFilterForm, RebuildForm
 from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
     RebuildPlan,

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
+from schemaadmin.forms.recall import RecallCheckForm
 from schemaadmin.models import RecallCheck
 from schemaadmin.permissions import permission_required
-from schemaadmin.recall_forms import RecallCheckForm
 from schemaadmin.services.recall import RecallRefused, RecallResult, latest_recall_check, start_recall_check
 from schemaadmin.views.browsing import render_page
 

@@ -14,11 +14,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from schemaadmin.conf import app_settings
-from schemaadmin.migration_forms import MigrationFilterForm
+from schemaadmin.forms.migrations import MigrationFilterForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.services.migration_lint import MigrationLint, lint_migrations, migration_lint, squawk_binary
-from schemaadmin.services.migration_sql import MigrationSql
-from schemaadmin.services.migrations import UnknownMigration, by_app, migration_detail, migration_status
+from schemaadmin.services.schema.lint import MigrationLint, lint_migrations, migration_lint, squawk_binary
+from schemaadmin.services.schema.migrations import UnknownMigration, by_app, migration_detail, migration_status
+from schemaadmin.services.schema.sql import MigrationSql
 from schemaadmin.views.browsing import render_page
 
 __all__ = ["migration", "migrations"]

@@ -9,11 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from schemaadmin.apply_forms import ApplyForm
+from schemaadmin.forms.apply import ApplyForm
 from schemaadmin.models import MigrationApply
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.findings import Finding, Severity
-from schemaadmin.services.migration_apply import (
+from schemaadmin.services.schema.apply import (
     ApplyAlreadyActive,
     ApplyPlan,
     ApplyRefused,
@@ -22,7 +22,7 @@ from schemaadmin.services.migration_apply import (
     apply_plan,
     start_apply,
 )
-from schemaadmin.services.migration_lint import MigrationLint, lint_migrations
+from schemaadmin.services.schema.lint import MigrationLint, lint_migrations
 from schemaadmin.views.browsing import render_page
 from schemaadmin.views.schema import numbered_lines
 

@@ -1,7 +1,7 @@
 """The live schema: every table with columns, constraints, indexes and foreign keys, a diagram, and drift.
 
 Drift needs the applied migrations replayed in a throwaway database, which takes seconds: the worker does that
-(services/drift_checks.py) and stores the schema they build until the migrations change. Reading the page (GET,
+(services/schema/drift_checks.py) and stores the schema they build until the migrations change. Reading the page (GET,
 anyone with view_schema: operators and DBAs) only compares the live schema with the stored replay; when there is
 none for the current migrations it says so. Starting a replay creates a database on the server, so it is a POST
 that needs REPLAY_PERMISSION (apply_migrations: DBAs and superusers); the page then follows it every 2 s.
@@ -32,10 +32,10 @@ from schemaadmin.pg.schema import (
     TableInfo,
     schema_snapshot,
 )
-from schemaadmin.services.drift import drift_report
-from schemaadmin.services.drift_checks import active_drift_check, last_drift_check, start_drift_check
 from schemaadmin.services.findings import severity_counts
-from schemaadmin.services.schema_diagram import mermaid_er
+from schemaadmin.services.schema.diagram import mermaid_er
+from schemaadmin.services.schema.drift import drift_report
+from schemaadmin.services.schema.drift_checks import active_drift_check, last_drift_check, start_drift_check
 from schemaadmin.views.browsing import render_page
 
 

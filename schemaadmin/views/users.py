@@ -6,14 +6,14 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from schemaadmin.audit import record
-from schemaadmin.browse_forms import PageCursor, UserSearch
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import matching_users
+from schemaadmin.forms.browse import PageCursor, UserSearch
 from schemaadmin.models import ChatUser, Conversation
 from schemaadmin.paging import CursorError, KeysetOrder, Page, keyset_page
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.conversations import CONVERSATION_ORDERS, DEFAULT_ORDER, conversation_page
-from schemaadmin.tables import ConversationTable, UserTable
+from schemaadmin.tables.browse import ConversationTable, UserTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
 # Newest users first, over users (created_at DESC, id DESC).

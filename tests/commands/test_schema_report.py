@@ -89,7 +89,7 @@ def test_drift_findings_are_items_and_fail_the_report(plant):
 
 @pytest.mark.django_db
 def test_without_the_drift_check_the_report_still_runs(monkeypatch):
-    monkeypatch.setitem(sys.modules, "schemaadmin.services.drift", None)  # as if the module were not installed
+    monkeypatch.setitem(sys.modules, "schemaadmin.services.schema.drift", None)  # as if the module were not installed
     report = json.loads(run("--format", "json")[0])
     assert report["drift"] == [] and report["drift_checked"] is False
     assert "(drift check not installed)" in run()[0]

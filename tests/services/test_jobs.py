@@ -29,11 +29,11 @@ from schemaadmin.models import AuditEvent, DriftCheck, IndexRebuild, JobState, M
 from schemaadmin.pg.connection import connection_params, own_connection
 from schemaadmin.pg.shadow import create_database, drop_database, may_create_databases
 from schemaadmin.services import jobs
-from schemaadmin.services.drift_checks import DRIFT_CHECK
-from schemaadmin.services.migration_apply import APPLY
 from schemaadmin.services.rebuilds import plan_rebuild, run_rebuild, start_rebuild
 from schemaadmin.services.rebuilds.run import REBUILD
 from schemaadmin.services.recall import RECALL_CHECK
+from schemaadmin.services.schema.apply import APPLY
+from schemaadmin.services.schema.drift_checks import DRIFT_CHECK
 from tests.conftest import make_user
 from tests.worker import clear_jobs, wait_for
 

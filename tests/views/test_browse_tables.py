@@ -13,7 +13,7 @@ from django.test.html import parse_html
 from django.urls import clear_script_prefix, reverse, set_script_prefix
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
-from schemaadmin.tables import AuditTable, ConversationTable, SearchHitTable, UserTable, object_url
+from schemaadmin.tables.browse import AuditTable, ConversationTable, SearchHitTable, UserTable, object_url
 from schemaadmin.templatetags.browse import browse_table
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.db import connection
 
-from schemaadmin.services.drift_checks import run_drift_check, start_drift_check
+from schemaadmin.services.schema.drift_checks import run_drift_check, start_drift_check
 from tests.services.migration_planting import FIXTURE_PENDING, fixtures_pending  # noqa: F401
 from tests.worker import clear_jobs
 

@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from schemaadmin.audit import client_ip
-from schemaadmin.forms import ThrottledAuthenticationForm
+from schemaadmin.forms.auth import ThrottledAuthenticationForm
 from schemaadmin.models import AuditEvent, LoginThrottle
 from tests.conftest import PASSWORD
 

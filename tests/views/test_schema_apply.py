@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils.html import escape
 
 from schemaadmin.models import AuditEvent, JobState, MigrationApply
-from schemaadmin.services.migration_apply import apply_plan
+from schemaadmin.services.schema.apply import apply_plan
 
 TARGET = "schema_fixtures.0003_remove_widget_note"
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from schemaadmin.models import AuditEvent, DriftCheck, JobState
-from schemaadmin.services.drift_checks import run_drift_check, start_drift_check
+from schemaadmin.services.schema.drift_checks import run_drift_check, start_drift_check
 from tests.worker import clear_jobs
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -122,7 +122,7 @@ def test_reading_the_drift_page_starts_nothing_and_a_dba_starts_the_replay_it_th
     assert dba.post("/schema/drift/").status_code == 302
     assert DriftCheck.objects.count() == 1  # a second request follows the same replay
 
-    run_drift_check(check.pk)  # the job's body, as the worker runs it (tests/services/test_drift.py runs the worker)
+    run_drift_check(check.pk)  # the job's body, as the worker runs it (test_drift.py runs the worker)
     with django_assert_max_num_queries(15):  # session, user, permissions, the stored replay, the live catalog
         done = operator.get("/schema/drift/", **HTMX).content.decode()
     assert "every 2s" not in done and 'data-testid="no-drift"' in done and "applied migrations replayed" in done

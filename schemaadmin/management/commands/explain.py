@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.pg.connection import UnknownDatabase
-from schemaadmin.services.explain import FALLBACK_WARNING, ExplainResult, explain, explain_login
-from schemaadmin.services.explain_summary import PlanSummary, plan_text
+from schemaadmin.services.explain.run import FALLBACK_WARNING, ExplainResult, explain, explain_login
+from schemaadmin.services.explain.summary import PlanSummary, plan_text
 
 
 def summary_as_text(summary: PlanSummary) -> list[str]:

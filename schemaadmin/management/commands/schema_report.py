@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.pg.connection import UnknownDatabase, validated_alias
 from schemaadmin.services.findings import Severity
-from schemaadmin.services.migration_lint import lint_migrations
-from schemaadmin.services.migrations import MigrationStatus, migration_status
+from schemaadmin.services.schema.lint import lint_migrations
+from schemaadmin.services.schema.migrations import MigrationStatus, migration_status
 
-DRIFT_MODULE = "schemaadmin.services.drift"
+DRIFT_MODULE = "schemaadmin.services.schema.drift"
 SECTIONS = ("pending", "lint", "drift")
 TITLES = {
     "pending": "Pending migrations, in the order migrate applies them",

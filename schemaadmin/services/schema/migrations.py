@@ -11,7 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 
 from schemaadmin.pg.connection import validated_alias
-from schemaadmin.services.migration_sql import (
+from schemaadmin.services.schema.sql import (
     MigrationSql,
     UnknownMigration,
     collected_sql,

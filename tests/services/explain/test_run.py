@@ -13,9 +13,9 @@ from schemaadmin.checks import explain_role_problems
 from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, run_slot_key
-from schemaadmin.services import explain as explain_service
-from schemaadmin.services.explain import Refused, checked_statement, explain, marked_position, max_timeout_ms
-from schemaadmin.services.explain_summary import plan_summary, plan_text
+from schemaadmin.services.explain import run as explain_service
+from schemaadmin.services.explain.run import Refused, checked_statement, explain, marked_position, max_timeout_ms
+from schemaadmin.services.explain.summary import plan_summary, plan_text
 from tests.pg.test_explain import UNINTERRUPTIBLE, UNINTERRUPTIBLE_MS
 
 SECRET = "hunter2-secret-token"
@@ -354,7 +354,7 @@ def test_rows_a_limit_never_asked_for_are_not_a_miss():
 
 @pytest.mark.django_db
 def test_parameters_before_postgresql_16_are_refused_with_a_reason(role_user, monkeypatch):
-    monkeypatch.setattr("schemaadmin.services.explain.server_version", lambda using: 150004)
+    monkeypatch.setattr("schemaadmin.services.explain.run.server_version", lambda using: 150004)
     result = explain("SELECT * FROM pg_class WHERE oid = $1", user=role_user("dba"))
     assert result.outcome == "refused" and "PostgreSQL 16 or newer" in result.message
 

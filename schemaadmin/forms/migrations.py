@@ -7,7 +7,7 @@ from typing import cast
 
 from django import forms
 
-from schemaadmin.services.migrations import MigrationStatus
+from schemaadmin.services.schema.migrations import MigrationStatus
 
 __all__ = ["MigrationFilterForm"]
 

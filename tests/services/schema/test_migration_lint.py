@@ -1,4 +1,4 @@
-"""services/migration_lint.py: squawk and our rules on planted dangerous migrations, and on our own migrations."""
+"""services/schema/lint.py: squawk and our rules on planted dangerous migrations, and on our own migrations."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from pgvector.django import HalfVectorField, HnswIndex, IvfflatIndex, VectorFiel
 
 from schemaadmin import models as product
 from schemaadmin.services.findings import Severity
-from schemaadmin.services.migration_lint import (
+from schemaadmin.services.schema.lint import (
     lint_loaded,
     lint_migrations,
     migration_findings,
     squawk_binary,
 )
-from schemaadmin.services.migration_sql import UnknownMigration, migration_loader
+from schemaadmin.services.schema.sql import UnknownMigration, migration_loader
 from tests.schema_fixtures.models import Widget
 from tests.services.migration_planting import planted_migration
 

@@ -1,10 +1,10 @@
 """Drift: where the live database differs from what the models and the applied migrations say it should be.
 
 Two comparisons. The live schema against a shadow database migrated to exactly the applied migrations
-(services/shadow.py): tables, columns (type, nullability, default, identity, generation), indexes, constraints and
-extensions made by hand or lost. And the models against the migration files (what ``makemigrations --check``
-does): a model change nobody wrote a migration for. Names are not drift: an index or constraint the shadow has
-under the same definition matches whatever it is called.
+(services/schema/shadow.py): tables, columns (type, nullability, default, identity, generation), indexes,
+constraints and extensions made by hand or lost. And the models against the migration files (what
+``makemigrations --check`` does): a model change nobody wrote a migration for. Names are not drift: an index or
+constraint the shadow has under the same definition matches whatever it is called.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from schemaadmin.pg.ddl import temporary_index_name
 from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
 from schemaadmin.services.findings import Finding, Kind, Severity, worst_first
 from schemaadmin.services.index_health.sql import qualified, quote_identifier
-from schemaadmin.services.shadow import (
+from schemaadmin.services.schema.shadow import (
     ShadowUnavailable,
     applied_migrations,
     latest_replay,
@@ -441,7 +441,7 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
     """Compare the live database with its applied migrations, and the models with the migration files.
 
     With replay=False (web requests) only a stored replay of the applied migrations is used, never a new one:
-    when there is none yet, the report says it awaits one (the worker makes it, services/drift_checks.py).
+    when there is none yet, the report says it awaits one (the worker makes it, services/schema/drift_checks.py).
     """
     validated_alias(using)
     started = time.monotonic()

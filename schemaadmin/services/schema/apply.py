@@ -25,8 +25,8 @@ from schemaadmin.pg.jobs import backend_pid, reset_session_timeouts, set_session
 from schemaadmin.services import jobs
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.jobs import JobLog
-from schemaadmin.services.migration_lint import lint_migrations
-from schemaadmin.services.migrations import forward_plan
+from schemaadmin.services.schema.lint import lint_migrations
+from schemaadmin.services.schema.migrations import forward_plan
 
 __all__ = [
     "APPLY",

@@ -1,4 +1,4 @@
-"""services/migrations.py and migration_sql.py: status in plan order, operations in words, SQL as sqlmigrate."""
+"""services/schema/migrations.py and migration_sql.py: status in plan order, operations in words, SQL as sqlmigrate."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import migrations
 
-from schemaadmin.services.migration_sql import collected_sql, migration_loader
-from schemaadmin.services.migrations import (
+from schemaadmin.services.schema.migrations import (
     UnknownMigration,
     by_app,
     migration_detail,
@@ -17,6 +16,7 @@ from schemaadmin.services.migrations import (
     migration_status,
     pending_migrations,
 )
+from schemaadmin.services.schema.sql import collected_sql, migration_loader
 from tests.services.migration_planting import FIXTURE_PENDING, fixtures_pending, planted_migration  # noqa: F401
 
 

@@ -43,8 +43,8 @@ from schemaadmin.pg.explain import (
     run_explain,
     take_run_slot,
 )
-from schemaadmin.services.explain_allowlist import function_refusal
-from schemaadmin.services.explain_summary import PlanSummary, plan_summary
+from schemaadmin.services.explain.allowlist import function_refusal
+from schemaadmin.services.explain.summary import PlanSummary, plan_summary
 
 __all__ = [
     "FALLBACK_WARNING",

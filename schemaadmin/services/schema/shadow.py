@@ -1,9 +1,9 @@
 """The schema the applied migrations build: replayed in a throwaway "shadow" database, introspected, dropped.
 
 The shadow lives on the same server as the alias it stands for (so the same PostgreSQL version and extensions),
-is created from template1 (with the extensions installed there), migrated by a child process to exactly the migrations applied on the live database
-(pending ones stay out) and read there with the same catalog functions as the live database (the child prints
-the snapshot as JSON), and always dropped.
+is created from template1 (with the extensions installed there), migrated by a child process to exactly the
+migrations applied on the live database (pending ones stay out) and read there with the same catalog functions as
+the live database (the child prints the snapshot as JSON), and always dropped.
 
 Why a child process rather than a temporary alias in this process: data migrations often ignore
 ``schema_editor.connection.alias`` (ours, 0002_roles, uses ``ContentType.objects``), so replaying them here would
@@ -114,7 +114,7 @@ def _migrate_shadow(
     }
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "schemaadmin.services.shadow"],
+            [sys.executable, "-m", "schemaadmin.services.schema.shadow"],
             input=json.dumps({"applied": sorted(applied), "schemas": list(schemas)}),
             capture_output=True,
             text=True,

@@ -10,7 +10,7 @@ from django.db import connections
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.explain import EXPLAIN_OPTIONS
-from schemaadmin.services.explain import max_timeout_ms
+from schemaadmin.services.explain.run import max_timeout_ms
 
 __all__ = ["CompareForm", "ExplainForm"]
 

@@ -15,7 +15,12 @@ from schemaadmin.models import ACTIVE_STATES, DriftCheck, JobState
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.services import jobs
 from schemaadmin.services.jobs import JobLog
-from schemaadmin.services.shadow import applied_migrations, build_shadow_snapshot, shadow_fingerprint, snapshot_to_json
+from schemaadmin.services.schema.shadow import (
+    applied_migrations,
+    build_shadow_snapshot,
+    shadow_fingerprint,
+    snapshot_to_json,
+)
 
 __all__ = [
     "DRIFT_CHECK",

@@ -12,7 +12,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from schemaadmin.models import AuditEvent, JobState, MigrationApply
 from schemaadmin.pg.connection import connection_params
-from schemaadmin.services.migration_apply import (
+from schemaadmin.services.schema.apply import (
     WORKER_STOPPED,
     ApplyAlreadyActive,
     ApplyPlan,

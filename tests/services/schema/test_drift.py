@@ -1,4 +1,4 @@
-"""services/drift.py on the real test database: what migrate built is clean; hand-made changes are drift."""
+"""services/schema/drift.py on the real test database: what migrate built is clean; hand-made changes are drift."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.db import connection, models
 
 from schemaadmin.models import DriftCheck, JobState
 from schemaadmin.pg.schema import schema_indexes
-from schemaadmin.services.drift import drift_findings, drift_report, model_changes
-from schemaadmin.services.drift_checks import start_drift_check
-from schemaadmin.services.shadow import applied_migrations
+from schemaadmin.services.schema.drift import drift_findings, drift_report, model_changes
+from schemaadmin.services.schema.drift_checks import start_drift_check
+from schemaadmin.services.schema.shadow import applied_migrations
 from tests.schema_fixtures.models import Widget
 from tests.worker import wait_for
 

@@ -47,8 +47,8 @@ from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first
-from schemaadmin.services.migration_rules import SizedFinding, operation_findings
-from schemaadmin.services.migration_sql import MigrationSql, collected_sql, find_migration, migration_loader
+from schemaadmin.services.schema.lint_rules import SizedFinding, operation_findings
+from schemaadmin.services.schema.sql import MigrationSql, collected_sql, find_migration, migration_loader
 
 __all__ = [
     "SQUAWK_EXCLUDED",
@@ -168,7 +168,7 @@ def migration_findings(app_label: str, name: str, *, using: str = "default") -> 
 
 def pending_lint(*, using: str = "default") -> list[MigrationLint]:
     """Lint every pending migration, in plan order."""
-    from schemaadmin.services.migrations import pending_migrations
+    from schemaadmin.services.schema.migrations import pending_migrations
 
     return lint_migrations([(m.app_label, m.name) for m in pending_migrations(using=using)], using=using)
 

@@ -7,8 +7,8 @@ import uuid
 import pglast
 import pytest
 
-from schemaadmin.services.explain_allowlist import MAX_BUILT_BYTES, function_refusal
-from schemaadmin.services.explain_presets import presets
+from schemaadmin.services.explain.allowlist import MAX_BUILT_BYTES, function_refusal
+from schemaadmin.services.explain.presets import presets
 
 pytestmark = pytest.mark.django_db
 

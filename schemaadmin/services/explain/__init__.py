@@ -1,0 +1,1 @@
+"""The EXPLAIN console: the allowlist, presets, running a plan and summarising it."""

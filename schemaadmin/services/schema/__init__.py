@@ -1,0 +1,1 @@
+"""Schema changes: migrations, their SQL and lint, drift, shadow databases, apply, the diagram."""

@@ -1,0 +1,1 @@
+"""What the database is doing: query statistics over time and live activity."""
