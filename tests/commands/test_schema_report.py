@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, models
 
 from tests.services.migration_planting import FIXTURE_PENDING, fixtures_pending  # noqa: F401
 
@@ -103,3 +103,18 @@ def test_bad_options_are_clear_errors():
         call_command("schema_report", "--fail-on", "fatal", stdout=io.StringIO())
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("schema_report", "--format", "yaml", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_a_new_not_null_field_without_default_and_no_migration_is_reported_not_a_crash():
+    # The everyday "forgot makemigrations": makemigrations would have to ask for a one-off default.
+    from tests.services.schema.test_drift import field_added_to_widget
+
+    with field_added_to_widget("rank", models.IntegerField()):
+        output, status = run("--format", "json")
+    report = json.loads(output)
+    missing = [item for item in report["drift"] if item["code"] == "model_without_migration"]
+    assert [(item["object"], item["severity"]) for item in missing] == [("schema_fixtures.widget", "critical")]
+    assert "Add field rank to widget" in missing[0]["message"]
+    assert "one-off default" in missing[0]["message"]
+    assert status == 1

@@ -14,18 +14,13 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
-from django.apps import apps as global_apps
-from django.db.migrations.autodetector import MigrationAutodetector
-from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
-from django.db.migrations.state import ProjectState
-
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.ddl import temporary_index_name
 from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
 from schemaadmin.services.findings import Finding, Kind, Severity, worst_first
 from schemaadmin.services.index_health.sql import qualified, quote_identifier
+from schemaadmin.services.schema.model_changes import model_changes
 from schemaadmin.services.schema.shadow import (
     ShadowUnavailable,
     applied_migrations,
@@ -392,44 +387,6 @@ def schema_drift(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding
     findings += _index_findings(live, expected, tables)
     findings += _constraint_findings(live, expected, tables)
     findings += _extension_findings(live, expected)
-    return findings
-
-
-def model_changes() -> list[Finding]:
-    """Return each model change no migration file describes yet, as makemigrations --check would find it."""
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    conflicts = loader.detect_conflicts()
-    if conflicts:
-        return [
-            _finding(
-                "migration_conflict",
-                CRITICAL,
-                app_label,
-                f"App {app_label} has several leaf migrations: {', '.join(sorted(names))}.",
-                f"manage.py makemigrations --merge {app_label}",
-            )
-            for app_label, names in sorted(conflicts.items())
-        ]
-    autodetector = MigrationAutodetector(
-        loader.project_state(),
-        ProjectState.from_apps(global_apps),
-        NonInteractiveMigrationQuestioner(specified_apps=None, dry_run=True),
-    )
-    findings = []
-    for app_label, migrations in sorted(autodetector.changes(graph=loader.graph).items()):
-        for migration in migrations:
-            for operation in migration.operations:
-                model = getattr(operation, "model_name", None) or getattr(operation, "name", "")
-                findings.append(
-                    _finding(
-                        "model_without_migration",
-                        CRITICAL,
-                        f"{app_label}.{model}" if model else app_label,
-                        f"{operation.describe()}: the models say so, but no migration file does.",
-                        f"manage.py makemigrations {app_label}, review the migration (lint it on the schema page) "
-                        "and apply it.",
-                    )
-                )
     return findings
 
 
