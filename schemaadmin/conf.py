@@ -94,6 +94,14 @@ DEFAULTS: dict[str, Any] = {
     "RECALL_TARGET": 0.95,
     "RECALL_STATEMENT_TIMEOUT_MS": 60_000,
     "RECALL_HNSW_LADDER": (10, 20, 40, 80, 160, 320, 640),
+    # Query statistics (/queries/, manage.py query_stats). When the worker snapshots pg_stat_statements (a cron
+    # line, read when the worker starts), how many days of snapshots are kept, and at most how many statements
+    # one snapshot stores (those that moved, costliest by time first).
+    "QUERY_STATS_SNAPSHOT_CRON": "*/5 * * * *",
+    "QUERY_STATS_RETENTION_DAYS": 14,
+    "QUERY_STATS_MAX_STATEMENTS_PER_SNAPSHOT": 500,
+    # Regressions compare mean times only for statements called at least this often in both windows.
+    "QUERY_STATS_REGRESSION_MIN_CALLS": 5,
 }
 
 _cache: dict[str, Any] | None = None

@@ -9,13 +9,23 @@ from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
+from schemaadmin.conf import app_settings
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds.run import REBUILD, run_rebuild
 from schemaadmin.services.recall import RECALL_CHECK, run_recall_check
 from schemaadmin.services.schema.apply import APPLY, run_apply
 from schemaadmin.services.schema.drift_checks import DRIFT_CHECK, run_drift_check
+from schemaadmin.services.workload.snapshots import snapshot_and_prune
 
-__all__ = ["app", "apply_migrations", "drift_check", "rebuild_index", "recall_check", "recover_stalled_jobs"]
+__all__ = [
+    "app",
+    "apply_migrations",
+    "drift_check",
+    "query_stats_snapshot",
+    "rebuild_index",
+    "recall_check",
+    "recover_stalled_jobs",
+]
 
 
 @app.task(name=APPLY.task_name)
@@ -56,3 +66,12 @@ def drift_check(check_id: int) -> str:
 def recover_stalled_jobs(timestamp: int) -> int:
     """Recover the jobs of every registered kind whose worker stopped; return how many records were ended."""
     return jobs.recover_stalled_jobs()
+
+
+# Every five minutes by default (QUERY_STATS_SNAPSHOT_CRON, read when the worker starts): what each statement did
+# since the last snapshot, kept QUERY_STATS_RETENTION_DAYS.
+@app.periodic(cron=app_settings()["QUERY_STATS_SNAPSHOT_CRON"], periodic_id="query_stats_snapshot")
+@app.task(name="schemaadmin.query_stats_snapshot", queueing_lock="schemaadmin.query_stats_snapshot")
+def query_stats_snapshot(timestamp: int) -> str:
+    """Snapshot pg_stat_statements of the default database's server and prune old snapshots; say what was done."""
+    return snapshot_and_prune().message

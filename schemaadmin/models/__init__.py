@@ -12,6 +12,7 @@ from schemaadmin.models.operations import (
     MigrationApply,
     RecallCheck,
 )
+from schemaadmin.models.query_stats import QuerySnapshot, QueryStatBaseline, QueryStatDelta, QueryStatRollup, QueryText
 
 # The chat product's own tables: what the EXPLAIN console's role may read, and nothing of SchemaAdmin's.
 PRODUCT_MODELS = (ChatUser, Conversation, Message, ConversationPreference, KnowledgeBaseDocument, KnowledgeBaseChunk)
@@ -34,5 +35,10 @@ __all__ = [
     "LoginThrottle",
     "Message",
     "MigrationApply",
+    "QuerySnapshot",
+    "QueryStatBaseline",
+    "QueryStatDelta",
+    "QueryStatRollup",
+    "QueryText",
     "RecallCheck",
 ]

@@ -1,0 +1,521 @@
+"""Query statistics over time in SchemaAdmin's own tables: write a snapshot's deltas, sum windows, prune.
+
+The tables are the models of models/query_stats.py (named here by their db_table). A window [start, end) is summed
+from three sources so that even fourteen days read a few thousand rows: whole UTC days from the day roll-ups,
+whole hours at its edges from the hour roll-ups, and the snapshots of the partial hours at its very ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemaadmin.pg.connection import cursor, fetch_one, fetch_rows
+from schemaadmin.pg.stats import ORDERS, StatementCounters, StatementTotals
+
+__all__ = [
+    "DeltaOutcome",
+    "SeriesPoint",
+    "StatementChange",
+    "add_to_rollups",
+    "has_deltas",
+    "lock_series",
+    "prune_before",
+    "record_deltas",
+    "refresh_baseline",
+    "regressions",
+    "series",
+    "snapshot_times",
+    "window_totals",
+]
+
+SNAPSHOTS = "schemaadmin_query_snapshot"
+DELTAS = "schemaadmin_query_stat_delta"
+ROLLUPS = "schemaadmin_query_stat_rollup"
+BASELINE = "schemaadmin_query_stat_baseline"
+TEXTS = "schemaadmin_query_text"
+COUNTERS = ("calls", "total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaOutcome:
+    changed: int  # statements whose counters moved
+    kept: int  # deltas stored (the costliest, up to the limit)
+    missing_texts: tuple[int, ...]  # queryids of stored deltas whose text is not stored yet
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    bucket: datetime
+    dbid: int
+    userid: int
+    queryid: int
+    calls: int
+    total_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class StatementChange:
+    """One statement's mean time in an earlier and a later window."""
+
+    dbid: int
+    userid: int
+    queryid: int
+    query: str
+    before_calls: int
+    before_mean_ms: float
+    after_calls: int
+    after_mean_ms: float
+    after_total_ms: float
+
+
+def lock_series(alias: str, *, using: str = "default") -> None:
+    """Wait until no other transaction is snapshotting this alias's server, then hold that until commit."""
+    with cursor(using) as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"schemaadmin.query_stats:{alias}"])
+
+
+def _counter_arrays(counters: Sequence[StatementCounters]) -> dict[str, list[Any]]:
+    names = ("dbid", "userid", "queryid", *COUNTERS, "stats_since")
+    return {name: [getattr(row, name) for row in counters] for name in names}
+
+
+_CURRENT = """
+    current AS (
+        SELECT *
+        FROM unnest(
+            %(dbid)s::bigint[], %(userid)s::bigint[], %(queryid)s::bigint[], %(calls)s::bigint[],
+            %(total_ms)s::float8[], %(rows)s::bigint[], %(shared_blks_hit)s::bigint[],
+            %(shared_blks_read)s::bigint[], %(temp_blks_written)s::bigint[], %(stats_since)s::timestamptz[]
+        ) AS c(dbid, userid, queryid, calls, total_ms, rows, shared_blks_hit, shared_blks_read,
+               temp_blks_written, stats_since)
+    )
+"""
+
+
+def record_deltas(
+    snapshot_id: int,
+    alias: str,
+    counters: Sequence[StatementCounters],
+    *,
+    reset: bool,
+    limit: int,
+    using: str = "default",
+) -> DeltaOutcome:
+    """Store what each statement did since the baseline: the costliest `limit` that moved, never a negative delta."""
+    # An entry counts from zero again after a reset of everything, a reset of its own, or an eviction and
+    # return: then everything it counted happened since the previous snapshot, and its delta is its counters.
+    # stats_since says so on PostgreSQL 17+; before that, a counter smaller than the baseline's does.
+    row = fetch_one(
+        f"""
+        WITH {_CURRENT},
+        compared AS (
+            SELECT c.*,
+                   (%(reset)s OR b.queryid IS NULL
+                    OR c.stats_since IS DISTINCT FROM b.stats_since
+                    OR c.calls < b.calls OR c.total_ms < b.total_ms) AS restarted,
+                   b.calls AS b_calls, b.total_ms AS b_total_ms, b.rows AS b_rows,
+                   b.shared_blks_hit AS b_hit, b.shared_blks_read AS b_read, b.temp_blks_written AS b_temp
+            FROM current AS c
+            LEFT JOIN {BASELINE} AS b
+              ON b.database_alias = %(alias)s AND b.dbid = c.dbid AND b.userid = c.userid AND b.queryid = c.queryid
+        ),
+        changed AS (
+            SELECT dbid, userid, queryid,
+                   CASE WHEN restarted THEN calls ELSE calls - b_calls END AS calls,
+                   CASE WHEN restarted THEN total_ms ELSE greatest(total_ms - b_total_ms, 0) END AS total_ms,
+                   CASE WHEN restarted THEN rows ELSE greatest(rows - b_rows, 0) END AS rows,
+                   CASE WHEN restarted THEN shared_blks_hit ELSE greatest(shared_blks_hit - b_hit, 0) END
+                       AS shared_blks_hit,
+                   CASE WHEN restarted THEN shared_blks_read ELSE greatest(shared_blks_read - b_read, 0) END
+                       AS shared_blks_read,
+                   CASE WHEN restarted THEN temp_blks_written ELSE greatest(temp_blks_written - b_temp, 0) END
+                       AS temp_blks_written
+            FROM compared
+            WHERE CASE WHEN restarted THEN calls ELSE calls - b_calls END > 0
+        ),
+        kept AS (
+            INSERT INTO {DELTAS} (snapshot_id, dbid, userid, queryid, calls, total_ms, rows,
+                                  shared_blks_hit, shared_blks_read, temp_blks_written)
+            SELECT %(snapshot)s, dbid, userid, queryid, calls, total_ms, rows,
+                   shared_blks_hit, shared_blks_read, temp_blks_written
+            FROM changed
+            ORDER BY total_ms DESC, queryid
+            LIMIT %(limit)s
+            RETURNING queryid
+        )
+        SELECT (SELECT count(*) FROM changed) AS changed,
+               (SELECT count(*) FROM kept) AS kept,
+               ARRAY(
+                   SELECT DISTINCT k.queryid
+                   FROM kept AS k
+                   WHERE NOT EXISTS (SELECT 1 FROM {TEXTS} AS t WHERE t.queryid = k.queryid)
+               ) AS missing_texts
+        """,  # noqa: S608 -- table names are this module's constants
+        {**_counter_arrays(counters), "snapshot": snapshot_id, "alias": alias, "reset": reset, "limit": limit},
+        using=using,
+    )
+    assert row is not None
+    return DeltaOutcome(changed=row[0], kept=row[1], missing_texts=tuple(row[2]))
+
+
+def refresh_baseline(alias: str, counters: Sequence[StatementCounters], *, using: str = "default") -> None:
+    """Make the counters the baseline: update the entries that moved, add new ones, drop those that left."""
+    with cursor(using) as cur:
+        cur.execute(
+            f"""
+            WITH {_CURRENT},
+            gone AS (
+                DELETE FROM {BASELINE} AS b
+                WHERE b.database_alias = %(alias)s
+                  AND NOT EXISTS (
+                      SELECT 1 FROM current AS c
+                      WHERE c.dbid = b.dbid AND c.userid = b.userid AND c.queryid = b.queryid
+                  )
+            )
+            INSERT INTO {BASELINE} AS b (database_alias, dbid, userid, queryid, calls, total_ms, rows,
+                                         shared_blks_hit, shared_blks_read, temp_blks_written, stats_since)
+            SELECT %(alias)s, c.dbid, c.userid, c.queryid, c.calls, c.total_ms, c.rows,
+                   c.shared_blks_hit, c.shared_blks_read, c.temp_blks_written, c.stats_since
+            FROM current AS c
+            ON CONFLICT (database_alias, dbid, userid, queryid) DO UPDATE
+            SET calls = EXCLUDED.calls, total_ms = EXCLUDED.total_ms, rows = EXCLUDED.rows,
+                shared_blks_hit = EXCLUDED.shared_blks_hit, shared_blks_read = EXCLUDED.shared_blks_read,
+                temp_blks_written = EXCLUDED.temp_blks_written, stats_since = EXCLUDED.stats_since
+            WHERE (b.calls, b.total_ms, b.stats_since) IS DISTINCT FROM
+                  (EXCLUDED.calls, EXCLUDED.total_ms, EXCLUDED.stats_since)
+            """,  # noqa: S608 -- table names are this module's constants
+            {**_counter_arrays(counters), "alias": alias},
+        )
+
+
+def add_to_rollups(snapshot_id: int, *, using: str = "default") -> None:
+    """Add a snapshot's deltas to the hour and day roll-ups of the UTC hour and day it was taken in."""
+    with cursor(using) as cur:
+        cur.execute(
+            f"""
+            INSERT INTO {ROLLUPS} AS r (database_alias, span, bucket, dbid, userid, queryid, calls, total_ms, rows,
+                                        shared_blks_hit, shared_blks_read, temp_blks_written)
+            SELECT s.database_alias, spans.span, date_trunc(spans.span, s.taken_at, 'UTC'),
+                   d.dbid, d.userid, d.queryid, d.calls, d.total_ms, d.rows,
+                   d.shared_blks_hit, d.shared_blks_read, d.temp_blks_written
+            FROM {DELTAS} AS d
+            JOIN {SNAPSHOTS} AS s ON s.id = d.snapshot_id
+            CROSS JOIN (VALUES ('hour'), ('day')) AS spans(span)
+            WHERE d.snapshot_id = %(snapshot)s
+            ON CONFLICT (database_alias, span, bucket, dbid, userid, queryid) DO UPDATE
+            SET calls = r.calls + EXCLUDED.calls, total_ms = r.total_ms + EXCLUDED.total_ms,
+                rows = r.rows + EXCLUDED.rows, shared_blks_hit = r.shared_blks_hit + EXCLUDED.shared_blks_hit,
+                shared_blks_read = r.shared_blks_read + EXCLUDED.shared_blks_read,
+                temp_blks_written = r.temp_blks_written + EXCLUDED.temp_blks_written
+            """,  # noqa: S608 -- table names are this module's constants
+            {"snapshot": snapshot_id},
+        )
+
+
+def prune_before(alias: str, cutoff: datetime, *, using: str = "default") -> int:
+    """Delete the snapshots (their deltas go with them), roll-ups and orphaned texts older than cutoff; count them."""
+    with cursor(using) as cur:
+        cur.execute(
+            f"""
+            DELETE FROM {SNAPSHOTS}
+            WHERE database_alias = %(alias)s
+              AND taken_at < %(cutoff)s
+            """,  # noqa: S608 -- table names are this module's constants
+            {"alias": alias, "cutoff": cutoff},
+        )
+        snapshots = cur.rowcount
+        # A day's roll-up goes when the whole day is past the cutoff, so a window reaching back to it stays whole.
+        cur.execute(
+            f"""
+            DELETE FROM {ROLLUPS}
+            WHERE database_alias = %(alias)s
+              AND bucket + CASE span WHEN 'day' THEN interval '1 day' ELSE interval '1 hour' END <= %(cutoff)s
+            """,  # noqa: S608 -- table names are this module's constants
+            {"alias": alias, "cutoff": cutoff},
+        )
+        if snapshots:
+            cur.execute(
+                f"""
+                DELETE FROM {TEXTS} AS t
+                WHERE NOT EXISTS (SELECT 1 FROM {ROLLUPS} AS r WHERE r.queryid = t.queryid)
+                  AND NOT EXISTS (SELECT 1 FROM {BASELINE} AS b WHERE b.queryid = t.queryid)
+                """  # noqa: S608 -- table names are this module's constants
+            )
+    return snapshots
+
+
+def _ceil(moment: datetime, unit: timedelta) -> datetime:
+    floor = _floor(moment, unit)
+    return floor if floor == moment else floor + unit
+
+
+def _floor(moment: datetime, unit: timedelta) -> datetime:
+    moment = moment.astimezone(UTC)
+    if unit == timedelta(days=1):
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pieces:
+    """Where a window's sums come from: snapshot ranges, hour-bucket ranges and one day-bucket range."""
+
+    snapshots: tuple[tuple[datetime, datetime], ...]
+    hours: tuple[tuple[datetime, datetime], ...]
+    days: tuple[datetime, datetime]
+
+
+def _pieces(start: datetime, end: datetime) -> _Pieces:
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    first_hour, last_hour = _ceil(start, hour), _floor(end, hour)
+    if first_hour >= last_hour:  # inside one hour, or across one boundary: snapshots only
+        return _Pieces(snapshots=((start, end),), hours=(), days=(end, end))
+    first_day, last_day = _ceil(start, day), _floor(end, day)
+    if first_day >= last_day:
+        return _Pieces(
+            snapshots=((start, first_hour), (last_hour, end)), hours=((first_hour, last_hour),), days=(end, end)
+        )
+    return _Pieces(
+        snapshots=((start, first_hour), (last_hour, end)),
+        hours=((first_hour, first_day), (last_day, last_hour)),
+        days=(first_day, last_day),
+    )
+
+
+def _window_sql(prefix: str, start: datetime, end: datetime, params: dict[str, Any]) -> str:
+    """Return a SELECT of the window's rows (before summing), adding its parameters under prefix."""
+    pieces = _pieces(start, end)
+    snapshot_ranges = " OR ".join(
+        f"(s.taken_at >= %({prefix}s{i}a)s AND s.taken_at < %({prefix}s{i}b)s)" for i in range(len(pieces.snapshots))
+    )
+    for i, (a, b) in enumerate(pieces.snapshots):
+        params[f"{prefix}s{i}a"], params[f"{prefix}s{i}b"] = a, b
+    hour_ranges = " OR ".join(
+        f"(r.bucket >= %({prefix}h{i}a)s AND r.bucket < %({prefix}h{i}b)s)" for i in range(len(pieces.hours))
+    )
+    for i, (a, b) in enumerate(pieces.hours):
+        params[f"{prefix}h{i}a"], params[f"{prefix}h{i}b"] = a, b
+    params[f"{prefix}da"], params[f"{prefix}db"] = pieces.days
+    columns = "dbid, userid, queryid, " + ", ".join(COUNTERS)
+    return f"""
+        SELECT d.{columns.replace(", ", ", d.")}
+        FROM {DELTAS} AS d
+        WHERE d.snapshot_id IN (
+            SELECT s.id FROM {SNAPSHOTS} AS s WHERE s.database_alias = %(alias)s AND ({snapshot_ranges})
+        )
+          AND (%(dbid)s::bigint IS NULL OR d.dbid = %(dbid)s::bigint)
+          AND (%(userid)s::bigint IS NULL OR d.userid = %(userid)s::bigint)
+        UNION ALL
+        SELECT r.{columns.replace(", ", ", r.")}
+        FROM {ROLLUPS} AS r
+        WHERE r.database_alias = %(alias)s
+          AND r.span = 'hour'
+          AND ({hour_ranges or "false"})
+          AND (%(dbid)s::bigint IS NULL OR r.dbid = %(dbid)s::bigint)
+          AND (%(userid)s::bigint IS NULL OR r.userid = %(userid)s::bigint)
+        UNION ALL
+        SELECT r.{columns.replace(", ", ", r.")}
+        FROM {ROLLUPS} AS r
+        WHERE r.database_alias = %(alias)s
+          AND r.span = 'day'
+          AND r.bucket >= %({prefix}da)s AND r.bucket < %({prefix}db)s
+          AND (%(dbid)s::bigint IS NULL OR r.dbid = %(dbid)s::bigint)
+          AND (%(userid)s::bigint IS NULL OR r.userid = %(userid)s::bigint)
+    """  # noqa: S608 -- table names are constants; every value is a parameter
+
+
+_SUMS = ", ".join(f"sum({name}) AS {name}" for name in COUNTERS)
+
+
+def window_totals(
+    alias: str,
+    start: datetime,
+    end: datetime,
+    *,
+    order: str = "total",
+    limit: int = 50,
+    dbid: int | None = None,
+    userid: int | None = None,
+    queryid: int | None = None,
+    using: str = "default",
+) -> list[StatementTotals]:
+    """Return the statements that cost most in [start, end) by the order's column, with their texts and shares."""
+    column = ORDERS[order]
+    params: dict[str, Any] = {"alias": alias, "dbid": dbid, "userid": userid, "queryid": queryid, "limit": limit}
+    rows = _window_sql("w", start, end, params)
+    return fetch_rows(
+        StatementTotals,
+        f"""
+        WITH summed AS (
+            SELECT dbid, userid, queryid, {_SUMS}
+            FROM ({rows}) AS pieces
+            GROUP BY dbid, userid, queryid
+        ),
+        ranked AS (
+            SELECT summed.*,
+                   summed.total_ms / NULLIF(summed.calls, 0) AS mean_ms,
+                   coalesce(summed.total_ms / NULLIF(sum(summed.total_ms) OVER (), 0), 0) AS share
+            FROM summed
+        ),
+        top AS (
+            SELECT *
+            FROM ranked
+            WHERE %(queryid)s::bigint IS NULL OR queryid = %(queryid)s::bigint
+            ORDER BY {column} DESC NULLS LAST, queryid
+            LIMIT %(limit)s
+        )
+        SELECT top.dbid AS dbid,
+               top.userid AS userid,
+               top.queryid AS queryid,
+               coalesce(t.query, '') AS query,
+               top.calls::bigint AS calls,
+               top.total_ms AS total_ms,
+               coalesce(top.mean_ms, 0) AS mean_ms,
+               top.rows::bigint AS rows,
+               top.shared_blks_hit::bigint AS shared_blks_hit,
+               top.shared_blks_read::bigint AS shared_blks_read,
+               top.temp_blks_written::bigint AS temp_blks_written,
+               top.share AS share
+        FROM top
+        LEFT JOIN {TEXTS} AS t ON t.queryid = top.queryid
+        ORDER BY top.{column} DESC NULLS LAST, top.queryid
+        """,  # noqa: S608 -- the order column comes from ORDERS, never from input
+        params,
+        using=using,
+    )
+
+
+def has_deltas(alias: str, start: datetime, end: datetime, *, using: str = "default") -> bool:
+    """Return whether a snapshot taken in [start, end) follows another one (so that the window has figures)."""
+    row = fetch_one(
+        f"""
+        SELECT EXISTS (
+            SELECT 1
+            FROM {SNAPSHOTS}
+            WHERE database_alias = %(alias)s
+              AND taken_at >= %(start)s AND taken_at < %(end)s
+              AND previous_taken_at IS NOT NULL
+        )
+        """,  # noqa: S608 -- table names are this module's constants
+        {"alias": alias, "start": start, "end": end},
+        using=using,
+    )
+    return bool(row and row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class _Moment:
+    taken_at: datetime
+
+
+def snapshot_times(alias: str, start: datetime, end: datetime, *, using: str = "default") -> list[datetime]:
+    """Return when each snapshot in [start, end) was taken, oldest first."""
+    rows = fetch_rows(
+        _Moment,
+        f"""
+        SELECT taken_at AS taken_at
+        FROM {SNAPSHOTS}
+        WHERE database_alias = %(alias)s
+          AND taken_at >= %(start)s AND taken_at < %(end)s
+        ORDER BY taken_at
+        """,  # noqa: S608 -- table names are this module's constants
+        {"alias": alias, "start": start, "end": end},
+        using=using,
+    )
+    return [row.taken_at for row in rows]
+
+
+def series(
+    alias: str,
+    start: datetime,
+    end: datetime,
+    queryids: Sequence[int],
+    *,
+    span: str,
+    using: str = "default",
+) -> list[SeriesPoint]:
+    """Return the statements' calls and time per snapshot ("snapshot") or per hour or day bucket ("hour", "day")."""
+    params = {"alias": alias, "start": start, "end": end, "queryids": list(queryids), "span": span}
+    if span == "snapshot":
+        sql = f"""
+            SELECT s.taken_at AS bucket, d.dbid AS dbid, d.userid AS userid, d.queryid AS queryid,
+                   d.calls AS calls, d.total_ms AS total_ms
+            FROM {DELTAS} AS d
+            JOIN {SNAPSHOTS} AS s ON s.id = d.snapshot_id
+            WHERE s.database_alias = %(alias)s
+              AND s.taken_at >= %(start)s AND s.taken_at < %(end)s
+              AND d.queryid = ANY(%(queryids)s)
+            ORDER BY s.taken_at
+        """  # noqa: S608 -- table names are this module's constants
+    else:
+        sql = f"""
+            SELECT r.bucket AS bucket, r.dbid AS dbid, r.userid AS userid, r.queryid AS queryid,
+                   r.calls AS calls, r.total_ms AS total_ms
+            FROM {ROLLUPS} AS r
+            WHERE r.database_alias = %(alias)s
+              AND r.span = %(span)s
+              AND r.queryid = ANY(%(queryids)s)
+              AND r.bucket >= date_trunc(%(span)s, %(start)s::timestamptz, 'UTC') AND r.bucket < %(end)s
+            ORDER BY r.bucket
+        """  # noqa: S608 -- table names are this module's constants
+    return fetch_rows(SeriesPoint, sql, params, using=using)
+
+
+def regressions(
+    alias: str,
+    before: tuple[datetime, datetime],
+    after: tuple[datetime, datetime],
+    *,
+    min_calls: int,
+    limit: int = 50,
+    dbid: int | None = None,
+    userid: int | None = None,
+    using: str = "default",
+) -> list[StatementChange]:
+    """Return the statements whose mean time rose most from the earlier window to the later one."""
+    params: dict[str, Any] = {"alias": alias, "dbid": dbid, "userid": userid, "limit": limit, "min_calls": min_calls}
+    earlier = _window_sql("b", *before, params)
+    later = _window_sql("a", *after, params)
+    return fetch_rows(
+        StatementChange,
+        f"""
+        WITH earlier AS (
+            SELECT dbid, userid, queryid, sum(calls) AS calls, sum(total_ms) AS total_ms
+            FROM ({earlier}) AS pieces
+            GROUP BY dbid, userid, queryid
+        ),
+        later AS (
+            SELECT dbid, userid, queryid, sum(calls) AS calls, sum(total_ms) AS total_ms
+            FROM ({later}) AS pieces
+            GROUP BY dbid, userid, queryid
+        ),
+        changed AS (
+            SELECT l.dbid, l.userid, l.queryid,
+                   e.calls AS before_calls, e.total_ms / e.calls AS before_mean_ms,
+                   l.calls AS after_calls, l.total_ms / l.calls AS after_mean_ms, l.total_ms AS after_total_ms
+            FROM later AS l
+            JOIN earlier AS e USING (dbid, userid, queryid)
+            WHERE l.calls >= %(min_calls)s AND e.calls >= %(min_calls)s
+              AND l.total_ms / l.calls > e.total_ms / e.calls
+            ORDER BY l.total_ms / l.calls - e.total_ms / e.calls DESC, l.queryid
+            LIMIT %(limit)s
+        )
+        SELECT c.dbid AS dbid,
+               c.userid AS userid,
+               c.queryid AS queryid,
+               coalesce(t.query, '') AS query,
+               c.before_calls::bigint AS before_calls,
+               c.before_mean_ms AS before_mean_ms,
+               c.after_calls::bigint AS after_calls,
+               c.after_mean_ms AS after_mean_ms,
+               c.after_total_ms AS after_total_ms
+        FROM changed AS c
+        LEFT JOIN {TEXTS} AS t ON t.queryid = c.queryid
+        ORDER BY c.after_mean_ms - c.before_mean_ms DESC, c.queryid
+        """,  # noqa: S608 -- table names are constants; every value is a parameter
+        params,
+        using=using,
+    )

@@ -1,0 +1,139 @@
+"""Snapshots of pg_stat_statements on the real embedded server, with a workload the tests run themselves."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from schemaadmin.models import QuerySnapshot, QueryStatDelta, QueryStatRollup, QueryText
+from schemaadmin.services.workload.snapshots import prune, snapshot_and_prune, take_snapshot
+from tests.worker import wait_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def orders(plant):
+    """A planted table and a statement on it that only this test runs; run(n) runs it n times, returns its rows."""
+    # PostgreSQL 18 identifies a statement by table names, not oids: a name of its own keeps other tests' apart.
+    table = plant.table(f"orders_{uuid.uuid4().hex[:8]}", "id int PRIMARY KEY, amount int", rows=70, fill="i, i % 7")
+    statement = f"SELECT id FROM {table} WHERE amount = %s"  # noqa: S608 -- a planted table
+
+    def run(times: int) -> int:
+        return sum(len(plant.sql(statement, [i % 7])) for i in range(times))
+
+    run.table = table
+    return run
+
+
+def delta_of(snapshot: QuerySnapshot, table: str) -> QueryStatDelta | None:
+    texts = QueryText.objects.filter(query__contains=f"{table} WHERE amount = $1")
+    return QueryStatDelta.objects.filter(snapshot=snapshot, queryid__in=texts.values("queryid")).first()
+
+
+def test_the_first_snapshot_is_a_baseline_and_the_next_stores_exactly_what_ran_between(orders):
+    orders(3)
+    first = take_snapshot()
+    assert first.previous_taken_at is None
+    assert not QueryStatDelta.objects.filter(snapshot=first).exists()
+
+    rows = orders(5)
+    second = take_snapshot()
+    delta = delta_of(second, orders.table)
+    assert delta is not None, "the statement run between the snapshots has a delta and a stored text"
+    assert (delta.calls, delta.rows) == (5, rows) and rows == 50
+    assert delta.total_ms > 0 and delta.shared_blks_hit + delta.shared_blks_read > 0
+    assert second.previous_taken_at == first.taken_at and not second.reset
+    assert second.statements_kept == QueryStatDelta.objects.filter(snapshot=second).count() >= 1
+
+    # A third snapshot with nothing run on the table stores nothing for it.
+    third = take_snapshot()
+    assert delta_of(third, orders.table) is None
+    # The roll-ups of the hour and day hold the sum of the deltas.
+    hour = QueryStatRollup.objects.get(span="hour", queryid=delta.queryid, dbid=delta.dbid, userid=delta.userid)
+    assert hour.calls == 5 and hour.bucket <= second.taken_at < hour.bucket + timedelta(hours=1)
+
+
+def test_a_full_reset_is_detected_and_gives_the_counters_since_it_not_a_negative_delta(orders, superuser_sql):
+    orders(6)
+    take_snapshot()
+    superuser_sql("SELECT pg_stat_statements_reset()")
+    orders(2)
+    after = take_snapshot()
+    assert after.reset
+    delta = delta_of(after, orders.table)
+    assert delta is not None and delta.calls == 2 and delta.rows == 20
+    assert not QueryStatDelta.objects.filter(calls__lt=0).exists()
+    assert not QueryStatDelta.objects.filter(total_ms__lt=0).exists()
+
+
+def test_an_entry_evicted_and_back_counts_from_zero_even_with_more_calls_than_before(orders, superuser_sql):
+    orders(2)
+    take_snapshot()
+    delta_text = QueryText.objects.filter(query__contains=orders.table)
+    assert not delta_text.exists()  # nothing stored yet: the first snapshot is a baseline
+    orders(1)
+    second = take_snapshot()
+    queryid = delta_of(second, orders.table).queryid
+    # Removing the one entry is what an eviction does: it comes back counting from zero, reset not announced.
+    superuser_sql("SELECT pg_stat_statements_reset(0, 0, %s)", [queryid])
+    orders(4)  # more calls than the 3 the baseline holds: only the entry's stats_since tells
+    third = take_snapshot()
+    assert not third.reset
+    assert delta_of(third, orders.table).calls == 4
+
+
+def test_only_the_costliest_statements_are_kept_when_more_moved(orders, settings):
+    take_snapshot()
+    orders(3)
+    settings.SCHEMAADMIN = {"QUERY_STATS_MAX_STATEMENTS_PER_SNAPSHOT": 1}
+    snapshot = take_snapshot()
+    assert snapshot.statements_changed > 1 and snapshot.statements_kept == 1
+    (kept,) = QueryStatDelta.objects.filter(snapshot=snapshot)
+    assert kept.total_ms == max(kept.total_ms, *(d.total_ms for d in QueryStatDelta.objects.filter(snapshot=snapshot)))
+
+
+def test_pruning_drops_snapshots_their_deltas_and_rollups_past_the_retention(orders):
+    now = timezone.now()
+    take_snapshot(now=now - timedelta(days=16))
+    orders(2)
+    old = take_snapshot(now=now - timedelta(days=15))
+    take_snapshot(now=now - timedelta(hours=2))
+    orders(2)
+    recent = take_snapshot(now=now - timedelta(hours=1))
+    old_queryid = delta_of(old, orders.table).queryid
+    assert prune(now=now) == 2
+    assert set(QuerySnapshot.objects.values_list("pk", flat=True)) >= {recent.pk}
+    assert not QuerySnapshot.objects.filter(taken_at__lt=now - timedelta(days=14)).exists()
+    assert not QueryStatDelta.objects.filter(snapshot_id=old.pk).exists()
+    assert not QueryStatRollup.objects.filter(bucket__lt=now - timedelta(days=15)).exists()
+    assert QueryStatDelta.objects.filter(snapshot=recent, queryid=old_queryid).exists()
+    assert QueryText.objects.filter(queryid=old_queryid).exists(), "a text still referenced stays"
+
+
+def test_the_periodic_task_says_what_it_did():
+    first = snapshot_and_prune()
+    assert first.snapshot is not None and "baseline" in first.message
+    second = snapshot_and_prune()
+    assert "statements changed" in second.message
+
+
+def test_the_task_is_periodic_on_the_configured_cron():
+    from procrastinate.contrib.django import app
+
+    import schemaadmin.tasks  # noqa: F401 -- registers the tasks
+
+    (periodic,) = [p for key, p in app.periodic_registry.periodic_tasks.items() if key[1] == "query_stats_snapshot"]
+    assert periodic.task.name == "schemaadmin.query_stats_snapshot" and periodic.cron == "*/5 * * * *"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_snapshot_task(worker):
+    from procrastinate.contrib.django import app
+
+    app.configure_task("schemaadmin.query_stats_snapshot").defer(timestamp=0)
+    wait_for(lambda: QuerySnapshot.objects.exists(), timeout=120, what="the worker's snapshot")
+    assert QuerySnapshot.objects.get().previous_taken_at is None
