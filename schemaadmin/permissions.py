@@ -89,6 +89,7 @@ class NavItem:
 # The top navigation, in order; each page adds its entry when it is built.
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Overview", "schemaadmin:overview", None),
+    NavItem("Findings", "schemaadmin:findings", "view_health"),
     NavItem("Indexes", "schemaadmin:indexes", "view_health"),
     NavItem("Rebuilds", "schemaadmin:rebuilds", "view_rebuilds"),
     NavItem("Tables", "schemaadmin:tables", "view_health"),

@@ -78,3 +78,15 @@ def plant(planter, db) -> Planter:
     with connection.cursor() as cur:
         cur.execute("SELECT pg_stat_clear_snapshot()")
     return planter
+
+
+def plant_findings(planter: Planter) -> Planter:
+    """Plant docs with an invalid index (critical), a duplicate pair and an unindexed vector column (warnings)."""
+    s = planter.schema
+    planter.table("docs", "id int PRIMARY KEY, x int, embedding vector(3)", rows=50, fill="i, 1, '[1,2,3]'")
+    with pytest.raises(Exception, match="could not create unique index"):
+        planter.sql(f"CREATE UNIQUE INDEX CONCURRENTLY docs_x_uniq ON {s}.docs (x)")
+    planter.sql(f"CREATE INDEX docs_x_a ON {s}.docs (x)")
+    planter.sql(f"CREATE INDEX docs_x_b ON {s}.docs (x)")
+    planter.sql(f"ANALYZE {s}.docs")
+    return planter

@@ -7,7 +7,10 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-__all__ = ["DEFAULT_PER_PAGE", "PER_PAGE_CHOICES", "IndexFilterForm", "TableFilterForm"]
+from schemaadmin.services.findings import Finding, Severity
+from schemaadmin.services.index_health.scope import Scope, table_scope
+
+__all__ = ["DEFAULT_PER_PAGE", "PER_PAGE_CHOICES", "FindingFilterForm", "IndexFilterForm", "TableFilterForm"]
 
 METHODS = ("btree", "hash", "gin", "gist", "spgist", "brin", "hnsw", "ivfflat")
 NAME_PATTERN = r"^[^\x00]{0,127}$"
@@ -17,18 +20,13 @@ DEFAULT_PER_PAGE = 50
 MAX_PAGE = 100_000
 
 
-class _HealthFilterForm(forms.Form):
+class _ListFilterForm(forms.Form):
     table = forms.CharField(
         required=False,
         max_length=127,
         label="Table",
         help_text="Part of a table name, or schema.table.",
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "table name"}),
-    )
-    problems = forms.BooleanField(
-        required=False,
-        label="Only problems",
-        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )
     per_page = forms.TypedChoiceField(
         required=False,
@@ -65,6 +63,14 @@ class _HealthFilterForm(forms.Form):
         return wanted in table.lower()
 
 
+class _HealthFilterForm(_ListFilterForm):
+    problems = forms.BooleanField(
+        required=False,
+        label="Only problems",
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+
+
 class IndexFilterForm(_HealthFilterForm):
     method = forms.ChoiceField(
         required=False,
@@ -76,3 +82,50 @@ class IndexFilterForm(_HealthFilterForm):
 
 class TableFilterForm(_HealthFilterForm):
     pass
+
+
+_SELECT = {"class": "form-select form-select-sm"}
+
+
+class FindingFilterForm(_ListFilterForm):
+    """The findings page's filters: severity, code, what it is about, whose table, and the table's name."""
+
+    field_order = ("severity", "code", "about", "scope", "table", "per_page")
+
+    severity = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any severity"), *((s.value, s.value) for s in reversed(Severity))],
+        label="Severity",
+        widget=forms.Select(attrs=_SELECT),
+    )
+    code = forms.ChoiceField(required=False, label="Code", widget=forms.Select(attrs=_SELECT))
+    about = forms.ChoiceField(
+        required=False,
+        choices=[("", "Indexes, tables and columns"), ("index", "Indexes"), ("table", "Tables and columns")],
+        label="About",
+        widget=forms.Select(attrs=_SELECT),
+    )
+    scope = forms.ChoiceField(
+        required=False,
+        choices=[("", "All tables"), *((s.value, s.label) for s in Scope)],
+        label="Whose tables",
+        widget=forms.Select(attrs=_SELECT),
+    )
+
+    def __init__(self, data: QueryDict | None = None, *args: Any, codes: dict[str, str], **kwargs: Any) -> None:
+        """Offer codes (code -> title): every registered code, so a new one needs no change here."""
+        super().__init__(data, *args, **kwargs)
+        offered = ((code, f"{code} · {title}") for code, title in codes.items())
+        self.fields["code"].choices = [("", "Any code"), *offered]
+
+    def matches(self, finding: Finding) -> bool:
+        """Return whether a finding passes every filter (call only when the form is valid)."""
+        data = self.cleaned_data
+        about = "index" if finding.index is not None else "table"
+        return (
+            (not data["severity"] or finding.severity == data["severity"])
+            and (not data["code"] or finding.code == data["code"])
+            and (not data["about"] or about == data["about"])
+            and (not data["scope"] or table_scope(finding.schema, finding.table) == data["scope"])
+            and self.matches_table(finding.schema, finding.table)
+        )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_tables2 import RequestConfig, Table
 
+from schemaadmin.forms.health import DEFAULT_PER_PAGE
 from schemaadmin.paging import Cursor, KeysetOrder
 
-__all__ = ["cursor_from", "render_page"]
+__all__ = ["cursor_from", "paginate_table", "render_page"]
 
 
 def cursor_from(data: dict[str, Any], order: KeysetOrder) -> Cursor | None:
@@ -27,3 +31,12 @@ def render_page(
     """Render the page, or only its named partial when htmx asks for it."""
     name = f"{template}#{partial}" if partial and getattr(request, "htmx", False) else template
     return render(request, name, context, status=status)
+
+
+def paginate_table(request: HttpRequest, table: Table, form: forms.Form) -> None:
+    """Order the table as the request asks and show the page the form names (the last one, past the end)."""
+    RequestConfig(request, paginate=False).configure(table)
+    data = form.cleaned_data if form.is_valid() else {}
+    per_page = data.get("per_page", DEFAULT_PER_PAGE)
+    last = max(1, math.ceil(len(table.rows) / per_page))
+    table.paginate(per_page=per_page, page=min(data.get("page", 1), last))

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import math
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
-from django_tables2 import RequestConfig, Table
+from django_tables2 import RequestConfig
 
-from schemaadmin.forms.health import DEFAULT_PER_PAGE, IndexFilterForm, TableFilterForm
+from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.index_health import HealthReport, health_report, vector_advice
 from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
-from schemaadmin.views.browsing import render_page
+from schemaadmin.views.browsing import paginate_table, render_page
 from schemaadmin.views.recall import recall_panel
-
-
-def _paginate(request: HttpRequest, table: Table, form: IndexFilterForm | TableFilterForm) -> None:
-    """Order the table as the request asks and show the page the form names (the last one, past the end)."""
-    RequestConfig(request, paginate=False).configure(table)
-    data = form.cleaned_data if form.is_valid() else {}
-    per_page = data.get("per_page", DEFAULT_PER_PAGE)
-    last = max(1, math.ceil(len(table.rows) / per_page))
-    table.paginate(per_page=per_page, page=min(data.get("page", 1), last))
 
 
 def _split(qualified: str) -> tuple[str, str]:
@@ -60,7 +49,7 @@ def index_list(request: HttpRequest) -> HttpResponse:
     else:
         rows, status = [], 400
     table = IndexTable(rows)
-    _paginate(request, table, form)
+    paginate_table(request, table, form)
     context = {"form": form, "table": table, "report": report, "shown": len(rows)}
     return render_page(request, "schemaadmin/indexes/list.html", context, partial="index-table", status=status)
 
@@ -114,7 +103,7 @@ def table_list(request: HttpRequest) -> HttpResponse:
     else:
         rows, status = [], 400
     table = TableTable(rows)
-    _paginate(request, table, form)
+    paginate_table(request, table, form)
     context = {"form": form, "table": table, "report": report, "shown": len(rows)}
     return render_page(request, "schemaadmin/tables/list.html", context, partial="table-table", status=status)
 

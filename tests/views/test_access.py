@@ -19,6 +19,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/favicon.ico": (301, 301, 301, 301, 301, 301),
     "/accounts/login/": (200, 200, 200, 200, 200, 200),
     "/admin/": (302, 302, 302, 302, 302, 200),
+    "/findings/": (302, 403, 403, 200, 200, 200),
     "/indexes/": (302, 403, 403, 200, 200, 200),
     "/indexes/{index}/": (302, 403, 403, 200, 200, 200),
     # POST only (405 to a GET once allowed); POSTs are tested in tests/views/test_recall.py.

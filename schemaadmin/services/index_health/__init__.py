@@ -69,6 +69,10 @@ class HealthReport:
         """Return {critical, warning, info} -> number of findings, every severity present."""
         return severity_counts(self.findings)
 
+    def index_severity_counts(self) -> dict[Severity, int]:
+        """Return the same counts over the findings about an index (what /indexes/ lists)."""
+        return severity_counts(f for f in self.findings if f.index is not None)
+
     def largest_tables(self, limit: int = 5) -> list[TableHealth]:
         return sorted(self.snapshot.tables, key=lambda t: -t.total_bytes)[:limit]
 

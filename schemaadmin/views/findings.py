@@ -1,0 +1,38 @@
+"""Every health finding in one place: the list each count on the overview, /indexes/ and /tables/ links into."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from schemaadmin.forms.health import FindingFilterForm
+from schemaadmin.permissions import permission_required
+from schemaadmin.services.findings import severity_counts
+from schemaadmin.services.index_health import CODES, health_report
+from schemaadmin.tables.findings import FindingTable
+from schemaadmin.views.browsing import paginate_table, render_page
+
+
+@permission_required("view_health")
+@require_GET
+def finding_list(request: HttpRequest) -> HttpResponse:
+    """List the findings that pass the filters, worst first, with counts by severity of what passed."""
+    report = health_report()
+    codes = {code: title for code, (_, title) in CODES.items()}
+    codes.update((f.code, f.title or f.code) for f in report.findings if f.code not in codes)
+    form = FindingFilterForm(request.GET, codes=codes)
+    status = 200
+    if form.is_valid():
+        findings = [f for f in report.findings if form.matches(f)]
+    else:
+        findings, status = [], 400
+    table = FindingTable(findings)
+    paginate_table(request, table, form)
+    context = {
+        "form": form,
+        "table": table,
+        "report": report,
+        "shown": len(findings),
+        "counts": severity_counts(findings),
+    }
+    return render_page(request, "schemaadmin/findings/list.html", context, partial="finding-table", status=status)

@@ -1,0 +1,58 @@
+"""Every findings count a person sees (overview, /indexes/, /tables/) opens a list with exactly that many rows."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.planting import plant_findings, planter  # noqa: F401 -- the fixture
+
+pytestmark = pytest.mark.browser
+
+PER_PAGE = 50
+
+
+@pytest.fixture
+def planted(planter):  # noqa: F811
+    return plant_findings(planter)
+
+
+def follow_each_count(page: Page, source: str) -> dict[str, int]:
+    """Open source, follow each severity's count to its list, check the rows; return severity -> count."""
+    seen = {}
+    for severity in ("critical", "warning", "info"):
+        page.goto(source)
+        link = page.get_by_test_id(f"findings-link-{severity}")
+        count = int(re.search(r"\d+", link.inner_text()).group())
+        link.click()
+        expect(page).to_have_url(re.compile(rf"/findings/\?.*severity={severity}"))
+        expect(page.get_by_test_id("findings-total")).to_have_text(str(count))
+        listed = page.locator("[data-testid=findings-table] tbody tr[data-code]")
+        expect(listed).to_have_count(min(count, PER_PAGE))
+        assert set(listed.evaluate_all("rows => rows.map(r => r.dataset.severity)")) <= {severity}
+        seen[severity] = count
+    return seen
+
+
+def test_each_findings_count_opens_a_list_of_that_many(planted, page, role_user, sign_in, console_errors, screenshot):
+    role_user("operator", "olga")
+    sign_in("olga")
+    overview = follow_each_count(page, "/")
+    assert overview["critical"] >= 1 and overview["warning"] >= 2
+    assert follow_each_count(page, "/tables/") == overview  # every finding is about a table or its index
+    by_index = follow_each_count(page, "/indexes/")
+    assert by_index["critical"] >= 1 and by_index["warning"] >= 1
+    screenshot("findings-from-indexes")
+
+    # The filters narrow the same list in place (htmx) and the URL keeps them.
+    page.goto("/findings/")
+    page.get_by_label("Code").select_option("duplicate_index")
+    expect(page).to_have_url(re.compile(r"code=duplicate_index"))
+    expect(page.locator(f'tr[data-object="{planted.schema}.docs_x_b"]')).to_be_visible()
+    others = page.locator("[data-testid=findings-table] tbody tr[data-code]:not([data-code=duplicate_index])")
+    expect(others).to_have_count(0)
+    page.set_viewport_size({"width": 360, "height": 800})
+    screenshot("findings-phone")
+    assert console_errors == []
