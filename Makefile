@@ -5,11 +5,13 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n auto
+# Where make run serves the dashboard: make run ADDRPORT=127.0.0.1:8080 (or 0.0.0.0:8000 to listen on every interface).
+ADDRPORT ?= 127.0.0.1:8000
 
 .PHONY: help setup run test lint bench clean
 
 help:
-	@echo "make run    set up, then serve the dashboard at http://127.0.0.1:8000 with a worker (Ctrl-C stops all)"
+	@echo "make run    set up, then serve the dashboard at http://$(ADDRPORT) with a worker (Ctrl-C stops all; ADDRPORT=host:port to move it)"
 	@echo "make test   set up, then run the whole test suite"
 	@echo "make lint   ruff check and format check"
 
@@ -26,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 run: setup
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py run_dashboard
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py run_dashboard --addrport $(ADDRPORT)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -234,12 +234,16 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 
+# One line per event (schemaadmin.logs): Django's own console handler is replaced, not added to, so a refused
+# request is not printed twice, and expected 4xx answers and cancelled jobs carry no traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"one_line_per_event": {"()": "schemaadmin.logs.OneLinePerEvent"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_per_event"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "schemaadmin": {"level": "INFO"},
         "procrastinate": {"level": "WARNING"},
         "procrastinate.worker": {"level": "INFO"},
