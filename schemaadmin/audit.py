@@ -49,15 +49,24 @@ def _ip_address(value: str) -> str | None:
 
 
 def record(
-    request: HttpRequest | None, action: str, target: str = "", *, actor: Any = None, **detail: Any
+    request: HttpRequest | None,
+    action: str,
+    target: str = "",
+    *,
+    actor: Any = None,
+    as_username: str = "",
+    **detail: Any,
 ) -> AuditEvent:
-    """Write one AuditEvent for the request's user (or actor), naming the action and its target."""
+    """Write one AuditEvent for the request's user (or actor, or as_username), naming the action and its target.
+
+    as_username names who acted when no account did, e.g. the operating-system user running a command.
+    """
     user = actor if actor is not None else getattr(request, "user", None)
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
     return AuditEvent.objects.create(
         actor=user,
-        actor_username=user.get_username() if user is not None else "",
+        actor_username=user.get_username() if user is not None else as_username[:150],
         action=action,
         target=target[:TARGET_MAX],
         detail=detail,

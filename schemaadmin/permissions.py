@@ -36,6 +36,8 @@ ROLES: dict[str, tuple[str, ...]] = {
         "rebuild_index",
         "apply_migrations",
         "view_audit",
+        "view_query_text",
+        "signal_sessions",
     ),
 }
 
@@ -93,6 +95,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Indexes", "schemaadmin:indexes", "view_health"),
     NavItem("Rebuilds", "schemaadmin:rebuilds", "view_rebuilds"),
     NavItem("Tables", "schemaadmin:tables", "view_health"),
+    NavItem("Activity", "schemaadmin:activity", "view_health"),
     NavItem("Schema", "schemaadmin:schema", "view_schema"),
     NavItem("Conversations", "schemaadmin:conversations", "view_conversations"),
     NavItem("Users", "schemaadmin:users", "view_conversations"),

@@ -2,6 +2,7 @@ from django.urls import path, register_converter
 
 from schemaadmin.converters import QualifiedNameConverter
 from schemaadmin.views import (
+    activity,
     audit,
     conversations,
     dashboard,
@@ -39,6 +40,9 @@ urlpatterns = [
     path("users/", users.user_list, name="users"),
     path("users/<uuid:pk>/", users.user_detail, name="user"),
     path("audit/", audit.audit_list, name="audit"),
+    path("activity/", activity.activity, name="activity"),
+    path("activity/cancel", activity.signal_session, {"signal": "cancel"}, name="activity_cancel"),
+    path("activity/terminate", activity.signal_session, {"signal": "terminate"}, name="activity_terminate"),
     path("explain/", explain.console, name="explain"),
     path("explain/<int:pk>/", explain.run_detail, name="explain_run"),
     path("explain/compare/", explain.compare, name="explain_compare"),

@@ -33,6 +33,8 @@ PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("rebuild_index", "Start and cancel index rebuilds"),
     ("apply_migrations", "Apply pending migrations"),
     ("view_audit", "Read the audit log"),
+    ("view_query_text", "Read running queries' text, with the values in it"),
+    ("signal_sessions", "Cancel queries and terminate database sessions"),
 )
 
 

@@ -1,4 +1,4 @@
-"""Number formatting for catalog figures."""
+"""Number and duration formatting for catalog figures."""
 
 from __future__ import annotations
 
@@ -26,3 +26,21 @@ def pretty_bytes(value: int | float | None) -> str:
 def thousands(value: int | None) -> str:
     """Format an integer with thousands separators."""
     return "—" if value is None else f"{value:,}"
+
+
+@register.filter
+def seconds_text(seconds: float | None) -> str:
+    """Return a duration as people read it: 42 s, 3 min 05 s, 2 h 07 min."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        # A small REINDEX takes milliseconds: "0.0 s" would read as "did nothing".
+        return f"{seconds:.2f} s" if seconds >= 0.005 else "< 0.01 s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

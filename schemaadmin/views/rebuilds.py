@@ -24,6 +24,7 @@ from schemaadmin.services.rebuilds import (
     retry_rebuild,
     start_rebuild,
 )
+from schemaadmin.templatetags.humanize_extras import seconds_text
 from schemaadmin.views.browsing import render_page
 
 __all__ = ["rebuild_cancel", "rebuild_detail", "rebuild_list", "rebuild_new", "rebuild_retry"]
@@ -32,23 +33,6 @@ LIST_TEMPLATE = "schemaadmin/rebuilds/list.html"
 NEW_TEMPLATE = "schemaadmin/rebuilds/new.html"
 DETAIL_TEMPLATE = "schemaadmin/rebuilds/detail.html"
 LATEST = 50
-
-
-def seconds_text(seconds: float | None) -> str:
-    """Return a duration as people read it: 42 s, 3 min 05 s, 2 h 07 min."""
-    if seconds is None:
-        return ""
-    if seconds < 1:
-        # A small REINDEX takes milliseconds: "0.0 s" would read as "did nothing".
-        return f"{seconds:.2f} s" if seconds >= 0.005 else "< 0.01 s"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 @dataclass(frozen=True, slots=True)

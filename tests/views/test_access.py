@@ -34,6 +34,10 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/users/": READERS,
     "/users/{user}/": READERS,
     "/audit/": (302, 403, 403, 403, 200, 200),
+    "/activity/": (302, 403, 403, 200, 200, 200),
+    # GET asks for confirmation (400 here: no pid named); POSTs are tested in tests/views/test_activity.py.
+    "/activity/cancel": (302, 403, 403, 403, 400, 400),
+    "/activity/terminate": (302, 403, 403, 403, 400, 400),
     # GET shows the console; POST (runs) is tested in tests/views/test_explain.py.
     "/explain/": (302, 403, 403, 403, 200, 200),
     "/explain/{explain_run}/": (302, 403, 403, 403, 200, 200),

@@ -1,0 +1,287 @@
+"""Live activity: the server's sessions, who blocks whom, its locks summarised, its connection slots; signals.
+
+Everything here reads the server's shared memory, not tables, and keeps Python's share bounded whatever the load:
+sessions come back at most `limit` at a time with their query text cut server-side to `query_chars`, and locks are
+counted by PostgreSQL (GROUP BY), never fetched one row per lock. pg_blocking_pids() takes the lock manager's
+partition locks, so it is called only for sessions waiting on a lock, once per sessions() call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import DatabaseError, transaction
+from psycopg import errors
+
+from schemaadmin.pg.connection import cursor, fetch_row, fetch_rows
+
+__all__ = [
+    "ConnectionCount",
+    "ConnectionSlots",
+    "LockCount",
+    "RelationLocks",
+    "Session",
+    "SignalRefused",
+    "cancel_backend",
+    "connection_counts",
+    "connection_slots",
+    "lock_counts",
+    "relation_locks",
+    "session",
+    "sessions",
+    "terminate_backend",
+]
+
+# The largest value PostgreSQL's integer pid argument takes.
+MAX_PID = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    pid: int
+    database: str | None  # None for background processes
+    role: str | None
+    application: str
+    client: str  # host:port, "local" for a unix socket, "" for a background process
+    backend_type: str
+    state: str | None  # active, idle, idle in transaction, ...; None for background processes
+    wait_event_type: str | None
+    wait_event: str | None
+    query: str  # the latest statement, cut to query_chars characters
+    query_truncated: bool
+    backend_start: datetime | None
+    xact_start: datetime | None
+    query_start: datetime | None
+    state_change: datetime | None
+    query_seconds: float | None  # since query_start
+    xact_seconds: float | None  # since xact_start
+    state_seconds: float | None  # since state_change
+    blocked_by: tuple[int, ...]  # pids holding or queued ahead for the lock this session waits on
+    is_current: bool  # the backend that ran this statement
+    needs_superuser: bool  # its role is a superuser and the connecting role is not: PostgreSQL refuses signals
+
+
+# Ordered so that a page cut at `limit` keeps what matters: sessions waiting on locks, then active ones, oldest
+# transactions first, then the rest.
+_SESSION_SELECT = """
+    SELECT
+        a.pid AS pid,
+        a.datname AS database,
+        a.usename AS role,
+        a.application_name AS application,
+        CASE
+            WHEN a.client_addr IS NOT NULL THEN host(a.client_addr) || ':' || a.client_port
+            WHEN a.client_port = -1 THEN 'local'
+            ELSE ''
+        END AS client,
+        a.backend_type AS backend_type,
+        a.state AS state,
+        a.wait_event_type AS wait_event_type,
+        a.wait_event AS wait_event,
+        left(COALESCE(a.query, ''), %(query_chars)s) AS query,
+        length(COALESCE(a.query, '')) > %(query_chars)s AS query_truncated,
+        a.backend_start AS backend_start,
+        a.xact_start AS xact_start,
+        a.query_start AS query_start,
+        a.state_change AS state_change,
+        EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_seconds,
+        EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start)::float8 AS xact_seconds,
+        EXTRACT(EPOCH FROM clock_timestamp() - a.state_change)::float8 AS state_seconds,
+        CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::integer[] END AS blocked_by,
+        a.pid = pg_backend_pid() AS is_current,
+        COALESCE(r.rolsuper, false) AND NOT (
+            SELECT rolsuper FROM pg_roles WHERE rolname = current_user
+        ) AS needs_superuser
+    FROM pg_stat_activity AS a
+    LEFT JOIN pg_roles AS r ON r.oid = a.usesysid
+"""
+
+
+def sessions(*, limit: int = 1000, query_chars: int = 2000, using: str = "default") -> list[Session]:
+    """Return the server's sessions (at most limit): lock waiters first, then active ones by transaction age."""
+    return fetch_rows(
+        Session,
+        _SESSION_SELECT
+        + """
+        ORDER BY
+            a.wait_event_type IS NOT DISTINCT FROM 'Lock' DESC,
+            a.state IS NOT DISTINCT FROM 'active' DESC,
+            a.xact_start ASC NULLS LAST,
+            a.backend_start ASC NULLS LAST,
+            a.pid
+        LIMIT %(limit)s
+        """,
+        {"limit": limit, "query_chars": query_chars},
+        using=using,
+    )
+
+
+def session(pid: int, *, query_chars: int = 2000, using: str = "default") -> Session | None:
+    """Return the session of backend pid, or None when no such backend is running."""
+    if not 0 < pid <= MAX_PID:
+        return None
+    return fetch_row(
+        Session,
+        _SESSION_SELECT + "\n    WHERE a.pid = %(pid)s",
+        {"pid": pid, "query_chars": query_chars},
+        using=using,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSlots:
+    total: int  # client backends connected now
+    max_connections: int
+    reserved: int  # superuser_reserved_connections + reserved_connections (PostgreSQL 16+)
+
+    @property
+    def available(self) -> int:
+        """Return the slots roles without reserved-connection rights may fill."""
+        return max(self.max_connections - self.reserved, 0)
+
+
+def connection_slots(*, using: str = "default") -> ConnectionSlots:
+    """Return how many client connections are open against max_connections and its reserved slots."""
+    row = fetch_row(
+        ConnectionSlots,
+        """
+        SELECT
+            (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::integer AS total,
+            current_setting('max_connections')::integer AS max_connections,
+            (
+                current_setting('superuser_reserved_connections')::integer
+                + COALESCE(current_setting('reserved_connections', true)::integer, 0)
+            ) AS reserved
+        """,
+        using=using,
+    )
+    assert row is not None
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCount:
+    dimension: str  # state, role or application
+    value: str
+    sessions: int
+
+
+def connection_counts(*, using: str = "default") -> list[ConnectionCount]:
+    """Return client connections counted by state, by role and by application, most first in each."""
+    return fetch_rows(
+        ConnectionCount,
+        """
+        WITH clients AS (
+            SELECT state, usename, application_name
+            FROM pg_stat_activity
+            WHERE backend_type = 'client backend'
+        )
+        SELECT dimension, value, sessions
+        FROM (
+            SELECT 'state' AS dimension, COALESCE(state, 'unknown') AS value, count(*)::integer AS sessions
+            FROM clients GROUP BY state
+            UNION ALL
+            SELECT 'role', COALESCE(usename, ''), count(*)::integer
+            FROM clients GROUP BY usename
+            UNION ALL
+            SELECT 'application', application_name, count(*)::integer
+            FROM clients GROUP BY application_name
+        ) AS counted
+        ORDER BY dimension, sessions DESC, value
+        """,
+        using=using,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LockCount:
+    locktype: str
+    mode: str
+    granted: bool
+    locks: int
+
+
+def lock_counts(*, using: str = "default") -> list[LockCount]:
+    """Return the server's locks counted by type, mode and granted or waiting (a few dozen rows at most)."""
+    return fetch_rows(
+        LockCount,
+        """
+        SELECT
+            l.locktype AS locktype,
+            l.mode AS mode,
+            l.granted AS granted,
+            count(*)::integer AS locks
+        FROM pg_locks AS l
+        GROUP BY l.locktype, l.mode, l.granted
+        ORDER BY locks DESC, locktype, mode
+        """,
+        using=using,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RelationLocks:
+    relation: str  # schema.name, or "database <oid>, relation <oid>" for another database's relation
+    locks: int
+    waiting: int
+    modes: tuple[str, ...]
+
+
+def relation_locks(*, limit: int = 20, using: str = "default") -> list[RelationLocks]:
+    """Return the relations with waiting or most locks (at most limit), each with its counts and modes."""
+    return fetch_rows(
+        RelationLocks,
+        """
+        SELECT
+            COALESCE(
+                quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                'database ' || l.database || ', relation ' || l.relation
+            ) AS relation,
+            count(*)::integer AS locks,
+            (count(*) FILTER (WHERE NOT l.granted))::integer AS waiting,
+            array_agg(DISTINCT l.mode ORDER BY l.mode) AS modes
+        FROM pg_locks AS l
+        LEFT JOIN pg_class AS c
+            ON c.oid = l.relation
+            AND l.database IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+        LEFT JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE l.locktype = 'relation'
+        GROUP BY 1
+        ORDER BY waiting DESC, locks DESC, relation
+        LIMIT %(limit)s
+        """,
+        {"limit": limit},
+        using=using,
+    )
+
+
+class SignalRefused(PermissionError):
+    """PostgreSQL refused to signal the backend: the connecting role may not."""
+
+
+def _signal(statement: str, pid: int, using: str) -> bool:
+    if not 0 < pid <= MAX_PID:
+        return False
+    try:
+        # A savepoint inside a caller's transaction, so a refusal leaves that transaction usable.
+        with transaction.atomic(using=using), cursor(using) as cur:
+            cur.execute(statement, [pid])
+            row = cur.fetchone()
+    except DatabaseError as exc:
+        refused = exc.__cause__ if isinstance(exc.__cause__, errors.InsufficientPrivilege) else None
+        if refused is None:
+            raise
+        detail = refused.diag.message_detail or ""
+        raise SignalRefused(f"{refused.diag.message_primary}. {detail}".strip()) from exc
+    return bool(row and row[0])
+
+
+def cancel_backend(pid: int, *, using: str = "default") -> bool:
+    """Cancel the statement backend pid runs; False when no such backend (PostgreSQL only warns)."""
+    return _signal("SELECT pg_cancel_backend(%s)", pid, using)
+
+
+def terminate_backend(pid: int, *, using: str = "default") -> bool:
+    """End backend pid's session, rolling back its transaction; False when no such backend."""
+    return _signal("SELECT pg_terminate_backend(%s)", pid, using)

@@ -1,0 +1,108 @@
+"""A real blocked session: one connection holds a row lock in an open transaction, a second waits for it.
+
+Both connect as the application's role but under their own application_name, so SchemaAdmin does not take them
+for its own sessions. The waiting UPDATE runs in a thread; the fixture returns once PostgreSQL reports it waiting
+on a lock held by the blocker, and ends both sessions at teardown, whatever the test did to them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+from django.db import connection
+
+from schemaadmin.pg.connection import own_connection
+
+BLOCKER_APP = "test blocker"
+WAITER_APP = "test waiter"
+WAIT_SECONDS = 60
+
+
+def poll(condition, *, timeout: float = WAIT_SECONDS, what: str = "the condition"):
+    """Return condition()'s first truthy value, asked every 50 ms; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what} after {timeout:g} s")
+        time.sleep(0.05)
+
+
+@dataclass
+class Blocking:
+    table: str
+    blocker: psycopg.Connection
+    blocker_pid: int
+    waiter_pid: int
+    waiter: threading.Thread
+    outcome: dict[str, object] = field(default_factory=dict)  # "done": True, or "error": the exception
+
+    def waiter_finished(self) -> bool:
+        return not self.waiter.is_alive()
+
+
+def _backend_gone(conn: psycopg.Connection, pid: int) -> bool:
+    return conn.execute("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %s)", [pid]).fetchone()[0]
+
+
+@pytest.fixture
+def blocking(planter, django_db_blocker) -> Iterator[Blocking]:
+    """Yield a Blocking: blocker_pid holds a row of planter's table locked, waiter_pid waits to update it."""
+    table = planter.table("accounts", "id int PRIMARY KEY, balance int", rows=3, fill="i, 100")
+    blocker = own_connection(autocommit=False, application_name=BLOCKER_APP)
+    blocker.execute(f"UPDATE {table} SET balance = balance - 1 WHERE id = 1")  # noqa: S608 -- a test schema name
+    blocker_pid = blocker.info.backend_pid
+    waiter = own_connection(application_name=WAITER_APP)
+    waiter_pid = waiter.info.backend_pid
+    outcome: dict[str, object] = {}
+
+    def wait_for_the_row() -> None:
+        try:
+            waiter.execute(f"UPDATE {table} SET balance = balance + 1 WHERE id = 1")  # noqa: S608
+            outcome["done"] = True
+        except psycopg.Error as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=wait_for_the_row, daemon=True)
+    thread.start()
+    poll(
+        lambda: planter.sql("SELECT %s = ANY(pg_blocking_pids(%s))", [blocker_pid, waiter_pid])[0][0],
+        what="the waiter to queue behind the blocker",
+    )
+    # A test inside a transaction keeps its first read of pg_stat_activity: make it read afresh.
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+    state = Blocking(table, blocker, blocker_pid, waiter_pid, thread, outcome)
+    try:
+        yield state
+    finally:
+        if not blocker.closed:
+            try:
+                blocker.rollback()
+            except psycopg.Error:
+                pass
+            blocker.close()
+        thread.join(WAIT_SECONDS)
+        waiter.close()
+        poll(
+            lambda: _backend_gone(planter.conn, blocker_pid) and _backend_gone(planter.conn, waiter_pid),
+            what="the test sessions to end",
+        )
+
+
+@contextmanager
+def own_session() -> Iterator[int]:
+    """Yield the pid of an idle session that carries SchemaAdmin's own application_name, closed afterwards."""
+    conn = own_connection()
+    try:
+        yield conn.info.backend_pid
+    finally:
+        conn.close()

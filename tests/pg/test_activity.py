@@ -1,0 +1,120 @@
+"""pg/activity.py against a real server: a real blocked session, locks counted in SQL, real signals."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from schemaadmin.pg.activity import (
+    MAX_PID,
+    SignalRefused,
+    cancel_backend,
+    connection_counts,
+    connection_slots,
+    lock_counts,
+    relation_locks,
+    session,
+    sessions,
+    terminate_backend,
+)
+from tests.blocking import BLOCKER_APP, WAITER_APP, blocking, poll  # noqa: F401 -- the fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_waiting_session_names_its_blocker(blocking):  # noqa: F811
+    by_pid = {s.pid: s for s in sessions()}
+    waiter, blocker = by_pid[blocking.waiter_pid], by_pid[blocking.blocker_pid]
+    assert waiter.blocked_by == (blocking.blocker_pid,)
+    assert waiter.wait_event_type == "Lock"
+    assert waiter.state == "active"
+    assert waiter.application == WAITER_APP
+    assert "UPDATE" in waiter.query and blocking.table in waiter.query
+    assert blocker.blocked_by == ()
+    assert blocker.state == "idle in transaction"
+    assert blocker.application == BLOCKER_APP
+    assert blocker.xact_seconds is not None and blocker.xact_seconds >= 0
+    assert blocker.client == "local" and blocker.backend_type == "client backend"
+    # Lock waiters come first, whatever else runs on the server.
+    assert sessions()[0].wait_event_type == "Lock"
+
+
+def test_one_session_by_pid_and_none_for_what_is_not_a_backend(blocking):  # noqa: F811
+    assert session(blocking.waiter_pid).blocked_by == (blocking.blocker_pid,)
+    for pid in (0, -1, MAX_PID, MAX_PID + 1, 10**30):
+        assert session(pid) is None
+
+
+def test_query_text_is_cut_on_the_server(blocking):  # noqa: F811
+    cut = session(blocking.waiter_pid, query_chars=10)
+    assert cut.query == "UPDATE pla" and cut.query_truncated
+    assert not session(blocking.waiter_pid).query_truncated
+
+
+def test_the_current_backend_is_marked():
+    current = [s for s in sessions() if s.is_current]
+    assert len(current) == 1
+
+
+def test_locks_are_counted_by_mode_and_relation(blocking):  # noqa: F811
+    counts = lock_counts()
+    waiting = [c for c in counts if not c.granted]
+    assert sum(c.locks for c in waiting) >= 1
+    assert any(c.locktype == "transactionid" and c.mode == "ShareLock" and not c.granted for c in counts)
+    relations = {r.relation: r for r in relation_locks()}
+    held = relations[blocking.table]
+    assert "RowExclusiveLock" in held.modes and held.locks >= 2
+
+
+def test_many_locks_stay_a_few_rows(planter):
+    with psycopg.connect(**planter.conn.info.get_parameters(), autocommit=False) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(i) FROM generate_series(1, 5000) AS i")
+        counts = lock_counts()
+        advisory = [c for c in counts if c.locktype == "advisory"]
+        assert sum(c.locks for c in advisory) >= 5000
+        assert len(counts) < 40
+        conn.rollback()
+
+
+def test_connections_are_counted_against_the_slots(blocking):  # noqa: F811
+    slots = connection_slots()
+    assert slots.max_connections > 0 and 0 <= slots.reserved < slots.max_connections
+    assert slots.total >= 3  # this test's own connection, the blocker, the waiter
+    counts = connection_counts()
+    applications = {c.value: c.sessions for c in counts if c.dimension == "application"}
+    assert applications[BLOCKER_APP] == 1 and applications[WAITER_APP] == 1
+    states = {c.value: c.sessions for c in counts if c.dimension == "state"}
+    assert states["idle in transaction"] >= 1 and states["active"] >= 2
+    assert sum(states.values()) == slots.total
+
+
+def test_cancel_stops_the_waiting_statement(blocking):  # noqa: F811
+    assert cancel_backend(blocking.waiter_pid) is True
+    poll(blocking.waiter_finished, what="the waiter to stop")
+    assert isinstance(blocking.outcome["error"], psycopg.errors.QueryCanceled)
+    # The blocker still holds its row.
+    assert blocking.blocker.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_terminate_ends_the_blocker_and_the_waiter_goes_on(blocking):  # noqa: F811
+    assert terminate_backend(blocking.blocker_pid) is True
+    poll(blocking.waiter_finished, what="the waiter to get its row")
+    assert blocking.outcome == {"done": True}
+    with pytest.raises(psycopg.OperationalError):
+        blocking.blocker.execute("SELECT 1")
+
+
+@pytest.mark.parametrize("pid", [0, -5, MAX_PID, 10**12])
+def test_signalling_what_is_not_a_backend_says_false(pid):
+    assert cancel_backend(pid) is False
+    assert terminate_backend(pid) is False
+
+
+def test_a_superuser_backend_cannot_be_signalled(superuser_sql):
+    from django.db import connection
+
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], user="postgres", dbname=db["NAME"], autocommit=True) as conn:
+        with pytest.raises(SignalRefused, match="permission denied|Only roles with the SUPERUSER"):
+            cancel_backend(conn.info.backend_pid)
+        assert session(conn.info.backend_pid).needs_superuser

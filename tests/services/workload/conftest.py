@@ -1,0 +1,1 @@
+from tests.planting import plant, planter  # noqa: F401

@@ -1,0 +1,112 @@
+"""services/workload/activity.py on a real server: the report, the blocking tree, flags, and signals."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemaadmin.models import AuditEvent
+from schemaadmin.pg.activity import Session
+from schemaadmin.services.workload.activity import (
+    ActivityThresholds,
+    SessionRow,
+    Signal,
+    SignalRefusal,
+    activity_report,
+    blocking_tree,
+    send_signal,
+    signal_plan,
+)
+from tests.blocking import BLOCKER_APP, blocking, own_session, poll  # noqa: F401 -- the fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_report_puts_the_waiter_under_its_blocker(blocking):  # noqa: F811
+    report = activity_report(show_query_text=True)
+    roots = [node for node in report.blocking_tree if node.row.pid == blocking.blocker_pid]
+    assert len(roots) == 1
+    assert [w.row.pid for w in roots[0].waiters] == [blocking.waiter_pid]
+    assert report.row(blocking.blocker_pid).blocking == (blocking.waiter_pid,)
+    assert report.waiting_count >= 1 and report.locks.waiting >= 1
+    assert report.by_application[BLOCKER_APP] == 1
+    assert not report.row(blocking.blocker_pid).own
+    assert "balance - 1" in report.row(blocking.blocker_pid).query
+
+
+def test_without_the_permission_the_report_holds_shapes_only(blocking):  # noqa: F811
+    report = activity_report(show_query_text=False)
+    row = report.row(blocking.waiter_pid)
+    assert not row.query_shown
+    assert row.query == f"UPDATE {blocking.table} SET balance = balance + ? WHERE id = ?"  # noqa: S608
+
+
+def test_thresholds_flag_idle_in_transaction_and_long_running(blocking):  # noqa: F811
+    strict = ActivityThresholds(long_running_seconds=0, idle_in_transaction_seconds=0, connections_near_max_ratio=0)
+    report = activity_report(show_query_text=True, thresholds=strict)
+    assert report.row(blocking.blocker_pid).idle_in_transaction
+    assert report.row(blocking.waiter_pid).long_running
+    assert report.near_max
+    lenient = ActivityThresholds(
+        long_running_seconds=3600, idle_in_transaction_seconds=3600, connections_near_max_ratio=1
+    )
+    report = activity_report(show_query_text=True, thresholds=lenient)
+    assert not report.row(blocking.blocker_pid).flagged and not report.row(blocking.waiter_pid).flagged
+    assert not report.near_max
+
+
+def _row(pid: int, blocked_by: tuple[int, ...] = ()) -> SessionRow:
+    session = Session(
+        pid=pid, database="d", role="r", application="a", client="", backend_type="client backend", state="active",
+        wait_event_type="Lock" if blocked_by else None, wait_event=None, query="", query_truncated=False,
+        backend_start=None, xact_start=None, query_start=None, state_change=None, query_seconds=None,
+        xact_seconds=None, state_seconds=None, blocked_by=blocked_by, is_current=False, needs_superuser=False,
+    )  # fmt: skip
+    return SessionRow(session, "", True, False, False, False, ())
+
+
+def _shape(nodes) -> list:
+    return [(n.row.pid, _shape(n.waiters)) for n in nodes]
+
+
+def test_blocking_tree_chains_shares_and_cycles():
+    # 1 blocks 2, 2 blocks 3; 4 waits on 1 and 5; 6 and 7 wait on each other (a deadlock before detection).
+    rows = [_row(1), _row(2, (1,)), _row(3, (2,)), _row(4, (1, 5)), _row(5), _row(6, (7,)), _row(7, (6,)), _row(8)]
+    assert _shape(blocking_tree(rows)) == [
+        (1, [(2, [(3, [])]), (4, [])]),
+        (5, [(4, [])]),
+        (7, [(6, [])]),
+    ]
+
+
+def test_a_blocker_outside_the_report_leaves_its_waiter_as_a_root():
+    assert _shape(blocking_tree([_row(2, (99,)), _row(3, (2,))])) == [(2, [(3, [])])]
+
+
+@pytest.mark.parametrize("pid", [0, -1, 2**31, 10**20])
+def test_impossible_pids_are_refused_with_a_sentence(pid):
+    with pytest.raises(SignalRefusal, match="not a process id"):
+        signal_plan(Signal.CANCEL, pid, show_query_text=True)
+
+
+def test_a_pid_that_is_not_running_is_refused():
+    with pytest.raises(SignalRefusal, match="No server process with pid 2147483647 is running"):
+        send_signal(Signal.TERMINATE, 2**31 - 1, as_username="ops")
+    assert not AuditEvent.objects.exists()
+
+
+def test_our_own_session_is_refused_unless_confirmed():
+    with own_session() as pid:
+        with pytest.raises(SignalRefusal, match="SchemaAdmin's own sessions"):
+            send_signal(Signal.TERMINATE, pid, as_username="ops")
+        outcome = send_signal(Signal.TERMINATE, pid, as_username="ops", confirmed_own=True)
+        assert outcome.signalled
+    event = AuditEvent.objects.get()
+    assert event.actor is None and event.actor_username == "ops" and event.detail["own"] is True
+
+
+def test_terminate_through_the_service_frees_the_waiter(blocking):  # noqa: F811
+    outcome = send_signal(Signal.TERMINATE, blocking.blocker_pid, as_username="ops")
+    assert outcome.signalled and "rolled back" in outcome.message
+    poll(blocking.waiter_finished, what="the waiter to get its row")
+    assert blocking.outcome == {"done": True}
+    assert "balance - 1" in AuditEvent.objects.get(action="activity.terminate").detail["query"]

@@ -1,0 +1,128 @@
+"""/activity/ through the test client: a real blocked session, query text by permission, cancel and terminate."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemaadmin.models import AuditEvent
+from tests.blocking import blocking, poll  # noqa: F401 -- the fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def test_operator_sees_the_blocked_session_and_its_blocker_without_values(client_as, blocking):  # noqa: F811
+    response = client_as("operator").get("/activity/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-testid="blocking-tree"' in page
+    assert f'data-pid="{blocking.blocker_pid}"' in page and f'data-pid="{blocking.waiter_pid}"' in page
+    assert f"blocked by {blocking.blocker_pid}" in page
+    # The statement's shape only: its values are replaced, and no cancel or terminate is offered.
+    assert "balance = balance + ? WHERE id = ?" in page
+    assert "balance + 1" not in page
+    assert "Terminate…" not in page and "/activity/terminate" not in page
+    assert 'hx-trigger="every 5s"' in page
+
+
+def test_dba_reads_query_text_and_is_offered_the_actions(client_as, blocking):  # noqa: F811
+    page = client_as("dba").get("/activity/").content.decode()
+    assert "balance = balance + 1 WHERE id = 1" in page
+    assert f"/activity/terminate?pid={blocking.blocker_pid}" in page
+    assert f"/activity/cancel?pid={blocking.waiter_pid}" in page
+
+
+def test_htmx_gets_the_live_part_and_pause_stops_the_refresh(client_as, blocking):  # noqa: F811
+    client = client_as("operator")
+    live = client.get("/activity/", HTTP_HX_REQUEST="true").content.decode()
+    assert live.lstrip().startswith('<section id="activity-live"') and "<html" not in live
+    paused = client.get("/activity/?paused=on", HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in paused.split(">", 1)[0] and 'data-testid="resume"' in paused
+
+
+def test_confirmation_names_the_query_and_what_happens(client_as, blocking):  # noqa: F811
+    page = client_as("dba").get(f"/activity/terminate?pid={blocking.blocker_pid}").content.decode()
+    assert "balance = balance - 1 WHERE id = 1" in page
+    assert "idle in transaction" in page
+    assert "rolled back" in page
+    assert 'data-testid="own-warning"' not in page
+
+
+def test_dba_cancels_the_waiting_statement_and_it_is_audited(client_as, blocking):  # noqa: F811
+    response = client_as("dba").post("/activity/cancel", {"pid": blocking.waiter_pid})
+    assert response.status_code == 302 and response["Location"] == "/activity/"
+    poll(blocking.waiter_finished, what="the waiter to stop")
+    assert "canceling statement" in str(blocking.outcome["error"])
+    event = AuditEvent.objects.get(action="activity.cancel")
+    assert event.actor_username == "dba-user" and event.target == f"pid {blocking.waiter_pid}"
+    assert event.detail["signalled"] is True
+    assert "balance = balance + 1" in event.detail["query"]
+
+
+def test_dba_terminates_the_blocker_and_the_waiter_goes_on(client_as, blocking):  # noqa: F811
+    client = client_as("dba")
+    response = client.post("/activity/terminate", {"pid": blocking.blocker_pid}, follow=True)
+    assert f"Process {blocking.blocker_pid} terminated" in response.content.decode()
+    poll(blocking.waiter_finished, what="the waiter to get its row")
+    assert blocking.outcome == {"done": True}
+    assert AuditEvent.objects.get(action="activity.terminate").detail["state"] == "idle in transaction"
+
+
+def test_operators_may_not_signal(client_as, blocking):  # noqa: F811
+    client = client_as("operator")
+    assert client.post("/activity/terminate", {"pid": blocking.blocker_pid}).status_code == 403
+    assert client.get(f"/activity/cancel?pid={blocking.waiter_pid}").status_code == 403
+    assert blocking.waiter.is_alive()
+    assert not AuditEvent.objects.filter(action__startswith="activity.").exists()
+
+
+@pytest.mark.parametrize(
+    "pid, sentence",
+    [
+        ("abc", "A process id is a whole number"),
+        ("", "its pid is missing"),
+        ("-3", "A process id is a whole number"),
+        ("0", "A process id is a whole number"),
+        ("1.5", "A process id is a whole number"),
+        ("99999999999999999999999", "A process id is a whole number"),
+        ("2147483647", "No server process with pid 2147483647 is running"),
+        ("12\x00", "A process id is a whole number"),
+    ],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_hostile_pids_get_a_sentence(client_as, pid, sentence, method):
+    client = client_as("dba")
+    response = getattr(client, method)("/activity/terminate", {"pid": pid})
+    assert response.status_code == 400
+    assert sentence in response.content.decode()
+    assert not AuditEvent.objects.filter(action__startswith="activity.").exists()
+
+
+def test_our_own_session_needs_a_second_confirmation(client_as):
+    from django.db import connection
+
+    from tests.blocking import own_session
+
+    client = client_as("dba")
+    with own_session() as pid:
+        page = client.get(f"/activity/cancel?pid={pid}").content.decode()
+        assert 'data-testid="own-warning"' in page
+        refused = client.post("/activity/cancel", {"pid": pid})
+        assert refused.status_code == 409
+        assert "confirm a second time" in refused.content.decode()
+        assert not AuditEvent.objects.filter(action="activity.cancel").exists()
+        done = client.post("/activity/cancel", {"pid": pid, "confirm_own": "on"})
+        assert done.status_code == 302
+        assert AuditEvent.objects.get(action="activity.cancel").detail["own"] is True
+    assert connection.is_usable()
+
+
+def test_the_session_serving_the_request_is_refused(client_as):
+    from django.db import connection
+
+    client = client_as("dba")
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    response = client.post("/activity/terminate", {"pid": pid, "confirm_own": "on"})
+    assert response.status_code == 400
+    assert "serving this very request" in response.content.decode()
