@@ -13,6 +13,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.pg.explain import RoleState, explain_role_state
 from schemaadmin.pg.roles import RoleFacts, role_facts
 from schemaadmin.pg.server import ExtensionState, ServerInfo, extension_state, server_info
+from schemaadmin.services.workload.availability import Availability, availability
 
 __all__ = [
     "MIN_PGVECTOR",
@@ -21,6 +22,7 @@ __all__ = [
     "database_problems",
     "explain_login_problems",
     "explain_role_problems",
+    "query_stats_problems",
 ]
 
 MIN_SERVER_MAJOR = 15
@@ -201,4 +203,31 @@ def check_explain_role(
                 problems.extend(explain_role_problems(alias, role))
         except DatabaseError:
             continue  # check_databases already says the database cannot be reached
+    return problems
+
+
+def query_stats_problems(alias: str, state: Availability) -> list[CheckMessage]:
+    """Return a warning naming why pg_stat_statements cannot be read (query statistics), with what to run."""
+    if state.ok or state.state == "unreachable":
+        return []
+    steps = " ".join(state.statements)
+    restart = " Then restart PostgreSQL: shared_preload_libraries is read only at start." if state.restart else ""
+    return [
+        Warning(
+            f"Query statistics (/queries/) are off: {state.reason}",
+            hint=f"Run: {steps}{restart}" if steps else None,
+            id="schemaadmin.W013",
+        )
+    ]
+
+
+@register(Tags.database)
+def check_query_stats(
+    app_configs: Sequence[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Check that pg_stat_statements is preloaded and installed on every PostgreSQL database asked about."""
+    problems: list[CheckMessage] = []
+    for alias in databases or ():
+        if connections[alias].vendor == "postgresql":
+            problems.extend(query_stats_problems(alias, availability(using=alias)))
     return problems

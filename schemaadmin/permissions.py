@@ -95,6 +95,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Indexes", "schemaadmin:indexes", "view_health"),
     NavItem("Rebuilds", "schemaadmin:rebuilds", "view_rebuilds"),
     NavItem("Tables", "schemaadmin:tables", "view_health"),
+    NavItem("Queries", "schemaadmin:queries", "view_health"),
     NavItem("Activity", "schemaadmin:activity", "view_health"),
     NavItem("Schema", "schemaadmin:schema", "view_schema"),
     NavItem("Conversations", "schemaadmin:conversations", "view_conversations"),

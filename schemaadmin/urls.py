@@ -15,6 +15,7 @@ from schemaadmin.views import (
     users,
 )
 from schemaadmin.views import indexes as health_views
+from schemaadmin.views import queries as query_views
 from schemaadmin.views import recall as recall_views
 from schemaadmin.views import schema as schema_views
 
@@ -59,4 +60,7 @@ urlpatterns = [
     path("schema/apply/", schema_apply.apply_confirm, name="schema_apply"),
     path("schema/applies/", schema_apply.apply_list, name="schema_applies"),
     path("schema/applies/<int:pk>/", schema_apply.apply_run, name="schema_apply_run"),
+    path("queries/", query_views.query_list, name="queries"),
+    path("queries/regressions/", query_views.query_regressions, name="query_regressions"),
+    path("queries/<str:queryid>/", query_views.query_detail, name="query"),
 ]

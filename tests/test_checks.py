@@ -73,3 +73,22 @@ def test_unreachable_database_url_gives_a_sentence_not_a_traceback():
     assert "schemaadmin.E001" in result.stderr
     assert "Cannot reach the database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_query_statistics_off_says_which_cause_what_to_run_and_the_restart():
+    from schemaadmin.checks import query_stats_problems
+    from schemaadmin.pg.stats import StatementsState
+    from schemaadmin.services.workload.availability import availability_of
+
+    not_preloaded = StatementsState(
+        available=True, installed_version="1.12", preloaded=False, read_error="", reads_all=True, preload_setting=""
+    )
+    (warning,) = query_stats_problems("default", availability_of("default", not_preloaded))
+    assert warning.id == "schemaadmin.W013"
+    assert "installed in database 'default' but not in shared_preload_libraries" in warning.msg
+    assert "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';" in warning.hint
+    assert "restart PostgreSQL" in warning.hint
+    readable = StatementsState(
+        available=True, installed_version="1.12", preloaded=True, read_error="", reads_all=True, preload_setting=""
+    )
+    assert query_stats_problems("default", availability_of("default", readable)) == []

@@ -213,7 +213,6 @@ def database_names(*, using: str = "default") -> dict[int, str]:
         SELECT oid::bigint AS oid,
                datname AS name
         FROM pg_database
-        WHERE NOT datistemplate
         """,
         using=using,
     )

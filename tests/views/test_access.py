@@ -57,13 +57,16 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     # POST only (405 to a GET once allowed); POSTs are tested in tests/views/test_rebuilds.py.
     "/rebuilds/{rebuild}/cancel": (302, 403, 403, 403, 405, 405),
     "/rebuilds/{rebuild}/retry": (302, 403, 403, 403, 405, 405),
+    "/queries/": (302, 403, 403, 200, 200, 200),
+    "/queries/regressions/": (302, 403, 403, 200, 200, 200),
+    "/queries/{queryid}/": (302, 403, 403, 200, 200, 200),
 }
 
 
 @pytest.fixture
 def objects(db) -> dict[str, str]:
     """Create what the detail URLs point at; return the placeholder values."""
-    from schemaadmin.models import RecallCheck
+    from schemaadmin.models import QueryText, RecallCheck
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     user = ChatUser.objects.create(external_id="acct-matrix")
@@ -79,6 +82,7 @@ def objects(db) -> dict[str, str]:
         "explain_run": str(ExplainRun.objects.create(sql="SELECT 1", outcome="refused").pk),
         "rebuild": str(IndexRebuild.objects.create(index_name="users_pkey", state="failed").pk),
         "migration_apply": str(MigrationApply.objects.create(plan=["schemaadmin.0001_initial"], state="failed").pk),
+        "queryid": str(QueryText.objects.create(queryid=-42, query="SELECT $1", first_seen=now).pk),
     }
 
 

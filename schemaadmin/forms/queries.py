@@ -1,0 +1,99 @@
+"""The query statistics pages' form: window, order, filters and length, every value checked here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+from django.utils import timezone
+
+from schemaadmin.services.workload.query_stats import MAX_DURATION, parse_duration
+
+__all__ = ["LIMITS", "ORDER_CHOICES", "WINDOW_CHOICES", "QueryWindowForm", "previous_window"]
+
+WINDOW_CHOICES = (
+    ("1h", "Last hour"),
+    ("6h", "Last 6 hours"),
+    ("1d", "Last day"),
+    ("7d", "Last week"),
+    ("14d", "Last 14 days"),
+    ("custom", "Custom"),
+)
+ORDER_CHOICES = (
+    ("total", "Total time"),
+    ("mean", "Mean time"),
+    ("calls", "Calls"),
+    ("rows", "Rows"),
+    ("read", "Shared blocks read"),
+    ("temp", "Temp blocks written"),
+)
+LIMITS = (25, 50, 100)
+SELECT = {"class": "form-select form-select-sm"}
+DATETIME = {"class": "form-control form-control-sm", "type": "datetime-local"}
+
+
+class QueryWindowForm(forms.Form):
+    window = forms.ChoiceField(choices=WINDOW_CHOICES, label="Window", widget=forms.Select(attrs=SELECT))
+    start = forms.DateTimeField(
+        required=False, label="From", widget=forms.DateTimeInput(attrs=DATETIME, format="%Y-%m-%dT%H:%M")
+    )
+    end = forms.DateTimeField(
+        required=False,
+        label="To",
+        help_text="Empty: now.",
+        widget=forms.DateTimeInput(attrs=DATETIME, format="%Y-%m-%dT%H:%M"),
+    )
+    order = forms.ChoiceField(choices=ORDER_CHOICES, label="Order by", widget=forms.Select(attrs=SELECT))
+    database = forms.ChoiceField(required=False, label="Database", widget=forms.Select(attrs=SELECT))
+    role = forms.ChoiceField(required=False, label="Role", widget=forms.Select(attrs=SELECT))
+    limit = forms.TypedChoiceField(
+        coerce=int, choices=[(n, str(n)) for n in LIMITS], label="Statements", widget=forms.Select(attrs=SELECT)
+    )
+
+    def __init__(
+        self,
+        data: QueryDict | None = None,
+        *args: Any,
+        databases: list[str] = (),  # type: ignore[assignment]
+        roles: list[str] = (),  # type: ignore[assignment]
+        **kwargs: Any,
+    ) -> None:
+        if data is not None:
+            data = data.copy()  # the selects then show the defaults in use
+            for name, default in (("window", "1d"), ("order", "total"), ("limit", "50")):
+                if not data.get(name):
+                    data[name] = default
+        super().__init__(data, *args, **kwargs)
+        self.fields["database"].choices = [("", "Any database"), *((name, name) for name in databases)]  # type: ignore[attr-defined]
+        self.fields["role"].choices = [("", "Any role"), *((name, name) for name in roles)]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("window") != "custom":
+            return data
+        start, end = data.get("start"), data.get("end") or timezone.now()
+        if start is None:
+            self.add_error("start", "A custom window needs a start.")
+        elif start >= end:
+            self.add_error("end", "The end must come after the start.")
+        elif end - start > MAX_DURATION:
+            self.add_error("start", "A window may span at most ten years.")
+        return data
+
+    def window_bounds(self, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """Return [start, end) of the validated window."""
+        data = self.cleaned_data
+        now = now or timezone.now()
+        if data["window"] == "custom":
+            return data["start"], data.get("end") or now
+        return now - parse_duration(data["window"]), now
+
+    def filters(self) -> dict[str, str | None]:
+        return {"database": self.cleaned_data.get("database") or None, "role": self.cleaned_data.get("role") or None}
+
+
+def previous_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """Return the window of the same length that ends where this one starts."""
+    return start - (end - start), start

@@ -1,0 +1,384 @@
+"""Read query statistics for a window: top statements, one statement's history, regressions, and their JSON."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, router
+
+from schemaadmin.conf import app_settings
+from schemaadmin.models import QuerySnapshot, QueryText
+from schemaadmin.pg import query_history
+from schemaadmin.pg.stats import (
+    ORDERS,
+    StatementTotals,
+    database_names,
+    live_statements,
+    role_names,
+    statement_texts,
+    statements_info,
+)
+from schemaadmin.services.workload.availability import Availability, availability
+
+__all__ = [
+    "ORDERS",
+    "InvalidDuration",
+    "QueryStats",
+    "Regression",
+    "StatementHistory",
+    "StatementRow",
+    "filter_choices",
+    "parse_duration",
+    "query_stats",
+    "regressions",
+    "statement_history",
+]
+
+_DURATION = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+# Longer than any retention anyone keeps: past it a duration is a typo, not a window.
+MAX_DURATION = timedelta(days=3660)
+
+
+class InvalidDuration(ValueError):
+    """A window length that is not a positive number of minutes, hours, days or weeks."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """Return the length "30m", "1h", "1d" or "2w" names; raise InvalidDuration with a sentence otherwise."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise InvalidDuration(f"{text!r} is not a duration: write a number and a unit, such as 30m, 1h, 1d or 2w.")
+    length = int(match[1]) * _UNITS[match[2]]
+    if not length:
+        raise InvalidDuration(f"{text!r} is an empty window: the duration must be more than zero.")
+    if length > MAX_DURATION:
+        raise InvalidDuration(f"{text!r} is longer than ten years; snapshots are kept far less long.")
+    return length
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRow:
+    queryid: int
+    dbid: int
+    userid: int
+    query: str
+    database: str
+    role: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    temp_blks_written: int
+    share: float
+    series: tuple[float, ...] = ()  # time (ms) per bucket of the window
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "queryid": self.queryid,
+            "query": self.query,
+            "database": self.database,
+            "role": self.role,
+            "calls": self.calls,
+            "total_ms": round(self.total_ms, 3),
+            "mean_ms": round(self.mean_ms, 3),
+            "rows": self.rows,
+            "shared_blks_hit": self.shared_blks_hit,
+            "shared_blks_read": self.shared_blks_read,
+            "temp_blks_written": self.temp_blks_written,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueryStats:
+    availability: Availability
+    start: datetime | None  # None: no snapshots cover the window, the figures are the live view's since its reset
+    end: datetime
+    since_reset: datetime | None = None  # the live view's last reset, when the figures are the live view's
+    statements: tuple[StatementRow, ...] = ()
+    buckets: tuple[datetime, ...] = ()
+    span: str = "snapshot"  # what one bucket of the series is: "snapshot", "hour" or "day"
+
+    @property
+    def live(self) -> bool:
+        return self.start is None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "available": self.availability.ok,
+            "reason": self.availability.reason,
+            "window": {"from": self.start.isoformat() if self.start else None, "to": self.end.isoformat()},
+            "statements": [row.as_json() for row in self.statements],
+        }
+
+
+def _names(using: str) -> tuple[dict[int, str], dict[int, str]]:
+    return database_names(using=using), role_names(using=using)
+
+
+def _owner_ids(database: str | None, role: str | None, using: str) -> tuple[int | None, int | None, bool]:
+    """Return the oids of the named database and role, and whether every name given was found."""
+    databases, roles = _names(using) if database or role else ({}, {})
+    dbid = next((oid for oid, name in databases.items() if name == database), None) if database else None
+    userid = next((oid for oid, name in roles.items() if name == role), None) if role else None
+    return dbid, userid, (dbid is not None or not database) and (userid is not None or not role)
+
+
+def _span(start: datetime, end: datetime) -> str:
+    length = end - start
+    if length <= timedelta(hours=12):
+        return "snapshot"
+    return "hour" if length <= timedelta(days=8) else "day"
+
+
+def _buckets(alias: str, start: datetime, end: datetime, span: str, records: str) -> list[datetime]:
+    if span == "snapshot":
+        return query_history.snapshot_times(alias, start, end, using=records)
+    unit = timedelta(hours=1) if span == "hour" else timedelta(days=1)
+    moment = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if span == "day":
+        moment = moment.replace(hour=0)
+    buckets = []
+    while moment < end:
+        buckets.append(moment)
+        moment += unit
+    return buckets
+
+
+def _series(
+    alias: str, start: datetime, end: datetime, rows: Sequence[StatementTotals], span: str, records: str
+) -> tuple[list[datetime], dict[tuple[int, int, int], list[float]]]:
+    buckets = _buckets(alias, start, end, span, records)
+    position = {bucket: i for i, bucket in enumerate(buckets)}
+    values: dict[tuple[int, int, int], list[float]] = {
+        (row.dbid, row.userid, row.queryid): [0.0] * len(buckets) for row in rows
+    }
+    points = query_history.series(alias, start, end, [row.queryid for row in rows], span=span, using=records)
+    for point in points:
+        line = values.get((point.dbid, point.userid, point.queryid))
+        index = position.get(point.bucket)
+        if line is not None and index is not None:
+            line[index] += point.total_ms
+    return buckets, values
+
+
+def _row(totals: StatementTotals, databases: dict[int, str], roles: dict[int, str], series=()) -> StatementRow:
+    return StatementRow(
+        queryid=totals.queryid,
+        dbid=totals.dbid,
+        userid=totals.userid,
+        query=totals.query,
+        database=databases.get(totals.dbid, str(totals.dbid)),
+        role=roles.get(totals.userid, str(totals.userid)),
+        calls=totals.calls,
+        total_ms=totals.total_ms,
+        mean_ms=totals.mean_ms,
+        rows=totals.rows,
+        shared_blks_hit=totals.shared_blks_hit,
+        shared_blks_read=totals.shared_blks_read,
+        temp_blks_written=totals.temp_blks_written,
+        share=totals.share,
+        series=tuple(series),
+    )
+
+
+def query_stats(
+    start: datetime,
+    end: datetime,
+    *,
+    order: str = "total",
+    limit: int = 50,
+    database: str | None = None,
+    role: str | None = None,
+    with_series: bool = True,
+    using: str = "default",
+) -> QueryStats:
+    """Return the statements that cost most in [start, end); without snapshots there, the live view's since reset."""
+    state = availability(using=using)
+    records = router.db_for_read(QuerySnapshot)
+    if order not in ORDERS:
+        raise ValueError(f"Unknown order {order!r}; one of {', '.join(ORDERS)}.")
+    covered = query_history.has_deltas(using, start, end, using=records)
+    if not covered and not state.ok:
+        return QueryStats(availability=state, start=None, end=end)
+    dbid, userid, found = _owner_ids(database, role, using)
+    databases, roles = _names(using)
+    if not covered:
+        info = statements_info(using=using)
+        live = [] if not found else live_statements(order=order, limit=limit, dbid=dbid, userid=userid, using=using)
+        rows = tuple(_row(totals, databases, roles) for totals in live)
+        return QueryStats(availability=state, start=None, end=end, since_reset=info.stats_reset, statements=rows)
+    totals = (
+        query_history.window_totals(
+            using, start, end, order=order, limit=limit, dbid=dbid, userid=userid, using=records
+        )
+        if found
+        else []
+    )
+    span = _span(start, end)
+    buckets, values = _series(using, start, end, totals, span, records) if with_series and totals else ([], {})
+    rows = tuple(_row(row, databases, roles, values.get((row.dbid, row.userid, row.queryid), ())) for row in totals)
+    return QueryStats(availability=state, start=start, end=end, statements=rows, buckets=tuple(buckets), span=span)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    bucket: datetime
+    calls: int
+    total_ms: float
+
+    @property
+    def mean_ms(self) -> float:
+        return self.total_ms / self.calls if self.calls else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StatementHistory:
+    queryid: int
+    query: str
+    start: datetime
+    end: datetime
+    span: str
+    owners: tuple[StatementRow, ...]  # one row per database and role it ran as in the window
+    points: tuple[HistoryPoint, ...] = field(default=())
+
+    @property
+    def calls(self) -> int:
+        return sum(row.calls for row in self.owners)
+
+    @property
+    def total_ms(self) -> float:
+        return sum(row.total_ms for row in self.owners)
+
+    @property
+    def mean_ms(self) -> float:
+        return self.total_ms / self.calls if self.calls else 0.0
+
+    @property
+    def share(self) -> float:
+        return sum(row.share for row in self.owners)
+
+    @property
+    def database(self) -> str | None:
+        """The one database the statement ran in during the window, if it is one."""
+        names = {row.database for row in self.owners}
+        return names.pop() if len(names) == 1 else None
+
+
+def statement_text(queryid: int, *, using: str = "default") -> str:
+    """Return the statement's stored normalized text, else the live view's, else ""."""
+    records = router.db_for_read(QueryText)
+    stored = QueryText.objects.using(records).filter(queryid=queryid).values_list("query", flat=True).first()
+    if stored is not None:
+        return stored
+    try:
+        return statement_texts([queryid], using=using).get(queryid, "")
+    except DatabaseError:  # the view cannot be read: the page says why elsewhere
+        return ""
+
+
+def statement_history(
+    queryid: int,
+    start: datetime,
+    end: datetime,
+    *,
+    database: str | None = None,
+    role: str | None = None,
+    using: str = "default",
+) -> StatementHistory:
+    """Return one statement's figures in [start, end) per database and role, and its calls and time per bucket."""
+    records = router.db_for_read(QuerySnapshot)
+    dbid, userid, found = _owner_ids(database, role, using)
+    databases, roles = _names(using)
+    totals = (
+        query_history.window_totals(
+            using, start, end, limit=1000, dbid=dbid, userid=userid, queryid=queryid, using=records
+        )
+        if found
+        else []
+    )
+    span = _span(start, end)
+    buckets = _buckets(using, start, end, span, records)
+    calls: dict[datetime, int] = defaultdict(int)
+    time: dict[datetime, float] = defaultdict(float)
+    owners = {(row.dbid, row.userid) for row in totals}
+    for point in query_history.series(using, start, end, [queryid], span=span, using=records):
+        if (point.dbid, point.userid) in owners:
+            calls[point.bucket] += point.calls
+            time[point.bucket] += point.total_ms
+    return StatementHistory(
+        queryid=queryid,
+        query=totals[0].query if totals and totals[0].query else statement_text(queryid, using=using),
+        start=start,
+        end=end,
+        span=span,
+        owners=tuple(_row(row, databases, roles) for row in totals),
+        points=tuple(HistoryPoint(bucket, calls[bucket], time[bucket]) for bucket in buckets),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Regression:
+    queryid: int
+    query: str
+    database: str
+    role: str
+    before_calls: int
+    before_mean_ms: float
+    after_calls: int
+    after_mean_ms: float
+
+    @property
+    def increase_ms(self) -> float:
+        return self.after_mean_ms - self.before_mean_ms
+
+    @property
+    def ratio(self) -> float | None:
+        return self.after_mean_ms / self.before_mean_ms if self.before_mean_ms else None
+
+
+def regressions(
+    before: tuple[datetime, datetime],
+    after: tuple[datetime, datetime],
+    *,
+    limit: int = 50,
+    database: str | None = None,
+    role: str | None = None,
+    using: str = "default",
+) -> list[Regression]:
+    """Return the statements whose mean time rose most from the earlier window to the later one."""
+    records = router.db_for_read(QuerySnapshot)
+    dbid, userid, found = _owner_ids(database, role, using)
+    if not found:
+        return []
+    databases, roles = _names(using)
+    min_calls = max(1, int(app_settings()["QUERY_STATS_REGRESSION_MIN_CALLS"]))
+    changes = query_history.regressions(
+        using, before, after, min_calls=min_calls, limit=limit, dbid=dbid, userid=userid, using=records
+    )
+    return [
+        Regression(
+            queryid=row.queryid,
+            query=row.query,
+            database=databases.get(row.dbid, str(row.dbid)),
+            role=roles.get(row.userid, str(row.userid)),
+            before_calls=row.before_calls,
+            before_mean_ms=row.before_mean_ms,
+            after_calls=row.after_calls,
+            after_mean_ms=row.after_mean_ms,
+        )
+        for row in changes
+    ]
+
+
+def filter_choices(*, using: str = "default") -> tuple[list[str], list[str]]:
+    """Return the names of the server's databases and login roles, sorted, for the filters."""
+    databases, roles = _names(using)
+    return sorted(databases.values()), sorted(roles.values())

@@ -1,0 +1,91 @@
+"""Query statistics: the costliest statements of a window, one statement's history, and regressions."""
+
+from __future__ import annotations
+
+from django.db import connections
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from schemaadmin.forms.queries import QueryWindowForm, previous_window
+from schemaadmin.permissions import permission_required
+from schemaadmin.services.workload.availability import availability
+from schemaadmin.services.workload.query_stats import (
+    filter_choices,
+    query_stats,
+    regressions,
+    statement_history,
+)
+from schemaadmin.views.browsing import render_page
+
+LIST_TEMPLATE = "schemaadmin/queries/list.html"
+DETAIL_TEMPLATE = "schemaadmin/queries/detail.html"
+REGRESSIONS_TEMPLATE = "schemaadmin/queries/regressions.html"
+_BIGINT = (-(2**63), 2**63 - 1)
+
+
+def _bound(request: HttpRequest, **empty: object) -> tuple[QueryWindowForm, dict[str, object]]:
+    """Return the window form bound to the request, and the page's context with the result keys empty."""
+    state = availability()
+    databases, roles = filter_choices() if state.state != "unreachable" else ([], [])
+    form = QueryWindowForm(request.GET, databases=databases, roles=roles)
+    return form, {"form": form, "availability": state, **empty}
+
+
+@permission_required("view_health")
+@require_GET
+def query_list(request: HttpRequest) -> HttpResponse:
+    """List the statements that cost most in a window, with their share of time and a sparkline each."""
+    form, context = _bound(request, stats=None)
+    if not form.is_valid():
+        return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
+    start, end = form.window_bounds()
+    data = form.cleaned_data
+    context["stats"] = query_stats(start, end, order=data["order"], limit=data["limit"], **form.filters())
+    return render_page(request, LIST_TEMPLATE, context, partial="results")
+
+
+@permission_required("view_health")
+@require_GET
+def query_detail(request: HttpRequest, queryid: str) -> HttpResponse:
+    """Show one statement: its full normalized text, its figures per database and role, its series, Explain this."""
+    try:
+        number = int(queryid)
+    except ValueError:
+        raise Http404("A statement is named by its queryid, a number.") from None
+    if not _BIGINT[0] <= number <= _BIGINT[1]:
+        raise Http404("No statement has that queryid.")
+    form, context = _bound(request, history=None, queryid=number)
+    if not form.is_valid():
+        return render_page(request, DETAIL_TEMPLATE, context, status=400)
+    start, end = form.window_bounds()
+    history = statement_history(number, start, end, **form.filters())
+    if not history.query and not history.owners:
+        raise Http404("No statement with that queryid is recorded.")
+    database = connections["default"].settings_dict["NAME"]
+    context.update(
+        history=history,
+        # The console plans on the default database: offer it only for statements that ran there.
+        explainable=history.database in (None, database) and request.user.has_perm("schemaadmin.run_explain"),
+        explain_database=database,
+        chart={
+            "labels": [point.bucket.isoformat() for point in history.points],
+            "total_ms": [round(point.total_ms, 3) for point in history.points],
+            "calls": [point.calls for point in history.points],
+            "mean_ms": [round(point.mean_ms, 3) for point in history.points],
+        },
+    )
+    return render_page(request, DETAIL_TEMPLATE, context)
+
+
+@permission_required("view_health")
+@require_GET
+def query_regressions(request: HttpRequest) -> HttpResponse:
+    """List the statements whose mean time rose most from the window before to this window."""
+    form, context = _bound(request, changes=None)
+    if not form.is_valid():
+        return render_page(request, REGRESSIONS_TEMPLATE, context, partial="results", status=400)
+    after = form.window_bounds()
+    before = previous_window(*after)
+    changes = regressions(before, after, limit=form.cleaned_data["limit"], **form.filters())
+    context.update(changes=changes, before=before, after=after)
+    return render_page(request, REGRESSIONS_TEMPLATE, context, partial="results")

@@ -1,0 +1,132 @@
+"""/queries/: top statements of a window, one statement, regressions, and every bad parameter as a sentence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from schemaadmin.models import QueryText
+from schemaadmin.pg.stats import StatementsState
+from schemaadmin.services.workload.snapshots import take_snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def workload(plant):
+    """A planted table and run(n, sleep=0): its statement n times (sleeping sleep seconds each)."""
+    table = plant.table(f"invoices_{uuid.uuid4().hex[:8]}", "id int PRIMARY KEY, amount int", rows=50, fill="i, i % 5")
+    statement = f"SELECT pg_sleep(%s), id FROM {table} WHERE amount = %s"  # noqa: S608 -- a planted table
+
+    def run(times: int, sleep: float = 0.0) -> None:
+        for i in range(times):
+            plant.sql(statement, [float(sleep), i % 5])  # always float8: an int would be another statement
+
+    run.table = table
+    return run
+
+
+def queryid_of(table: str) -> int:
+    return QueryText.objects.get(query__contains=f"pg_sleep($1), id FROM {table}").queryid
+
+
+def test_an_operator_sees_the_statement_run_in_the_window_with_its_calls_and_share(client_as, workload):
+    take_snapshot(now=timezone.now() - timedelta(minutes=20))
+    workload(7)
+    take_snapshot(now=timezone.now() - timedelta(minutes=10))
+    client = client_as("operator")
+    response = client.get("/queries/", {"window": "1h", "order": "calls"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert workload.table in page and '<svg class="sparkline"' in page
+    row = next(r for r in response.context["stats"].statements if workload.table in r.query)
+    assert row.calls == 7 and 0 < row.share <= 1
+    # htmx gets the results partial only.
+    partial = client.get("/queries/", {"window": "1h"}, HTTP_HX_REQUEST="true")
+    assert partial.status_code == 200 and b"<html" not in partial.content and b'id="results"' in partial.content
+
+
+def test_a_window_without_snapshots_shows_the_live_view_and_says_so(client_as, workload):
+    workload(2)
+    response = client_as("operator").get("/queries/", {"window": "1h"})
+    assert response.status_code == 200
+    assert response.context["stats"].live
+    assert b"No snapshots cover this window yet" in response.content
+
+
+@pytest.mark.parametrize(
+    "params, sentence",
+    [
+        ({"window": "garbage"}, "Select a valid choice"),
+        ({"limit": "100000000"}, "Select a valid choice"),
+        ({"order": "pg_sleep"}, "Select a valid choice"),
+        ({"window": "custom"}, "A custom window needs a start."),
+        ({"window": "custom", "start": "2026-12-02T10:00", "end": "2026-12-01T10:00"}, "The end must come after"),
+        ({"window": "custom", "start": "yesterday"}, "Enter a valid date/time."),
+        ({"database": "no-such-db\x00"}, "Select a valid choice"),
+    ],
+)
+def test_hostile_parameters_are_answered_with_a_sentence(client_as, params, sentence):
+    client = client_as("operator")
+    for url in ("/queries/", "/queries/regressions/"):
+        response = client.get(url, params)
+        assert response.status_code == 400, url
+        assert sentence in response.content.decode()
+
+
+def test_a_statement_that_is_not_a_queryid_is_a_404(client_as):
+    client = client_as("operator")
+    assert client.get("/queries/abc/").status_code == 404
+    assert client.get(f"/queries/{2**70}/").status_code == 404
+    assert client.get("/queries/12345/").status_code == 404
+
+
+def test_the_detail_shows_the_text_series_and_explain_this_only_to_dbas(client_as, workload, role_user, client):
+    take_snapshot(now=timezone.now() - timedelta(minutes=20))
+    workload(3)
+    take_snapshot(now=timezone.now() - timedelta(minutes=10))
+    queryid = queryid_of(workload.table)
+    client.force_login(role_user("dba"))
+    response = client.get(f"/queries/{queryid}/", {"window": "1h"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"SELECT pg_sleep($1), id FROM {workload.table} WHERE amount = $2" in page  # noqa: S608 -- expected text
+    assert 'data-testid="explain-this"' in page and 'id="query-chart-data"' in page
+    assert response.context["history"].calls == 3
+    operator = client_as("operator").get(f"/queries/{queryid}/", {"window": "1h"})
+    assert operator.status_code == 200 and b'data-testid="explain-this"' not in operator.content
+
+
+def test_regressions_list_a_statement_whose_mean_time_rose(client_as, workload):
+    now = timezone.now()
+    take_snapshot(now=now - timedelta(minutes=100))
+    workload(5, sleep=0)
+    take_snapshot(now=now - timedelta(minutes=80))
+    workload(5, sleep=0.02)
+    take_snapshot(now=now - timedelta(minutes=20))
+    response = client_as("operator").get("/queries/regressions/", {"window": "1h"})
+    assert response.status_code == 200
+    change = next(c for c in response.context["changes"] if workload.table in c.query)
+    assert change.before_calls == 5 and change.after_calls == 5
+    assert change.after_mean_ms >= 20 > change.before_mean_ms
+
+
+def test_without_preload_the_page_says_which_cause_and_what_to_run(client_as, monkeypatch):
+    state = StatementsState(
+        available=True,
+        installed_version="1.12",
+        preloaded=False,
+        read_error="",
+        reads_all=True,
+        preload_setting="",
+    )
+    monkeypatch.setattr("schemaadmin.services.workload.availability.statements_state", lambda using: state)
+    response = client_as("operator").get("/queries/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "installed in database &#x27;default&#x27; but not in shared_preload_libraries" in page
+    assert "ALTER SYSTEM SET shared_preload_libraries = &#x27;pg_stat_statements&#x27;;" in page
+    assert "A restart of PostgreSQL is needed" in page
