@@ -1,0 +1,63 @@
+"""/queries/ in Chromium: a DBA opens the costliest statement of the last hour and explains it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from schemaadmin.services.workload.snapshots import take_snapshot
+from tests.planting import planter  # noqa: F401 -- fixture
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_dba_opens_the_top_statement_and_explains_it(
+    page,
+    planter,  # noqa: F811 -- the imported fixture
+    role_user,
+    sign_in,
+    console_errors,
+    screenshot,
+):
+    table = planter.table(f"ledger_{uuid.uuid4().hex[:8]}", "id int, amount int", rows=400, fill="i, i % 4")
+    statement = f"SELECT count(*) FROM {table} AS a, {table} AS b WHERE a.amount = %s AND b.id > a.id"  # noqa: S608 -- planted
+    planter.sql(f"ANALYZE {table}")
+    take_snapshot(now=timezone.now() - timedelta(minutes=20))
+    for i in range(25):  # a self-join of 400 rows: the costliest statement between the two snapshots
+        planter.sql(statement, [i % 4])
+    take_snapshot(now=timezone.now() - timedelta(minutes=10))
+
+    role_user("dba", "dora")
+    page.goto("/queries/?window=1h")
+    sign_in("dora")
+    expect(page).to_have_url(re.compile(r"/queries/\?window=1h$"))
+    top = page.get_by_test_id("statement-link").first
+    expect(top).to_contain_text(f"FROM {table} AS a")
+    expect(page.locator("svg.sparkline").first).to_be_visible()
+    screenshot("queries-desktop")
+    page.set_viewport_size({"width": 360, "height": 800})
+    screenshot("queries-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    top.click()
+    expect(page.get_by_test_id("statement-text")).to_contain_text("WHERE a.amount = $1 AND b.id > a.id")
+    expect(page.get_by_test_id("calls")).to_have_text("25")
+    expect(page.locator("#query-chart")).to_be_visible()
+    screenshot("query-detail-desktop")
+    page.set_viewport_size({"width": 360, "height": 800})
+    screenshot("query-detail-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    page.get_by_test_id("explain-this").click()
+    expect(page).to_have_url(re.compile(r"/explain/$"))
+    expect(page.get_by_role("textbox", name="Query")).to_have_value(re.compile(r"WHERE a\.amount = \$1"))
+    plan = page.get_by_test_id("pev2")
+    expect(plan.locator(".plan-node").first).to_be_visible()
+    expect(plan).to_contain_text("Aggregate")
+    screenshot("query-explained")
+    assert console_errors == []
