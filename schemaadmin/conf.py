@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
     # Migration lint. Our size rules (a non-concurrent index, SET NOT NULL) fire on tables with at least this many
     # estimated rows; squawk's executable (None: beside this Python, else on PATH) and how long one run may take.
     "MIGRATION_BIG_TABLE_ROWS": 100_000,
+    # Apps whose every model is the product's (the EXPLAIN console must read its tables; the lint flags a new one
+    # without GRANT SELECT to EXPLAIN_ROLE). PRODUCT_MODELS and models defined beside them always are.
+    "PRODUCT_APPS": (),
     "SQUAWK_PATH": None,
     "SQUAWK_TIMEOUT_SECONDS": 30,
     # The live schema browser and the drift check: the database schemas the migrations own, and how long the

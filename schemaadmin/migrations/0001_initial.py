@@ -26,6 +26,9 @@ class Migration(migrations.Migration):
         "prefer-bigint-over-int": (
             "The int columns are foreign keys to auth_user, whose id Django creates as integer; the key must match."
         ),
+        "product_table_without_grant": (
+            "The console's role did not exist yet: 0005 creates it and 0007 grants it SELECT on these tables."
+        ),
     }
 
     initial = True

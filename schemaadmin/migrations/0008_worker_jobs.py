@@ -18,6 +18,10 @@ class Migration(migrations.Migration):
         "require-concurrent-index-creation": (
             "The indexes are on the job tables (a row per rebuild or recall check), built in milliseconds."
         ),
+        "add_field_python_default": (
+            "Only SchemaAdmin's own web and worker processes write the rebuild records, and both restart on the "
+            "release that applies this migration; no old process inserts rebuilds meanwhile."
+        ),
     }
     dependencies = [
         ("schemaadmin", "0007_explain_role_reads_product_tables"),

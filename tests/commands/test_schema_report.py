@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, models
 
 from tests.services.migration_planting import FIXTURE_PENDING, fixtures_pending  # noqa: F401
+from tests.services.schema.lint_fixtures import lint_fixture_migrations  # noqa: F401
 
 ITEM_KEYS = {"code", "severity", "object", "message"}
 
@@ -118,3 +119,28 @@ def test_a_new_not_null_field_without_default_and_no_migration_is_reported_not_a
     assert "Add field rank to widget" in missing[0]["message"]
     assert "one-off default" in missing[0]["message"]
     assert status == 1
+
+
+@pytest.mark.usefixtures("lint_fixture_migrations")
+def test_json_shows_the_new_lint_rules_on_pending_migrations(settings):
+    with connection.cursor() as cur:
+        cur.execute("INSERT INTO schema_fixtures_widget (name) SELECT 'w' || i FROM generate_series(1, 50) i")
+        cur.execute("ANALYZE schema_fixtures_widget")
+    settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 20, "PRODUCT_APPS": ("schema_fixtures",)}
+    report = json.loads(run("--format", "json", "--fail-on", "never")[0])
+    lint = {(item["migration"].split(".")[1][:4], item["code"]) for item in report["lint"]}
+    for expected in [
+        ("0004", "add_field_python_default"),
+        ("0006", "json_column"),
+        ("0008", "backfill_in_transaction"),
+        ("0009", "backfill_in_transaction"),
+        ("0011", "table_rewrite"),
+        ("0013", "exclusion_constraint_on_big_table"),
+        ("0015", "product_table_without_grant"),
+        ("0017", "index_on_big_table"),
+        ("0017", "set_not_null_on_big_table"),
+    ]:
+        assert expected in lint, expected
+    # The safe look-alikes say nothing, squawk's false alarms included.
+    quiet = {"0005", "0007", "0010", "0012", "0016", "0018", "0019", "0020", "0021"}
+    assert not [item for item in report["lint"] if item["migration"].split(".")[1][:4] in quiet]

@@ -12,16 +12,20 @@ Choices, so the page shows what matters rather than everything a linter can say:
   `prefer-robust-stmts` (IF NOT EXISTS): Django records applied migrations and an atomic one rolls back whole;
   what a failed non-atomic CREATE INDEX CONCURRENTLY leaves is an INVALID index, which IF NOT EXISTS would
   silently keep (index health lists it with its fix).
-- `ban-drop-default` inside an AddField operation is dropped: Django adds a column with its default only to fill
-  the existing rows, then drops it because the ORM writes the value on every insert; no client relied on the
-  default of a column that did not exist. Elsewhere (an AlterField, RunSQL) it stays.
+- Overrides: where squawk's SQL-only view calls a change dangerous that strong_migrations and
+  django-pg-zero-downtime-migrations call safe, our rules set its finding aside for that operation with the reason
+  (shown like an exemption, counted nowhere): a widening type change (varchar(n) to a longer varchar or text,
+  numeric to a larger precision at the same scale) for `changing-column-type`/`prefer-text-field`, dropping NOT
+  NULL for `ban-drop-not-null`, a value column (not a key) for `prefer-bigint-over-*`, an AddField's
+  `ban-drop-default` (our `add_field_python_default` says when that drop breaks inserts), and an exclusion
+  constraint's `constraint-missing-not-valid` (it cannot be NOT VALID; ours gives advice that can be followed).
 - `ban-drop-column` / `ban-drop-table` are dropped where our `drop_column` / `drop_table` fired: ours names the
   object and the safe sequence.
 - Our rules that read live table sizes run for pending migrations only: the size of a table today says nothing
   about the lock an applied migration took back then.
 - Exemptions: a migration may accept findings with a class attribute `lint_exemptions = {"code": "reason"}`
-  (a squawk rule name or one of our codes). Exempted findings are kept aside with their reason, shown on the
-  detail page, and count nowhere (summary, apply confirmation, `schema_report`).
+  (a squawk rule name or one of our codes). Exempted and overridden findings are kept aside with their reason,
+  shown on the detail page, and count nowhere (summary, apply confirmation, `schema_report`).
 - squawk's results are cached in this process, keyed on (app, name, SHA-256 of the SQL, server version, squawk):
   the SQL of a migration file rarely changes, and a changed file changes the key. Our rules run on every call:
   they are cheap (one catalog query for all table sizes) and must see today's sizes.
@@ -39,7 +43,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from django.db.migrations import operations
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 
@@ -47,7 +50,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first
-from schemaadmin.services.schema.lint_rules import SizedFinding, operation_findings
+from schemaadmin.services.schema.lint_rules import SizedFinding, SquawkOverride, operation_findings
 from schemaadmin.services.schema.sql import MigrationSql, collected_sql, find_migration, migration_loader
 
 __all__ = [
@@ -74,7 +77,7 @@ class MigrationLint:
     app_label: str
     name: str
     findings: tuple[Finding, ...]  # the ones that count, worst first
-    exempted: tuple[Finding, ...]  # accepted by the migration's lint_exemptions, each with its reason
+    exempted: tuple[Finding, ...]  # accepted by lint_exemptions or set aside by our overrides, each with its reason
     sql: MigrationSql
     live: bool  # whether rules on today's table sizes ran (pending migrations only)
 
@@ -183,6 +186,7 @@ class _Draft:
         self.sql = collected_sql(loader, migration)
         self.findings: list[Finding] = []
         self.sized: list[SizedFinding] = []
+        self.overrides: list[SquawkOverride] = []
         if self.sql.text.strip():
             squawked = squawk_findings(self.sql.text, label=self.label, version=version)
             self.findings.extend(replace(f, migration=self.label) for f in squawked)
@@ -193,6 +197,8 @@ class _Draft:
             ):
                 if isinstance(found, SizedFinding):
                     self.sized.append(found)
+                elif isinstance(found, SquawkOverride):
+                    self.overrides.append(found)
                 else:
                     self.findings.append(found)
         except Exception as exc:  # a migration our rules cannot follow still gets squawk's verdict
@@ -209,8 +215,13 @@ class _Draft:
                     findings.append(replace(sized.finding, message=message))
         findings = self._without_noise(findings)
         exemptions = getattr(self.migration, "lint_exemptions", {}) or {}
-        counted = [f for f in findings if f.code not in exemptions]
-        exempted = [replace(f, exemption=exemptions[f.code]) for f in findings if f.code in exemptions]
+        counted, exempted = [], []
+        for finding in findings:
+            reason = exemptions.get(finding.code) or self._overridden(finding)
+            if reason:
+                exempted.append(replace(finding, exemption=reason))
+            else:
+                counted.append(finding)
         return MigrationLint(
             self.migration.app_label,
             self.migration.name,
@@ -227,14 +238,18 @@ class _Draft:
         for finding in findings:
             if finding.source == "squawk" and finding.code in superseded:
                 continue
-            if finding.code == "ban-drop-default" and self._in_add_field(finding.line):
-                continue
             kept.append(finding)
         return kept
 
-    def _in_add_field(self, line: int | None) -> bool:
-        index = self.sql.operation_at(line) if line is not None else None
-        return index is not None and isinstance(self.migration.operations[index], operations.AddField)
+    def _overridden(self, finding: Finding) -> str:
+        """Return why our rules set this squawk finding aside ("" when they do not)."""
+        if finding.source != "squawk" or finding.line is None:
+            return ""
+        index = self.sql.operation_at(finding.line)
+        for override in self.overrides:
+            if override.operation == index and finding.code in override.rules:
+                return override.reason
+        return ""
 
 
 def _worst_first(findings: list[Finding]) -> list[Finding]:

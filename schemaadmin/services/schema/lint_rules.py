@@ -1,17 +1,21 @@
 """SchemaAdmin's own lock-risk rules, read from a migration's operation objects (not from its SQL text).
 
-squawk reads SQL and cannot know how big a table is now or what pgvector accepts; these rules can. Rules that
-depend on the live data come back as `SizedFinding`s: they hold only when the table's estimated rows (reltuples)
-reach `min_rows`, which the caller checks with one catalog query for all of them.
+squawk reads SQL and cannot know how big a table is now, what pgvector accepts, or what a Django operation
+means; these rules can. Rules that depend on the live data come back as `SizedFinding`s: they hold only when the
+table's estimated rows (reltuples) reach `min_rows`, which the caller checks with one catalog query for all of
+them. Where squawk's SQL-only view calls a safe change dangerous (widening a varchar, varchar to text, dropping
+NOT NULL, a value column that is not bigint), a `SquawkOverride` sets its finding aside with the reason. RunSQL,
+RunPython and what only the whole migration shows are in lint_sql_rules.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.indexes import OpClass
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -23,58 +27,50 @@ from django.db.models import NOT_PROVIDED, CheckConstraint, F, Index
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
-from schemaadmin.services.findings import Finding, Kind, Severity
+from schemaadmin.services.findings import Finding, Severity
+from schemaadmin.services.schema.lint_base import SizedFinding, SquawkOverride
+from schemaadmin.services.schema.lint_help import ANN_HELP, DIMENSIONS_HELP, PYTHON_DEFAULT_HELP, WIDE_INDEX_HELP
+from schemaadmin.services.schema.lint_sql_rules import SqlRules, is_product_model
 
-__all__ = ["ANN_DIMENSION_LIMITS", "SizedFinding", "operation_findings"]
+__all__ = ["ANN_DIMENSION_LIMITS", "SizedFinding", "SquawkOverride", "operation_findings"]
 
 # The most dimensions pgvector's HNSW and IVFFlat indexes accept, per stored type.
 ANN_DIMENSION_LIMITS = {"vector": 2_000, "halfvec": 4_000, "bit": 64_000}
 _VECTOR_TYPE = re.compile(r"^(vector|halfvec|bit|sparsevec)\((\d+)\)$")
+_SIZED_TYPE = re.compile(r"^(varchar|numeric)(?:\((\d+)(?:,\s*(\d+))?\))?$")
+_SMALL_INTEGERS = ("integer", "smallint", "serial", "smallserial")
 
-INDEX_HELP = (
-    "Build it without blocking writes: AddIndexConcurrently (django.contrib.postgres.operations) in a migration "
-    "of its own with atomic = False. For a unique field or constraint, build the unique index concurrently, then "
-    "attach it with ALTER TABLE … ADD CONSTRAINT … UNIQUE USING INDEX inside SeparateDatabaseAndState."
+# Why squawk's finding is wrong for these Django operations (the reason shown where it is set aside).
+WIDENED = (
+    "SchemaAdmin: a widening type change ({old} to {new}) is a catalog-only change in PostgreSQL: no rewrite and "
+    "no scan, only a brief ACCESS EXCLUSIVE lock (strong_migrations and django-pg-zero-downtime-migrations call it "
+    "safe)."
 )
-NOT_NULL_HELP = (
-    "Add the column nullable (null=True), backfill it in batches (a RunPython or a worker job), then make it "
-    "NOT NULL; or give it a default (default= or db_default=), which PostgreSQL 11+ adds without a rewrite."
+NULL_ALLOWED = (
+    "SchemaAdmin: dropping NOT NULL needs no scan and old code keeps writing values, so no client breaks "
+    "(django-pg-zero-downtime-migrations calls it safe)."
 )
-SET_NOT_NULL_HELP = (
-    "Avoid the scan under an ACCESS EXCLUSIVE lock: add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT "
-    "in a later migration (no write lock), then SET NOT NULL (PostgreSQL 12+ trusts the valid check and skips the "
-    "scan) and drop the check. Backfill NULLs before validating."
+VALUE_INTEGER = (
+    "SchemaAdmin: {what} is a value column, not a key; its range is the model's choice. Django's keys are bigint "
+    "(BigAutoField)."
 )
-ANN_HELP = (
-    "Index a halfvec cast instead (up to 4,000 dimensions): HnswIndex(OpClass(Cast('embedding', "
-    "HalfVectorField(dimensions=N)), name='halfvec_cosine_ops'), ...), and order queries by the same cast so the "
-    "planner uses it; or reduce the embedding's dimensions."
+VARCHAR_LENGTH = (
+    "SchemaAdmin: a CharField's varchar(n) is the length the model validates; making it longer later is a "
+    "catalog-only change without a rewrite (only shortening rewrites), so text buys nothing here."
 )
-DIMENSIONS_HELP = (
-    "Plan the rebuild instead of altering in place: add a new nullable column with the new dimensions, re-embed "
-    "into it in batches in the worker, build its ANN index with AddIndexConcurrently (atomic = False), switch "
-    "reads to it, then remove the old column. If the column is known to be empty, record that with "
-    "lint_exemptions = {'vector_dimensions_changed': 'why'} on the migration."
+DEFAULT_DROPPED = (
+    "SchemaAdmin: Django adds the column with its default only to fill the existing rows, then drops it; "
+    "add_field_python_default says when that breaks inserts (a NOT NULL column), and a nullable one just gets NULL."
 )
-DROP_HELP = (
-    "Deploy code that no longer reads it first (remove it from the model state only, with "
-    "SeparateDatabaseAndState), keep a backup of the data, and drop it in a later release. The backward "
-    "migration recreates the structure, not the data."
+EXCLUSION_NOT_VALID = (
+    "SchemaAdmin: an exclusion constraint cannot be NOT VALID, so this advice cannot be followed; "
+    "exclusion_constraint_on_big_table says what to do on a big table."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SizedFinding:
-    """A finding that holds only if `table` has at least `min_rows` estimated rows; "{rows}" in its message."""
-
-    table: str
-    min_rows: int
-    finding: Finding
 
 
 def operation_findings(
     migration: Migration, state: ProjectState, connection: Any, *, big_rows: int, lines: tuple[int | None, ...] = ()
-) -> Iterator[Finding | SizedFinding]:
+) -> Iterator[Finding | SizedFinding | SquawkOverride]:
     """Yield what our rules find in the migration's operations, starting from the project state before it."""
     checker = _Checker(migration, connection, big_rows)
     for index, operation in enumerate(migration.operations):
@@ -87,10 +83,16 @@ def operation_findings(
             for database_operation in operation.database_operations:
                 after = inner.clone()
                 database_operation.state_forwards(migration.app_label, after)
-                yield from checker.check(database_operation, inner, after, line)
+                yield from _numbered(checker.check(database_operation, inner, after, line), index)
                 inner = after
         else:
-            yield from checker.check(operation, before, state, line)
+            yield from _numbered(checker.check(operation, before, state, line), index)
+    yield from checker.finish()
+
+
+def _numbered(found: Iterator[Any], index: int) -> Iterator[Any]:
+    for item in found:
+        yield replace(item, operation=index) if isinstance(item, SquawkOverride) else item
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,20 +107,8 @@ class _Model:
         return field
 
 
-class _Checker:
+class _Checker(SqlRules):
     """Our rules, on unrendered model states: rendering every intermediate state would cost more than the SQL."""
-
-    def __init__(self, migration: Migration, connection: Any, big_rows: int) -> None:
-        self.app_label = migration.app_label
-        self.label = f"{migration.app_label}.{migration.name}"
-        self.connection = connection
-        self.big_rows = big_rows
-        self.created: set[str] = set()  # tables this migration creates: empty, so no size rule applies
-
-    def finding(self, code: str, severity: Severity, obj: str, message: str, help: str, line: int | None) -> Finding:
-        return Finding(
-            code, severity, Kind.LINT, obj, message, help=help, source="schemaadmin", migration=self.label, line=line
-        )
 
     def model(self, state: ProjectState, model_name: str) -> _Model | None:
         """Return the model's table and state, or None when migrations do not manage a table for it."""
@@ -130,7 +120,19 @@ class _Checker:
         )
         return _Model(table, model_state)
 
+    def atomic(self, op: Any) -> bool:
+        """Say whether the operation runs in a transaction (a RunPython may choose; Operation.atomic means forced)."""
+        own = op.atomic if isinstance(op, operations.RunPython) else None
+        return bool(self.migration.atomic if own is None else own)
+
     def check(self, op: Any, before: ProjectState, after: ProjectState, line: int | None) -> Iterator[Any]:
+        if isinstance(op, operations.RunSQL):
+            yield from self.run_sql(op, line, atomic=self.atomic(op))
+            return
+        if isinstance(op, operations.RunPython):
+            hinted = self.model(after, str((op.hints or {}).get("model_name") or ""))
+            self.run_python(op, line, table=hinted.table if hinted else None, atomic=self.atomic(op))
+            return
         model_name = str(getattr(op, "model_name", None) or getattr(op, "name", ""))
         model = self.model(
             before if isinstance(op, (operations.DeleteModel, operations.RemoveField)) else after, model_name
@@ -138,12 +140,9 @@ class _Checker:
         if model is None:
             return
         if isinstance(op, operations.CreateModel):
-            self.created.add(model.table)
-            for index in op.options.get("indexes", []):
-                yield from self.ann_dimensions(index, model, line)
+            yield from self.created_model(op, model, line)
         elif isinstance(op, operations.DeleteModel):
-            message = f"Drops the table {model.table} and every row in it."
-            yield self.finding("drop_table", Severity.WARNING, model.table, message, DROP_HELP, line)
+            yield self.drop_table(model.table, "", line)
         elif isinstance(op, operations.RemoveField):
             yield from self.removed_field(model, op.name, line)
         elif isinstance(op, operations.AddField):
@@ -154,46 +153,88 @@ class _Checker:
                 yield from self.altered_field(old_model.field(op.name), model.field(op.name), model.table, line)
         elif isinstance(op, (operations.AddIndex, AddIndexConcurrently)):
             yield from self.ann_dimensions(op.index, model, line)
+            yield from self.wide_index(op.index, model.table, line)
             if not isinstance(op, AddIndexConcurrently):
                 yield from self.blocking_index(model.table, f"index {op.index.name}", line)
+        elif isinstance(op, operations.AddConstraint) and isinstance(op.constraint, ExclusionConstraint):
+            yield SquawkOverride(("constraint-missing-not-valid",), EXCLUSION_NOT_VALID)
+            yield from self.exclusion(model.table, f"constraint {op.constraint.name}", line)
         elif isinstance(op, operations.AddConstraint) and not isinstance(op.constraint, CheckConstraint):
-            # Unique and exclusion constraints build their index under a write-blocking lock.
+            # A unique constraint builds its index under a write-blocking lock.
             yield from self.blocking_index(model.table, f"constraint {op.constraint.name}", line)
+
+    def created_model(self, op: Any, model: _Model, line: int | None) -> Iterator[Any]:
+        self.created.add(model.table)
+        yield SquawkOverride(("prefer-text-field",), VARCHAR_LENGTH)
+        if is_product_model(self.app_label, model.state.name):
+            self.product_tables[model.table] = line
+        for index in op.options.get("indexes", []):
+            yield from self.ann_dimensions(index, model, line)
+        fields = [model.field(name) for name in model.state.fields]
+        for field in fields:
+            if field.concrete and not field.is_relation and field.db_type(self.connection) == "json":
+                yield self.json_column(model.table, field.column, line)
+        # A relation's type is its target's, unknown on an unrendered state: only a table without any is judged.
+        if not any(f.is_relation or (f.primary_key and self.small_integer(f)) for f in fields if f.concrete):
+            yield SquawkOverride(
+                ("prefer-bigint-over-int", "prefer-bigint-over-smallint"),
+                VALUE_INTEGER.format(what="every integer column of this table"),
+            )
 
     def removed_field(self, model: _Model, name: str, line: int | None) -> Iterator[Finding]:
         field = model.field(name)
         if field.many_to_many:
             if not field.remote_field.through:  # an automatic join table goes with the field
                 table = field.db_table or truncate_name(f"{model.table}_{name}", self.connection.ops.max_name_length())
-                message = f"Drops the table {table} (the many-to-many {name}) and every row in it."
-                yield self.finding("drop_table", Severity.WARNING, table, message, DROP_HELP, line)
+                yield self.drop_table(table, f" (the many-to-many {name})", line)
         elif field.concrete:
-            target = f"{model.table}.{field.column}"
-            message = f"Drops the column {target} and the data in it."
-            yield self.finding("drop_column", Severity.WARNING, target, message, DROP_HELP, line)
+            yield self.drop_column(model.table, field.column, line)
 
-    def added_field(self, op: Any, model: _Model, line: int | None) -> Iterator[SizedFinding]:
+    def added_field(self, op: Any, model: _Model, line: int | None) -> Iterator[Any]:
         field = model.field(op.name)
-        if model.table in self.created or field.many_to_many or not field.concrete:
+        if field.many_to_many or not field.concrete:
             return
+        yield SquawkOverride(("ban-drop-default",), DEFAULT_DROPPED)
+        yield SquawkOverride(("prefer-text-field",), VARCHAR_LENGTH)
+        yield from self.value_integer(field, f"{model.table}.{field.column}")
+        if not field.is_relation and field.db_type(self.connection) == "json":
+            yield self.json_column(model.table, field.column, line)
+        if model.table in self.created:
+            return
+        self.altered.add(model.table)
         target = f"{model.table}.{field.column}"
-        has_default = op.field.db_default is not NOT_PROVIDED or (
-            BaseDatabaseSchemaEditor._effective_default(op.field) is not None  # type: ignore[attr-defined]
-        )
-        if not field.null and not has_default and not field.generated:
-            message = (
-                f"Adds {target} NOT NULL without a default to a table of about {{rows}} rows: PostgreSQL refuses "
-                "it, because the existing rows would have no value."
-            )
-            finding = self.finding("not_null_without_default", Severity.CRITICAL, target, message, NOT_NULL_HELP, line)
-            yield SizedFinding(model.table, 1, finding)
+        python_default = BaseDatabaseSchemaEditor._effective_default(op.field)  # type: ignore[attr-defined]
+        in_database = op.field.db_default is not NOT_PROVIDED
+        if not field.null and not field.generated and not in_database:
+            if python_default is None:
+                yield self.not_null_added(model.table, field.column, line)
+            else:
+                message = (
+                    f"Adds {target} NOT NULL with a default Django sets only to fill the existing rows, then drops: "
+                    "processes still running the old model insert without the column and fail with a NOT NULL "
+                    "violation until every one of them runs the new code."
+                )
+                yield self.finding(
+                    "add_field_python_default", Severity.WARNING, target, message, PYTHON_DEFAULT_HELP, line
+                )
         if field.db_index or field.unique:
             yield from self.blocking_index(model.table, f"the index of {target}", line)
 
-    def altered_field(self, old: Any, new: Any, table: str, line: int | None) -> Iterator[Finding | SizedFinding]:
+    def altered_field(self, old: Any, new: Any, table: str, line: int | None) -> Iterator[Any]:
+        target = f"{table}.{new.column}"
+        old_db, new_db = (
+            (None, None) if new.is_relation else (old.db_type(self.connection), new.db_type(self.connection))
+        )
+        if _widens(old_db, new_db):
+            yield SquawkOverride(("changing-column-type", "prefer-text-field"), WIDENED.format(old=old_db, new=new_db))
+        if not old.null and new.null:
+            yield SquawkOverride(("ban-drop-not-null",), NULL_ALLOWED)
+        yield from self.value_integer(new, target)
+        if new_db == "json" and old_db != "json":
+            yield self.json_column(table, new.column, line)
         if table in self.created:
             return
-        target = f"{table}.{new.column}"
+        self.altered.add(table)
         old_type, new_type = self.vector_type(old), self.vector_type(new)
         if old_type and new_type and old_type[1] != new_type[1]:
             message = (
@@ -203,26 +244,23 @@ class _Checker:
             )
             yield self.finding("vector_dimensions_changed", Severity.CRITICAL, target, message, DIMENSIONS_HELP, line)
         if old.null and not new.null:
-            message = (
-                f"Makes {target} NOT NULL on a table of about {{rows}} rows: PostgreSQL scans all of it under an "
-                "ACCESS EXCLUSIVE lock, which blocks reads and writes."
-            )
-            finding = self.finding(
-                "set_not_null_on_big_table", Severity.CRITICAL, target, message, SET_NOT_NULL_HELP, line
-            )
-            yield SizedFinding(table, self.big_rows, finding)
+            yield self.not_null_set(table, new.column, line)
         if (new.db_index and not old.db_index) or (new.unique and not old.unique):
             yield from self.blocking_index(table, f"the index of {target}", line)
 
-    def blocking_index(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
-        if table in self.created:
-            return
-        message = (
-            f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: writes to the table wait for "
-            "the whole build."
-        )
-        finding = self.finding("index_on_big_table", Severity.CRITICAL, table, message, INDEX_HELP, line)
-        yield SizedFinding(table, self.big_rows, finding)
+    def small_integer(self, field: Any) -> bool:
+        return not field.is_relation and (field.db_type(self.connection) or "") in _SMALL_INTEGERS
+
+    def value_integer(self, field: Any, target: str) -> Iterator[SquawkOverride]:
+        if self.small_integer(field) and not field.primary_key and not field.is_relation:
+            rules = ("prefer-bigint-over-int", "prefer-bigint-over-smallint")
+            yield SquawkOverride(rules, VALUE_INTEGER.format(what=target))
+
+    def wide_index(self, index: Index, table: str, line: int | None) -> Iterator[Finding]:
+        width = len(index.fields) + len(index.expressions)
+        if width > 3 and getattr(index, "suffix", "idx") in ("idx", "btree"):
+            message = f"The non-unique index {index.name} on {table} has {width} columns."
+            yield self.finding("index_many_columns", Severity.INFO, str(index.name), message, WIDE_INDEX_HELP, line)
 
     def ann_dimensions(self, index: Index, model: _Model, line: int | None) -> Iterator[Finding]:
         method = getattr(index, "suffix", "")
@@ -264,3 +302,23 @@ def _indexed_expression(expression: Any, model: _Model) -> Any:
             return model.field(getattr(expression, "name", ""))
         else:
             return None
+
+
+def _widens(old: str | None, new: str | None) -> bool:
+    """Say whether changing a column from type old to new needs neither a rewrite nor a scan of the rows."""
+    if not old or not new or old == new:
+        return False
+    before, after = _SIZED_TYPE.match(old), _SIZED_TYPE.match(new)
+    if before and before.group(1) == "varchar":
+        if new == "text":
+            return True
+        if after and after.group(1) == "varchar":
+            return after.group(2) is None or (
+                before.group(2) is not None and int(after.group(2)) >= int(before.group(2))
+            )
+    if before and after and before.group(1) == after.group(1) == "numeric":
+        if after.group(2) is None:
+            return True  # unconstrained numeric holds every value
+        same_scale = (before.group(3) or "0") == (after.group(3) or "0")
+        return before.group(2) is not None and same_scale and int(after.group(2)) >= int(before.group(2))
+    return False

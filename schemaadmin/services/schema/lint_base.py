@@ -1,0 +1,80 @@
+"""What our lint rules share: the finding shapes (sized, squawk overrides) and the checker's common state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.migrations.migration import Migration
+
+from schemaadmin.services.findings import Finding, Kind, Severity
+from schemaadmin.services.schema.lint_help import EXCLUSION_HELP, INDEX_HELP
+
+__all__ = ["CheckerBase", "SizedFinding", "SquawkOverride"]
+
+
+@dataclass(frozen=True, slots=True)
+class SizedFinding:
+    """A finding that holds only if `table` has at least `min_rows` estimated rows; "{rows}" in its message."""
+
+    table: str
+    min_rows: int
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class SquawkOverride:
+    """squawk's `rules` are wrong about one operation (its index in the migration): set aside, with the reason."""
+
+    rules: tuple[str, ...]
+    reason: str
+    operation: int | None = None
+
+
+class CheckerBase:
+    """One migration's checker state: what it creates, alters and grants as its operations are read in order."""
+
+    def __init__(self, migration: Migration, connection: Any, big_rows: int) -> None:
+        self.migration = migration
+        self.app_label = migration.app_label
+        self.label = f"{migration.app_label}.{migration.name}"
+        self.connection = connection
+        self.big_rows = big_rows
+        self.created: set[str] = set()  # tables this migration creates: empty, so no size rule applies
+        self.altered: set[str] = set()  # existing tables whose schema it changes: locked until it commits
+        self.granted: set[tuple[str, str]] = set()  # (table, role) its RunSQL grants SELECT on
+        self.product_tables: dict[str, int | None] = {}  # new product tables and the line that creates each
+        self.backfills: list[tuple[str, str, int | None, bool]] = []  # (table, what, line, in a transaction)
+
+    def finding(self, code: str, severity: Severity, obj: str, message: str, help: str, line: int | None) -> Finding:
+        return Finding(
+            code, severity, Kind.LINT, obj, message, help=help, source="schemaadmin", migration=self.label, line=line
+        )
+
+    def sized(
+        self, code: str, severity: Severity, table: str, message: str, help: str, line: int | None, min_rows: int
+    ) -> SizedFinding:
+        return SizedFinding(table, min_rows, self.finding(code, severity, table, message, help, line))
+
+    def blocking_index(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
+        if table in self.created:
+            return
+        self.altered.add(table)
+        message = (
+            f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: writes to the table wait for "
+            "the whole build."
+        )
+        yield self.sized("index_on_big_table", Severity.CRITICAL, table, message, INDEX_HELP, line, self.big_rows)
+
+    def exclusion(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
+        if table in self.created:
+            return
+        self.altered.add(table)
+        message = (
+            f"Adds the exclusion {what} to {table} (about {{rows}} rows): PostgreSQL builds its index and checks "
+            "every row under an ACCESS EXCLUSIVE lock, which blocks reads and writes for the whole build."
+        )
+        yield self.sized(
+            "exclusion_constraint_on_big_table", Severity.CRITICAL, table, message, EXCLUSION_HELP, line, self.big_rows
+        )

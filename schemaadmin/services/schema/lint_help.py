@@ -1,0 +1,72 @@
+"""What to do instead, for each of our lint rules: the text shown under a finding (help)."""
+
+from __future__ import annotations
+
+INDEX_HELP = (
+    "Build it without blocking writes: AddIndexConcurrently (django.contrib.postgres.operations) in a migration "
+    "of its own with atomic = False. For a unique field or constraint, build the unique index concurrently, then "
+    "attach it with ALTER TABLE … ADD CONSTRAINT … UNIQUE USING INDEX inside SeparateDatabaseAndState."
+)
+NOT_NULL_HELP = (
+    "Add the column nullable (null=True), backfill it in batches (a RunPython or a worker job), then make it "
+    "NOT NULL; or give it a default (default= or db_default=), which PostgreSQL 11+ adds without a rewrite."
+)
+SET_NOT_NULL_HELP = (
+    "Avoid the scan under an ACCESS EXCLUSIVE lock: add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT "
+    "in a later migration (no write lock), then SET NOT NULL (PostgreSQL 12+ trusts the valid check and skips the "
+    "scan) and drop the check. Backfill NULLs before validating."
+)
+ANN_HELP = (
+    "Index a halfvec cast instead (up to 4,000 dimensions): HnswIndex(OpClass(Cast('embedding', "
+    "HalfVectorField(dimensions=N)), name='halfvec_cosine_ops'), ...), and order queries by the same cast so the "
+    "planner uses it; or reduce the embedding's dimensions."
+)
+DIMENSIONS_HELP = (
+    "Plan the rebuild instead of altering in place: add a new nullable column with the new dimensions, re-embed "
+    "into it in batches in the worker, build its ANN index with AddIndexConcurrently (atomic = False), switch "
+    "reads to it, then remove the old column. If the column is known to be empty, record that with "
+    "lint_exemptions = {'vector_dimensions_changed': 'why'} on the migration."
+)
+DROP_HELP = (
+    "Deploy code that no longer reads it first (remove it from the model state only, with "
+    "SeparateDatabaseAndState), keep a backup of the data, and drop it in a later release. The backward "
+    "migration recreates the structure, not the data."
+)
+PYTHON_DEFAULT_HELP = (
+    "Give the field db_default= instead of (or besides) default=: the default then stays in the database, so "
+    "inserts from processes still running the old model get it too. Or add the column null=True first and make "
+    "it NOT NULL in a later release, once no old code is running."
+)
+JSON_HELP = (
+    "Use jsonb (Django's JSONField is jsonb): json has no equality operator, so SELECT DISTINCT, UNION and "
+    "GROUP BY over rows with the column fail."
+)
+BACKFILL_HELP = (
+    "Backfill outside the schema change's transaction and in batches: a migration of its own with atomic = False "
+    "whose RunPython updates a few thousand rows per transaction (keyset by primary key), or a worker job. Keep "
+    "the schema change in its own small atomic migration."
+)
+REWRITE_HELP = (
+    "Rebuild the table online instead: pg_repack or pg_squeeze rewrite it with only brief locks. Plain VACUUM "
+    "(no FULL) makes dead space reusable without a write lock; for CLUSTER's ordering, an index usually serves "
+    "the queries. VACUUM cannot run inside a transaction: such a migration needs atomic = False."
+)
+EXCLUSION_HELP = (
+    "An exclusion constraint cannot be added NOT VALID, and cannot be attached from an index built "
+    "CONCURRENTLY (USING INDEX takes unique indexes only): PostgreSQL builds its index and checks every row under "
+    "an ACCESS EXCLUSIVE lock. Declare it when the table is created; on a big table, build a new table with the "
+    "constraint, copy the rows over in batches and swap, or add it in a maintenance window."
+)
+GRANT_HELP = (
+    "Add to the same migration a RunSQL that grants the console's role SELECT on the table when the role exists "
+    "(a DO block as in schemaadmin migration 0007, with the REVOKE as reverse_sql), and add the model to "
+    "PRODUCT_MODELS so manage.py create_explain_role grants it on new servers too."
+)
+TRUNCATE_HELP = (
+    "TRUNCATE empties the table under an ACCESS EXCLUSIVE lock and cannot be undone by the backward migration. "
+    "Keep a copy first, or delete in batches from a worker job."
+)
+WIDE_INDEX_HELP = (
+    "A non-unique btree index rarely gains from more than three columns: start with the columns that narrow "
+    "the rows most, and keep it to those."
+)

@@ -1,0 +1,169 @@
+"""Our rules on what operations do to tables, shared by Django's operations and RunSQL (read with pglast).
+
+A RunSQL's statements go through the same size and drop rules as the operations Django writes itself, so a raw
+`CREATE INDEX` or `ALTER COLUMN … SET NOT NULL` on a big table is flagged like an AddIndex or AlterField. A data
+backfill (RunSQL UPDATE/DELETE/INSERT … SELECT, or RunPython) is judged at the end of the migration: in one
+transaction with a schema change of the same table it holds that table's ACCESS EXCLUSIVE lock throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.apps import apps
+
+from schemaadmin.conf import app_settings
+from schemaadmin.services.findings import Finding, Severity
+from schemaadmin.services.schema.lint_base import CheckerBase, SizedFinding, SquawkOverride
+from schemaadmin.services.schema.lint_help import (
+    BACKFILL_HELP,
+    DROP_HELP,
+    GRANT_HELP,
+    JSON_HELP,
+    NOT_NULL_HELP,
+    REWRITE_HELP,
+    SET_NOT_NULL_HELP,
+    TRUNCATE_HELP,
+)
+from schemaadmin.services.schema.raw_sql import run_sql_actions
+
+__all__ = ["SqlRules", "is_product_model"]
+
+Found = Iterator[Finding | SizedFinding | SquawkOverride]
+
+
+def is_product_model(app_label: str, model_name: str) -> bool:
+    """Say whether a model's table is the product's (the EXPLAIN console reads it), not SchemaAdmin's own.
+
+    The product's models are PRODUCT_MODELS and any model defined beside them (same module), plus every model of
+    the apps in the PRODUCT_APPS setting.
+    """
+    from schemaadmin.models import PRODUCT_MODELS
+
+    if app_label in app_settings()["PRODUCT_APPS"]:
+        return True
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError:
+        return False
+    return model in PRODUCT_MODELS or model.__module__ in {m.__module__ for m in PRODUCT_MODELS}
+
+
+class SqlRules(CheckerBase):
+    def drop_table(self, table: str, what: str, line: int | None) -> Finding:
+        message = f"Drops the table {table}{what} and every row in it."
+        return self.finding("drop_table", Severity.WARNING, table, message, DROP_HELP, line)
+
+    def drop_column(self, table: str, column: str, line: int | None) -> Finding:
+        target = f"{table}.{column}"
+        message = f"Drops the column {target} and the data in it."
+        return self.finding("drop_column", Severity.WARNING, target, message, DROP_HELP, line)
+
+    def not_null_added(self, table: str, column: str, line: int | None) -> SizedFinding:
+        target = f"{table}.{column}"
+        message = (
+            f"Adds {target} NOT NULL without a default to a table of about {{rows}} rows: PostgreSQL refuses "
+            "it, because the existing rows would have no value."
+        )
+        finding = self.finding("not_null_without_default", Severity.CRITICAL, target, message, NOT_NULL_HELP, line)
+        return SizedFinding(table, 1, finding)
+
+    def not_null_set(self, table: str, column: str, line: int | None) -> SizedFinding:
+        target = f"{table}.{column}"
+        message = (
+            f"Makes {target} NOT NULL on a table of about {{rows}} rows: PostgreSQL scans all of it under an "
+            "ACCESS EXCLUSIVE lock, which blocks reads and writes."
+        )
+        code = "set_not_null_on_big_table"
+        return SizedFinding(
+            table, self.big_rows, self.finding(code, Severity.CRITICAL, target, message, SET_NOT_NULL_HELP, line)
+        )
+
+    def json_column(self, table: str, column: str, line: int | None) -> Finding:
+        target = f"{table}.{column}"
+        message = f"Makes {target} a json column: json has no equality operator, so DISTINCT and UNION over it fail."
+        return self.finding("json_column", Severity.WARNING, target, message, JSON_HELP, line)
+
+    def rewrite(self, table: str, what: str, line: int | None, *, atomic: bool) -> Finding | SizedFinding:
+        fails = (
+            " This migration is atomic, and VACUUM cannot run inside a transaction: it fails."
+            if (atomic and what.startswith("VACUUM"))
+            else ""
+        )
+        if not table:
+            message = (
+                f"{what} rewrites every table it may under an ACCESS EXCLUSIVE lock, each blocking reads and "
+                f"writes until it is rewritten.{fails}"
+            )
+            return self.finding("table_rewrite", Severity.CRITICAL, what, message, REWRITE_HELP, line)
+        message = (
+            f"{what} rewrites {table} (about {{rows}} rows) under an ACCESS EXCLUSIVE lock: reads and writes wait "
+            f"for the whole rewrite.{fails}"
+        )
+        return self.sized("table_rewrite", Severity.CRITICAL, table, message, REWRITE_HELP, line, self.big_rows)
+
+    def run_sql(self, op: Any, line: int | None, *, atomic: bool) -> Found:
+        for action in run_sql_actions(op.sql):
+            table, kind = action.table, action.kind
+            existing = bool(table) and table not in self.created
+            if kind == "create_table":
+                self.created.add(table)
+            elif kind == "grant_select":
+                self.granted.add((table, action.detail))
+            elif kind == "drop_table":
+                yield self.drop_table(table, "", line)
+            elif kind == "drop_column":
+                yield self.drop_column(table, action.column, line)
+            elif kind == "truncate":
+                message = f"Empties {table}: every row is gone, and the backward migration cannot bring them back."
+                yield self.finding("truncate_table", Severity.WARNING, table, message, TRUNCATE_HELP, line)
+            elif kind == "add_json_column":
+                yield self.json_column(table, action.column, line)
+            elif kind in ("vacuum_full", "cluster", "set_tablespace") and (existing or not table):
+                yield self.rewrite(table, action.detail, line, atomic=atomic)
+            elif kind == "backfill" and existing:
+                self.backfills.append((table, action.detail, line, atomic))
+            elif not existing:
+                continue
+            elif kind in ("create_index", "add_unique"):
+                yield from self.blocking_index(table, action.detail, line)
+            elif kind == "add_exclusion":
+                yield from self.exclusion(table, action.detail, line)
+            elif kind == "set_not_null":
+                self.altered.add(table)
+                yield self.not_null_set(table, action.column, line)
+            elif kind == "add_not_null_column":
+                self.altered.add(table)
+                yield self.not_null_added(table, action.column, line)
+
+    def run_python(self, op: Any, line: int | None, *, table: str | None, atomic: bool) -> None:
+        """Note a RunPython: its table comes from hints={"model_name": …}, else it is any table the migration alters."""
+        self.backfills.append((table or "", "RunPython", line, atomic))
+
+    def finish(self) -> Iterator[Finding | SizedFinding]:
+        """Yield what only the whole migration shows: backfills beside schema changes, tables nobody granted."""
+        for table, what, line, atomic in self.backfills:
+            tables = [table] if table else sorted(self.altered) if atomic else []
+            for target in tables:
+                if target in self.created or not (atomic or "every row" in what):
+                    continue
+                locked = target in self.altered and atomic
+                message = f"{what} backfills {target} (about {{rows}} rows) " + (
+                    "in the same transaction as a schema change of it: the change's ACCESS EXCLUSIVE lock blocks "
+                    "reads and writes until the whole backfill commits."
+                    if locked
+                    else "in one transaction: every row it touches stays locked against writers until it commits."
+                )
+                severity = Severity.CRITICAL if locked else Severity.WARNING
+                yield self.sized(
+                    "backfill_in_transaction", severity, target, message, BACKFILL_HELP, line, self.big_rows
+                )
+        role = app_settings()["EXPLAIN_ROLE"]
+        for table, line in self.product_tables.items():
+            if (table, role) not in self.granted:
+                message = (
+                    f"Creates the product table {table} without GRANT SELECT … TO {role}: the EXPLAIN console's "
+                    "role cannot read it, so every query on it fails there with permission denied."
+                )
+                yield self.finding("product_table_without_grant", Severity.WARNING, table, message, GRANT_HELP, line)

@@ -1,0 +1,168 @@
+"""What a RunSQL operation's statements do to tables, read with pglast, so our size and drop rules see raw SQL.
+
+Each statement becomes zero or more `SqlAction`s (a kind, the table, the column where there is one). Statements
+inside a `DO` block are read too (PL/pgSQL's plain SQL statements, not `EXECUTE` of a built string: that text
+exists only when it runs). Text pglast cannot parse gives no actions; squawk reports its syntax error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pglast import ast, parse_plpgsql, parse_sql
+from pglast.enums import AlterTableType, ConstrType, ObjectType
+from pglast.parser import ParseError
+
+__all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
+
+# kinds: create_index, set_not_null, add_not_null_column, add_json_column, add_exclusion, add_unique, backfill,
+# vacuum_full, cluster, set_tablespace, drop_table, drop_column, truncate, grant_select, create_table
+_INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
+_REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
+
+
+@dataclass(frozen=True, slots=True)
+class SqlAction:
+    kind: str
+    table: str  # the relation's name as written, without its schema; "" when the statement names none
+    column: str = ""
+    detail: str = ""  # e.g. the role a GRANT names, or the statement in words
+
+
+def run_sql_actions(sql: Any) -> list[SqlAction]:
+    """Return the actions of a RunSQL operation's `sql` (a string, or a list of strings or (sql, params))."""
+    if sql is None:
+        return []
+    items = [sql] if isinstance(sql, str) else list(sql)
+    texts = [item[0] if isinstance(item, (list, tuple)) else item for item in items]
+    return [action for text in texts if isinstance(text, str) for action in sql_actions(text)]
+
+
+def sql_actions(text: str) -> list[SqlAction]:
+    """Return what the statements of one SQL text do, in order (none when pglast cannot parse it)."""
+    try:
+        statements = parse_sql(text)
+    except ParseError:
+        return []
+    found: list[SqlAction] = []
+    for raw in statements:
+        if isinstance(raw.stmt, ast.DoStmt):
+            found.extend(_do_block_actions(_statement_text(text, raw)))
+        else:
+            found.extend(_actions(raw.stmt))
+    return found
+
+
+def _statement_text(text: str, raw: Any) -> str:
+    # pglast's locations are byte offsets into the UTF-8 text.
+    data = text.encode()
+    start = raw.stmt_location or 0
+    end = start + raw.stmt_len if raw.stmt_len else len(data)
+    return data[start:end].decode()
+
+
+def _do_block_actions(text: str) -> list[SqlAction]:
+    try:
+        functions = parse_plpgsql(text)
+    except ParseError:
+        return []
+    return [action for query in _plpgsql_queries(functions) for action in sql_actions(query)]
+
+
+def _plpgsql_queries(node: Any) -> Iterator[str]:
+    """Yield the text of every plain SQL statement in a parsed PL/pgSQL body."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "PLpgSQL_stmt_execsql":
+                query = value.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query")
+                if query:
+                    yield query
+            else:
+                yield from _plpgsql_queries(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _plpgsql_queries(item)
+
+
+def _name(relation: Any) -> str:
+    return str(getattr(relation, "relname", "") or "")
+
+
+def _actions(stmt: Any) -> Iterable[SqlAction]:
+    if isinstance(stmt, ast.IndexStmt) and not stmt.concurrent:
+        return [SqlAction("create_index", _name(stmt.relation), detail=f"index {stmt.idxname or '(unnamed)'}")]
+    if isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_TABLE:
+        return _alter_table_actions(_name(stmt.relation), stmt.cmds or ())
+    if isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
+        verb = "UPDATE" if isinstance(stmt, ast.UpdateStmt) else "DELETE"
+        bounded = "with a WHERE clause" if stmt.whereClause is not None else "of every row"
+        return [SqlAction("backfill", _name(stmt.relation), detail=f"{verb} {bounded}")]
+    if isinstance(stmt, ast.InsertStmt) and stmt.selectStmt is not None:
+        select = stmt.selectStmt
+        if isinstance(select, ast.SelectStmt) and select.fromClause:
+            return [SqlAction("backfill", _name(stmt.relation), detail="INSERT … SELECT")]
+        return []
+    if isinstance(stmt, ast.VacuumStmt) and stmt.is_vacuumcmd:
+        if any(getattr(option, "defname", "") == "full" for option in stmt.options or ()):
+            relations = [_name(rel.relation) for rel in stmt.rels or ()] or [""]
+            return [SqlAction("vacuum_full", table, detail="VACUUM FULL") for table in relations]
+        return []
+    if isinstance(stmt, ast.ClusterStmt):
+        return [SqlAction("cluster", _name(stmt.relation), detail="CLUSTER")]
+    if isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_TABLE:
+        return [SqlAction("drop_table", _qualified_last(names)) for names in stmt.objects or ()]
+    if isinstance(stmt, ast.GrantStmt) and stmt.is_grant and stmt.objtype == ObjectType.OBJECT_TABLE:
+        privileges = {getattr(p, "priv_name", "") for p in stmt.privileges or ()}
+        if stmt.privileges is None or "select" in privileges:  # None: ALL PRIVILEGES
+            roles = [getattr(grantee, "rolename", "") or "" for grantee in stmt.grantees or ()]
+            return [
+                SqlAction("grant_select", _name(relation), detail=role)
+                for relation in stmt.objects or ()
+                for role in roles
+            ]
+        return []
+    if isinstance(stmt, ast.TruncateStmt):
+        return [SqlAction("truncate", _name(relation), detail="TRUNCATE") for relation in stmt.relations or ()]
+    if isinstance(stmt, ast.CreateStmt):
+        return [SqlAction("create_table", _name(stmt.relation))]
+    return []
+
+
+def _qualified_last(names: Any) -> str:
+    parts = [getattr(name, "sval", "") for name in names or ()]
+    return parts[-1] if parts else ""
+
+
+def _alter_table_actions(table: str, commands: Iterable[Any]) -> Iterator[SqlAction]:
+    for command in commands:
+        subtype = command.subtype
+        if subtype == AlterTableType.AT_SetNotNull:
+            yield SqlAction("set_not_null", table, command.name or "")
+        elif subtype == AlterTableType.AT_DropColumn:
+            yield SqlAction("drop_column", table, command.name or "")
+        elif subtype in _REWRITES:
+            yield SqlAction(_REWRITES[subtype], table, detail="ALTER TABLE … SET TABLESPACE")
+        elif subtype == AlterTableType.AT_AddColumn and isinstance(command.def_, ast.ColumnDef):
+            yield from _added_column(table, command.def_)
+        elif subtype == AlterTableType.AT_AddConstraint and isinstance(command.def_, ast.Constraint):
+            constraint = command.def_
+            if constraint.contype == ConstrType.CONSTR_EXCLUSION:
+                yield SqlAction("add_exclusion", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
+            elif (
+                constraint.contype in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY) and not constraint.indexname
+            ):
+                yield SqlAction("add_unique", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
+
+
+def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
+    constraints = list(column.constraints or ())
+    kinds = {getattr(c, "contype", None) for c in constraints}
+    type_names = [getattr(n, "sval", "") for n in getattr(column.typeName, "names", ()) or ()]
+    if type_names and type_names[-1] == "json":
+        yield SqlAction("add_json_column", table, column.colname or "")
+    not_null = ConstrType.CONSTR_NOTNULL in kinds or ConstrType.CONSTR_PRIMARY in kinds
+    filled = kinds & {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_GENERATED, ConstrType.CONSTR_IDENTITY}
+    if not_null and not filled:
+        yield SqlAction("add_not_null_column", table, column.colname or "")

@@ -1,0 +1,138 @@
+"""Our lint rules on the fixture migrations (tests/schema_fixtures/lint_migrations): each dangerous migration is
+flagged with advice that fits it, and each safe look-alike stays silent, squawk's false alarms set aside with why."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemaadmin.services.schema.lint import lint_migrations
+from schemaadmin.services.schema.raw_sql import SqlAction, sql_actions
+from tests.services.schema.lint_fixtures import lint_fixture_migrations  # noqa: F401
+
+BIG = {"schema_fixtures_widget": 10**9}
+SAFE = (
+    "0005_db_default",
+    "0007_jsonb_column",
+    "0010_backfill_batched",
+    "0012_plain_vacuum",
+    "0014_exclusion_on_new_table",
+    "0016_product_table_with_grant",
+    "0018_runsql_concurrently",
+    "0019_nullable_columns",
+    "0020_safe_alterations",
+    "0021_concurrent_index",
+)
+
+
+def lint(name, rows=BIG):
+    return lint_migrations([("schema_fixtures", name)], assume_rows=rows)[0]
+
+
+def found(result):
+    return [(f.code, f.severity, f.object) for f in result.findings]
+
+
+pytestmark = pytest.mark.usefixtures("lint_fixture_migrations")
+
+
+def test_not_null_with_a_python_default_breaks_old_inserts_and_db_default_is_the_fix():
+    result = lint("0004_python_default")
+    assert found(result) == [("add_field_python_default", "warning", "schema_fixtures_widget.rank")]
+    finding = result.findings[0]
+    assert "old model" in finding.message and "db_default=" in finding.help
+    # squawk's ban-drop-default (the dropped default) is ours now, set aside with the reason.
+    assert "ban-drop-default" in {f.code for f in result.exempted}
+    assert lint("0005_db_default").findings == ()
+
+
+def test_a_json_column_is_flagged_and_jsonb_is_not():
+    result = lint("0006_json_column")
+    assert found(result) == [("json_column", "warning", "schema_fixtures_widget.payload")]
+    assert "jsonb" in result.findings[0].help
+    assert lint("0007_jsonb_column").findings == ()
+
+
+def test_a_backfill_in_the_transaction_of_a_schema_change_holds_its_lock():
+    runsql = lint("0008_backfill_runsql")
+    assert found(runsql) == [("backfill_in_transaction", "critical", "schema_fixtures_widget")]
+    assert "UPDATE of every row" in runsql.findings[0].message
+    assert "ACCESS EXCLUSIVE" in runsql.findings[0].message
+    assert "atomic = False" in runsql.findings[0].help and "batches" in runsql.findings[0].help
+
+    # RunPython names its table through hints={"model_name": …}.
+    runpython = lint("0009_backfill_runpython")
+    assert found(runpython) == [("backfill_in_transaction", "warning", "schema_fixtures_widget")]
+    assert runpython.findings[0].message.startswith("RunPython backfills")
+
+    assert lint("0010_backfill_batched").findings == ()  # batched, non-atomic, bounded
+
+
+def test_backfills_wait_for_a_big_table():
+    assert lint("0008_backfill_runsql", rows={"schema_fixtures_widget": 10}).findings == ()
+
+
+def test_vacuum_full_and_cluster_rewrite_the_table_and_plain_vacuum_does_not():
+    result = lint("0011_vacuum_full_cluster")
+    assert found(result) == [("table_rewrite", "critical", "schema_fixtures_widget")] * 2
+    assert [f.message.split(" rewrites")[0] for f in result.findings] == ["VACUUM FULL", "CLUSTER"]
+    assert "pg_repack" in result.findings[0].help
+    assert lint("0012_plain_vacuum").findings == ()
+
+
+def test_an_exclusion_constraint_gets_advice_that_can_be_followed():
+    result = lint("0013_exclusion_constraint")
+    assert found(result) == [("exclusion_constraint_on_big_table", "critical", "schema_fixtures_widget")]
+    finding = result.findings[0]
+    assert "cannot be added NOT VALID" in finding.help and "USING INDEX" in finding.help
+    # squawk's advice (add it NOT VALID) is impossible here: set aside with the reason.
+    overridden = {f.code: f.exemption for f in result.exempted}
+    assert "cannot be NOT VALID" in overridden["constraint-missing-not-valid"]
+    assert lint("0014_exclusion_on_new_table").findings == ()
+
+
+def test_a_new_product_table_needs_select_granted_to_the_console_role(settings):
+    assert lint("0015_product_table_without_grant").findings == ()  # not a product app by default
+    settings.SCHEMAADMIN = {"PRODUCT_APPS": ("schema_fixtures",)}
+    result = lint("0015_product_table_without_grant")
+    assert found(result) == [("product_table_without_grant", "warning", "schema_fixtures_gadget")]
+    assert "schemaadmin_explain" in result.findings[0].message and "PRODUCT_MODELS" in result.findings[0].help
+    # The look-alike grants it in a DO block, which our rules read with pglast's PL/pgSQL parser.
+    assert lint("0016_product_table_with_grant").findings == ()
+
+
+def test_raw_sql_goes_through_the_same_size_rules():
+    result = lint("0017_runsql_on_big_table")
+    ours = [(f.code, f.object) for f in result.findings if f.source == "schemaadmin"]
+    assert ours == [
+        ("index_on_big_table", "schema_fixtures_widget"),
+        ("set_not_null_on_big_table", "schema_fixtures_widget.colour"),
+    ]
+    assert lint("0018_runsql_concurrently").findings == ()
+
+
+def test_what_the_tools_call_safe_stays_silent_and_squawks_alarms_say_why_not():
+    for name in SAFE:
+        result = lint(name)
+        assert result.findings == (), (name, [(f.code, f.message) for f in result.findings])
+    safe = lint("0020_safe_alterations")
+    reasons = [(f.code, f.exemption) for f in safe.exempted]
+    assert ("changing-column-type", next(r for c, r in reasons if "varchar(100) to varchar(200)" in r)) in reasons
+    assert any("varchar(20) to text" in r for _, r in reasons)
+    assert any("numeric(8, 2) to numeric(12, 2)" in r for _, r in reasons)
+    assert any(c == "ban-drop-not-null" and "no scan" in r for c, r in reasons)
+    assert all(r.startswith("SchemaAdmin: ") for _, r in reasons)
+
+
+def test_a_wide_non_unique_index_is_a_note():
+    assert found(lint("0022_wide_index")) == [("index_many_columns", "info", "widget_four_columns")]
+
+
+def test_raw_sql_is_read_statement_by_statement():
+    assert sql_actions("UPDATE t SET a = 1 WHERE id < 5; TRUNCATE u; DROP TABLE s.v; ALTER TABLE w DROP COLUMN c") == [
+        SqlAction("backfill", "t", detail="UPDATE with a WHERE clause"),
+        SqlAction("truncate", "u", detail="TRUNCATE"),
+        SqlAction("drop_table", "v"),
+        SqlAction("drop_column", "w", "c"),
+    ]
+    assert sql_actions("ALTER TABLE w ADD CONSTRAINT u UNIQUE USING INDEX i, ADD COLUMN n int NOT NULL DEFAULT 0") == []
+    assert sql_actions("this is not SQL") == []
