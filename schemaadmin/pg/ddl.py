@@ -1,530 +1,351 @@
-"""The DDL an index rebuild runs, on a connection of its own, outside any transaction.
+"""DDL as statement objects: each renders as the very text it runs, so what a user is shown is what runs.
 
-CONCURRENTLY cannot run inside a transaction block, and the build must be cancellable by pid without touching
-Django's connection, so the rebuild job opens an autocommit psycopg connection with open_build_connection() and
-passes it to the statements here. Each statement is a Statement: it runs on that connection and renders as the
-very text it sends, so the review page shows what the job runs. Catalog questions (leftovers, an index's state)
-go through Django's cursor.
+One vocabulary for every statement SchemaAdmin runs or proposes: a rebuild's script (run by the job, shown by
+its review and log), the fixes of index health and drift findings (shown to copy). Names are quoted by one
+function, quote_identifier(), which follows PostgreSQL's quote_ident(): bare when the name reads back the same,
+double-quoted otherwise (so `public.users` stays readable and `"Child Table"` stays right). An index is recreated
+from its catalog parts (pg_get_indexdef(oid, k) per key, pg_index's operator classes, collations and ordering,
+pg_get_expr of its predicate: see pg/indexes.py), never from a regex over its whole definition.
+
+Statements are composed with psycopg.sql and render without a connection; run() sends them on the connection it
+is given (the rebuild's autocommit build connection: CONCURRENTLY cannot run inside a transaction block).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
-from psycopg import errors, sql
-
-from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
-from schemaadmin.pg.indexes import IndexInfo, index
+from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
+from psycopg import sql
 
 __all__ = [
-    "IndexState",
-    "LockRetriesExhausted",
+    "IndexDefinition",
+    "IndexParts",
+    "IndexKey",
+    "Name",
     "Statement",
-    "build_settings",
-    "build_settings_in_use",
-    "cancel_build",
-    "create_index_concurrently",
-    "drop_index_concurrently",
-    "drop_index_statement",
-    "index_state",
-    "leftover_indexes",
-    "open_build_connection",
-    "reindex_concurrently",
-    "reindex_statement",
+    "add_constraint",
+    "analyze",
+    "create_index",
+    "drop_column",
+    "drop_constraint",
+    "drop_index",
+    "drop_table",
+    "index_definition_of",
+    "index_name_for",
+    "literal",
+    "qualified",
+    "quote_identifier",
+    "reindex_index",
     "rename_index",
-    "rename_index_statement",
-    "rendered",
-    "replacement_definition",
-    "run_with_lock_retries",
-    "session_pids",
-    "set_build_settings",
+    "script",
+    "set_index_options",
     "setting",
     "setting_reset",
-    "setting_reset_bytes",
-    "temporary_index_name",
-    "terminate_sessions",
+    "vacuum",
+    "validate_constraint",
 ]
 
-NAME_BYTES = 63
-TEMPORARY_SUFFIX = "_sa_new"
+_PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
+# quote_ident() quotes every keyword that is not unreserved: they cannot stand as a bare name everywhere.
+_NOT_BARE = frozenset(RESERVED_KEYWORDS) | frozenset(COL_NAME_KEYWORDS) | frozenset(TYPE_FUNC_NAME_KEYWORDS)
+
+NAME_BYTES = 63  # PostgreSQL keeps the first 63 bytes of a name
+
+# pg_index.indoption bits
+_DESC = 1
+_NULLS_FIRST = 2
 
 
-class LockRetriesExhausted(RuntimeError):
-    """A swap statement could not get its lock within lock_timeout, however often it was retried."""
+def quote_identifier(name: str) -> str:
+    """Return name as PostgreSQL's quote_ident() writes it: bare when that reads back the same, else quoted."""
+    if _PLAIN.fullmatch(name) and name not in _NOT_BARE:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    """Return schema.name as text, each part quoted by quote_identifier()."""
+    return Name(schema, name).as_string(None)
+
+
+def literal(value: str) -> str:
+    """Return value as a SQL string literal (for text shown to copy; statements compose sql.Literal)."""
+    return sql.Literal(value).as_string(None)
+
+
+def index_name_for(table: str, *parts: str, suffix: str = "idx") -> str:
+    """Return a new index name from the table and column names, cut to PostgreSQL's 63-byte limit."""
+    words = [table, *(re.sub(r"\W+", "_", part).strip("_") for part in parts), suffix]
+    name = "_".join(word for word in words if word)
+    while len(name.encode()) > NAME_BYTES:
+        name = name[:-1]
+    return name
+
+
+class Name(sql.Composable):
+    """A possibly qualified name (schema, name) in a composed statement, quoted by quote_identifier()."""
+
+    def __init__(self, *parts: str) -> None:
+        if not parts or not all(isinstance(part, str) and part for part in parts):
+            raise ValueError("A name needs one or more non-empty parts.")
+        if any("\x00" in part for part in parts):
+            raise ValueError("A name cannot contain NUL.")
+        super().__init__(parts)
+        self.parts = parts
+
+    def as_bytes(self, context: Any = None) -> bytes:
+        return self.as_string(context).encode()
+
+    def as_string(self, context: Any = None) -> str:
+        return ".".join(quote_identifier(part) for part in self.parts)
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One statement of a rebuild: run() sends it on the build connection, render() is the text it sends.
+    """One statement: run() sends it on a connection, text is exactly what run() sends.
 
-    Both bind values on the client (psycopg's ClientCursor), so the server receives exactly the rendered text:
-    names quoted as identifiers and values as literals by psycopg, never by hand.
+    retried marks a statement that takes a brief strong lock (a swap's DROP or RENAME): the rebuild runs it
+    under a short lock_timeout and tries again (pg/index_builds.run_with_lock_retries).
     """
 
-    query: sql.SQL | sql.Composed
-    params: tuple[Any, ...] | None = None
-    # A swap statement: it waits for its lock at most lock_timeout and is tried again (run_with_lock_retries).
+    query: sql.Composable
     retried: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.query.as_string(None)
+
+    def render(self, conn: psycopg.Connection | None = None) -> str:
+        """Return the text run() sends (conn only decides the literal escaping rules; nothing is sent)."""
+        return self.query.as_string(conn)
 
     def run(self, conn: psycopg.Connection) -> None:
         """Send the statement on conn."""
-        with psycopg.ClientCursor(conn) as cur:
-            cur.execute(self.query, self.params)
+        conn.execute(self.query)
 
-    def render(self, conn: psycopg.Connection) -> str:
-        """Return the text run() sends on conn."""
-        with psycopg.ClientCursor(conn) as cur:
-            return cur.mogrify(self.query, self.params)
+    def __str__(self) -> str:
+        return self.text
 
 
-def rendered(statements: Sequence[Statement], *, using: str = "default") -> list[str]:
-    """Return the text each statement sends, rendered on the alias's own connection (nothing is sent)."""
-    from django.db import connections
+def script(*statements: Statement | str) -> str:
+    """Return statements as a script to copy, one per line, each ending in a semicolon (str items are comments)."""
+    return "\n".join(item if isinstance(item, str) else f"{item.text};" for item in statements)
 
-    wrapper = connections[using]
-    wrapper.ensure_connection()
-    return [statement.render(wrapper.connection) for statement in statements]
+
+def _concurrently(concurrently: bool) -> sql.SQL:
+    return sql.SQL(" CONCURRENTLY" if concurrently else "")
 
 
 def setting(name: str, value: str) -> Statement:
     """Return the statement that sets a setting for the rest of the session."""
-    return Statement(sql.SQL("SELECT set_config(%s, %s, false)"), (name, value))
+    return Statement(sql.SQL("SELECT set_config({}, {}, false)").format(sql.Literal(name), sql.Literal(value)))
 
 
 def setting_reset(name: str) -> Statement:
     """Return the statement that puts a setting back to the session's default."""
-    return Statement(sql.SQL("RESET {name}").format(name=sql.Identifier(name)))
+    return Statement(sql.SQL("RESET {}").format(Name(name)))
 
 
-def reindex_statement(schema: str, name: str) -> Statement:
-    """Return REINDEX INDEX CONCURRENTLY of index schema.name."""
-    return Statement(sql.SQL("REINDEX INDEX CONCURRENTLY {index}").format(index=sql.Identifier(schema, name)))
+def reindex_index(schema: str, name: str, *, concurrently: bool = True) -> Statement:
+    """Return REINDEX INDEX [CONCURRENTLY] schema.name."""
+    return Statement(sql.SQL("REINDEX INDEX{} {}").format(_concurrently(concurrently), Name(schema, name)))
 
 
-def drop_index_statement(schema: str, name: str) -> Statement:
-    """Return DROP INDEX CONCURRENTLY of index schema.name (if it exists), retried on lock timeouts."""
-    statement = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {index}").format(index=sql.Identifier(schema, name))
-    return Statement(statement, retried=True)
+def drop_index(schema: str, name: str, *, concurrently: bool = True, if_exists: bool = False) -> Statement:
+    """Return DROP INDEX [CONCURRENTLY] [IF EXISTS] schema.name; retried on lock timeouts when a swap runs it."""
+    return Statement(
+        sql.SQL("DROP INDEX{}{} {}").format(
+            _concurrently(concurrently), sql.SQL(" IF EXISTS" if if_exists else ""), Name(schema, name)
+        ),
+        retried=True,
+    )
 
 
-def rename_index_statement(schema: str, name: str, new_name: str) -> Statement:
+def rename_index(schema: str, name: str, new_name: str) -> Statement:
     """Return the renaming of index schema.name to new_name, retried on lock timeouts."""
-    statement = sql.SQL("ALTER INDEX {index} RENAME TO {new_name}").format(
-        index=sql.Identifier(schema, name), new_name=sql.Identifier(new_name)
+    return Statement(sql.SQL("ALTER INDEX {} RENAME TO {}").format(Name(schema, name), Name(new_name)), retried=True)
+
+
+def set_index_options(schema: str, name: str, options: Mapping[str, int | str]) -> Statement:
+    """Return ALTER INDEX schema.name SET (option = value, ...)."""
+    return Statement(sql.SQL("ALTER INDEX {} SET ({})").format(Name(schema, name), _options(options)))
+
+
+def drop_constraint(schema: str, table: str, name: str) -> Statement:
+    """Return ALTER TABLE schema.table DROP CONSTRAINT name."""
+    return Statement(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(Name(schema, table), Name(name)))
+
+
+def add_constraint(schema: str, table: str, name: str, definition: str) -> Statement:
+    """Return ALTER TABLE schema.table ADD CONSTRAINT name definition (pg_get_constraintdef()'s text, used as is)."""
+    return Statement(
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(Name(schema, table), Name(name), sql.SQL(definition))  # type: ignore[arg-type]
     )
-    return Statement(statement, retried=True)
 
 
-# An index's state (whether it exists, its table, method, validity and size) is what indexes.index() reads.
-IndexState = IndexInfo
+def drop_column(schema: str, table: str, column: str) -> Statement:
+    """Return ALTER TABLE schema.table DROP COLUMN column."""
+    return Statement(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(Name(schema, table), Name(column)))
 
 
-def open_build_connection(
-    *, using: str = "default", application_name: str = "", on_notice: Callable[[str], None] | None = None
-) -> psycopg.Connection:
-    """Open an autocommit connection like the alias's, named for pg_stat_activity, passing NOTICEs to on_notice."""
-    named: dict[str, Any] = {"application_name": application_name[:NAME_BYTES]} if application_name else {}
-    conn = own_connection(using, **named)
-    if on_notice is not None:
-        conn.add_notice_handler(lambda diag: on_notice(_notice_text(diag)))
-    return conn
+def validate_constraint(schema: str, table: str, name: str) -> Statement:
+    """Return ALTER TABLE schema.table VALIDATE CONSTRAINT name (a SHARE UPDATE EXCLUSIVE lock only)."""
+    return Statement(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(Name(schema, table), Name(name)))
 
 
-def _notice_text(diag: psycopg.errors.Diagnostic) -> str:
-    text = f"{diag.severity_nonlocalized or diag.severity or 'NOTICE'}: {diag.message_primary or ''}"
-    if diag.message_detail:
-        text += f" ({diag.message_detail})"
-    return text
+def drop_table(schema: str, table: str) -> Statement:
+    """Return DROP TABLE schema.table."""
+    return Statement(sql.SQL("DROP TABLE {}").format(Name(schema, table)))
 
 
-def build_settings(
-    *,
-    maintenance_work_mem_bytes: int | None = None,
-    max_parallel_maintenance_workers: int | None = None,
-    client_connection_check_ms: int = 1000,
-) -> list[Statement]:
-    """Return the statements that set a build session's settings (None: leave the server's).
-
-    client_connection_check_interval makes the backend notice a dead worker and stop building, rather than
-    finishing an index for a client that is gone (PostgreSQL 14+).
-    """
-    values = {
-        "maintenance_work_mem": None
-        if maintenance_work_mem_bytes is None
-        else f"{max(maintenance_work_mem_bytes // 1024, 1024)}kB",
-        "max_parallel_maintenance_workers": None
-        if max_parallel_maintenance_workers is None
-        else str(max_parallel_maintenance_workers),
-        "client_connection_check_interval": f"{client_connection_check_ms}ms",
-    }
-    return [setting(name, value) for name, value in values.items() if value is not None]
+def analyze(schema: str, table: str) -> Statement:
+    """Return ANALYZE schema.table."""
+    return Statement(sql.SQL("ANALYZE {}").format(Name(schema, table)))
 
 
-def set_build_settings(
-    conn: psycopg.Connection,
-    *,
-    maintenance_work_mem_bytes: int | None = None,
-    max_parallel_maintenance_workers: int | None = None,
-    client_connection_check_ms: int = 1000,
-) -> dict[str, str]:
-    """Set this session's build settings (None: leave the server's) and return them as the server shows them."""
-    for statement in build_settings(
-        maintenance_work_mem_bytes=maintenance_work_mem_bytes,
-        max_parallel_maintenance_workers=max_parallel_maintenance_workers,
-        client_connection_check_ms=client_connection_check_ms,
-    ):
-        statement.run(conn)
-    return build_settings_in_use(conn)
+def vacuum(schema: str, table: str, *, analyze: bool = False) -> Statement:
+    """Return VACUUM [(ANALYZE)] schema.table."""
+    return Statement(sql.SQL("VACUUM{} {}").format(sql.SQL(" (ANALYZE)" if analyze else ""), Name(schema, table)))
 
 
-def build_settings_in_use(conn: psycopg.Connection) -> dict[str, str]:
-    """Return the build settings of conn's session as the server shows them."""
-    row = conn.execute(
-        """
-        SELECT current_setting('maintenance_work_mem') AS maintenance_work_mem,
-               current_setting('max_parallel_maintenance_workers') AS max_parallel_maintenance_workers
-        """
-    ).fetchone()
-    assert row is not None
-    return {"maintenance_work_mem": row[0], "max_parallel_maintenance_workers": row[1]}
-
-
-def setting_reset_bytes(name: str, *, using: str = "default") -> int:
-    """Return the size a memory setting (e.g. maintenance_work_mem) has for a new session, in bytes."""
-    row = fetch_one(
-        """
-        SELECT pg_size_bytes(s.reset_val || COALESCE(s.unit, '')) AS size_bytes
-        FROM pg_settings AS s
-        WHERE s.name = %(name)s
-        """,
-        {"name": name},
-        using=using,
+def _options(options: Mapping[str, int | str]) -> sql.Composed:
+    return sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(Name(key), sql.Literal(value)) for key, value in options.items()
     )
-    if row is None:
-        raise ValueError(f"The server has no setting {name!r}.")
-    return int(row[0])
 
 
-def reindex_concurrently(conn: psycopg.Connection, schema: str, name: str) -> None:
-    """Rebuild index schema.name with REINDEX INDEX CONCURRENTLY."""
-    reindex_statement(schema, name).run(conn)
+@dataclass(frozen=True, slots=True)
+class IndexKey:
+    """One key of an index: a column name, or an expression as the server writes it (pg_get_indexdef(oid, k))."""
+
+    column: str | None = None  # a table column, quoted here
+    expression: str | None = None  # server-rendered text, used as is: "(embedding::halfvec(3072))", "lower(f)"
+    collation: str | None = None  # server-rendered, already quoted (e.g. pg_catalog."C"); None: the default
+    opclass: str | None = None  # None: the method's default for the type
+    descending: bool = False
+    nulls_first: bool | None = None  # None: the default for the direction
+
+    def composed(self) -> sql.Composable:
+        if (self.column is None) == (self.expression is None):
+            raise ValueError("An index key is a column or an expression.")
+        parts: list[sql.Composable] = [Name(self.column) if self.column is not None else sql.SQL(self.expression)]  # type: ignore[arg-type]
+        if self.collation:
+            parts.append(sql.SQL("COLLATE " + self.collation))  # type: ignore[arg-type]
+        if self.opclass:
+            parts.append(Name(self.opclass))
+        if self.descending:
+            parts.append(sql.SQL("DESC"))
+        if self.nulls_first is not None and self.nulls_first != self.descending:
+            parts.append(sql.SQL("NULLS FIRST" if self.nulls_first else "NULLS LAST"))
+        return sql.SQL(" ").join(parts)
 
 
-def create_index_concurrently(conn: psycopg.Connection, statement: sql.Composed) -> None:
-    """Run a CREATE INDEX CONCURRENTLY statement made by replacement_definition()."""
-    Statement(statement).run(conn)
+@dataclass(frozen=True, slots=True)
+class IndexDefinition:
+    """What CREATE INDEX needs, from the catalog or from a proposal."""
+
+    schema: str
+    table: str
+    name: str
+    keys: tuple[IndexKey, ...]
+    method: str = "btree"
+    unique: bool = False
+    include: tuple[IndexKey, ...] = ()  # INCLUDE columns (name and column or expression text only)
+    options: Mapping[str, int | str] | None = None
+    predicate: str | None = None  # server-rendered (pg_get_expr) or written by SchemaAdmin, used as is
 
 
-def temporary_index_name(name: str) -> str:
-    """Return the name a replacement of index name is built under before it is swapped in."""
-    base = name.encode()[: NAME_BYTES - len(TEMPORARY_SUFFIX)].decode(errors="ignore")
-    return base + TEMPORARY_SUFFIX
+def create_index(definition: IndexDefinition, *, concurrently: bool = True) -> Statement:
+    """Return CREATE [UNIQUE] INDEX [CONCURRENTLY] name ON schema.table USING method (keys) [INCLUDE] [WITH] [WHERE]."""
+    if not definition.keys:
+        raise ValueError("An index needs at least one key.")
+    query = sql.SQL("CREATE {unique}INDEX{concurrently} {name} ON {table} USING {method} ({keys})").format(
+        unique=sql.SQL("UNIQUE " if definition.unique else ""),
+        concurrently=_concurrently(concurrently),
+        name=Name(definition.name),
+        table=Name(definition.schema, definition.table),
+        method=Name(definition.method),
+        keys=sql.SQL(", ").join(key.composed() for key in definition.keys),
+    )
+    if definition.include:
+        query += sql.SQL(" INCLUDE ({})").format(sql.SQL(", ").join(key.composed() for key in definition.include))
+    if definition.options:
+        query += sql.SQL(" WITH ({})").format(_options(definition.options))
+    if definition.predicate:
+        query += sql.SQL(" WHERE ({})").format(sql.SQL(definition.predicate))  # type: ignore[arg-type]
+    return Statement(query)
 
 
-def replacement_definition(
-    definition: str,
+class IndexParts(Protocol):
+    """An index's catalog parts: pg/indexes.IndexInfo, and pg/schema.SchemaIndex (a shadow's stored index)."""
+
+    schema: str
+    table: str
+    name: str
+    method: str
+    is_unique: bool
+    columns: tuple[str, ...]
+    included: tuple[str, ...]
+    key_flags: tuple[int, ...]
+    key_collations: tuple[str | None, ...]
+    opclasses: tuple[str, ...]
+    opclass_defaults: tuple[bool, ...]
+    predicate: str | None
+    options: dict[str, str]
+
+
+def index_definition_of(
+    index: IndexParts,
     *,
-    schema: str,
-    table: str,
-    new_name: str,
-    method: str,
-    options: dict[str, int | str],
-    opclasses: Sequence[str] = (),
-) -> sql.Composed:
-    """Return CREATE INDEX CONCURRENTLY new_name with definition's keys, INCLUDE, predicate, and new method and WITH.
+    name: str | None = None,
+    method: str | None = None,
+    options: Mapping[str, int | str] | None = None,
+    opclasses: Sequence[str | None] | None = None,
+) -> IndexDefinition:
+    """Return index's definition from its catalog parts, optionally renamed, with a new method, options or opclasses.
 
-    definition is pg_get_indexdef()'s text. Its key list, INCLUDE list and predicate are kept as the server
-    wrote them (expressions, casts such as ::halfvec(3072), operator classes, collations, ordering); the head is
-    rebuilt from identifiers and the WITH clause from options. Parentheses are matched outside quoted text.
-    The server leaves a key's default operator class out; opclasses (one per key) are written out where missing,
-    because the default of the old method may not be one of the new method (HNSW has none for vector).
+    A key's operator class is left out, as pg_get_indexdef() leaves it out, when it is the method's default for
+    the key's type and the method stays; with a new method every one is written out, because the default of one
+    method may not be one of another (HNSW has none for vector). Ordering flags only mean something to a method
+    that orders (btree); others store zeros.
     """
-    keys_start = _find_unquoted(definition, "(", 0)
-    keys_end = _matching_paren(definition, keys_start)
-    keys: sql.Composable = sql.SQL(definition[keys_start : keys_end + 1])  # type: ignore[arg-type]
-    if opclasses:
-        keys = _keys_with_opclasses(definition[keys_start + 1 : keys_end], opclasses)
-    tail = definition[keys_end + 1 :]
-    include = ""
-    if tail.startswith(" INCLUDE ("):
-        end = _matching_paren(tail, len(" INCLUDE "))
-        include, tail = tail[: end + 1], tail[end + 1 :]
-    if tail.startswith(" WITH ("):
-        tail = tail[_matching_paren(tail, len(" WITH ")) + 1 :]
-    unique = definition.startswith("CREATE UNIQUE INDEX ")
-    with_clause: sql.Composable = sql.SQL("")
-    if options:
-        with_clause = sql.SQL(" WITH ({})").format(
-            sql.SQL(", ").join(
-                sql.SQL("{} = {}").format(sql.Identifier(key), sql.Literal(value)) for key, value in options.items()
-            )
+    same_method = method is None or method == index.method
+    chosen = (
+        tuple(opclasses)
+        if opclasses is not None
+        else tuple(
+            None if default and same_method else opclass
+            for opclass, default in zip(index.opclasses, index.opclass_defaults, strict=True)
         )
-    # keys, include and tail are the server's own rendering of this index, never user input.
-    return sql.SQL(
-        "CREATE {unique}INDEX CONCURRENTLY {name} ON {table} USING {method} {keys}{include}{with_}{tail}"
-    ).format(
-        unique=sql.SQL("UNIQUE " if unique else ""),
-        name=sql.Identifier(new_name),
-        table=sql.Identifier(schema, table),
-        method=sql.Identifier(method),
+    )
+    if len(chosen) != len(index.columns):
+        raise ValueError("The index's keys do not match its operator classes.")
+    keys = tuple(
+        IndexKey(
+            # pg_get_indexdef(oid, k) already quotes a column's name: it stands as server text like an expression.
+            expression=text,
+            collation=collation,
+            opclass=opclass,
+            descending=bool(flags & _DESC),
+            nulls_first=bool(flags & _NULLS_FIRST),
+        )
+        for text, collation, opclass, flags in zip(
+            index.columns, index.key_collations, chosen, index.key_flags, strict=True
+        )
+    )
+    return IndexDefinition(
+        schema=index.schema,
+        table=index.table,
+        name=name or index.name,
         keys=keys,
-        include=sql.SQL(include),  # type: ignore[arg-type]
-        with_=with_clause,
-        tail=sql.SQL(tail),  # type: ignore[arg-type]
+        method=method or index.method,
+        unique=index.is_unique,
+        include=tuple(IndexKey(expression=text) for text in index.included),
+        options=dict(options) if options is not None else dict(index.options),
+        predicate=index.predicate,
     )
-
-
-def _keys_with_opclasses(keys: str, opclasses: Sequence[str]) -> sql.Composed:
-    """Return (key, key, ...) with each key's operator class written after it unless it is there already."""
-    segments = _top_level_split(keys)
-    if len(segments) != len(opclasses):
-        raise ValueError("The index definition's keys do not match its operator classes.")
-    parts = []
-    for segment, opclass in zip(segments, opclasses, strict=True):
-        part: sql.Composable = sql.SQL(segment.strip())  # type: ignore[arg-type]
-        if opclass and opclass not in segment.split():
-            part = sql.SQL("{} {}").format(part, sql.Identifier(opclass))
-        parts.append(part)
-    return sql.SQL("({})").format(sql.SQL(", ").join(parts))
-
-
-def _top_level_split(text: str) -> list[str]:
-    """Split text on commas outside parentheses and quotes."""
-    segments, depth, quote, start = [], 0, "", 0
-    for position, current in enumerate(text):
-        if quote:
-            if current == quote:
-                quote = ""
-        elif current in "'\"":
-            quote = current
-        elif current == "(":
-            depth += 1
-        elif current == ")":
-            depth -= 1
-        elif current == "," and depth == 0:
-            segments.append(text[start:position])
-            start = position + 1
-    segments.append(text[start:])
-    return segments
-
-
-def _find_unquoted(text: str, char: str, start: int) -> int:
-    quote = ""
-    for position in range(start, len(text)):
-        current = text[position]
-        if quote:
-            if current == quote:
-                quote = ""  # a doubled quote closes and reopens: same outcome
-        elif current in "'\"":
-            quote = current
-        elif current == char:
-            return position
-    raise ValueError(f"Cannot find {char!r} in the index definition.")
-
-
-def _matching_paren(text: str, opening: int) -> int:
-    if text[opening] != "(":
-        raise ValueError("The index definition does not have the expected shape.")
-    depth = 0
-    quote = ""
-    for position in range(opening, len(text)):
-        current = text[position]
-        if quote:
-            if current == quote:
-                quote = ""
-        elif current in "'\"":
-            quote = current
-        elif current == "(":
-            depth += 1
-        elif current == ")":
-            depth -= 1
-            if depth == 0:
-                return position
-    raise ValueError("Unbalanced parentheses in the index definition.")
-
-
-def run_with_lock_retries(
-    conn: psycopg.Connection,
-    statement: Statement,
-    *,
-    attempts: int,
-    pause: float = 0.5,
-    on_retry: Callable[[int, str], None] | None = None,
-    lock_timeout_ms: int | None = None,
-) -> int:
-    """Run statement, trying again when its lock_timeout (or a stray cancel) stops it; return the attempts taken.
-
-    The session's lock_timeout is set beforehand (lock_timeout_ms only says it in the error).
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            statement.run(conn)
-            return attempt
-        except (errors.LockNotAvailable, errors.QueryCanceled) as exc:
-            if attempt == attempts:
-                each = f" of {lock_timeout_ms} ms" if lock_timeout_ms else ""
-                raise LockRetriesExhausted(
-                    f"Gave up after {attempts} attempts{each}: {exc.diag.message_primary}"
-                ) from exc
-            if on_retry is not None:
-                on_retry(attempt, exc.diag.message_primary or type(exc).__name__)
-            time.sleep(pause * attempt)
-    raise AssertionError("unreachable")
-
-
-def _with_lock_retries(
-    conn: psycopg.Connection,
-    statement: Statement,
-    *,
-    lock_timeout_ms: int,
-    attempts: int,
-    pause: float,
-    on_retry: Callable[[int, str], None] | None,
-) -> int:
-    """Run statement under a short lock_timeout, retrying when the lock (or a stray cancel) stops it."""
-    setting("lock_timeout", f"{lock_timeout_ms}ms").run(conn)
-    try:
-        return run_with_lock_retries(
-            conn, statement, attempts=attempts, pause=pause, on_retry=on_retry, lock_timeout_ms=lock_timeout_ms
-        )
-    finally:
-        setting_reset("lock_timeout").run(conn)
-
-
-def drop_index_concurrently(
-    conn: psycopg.Connection,
-    schema: str,
-    name: str,
-    *,
-    lock_timeout_ms: int = 2_000,
-    attempts: int = 30,
-    pause: float = 0.5,
-    on_retry: Callable[[int, str], None] | None = None,
-) -> int:
-    """Drop index schema.name (if it exists) concurrently; return the attempts it took."""
-    return _with_lock_retries(
-        conn,
-        drop_index_statement(schema, name),
-        lock_timeout_ms=lock_timeout_ms,
-        attempts=attempts,
-        pause=pause,
-        on_retry=on_retry,
-    )
-
-
-def rename_index(
-    conn: psycopg.Connection,
-    schema: str,
-    name: str,
-    new_name: str,
-    *,
-    lock_timeout_ms: int = 2_000,
-    attempts: int = 30,
-    pause: float = 0.5,
-    on_retry: Callable[[int, str], None] | None = None,
-) -> int:
-    """Rename index schema.name to new_name; return the attempts it took."""
-    return _with_lock_retries(
-        conn,
-        rename_index_statement(schema, name, new_name),
-        lock_timeout_ms=lock_timeout_ms,
-        attempts=attempts,
-        pause=pause,
-        on_retry=on_retry,
-    )
-
-
-def index_state(schema: str, name: str, *, using: str = "default") -> IndexState | None:
-    """Return whether index schema.name exists, its table, method, validity and size; None if it does not."""
-    return index(schema, name, using=using)
-
-
-def leftover_indexes(schema: str, table: str, name: str, *, using: str = "default") -> list[str]:
-    """Return INVALID indexes on schema.table left by a failed rebuild of index name, not being built now.
-
-    That is REINDEX CONCURRENTLY's name_ccnew / name_ccold (with a digit when taken, the name cut to fit) and a
-    replacement under temporary_index_name(name).
-    """
-    rows = fetch_all(
-        r"""
-        SELECT ic.relname AS name
-        FROM pg_index AS i
-        JOIN pg_class AS ic ON ic.oid = i.indexrelid
-        JOIN pg_class AS t ON t.oid = i.indrelid
-        JOIN pg_namespace AS n ON n.oid = t.relnamespace
-        WHERE n.nspname = %(schema)s
-          AND t.relname = %(table)s
-          AND NOT i.indisvalid
-          AND (
-              ic.relname = %(temporary)s
-              OR (
-                  ic.relname ~ '_cc(new|old)[0-9]*$'
-                  AND starts_with(%(name)s, regexp_replace(ic.relname, '_cc(new|old)[0-9]*$', ''))
-              )
-          )
-          AND NOT EXISTS (
-              SELECT 1
-              FROM pg_stat_progress_create_index AS p
-              WHERE p.index_relid = i.indexrelid
-                 OR (p.relid = i.indrelid AND p.command = 'REINDEX CONCURRENTLY')
-          )
-        ORDER BY ic.relname
-        """,
-        {"schema": schema, "table": table, "name": name, "temporary": temporary_index_name(name)},
-        using=using,
-    )
-    return [row[0] for row in rows]
-
-
-def cancel_build(pid: int, *, using: str = "default") -> bool:
-    """Cancel backend pid's statement if it is building an index (never a swap); return whether it was."""
-    row = fetch_one(
-        """
-        SELECT bool_or(pg_cancel_backend(p.pid)) AS cancelled
-        FROM pg_stat_progress_create_index AS p
-        WHERE p.pid = %(pid)s
-        """,
-        {"pid": pid},
-        using=using,
-    )
-    return bool(row and row[0])
-
-
-def session_pids(application_name: str, *, using: str = "default") -> list[int]:
-    """Return the pids of the server sessions that connected under application_name."""
-    rows = fetch_all(
-        """
-        SELECT a.pid AS pid
-        FROM pg_stat_activity AS a
-        WHERE a.application_name = %(name)s
-          AND a.pid <> pg_backend_pid()
-        """,
-        {"name": application_name[:NAME_BYTES]},
-        using=using,
-    )
-    return [row[0] for row in rows]
-
-
-def terminate_sessions(application_name: str, *, using: str = "default") -> list[int]:
-    """End the server sessions that connected under application_name (a dead worker's build); return their pids."""
-    rows = fetch_all(
-        """
-        -- Filter first, materialized: a qualifier order chosen by the planner must never terminate others.
-        WITH targets AS MATERIALIZED (
-            SELECT a.pid
-            FROM pg_stat_activity AS a
-            WHERE a.application_name = %(name)s
-              AND a.pid <> pg_backend_pid()
-        )
-        SELECT t.pid AS pid,
-               pg_terminate_backend(t.pid) AS terminated
-        FROM targets AS t
-        """,
-        {"name": application_name[:NAME_BYTES]},
-        using=using,
-    )
-    return [row[0] for row in rows if row[1]]

@@ -63,8 +63,10 @@ class IndexInfo:
     included: tuple[str, ...]  # INCLUDE columns
     key_attnums: tuple[int, ...]  # table column numbers of the keys; 0 for an expression
     key_flags: tuple[int, ...]  # pg_index.indoption per key: 1 DESC, 2 NULLS FIRST
+    key_collations: tuple[str | None, ...]  # per key, quoted schema.collation when not its column's or type's own
     referenced_attnums: tuple[int, ...]  # every table column the keys, expressions and predicate use
     opclasses: tuple[str, ...]
+    opclass_defaults: tuple[bool, ...]  # per key: the method's default operator class for the key's type
     key_types: tuple[str, ...]  # the type each key is stored as, e.g. halfvec(3072) for a cast expression
     key_typmods: tuple[int, ...]
     predicate: str | None
@@ -131,6 +133,7 @@ INDEX_SELECT = """
            parts.included AS included,
            parts.key_attnums AS key_attnums,
            parts.key_flags AS key_flags,
+           parts.key_collations AS key_collations,
            ARRAY(
                SELECT DISTINCT d.refobjsubid::int
                FROM pg_depend AS d
@@ -142,6 +145,7 @@ INDEX_SELECT = """
                ORDER BY 1
            ) AS referenced_attnums,
            parts.opclasses AS opclasses,
+           parts.opclass_defaults AS opclass_defaults,
            parts.key_types AS key_types,
            parts.key_typmods AS key_typmods,
            pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
@@ -160,13 +164,15 @@ INDEX_SELECT = """
     JOIN pg_am AS am ON am.oid = ic.relam
     CROSS JOIN builds AS b
     -- Each key and INCLUDE column once: its text (pg_get_indexdef(oid, k), never a regex over the whole
-    -- definition), table column number, ordering flags, operator class and stored type.
+    -- definition), table column number, ordering flags, operator class, collation and stored type.
     CROSS JOIN LATERAL (
         SELECT array_agg(c.expression ORDER BY c.k) FILTER (WHERE c.is_key) AS columns,
                COALESCE(array_agg(c.expression ORDER BY c.k) FILTER (WHERE NOT c.is_key), '{{}}') AS included,
                array_agg(c.attnum ORDER BY c.k) FILTER (WHERE c.is_key) AS key_attnums,
                array_agg(c.flags ORDER BY c.k) FILTER (WHERE c.is_key) AS key_flags,
+               array_agg(c.collation ORDER BY c.k) FILTER (WHERE c.is_key) AS key_collations,
                array_agg(c.opclass ORDER BY c.k) FILTER (WHERE c.is_key) AS opclasses,
+               array_agg(c.opclass_default ORDER BY c.k) FILTER (WHERE c.is_key) AS opclass_defaults,
                array_agg(c.key_type ORDER BY c.k) FILTER (WHERE c.is_key) AS key_types,
                array_agg(c.typmod ORDER BY c.k) FILTER (WHERE c.is_key) AS key_typmods
         FROM (
@@ -176,11 +182,35 @@ INDEX_SELECT = """
                    i.indkey[k - 1]::int AS attnum,
                    i.indoption[k - 1]::int AS flags,
                    opc.opcname::text AS opclass,
+                   -- as pg_get_indexdef() decides to leave it out: the default for the key's type, or for a
+                   -- type it is binary-coercible to (varchar to text) or a polymorphic family it belongs to
+                   COALESCE(
+                       opc.opcdefault AND (
+                           opc.opcintype = a.atttypid
+                           OR EXISTS (
+                               SELECT 1 FROM pg_cast AS bc
+                               WHERE bc.castsource = a.atttypid AND bc.casttarget = opc.opcintype
+                                 AND bc.castmethod = 'b'
+                           )
+                           OR (opc.opcintype = 'anyarray'::regtype AND ty.typcategory = 'A')
+                           OR (opc.opcintype = 'anyenum'::regtype AND ty.typtype = 'e')
+                           OR (opc.opcintype = 'anyrange'::regtype AND ty.typtype = 'r')
+                           OR (opc.opcintype = 'anymultirange'::regtype AND ty.typtype = 'm')
+                       ),
+                       false
+                   ) AS opclass_default,
+                   CASE WHEN coll.oid <> COALESCE(NULLIF(col.attcollation, 0), ty.typcollation)
+                        THEN quote_ident(colln.nspname) || '.' || quote_ident(coll.collname)
+                   END AS collation,
                    format_type(a.atttypid, a.atttypmod) AS key_type,
                    a.atttypmod AS typmod
             FROM generate_series(1, i.indnatts) AS k
             JOIN pg_attribute AS a ON a.attrelid = i.indexrelid AND a.attnum = k
             LEFT JOIN pg_opclass AS opc ON opc.oid = i.indclass[k - 1]
+            LEFT JOIN pg_type AS ty ON ty.oid = a.atttypid
+            LEFT JOIN pg_attribute AS col ON col.attrelid = i.indrelid AND col.attnum = i.indkey[k - 1]
+            LEFT JOIN pg_collation AS coll ON coll.oid = i.indcollation[k - 1]
+            LEFT JOIN pg_namespace AS colln ON colln.oid = coll.collnamespace
         ) AS c
     ) AS parts
     LEFT JOIN pg_constraint AS con

@@ -8,7 +8,7 @@ unless a caller names them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemaadmin.pg.connection import fetch_rows
@@ -88,6 +88,15 @@ class SchemaIndex:
     is_primary: bool
     is_valid: bool
     constraint: str | None  # the primary key, unique or exclusion constraint this index enforces
+    # Its catalog parts, as IndexInfo has them, so a fix can recreate it with pg/ddl (never from definition text)
+    columns: tuple[str, ...]
+    included: tuple[str, ...]
+    key_flags: tuple[int, ...]
+    key_collations: tuple[str | None, ...]
+    opclasses: tuple[str, ...]
+    opclass_defaults: tuple[bool, ...]
+    predicate: str | None
+    options: dict[str, str] = field(hash=False)
 
     @property
     def qualified_name(self) -> str:
@@ -111,6 +120,14 @@ class SchemaIndex:
             is_primary=index.is_primary,
             is_valid=index.is_valid,
             constraint=index.constraint,
+            columns=index.columns,
+            included=index.included,
+            key_flags=index.key_flags,
+            key_collations=index.key_collations,
+            opclasses=index.opclasses,
+            opclass_defaults=index.opclass_defaults,
+            predicate=index.predicate,
+            options=index.options,
         )
 
 

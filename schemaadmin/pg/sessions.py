@@ -1,12 +1,19 @@
-"""Settings of the sessions Django's own connections hold."""
+"""Sessions: the settings of Django's own connections, and finding or ending sessions by application_name."""
 
 from __future__ import annotations
 
 from django.db import connections
 
-from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.connection import fetch_all, validated_alias
+from schemaadmin.pg.ddl import NAME_BYTES
 
-__all__ = ["DEFAULT_APPLICATION_NAME", "application_name", "set_statement_timeout"]
+__all__ = [
+    "DEFAULT_APPLICATION_NAME",
+    "application_name",
+    "session_pids",
+    "set_statement_timeout",
+    "terminate_sessions",
+]
 
 # What our connections are called when the settings name nothing (schemaadmin.embedded sets the same).
 DEFAULT_APPLICATION_NAME = "schemaadmin"
@@ -24,3 +31,39 @@ def application_name(using: str = "default") -> str:
     """Return the application_name the alias's connections (and those copied from it) carry in pg_stat_activity."""
     options = connections[validated_alias(using)].settings_dict.get("OPTIONS") or {}
     return str(options.get("application_name") or DEFAULT_APPLICATION_NAME)
+
+
+def session_pids(application_name: str, *, using: str = "default") -> list[int]:
+    """Return the pids of the server sessions that connected under application_name."""
+    rows = fetch_all(
+        """
+        SELECT a.pid AS pid
+        FROM pg_stat_activity AS a
+        WHERE a.application_name = %(name)s
+          AND a.pid <> pg_backend_pid()
+        """,
+        {"name": application_name[:NAME_BYTES]},
+        using=using,
+    )
+    return [row[0] for row in rows]
+
+
+def terminate_sessions(application_name: str, *, using: str = "default") -> list[int]:
+    """End the server sessions that connected under application_name (a dead worker's build); return their pids."""
+    rows = fetch_all(
+        """
+        -- Filter first, materialized: a qualifier order chosen by the planner must never terminate others.
+        WITH targets AS MATERIALIZED (
+            SELECT a.pid
+            FROM pg_stat_activity AS a
+            WHERE a.application_name = %(name)s
+              AND a.pid <> pg_backend_pid()
+        )
+        SELECT t.pid AS pid,
+               pg_terminate_backend(t.pid) AS terminated
+        FROM targets AS t
+        """,
+        {"name": application_name[:NAME_BYTES]},
+        using=using,
+    )
+    return [row[0] for row in rows if row[1]]

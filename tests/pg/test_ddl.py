@@ -1,4 +1,4 @@
-"""The rebuild's DDL on a real server: replacement definitions, leftovers, lock retries, notices, cancel."""
+"""DDL statements on a real server: recreated definitions, quoting, leftovers, lock retries, notices, cancel."""
 
 from __future__ import annotations
 
@@ -7,22 +7,19 @@ import threading
 import psycopg
 import pytest
 
+from schemaadmin.pg import ddl
 from schemaadmin.pg.bulk import index_definition
-from schemaadmin.pg.ddl import (
+from schemaadmin.pg.index_builds import (
     LockRetriesExhausted,
     cancel_build,
-    create_index_concurrently,
-    drop_index_concurrently,
-    index_state,
     leftover_indexes,
     open_build_connection,
-    rename_index,
-    replacement_definition,
+    run_under_lock_timeout,
     set_build_settings,
     setting_reset_bytes,
     temporary_index_name,
 )
-from schemaadmin.pg.indexes import indexes
+from schemaadmin.pg.indexes import index as index_state
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -40,6 +37,15 @@ def _definition_without_name(definition: str, name: str) -> str:
     return definition.replace(f"INDEX {name} ON", "INDEX ? ON", 1)
 
 
+def _recreate(build_conn, schema: str, index_name: str, **changes) -> ddl.Statement:
+    """Build a copy of index schema.index_name from its catalog parts, with changes; return the statement run."""
+    info = index_state(schema, index_name)
+    assert info is not None
+    statement = ddl.create_index(ddl.index_definition_of(info, **changes))
+    statement.run(build_conn)
+    return statement
+
+
 def test_replacement_keeps_keys_collation_order_include_and_predicate(planter, build_conn):
     table = planter.table("docs", "id int, title text, body text", rows=50, fill="i, 'title ' || i, 'b'")
     planter.sql(
@@ -48,10 +54,7 @@ def test_replacement_keeps_keys_collation_order_include_and_predicate(planter, b
     )
     old = index_definition("docs_title", schema=planter.schema)
     assert old is not None
-    statement = replacement_definition(
-        old, schema=planter.schema, table="docs", new_name="docs_title_new", method="btree", options={"fillfactor": 80}
-    )
-    create_index_concurrently(build_conn, statement)
+    _recreate(build_conn, planter.schema, "docs_title", name="docs_title_new", options={"fillfactor": 80})
     new = index_definition("docs_title_new", schema=planter.schema)
     assert new is not None
     expected = _definition_without_name(old, "docs_title").replace("fillfactor='70'", "fillfactor='80'")
@@ -66,16 +69,14 @@ def test_ivfflat_to_hnsw_keeps_the_halfvec_cast_and_operator_class(planter, buil
         f"CREATE INDEX chunks_ivf ON {table} USING ivfflat ((embedding::halfvec(8)) halfvec_cosine_ops) "
         "WITH (lists = 4)"
     )
-    old = index_definition("chunks_ivf", schema=planter.schema)
-    statement = replacement_definition(
-        old,
-        schema=planter.schema,
-        table="chunks",
-        new_name="chunks_hnsw",
+    _recreate(
+        build_conn,
+        planter.schema,
+        "chunks_ivf",
+        name="chunks_hnsw",
         method="hnsw",
         options={"m": 8, "ef_construction": 32},
     )
-    create_index_concurrently(build_conn, statement)
     state = index_state(planter.schema, "chunks_hnsw")
     assert state is not None and state.is_valid and state.method == "hnsw"
     new = index_definition("chunks_hnsw", schema=planter.schema)
@@ -86,10 +87,8 @@ def test_quoted_names_and_parentheses_inside_literals(planter, build_conn):
     planter.sql(f'CREATE TABLE {planter.schema}."Odd (table)" ("we(ird" text)')
     planter.sql(f"""CREATE INDEX "odd (idx)" ON {planter.schema}."Odd (table)" (("we(ird" || ') WITH (')) """)
     old = index_definition("odd (idx)", schema=planter.schema)
-    statement = replacement_definition(
-        old, schema=planter.schema, table="Odd (table)", new_name="odd new", method="btree", options={}
-    )
-    create_index_concurrently(build_conn, statement)
+    statement = _recreate(build_conn, planter.schema, "odd (idx)", name="odd new", options={})
+    assert statement.text.startswith(f'CREATE INDEX CONCURRENTLY "odd new" ON {planter.schema}."Odd (table)"')
     new = index_definition("odd new", schema=planter.schema)
     assert _definition_without_name(new, '"odd new"') == _definition_without_name(old, '"odd (idx)"')
 
@@ -107,7 +106,7 @@ def test_leftovers_are_this_index_s_invalid_ccnew_ccold_and_temporary_only(plant
         _invalid_unique_index(planter, table, name)
     assert leftover_indexes(planter.schema, "t", "t_v") == ["t_v_ccnew", "t_v_ccold1", "t_v_sa_new"]
     for name in leftover_indexes(planter.schema, "t", "t_v"):
-        drop_index_concurrently(build_conn, planter.schema, name)
+        run_under_lock_timeout(build_conn, ddl.drop_index(planter.schema, name, if_exists=True))
     assert leftover_indexes(planter.schema, "t", "t_v") == []
     assert index_state(planter.schema, "t_v").is_valid
     assert index_state(planter.schema, "other_ccnew") is not None
@@ -130,11 +129,9 @@ def test_rename_retries_until_the_lock_is_free(planter, build_conn):
     releaser = threading.Timer(0.8, holder.rollback)
     releaser.start()
     try:
-        attempts = rename_index(
+        attempts = run_under_lock_timeout(
             build_conn,
-            planter.schema,
-            "r_v",
-            "r_v2",
+            ddl.rename_index(planter.schema, "r_v", "r_v2"),
             lock_timeout_ms=100,
             attempts=50,
             pause=0.05,
@@ -154,7 +151,8 @@ def test_rename_gives_up_after_its_attempts(planter, build_conn):
     with psycopg.connect(planter.conn.info.dsn) as holder:
         holder.execute(f"ALTER INDEX {planter.schema}.g_v SET (fillfactor = 80)")
         with pytest.raises(LockRetriesExhausted, match="3 attempts"):
-            rename_index(build_conn, planter.schema, "g_v", "g_v2", lock_timeout_ms=50, attempts=3, pause=0.01)
+            rename = ddl.rename_index(planter.schema, "g_v", "g_v2")
+            run_under_lock_timeout(build_conn, rename, lock_timeout_ms=50, attempts=3, pause=0.01)
     assert index_state(planter.schema, "g_v") is not None
 
 
@@ -178,15 +176,61 @@ def test_ivfflat_with_the_default_operator_class_becomes_hnsw(planter, build_con
         "docs", "id int, embedding vector(4)", rows=50, fill="i, array_fill(i::real, ARRAY[4])::vector"
     )
     planter.sql(f"CREATE INDEX docs_ivf ON {table} USING ivfflat (embedding) WITH (lists = 2)")
-    info = next(i for i in indexes() if i.schema == planter.schema and i.name == "docs_ivf")
-    statement = replacement_definition(
-        info.definition,
-        schema=planter.schema,
-        table="docs",
-        new_name="docs_hnsw",
-        method="hnsw",
-        options={"m": 8},
-        opclasses=info.opclasses,
-    )
-    create_index_concurrently(build_conn, statement)
+    _recreate(build_conn, planter.schema, "docs_ivf", name="docs_hnsw", method="hnsw", options={"m": 8})
     assert "USING hnsw (embedding vector_l2_ops) WITH (m='8')" in index_definition("docs_hnsw", schema=planter.schema)
+
+
+def test_every_key_part_survives_a_copy_from_the_catalog(planter, build_conn):
+    # Collations (of a key and of a column declared with one), opclasses, ordering, expressions, INCLUDE, WHERE.
+    table = planter.table("parts", 'a int, "B c" text COLLATE "C", f text, e vector(3)')
+    planter.sql(
+        f'CREATE UNIQUE INDEX parts_all ON {table} ((e::halfvec(3)), lower(f) COLLATE "POSIX" DESC NULLS LAST, '
+        f'"B c" text_pattern_ops, (a + 1) NULLS FIRST) INCLUDE (f) WHERE a IS NOT NULL'
+    )
+    old = index_definition("parts_all", schema=planter.schema)
+    _recreate(build_conn, planter.schema, "parts_all", name="parts_copy")
+    new = index_definition("parts_copy", schema=planter.schema)
+    assert _definition_without_name(new, "parts_copy") == _definition_without_name(old, "parts_all")
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("users", "users"),
+        ("user", '"user"'),  # reserved
+        ("between", '"between"'),  # a column-name keyword: quote_ident() quotes it too
+        ("name", "name"),  # unreserved
+        ("Users", '"Users"'),
+        ("a b", '"a b"'),
+        ('say "hi"', '"say ""hi"""'),
+        ("9lives", '"9lives"'),
+        ("été", '"été"'),
+        ("a$b", '"a$b"'),
+    ],
+)
+def test_names_are_quoted_as_quote_ident_quotes_them(name, written, planter):
+    assert ddl.quote_identifier(name) == written
+    assert planter.conn.execute("SELECT quote_ident(%s)", (name,)).fetchone()[0] == written
+
+
+def test_a_name_with_nul_is_refused():
+    with pytest.raises(ValueError, match="NUL"):
+        ddl.drop_index("public", "a\x00b")
+
+
+def test_statements_render_as_they_run(planter, build_conn):
+    table = planter.table("shown", "v int")
+    planter.sql(f"CREATE INDEX shown_v ON {table} (v)")
+    for statement in (
+        ddl.setting("lock_timeout", "1500ms"),
+        ddl.rename_index(planter.schema, "shown_v", "Shown V"),
+        ddl.reindex_index(planter.schema, "Shown V"),
+        ddl.setting_reset("lock_timeout"),
+        ddl.drop_index(planter.schema, "Shown V", if_exists=True),
+    ):
+        statement.run(build_conn)
+        assert statement.text == statement.render(build_conn)
+    assert index_state(planter.schema, "Shown V") is None
+    assert ddl.script(ddl.analyze("s", "t"), "-- then", ddl.vacuum("s", "t", analyze=True)) == (
+        "ANALYZE s.t;\n-- then\nVACUUM (ANALYZE) s.t;"
+    )

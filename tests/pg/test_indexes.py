@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.connection import RowMismatch, fetch_row, fetch_rows
-from schemaadmin.pg.ddl import index_state
 from schemaadmin.pg.indexes import IndexUsage, btree_bloat, foreign_keys, index, index_usage, indexes
+from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.recall import index_target
 
 

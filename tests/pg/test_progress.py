@@ -7,7 +7,8 @@ import threading
 import psycopg
 import pytest
 
-from schemaadmin.pg.ddl import cancel_build, index_state, leftover_indexes, open_build_connection
+from schemaadmin.pg.index_builds import cancel_build, leftover_indexes, open_build_connection
+from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.progress import index_build_progress
 from tests.worker import wait_for
 

@@ -120,7 +120,7 @@ def test_missing_fk_index(plant):
     assert ("missing_fk_index", f"{s}.orphan.parent_id") in found
     assert not any(obj.startswith(f"{s}.served") for _, obj in found)
     fix = next(f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
-    assert fix == f"CREATE INDEX CONCURRENTLY orphan_parent_id_idx ON {s}.orphan (parent_id);"
+    assert fix == f"CREATE INDEX CONCURRENTLY orphan_parent_id_idx ON {s}.orphan USING btree (parent_id);"
 
 
 def test_missing_fk_index_quotes_identifiers(plant):
@@ -129,7 +129,7 @@ def test_missing_fk_index_quotes_identifiers(plant):
     plant.table('"Child Table"', f'id int PRIMARY KEY, "user" int REFERENCES {s}."Parent"')
     result, _ = report(plant)
     fix = next(f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
-    assert fix == f'CREATE INDEX CONCURRENTLY "Child Table_user_idx" ON {s}."Child Table" ("user");'
+    assert fix == f'CREATE INDEX CONCURRENTLY "Child Table_user_idx" ON {s}."Child Table" USING btree ("user");'
 
 
 def test_bloated_index(plant):
@@ -160,7 +160,9 @@ def test_vector_column_unindexed(plant):
     assert ("vector_column_unindexed", f"{s}.bare.embedding") in found
     assert not any(code.startswith("vector") for code, obj in found if obj != f"{s}.bare.embedding")
     fix = next(f.fix for f in result.findings if f.code == "vector_column_unindexed" and f.schema == s)
-    assert fix.startswith(f"CREATE INDEX CONCURRENTLY bare_embedding_hnsw ON {s}.bare\n    USING hnsw (embedding")
+    assert fix.startswith(
+        f"CREATE INDEX CONCURRENTLY bare_embedding_hnsw ON {s}.bare USING hnsw (embedding vector_cosine_ops);"
+    )
 
 
 def test_vector_dims_unindexable(plant):

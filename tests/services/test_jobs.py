@@ -400,7 +400,7 @@ def test_the_log_goes_to_the_records_database_when_the_job_works_on_another(else
     assert rebuild.database_alias == elsewhere
     assert run_rebuild(rebuild.pk) == JobState.SUCCEEDED
     rebuild.refresh_from_db()
-    assert 'REINDEX INDEX CONCURRENTLY "public"."t_v"' in rebuild.log, rebuild.log
+    assert "REINDEX INDEX CONCURRENTLY public.t_v" in rebuild.log, rebuild.log
     assert rebuild.size_after_bytes and rebuild.backend_pid
 
     # Recovery of a rebuild there logs here too, and cleans up there.

@@ -13,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.models import AuditEvent, IndexRebuild, JobState
 from schemaadmin.pg.connection import connection_params
-from schemaadmin.pg.ddl import index_state, leftover_indexes, session_pids
+from schemaadmin.pg.index_builds import leftover_indexes
+from schemaadmin.pg.indexes import index as index_state
+from schemaadmin.pg.sessions import session_pids
 from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
     RebuildRefused,
@@ -107,7 +109,7 @@ def test_plan_estimates_memory_and_keeps_unchanged_parameters(items):
     plan = plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", ef_construction=100)
     assert plan.current_parameters == {"m": 8, "ef_construction": 64}
     assert plan.parameters == {"m": 8, "ef_construction": 100}
-    assert plan.new_definition is not None and 'WITH ("m" = 8, "ef_construction" = 100)' in plan.new_definition
+    assert plan.new_definition is not None and "WITH (m = 8, ef_construction = 100)" in plan.new_definition
     estimate = plan.estimate
     assert estimate.rows == 10_000 and estimate.dimensions == DIMENSIONS
     assert estimate.graph_memory_bytes and estimate.fits_in_memory is True

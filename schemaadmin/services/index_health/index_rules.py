@@ -7,10 +7,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
 
+from schemaadmin.pg import ddl
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.services.index_health.findings import Finding, finding
 from schemaadmin.services.index_health.snapshot import Snapshot
-from schemaadmin.services.index_health.sql import index_name_for, qualified, quote_identifier
 from schemaadmin.services.index_health.thresholds import Thresholds
 
 __all__ = ["index_findings"]
@@ -19,17 +19,15 @@ __all__ = ["index_findings"]
 _LEFTOVER = re.compile(r"_cc(new|old)\d*$")
 
 
-def _create_concurrently(definition: str) -> str:
-    """Turn pg_get_indexdef()'s CREATE [UNIQUE] INDEX into its CONCURRENTLY form."""
-    return re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", definition, count=1) + ";"
+def _recreate(index: IndexInfo) -> ddl.Statement:
+    """Return CREATE INDEX CONCURRENTLY of index as it is, from its catalog parts."""
+    return ddl.create_index(ddl.index_definition_of(index))
 
 
 def _drop(index: IndexInfo) -> str:
     if index.constraint is not None:
-        return (
-            f"ALTER TABLE {qualified(index.schema, index.table)} DROP CONSTRAINT {quote_identifier(index.constraint)};"
-        )
-    return f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};"
+        return ddl.script(ddl.drop_constraint(index.schema, index.table, index.constraint))
+    return ddl.script(ddl.drop_index(index.schema, index.name))
 
 
 def _size(size_bytes: int) -> str:
@@ -45,22 +43,22 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
         leftover = _LEFTOVER.search(index.name) is not None
         if index.build_running or (index.is_valid and not leftover):
             continue
-        target = qualified(index.schema, index.name)
+        drop = ddl.drop_index(index.schema, index.name)
         if leftover:
             why = (
                 f"{index.qualified_name} is left over from an interrupted REINDEX CONCURRENTLY: it is "
                 "maintained on every write but never used."
             )
-            fix = f"DROP INDEX CONCURRENTLY {target};"
+            fix = ddl.script(drop)
         else:
             why = (
                 f"{index.qualified_name} is invalid (a failed CREATE INDEX CONCURRENTLY): queries cannot use "
                 "it, yet every write still maintains it."
             )
             if index.constraint is not None:
-                fix = f"REINDEX INDEX CONCURRENTLY {target};"
+                fix = ddl.script(ddl.reindex_index(index.schema, index.name))
             else:
-                fix = f"DROP INDEX CONCURRENTLY {target};\n{_create_concurrently(index.definition)}"
+                fix = ddl.script(drop, _recreate(index))
         yield finding(
             "invalid_index",
             database=snapshot.database,
@@ -93,10 +91,7 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
                 f"{index.qualified_name} ({_size(index.size_bytes)}) has not been scanned on any node ({nodes}) "
                 f"in {youngest_stats.days} days of statistics, yet every write to {index.table} maintains it."
             ),
-            fix_sql=(
-                f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};\n"
-                f"-- to restore it: {_create_concurrently(index.definition)}"
-            ),
+            fix_sql=ddl.script(ddl.drop_index(index.schema, index.name), f"-- to restore it: {_recreate(index)};"),
         )
 
 
@@ -183,7 +178,6 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
         served = any(set(attnums[: len(wanted)]) == wanted for attnums in leading[(key.schema, key.table)])
         if served:
             continue
-        columns = ", ".join(quote_identifier(c) for c in key.columns)
         yield finding(
             "missing_fk_index",
             database=snapshot.database,
@@ -194,9 +188,15 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
                 f"No index leads with {key.table}({', '.join(key.columns)}), the foreign key to "
                 f"{key.referenced_table}: every delete or key update there scans {key.qualified_table} in full."
             ),
-            fix_sql=(
-                f"CREATE INDEX CONCURRENTLY {quote_identifier(index_name_for(key.table, *key.columns))} "
-                f"ON {qualified(key.schema, key.table)} ({columns});"
+            fix_sql=ddl.script(
+                ddl.create_index(
+                    ddl.IndexDefinition(
+                        schema=key.schema,
+                        table=key.table,
+                        name=ddl.index_name_for(key.table, *key.columns),
+                        keys=tuple(ddl.IndexKey(column=column) for column in key.columns),
+                    )
+                )
             ),
         )
 
@@ -219,7 +219,7 @@ def bloated(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
                 f"{index.qualified_name} is {_size(bloat.real_bytes)} but would be about "
                 f"{_size(bloat.expected_bytes)} rebuilt: {bloat.wasted_ratio:.0%} is empty space ({how})."
             ),
-            fix_sql=f"REINDEX INDEX CONCURRENTLY {qualified(index.schema, index.name)};",
+            fix_sql=ddl.script(ddl.reindex_index(index.schema, index.name)),
         )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+from schemaadmin.pg import ddl
 from schemaadmin.services.index_health.findings import Finding, finding
 from schemaadmin.services.index_health.snapshot import Snapshot
-from schemaadmin.services.index_health.sql import literal, qualified
 from schemaadmin.services.index_health.thresholds import Thresholds
 
 __all__ = ["table_findings"]
@@ -33,7 +33,7 @@ def stale_statistics(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Fin
             schema=table.schema,
             table=table.name,
             message=why,
-            fix_sql=f"ANALYZE {qualified(table.schema, table.name)};",
+            fix_sql=ddl.script(ddl.analyze(table.schema, table.name)),
         )
 
 
@@ -62,7 +62,7 @@ def vacuum_overdue(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
             schema=table.schema,
             table=table.name,
             message=why,
-            fix_sql=f"VACUUM (ANALYZE) {qualified(table.schema, table.name)};",
+            fix_sql=ddl.script(ddl.vacuum(table.schema, table.name, analyze=True)),
         )
 
 
@@ -88,7 +88,7 @@ def sequential_scan_heavy(snapshot: Snapshot, thresholds: Thresholds) -> Iterato
             fix_sql=(
                 "-- Find the statements that read it (needs pg_stat_statements), then index their WHERE columns:\n"
                 "SELECT calls, rows, query\nFROM pg_stat_statements\n"
-                f"WHERE query ILIKE {literal('%' + table.name + '%')}\nORDER BY calls DESC\nLIMIT 20;"
+                f"WHERE query ILIKE {ddl.literal('%' + table.name + '%')}\nORDER BY calls DESC\nLIMIT 20;"
             ),
         )
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from schemaadmin.pg import ddl
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.vectors import VectorColumn
 from schemaadmin.services.index_health.findings import Finding, finding
 from schemaadmin.services.index_health.snapshot import Snapshot
-from schemaadmin.services.index_health.sql import index_name_for, qualified, quote_identifier
 from schemaadmin.services.index_health.thresholds import Thresholds
 from schemaadmin.services.index_health.vectors import (
     IVFFLAT_DEFAULT_LISTS,
@@ -36,25 +36,30 @@ def _ann_indexes(snapshot: Snapshot, column: VectorColumn) -> list[IndexInfo]:
     ]
 
 
+def _hnsw(column: VectorColumn, *, name_parts: tuple[str, ...], key: ddl.IndexKey) -> ddl.Statement:
+    """Return CREATE INDEX CONCURRENTLY ... USING hnsw over one key of column's table."""
+    name = ddl.index_name_for(column.table, column.column, *name_parts, suffix="hnsw")
+    return ddl.create_index(
+        ddl.IndexDefinition(schema=column.schema, table=column.table, name=name, keys=(key,), method="hnsw")
+    )
+
+
 def _unindexable_fix(column: VectorColumn) -> str:
-    table = qualified(column.schema, column.table)
-    name = quote_identifier(column.column)
+    name = ddl.quote_identifier(column.column)
     dimensions = column.dimensions or 0
     if dimensions <= 4000:
         cast = f"halfvec({dimensions})"
-        index = quote_identifier(index_name_for(column.table, column.column, "halfvec", suffix="hnsw"))
-        return (
-            f"CREATE INDEX CONCURRENTLY {index} ON {table}\n"
-            f"    USING hnsw (({name}::{cast}) halfvec_cosine_ops);\n"
-            f"{_OPCLASS_NOTE}\n"
-            f"-- queries must use the same cast to reach it: ORDER BY {name}::{cast} <=> $1::{cast} LIMIT k"
+        key = ddl.IndexKey(expression=f"({name}::{cast})", opclass="halfvec_cosine_ops")
+        return ddl.script(
+            _hnsw(column, name_parts=("halfvec",), key=key),
+            _OPCLASS_NOTE,
+            f"-- queries must use the same cast to reach it: ORDER BY {name}::{cast} <=> $1::{cast} LIMIT k",
         )
-    index = quote_identifier(index_name_for(column.table, column.column, "bq", suffix="hnsw"))
-    return (
-        f"CREATE INDEX CONCURRENTLY {index} ON {table}\n"
-        f"    USING hnsw ((binary_quantize({name})::bit({dimensions})) bit_hamming_ops);\n"
-        f"-- queries: ORDER BY binary_quantize({name})::bit({dimensions}) <~> binary_quantize($1) LIMIT k * 10,\n"
-        "-- then re-rank those candidates by the exact distance"
+    bits = f"binary_quantize({name})::bit({dimensions})"
+    return ddl.script(
+        _hnsw(column, name_parts=("bq",), key=ddl.IndexKey(expression=f"({bits})", opclass="bit_hamming_ops")),
+        f"-- queries: ORDER BY {bits} <~> binary_quantize($1) LIMIT k * 10,",
+        "-- then re-rank those candidates by the exact distance",
     )
 
 
@@ -78,7 +83,7 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
                 fix_sql=_unindexable_fix(column),
             )
         elif column.populated:
-            index = quote_identifier(index_name_for(column.table, column.column, suffix="hnsw"))
+            key = ddl.IndexKey(column=column.column, opclass=f"{column.type}_cosine_ops")
             yield finding(
                 "vector_column_unindexed",
                 database=snapshot.database,
@@ -89,10 +94,7 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
                     f"{where} holds vectors but no HNSW or IVFFlat index covers it, so every nearest-neighbour "
                     "query computes the distance to every row."
                 ),
-                fix_sql=(
-                    f"CREATE INDEX CONCURRENTLY {index} ON {qualified(column.schema, column.table)}\n"
-                    f"    USING hnsw ({quote_identifier(column.column)} {column.type}_cosine_ops);\n{_OPCLASS_NOTE}"
-                ),
+                fix_sql=ddl.script(_hnsw(column, name_parts=(), key=key), _OPCLASS_NOTE),
             )
 
 
@@ -105,7 +107,6 @@ def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findin
         ratio = max(lists / advised, advised / lists)
         if ratio <= thresholds.ivfflat_lists_tolerance:
             continue
-        target = qualified(index.schema, index.name)
         yield finding(
             "ivfflat_lists_mismatch",
             database=snapshot.database,
@@ -117,9 +118,10 @@ def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findin
                 f"{advised:,} fits (rows/1000 up to 1M rows, √rows above); it was likely built on too little data, "
                 "so recall or speed suffers."
             ),
-            fix_sql=(
-                f"ALTER INDEX {target} SET (lists = {advised});\nREINDEX INDEX CONCURRENTLY {target};\n"
-                f"-- then query with SET ivfflat.probes = {max(1, round(math.sqrt(advised)))};"
+            fix_sql=ddl.script(
+                ddl.set_index_options(index.schema, index.name, {"lists": advised}),
+                ddl.reindex_index(index.schema, index.name),
+                f"-- then query with SET ivfflat.probes = {max(1, round(math.sqrt(advised)))};",
             ),
         )
 
@@ -148,9 +150,9 @@ def hnsw_memory(snapshot: Snapshot) -> Iterator[Finding]:
                 f"(≈{index.table_rows:,} rows of {index.key_types[0]}, m = {m}) but maintenance_work_mem is "
                 f"{available / 2**20:,.0f} MB, so the build would spill and run several times slower."
             ),
-            fix_sql=(
-                f"SET maintenance_work_mem = '{setting}';  -- in the session that rebuilds\n"
-                f"REINDEX INDEX CONCURRENTLY {qualified(index.schema, index.name)};"
+            fix_sql=ddl.script(
+                f"SET maintenance_work_mem = {ddl.literal(setting)};  -- in the session that rebuilds",
+                ddl.reindex_index(index.schema, index.name),
             ),
         )
 

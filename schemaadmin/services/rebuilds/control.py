@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild, JobState
-from schemaadmin.pg.ddl import cancel_build, temporary_index_name
+from schemaadmin.pg.index_builds import cancel_build, temporary_index_name
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild

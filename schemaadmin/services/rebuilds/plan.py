@@ -10,7 +10,7 @@ from typing import Any
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
-from schemaadmin.pg.ddl import rendered, setting_reset_bytes
+from schemaadmin.pg.index_builds import setting_reset_bytes
 from schemaadmin.pg.indexes import IndexInfo, indexes
 from schemaadmin.services.index_health.vectors import (
     HNSW_DEFAULT_EF_CONSTRUCTION,
@@ -95,7 +95,7 @@ class RebuildPlan:
 
     def statements(self) -> list[str]:
         """Return the SQL the job will send for this plan, statement by statement, as it sends it."""
-        return rendered(self.script.statements, using=self.using)
+        return [statement.text for statement in self.script.statements]
 
 
 def find_index(qualified: str, *, using: str = "default") -> IndexInfo:
@@ -185,7 +185,7 @@ def plan_rebuild(
         parameters=parameters,
         current_parameters=current,
         definition=index.definition,
-        new_definition=rendered([script.build], using=using)[0] if script.swap else None,
+        new_definition=script.build.text if script.swap else None,
         estimate=estimate,
         script=script,
         size_bytes=index.size_bytes,

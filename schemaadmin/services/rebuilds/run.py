@@ -20,22 +20,20 @@ from django.utils import timezone
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
-from schemaadmin.pg.ddl import (
-    Statement,
+from schemaadmin.pg.ddl import Statement, drop_index, rename_index
+from schemaadmin.pg.index_builds import (
     build_settings_in_use,
     cancel_build,
-    drop_index_concurrently,
-    index_state,
     leftover_indexes,
     open_build_connection,
-    rename_index,
+    run_under_lock_timeout,
     run_with_lock_retries,
-    session_pids,
     temporary_index_name,
-    terminate_sessions,
 )
 from schemaadmin.pg.indexes import VECTOR_METHODS
+from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.progress import index_build_progress
+from schemaadmin.pg.sessions import session_pids, terminate_sessions
 from schemaadmin.services import jobs
 from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
@@ -209,7 +207,7 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher
         log.write(f"estimated build memory {estimate.graph_memory_bytes / 2**20:,.0f} MB for {estimate.rows:,} rows")
     watcher.start()
     began = time.monotonic()
-    log.write(script.build.render(conn))
+    log.write(script.build.text)
     script.build.run(conn)
     if script.swap:
         log.write(f"built {temporary_index_name(name)} in {time.monotonic() - began:.1f} s")
@@ -226,7 +224,7 @@ def _swap(conn: psycopg.Connection, statements: tuple[Statement, ...], log: JobL
     """Run the swap's statements, trying a DROP or RENAME again when its lock_timeout stops it."""
     settings = app_settings()
     for statement in statements:
-        log.write(statement.render(conn))
+        log.write(statement.text)
         if not statement.retried:
             statement.run(conn)
             continue
@@ -251,15 +249,15 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
         old = index_state(schema, name, using=using)
         if old is not None and old.is_valid:
             log.write(f"dropping {temporary}, a replacement that was never swapped in")
-            drop_index_concurrently(conn, schema, temporary)
+            run_under_lock_timeout(conn, drop_index(schema, temporary, if_exists=True))
             done.append(temporary)
         else:
             # The old index was dropped (or half-dropped) before the crash: finish the swap.
             if old is not None:
                 log.write(f"dropping {name}, left INVALID by an interrupted swap")
-                drop_index_concurrently(conn, schema, name)
+                run_under_lock_timeout(conn, drop_index(schema, name, if_exists=True))
             log.write(f"renaming {temporary} to {name} to finish an interrupted swap")
-            rename_index(conn, schema, temporary, name)
+            run_under_lock_timeout(conn, rename_index(schema, temporary, name))
             done.append(temporary)
     table = rebuild.table_name or (new.table if new else "")
     if not table:
@@ -267,7 +265,7 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
         table = current.table if current else ""
     for leftover in leftover_indexes(schema, table, name, using=using) if table else []:
         log.write(f"dropping INVALID leftover {schema}.{leftover}")
-        drop_index_concurrently(conn, schema, leftover)
+        run_under_lock_timeout(conn, drop_index(schema, leftover, if_exists=True))
         done.append(leftover)
     return done
 

@@ -8,15 +8,15 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild
 from schemaadmin.pg.ddl import (
     Statement,
-    build_settings,
-    drop_index_statement,
-    reindex_statement,
-    rename_index_statement,
-    replacement_definition,
+    create_index,
+    drop_index,
+    index_definition_of,
+    reindex_index,
+    rename_index,
     setting,
     setting_reset,
-    temporary_index_name,
 )
+from schemaadmin.pg.index_builds import build_settings, temporary_index_name
 from schemaadmin.pg.indexes import IndexInfo
 
 __all__ = ["RebuildScript", "rebuild_script"]
@@ -47,23 +47,13 @@ def rebuild_script(
         )
     )
     if kind == IndexRebuild.Kind.REINDEX:
-        return RebuildScript(session, reindex_statement(index.schema, index.name))
+        return RebuildScript(session, reindex_index(index.schema, index.name))
     temporary = temporary_index_name(index.name)
-    build = Statement(
-        replacement_definition(
-            index.definition,
-            schema=index.schema,
-            table=index.table,
-            new_name=temporary,
-            method=method,
-            options=dict(parameters),
-            opclasses=index.opclasses,
-        )
-    )
+    build = create_index(index_definition_of(index, name=temporary, method=method, options=parameters))
     swap = (
         setting("lock_timeout", f"{settings['REBUILD_SWAP_LOCK_TIMEOUT_MS']}ms"),
-        drop_index_statement(index.schema, index.name),
-        rename_index_statement(index.schema, temporary, index.name),
+        drop_index(index.schema, index.name, if_exists=True),
+        rename_index(index.schema, temporary, index.name),
         setting_reset("lock_timeout"),
     )
     return RebuildScript(session, build, swap)

@@ -15,11 +15,12 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from schemaadmin.conf import app_settings
+from schemaadmin.pg import ddl
 from schemaadmin.pg.connection import validated_alias
-from schemaadmin.pg.ddl import temporary_index_name
+from schemaadmin.pg.ddl import qualified, quote_identifier
+from schemaadmin.pg.index_builds import temporary_index_name
 from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
 from schemaadmin.services.findings import Finding, Kind, Severity, worst_first
-from schemaadmin.services.index_health.sql import qualified, quote_identifier
 from schemaadmin.services.schema.model_changes import model_changes
 from schemaadmin.services.schema.shadow import (
     ShadowUnavailable,
@@ -69,26 +70,13 @@ def _column_clause(column: ColumnInfo) -> str:
     return clause + (" NOT NULL" if column.not_null else "")
 
 
-def _concurrently(definition: str) -> str:
-    """Turn CREATE [UNIQUE] INDEX name ON ... into its CONCURRENTLY form."""
-    return definition.replace(" INDEX ", " INDEX CONCURRENTLY ", 1)
-
-
 def _swap_in(index: SchemaIndex, wanted: SchemaIndex) -> str:
     """Return the statements that build wanted under a new name, then drop index and rename: never without one."""
-    unique = "UNIQUE " if wanted.definition.startswith("CREATE UNIQUE INDEX ") else ""
-    rest = wanted.definition.removeprefix(f"CREATE {unique}INDEX ")
-    if rest.startswith('"'):  # the server's quoting of the name: "" stands for one quote inside it
-        end = 1
-        while (end := rest.index('"', end) + 1) < len(rest) and rest[end] == '"':
-            end += 1
-    else:
-        end = rest.index(" ")
     temporary = temporary_index_name(index.name)
-    return (
-        f"CREATE {unique}INDEX CONCURRENTLY {quote_identifier(temporary)}{rest[end:]};\n"
-        f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};\n"
-        f"ALTER INDEX {qualified(index.schema, temporary)} RENAME TO {quote_identifier(index.name)};"
+    return ddl.script(
+        ddl.create_index(ddl.index_definition_of(wanted, name=temporary)),
+        ddl.drop_index(index.schema, index.name),
+        ddl.rename_index(index.schema, temporary, index.name),
     )
 
 
@@ -116,7 +104,7 @@ def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[lis
                 f"{schema}.{table}",
                 f"Table {schema}.{table} exists in the database, but no applied migration creates it.",
                 ADOPT.format(operation="CreateModel(...)")
-                + f" (or a model with managed = False).\nOr drop it: DROP TABLE {qualified(schema, table)};",
+                + f" (or a model with managed = False).\nOr drop it: {ddl.script(ddl.drop_table(schema, table))}",
             )
         )
     return findings, live_tables & expected_tables
@@ -198,8 +186,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
                     else ""
                 ),
                 ADOPT.format(operation=f"AddField(model_name=..., name={column.name!r}, field=...)")
-                + f".\nOr drop it: ALTER TABLE {qualified(column.schema, column.table)} "
-                + f"DROP COLUMN {quote_identifier(column.name)};",
+                + f".\nOr drop it: {ddl.script(ddl.drop_column(column.schema, column.table, column.name))}",
             )
         )
     for key in sorted(live_columns.keys() & expected_columns.keys()):
@@ -246,7 +233,7 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
     findings = []
     for index in extra:
         wanted = missing_by_name.pop((index.schema, index.name), None)
-        drop = f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};"
+        drop = ddl.script(ddl.drop_index(index.schema, index.name))
         if wanted is not None:
             findings.append(
                 _finding(
@@ -281,7 +268,7 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
                 index.qualified_name,
                 f"The applied migrations create index {index.qualified_name} on {index.qualified_table}, but the "
                 f"database has no index defined as {index.definition}.",
-                f"Create it without blocking writes: {_concurrently(index.definition)};",
+                f"Create it without blocking writes: {ddl.script(ddl.create_index(ddl.index_definition_of(index)))}",
             )
         )
     return findings
@@ -297,8 +284,7 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
     missing_by_name = {(c.schema, c.table, c.name): c for c in missing}
     findings = []
     for constraint in extra:
-        table = qualified(constraint.schema, constraint.table)
-        drop = f"ALTER TABLE {table} DROP CONSTRAINT {quote_identifier(constraint.name)};"
+        drop = ddl.script(ddl.drop_constraint(constraint.schema, constraint.table, constraint.name))
         wanted = missing_by_name.pop((constraint.schema, constraint.table, constraint.name), None)
         if wanted is not None:
             findings.append(
@@ -308,8 +294,8 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
                     f"{constraint.qualified_table}.{constraint.name}",
                     f"Constraint {constraint.name} on {constraint.qualified_table} is {constraint.definition}; the "
                     f"migrations say {wanted.definition}.",
-                    f"Replace it as the migrations say: {drop} ALTER TABLE {table} ADD CONSTRAINT "
-                    f"{quote_identifier(wanted.name)} {wanted.definition};",
+                    f"Replace it as the migrations say: {drop} "
+                    + ddl.script(ddl.add_constraint(wanted.schema, wanted.table, wanted.name, wanted.definition)),
                 )
             )
             continue
@@ -324,7 +310,7 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
             )
         )
     for constraint in missing_by_name.values():
-        table = qualified(constraint.schema, constraint.table)
+        add = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, constraint.definition)
         findings.append(
             _finding(
                 "missing_constraint",
@@ -332,8 +318,8 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
                 f"{constraint.qualified_table}.{constraint.name}",
                 f"The applied migrations create {constraint.type} constraint {constraint.name} on "
                 f"{constraint.qualified_table} ({constraint.definition}), but the database does not have it.",
-                f"ALTER TABLE {table} ADD CONSTRAINT {quote_identifier(constraint.name)} {constraint.definition}; "
-                "(for a check or foreign key on a big table add it NOT VALID, then VALIDATE CONSTRAINT)",
+                f"{ddl.script(add)} (for a check or foreign key on a big table add it NOT VALID, then VALIDATE "
+                "CONSTRAINT)",
             )
         )
     return findings

@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 type MigrationKey = tuple[str, str]
 
 SHADOW_PREFIX = "schemaadmin_shadow_"
+# Bump when the stored snapshot's fields change (2: indexes carry their catalog parts for pg/ddl fixes).
+SNAPSHOT_FORMAT = 2
 
 
 class ShadowUnavailable(RuntimeError):
@@ -76,9 +78,12 @@ def applied_migrations(*, using: str = "default") -> frozenset[MigrationKey]:
 
 
 def shadow_fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str]) -> str:
-    """Hash the applied migrations, the files that define them and the schemas read: the shadow's cache key."""
+    """Hash the applied migrations, the files that define them, the schemas read and the stored snapshot's format.
+
+    The shadow's cache key: a replay stored by a version of SchemaAdmin that read other fields is not reused.
+    """
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    digest = hashlib.sha256(json.dumps([sorted(applied), list(schemas)]).encode())
+    digest = hashlib.sha256(json.dumps([SNAPSHOT_FORMAT, sorted(applied), list(schemas)]).encode())
     for key in sorted(applied):
         migration = loader.disk_migrations.get(key)
         module = sys.modules.get(type(migration).__module__) if migration is not None else None

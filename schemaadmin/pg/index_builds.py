@@ -1,0 +1,230 @@
+"""Index builds on a connection of their own: settings, lock retries for the swap, leftovers, cancelling a build.
+
+CONCURRENTLY cannot run inside a transaction block, and a build must be cancellable by pid without touching
+Django's connection, so the rebuild job opens an autocommit psycopg connection with open_build_connection() and
+runs pg/ddl.py statements on it. Catalog questions (leftovers, memory settings) go through Django's cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
+from schemaadmin.pg.ddl import NAME_BYTES, Statement, setting, setting_reset
+
+__all__ = [
+    "LockRetriesExhausted",
+    "build_settings",
+    "build_settings_in_use",
+    "cancel_build",
+    "leftover_indexes",
+    "open_build_connection",
+    "run_under_lock_timeout",
+    "run_with_lock_retries",
+    "set_build_settings",
+    "setting_reset_bytes",
+    "temporary_index_name",
+]
+
+TEMPORARY_SUFFIX = "_sa_new"
+
+
+class LockRetriesExhausted(RuntimeError):
+    """A swap statement could not get its lock within lock_timeout, however often it was retried."""
+
+
+def open_build_connection(
+    *, using: str = "default", application_name: str = "", on_notice: Callable[[str], None] | None = None
+) -> psycopg.Connection:
+    """Open an autocommit connection like the alias's, named for pg_stat_activity, passing NOTICEs to on_notice."""
+    named: dict[str, Any] = {"application_name": application_name[:NAME_BYTES]} if application_name else {}
+    conn = own_connection(using, **named)
+    if on_notice is not None:
+        conn.add_notice_handler(lambda diag: on_notice(_notice_text(diag)))
+    return conn
+
+
+def _notice_text(diag: psycopg.errors.Diagnostic) -> str:
+    text = f"{diag.severity_nonlocalized or diag.severity or 'NOTICE'}: {diag.message_primary or ''}"
+    if diag.message_detail:
+        text += f" ({diag.message_detail})"
+    return text
+
+
+def build_settings(
+    *,
+    maintenance_work_mem_bytes: int | None = None,
+    max_parallel_maintenance_workers: int | None = None,
+    client_connection_check_ms: int = 1000,
+) -> list[Statement]:
+    """Return the statements that set a build session's settings (None: leave the server's).
+
+    client_connection_check_interval makes the backend notice a dead worker and stop building, rather than
+    finishing an index for a client that is gone (PostgreSQL 14+).
+    """
+    values = {
+        "maintenance_work_mem": None
+        if maintenance_work_mem_bytes is None
+        else f"{max(maintenance_work_mem_bytes // 1024, 1024)}kB",
+        "max_parallel_maintenance_workers": None
+        if max_parallel_maintenance_workers is None
+        else str(max_parallel_maintenance_workers),
+        "client_connection_check_interval": f"{client_connection_check_ms}ms",
+    }
+    return [setting(name, value) for name, value in values.items() if value is not None]
+
+
+def set_build_settings(
+    conn: psycopg.Connection,
+    *,
+    maintenance_work_mem_bytes: int | None = None,
+    max_parallel_maintenance_workers: int | None = None,
+    client_connection_check_ms: int = 1000,
+) -> dict[str, str]:
+    """Set this session's build settings (None: leave the server's) and return them as the server shows them."""
+    for statement in build_settings(
+        maintenance_work_mem_bytes=maintenance_work_mem_bytes,
+        max_parallel_maintenance_workers=max_parallel_maintenance_workers,
+        client_connection_check_ms=client_connection_check_ms,
+    ):
+        statement.run(conn)
+    return build_settings_in_use(conn)
+
+
+def build_settings_in_use(conn: psycopg.Connection) -> dict[str, str]:
+    """Return the build settings of conn's session as the server shows them."""
+    row = conn.execute(
+        """
+        SELECT current_setting('maintenance_work_mem') AS maintenance_work_mem,
+               current_setting('max_parallel_maintenance_workers') AS max_parallel_maintenance_workers
+        """
+    ).fetchone()
+    assert row is not None
+    return {"maintenance_work_mem": row[0], "max_parallel_maintenance_workers": row[1]}
+
+
+def setting_reset_bytes(name: str, *, using: str = "default") -> int:
+    """Return the size a memory setting (e.g. maintenance_work_mem) has for a new session, in bytes."""
+    row = fetch_one(
+        """
+        SELECT pg_size_bytes(s.reset_val || COALESCE(s.unit, '')) AS size_bytes
+        FROM pg_settings AS s
+        WHERE s.name = %(name)s
+        """,
+        {"name": name},
+        using=using,
+    )
+    if row is None:
+        raise ValueError(f"The server has no setting {name!r}.")
+    return int(row[0])
+
+
+def temporary_index_name(name: str) -> str:
+    """Return the name a replacement of index name is built under before it is swapped in."""
+    base = name.encode()[: NAME_BYTES - len(TEMPORARY_SUFFIX)].decode(errors="ignore")
+    return base + TEMPORARY_SUFFIX
+
+
+def run_with_lock_retries(
+    conn: psycopg.Connection,
+    statement: Statement,
+    *,
+    attempts: int,
+    pause: float = 0.5,
+    on_retry: Callable[[int, str], None] | None = None,
+    lock_timeout_ms: int | None = None,
+) -> int:
+    """Run statement, trying again when its lock_timeout (or a stray cancel) stops it; return the attempts taken.
+
+    The session's lock_timeout is set beforehand (lock_timeout_ms only says it in the error).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            statement.run(conn)
+            return attempt
+        except (errors.LockNotAvailable, errors.QueryCanceled) as exc:
+            if attempt == attempts:
+                each = f" of {lock_timeout_ms} ms" if lock_timeout_ms else ""
+                raise LockRetriesExhausted(
+                    f"Gave up after {attempts} attempts{each}: {exc.diag.message_primary}"
+                ) from exc
+            if on_retry is not None:
+                on_retry(attempt, exc.diag.message_primary or type(exc).__name__)
+            time.sleep(pause * attempt)
+    raise AssertionError("unreachable")
+
+
+def run_under_lock_timeout(
+    conn: psycopg.Connection,
+    statement: Statement,
+    *,
+    lock_timeout_ms: int = 2_000,
+    attempts: int = 30,
+    pause: float = 0.5,
+    on_retry: Callable[[int, str], None] | None = None,
+) -> int:
+    """Run statement (a swap's DROP or RENAME) under a short lock_timeout, retrying when the lock (or a stray
+    cancel) stops it, so it never queues writes behind it for long; return the attempts it took."""
+    setting("lock_timeout", f"{lock_timeout_ms}ms").run(conn)
+    try:
+        return run_with_lock_retries(
+            conn, statement, attempts=attempts, pause=pause, on_retry=on_retry, lock_timeout_ms=lock_timeout_ms
+        )
+    finally:
+        setting_reset("lock_timeout").run(conn)
+
+
+def leftover_indexes(schema: str, table: str, name: str, *, using: str = "default") -> list[str]:
+    """Return INVALID indexes on schema.table left by a failed rebuild of index name, not being built now.
+
+    That is REINDEX CONCURRENTLY's name_ccnew / name_ccold (with a digit when taken, the name cut to fit) and a
+    replacement under temporary_index_name(name).
+    """
+    rows = fetch_all(
+        r"""
+        SELECT ic.relname AS name
+        FROM pg_index AS i
+        JOIN pg_class AS ic ON ic.oid = i.indexrelid
+        JOIN pg_class AS t ON t.oid = i.indrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        WHERE n.nspname = %(schema)s
+          AND t.relname = %(table)s
+          AND NOT i.indisvalid
+          AND (
+              ic.relname = %(temporary)s
+              OR (
+                  ic.relname ~ '_cc(new|old)[0-9]*$'
+                  AND starts_with(%(name)s, regexp_replace(ic.relname, '_cc(new|old)[0-9]*$', ''))
+              )
+          )
+          AND NOT EXISTS (
+              SELECT 1
+              FROM pg_stat_progress_create_index AS p
+              WHERE p.index_relid = i.indexrelid
+                 OR (p.relid = i.indrelid AND p.command = 'REINDEX CONCURRENTLY')
+          )
+        ORDER BY ic.relname
+        """,
+        {"schema": schema, "table": table, "name": name, "temporary": temporary_index_name(name)},
+        using=using,
+    )
+    return [row[0] for row in rows]
+
+
+def cancel_build(pid: int, *, using: str = "default") -> bool:
+    """Cancel backend pid's statement if it is building an index (never a swap); return whether it was."""
+    row = fetch_one(
+        """
+        SELECT bool_or(pg_cancel_backend(p.pid)) AS cancelled
+        FROM pg_stat_progress_create_index AS p
+        WHERE p.pid = %(pid)s
+        """,
+        {"pid": pid},
+        using=using,
+    )
+    return bool(row and row[0])
