@@ -52,6 +52,13 @@ class ExplainForm(forms.Form):
         label="hnsw.ef_search",
         widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
     )
+    compare = forms.BooleanField(
+        required=False,
+        label="Compare with enable_seqscan = off",
+        help_text="Explain it twice in the same rolled-back transaction, the second time with sequential scans "
+        "off, to see the plan the planner turned down and its cost (each run gets half the timeout).",
+        widget=CHECKBOX,
+    )
     database = forms.ChoiceField(
         required=False, label="Database", widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )

@@ -54,6 +54,8 @@ class ExplainOutput:
     server_version: int
     via: str = ""  # how it came to be that role: "login role X", "SET ROLE X fallback", or the application's own
     temp_file_limit: str | None = None  # set for this run; None: the login role's own (only a superuser may set it)
+    # The same statement explained again in the same transaction after then_settings (e.g. enable_seqscan off).
+    then_plan: Any = None
 
 
 @dataclass(slots=True)
@@ -216,6 +218,7 @@ class _Run:
         work_mem: str | None,
         temp_file_limit: str | None,
         deadline_ms: int,
+        then_settings: dict[str, str] | None = None,
     ) -> None:
         self.statement = statement
         self.params = params
@@ -226,6 +229,8 @@ class _Run:
         self.role = None if login is not None else role  # with a login of its own, never SET ROLE
         self.login = login
         self.planner_settings = planner_settings
+        self.then_settings = then_settings or {}
+        self.then_rows: list[tuple[Any, ...]] | None = None
         self.work_mem = work_mem
         self.temp_file_limit = temp_file_limit
         self.deadline_ms = deadline_ms
@@ -291,7 +296,11 @@ class _Run:
         except _StatementFailed as failed:
             raise self._classified(conn, failed.error, statement_offset=len(prefix)) from None
         plan: Any = "\n".join(row[0] for row in rows) if self.text_format else rows[0][0]
+        then_plan: Any = None
+        if self.then_rows is not None:
+            then_plan = "\n".join(row[0] for row in self.then_rows) if self.text_format else self.then_rows[0][0]
         return ExplainOutput(
+            then_plan=then_plan,
             plan=plan,
             role=self.login["user"] if self.login is not None else self.role,
             server_version=version,
@@ -330,7 +339,15 @@ class _Run:
                     # at once; GENERIC_PLAN queries hold $1 placeholders the server must not try to bind, so
                     # they go through the simple protocol (the parser already made sure of one statement).
                     cur.execute(prefix + self.statement, prepare=False)
-                    return cur.fetchall()
+                    rows = cur.fetchall()
+                    if self.then_settings:
+                        # The comparison: the same statement, same snapshot and transaction, planner settings
+                        # changed only for it (set_config local, undone by the ROLLBACK below with the rest).
+                        for name, value in self.then_settings.items():
+                            cur.execute("SELECT set_config(%s, %s, true)", [name, value])
+                        cur.execute(prefix + self.statement, prepare=False)
+                        self.then_rows = cur.fetchall()
+                    return rows
                 except psycopg.Error as exc:
                     raise _StatementFailed(exc) from None
             finally:
@@ -387,8 +404,12 @@ def run_explain(
     temp_file_limit: str | None = None,
     grace_ms: int = 5_000,
     using: str = "default",
+    then_settings: dict[str, str] | None = None,
 ) -> ExplainOutput:
     """EXPLAIN one statement on a new connection in a READ ONLY transaction, then roll back and close.
+
+    With then_settings, the statement is explained a second time in the same transaction after those planner
+    settings (output.then_plan), each EXPLAIN with its own statement_timeout; the watchdog allows for both.
 
     With login (psycopg keys of the console's own role) the connection logs in as that role; without, it is the
     alias's own and switches to role with SET LOCAL ROLE. statement must already be known to be a single
@@ -413,12 +434,14 @@ def run_explain(
         work_mem=work_mem,
         temp_file_limit=temp_file_limit,
         deadline_ms=timeout_ms + grace_ms,
+        then_settings=then_settings,
     )
     # The statement runs on a thread of its own, so this one can stop waiting: a function that never checks for
     # interrupts outlives statement_timeout, cancel and terminate alike until it returns.
     thread = threading.Thread(target=run, name=f"explain-{id(run):x}", daemon=True)
     thread.start()
-    if not run.done.wait((timeout_ms + grace_ms) / 1000):
+    statements = 2 if then_settings else 1
+    if not run.done.wait((statements * timeout_ms + grace_ms) / 1000):
         ended = run.stop(using=using)
         run.done.wait(STOP_WAIT_SECONDS)
         raise ExplainFailure(

@@ -13,7 +13,7 @@ from schemaadmin.permissions import permission_required
 from schemaadmin.pg.connection import server_version
 from schemaadmin.services.explain.presets import presets
 from schemaadmin.services.explain.run import explain, explain_login
-from schemaadmin.services.explain.summary import plan_comparison, plan_summary
+from schemaadmin.services.explain.summary import plan_comparison, plan_summary, planner_choice, same_query
 from schemaadmin.views.browsing import render_page
 
 TEMPLATE = "schemaadmin/explain/console.html"
@@ -37,6 +37,9 @@ def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
         "result": None,
         "run": None,
         "summary": None,
+        "compared": None,
+        "compared_summary": None,
+        "choice": "",
     }
 
 
@@ -45,7 +48,12 @@ def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
 def console(request: HttpRequest) -> HttpResponse:
     """Show the console; on POST, EXPLAIN the query through the safety layers and show the plan."""
     if request.method == "GET":
-        initial = {"sql": request.GET.get("sql", ""), "buffers": True, "ef_search": request.GET.get("ef_search")}
+        initial = {
+            "sql": request.GET.get("sql", ""),
+            "buffers": True,
+            "ef_search": request.GET.get("ef_search"),
+            "compare": request.GET.get("compare") == "seqscan_off",
+        }
         form = ExplainForm(initial=initial, server_version=server_version())
         return render_page(request, TEMPLATE, _context(request, form))
     form = ExplainForm(request.POST, server_version=server_version())
@@ -59,9 +67,16 @@ def console(request: HttpRequest) -> HttpResponse:
         timeout_ms=data["timeout_ms"],
         using=data["database"] or "default",
         ef_search=data["ef_search"],
+        compare="seqscan_off" if data["compare"] else None,
     )
     context = _context(request, form)
     context.update(result=result, run=result.run, summary=result.summary)
+    if result.summary and result.compared_summary:
+        context.update(
+            compared=result.compared,
+            compared_summary=result.compared_summary,
+            choice=planner_choice(result.summary, result.compared_summary),
+        )
     return render_page(request, TEMPLATE, context, partial="result", status=200 if result.ok else 400)
 
 
@@ -100,5 +115,5 @@ def compare(request: HttpRequest) -> HttpResponse:
         context["problem"] = "Only completed runs with a plan can be compared."
         return render_page(request, COMPARE_TEMPLATE, context, status=400)
     figures, shape = plan_comparison(before.plan, after.plan)
-    context.update(figures=figures, shape=shape)
+    context.update(figures=figures, shape=shape, different_queries=not same_query(before.sql, after.sql))
     return render_page(request, COMPARE_TEMPLATE, context)

@@ -34,5 +34,7 @@ window.FontAwesomeConfig = Object.assign({}, window.FontAwesomeConfig, { autoAdd
     editor.value = params.get("sql") || "";
     const ef = document.querySelector("#explain-form input[name=ef_search]");
     if (ef) ef.value = params.get("ef_search") || "";
+    const compare = document.querySelector("#explain-form input[name=compare]");
+    if (compare) compare.checked = params.get("compare") === "seqscan_off";
   });
 })();

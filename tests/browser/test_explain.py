@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from schemaadmin.models import ChatUser, Conversation, ExplainRun, Message
+from schemaadmin.models import ChatUser, Conversation, ExplainRun, KnowledgeBaseChunk, KnowledgeBaseDocument, Message
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +62,7 @@ def test_dba_runs_a_preset_and_sees_summary_and_plan(page, role_user, sign_in, c
     expect(page).to_have_url(re.compile(rf"/explain/compare/\?(b={second.pk}&a={run.pk}|a={run.pk}&b={second.pk})$"))
     expect(page.get_by_test_id("compare-figures")).to_contain_text("Execution time (ms)")
     expect(page.get_by_test_id("compare-shape").locator("[data-differs]").first).to_be_visible()
+    expect(page.get_by_test_id("different-queries")).to_contain_text("two different queries")
     screenshot("explain-compare")
 
     # Another DBA's runs: not in one's own history, listed with who ran them when asked for everyone's.
@@ -72,4 +73,50 @@ def test_dba_runs_a_preset_and_sees_summary_and_plan(page, role_user, sign_in, c
     page.get_by_role("link", name="All DBAs' runs").click()
     expect(page.locator("#history")).to_contain_text("by omar")
     expect(page.locator("#history")).to_contain_text("by dana")
+    assert console_errors == []
+
+
+def test_the_knn_preset_shows_the_planners_choice_beside_the_index_plan(
+    page, role_user, sign_in, console_errors, screenshot
+):
+    document = KnowledgeBaseDocument.objects.create(title="Guide", content_hash="knn-browser")
+    KnowledgeBaseChunk.objects.bulk_create(
+        KnowledgeBaseChunk(
+            document=document,
+            chunk_index=i,
+            content=f"chunk {i}",
+            embedding=[((i * 7 + j) % 11) / 10 for j in range(3072)],
+        )
+        for i in range(1, 41)
+    )
+    role_user("dba", "dana")
+    page.goto("/explain/")
+    sign_in("dana")
+    page.get_by_role("link", name="kNN over knowledge-base chunks").click()
+    expect(page.get_by_label("Compare with enable_seqscan = off")).to_be_checked()
+    page.get_by_label("ANALYZE (runs the query)").check()
+    page.get_by_role("button", name="Explain").click()
+
+    choice = page.get_by_test_id("planner-choice")
+    expect(choice).to_contain_text("kb_chunks_embedding_hnsw")  # the index plan, from the same rolled-back run
+    first, second = ExplainRun.objects.order_by("pk")
+    assert second.options["compared_to"] == first.pk and second.options["enable_seqscan"] == "off"
+    # The summary never says two opposite things: no all-clear beside a vector ORDER BY that missed its index.
+    order = page.get_by_test_id("vector-order")
+    expect(order).to_be_visible()
+    if "sorted" in order.inner_text():
+        expect(page.get_by_test_id("all-clear")).to_have_count(0)
+        expect(page.get_by_test_id("choice-sentence")).to_contain_text("planner uses kb_chunks_embedding_hnsw")
+        expect(order).not_to_have_class(re.compile("text-danger"))
+    else:
+        expect(page.get_by_test_id("all-clear")).to_contain_text("used its index")
+    screenshot("explain-knn")
+    page.set_viewport_size({"width": 360, "height": 800})
+    screenshot("explain-knn-phone")
+
+    page.get_by_role("link", name="Compare the two plans side by side").click()
+    expect(page).to_have_url(re.compile(rf"/explain/compare/\?a={first.pk}&b={second.pk}$"))
+    expect(page.get_by_test_id("compare-shape")).to_contain_text("kb_chunks_embedding_hnsw")
+    expect(page.get_by_test_id("different-queries")).to_have_count(0)
+    expect(page.get_by_test_id("different-settings")).to_contain_text("enable_seqscan = on before, off after")
     assert console_errors == []

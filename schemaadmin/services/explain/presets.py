@@ -18,6 +18,7 @@ class Preset:
     label: str
     sql: str
     ef_search: int | None = None
+    compare: str | None = None  # a one-click comparison ticked with it (services.explain.run.COMPARISONS)
 
 
 LATEST_CONVERSATIONS = """
@@ -98,5 +99,7 @@ def presets(*, using: str = "default", search_term: str = "index") -> list[Prese
             "kNN over knowledge-base chunks",
             _sql(NEAREST_CHUNKS, [chunk[0]], using=using) if chunk else NEAREST_CHUNKS_GENERIC.strip(),
             ef_search=40,
+            # On the demo's 5,000 chunks the planner prefers reading them all to the HNSW index: show both plans.
+            compare="seqscan_off",
         ),
     ]

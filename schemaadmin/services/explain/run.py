@@ -47,6 +47,7 @@ from schemaadmin.services.explain.allowlist import function_refusal
 from schemaadmin.services.explain.summary import PlanSummary, plan_summary
 
 __all__ = [
+    "COMPARISONS",
     "FALLBACK_WARNING",
     "ExplainResult",
     "Refused",
@@ -71,6 +72,12 @@ FALLBACK_WARNING = (
 # cancel and terminate.
 REQUEST_MARGIN_MS = 10_000
 
+# One-click comparisons: key -> the planner settings the statement is explained again under, in the same
+# transaction. Only these; a console user never names a setting (set_config is refused in queries too).
+COMPARISONS: dict[str, dict[str, str]] = {
+    "seqscan_off": {"enable_seqscan": "off"},
+}
+
 
 class Refused(ValueError):
     """The input is not something this console runs; the message says why."""
@@ -90,6 +97,9 @@ class ExplainResult:
     marked: str = ""  # the statement's line with a caret under the error position
     missing_layers: list[str] = field(default_factory=list)
     options: dict[str, bool] = field(default_factory=dict)  # the options the run used
+    then_plan: Any = None  # the plan under the comparison's settings, from the same rolled-back transaction
+    compared: ExplainRun | None = None  # that plan's own record (settings in its options, compared_to: run.pk)
+    compared_summary: PlanSummary | None = None
 
     @property
     def ok(self) -> bool:
@@ -242,10 +252,14 @@ def explain(
     using: str = "default",
     text_format: bool = False,
     ef_search: int | None = None,
+    compare: str | None = None,
 ) -> ExplainResult:
     """Check, run and record one EXPLAIN; refusals and failures come back as a result, never an exception.
 
-    The run and its audit event are written as "running" before anything runs, and completed afterwards.
+    The run and its audit event are written as "running" before anything runs, and completed afterwards. With
+    compare (a key of COMPARISONS) the statement is explained again in the same rolled-back transaction under
+    that comparison's planner settings, each EXPLAIN with half the timeout, and the second plan is recorded as
+    a run of its own that names the first (compared_to).
     """
     conf = app_settings()
     using = validated_alias(using)
@@ -255,6 +269,9 @@ def explain(
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
     planner_settings = {"hnsw.ef_search": str(int(ef_search))} if ef_search else {}
+    then_settings = dict(COMPARISONS[compare]) if compare else {}
+    if then_settings:
+        timeout_ms = max(100, timeout_ms // 2)
     login = explain_login()
     stored = storable_text(text)
     recorded: dict[str, Any] = {**{k: v for k, v in options.items() if v}, "timeout_ms": timeout_ms}
@@ -276,13 +293,38 @@ def explain(
         sql=stored[:500],
     )
     try:
-        result = _outcome(text, run, user, options, timeout_ms, using, text_format, conf, planner_settings, login)
+        result = _outcome(
+            text, run, user, options, timeout_ms, using, text_format, conf, planner_settings, login, then_settings
+        )
     except Exception as exc:  # recorded, logged and said; never a page without a record
         logger.exception("EXPLAIN run %s failed inside SchemaAdmin", run.pk)
         result = ExplainResult(run=run, outcome=ExplainRun.Outcome.ERROR, options=options)
         result.message = f"The run failed inside SchemaAdmin ({type(exc).__name__}); the failure is logged."
     _finish(run, event, result, text_format)
+    if result.ok and result.then_plan is not None and not text_format:
+        _record_comparison(run, event, result, then_settings, conf)
     return result
+
+
+def _record_comparison(
+    run: ExplainRun, event: AuditEvent, result: ExplainResult, then_settings: dict[str, str], conf: dict[str, Any]
+) -> None:
+    """Record the plan under the comparison's settings as a run of its own, linked both ways."""
+    summary = plan_summary(result.then_plan, large_table_rows=conf["SEQUENTIAL_SCAN_MIN_ROWS"])
+    compared = ExplainRun.objects.create(
+        user=run.user,
+        database_alias=run.database_alias,
+        sql=run.sql,
+        options={**run.options, **then_settings, "compared_to": run.pk},
+        outcome=ExplainRun.Outcome.OK,
+        plan=result.then_plan,
+        duration_ms=summary.execution_ms,
+    )
+    run.options = {**run.options, "compared_with": compared.pk}
+    run.save(update_fields=["options"])
+    event.detail = {**event.detail, "compared_with": f"explain:{compared.pk}"}
+    event.save(update_fields=["detail"])
+    result.compared, result.compared_summary = compared, summary
 
 
 def _finish(run: ExplainRun, event: AuditEvent, result: ExplainResult, text_format: bool) -> None:
@@ -324,6 +366,7 @@ def _outcome(
     conf: dict[str, Any],
     planner_settings: dict[str, str],
     login: dict[str, Any] | None,
+    then_settings: dict[str, str],
 ) -> ExplainResult:
     result = ExplainResult(run=run, outcome=ExplainRun.Outcome.REFUSED, options=options)
     try:
@@ -382,6 +425,7 @@ def _outcome(
             role=role_name,
             login=login,
             planner_settings=planner_settings,
+            then_settings=then_settings,
             work_mem=conf["EXPLAIN_WORK_MEM"],
             temp_file_limit=conf["EXPLAIN_TEMP_FILE_LIMIT"],
             grace_ms=conf["EXPLAIN_WATCHDOG_GRACE_MS"],
@@ -398,6 +442,7 @@ def _outcome(
             release_run_slot(slot)
     result.outcome = ExplainRun.Outcome.OK
     result.plan = output.plan
+    result.then_plan = output.then_plan
     if not text_format:
         result.summary = plan_summary(output.plan, large_table_rows=conf["SEQUENTIAL_SCAN_MIN_ROWS"])
     return result

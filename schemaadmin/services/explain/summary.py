@@ -16,6 +16,8 @@ __all__ = [
     "plan_shape",
     "plan_summary",
     "plan_text",
+    "planner_choice",
+    "same_query",
 ]
 
 
@@ -47,6 +49,12 @@ class PlanSummary:
     buffer_hit_ratio: float | None = None
     vector_order: str | None = None  # None when the query has no vector ORDER BY
     vector_index_used: bool | None = None
+    vector_index: str | None = None  # the HNSW/IVFFlat index that served the ORDER BY
+
+    @property
+    def all_clear(self) -> bool:
+        """Return whether nothing below deserves a look: then, and only then, the page says so in green."""
+        return not (self.row_misses or self.seq_scans or self.disk_spills) and self.vector_index_used is not False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +69,7 @@ class PlanSummary:
             "buffer_hit_ratio": self.buffer_hit_ratio,
             "vector_order": self.vector_order,
             "vector_index_used": self.vector_index_used,
+            "vector_index": self.vector_index,
         }
 
 
@@ -108,12 +117,12 @@ def _exclusive_ms(node: dict[str, Any]) -> float:
 _VECTOR_OPERATORS = ("<=>", "<->", "<#>", "<+>")
 
 
-def _vector_order(root: dict[str, Any]) -> tuple[str | None, bool | None]:
-    """Return (a sentence on the vector ORDER BY, whether an HNSW/IVFFlat index served it)."""
+def _vector_order(root: dict[str, Any]) -> tuple[str | None, bool | None, str | None]:
+    """Return (a sentence on the vector ORDER BY, whether an HNSW/IVFFlat index served it, that index)."""
     for node, _ in _walk(root):
         order_by = node.get("Order By") or ""
         if any(op in order_by for op in _VECTOR_OPERATORS) and node.get("Node Type", "").startswith("Index"):
-            return f"Served by the vector index {node.get('Index Name')} ({order_by}).", True
+            return f"Served by the vector index {node.get('Index Name')} ({order_by}).", True, node.get("Index Name")
     for node, _ in _walk(root):
         keys = " ".join(node.get("Sort Key", []) or [])
         if any(op in keys for op in _VECTOR_OPERATORS):
@@ -123,12 +132,35 @@ def _vector_order(root: dict[str, Any]) -> tuple[str | None, bool | None]:
                     "(embedding::halfvec(3072)), so order by the same cast"
                 )
             else:
+                rows = sum(float(n.get("Plan Rows", 0)) for n, _ in _walk(node) if n.get("Node Type") == "Seq Scan")
                 why = (
-                    "no index matches this operator and cast (check the operator class, e.g. halfvec_cosine_ops "
-                    "for <=>), or the planner judged a sequential scan cheaper (small table, no ANALYZE yet)"
+                    f"the planner chose to read every row ({rows:,.0f} estimated) and sort them, judging that "
+                    "cheaper than the index at this size (pgvector's index cost is high on small tables), or no "
+                    "index matches this operator and cast (check the operator class, e.g. halfvec_cosine_ops for "
+                    "<=>). Explain it again with “Compare with enable_seqscan = off” to see the index's plan and "
+                    "cost beside this one"
                 )
-            return f"The vector ORDER BY was sorted, not read from an HNSW/IVFFlat index: {why}.", False
-    return None, None
+            return f"The vector ORDER BY was sorted, not read from an HNSW/IVFFlat index: {why}.", False, None
+    return None, None, None
+
+
+def planner_choice(chosen: PlanSummary, forced: PlanSummary) -> str:
+    """Return one sentence on a plan against the same statement's plan with enable_seqscan = off."""
+    if chosen.vector_index_used or forced.vector_index_used is None:
+        return ""
+    if not forced.vector_index_used:
+        return (
+            "Even with enable_seqscan = off no vector index serves this ORDER BY: no index matches its operator "
+            "and cast. Create one, or order by the expression the index is built on."
+        )
+    sentence = (
+        f"With enable_seqscan = off the planner uses {forced.vector_index}, at an estimated cost of "
+        f"{forced.total_cost:,.0f} against {chosen.total_cost:,.0f} for reading every row: it picks the lower "
+        "estimate, so on this table the sequential scan is its choice, not a missing index."
+    )
+    if chosen.execution_ms is not None and forced.execution_ms is not None:
+        sentence += f" Measured: {forced.execution_ms:,.1f} ms with the index, {chosen.execution_ms:,.1f} ms without."
+    return sentence
 
 
 def plan_summary(
@@ -176,7 +208,7 @@ def plan_summary(
     read = root.get("Shared Read Blocks")
     if hit is not None and read is not None and hit + read:
         summary.buffer_hit_ratio = round(hit / (hit + read), 4)
-    summary.vector_order, summary.vector_index_used = _vector_order(root)
+    summary.vector_order, summary.vector_index_used, summary.vector_index = _vector_order(root)
     return summary
 
 
@@ -254,3 +286,12 @@ def plan_comparison(before: Any, after: Any) -> tuple[list[ComparedFigure], list
     left += [""] * (size - len(left))
     right += [""] * (size - len(right))
     return figures, [ShapeLine(x, y) for x, y in zip(left, right, strict=True)]
+
+
+def same_query(a: str, b: str) -> bool:
+    """Return whether two query texts are the same query: equal once whitespace runs and a final ; are ignored."""
+
+    def normal(text: str) -> str:
+        return " ".join(text.split()).rstrip(";").rstrip()
+
+    return normal(a) == normal(b)
