@@ -44,6 +44,7 @@ class Blocking:
     waiter_pid: int
     waiter: threading.Thread
     outcome: dict[str, object] = field(default_factory=dict)  # "done": True, or "error": the exception
+    waiter_conn: psycopg.Connection | None = None
 
     def waiter_finished(self) -> bool:
         return not self.waiter.is_alive()
@@ -53,10 +54,8 @@ def _backend_gone(conn: psycopg.Connection, pid: int) -> bool:
     return conn.execute("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %s)", [pid]).fetchone()[0]
 
 
-@pytest.fixture
-def blocking(planter, django_db_blocker) -> Iterator[Blocking]:
-    """Yield a Blocking: blocker_pid holds a row of planter's table locked, waiter_pid waits to update it."""
-    table = planter.table("accounts", "id int PRIMARY KEY, balance int", rows=3, fill="i, 100")
+def start_blocking(planter, django_db_blocker, table: str) -> Blocking:
+    """Lock a row of table from a blocker session and queue a waiter behind it; return once it waits."""
     blocker = own_connection(autocommit=False, application_name=BLOCKER_APP)
     blocker.execute(f"UPDATE {table} SET balance = balance - 1 WHERE id = 1")  # noqa: S608 -- a test schema name
     blocker_pid = blocker.info.backend_pid
@@ -80,22 +79,44 @@ def blocking(planter, django_db_blocker) -> Iterator[Blocking]:
     # A test inside a transaction keeps its first read of pg_stat_activity: make it read afresh.
     with django_db_blocker.unblock(), connection.cursor() as cur:
         cur.execute("SELECT pg_stat_clear_snapshot()")
-    state = Blocking(table, blocker, blocker_pid, waiter_pid, thread, outcome)
-    try:
-        yield state
-    finally:
-        if not blocker.closed:
-            try:
-                blocker.rollback()
-            except psycopg.Error:
-                pass
-            blocker.close()
-        thread.join(WAIT_SECONDS)
-        waiter.close()
-        poll(
-            lambda: _backend_gone(planter.conn, blocker_pid) and _backend_gone(planter.conn, waiter_pid),
-            what="the test sessions to end",
-        )
+    return Blocking(table, blocker, blocker_pid, waiter_pid, thread, outcome, waiter)
+
+
+def stop_blocking(planter, state: Blocking) -> None:
+    """End both sessions, whatever the test did to them, and wait until the server has let them go."""
+    if not state.blocker.closed:
+        try:
+            state.blocker.rollback()
+        except psycopg.Error:
+            pass
+        state.blocker.close()
+    state.waiter.join(WAIT_SECONDS)
+    state.waiter_conn.close()
+    poll(
+        lambda: _backend_gone(planter.conn, state.blocker_pid) and _backend_gone(planter.conn, state.waiter_pid),
+        what="the test sessions to end",
+    )
+
+
+@pytest.fixture
+def blocking_factory(planter, django_db_blocker) -> Iterator:
+    """Return start(): it plants a table, blocks a row of it and returns the Blocking; both end at teardown."""
+    started: list[Blocking] = []
+
+    def start() -> Blocking:
+        table = planter.table("accounts", "id int PRIMARY KEY, balance int", rows=3, fill="i, 100")
+        started.append(start_blocking(planter, django_db_blocker, table))
+        return started[-1]
+
+    yield start
+    for state in started:
+        stop_blocking(planter, state)
+
+
+@pytest.fixture
+def blocking(blocking_factory) -> Blocking:
+    """Return a Blocking: blocker_pid holds a row of a planted table locked, waiter_pid waits to update it."""
+    return blocking_factory()
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 Everything here reads the server's shared memory, not tables, and keeps Python's share bounded whatever the load:
 sessions come back at most `limit` at a time with their query text cut server-side to `query_chars`, and locks are
-counted by PostgreSQL (GROUP BY), never fetched one row per lock. pg_blocking_pids() takes the lock manager's
+counted by PostgreSQL (GROUP BY), never fetched one row per lock; the reading session's own locks (the catalog
+it opens to answer) are left out. pg_blocking_pids() takes the lock manager's
 partition locks, so it is called only for sessions waiting on a lock, once per sessions() call.
 """
 
@@ -203,7 +204,7 @@ class LockCount:
 
 
 def lock_counts(*, using: str = "default") -> list[LockCount]:
-    """Return the server's locks counted by type, mode and granted or waiting (a few dozen rows at most)."""
+    """Return the locks of every session but this one, counted by type, mode and granted (a few dozen rows)."""
     return fetch_rows(
         LockCount,
         """
@@ -213,6 +214,7 @@ def lock_counts(*, using: str = "default") -> list[LockCount]:
             l.granted AS granted,
             count(*)::integer AS locks
         FROM pg_locks AS l
+        WHERE l.pid IS DISTINCT FROM pg_backend_pid()
         GROUP BY l.locktype, l.mode, l.granted
         ORDER BY locks DESC, locktype, mode
         """,
@@ -229,7 +231,7 @@ class RelationLocks:
 
 
 def relation_locks(*, limit: int = 20, using: str = "default") -> list[RelationLocks]:
-    """Return the relations with waiting or most locks (at most limit), each with its counts and modes."""
+    """Return the relations with waiting or most locks (at most limit; this session's own left out), with modes."""
     return fetch_rows(
         RelationLocks,
         """
@@ -246,7 +248,7 @@ def relation_locks(*, limit: int = 20, using: str = "default") -> list[RelationL
             ON c.oid = l.relation
             AND l.database IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
         LEFT JOIN pg_namespace AS n ON n.oid = c.relnamespace
-        WHERE l.locktype = 'relation'
+        WHERE l.locktype = 'relation' AND l.pid IS DISTINCT FROM pg_backend_pid()
         GROUP BY 1
         ORDER BY waiting DESC, locks DESC, relation
         LIMIT %(limit)s

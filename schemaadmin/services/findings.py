@@ -135,6 +135,7 @@ class Finding:
     table: str = ""
     index: str | None = None
     column: str | None = None
+    url: str = ""  # a page that shows what it is about, where that is not an index or a table (activity: /activity/)
 
     @property
     def source_label(self) -> str:

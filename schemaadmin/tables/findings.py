@@ -38,9 +38,13 @@ class FindingTable(tables.Table):
     def render_object(self, record: Finding) -> str:
         if record.index is not None:
             return format_html('<a href="{}">{}</a>', reverse("schemaadmin:index", args=[record.object]), record.object)
+        if record.url:  # about sessions (activity findings): their page
+            return format_html('<a href="{}">{}</a>', record.url, record.object)
         return record.object
 
     def render_table(self, record: Finding) -> str:
+        if not record.table:  # about sessions, not a table
+            return "—"
         qualified = f"{record.schema}.{record.table}"
         return format_html('<a href="{}">{}</a>', reverse("schemaadmin:table", args=[qualified]), qualified)
 

@@ -9,6 +9,7 @@ from schemaadmin.permissions import role_required
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.pg.server import extension_state, server_info
 from schemaadmin.services.index_health import health_report
+from schemaadmin.services.index_health.activity_rules import ACTIVITY_CODES
 from schemaadmin.services.schema.migrations import pending_migrations
 
 CHAT_TABLES = (
@@ -41,6 +42,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         report = health_report()
         context["health"] = report
         context["index_chart"] = report.index_size_by_table()
+        context["activity_findings"] = [f for f in report.findings if f.code in ACTIVITY_CODES]
         rate = report.snapshot.statistics.cache_hit_rate
         context["cache_hit_rate"] = None if rate is None else f"{rate:.2%}"
     return render(request, "schemaadmin/dashboard/overview.html", context)

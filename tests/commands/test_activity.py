@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from schemaadmin.models import AuditEvent
-from tests.blocking import blocking, own_session, poll  # noqa: F401 -- the fixture
+from tests.blocking import blocking, blocking_factory, own_session, poll  # noqa: F401 -- the fixtures
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from schemaadmin.pg.activity import (
     sessions,
     terminate_backend,
 )
-from tests.blocking import BLOCKER_APP, WAITER_APP, blocking, poll  # noqa: F401 -- the fixture
+from tests.blocking import BLOCKER_APP, WAITER_APP, blocking, blocking_factory, poll  # noqa: F401 -- the fixtures
 
 pytestmark = pytest.mark.django_db
 

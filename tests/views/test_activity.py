@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemaadmin.models import AuditEvent
-from tests.blocking import blocking, poll  # noqa: F401 -- the fixture
+from tests.blocking import blocking, blocking_factory, poll  # noqa: F401 -- the fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,21 @@ def test_the_session_serving_the_request_is_refused(client_as):
     response = client.post("/activity/terminate", {"pid": pid, "confirm_own": "on"})
     assert response.status_code == 400
     assert "serving this very request" in response.content.decode()
+
+
+def test_the_overview_and_the_findings_page_show_activity_findings(client_as, settings, blocking):  # noqa: F811
+    settings.SCHEMAADMIN = {"ACTIVITY_IDLE_IN_TRANSACTION_SECONDS": 0}
+    client = client_as("operator")
+    overview = client.get("/").content.decode()
+    section = overview.split('data-testid="activity-overview"', 1)[1].split("</section>", 1)[0]
+    assert 'data-code="idle_in_transaction"' in section
+    assert f'href="/activity/" data-testid="finding-link">session {blocking.blocker_pid}' in section
+    findings = client.get("/findings/?code=idle_in_transaction")
+    assert findings.status_code == 200
+    assert f'<a href="/activity/">session {blocking.blocker_pid}</a>' in findings.content.decode()
+
+
+def test_a_quiet_server_says_so_on_the_overview(client_as, settings):
+    settings.SCHEMAADMIN = {"ACTIVITY_IDLE_IN_TRANSACTION_SECONDS": 10**6, "ACTIVITY_LONG_RUNNING_SECONDS": 10**6}
+    overview = client_as("operator").get("/").content.decode()
+    assert "No long-running or idle-in-transaction sessions" in overview

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.findings import Finding, Severity, severity_counts, worst_first
+from schemaadmin.services.index_health.activity_rules import activity_findings
 from schemaadmin.services.index_health.findings import CODES
 from schemaadmin.services.index_health.index_rules import index_findings
 from schemaadmin.services.index_health.snapshot import Snapshot, take_snapshot
@@ -37,6 +38,7 @@ def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None) -> list[F
         *index_findings(snapshot, thresholds),
         *vector_findings(snapshot, thresholds),
         *table_findings(snapshot, thresholds),
+        *activity_findings(snapshot),
     ]
     return worst_first(found, then=lambda f: (f.schema, f.table, f.index or "", f.column or "", f.code))
 

@@ -24,6 +24,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "stale_statistics": (Severity.WARNING, "Stale statistics"),
     "vacuum_overdue": (Severity.WARNING, "Vacuum overdue"),
     "sequential_scan_heavy": (Severity.INFO, "Read mostly by sequential scans"),
+    # Activity (activity_rules.py): sessions and connections now, not the catalog; they link to /activity/.
+    "connections_near_max": (Severity.WARNING, "Connections near max_connections"),
+    "long_running_transaction": (Severity.WARNING, "Long-running transaction"),
+    "idle_in_transaction": (Severity.WARNING, "Idle in transaction"),
 }
 
 

@@ -19,6 +19,7 @@ from schemaadmin.pg.indexes import (
 )
 from schemaadmin.pg.relations import DatabaseStatistics, TableHealth, database_statistics, tables
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
+from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
 
 __all__ = ["NodeUsage", "Snapshot", "take_snapshot"]
 
@@ -42,6 +43,8 @@ class Snapshot:
     vector_columns: list[VectorColumn] = field(hash=False)
     bloat: dict[str, BtreeBloat] = field(hash=False)  # qualified index name -> measurement
     nodes: list[NodeUsage] = field(hash=False)
+    # Sessions and connection slots for the activity findings; None where a caller builds a snapshot without them.
+    activity: ActivityFacts | None = field(default=None, hash=False)
 
     def scans_by_node(self, index: IndexInfo) -> dict[str, int]:
         """Return the index's scan count on each node (0 where a node does not know the index)."""
@@ -84,4 +87,5 @@ def take_snapshot(*, using: str = "default", nodes: list[str] | None = None) -> 
         vector_columns=vector_columns(using=using),
         bloat={f"{b.schema}.{b.name}": b for b in measure(using=using)},
         nodes=usage,
+        activity=activity_facts(using=using),
     )

@@ -31,6 +31,7 @@ from schemaadmin.services.workload.query_shape import query_shape
 
 __all__ = [
     "MAX_PID",
+    "ActivityFacts",
     "ActivityReport",
     "ActivityThresholds",
     "BlockingNode",
@@ -40,8 +41,11 @@ __all__ = [
     "SignalOutcome",
     "SignalPlan",
     "SignalRefusal",
+    "activity_facts",
     "activity_report",
+    "idle_in_transaction",
     "is_own",
+    "long_running",
     "send_signal",
     "signal_plan",
 ]
@@ -89,6 +93,24 @@ def idle_in_transaction(session: Session, thresholds: ActivityThresholds) -> boo
         and session.state_seconds is not None
         and session.state_seconds >= thresholds.idle_in_transaction_seconds
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFacts:
+    """What the activity health findings are computed from: client sessions, connection slots, our label."""
+
+    sessions: list[Session] = field(hash=False)
+    slots: ConnectionSlots
+    own_label: str
+
+
+def activity_facts(*, using: str = "default") -> ActivityFacts:
+    """Read the sessions (queries cut short) and connection slots the health findings need, in two statements."""
+    config = app_settings()
+    with transaction.atomic(using=using):
+        sessions = pg_activity.sessions(limit=int(config["ACTIVITY_MAX_SESSIONS"]), query_chars=200, using=using)
+        slots = pg_activity.connection_slots(using=using)
+    return ActivityFacts(sessions=sessions, slots=slots, own_label=application_name(using))
 
 
 @dataclass(frozen=True, slots=True)

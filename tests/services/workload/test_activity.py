@@ -16,7 +16,7 @@ from schemaadmin.services.workload.activity import (
     send_signal,
     signal_plan,
 )
-from tests.blocking import BLOCKER_APP, blocking, own_session, poll  # noqa: F401 -- the fixture
+from tests.blocking import BLOCKER_APP, blocking, blocking_factory, own_session, poll  # noqa: F401 -- the fixtures
 
 pytestmark = pytest.mark.django_db
 
