@@ -14,9 +14,9 @@ from dataclasses import replace
 from django.urls import reverse
 
 from schemaadmin.pg.activity import Session
+from schemaadmin.pg.ddl import quote_identifier
 from schemaadmin.services.index_health.findings import Finding, finding
 from schemaadmin.services.index_health.snapshot import Snapshot
-from schemaadmin.services.index_health.sql import quote_identifier
 from schemaadmin.services.workload.activity import (
     ActivityFacts,
     ActivityThresholds,
