@@ -1,26 +1,34 @@
 """Benchmark the conversation browser against Django admin's changelist on the same tables.
 
-    python bench/conversations.py                 # 10M messages / 1M conversations / 100k users (--scale 50)
-    python bench/conversations.py --scale 1       # the demo size, for a quick run
-    python bench/conversations.py --only list     # only the tasks whose name contains "list"
+    python bench/conversations.py --scale 5 --scale 50    # 1M, then 10M messages, and the growth between them
+    python bench/conversations.py --scale 1               # the demo size (200k messages), for a quick run
+    python bench/conversations.py --scale 5 --only thread # only the tasks whose name contains "thread"
+    python bench/conversations.py --scale 5 --profile 20  # also a profile of 20 requests of each page
+    python bench/conversations.py --scale 5 --drop        # drop the scale's database afterwards
 
-Uses its own embedded PostgreSQL in .pgdata-bench/ (or DATABASE_URL when set), seeds it once with seed_demo,
-adds one 50,000-message thread, then times each task server-side through Django's test client: p50/p95 over
---repeats requests (≥ 30), the admin changelist over --admin-repeats (each of its requests counts every row).
-Prints one table with the ratio admin/ours, queries per request, and the process's peak memory.
+Production mode: DEBUG off, static files collected (manifest storage), the cached template loader. Uses its own
+embedded PostgreSQL in .pgdata-bench/ (or the server of DATABASE_URL) and one database per scale
+(bench_conversations_<scale>), seeded once with seed_demo plus one 50,000-message thread, kept for the next run
+unless --drop. Each task is timed server-side through Django's test client: p50/p95 over --repeats requests
+(≥ 30), the database's share of them (time inside cursor.execute), and the admin changelist over
+--admin-repeats (each of its requests counts every row). With two scales or more it prints, per page, the growth
+of p50 and p95 from the smallest to the largest.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import html
 import os
+import pstats
 import re
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,38 +38,108 @@ sys.path.insert(0, str(PROJECT))
 
 BIG_THREAD_MESSAGES = 50_000
 PAGE_SIZE = 50  # one thread window, one "load older" step
+# The pages issue #16 holds to p95 ≤ 10 ms at 10M messages and ≤ 1.2× growth from 1M.
+TARGET_MS = 10.0
+TARGET_GROWTH = 1.2
+
+
+@dataclass
+class Measured:
+    name: str
+    url: str
+    times: list[float]
+    db_times: list[float]
+    cpu_times: list[float]
+    queries: int
+    target: bool  # one of the pages the issue's targets name
+    admin: list[tuple[str, list[float]]] = field(default_factory=list)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=50.0, help="seed_demo --scale (50 = 10M messages)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        action="append",
+        help="seed_demo --scale, repeatable: 5 = 1M messages, 50 = 10M (default: 50)",
+    )
     parser.add_argument("--repeats", type=int, default=30, help="requests per task for our pages (default 30)")
     parser.add_argument("--admin-repeats", type=int, default=5, help="requests per admin task (default 5)")
     parser.add_argument("--only", default="", help="run only the tasks whose name contains this (quick iterations)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N requests of each page")
+    parser.add_argument("--drop", action="store_true", help="drop each scale's database when done")
     args = parser.parse_args()
     if args.repeats < 30:
         parser.error("--repeats must be at least 30 for a p95 worth printing")
+    scales = sorted(set(args.scale or [50.0]))
+    if any(scale <= 0 for scale in scales):
+        parser.error("--scale must be above zero")
 
     if not os.environ.get("DATABASE_URL"):
         os.environ.setdefault("SCHEMAADMIN_PGDATA", str(PROJECT / ".pgdata-bench"))
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 44)
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
+    os.environ.pop("DJANGO_DEBUG", None)  # production mode
     # The test client speaks plain http: production settings would redirect it to https.
     os.environ["SCHEMAADMIN_SSL_REDIRECT"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=0)
+    assert not settings.DEBUG, "the benchmark measures production mode"
     call_command("collectstatic", interactive=False, verbosity=0)
-    started = time.perf_counter()
-    # The knowledge base stays at its demo size: this benchmark is about the chat tables.
-    call_command("seed_demo", scale=args.scale, documents=500, chunks=5000, if_empty=True)
-    print(f"seed/check: {time.perf_counter() - started:.0f} s", flush=True)
-    big_thread = ensure_big_thread()
-    run(args, big_thread)
+    home = settings.DATABASES["default"]["NAME"]
+    results: dict[float, list[Measured]] = {}
+    try:
+        for scale in scales:
+            name = database_name(scale)
+            use_database(name, home=home)
+            print(f"\n== scale {scale:g}: database {name}", flush=True)
+            call_command("migrate", interactive=False, verbosity=0)
+            started = time.perf_counter()
+            # The knowledge base stays at its demo size: this benchmark is about the chat tables.
+            call_command("seed_demo", scale=scale, documents=500, chunks=5000, if_empty=True, no_progress=True)
+            print(f"seed/check: {time.perf_counter() - started:.0f} s", flush=True)
+            big_thread = ensure_big_thread()
+            results[scale] = run(args, big_thread)
+    finally:
+        use_database(home, home=home)
+        if args.drop:
+            for scale in scales:
+                drop_database(database_name(scale))
+    if len(results) > 1:
+        print_growth(results)
+
+
+def database_name(scale: float) -> str:
+    return "bench_conversations_" + f"{scale:g}".replace(".", "_")
+
+
+def use_database(name: str, *, home: str) -> None:
+    """Point Django's default connection at database name on the same server, creating it the first time."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    if name != home:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cur.fetchone() is None:
+                # The owner role has CREATEDB; template1 carries the extensions on the embedded server.
+                cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template1')
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    cache.clear()  # cached totals and fragments belong to the previous database
+
+
+def drop_database(name: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"dropped database {name}")
 
 
 def ensure_big_thread() -> int:
@@ -93,40 +171,64 @@ def ensure_big_thread() -> int:
     return thread.pk
 
 
-def timed(client, url: str, repeats: int, headers: dict[str, str] | None = None) -> tuple[list[float], int, int]:
-    """Return per-request milliseconds, the status of the last response, and queries per request."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+class _DatabaseClock:
+    """An execute wrapper adding up the time spent inside cursor.execute (round trips and the server's work)."""
 
-    times = []
-    status = 0
-    queries = 0
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - began
+            self.count += 1
+
+
+def timed(
+    client, url: str, repeats: int, headers: dict[str, str] | None = None
+) -> tuple[list[float], list[float], list[float], int]:
+    """Return per-request milliseconds: wall, in the database, on this process's CPU; and queries per request."""
+    from django.db import connection
+
+    times, db_times, cpu_times, queries = [], [], [], 0
     for i in range(repeats):
-        with CaptureQueriesContext(connection) as captured:
-            began = time.perf_counter()
+        clock = _DatabaseClock()
+        with connection.execute_wrapper(clock):
+            began, cpu_began = time.perf_counter(), time.process_time()
             response = client.get(url, headers=headers or {})
             body = b"".join(response.streaming_content) if response.streaming else response.content
             times.append((time.perf_counter() - began) * 1000)
-        status = response.status_code
+            cpu_times.append((time.process_time() - cpu_began) * 1000)
+        db_times.append(clock.seconds * 1000)
+        assert response.status_code == 200, (url, response.status_code)
         assert body, url
         if i == 0:
-            queries = len(captured)
-    return times, status, queries
+            queries = clock.count
+    return times, db_times, cpu_times, queries
 
 
-def run(args: argparse.Namespace, big_thread: int) -> None:
-    from django.contrib.auth.models import User
+def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
+    from django.contrib.auth.models import Group, User
     from django.db import connection
     from django.test import Client
 
     from schemaadmin.models import ChatUser, Conversation
     from schemaadmin.pg.relations import table_estimates
 
-    user, _ = User.objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
-    user.is_superuser = user.is_staff = True
-    user.save()
+    # Our pages as the people who use them see them: a support account (its permissions are looked up per
+    # request); the admin changelist as a superuser.
+    support, _ = User.objects.get_or_create(username="bench-support")
+    support.groups.set([Group.objects.get(name="support")])
     client = Client()
-    client.force_login(user)
+    client.force_login(support)
+    superuser, _ = User.objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
+    superuser.is_superuser = superuser.is_staff = True
+    superuser.save()
+    admin_client = Client()
+    admin_client.force_login(superuser)
 
     sizes = {t.table: t.estimated_rows for t in table_estimates(["conversation_messages", "conversations", "users"])}
     print(
@@ -134,7 +236,7 @@ def run(args: argparse.Namespace, big_thread: int) -> None:
         f"≈{sizes['users']:,} users"
     )
 
-    # The owner of the busiest conversation: a heavy user, the one support looks up most.
+    # The owner of the busiest conversation (the 50k thread's): a heavy user, the one support looks up most.
     busiest_owner = Conversation.objects.order_by("-message_count").values_list("user_id", flat=True)[:1][0]
     one_user = ChatUser.objects.get(pk=busiest_owner)
     typical = Conversation.objects.filter(message_count__gte=10).order_by("id").values_list("id", flat=True)[:1][0]
@@ -153,14 +255,17 @@ def run(args: argparse.Namespace, big_thread: int) -> None:
             response = client.get(url + link(response, OLDER_LINK), headers={"HX-Request": "true"})
         return url + link(response, OLDER_LINK)
 
-    ours: list[tuple[str, Callable[[], str], dict[str, str] | None]] = [
-        ("list, first page", lambda: "/conversations/", None),
-        ("list, one user", lambda: "/conversations/?" + urlencode({"user": one_user.external_id}), None),
-        ("list, 50th page by cursor", page_50_url, None),
-        (f"search, selective ({rare})", lambda: f"/conversations/?q={rare}&size=50", None),
-        (f"search, common ({common})", lambda: f"/conversations/?q={common}&size=50", None),
-        ("thread, first page", lambda: f"/conversations/{typical}/", None),
-        ("thread, older 100 pages deep", older_100_deep, {"HX-Request": "true"}),
+    # (name, url, htmx headers, one of the pages the issue's targets name)
+    ours: list[tuple[str, Callable[[], str], dict[str, str] | None, bool]] = [
+        ("list, first page", lambda: "/conversations/", None, True),
+        ("list, one user", lambda: "/conversations/?" + urlencode({"user": one_user.external_id}), None, False),
+        ("list, 50th page by cursor", page_50_url, None, False),
+        (f"search, selective ({rare})", lambda: f"/conversations/?q={rare}&size=50", None, True),
+        (f"search, common ({common})", lambda: f"/conversations/?q={common}&size=50", None, True),
+        ("thread, largest (50k messages)", lambda: f"/conversations/{big_thread}/", None, True),
+        ("thread, a typical one", lambda: f"/conversations/{typical}/", None, False),
+        ("thread, older 100 pages deep", older_100_deep, {"HX-Request": "true"}, False),
+        ("user page, busiest user", lambda: f"/users/{one_user.pk}/", None, True),
     ]
     # Page 5,000 of the changelist (100 rows a page), or its last page on a smaller database.
     deep_conversations = min(5000, max(1, int(sizes["conversations"] * 0.9) // 100))
@@ -176,45 +281,106 @@ def run(args: argparse.Namespace, big_thread: int) -> None:
     }
 
     ours = [task for task in ours if args.only in task[0]]
-    admin = {name: urls for name, urls in admin.items() if args.only in name}
     rss_before, peak_before = rss_mb(), peak_rss_mb()
-    rows = []
-    for name, make_url, headers in ours:
+    rows: list[Measured] = []
+    for name, make_url, headers, target in ours:
         url = make_url()
-        times, status, queries = timed(client, url, args.repeats, headers)
-        assert status == 200, (name, status)
-        rows.append((name, times, queries))
+        times, db_times, cpu_times, queries = timed(client, url, args.repeats, headers)
+        rows.append(Measured(name, url, times, db_times, cpu_times, queries, target))
         print(f"  measured: {name:<34} p50 {pct(times, 50):8.1f} ms", flush=True)
     rss_after, peak_after = rss_mb(), peak_rss_mb()
 
-    admin_rows = []
-    for name, urls in admin.items():
-        for url in urls:
-            times, status, _ = timed(client, url, args.admin_repeats)
-            assert status == 200, (url, status)
-            admin_rows.append((name, url, times))
+    for row in rows:
+        for url in admin.get(row.name, []):
+            times, _, _, _ = timed(admin_client, url, args.admin_repeats)
+            row.admin.append((url, times))
             print(f"  measured: admin {url:<45} p50 {pct(times, 50):8.1f} ms", flush=True)
 
     print()
-    header = f"{'task (ours)':<36}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}"
-    print(header + "   admin changelist (p50 ms)          ratio admin/ours")
-    for name, times, queries in rows:
-        matches = [(url, t) for n, url, t in admin_rows if n == name]
-        line = f"{name:<36}{pct(times, 50):>9.1f}{pct(times, 95):>9.1f}{queries:>9}"
-        if not matches:
+    header = f"{'task (ours)':<38}{'p50 ms':>8}{'p95 ms':>8}{'db p50':>8}{'cpu p50':>8}{'queries':>8}"
+    print(header + "   admin changelist (p50 ms)     ratio admin/ours")
+    for row in rows:
+        mark = "*" if row.target else " "
+        line = f"{mark}{row.name:<37}{pct(row.times, 50):>8.1f}{pct(row.times, 95):>8.1f}"
+        line += f"{pct(row.db_times, 50):>8.1f}{pct(row.cpu_times, 50):>8.1f}{row.queries:>8}"
+        if not row.admin:
             print(line + "   (no admin equivalent)")
             continue
-        for i, (url, admin_times) in enumerate(matches):
+        for i, (url, admin_times) in enumerate(row.admin):
             prefix = line if i == 0 else " " * len(line)
-            ratio = pct(admin_times, 50) / pct(times, 50)
+            ratio = pct(admin_times, 50) / pct(row.times, 50)
             model = url.split("/")[3]
-            print(f"{prefix}   {model:<13}{pct(admin_times, 50):>10.1f}{'':>12}{ratio:>9.0f}×")
-    print()
+            print(f"{prefix}   {model:<13}{pct(admin_times, 50):>10.1f}{'':>8}{ratio:>9.0f}×")
+    print(f"* a page of issue #16's targets: p95 ≤ {TARGET_MS:g} ms at 10M messages")
     print(
         f"RSS: {rss_before:.0f} MB before our {len(rows) * args.repeats} requests, {rss_after:.0f} MB after "
         f"(peak {peak_before:.0f} MB before, {peak_after:.0f} MB after; setup's collectstatic sets the peak)"
     )
     print(f"messages in the database: ≈{sizes['conversation_messages']:,}")
+    if args.profile:
+        for row in rows:
+            headers = {"HX-Request": "true"} if "older" in row.name else None
+            profile(client, row, args.profile, headers)
+    return rows
+
+
+# Where a request's time goes: the first match of a profile entry's file and function, by cumulative time.
+AREAS = [
+    ("database (cursor.execute)", "django/db/backends/utils.py", "_execute_with_wrappers"),
+    ("templates (with context processors)", "django/template/base.py", "render"),
+    ("  of which the layout's context", "schemaadmin/context_processors.py", "layout"),
+    ("the view", "schemaadmin/permissions.py", "wrapped"),
+    ("  audit event", "schemaadmin/audit.py", "record"),
+    ("session + user lookup", "django/contrib/auth/__init__.py", "get_user"),
+    ("permission checks", "django/contrib/auth/models.py", "has_perm"),
+]
+
+
+def profile(client, row: Measured, repeats: int, headers: dict[str, str] | None) -> None:
+    """Print where the time of repeats requests of one page goes: cProfile's top functions by own time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeats):
+        response = client.get(row.url, headers=headers or {})
+        assert response.status_code == 200
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt / repeats * 1000  # type: ignore[attr-defined]
+    print(f"\nprofile: {row.name} ({repeats} requests, {total:.1f} ms each under the profiler)")
+    entries = stats.stats  # type: ignore[attr-defined]
+    for label, path, function in AREAS:
+        cumulative = max(
+            (ct for (file, _, func), (_, _, _, ct, _) in entries.items() if file.endswith(path) and func == function),
+            default=0.0,
+        )
+        print(f"  {label:<38}{cumulative / repeats * 1000:>7.2f} ms  {cumulative / stats.total_tt:>4.0%}")  # type: ignore[attr-defined]
+    print("  top functions by own time:")
+    ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:15]
+    for (file, line, func), (_, calls, tt, _, _) in ranked:
+        where = "/".join(Path(file).parts[-3:]) if file != "~" else "(builtin)"
+        print(f"  {tt / repeats * 1000:>7.2f} ms  {calls // repeats:>6} calls  {where}:{line} {func}")
+
+
+def print_growth(results: dict[float, list[Measured]]) -> None:
+    """Print, per page, p50 and p95 at each scale and the growth from the smallest scale to the largest."""
+    scales = sorted(results)
+    small, large = scales[0], scales[-1]
+    by_name = {scale: {row.name.split(" (")[0]: row for row in rows} for scale, rows in results.items()}
+    print(f"\n== growth from scale {small:g} to scale {large:g}")
+    heading = "".join(f"{'p50@' + f'{s:g}':>10}{'p95@' + f'{s:g}':>10}" for s in scales)
+    print(f"{'task (ours)':<38}{heading}{'p50 ×':>8}{'p95 ×':>8}")
+    for name, first in by_name[small].items():
+        if not all(name in by_name[s] for s in scales):
+            continue
+        cells = "".join(
+            f"{pct(by_name[s][name].times, 50):>10.1f}{pct(by_name[s][name].times, 95):>10.1f}" for s in scales
+        )
+        last = by_name[large][name]
+        growth50 = pct(last.times, 50) / pct(first.times, 50)
+        growth95 = pct(last.times, 95) / pct(first.times, 95)
+        mark = "*" if first.target else " "
+        print(f"{mark}{name:<37}{cells}{growth50:>7.2f}×{growth95:>7.2f}×")
+    print(f"* a page of issue #16's targets: growth ≤ {TARGET_GROWTH:g}×")
 
 
 NEXT_LINK = re.compile(r'rel="next" href="(\?[^"]+)"')
