@@ -84,6 +84,13 @@ class ThreadControls(forms.Form):
     around = forms.IntegerField(required=False, min_value=1)
     before = forms.IntegerField(required=False, min_value=1)
     after = forms.IntegerField(required=False, min_value=1)
+    q = forms.CharField(required=False, max_length=200, label="Search in this thread")
+
+    def clean_q(self) -> str:
+        value = self.cleaned_data["q"].strip()
+        if "\x00" in value:
+            raise forms.ValidationError("A search cannot contain a NUL character.")
+        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -24,6 +24,8 @@ from schemaadmin.pg.search import only_common_words
 
 __all__ = [
     "CONVERSATION_ORDERS",
+    "MARK_END",
+    "MARK_START",
     "SEARCH_ORDER",
     "ListResult",
     "THREAD_ORDER",
@@ -34,6 +36,7 @@ __all__ = [
     "export_json",
     "export_markdown",
     "search_page",
+    "search_query",
     "thread_window",
 ]
 
@@ -63,7 +66,7 @@ SEARCH_ORDER = KeysetOrder("newest", (("k_created", lambda: F("created_at")), _I
 # A thread, oldest first, over the (conversation_id, created_at, id) index.
 THREAD_ORDER = KeysetOrder("thread", (("k_created", lambda: F("created_at")), _ID), descending=False)
 
-_MARK_START, _MARK_END = "\x01", "\x02"
+MARK_START, MARK_END = "\x01", "\x02"
 # A search collects the ids of up to this many hits from the GIN index. Fewer: they are all there is, counted and
 # sorted exactly. As many: each page is the newest of all hits, sorted from the index's bitmap, the total estimated.
 COLLECTED_HITS = 5_000
@@ -147,8 +150,8 @@ def _add_snippets(page: Page, query: SearchQuery) -> None:
                 "content",
                 query,
                 config=SEARCH_CONFIG,
-                start_sel=_MARK_START,
-                stop_sel=_MARK_END,
+                start_sel=MARK_START,
+                stop_sel=MARK_END,
                 max_words=40,
                 min_words=15,
             )
@@ -161,7 +164,7 @@ def _add_snippets(page: Page, query: SearchQuery) -> None:
 
 def highlighted(snippet: str) -> SafeString:
     """Return the snippet escaped, with the search marks turned into <mark> (message text is untrusted)."""
-    return mark_safe(escape(snippet).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
+    return mark_safe(escape(snippet).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import html
 from collections.abc import Callable
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import django_tables2 as tables
@@ -271,12 +272,14 @@ class SearchHitTable(_BrowseTable):
         model = Message
         fields: tuple[str, ...] = ()
 
+    search_text = ""  # the search the hits answer: the thread opens with its terms marked
+
     def render_snippet(self, record: Message) -> str:
         url = object_url("schemaadmin:conversation", record.conversation_id)
         return _html(
-            '<a class="hit" href="{}?around={}#m{}">{}</a>',
+            '<a class="hit" href="{}?{}#m{}">{}</a>',
             url,
-            record.pk,
+            urlencode({"around": record.pk, "q": self.search_text}),
             record.pk,
             record.snippet,  # type: ignore[attr-defined]
         )

@@ -55,6 +55,12 @@ def message_body(content: str) -> SafeString:
 
 
 @register.filter
+def marked_body(marked: str) -> SafeString:
+    """Return message text as message_body does, with the search's marks (\\x01 … \\x02) as <mark>."""
+    return mark_safe(message_body(marked).replace("\x01", "<mark>").replace("\x02", "</mark>"))
+
+
+@register.filter
 def is_long(content: str) -> bool:
     """Return whether a message is long enough to show collapsed."""
     return len(content) > LONG_MESSAGE_CHARS or content.count("\n") > LONG_MESSAGE_LINES

@@ -23,6 +23,7 @@ from schemaadmin.services.conversations import (
     search_page,
     thread_window,
 )
+from schemaadmin.services.thread_search import mark_hits, thread_hits
 from schemaadmin.tables.browse import ConversationTable, SearchHitTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
@@ -62,6 +63,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     if searching:
         result = search_page(filters.qs, data["q"], cursor, data["size"])
         table: ConversationTable | SearchHitTable = SearchHitTable(result.page.rows)
+        table.search_text = data["q"]
     else:
         result = conversation_results(filters.qs, order, cursor, data["size"])
         table = ConversationTable(result.page.rows)
@@ -107,6 +109,13 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **({anchor[0]: anchor[1]} if anchor else {}),
     )
     context["window"] = window
+    text = controls.cleaned_data["q"]
+    if text:
+        # Opened from a search hit: the terms marked in every matching message shown, and the thread's other hits.
+        mark_hits(window.messages, text)
+        context["hits"] = thread_hits(
+            conversation, text, current=anchor[1] if anchor and anchor[0] == "around" else None
+        )
     if getattr(request, "htmx", False) and anchor and anchor[0] in ("before", "after"):
         # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
         context["chunk"] = True

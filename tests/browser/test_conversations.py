@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 from playwright.sync_api import expect
 
 from schemaadmin.models import ChatUser, Conversation, ConversationPreference
+from tests.chat_data import copy_messages
 
 pytestmark = pytest.mark.browser
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -37,14 +37,7 @@ def chat(transactional_db):
         rows.append((thread.pk, ada.pk, role, text, 12, T0 + timedelta(minutes=k)))
     for i, other in enumerate(others):
         rows.append((other.pk, ada.pk, "user", f"My invoice {i} looks wrong", 8, T0 + timedelta(days=i + 1)))
-    with (
-        connection.cursor() as cur,
-        cur.copy(
-            "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
-        ) as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    copy_messages(rows)
     return thread
 
 
@@ -65,7 +58,7 @@ def test_search_open_the_hit_load_older_and_go_back(page, role_user, sign_in, ch
     screenshot("conversations-search")
 
     hit.click()
-    expect(page).to_have_url(re.compile(rf"/conversations/{chat.pk}/\?around=\d+#m\d+$"))
+    expect(page).to_have_url(re.compile(rf"/conversations/{chat.pk}/\?around=\d+&q=zanzibar\+ferry#m\d+$"))
     focus = page.locator("article.message.focus")
     expect(focus).to_contain_text("Your ferry to Zanzibar leaves at 09:30.")
     expect(focus.locator("pre.code")).to_have_text("ZNZ-4411")
@@ -99,4 +92,64 @@ def test_filter_change_updates_the_url_and_back_restores_it(page, role_user, sig
     page.go_back()
     expect(page).to_have_url(re.compile(r"/conversations/$"))
     expect(page.get_by_test_id("total")).to_contain_text("4 conversations")
+    assert console_errors == []
+
+
+FILLER = "We went through the statement line by line and checked each payment against the ledger. " * 12
+
+
+@pytest.fixture
+def long_hits(transactional_db):
+    """A thread of 30 messages; three long ones (collapsed by default) say "chargeback" in their middle."""
+    cache.clear()
+    bea = ChatUser.objects.create(external_id="+44 7700 900333", display_name="Bea")
+    thread = Conversation.objects.create(user=bea, title="Card dispute", created_at=T0, updated_at=T0)
+    rows = []
+    for k in range(30):
+        text = f"Message {k} about the card."
+        if k in (5, 15, 25):
+            text = f"{FILLER}\nThe bank opened a chargeback for order {k}.\n{FILLER}"
+        rows.append((thread.pk, bea.pk, "user" if k % 2 else "assistant", text, 40, T0 + timedelta(minutes=k)))
+    copy_messages(rows)
+    return thread
+
+
+def test_a_hit_opens_expanded_with_its_terms_marked_and_steps_to_the_next_hit(
+    page, role_user, sign_in, long_hits, console_errors, screenshot
+):
+    role_user("support", "sam")
+    page.goto("/conversations/?q=chargeback")
+    sign_in("sam")
+    expect(page.locator("a.hit")).to_have_count(3)
+    page.locator("a.hit").last.click()  # newest first: the last listed is the oldest, message 5
+
+    expect(page).to_have_url(re.compile(r"\?around=\d+&q=chargeback#m\d+$"))
+    focus = page.locator("article.message.focus")
+    expect(focus).to_contain_text("order 5")
+    expect(focus.locator("details.long-message")).to_have_attribute("open", "")
+    mark = focus.locator("mark")
+    expect(mark).to_have_text("chargeback")
+    expect(mark).to_be_in_viewport()
+    hits = page.get_by_test_id("thread-hits")
+    expect(hits).to_contain_text("hit 1 of 3 in this thread")
+    expect(hits.get_by_role("link", name="Previous hit")).to_have_count(0)
+    screenshot("thread-at-search-hit")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.reload()  # opened on a phone
+    expect(page.locator("article.message.focus mark")).to_be_in_viewport()
+    page.screenshot(path=screenshot("thread-at-search-hit-phone").with_name("thread-at-search-hit-phone-view.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    hits.get_by_role("link", name="Next hit").click()
+    expect(page.locator("article.message.focus")).to_contain_text("order 15")
+    expect(page.get_by_test_id("hit-position")).to_have_text("2")
+    expect(page.locator("article.message.focus mark")).to_be_in_viewport()
+    page.get_by_test_id("thread-hits").get_by_role("link", name="Next hit").click()
+    expect(page.get_by_test_id("hit-position")).to_have_text("3")
+    expect(page.get_by_test_id("thread-hits").get_by_role("link", name="Next hit")).to_have_count(0)
+    page.get_by_test_id("thread-hits").get_by_role("link", name="Previous hit").click()
+    expect(page.get_by_test_id("hit-position")).to_have_text("2")
+    # Every hit shown is expanded and marked; a message without the word stays as it was.
+    expect(page.locator("article[data-hit] details[open] mark")).to_have_count(3)
+    expect(page.locator("article:not([data-hit]) mark")).to_have_count(0)
     assert console_errors == []

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ConversationPreference, Message
 from schemaadmin.paging import Cursor
+from tests.chat_data import copy_messages
 
 T0 = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
 LONG = "First line of a long answer.\n" + ("Detail line with more words.\n" * 60)
@@ -58,14 +58,7 @@ def chat(db):
         rows.append((thread.pk, ada.pk, role, content, 3, T0 + timedelta(days=1, minutes=k)))
     solo = Conversation.objects.create(user=bob, title="Bob's", channel="sms", created_at=T0, updated_at=T0)
     rows.append((solo.pk, bob.pk, "user", "zanzibar chargeback question", 9, T0 + timedelta(days=40)))
-    with (
-        connection.cursor() as cur,
-        cur.copy(
-            "COPY conversation_messages (conversation_id, user_id, role, content, token_count, created_at) FROM STDIN"
-        ) as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    copy_messages(rows)
     return {"ada": ada, "bob": bob, "thread": thread, "solo": solo, "conversations": conversations}
 
 
@@ -195,7 +188,7 @@ def test_search_shows_highlighted_escaped_snippets_linking_to_the_message(suppor
     assert "<mark>refund</mark>" in body.lower()
     # ts_headline drops the tag; what remains of the untrusted text is escaped.
     assert "<script>alert" not in body and "alert(&#x27;x&#x27;)" in body
-    assert f"/conversations/{chat['thread'].pk}/?around={hits[0].pk}#m{hits[0].pk}" in body
+    assert f"/conversations/{chat['thread'].pk}/?around={hits[0].pk}&amp;q=refund#m{hits[0].pk}" in body
     assert response.context["total"].exact and response.context["total"].value == 1
 
 

@@ -1,0 +1,73 @@
+"""A thread opened from a search: hits marked and expanded, the thread's other hits one click away."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemaadmin.models import ChatUser, Conversation, Message
+from schemaadmin.services.thread_search import thread_hits
+
+T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+LONG = "Checked every line of the statement against the ledger. " * 40
+
+
+@pytest.fixture
+def thread(db):
+    user = ChatUser.objects.create(external_id="acct-thread-search")
+    conversation = Conversation.objects.create(user=user, created_at=T0, updated_at=T0)
+    Message.objects.bulk_create(
+        Message(
+            conversation=conversation,
+            user=user,
+            role="user",
+            content=f"{LONG}\nA chargeback <b>for</b> order {k}.\n{LONG}" if k in (3, 6, 9) else f"Message {k}.",
+            created_at=T0 + timedelta(minutes=k),
+        )
+        for k in range(12)
+    )
+    return conversation
+
+
+def ids(conversation: Conversation, *positions: int) -> list[int]:
+    rows = list(Message.objects.filter(conversation=conversation).order_by("created_at").values_list("pk", flat=True))
+    return [rows[p] for p in positions]
+
+
+def test_thread_hits_step_in_thread_order(thread):
+    first, second, third = ids(thread, 3, 6, 9)
+    hits = thread_hits(thread, "chargeback", current=second)
+    assert hits.ids == [first, second, third] and hits.position == 2
+    assert (hits.previous, hits.next) == (first, third)
+    outside = thread_hits(thread, "chargeback", current=ids(thread, 0)[0])
+    assert outside.position is None and outside.next == first and outside.previous is None
+
+
+def test_the_hit_opens_expanded_with_the_terms_marked_and_the_text_escaped(thread, client_as):
+    first, second, third = ids(thread, 3, 6, 9)
+    page = client_as("support").get(f"/conversations/{thread.pk}/", {"around": second, "q": "chargeback"}).content
+    page = page.decode()
+    article = page[page.index(f'id="m{second}"') : page.index("</article>", page.index(f'id="m{second}"'))]
+    assert 'data-hit="1"' in article and '<details class="long-message" open>' in article
+    assert "A <mark>chargeback</mark> &lt;b&gt;for&lt;/b&gt; order 6." in article
+    assert "hit <strong" in page and ">2</strong> of 3 in this thread" in page
+    assert f'href="?around={first}&amp;q=chargeback#m{first}"' in page  # previous hit
+    assert f'href="?around={third}&amp;q=chargeback#m{third}"' in page  # next hit
+    plain = page[page.index(f'id="m{ids(thread, 4)[0]}"') :]
+    assert "<mark>" not in plain[: plain.index("</article>")]
+
+
+def test_search_hits_link_to_the_thread_with_the_search(thread, client_as):
+    page = client_as("support").get("/conversations/", {"q": "chargeback"}).content.decode()
+    links = re.findall(r'<a class="hit" href="([^"]+)"', page)
+    assert len(links) == 3
+    assert all(re.search(r"\?around=\d+&amp;q=chargeback#m\d+$", link) for link in links), links
+
+
+def test_a_thread_without_a_search_is_unchanged_and_a_bad_one_is_400(thread, client_as):
+    support = client_as("support")
+    page = support.get(f"/conversations/{thread.pk}/").content.decode()
+    assert "<mark>" not in page and "thread-hits" not in page and " open>" not in page
+    assert support.get(f"/conversations/{thread.pk}/", {"q": "x" * 201}).status_code == 400
