@@ -18,6 +18,7 @@ from schemaadmin.services.rebuilds import (
     RebuildPlan,
     RebuildRefused,
     active_rebuild,
+    awaits_recall_check,
     build_progress,
     cancel_rebuild,
     rebuildable_indexes,
@@ -107,7 +108,7 @@ def rebuild_new(request: HttpRequest) -> HttpResponse:
             form.refuse(refused)
             status = 409 if isinstance(refused, RebuildAlreadyActive) else 400
             return render_page(request, NEW_TEMPLATE, _new_context(form, plan), status=status)
-        messages.success(request, f"Rebuild of {plan.qualified_name} queued; this page follows it.")
+        # No flash message: the page's live part says what state the rebuild is in, and changes with it.
         return redirect("schemaadmin:rebuild", pk=rebuild.pk)
 
     if "review" in request.GET:
@@ -129,6 +130,8 @@ def rebuild_detail(request: HttpRequest, pk: int) -> HttpResponse:
     progress = build_progress(rebuild)
     finished_now = bool(getattr(request, "htmx", False)) and not rebuild.is_active
     recall_checks = list(rebuild.recall_checks.order_by("-created_at", "-id")[:10])
+    active_check = next((check for check in recall_checks if check.is_active), None)
+    awaiting_check = awaits_recall_check(rebuild, checks=len(recall_checks))
     context = {
         "rebuild": rebuild,
         "progress": progress,
@@ -137,8 +140,11 @@ def rebuild_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "duration": seconds_text(rebuild.duration.total_seconds() if rebuild.duration else None),
         "estimated": seconds_text((rebuild.estimate or {}).get("estimated_seconds")),
         "recall_checks": recall_checks,
-        # The recall check queued when a rebuild succeeds runs after it: the page follows it too.
-        "following": rebuild.is_active or any(check.is_active for check in recall_checks),
+        # The recall check queued when a rebuild succeeds runs after it: the page follows it too, from the
+        # moment the success is seen (the check is queued a moment later) until the check has its result.
+        "awaiting_check": awaiting_check,
+        "active_check": active_check,
+        "following": rebuild.is_active or active_check is not None or awaiting_check,
         "retries": list(rebuild.retries.order_by("-created_at", "-id")[:5]),
         "can_rebuild": request.user.has_perm("schemaadmin.rebuild_index"),
         # Polls after the job ended also replace the buttons and links outside the polled part (recall checks).
@@ -156,10 +162,6 @@ def rebuild_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         cancel_rebuild(rebuild, user=request.user, request=request)
     except RebuildRefused as refused:
         messages.warning(request, str(refused))
-    else:
-        messages.success(
-            request, "Cancel requested: the build stops, its leftovers are dropped, the old index keeps serving."
-        )
     return redirect("schemaadmin:rebuild", pk=rebuild.pk)
 
 
@@ -176,5 +178,4 @@ def rebuild_retry(request: HttpRequest, pk: int) -> HttpResponse:
     except RebuildRefused as refused:
         messages.error(request, str(refused))
         return redirect("schemaadmin:rebuild", pk=rebuild.pk)
-    messages.success(request, f"Retrying rebuild {rebuild.pk} as rebuild {again.pk}.")
     return redirect("schemaadmin:rebuild", pk=again.pk)

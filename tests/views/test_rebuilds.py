@@ -213,7 +213,7 @@ def test_confirming_queues_the_rebuild_audits_it_and_opens_its_page(planted, dba
     event = AuditEvent.objects.get(action="rebuild.requested")
     assert event.target == f"{s}.items_hnsw" and event.actor_username == "dba-user"
     page = dba.get(response["Location"]).content.decode()
-    assert "Rebuild of" in page and "queued; this page follows it" in page
+    assert "Rebuild of" in page and "Queued: waiting for the worker to pick it up. This page follows it." in page
 
 
 def test_a_second_request_for_the_same_index_links_to_the_active_one(planted, dba):

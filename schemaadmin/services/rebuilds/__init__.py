@@ -9,6 +9,7 @@ from __future__ import annotations
 from schemaadmin.services.rebuilds.control import (
     BuildProgress,
     active_rebuild,
+    awaits_recall_check,
     build_progress,
     cancel_rebuild,
     recover_stalled_rebuilds,
@@ -32,6 +33,7 @@ __all__ = [
     "RebuildPlan",
     "RebuildRefused",
     "active_rebuild",
+    "awaits_recall_check",
     "build_progress",
     "cancel_rebuild",
     "plan_rebuild",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild, JobState
 from schemaadmin.pg.index_builds import cancel_build, temporary_index_name
+from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
@@ -21,6 +22,7 @@ __all__ = [
     "BuildProgress",
     "active_rebuild",
     "build_progress",
+    "awaits_recall_check",
     "cancel_rebuild",
     "recover_stalled_rebuilds",
     "retry_rebuild",
@@ -37,6 +39,21 @@ def active_rebuild(schema: str, name: str, *, using: str = "default") -> IndexRe
     return IndexRebuild.objects.filter(
         database_alias=using, schema_name=schema, index_name=name, state__in=ACTIVE_STATES
     ).first()
+
+
+# After a vector index's rebuild succeeds, the job queues its recall check a moment later (a second transaction):
+# a page that saw the success but no check yet keeps watching this long for it.
+RECALL_CHECK_GRACE_SECONDS = 60
+
+
+def awaits_recall_check(rebuild: IndexRebuild, *, checks: int) -> bool:
+    """Return whether a recall check should follow this rebuild and has not been queued yet (checks: how many exist)."""
+    if rebuild.state != JobState.SUCCEEDED or rebuild.method not in VECTOR_METHODS or checks:
+        return False
+    if "recall check not started" in (rebuild.log or ""):
+        return False
+    ended = rebuild.finished_at
+    return ended is not None and (timezone.now() - ended).total_seconds() < RECALL_CHECK_GRACE_SECONDS
 
 
 def start_rebuild(
