@@ -99,6 +99,10 @@ def test_reading_the_drift_page_starts_nothing_and_a_dba_starts_the_replay_it_th
     assert not DriftCheck.objects.exists()  # a GET only reads: no replay queued, no database created
     assert 'data-testid="drift-no-replay"' in page and "No replay of the applied migrations yet" in page
     assert "Not compared with the migrations yet" in page and 'data-testid="no-drift"' not in page
+    summary = page[
+        page.index('data-testid="drift-summary"') : page.index("</div>", page.index('data-testid="drift-summary"'))
+    ]
+    assert "0 critical" not in summary and "0 warnings" not in summary and "compared in" not in summary
     assert 'hx-trigger="every 2s"' not in page  # nothing to follow
     # Operators may read drift, not start a replay (it creates a database): no button, and a POST is refused.
     assert 'data-testid="drift-replay"' not in page and "A DBA can start the replay." in page
