@@ -75,6 +75,10 @@ DEFAULTS: dict[str, Any] = {
     # without GRANT SELECT to EXPLAIN_ROLE). PRODUCT_MODELS and models defined beside them always are.
     "PRODUCT_APPS": (),
     "SQUAWK_PATH": None,
+    # Before an apply drops a table or column, the worker copies it (a column with the row's primary key) into
+    # this schema, in the same run; False turns that off. Archives are listed on /schema/ and dropped from there.
+    "ARCHIVE_SCHEMA": "schemaadmin_archive",
+    "ARCHIVE_BEFORE_DROP": True,
     "SQUAWK_TIMEOUT_SECONDS": 30,
     # The live schema browser and the drift check: the database schemas the migrations own, and how long the
     # worker's replay of the applied migrations in a throwaway database may take.

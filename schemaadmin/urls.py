@@ -11,6 +11,7 @@ from schemaadmin.views import (
     health,
     rebuilds,
     schema_apply,
+    schema_archive,
     schema_live,
     users,
 )
@@ -60,6 +61,7 @@ urlpatterns = [
     path("schema/apply/", schema_apply.apply_confirm, name="schema_apply"),
     path("schema/applies/", schema_apply.apply_list, name="schema_applies"),
     path("schema/applies/<int:pk>/", schema_apply.apply_run, name="schema_apply_run"),
+    path("schema/archives/drop", schema_archive.archive_drop, name="schema_archive_drop"),
     path("queries/", query_views.query_list, name="queries"),
     path("queries/regressions/", query_views.query_regressions, name="query_regressions"),
     path("queries/<str:queryid>/", query_views.query_detail, name="query"),

@@ -14,8 +14,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from schemaadmin.conf import app_settings
+from schemaadmin.forms.archive import ArchiveDropForm
 from schemaadmin.forms.migrations import MigrationFilterForm
 from schemaadmin.permissions import permission_required
+from schemaadmin.services.schema.archive import archives
 from schemaadmin.services.schema.lint import MigrationLint, lint_migrations, migration_lint, squawk_binary
 from schemaadmin.services.schema.migrations import UnknownMigration, by_app, migration_detail, migration_status
 from schemaadmin.services.schema.sql import MigrationSql
@@ -81,6 +83,9 @@ def migrations(request: HttpRequest) -> HttpResponse:
         "critical_lint": sum(lint.critical for lint in lints.values()),
         "squawk_missing": squawk_binary() is None,
         "timeouts": _timeouts(),
+        "archives": [(archive, ArchiveDropForm(initial={"name": archive.name})) for archive in archives()],
+        "archive_schema": app_settings()["ARCHIVE_SCHEMA"],
+        "archiving": app_settings()["ARCHIVE_BEFORE_DROP"],
     }
     return render_page(request, LIST_TEMPLATE, context, partial="migration-list", status=200 if valid else 400)
 

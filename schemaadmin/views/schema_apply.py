@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from schemaadmin.conf import app_settings
 from schemaadmin.forms.apply import ApplyForm
 from schemaadmin.models import MigrationApply
 from schemaadmin.permissions import permission_required
@@ -22,6 +23,7 @@ from schemaadmin.services.schema.apply import (
     apply_plan,
     start_apply,
 )
+from schemaadmin.services.schema.archive import archive_costs
 from schemaadmin.services.schema.lint import MigrationLint, lint_migrations
 from schemaadmin.views.browsing import render_page
 from schemaadmin.views.schema import numbered_lines
@@ -66,6 +68,9 @@ def _context(plan: ApplyPlan, form: ApplyForm, problem: str = "") -> dict[str, A
         "needs_typing": bool(critical or plan.destructive),
         "critical_lint": critical,
         "active": active_apply(),
+        "archive_costs": archive_costs([(m.app_label, m.name) for m in plan.migrations]),
+        "archive_schema": app_settings()["ARCHIVE_SCHEMA"],
+        "archiving": app_settings()["ARCHIVE_BEFORE_DROP"],
     }
 
 

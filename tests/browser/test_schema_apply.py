@@ -39,11 +39,35 @@ def test_dba_reviews_and_applies_pending_migrations(
     expect(page).to_have_url(re.compile(r"/schema/applies/\d+/$"))
     expect(page.get_by_test_id("state")).to_have_text("Succeeded", timeout=60_000)  # htmx polls the worker's progress
     expect(page.get_by_test_id("log")).to_contain_text(f"Applied {TARGET}")
+    # The dropped column was copied first, and the log says where and how to put it back.
+    expect(page.get_by_test_id("log")).to_contain_text("Archived schema_fixtures_widget.note")
+    expect(page.get_by_test_id("log")).to_contain_text("To restore: Reverse schema_fixtures.0003_remove_widget_note")
     screenshot("schema-apply-done")
 
     page.goto("/schema/")
     expect(page.get_by_test_id("all-applied")).to_be_visible()
     expect(page.get_by_test_id("apply-link")).to_have_count(0)
+
+    # The archive is listed with its size; dropping it needs its name typed.
+    archives = page.get_by_test_id("archives")
+    row = archives.locator("[data-archive]")
+    expect(row).to_have_count(1)
+    name = row.get_attribute("data-archive")
+    expect(row).to_contain_text("schema_fixtures_widget.note")
+    expect(row.get_by_test_id("archive-rows")).to_have_text("0 rows")  # the fixture table is empty here
+    archives.scroll_into_view_if_needed()
+    screenshot("schema-archives")
+    page.set_viewport_size({"width": 360, "height": 780})
+    screenshot("schema-archives-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    row.get_by_placeholder("type its name to drop it").fill("not it")
+    row.get_by_role("button", name="Drop").click()
+    expect(page.get_by_role("status").first).to_contain_text(f"Type {name} exactly to drop it.")
+    expect(archives.locator("[data-archive]")).to_have_count(1)
+    archives.locator("[data-archive]").get_by_placeholder("type its name to drop it").fill(name)
+    archives.locator("[data-archive]").get_by_role("button", name="Drop").click()
+    expect(page.get_by_role("status").first).to_contain_text(f"Dropped the archive schemaadmin_archive.{name}.")
+    expect(page.get_by_test_id("no-archives")).to_be_visible()
     # The only error is the refused first submit's 400.
     assert console_errors == [
         f"HTTP 400: {live_server.url}/schema/apply/",

@@ -51,6 +51,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "/schema/apply/": (302, 403, 403, 403, 200, 200),
     "/schema/applies/": (302, 403, 403, 200, 200, 200),
     "/schema/applies/{migration_apply}/": (302, 403, 403, 200, 200, 200),
+    # POST only (405 to a GET once allowed); POSTs are tested in tests/views/test_schema_archive.py.
+    "/schema/archives/drop": (302, 403, 403, 403, 405, 405),
     "/rebuilds/": (302, 403, 403, 200, 200, 200),
     "/rebuilds/new": (302, 403, 403, 403, 200, 200),
     "/rebuilds/{rebuild}/": (302, 403, 403, 200, 200, 200),

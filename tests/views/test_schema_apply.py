@@ -27,6 +27,16 @@ def test_confirmation_page_shows_plan_sql_and_lint(fixtures_pending, client_as):
     assert escape('CREATE INDEX "widget_name" ON "schema_fixtures_widget" ("name")') in page
     assert "require-concurrent-index-creation" in page  # squawk's finding on the plain CREATE INDEX
     assert "This plan destroys data" in page and 'name="typed_target"' in page
+    # What the worker will copy before the drop, and what that costs.
+    assert "copies what it drops into <code>schemaadmin_archive</code>" in page
+    assert "<code>schema_fixtures_widget.note</code> (schema_fixtures.0003_remove_widget_note)" in page
+    assert "the column with the row's primary key" in page and "plan for the time and the disk" in page
+
+
+def test_confirmation_says_when_nothing_will_be_kept(fixtures_pending, client_as, settings):
+    settings.SCHEMAADMIN = {"ARCHIVE_BEFORE_DROP": False}
+    page = client_as("dba").get("/schema/apply/").content.decode()
+    assert "Archiving before a drop is off" in page and "schema_fixtures_widget.note" in page
 
 
 def test_apply_needs_the_target_typed_then_queues_the_job(fixtures_pending, client_as):

@@ -25,8 +25,10 @@ from schemaadmin.pg.jobs import backend_pid, reset_session_timeouts, set_session
 from schemaadmin.services import jobs
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.jobs import JobLog
+from schemaadmin.services.schema.archive import Archived, archive_drops, may_drop, migration_drops
 from schemaadmin.services.schema.lint import lint_migrations
 from schemaadmin.services.schema.migrations import forward_plan
+from schemaadmin.services.schema.sql import migration_loader
 
 __all__ = [
     "APPLY",
@@ -198,11 +200,13 @@ def start_apply(
 
 
 class _Progress:
-    """What the run has done so far: applied migrations, the one under way, the statement that failed."""
+    """What the run has done so far: applied migrations, the one under way, the statement that failed, archives."""
 
-    def __init__(self, log: JobLog) -> None:
+    def __init__(self, log: JobLog, apply: MigrationApply) -> None:
         self.log = log
+        self.apply = apply
         self.applied: list[str] = []
+        self.archived: list[Archived] = []
         self.current = ""
         self.failed_statement = ""
 
@@ -210,10 +214,34 @@ class _Progress:
         if action == "apply_start":
             self.current = f"{migration.app_label}.{migration.name}"
             self.log.write(f"Applying {self.current}")
+            self.archive(migration)
         elif action == "apply_success":
             self.applied.append(self.current)
             self.log.write(f"Applied {self.current}")
             self.current = ""
+
+    def archive(self, migration: Any) -> None:
+        """Copy what the migration drops into the archive schema, committed before its transaction starts."""
+        if not may_drop(migration):
+            return
+        using = self.apply.database_alias
+        drops = migration_drops(migration_loader(using=using), migration)
+        if not drops:
+            return
+        if not app_settings()["ARCHIVE_BEFORE_DROP"]:
+            self.log.write(f"  Archiving is off (ARCHIVE_BEFORE_DROP): {', '.join(d.label for d in drops)} not kept.")
+            return
+        for done in archive_drops(drops, apply_id=self.apply.pk, migration=self.current, using=using):
+            if isinstance(done, str):
+                self.log.write(f"  {done}")
+                continue
+            self.archived.append(done)
+            self.log.write(f"  Archived {done.drop.label} ({done.rows:,} rows) into {done.where}.")
+            self.log.write(f"  To restore: {done.restore}")
+
+    def detail(self) -> dict[str, Any]:
+        """Return the outcome for the audit log: what was applied and where each dropped thing was archived."""
+        return {"applied": self.applied, "archived": [a.as_json() for a in self.archived]}
 
     def statement(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if self.current:
@@ -264,7 +292,7 @@ def run_apply(apply_id: int) -> None:
         return
     # A connection of its own: the migrations run in transactions on this thread's connection, maybe to `default`.
     log = JobLog(APPLY, apply.pk, interval=0.5, apart=True)
-    progress = _Progress(log)
+    progress = _Progress(log, apply)
     log.write(f"lock_timeout = {apply.lock_timeout_ms} ms, statement_timeout = {apply.statement_timeout_ms} ms")
     connection = connections[using]
     try:
@@ -284,12 +312,12 @@ def run_apply(apply_id: int) -> None:
             error=message,
             failed_migration=progress.current,
             failed_statement=progress.failed_statement,
-            detail={"applied": progress.applied},
+            detail=progress.detail(),
         )
     else:
         log.write(f"Done: {len(progress.applied)} migration(s) applied.")
         log.close()
-        jobs.finish(APPLY, apply, JobState.SUCCEEDED, detail={"applied": progress.applied})
+        jobs.finish(APPLY, apply, JobState.SUCCEEDED, detail=progress.detail())
     finally:
         if connection.in_atomic_block or connection.needs_rollback:
             connection.close()

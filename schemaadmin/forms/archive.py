@@ -1,0 +1,25 @@
+"""Dropping an archive of the schema page: the archive's name, typed again to confirm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+__all__ = ["ArchiveDropForm"]
+
+
+class ArchiveDropForm(forms.Form):
+    name = forms.CharField(max_length=63, strip=True, widget=forms.HiddenInput)
+    typed_name = forms.CharField(
+        label="Type the archive's name to drop it",
+        max_length=63,
+        strip=True,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm font-monospace", "autocomplete": "off"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("name") and data.get("typed_name") != data.get("name"):
+            self.add_error("typed_name", f"Type {data['name']} exactly to drop it.")
+        return data

@@ -1,0 +1,104 @@
+"""Nothing lost on a destructive apply: the worker archives a dropped column or table before the DROP runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, migrations
+from psycopg import sql
+
+from schemaadmin.models import AuditEvent, JobState, MigrationApply
+from schemaadmin.services.schema.apply import apply_plan, run_apply, start_apply
+from schemaadmin.services.schema.archive import PlannedDrop, archives, migration_drops
+from schemaadmin.services.schema.sql import migration_loader
+from tests.conftest import make_user
+from tests.services.migration_planting import planted_migration
+from tests.worker import wait_for
+
+NOTES = {f"w{i}": f"note {i}" for i in range(30)}
+
+
+@pytest.fixture
+def archive_schema(fixtures_pending) -> Iterator[str]:
+    """Widgets with notes at 0001 (0003 drops the note column); the archive schema is dropped afterwards."""
+    with connection.cursor() as cur:
+        for name, note in NOTES.items():
+            cur.execute("INSERT INTO schema_fixtures_widget (name, note) VALUES (%s, %s)", [name, note])
+    yield "schemaadmin_archive"
+    with connection.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS schemaadmin_archive CASCADE")
+
+
+def _finished(apply: MigrationApply) -> MigrationApply | None:
+    apply.refresh_from_db()
+    return apply if apply.state not in (JobState.QUEUED, JobState.RUNNING) else None
+
+
+def _start(username: str) -> MigrationApply:
+    plan = apply_plan()
+    return start_apply(plan, user=make_user(username), fingerprint=plan.fingerprint, typed_target=plan.target)
+
+
+def test_the_worker_archives_a_dropped_column_with_its_key_and_says_how_to_restore_it(archive_schema, worker):
+    apply = _start("dba-archive")
+    done = wait_for(lambda: _finished(apply), timeout=120, what="the apply to finish")
+    assert done.state == JobState.SUCCEEDED, (done.error, worker.output())
+
+    name = f"apply{apply.pk}_schema_fixtures_widget__note"
+    [archive] = archives()
+    assert archive.name == name and archive.table.total_bytes > 0
+    assert archive.about["source"] == "schema_fixtures_widget.note"
+    assert archive.about["migration"] == "schema_fixtures.0003_remove_widget_note"
+    with connection.cursor() as cur:
+        query = sql.SQL("SELECT w.name, a.note FROM {} a JOIN schema_fixtures_widget w USING (id)")
+        cur.execute(query.format(sql.Identifier("schemaadmin_archive", name)).as_string(connection.connection))
+        assert dict(cur.fetchall()) == NOTES  # the values, keyed by the row's primary key
+
+    # The log says where it went and how to restore it, before the DROP it precedes.
+    log = done.log
+    where = f"Archived schema_fixtures_widget.note ({len(NOTES)} rows) into schemaadmin_archive.{name}."
+    assert where in log and "To restore: Reverse schema_fixtures.0003_remove_widget_note" in log
+    assert log.index(where) < log.index('DROP COLUMN "note"')
+    # So does the audit event of the outcome.
+    event = AuditEvent.objects.get(action="migrations.applied", target=apply.target)
+    [archived] = event.detail["archived"]
+    assert archived["archive"] == f"schemaadmin_archive.{name}" and archived["rows"] == len(NOTES)
+
+    # The restore text works: reverse the migration (the column comes back with its default), run it.
+    call_command("migrate", "schema_fixtures", "0002", verbosity=0)
+    with connection.cursor() as cur:
+        cur.execute(archived["restore"].split("then: ", 1)[1])
+        cur.execute("SELECT name, note FROM schema_fixtures_widget")
+        assert dict(cur.fetchall()) == NOTES
+
+
+def test_archiving_can_be_turned_off(archive_schema, settings):
+    settings.SCHEMAADMIN = {"ARCHIVE_BEFORE_DROP": False}
+    apply = _start("dba-no-archive")
+    run_apply(apply.pk)  # the job's body, in this process, under these settings
+    apply.refresh_from_db()
+    assert apply.state == JobState.SUCCEEDED, apply.error
+    assert archives() == []
+    assert "Archiving is off (ARCHIVE_BEFORE_DROP): schema_fixtures_widget.note not kept." in apply.log
+
+
+@pytest.mark.django_db
+def test_what_a_migration_drops_is_read_from_its_operations_and_raw_sql():
+    loader = migration_loader()
+    migration = planted_migration(
+        loader,
+        "schema_fixtures",
+        [
+            migrations.RemoveField("widget", "name"),
+            migrations.RunSQL("ALTER TABLE schema_fixtures_widget DROP COLUMN extra; DROP TABLE IF EXISTS old_things"),
+            migrations.DeleteModel("Widget"),
+        ],
+    )
+    assert migration_drops(loader, migration) == [
+        PlannedDrop("schema_fixtures_widget", "name"),
+        PlannedDrop("schema_fixtures_widget", "extra"),
+        PlannedDrop("old_things"),
+        PlannedDrop("schema_fixtures_widget"),
+    ]

@@ -1,0 +1,59 @@
+"""The archives on /schema/: listed with their size and restore text; dropped by a DBA with the name typed."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from schemaadmin.models import AuditEvent
+from schemaadmin.pg.archive import archive_columns
+from schemaadmin.services.schema.archive import archives
+
+NAME = "apply7_schema_fixtures_widget__name"
+
+
+@pytest.fixture
+def archive(db):
+    with connection.cursor() as cur:
+        cur.execute("INSERT INTO schema_fixtures_widget (name) SELECT 'w' || i FROM generate_series(1, 20) i")
+    about = {
+        "source": "schema_fixtures_widget.name",
+        "migration": "schema_fixtures.0099_x",
+        "apply": 7,
+        "restore": "Reverse schema_fixtures.0099_x (…), then: UPDATE …",
+    }
+    archive_columns("schema_fixtures_widget", ["id", "name"], schema="schemaadmin_archive", name=NAME, about=about)
+    return NAME
+
+
+def test_operators_see_the_archives_with_size_and_restore_text_but_no_drop(client_as, archive):
+    client = client_as("operator")
+    response = client.get("/schema/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-archive="{NAME}"' in body and "schema_fixtures_widget.name" in body
+    assert '<td class="text-end">20</td>' in body  # the rows copied
+    assert "Reverse schema_fixtures.0099_x" in body and ("KB" in body or "bytes" in body)
+    assert 'name="typed_name"' not in body
+    assert client.post("/schema/archives/drop", {"name": NAME, "typed_name": NAME}).status_code == 403
+    assert [a.name for a in archives()] == [NAME]
+
+
+def test_a_dba_drops_an_archive_only_with_its_name_typed_and_it_is_audited(client_as, archive):
+    client = client_as("dba")
+    assert 'name="typed_name"' in client.get("/schema/").content.decode()
+
+    wrong = client.post("/schema/archives/drop", {"name": NAME, "typed_name": "apply7"}, follow=True)
+    assert f"Type {NAME} exactly to drop it." in wrong.content.decode()
+    assert [a.name for a in archives()] == [NAME]
+
+    missing = client.post("/schema/archives/drop", {"name": "nope", "typed_name": "nope"}, follow=True)
+    assert "There is no archive nope in schemaadmin_archive." in missing.content.decode()
+
+    done = client.post("/schema/archives/drop", {"name": NAME, "typed_name": NAME})
+    assert done.status_code == 302 and done["Location"] == "/schema/#archives"
+    assert archives() == []
+    event = AuditEvent.objects.get(action="migrations.archive_dropped")
+    assert event.target == f"schemaadmin_archive.{NAME}" and event.actor_username == "dba-user"
+    assert event.detail["source"] == "schema_fixtures_widget.name"
+    assert "No archives." in client.get("/schema/").content.decode()
