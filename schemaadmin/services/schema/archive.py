@@ -34,8 +34,8 @@ from schemaadmin.pg.archive import (
     primary_key,
     table_exists,
 )
+from schemaadmin.pg.ddl import NAME_BYTES, qualified, quote_identifier
 from schemaadmin.pg.relations import table_estimates
-from schemaadmin.services.index_health.sql import quote_identifier
 from schemaadmin.services.schema.raw_sql import run_sql_actions
 from schemaadmin.services.schema.sql import find_migration, migration_loader
 
@@ -53,8 +53,6 @@ __all__ = [
     "migration_drops",
     "restore_sql",
 ]
-
-_NAME_BYTES = 63
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +111,7 @@ class Archive:
 def migration_drops(loader: MigrationLoader, migration: Migration) -> list[PlannedDrop]:
     """Return each table or column the migration drops, in order, named as in the database."""
     state = loader.project_state((migration.app_label, migration.name), at_end=False)
-    max_name = loader.connection.ops.max_name_length() if loader.connection else _NAME_BYTES
+    max_name = loader.connection.ops.max_name_length() if loader.connection else NAME_BYTES
     found: list[PlannedDrop] = []
     for operation in migration.operations:
         inner = (
@@ -161,10 +159,10 @@ def _drops(op: Any, state: ProjectState, app_label: str, max_name: int) -> Itera
 def archive_name(apply_id: int, drop: PlannedDrop) -> str:
     """Return the archive table's name: the run, the table and the column, shortened with a hash past 63 bytes."""
     name = f"apply{apply_id}_{drop.table}" + (f"__{drop.column}" if drop.column else "")
-    if len(name.encode()) <= _NAME_BYTES:
+    if len(name.encode()) <= NAME_BYTES:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return name.encode()[: _NAME_BYTES - 9].decode(errors="ignore") + "_" + digest
+    return name.encode()[: NAME_BYTES - 9].decode(errors="ignore") + "_" + digest
 
 
 def restore_sql(drop: PlannedDrop, schema: str, name: str, key: tuple[str, ...], migration: str) -> str:
@@ -172,7 +170,7 @@ def restore_sql(drop: PlannedDrop, schema: str, name: str, key: tuple[str, ...],
 
     Text shown to a DBA to copy, never run here; every name goes through quote_identifier.
     """
-    archive = f"{quote_identifier(schema)}.{quote_identifier(name)}"
+    archive = qualified(schema, name)
     table = quote_identifier(drop.table)
     back = f"Reverse {migration} (manage.py migrate to the migration before it), then: "
     if drop.column and key:
