@@ -70,3 +70,7 @@ WIDE_INDEX_HELP = (
     "A non-unique btree index rarely gains from more than three columns: start with the columns that narrow "
     "the rows most, and keep it to those."
 )
+TRIGGER_HELP = (
+    "Keep the triggers on and do the work in batches instead; if a trigger must be skipped, disable that one "
+    "trigger by name (never ALL or USER), in the same short transaction as the writes, and enable it again there."
+)

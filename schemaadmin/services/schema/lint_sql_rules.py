@@ -24,6 +24,7 @@ from schemaadmin.services.schema.lint_help import (
     NOT_NULL_HELP,
     REWRITE_HELP,
     SET_NOT_NULL_HELP,
+    TRIGGER_HELP,
     TRUNCATE_HELP,
 )
 from schemaadmin.services.schema.raw_sql import run_sql_actions
@@ -122,6 +123,15 @@ class SqlRules(CheckerBase):
                 yield self.json_column(table, action.column, line)
             elif kind in ("vacuum_full", "cluster", "set_tablespace") and (existing or not table):
                 yield self.rewrite(table, action.detail, line, atomic=atomic)
+            elif kind == "add_serial_column" and existing:
+                self.altered.add(table)
+                yield self.rewrite(table, f"Adding {table}.{action.column} as serial or identity", line, atomic=False)
+            elif kind == "disable_trigger":
+                message = (
+                    f"Disables trigger {action.detail} on {table}: with ALL or USER this includes the triggers that "
+                    "enforce foreign keys, so rows written meanwhile are never checked."
+                )
+                yield self.finding("trigger_disabled", Severity.WARNING, table, message, TRIGGER_HELP, line)
             elif kind == "backfill" and existing:
                 self.backfills.append((table, action.detail, line, atomic))
             elif not existing:

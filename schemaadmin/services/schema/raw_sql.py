@@ -18,9 +18,12 @@ from pglast.parser import ParseError
 __all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
 
 # kinds: create_index, set_not_null, add_not_null_column, add_json_column, add_exclusion, add_unique, backfill,
-# vacuum_full, cluster, set_tablespace, drop_table, drop_column, truncate, grant_select, create_table
+# vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table, drop_column, truncate,
+# grant_select, create_table
 _INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
 _REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
+_TRIGGERS_OFF = (AlterTableType.AT_DisableTrig, AlterTableType.AT_DisableTrigAll, AlterTableType.AT_DisableTrigUser)
+_SERIAL = ("smallserial", "serial", "bigserial", "serial2", "serial4", "serial8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,8 @@ def _alter_table_actions(table: str, commands: Iterable[Any]) -> Iterator[SqlAct
             yield SqlAction("set_not_null", table, command.name or "")
         elif subtype == AlterTableType.AT_DropColumn:
             yield SqlAction("drop_column", table, command.name or "")
+        elif subtype in _TRIGGERS_OFF:
+            yield SqlAction("disable_trigger", table, detail=command.name or "ALL")
         elif subtype in _REWRITES:
             yield SqlAction(_REWRITES[subtype], table, detail="ALTER TABLE … SET TABLESPACE")
         elif subtype == AlterTableType.AT_AddColumn and isinstance(command.def_, ast.ColumnDef):
@@ -162,6 +167,9 @@ def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
     type_names = [getattr(n, "sval", "") for n in getattr(column.typeName, "names", ()) or ()]
     if type_names and type_names[-1] == "json":
         yield SqlAction("add_json_column", table, column.colname or "")
+    if (type_names and type_names[-1] in _SERIAL) or ConstrType.CONSTR_IDENTITY in kinds:
+        # Every existing row gets the next value: PostgreSQL rewrites the table to write them.
+        yield SqlAction("add_serial_column", table, column.colname or "", detail="ADD COLUMN … serial/identity")
     not_null = ConstrType.CONSTR_NOTNULL in kinds or ConstrType.CONSTR_PRIMARY in kinds
     filled = kinds & {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_GENERATED, ConstrType.CONSTR_IDENTITY}
     if not_null and not filled:

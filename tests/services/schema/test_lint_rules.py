@@ -21,6 +21,7 @@ SAFE = (
     "0019_nullable_columns",
     "0020_safe_alterations",
     "0021_concurrent_index",
+    "0024_enable_trigger",
 )
 
 
@@ -121,6 +122,16 @@ def test_what_the_tools_call_safe_stays_silent_and_squawks_alarms_say_why_not():
     assert any("numeric(8, 2) to numeric(12, 2)" in r for _, r in reasons)
     assert any(c == "ban-drop-not-null" and "no scan" in r for c, r in reasons)
     assert all(r.startswith("SchemaAdmin: ") for _, r in reasons)
+
+
+def test_disabling_triggers_and_numbering_every_row_are_flagged():
+    trigger = lint("0023_disable_trigger")
+    assert found(trigger) == [("trigger_disabled", "warning", "schema_fixtures_widget")]
+    assert "foreign keys" in trigger.findings[0].message
+    serial = lint("0025_serial_column")
+    ours = [(f.code, f.object) for f in serial.findings if f.source == "schemaadmin"]
+    assert ours == [("table_rewrite", "schema_fixtures_widget")]
+    assert "position as serial or identity rewrites" in serial.findings[0].message
 
 
 def test_a_wide_non_unique_index_is_a_note():
