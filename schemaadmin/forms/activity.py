@@ -12,9 +12,10 @@ PID_MESSAGE = f"A process id is a whole number from 1 to {MAX_PID:,}, as the pid
 
 
 class ActivityViewForm(forms.Form):
-    """The page's own options: paused (no refresh)."""
+    """The page's own options: paused (no refresh), all (idle sessions and PostgreSQL's own processes too)."""
 
     paused = forms.BooleanField(required=False)
+    all = forms.BooleanField(required=False)
 
 
 class SignalForm(forms.Form):

@@ -21,14 +21,14 @@ __all__ = [
     "ConnectionCount",
     "ConnectionSlots",
     "LockCount",
+    "LockSummaryRows",
     "RelationLocks",
     "Session",
     "SignalRefused",
     "cancel_backend",
     "connection_counts",
     "connection_slots",
-    "lock_counts",
-    "relation_locks",
+    "lock_summary",
     "session",
     "sessions",
     "terminate_backend",
@@ -203,25 +203,6 @@ class LockCount:
     locks: int
 
 
-def lock_counts(*, using: str = "default") -> list[LockCount]:
-    """Return the locks of every session but this one, counted by type, mode and granted (a few dozen rows)."""
-    return fetch_rows(
-        LockCount,
-        """
-        SELECT
-            l.locktype AS locktype,
-            l.mode AS mode,
-            l.granted AS granted,
-            count(*)::integer AS locks
-        FROM pg_locks AS l
-        WHERE l.pid IS DISTINCT FROM pg_backend_pid()
-        GROUP BY l.locktype, l.mode, l.granted
-        ORDER BY locks DESC, locktype, mode
-        """,
-        using=using,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class RelationLocks:
     relation: str  # schema.name, or "database <oid>, relation <oid>" for another database's relation
@@ -230,32 +211,87 @@ class RelationLocks:
     modes: tuple[str, ...]
 
 
-def relation_locks(*, limit: int = 20, using: str = "default") -> list[RelationLocks]:
-    """Return the relations with waiting or most locks (at most limit; this session's own left out), with modes."""
-    return fetch_rows(
-        RelationLocks,
+@dataclass(frozen=True, slots=True)
+class LockSummaryRows:
+    counts: tuple[LockCount, ...]  # by type, mode and granted: a few dozen rows whatever the number of locks
+    relations: tuple[RelationLocks, ...]  # the relations with waiting or most locks, at most the limit
+
+
+def _lock_counts(items: list[dict] | None) -> tuple[LockCount, ...]:
+    return tuple(LockCount(**item) for item in items or ())
+
+
+def _relation_locks(items: list[dict] | None) -> tuple[RelationLocks, ...]:
+    return tuple(RelationLocks(**{**item, "modes": tuple(item["modes"])}) for item in items or ())
+
+
+def lock_summary(*, relation_limit: int = 20, using: str = "default") -> LockSummaryRows:
+    """Return every other session's locks counted by type, mode and granted, and the most locked relations.
+
+    pg_locks is a function that copies the whole lock table on each read (50,000 rows under load): it is read once
+    here, into a materialized CTE both summaries count from, and relations are named only for the few kept.
+    """
+    row = fetch_row(
+        LockSummaryRows,
         """
+        WITH l AS MATERIALIZED (
+            SELECT locktype, mode, granted, database, relation
+            FROM pg_locks
+            WHERE pid IS DISTINCT FROM pg_backend_pid()
+        ),
+        by_mode AS (
+            SELECT locktype, mode, granted, count(*)::integer AS locks
+            FROM l
+            GROUP BY locktype, mode, granted
+        ),
+        by_relation AS (
+            SELECT
+                database AS database_oid,
+                relation AS relation_oid,
+                count(*)::integer AS locks,
+                (count(*) FILTER (WHERE NOT granted))::integer AS waiting,
+                array_agg(DISTINCT mode ORDER BY mode) AS modes
+            FROM l
+            WHERE locktype = 'relation'
+            GROUP BY database, relation
+            ORDER BY waiting DESC, locks DESC
+            LIMIT %(limit)s
+        ),
+        named AS (
+            SELECT
+                COALESCE(
+                    quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                    'database ' || r.database_oid || ', relation ' || r.relation_oid
+                ) AS relation,
+                r.locks,
+                r.waiting,
+                r.modes
+            FROM by_relation AS r
+            LEFT JOIN pg_class AS c
+                ON c.oid = r.relation_oid
+                AND r.database_oid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+            LEFT JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        )
         SELECT
-            COALESCE(
-                quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-                'database ' || l.database || ', relation ' || l.relation
-            ) AS relation,
-            count(*)::integer AS locks,
-            (count(*) FILTER (WHERE NOT l.granted))::integer AS waiting,
-            array_agg(DISTINCT l.mode ORDER BY l.mode) AS modes
-        FROM pg_locks AS l
-        LEFT JOIN pg_class AS c
-            ON c.oid = l.relation
-            AND l.database IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
-        LEFT JOIN pg_namespace AS n ON n.oid = c.relnamespace
-        WHERE l.locktype = 'relation' AND l.pid IS DISTINCT FROM pg_backend_pid()
-        GROUP BY 1
-        ORDER BY waiting DESC, locks DESC, relation
-        LIMIT %(limit)s
+            (
+                SELECT json_agg(json_build_object(
+                    'locktype', locktype, 'mode', mode, 'granted', granted, 'locks', locks
+                ) ORDER BY locks DESC, locktype, mode)
+                FROM by_mode
+            ) AS counts,
+            (
+                SELECT json_agg(json_build_object(
+                    'relation', relation, 'locks', locks, 'waiting', waiting, 'modes', modes
+                ) ORDER BY waiting DESC, locks DESC, relation)
+                FROM named
+            ) AS relations
         """,
-        {"limit": limit},
+        {"limit": relation_limit},
         using=using,
+        convert={"counts": _lock_counts, "relations": _relation_locks},
     )
+    assert row is not None
+    return row
 
 
 class SignalRefused(PermissionError):

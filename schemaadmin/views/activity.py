@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from schemaadmin.conf import app_settings
@@ -33,10 +34,20 @@ CONFIRM_TEMPLATE = "schemaadmin/activity/confirm.html"
 def activity(request: HttpRequest) -> HttpResponse:
     """Show what the server is doing now; the live part refreshes itself unless paused."""
     form = ActivityViewForm(request.GET)
-    paused = form.is_valid() and form.cleaned_data["paused"]
+    valid = form.is_valid()
+    paused = valid and form.cleaned_data["paused"]
+    everything = valid and form.cleaned_data["all"]
     report = activity_report(show_query_text=request.user.has_perm("schemaadmin.view_query_text"))
+    rows = report.rows_shown(everything=everything)
+    base = reverse("schemaadmin:activity")
     context = {
         "report": report,
+        "rows": rows,
+        "hidden": len(report.rows) - len(rows),
+        "everything": everything,
+        "live_url": f"{base}?all=on" if everything else base,
+        "paused_url": f"{base}?paused=on&all=on" if everything else f"{base}?paused=on",
+        "toggle_url": f"{base}?{'paused=on&' if paused else ''}{'' if everything else 'all=on'}".rstrip("?&"),
         "paused": paused,
         "refresh_seconds": app_settings()["ACTIVITY_REFRESH_SECONDS"],
         "can_signal": request.user.has_perm("schemaadmin.signal_sessions"),

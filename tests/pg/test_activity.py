@@ -11,8 +11,7 @@ from schemaadmin.pg.activity import (
     cancel_backend,
     connection_counts,
     connection_slots,
-    lock_counts,
-    relation_locks,
+    lock_summary,
     session,
     sessions,
     terminate_backend,
@@ -57,11 +56,12 @@ def test_the_current_backend_is_marked():
 
 
 def test_locks_are_counted_by_mode_and_relation(blocking):  # noqa: F811
-    counts = lock_counts()
+    summary = lock_summary()
+    counts = summary.counts
     waiting = [c for c in counts if not c.granted]
     assert sum(c.locks for c in waiting) >= 1
     assert any(c.locktype == "transactionid" and c.mode == "ShareLock" and not c.granted for c in counts)
-    relations = {r.relation: r for r in relation_locks()}
+    relations = {r.relation: r for r in summary.relations}
     held = relations[blocking.table]
     assert "RowExclusiveLock" in held.modes and held.locks >= 2
 
@@ -69,11 +69,19 @@ def test_locks_are_counted_by_mode_and_relation(blocking):  # noqa: F811
 def test_many_locks_stay_a_few_rows(planter):
     with psycopg.connect(**planter.conn.info.get_parameters(), autocommit=False) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(i) FROM generate_series(1, 5000) AS i")
-        counts = lock_counts()
+        counts = lock_summary().counts
         advisory = [c for c in counts if c.locktype == "advisory"]
         assert sum(c.locks for c in advisory) >= 5000
         assert len(counts) < 40
         conn.rollback()
+
+
+def test_the_reading_sessions_own_locks_are_left_out():
+    from django.db import connection
+
+    with connection.cursor() as cur:  # this test's transaction holds them until it ends
+        cur.execute("SELECT pg_advisory_xact_lock(i) FROM generate_series(1, 50) AS i")
+    assert not any(c.locktype == "advisory" for c in lock_summary().counts)
 
 
 def test_connections_are_counted_against_the_slots(blocking):  # noqa: F811

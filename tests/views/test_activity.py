@@ -39,6 +39,19 @@ def test_htmx_gets_the_live_part_and_pause_stops_the_refresh(client_as, blocking
     assert "hx-trigger" not in paused.split(">", 1)[0] and 'data-testid="resume"' in paused
 
 
+def test_idle_sessions_are_listed_on_asking(client_as, blocking):  # noqa: F811
+    from tests.blocking import own_session
+
+    client = client_as("operator")
+    with own_session() as idle_pid:
+        default = client.get("/activity/").content.decode()
+        assert f'data-pid="{blocking.waiter_pid}"' in default and f'data-pid="{idle_pid}"' not in default
+        everything = client.get("/activity/?all=on").content.decode()
+        assert f'<tr data-pid="{idle_pid}"' in everything
+        # The refresh keeps asking for everything.
+        assert 'hx-get="/activity/?all=on" hx-trigger' in everything
+
+
 def test_confirmation_names_the_query_and_what_happens(client_as, blocking):  # noqa: F811
     page = client_as("dba").get(f"/activity/terminate?pid={blocking.blocker_pid}").content.decode()
     assert "balance = balance - 1 WHERE id = 1" in page

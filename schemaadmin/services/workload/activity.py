@@ -140,6 +140,12 @@ class SessionRow:
     def flagged(self) -> bool:
         return self.long_running or self.idle_in_transaction
 
+    @property
+    def quiet(self) -> bool:
+        """Return whether the session neither works nor waits nor blocks: idle, or a background process at rest."""
+        s = self.session
+        return not (s.blocked_by or self.blocking) and (s.state == "idle" or s.state is None)
+
 
 @dataclass(frozen=True, slots=True)
 class BlockingNode:
@@ -193,6 +199,10 @@ class ActivityReport:
     def connection_groups(self) -> list[tuple[str, dict[str, int]]]:
         return [("By state", self.by_state), ("By role", self.by_role), ("By application", self.by_application)]
 
+    def rows_shown(self, *, everything: bool) -> list[SessionRow]:
+        """Return every row, or only those that are not quiet (what the page lists by default)."""
+        return self.rows if everything else [row for row in self.rows if not row.quiet]
+
     def row(self, pid: int) -> SessionRow | None:
         return next((row for row in self.rows if row.pid == pid), None)
 
@@ -237,7 +247,8 @@ def _reaches_root(pid: int, by_pid: dict[int, SessionRow], roots: list[int]) -> 
 
 
 def _lock_summary(using: str, relation_limit: int) -> LockSummary:
-    counts = pg_activity.lock_counts(using=using)
+    rows = pg_activity.lock_summary(relation_limit=relation_limit, using=using)
+    counts = rows.counts
     by_mode: dict[str, int] = defaultdict(int)
     waiting_by_mode: dict[str, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)
@@ -252,7 +263,7 @@ def _lock_summary(using: str, relation_limit: int) -> LockSummary:
         by_mode=dict(sorted(by_mode.items(), key=lambda item: -item[1])),
         waiting_by_mode=dict(waiting_by_mode),
         by_type=dict(sorted(by_type.items(), key=lambda item: -item[1])),
-        relations=pg_activity.relation_locks(limit=relation_limit, using=using),
+        relations=list(rows.relations),
     )
 
 
