@@ -19,7 +19,7 @@ class ArchiveDropForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("name") and data.get("typed_name") != data.get("name"):
             self.add_error("typed_name", f"Type {data['name']} exactly to drop it.")
         return data

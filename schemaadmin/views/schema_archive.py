@@ -21,7 +21,7 @@ def archive_drop(request: HttpRequest) -> HttpResponse:
     """Drop one archive table once its name is typed; say what happened on the schema page."""
     form = ArchiveDropForm(request.POST)
     if not form.is_valid():
-        problems = [error for errors in form.errors.values() for error in errors]
+        problems = [str(error) for errors in form.errors.values() for error in errors]
         messages.error(request, " ".join(problems) or "Name the archive to drop.")
         return redirect(reverse("schemaadmin:schema") + "#archives")
     try:

@@ -111,7 +111,7 @@ class Archive:
 def migration_drops(loader: MigrationLoader, migration: Migration) -> list[PlannedDrop]:
     """Return each table or column the migration drops, in order, named as in the database."""
     state = loader.project_state((migration.app_label, migration.name), at_end=False)
-    max_name = loader.connection.ops.max_name_length() if loader.connection else NAME_BYTES
+    max_name = (loader.connection.ops.max_name_length() if loader.connection else None) or NAME_BYTES
     found: list[PlannedDrop] = []
     for operation in migration.operations:
         inner = (
