@@ -330,7 +330,7 @@ AREAS = [
     ("templates (with context processors)", "django/template/base.py", "render"),
     ("  of which the layout's context", "schemaadmin/context_processors.py", "layout"),
     ("the view", "schemaadmin/permissions.py", "wrapped"),
-    ("  audit event", "schemaadmin/audit.py", "record"),
+    ("  audit event", "schemaadmin/audit.py", "record_read"),
     ("session + user lookup", "django/contrib/auth/__init__.py", "get_user"),
     ("permission checks", "django/contrib/auth/models.py", "has_perm"),
 ]

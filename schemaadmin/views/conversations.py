@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from schemaadmin.audit import record
+from schemaadmin.audit import record_read
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import ConversationFilter, MessageSearchFilter
 from schemaadmin.forms.browse import ListControls, ThreadControls
@@ -24,7 +24,7 @@ from schemaadmin.services.conversations import (
     thread_window,
 )
 from schemaadmin.services.thread_search import mark_hits, thread_hits
-from schemaadmin.tables.browse import ConversationTable, SearchHitTable
+from schemaadmin.tables.browse import ConversationTable, SearchHitTable, object_url
 from schemaadmin.views.browsing import cursor_from, render_page
 
 PAGE_PARAMETERS = frozenset({"after", "before"})
@@ -88,7 +88,9 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a thread: its latest messages, or the window around/before/after one message."""
     conversation = _conversation(pk)
     controls = ThreadControls(request.GET)
-    context: dict[str, object] = {"conversation": conversation, "controls": controls}
+    # Each message links to itself: the thread's URL is reversed once, not once per message.
+    thread_url = object_url("schemaadmin:conversation", conversation.pk)
+    context: dict[str, object] = {"conversation": conversation, "controls": controls, "thread_url": thread_url}
     if not controls.is_valid():
         return render_page(request, THREAD_TEMPLATE, context, partial="messages", status=400)
     anchor = controls.anchor()
@@ -101,7 +103,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if message is None:
             raise Http404(f"Conversation {conversation.pk} has no message {message_id}.")
         window = thread_window(conversation, size=size, **{kind: message})
-    record(
+    record_read(
         request,
         "conversation.view",
         f"conversation:{conversation.pk}",
@@ -135,7 +137,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def conversation_export(request: HttpRequest, pk: int, fmt: str) -> StreamingHttpResponse:
     """Download the whole conversation as JSON or Markdown, streamed."""
     conversation = _conversation(pk)
-    record(request, "conversation.export", f"conversation:{conversation.pk}", format=fmt)
+    record_read(request, "conversation.export", f"conversation:{conversation.pk}", format=fmt)
     if fmt == "json":
         body, content_type = export_json(conversation), "application/json; charset=utf-8"
     else:

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from schemaadmin.audit import record
+from schemaadmin.audit import record_read
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import matching_users
 from schemaadmin.forms.browse import PageCursor, UserSearch
@@ -56,6 +56,6 @@ def user_detail(request: HttpRequest, pk: str) -> HttpResponse:
         context["cursor_error"] = str(exc)
         return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations", status=400)
     page = conversation_page(Conversation.objects.filter(user=user), order, cursor, app_settings()["PAGE_SIZES"][0])
-    record(request, "user.view", f"user:{user.pk}")
+    record_read(request, "user.view", f"user:{user.pk}")
     context.update(page=page, table=ConversationTable(page.rows, exclude=("user",)))
     return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations")
