@@ -33,6 +33,7 @@ from schemaadmin.pg.schema import (
     schema_snapshot,
 )
 from schemaadmin.services.findings import severity_counts
+from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.schema.diagram import mermaid_er
 from schemaadmin.services.schema.drift import drift_report
 from schemaadmin.services.schema.drift_checks import active_drift_check, last_drift_check, start_drift_check
@@ -48,6 +49,7 @@ class TableView:
     """One table and everything the page lists about it."""
 
     table: TableInfo
+    scope: Scope = Scope.OTHER
     columns: list[ColumnInfo] = field(default_factory=list)
     constraints: list[ConstraintInfo] = field(default_factory=list)
     indexes: list[SchemaIndex] = field(default_factory=list)
@@ -56,7 +58,11 @@ class TableView:
 
 
 def _table_views(snapshot: SchemaSnapshot, wanted: str) -> list[TableView]:
-    views = {t.qualified_name: TableView(t) for t in snapshot.tables if wanted.lower() in t.name.lower()}
+    views = {
+        t.qualified_name: TableView(t, table_scope(t.schema, t.name))
+        for t in snapshot.tables
+        if wanted.lower() in t.name.lower()
+    }
     for column in snapshot.columns:
         if column.qualified_table in views:
             views[column.qualified_table].columns.append(column)
@@ -71,7 +77,18 @@ def _table_views(snapshot: SchemaSnapshot, wanted: str) -> list[TableView]:
             views[key.qualified_table].foreign_keys.append(key)
         if key.qualified_target in views:
             views[key.qualified_target].referenced_by.append(key)
-    return list(views.values())
+    # The product's tables first, then the frameworks', then the rest: what a reader of this page came for.
+    order = {scope: rank for rank, scope in enumerate(Scope)}
+    return sorted(views.values(), key=lambda v: (order[v.scope], v.table.qualified_name))
+
+
+def _contents(tables: list[TableView]) -> list[tuple[str, list[TableView]]]:
+    """Return (heading, tables) per scope that has tables, in the page's order."""
+    return [
+        (scope.label, [t for t in tables if t.scope is scope])
+        for scope in Scope
+        if any(t.scope is scope for t in tables)
+    ]
 
 
 def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot, list[TableView]]:
@@ -91,6 +108,7 @@ def live_schema(request: HttpRequest) -> HttpResponse:
         "form": form,
         "snapshot": snapshot,
         "tables": tables,
+        "contents": _contents(tables),
         "diagram": mermaid_er(snapshot, tables={t.table.qualified_name for t in tables}),
     }
     return render_page(request, "schemaadmin/schema/live.html", context, status=400 if form.errors else 200)

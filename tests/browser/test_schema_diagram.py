@@ -111,3 +111,43 @@ def test_drift_page_follows_the_worker_s_replay_and_lists_a_hand_made_index(
     finally:
         planter.sql("DROP INDEX public.users_made_in_psql")
     assert console_errors == []
+
+
+def test_live_schema_contents_open_a_collapsed_card_and_the_diagram_zooms_and_fits(
+    page, role_user, sign_in, console_errors, screenshot
+):
+    role_user("operator", "olga")
+    page.goto("/schema/tables/")
+    sign_in("olga")
+    cards = page.get_by_test_id("schema-table")
+    expect(cards.first).to_have_attribute("data-scope", "product")
+    messages = page.locator('[data-table="public.conversation_messages"]')
+    expect(messages.get_by_test_id("columns")).to_be_hidden()  # collapsed until asked for
+    page.get_by_test_id("schema-contents").get_by_role("link", name="conversation_messages", exact=True).click()
+    expect(messages.get_by_test_id("columns")).to_be_visible()
+    expect(messages.get_by_test_id("columns")).to_contain_text("timestamptz")
+    expect(page.locator('[data-table="public.users"] [data-testid=columns]')).to_be_hidden()
+    page.get_by_role("button", name="Expand all").click()
+    expect(page.locator('[data-table="public.users"] [data-testid=columns]')).to_contain_text("varchar(128)")
+    page.get_by_role("button", name="Collapse all").click()
+    expect(messages.get_by_test_id("columns")).to_be_hidden()
+
+    frame = page.frame_locator("#schema-diagram-frame")
+    diagram = frame.get_by_test_id("schema-diagram")
+    expect(diagram).to_have_attribute("data-rendered", "true", timeout=30_000)
+    expect(diagram).to_have_attribute("data-scale", "1.000")
+    frame.get_by_role("button", name="Fit").click()
+    fitted = float(diagram.get_attribute("data-scale"))
+    assert fitted < 1
+    width = diagram.locator("svg").evaluate("el => el.getBoundingClientRect().width")
+    view = diagram.evaluate("el => el.clientWidth")
+    assert width <= view + 1, (width, view)
+    frame.get_by_role("button", name="Zoom in").click()
+    expect(diagram).to_have_attribute("data-scale", f"{fitted * 1.25:.3f}")
+    expect(diagram.locator("svg")).not_to_contain_text("character_varying")
+    screenshot("schema-live")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.reload()
+    expect(page.get_by_test_id("schema-contents")).to_be_visible()
+    page.screenshot(path=screenshot("schema-live-phone").with_name("schema-live-phone-view.png"))
+    assert console_errors == []

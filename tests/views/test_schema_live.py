@@ -33,8 +33,8 @@ def test_every_table_with_columns_constraints_indexes_and_relations(operator, dj
     for table in ("public.users", "public.conversations", "public.conversation_messages", "public.django_migrations"):
         assert f'data-table="{table}"' in page
     section = page[page.index('data-table="public.conversations"') :]
-    section = section[: section.index("</section>")]
-    assert "<code>user_id</code>" in section and "<code>uuid</code>" in section and "NOT NULL" in section
+    section = section[: section.index("</details>")]
+    assert "<code>user_id</code>" in section and '<code title="uuid">uuid</code>' in section and "NOT NULL" in section
     assert '(user_id) → <a href="#table-public-users">public.users</a> (id)' in section
     assert "primary key" in section and "CREATE INDEX" in section
     assert 'href="/tables/public.conversations/"' in section  # operators may open table health
@@ -175,3 +175,19 @@ def test_the_schema_browser_is_read_only_and_support_cannot_queue_a_drift_check(
     assert dba.put("/schema/drift/").status_code == 405
     assert client_as("support").post("/schema/drift/").status_code == 403
     assert not DriftCheck.objects.exists()
+
+
+@pytest.mark.django_db
+def test_live_schema_lists_product_tables_first_with_contents_collapsed_cards_and_short_types(client_as):
+    page = client_as("operator").get("/schema/tables/").content.decode()
+    scopes = re.findall(r'data-testid="schema-table" data-table="[^"]+" data-scope="(\w+)"', page)
+    assert scopes[0] == "product" and scopes == sorted(scopes, key=["product", "framework", "other"].index)
+    tables = re.findall(r'data-testid="schema-table" data-table="([^"]+)"', page)
+    contents = page[page.index('data-testid="schema-contents"') : page.index("</nav>", page.index("schema-contents"))]
+    assert contents.count('<a href="#table-') == len(tables) and "Product tables (6)" in contents
+    assert re.search(r'<details class="card mb-2 schema-table"[^>]*data-table="public.users"[^>]*>', page)
+    assert not re.search(r'<details [^>]*data-table="public.users"[^>]* open>', page)  # collapsed
+    assert re.search(r'<code title="character varying\(\d+\)">varchar\(\d+\)</code>', page)
+    assert ">timestamptz</code>" in page
+    diagram = page[page.index('data-testid="diagram-source"') :]
+    assert "character_varying" not in diagram and "varchar(" in diagram

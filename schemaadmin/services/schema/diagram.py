@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Collection
 
 from schemaadmin.pg.schema import ColumnInfo, SchemaSnapshot
+from schemaadmin.services.schema.types import short_type
 
 __all__ = ["mermaid_er"]
 
@@ -61,7 +62,7 @@ def mermaid_er(snapshot: SchemaSnapshot, *, tables: Collection[str] | None = Non
             order = ",".join(m for m in ("PK", "FK", "UK") if m in markers)
             word = _word(column.name)
             comment = f' "{_label(column.name)}"' if word != column.name else ""
-            lines.append(f"        {_word(column.type)} {word} {order}{comment}")
+            lines.append(f"        {_word(short_type(column.type))} {word} {order}{comment}")
         lines.append("    }")
     for foreign_key in snapshot.foreign_keys:
         child, parent = ids.get(foreign_key.qualified_table), ids.get(foreign_key.qualified_target)

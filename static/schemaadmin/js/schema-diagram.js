@@ -15,6 +15,7 @@
     try {
       const { svg } = await window.mermaid.render("schema-diagram-svg", source);
       target.innerHTML = svg;
+      zoomable(target);
       target.dataset.rendered = "true";
     } catch (error) {
       status.textContent = `The diagram could not be drawn: ${error.message || error}`;
@@ -25,6 +26,64 @@
       const height = target.offsetTop + target.scrollHeight + (target.offsetHeight - target.clientHeight);
       window.parent.postMessage({ type: MESSAGE, height }, window.location.origin);
     }
+  }
+
+  // Zoom with the toolbar or Ctrl/Cmd + wheel (about the pointer), fit the drawing to the view, pan by dragging.
+  function zoomable(target) {
+    const svg = target.querySelector("svg");
+    const toolbar = document.querySelector("[data-testid=diagram-toolbar]");
+    if (!svg || !toolbar || !svg.viewBox.baseVal || !svg.viewBox.baseVal.width) return;
+    const natural = { width: svg.viewBox.baseVal.width, height: svg.viewBox.baseVal.height };
+    let scale = 1;
+    function zoomTo(next, x = target.clientWidth / 2, y = target.clientHeight / 2) {
+      const bounded = Math.min(4, Math.max(0.1, next));
+      // Keep the drawing's point under (x, y) where it is.
+      const pointX = (target.scrollLeft + x) / scale;
+      const pointY = (target.scrollTop + y) / scale;
+      scale = bounded;
+      svg.style.maxWidth = "none";
+      svg.style.width = `${natural.width * scale}px`;
+      svg.style.height = `${natural.height * scale}px`;
+      target.scrollLeft = pointX * scale - x;
+      target.scrollTop = pointY * scale - y;
+      target.dataset.scale = scale.toFixed(3);
+    }
+    function fitToView() {
+      const available = window.innerHeight - toolbar.offsetHeight - 8;
+      zoomTo(Math.min(target.clientWidth / natural.width, available / natural.height));
+      target.scrollLeft = 0;
+      target.scrollTop = 0;
+    }
+    toolbar.hidden = false;
+    toolbar.addEventListener("click", (event) => {
+      const action = event.target.closest("button[data-zoom]")?.dataset.zoom;
+      if (action === "in") zoomTo(scale * 1.25);
+      else if (action === "out") zoomTo(scale / 1.25);
+      else if (action === "fit") fitToView();
+      else if (action === "reset") zoomTo(1);
+    });
+    target.addEventListener("wheel", (event) => {
+      if (!event.ctrlKey && !event.metaKey) return;  // a plain wheel scrolls, as everywhere
+      event.preventDefault();
+      const rect = target.getBoundingClientRect();
+      zoomTo(scale * (event.deltaY < 0 ? 1.1 : 1 / 1.1), event.clientX - rect.left, event.clientY - rect.top);
+    }, { passive: false });
+    let drag = null;
+    target.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0) return;
+      drag = { x: event.clientX, y: event.clientY, left: target.scrollLeft, top: target.scrollTop };
+      target.setPointerCapture(event.pointerId);
+      target.classList.add("panning");
+    });
+    target.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      target.scrollLeft = drag.left - (event.clientX - drag.x);
+      target.scrollTop = drag.top - (event.clientY - drag.y);
+    });
+    const stop = () => { drag = null; target.classList.remove("panning"); };
+    target.addEventListener("pointerup", stop);
+    target.addEventListener("pointercancel", stop);
+    zoomTo(1);
   }
 
   function fit(frame) {
