@@ -28,7 +28,9 @@ def _bound(request: HttpRequest, **empty: object) -> tuple[QueryWindowForm, dict
     state = availability()
     databases, roles = filter_choices() if state.state != "unreachable" else ([], [])
     form = QueryWindowForm(request.GET, databases=databases, roles=roles)
-    return form, {"form": form, "availability": state, **empty}
+    # What links to a statement's page carry, so that it opens on the same window and filters.
+    keep_query = f"?{request.GET.urlencode()}" if request.GET else ""
+    return form, {"form": form, "availability": state, "keep_query": keep_query, **empty}
 
 
 @permission_required("view_health")
@@ -40,7 +42,9 @@ def query_list(request: HttpRequest) -> HttpResponse:
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
     start, end = form.window_bounds()
     data = form.cleaned_data
-    context["stats"] = query_stats(start, end, order=data["order"], limit=data["limit"], **form.filters())
+    context["stats"] = query_stats(
+        start, end, order=data["order"], limit=data["limit"], state=context["availability"], **form.filters()
+    )
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
 

@@ -123,9 +123,11 @@ def _names(using: str) -> tuple[dict[int, str], dict[int, str]]:
     return database_names(using=using), role_names(using=using)
 
 
-def _owner_ids(database: str | None, role: str | None, using: str) -> tuple[int | None, int | None, bool]:
+def _owner_ids(
+    database: str | None, role: str | None, names: tuple[dict[int, str], dict[int, str]]
+) -> tuple[int | None, int | None, bool]:
     """Return the oids of the named database and role, and whether every name given was found."""
-    databases, roles = _names(using) if database or role else ({}, {})
+    databases, roles = names
     dbid = next((oid for oid, name in databases.items() if name == database), None) if database else None
     userid = next((oid for oid, name in roles.items() if name == role), None) if role else None
     return dbid, userid, (dbid is not None or not database) and (userid is not None or not role)
@@ -198,18 +200,19 @@ def query_stats(
     database: str | None = None,
     role: str | None = None,
     with_series: bool = True,
+    state: Availability | None = None,
     using: str = "default",
 ) -> QueryStats:
     """Return the statements that cost most in [start, end); without snapshots there, the live view's since reset."""
-    state = availability(using=using)
+    state = state or availability(using=using)
     records = router.db_for_read(QuerySnapshot)
     if order not in ORDERS:
         raise ValueError(f"Unknown order {order!r}; one of {', '.join(ORDERS)}.")
     covered = query_history.has_deltas(using, start, end, using=records)
     if not covered and not state.ok:
         return QueryStats(availability=state, start=None, end=end)
-    dbid, userid, found = _owner_ids(database, role, using)
     databases, roles = _names(using)
+    dbid, userid, found = _owner_ids(database, role, (databases, roles))
     if not covered:
         info = statements_info(using=using)
         live = [] if not found else live_statements(order=order, limit=limit, dbid=dbid, userid=userid, using=using)
@@ -295,8 +298,8 @@ def statement_history(
 ) -> StatementHistory:
     """Return one statement's figures in [start, end) per database and role, and its calls and time per bucket."""
     records = router.db_for_read(QuerySnapshot)
-    dbid, userid, found = _owner_ids(database, role, using)
     databases, roles = _names(using)
+    dbid, userid, found = _owner_ids(database, role, (databases, roles))
     totals = (
         query_history.window_totals(
             using, start, end, limit=1000, dbid=dbid, userid=userid, queryid=queryid, using=records
@@ -355,10 +358,10 @@ def regressions(
 ) -> list[Regression]:
     """Return the statements whose mean time rose most from the earlier window to the later one."""
     records = router.db_for_read(QuerySnapshot)
-    dbid, userid, found = _owner_ids(database, role, using)
+    databases, roles = _names(using)
+    dbid, userid, found = _owner_ids(database, role, (databases, roles))
     if not found:
         return []
-    databases, roles = _names(using)
     min_calls = max(1, int(app_settings()["QUERY_STATS_REGRESSION_MIN_CALLS"]))
     changes = query_history.regressions(
         using, before, after, min_calls=min_calls, limit=limit, dbid=dbid, userid=userid, using=records
