@@ -12,7 +12,14 @@ from schemaadmin.models.operations import (
     MigrationApply,
     RecallCheck,
 )
-from schemaadmin.models.query_stats import QuerySnapshot, QueryStatBaseline, QueryStatDelta, QueryStatRollup, QueryText
+from schemaadmin.models.query_stats import (
+    QuerySnapshot,
+    QueryStatBaseline,
+    QueryStatDelta,
+    QueryStatKey,
+    QueryStatRollup,
+    QueryText,
+)
 
 # The chat product's own tables: what the EXPLAIN console's role may read, and nothing of SchemaAdmin's.
 PRODUCT_MODELS = (ChatUser, Conversation, Message, ConversationPreference, KnowledgeBaseDocument, KnowledgeBaseChunk)
@@ -38,6 +45,7 @@ __all__ = [
     "QuerySnapshot",
     "QueryStatBaseline",
     "QueryStatDelta",
+    "QueryStatKey",
     "QueryStatRollup",
     "QueryText",
     "RecallCheck",

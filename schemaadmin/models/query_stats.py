@@ -1,8 +1,8 @@
 """Query statistics over time: pg_stat_statements snapshots kept as deltas, their roll-ups, and statement texts.
 
 The snapshot task (services/workload/snapshots.py) reads the counters every few minutes and stores, per snapshot,
-what each statement did since the previous one. A window's figures are sums of deltas; hour and day roll-ups keep
-a week's sum to a few thousand rows. The SQL that writes and reads these tables is in pg/query_history.py, which
+what each statement did since the previous one. A window's figures are sums of deltas, read from running totals;
+hour and day roll-ups hold the series. The SQL that writes and reads these tables is in pg/query_history.py, which
 names them by their db_table.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["QuerySnapshot", "QueryStatBaseline", "QueryStatDelta", "QueryStatRollup", "QueryText"]
+__all__ = ["QuerySnapshot", "QueryStatBaseline", "QueryStatDelta", "QueryStatKey", "QueryStatRollup", "QueryText"]
 
 
 class _Counters(models.Model):
@@ -60,7 +60,12 @@ class QuerySnapshot(models.Model):
 
 
 class QueryStatDelta(_Counters):
-    """What one statement (database, role, queryid) did between a snapshot and the one before it."""
+    """What one statement (database, role, queryid) did between a snapshot and the one before it.
+
+    The cum_ columns are the statement's running totals over its stored deltas up to this one, so that a window's
+    sum is two index probes per statement (the last running total in the window less the one before its first
+    delta), however long the window.
+    """
 
     pk = models.CompositePrimaryKey("snapshot_id", "dbid", "userid", "queryid")
     # Deleted with its snapshot by the database (pruning deletes whole days of rows: never through Python).
@@ -68,11 +73,56 @@ class QueryStatDelta(_Counters):
     dbid = models.BigIntegerField()
     userid = models.BigIntegerField()
     queryid = models.BigIntegerField()
+    cum_calls = models.BigIntegerField(db_default=0)
+    cum_total_ms = models.FloatField(db_default=0)
+    cum_rows = models.BigIntegerField(db_default=0)
+    cum_shared_blks_hit = models.BigIntegerField(db_default=0)
+    cum_shared_blks_read = models.BigIntegerField(db_default=0)
+    cum_temp_blks_written = models.BigIntegerField(db_default=0)
 
     class Meta:
         db_table = "schemaadmin_query_stat_delta"
-        # One statement's history (its detail page): its deltas in snapshot order.
-        indexes = [models.Index(fields=["queryid", "snapshot"], name="query_stat_delta_queryid")]
+        indexes = [
+            # One statement's history (its detail page): its deltas in snapshot order.
+            models.Index(fields=["queryid", "snapshot"], name="query_stat_delta_queryid"),
+            # A window's sums: per statement, the first and last delta of the window, read from the index alone.
+            models.Index(
+                fields=["dbid", "userid", "queryid", "snapshot"],
+                name="query_stat_delta_running",
+                include=[
+                    "calls",
+                    "total_ms",
+                    "rows",
+                    "shared_blks_hit",
+                    "shared_blks_read",
+                    "temp_blks_written",
+                    "cum_calls",
+                    "cum_total_ms",
+                    "cum_rows",
+                    "cum_shared_blks_hit",
+                    "cum_shared_blks_read",
+                    "cum_temp_blks_written",
+                ],
+            ),
+        ]
+
+
+class QueryStatKey(models.Model):
+    """A statement that has stored deltas, and when its first and latest were taken: a window's candidates."""
+
+    pk = models.CompositePrimaryKey("database_alias", "dbid", "userid", "queryid")
+    database_alias = models.TextField()
+    dbid = models.BigIntegerField()
+    userid = models.BigIntegerField()
+    queryid = models.BigIntegerField()
+    first_taken_at = models.DateTimeField()
+    last_taken_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "schemaadmin_query_stat_key"
+
+    def __str__(self) -> str:
+        return f"statement {self.queryid} of {self.dbid}/{self.userid}"
 
 
 class QueryStatRollup(_Counters):

@@ -1,15 +1,16 @@
 """Query statistics over time in SchemaAdmin's own tables: write a snapshot's deltas, sum windows, prune.
 
-The tables are the models of models/query_stats.py (named here by their db_table). A window [start, end) is summed
-from three sources so that even fourteen days read a few thousand rows: whole UTC days from the day roll-ups,
-whole hours at its edges from the hour roll-ups, and the snapshots of the partial hours at its very ends.
+The tables are the models of models/query_stats.py (named here by their db_table). Every delta also carries its
+statement's running totals, so a window [start, end) sums to two index probes per statement that has deltas in it
+(the last running total in the window, less the running total before its first delta there): fourteen days cost
+what one hour does. Hour and day roll-ups serve the series (sparklines and a statement's chart).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from schemaadmin.pg.connection import cursor, fetch_one, fetch_rows
@@ -36,6 +37,7 @@ DELTAS = "schemaadmin_query_stat_delta"
 ROLLUPS = "schemaadmin_query_stat_rollup"
 BASELINE = "schemaadmin_query_stat_baseline"
 TEXTS = "schemaadmin_query_text"
+KEYS = "schemaadmin_query_stat_key"
 COUNTERS = ("calls", "total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
 
 
@@ -100,6 +102,7 @@ def record_deltas(
     alias: str,
     counters: Sequence[StatementCounters],
     *,
+    taken_at: datetime,
     reset: bool,
     limit: int,
     using: str = "default",
@@ -136,15 +139,39 @@ def record_deltas(
             FROM compared
             WHERE CASE WHEN restarted THEN calls ELSE calls - b_calls END > 0
         ),
-        kept AS (
-            INSERT INTO {DELTAS} (snapshot_id, dbid, userid, queryid, calls, total_ms, rows,
-                                  shared_blks_hit, shared_blks_read, temp_blks_written)
-            SELECT %(snapshot)s, dbid, userid, queryid, calls, total_ms, rows,
-                   shared_blks_hit, shared_blks_read, temp_blks_written
+        top AS (
+            SELECT *
             FROM changed
             ORDER BY total_ms DESC, queryid
             LIMIT %(limit)s
-            RETURNING queryid
+        ),
+        kept AS (
+            INSERT INTO {DELTAS} (snapshot_id, dbid, userid, queryid, calls, total_ms, rows,
+                                  shared_blks_hit, shared_blks_read, temp_blks_written,
+                                  cum_calls, cum_total_ms, cum_rows, cum_shared_blks_hit, cum_shared_blks_read,
+                                  cum_temp_blks_written)
+            SELECT %(snapshot)s, t.dbid, t.userid, t.queryid, t.calls, t.total_ms, t.rows,
+                   t.shared_blks_hit, t.shared_blks_read, t.temp_blks_written,
+                   coalesce(p.cum_calls, 0) + t.calls, coalesce(p.cum_total_ms, 0) + t.total_ms,
+                   coalesce(p.cum_rows, 0) + t.rows, coalesce(p.cum_shared_blks_hit, 0) + t.shared_blks_hit,
+                   coalesce(p.cum_shared_blks_read, 0) + t.shared_blks_read,
+                   coalesce(p.cum_temp_blks_written, 0) + t.temp_blks_written
+            FROM top AS t
+            LEFT JOIN LATERAL (
+                SELECT d.cum_calls, d.cum_total_ms, d.cum_rows, d.cum_shared_blks_hit, d.cum_shared_blks_read,
+                       d.cum_temp_blks_written
+                FROM {DELTAS} AS d
+                WHERE d.dbid = t.dbid AND d.userid = t.userid AND d.queryid = t.queryid
+                ORDER BY d.snapshot_id DESC
+                LIMIT 1
+            ) AS p ON true
+            RETURNING dbid, userid, queryid
+        ),
+        keys AS (
+            INSERT INTO {KEYS} AS k (database_alias, dbid, userid, queryid, first_taken_at, last_taken_at)
+            SELECT %(alias)s, dbid, userid, queryid, %(taken_at)s, %(taken_at)s
+            FROM kept
+            ON CONFLICT (database_alias, dbid, userid, queryid) DO UPDATE SET last_taken_at = EXCLUDED.last_taken_at
         )
         SELECT (SELECT count(*) FROM changed) AS changed,
                (SELECT count(*) FROM kept) AS kept,
@@ -154,7 +181,14 @@ def record_deltas(
                    WHERE NOT EXISTS (SELECT 1 FROM {TEXTS} AS t WHERE t.queryid = k.queryid)
                ) AS missing_texts
         """,  # noqa: S608 -- table names are this module's constants
-        {**_counter_arrays(counters), "snapshot": snapshot_id, "alias": alias, "reset": reset, "limit": limit},
+        {
+            **_counter_arrays(counters),
+            "snapshot": snapshot_id,
+            "alias": alias,
+            "taken_at": taken_at,
+            "reset": reset,
+            "limit": limit,
+        },
         using=using,
     )
     assert row is not None
@@ -236,6 +270,14 @@ def prune_before(alias: str, cutoff: datetime, *, using: str = "default") -> int
             """,  # noqa: S608 -- table names are this module's constants
             {"alias": alias, "cutoff": cutoff},
         )
+        cur.execute(
+            f"""
+            DELETE FROM {KEYS}
+            WHERE database_alias = %(alias)s
+              AND last_taken_at < %(cutoff)s
+            """,  # noqa: S608 -- table names are this module's constants
+            {"alias": alias, "cutoff": cutoff},
+        )
         if snapshots:
             cur.execute(
                 f"""
@@ -247,87 +289,41 @@ def prune_before(alias: str, cutoff: datetime, *, using: str = "default") -> int
     return snapshots
 
 
-def _ceil(moment: datetime, unit: timedelta) -> datetime:
-    floor = _floor(moment, unit)
-    return floor if floor == moment else floor + unit
-
-
-def _floor(moment: datetime, unit: timedelta) -> datetime:
-    moment = moment.astimezone(UTC)
-    if unit == timedelta(days=1):
-        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pieces:
-    """Where a window's sums come from: snapshot ranges, hour-bucket ranges and one day-bucket range."""
-
-    snapshots: tuple[tuple[datetime, datetime], ...]
-    hours: tuple[tuple[datetime, datetime], ...]
-    days: tuple[datetime, datetime]
-
-
-def _pieces(start: datetime, end: datetime) -> _Pieces:
-    hour, day = timedelta(hours=1), timedelta(days=1)
-    first_hour, last_hour = _ceil(start, hour), _floor(end, hour)
-    if first_hour >= last_hour:  # inside one hour, or across one boundary: snapshots only
-        return _Pieces(snapshots=((start, end),), hours=(), days=(end, end))
-    first_day, last_day = _ceil(start, day), _floor(end, day)
-    if first_day >= last_day:
-        return _Pieces(
-            snapshots=((start, first_hour), (last_hour, end)), hours=((first_hour, last_hour),), days=(end, end)
-        )
-    return _Pieces(
-        snapshots=((start, first_hour), (last_hour, end)),
-        hours=((first_hour, first_day), (last_day, last_hour)),
-        days=(first_day, last_day),
-    )
-
-
-def _window_sql(prefix: str, start: datetime, end: datetime, params: dict[str, Any]) -> str:
-    """Return a SELECT of the window's rows (before summing), adding its parameters under prefix."""
-    pieces = _pieces(start, end)
-    snapshot_ranges = " OR ".join(
-        f"(s.taken_at >= %({prefix}s{i}a)s AND s.taken_at < %({prefix}s{i}b)s)" for i in range(len(pieces.snapshots))
-    )
-    for i, (a, b) in enumerate(pieces.snapshots):
-        params[f"{prefix}s{i}a"], params[f"{prefix}s{i}b"] = a, b
-    hour_ranges = " OR ".join(
-        f"(r.bucket >= %({prefix}h{i}a)s AND r.bucket < %({prefix}h{i}b)s)" for i in range(len(pieces.hours))
-    )
-    for i, (a, b) in enumerate(pieces.hours):
-        params[f"{prefix}h{i}a"], params[f"{prefix}h{i}b"] = a, b
-    params[f"{prefix}da"], params[f"{prefix}db"] = pieces.days
-    columns = "dbid, userid, queryid, " + ", ".join(COUNTERS)
+def _sums_sql(prefix: str, start: datetime, end: datetime, params: dict[str, Any]) -> str:
+    """Return a SELECT of each statement's sums over [start, end), adding its parameters under prefix."""
+    params[f"{prefix}start"], params[f"{prefix}end"] = start, end
+    sums = ",\n".join(f"last.cum_{name} - (first.cum_{name} - first.{name}) AS {name}" for name in COUNTERS)
     return f"""
-        SELECT d.{columns.replace(", ", ", d.")}
-        FROM {DELTAS} AS d
-        WHERE d.snapshot_id IN (
-            SELECT s.id FROM {SNAPSHOTS} AS s WHERE s.database_alias = %(alias)s AND ({snapshot_ranges})
-        )
-          AND (%(dbid)s::bigint IS NULL OR d.dbid = %(dbid)s::bigint)
-          AND (%(userid)s::bigint IS NULL OR d.userid = %(userid)s::bigint)
-        UNION ALL
-        SELECT r.{columns.replace(", ", ", r.")}
-        FROM {ROLLUPS} AS r
-        WHERE r.database_alias = %(alias)s
-          AND r.span = 'hour'
-          AND ({hour_ranges or "false"})
-          AND (%(dbid)s::bigint IS NULL OR r.dbid = %(dbid)s::bigint)
-          AND (%(userid)s::bigint IS NULL OR r.userid = %(userid)s::bigint)
-        UNION ALL
-        SELECT r.{columns.replace(", ", ", r.")}
-        FROM {ROLLUPS} AS r
-        WHERE r.database_alias = %(alias)s
-          AND r.span = 'day'
-          AND r.bucket >= %({prefix}da)s AND r.bucket < %({prefix}db)s
-          AND (%(dbid)s::bigint IS NULL OR r.dbid = %(dbid)s::bigint)
-          AND (%(userid)s::bigint IS NULL OR r.userid = %(userid)s::bigint)
-    """  # noqa: S608 -- table names are constants; every value is a parameter
-
-
-_SUMS = ", ".join(f"sum({name}) AS {name}" for name in COUNTERS)
+        SELECT k.dbid, k.userid, k.queryid, {sums}
+        FROM {KEYS} AS k
+        CROSS JOIN (
+            SELECT (SELECT min(id) FROM {SNAPSHOTS}
+                    WHERE database_alias = %(alias)s AND taken_at >= %({prefix}start)s) AS first_id,
+                   (SELECT max(id) FROM {SNAPSHOTS}
+                    WHERE database_alias = %(alias)s AND taken_at < %({prefix}end)s) AS last_id
+        ) AS bounds
+        CROSS JOIN LATERAL (
+            SELECT d.snapshot_id, {", ".join(f"d.{name}, d.cum_{name}" for name in COUNTERS)}
+            FROM {DELTAS} AS d
+            WHERE d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
+              AND d.snapshot_id >= bounds.first_id
+            ORDER BY d.snapshot_id
+            LIMIT 1
+        ) AS first
+        CROSS JOIN LATERAL (
+            SELECT d.snapshot_id, {", ".join(f"d.cum_{name}" for name in COUNTERS)}
+            FROM {DELTAS} AS d
+            WHERE d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
+              AND d.snapshot_id <= bounds.last_id
+            ORDER BY d.snapshot_id DESC
+            LIMIT 1
+        ) AS last
+        WHERE k.database_alias = %(alias)s
+          AND k.last_taken_at >= %({prefix}start)s AND k.first_taken_at < %({prefix}end)s
+          AND (%(dbid)s::bigint IS NULL OR k.dbid = %(dbid)s::bigint)
+          AND (%(userid)s::bigint IS NULL OR k.userid = %(userid)s::bigint)
+          AND first.snapshot_id <= last.snapshot_id
+    """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
 
 
 def window_totals(
@@ -345,20 +341,17 @@ def window_totals(
     """Return the statements that cost most in [start, end) by the order's column, with their texts and shares."""
     column = ORDERS[order]
     params: dict[str, Any] = {"alias": alias, "dbid": dbid, "userid": userid, "queryid": queryid, "limit": limit}
-    rows = _window_sql("w", start, end, params)
+    sums = _sums_sql("w", start, end, params)
     return fetch_rows(
         StatementTotals,
         f"""
-        WITH summed AS (
-            SELECT dbid, userid, queryid, {_SUMS}
-            FROM ({rows}) AS pieces
-            GROUP BY dbid, userid, queryid
-        ),
+        WITH summed AS ({sums}),
         ranked AS (
             SELECT summed.*,
                    summed.total_ms / NULLIF(summed.calls, 0) AS mean_ms,
                    coalesce(summed.total_ms / NULLIF(sum(summed.total_ms) OVER (), 0), 0) AS share
             FROM summed
+            WHERE summed.calls > 0
         ),
         top AS (
             SELECT *
@@ -477,21 +470,13 @@ def regressions(
 ) -> list[StatementChange]:
     """Return the statements whose mean time rose most from the earlier window to the later one."""
     params: dict[str, Any] = {"alias": alias, "dbid": dbid, "userid": userid, "limit": limit, "min_calls": min_calls}
-    earlier = _window_sql("b", *before, params)
-    later = _window_sql("a", *after, params)
+    earlier = _sums_sql("b", *before, params)
+    later = _sums_sql("a", *after, params)
     return fetch_rows(
         StatementChange,
         f"""
-        WITH earlier AS (
-            SELECT dbid, userid, queryid, sum(calls) AS calls, sum(total_ms) AS total_ms
-            FROM ({earlier}) AS pieces
-            GROUP BY dbid, userid, queryid
-        ),
-        later AS (
-            SELECT dbid, userid, queryid, sum(calls) AS calls, sum(total_ms) AS total_ms
-            FROM ({later}) AS pieces
-            GROUP BY dbid, userid, queryid
-        ),
+        WITH earlier AS ({earlier}),
+        later AS ({later}),
         changed AS (
             SELECT l.dbid, l.userid, l.queryid,
                    e.calls AS before_calls, e.total_ms / e.calls AS before_mean_ms,

@@ -55,7 +55,9 @@ def take_snapshot(*, using: str = "default", now: datetime | None = None) -> Que
         )
         if previous is not None:
             # The first snapshot of a series only sets the baseline: its counters span an unknown time.
-            outcome = query_history.record_deltas(snapshot.pk, using, counters, reset=reset, limit=limit, using=records)
+            outcome = query_history.record_deltas(
+                snapshot.pk, using, counters, taken_at=snapshot.taken_at, reset=reset, limit=limit, using=records
+            )
             query_history.add_to_rollups(snapshot.pk, using=records)
             texts = statement_texts(outcome.missing_texts, using=using) if outcome.missing_texts else {}
             QueryText.objects.using(records).bulk_create(

@@ -137,3 +137,27 @@ def test_a_real_worker_runs_the_snapshot_task(worker):
     app.configure_task("schemaadmin.query_stats_snapshot").defer(timestamp=0)
     wait_for(lambda: QuerySnapshot.objects.exists(), timeout=120, what="the worker's snapshot")
     assert QuerySnapshot.objects.get().previous_taken_at is None
+
+
+def test_a_window_sums_exactly_the_snapshots_taken_in_it_even_after_pruning(orders):
+    from schemaadmin.pg.query_history import window_totals
+
+    now = timezone.now()
+    take_snapshot(now=now - timedelta(minutes=50))
+    for minutes, times in ((40, 2), (30, 3), (20, 4)):
+        orders(times)
+        take_snapshot(now=now - timedelta(minutes=minutes))
+    queryid = QueryText.objects.get(query__contains=f"{orders.table} WHERE amount = $1").queryid
+
+    def calls(start_minutes: int, end_minutes: int) -> int:
+        start, end = now - timedelta(minutes=start_minutes), now - timedelta(minutes=end_minutes)
+        rows = window_totals("default", start, end, queryid=queryid)
+        return sum(row.calls for row in rows)
+
+    assert calls(35, 0) == 3 + 4
+    assert calls(45, 25) == 2 + 3
+    assert calls(60, 0) == 2 + 3 + 4
+    assert calls(15, 0) == 0
+    # The running totals go on counting from what was pruned: a window after it still sums only its own.
+    QuerySnapshot.objects.filter(taken_at__lte=now - timedelta(minutes=40)).delete()
+    assert calls(35, 0) == 3 + 4 and calls(60, 0) == 3 + 4
