@@ -69,7 +69,8 @@ class QueryStatDelta(_Counters):
 
     pk = models.CompositePrimaryKey("snapshot_id", "dbid", "userid", "queryid")
     # Deleted with its snapshot by the database (pruning deletes whole days of rows: never through Python).
-    snapshot = models.ForeignKey(QuerySnapshot, on_delete=models.DB_CASCADE, related_name="+")
+    # The primary key leads with the snapshot: no index of its own.
+    snapshot = models.ForeignKey(QuerySnapshot, on_delete=models.DB_CASCADE, related_name="+", db_index=False)
     dbid = models.BigIntegerField()
     userid = models.BigIntegerField()
     queryid = models.BigIntegerField()
@@ -83,9 +84,8 @@ class QueryStatDelta(_Counters):
     class Meta:
         db_table = "schemaadmin_query_stat_delta"
         indexes = [
-            # One statement's history (its detail page): its deltas in snapshot order.
-            models.Index(fields=["queryid", "snapshot"], name="query_stat_delta_queryid"),
-            # A window's sums: per statement, the first and last delta of the window, read from the index alone.
+            # A window's sums: per statement, the first and last delta of the window, read from the index alone;
+            # and one statement's series, snapshot by snapshot.
             models.Index(
                 fields=["dbid", "userid", "queryid", "snapshot"],
                 name="query_stat_delta_running",

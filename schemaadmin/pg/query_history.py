@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schemaadmin.pg.connection import cursor, fetch_one, fetch_rows
+from schemaadmin.pg.connection import cursor, fetch_one, fetch_row, fetch_rows
 from schemaadmin.pg.stats import ORDERS, StatementCounters, StatementTotals
 
 __all__ = [
@@ -289,9 +289,54 @@ def prune_before(alias: str, cutoff: datetime, *, using: str = "default") -> int
     return snapshots
 
 
-def _sums_sql(prefix: str, start: datetime, end: datetime, params: dict[str, Any]) -> str:
-    """Return a SELECT of each statement's sums over [start, end), adding its parameters under prefix."""
+# A running-total probe costs about as much as summing this many stored deltas: below it, a window sums its deltas.
+ROWS_PER_PROBE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowSize:
+    deltas: int  # stored in the window's snapshots
+    candidates: int  # statements with deltas on both sides of or inside the window
+
+
+def _window_size(alias: str, start: datetime, end: datetime, using: str) -> _WindowSize:
+    size = fetch_row(
+        _WindowSize,
+        f"""
+        SELECT (SELECT coalesce(sum(statements_kept), 0)::bigint FROM {SNAPSHOTS}
+                WHERE database_alias = %(alias)s AND taken_at >= %(start)s AND taken_at < %(end)s) AS deltas,
+               (SELECT count(*) FROM {KEYS}
+                WHERE database_alias = %(alias)s AND last_taken_at >= %(start)s AND first_taken_at < %(end)s)
+                   AS candidates
+        """,  # noqa: S608 -- table names are this module's constants
+        {"alias": alias, "start": start, "end": end},
+        using=using,
+    )
+    assert size is not None
+    return size
+
+
+def _sums_sql(prefix: str, start: datetime, end: datetime, params: dict[str, Any], *, using: str) -> str:
+    """Return a SELECT of each statement's sums over [start, end), adding its parameters under prefix.
+
+    A short window sums its deltas; a longer one takes each candidate statement's running totals at its ends.
+    """
     params[f"{prefix}start"], params[f"{prefix}end"] = start, end
+    size = _window_size(params["alias"], start, end, using)
+    if size.deltas <= ROWS_PER_PROBE * 2 * size.candidates:
+        summed = ", ".join(f"sum(d.{name}) AS {name}" for name in COUNTERS)
+        return f"""
+            SELECT d.dbid, d.userid, d.queryid, {summed}
+            FROM {DELTAS} AS d
+            WHERE d.snapshot_id IN (
+                SELECT s.id FROM {SNAPSHOTS} AS s
+                WHERE s.database_alias = %(alias)s
+                  AND s.taken_at >= %({prefix}start)s AND s.taken_at < %({prefix}end)s
+            )
+              AND (%(dbid)s::bigint IS NULL OR d.dbid = %(dbid)s::bigint)
+              AND (%(userid)s::bigint IS NULL OR d.userid = %(userid)s::bigint)
+            GROUP BY d.dbid, d.userid, d.queryid
+        """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
     sums = ",\n".join(f"last.cum_{name} - (first.cum_{name} - first.{name}) AS {name}" for name in COUNTERS)
     return f"""
         SELECT k.dbid, k.userid, k.queryid, {sums}
@@ -341,7 +386,7 @@ def window_totals(
     """Return the statements that cost most in [start, end) by the order's column, with their texts and shares."""
     column = ORDERS[order]
     params: dict[str, Any] = {"alias": alias, "dbid": dbid, "userid": userid, "queryid": queryid, "limit": limit}
-    sums = _sums_sql("w", start, end, params)
+    sums = _sums_sql("w", start, end, params, using=using)
     return fetch_rows(
         StatementTotals,
         f"""
@@ -425,22 +470,34 @@ def series(
     alias: str,
     start: datetime,
     end: datetime,
-    queryids: Sequence[int],
+    keys: Sequence[tuple[int, int, int]],
     *,
     span: str,
     using: str = "default",
 ) -> list[SeriesPoint]:
-    """Return the statements' calls and time per snapshot ("snapshot") or per hour or day bucket ("hour", "day")."""
-    params = {"alias": alias, "start": start, "end": end, "queryids": list(queryids), "span": span}
+    """Return the statements' (dbid, userid, queryid) calls and time per snapshot, hour or day ("snapshot", …)."""
+    params = {
+        "alias": alias,
+        "start": start,
+        "end": end,
+        "dbids": [key[0] for key in keys],
+        "userids": [key[1] for key in keys],
+        "queryids": [key[2] for key in keys],
+        "span": span,
+    }
     if span == "snapshot":
+        # Through the running-totals index, one range of snapshots per statement.
         sql = f"""
             SELECT s.taken_at AS bucket, d.dbid AS dbid, d.userid AS userid, d.queryid AS queryid,
                    d.calls AS calls, d.total_ms AS total_ms
-            FROM {DELTAS} AS d
+            FROM unnest(%(dbids)s::bigint[], %(userids)s::bigint[], %(queryids)s::bigint[]) AS k(dbid, userid, queryid)
+            JOIN {DELTAS} AS d
+              ON d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
+             AND d.snapshot_id >= (SELECT min(id) FROM {SNAPSHOTS}
+                                   WHERE database_alias = %(alias)s AND taken_at >= %(start)s)
+             AND d.snapshot_id <= (SELECT max(id) FROM {SNAPSHOTS}
+                                   WHERE database_alias = %(alias)s AND taken_at < %(end)s)
             JOIN {SNAPSHOTS} AS s ON s.id = d.snapshot_id
-            WHERE s.database_alias = %(alias)s
-              AND s.taken_at >= %(start)s AND s.taken_at < %(end)s
-              AND d.queryid = ANY(%(queryids)s)
             ORDER BY s.taken_at
         """  # noqa: S608 -- table names are this module's constants
     else:
@@ -451,6 +508,9 @@ def series(
             WHERE r.database_alias = %(alias)s
               AND r.span = %(span)s
               AND r.queryid = ANY(%(queryids)s)
+              AND (r.dbid, r.userid, r.queryid) IN (
+                  SELECT * FROM unnest(%(dbids)s::bigint[], %(userids)s::bigint[], %(queryids)s::bigint[])
+              )
               AND r.bucket >= date_trunc(%(span)s, %(start)s::timestamptz, 'UTC') AND r.bucket < %(end)s
             ORDER BY r.bucket
         """  # noqa: S608 -- table names are this module's constants
@@ -470,8 +530,8 @@ def regressions(
 ) -> list[StatementChange]:
     """Return the statements whose mean time rose most from the earlier window to the later one."""
     params: dict[str, Any] = {"alias": alias, "dbid": dbid, "userid": userid, "limit": limit, "min_calls": min_calls}
-    earlier = _sums_sql("b", *before, params)
-    later = _sums_sql("a", *after, params)
+    earlier = _sums_sql("b", *before, params, using=using)
+    later = _sums_sql("a", *after, params, using=using)
     return fetch_rows(
         StatementChange,
         f"""

@@ -162,7 +162,8 @@ def _series(
     values: dict[tuple[int, int, int], list[float]] = {
         (row.dbid, row.userid, row.queryid): [0.0] * len(buckets) for row in rows
     }
-    points = query_history.series(alias, start, end, [row.queryid for row in rows], span=span, using=records)
+    keys = [(row.dbid, row.userid, row.queryid) for row in rows]
+    points = query_history.series(alias, start, end, keys, span=span, using=records)
     for point in points:
         line = values.get((point.dbid, point.userid, point.queryid))
         index = position.get(point.bucket)
@@ -311,11 +312,10 @@ def statement_history(
     buckets = _buckets(using, start, end, span, records)
     calls: dict[datetime, int] = defaultdict(int)
     time: dict[datetime, float] = defaultdict(float)
-    owners = {(row.dbid, row.userid) for row in totals}
-    for point in query_history.series(using, start, end, [queryid], span=span, using=records):
-        if (point.dbid, point.userid) in owners:
-            calls[point.bucket] += point.calls
-            time[point.bucket] += point.total_ms
+    keys = [(row.dbid, row.userid, row.queryid) for row in totals]
+    for point in query_history.series(using, start, end, keys, span=span, using=records) if keys else ():
+        calls[point.bucket] += point.calls
+        time[point.bucket] += point.total_ms
     return StatementHistory(
         queryid=queryid,
         query=totals[0].query if totals and totals[0].query else statement_text(queryid, using=using),

@@ -139,8 +139,12 @@ def test_a_real_worker_runs_the_snapshot_task(worker):
     assert QuerySnapshot.objects.get().previous_taken_at is None
 
 
-def test_a_window_sums_exactly_the_snapshots_taken_in_it_even_after_pruning(orders):
+@pytest.mark.parametrize("rows_per_probe", [0, 10**9], ids=["running totals", "summed deltas"])
+def test_a_window_sums_exactly_the_snapshots_taken_in_it_even_after_pruning(orders, monkeypatch, rows_per_probe):
+    from schemaadmin.pg import query_history
     from schemaadmin.pg.query_history import window_totals
+
+    monkeypatch.setattr(query_history, "ROWS_PER_PROBE", rows_per_probe)
 
     now = timezone.now()
     take_snapshot(now=now - timedelta(minutes=50))
