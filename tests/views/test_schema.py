@@ -9,6 +9,7 @@ from django.db import connection
 from django.urls import NoReverseMatch, reverse
 
 from tests.services.migration_planting import FIXTURE_PENDING, fixtures_pending  # noqa: F401
+from tests.services.schema.lint_fixtures import lint_fixture_migrations  # noqa: F401
 
 
 def resolves(name: str) -> bool:
@@ -150,3 +151,12 @@ def test_an_unknown_migration_is_a_404_that_says_which(client_as, path, message)
     response = client_as("operator").get(path)
     assert response.status_code == 404
     assert message in response.content.decode()
+
+
+@pytest.mark.usefixtures("lint_fixture_migrations")
+def test_a_safe_change_shows_squawks_alarm_set_aside_with_the_reason(client_as):
+    page = client_as("operator").get("/schema/migrations/schema_fixtures/0020_safe_alterations/").content.decode()
+    assert 'data-testid="lint-clean"' in page and "a squawk alarm SchemaAdmin sets aside as safe" in page
+    assert (
+        "changing-column-type" in page and "SchemaAdmin: a widening type change (varchar(100) to varchar(200))" in page
+    )
