@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.db import DatabaseError
 from django.http import HttpRequest
 
-from schemaadmin.permissions import has_any_role, navigation_for
+from schemaadmin.permissions import NAVIGATION, has_any_role, navigation_for
 from schemaadmin.pg.server import server_info
 
-__all__ = ["layout"]
+__all__ = ["NavLink", "layout", "shortcut_keys"]
+
+# The page "/" opens when it has no search field of its own.
+_SEARCH_PAGE = "Conversations"
+
+
+@dataclass(frozen=True, slots=True)
+class NavLink:
+    """A menu entry as the layout shows it: label, URL and its "g" shortcut letter."""
+
+    label: str
+    url: str
+    key: str
+    search: bool = False
+
+
+@cache
+def shortcut_keys() -> dict[str, str]:
+    """Return label -> letter for "g <letter>": each page's first letter not taken by a page before it in the menu.
+
+    Taken over the whole NAVIGATION, not one user's share of it, so a letter means the same page for every role.
+    """
+    keys: dict[str, str] = {}
+    for item in NAVIGATION:
+        letter = next((c for c in item.label.lower() if c.isalpha() and c not in keys.values() and c != "g"), "")
+        keys[item.label] = letter
+    return keys
+
 
 _SERVER_LABEL_TTL = 60.0
 _server_label: tuple[float, str] | None = None
@@ -35,4 +64,6 @@ def layout(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not has_any_role(user):
         return {"nav_items": [], "database_label": ""}
-    return {"nav_items": navigation_for(user), "database_label": _database_label()}
+    keys = shortcut_keys()
+    links = [NavLink(label, url, keys.get(label, ""), label == _SEARCH_PAGE) for label, url in navigation_for(user)]
+    return {"nav_items": links, "database_label": _database_label()}

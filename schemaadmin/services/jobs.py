@@ -305,7 +305,8 @@ class JobLog:
     def write(self, line: str) -> None:
         """Add one line, stamped with the time; write it now unless the last write is younger than the interval."""
         with self._lock:
-            self._pending.append(f"{time.strftime('%H:%M:%S')} {line.rstrip()}\n")
+            # An exact UTC instant: pages show it in the viewer's zone (formats.log_html), and lines may cross midnight.
+            self._pending.append(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line.rstrip()}\n")
             if time.monotonic() - self._flushed_at >= self._interval:
                 self._flush()
 

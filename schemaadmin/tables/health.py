@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from schemaadmin.formats import when_html
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.index_health import Finding
@@ -170,8 +172,8 @@ class TableRow:
         return max((f.severity.rank for f in self.findings), default=-1)
 
 
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"  # type: ignore[attr-defined]
+def _when(value: datetime | None) -> str:
+    return when_html(value, "ago") if value is not None else "never"
 
 
 class TableTable(_HealthTable):

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from schemaadmin.formats import duration_text
 from schemaadmin.services.workload.activity import CLIENT_BACKEND, BlockingNode, SessionRow
-from schemaadmin.templatetags.humanize_extras import seconds_text
 
 register = template.Library()
 
@@ -49,7 +49,7 @@ def _node(node: BlockingNode, can_signal: bool, terminate: str) -> str:
         if s.blocked_by
         else '<span class="badge text-bg-warning">blocking</span>'
     )
-    transaction = f" · transaction {seconds_text(s.xact_seconds)}" if s.xact_seconds is not None else ""
+    transaction = f" · transaction {duration_text(s.xact_seconds)}" if s.xact_seconds is not None else ""
     action = (
         format_html(
             '<a class="small" href="{}?pid={}" aria-label="Terminate pid {}">Terminate…</a>',
@@ -145,8 +145,8 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
         s.application or "—",
         s.client,
         mark_safe("".join(waiting)),  # each part escaped by format_html
-        seconds_text(s.query_seconds) if s.state == "active" else "",
-        seconds_text(s.xact_seconds),
+        duration_text(s.query_seconds) if s.state == "active" else "",
+        duration_text(s.xact_seconds),
         _query(row),
         mark_safe(actions),  # escaped by format_html
     )

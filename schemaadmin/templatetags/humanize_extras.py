@@ -1,8 +1,17 @@
-"""Number and duration formatting for catalog figures."""
+"""Template filters for the one way SchemaAdmin writes times, durations, numbers, counts, JSON and job logs.
+
+The policy and the functions behind these filters live in schemaadmin/formats.py (tables and views call them too).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
 from django import template
+from django.utils.safestring import SafeString
+
+from schemaadmin import formats
 
 register = template.Library()
 
@@ -23,24 +32,54 @@ def pretty_bytes(value: int | float | None) -> str:
 
 
 @register.filter
-def thousands(value: int | None) -> str:
-    """Format an integer with thousands separators."""
-    return "—" if value is None else f"{value:,}"
+def thousands(value: Any) -> str:
+    """Format a number with thousands separators, integers without decimals."""
+    return formats.number_text(value)
 
 
 @register.filter
-def seconds_text(seconds: float | None) -> str:
-    """Return a duration as people read it: 42 s, 3 min 05 s, 2 h 07 min."""
-    if seconds is None:
-        return ""
-    if seconds < 1:
-        # A small REINDEX takes milliseconds: "0.0 s" would read as "did nothing".
-        return f"{seconds:.2f} s" if seconds >= 0.005 else "< 0.01 s"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+def number(value: Any, decimals: int | None = None) -> str:
+    """Format a number: {{ n|number }} (integers as integers, separators), {{ ms|number:3 }} for decimals."""
+    return formats.number_text(value, None if decimals in (None, "") else int(decimals))
+
+
+@register.filter
+def change(before: float | None, after: float | None) -> str:
+    """{{ before|change:after }}: "+12 %", "−40 %", or "× 973" past the threshold."""
+    return formats.change_text(before, after)
+
+
+@register.filter
+def count(value: int | None, noun: str) -> str:
+    """{{ n|count:"row" }} → "1,234 rows"; irregular plurals as "index|indexes"."""
+    return formats.count_text(value, noun)
+
+
+@register.filter
+def when(value: datetime | None, styles: str = "") -> SafeString:
+    """{{ at|when }}, {{ at|when:"seconds" }}, {{ at|when:"ago" }} or {{ at|when:"time" }}: a <time>."""
+    return formats.when_html(value, styles)
+
+
+@register.filter
+def duration(value: timedelta | float | None, unit: str = "s") -> str:
+    """{{ record.duration|duration }} or {{ seconds|duration }} or {{ ms|duration:"ms" }}: "3 min 05 s"."""
+    return formats.duration_text(value, unit)
+
+
+@register.filter(name="json")
+def json_tree(value: Any) -> SafeString:
+    """{{ value|json }}: formatted, collapsible JSON."""
+    return formats.json_html(value)
+
+
+@register.filter
+def job_log(text: str | None) -> SafeString:
+    """{{ record.log|job_log }}: a job's log with each line's time in the viewer's zone."""
+    return formats.log_html(text)
+
+
+@register.filter
+def ident(value: str | None, name: str | None = None) -> SafeString:
+    """{{ qualified|ident }} or {{ schema|ident:name }}: an identifier that wraps only after "." or "_"."""
+    return formats.ident_html(value, name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -25,7 +24,6 @@ from schemaadmin.services.rebuilds import (
     retry_rebuild,
     start_rebuild,
 )
-from schemaadmin.templatetags.humanize_extras import seconds_text
 from schemaadmin.views.browsing import render_page
 
 __all__ = ["rebuild_cancel", "rebuild_detail", "rebuild_list", "rebuild_new", "rebuild_retry"]
@@ -34,14 +32,6 @@ LIST_TEMPLATE = "schemaadmin/rebuilds/list.html"
 NEW_TEMPLATE = "schemaadmin/rebuilds/new.html"
 DETAIL_TEMPLATE = "schemaadmin/rebuilds/detail.html"
 LATEST = 50
-
-
-@dataclass(frozen=True, slots=True)
-class RebuildRow:
-    """One line of the rebuild list: the record and its duration as people read it."""
-
-    rebuild: IndexRebuild
-    duration: str
 
 
 @permission_required("view_rebuilds")
@@ -60,16 +50,14 @@ def rebuild_list(request: HttpRequest) -> HttpResponse:
         if qualified:
             schema, _, name = qualified.partition(".")
             rebuilds = rebuilds.filter(schema_name=schema, index_name=name)
-        rows = [
-            RebuildRow(r, seconds_text(r.duration.total_seconds() if r.duration else None)) for r in rebuilds[:LATEST]
-        ]
+        rows = list(rebuilds[:LATEST])
     else:
         rows, status = [], 400
     context = {
         "form": form,
         "rebuilds": rows,
         "latest": LATEST,
-        "polling": any(row.rebuild.is_active for row in rows),
+        "polling": any(r.is_active for r in rows),
         "can_rebuild": request.user.has_perm("schemaadmin.rebuild_index"),
     }
     return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows", status=status)
@@ -84,7 +72,6 @@ def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
         "form": form,
         "plan": plan,
         "estimate": plan.estimate if plan else None,
-        "estimated": seconds_text(plan.estimate.estimated_seconds) if plan else "",
         "statements": plan.statements() if plan else [],
         "chosen": chosen,
         "active": active,
@@ -135,10 +122,9 @@ def rebuild_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "rebuild": rebuild,
         "progress": progress,
-        "elapsed": seconds_text(progress.elapsed_seconds if progress else None),
-        "eta": seconds_text(progress.eta_seconds if progress else None),
-        "duration": seconds_text(rebuild.duration.total_seconds() if rebuild.duration else None),
-        "estimated": seconds_text((rebuild.estimate or {}).get("estimated_seconds")),
+        "elapsed": progress.elapsed_seconds if progress else None,
+        "eta": progress.eta_seconds if progress else None,
+        "estimated": (rebuild.estimate or {}).get("estimated_seconds"),
         "recall_checks": recall_checks,
         # The recall check queued when a rebuild succeeds runs after it: the page follows it too, from the
         # moment the success is seen (the check is queued a moment later) until the check has its result.

@@ -1,24 +1,155 @@
-// SchemaAdmin's own script: show every <time datetime> in the viewer's timezone, on load and after htmx swaps.
+// SchemaAdmin's own script, on every page: times in the viewer's zone, wide tables that scroll in place,
+// the collapsing navigation, the colour-scheme toggle and keyboard shortcuts.
 (function () {
   "use strict";
-  const format = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+
+  // --- Times (schemaadmin/formats.py writes <time datetime title data-when> in UTC) ---------------------------
+  const parts = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hourCycle: "h23", timeZoneName: "short",
   });
+  function pieces(instant) {
+    const out = {};
+    parts.formatToParts(instant).forEach(function (p) { out[p.type] = p.value; });
+    return out;
+  }
+  function age(instant) {
+    const seconds = Math.round((Date.now() - instant.getTime()) / 1000);
+    const future = seconds < 0;
+    const s = Math.abs(seconds);
+    let text;
+    if (s < 45) text = s + " s";
+    else if (s < 3600) text = Math.round(s / 60) + " min";
+    else if (s < 86400 * 2) text = Math.round(s / 3600) + " h";
+    else text = Math.round(s / 86400) + " days";
+    if (s < 5) return "just now";
+    return future ? "in " + text : text + " ago";
+  }
+  function showTime(el) {
+    const instant = new Date(el.getAttribute("datetime"));
+    if (isNaN(instant)) return;
+    const p = pieces(instant);
+    const styles = (el.dataset.when || "").split(" ");
+    const clock = styles.includes("time") || styles.includes("log");
+    let text = p.hour + ":" + p.minute;
+    if (clock) text += ":" + p.second;
+    else text = p.year + "-" + p.month + "-" + p.day + " " + text + (styles.includes("seconds") ? ":" + p.second : "");
+    // Log lines sit under a heading that names the zone; every other time names it itself.
+    if (!styles.includes("log")) text += " " + p.timeZoneName;
+    if (styles.includes("ago")) text += " (" + age(instant) + ")";
+    el.textContent = text;
+    el.dataset.localised = "1";
+  }
+  function zoneName() { return pieces(new Date()).timeZoneName; }
   function localise(root) {
-    root.querySelectorAll("time[datetime]:not([data-localised])").forEach(function (el) {
-      const instant = new Date(el.getAttribute("datetime"));
-      if (isNaN(instant)) return;
-      el.title = el.textContent;  // keep the UTC reading on hover
-      el.textContent = format.format(instant);
-      el.dataset.localised = "1";
+    root.querySelectorAll("time[datetime]").forEach(showTime);
+    root.querySelectorAll("[data-local-zone]").forEach(function (el) { el.textContent = zoneName(); });
+  }
+  // Ages go stale on a page kept open all day.
+  window.setInterval(function () { document.querySelectorAll('time[data-when~="ago"]').forEach(showTime); }, 30000);
+
+  // --- Wide tables scroll inside their own box, never the page -------------------------------------------------
+  function contain(root) {
+    const tables = Array.from(root.querySelectorAll("main table"));
+    if (root.matches && root.matches("main table")) tables.push(root);
+    tables.forEach(function (table) {
+      if (table.closest(".table-responsive")) return;
+      const box = document.createElement("div");
+      box.className = "table-responsive";
+      table.parentNode.insertBefore(box, table);
+      box.appendChild(table);
+    });
+    // A box that scrolls must be reachable by keyboard (axe: scrollable-region-focusable).
+    root.querySelectorAll(".table-responsive, pre").forEach(function (box) {
+      if (!box.hasAttribute("tabindex")) box.setAttribute("tabindex", "0");
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { localise(document); });
+
+  // --- Navigation that collapses on narrow screens ---------------------------------------------------------------
+  function setUpNavigation() {
+    const toggler = document.querySelector("[data-nav-toggle]");
+    const menu = document.getElementById("main-menu");
+    if (!toggler || !menu) return;
+    toggler.addEventListener("click", function () {
+      const open = menu.classList.toggle("show");
+      toggler.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  // --- Colour scheme toggle: auto → light → dark → auto ---------------------------------------------------------
+  const NEXT = { auto: "light", light: "dark", dark: "auto" };
+  function showThemeChoice() {
+    const button = document.querySelector("[data-theme-toggle]");
+    if (!button) return;
+    const choice = document.documentElement.dataset.themeChoice || "auto";
+    button.querySelector("[data-theme-label]").textContent = choice === "auto" ? "Auto" : choice === "dark" ? "Dark" : "Light";
+    button.title = "Colour scheme: " + choice + (choice === "auto" ? " (follows the system)" : "") + "; click for " + NEXT[choice];
+  }
+  function setUpThemeToggle() {
+    const button = document.querySelector("[data-theme-toggle]");
+    if (!button || !window.schemaadminTheme) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      window.schemaadminTheme.choose(NEXT[document.documentElement.dataset.themeChoice || "auto"]);
+      showThemeChoice();
+    });
+    showThemeChoice();
+  }
+
+  // --- Keyboard: "/" focuses search, "g" then a letter opens a page, "?" lists them ------------------------------
+  let pendingG = 0;
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true'], .cm-editor");
+  }
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    if (typing(event.target)) return;
+    const help = document.getElementById("shortcut-help");
+    if (event.key === "?") {
+      event.preventDefault();
+      if (help && !help.open) help.showModal();
+      return;
+    }
+    if (event.key === "/") {
+      const field = document.querySelector("[data-search-field], main input[type=search], main input[name=q]");
+      if (field) { event.preventDefault(); field.focus(); field.select && field.select(); return; }
+      const search = document.querySelector("[data-search-page]");
+      if (search) { event.preventDefault(); window.location.assign(search.getAttribute("href")); }
+      return;
+    }
+    if (pendingG && Date.now() - pendingG < 1500) {
+      pendingG = 0;
+      const link = document.querySelector('[data-shortcut="' + CSS.escape(event.key.toLowerCase()) + '"]');
+      if (link) { event.preventDefault(); window.location.assign(link.getAttribute("href")); }
+      return;
+    }
+    if (event.key === "g") pendingG = Date.now();
+  }
+  function setUpShortcuts() {
+    document.addEventListener("keydown", onKey);
+    const help = document.getElementById("shortcut-help");
+    document.querySelectorAll("[data-shortcut-help]").forEach(function (button) {
+      button.addEventListener("click", function () { if (help) help.showModal(); });
+    });
+    if (help) {
+      help.querySelectorAll("[data-close]").forEach(function (button) {
+        button.addEventListener("click", function () { help.close(); });
+      });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localise(document);
+    contain(document);
+    setUpNavigation();
+    setUpThemeToggle();
+    setUpShortcuts();
+  });
   // Filter forms send every field; leave the empty ones out, so pushed URLs are short links worth sharing.
   document.addEventListener("htmx:configRequest", function (event) {
     if (event.detail.verb !== "get") return;
     const params = event.detail.parameters;
     Object.keys(params).forEach(function (key) { if (params[key] === "") delete params[key]; });
   });
-  document.addEventListener("htmx:load", function (event) { localise(event.target); });
+  document.addEventListener("htmx:load", function (event) { localise(event.target); contain(event.target); });
 })();

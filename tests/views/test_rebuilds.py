@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from schemaadmin.formats import ident_html
 from schemaadmin.models import AuditEvent, ChatUser, IndexRebuild, JobState
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -436,7 +437,8 @@ def test_the_list_wraps_an_index_name_after_its_schema_never_inside_a_word(plant
     page = dba.get("/rebuilds/").content.decode()
     row = page[page.index(f'data-testid="rebuild-{rebuild.pk}"') :]
     row = row[: row.index("</tr>")]
-    assert f"<code>{planted.schema}.<wbr>items_n</code>" in row
+    assert f"<code>{ident_html(planted.schema, 'items_n')}</code>" in row
+    assert ".<wbr>items_<wbr>n</span>" in row  # breaks after the dot and the underscore only
     assert "text-break" not in row  # it split names like users_pke|y to squeeze the column
 
 

@@ -57,13 +57,14 @@ def test_a_finished_check_shows_recall_latency_and_the_ladder(items, client_as):
     assert f'data-testid="recommended">\n          <td>{recommended} <span class="badge' in page
     assert f"Set ivfflat.probes = {recommended}" in page
     # Times say their zone, and the viewer's browser shows the request time in theirs, as on other pages.
-    assert f'<time datetime="{check.created_at.isoformat()}">' in page
-    assert f"started {check.started_at:%H:%M:%S} UTC" in page
+    assert f'<time datetime="{check.created_at:%Y-%m-%dT%H:%M:%SZ}"' in page
+    assert f'started <time datetime="{check.started_at:%Y-%m-%dT%H:%M:%SZ}"' in page
 
     # The index's page shows the latest check to an operator, without the form.
     detail = client.get(f"/indexes/{items.schema}.items_ivf/").content.decode()
     assert (
-        f'href="/recall/{check.pk}/">Check {check.pk}</a>, <time datetime="{check.created_at.isoformat()}">' in detail
+        f'href="/recall/{check.pk}/">Check {check.pk}</a>, <time datetime="{check.created_at:%Y-%m-%dT%H:%M:%SZ}"'
+        in detail
     )
     assert f"recall@10 <strong>{result['recall']:.3f}</strong>" in detail
     assert 'data-testid="recall-form"' not in detail

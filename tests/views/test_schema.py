@@ -35,7 +35,7 @@ def test_operators_see_every_app_applied_in_plan_order(client_as, django_assert_
     assert page.index('data-migration="schemaadmin.0001_initial"') < page.index(
         'data-migration="schemaadmin.0002_roles"'
     )
-    assert re.search(r"applied \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", page)
+    assert re.search(r"applied <time datetime=\"[^\"]+\" title=\"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\"", page)
     assert 'href="/schema/migrations/schemaadmin/0002_roles/"' in page
     assert 'href="/schema/"' in page  # the navigation's Schema item and the Migrations tab
     for name, url in (("schemaadmin:schema_drift", "/schema/drift/"), ("schemaadmin:schema_tables", "/schema/tables/")):

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.formats import duration_text
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.workload.activity import (
     ActivityReport,
@@ -16,7 +17,6 @@ from schemaadmin.services.workload.activity import (
     activity_report,
     send_signal,
 )
-from schemaadmin.templatetags.humanize_extras import seconds_text
 
 
 def _iso(value: Any) -> str | None:
@@ -89,7 +89,7 @@ def report_as_text(report: ActivityReport) -> str:
         flags = " [long-running]" if row.long_running else " [idle in transaction]" if row.idle_in_transaction else ""
         lines.append(
             f"{row.pid:>8}  {(s.state or s.backend_type)[:20]:<20} {(s.role or '')[:16]:<16} "
-            f"{s.application[:24]:<24} {seconds_text(row.duration_seconds):>10}  "
+            f"{s.application[:24]:<24} {duration_text(row.duration_seconds):>10}  "
             f"{' '.join(row.query.split())[:80]}{flags}"
         )
     return "\n".join(lines)

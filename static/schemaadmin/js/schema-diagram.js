@@ -3,6 +3,16 @@
 (() => {
   "use strict";
   const MESSAGE = "schemaadmin:diagram-height";
+  // Mermaid's own dark theme leaves edge labels at less than 4.5:1; these match Bootstrap's dark scheme.
+  const DARK = {
+    theme: "base",
+    themeVariables: {
+      darkMode: true, background: "#212529", primaryColor: "#2b3035", primaryTextColor: "#dee2e6",
+      primaryBorderColor: "#6c757d", lineColor: "#adb5bd", textColor: "#dee2e6", edgeLabelBackground: "#2b3035",
+      tertiaryColor: "#343a40", secondaryColor: "#343a40", attributeBackgroundColorOdd: "#2b3035",
+      attributeBackgroundColorEven: "#343a40",
+    },
+  };
 
   async function draw(target) {
     const status = target.querySelector("[data-diagram-status]");
@@ -10,7 +20,9 @@
     // At its natural size: a schema of twenty tables shrunk to the frame's width has unreadable names; the frame
     // scrolls instead.
     window.mermaid.initialize({
-      startOnLoad: false, securityLevel: "strict", theme: "neutral", er: { useMaxWidth: false },
+      startOnLoad: false, securityLevel: "strict", er: { useMaxWidth: false },
+      // theme.js set the scheme before this ran; a change of scheme redraws (see below).
+      ...(document.documentElement.getAttribute("data-bs-theme") === "dark" ? DARK : { theme: "neutral" }),
     });
     try {
       const { svg } = await window.mermaid.render("schema-diagram-svg", source);
@@ -97,7 +109,10 @@
 
   // A deferred script runs once the document is parsed: both elements, if any, exist by now.
   const target = document.getElementById("schema-diagram");
-  if (target && window.mermaid) draw(target);
+  if (target && window.mermaid) {
+    draw(target);
+    document.addEventListener("schemaadmin:theme", () => draw(target));
+  }
   const frame = document.getElementById("schema-diagram-frame");
   if (frame) fit(frame);
 })();

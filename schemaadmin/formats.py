@@ -1,0 +1,215 @@
+"""How every page writes times, durations, numbers and JSON: one policy, used by templates, tables and views.
+
+Times: a <time> element holding the exact instant; the server writes it in UTC ("2026-12-03 21:12 UTC") and
+schemaadmin.js rewrites it in the viewer's zone with the zone named ("2026-12-03 16:12 EST"), keeping the exact UTC
+time on hover, plus the age ("3 min ago") where recency matters. Numbers: integers with thousands separators and
+no decimals; ratios past RATIO_THRESHOLD as "× 973" instead of "97,200 %".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+__all__ = [
+    "RATIO_THRESHOLD",
+    "change_text",
+    "count_text",
+    "duration_text",
+    "ident_html",
+    "json_html",
+    "log_html",
+    "number_text",
+    "when_html",
+]
+
+# A change of at least this factor reads better as "× 973" than as a percentage.
+RATIO_THRESHOLD = 10.0
+_WHEN_STYLES = frozenset({"seconds", "time", "ago", "log"})
+# JobLog's stamp: an exact UTC instant at the start of each line.
+_BREAK_AFTER = re.compile(r"([._])(?=.)")
+_LOG_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})Z ", re.MULTILINE)
+
+
+def when_html(value: datetime | None, styles: str = "") -> SafeString:
+    """Return an instant as <time>: UTC on the server, the viewer's zone in the browser; "—" for None.
+
+    styles, comma-separated: "seconds" (show seconds), "time" (time of day and zone), "ago" (add the age), "log"
+    (time of day alone, for log lines under a heading that names the zone).
+    """
+    if value is None:
+        return mark_safe("—")
+    wanted = {s.strip() for s in styles.split(",") if s.strip()}
+    unknown = wanted - _WHEN_STYLES
+    if unknown:
+        raise ValueError(f"unknown time style {', '.join(sorted(unknown))}")
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    exact = f"{utc:%Y-%m-%d %H:%M:%S} UTC"
+    if "log" in wanted:
+        shown = f"{utc:%H:%M:%S}"
+    elif "time" in wanted:
+        shown = f"{utc:%H:%M:%S} UTC"
+    elif "seconds" in wanted:
+        shown = exact
+    else:
+        shown = f"{utc:%Y-%m-%d %H:%M} UTC"
+    data = " ".join(sorted(wanted))
+    # Digits and punctuation only, nothing to escape: an f-string keeps it cheap for every row of a table.
+    return mark_safe(f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" title="{exact}" data-when="{data}">{shown}</time>')
+
+
+def ident_html(*names: str | None) -> SafeString:
+    """Return a (dotted) identifier that wraps only after a dot or an underscore, never inside a word."""
+    text = ".".join(n for n in names if n)
+    escaped = str(format_html("{}", text))
+    return mark_safe('<span class="ident">' + _BREAK_AFTER.sub(r"\1<wbr>", escaped) + "</span>")
+
+
+def duration_text(value: timedelta | float | int | None, unit: str = "s") -> str:
+    """Return a duration as people read it: 0.25 s, 42 s, 3 min 05 s, 2 h 07 min; "" for None.
+
+    value is a timedelta or a number of seconds (unit="ms": milliseconds).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    else:
+        seconds = float(value) / (1000 if unit == "ms" else 1)
+    if seconds < 0:
+        seconds = 0.0
+    if seconds < 1:
+        # A small REINDEX takes milliseconds: "0.0 s" would read as "did nothing".
+        if unit == "ms" and seconds >= 0.001:
+            return f"{seconds * 1000:.3g} ms"
+        return f"{seconds:.2f} s" if seconds >= 0.005 else "< 0.01 s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours:02d} h"
+
+
+def number_text(value: Any, decimals: int | None = None) -> str:
+    """Return a number with thousands separators: integers (and whole floats) without decimals; "—" for None."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            value = Decimal(value) if "." in value else int(value)
+        except (ArithmeticError, ValueError):
+            return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "∞" if value > 0 else ("−∞" if value < 0 else "—")
+    if isinstance(value, int) or float(value) == int(value):
+        return f"{int(value):,}"
+    if decimals is None:
+        decimals = 2 if abs(value) < 100 else (1 if abs(value) < 10_000 else 0)
+    return f"{float(value):,.{decimals}f}"
+
+
+def change_text(before: float | None, after: float | None) -> str:
+    """Return the change from before to after: "+12 %", "−40 %", "× 973" or "÷ 50" past the threshold; "" if unknown."""
+    if before is None or after is None:
+        return ""
+    if before == after:
+        return "no change"
+    if before == 0:
+        return "new" if after else "no change"
+    if after == 0:
+        return "−100 %"
+    factor = after / before
+    if factor >= RATIO_THRESHOLD:
+        return f"× {number_text(round(factor))}"
+    if factor <= 1 / RATIO_THRESHOLD:
+        return f"÷ {number_text(round(1 / factor))}"
+    percent = (factor - 1) * 100
+    sign = "+" if percent > 0 else "−"
+    return f"{sign}{number_text(round(abs(percent)))} %"
+
+
+def count_text(value: int | None, noun: str) -> str:
+    """Return "1 row" or "1,234 rows": a count that says what it counts ("index|indexes" for irregular plurals)."""
+    singular, _, plural = noun.partition("|")
+    plural = plural or f"{singular}s"
+    if value is None:
+        return f"— {plural}"
+    return f"{number_text(value)} {singular if value == 1 else plural}"
+
+
+def json_html(value: Any, *, open_depth: int = 2) -> SafeString:
+    """Return a JSON value as nested, collapsible HTML (<details> per object or array), everything escaped."""
+    return _json_node(value, depth=0, open_depth=open_depth)
+
+
+def _json_node(value: Any, *, depth: int, open_depth: int) -> SafeString:
+    if isinstance(value, dict):
+        items = [
+            format_html(
+                '<li><span class="json-key">{}</span>: {}</li>',
+                key,
+                _json_node(v, depth=depth + 1, open_depth=open_depth),
+            )
+            for key, v in value.items()
+        ]
+        return _json_container(items, "{", "}", count_text(len(value), "key"), depth=depth, open_depth=open_depth)
+    if isinstance(value, (list, tuple)):
+        items = [format_html("<li>{}</li>", _json_node(v, depth=depth + 1, open_depth=open_depth)) for v in value]
+        return _json_container(items, "[", "]", count_text(len(value), "item"), depth=depth, open_depth=open_depth)
+    kind = (
+        "null"
+        if value is None
+        else "bool"
+        if isinstance(value, bool)
+        else "number"
+        if isinstance(value, (int, float))
+        else "string"
+    )
+    return format_html('<span class="json-{}">{}</span>', kind, json.dumps(value, ensure_ascii=False, default=str))
+
+
+def _json_container(
+    items: list[SafeString], start: str, end: str, summary: str, *, depth: int, open_depth: int
+) -> SafeString:
+    if not items:
+        return format_html('<span class="json-empty">{}{}</span>', start, end)
+    return format_html(
+        '<details class="json"{}><summary data-close="{}">{} <span class="json-summary">{}</span></summary>'
+        "<ul>{}</ul>{}</details>",
+        " open" if depth < open_depth else "",
+        end,
+        start,
+        summary,
+        mark_safe("".join(items)),
+        end,
+    )
+
+
+def log_html(text: str | None, empty: str = "(nothing yet)") -> SafeString:
+    """Return a job's log as HTML: escaped text, each line's UTC stamp as a <time> of day the browser localises."""
+    if not text:
+        return format_html("{}", empty)
+    parts: list[str] = []
+    position = 0
+    for match in _LOG_STAMP.finditer(text):
+        parts.append(format_html("{}", text[position : match.start()]))
+        instant = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}+00:00")
+        parts.append(when_html(instant, "log") + " ")
+        position = match.end()
+    parts.append(format_html("{}", text[position:]))
+    return mark_safe("".join(parts))

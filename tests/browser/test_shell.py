@@ -1,0 +1,195 @@
+"""The shell of every page, in Chromium: every page each role can open fits a 360 px phone, and axe-core finds no
+serious or critical violation at 360 and 1440 px, in the light and the dark scheme.
+
+One walk over the pages (the URLs of tests/views/test_access.py's MATRIX, so new pages are walked as soon as they
+have a row there) rather than a test per page: each live-server test costs a database flush.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import _REPORT_CSP_VIOLATIONS
+from tests.conftest import PASSWORD
+from tests.views.test_access import MATRIX, ROLES
+from tests.views.test_access import objects as objects  # the fixture filling the URLs' placeholders
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1440, "height": 900}
+# Not SchemaAdmin's own pages: Django's admin and login, downloads, redirects and probes.
+NOT_PAGES = re.compile(r"^/(admin/|accounts/|healthz|favicon)|\.(json|md)$")
+FAILING_IMPACTS = ("serious", "critical")
+# Every rule at 360 px light and 1440 px dark; the scheme- and layout-dependent ones at the other two corners
+# (the rest give the same answers there, and a full run per corner would double the walk).
+SCHEME_RULES = ["color-contrast", "scrollable-region-focusable", "target-size"]
+VARIANTS = (
+    (PHONE, "light", None),
+    (PHONE, "dark", SCHEME_RULES),
+    (DESKTOP, "dark", None),
+    (DESKTOP, "light", SCHEME_RULES),
+)
+
+
+def pages_for(role: str, filled: dict[str, str]) -> list[str]:
+    """Return the HTML pages role may open (200 in the access matrix), placeholders filled."""
+    column = ROLES.index(role) + 1
+    return [url.format(**filled) for url, codes in MATRIX.items() if codes[column] == 200 and not NOT_PAGES.search(url)]
+
+
+@pytest.fixture
+def role_page(browser, live_server, transactional_db, roles, settings) -> Iterator:
+    """Return open(role): a new browser context signed in as a new user of that role, and close them at the end."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    contexts = []
+
+    def open_as(role_user, role: str) -> tuple[Page, list[str]]:
+        user = role_user(role, f"{role}-walker")
+        context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+        context.set_default_timeout(15_000)
+        context.add_init_script(_REPORT_CSP_VIOLATIONS)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"{page.url}: uncaught {e}"))
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(user.get_username())
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        return page, errors
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def overflow(page: Page) -> str | None:
+    """Return what sticks out when the page is wider than the window, else None."""
+    return page.evaluate(
+        """() => {
+          const width = window.innerWidth;
+          if (document.documentElement.scrollWidth <= width) return null;
+          const wide = Array.from(document.querySelectorAll("body *"))
+            .filter((el) => el.getBoundingClientRect().right > width + 1)
+            .filter((el) => !el.closest(".table-responsive, pre, .pev2-host, .collapse:not(.show)"))
+            .slice(0, 3)
+            .map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + "." + el.className);
+          return `${document.documentElement.scrollWidth}px wide: ${wide.join(", ")}`;
+        }"""
+    )
+
+
+def axe_violations(page: Page, rules: list[str] | None = None) -> list[str]:
+    """Return the serious and critical axe-core violations on the page as it is now (all rules, or these)."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())
+    options = {"resultTypes": ["violations"], **({"runOnly": {"type": "rule", "values": rules}} if rules else {})}
+    results = page.evaluate("(options) => axe.run(document, options)", options)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(str(n['target']) for n in v['nodes'][:3])}"
+        for v in results["violations"]
+        if v["impact"] in FAILING_IMPACTS
+    ]
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm ci)")
+def test_every_page_fits_a_phone_and_passes_axe_for_every_role_and_scheme(role_page, role_user, objects):
+    problems: list[str] = []
+    console: list[str] = []
+    for role in ("support", "operator", "dba", "superuser"):
+        page, errors = role_page(role_user, role)
+        # Every corner for the role that sees every page; the full runs (both widths, both schemes) for the others.
+        variants = VARIANTS if role == "superuser" else [v for v in VARIANTS if v[2] is None]
+        for url in pages_for(role, objects):
+            page.set_viewport_size(PHONE)
+            page.emulate_media(color_scheme="light", reduced_motion="reduce")
+            response = page.goto(url)
+            assert response is not None and response.ok, (role, url, response and response.status)
+            page.wait_for_load_state("load")
+            if (wide := overflow(page)) is not None:
+                problems.append(f"{role} {url} at 360 px: {wide}")
+            for viewport, scheme, rules in variants:
+                page.set_viewport_size(viewport)
+                page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+                try:
+                    page.wait_for_function("(s) => document.documentElement.dataset.bsTheme === s", arg=scheme)
+                except PlaywrightError:
+                    problems.append(f"{role} {url}: the page does not follow the {scheme} scheme")
+                    continue
+                found = axe_violations(page, rules)
+                problems.extend(f"{role} {url} {viewport['width']} px {scheme}: {v}" for v in found)
+        console.extend(f"{role} {e}" for e in errors)
+    assert problems == [], "\n".join(problems)
+    assert console == [], "\n".join(console)
+
+
+def test_phone_navigation_collapses_and_opens(page, role_user, sign_in, console_errors):
+    role_user("dba", "dee")
+    page.set_viewport_size(PHONE)
+    sign_in("dee")
+    menu = page.locator("#main-menu")
+    sign_out = page.get_by_role("button", name="Sign out")
+    expect(sign_out).to_be_hidden()
+    toggle = page.get_by_role("button", name="Menu")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(menu.get_by_role("link", name="Rebuilds")).to_be_visible()
+    expect(sign_out).to_be_visible()
+    # Every link sits inside the dark bar, none falls outside it.
+    bar = page.get_by_role("navigation", name="Main").bounding_box()
+    for link in menu.get_by_role("link").all():
+        box = link.bounding_box()
+        assert box["y"] + box["height"] <= bar["y"] + bar["height"] + 1
+        assert box["x"] + box["width"] <= PHONE["width"]
+    assert console_errors == []
+
+
+def test_scheme_toggle_and_keyboard_shortcuts(page, role_user, sign_in, console_errors):
+    role_user("dba", "dee")
+    page.emulate_media(color_scheme="light")
+    sign_in("dee")
+    html = page.locator("html")
+    expect(html).to_have_attribute("data-bs-theme", "light")
+    page.emulate_media(color_scheme="dark")  # follows the system while the choice is "auto"
+    expect(html).to_have_attribute("data-bs-theme", "dark")
+    toggle = page.get_by_role("button", name=re.compile("Colour scheme"))
+    toggle.click()  # auto → light, remembered
+    expect(html).to_have_attribute("data-bs-theme", "light")
+    page.reload()
+    expect(html).to_have_attribute("data-bs-theme", "light")
+    toggle.click()  # light → dark
+    expect(html).to_have_attribute("data-bs-theme", "dark")
+    toggle.click()  # dark → auto: the system says dark
+    page.emulate_media(color_scheme="light")
+    expect(html).to_have_attribute("data-bs-theme", "light")
+
+    page.keyboard.press("?")
+    help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_dialog).to_be_visible()
+    expect(help_dialog).to_contain_text("Rebuilds")
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+    page.keyboard.press("g")
+    page.keyboard.press("r")
+    expect(page).to_have_url(re.compile(r"/rebuilds/$"))
+    page.keyboard.press("g")
+    page.keyboard.press("c")
+    expect(page).to_have_url(re.compile(r"/conversations/$"))
+    page.keyboard.press("/")
+    expect(page.locator("main input[name=q]")).to_be_focused()
+    assert console_errors == []
