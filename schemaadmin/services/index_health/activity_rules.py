@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from django.urls import reverse
 
+from schemaadmin.formats import duration_text
 from schemaadmin.pg.activity import Session
 from schemaadmin.pg.ddl import quote_identifier
 from schemaadmin.services.index_health.findings import Finding, finding
@@ -24,7 +25,6 @@ from schemaadmin.services.workload.activity import (
     is_own,
     long_running,
 )
-from schemaadmin.templatetags.humanize_extras import seconds_text
 
 __all__ = ["ACTIVITY_CODES", "activity_findings"]
 
@@ -53,7 +53,7 @@ def _pids(sessions: Sequence[Session]) -> str:
 
 
 def _listed(sessions: Sequence[Session], how_long: str) -> str:
-    lines = [f"{_who(s)}: {seconds_text(getattr(s, how_long))}" for s in sessions[:NAMED]]
+    lines = [f"{_who(s)}: {duration_text(getattr(s, how_long))}" for s in sessions[:NAMED]]
     if len(sessions) > NAMED:
         lines.append(f"… and {len(sessions) - NAMED} more.")
     return "\n".join(lines)
@@ -69,7 +69,7 @@ def long_running_transaction(facts: ActivityFacts, thresholds: ActivityThreshold
         database,
         _pids(found),
         f"{len(found)} active {'session has' if len(found) == 1 else 'sessions have'} kept a transaction open "
-        f"{seconds_text(thresholds.long_running_seconds)} or more; its locks block DDL and vacuum cannot remove rows "
+        f"{duration_text(thresholds.long_running_seconds)} or more; its locks block DDL and vacuum cannot remove rows "
         f"it might still see:\n{_listed(found, 'xact_seconds')}",
         "\n".join(f"SELECT pg_cancel_backend({s.pid});  -- or cancel it on the activity page" for s in found[:NAMED]),
     )
@@ -88,7 +88,7 @@ def idle_in_transaction_sessions(
         database,
         _pids(found),
         f"{len(found)} {'session sits' if len(found) == 1 else 'sessions sit'} idle inside an open transaction "
-        f"({seconds_text(thresholds.idle_in_transaction_seconds)} or more), holding locks and the oldest snapshot "
+        f"({duration_text(thresholds.idle_in_transaction_seconds)} or more), holding locks and the oldest snapshot "
         f"while the client does something else:\n{_listed(found, 'state_seconds')}",
         "\n".join(
             [f"SELECT pg_terminate_backend({s.pid});  -- rolls its transaction back" for s in found[:NAMED]]
