@@ -39,8 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "BLOAT_MIN_RATIO": 0.3,
     # ivfflat_lists_mismatch: lists more than this factor away from rows/1000 (√rows above a million rows).
     "IVFFLAT_LISTS_TOLERANCE": 4,
-    # stale_statistics: changes since analyze above this multiple of the table's autovacuum analyze threshold.
+    # stale_statistics: changes since analyze above this multiple of the table's autovacuum analyze threshold; tables
+    # with fewer rows than the floor are left alone (a sequential scan of a few dozen rows is as fast as any plan).
     "STALE_STATISTICS_FACTOR": 2,
+    "STALE_STATISTICS_MIN_ROWS": 1_000,
     # vacuum_overdue: dead rows above this multiple of the vacuum threshold, or a changing table unvacuumed this long.
     "VACUUM_DEAD_TUPLES_FACTOR": 2,
     "VACUUM_MAX_AGE_DAYS": 7,
@@ -48,6 +50,19 @@ DEFAULTS: dict[str, Any] = {
     "SEQUENTIAL_SCAN_MIN_ROWS": 10_000,
     "SEQUENTIAL_SCAN_MIN_SCANS": 100,
     "SEQUENTIAL_SCAN_MIN_SHARE": 0.5,
+    # table_bloat: heaps of at least this size whose wasted space is at least this share (pgstattuple_approx() when
+    # the extension is installed and usable, else an estimate from statistics).
+    "TABLE_BLOAT_MIN_BYTES": 10 * 1024 * 1024,
+    "TABLE_BLOAT_MIN_RATIO": 0.4,
+    # sequence_near_max: a sequence that used this share of its range (or of its column type's).
+    "SEQUENCE_NEAR_MAX_SHARE": 0.9,
+    # xid_wraparound: a table or database whose transaction (or multixact) ID age passed this multiple of
+    # autovacuum_freeze_max_age (autovacuum_multixact_freeze_max_age), so its forced freeze is overdue; critical
+    # past this share of the 2^31 hard limit, at which PostgreSQL stops accepting writes.
+    "XID_AGE_WARNING_FACTOR": 1.25,
+    "XID_AGE_CRITICAL_SHARE": 0.5,
+    # index_on_mostly_null_column: a btree whose first column is NULL in at least this share of rows (pg_stats).
+    "MOSTLY_NULL_MIN_FRACTION": 0.5,
     # EXPLAIN console. The NOLOGIN role queries run as (migration 0005 creates it with read access only).
     "EXPLAIN_ROLE": "schemaadmin_explain",
     # statement_timeout of a run: the default, and the most a user may ask for; lock_timeout.

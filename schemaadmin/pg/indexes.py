@@ -17,11 +17,13 @@ __all__ = [
     "BtreeBloat",
     "ForeignKey",
     "IndexInfo",
+    "IndexKeyFacts",
     "IndexUsage",
     "btree_bloat",
     "btree_bloat_exact",
     "foreign_keys",
     "index",
+    "index_key_facts",
     "index_usage",
     "indexes",
     "table_indexes",
@@ -35,6 +37,12 @@ SYSTEM_SCHEMAS_SQL = """
 """
 
 VECTOR_METHODS = frozenset({"hnsw", "ivfflat"})
+
+
+def fillfactor_sql(relation: str, default: int) -> str:
+    """Return SQL for the fillfactor storage option of the pg_class row aliased relation, default where unset."""
+    option = "SELECT o.option_value::int FROM pg_options_to_table({}.reloptions) AS o WHERE o.option_name = {}"
+    return f"COALESCE(({option.format(relation, "'fillfactor'")}), {default:d})"
 
 
 def _options(reloptions: Sequence[str] | None) -> dict[str, str]:
@@ -289,6 +297,10 @@ class ForeignKey:
     column_attnums: tuple[int, ...]
     columns: tuple[str, ...]
     referenced_table: str  # schema-qualified
+    referenced_columns: tuple[str, ...]  # in the order of columns
+    column_types: tuple[str, ...]  # each referencing column's type, as format_type() writes it (with its length)
+    referenced_types: tuple[str, ...]
+    is_validated: bool  # false: added NOT VALID and never validated
 
     @property
     def qualified_table(self) -> str:
@@ -296,7 +308,7 @@ class ForeignKey:
 
 
 def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
-    """Return every foreign key in user schemas with its referencing columns, in constraint order."""
+    """Return every foreign key in user schemas with its columns and theirs it references, in constraint order."""
     return fetch_rows(
         ForeignKey,
         f"""
@@ -304,14 +316,22 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
                t.relname AS table,
                c.conname AS name,
                c.conkey::int[] AS column_attnums,
-               ARRAY(
-                   SELECT a.attname::text
-                   FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, position)
-                   JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
-                   ORDER BY k.position
-               ) AS columns,
-               rn.nspname || '.' || rt.relname AS referenced_table
+               pairs.columns AS columns,
+               rn.nspname || '.' || rt.relname AS referenced_table,
+               pairs.referenced_columns AS referenced_columns,
+               pairs.column_types AS column_types,
+               pairs.referenced_types AS referenced_types,
+               c.convalidated AS is_validated
         FROM pg_constraint AS c
+        CROSS JOIN LATERAL (
+            SELECT array_agg(a.attname::text ORDER BY k.position) AS columns,
+                   array_agg(ra.attname::text ORDER BY k.position) AS referenced_columns,
+                   array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.position) AS column_types,
+                   array_agg(format_type(ra.atttypid, ra.atttypmod) ORDER BY k.position) AS referenced_types
+            FROM unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(attnum, referenced_attnum, position)
+            JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+            JOIN pg_attribute AS ra ON ra.attrelid = c.confrelid AND ra.attnum = k.referenced_attnum
+        ) AS pairs
         JOIN pg_class AS t ON t.oid = c.conrelid
         JOIN pg_namespace AS n ON n.oid = t.relnamespace
         JOIN pg_class AS rt ON rt.oid = c.confrelid
@@ -373,11 +393,7 @@ def btree_bloat(*, using: str = "default") -> list[BtreeBloat]:
                    ic.relname AS name,
                    pg_relation_size(ic.oid) AS real_bytes,
                    current_setting('block_size')::int AS block_size,
-                   COALESCE(
-                       (SELECT o.option_value::int FROM pg_options_to_table(ic.reloptions) AS o
-                        WHERE o.option_name = 'fillfactor'),
-                       90
-                   ) AS fillfactor,
+                   {fillfactor_sql("ic", 90)} AS fillfactor,
                    GREATEST(CASE WHEN ic.reltuples >= 0 THEN ic.reltuples ELSE t.reltuples END, 0) AS tuples,
                    -- index tuple header and heap pointer (8), the data MAXALIGNed, and its line pointer (4)
                    (8 + ceil(k.data_width / 8.0) * 8 + 4) AS tuple_bytes
@@ -416,11 +432,7 @@ def btree_bloat_exact(*, using: str = "default") -> list[BtreeBloat]:
                pg_relation_size(ic.oid) AS real_bytes,
                (
                    pg_relation_size(ic.oid) * COALESCE(NULLIF(stat.avg_leaf_density, 'NaN'), 90)
-                   / COALESCE(
-                       (SELECT o.option_value::int FROM pg_options_to_table(ic.reloptions) AS o
-                        WHERE o.option_name = 'fillfactor'),
-                       90
-                   )
+                   / {fillfactor_sql("ic", 90)}
                )::bigint AS expected_bytes,
                true AS exact
         FROM pg_index AS i
@@ -430,6 +442,57 @@ def btree_bloat_exact(*, using: str = "default") -> list[BtreeBloat]:
         JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree'
         CROSS JOIN LATERAL pgstatindex(ic.oid::regclass) AS stat
         WHERE i.indisvalid
+          AND {SYSTEM_SCHEMAS_SQL}
+        ORDER BY n.nspname, ic.relname
+        """,  # noqa: S608 -- a constant, no input
+        using=using,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKeyFacts:
+    schema: str
+    name: str
+    leading_null_fraction: float | None  # pg_stats.null_frac of the first key when it is a plain column
+    not_null_columns: tuple[str, ...]  # the NOT NULL table columns a partial index's predicate may name
+
+
+def index_key_facts(*, using: str = "default") -> list[IndexKeyFacts]:
+    """Return, per btree or partial index, how often its first key column is NULL and which of its columns cannot be.
+
+    Only btree indexes whose first key is a plain column, and partial indexes, are listed.
+    """
+    return fetch_rows(
+        IndexKeyFacts,
+        f"""
+        SELECT n.nspname AS schema,
+               ic.relname AS name,
+               st.null_frac::float8 AS leading_null_fraction,
+               CASE WHEN i.indpred IS NULL THEN '{{}}'::text[] ELSE ARRAY(
+                   SELECT a.attname::text
+                   FROM pg_depend AS d
+                   JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = d.refobjsubid
+                   WHERE d.classid = 'pg_class'::regclass
+                     AND d.objid = i.indexrelid
+                     AND d.refclassid = 'pg_class'::regclass
+                     AND d.refobjid = i.indrelid
+                     AND d.refobjsubid > 0
+                     AND a.attnotnull
+                   ORDER BY a.attnum
+               ) END AS not_null_columns
+        FROM pg_index AS i
+        JOIN pg_class AS ic ON ic.oid = i.indexrelid
+        JOIN pg_class AS t ON t.oid = i.indrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        JOIN pg_am AS am ON am.oid = ic.relam
+        LEFT JOIN pg_attribute AS lead ON lead.attrelid = i.indrelid AND lead.attnum = i.indkey[0] AND i.indkey[0] > 0
+        LEFT JOIN pg_stats AS st
+               ON am.amname = 'btree'
+              AND st.schemaname = n.nspname
+              AND st.tablename = t.relname
+              AND st.attname = lead.attname
+              AND NOT st.inherited
+        WHERE (i.indpred IS NOT NULL OR (am.amname = 'btree' AND i.indkey[0] > 0))
           AND {SYSTEM_SCHEMAS_SQL}
         ORDER BY n.nspname, ic.relname
         """,  # noqa: S608 -- a constant, no input

@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows
+from schemaadmin.pg.indexes import fillfactor_sql
 
 __all__ = [
+    "DatabaseAge",
     "DatabaseStatistics",
+    "TableBloat",
     "TableEstimate",
     "TableHealth",
+    "database_ages",
     "database_statistics",
+    "table_bloat",
+    "table_bloat_exact",
     "table_estimates",
     "tables",
 ]
@@ -70,6 +76,12 @@ class TableHealth:
     index_scans: int
     vacuum_threshold: float  # dead tuples at which autovacuum would vacuum, with the table's own settings
     analyze_threshold: float  # changes at which autovacuum would analyze
+    kind: str  # pg_class.relkind: r table, p partitioned table, m materialized view
+    is_partition: bool
+    has_primary_key: bool
+    xid_age: int  # age(relfrozenxid) of the table or its TOAST table, whichever is older
+    xid_age_in_toast: bool  # the TOAST table holds the older relfrozenxid
+    multixact_age: int  # mxid_age(relminmxid), likewise over the table and its TOAST table
 
     @property
     def qualified_name(self) -> str:
@@ -88,6 +100,15 @@ class TableHealth:
         """Return the share of scans that were sequential, or None when the table was never scanned."""
         scans = self.sequential_scans + self.index_scans
         return self.sequential_scans / scans if scans else None
+
+    @property
+    def full_sequential_reads(self) -> float:
+        """Return how many times sequential scans read the whole table: rows read over rows, at most the scans.
+
+        Counting rows rather than scans leaves out index builds that sample the table: an IVFFlat build starts
+        over a hundred sequential scans that together read a few times the table, not a hundred.
+        """
+        return min(float(self.sequential_scans), self.sequential_rows_read / max(self.rows, self.live_tuples, 1))
 
     @property
     def rows(self) -> int:
@@ -122,9 +143,23 @@ def tables(*, using: str = "default") -> list[TableHealth]:
                      * GREATEST(c.reltuples, 0) AS vacuum_threshold,
                COALESCE(o.analyze_base, current_setting('autovacuum_analyze_threshold')::float8)
                    + COALESCE(o.analyze_scale, current_setting('autovacuum_analyze_scale_factor')::float8)
-                     * GREATEST(c.reltuples, 0) AS analyze_threshold
+                     * GREATEST(c.reltuples, 0) AS analyze_threshold,
+               c.relkind::text AS kind,
+               c.relispartition AS is_partition,
+               EXISTS (
+                   SELECT 1 FROM pg_index AS pk WHERE pk.indrelid = c.oid AND pk.indisprimary
+               ) AS has_primary_key,
+               -- A partitioned table stores nothing, so its relfrozenxid is 0 and has no age.
+               CASE WHEN c.relkind = 'p' THEN 0
+                    ELSE GREATEST(age(c.relfrozenxid), COALESCE(age(toast.relfrozenxid), 0)) END AS xid_age,
+               COALESCE(c.relkind <> 'p' AND age(toast.relfrozenxid) > age(c.relfrozenxid), false)
+                   AS xid_age_in_toast,
+               CASE WHEN c.relkind = 'p' THEN 0
+                    ELSE GREATEST(mxid_age(c.relminmxid), COALESCE(mxid_age(toast.relminmxid), 0)) END
+                   AS multixact_age
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        LEFT JOIN pg_class AS toast ON toast.oid = c.reltoastrelid
         LEFT JOIN pg_stat_user_tables AS s ON s.relid = c.oid
         -- pg_total_relation_size() would measure the indexes a second time.
         CROSS JOIN LATERAL (
@@ -163,6 +198,9 @@ class DatabaseStatistics:
     now: datetime
     maintenance_work_mem_bytes: int
     pgstattuple_installed: bool
+    pgstattuple_approx_usable: bool  # installed, and this role may run pgstattuple_approx() (pg_stat_scan_tables)
+    freeze_max_age: int  # autovacuum_freeze_max_age: past it autovacuum must freeze the table
+    multixact_freeze_max_age: int  # autovacuum_multixact_freeze_max_age
 
     @property
     def stats_since(self) -> datetime:
@@ -182,7 +220,12 @@ def database_statistics(*, using: str = "default") -> DatabaseStatistics:
                pg_postmaster_start_time() AS server_started,
                now() AS now,
                pg_size_bytes(current_setting('maintenance_work_mem')) AS maintenance_work_mem_bytes,
-               EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple') AS pgstattuple_installed
+               EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple') AS pgstattuple_installed,
+               COALESCE(
+                   has_function_privilege(to_regprocedure('pgstattuple_approx(regclass)'), 'EXECUTE'), false
+               ) AS pgstattuple_approx_usable,
+               current_setting('autovacuum_freeze_max_age')::bigint AS freeze_max_age,
+               current_setting('autovacuum_multixact_freeze_max_age')::bigint AS multixact_freeze_max_age
         FROM pg_stat_database AS d
         WHERE d.datname = current_database()
         """,
@@ -190,3 +233,140 @@ def database_statistics(*, using: str = "default") -> DatabaseStatistics:
     )
     assert statistics is not None
     return statistics
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseAge:
+    name: str
+    xid_age: int  # age(datfrozenxid): transactions since the oldest unfrozen one in this database
+    multixact_age: int  # mxid_age(datminmxid)
+    allows_connections: bool  # datallowconn: false for template0, which VACUUM cannot reach without a change
+
+
+def database_ages(*, using: str = "default") -> list[DatabaseAge]:
+    """Return every database of the cluster with its transaction and multixact ID ages (wraparound is cluster-wide)."""
+    return fetch_rows(
+        DatabaseAge,
+        """
+        SELECT d.datname AS name,
+               age(d.datfrozenxid) AS xid_age,
+               mxid_age(d.datminmxid) AS multixact_age,
+               d.datallowconn AS allows_connections
+        FROM pg_database AS d
+        ORDER BY d.datname
+        """,
+        using=using,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TableBloat:
+    schema: str
+    name: str
+    real_bytes: int  # the heap (main fork) on disk
+    expected_bytes: int  # what its live rows would take packed at the table's fillfactor
+    exact: bool  # measured with pgstattuple_approx() rather than estimated from statistics
+
+    @property
+    def wasted_bytes(self) -> int:
+        return max(self.real_bytes - self.expected_bytes, 0)
+
+    @property
+    def wasted_ratio(self) -> float:
+        return self.wasted_bytes / self.real_bytes if self.real_bytes else 0.0
+
+
+_USER_TABLES_SQL = """
+    c.relkind IN ('r', 'm')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+    AND NOT starts_with(n.nspname, 'pg_temp_')
+    AND NOT starts_with(n.nspname, 'pg_toast_temp_')
+    AND pg_relation_size(c.oid) >= %(min_bytes)s
+"""
+
+
+def table_bloat(*, min_bytes: int = 0, using: str = "default") -> list[TableBloat]:
+    """Estimate each heap of at least min_bytes packed at its fillfactor, from row counts and column widths.
+
+    Tables whose columns have no statistics yet (never analyzed) are left out rather than guessed.
+    """
+    return fetch_rows(
+        TableBloat,
+        f"""
+        WITH widths AS (
+            SELECT c.oid,
+                   sum((1 - st.null_frac) * st.avg_width) AS data_width,
+                   count(*) AS column_count,
+                   bool_or(st.null_frac > 0) AS has_nulls,
+                   count(st.avg_width) = count(*) AS has_stats
+            FROM pg_class AS c
+            JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            LEFT JOIN pg_stats AS st
+                   ON st.schemaname = n.nspname
+                  AND st.tablename = c.relname
+                  AND st.attname = a.attname
+                  AND NOT st.inherited
+            WHERE {_USER_TABLES_SQL}
+              AND c.reltuples >= 0
+            GROUP BY c.oid
+        ),
+        sizes AS (
+            SELECT n.nspname AS schema,
+                   c.relname AS name,
+                   pg_relation_size(c.oid) AS real_bytes,
+                   current_setting('block_size')::int AS block_size,
+                   {fillfactor_sql("c", 100)} AS fillfactor,
+                   c.reltuples AS tuples,
+                   -- tuple header (23) and null bitmap MAXALIGNed, the data MAXALIGNed, and its line pointer (4)
+                   ceil((23 + CASE WHEN w.has_nulls THEN ceil(w.column_count / 8.0) ELSE 0 END) / 8.0) * 8
+                       + ceil(w.data_width / 8.0) * 8 + 4 AS tuple_bytes
+            FROM widths AS w
+            JOIN pg_class AS c ON c.oid = w.oid
+            JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            WHERE w.has_stats
+        )
+        SELECT schema,
+               name,
+               real_bytes,
+               -- pages at fillfactor (the 24-byte page header left out)
+               (ceil(tuples * tuple_bytes / ((block_size - 24) * fillfactor / 100.0)) * block_size)::bigint
+                   AS expected_bytes,
+               false AS exact
+        FROM sizes
+        ORDER BY schema, name
+        """,  # noqa: S608 -- constants, no input
+        {"min_bytes": min_bytes},
+        using=using,
+    )
+
+
+def table_bloat_exact(*, min_bytes: int = 0, using: str = "default") -> list[TableBloat]:
+    """Measure each heap of at least min_bytes with pgstattuple_approx(); needs the extension and its privilege.
+
+    It reads the pages the visibility map does not mark all-visible: slower than table_bloat(), exact where that
+    one estimates.
+    """
+    return fetch_rows(
+        TableBloat,
+        f"""
+        SELECT n.nspname AS schema,
+               c.relname AS name,
+               stat.table_len AS real_bytes,
+               (
+                   ceil(
+                       stat.approx_tuple_len
+                       / ((current_setting('block_size')::int - 24)
+                          * {fillfactor_sql("c", 100)} / 100.0)
+                   ) * current_setting('block_size')::int
+               )::bigint AS expected_bytes,
+               true AS exact
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL pgstattuple_approx(c.oid::regclass) AS stat
+        WHERE {_USER_TABLES_SQL}
+        ORDER BY n.nspname, c.relname
+        """,  # noqa: S608 -- constants, no input
+        {"min_bytes": min_bytes},
+        using=using,
+    )

@@ -10,22 +10,7 @@ from django.db import connection
 
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
 from schemaadmin.services.index_health.snapshot import NodeUsage
-
-LOOSE = {
-    "unused_index_min_bytes": 16 * 1024,
-    "unused_index_min_stats_age_days": 0,
-    "bloat_min_bytes": 100 * 1024,
-    "sequential_scan_min_rows": 1000,
-    "sequential_scan_min_scans": 10,
-}
-
-
-def report(plant, **overrides):
-    """Return the health report with loose thresholds, and the set of (code, object) found in plant's schema."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_stat_clear_snapshot()")
-    result = health_report(thresholds=Thresholds.from_settings(**{**LOOSE, **overrides}))
-    return result, {(f.code, f.object) for f in result.findings if f.schema == plant.schema}
+from tests.services.health_report import LOOSE, report
 
 
 def test_invalid_index_and_ccnew_leftover(plant):
@@ -228,17 +213,23 @@ def test_hnsw_build_memory(plant):
 
 def test_stale_statistics(plant):
     s = plant.schema
-    plant.table("never", "id int", rows=100, fill="i")
-    plant.table("drifted", "id int", rows=100, fill="i")
-    plant.table("fresh", "id int", rows=100, fill="i")
-    plant.sql(f"ANALYZE {s}.drifted, {s}.fresh")
-    plant.sql(f"INSERT INTO {s}.drifted SELECT i FROM generate_series(1, 1000) AS i")  # noqa: S608 -- a test schema name
+    plant.table("never", "id int", rows=2000, fill="i")
+    plant.table("drifted", "id int", rows=1000, fill="i")
+    plant.table("fresh", "id int", rows=2000, fill="i")
+    # Below the row floor (STALE_STATISTICS_MIN_ROWS, 1,000): never analyzed, or changed 50×, and still silent.
+    plant.table("tiny_never", "id int", rows=40, fill="i")
+    plant.table("tiny_drifted", "id int", rows=10, fill="i")
+    plant.sql(f"ANALYZE {s}.drifted, {s}.fresh, {s}.tiny_drifted")
+    plant.sql(f"INSERT INTO {s}.drifted SELECT i FROM generate_series(1, 10000) AS i")  # noqa: S608 -- a test schema name
     plant.sql(f"INSERT INTO {s}.fresh SELECT i FROM generate_series(1, 10) AS i")  # noqa: S608 -- a test schema name
+    plant.sql(f"INSERT INTO {s}.tiny_drifted SELECT i FROM generate_series(1, 500) AS i")  # noqa: S608 -- a test schema name
     plant.flush_stats()
     _, found = report(plant)
-    assert ("stale_statistics", f"{s}.never") in found
-    assert ("stale_statistics", f"{s}.drifted") in found
-    assert ("stale_statistics", f"{s}.fresh") not in found
+    stale = {obj for code, obj in found if code == "stale_statistics"}
+    assert stale == {f"{s}.never", f"{s}.drifted"}
+    # The floor is a setting: at 0, the tiny tables are reported too.
+    _, found = report(plant, stale_statistics_min_rows=0)
+    assert {f"{s}.tiny_never", f"{s}.tiny_drifted"} <= {obj for code, obj in found if code == "stale_statistics"}
 
 
 def test_vacuum_overdue(plant):

@@ -9,8 +9,11 @@ from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.findings import Finding, Severity, severity_counts, worst_first
 from schemaadmin.services.index_health.activity_rules import activity_findings
+from schemaadmin.services.index_health.constraint_rules import constraint_findings
 from schemaadmin.services.index_health.findings import CODES
 from schemaadmin.services.index_health.index_rules import index_findings
+from schemaadmin.services.index_health.index_shape_rules import index_shape_findings
+from schemaadmin.services.index_health.maintenance_rules import maintenance_findings
 from schemaadmin.services.index_health.snapshot import Snapshot, take_snapshot
 from schemaadmin.services.index_health.table_rules import table_findings
 from schemaadmin.services.index_health.thresholds import Thresholds
@@ -39,6 +42,9 @@ def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None) -> list[F
         *vector_findings(snapshot, thresholds),
         *table_findings(snapshot, thresholds),
         *activity_findings(snapshot),
+        *index_shape_findings(snapshot, thresholds),
+        *constraint_findings(snapshot, thresholds),
+        *maintenance_findings(snapshot, thresholds),
     ]
     return worst_first(found, then=lambda f: (f.schema, f.table, f.index or "", f.column or "", f.code))
 
@@ -100,5 +106,6 @@ def health_report(
     *, using: str = "default", nodes: list[str] | None = None, thresholds: Thresholds | None = None
 ) -> HealthReport:
     """Read the catalog of using (and index usage on every node) and return it with its findings."""
-    snapshot = take_snapshot(using=using, nodes=nodes)
+    thresholds = thresholds or Thresholds.from_settings()
+    snapshot = take_snapshot(using=using, nodes=nodes, table_bloat_min_bytes=thresholds.table_bloat_min_bytes)
     return HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds))

@@ -6,7 +6,7 @@ from typing import Any
 
 from schemaadmin.services.findings import Finding, Kind, Severity
 
-__all__ = ["CODES", "Finding", "Severity", "finding"]
+__all__ = ["CODES", "Finding", "Severity", "finding", "size_text"]
 
 
 # code -> (severity, short title). The codes are a public interface (JSON output, cron alerts): never rename.
@@ -28,19 +28,44 @@ CODES: dict[str, tuple[Severity, str]] = {
     "connections_near_max": (Severity.WARNING, "Connections near max_connections"),
     "long_running_transaction": (Severity.WARNING, "Long-running transaction"),
     "idle_in_transaction": (Severity.WARNING, "Idle in transaction"),
+    "index_usage_too_young": (Severity.INFO, "Index usage too young to judge"),
+    "no_primary_key": (Severity.WARNING, "Table without a primary key"),
+    "table_bloat": (Severity.WARNING, "Bloated table"),
+    "sequence_near_max": (Severity.CRITICAL, "Sequence near its maximum"),
+    # Escalated to CRITICAL past XID_AGE_CRITICAL_SHARE of the hard limit.
+    "xid_wraparound": (Severity.WARNING, "Transaction ID wraparound approaching"),
+    "invalid_constraint": (Severity.WARNING, "Constraint not validated"),
+    "fk_type_mismatch": (Severity.WARNING, "Foreign key type differs from its target"),
+    "duplicate_foreign_key": (Severity.WARNING, "Duplicate foreign key"),
+    "overlapping_foreign_key": (Severity.INFO, "Overlapping foreign key"),
+    "index_on_mostly_null_column": (Severity.INFO, "Index over a mostly NULL column"),
+    "needless_index_predicate": (Severity.INFO, "Index predicate that never filters"),
+    "boolean_index": (Severity.INFO, "Index on a boolean column"),
+    "btree_on_array_column": (Severity.WARNING, "B-tree index on an array column"),
 }
 
 
 def finding(code: str, *, database: str, schema: str, table: str, message: str, fix_sql: str, **where: Any) -> Finding:
-    """Return a health Finding of code with its registered severity and title, about an index, a column or a table."""
+    """Return a health Finding of code with its registered severity and title, about an index, a column or a table.
+
+    where may also name a sequence (schema.sequence), a constraint (schema.table.constraint), or say about= for a
+    database-wide finding (schema and table then empty); severity= escalates the code's registered severity.
+    """
     index, column = where.get("index"), where.get("column")
-    if index is not None:
+    if "about" in where:
+        about = where["about"]
+    elif where.get("sequence") is not None:
+        about = f"{schema}.{where['sequence']}"
+    elif where.get("constraint") is not None:
+        about = f"{schema}.{table}.{where['constraint']}"
+    elif index is not None:
         about = f"{schema}.{index}"
     elif column is not None:
         about = f"{schema}.{table}.{column}"
     else:
         about = f"{schema}.{table}"
     severity, title = CODES[code]
+    severity = where.get("severity", severity)
     return Finding(
         code=code,
         severity=severity,
@@ -55,3 +80,12 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
         index=index,
         column=column,
     )
+
+
+def size_text(size_bytes: float) -> str:
+    """Return a byte count as a finding's message writes it: 512 bytes, 8.0 kB, 1.5 GB."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if size_bytes < 1024 or unit == "TB":
+            return f"{size_bytes:.0f} {unit}" if unit == "bytes" else f"{size_bytes:.1f} {unit}"
+        size_bytes /= 1024
+    raise AssertionError("unreachable")

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from schemaadmin.pg import ddl
 from schemaadmin.pg.indexes import IndexInfo
-from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.findings import Finding, finding, size_text
+from schemaadmin.services.index_health.predicates import conjuncts, not_null_column
 from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.index_health.thresholds import Thresholds
 
@@ -28,14 +29,6 @@ def _drop(index: IndexInfo) -> str:
     if index.constraint is not None:
         return ddl.script(ddl.drop_constraint(index.schema, index.table, index.constraint))
     return ddl.script(ddl.drop_index(index.schema, index.name))
-
-
-def _size(size_bytes: int) -> str:
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if size_bytes < 1024 or unit == "TB":
-            return f"{size_bytes} {unit}" if unit == "bytes" else f"{size_bytes:.1f} {unit}"
-        size_bytes /= 1024  # type: ignore[assignment]
-    raise AssertionError("unreachable")
 
 
 def invalid(snapshot: Snapshot) -> Iterator[Finding]:
@@ -73,7 +66,27 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
 def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
     youngest_stats = min(node.stats_age for node in snapshot.nodes)
     if youngest_stats < timedelta(days=thresholds.unused_index_min_stats_age_days):
-        return  # counters reset too recently for "never scanned" to mean anything
+        # Counters reset too recently for "never scanned" to mean anything: say so, once, rather than stay silent.
+        youngest = min(snapshot.nodes, key=lambda node: node.stats_age)
+        yield finding(
+            "index_usage_too_young",
+            database=snapshot.database,
+            schema="",
+            table="",
+            about=f"database {snapshot.statistics.database}",
+            message=(
+                f"Index usage has been counted for only {_age_text(youngest_stats)} on node {youngest.node}; "
+                f"unused_index waits until the counters are {thresholds.unused_index_min_stats_age_days:g} days old "
+                "(the UNUSED_INDEX_MIN_STATS_AGE_DAYS setting), so no index is reported unused yet, whether it is "
+                "or not."
+            ),
+            fix_sql=(
+                "-- Nothing to run. When the counters were last reset (NULL: at the server start):\n"
+                "SELECT stats_reset, pg_postmaster_start_time() FROM pg_stat_database "
+                "WHERE datname = current_database();"
+            ),
+        )
+        return
     for index in snapshot.indexes:
         if not index.is_valid or index.backs_constraint or index.size_bytes < thresholds.unused_index_min_bytes:
             continue
@@ -88,15 +101,31 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
             table=index.table,
             index=index.name,
             message=(
-                f"{index.qualified_name} ({_size(index.size_bytes)}) has not been scanned on any node ({nodes}) "
+                f"{index.qualified_name} ({size_text(index.size_bytes)}) has not been scanned on any node ({nodes}) "
                 f"in {youngest_stats.days} days of statistics, yet every write to {index.table} maintains it."
             ),
             fix_sql=ddl.script(ddl.drop_index(index.schema, index.name), f"-- to restore it: {_recreate(index)};"),
         )
 
 
+def _age_text(age: timedelta) -> str:
+    if age >= timedelta(days=1):
+        return f"{age.days} day{'s' if age.days != 1 else ''}"
+    hours = int(age.total_seconds() // 3600)
+    return f"{hours} hour{'s' if hours != 1 else ''}" if hours else "less than an hour"
+
+
 def _shape(index: IndexInfo) -> tuple[object, ...]:
-    return (index.schema, index.table, index.method, index.columns, index.opclasses, index.key_flags, index.predicate)
+    return (
+        index.schema,
+        index.table,
+        index.method,
+        index.columns,
+        index.opclasses,
+        index.key_collations,
+        index.key_flags,
+        index.predicate,
+    )
 
 
 def _keep_order(index: IndexInfo) -> tuple[object, ...]:
@@ -128,7 +157,8 @@ def duplicates(snapshot: Snapshot) -> Iterator[Finding]:
                 index=extra.name,
                 message=(
                     f"{extra.qualified_name} indexes the same {', '.join(extra.columns)} as {keep.qualified_name} "
-                    "with the same method, operator classes and predicate, so it only costs writes and space."
+                    "with the same method, operator classes, collations and predicate, so it only costs writes and "
+                    "space."
                 ),
                 fix_sql=_drop(extra),
             )
@@ -151,6 +181,7 @@ def redundant(snapshot: Snapshot) -> Iterator[Finding]:
                     and long.columns[:width] == short.columns
                     and long.opclasses[:width] == short.opclasses
                     and long.key_flags[:width] == short.key_flags
+                    and long.key_collations[:width] == short.key_collations
                     and long.predicate == short.predicate
                 ):
                     yield finding(
@@ -168,14 +199,32 @@ def redundant(snapshot: Snapshot) -> Iterator[Finding]:
                     break
 
 
+def _required_not_null(predicate: str) -> frozenset[str] | None:
+    """Return the columns a predicate made only of `column IS NOT NULL` tests names, or None for any other."""
+    parts = conjuncts(predicate)
+    if parts is None:
+        return None
+    columns = [not_null_column(part) for part in parts]
+    return None if None in columns else frozenset(c for c in columns if c is not None)
+
+
 def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
-    leading: dict[tuple[str, str], list[tuple[int, ...]]] = defaultdict(list)
+    # Each usable index's leading keys, and the columns its predicate requires NOT NULL (None: no predicate).
+    leading: dict[tuple[str, str], list[tuple[tuple[int, ...], frozenset[str] | None]]] = defaultdict(list)
     for index in snapshot.indexes:
-        if index.is_valid and index.predicate is None and not index.is_vector:
-            leading[(index.schema, index.table)].append(index.key_attnums)
+        if not index.is_valid or index.is_vector:
+            continue
+        required = None if index.predicate is None else _required_not_null(index.predicate)
+        if index.predicate is None or required:
+            leading[(index.schema, index.table)].append((index.key_attnums, required))
     for key in snapshot.foreign_keys:
         wanted = set(key.column_attnums)
-        served = any(set(attnums[: len(wanted)]) == wanted for attnums in leading[(key.schema, key.table)])
+        # The referential check looks rows up by fk = $1, which implies fk IS NOT NULL: a partial index whose
+        # predicate only asks that of key columns serves it as well as a full one.
+        served = any(
+            set(attnums[: len(wanted)]) == wanted and (required is None or required <= set(key.columns))
+            for attnums, required in leading[(key.schema, key.table)]
+        )
         if served:
             continue
         yield finding(
@@ -216,8 +265,8 @@ def bloated(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
             table=index.table,
             index=index.name,
             message=(
-                f"{index.qualified_name} is {_size(bloat.real_bytes)} but would be about "
-                f"{_size(bloat.expected_bytes)} rebuilt: {bloat.wasted_ratio:.0%} is empty space ({how})."
+                f"{index.qualified_name} is {size_text(bloat.real_bytes)} but would be about "
+                f"{size_text(bloat.expected_bytes)} rebuilt: {bloat.wasted_ratio:.0%} is empty space ({how})."
             ),
             fix_sql=ddl.script(ddl.reindex_index(index.schema, index.name)),
         )

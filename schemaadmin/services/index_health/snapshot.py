@@ -7,17 +7,31 @@ from datetime import timedelta
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.constraints import UnvalidatedConstraint, unvalidated_constraints
 from schemaadmin.pg.indexes import (
     BtreeBloat,
     ForeignKey,
     IndexInfo,
+    IndexKeyFacts,
     btree_bloat,
     btree_bloat_exact,
     foreign_keys,
+    index_key_facts,
     index_usage,
     indexes,
 )
-from schemaadmin.pg.relations import DatabaseStatistics, TableHealth, database_statistics, tables
+from schemaadmin.pg.relations import (
+    DatabaseAge,
+    DatabaseStatistics,
+    TableBloat,
+    TableHealth,
+    database_ages,
+    database_statistics,
+    table_bloat,
+    table_bloat_exact,
+    tables,
+)
+from schemaadmin.pg.sequences import SequenceUsage, sequences
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
 from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
 
@@ -45,14 +59,24 @@ class Snapshot:
     nodes: list[NodeUsage] = field(hash=False)
     # Sessions and connection slots for the activity findings; None where a caller builds a snapshot without them.
     activity: ActivityFacts | None = field(default=None, hash=False)
+    table_bloat: dict[str, TableBloat] = field(hash=False, default_factory=dict)  # qualified table name -> it
+    key_facts: dict[str, IndexKeyFacts] = field(hash=False, default_factory=dict)  # qualified index name -> them
+    sequences: list[SequenceUsage] = field(hash=False, default_factory=list)
+    unvalidated_constraints: list[UnvalidatedConstraint] = field(hash=False, default_factory=list)
+    databases: list[DatabaseAge] = field(hash=False, default_factory=list)
 
     def scans_by_node(self, index: IndexInfo) -> dict[str, int]:
         """Return the index's scan count on each node (0 where a node does not know the index)."""
         return {usage.node: usage.scans.get(index.qualified_name, 0) for usage in self.nodes}
 
 
-def take_snapshot(*, using: str = "default", nodes: list[str] | None = None) -> Snapshot:
-    """Read indexes, tables, foreign keys, vector columns and bloat from using, and index usage from every node."""
+def take_snapshot(
+    *, using: str = "default", nodes: list[str] | None = None, table_bloat_min_bytes: int | None = None
+) -> Snapshot:
+    """Read indexes, tables, constraints, sequences, ages and bloat from using, and index usage from every node.
+
+    Heaps smaller than table_bloat_min_bytes (default: the setting) are not measured for bloat.
+    """
     validated_alias(using)
     node_aliases = list(nodes if nodes is not None else app_settings()["NODES"])
     if using not in node_aliases:
@@ -60,6 +84,9 @@ def take_snapshot(*, using: str = "default", nodes: list[str] | None = None) -> 
     statistics = database_statistics(using=using)
     index_list = indexes(using=using)
     measure = btree_bloat_exact if statistics.pgstattuple_installed else btree_bloat
+    measure_tables = table_bloat_exact if statistics.pgstattuple_approx_usable else table_bloat
+    if table_bloat_min_bytes is None:
+        table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
     usage = [
         NodeUsage(
             node=using,
@@ -88,4 +115,9 @@ def take_snapshot(*, using: str = "default", nodes: list[str] | None = None) -> 
         bloat={f"{b.schema}.{b.name}": b for b in measure(using=using)},
         nodes=usage,
         activity=activity_facts(using=using),
+        table_bloat={f"{b.schema}.{b.name}": b for b in measure_tables(min_bytes=table_bloat_min_bytes, using=using)},
+        key_facts={f"{k.schema}.{k.name}": k for k in index_key_facts(using=using)},
+        sequences=sequences(using=using),
+        unvalidated_constraints=unvalidated_constraints(using=using),
+        databases=database_ages(using=using),
     )

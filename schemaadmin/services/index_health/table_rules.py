@@ -15,6 +15,8 @@ __all__ = ["table_findings"]
 
 def stale_statistics(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
     for table in snapshot.tables:
+        if max(table.rows, table.live_tuples) < thresholds.stale_statistics_min_rows:
+            continue  # a few dozen rows: any plan reads them as fast, whatever the statistics say
         never = table.last_analyzed is None and (table.table_bytes > 0 or bool(table.estimated_rows))
         behind = table.changes_since_analyze > thresholds.stale_statistics_factor * table.analyze_threshold
         if not (never or behind):
@@ -68,11 +70,12 @@ def vacuum_overdue(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
 
 def sequential_scan_heavy(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
     for table in snapshot.tables:
-        share = table.sequential_share
+        full_reads = table.full_sequential_reads
+        share = full_reads / (full_reads + table.index_scans) if full_reads + table.index_scans else None
         if (
             share is None
             or table.rows < thresholds.sequential_scan_min_rows
-            or table.sequential_scans < thresholds.sequential_scan_min_scans
+            or full_reads < thresholds.sequential_scan_min_scans
             or share < thresholds.sequential_scan_min_share
         ):
             continue
@@ -82,8 +85,8 @@ def sequential_scan_heavy(snapshot: Snapshot, thresholds: Thresholds) -> Iterato
             schema=table.schema,
             table=table.name,
             message=(
-                f"{share:.0%} of the scans of {table.qualified_name} (≈{table.rows:,} rows) read the whole table: "
-                "some frequent query lacks an index."
+                f"{share:.0%} of the scans of {table.qualified_name} (≈{table.rows:,} rows) read the whole table "
+                f"({full_reads:,.0f} whole-table reads): some frequent query lacks an index."
             ),
             fix_sql=(
                 "-- Find the statements that read it (needs pg_stat_statements), then index their WHERE columns:\n"

@@ -18,11 +18,18 @@ class Thresholds:
     bloat_min_ratio: float
     ivfflat_lists_tolerance: float
     stale_statistics_factor: float
+    stale_statistics_min_rows: int
     vacuum_dead_tuples_factor: float
     vacuum_max_age_days: float
     sequential_scan_min_rows: int
     sequential_scan_min_scans: int
     sequential_scan_min_share: float
+    table_bloat_min_bytes: int
+    table_bloat_min_ratio: float
+    sequence_near_max_share: float
+    xid_age_warning_factor: float
+    xid_age_critical_share: float
+    mostly_null_min_fraction: float
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> Thresholds:

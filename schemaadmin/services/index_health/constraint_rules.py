@@ -1,0 +1,160 @@
+"""Findings about keys and constraints: tables without a primary key, constraints never validated, foreign keys
+whose types differ from their target, and foreign keys that repeat or overlap one another."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from schemaadmin.pg import ddl
+from schemaadmin.pg.indexes import ForeignKey
+from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.snapshot import Snapshot
+from schemaadmin.services.index_health.sql import qualified, quote_identifier
+from schemaadmin.services.index_health.thresholds import Thresholds
+
+__all__ = ["constraint_findings"]
+
+
+def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
+    promotable: dict[tuple[str, str], str] = {}
+    for index in snapshot.indexes:
+        # A unique constraint's index belongs to it; a plain unique index can become the primary key's.
+        plain = (
+            index.is_unique
+            and index.constraint is None
+            and index.is_valid
+            and index.predicate is None
+            and all(index.key_attnums)
+        )
+        if plain and (index.schema, index.table) not in promotable:
+            promotable[(index.schema, index.table)] = index.name
+    for table in snapshot.tables:
+        # A partition takes its key from its parent (flagged there); a materialized view cannot have one.
+        if table.has_primary_key or table.is_partition or table.kind not in ("r", "p"):
+            continue
+        target = qualified(table.schema, table.name)
+        unique = promotable.get((table.schema, table.name))
+        if unique is not None:
+            fix = (
+                f"-- {unique} is unique already: if its columns are NOT NULL, it can become the primary key\n"
+                f"ALTER TABLE {target} ADD PRIMARY KEY USING INDEX {quote_identifier(unique)};"
+            )
+        else:
+            fix = (
+                "-- Adds a column and rewrites the table under an ACCESS EXCLUSIVE lock: plan a maintenance window\n"
+                f"ALTER TABLE {target} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
+            )
+        yield finding(
+            "no_primary_key",
+            database=snapshot.database,
+            schema=table.schema,
+            table=table.name,
+            message=(
+                f"{table.qualified_name} has no primary key: logical replication cannot replicate its updates and "
+                "deletes, and tools that find a row by its key (the Django admin, ORMs, pg_repack) cannot work on it."
+            ),
+            fix_sql=fix,
+        )
+
+
+def invalid_constraint(snapshot: Snapshot) -> Iterator[Finding]:
+    for constraint in snapshot.unvalidated_constraints:
+        yield finding(
+            "invalid_constraint",
+            database=snapshot.database,
+            schema=constraint.schema,
+            table=constraint.table,
+            constraint=constraint.name,
+            message=(
+                f"The {constraint.kind} {constraint.name} on {constraint.schema}.{constraint.table} was added NOT "
+                "VALID and never validated: new rows are checked, the rows before it never were, and the planner "
+                "cannot rely on it. Validating reads the table under a lock that lets reads and writes go on."
+            ),
+            fix_sql=ddl.script(ddl.validate_constraint(constraint.schema, constraint.table, constraint.name)),
+        )
+
+
+def fk_type_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
+    for key in snapshot.foreign_keys:
+        pairs = zip(key.columns, key.column_types, key.referenced_columns, key.referenced_types, strict=True)
+        for column, column_type, referenced, referenced_type in pairs:
+            if column_type == referenced_type:
+                continue
+            yield finding(
+                "fk_type_mismatch",
+                database=snapshot.database,
+                schema=key.schema,
+                table=key.table,
+                column=column,
+                message=(
+                    f"{key.table}.{column} is {column_type} but the foreign key {key.name} points at "
+                    f"{key.referenced_table}.{referenced}, which is {referenced_type}: values the target can hold "
+                    "may not fit here, and every check and join compares across types."
+                ),
+                fix_sql=(
+                    "-- Changing a column's type rewrites the table and its indexes under an ACCESS EXCLUSIVE lock\n"
+                    f"ALTER TABLE {qualified(key.schema, key.table)} ALTER COLUMN {quote_identifier(column)} "
+                    f"TYPE {referenced_type};"
+                ),
+            )
+
+
+def _pairs(key: ForeignKey) -> frozenset[tuple[str, str]]:
+    return frozenset(zip(key.columns, key.referenced_columns, strict=True))
+
+
+def _drop_constraint(key: ForeignKey) -> str:
+    return ddl.script(ddl.drop_constraint(key.schema, key.table, key.name))
+
+
+def repeated_foreign_keys(snapshot: Snapshot) -> Iterator[Finding]:
+    by_target: dict[tuple[str, str, str], list[ForeignKey]] = defaultdict(list)
+    for key in snapshot.foreign_keys:
+        by_target[(key.schema, key.table, key.referenced_table)].append(key)
+    for keys in by_target.values():
+        if len(keys) < 2:
+            continue
+        # Keep the validated one, then the first by name.
+        keys = sorted(keys, key=lambda k: (not k.is_validated, k.name))
+        seen: dict[frozenset[tuple[str, str]], ForeignKey] = {}
+        for key in keys:
+            pairs = _pairs(key)
+            kept = seen.setdefault(pairs, key)
+            if kept is not key:
+                yield finding(
+                    "duplicate_foreign_key",
+                    database=snapshot.database,
+                    schema=key.schema,
+                    table=key.table,
+                    constraint=key.name,
+                    message=(
+                        f"{key.name} repeats {kept.name}: both tie {key.table}({', '.join(key.columns)}) to "
+                        f"{key.referenced_table}, so every write and every delete there is checked twice."
+                    ),
+                    fix_sql=_drop_constraint(key),
+                )
+                continue
+            wider = next((other for other in keys if pairs < _pairs(other)), None)
+            if wider is not None:
+                yield finding(
+                    "overlapping_foreign_key",
+                    database=snapshot.database,
+                    schema=key.schema,
+                    table=key.table,
+                    constraint=key.name,
+                    message=(
+                        f"{key.name} on ({', '.join(key.columns)}) checks part of what {wider.name} on "
+                        f"({', '.join(wider.columns)}) checks against the same table {key.referenced_table}. "
+                        f"It adds a check only for rows where another column of {wider.name} is NULL."
+                    ),
+                    fix_sql=f"-- If no row leaves those columns NULL:\n{_drop_constraint(key)}",
+                )
+
+
+def constraint_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    """Yield every key and constraint finding of the snapshot."""
+    yield from no_primary_key(snapshot)
+    yield from invalid_constraint(snapshot)
+    yield from fk_type_mismatch(snapshot)
+    yield from repeated_foreign_keys(snapshot)

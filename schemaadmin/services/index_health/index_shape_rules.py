@@ -1,0 +1,143 @@
+"""Findings about how an index is built: over mostly NULL values, with a predicate that never filters, on a
+boolean alone, or a btree over an array."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from schemaadmin.pg import ddl
+from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.predicates import conjuncts, not_null_column, predicate_text
+from schemaadmin.services.index_health.snapshot import Snapshot
+from schemaadmin.services.index_health.sql import qualified
+from schemaadmin.services.index_health.thresholds import Thresholds
+
+__all__ = ["index_shape_findings"]
+
+
+def _replace(index: IndexInfo, *, suffix: str, predicate: str | None) -> str:
+    """Return the fix that builds a copy of index with another predicate, then drops the index."""
+    name = ddl.index_name_for(index.table, *index.columns, suffix=suffix)
+    copy = dataclasses.replace(ddl.index_definition_of(index, name=name), predicate=predicate)
+    return ddl.script(ddl.create_index(copy), ddl.drop_index(index.schema, index.name))
+
+
+def _plain_btree(index: IndexInfo) -> bool:
+    """Return whether index is a valid btree that serves lookups only (no constraint), over columns, not expressions."""
+    return index.is_valid and index.method == "btree" and not index.backs_constraint and all(index.key_attnums)
+
+
+def mostly_null(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for index in snapshot.indexes:
+        facts = snapshot.key_facts.get(index.qualified_name)
+        if not _plain_btree(index) or index.predicate is not None or facts is None:
+            continue
+        fraction = facts.leading_null_fraction
+        if fraction is None or fraction < thresholds.mostly_null_min_fraction:
+            continue
+        column = index.columns[0]
+        yield finding(
+            "index_on_mostly_null_column",
+            database=snapshot.database,
+            schema=index.schema,
+            table=index.table,
+            index=index.name,
+            message=(
+                f"{fraction:.0%} of {index.qualified_table}'s rows have {column} NULL, and {index.qualified_name} "
+                f"stores every one of them. A partial index WHERE {column} IS NOT NULL is smaller and serves the same "
+                f"lookups of values (not searches for {column} IS NULL)."
+            ),
+            fix_sql=_replace(index, suffix="not_null", predicate=f"{column} IS NOT NULL"),
+        )
+
+
+def needless_predicate(snapshot: Snapshot) -> Iterator[Finding]:
+    for index in snapshot.indexes:
+        facts = snapshot.key_facts.get(index.qualified_name)
+        if index.predicate is None or facts is None or not index.is_valid:
+            continue
+        parts = conjuncts(index.predicate)
+        if parts is None:
+            continue
+        not_null = set(facts.not_null_columns)
+        needless = [part for part in parts if not_null_column(part) in not_null]
+        if not needless:
+            continue
+        names = ", ".join(f"{not_null_column(part)} IS NOT NULL" for part in needless)
+        kept = [part for part in parts if part not in needless]
+        yield finding(
+            "needless_index_predicate",
+            database=snapshot.database,
+            schema=index.schema,
+            table=index.table,
+            index=index.name,
+            message=(
+                f"{index.qualified_name} has WHERE {names}, but the column cannot be NULL: the condition filters "
+                "nothing, and queries that do not repeat it cannot use the index."
+            ),
+            fix_sql=_replace(index, suffix="idx", predicate=predicate_text(kept)),
+        )
+
+
+def boolean_index(snapshot: Snapshot) -> Iterator[Finding]:
+    for index in snapshot.indexes:
+        if not _plain_btree(index) or index.key_types != ("boolean",):
+            continue
+        column = index.columns[0]
+        yield finding(
+            "boolean_index",
+            database=snapshot.database,
+            schema=index.schema,
+            table=index.table,
+            index=index.name,
+            message=(
+                f"{index.qualified_name} indexes only the boolean {column}: with two values, the planner reads the "
+                "table instead for the common one. Index the rare value as a partial index over a useful column "
+                f"(… WHERE {column}), or drop it."
+            ),
+            fix_sql=ddl.script(
+                ddl.drop_index(index.schema, index.name),
+                "-- or, if queries look for the rare value: CREATE INDEX CONCURRENTLY … ON "
+                f"{qualified(index.schema, index.table)} (<a column they filter or sort by>) WHERE {column};",
+            ),
+        )
+
+
+def btree_on_array(snapshot: Snapshot) -> Iterator[Finding]:
+    for index in snapshot.indexes:
+        if not _plain_btree(index):
+            continue
+        keys = zip(index.columns, index.key_types, strict=False)
+        arrays = [column for column, key_type in keys if key_type.endswith("[]")]
+        if not arrays:
+            continue
+        gin = ddl.IndexDefinition(
+            schema=index.schema,
+            table=index.table,
+            name=ddl.index_name_for(index.table, *arrays, suffix="gin"),
+            keys=tuple(ddl.IndexKey(expression=column) for column in arrays),
+            method="gin",
+        )
+        yield finding(
+            "btree_on_array_column",
+            database=snapshot.database,
+            schema=index.schema,
+            table=index.table,
+            index=index.name,
+            message=(
+                f"{index.qualified_name} is a btree over the array {', '.join(arrays)}: it serves only whole-array "
+                "equality and ordering, not the containment and overlap searches (@>, <@, &&) arrays are queried "
+                "with; a GIN index does, and btree entries of large arrays can exceed the page limit and fail inserts."
+            ),
+            fix_sql=ddl.script(ddl.create_index(gin), ddl.drop_index(index.schema, index.name)),
+        )
+
+
+def index_shape_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    """Yield every finding about how an index is built."""
+    yield from mostly_null(snapshot, thresholds)
+    yield from needless_predicate(snapshot)
+    yield from boolean_index(snapshot)
+    yield from btree_on_array(snapshot)

@@ -1,0 +1,162 @@
+"""Findings that grow with time: bloated heaps, sequences running out, transaction IDs nearing wraparound."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from schemaadmin.services.index_health.findings import Finding, Severity, finding, size_text
+from schemaadmin.services.index_health.snapshot import Snapshot
+from schemaadmin.services.index_health.sql import literal, qualified, quote_identifier
+from schemaadmin.services.index_health.thresholds import Thresholds
+
+__all__ = ["maintenance_findings"]
+
+# Transaction and multixact IDs are compared modulo 2^32: past 2^31 an old ID would read as one from the future,
+# so PostgreSQL refuses new IDs some millions before that.
+WRAPAROUND_LIMIT = 2**31
+
+
+def table_bloat(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for table in snapshot.tables:
+        bloat = snapshot.table_bloat.get(table.qualified_name)
+        if (
+            bloat is None
+            or bloat.wasted_bytes < thresholds.table_bloat_min_bytes
+            or bloat.wasted_ratio < thresholds.table_bloat_min_ratio
+        ):
+            continue
+        how = (
+            "measured with pgstattuple_approx()"
+            if bloat.exact
+            else "estimated from statistics: pgstattuple is not installed or not usable"
+        )
+        target = qualified(table.schema, table.name)
+        yield finding(
+            "table_bloat",
+            database=snapshot.database,
+            schema=table.schema,
+            table=table.name,
+            message=(
+                f"{table.qualified_name} takes {size_text(bloat.real_bytes)} on disk but its rows would fit in "
+                f"about {size_text(bloat.expected_bytes)}: {bloat.wasted_ratio:.0%} is empty or dead space "
+                f"({how}). VACUUM makes it reusable but does not give it back."
+            ),
+            fix_sql=(
+                "-- Rewrites the table; VACUUM FULL blocks reads and writes until it ends (pg_repack does not)\n"
+                f"VACUUM (FULL, ANALYZE) {target};"
+            ),
+        )
+
+
+def sequence_near_max(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for sequence in snapshot.sequences:
+        share = sequence.used_share
+        if share is None or share < thresholds.sequence_near_max_share or sequence.cycles:
+            continue
+        target = qualified(sequence.schema, sequence.name)
+        limited_by = (
+            f"its column {sequence.owned_table}.{sequence.owned_column} ({sequence.column_type})"
+            if sequence.column_type
+            else f"its type ({sequence.data_type})"
+        )
+        fixes = []
+        if sequence.column_type and sequence.owned_table and sequence.owned_column:
+            fixes.append(
+                "-- Rewrites the table under an ACCESS EXCLUSIVE lock; columns referencing it need bigint too\n"
+                f"ALTER TABLE {qualified(sequence.schema, sequence.owned_table)} "
+                f"ALTER COLUMN {quote_identifier(sequence.owned_column)} TYPE bigint;"
+            )
+        if sequence.data_type != "bigint":
+            fixes.append(f"ALTER SEQUENCE {target} AS bigint;")
+        if not fixes:
+            fixes.append(
+                f"-- A bigint sequence this far along: check its increment ({sequence.increment}) and who calls it\n"
+                f"SELECT * FROM pg_sequences WHERE schemaname = {literal(sequence.schema)} "
+                f"AND sequencename = {literal(sequence.name)};"
+            )
+        yield finding(
+            "sequence_near_max",
+            database=snapshot.database,
+            schema=sequence.schema,
+            table=sequence.owned_table or "",
+            sequence=sequence.name,
+            message=(
+                f"{sequence.qualified_name} is at {sequence.last_value:,}, {share:.1%} of the way to "
+                f"{sequence.limit:,}, the most {limited_by} can hold: once there, every insert that needs a new value "
+                "fails."
+            ),
+            fix_sql="\n".join(fixes),
+        )
+
+
+def _age_problem(
+    xid_age: int, multixact_age: int, snapshot: Snapshot, thresholds: Thresholds
+) -> tuple[str, Severity] | None:
+    """Return what is wrong with these ages and how badly, or None when autovacuum is keeping up."""
+    statistics = snapshot.statistics
+    critical_at = thresholds.xid_age_critical_share * WRAPAROUND_LIMIT
+    parts, severity = [], Severity.WARNING
+    for what, age, setting, freeze_max in (
+        ("transaction ID", xid_age, "autovacuum_freeze_max_age", statistics.freeze_max_age),
+        ("multixact ID", multixact_age, "autovacuum_multixact_freeze_max_age", statistics.multixact_freeze_max_age),
+    ):
+        if age < thresholds.xid_age_warning_factor * freeze_max:
+            continue
+        parts.append(
+            f"its oldest {what} is {age:,} old, past {setting} ({freeze_max:,}) and {age / WRAPAROUND_LIMIT:.1%} "
+            "of the way to the limit at which PostgreSQL stops accepting writes"
+        )
+        if age >= critical_at:
+            severity = Severity.CRITICAL
+    return ("; ".join(parts), severity) if parts else None
+
+
+def xid_wraparound(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for table in snapshot.tables:
+        problem = _age_problem(table.xid_age, table.multixact_age, snapshot, thresholds)
+        if problem is None:
+            continue
+        why, severity = problem
+        where = " (in its TOAST table)" if table.xid_age_in_toast else ""
+        yield finding(
+            "xid_wraparound",
+            database=snapshot.database,
+            schema=table.schema,
+            table=table.name,
+            severity=severity,
+            message=(
+                f"{table.qualified_name}{where}: {why}. Autovacuum's forced freeze is overdue: look for a long "
+                "transaction, an abandoned replication slot or prepared transaction holding it back."
+            ),
+            fix_sql=f"VACUUM (FREEZE, VERBOSE) {qualified(table.schema, table.name)};",
+        )
+    for database in snapshot.databases:
+        problem = _age_problem(database.xid_age, database.multixact_age, snapshot, thresholds)
+        if problem is None:
+            continue
+        why, severity = problem
+        if database.allows_connections:
+            fix = f"-- Connected to {quote_identifier(database.name)}, as its owner or a superuser:\nVACUUM (FREEZE);"
+        else:
+            fix = (
+                f"-- {database.name} accepts no connections; autovacuum freezes it itself unless something holds "
+                "the oldest transaction back:\nSELECT pid, backend_xmin, state, query_start FROM pg_stat_activity "
+                "WHERE backend_xmin IS NOT NULL ORDER BY age(backend_xmin) DESC;"
+            )
+        yield finding(
+            "xid_wraparound",
+            database=snapshot.database,
+            schema="",
+            table="",
+            about=f"database {database.name}",
+            severity=severity,
+            message=f"Database {database.name}: {why}. Wraparound protection stops the whole server, not one database.",
+            fix_sql=fix,
+        )
+
+
+def maintenance_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    """Yield every bloat, sequence and wraparound finding of the snapshot."""
+    yield from table_bloat(snapshot, thresholds)
+    yield from sequence_near_max(snapshot, thresholds)
+    yield from xid_wraparound(snapshot, thresholds)

@@ -1,0 +1,309 @@
+"""The health codes added for issue 14: each found on a planted object, silent on a healthy look-alike."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.db import connection
+
+from schemaadmin.services.index_health import Severity, Thresholds, evaluate
+from tests.services.health_report import LOOSE, fixes, report
+
+
+def _statements(fix):
+    for statement in fix.split(";\n"):
+        lines = [line for line in statement.splitlines() if not line.startswith("--")]
+        if "".join(lines).strip():
+            yield "\n".join(lines)
+
+
+def run_fix(plant, fix):
+    """Run a fix's statements one by one on the autocommit planter (CONCURRENTLY cannot share a transaction)."""
+    for statement in _statements(fix):
+        plant.sql(statement)
+
+
+def run_fix_in_test_transaction(fix):
+    """Run a fix's statements in the test's transaction, which holds the locks reading the report took."""
+    with connection.cursor() as cur:
+        for statement in _statements(fix):
+            cur.execute(statement)
+
+
+def test_no_primary_key(plant):
+    s = plant.schema
+    plant.table("bare", "x int")
+    plant.table("uniq", "x int NOT NULL")
+    plant.sql(f"CREATE UNIQUE INDEX uniq_x ON {s}.uniq (x)")
+    plant.table("keyed", "id int PRIMARY KEY")
+    plant.sql(f"CREATE TABLE {s}.parted (at date NOT NULL) PARTITION BY RANGE (at)")
+    plant.sql(f"CREATE TABLE {s}.parted_2026 PARTITION OF {s}.parted FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+    plant.sql(f"CREATE MATERIALIZED VIEW {s}.summary AS SELECT 1 AS one")
+    result, found = report(plant)
+    flagged = {obj for code, obj in found if code == "no_primary_key"}
+    # The partition is told through its parent; a materialized view cannot have a key.
+    assert flagged == {f"{s}.bare", f"{s}.uniq", f"{s}.parted"}
+    fix = fixes(result, "no_primary_key", s)
+    assert fix[f"{s}.bare"].endswith(
+        f"ALTER TABLE {s}.bare ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
+    )
+    assert fix[f"{s}.uniq"].endswith(f"ALTER TABLE {s}.uniq ADD PRIMARY KEY USING INDEX uniq_x;")
+    assert next(f for f in result.findings if f.object == f"{s}.bare").severity is Severity.WARNING
+    run_fix(plant, fix[f"{s}.uniq"])
+    run_fix(plant, fix[f"{s}.bare"])
+    _, found = report(plant)
+    assert {obj for code, obj in found if code == "no_primary_key"} == {f"{s}.parted"}
+
+
+def _plant_churn(plant):
+    s = plant.schema
+    for name in ("churned", "steady"):
+        plant.table(name, "id int, note text", rows=40_000, fill="i, 'n' || i")
+    # Every page keeps a row, so VACUUM cannot truncate the file: 95% of it is reusable but not returned.
+    plant.sql(f"DELETE FROM {s}.churned WHERE id % 20 <> 0")  # noqa: S608 -- a test schema name
+    plant.sql(f"VACUUM ANALYZE {s}.churned")
+    plant.sql(f"VACUUM ANALYZE {s}.steady")
+
+
+def test_table_bloat_estimated(plant):
+    s = plant.schema
+    _plant_churn(plant)
+    result, found = report(plant)
+    assert ("table_bloat", f"{s}.churned") in found
+    assert ("table_bloat", f"{s}.steady") not in found
+    bloat = result.snapshot.table_bloat[f"{s}.churned"]
+    assert not bloat.exact and bloat.wasted_ratio > 0.8
+    assert result.snapshot.table_bloat[f"{s}.steady"].wasted_ratio < 0.2
+    churned = next(f for f in result.findings if f.code == "table_bloat" and f.schema == s)
+    assert "estimated from statistics" in churned.message
+    assert churned.fix.endswith(f"VACUUM (FULL, ANALYZE) {s}.churned;")
+    run_fix(plant, churned.fix)
+    _, found = report(plant)
+    assert ("table_bloat", f"{s}.churned") not in found
+
+
+def test_table_bloat_measured_with_pgstattuple(plant, superuser_sql):
+    s = plant.schema
+    _plant_churn(plant)
+    role = connection.settings_dict["USER"]
+    superuser_sql("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+    superuser_sql(f'GRANT pg_stat_scan_tables TO "{role}"')
+    try:
+        result, found = report(plant)
+    finally:
+        superuser_sql("DROP EXTENSION pgstattuple")
+        superuser_sql(f'REVOKE pg_stat_scan_tables FROM "{role}"')
+    assert result.snapshot.statistics.pgstattuple_approx_usable
+    assert ("table_bloat", f"{s}.churned") in found
+    assert ("table_bloat", f"{s}.steady") not in found
+    assert result.snapshot.table_bloat[f"{s}.churned"].exact
+    churned = next(f for f in result.findings if f.code == "table_bloat" and f.schema == s)
+    assert "measured with pgstattuple_approx()" in churned.message
+
+
+def test_sequence_near_max(plant):
+    s = plant.schema
+    plant.sql(f"CREATE SEQUENCE {s}.small_seq AS integer")
+    plant.sql(f"SELECT setval('{s}.small_seq', 2000000000)")
+    # A bigint sequence behind an integer column runs out at the column's bound.
+    plant.sql(f"CREATE SEQUENCE {s}.orders_id_seq AS bigint")
+    plant.table("orders", f"id int DEFAULT nextval('{s}.orders_id_seq')")
+    plant.sql(f"ALTER SEQUENCE {s}.orders_id_seq OWNED BY {s}.orders.id")
+    plant.sql(f"SELECT setval('{s}.orders_id_seq', 2000000000)")
+    # Healthy: the same value in a bigint sequence, an early one, one never used, one that cycles.
+    plant.sql(f"CREATE SEQUENCE {s}.big_seq AS bigint")
+    plant.sql(f"SELECT setval('{s}.big_seq', 2000000000)")
+    plant.sql(f"CREATE SEQUENCE {s}.young_seq AS integer")
+    plant.sql(f"SELECT setval('{s}.young_seq', 10)")
+    plant.sql(f"CREATE SEQUENCE {s}.unused_seq AS smallint")
+    plant.sql(f"CREATE SEQUENCE {s}.ring_seq AS smallint CYCLE")
+    plant.sql(f"SELECT setval('{s}.ring_seq', 32000)")
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "sequence_near_max"} == {f"{s}.small_seq", f"{s}.orders_id_seq"}
+    fix = fixes(result, "sequence_near_max", s)
+    assert fix[f"{s}.small_seq"] == f"ALTER SEQUENCE {s}.small_seq AS bigint;"
+    assert fix[f"{s}.orders_id_seq"].endswith(f"ALTER TABLE {s}.orders ALTER COLUMN id TYPE bigint;")
+    orders = next(f for f in result.findings if f.object == f"{s}.orders_id_seq")
+    assert orders.severity is Severity.CRITICAL and orders.table == "orders"
+    assert "orders.id (integer)" in orders.message and "2,147,483,647" in orders.message
+    # Reading a sequence's last value locks it until the transaction ends: the fix runs in the same one.
+    run_fix_in_test_transaction(fix[f"{s}.small_seq"])
+    run_fix_in_test_transaction(fix[f"{s}.orders_id_seq"])
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "sequence_near_max"]
+
+
+def test_xid_wraparound(plant):
+    s = plant.schema
+    plant.table("old", "id int", rows=10, fill="i")
+    for _ in range(100):
+        plant.sql("SELECT pg_current_xact_id()")  # each autocommit statement takes a transaction ID
+    plant.table("frozen", "id int", rows=10, fill="i")
+    plant.sql(f"VACUUM (FREEZE) {s}.frozen")
+    result, _ = report(plant)
+    ages = {t.name: t.xid_age for t in result.snapshot.tables if t.schema == s}
+    assert ages["old"] - ages["frozen"] >= 90
+    freeze_max_age = result.snapshot.statistics.freeze_max_age
+    # Lower the bar (a share of autovacuum_freeze_max_age) to just above the frozen table's age.
+    factor = (ages["frozen"] + 50) / freeze_max_age
+    _, found = report(plant, xid_age_warning_factor=factor)
+    assert {obj for code, obj in found if code == "xid_wraparound"} == {f"{s}.old"}
+    result, found = report(plant, xid_age_warning_factor=factor, xid_age_critical_share=1e-9)
+    old = next(f for f in result.findings if f.code == "xid_wraparound" and f.object == f"{s}.old")
+    assert old.severity is Severity.CRITICAL
+    assert old.fix == f"VACUUM (FREEZE, VERBOSE) {s}.old;"
+    assert "autovacuum_freeze_max_age" in old.message
+    # Databases are judged too, on the same bar: this one has been running longer than the planted table.
+    database = result.snapshot.statistics.database
+    assert any(f.code == "xid_wraparound" and f.object == f"database {database}" for f in result.findings)
+    run_fix(plant, old.fix.replace(", VERBOSE", ""))
+    _, found = report(plant, xid_age_warning_factor=factor)
+    assert ("xid_wraparound", f"{s}.old") not in found
+
+
+def test_xid_wraparound_counts_multixacts(plant):
+    s = plant.schema
+    plant.table("locked", "id int", rows=10, fill="i")
+    result, _ = report(plant)
+    thresholds = Thresholds.from_settings(**LOOSE)
+    limit = result.snapshot.statistics.multixact_freeze_max_age
+    tables = [dataclasses.replace(t, multixact_age=2 * limit) if t.schema == s else t for t in result.snapshot.tables]
+    found = [f for f in evaluate(dataclasses.replace(result.snapshot, tables=tables), thresholds) if f.schema == s]
+    multixact = [f for f in found if f.code == "xid_wraparound"]
+    assert len(multixact) == 1 and "multixact ID" in multixact[0].message
+    assert multixact[0].severity is Severity.WARNING
+
+
+def test_invalid_constraint(plant):
+    s = plant.schema
+    plant.table("parent", "id int PRIMARY KEY")
+    plant.table("t", "x int, parent_id int", rows=5, fill="i, NULL")
+    plant.sql(f"ALTER TABLE {s}.t ADD CONSTRAINT t_x_positive CHECK (x > 0) NOT VALID")
+    plant.sql(f"ALTER TABLE {s}.t ADD CONSTRAINT t_parent_fk FOREIGN KEY (parent_id) REFERENCES {s}.parent NOT VALID")
+    plant.sql(f"ALTER TABLE {s}.t ADD CONSTRAINT t_x_small CHECK (x < 100)")  # validated when added
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "invalid_constraint"} == {
+        f"{s}.t.t_x_positive",
+        f"{s}.t.t_parent_fk",
+    }
+    fix = fixes(result, "invalid_constraint", s)
+    assert fix[f"{s}.t.t_x_positive"] == f"ALTER TABLE {s}.t VALIDATE CONSTRAINT t_x_positive;"
+    for statement in fix.values():
+        run_fix(plant, statement)
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "invalid_constraint"]
+
+
+def test_fk_type_mismatch(plant):
+    s = plant.schema
+    plant.table("parent", "id bigint PRIMARY KEY, code varchar(20) UNIQUE")
+    plant.table("narrow", f"id int PRIMARY KEY, parent_id int REFERENCES {s}.parent (id)")
+    plant.table("short", f"id int PRIMARY KEY, code varchar(10) REFERENCES {s}.parent (code)")
+    plant.table("matching", f"id int PRIMARY KEY, parent_id bigint REFERENCES {s}.parent (id)")
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "fk_type_mismatch"} == {
+        f"{s}.narrow.parent_id",
+        f"{s}.short.code",
+    }
+    fix = fixes(result, "fk_type_mismatch", s)
+    assert fix[f"{s}.narrow.parent_id"].endswith(f"ALTER TABLE {s}.narrow ALTER COLUMN parent_id TYPE bigint;")
+    assert fix[f"{s}.short.code"].endswith(f"ALTER TABLE {s}.short ALTER COLUMN code TYPE character varying(20);")
+    for statement in fix.values():
+        run_fix(plant, statement)
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "fk_type_mismatch"]
+
+
+def test_duplicate_and_overlapping_foreign_keys(plant):
+    s = plant.schema
+    plant.table("parent", "id int PRIMARY KEY, region int, UNIQUE (id, region)")
+    plant.table("child", "id int PRIMARY KEY, parent_id int, region int")
+    plant.table("single", f"id int PRIMARY KEY, parent_id int REFERENCES {s}.parent (id)")
+    for name, columns, target in (
+        ("child_a_fk", "parent_id", "id"),
+        ("child_b_fk", "parent_id", "id"),
+        ("child_c_fk", "parent_id, region", "id, region"),
+    ):
+        plant.sql(
+            f"ALTER TABLE {s}.child ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {s}.parent ({target})"
+        )
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "duplicate_foreign_key"} == {f"{s}.child.child_b_fk"}
+    assert {obj for code, obj in found if code == "overlapping_foreign_key"} == {f"{s}.child.child_a_fk"}
+    assert not any(obj.startswith(f"{s}.single") for code, obj in found if code.endswith("foreign_key"))
+    assert fixes(result, "duplicate_foreign_key", s) == {
+        f"{s}.child.child_b_fk": f"ALTER TABLE {s}.child DROP CONSTRAINT child_b_fk;"
+    }
+    run_fix(plant, fixes(result, "duplicate_foreign_key", s)[f"{s}.child.child_b_fk"])
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "duplicate_foreign_key"]
+
+
+def test_index_on_mostly_null_column(plant):
+    s = plant.schema
+    plant.table("sparse", "id int, ref int", rows=2000, fill="i, CASE WHEN i % 10 = 0 THEN i END")
+    plant.table("dense", "id int, ref int", rows=2000, fill="i, CASE WHEN i % 10 = 0 THEN NULL ELSE i END")
+    plant.sql(f"CREATE INDEX sparse_ref ON {s}.sparse (ref)")
+    plant.sql(f"CREATE INDEX sparse_ref_partial ON {s}.sparse (ref) WHERE ref IS NOT NULL")
+    plant.sql(f"CREATE INDEX dense_ref ON {s}.dense (ref)")
+    plant.sql(f"ANALYZE {s}.sparse, {s}.dense")
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "index_on_mostly_null_column"} == {f"{s}.sparse_ref"}
+    fix = fixes(result, "index_on_mostly_null_column", s)[f"{s}.sparse_ref"]
+    assert fix == (
+        f"CREATE INDEX CONCURRENTLY sparse_ref_not_null ON {s}.sparse USING btree (ref) "
+        f"WHERE (ref IS NOT NULL);\nDROP INDEX CONCURRENTLY {s}.sparse_ref;"
+    )
+    run_fix(plant, fix)
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "index_on_mostly_null_column"]
+
+
+def test_needless_index_predicate(plant):
+    s = plant.schema
+    plant.table("t", "a int NOT NULL, b int, c int NOT NULL")
+    plant.sql(f"CREATE INDEX t_a_set ON {s}.t (a) WHERE a IS NOT NULL")
+    plant.sql(f"CREATE INDEX t_c_desc ON {s}.t (c DESC) INCLUDE (b) WHERE c IS NOT NULL AND b > 0")
+    plant.sql(f"CREATE INDEX t_b_set ON {s}.t (b) WHERE b IS NOT NULL")  # b may be NULL: the predicate filters
+    plant.sql(f"CREATE INDEX t_a_positive ON {s}.t (a) WHERE a > 0")
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "needless_index_predicate"} == {f"{s}.t_a_set", f"{s}.t_c_desc"}
+    fix = fixes(result, "needless_index_predicate", s)
+    assert fix[f"{s}.t_a_set"] == (
+        f"CREATE INDEX CONCURRENTLY t_a_idx ON {s}.t USING btree (a);\nDROP INDEX CONCURRENTLY {s}.t_a_set;"
+    )
+    assert fix[f"{s}.t_c_desc"].startswith(
+        f"CREATE INDEX CONCURRENTLY t_c_idx ON {s}.t USING btree (c DESC) INCLUDE (b) WHERE (b > 0);"
+    )
+    for statement in fix.values():
+        run_fix(plant, statement)
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "needless_index_predicate"]
+
+
+def test_boolean_index(plant):
+    s = plant.schema
+    plant.table("t", "id int, archived boolean, created timestamptz")
+    plant.sql(f"CREATE INDEX t_archived ON {s}.t (archived)")
+    plant.sql(f"CREATE INDEX t_archived_created ON {s}.t (archived, created)")
+    plant.sql(f"CREATE INDEX t_created_live ON {s}.t (created) WHERE NOT archived")
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "boolean_index"} == {f"{s}.t_archived"}
+    fix = fixes(result, "boolean_index", s)[f"{s}.t_archived"]
+    assert fix.startswith(f"DROP INDEX CONCURRENTLY {s}.t_archived;\n-- or")
+
+
+def test_btree_on_array_column(plant):
+    s = plant.schema
+    plant.table("t", "id int, tags text[], scores int[]")
+    plant.sql(f"CREATE INDEX t_tags ON {s}.t (tags)")
+    plant.sql(f"CREATE INDEX t_scores_gin ON {s}.t USING gin (scores)")
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "btree_on_array_column"} == {f"{s}.t_tags"}
+    fix = fixes(result, "btree_on_array_column", s)[f"{s}.t_tags"]
+    assert fix == (
+        f"CREATE INDEX CONCURRENTLY t_tags_gin ON {s}.t USING gin (tags);\nDROP INDEX CONCURRENTLY {s}.t_tags;"
+    )
+    run_fix(plant, fix)
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "btree_on_array_column"]
