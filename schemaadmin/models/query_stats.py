@@ -143,7 +143,14 @@ class QueryStatRollup(_Counters):
 
     class Meta:
         db_table = "schemaadmin_query_stat_rollup"
-        indexes = [models.Index(fields=["queryid", "span", "bucket"], name="query_stat_rollup_queryid")]
+        # The series of a page's statements, read from the index alone.
+        indexes = [
+            models.Index(
+                fields=["queryid", "span", "bucket"],
+                name="query_stat_rollup_series",
+                include=["database_alias", "dbid", "userid", "calls", "total_ms"],
+            )
+        ]
 
 
 class QueryStatBaseline(_Counters):
