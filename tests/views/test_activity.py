@@ -157,3 +157,17 @@ def test_a_quiet_server_says_so_on_the_overview(client_as, settings):
     settings.SCHEMAADMIN = {"ACTIVITY_IDLE_IN_TRANSACTION_SECONDS": 10**6, "ACTIVITY_LONG_RUNNING_SECONDS": 10**6}
     overview = client_as("operator").get("/").content.decode()
     assert "No long-running or idle-in-transaction sessions" in overview
+
+
+def test_what_sessions_say_about_themselves_is_escaped(client_as):
+    from schemaadmin.pg.connection import own_connection
+
+    hostile = "<img src=x onerror=alert(1)>"
+    conn = own_connection(autocommit=False, application_name=hostile)
+    try:
+        conn.execute("SELECT '<script>alert(2)</script>'")
+        page = client_as("dba").get("/activity/?all=on").content.decode()
+    finally:
+        conn.close()
+    assert hostile not in page and "<script>alert(2)" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -142,9 +142,10 @@ class SessionRow:
 
     @property
     def quiet(self) -> bool:
-        """Return whether the session neither works nor waits nor blocks: idle, or a background process at rest."""
+        """Return whether the session neither works nor waits nor blocks (idle, a background process at rest), or
+        is the one reading the report."""
         s = self.session
-        return not (s.blocked_by or self.blocking) and (s.state == "idle" or s.state is None)
+        return not (s.blocked_by or self.blocking) and (s.state == "idle" or s.state is None or s.is_current)
 
 
 @dataclass(frozen=True, slots=True)
