@@ -114,14 +114,14 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
             if _signallable(row)
             else '<td class="text-nowrap"></td>'
         )
-    statement = duration_text(s.query_seconds) if s.state == "active" else ""
+    statement = escape(duration_text(s.query_seconds)) if s.state == "active" else ""
     return (
         f'<tr data-pid="{s.pid}"{tone}><td class="font-monospace">{s.pid}{own}</td>'
         f"<td>{escape(s.state or s.backend_type)}{flags}{kind}</td>"
         f'<td>{escape(s.role or "—")}<div class="small text-body-secondary">{escape(s.database or "")}</div></td>'
         f'<td>{escape(s.application or "—")}<div class="small text-body-secondary">{escape(s.client)}</div></td>'
         f'<td>{waiting}</td><td class="text-end text-nowrap">{statement}</td>'
-        f'<td class="text-end text-nowrap">{duration_text(s.xact_seconds)}</td>'
+        f'<td class="text-end text-nowrap">{escape(duration_text(s.xact_seconds))}</td>'
         f'<td class="activity-query">{_query(row)}</td>{actions}</tr>'
     )
 
