@@ -50,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "SEQUENTIAL_SCAN_MIN_ROWS": 10_000,
     "SEQUENTIAL_SCAN_MIN_SCANS": 100,
     "SEQUENTIAL_SCAN_MIN_SHARE": 0.5,
+    # Framework tables (Django's, procrastinate's and SchemaAdmin's own: services/index_health/scope.py). Health lists
+    # show the product's tables first; with this true, the framework's are left out of every health list, count
+    # and chart (the overview, /indexes/, /tables/, /findings/, manage.py index_health) unless a page's "Whose
+    # tables" filter asks for them.
+    "HIDE_FRAMEWORK_TABLES": False,
     # table_bloat: heaps of at least this size whose wasted space is at least this share (pgstattuple_approx() when
     # the extension is installed and usable, else an estimate from statistics).
     "TABLE_BLOAT_MIN_BYTES": 10 * 1024 * 1024,

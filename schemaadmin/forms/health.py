@@ -69,6 +69,21 @@ class _HealthFilterForm(_ListFilterForm):
         label="Only problems",
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )
+    scope = forms.ChoiceField(
+        required=False,
+        choices=[("", "All, product's first"), *((s.value, s.label) for s in Scope)],
+        label="Whose tables",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    @property
+    def shows_framework(self) -> bool:
+        """Return whether the framework's tables were asked for by name (the HIDE_FRAMEWORK_TABLES setting aside)."""
+        return self.is_valid() and self.cleaned_data["scope"] == Scope.FRAMEWORK
+
+    def matches_scope(self, schema: str, table: str) -> bool:
+        wanted = self.cleaned_data.get("scope")
+        return not wanted or table_scope(schema, table) == wanted
 
 
 class IndexFilterForm(_HealthFilterForm):

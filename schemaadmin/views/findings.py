@@ -17,7 +17,8 @@ from schemaadmin.views.browsing import paginate_table, render_page
 @require_GET
 def finding_list(request: HttpRequest) -> HttpResponse:
     """List the findings that pass the filters, worst first, with counts by severity of what passed."""
-    report = health_report()
+    # HIDE_FRAMEWORK_TABLES hides the framework's tables unless the filter asks for them.
+    report = health_report(hide_framework=False if request.GET.get("scope") == "framework" else None)
     codes = {code: title for code, (_, title) in CODES.items()}
     codes.update((f.code, f.title or f.code) for f in report.findings if f.code not in codes)
     form = FindingFilterForm(request.GET, codes=codes)

@@ -10,6 +10,7 @@ from django_tables2 import RequestConfig
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.index_health import HealthReport, health_report, vector_advice
+from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
 from schemaadmin.views.browsing import paginate_table, render_page
@@ -27,8 +28,17 @@ def _index_rows(report: HealthReport) -> list[IndexRow]:
         IndexRow(index, by_index.get(index.qualified_name, []), report.snapshot.scans_by_node(index))
         for index in report.snapshot.indexes
     ]
-    # Worst problems first, then the biggest: what an operator should look at comes on page one.
-    return sorted(rows, key=lambda r: (-r.severity_rank, -r.size_bytes, r.name))
+    # The product's tables first, then worst problems, then the biggest: what an operator should look at first.
+    return sorted(
+        rows, key=lambda r: (_scope_rank(r.index.schema, r.index.table), -r.severity_rank, -r.size_bytes, r.name)
+    )
+
+
+_SCOPE_ORDER = (Scope.PRODUCT, Scope.OTHER, Scope.FRAMEWORK)
+
+
+def _scope_rank(schema: str, table: str) -> int:
+    return _SCOPE_ORDER.index(table_scope(schema, table))
 
 
 @permission_required("view_health")
@@ -36,13 +46,14 @@ def _index_rows(report: HealthReport) -> list[IndexRow]:
 def index_list(request: HttpRequest) -> HttpResponse:
     """List every index with size, scans, method, parameters and findings; filter and sort."""
     form = IndexFilterForm(request.GET)
-    report = health_report()
+    report = health_report(hide_framework=False if form.shows_framework else None)
     status = 200
     if form.is_valid():
         rows = [
             row
             for row in _index_rows(report)
             if form.matches_table(row.index.schema, row.index.table)
+            and form.matches_scope(row.index.schema, row.index.table)
             and (not form.cleaned_data["method"] or row.method == form.cleaned_data["method"])
             and (not form.cleaned_data["problems"] or row.findings)
         ]
@@ -50,7 +61,14 @@ def index_list(request: HttpRequest) -> HttpResponse:
         rows, status = [], 400
     table = IndexTable(rows)
     paginate_table(request, table, form)
-    context = {"form": form, "table": table, "report": report, "shown": len(rows)}
+    context = {
+        "form": form,
+        "table": table,
+        "report": report,
+        "shown": len(rows),
+        # Said about the database, not one index: why no index is called unused yet.
+        "database_findings": [f for f in report.findings if f.code == "index_usage_too_young"],
+    }
     return render_page(request, "schemaadmin/indexes/list.html", context, partial="index-table", status=status)
 
 
@@ -88,23 +106,30 @@ def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
 def table_list(request: HttpRequest) -> HttpResponse:
     """List every table with size, rows, dead rows, vacuum and analyze times, scans and findings."""
     form = TableFilterForm(request.GET)
-    report = health_report()
+    report = health_report(hide_framework=False if form.shows_framework else None)
     by_table = report.by_table()
     status = 200
     if form.is_valid():
         rows = [
             TableRow(t, by_table.get(t.qualified_name, []))
             for t in report.snapshot.tables
-            if form.matches_table(t.schema, t.name)
+            if form.matches_table(t.schema, t.name) and form.matches_scope(t.schema, t.name)
         ]
         if form.cleaned_data["problems"]:
             rows = [row for row in rows if row.findings]
-        rows.sort(key=lambda r: (-r.severity_rank, -r.total_bytes, r.name))
+        rows.sort(key=lambda r: (_scope_rank(r.table.schema, r.table.name), -r.severity_rank, -r.total_bytes, r.name))
     else:
         rows, status = [], 400
     table = TableTable(rows)
     paginate_table(request, table, form)
-    context = {"form": form, "table": table, "report": report, "shown": len(rows)}
+    context = {
+        "form": form,
+        "table": table,
+        "report": report,
+        "shown": len(rows),
+        # Transaction ID wraparound is also a database's (every database of the server), not only a table's.
+        "database_findings": [f for f in report.findings if f.code == "xid_wraparound" and not f.table],
+    }
     return render_page(request, "schemaadmin/tables/list.html", context, partial="table-table", status=status)
 
 

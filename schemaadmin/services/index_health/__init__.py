@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from schemaadmin.conf import app_settings
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.findings import Finding, Severity, severity_counts, worst_first
@@ -14,6 +16,7 @@ from schemaadmin.services.index_health.findings import CODES
 from schemaadmin.services.index_health.index_rules import index_findings
 from schemaadmin.services.index_health.index_shape_rules import index_shape_findings
 from schemaadmin.services.index_health.maintenance_rules import maintenance_findings
+from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.index_health.snapshot import Snapshot, take_snapshot
 from schemaadmin.services.index_health.table_rules import table_findings
 from schemaadmin.services.index_health.thresholds import Thresholds
@@ -31,6 +34,7 @@ __all__ = [
     "evaluate",
     "health_report",
     "vector_advice",
+    "without_framework_tables",
 ]
 
 
@@ -102,10 +106,37 @@ class HealthReport:
         return next((t for t in self.snapshot.tables if t.schema == schema and t.name == name), None)
 
 
+def _is_framework(schema: str, table: str) -> bool:
+    return bool(table) and table_scope(schema, table) is Scope.FRAMEWORK
+
+
+def without_framework_tables(report: HealthReport) -> HealthReport:
+    """Return report as if the framework's tables (and their indexes, keys and findings) were not there."""
+    snapshot = report.snapshot
+    kept = dataclasses.replace(
+        snapshot,
+        indexes=[i for i in snapshot.indexes if not _is_framework(i.schema, i.table)],
+        tables=[t for t in snapshot.tables if not _is_framework(t.schema, t.name)],
+        foreign_keys=[k for k in snapshot.foreign_keys if not _is_framework(k.schema, k.table)],
+        vector_columns=[c for c in snapshot.vector_columns if not _is_framework(c.schema, c.table)],
+    )
+    return HealthReport(snapshot=kept, findings=[f for f in report.findings if not _is_framework(f.schema, f.table)])
+
+
 def health_report(
-    *, using: str = "default", nodes: list[str] | None = None, thresholds: Thresholds | None = None
+    *,
+    using: str = "default",
+    nodes: list[str] | None = None,
+    thresholds: Thresholds | None = None,
+    hide_framework: bool | None = None,
 ) -> HealthReport:
-    """Read the catalog of using (and index usage on every node) and return it with its findings."""
+    """Read the catalog of using (and index usage on every node) and return it with its findings.
+
+    The framework's tables are left out when hide_framework says so (None: the HIDE_FRAMEWORK_TABLES setting).
+    """
     thresholds = thresholds or Thresholds.from_settings()
     snapshot = take_snapshot(using=using, nodes=nodes, table_bloat_min_bytes=thresholds.table_bloat_min_bytes)
-    return HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds))
+    report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds))
+    if hide_framework is None:
+        hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]
+    return without_framework_tables(report) if hide_framework else report

@@ -6,6 +6,7 @@ import enum
 from functools import cache
 
 from django.apps import apps
+from django.db.migrations.recorder import MigrationRecorder
 
 __all__ = ["Scope", "table_scope"]
 
@@ -34,6 +35,8 @@ def _model_tables() -> tuple[frozenset[str], frozenset[str]]:
 
     product = frozenset(model._meta.db_table for model in PRODUCT_MODELS)
     everything = frozenset(model._meta.db_table for model in apps.get_models(include_auto_created=True))
+    # Django's own record of applied migrations has no installed model.
+    everything |= {MigrationRecorder.Migration._meta.db_table}
     return product, everything - product
 
 
