@@ -5,7 +5,9 @@
 FROM node:24-slim AS frontend
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
+COPY frontend ./frontend
+# esbuild (a devDependency) bundles the SQL editor into node_modules/.schemaadmin-build/, then leaves.
+RUN npm ci --no-audit --no-fund --loglevel=error && npm run build && npm prune --omit=dev
 
 FROM python:3.13-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -23,8 +23,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-node_modules/.installed: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json frontend/sql-editor.js
 	npm ci --no-audit --no-fund --loglevel=error
+	npm run build --silent
 	@touch $@
 
 run: setup

@@ -166,6 +166,11 @@ VENDOR_FILES = {
     "vendor/fontawesome/styles.css": "@fortawesome/fontawesome-svg-core/styles.css",
     "vendor/mermaid/mermaid.min.js": "mermaid/dist/mermaid.min.js",
 }
+# Files we bundle from npm packages (`npm run build`, which `make setup` and the Dockerfile run), served like the
+# above. Missing, a page falls back to what works without them (the SQL editor: a plain textarea).
+BUILT_FILES = {
+    "vendor/sql-editor/sql-editor.js": ".schemaadmin-build/sql-editor.js",
+}
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",

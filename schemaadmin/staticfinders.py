@@ -13,10 +13,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.staticfiles.finders import BaseFinder
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.core.files.storage import FileSystemStorage
 
-__all__ = ["VendorFilesFinder"]
+__all__ = ["VendorFilesFinder", "built_file_available"]
+
+
+def built_file_available(static_path: str) -> bool:
+    """Return whether a file of settings.BUILT_FILES has been built (pages leave out what is not there)."""
+    built = getattr(settings, "BUILT_FILES", {}).get(static_path)
+    return built is not None and (Path(settings.BASE_DIR) / "node_modules" / built).exists()
 
 
 class VendorFilesFinder(BaseFinder):
@@ -24,7 +30,8 @@ class VendorFilesFinder(BaseFinder):
         super().__init__(*args, **kwargs)
         root = Path(settings.BASE_DIR) / "node_modules"
         self.files: dict[str, Path] = {}
-        for static_path, package_path in settings.VENDOR_FILES.items():
+        self.built = {path: root / built for path, built in getattr(settings, "BUILT_FILES", {}).items()}
+        for static_path, package_path in {**settings.VENDOR_FILES, **getattr(settings, "BUILT_FILES", {})}.items():
             source = root / package_path
             self.files[static_path] = source
             source_map = source.with_name(source.name + ".map")
@@ -35,7 +42,11 @@ class VendorFilesFinder(BaseFinder):
         return [
             Error(f"{source} is missing: run `npm ci` (make setup does).", id="schemaadmin.E010")
             for path, source in self.files.items()
-            if not path.endswith(".map") and not source.exists()
+            if not path.endswith(".map") and not source.exists() and path not in self.built
+        ] + [
+            Warning(f"{source} is missing: run `npm run build` (make setup does).", id="schemaadmin.W014")
+            for source in self.built.values()
+            if not source.exists()
         ]
 
     def find(self, path: str, find_all: bool = False, **kwargs: Any) -> Any:  # str, or list[str] with find_all

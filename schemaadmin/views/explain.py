@@ -14,11 +14,13 @@ from schemaadmin.pg.connection import server_version
 from schemaadmin.services.explain.presets import presets
 from schemaadmin.services.explain.run import explain, explain_login
 from schemaadmin.services.explain.summary import plan_comparison, plan_summary, planner_choice, same_query
+from schemaadmin.staticfinders import built_file_available
 from schemaadmin.views.browsing import render_page
 
 TEMPLATE = "schemaadmin/explain/console.html"
 COMPARE_TEMPLATE = "schemaadmin/explain/compare.html"
 HISTORY_SIZE = 20
+SQL_EDITOR = "vendor/sql-editor/sql-editor.js"  # CodeMirror 6, bundled by `npm run build`
 
 
 def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
@@ -33,6 +35,7 @@ def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
         "history": list(runs[:HISTORY_SIZE]),
         "everyone": everyone,
         "explain_fallback": explain_login() is None,
+        "sql_editor": built_file_available(SQL_EDITOR),
         "presets": presets(),
         "result": None,
         "run": None,

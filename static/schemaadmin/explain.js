@@ -23,6 +23,14 @@ window.FontAwesomeConfig = Object.assign({}, window.FontAwesomeConfig, { autoAdd
     });
   }
   window.addEventListener("load", function () { mount(document); });
+  // Ctrl/Cmd+Enter runs the query from the plain textarea too (the CodeMirror editor binds the same keys).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    const field = event.target.closest && event.target.closest("#explain-form textarea[name=sql]");
+    if (!field) return;
+    event.preventDefault();
+    field.form.requestSubmit();
+  });
   document.addEventListener("htmx:load", function (event) { mount(event.target); });
   // Presets fill the editor in place when scripts run (their links work without them).
   document.addEventListener("click", function (event) {
@@ -32,6 +40,7 @@ window.FontAwesomeConfig = Object.assign({}, window.FontAwesomeConfig, { autoAdd
     event.preventDefault();
     const params = new URL(link.href).searchParams;
     editor.value = params.get("sql") || "";
+    editor.dispatchEvent(new Event("sql:set"));  // the CodeMirror editor over it, when there is one, follows
     const ef = document.querySelector("#explain-form input[name=ef_search]");
     if (ef) ef.value = params.get("ef_search") || "";
     const compare = document.querySelector("#explain-form input[name=compare]");

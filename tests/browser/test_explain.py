@@ -34,7 +34,7 @@ def test_dba_runs_a_preset_and_sees_summary_and_plan(page, role_user, sign_in, c
     expect(page.get_by_role("heading", name="EXPLAIN")).to_be_visible()
 
     page.get_by_role("link", name="A thread page").click()
-    editor = page.get_by_role("textbox", name="Query")
+    editor = page.locator("#explain-form textarea[name=sql]")  # the form's field, under the CodeMirror editor
     expect(editor).to_have_value(re.compile(rf"WHERE m\.conversation_id = {conversation.pk}\n"))
     page.get_by_label("ANALYZE (runs the query)").check()
     page.get_by_role("button", name="Explain").click()
@@ -119,4 +119,34 @@ def test_the_knn_preset_shows_the_planners_choice_beside_the_index_plan(
     expect(page.get_by_test_id("compare-shape")).to_contain_text("kb_chunks_embedding_hnsw")
     expect(page.get_by_test_id("different-queries")).to_have_count(0)
     expect(page.get_by_test_id("different-settings")).to_contain_text("enable_seqscan = on before, off after")
+    assert console_errors == []
+
+
+def test_the_query_editor_highlights_sql_and_ctrl_enter_runs_it(page, role_user, sign_in, console_errors, screenshot):
+    role_user("dba", "dana")
+    page.goto("/explain/")
+    sign_in("dana")
+    editor = page.get_by_test_id("sql-editor")
+    expect(editor).to_be_visible()  # CodeMirror 6, from npm, bundled by `npm run build`
+    expect(page.locator("#explain-form textarea[name=sql]")).to_be_hidden()
+    editor.locator(".cm-content").click()
+    page.keyboard.type("SELECT relname FROM pg_class WHERE relkind = 'r' LIMIT 3")
+    # Highlighted: the keyword and the string literal are drawn in colours of their own.
+    colours = editor.locator(".cm-line span").evaluate_all(
+        "spans => Object.fromEntries(spans.map(s => [s.textContent, getComputedStyle(s).color]))"
+    )
+    plain = editor.locator(".cm-line").first.evaluate("el => getComputedStyle(el).color")
+    assert colours.get("SELECT") not in (None, plain) and colours.get("'r'") not in (None, plain), colours
+    expect(page.locator("#explain-form textarea[name=sql]")).to_have_value(re.compile(r"^SELECT relname FROM pg_class"))
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_test_id("explain-run")).to_contain_text("Completed")
+    run = ExplainRun.objects.get()
+    assert run.sql.startswith("SELECT relname FROM pg_class")
+    # A preset replaces the editor's text, and Meta+Enter (a Mac's Cmd) runs that one.
+    page.get_by_role("link", name="Full-text search").click()
+    expect(editor).to_contain_text("websearch_to_tsquery")
+    editor.locator(".cm-content").click()
+    page.keyboard.press("Meta+Enter")
+    expect(page.locator("#history li")).to_have_count(2)
+    screenshot("explain-editor")
     assert console_errors == []
