@@ -214,13 +214,17 @@ class _Progress:
         if action == "apply_start":
             self.current = f"{migration.app_label}.{migration.name}"
             self.log.write(f"Applying {self.current}")
-            self.archive(migration)
+            label, self.current = self.current, ""  # the archive's catalog reads stay out of the log: one line each
+            try:
+                self.archive(migration, label)
+            finally:
+                self.current = label
         elif action == "apply_success":
             self.applied.append(self.current)
             self.log.write(f"Applied {self.current}")
             self.current = ""
 
-    def archive(self, migration: Any) -> None:
+    def archive(self, migration: Any, label: str) -> None:
         """Copy what the migration drops into the archive schema, committed before its transaction starts."""
         if not may_drop(migration):
             return
@@ -231,7 +235,7 @@ class _Progress:
         if not app_settings()["ARCHIVE_BEFORE_DROP"]:
             self.log.write(f"  Archiving is off (ARCHIVE_BEFORE_DROP): {', '.join(d.label for d in drops)} not kept.")
             return
-        for done in archive_drops(drops, apply_id=self.apply.pk, migration=self.current, using=using):
+        for done in archive_drops(drops, apply_id=self.apply.pk, migration=label, using=using):
             if isinstance(done, str):
                 self.log.write(f"  {done}")
                 continue

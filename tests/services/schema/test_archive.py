@@ -61,6 +61,7 @@ def test_the_worker_archives_a_dropped_column_with_its_key_and_says_how_to_resto
     where = f"Archived schema_fixtures_widget.note ({len(NOTES)} rows) into schemaadmin_archive.{name}."
     assert where in log and "To restore: Reverse schema_fixtures.0003_remove_widget_note" in log
     assert log.index(where) < log.index('DROP COLUMN "note"')
+    assert "to_regclass" not in log and "CREATE TABLE" not in log  # one line per copy, not its catalog reads
     # So does the audit event of the outcome.
     event = AuditEvent.objects.get(action="migrations.applied", target=apply.target)
     [archived] = event.detail["archived"]
