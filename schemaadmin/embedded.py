@@ -220,11 +220,13 @@ def database_settings(base_dir: Path) -> DatabaseSetup:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         explain_url = os.environ.get("SCHEMAADMIN_EXPLAIN_DATABASE_URL", "").strip()
-        default = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+        from_url: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
         # An application_name in the URL (?application_name=...) is kept: the activity page reads it from here.
-        default["OPTIONS"] = {"application_name": APPLICATION_NAME, **(default.get("OPTIONS") or {})}
+        options: dict[str, object] = {"application_name": APPLICATION_NAME}
+        options.update(from_url.get("OPTIONS") or {})  # type: ignore[call-overload]  # a dict when present
+        from_url["OPTIONS"] = options
         return DatabaseSetup(
-            default=default,
+            default=from_url,
             explain_login=explain_login_from_url(explain_url) if explain_url else None,
             data_dir=None,
         )
