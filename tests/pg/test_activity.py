@@ -126,3 +126,29 @@ def test_a_superuser_backend_cannot_be_signalled(superuser_sql):
         with pytest.raises(SignalRefused, match="permission denied|Only roles with the SUPERUSER"):
             cancel_backend(conn.info.backend_pid)
         assert session(conn.info.backend_pid).needs_superuser
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgresql://u:p@db.example:5432/app", {"application_name": "schemaadmin"}),
+        (
+            "postgresql://u:p@db.example/app?application_name=ours&sslmode=require",
+            {"application_name": "ours", "sslmode": "require"},
+        ),
+    ],
+)
+def test_connections_are_labelled_unless_the_url_names_them(monkeypatch, url, expected):
+    from pathlib import Path
+
+    from schemaadmin.embedded import database_settings
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert database_settings(Path(".")).default["OPTIONS"] == expected
+
+
+def test_our_connections_carry_the_label():
+    from schemaadmin.pg.sessions import application_name
+
+    assert application_name() == "schemaadmin"
+    assert [s.application for s in sessions() if s.is_current] == ["schemaadmin"]
