@@ -39,10 +39,13 @@ class Cursor:
     order: str
     values: tuple[Any, ...]
     direction: Direction
+    # The 1-based place of the row the cursor sits on, counted from the first page (0: not known), so pages can
+    # say "51–100" without counting anything.
+    position: int = 0
 
     def encode(self) -> str:
         """Return the cursor as an opaque, signed token for a URL."""
-        payload = {"o": self.order, "d": self.direction, "v": [_dump(v) for v in self.values]}
+        payload = {"o": self.order, "d": self.direction, "v": [_dump(v) for v in self.values], "n": self.position}
         return signing.dumps(payload, salt=_SALT, compress=True)
 
     @classmethod
@@ -53,11 +56,12 @@ class Cursor:
             values = tuple(_load(v) for v in payload["v"])
             direction = payload["d"]
             made_for = payload["o"]
+            position = int(payload.get("n", 0))
         except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
             raise CursorError("This page link is damaged or was not made by SchemaAdmin; start from page one.") from exc
         if made_for != order.name or direction not in ("after", "before") or len(values) != len(order.keys):
             raise CursorError("This page link belongs to a different sort order; start from page one.")
-        return cls(order=made_for, values=values, direction=direction)
+        return cls(order=made_for, values=values, direction=direction, position=max(position, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +69,16 @@ class Page:
     rows: list[Any]
     next_cursor: str | None
     previous_cursor: str | None
+    first: int = 1  # the 1-based place of the first row (0: not known)
 
     @property
     def is_first(self) -> bool:
         return self.previous_cursor is None
+
+    @property
+    def last(self) -> int:
+        """Return the 1-based place of the last row (0: not known)."""
+        return self.first + len(self.rows) - 1 if self.first else 0
 
 
 def keyset_page(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, size: int) -> Page:
@@ -90,15 +100,28 @@ def keyset_page(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor |
         return Page(rows=[], next_cursor=None, previous_cursor=None)
     has_next = more if not backwards else True
     has_previous = (cursor is not None) if not backwards else more
+    first = _first_place(cursor, len(rows), has_previous)
     return Page(
         rows=rows,
-        next_cursor=_cursor_at(rows[-1], order, "after") if has_next else None,
-        previous_cursor=_cursor_at(rows[0], order, "before") if has_previous else None,
+        next_cursor=_cursor_at(rows[-1], order, "after", first + len(rows) - 1 if first else 0) if has_next else None,
+        previous_cursor=_cursor_at(rows[0], order, "before", first) if has_previous else None,
+        first=first,
     )
 
 
-def _cursor_at(row: Any, order: KeysetOrder, direction: Direction) -> str:
-    return Cursor(order.name, tuple(getattr(row, a) for a in order.aliases()), direction).encode()
+def _first_place(cursor: Cursor | None, count: int, has_previous: bool) -> int:
+    """Return the 1-based place of a page's first row: after the cursor's row, or before it; 0 if not known."""
+    if cursor is None or not has_previous:
+        return 1
+    if not cursor.position:
+        return 0
+    if cursor.direction == "after":
+        return cursor.position + 1
+    return max(cursor.position - count, 1)
+
+
+def _cursor_at(row: Any, order: KeysetOrder, direction: Direction, position: int) -> str:
+    return Cursor(order.name, tuple(getattr(row, a) for a in order.aliases()), direction, position).encode()
 
 
 def _dump(value: Any) -> Any:

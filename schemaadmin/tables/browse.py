@@ -25,6 +25,7 @@ from django_tables2.rows import BoundRow
 from django_tables2.utils import Accessor, signature
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
+from schemaadmin.tables.audit_detail import detail_html, target_html
 from schemaadmin.templatetags.browse import utc_time
 from schemaadmin.templatetags.humanize_extras import thousands
 
@@ -347,7 +348,8 @@ class AuditTable(_BrowseTable):
     def render_actor_username(self, value: str) -> str:
         return value or "—"
 
-    def render_detail(self, value: dict[str, Any]) -> str:
-        return format_html(
-            "<code class='small'>{}</code>", ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "—"
-        )
+    def render_target(self, record: AuditEvent) -> str:
+        return target_html(record.action, record.target)
+
+    def render_detail(self, record: AuditEvent) -> str:
+        return detail_html(record.action, record.detail)

@@ -22,7 +22,7 @@ class FindingTable(tables.Table):
     class Meta:
         attrs = {"class": "table table-sm table-hover align-middle", "data-testid": "findings-table"}
         empty_text = "No finding matches these filters."
-        template_name = "django_tables2/bootstrap5.html"
+        template_name = "schemaadmin/includes/health_table.html"
         row_attrs = {
             "data-code": lambda record: record.code,
             "data-severity": lambda record: record.severity.value,

@@ -69,7 +69,7 @@ class _HealthTable(tables.Table):
     class Meta:
         attrs = {"class": "table table-sm table-hover align-middle"}
         empty_text = "Nothing matches these filters."
-        template_name = "django_tables2/bootstrap5.html"
+        template_name = "schemaadmin/includes/health_table.html"
         per_page = 50
 
 

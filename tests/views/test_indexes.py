@@ -55,7 +55,7 @@ def test_filters_by_table_and_method(planted, operator):
     page = operator.get("/indexes/", {"table": f"{s}.docs", "method": "hnsw"}).content.decode()
     assert f'data-index="{s}.docs_small_hnsw"' in page
     assert f'data-index="{s}.docs_x_a"' not in page
-    assert "1 shown" in page
+    assert "1 index matches these filters" in page
 
 
 def test_sorting_by_size_and_scans_and_a_bad_sort_is_ignored(planted, operator):
@@ -95,6 +95,10 @@ def test_the_page_size_is_chosen_from_the_offered_ones_and_pages_past_the_end_sh
     pages = first.context["table"].paginator.num_pages
     last = operator.get("/indexes/", {"per_page": "25", "page": str(pages + 5)})
     assert last.status_code == 200 and last.context["table"].page.number == pages
+    # The one pager: which rows of how many, Previous and Next, not django-tables2's numbered pagination.
+    count = first.context["table"].paginator.count
+    assert f'data-testid="pager-range">1–25 of {count:,}</span>' in first.content.decode()
+    assert 'rel="next"' in first.content.decode() and "page-link" not in first.content.decode()
 
 
 @pytest.mark.django_db

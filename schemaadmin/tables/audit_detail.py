@@ -1,0 +1,88 @@
+"""An audit event as people read it: its target linked to the page about it, its detail as labelled fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from schemaadmin.formats import ident_html, json_html, number_text
+
+__all__ = ["detail_html", "target_html"]
+
+# "explain:3", "conversation:12", "user:<uuid>": the kind of record and its key.
+_KEYED_TARGET = re.compile(r"^(explain|conversation|user|rebuild|recall|apply):(\S+)$")
+_URL_NAMES = {
+    "explain": "schemaadmin:explain_run",
+    "conversation": "schemaadmin:conversation",
+    "user": "schemaadmin:user",
+    "rebuild": "schemaadmin:rebuild",
+    "recall": "schemaadmin:recall_check",
+    "apply": "schemaadmin:schema_apply_run",
+}
+_QUALIFIED = re.compile(r"^[^.\s]+\.[^.\s]+$")
+# Detail keys naming a record: the kind of record, by the action's area where a key is shared ("check").
+_DETAIL_RECORDS = {"rebuild": "rebuild", "retry_of": "rebuild", "apply": "apply", "run": "explain"}
+_LABELS = {"sql": "SQL", "ip": "IP", "pid": "pid", "retry_of": "Retry of", "as_username": "As"}
+
+
+def _link(kind: str, key: Any, text: Any) -> SafeString:
+    try:
+        url = reverse(_URL_NAMES[kind], args=[key])
+    except (KeyError, NoReverseMatch):
+        return format_html("{}", text)
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+def target_html(action: str, target: str) -> SafeString:
+    """Return the target, linked to its page when SchemaAdmin has one (explain:3 → the run)."""
+    if not target:
+        return mark_safe("—")
+    keyed = _KEYED_TARGET.match(target)
+    if keyed:
+        return _link(keyed.group(1), keyed.group(2), target)
+    area = action.partition(".")[0]
+    if _QUALIFIED.match(target) and area in ("rebuild", "recall"):
+        try:
+            return format_html('<a href="{}">{}</a>', reverse("schemaadmin:index", args=[target]), ident_html(target))
+        except NoReverseMatch:
+            pass
+    return format_html("{}", target)
+
+
+def _label(key: str) -> str:
+    return _LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def _value(action: str, key: str, value: Any) -> SafeString:
+    if value is None or value == "":
+        return mark_safe('<span class="text-body-secondary">—</span>')
+    kind = _DETAIL_RECORDS.get(key)
+    if key == "check":
+        kind = "recall" if action.startswith("recall.") else None
+    if kind and isinstance(value, (int, str)):
+        return _link(kind, value, f"{kind} {value}")
+    if isinstance(value, bool):
+        return format_html("{}", "yes" if value else "no")
+    if isinstance(value, (int, float)):
+        return format_html("{}", number_text(value))
+    if isinstance(value, (dict, list)):
+        return format_html('<div class="json-view">{}</div>', json_html(value, open_depth=0))
+    if key == "sql" or "\n" in str(value):
+        return format_html('<code class="audit-sql">{}</code>', value)
+    return format_html("{}", value)
+
+
+def detail_html(action: str, detail: dict[str, Any] | None) -> SafeString:
+    """Return an event's detail as a list of labelled fields, records linked, empty ones as "—"; never a repr."""
+    if not detail:
+        return mark_safe('<span class="text-body-secondary">—</span>')
+    return format_html(
+        '<dl class="audit-detail">{}</dl>',
+        format_html_join(
+            "", "<div><dt>{}</dt><dd>{}</dd></div>", ((_label(k), _value(action, k, v)) for k, v in detail.items())
+        ),
+    )

@@ -1,0 +1,57 @@
+"""JSON on screen is formatted JSON, never a Python repr; audit details are labelled fields linked to their records."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from schemaadmin.models import AuditEvent, ChatUser, ConversationPreference, ExplainRun, IndexRebuild
+
+pytestmark = pytest.mark.django_db
+
+PYTHON_REPR = re.compile(r"\{'|': |=None|\bFalse\b|\bTrue\b|\bNone\b")
+
+
+def visible_text(html: str) -> str:
+    """Return what a person reads: the page without tags and attributes."""
+    body = html[html.index("<main") :]
+    return re.sub(r"<[^>]+>", " ", body)
+
+
+def test_preferences_show_formatted_json(client_as):
+    user = ChatUser.objects.create(external_id="acct-prefs")
+    ConversationPreference.objects.create(
+        user=user, language="en", settings={"notifications": {"email": False, "sms": None}, "topics": ["billing", 3]}
+    )
+    page = client_as("support").get(f"/users/{user.pk}/").content.decode()
+    settings_html = page[page.index('data-testid="preference-settings"') :]
+    settings_html = settings_html[: settings_html.index("</dd>")]
+    assert '<span class="json-key">email</span>: <span class="json-bool">false</span>' in settings_html
+    assert '<span class="json-null">null</span>' in settings_html
+    assert '<span class="json-string">&quot;billing&quot;</span>' in settings_html
+    assert "<details" in settings_html  # collapsible
+    assert not PYTHON_REPR.search(visible_text(page)), PYTHON_REPR.search(visible_text(page))
+
+
+def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as):
+    run = ExplainRun.objects.create(sql="SELECT 1", outcome="ok")
+    rebuild = IndexRebuild.objects.create(index_name="users_pkey", state="failed")
+    AuditEvent.objects.create(
+        action="explain.run", target=f"explain:{run.pk}", detail={"outcome": "ok", "error": "", "database": "default"}
+    )
+    AuditEvent.objects.create(
+        action="rebuild.requested",
+        target="public.users_pkey",
+        detail={"rebuild": rebuild.pk, "retry_of": None, "settings": {"maintenance_work_mem": "2GB"}, "dry": False},
+    )
+    page = client_as("dba").get("/audit/").content.decode()
+    assert f'<a href="/explain/{run.pk}/">explain:{run.pk}</a>' in page
+    assert 'href="/indexes/public.users_pkey/"' in page
+    assert f'<a href="/rebuilds/{rebuild.pk}/">rebuild {rebuild.pk}</a>' in page
+    assert "<dt>Retry of</dt>" in page and "<dt>Outcome</dt><dd>ok</dd>" in page
+    assert '<span class="json-key">maintenance_work_mem</span>' in page
+    assert "<dt>Dry</dt><dd>no</dd>" in page
+    text = visible_text(page)
+    assert "retry_of=None" not in text and "error=," not in text
+    assert not PYTHON_REPR.search(text), PYTHON_REPR.search(text)
