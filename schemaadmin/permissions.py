@@ -8,7 +8,10 @@ from functools import cache, wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import get_script_prefix, get_urlconf, reverse
@@ -17,6 +20,7 @@ __all__ = [
     "NAVIGATION",
     "ROLES",
     "NavItem",
+    "OneQueryModelBackend",
     "has_any_role",
     "navigation_for",
     "permission_required",
@@ -58,6 +62,28 @@ def permission_required[View: ViewFunction](codename: str) -> Callable[[View], V
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+class OneQueryModelBackend(ModelBackend):
+    """Django's ModelBackend, reading a user's permissions (own and through groups) in one query, not two.
+
+    Every page checks a permission and builds the navigation from them: one round trip fewer per request.
+    """
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            if user_obj.is_superuser:
+                user_obj._perm_cache = super().get_all_permissions(user_obj)
+            else:
+                found = (
+                    Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
+                    .values_list("content_type__app_label", "codename")
+                    .distinct()
+                )
+                user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in found}
+        return user_obj._perm_cache
 
 
 def has_any_role(user: Any) -> bool:

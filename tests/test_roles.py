@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission, User
 
 from schemaadmin.models.operations import PERMISSIONS
 from schemaadmin.permissions import ROLES
@@ -29,3 +29,15 @@ def test_support_reads_conversations_only_and_dba_holds_everything(role_user):
     assert not support.has_perm("schemaadmin.view_health")
     assert operator.has_perm("schemaadmin.view_health") and not operator.has_perm("schemaadmin.run_explain")
     assert all(dba.has_perm(f"schemaadmin.{codename}") for codename, _ in PERMISSIONS)
+
+
+@pytest.mark.django_db
+def test_a_users_permissions_own_and_through_groups_are_read_in_one_query(role_user, django_assert_num_queries):
+    support = role_user("support")
+    support.user_permissions.add(Permission.objects.get(codename="view_health"))
+    fresh = User.objects.get(pk=support.pk)  # no permissions cached yet
+    with django_assert_num_queries(1):
+        assert fresh.get_all_permissions() == {"schemaadmin.view_conversations", "schemaadmin.view_health"}
+        assert fresh.has_perm("schemaadmin.view_health") and not fresh.has_perm("schemaadmin.run_explain")
+    fresh.is_active = False
+    assert not fresh.has_perm("schemaadmin.view_conversations")

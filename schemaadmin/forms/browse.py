@@ -7,8 +7,7 @@ from typing import Any
 from django import forms
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg.search import search_terms
-from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
+from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES, search_facts
 
 __all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch"]
 
@@ -57,7 +56,7 @@ class ListControls(PageCursor):
         text = self.cleaned_data["q"].strip()
         if not text:
             return text
-        terms = search_terms(text)
+        terms = search_facts(text)
         if not terms.matchable:
             raise forms.ValidationError(
                 "Nothing in this search can be matched: use at least one word or number "

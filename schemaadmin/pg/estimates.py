@@ -30,9 +30,13 @@ def planner_rows(queryset: QuerySet[Any]) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def row_total(queryset: QuerySet[Any], *, exact_below: int) -> RowTotal:
-    """Return the planner's estimate, or the exact count when that is small (counting at most exact_below rows)."""
-    estimate = planner_rows(queryset)
+def row_total(queryset: QuerySet[Any], *, exact_below: int, estimate: int | None = None) -> RowTotal:
+    """Return the planner's estimate, or the exact count when that is small (counting at most exact_below rows).
+
+    estimate: planner_rows(queryset) when the caller has it already (one EXPLAIN fewer).
+    """
+    if estimate is None:
+        estimate = planner_rows(queryset)
     if estimate >= exact_below:
         return RowTotal(estimate, exact=False)
     # A bounded count: never reads more than exact_below rows, however wrong the estimate was.

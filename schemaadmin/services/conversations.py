@@ -20,7 +20,7 @@ from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
 from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
 from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
 from schemaadmin.pg.planner import bitmap_scans_only
-from schemaadmin.pg.search import only_common_words
+from schemaadmin.pg.search import SearchTerms, search_terms
 
 __all__ = [
     "CONVERSATION_ORDERS",
@@ -35,6 +35,7 @@ __all__ = [
     "listing_total",
     "export_json",
     "export_markdown",
+    "search_facts",
     "search_page",
     "search_query",
     "thread_window",
@@ -113,13 +114,25 @@ def listing_total(queryset: QuerySet[Any]) -> RowTotal:
     return total
 
 
+def search_facts(text: str, *, using: str = "default") -> SearchTerms:
+    """Return pg.search.search_terms(text), asked of the server once per ESTIMATE_SECONDS (the form asks, then the
+    search, then each page): the tsquery never changes, whether its words are common only when ANALYZE runs."""
+    key = "schemaadmin:search_terms:" + hashlib.sha256(repr((using, text)).encode()).hexdigest()
+    terms = cache.get(key)
+    if terms is None:
+        terms = search_terms(text, using=using)
+        cache.set(key, terms, ESTIMATE_SECONDS)
+    return terms
+
+
 def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> ListResult:
     """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
     query = search_query(text)
     hits = queryset.filter(search_vector=query)
-    if only_common_words(text, using=queryset.db) and planner_rows(hits) >= COLLECTED_HITS:
+    estimate = planner_rows(hits) if search_facts(text, using=queryset.db).walkable else 0
+    if estimate >= COLLECTED_HITS:
         # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
-        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"])
+        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
         listed = hits.select_related("conversation__user").defer("content", "search_vector")
         page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
         _add_snippets(page, query)
