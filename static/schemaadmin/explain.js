@@ -4,6 +4,15 @@
 window.FontAwesomeConfig = Object.assign({}, window.FontAwesomeConfig, { autoAddCss: false });
 (function () {
   "use strict";
+  // PEV2's bars carry role=progressbar without a name (axe: aria-progressbar-name): name them by their title or
+  // the row they measure.
+  function label(host) {
+    host.querySelectorAll('[role="progressbar"]:not([aria-label])').forEach(function (bar) {
+      const row = bar.closest(".plan-node, tr, li");
+      const name = bar.getAttribute("title") || (row && row.querySelector(".node-type") ? row.querySelector(".node-type").textContent.trim() : "");
+      bar.setAttribute("aria-label", name ? "share of " + name : "share of the plan");
+    });
+  }
   function mount(root) {
     if (!window.Vue || !window.pev2) return;
     root.querySelectorAll("[data-pev2]:not([data-mounted])").forEach(function (host) {
@@ -20,6 +29,8 @@ window.FontAwesomeConfig = Object.assign({}, window.FontAwesomeConfig, { autoAdd
           });
         },
       }).mount(host);
+      label(host);
+      new MutationObserver(function () { label(host); }).observe(host, { childList: true, subtree: true });
     });
   }
   window.addEventListener("load", function () { mount(document); });
