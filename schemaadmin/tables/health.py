@@ -10,7 +10,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from schemaadmin.formats import when_html
+from schemaadmin.formats import ident_html, when_html
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.index_health import Finding
@@ -75,13 +75,15 @@ class _HealthTable(tables.Table):
 
 def _table_link(qualified_table: str) -> str:
     return format_html(
-        '<a href="{}" hx-boost="false">{}</a>', reverse("schemaadmin:table", args=[qualified_table]), qualified_table
+        '<a href="{}" hx-boost="false">{}</a>',
+        reverse("schemaadmin:table", args=[qualified_table]),
+        ident_html(qualified_table),
     )
 
 
 class IndexTable(_HealthTable):
-    name = tables.Column(verbose_name="Index", attrs={"td": {"class": "text-break"}})
-    table = tables.Column(verbose_name="Table", attrs={"td": {"class": "text-break"}})
+    name = tables.Column(verbose_name="Index")
+    table = tables.Column(verbose_name="Table")
     method = tables.Column(verbose_name="Method")
     size_bytes = tables.Column(
         verbose_name="Size", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
@@ -107,7 +109,7 @@ class IndexTable(_HealthTable):
         return format_html(
             '<a href="{}" hx-boost="false">{}</a>{}',
             url,
-            record.name,
+            ident_html(record.name),
             format_html_join("", "{}", ((f,) for f in flags)),
         )
 
@@ -177,7 +179,7 @@ def _when(value: datetime | None) -> str:
 
 
 class TableTable(_HealthTable):
-    name = tables.Column(verbose_name="Table", attrs={"td": {"class": "text-break"}})
+    name = tables.Column(verbose_name="Table")
     total_bytes = tables.Column(
         verbose_name="Size", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
     )
