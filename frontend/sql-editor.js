@@ -7,10 +7,11 @@ import { sql, PostgreSQL } from "@codemirror/lang-sql";
 // The page's policy refuses <style> elements; inside a shadow root CodeMirror's styles go into constructed style
 // sheets instead (adoptedStyleSheets), which the policy does not govern.
 const theme = EditorView.theme({
-  "&": { fontSize: "0.875rem", backgroundColor: "var(--bs-body-bg, #fff)", color: "var(--bs-body-color, #212529)" },
+  // Light in both schemes: the highlight colours (CodeMirror's default style) are made for a light background.
+  "&": { fontSize: "0.875rem", backgroundColor: "#fff", color: "#212529" },
   "&.cm-focused": { outline: "none" },
   ".cm-scroller": { fontFamily: "var(--bs-font-monospace, monospace)", minHeight: "14rem", maxHeight: "60vh" },
-  ".cm-gutters": { backgroundColor: "var(--bs-tertiary-bg, #f8f9fa)", color: "var(--bs-secondary-color, #6c757d)" },
+  ".cm-gutters": { backgroundColor: "#f8f9fa", color: "#495057" },
 });
 
 function attach(textarea) {
