@@ -188,7 +188,7 @@ class _DatabaseClock:
 
 
 def timed(
-    client, url: str, repeats: int, headers: dict[str, str] | None = None
+    client, url: str, repeats: int, headers: dict[str, str] | None = None, *, may_time_out: bool = False
 ) -> tuple[list[float], list[float], list[float], int]:
     """Return per-request milliseconds: wall, in the database, on this process's CPU; and queries per request."""
     from django.db import connection
@@ -203,7 +203,9 @@ def timed(
             times.append((time.perf_counter() - began) * 1000)
             cpu_times.append((time.process_time() - cpu_began) * 1000)
         db_times.append(clock.seconds * 1000)
-        assert response.status_code == 200, (url, response.status_code)
+        # The admin's search over 10M rows can outlast WEB_STATEMENT_TIMEOUT_MS: our middleware answers 503.
+        timed_out = may_time_out and response.status_code == 503
+        assert response.status_code == 200 or timed_out, (url, response.status_code)
         assert body, url
         if i == 0:
             queries = clock.count
@@ -292,7 +294,7 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
 
     for row in rows:
         for url in admin.get(row.name, []):
-            times, _, _, _ = timed(admin_client, url, args.admin_repeats)
+            times, _, _, _ = timed(admin_client, url, args.admin_repeats, may_time_out=True)
             row.admin.append((url, times))
             print(f"  measured: admin {url:<45} p50 {pct(times, 50):8.1f} ms", flush=True)
 
@@ -310,7 +312,8 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
             prefix = line if i == 0 else " " * len(line)
             ratio = pct(admin_times, 50) / pct(row.times, 50)
             model = url.split("/")[3]
-            print(f"{prefix}   {model:<13}{pct(admin_times, 50):>10.1f}{'':>8}{ratio:>9.0f}×")
+            stopped = " (stopped by the 15 s statement timeout: ≥)" if pct(admin_times, 50) >= 15_000 else ""
+            print(f"{prefix}   {model:<13}{pct(admin_times, 50):>10.1f}{'':>8}{ratio:>9.0f}×{stopped}")
     print(f"* a page of issue #16's targets: p95 ≤ {TARGET_MS:g} ms at 10M messages")
     print(
         f"RSS: {rss_before:.0f} MB before our {len(rows) * args.repeats} requests, {rss_after:.0f} MB after "
