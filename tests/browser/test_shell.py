@@ -188,9 +188,11 @@ def test_scheme_toggle_and_keyboard_shortcuts(page, role_user, sign_in, console_
     page.keyboard.press("g")
     page.keyboard.press("r")
     expect(page).to_have_url(re.compile(r"/rebuilds/$"))
+    page.wait_for_load_state("load")  # the new page's shortcuts listen once its scripts have run
     page.keyboard.press("g")
     page.keyboard.press("c")
     expect(page).to_have_url(re.compile(r"/conversations/$"))
+    page.wait_for_load_state("load")
     page.keyboard.press("/")
     expect(page.locator("main input[name=q]")).to_be_focused()
     assert console_errors == []

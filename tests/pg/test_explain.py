@@ -30,13 +30,14 @@ ROLE = "schemaadmin_explain"
 # eight times over: upper() and lower() loop without checking for interrupts (PostgreSQL 18), and nothing checks
 # between calls in one expression, so cancel and terminate both wait about 2 s for it.
 UNINTERRUPTIBLE_MS = 600
-# upper() and lower() never check for interrupts; the part before them that does (building a 40 MB string per row
-# with repeat()) lasts milliseconds, so the timeout lands inside them however busy the machine is.
+# upper() and lower() never check for interrupts; the part before them that does (building a 10 MB string per row
+# with repeat(), just under the console's 10 MiB cap) lasts milliseconds, so the timeout lands inside them however
+# busy the machine is.
 UNINTERRUPTIBLE = (
     "SELECT 'watchdog test' AS marker, length("
-    + "upper(lower(" * 8
-    + f"repeat('{'x' * 1000}' || g, 40000)"
-    + "))" * 8
+    + "upper(lower(" * 12
+    + f"repeat('{'x' * 1000}' || g, 10000)"
+    + "))" * 12
     + ") FROM generate_series(1, 2) AS g"
 )
 
