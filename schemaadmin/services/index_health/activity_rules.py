@@ -16,7 +16,7 @@ from django.urls import reverse
 from schemaadmin.formats import duration_text
 from schemaadmin.pg.activity import Session
 from schemaadmin.pg.ddl import quote_identifier
-from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.findings import Finding, database_finding
 from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.workload.activity import (
     ActivityFacts,
@@ -36,8 +36,7 @@ NAMED = 5
 
 def _activity_finding(code: str, database: str, about: str, message: str, fix: str) -> Finding:
     # A health finding with no schema or table: it is about sessions, named in object, shown on /activity/.
-    found = finding(code, database=database, schema="", table="", message=message, fix_sql=fix)
-    return replace(found, object=about, url=reverse("schemaadmin:activity"))
+    return replace(database_finding(code, database, about, message, fix), url=reverse("schemaadmin:activity"))
 
 
 def _who(session: Session) -> str:

@@ -7,10 +7,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from schemaadmin.pg import ddl
+from schemaadmin.pg.ddl import qualified, quote_identifier
 from schemaadmin.pg.indexes import ForeignKey
-from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.findings import (
+    Finding,
+    column_finding,
+    constraint_finding,
+    table_finding,
+)
 from schemaadmin.services.index_health.snapshot import Snapshot
-from schemaadmin.services.index_health.sql import qualified, quote_identifier
 from schemaadmin.services.index_health.thresholds import Thresholds
 
 __all__ = ["constraint_findings"]
@@ -45,34 +50,22 @@ def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
                 "-- Adds a column and rewrites the table under an ACCESS EXCLUSIVE lock: plan a maintenance window\n"
                 f"ALTER TABLE {target} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
             )
-        yield finding(
-            "no_primary_key",
-            database=snapshot.database,
-            schema=table.schema,
-            table=table.name,
-            message=(
-                f"{table.qualified_name} has no primary key: logical replication cannot replicate its updates and "
-                "deletes, and tools that find a row by its key (the Django admin, ORMs, pg_repack) cannot work on it."
-            ),
-            fix_sql=fix,
+        message = (
+            f"{table.qualified_name} has no primary key: logical replication cannot replicate its updates and "
+            "deletes, and tools that find a row by its key (the Django admin, ORMs, pg_repack) cannot work on it."
         )
+        yield table_finding("no_primary_key", snapshot.database, table, message, fix)
 
 
 def invalid_constraint(snapshot: Snapshot) -> Iterator[Finding]:
     for constraint in snapshot.unvalidated_constraints:
-        yield finding(
-            "invalid_constraint",
-            database=snapshot.database,
-            schema=constraint.schema,
-            table=constraint.table,
-            constraint=constraint.name,
-            message=(
-                f"The {constraint.kind} {constraint.name} on {constraint.schema}.{constraint.table} was added NOT "
-                "VALID and never validated: new rows are checked, the rows before it never were, and the planner "
-                "cannot rely on it. Validating reads the table under a lock that lets reads and writes go on."
-            ),
-            fix_sql=ddl.script(ddl.validate_constraint(constraint.schema, constraint.table, constraint.name)),
+        message = (
+            f"The {constraint.kind} {constraint.name} on {constraint.schema}.{constraint.table} was added NOT "
+            "VALID and never validated: new rows are checked, the rows before it never were, and the planner "
+            "cannot rely on it. Validating reads the table under a lock that lets reads and writes go on."
         )
+        fix_sql = ddl.script(ddl.validate_constraint(constraint.schema, constraint.table, constraint.name))
+        yield constraint_finding("invalid_constraint", snapshot.database, constraint, message, fix_sql)
 
 
 def fk_type_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
@@ -81,23 +74,17 @@ def fk_type_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
         for column, column_type, referenced, referenced_type in pairs:
             if column_type == referenced_type:
                 continue
-            yield finding(
-                "fk_type_mismatch",
-                database=snapshot.database,
-                schema=key.schema,
-                table=key.table,
-                column=column,
-                message=(
-                    f"{key.table}.{column} is {column_type} but the foreign key {key.name} points at "
-                    f"{key.referenced_table}.{referenced}, which is {referenced_type}: values the target can hold "
-                    "may not fit here, and every check and join compares across types."
-                ),
-                fix_sql=(
-                    "-- Changing a column's type rewrites the table and its indexes under an ACCESS EXCLUSIVE lock\n"
-                    f"ALTER TABLE {qualified(key.schema, key.table)} ALTER COLUMN {quote_identifier(column)} "
-                    f"TYPE {referenced_type};"
-                ),
+            message = (
+                f"{key.table}.{column} is {column_type} but the foreign key {key.name} points at "
+                f"{key.referenced_table}.{referenced}, which is {referenced_type}: values the target can hold "
+                "may not fit here, and every check and join compares across types."
             )
+            fix_sql = (
+                "-- Changing a column's type rewrites the table and its indexes under an ACCESS EXCLUSIVE lock\n"
+                f"ALTER TABLE {qualified(key.schema, key.table)} ALTER COLUMN {quote_identifier(column)} "
+                f"TYPE {referenced_type};"
+            )
+            yield column_finding("fk_type_mismatch", snapshot.database, key, column, message, fix_sql)
 
 
 def _pairs(key: ForeignKey) -> frozenset[tuple[str, str]]:
@@ -122,34 +109,23 @@ def repeated_foreign_keys(snapshot: Snapshot) -> Iterator[Finding]:
             pairs = _pairs(key)
             kept = seen.setdefault(pairs, key)
             if kept is not key:
-                yield finding(
-                    "duplicate_foreign_key",
-                    database=snapshot.database,
-                    schema=key.schema,
-                    table=key.table,
-                    constraint=key.name,
-                    message=(
-                        f"{key.name} repeats {kept.name}: both tie {key.table}({', '.join(key.columns)}) to "
-                        f"{key.referenced_table}, so every write and every delete there is checked twice."
-                    ),
-                    fix_sql=_drop_constraint(key),
+                message = (
+                    f"{key.name} repeats {kept.name}: both tie {key.table}({', '.join(key.columns)}) to "
+                    f"{key.referenced_table}, so every write and every delete there is checked twice."
+                )
+                yield constraint_finding(
+                    "duplicate_foreign_key", snapshot.database, key, message, _drop_constraint(key)
                 )
                 continue
             wider = next((other for other in keys if pairs < _pairs(other)), None)
             if wider is not None:
-                yield finding(
-                    "overlapping_foreign_key",
-                    database=snapshot.database,
-                    schema=key.schema,
-                    table=key.table,
-                    constraint=key.name,
-                    message=(
-                        f"{key.name} on ({', '.join(key.columns)}) checks part of what {wider.name} on "
-                        f"({', '.join(wider.columns)}) checks against the same table {key.referenced_table}. "
-                        f"It adds a check only for rows where another column of {wider.name} is NULL."
-                    ),
-                    fix_sql=f"-- If no row leaves those columns NULL:\n{_drop_constraint(key)}",
+                message = (
+                    f"{key.name} on ({', '.join(key.columns)}) checks part of what {wider.name} on "
+                    f"({', '.join(wider.columns)}) checks against the same table {key.referenced_table}. "
+                    f"It adds a check only for rows where another column of {wider.name} is NULL."
                 )
+                fix_sql = f"-- If no row leaves those columns NULL:\n{_drop_constraint(key)}"
+                yield constraint_finding("overlapping_foreign_key", snapshot.database, key, message, fix_sql)
 
 
 def constraint_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.findings import Finding, Kind, Severity
 
-__all__ = ["CODES", "Finding", "Severity", "finding", "size_text"]
+__all__ = [
+    "CODES",
+    "Finding",
+    "Severity",
+    "column_finding",
+    "constraint_finding",
+    "database_finding",
+    "finding",
+    "index_finding",
+    "size_text",
+    "table_finding",
+]
 
 
 # code -> (severity, short title). The codes are a public interface (JSON output, cron alerts): never rename.
@@ -49,7 +61,8 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
     """Return a health Finding of code with its registered severity and title, about an index, a column or a table.
 
     where may also name a sequence (schema.sequence), a constraint (schema.table.constraint), or say about= for a
-    database-wide finding (schema and table then empty); severity= escalates the code's registered severity.
+    database-wide finding (schema and table then empty); severity= (unless None) escalates the code's registered
+    severity. The *_finding functions below fill these from the object a rule is about.
     """
     index, column = where.get("index"), where.get("column")
     if "about" in where:
@@ -65,7 +78,7 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
     else:
         about = f"{schema}.{table}"
     severity, title = CODES[code]
-    severity = where.get("severity", severity)
+    severity = where.get("severity") or severity
     return Finding(
         code=code,
         severity=severity,
@@ -80,6 +93,60 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
         index=index,
         column=column,
     )
+
+
+class OnTable(Protocol):
+    """Anything that lives on a table: an index, a column, a foreign key or another constraint."""
+
+    @property
+    def schema(self) -> str: ...
+
+    @property
+    def table(self) -> str: ...
+
+
+class NamedOnTable(OnTable, Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+def _place(schema: str, table: str, **where: Any) -> dict[str, Any]:
+    """Return finding()'s keywords saying where a finding is: its schema, table and what in it."""
+    return {"schema": schema, "table": table, **where}
+
+
+def index_finding(code: str, database: str, index: NamedOnTable, message: str, fix_sql: str) -> Finding:
+    """Return a health Finding of code about index (an IndexInfo)."""
+    where = _place(index.schema, index.table, index=index.name)
+    return finding(code, database=database, message=message, fix_sql=fix_sql, **where)
+
+
+def column_finding(code: str, database: str, on: OnTable, column: str, message: str, fix_sql: str) -> Finding:
+    """Return a health Finding of code about column (one name, or several joined) of on's table."""
+    where = _place(on.schema, on.table, column=column)
+    return finding(code, database=database, message=message, fix_sql=fix_sql, **where)
+
+
+def constraint_finding(code: str, database: str, constraint: NamedOnTable, message: str, fix_sql: str) -> Finding:
+    """Return a health Finding of code about a constraint (a foreign key, or one never validated)."""
+    where = _place(constraint.schema, constraint.table, constraint=constraint.name)
+    return finding(code, database=database, message=message, fix_sql=fix_sql, **where)
+
+
+def table_finding(
+    code: str, database: str, table: TableHealth, message: str, fix_sql: str, severity: Severity | None = None
+) -> Finding:
+    """Return a health Finding of code about table; severity, when given, escalates the code's own."""
+    where = _place(table.schema, table.name, severity=severity)
+    return finding(code, database=database, message=message, fix_sql=fix_sql, **where)
+
+
+def database_finding(
+    code: str, database: str, about: str, message: str, fix_sql: str, severity: Severity | None = None
+) -> Finding:
+    """Return a database-wide health Finding of code (no schema or table), about what about names."""
+    where = _place("", "", about=about, severity=severity)
+    return finding(code, database=database, message=message, fix_sql=fix_sql, **where)
 
 
 def size_text(size_bytes: float) -> str:

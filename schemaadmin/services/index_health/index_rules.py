@@ -9,7 +9,13 @@ from datetime import timedelta
 
 from schemaadmin.pg import ddl
 from schemaadmin.pg.indexes import IndexInfo
-from schemaadmin.services.index_health.findings import Finding, finding, size_text
+from schemaadmin.services.index_health.findings import (
+    Finding,
+    column_finding,
+    database_finding,
+    index_finding,
+    size_text,
+)
 from schemaadmin.services.index_health.predicates import conjuncts, not_null_column
 from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.index_health.thresholds import Thresholds
@@ -52,15 +58,7 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
                 fix = ddl.script(ddl.reindex_index(index.schema, index.name))
             else:
                 fix = ddl.script(drop, _recreate(index))
-        yield finding(
-            "invalid_index",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=why,
-            fix_sql=fix,
-        )
+        yield index_finding("invalid_index", snapshot.database, index, why, fix)
 
 
 def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
@@ -68,23 +66,19 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
     if youngest_stats < timedelta(days=thresholds.unused_index_min_stats_age_days):
         # Counters reset too recently for "never scanned" to mean anything: say so, once, rather than stay silent.
         youngest = min(snapshot.nodes, key=lambda node: node.stats_age)
-        yield finding(
-            "index_usage_too_young",
-            database=snapshot.database,
-            schema="",
-            table="",
-            about=f"database {snapshot.statistics.database}",
-            message=(
-                f"Index usage has been counted for only {_age_text(youngest_stats)} on node {youngest.node}; "
-                f"unused_index waits until the counters are {thresholds.unused_index_min_stats_age_days:g} days old "
-                "(the UNUSED_INDEX_MIN_STATS_AGE_DAYS setting), so no index is reported unused yet, whether it is "
-                "or not."
-            ),
-            fix_sql=(
-                "-- Nothing to run. When the counters were last reset (NULL: at the server start):\n"
-                "SELECT stats_reset, pg_postmaster_start_time() FROM pg_stat_database "
-                "WHERE datname = current_database();"
-            ),
+        message = (
+            f"Index usage has been counted for only {_age_text(youngest_stats)} on node {youngest.node}; "
+            f"unused_index waits until the counters are {thresholds.unused_index_min_stats_age_days:g} days old "
+            "(the UNUSED_INDEX_MIN_STATS_AGE_DAYS setting), so no index is reported unused yet, whether it is "
+            "or not."
+        )
+        fix_sql = (
+            "-- Nothing to run. When the counters were last reset (NULL: at the server start):\n"
+            "SELECT stats_reset, pg_postmaster_start_time() FROM pg_stat_database "
+            "WHERE datname = current_database();"
+        )
+        yield database_finding(
+            "index_usage_too_young", snapshot.database, f"database {snapshot.statistics.database}", message, fix_sql
         )
         return
     for index in snapshot.indexes:
@@ -94,18 +88,12 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
         if any(scans.values()):
             continue
         nodes = ", ".join(scans)
-        yield finding(
-            "unused_index",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=(
-                f"{index.qualified_name} ({size_text(index.size_bytes)}) has not been scanned on any node ({nodes}) "
-                f"in {youngest_stats.days} days of statistics, yet every write to {index.table} maintains it."
-            ),
-            fix_sql=ddl.script(ddl.drop_index(index.schema, index.name), f"-- to restore it: {_recreate(index)};"),
+        message = (
+            f"{index.qualified_name} ({size_text(index.size_bytes)}) has not been scanned on any node ({nodes}) "
+            f"in {youngest_stats.days} days of statistics, yet every write to {index.table} maintains it."
         )
+        fix_sql = ddl.script(ddl.drop_index(index.schema, index.name), f"-- to restore it: {_recreate(index)};")
+        yield index_finding("unused_index", snapshot.database, index, message, fix_sql)
 
 
 def _age_text(age: timedelta) -> str:
@@ -149,19 +137,12 @@ def duplicates(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         keep, *extras = sorted(group, key=_keep_order)
         for extra in extras:
-            yield finding(
-                "duplicate_index",
-                database=snapshot.database,
-                schema=extra.schema,
-                table=extra.table,
-                index=extra.name,
-                message=(
-                    f"{extra.qualified_name} indexes the same {', '.join(extra.columns)} as {keep.qualified_name} "
-                    "with the same method, operator classes, collations and predicate, so it only costs writes and "
-                    "space."
-                ),
-                fix_sql=_drop(extra),
+            message = (
+                f"{extra.qualified_name} indexes the same {', '.join(extra.columns)} as {keep.qualified_name} "
+                "with the same method, operator classes, collations and predicate, so it only costs writes and "
+                "space."
             )
+            yield index_finding("duplicate_index", snapshot.database, extra, message, _drop(extra))
 
 
 def redundant(snapshot: Snapshot) -> Iterator[Finding]:
@@ -184,18 +165,11 @@ def redundant(snapshot: Snapshot) -> Iterator[Finding]:
                     and long.key_collations[:width] == short.key_collations
                     and long.predicate == short.predicate
                 ):
-                    yield finding(
-                        "redundant_index",
-                        database=snapshot.database,
-                        schema=short.schema,
-                        table=short.table,
-                        index=short.name,
-                        message=(
-                            f"{short.qualified_name} on ({', '.join(short.columns)}) is a leading prefix of "
-                            f"{long.qualified_name} on ({', '.join(long.columns)}), which serves the same lookups."
-                        ),
-                        fix_sql=_drop(short),
+                    message = (
+                        f"{short.qualified_name} on ({', '.join(short.columns)}) is a leading prefix of "
+                        f"{long.qualified_name} on ({', '.join(long.columns)}), which serves the same lookups."
                     )
+                    yield index_finding("redundant_index", snapshot.database, short, message, _drop(short))
                     break
 
 
@@ -227,27 +201,21 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
         )
         if served:
             continue
-        yield finding(
-            "missing_fk_index",
-            database=snapshot.database,
-            schema=key.schema,
-            table=key.table,
-            column=", ".join(key.columns),
-            message=(
-                f"No index leads with {key.table}({', '.join(key.columns)}), the foreign key to "
-                f"{key.referenced_table}: every delete or key update there scans {key.qualified_table} in full."
-            ),
-            fix_sql=ddl.script(
-                ddl.create_index(
-                    ddl.IndexDefinition(
-                        schema=key.schema,
-                        table=key.table,
-                        name=ddl.index_name_for(key.table, *key.columns),
-                        keys=tuple(ddl.IndexKey(column=column) for column in key.columns),
-                    )
-                )
-            ),
+        message = (
+            f"No index leads with {key.table}({', '.join(key.columns)}), the foreign key to "
+            f"{key.referenced_table}: every delete or key update there scans {key.qualified_table} in full."
         )
+        fix_sql = ddl.script(
+            ddl.create_index(
+                ddl.IndexDefinition(
+                    schema=key.schema,
+                    table=key.table,
+                    name=ddl.index_name_for(key.table, *key.columns),
+                    keys=tuple(ddl.IndexKey(column=column) for column in key.columns),
+                )
+            )
+        )
+        yield column_finding("missing_fk_index", snapshot.database, key, ", ".join(key.columns), message, fix_sql)
 
 
 def bloated(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
@@ -258,18 +226,12 @@ def bloated(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
         if bloat.wasted_bytes < thresholds.bloat_min_bytes or bloat.wasted_ratio < thresholds.bloat_min_ratio:
             continue
         how = "measured with pgstattuple" if bloat.exact else "estimated from statistics"
-        yield finding(
-            "bloated_index",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=(
-                f"{index.qualified_name} is {size_text(bloat.real_bytes)} but would be about "
-                f"{size_text(bloat.expected_bytes)} rebuilt: {bloat.wasted_ratio:.0%} is empty space ({how})."
-            ),
-            fix_sql=ddl.script(ddl.reindex_index(index.schema, index.name)),
+        message = (
+            f"{index.qualified_name} is {size_text(bloat.real_bytes)} but would be about "
+            f"{size_text(bloat.expected_bytes)} rebuilt: {bloat.wasted_ratio:.0%} is empty space ({how})."
         )
+        fix_sql = ddl.script(ddl.reindex_index(index.schema, index.name))
+        yield index_finding("bloated_index", snapshot.database, index, message, fix_sql)
 
 
 def index_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:

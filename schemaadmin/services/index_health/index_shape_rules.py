@@ -7,11 +7,11 @@ import dataclasses
 from collections.abc import Iterator
 
 from schemaadmin.pg import ddl
+from schemaadmin.pg.ddl import qualified
 from schemaadmin.pg.indexes import IndexInfo
-from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.findings import Finding, index_finding
 from schemaadmin.services.index_health.predicates import conjuncts, not_null_column, predicate_text
 from schemaadmin.services.index_health.snapshot import Snapshot
-from schemaadmin.services.index_health.sql import qualified
 from schemaadmin.services.index_health.thresholds import Thresholds
 
 __all__ = ["index_shape_findings"]
@@ -38,19 +38,13 @@ def mostly_null(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]
         if fraction is None or fraction < thresholds.mostly_null_min_fraction:
             continue
         column = index.columns[0]
-        yield finding(
-            "index_on_mostly_null_column",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=(
-                f"{fraction:.0%} of {index.qualified_table}'s rows have {column} NULL, and {index.qualified_name} "
-                f"stores every one of them. A partial index WHERE {column} IS NOT NULL is smaller and serves the same "
-                f"lookups of values (not searches for {column} IS NULL)."
-            ),
-            fix_sql=_replace(index, suffix="not_null", predicate=f"{column} IS NOT NULL"),
+        message = (
+            f"{fraction:.0%} of {index.qualified_table}'s rows have {column} NULL, and {index.qualified_name} "
+            f"stores every one of them. A partial index WHERE {column} IS NOT NULL is smaller and serves the same "
+            f"lookups of values (not searches for {column} IS NULL)."
         )
+        fix_sql = _replace(index, suffix="not_null", predicate=f"{column} IS NOT NULL")
+        yield index_finding("index_on_mostly_null_column", snapshot.database, index, message, fix_sql)
 
 
 def needless_predicate(snapshot: Snapshot) -> Iterator[Finding]:
@@ -67,18 +61,12 @@ def needless_predicate(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         names = ", ".join(f"{not_null_column(part)} IS NOT NULL" for part in needless)
         kept = [part for part in parts if part not in needless]
-        yield finding(
-            "needless_index_predicate",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=(
-                f"{index.qualified_name} has WHERE {names}, but the column cannot be NULL: the condition filters "
-                "nothing, and queries that do not repeat it cannot use the index."
-            ),
-            fix_sql=_replace(index, suffix="idx", predicate=predicate_text(kept)),
+        message = (
+            f"{index.qualified_name} has WHERE {names}, but the column cannot be NULL: the condition filters "
+            "nothing, and queries that do not repeat it cannot use the index."
         )
+        fix_sql = _replace(index, suffix="idx", predicate=predicate_text(kept))
+        yield index_finding("needless_index_predicate", snapshot.database, index, message, fix_sql)
 
 
 def boolean_index(snapshot: Snapshot) -> Iterator[Finding]:
@@ -86,23 +74,17 @@ def boolean_index(snapshot: Snapshot) -> Iterator[Finding]:
         if not _plain_btree(index) or index.key_types != ("boolean",):
             continue
         column = index.columns[0]
-        yield finding(
-            "boolean_index",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=(
-                f"{index.qualified_name} indexes only the boolean {column}: with two values, the planner reads the "
-                "table instead for the common one. Index the rare value as a partial index over a useful column "
-                f"(… WHERE {column}), or drop it."
-            ),
-            fix_sql=ddl.script(
-                ddl.drop_index(index.schema, index.name),
-                "-- or, if queries look for the rare value: CREATE INDEX CONCURRENTLY … ON "
-                f"{qualified(index.schema, index.table)} (<a column they filter or sort by>) WHERE {column};",
-            ),
+        message = (
+            f"{index.qualified_name} indexes only the boolean {column}: with two values, the planner reads the "
+            "table instead for the common one. Index the rare value as a partial index over a useful column "
+            f"(… WHERE {column}), or drop it."
         )
+        fix_sql = ddl.script(
+            ddl.drop_index(index.schema, index.name),
+            "-- or, if queries look for the rare value: CREATE INDEX CONCURRENTLY … ON "
+            f"{qualified(index.schema, index.table)} (<a column they filter or sort by>) WHERE {column};",
+        )
+        yield index_finding("boolean_index", snapshot.database, index, message, fix_sql)
 
 
 def btree_on_array(snapshot: Snapshot) -> Iterator[Finding]:
@@ -120,19 +102,13 @@ def btree_on_array(snapshot: Snapshot) -> Iterator[Finding]:
             keys=tuple(ddl.IndexKey(expression=column) for column in arrays),
             method="gin",
         )
-        yield finding(
-            "btree_on_array_column",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=(
-                f"{index.qualified_name} is a btree over the array {', '.join(arrays)}: it serves only whole-array "
-                "equality and ordering, not the containment and overlap searches (@>, <@, &&) arrays are queried "
-                "with; a GIN index does, and btree entries of large arrays can exceed the page limit and fail inserts."
-            ),
-            fix_sql=ddl.script(ddl.create_index(gin), ddl.drop_index(index.schema, index.name)),
+        message = (
+            f"{index.qualified_name} is a btree over the array {', '.join(arrays)}: it serves only whole-array "
+            "equality and ordering, not the containment and overlap searches (@>, <@, &&) arrays are queried "
+            "with; a GIN index does, and btree entries of large arrays can exceed the page limit and fail inserts."
         )
+        fix_sql = ddl.script(ddl.create_index(gin), ddl.drop_index(index.schema, index.name))
+        yield index_finding("btree_on_array_column", snapshot.database, index, message, fix_sql)
 
 
 def index_shape_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:

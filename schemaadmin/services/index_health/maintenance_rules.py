@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from schemaadmin.services.index_health.findings import Finding, Severity, finding, size_text
+from schemaadmin.pg.ddl import literal, qualified, quote_identifier
+from schemaadmin.services.index_health.findings import (
+    Finding,
+    Severity,
+    database_finding,
+    finding,
+    size_text,
+    table_finding,
+)
 from schemaadmin.services.index_health.snapshot import Snapshot
-from schemaadmin.services.index_health.sql import literal, qualified, quote_identifier
 from schemaadmin.services.index_health.thresholds import Thresholds
 
 __all__ = ["maintenance_findings"]
@@ -31,21 +38,16 @@ def table_bloat(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]
             else "estimated from statistics: pgstattuple is not installed or not usable"
         )
         target = qualified(table.schema, table.name)
-        yield finding(
-            "table_bloat",
-            database=snapshot.database,
-            schema=table.schema,
-            table=table.name,
-            message=(
-                f"{table.qualified_name} takes {size_text(bloat.real_bytes)} on disk but its rows would fit in "
-                f"about {size_text(bloat.expected_bytes)}: {bloat.wasted_ratio:.0%} is empty or dead space "
-                f"({how}). VACUUM makes it reusable but does not give it back."
-            ),
-            fix_sql=(
-                "-- Rewrites the table; VACUUM FULL blocks reads and writes until it ends (pg_repack does not)\n"
-                f"VACUUM (FULL, ANALYZE) {target};"
-            ),
+        message = (
+            f"{table.qualified_name} takes {size_text(bloat.real_bytes)} on disk but its rows would fit in "
+            f"about {size_text(bloat.expected_bytes)}: {bloat.wasted_ratio:.0%} is empty or dead space "
+            f"({how}). VACUUM makes it reusable but does not give it back."
         )
+        fix_sql = (
+            "-- Rewrites the table; VACUUM FULL blocks reads and writes until it ends (pg_repack does not)\n"
+            f"VACUUM (FULL, ANALYZE) {target};"
+        )
+        yield table_finding("table_bloat", snapshot.database, table, message, fix_sql)
 
 
 def sequence_near_max(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
@@ -118,18 +120,12 @@ def xid_wraparound(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
             continue
         why, severity = problem
         where = " (in its TOAST table)" if table.xid_age_in_toast else ""
-        yield finding(
-            "xid_wraparound",
-            database=snapshot.database,
-            schema=table.schema,
-            table=table.name,
-            severity=severity,
-            message=(
-                f"{table.qualified_name}{where}: {why}. Autovacuum's forced freeze is overdue: look for a long "
-                "transaction, an abandoned replication slot or prepared transaction holding it back."
-            ),
-            fix_sql=f"VACUUM (FREEZE, VERBOSE) {qualified(table.schema, table.name)};",
+        message = (
+            f"{table.qualified_name}{where}: {why}. Autovacuum's forced freeze is overdue: look for a long "
+            "transaction, an abandoned replication slot or prepared transaction holding it back."
         )
+        fix_sql = f"VACUUM (FREEZE, VERBOSE) {qualified(table.schema, table.name)};"
+        yield table_finding("xid_wraparound", snapshot.database, table, message, fix_sql, severity)
     for database in snapshot.databases:
         problem = _age_problem(database.xid_age, database.multixact_age, snapshot, thresholds)
         if problem is None:
@@ -143,16 +139,8 @@ def xid_wraparound(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
                 "the oldest transaction back:\nSELECT pid, backend_xmin, state, query_start FROM pg_stat_activity "
                 "WHERE backend_xmin IS NOT NULL ORDER BY age(backend_xmin) DESC;"
             )
-        yield finding(
-            "xid_wraparound",
-            database=snapshot.database,
-            schema="",
-            table="",
-            about=f"database {database.name}",
-            severity=severity,
-            message=f"Database {database.name}: {why}. Wraparound protection stops the whole server, not one database.",
-            fix_sql=fix,
-        )
+        message = f"Database {database.name}: {why}. Wraparound protection stops the whole server, not one database."
+        yield database_finding("xid_wraparound", snapshot.database, f"database {database.name}", message, fix, severity)
 
 
 def maintenance_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from schemaadmin.pg import ddl
-from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.findings import Finding, table_finding
 from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.index_health.thresholds import Thresholds
 
@@ -29,14 +29,8 @@ def stale_statistics(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Fin
                 f"over {thresholds.stale_statistics_factor:g}× the {table.analyze_threshold:,.0f} at which "
                 "autovacuum should have analyzed it."
             )
-        yield finding(
-            "stale_statistics",
-            database=snapshot.database,
-            schema=table.schema,
-            table=table.name,
-            message=why,
-            fix_sql=ddl.script(ddl.analyze(table.schema, table.name)),
-        )
+        fix_sql = ddl.script(ddl.analyze(table.schema, table.name))
+        yield table_finding("stale_statistics", snapshot.database, table, why, fix_sql)
 
 
 def vacuum_overdue(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
@@ -58,14 +52,8 @@ def vacuum_overdue(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
         else:
             since = "never" if table.last_vacuumed is None else f"not in {(now - last).days} days"
             why = f"{table.qualified_name} keeps changing but was {since} vacuumed."
-        yield finding(
-            "vacuum_overdue",
-            database=snapshot.database,
-            schema=table.schema,
-            table=table.name,
-            message=why,
-            fix_sql=ddl.script(ddl.vacuum(table.schema, table.name, analyze=True)),
-        )
+        fix_sql = ddl.script(ddl.vacuum(table.schema, table.name, analyze=True))
+        yield table_finding("vacuum_overdue", snapshot.database, table, why, fix_sql)
 
 
 def sequential_scan_heavy(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
@@ -79,21 +67,16 @@ def sequential_scan_heavy(snapshot: Snapshot, thresholds: Thresholds) -> Iterato
             or share < thresholds.sequential_scan_min_share
         ):
             continue
-        yield finding(
-            "sequential_scan_heavy",
-            database=snapshot.database,
-            schema=table.schema,
-            table=table.name,
-            message=(
-                f"{share:.0%} of the scans of {table.qualified_name} (≈{table.rows:,} rows) read the whole table "
-                f"({full_reads:,.0f} whole-table reads): some frequent query lacks an index."
-            ),
-            fix_sql=(
-                "-- Find the statements that read it (needs pg_stat_statements), then index their WHERE columns:\n"
-                "SELECT calls, rows, query\nFROM pg_stat_statements\n"
-                f"WHERE query ILIKE {ddl.literal('%' + table.name + '%')}\nORDER BY calls DESC\nLIMIT 20;"
-            ),
+        message = (
+            f"{share:.0%} of the scans of {table.qualified_name} (≈{table.rows:,} rows) read the whole table "
+            f"({full_reads:,.0f} whole-table reads): some frequent query lacks an index."
         )
+        fix_sql = (
+            "-- Find the statements that read it (needs pg_stat_statements), then index their WHERE columns:\n"
+            "SELECT calls, rows, query\nFROM pg_stat_statements\n"
+            f"WHERE query ILIKE {ddl.literal('%' + table.name + '%')}\nORDER BY calls DESC\nLIMIT 20;"
+        )
+        yield table_finding("sequential_scan_heavy", snapshot.database, table, message, fix_sql)
 
 
 def table_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:

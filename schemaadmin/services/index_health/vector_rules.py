@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from schemaadmin.pg import ddl
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.vectors import VectorColumn
-from schemaadmin.services.index_health.findings import Finding, finding
+from schemaadmin.services.index_health.findings import Finding, column_finding, index_finding
 from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.index_health.thresholds import Thresholds
 from schemaadmin.services.index_health.vectors import (
@@ -69,33 +69,22 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         where = f"{column.qualified_table}.{column.column}"
         if column.too_wide_to_index:
-            yield finding(
-                "vector_dims_unindexable",
-                database=snapshot.database,
-                schema=column.schema,
-                table=column.table,
-                column=column.column,
-                message=(
-                    f"{where} is {column.type}({column.dimensions}), past the {column.indexable_dimensions:,} "
-                    "dimensions HNSW and IVFFlat accept, and no ANN index over an expression on it exists, "
-                    "so every nearest-neighbour query reads the whole table."
-                ),
-                fix_sql=_unindexable_fix(column),
+            message = (
+                f"{where} is {column.type}({column.dimensions}), past the {column.indexable_dimensions:,} "
+                "dimensions HNSW and IVFFlat accept, and no ANN index over an expression on it exists, "
+                "so every nearest-neighbour query reads the whole table."
+            )
+            yield column_finding(
+                "vector_dims_unindexable", snapshot.database, column, column.column, message, _unindexable_fix(column)
             )
         elif column.populated:
             key = ddl.IndexKey(column=column.column, opclass=f"{column.type}_cosine_ops")
-            yield finding(
-                "vector_column_unindexed",
-                database=snapshot.database,
-                schema=column.schema,
-                table=column.table,
-                column=column.column,
-                message=(
-                    f"{where} holds vectors but no HNSW or IVFFlat index covers it, so every nearest-neighbour "
-                    "query computes the distance to every row."
-                ),
-                fix_sql=ddl.script(_hnsw(column, name_parts=(), key=key), _OPCLASS_NOTE),
+            message = (
+                f"{where} holds vectors but no HNSW or IVFFlat index covers it, so every nearest-neighbour "
+                "query computes the distance to every row."
             )
+            fix_sql = ddl.script(_hnsw(column, name_parts=(), key=key), _OPCLASS_NOTE)
+            yield column_finding("vector_column_unindexed", snapshot.database, column, column.column, message, fix_sql)
 
 
 def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
@@ -107,23 +96,17 @@ def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findin
         ratio = max(lists / advised, advised / lists)
         if ratio <= thresholds.ivfflat_lists_tolerance:
             continue
-        yield finding(
-            "ivfflat_lists_mismatch",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=(
-                f"{index.qualified_name} has lists = {lists} for ≈{index.table_rows:,} rows, where about "
-                f"{advised:,} fits (rows/1000 up to 1M rows, √rows above); it was likely built on too little data, "
-                "so recall or speed suffers."
-            ),
-            fix_sql=ddl.script(
-                ddl.set_index_options(index.schema, index.name, {"lists": advised}),
-                ddl.reindex_index(index.schema, index.name),
-                f"-- then query with SET ivfflat.probes = {max(1, round(math.sqrt(advised)))};",
-            ),
+        message = (
+            f"{index.qualified_name} has lists = {lists} for ≈{index.table_rows:,} rows, where about "
+            f"{advised:,} fits (rows/1000 up to 1M rows, √rows above); it was likely built on too little data, "
+            "so recall or speed suffers."
         )
+        fix_sql = ddl.script(
+            ddl.set_index_options(index.schema, index.name, {"lists": advised}),
+            ddl.reindex_index(index.schema, index.name),
+            f"-- then query with SET ivfflat.probes = {max(1, round(math.sqrt(advised)))};",
+        )
+        yield index_finding("ivfflat_lists_mismatch", snapshot.database, index, message, fix_sql)
 
 
 def hnsw_memory(snapshot: Snapshot) -> Iterator[Finding]:
@@ -139,22 +122,16 @@ def hnsw_memory(snapshot: Snapshot) -> Iterator[Finding]:
         if needed <= available:
             continue
         setting = memory_setting(needed)
-        yield finding(
-            "hnsw_build_memory",
-            database=snapshot.database,
-            schema=index.schema,
-            table=index.table,
-            index=index.name,
-            message=(
-                f"Rebuilding {index.qualified_name} needs about {needed / 2**20:,.0f} MB for its graph "
-                f"(≈{index.table_rows:,} rows of {index.key_types[0]}, m = {m}) but maintenance_work_mem is "
-                f"{available / 2**20:,.0f} MB, so the build would spill and run several times slower."
-            ),
-            fix_sql=ddl.script(
-                f"SET maintenance_work_mem = {ddl.literal(setting)};  -- in the session that rebuilds",
-                ddl.reindex_index(index.schema, index.name),
-            ),
+        message = (
+            f"Rebuilding {index.qualified_name} needs about {needed / 2**20:,.0f} MB for its graph "
+            f"(≈{index.table_rows:,} rows of {index.key_types[0]}, m = {m}) but maintenance_work_mem is "
+            f"{available / 2**20:,.0f} MB, so the build would spill and run several times slower."
         )
+        fix_sql = ddl.script(
+            f"SET maintenance_work_mem = {ddl.literal(setting)};  -- in the session that rebuilds",
+            ddl.reindex_index(index.schema, index.name),
+        )
+        yield index_finding("hnsw_build_memory", snapshot.database, index, message, fix_sql)
 
 
 def vector_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
