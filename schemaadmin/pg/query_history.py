@@ -18,7 +18,7 @@ from schemaadmin.pg.stats import ORDERS, StatementCounters, StatementTotals
 
 __all__ = [
     "DeltaOutcome",
-    "SeriesPoint",
+    "SeriesLine",
     "StatementChange",
     "add_to_rollups",
     "has_deltas",
@@ -49,13 +49,15 @@ class DeltaOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class SeriesPoint:
-    bucket: datetime
+class SeriesLine:
+    """One statement's calls and time per bin; bins are 1-based positions among the bin starts asked for."""
+
     dbid: int
     userid: int
     queryid: int
-    calls: int
-    total_ms: float
+    bins: tuple[int, ...]
+    calls: tuple[int, ...]
+    total_ms: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,17 +470,22 @@ def snapshot_times(alias: str, start: datetime, end: datetime, *, using: str = "
 
 def series(
     alias: str,
-    start: datetime,
+    starts: Sequence[datetime],
     end: datetime,
     keys: Sequence[tuple[int, int, int]],
     *,
     span: str,
     using: str = "default",
-) -> list[SeriesPoint]:
-    """Return the statements' (dbid, userid, queryid) calls and time per snapshot, hour or day ("snapshot", …)."""
+) -> list[SeriesLine]:
+    """Return each statement's (dbid, userid, queryid) calls and time per bin, summed in SQL.
+
+    A bin runs from one of starts (ascending: snapshot times, or hour or day buckets as span says) to the next, the
+    last one to end; one row per statement, so a page reads as many rows as it shows statements.
+    """
     params = {
         "alias": alias,
-        "start": start,
+        "starts": list(starts),
+        "first": starts[0],
         "end": end,
         "dbids": [key[0] for key in keys],
         "userids": [key[1] for key in keys],
@@ -487,23 +494,22 @@ def series(
     }
     if span == "snapshot":
         # Through the running-totals index, one range of snapshots per statement.
-        sql = f"""
-            SELECT s.taken_at AS bucket, d.dbid AS dbid, d.userid AS userid, d.queryid AS queryid,
-                   d.calls AS calls, d.total_ms AS total_ms
+        points = f"""
+            SELECT d.dbid, d.userid, d.queryid, width_bucket(s.taken_at, %(starts)s::timestamptz[]) AS bin,
+                   d.calls, d.total_ms
             FROM unnest(%(dbids)s::bigint[], %(userids)s::bigint[], %(queryids)s::bigint[]) AS k(dbid, userid, queryid)
             JOIN {DELTAS} AS d
               ON d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
              AND d.snapshot_id >= (SELECT min(id) FROM {SNAPSHOTS}
-                                   WHERE database_alias = %(alias)s AND taken_at >= %(start)s)
+                                   WHERE database_alias = %(alias)s AND taken_at >= %(first)s)
              AND d.snapshot_id <= (SELECT max(id) FROM {SNAPSHOTS}
                                    WHERE database_alias = %(alias)s AND taken_at < %(end)s)
-            JOIN {SNAPSHOTS} AS s ON s.id = d.snapshot_id
-            ORDER BY s.taken_at
+            JOIN {SNAPSHOTS} AS s ON s.id = d.snapshot_id AND s.database_alias = %(alias)s
         """  # noqa: S608 -- table names are this module's constants
     else:
-        sql = f"""
-            SELECT r.bucket AS bucket, r.dbid AS dbid, r.userid AS userid, r.queryid AS queryid,
-                   r.calls AS calls, r.total_ms AS total_ms
+        points = f"""
+            SELECT r.dbid, r.userid, r.queryid, width_bucket(r.bucket, %(starts)s::timestamptz[]) AS bin,
+                   r.calls, r.total_ms
             FROM {ROLLUPS} AS r
             WHERE r.database_alias = %(alias)s
               AND r.span = %(span)s
@@ -511,10 +517,25 @@ def series(
               AND (r.dbid, r.userid, r.queryid) IN (
                   SELECT * FROM unnest(%(dbids)s::bigint[], %(userids)s::bigint[], %(queryids)s::bigint[])
               )
-              AND r.bucket >= date_trunc(%(span)s, %(start)s::timestamptz, 'UTC') AND r.bucket < %(end)s
-            ORDER BY r.bucket
+              AND r.bucket >= %(first)s AND r.bucket < %(end)s
         """  # noqa: S608 -- table names are this module's constants
-    return fetch_rows(SeriesPoint, sql, params, using=using)
+    sql = f"""
+        WITH binned AS (
+            SELECT dbid, userid, queryid, bin, sum(calls)::bigint AS calls, sum(total_ms) AS total_ms
+            FROM ({points}) AS points
+            WHERE bin > 0
+            GROUP BY dbid, userid, queryid, bin
+        )
+        SELECT dbid AS dbid,
+               userid AS userid,
+               queryid AS queryid,
+               array_agg(bin ORDER BY bin) AS bins,
+               array_agg(calls ORDER BY bin) AS calls,
+               array_agg(total_ms ORDER BY bin) AS total_ms
+        FROM binned
+        GROUP BY dbid, userid, queryid
+    """  # noqa: S608 -- built from this function's constant fragments
+    return fetch_rows(SeriesLine, sql, params, using=using)
 
 
 def regressions(

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from django import template
 
+from schemaadmin.services.workload.query_stats import SERIES_POINTS
+
 register = template.Library()
 
 SPARK_WIDTH, SPARK_HEIGHT = 120, 24
-# More points than this are summed in runs first: two pixels per point is as fine as a sparkline shows.
-SPARK_POINTS = 60
 
 
 @register.filter
@@ -41,8 +41,8 @@ def sparkline_points(series: Sequence[float]) -> str:
     """Return an SVG polyline's points drawing the series in a SPARK_WIDTH x SPARK_HEIGHT box."""
     if not series:
         return ""
-    if len(series) > SPARK_POINTS:
-        run = -(-len(series) // SPARK_POINTS)
+    if len(series) > SERIES_POINTS:  # the service bins series already; a longer one is summed in runs here
+        run = -(-len(series) // SERIES_POINTS)
         series = [sum(series[i : i + run]) for i in range(0, len(series), run)]
     top = max(series) or 1.0
     step = SPARK_WIDTH / max(len(series) - 1, 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from schemaadmin.services.workload.availability import Availability, availabilit
 
 __all__ = [
     "ORDERS",
+    "SERIES_POINTS",
     "InvalidDuration",
     "QueryStats",
     "Regression",
@@ -41,6 +41,8 @@ __all__ = [
 
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+# A sparkline shows at most this many points (two pixels each): a longer series is summed in runs of buckets.
+SERIES_POINTS = 60
 # Longer than any retention anyone keeps: past it a duration is a typo, not a window.
 MAX_DURATION = timedelta(days=3660)
 
@@ -155,21 +157,31 @@ def _buckets(alias: str, start: datetime, end: datetime, span: str, records: str
 
 
 def _series(
-    alias: str, start: datetime, end: datetime, rows: Sequence[StatementTotals], span: str, records: str
-) -> tuple[list[datetime], dict[tuple[int, int, int], list[float]]]:
+    alias: str,
+    start: datetime,
+    end: datetime,
+    keys: Sequence[tuple[int, int, int]],
+    span: str,
+    records: str,
+    *,
+    points: int | None = None,
+) -> tuple[list[datetime], dict[tuple[int, int, int], tuple[list[int], list[float]]]]:
+    """Return the starts of the window's bins and each statement's calls and time per bin.
+
+    A bin is one bucket of the span, or with points, a run of buckets, so that there are at most that many.
+    """
     buckets = _buckets(alias, start, end, span, records)
-    position = {bucket: i for i, bucket in enumerate(buckets)}
-    values: dict[tuple[int, int, int], list[float]] = {
-        (row.dbid, row.userid, row.queryid): [0.0] * len(buckets) for row in rows
-    }
-    keys = [(row.dbid, row.userid, row.queryid) for row in rows]
-    points = query_history.series(alias, start, end, keys, span=span, using=records)
-    for point in points:
-        line = values.get((point.dbid, point.userid, point.queryid))
-        index = position.get(point.bucket)
-        if line is not None and index is not None:
-            line[index] += point.total_ms
-    return buckets, values
+    if not buckets or not keys:
+        return buckets, {}
+    run = -(-len(buckets) // points) if points else 1
+    starts = buckets[::run]
+    values = {key: ([0] * len(starts), [0.0] * len(starts)) for key in keys}
+    for line in query_history.series(alias, starts, end, keys, span=span, using=records):
+        calls, time = values[(line.dbid, line.userid, line.queryid)]
+        for position, line_calls, line_ms in zip(line.bins, line.calls, line.total_ms, strict=True):
+            calls[position - 1] += line_calls
+            time[position - 1] += line_ms
+    return starts, values
 
 
 def _row(totals: StatementTotals, databases: dict[int, str], roles: dict[int, str], series=()) -> StatementRow:
@@ -227,8 +239,11 @@ def query_stats(
         else []
     )
     span = _span(start, end)
-    buckets, values = _series(using, start, end, totals, span, records) if with_series and totals else ([], {})
-    rows = tuple(_row(row, databases, roles, values.get((row.dbid, row.userid, row.queryid), ())) for row in totals)
+    keys = [(row.dbid, row.userid, row.queryid) for row in totals] if with_series else []
+    buckets, values = _series(using, start, end, keys, span, records, points=SERIES_POINTS)
+    rows = tuple(
+        _row(row, databases, roles, values.get((row.dbid, row.userid, row.queryid), ((), ()))[1]) for row in totals
+    )
     return QueryStats(availability=state, start=start, end=end, statements=rows, buckets=tuple(buckets), span=span)
 
 
@@ -309,13 +324,12 @@ def statement_history(
         else []
     )
     span = _span(start, end)
-    buckets = _buckets(using, start, end, span, records)
-    calls: dict[datetime, int] = defaultdict(int)
-    time: dict[datetime, float] = defaultdict(float)
     keys = [(row.dbid, row.userid, row.queryid) for row in totals]
-    for point in query_history.series(using, start, end, keys, span=span, using=records) if keys else ():
-        calls[point.bucket] += point.calls
-        time[point.bucket] += point.total_ms
+    buckets, values = _series(using, start, end, keys, span, records)
+    calls, time = [0] * len(buckets), [0.0] * len(buckets)
+    for line_calls, line_ms in values.values():  # one line per database and role: the chart adds them up
+        calls = [a + b for a, b in zip(calls, line_calls, strict=True)]
+        time = [a + b for a, b in zip(time, line_ms, strict=True)]
     return StatementHistory(
         queryid=queryid,
         query=totals[0].query if totals and totals[0].query else statement_text(queryid, using=using),
@@ -323,7 +337,7 @@ def statement_history(
         end=end,
         span=span,
         owners=tuple(_row(row, databases, roles) for row in totals),
-        points=tuple(HistoryPoint(bucket, calls[bucket], time[bucket]) for bucket in buckets),
+        points=tuple(HistoryPoint(*point) for point in zip(buckets, calls, time, strict=True)),
     )
 
 
