@@ -40,3 +40,16 @@ def paginate_table(request: HttpRequest, table: Table, form: forms.Form) -> None
     per_page = data.get("per_page", DEFAULT_PER_PAGE)
     last = max(1, math.ceil(len(table.rows) / per_page))
     table.paginate(per_page=per_page, page=min(data.get("page", 1), last))
+
+
+def filtered_table_page(
+    request: HttpRequest, template: str, form: forms.Form, table: Table, partial: str, context: dict[str, Any]
+) -> HttpResponse:
+    """Render a list page: the table of the rows that passed the GET's filter form, sorted and paginated.
+
+    With the form invalid the caller passes no rows, and the page answers 400 with the form's errors. The context
+    gets form, table and shown (how many rows passed) besides what the caller put in it.
+    """
+    paginate_table(request, table, form)
+    context = {"form": form, "table": table, "shown": len(table.rows), **context}
+    return render_page(request, template, context, partial=partial, status=200 if form.is_valid() else 400)

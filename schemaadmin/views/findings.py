@@ -10,7 +10,9 @@ from schemaadmin.permissions import permission_required
 from schemaadmin.services.findings import severity_counts
 from schemaadmin.services.index_health import CODES, health_report
 from schemaadmin.tables.findings import FindingTable
-from schemaadmin.views.browsing import paginate_table, render_page
+from schemaadmin.views.browsing import filtered_table_page
+
+LIST_TEMPLATE = "schemaadmin/findings/list.html"
 
 
 @permission_required("view_health")
@@ -22,18 +24,6 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     codes = {code: title for code, (_, title) in CODES.items()}
     codes.update((f.code, f.title or f.code) for f in report.findings if f.code not in codes)
     form = FindingFilterForm(request.GET, codes=codes)
-    status = 200
-    if form.is_valid():
-        findings = [f for f in report.findings if form.matches(f)]
-    else:
-        findings, status = [], 400
-    table = FindingTable(findings)
-    paginate_table(request, table, form)
-    context = {
-        "form": form,
-        "table": table,
-        "report": report,
-        "shown": len(findings),
-        "counts": severity_counts(findings),
-    }
-    return render_page(request, "schemaadmin/findings/list.html", context, partial="finding-table", status=status)
+    findings = [f for f in report.findings if form.matches(f)] if form.is_valid() else []
+    context = {"report": report, "counts": severity_counts(findings)}
+    return filtered_table_page(request, LIST_TEMPLATE, form, FindingTable(findings), "finding-table", context)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -13,13 +15,22 @@ from schemaadmin.services.index_health import HealthReport, health_report, vecto
 from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
-from schemaadmin.views.browsing import paginate_table, render_page
+from schemaadmin.views.browsing import filtered_table_page
 from schemaadmin.views.recall import recall_panel
 
 
 def _split(qualified: str) -> tuple[str, str]:
     schema, _, name = qualified.partition(".")
     return schema, name
+
+
+def _found[T](qualified: str, lookup: Callable[[str, str], T | None], what: str) -> tuple[str, str, T]:
+    """Return the schema, the name and what lookup finds under qualified; 404 naming what when it finds nothing."""
+    schema, name = _split(qualified)
+    found = lookup(schema, name)
+    if found is None:
+        raise Http404(f"No {what} {qualified} in user schemas.")
+    return schema, name, found
 
 
 def _index_rows(report: HealthReport) -> list[IndexRow]:
@@ -47,7 +58,7 @@ def index_list(request: HttpRequest) -> HttpResponse:
     """List every index with size, scans, method, parameters and findings; filter and sort."""
     form = IndexFilterForm(request.GET)
     report = health_report(hide_framework=False if form.shows_framework else None)
-    status = 200
+    rows = []
     if form.is_valid():
         rows = [
             row
@@ -57,19 +68,32 @@ def index_list(request: HttpRequest) -> HttpResponse:
             and (not form.cleaned_data["method"] or row.method == form.cleaned_data["method"])
             and (not form.cleaned_data["problems"] or row.findings)
         ]
-    else:
-        rows, status = [], 400
-    table = IndexTable(rows)
-    paginate_table(request, table, form)
-    context = {
-        "form": form,
-        "table": table,
-        "report": report,
-        "shown": len(rows),
-        # Said about the database, not one index: why no index is called unused yet.
-        "database_findings": [f for f in report.findings if f.code == "index_usage_too_young"],
-    }
-    return render_page(request, "schemaadmin/indexes/list.html", context, partial="index-table", status=status)
+    # Said about the database, not one index: why no index is called unused yet.
+    context = {"report": report, "database_findings": [f for f in report.findings if f.code == "index_usage_too_young"]}
+    return filtered_table_page(request, "schemaadmin/indexes/list.html", form, IndexTable(rows), "index-table", context)
+
+
+@permission_required("view_health")
+@require_GET
+def table_list(request: HttpRequest) -> HttpResponse:
+    """List every table with size, rows, dead rows, vacuum and analyze times, scans and findings."""
+    form = TableFilterForm(request.GET)
+    report = health_report(hide_framework=False if form.shows_framework else None)
+    by_table = report.by_table()
+    rows = []
+    if form.is_valid():
+        rows = [
+            TableRow(t, by_table.get(t.qualified_name, []))
+            for t in report.snapshot.tables
+            if form.matches_table(t.schema, t.name) and form.matches_scope(t.schema, t.name)
+        ]
+        if form.cleaned_data["problems"]:
+            rows = [row for row in rows if row.findings]
+        rows.sort(key=lambda r: (_scope_rank(r.table.schema, r.table.name), -r.severity_rank, -r.total_bytes, r.name))
+    # Transaction ID wraparound is also a database's (every database of the server), not only a table's.
+    wraparound = [f for f in report.findings if f.code == "xid_wraparound" and not f.table]
+    context = {"report": report, "database_findings": wraparound}
+    return filtered_table_page(request, "schemaadmin/tables/list.html", form, TableTable(rows), "table-table", context)
 
 
 @permission_required("view_health")
@@ -77,10 +101,7 @@ def index_list(request: HttpRequest) -> HttpResponse:
 def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
     """Show everything known about one index, its findings with their fix, and vector parameters."""
     report = health_report()
-    schema, name = _split(qualified)
-    index = report.index(schema, name)
-    if index is None:
-        raise Http404(f"No index {qualified} in user schemas.")
+    schema, name, index = _found(qualified, report.index, "index")
     keys = [
         {"expression": expression, "opclass": opclass, "type": key_type, "descending": bool(flags & 1)}
         for expression, opclass, key_type, flags in zip(
@@ -103,45 +124,10 @@ def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
 
 @permission_required("view_health")
 @require_GET
-def table_list(request: HttpRequest) -> HttpResponse:
-    """List every table with size, rows, dead rows, vacuum and analyze times, scans and findings."""
-    form = TableFilterForm(request.GET)
-    report = health_report(hide_framework=False if form.shows_framework else None)
-    by_table = report.by_table()
-    status = 200
-    if form.is_valid():
-        rows = [
-            TableRow(t, by_table.get(t.qualified_name, []))
-            for t in report.snapshot.tables
-            if form.matches_table(t.schema, t.name) and form.matches_scope(t.schema, t.name)
-        ]
-        if form.cleaned_data["problems"]:
-            rows = [row for row in rows if row.findings]
-        rows.sort(key=lambda r: (_scope_rank(r.table.schema, r.table.name), -r.severity_rank, -r.total_bytes, r.name))
-    else:
-        rows, status = [], 400
-    table = TableTable(rows)
-    paginate_table(request, table, form)
-    context = {
-        "form": form,
-        "table": table,
-        "report": report,
-        "shown": len(rows),
-        # Transaction ID wraparound is also a database's (every database of the server), not only a table's.
-        "database_findings": [f for f in report.findings if f.code == "xid_wraparound" and not f.table],
-    }
-    return render_page(request, "schemaadmin/tables/list.html", context, partial="table-table", status=status)
-
-
-@permission_required("view_health")
-@require_GET
 def table_detail(request: HttpRequest, qualified: str) -> HttpResponse:
     """Show one table's health, its indexes and every finding about it or them."""
     report = health_report()
-    schema, name = _split(qualified)
-    table = report.table(schema, name)
-    if table is None:
-        raise Http404(f"No table {qualified} in user schemas.")
+    schema, name, table = _found(qualified, report.table, "table")
     rows = [row for row in _index_rows(report) if row.index.schema == schema and row.index.table == name]
     indexes = IndexTable(rows, exclude=("table",))
     RequestConfig(request, paginate=False).configure(indexes)
