@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from schemaadmin.forms.fields import CHECK_BOX
 from schemaadmin.pg.activity import MAX_PID
 
 __all__ = ["ActivityViewForm", "SignalForm"]
@@ -35,5 +36,5 @@ class SignalForm(forms.Form):
     confirm_own = forms.BooleanField(
         required=False,
         label="I know this is one of SchemaAdmin's own sessions, and signal it anyway.",
-        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+        widget=forms.CheckboxInput(attrs=CHECK_BOX),
     )

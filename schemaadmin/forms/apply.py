@@ -6,6 +6,7 @@ from django import forms
 from django.core.validators import MaxValueValidator
 
 from schemaadmin.conf import app_settings
+from schemaadmin.forms.fields import number_field
 
 __all__ = ["ApplyForm"]
 
@@ -18,18 +19,14 @@ class ApplyForm(forms.Form):
         label="Type the target migration to confirm",
         widget=forms.TextInput(attrs={"class": "form-control font-monospace", "autocomplete": "off"}),
     )
-    lock_timeout_ms = forms.IntegerField(
+    lock_timeout_ms = number_field(
+        "lock_timeout (ms)",
+        "A statement waiting longer than this for a lock fails, instead of queueing everyone behind it.",
         min_value=100,
         max_value=600_000,
-        label="lock_timeout (ms)",
-        help_text="A statement waiting longer than this for a lock fails, instead of queueing everyone behind it.",
-        widget=forms.NumberInput(attrs={"class": "form-control"}),
     )
-    statement_timeout_ms = forms.IntegerField(
-        min_value=0,
-        label="statement_timeout (ms)",
-        help_text="0 means no limit. Concurrent index builds on big tables can need hours.",
-        widget=forms.NumberInput(attrs={"class": "form-control"}),
+    statement_timeout_ms = number_field(
+        "statement_timeout (ms)", "0 means no limit. Concurrent index builds on big tables can need hours.", min_value=0
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:

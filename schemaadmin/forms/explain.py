@@ -9,12 +9,13 @@ from django.conf import settings
 from django.db import connections
 
 from schemaadmin.conf import app_settings
+from schemaadmin.forms.fields import CHECK_BOX, SMALL_SELECT
 from schemaadmin.pg.explain import EXPLAIN_OPTIONS
 from schemaadmin.services.explain.run import max_timeout_ms
 
 __all__ = ["CompareForm", "ExplainForm"]
 
-CHECKBOX = forms.CheckboxInput(attrs={"class": "form-check-input"})
+CHECKBOX = forms.CheckboxInput(attrs=CHECK_BOX)
 
 
 class ExplainForm(forms.Form):
@@ -59,9 +60,7 @@ class ExplainForm(forms.Form):
         "off, to see the plan the planner turned down and its cost (each run gets half the timeout).",
         widget=CHECKBOX,
     )
-    database = forms.ChoiceField(
-        required=False, label="Database", widget=forms.Select(attrs={"class": "form-select form-select-sm"})
-    )
+    database = forms.ChoiceField(required=False, label="Database", widget=forms.Select(attrs=SMALL_SELECT))
 
     def __init__(self, *args: Any, server_version: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from schemaadmin.forms.fields import SMALL_SELECT, filter_choice, filter_flag
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.index_health.scope import Scope, table_scope
 
@@ -33,7 +34,7 @@ class _ListFilterForm(forms.Form):
         coerce=int,
         choices=[(n, str(n)) for n in PER_PAGE_CHOICES],
         label="Per page",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=forms.Select(attrs=SMALL_SELECT),
     )
     page = forms.CharField(required=False, max_length=12, label="Page")
 
@@ -64,17 +65,8 @@ class _ListFilterForm(forms.Form):
 
 
 class _HealthFilterForm(_ListFilterForm):
-    problems = forms.BooleanField(
-        required=False,
-        label="Only problems",
-        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
-    )
-    scope = forms.ChoiceField(
-        required=False,
-        choices=[("", "All, product's first"), *((s.value, s.label) for s in Scope)],
-        label="Whose tables",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
+    problems = filter_flag("Only problems")
+    scope = filter_choice("Whose tables", [("", "All, product's first"), *((s.value, s.label) for s in Scope)])
 
     @property
     def shows_framework(self) -> bool:
@@ -87,19 +79,11 @@ class _HealthFilterForm(_ListFilterForm):
 
 
 class IndexFilterForm(_HealthFilterForm):
-    method = forms.ChoiceField(
-        required=False,
-        choices=[("", "Any method"), *((m, m) for m in METHODS)],
-        label="Method",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
+    method = filter_choice("Method", [("", "Any method"), *((m, m) for m in METHODS)])
 
 
 class TableFilterForm(_HealthFilterForm):
     pass
-
-
-_SELECT = {"class": "form-select form-select-sm"}
 
 
 class FindingFilterForm(_ListFilterForm):
@@ -107,25 +91,12 @@ class FindingFilterForm(_ListFilterForm):
 
     field_order = ("severity", "code", "about", "scope", "table", "per_page")
 
-    severity = forms.ChoiceField(
-        required=False,
-        choices=[("", "Any severity"), *((s.value, s.value) for s in reversed(Severity))],
-        label="Severity",
-        widget=forms.Select(attrs=_SELECT),
+    severity = filter_choice("Severity", [("", "Any severity"), *((s.value, s.value) for s in reversed(Severity))])
+    code = filter_choice("Code")
+    about = filter_choice(
+        "About", [("", "Indexes, tables and columns"), ("index", "Indexes"), ("table", "Tables and columns")]
     )
-    code = forms.ChoiceField(required=False, label="Code", widget=forms.Select(attrs=_SELECT))
-    about = forms.ChoiceField(
-        required=False,
-        choices=[("", "Indexes, tables and columns"), ("index", "Indexes"), ("table", "Tables and columns")],
-        label="About",
-        widget=forms.Select(attrs=_SELECT),
-    )
-    scope = forms.ChoiceField(
-        required=False,
-        choices=[("", "All tables"), *((s.value, s.label) for s in Scope)],
-        label="Whose tables",
-        widget=forms.Select(attrs=_SELECT),
-    )
+    scope = filter_choice("Whose tables", [("", "All tables"), *((s.value, s.label) for s in Scope)])
 
     def __init__(self, data: QueryDict | None = None, *args: Any, codes: dict[str, str], **kwargs: Any) -> None:
         """Offer codes (code -> title): every registered code, so a new one needs no change here."""

@@ -7,6 +7,7 @@ from typing import cast
 
 from django import forms
 
+from schemaadmin.forms.fields import filter_choice
 from schemaadmin.services.schema.migrations import MigrationStatus
 
 __all__ = ["MigrationFilterForm"]
@@ -15,17 +16,8 @@ SHOW_CHOICES = [("", "All migrations"), ("unapplied", "Not yet applied"), ("appl
 
 
 class MigrationFilterForm(forms.Form):
-    app = forms.ChoiceField(
-        required=False,
-        label="App",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
-    show = forms.ChoiceField(
-        required=False,
-        choices=SHOW_CHOICES,
-        label="Show",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
+    app = filter_choice("App")
+    show = filter_choice("Show", SHOW_CHOICES)
 
     def __init__(self, *args: object, apps: Sequence[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from schemaadmin.forms.fields import CHECK_BOX, SMALL_SELECT
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.services.rebuilds import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
@@ -51,7 +52,7 @@ class RebuildForm(forms.Form):
         choices=IndexRebuild.Kind.choices,
         initial=IndexRebuild.Kind.REINDEX,
         error_messages={"invalid_choice": "Choose REINDEX CONCURRENTLY or a rebuild with new parameters."},
-        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        widget=forms.RadioSelect(attrs=CHECK_BOX),
     )
     method = forms.ChoiceField(
         required=False,
@@ -119,7 +120,7 @@ class RebuildFilterForm(forms.Form):
         label="State",
         choices=[("", "Any state"), ("active", "Queued or running"), *JobState.choices],
         error_messages={"invalid_choice": "Unknown state %(value)s: choose one from the list."},
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=forms.Select(attrs=SMALL_SELECT),
     )
     index = forms.RegexField(
         required=False,

@@ -6,31 +6,21 @@ from django import forms
 from django.core.validators import MaxValueValidator
 
 from schemaadmin.conf import app_settings
+from schemaadmin.forms.fields import number_field
 
 __all__ = ["RecallCheckForm"]
 
 
 class RecallCheckForm(forms.Form):
-    k = forms.IntegerField(
-        min_value=1,
-        initial=10,
-        label="k",
-        help_text="Neighbours per query.",
-        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
-    )
-    samples = forms.IntegerField(
-        min_value=1,
-        initial=100,
-        label="Samples",
-        help_text="Query vectors drawn from the table.",
-        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
-    )
-    target = forms.FloatField(
+    k = number_field("k", "Neighbours per query.", small=True, min_value=1, initial=10)
+    samples = number_field("Samples", "Query vectors drawn from the table.", small=True, min_value=1, initial=100)
+    target = number_field(
+        "Target recall",
+        "The smallest search setting reaching it is recommended.",
+        small=True,
+        decimal=True,
         min_value=0.01,
         max_value=1.0,
-        label="Target recall",
-        help_text="The smallest search setting reaching it is recommended.",
-        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "step": "0.01"}),
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
