@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -77,38 +78,61 @@ def database_problems(alias: str, info: ServerInfo, vector: ExtensionState) -> l
     return problems
 
 
-@register(Tags.database)
-def check_databases(
-    app_configs: Sequence[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
-) -> list[CheckMessage]:
-    """Check every database the command asked about: reachable, PostgreSQL 15+, pgvector 0.7+."""
-    problems: list[CheckMessage] = []
-    for alias in databases or ():
+type AliasCheck = Callable[[str], list[CheckMessage]]
+
+
+def database_check(check: AliasCheck) -> Callable[..., list[CheckMessage]]:
+    """Register check(alias) as a system check (Tags.database) run on every database the command asks about."""
+
+    def run(
+        app_configs: Sequence[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
+    ) -> list[CheckMessage]:
+        return [problem for alias in databases or () for problem in check(alias)]
+
+    # Named as check is, but not wrapping it: Django reads the signature to see that it takes **kwargs.
+    run.__name__, run.__qualname__, run.__doc__ = check.__name__, check.__qualname__, check.__doc__
+    return register(Tags.database)(run)
+
+
+def postgresql_only(check: AliasCheck) -> AliasCheck:
+    """Return check passing over databases that are not PostgreSQL or cannot be reached (check_databases says so)."""
+
+    @functools.wraps(check)
+    def on_postgresql(alias: str) -> list[CheckMessage]:
         if connections[alias].vendor != "postgresql":
-            problems.append(
-                Error(
-                    f"Database {alias!r} is not PostgreSQL; SchemaAdmin works only on PostgreSQL with pgvector.",
-                    hint="Set DATABASE_URL to postgres://user:password@host:5432/dbname.",
-                    id="schemaadmin.E000",
-                )
-            )
-            continue
+            return []
         try:
-            info = server_info(using=alias)
-            vector = extension_state("vector", using=alias)
-        except DatabaseError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            problems.append(
-                Error(
-                    f"Cannot reach database {alias!r}: {reason}",
-                    hint="Check DATABASE_URL (host, port, user, password, database name) and that the server "
-                    "is running.",
-                    id="schemaadmin.E001",
-                )
+            return check(alias)
+        except DatabaseError:
+            return []
+
+    return on_postgresql
+
+
+@database_check
+def check_databases(alias: str) -> list[CheckMessage]:
+    """Check a database the command asked about: reachable, PostgreSQL 15+, pgvector 0.7+."""
+    if connections[alias].vendor != "postgresql":
+        return [
+            Error(
+                f"Database {alias!r} is not PostgreSQL; SchemaAdmin works only on PostgreSQL with pgvector.",
+                hint="Set DATABASE_URL to postgres://user:password@host:5432/dbname.",
+                id="schemaadmin.E000",
             )
-            continue
-        problems.extend(database_problems(alias, info, vector))
-    return problems
+        ]
+    try:
+        info = server_info(using=alias)
+        vector = extension_state("vector", using=alias)
+    except DatabaseError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [
+            Error(
+                f"Cannot reach database {alias!r}: {reason}",
+                hint="Check DATABASE_URL (host, port, user, password, database name) and that the server is running.",
+                id="schemaadmin.E001",
+            )
+        ]
+    return database_problems(alias, info, vector)
 
 
 def explain_role_problems(alias: str, role: RoleState) -> list[CheckMessage]:
@@ -183,27 +207,16 @@ def app_role_problems(alias: str, app: RoleFacts) -> list[CheckMessage]:
     ]
 
 
-@register(Tags.database)
-def check_explain_role(
-    app_configs: Sequence[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
-) -> list[CheckMessage]:
-    """Check the roles on every database asked about: no superuser app, a console that cannot escalate."""
-    problems: list[CheckMessage] = []
+@database_check
+@postgresql_only
+def check_explain_role(alias: str) -> list[CheckMessage]:
+    """Check the roles on the database: no superuser app, a console that cannot escalate."""
+    problems = app_role_problems(alias, role_facts(using=alias))
     login = getattr(settings, "SCHEMAADMIN_EXPLAIN_LOGIN", None)
-    for alias in databases or ():
-        if connections[alias].vendor != "postgresql":
-            continue
-        try:
-            problems.extend(app_role_problems(alias, role_facts(using=alias)))
-            if login:
-                problems.extend(explain_login_problems(alias, role_facts(str(login["user"]), using=alias)))
-            else:
-                problems.extend(explain_login_problems(alias, None))
-                role = explain_role_state(app_settings()["EXPLAIN_ROLE"], using=alias)
-                problems.extend(explain_role_problems(alias, role))
-        except DatabaseError:
-            continue  # check_databases already says the database cannot be reached
-    return problems
+    if login:
+        return problems + explain_login_problems(alias, role_facts(str(login["user"]), using=alias))
+    role = explain_role_state(app_settings()["EXPLAIN_ROLE"], using=alias)
+    return problems + explain_login_problems(alias, None) + explain_role_problems(alias, role)
 
 
 def query_stats_problems(alias: str, state: Availability) -> list[CheckMessage]:
@@ -221,13 +234,8 @@ def query_stats_problems(alias: str, state: Availability) -> list[CheckMessage]:
     ]
 
 
-@register(Tags.database)
-def check_query_stats(
-    app_configs: Sequence[Any] | None = None, databases: Iterable[str] | None = None, **kwargs: Any
-) -> list[CheckMessage]:
-    """Check that pg_stat_statements is preloaded and installed on every PostgreSQL database asked about."""
-    problems: list[CheckMessage] = []
-    for alias in databases or ():
-        if connections[alias].vendor == "postgresql":
-            problems.extend(query_stats_problems(alias, availability(using=alias)))
-    return problems
+@database_check
+@postgresql_only
+def check_query_stats(alias: str) -> list[CheckMessage]:
+    """Check that pg_stat_statements is preloaded and installed on the database."""
+    return query_stats_problems(alias, availability(using=alias))

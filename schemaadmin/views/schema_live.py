@@ -63,20 +63,20 @@ def _table_views(snapshot: SchemaSnapshot, wanted: str) -> list[TableView]:
         for t in snapshot.tables
         if wanted.lower() in t.name.lower()
     }
-    for column in snapshot.columns:
-        if column.qualified_table in views:
-            views[column.qualified_table].columns.append(column)
-    for constraint in snapshot.constraints:
-        if constraint.qualified_table in views:
-            views[constraint.qualified_table].constraints.append(constraint)
-    for index in snapshot.indexes:
-        if index.qualified_table in views:
-            views[index.qualified_table].indexes.append(index)
-    for key in snapshot.foreign_keys:
-        if key.qualified_table in views:
-            views[key.qualified_table].foreign_keys.append(key)
-        if key.qualified_target in views:
-            views[key.qualified_target].referenced_by.append(key)
+    # Each catalog object joins a list of its table's view, by the property naming that table (a foreign key joins
+    # two: its table's, and referenced_by of the table it points at).
+    placed = (
+        ("columns", snapshot.columns, "qualified_table"),
+        ("constraints", snapshot.constraints, "qualified_table"),
+        ("indexes", snapshot.indexes, "qualified_table"),
+        ("foreign_keys", snapshot.foreign_keys, "qualified_table"),
+        ("referenced_by", snapshot.foreign_keys, "qualified_target"),
+    )
+    for attribute, objects, table in placed:
+        for item in objects:
+            view = views.get(getattr(item, table))
+            if view is not None:
+                getattr(view, attribute).append(item)
     # The product's tables first, then the frameworks', then the rest: what a reader of this page came for.
     order = {scope: rank for rank, scope in enumerate(Scope)}
     return sorted(views.values(), key=lambda v: (order[v.scope], v.table.qualified_name))
