@@ -90,11 +90,24 @@ def _history(cursor, statements: int, days: int, per_snapshot: int) -> None:
     )
     cursor.execute(
         """
-        INSERT INTO schemaadmin_query_stat_key (database_alias, dbid, userid, queryid, first_taken_at, last_taken_at)
-        SELECT 'default', d.dbid, d.userid, d.queryid, min(s.taken_at), max(s.taken_at)
+        INSERT INTO schemaadmin_query_stat_key (database_alias, dbid, userid, queryid, first_taken_at, last_taken_at,
+                                                cum_calls, cum_total_ms, cum_rows, cum_shared_blks_hit,
+                                                cum_shared_blks_read, cum_temp_blks_written)
+        SELECT 'default', d.dbid, d.userid, d.queryid, min(s.taken_at), max(s.taken_at),
+               sum(d.calls), sum(d.total_ms), sum(d.rows), sum(d.shared_blks_hit), sum(d.shared_blks_read),
+               sum(d.temp_blks_written)
         FROM schemaadmin_query_stat_delta AS d
         JOIN schemaadmin_query_snapshot AS s ON s.id = d.snapshot_id
         GROUP BY d.dbid, d.userid, d.queryid
+        """
+    )
+    cursor.execute(
+        """
+        UPDATE schemaadmin_query_snapshot AS s
+        SET total_ms = stored.total_ms
+        FROM (SELECT snapshot_id, sum(total_ms) AS total_ms FROM schemaadmin_query_stat_delta GROUP BY snapshot_id)
+             AS stored
+        WHERE s.id = stored.snapshot_id
         """
     )
     for span in ("hour", "day"):

@@ -31,6 +31,20 @@ class _Counters(models.Model):
         return f"statement {self.queryid}: {self.calls} calls, {self.total_ms:.1f} ms"  # type: ignore[attr-defined]
 
 
+class _RunningTotals(models.Model):
+    """A statement's counters summed over its stored deltas up to one of them."""
+
+    cum_calls = models.BigIntegerField(db_default=0)
+    cum_total_ms = models.FloatField(db_default=0)
+    cum_rows = models.BigIntegerField(db_default=0)
+    cum_shared_blks_hit = models.BigIntegerField(db_default=0)
+    cum_shared_blks_read = models.BigIntegerField(db_default=0)
+    cum_temp_blks_written = models.BigIntegerField(db_default=0)
+
+    class Meta:
+        abstract = True
+
+
 class QuerySnapshot(models.Model):
     """One reading of pg_stat_statements on a database alias's server."""
 
@@ -50,6 +64,8 @@ class QuerySnapshot(models.Model):
     # (the costliest QUERY_STATS_MAX_STATEMENTS_PER_SNAPSHOT by time).
     statements_changed = models.BigIntegerField(default=0)
     statements_kept = models.BigIntegerField(default=0)
+    # The time of the stored deltas together: a statement's share of a window without summing every statement.
+    total_ms = models.FloatField(db_default=0)
 
     class Meta:
         db_table = "schemaadmin_query_snapshot"
@@ -59,7 +75,7 @@ class QuerySnapshot(models.Model):
         return f"query snapshot {self.pk} of {self.database_alias} at {self.taken_at:%Y-%m-%d %H:%M}"
 
 
-class QueryStatDelta(_Counters):
+class QueryStatDelta(_Counters, _RunningTotals):
     """What one statement (database, role, queryid) did between a snapshot and the one before it.
 
     The cum_ columns are the statement's running totals over its stored deltas up to this one, so that a window's
@@ -74,12 +90,6 @@ class QueryStatDelta(_Counters):
     dbid = models.BigIntegerField()
     userid = models.BigIntegerField()
     queryid = models.BigIntegerField()
-    cum_calls = models.BigIntegerField(db_default=0)
-    cum_total_ms = models.FloatField(db_default=0)
-    cum_rows = models.BigIntegerField(db_default=0)
-    cum_shared_blks_hit = models.BigIntegerField(db_default=0)
-    cum_shared_blks_read = models.BigIntegerField(db_default=0)
-    cum_temp_blks_written = models.BigIntegerField(db_default=0)
 
     class Meta:
         db_table = "schemaadmin_query_stat_delta"
@@ -107,8 +117,12 @@ class QueryStatDelta(_Counters):
         ]
 
 
-class QueryStatKey(models.Model):
-    """A statement that has stored deltas, and when its first and latest were taken: a window's candidates."""
+class QueryStatKey(_RunningTotals):
+    """A statement that has stored deltas, when its first and latest were taken, and its running totals now.
+
+    The candidates of a window; the cum_ columns are those of its latest delta, so a window that ends after it
+    (every window that ends now) reads them here instead of probing the deltas.
+    """
 
     pk = models.CompositePrimaryKey("database_alias", "dbid", "userid", "queryid")
     database_alias = models.TextField()

@@ -1,9 +1,10 @@
 """Query statistics over time in SchemaAdmin's own tables: write a snapshot's deltas, sum windows, prune.
 
 The tables are the models of models/query_stats.py (named here by their db_table). Every delta also carries its
-statement's running totals, so a window [start, end) sums to two index probes per statement that has deltas in it
-(the last running total in the window, less the running total before its first delta there): fourteen days cost
-what one hour does. Hour and day roll-ups serve the series (sparklines and a statement's chart).
+statement's running totals, and each statement's key its running totals now, so a window [start, end) is its
+statements' running totals before end less those before start: the key's own at a bound that is now, else one
+probe of the running-totals index each. Fourteen days cost what one hour does. Hour and day roll-ups serve the
+series (sparklines and a statement's chart).
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ BASELINE = "schemaadmin_query_stat_baseline"
 TEXTS = "schemaadmin_query_text"
 KEYS = "schemaadmin_query_stat_key"
 COUNTERS = ("calls", "total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
+_CUMULATIVE = ", ".join(f"cum_{name}" for name in COUNTERS)
 
 
 @dataclass(frozen=True, slots=True)
 class DeltaOutcome:
     changed: int  # statements whose counters moved
     kept: int  # deltas stored (the costliest, up to the limit)
+    kept_ms: float  # their time together
     missing_texts: tuple[int, ...]  # queryids of stored deltas whose text is not stored yet
 
 
@@ -154,29 +157,27 @@ def record_deltas(
                                   cum_temp_blks_written)
             SELECT %(snapshot)s, t.dbid, t.userid, t.queryid, t.calls, t.total_ms, t.rows,
                    t.shared_blks_hit, t.shared_blks_read, t.temp_blks_written,
-                   coalesce(p.cum_calls, 0) + t.calls, coalesce(p.cum_total_ms, 0) + t.total_ms,
-                   coalesce(p.cum_rows, 0) + t.rows, coalesce(p.cum_shared_blks_hit, 0) + t.shared_blks_hit,
-                   coalesce(p.cum_shared_blks_read, 0) + t.shared_blks_read,
-                   coalesce(p.cum_temp_blks_written, 0) + t.temp_blks_written
+                   coalesce(k.cum_calls, 0) + t.calls, coalesce(k.cum_total_ms, 0) + t.total_ms,
+                   coalesce(k.cum_rows, 0) + t.rows, coalesce(k.cum_shared_blks_hit, 0) + t.shared_blks_hit,
+                   coalesce(k.cum_shared_blks_read, 0) + t.shared_blks_read,
+                   coalesce(k.cum_temp_blks_written, 0) + t.temp_blks_written
             FROM top AS t
-            LEFT JOIN LATERAL (
-                SELECT d.cum_calls, d.cum_total_ms, d.cum_rows, d.cum_shared_blks_hit, d.cum_shared_blks_read,
-                       d.cum_temp_blks_written
-                FROM {DELTAS} AS d
-                WHERE d.dbid = t.dbid AND d.userid = t.userid AND d.queryid = t.queryid
-                ORDER BY d.snapshot_id DESC
-                LIMIT 1
-            ) AS p ON true
-            RETURNING dbid, userid, queryid
+            LEFT JOIN {KEYS} AS k
+              ON k.database_alias = %(alias)s AND k.dbid = t.dbid AND k.userid = t.userid AND k.queryid = t.queryid
+            RETURNING dbid, userid, queryid, total_ms, {_CUMULATIVE}
         ),
         keys AS (
-            INSERT INTO {KEYS} AS k (database_alias, dbid, userid, queryid, first_taken_at, last_taken_at)
-            SELECT %(alias)s, dbid, userid, queryid, %(taken_at)s, %(taken_at)s
+            INSERT INTO {KEYS} AS k (database_alias, dbid, userid, queryid, first_taken_at, last_taken_at,
+                                     {_CUMULATIVE})
+            SELECT %(alias)s, dbid, userid, queryid, %(taken_at)s, %(taken_at)s, {_CUMULATIVE}
             FROM kept
-            ON CONFLICT (database_alias, dbid, userid, queryid) DO UPDATE SET last_taken_at = EXCLUDED.last_taken_at
+            ON CONFLICT (database_alias, dbid, userid, queryid) DO UPDATE
+            SET last_taken_at = EXCLUDED.last_taken_at,
+                {", ".join(f"cum_{name} = EXCLUDED.cum_{name}" for name in COUNTERS)}
         )
         SELECT (SELECT count(*) FROM changed) AS changed,
                (SELECT count(*) FROM kept) AS kept,
+               (SELECT coalesce(sum(total_ms), 0) FROM kept) AS kept_ms,
                ARRAY(
                    SELECT DISTINCT k.queryid
                    FROM kept AS k
@@ -194,7 +195,7 @@ def record_deltas(
         using=using,
     )
     assert row is not None
-    return DeltaOutcome(changed=row[0], kept=row[1], missing_texts=tuple(row[2]))
+    return DeltaOutcome(changed=row[0], kept=row[1], kept_ms=row[2], missing_texts=tuple(row[3]))
 
 
 def refresh_baseline(alias: str, counters: Sequence[StatementCounters], *, using: str = "default") -> None:
@@ -291,6 +292,14 @@ def prune_before(alias: str, cutoff: datetime, *, using: str = "default") -> int
     return snapshots
 
 
+# The first and the last snapshot of a window, through (database_alias, taken_at): snapshot ids grow with taken_at.
+_FIRST_SNAPSHOT = f"""
+    SELECT id FROM {SNAPSHOTS} WHERE database_alias = %(alias)s AND taken_at >= {{start}} ORDER BY taken_at LIMIT 1
+"""  # noqa: S608 -- a table name constant
+_LAST_SNAPSHOT = f"""
+    SELECT id FROM {SNAPSHOTS} WHERE database_alias = %(alias)s AND taken_at < {{end}} ORDER BY taken_at DESC LIMIT 1
+"""  # noqa: S608 -- a table name constant
+
 # A running-total probe costs about as much as summing this many stored deltas: below it, a window sums its deltas.
 ROWS_PER_PROBE = 5
 
@@ -299,6 +308,12 @@ ROWS_PER_PROBE = 5
 class _WindowSize:
     deltas: int  # stored in the window's snapshots
     candidates: int  # statements with deltas on both sides of or inside the window
+
+
+def _sums_deltas(alias: str, start: datetime, end: datetime, using: str) -> bool:
+    """Return whether summing the window's deltas costs less than probing its candidates' running totals."""
+    size = _window_size(alias, start, end, using)
+    return size.deltas <= ROWS_PER_PROBE * size.candidates
 
 
 def _window_size(alias: str, start: datetime, end: datetime, using: str) -> _WindowSize:
@@ -318,59 +333,65 @@ def _window_size(alias: str, start: datetime, end: datetime, using: str) -> _Win
     return size
 
 
-def _sums_sql(prefix: str, start: datetime, end: datetime, params: dict[str, Any], *, using: str) -> str:
-    """Return a SELECT of each statement's sums over [start, end), adding its parameters under prefix.
-
-    A short window sums its deltas; a longer one takes each candidate statement's running totals at its ends.
-    """
-    params[f"{prefix}start"], params[f"{prefix}end"] = start, end
-    size = _window_size(params["alias"], start, end, using)
-    if size.deltas <= ROWS_PER_PROBE * 2 * size.candidates:
-        summed = ", ".join(f"sum(d.{name}) AS {name}" for name in COUNTERS)
-        return f"""
-            SELECT d.dbid, d.userid, d.queryid, {summed}
-            FROM {DELTAS} AS d
-            WHERE d.snapshot_id IN (
-                SELECT s.id FROM {SNAPSHOTS} AS s
-                WHERE s.database_alias = %(alias)s
-                  AND s.taken_at >= %({prefix}start)s AND s.taken_at < %({prefix}end)s
-            )
-              AND (%(dbid)s::bigint IS NULL OR d.dbid = %(dbid)s::bigint)
-              AND (%(userid)s::bigint IS NULL OR d.userid = %(userid)s::bigint)
-            GROUP BY d.dbid, d.userid, d.queryid
-        """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
-    sums = ",\n".join(f"last.cum_{name} - (first.cum_{name} - first.{name}) AS {name}" for name in COUNTERS)
+def _summed_sql(prefix: str) -> str:
+    """Return a SELECT of each statement's sums of its deltas in [%(<prefix>start)s, %(<prefix>end)s)."""
+    summed = ", ".join(f"sum(d.{name}) AS {name}" for name in COUNTERS)
     return f"""
-        SELECT k.dbid, k.userid, k.queryid, {sums}
-        FROM {KEYS} AS k
-        CROSS JOIN (
-            SELECT (SELECT min(id) FROM {SNAPSHOTS}
-                    WHERE database_alias = %(alias)s AND taken_at >= %({prefix}start)s) AS first_id,
-                   (SELECT max(id) FROM {SNAPSHOTS}
-                    WHERE database_alias = %(alias)s AND taken_at < %({prefix}end)s) AS last_id
-        ) AS bounds
-        CROSS JOIN LATERAL (
-            SELECT d.snapshot_id, {", ".join(f"d.{name}, d.cum_{name}" for name in COUNTERS)}
+        SELECT d.dbid, d.userid, d.queryid, {summed}
+        FROM {DELTAS} AS d
+        WHERE d.snapshot_id IN (
+            SELECT s.id FROM {SNAPSHOTS} AS s
+            WHERE s.database_alias = %(alias)s
+              AND s.taken_at >= %({prefix}start)s AND s.taken_at < %({prefix}end)s
+        )
+          AND (%(dbid)s::bigint IS NULL OR d.dbid = %(dbid)s::bigint)
+          AND (%(userid)s::bigint IS NULL OR d.userid = %(userid)s::bigint)
+          AND (%(queryid)s::bigint IS NULL OR d.queryid = %(queryid)s::bigint)
+        GROUP BY d.dbid, d.userid, d.queryid
+    """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
+
+
+def _running_sql(bounds: Sequence[str]) -> str:
+    """Return a SELECT of each statement with deltas between the first and last bound (parameter names) and its
+    running totals before each bound i, as columns c<i>_<counter>.
+
+    Before a bound, they are the running totals of its first delta at or after it less that delta, one probe of
+    the running-totals index; or its key's own when its latest delta is older than the bound (every bound that is
+    now): no probe. Pruning never changes them, so neither does it change a window's sums.
+    """
+    columns, probes = [], []
+    for i, bound in enumerate(bounds):
+        columns += [
+            f"CASE WHEN k.last_taken_at < %({bound})s THEN k.cum_{name} ELSE p{i}.cum_{name} - p{i}.{name} END"
+            f" AS c{i}_{name}"
+            for name in COUNTERS
+        ]
+        probes.append(f"""
+        LEFT JOIN LATERAL (
+            SELECT {", ".join(f"d.{name}, d.cum_{name}" for name in COUNTERS)}
             FROM {DELTAS} AS d
             WHERE d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
-              AND d.snapshot_id >= bounds.first_id
+              AND k.last_taken_at >= %({bound})s
+              AND d.snapshot_id >= ({_FIRST_SNAPSHOT.format(start=f"%({bound})s")})
             ORDER BY d.snapshot_id
             LIMIT 1
-        ) AS first
-        CROSS JOIN LATERAL (
-            SELECT d.snapshot_id, {", ".join(f"d.cum_{name}" for name in COUNTERS)}
-            FROM {DELTAS} AS d
-            WHERE d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
-              AND d.snapshot_id <= bounds.last_id
-            ORDER BY d.snapshot_id DESC
-            LIMIT 1
-        ) AS last
+        ) AS p{i} ON true""")  # noqa: S608 -- table and column names are this module's constants
+    return f"""
+        SELECT k.dbid, k.userid, k.queryid, {", ".join(columns)}
+        FROM {KEYS} AS k
+        {"".join(probes)}
         WHERE k.database_alias = %(alias)s
-          AND k.last_taken_at >= %({prefix}start)s AND k.first_taken_at < %({prefix}end)s
+          AND k.last_taken_at >= %({bounds[0]})s AND k.first_taken_at < %({bounds[-1]})s
           AND (%(dbid)s::bigint IS NULL OR k.dbid = %(dbid)s::bigint)
           AND (%(userid)s::bigint IS NULL OR k.userid = %(userid)s::bigint)
-          AND first.snapshot_id <= last.snapshot_id
+          AND (%(queryid)s::bigint IS NULL OR k.queryid = %(queryid)s::bigint)
     """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
+
+
+def _between(running: str, first: int, last: int) -> str:
+    """Return a SELECT of each statement's sums between bound first and bound last of a _running_sql relation."""
+    sums = ", ".join(f"c{last}_{name} - c{first}_{name} AS {name}" for name in COUNTERS)
+    return f"SELECT dbid, userid, queryid, {sums} FROM {running}"  # noqa: S608 -- names are this module's
 
 
 def window_totals(
@@ -385,10 +406,28 @@ def window_totals(
     queryid: int | None = None,
     using: str = "default",
 ) -> list[StatementTotals]:
-    """Return the statements that cost most in [start, end) by the order's column, with their texts and shares."""
+    """Return the statements that cost most in [start, end) by the order's column, with their texts and shares.
+
+    The share is of the time of every statement of the window matching the database and role filters (with queryid,
+    of every statement's: the window's total is in its snapshots, the filtered one only in every statement's sums).
+    """
     column = ORDERS[order]
-    params: dict[str, Any] = {"alias": alias, "dbid": dbid, "userid": userid, "queryid": queryid, "limit": limit}
-    sums = _sums_sql("w", start, end, params, using=using)
+    params: dict[str, Any] = {
+        **{"alias": alias, "dbid": dbid, "userid": userid, "queryid": queryid, "limit": limit},
+        **{"wstart": start, "wend": end},
+    }
+    # One statement's few probes always cost less than summing a window's deltas.
+    if queryid is None and _sums_deltas(alias, start, end, using):
+        sums = _summed_sql("w")
+    else:
+        sums = _between(f"({_running_sql(['wstart', 'wend'])}) AS running", 0, 1)
+    filtered = queryid is None and (dbid is not None or userid is not None)
+    everything = (
+        "sum(summed.total_ms) OVER ()"
+        if filtered
+        else f"""(SELECT sum(s.total_ms) FROM {SNAPSHOTS} AS s
+                  WHERE s.database_alias = %(alias)s AND s.taken_at >= %(wstart)s AND s.taken_at < %(wend)s)"""  # noqa: S608 -- a table name constant
+    )
     return fetch_rows(
         StatementTotals,
         f"""
@@ -396,14 +435,13 @@ def window_totals(
         ranked AS (
             SELECT summed.*,
                    summed.total_ms / NULLIF(summed.calls, 0) AS mean_ms,
-                   coalesce(summed.total_ms / NULLIF(sum(summed.total_ms) OVER (), 0), 0) AS share
+                   coalesce(summed.total_ms / NULLIF({everything}, 0), 0) AS share
             FROM summed
             WHERE summed.calls > 0
         ),
         top AS (
             SELECT *
             FROM ranked
-            WHERE %(queryid)s::bigint IS NULL OR queryid = %(queryid)s::bigint
             ORDER BY {column} DESC NULLS LAST, queryid
             LIMIT %(limit)s
         )
@@ -500,10 +538,8 @@ def series(
             FROM unnest(%(dbids)s::bigint[], %(userids)s::bigint[], %(queryids)s::bigint[]) AS k(dbid, userid, queryid)
             JOIN {DELTAS} AS d
               ON d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
-             AND d.snapshot_id >= (SELECT min(id) FROM {SNAPSHOTS}
-                                   WHERE database_alias = %(alias)s AND taken_at >= %(first)s)
-             AND d.snapshot_id <= (SELECT max(id) FROM {SNAPSHOTS}
-                                   WHERE database_alias = %(alias)s AND taken_at < %(end)s)
+             AND d.snapshot_id >= ({_FIRST_SNAPSHOT.format(start="%(first)s")})
+             AND d.snapshot_id <= ({_LAST_SNAPSHOT.format(end="%(end)s")})
             JOIN {SNAPSHOTS} AS s ON s.id = d.snapshot_id AND s.database_alias = %(alias)s
         """  # noqa: S608 -- table names are this module's constants
     else:
@@ -550,13 +586,26 @@ def regressions(
     using: str = "default",
 ) -> list[StatementChange]:
     """Return the statements whose mean time rose most from the earlier window to the later one."""
-    params: dict[str, Any] = {"alias": alias, "dbid": dbid, "userid": userid, "limit": limit, "min_calls": min_calls}
-    earlier = _sums_sql("b", *before, params, using=using)
-    later = _sums_sql("a", *after, params, using=using)
+    params: dict[str, Any] = {
+        "alias": alias,
+        "dbid": dbid,
+        "userid": userid,
+        "queryid": None,
+        "limit": limit,
+        "min_calls": min_calls,
+    }
+    params["bstart"], params["bend"], params["astart"], params["aend"] = *before, *after
+    if before[1] == after[0] and not _sums_deltas(alias, before[0], after[1], using):
+        # Adjacent windows share their middle bound: two probes per statement (none at a bound that is now).
+        running = f"running AS MATERIALIZED ({_running_sql(['bstart', 'astart', 'aend'])}),"
+        earlier, later = _between("running", 0, 1), _between("running", 1, 2)
+    else:
+        running, earlier, later = "", _summed_sql("b"), _summed_sql("a")
     return fetch_rows(
         StatementChange,
         f"""
-        WITH earlier AS ({earlier}),
+        WITH {running}
+        earlier AS ({earlier}),
         later AS ({later}),
         changed AS (
             SELECT l.dbid, l.userid, l.queryid,

@@ -65,7 +65,8 @@ def take_snapshot(*, using: str = "default", now: datetime | None = None) -> Que
                 ignore_conflicts=True,
             )
             snapshot.statements_changed, snapshot.statements_kept = outcome.changed, outcome.kept
-            snapshot.save(using=records, update_fields=["statements_changed", "statements_kept"])
+            snapshot.total_ms = outcome.kept_ms
+            snapshot.save(using=records, update_fields=["statements_changed", "statements_kept", "total_ms"])
         query_history.refresh_baseline(using, counters, using=records)
     return snapshot
 
