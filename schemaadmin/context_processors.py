@@ -17,6 +17,8 @@ __all__ = ["NavLink", "layout", "shortcut_keys"]
 
 # The page "/" opens when it has no search field of its own.
 _SEARCH_PAGE = "Conversations"
+# More entries than this and the less used ones (NavItem.more) go under "More", so the bar keeps one row at 1200 px.
+_BAR_ENTRIES = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,18 @@ def _database_label() -> str:
 def layout(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not has_any_role(user):
-        return {"nav_items": [], "database_label": ""}
+        return {"nav_items": [], "nav_bar": [], "nav_more": [], "database_label": ""}
     keys = shortcut_keys()
     links = [NavLink(label, url, keys.get(label, ""), label == _SEARCH_PAGE) for label, url in navigation_for(user)]
-    return {"nav_items": links, "database_label": _database_label()}
+    more = _more_labels() if len(links) > _BAR_ENTRIES else frozenset()
+    return {
+        "nav_items": links,
+        "nav_bar": [link for link in links if link.label not in more],
+        "nav_more": [link for link in links if link.label in more],
+        "database_label": _database_label(),
+    }
+
+
+@cache
+def _more_labels() -> frozenset[str]:
+    return frozenset(item.label for item in NAVIGATION if item.more)

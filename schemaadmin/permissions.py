@@ -112,6 +112,7 @@ class NavItem:
     label: str
     url_name: str
     permission: str | None  # None: every signed-in user; "superuser": superusers only
+    more: bool = False  # less used: under the bar's "More" menu when the bar would be crowded
 
 
 # The top navigation, in order; each page adds its entry when it is built.
@@ -125,10 +126,10 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Activity", "schemaadmin:activity", "view_health"),
     NavItem("Schema", "schemaadmin:schema", "view_schema"),
     NavItem("Conversations", "schemaadmin:conversations", "view_conversations"),
-    NavItem("Users", "schemaadmin:users", "view_conversations"),
-    NavItem("Audit", "schemaadmin:audit", "view_audit"),
+    NavItem("Users", "schemaadmin:users", "view_conversations", more=True),
+    NavItem("Audit", "schemaadmin:audit", "view_audit", more=True),
     NavItem("EXPLAIN", "schemaadmin:explain", "run_explain"),
-    NavItem("Admin", "admin:index", "superuser"),
+    NavItem("Admin", "admin:index", "superuser", more=True),
 )
 
 

@@ -74,6 +74,24 @@
       const open = menu.classList.toggle("show");
       toggler.setAttribute("aria-expanded", open ? "true" : "false");
     });
+    // The bar's <details> menus ("More", the account): one open at a time, closed by a click elsewhere or Escape.
+    const menus = Array.from(document.querySelectorAll("[data-nav-menu]"));
+    menus.forEach(function (details) {
+      details.addEventListener("toggle", function () {
+        if (details.open) menus.forEach(function (other) { if (other !== details) other.open = false; });
+      });
+    });
+    document.addEventListener("click", function (event) {
+      menus.forEach(function (details) { if (details.open && !details.contains(event.target)) details.open = false; });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      menus.forEach(function (details) {
+        if (!details.open) return;
+        details.open = false;
+        details.querySelector("summary").focus();
+      });
+    });
   }
 
   // --- Colour scheme toggle: auto → light → dark → auto ---------------------------------------------------------

@@ -75,6 +75,7 @@ def test_superuser_sees_the_admin_link(page, role_user, sign_in, console_errors,
     role_user("superuser", "root")
     sign_in("root")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    main_nav(page).locator("summary", has_text="More").click()  # a less used page: under "More"
     expect(main_nav(page).get_by_role("link", name="Admin", exact=True)).to_have_attribute("href", "/admin/")
     screenshot("overview-superuser")
     assert console_errors == []
@@ -106,3 +107,41 @@ def test_console_watch_catches_a_csp_violation(page, console_errors):
         )
     assert page.evaluate("window.injected") is None
     assert any("Content Security Policy" in e or "CSP violation" in e for e in console_errors), console_errors
+
+
+def test_the_overview_reads_on_a_phone(page, role_user, sign_in, console_errors, screenshot):
+    """Every column of the row estimates keeps its header on screen, and the chart shows every table's label whole."""
+    role_user("operator", "olga")
+    page.set_viewport_size({"width": 360, "height": 800})
+    sign_in("olga")
+    estimates = page.get_by_test_id("table-estimates")
+    expect(estimates).to_be_visible()
+    # The table fits its box: no figure whose header is scrolled out of sight.
+    fit = estimates.evaluate("t => [t.scrollWidth, t.closest('.table-responsive').clientWidth]")
+    assert fit[0] <= fit[1], f"the estimates are {fit[0]} px wide in a {fit[1]} px box"
+    for header in estimates.locator("th").all():
+        box = header.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360, header.inner_text()
+    # A table ANALYZE has not reached yet says so, not "unknown".
+    expect(estimates).not_to_contain_text("unknown")
+    expect(estimates.get_by_text("not analyzed yet").first).to_be_visible()
+
+    page.wait_for_function("() => window.Chart && Chart.getChart('index-size-chart')")
+    chart = page.evaluate(
+        """() => {
+          const chart = Chart.getChart("index-size-chart");
+          const y = chart.scales.y;
+          const ctx = chart.ctx;
+          ctx.save();
+          ctx.font = Chart.helpers.toFont(y.options.ticks.font).string;
+          const widths = y.ticks.map((t) => ctx.measureText(t.label).width);
+          ctx.restore();
+          return {labels: chart.data.labels.length, ticks: y.ticks.length, widest: Math.max(...widths),
+                  room: y.width, left: y.left};
+        }"""
+    )
+    assert chart["labels"] > 1
+    assert chart["ticks"] == chart["labels"], "some tables have a bar without a label"
+    assert chart["left"] >= 0 and chart["widest"] <= chart["room"], f"labels cut off: {chart}"
+    screenshot("overview-phone")
+    assert console_errors == []

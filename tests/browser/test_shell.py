@@ -139,7 +139,7 @@ def test_every_page_fits_a_phone_and_passes_axe_for_every_role_and_scheme(role_p
 
 
 def test_phone_navigation_collapses_and_opens(page, role_user, sign_in, console_errors):
-    role_user("dba", "dee")
+    role_user("superuser", "dee")
     page.set_viewport_size(PHONE)
     sign_in("dee")
     menu = page.locator("#main-menu")
@@ -150,13 +150,45 @@ def test_phone_navigation_collapses_and_opens(page, role_user, sign_in, console_
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(menu.get_by_role("link", name="Rebuilds")).to_be_visible()
+    menu.get_by_text("More").click()
+    expect(menu.get_by_role("link", name="Audit")).to_be_visible()
+    menu.get_by_text("Account: dee").click()  # opening one menu closes the other
+    expect(menu.get_by_role("link", name="Audit")).to_be_hidden()
     expect(sign_out).to_be_visible()
-    # Every link sits inside the dark bar, none falls outside it.
+    expect(page.get_by_test_id("database-label")).to_contain_text("PostgreSQL")
+    # Every link and button sits inside the dark bar, none falls outside it.
     bar = page.get_by_role("navigation", name="Main").bounding_box()
-    for link in menu.get_by_role("link").all():
-        box = link.bounding_box()
+    for control in [*menu.get_by_role("link").all(), *menu.get_by_role("button").all()]:
+        if not control.is_visible():
+            continue
+        box = control.bounding_box()
         assert box["y"] + box["height"] <= bar["y"] + bar["height"] + 1
         assert box["x"] + box["width"] <= PHONE["width"]
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("width", [1200, 1440])
+def test_the_bar_keeps_one_row_at_desktop_widths(page, role_user, sign_in, console_errors, width):
+    role_user("superuser", "a-long-username-of-a-superuser")  # every page in the menu, a long name
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in("a-long-username-of-a-superuser")
+    bar = page.get_by_role("navigation", name="Main")
+    expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+    controls = [*bar.get_by_role("link").all(), bar.locator("summary").first, bar.locator("summary").last]
+    controls = [c for c in controls if c.is_visible()]
+    tops = {round(c.bounding_box()["y"]) for c in controls}
+    assert max(tops) - min(tops) <= 12, f"the bar wraps at {width} px: rows at {sorted(tops)}"
+    outside = [c.inner_text() for c in controls if c.bounding_box()["x"] + c.bounding_box()["width"] > width]
+    assert outside == [], f"outside the window at {width} px"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    # The less used pages wait under "More", and open from there.
+    more = bar.locator("summary", has_text="More")
+    more.click()
+    bar.get_by_role("link", name="Audit").click()
+    expect(page).to_have_url(re.compile(r"/audit/$"))
+    expect(page.get_by_role("navigation", name="Main").locator("summary", has_text="More")).to_have_class(
+        re.compile(r"\bactive\b")
+    )
     assert console_errors == []
 
 
