@@ -59,6 +59,13 @@ class BoundedDateFilter(django_filters.DateFilter):
     field_class = BoundedDateField
 
 
+class FilterMeta:
+    """What every filter set's Meta shares: its filters are declared, not generated, on a Bootstrap form."""
+
+    fields: list[str] = []
+    form = BootstrapForm
+
+
 class _ConversationFilters(django_filters.FilterSet):
     """Filters on a conversation; `path` leads from the filtered model to the conversation."""
 
@@ -118,10 +125,8 @@ class ConversationFilter(_ConversationFilters):
         method="filter_role", choices=Message.Role.choices, label="Has a message from", empty_label="Any role"
     )
 
-    class Meta:
+    class Meta(FilterMeta):
         model = Conversation
-        fields: list[str] = []
-        form = BootstrapForm
 
     def filter_role(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         return queryset.filter(Exists(Message.objects.filter(conversation=OuterRef("pk"), role=value)))
@@ -135,10 +140,8 @@ class MessageSearchFilter(_ConversationFilters):
         field_name="role", choices=Message.Role.choices, label="Message from", empty_label="Any role"
     )
 
-    class Meta:
+    class Meta(FilterMeta):
         model = Message
-        fields: list[str] = []
-        form = BootstrapForm
 
 
 class AuditFilter(django_filters.FilterSet):
@@ -148,10 +151,8 @@ class AuditFilter(django_filters.FilterSet):
     since = BoundedDateFilter(method="filter_since", label="From", widget=DATE_INPUT)
     until = BoundedDateFilter(method="filter_until", label="To", widget=DATE_INPUT)
 
-    class Meta:
+    class Meta(FilterMeta):
         model = AuditEvent
-        fields: list[str] = []
-        form = BootstrapForm
 
     def filter_since(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
         return queryset.filter(at__gte=_day_start(value))

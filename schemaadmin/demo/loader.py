@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -111,18 +111,24 @@ def _load(sizes: DemoSizes, seed: int, using: str, progress: bool) -> int:
     return preferences
 
 
-def _load_threads(conversations: Iterator[Thread], bars: Progress, using: str) -> None:
-    next_message = max_id(MESSAGES, using=using) + 1
-    batch: list[Thread] = []
+def _batches[T](items: Iterable[T], rows_of: Callable[[T], int], rows_per_batch: int) -> Iterator[list[T]]:
+    """Yield the items in lists that each stop once their rows (rows_of each item) reach rows_per_batch."""
+    batch: list[T] = []
     pending = 0
-    for thread in conversations:
-        batch.append(thread)
-        pending += len(thread.roles)
-        if pending >= MESSAGE_BATCH:
-            next_message = _copy_threads(batch, next_message, bars, using)
+    for item in items:
+        batch.append(item)
+        pending += rows_of(item)
+        if pending >= rows_per_batch:
+            yield batch
             batch, pending = [], 0
     if batch:
-        _copy_threads(batch, next_message, bars, using)
+        yield batch
+
+
+def _load_threads(conversations: Iterator[Thread], bars: Progress, using: str) -> None:
+    next_message = max_id(MESSAGES, using=using) + 1
+    for batch in _batches(conversations, lambda thread: len(thread.roles), MESSAGE_BATCH):
+        next_message = _copy_threads(batch, next_message, bars, using)
 
 
 def _copy_threads(batch: list[Thread], first_message: int, bars: Progress, using: str) -> int:
@@ -140,16 +146,8 @@ def _copy_threads(batch: list[Thread], first_message: int, bars: Progress, using
 
 def _load_knowledge(docs: Iterator[Document], space: EmbeddingSpace, bars: Progress, using: str) -> None:
     next_chunk = max_id(CHUNKS, using=using) + 1
-    batch: list[Document] = []
-    pending = 0
-    for document in docs:
-        batch.append(document)
-        pending += len(document.chunks)
-        if pending >= CHUNK_BATCH:
-            next_chunk = _copy_documents(batch, next_chunk, space, bars, using)
-            batch, pending = [], 0
-    if batch:
-        _copy_documents(batch, next_chunk, space, bars, using)
+    for batch in _batches(docs, lambda document: len(document.chunks), CHUNK_BATCH):
+        next_chunk = _copy_documents(batch, next_chunk, space, bars, using)
 
 
 def _copy_documents(batch: list[Document], first_chunk: int, space: EmbeddingSpace, bars: Progress, using: str) -> int:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import random
 import string
+from pathlib import Path
 
-from schemaadmin.demo.topics_everyday import EVERYDAY_TOPICS
-from schemaadmin.demo.topics_service import SERVICE_TOPICS
 from schemaadmin.demo.vocabulary import ACKNOWLEDGEMENTS, CLOSINGS, RARE_WORDS, SYSTEM_PROMPTS, Topic
 
 __all__ = ["TOPICS", "TOPIC_WEIGHTS", "Writer", "token_count"]
 
-TOPICS: tuple[Topic, ...] = (*SERVICE_TOPICS, *EVERYDAY_TOPICS)
+# What people talk about: customer service (billing, health insurance, devices), then everyday topics (travel,
+# cooking, programming). Content, not code: sentence templates and the words that fill them, in topics.json.
+TOPICS: tuple[Topic, ...] = tuple(
+    Topic.from_json(entry) for entry in json.loads((Path(__file__).parent / "topics.json").read_text(encoding="utf-8"))
+)
 TOPIC_WEIGHTS: tuple[float, ...] = tuple(topic.weight for topic in TOPICS)
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "ACKNOWLEDGEMENTS",
@@ -37,6 +38,14 @@ class Topic:
     tool_name: str = ""
     tool_fields: Mapping[str, str] = field(default_factory=dict)  # JSON key -> slot that fills it
     code: tuple[tuple[str, str], ...] = ()  # (language, snippet) pairs shown in ``` fences
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Topic:
+        """Return the topic one entry of topics.json describes (its lists read as tuples)."""
+        fields = {name: tuple(value) if isinstance(value, list) else value for name, value in data.items()}
+        fields["slots"] = {slot: tuple(words) for slot, words in data["slots"].items()}
+        fields["code"] = tuple((language, snippet) for language, snippet in data.get("code", ()))
+        return cls(**fields)
 
 
 FIRST_NAMES = tuple(
