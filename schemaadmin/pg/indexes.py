@@ -115,23 +115,91 @@ class IndexInfo:
 
 
 # Every index the WHERE clause keeps, one row each. {where} is a constant condition over n (the schema), t (the
-# table) and ic (the index); values in it are parameters.
+# table) and ic (the index); values in it are parameters. Set-based: the kept indexes' keys are unnested once and
+# joined to the catalogs once (no per-index subquery), and an index is deparsed once (pg_get_indexdef is the costly
+# part: tens of microseconds each); a key is deparsed only when it is an expression.
 INDEX_SELECT = """
     WITH builds AS MATERIALIZED (
         SELECT COALESCE(array_agg(p.index_relid), '{{}}') AS index_oids,
                COALESCE(array_agg(p.relid) FILTER (WHERE p.command = 'REINDEX CONCURRENTLY'), '{{}}')
                    AS reindexed_tables
         FROM pg_stat_progress_create_index AS p
+    ),
+    listed AS MATERIALIZED (
+        SELECT i.indexrelid, i.indrelid, i.indnkeyatts, i.indkey, i.indclass, i.indcollation, i.indoption,
+               i.indexprs IS NOT NULL OR i.indpred IS NOT NULL AS has_expressions,
+               n.nspname, t.relname AS table_name, ic.relname AS index_name
+        FROM pg_index AS i
+        JOIN pg_class AS ic ON ic.oid = i.indexrelid
+        JOIN pg_class AS t ON t.oid = i.indrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        WHERE {where}
+    ),
+    -- Each key and INCLUDE column of every listed index: its text (a column's quoted name, an expression as
+    -- pg_get_indexdef(oid, k, true) writes it), table column number, ordering flags, operator class, collation
+    -- and stored type.
+    key_parts AS (
+        SELECT x.indexrelid,
+               k.position,
+               k.position <= x.indnkeyatts AS is_key,
+               CASE WHEN k.attnum = 0 THEN pg_get_indexdef(x.indexrelid, k.position::int, true)
+                    ELSE quote_ident(col.attname) END AS expression,
+               k.attnum::int AS attnum,
+               x.indoption[k.position - 1]::int AS flags,
+               opc.opcname::text AS opclass,
+               -- as pg_get_indexdef() decides to leave it out: the default for the key's type, or for a type it is
+               -- binary-coercible to (varchar to text) or a polymorphic family it belongs to
+               COALESCE(
+                   opc.opcdefault AND (
+                       opc.opcintype = a.atttypid
+                       OR EXISTS (
+                           SELECT 1 FROM pg_cast AS bc
+                           WHERE bc.castsource = a.atttypid AND bc.casttarget = opc.opcintype AND bc.castmethod = 'b'
+                       )
+                       OR (opc.opcintype = 'anyarray'::regtype AND ty.typcategory = 'A')
+                       OR (opc.opcintype = 'anyenum'::regtype AND ty.typtype = 'e')
+                       OR (opc.opcintype = 'anyrange'::regtype AND ty.typtype = 'r')
+                       OR (opc.opcintype = 'anymultirange'::regtype AND ty.typtype = 'm')
+                   ),
+                   false
+               ) AS opclass_default,
+               CASE WHEN coll.oid <> COALESCE(NULLIF(col.attcollation, 0), ty.typcollation)
+                    THEN quote_ident(colln.nspname) || '.' || quote_ident(coll.collname)
+               END AS collation,
+               format_type(a.atttypid, a.atttypmod) AS key_type,
+               a.atttypmod AS typmod
+        FROM listed AS x
+        CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
+        JOIN pg_attribute AS a ON a.attrelid = x.indexrelid AND a.attnum = k.position
+        LEFT JOIN pg_attribute AS col ON col.attrelid = x.indrelid AND col.attnum = k.attnum AND k.attnum > 0
+        LEFT JOIN pg_type AS ty ON ty.oid = a.atttypid
+        LEFT JOIN pg_opclass AS opc ON opc.oid = x.indclass[k.position - 1]
+        LEFT JOIN pg_collation AS coll ON coll.oid = x.indcollation[k.position - 1]
+        LEFT JOIN pg_namespace AS colln ON colln.oid = coll.collnamespace
+    ),
+    parts AS (
+        SELECT c.indexrelid,
+               array_agg(c.expression ORDER BY c.position) FILTER (WHERE c.is_key) AS columns,
+               COALESCE(array_agg(c.expression ORDER BY c.position) FILTER (WHERE NOT c.is_key), '{{}}') AS included,
+               array_agg(c.attnum ORDER BY c.position) FILTER (WHERE c.is_key) AS key_attnums,
+               array_agg(c.flags ORDER BY c.position) FILTER (WHERE c.is_key) AS key_flags,
+               array_agg(c.collation ORDER BY c.position) FILTER (WHERE c.is_key) AS key_collations,
+               array_agg(c.opclass ORDER BY c.position) FILTER (WHERE c.is_key) AS opclasses,
+               array_agg(c.opclass_default ORDER BY c.position) FILTER (WHERE c.is_key) AS opclass_defaults,
+               array_agg(c.key_type ORDER BY c.position) FILTER (WHERE c.is_key) AS key_types,
+               array_agg(c.typmod ORDER BY c.position) FILTER (WHERE c.is_key) AS key_typmods
+        FROM key_parts AS c
+        GROUP BY c.indexrelid
     )
-    SELECT n.nspname AS schema,
-           ic.relname AS name,
-           t.relname AS table,
+    SELECT x.nspname AS schema,
+           x.index_name AS name,
+           x.table_name AS table,
            am.amname AS method,
-           pg_relation_size(ic.oid) AS size_bytes,
-           pg_stat_get_numscans(i.indexrelid) AS scans,
+           pg_relation_size(x.indexrelid) AS size_bytes,
+           pg_stat_get_numscans(x.indexrelid) AS scans,
            {last_scan} AS last_scan,
-           pg_stat_get_tuples_returned(i.indexrelid) AS tuples_read,
-           pg_stat_get_tuples_fetched(i.indexrelid) AS tuples_fetched,
+           pg_stat_get_tuples_returned(x.indexrelid) AS tuples_read,
+           pg_stat_get_tuples_fetched(x.indexrelid) AS tuples_fetched,
            i.indisvalid AS is_valid,
            i.indisready AS is_ready,
            i.indisunique AS is_unique,
@@ -142,89 +210,42 @@ INDEX_SELECT = """
            parts.key_attnums AS key_attnums,
            parts.key_flags AS key_flags,
            parts.key_collations AS key_collations,
-           ARRAY(
+           -- Plain columns are what the keys name; expressions and predicates are read from the dependencies.
+           CASE WHEN NOT x.has_expressions THEN ARRAY(
+               SELECT DISTINCT k.attnum::int FROM unnest(x.indkey::int2[]) AS k(attnum) WHERE k.attnum > 0 ORDER BY 1
+           ) ELSE ARRAY(
                SELECT DISTINCT d.refobjsubid::int
                FROM pg_depend AS d
                WHERE d.classid = 'pg_class'::regclass
-                 AND d.objid = i.indexrelid
+                 AND d.objid = x.indexrelid
                  AND d.refclassid = 'pg_class'::regclass
-                 AND d.refobjid = i.indrelid
+                 AND d.refobjid = x.indrelid
                  AND d.refobjsubid > 0
                ORDER BY 1
-           ) AS referenced_attnums,
+           ) END AS referenced_attnums,
            parts.opclasses AS opclasses,
            parts.opclass_defaults AS opclass_defaults,
            parts.key_types AS key_types,
            parts.key_typmods AS key_typmods,
            pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
            ic.reloptions AS options,
-           (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
-           pg_get_indexdef(i.indexrelid) AS definition,
-           replace(
-               pg_get_indexdef(i.indexrelid), ' INDEX ' || quote_ident(ic.relname) || ' ON ', ' INDEX ON '
-           ) AS shape,
+           (x.indexrelid = ANY (b.index_oids) OR x.indrelid = ANY (b.reindexed_tables)) AS build_running,
+           def.definition AS definition,
+           replace(def.definition, ' INDEX ' || quote_ident(x.index_name) || ' ON ', ' INDEX ON ') AS shape,
            CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows,
-           pg_relation_size(t.oid) / current_setting('block_size')::bigint AS table_pages
-    FROM pg_index AS i
-    JOIN pg_class AS ic ON ic.oid = i.indexrelid
-    JOIN pg_class AS t ON t.oid = i.indrelid
-    JOIN pg_namespace AS n ON n.oid = t.relnamespace
+           pg_relation_size(x.indrelid) / current_setting('block_size')::bigint AS table_pages
+    FROM listed AS x
+    JOIN parts ON parts.indexrelid = x.indexrelid
+    JOIN pg_index AS i ON i.indexrelid = x.indexrelid
+    JOIN pg_class AS ic ON ic.oid = x.indexrelid
+    JOIN pg_class AS t ON t.oid = x.indrelid
     JOIN pg_am AS am ON am.oid = ic.relam
     CROSS JOIN builds AS b
-    -- Each key and INCLUDE column once: its text (pg_get_indexdef(oid, k), never a regex over the whole
-    -- definition), table column number, ordering flags, operator class, collation and stored type.
-    CROSS JOIN LATERAL (
-        SELECT array_agg(c.expression ORDER BY c.k) FILTER (WHERE c.is_key) AS columns,
-               COALESCE(array_agg(c.expression ORDER BY c.k) FILTER (WHERE NOT c.is_key), '{{}}') AS included,
-               array_agg(c.attnum ORDER BY c.k) FILTER (WHERE c.is_key) AS key_attnums,
-               array_agg(c.flags ORDER BY c.k) FILTER (WHERE c.is_key) AS key_flags,
-               array_agg(c.collation ORDER BY c.k) FILTER (WHERE c.is_key) AS key_collations,
-               array_agg(c.opclass ORDER BY c.k) FILTER (WHERE c.is_key) AS opclasses,
-               array_agg(c.opclass_default ORDER BY c.k) FILTER (WHERE c.is_key) AS opclass_defaults,
-               array_agg(c.key_type ORDER BY c.k) FILTER (WHERE c.is_key) AS key_types,
-               array_agg(c.typmod ORDER BY c.k) FILTER (WHERE c.is_key) AS key_typmods
-        FROM (
-            SELECT k,
-                   k <= i.indnkeyatts AS is_key,
-                   pg_get_indexdef(i.indexrelid, k, true) AS expression,
-                   i.indkey[k - 1]::int AS attnum,
-                   i.indoption[k - 1]::int AS flags,
-                   opc.opcname::text AS opclass,
-                   -- as pg_get_indexdef() decides to leave it out: the default for the key's type, or for a
-                   -- type it is binary-coercible to (varchar to text) or a polymorphic family it belongs to
-                   COALESCE(
-                       opc.opcdefault AND (
-                           opc.opcintype = a.atttypid
-                           OR EXISTS (
-                               SELECT 1 FROM pg_cast AS bc
-                               WHERE bc.castsource = a.atttypid AND bc.casttarget = opc.opcintype
-                                 AND bc.castmethod = 'b'
-                           )
-                           OR (opc.opcintype = 'anyarray'::regtype AND ty.typcategory = 'A')
-                           OR (opc.opcintype = 'anyenum'::regtype AND ty.typtype = 'e')
-                           OR (opc.opcintype = 'anyrange'::regtype AND ty.typtype = 'r')
-                           OR (opc.opcintype = 'anymultirange'::regtype AND ty.typtype = 'm')
-                       ),
-                       false
-                   ) AS opclass_default,
-                   CASE WHEN coll.oid <> COALESCE(NULLIF(col.attcollation, 0), ty.typcollation)
-                        THEN quote_ident(colln.nspname) || '.' || quote_ident(coll.collname)
-                   END AS collation,
-                   format_type(a.atttypid, a.atttypmod) AS key_type,
-                   a.atttypmod AS typmod
-            FROM generate_series(1, i.indnatts) AS k
-            JOIN pg_attribute AS a ON a.attrelid = i.indexrelid AND a.attnum = k
-            LEFT JOIN pg_opclass AS opc ON opc.oid = i.indclass[k - 1]
-            LEFT JOIN pg_type AS ty ON ty.oid = a.atttypid
-            LEFT JOIN pg_attribute AS col ON col.attrelid = i.indrelid AND col.attnum = i.indkey[k - 1]
-            LEFT JOIN pg_collation AS coll ON coll.oid = i.indcollation[k - 1]
-            LEFT JOIN pg_namespace AS colln ON colln.oid = coll.collnamespace
-        ) AS c
-    ) AS parts
+    -- OFFSET 0 keeps the subquery apart, so the definition is deparsed once for both columns that use it.
+    CROSS JOIN LATERAL (SELECT pg_get_indexdef(x.indexrelid) AS definition OFFSET 0) AS def
     LEFT JOIN pg_constraint AS con
-           ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-    WHERE {where}
-    ORDER BY n.nspname, t.relname, ic.relname
+           ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x')
+    ORDER BY x.nspname, x.table_name, x.index_name
 """
 
 
