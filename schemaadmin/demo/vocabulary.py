@@ -42,7 +42,9 @@ class Topic:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Topic:
         """Return the topic one entry of topics.json describes (its lists read as tuples)."""
-        fields = {name: tuple(value) if isinstance(value, list) else value for name, value in data.items()}
+        fields: dict[str, Any] = {
+            name: tuple(value) if isinstance(value, list) else value for name, value in data.items()
+        }
         fields["slots"] = {slot: tuple(words) for slot, words in data["slots"].items()}
         fields["code"] = tuple((language, snippet) for language, snippet in data.get("code", ()))
         return cls(**fields)

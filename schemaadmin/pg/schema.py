@@ -8,11 +8,12 @@ unless a caller names them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import IndexInfo, table_indexes
+from schemaadmin.pg.names import Qualified
 
 __all__ = [
     "ColumnInfo",
@@ -46,20 +47,16 @@ DELETE_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET N
 
 
 @dataclass(frozen=True, slots=True)
-class TableInfo:
+class TableInfo(Qualified):
     schema: str
     name: str
     partitioned: bool
     estimated_rows: int | None  # the planner's estimate; None before the first ANALYZE
     comment: str | None
 
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
-
 
 @dataclass(frozen=True, slots=True)
-class ColumnInfo:
+class ColumnInfo(Qualified):
     schema: str
     table: str
     name: str
@@ -71,13 +68,9 @@ class ColumnInfo:
     generated: str | None  # the generation expression of a generated column
     comment: str | None
 
-    @property
-    def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
-
 
 @dataclass(frozen=True, slots=True)
-class SchemaIndex:
+class SchemaIndex(Qualified):
     schema: str
     table: str
     name: str
@@ -98,41 +91,14 @@ class SchemaIndex:
     predicate: str | None
     options: dict[str, str] = field(hash=False)
 
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    @property
-    def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
-
     @classmethod
     def of(cls, index: IndexInfo) -> SchemaIndex:
-        """Return the part of an index the live schema shows and compares (no sizes, no usage)."""
-        return cls(
-            schema=index.schema,
-            table=index.table,
-            name=index.name,
-            definition=index.definition,
-            shape=index.shape,
-            method=index.method,
-            is_unique=index.is_unique,
-            is_primary=index.is_primary,
-            is_valid=index.is_valid,
-            constraint=index.constraint,
-            columns=index.columns,
-            included=index.included,
-            key_flags=index.key_flags,
-            key_collations=index.key_collations,
-            opclasses=index.opclasses,
-            opclass_defaults=index.opclass_defaults,
-            predicate=index.predicate,
-            options=index.options,
-        )
+        """Return the part of an index the live schema shows and compares (no sizes, no usage): its fields by name."""
+        return cls(**{f.name: getattr(index, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)
-class ConstraintInfo:
+class ConstraintInfo(Qualified):
     schema: str
     table: str
     name: str
@@ -141,13 +107,9 @@ class ConstraintInfo:
     validated: bool
     columns: tuple[str, ...]  # the table columns it is declared on, in order (none for some checks)
 
-    @property
-    def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
-
 
 @dataclass(frozen=True, slots=True)
-class ForeignKeyInfo:
+class ForeignKeyInfo(Qualified):
     schema: str
     table: str
     name: str
@@ -156,10 +118,6 @@ class ForeignKeyInfo:
     target_table: str
     target_columns: tuple[str, ...]
     on_delete: str
-
-    @property
-    def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
 
     @property
     def qualified_target(self) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
+from schemaadmin.pg.names import NamedOnTable, OnTable
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.findings import Finding, Kind, Severity
 
@@ -93,21 +94,6 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
         index=index,
         column=column,
     )
-
-
-class OnTable(Protocol):
-    """Anything that lives on a table: an index, a column, a foreign key or another constraint."""
-
-    @property
-    def schema(self) -> str: ...
-
-    @property
-    def table(self) -> str: ...
-
-
-class NamedOnTable(OnTable, Protocol):
-    @property
-    def name(self) -> str: ...
 
 
 def _place(schema: str, table: str, **where: Any) -> dict[str, Any]:
