@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.formats import duration_text
+from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.workload.activity import (
     ActivityReport,
@@ -99,8 +100,7 @@ class Command(BaseCommand):
     help = "Show sessions, blocking, locks and connections; or cancel / terminate one backend by pid."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--database", default="default", help="Database alias to inspect (default: default).")
-        parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
+        add_report_options(parser)
         action = parser.add_mutually_exclusive_group()
         action.add_argument("--cancel", metavar="PID", help="Cancel the statement backend PID runs.")
         action.add_argument("--terminate", metavar="PID", help="End backend PID's session.")

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from schemaadmin.conf import app_settings
+from schemaadmin.management.options import add_database_option
 from schemaadmin.models import PRODUCT_MODELS
 from schemaadmin.pg import roles
 from schemaadmin.pg.connection import UnknownDatabase, connection_params, fetch_one, validated_alias
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             default=None,
             help="postgresql://… of a role administrator to run the DDL as (default: the app's own connection).",
         )
-        parser.add_argument("--database", default="default", help="Database alias whose tables it reads.")
+        add_database_option(parser, help="Database alias whose tables it reads.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

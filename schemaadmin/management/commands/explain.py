@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.management.options import add_database_option, add_format_option
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.explain.run import FALLBACK_WARNING, ExplainResult, explain, explain_login
 from schemaadmin.services.explain.summary import PlanSummary, plan_text
@@ -53,9 +54,9 @@ class Command(BaseCommand):
         parser.add_argument("--analyze", action="store_true", help="Run the query (EXPLAIN ANALYZE).")
         parser.add_argument("--buffers", action="store_true", help="Report buffer usage.")
         parser.add_argument("--verbose-plan", action="store_true", dest="verbose_plan", help="EXPLAIN VERBOSE.")
-        parser.add_argument("--database", default="default", help="Database alias (default: default).")
+        add_database_option(parser)
         parser.add_argument("--timeout", type=int, default=None, help="statement_timeout in ms.")
-        parser.add_argument("--format", choices=("text", "json"), default="text")
+        add_format_option(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         text = sys.stdin.read() if options["sql"] == "-" else options["sql"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.index_health import HealthReport, Severity, health_report
 
@@ -62,8 +63,7 @@ class Command(BaseCommand):
     help = "Report index and table health findings (invalid, unused, duplicate, bloated, pgvector, vacuum...)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--database", default="default", help="Database alias to inspect (default: default).")
-        parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
+        add_report_options(parser)
         parser.add_argument(
             "--fail-on",
             choices=("warning", "critical"),

@@ -7,6 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.management.options import add_database_option
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.rebuilds import RebuildRefused, build_progress, plan_rebuild, start_rebuild
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--ef-construction", type=int, help="HNSW: candidate list size while building")
         parser.add_argument("--lists", type=int, help="IVFFlat: number of lists")
         parser.add_argument("--method", help="the new access method (hnsw turns an IVFFlat index into HNSW)")
-        parser.add_argument("--database", default="default", help="database alias (default: default)")
+        add_database_option(parser, help="Database alias of the index (default: default).")
         parser.add_argument("--wait", action="store_true", help="print progress until the rebuild ends")
         parser.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.recall import RecallRefused, RecallResult, measure_recall
 
@@ -42,8 +43,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--target", type=float, default=None, help="Recall to reach (default: the RECALL_TARGET setting, 0.95)."
         )
-        parser.add_argument("--database", default="default", help="Database alias (default: default).")
-        parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
+        add_report_options(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase, validated_alias
 from schemaadmin.services.findings import Severity
 from schemaadmin.services.schema.lint import lint_migrations
@@ -111,8 +112,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--database", default="default", help="Database alias to inspect (default: default).")
-        parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format (default: text).")
+        add_report_options(parser)
         parser.add_argument(
             "--fail-on",
             choices=("warning", "critical", "error", "never"),

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.demo import DEFAULT_SIZES, DemoConflict, DemoSizes, load_demo
+from schemaadmin.management.options import add_database_option
 from schemaadmin.models import ChatUser
 from schemaadmin.pg.bulk import has_rows
 from schemaadmin.pg.connection import UnknownDatabase, validated_alias
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             )
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if the users table already has rows.")
         parser.add_argument("--no-progress", action="store_true", help="Do not show progress bars on stderr.")
-        parser.add_argument("--database", default="default", help='Database alias to load into (default "default").')
+        add_database_option(parser, help="Database alias to load into (default: default).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
