@@ -13,6 +13,7 @@ from schemaadmin.pg.connection import fetch_one, fetch_row, fetch_rows, server_v
 __all__ = [
     "EXTENSION",
     "ORDERS",
+    "QUERYID_BY_NAME_FROM",
     "StatementCounters",
     "StatementTotals",
     "StatementsInfo",
@@ -20,6 +21,7 @@ __all__ = [
     "database_names",
     "live_statements",
     "role_names",
+    "same_named_relations",
     "statement_counters",
     "statement_texts",
     "statements_info",
@@ -232,6 +234,39 @@ def role_names(*, using: str = "default") -> dict[int, str]:
         using=using,
     )
     return {row.oid: row.name for row in rows}
+
+
+# PostgreSQL 18 computes a statement's queryid from the names of the tables it reads, not their oids: the same
+# statement on a.orders and on b.orders is one entry, its text the first one seen.
+QUERYID_BY_NAME_FROM = 180000
+
+
+@dataclass(frozen=True, slots=True)
+class _SameNamed:
+    name: str
+    schemas: tuple[str, ...]
+
+
+def same_named_relations(names: Iterable[str], *, using: str = "default") -> dict[str, tuple[str, ...]]:
+    """Return which of these relation names are in more than one schema of the database, with those schemas."""
+    rows = fetch_rows(
+        _SameNamed,
+        """
+        SELECT c.relname AS name,
+               array_agg(n.nspname::text ORDER BY n.nspname) AS schemas
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE c.relname = ANY(%(names)s::name[])
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND n.nspname <> 'information_schema'
+          AND n.nspname !~ '^pg_(catalog|toast|temp_|toast_temp_)'
+        GROUP BY c.relname
+        HAVING count(*) > 1
+        """,
+        {"names": sorted(set(names))},
+        using=using,
+    )
+    return {row.name: row.schemas for row in rows}
 
 
 # What a list of statements may be sorted by (largest first): the order's name and the column it sorts on.

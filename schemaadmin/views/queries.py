@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from schemaadmin.forms.queries import QueryWindowForm, previous_window
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.workload.availability import availability
+from schemaadmin.services.workload.coverage import coverage
 from schemaadmin.services.workload.query_stats import (
     filter_choices,
     query_stats,
@@ -30,7 +31,8 @@ def _bound(request: HttpRequest, **empty: object) -> tuple[QueryWindowForm, dict
     form = QueryWindowForm(request.GET, databases=databases, roles=roles)
     # What links to a statement's page carry, so that it opens on the same window and filters.
     keep_query = f"?{request.GET.urlencode()}" if request.GET else ""
-    return form, {"form": form, "availability": state, "keep_query": keep_query, **empty}
+    context = {"form": form, "availability": state, "coverage": coverage(), "keep_query": keep_query, **empty}
+    return form, context
 
 
 @permission_required("view_health")

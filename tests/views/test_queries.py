@@ -100,7 +100,9 @@ def test_the_detail_shows_the_text_series_and_explain_this_only_to_dbas(client_a
     assert operator.status_code == 200 and b'data-testid="explain-this"' not in operator.content
 
 
-def test_regressions_list_a_statement_whose_mean_time_rose(client_as, workload):
+@pytest.mark.parametrize("rows_per_probe", [0, 10**9], ids=["running totals", "summed deltas"])
+def test_regressions_list_a_statement_whose_mean_time_rose(client_as, workload, monkeypatch, rows_per_probe):
+    monkeypatch.setattr("schemaadmin.pg.query_history.ROWS_PER_PROBE", rows_per_probe)
     now = timezone.now()
     take_snapshot(now=now - timedelta(minutes=100))
     workload(5, sleep=0)
@@ -130,3 +132,66 @@ def test_without_preload_the_page_says_which_cause_and_what_to_run(client_as, mo
     assert "installed in database &#x27;default&#x27; but not in shared_preload_libraries" in page
     assert "ALTER SYSTEM SET shared_preload_libraries = &#x27;pg_stat_statements&#x27;;" in page
     assert "A restart of PostgreSQL is needed" in page
+
+
+def test_every_page_says_which_alias_server_its_figures_come_from(client_as, settings):
+    client = client_as("operator")
+    name = settings.DATABASES["default"]["NAME"]
+    for url in ("/queries/", "/queries/regressions/"):
+        page = client.get(url, {"window": "1h"}).content.decode()
+        assert "server of database alias <code>default</code>" in page and f"{name} included" in page, url
+        assert "Not covered" not in page, url
+
+
+def test_aliases_on_other_servers_are_named_as_not_covered(monkeypatch):
+    from schemaadmin.services.workload import coverage as module
+
+    class Alias:
+        def __init__(self, host: str, vendor: str = "postgresql") -> None:
+            self.settings_dict = {"HOST": host, "PORT": "5432", "NAME": "app"}
+            self.vendor = vendor
+
+    aliases = {
+        "default": Alias("primary"),
+        "replica": Alias("replica-1"),  # another server: its statements are not snapshotted
+        "same": Alias("primary"),  # the same server: its pg_stat_statements is the one snapshotted
+        "legacy": Alias("mysql-1", vendor="mysql"),
+    }
+    monkeypatch.setattr(module, "connections", aliases)
+    assert module.coverage() == module.Coverage(alias="default", database="app", others=("replica",))
+
+
+def test_a_statement_on_same_named_tables_of_two_schemas_says_its_figures_may_include_both(
+    client_as, plant, role_user, client
+):
+    suffix = uuid.uuid4().hex[:8]
+    other = f"planted_other_{suffix}"
+    plant.sql(f"CREATE SCHEMA {other}")
+    try:
+        mine = plant.table(f"orders_{suffix}", "id int, tenant int", rows=5, fill="i, i")
+        theirs = f"{other}.orders_{suffix}"
+        plant.sql(f"CREATE TABLE {theirs} (id int, tenant int)")
+        unique = plant.table(f"lonely_{suffix}", "id int, tenant int", rows=5, fill="i, i")
+        take_snapshot(now=timezone.now() - timedelta(minutes=20))
+        for table in (mine, theirs, unique):
+            for i in range(3):
+                plant.sql(f"SELECT id FROM {table} WHERE tenant = %s", [i])  # noqa: S608 -- planted tables
+        take_snapshot(now=timezone.now() - timedelta(minutes=10))
+        # PostgreSQL 18 names the statement by its tables' names: both schemas' runs are one statement.
+        shared = QueryText.objects.get(query__contains=f"orders_{suffix} WHERE tenant")
+        lonely = QueryText.objects.get(query__contains=f"lonely_{suffix} WHERE tenant")
+
+        response = client_as("operator").get("/queries/", {"window": "1h", "limit": 100})
+        rows = {row.queryid: row for row in response.context["stats"].statements}
+        assert rows[shared.queryid].calls == 6
+        note = rows[shared.queryid].schema_note
+        schemas = ", ".join(sorted([other, plant.schema]))
+        assert f"orders_{suffix} (in {schemas})" in note and "may include all of them" in note
+        assert rows[lonely.queryid].schema_note == ""
+        assert response.content.decode().count('data-testid="schema-note"') == 1
+
+        client.force_login(role_user("dba"))
+        detail = client.get(f"/queries/{shared.queryid}/", {"window": "1h"}).content.decode()
+        assert 'data-testid="schema-note"' in detail and f"(in {schemas})" in detail
+    finally:
+        plant.sql(f"DROP SCHEMA {other} CASCADE")

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, router
+from django.db import DatabaseError, connections, router
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import QuerySnapshot, QueryText
 from schemaadmin.pg import query_history
+from schemaadmin.pg.query_history import StatementChange
 from schemaadmin.pg.stats import (
     ORDERS,
     StatementTotals,
@@ -23,6 +24,7 @@ from schemaadmin.pg.stats import (
     statements_info,
 )
 from schemaadmin.services.workload.availability import Availability, availability
+from schemaadmin.services.workload.coverage import schema_notes
 
 __all__ = [
     "ORDERS",
@@ -81,6 +83,7 @@ class StatementRow:
     temp_blks_written: int
     share: float
     series: tuple[float, ...] = ()  # time (ms) per bucket of the window
+    schema_note: str = ""  # PostgreSQL 18+: the same-named tables of other schemas its figures may include
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -184,7 +187,19 @@ def _series(
     return starts, values
 
 
-def _row(totals: StatementTotals, databases: dict[int, str], roles: dict[int, str], series=()) -> StatementRow:
+def _notes(rows: Sequence[StatementTotals | StatementChange], databases: dict[int, str], using: str) -> dict[int, str]:
+    """Return the schema notes of the rows that ran in the alias's own database (the catalog it can read)."""
+    here = connections[using].settings_dict["NAME"]
+    return schema_notes(((row.queryid, row.query) for row in rows if databases.get(row.dbid) == here), using=using)
+
+
+def _row(
+    totals: StatementTotals,
+    databases: dict[int, str],
+    roles: dict[int, str],
+    series: Sequence[float] = (),
+    notes: dict[int, str] | None = None,
+) -> StatementRow:
     return StatementRow(
         queryid=totals.queryid,
         dbid=totals.dbid,
@@ -201,6 +216,7 @@ def _row(totals: StatementTotals, databases: dict[int, str], roles: dict[int, st
         temp_blks_written=totals.temp_blks_written,
         share=totals.share,
         series=tuple(series),
+        schema_note=(notes or {}).get(totals.queryid, ""),
     )
 
 
@@ -229,7 +245,8 @@ def query_stats(
     if not covered:
         info = statements_info(using=using)
         live = [] if not found else live_statements(order=order, limit=limit, dbid=dbid, userid=userid, using=using)
-        rows = tuple(_row(totals, databases, roles) for totals in live)
+        notes = _notes(live, databases, using)
+        rows = tuple(_row(totals, databases, roles, notes=notes) for totals in live)
         return QueryStats(availability=state, start=None, end=end, since_reset=info.stats_reset, statements=rows)
     totals = (
         query_history.window_totals(
@@ -241,8 +258,10 @@ def query_stats(
     span = _span(start, end)
     keys = [(row.dbid, row.userid, row.queryid) for row in totals] if with_series else []
     buckets, values = _series(using, start, end, keys, span, records, points=SERIES_POINTS)
+    notes = _notes(totals, databases, using)
     rows = tuple(
-        _row(row, databases, roles, values.get((row.dbid, row.userid, row.queryid), ((), ()))[1]) for row in totals
+        _row(row, databases, roles, values.get((row.dbid, row.userid, row.queryid), ((), ()))[1], notes)
+        for row in totals
     )
     return QueryStats(availability=state, start=start, end=end, statements=rows, buckets=tuple(buckets), span=span)
 
@@ -266,6 +285,7 @@ class StatementHistory:
     end: datetime
     span: str
     owners: tuple[StatementRow, ...]  # one row per database and role it ran as in the window
+    schema_note: str = ""  # PostgreSQL 18+: the same-named tables of other schemas its figures may include
     points: tuple[HistoryPoint, ...] = field(default=())
 
     @property
@@ -337,6 +357,7 @@ def statement_history(
         end=end,
         span=span,
         owners=tuple(_row(row, databases, roles) for row in totals),
+        schema_note=_notes(totals[:1], databases, using).get(queryid, "") if totals else "",
         points=tuple(HistoryPoint(*point) for point in zip(buckets, calls, time, strict=True)),
     )
 
@@ -351,6 +372,7 @@ class Regression:
     before_mean_ms: float
     after_calls: int
     after_mean_ms: float
+    schema_note: str = ""  # PostgreSQL 18+: the same-named tables of other schemas its figures may include
 
     @property
     def increase_ms(self) -> float:
@@ -380,6 +402,7 @@ def regressions(
     changes = query_history.regressions(
         using, before, after, min_calls=min_calls, limit=limit, dbid=dbid, userid=userid, using=records
     )
+    notes = _notes(changes, databases, using)
     return [
         Regression(
             queryid=row.queryid,
@@ -390,6 +413,7 @@ def regressions(
             before_mean_ms=row.before_mean_ms,
             after_calls=row.after_calls,
             after_mean_ms=row.after_mean_ms,
+            schema_note=notes.get(row.queryid, ""),
         )
         for row in changes
     ]
