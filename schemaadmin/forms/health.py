@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.http import QueryDict
@@ -102,7 +102,7 @@ class FindingFilterForm(_ListFilterForm):
         """Offer codes (code -> title): every registered code, so a new one needs no change here."""
         super().__init__(data, *args, **kwargs)
         offered = ((code, f"{code} · {title}") for code, title in codes.items())
-        self.fields["code"].choices = [("", "Any code"), *offered]
+        cast(forms.ChoiceField, self.fields["code"]).choices = [("", "Any code"), *offered]
 
     def matches(self, finding: Finding) -> bool:
         """Return whether a finding passes every filter (call only when the form is valid)."""

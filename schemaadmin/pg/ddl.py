@@ -16,15 +16,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from psycopg import sql
 
+if TYPE_CHECKING:  # both import this module's neighbours; the types are only for the checker
+    from schemaadmin.pg.indexes import IndexInfo
+    from schemaadmin.pg.schema import SchemaIndex
+
 __all__ = [
     "IndexDefinition",
-    "IndexParts",
     "IndexKey",
     "Name",
     "Statement",
@@ -281,26 +284,8 @@ def create_index(definition: IndexDefinition, *, concurrently: bool = True) -> S
     return Statement(query)
 
 
-class IndexParts(Protocol):
-    """An index's catalog parts: pg/indexes.IndexInfo, and pg/schema.SchemaIndex (a shadow's stored index)."""
-
-    schema: str
-    table: str
-    name: str
-    method: str
-    is_unique: bool
-    columns: tuple[str, ...]
-    included: tuple[str, ...]
-    key_flags: tuple[int, ...]
-    key_collations: tuple[str | None, ...]
-    opclasses: tuple[str, ...]
-    opclass_defaults: tuple[bool, ...]
-    predicate: str | None
-    options: dict[str, str]
-
-
 def index_definition_of(
-    index: IndexParts,
+    index: IndexInfo | SchemaIndex,
     *,
     name: str | None = None,
     method: str | None = None,

@@ -248,14 +248,8 @@ def cancel(kind: JobKind[Any], job_record: WorkerJobRecord, *, user: Any, reques
         return False
     manager = kind.model._default_manager
     target = kind.target(job_record)
-    audit(
-        request,
-        kind.actions["cancel_requested"],
-        target,
-        actor=user,
-        **{kind.key: job_record.pk},
-        state=job_record.state,
-    )
+    detail: dict[str, Any] = {kind.key: job_record.pk, "state": job_record.state}
+    audit(request, kind.actions["cancel_requested"], target, actor=user, **detail)
     who = user.get_username() if user is not None else "the command line"
     if job_record.state == JobState.QUEUED and finish(
         kind,

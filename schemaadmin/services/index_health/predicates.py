@@ -18,8 +18,10 @@ def conjuncts(predicate: str) -> tuple[ast.Node, ...] | None:
         statement = parse_sql(f"SELECT 1 WHERE {predicate}")[0].stmt
     except ParseError:
         return None
+    if not isinstance(statement, ast.SelectStmt) or statement.whereClause is None:
+        return None  # the predicate closed the WHERE and began another statement, or said nothing
     where = statement.whereClause
-    if isinstance(where, ast.BoolExpr) and where.boolop == enums.BoolExprType.AND_EXPR:
+    if isinstance(where, ast.BoolExpr) and where.boolop == enums.BoolExprType.AND_EXPR and where.args:
         return tuple(where.args)
     return (where,)
 
@@ -29,9 +31,10 @@ def not_null_column(part: ast.Node) -> str | None:
     if not isinstance(part, ast.NullTest) or part.nulltesttype != enums.NullTestType.IS_NOT_NULL:
         return None
     column = part.arg
-    if not isinstance(column, ast.ColumnRef) or len(column.fields) != 1 or not isinstance(column.fields[0], ast.String):
+    names = column.fields if isinstance(column, ast.ColumnRef) else None
+    if not names or len(names) != 1 or not isinstance(names[0], ast.String):
         return None
-    return column.fields[0].sval
+    return names[0].sval
 
 
 def predicate_text(parts: list[ast.Node]) -> str | None:
