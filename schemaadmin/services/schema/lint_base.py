@@ -57,10 +57,16 @@ class CheckerBase:
     ) -> SizedFinding:
         return SizedFinding(table, min_rows, self.finding(code, severity, table, message, help, line))
 
-    def blocking_index(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
+    def alters(self, table: str) -> bool:
+        """Note that the migration changes table's schema; return False if it creates it (no size rule applies)."""
         if table in self.created:
-            return
+            return False
         self.altered.add(table)
+        return True
+
+    def blocking_index(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
+        if not self.alters(table):
+            return
         message = (
             f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: writes to the table wait for "
             "the whole build."
@@ -68,9 +74,8 @@ class CheckerBase:
         yield self.sized("index_on_big_table", Severity.CRITICAL, table, message, INDEX_HELP, line, self.big_rows)
 
     def exclusion(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
-        if table in self.created:
+        if not self.alters(table):
             return
-        self.altered.add(table)
         message = (
             f"Adds the exclusion {what} to {table} (about {{rows}} rows): PostgreSQL builds its index and checks "
             "every row under an ACCESS EXCLUSIVE lock, which blocks reads and writes for the whole build."

@@ -199,9 +199,8 @@ class _Checker(SqlRules):
         yield from self.value_integer(field, f"{model.table}.{field.column}")
         if not field.is_relation and field.db_type(self.connection) == "json":
             yield self.json_column(model.table, field.column, line)
-        if model.table in self.created:
+        if not self.alters(model.table):
             return
-        self.altered.add(model.table)
         target = f"{model.table}.{field.column}"
         python_default = BaseDatabaseSchemaEditor._effective_default(op.field)  # type: ignore[attr-defined]
         in_database = op.field.db_default is not NOT_PROVIDED
@@ -232,9 +231,8 @@ class _Checker(SqlRules):
         yield from self.value_integer(new, target)
         if new_db == "json" and old_db != "json":
             yield self.json_column(table, new.column, line)
-        if table in self.created:
+        if not self.alters(table):
             return
-        self.altered.add(table)
         old_type, new_type = self.vector_type(old), self.vector_type(new)
         if old_type and new_type and old_type[1] != new_type[1]:
             message = (
