@@ -10,6 +10,7 @@ from schemaadmin.forms.browse import PageCursor
 from schemaadmin.models import AuditEvent
 from schemaadmin.paging import CursorError, KeysetOrder, keyset_page
 from schemaadmin.permissions import permission_required
+from schemaadmin.services.conversations import listing_total
 from schemaadmin.tables.browse import AuditTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
@@ -33,5 +34,5 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         context["cursor_error"] = str(exc)
         return render_page(request, TEMPLATE, context, partial="results", status=400)
     page = keyset_page(filters.qs, AUDIT_ORDER, cursor=cursor, size=app_settings()["PAGE_SIZES"][1])
-    context.update(page=page, table=AuditTable(page.rows))
+    context.update(page=page, table=AuditTable(page.rows), total=listing_total(filters.qs))
     return render_page(request, TEMPLATE, context, partial="results")

@@ -13,7 +13,7 @@ from django_tables2 import RequestConfig, Table
 from schemaadmin.forms.health import DEFAULT_PER_PAGE
 from schemaadmin.paging import Cursor, KeysetOrder
 
-__all__ = ["cursor_from", "paginate_table", "render_page"]
+__all__ = ["cursor_from", "paginate_table", "render_page", "sort_error"]
 
 
 def cursor_from(data: dict[str, Any], order: KeysetOrder) -> Cursor | None:
@@ -34,12 +34,29 @@ def render_page(
 
 
 def paginate_table(request: HttpRequest, table: Table, form: forms.Form) -> None:
-    """Order the table as the request asks and show the page the form names (the last one, past the end)."""
+    """Order the table as the request asks and show the page the form names (the last one, past the end).
+
+    A sort key that names no sortable column is a form error (the page answers 400 saying which keys exist).
+    """
+    if (error := sort_error(request.GET.get(table.prefixed_order_by_field, ""), table)) is not None:
+        form.add_error(None, error)
     RequestConfig(request, paginate=False).configure(table)
     data = form.cleaned_data if form.is_valid() else {}
     per_page = data.get("per_page", DEFAULT_PER_PAGE)
     last = max(1, math.ceil(len(table.rows) / per_page))
     table.paginate(per_page=per_page, page=min(data.get("page", 1), last))
+
+
+def sort_error(wanted: str, table: Table) -> str | None:
+    """Return why the sort keys wanted ("size", "-size,name") cannot order table, or None when they can."""
+    sortable = {column.name: str(column.header) for column in table.columns if column.orderable}
+    unknown = [key for key in wanted.split(",") if key.strip() and key.strip().lstrip("-") not in sortable]
+    if not unknown:
+        return None
+    offered = ", ".join(f"{name} ({header})" for name, header in sortable.items())
+    return (
+        f"There is no column “{unknown[0][:40]}” to sort by. Sort by one of: {offered}; “-” before it sorts descending."
+    )
 
 
 def filtered_table_page(

@@ -12,7 +12,8 @@ from schemaadmin.forms.browse import PageCursor, UserSearch
 from schemaadmin.models import ChatUser, Conversation
 from schemaadmin.paging import CursorError, KeysetOrder, Page, keyset_page
 from schemaadmin.permissions import permission_required
-from schemaadmin.services.conversations import CONVERSATION_ORDERS, DEFAULT_ORDER, conversation_page
+from schemaadmin.pg.estimates import RowTotal
+from schemaadmin.services.conversations import CONVERSATION_ORDERS, DEFAULT_ORDER, conversation_page, listing_total
 from schemaadmin.tables.browse import ConversationTable, UserTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
@@ -31,6 +32,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     size = app_settings()["PAGE_SIZES"][0]
     if form.cleaned_data["q"]:
         page = Page(rows=list(matching_users(form.cleaned_data["q"])), next_cursor=None, previous_cursor=None)
+        total = RowTotal(len(page.rows), exact=True)
     else:
         try:
             cursor = cursor_from(form.cleaned_data, USER_ORDER)
@@ -38,7 +40,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
             context["cursor_error"] = str(exc)
             return render_page(request, "schemaadmin/users/list.html", context, partial="results", status=400)
         page = keyset_page(ChatUser.objects.all(), USER_ORDER, cursor=cursor, size=size)
-    context.update(page=page, table=UserTable(page.rows))
+        total = listing_total(ChatUser.objects.all())
+    context.update(page=page, table=UserTable(page.rows), total=total)
     return render_page(request, "schemaadmin/users/list.html", context, partial="results")
 
 
@@ -55,7 +58,8 @@ def user_detail(request: HttpRequest, pk: str) -> HttpResponse:
     except CursorError as exc:
         context["cursor_error"] = str(exc)
         return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations", status=400)
-    page = conversation_page(Conversation.objects.filter(user=user), order, cursor, app_settings()["PAGE_SIZES"][0])
+    conversations = Conversation.objects.filter(user=user)
+    page = conversation_page(conversations, order, cursor, app_settings()["PAGE_SIZES"][0])
     record_read(request, "user.view", f"user:{user.pk}")
-    context.update(page=page, table=ConversationTable(page.rows, exclude=("user",)))
+    context.update(page=page, table=ConversationTable(page.rows, exclude=("user",)), total=listing_total(conversations))
     return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations")

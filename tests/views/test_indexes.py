@@ -58,9 +58,13 @@ def test_filters_by_table_and_method(planted, operator):
     assert "1 index matches these filters" in page
 
 
-def test_sorting_by_size_and_scans_and_a_bad_sort_is_ignored(planted, operator):
-    for sort in ("size_bytes", "-scans", "findings", "nonsense", "-parameters"):
+def test_sorting_by_size_and_scans_and_a_bad_sort_is_a_clear_400(planted, operator):
+    for sort in ("size_bytes", "-scans", "findings"):
         assert operator.get("/indexes/", {"sort": sort}).status_code == 200
+    for sort in ("nonsense", "-parameters"):  # no such column; a column that does not sort
+        response = operator.get("/indexes/", {"sort": sort})
+        assert response.status_code == 400
+        assert "to sort by. Sort by one of:" in response.content.decode()
 
 
 @pytest.mark.django_db

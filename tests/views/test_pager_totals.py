@@ -1,0 +1,59 @@
+"""Every keyset list's pager says where the page sits and of how many: exact when small, the planner's "≈" estimate
+when counting would be slow (never COUNT(*) over a big table)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+
+from schemaadmin.models import AuditEvent, ChatUser, Conversation
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fresh_totals():
+    cache.clear()  # estimates are kept a minute per query
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def people(db):
+    users = ChatUser.objects.bulk_create(
+        ChatUser(external_id=f"acct-{n}", display_name=f"Person {n}", created_at=T0 + timedelta(minutes=n))
+        for n in range(30)
+    )
+    Conversation.objects.bulk_create(
+        Conversation(user=users[0], title=f"Thread {n}", created_at=T0, updated_at=T0, last_message_at=T0)
+        for n in range(27)
+    )
+    return users
+
+
+def pager_text(page: str) -> list[str]:
+    return [re.sub(r"\s+", " ", t) for t in re.findall(r'data-testid="pager-range">(.*?)</span>', page, re.S)]
+
+
+def test_users_list_and_a_users_conversations_say_of_how_many(people, client_as):
+    support = client_as("support")
+    assert pager_text(support.get("/users/").content.decode()) == ["1–25 of 30 users"]
+    assert pager_text(support.get(f"/users/{people[0].pk}/").content.decode()) == ["1–25 of 27 conversations"]
+
+
+def test_audit_list_says_of_how_many_events(db, client_as):
+    dba = client_as("dba")
+    AuditEvent.objects.bulk_create(AuditEvent(action="explain.run", target=f"explain:{n}") for n in range(60))
+    total = AuditEvent.objects.count()  # signing in wrote events too
+    assert pager_text(dba.get("/audit/").content.decode()) == [f"1–50 of {total} events"]
+    filtered = dba.get("/audit/", {"action": "explain.run"}).content.decode()
+    assert pager_text(filtered) == ["1–50 of 60 events"]
+
+
+def test_a_big_list_shows_the_planners_estimate(people, client_as, settings):
+    settings.SCHEMAADMIN = {**getattr(settings, "SCHEMAADMIN", {}), "EXACT_COUNT_BELOW": 5}
+    shown = pager_text(client_as("support").get("/users/").content.decode())
+    assert len(shown) == 1 and re.fullmatch(r"1–25 of ≈ [\d,]+ users", shown[0]), shown

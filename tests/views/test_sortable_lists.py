@@ -1,0 +1,46 @@
+"""Lists that sort by their headers: a header link per sortable column that says its direction (aria-sort), and a
+sort key that names no column is a 400 saying which ones exist, never a 500 or a silent default."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+# page -> (a sortable column, its header)
+SORTABLE = {"/indexes/": ("size_bytes", "Size"), "/tables/": ("total_bytes", "Size"), "/findings/": ("code", "Finding")}
+
+
+def header(page: str, label: str) -> str:
+    """Return the <th> whose link reads label."""
+    match = re.search(r'<th [^>]*aria-sort="[^"]+"[^>]*>\s*<a [^>]*>' + re.escape(label) + r"<.*?</th>", page, re.S)
+    assert match, f"no sortable header {label!r}"
+    return match.group(0)
+
+
+@pytest.mark.parametrize("url", SORTABLE)
+def test_a_header_sorts_and_says_its_direction(client_as, url):
+    operator = client_as("operator")
+    key, label = SORTABLE[url]
+    unsorted = operator.get(url).content.decode()
+    assert 'aria-sort="none"' in header(unsorted, label)
+    assert f"sort={key}" in header(unsorted, label)  # the first click sorts ascending
+
+    ascending = operator.get(url, {"sort": key, "page": 3}).content.decode()
+    assert 'aria-sort="ascending"' in header(ascending, label)
+    assert f"sort=-{key}" in header(ascending, label) and "page=1" in header(ascending, label)
+
+    descending = operator.get(url, {"sort": f"-{key}"}, **HTMX)
+    assert descending.status_code == 200
+    assert 'aria-sort="descending"' in header(descending.content.decode(), label)
+
+
+@pytest.mark.parametrize("url", SORTABLE)
+@pytest.mark.parametrize("bad", ["bogus", "-bogus", "size_bytes,bogus", "<script>"])
+def test_an_unknown_sort_key_is_a_clear_400(client_as, url, bad):
+    response = client_as("operator").get(url, {"sort": bad}, **HTMX)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "to sort by. Sort by one of:" in page
+    assert "<script>" not in page
