@@ -308,11 +308,15 @@ ROWS_PER_PROBE = 5
 class _WindowSize:
     deltas: int  # stored in the window's snapshots
     candidates: int  # statements with deltas on both sides of or inside the window
+    first_id: int | None  # the window's first and last snapshot
+    last_id: int | None
 
 
-def _sums_deltas(alias: str, start: datetime, end: datetime, using: str) -> bool:
-    """Return whether summing the window's deltas costs less than probing its candidates' running totals."""
-    size = _window_size(alias, start, end, using)
+def _summed_window(prefix: str, params: dict[str, Any], using: str) -> bool:
+    """Return whether summing the window's deltas costs less than probing its candidates' running totals; if so,
+    add its first and last snapshot ids to params under prefix (the planner then sees the range it reads)."""
+    size = _window_size(params["alias"], params[f"{prefix}start"], params[f"{prefix}end"], using)
+    params[f"{prefix}first"], params[f"{prefix}last"] = size.first_id, size.last_id
     return size.deltas <= ROWS_PER_PROBE * size.candidates
 
 
@@ -324,7 +328,9 @@ def _window_size(alias: str, start: datetime, end: datetime, using: str) -> _Win
                 WHERE database_alias = %(alias)s AND taken_at >= %(start)s AND taken_at < %(end)s) AS deltas,
                (SELECT count(*) FROM {KEYS}
                 WHERE database_alias = %(alias)s AND last_taken_at >= %(start)s AND first_taken_at < %(end)s)
-                   AS candidates
+                   AS candidates,
+               ({_FIRST_SNAPSHOT.format(start="%(start)s")}) AS first_id,
+               ({_LAST_SNAPSHOT.format(end="%(end)s")}) AS last_id
         """,  # noqa: S608 -- table names are this module's constants
         {"alias": alias, "start": start, "end": end},
         using=using,
@@ -334,12 +340,17 @@ def _window_size(alias: str, start: datetime, end: datetime, using: str) -> _Win
 
 
 def _summed_sql(prefix: str) -> str:
-    """Return a SELECT of each statement's sums of its deltas in [%(<prefix>start)s, %(<prefix>end)s)."""
+    """Return a SELECT of each statement's sums of its deltas in [%(<prefix>start)s, %(<prefix>end)s).
+
+    The ids of its first and last snapshot (%(<prefix>first)s, %(<prefix>last)s) bound the primary key's range:
+    through a subquery alone, the planner cannot tell a few snapshots from all of them and scans every delta.
+    """
     summed = ", ".join(f"sum(d.{name}) AS {name}" for name in COUNTERS)
     return f"""
         SELECT d.dbid, d.userid, d.queryid, {summed}
         FROM {DELTAS} AS d
-        WHERE d.snapshot_id IN (
+        WHERE d.snapshot_id BETWEEN %({prefix}first)s AND %({prefix}last)s
+          AND d.snapshot_id IN (
             SELECT s.id FROM {SNAPSHOTS} AS s
             WHERE s.database_alias = %(alias)s
               AND s.taken_at >= %({prefix}start)s AND s.taken_at < %({prefix}end)s
@@ -417,7 +428,7 @@ def window_totals(
         **{"wstart": start, "wend": end},
     }
     # One statement's few probes always cost less than summing a window's deltas.
-    if queryid is None and _sums_deltas(alias, start, end, using):
+    if queryid is None and _summed_window("w", params, using):
         sums = _summed_sql("w")
     else:
         sums = _between(f"({_running_sql(['wstart', 'wend'])}) AS running", 0, 1)
@@ -595,7 +606,8 @@ def regressions(
         "min_calls": min_calls,
     }
     params["bstart"], params["bend"], params["astart"], params["aend"] = *before, *after
-    if before[1] == after[0] and not _sums_deltas(alias, before[0], after[1], using):
+    summed = _summed_window("b", params, using) & _summed_window("a", params, using)  # both ids, whichever
+    if before[1] == after[0] and not summed:
         # Adjacent windows share their middle bound: two probes per statement (none at a bound that is now).
         running = f"running AS MATERIALIZED ({_running_sql(['bstart', 'astart', 'aend'])}),"
         earlier, later = _between("running", 0, 1), _between("running", 1, 2)
