@@ -67,21 +67,11 @@ def parse_duration(text: str) -> timedelta:
 
 
 @dataclass(frozen=True, slots=True)
-class StatementRow:
-    queryid: int
-    dbid: int
-    userid: int
-    query: str
+class StatementRow(StatementTotals):
+    """A statement's totals as the page lists it: with the names of its database and role, and its series."""
+
     database: str
     role: str
-    calls: int
-    total_ms: float
-    mean_ms: float
-    rows: int
-    shared_blks_hit: int
-    shared_blks_read: int
-    temp_blks_written: int
-    share: float
     series: tuple[float, ...] = ()  # time (ms) per bucket of the window
     schema_note: str = ""  # PostgreSQL 18+: the same-named tables of other schemas its figures may include
 
@@ -201,20 +191,9 @@ def _row(
     notes: dict[int, str] | None = None,
 ) -> StatementRow:
     return StatementRow(
-        queryid=totals.queryid,
-        dbid=totals.dbid,
-        userid=totals.userid,
-        query=totals.query,
+        **{name: getattr(totals, name) for name in StatementTotals.__dataclass_fields__},
         database=databases.get(totals.dbid, str(totals.dbid)),
         role=roles.get(totals.userid, str(totals.userid)),
-        calls=totals.calls,
-        total_ms=totals.total_ms,
-        mean_ms=totals.mean_ms,
-        rows=totals.rows,
-        shared_blks_hit=totals.shared_blks_hit,
-        shared_blks_read=totals.shared_blks_read,
-        temp_blks_written=totals.temp_blks_written,
-        share=totals.share,
         series=tuple(series),
         schema_note=(notes or {}).get(totals.queryid, ""),
     )
