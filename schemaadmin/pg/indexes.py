@@ -38,6 +38,15 @@ SYSTEM_SCHEMAS_SQL = """
 
 VECTOR_METHODS = frozenset({"hnsw", "ivfflat"})
 
+# Keeps one table's rows (n its schema, t the table) when the parameters name one, every row when they are NULL.
+ONE_TABLE_SQL = "(%(schema)s::text IS NULL OR (n.nspname = %(schema)s AND t.relname = %(table)s))"
+
+
+def table_params(table: tuple[str, str] | None) -> dict[str, str | None]:
+    """Return ONE_TABLE_SQL's parameters: table is (schema, name), or None for every table."""
+    schema, name = table or (None, None)
+    return {"schema": schema, "table": name}
+
 
 def fillfactor_sql(relation: str, default: int) -> str:
     """Return SQL for the fillfactor storage option of the pg_class row aliased relation, default where unset."""
@@ -118,13 +127,18 @@ class IndexInfo:
 # table) and ic (the index); values in it are parameters. Set-based: the kept indexes' keys are unnested once and
 # joined to the catalogs once (no per-index subquery), and an index is deparsed once (pg_get_indexdef is the costly
 # part: tens of microseconds each); a key is deparsed only when it is an expression.
-INDEX_SELECT = """
-    WITH builds AS MATERIALIZED (
-        SELECT COALESCE(array_agg(p.index_relid), '{{}}') AS index_oids,
-               COALESCE(array_agg(p.relid) FILTER (WHERE p.command = 'REINDEX CONCURRENTLY'), '{{}}')
+# The indexes being built and the tables being reindexed concurrently now, by anyone: build_running is
+# `(i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables))`. Statements put it in {builds}.
+BUILDS_CTE = """
+    builds AS MATERIALIZED (
+        SELECT COALESCE(array_agg(p.index_relid), '{}') AS index_oids,
+               COALESCE(array_agg(p.relid) FILTER (WHERE p.command = 'REINDEX CONCURRENTLY'), '{}')
                    AS reindexed_tables
         FROM pg_stat_progress_create_index AS p
-    ),
+    )"""
+
+INDEX_SELECT = """
+    WITH {builds},
     listed AS MATERIALIZED (
         SELECT i.indexrelid, i.indrelid, i.indnkeyatts, i.indkey, i.indclass, i.indcollation, i.indoption,
                i.indexprs IS NOT NULL OR i.indpred IS NOT NULL AS has_expressions,
@@ -195,13 +209,7 @@ INDEX_SELECT = """
            x.index_name AS name,
            x.table_name AS table,
            am.amname AS method,
-           pg_relation_size(x.indexrelid) AS size_bytes,
-           pg_stat_get_numscans(x.indexrelid) AS scans,
-           {last_scan} AS last_scan,
-           pg_stat_get_tuples_returned(x.indexrelid) AS tuples_read,
-           pg_stat_get_tuples_fetched(x.indexrelid) AS tuples_fetched,
-           i.indisvalid AS is_valid,
-           i.indisready AS is_ready,
+           {activity},
            i.indisunique AS is_unique,
            i.indisprimary AS is_primary,
            con.conname AS constraint,
@@ -229,11 +237,8 @@ INDEX_SELECT = """
            parts.key_typmods AS key_typmods,
            pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
            ic.reloptions AS options,
-           (x.indexrelid = ANY (b.index_oids) OR x.indrelid = ANY (b.reindexed_tables)) AS build_running,
            def.definition AS definition,
-           replace(def.definition, ' INDEX ' || quote_ident(x.index_name) || ' ON ', ' INDEX ON ') AS shape,
-           CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows,
-           pg_relation_size(x.indrelid) / current_setting('block_size')::bigint AS table_pages
+           replace(def.definition, ' INDEX ' || quote_ident(x.index_name) || ' ON ', ' INDEX ON ') AS shape
     FROM listed AS x
     JOIN parts ON parts.indexrelid = x.indexrelid
     JOIN pg_index AS i ON i.indexrelid = x.indexrelid
@@ -249,11 +254,35 @@ INDEX_SELECT = """
 """
 
 
+# What IndexInfo holds that changes without DDL, over pg_index i, its table t and the builds CTE b: what
+# pg/index_cache.py reads on every call.
+ACTIVITY_COLUMNS = """
+           pg_relation_size(i.indexrelid) AS size_bytes,
+           pg_stat_get_numscans(i.indexrelid) AS scans,
+           {last_scan} AS last_scan,
+           pg_stat_get_tuples_returned(i.indexrelid) AS tuples_read,
+           pg_stat_get_tuples_fetched(i.indexrelid) AS tuples_fetched,
+           i.indisvalid AS is_valid,
+           i.indisready AS is_ready,
+           (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
+           CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows,
+           pg_relation_size(t.oid) / current_setting('block_size')::bigint AS table_pages"""
+
+
+def activity_columns_sql(using: str) -> str:
+    """Return ACTIVITY_COLUMNS for this server: last_idx_scan exists from PostgreSQL 16."""
+    # The server version is known to the driver, no query needed.
+    last_scan = "pg_stat_get_lastscan(i.indexrelid)" if server_version(using) >= 160000 else "NULL::timestamptz"
+    return ACTIVITY_COLUMNS.format(last_scan=last_scan)
+
+
 def _index_select(where: str, *, using: str) -> str:
     """Return INDEX_SELECT for this server, keeping the indexes a constant condition over n, t and ic keeps."""
-    # last_idx_scan exists from PostgreSQL 16; the server version is known to the driver, no query needed.
-    last_scan = "pg_stat_get_lastscan(i.indexrelid)" if server_version(using) >= 160000 else "NULL::timestamptz"
-    return INDEX_SELECT.format(last_scan=last_scan, where=where)
+    return INDEX_SELECT.format(builds=BUILDS_CTE, activity=activity_columns_sql(using), where=where)
+
+
+def _indexes_where(where: str, params: dict[str, object] | None = None, *, using: str) -> list[IndexInfo]:
+    return fetch_rows(IndexInfo, _index_select(where, using=using), params, using=using, convert=INDEX_CONVERT)
 
 
 # What the rows hold that is not a column's value as is: reloptions ({m=16,ef_construction=64}) as a dict.
@@ -262,7 +291,7 @@ INDEX_CONVERT = {"options": _options}
 
 def indexes(*, using: str = "default") -> list[IndexInfo]:
     """Return every index in user schemas with its table, size, usage, definition parts and options."""
-    return fetch_rows(IndexInfo, _index_select(SYSTEM_SCHEMAS_SQL, using=using), using=using, convert=INDEX_CONVERT)
+    return _indexes_where(SYSTEM_SCHEMAS_SQL, using=using)
 
 
 def index(schema: str, name: str, *, using: str = "default") -> IndexInfo | None:
@@ -278,13 +307,15 @@ def index(schema: str, name: str, *, using: str = "default") -> IndexInfo | None
 
 def table_indexes(schemas: Sequence[str], *, using: str = "default") -> list[IndexInfo]:
     """Return the indexes on the tables (materialized views left out) of the given schemas, as indexes() has them."""
-    return fetch_rows(
-        IndexInfo,
-        _index_select("t.relkind IN ('r', 'p') AND n.nspname = ANY(%(schemas)s)", using=using),
-        {"schemas": list(schemas)},
-        using=using,
-        convert=INDEX_CONVERT,
+    return _indexes_where(
+        "t.relkind IN ('r', 'p') AND n.nspname = ANY(%(schemas)s)", {"schemas": list(schemas)}, using=using
     )
+
+
+def indexes_of_table(schema: str, table: str, *, using: str = "default") -> list[IndexInfo]:
+    """Return the indexes on one table, as indexes() has them."""
+    where = f"{SYSTEM_SCHEMAS_SQL} AND n.nspname = %(schema)s AND t.relname = %(table)s"
+    return _indexes_where(where, {"schema": schema, "table": table}, using=using)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +326,9 @@ class IndexUsage:
     last_scan: datetime | None
 
 
-def index_usage(*, using: str = "default") -> list[IndexUsage]:
-    """Return how often each index in user schemas was scanned on this node (for replicas: their own count)."""
+def index_usage(*, table: tuple[str, str] | None = None, using: str = "default") -> list[IndexUsage]:
+    """Return how often each index in user schemas (of table, if given) was scanned on this node (for replicas: their
+    own count)."""
     return fetch_rows(
         IndexUsage,
         """
@@ -305,7 +337,9 @@ def index_usage(*, using: str = "default") -> list[IndexUsage]:
                s.idx_scan AS scans,
                (to_jsonb(s) ->> 'last_idx_scan')::timestamptz AS last_scan
         FROM pg_stat_user_indexes AS s
+        WHERE (%(schema)s::text IS NULL OR (s.schemaname = %(schema)s AND s.relname = %(table)s))
         """,
+        table_params(table),
         using=using,
     )
 
@@ -382,7 +416,7 @@ class BtreeBloat:
         return self.wasted_bytes / self.real_bytes if self.real_bytes else 0.0
 
 
-def btree_bloat(*, using: str = "default") -> list[BtreeBloat]:
+def btree_bloat(*, table: tuple[str, str] | None = None, using: str = "default") -> list[BtreeBloat]:
     """Estimate each valid btree's size when packed at its fillfactor, from row counts and column widths.
 
     Indexes whose columns have no statistics yet (never analyzed) are left out rather than guessed.
@@ -407,6 +441,7 @@ def btree_bloat(*, using: str = "default") -> list[BtreeBloat]:
                   AND st.attname = COALESCE(ta.attname, ia.attname)
             WHERE i.indisvalid
               AND {SYSTEM_SCHEMAS_SQL}
+              AND {ONE_TABLE_SQL}
             GROUP BY i.indexrelid
         ),
         sizes AS (
@@ -435,12 +470,13 @@ def btree_bloat(*, using: str = "default") -> list[BtreeBloat]:
                false AS exact
         FROM sizes
         ORDER BY schema, name
-        """,  # noqa: S608 -- a constant, no input
+        """,  # noqa: S608 -- constants, no input
+        table_params(table),
         using=using,
     )
 
 
-def btree_bloat_exact(*, using: str = "default") -> list[BtreeBloat]:
+def btree_bloat_exact(*, table: tuple[str, str] | None = None, using: str = "default") -> list[BtreeBloat]:
     """Measure each valid btree's leaf density with pgstattuple's pgstatindex(); needs the extension.
 
     This reads every index in full: slower than btree_bloat(), exact where that one estimates.
@@ -464,8 +500,10 @@ def btree_bloat_exact(*, using: str = "default") -> list[BtreeBloat]:
         CROSS JOIN LATERAL pgstatindex(ic.oid::regclass) AS stat
         WHERE i.indisvalid
           AND {SYSTEM_SCHEMAS_SQL}
+          AND {ONE_TABLE_SQL}
         ORDER BY n.nspname, ic.relname
-        """,  # noqa: S608 -- a constant, no input
+        """,  # noqa: S608 -- constants, no input
+        table_params(table),
         using=using,
     )
 
@@ -478,7 +516,7 @@ class IndexKeyFacts:
     not_null_columns: tuple[str, ...]  # the NOT NULL table columns a partial index's predicate may name
 
 
-def index_key_facts(*, using: str = "default") -> list[IndexKeyFacts]:
+def index_key_facts(*, table: tuple[str, str] | None = None, using: str = "default") -> list[IndexKeyFacts]:
     """Return, per btree or partial index, how often its first key column is NULL and which of its columns cannot be.
 
     Only btree indexes whose first key is a plain column, and partial indexes, are listed.
@@ -521,7 +559,9 @@ def index_key_facts(*, using: str = "default") -> list[IndexKeyFacts]:
               AND st.attname = lead.attname
         WHERE (i.indpred IS NOT NULL OR (am.amname = 'btree' AND i.indkey[0] > 0))
           AND {SYSTEM_SCHEMAS_SQL}
+          AND {ONE_TABLE_SQL}
         ORDER BY n.nspname, ic.relname
-        """,  # noqa: S608 -- a constant, no input
+        """,  # noqa: S608 -- constants, no input
+        table_params(table),
         using=using,
     )

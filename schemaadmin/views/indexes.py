@@ -11,7 +11,7 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.services.index_health import HealthReport, health_report, vector_advice
+from schemaadmin.services.index_health import HealthReport, health_report, index_report, vector_advice
 from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
@@ -100,8 +100,9 @@ def table_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
     """Show everything known about one index, its findings with their fix, and vector parameters."""
-    report = health_report()
-    schema, name, index = _found(qualified, report.index, "index")
+    # Its own table's indexes are what its findings are made of (duplicates, redundancy): not every index.
+    report = index_report(*_split(qualified))
+    schema, name, index = _found(qualified, report.index if report else lambda schema, name: None, "index")
     keys = [
         {"expression": expression, "opclass": opclass, "type": key_type, "descending": bool(flags & 1)}
         for expression, opclass, key_type, flags in zip(

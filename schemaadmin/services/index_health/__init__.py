@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from schemaadmin.conf import app_settings
+from schemaadmin.pg import indexes as pg_indexes
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.findings import Finding, Severity, severity_counts, worst_first
@@ -17,7 +18,7 @@ from schemaadmin.services.index_health.index_rules import index_findings
 from schemaadmin.services.index_health.index_shape_rules import index_shape_findings
 from schemaadmin.services.index_health.maintenance_rules import maintenance_findings
 from schemaadmin.services.index_health.scope import Scope, table_scope
-from schemaadmin.services.index_health.snapshot import Snapshot, take_snapshot
+from schemaadmin.services.index_health.snapshot import Snapshot, take_snapshot, take_table_index_snapshot
 from schemaadmin.services.index_health.table_rules import table_findings
 from schemaadmin.services.index_health.thresholds import Thresholds
 from schemaadmin.services.index_health.vector_rules import vector_findings
@@ -33,6 +34,7 @@ __all__ = [
     "VectorAdvice",
     "evaluate",
     "health_report",
+    "index_report",
     "vector_advice",
     "without_framework_tables",
 ]
@@ -140,3 +142,26 @@ def health_report(
     if hide_framework is None:
         hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]
     return without_framework_tables(report) if hide_framework else report
+
+
+def index_report(
+    schema: str,
+    name: str,
+    *,
+    using: str = "default",
+    nodes: list[str] | None = None,
+    thresholds: Thresholds | None = None,
+) -> HealthReport | None:
+    """Return the report of the indexes on schema.name's table (what one index's findings are made of), or None.
+
+    None when no user schema holds that index, or when it is on a framework table that HIDE_FRAMEWORK_TABLES hides.
+    """
+    found = pg_indexes.index(schema, name, using=using)
+    if found is None:
+        return None
+    thresholds = thresholds or Thresholds.from_settings()
+    snapshot = take_table_index_snapshot(schema, found.table, using=using, nodes=nodes)
+    report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds))
+    if app_settings()["HIDE_FRAMEWORK_TABLES"]:
+        report = without_framework_tables(report)
+    return report if report.index(schema, name) is not None else None

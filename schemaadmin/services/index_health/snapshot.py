@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from schemaadmin.conf import app_settings
+from schemaadmin.pg import index_cache
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.constraints import UnvalidatedConstraint, unvalidated_constraints
 from schemaadmin.pg.indexes import (
@@ -18,7 +19,7 @@ from schemaadmin.pg.indexes import (
     foreign_keys,
     index_key_facts,
     index_usage,
-    indexes,
+    indexes_of_table,
 )
 from schemaadmin.pg.relations import (
     DatabaseAge,
@@ -35,7 +36,7 @@ from schemaadmin.pg.sequences import SequenceUsage, sequences
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
 from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
 
-__all__ = ["NodeUsage", "Snapshot", "take_snapshot"]
+__all__ = ["NodeUsage", "Snapshot", "take_snapshot", "take_table_index_snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,33 +79,14 @@ def take_snapshot(
     Heaps smaller than table_bloat_min_bytes (default: the setting) are not measured for bloat.
     """
     validated_alias(using)
-    node_aliases = list(nodes if nodes is not None else app_settings()["NODES"])
-    if using not in node_aliases:
-        node_aliases.insert(0, using)
+    node_aliases = _node_aliases(using, nodes)
     statistics = database_statistics(using=using)
-    index_list = indexes(using=using)
+    index_list = index_cache.indexes(using=using)
     measure = btree_bloat_exact if statistics.pgstattuple_installed else btree_bloat
     measure_tables = table_bloat_exact if statistics.pgstattuple_approx_usable else table_bloat
     if table_bloat_min_bytes is None:
         table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
-    usage = [
-        NodeUsage(
-            node=using,
-            scans={index.qualified_name: index.scans for index in index_list},
-            stats_age=statistics.now - statistics.stats_since,
-        )
-    ]
-    for node in node_aliases:
-        if node == using:
-            continue
-        node_statistics = database_statistics(using=node)
-        usage.append(
-            NodeUsage(
-                node=node,
-                scans={f"{u.schema}.{u.name}": u.scans for u in index_usage(using=node)},
-                stats_age=node_statistics.now - node_statistics.stats_since,
-            )
-        )
+    usage = _node_usage(using, node_aliases, statistics, index_list)
     return Snapshot(
         database=using,
         statistics=statistics,
@@ -120,4 +102,65 @@ def take_snapshot(
         sequences=sequences(using=using),
         unvalidated_constraints=unvalidated_constraints(using=using),
         databases=database_ages(using=using),
+    )
+
+
+def _node_aliases(using: str, nodes: list[str] | None) -> list[str]:
+    node_aliases = list(nodes if nodes is not None else app_settings()["NODES"])
+    if using not in node_aliases:
+        node_aliases.insert(0, using)
+    return node_aliases
+
+
+def _node_usage(
+    using: str,
+    node_aliases: list[str],
+    statistics: DatabaseStatistics,
+    index_list: list[IndexInfo],
+    table: tuple[str, str] | None = None,
+) -> list[NodeUsage]:
+    """Return each node's scan counts: using's from index_list, the others' read from them (of table, if given)."""
+    usage = [
+        NodeUsage(
+            node=using,
+            scans={index.qualified_name: index.scans for index in index_list},
+            stats_age=statistics.now - statistics.stats_since,
+        )
+    ]
+    for node in node_aliases:
+        if node == using:
+            continue
+        node_statistics = database_statistics(using=node)
+        usage.append(
+            NodeUsage(
+                node=node,
+                scans={f"{u.schema}.{u.name}": u.scans for u in index_usage(table=table, using=node)},
+                stats_age=node_statistics.now - node_statistics.stats_since,
+            )
+        )
+    return usage
+
+
+def take_table_index_snapshot(
+    schema: str, table: str, *, using: str = "default", nodes: list[str] | None = None
+) -> Snapshot:
+    """Read what the findings about one table's indexes need: those indexes, their bloat and key facts, usage.
+
+    One index's page shows its findings; duplicates and redundancy are found among its table's indexes, so those are
+    read, not every index. Tables, keys, vector columns, sequences and sessions are left out (empty).
+    """
+    validated_alias(using)
+    statistics = database_statistics(using=using)
+    index_list = indexes_of_table(schema, table, using=using)
+    measure = btree_bloat_exact if statistics.pgstattuple_installed else btree_bloat
+    return Snapshot(
+        database=using,
+        statistics=statistics,
+        indexes=index_list,
+        tables=[],
+        foreign_keys=[],
+        vector_columns=[],
+        bloat={f"{b.schema}.{b.name}": b for b in measure(table=(schema, table), using=using)},
+        nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
+        key_facts={f"{k.schema}.{k.name}": k for k in index_key_facts(table=(schema, table), using=using)},
     )
