@@ -152,6 +152,26 @@ class JobState(models.TextChoices):
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 
 
+def one_active_per(*fields: str, name: str, message: str) -> models.UniqueConstraint:
+    """Return the partial unique constraint that lets one queued or running job record exist per value of fields."""
+    return models.UniqueConstraint(
+        fields=list(fields),
+        condition=models.Q(state__in=["queued", "running"]),
+        name=name,
+        violation_error_message=message,
+    )
+
+
+def active_record_fields(model: type[models.Model]) -> tuple[str, ...]:
+    """Return the fields of model's one_active_per() constraint: one active record per their values (none: any)."""
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint) and constraint.condition == models.Q(
+            state__in=["queued", "running"]
+        ):
+            return tuple(constraint.fields)
+    return ()
+
+
 class WorkerJobRecord(models.Model):
     """What a job run by the procrastinate worker did: who asked, when it ran, how it ended, its log."""
 
@@ -211,11 +231,12 @@ class IndexRebuild(WorkerJobRecord):
     class Meta:
         indexes = [models.Index(fields=["state", "-created_at"], name="indexrebuild_state_created")]
         constraints = [
-            models.UniqueConstraint(
-                fields=["database_alias", "schema_name", "index_name"],
-                condition=models.Q(state__in=["queued", "running"]),
+            one_active_per(
+                "database_alias",
+                "schema_name",
+                "index_name",
                 name="indexrebuild_one_active_per_index",
-                violation_error_message="A rebuild of this index is already queued or running.",
+                message="A rebuild of this index is already queued or running.",
             )
         ]
 
@@ -255,11 +276,10 @@ class MigrationApply(WorkerJobRecord):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["database_alias"],
-                condition=models.Q(state__in=["queued", "running"]),
+            one_active_per(
+                "database_alias",
                 name="migrationapply_one_active_per_database",
-                violation_error_message="Migrations are already being applied to this database.",
+                message="Migrations are already being applied to this database.",
             )
         ]
 
@@ -278,11 +298,10 @@ class DriftCheck(WorkerJobRecord):
     class Meta:
         indexes = [models.Index(fields=["database_alias", "fingerprint", "-id"], name="driftcheck_fingerprint")]
         constraints = [
-            models.UniqueConstraint(
-                fields=["database_alias"],
-                condition=models.Q(state__in=["queued", "running"]),
+            one_active_per(
+                "database_alias",
                 name="driftcheck_one_active_per_database",
-                violation_error_message="A drift check of this database is already queued or running.",
+                message="A drift check of this database is already queued or running.",
             )
         ]
 

@@ -29,7 +29,7 @@ from procrastinate.jobs import Status
 
 from schemaadmin.audit import record as audit
 from schemaadmin.models import ACTIVE_STATES, JobState
-from schemaadmin.models.operations import WorkerJobRecord
+from schemaadmin.models.operations import WorkerJobRecord, active_record_fields
 from schemaadmin.pg.connection import own_connection
 from schemaadmin.pg.jobs import append_log
 
@@ -65,11 +65,14 @@ class JobKind[R: WorkerJobRecord]:
     target: Callable[[R], str]  # what the audit events name
     outcome: Callable[[R], dict[str, Any]]  # what the outcome event says beside the record's id and error
     worker_stopped: str  # the error recovery records
-    # The fields of the partial unique constraint that allows one active record per value (none: any number).
-    one_active_per: tuple[str, ...] = ()
     # Recovery extras: before the record is ended, stop what the dead worker left running; after, clean up.
     on_stalled: Callable[[R, JobLog], None] | None = None
     on_recovered: Callable[[R, JobLog], None] | None = None
+
+    @property
+    def one_active_per(self) -> tuple[str, ...]:
+        """The fields of the model's one_active_per() constraint: one active record per their values (none: any)."""
+        return active_record_fields(self.model)
 
 
 KINDS: dict[str, JobKind[Any]] = {}

@@ -341,7 +341,6 @@ REBUILD = jobs.register(
         target=lambda rebuild: f"{rebuild.schema_name}.{rebuild.index_name}",
         outcome=_outcome,
         worker_stopped=WORKER_STOPPED,
-        one_active_per=("database_alias", "schema_name", "index_name"),
         on_stalled=_end_build_session,
         on_recovered=_drop_leftovers,
     )

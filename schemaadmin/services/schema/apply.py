@@ -148,7 +148,6 @@ APPLY = jobs.register(
         target=lambda apply: apply.target,
         outcome=_outcome,
         worker_stopped=WORKER_STOPPED,
-        one_active_per=("database_alias",),
     )
 )
 

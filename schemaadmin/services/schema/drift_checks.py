@@ -48,7 +48,6 @@ DRIFT_CHECK = jobs.register(
         target=lambda check: check.database_alias,
         outcome=lambda check: {"applied_count": check.applied_count, "fingerprint": check.fingerprint},
         worker_stopped=WORKER_STOPPED,
-        one_active_per=("database_alias",),
     )
 )
 
