@@ -170,6 +170,8 @@ def _series(
     starts = buckets[::run]
     values = {key: ([0] * len(starts), [0.0] * len(starts)) for key in keys}
     for line in query_history.series(alias, starts, end, keys, span=span, using=records):
+        if (line.dbid, line.userid, line.queryid) not in values:
+            continue  # the same queryid under a database or role not asked for
         calls, time = values[(line.dbid, line.userid, line.queryid)]
         for position, line_calls, line_ms in zip(line.bins, line.calls, line.total_ms, strict=True):
             calls[position - 1] += line_calls
