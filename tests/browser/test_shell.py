@@ -228,3 +228,39 @@ def test_scheme_toggle_and_keyboard_shortcuts(page, role_user, sign_in, console_
     page.keyboard.press("/")
     expect(page.locator("main input[name=q]")).to_be_focused()
     assert console_errors == []
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm ci)")
+def test_an_explain_result_with_its_plan_fits_a_phone_and_passes_axe(page, role_user, sign_in, console_errors):
+    """The console after the kNN preset ran (a real plan drawn by PEV2, the planner's choice beside the index plan),
+    then the run's own page: 360 px wide at most, no serious or critical axe violation, light and dark."""
+    from schemaadmin.models import ExplainRun, KnowledgeBaseChunk, KnowledgeBaseDocument
+
+    document = KnowledgeBaseDocument.objects.create(title="Guide", content_hash="axe-explain")
+    KnowledgeBaseChunk.objects.bulk_create(
+        KnowledgeBaseChunk(document=document, chunk_index=i, content=f"chunk {i}", embedding=[i / 10] * 3072)
+        for i in range(1, 21)
+    )
+    role_user("dba", "dee")
+    sign_in("dee")
+    page.goto("/explain/")
+    page.get_by_role("link", name="kNN over knowledge-base chunks").click()
+    page.get_by_label("ANALYZE (runs the query)").check()
+    page.get_by_role("button", name="Explain").click()
+    expect(page.get_by_test_id("pev2").locator(".plan-node").first).to_be_visible()
+    run = ExplainRun.objects.filter(options__has_key="compared_with").latest("pk")  # the first of the two plans
+    problems: list[str] = []
+    for where in ("the console", f"/explain/{run.pk}/"):
+        if where != "the console":
+            page.goto(where)
+            expect(page.get_by_test_id("pev2").locator(".plan-node").first).to_be_visible()
+        for viewport, scheme, rules in VARIANTS:
+            page.set_viewport_size(viewport)
+            page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+            page.wait_for_function("(s) => document.documentElement.dataset.bsTheme === s", arg=scheme)
+            if viewport == PHONE and (wide := overflow(page)) is not None:
+                problems.append(f"{where} at 360 px {scheme}: {wide}")
+            found = axe_violations(page, rules)
+            problems.extend(f"{where} {viewport['width']} px {scheme}: {v}" for v in found)
+    assert problems == [], "\n".join(problems)
+    assert console_errors == []
