@@ -56,3 +56,47 @@ def test_each_findings_count_opens_a_list_of_that_many(planted, page, role_user,
     page.set_viewport_size({"width": 360, "height": 800})
     screenshot("findings-phone")
     assert console_errors == []
+
+
+@pytest.fixture
+def framework_finding(transactional_db):
+    """Plant a duplicate index on Django's session table (a framework table); drop it at the end."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE INDEX planted_session_expiry ON public.django_session (expire_date)")
+    yield "public.django_session"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX IF EXISTS public.planted_session_expiry")
+
+
+def test_whose_tables_hides_the_frameworks_findings_until_asked(
+    framework_finding, page, role_user, sign_in, settings, console_errors, screenshot
+):
+    settings.SCHEMAADMIN = {**getattr(settings, "SCHEMAADMIN", {}), "HIDE_FRAMEWORK_TABLES": True}
+    role_user("operator", "olga")
+    sign_in("olga")
+    page.goto("/findings/?per_page=200")
+    session_rows = page.locator("[data-testid=findings-table] tbody tr[data-code=duplicate_index]").filter(
+        has_text=framework_finding
+    )
+    expect(page.get_by_test_id("findings-table")).to_be_visible()
+    expect(session_rows).to_have_count(0)  # hidden by default: HIDE_FRAMEWORK_TABLES
+
+    whose = page.get_by_label("Whose tables")
+    whose.select_option("framework")
+    expect(page).to_have_url(re.compile(r"scope=framework"))
+    expect(session_rows).to_have_count(1)
+    expect(page.locator("[data-testid=findings-table] tbody tr[data-code]")).not_to_have_count(0)
+    screenshot("findings-framework-tables")
+    whose.select_option("product")
+    expect(page).to_have_url(re.compile(r"scope=product"))
+    expect(session_rows).to_have_count(0)
+
+    # Without the setting every table's findings are listed, the framework's among them, until the filter narrows.
+    settings.SCHEMAADMIN = {**settings.SCHEMAADMIN, "HIDE_FRAMEWORK_TABLES": False}
+    page.goto("/findings/?per_page=200")
+    expect(session_rows).to_have_count(1)
+    page.get_by_label("Whose tables").select_option("product")
+    expect(session_rows).to_have_count(0)
+    assert console_errors == []
