@@ -39,6 +39,7 @@ __all__ = [
     "JobKind",
     "JobLog",
     "JobRefused",
+    "active",
     "cancel",
     "claim",
     "finish",
@@ -158,11 +159,16 @@ def start[R: WorkerJobRecord](
     return job_record
 
 
+def active[R: WorkerJobRecord](kind: JobKind[R], /, **fields: Any) -> R | None:
+    """Return the kind's queued or running record whose fields have these values, if any."""
+    return kind.model._default_manager.filter(state__in=ACTIVE_STATES, **fields).first()
+
+
 def _active[R: WorkerJobRecord](kind: JobKind[R], fields: Mapping[str, Any]) -> R | None:
     if not kind.one_active_per:
         return None
     same = {name: fields[name] if name in fields else _default(kind.model, name) for name in kind.one_active_per}
-    return kind.model._default_manager.filter(state__in=ACTIVE_STATES, **same).first()
+    return active(kind, **same)
 
 
 def _default(model: type[WorkerJobRecord], name: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
-from schemaadmin.models import ACTIVE_STATES, IndexRebuild, JobState
+from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.index_builds import cancel_build, temporary_index_name
 from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.progress import index_build_progress
@@ -36,9 +36,7 @@ def _lock(using: str, schema: str, name: str) -> str:
 
 def active_rebuild(schema: str, name: str, *, using: str = "default") -> IndexRebuild | None:
     """Return the queued or running rebuild of index schema.name, if any."""
-    return IndexRebuild.objects.filter(
-        database_alias=using, schema_name=schema, index_name=name, state__in=ACTIVE_STATES
-    ).first()
+    return jobs.active(REBUILD, database_alias=using, schema_name=schema, index_name=name)
 
 
 # After a vector index's rebuild succeeds, the job queues its recall check a moment later (a second transaction):

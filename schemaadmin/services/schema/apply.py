@@ -20,7 +20,7 @@ from django.db.migrations import operations
 from django.http import HttpRequest
 
 from schemaadmin.conf import app_settings
-from schemaadmin.models import ACTIVE_STATES, JobState, MigrationApply
+from schemaadmin.models import JobState, MigrationApply
 from schemaadmin.pg.jobs import backend_pid, reset_session_timeouts, set_session_timeouts
 from schemaadmin.services import jobs
 from schemaadmin.services.findings import Finding, Severity
@@ -126,7 +126,7 @@ def critical_lint(plan: ApplyPlan, *, using: str = "default") -> list[Finding]:
 
 def active_apply(*, using: str = "default") -> MigrationApply | None:
     """Return the queued or running apply on this database, if any."""
-    return MigrationApply.objects.filter(database_alias=using, state__in=ACTIVE_STATES).first()
+    return jobs.active(APPLY, database_alias=using)
 
 
 def _outcome(apply: MigrationApply) -> dict[str, Any]:

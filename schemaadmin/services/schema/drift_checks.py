@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from schemaadmin.conf import app_settings
-from schemaadmin.models import ACTIVE_STATES, DriftCheck, JobState
+from schemaadmin.models import DriftCheck, JobState
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.services import jobs
 from schemaadmin.services.jobs import JobLog
@@ -54,7 +54,7 @@ DRIFT_CHECK = jobs.register(
 
 def active_drift_check(*, using: str = "default") -> DriftCheck | None:
     """Return the queued or running replay of this database, if any."""
-    return DriftCheck.objects.filter(database_alias=using, state__in=ACTIVE_STATES).first()
+    return jobs.active(DRIFT_CHECK, database_alias=using)
 
 
 def last_drift_check(*, using: str = "default") -> DriftCheck | None:
