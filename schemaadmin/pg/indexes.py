@@ -477,7 +477,8 @@ def btree_bloat(*, table: tuple[str, str] | None = None, using: str = "default")
 
 
 def btree_bloat_exact(*, table: tuple[str, str] | None = None, using: str = "default") -> list[BtreeBloat]:
-    """Measure each valid btree's leaf density with pgstattuple's pgstatindex(); needs the extension.
+    """Measure each valid btree's leaf density with pgstattuple's pgstatindex(); needs the extension and its privilege
+    (DatabaseStatistics.pgstatindex_usable).
 
     This reads every index in full: slower than btree_bloat(), exact where that one estimates.
     """
@@ -497,8 +498,10 @@ def btree_bloat_exact(*, table: tuple[str, str] | None = None, using: str = "def
         JOIN pg_class AS t ON t.oid = i.indrelid
         JOIN pg_namespace AS n ON n.oid = t.relnamespace
         JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree'
+        -- a partitioned index (relkind I) stores nothing: pgstatindex() refuses it
         CROSS JOIN LATERAL pgstatindex(ic.oid::regclass) AS stat
         WHERE i.indisvalid
+          AND ic.relkind = 'i'
           AND {SYSTEM_SCHEMAS_SQL}
           AND {ONE_TABLE_SQL}
         ORDER BY n.nspname, ic.relname

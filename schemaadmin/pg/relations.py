@@ -116,11 +116,16 @@ class TableHealth:
         return self.estimated_rows if self.estimated_rows is not None else self.live_tuples
 
 
-def tables(*, using: str = "default") -> list[TableHealth]:
-    """Return every table in user schemas with size, rows, dead tuples, vacuum and analyze times, and scans."""
+def tables(*, measure_indexes: bool = True, using: str = "default") -> list[TableHealth]:
+    """Return every table in user schemas with size, rows, dead tuples, vacuum and analyze times, and scans.
+
+    measure_indexes=False leaves index_bytes 0 (total_bytes the table's own) for a caller that has just measured
+    every index and adds them itself: pg_indexes_size() opens each index again.
+    """
+    index_bytes = "pg_indexes_size(c.oid)" if measure_indexes else "0::bigint"
     return fetch_rows(
         TableHealth,
-        """
+        f"""
         SELECT n.nspname AS schema,
                c.relname AS name,
                size.table_bytes + size.index_bytes AS total_bytes,
@@ -165,7 +170,7 @@ def tables(*, using: str = "default") -> list[TableHealth]:
         CROSS JOIN LATERAL (
             SELECT pg_relation_size(c.oid) AS heap_bytes,
                    pg_table_size(c.oid) AS table_bytes,
-                   pg_indexes_size(c.oid) AS index_bytes
+                   {index_bytes} AS index_bytes
         ) AS size
         LEFT JOIN LATERAL (
             SELECT max(option_value) FILTER (WHERE option_name = 'autovacuum_vacuum_threshold')::float8
@@ -183,7 +188,7 @@ def tables(*, using: str = "default") -> list[TableHealth]:
           AND n.nspname NOT LIKE 'pg\\_temp\\_%'
           AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
         ORDER BY n.nspname, c.relname
-        """,
+        """,  # noqa: S608 -- constants, no input
         using=using,
     )
 
@@ -199,6 +204,7 @@ class DatabaseStatistics:
     maintenance_work_mem_bytes: int
     pgstattuple_installed: bool
     pgstattuple_approx_usable: bool  # installed, and this role may run pgstattuple_approx() (pg_stat_scan_tables)
+    pgstatindex_usable: bool  # installed, and this role may run pgstatindex() (pg_stat_scan_tables)
     freeze_max_age: int  # autovacuum_freeze_max_age: past it autovacuum must freeze the table
     multixact_freeze_max_age: int  # autovacuum_multixact_freeze_max_age
 
@@ -224,6 +230,8 @@ def database_statistics(*, using: str = "default") -> DatabaseStatistics:
                COALESCE(
                    has_function_privilege(to_regprocedure('pgstattuple_approx(regclass)'), 'EXECUTE'), false
                ) AS pgstattuple_approx_usable,
+               COALESCE(has_function_privilege(to_regprocedure('pgstatindex(regclass)'), 'EXECUTE'), false)
+                   AS pgstatindex_usable,
                current_setting('autovacuum_freeze_max_age')::bigint AS freeze_max_age,
                current_setting('autovacuum_multixact_freeze_max_age')::bigint AS multixact_freeze_max_age
         FROM pg_stat_database AS d

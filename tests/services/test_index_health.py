@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from schemaadmin.pg.relations import tables
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
 from schemaadmin.services.index_health.snapshot import NodeUsage
 from tests.services.health_report import LOOSE, report
@@ -281,3 +282,16 @@ def test_the_chat_schema_is_told_about_unindexed_message_owners(db):
         f.code == "missing_fk_index" and f.table == "conversation_messages" and f.column == "user_id"
         for f in result.findings
     )
+
+
+def test_table_sizes_add_the_indexes_measured_once_as_pg_indexes_size_would(plant):
+    s = plant.schema
+    plant.table("t", "id int PRIMARY KEY, x int", rows=2000, fill="i, i")
+    plant.sql(f"CREATE INDEX t_x ON {s}.t (x)")
+    plant.table("bare", "x int", rows=10, fill="i")
+    result, _ = report(plant)
+    reported = {t.name: t for t in result.snapshot.tables if t.schema == s}
+    measured = {t.name: t for t in tables() if t.schema == s}
+    assert reported["t"].index_bytes == measured["t"].index_bytes > 0
+    assert reported["t"].total_bytes == measured["t"].total_bytes
+    assert reported["bare"] == measured["bare"] and reported["bare"].index_bytes == 0

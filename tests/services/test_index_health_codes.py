@@ -101,6 +101,26 @@ def test_table_bloat_measured_with_pgstattuple(plant, superuser_sql):
     assert "measured with pgstattuple_approx()" in churned.message
 
 
+def test_index_bloat_is_estimated_when_this_role_may_not_run_pgstatindex(plant, superuser_sql):
+    s = plant.schema
+    plant.table("t", "id int", rows=5000, fill="i")
+    plant.sql(f"CREATE INDEX t_id ON {s}.t (id)")
+    plant.sql(f"ANALYZE {s}.t")
+    superuser_sql("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+    try:
+        # Our role reaches pgstatindex() through pg_monitor's pg_stat_scan_tables; take that away.
+        superuser_sql("REVOKE EXECUTE ON FUNCTION pgstatindex(regclass) FROM pg_stat_scan_tables")
+        refused, _ = report(plant)
+        superuser_sql("GRANT EXECUTE ON FUNCTION pgstatindex(regclass) TO pg_stat_scan_tables")
+        granted, _ = report(plant)
+    finally:
+        superuser_sql("DROP EXTENSION pgstattuple")
+    assert refused.snapshot.statistics.pgstattuple_installed
+    assert not refused.snapshot.statistics.pgstatindex_usable
+    assert not refused.snapshot.bloat[f"{s}.t_id"].exact  # estimated instead of failing the whole report
+    assert granted.snapshot.statistics.pgstatindex_usable and granted.snapshot.bloat[f"{s}.t_id"].exact
+
+
 def test_sequence_near_max(plant):
     s = plant.schema
     plant.sql(f"CREATE SEQUENCE {s}.small_seq AS integer")

@@ -225,7 +225,11 @@ def bloated(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
             continue
         if bloat.wasted_bytes < thresholds.bloat_min_bytes or bloat.wasted_ratio < thresholds.bloat_min_ratio:
             continue
-        how = "measured with pgstattuple" if bloat.exact else "estimated from statistics"
+        how = (
+            "measured with pgstattuple"
+            if bloat.exact
+            else "estimated from statistics: pgstattuple is not installed or this role may not run pgstatindex()"
+        )
         message = (
             f"{index.qualified_name} is {size_text(bloat.real_bytes)} but would be about "
             f"{size_text(bloat.expected_bytes)} rebuilt: {bloat.wasted_ratio:.0%} is empty space ({how})."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -82,7 +84,7 @@ def take_snapshot(
     node_aliases = _node_aliases(using, nodes)
     statistics = database_statistics(using=using)
     index_list = index_cache.indexes(using=using)
-    measure = btree_bloat_exact if statistics.pgstattuple_installed else btree_bloat
+    measure = btree_bloat_exact if statistics.pgstatindex_usable else btree_bloat
     measure_tables = table_bloat_exact if statistics.pgstattuple_approx_usable else table_bloat
     if table_bloat_min_bytes is None:
         table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
@@ -91,7 +93,7 @@ def take_snapshot(
         database=using,
         statistics=statistics,
         indexes=index_list,
-        tables=tables(using=using),
+        tables=_with_index_bytes(tables(measure_indexes=False, using=using), index_list),
         foreign_keys=foreign_keys(using=using),
         vector_columns=vector_columns(using=using),
         bloat={f"{b.schema}.{b.name}": b for b in measure(using=using)},
@@ -152,7 +154,7 @@ def take_table_index_snapshot(
     validated_alias(using)
     statistics = database_statistics(using=using)
     index_list = indexes_of_table(schema, table, using=using)
-    measure = btree_bloat_exact if statistics.pgstattuple_installed else btree_bloat
+    measure = btree_bloat_exact if statistics.pgstatindex_usable else btree_bloat
     return Snapshot(
         database=using,
         statistics=statistics,
@@ -164,3 +166,16 @@ def take_table_index_snapshot(
         nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
         key_facts={f"{k.schema}.{k.name}": k for k in index_key_facts(table=(schema, table), using=using)},
     )
+
+
+def _with_index_bytes(table_list: list[TableHealth], index_list: list[IndexInfo]) -> list[TableHealth]:
+    """Return the tables with index_bytes (and total_bytes) summed from the indexes just measured, not again."""
+    sizes: dict[tuple[str, str], int] = defaultdict(int)
+    for index in index_list:
+        sizes[(index.schema, index.table)] += index.size_bytes
+    return [
+        dataclasses.replace(table, index_bytes=size, total_bytes=table.total_bytes + size)
+        if (size := sizes.get((table.schema, table.name), 0))
+        else table
+        for table in table_list
+    ]
