@@ -18,6 +18,7 @@ throw the kept rows away. A scan of those catalogs costs ~2 ms at 3,000 indexes 
 from __future__ import annotations
 
 import dataclasses
+import operator
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,8 +107,8 @@ _kept: dict[str, _Kept] = {}
 _lock = threading.Lock()
 
 
-def _activity_of(row: IndexActivity | IndexInfo) -> tuple[object, ...]:
-    return tuple(getattr(row, name) for name in ACTIVITY_FIELDS)
+# row -> its ACTIVITY_FIELDS values as a tuple (one C call: this runs for every index on every request)
+_activity_of = operator.attrgetter(*ACTIVITY_FIELDS)
 
 
 def indexes(*, using: str = "default") -> list[IndexInfo]:
