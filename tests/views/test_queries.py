@@ -195,3 +195,14 @@ def test_a_statement_on_same_named_tables_of_two_schemas_says_its_figures_may_in
         assert 'data-testid="schema-note"' in detail and f"(in {schemas})" in detail
     finally:
         plant.sql(f"DROP SCHEMA {other} CASCADE")
+
+
+def test_what_a_statement_says_is_escaped_in_the_rows(client_as, plant):
+    table = f'{plant.schema}."t<b>{uuid.uuid4().hex[:6]}</b>"'
+    plant.sql(f"CREATE TABLE {table} (id int)")
+    take_snapshot(now=timezone.now() - timedelta(minutes=20))
+    for _ in range(3):
+        plant.sql(f"SELECT id FROM {table} WHERE id = %s", [1])  # noqa: S608 -- a planted table
+    take_snapshot(now=timezone.now() - timedelta(minutes=10))
+    page = client_as("operator").get("/queries/", {"window": "1h", "order": "calls", "limit": 100}).content.decode()
+    assert "&quot;t&lt;b&gt;" in page and "<b>" not in page
