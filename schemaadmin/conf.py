@@ -68,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "XID_AGE_CRITICAL_SHARE": 0.5,
     # index_on_mostly_null_column: a btree whose first column is NULL in at least this share of rows (pg_stats).
     "MOSTLY_NULL_MIN_FRACTION": 0.5,
+    # inactive_replication_slot: critical once a slot no consumer reads holds this much WAL (warning below it).
+    "REPLICATION_SLOT_CRITICAL_BYTES": 10 * 1024**3,
     # EXPLAIN console. The NOLOGIN role queries run as (migration 0005 creates it with read access only).
     "EXPLAIN_ROLE": "schemaadmin_explain",
     # statement_timeout of a run: the default, and the most a user may ask for; lock_timeout.

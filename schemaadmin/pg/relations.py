@@ -82,6 +82,8 @@ class TableHealth:
     xid_age: int  # age(relfrozenxid) of the table or its TOAST table, whichever is older
     xid_age_in_toast: bool  # the TOAST table holds the older relfrozenxid
     multixact_age: int  # mxid_age(relminmxid), likewise over the table and its TOAST table
+    autovacuum_off: bool  # its own storage parameter says autovacuum_enabled = off
+    toast_autovacuum_off: bool  # toast.autovacuum_enabled = off
 
     @property
     def qualified_name(self) -> str:
@@ -161,7 +163,14 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                    AS xid_age_in_toast,
                CASE WHEN c.relkind = 'p' THEN 0
                     ELSE GREATEST(mxid_age(c.relminmxid), COALESCE(mxid_age(toast.relminmxid), 0)) END
-                   AS multixact_age
+                   AS multixact_age,
+               COALESCE(o.autovacuum_enabled IN ('false', 'off', 'no', 'f', 'n', '0'), false) AS autovacuum_off,
+               COALESCE(
+                   (SELECT lower(t.option_value) IN ('false', 'off', 'no', 'f', 'n', '0')
+                    FROM pg_options_to_table(toast.reloptions) AS t
+                    WHERE t.option_name = 'autovacuum_enabled'),
+                   false
+               ) AS toast_autovacuum_off
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         LEFT JOIN pg_class AS toast ON toast.oid = c.reltoastrelid
@@ -180,7 +189,8 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                    max(option_value) FILTER (WHERE option_name = 'autovacuum_analyze_threshold')::float8
                        AS analyze_base,
                    max(option_value) FILTER (WHERE option_name = 'autovacuum_analyze_scale_factor')::float8
-                       AS analyze_scale
+                       AS analyze_scale,
+                   lower(max(option_value) FILTER (WHERE option_name = 'autovacuum_enabled')) AS autovacuum_enabled
             FROM pg_options_to_table(c.reloptions)
         ) AS o ON true
         WHERE c.relkind IN ('r', 'p', 'm')
@@ -207,6 +217,8 @@ class DatabaseStatistics:
     pgstatindex_usable: bool  # installed, and this role may run pgstatindex() (pg_stat_scan_tables)
     freeze_max_age: int  # autovacuum_freeze_max_age: past it autovacuum must freeze the table
     multixact_freeze_max_age: int  # autovacuum_multixact_freeze_max_age
+    autovacuum_on: bool  # the server's autovacuum setting
+    track_counts: bool  # without it autovacuum has no counts to act on, whatever its own setting
 
     @property
     def stats_since(self) -> datetime:
@@ -233,7 +245,9 @@ def database_statistics(*, using: str = "default") -> DatabaseStatistics:
                COALESCE(has_function_privilege(to_regprocedure('pgstatindex(regclass)'), 'EXECUTE'), false)
                    AS pgstatindex_usable,
                current_setting('autovacuum_freeze_max_age')::bigint AS freeze_max_age,
-               current_setting('autovacuum_multixact_freeze_max_age')::bigint AS multixact_freeze_max_age
+               current_setting('autovacuum_multixact_freeze_max_age')::bigint AS multixact_freeze_max_age,
+               current_setting('autovacuum')::bool AS autovacuum_on,
+               current_setting('track_counts')::bool AS track_counts
         FROM pg_stat_database AS d
         WHERE d.datname = current_database()
         """,

@@ -18,6 +18,9 @@ from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
 from schemaadmin.views.browsing import filtered_table_page
 from schemaadmin.views.recall import recall_panel
 
+# Findings that are also the server's or a database's (no table): /tables/ lists them above its rows.
+SERVER_MAINTENANCE_CODES = frozenset({"xid_wraparound", "autovacuum_disabled", "inactive_replication_slot"})
+
 
 def _split(qualified: str) -> tuple[str, str]:
     schema, _, name = qualified.partition(".")
@@ -90,8 +93,8 @@ def table_list(request: HttpRequest) -> HttpResponse:
         if form.cleaned_data["problems"]:
             rows = [row for row in rows if row.findings]
         rows.sort(key=lambda r: (_scope_rank(r.table.schema, r.table.name), -r.severity_rank, -r.total_bytes, r.name))
-    # Transaction ID wraparound is also a database's (every database of the server), not only a table's.
-    wraparound = [f for f in report.findings if f.code == "xid_wraparound" and not f.table]
+    # Wraparound, autovacuum and replication slots are also the server's or a database's, not only a table's.
+    wraparound = [f for f in report.findings if f.code in SERVER_MAINTENANCE_CODES and not f.table]
     context = {"report": report, "database_findings": wraparound}
     return filtered_table_page(request, "schemaadmin/tables/list.html", form, TableTable(rows), "table-table", context)
 

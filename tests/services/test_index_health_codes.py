@@ -327,3 +327,74 @@ def test_btree_on_array_column(plant):
     run_fix(plant, fix)
     _, found = report(plant)
     assert not [obj for code, obj in found if code == "btree_on_array_column"]
+
+
+def test_autovacuum_disabled(plant):
+    s = plant.schema
+    # Switched off with dead rows past autovacuum's threshold (50 + 20% of 1,000 rows): flagged.
+    plant.table("off", "id int PRIMARY KEY, note text", rows=1000, fill="i, 'n'")
+    plant.table("toast_off", "id int PRIMARY KEY, note text", rows=1000, fill="i, 'n'")
+    plant.sql(f"ALTER TABLE {s}.toast_off RESET (autovacuum_enabled)")
+    plant.sql(f"ALTER TABLE {s}.toast_off SET (toast.autovacuum_enabled = off)")
+    # Look-alikes: switched off with few dead rows (a bulk-load table), and tuned but on.
+    plant.table("quiet_off", "id int PRIMARY KEY, note text", rows=1000, fill="i, 'n'")
+    plant.table("tuned", "id int PRIMARY KEY, note text", rows=1000, fill="i, 'n'")
+    plant.sql(f"ALTER TABLE {s}.tuned SET (autovacuum_enabled = on, autovacuum_vacuum_scale_factor = 0.01)")
+    for table in ("off", "toast_off", "quiet_off", "tuned"):
+        plant.sql(f"ANALYZE {s}.{table}")
+    for table in ("off", "toast_off", "tuned"):
+        plant.sql(f"DELETE FROM {s}.{table} WHERE id <= 400")  # noqa: S608 -- a test schema name
+    plant.sql(f"DELETE FROM {s}.quiet_off WHERE id <= 10")  # noqa: S608 -- a test schema name
+    plant.flush_stats()
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "autovacuum_disabled"} == {f"{s}.off", f"{s}.toast_off"}
+    fix = fixes(result, "autovacuum_disabled", s)
+    assert fix == {
+        f"{s}.off": f"ALTER TABLE {s}.off RESET (autovacuum_enabled);",
+        f"{s}.toast_off": f"ALTER TABLE {s}.toast_off RESET (toast.autovacuum_enabled);",
+    }
+    toast = next(f for f in result.findings if f.object == f"{s}.toast_off" and f.code == "autovacuum_disabled")
+    assert "TOAST" in toast.message and toast.severity is Severity.WARNING
+    # The server's own setting is a database-wide finding (as a superuser turning autovacuum off would make).
+    assert not [f for f in result.findings if f.code == "autovacuum_disabled" and not f.table]
+    statistics = dataclasses.replace(result.snapshot.statistics, autovacuum_on=False)
+    off = [
+        f
+        for f in evaluate(
+            dataclasses.replace(result.snapshot, statistics=statistics), Thresholds.from_settings(**LOOSE)
+        )
+        if f.code == "autovacuum_disabled" and not f.table
+    ]
+    assert [f.object for f in off] == ["setting autovacuum"] and "ALTER SYSTEM SET autovacuum = on" in off[0].fix
+    run_fix(plant, fix[f"{s}.off"])
+    run_fix(plant, fix[f"{s}.toast_off"])
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "autovacuum_disabled"]
+
+
+def test_inactive_replication_slot(plant, superuser_sql):
+    name = f"schemaadmin_test_{plant.schema}"
+    idle = f"{name}_unreserved"
+    superuser_sql("SELECT pg_create_physical_replication_slot(%s, true)", [name])
+    # A look-alike that reserves no WAL yet: it keeps nothing from being recycled.
+    superuser_sql("SELECT pg_create_physical_replication_slot(%s, false)", [idle])
+    try:
+        plant.sql(f"CREATE TABLE {plant.schema}.wal AS SELECT 1")  # WAL written after the slot reserved its start
+        result, _ = report(plant)
+        slots = {f.object: f for f in result.findings if f.code == "inactive_replication_slot"}
+        assert f"slot {name}" in slots and f"slot {idle}" not in slots
+        finding = slots[f"slot {name}"]
+        assert finding.severity is Severity.WARNING and not finding.table
+        assert "has no consumer connected" in finding.message and "max_slot_wal_keep_size" in finding.message
+        assert finding.fix.endswith(f"SELECT pg_drop_replication_slot('{name}');")
+        result, _ = report(plant, replication_slot_critical_bytes=0)
+        critical = next(f for f in result.findings if f.object == f"slot {name}")
+        assert critical.severity is Severity.CRITICAL
+        superuser_sql(finding.fix.splitlines()[-1])
+        result, _ = report(plant)
+        assert not [f for f in result.findings if f.code == "inactive_replication_slot" and name in f.object]
+    finally:
+        for slot in (name, idle):
+            superuser_sql(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", [slot]
+            )

@@ -47,6 +47,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "sequence_near_max": (Severity.CRITICAL, "Sequence near its maximum"),
     # Escalated to CRITICAL past XID_AGE_CRITICAL_SHARE of the hard limit.
     "xid_wraparound": (Severity.WARNING, "Transaction ID wraparound approaching"),
+    "autovacuum_disabled": (Severity.WARNING, "Autovacuum switched off"),
+    "inactive_replication_slot": (Severity.WARNING, "Replication slot without a consumer"),
     "invalid_constraint": (Severity.WARNING, "Constraint not validated"),
     "fk_type_mismatch": (Severity.WARNING, "Foreign key type differs from its target"),
     "duplicate_foreign_key": (Severity.WARNING, "Duplicate foreign key"),

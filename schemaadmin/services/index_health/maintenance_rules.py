@@ -1,4 +1,4 @@
-"""Findings that grow with time: bloated heaps, sequences running out, transaction IDs nearing wraparound."""
+"""Findings that grow with time: bloat, sequences and IDs running out, autovacuum off, slots holding WAL back."""
 
 from __future__ import annotations
 
@@ -143,8 +143,74 @@ def xid_wraparound(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
         yield database_finding("xid_wraparound", snapshot.database, f"database {database.name}", message, fix, severity)
 
 
+def autovacuum_disabled(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    statistics = snapshot.statistics
+    if not statistics.autovacuum_on or not statistics.track_counts:
+        setting = "autovacuum" if not statistics.autovacuum_on else "track_counts"
+        message = (
+            f"The server runs with {setting} = off: autovacuum vacuums and analyzes no table (only the forced "
+            "anti-wraparound vacuum still runs). Dead rows pile up, statistics go stale and plans drift."
+        )
+        fix = f"-- As a superuser:\nALTER SYSTEM SET {setting} = on;\nSELECT pg_reload_conf();"
+        yield database_finding("autovacuum_disabled", snapshot.database, f"setting {setting}", message, fix)
+    for table in snapshot.tables:
+        parameters = [
+            name
+            for name, off in (
+                ("autovacuum_enabled", table.autovacuum_off),
+                ("toast.autovacuum_enabled", table.toast_autovacuum_off),
+            )
+            if off
+        ]
+        # Switched off on purpose (bulk loads, append-only tables) is silent until it costs something: dead rows
+        # past the point at which autovacuum would have vacuumed the table.
+        if not parameters or table.dead_tuples <= table.vacuum_threshold:
+            continue
+        what = "its TOAST table" if parameters == ["toast.autovacuum_enabled"] else table.qualified_name
+        message = (
+            f"Autovacuum is switched off for {what} ({' and '.join(f'{p} = off' for p in parameters)}) and it "
+            f"has {table.dead_tuples:,} dead rows, past the {table.vacuum_threshold:,.0f} at which autovacuum "
+            "would have vacuumed it: they pile up and statistics go stale; only the forced anti-wraparound vacuum "
+            "still runs, and it cannot be cancelled."
+        )
+        fix = f"ALTER TABLE {qualified(table.schema, table.name)} RESET ({', '.join(parameters)});"
+        yield table_finding("autovacuum_disabled", snapshot.database, table, message, fix)
+
+
+def inactive_replication_slot(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for slot in snapshot.replication_slots:
+        if slot.active or slot.temporary or (slot.retained_bytes is None and slot.wal_status != "lost"):
+            continue
+        kind = (
+            f"logical slot of database {slot.database} ({slot.plugin})" if slot.kind == "logical" else "physical slot"
+        )
+        if slot.wal_status == "lost":
+            why = "its WAL is already gone (wal_status lost), so no consumer can resume from it"
+            severity: Severity | None = Severity.CRITICAL
+        else:
+            retained = slot.retained_bytes or 0
+            why = f"it holds {size_text(retained)} of WAL the server may not recycle"
+            critical = retained >= thresholds.replication_slot_critical_bytes or slot.wal_status == "unreserved"
+            severity = Severity.CRITICAL if critical else None
+            if slot.safe_wal_bytes is not None:
+                why += f"; max_slot_wal_keep_size invalidates it after {size_text(max(slot.safe_wal_bytes, 0))} more"
+            else:
+                why += " and the pile grows until the disk is full (max_slot_wal_keep_size is not set)"
+            if slot.kind == "logical":
+                why += "; it also keeps the catalog's dead rows from being vacuumed"
+        message = f"Replication slot {slot.name}, a {kind}, has no consumer connected: {why}."
+        fix = (
+            "-- Once no replica or subscriber will come back for it:\n"
+            f"SELECT pg_drop_replication_slot({literal(slot.name)});"
+        )
+        about = f"slot {slot.name}"
+        yield database_finding("inactive_replication_slot", snapshot.database, about, message, fix, severity)
+
+
 def maintenance_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
-    """Yield every bloat, sequence and wraparound finding of the snapshot."""
+    """Yield every bloat, sequence, wraparound, autovacuum and replication-slot finding of the snapshot."""
     yield from table_bloat(snapshot, thresholds)
     yield from sequence_near_max(snapshot, thresholds)
     yield from xid_wraparound(snapshot, thresholds)
+    yield from autovacuum_disabled(snapshot, thresholds)
+    yield from inactive_replication_slot(snapshot, thresholds)

@@ -34,6 +34,7 @@ from schemaadmin.pg.relations import (
     table_bloat_exact,
     tables,
 )
+from schemaadmin.pg.replication import ReplicationSlot, replication_slots
 from schemaadmin.pg.sequences import SequenceUsage, sequences
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
 from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
@@ -67,6 +68,7 @@ class Snapshot:
     sequences: list[SequenceUsage] = field(hash=False, default_factory=list)
     unvalidated_constraints: list[UnvalidatedConstraint] = field(hash=False, default_factory=list)
     databases: list[DatabaseAge] = field(hash=False, default_factory=list)
+    replication_slots: list[ReplicationSlot] = field(hash=False, default_factory=list)
 
     def scans_by_node(self, index: IndexInfo) -> dict[str, int]:
         """Return the index's scan count on each node (0 where a node does not know the index)."""
@@ -104,6 +106,7 @@ def take_snapshot(
         sequences=sequences(using=using),
         unvalidated_constraints=unvalidated_constraints(using=using),
         databases=database_ages(using=using),
+        replication_slots=replication_slots(using=using),
     )
 
 

@@ -30,6 +30,7 @@ class Thresholds:
     xid_age_warning_factor: float
     xid_age_critical_share: float
     mostly_null_min_fraction: float
+    replication_slot_critical_bytes: int
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> Thresholds:
