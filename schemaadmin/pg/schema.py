@@ -153,6 +153,13 @@ def _in_schemas[Row](
     return fetch_rows(row_class, statement, {"schemas": list(schemas)}, using=using, convert=convert)
 
 
+def _key_names(keys: str, relation: str) -> str:
+    """Return SQL for the names of a constraint's key columns in key order: conkey/conrelid or confkey/confrelid."""
+    ordered = "WITH ORDINALITY AS k(attnum, ord)"
+    name = f"JOIN pg_attribute AS a ON a.attrelid = con.{relation} AND a.attnum = k.attnum"
+    return f"ARRAY(SELECT a.attname FROM unnest(con.{keys}) {ordered} {name} ORDER BY k.ord)"  # noqa: S608 -- constants
+
+
 def schema_tables(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[TableInfo]:
     """Return the ordinary and partitioned tables of the given schemas."""
     return _in_schemas(
@@ -214,19 +221,14 @@ def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str =
     # PostgreSQL 18 records NOT NULL as constraints of type 'n'; partitions repeat their parent's constraints.
     return _in_schemas(
         ConstraintInfo,
-        """
+        f"""
         SELECT n.nspname AS schema,
                t.relname AS table,
                con.conname AS name,
                con.contype::text AS type,
                pg_get_constraintdef(con.oid) AS definition,
                con.convalidated AS validated,
-               ARRAY(
-                   SELECT a.attname
-                   FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-                   JOIN pg_attribute AS a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-                   ORDER BY k.ord
-               ) AS columns
+               {_key_names("conkey", "conrelid")} AS columns
         FROM pg_constraint AS con
         JOIN pg_class AS t ON t.oid = con.conrelid
         JOIN pg_namespace AS n ON n.oid = t.relnamespace
@@ -235,7 +237,7 @@ def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str =
           AND t.relkind IN ('r', 'p')
           AND n.nspname = ANY(%(schemas)s)
         ORDER BY n.nspname, t.relname, con.conname
-        """,
+        """,  # noqa: S608 -- constants, no input
         schemas,
         using,
         convert={"type": CONSTRAINT_TYPES.__getitem__},
@@ -246,24 +248,14 @@ def schema_foreign_keys(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str 
     """Return the foreign keys of tables in the given schemas: columns, the table and columns they reference."""
     return _in_schemas(
         ForeignKeyInfo,
-        """
+        f"""
         SELECT n.nspname AS schema,
                t.relname AS table,
                con.conname AS name,
-               ARRAY(
-                   SELECT a.attname
-                   FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-                   JOIN pg_attribute AS a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-                   ORDER BY k.ord
-               ) AS columns,
+               {_key_names("conkey", "conrelid")} AS columns,
                rn.nspname AS target_schema,
                rt.relname AS target_table,
-               ARRAY(
-                   SELECT a.attname
-                   FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-                   JOIN pg_attribute AS a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
-                   ORDER BY k.ord
-               ) AS target_columns,
+               {_key_names("confkey", "confrelid")} AS target_columns,
                con.confdeltype::text AS on_delete
         FROM pg_constraint AS con
         JOIN pg_class AS t ON t.oid = con.conrelid
@@ -274,7 +266,7 @@ def schema_foreign_keys(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str 
           AND con.conparentid = 0
           AND n.nspname = ANY(%(schemas)s)
         ORDER BY n.nspname, t.relname, con.conname
-        """,
+        """,  # noqa: S608 -- constants, no input
         schemas,
         using,
         convert={"on_delete": DELETE_ACTIONS.__getitem__},
