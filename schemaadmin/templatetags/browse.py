@@ -8,6 +8,7 @@ from typing import Any
 
 from django import template
 from django.http import QueryDict
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from schemaadmin.formats import when_html
@@ -31,6 +32,23 @@ def page_url(context: dict[str, Any], **changes: Any) -> str:
             query[key] = value
     encoded = query.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(
+    context: dict[str, Any], label: str, key: str, current: str, *, param: str = "order", css: str = ""
+) -> str:
+    """Return a <th> whose link orders a top-N list by key, largest first, saying so in aria-sort when it does."""
+    ordered = key == current
+    return format_html(
+        '<th scope="col" class="{}" aria-sort="{}"><a class="sort-link" href="{}">{}<span class="sort-mark" '
+        'aria-hidden="true">{}</span></a></th>',
+        css,
+        "descending" if ordered else "none",
+        page_url(context, **{param: key}),
+        label,
+        "▼" if ordered else "↕",
+    )
 
 
 @register.filter

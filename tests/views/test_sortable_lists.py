@@ -44,3 +44,25 @@ def test_an_unknown_sort_key_is_a_clear_400(client_as, url, bad):
     page = response.content.decode()
     assert "to sort by. Sort by one of:" in page
     assert "<script>" not in page
+
+
+def test_the_queries_headers_order_the_list_largest_first(client_as, plant):
+    """/queries/ orders a top-N list, largest first: each figure's header links to that order and says which one is."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from schemaadmin.services.workload.snapshots import take_snapshot
+
+    table = plant.table("sorted_queries", "id int PRIMARY KEY", rows=5, fill="i")
+    take_snapshot(now=timezone.now() - timedelta(minutes=20))
+    for _ in range(3):
+        plant.sql(f"SELECT count(*) FROM {table}")  # noqa: S608 -- a planted table
+    take_snapshot(now=timezone.now() - timedelta(minutes=10))
+    operator = client_as("operator")
+    page = operator.get("/queries/", {"window": "1h", "order": "calls"}).content.decode()
+    assert 'aria-sort="descending"' in header(page, "Calls")
+    assert 'aria-sort="none"' in header(page, "Mean") and "order=mean" in header(page, "Mean")
+    assert "window=1h" in header(page, "Mean")  # the other choices stay
+    bad = operator.get("/queries/", {"window": "1h", "order": "bogus"})
+    assert bad.status_code == 400 and "Select a valid choice" in bad.content.decode()
