@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["Named", "NamedOnTable", "OnTable", "Qualified"]
+__all__ = ["Named", "NamedOnTable", "OnTable", "Qualified", "split_qualified"]
 
 
 class InSchema(Protocol):
@@ -42,3 +42,9 @@ class Qualified:
     @property
     def qualified_table(self: OnTable) -> str:
         return f"{self.schema}.{self.table}"
+
+
+def split_qualified(qualified: str) -> tuple[str, str] | None:
+    """Return the schema and the name of "schema.name" (split at the first dot), or None when either is missing."""
+    schema, dot, name = qualified.partition(".")
+    return (schema, name) if dot and schema and name else None

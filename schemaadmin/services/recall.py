@@ -20,6 +20,7 @@ from schemaadmin.models import IndexRebuild, JobState, RecallCheck
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.jobs import backend_pid
+from schemaadmin.pg.names import split_qualified
 from schemaadmin.pg.recall import (
     SEARCH_SETTINGS,
     IndexTarget,
@@ -102,10 +103,10 @@ class RecallResult:
 
 
 def _split(qualified: str) -> tuple[str, str]:
-    schema, dot, name = qualified.partition(".")
-    if not dot or not schema or not name:
+    parts = split_qualified(qualified)
+    if parts is None:
         raise RecallRefused(f"Name the index as schema.name, e.g. public.my_index (got {qualified!r}).")
-    return schema, name
+    return parts
 
 
 def _check_bounds(k: int, samples: int, target: float) -> None:

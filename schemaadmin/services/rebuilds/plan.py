@@ -12,6 +12,7 @@ from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
 from schemaadmin.pg.index_builds import setting_reset_bytes
 from schemaadmin.pg.indexes import IndexInfo, indexes
+from schemaadmin.pg.names import split_qualified
 from schemaadmin.services.index_health.vectors import (
     HNSW_DEFAULT_EF_CONSTRUCTION,
     HNSW_DEFAULT_M,
@@ -100,9 +101,10 @@ class RebuildPlan:
 
 def find_index(qualified: str, *, using: str = "default") -> IndexInfo:
     """Return the index named schema.name, or refuse with a sentence saying it is not there."""
-    schema, dot, name = qualified.strip().partition(".")
-    if not dot or not schema or not name:
+    parts = split_qualified(qualified.strip())
+    if parts is None:
         raise RebuildRefused(f"Name the index as schema.name (got {qualified!r}).")
+    schema, name = parts
     index = catalog.index(schema, name, using=using)
     if index is not None:
         return index
