@@ -116,7 +116,7 @@ class Statement:
     under a short lock_timeout and tries again (pg/index_builds.run_with_lock_retries).
     """
 
-    query: sql.Composable
+    query: sql.Composed | sql.SQL
     retried: bool = False
 
     @property
