@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from schemaadmin.forms.browse import PageCursor
 from schemaadmin.forms.rebuilds import RebuildFilterForm, RebuildForm
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild
+from schemaadmin.paging import CursorError, KeysetOrder, keyset_page
 from schemaadmin.permissions import permission_required
+from schemaadmin.services.conversations import listing_total
 from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
     RebuildPlan,
@@ -24,43 +28,56 @@ from schemaadmin.services.rebuilds import (
     retry_rebuild,
     start_rebuild,
 )
-from schemaadmin.views.browsing import render_page
+from schemaadmin.views.browsing import cursor_from, render_page
 
 __all__ = ["rebuild_cancel", "rebuild_detail", "rebuild_list", "rebuild_new", "rebuild_retry"]
 
 LIST_TEMPLATE = "schemaadmin/rebuilds/list.html"
 NEW_TEMPLATE = "schemaadmin/rebuilds/new.html"
 DETAIL_TEMPLATE = "schemaadmin/rebuilds/detail.html"
-LATEST = 50
+LATEST = 50  # rebuilds per page
+# Newest first by id: ids are handed out in the order rebuilds are requested.
+REBUILD_ORDER = KeysetOrder("-id", (("k_id", lambda: F("id")),), descending=True)
 
 
 @permission_required("view_rebuilds")
 @require_GET
 def rebuild_list(request: HttpRequest) -> HttpResponse:
-    """List the latest rebuilds, newest first, filtered by state or index; active ones update themselves."""
+    """List rebuilds, newest first, a page at a time, filtered by state or index; active ones update themselves."""
     form = RebuildFilterForm(request.GET)
-    rebuilds = IndexRebuild.objects.select_related("requested_by", "cancelled_by").order_by("-created_at", "-id")
-    status = 200
-    if form.is_valid():
-        state, qualified = form.cleaned_data["state"], form.cleaned_data["index"]
-        if state == "active":
-            rebuilds = rebuilds.filter(state__in=ACTIVE_STATES)
-        elif state:
-            rebuilds = rebuilds.filter(state=state)
-        if qualified:
-            schema, _, name = qualified.partition(".")
-            rebuilds = rebuilds.filter(schema_name=schema, index_name=name)
-        rows = list(rebuilds[:LATEST])
-    else:
-        rows, status = [], 400
-    context = {
+    paging = PageCursor(request.GET)
+    rebuilds = IndexRebuild.objects.select_related("requested_by", "cancelled_by")
+    context: dict[str, Any] = {
         "form": form,
-        "rebuilds": rows,
+        "paging": paging,
+        "rebuilds": [],
         "latest": LATEST,
-        "polling": any(r.is_active for r in rows),
+        "polling": False,
         "can_rebuild": request.user.has_perm("schemaadmin.rebuild_index"),
     }
-    return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows", status=status)
+    if not (form.is_valid() & paging.is_valid()):
+        return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows", status=400)
+    state, qualified = form.cleaned_data["state"], form.cleaned_data["index"]
+    if state == "active":
+        rebuilds = rebuilds.filter(state__in=ACTIVE_STATES)
+    elif state:
+        rebuilds = rebuilds.filter(state=state)
+    if qualified:
+        schema, _, name = qualified.partition(".")
+        rebuilds = rebuilds.filter(schema_name=schema, index_name=name)
+    try:
+        cursor = cursor_from(paging.cleaned_data, REBUILD_ORDER)
+    except CursorError as exc:
+        context["cursor_error"] = str(exc)
+        return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows", status=400)
+    page = keyset_page(rebuilds, REBUILD_ORDER, cursor=cursor, size=LATEST)
+    context.update(
+        rebuilds=page.rows,
+        page=page,
+        total=listing_total(rebuilds),
+        polling=any(r.is_active for r in page.rows),
+    )
+    return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows")
 
 
 def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:

@@ -57,3 +57,18 @@ def test_a_big_list_shows_the_planners_estimate(people, client_as, settings):
     settings.SCHEMAADMIN = {**getattr(settings, "SCHEMAADMIN", {}), "EXACT_COUNT_BELOW": 5}
     shown = pager_text(client_as("support").get("/users/").content.decode())
     assert len(shown) == 1 and re.fullmatch(r"1–25 of ≈ [\d,]+ users", shown[0]), shown
+
+
+def test_rebuilds_come_a_page_at_a_time_with_the_one_pager(db, client_as):
+    from schemaadmin.models import IndexRebuild
+
+    IndexRebuild.objects.bulk_create(IndexRebuild(index_name=f"idx_{n}", state="succeeded") for n in range(60))
+    operator = client_as("operator")
+    first = operator.get("/rebuilds/")
+    assert pager_text(first.content.decode()) == ["1–50 of 60 rebuilds"]
+    assert len(first.context["rebuilds"]) == 50 and first.context["rebuilds"][0].index_name == "idx_59"
+    second = operator.get("/rebuilds/", {"after": first.context["page"].next_cursor})
+    assert pager_text(second.content.decode()) == ["51–60 of 60 rebuilds"]
+    assert [r.index_name for r in second.context["rebuilds"]][-1] == "idx_0"
+    bad = operator.get("/rebuilds/", {"after": "not-a-cursor"})
+    assert bad.status_code == 400 and "First page" in bad.content.decode()
