@@ -46,6 +46,18 @@ def test_each_findings_count_opens_a_list_of_that_many(planted, page, role_user,
     assert by_index["critical"] >= 1 and by_index["warning"] >= 1
     screenshot("findings-from-indexes")
 
+    # The findings page's own counts by severity open the same lists.
+    for severity, count in overview.items():
+        page.goto("/findings/")
+        link = page.get_by_test_id(f"count-{severity}")
+        if count == 0:
+            continue
+        assert int(re.search(r"\d+", link.inner_text()).group()) == count
+        link.click()
+        expect(page).to_have_url(re.compile(rf"/findings/\?.*severity={severity}"))
+        expect(page.get_by_test_id("findings-total")).to_have_text(str(count))
+        expect(page.locator("[data-testid=findings-table] tbody tr[data-code]")).to_have_count(min(count, PER_PAGE))
+
     # The filters narrow the same list in place (htmx) and the URL keeps them.
     page.goto("/findings/")
     page.get_by_label("Code").select_option("duplicate_index")
