@@ -172,3 +172,25 @@ def test_a_window_sums_exactly_the_snapshots_taken_in_it_even_after_pruning(orde
     # The running totals go on counting from what was pruned: a window after it still sums only its own.
     QuerySnapshot.objects.filter(taken_at__lte=now - timedelta(minutes=40)).delete()
     assert calls(35, 0) == 3 + 4 and calls(60, 0) == 3 + 4
+
+
+def test_a_summed_window_never_counts_another_alias_snapshots(orders, monkeypatch):
+    from schemaadmin.pg import query_history
+
+    monkeypatch.setattr(query_history, "ROWS_PER_PROBE", 10**9)  # the summed path whenever it may
+    now = timezone.now()
+    take_snapshot(now=now - timedelta(minutes=30))
+    orders(2)
+    delta = delta_of(take_snapshot(now=now - timedelta(minutes=20)), orders.table)
+    # Another alias's snapshot between ours, with a delta of the same key: its id falls inside our range.
+    other = QuerySnapshot.objects.create(
+        database_alias="elsewhere", taken_at=now - timedelta(minutes=15), stats_reset=now, dealloc=0
+    )
+    counters = dict.fromkeys(("total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written"), 0)
+    QueryStatDelta.objects.create(
+        snapshot=other, dbid=delta.dbid, userid=delta.userid, queryid=delta.queryid, calls=100, **counters
+    )
+    orders(3)
+    take_snapshot(now=now - timedelta(minutes=10))
+    rows = query_history.window_totals("default", now - timedelta(hours=1), now, limit=1000)
+    assert sum(row.calls for row in rows if row.queryid == delta.queryid) == 2 + 3
