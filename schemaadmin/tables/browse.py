@@ -341,6 +341,10 @@ class AuditTable(_BrowseTable):
         model = AuditEvent
         fields: tuple[str, ...] = ()
         empty_text = "No audit events match."
+        template_name = "schemaadmin/includes/health_table.html"  # "When" orders the log, newest or oldest first
+
+    keyset_column = "at"
+    keyset_order = "newest"  # the view sets the order in use
 
     def render_at(self, value: Any) -> str:
         return utc_time(value)

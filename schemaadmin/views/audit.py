@@ -14,8 +14,11 @@ from schemaadmin.services.conversations import listing_total
 from schemaadmin.tables.browse import AuditTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
-# Newest first by id: ids are handed out in time order, and the primary key index walks them.
-AUDIT_ORDER = KeysetOrder("-id", (("k_id", lambda: F("id")),), descending=True)
+# By id: ids are handed out in time order, and the primary key index walks them either way.
+AUDIT_ORDERS = {
+    "newest": KeysetOrder("-id", (("k_id", lambda: F("id")),), descending=True),
+    "oldest": KeysetOrder("id", (("k_id", lambda: F("id")),), descending=False),
+}
 TEMPLATE = "schemaadmin/audit/list.html"
 
 
@@ -25,14 +28,20 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     """List audit events, newest first, filtered by who, action, target and dates."""
     filters = AuditFilter(request.GET, queryset=AuditEvent.objects.all())
     paging = PageCursor(request.GET)
-    context: dict[str, object] = {"filters": filters, "paging": paging}
-    if not (filters.is_valid() & paging.is_valid()):
+    wanted = request.GET.get("order") or "newest"
+    context: dict[str, object] = {"filters": filters, "paging": paging, "order": wanted}
+    if wanted not in AUDIT_ORDERS:
+        context["order_error"] = f"There is no order “{wanted[:40]}”: the log is ordered newest or oldest first."
+    if not (filters.is_valid() & paging.is_valid()) or "order_error" in context:
         return render_page(request, TEMPLATE, context, partial="results", status=400)
+    order = AUDIT_ORDERS[wanted]
     try:
-        cursor = cursor_from(paging.cleaned_data, AUDIT_ORDER)
+        cursor = cursor_from(paging.cleaned_data, order)
     except CursorError as exc:
         context["cursor_error"] = str(exc)
         return render_page(request, TEMPLATE, context, partial="results", status=400)
-    page = keyset_page(filters.qs, AUDIT_ORDER, cursor=cursor, size=app_settings()["PAGE_SIZES"][1])
-    context.update(page=page, table=AuditTable(page.rows), total=listing_total(filters.qs))
+    page = keyset_page(filters.qs, order, cursor=cursor, size=app_settings()["PAGE_SIZES"][1])
+    table = AuditTable(page.rows)
+    table.keyset_order = wanted  # its "When" header says the order and links to the other one
+    context.update(page=page, table=table, total=listing_total(filters.qs))
     return render_page(request, TEMPLATE, context, partial="results")

@@ -66,3 +66,19 @@ def test_the_queries_headers_order_the_list_largest_first(client_as, plant):
     assert "window=1h" in header(page, "Mean")  # the other choices stay
     bad = operator.get("/queries/", {"window": "1h", "order": "bogus"})
     assert bad.status_code == 400 and "Select a valid choice" in bad.content.decode()
+
+
+def test_the_audit_logs_when_header_orders_it_newest_or_oldest_first(client_as):
+    from schemaadmin.models import AuditEvent
+
+    dba = client_as("dba")
+    AuditEvent.objects.bulk_create(AuditEvent(action="explain.run", target=f"explain:{n}") for n in range(3))
+    newest = dba.get("/audit/", {"action": "explain.run"})
+    assert 'aria-sort="descending"' in header(newest.content.decode(), "When")
+    assert "order=oldest" in header(newest.content.decode(), "When")
+    assert [e.target for e in newest.context["page"].rows] == ["explain:2", "explain:1", "explain:0"]
+    oldest = dba.get("/audit/", {"action": "explain.run", "order": "oldest"}, **HTMX)
+    assert 'aria-sort="ascending"' in header(oldest.content.decode(), "When")
+    assert [e.target for e in oldest.context["page"].rows] == ["explain:0", "explain:1", "explain:2"]
+    bad = dba.get("/audit/", {"order": "-at; DROP"})
+    assert bad.status_code == 400 and "There is no order" in bad.content.decode()
