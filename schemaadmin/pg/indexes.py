@@ -19,6 +19,7 @@ __all__ = [
     "IndexInfo",
     "IndexKeyFacts",
     "IndexUsage",
+    "WastedSpace",
     "btree_bloat",
     "btree_bloat_exact",
     "foreign_keys",
@@ -399,13 +400,12 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class BtreeBloat:
-    schema: str
-    name: str
+class WastedSpace:
+    """What a bloat measurement (real_bytes on disk, expected_bytes packed) says is wasted."""
+
+    __slots__ = ()
     real_bytes: int
     expected_bytes: int
-    exact: bool  # measured with pgstattuple's pgstatindex() rather than estimated from statistics
 
     @property
     def wasted_bytes(self) -> int:
@@ -414,6 +414,15 @@ class BtreeBloat:
     @property
     def wasted_ratio(self) -> float:
         return self.wasted_bytes / self.real_bytes if self.real_bytes else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BtreeBloat(WastedSpace):
+    schema: str
+    name: str
+    real_bytes: int
+    expected_bytes: int
+    exact: bool  # measured with pgstattuple's pgstatindex() rather than estimated from statistics
 
 
 def btree_bloat(*, table: tuple[str, str] | None = None, using: str = "default") -> list[BtreeBloat]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows
-from schemaadmin.pg.indexes import fillfactor_sql
+from schemaadmin.pg.indexes import WastedSpace, fillfactor_sql
 
 __all__ = [
     "DatabaseAge",
@@ -282,20 +282,12 @@ def database_ages(*, using: str = "default") -> list[DatabaseAge]:
 
 
 @dataclass(frozen=True, slots=True)
-class TableBloat:
+class TableBloat(WastedSpace):
     schema: str
     name: str
     real_bytes: int  # the heap (main fork) on disk
     expected_bytes: int  # what its live rows would take packed at the table's fillfactor
     exact: bool  # measured with pgstattuple_approx() rather than estimated from statistics
-
-    @property
-    def wasted_bytes(self) -> int:
-        return max(self.real_bytes - self.expected_bytes, 0)
-
-    @property
-    def wasted_ratio(self) -> float:
-        return self.wasted_bytes / self.real_bytes if self.real_bytes else 0.0
 
 
 _USER_TABLES_SQL = """
