@@ -425,8 +425,10 @@ class BtreeBloat(WastedSpace):
     exact: bool  # measured with pgstattuple's pgstatindex() rather than estimated from statistics
 
 
-def btree_bloat(*, table: tuple[str, str] | None = None, using: str = "default") -> list[BtreeBloat]:
-    """Estimate each valid btree's size when packed at its fillfactor, from row counts and column widths.
+def btree_bloat(
+    *, table: tuple[str, str] | None = None, min_bytes: int = 0, using: str = "default"
+) -> list[BtreeBloat]:
+    """Estimate each valid btree of at least min_bytes packed at its fillfactor, from row counts and column widths.
 
     Indexes whose columns have no statistics yet (never analyzed) are left out rather than guessed.
     """
@@ -451,6 +453,8 @@ def btree_bloat(*, table: tuple[str, str] | None = None, using: str = "default")
             WHERE i.indisvalid
               AND {SYSTEM_SCHEMAS_SQL}
               AND {ONE_TABLE_SQL}
+              -- smaller ones cannot waste enough to be reported: their pg_stats rows are never read
+              AND pg_relation_size(ic.oid) >= %(min_bytes)s
             GROUP BY i.indexrelid
         ),
         sizes AS (
@@ -480,14 +484,17 @@ def btree_bloat(*, table: tuple[str, str] | None = None, using: str = "default")
         FROM sizes
         ORDER BY schema, name
         """,  # noqa: S608 -- constants, no input
-        table_params(table),
+        {**table_params(table), "min_bytes": min_bytes},
         using=using,
     )
 
 
-def btree_bloat_exact(*, table: tuple[str, str] | None = None, using: str = "default") -> list[BtreeBloat]:
-    """Measure each valid btree's leaf density with pgstattuple's pgstatindex(); needs the extension and its privilege
-    (DatabaseStatistics.pgstatindex_usable).
+def btree_bloat_exact(
+    *, table: tuple[str, str] | None = None, min_bytes: int = 0, using: str = "default"
+) -> list[BtreeBloat]:
+    """Measure the leaf density of each valid btree of at least min_bytes with pgstattuple's pgstatindex().
+
+    Needs the extension and its privilege (DatabaseStatistics.pgstatindex_usable).
 
     This reads every index in full: slower than btree_bloat(), exact where that one estimates.
     """
@@ -513,9 +520,10 @@ def btree_bloat_exact(*, table: tuple[str, str] | None = None, using: str = "def
           AND ic.relkind = 'i'
           AND {SYSTEM_SCHEMAS_SQL}
           AND {ONE_TABLE_SQL}
+          AND pg_relation_size(ic.oid) >= %(min_bytes)s
         ORDER BY n.nspname, ic.relname
         """,  # noqa: S608 -- constants, no input
-        table_params(table),
+        {**table_params(table), "min_bytes": min_bytes},
         using=using,
     )
 

@@ -55,32 +55,38 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
     return fetch_rows(
         VectorColumn,
         """
-        SELECT n.nspname AS schema,
-               c.relname AS table,
-               a.attname AS column,
-               a.attnum::int AS attnum,
-               t.typname AS type,
-               CASE WHEN a.atttypmod > 0 THEN a.atttypmod END AS dimensions,
-               CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
-               pg_relation_size(c.oid) > 0 AS has_data,
+        -- The few vector columns first, then their pg_stats rows: joined in one step, the planner may read pg_stats
+        -- (a view checking privileges row by row) for every column of every table.
+        WITH vector_column AS MATERIALIZED (
+            SELECT n.nspname, c.relname, c.oid, c.reltuples, a.attname, a.attnum, a.atttypmod, t.typname
+            FROM pg_attribute AS a
+            JOIN pg_class AS c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'm')
+            JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            JOIN pg_type AS t ON t.oid = a.atttypid
+            JOIN pg_depend AS ext_dep
+              ON ext_dep.classid = 'pg_type'::regclass
+             AND ext_dep.objid = t.oid
+             AND ext_dep.deptype = 'e'
+            JOIN pg_extension AS e ON e.oid = ext_dep.refobjid AND e.extname = 'vector'
+            WHERE a.attnum > 0
+              AND NOT a.attisdropped
+              AND t.typname IN ('vector', 'halfvec', 'sparsevec')
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+        )
+        SELECT v.nspname AS schema,
+               v.relname AS table,
+               v.attname AS column,
+               v.attnum::int AS attnum,
+               v.typname AS type,
+               CASE WHEN v.atttypmod > 0 THEN v.atttypmod END AS dimensions,
+               CASE WHEN v.reltuples < 0 THEN NULL ELSE v.reltuples::bigint END AS estimated_rows,
+               pg_relation_size(v.oid) > 0 AS has_data,
                st.null_frac::float8 AS null_fraction
-        FROM pg_attribute AS a
-        JOIN pg_class AS c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'm')
-        JOIN pg_namespace AS n ON n.oid = c.relnamespace
-        JOIN pg_type AS t ON t.oid = a.atttypid
-        JOIN pg_depend AS ext_dep
-          ON ext_dep.classid = 'pg_type'::regclass
-         AND ext_dep.objid = t.oid
-         AND ext_dep.deptype = 'e'
-        JOIN pg_extension AS e ON e.oid = ext_dep.refobjid AND e.extname = 'vector'
+        FROM vector_column AS v
         LEFT JOIN pg_stats AS st
-               ON st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = a.attname
+               ON st.schemaname = v.nspname AND st.tablename = v.relname AND st.attname = v.attname
               AND NOT st.inherited
-        WHERE a.attnum > 0
-          AND NOT a.attisdropped
-          AND t.typname IN ('vector', 'halfvec', 'sparsevec')
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-        ORDER BY n.nspname, c.relname, a.attnum
+        ORDER BY v.nspname, v.relname, v.attnum
         """,
         using=using,
     )

@@ -86,6 +86,20 @@ def test_btree_bloat_skips_indexes_without_statistics(plant):
     assert measured["a_id"].real_bytes > 0 and 0 <= measured["a_id"].wasted_ratio < 0.5
 
 
+def test_btree_bloat_measures_only_indexes_big_enough_to_matter(plant):
+    s = plant.schema
+    plant.table("small", "id int", rows=100, fill="i")
+    plant.table("big", "id int", rows=20_000, fill="i")
+    plant.sql(f"CREATE INDEX small_id ON {s}.small (id)")
+    plant.sql(f"CREATE INDEX big_id ON {s}.big (id)")
+    plant.sql(f"ANALYZE {s}.small")
+    plant.sql(f"ANALYZE {s}.big")
+    sizes = {b.name: b.real_bytes for b in btree_bloat() if b.schema == s}
+    assert sizes["small_id"] < sizes["big_id"]
+    kept = {b.name for b in btree_bloat(min_bytes=sizes["big_id"]) if b.schema == s}
+    assert kept == {"big_id"}
+
+
 def test_each_question_is_one_query_however_many_indexes(plant):
     s = plant.schema
     for n in range(30):

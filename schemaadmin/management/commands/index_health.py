@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -19,9 +21,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+@cache
+def _field_reader(row_type: type) -> tuple[tuple[str, ...], attrgetter[Any]]:
+    names = tuple(f.name for f in fields(row_type))
+    return names, attrgetter(*names)
+
+
 def _shallow(row: Any) -> dict[str, Any]:
     """Return a dataclass row's fields as a dict (asdict() deep-copies: ten times slower on 3,000 indexes)."""
-    return {f.name: getattr(row, f.name) for f in fields(row)}
+    names, read = _field_reader(type(row))
+    values = read(row)
+    return dict(zip(names, values if len(names) > 1 else (values,), strict=True))
 
 
 def report_as_json(report: HealthReport) -> dict[str, Any]:

@@ -137,7 +137,12 @@ def health_report(
     The framework's tables are left out when hide_framework says so (None: the HIDE_FRAMEWORK_TABLES setting).
     """
     thresholds = thresholds or Thresholds.from_settings()
-    snapshot = take_snapshot(using=using, nodes=nodes, table_bloat_min_bytes=thresholds.table_bloat_min_bytes)
+    snapshot = take_snapshot(
+        using=using,
+        nodes=nodes,
+        table_bloat_min_bytes=thresholds.table_bloat_min_bytes,
+        bloat_min_bytes=thresholds.bloat_min_bytes,
+    )
     report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds))
     if hide_framework is None:
         hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]

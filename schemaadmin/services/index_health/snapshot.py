@@ -76,11 +76,16 @@ class Snapshot:
 
 
 def take_snapshot(
-    *, using: str = "default", nodes: list[str] | None = None, table_bloat_min_bytes: int | None = None
+    *,
+    using: str = "default",
+    nodes: list[str] | None = None,
+    table_bloat_min_bytes: int | None = None,
+    bloat_min_bytes: int | None = None,
 ) -> Snapshot:
     """Read indexes, tables, constraints, sequences, ages and bloat from using, and index usage from every node.
 
-    Heaps smaller than table_bloat_min_bytes (default: the setting) are not measured for bloat.
+    Heaps smaller than table_bloat_min_bytes, and btrees smaller than bloat_min_bytes, are not measured for bloat
+    (defaults: the settings): they cannot waste that much.
     """
     validated_alias(using)
     node_aliases = _node_aliases(using, nodes)
@@ -90,6 +95,8 @@ def take_snapshot(
     measure_tables = table_bloat_exact if statistics.pgstattuple_approx_usable else table_bloat
     if table_bloat_min_bytes is None:
         table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
+    if bloat_min_bytes is None:
+        bloat_min_bytes = app_settings()["BLOAT_MIN_BYTES"]
     usage = _node_usage(using, node_aliases, statistics, index_list)
     return Snapshot(
         database=using,
@@ -98,7 +105,7 @@ def take_snapshot(
         tables=_with_index_bytes(tables(measure_indexes=False, using=using), index_list),
         foreign_keys=foreign_keys(using=using),
         vector_columns=vector_columns(using=using),
-        bloat={f"{b.schema}.{b.name}": b for b in measure(using=using)},
+        bloat={f"{b.schema}.{b.name}": b for b in measure(min_bytes=bloat_min_bytes, using=using)},
         nodes=usage,
         activity=activity_facts(using=using),
         table_bloat={f"{b.schema}.{b.name}": b for b in measure_tables(min_bytes=table_bloat_min_bytes, using=using)},
