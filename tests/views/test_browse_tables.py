@@ -12,8 +12,8 @@ from django.test import RequestFactory
 from django.test.html import parse_html
 from django.urls import clear_script_prefix, reverse, set_script_prefix
 
-from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
-from schemaadmin.tables.browse import AuditTable, ConversationTable, SearchHitTable, UserTable, object_url
+from schemaadmin.models import ChatUser, Conversation, Message
+from schemaadmin.tables.browse import ConversationTable, SearchHitTable, UserTable, object_url
 from schemaadmin.templatetags.browse import browse_table
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -54,21 +54,6 @@ def _hits() -> list[Message]:
     return hits
 
 
-def _audit() -> list[AuditEvent]:
-    return [
-        AuditEvent(
-            id=1,
-            actor_username="d<b>a",
-            action="conversation.view",
-            target="conversation:7&<x>",
-            at=T0,
-            detail={"before": 12, "user_id": "x<y"},
-            ip_address="10.0.0.1",
-        ),
-        AuditEvent(id=2, actor_username="", action="user.view", target="user:1", at=T0, detail={}, ip_address=None),
-    ]
-
-
 def _with_render_table(table) -> str:
     request = RequestFactory().get("/conversations/")
     return Template("{% load django_tables2 %}{% render_table table %}").render(
@@ -76,12 +61,13 @@ def _with_render_table(table) -> str:
     )
 
 
+# The tables pages render with {% browse_table %} (the audit log goes through {% render_table %} and its sortable
+# "When" header, so it is not among them).
 TABLES = {
     "conversations": lambda: ConversationTable(_conversations()),
     "a user's conversations": lambda: ConversationTable(_conversations(), exclude=("user",)),
     "search hits": lambda: SearchHitTable(_hits()),
     "users": lambda: UserTable(_users()),
-    "audit": lambda: AuditTable(_audit()),
     "own attrs and default": lambda: UserTable(_users(), attrs={"class": "t", "td": {"data-x": "1"}}, default="n/a"),
     "empty": lambda: ConversationTable([]),
     "empty users": lambda: UserTable([]),
