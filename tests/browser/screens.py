@@ -63,13 +63,19 @@ def run_knn_preset(page: Page, base_url: str) -> None:
     )
 
 
+# Resolves once web fonts are in and two frames have been painted since: what the scripts drew is on screen.
+PAINTED_JS = """() => document.fonts.ready.then(
+    () => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve))))"""
+
+
 def settle(page: Page) -> None:
     """Wait for the page's requests and scripts (charts, PEV2, the diagram) to finish."""
     try:
         page.wait_for_load_state("networkidle", timeout=SETTLE_MS)
     except PlaywrightTimeout:  # a polling page never goes idle; take it as it is
         pass
-    page.wait_for_timeout(300)  # charts animate in; reduced motion is asked for, this is the margin
+    # Charts draw without animation; two animation frames are the browser's own "what was drawn is painted".
+    page.evaluate(PAINTED_JS)
 
 
 def main(argv: list[str] | None = None) -> int:
