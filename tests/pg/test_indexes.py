@@ -74,29 +74,28 @@ def test_foreign_keys_list_their_columns_in_order(plant):
     assert key.referenced_table == f"{s}.p"
 
 
+def _indexed_table(plant, name: str, rows: int, *, analyzed: bool = True) -> None:
+    """Plant table name with rows ids and a btree name_id over them, analyzed unless told otherwise."""
+    plant.table(name, "id int", rows=rows, fill="i")
+    plant.sql(f"CREATE INDEX {name}_id ON {plant.schema}.{name} (id)")
+    if analyzed:
+        plant.sql(f"ANALYZE {plant.schema}.{name}")
+
+
 def test_btree_bloat_skips_indexes_without_statistics(plant):
-    s = plant.schema
-    plant.table("a", "id int", rows=1000, fill="i")
-    plant.table("b", "id int", rows=1000, fill="i")
-    plant.sql(f"CREATE INDEX a_id ON {s}.a (id)")
-    plant.sql(f"CREATE INDEX b_id ON {s}.b (id)")
-    plant.sql(f"ANALYZE {s}.a")
-    measured = {b.name: b for b in btree_bloat() if b.schema == s}
+    _indexed_table(plant, "a", 1000)
+    _indexed_table(plant, "b", 1000, analyzed=False)
+    measured = {b.name: b for b in btree_bloat() if b.schema == plant.schema}
     assert set(measured) == {"a_id"}
     assert measured["a_id"].real_bytes > 0 and 0 <= measured["a_id"].wasted_ratio < 0.5
 
 
 def test_btree_bloat_measures_only_indexes_big_enough_to_matter(plant):
-    s = plant.schema
-    plant.table("small", "id int", rows=100, fill="i")
-    plant.table("big", "id int", rows=20_000, fill="i")
-    plant.sql(f"CREATE INDEX small_id ON {s}.small (id)")
-    plant.sql(f"CREATE INDEX big_id ON {s}.big (id)")
-    plant.sql(f"ANALYZE {s}.small")
-    plant.sql(f"ANALYZE {s}.big")
-    sizes = {b.name: b.real_bytes for b in btree_bloat() if b.schema == s}
+    _indexed_table(plant, "small", 100)
+    _indexed_table(plant, "big", 20_000)
+    sizes = {b.name: b.real_bytes for b in btree_bloat() if b.schema == plant.schema}
     assert sizes["small_id"] < sizes["big_id"]
-    kept = {b.name for b in btree_bloat(min_bytes=sizes["big_id"]) if b.schema == s}
+    kept = {b.name for b in btree_bloat(min_bytes=sizes["big_id"]) if b.schema == plant.schema}
     assert kept == {"big_id"}
 
 
