@@ -49,7 +49,16 @@ class ListControls(PageCursor):
     """Search text, order, page size and the page cursor of a keyset-paged list."""
 
     q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, label="Search messages")
-    sort = forms.ChoiceField(choices=ORDER_CHOICES, required=False, label="Sort by")
+    sort = forms.ChoiceField(
+        choices=ORDER_CHOICES,
+        required=False,
+        label="Sort by",
+        error_messages={
+            "invalid_choice": "Select a valid choice. There is no order “%(value)s”: sort by "
+            + ", ".join(name for name, _ in ORDER_CHOICES)
+            + " (“-” first: newest or largest first)."
+        },
+    )
     size = forms.TypedChoiceField(coerce=int, choices=_page_size_choices, required=False, label="Per page")
 
     def clean_q(self) -> str:

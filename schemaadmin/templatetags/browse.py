@@ -51,6 +51,22 @@ def sort_header(
     )
 
 
+def two_way_sort_header(context: dict[str, Any], label: str, key: str, current: str, *, param: str, attrs: str) -> str:
+    """Return a <th> whose link orders a keyset list by key: largest or newest first, then (clicked again) the other
+    way round; current is the order in use ("-key" descending, "key" ascending). A new order starts at page one."""
+    direction = "descending" if current == f"-{key}" else "ascending" if current == key else "none"
+    wanted = key if direction == "descending" else f"-{key}"
+    return format_html(
+        '<th {} scope="col" aria-sort="{}"><a class="sort-link" href="{}">{}<span class="sort-mark" '
+        'aria-hidden="true">{}</span></a></th>',
+        attrs,
+        direction,
+        page_url(context, **{param: wanted, "after": None, "before": None}),
+        label,
+        {"descending": "▼", "ascending": "▲"}.get(direction, "↕"),
+    )
+
+
 @register.filter
 def message_body(content: str) -> SafeString:
     """Return message text as HTML: everything escaped, ``` fences as code blocks, newlines kept by CSS."""
@@ -104,8 +120,29 @@ def browse_table(table: Any) -> SafeString:
     return table.as_page_html()
 
 
+@register.simple_tag(takes_context=True)
+def sorted_browse_table(context: dict[str, Any], table: Any, current: str, *, param: str = "sort") -> SafeString:
+    """Render a browsing table as browse_table does, its table.sort_keys columns' headers ordering the list."""
+    headers = {}
+    for name, key in table.sort_keys.items():
+        bound = table.columns[name]
+        headers[name] = two_way_sort_header(
+            context, str(bound.header), key, current, param=param, attrs=bound.attrs["th"].as_html()
+        )
+    return table.as_page_html(headers=headers)
+
+
 # One formatter for counts, shared with the overview's humanize_extras.
 register.filter("thousands", thousands)
 
 
-__all__ = ["browse_table", "is_long", "message_body", "page_url", "preview", "utc_time"]
+__all__ = [
+    "browse_table",
+    "is_long",
+    "message_body",
+    "page_url",
+    "preview",
+    "sorted_browse_table",
+    "two_way_sort_header",
+    "utc_time",
+]

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from tests.views.test_conversations import chat  # noqa: F401 -- the fixture
+
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # page -> (a sortable column, its header)
 SORTABLE = {"/indexes/": ("size_bytes", "Size"), "/tables/": ("total_bytes", "Size"), "/findings/": ("code", "Finding")}
@@ -82,3 +84,33 @@ def test_the_audit_logs_when_header_orders_it_newest_or_oldest_first(client_as):
     assert [e.target for e in oldest.context["page"].rows] == ["explain:0", "explain:1", "explain:2"]
     bad = dba.get("/audit/", {"order": "-at; DROP"})
     assert bad.status_code == 400 and "There is no order" in bad.content.decode()
+
+
+def test_the_conversation_headers_order_the_list_both_ways_through_its_indexes(client_as, chat):  # noqa: F811
+    """Each header of /conversations/ that has an index of its own sorts the keyset list: newest/largest first,
+    then the other way; the header in use says so, and another page's cursor is dropped."""
+    support = client_as("support")
+    page = support.get("/conversations/").content.decode()
+    assert 'aria-sort="descending"' in header(page, "Last activity")  # the default order
+    assert "sort=activity" in header(page, "Last activity")
+    for label, key in (("Created", "created"), ("Messages", "messages"), ("Tokens", "tokens")):
+        assert 'aria-sort="none"' in header(page, label) and f"sort=-{key}" in header(page, label)
+    first = support.get("/conversations/", {"sort": "-created", "size": 25})
+    cursor = first.context["page"].next_cursor
+    paged = support.get("/conversations/", {"sort": "-created", "size": 25, "after": cursor}).content.decode()
+    created = header(paged, "Created")
+    assert 'aria-sort="descending"' in created and "sort=created" in created
+    assert "after=" not in created and "size=25" in created
+    ascending = support.get("/conversations/", {"sort": "created"}, **HTMX).content.decode()
+    assert 'aria-sort="ascending"' in header(ascending, "Created")
+    rows = support.get("/conversations/", {"sort": "created"}).context["page"].rows
+    assert [c.created_at for c in rows] == sorted(c.created_at for c in rows)
+    # The search's hits have one order (newest first): no sorting headers there.
+    assert "sort-link" not in support.get("/conversations/", {"q": "refund"}).content.decode()
+
+
+def test_an_unknown_conversation_order_is_a_400_naming_the_orders(client_as):
+    response = client_as("support").get("/conversations/", {"sort": "<b>content</b>"}, **HTMX)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "There is no order" in page and "-activity, activity, -created" in page and "<b>" not in page
