@@ -11,8 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -100,6 +102,20 @@ def test_dockerfile_builds_front_end_and_static_files():
     ignored = (BASE_DIR / ".dockerignore").read_text().split()
     for path in (".venv", "node_modules", ".pgdata", ".secret_key", "staticfiles", ".git"):
         assert path in ignored
+
+
+def test_the_wheel_declares_every_data_file_the_package_reads():
+    # The image installs the package (`pip install .`); setuptools packs only .py files unless told otherwise.
+    declared = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["tool"]["setuptools"].get("package-data", {})
+    for package in ("schemaadmin", "config"):
+        root = BASE_DIR / package
+        data = [
+            path.relative_to(root).as_posix()
+            for path in root.rglob("*")
+            if path.is_file() and path.suffix not in (".py", ".pyc")
+        ]
+        missing = [name for name in data if not any(fnmatch(name, glob) for glob in declared.get(package, []))]
+        assert not missing, f"{package}: add to [tool.setuptools.package-data]: {missing}"
 
 
 # The web command, run locally: collectstatic, migrate, gunicorn, against the test database.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.http import QueryDict
@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from schemaadmin.services.workload.query_stats import MAX_DURATION, parse_duration
 
-__all__ = ["LIMITS", "ORDER_CHOICES", "WINDOW_CHOICES", "QueryWindowForm", "previous_window"]
+__all__ = ["LIMITS", "ORDER_CHOICES", "WINDOW_CHOICES", "Filters", "QueryWindowForm", "previous_window"]
+
+
+class Filters(TypedDict):
+    """The database and role a page is narrowed to (None: all), as the query statistics services take them."""
+
+    database: str | None
+    role: str | None
+
 
 WINDOW_CHOICES = (
     ("1h", "Last hour"),
@@ -90,7 +98,8 @@ class QueryWindowForm(forms.Form):
             return data["start"], data.get("end") or now
         return now - parse_duration(data["window"]), now
 
-    def filters(self) -> dict[str, str | None]:
+    def filters(self) -> Filters:
+        """Return the validated database and role filters."""
         return {"database": self.cleaned_data.get("database") or None, "role": self.cleaned_data.get("role") or None}
 
 

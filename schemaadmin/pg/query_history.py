@@ -320,7 +320,7 @@ def _summed_window(prefix: str, params: dict[str, Any], using: str) -> bool:
     params[f"{prefix}first"], params[f"{prefix}last"] = size.first_id, size.last_id
     # The range is the window's own snapshots when no other alias's ids fall between them (the summed SQL then
     # needs no second filter, which would make the planner expect one row and nest loops over thousands).
-    own = size.first_id is None or size.last_id - size.first_id + 1 == size.snapshots
+    own = size.first_id is None or size.last_id is None or size.last_id - size.first_id + 1 == size.snapshots
     return own and size.deltas <= ROWS_PER_PROBE * size.candidates
 
 

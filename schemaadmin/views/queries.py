@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
@@ -24,7 +26,7 @@ REGRESSIONS_TEMPLATE = "schemaadmin/queries/regressions.html"
 _BIGINT = (-(2**63), 2**63 - 1)
 
 
-def _bound(request: HttpRequest, **empty: object) -> tuple[QueryWindowForm, dict[str, object]]:
+def _bound(request: HttpRequest, **empty: object) -> tuple[QueryWindowForm, dict[str, Any]]:
     """Return the window form bound to the request, and the page's context with the result keys empty."""
     state = availability()
     databases, roles = filter_choices() if state.state != "unreachable" else ([], [])

@@ -66,12 +66,12 @@ def _note(shared: dict[str, tuple[str, ...]]) -> str:
 def schema_notes(statements: Iterable[tuple[int, str]], *, using: str = "default") -> dict[int, str]:
     """Return, by queryid, a sentence for each (queryid, text) of the alias's database whose tables' names are in
     more than one schema there (PostgreSQL 18+ counts them as one statement); statements without are left out."""
-    statements = [(queryid, _identifiers(text)) for queryid, text in statements]
-    if not statements or server_version(using) < QUERYID_BY_NAME_FROM:
+    named = [(queryid, _identifiers(text)) for queryid, text in statements]
+    if not named or server_version(using) < QUERYID_BY_NAME_FROM:
         return {}
-    shared = same_named_relations(set().union(*(names for _, names in statements)), using=using)
+    shared = same_named_relations(set().union(*(names for _, names in named)), using=using)
     notes = {}
-    for queryid, names in statements:
+    for queryid, names in named:
         mine = {name: shared[name] for name in names if name in shared}
         if mine:
             notes[queryid] = _note(mine)
