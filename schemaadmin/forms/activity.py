@@ -7,16 +7,37 @@ from django import forms
 from schemaadmin.forms.fields import CHECK_BOX
 from schemaadmin.pg.activity import MAX_PID
 
-__all__ = ["ActivityViewForm", "SignalForm"]
+__all__ = ["SESSION_SORTS", "ActivityViewForm", "SignalForm"]
 
 PID_MESSAGE = f"A process id is a whole number from 1 to {MAX_PID:,}, as the pid column shows it."
 
 
+# The sessions table's sortable columns (URL key -> header); "-" before a key sorts it descending.
+SESSION_SORTS = {
+    "state": "State",
+    "role": "Role",
+    "database": "Database",
+    "wait": "Waiting for",
+    "duration": "Duration",
+}
+_SORT_CHOICES = [("", "")] + [(f"{sign}{key}", key) for key in SESSION_SORTS for sign in ("", "-")]
+
+
 class ActivityViewForm(forms.Form):
-    """The page's own options: paused (no refresh), all (idle sessions and PostgreSQL's own processes too)."""
+    """The page's own options: paused (no refresh), all (idle sessions and PostgreSQL's own processes too), and
+    the column the sessions are sorted by (none: lock waiters and active sessions first, as the report reads them)."""
 
     paused = forms.BooleanField(required=False)
     all = forms.BooleanField(required=False)
+    sort = forms.ChoiceField(
+        required=False,
+        choices=_SORT_CHOICES,
+        error_messages={
+            "invalid_choice": "There is no column “%(value)s” to sort the sessions by. Sort by one of: "
+            + ", ".join(f"{key} ({label})" for key, label in SESSION_SORTS.items())
+            + "; “-” before it sorts descending."
+        },
+    )
 
 
 class SignalForm(forms.Form):

@@ -106,23 +106,24 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
     if row.blocking:
         waiting += f'<div class="small">blocks {", ".join(map(str, row.blocking))}</div>'
     actions = ""
-    if can_signal:
+    if can_signal and _signallable(row):
+        # In the first column, beside the pid: on a laptop the table scrolls sideways and a last column is out of view.
         actions = (
-            f'<td class="text-nowrap"><a class="btn btn-sm btn-outline-warning" href="{cancel}?pid={s.pid}" '
+            f'<div class="session-actions"><a class="btn btn-sm btn-outline-warning" href="{cancel}?pid={s.pid}" '
             f'aria-label="Cancel pid {s.pid}">Cancel…</a> <a class="btn btn-sm btn-outline-danger" '
-            f'href="{terminate}?pid={s.pid}" aria-label="Terminate pid {s.pid}">Terminate…</a></td>'
-            if _signallable(row)
-            else '<td class="text-nowrap"></td>'
+            f'href="{terminate}?pid={s.pid}" aria-label="Terminate pid {s.pid}">Terminate…</a></div>'
         )
-    statement = escape(duration_text(s.query_seconds)) if s.state == "active" else ""
+    duration = row.duration_seconds
+    took = escape(duration_text(duration)) if duration is not None and (s.state or s.backend_type) else ""
+    since = "" if not took or s.state == "active" else '<div class="small text-body-secondary">in this state</div>'
     return (
-        f'<tr data-pid="{s.pid}"{tone}><td class="font-monospace">{s.pid}{own}</td>'
+        f'<tr data-pid="{s.pid}"{tone}><td class="font-monospace text-nowrap">{s.pid}{own}{actions}</td>'
         f"<td>{escape(s.state or s.backend_type)}{flags}{kind}</td>"
-        f'<td>{escape(s.role or "—")}<div class="small text-body-secondary">{escape(s.database or "")}</div></td>'
+        f"<td>{escape(s.role or '—')}</td><td>{escape(s.database or '—')}</td>"
         f'<td>{escape(s.application or "—")}<div class="small text-body-secondary">{escape(s.client)}</div></td>'
-        f'<td>{waiting}</td><td class="text-end text-nowrap">{statement}</td>'
+        f'<td>{waiting}</td><td class="text-end text-nowrap">{took}{since}</td>'
         f'<td class="text-end text-nowrap">{escape(duration_text(s.xact_seconds))}</td>'
-        f'<td class="activity-query">{_query(row)}</td>{actions}</tr>'
+        f'<td class="activity-query">{_query(row)}</td></tr>'
     )
 
 

@@ -51,7 +51,10 @@ def sort_header(
     )
 
 
-def two_way_sort_header(context: dict[str, Any], label: str, key: str, current: str, *, param: str, attrs: str) -> str:
+@register.simple_tag(takes_context=True)
+def two_way_sort_header(
+    context: dict[str, Any], label: str, key: str, current: str, *, param: str = "sort", attrs: str = ""
+) -> str:
     """Return a <th> whose link orders a keyset list by key: largest or newest first, then (clicked again) the other
     way round; current is the order in use ("-key" descending, "key" ascending). A new order starts at page one."""
     direction = "descending" if current == f"-{key}" else "ascending" if current == key else "none"
@@ -59,7 +62,7 @@ def two_way_sort_header(context: dict[str, Any], label: str, key: str, current: 
     return format_html(
         '<th {} scope="col" aria-sort="{}"><a class="sort-link" href="{}">{}<span class="sort-mark" '
         'aria-hidden="true">{}</span></a></th>',
-        attrs,
+        mark_safe(attrs),  # attribute markup from the template or django-tables2's AttributeDict.as_html()
         direction,
         page_url(context, **{param: wanted, "after": None, "before": None}),
         label,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +16,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.forms.activity import ActivityViewForm, SignalForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.workload.activity import (
+    SessionRow,
     Signal,
     SignalPlan,
     SignalRefusal,
@@ -23,10 +26,43 @@ from schemaadmin.services.workload.activity import (
 )
 from schemaadmin.views.browsing import render_page
 
-__all__ = ["activity", "signal_session"]
+__all__ = ["activity", "signal_session", "sorted_rows"]
 
 PAGE_TEMPLATE = "schemaadmin/activity/page.html"
 CONFIRM_TEMPLATE = "schemaadmin/activity/confirm.html"
+
+
+# What each sort key orders the sessions by; sessions without the value (a background process's role, an idle
+# session's wait) go last either way. The report holds at most ACTIVITY_MAX_SESSIONS rows: sorted in Python.
+_SORT_VALUES: dict[str, Callable[[SessionRow], Any]] = {
+    "state": lambda row: row.session.state or row.session.backend_type,
+    "role": lambda row: row.session.role,
+    "database": lambda row: row.session.database,
+    "wait": lambda row: (
+        f"{row.session.wait_event_type}: {row.session.wait_event}"
+        if row.session.wait_event and row.session.state != "idle"
+        else None
+    ),
+    "duration": lambda row: row.duration_seconds,
+}
+
+
+def sorted_rows(rows: list[SessionRow], sort: str) -> list[SessionRow]:
+    """Return rows ordered by the sort key ("duration", "-role", …; "" keeps the report's order), missing last."""
+    if not sort:
+        return rows
+    value = _SORT_VALUES[sort.lstrip("-")]
+    present = [row for row in rows if value(row) not in (None, "")]
+    missing = [row for row in rows if value(row) in (None, "")]
+    return sorted(present, key=lambda row: (value(row), row.pid), reverse=sort.startswith("-")) + missing
+
+
+def _url(*, paused: bool, everything: bool, sort: str) -> str:
+    """Return the page's URL with its options: what the refresh, pause, resume and toggle links ask for."""
+    options = {"paused": "on" if paused else "", "all": "on" if everything else "", "sort": sort}
+    query = urlencode({key: value for key, value in options.items() if value})
+    base = reverse("schemaadmin:activity")
+    return f"{base}?{query}" if query else base
 
 
 @permission_required("view_health")
@@ -35,24 +71,25 @@ def activity(request: HttpRequest) -> HttpResponse:
     """Show what the server is doing now; the live part refreshes itself unless paused."""
     form = ActivityViewForm(request.GET)
     valid = form.is_valid()
-    paused = valid and form.cleaned_data["paused"]
-    everything = valid and form.cleaned_data["all"]
+    data = form.cleaned_data if valid else {}
+    paused, everything, sort = data.get("paused", False), data.get("all", False), data.get("sort", "")
     report = activity_report(show_query_text=request.user.has_perm("schemaadmin.view_query_text"))
-    rows = report.rows_shown(everything=everything)
-    base = reverse("schemaadmin:activity")
+    rows = sorted_rows(report.rows_shown(everything=everything), sort)
     context = {
+        "form": form,
         "report": report,
         "rows": rows,
         "hidden": len(report.rows) - len(rows),
         "everything": everything,
-        "live_url": f"{base}?all=on" if everything else base,
-        "paused_url": f"{base}?paused=on&all=on" if everything else f"{base}?paused=on",
-        "toggle_url": f"{base}?{'paused=on&' if paused else ''}{'' if everything else 'all=on'}".rstrip("?&"),
+        "sort": sort,
+        "live_url": _url(paused=False, everything=everything, sort=sort),
+        "paused_url": _url(paused=True, everything=everything, sort=sort),
+        "toggle_url": _url(paused=paused, everything=not everything, sort=sort),
         "paused": paused,
         "refresh_seconds": app_settings()["ACTIVITY_REFRESH_SECONDS"],
         "can_signal": request.user.has_perm("schemaadmin.signal_sessions"),
     }
-    return render_page(request, PAGE_TEMPLATE, context, partial="activity-live")
+    return render_page(request, PAGE_TEMPLATE, context, partial="activity-live", status=200 if valid else 400)
 
 
 def _confirm(request: HttpRequest, signal: Signal, form: SignalForm, plan: SignalPlan | None, **extra: Any) -> dict:

@@ -1,5 +1,5 @@
 // SchemaAdmin's own script, on every page: times in the viewer's zone, wide tables that scroll in place,
-// the collapsing navigation, the colour-scheme toggle and keyboard shortcuts.
+// the collapsing navigation, the colour-scheme toggle, keyboard shortcuts and polled regions that yield to a click.
 (function () {
   "use strict";
 
@@ -170,4 +170,28 @@
     Object.keys(params).forEach(function (key) { if (params[key] === "") delete params[key]; });
   });
   document.addEventListener("htmx:load", function (event) { localise(event.target); contain(event.target); });
+
+  // --- A polled region ([data-polled], e.g. /activity/) never takes a poll's answer once a person has asked it
+  // for something else (Pause, Resume, Show all): that request replaces the region, and a poll answered while it
+  // was on its way would swap the old state back in and leave the person's request nowhere to land.
+  // requestConfig.elt is the element that asked (htmx sets detail.elt to whichever element an event fires on).
+  function asker(event) {
+    return event.detail.requestConfig ? event.detail.requestConfig.elt : null;
+  }
+  function polledRegion(element) {
+    return element && element.closest ? element.closest("[data-polled]") : null;
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const region = polledRegion(asker(event));
+    if (region && region !== asker(event)) region.dataset.asked = "yes";
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const region = polledRegion(asker(event));
+    // A request that failed changed nothing: the region may follow its polls again.
+    if (region && region !== asker(event) && !event.detail.successful) delete region.dataset.asked;
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const source = asker(event);
+    if (source && source.matches && source.matches("[data-polled][data-asked]")) event.detail.shouldSwap = false;
+  });
 })();

@@ -92,3 +92,44 @@ def test_dba_terminates_the_blocker_and_sees_the_blocked_one_finish(
     assert blocking.outcome == {"done": True}
     screenshot("activity-dba-after-terminate")
     assert console_errors == []
+
+
+def test_a_pause_is_not_undone_by_a_refresh_answered_while_it_was_on_its_way(page, role_user, sign_in, settings):
+    """A refresh that lands while Pause is on its way must not swap the live page back in and lose the pause."""
+    settings.SCHEMAADMIN = {**getattr(settings, "SCHEMAADMIN", {}), "ACTIVITY_REFRESH_SECONDS": 1}
+    role_user("operator", "otto")
+    page.goto("/activity/")
+    sign_in("otto")
+    expect(page.get_by_test_id("refresh-state")).to_contain_text("Live")
+    page.evaluate(
+        """() => { window.answeredPolls = 0;
+        document.addEventListener("htmx:afterRequest", (e) => {
+          if (e.detail.requestConfig.elt.id === "activity-live") window.answeredPolls += 1; }); }"""
+    )
+    held = []
+    page.route(re.compile(r"/activity/\?paused=on"), lambda route: held.append(route))  # answered when released
+    page.get_by_test_id("pause").click()
+    page.wait_for_function("() => window.answeredPolls >= 2")  # refreshes were answered meanwhile
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.get_by_test_id("refresh-state")).to_contain_text("Paused")
+    expect(page.get_by_test_id("activity-live")).not_to_have_attribute("hx-trigger", re.compile("."))
+
+
+def test_cancel_and_terminate_are_in_view_on_a_laptop(
+    blocking_factory,  # noqa: F811
+    page,
+    role_user,
+    sign_in,
+):
+    blocking = blocking_factory()
+    role_user("dba", "dora")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto("/activity/?all=on")
+    sign_in("dora")
+    row = page.get_by_test_id("sessions").locator(f'tr[data-pid="{blocking.waiter_pid}"]')
+    for name in (f"Cancel pid {blocking.waiter_pid}", f"Terminate pid {blocking.waiter_pid}"):
+        row.get_by_role("link", name=name).scroll_into_view_if_needed()
+        expect(row.get_by_role("link", name=name)).to_be_in_viewport(ratio=1)
+    # Without scrolling the table sideways: its scroll box stays at its left edge.
+    assert page.get_by_test_id("sessions").evaluate("t => t.parentElement.scrollLeft") == 0

@@ -171,3 +171,49 @@ def test_what_sessions_say_about_themselves_is_escaped(client_as):
         conn.close()
     assert hostile not in page and "<script>alert(2)" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def _pids_in_order(page: str) -> list[int]:
+    import re
+
+    return [int(pid) for pid in re.findall(r'<tr data-pid="(\d+)"', page)]
+
+
+def test_sessions_sort_by_their_headers_and_say_so(client_as, blocking):  # noqa: F811
+    import re
+
+    client = client_as("dba")
+    page = client.get("/activity/").content.decode()
+    for key in ("state", "role", "database", "wait", "duration"):
+        assert re.search(rf'aria-sort="none"><a class="sort-link" href="\?sort=-{key}"', page), key
+    # The blocker sits idle in its transaction, the waiter is active and waits on its lock.
+    by_state = client.get("/activity/", {"sort": "state"}).content.decode()
+    assert _pids_in_order(by_state).index(blocking.waiter_pid) < _pids_in_order(by_state).index(blocking.blocker_pid)
+    assert 'aria-sort="ascending"><a class="sort-link" href="?sort=-state"' in by_state
+    descending = client.get("/activity/", {"sort": "-state", "all": "on"}).content.decode()
+    order = _pids_in_order(descending)
+    assert order.index(blocking.blocker_pid) < order.index(blocking.waiter_pid)
+    # The blocker waits for its client (Client: ClientRead), the waiter for a lock (Lock: transactionid).
+    ascending = _pids_in_order(client.get("/activity/", {"sort": "wait"}).content.decode())
+    assert ascending.index(blocking.blocker_pid) < ascending.index(blocking.waiter_pid)
+    descending_wait = _pids_in_order(client.get("/activity/", {"sort": "-wait"}).content.decode())
+    assert descending_wait.index(blocking.waiter_pid) < descending_wait.index(blocking.blocker_pid)
+    # The refresh, pause and toggle keep the order.
+    assert 'hx-get="/activity/?all=on&amp;sort=-state" hx-trigger' in descending
+    assert 'href="/activity/?paused=on&amp;all=on&amp;sort=-state"' in descending
+
+
+@pytest.mark.parametrize("bad", ["pid", "-bogus", "<script>", "duration,role"])
+def test_an_unknown_session_sort_is_a_400_naming_the_columns(client_as, bad):
+    response = client_as("operator").get("/activity/", {"sort": bad}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "to sort the sessions by. Sort by one of: state (State)" in page and "<script>" not in page
+
+
+def test_the_actions_sit_beside_the_pid(client_as, blocking):  # noqa: F811
+    page = client_as("dba").get("/activity/").content.decode()
+    row = page.split(f'<tr data-pid="{blocking.waiter_pid}"', 1)[1].split("</tr>", 1)[0]
+    first_cell = row.split("</td>", 1)[0]
+    assert f"/activity/cancel?pid={blocking.waiter_pid}" in first_cell
+    assert f"/activity/terminate?pid={blocking.waiter_pid}" in first_cell
