@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 
 from schemaadmin.models.operations import PERMISSIONS
-from schemaadmin.permissions import ROLES
+from schemaadmin.permissions import ROLES, OneQueryModelBackend
 
 
 @pytest.mark.django_db
@@ -41,3 +41,22 @@ def test_a_users_permissions_own_and_through_groups_are_read_in_one_query(role_u
         assert fresh.has_perm("schemaadmin.view_health") and not fresh.has_perm("schemaadmin.run_explain")
     fresh.is_active = False
     assert not fresh.has_perm("schemaadmin.view_conversations")
+
+
+@pytest.mark.django_db
+def test_the_signed_in_user_is_read_with_its_permissions_in_one_query(role_user, django_assert_num_queries):
+    support = role_user("support")
+    support.user_permissions.add(Permission.objects.get(codename="view_health"))
+    backend = OneQueryModelBackend()
+    with django_assert_num_queries(1):
+        user = backend.get_user(support.pk)
+        assert user.get_all_permissions() == {"schemaadmin.view_conversations", "schemaadmin.view_health"}
+        assert user.has_perm("schemaadmin.view_health") and not user.has_perm("schemaadmin.run_explain")
+    nobody = User.objects.create_user("nobody")
+    assert backend.get_user(nobody.pk).get_all_permissions() == set()
+    superuser = User.objects.create_superuser("root", password="x" * 12)
+    assert backend.get_user(superuser.pk).has_perm("schemaadmin.run_explain")
+    support.is_active = False
+    support.save()
+    assert backend.get_user(support.pk) is None
+    assert backend.get_user(10**9) is None

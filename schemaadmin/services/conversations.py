@@ -33,6 +33,7 @@ __all__ = [
     "conversation_page",
     "conversation_results",
     "listing_total",
+    "user_conversation_total",
     "export_json",
     "export_markdown",
     "search_facts",
@@ -112,6 +113,13 @@ def listing_total(queryset: QuerySet[Any]) -> RowTotal:
         if not total.exact:  # a small listing is counted each time: its rows come and go visibly
             cache.set(key, total, ESTIMATE_SECONDS)
     return total
+
+
+def user_conversation_total(conversations: QuerySet[Conversation]) -> RowTotal:
+    """Return the total of one user's conversations: counted (through their index, at most EXACT_COUNT_BELOW rows)
+    before the planner is asked, because most users have fewer: one query instead of an EXPLAIN and a count."""
+    counted = row_total(conversations, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=0)
+    return counted if counted.exact else listing_total(conversations)
 
 
 def search_facts(text: str, *, using: str = "default") -> SearchTerms:

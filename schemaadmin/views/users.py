@@ -13,7 +13,13 @@ from schemaadmin.models import ChatUser, Conversation
 from schemaadmin.paging import CursorError, KeysetOrder, Page, keyset_page
 from schemaadmin.permissions import permission_required
 from schemaadmin.pg.estimates import RowTotal
-from schemaadmin.services.conversations import CONVERSATION_ORDERS, DEFAULT_ORDER, conversation_page, listing_total
+from schemaadmin.services.conversations import (
+    CONVERSATION_ORDERS,
+    DEFAULT_ORDER,
+    conversation_page,
+    listing_total,
+    user_conversation_total,
+)
 from schemaadmin.tables.browse import ConversationTable, UserTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
@@ -29,7 +35,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"form": form}
     if not form.is_valid():
         return render_page(request, "schemaadmin/users/list.html", context, partial="results", status=400)
-    size = app_settings()["PAGE_SIZES"][0]
+    size = _page_size()
     if form.cleaned_data["q"]:
         page = Page(rows=list(matching_users(form.cleaned_data["q"])), next_cursor=None, previous_cursor=None)
         total = RowTotal(len(page.rows), exact=True)
@@ -49,17 +55,33 @@ def user_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def user_detail(request: HttpRequest, pk: str) -> HttpResponse:
     """Show one user: who they are, their preferences, their conversations (latest activity first)."""
-    user = get_object_or_404(ChatUser.objects.select_related("preferences"), pk=pk)
     form = PageCursor(request.GET)
     order = CONVERSATION_ORDERS[DEFAULT_ORDER]
-    context: dict[str, object] = {"chat_user": user, "preferences": getattr(user, "preferences", None)}
     try:
         cursor = cursor_from(form.cleaned_data if form.is_valid() else {}, order)
     except CursorError as exc:
-        context["cursor_error"] = str(exc)
+        user = _chat_user(pk)
+        context = {"chat_user": user, "preferences": getattr(user, "preferences", None), "cursor_error": str(exc)}
         return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations", status=400)
-    conversations = Conversation.objects.filter(user=user)
-    page = conversation_page(conversations, order, cursor, app_settings()["PAGE_SIZES"][0])
+    conversations = Conversation.objects.filter(user_id=pk)
+    # The user and their preferences come with the page's rows (one round trip fewer); read apart only for a user
+    # without conversations, or past the last page.
+    page = conversation_page(conversations.select_related("user__preferences"), order, cursor, _page_size())
+    user = page.rows[0].user if page.rows else _chat_user(pk)
     record_read(request, "user.view", f"user:{user.pk}")
-    context.update(page=page, table=ConversationTable(page.rows, exclude=("user",)), total=listing_total(conversations))
+    context = {
+        "chat_user": user,
+        "preferences": getattr(user, "preferences", None),
+        "page": page,
+        "table": ConversationTable(page.rows, exclude=("user",)),
+        "total": user_conversation_total(conversations),
+    }
     return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations")
+
+
+def _chat_user(pk: str) -> ChatUser:
+    return get_object_or_404(ChatUser.objects.select_related("preferences"), pk=pk)
+
+
+def _page_size() -> int:
+    return app_settings()["PAGE_SIZES"][0]

@@ -362,22 +362,41 @@ def test_cursor_round_trips_values():
     assert Cursor.decode(cursor.encode(), order) == cursor
 
 
-def test_thread_and_user_pages_use_a_constant_number_of_queries(support, chat, django_assert_max_num_queries):
-    # Whatever the thread's length: conversation, window, other conversations, audit insert, plus auth (4).
+def test_thread_and_user_pages_use_a_constant_number_of_queries(support, chat, django_assert_num_queries):
+    # Auth is two queries: the session, then the signed-in user with their permissions (OneQueryModelBackend).
     support.get("/users/")  # the first request of a process also asks the server's version (once a minute)
-    with django_assert_max_num_queries(8):
+    with django_assert_num_queries(6):  # auth (2), conversation, window, other conversations, audit insert
         support.get(f"/conversations/{chat['thread'].pk}/")
     anchor = Message.objects.filter(conversation=chat["thread"]).order_by("-created_at")[5]
-    with django_assert_max_num_queries(8):  # auth (4), conversation, anchor, window, audit insert
+    with django_assert_num_queries(6):  # auth (2), conversation, anchor, window, audit insert
         response = support.get(
             f"/conversations/{chat['thread'].pk}/", {"before": anchor.pk}, headers={"HX-Request": "true"}
         )
     assert response.status_code == 200 and len(response.context["window"].messages) == 50
-    # The pager's total: the planner's estimate, and a count bounded by EXACT_COUNT_BELOW when that is small.
-    with django_assert_max_num_queries(9):  # auth (4), the user with preferences, conversations, total (2), audit
-        support.get(f"/users/{chat['ada'].pk}/")
-    with django_assert_max_num_queries(7):  # auth (4), one page of users, total (2)
+    # A user's page reads the user with the page's rows, and counts their conversations (at most EXACT_COUNT_BELOW)
+    # without asking the planner first: most users have fewer.
+    with django_assert_num_queries(5):  # auth (2), conversations with the user and preferences, count, audit
+        page = support.get(f"/users/{chat['ada'].pk}/")
+    assert page.context["chat_user"] == chat["ada"] and page.context["preferences"].tone == "formal"
+    assert page.context["total"].exact and page.context["total"].value == 31
+    with django_assert_num_queries(5):  # auth (2), one page of users, total (2)
         support.get("/users/")
+
+
+def test_a_user_page_shows_the_user_without_conversations_or_past_the_last_page(support, chat):
+    loner = ChatUser.objects.create(external_id="acct-loner", display_name="Lone Wolf")
+    page = support.get(f"/users/{loner.pk}/")
+    assert page.status_code == 200 and page.context["chat_user"] == loner and page.context["preferences"] is None
+    assert "Lone Wolf" in page.content.decode() and page.context["total"].value == 0
+    from schemaadmin.services.conversations import CONVERSATION_ORDERS, DEFAULT_ORDER
+
+    past_the_end = Cursor(DEFAULT_ORDER, (T0 - timedelta(days=365), 0), "after").encode()
+    assert CONVERSATION_ORDERS[DEFAULT_ORDER].descending
+    beyond = support.get(f"/users/{chat['ada'].pk}/", {"after": past_the_end})
+    assert beyond.status_code == 200 and beyond.context["chat_user"] == chat["ada"]
+    assert beyond.context["page"].rows == [] and beyond.context["preferences"].language == "en"
+    broken = support.get(f"/users/{loner.pk}/", {"after": "junk"})
+    assert broken.status_code == 400 and "Lone Wolf" in broken.content.decode()
 
 
 @pytest.mark.parametrize("collected", [10, 100_000])
