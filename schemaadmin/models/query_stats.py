@@ -13,7 +13,18 @@ from django.db import models
 __all__ = ["QuerySnapshot", "QueryStatBaseline", "QueryStatDelta", "QueryStatKey", "QueryStatRollup", "QueryText"]
 
 
-class _Counters(models.Model):
+class _Statement(models.Model):
+    """One pg_stat_statements entry's key: a statement (queryid) as one role (userid) ran it in one database (dbid)."""
+
+    dbid = models.BigIntegerField()
+    userid = models.BigIntegerField()
+    queryid = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class _Counters(_Statement):
     """What a statement did: the pg_stat_statements counters SchemaAdmin keeps."""
 
     calls = models.BigIntegerField()
@@ -28,7 +39,7 @@ class _Counters(models.Model):
         abstract = True
 
     def __str__(self) -> str:
-        return f"statement {self.queryid}: {self.calls} calls, {self.total_ms:.1f} ms"  # type: ignore[attr-defined]
+        return f"statement {self.queryid}: {self.calls} calls, {self.total_ms:.1f} ms"
 
 
 class _RunningTotals(models.Model):
@@ -87,9 +98,6 @@ class QueryStatDelta(_Counters, _RunningTotals):
     # Deleted with its snapshot by the database (pruning deletes whole days of rows: never through Python).
     # The primary key leads with the snapshot: no index of its own.
     snapshot = models.ForeignKey(QuerySnapshot, on_delete=models.DB_CASCADE, related_name="+", db_index=False)
-    dbid = models.BigIntegerField()
-    userid = models.BigIntegerField()
-    queryid = models.BigIntegerField()
 
     class Meta:
         db_table = "schemaadmin_query_stat_delta"
@@ -117,7 +125,7 @@ class QueryStatDelta(_Counters, _RunningTotals):
         ]
 
 
-class QueryStatKey(_RunningTotals):
+class QueryStatKey(_Statement, _RunningTotals):
     """A statement that has stored deltas, when its first and latest were taken, and its running totals now.
 
     The candidates of a window; the cum_ columns are those of its latest delta, so a window that ends after it
@@ -126,9 +134,6 @@ class QueryStatKey(_RunningTotals):
 
     pk = models.CompositePrimaryKey("database_alias", "dbid", "userid", "queryid")
     database_alias = models.TextField()
-    dbid = models.BigIntegerField()
-    userid = models.BigIntegerField()
-    queryid = models.BigIntegerField()
     first_taken_at = models.DateTimeField()
     last_taken_at = models.DateTimeField()
 
@@ -151,9 +156,6 @@ class QueryStatRollup(_Counters):
     span = models.TextField(choices=Span.choices)
     # The start of the hour or day the snapshots were taken in.
     bucket = models.DateTimeField()
-    dbid = models.BigIntegerField()
-    userid = models.BigIntegerField()
-    queryid = models.BigIntegerField()
 
     class Meta:
         db_table = "schemaadmin_query_stat_rollup"
@@ -172,9 +174,6 @@ class QueryStatBaseline(_Counters):
 
     pk = models.CompositePrimaryKey("database_alias", "dbid", "userid", "queryid")
     database_alias = models.TextField()
-    dbid = models.BigIntegerField()
-    userid = models.BigIntegerField()
-    queryid = models.BigIntegerField()
     # When the entry started counting (PostgreSQL 17+): a change means it was evicted or reset and came back.
     stats_since = models.DateTimeField(null=True, blank=True)
 

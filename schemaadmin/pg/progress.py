@@ -38,6 +38,12 @@ class IndexBuildProgress:
             return min(self.lockers_done / self.lockers_total, 1.0)
         return None
 
+    @property
+    def percent(self) -> float | None:
+        """Return the fraction as a percentage to one decimal; None when nothing is counted."""
+        fraction = self.fraction
+        return None if fraction is None else round(fraction * 100, 1)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,35 +143,32 @@ def build_progress(rebuild: IndexRebuild) -> BuildProgress | None:
     if rebuild.state == JobState.RUNNING and rebuild.backend_pid:
         row = index_build_progress(rebuild.backend_pid, using=rebuild.database_alias)
     if row is not None:
-        fraction = row.fraction
-        percent = None if fraction is None else round(fraction * 100, 1)
         started = stored.get("phase_started_at") if stored.get("phase") == row.phase else None
-        return BuildProgress(
-            phase=row.phase,
-            command=row.command,
-            blocks_done=row.blocks_done,
-            blocks_total=row.blocks_total,
-            tuples_done=row.tuples_done,
-            tuples_total=row.tuples_total,
-            percent=percent,
-            elapsed_seconds=elapsed,
-            eta_seconds=_eta(fraction, started),
-            live=True,
-        )
-    if not stored and rebuild.state != JobState.SUCCEEDED:
+        live = {**row.as_dict(), "percent": row.percent}
+        return _progress(live, elapsed_seconds=elapsed, eta_seconds=_eta(row.fraction, started), live=True)
+    if rebuild.state == JobState.SUCCEEDED:
+        done = {**stored, "phase": "done", "percent": 100.0}
+        return _progress(done, elapsed_seconds=elapsed, eta_seconds=0.0, live=False)
+    if not stored:
         return None
-    succeeded = rebuild.state == JobState.SUCCEEDED
+    return _progress(stored, elapsed_seconds=elapsed, eta_seconds=None, live=False)
+
+
+def _progress(
+    sample: Mapping[str, Any], *, elapsed_seconds: float | None, eta_seconds: float | None, live: bool
+) -> BuildProgress:
+    """Read a progress sample: a progress row's fields and its percent, read now or as the job saved them."""
     return BuildProgress(
-        phase="done" if succeeded else str(stored.get("phase", "")),
-        command=str(stored.get("command", "")),
-        blocks_done=int(stored.get("blocks_done", 0)),
-        blocks_total=int(stored.get("blocks_total", 0)),
-        tuples_done=int(stored.get("tuples_done", 0)),
-        tuples_total=int(stored.get("tuples_total", 0)),
-        percent=100.0 if succeeded else stored.get("percent"),
-        elapsed_seconds=elapsed,
-        eta_seconds=0.0 if succeeded else None,
-        live=False,
+        phase=str(sample.get("phase", "")),
+        command=str(sample.get("command", "")),
+        blocks_done=int(sample.get("blocks_done", 0)),
+        blocks_total=int(sample.get("blocks_total", 0)),
+        tuples_done=int(sample.get("tuples_done", 0)),
+        tuples_total=int(sample.get("tuples_total", 0)),
+        percent=sample.get("percent"),
+        elapsed_seconds=elapsed_seconds,
+        eta_seconds=eta_seconds,
+        live=live,
     )
 
 

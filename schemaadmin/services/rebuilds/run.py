@@ -93,10 +93,9 @@ class _Watcher(threading.Thread):
             if row.phase != self._phase:
                 self._phase, self._phase_started = row.phase, now
                 self.log.write(f"phase: {row.phase}")
-            fraction = row.fraction
             update["progress"] = {
                 **row.as_dict(),
-                "percent": None if fraction is None else round(fraction * 100, 1),
+                "percent": row.percent,
                 "sampled_at": now,
                 "phase_started_at": self._phase_started,
             }
