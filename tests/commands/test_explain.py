@@ -84,3 +84,24 @@ def test_a_thousand_deep_plan_prints_as_json(settings):
     settings.SCHEMAADMIN = {"EXPLAIN_MAX_SQL_CHARS": 100_000}
     output = json.loads(_run("SELECT (" * 1000 + "SELECT 1" + ")" * 1000, "--analyze", "--format", "json"))
     assert output["outcome"] == "ok" and output["summary"]["analyzed"] is True
+
+
+@pytest.mark.django_db
+def test_the_json_summary_names_every_figure_and_its_slowest_nodes():
+    output = json.loads(_run("SELECT count(*) FROM generate_series(1, 1000)", "--analyze", "--format", "json"))
+    summary = output["summary"]
+    assert set(summary) == {
+        "analyzed",
+        "total_cost",
+        "planning_ms",
+        "execution_ms",
+        "slowest",
+        "row_misses",
+        "seq_scans",
+        "disk_spills",
+        "buffer_hit_ratio",
+        "vector_order",
+        "vector_index_used",
+        "vector_index",
+    }
+    assert summary["slowest"] and set(summary["slowest"][0]) == {"label", "exclusive_ms", "share"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
@@ -57,24 +57,8 @@ class PlanSummary:
         return not (self.row_misses or self.seq_scans or self.disk_spills) and self.vector_index_used is not False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "analyzed": self.analyzed,
-            "total_cost": self.total_cost,
-            "planning_ms": self.planning_ms,
-            "execution_ms": self.execution_ms,
-            "slowest": [vars_of(n) for n in self.slowest],
-            "row_misses": [vars_of(m) for m in self.row_misses],
-            "seq_scans": self.seq_scans,
-            "disk_spills": self.disk_spills,
-            "buffer_hit_ratio": self.buffer_hit_ratio,
-            "vector_order": self.vector_order,
-            "vector_index_used": self.vector_index_used,
-            "vector_index": self.vector_index,
-        }
-
-
-def vars_of(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
+        """Return every field, the slowest nodes and row misses as dicts too (the command's JSON)."""
+        return asdict(self)
 
 
 def _walk(node: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int]]:
