@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -10,10 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_tables2 import RequestConfig, Table
 
+from schemaadmin.forms.browse import PageCursor
 from schemaadmin.forms.health import DEFAULT_PER_PAGE
-from schemaadmin.paging import Cursor, KeysetOrder
+from schemaadmin.paging import Cursor, CursorError, KeysetOrder, Page, keyset_page
+from schemaadmin.pg.estimates import RowTotal
+from schemaadmin.services.conversations import listing_total
 
-__all__ = ["cursor_from", "paginate_table", "render_page", "sort_error"]
+__all__ = ["RecordPage", "cursor_from", "paginate_table", "record_page", "render_page", "sort_error"]
 
 
 def cursor_from(data: dict[str, Any], order: KeysetOrder) -> Cursor | None:
@@ -23,6 +27,29 @@ def cursor_from(data: dict[str, Any], order: KeysetOrder) -> Cursor | None:
     if data.get("before"):
         return Cursor.decode(data["before"], order)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage:
+    """One keyset page of a list of records for the one pager (includes/pager.html), or why the link is bad."""
+
+    page: Page | None
+    total: RowTotal | None
+    rows: list[Any] = field(default_factory=list)
+    error: str = ""  # a sentence for a bad page link (the page answers 400)
+
+
+def record_page(request: HttpRequest, queryset: Any, order: KeysetOrder, *, size: int) -> RecordPage:
+    """Return the page of queryset in order that the request's after/before cursor names, with the list's total."""
+    paging = PageCursor(request.GET)
+    if not paging.is_valid():
+        return RecordPage(None, None, error=" ".join(e for errors in paging.errors.values() for e in errors))
+    try:
+        cursor = cursor_from(paging.cleaned_data, order)
+    except CursorError as exc:
+        return RecordPage(None, None, error=str(exc))
+    page = keyset_page(queryset, order, cursor=cursor, size=size)
+    return RecordPage(page, listing_total(queryset), rows=page.rows)
 
 
 def render_page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods
@@ -9,17 +10,21 @@ from django.views.decorators.http import require_GET, require_http_methods
 from schemaadmin.audit import record
 from schemaadmin.forms.explain import CompareForm, ExplainForm
 from schemaadmin.models import ExplainRun
+from schemaadmin.paging import KeysetOrder
 from schemaadmin.permissions import permission_required
 from schemaadmin.pg.connection import server_version
 from schemaadmin.services.explain.presets import presets
 from schemaadmin.services.explain.run import explain, explain_login
 from schemaadmin.services.explain.summary import plan_comparison, plan_summary, planner_choice, same_query
 from schemaadmin.staticfinders import built_file_available
-from schemaadmin.views.browsing import render_page
+from schemaadmin.views.browsing import record_page, render_page
 
 TEMPLATE = "schemaadmin/explain/console.html"
 COMPARE_TEMPLATE = "schemaadmin/explain/compare.html"
 HISTORY_SIZE = 20
+# History pages, newest first: one's own through the (user, created_at) index, everyone's through the primary key.
+OWN_RUNS = KeysetOrder("own", (("k_created", lambda: F("created_at")), ("k_id", lambda: F("id"))), descending=True)
+EVERYONES_RUNS = KeysetOrder("all", (("k_id", lambda: F("id")),), descending=True)
 SQL_EDITOR = "vendor/sql-editor/sql-editor.js"  # CodeMirror 6, bundled by `npm run build`
 
 
@@ -27,12 +32,16 @@ def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
     # Runs carry no secrets (a failure's message is withheld when it could hold data), so every DBA may read
     # every run: by permalink, in a comparison, and here when asking for everyone's.
     everyone = request.GET.get("runs") == "all"
-    runs = ExplainRun.objects.select_related("user").order_by("-created_at", "-id")
+    runs = ExplainRun.objects.select_related("user")
     if not everyone:
         runs = runs.filter(user_id=request.user.pk) if request.user.pk is not None else runs.none()
+    history = record_page(request, runs, EVERYONES_RUNS if everyone else OWN_RUNS, size=HISTORY_SIZE)
     return {
         "form": form,
-        "history": list(runs[:HISTORY_SIZE]),
+        "history": history.rows,
+        "history_page": history.page,
+        "history_total": history.total,
+        "history_error": history.error,
         "everyone": everyone,
         "explain_fallback": explain_login() is None,
         "sql_editor": built_file_available(SQL_EDITOR),
@@ -58,7 +67,8 @@ def console(request: HttpRequest) -> HttpResponse:
             "compare": request.GET.get("compare") == "seqscan_off",
         }
         form = ExplainForm(initial=initial, server_version=server_version())
-        return render_page(request, TEMPLATE, _context(request, form))
+        context = _context(request, form)
+        return render_page(request, TEMPLATE, context, status=400 if context["history_error"] else 200)
     form = ExplainForm(request.POST, server_version=server_version())
     if not form.is_valid():
         return render_page(request, TEMPLATE, _context(request, form), partial="result", status=400)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.apply import ApplyForm
 from schemaadmin.models import MigrationApply
+from schemaadmin.paging import KeysetOrder
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.apply import (
@@ -25,11 +27,14 @@ from schemaadmin.services.schema.apply import (
 )
 from schemaadmin.services.schema.archive import archive_costs
 from schemaadmin.services.schema.lint import MigrationLint, lint_migrations
-from schemaadmin.views.browsing import render_page
+from schemaadmin.views.browsing import record_page, render_page
 from schemaadmin.views.schema import numbered_lines
 
 APPLY_TEMPLATE = "schemaadmin/schema/apply.html"
 RUN_TEMPLATE = "schemaadmin/schema/apply_run.html"
+APPLIES_PAGE = 50
+# Newest first by primary key: ids grow with the time they were requested.
+APPLY_ORDER = KeysetOrder("-id", (("k_id", lambda: F("id")),), descending=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +122,10 @@ def apply_run(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("view_schema")
 @require_GET
 def apply_list(request: HttpRequest) -> HttpResponse:
-    """List the latest applies, newest first."""
-    runs = MigrationApply.objects.select_related("requested_by").order_by("-created_at", "-id")[:50]
-    return render_page(request, "schemaadmin/schema/apply_list.html", {"runs": list(runs)})
+    """List the applies, newest first, a keyset page at a time."""
+    listed = record_page(request, MigrationApply.objects.select_related("requested_by"), APPLY_ORDER, size=APPLIES_PAGE)
+    context = {"runs": listed.rows, "page": listed.page, "total": listed.total, "cursor_error": listed.error}
+    return render_page(request, "schemaadmin/schema/apply_list.html", context, status=400 if listed.error else 200)
 
 
 __all__ = ["apply_confirm", "apply_list", "apply_run"]

@@ -72,3 +72,43 @@ def test_rebuilds_come_a_page_at_a_time_with_the_one_pager(db, client_as):
     assert [r.index_name for r in second.context["rebuilds"]][-1] == "idx_0"
     bad = operator.get("/rebuilds/", {"after": "not-a-cursor"})
     assert bad.status_code == 400 and "First page" in bad.content.decode()
+
+
+def test_migration_runs_come_a_page_at_a_time_with_the_one_pager(db, client_as):
+    from schemaadmin.models import MigrationApply
+
+    MigrationApply.objects.bulk_create(
+        MigrationApply(plan=[], target=f"app.{n:04}", state="succeeded") for n in range(55)
+    )
+    operator = client_as("operator")
+    first = operator.get("/schema/applies/")
+    assert pager_text(first.content.decode()) == ["1–50 of 55 runs"]
+    assert first.context["runs"][0].target == "app.0054"
+    second = operator.get("/schema/applies/", {"after": first.context["page"].next_cursor})
+    assert pager_text(second.content.decode()) == ["51–55 of 55 runs"]
+    assert [r.target for r in second.context["runs"]][-1] == "app.0000"
+    back = operator.get("/schema/applies/", {"before": second.context["page"].previous_cursor})
+    assert [r.target for r in back.context["runs"]] == [r.target for r in first.context["runs"]]
+    bad = operator.get("/schema/applies/", {"after": "not-a-cursor"})
+    assert bad.status_code == 400 and "start from page one" in bad.content.decode()
+
+
+def test_the_explain_history_comes_a_page_at_a_time_with_the_one_pager(db, client, role_user):
+    from schemaadmin.models import ExplainRun
+
+    user, other = role_user("dba", "dana"), role_user("dba", "other")
+    client.force_login(user)
+    dba = client
+    ExplainRun.objects.bulk_create(ExplainRun(user=user, sql=f"SELECT {n}", outcome="ok") for n in range(25))
+    ExplainRun.objects.bulk_create(ExplainRun(user=other, sql=f"SELECT {n}", outcome="ok") for n in range(5))
+    first = dba.get("/explain/")
+    assert pager_text(first.content.decode()) == ["1–20 of 25 runs"]
+    second = dba.get("/explain/", {"after": first.context["history_page"].next_cursor})
+    assert pager_text(second.content.decode()) == ["21–25 of 25 runs"]
+    assert len({r.pk for r in first.context["history"]} | {r.pk for r in second.context["history"]}) == 25
+    everyone = dba.get("/explain/", {"runs": "all"})
+    assert pager_text(everyone.content.decode()) == ["1–20 of 30 runs"]
+    assert "runs=all" in everyone.content.decode().split('rel="next" href="', 1)[1].split('"', 1)[0]
+    # A page link of one's own runs is not one of everyone's.
+    mixed = dba.get("/explain/", {"runs": "all", "after": first.context["history_page"].next_cursor})
+    assert mixed.status_code == 400 and "different sort order" in mixed.content.decode()
