@@ -26,7 +26,6 @@ __all__ = [
     "open_build_connection",
     "run_under_lock_timeout",
     "run_with_lock_retries",
-    "set_build_settings",
     "setting_reset_bytes",
     "temporary_index_name",
 ]
@@ -77,23 +76,6 @@ def build_settings(
         "client_connection_check_interval": f"{client_connection_check_ms}ms",
     }
     return [setting(name, value) for name, value in values.items() if value is not None]
-
-
-def set_build_settings(
-    conn: psycopg.Connection,
-    *,
-    maintenance_work_mem_bytes: int | None = None,
-    max_parallel_maintenance_workers: int | None = None,
-    client_connection_check_ms: int = 1000,
-) -> dict[str, str]:
-    """Set this session's build settings (None: leave the server's) and return them as the server shows them."""
-    for statement in build_settings(
-        maintenance_work_mem_bytes=maintenance_work_mem_bytes,
-        max_parallel_maintenance_workers=max_parallel_maintenance_workers,
-        client_connection_check_ms=client_connection_check_ms,
-    ):
-        statement.run(conn)
-    return build_settings_in_use(conn)
 
 
 def build_settings_in_use(conn: psycopg.Connection) -> dict[str, str]:

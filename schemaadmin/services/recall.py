@@ -44,7 +44,6 @@ __all__ = [
     "latest_recall_check",
     "measure_recall",
     "recall_of",
-    "recover_stalled_recall_checks",
     "run_recall_check",
     "start_recall_check",
     "validated_target",
@@ -369,8 +368,3 @@ def run_recall_check(check_id: int) -> str:
         else:
             jobs.finish(RECALL_CHECK, check, JobState.SUCCEEDED, result=result.to_json())
     return str(check.state)
-
-
-def recover_stalled_recall_checks() -> list[RecallCheck]:
-    """Fail the recall checks whose worker died mid-check (no heartbeat) or whose job ended without them."""
-    return jobs.recover(RECALL_CHECK)

@@ -11,11 +11,12 @@ from schemaadmin.pg import ddl
 from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.index_builds import (
     LockRetriesExhausted,
+    build_settings,
+    build_settings_in_use,
     cancel_build,
     leftover_indexes,
     open_build_connection,
     run_under_lock_timeout,
-    set_build_settings,
     setting_reset_bytes,
     temporary_index_name,
 )
@@ -157,7 +158,9 @@ def test_rename_gives_up_after_its_attempts(planter, build_conn):
 
 
 def test_session_settings_and_notices(build_conn):
-    used = set_build_settings(build_conn, maintenance_work_mem_bytes=256 * 2**20, max_parallel_maintenance_workers=0)
+    for statement in build_settings(maintenance_work_mem_bytes=256 * 2**20, max_parallel_maintenance_workers=0):
+        statement.run(build_conn)
+    used = build_settings_in_use(build_conn)
     assert used == {"maintenance_work_mem": "256MB", "max_parallel_maintenance_workers": "0"}
     # Only this session changed: a new session still gets the server's value.
     assert setting_reset_bytes("maintenance_work_mem") != 256 * 2**20

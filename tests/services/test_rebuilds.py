@@ -16,19 +16,19 @@ from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.index_builds import leftover_indexes
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.sessions import session_pids
+from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
     RebuildRefused,
     build_progress,
     cancel_rebuild,
     plan_rebuild,
-    recover_stalled_rebuilds,
     retry_rebuild,
     start_rebuild,
 )
 from schemaadmin.services.rebuilds.control import WORKER_STOPPED
 from schemaadmin.services.rebuilds.plan import find_index
-from schemaadmin.services.rebuilds.run import application_name
+from schemaadmin.services.rebuilds.run import REBUILD, application_name
 from tests.conftest import make_user
 from tests.worker import STALLED_SECONDS, wait_for, worker  # noqa: F401
 
@@ -246,7 +246,7 @@ def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, sett
     wait_for(lambda: _building(rebuild), timeout=60, what="the build to start")
     worker.kill()
     recovered = wait_for(
-        recover_stalled_rebuilds, timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery of the stalled job"
+        lambda: jobs.recover(REBUILD), timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery of the stalled job"
     )
     assert [r.pk for r in recovered] == [rebuild.pk]
     rebuild.refresh_from_db()
@@ -254,7 +254,7 @@ def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, sett
     assert session_pids(application_name(rebuild.pk)) == []
     assert index_state(items.schema, "items_hnsw").is_valid
     assert _no_leftovers(items.schema)
-    assert recover_stalled_rebuilds() == []
+    assert jobs.recover(REBUILD) == []
 
     worker.start()
     retry = retry_rebuild(rebuild, user=dba)

@@ -8,13 +8,14 @@ import pytest
 
 from schemaadmin.models import AuditEvent, JobState, RecallCheck
 from schemaadmin.pg.recall import index_target, sample_vectors
+from schemaadmin.services import jobs
 from schemaadmin.services.recall import (
+    RECALL_CHECK,
     WORKER_STOPPED,
     RecallRefused,
     RecallResult,
     latest_recall_check,
     measure_recall,
-    recover_stalled_recall_checks,
     run_recall_check,
     start_recall_check,
 )
@@ -223,14 +224,17 @@ def test_a_check_whose_worker_died_is_recovered_as_failed(committed_items, worke
         return check.state == JobState.RUNNING
 
     wait_for(running, timeout=60, what="the check to start")
-    assert recover_stalled_recall_checks() == []  # a live worker's check is left alone
+    assert jobs.recover(RECALL_CHECK) == []  # a live worker's check is left alone
     worker.kill()
     recovered = wait_for(
-        recover_stalled_recall_checks, timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery of the stalled job"
+        lambda: jobs.recover(RECALL_CHECK),
+        timeout=STALLED_SECONDS + 30,
+        interval=0.5,
+        what="recovery of the stalled job",
     )
     assert [r.pk for r in recovered] == [check.pk]
     check.refresh_from_db()
     assert check.state == JobState.FAILED and check.error == WORKER_STOPPED and check.finished_at
     assert "recovery:" in check.log
     assert AuditEvent.objects.filter(action="recall.check_failed", detail__check=check.pk, actor=dba).exists()
-    assert recover_stalled_recall_checks() == []
+    assert jobs.recover(RECALL_CHECK) == []

@@ -12,7 +12,6 @@ from schemaadmin.services.rebuilds.control import (
     awaits_recall_check,
     build_progress,
     cancel_rebuild,
-    recover_stalled_rebuilds,
     retry_rebuild,
     start_rebuild,
 )
@@ -38,7 +37,6 @@ __all__ = [
     "cancel_rebuild",
     "plan_rebuild",
     "rebuildable_indexes",
-    "recover_stalled_rebuilds",
     "retry_rebuild",
     "run_rebuild",
     "start_rebuild",

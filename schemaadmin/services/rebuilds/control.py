@@ -25,7 +25,6 @@ __all__ = [
     "build_progress",
     "awaits_recall_check",
     "cancel_rebuild",
-    "recover_stalled_rebuilds",
     "retry_rebuild",
     "start_rebuild",
 ]
@@ -178,8 +177,3 @@ def _eta(fraction: float | None, phase_started_at: str | None) -> float | None:
         return None
     spent = (timezone.now() - datetime.fromisoformat(phase_started_at)).total_seconds()
     return max(spent * (1 - fraction) / fraction, 0.0)
-
-
-def recover_stalled_rebuilds() -> list[IndexRebuild]:
-    """Fail the rebuilds whose worker died (no heartbeat) or whose job ended without them; clean their leftovers."""
-    return jobs.recover(REBUILD)

@@ -40,7 +40,6 @@ __all__ = [
     "active_apply",
     "apply_plan",
     "critical_lint",
-    "recover_stalled_applies",
     "run_apply",
     "start_apply",
 ]
@@ -326,8 +325,3 @@ def run_apply(apply_id: int) -> None:
             connection.close()
         else:
             reset_session_timeouts(using=using)
-
-
-def recover_stalled_applies() -> list[MigrationApply]:
-    """Fail the applies whose worker died (no heartbeat) or whose job ended without them."""
-    return jobs.recover(APPLY)

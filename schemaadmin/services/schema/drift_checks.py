@@ -27,7 +27,6 @@ __all__ = [
     "WORKER_STOPPED",
     "active_drift_check",
     "last_drift_check",
-    "recover_stalled_drift_checks",
     "run_drift_check",
     "start_drift_check",
 ]
@@ -109,8 +108,3 @@ def run_drift_check(check_id: int) -> str:
             log.write(f"Stored the schema they build: {len(snapshot.tables)} tables, {len(snapshot.indexes)} indexes")
             jobs.finish(DRIFT_CHECK, check, JobState.SUCCEEDED, snapshot=snapshot_to_json(snapshot))
     return check.state
-
-
-def recover_stalled_drift_checks() -> list[DriftCheck]:
-    """Fail the drift checks whose worker died mid-replay (the next replay drops the shadow it left)."""
-    return jobs.recover(DRIFT_CHECK)

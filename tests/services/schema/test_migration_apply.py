@@ -12,14 +12,15 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from schemaadmin.models import AuditEvent, JobState, MigrationApply
 from schemaadmin.pg.connection import connection_params
+from schemaadmin.services import jobs
 from schemaadmin.services.schema.apply import (
+    APPLY,
     WORKER_STOPPED,
     ApplyAlreadyActive,
     ApplyPlan,
     ApplyRefused,
     apply_plan,
     critical_lint,
-    recover_stalled_applies,
     start_apply,
 )
 from tests.conftest import make_user
@@ -142,9 +143,9 @@ def test_an_apply_whose_worker_died_is_marked_failed(fixtures_pending, worker):
     with _table_being_written():
         apply = _start(plan, "dba-crash", lock_timeout_ms=600_000)
         wait_for(lambda: MigrationApply.objects.filter(pk=apply.pk, state=JobState.RUNNING).exists(), what="the start")
-        assert recover_stalled_applies() == []  # a live worker's apply is left alone
+        assert jobs.recover(APPLY) == []  # a live worker's apply is left alone
         worker.kill()
-        recovered = wait_for(recover_stalled_applies, timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery")
+        recovered = wait_for(lambda: jobs.recover(APPLY), timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery")
 
     assert [r.pk for r in recovered] == [apply.pk]
     apply.refresh_from_db()
