@@ -22,12 +22,13 @@ import operator
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
 
-__all__ = ["IndexActivity", "forget", "indexes"]
+__all__ = ["IndexActivity", "forget", "forget_kept", "indexes", "indexes_and_fingerprint"]
 
 # The catalogs whose rows define what IndexInfo holds besides ACTIVITY_FIELDS (names, keys, operator classes,
 # collations, types, expressions, predicates, options, constraints, definitions).
@@ -63,22 +64,30 @@ class IndexActivity:
     is_valid: bool
     is_ready: bool
     build_running: bool
+    index_rows: int | None
     table_rows: int | None
     table_pages: int
     catalog_fingerprint: int
+    analyze_count: int  # the sum of every table's analyze counts: new statistics were written when it moves
 
 
-ACTIVITY_FIELDS = tuple(f.name for f in dataclasses.fields(IndexActivity) if f.name != "catalog_fingerprint")
+_FINGERPRINTS = ("catalog_fingerprint", "analyze_count")
+ACTIVITY_FIELDS = tuple(f.name for f in dataclasses.fields(IndexActivity) if f.name not in _FINGERPRINTS)
 
 ACTIVITY_SELECT = """
     WITH {builds},
     catalog AS MATERIALIZED (
-        SELECT hashtextextended({fingerprint}, 0) AS fingerprint
+        SELECT hashtextextended({fingerprint}, 0) AS fingerprint,
+               -- ANALYZE (by hand or autovacuum's) raises these when it writes new statistics: pg/row_statistics.py
+               (SELECT COALESCE(sum(pg_stat_get_analyze_count(c.oid) + pg_stat_get_autoanalyze_count(c.oid)), 0)
+                FROM pg_class AS c
+                WHERE c.relkind IN ('r', 'p', 'm'))::bigint AS analyze_count
     )
     SELECT n.nspname AS schema,
            ic.relname AS name,
            {activity},
-           catalog.fingerprint AS catalog_fingerprint
+           catalog.fingerprint AS catalog_fingerprint,
+           catalog.analyze_count AS analyze_count
     FROM pg_index AS i
     JOIN pg_class AS ic ON ic.oid = i.indexrelid
     JOIN pg_class AS t ON t.oid = i.indrelid
@@ -113,21 +122,30 @@ _activity_of = operator.attrgetter(*ACTIVITY_FIELDS)
 
 def indexes(*, using: str = "default") -> list[IndexInfo]:
     """Return pg.indexes.indexes(using=using), reading again only what moved since the last call in this process."""
+    return indexes_and_fingerprint(using=using)[0]
+
+
+def indexes_and_fingerprint(*, using: str = "default") -> tuple[list[IndexInfo], tuple[int, int] | None]:
+    """Return indexes() and the fingerprint they were read under: (the catalogs', the tables' analyze counts).
+
+    The fingerprint is None when there is no index (no row carried it).
+    """
     activity = fetch_rows(IndexActivity, _activity_select(using), using=using)
     if not activity:
-        return []
+        return [], None
     fingerprint = activity[0].catalog_fingerprint
+    fingerprints = (fingerprint, activity[0].analyze_count)
     kept = _kept.get(using)
     if kept is not None and kept.fingerprint == fingerprint:
         rows = _refreshed(kept, activity)
         if rows is not None:
-            return rows
+            return rows, fingerprints
     # Read after the fingerprint: if DDL commits in between, these rows are newer than it, and the next call,
     # seeing another fingerprint, reads again. Kept rows are never older than their fingerprint says.
     rows = read_indexes(using=using)
     with _lock:
         _kept[using] = _Kept(fingerprint, {(row.schema, row.name): (_activity_of(row), row) for row in rows})
-    return rows
+    return rows, fingerprints
 
 
 def _refreshed(kept: _Kept, activity: list[IndexActivity]) -> list[IndexInfo] | None:
@@ -154,8 +172,13 @@ def _refreshed(kept: _Kept, activity: list[IndexActivity]) -> list[IndexInfo] | 
 
 def forget(using: str | None = None) -> None:
     """Drop the kept rows of one alias (None: of every alias); the next call reads everything."""
-    with _lock:
+    forget_kept(_kept, _lock, using)
+
+
+def forget_kept(kept: dict[str, Any], lock: threading.Lock, using: str | None) -> None:
+    """Drop what a per-alias store keeps for one alias (None: for every alias), under its lock."""
+    with lock:
         if using is None:
-            _kept.clear()
+            kept.clear()
         else:
-            _kept.pop(using, None)
+            kept.pop(using, None)

@@ -1,6 +1,7 @@
 """Indexes: what each one is, how it is used, foreign keys they should serve, and how bloated btrees are.
 
-Each function is one statement, whatever the number of indexes: nothing here queries per index. "An index" is
+Each function is one statement, whatever the number of indexes: nothing here queries per index. Btree bloat estimates
+and the facts about an index's key columns come from pg_stats, through pg/row_statistics.py. "An index" is
 one statement and one dataclass: index() and indexes() share INDEX_SELECT and fill IndexInfo; the recall check's
 target, the rebuild's index state and the live schema's index list are read from them.
 """
@@ -17,14 +18,11 @@ __all__ = [
     "BtreeBloat",
     "ForeignKey",
     "IndexInfo",
-    "IndexKeyFacts",
     "IndexUsage",
     "WastedSpace",
-    "btree_bloat",
     "btree_bloat_exact",
     "foreign_keys",
     "index",
-    "index_key_facts",
     "index_usage",
     "indexes",
     "table_indexes",
@@ -92,6 +90,7 @@ class IndexInfo:
     build_running: bool
     definition: str
     shape: str  # the definition without the index's name: equal shapes are the same index
+    index_rows: int | None  # the planner's estimate of the index's entries (pg_class.reltuples); None: not yet known
     table_rows: int | None  # the planner's estimate for the table; None before the first ANALYZE
     table_pages: int  # from the table's size on disk, not the statistics
 
@@ -255,7 +254,7 @@ INDEX_SELECT = """
 """
 
 
-# What IndexInfo holds that changes without DDL, over pg_index i, its table t and the builds CTE b: what
+# What IndexInfo holds that changes without DDL, over pg_index i, its class ic, its table t and the builds CTE b: what
 # pg/index_cache.py reads on every call.
 ACTIVITY_COLUMNS = """
            pg_relation_size(i.indexrelid) AS size_bytes,
@@ -266,6 +265,7 @@ ACTIVITY_COLUMNS = """
            i.indisvalid AS is_valid,
            i.indisready AS is_ready,
            (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
+           CASE WHEN ic.reltuples < 0 THEN NULL ELSE ic.reltuples::bigint END AS index_rows,
            CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows,
            pg_relation_size(t.oid) / current_setting('block_size')::bigint AS table_pages"""
 
@@ -425,70 +425,6 @@ class BtreeBloat(WastedSpace):
     exact: bool  # measured with pgstattuple's pgstatindex() rather than estimated from statistics
 
 
-def btree_bloat(
-    *, table: tuple[str, str] | None = None, min_bytes: int = 0, using: str = "default"
-) -> list[BtreeBloat]:
-    """Estimate each valid btree of at least min_bytes packed at its fillfactor, from row counts and column widths.
-
-    Indexes whose columns have no statistics yet (never analyzed) are left out rather than guessed.
-    """
-    return fetch_rows(
-        BtreeBloat,
-        f"""
-        WITH keys AS (
-            SELECT i.indexrelid,
-                   sum(st.avg_width) AS data_width,
-                   count(st.avg_width) = count(*) AS has_stats
-            FROM pg_index AS i
-            JOIN pg_class AS ic ON ic.oid = i.indexrelid
-            JOIN pg_class AS t ON t.oid = i.indrelid
-            JOIN pg_namespace AS n ON n.oid = t.relnamespace
-            JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree'
-            JOIN pg_attribute AS ia ON ia.attrelid = i.indexrelid AND ia.attnum > 0
-            LEFT JOIN pg_attribute AS ta ON ta.attrelid = i.indrelid AND ta.attnum = i.indkey[ia.attnum - 1]
-            LEFT JOIN pg_stats AS st
-                   ON st.schemaname = n.nspname
-                  AND st.tablename = CASE WHEN ta.attnum IS NULL THEN ic.relname ELSE t.relname END
-                  AND st.attname = COALESCE(ta.attname, ia.attname)
-            WHERE i.indisvalid
-              AND {SYSTEM_SCHEMAS_SQL}
-              AND {ONE_TABLE_SQL}
-              -- smaller ones cannot waste enough to be reported: their pg_stats rows are never read
-              AND pg_relation_size(ic.oid) >= %(min_bytes)s
-            GROUP BY i.indexrelid
-        ),
-        sizes AS (
-            SELECT n.nspname AS schema,
-                   ic.relname AS name,
-                   pg_relation_size(ic.oid) AS real_bytes,
-                   current_setting('block_size')::int AS block_size,
-                   {fillfactor_sql("ic", 90)} AS fillfactor,
-                   GREATEST(CASE WHEN ic.reltuples >= 0 THEN ic.reltuples ELSE t.reltuples END, 0) AS tuples,
-                   -- index tuple header and heap pointer (8), the data MAXALIGNed, and its line pointer (4)
-                   (8 + ceil(k.data_width / 8.0) * 8 + 4) AS tuple_bytes
-            FROM keys AS k
-            JOIN pg_class AS ic ON ic.oid = k.indexrelid
-            JOIN pg_index AS i ON i.indexrelid = k.indexrelid
-            JOIN pg_class AS t ON t.oid = i.indrelid
-            JOIN pg_namespace AS n ON n.oid = t.relnamespace
-            WHERE k.has_stats
-              AND (ic.reltuples >= 0 OR t.reltuples >= 0)
-        )
-        SELECT schema,
-               name,
-               real_bytes,
-               -- leaf pages at fillfactor (page header 24 and btree special space 16 left out), plus the metapage
-               ((ceil(tuples * tuple_bytes / ((block_size - 40) * fillfactor / 100.0)) + 1) * block_size)::bigint
-                   AS expected_bytes,
-               false AS exact
-        FROM sizes
-        ORDER BY schema, name
-        """,  # noqa: S608 -- constants, no input
-        {**table_params(table), "min_bytes": min_bytes},
-        using=using,
-    )
-
-
 def btree_bloat_exact(
     *, table: tuple[str, str] | None = None, min_bytes: int = 0, using: str = "default"
 ) -> list[BtreeBloat]:
@@ -524,67 +460,5 @@ def btree_bloat_exact(
         ORDER BY n.nspname, ic.relname
         """,  # noqa: S608 -- constants, no input
         {**table_params(table), "min_bytes": min_bytes},
-        using=using,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class IndexKeyFacts:
-    schema: str
-    name: str
-    leading_null_fraction: float | None  # pg_stats.null_frac of the first key when it is a plain column
-    not_null_columns: tuple[str, ...]  # the NOT NULL table columns a partial index's predicate may name
-
-
-def index_key_facts(*, table: tuple[str, str] | None = None, using: str = "default") -> list[IndexKeyFacts]:
-    """Return, per btree or partial index, how often its first key column is NULL and which of its columns cannot be.
-
-    Only btree indexes whose first key is a plain column, and partial indexes, are listed.
-    """
-    return fetch_rows(
-        IndexKeyFacts,
-        f"""
-        -- pg_stats read once into one lookup object: joined per index the view is evaluated once per row (seconds
-        -- at 3,000), and a join to a materialized CTE of it was planned as a nested loop (minutes at 30,000).
-        -- Keys are schema, table and column joined by the unit separator (chr(31)), which names do not hold.
-        WITH leading_stats AS MATERIALIZED (
-            SELECT COALESCE(
-                       jsonb_object_agg(concat_ws(chr(31), st.schemaname, st.tablename, st.attname), st.null_frac),
-                       '{{}}'
-                   ) AS null_fractions
-            FROM pg_stats AS st
-            WHERE NOT st.inherited
-              AND st.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-        )
-        SELECT n.nspname AS schema,
-               ic.relname AS name,
-               CASE WHEN am.amname = 'btree' THEN
-                   (st.null_fractions ->> concat_ws(chr(31), n.nspname, t.relname, lead.attname))::float8
-               END AS leading_null_fraction,
-               CASE WHEN i.indpred IS NULL THEN '{{}}'::text[] ELSE ARRAY(
-                   SELECT a.attname::text
-                   FROM pg_depend AS d
-                   JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = d.refobjsubid
-                   WHERE d.classid = 'pg_class'::regclass
-                     AND d.objid = i.indexrelid
-                     AND d.refclassid = 'pg_class'::regclass
-                     AND d.refobjid = i.indrelid
-                     AND d.refobjsubid > 0
-                     AND a.attnotnull
-                   ORDER BY a.attnum
-               ) END AS not_null_columns
-        FROM pg_index AS i
-        JOIN pg_class AS ic ON ic.oid = i.indexrelid
-        JOIN pg_class AS t ON t.oid = i.indrelid
-        JOIN pg_namespace AS n ON n.oid = t.relnamespace
-        JOIN pg_am AS am ON am.oid = ic.relam
-        LEFT JOIN pg_attribute AS lead ON lead.attrelid = i.indrelid AND lead.attnum = i.indkey[0] AND i.indkey[0] > 0
-        CROSS JOIN leading_stats AS st
-        WHERE (i.indpred IS NOT NULL OR (am.amname = 'btree' AND i.indkey[0] > 0))
-          AND {SYSTEM_SCHEMAS_SQL}
-          AND {ONE_TABLE_SQL}
-        ORDER BY n.nspname, ic.relname
-        """,  # noqa: S608 -- constants, no input
-        table_params(table),
         using=using,
     )

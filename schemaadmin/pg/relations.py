@@ -17,7 +17,6 @@ __all__ = [
     "TableHealth",
     "database_ages",
     "database_statistics",
-    "table_bloat",
     "table_bloat_exact",
     "table_estimates",
     "tables",
@@ -297,62 +296,6 @@ _USER_TABLES_SQL = """
     AND NOT starts_with(n.nspname, 'pg_toast_temp_')
     AND pg_relation_size(c.oid) >= %(min_bytes)s
 """
-
-
-def table_bloat(*, min_bytes: int = 0, using: str = "default") -> list[TableBloat]:
-    """Estimate each heap of at least min_bytes packed at its fillfactor, from row counts and column widths.
-
-    Tables whose columns have no statistics yet (never analyzed) are left out rather than guessed.
-    """
-    return fetch_rows(
-        TableBloat,
-        f"""
-        WITH widths AS (
-            SELECT c.oid,
-                   sum((1 - st.null_frac) * st.avg_width) AS data_width,
-                   count(*) AS column_count,
-                   bool_or(st.null_frac > 0) AS has_nulls,
-                   count(st.avg_width) = count(*) AS has_stats
-            FROM pg_class AS c
-            JOIN pg_namespace AS n ON n.oid = c.relnamespace
-            JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-            LEFT JOIN pg_stats AS st
-                   ON st.schemaname = n.nspname
-                  AND st.tablename = c.relname
-                  AND st.attname = a.attname
-                  AND NOT st.inherited
-            WHERE {_USER_TABLES_SQL}
-              AND c.reltuples >= 0
-            GROUP BY c.oid
-        ),
-        sizes AS (
-            SELECT n.nspname AS schema,
-                   c.relname AS name,
-                   pg_relation_size(c.oid) AS real_bytes,
-                   current_setting('block_size')::int AS block_size,
-                   {fillfactor_sql("c", 100)} AS fillfactor,
-                   c.reltuples AS tuples,
-                   -- tuple header (23) and null bitmap MAXALIGNed, the data MAXALIGNed, and its line pointer (4)
-                   ceil((23 + CASE WHEN w.has_nulls THEN ceil(w.column_count / 8.0) ELSE 0 END) / 8.0) * 8
-                       + ceil(w.data_width / 8.0) * 8 + 4 AS tuple_bytes
-            FROM widths AS w
-            JOIN pg_class AS c ON c.oid = w.oid
-            JOIN pg_namespace AS n ON n.oid = c.relnamespace
-            WHERE w.has_stats
-        )
-        SELECT schema,
-               name,
-               real_bytes,
-               -- pages at fillfactor (the 24-byte page header left out)
-               (ceil(tuples * tuple_bytes / ((block_size - 24) * fillfactor / 100.0)) * block_size)::bigint
-                   AS expected_bytes,
-               false AS exact
-        FROM sizes
-        ORDER BY schema, name
-        """,  # noqa: S608 -- constants, no input
-        {"min_bytes": min_bytes},
-        using=using,
-    )
 
 
 def table_bloat_exact(*, min_bytes: int = 0, using: str = "default") -> list[TableBloat]:

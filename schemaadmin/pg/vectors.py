@@ -55,8 +55,9 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
     return fetch_rows(
         VectorColumn,
         """
-        -- The few vector columns first, then their pg_stats rows: joined in one step, the planner may read pg_stats
-        -- (a view checking privileges row by row) for every column of every table.
+        -- The few vector columns first, then each one's pg_stats row (OFFSET 0 keeps the lookup per column: joined
+        -- in one step, the planner reads pg_stats, a view checking privileges row by row, for every column of every
+        -- table).
         WITH vector_column AS MATERIALIZED (
             SELECT n.nspname, c.relname, c.oid, c.reltuples, a.attname, a.attnum, a.atttypmod, t.typname
             FROM pg_attribute AS a
@@ -83,9 +84,12 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
                pg_relation_size(v.oid) > 0 AS has_data,
                st.null_frac::float8 AS null_fraction
         FROM vector_column AS v
-        LEFT JOIN pg_stats AS st
-               ON st.schemaname = v.nspname AND st.tablename = v.relname AND st.attname = v.attname
-              AND NOT st.inherited
+        LEFT JOIN LATERAL (
+            SELECT s.null_frac
+            FROM pg_stats AS s
+            WHERE s.schemaname = v.nspname AND s.tablename = v.relname AND s.attname = v.attname AND NOT s.inherited
+            OFFSET 0
+        ) AS st ON true
         ORDER BY v.nspname, v.relname, v.attnum
         """,
         using=using,

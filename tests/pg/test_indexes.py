@@ -8,9 +8,10 @@ from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.connection import RowMismatch, fetch_row, fetch_rows
-from schemaadmin.pg.indexes import IndexUsage, btree_bloat, foreign_keys, index, index_usage, indexes
+from schemaadmin.pg.indexes import IndexUsage, foreign_keys, index, index_usage, indexes
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.recall import index_target
+from schemaadmin.pg.row_statistics import btree_bloat, relation_statistics
 
 
 def by_name(schema):
@@ -104,7 +105,7 @@ def test_each_question_is_one_query_however_many_indexes(plant):
     for n in range(30):
         plant.table(f"t{n}", "id int PRIMARY KEY, x int, y int")
         plant.sql(f"CREATE INDEX t{n}_x ON {s}.t{n} (x, y)")
-    for question in (indexes, foreign_keys, btree_bloat, index_usage):
+    for question in (indexes, foreign_keys, relation_statistics, index_usage):
         with CaptureQueriesContext(connection) as queries:
             question()
         assert len(queries) == 1, question.__name__

@@ -15,11 +15,8 @@ from schemaadmin.pg.indexes import (
     BtreeBloat,
     ForeignKey,
     IndexInfo,
-    IndexKeyFacts,
-    btree_bloat,
     btree_bloat_exact,
     foreign_keys,
-    index_key_facts,
     index_usage,
     indexes_of_table,
 )
@@ -30,11 +27,18 @@ from schemaadmin.pg.relations import (
     TableHealth,
     database_ages,
     database_statistics,
-    table_bloat,
     table_bloat_exact,
     tables,
 )
 from schemaadmin.pg.replication import ReplicationSlot, replication_slots
+from schemaadmin.pg.row_statistics import (
+    RelationStatistics,
+    btree_bloat_estimates,
+    by_relation,
+    kept_statistics,
+    relation_statistics,
+    table_bloat_estimates,
+)
 from schemaadmin.pg.sequences import SequenceUsage, sequences
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
 from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
@@ -64,7 +68,8 @@ class Snapshot:
     # Sessions and connection slots for the activity findings; None where a caller builds a snapshot without them.
     activity: ActivityFacts | None = field(default=None, hash=False)
     table_bloat: dict[str, TableBloat] = field(hash=False, default_factory=dict)  # qualified table name -> it
-    key_facts: dict[str, IndexKeyFacts] = field(hash=False, default_factory=dict)  # qualified index name -> them
+    # qualified index name -> its leading key's NULL share and the NOT NULL columns its predicate names
+    key_facts: dict[str, RelationStatistics] = field(hash=False, default_factory=dict)
     sequences: list[SequenceUsage] = field(hash=False, default_factory=list)
     unvalidated_constraints: list[UnvalidatedConstraint] = field(hash=False, default_factory=list)
     databases: list[DatabaseAge] = field(hash=False, default_factory=list)
@@ -90,31 +95,48 @@ def take_snapshot(
     validated_alias(using)
     node_aliases = _node_aliases(using, nodes)
     statistics = database_statistics(using=using)
-    index_list = index_cache.indexes(using=using)
-    measure = btree_bloat_exact if statistics.pgstatindex_usable else btree_bloat
-    measure_tables = table_bloat_exact if statistics.pgstattuple_approx_usable else table_bloat
+    index_list, fingerprint = index_cache.indexes_and_fingerprint(using=using)
     if table_bloat_min_bytes is None:
         table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
     if bloat_min_bytes is None:
         bloat_min_bytes = app_settings()["BLOAT_MIN_BYTES"]
     usage = _node_usage(using, node_aliases, statistics, index_list)
+    table_list = tables(measure_indexes=False, using=using)
+    # pg_stats changes only with ANALYZE or DDL: its rows are kept under the fingerprint the indexes were read with.
+    row_statistics = (
+        kept_statistics(fingerprint, using=using)
+        if fingerprint is not None
+        else by_relation(relation_statistics(using=using))
+    )
+    if statistics.pgstatindex_usable:
+        bloat = btree_bloat_exact(min_bytes=bloat_min_bytes, using=using)
+    else:
+        bloat = btree_bloat_estimates(index_list, row_statistics, min_bytes=bloat_min_bytes)
+    if statistics.pgstattuple_approx_usable:
+        heap_bloat = table_bloat_exact(min_bytes=table_bloat_min_bytes, using=using)
+    else:
+        heap_bloat = table_bloat_estimates(table_list, row_statistics, min_bytes=table_bloat_min_bytes)
     return Snapshot(
         database=using,
         statistics=statistics,
         indexes=index_list,
-        tables=_with_index_bytes(tables(measure_indexes=False, using=using), index_list),
+        tables=_with_index_bytes(table_list, index_list),
         foreign_keys=foreign_keys(using=using),
         vector_columns=vector_columns(using=using),
-        bloat={f"{b.schema}.{b.name}": b for b in measure(min_bytes=bloat_min_bytes, using=using)},
+        bloat={f"{b.schema}.{b.name}": b for b in bloat},
         nodes=usage,
         activity=activity_facts(using=using),
-        table_bloat={f"{b.schema}.{b.name}": b for b in measure_tables(min_bytes=table_bloat_min_bytes, using=using)},
-        key_facts={f"{k.schema}.{k.name}": k for k in index_key_facts(using=using)},
+        table_bloat={f"{b.schema}.{b.name}": b for b in heap_bloat},
+        key_facts=_key_facts(row_statistics),
         sequences=sequences(using=using),
         unvalidated_constraints=unvalidated_constraints(using=using),
         databases=database_ages(using=using),
         replication_slots=replication_slots(using=using),
     )
+
+
+def _key_facts(row_statistics: dict[tuple[bool, str], RelationStatistics]) -> dict[str, RelationStatistics]:
+    return {name: row for (is_index, name), row in row_statistics.items() if is_index}
 
 
 def _node_aliases(using: str, nodes: list[str] | None) -> list[str]:
@@ -164,7 +186,11 @@ def take_table_index_snapshot(
     validated_alias(using)
     statistics = database_statistics(using=using)
     index_list = indexes_of_table(schema, table, using=using)
-    measure = btree_bloat_exact if statistics.pgstatindex_usable else btree_bloat
+    row_statistics = by_relation(relation_statistics(table=(schema, table), using=using))
+    if statistics.pgstatindex_usable:
+        bloat = btree_bloat_exact(table=(schema, table), using=using)
+    else:
+        bloat = btree_bloat_estimates(index_list, row_statistics)
     return Snapshot(
         database=using,
         statistics=statistics,
@@ -172,9 +198,9 @@ def take_table_index_snapshot(
         tables=[],
         foreign_keys=[],
         vector_columns=[],
-        bloat={f"{b.schema}.{b.name}": b for b in measure(table=(schema, table), using=using)},
+        bloat={f"{b.schema}.{b.name}": b for b in bloat},
         nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
-        key_facts={f"{k.schema}.{k.name}": k for k in index_key_facts(table=(schema, table), using=using)},
+        key_facts=_key_facts(row_statistics),
     )
 
 
