@@ -3,6 +3,8 @@
 (() => {
   "use strict";
   const MESSAGE = "schemaadmin:diagram-height";
+  // Mermaid writes names at 16 px: below this scale (about 7 px) they cannot be read, even on a sharp phone screen.
+  const READABLE_SCALE = 0.45;
   // Mermaid's own dark theme leaves edge labels at less than 4.5:1; these match Bootstrap's dark scheme.
   const DARK = {
     theme: "base",
@@ -48,7 +50,8 @@
     const natural = { width: svg.viewBox.baseVal.width, height: svg.viewBox.baseVal.height };
     let scale = 1;
     function zoomTo(next, x = target.clientWidth / 2, y = target.clientHeight / 2) {
-      const bounded = Math.min(4, Math.max(0.1, next));
+      // Never smaller than a tenth, unless that is what it takes to see the whole drawing (a phone, many tables).
+      const bounded = Math.min(4, Math.max(Math.min(0.1, target.clientWidth / natural.width), next));
       // Keep the drawing's point under (x, y) where it is.
       const pointX = (target.scrollLeft + x) / scale;
       const pointY = (target.scrollTop + y) / scale;
@@ -95,7 +98,12 @@
     const stop = () => { drag = null; target.classList.remove("panning"); };
     target.addEventListener("pointerup", stop);
     target.addEventListener("pointercancel", stop);
-    zoomTo(1);
+    // Open fitted to the width (a phone sees the whole drawing) unless that would shrink the names past reading:
+    // then at full size from its left edge, Fit at hand in the toolbar.
+    const fitted = target.clientWidth / natural.width;
+    zoomTo(fitted >= 1 || fitted < READABLE_SCALE ? 1 : fitted);
+    target.scrollLeft = 0;
+    target.scrollTop = 0;
   }
 
   function fit(frame) {
