@@ -150,13 +150,15 @@ class JobState(models.TextChoices):
 
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+# The condition of every one_active_per() constraint, spelled as the migrations recorded it.
+_ACTIVE_CONDITION = models.Q(state__in=["queued", "running"])
 
 
 def one_active_per(*fields: str, name: str, message: str) -> models.UniqueConstraint:
     """Return the partial unique constraint that lets one queued or running job record exist per value of fields."""
     return models.UniqueConstraint(
         fields=list(fields),
-        condition=models.Q(state__in=["queued", "running"]),
+        condition=_ACTIVE_CONDITION,
         name=name,
         violation_error_message=message,
     )
@@ -165,9 +167,7 @@ def one_active_per(*fields: str, name: str, message: str) -> models.UniqueConstr
 def active_record_fields(model: type[models.Model]) -> tuple[str, ...]:
     """Return the fields of model's one_active_per() constraint: one active record per their values (none: any)."""
     for constraint in model._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint) and constraint.condition == models.Q(
-            state__in=["queued", "running"]
-        ):
+        if isinstance(constraint, models.UniqueConstraint) and constraint.condition == _ACTIVE_CONDITION:
             return tuple(constraint.fields)
     return ()
 
