@@ -27,7 +27,7 @@ from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.schema.archive import Archived, archive_drops, may_drop, migration_drops
 from schemaadmin.services.schema.lint import lint_migrations
-from schemaadmin.services.schema.migrations import forward_plan
+from schemaadmin.services.schema.migrations import MigrationLabel, forward_plan
 from schemaadmin.services.schema.sql import migration_loader
 
 __all__ = [
@@ -66,16 +66,12 @@ class ApplyAlreadyActive(ApplyRefused):
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedMigration:
+class PlannedMigration(MigrationLabel):
     app_label: str
     name: str
     operations: tuple[str, ...]
     destructive: tuple[str, ...]
     atomic: bool
-
-    @property
-    def label(self) -> str:
-        return f"{self.app_label}.{self.name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first
 from schemaadmin.services.schema.lint_rules import SizedFinding, SquawkOverride, operation_findings
+from schemaadmin.services.schema.migrations import MigrationLabel
 from schemaadmin.services.schema.sql import MigrationSql, collected_sql, find_migration, migration_loader
 
 __all__ = [
@@ -73,17 +74,13 @@ _squawk_cache: dict[tuple[str, str, str, int, str], tuple[Finding, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
-class MigrationLint:
+class MigrationLint(MigrationLabel):
     app_label: str
     name: str
     findings: tuple[Finding, ...]  # the ones that count, worst first
     exempted: tuple[Finding, ...]  # accepted by lint_exemptions or set aside by our overrides, each with its reason
     sql: MigrationSql
     live: bool  # whether rules on today's table sizes ran (pending migrations only)
-
-    @property
-    def label(self) -> str:
-        return f"{self.app_label}.{self.name}"
 
     @property
     def counts(self) -> dict[Severity, int]:

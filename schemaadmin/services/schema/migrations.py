@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
@@ -23,6 +23,7 @@ from schemaadmin.services.schema.sql import (
 __all__ = [
     "AppMigrations",
     "MigrationDetail",
+    "MigrationLabel",
     "MigrationSql",
     "MigrationStatus",
     "PendingMigration",
@@ -36,14 +37,32 @@ __all__ = [
 ]
 
 
+class _MigrationNamed(Protocol):
+    @property
+    def app_label(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class MigrationLabel:
+    """A mixin for frozen dataclasses naming one migration: its label as Django prints it (it adds no fields)."""
+
+    __slots__ = ()
+
+    @property
+    def label(self: _MigrationNamed) -> str:
+        return f"{self.app_label}.{self.name}"
+
+
 @dataclass(frozen=True, slots=True)
-class PendingMigration:
+class PendingMigration(MigrationLabel):
     app_label: str
     name: str
 
 
 @dataclass(frozen=True, slots=True)
-class MigrationStatus:
+class MigrationStatus(MigrationLabel):
     app_label: str
     name: str
     applied: bool
@@ -54,10 +73,6 @@ class MigrationStatus:
     @property
     def pending(self) -> bool:
         return not self.applied
-
-    @property
-    def label(self) -> str:
-        return f"{self.app_label}.{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
