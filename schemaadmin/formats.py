@@ -8,6 +8,7 @@ no decimals; ratios past RATIO_THRESHOLD as "× 973" instead of "97,200 %".
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -22,6 +23,7 @@ __all__ = [
     "RATIO_THRESHOLD",
     "change_text",
     "count_text",
+    "breakable_html",
     "duration_text",
     "ident_html",
     "json_html",
@@ -68,8 +70,13 @@ def when_html(value: datetime | None, styles: str = "") -> SafeString:
 def ident_html(*names: str | None) -> SafeString:
     """Return a (dotted) identifier that wraps only after a dot or an underscore, never inside a word."""
     text = ".".join(n for n in names if n)
-    escaped = str(format_html("{}", text))
-    return mark_safe('<span class="ident">' + _BREAK_AFTER.sub(r"\1<wbr>", escaped) + "</span>")
+    return mark_safe('<span class="ident">' + breakable_html(text) + "</span>")
+
+
+def breakable_html(text: str) -> SafeString:
+    """Return text escaped, with a <wbr> after each dot and underscore: SQL wraps there and at spaces, not inside
+    names (the ident class, or statement-text, keeps the browser from cutting words anywhere else)."""
+    return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", html.escape(text)))  # html.escape: Django's escape, less lazy
 
 
 def duration_text(value: timedelta | float | int | None, unit: str = "s") -> str:

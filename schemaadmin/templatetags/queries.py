@@ -15,7 +15,7 @@ from django import template
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from schemaadmin.formats import number_text
+from schemaadmin.formats import breakable_html, number_text
 from schemaadmin.services.workload.query_stats import SERIES_POINTS, QueryStats, StatementRow
 
 register = template.Library()
@@ -95,10 +95,10 @@ def _row(row: StatementRow, stats: QueryStats, link: str, keep_query: str) -> st
         )
         spark = f"<td>{line}</td>"
     text = row.query or "(text not recorded)"
-    text = escape(text if len(text) <= SHORT_QUERY else f"{text[: SHORT_QUERY - 1]}…")
+    text = breakable_html(text if len(text) <= SHORT_QUERY else f"{text[: SHORT_QUERY - 1]}…")
     return (
         f'<tr><td class="query-cell"><a href="{link}{int(row.queryid)}/{escape(keep_query)}" '
-        f'class="font-monospace small text-break" data-testid="statement-link">{text}</a>{note}</td>'
+        f'class="font-monospace small statement-text" data-testid="statement-link">{text}</a>{note}</td>'
         f'<td class="small">{escape(row.database)}</td><td class="small">{escape(row.role)}</td>'
         f'<td class="text-end">{number_text(row.calls)}</td>'
         f'<td class="text-end text-nowrap">{duration_ms(row.total_ms)}</td>'

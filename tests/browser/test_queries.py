@@ -41,8 +41,10 @@ def test_a_dba_opens_the_top_statement_and_explains_it(
     top = page.get_by_test_id("statement-link").first
     expect(top).to_contain_text(f"FROM {table} AS a")
     expect(page.locator("svg.sparkline").first).to_be_visible()
+    assert_names_unbroken(top)
     screenshot("queries-desktop")
     page.set_viewport_size({"width": 360, "height": 800})
+    assert_names_unbroken(top)
     screenshot("queries-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
 
@@ -64,3 +66,30 @@ def test_a_dba_opens_the_top_statement_and_explains_it(
     expect(plan).to_contain_text("Aggregate")
     screenshot("query-explained")
     assert console_errors == []
+
+
+# The pairs of characters around each place where the rendered text wraps to a new line.
+_LINE_BREAKS = """el => {
+  const pairs = [];
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let top = null, before = "", node;
+  while ((node = walker.nextNode())) {
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0];
+      if (!rect) continue;
+      if (top !== null && rect.top > top + 2) pairs.push(before + node.data[i]);
+      top = rect.top;
+      before = node.data[i];
+    }
+  }
+  return pairs;
+}"""
+
+
+def assert_names_unbroken(statement) -> None:
+    """Fail if the statement's text wraps inside a name: only at a space, or after a dot, underscore or comma."""
+    for pair in statement.evaluate(_LINE_BREAKS):
+        assert pair[0] in " ._,(" or pair[1] == " ", f"a name is cut at {pair!r}"
