@@ -14,13 +14,13 @@ __all__ = [
     "EXTENSION",
     "ORDERS",
     "QUERYID_BY_NAME_FROM",
+    "OwnerNames",
     "StatementCounters",
     "StatementTotals",
     "StatementsInfo",
     "StatementsState",
-    "database_names",
     "live_statements",
-    "role_names",
+    "owner_names",
     "same_named_relations",
     "statement_counters",
     "statement_texts",
@@ -202,38 +202,42 @@ class _Text:
 
 
 @dataclass(frozen=True, slots=True)
-class _Named:
+class OwnerNames:
+    """Who a statement's counters belong to, by oid: every database, and every role that can log in."""
+
+    databases: dict[int, str]
+    roles: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Owner:
+    catalog: str
     oid: int
     name: str
 
 
-def database_names(*, using: str = "default") -> dict[int, str]:
-    """Return the name of every database on the server, by oid."""
+def owner_names(*, using: str = "default") -> OwnerNames:
+    """Return the names of the server's databases and login roles by oid (statements are counted per login role)."""
     rows = fetch_rows(
-        _Named,
+        _Owner,
         """
-        SELECT oid::bigint AS oid,
-               datname AS name
+        SELECT 'pg_database' AS catalog,
+               oid::bigint AS oid,
+               datname::text AS name
         FROM pg_database
-        """,
-        using=using,
-    )
-    return {row.oid: row.name for row in rows}
-
-
-def role_names(*, using: str = "default") -> dict[int, str]:
-    """Return the name of every role that can log in, by oid (statements are counted per login role)."""
-    rows = fetch_rows(
-        _Named,
-        """
-        SELECT oid::bigint AS oid,
-               rolname AS name
+        UNION ALL
+        SELECT 'pg_roles',
+               oid::bigint,
+               rolname::text
         FROM pg_roles
         WHERE rolcanlogin
         """,
         using=using,
     )
-    return {row.oid: row.name for row in rows}
+    names = OwnerNames(databases={}, roles={})
+    for row in rows:
+        (names.databases if row.catalog == "pg_database" else names.roles)[row.oid] = row.name
+    return names
 
 
 # PostgreSQL 18 computes a statement's queryid from the names of the tables it reads, not their oids: the same

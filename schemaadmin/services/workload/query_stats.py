@@ -17,9 +17,8 @@ from schemaadmin.pg.query_history import StatementChange
 from schemaadmin.pg.stats import (
     ORDERS,
     StatementTotals,
-    database_names,
     live_statements,
-    role_names,
+    owner_names,
     statement_texts,
     statements_info,
 )
@@ -115,7 +114,8 @@ class QueryStats:
 
 
 def _names(using: str) -> tuple[dict[int, str], dict[int, str]]:
-    return database_names(using=using), role_names(using=using)
+    names = owner_names(using=using)
+    return names.databases, names.roles
 
 
 def _owner_ids(
