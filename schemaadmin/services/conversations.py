@@ -6,11 +6,14 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.core.cache import cache
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet
+from django.db.models.functions import JSONObject
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -31,6 +34,7 @@ __all__ = [
     "THREAD_ORDER",
     "ThreadWindow",
     "conversation_page",
+    "conversation_with_others",
     "conversation_results",
     "listing_total",
     "user_conversation_total",
@@ -186,6 +190,44 @@ def _add_snippets(page: Page, query: SearchQuery) -> None:
 def highlighted(snippet: str) -> SafeString:
     """Return the snippet escaped, with the search marks turned into <mark> (message text is untrusted)."""
     return mark_safe(escape(snippet).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
+# A thread's side panel lists this many of its owner's other conversations, latest activity first.
+OTHER_CONVERSATIONS = 10
+
+
+def conversation_with_others(pk: int) -> Conversation | None:
+    """Return the conversation with its user and preferences, and .other_conversations: its owner's latest others
+    (unsaved Conversation objects holding pk, title, message_count and last_message_at).
+
+    One round trip: the others come as an array of JSON objects from a subquery walking the owner's
+    (user_id, last_message_at DESC) index, instead of a second query once the owner is known.
+    """
+    others = (
+        Conversation.objects.filter(user_id=OuterRef("user_id"))
+        .exclude(pk=OuterRef("pk"))
+        .order_by("-last_message_at", "-id")
+        .values(row=JSONObject(pk="id", title="title", message_count="message_count", at="last_message_at"))
+    )
+    conversation = (
+        Conversation.objects.select_related("user", "user__preferences")
+        .annotate(other_rows=ArraySubquery(others[:OTHER_CONVERSATIONS]))
+        .filter(pk=pk)
+        .first()
+    )
+    if conversation is not None:
+        conversation.other_conversations = [_other(row) for row in conversation.other_rows]  # type: ignore[attr-defined]
+    return conversation
+
+
+def _other(row: dict[str, Any]) -> Conversation:
+    at = row["at"]  # JSON carries the timestamp as ISO 8601 text
+    return Conversation(
+        pk=row["pk"],
+        title=row["title"],
+        message_count=row["message_count"],
+        last_message_at=datetime.fromisoformat(at) if at else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

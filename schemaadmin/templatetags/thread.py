@@ -34,7 +34,7 @@ def message_html(message: Message, *, focus: int | None, link: str) -> str:
     role = escape(message.role)
     content = message.content
     marked = getattr(message, "marked", None)  # set by services.thread_search.mark_hits on a search's hits
-    body = marked_body(marked) if marked else message_body(content)
+    body: str = marked_body(marked) if marked else message_body(content)
     if is_long(content):
         summary = (
             f'<summary><span class="preview">{escape(preview(content))}</span> '

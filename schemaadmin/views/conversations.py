@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
@@ -18,6 +17,7 @@ from schemaadmin.services.conversations import (
     CONVERSATION_ORDERS,
     SEARCH_ORDER,
     conversation_results,
+    conversation_with_others,
     export_json,
     export_markdown,
     search_page,
@@ -86,7 +86,9 @@ def _conversation(pk: int) -> Conversation:
 @require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a thread: its latest messages, or the window around/before/after one message."""
-    conversation = _conversation(pk)
+    conversation = conversation_with_others(pk)
+    if conversation is None:
+        raise Http404(f"No conversation {pk}.")
     controls = ThreadControls(request.GET)
     # Each message links to itself: the thread's URL is reversed once, not once per message.
     thread_url = object_url("schemaadmin:conversation", conversation.pk)
@@ -122,12 +124,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
         context["chunk"] = True
         return render_page(request, THREAD_TEMPLATE, context, partial=f"load_{anchor[0]}")
-    others = (
-        Conversation.objects.filter(user_id=conversation.user_id)
-        .filter(~Q(pk=conversation.pk))
-        .order_by("-last_message_at", "-id")[:10]
-    )
-    context["other_conversations"] = list(others)
+    context["other_conversations"] = conversation.other_conversations  # type: ignore[attr-defined]
     context["preferences"] = getattr(conversation.user, "preferences", None)
     return render_page(request, THREAD_TEMPLATE, context)
 

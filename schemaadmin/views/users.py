@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -53,7 +55,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("view_conversations")
 @require_GET
-def user_detail(request: HttpRequest, pk: str) -> HttpResponse:
+def user_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     """Show one user: who they are, their preferences, their conversations (latest activity first)."""
     form = PageCursor(request.GET)
     order = CONVERSATION_ORDERS[DEFAULT_ORDER]
@@ -79,7 +81,7 @@ def user_detail(request: HttpRequest, pk: str) -> HttpResponse:
     return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations")
 
 
-def _chat_user(pk: str) -> ChatUser:
+def _chat_user(pk: UUID) -> ChatUser:
     return get_object_or_404(ChatUser.objects.select_related("preferences"), pk=pk)
 
 

@@ -285,6 +285,24 @@ def test_thread_bad_anchor_is_400(support, chat, params):
     assert response.status_code == 400
 
 
+def test_a_thread_lists_its_owners_ten_latest_other_conversations(support, chat):
+    thread = chat["thread"]
+    expected = list(
+        Conversation.objects.filter(user=chat["ada"])
+        .exclude(pk=thread.pk)
+        .order_by("-last_message_at", "-id")
+        .values_list("pk", "title", "message_count", "last_message_at")[:10]
+    )
+    response = support.get(f"/conversations/{thread.pk}/")
+    shown = [(c.pk, c.title, c.message_count, c.last_message_at) for c in response.context["other_conversations"]]
+    assert shown == expected and len(shown) == 10
+    html = response.content.decode()
+    first = expected[0]
+    assert f'href="/conversations/{first[0]}/">{first[1]}</a> · {first[2]} msgs' in html
+    assert f'msgs · <time datetime="{first[3]:%Y-%m-%dT%H:%M:%SZ}" title="{first[3]:%Y-%m-%d %H:%M:%S} UTC"' in html
+    assert support.get(f"/conversations/{chat['solo'].pk}/").context["other_conversations"] == []
+
+
 def test_unknown_conversation_or_message_is_404(support, chat):
     assert support.get("/conversations/999999999/").status_code == 404
     other_message = Message.objects.filter(conversation=chat["solo"]).first()
@@ -365,10 +383,10 @@ def test_cursor_round_trips_values():
 def test_thread_and_user_pages_use_a_constant_number_of_queries(support, chat, django_assert_num_queries):
     # Auth is two queries: the session, then the signed-in user with their permissions (OneQueryModelBackend).
     support.get("/users/")  # the first request of a process also asks the server's version (once a minute)
-    with django_assert_num_queries(6):  # auth (2), conversation, window, other conversations, audit insert
+    with django_assert_num_queries(5):  # auth (2), conversation with its owner's others, window, audit insert
         support.get(f"/conversations/{chat['thread'].pk}/")
     anchor = Message.objects.filter(conversation=chat["thread"]).order_by("-created_at")[5]
-    with django_assert_num_queries(6):  # auth (2), conversation, anchor, window, audit insert
+    with django_assert_num_queries(6):  # auth (2), conversation (with others), anchor, window, audit insert
         response = support.get(
             f"/conversations/{chat['thread'].pk}/", {"before": anchor.pk}, headers={"HX-Request": "true"}
         )
