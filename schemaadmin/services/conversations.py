@@ -40,6 +40,7 @@ __all__ = [
     "user_conversation_total",
     "export_json",
     "export_markdown",
+    "search_estimate",
     "search_facts",
     "search_page",
     "search_query",
@@ -141,14 +142,12 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
     query = search_query(text)
     hits = queryset.filter(search_vector=query)
-    estimate = planner_rows(hits) if search_facts(text, using=queryset.db).walkable else 0
+    estimate = search_estimate(hits) if search_facts(text, using=queryset.db).walkable else 0
     if estimate >= COLLECTED_HITS:
         # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
         total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
-        listed = hits.select_related("conversation__user").defer("content", "search_vector")
-        page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
-        _add_snippets(page, query)
-        return ListResult(page, total)
+        page = keyset_page(_with_snippets(hits, query), SEARCH_ORDER, cursor=cursor, size=size)
+        return ListResult(_highlight(page), total)
     # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
     with bitmap_scans_only(using=queryset.db):
@@ -159,19 +158,33 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
             listed, total = hits, row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"])
             if not total.exact:  # at least the hits already collected, whatever the planner thinks
                 total = RowTotal(max(total.value, COLLECTED_HITS), exact=False)
-        listed = listed.select_related("conversation__user").defer("content", "search_vector")
-        page = keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size)
-    _add_snippets(page, query)
-    return ListResult(page, total)
+        page = keyset_page(_with_snippets(listed, query), SEARCH_ORDER, cursor=cursor, size=size)
+    return ListResult(_highlight(page), total)
 
 
-def _add_snippets(page: Page, query: SearchQuery) -> None:
-    """Attach a highlighted snippet to each message of the page."""
-    # Snippets only for the rows shown: ts_headline re-parses each message, so never for every hit.
-    snippets = dict(
-        Message.objects.filter(pk__in=[m.pk for m in page.rows])
+def search_estimate(hits: QuerySet[Message]) -> int:
+    """Return planner_rows(hits), kept ESTIMATE_SECONDS per query: the estimate moves only when ANALYZE runs, and
+    paging through a search asks it on every page."""
+    sql, params = hits.order_by().query.sql_with_params()
+    key = "schemaadmin:search_estimate:" + hashlib.sha256(repr((hits.db, sql, params)).encode()).hexdigest()
+    estimate = cache.get(key)
+    if estimate is None:
+        estimate = planner_rows(hits)
+        cache.set(key, estimate, ESTIMATE_SECONDS)
+    return estimate
+
+
+def _with_snippets(messages: QuerySet[Message], query: SearchQuery) -> QuerySet[Message]:
+    """Return the messages with their conversation and user, and a snippet of the text around the matches.
+
+    The snippet is computed in the page's own query: ts_headline re-parses each message, and the server evaluates
+    it only for the rows the LIMIT keeps (after the sort, as an expensive expression), never for every hit.
+    """
+    return (
+        messages.select_related("conversation__user")
+        .defer("content", "search_vector")
         .annotate(
-            snippet=SearchHeadline(
+            marked_snippet=SearchHeadline(
                 "content",
                 query,
                 config=SEARCH_CONFIG,
@@ -181,10 +194,14 @@ def _add_snippets(page: Page, query: SearchQuery) -> None:
                 min_words=15,
             )
         )
-        .values_list("pk", "snippet")
     )
+
+
+def _highlight(page: Page) -> Page:
+    """Set each message's .snippet: its marked snippet escaped, the marks as <mark>."""
     for message in page.rows:
-        message.snippet = highlighted(snippets.get(message.pk, ""))
+        message.snippet = highlighted(message.marked_snippet)
+    return page
 
 
 def highlighted(snippet: str) -> SafeString:

@@ -192,6 +192,18 @@ def test_search_shows_highlighted_escaped_snippets_linking_to_the_message(suppor
     assert response.context["total"].exact and response.context["total"].value == 1
 
 
+def test_a_search_page_reads_its_hits_with_their_snippets_in_one_query(support, chat, django_assert_num_queries):
+    support.get("/conversations/", {"q": "invoices"})  # what the server makes of the search is kept a minute
+    # auth (2), then in one transaction (a savepoint here): the planner settings, the hits' ids from the GIN index,
+    # and the page with each hit's conversation, user and snippet
+    with django_assert_num_queries(7) as captured:
+        response = support.get("/conversations/", {"q": "invoices", "size": 25})
+    page_query = captured.captured_queries[-2]["sql"]
+    assert "ts_headline" in page_query and "LIMIT 26" in page_query
+    assert response.status_code == 200 and len(response.context["page"].rows) == 25
+    assert all("<mark>invoices</mark>" in hit.snippet for hit in response.context["page"].rows)
+
+
 def test_the_cached_filter_form_always_shows_the_requested_filters(support, chat, settings):
     # The form's markup is cached per set of filter parameters (not per page): each set shows its own values.
     for channel in ("sms", "web", "sms"):
