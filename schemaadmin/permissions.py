@@ -13,6 +13,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
+from django.db import router
 from django.db.models import OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.http import HttpRequest
@@ -75,7 +76,11 @@ class OneQueryModelBackend(ModelBackend):
     """
 
     def get_user(self, user_id: Any) -> Any:
-        user = _with_permission_names(get_user_model()._default_manager.filter(pk=user_id)).first()
+        model = get_user_model()
+        alias = router.db_for_read(model)
+        sql, params, at = _user_statement(model, alias)
+        found = model._default_manager.db_manager(alias).raw(sql, [*params[:at], user_id, *params[at + 1 :]])
+        user: Any = next(iter(found), None)
         if user is None or not self.user_can_authenticate(user):
             return None
         if not user.is_superuser:  # a superuser holds every permission: ModelBackend lists them when asked
@@ -96,6 +101,22 @@ class OneQueryModelBackend(ModelBackend):
                 )
                 user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in found}
         return user_obj._perm_cache
+
+
+# A user id no row has: where it lands among the compiled statement's parameters is where each request's id goes.
+_STAND_IN_ID = -918273645
+
+
+@cache
+def _user_statement(model: type[Any], alias: str) -> tuple[str, tuple[Any, ...], int]:
+    """Return the SQL and parameters of "the user with their permission names", and the place of the user id.
+
+    Compiled once per process: building the nested subqueries through the ORM cost ~1.7 ms of CPU a request.
+    """
+    users = _with_permission_names(model._default_manager.using(alias).filter(pk=_STAND_IN_ID))
+    sql, params = users.query.sql_with_params()
+    assert params.count(_STAND_IN_ID) == 1, params
+    return sql, tuple(params), params.index(_STAND_IN_ID)
 
 
 def _with_permission_names(users: QuerySet[Any]) -> QuerySet[Any]:
