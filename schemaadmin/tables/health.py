@@ -14,7 +14,7 @@ from schemaadmin.formats import ident_html, when_html
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.index_health import Finding
-from schemaadmin.templatetags.humanize_extras import pretty_bytes
+from schemaadmin.templatetags.humanize_extras import pretty_bytes, thousands
 
 __all__ = ["IndexRow", "IndexTable", "TableRow", "TableTable", "findings_badges"]
 
@@ -65,6 +65,40 @@ class IndexRow:
         return max((f.severity.rank for f in self.findings), default=-1)
 
 
+# Figures sit right-aligned under a right-aligned header, and never wrap.
+_FIGURE = {"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
+
+
+class _Count(tables.Column):
+    """A count, with thousands separators."""
+
+    def __init__(self, verbose_name: str) -> None:
+        super().__init__(verbose_name=verbose_name, attrs=_FIGURE)
+
+    def render(self, value: int) -> str:
+        return thousands(value)
+
+
+class _Bytes(tables.Column):
+    """A size in bytes, as people read it (12.3 MB)."""
+
+    def __init__(self, verbose_name: str) -> None:
+        super().__init__(verbose_name=verbose_name, attrs=_FIGURE)
+
+    def render(self, value: int) -> str:
+        return pretty_bytes(value)
+
+
+class _When(tables.Column):
+    """When something last happened, as an age; "never" when it has not."""
+
+    def __init__(self, verbose_name: str) -> None:
+        super().__init__(verbose_name=verbose_name, empty_values=())
+
+    def render(self, value: datetime | None) -> str:
+        return when_html(value, "ago") if value is not None else "never"
+
+
 class _HealthTable(tables.Table):
     class Meta:
         attrs = {"class": "table table-sm table-hover align-middle"}
@@ -85,12 +119,8 @@ class IndexTable(_HealthTable):
     name = tables.Column(verbose_name="Index")
     table = tables.Column(verbose_name="Table")
     method = tables.Column(verbose_name="Method")
-    size_bytes = tables.Column(
-        verbose_name="Size", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
-    )
-    scans = tables.Column(
-        verbose_name="Scans", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
-    )
+    size_bytes = _Bytes("Size")
+    scans = tables.Column(verbose_name="Scans", attrs=_FIGURE)
     parameters = tables.Column(verbose_name="Parameters", orderable=False, empty_values=())
     findings = tables.Column(verbose_name="Findings", order_by=("severity_rank",), empty_values=())
 
@@ -115,9 +145,6 @@ class IndexTable(_HealthTable):
 
     def render_table(self, record: IndexRow) -> str:
         return _table_link(record.table)
-
-    def render_size_bytes(self, value: int) -> str:
-        return pretty_bytes(value)
 
     def render_scans(self, record: IndexRow) -> str:
         if len(record.scans_by_node) < 2:
@@ -154,11 +181,11 @@ class TableRow:
         return self.table.dead_tuples
 
     @property
-    def last_vacuumed(self) -> object:
+    def last_vacuumed(self) -> datetime | None:
         return self.table.last_vacuumed
 
     @property
-    def last_analyzed(self) -> object:
+    def last_analyzed(self) -> datetime | None:
         return self.table.last_analyzed
 
     @property
@@ -174,25 +201,15 @@ class TableRow:
         return max((f.severity.rank for f in self.findings), default=-1)
 
 
-def _when(value: datetime | None) -> str:
-    return when_html(value, "ago") if value is not None else "never"
-
-
 class TableTable(_HealthTable):
     name = tables.Column(verbose_name="Table")
-    total_bytes = tables.Column(
-        verbose_name="Size", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
-    )
-    rows = tables.Column(
-        verbose_name="Rows (est.)", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
-    )
-    dead_tuples = tables.Column(
-        verbose_name="Dead rows", attrs={"td": {"class": "text-end text-nowrap"}, "th": {"class": "text-end"}}
-    )
-    last_vacuumed = tables.Column(verbose_name="Last vacuum", empty_values=())
-    last_analyzed = tables.Column(verbose_name="Last analyze", empty_values=())
-    sequential_scans = tables.Column(verbose_name="Seq scans", attrs={"td": {"class": "text-end text-nowrap"}})
-    index_scans = tables.Column(verbose_name="Index scans", attrs={"td": {"class": "text-end text-nowrap"}})
+    total_bytes = _Bytes("Size")
+    rows = _Count("Rows (est.)")
+    dead_tuples = _Count("Dead rows")
+    last_vacuumed = _When("Last vacuum")
+    last_analyzed = _When("Last analyze")
+    sequential_scans = _Count("Seq scans")
+    index_scans = _Count("Index scans")
     findings = tables.Column(verbose_name="Findings", order_by=("severity_rank",), empty_values=())
 
     class Meta(_HealthTable.Meta):
@@ -200,27 +217,6 @@ class TableTable(_HealthTable):
 
     def render_name(self, record: TableRow) -> str:
         return _table_link(record.name)
-
-    def render_total_bytes(self, value: int) -> str:
-        return pretty_bytes(value)
-
-    def render_rows(self, value: int) -> str:
-        return f"{value:,}"
-
-    def render_dead_tuples(self, value: int) -> str:
-        return f"{value:,}"
-
-    def render_last_vacuumed(self, value: object) -> str:
-        return _when(value)
-
-    def render_last_analyzed(self, value: object) -> str:
-        return _when(value)
-
-    def render_sequential_scans(self, value: int) -> str:
-        return f"{value:,}"
-
-    def render_index_scans(self, value: int) -> str:
-        return f"{value:,}"
 
     def render_findings(self, record: TableRow) -> str:
         return findings_badges(record.findings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -172,3 +174,22 @@ def test_overview_adds_health_for_operators_only(client_as):
     assert 'href="/indexes/"' in page  # the navigation
     support = client_as("support").get("/").content.decode()
     assert 'data-testid="health-overview"' not in support and 'href="/indexes/"' not in support
+
+
+def test_table_list_figures_are_right_aligned_counts_sizes_and_ages(plant, operator):
+    s = plant.schema
+    plant.table("counted", "id int", rows=1200, fill="i")
+    plant.sql(f"ANALYZE {s}.counted")
+    page = operator.get("/tables/", {"table": "counted"}).content.decode()
+    head = page[page.index("<thead") : page.index("</thead>")]
+    th = re.findall(r'<th class="([^"]*)"[^>]*>\s*<a[^>]*>([^<]+)<', head)
+    headers = {label: classes.split() for classes, label in th}
+    for figure in ("Size", "Rows (est.)", "Dead rows", "Seq scans", "Index scans"):
+        assert "text-end" in headers[figure]
+    assert "text-end" not in headers["Table"]
+    row = page[page.index(f'data-table="{s}.counted"') :]
+    cells = re.findall(r"<td ?([^>]*)>(.*?)</td>", row[: row.index("</tr>")], re.S)
+    size, rows, dead = cells[1:4]
+    assert size[0] == rows[0] == dead[0] == 'class="text-end text-nowrap"'
+    assert size[1].endswith(" kB") and rows[1] == "1,200" and dead[1] == "0"
+    assert "<time" in cells[5][1] and 'data-when="ago"' in cells[5][1]  # analyzed just now, shown as an age
