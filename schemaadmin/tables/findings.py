@@ -6,6 +6,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
+from schemaadmin.formats import ident_html
 from schemaadmin.services.findings import Finding
 from schemaadmin.templatetags.findings import severity_badge
 
@@ -15,8 +16,9 @@ __all__ = ["FindingTable"]
 class FindingTable(tables.Table):
     severity = tables.Column(verbose_name="Severity", order_by=("severity__rank",), empty_values=())
     code = tables.Column(verbose_name="Finding", empty_values=())
-    object = tables.Column(verbose_name="About", attrs={"td": {"class": "text-break"}})
-    table = tables.Column(verbose_name="Table", attrs={"td": {"class": "text-break"}}, empty_values=())
+    # Names wrap after a dot or an underscore only (formats.ident_html), never inside a word.
+    object = tables.Column(verbose_name="About")
+    table = tables.Column(verbose_name="Table", empty_values=())
     message = tables.Column(verbose_name="Why, and the fix", orderable=False, empty_values=())
 
     class Meta:
@@ -36,17 +38,18 @@ class FindingTable(tables.Table):
         return format_html('<div class="fw-semibold">{}</div><code class="small">{}</code>', record.title, record.code)
 
     def render_object(self, record: Finding) -> str:
-        if record.index is not None:
-            return format_html('<a href="{}">{}</a>', reverse("schemaadmin:index", args=[record.object]), record.object)
         if record.url:  # about sessions (activity findings): their page
             return format_html('<a href="{}">{}</a>', record.url, record.object)
-        return record.object
+        name = ident_html(record.object)
+        if record.index is not None:
+            return format_html('<a href="{}">{}</a>', reverse("schemaadmin:index", args=[record.object]), name)
+        return name
 
     def render_table(self, record: Finding) -> str:
         if not record.table:  # about sessions, not a table
             return "—"
         qualified = f"{record.schema}.{record.table}"
-        return format_html('<a href="{}">{}</a>', reverse("schemaadmin:table", args=[qualified]), qualified)
+        return format_html('<a href="{}">{}</a>', reverse("schemaadmin:table", args=[qualified]), ident_html(qualified))
 
     def render_message(self, record: Finding) -> str:
         if not record.fix:

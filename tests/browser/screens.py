@@ -1,9 +1,10 @@
-"""Save the note's screenshots of a running SchemaAdmin: five views at 1440 px, 360 px and 1440 px dark.
+"""Save the note's screenshots of a running SchemaAdmin: eight views at 1440 px, 360 px and 1440 px dark.
 
     python -m tests.browser.screens http://127.0.0.1:8000 /tmp/screens/after --user dba --password …
 
 The views are the overview, a thread opened at a search hit (the window as it opens there; the others whole
-pages), the EXPLAIN console after its kNN preset ran, the latest finished rebuild and the live schema. It only reads
+pages), the EXPLAIN console after its kNN preset ran, the latest finished rebuild, the live schema, live activity
+(paused), the top queries and the findings. It only reads
 pages and runs the console's preset, so it works against any version of the dashboard with demo data (`make run`),
 which is how before/after pictures are taken.
 """
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                 "explain-knn": None,
                 "rebuild-finished": finished_rebuild_url(page, base),
                 "live-schema": "/schema/tables/",
+                "activity": "/activity/?paused=on&all=on",  # paused: it does not change under the camera
+                "queries": "/queries/",
+                "findings": "/findings/",
             }
             for name, url in views.items():
                 if name == "explain-knn":
