@@ -213,10 +213,11 @@ def log_html(text: str | None, empty: str = "(nothing yet)") -> SafeString:
         return format_html("{}", empty)
     parts: list[str] = []
     position = 0
+    # Lines wrap at spaces and after dots and underscores (breakable_html), so index names are never cut apart.
     for match in _LOG_STAMP.finditer(text):
-        parts.append(format_html("{}", text[position : match.start()]))
+        parts.append(breakable_html(text[position : match.start()]))
         instant = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}+00:00")
         parts.append(when_html(instant, "log") + " ")
         position = match.end()
-    parts.append(format_html("{}", text[position:]))
+    parts.append(breakable_html(text[position:]))
     return mark_safe("".join(parts))
