@@ -14,7 +14,7 @@ import psycopg
 from django.db import DatabaseError, transaction
 from psycopg import sql
 
-from schemaadmin.pg.connection import connection_params, fetch_one
+from schemaadmin.pg.connection import connection_params, fetch_one, fetch_row
 
 __all__ = [
     "EXPLAIN_OPTIONS",
@@ -81,9 +81,11 @@ class RoleState:
 
 def explain_role_state(role: str, *, using: str = "default") -> RoleState:
     """Return whether the low-privilege EXPLAIN role exists and the connecting user may switch to it."""
-    row = fetch_one(
+    state = fetch_row(
+        RoleState,
         """
         SELECT
+            %(role)s::text AS name,
             EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(role)s) AS exists,
             COALESCE(
                 (SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %(role)s),
@@ -93,8 +95,8 @@ def explain_role_state(role: str, *, using: str = "default") -> RoleState:
         {"role": role},
         using=using,
     )
-    assert row is not None
-    return RoleState(name=role, exists=bool(row[0]), usable=bool(row[1]))
+    assert state is not None  # a SELECT without FROM returns its one row
+    return state
 
 
 def login_params(login: Mapping[str, Any], *, using: str = "default") -> dict[str, Any]:

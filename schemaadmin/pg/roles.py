@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from schemaadmin.pg.connection import fetch_one
+from schemaadmin.pg.connection import fetch_row
 
 __all__ = [
     "APP_ROLE_MEMBERSHIPS",
@@ -63,10 +63,12 @@ class RoleFacts:
 
 def role_facts(role: str | None = None, *, using: str = "default") -> RoleFacts:
     """Return what a role may do (the connection's own role when role is None)."""
-    row = fetch_one(
+    facts = fetch_row(
+        RoleFacts,
         """
         SELECT
             r.rolname AS name,
+            TRUE AS exists,
             r.rolsuper AS superuser,
             r.rolcanlogin AS can_login,
             r.rolcreatedb AS create_db,
@@ -85,20 +87,9 @@ def role_facts(role: str | None = None, *, using: str = "default") -> RoleFacts:
         {"role": role},
         using=using,
     )
-    if row is None:
+    if facts is None:
         return RoleFacts(role or "", False, False, False, False, False, False, False, ())
-    name, superuser, can_login, create_db, create_role, bypass_rls, replication, member_of = row
-    return RoleFacts(
-        name=name,
-        exists=True,
-        superuser=superuser,
-        can_login=can_login,
-        create_db=create_db,
-        create_role=create_role,
-        bypass_rls=bypass_rls,
-        replication=replication,
-        member_of=tuple(member_of),
-    )
+    return facts
 
 
 def _role_exists(conn: psycopg.Connection, role: str) -> bool:
