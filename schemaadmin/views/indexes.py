@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -11,7 +13,8 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.services.index_health import HealthReport, health_report, index_report, vector_advice
+from schemaadmin.services.findings import Finding
+from schemaadmin.services.index_health import HealthReport, health_report, index_report, pause_gc, vector_advice
 from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
@@ -36,16 +39,30 @@ def _found[T](qualified: str, lookup: Callable[[str, str], T | None], what: str)
     return schema, name, found
 
 
+def _severity_rank(findings: list[Finding]) -> int:
+    return max((f.severity.rank for f in findings), default=-1)
+
+
 def _index_rows(report: HealthReport) -> list[IndexRow]:
+    """Return a row per index: the product's tables first, then worst problems, then the biggest.
+
+    What an operator should look at first. The sort key is worked out once per row (whose table once per table).
+    """
     by_index = report.by_index()
-    rows = [
-        IndexRow(index, by_index.get(index.qualified_name, []), report.snapshot.scans_by_node(index))
-        for index in report.snapshot.indexes
-    ]
-    # The product's tables first, then worst problems, then the biggest: what an operator should look at first.
-    return sorted(
-        rows, key=lambda r: (_scope_rank(r.index.schema, r.index.table), -r.severity_rank, -r.size_bytes, r.name)
-    )
+    snapshot = report.snapshot
+    ranks: dict[tuple[str, str], int] = {}
+    keyed = []
+    for index in snapshot.indexes:
+        table = (index.schema, index.table)
+        scope = ranks.get(table)
+        if scope is None:
+            scope = ranks[table] = _scope_rank(*table)
+        name = index.qualified_name
+        findings = by_index.get(name, [])
+        row = IndexRow(index, findings, snapshot)
+        keyed.append(((scope, -_severity_rank(findings), -index.size_bytes, name), row))
+    keyed.sort(key=itemgetter(0))
+    return [row for _, row in keyed]
 
 
 _SCOPE_ORDER = (Scope.PRODUCT, Scope.OTHER, Scope.FRAMEWORK)
@@ -53,6 +70,24 @@ _SCOPE_ORDER = (Scope.PRODUCT, Scope.OTHER, Scope.FRAMEWORK)
 
 def _scope_rank(schema: str, table: str) -> int:
     return _SCOPE_ORDER.index(table_scope(schema, table))
+
+
+def _matching[Row](rows: list[Row], checks: list[Callable[[Row], object]]) -> list[Row]:
+    """Return the rows every check passes (no checks: rows itself, not a copy)."""
+    return [row for row in rows if all(check(row) for check in checks)] if checks else rows
+
+
+def _place_checks(form: IndexFilterForm | TableFilterForm, place: Callable[[Any], tuple[str, str]]) -> list[Callable]:
+    """Return the checks of the table and scope filters the form was given, over a row's (schema, table)."""
+    data = form.cleaned_data
+    checks: list[Callable] = []
+    if data["table"]:
+        checks.append(lambda row: form.matches_table(*place(row)))
+    if data["scope"]:
+        checks.append(lambda row: form.matches_scope(*place(row)))
+    if data["problems"]:
+        checks.append(lambda row: row.findings)
+    return checks
 
 
 @permission_required("view_health")
@@ -63,14 +98,11 @@ def index_list(request: HttpRequest) -> HttpResponse:
     report = health_report(hide_framework=False if form.shows_framework else None)
     rows = []
     if form.is_valid():
-        rows = [
-            row
-            for row in _index_rows(report)
-            if form.matches_table(row.index.schema, row.index.table)
-            and form.matches_scope(row.index.schema, row.index.table)
-            and (not form.cleaned_data["method"] or row.method == form.cleaned_data["method"])
-            and (not form.cleaned_data["problems"] or row.findings)
-        ]
+        checks = _place_checks(form, lambda row: (row.index.schema, row.index.table))
+        if method := form.cleaned_data["method"]:
+            checks.append(lambda row: row.method == method)
+        with pause_gc():
+            rows = _matching(_index_rows(report), checks)
     # Said about the database, not one index: why no index is called unused yet.
     context = {"report": report, "database_findings": [f for f in report.findings if f.code == "index_usage_too_young"]}
     return filtered_table_page(request, "schemaadmin/indexes/list.html", form, IndexTable(rows), "index-table", context)
@@ -82,17 +114,17 @@ def table_list(request: HttpRequest) -> HttpResponse:
     """List every table with size, rows, dead rows, vacuum and analyze times, scans and findings."""
     form = TableFilterForm(request.GET)
     report = health_report(hide_framework=False if form.shows_framework else None)
-    by_table = report.by_table()
     rows = []
     if form.is_valid():
-        rows = [
-            TableRow(t, by_table.get(t.qualified_name, []))
-            for t in report.snapshot.tables
-            if form.matches_table(t.schema, t.name) and form.matches_scope(t.schema, t.name)
-        ]
-        if form.cleaned_data["problems"]:
-            rows = [row for row in rows if row.findings]
-        rows.sort(key=lambda r: (_scope_rank(r.table.schema, r.table.name), -r.severity_rank, -r.total_bytes, r.name))
+        by_table = report.by_table()
+        checks = _place_checks(form, lambda row: (row.table.schema, row.table.name))
+        keyed = []
+        for table in report.snapshot.tables:
+            row = TableRow(table, by_table.get(table.qualified_name, []))
+            rank = _scope_rank(table.schema, table.name)
+            keyed.append(((rank, -_severity_rank(row.findings), -table.total_bytes, row.name), row))
+        keyed.sort(key=itemgetter(0))
+        rows = _matching([row for _, row in keyed], checks)
     # Wraparound, autovacuum and replication slots are also the server's or a database's, not only a table's.
     wraparound = [f for f in report.findings if f.code in SERVER_MAINTENANCE_CODES and not f.table]
     context = {"report": report, "database_findings": wraparound}
@@ -106,6 +138,7 @@ def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
     # Its own table's indexes are what its findings are made of (duplicates, redundancy): not every index.
     report = index_report(*_split(qualified))
     schema, name, index = _found(qualified, report.index if report else lambda schema, name: None, "index")
+    assert report is not None  # _found found the index in it
     keys = [
         {"expression": expression, "opclass": opclass, "type": key_type, "descending": bool(flags & 1)}
         for expression, opclass, key_type, flags in zip(

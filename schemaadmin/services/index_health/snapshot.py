@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -204,14 +205,25 @@ def take_table_index_snapshot(
     )
 
 
+# TableHealth's fields in order, read at once (dataclasses.replace() per table cost ~0.1 s at 10,000 tables).
+_TABLE_FIELDS = tuple(f.name for f in dataclasses.fields(TableHealth))
+_table_values = operator.attrgetter(*_TABLE_FIELDS)
+_INDEX_BYTES = _TABLE_FIELDS.index("index_bytes")
+_TOTAL_BYTES = _TABLE_FIELDS.index("total_bytes")
+
+
 def _with_index_bytes(table_list: list[TableHealth], index_list: list[IndexInfo]) -> list[TableHealth]:
     """Return the tables with index_bytes (and total_bytes) summed from the indexes just measured, not again."""
     sizes: dict[tuple[str, str], int] = defaultdict(int)
     for index in index_list:
         sizes[(index.schema, index.table)] += index.size_bytes
-    return [
-        dataclasses.replace(table, index_bytes=size, total_bytes=table.total_bytes + size)
-        if (size := sizes.get((table.schema, table.name), 0))
-        else table
-        for table in table_list
-    ]
+    measured = []
+    for table in table_list:
+        size = sizes.get((table.schema, table.name), 0)
+        if size:
+            values = list(_table_values(table))
+            values[_INDEX_BYTES] = size
+            values[_TOTAL_BYTES] = table.total_bytes + size
+            table = TableHealth(*values)
+        measured.append(table)
+    return measured
