@@ -28,7 +28,7 @@ from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.schema.archive import Archived, archive_drops, may_drop, migration_drops
 from schemaadmin.services.schema.lint import lint_migrations
 from schemaadmin.services.schema.migrations import MigrationLabel, forward_plan
-from schemaadmin.services.schema.sql import migration_loader
+from schemaadmin.services.schema.sql import migration_label, migration_loader
 
 __all__ = [
     "APPLY",
@@ -206,7 +206,7 @@ class _Progress:
 
     def migration(self, action: str, migration: Any = None) -> None:
         if action == "apply_start":
-            self.current = f"{migration.app_label}.{migration.name}"
+            self.current = migration_label(migration)
             self.log.write(f"Applying {self.current}")
             label, self.current = self.current, ""  # the archive's catalog reads stay out of the log: one line each
             try:

@@ -37,7 +37,7 @@ from schemaadmin.pg.archive import (
 from schemaadmin.pg.ddl import NAME_BYTES, qualified, quote_identifier
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.schema.raw_sql import run_sql_actions
-from schemaadmin.services.schema.sql import find_migration, migration_loader
+from schemaadmin.services.schema.sql import find_migration, migration_label, migration_loader
 
 __all__ = [
     "Archive",
@@ -258,7 +258,7 @@ def archive_costs(keys: list[tuple[str, str]], *, using: str = "default") -> lis
     for app_label, name in keys:
         migration = find_migration(loader, app_label, name)
         if may_drop(migration):
-            planned += [(drop, f"{app_label}.{name}") for drop in migration_drops(loader, migration)]
+            planned += [(drop, migration_label(migration)) for drop in migration_drops(loader, migration)]
     if not planned:
         return []
     tables = sorted({drop.table for drop, _ in planned})

@@ -52,7 +52,13 @@ from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first
 from schemaadmin.services.schema.lint_rules import SizedFinding, SquawkOverride, operation_findings
 from schemaadmin.services.schema.migrations import MigrationLabel
-from schemaadmin.services.schema.sql import MigrationSql, collected_sql, find_migration, migration_loader
+from schemaadmin.services.schema.sql import (
+    MigrationSql,
+    collected_sql,
+    find_migration,
+    migration_label,
+    migration_loader,
+)
 
 __all__ = [
     "SQUAWK_EXCLUDED",
@@ -178,7 +184,7 @@ class _Draft:
 
     def __init__(self, loader: MigrationLoader, migration: Migration, *, live: bool, big_rows: int, version: int):
         self.migration = migration
-        self.label = f"{migration.app_label}.{migration.name}"
+        self.label = migration_label(migration)
         self.live = live
         self.sql = collected_sql(loader, migration)
         self.findings: list[Finding] = []

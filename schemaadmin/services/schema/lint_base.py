@@ -10,6 +10,7 @@ from django.db.migrations.migration import Migration
 
 from schemaadmin.services.findings import Finding, Kind, Severity
 from schemaadmin.services.schema.lint_help import EXCLUSION_HELP, INDEX_HELP
+from schemaadmin.services.schema.sql import migration_label
 
 __all__ = ["CheckerBase", "SizedFinding", "SquawkOverride"]
 
@@ -38,7 +39,7 @@ class CheckerBase:
     def __init__(self, migration: Migration, connection: Any, big_rows: int) -> None:
         self.migration = migration
         self.app_label = migration.app_label
-        self.label = f"{migration.app_label}.{migration.name}"
+        self.label = migration_label(migration)
         self.connection = connection
         self.big_rows = big_rows
         self.created: set[str] = set()  # tables this migration creates: empty, so no size rule applies

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
@@ -12,10 +12,12 @@ from django.db.migrations.migration import Migration
 
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.services.schema.sql import (
+    MigrationNamed,
     MigrationSql,
     UnknownMigration,
     collected_sql,
     find_migration,
+    migration_label,
     migration_loader,
     migration_sql,
 )
@@ -37,22 +39,14 @@ __all__ = [
 ]
 
 
-class _MigrationNamed(Protocol):
-    @property
-    def app_label(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-
 class MigrationLabel:
-    """A mixin for frozen dataclasses naming one migration: its label as Django prints it (it adds no fields)."""
+    """A mixin for frozen dataclasses naming one migration: its label (it adds no fields)."""
 
     __slots__ = ()
 
     @property
-    def label(self: _MigrationNamed) -> str:
-        return f"{self.app_label}.{self.name}"
+    def label(self: MigrationNamed) -> str:
+        return migration_label(self)
 
 
 @dataclass(frozen=True, slots=True)

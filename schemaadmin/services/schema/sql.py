@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connections
 from django.db.migrations.exceptions import IrreversibleError
@@ -17,9 +17,25 @@ __all__ = [
     "UnknownMigration",
     "collected_sql",
     "find_migration",
+    "migration_label",
     "migration_loader",
     "migration_sql",
 ]
+
+
+class MigrationNamed(Protocol):
+    """A Migration, or a row naming one."""
+
+    @property
+    def app_label(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def migration_label(migration: MigrationNamed) -> str:
+    """Return a migration's label as Django prints it: app_label.name."""
+    return f"{migration.app_label}.{migration.name}"
 
 
 class UnknownMigration(LookupError):
@@ -66,7 +82,7 @@ def find_migration(loader: MigrationLoader, app_label: str, name: str) -> Migrat
 def collected_sql(loader: MigrationLoader, migration: Migration, *, backwards: bool = False) -> MigrationSql:
     """Return the migration's SQL exactly as `sqlmigrate [--backwards]` prints it, or why there is none."""
     connection: Any = loader.connection
-    label = f"{migration.app_label}.{migration.name}"
+    label = migration_label(migration)
     try:
         statements = loader.collect_sql([(migration, backwards)])
     except IrreversibleError as exc:
