@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from schemaadmin.pg.connection import fetch_rows
-from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
+from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, TABLE_PAGES_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
 
 __all__ = ["IndexActivity", "forget", "forget_kept", "indexes", "indexes_and_fingerprint"]
@@ -82,6 +82,14 @@ ACTIVITY_SELECT = """
                (SELECT COALESCE(sum(pg_stat_get_analyze_count(c.oid) + pg_stat_get_autoanalyze_count(c.oid)), 0)
                 FROM pg_class AS c
                 WHERE c.relkind IN ('r', 'p', 'm'))::bigint AS analyze_count
+    ),
+    -- Each table's size once, not once per index on it.
+    table_pages AS MATERIALIZED (
+        SELECT t.oid, {table_pages} AS pages
+        FROM pg_class AS t
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        WHERE t.oid IN (SELECT i.indrelid FROM pg_index AS i)
+          AND {where}
     )
     SELECT n.nspname AS schema,
            ic.relname AS name,
@@ -92,6 +100,7 @@ ACTIVITY_SELECT = """
     JOIN pg_class AS ic ON ic.oid = i.indexrelid
     JOIN pg_class AS t ON t.oid = i.indrelid
     JOIN pg_namespace AS n ON n.oid = t.relnamespace
+    JOIN table_pages AS tp ON tp.oid = t.oid
     CROSS JOIN builds AS b
     CROSS JOIN catalog
     WHERE {where}
@@ -101,7 +110,11 @@ ACTIVITY_SELECT = """
 
 def _activity_select(using: str) -> str:
     return ACTIVITY_SELECT.format(
-        builds=BUILDS_CTE, fingerprint=_FINGERPRINT_SQL, activity=activity_columns_sql(using), where=SYSTEM_SCHEMAS_SQL
+        builds=BUILDS_CTE,
+        fingerprint=_FINGERPRINT_SQL,
+        table_pages=TABLE_PAGES_SQL,
+        activity=activity_columns_sql(using, table_pages="tp.pages"),
+        where=SYSTEM_SCHEMAS_SQL,
     )
 
 

@@ -267,14 +267,19 @@ ACTIVITY_COLUMNS = """
            (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
            CASE WHEN ic.reltuples < 0 THEN NULL ELSE ic.reltuples::bigint END AS index_rows,
            CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows,
-           pg_relation_size(t.oid) / current_setting('block_size')::bigint AS table_pages"""
+           {table_pages} AS table_pages"""
+
+TABLE_PAGES_SQL = "pg_relation_size(t.oid) / current_setting('block_size')::bigint"
 
 
-def activity_columns_sql(using: str) -> str:
-    """Return ACTIVITY_COLUMNS for this server: last_idx_scan exists from PostgreSQL 16."""
+def activity_columns_sql(using: str, *, table_pages: str = TABLE_PAGES_SQL) -> str:
+    """Return ACTIVITY_COLUMNS for this server: last_idx_scan exists from PostgreSQL 16.
+
+    table_pages is the SQL of the table's pages (default: measured on the spot, once per index).
+    """
     # The server version is known to the driver, no query needed.
     last_scan = "pg_stat_get_lastscan(i.indexrelid)" if server_version(using) >= 160000 else "NULL::timestamptz"
-    return ACTIVITY_COLUMNS.format(last_scan=last_scan)
+    return ACTIVITY_COLUMNS.format(last_scan=last_scan, table_pages=table_pages)
 
 
 def _index_select(where: str, *, using: str) -> str:
