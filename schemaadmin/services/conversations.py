@@ -6,14 +6,11 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.core.cache import cache
-from django.db.models import F, OuterRef, QuerySet
-from django.db.models.functions import JSONObject
+from django.db.models import F, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -34,7 +31,7 @@ __all__ = [
     "THREAD_ORDER",
     "ThreadWindow",
     "conversation_page",
-    "conversation_with_others",
+    "other_conversations",
     "conversation_results",
     "listing_total",
     "user_conversation_total",
@@ -213,38 +210,12 @@ def highlighted(snippet: str) -> SafeString:
 OTHER_CONVERSATIONS = 10
 
 
-def conversation_with_others(pk: int) -> Conversation | None:
-    """Return the conversation with its user and preferences, and .other_conversations: its owner's latest others
-    (unsaved Conversation objects holding pk, title, message_count and last_message_at).
-
-    One round trip: the others come as an array of JSON objects from a subquery walking the owner's
-    (user_id, last_message_at DESC) index, instead of a second query once the owner is known.
-    """
-    others = (
-        Conversation.objects.filter(user_id=OuterRef("user_id"))
-        .exclude(pk=OuterRef("pk"))
-        .order_by("-last_message_at", "-id")
-        .values(row=JSONObject(pk="id", title="title", message_count="message_count", at="last_message_at"))
-    )
-    conversation = (
-        Conversation.objects.select_related("user", "user__preferences")
-        .annotate(other_rows=ArraySubquery(others[:OTHER_CONVERSATIONS]))
-        .filter(pk=pk)
-        .first()
-    )
-    if conversation is not None:
-        conversation.other_conversations = [_other(row) for row in conversation.other_rows]  # type: ignore[attr-defined]
-    return conversation
-
-
-def _other(row: dict[str, Any]) -> Conversation:
-    at = row["at"]  # JSON carries the timestamp as ISO 8601 text
-    return Conversation(
-        pk=row["pk"],
-        title=row["title"],
-        message_count=row["message_count"],
-        last_message_at=datetime.fromisoformat(at) if at else None,
-    )
+def other_conversations(conversation: Conversation) -> list[Conversation]:
+    """Return the owner's latest other conversations, through the (user_id, last_message_at DESC) index."""
+    # A query of its own: folded into the conversation's as an array of JSON objects it saved a round trip (~0.05 ms
+    # here) but cost ~0.6 ms more CPU to compile and decode.
+    others = Conversation.objects.filter(user_id=conversation.user_id).exclude(pk=conversation.pk)
+    return list(others.order_by("-last_message_at", "-id")[:OTHER_CONVERSATIONS])
 
 
 @dataclass(frozen=True, slots=True)

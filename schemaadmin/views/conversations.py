@@ -17,9 +17,9 @@ from schemaadmin.services.conversations import (
     CONVERSATION_ORDERS,
     SEARCH_ORDER,
     conversation_results,
-    conversation_with_others,
     export_json,
     export_markdown,
+    other_conversations,
     search_page,
     thread_window,
 )
@@ -86,9 +86,7 @@ def _conversation(pk: int) -> Conversation:
 @require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a thread: its latest messages, or the window around/before/after one message."""
-    conversation = conversation_with_others(pk)
-    if conversation is None:
-        raise Http404(f"No conversation {pk}.")
+    conversation = _conversation(pk)
     controls = ThreadControls(request.GET)
     # Each message links to itself: the thread's URL is reversed once, not once per message.
     thread_url = object_url("schemaadmin:conversation", conversation.pk)
@@ -124,7 +122,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
         context["chunk"] = True
         return render_page(request, THREAD_TEMPLATE, context, partial=f"load_{anchor[0]}")
-    context["other_conversations"] = conversation.other_conversations  # type: ignore[attr-defined]
+    context["other_conversations"] = other_conversations(conversation)
     context["preferences"] = getattr(conversation.user, "preferences", None)
     return render_page(request, THREAD_TEMPLATE, context)
 
