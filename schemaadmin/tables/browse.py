@@ -26,6 +26,7 @@ from django_tables2.utils import Accessor, signature
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.tables.audit_detail import detail_html, target_html
+from schemaadmin.tables.rows import body_rows
 from schemaadmin.templatetags.browse import utc_time
 from schemaadmin.templatetags.humanize_extras import thousands
 
@@ -86,15 +87,13 @@ class _BrowseTable(tables.Table):
             *(headers.get(bound.name, column.th) for bound, column in zip(bound_columns, columns, strict=True)),
             format_html("</tr></thead><tbody {}>", self.attrs["tbody"].as_html()),
         ]
-        counter = -1
-        for counter, record in enumerate(self.data):
-            parts.append('<tr class="odd">' if counter % 2 else '<tr class="even">')
-            parts.extend([column.cell(record) for column in columns])
-            parts.append("</tr>")
-        if counter < 0 and self.empty_text:
-            parts.append(format_html('<tr><td colspan="{}">{}</td></tr>', len(columns), self.empty_text))
+        parts.extend(body_rows(self.data, _plain_row, columns, self.empty_text))
         parts.append("</tbody></table></div>")
         return mark_safe("".join(parts))
+
+
+def _plain_row(counter: int, record: Any) -> str:
+    return '<tr class="odd">' if counter % 2 else '<tr class="even">'
 
 
 class _FastColumn:

@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.formats import localize
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django_tables2.utils import AttributeDict, computed_values, signature
 
 from schemaadmin.formats import ident_html, when_html
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.index_health import Finding, Snapshot
+from schemaadmin.tables.rows import body_rows
 from schemaadmin.templatetags.humanize_extras import pretty_bytes, thousands
 
 __all__ = ["IndexRow", "IndexTable", "TableRow", "TableTable", "findings_badges"]
@@ -111,6 +116,51 @@ class _HealthTable(tables.Table):
         empty_text = "Nothing matches these filters."
         template_name = "schemaadmin/includes/health_table.html"
         per_page = 50
+
+    def tbody_html(self) -> SafeString:
+        """Return the <tbody> of the rows shown, as django-tables2's template writes it, each column prepared once.
+
+        django-tables2 inspects the render method's signature and rebuilds the attributes for every cell: 350 cells
+        of a 50-row page cost ~40 ms of a 3,000-index /indexes/ (a third of its Python time). The health rows are
+        plain objects whose columns read one attribute each (no model choices, links or localize).
+        tests/views/test_health_tables.py checks the HTML is {% render_table %}'s.
+        """
+        columns = [_HealthCell(self, bound) for bound in self.columns]
+        records = [row.record for row in self.paginated_rows]
+        rows = body_rows(records, self._row_open, columns, self.empty_text)
+        return mark_safe("".join([format_html("<tbody {}>", self.attrs["tbody"].as_html()), *rows, "</tbody>"]))
+
+    def _row_open(self, counter: int, record: Any) -> str:
+        """Return a row's <tr> with its row_attrs and its even or odd class, as BoundRow.attrs has them."""
+        row_attrs = computed_values(self.row_attrs, kwargs={"table": self, "record": record})
+        css = "odd" if counter % 2 else "even"
+        row_attrs["class"] = f"{row_attrs['class']} {css}" if row_attrs.get("class") else css
+        return format_html("<tr {}>", AttributeDict(row_attrs).as_html())
+
+
+class _HealthCell:
+    """One column of a health table with what its cells need worked out once (BoundRow.get_cell per cell)."""
+
+    __slots__ = ("_arguments", "_bound", "_default", "_empty_values", "_name", "_render", "_table", "_td")
+
+    def __init__(self, table: _HealthTable, bound: tables.columns.BoundColumn) -> None:
+        self._table = table
+        self._bound = bound
+        self._name = str(bound.accessor)
+        self._render = bound.render
+        self._arguments = signature(bound.render)[0]
+        self._empty_values = bound.column.empty_values
+        self._td = format_html("<td {}>", bound.attrs["td"].as_html())
+        self._default = bound.default
+
+    def cell(self, record: Any) -> str:
+        value = getattr(record, self._name)
+        if value in self._empty_values:
+            content: Any = self._default
+        else:
+            available = {"value": value, "record": record, "column": self._bound.column, "bound_column": self._bound}
+            content = self._render(**{name: available[name] for name in self._arguments})
+        return f"{self._td}{conditional_escape(localize(content))}</td>"
 
 
 def _table_link(qualified_table: str) -> str:
