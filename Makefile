@@ -13,7 +13,7 @@ ADDRPORT ?= 127.0.0.1:8000
 help:
 	@echo "make run    set up, then serve the dashboard at http://$(ADDRPORT) with a worker (Ctrl-C stops all; ADDRPORT=host:port to move it)"
 	@echo "make test   set up, then run the whole test suite"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff check and format check, mypy on the package"
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -37,6 +37,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy schemaadmin
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles test-artifacts .pytest_cache

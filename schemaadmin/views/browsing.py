@@ -43,7 +43,7 @@ def record_page(request: HttpRequest, queryset: Any, order: KeysetOrder, *, size
     """Return the page of queryset in order that the request's after/before cursor names, with the list's total."""
     paging = PageCursor(request.GET)
     if not paging.is_valid():
-        return RecordPage(None, None, error=" ".join(e for errors in paging.errors.values() for e in errors))
+        return RecordPage(None, None, error=" ".join(str(e) for errors in paging.errors.values() for e in errors))
     try:
         cursor = cursor_from(paging.cleaned_data, order)
     except CursorError as exc:
