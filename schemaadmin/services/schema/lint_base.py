@@ -66,21 +66,20 @@ class CheckerBase:
         return True
 
     def blocking_index(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
-        if not self.alters(table):
-            return
         message = (
             f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: writes to the table wait for "
             "the whole build."
         )
-        yield self.sized("index_on_big_table", Severity.CRITICAL, table, message, INDEX_HELP, line, self.big_rows)
+        yield from self.on_big_table("index_on_big_table", table, message, INDEX_HELP, line)
 
     def exclusion(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
-        if not self.alters(table):
-            return
         message = (
             f"Adds the exclusion {what} to {table} (about {{rows}} rows): PostgreSQL builds its index and checks "
             "every row under an ACCESS EXCLUSIVE lock, which blocks reads and writes for the whole build."
         )
-        yield self.sized(
-            "exclusion_constraint_on_big_table", Severity.CRITICAL, table, message, EXCLUSION_HELP, line, self.big_rows
-        )
+        yield from self.on_big_table("exclusion_constraint_on_big_table", table, message, EXCLUSION_HELP, line)
+
+    def on_big_table(self, code: str, table: str, message: str, help: str, line: int | None) -> Iterator[SizedFinding]:
+        """Yield a critical finding that holds once table has big_rows rows, unless the migration creates it."""
+        if self.alters(table):
+            yield self.sized(code, Severity.CRITICAL, table, message, help, line, self.big_rows)
