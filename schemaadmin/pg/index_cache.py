@@ -79,9 +79,11 @@ ACTIVITY_SELECT = """
     catalog AS MATERIALIZED (
         SELECT hashtextextended({fingerprint}, 0) AS fingerprint,
                -- ANALYZE (by hand or autovacuum's) raises these when it writes new statistics: pg/row_statistics.py
-               (SELECT COALESCE(sum(pg_stat_get_analyze_count(c.oid) + pg_stat_get_autoanalyze_count(c.oid)), 0)
-                FROM pg_class AS c
-                WHERE c.relkind IN ('r', 'p', 'm'))::bigint AS analyze_count
+               -- (of user schemas' tables: autovacuum analyzing the system catalogs changes no statistics kept)
+               (SELECT COALESCE(sum(pg_stat_get_analyze_count(t.oid) + pg_stat_get_autoanalyze_count(t.oid)), 0)
+                FROM pg_class AS t
+                JOIN pg_namespace AS n ON n.oid = t.relnamespace
+                WHERE t.relkind IN ('r', 'p', 'm') AND {where})::bigint AS analyze_count
     ),
     -- Each table's size once, not once per index on it.
     table_pages AS MATERIALIZED (
