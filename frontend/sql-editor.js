@@ -2,17 +2,54 @@
 // page works without this bundle). Bundled by `npm run build` (esbuild) into node_modules/.schemaadmin-build/.
 import { EditorView, basicSetup } from "codemirror";
 import { keymap } from "@codemirror/view";
+import { Compartment } from "@codemirror/state";
+import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
+import { tags } from "@lezer/highlight";
 import { sql, PostgreSQL } from "@codemirror/lang-sql";
 
 // The page's policy refuses <style> elements; inside a shadow root CodeMirror's styles go into constructed style
 // sheets instead (adoptedStyleSheets), which the policy does not govern.
-const theme = EditorView.theme({
-  // Light in both schemes: the highlight colours (CodeMirror's default style) are made for a light background.
-  "&": { fontSize: "0.875rem", backgroundColor: "#fff", color: "#212529" },
+const layout = EditorView.theme({
+  "&": { fontSize: "0.875rem" },
   "&.cm-focused": { outline: "none" },
   ".cm-scroller": { fontFamily: "var(--bs-font-monospace, monospace)", minHeight: "14rem", maxHeight: "60vh" },
+});
+
+// The page's two colour schemes (theme.js sets data-bs-theme). Light keeps CodeMirror's default highlighting;
+// dark has its own, every colour at least 4.5:1 on the editor's background and on its active line.
+const light = EditorView.theme({
+  "&": { backgroundColor: "#fff", color: "#212529" },
   ".cm-gutters": { backgroundColor: "#f8f9fa", color: "#495057" },
 });
+const darkColours = EditorView.theme(
+  {
+    "&": { backgroundColor: "#212529", color: "#dee2e6" },
+    ".cm-content": { caretColor: "#f8f9fa" },
+    ".cm-cursor, .cm-dropCursor": { borderLeftColor: "#f8f9fa" },
+    ".cm-gutters": { backgroundColor: "#2b3035", color: "#adb5bd", borderRight: "1px solid #495057" },
+    ".cm-activeLine": { backgroundColor: "#2c3137" },
+    ".cm-activeLineGutter": { backgroundColor: "#343a40" },
+    "&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground": {
+      backgroundColor: "#3d4f6b",
+    },
+    ".cm-tooltip": { backgroundColor: "#2b3035", color: "#dee2e6", border: "1px solid #495057" },
+  },
+  { dark: true },
+);
+const darkHighlighting = HighlightStyle.define([
+  { tag: [tags.keyword, tags.operatorKeyword, tags.modifier], color: "#ff7b72" },
+  { tag: [tags.string, tags.special(tags.string)], color: "#a5d6ff" },
+  { tag: [tags.number, tags.bool, tags.null, tags.atom], color: "#79c0ff" },
+  { tag: [tags.comment, tags.lineComment, tags.blockComment], color: "#a7afba", fontStyle: "italic" },
+  { tag: [tags.typeName, tags.standard(tags.name)], color: "#ffa657" },
+  { tag: [tags.function(tags.variableName), tags.special(tags.name)], color: "#d2a8ff" },
+  { tag: tags.invalid, color: "#ffa198" },
+]);
+const dark = [darkColours, syntaxHighlighting(darkHighlighting)];
+
+function scheme() {
+  return document.documentElement.getAttribute("data-bs-theme") === "dark" ? dark : light;
+}
 
 function attach(textarea) {
   const form = textarea.form;
@@ -25,12 +62,14 @@ function attach(textarea) {
   host.dataset.testid = "sql-editor";
   textarea.after(host);
   const root = host.attachShadow({ mode: "open" });
+  const colours = new Compartment();
   const view = new EditorView({
     doc: textarea.value,
     parent: root,
     root,
     extensions: [
-      theme,
+      layout,
+      colours.of(scheme()),
       // Ctrl+Enter and Cmd+Enter on every platform, ahead of basicSetup's Mod-Enter (insert blank line).
       keymap.of([{ key: "Ctrl-Enter", run }, { key: "Meta-Enter", run }]),
       basicSetup,
@@ -43,6 +82,12 @@ function attach(textarea) {
     ],
   });
   textarea.hidden = true;
+  host.dataset.scheme = document.documentElement.getAttribute("data-bs-theme") || "light";
+  // The toggle, or the system's scheme changing, recolours the editor without a reload.
+  document.addEventListener("schemaadmin:theme", () => {
+    view.dispatch({ effects: colours.reconfigure(scheme()) });
+    host.dataset.scheme = document.documentElement.getAttribute("data-bs-theme") || "light";
+  });
   view.dom.addEventListener("focusin", () => host.classList.add("focused"));
   view.dom.addEventListener("focusout", () => host.classList.remove("focused"));
   // Presets and permalinks set the textarea's value, then say so: the editor follows.

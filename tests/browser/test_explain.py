@@ -150,3 +150,41 @@ def test_the_query_editor_highlights_sql_and_ctrl_enter_runs_it(page, role_user,
     expect(page.locator("#history li")).to_have_count(2)
     screenshot("explain-editor")
     assert console_errors == []
+
+
+def test_the_query_editor_follows_the_colour_scheme(page, role_user, sign_in, console_errors, screenshot):
+    role_user("dba", "dora")
+    page.emulate_media(color_scheme="dark")
+    page.goto("/explain/")
+    sign_in("dora")
+    editor = page.get_by_test_id("sql-editor")
+    expect(editor).to_have_attribute("data-scheme", "dark")
+    editor.locator(".cm-content").click()
+    page.keyboard.type("SELECT 1 -- one")
+
+    def colours() -> dict[str, str]:
+        return editor.evaluate(
+            """host => {
+                const root = host.shadowRoot;
+                const style = (el) => getComputedStyle(el);
+                const keyword = [...root.querySelectorAll(".cm-line span")].find((s) => s.textContent === "SELECT");
+                return {
+                    background: style(root.querySelector(".cm-editor")).backgroundColor,
+                    text: style(root.querySelector(".cm-line")).color,
+                    keyword: keyword ? style(keyword).color : "",
+                };
+            }"""
+        )
+
+    dark = colours()
+    assert dark["background"] == "rgb(33, 37, 41)", dark  # the page's own dark background, not a white box
+    assert dark["keyword"] not in ("", dark["text"]), dark  # still highlighted
+    screenshot("explain-editor-dark")
+    # The toggle recolours the editor without a reload, and keeps what was typed.
+    page.get_by_role("button", name=re.compile("Colour scheme")).click()  # auto → light
+    expect(editor).to_have_attribute("data-scheme", "light")
+    light = colours()
+    assert light["background"] == "rgb(255, 255, 255)", light
+    assert light["keyword"] not in ("", light["text"], dark["keyword"]), light
+    expect(editor).to_contain_text("SELECT 1 -- one")
+    assert console_errors == []
