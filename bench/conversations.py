@@ -336,6 +336,9 @@ AREAS = [
     ("  audit event", "schemaadmin/audit.py", "record_read"),
     ("session + user lookup", "django/contrib/auth/__init__.py", "get_user"),
     ("permission checks", "django/contrib/auth/models.py", "has_perm"),
+    ("ORM: compiling SQL", "django/db/models/sql/compiler.py", "as_sql"),
+    ("ORM: model instances from rows", "django/db/models/base.py", "from_db"),
+    ("CSRF token for the page", "django/middleware/csrf.py", "get_token"),
 ]
 
 
