@@ -140,13 +140,18 @@ def test_a_hit_opens_expanded_with_its_terms_marked_and_steps_to_the_next_hit(
     page.screenshot(path=screenshot("thread-at-search-hit-phone").with_name("thread-at-search-hit-phone-view.png"))
     page.set_viewport_size({"width": 1280, "height": 800})
 
+    # Each step waits for the page to settle (thread.js scrolls the hit's mark into view once the DOM is read):
+    # a click that lands while the page still scrolls can hit the text under the link instead.
+    page.wait_for_load_state("load")
     hits.get_by_role("link", name="Next hit").click()
     expect(page.locator("article.message.focus")).to_contain_text("order 15")
     expect(page.get_by_test_id("hit-position")).to_have_text("2")
     expect(page.locator("article.message.focus mark")).to_be_in_viewport()
+    page.wait_for_load_state("load")
     page.get_by_test_id("thread-hits").get_by_role("link", name="Next hit").click()
     expect(page.get_by_test_id("hit-position")).to_have_text("3")
     expect(page.get_by_test_id("thread-hits").get_by_role("link", name="Next hit")).to_have_count(0)
+    page.wait_for_load_state("load")
     page.get_by_test_id("thread-hits").get_by_role("link", name="Previous hit").click()
     expect(page.get_by_test_id("hit-position")).to_have_text("2")
     # Every hit shown is expanded and marked; a message without the word stays as it was.
