@@ -86,7 +86,8 @@ def test_recall_numbers_agree_with_a_hand_computation(items):
     assert hand[20] == 1.0  # probing every list is exhaustive
     assert result.recommended == min(v for v, r in hand.items() if r >= 0.9)
     assert f"ivfflat.probes = {result.recommended}" in result.recommendation
-    assert all(step.mean_ms > 0 and step.p95_ms >= step.mean_ms * 0.5 for step in result.ladder)
+    # Timed for real (no ratio between mean and p95 is asserted: one slow probe on a busy machine skews the mean).
+    assert all(step.mean_ms > 0 and step.p95_ms > 0 for step in result.ladder)
     assert result.exact_mean_ms > 0 and result.ann_p95_ms > 0
 
 

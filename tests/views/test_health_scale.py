@@ -22,11 +22,17 @@ def _query_counts(client, urls) -> dict[str, int]:
     counts = {}
     for url in urls:
         client.get(url)  # the first request after DDL reads the catalog in full; count a steady one
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        assert response.status_code == 200, url
-        counts[url] = len(queries)
+        # Steady: the fewest of three. Autovacuum analyzing any table (the audit log's included) between two requests
+        # rightly makes the next one read the statistics again, one query more, at any size.
+        counts[url] = min(_count(client, url) for _ in range(3))
     return counts
+
+
+def _count(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(queries)
 
 
 def test_query_counts_do_not_grow_with_the_number_of_indexes(plant, client_as):
