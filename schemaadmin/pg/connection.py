@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from django.db import connections
 from django.db.backends.utils import CursorWrapper
+from psycopg import postgres
 
 __all__ = [
     "RowMismatch",
@@ -106,10 +107,17 @@ def _row_maker[Row](
     else:
         order = [names.index(field.name) for field in init_fields]
     converters = [(position, convert[name]) for position, name in enumerate(names) if name in convert]
+    # Arrays become tuples (rows are frozen, and hashable where their values are): only a column of an array type,
+    # or of a type the driver does not know, can hold a list, so only those are looked at.
+    arrays = [position for position, column in enumerate(description) if _may_hold_list(column.type_code)]
+    if order is not None and not arrays and not converters and order == list(range(len(names))):
+        return lambda row: row_class(*row)  # the columns are the fields, in order: nothing to look at
 
     def make(row: Sequence[Any]) -> Row:
-        # Arrays become tuples: rows are frozen, and hashable where their values are.
-        values = [tuple(value) if type(value) is list else value for value in row]
+        values = list(row)
+        for position in arrays:
+            if type(values[position]) is list:
+                values[position] = tuple(values[position])
         for position, function in converters:
             values[position] = function(values[position])
         if order is None:
@@ -117,6 +125,12 @@ def _row_maker[Row](
         return row_class(*[values[position] for position in order])
 
     return make
+
+
+def _may_hold_list(type_oid: int) -> bool:
+    """Return whether a column of this type can come back from psycopg as a list (an array, or a type it lacks)."""
+    info = postgres.types.get(type_oid)
+    return info is None or info.array_oid == type_oid
 
 
 def fetch_rows[Row](

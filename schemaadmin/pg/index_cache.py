@@ -4,7 +4,7 @@ Deparsing an index (pg_get_indexdef) and reading its keys' catalogs is most of w
 second at 30,000 indexes), and building 30,000 IndexInfo rows most of what it costs Python; both change only with
 DDL. So each process keeps, per database alias, the IndexInfo rows of its last read and the catalog fingerprint
 they were read under. Each call runs one statement (ACTIVITY_SELECT) that reads what moves without DDL (size,
-scans, validity, a running build, the table's rows and pages) with the fingerprint of the catalogs the rest comes
+scans, validity, a running build, the table's row estimate) with the fingerprint of the catalogs the rest comes
 from. Same fingerprint: a row whose live part did not move is the kept object itself, one that moved is a copy with
 the new values. Another fingerprint (DDL happened, or nothing is kept yet): indexes() reads everything again, a
 second statement, and keeps that.
@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from schemaadmin.pg.connection import fetch_rows
-from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, TABLE_PAGES_SQL, IndexInfo, activity_columns_sql
+from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
 
 __all__ = ["IndexActivity", "forget", "forget_kept", "indexes", "indexes_and_fingerprint"]
@@ -66,7 +66,6 @@ class IndexActivity:
     build_running: bool
     index_rows: int | None
     table_rows: int | None
-    table_pages: int
     catalog_fingerprint: int
     analyze_count: int  # the sum of every table's analyze counts: new statistics were written when it moves
 
@@ -84,14 +83,6 @@ ACTIVITY_SELECT = """
                 FROM pg_class AS t
                 JOIN pg_namespace AS n ON n.oid = t.relnamespace
                 WHERE t.relkind IN ('r', 'p', 'm') AND {where})::bigint AS analyze_count
-    ),
-    -- Each table's size once, not once per index on it.
-    table_pages AS MATERIALIZED (
-        SELECT t.oid, {table_pages} AS pages
-        FROM pg_class AS t
-        JOIN pg_namespace AS n ON n.oid = t.relnamespace
-        WHERE t.oid IN (SELECT i.indrelid FROM pg_index AS i)
-          AND {where}
     )
     SELECT n.nspname AS schema,
            ic.relname AS name,
@@ -102,7 +93,6 @@ ACTIVITY_SELECT = """
     JOIN pg_class AS ic ON ic.oid = i.indexrelid
     JOIN pg_class AS t ON t.oid = i.indrelid
     JOIN pg_namespace AS n ON n.oid = t.relnamespace
-    JOIN table_pages AS tp ON tp.oid = t.oid
     CROSS JOIN builds AS b
     CROSS JOIN catalog
     WHERE {where}
@@ -113,8 +103,7 @@ def _activity_select(using: str) -> str:
     return ACTIVITY_SELECT.format(
         builds=BUILDS_CTE,
         fingerprint=_FINGERPRINT_SQL,
-        table_pages=TABLE_PAGES_SQL,
-        activity=activity_columns_sql(using, table_pages="tp.pages"),
+        activity=activity_columns_sql(using),
         where=SYSTEM_SCHEMAS_SQL,
     )
 

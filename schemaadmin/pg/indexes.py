@@ -92,7 +92,6 @@ class IndexInfo:
     shape: str  # the definition without the index's name: equal shapes are the same index
     index_rows: int | None  # the planner's estimate of the index's entries (pg_class.reltuples); None: not yet known
     table_rows: int | None  # the planner's estimate for the table; None before the first ANALYZE
-    table_pages: int  # from the table's size on disk, not the statistics
 
     @property
     def qualified_name(self) -> str:
@@ -266,20 +265,14 @@ ACTIVITY_COLUMNS = """
            i.indisready AS is_ready,
            (i.indexrelid = ANY (b.index_oids) OR i.indrelid = ANY (b.reindexed_tables)) AS build_running,
            CASE WHEN ic.reltuples < 0 THEN NULL ELSE ic.reltuples::bigint END AS index_rows,
-           CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows,
-           {table_pages} AS table_pages"""
-
-TABLE_PAGES_SQL = "pg_relation_size(t.oid) / current_setting('block_size')::bigint"
+           CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows"""
 
 
-def activity_columns_sql(using: str, *, table_pages: str = TABLE_PAGES_SQL) -> str:
-    """Return ACTIVITY_COLUMNS for this server: last_idx_scan exists from PostgreSQL 16.
-
-    table_pages is the SQL of the table's pages (default: measured on the spot, once per index).
-    """
+def activity_columns_sql(using: str) -> str:
+    """Return ACTIVITY_COLUMNS for this server: last_idx_scan exists from PostgreSQL 16."""
     # The server version is known to the driver, no query needed.
     last_scan = "pg_stat_get_lastscan(i.indexrelid)" if server_version(using) >= 160000 else "NULL::timestamptz"
-    return ACTIVITY_COLUMNS.format(last_scan=last_scan, table_pages=table_pages)
+    return ACTIVITY_COLUMNS.format(last_scan=last_scan)
 
 
 def _index_select(where: str, *, using: str) -> str:

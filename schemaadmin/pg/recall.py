@@ -104,10 +104,6 @@ class IndexTarget:
         return -1.0 if self.index.table_rows is None else float(self.index.table_rows)
 
     @property
-    def table_pages(self) -> int:
-        return self.index.table_pages
-
-    @property
     def qualified_name(self) -> str:
         return self.index.qualified_name
 
@@ -182,6 +178,21 @@ def _knn_statement(target: IndexTarget) -> sql.Composed:
     )
 
 
+def _table_pages(target: IndexTarget, *, using: str) -> int:
+    """Return the pages of the index's table on disk now (what sampling a never-analyzed table is sized from)."""
+    row = fetch_one(
+        """
+        SELECT pg_relation_size(t.oid) / current_setting('block_size')::bigint
+        FROM pg_class AS t
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        WHERE n.nspname = %(schema)s AND t.relname = %(table)s
+        """,
+        {"schema": target.schema, "table": target.table},
+        using=using,
+    )
+    return 0 if row is None else int(row[0])
+
+
 def sample_vectors(target: IndexTarget, samples: int, *, seed: int = 0, using: str = "default") -> list[str]:
     """Return up to `samples` keys of the index's table as text, picked with TABLESAMPLE SYSTEM, never a full sort.
 
@@ -192,7 +203,7 @@ def sample_vectors(target: IndexTarget, samples: int, *, seed: int = 0, using: s
     if target.estimated_rows > 0:
         percent = 100.0 * SAMPLE_OVERSHOOT * samples / target.estimated_rows
     else:  # never analyzed: every non-empty page holds at least one row
-        percent = 100.0 * SAMPLE_OVERSHOOT * samples / max(target.table_pages, 1)
+        percent = 100.0 * SAMPLE_OVERSHOOT * samples / max(_table_pages(target, using=using), 1)
     statement = sql.SQL(
         """
         SELECT drawn.key::text AS vector

@@ -58,9 +58,11 @@ def _index_rows(report: HealthReport) -> list[IndexRow]:
         if scope is None:
             scope = ranks[table] = _scope_rank(*table)
         name = index.qualified_name
-        findings = by_index.get(name, [])
-        row = IndexRow(index, findings, snapshot)
-        keyed.append(((scope, -_severity_rank(findings), -index.size_bytes, name), row))
+        findings = by_index.get(name)
+        if findings is None:  # most indexes: no findings, the lowest rank
+            keyed.append(((scope, 1, -index.size_bytes, name), IndexRow(index, [], snapshot)))
+            continue
+        keyed.append(((scope, -_severity_rank(findings), -index.size_bytes, name), IndexRow(index, findings, snapshot)))
     keyed.sort(key=itemgetter(0))
     return [row for _, row in keyed]
 

@@ -104,5 +104,5 @@ def test_what_moves_without_ddl_is_read_on_every_call(plant):
         cur.execute("SELECT pg_stat_clear_snapshot()")
     after = cached(s)["t_pkey"]
     assert after.scans == before.scans + 1
-    assert after.size_bytes > before.size_bytes and after.table_pages > before.table_pages
+    assert after.size_bytes > before.size_bytes
     assert after.definition == before.definition

@@ -74,8 +74,11 @@ def test_samples_are_distinct_rows_repeatable_for_a_seed(items):
 
 
 def test_samples_of_a_never_analyzed_table_and_of_an_empty_one(plant):
-    table = plant.table("fresh", "embedding vector(3)", rows=300, fill="ARRAY[i, 1, 2]::vector(3)")
+    # Indexed while empty, filled afterwards: no row estimate yet, so sampling is sized from the table's pages.
+    table = plant.table("fresh", "embedding vector(3)")
     plant.sql(f"CREATE INDEX fresh_hnsw ON {table} USING hnsw (embedding vector_l2_ops)")
+    plant.sql(f"INSERT INTO {table} SELECT ARRAY[i, 1, 2]::vector(3) FROM generate_series(1, 300) AS i")  # noqa: S608 -- a test schema name
+    assert index_target(plant.schema, "fresh_hnsw").estimated_rows == -1
     empty = plant.table("empty", "embedding vector(3)")
     plant.sql(f"CREATE INDEX empty_hnsw ON {empty} USING hnsw (embedding vector_l2_ops)")
     assert len(sample_vectors(index_target(plant.schema, "fresh_hnsw"), 20)) == 20

@@ -29,10 +29,17 @@ def _plain_btree(index: IndexInfo) -> bool:
     return index.is_valid and index.method == "btree" and not index.backs_constraint and all(index.key_attnums)
 
 
-def mostly_null(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
-    for index in snapshot.indexes:
+def _plain_btrees(snapshot: Snapshot) -> list[IndexInfo]:
+    """Return the snapshot's plain btrees (what three of these rules look at), picked once from every index."""
+    return [index for index in snapshot.indexes if _plain_btree(index)]
+
+
+def mostly_null(snapshot: Snapshot, thresholds: Thresholds, plain: list[IndexInfo]) -> Iterator[Finding]:
+    for index in plain:
+        if index.predicate is not None:
+            continue
         facts = snapshot.key_facts.get(index.qualified_name)
-        if not _plain_btree(index) or index.predicate is not None or facts is None:
+        if facts is None:
             continue
         fraction = facts.leading_null_fraction
         if fraction is None or fraction < thresholds.mostly_null_min_fraction:
@@ -49,8 +56,10 @@ def mostly_null(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]
 
 def needless_predicate(snapshot: Snapshot) -> Iterator[Finding]:
     for index in snapshot.indexes:
+        if index.predicate is None or not index.is_valid:
+            continue
         facts = snapshot.key_facts.get(index.qualified_name)
-        if index.predicate is None or facts is None or not index.is_valid:
+        if facts is None:
             continue
         parts = conjuncts(index.predicate)
         if parts is None:
@@ -69,9 +78,9 @@ def needless_predicate(snapshot: Snapshot) -> Iterator[Finding]:
         yield index_finding("needless_index_predicate", snapshot.database, index, message, fix_sql)
 
 
-def boolean_index(snapshot: Snapshot) -> Iterator[Finding]:
-    for index in snapshot.indexes:
-        if not _plain_btree(index) or index.key_types != ("boolean",):
+def boolean_index(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Finding]:
+    for index in plain:
+        if index.key_types != ("boolean",):
             continue
         column = index.columns[0]
         message = (
@@ -87,9 +96,9 @@ def boolean_index(snapshot: Snapshot) -> Iterator[Finding]:
         yield index_finding("boolean_index", snapshot.database, index, message, fix_sql)
 
 
-def btree_on_array(snapshot: Snapshot) -> Iterator[Finding]:
-    for index in snapshot.indexes:
-        if not _plain_btree(index):
+def btree_on_array(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Finding]:
+    for index in plain:
+        if not any(key_type.endswith("[]") for key_type in index.key_types):
             continue
         keys = zip(index.columns, index.key_types, strict=False)
         arrays = [column for column, key_type in keys if key_type.endswith("[]")]
@@ -113,7 +122,8 @@ def btree_on_array(snapshot: Snapshot) -> Iterator[Finding]:
 
 def index_shape_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
     """Yield every finding about how an index is built."""
-    yield from mostly_null(snapshot, thresholds)
+    plain = _plain_btrees(snapshot)
+    yield from mostly_null(snapshot, thresholds, plain)
     yield from needless_predicate(snapshot)
-    yield from boolean_index(snapshot)
-    yield from btree_on_array(snapshot)
+    yield from boolean_index(snapshot, plain)
+    yield from btree_on_array(snapshot, plain)

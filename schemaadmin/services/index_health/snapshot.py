@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -205,25 +203,18 @@ def take_table_index_snapshot(
     )
 
 
-# TableHealth's fields in order, read at once (dataclasses.replace() per table cost ~0.1 s at 10,000 tables).
-_TABLE_FIELDS = tuple(f.name for f in dataclasses.fields(TableHealth))
-_table_values = operator.attrgetter(*_TABLE_FIELDS)
-_INDEX_BYTES = _TABLE_FIELDS.index("index_bytes")
-_TOTAL_BYTES = _TABLE_FIELDS.index("total_bytes")
-
-
 def _with_index_bytes(table_list: list[TableHealth], index_list: list[IndexInfo]) -> list[TableHealth]:
-    """Return the tables with index_bytes (and total_bytes) summed from the indexes just measured, not again."""
+    """Return the tables with index_bytes (and total_bytes) summed from the indexes just measured, not again.
+
+    The rows were read for this snapshot alone and nothing else holds them yet, so they are completed in place
+    (as a frozen dataclass's own __post_init__ would): building a copy of each cost ~60 ms at 10,000 tables.
+    """
     sizes: dict[tuple[str, str], int] = defaultdict(int)
     for index in index_list:
         sizes[(index.schema, index.table)] += index.size_bytes
-    measured = []
     for table in table_list:
         size = sizes.get((table.schema, table.name), 0)
         if size:
-            values = list(_table_values(table))
-            values[_INDEX_BYTES] = size
-            values[_TOTAL_BYTES] = table.total_bytes + size
-            table = TableHealth(*values)
-        measured.append(table)
-    return measured
+            object.__setattr__(table, "index_bytes", size)
+            object.__setattr__(table, "total_bytes", table.total_bytes + size)
+    return table_list
