@@ -14,6 +14,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.utils.html import format_html
@@ -48,23 +49,32 @@ def when_html(value: datetime | None, styles: str = "") -> SafeString:
     """
     if value is None:
         return mark_safe("—")
+    shown_as, data = _when_styles(styles)
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    exact = utc.strftime("%Y-%m-%d %H:%M:%S")  # one formatting; the rest are slices of it
+    if shown_as == "log":
+        shown = exact[11:]
+    elif shown_as == "time":
+        shown = f"{exact[11:]} UTC"
+    elif shown_as == "seconds":
+        shown = f"{exact} UTC"
+    else:
+        shown = f"{exact[:16]} UTC"
+    # Digits and punctuation only, nothing to escape: an f-string keeps it cheap for every row of a table.
+    return mark_safe(
+        f'<time datetime="{exact[:10]}T{exact[11:]}Z" title="{exact} UTC" data-when="{data}">{shown}</time>'
+    )
+
+
+@cache
+def _when_styles(styles: str) -> tuple[str, str]:
+    """Return how when_html shows an instant for these styles (log, time, seconds or the date) and its data-when."""
     wanted = {s.strip() for s in styles.split(",") if s.strip()}
     unknown = wanted - _WHEN_STYLES
     if unknown:
         raise ValueError(f"unknown time style {', '.join(sorted(unknown))}")
-    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    exact = f"{utc:%Y-%m-%d %H:%M:%S} UTC"
-    if "log" in wanted:
-        shown = f"{utc:%H:%M:%S}"
-    elif "time" in wanted:
-        shown = f"{utc:%H:%M:%S} UTC"
-    elif "seconds" in wanted:
-        shown = exact
-    else:
-        shown = f"{utc:%Y-%m-%d %H:%M} UTC"
-    data = " ".join(sorted(wanted))
-    # Digits and punctuation only, nothing to escape: an f-string keeps it cheap for every row of a table.
-    return mark_safe(f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" title="{exact}" data-when="{data}">{shown}</time>')
+    shown_as = next((style for style in ("log", "time", "seconds") if style in wanted), "date")
+    return shown_as, " ".join(sorted(wanted))
 
 
 def ident_html(*names: str | None) -> SafeString:
