@@ -89,18 +89,21 @@ _STATISTICS_SQL = f"""
         FROM pg_stats AS st
         WHERE NOT st.inherited
           AND st.schemaname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-          -- one table's: its own rows and its indexes' (an expression's statistics are kept under the index)
+          -- One table's: its own rows and its indexes' (an expression's statistics are kept under the index).
+          -- The names as one array (an InitPlan, worked out once) let pg_stats find their relations by name;
+          -- as two ORed conditions it checked every statistics row of the database (0.2 s at 30,000 indexes).
           AND (
               %(schema)s::text IS NULL
-              OR (st.schemaname = %(schema)s AND st.tablename = %(table)s)
-              OR (st.schemaname = %(schema)s AND st.tablename IN (
+              OR (st.schemaname = %(schema)s AND st.tablename = ANY (ARRAY(
+                  SELECT %(table)s::name
+                  UNION ALL
                   SELECT xc.relname
                   FROM pg_index AS xi
                   JOIN pg_class AS xc ON xc.oid = xi.indexrelid
                   JOIN pg_class AS xt ON xt.oid = xi.indrelid
                   JOIN pg_namespace AS xn ON xn.oid = xt.relnamespace
                   WHERE xn.nspname = %(schema)s AND xt.relname = %(table)s
-              ))
+              )))
           )
     ),
     index_columns AS (

@@ -98,3 +98,21 @@ def test_estimates_from_kept_widths_match_a_fresh_read(plant):
     assert result.snapshot.bloat[f"{s}.churned_id"] == index_bloat["churned_id"]
     assert result.snapshot.table_bloat[f"{s}.churned"] == heap_bloat["churned"]
     assert heap_bloat["churned"].wasted_ratio > 0.5  # nine rows in ten deleted
+
+
+def test_one_table_s_statistics_are_its_own_and_its_indexes_rows_of_the_whole_read(plant):
+    # One index's page reads its table's statistics alone: the same rows the whole database's read has for the table,
+    # its plain indexes and its expression index (whose statistics pg_stats keeps under the index's name).
+    s = plant.schema
+    plant.table("t", "id int PRIMARY KEY, ref int, label text", rows=500, fill="i, i % 7, 'x' || i")
+    plant.table("other", "id int PRIMARY KEY, ref int", rows=50, fill="i, i")
+    plant.sql(f"CREATE INDEX t_ref ON {s}.t (ref)")
+    plant.sql(f"CREATE INDEX t_lower ON {s}.t (lower(label))")
+    plant.sql(f"CREATE INDEX other_ref ON {s}.other (ref)")
+    plant.sql(f"ANALYZE {s}.t")
+    plant.sql(f"ANALYZE {s}.other")
+    whole = row_statistics.by_relation(relation_statistics())
+    one = row_statistics.by_relation(relation_statistics(table=(s, "t")))
+    assert set(one) == {(False, f"{s}.t"), (True, f"{s}.t_pkey"), (True, f"{s}.t_ref"), (True, f"{s}.t_lower")}
+    assert one == {key: whole[key] for key in one}
+    assert one[(True, f"{s}.t_lower")].has_stats  # the expression's own statistics were found
