@@ -21,6 +21,7 @@ __all__ = [
     "fetch_one",
     "fetch_row",
     "fetch_rows",
+    "fetch_tuples",
     "own_connection",
     "server_version",
 ]
@@ -75,10 +76,10 @@ def fetch_one(sql: str, params: Any = None, *, using: str = "default") -> tuple[
         return cur.fetchone()
 
 
-def _row_maker[Row](
-    row_class: type[Row], description: Sequence[Any], convert: Mapping[str, Callable[[Any], Any]]
-) -> Callable[[Sequence[Any]], Row]:
-    """Return a function that turns one row into row_class by column name, after checking names and fields match."""
+def _checked_names(
+    row_class: type, description: Sequence[Any], convert: Mapping[str, Callable[[Any], Any]]
+) -> list[str]:
+    """Return the statement's column names, after checking they are row_class's fields, each once."""
     names = [column.name for column in description]
     fields = {field.name for field in dataclasses.fields(row_class) if field.init}  # type: ignore[arg-type]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -99,6 +100,14 @@ def _row_maker[Row](
         raise RowMismatch(
             f"{row_class.__name__} cannot be filled from this statement's columns ({'; '.join(problems)})."
         )
+    return names
+
+
+def _row_maker[Row](
+    row_class: type[Row], description: Sequence[Any], convert: Mapping[str, Callable[[Any], Any]]
+) -> Callable[[Sequence[Any]], Row]:
+    """Return a function that turns one row into row_class by column name, after checking names and fields match."""
+    names = _checked_names(row_class, description, convert)
 
     # Built positionally, in the fields' order: thousands of rows per statement make keyword dicts show up.
     init_fields = [field for field in dataclasses.fields(row_class) if field.init]  # type: ignore[arg-type]
@@ -146,6 +155,21 @@ def fetch_rows[Row](
         cur.execute(sql, params)
         make = _row_maker(row_class, cur.description, convert or {})
         return [make(row) for row in cur.fetchall()]
+
+
+def fetch_tuples(row_class: type, sql: Any, params: Any = None, *, using: str = "default") -> list[tuple[Any, ...]]:
+    """Run one statement whose columns are row_class's fields, in order and by name, and return its rows as tuples.
+
+    For a hot path that compares rows rather than builds them: the names are checked as fetch_rows checks them, and
+    the order too, so row[k] is the k-th field. Columns that can hold arrays are refused (they would be lists).
+    """
+    with cursor(using) as cur:
+        cur.execute(sql, params)
+        names = _checked_names(row_class, cur.description, {})
+        fields = [field.name for field in dataclasses.fields(row_class)]
+        if names != fields or any(_may_hold_list(column.type_code) for column in cur.description):
+            raise RowMismatch(f"{row_class.__name__}: fetch_tuples needs its fields in order, none of them an array.")
+        return cur.fetchall()
 
 
 def fetch_row[Row](

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from schemaadmin.pg.connection import fetch_rows
+from schemaadmin.pg.connection import fetch_tuples
 from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
 
@@ -72,6 +72,10 @@ class IndexActivity:
 
 _FINGERPRINTS = ("catalog_fingerprint", "analyze_count")
 ACTIVITY_FIELDS = tuple(f.name for f in dataclasses.fields(IndexActivity) if f.name not in _FINGERPRINTS)
+# The activity is read as tuples in IndexActivity's order (pg.connection.fetch_tuples checks it): row[:-2] is the
+# ACTIVITY_FIELDS values, row[:2] the index's (schema, name), row[-2:] the fingerprints.
+assert tuple(f.name for f in dataclasses.fields(IndexActivity))[-2:] == _FINGERPRINTS
+assert ACTIVITY_FIELDS[:2] == ("schema", "name")
 
 ACTIVITY_SELECT = """
     WITH {builds},
@@ -133,11 +137,11 @@ def indexes_and_fingerprint(*, using: str = "default") -> tuple[list[IndexInfo],
 
     The fingerprint is None when there is no index (no row carried it).
     """
-    activity = fetch_rows(IndexActivity, _activity_select(using), using=using)
+    activity = fetch_tuples(IndexActivity, _activity_select(using), using=using)
     if not activity:
         return [], None
-    fingerprint = activity[0].catalog_fingerprint
-    fingerprints = (fingerprint, activity[0].analyze_count)
+    fingerprint, analyze_count = activity[0][-2:]
+    fingerprints = (fingerprint, analyze_count)
     kept = _kept.get(using)
     if kept is not None and kept.fingerprint == fingerprint:
         rows = _refreshed(kept, activity)
@@ -151,18 +155,20 @@ def indexes_and_fingerprint(*, using: str = "default") -> tuple[list[IndexInfo],
     return rows, fingerprints
 
 
-def _refreshed(kept: _Kept, activity: list[IndexActivity]) -> list[IndexInfo] | None:
-    """Return the kept rows with this activity, in the full read's order; None if the indexes are not those kept."""
+def _refreshed(kept: _Kept, activity: list[tuple[Any, ...]]) -> list[IndexInfo] | None:
+    """Return the kept rows with this activity, in the full read's order; None if the indexes are not those kept.
+
+    activity holds IndexActivity's values as tuples: compared as they come, no row object is built for them.
+    """
     if len(activity) != len(kept.rows):
         return None
-    live_by_key = {(live.schema, live.name): live for live in activity}
+    live_by_key = {live[:2]: live[:-2] for live in activity}
     rows = []
     moved = {}
     for key, (kept_values, row) in kept.rows.items():
-        live = live_by_key.get(key)
-        if live is None:
+        values = live_by_key.get(key)
+        if values is None:
             return None
-        values = _activity_of(live)
         if values != kept_values:
             row = dataclasses.replace(row, **dict(zip(ACTIVITY_FIELDS, values, strict=True)))
             moved[key] = (values, row)

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.pg.bulk import index_definition
-from schemaadmin.pg.connection import RowMismatch, fetch_row, fetch_rows
+from schemaadmin.pg.connection import RowMismatch, fetch_row, fetch_rows, fetch_tuples
 from schemaadmin.pg.indexes import IndexUsage, foreign_keys, index, index_usage, indexes
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.recall import index_target
@@ -179,3 +179,18 @@ def test_rows_are_filled_by_column_name_and_a_misnamed_alias_fails_loudly(db):
     assert (
         fetch_row(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 1 AS scans, now() AS last_scan WHERE false") is None
     )
+
+
+def test_rows_as_tuples_keep_the_fields_order_and_refuse_another_or_an_array(db):
+    # IndexUsage's fields: schema, name, scans, last_scan. The kept index rows compare activity read this way.
+    rows = fetch_tuples(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 3 AS scans, NULL::timestamptz AS last_scan")
+    assert rows == [("s", "n", 3, None)]
+    with pytest.raises(RowMismatch, match="in order"):
+        fetch_tuples(IndexUsage, "SELECT 'n' AS name, 's' AS schema, 3 AS scans, NULL::timestamptz AS last_scan")
+    with pytest.raises(RowMismatch, match="fields without a column: last_scan"):
+        fetch_tuples(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 3 AS scans")
+    with pytest.raises(RowMismatch, match="an array"):
+        fetch_tuples(IndexUsage, "SELECT 's' AS schema, 'n' AS name, ARRAY[3] AS scans, now() AS last_scan")
+    # fetch_rows turns arrays into tuples (rows are frozen), whatever the column's position.
+    (usage,) = fetch_rows(IndexUsage, "SELECT ARRAY[1, 2] AS scans, now() AS last_scan, 'n' AS name, 's' AS schema")
+    assert usage.scans == (1, 2)
