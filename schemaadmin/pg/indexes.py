@@ -92,10 +92,12 @@ class IndexInfo:
     shape: str  # the definition without the index's name: equal shapes are the same index
     index_rows: int | None  # the planner's estimate of the index's entries (pg_class.reltuples); None: not yet known
     table_rows: int | None  # the planner's estimate for the table; None before the first ANALYZE
+    # schema.name, made once per row: the health rules and pages look indexes up by it ~5 times each per request,
+    # and the kept rows (pg/index_cache.py) outlive requests.
+    qualified_name: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "qualified_name", f"{self.schema}.{self.name}")
 
     @property
     def qualified_table(self) -> str:

@@ -23,7 +23,7 @@ def _json_default(value: Any) -> Any:
 
 @cache
 def _field_reader(row_type: type) -> tuple[tuple[str, ...], attrgetter[Any]]:
-    names = tuple(f.name for f in fields(row_type))
+    names = tuple(f.name for f in fields(row_type) if f.init)  # what the row was made of, not what it derives
     return names, attrgetter(*names)
 
 

@@ -4,6 +4,7 @@ boolean alone, or a btree over an array."""
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterator
 
 from schemaadmin.pg import ddl
@@ -27,6 +28,9 @@ def _replace(index: IndexInfo, *, suffix: str, predicate: str | None) -> str:
 def _plain_btree(index: IndexInfo) -> bool:
     """Return whether index is a valid btree that serves lookups only (no constraint), over columns, not expressions."""
     return index.is_valid and index.method == "btree" and not index.backs_constraint and all(index.key_attnums)
+
+
+_is_array_type = operator.methodcaller("endswith", "[]")  # e.g. text[]: one C call per key, not a generator
 
 
 def _plain_btrees(snapshot: Snapshot) -> list[IndexInfo]:
@@ -98,7 +102,7 @@ def boolean_index(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Findin
 
 def btree_on_array(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Finding]:
     for index in plain:
-        if not any(key_type.endswith("[]") for key_type in index.key_types):
+        if not any(map(_is_array_type, index.key_types)):
             continue
         keys = zip(index.columns, index.key_types, strict=False)
         arrays = [column for column, key_type in keys if key_type.endswith("[]")]
