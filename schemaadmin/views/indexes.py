@@ -14,7 +14,14 @@ from django_tables2 import RequestConfig
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.findings import Finding
-from schemaadmin.services.index_health import HealthReport, health_report, index_report, pause_gc, vector_advice
+from schemaadmin.services.index_health import (
+    HealthReport,
+    health_report,
+    index_health_report,
+    index_report,
+    pause_gc,
+    vector_advice,
+)
 from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
@@ -97,7 +104,8 @@ def _place_checks(form: IndexFilterForm | TableFilterForm, place: Callable[[Any]
 def index_list(request: HttpRequest) -> HttpResponse:
     """List every index with size, scans, method, parameters and findings; filter and sort."""
     form = IndexFilterForm(request.GET)
-    report = health_report(hide_framework=False if form.shows_framework else None)
+    # The findings about indexes are all it shows: the tables' part of the catalog is not read.
+    report = index_health_report(hide_framework=False if form.shows_framework else None)
     rows = []
     if form.is_valid():
         checks = _place_checks(form, lambda row: (row.index.schema, row.index.table))

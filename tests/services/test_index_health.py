@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from schemaadmin.pg.relations import tables
-from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
+from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report, index_health_report
 from schemaadmin.services.index_health.snapshot import NodeUsage
 from tests.services.health_report import LOOSE, report
 
@@ -295,3 +295,31 @@ def test_table_sizes_add_the_indexes_measured_once_as_pg_indexes_size_would(plan
     assert reported["t"].index_bytes == measured["t"].index_bytes > 0
     assert reported["t"].total_bytes == measured["t"].total_bytes
     assert reported["bare"] == measured["bare"] and reported["bare"].index_bytes == 0
+
+
+def test_the_index_list_s_report_finds_what_the_whole_report_finds_about_indexes(plant):
+    # /indexes/ reads no table (index_health_report): its findings about indexes must be the whole report's.
+    s = plant.schema
+    plant.table(
+        "t",
+        "id int, a int, b int, flag boolean, tags text[], note text",
+        rows=3000,
+        fill="i, i % 50, i % 7, i % 2 = 0, ARRAY['x' || (i % 3)], CASE WHEN i % 100 = 0 THEN 'n' END",
+    )
+    plant.sql(f"CREATE INDEX t_a ON {s}.t (a)")
+    plant.sql(f"CREATE INDEX t_a_copy ON {s}.t (a)")  # duplicate
+    plant.sql(f"CREATE INDEX t_a_b ON {s}.t (a, b)")  # t_a is a prefix of it
+    plant.sql(f"CREATE INDEX t_flag ON {s}.t (flag)")  # boolean alone
+    plant.sql(f"CREATE INDEX t_tags ON {s}.t (tags)")  # btree over an array
+    plant.sql(f"CREATE INDEX t_note ON {s}.t (note)")  # mostly NULL
+    plant.sql(f"ANALYZE {s}.t")
+    thresholds = Thresholds.from_settings(**LOOSE)
+    whole = health_report(thresholds=thresholds)
+    indexes_only = index_health_report(thresholds=thresholds)
+    assert indexes_only.snapshot.tables == []
+    assert indexes_only.snapshot.indexes == whole.snapshot.indexes
+    about_indexes = [f for f in whole.findings if f.index is not None]
+    assert [f for f in indexes_only.findings if f.index is not None] == about_indexes
+    found = {(f.code, f.index) for f in about_indexes if f.schema == s}
+    assert {("duplicate_index", "t_a_copy"), ("boolean_index", "t_flag"), ("btree_on_array_column", "t_tags")} <= found
+    assert ("no_primary_key", None) in {(f.code, f.index) for f in whole.findings if f.schema == s}  # a table's

@@ -21,7 +21,12 @@ from schemaadmin.services.index_health.index_rules import index_findings
 from schemaadmin.services.index_health.index_shape_rules import index_shape_findings
 from schemaadmin.services.index_health.maintenance_rules import maintenance_findings
 from schemaadmin.services.index_health.scope import Scope, table_scope
-from schemaadmin.services.index_health.snapshot import Snapshot, take_snapshot, take_table_index_snapshot
+from schemaadmin.services.index_health.snapshot import (
+    Snapshot,
+    take_index_snapshot,
+    take_snapshot,
+    take_table_index_snapshot,
+)
 from schemaadmin.services.index_health.table_rules import table_findings
 from schemaadmin.services.index_health.thresholds import Thresholds
 from schemaadmin.services.index_health.vector_rules import vector_findings
@@ -37,6 +42,7 @@ __all__ = [
     "VectorAdvice",
     "evaluate",
     "health_report",
+    "index_health_report",
     "pause_gc",
     "index_report",
     "vector_advice",
@@ -44,18 +50,24 @@ __all__ = [
 ]
 
 
-def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None) -> list[Finding]:
-    """Return the snapshot's findings, most severe first, then by object."""
+def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None, *, indexes_only: bool = False) -> list[Finding]:
+    """Return the snapshot's findings, most severe first, then by object.
+
+    indexes_only: only the rules that can find something about an index (what take_index_snapshot reads for).
+    """
     thresholds = thresholds or Thresholds.from_settings()
     found = [
         *index_findings(snapshot, thresholds),
         *vector_findings(snapshot, thresholds),
-        *table_findings(snapshot, thresholds),
-        *activity_findings(snapshot),
         *index_shape_findings(snapshot, thresholds),
-        *constraint_findings(snapshot, thresholds),
-        *maintenance_findings(snapshot, thresholds),
     ]
+    if not indexes_only:
+        found += [
+            *table_findings(snapshot, thresholds),
+            *activity_findings(snapshot),
+            *constraint_findings(snapshot, thresholds),
+            *maintenance_findings(snapshot, thresholds),
+        ]
     return worst_first(found, then=lambda f: (f.schema, f.table, f.index or "", f.column or "", f.code))
 
 
@@ -166,6 +178,27 @@ def health_report(
             bloat_min_bytes=thresholds.bloat_min_bytes,
         )
         report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds))
+        if hide_framework is None:
+            hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]
+        return without_framework_tables(report) if hide_framework else report
+
+
+def index_health_report(
+    *,
+    using: str = "default",
+    nodes: list[str] | None = None,
+    thresholds: Thresholds | None = None,
+    hide_framework: bool | None = None,
+) -> HealthReport:
+    """Return health_report() as /indexes/ needs it: every index and every finding the index rules make.
+
+    The snapshot has no tables (nor sequences, constraints, ages, slots or sessions), so its findings are those of
+    the index, index-shape and vector rules only; the findings about an index are the same as health_report()'s.
+    """
+    thresholds = thresholds or Thresholds.from_settings()
+    with pause_gc():
+        snapshot = take_index_snapshot(using=using, nodes=nodes, bloat_min_bytes=thresholds.bloat_min_bytes)
+        report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds, indexes_only=True))
         if hide_framework is None:
             hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]
         return without_framework_tables(report) if hide_framework else report

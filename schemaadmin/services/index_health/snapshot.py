@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,6 +33,7 @@ from schemaadmin.pg.relations import (
 from schemaadmin.pg.replication import ReplicationSlot, replication_slots
 from schemaadmin.pg.row_statistics import (
     RelationStatistics,
+    StatisticsByRelation,
     btree_bloat_estimates,
     by_relation,
     kept_statistics,
@@ -42,7 +44,7 @@ from schemaadmin.pg.sequences import SequenceUsage, sequences
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
 from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
 
-__all__ = ["NodeUsage", "Snapshot", "take_snapshot", "take_table_index_snapshot"]
+__all__ = ["NodeUsage", "Snapshot", "take_index_snapshot", "take_snapshot", "take_table_index_snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +93,49 @@ def take_snapshot(
     Heaps smaller than table_bloat_min_bytes, and btrees smaller than bloat_min_bytes, are not measured for bloat
     (defaults: the settings): they cannot waste that much.
     """
+    snapshot, row_statistics = _index_part(using, nodes, bloat_min_bytes)
+    if table_bloat_min_bytes is None:
+        table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
+    table_list = tables(measure_indexes=False, using=using)
+    if snapshot.statistics.pgstattuple_approx_usable:
+        heap_bloat = table_bloat_exact(min_bytes=table_bloat_min_bytes, using=using)
+    else:
+        heap_bloat = table_bloat_estimates(table_list, row_statistics, min_bytes=table_bloat_min_bytes)
+    return dataclasses.replace(
+        snapshot,
+        tables=_with_index_bytes(table_list, snapshot.indexes),
+        activity=activity_facts(using=using),
+        table_bloat={f"{b.schema}.{b.name}": b for b in heap_bloat},
+        sequences=sequences(using=using),
+        unvalidated_constraints=unvalidated_constraints(using=using),
+        databases=database_ages(using=using),
+        replication_slots=replication_slots(using=using),
+    )
+
+
+def take_index_snapshot(
+    *, using: str = "default", nodes: list[str] | None = None, bloat_min_bytes: int | None = None
+) -> Snapshot:
+    """Read what the findings about indexes are made of: every index, its usage on every node, bloat, key facts,
+    foreign keys and vector columns.
+
+    What /indexes/ shows. Tables (their sizes are half the reading at 30,000 indexes), their bloat, sequences,
+    constraints, ages, slots and sessions are left out (empty): no finding about an index is made from them.
+    """
+    return _index_part(using, nodes, bloat_min_bytes)[0]
+
+
+def _index_part(
+    using: str, nodes: list[str] | None, bloat_min_bytes: int | None
+) -> tuple[Snapshot, StatisticsByRelation]:
+    """Return the index snapshot (see take_index_snapshot) and the row statistics it was made with."""
     validated_alias(using)
     node_aliases = _node_aliases(using, nodes)
     statistics = database_statistics(using=using)
     index_list, fingerprint = index_cache.indexes_and_fingerprint(using=using)
-    if table_bloat_min_bytes is None:
-        table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
     if bloat_min_bytes is None:
         bloat_min_bytes = app_settings()["BLOAT_MIN_BYTES"]
     usage = _node_usage(using, node_aliases, statistics, index_list)
-    table_list = tables(measure_indexes=False, using=using)
     # pg_stats changes only with ANALYZE or DDL: its rows are kept under the fingerprint the indexes were read with.
     row_statistics = (
         kept_statistics(fingerprint, using=using)
@@ -111,27 +146,18 @@ def take_snapshot(
         bloat = btree_bloat_exact(min_bytes=bloat_min_bytes, using=using)
     else:
         bloat = btree_bloat_estimates(index_list, row_statistics, min_bytes=bloat_min_bytes)
-    if statistics.pgstattuple_approx_usable:
-        heap_bloat = table_bloat_exact(min_bytes=table_bloat_min_bytes, using=using)
-    else:
-        heap_bloat = table_bloat_estimates(table_list, row_statistics, min_bytes=table_bloat_min_bytes)
-    return Snapshot(
+    snapshot = Snapshot(
         database=using,
         statistics=statistics,
         indexes=index_list,
-        tables=_with_index_bytes(table_list, index_list),
+        tables=[],
         foreign_keys=foreign_keys(using=using),
         vector_columns=vector_columns(using=using),
         bloat={f"{b.schema}.{b.name}": b for b in bloat},
         nodes=usage,
-        activity=activity_facts(using=using),
-        table_bloat={f"{b.schema}.{b.name}": b for b in heap_bloat},
         key_facts=_key_facts(row_statistics),
-        sequences=sequences(using=using),
-        unvalidated_constraints=unvalidated_constraints(using=using),
-        databases=database_ages(using=using),
-        replication_slots=replication_slots(using=using),
     )
+    return snapshot, row_statistics
 
 
 def _key_facts(row_statistics: dict[tuple[bool, str], RelationStatistics]) -> dict[str, RelationStatistics]:
