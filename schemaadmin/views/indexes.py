@@ -17,7 +17,6 @@ from schemaadmin.services.findings import Finding
 from schemaadmin.services.index_health import (
     HealthReport,
     health_report,
-    index_health_report,
     index_report,
     pause_gc,
     vector_advice,
@@ -105,7 +104,7 @@ def index_list(request: HttpRequest) -> HttpResponse:
     """List every index with size, scans, method, parameters and findings; filter and sort."""
     form = IndexFilterForm(request.GET)
     # The findings about indexes are all it shows: the tables' part of the catalog is not read.
-    report = index_health_report(hide_framework=False if form.shows_framework else None)
+    report = health_report(hide_framework=False if form.shows_framework else None, indexes_only=True)
     rows = []
     if form.is_valid():
         checks = _place_checks(form, lambda row: (row.index.schema, row.index.table))

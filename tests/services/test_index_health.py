@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from schemaadmin.pg.relations import tables
-from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report, index_health_report
+from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
 from schemaadmin.services.index_health.snapshot import NodeUsage
 from tests.services.health_report import LOOSE, report
 
@@ -298,7 +298,7 @@ def test_table_sizes_add_the_indexes_measured_once_as_pg_indexes_size_would(plan
 
 
 def test_the_index_list_s_report_finds_what_the_whole_report_finds_about_indexes(plant):
-    # /indexes/ reads no table (index_health_report): its findings about indexes must be the whole report's.
+    # /indexes/ reads no table (indexes_only=True): its findings about indexes must be the whole report's.
     s = plant.schema
     plant.table(
         "t",
@@ -315,7 +315,7 @@ def test_the_index_list_s_report_finds_what_the_whole_report_finds_about_indexes
     plant.sql(f"ANALYZE {s}.t")
     thresholds = Thresholds.from_settings(**LOOSE)
     whole = health_report(thresholds=thresholds)
-    indexes_only = index_health_report(thresholds=thresholds)
+    indexes_only = health_report(thresholds=thresholds, indexes_only=True)
     assert indexes_only.snapshot.tables == []
     assert indexes_only.snapshot.indexes == whole.snapshot.indexes
     about_indexes = [f for f in whole.findings if f.index is not None]

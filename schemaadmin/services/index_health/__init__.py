@@ -42,7 +42,6 @@ __all__ = [
     "VectorAdvice",
     "evaluate",
     "health_report",
-    "index_health_report",
     "pause_gc",
     "index_report",
     "vector_advice",
@@ -164,41 +163,26 @@ def health_report(
     nodes: list[str] | None = None,
     thresholds: Thresholds | None = None,
     hide_framework: bool | None = None,
+    indexes_only: bool = False,
 ) -> HealthReport:
     """Read the catalog of using (and index usage on every node) and return it with its findings.
 
     The framework's tables are left out when hide_framework says so (None: the HIDE_FRAMEWORK_TABLES setting).
+    indexes_only (what /indexes/ shows): the index, index-shape and vector rules over take_index_snapshot(), which
+    reads no table (nor sequences, constraints, ages, slots or sessions); the findings about an index are the same.
     """
     thresholds = thresholds or Thresholds.from_settings()
     with pause_gc():
-        snapshot = take_snapshot(
-            using=using,
-            nodes=nodes,
-            table_bloat_min_bytes=thresholds.table_bloat_min_bytes,
-            bloat_min_bytes=thresholds.bloat_min_bytes,
-        )
-        report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds))
-        if hide_framework is None:
-            hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]
-        return without_framework_tables(report) if hide_framework else report
-
-
-def index_health_report(
-    *,
-    using: str = "default",
-    nodes: list[str] | None = None,
-    thresholds: Thresholds | None = None,
-    hide_framework: bool | None = None,
-) -> HealthReport:
-    """Return health_report() as /indexes/ needs it: every index and every finding the index rules make.
-
-    The snapshot has no tables (nor sequences, constraints, ages, slots or sessions), so its findings are those of
-    the index, index-shape and vector rules only; the findings about an index are the same as health_report()'s.
-    """
-    thresholds = thresholds or Thresholds.from_settings()
-    with pause_gc():
-        snapshot = take_index_snapshot(using=using, nodes=nodes, bloat_min_bytes=thresholds.bloat_min_bytes)
-        report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds, indexes_only=True))
+        if indexes_only:
+            snapshot = take_index_snapshot(using=using, nodes=nodes, bloat_min_bytes=thresholds.bloat_min_bytes)
+        else:
+            snapshot = take_snapshot(
+                using=using,
+                nodes=nodes,
+                table_bloat_min_bytes=thresholds.table_bloat_min_bytes,
+                bloat_min_bytes=thresholds.bloat_min_bytes,
+            )
+        report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds, indexes_only=indexes_only))
         if hide_framework is None:
             hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]
         return without_framework_tables(report) if hide_framework else report
