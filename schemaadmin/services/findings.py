@@ -26,11 +26,11 @@ from __future__ import annotations
 import enum
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Finding", "Kind", "Severity", "severity_counts", "worst", "worst_first"]
+__all__ = ["Finding", "Kind", "Severity", "severity_counts", "worst", "worst_first", "worst_rank"]
 
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
@@ -178,6 +178,11 @@ def worst_first(findings: Iterable[Finding], then: Callable[[Finding], Any] | No
 def worst(findings: Iterable[Finding]) -> Severity | None:
     """Return the highest severity among the findings, or None when there are none."""
     return max((f.severity for f in findings), default=None)
+
+
+def worst_rank(findings: Sequence[Finding]) -> int:
+    """Return the rank of the highest severity among the findings, -1 when there are none (a sort key)."""
+    return max(f.severity.rank for f in findings) if findings else -1
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[Severity, int]:

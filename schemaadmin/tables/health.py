@@ -17,6 +17,7 @@ from django_tables2.utils import AttributeDict, computed_values, signature
 from schemaadmin.formats import ident_html, when_html
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.relations import TableHealth
+from schemaadmin.services.findings import worst_rank
 from schemaadmin.services.index_health import Finding, Snapshot
 from schemaadmin.tables.rows import body_rows
 from schemaadmin.templatetags.humanize_extras import pretty_bytes, thousands
@@ -73,7 +74,7 @@ class IndexRow:
 
     @property
     def severity_rank(self) -> int:
-        return max((f.severity.rank for f in self.findings), default=-1)
+        return worst_rank(self.findings)
 
 
 # Figures sit right-aligned under a right-aligned header, and never wrap.
@@ -256,7 +257,7 @@ class TableRow:
 
     @property
     def severity_rank(self) -> int:
-        return max((f.severity.rank for f in self.findings), default=-1)
+        return worst_rank(self.findings)
 
 
 class TableTable(_HealthTable):

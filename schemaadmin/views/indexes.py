@@ -13,7 +13,7 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.services.findings import Finding
+from schemaadmin.services.findings import worst_rank
 from schemaadmin.services.index_health import (
     HealthReport,
     health_report,
@@ -45,10 +45,6 @@ def _found[T](qualified: str, lookup: Callable[[str, str], T | None], what: str)
     return schema, name, found
 
 
-def _severity_rank(findings: list[Finding]) -> int:
-    return max((f.severity.rank for f in findings), default=-1)
-
-
 def _index_rows(report: HealthReport) -> list[IndexRow]:
     """Return a row per index: the product's tables first, then worst problems, then the biggest.
 
@@ -64,11 +60,8 @@ def _index_rows(report: HealthReport) -> list[IndexRow]:
         if scope is None:
             scope = ranks[table] = _scope_rank(*table)
         name = index.qualified_name
-        findings = by_index.get(name)
-        if findings is None:  # most indexes: no findings, the lowest rank
-            keyed.append(((scope, 1, -index.size_bytes, name), IndexRow(index, [], snapshot)))
-            continue
-        keyed.append(((scope, -_severity_rank(findings), -index.size_bytes, name), IndexRow(index, findings, snapshot)))
+        findings = by_index.get(name) or []
+        keyed.append(((scope, -worst_rank(findings), -index.size_bytes, name), IndexRow(index, findings, snapshot)))
     keyed.sort(key=itemgetter(0))
     return [row for _, row in keyed]
 
@@ -131,7 +124,7 @@ def table_list(request: HttpRequest) -> HttpResponse:
         for table in report.snapshot.tables:
             row = TableRow(table, by_table.get(table.qualified_name, []))
             rank = _scope_rank(table.schema, table.name)
-            keyed.append(((rank, -_severity_rank(row.findings), -table.total_bytes, row.name), row))
+            keyed.append(((rank, -worst_rank(row.findings), -table.total_bytes, row.name), row))
         keyed.sort(key=itemgetter(0))
         rows = _matching([row for _, row in keyed], checks)
     # Wraparound, autovacuum and replication slots are also the server's or a database's, not only a table's.

@@ -50,9 +50,9 @@ def follow_count(page: Page, source: str, test_id: str, severity: str) -> int:
     return count
 
 
-def follow_each_count(page: Page, source: str, test_id: str = "findings-link-{}") -> dict[str, int]:
+def follow_each_count(page: Page, source: str) -> dict[str, int]:
     """Follow each severity's count on source to its list (follow_count); return severity -> count."""
-    return {s: follow_count(page, source, test_id.format(s), s) for s in ("critical", "warning", "info")}
+    return {s: follow_count(page, source, f"findings-link-{s}", s) for s in ("critical", "warning", "info")}
 
 
 def counts(page: Page, source: str, test_id: str = "findings-link-{}") -> dict[str, int]:
@@ -82,9 +82,8 @@ def test_each_findings_count_opens_a_list_of_that_many(planted, page, role_user,
     screenshot("findings-from-indexes")
 
     # The findings page's own counts by severity open the same lists.
-    for severity in ("critical", "warning", "info"):
-        page.goto("/findings/")
-        if _count(page, f"count-{severity}"):
+    for severity, count in counts(page, "/findings/", "count-{}").items():
+        if count:
             follow_count(page, "/findings/", f"count-{severity}", severity)
 
     # The filters narrow the same list in place (htmx) and the URL keeps them.

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first
+from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first, worst_rank
 from schemaadmin.services.index_health.findings import CODES, finding
 from schemaadmin.templatetags.findings import severity_badge, severity_count
 
@@ -74,6 +74,8 @@ def test_worst_and_counts():
     findings = [found("a", WARNING), found("b", INFO), found("c", WARNING)]
     assert worst(findings) is WARNING and worst([]) is None
     assert worst([*findings, found("d", CRITICAL)]) is CRITICAL
+    # The lists' sort key: the worst severity's rank, below every severity when there is no finding.
+    assert worst_rank(findings) == WARNING.rank and worst_rank([]) == -1 < INFO.rank
     counts = severity_counts(findings)
     assert list(counts) == [CRITICAL, WARNING, INFO]  # every severity, worst first
     assert counts == {"critical": 0, "warning": 2, "info": 1}  # keys are the words too
