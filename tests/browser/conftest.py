@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
 
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import PASSWORD
@@ -71,7 +71,14 @@ def page(browser, live_server, transactional_db, roles, settings, console_errors
     page.on("console", on_console)
     page.on("response", on_response)
     page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
-    page.on("requestfailed", lambda request: console_errors.append(f"request failed: {request.url}"))
+
+    def on_request_failed(request: Request) -> None:
+        # net::ERR_ABORTED: the page itself dropped the request, e.g. the favicon still loading when a test navigates
+        # on. A request the server or the network failed carries another error (and a status >= 400 is above).
+        if request.failure != "net::ERR_ABORTED":
+            console_errors.append(f"request failed: {request.url} ({request.failure})")
+
+    page.on("requestfailed", on_request_failed)
     yield page
     context.close()
 
