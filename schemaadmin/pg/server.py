@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemaadmin.pg.connection import fetch_one, fetch_row
+from schemaadmin.pg.connection import fetch_one, fetch_row, fetch_rows
 
-__all__ = ["ExtensionState", "ServerInfo", "extension_created_by_current_user", "extension_state", "server_info"]
+__all__ = [
+    "ExtensionState",
+    "ExtensionUpdate",
+    "ServerInfo",
+    "extension_created_by_current_user",
+    "extension_state",
+    "extension_updates",
+    "server_info",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,45 @@ def extension_state(name: str, *, using: str = "default") -> ExtensionState:
     )
     assert state is not None
     return state
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionUpdate:
+    name: str
+    schema: str
+    installed_version: str  # what this database runs: the SQL objects CREATE/ALTER EXTENSION made
+    default_version: str  # what the server's files install today: ALTER EXTENSION ... UPDATE goes there
+    path: str  # the update scripts' versions, e.g. 0.8.5--0.8.6
+
+
+def extension_updates(*, using: str = "default") -> list[ExtensionUpdate]:
+    """Return the installed extensions the server's files can move to a newer version by ALTER EXTENSION UPDATE.
+
+    A package upgrade replaces an extension's shared library and scripts, not the objects CREATE EXTENSION made in
+    each database: those stay at the old version until someone runs the update. Only a version reachable by update
+    scripts counts (a default version lower than the installed one has no path).
+    """
+    return fetch_rows(
+        ExtensionUpdate,
+        """
+        SELECT e.extname AS name,
+               n.nspname AS schema,
+               e.extversion AS installed_version,
+               a.default_version AS default_version,
+               p.path AS path
+        FROM pg_extension AS e
+        JOIN pg_namespace AS n ON n.oid = e.extnamespace
+        JOIN pg_available_extensions AS a ON a.name = e.extname
+        CROSS JOIN LATERAL (
+            SELECT u.path
+            FROM pg_extension_update_paths(e.extname) AS u
+            WHERE u.source = e.extversion AND u.target = a.default_version AND u.path IS NOT NULL
+        ) AS p
+        WHERE e.extversion <> a.default_version
+        ORDER BY e.extname
+        """,
+        using=using,
+    )
 
 
 def extension_created_by_current_user(name: str, *, using: str = "default") -> bool:

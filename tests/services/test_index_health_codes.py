@@ -398,3 +398,26 @@ def test_inactive_replication_slot(plant, superuser_sql):
             superuser_sql(
                 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", [slot]
             )
+
+
+def test_extension_update_available(plant, superuser_sql):
+    # A package upgrade leaves each database's extension at its old version: planted as CREATE EXTENSION ... VERSION.
+    with connection.cursor() as cur:
+        cur.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'pg_trgm'")
+        (newest,) = cur.fetchone()
+    superuser_sql(f"CREATE EXTENSION pg_trgm SCHEMA {plant.schema} VERSION '1.3'")
+    try:
+        result, _ = report(plant)
+        found = {f.object: f for f in result.findings if f.code == "extension_update_available"}
+        assert "extension pg_trgm" in found
+        finding = found["extension pg_trgm"]
+        assert finding.severity is Severity.INFO and not finding.table
+        assert "at version 1.3 in this database" in finding.message and f"at {newest}:" in finding.message
+        assert finding.fix.endswith(f"ALTER EXTENSION pg_trgm UPDATE TO '{newest}';")
+        # The fix as written moves it to the server's version, and the finding goes: an extension at its default
+        # version is the healthy look-alike.
+        superuser_sql(finding.fix.splitlines()[-1])
+        result, _ = report(plant)
+        assert "extension pg_trgm" not in {f.object for f in result.findings if f.code == "extension_update_available"}
+    finally:
+        superuser_sql("DROP EXTENSION IF EXISTS pg_trgm")

@@ -49,6 +49,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "xid_wraparound": (Severity.WARNING, "Transaction ID wraparound approaching"),
     "autovacuum_disabled": (Severity.WARNING, "Autovacuum switched off"),
     "inactive_replication_slot": (Severity.WARNING, "Replication slot without a consumer"),
+    "extension_update_available": (Severity.INFO, "Extension behind the server's version"),
     "invalid_constraint": (Severity.WARNING, "Constraint not validated"),
     "fk_type_mismatch": (Severity.WARNING, "Foreign key type differs from its target"),
     "duplicate_foreign_key": (Severity.WARNING, "Duplicate foreign key"),

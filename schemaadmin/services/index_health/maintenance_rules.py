@@ -1,4 +1,5 @@
-"""Findings that grow with time: bloat, sequences and IDs running out, autovacuum off, slots holding WAL back."""
+"""Findings that grow with time: bloat, sequences and IDs running out, autovacuum off, slots holding WAL back,
+extensions left behind by a package upgrade."""
 
 from __future__ import annotations
 
@@ -207,10 +208,28 @@ def inactive_replication_slot(snapshot: Snapshot, thresholds: Thresholds) -> Ite
         yield database_finding("inactive_replication_slot", snapshot.database, about, message, fix, severity)
 
 
+def extension_update_available(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
+    for extension in snapshot.extension_updates:
+        message = (
+            f"Extension {extension.name} is at version {extension.installed_version} in this database, while the "
+            f"server's files are at {extension.default_version}: a package upgrade replaced its library and scripts, "
+            "but this database keeps the old version's SQL objects (functions, operators, operator classes) until "
+            f"the extension is updated (scripts {extension.path}). Read the release notes first: an update may ask "
+            "for indexes to be rebuilt."
+        )
+        fix = (
+            "-- As the extension's owner or a superuser; it takes a lock on the objects it changes:\n"
+            f"ALTER EXTENSION {quote_identifier(extension.name)} UPDATE TO {literal(extension.default_version)};"
+        )
+        about = f"extension {extension.name}"
+        yield database_finding("extension_update_available", snapshot.database, about, message, fix)
+
+
 def maintenance_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
-    """Yield every bloat, sequence, wraparound, autovacuum and replication-slot finding of the snapshot."""
+    """Yield every bloat, sequence, wraparound, autovacuum, replication-slot and extension finding of the snapshot."""
     yield from table_bloat(snapshot, thresholds)
     yield from sequence_near_max(snapshot, thresholds)
     yield from xid_wraparound(snapshot, thresholds)
     yield from autovacuum_disabled(snapshot, thresholds)
     yield from inactive_replication_slot(snapshot, thresholds)
+    yield from extension_update_available(snapshot, thresholds)

@@ -41,6 +41,7 @@ from schemaadmin.pg.row_statistics import (
     table_bloat_estimates,
 )
 from schemaadmin.pg.sequences import SequenceUsage, sequences
+from schemaadmin.pg.server import ExtensionUpdate, extension_updates
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
 from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
 
@@ -75,6 +76,7 @@ class Snapshot:
     unvalidated_constraints: list[UnvalidatedConstraint] = field(hash=False, default_factory=list)
     databases: list[DatabaseAge] = field(hash=False, default_factory=list)
     replication_slots: list[ReplicationSlot] = field(hash=False, default_factory=list)
+    extension_updates: list[ExtensionUpdate] = field(hash=False, default_factory=list)
 
     def scans_by_node(self, index: IndexInfo) -> dict[str, int]:
         """Return the index's scan count on each node (0 where a node does not know the index)."""
@@ -110,6 +112,7 @@ def take_snapshot(
         unvalidated_constraints=unvalidated_constraints(using=using),
         databases=database_ages(using=using),
         replication_slots=replication_slots(using=using),
+        extension_updates=extension_updates(using=using),
     )
 
 
