@@ -319,3 +319,26 @@ def test_loaded_tables_are_kept_from_analyze_until_commit(db):
         "knowledge_base_documents",
         "users",
     ]
+
+
+def test_a_committed_load_is_vacuumed_and_analyzed(transactional_db):
+    # Outside a transaction (as `make run` seeds): the tables come out as autovacuum would leave them, every page
+    # all-visible (index-only scans skip the heap) and statistics written.
+    seed()
+    facts = dict(
+        (name, (pages, visible, tuples))
+        for name, pages, visible, tuples in rows(
+            "SELECT relname, relpages, relallvisible, reltuples FROM pg_class "
+            "WHERE relname IN ('conversations', 'conversation_messages', 'users') AND relkind = 'r'"
+        )
+    )
+    assert set(facts) == {"conversations", "conversation_messages", "users"}
+    for name, (pages, visible, tuples) in facts.items():
+        assert pages > 0 and visible == pages, (name, pages, visible)
+        assert tuples == {"conversations": 60, "conversation_messages": 500, "users": 20}[name]
+
+
+def test_a_load_inside_a_transaction_is_analyzed_there(db):
+    seed()
+    ((tuples, visible),) = rows("SELECT reltuples, relallvisible FROM pg_class WHERE relname = 'conversation_messages'")
+    assert tuples == 500 and visible == 0  # VACUUM cannot run in the caller's transaction; ANALYZE did

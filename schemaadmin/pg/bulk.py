@@ -135,6 +135,14 @@ def analyze_tables(tables: Sequence[str], *, using: str = "default") -> None:
         cur.execute(statement)
 
 
+def vacuum_analyze_tables(tables: Sequence[str], *, using: str = "default") -> None:
+    """VACUUM (ANALYZE) tables: statistics, the visibility map, hint bits and GIN pending lists, as after a load
+    autovacuum would have left them by the time anyone reads. Not inside a transaction (VACUUM refuses)."""
+    statement = sql.SQL("VACUUM (ANALYZE) {tables}").format(tables=sql.SQL(", ").join(map(sql.Identifier, tables)))
+    with cursor(using) as cur:
+        cur.execute(statement)
+
+
 def index_definition(name: str, *, schema: str = "public", using: str = "default") -> str | None:
     """Return the CREATE INDEX statement that rebuilds index name exactly, or None if there is no such index."""
     found = index(schema, name, using=using)
