@@ -23,7 +23,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# npm ci empties node_modules first: through a link that would be another tree's install (and its running tests).
 node_modules/.installed: package.json package-lock.json frontend/sql-editor.js
+	@if [ -L node_modules ]; then echo "node_modules is a link to $$(readlink -f node_modules), another tree's install: not reinstalling it from here. Run make in that tree, or remove the link." >&2; exit 1; fi
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run build --silent
 	@touch $@
