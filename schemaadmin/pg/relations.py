@@ -78,6 +78,8 @@ class TableHealth:
     kind: str  # pg_class.relkind: r table, p partitioned table, m materialized view
     is_partition: bool
     has_primary_key: bool
+    has_id_column: bool  # without a primary key: a column named id is there already (False when it has a key)
+    partition_key: tuple[str | None, ...]  # a partitioned table's key columns (None: an expression); () otherwise
     xid_age: int  # age(relfrozenxid) of the table or its TOAST table, whichever is older
     xid_age_in_toast: bool  # the TOAST table holds the older relfrozenxid
     multixact_age: int  # mxid_age(relminmxid), likewise over the table and its TOAST table
@@ -156,9 +158,21 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                      * GREATEST(c.reltuples, 0) AS analyze_threshold,
                c.relkind::text AS kind,
                c.relispartition AS is_partition,
-               EXISTS (
-                   SELECT 1 FROM pg_index AS pk WHERE pk.indrelid = c.oid AND pk.indisprimary
-               ) AS has_primary_key,
+               key.has_primary_key AS has_primary_key,
+               -- What a fix for a missing key builds on: an id column already there (an inherited one too).
+               NOT key.has_primary_key AND EXISTS (
+                   SELECT 1 FROM pg_attribute AS a
+                   WHERE a.attrelid = c.oid AND a.attname = 'id' AND a.attnum > 0 AND NOT a.attisdropped
+               ) AS has_id_column,
+               -- A partitioned table's key columns, in order; NULL for an expression (no primary key can hold it).
+               CASE WHEN c.relkind = 'p' THEN ARRAY(
+                   SELECT a.attname
+                   FROM pg_partitioned_table AS pt
+                   CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, position)
+                   LEFT JOIN pg_attribute AS a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum
+                   WHERE pt.partrelid = c.oid
+                   ORDER BY k.position
+               ) ELSE ARRAY[]::name[] END AS partition_key,
                -- A partitioned table stores nothing, so its relfrozenxid is 0 and has no age.
                CASE WHEN c.relkind = 'p' THEN 0
                     ELSE GREATEST(age(c.relfrozenxid), COALESCE(age(toast.relfrozenxid), 0)) END AS xid_age,
@@ -177,6 +191,11 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         LEFT JOIN pg_class AS toast ON toast.oid = c.reltoastrelid
+        CROSS JOIN LATERAL (
+            SELECT EXISTS (SELECT 1 FROM pg_index AS pk WHERE pk.indrelid = c.oid AND pk.indisprimary)
+                       AS has_primary_key
+            OFFSET 0
+        ) AS key
         -- pg_total_relation_size() would measure the indexes a second time. table_bytes is what pg_table_size()
         -- gives (every fork, and the TOAST table with its index), from the heap's size measured once: pg_table_size()
         -- beside pg_relation_size() measured the heap twice (0.6 s -> 0.5 s at 10,000 tables).

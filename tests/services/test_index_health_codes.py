@@ -38,21 +38,42 @@ def test_no_primary_key(plant):
     plant.table("keyed", "id int PRIMARY KEY")
     plant.sql(f"CREATE TABLE {s}.parted (at date NOT NULL) PARTITION BY RANGE (at)")
     plant.sql(f"CREATE TABLE {s}.parted_2026 PARTITION OF {s}.parted FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+    plant.sql(f"CREATE TABLE {s}.by_expression (at date NOT NULL) PARTITION BY RANGE ((at + 1))")
     plant.sql(f"CREATE MATERIALIZED VIEW {s}.summary AS SELECT 1 AS one")
+    # An id column already there, of its own or inherited: adding another would fail.
+    plant.table("with_id", "id int, note text", rows=20, fill="i, 'n' || i")
+    plant.sql(f"CREATE TABLE {s}.keyed_parent (id int PRIMARY KEY)")
+    plant.sql(f"CREATE TABLE {s}.heir (extra int) INHERITS ({s}.keyed_parent)")
     result, found = report(plant)
     flagged = {obj for code, obj in found if code == "no_primary_key"}
-    # The partition is told through its parent; a materialized view cannot have a key.
-    assert flagged == {f"{s}.bare", f"{s}.uniq", f"{s}.parted"}
+    # The partition is told through its parent; a materialized view cannot have a key; a child inherits none.
+    assert flagged == {
+        f"{s}.bare",
+        f"{s}.uniq",
+        f"{s}.parted",
+        f"{s}.by_expression",
+        f"{s}.with_id",
+        f"{s}.heir",
+    }
     fix = fixes(result, "no_primary_key", s)
     assert fix[f"{s}.bare"].endswith(
         f"ALTER TABLE {s}.bare ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
     )
     assert fix[f"{s}.uniq"].endswith(f"ALTER TABLE {s}.uniq ADD PRIMARY KEY USING INDEX uniq_x;")
+    for table in ("with_id", "heir"):
+        assert fix[f"{s}.{table}"].endswith(
+            f"CREATE UNIQUE INDEX CONCURRENTLY {table}_pkey ON {s}.{table} (id);\n"
+            f"ALTER TABLE {s}.{table} ADD PRIMARY KEY USING INDEX {table}_pkey;"
+        )
+    # A partitioned table's key must hold its partition key: said, with the statement to complete.
+    assert fix[f"{s}.parted"].endswith(f"-- ALTER TABLE {s}.parted ADD PRIMARY KEY (at, unique_column);")
+    assert "expression" in fix[f"{s}.by_expression"] and "ALTER TABLE" not in fix[f"{s}.by_expression"]
     assert next(f for f in result.findings if f.object == f"{s}.bare").severity is Severity.WARNING
-    run_fix(plant, fix[f"{s}.uniq"])
-    run_fix(plant, fix[f"{s}.bare"])
+    for table in ("uniq", "bare", "with_id", "heir"):
+        run_fix(plant, fix[f"{s}.{table}"])
+    plant.sql(f"ALTER TABLE {s}.parted ADD PRIMARY KEY (at)")  # the partition key alone is unique here (no rows)
     _, found = report(plant)
-    assert {obj for code, obj in found if code == "no_primary_key"} == {f"{s}.parted"}
+    assert {obj for code, obj in found if code == "no_primary_key"} == {f"{s}.by_expression"}
 
 
 def _plant_churn(plant):

@@ -45,6 +45,16 @@ def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
                 f"-- {unique} is unique already: if its columns are NOT NULL, it can become the primary key\n"
                 f"ALTER TABLE {target} ADD PRIMARY KEY USING INDEX {quote_identifier(unique)};"
             )
+        elif table.kind == "p":
+            fix = _partitioned_key_fix(target, table.partition_key)
+        elif table.has_id_column:
+            key = quote_identifier(ddl.index_name_for(table.name, suffix="pkey"))
+            fix = (
+                "-- It has an id column: if its values are unique and never NULL, it can be the key. The index builds "
+                "without blocking writes; adding the key checks for NULLs under an ACCESS EXCLUSIVE lock\n"
+                f"CREATE UNIQUE INDEX CONCURRENTLY {key} ON {target} (id);\n"
+                f"ALTER TABLE {target} ADD PRIMARY KEY USING INDEX {key};"
+            )
         else:
             fix = (
                 "-- Adds a column and rewrites the table under an ACCESS EXCLUSIVE lock: plan a maintenance window\n"
@@ -55,6 +65,22 @@ def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
             "deletes, and tools that find a row by its key (the Django admin, ORMs, pg_repack) cannot work on it."
         )
         yield table_finding("no_primary_key", snapshot.database, table, message, fix)
+
+
+def _partitioned_key_fix(target: str, partition_key: tuple[str | None, ...]) -> str:
+    """Return the advice for a partitioned table's missing key: it must contain the partition key's columns."""
+    if not partition_key or None in partition_key:
+        return (
+            "-- Its partition key has an expression, which a primary key cannot contain: give each partition a "
+            "primary key of its own, or partition by columns."
+        )
+    columns = ", ".join(quote_identifier(column) for column in partition_key if column is not None)
+    return (
+        f"-- A partitioned table's primary key must contain its partition key ({columns}); PostgreSQL builds it on "
+        "every partition, each under an ACCESS EXCLUSIVE lock. With a column whose values are unique within each "
+        "partition key value and never NULL:\n"
+        f"-- ALTER TABLE {target} ADD PRIMARY KEY ({columns}, unique_column);"
+    )
 
 
 def invalid_constraint(snapshot: Snapshot) -> Iterator[Finding]:
