@@ -108,7 +108,8 @@ class Kind(enum.StrEnum):
 # The JSON each kind has always been printed as (manage.py index_health, manage.py schema_report): scripts in
 # cron and CI read these keys, in this order.
 _JSON_KEYS = {
-    Kind.HEALTH: ("code", "severity", "database", "schema", "table", "index", "column", "message", "fix_sql"),
+    # object: what the finding is about as the pages name it, also for database-wide ones ("slot s", "extension e")
+    Kind.HEALTH: ("code", "severity", "database", "schema", "table", "index", "column", "object", "message", "fix_sql"),
     Kind.DRIFT: ("code", "severity", "object", "message", "fix"),
     Kind.LINT: ("code", "severity", "object", "message", "help", "line", "source", "migration"),
 }

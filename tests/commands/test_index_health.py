@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-FIELDS = {"code", "severity", "database", "schema", "table", "index", "column", "message", "fix_sql"}
+FIELDS = {"code", "severity", "database", "schema", "table", "index", "column", "object", "message", "fix_sql"}
 
 
 def run(*args: str) -> tuple[str, int]:
@@ -31,6 +31,7 @@ def test_json_lists_findings_indexes_and_tables(plant):
     assert set(wide) == FIELDS
     assert wide["code"] == "vector_dims_unindexable" and wide["severity"] == "critical"
     assert wide["index"] is None and wide["column"] == "embedding" and wide["database"] == "default"
+    assert wide["object"] == f"{s}.wide.embedding"
     (pkey,) = [i for i in data["indexes"] if i["schema"] == s]
     assert pkey["name"] == "wide_pkey" and pkey["scans_by_node"] == {"default": 0}
     assert any(t["name"] == "wide" and t["schema"] == s for t in data["tables"])

@@ -117,6 +117,7 @@ def test_json_keeps_each_kind_s_documented_keys_in_order():
         "table": "t",
         "index": "i",
         "column": None,
+        "object": "s.i",
         "message": "m",
         "fix_sql": "F",
     }

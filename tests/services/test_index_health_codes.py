@@ -435,6 +435,8 @@ def test_extension_update_available(plant, superuser_sql):
         assert finding.severity is Severity.INFO and not finding.table
         assert "at version 1.3 in this database" in finding.message and f"at {newest}:" in finding.message
         assert finding.fix.endswith(f"ALTER EXTENSION pg_trgm UPDATE TO '{newest}';")
+        # Database-wide: the JSON names it by what it is about, as the pages do.
+        assert finding.as_json()["object"] == "extension pg_trgm" and finding.as_json()["schema"] == ""
         # The fix as written moves it to the server's version, and the finding goes: an extension at its default
         # version is the healthy look-alike.
         superuser_sql(finding.fix.splitlines()[-1])
