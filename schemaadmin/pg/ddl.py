@@ -169,6 +169,31 @@ def drop_index(schema: str, name: str, *, concurrently: bool = True, if_exists: 
     )
 
 
+PARTITIONED_DROP_NOTE = (
+    "-- A partitioned index cannot be dropped CONCURRENTLY: this holds an ACCESS EXCLUSIVE lock on every partition "
+    "while it runs"
+)
+PARTITIONED_CREATE_NOTE = (
+    "-- CONCURRENTLY cannot build on a partitioned table: this blocks writes to every partition while it builds. "
+    "Without that: CREATE INDEX … ON ONLY the table, CREATE INDEX CONCURRENTLY on each partition, then "
+    "ALTER INDEX … ATTACH PARTITION each"
+)
+
+
+def drop_index_fix(schema: str, name: str, *, partitioned: bool) -> tuple[Statement | str, ...]:
+    """Return the fix text's DROP INDEX: CONCURRENTLY, or plain with what it locks for a partitioned index."""
+    if partitioned:
+        return (PARTITIONED_DROP_NOTE, drop_index(schema, name, concurrently=False))
+    return (drop_index(schema, name),)
+
+
+def create_index_fix(definition: IndexDefinition, *, partitioned: bool) -> tuple[Statement | str, ...]:
+    """Return the fix text's CREATE INDEX: CONCURRENTLY, or plain with what it blocks on a partitioned table."""
+    if partitioned:
+        return (PARTITIONED_CREATE_NOTE, create_index(definition, concurrently=False))
+    return (create_index(definition),)
+
+
 def rename_index(schema: str, name: str, new_name: str) -> Statement:
     """Return the renaming of index schema.name to new_name, retried on lock timeouts."""
     return Statement(sql.SQL("ALTER INDEX {} RENAME TO {}").format(Name(schema, name), Name(new_name)), retried=True)

@@ -86,6 +86,10 @@ class IndexInfo:
     key_types: tuple[str, ...]  # the type each key is stored as, e.g. halfvec(3072) for a cast expression
     key_typmods: tuple[int, ...]
     predicate: str | None
+    # A partitioned table's index (relkind I): it stores nothing; each partition's index, attached to it, does.
+    # PostgreSQL refuses CONCURRENTLY for it, and DROP of an attached partition's index.
+    is_partitioned: bool
+    partition_of: str | None  # schema.name of the partitioned index this one is attached to
     options: dict[str, str] = field(hash=False)
     build_running: bool
     definition: str
@@ -237,6 +241,14 @@ INDEX_SELECT = """
            parts.key_types AS key_types,
            parts.key_typmods AS key_typmods,
            pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
+           ic.relkind = 'I' AS is_partitioned,
+           CASE WHEN ic.relispartition THEN (
+               SELECT pn.nspname || '.' || pc.relname
+               FROM pg_inherits AS inh
+               JOIN pg_class AS pc ON pc.oid = inh.inhparent
+               JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
+               WHERE inh.inhrelid = x.indexrelid
+           ) END AS partition_of,
            ic.reloptions AS options,
            def.definition AS definition,
            replace(def.definition, ' INDEX ' || quote_ident(x.index_name) || ' ON ', ' INDEX ON ') AS shape
@@ -357,6 +369,8 @@ class ForeignKey:
     column_types: tuple[str, ...]  # each referencing column's type, as format_type() writes it (with its length)
     referenced_types: tuple[str, ...]
     is_validated: bool  # false: added NOT VALID and never validated
+    inherited: bool  # a partition's copy of its partitioned table's foreign key (the parent's is the one to act on)
+    table_is_partitioned: bool  # on a partitioned table: an index for it is built on every partition
 
     @property
     def qualified_table(self) -> str:
@@ -377,7 +391,9 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
                pairs.referenced_columns AS referenced_columns,
                pairs.column_types AS column_types,
                pairs.referenced_types AS referenced_types,
-               c.convalidated AS is_validated
+               c.convalidated AS is_validated,
+               c.conparentid <> 0 AS inherited,
+               t.relkind = 'p' AS table_is_partitioned
         FROM pg_constraint AS c
         CROSS JOIN LATERAL (
             SELECT array_agg(a.attname::text ORDER BY k.position) AS columns,

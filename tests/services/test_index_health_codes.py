@@ -444,3 +444,54 @@ def test_extension_update_available(plant, superuser_sql):
         assert "extension pg_trgm" not in {f.object for f in result.findings if f.code == "extension_update_available"}
     finally:
         superuser_sql("DROP EXTENSION IF EXISTS pg_trgm")
+
+
+def test_partitioned_tables_are_judged_on_their_partitioned_indexes_with_fixes_that_run(plant):
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.accounts (id int PRIMARY KEY)")
+    plant.sql(f"INSERT INTO {s}.accounts SELECT generate_series(1, 300)")
+    plant.sql(
+        f"CREATE TABLE {s}.events (at date NOT NULL, id int, account int REFERENCES {s}.accounts (id), "
+        "flag boolean, tags int[]) PARTITION BY RANGE (at)"
+    )
+    for half, (start, end) in enumerate((("2026-01-01", "2026-07-01"), ("2026-07-01", "2027-01-01"))):
+        plant.sql(f"CREATE TABLE {s}.events_{half} PARTITION OF {s}.events FOR VALUES FROM ('{start}') TO ('{end}')")
+    indexes = (("by_at", "at"), ("by_id", "id"), ("by_id_again", "id"), ("by_flag", "flag"), ("by_tags", "tags"))
+    for name, keys in indexes:
+        plant.sql(f"CREATE INDEX {name} ON {s}.events ({keys})")
+    rows = "SELECT DATE '2026-01-01' + i, i, i, i % 2 = 0, ARRAY[i] FROM generate_series(1, 300) AS i"
+    plant.sql(f"INSERT INTO {s}.events {rows}")
+    plant.sql(f"ANALYZE {s}.events")
+    # Scans are counted on the partitions' indexes: by_at is used through them, by_id never.
+    plant.sql("SET enable_seqscan = off")
+    plant.sql(f"SELECT * FROM {s}.events WHERE at = DATE '2026-01-05'")  # noqa: S608 -- a test schema name
+    plant.sql("RESET enable_seqscan")
+    plant.flush_stats()
+    result, _ = report(plant, unused_index_min_bytes=0, unused_index_min_stats_age_days=0)
+    mine = [f for f in result.findings if f.schema == s]
+    found = {(f.code, f.object) for f in mine}
+    # Each problem once, on the partitioned index or table: never on a partition's attached index or copied key,
+    # which cannot be dropped or fixed alone.
+    assert found >= {
+        ("missing_fk_index", f"{s}.events.account"),
+        ("duplicate_index", f"{s}.by_id_again"),
+        ("btree_on_array_column", f"{s}.by_tags"),
+        ("boolean_index", f"{s}.by_flag"),
+        ("unused_index", f"{s}.by_id"),
+    }
+    assert not [f for f in mine if f.table.startswith("events_")], found
+    assert ("unused_index", f"{s}.by_at") not in found  # scanned through a partition's index
+    # PostgreSQL refuses CONCURRENTLY on a partitioned table or index: the fixes say what they lock instead.
+    for f in mine:
+        if f.code != "no_primary_key":
+            assert "CONCURRENTLY cannot" in f.fix or "cannot be dropped CONCURRENTLY" in f.fix, f.fix
+    for code, target in (
+        ("missing_fk_index", "events.account"),
+        ("duplicate_index", "by_id_again"),
+        ("btree_on_array_column", "by_tags"),
+        ("boolean_index", "by_flag"),
+    ):
+        run_fix(plant, next(f.fix for f in mine if (f.code, f.object) == (code, f"{s}.{target}")))
+    _, found = report(plant, unused_index_min_bytes=0, unused_index_min_stats_age_days=0)
+    left = {code for code, obj in found if obj.startswith(f"{s}.")}
+    assert not left & {"missing_fk_index", "duplicate_index", "btree_on_array_column", "boolean_index"}

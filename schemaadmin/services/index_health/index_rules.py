@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from schemaadmin.pg import ddl
@@ -27,14 +27,39 @@ _LEFTOVER = re.compile(r"_cc(new|old)\d*$")
 
 
 def _recreate(index: IndexInfo) -> ddl.Statement:
-    """Return CREATE INDEX CONCURRENTLY of index as it is, from its catalog parts."""
-    return ddl.create_index(ddl.index_definition_of(index))
+    """Return CREATE INDEX [CONCURRENTLY] of index as it is, from its catalog parts (a partitioned one refuses it)."""
+    return ddl.create_index(ddl.index_definition_of(index), concurrently=not index.is_partitioned)
+
+
+def _drop_index(index: IndexInfo) -> tuple[ddl.Statement | str, ...]:
+    return ddl.drop_index_fix(index.schema, index.name, partitioned=index.is_partitioned)
 
 
 def _drop(index: IndexInfo) -> str:
     if index.constraint is not None:
         return ddl.script(ddl.drop_constraint(index.schema, index.table, index.constraint))
-    return ddl.script(ddl.drop_index(index.schema, index.name))
+    return ddl.script(*_drop_index(index))
+
+
+def _with_partitions(snapshot: Snapshot) -> Callable[[IndexInfo], tuple[int, dict[str, int]]]:
+    """Return a function giving an index's size and scans per node with those of the indexes attached below it.
+
+    A partitioned index stores nothing and is never scanned itself: its partitions' indexes are.
+    """
+    attached: dict[str, list[IndexInfo]] = defaultdict(list)
+    for index in snapshot.indexes:
+        if index.partition_of is not None:
+            attached[index.partition_of].append(index)
+
+    def totals(index: IndexInfo) -> tuple[int, dict[str, int]]:
+        size, scans = index.size_bytes, Counter(snapshot.scans_by_node(index))
+        for child in attached.get(index.qualified_name, ()):
+            child_size, child_scans = totals(child)
+            size += child_size
+            scans.update(child_scans)
+        return size, dict(scans)
+
+    return totals
 
 
 def invalid(snapshot: Snapshot) -> Iterator[Finding]:
@@ -42,13 +67,13 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
         leftover = _LEFTOVER.search(index.name) is not None
         if index.build_running or (index.is_valid and not leftover):
             continue
-        drop = ddl.drop_index(index.schema, index.name)
+        drop = _drop_index(index)
         if leftover:
             why = (
                 f"{index.qualified_name} is left over from an interrupted REINDEX CONCURRENTLY: it is "
                 "maintained on every write but never used."
             )
-            fix = ddl.script(drop)
+            fix = ddl.script(*drop)
         else:
             why = (
                 f"{index.qualified_name} is invalid (a failed CREATE INDEX CONCURRENTLY): queries cannot use "
@@ -57,7 +82,7 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
             if index.constraint is not None:
                 fix = ddl.script(ddl.reindex_index(index.schema, index.name))
             else:
-                fix = ddl.script(drop, _recreate(index))
+                fix = ddl.script(*drop, _recreate(index))
         yield index_finding("invalid_index", snapshot.database, index, why, fix)
 
 
@@ -81,18 +106,21 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
             "index_usage_too_young", snapshot.database, f"database {snapshot.statistics.database}", message, fix_sql
         )
         return
+    totals = _with_partitions(snapshot)
     for index in snapshot.indexes:
-        if not index.is_valid or index.backs_constraint or index.size_bytes < thresholds.unused_index_min_bytes:
+        # A partition's attached index cannot be dropped alone: its partitioned index is judged, on all of them.
+        if not index.is_valid or index.backs_constraint or index.partition_of is not None:
             continue
-        scans = snapshot.scans_by_node(index)
-        if any(scans.values()):
+        size, scans = totals(index) if index.is_partitioned else (index.size_bytes, snapshot.scans_by_node(index))
+        if size < thresholds.unused_index_min_bytes or any(scans.values()):
             continue
         nodes = ", ".join(scans)
+        where = " over its partitions" if index.is_partitioned else ""
         message = (
-            f"{index.qualified_name} ({size_text(index.size_bytes)}) has not been scanned on any node ({nodes}) "
+            f"{index.qualified_name} ({size_text(size)}{where}) has not been scanned on any node ({nodes}) "
             f"in {youngest_stats.days} days of statistics, yet every write to {index.table} maintains it."
         )
-        fix_sql = ddl.script(ddl.drop_index(index.schema, index.name), f"-- to restore it: {_recreate(index)};")
+        fix_sql = ddl.script(*_drop_index(index), f"-- to restore it: {_recreate(index)};")
         yield index_finding("unused_index", snapshot.database, index, message, fix_sql)
 
 
@@ -130,7 +158,8 @@ def _keep_order(index: IndexInfo) -> tuple[object, ...]:
 def duplicates(snapshot: Snapshot) -> Iterator[Finding]:
     groups: dict[tuple[object, ...], list[IndexInfo]] = defaultdict(list)
     for index in snapshot.indexes:
-        if index.is_valid:
+        # A partition's attached index follows its partitioned index, where a duplicate is found and dropped.
+        if index.is_valid and index.partition_of is None:
             groups[_shape(index)].append(index)
     for group in groups.values():
         if len(group) < 2:
@@ -148,7 +177,7 @@ def duplicates(snapshot: Snapshot) -> Iterator[Finding]:
 def redundant(snapshot: Snapshot) -> Iterator[Finding]:
     by_table: dict[tuple[str, str], list[IndexInfo]] = defaultdict(list)
     for index in snapshot.indexes:
-        if index.is_valid and index.method == "btree":
+        if index.is_valid and index.method == "btree" and index.partition_of is None:
             by_table[(index.schema, index.table)].append(index)
     for group in by_table.values():
         for short in group:
@@ -192,6 +221,8 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
         if index.predicate is None or required:
             leading[(index.schema, index.table)].append((index.key_attnums, required))
     for key in snapshot.foreign_keys:
+        if key.inherited:
+            continue  # a partition's copy of its partitioned table's key: an index there covers every partition
         wanted = set(key.column_attnums)
         # The referential check looks rows up by fk = $1, which implies fk IS NOT NULL: a partial index whose
         # predicate only asks that of key columns serves it as well as a full one.
@@ -205,16 +236,13 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
             f"No index leads with {key.table}({', '.join(key.columns)}), the foreign key to "
             f"{key.referenced_table}: every delete or key update there scans {key.qualified_table} in full."
         )
-        fix_sql = ddl.script(
-            ddl.create_index(
-                ddl.IndexDefinition(
-                    schema=key.schema,
-                    table=key.table,
-                    name=ddl.index_name_for(key.table, *key.columns),
-                    keys=tuple(ddl.IndexKey(column=column) for column in key.columns),
-                )
-            )
+        definition = ddl.IndexDefinition(
+            schema=key.schema,
+            table=key.table,
+            name=ddl.index_name_for(key.table, *key.columns),
+            keys=tuple(ddl.IndexKey(column=column) for column in key.columns),
         )
+        fix_sql = ddl.script(*ddl.create_index_fix(definition, partitioned=key.table_is_partitioned))
         yield column_finding("missing_fk_index", snapshot.database, key, ", ".join(key.columns), message, fix_sql)
 
 

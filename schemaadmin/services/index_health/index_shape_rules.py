@@ -22,12 +22,26 @@ def _replace(index: IndexInfo, *, suffix: str, predicate: str | None) -> str:
     """Return the fix that builds a copy of index with another predicate, then drops the index."""
     name = ddl.index_name_for(index.table, *index.columns, suffix=suffix)
     copy = dataclasses.replace(ddl.index_definition_of(index, name=name), predicate=predicate)
-    return ddl.script(ddl.create_index(copy), ddl.drop_index(index.schema, index.name))
+    return ddl.script(*_create(copy, index), *_drop(index))
+
+
+def _create(definition: ddl.IndexDefinition, beside: IndexInfo) -> tuple[ddl.Statement | str, ...]:
+    return ddl.create_index_fix(definition, partitioned=beside.is_partitioned)
+
+
+def _drop(index: IndexInfo) -> tuple[ddl.Statement | str, ...]:
+    return ddl.drop_index_fix(index.schema, index.name, partitioned=index.is_partitioned)
 
 
 def _plain_btree(index: IndexInfo) -> bool:
     """Return whether index is a valid btree that serves lookups only (no constraint), over columns, not expressions."""
-    return index.is_valid and index.method == "btree" and not index.backs_constraint and all(index.key_attnums)
+    return (
+        index.is_valid
+        and index.method == "btree"
+        and not index.backs_constraint
+        and index.partition_of is None  # a partition's attached index follows its partitioned index, judged there
+        and all(index.key_attnums)
+    )
 
 
 _is_array_type = operator.methodcaller("endswith", "[]")  # e.g. text[]: one C call per key, not a generator
@@ -60,7 +74,7 @@ def mostly_null(snapshot: Snapshot, thresholds: Thresholds, plain: list[IndexInf
 
 def needless_predicate(snapshot: Snapshot) -> Iterator[Finding]:
     for index in snapshot.indexes:
-        if index.predicate is None or not index.is_valid:
+        if index.predicate is None or not index.is_valid or index.partition_of is not None:
             continue
         facts = snapshot.key_facts.get(index.qualified_name)
         if facts is None:
@@ -93,7 +107,7 @@ def boolean_index(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Findin
             f"(… WHERE {column}), or drop it."
         )
         fix_sql = ddl.script(
-            ddl.drop_index(index.schema, index.name),
+            *_drop(index),
             "-- or, if queries look for the rare value: CREATE INDEX CONCURRENTLY … ON "
             f"{qualified(index.schema, index.table)} (<a column they filter or sort by>) WHERE {column};",
         )
@@ -120,7 +134,7 @@ def btree_on_array(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Findi
             "equality and ordering, not the containment and overlap searches (@>, <@, &&) arrays are queried "
             "with; a GIN index does, and btree entries of large arrays can exceed the page limit and fail inserts."
         )
-        fix_sql = ddl.script(ddl.create_index(gin), ddl.drop_index(index.schema, index.name))
+        fix_sql = ddl.script(*_create(gin, index), *_drop(index))
         yield index_finding("btree_on_array_column", snapshot.database, index, message, fix_sql)
 
 
