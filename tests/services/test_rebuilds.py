@@ -99,6 +99,25 @@ def test_bad_requests_are_refused_with_a_sentence(items, qualified, options, mes
     assert not IndexRebuild.objects.exists()
 
 
+def test_a_partitioned_table_s_indexes_are_not_swapped(planter, transactional_db):
+    # CREATE INDEX CONCURRENTLY is refused on a partitioned table, and a partition's attached index cannot be
+    # dropped alone: a swap would fail in the worker, after the review promised it.
+    s = planter.schema
+    planter.sql(f"CREATE TABLE {s}.events (at date NOT NULL, id int) PARTITION BY RANGE (at)")
+    planter.sql(
+        f"CREATE TABLE {s}.events_2026 PARTITION OF {s}.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
+    )
+    planter.sql(f"CREATE INDEX events_id ON {s}.events (id)")
+    with pytest.raises(RebuildRefused, match="partitioned table's index: PostgreSQL cannot build one CONCURRENTLY"):
+        plan_rebuild(f"{s}.events_id", kind="replace")
+    with pytest.raises(RebuildRefused, match=f"attached to the partitioned index {s}.events_id"):
+        plan_rebuild(f"{s}.events_2026_id_idx", kind="replace")
+    assert not IndexRebuild.objects.exists()
+    # REINDEX CONCURRENTLY works on both.
+    for name in ("events_id", "events_2026_id_idx"):
+        assert plan_rebuild(f"{s}.{name}").script.build.text.startswith("REINDEX INDEX CONCURRENTLY")
+
+
 def test_the_index_to_rebuild_is_read_in_one_query(items):
     with CaptureQueriesContext(connection) as queries:
         index = find_index(f"{items.schema}.items_hnsw")

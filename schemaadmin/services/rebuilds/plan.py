@@ -169,6 +169,17 @@ def plan_rebuild(
             )
         if not index.is_valid:
             raise RebuildRefused(f"{index.qualified_name} is INVALID; REINDEX CONCURRENTLY repairs it.")
+        if index.is_partitioned:
+            raise RebuildRefused(
+                f"{index.qualified_name} is a partitioned table's index: PostgreSQL cannot build one CONCURRENTLY. "
+                "REINDEX CONCURRENTLY rebuilds it partition by partition; new parameters need each partition's "
+                "index replaced."
+            )
+        if index.partition_of is not None:
+            raise RebuildRefused(
+                f"{index.qualified_name} is attached to the partitioned index {index.partition_of}, so it cannot "
+                "be dropped alone to swap a new one in. REINDEX CONCURRENTLY rebuilds it in place."
+            )
     estimate = estimate_rebuild(index, target_method, parameters, using=using)
     script = rebuild_script(
         index,
