@@ -17,6 +17,7 @@ from django.db import connection
 
 from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.permissions import ROLES
+from schemaadmin.pg.beside import close_side_connections
 from tests.services.migration_planting import fixtures_pending  # noqa: F401 -- fixtures, for every test module
 from tests.worker import worker  # noqa: F401
 
@@ -96,3 +97,11 @@ def superuser_sql():
             conn.execute(statement, params)  # type: ignore[arg-type]
 
         yield run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _side_connections_closed(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Close the side connections (pg/beside.py) before pytest-django drops the test database they would hold."""
+    yield
+    with django_db_blocker.unblock():
+        close_side_connections()

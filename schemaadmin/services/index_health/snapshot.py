@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg import index_cache
+from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.constraints import UnvalidatedConstraint, unvalidated_constraints
 from schemaadmin.pg.indexes import (
@@ -95,10 +96,12 @@ def take_snapshot(
     Heaps smaller than table_bloat_min_bytes, and btrees smaller than bloat_min_bytes, are not measured for bloat
     (defaults: the settings): they cannot waste that much.
     """
+    # The tables' sizes are read on the side connection while this one reads the indexes' (each ~0.4 s at 30,000).
+    read_tables = read_beside(lambda: tables(measure_indexes=False, using=validated_alias(using)), using=using)
     snapshot, row_statistics = _index_part(using, nodes, bloat_min_bytes)
     if table_bloat_min_bytes is None:
         table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
-    table_list = tables(measure_indexes=False, using=using)
+    table_list = read_tables()
     if snapshot.statistics.pgstattuple_approx_usable:
         heap_bloat = table_bloat_exact(min_bytes=table_bloat_min_bytes, using=using)
     else:
