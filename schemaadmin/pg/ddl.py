@@ -180,11 +180,11 @@ PARTITIONED_CREATE_NOTE = (
 )
 
 
-def drop_index_fix(schema: str, name: str, *, partitioned: bool) -> tuple[Statement | str, ...]:
+def drop_index_fix(index: IndexInfo) -> tuple[Statement | str, ...]:
     """Return the fix text's DROP INDEX: CONCURRENTLY, or plain with what it locks for a partitioned index."""
-    if partitioned:
-        return (PARTITIONED_DROP_NOTE, drop_index(schema, name, concurrently=False))
-    return (drop_index(schema, name),)
+    if index.is_partitioned:
+        return (PARTITIONED_DROP_NOTE, drop_index(index.schema, index.name, concurrently=False))
+    return (drop_index(index.schema, index.name),)
 
 
 def create_index_fix(definition: IndexDefinition, *, partitioned: bool) -> tuple[Statement | str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate
 from tests.services.health_report import LOOSE, report
@@ -78,3 +79,13 @@ def test_young_statistics_are_said_once_instead_of_silence(plant):
     replica = dataclasses.replace(result.snapshot.nodes[0], node="replica", stats_age=age / 2)
     findings = evaluate(dataclasses.replace(result.snapshot, nodes=[*result.snapshot.nodes, replica]), young)
     assert "on node replica" in next(f.message for f in findings if f.code == "index_usage_too_young")
+    # The age reads as a sentence at each scale.
+    for stats_age, said in (
+        (timedelta(minutes=20), "counted for less than an hour on"),
+        (timedelta(hours=1, minutes=5), "counted for only 1 hour on"),
+        (timedelta(hours=5), "counted for only 5 hours on"),
+        (timedelta(days=2, hours=3), "counted for only 2 days on"),
+    ):
+        aged = dataclasses.replace(result.snapshot.nodes[0], stats_age=stats_age)
+        findings = evaluate(dataclasses.replace(result.snapshot, nodes=[aged]), young)
+        assert said in next(f.message for f in findings if f.code == "index_usage_too_young")

@@ -31,14 +31,10 @@ def _recreate(index: IndexInfo) -> ddl.Statement:
     return ddl.create_index(ddl.index_definition_of(index), concurrently=not index.is_partitioned)
 
 
-def _drop_index(index: IndexInfo) -> tuple[ddl.Statement | str, ...]:
-    return ddl.drop_index_fix(index.schema, index.name, partitioned=index.is_partitioned)
-
-
 def _drop(index: IndexInfo) -> str:
     if index.constraint is not None:
         return ddl.script(ddl.drop_constraint(index.schema, index.table, index.constraint))
-    return ddl.script(*_drop_index(index))
+    return ddl.script(*ddl.drop_index_fix(index))
 
 
 def _with_partitions(snapshot: Snapshot) -> Callable[[IndexInfo], tuple[int, dict[str, int]]]:
@@ -67,7 +63,7 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
         leftover = _LEFTOVER.search(index.name) is not None
         if index.build_running or (index.is_valid and not leftover):
             continue
-        drop = _drop_index(index)
+        drop = ddl.drop_index_fix(index)
         if leftover:
             why = (
                 f"{index.qualified_name} is left over from an interrupted REINDEX CONCURRENTLY: it is "
@@ -92,7 +88,7 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
         # Counters reset too recently for "never scanned" to mean anything: say so, once, rather than stay silent.
         youngest = min(snapshot.nodes, key=lambda node: node.stats_age)
         message = (
-            f"Index usage has been counted for only {_age_text(youngest_stats)} on node {youngest.node}; "
+            f"Index usage has been counted for {_age_text(youngest_stats)} on node {youngest.node}; "
             f"unused_index waits until the counters are {thresholds.unused_index_min_stats_age_days:g} days old "
             "(the UNUSED_INDEX_MIN_STATS_AGE_DAYS setting), so no index is reported unused yet, whether it is "
             "or not."
@@ -107,9 +103,8 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
         )
         return
     totals = _with_partitions(snapshot)
-    for index in snapshot.indexes:
-        # A partition's attached index cannot be dropped alone: its partitioned index is judged, on all of them.
-        if not index.is_valid or index.backs_constraint or index.partition_of is not None:
+    for index in snapshot.judged_indexes:
+        if not index.is_valid or index.backs_constraint:
             continue
         size, scans = totals(index) if index.is_partitioned else (index.size_bytes, snapshot.scans_by_node(index))
         if size < thresholds.unused_index_min_bytes or any(scans.values()):
@@ -120,15 +115,16 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
             f"{index.qualified_name} ({size_text(size)}{where}) has not been scanned on any node ({nodes}) "
             f"in {youngest_stats.days} days of statistics, yet every write to {index.table} maintains it."
         )
-        fix_sql = ddl.script(*_drop_index(index), f"-- to restore it: {_recreate(index)};")
+        fix_sql = ddl.script(*ddl.drop_index_fix(index), f"-- to restore it: {_recreate(index)};")
         yield index_finding("unused_index", snapshot.database, index, message, fix_sql)
 
 
 def _age_text(age: timedelta) -> str:
+    """Return how long counters have counted, as "only 3 days", "only 1 hour" or "less than an hour"."""
     if age >= timedelta(days=1):
-        return f"{age.days} day{'s' if age.days != 1 else ''}"
+        return f"only {age.days} day{'s' if age.days != 1 else ''}"
     hours = int(age.total_seconds() // 3600)
-    return f"{hours} hour{'s' if hours != 1 else ''}" if hours else "less than an hour"
+    return f"only {hours} hour{'s' if hours != 1 else ''}" if hours else "less than an hour"
 
 
 def _shape(index: IndexInfo) -> tuple[object, ...]:
@@ -157,9 +153,8 @@ def _keep_order(index: IndexInfo) -> tuple[object, ...]:
 
 def duplicates(snapshot: Snapshot) -> Iterator[Finding]:
     groups: dict[tuple[object, ...], list[IndexInfo]] = defaultdict(list)
-    for index in snapshot.indexes:
-        # A partition's attached index follows its partitioned index, where a duplicate is found and dropped.
-        if index.is_valid and index.partition_of is None:
+    for index in snapshot.judged_indexes:
+        if index.is_valid:
             groups[_shape(index)].append(index)
     for group in groups.values():
         if len(group) < 2:
@@ -176,8 +171,8 @@ def duplicates(snapshot: Snapshot) -> Iterator[Finding]:
 
 def redundant(snapshot: Snapshot) -> Iterator[Finding]:
     by_table: dict[tuple[str, str], list[IndexInfo]] = defaultdict(list)
-    for index in snapshot.indexes:
-        if index.is_valid and index.method == "btree" and index.partition_of is None:
+    for index in snapshot.judged_indexes:
+        if index.is_valid and index.method == "btree":
             by_table[(index.schema, index.table)].append(index)
     for group in by_table.values():
         for short in group:

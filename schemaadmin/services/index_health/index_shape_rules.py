@@ -22,26 +22,16 @@ def _replace(index: IndexInfo, *, suffix: str, predicate: str | None) -> str:
     """Return the fix that builds a copy of index with another predicate, then drops the index."""
     name = ddl.index_name_for(index.table, *index.columns, suffix=suffix)
     copy = dataclasses.replace(ddl.index_definition_of(index, name=name), predicate=predicate)
-    return ddl.script(*_create(copy, index), *_drop(index))
+    return ddl.script(*_create(copy, index), *ddl.drop_index_fix(index))
 
 
 def _create(definition: ddl.IndexDefinition, beside: IndexInfo) -> tuple[ddl.Statement | str, ...]:
     return ddl.create_index_fix(definition, partitioned=beside.is_partitioned)
 
 
-def _drop(index: IndexInfo) -> tuple[ddl.Statement | str, ...]:
-    return ddl.drop_index_fix(index.schema, index.name, partitioned=index.is_partitioned)
-
-
 def _plain_btree(index: IndexInfo) -> bool:
     """Return whether index is a valid btree that serves lookups only (no constraint), over columns, not expressions."""
-    return (
-        index.is_valid
-        and index.method == "btree"
-        and not index.backs_constraint
-        and index.partition_of is None  # a partition's attached index follows its partitioned index, judged there
-        and all(index.key_attnums)
-    )
+    return index.is_valid and index.method == "btree" and not index.backs_constraint and all(index.key_attnums)
 
 
 _is_array_type = operator.methodcaller("endswith", "[]")  # e.g. text[]: one C call per key, not a generator
@@ -49,7 +39,7 @@ _is_array_type = operator.methodcaller("endswith", "[]")  # e.g. text[]: one C c
 
 def _plain_btrees(snapshot: Snapshot) -> list[IndexInfo]:
     """Return the snapshot's plain btrees (what three of these rules look at), picked once from every index."""
-    return [index for index in snapshot.indexes if _plain_btree(index)]
+    return [index for index in snapshot.judged_indexes if _plain_btree(index)]
 
 
 def mostly_null(snapshot: Snapshot, thresholds: Thresholds, plain: list[IndexInfo]) -> Iterator[Finding]:
@@ -73,8 +63,8 @@ def mostly_null(snapshot: Snapshot, thresholds: Thresholds, plain: list[IndexInf
 
 
 def needless_predicate(snapshot: Snapshot) -> Iterator[Finding]:
-    for index in snapshot.indexes:
-        if index.predicate is None or not index.is_valid or index.partition_of is not None:
+    for index in snapshot.judged_indexes:
+        if index.predicate is None or not index.is_valid:
             continue
         facts = snapshot.key_facts.get(index.qualified_name)
         if facts is None:
@@ -107,7 +97,7 @@ def boolean_index(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Findin
             f"(… WHERE {column}), or drop it."
         )
         fix_sql = ddl.script(
-            *_drop(index),
+            *ddl.drop_index_fix(index),
             "-- or, if queries look for the rare value: CREATE INDEX CONCURRENTLY … ON "
             f"{qualified(index.schema, index.table)} (<a column they filter or sort by>) WHERE {column};",
         )
@@ -134,7 +124,7 @@ def btree_on_array(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Findi
             "equality and ordering, not the containment and overlap searches (@>, <@, &&) arrays are queried "
             "with; a GIN index does, and btree entries of large arrays can exceed the page limit and fail inserts."
         )
-        fix_sql = ddl.script(*_create(gin, index), *_drop(index))
+        fix_sql = ddl.script(*_create(gin, index), *ddl.drop_index_fix(index))
         yield index_finding("btree_on_array_column", snapshot.database, index, message, fix_sql)
 
 

@@ -78,6 +78,12 @@ class Snapshot:
     databases: list[DatabaseAge] = field(hash=False, default_factory=list)
     replication_slots: list[ReplicationSlot] = field(hash=False, default_factory=list)
     extension_updates: list[ExtensionUpdate] = field(hash=False, default_factory=list)
+    # What the rules about one index judge: every index but a partition's attached one, which cannot be dropped or
+    # rebuilt alone; its partitioned index is judged instead, on the sizes and scans of all of them.
+    judged_indexes: list[IndexInfo] = field(init=False, hash=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "judged_indexes", [i for i in self.indexes if i.partition_of is None])
 
     def scans_by_node(self, index: IndexInfo) -> dict[str, int]:
         """Return the index's scan count on each node (0 where a node does not know the index)."""
