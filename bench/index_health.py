@@ -7,7 +7,8 @@ Starts its own throwaway server in a temporary directory (the dev database in .p
 migrates, measures /indexes/, /tables/, /, one index's page and the JSON command at a tenth of the scale, grows
 the schema to full scale, measures again, and prints per page the median wall time, the median CPU time of this
 process plus the server backend that answered (what the page costs, whatever else the machine runs), the SQL
-query count, and the load average. Budgets: 200 ms at 3,000 indexes, 1 s at 30,000; query counts must not grow.
+query count, the median wall time on new connections (a new server session fills its relation cache: the first
+request after CONN_MAX_AGE), and the load average. Budgets: 200 ms at 3,000 indexes, 1 s at 30,000; query counts must not grow.
 Not part of `make test`.
 """
 
@@ -99,6 +100,26 @@ def _measure(action: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(times), statistics.median(cpu)
 
 
+def _new_connection_ms(action: Callable[[], object], repeat: int) -> float:
+    """Return the median wall time in ms of action on new connections, its own and the side one (pg/beside.py).
+
+    What a page costs when its worker's connection is new (CONN_MAX_AGE passed, or the first request): a new server
+    session has an empty relation cache, and exact sizes open every table and index.
+    """
+    from django.db import connection
+
+    from schemaadmin.pg.beside import close_side_connections
+
+    times = []
+    for _ in range(repeat):
+        connection.close()
+        close_side_connections()
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def _queries(action: Callable[[], object]) -> int:
     """Count the statements action runs, those it runs on the side connection (pg/beside.py) too."""
     from django.db import connection
@@ -178,7 +199,7 @@ def _run(total_tables: int, repeat: int) -> int:
         "GET /indexes/bench.t1_a/": page("/indexes/bench.t1_a/"),
         "index_health --format json": command,
     }
-    results: dict[str, dict[int, tuple[float, float, int]]] = {name: {} for name in measured}
+    results: dict[str, dict[int, tuple[float, float, int, float]]] = {name: {} for name in measured}
     loads: dict[int, str] = {}
     scales = sorted({max(1, total_tables // 10), total_tables})
     created = 0
@@ -199,7 +220,11 @@ def _run(total_tables: int, repeat: int) -> int:
             )
             before = os.getloadavg()[0]
             for name, action in measured.items():
-                results[name][scale] = (*_measure(action, repeat), _queries(action))
+                results[name][scale] = (
+                    *_measure(action, repeat),
+                    _queries(action),
+                    _new_connection_ms(action, repeat),
+                )
             loads[scale] = f"{before:.1f} → {os.getloadavg()[0]:.1f}"
 
     print("\ncatalog questions at full scale (median ms, one query each; index_cache.indexes: rows kept):")
@@ -218,13 +243,19 @@ def _run(total_tables: int, repeat: int) -> int:
         print(f"  {question.__module__.rsplit('.', 1)[-1]}.{question.__name__:<22}{_median_ms(question, repeat):>8.0f}")
 
     width = max(map(len, results))
-    header = "".join(f"  {f'{s:,} tables, {3 * s:,} indexes':>36}" for s in scales)
+    header = "".join(f"  {f'{s:,} tables, {3 * s:,} indexes':>50}" for s in scales)
     print()
     print(f"{'':{width}}{header}")
-    print(f"{'':{width}}" + "".join(f"  {'median ms':>11}{'cpu ms':>11}{'queries':>14}" for _ in scales))
+    print(
+        f"{'':{width}}"
+        + "".join(f"  {'median ms':>11}{'cpu ms':>11}{'queries':>14}{'new conn ms':>14}" for _ in scales)
+    )
     failures = []
     for name, by_scale in results.items():
-        cells = "".join(f"  {ms:>11.0f}{cpu:>11.0f}{count:>14}" for ms, cpu, count in (by_scale[s] for s in scales))
+        cells = "".join(
+            f"  {ms:>11.0f}{cpu:>11.0f}{count:>14}{cold:>14.0f}"
+            for ms, cpu, count, cold in (by_scale[s] for s in scales)
+        )
         print(f"{name:{width}}{cells}")
         small, large = by_scale[scales[0]], by_scale[scales[-1]]
         if large[2] != small[2]:
@@ -233,7 +264,7 @@ def _run(total_tables: int, repeat: int) -> int:
             budget = _budget_ms(scale)
             if budget is not None and by_scale[scale][0] > budget:
                 failures.append(f"{name}: {by_scale[scale][0]:.0f} ms at {scale:,} tables, over the {budget} ms budget")
-    print(f"{'load average (1 min)':{width}}" + "".join(f"  {loads[s]:>36}" for s in scales))
+    print(f"{'load average (1 min)':{width}}" + "".join(f"  {loads[s]:>50}" for s in scales))
     print()
     budgets = ", ".join(f"≤ {ms:,} ms at {indexes:,} indexes" for indexes, ms in sorted(BUDGETS_MS.items()))
     if failures:
