@@ -14,7 +14,7 @@ is given (the rebuild's autocommit build connection: CONCURRENTLY cannot run ins
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,13 +81,24 @@ def literal(value: str) -> str:
     return sql.Literal(value).as_string(None)
 
 
-def index_name_for(table: str, *parts: str, suffix: str = "idx") -> str:
-    """Return a new index name from the table and column names, cut to PostgreSQL's 63-byte limit."""
+def index_name_for(table: str, *parts: str, suffix: str = "idx", taken: Container[str] = frozenset()) -> str:
+    """Return a new index name from the table and column names, cut to PostgreSQL's 63-byte limit.
+
+    A name in taken (the schema's relations) gets a number after it, as PostgreSQL names its own (t_a_idx1).
+    """
     words = [table, *(re.sub(r"\W+", "_", part).strip("_") for part in parts), suffix]
-    name = "_".join(word for word in words if word)
-    while len(name.encode()) > NAME_BYTES:
-        name = name[:-1]
+    base = "_".join(word for word in words if word)
+    name, number = _cut_to_name(base, ""), 0
+    while name in taken:
+        number += 1
+        name = _cut_to_name(base, str(number))
     return name
+
+
+def _cut_to_name(base: str, tail: str) -> str:
+    while len((base + tail).encode()) > NAME_BYTES:
+        base = base[:-1]
+    return base + tail
 
 
 class Name(sql.Composable):

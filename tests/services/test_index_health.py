@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from schemaadmin.pg import ddl
 from schemaadmin.pg.relations import tables
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
 from schemaadmin.services.index_health.snapshot import NodeUsage
@@ -107,6 +108,28 @@ def test_missing_fk_index(plant):
     assert not any(obj.startswith(f"{s}.served") for _, obj in found)
     fix = next(f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
     assert fix == f"CREATE INDEX CONCURRENTLY orphan_parent_id_idx ON {s}.orphan USING btree (parent_id);"
+
+
+def test_a_fix_names_its_new_index_with_a_name_the_schema_does_not_hold_yet(plant):
+    s = plant.schema
+    plant.table("parent", "id int PRIMARY KEY")
+    plant.table("orphan", f"id int PRIMARY KEY, parent_id int REFERENCES {s}.parent, note text")
+    # The name the fix would choose is an index's already, the next one a table's.
+    plant.sql(f"CREATE INDEX orphan_parent_id_idx ON {s}.orphan (note)")
+    plant.table("orphan_parent_id_idx1", "x int")
+    result, _ = report(plant)
+    fix = next(f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
+    assert fix == f"CREATE INDEX CONCURRENTLY orphan_parent_id_idx2 ON {s}.orphan USING btree (parent_id);"
+    plant.sql(fix)
+    _, found = report(plant)
+    assert ("missing_fk_index", f"{s}.orphan.parent_id") not in found
+
+
+def test_new_index_names_are_cut_to_63_bytes_before_their_number():
+    long_table = "t" * 70
+    assert ddl.index_name_for(long_table, "a") == "t" * 63
+    taken = {"t" * 63, "t" * 62 + "1"}
+    assert ddl.index_name_for(long_table, "a", taken=taken) == "t" * 62 + "2"
 
 
 def test_missing_fk_index_quotes_identifiers(plant):

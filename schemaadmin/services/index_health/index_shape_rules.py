@@ -18,9 +18,9 @@ from schemaadmin.services.index_health.thresholds import Thresholds
 __all__ = ["index_shape_findings"]
 
 
-def _replace(index: IndexInfo, *, suffix: str, predicate: str | None) -> str:
+def _replace(snapshot: Snapshot, index: IndexInfo, *, suffix: str, predicate: str | None) -> str:
     """Return the fix that builds a copy of index with another predicate, then drops the index."""
-    name = ddl.index_name_for(index.table, *index.columns, suffix=suffix)
+    name = snapshot.new_index_name(index.schema, index.table, *index.columns, suffix=suffix)
     copy = dataclasses.replace(ddl.index_definition_of(index, name=name), predicate=predicate)
     return ddl.script(*_create(copy, index), *ddl.drop_index_fix(index))
 
@@ -58,7 +58,7 @@ def mostly_null(snapshot: Snapshot, thresholds: Thresholds, plain: list[IndexInf
             f"stores every one of them. A partial index WHERE {column} IS NOT NULL is smaller and serves the same "
             f"lookups of values (not searches for {column} IS NULL)."
         )
-        fix_sql = _replace(index, suffix="not_null", predicate=f"{column} IS NOT NULL")
+        fix_sql = _replace(snapshot, index, suffix="not_null", predicate=f"{column} IS NOT NULL")
         yield index_finding("index_on_mostly_null_column", snapshot.database, index, message, fix_sql)
 
 
@@ -82,7 +82,7 @@ def needless_predicate(snapshot: Snapshot) -> Iterator[Finding]:
             f"{index.qualified_name} has WHERE {names}, but the column cannot be NULL: the condition filters "
             "nothing, and queries that do not repeat it cannot use the index."
         )
-        fix_sql = _replace(index, suffix="idx", predicate=predicate_text(kept))
+        fix_sql = _replace(snapshot, index, suffix="idx", predicate=predicate_text(kept))
         yield index_finding("needless_index_predicate", snapshot.database, index, message, fix_sql)
 
 
@@ -115,7 +115,7 @@ def btree_on_array(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Findi
         gin = ddl.IndexDefinition(
             schema=index.schema,
             table=index.table,
-            name=ddl.index_name_for(index.table, *arrays, suffix="gin"),
+            name=snapshot.new_index_name(index.schema, index.table, *arrays, suffix="gin"),
             keys=tuple(ddl.IndexKey(expression=column) for column in arrays),
             method="gin",
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg import index_cache
+from schemaadmin.pg import ddl, index_cache
 from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.constraints import UnvalidatedConstraint, unvalidated_constraints
@@ -81,9 +81,21 @@ class Snapshot:
     # What the rules about one index judge: every index but a partition's attached one, which cannot be dropped or
     # rebuilt alone; its partitioned index is judged instead, on the sizes and scans of all of them.
     judged_indexes: list[IndexInfo] = field(init=False, hash=False, repr=False, compare=False)
+    # schema -> the names of its indexes, tables and sequences, filled on first use (new_index_name)
+    _taken_names: dict[str, set[str]] = field(init=False, hash=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "judged_indexes", [i for i in self.indexes if i.partition_of is None])
+        object.__setattr__(self, "_taken_names", {})
+
+    def new_index_name(self, schema: str, table: str, *parts: str, suffix: str = "idx") -> str:
+        """Return a name for a fix's new index on schema.table that no index, table or sequence there has yet."""
+        if not self._taken_names:
+            relations: list[tuple[str, str]] = [(i.schema, i.name) for i in self.indexes]
+            relations += [(t.schema, t.name) for t in self.tables] + [(s.schema, s.name) for s in self.sequences]
+            for schema_name, name in relations:
+                self._taken_names.setdefault(schema_name, set()).add(name)
+        return ddl.index_name_for(table, *parts, suffix=suffix, taken=self._taken_names.get(schema, set()))
 
     def scans_by_node(self, index: IndexInfo) -> dict[str, int]:
         """Return the index's scan count on each node (0 where a node does not know the index)."""

@@ -36,28 +36,30 @@ def _ann_indexes(snapshot: Snapshot, column: VectorColumn) -> list[IndexInfo]:
     ]
 
 
-def _hnsw(column: VectorColumn, *, name_parts: tuple[str, ...], key: ddl.IndexKey) -> ddl.Statement:
+def _hnsw(snapshot: Snapshot, column: VectorColumn, *, name_parts: tuple[str, ...], key: ddl.IndexKey) -> ddl.Statement:
     """Return CREATE INDEX CONCURRENTLY ... USING hnsw over one key of column's table."""
-    name = ddl.index_name_for(column.table, column.column, *name_parts, suffix="hnsw")
+    name = snapshot.new_index_name(column.schema, column.table, column.column, *name_parts, suffix="hnsw")
     return ddl.create_index(
         ddl.IndexDefinition(schema=column.schema, table=column.table, name=name, keys=(key,), method="hnsw")
     )
 
 
-def _unindexable_fix(column: VectorColumn) -> str:
+def _unindexable_fix(snapshot: Snapshot, column: VectorColumn) -> str:
     name = ddl.quote_identifier(column.column)
     dimensions = column.dimensions or 0
     if dimensions <= 4000:
         cast = f"halfvec({dimensions})"
         key = ddl.IndexKey(expression=f"({name}::{cast})", opclass="halfvec_cosine_ops")
         return ddl.script(
-            _hnsw(column, name_parts=("halfvec",), key=key),
+            _hnsw(snapshot, column, name_parts=("halfvec",), key=key),
             _OPCLASS_NOTE,
             f"-- queries must use the same cast to reach it: ORDER BY {name}::{cast} <=> $1::{cast} LIMIT k",
         )
     bits = f"binary_quantize({name})::bit({dimensions})"
     return ddl.script(
-        _hnsw(column, name_parts=("bq",), key=ddl.IndexKey(expression=f"({bits})", opclass="bit_hamming_ops")),
+        _hnsw(
+            snapshot, column, name_parts=("bq",), key=ddl.IndexKey(expression=f"({bits})", opclass="bit_hamming_ops")
+        ),
         f"-- queries: ORDER BY {bits} <~> binary_quantize($1) LIMIT k * 10,",
         "-- then re-rank those candidates by the exact distance",
     )
@@ -75,7 +77,12 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
                 "so every nearest-neighbour query reads the whole table."
             )
             yield column_finding(
-                "vector_dims_unindexable", snapshot.database, column, column.column, message, _unindexable_fix(column)
+                "vector_dims_unindexable",
+                snapshot.database,
+                column,
+                column.column,
+                message,
+                _unindexable_fix(snapshot, column),
             )
         elif column.populated:
             key = ddl.IndexKey(column=column.column, opclass=f"{column.type}_cosine_ops")
@@ -83,7 +90,7 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
                 f"{where} holds vectors but no HNSW or IVFFlat index covers it, so every nearest-neighbour "
                 "query computes the distance to every row."
             )
-            fix_sql = ddl.script(_hnsw(column, name_parts=(), key=key), _OPCLASS_NOTE)
+            fix_sql = ddl.script(_hnsw(snapshot, column, name_parts=(), key=key), _OPCLASS_NOTE)
             yield column_finding("vector_column_unindexed", snapshot.database, column, column.column, message, fix_sql)
 
 
