@@ -8,7 +8,8 @@ migrates, measures /indexes/, /tables/, /, one index's page and the JSON command
 the schema to full scale, measures again, and prints per page the median wall time, the median CPU time of this
 process plus the server backend that answered (what the page costs, whatever else the machine runs), the SQL
 query count, the median wall time on new connections (a new server session fills its relation cache: the first
-request after CONN_MAX_AGE), and the load average. Budgets: 200 ms at 3,000 indexes, 1 s at 30,000; query counts must not grow.
+request after CONN_MAX_AGE), and the load average. Budgets: 200 ms at 3,000 indexes, 1 s at 30,000; query counts
+must not grow.
 Not part of `make test`.
 """
 
