@@ -21,8 +21,10 @@ class VectorColumn:
     type: str  # vector, halfvec or sparsevec
     dimensions: int | None  # None: declared without dimensions
     estimated_rows: int | None  # None: the table was never analyzed
-    has_data: bool  # the table's heap is not empty
+    has_data: bool  # the table's heap is not empty (a partitioned table's: one of its partitions' heaps)
     null_fraction: float | None  # from pg_stats; None before the first ANALYZE
+    is_partitioned: bool  # the table is partitioned: it stores nothing, its partitions do
+    partition_of: str | None  # a partition's parent table (schema.table); None for a table that is no partition
 
     @property
     def qualified_table(self) -> str:
@@ -59,7 +61,8 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
         -- in one step, the planner reads pg_stats, a view checking privileges row by row, for every column of every
         -- table).
         WITH vector_column AS MATERIALIZED (
-            SELECT n.nspname, c.relname, c.oid, c.reltuples, a.attname, a.attnum, a.atttypmod, t.typname
+            SELECT n.nspname, c.relname, c.oid, c.reltuples, c.relkind, c.relispartition, a.attname, a.attnum,
+                   a.atttypmod, t.typname
             FROM pg_attribute AS a
             JOIN pg_class AS c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'm')
             JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -81,15 +84,40 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
                v.typname AS type,
                CASE WHEN v.atttypmod > 0 THEN v.atttypmod END AS dimensions,
                CASE WHEN v.reltuples < 0 THEN NULL ELSE v.reltuples::bigint END AS estimated_rows,
-               pg_relation_size(v.oid) > 0 AS has_data,
-               st.null_frac::float8 AS null_fraction
+               -- A partitioned table's rows are in its partitions, found through pg_inherits: pg_partition_tree()
+               -- would lock every partition until the transaction ends.
+               CASE WHEN v.relkind = 'p'
+                    THEN EXISTS (
+                        WITH RECURSIVE tree AS (
+                            SELECT i.inhrelid AS relid FROM pg_inherits AS i WHERE i.inhparent = v.oid
+                            UNION ALL
+                            SELECT i.inhrelid FROM pg_inherits AS i JOIN tree ON i.inhparent = tree.relid
+                        )
+                        SELECT 1
+                        FROM tree
+                        JOIN pg_class AS leaf ON leaf.oid = tree.relid AND leaf.relkind = 'r'
+                        WHERE pg_relation_size(leaf.oid) > 0
+                    )
+                    ELSE pg_relation_size(v.oid) > 0 END AS has_data,
+               st.null_frac::float8 AS null_fraction,
+               v.relkind = 'p' AS is_partitioned,
+               parent.name AS partition_of
         FROM vector_column AS v
+        -- A partitioned table's statistics are its partitions' together (ANALYZE of the parent: inherited rows).
         LEFT JOIN LATERAL (
             SELECT s.null_frac
             FROM pg_stats AS s
-            WHERE s.schemaname = v.nspname AND s.tablename = v.relname AND s.attname = v.attname AND NOT s.inherited
+            WHERE s.schemaname = v.nspname AND s.tablename = v.relname AND s.attname = v.attname
+              AND s.inherited = (v.relkind = 'p')
             OFFSET 0
         ) AS st ON true
+        LEFT JOIN LATERAL (
+            SELECT pn.nspname || '.' || pc.relname AS name
+            FROM pg_inherits AS i
+            JOIN pg_class AS pc ON pc.oid = i.inhparent
+            JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
+            WHERE i.inhrelid = v.oid AND v.relispartition
+        ) AS parent ON true
         ORDER BY v.nspname, v.relname, v.attnum
         """,
         using=using,

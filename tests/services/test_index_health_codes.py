@@ -495,3 +495,43 @@ def test_partitioned_tables_are_judged_on_their_partitioned_indexes_with_fixes_t
     _, found = report(plant, unused_index_min_bytes=0, unused_index_min_stats_age_days=0)
     left = {code for code, obj in found if obj.startswith(f"{s}.")}
     assert not left & {"missing_fk_index", "duplicate_index", "btree_on_array_column", "boolean_index"}
+
+
+def test_vector_columns_of_partitioned_tables_are_judged_once_with_fixes_that_run(plant):
+    s = plant.schema
+
+    def partitioned(table, columns, rows):
+        plant.sql(f"CREATE TABLE {s}.{table} (tenant int NOT NULL, {columns}) PARTITION BY LIST (tenant)")
+        for tenant in (1, 2):
+            plant.sql(f"CREATE TABLE {s}.{table}_{tenant} PARTITION OF {s}.{table} FOR VALUES IN ({tenant})")
+        plant.sql(f"INSERT INTO {s}.{table} SELECT 1 + i % 2, {rows} FROM generate_series(1, 3000) AS i")  # noqa: S608
+
+    vector = "ARRAY[i, 1, 2]::vector(3)"
+    partitioned("chunks", "emb vector(3), wide vector(2500)", f"{vector}, NULL")
+    partitioned("docs", "emb vector(3)", vector)  # an IVFFlat index built with lists for far more rows
+    plant.sql(f"CREATE INDEX docs_ivf ON {s}.docs USING ivfflat (emb vector_cosine_ops) WITH (lists = 1000)")
+    partitioned("each", "emb vector(3)", vector)  # an index on every partition, none on the table: served
+    partitioned("some", "emb vector(3)", vector)  # an index on one partition only: not served
+    for table in ("each_1", "each_2", "some_1"):
+        plant.sql(f"CREATE INDEX ON {s}.{table} USING hnsw (emb vector_cosine_ops)")
+    # Autovacuum never analyzes a partitioned table: its rows are found through its partitions.
+    plant.sql(f"ANALYZE {s}.chunks_1, {s}.chunks_2, {s}.docs_1, {s}.docs_2, {s}.some_1, {s}.some_2")
+
+    result, _ = report(plant)
+    vector_codes = {"vector_column_unindexed", "vector_dims_unindexable", "ivfflat_lists_mismatch"}
+    mine = [f for f in result.findings if f.schema == s and f.code in vector_codes]
+    assert {(f.code, f.object) for f in mine} == {
+        ("vector_column_unindexed", f"{s}.chunks.emb"),
+        ("vector_dims_unindexable", f"{s}.chunks.wide"),
+        ("vector_column_unindexed", f"{s}.some.emb"),
+        # Each partition's IVFFlat index has its own lists, for its own rows; the partitioned index stores nothing.
+        ("ivfflat_lists_mismatch", f"{s}.docs_1_emb_idx"),
+        ("ivfflat_lists_mismatch", f"{s}.docs_2_emb_idx"),
+    }
+    unindexed = next(f for f in mine if f.object == f"{s}.some.emb")
+    assert "on every partition" in unindexed.message
+    for finding in mine:
+        run_fix(plant, finding.fix)
+    plant.sql(f"ANALYZE {s}.docs_1, {s}.docs_2")
+    result, _ = report(plant)
+    assert not [f for f in result.findings if f.schema == s and f.code in vector_codes]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterator
 
 from schemaadmin.pg import ddl
@@ -24,24 +25,26 @@ __all__ = ["vector_findings"]
 _OPCLASS_NOTE = "-- pick the operator class of your distance: _cosine_ops for <=>, _l2_ops for <->, _ip_ops for <#>"
 
 
-def _ann_indexes(snapshot: Snapshot, column: VectorColumn) -> list[IndexInfo]:
-    return [
-        index
-        for index in snapshot.indexes
-        if index.is_vector
-        and index.is_valid
-        and index.schema == column.schema
-        and index.table == column.table
-        and (column.attnum in index.key_attnums or column.attnum in index.referenced_attnums)
-    ]
+def _covers(index: IndexInfo, column: VectorColumn) -> bool:
+    return column.attnum in index.key_attnums or column.attnum in index.referenced_attnums
 
 
-def _hnsw(snapshot: Snapshot, column: VectorColumn, *, name_parts: tuple[str, ...], key: ddl.IndexKey) -> ddl.Statement:
-    """Return CREATE INDEX CONCURRENTLY ... USING hnsw over one key of column's table."""
+def _ann_indexes_by_table(snapshot: Snapshot) -> dict[tuple[str, str], list[IndexInfo]]:
+    """Return (schema, table) -> its valid HNSW and IVFFlat indexes, picked once from every index."""
+    found: dict[tuple[str, str], list[IndexInfo]] = defaultdict(list)
+    for index in snapshot.indexes:
+        if index.is_vector and index.is_valid:
+            found[(index.schema, index.table)].append(index)
+    return found
+
+
+def _hnsw(
+    snapshot: Snapshot, column: VectorColumn, *, name_parts: tuple[str, ...], key: ddl.IndexKey
+) -> tuple[ddl.Statement | str, ...]:
+    """Return CREATE INDEX CONCURRENTLY ... USING hnsw over one key of column's table (plain on a partitioned one)."""
     name = snapshot.new_index_name(column.schema, column.table, column.column, *name_parts, suffix="hnsw")
-    return ddl.create_index(
-        ddl.IndexDefinition(schema=column.schema, table=column.table, name=name, keys=(key,), method="hnsw")
-    )
+    definition = ddl.IndexDefinition(schema=column.schema, table=column.table, name=name, keys=(key,), method="hnsw")
+    return ddl.create_index_fix(definition, partitioned=column.is_partitioned)
 
 
 def _unindexable_fix(snapshot: Snapshot, column: VectorColumn) -> str:
@@ -51,23 +54,39 @@ def _unindexable_fix(snapshot: Snapshot, column: VectorColumn) -> str:
         cast = f"halfvec({dimensions})"
         key = ddl.IndexKey(expression=f"({name}::{cast})", opclass="halfvec_cosine_ops")
         return ddl.script(
-            _hnsw(snapshot, column, name_parts=("halfvec",), key=key),
+            *_hnsw(snapshot, column, name_parts=("halfvec",), key=key),
             _OPCLASS_NOTE,
             f"-- queries must use the same cast to reach it: ORDER BY {name}::{cast} <=> $1::{cast} LIMIT k",
         )
     bits = f"binary_quantize({name})::bit({dimensions})"
+    key = ddl.IndexKey(expression=f"({bits})", opclass="bit_hamming_ops")
     return ddl.script(
-        _hnsw(
-            snapshot, column, name_parts=("bq",), key=ddl.IndexKey(expression=f"({bits})", opclass="bit_hamming_ops")
-        ),
+        *_hnsw(snapshot, column, name_parts=("bq",), key=key),
         f"-- queries: ORDER BY {bits} <~> binary_quantize($1) LIMIT k * 10,",
         "-- then re-rank those candidates by the exact distance",
     )
 
 
 def columns(snapshot: Snapshot) -> Iterator[Finding]:
+    """Yield the vector columns no ANN index serves.
+
+    A partition's column is judged through its partitioned table: served when the table's own index covers it, or
+    when every partition's index does (queries through the partitioned table use the partitions' indexes).
+    """
+    ann = _ann_indexes_by_table(snapshot)
+    partitions: dict[tuple[str, str], list[VectorColumn]] = defaultdict(list)
     for column in snapshot.vector_columns:
-        if column.type not in ("vector", "halfvec") or _ann_indexes(snapshot, column):
+        if column.partition_of is not None:
+            partitions[(column.partition_of, column.column)].append(column)
+
+    def served(column: VectorColumn) -> bool:
+        if any(_covers(index, column) for index in ann.get((column.schema, column.table), ())):
+            return True
+        parts = partitions.get((column.qualified_table, column.column), [])
+        return column.is_partitioned and bool(parts) and all(map(served, parts))
+
+    for column in snapshot.vector_columns:
+        if column.type not in ("vector", "halfvec") or column.partition_of is not None or served(column):
             continue
         where = f"{column.qualified_table}.{column.column}"
         if column.too_wide_to_index:
@@ -76,27 +95,23 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
                 "dimensions HNSW and IVFFlat accept, and no ANN index over an expression on it exists, "
                 "so every nearest-neighbour query reads the whole table."
             )
-            yield column_finding(
-                "vector_dims_unindexable",
-                snapshot.database,
-                column,
-                column.column,
-                message,
-                _unindexable_fix(snapshot, column),
-            )
+            fix_sql = _unindexable_fix(snapshot, column)
+            yield column_finding("vector_dims_unindexable", snapshot.database, column, column.column, message, fix_sql)
         elif column.populated:
             key = ddl.IndexKey(column=column.column, opclass=f"{column.type}_cosine_ops")
             message = (
-                f"{where} holds vectors but no HNSW or IVFFlat index covers it, so every nearest-neighbour "
-                "query computes the distance to every row."
+                f"{where} holds vectors but no HNSW or IVFFlat index covers it"
+                + (" on every partition" if column.is_partitioned else "")
+                + ", so every nearest-neighbour query computes the distance to every row."
             )
-            fix_sql = ddl.script(_hnsw(snapshot, column, name_parts=(), key=key), _OPCLASS_NOTE)
+            fix_sql = ddl.script(*_hnsw(snapshot, column, name_parts=(), key=key), _OPCLASS_NOTE)
             yield column_finding("vector_column_unindexed", snapshot.database, column, column.column, message, fix_sql)
 
 
 def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
     for index in snapshot.indexes:
-        if index.method != "ivfflat" or not index.is_valid or not index.table_rows:
+        # A partitioned index stores nothing: each partition's index has its own lists, for its own rows.
+        if index.method != "ivfflat" or not index.is_valid or not index.table_rows or index.is_partitioned:
             continue
         lists = index.option("lists") or IVFFLAT_DEFAULT_LISTS
         advised = recommended_lists(index.table_rows)
@@ -119,7 +134,8 @@ def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findin
 def hnsw_memory(snapshot: Snapshot) -> Iterator[Finding]:
     available = snapshot.statistics.maintenance_work_mem_bytes
     for index in snapshot.indexes:
-        if index.method != "hnsw" or not index.table_rows or not index.key_types:
+        # Each partition's index is built on its own, for its own rows; a partitioned index builds nothing.
+        if index.method != "hnsw" or not index.table_rows or not index.key_types or index.is_partitioned:
             continue
         value_bytes = stored_value_bytes(index.key_types[0])
         if value_bytes is None:
