@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,11 +13,13 @@ from schemaadmin.pg.indexes import WastedSpace, fillfactor_sql
 __all__ = [
     "DatabaseAge",
     "DatabaseStatistics",
+    "RelationName",
     "TableBloat",
     "TableEstimate",
     "TableHealth",
     "database_ages",
     "database_statistics",
+    "relation_names_ending",
     "table_bloat_exact",
     "table_estimates",
     "tables",
@@ -286,6 +289,32 @@ def database_statistics(*, using: str = "default") -> DatabaseStatistics:
     )
     assert statistics is not None
     return statistics
+
+
+@dataclass(frozen=True, slots=True)
+class RelationName:
+    schema: str
+    name: str
+
+
+def relation_names_ending(endings: Sequence[str], *, using: str = "default") -> list[RelationName]:
+    """Return the relations of user schemas (of any kind: tables, indexes, views, sequences, types' own) whose name
+    ends with one of endings, a number after it allowed, or is cut near the 63-byte limit.
+
+    What a new index name from index_name_for() could collide with, read without listing every relation.
+    """
+    return fetch_rows(
+        RelationName,
+        """
+        SELECT n.nspname AS schema, c.relname AS name
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE (c.relname ~ %(pattern)s OR octet_length(c.relname) >= 60)
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+        """,
+        {"pattern": "(^|_)(" + "|".join(re.escape(ending) for ending in endings) + ")[0-9]*$"},
+        using=using,
+    )
 
 
 @dataclass(frozen=True, slots=True)

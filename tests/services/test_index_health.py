@@ -120,6 +120,15 @@ def test_a_fix_names_its_new_index_with_a_name_the_schema_does_not_hold_yet(plan
     result, _ = report(plant)
     fix = next(f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s)
     assert fix == f"CREATE INDEX CONCURRENTLY orphan_parent_id_idx2 ON {s}.orphan USING btree (parent_id);"
+    # /indexes/ reads no tables, and one index's page only its table's indexes: the names are read all the same.
+    indexes_only = health_report(indexes_only=True)
+    assert fix == next(f.fix for f in indexes_only.findings if f.code == "missing_fk_index" and f.schema == s)
+    # Names given to two fixes of one snapshot differ; the same fix asks again and gets the same name.
+    snapshot = dataclasses.replace(result.snapshot)
+    first = snapshot.new_index_name(s, "orphan", "parent_id", suffix="idx", owner="one")
+    second = snapshot.new_index_name(s, "orphan", "parent_id", suffix="idx", owner="two")
+    assert (first, second) == ("orphan_parent_id_idx2", "orphan_parent_id_idx3")
+    assert snapshot.new_index_name(s, "orphan", "parent_id", suffix="idx", owner="one") == first
     plant.sql(fix)
     _, found = report(plant)
     assert ("missing_fk_index", f"{s}.orphan.parent_id") not in found

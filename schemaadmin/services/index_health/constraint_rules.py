@@ -48,7 +48,7 @@ def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
         elif table.kind == "p":
             fix = _partitioned_key_fix(target, table.partition_key)
         elif table.has_id_column:
-            key = quote_identifier(snapshot.new_index_name(table.schema, table.name, suffix="pkey"))
+            key = quote_identifier(snapshot.new_index_name(table.schema, table.name, suffix="pkey", owner=table.name))
             fix = (
                 "-- It has an id column: if its values are unique and never NULL, it can be the key. The index builds "
                 "without blocking writes; adding the key checks for NULLs under an ACCESS EXCLUSIVE lock\n"

@@ -234,7 +234,7 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
         definition = ddl.IndexDefinition(
             schema=key.schema,
             table=key.table,
-            name=snapshot.new_index_name(key.schema, key.table, *key.columns),
+            name=snapshot.new_index_name(key.schema, key.table, *key.columns, suffix="idx", owner=key.name),
             keys=tuple(ddl.IndexKey(column=column) for column in key.columns),
         )
         fix_sql = ddl.script(*ddl.create_index_fix(definition, partitioned=key.table_is_partitioned))

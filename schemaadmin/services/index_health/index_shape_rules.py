@@ -20,7 +20,7 @@ __all__ = ["index_shape_findings"]
 
 def _replace(snapshot: Snapshot, index: IndexInfo, *, suffix: str, predicate: str | None) -> str:
     """Return the fix that builds a copy of index with another predicate, then drops the index."""
-    name = snapshot.new_index_name(index.schema, index.table, *index.columns, suffix=suffix)
+    name = snapshot.new_index_name(index.schema, index.table, *index.columns, suffix=suffix, owner=index.name)
     copy = dataclasses.replace(ddl.index_definition_of(index, name=name), predicate=predicate)
     return ddl.script(*_create(copy, index), *ddl.drop_index_fix(index))
 
@@ -115,7 +115,7 @@ def btree_on_array(snapshot: Snapshot, plain: list[IndexInfo]) -> Iterator[Findi
         gin = ddl.IndexDefinition(
             schema=index.schema,
             table=index.table,
-            name=snapshot.new_index_name(index.schema, index.table, *arrays, suffix="gin"),
+            name=snapshot.new_index_name(index.schema, index.table, *arrays, suffix="gin", owner=index.name),
             keys=tuple(ddl.IndexKey(expression=column) for column in arrays),
             method="gin",
         )

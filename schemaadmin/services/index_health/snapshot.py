@@ -28,6 +28,7 @@ from schemaadmin.pg.relations import (
     TableHealth,
     database_ages,
     database_statistics,
+    relation_names_ending,
     table_bloat_exact,
     tables,
 )
@@ -46,7 +47,18 @@ from schemaadmin.pg.server import ExtensionUpdate, extension_updates
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
 from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
 
-__all__ = ["NodeUsage", "Snapshot", "take_index_snapshot", "take_snapshot", "take_table_index_snapshot"]
+__all__ = [
+    "NEW_INDEX_SUFFIXES",
+    "NodeUsage",
+    "Snapshot",
+    "take_index_snapshot",
+    "take_snapshot",
+    "take_table_index_snapshot",
+]
+
+# What the names of the indexes fixes build end with (Snapshot.new_index_name): the relations whose names could
+# collide with them are read for these endings.
+NEW_INDEX_SUFFIXES = ("idx", "pkey", "gin", "hnsw", "not_null")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,21 +93,27 @@ class Snapshot:
     # What the rules about one index judge: every index but a partition's attached one, which cannot be dropped or
     # rebuilt alone; its partitioned index is judged instead, on the sizes and scans of all of them.
     judged_indexes: list[IndexInfo] = field(init=False, hash=False, repr=False, compare=False)
-    # schema -> the names of its indexes, tables and sequences, filled on first use (new_index_name)
-    _taken_names: dict[str, set[str]] = field(init=False, hash=False, repr=False, compare=False)
+    # schema -> the names of its relations a new index name could collide with (relation_names_ending)
+    taken_names: dict[str, frozenset[str]] = field(hash=False, default_factory=dict)
+    # (schema, table, parts, suffix, what it is for) -> the name new_index_name gave it
+    _named: dict[tuple[object, ...], str] = field(init=False, hash=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "judged_indexes", [i for i in self.indexes if i.partition_of is None])
-        object.__setattr__(self, "_taken_names", {})
+        object.__setattr__(self, "_named", {})
 
-    def new_index_name(self, schema: str, table: str, *parts: str, suffix: str = "idx") -> str:
-        """Return a name for a fix's new index on schema.table that no index, table or sequence there has yet."""
-        if not self._taken_names:
-            relations: list[tuple[str, str]] = [(i.schema, i.name) for i in self.indexes]
-            relations += [(t.schema, t.name) for t in self.tables] + [(s.schema, s.name) for s in self.sequences]
-            for schema_name, name in relations:
-                self._taken_names.setdefault(schema_name, set()).add(name)
-        return ddl.index_name_for(table, *parts, suffix=suffix, taken=self._taken_names.get(schema, set()))
+    def new_index_name(self, schema: str, table: str, *parts: str, suffix: str, owner: str) -> str:
+        """Return the name of the new index a fix builds on schema.table for owner (the object the finding is
+        about): PostgreSQL's pattern, numbered past a relation of that name and past the names given to other
+        fixes of this snapshot; the same name each time for the same owner."""
+        if suffix not in NEW_INDEX_SUFFIXES:
+            raise ValueError(f"{suffix!r} is not in NEW_INDEX_SUFFIXES, which taken_names are read for.")
+        key = (schema, table, parts, suffix, owner)
+        if key not in self._named:
+            given = {name for (in_schema, *_), name in self._named.items() if in_schema == schema}
+            taken = self.taken_names.get(schema, frozenset()) | given
+            self._named[key] = ddl.index_name_for(table, *parts, suffix=suffix, taken=taken)
+        return self._named[key]
 
     def scans_by_node(self, index: IndexInfo) -> dict[str, int]:
         """Return the index's scan count on each node (0 where a node does not know the index)."""
@@ -180,6 +198,7 @@ def _index_part(
         bloat={f"{b.schema}.{b.name}": b for b in bloat},
         nodes=usage,
         key_facts=_key_facts(row_statistics),
+        taken_names=_taken_names(using),
     )
     return snapshot, row_statistics
 
@@ -250,7 +269,15 @@ def take_table_index_snapshot(
         bloat={f"{b.schema}.{b.name}": b for b in bloat},
         nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
         key_facts=_key_facts(row_statistics),
+        taken_names=_taken_names(using),
     )
+
+
+def _taken_names(using: str) -> dict[str, frozenset[str]]:
+    names: dict[str, set[str]] = defaultdict(set)
+    for relation in relation_names_ending(NEW_INDEX_SUFFIXES, using=using):
+        names[relation.schema].add(relation.name)
+    return {schema: frozenset(found) for schema, found in names.items()}
 
 
 def _with_index_bytes(table_list: list[TableHealth], index_list: list[IndexInfo]) -> list[TableHealth]:

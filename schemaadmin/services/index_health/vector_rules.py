@@ -42,7 +42,9 @@ def _hnsw(
     snapshot: Snapshot, column: VectorColumn, *, name_parts: tuple[str, ...], key: ddl.IndexKey
 ) -> tuple[ddl.Statement | str, ...]:
     """Return CREATE INDEX CONCURRENTLY ... USING hnsw over one key of column's table (plain on a partitioned one)."""
-    name = snapshot.new_index_name(column.schema, column.table, column.column, *name_parts, suffix="hnsw")
+    name = snapshot.new_index_name(
+        column.schema, column.table, column.column, *name_parts, suffix="hnsw", owner=column.column
+    )
     definition = ddl.IndexDefinition(schema=column.schema, table=column.table, name=name, keys=(key,), method="hnsw")
     return ddl.create_index_fix(definition, partitioned=column.is_partitioned)
 
@@ -85,6 +87,12 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
         parts = partitions.get((column.qualified_table, column.column), [])
         return column.is_partitioned and bool(parts) and all(map(served, parts))
 
+    def populated(column: VectorColumn) -> bool:
+        # Autovacuum never analyzes a partitioned table: its own statistics may be missing or long stale.
+        if column.is_partitioned:
+            return any(map(populated, partitions.get((column.qualified_table, column.column), [])))
+        return column.populated
+
     for column in snapshot.vector_columns:
         if column.type not in ("vector", "halfvec") or column.partition_of is not None or served(column):
             continue
@@ -97,7 +105,7 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
             )
             fix_sql = _unindexable_fix(snapshot, column)
             yield column_finding("vector_dims_unindexable", snapshot.database, column, column.column, message, fix_sql)
-        elif column.populated:
+        elif populated(column):
             key = ddl.IndexKey(column=column.column, opclass=f"{column.type}_cosine_ops")
             message = (
                 f"{where} holds vectors but no HNSW or IVFFlat index covers it"
