@@ -37,6 +37,19 @@ def test_json_lists_findings_indexes_and_tables(plant):
     assert any(t["name"] == "wide" and t["schema"] == s for t in data["tables"])
 
 
+def test_json_to_a_real_stdout_is_utf_8_whatever_its_text_encoding(plant):
+    """Messages hold ≈, × and names in any script: written as UTF-8 bytes, not encoded by an ASCII terminal."""
+    s = plant.schema
+    plant.table('"Größe_ü"', "id int PRIMARY KEY, embedding vector(3000)")
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="ascii")
+    call_command("index_health", "--format", "json", stdout=stdout)
+    stdout.flush()
+    data = json.loads(raw.getvalue().decode("utf-8"))
+    assert [f for f in data["findings"] if f["schema"] == s and f["table"] == "Größe_ü"]
+    assert raw.getvalue().endswith(b"}\n")
+
+
 def test_text_shows_each_finding_with_its_fix(plant):
     plant.table("wide", "id int, embedding vector(3000)")
     output, status = run()
