@@ -536,6 +536,8 @@ def test_vector_columns_of_partitioned_tables_are_judged_once_with_fixes_that_ru
     }
     unindexed = next(f for f in mine if f.object == f"{s}.some.emb")
     assert "on every partition" in unindexed.message
+    lists = next(f for f in mine if f.object == f"{s}.docs_1_emb_idx")
+    assert f"new partitions get their index, and its lists, from {s}.docs_ivf" in lists.fix
     for finding in mine:
         run_fix(plant, finding.fix)
     plant.sql(f"ANALYZE {s}.docs_1, {s}.docs_2")

@@ -135,8 +135,19 @@ def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findin
             ddl.set_index_options(index.schema, index.name, {"lists": advised}),
             ddl.reindex_index(index.schema, index.name),
             f"-- then query with SET ivfflat.probes = {max(1, round(math.sqrt(advised)))};",
+            *_inherited_lists_note(index),
         )
         yield index_finding("ivfflat_lists_mismatch", snapshot.database, index, message, fix_sql)
+
+
+def _inherited_lists_note(index: IndexInfo) -> tuple[str, ...]:
+    """Return what to know of a partition's index: new partitions take their options from the partitioned index."""
+    if index.partition_of is None:
+        return ()
+    return (
+        f"-- new partitions get their index, and its lists, from {index.partition_of}, whose options cannot be "
+        "altered: create a new partition's index with its own lists before ATTACH PARTITION",
+    )
 
 
 def hnsw_memory(snapshot: Snapshot) -> Iterator[Finding]:
