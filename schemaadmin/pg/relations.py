@@ -19,7 +19,8 @@ __all__ = [
     "TableHealth",
     "database_ages",
     "database_statistics",
-    "relation_names_ending",
+    "other_relation_names_ending",
+    "relation_names_starting",
     "table_bloat_exact",
     "table_estimates",
     "tables",
@@ -297,11 +298,12 @@ class RelationName:
     name: str
 
 
-def relation_names_ending(endings: Sequence[str], *, using: str = "default") -> list[RelationName]:
-    """Return the relations of user schemas (of any kind: tables, indexes, views, sequences, types' own) whose name
+def other_relation_names_ending(endings: Sequence[str], *, using: str = "default") -> list[RelationName]:
+    """Return the relations of user schemas other than indexes (tables, views, sequences, types' own...) whose name
     ends with one of endings, a number after it allowed, or is cut near the 63-byte limit.
 
-    What a new index name from index_name_for() could collide with, read without listing every relation.
+    What a new index name from index_name_for() could collide with besides the indexes a snapshot holds
+    (~17 ms at 10,000 tables: every relation's name is matched; indexes, three in four there, are left out first).
     """
     return fetch_rows(
         RelationName,
@@ -309,10 +311,28 @@ def relation_names_ending(endings: Sequence[str], *, using: str = "default") -> 
         SELECT n.nspname AS schema, c.relname AS name
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
-        WHERE (c.relname ~ %(pattern)s OR octet_length(c.relname) >= 60)
+        WHERE c.relkind NOT IN ('i', 'I')
+          AND (c.relname ~ %(pattern)s OR octet_length(c.relname) >= 60)
           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
         """,
         {"pattern": "(^|_)(" + "|".join(re.escape(ending) for ending in endings) + ")[0-9]*$"},
+        using=using,
+    )
+
+
+def relation_names_starting(schema: str, prefix: str, *, using: str = "default") -> list[RelationName]:
+    """Return the relations of schema (of any kind) whose name starts with prefix: a range scan of pg_class's name
+    index, for what a new index name on one table could collide with."""
+    return fetch_rows(
+        RelationName,
+        """
+        SELECT n.nspname AS schema, c.relname AS name
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE c.relname LIKE %(pattern)s
+          AND n.nspname = %(schema)s
+        """,
+        {"schema": schema, "pattern": re.sub(r"([\\%_])", r"\\\1", prefix) + "%"},
         using=using,
     )
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from schemaadmin.pg import ddl
-from schemaadmin.pg.relations import tables
+from schemaadmin.pg.relations import relation_names_starting, tables
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
 from schemaadmin.services.index_health.snapshot import NodeUsage
 from tests.services.health_report import LOOSE, report
@@ -129,6 +129,11 @@ def test_a_fix_names_its_new_index_with_a_name_the_schema_does_not_hold_yet(plan
     second = snapshot.new_index_name(s, "orphan", "parent_id", suffix="idx", owner="two")
     assert (first, second) == ("orphan_parent_id_idx2", "orphan_parent_id_idx3")
     assert snapshot.new_index_name(s, "orphan", "parent_id", suffix="idx", owner="one") == first
+    # One index's page reads the names that start with its table's (LIKE's own characters are literal there).
+    names = {r.name for r in relation_names_starting(s, "orphan")}
+    assert {"orphan", "orphan_parent_id_idx", "orphan_parent_id_idx1", "orphan_pkey"} <= names
+    assert "parent" not in names
+    assert not relation_names_starting(s, "orph_n") and not relation_names_starting(s, "orph%")
     plant.sql(fix)
     _, found = report(plant)
     assert ("missing_fk_index", f"{s}.orphan.parent_id") not in found
