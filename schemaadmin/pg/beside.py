@@ -61,7 +61,10 @@ def _close_obsolete(**_: Any) -> None:
     """At the end of each request, as Django does with the request's own: close a side connection past
     CONN_MAX_AGE or broken, so an idle one does not hold its relation cache (~250 MB at 30,000 indexes) for long."""
     if _used.is_set():
-        _side.submit(_close_obsolete_here)
+        try:
+            _side.submit(_close_obsolete_here)
+        except RuntimeError:  # the interpreter is shutting down: its connections close with it
+            pass
 
 
 def _close_obsolete_here() -> None:

@@ -312,7 +312,8 @@ def other_relation_names_ending(endings: Sequence[str], *, using: str = "default
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         WHERE c.relkind NOT IN ('i', 'I')
-          AND (c.relname ~ %(pattern)s OR octet_length(c.relname) >= 60)
+          -- Bytes as index_name_for() counts them, in UTF-8 whatever the database's encoding.
+          AND (c.relname ~ %(pattern)s OR octet_length(convert_to(c.relname::text, 'UTF8')) >= 60)
           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
         """,
         {"pattern": "(^|_)(" + "|".join(re.escape(ending) for ending in endings) + ")[0-9]*$"},

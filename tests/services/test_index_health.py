@@ -11,7 +11,7 @@ from django.db import connection
 from schemaadmin.pg import ddl
 from schemaadmin.pg.relations import relation_names_starting, tables
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
-from schemaadmin.services.index_health.snapshot import NodeUsage
+from schemaadmin.services.index_health.snapshot import NodeUsage, _first_bytes
 from tests.services.health_report import LOOSE, report
 
 
@@ -137,6 +137,18 @@ def test_a_fix_names_its_new_index_with_a_name_the_schema_does_not_hold_yet(plan
     plant.sql(fix)
     _, found = report(plant)
     assert ("missing_fk_index", f"{s}.orphan.parent_id") not in found
+
+
+def test_one_tables_names_are_read_by_their_first_48_bytes(plant):
+    """A 63-byte name's new index names are cut inside it: a sibling's index can hold the numbered one."""
+    s = plant.schema
+    table = "表" * 21  # 21 characters, 63 bytes in UTF-8
+    plant.table(f'"{table}"', "id int PRIMARY KEY, x int")
+    plant.table(f'"{"表" * 20}X"', "id int PRIMARY KEY, x int")
+    plant.sql(f'CREATE INDEX "{"表" * 20}1" ON {s}."{"表" * 20}X" (x)')
+    prefix = _first_bytes(table, 48)
+    assert prefix == "表" * 16
+    assert f"{'表' * 20}1" in {r.name for r in relation_names_starting(s, prefix)}
 
 
 def test_new_index_names_are_cut_to_63_bytes_before_their_number():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -72,6 +73,29 @@ class NodeUsage:
     stats_age: timedelta
 
 
+class _NewIndexNames:
+    """The names a snapshot's new_index_name() gave (by what each is for, and by schema) and its indexes' names."""
+
+    __slots__ = ("by_owner", "given", "indexes")
+
+    def __init__(self) -> None:
+        self.by_owner: dict[tuple[object, ...], str] = {}
+        self.given: defaultdict[str, set[str]] = defaultdict(set)
+        self.indexes: defaultdict[str, set[str]] | None = None  # filled at the first name asked for
+
+
+class _AnyOf:
+    """A name is in it when it is in any of its sets (no union built per name asked for)."""
+
+    __slots__ = ("sets",)
+
+    def __init__(self, *sets: Container[str]) -> None:
+        self.sets = sets
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in names for names in self.sets)
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     database: str
@@ -97,14 +121,11 @@ class Snapshot:
     judged_indexes: list[IndexInfo] = field(init=False, hash=False, repr=False, compare=False)
     # schema -> names of its relations besides the snapshot's indexes that a new index name could collide with
     taken_names: dict[str, frozenset[str]] = field(hash=False, default_factory=dict)
-    # (schema, table, parts, suffix, what it is for) -> the name new_index_name gave it
-    _named: dict[tuple[object, ...], str] = field(init=False, hash=False, repr=False, compare=False)
-    _index_names: dict[str, set[str]] = field(init=False, hash=False, repr=False, compare=False)
+    _new_names: _NewIndexNames = field(init=False, hash=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "judged_indexes", [i for i in self.indexes if i.partition_of is None])
-        object.__setattr__(self, "_named", {})
-        object.__setattr__(self, "_index_names", {})
+        object.__setattr__(self, "_new_names", _NewIndexNames())
 
     def new_index_name(self, schema: str, table: str, *parts: str, suffix: str, owner: str) -> str:
         """Return the name of the new index a fix builds on schema.table for owner (the object the finding is
@@ -112,15 +133,18 @@ class Snapshot:
         fixes of this snapshot; the same name each time for the same owner."""
         if suffix not in NEW_INDEX_SUFFIXES:
             raise ValueError(f"{suffix!r} is not in NEW_INDEX_SUFFIXES, which taken_names are read for.")
+        names = self._new_names
         key = (schema, table, parts, suffix, owner)
-        if key not in self._named:
-            if not self._index_names:
+        if key not in names.by_owner:
+            if names.indexes is None:
+                names.indexes = defaultdict(set)
                 for index in self.indexes:
-                    self._index_names.setdefault(index.schema, set()).add(index.name)
-            given = {name for (in_schema, *_), name in self._named.items() if in_schema == schema}
-            taken = self.taken_names.get(schema, frozenset()) | self._index_names.get(schema, set()) | given
-            self._named[key] = ddl.index_name_for(table, *parts, suffix=suffix, taken=taken)
-        return self._named[key]
+                    names.indexes[index.schema].add(index.name)
+            given = names.given[schema]
+            taken = _AnyOf(self.taken_names.get(schema, frozenset()), names.indexes[schema], given)
+            name = names.by_owner[key] = ddl.index_name_for(table, *parts, suffix=suffix, taken=taken)
+            given.add(name)
+        return names.by_owner[key]
 
     def scans_by_node(self, index: IndexInfo) -> dict[str, int]:
         """Return the index's scan count on each node (0 where a node does not know the index)."""
@@ -285,9 +309,14 @@ def take_table_index_snapshot(
         bloat={f"{b.schema}.{b.name}": b for b in bloat},
         nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
         key_facts=_key_facts(row_statistics),
-        # A new index name on this table starts with (at least the first 48 characters of) the table's name.
-        taken_names=_by_schema(relation_names_starting(schema, table[:48], using=using)),
+        # A new index name on this table starts with the table's name, or its first 48 bytes when cut to 63.
+        taken_names=_by_schema(relation_names_starting(schema, _first_bytes(table, 48), using=using)),
     )
+
+
+def _first_bytes(text: str, size: int) -> str:
+    """Return the longest start of text of at most size bytes in UTF-8 (how index_name_for measures names)."""
+    return text.encode()[:size].decode(errors="ignore")
 
 
 def _by_schema(relations: list[RelationName]) -> dict[str, frozenset[str]]:
