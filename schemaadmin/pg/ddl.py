@@ -38,6 +38,7 @@ __all__ = [
     "drop_constraint",
     "drop_index",
     "drop_table",
+    "first_bytes",
     "index_definition_of",
     "index_name_for",
     "literal",
@@ -96,9 +97,12 @@ def index_name_for(table: str, *parts: str, suffix: str = "idx", taken: Containe
 
 
 def _cut_to_name(base: str, tail: str) -> str:
-    while len((base + tail).encode()) > NAME_BYTES:
-        base = base[:-1]
-    return base + tail
+    return first_bytes(base, NAME_BYTES - len(tail.encode())) + tail
+
+
+def first_bytes(text: str, size: int) -> str:
+    """Return the longest start of text of at most size bytes in UTF-8, as PostgreSQL cuts a name."""
+    return text.encode()[:size].decode(errors="ignore")
 
 
 class Name(sql.Composable):

@@ -21,7 +21,7 @@ class VectorColumn:
     type: str  # vector, halfvec or sparsevec
     dimensions: int | None  # None: declared without dimensions
     estimated_rows: int | None  # None: the table was never analyzed
-    has_data: bool  # the table's heap is not empty (a partitioned table's: one of its partitions' heaps)
+    has_data: bool  # the table's heap is not empty (always False for a partitioned table: its partitions hold the rows)
     null_fraction: float | None  # from pg_stats; None before the first ANALYZE
     is_partitioned: bool  # the table is partitioned: it stores nothing, its partitions do
     partition_of: str | None  # a partition's parent table (schema.table); None for a table that is no partition
@@ -84,21 +84,7 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
                v.typname AS type,
                CASE WHEN v.atttypmod > 0 THEN v.atttypmod END AS dimensions,
                CASE WHEN v.reltuples < 0 THEN NULL ELSE v.reltuples::bigint END AS estimated_rows,
-               -- A partitioned table's rows are in its partitions, found through pg_inherits: pg_partition_tree()
-               -- would lock every partition until the transaction ends.
-               CASE WHEN v.relkind = 'p'
-                    THEN EXISTS (
-                        WITH RECURSIVE tree AS (
-                            SELECT i.inhrelid AS relid FROM pg_inherits AS i WHERE i.inhparent = v.oid
-                            UNION ALL
-                            SELECT i.inhrelid FROM pg_inherits AS i JOIN tree ON i.inhparent = tree.relid
-                        )
-                        SELECT 1
-                        FROM tree
-                        JOIN pg_class AS leaf ON leaf.oid = tree.relid AND leaf.relkind = 'r'
-                        WHERE pg_relation_size(leaf.oid) > 0
-                    )
-                    ELSE pg_relation_size(v.oid) > 0 END AS has_data,
+               pg_relation_size(v.oid) > 0 AS has_data,
                st.null_frac::float8 AS null_fraction,
                v.relkind = 'p' AS is_partitioned,
                parent.name AS partition_of

@@ -11,7 +11,7 @@ from django.db import connection
 from schemaadmin.pg import ddl
 from schemaadmin.pg.relations import relation_names_starting, tables
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
-from schemaadmin.services.index_health.snapshot import NodeUsage, _first_bytes
+from schemaadmin.services.index_health.snapshot import NodeUsage
 from tests.services.health_report import LOOSE, report
 
 
@@ -146,7 +146,7 @@ def test_one_tables_names_are_read_by_their_first_48_bytes(plant):
     plant.table(f'"{table}"', "id int PRIMARY KEY, x int")
     plant.table(f'"{"表" * 20}X"', "id int PRIMARY KEY, x int")
     plant.sql(f'CREATE INDEX "{"表" * 20}1" ON {s}."{"表" * 20}X" (x)')
-    prefix = _first_bytes(table, 48)
+    prefix = ddl.first_bytes(table, 48)
     assert prefix == "表" * 16
     assert f"{'表' * 20}1" in {r.name for r in relation_names_starting(s, prefix)}
 

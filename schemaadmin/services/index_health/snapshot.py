@@ -164,7 +164,7 @@ def take_snapshot(
     (defaults: the settings): they cannot waste that much.
     """
     # The tables' sizes are read on the side connection while this one reads the indexes' (each ~0.4 s at 30,000).
-    read_tables = read_beside(lambda: tables(measure_indexes=False, using=validated_alias(using)), using=using)
+    read_tables = read_beside(lambda: tables(measure_indexes=False, using=using), using=using)
     # The side connection has the longer read already: the names are read here.
     snapshot, row_statistics = _index_part(using, nodes, bloat_min_bytes, names_beside=False)
     if table_bloat_min_bytes is None:
@@ -310,13 +310,8 @@ def take_table_index_snapshot(
         nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
         key_facts=_key_facts(row_statistics),
         # A new index name on this table starts with the table's name, or its first 48 bytes when cut to 63.
-        taken_names=_by_schema(relation_names_starting(schema, _first_bytes(table, 48), using=using)),
+        taken_names=_by_schema(relation_names_starting(schema, ddl.first_bytes(table, 48), using=using)),
     )
-
-
-def _first_bytes(text: str, size: int) -> str:
-    """Return the longest start of text of at most size bytes in UTF-8 (how index_name_for measures names)."""
-    return text.encode()[:size].decode(errors="ignore")
 
 
 def _by_schema(relations: list[RelationName]) -> dict[str, frozenset[str]]:
