@@ -64,13 +64,17 @@ def main() -> None:
         help="seed_demo --scale, repeatable: 5 = 1M messages, 50 = 10M (default: 50)",
     )
     parser.add_argument("--repeats", type=int, default=30, help="requests per task for our pages (default 30)")
-    parser.add_argument("--admin-repeats", type=int, default=5, help="requests per admin task (default 5)")
+    parser.add_argument(
+        "--admin-repeats", type=int, default=5, help="requests per admin task (default 5; 0 skips the baseline)"
+    )
     parser.add_argument("--only", default="", help="run only the tasks whose name contains this (quick iterations)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N requests of each page")
     parser.add_argument("--drop", action="store_true", help="drop each scale's database when done")
     args = parser.parse_args()
     if args.repeats < 30:
         parser.error("--repeats must be at least 30 for a p95 worth printing")
+    if args.admin_repeats < 0:
+        parser.error("--admin-repeats must be 0 (no baseline) or more")
     scales = sorted(set(args.scale or [50.0]))
     if any(scale <= 0 for scale in scales):
         parser.error("--scale must be above zero")
@@ -330,7 +334,7 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
     rss_after, peak_after = rss_mb(), peak_rss_mb()
 
     for row in rows:
-        for url in admin.get(row.name, []):
+        for url in admin.get(row.name, []) if args.admin_repeats else []:
             times, _, _, _ = timed(admin_client, url, args.admin_repeats, may_time_out=True)
             row.admin.append((url, times))
             print(f"  measured: admin {url:<45} p50 {pct(times, 50):8.1f} ms", flush=True)
