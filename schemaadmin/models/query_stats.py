@@ -2,8 +2,8 @@
 
 The snapshot task (services/workload/snapshots.py) reads the counters every few minutes and stores, per snapshot,
 what each statement did since the previous one. A window's figures are sums of deltas, read from running totals;
-hour and day roll-ups hold the series. The SQL that writes and reads these tables is in pg/query_history.py, which
-names them by their db_table.
+hour and day roll-ups hold the series. The SQL that writes these tables is in pg/query_history.py, the SQL that reads
+them in pg/query_windows.py; both name them by their db_table.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def test_the_detail_shows_the_text_series_and_explain_this_only_to_dbas(client_a
 
 @pytest.mark.parametrize("rows_per_probe", [0, 10**9], ids=["running totals", "summed deltas"])
 def test_regressions_list_a_statement_whose_mean_time_rose(client_as, workload, monkeypatch, rows_per_probe):
-    monkeypatch.setattr("schemaadmin.pg.query_history.ROWS_PER_PROBE", rows_per_probe)
+    monkeypatch.setattr("schemaadmin.pg.query_windows.ROWS_PER_PROBE", rows_per_probe)
     now = timezone.now()
     take_snapshot(now=now - timedelta(minutes=100))
     workload(5, sleep=0)

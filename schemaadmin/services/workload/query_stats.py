@@ -12,8 +12,8 @@ from django.db import DatabaseError, connections, router
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import QuerySnapshot, QueryText
-from schemaadmin.pg import query_history
-from schemaadmin.pg.query_history import StatementChange
+from schemaadmin.pg import query_windows
+from schemaadmin.pg.query_windows import StatementChange
 from schemaadmin.pg.stats import (
     ORDERS,
     StatementTotals,
@@ -137,7 +137,7 @@ def _span(start: datetime, end: datetime) -> str:
 
 def _buckets(alias: str, start: datetime, end: datetime, span: str, records: str) -> list[datetime]:
     if span == "snapshot":
-        return query_history.snapshot_times(alias, start, end, using=records)
+        return query_windows.snapshot_times(alias, start, end, using=records)
     unit = timedelta(hours=1) if span == "hour" else timedelta(days=1)
     moment = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     if span == "day":
@@ -169,7 +169,7 @@ def _series(
     run = -(-len(buckets) // points) if points else 1
     starts = buckets[::run]
     values = {key: ([0] * len(starts), [0.0] * len(starts)) for key in keys}
-    for line in query_history.series(alias, starts, end, keys, span=span, using=records):
+    for line in query_windows.series(alias, starts, end, keys, span=span, using=records):
         if (line.dbid, line.userid, line.queryid) not in values:
             continue  # the same queryid under a database or role not asked for
         calls, time = values[(line.dbid, line.userid, line.queryid)]
@@ -218,7 +218,7 @@ def query_stats(
     records = router.db_for_read(QuerySnapshot)
     if order not in ORDERS:
         raise ValueError(f"Unknown order {order!r}; one of {', '.join(ORDERS)}.")
-    covered = query_history.has_deltas(using, start, end, using=records)
+    covered = query_windows.has_deltas(using, start, end, using=records)
     if not covered and not state.ok:
         return QueryStats(availability=state, start=None, end=end)
     databases, roles = _names(using)
@@ -230,7 +230,7 @@ def query_stats(
         rows = tuple(_row(totals, databases, roles, notes=notes) for totals in live)
         return QueryStats(availability=state, start=None, end=end, since_reset=info.stats_reset, statements=rows)
     totals = (
-        query_history.window_totals(
+        query_windows.window_totals(
             using, start, end, order=order, limit=limit, dbid=dbid, userid=userid, using=records
         )
         if found
@@ -318,7 +318,7 @@ def statement_history(
     databases, roles = _names(using)
     dbid, userid, found = _owner_ids(database, role, (databases, roles))
     totals = (
-        query_history.window_totals(
+        query_windows.window_totals(
             using, start, end, limit=1000, dbid=dbid, userid=userid, queryid=queryid, using=records
         )
         if found
@@ -380,7 +380,7 @@ def regressions(
     if not found:
         return []
     min_calls = max(1, int(app_settings()["QUERY_STATS_REGRESSION_MIN_CALLS"]))
-    changes = query_history.regressions(
+    changes = query_windows.regressions(
         using, before, after, min_calls=min_calls, limit=limit, dbid=dbid, userid=userid, using=records
     )
     notes = _notes(changes, databases, using)

@@ -142,10 +142,10 @@ def test_a_real_worker_runs_the_snapshot_task(worker):
 
 @pytest.mark.parametrize("rows_per_probe", [0, 10**9], ids=["running totals", "summed deltas"])
 def test_a_window_sums_exactly_the_snapshots_taken_in_it_even_after_pruning(orders, monkeypatch, rows_per_probe):
-    from schemaadmin.pg import query_history
-    from schemaadmin.pg.query_history import window_totals
+    from schemaadmin.pg import query_windows
+    from schemaadmin.pg.query_windows import window_totals
 
-    monkeypatch.setattr(query_history, "ROWS_PER_PROBE", rows_per_probe)
+    monkeypatch.setattr(query_windows, "ROWS_PER_PROBE", rows_per_probe)
 
     now = timezone.now()
     take_snapshot(now=now - timedelta(minutes=50))
@@ -175,9 +175,9 @@ def test_a_window_sums_exactly_the_snapshots_taken_in_it_even_after_pruning(orde
 
 
 def test_a_summed_window_never_counts_another_alias_snapshots(orders, monkeypatch):
-    from schemaadmin.pg import query_history
+    from schemaadmin.pg import query_windows
 
-    monkeypatch.setattr(query_history, "ROWS_PER_PROBE", 10**9)  # the summed path whenever it may
+    monkeypatch.setattr(query_windows, "ROWS_PER_PROBE", 10**9)  # the summed path whenever it may
     now = timezone.now()
     take_snapshot(now=now - timedelta(minutes=30))
     orders(2)
@@ -192,5 +192,5 @@ def test_a_summed_window_never_counts_another_alias_snapshots(orders, monkeypatc
     )
     orders(3)
     take_snapshot(now=now - timedelta(minutes=10))
-    rows = query_history.window_totals("default", now - timedelta(hours=1), now, limit=1000)
+    rows = query_windows.window_totals("default", now - timedelta(hours=1), now, limit=1000)
     assert sum(row.calls for row in rows if row.queryid == delta.queryid) == 2 + 3

@@ -1,0 +1,415 @@
+"""Query statistics over time in SchemaAdmin's own tables, the reading side: windows, series and regressions.
+
+A window [start, end) is its statements' running totals before end less those before start (pg/query_history.py
+stores them with every delta and on each statement's key): the key's own at a bound that is now, else one probe of
+the running-totals index each. Fourteen days cost what one hour does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from schemaadmin.pg.connection import fetch_one, fetch_row, fetch_rows
+from schemaadmin.pg.query_history import COUNTERS, DELTAS, KEYS, ROLLUPS, SNAPSHOTS, TEXTS
+from schemaadmin.pg.stats import ORDERS, StatementTotals
+
+__all__ = [
+    "SeriesLine",
+    "StatementChange",
+    "has_deltas",
+    "regressions",
+    "series",
+    "snapshot_times",
+    "window_totals",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesLine:
+    """One statement's calls and time per bin; bins are 1-based positions among the bin starts asked for."""
+
+    dbid: int
+    userid: int
+    queryid: int
+    bins: tuple[int, ...]
+    calls: tuple[int, ...]
+    total_ms: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatementChange:
+    """One statement's mean time in an earlier and a later window."""
+
+    dbid: int
+    userid: int
+    queryid: int
+    query: str
+    before_calls: int
+    before_mean_ms: float
+    after_calls: int
+    after_mean_ms: float
+    after_total_ms: float
+
+
+# The first and the last snapshot of a window, through (database_alias, taken_at): snapshot ids grow with taken_at.
+_FIRST_SNAPSHOT = f"""
+    SELECT id FROM {SNAPSHOTS} WHERE database_alias = %(alias)s AND taken_at >= {{start}} ORDER BY taken_at LIMIT 1
+"""  # noqa: S608 -- a table name constant
+_LAST_SNAPSHOT = f"""
+    SELECT id FROM {SNAPSHOTS} WHERE database_alias = %(alias)s AND taken_at < {{end}} ORDER BY taken_at DESC LIMIT 1
+"""  # noqa: S608 -- a table name constant
+
+# A running-total probe costs about as much as summing this many stored deltas: below it, a window sums its deltas.
+ROWS_PER_PROBE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowSize:
+    deltas: int  # stored in the window's snapshots
+    candidates: int  # statements with deltas on both sides of or inside the window
+    snapshots: int  # taken in the window
+    first_id: int | None  # the window's first and last snapshot
+    last_id: int | None
+
+
+def _summed_window(prefix: str, params: dict[str, Any], using: str) -> bool:
+    """Return whether summing the window's deltas costs less than probing its candidates' running totals; if so,
+    add its first and last snapshot ids to params under prefix (the planner then sees the range it reads)."""
+    size = _window_size(params["alias"], params[f"{prefix}start"], params[f"{prefix}end"], using)
+    params[f"{prefix}first"], params[f"{prefix}last"] = size.first_id, size.last_id
+    # The range is the window's own snapshots when no other alias's ids fall between them (the summed SQL then
+    # needs no second filter, which would make the planner expect one row and nest loops over thousands).
+    own = size.first_id is None or size.last_id is None or size.last_id - size.first_id + 1 == size.snapshots
+    return own and size.deltas <= ROWS_PER_PROBE * size.candidates
+
+
+def _window_size(alias: str, start: datetime, end: datetime, using: str) -> _WindowSize:
+    size = fetch_row(
+        _WindowSize,
+        f"""
+        SELECT (SELECT coalesce(sum(statements_kept), 0)::bigint FROM {SNAPSHOTS}
+                WHERE database_alias = %(alias)s AND taken_at >= %(start)s AND taken_at < %(end)s) AS deltas,
+               (SELECT count(*) FROM {SNAPSHOTS}
+                WHERE database_alias = %(alias)s AND taken_at >= %(start)s AND taken_at < %(end)s) AS snapshots,
+               (SELECT count(*) FROM {KEYS}
+                WHERE database_alias = %(alias)s AND last_taken_at >= %(start)s AND first_taken_at < %(end)s)
+                   AS candidates,
+               ({_FIRST_SNAPSHOT.format(start="%(start)s")}) AS first_id,
+               ({_LAST_SNAPSHOT.format(end="%(end)s")}) AS last_id
+        """,  # noqa: S608 -- table names are this module's constants
+        {"alias": alias, "start": start, "end": end},
+        using=using,
+    )
+    assert size is not None
+    return size
+
+
+def _summed_sql(prefix: str) -> str:
+    """Return a SELECT of each statement's sums of its deltas in [%(<prefix>start)s, %(<prefix>end)s).
+
+    The ids of its first and last snapshot (%(<prefix>first)s, %(<prefix>last)s, every id between them the alias's:
+    _summed_window checks) are the primary key's range: the planner sees how many deltas it reads. Through a
+    subquery of snapshots it took six hours for all of them and scanned every delta; with both, one row.
+    """
+    summed = ", ".join(f"sum(d.{name}) AS {name}" for name in COUNTERS)
+    return f"""
+        SELECT d.dbid, d.userid, d.queryid, {summed}
+        FROM {DELTAS} AS d
+        WHERE d.snapshot_id BETWEEN %({prefix}first)s AND %({prefix}last)s
+          AND (%(dbid)s::bigint IS NULL OR d.dbid = %(dbid)s::bigint)
+          AND (%(userid)s::bigint IS NULL OR d.userid = %(userid)s::bigint)
+          AND (%(queryid)s::bigint IS NULL OR d.queryid = %(queryid)s::bigint)
+        GROUP BY d.dbid, d.userid, d.queryid
+    """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
+
+
+def _running_sql(bounds: Sequence[str]) -> str:
+    """Return a SELECT of each statement with deltas between the first and last bound (parameter names) and its
+    running totals before each bound i, as columns c<i>_<counter>.
+
+    Before a bound, they are the running totals of its first delta at or after it less that delta, one probe of
+    the running-totals index; or its key's own when its latest delta is older than the bound (every bound that is
+    now): no probe. Pruning never changes them, so neither does it change a window's sums.
+    """
+    columns, probes = [], []
+    for i, bound in enumerate(bounds):
+        columns += [
+            f"CASE WHEN k.last_taken_at < %({bound})s THEN k.cum_{name} ELSE p{i}.cum_{name} - p{i}.{name} END"
+            f" AS c{i}_{name}"
+            for name in COUNTERS
+        ]
+        probes.append(f"""
+        LEFT JOIN LATERAL (
+            SELECT {", ".join(f"d.{name}, d.cum_{name}" for name in COUNTERS)}
+            FROM {DELTAS} AS d
+            WHERE d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
+              AND k.last_taken_at >= %({bound})s
+              AND d.snapshot_id >= ({_FIRST_SNAPSHOT.format(start=f"%({bound})s")})
+            ORDER BY d.snapshot_id
+            LIMIT 1
+        ) AS p{i} ON true""")  # noqa: S608 -- table and column names are this module's constants
+    return f"""
+        SELECT k.dbid, k.userid, k.queryid, {", ".join(columns)}
+        FROM {KEYS} AS k
+        {"".join(probes)}
+        WHERE k.database_alias = %(alias)s
+          AND k.last_taken_at >= %({bounds[0]})s AND k.first_taken_at < %({bounds[-1]})s
+          AND (%(dbid)s::bigint IS NULL OR k.dbid = %(dbid)s::bigint)
+          AND (%(userid)s::bigint IS NULL OR k.userid = %(userid)s::bigint)
+          AND (%(queryid)s::bigint IS NULL OR k.queryid = %(queryid)s::bigint)
+    """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
+
+
+def _between(running: str, first: int, last: int) -> str:
+    """Return a SELECT of each statement's sums between bound first and bound last of a _running_sql relation."""
+    sums = ", ".join(f"c{last}_{name} - c{first}_{name} AS {name}" for name in COUNTERS)
+    return f"SELECT dbid, userid, queryid, {sums} FROM {running}"  # noqa: S608 -- names are this module's
+
+
+def window_totals(
+    alias: str,
+    start: datetime,
+    end: datetime,
+    *,
+    order: str = "total",
+    limit: int = 50,
+    dbid: int | None = None,
+    userid: int | None = None,
+    queryid: int | None = None,
+    using: str = "default",
+) -> list[StatementTotals]:
+    """Return the statements that cost most in [start, end) by the order's column, with their texts and shares.
+
+    The share is of the time of every statement of the window matching the database and role filters (with queryid,
+    of every statement's: the window's total is in its snapshots, the filtered one only in every statement's sums).
+    """
+    column = ORDERS[order]
+    params: dict[str, Any] = {
+        **{"alias": alias, "dbid": dbid, "userid": userid, "queryid": queryid, "limit": limit},
+        **{"wstart": start, "wend": end},
+    }
+    # One statement's few probes always cost less than summing a window's deltas.
+    if queryid is None and _summed_window("w", params, using):
+        sums = _summed_sql("w")
+    else:
+        sums = _between(f"({_running_sql(['wstart', 'wend'])}) AS running", 0, 1)
+    filtered = queryid is None and (dbid is not None or userid is not None)
+    everything = (
+        "sum(summed.total_ms) OVER ()"
+        if filtered
+        else f"""(SELECT sum(s.total_ms) FROM {SNAPSHOTS} AS s
+                  WHERE s.database_alias = %(alias)s AND s.taken_at >= %(wstart)s AND s.taken_at < %(wend)s)"""  # noqa: S608 -- a table name constant
+    )
+    return fetch_rows(
+        StatementTotals,
+        f"""
+        WITH summed AS ({sums}),
+        ranked AS (
+            SELECT summed.*,
+                   summed.total_ms / NULLIF(summed.calls, 0) AS mean_ms,
+                   coalesce(summed.total_ms / NULLIF({everything}, 0), 0) AS share
+            FROM summed
+            WHERE summed.calls > 0
+        ),
+        top AS (
+            SELECT *
+            FROM ranked
+            ORDER BY {column} DESC NULLS LAST, queryid
+            LIMIT %(limit)s
+        )
+        SELECT top.dbid AS dbid,
+               top.userid AS userid,
+               top.queryid AS queryid,
+               coalesce(t.query, '') AS query,
+               top.calls::bigint AS calls,
+               top.total_ms AS total_ms,
+               coalesce(top.mean_ms, 0) AS mean_ms,
+               top.rows::bigint AS rows,
+               top.shared_blks_hit::bigint AS shared_blks_hit,
+               top.shared_blks_read::bigint AS shared_blks_read,
+               top.temp_blks_written::bigint AS temp_blks_written,
+               top.share AS share
+        FROM top
+        LEFT JOIN {TEXTS} AS t ON t.queryid = top.queryid
+        ORDER BY top.{column} DESC NULLS LAST, top.queryid
+        """,  # noqa: S608 -- the order column comes from ORDERS, never from input
+        params,
+        using=using,
+    )
+
+
+def has_deltas(alias: str, start: datetime, end: datetime, *, using: str = "default") -> bool:
+    """Return whether a snapshot taken in [start, end) follows another one (so that the window has figures)."""
+    row = fetch_one(
+        f"""
+        SELECT EXISTS (
+            SELECT 1
+            FROM {SNAPSHOTS}
+            WHERE database_alias = %(alias)s
+              AND taken_at >= %(start)s AND taken_at < %(end)s
+              AND previous_taken_at IS NOT NULL
+        )
+        """,  # noqa: S608 -- table names are this module's constants
+        {"alias": alias, "start": start, "end": end},
+        using=using,
+    )
+    return bool(row and row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class _Moment:
+    taken_at: datetime
+
+
+def snapshot_times(alias: str, start: datetime, end: datetime, *, using: str = "default") -> list[datetime]:
+    """Return when each snapshot in [start, end) was taken, oldest first."""
+    rows = fetch_rows(
+        _Moment,
+        f"""
+        SELECT taken_at AS taken_at
+        FROM {SNAPSHOTS}
+        WHERE database_alias = %(alias)s
+          AND taken_at >= %(start)s AND taken_at < %(end)s
+        ORDER BY taken_at
+        """,  # noqa: S608 -- table names are this module's constants
+        {"alias": alias, "start": start, "end": end},
+        using=using,
+    )
+    return [row.taken_at for row in rows]
+
+
+_SPAN_SECONDS = {"hour": 3600.0, "day": 86400.0}
+
+
+def series(
+    alias: str,
+    starts: Sequence[datetime],
+    end: datetime,
+    keys: Sequence[tuple[int, int, int]],
+    *,
+    span: str,
+    using: str = "default",
+) -> list[SeriesLine]:
+    """Return each statement's (dbid, userid, queryid) calls and time per bin, summed in SQL.
+
+    A bin runs from one of starts (ascending: snapshot times, or hour or day buckets as span says) to the next, the
+    last one to end; one row per statement, so a page reads as many rows as it shows statements.
+    """
+    params = {
+        "alias": alias,
+        "starts": list(starts),
+        "first": starts[0],
+        "end": end,
+        "dbids": [key[0] for key in keys],
+        "userids": [key[1] for key in keys],
+        "queryids": [key[2] for key in keys],
+        "span": span,
+    }
+    if span == "snapshot":
+        # Through the running-totals index, one range of snapshots per statement.
+        points = f"""
+            SELECT d.dbid, d.userid, d.queryid, width_bucket(s.taken_at, %(starts)s::timestamptz[]) AS bin,
+                   d.calls, d.total_ms
+            FROM unnest(%(dbids)s::bigint[], %(userids)s::bigint[], %(queryids)s::bigint[]) AS k(dbid, userid, queryid)
+            JOIN {DELTAS} AS d
+              ON d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
+             AND d.snapshot_id >= ({_FIRST_SNAPSHOT.format(start="%(first)s")})
+             AND d.snapshot_id <= ({_LAST_SNAPSHOT.format(end="%(end)s")})
+            JOIN {SNAPSHOTS} AS s ON s.id = d.snapshot_id AND s.database_alias = %(alias)s
+            WHERE s.taken_at >= %(first)s
+        """  # noqa: S608 -- table names are this module's constants
+    else:
+        # Buckets are whole hours or days and bins equal runs of them: a bin is a division, not a search. The same
+        # queryid under another database or role comes along too (rarely): the caller keeps the keys it asked for.
+        params["width"] = (starts[1] - starts[0]).total_seconds() if len(starts) > 1 else _SPAN_SECONDS[span]
+        points = f"""
+            SELECT r.dbid, r.userid, r.queryid,
+                   floor(extract(epoch FROM r.bucket - %(first)s) / %(width)s)::int + 1 AS bin, r.calls, r.total_ms
+            FROM {ROLLUPS} AS r
+            WHERE r.queryid = ANY(%(queryids)s)
+              AND r.span = %(span)s
+              AND r.bucket >= %(first)s AND r.bucket < %(end)s
+              AND r.database_alias = %(alias)s
+        """  # noqa: S608 -- table names are this module's constants
+    sql = f"""
+        WITH binned AS (
+            SELECT dbid, userid, queryid, bin, sum(calls)::bigint AS calls, sum(total_ms) AS total_ms
+            FROM ({points}) AS points
+            GROUP BY dbid, userid, queryid, bin
+        )
+        SELECT dbid AS dbid,
+               userid AS userid,
+               queryid AS queryid,
+               array_agg(bin ORDER BY bin) AS bins,
+               array_agg(calls ORDER BY bin) AS calls,
+               array_agg(total_ms ORDER BY bin) AS total_ms
+        FROM binned
+        GROUP BY dbid, userid, queryid
+    """  # noqa: S608 -- built from this function's constant fragments
+    return fetch_rows(SeriesLine, sql, params, using=using)
+
+
+def regressions(
+    alias: str,
+    before: tuple[datetime, datetime],
+    after: tuple[datetime, datetime],
+    *,
+    min_calls: int,
+    limit: int = 50,
+    dbid: int | None = None,
+    userid: int | None = None,
+    using: str = "default",
+) -> list[StatementChange]:
+    """Return the statements whose mean time rose most from the earlier window to the later one."""
+    params: dict[str, Any] = {
+        "alias": alias,
+        "dbid": dbid,
+        "userid": userid,
+        "queryid": None,
+        "limit": limit,
+        "min_calls": min_calls,
+    }
+    params["bstart"], params["bend"], params["astart"], params["aend"] = *before, *after
+    summed = _summed_window("b", params, using) & _summed_window("a", params, using)  # both ids, whichever
+    if before[1] == after[0] and not summed:
+        # Adjacent windows share their middle bound: two probes per statement (none at a bound that is now).
+        running = f"running AS MATERIALIZED ({_running_sql(['bstart', 'astart', 'aend'])}),"
+        earlier, later = _between("running", 0, 1), _between("running", 1, 2)
+    else:
+        running, earlier, later = "", _summed_sql("b"), _summed_sql("a")
+    return fetch_rows(
+        StatementChange,
+        f"""
+        WITH {running}
+        earlier AS ({earlier}),
+        later AS ({later}),
+        changed AS (
+            SELECT l.dbid, l.userid, l.queryid,
+                   e.calls AS before_calls, e.total_ms / e.calls AS before_mean_ms,
+                   l.calls AS after_calls, l.total_ms / l.calls AS after_mean_ms, l.total_ms AS after_total_ms
+            FROM later AS l
+            JOIN earlier AS e USING (dbid, userid, queryid)
+            WHERE l.calls >= %(min_calls)s AND e.calls >= %(min_calls)s
+              AND l.total_ms / l.calls > e.total_ms / e.calls
+            ORDER BY l.total_ms / l.calls - e.total_ms / e.calls DESC, l.queryid
+            LIMIT %(limit)s
+        )
+        SELECT c.dbid AS dbid,
+               c.userid AS userid,
+               c.queryid AS queryid,
+               coalesce(t.query, '') AS query,
+               c.before_calls::bigint AS before_calls,
+               c.before_mean_ms AS before_mean_ms,
+               c.after_calls::bigint AS after_calls,
+               c.after_mean_ms AS after_mean_ms,
+               c.after_total_ms AS after_total_ms
+        FROM changed AS c
+        LEFT JOIN {TEXTS} AS t ON t.queryid = c.queryid
+        ORDER BY c.after_mean_ms - c.before_mean_ms DESC, c.queryid
+        """,  # noqa: S608 -- table names are constants; every value is a parameter
+        params,
+        using=using,
+    )
