@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -15,10 +14,10 @@ from django.db import DatabaseError, transaction
 from psycopg import sql
 
 from schemaadmin.pg.connection import connection_params, fetch_one, fetch_row
+from schemaadmin.pg.explain_failures import ExplainFailure, planning_failure, timeout_failure, withheld
 
 __all__ = [
     "EXPLAIN_OPTIONS",
-    "ExplainFailure",
     "ExplainOutput",
     "RoleState",
     "explain_role_state",
@@ -56,20 +55,6 @@ class ExplainOutput:
     temp_file_limit: str | None = None  # set for this run; None: the login role's own (only a superuser may set it)
     # The same statement explained again in the same transaction after then_settings (e.g. enable_seqscan off).
     then_plan: Any = None
-
-
-@dataclass(slots=True)
-class ExplainFailure(Exception):
-    """The server refused or cancelled the statement; message is safe to show."""
-
-    kind: str  # "error" or "timeout"
-    message: str
-    sqlstate: str = ""
-    position: int | None = None  # 1-based character position in the statement the user wrote
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,84 +99,6 @@ def ran_as(*, role: str | None, login: Mapping[str, Any] | None) -> str:
     if role:
         return f"SET ROLE {role} fallback"
     return "the application's own role"
-
-
-def _condition_name(sqlstate: str) -> str:
-    """Return PostgreSQL's name of a condition (undefined_table for 42P01), or the code when psycopg lacks it."""
-    try:
-        cls = psycopg.errors.lookup(sqlstate)
-    except KeyError:
-        return "unknown_condition"
-    codes: dict[str, type] = getattr(psycopg.errors, "_sqlcodes", {})
-    for name, known in codes.items():
-        if known is cls and name != sqlstate:
-            return name.lower()
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
-
-
-# Conditions whose server message, when planning fails, names only what the user wrote (identifiers, types,
-# syntax) and no row values. An error while executing can carry data in any class: `quote_ident(<a row's email>)
-# ::regclass` fails with `relation "<the email>" does not exist`, an undefined_table like any other.
-_PLANNING_SAFE_CLASSES = ("42", "25", "0A", "54", "53", "57", "55", "3D", "3F")
-
-# Words of the type names PostgreSQL prints in "operator does not exist: integer = text" and the like.
-_TYPE_WORDS = frozenset(
-    """
-    integer bigint smallint text numeric boolean real double precision character varying char varchar bpchar
-    timestamp timestamptz with without time zone date interval uuid json jsonb bytea unknown vector halfvec
-    sparsevec oid name record bit inet cidr macaddr money point tsvector tsquery xml regclass regtype anyelement
-    anyarray anynonarray anycompatible void cstring int2 int4 int8 float4 float8 array
-    """.split()
-)
-
-
-def _names_only_what_was_written(message: str, statement: str) -> bool:
-    """Return whether every name the message quotes or lists also appears in the statement the user wrote."""
-    written = statement.lower()
-    for quoted in re.findall(r'"([^"]*)"', message):
-        if quoted.lower() not in written:
-            return False
-    unquoted = re.sub(r'"[^"]*"', "", message)
-    function = re.match(r"(?:function|procedure|aggregate) ([^\s(]+)\(", unquoted)
-    if function and function.group(1).lower() not in written:
-        return False
-    if ": " in unquoted:
-        tail = unquoted.split(": ", 1)[1]
-        for word in re.findall(r"\w+", tail.lower()):
-            if word not in _TYPE_WORDS and word not in written:
-                return False
-    return True
-
-
-def _withheld(state: str, *, when: str) -> str:
-    return (
-        f"The query failed while {when}: {_condition_name(state)} (SQLSTATE {state}). The server's message is "
-        "withheld because it can contain values read from the data."
-    )
-
-
-def _timeout(state: str, *, timeout_ms: int, lock_timeout_ms: int) -> ExplainFailure | None:
-    if state == "57014":
-        return ExplainFailure(
-            "timeout", f"The statement was cancelled after {timeout_ms} ms (statement_timeout).", state
-        )
-    if state == "55P03":
-        message = f"The statement was cancelled after waiting {lock_timeout_ms} ms for a lock (lock_timeout)."
-        return ExplainFailure("timeout", message, state)
-    return None
-
-
-def _planning_failure(exc: psycopg.Error, *, statement: str, statement_offset: int) -> ExplainFailure:
-    """Return the failure of a statement that failed before running: its message when it can only name input."""
-    diag = exc.diag
-    state = diag.sqlstate or ""
-    position = None
-    if diag.statement_position:
-        position = max(1, int(diag.statement_position) - statement_offset)
-    message = (diag.message_primary or "").strip()
-    if state[:2] in _PLANNING_SAFE_CLASSES and message and _names_only_what_was_written(message, statement):
-        return ExplainFailure("error", message, state, position)
-    return ExplainFailure("error", _withheld(state, when="being planned"), state, position)
 
 
 class _StatementFailed(Exception):
@@ -371,13 +278,13 @@ class _Run:
     def _classified(self, conn: psycopg.Connection, exc: psycopg.Error, *, statement_offset: int) -> ExplainFailure:
         """Return a failure whose message shows nothing the statement could have read from the data."""
         state = exc.diag.sqlstate or ""
-        timeout = _timeout(state, timeout_ms=self.timeout_ms, lock_timeout_ms=self.lock_timeout_ms)
+        timeout = timeout_failure(state, timeout_ms=self.timeout_ms, lock_timeout_ms=self.lock_timeout_ms)
         if timeout is not None:
             return timeout
         if not self.options.get("ANALYZE"):
-            return _planning_failure(exc, statement=self.statement, statement_offset=statement_offset)
+            return planning_failure(exc, statement=self.statement, statement_offset=statement_offset)
         if conn.closed or conn.broken:
-            return ExplainFailure("error", _withheld(state, when="running"), state)
+            return ExplainFailure("error", withheld(state, when="running"), state)
         # The same statement planned but not run, in a fresh rolled-back transaction: if that succeeds, the
         # failure happened while running and its message may hold data; if it fails the same way, it never ran.
         left_ms = self.deadline_ms - int((time.monotonic() - self.started) * 1000) - 1000
@@ -386,10 +293,10 @@ class _Run:
             self._attempt(conn, plain, max(100, min(self.timeout_ms, left_ms)))
         except _StatementFailed as failed:
             if failed.error.diag.sqlstate == state:
-                return _planning_failure(failed.error, statement=self.statement, statement_offset=len(plain))
+                return planning_failure(failed.error, statement=self.statement, statement_offset=len(plain))
         except psycopg.Error:
             pass
-        return ExplainFailure("error", _withheld(state, when="running"), state)
+        return ExplainFailure("error", withheld(state, when="running"), state)
 
 
 def run_explain(

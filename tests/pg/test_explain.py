@@ -15,7 +15,6 @@ from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.explain import (
     RUN_SLOT_NAMESPACE,
-    ExplainFailure,
     explain_role_state,
     login_params,
     release_run_slot,
@@ -23,6 +22,7 @@ from schemaadmin.pg.explain import (
     run_slot_key,
     take_run_slot,
 )
+from schemaadmin.pg.explain_failures import ExplainFailure, names_only_what_was_written
 
 ROLE = "schemaadmin_explain"
 
@@ -427,9 +427,8 @@ def test_a_planning_error_naming_something_not_written_is_withheld(login):
     ],
 )
 def test_planning_messages_are_shown_only_when_they_name_what_was_written(message, statement, shown):
-    from schemaadmin.pg.explain import _names_only_what_was_written
 
-    assert _names_only_what_was_written(message, statement) is shown
+    assert names_only_what_was_written(message, statement) is shown
 
 
 # Time: a statement that ignores cancellation is stopped by the watchdog, and the caller does not wait for it.

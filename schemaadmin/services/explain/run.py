@@ -36,13 +36,13 @@ from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.explain import (
     EXPLAIN_OPTIONS,
-    ExplainFailure,
     explain_role_state,
     ran_as,
     release_run_slot,
     run_explain,
     take_run_slot,
 )
+from schemaadmin.pg.explain_failures import ExplainFailure
 from schemaadmin.services.explain.allowlist import function_refusal
 from schemaadmin.services.explain.summary import PlanSummary, plan_summary
 

@@ -1,0 +1,116 @@
+"""What an EXPLAIN run that failed may tell its user: the failure, and which server messages are safe to show.
+
+A statement that fails while planning can only be named by what the user wrote, in most classes of condition; one
+that fails while running can quote values read from the data in any class, so its message is withheld.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+__all__ = [
+    "ExplainFailure",
+    "condition_name",
+    "names_only_what_was_written",
+    "planning_failure",
+    "timeout_failure",
+    "withheld",
+]
+
+
+@dataclass(slots=True)
+class ExplainFailure(Exception):
+    """The server refused or cancelled the statement; message is safe to show."""
+
+    kind: str  # "error" or "timeout"
+    message: str
+    sqlstate: str = ""
+    position: int | None = None  # 1-based character position in the statement the user wrote
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def condition_name(sqlstate: str) -> str:
+    """Return PostgreSQL's name of a condition (undefined_table for 42P01), or the code when psycopg lacks it."""
+    try:
+        cls = psycopg.errors.lookup(sqlstate)
+    except KeyError:
+        return "unknown_condition"
+    codes: dict[str, type] = getattr(psycopg.errors, "_sqlcodes", {})
+    for name, known in codes.items():
+        if known is cls and name != sqlstate:
+            return name.lower()
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
+# Conditions whose server message, when planning fails, names only what the user wrote (identifiers, types,
+# syntax) and no row values. An error while executing can carry data in any class: `quote_ident(<a row's email>)
+# ::regclass` fails with `relation "<the email>" does not exist`, an undefined_table like any other.
+_PLANNING_SAFE_CLASSES = ("42", "25", "0A", "54", "53", "57", "55", "3D", "3F")
+
+# Words of the type names PostgreSQL prints in "operator does not exist: integer = text" and the like.
+_TYPE_WORDS = frozenset(
+    """
+    integer bigint smallint text numeric boolean real double precision character varying char varchar bpchar
+    timestamp timestamptz with without time zone date interval uuid json jsonb bytea unknown vector halfvec
+    sparsevec oid name record bit inet cidr macaddr money point tsvector tsquery xml regclass regtype anyelement
+    anyarray anynonarray anycompatible void cstring int2 int4 int8 float4 float8 array
+    """.split()
+)
+
+
+def names_only_what_was_written(message: str, statement: str) -> bool:
+    """Return whether every name the message quotes or lists also appears in the statement the user wrote."""
+    written = statement.lower()
+    for quoted in re.findall(r'"([^"]*)"', message):
+        if quoted.lower() not in written:
+            return False
+    unquoted = re.sub(r'"[^"]*"', "", message)
+    function = re.match(r"(?:function|procedure|aggregate) ([^\s(]+)\(", unquoted)
+    if function and function.group(1).lower() not in written:
+        return False
+    if ": " in unquoted:
+        tail = unquoted.split(": ", 1)[1]
+        for word in re.findall(r"\w+", tail.lower()):
+            if word not in _TYPE_WORDS and word not in written:
+                return False
+    return True
+
+
+def withheld(state: str, *, when: str) -> str:
+    """Return the message shown instead of the server's when it may carry values read from the data."""
+    return (
+        f"The query failed while {when}: {condition_name(state)} (SQLSTATE {state}). The server's message is "
+        "withheld because it can contain values read from the data."
+    )
+
+
+def timeout_failure(state: str, *, timeout_ms: int, lock_timeout_ms: int) -> ExplainFailure | None:
+    """Return the failure of a statement the server cancelled for statement_timeout or lock_timeout, else None."""
+    if state == "57014":
+        return ExplainFailure(
+            "timeout", f"The statement was cancelled after {timeout_ms} ms (statement_timeout).", state
+        )
+    if state == "55P03":
+        message = f"The statement was cancelled after waiting {lock_timeout_ms} ms for a lock (lock_timeout)."
+        return ExplainFailure("timeout", message, state)
+    return None
+
+
+def planning_failure(exc: psycopg.Error, *, statement: str, statement_offset: int) -> ExplainFailure:
+    """Return the failure of a statement that failed before running: its message when it can only name input."""
+    diag = exc.diag
+    state = diag.sqlstate or ""
+    position = None
+    if diag.statement_position:
+        position = max(1, int(diag.statement_position) - statement_offset)
+    message = (diag.message_primary or "").strip()
+    if state[:2] in _PLANNING_SAFE_CLASSES and message and names_only_what_was_written(message, statement):
+        return ExplainFailure("error", message, state, position)
+    return ExplainFailure("error", withheld(state, when="being planned"), state, position)
