@@ -229,14 +229,14 @@ def _run(total_tables: int, repeat: int) -> int:
             loads[scale] = f"{before:.1f} → {os.getloadavg()[0]:.1f}"
 
     print("\ncatalog questions at full scale (median ms, one query each; index_cache.indexes: rows kept):")
-    from schemaadmin.pg import index_cache, relations, row_statistics, vectors
+    from schemaadmin.pg import constraints, index_cache, relations, row_statistics, vectors
     from schemaadmin.pg import indexes as pg_indexes
 
     for question in (
         pg_indexes.indexes,
         index_cache.indexes,
         row_statistics.relation_statistics,
-        pg_indexes.foreign_keys,
+        constraints.foreign_keys,
         relations.tables,
         relations.database_statistics,
         vectors.vector_columns,

@@ -1,4 +1,4 @@
-"""Constraints: the ones added NOT VALID and never validated."""
+"""Constraints: foreign keys with their columns and types, and the constraints added NOT VALID and never validated."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import SYSTEM_SCHEMAS_SQL
 
-__all__ = ["UnvalidatedConstraint", "unvalidated_constraints"]
+__all__ = ["ForeignKey", "UnvalidatedConstraint", "foreign_keys", "unvalidated_constraints"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,65 @@ def unvalidated_constraints(*, using: str = "default") -> list[UnvalidatedConstr
         JOIN pg_namespace AS n ON n.oid = t.relnamespace
         WHERE NOT c.convalidated
           AND c.contype IN ('c', 'f')
+          AND {SYSTEM_SCHEMAS_SQL}
+        ORDER BY n.nspname, t.relname, c.conname
+        """,  # noqa: S608 -- a constant, no input
+        using=using,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    schema: str
+    table: str
+    name: str
+    column_attnums: tuple[int, ...]
+    columns: tuple[str, ...]
+    referenced_table: str  # schema-qualified
+    referenced_columns: tuple[str, ...]  # in the order of columns
+    column_types: tuple[str, ...]  # each referencing column's type, as format_type() writes it (with its length)
+    referenced_types: tuple[str, ...]
+    is_validated: bool  # false: added NOT VALID and never validated
+    inherited: bool  # a partition's copy of its partitioned table's foreign key (the parent's is the one to act on)
+    table_is_partitioned: bool  # on a partitioned table: an index for it is built on every partition
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
+    """Return every foreign key in user schemas with its columns and theirs it references, in constraint order."""
+    return fetch_rows(
+        ForeignKey,
+        f"""
+        SELECT n.nspname AS schema,
+               t.relname AS table,
+               c.conname AS name,
+               c.conkey::int[] AS column_attnums,
+               pairs.columns AS columns,
+               rn.nspname || '.' || rt.relname AS referenced_table,
+               pairs.referenced_columns AS referenced_columns,
+               pairs.column_types AS column_types,
+               pairs.referenced_types AS referenced_types,
+               c.convalidated AS is_validated,
+               c.conparentid <> 0 AS inherited,
+               t.relkind = 'p' AS table_is_partitioned
+        FROM pg_constraint AS c
+        CROSS JOIN LATERAL (
+            SELECT array_agg(a.attname::text ORDER BY k.position) AS columns,
+                   array_agg(ra.attname::text ORDER BY k.position) AS referenced_columns,
+                   array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.position) AS column_types,
+                   array_agg(format_type(ra.atttypid, ra.atttypmod) ORDER BY k.position) AS referenced_types
+            FROM unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(attnum, referenced_attnum, position)
+            JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+            JOIN pg_attribute AS ra ON ra.attrelid = c.confrelid AND ra.attnum = k.referenced_attnum
+        ) AS pairs
+        JOIN pg_class AS t ON t.oid = c.conrelid
+        JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        JOIN pg_class AS rt ON rt.oid = c.confrelid
+        JOIN pg_namespace AS rn ON rn.oid = rt.relnamespace
+        WHERE c.contype = 'f'
           AND {SYSTEM_SCHEMAS_SQL}
         ORDER BY n.nspname, t.relname, c.conname
         """,  # noqa: S608 -- a constant, no input

@@ -1,7 +1,8 @@
-"""Indexes: what each one is, how it is used, foreign keys they should serve, and how bloated btrees are.
+"""Indexes: what each one is and how it is used.
 
-Each function is one statement, whatever the number of indexes: nothing here queries per index. Btree bloat estimates
-and the facts about an index's key columns come from pg_stats, through pg/row_statistics.py. "An index" is
+Each function is one statement, whatever the number of indexes: nothing here queries per index. The foreign keys
+indexes should serve are in pg/constraints.py, exact btree bloat in pg/bloat.py; bloat estimates and the facts
+about an index's key columns come from pg_stats, through pg/row_statistics.py. "An index" is
 one statement and one dataclass: index() and indexes() share INDEX_SELECT and fill IndexInfo; the recall check's
 target, the rebuild's index state and the live schema's index list are read from them.
 """
@@ -15,13 +16,8 @@ from datetime import datetime
 from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
 
 __all__ = [
-    "BtreeBloat",
-    "ForeignKey",
     "IndexInfo",
     "IndexUsage",
-    "WastedSpace",
-    "btree_bloat_exact",
-    "foreign_keys",
     "index",
     "index_usage",
     "indexes",
@@ -353,128 +349,5 @@ def index_usage(*, table: tuple[str, str] | None = None, using: str = "default")
         WHERE (%(schema)s::text IS NULL OR (s.schemaname = %(schema)s AND s.relname = %(table)s))
         """,
         table_params(table),
-        using=using,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class ForeignKey:
-    schema: str
-    table: str
-    name: str
-    column_attnums: tuple[int, ...]
-    columns: tuple[str, ...]
-    referenced_table: str  # schema-qualified
-    referenced_columns: tuple[str, ...]  # in the order of columns
-    column_types: tuple[str, ...]  # each referencing column's type, as format_type() writes it (with its length)
-    referenced_types: tuple[str, ...]
-    is_validated: bool  # false: added NOT VALID and never validated
-    inherited: bool  # a partition's copy of its partitioned table's foreign key (the parent's is the one to act on)
-    table_is_partitioned: bool  # on a partitioned table: an index for it is built on every partition
-
-    @property
-    def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
-
-
-def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
-    """Return every foreign key in user schemas with its columns and theirs it references, in constraint order."""
-    return fetch_rows(
-        ForeignKey,
-        f"""
-        SELECT n.nspname AS schema,
-               t.relname AS table,
-               c.conname AS name,
-               c.conkey::int[] AS column_attnums,
-               pairs.columns AS columns,
-               rn.nspname || '.' || rt.relname AS referenced_table,
-               pairs.referenced_columns AS referenced_columns,
-               pairs.column_types AS column_types,
-               pairs.referenced_types AS referenced_types,
-               c.convalidated AS is_validated,
-               c.conparentid <> 0 AS inherited,
-               t.relkind = 'p' AS table_is_partitioned
-        FROM pg_constraint AS c
-        CROSS JOIN LATERAL (
-            SELECT array_agg(a.attname::text ORDER BY k.position) AS columns,
-                   array_agg(ra.attname::text ORDER BY k.position) AS referenced_columns,
-                   array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.position) AS column_types,
-                   array_agg(format_type(ra.atttypid, ra.atttypmod) ORDER BY k.position) AS referenced_types
-            FROM unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(attnum, referenced_attnum, position)
-            JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
-            JOIN pg_attribute AS ra ON ra.attrelid = c.confrelid AND ra.attnum = k.referenced_attnum
-        ) AS pairs
-        JOIN pg_class AS t ON t.oid = c.conrelid
-        JOIN pg_namespace AS n ON n.oid = t.relnamespace
-        JOIN pg_class AS rt ON rt.oid = c.confrelid
-        JOIN pg_namespace AS rn ON rn.oid = rt.relnamespace
-        WHERE c.contype = 'f'
-          AND {SYSTEM_SCHEMAS_SQL}
-        ORDER BY n.nspname, t.relname, c.conname
-        """,  # noqa: S608 -- a constant, no input
-        using=using,
-    )
-
-
-class WastedSpace:
-    """What a bloat measurement (real_bytes on disk, expected_bytes packed) says is wasted."""
-
-    __slots__ = ()
-    real_bytes: int
-    expected_bytes: int
-
-    @property
-    def wasted_bytes(self) -> int:
-        return max(self.real_bytes - self.expected_bytes, 0)
-
-    @property
-    def wasted_ratio(self) -> float:
-        return self.wasted_bytes / self.real_bytes if self.real_bytes else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class BtreeBloat(WastedSpace):
-    schema: str
-    name: str
-    real_bytes: int
-    expected_bytes: int
-    exact: bool  # measured with pgstattuple's pgstatindex() rather than estimated from statistics
-
-
-def btree_bloat_exact(
-    *, table: tuple[str, str] | None = None, min_bytes: int = 0, using: str = "default"
-) -> list[BtreeBloat]:
-    """Measure the leaf density of each valid btree of at least min_bytes with pgstattuple's pgstatindex().
-
-    Needs the extension and its privilege (DatabaseStatistics.pgstatindex_usable).
-
-    This reads every index in full: slower than btree_bloat(), exact where that one estimates.
-    """
-    return fetch_rows(
-        BtreeBloat,
-        f"""
-        SELECT n.nspname AS schema,
-               ic.relname AS name,
-               pg_relation_size(ic.oid) AS real_bytes,
-               (
-                   pg_relation_size(ic.oid) * COALESCE(NULLIF(stat.avg_leaf_density, 'NaN'), 90)
-                   / {fillfactor_sql("ic", 90)}
-               )::bigint AS expected_bytes,
-               true AS exact
-        FROM pg_index AS i
-        JOIN pg_class AS ic ON ic.oid = i.indexrelid
-        JOIN pg_class AS t ON t.oid = i.indrelid
-        JOIN pg_namespace AS n ON n.oid = t.relnamespace
-        JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree'
-        -- a partitioned index (relkind I) stores nothing: pgstatindex() refuses it
-        CROSS JOIN LATERAL pgstatindex(ic.oid::regclass) AS stat
-        WHERE i.indisvalid
-          AND ic.relkind = 'i'
-          AND {SYSTEM_SCHEMAS_SQL}
-          AND {ONE_TABLE_SQL}
-          AND pg_relation_size(ic.oid) >= %(min_bytes)s
-        ORDER BY n.nspname, ic.relname
-        """,  # noqa: S608 -- constants, no input
-        {**table_params(table), "min_bytes": min_bytes},
         using=using,
     )

@@ -8,20 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows
-from schemaadmin.pg.indexes import WastedSpace, fillfactor_sql
 
 __all__ = [
     "DatabaseAge",
     "DatabaseStatistics",
     "RelationName",
-    "TableBloat",
     "TableEstimate",
     "TableHealth",
     "database_ages",
     "database_statistics",
     "other_relation_names_ending",
     "relation_names_starting",
-    "table_bloat_exact",
     "table_estimates",
     "tables",
 ]
@@ -358,54 +355,5 @@ def database_ages(*, using: str = "default") -> list[DatabaseAge]:
         FROM pg_database AS d
         ORDER BY d.datname
         """,
-        using=using,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class TableBloat(WastedSpace):
-    schema: str
-    name: str
-    real_bytes: int  # the heap (main fork) on disk
-    expected_bytes: int  # what its live rows would take packed at the table's fillfactor
-    exact: bool  # measured with pgstattuple_approx() rather than estimated from statistics
-
-
-_USER_TABLES_SQL = """
-    c.relkind IN ('r', 'm')
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-    AND NOT starts_with(n.nspname, 'pg_temp_')
-    AND NOT starts_with(n.nspname, 'pg_toast_temp_')
-    AND pg_relation_size(c.oid) >= %(min_bytes)s
-"""
-
-
-def table_bloat_exact(*, min_bytes: int = 0, using: str = "default") -> list[TableBloat]:
-    """Measure each heap of at least min_bytes with pgstattuple_approx(); needs the extension and its privilege.
-
-    It reads the pages the visibility map does not mark all-visible: slower than table_bloat(), exact where that
-    one estimates.
-    """
-    return fetch_rows(
-        TableBloat,
-        f"""
-        SELECT n.nspname AS schema,
-               c.relname AS name,
-               stat.table_len AS real_bytes,
-               (
-                   ceil(
-                       stat.approx_tuple_len
-                       / ((current_setting('block_size')::int - 24)
-                          * {fillfactor_sql("c", 100)} / 100.0)
-                   ) * current_setting('block_size')::int
-               )::bigint AS expected_bytes,
-               true AS exact
-        FROM pg_class AS c
-        JOIN pg_namespace AS n ON n.oid = c.relnamespace
-        CROSS JOIN LATERAL pgstattuple_approx(c.oid::regclass) AS stat
-        WHERE {_USER_TABLES_SQL}
-        ORDER BY n.nspname, c.relname
-        """,  # noqa: S608 -- constants, no input
-        {"min_bytes": min_bytes},
         using=using,
     )

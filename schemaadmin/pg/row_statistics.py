@@ -19,19 +19,19 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from schemaadmin.pg.bloat import BtreeBloat, TableBloat
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.index_cache import forget_kept
 from schemaadmin.pg.indexes import (
     ONE_TABLE_SQL,
     SYSTEM_SCHEMAS_SQL,
-    BtreeBloat,
     IndexInfo,
     fillfactor_sql,
     indexes,
     indexes_of_table,
     table_params,
 )
-from schemaadmin.pg.relations import TableBloat, TableHealth, tables
+from schemaadmin.pg.relations import TableHealth, tables
 
 __all__ = [
     "RelationStatistics",

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.connection import RowMismatch, fetch_row, fetch_rows, fetch_tuples
-from schemaadmin.pg.indexes import IndexUsage, foreign_keys, index, index_usage, indexes
+from schemaadmin.pg.constraints import foreign_keys
+from schemaadmin.pg.indexes import IndexUsage, index, index_usage, indexes
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.recall import index_target
 from schemaadmin.pg.row_statistics import btree_bloat, relation_statistics

@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from schemaadmin.pg import ddl
+from schemaadmin.pg.constraints import ForeignKey
 from schemaadmin.pg.ddl import qualified, quote_identifier
-from schemaadmin.pg.indexes import ForeignKey
 from schemaadmin.services.index_health.findings import (
     Finding,
     column_finding,

@@ -11,28 +11,19 @@ from datetime import timedelta
 from schemaadmin.conf import app_settings
 from schemaadmin.pg import ddl, index_cache
 from schemaadmin.pg.beside import read_beside
+from schemaadmin.pg.bloat import BtreeBloat, TableBloat, btree_bloat_exact, table_bloat_exact
 from schemaadmin.pg.connection import validated_alias
-from schemaadmin.pg.constraints import UnvalidatedConstraint, unvalidated_constraints
-from schemaadmin.pg.indexes import (
-    BtreeBloat,
-    ForeignKey,
-    IndexInfo,
-    btree_bloat_exact,
-    foreign_keys,
-    index_usage,
-    indexes_of_table,
-)
+from schemaadmin.pg.constraints import ForeignKey, UnvalidatedConstraint, foreign_keys, unvalidated_constraints
+from schemaadmin.pg.indexes import IndexInfo, index_usage, indexes_of_table
 from schemaadmin.pg.relations import (
     DatabaseAge,
     DatabaseStatistics,
     RelationName,
-    TableBloat,
     TableHealth,
     database_ages,
     database_statistics,
     other_relation_names_ending,
     relation_names_starting,
-    table_bloat_exact,
     tables,
 )
 from schemaadmin.pg.replication import ReplicationSlot, replication_slots
