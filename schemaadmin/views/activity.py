@@ -15,15 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.activity import ActivityViewForm, SignalForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.services.workload.activity import (
-    SessionRow,
-    Signal,
-    SignalPlan,
-    SignalRefusal,
-    activity_report,
-    send_signal,
-    signal_plan,
-)
+from schemaadmin.services.workload.activity import SessionRow, activity_report
+from schemaadmin.services.workload.signals import Signal, SignalPlan, SignalRefusal, send_signal, signal_plan
 from schemaadmin.views.browsing import render_page
 
 __all__ = ["activity", "signal_session", "sorted_rows"]

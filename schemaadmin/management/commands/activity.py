@@ -11,13 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from schemaadmin.formats import duration_text
 from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
-from schemaadmin.services.workload.activity import (
-    ActivityReport,
-    Signal,
-    SignalRefusal,
-    activity_report,
-    send_signal,
-)
+from schemaadmin.services.workload.activity import ActivityReport, activity_report
+from schemaadmin.services.workload.signals import Signal, SignalRefusal, send_signal
 
 
 def _iso(value: Any) -> str | None:

@@ -1,30 +1,24 @@
-"""What the server is doing now: sessions with their flags, the blocking tree, locks, connections; cancel, terminate.
+"""What the server is doing now: sessions with their flags, the blocking tree, locks, connections.
 
 One report per page refresh (or command run) reads pg_stat_activity and pg_locks a fixed number of times; the
 blocking tree is built here from the pids pg_blocking_pids() returned in that one read. Query text carries the
 values users typed: only those who may read it (``view_query_text``) get it, everyone else its shape.
 
-Signals are refused, with a sentence, for a pid that is not a running backend, for the backend serving the request
-itself, and for SchemaAdmin's own sessions (application_name) unless the caller confirmed twice. Every signal sent
-is audited with the statement the session was running.
+Cancelling and terminating a session are in services/workload/signals.py.
 """
 
 from __future__ import annotations
 
-import enum
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
-from schemaadmin import audit
 from schemaadmin.conf import app_settings
 from schemaadmin.pg import activity as pg_activity
-from schemaadmin.pg.activity import MAX_PID, ConnectionSlots, RelationLocks, Session, SignalRefused
+from schemaadmin.pg.activity import MAX_PID, ConnectionSlots, RelationLocks, Session
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.sessions import application_name
 from schemaadmin.services.workload.query_shape import query_shape
@@ -37,17 +31,11 @@ __all__ = [
     "BlockingNode",
     "LockSummary",
     "SessionRow",
-    "Signal",
-    "SignalOutcome",
-    "SignalPlan",
-    "SignalRefusal",
     "activity_facts",
     "activity_report",
     "idle_in_transaction",
     "is_own",
     "long_running",
-    "send_signal",
-    "signal_plan",
 ]
 
 IDLE_IN_TRANSACTION = frozenset({"idle in transaction", "idle in transaction (aborted)"})
@@ -316,131 +304,3 @@ def activity_report(
         own_label=label,
         query_text_shown=show_query_text,
     )
-
-
-class Signal(enum.StrEnum):
-    CANCEL = "cancel"
-    TERMINATE = "terminate"
-
-    @property
-    def consequence(self) -> str:
-        """Return what happens to the session and its transaction, as the confirmation says it."""
-        if self is Signal.CANCEL:
-            return (
-                "Its current statement stops with an error. If it runs inside a transaction block, that "
-                "transaction is aborted and must be rolled back by its client; the session stays connected."
-            )
-        return (
-            "Its connection is closed. Any open transaction is rolled back, its locks are released, and the "
-            "client sees its connection drop."
-        )
-
-
-class SignalRefusal(ValueError):
-    """A signal SchemaAdmin will not send, or PostgreSQL would not; the message says why in a sentence."""
-
-
-@dataclass(frozen=True, slots=True)
-class SignalPlan:
-    """What a cancel or terminate would hit: the session as it is now, and whether it is one of ours."""
-
-    signal: Signal
-    pid: int
-    row: SessionRow
-
-    @property
-    def own(self) -> bool:
-        return self.row.own
-
-
-def signal_plan(signal: Signal, pid: int, *, show_query_text: bool, using: str = "default") -> SignalPlan:
-    """Return what signalling pid would hit, or raise SignalRefusal saying why it cannot be signalled."""
-    if not 0 < pid <= MAX_PID:
-        raise SignalRefusal(f"{pid} is not a process id: PostgreSQL's pids are whole numbers from 1 to {MAX_PID}.")
-    config = app_settings()
-    session = pg_activity.session(pid, query_chars=int(config["ACTIVITY_QUERY_CHARS"]), using=using)
-    if session is None:
-        raise SignalRefusal(f"No server process with pid {pid} is running (it may have ended already).")
-    if session.is_current:
-        raise SignalRefusal(f"Process {pid} is the session serving this very request; it cannot {signal} itself.")
-    if session.needs_superuser:
-        raise SignalRefusal(
-            f"Process {pid} belongs to the superuser role {session.role}: only a superuser may {signal} it."
-        )
-    if session.backend_type != CLIENT_BACKEND:
-        raise SignalRefusal(
-            f"Process {pid} is PostgreSQL's {session.backend_type}, not a client session: SchemaAdmin signals "
-            "client sessions only."
-        )
-    thresholds = ActivityThresholds.from_settings()
-    row = SessionRow(
-        session=session,
-        query=session.query if show_query_text else query_shape(session.query),
-        query_shown=show_query_text,
-        own=is_own(session, application_name(using)),
-        long_running=long_running(session, thresholds),
-        idle_in_transaction=idle_in_transaction(session, thresholds),
-        blocking=(),
-    )
-    return SignalPlan(signal=signal, pid=pid, row=row)
-
-
-@dataclass(frozen=True, slots=True)
-class SignalOutcome:
-    plan: SignalPlan
-    signalled: bool
-
-    @property
-    def message(self) -> str:
-        pid, signal = self.plan.pid, self.plan.signal
-        if not self.signalled:
-            return f"PostgreSQL did not {signal} process {pid}: it ended before the signal reached it."
-        if signal is Signal.CANCEL:
-            return f"Cancel sent to process {pid}: its statement stops and its transaction, if any, is aborted."
-        return f"Process {pid} terminated: its transaction is rolled back and its locks released."
-
-
-def send_signal(
-    signal: Signal,
-    pid: int,
-    *,
-    user: Any = None,
-    request: HttpRequest | None = None,
-    as_username: str = "",
-    confirmed_own: bool = False,
-    using: str = "default",
-) -> SignalOutcome:
-    """Cancel or terminate pid after the plan's checks; audit it with the full statement; refuse our own unconfirmed."""
-    plan = signal_plan(signal, pid, show_query_text=True, using=using)
-    session = plan.row.session
-    if plan.own and not confirmed_own:
-        raise SignalRefusal(
-            f"Process {pid} is one of SchemaAdmin's own sessions (application_name {session.application!r}): "
-            f"confirm a second time to {signal} it."
-        )
-    try:
-        if signal is Signal.CANCEL:
-            signalled = pg_activity.cancel_backend(pid, using=using)
-        else:
-            signalled = pg_activity.terminate_backend(pid, using=using)
-    except SignalRefused as refused:
-        raise SignalRefusal(f"PostgreSQL refused to {signal} process {pid}: {refused}") from refused
-    audit.record(
-        request,
-        f"activity.{signal}",
-        f"pid {pid}",
-        actor=user,
-        as_username=as_username,
-        signalled=signalled,
-        database=session.database,
-        role=session.role,
-        application=session.application,
-        client=session.client,
-        state=session.state,
-        own=plan.own,
-        query=session.query,
-        query_truncated=session.query_truncated,
-        xact_start=session.xact_start.isoformat() if session.xact_start else None,
-        database_alias=using,
-    )
-    return SignalOutcome(plan=plan, signalled=signalled)

@@ -6,16 +6,8 @@ import pytest
 
 from schemaadmin.models import AuditEvent
 from schemaadmin.pg.activity import Session
-from schemaadmin.services.workload.activity import (
-    ActivityThresholds,
-    SessionRow,
-    Signal,
-    SignalRefusal,
-    activity_report,
-    blocking_tree,
-    send_signal,
-    signal_plan,
-)
+from schemaadmin.services.workload.activity import ActivityThresholds, SessionRow, activity_report, blocking_tree
+from schemaadmin.services.workload.signals import Signal, SignalRefusal, send_signal, signal_plan
 from tests.blocking import BLOCKER_APP, blocking, blocking_factory, own_session, poll  # noqa: F401 -- the fixtures
 
 pytestmark = pytest.mark.django_db
