@@ -2,7 +2,7 @@
 
 Defence in depth, each layer on its own:
 1. PostgreSQL's own parser (pglast): exactly one SELECT / VALUES / TABLE / WITH without data-modifying parts, no
-   NUL bytes, nested no deeper than the checks can walk.
+   NUL bytes, nested no deeper than the checks can walk (services/explain/statement.py).
 2. A function allowlist (explain_allowlist): set_config, functions that run SQL text of their own (ts_stat,
    query_to_xml…), file, lock and sequence functions, volatile ones and casts of data to reg* types are refused.
 3. A login role of the console's own (settings.SCHEMAADMIN_EXPLAIN_LOGIN) that may only read the product's
@@ -23,12 +23,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import pglast
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from pglast import ast
-from pglast.parser import ParseError
-from pglast.visitors import Visitor
 
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
@@ -44,17 +40,15 @@ from schemaadmin.pg.explain import (
 )
 from schemaadmin.pg.explain_failures import ExplainFailure
 from schemaadmin.services.explain.allowlist import function_refusal
+from schemaadmin.services.explain.statement import TOO_DEEP, Refused, marked_position, parsed_statement
 from schemaadmin.services.explain.summary import PlanSummary, plan_summary
 
 __all__ = [
     "COMPARISONS",
     "FALLBACK_WARNING",
     "ExplainResult",
-    "Refused",
-    "checked_statement",
     "explain",
     "explain_login",
-    "marked_position",
     "max_timeout_ms",
     "storable_text",
 ]
@@ -77,14 +71,6 @@ REQUEST_MARGIN_MS = 10_000
 COMPARISONS: dict[str, dict[str, str]] = {
     "seqscan_off": {"enable_seqscan": "off"},
 }
-
-
-class Refused(ValueError):
-    """The input is not something this console runs; the message says why."""
-
-    def __init__(self, message: str, position: int | None = None) -> None:
-        super().__init__(message)
-        self.position = position
 
 
 @dataclass(slots=True)
@@ -122,124 +108,6 @@ def max_timeout_ms() -> int:
 def storable_text(text: str) -> str:
     """Return text as PostgreSQL can store it: NUL shown as ␀, unpaired surrogates replaced."""
     return text.replace("\x00", "\u2400").encode("utf-8", "replace").decode("utf-8")
-
-
-_STATEMENT_NAMES = {
-    "InsertStmt": "INSERT writes rows",
-    "UpdateStmt": "UPDATE writes rows",
-    "DeleteStmt": "DELETE writes rows",
-    "MergeStmt": "MERGE writes rows",
-    "CopyStmt": "COPY reads or writes files and tables",
-    "DoStmt": "DO runs procedural code",
-    "CallStmt": "CALL runs a procedure",
-    "TransactionStmt": "transaction control would escape the read-only transaction the console runs in",
-    "VariableSetStmt": "SET changes session settings",
-    "LockStmt": "LOCK takes table locks",
-    "ExplainStmt": "write the query without EXPLAIN; choose the options on the form",
-    "CreateTableAsStmt": "CREATE TABLE AS creates a table, even inside a read-only transaction",
-    "PrepareStmt": "PREPARE leaves a prepared statement behind",
-    "ExecuteStmt": "EXECUTE runs a prepared statement",
-    "DeallocateStmt": "DEALLOCATE changes session state",
-    "DiscardStmt": "DISCARD changes session state",
-    "ListenStmt": "LISTEN changes session state",
-    "NotifyStmt": "NOTIFY sends a notification",
-    "VacuumStmt": "VACUUM and ANALYZE change the database",
-    "TruncateStmt": "TRUNCATE deletes rows",
-    "GrantStmt": "GRANT changes privileges",
-    "GrantRoleStmt": "GRANT changes privileges",
-    "DeclareCursorStmt": "DECLARE opens a cursor",
-    "FetchStmt": "FETCH reads a cursor",
-    "CheckPointStmt": "CHECKPOINT is a server operation",
-    "LoadStmt": "LOAD loads a shared library",
-    "VariableShowStmt": "SHOW is not a query to explain",
-}
-
-_WRITING_NODES = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE", "MergeStmt": "MERGE"}
-
-
-class _Inspector(Visitor):
-    """Walk the whole tree: data-modifying parts, row locks, SELECT INTO and $n placeholders anywhere."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.problem: str | None = None
-        self.parameters = False
-
-    def visit(self, ancestors: Any, node: Any) -> None:
-        name = type(node).__name__
-        if name in _WRITING_NODES and self.problem is None:
-            self.problem = f"The query contains {_WRITING_NODES[name]}, which writes data (a data-modifying WITH)."
-        elif isinstance(node, ast.SelectStmt):
-            if node.intoClause is not None and self.problem is None:
-                self.problem = "SELECT … INTO creates a table, even inside a read-only transaction."
-            if node.lockingClause and self.problem is None:
-                self.problem = "FOR UPDATE / FOR SHARE takes row locks."
-        elif isinstance(node, ast.ParamRef):
-            self.parameters = True
-
-
-def checked_statement(text: str, *, max_chars: int | None = None) -> tuple[str, bool]:
-    """Return (the one statement in text, whether it holds $n placeholders), or raise Refused saying why."""
-    statement, has_parameters, _ = _parsed_statement(text, max_chars=max_chars)
-    return statement, has_parameters
-
-
-def _parsed_statement(text: str, *, max_chars: int | None = None) -> tuple[str, bool, ast.Node]:
-    """Return the one statement in text, whether it holds $n placeholders and its parse tree; or raise Refused."""
-    limit = max_chars or app_settings()["EXPLAIN_MAX_SQL_CHARS"]
-    if len(text) > limit:
-        raise Refused(f"The query is {len(text):,} characters long; the limit is {limit:,}.")
-    if not text.strip():
-        raise Refused("Enter a query to explain.")
-    if "\x00" in text:
-        # PostgreSQL takes no NUL in query text (nor in a stored record): say so rather than fail on it.
-        raise Refused(
-            "The query holds a NUL character (\\0), which PostgreSQL does not accept.", text.index("\x00") + 1
-        )
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise Refused("The query holds a character that is not valid Unicode.", exc.start + 1) from None
-    try:
-        statements = pglast.parse_sql(text)
-        raw = statements[0] if len(statements) == 1 else None
-        inspector = _Inspector()
-        if raw is not None:
-            inspector(statements)
-    except ParseError as exc:
-        message, index = (exc.args + (None,))[:2]
-        if "memory exhausted" in str(message) or "stack depth" in str(message):
-            raise Refused(_TOO_DEEP) from None
-        raise Refused(f"Syntax error: {message}.", index + 1 if isinstance(index, int) else None) from None
-    except RecursionError:
-        raise Refused(_TOO_DEEP) from None
-    if raw is None:
-        raise Refused(f"Enter exactly one statement; this text holds {len(statements)}.")
-    name = type(raw.stmt).__name__
-    if not isinstance(raw.stmt, ast.SelectStmt):
-        why = _STATEMENT_NAMES.get(name, f"{name.removesuffix('Stmt')} is not a query")
-        raise Refused(f"Only SELECT, WITH, VALUES and TABLE queries can be explained: {why}.")
-    if inspector.problem:
-        raise Refused(inspector.problem)
-    start = raw.stmt_location or 0
-    statement = text[start : start + raw.stmt_len] if raw.stmt_len else text[start:]
-    return statement.strip(), inspector.parameters, raw.stmt
-
-
-_TOO_DEEP = "The query nests too deeply to be checked; write it with fewer levels of parentheses or subqueries."
-
-
-def marked_position(text: str, position: int | None) -> str:
-    """Return the line of text holding the 1-based position, with a caret under it."""
-    if not position:
-        return ""
-    before = text[: position - 1]
-    line_start = before.rfind("\n") + 1
-    line_end = text.find("\n", line_start)
-    line = text[line_start : line_end if line_end != -1 else len(text)]
-    column = position - 1 - line_start
-    line_number = before.count("\n") + 1
-    return f"line {line_number}: {line}\n{' ' * (len(str(line_number)) + 7 + column)}^"
 
 
 def explain(
@@ -370,11 +238,11 @@ def _outcome(
 ) -> ExplainResult:
     result = ExplainResult(run=run, outcome=ExplainRun.Outcome.REFUSED, options=options)
     try:
-        statement, has_parameters, node = _parsed_statement(text, max_chars=conf["EXPLAIN_MAX_SQL_CHARS"])
+        statement, has_parameters, node = parsed_statement(text, max_chars=conf["EXPLAIN_MAX_SQL_CHARS"])
         try:
             refusal = function_refusal(node, using=using)
         except RecursionError:
-            refusal = _TOO_DEEP
+            refusal = TOO_DEEP
         if refusal:
             raise Refused(refusal)
     except Refused as exc:

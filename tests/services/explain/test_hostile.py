@@ -31,7 +31,8 @@ from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.services.explain.allowlist import function_refusal
-from schemaadmin.services.explain.run import Refused, checked_statement, explain
+from schemaadmin.services.explain.run import explain
+from schemaadmin.services.explain.statement import Refused, checked_statement
 
 # The audit's statement, verbatim: set_config resets the role, ts_stat plans its SQL text as the session user,
 # and the regclass cast's error message would print what pg_read_file read.

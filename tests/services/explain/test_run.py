@@ -14,7 +14,8 @@ from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, run_slot_key
 from schemaadmin.services.explain import run as explain_service
-from schemaadmin.services.explain.run import Refused, checked_statement, explain, marked_position, max_timeout_ms
+from schemaadmin.services.explain.run import explain, max_timeout_ms
+from schemaadmin.services.explain.statement import Refused, checked_statement, marked_position
 from schemaadmin.services.explain.summary import plan_summary, plan_text
 from tests.pg.test_explain import UNINTERRUPTIBLE, UNINTERRUPTIBLE_MS
 
