@@ -4,23 +4,21 @@ Two comparisons. The live schema against a shadow database migrated to exactly t
 (services/schema/shadow.py): tables, columns (type, nullability, default, identity, generation), indexes,
 constraints and extensions made by hand or lost. And the models against the migration files (what
 ``makemigrations --check`` does): a model change nobody wrote a migration for. Names are not drift: an index or
-constraint the shadow has under the same definition matches whatever it is called.
+constraint the shadow has under the same definition matches whatever it is called. The rules that compare the two
+schemas are in services/schema/drift_rules.py.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg import ddl
 from schemaadmin.pg.connection import validated_alias
-from schemaadmin.pg.ddl import qualified, quote_identifier
-from schemaadmin.pg.index_builds import temporary_index_name
-from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot, schema_snapshot
+from schemaadmin.pg.schema import SchemaSnapshot, schema_snapshot
 from schemaadmin.services.findings import Finding, Kind, Severity, worst_first
+from schemaadmin.services.schema.drift_rules import schema_drift
 from schemaadmin.services.schema.model_changes import model_changes
 from schemaadmin.services.schema.shadow import (
     ShadowUnavailable,
@@ -32,18 +30,6 @@ from schemaadmin.services.schema.shadow import (
 )
 
 __all__ = ["DriftReport", "drift_findings", "drift_report", "model_changes", "schema_drift"]
-
-CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO  # short, for the many findings below
-
-ADOPT = (
-    "Adopt it: describe it in the model and write a migration whose SeparateDatabaseAndState("
-    "state_operations=[{operation}], database_operations=[]) records it without running any SQL"
-)
-
-
-def _finding(code: str, severity: Severity, about: str, message: str, fix: str) -> Finding:
-    """Return a drift Finding; fix says what to do, with the SQL or migration operation where there is one."""
-    return Finding(code, severity, Kind.DRIFT, about, message, fix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,323 +43,6 @@ class DriftReport:
     @property
     def computed(self) -> bool:
         return not any(f.code == "drift_unavailable" for f in self.findings)
-
-
-def _column_clause(column: ColumnInfo) -> str:
-    clause = f"{quote_identifier(column.name)} {column.type}"
-    if column.identity:
-        clause += f" GENERATED {column.identity.upper()} AS IDENTITY"
-    elif column.generated:
-        clause += f" GENERATED ALWAYS AS ({column.generated}) STORED"
-    elif column.default is not None:
-        clause += f" DEFAULT {column.default}"
-    return clause + (" NOT NULL" if column.not_null else "")
-
-
-def _swap_in(index: SchemaIndex, wanted: SchemaIndex) -> str:
-    """Return the statements that build wanted under a new name, then drop index and rename: never without one."""
-    temporary = temporary_index_name(index.name)
-    return ddl.script(
-        ddl.create_index(ddl.index_definition_of(wanted, name=temporary)),
-        ddl.drop_index(index.schema, index.name),
-        ddl.rename_index(index.schema, temporary, index.name),
-    )
-
-
-def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[list[Finding], set[tuple[str, str]]]:
-    live_tables = {(t.schema, t.name) for t in live.tables}
-    expected_tables = {(t.schema, t.name) for t in expected.tables}
-    findings = []
-    for schema, table in sorted(expected_tables - live_tables):
-        findings.append(
-            _finding(
-                "missing_table",
-                CRITICAL,
-                f"{schema}.{table}",
-                f"The applied migrations create table {schema}.{table}, but the database has no such table.",
-                "Restore it (from a backup, or by migrating its app back before the migration that creates it and "
-                "forward again, which loses nothing only if it held nothing); if it was dropped on purpose, delete "
-                "the model and run makemigrations, then record that migration with manage.py migrate --fake.",
-            )
-        )
-    for schema, table in sorted(live_tables - expected_tables):
-        findings.append(
-            _finding(
-                "unexpected_table",
-                WARNING,
-                f"{schema}.{table}",
-                f"Table {schema}.{table} exists in the database, but no applied migration creates it.",
-                ADOPT.format(operation="CreateModel(...)")
-                + f" (or a model with managed = False).\nOr drop it: {ddl.script(ddl.drop_table(schema, table))}",
-            )
-        )
-    return findings, live_tables & expected_tables
-
-
-def _column_differences(live: ColumnInfo, expected: ColumnInfo) -> list[str]:
-    differences = []
-    for label, attribute in (
-        ("type", "type"),
-        ("default", "default"),
-        ("identity", "identity"),
-        ("generation expression", "generated"),
-    ):
-        now, wanted = getattr(live, attribute), getattr(expected, attribute)
-        if now != wanted:
-            differences.append(f"{label} is {now or 'none'}, migrations say {wanted or 'none'}")
-    if live.not_null != expected.not_null:
-        now_text = "NOT NULL" if live.not_null else "nullable"
-        wanted_text = "NOT NULL" if expected.not_null else "nullable"
-        differences.append(f"{now_text}, migrations say {wanted_text}")
-    return differences
-
-
-def _column_fix(live: ColumnInfo, expected: ColumnInfo) -> str:
-    table = qualified(live.schema, live.table)
-    column = quote_identifier(live.name)
-    statements = []
-    if live.type != expected.type:
-        statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {expected.type};")
-    if live.default != expected.default:
-        if expected.default is None:
-            statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT;")
-        else:
-            statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {expected.default};")
-    if live.not_null != expected.not_null:
-        action = "SET NOT NULL" if expected.not_null else "DROP NOT NULL"
-        statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} {action};")
-    if live.identity != expected.identity or live.generated != expected.generated:
-        statements.append("(identity and generation are changed by a migration of their own)")
-    return (
-        "Make the database match the migrations: " + " ".join(statements) + "\nOr, if the database is right, change "
-        "the model's field and record it with a migration whose SeparateDatabaseAndState(state_operations="
-        "[AlterField(...)], database_operations=[]) runs no SQL."
-    )
-
-
-def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
-    live_columns = {(c.schema, c.table, c.name): c for c in live.columns if (c.schema, c.table) in tables}
-    expected_columns = {(c.schema, c.table, c.name): c for c in expected.columns if (c.schema, c.table) in tables}
-    findings = []
-    for key in sorted(expected_columns.keys() - live_columns.keys()):
-        column = expected_columns[key]
-        findings.append(
-            _finding(
-                "missing_column",
-                CRITICAL,
-                ".".join(key),
-                f"The applied migrations add column {column.name} ({column.type}) to {column.qualified_table}, but "
-                "the database has no such column: queries that read it fail.",
-                f"ALTER TABLE {qualified(column.schema, column.table)} ADD COLUMN {_column_clause(column)}; "
-                "(on a big table add it nullable, backfill, then SET NOT NULL)",
-            )
-        )
-    for key in sorted(live_columns.keys() - expected_columns.keys()):
-        column = live_columns[key]
-        blocks_inserts = column.not_null and column.default is None and not column.identity and not column.generated
-        findings.append(
-            _finding(
-                "unexpected_column",
-                CRITICAL if blocks_inserts else WARNING,
-                ".".join(key),
-                f"Column {column.name} ({column.type}"
-                + (", NOT NULL" if column.not_null else "")
-                + (f", default {column.default}" if column.default else "")
-                + f") exists on {column.qualified_table}, but no applied migration adds it."
-                + (
-                    " It is NOT NULL without a default, so every INSERT from the application fails."
-                    if blocks_inserts
-                    else ""
-                ),
-                ADOPT.format(operation=f"AddField(model_name=..., name={column.name!r}, field=...)")
-                + f".\nOr drop it: {ddl.script(ddl.drop_column(column.schema, column.table, column.name))}",
-            )
-        )
-    for key in sorted(live_columns.keys() & expected_columns.keys()):
-        now, wanted = live_columns[key], expected_columns[key]
-        differences = _column_differences(now, wanted)
-        if not differences:
-            continue
-        severe = now.type != wanted.type or (now.not_null and not wanted.not_null) or now.generated != wanted.generated
-        findings.append(
-            _finding(
-                "column_mismatch",
-                CRITICAL if severe else WARNING,
-                ".".join(key),
-                f"Column {now.name} of {now.qualified_table} differs from the migrations: "
-                + "; ".join(differences)
-                + ".",
-                _column_fix(now, wanted),
-            )
-        )
-    return findings
-
-
-def _unmatched[T](live: Iterable[T], expected: Iterable[T], key: Callable[[T], Hashable]) -> tuple[list[T], list[T]]:
-    """Pair objects of equal key (several of a key pair one to one); return those left on each side."""
-    pending: dict[Hashable, list[T]] = defaultdict(list)
-    for item in expected:
-        pending[key(item)].append(item)
-    extra = []
-    for item in live:
-        if pending.get(key(item)):
-            pending[key(item)].pop()
-        else:
-            extra.append(item)
-    return extra, [item for items in pending.values() for item in items]
-
-
-def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
-    # Indexes that enforce a primary key, unique or exclusion constraint are compared as those constraints.
-    def plain(indexes: Sequence[SchemaIndex]) -> list[SchemaIndex]:
-        return [i for i in indexes if i.constraint is None and (i.schema, i.table) in tables]
-
-    extra, missing = _unmatched(plain(live.indexes), plain(expected.indexes), lambda i: (i.schema, i.table, i.shape))
-    missing_by_name = {(i.schema, i.name): i for i in missing}
-    findings = []
-    for index in extra:
-        wanted = missing_by_name.pop((index.schema, index.name), None)
-        drop = ddl.script(ddl.drop_index(index.schema, index.name))
-        if wanted is not None:
-            findings.append(
-                _finding(
-                    "index_mismatch",
-                    WARNING,
-                    index.qualified_name,
-                    f"Index {index.qualified_name} is defined differently from the migrations. Database: "
-                    f"{index.definition}. Migrations: {wanted.definition}.",
-                    "Rebuild it as the migrations say, the new one built before the old one is dropped so queries "
-                    f"keep an index:\n{_swap_in(index, wanted)}\nOr, if the "
-                    "database is right, change the model's index and record it with SeparateDatabaseAndState("
-                    "state_operations=[RemoveIndex(...), AddIndex(...)], database_operations=[]).",
-                )
-            )
-            continue
-        invalid = "" if index.is_valid else " It is INVALID (a failed or interrupted concurrent build)."
-        findings.append(
-            _finding(
-                "unexpected_index",
-                WARNING,
-                index.qualified_name,
-                f"Index {index.qualified_name} on {index.qualified_table} exists in the database, but no applied "
-                f"migration creates it: {index.definition}.{invalid}",
-                ADOPT.format(operation="AddIndex(model_name=..., index=models.Index(...))") + f".\nOr drop it: {drop}",
-            )
-        )
-    for index in missing_by_name.values():
-        findings.append(
-            _finding(
-                "missing_index",
-                CRITICAL if index.is_unique else WARNING,
-                index.qualified_name,
-                f"The applied migrations create index {index.qualified_name} on {index.qualified_table}, but the "
-                f"database has no index defined as {index.definition}.",
-                f"Create it without blocking writes: {ddl.script(ddl.create_index(ddl.index_definition_of(index)))}",
-            )
-        )
-    return findings
-
-
-def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
-    def ours(constraints: Sequence[ConstraintInfo]) -> list[ConstraintInfo]:
-        return [c for c in constraints if (c.schema, c.table) in tables]
-
-    extra, missing = _unmatched(
-        ours(live.constraints), ours(expected.constraints), lambda c: (c.schema, c.table, c.type, c.definition)
-    )
-    missing_by_name = {(c.schema, c.table, c.name): c for c in missing}
-    findings = []
-    for constraint in extra:
-        drop = ddl.script(ddl.drop_constraint(constraint.schema, constraint.table, constraint.name))
-        wanted = missing_by_name.pop((constraint.schema, constraint.table, constraint.name), None)
-        if wanted is not None:
-            findings.append(
-                _finding(
-                    "constraint_mismatch",
-                    CRITICAL,
-                    f"{constraint.qualified_table}.{constraint.name}",
-                    f"Constraint {constraint.name} on {constraint.qualified_table} is {constraint.definition}; the "
-                    f"migrations say {wanted.definition}.",
-                    f"Replace it as the migrations say: {drop} "
-                    + ddl.script(ddl.add_constraint(wanted.schema, wanted.table, wanted.name, wanted.definition)),
-                )
-            )
-            continue
-        findings.append(
-            _finding(
-                "unexpected_constraint",
-                WARNING,
-                f"{constraint.qualified_table}.{constraint.name}",
-                f"{constraint.type.capitalize()} constraint {constraint.name} on {constraint.qualified_table} "
-                f"exists in the database, but no applied migration creates it: {constraint.definition}.",
-                ADOPT.format(operation="AddConstraint(model_name=..., constraint=...)") + f".\nOr drop it: {drop}",
-            )
-        )
-    for constraint in missing_by_name.values():
-        add = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, constraint.definition)
-        findings.append(
-            _finding(
-                "missing_constraint",
-                CRITICAL,
-                f"{constraint.qualified_table}.{constraint.name}",
-                f"The applied migrations create {constraint.type} constraint {constraint.name} on "
-                f"{constraint.qualified_table} ({constraint.definition}), but the database does not have it.",
-                f"{ddl.script(add)} (for a check or foreign key on a big table add it NOT VALID, then VALIDATE "
-                "CONSTRAINT)",
-            )
-        )
-    return findings
-
-
-def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding]:
-    live_versions = {e.name: e.version for e in live.extensions}
-    expected_versions = {e.name: e.version for e in expected.extensions}
-    findings = []
-    for name in sorted(expected_versions.keys() - live_versions.keys()):
-        findings.append(
-            _finding(
-                "missing_extension",
-                CRITICAL,
-                name,
-                f"The applied migrations create extension {name}, but the database does not have it.",
-                f"CREATE EXTENSION IF NOT EXISTS {quote_identifier(name)};",
-            )
-        )
-    for name in sorted(live_versions.keys() - expected_versions.keys()):
-        findings.append(
-            _finding(
-                "unexpected_extension",
-                INFO,
-                name,
-                f"Extension {name} {live_versions[name]} is installed, but no applied migration creates it.",
-                "Adopt it with a migration running django.contrib.postgres.operations.CreateExtension("
-                f"{name!r}) (a no-op where it exists).\n"
-                f"Or drop it if nothing uses it: DROP EXTENSION {quote_identifier(name)};",
-            )
-        )
-    for name in sorted(live_versions.keys() & expected_versions.keys()):
-        if live_versions[name] != expected_versions[name]:
-            findings.append(
-                _finding(
-                    "extension_version_mismatch",
-                    INFO,
-                    name,
-                    f"Extension {name} is at version {live_versions[name]}; a fresh database gets "
-                    f"{expected_versions[name]}.",
-                    f"ALTER EXTENSION {quote_identifier(name)} UPDATE; (read the extension's upgrade notes first)",
-                )
-            )
-    return findings
-
-
-def schema_drift(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding]:
-    """Return the differences between a live schema and the one the migrations build."""
-    findings, tables = _table_findings(live, expected)
-    findings += _column_findings(live, expected, tables)
-    findings += _index_findings(live, expected, tables)
-    findings += _constraint_findings(live, expected, tables)
-    findings += _extension_findings(live, expected)
-    return findings
 
 
 def _sorted(findings: Iterable[Finding]) -> tuple[Finding, ...]:
@@ -413,9 +82,10 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
 
 
 def _unavailable(using: str, reason: str) -> Finding:
-    return _finding(
+    return Finding(
         "drift_unavailable",
-        WARNING,
+        Severity.WARNING,
+        Kind.DRIFT,
         using,
         f"Drift between the database and its migrations could not be computed. {reason}",
         "Fix the cause above and look again; model changes without a migration are still listed.",
