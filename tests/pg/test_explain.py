@@ -22,7 +22,7 @@ from schemaadmin.pg.explain import (
     run_slot_key,
     take_run_slot,
 )
-from schemaadmin.pg.explain_failures import ExplainFailure, names_only_what_was_written
+from schemaadmin.pg.explain_failures import ExplainFailure
 
 ROLE = "schemaadmin_explain"
 
@@ -412,23 +412,6 @@ def test_a_planning_error_naming_something_not_written_is_withheld(login):
         )
     assert "hunter2" not in failed.value.message
     assert failed.value.message.startswith("The query failed while being planned: undefined_table (SQLSTATE 42P01)")
-
-
-@pytest.mark.parametrize(
-    "message,statement,shown",
-    [
-        ('relation "users" does not exist', "SELECT * FROM Users", True),
-        ('relation "alice@example.test" does not exist', "SELECT x::regclass FROM t", False),
-        ("function alice(integer) does not exist", "SELECT x::regprocedure FROM t", False),
-        ("function lower(integer) does not exist", "SELECT lower(1)", True),
-        ("operator does not exist: alice@x", "SELECT x::regoper FROM t", False),
-        ("operator does not exist: integer = text", "SELECT 1 = 'a'::text", True),
-        ('syntax error at or near "FROMM"', "SELECT 1 FROMM t", True),
-    ],
-)
-def test_planning_messages_are_shown_only_when_they_name_what_was_written(message, statement, shown):
-
-    assert names_only_what_was_written(message, statement) is shown
 
 
 # Time: a statement that ignores cancellation is stopped by the watchdog, and the caller does not wait for it.

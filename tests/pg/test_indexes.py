@@ -67,15 +67,6 @@ def test_usage_counters_and_validity(plant):
     assert {(u.name, u.scans) for u in index_usage() if u.schema == s} >= {("t_pkey", 1)}
 
 
-def test_foreign_keys_list_their_columns_in_order(plant):
-    s = plant.schema
-    plant.table("p", "a int, b int, PRIMARY KEY (a, b)")
-    plant.table("c", f"id int, pb int, pa int, FOREIGN KEY (pa, pb) REFERENCES {s}.p (a, b)")
-    (key,) = [k for k in foreign_keys() if k.schema == s]
-    assert key.table == "c" and key.columns == ("pa", "pb") and key.column_attnums == (3, 2)
-    assert key.referenced_table == f"{s}.p"
-
-
 def _indexed_table(plant, name: str, rows: int, *, analyzed: bool = True) -> None:
     """Plant table name with rows ids and a btree name_id over them, analyzed unless told otherwise."""
     plant.table(name, "id int", rows=rows, fill="i")

@@ -15,9 +15,9 @@ from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, run_slot_key
 from schemaadmin.services.explain import run as explain_service
 from schemaadmin.services.explain.run import explain, max_timeout_ms
-from schemaadmin.services.explain.statement import Refused, checked_statement, marked_position
 from schemaadmin.services.explain.summary import plan_summary, plan_text
 from tests.pg.test_explain import UNINTERRUPTIBLE, UNINTERRUPTIBLE_MS
+from tests.services.explain.test_statement import nested_query
 
 SECRET = "hunter2-secret-token"
 
@@ -154,47 +154,6 @@ def test_hostile_input(sentinel, plant, role_user, statement, expected):
     assert run.user == user and run.sql == text and run.outcome == result.outcome
     event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
     assert event.actor == user and event.detail["outcome"] == result.outcome
-
-
-def test_exactly_one_select_like_statement_passes_the_parser():
-    assert checked_statement("  SELECT 1 ;  ") == ("SELECT 1", False)
-    assert checked_statement("VALUES (1), (2)")[0] == "VALUES (1), (2)"
-    assert checked_statement("TABLE pg_class")[0] == "TABLE pg_class"
-    assert checked_statement("WITH a AS (SELECT 1) SELECT * FROM a")[0].startswith("WITH")
-    assert checked_statement("SELECT * FROM t WHERE id = $1") == ("SELECT * FROM t WHERE id = $1", True)
-
-
-@pytest.mark.parametrize(
-    "text,says",
-    [
-        ("SELECT 1; SELECT 2", "exactly one statement; this text holds 2"),
-        ("DELETE FROM t", "DELETE writes rows"),
-        ("WITH d AS (DELETE FROM t RETURNING 1) SELECT 1", "data-modifying WITH"),
-        ("SELECT * INTO x FROM t", "SELECT … INTO creates a table"),
-        ("EXPLAIN SELECT 1", "without EXPLAIN"),
-        ("", "Enter a query"),
-    ],
-)
-def test_refusals_say_why(text, says):
-    with pytest.raises(Refused) as refused:
-        checked_statement(text)
-    assert says in str(refused.value)
-
-
-def test_syntax_errors_mark_the_position():
-    text = "SELECT id,\n       name\n  FROMM users"
-    with pytest.raises(Refused) as refused:
-        checked_statement(text)
-    assert str(refused.value).startswith("Syntax error: syntax error at or near")
-    marked = marked_position(text, refused.value.position)
-    line, caret = marked.splitlines()
-    assert line == "line 3:   FROMM users"
-    assert line[caret.index("^")] == "u"
-
-
-def test_input_size_is_limited():
-    with pytest.raises(Refused, match="the limit is 100"):
-        checked_statement("SELECT " + "1 + " * 50 + "1", max_chars=100)
 
 
 @pytest.mark.django_db
@@ -385,40 +344,14 @@ def test_the_summary_tells_whether_the_knn_used_the_hnsw_index(plant, role_user,
     assert says in result.summary.vector_order
 
 
-# Nesting: checked and summarised without recursion limits, or refused with a sentence.
-def _nested(depth: int, kind: str) -> str:
-    if kind == "scalar":
-        return "SELECT (" * depth + "SELECT 1" + ")" * depth
-    return "SELECT * FROM (" * depth + "SELECT 1" + ") AS s" * depth
-
-
-@pytest.mark.parametrize("kind", ["scalar", "from"])
-def test_a_thousand_deep_query_passes_the_checks(kind):
-    text = _nested(1000, kind)
-    assert checked_statement(text, max_chars=100_000) == (text, False)
-
-
-@pytest.mark.parametrize("depth,kind", [(3_000, "from"), (10_000, "scalar"), (10_000, "from")])
-def test_a_query_nested_too_deeply_is_refused_with_a_sentence(depth, kind):
-    with pytest.raises(Refused, match="nests too deeply to be checked"):
-        checked_statement(_nested(depth, kind), max_chars=1_000_000)
-
-
 @pytest.mark.django_db
 def test_a_thousand_deep_plan_is_run_summarised_and_recorded(role_user, settings):
     settings.SCHEMAADMIN = {"EXPLAIN_MAX_SQL_CHARS": 100_000}
-    result = explain(_nested(1000, "scalar"), user=role_user("dba"), options={"ANALYZE": True}, timeout_ms=30_000)
+    result = explain(nested_query(1000, "scalar"), user=role_user("dba"), options={"ANALYZE": True}, timeout_ms=30_000)
     assert result.ok, result.message
     assert result.summary.analyzed and len(plan_text(result.plan).splitlines()) > 1000
     run = ExplainRun.objects.get(pk=result.run.pk)
     assert run.outcome == "ok" and run.plan[0]["Plan"]["Node Type"] == "Result"
-
-
-# NUL bytes: refused with a sentence, and the run still recorded.
-def test_a_nul_byte_is_refused_at_its_position():
-    with pytest.raises(Refused, match="NUL character") as refused:
-        checked_statement("SELECT 1\x00")
-    assert refused.value.position == 9
 
 
 @pytest.mark.django_db
