@@ -37,6 +37,10 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 BIG_THREAD_MESSAGES = 50_000
+# Long assistant answers (~5,000 characters) that name a rare word only near their end: what a snippet costs
+# when the messages are as long as real answers are (seed_demo's are a few hundred characters).
+LONG_ANSWERS = 60
+LONG_ANSWER_WORD = "escrowrefund"
 PAGE_SIZE = 50  # one thread window, one "load older" step
 # The pages issue #16 holds to p95 ≤ 10 ms at 10M messages and ≤ 1.2× growth from 1M.
 TARGET_MS = 10.0
@@ -108,6 +112,7 @@ def main() -> None:
             call_command("seed_demo", scale=scale, documents=500, chunks=5000, if_empty=True, no_progress=True)
             print(f"seed/check: {time.perf_counter() - started:.0f} s", flush=True)
             big_thread = ensure_big_thread()
+            ensure_long_answers()
             settle()
             results[scale] = run(args, big_thread)
     finally:
@@ -174,6 +179,39 @@ def ensure_big_thread() -> int:
     with connection.cursor() as cur:
         cur.execute("ANALYZE conversation_messages")
     return thread.pk
+
+
+def ensure_long_answers() -> None:
+    """Add a conversation of LONG_ANSWERS long answers naming LONG_ANSWER_WORD near their end, the first time."""
+    from django.db import transaction
+
+    from schemaadmin.models import ChatUser, Conversation, Message
+
+    title = "Benchmark: long answers"
+    if Conversation.objects.filter(title=title, message_count__gte=LONG_ANSWERS).exists():
+        return
+    Conversation.objects.filter(title=title).delete()  # left by an interrupted earlier run
+    user = ChatUser.objects.order_by("created_at").first()
+    assert user is not None, "seed_demo loaded no users"
+    start = Conversation.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    paragraph = (
+        "Here is what happened with your order, step by step, and what we can do next. The payment was captured "
+        "on the day you placed it, the parcel left the warehouse two days later and the courier scanned it at "
+        "the depot. "
+    )
+    with transaction.atomic():
+        thread = Conversation.objects.create(user=user, title=title, channel="web", created_at=start, updated_at=start)
+        Message.objects.bulk_create(
+            Message(
+                conversation=thread,
+                user=user,
+                role="assistant",
+                content=f"{paragraph * 20}Answer {k}: the {LONG_ANSWER_WORD} is on hold. {paragraph * 3}",
+                token_count=1200,
+                created_at=start + timedelta(seconds=k),
+            )
+            for k in range(LONG_ANSWERS)
+        )
 
 
 CHAT_TABLES = ("users", "conversations", "conversation_messages")
@@ -305,6 +343,12 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
         ("list, 50th page by cursor", page_50_url, None, False),
         (f"search, selective ({rare})", lambda: f"/conversations/?q={rare}&size=50", None, True),
         (f"search, common ({common})", lambda: f"/conversations/?q={common}&size=50", None, True),
+        (
+            f"search, long answers ({LONG_ANSWER_WORD})",
+            lambda: f"/conversations/?q={LONG_ANSWER_WORD}&size=50",
+            None,
+            True,
+        ),
         ("thread, largest (50k messages)", lambda: f"/conversations/{big_thread}/", None, True),
         ("thread, a typical one", lambda: f"/conversations/{typical}/", None, False),
         ("thread, older 100 pages deep", older_100_deep, {"HX-Request": "true"}, False),

@@ -12,8 +12,6 @@ from uuid import UUID
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.core.cache import cache
 from django.db.models import F, QuerySet
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
@@ -23,11 +21,10 @@ from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
 from schemaadmin.pg.planner import bitmap_scans_only
 from schemaadmin.pg.search import SearchTerms, search_terms
 from schemaadmin.services.compiled import compiled
+from schemaadmin.services.snippets import MARK_END, MARK_START, HitWindow, highlighted, query_words
 
 __all__ = [
     "CONVERSATION_ORDERS",
-    "MARK_END",
-    "MARK_START",
     "SEARCH_ORDER",
     "ListResult",
     "THREAD_ORDER",
@@ -72,7 +69,6 @@ SEARCH_ORDER = KeysetOrder("newest", (("k_created", lambda: F("created_at")), _I
 # A thread, oldest first, over the (conversation_id, created_at, id) index.
 THREAD_ORDER = KeysetOrder("thread", (("k_created", lambda: F("created_at")), _ID), descending=False)
 
-MARK_START, MARK_END = "\x01", "\x02"
 # A search collects the ids of up to this many hits from the GIN index. Fewer: they are all there is, counted and
 # sorted exactly. As many: each page is the newest of all hits, sorted from the index's bitmap, the total estimated.
 COLLECTED_HITS = 5_000
@@ -141,11 +137,13 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
     query = search_query(text)
     hits = queryset.filter(search_vector=query)
-    estimate = search_estimate(hits) if search_facts(text, using=queryset.db).walkable else 0
+    facts = search_facts(text, using=queryset.db)
+    words = query_words(facts.indexed)
+    estimate = search_estimate(hits) if facts.walkable else 0
     if estimate >= COLLECTED_HITS:
         # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
         total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
-        page = keyset_page(_with_snippets(hits, query), SEARCH_ORDER, cursor=cursor, size=size)
+        page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
         return ListResult(_highlight(page), total)
     # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
@@ -157,7 +155,7 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
             listed, total = hits, row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"])
             if not total.exact:  # at least the hits already collected, whatever the planner thinks
                 total = RowTotal(max(total.value, COLLECTED_HITS), exact=False)
-        page = keyset_page(_with_snippets(listed, query), SEARCH_ORDER, cursor=cursor, size=size)
+        page = keyset_page(_with_snippets(listed, query, words), SEARCH_ORDER, cursor=cursor, size=size)
     return ListResult(_highlight(page), total)
 
 
@@ -173,18 +171,19 @@ def search_estimate(hits: QuerySet[Message]) -> int:
     return estimate
 
 
-def _with_snippets(messages: QuerySet[Message], query: SearchQuery) -> QuerySet[Message]:
+def _with_snippets(messages: QuerySet[Message], query: SearchQuery, words: list[str]) -> QuerySet[Message]:
     """Return the messages with their conversation and user, and a snippet of the text around the matches.
 
     The snippet is computed in the page's own query: ts_headline re-parses each message, and the server evaluates
-    it only for the rows the LIMIT keeps (after the sort, as an expensive expression), never for every hit.
+    it only for the rows the LIMIT keeps (after the sort, as an expensive expression), never for every hit. A long
+    message is given to it from just before the first of the search's words (snippets.HitWindow).
     """
     return (
         messages.select_related("conversation__user")
         .defer("content", "search_vector")
         .annotate(
             marked_snippet=SearchHeadline(
-                "content",
+                HitWindow("content", words),
                 query,
                 config=SEARCH_CONFIG,
                 start_sel=MARK_START,
@@ -201,11 +200,6 @@ def _highlight(page: Page) -> Page:
     for message in page.rows:
         message.snippet = highlighted(message.marked_snippet)
     return page
-
-
-def highlighted(snippet: str) -> SafeString:
-    """Return the snippet escaped, with the search marks turned into <mark> (message text is untrusted)."""
-    return mark_safe(escape(snippet).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
 
 
 # A thread's side panel lists this many of its owner's other conversations, latest activity first.

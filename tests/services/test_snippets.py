@@ -1,0 +1,84 @@
+"""services/snippets.py on the server: the words a search must find, and the part of a long message a snippet is
+made from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db.models import Value
+
+from schemaadmin.models import ChatUser, Conversation, Message
+from schemaadmin.pg.search import search_terms
+from schemaadmin.services.conversations import search_page
+from schemaadmin.services.snippets import SNIPPET_LEAD, SNIPPET_WINDOW, HitWindow, query_words
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+FILLER = "The courier confirmed the address and the parcel is on its way to the depot. "
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("refund", ["refund"]),
+        ('"late parcel"', ["late", "parcel"]),
+        ("refund -late", ["refund"]),  # an excluded word is nothing a match contains
+        ("-late", []),  # querytree: 'T', every row could match
+        ("O'Brien", ["o", "brien"]),  # the parser splits at quotes and backslashes: no lexeme holds one
+        ("back\\slash", ["back", "slash"]),
+        ("refund or chargeback", ["refund", "chargeback"]),
+    ],
+)
+def test_the_words_are_those_a_match_must_contain_as_the_server_writes_them(text, words):
+    assert query_words(search_terms(text).indexed) == words
+
+
+def test_quotes_and_backslashes_in_tsquery_text_are_undone():
+    # No lexeme of the 'simple' parser holds one, another configuration's may: tsquery text doubles both.
+    assert query_words("'it''s' & 'a\\\\b' <-> 'c'") == ["it's", "a\\b", "c"]
+
+
+def _window(text: str, words: list[str]) -> str:
+    return Message.objects.annotate(window=HitWindow(Value(text), words)).values_list("window", flat=True).first()
+
+
+@pytest.fixture
+def one_message(db):
+    user = ChatUser.objects.create(external_id="acct-snippets")
+    conversation = Conversation.objects.create(user=user, created_at=T0, updated_at=T0)
+    return Message.objects.create(conversation=conversation, user=user, role="assistant", content="x", created_at=T0)
+
+
+def test_a_short_message_with_a_hit_near_its_start_is_given_whole(one_message):
+    text = FILLER * (SNIPPET_WINDOW // len(FILLER))
+    assert len(text) > SNIPPET_WINDOW - len(FILLER) and _window(text, ["depot"]) == text
+
+
+def test_a_long_message_is_given_from_just_before_its_first_hit(one_message):
+    text = FILLER * 200 + "The bank opened a Chargeback for order 42. " + FILLER * 100
+    window = _window(text, ["refund", "chargeback"])
+    assert len(window) == SNIPPET_WINDOW
+    assert window.index("Chargeback") == SNIPPET_LEAD  # found case-folded, as the 'simple' configuration folds
+    assert window == text[text.index("Chargeback") - SNIPPET_LEAD :][:SNIPPET_WINDOW]
+
+
+def test_the_word_as_written_is_found_without_lower_casing_the_text(one_message):
+    text = FILLER * 50 + "Chargeback one. " + FILLER * 50 + "chargeback two. " + FILLER * 50
+    window = _window(text, ["chargeback"])
+    assert window.index("chargeback two") == SNIPPET_LEAD  # a hit, if not the first: the snippet marks it
+
+
+def test_a_hit_near_the_start_keeps_the_start_and_no_hit_gives_the_start(one_message):
+    text = "Chargeback filed. " + FILLER * 100
+    assert _window(text, ["chargeback"]) == text[:SNIPPET_WINDOW]
+    assert _window(text, ["nowhere"]) == text[:SNIPPET_WINDOW]
+    assert _window(text, []) == text[:SNIPPET_WINDOW]
+
+
+def test_a_hit_at_the_end_of_a_long_answer_is_marked_in_its_snippet(one_message):
+    one_message.content = FILLER * 400 + "In the end a chargeback was opened for the order."
+    one_message.save()
+    result = search_page(Message.objects.all(), "chargeback", None, 10)
+    (hit,) = result.page.rows
+    assert "<mark>chargeback</mark> was opened" in hit.snippet
