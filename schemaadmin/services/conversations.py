@@ -19,9 +19,9 @@ from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
 from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
 from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
 from schemaadmin.pg.planner import bitmap_scans_only
-from schemaadmin.pg.search import SearchTerms, search_terms
+from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
 from schemaadmin.services.compiled import compiled
-from schemaadmin.services.snippets import MARK_END, MARK_START, HitWindow, highlighted, query_words
+from schemaadmin.services.snippets import MARK_END, MARK_START, highlighted
 
 __all__ = [
     "CONVERSATION_ORDERS",
@@ -138,7 +138,7 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     query = search_query(text)
     hits = queryset.filter(search_vector=query)
     facts = search_facts(text, using=queryset.db)
-    words = query_words(facts.indexed)
+    words = list(facts.words)
     estimate = search_estimate(hits) if facts.walkable else 0
     if estimate >= COLLECTED_HITS:
         # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
@@ -176,7 +176,7 @@ def _with_snippets(messages: QuerySet[Message], query: SearchQuery, words: list[
 
     The snippet is computed in the page's own query: ts_headline re-parses each message, and the server evaluates
     it only for the rows the LIMIT keeps (after the sort, as an expensive expression), never for every hit. A long
-    message is given to it from just before the first of the search's words (snippets.HitWindow).
+    message is given to it from just before the first of the search's words (pg.search.HitWindow).
     """
     return (
         messages.select_related("conversation__user")

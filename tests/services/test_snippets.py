@@ -1,5 +1,5 @@
-"""services/snippets.py on the server: the words a search must find, and the part of a long message a snippet is
-made from."""
+"""Snippets on the server: the words a search must find (pg.search.search_terms) and the part of a long message a
+snippet is made from (pg.search.HitWindow)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 from django.db.models import Value
 
 from schemaadmin.models import ChatUser, Conversation, Message
-from schemaadmin.pg.search import search_terms
+from schemaadmin.pg.search import SNIPPET_LEAD, SNIPPET_WINDOW, HitWindow, search_terms
 from schemaadmin.services.conversations import search_page
-from schemaadmin.services.snippets import SNIPPET_LEAD, SNIPPET_WINDOW, HitWindow, query_words
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -31,12 +30,7 @@ FILLER = "The courier confirmed the address and the parcel is on its way to the 
     ],
 )
 def test_the_words_are_those_a_match_must_contain_as_the_server_writes_them(text, words):
-    assert query_words(search_terms(text).indexed) == words
-
-
-def test_quotes_and_backslashes_in_tsquery_text_are_undone():
-    # No lexeme of the 'simple' parser holds one, another configuration's may: tsquery text doubles both.
-    assert query_words("'it''s' & 'a\\\\b' <-> 'c'") == ["it's", "a\\b", "c"]
+    assert search_terms(text).words == tuple(words)
 
 
 def _window(text: str, words: list[str]) -> str:
