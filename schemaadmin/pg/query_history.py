@@ -223,35 +223,27 @@ def add_to_rollups(snapshot_id: int, *, using: str = "default") -> None:
         )
 
 
+# What a cutoff removes, table by table: the snapshots (their deltas go with them), the roll-ups whose whole bucket
+# is past it (a day's goes when the whole day is, so a window reaching back to it stays whole), and the statements
+# last seen before it. The first count is the snapshots'.
+_PAST_CUTOFF = (
+    (SNAPSHOTS, "taken_at < %(cutoff)s"),
+    (ROLLUPS, "bucket + CASE span WHEN 'day' THEN interval '1 day' ELSE interval '1 hour' END <= %(cutoff)s"),
+    (KEYS, "last_taken_at < %(cutoff)s"),
+)
+
+
 def prune_before(alias: str, cutoff: datetime, *, using: str = "default") -> int:
     """Delete the snapshots (their deltas go with them), roll-ups and orphaned texts older than cutoff; count them."""
     with cursor(using) as cur:
-        cur.execute(
-            f"""
-            DELETE FROM {SNAPSHOTS}
-            WHERE database_alias = %(alias)s
-              AND taken_at < %(cutoff)s
-            """,  # noqa: S608 -- table names are this module's constants
-            {"alias": alias, "cutoff": cutoff},
-        )
-        snapshots = cur.rowcount
-        # A day's roll-up goes when the whole day is past the cutoff, so a window reaching back to it stays whole.
-        cur.execute(
-            f"""
-            DELETE FROM {ROLLUPS}
-            WHERE database_alias = %(alias)s
-              AND bucket + CASE span WHEN 'day' THEN interval '1 day' ELSE interval '1 hour' END <= %(cutoff)s
-            """,  # noqa: S608 -- table names are this module's constants
-            {"alias": alias, "cutoff": cutoff},
-        )
-        cur.execute(
-            f"""
-            DELETE FROM {KEYS}
-            WHERE database_alias = %(alias)s
-              AND last_taken_at < %(cutoff)s
-            """,  # noqa: S608 -- table names are this module's constants
-            {"alias": alias, "cutoff": cutoff},
-        )
+        deleted = []
+        for table, past_cutoff in _PAST_CUTOFF:
+            cur.execute(
+                f"DELETE FROM {table} WHERE database_alias = %(alias)s AND {past_cutoff}",  # noqa: S608 -- constants
+                {"alias": alias, "cutoff": cutoff},
+            )
+            deleted.append(cur.rowcount)
+        snapshots = deleted[0]
         if snapshots:
             cur.execute(
                 f"""
