@@ -20,6 +20,8 @@ from typing import Any
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from schemaadmin.pg.names import qualify
+
 __all__ = [
     "RATIO_THRESHOLD",
     "change_text",
@@ -78,8 +80,12 @@ def _when_styles(styles: str) -> tuple[str, str]:
 
 
 def ident_html(*names: str | None) -> SafeString:
-    """Return a (dotted) identifier that wraps only after a dot or an underscore, never inside a word."""
-    text = ".".join(n for n in names if n)
+    """Return a (dotted) identifier that wraps only after a dot or an underscore, never inside a word.
+
+    One name is shown as given (already qualified); several are joined as pg.names.qualified() joins them.
+    """
+    given = [n for n in names if n]
+    text = given[0] if len(given) == 1 else qualify(*given)
     return mark_safe('<span class="ident">' + breakable_html(text) + "</span>")
 
 

@@ -8,6 +8,7 @@ from django import forms
 from django.http import QueryDict
 
 from schemaadmin.forms.fields import SMALL_SELECT, filter_choice, filter_flag
+from schemaadmin.pg.names import qualify
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.index_health.scope import Scope, table_scope
 
@@ -60,7 +61,7 @@ class _ListFilterForm(forms.Form):
         if not wanted:
             return True
         if "." in wanted:
-            return f"{schema}.{table}".lower() == wanted
+            return wanted in (f"{schema}.{table}".lower(), qualify(schema, table).lower())
         return wanted in table.lower()
 
 

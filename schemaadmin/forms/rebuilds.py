@@ -10,6 +10,7 @@ from django import forms
 from schemaadmin.forms.fields import CHECK_BOX, SMALL_SELECT
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.rebuilds import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
 from schemaadmin.services.rebuilds.plan import EF_CONSTRUCTION_RANGE, LISTS_RANGE, M_RANGE
 from schemaadmin.templatetags.humanize_extras import pretty_bytes
@@ -67,8 +68,15 @@ class RebuildForm(forms.Form):
     )
     lists = _number("lists", LISTS_RANGE, "IVFFlat: inverted lists (rows / 1000 up to 1M rows, √rows above).")
 
-    def __init__(self, *args: Any, indexes: Sequence[IndexInfo], using: str = "default", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, data: Any = None, *args: Any, indexes: Sequence[IndexInfo], using: str = "default", **kwargs: Any
+    ) -> None:
+        if data is not None and data.get("index"):
+            data = data.copy()  # named as typed or as an older link wrote it: as the choices write it
+            data["index"] = _as_choice(data["index"])
+        if kwargs.get("initial", {}).get("index"):
+            kwargs["initial"] = {**kwargs["initial"], "index": _as_choice(kwargs["initial"]["index"])}
+        super().__init__(data, *args, **kwargs)
         self.using = using
         self.indexes = {index.qualified_name: index for index in indexes}
         field = self.fields["index"]
@@ -114,6 +122,12 @@ class RebuildForm(forms.Form):
         return [(name, value) for name, value in self.cleaned_data.items() if value not in (None, "")]
 
 
+def _as_choice(text: str) -> str:
+    """Return schema.name as the index choices write it (pg.names.qualify), or text as given if it names no pair."""
+    parts = split_qualified(text.strip())
+    return qualify(*parts) if parts else text
+
+
 class RebuildFilterForm(forms.Form):
     state = forms.ChoiceField(
         required=False,
@@ -122,11 +136,19 @@ class RebuildFilterForm(forms.Form):
         error_messages={"invalid_choice": "Unknown state %(value)s: choose one from the list."},
         widget=forms.Select(attrs=SMALL_SELECT),
     )
-    index = forms.RegexField(
+    index = forms.CharField(
         required=False,
-        max_length=127,
-        regex=r"^[^\x00./]+\.[^\x00/]+$",
+        max_length=260,  # two 63-byte names, quoted, in 4-byte characters at worst is more: the catalog decides
         label="Index",
-        error_messages={"invalid": "Name the index as schema.name."},
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "schema.index"}),
     )
+
+    def clean_index(self) -> tuple[str, str] | None:
+        """Return the (schema, name) the filter names (pg.names.split_qualified), None for no filter."""
+        text = self.cleaned_data["index"].strip()
+        if not text:
+            return None
+        parts = split_qualified(text)
+        if parts is None:
+            raise forms.ValidationError("Name the index as schema.name.")
+        return parts

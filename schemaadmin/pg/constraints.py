@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import SYSTEM_SCHEMAS_SQL
+from schemaadmin.pg.names import qualify
 
 __all__ = ["ForeignKey", "UnvalidatedConstraint", "foreign_keys", "unvalidated_constraints"]
 
@@ -58,7 +59,7 @@ class ForeignKey:
 
     @property
     def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
+        return qualify(self.schema, self.table)
 
 
 def foreign_keys(*, using: str = "default") -> list[ForeignKey]:

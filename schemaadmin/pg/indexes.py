@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
+from schemaadmin.pg.names import qualify
 
 __all__ = [
     "IndexInfo",
@@ -97,11 +98,11 @@ class IndexInfo:
     qualified_name: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "qualified_name", f"{self.schema}.{self.name}")
+        object.__setattr__(self, "qualified_name", qualify(self.schema, self.name))
 
     @property
     def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
+        return qualify(self.schema, self.table)
 
     @property
     def is_vector(self) -> bool:

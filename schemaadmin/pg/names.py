@@ -1,10 +1,19 @@
-"""How a catalog row names itself for people: schema.name and schema.table, unquoted (pg/ddl.py quotes for SQL)."""
+"""How a catalog row names itself for people and URLs: schema.name and schema.table (pg/ddl.py quotes for SQL).
+
+A part is written as it is, unless it holds a dot or a double quote, begins or ends with white space, or holds a
+control character: then it is double-quoted as PostgreSQL quotes (a quote inside doubled), so that the text splits
+back into the same names ("dot.sch".x and dot."sch.x" are two tables) and a trailing space survives a form.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
-__all__ = ["Named", "NamedOnTable", "OnTable", "Qualified", "split_qualified"]
+__all__ = ["Named", "NamedOnTable", "OnTable", "Qualified", "qualify", "split_qualified"]
+
+_NEEDS_QUOTES = re.compile(r'[."\x00-\x1f\x7f]|^\s|\s$')
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
 
 
 class InSchema(Protocol):
@@ -37,14 +46,35 @@ class Qualified:
 
     @property
     def qualified_name(self: Named) -> str:
-        return f"{self.schema}.{self.name}"
+        return qualify(self.schema, self.name)
 
     @property
     def qualified_table(self: OnTable) -> str:
-        return f"{self.schema}.{self.table}"
+        return qualify(self.schema, self.table)
 
 
-def split_qualified(qualified: str) -> tuple[str, str] | None:
-    """Return the schema and the name of "schema.name" (split at the first dot), or None when either is missing."""
-    schema, dot, name = qualified.partition(".")
-    return (schema, name) if dot and schema and name else None
+def qualify(*names: str) -> str:
+    """Return schema.name (or schema.table.column): each part as it is, or double-quoted where it must be."""
+    return ".".join('"' + name.replace('"', '""') + '"' if _NEEDS_QUOTES.search(name) else name for name in names)
+
+
+def split_qualified(text: str) -> tuple[str, str] | None:
+    """Return the schema and the name of qualify()'s "schema.name", or None when either is missing (or the text
+    holds a NUL, which no PostgreSQL name can).
+
+    An unquoted schema ends at the first dot, and an unquoted name is the rest as typed: "public.a.b" is the name
+    "a.b" in public, as before names were quoted.
+    """
+    if "\x00" in text:
+        return None
+    quoted = _QUOTED.match(text)
+    if quoted and text[quoted.end() : quoted.end() + 1] == ".":
+        schema, name = quoted[1].replace('""', '"'), text[quoted.end() + 1 :]
+    else:
+        schema, dot, name = text.partition(".")
+        if not dot:
+            return None
+    whole = _QUOTED.fullmatch(name)
+    if whole:
+        name = whole[1].replace('""', '"')
+    return (schema, name) if schema and name else None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows
+from schemaadmin.pg.names import qualify
 
 __all__ = [
     "DatabaseAge",
@@ -89,7 +90,7 @@ class TableHealth:
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return qualify(self.schema, self.name)
 
     @property
     def last_vacuumed(self) -> datetime | None:

@@ -31,6 +31,7 @@ from schemaadmin.pg.indexes import (
     indexes_of_table,
     table_params,
 )
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.relations import TableHealth, tables
 
 __all__ = [
@@ -69,7 +70,7 @@ class RelationStatistics:
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return qualify(self.schema, self.name)
 
 
 # pg_stats is read once into one jsonb lookup: joined per relation, the view is evaluated once per row (seconds at

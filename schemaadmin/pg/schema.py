@@ -13,7 +13,7 @@ from typing import Any
 
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import IndexInfo, table_indexes
-from schemaadmin.pg.names import Qualified
+from schemaadmin.pg.names import Qualified, qualify
 
 __all__ = [
     "ColumnInfo",
@@ -121,7 +121,7 @@ class ForeignKeyInfo(Qualified):
 
     @property
     def qualified_target(self) -> str:
-        return f"{self.target_schema}.{self.target_table}"
+        return qualify(self.target_schema, self.target_table)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
+from schemaadmin.pg.names import qualify
 
 __all__ = ["SequenceUsage", "sequences"]
 
@@ -32,7 +33,7 @@ class SequenceUsage:
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return qualify(self.schema, self.name)
 
 
 def sequences(*, using: str = "default") -> list[SequenceUsage]:

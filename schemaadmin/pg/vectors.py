@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
+from schemaadmin.pg.names import qualify
 
 __all__ = ["VectorColumn", "vector_columns"]
 
@@ -28,7 +29,7 @@ class VectorColumn:
 
     @property
     def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
+        return qualify(self.schema, self.table)
 
     @property
     def populated(self) -> bool:

@@ -20,7 +20,7 @@ from schemaadmin.models import IndexRebuild, JobState, RecallCheck
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.jobs import backend_pid
-from schemaadmin.pg.names import split_qualified
+from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.pg.recall import (
     SEARCH_SETTINGS,
     IndexTarget,
@@ -299,7 +299,7 @@ RECALL_CHECK = jobs.register(
             JobState.SUCCEEDED: "recall.checked",
             JobState.FAILED: "recall.check_failed",
         },
-        target=lambda check: f"{check.schema_name}.{check.index_name}",
+        target=lambda check: qualify(check.schema_name, check.index_name),
         outcome=_outcome,
         worker_stopped=WORKER_STOPPED,
     )
@@ -354,7 +354,7 @@ def run_recall_check(check_id: int) -> str:
     with JobLog(RECALL_CHECK, check.pk) as log:
         try:
             result = measure_recall(
-                f"{check.schema_name}.{check.index_name}",
+                qualify(check.schema_name, check.index_name),
                 k=check.k,
                 samples=check.samples,
                 target=check.target_recall,

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from schemaadmin.formats import ident_html
+from schemaadmin.pg.names import qualify
 from schemaadmin.services.findings import Finding
 from schemaadmin.templatetags.findings import severity_badge
 
@@ -48,8 +49,8 @@ class FindingTable(tables.Table):
     def render_table(self, record: Finding) -> str:
         if not record.table:  # about sessions, not a table
             return "—"
-        qualified = f"{record.schema}.{record.table}"
-        return format_html('<a href="{}">{}</a>', reverse("schemaadmin:table", args=[qualified]), ident_html(qualified))
+        table = qualify(record.schema, record.table)
+        return format_html('<a href="{}">{}</a>', reverse("schemaadmin:table", args=[table]), ident_html(table))
 
     def render_message(self, record: Finding) -> str:
         if not record.fix:

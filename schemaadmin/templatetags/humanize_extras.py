@@ -12,6 +12,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from schemaadmin import formats
+from schemaadmin.pg.names import qualify
 
 register = template.Library()
 
@@ -77,6 +78,12 @@ def json_tree(value: Any) -> SafeString:
 def job_log(text: str | None) -> SafeString:
     """{{ record.log|job_log }}: a job's log with each line's time in the viewer's zone."""
     return formats.log_html(text)
+
+
+@register.filter(name="qualified")
+def qualified_filter(schema: str, name: str) -> str:
+    """{{ schema|qualified:name }}: schema.name as URLs and lookups take it (pg.names.qualified)."""
+    return qualify(schema, name)
 
 
 @register.filter

@@ -13,6 +13,7 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
+from schemaadmin.pg.names import split_qualified
 from schemaadmin.services.findings import worst_rank
 from schemaadmin.services.index_health import (
     HealthReport,
@@ -32,8 +33,11 @@ SERVER_MAINTENANCE_CODES = frozenset({"xid_wraparound", "autovacuum_disabled", "
 
 
 def _split(qualified: str) -> tuple[str, str]:
-    schema, _, name = qualified.partition(".")
-    return schema, name
+    """Return the schema and the name the URL names (pg.names.split_qualified); 404 when it names no such pair."""
+    parts = split_qualified(qualified)
+    if parts is None:
+        raise Http404(f"{qualified} is not a schema-qualified name.")
+    return parts
 
 
 def _found[T](qualified: str, lookup: Callable[[str, str], T | None], what: str) -> tuple[str, str, T]:

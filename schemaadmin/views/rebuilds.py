@@ -57,13 +57,13 @@ def rebuild_list(request: HttpRequest) -> HttpResponse:
     }
     if not (form.is_valid() & paging.is_valid()):
         return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows", status=400)
-    state, qualified = form.cleaned_data["state"], form.cleaned_data["index"]
+    state, named = form.cleaned_data["state"], form.cleaned_data["index"]
     if state == "active":
         rebuilds = rebuilds.filter(state__in=ACTIVE_STATES)
     elif state:
         rebuilds = rebuilds.filter(state=state)
-    if qualified:
-        schema, _, name = qualified.partition(".")
+    if named:
+        schema, name = named
         rebuilds = rebuilds.filter(schema_name=schema, index_name=name)
     try:
         cursor = cursor_from(paging.cleaned_data, REBUILD_ORDER)

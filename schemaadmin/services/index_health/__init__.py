@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from schemaadmin.conf import app_settings
 from schemaadmin.pg import indexes as pg_indexes
 from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.findings import Finding, Severity, severity_counts, worst_first
 from schemaadmin.services.index_health.activity_rules import activity_findings
@@ -84,14 +85,14 @@ class HealthReport:
         grouped: dict[str, list[Finding]] = defaultdict(list)
         for f in self.findings:
             if f.index is not None:
-                grouped[f"{f.schema}.{f.index}"].append(f)
+                grouped[qualify(f.schema, f.index)].append(f)
         return grouped
 
     def by_table(self) -> dict[str, list[Finding]]:
         """Return every finding keyed by its schema-qualified table name."""
         grouped: dict[str, list[Finding]] = defaultdict(list)
         for f in self.findings:
-            grouped[f"{f.schema}.{f.table}"].append(f)
+            grouped[qualify(f.schema, f.table)].append(f)
         return grouped
 
     def severity_counts(self) -> dict[Severity, int]:

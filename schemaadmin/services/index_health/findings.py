@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemaadmin.pg.names import NamedOnTable, OnTable
+from schemaadmin.pg.names import NamedOnTable, OnTable, qualify
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.findings import Finding, Kind, Severity
 
@@ -72,15 +72,15 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
     if "about" in where:
         about = where["about"]
     elif where.get("sequence") is not None:
-        about = f"{schema}.{where['sequence']}"
+        about = qualify(schema, where["sequence"])
     elif where.get("constraint") is not None:
-        about = f"{schema}.{table}.{where['constraint']}"
+        about = qualify(schema, table, where["constraint"])
     elif index is not None:
-        about = f"{schema}.{index}"
+        about = qualify(schema, index)
     elif column is not None:
-        about = f"{schema}.{table}.{column}"
+        about = qualify(schema, table, column)
     else:
-        about = f"{schema}.{table}"
+        about = qualify(schema, table)
     severity, title = CODES[code]
     severity = where.get("severity") or severity
     return Finding(

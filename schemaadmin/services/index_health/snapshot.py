@@ -15,6 +15,7 @@ from schemaadmin.pg.bloat import BtreeBloat, TableBloat, btree_bloat_exact, tabl
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.constraints import ForeignKey, UnvalidatedConstraint, foreign_keys, unvalidated_constraints
 from schemaadmin.pg.indexes import IndexInfo, index_usage, indexes_of_table
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.relations import (
     DatabaseAge,
     DatabaseStatistics,
@@ -169,7 +170,7 @@ def take_snapshot(
         snapshot,
         tables=_with_index_bytes(table_list, snapshot.indexes),
         activity=activity_facts(using=using),
-        table_bloat={f"{b.schema}.{b.name}": b for b in heap_bloat},
+        table_bloat={qualify(b.schema, b.name): b for b in heap_bloat},
         sequences=sequences(using=using),
         unvalidated_constraints=unvalidated_constraints(using=using),
         databases=database_ages(using=using),
@@ -226,7 +227,7 @@ def _index_part(
         tables=[],
         foreign_keys=foreign_keys(using=using),
         vector_columns=vector_columns(using=using),
-        bloat={f"{b.schema}.{b.name}": b for b in bloat},
+        bloat={qualify(b.schema, b.name): b for b in bloat},
         nodes=usage,
         key_facts=_key_facts(row_statistics),
         taken_names=read_taken_names(),
@@ -267,7 +268,7 @@ def _node_usage(
         usage.append(
             NodeUsage(
                 node=node,
-                scans={f"{u.schema}.{u.name}": u.scans for u in index_usage(table=table, using=node)},
+                scans={qualify(u.schema, u.name): u.scans for u in index_usage(table=table, using=node)},
                 stats_age=node_statistics.now - node_statistics.stats_since,
             )
         )
@@ -297,7 +298,7 @@ def take_table_index_snapshot(
         tables=[],
         foreign_keys=[],
         vector_columns=[],
-        bloat={f"{b.schema}.{b.name}": b for b in bloat},
+        bloat={qualify(b.schema, b.name): b for b in bloat},
         nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
         key_facts=_key_facts(row_statistics),
         # A new index name on this table starts with the table's name, or its first 48 bytes when cut to 63.

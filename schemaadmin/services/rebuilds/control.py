@@ -13,6 +13,7 @@ from django.utils import timezone
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.index_builds import cancel_build, temporary_index_name
 from schemaadmin.pg.indexes import VECTOR_METHODS
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
@@ -110,12 +111,12 @@ def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | No
         raise RebuildRefused(
             f"Only a failed or cancelled rebuild can be retried; rebuild {rebuild.pk} is {rebuild.state}."
         )
-    qualified = f"{rebuild.schema_name}.{rebuild.index_name}"
+    index = qualify(rebuild.schema_name, rebuild.index_name)
     if rebuild.kind == IndexRebuild.Kind.REINDEX:
-        plan = plan_rebuild(qualified, using=rebuild.database_alias)
+        plan = plan_rebuild(index, using=rebuild.database_alias)
     else:
         plan = plan_rebuild(
-            qualified, kind=rebuild.kind, method=rebuild.method, using=rebuild.database_alias, **rebuild.parameters
+            index, kind=rebuild.kind, method=rebuild.method, using=rebuild.database_alias, **rebuild.parameters
         )
     return start_rebuild(plan, user=user, request=request, retry_of=rebuild)
 

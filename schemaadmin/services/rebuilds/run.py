@@ -32,6 +32,7 @@ from schemaadmin.pg.index_builds import (
 )
 from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.indexes import index as index_state
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.pg.sessions import session_pids, terminate_sessions
 from schemaadmin.services import jobs
@@ -122,12 +123,12 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
         return rebuild.state
     using = rebuild.database_alias
     log = JobLog(REBUILD, rebuild.pk, interval=0.5)
-    qualified = f"{rebuild.schema_name}.{rebuild.index_name}"
+    index = qualify(rebuild.schema_name, rebuild.index_name)
     state = index_state(rebuild.schema_name, rebuild.index_name, using=using)
     if state is None:
-        log.write(f"{qualified} no longer exists; nothing to rebuild.")
+        log.write(f"{index} no longer exists; nothing to rebuild.")
         log.close()
-        _finish(rebuild, JobState.FAILED, expected=(JobState.QUEUED,), error=f"The index {qualified} no longer exists.")
+        _finish(rebuild, JobState.FAILED, expected=(JobState.QUEUED,), error=f"The index {index} no longer exists.")
         return rebuild.state
     conn = open_build_connection(using=using, application_name=application_name(rebuild.pk), on_notice=log.write)
     pid = conn.info.backend_pid
@@ -184,7 +185,7 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher
     """Run the statements of one rebuild on conn; return what to record on success."""
     using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
     clean_leftovers(rebuild, conn, log)
-    index = find_index(f"{schema}.{name}", using=using)
+    index = find_index(qualify(schema, name), using=using)
     estimate = estimate_rebuild(index, rebuild.method, rebuild.parameters, using=using)
     planned = planned_maintenance_work_mem(
         estimate.graph_memory_bytes, index.size_bytes, estimate.server_maintenance_work_mem_bytes
@@ -337,7 +338,7 @@ REBUILD = jobs.register(
             JobState.FAILED: "rebuild.failed",
             JobState.CANCELLED: "rebuild.cancelled",
         },
-        target=lambda rebuild: f"{rebuild.schema_name}.{rebuild.index_name}",
+        target=lambda rebuild: qualify(rebuild.schema_name, rebuild.index_name),
         outcome=_outcome,
         worker_stopped=WORKER_STOPPED,
         on_stalled=_end_build_session,
@@ -354,7 +355,7 @@ def _start_recall_check(rebuild: IndexRebuild) -> None:
 
     try:
         start_recall_check(
-            f"{rebuild.schema_name}.{rebuild.index_name}",
+            qualify(rebuild.schema_name, rebuild.index_name),
             user=rebuild.requested_by,
             rebuild=rebuild,
             using=rebuild.database_alias,
