@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from schemaadmin.conf import app_settings
+from schemaadmin.pg.search import MAX_NESTED_EXCLUSIONS, nests_too_deep
 from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES, search_facts
 
 __all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch"]
@@ -65,6 +66,7 @@ class ListControls(PageCursor):
         text = self.cleaned_data["q"].strip()
         if not text:
             return text
+        _refuse_deep_nesting(text)
         terms = search_facts(text)
         if not terms.matchable:
             raise forms.ValidationError(
@@ -98,6 +100,7 @@ class ThreadControls(forms.Form):
         value = self.cleaned_data["q"].strip()
         if "\x00" in value:
             raise forms.ValidationError("A search cannot contain a NUL character.")
+        _refuse_deep_nesting(value)
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -112,6 +115,14 @@ class ThreadControls(forms.Form):
             if self.cleaned_data.get(name):
                 return name, self.cleaned_data[name]
         return None
+
+
+def _refuse_deep_nesting(text: str) -> None:
+    if nests_too_deep(text):
+        raise forms.ValidationError(
+            f'This search has more than {MAX_NESTED_EXCLUSIONS} "-" in a row, more exclusions than PostgreSQL\'s '
+            "search can nest: put a word after each - (or fewer of them)."
+        )
 
 
 class UserSearch(PageCursor):

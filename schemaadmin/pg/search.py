@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,10 +12,34 @@ from django.db.models import Func, TextField
 from schemaadmin.models.chat import SEARCH_CONFIG
 from schemaadmin.pg.connection import fetch_row
 
-__all__ = ["SNIPPET_LEAD", "SNIPPET_WINDOW", "HitWindow", "SearchTerms", "only_common_words", "search_terms"]
+__all__ = [
+    "MAX_NESTED_EXCLUSIONS",
+    "SNIPPET_LEAD",
+    "SNIPPET_WINDOW",
+    "HitWindow",
+    "SearchTerms",
+    "nests_too_deep",
+    "only_common_words",
+    "search_terms",
+]
 
 # querytree()'s answer for a query whose every row could match (only excluded words): no index can look it up.
 MATCHES_EVERYTHING = "T"
+
+
+# websearch_to_tsquery() nests a NOT for each "-" met before the next word (through spaces, "(", "&", "|"), and
+# refuses more than 32 on its operator stack: "tsquery stack too small", an internal error, not a message.
+MAX_NESTED_EXCLUSIONS = 32
+_BETWEEN_WORDS = re.compile(r'[^\w"]+')
+
+
+def nests_too_deep(text: str) -> bool:
+    """Whether text holds more "-" between two words than websearch_to_tsquery() can nest (it would fail).
+
+    Counted over all that lies between words and quotes, so a run it would accept through other punctuation may be
+    refused too: no search needs 32 exclusions of one word.
+    """
+    return any(run.group().count("-") > MAX_NESTED_EXCLUSIONS for run in _BETWEEN_WORDS.finditer(text))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ HOSTILE = (
     "9999-12-31T23:59:59",
     "%_\\",
     "😀" * 50,
+    "-" * 40 + "x",  # more NOTs than websearch_to_tsquery() can nest ("tsquery stack too small")
 )
 PAGES = [url for url, statuses in MATRIX.items() if statuses[-1] == 200]
 

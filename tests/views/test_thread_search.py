@@ -71,3 +71,14 @@ def test_a_thread_without_a_search_is_unchanged_and_a_bad_one_is_400(thread, cli
     page = support.get(f"/conversations/{thread.pk}/").content.decode()
     assert "<mark>" not in page and "thread-hits" not in page and " open>" not in page
     assert support.get(f"/conversations/{thread.pk}/", {"q": "x" * 201}).status_code == 400
+
+
+def test_a_search_nesting_more_exclusions_than_postgresql_can_is_a_400_with_a_sentence(thread, client_as):
+    support = client_as("support")
+    for text in ("-" * 33 + "x", "- " * 33 + "x", "-(" * 40 + "x"):
+        for url in ("/conversations/", f"/conversations/{thread.pk}/"):
+            response = support.get(url, {"q": text})
+            assert response.status_code == 400, (url, text)
+            assert "exclusions" in response.content.decode()
+    # 32 are as many as it nests: still a search (of nothing), not a refusal.
+    assert support.get(f"/conversations/{thread.pk}/", {"q": "-" * 32 + "x"}).status_code == 200
