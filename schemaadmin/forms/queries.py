@@ -38,6 +38,7 @@ ORDER_CHOICES = (
     ("temp", "Temp blocks written"),
 )
 LIMITS = (25, 50, 100)
+EARLIEST_YEAR = 1970
 SELECT = {"class": "form-select form-select-sm"}
 DATETIME = {"class": "form-control form-control-sm", "type": "datetime-local"}
 
@@ -84,6 +85,9 @@ class QueryWindowForm(forms.Form):
         start, end = data.get("start"), data.get("end") or timezone.now()
         if start is None:
             self.add_error("start", "A custom window needs a start.")
+        elif start.year < EARLIEST_YEAR:
+            # No statistics are that old, and the regressions page compares with the window before, which must exist.
+            self.add_error("start", f"A window starts in {EARLIEST_YEAR} or later.")
         elif start >= end:
             self.add_error("end", "The end must come after the start.")
         elif end - start > MAX_DURATION:

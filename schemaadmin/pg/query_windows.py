@@ -113,15 +113,18 @@ def _summed_sql(prefix: str) -> str:
     The ids of its first and last snapshot (%(<prefix>first)s, %(<prefix>last)s, every id between them the alias's:
     _summed_window checks) are the primary key's range: the planner sees how many deltas it reads. Through a
     subquery of snapshots it took six hours for all of them and scanned every delta; with both, one row.
+
+    The ids are CAST(… AS bigint), not …::bigint: bound client-side, -9223372036854775808::bigint reads as minus
+    9223372036854775808::bigint, which overflows; the CAST takes the whole negative number.
     """
     summed = ", ".join(f"sum(d.{name}) AS {name}" for name in COUNTERS)
     return f"""
         SELECT d.dbid, d.userid, d.queryid, {summed}
         FROM {DELTAS} AS d
         WHERE d.snapshot_id BETWEEN %({prefix}first)s AND %({prefix}last)s
-          AND (%(dbid)s::bigint IS NULL OR d.dbid = %(dbid)s::bigint)
-          AND (%(userid)s::bigint IS NULL OR d.userid = %(userid)s::bigint)
-          AND (%(queryid)s::bigint IS NULL OR d.queryid = %(queryid)s::bigint)
+          AND (CAST(%(dbid)s AS bigint) IS NULL OR d.dbid = CAST(%(dbid)s AS bigint))
+          AND (CAST(%(userid)s AS bigint) IS NULL OR d.userid = CAST(%(userid)s AS bigint))
+          AND (CAST(%(queryid)s AS bigint) IS NULL OR d.queryid = CAST(%(queryid)s AS bigint))
         GROUP BY d.dbid, d.userid, d.queryid
     """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
 
@@ -157,9 +160,9 @@ def _running_sql(bounds: Sequence[str]) -> str:
         {"".join(probes)}
         WHERE k.database_alias = %(alias)s
           AND k.last_taken_at >= %({bounds[0]})s AND k.first_taken_at < %({bounds[-1]})s
-          AND (%(dbid)s::bigint IS NULL OR k.dbid = %(dbid)s::bigint)
-          AND (%(userid)s::bigint IS NULL OR k.userid = %(userid)s::bigint)
-          AND (%(queryid)s::bigint IS NULL OR k.queryid = %(queryid)s::bigint)
+          AND (CAST(%(dbid)s AS bigint) IS NULL OR k.dbid = CAST(%(dbid)s AS bigint))
+          AND (CAST(%(userid)s AS bigint) IS NULL OR k.userid = CAST(%(userid)s AS bigint))
+          AND (CAST(%(queryid)s AS bigint) IS NULL OR k.queryid = CAST(%(queryid)s AS bigint))
     """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
 
 

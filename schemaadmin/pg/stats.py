@@ -312,8 +312,8 @@ def live_statements(
             FROM pg_stat_statements(true) AS s
             WHERE s.toplevel
               AND s.queryid IS NOT NULL
-              AND (%(dbid)s::bigint IS NULL OR s.dbid = %(dbid)s::bigint)
-              AND (%(userid)s::bigint IS NULL OR s.userid = %(userid)s::bigint)
+              AND (CAST(%(dbid)s AS bigint) IS NULL OR s.dbid = CAST(%(dbid)s AS bigint))
+              AND (CAST(%(userid)s AS bigint) IS NULL OR s.userid = CAST(%(userid)s AS bigint))
         )
         SELECT c.dbid AS dbid,
                c.userid AS userid,
