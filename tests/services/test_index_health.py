@@ -12,6 +12,7 @@ from schemaadmin.pg import ddl
 from schemaadmin.pg.relations import relation_names_starting, tables
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
 from schemaadmin.services.index_health.snapshot import NodeUsage
+from schemaadmin.services.rebuilds.plan import RebuildRefused, plan_rebuild
 from tests.services.health_report import LOOSE, report
 
 
@@ -372,3 +373,47 @@ def test_the_index_list_s_report_finds_what_the_whole_report_finds_about_indexes
     found = {(f.code, f.index) for f in about_indexes if f.schema == s}
     assert {("duplicate_index", "t_a_copy"), ("boolean_index", "t_flag"), ("btree_on_array_column", "t_tags")} <= found
     assert ("no_primary_key", None) in {(f.code, f.index) for f in whole.findings if f.schema == s}  # a table's
+
+
+def test_a_valid_index_named_like_a_reindex_copy_is_nobody_s_leftover(plant):
+    s = plant.schema
+    plant.table("t", "id int, v int", rows=10, fill="i, i")
+    plant.sql(f"CREATE INDEX t_v_ccnew ON {s}.t (v)")
+    plant.sql(f"CREATE INDEX t_v_ccold1 ON {s}.t (id, v)")
+    _, found = report(plant)
+    assert not {obj for code, obj in found if code == "invalid_index" and obj.startswith(f"{s}.")}
+
+
+def test_an_invalid_partitioned_index_is_explained_as_one(plant):
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.q (id int, at int) PARTITION BY RANGE (at)")
+    plant.sql(f"CREATE TABLE {s}.q1 PARTITION OF {s}.q FOR VALUES FROM (0) TO (100)")
+    plant.sql(f"CREATE INDEX q_at ON ONLY {s}.q (at)")  # invalid until each partition has an index attached
+    result, _ = report(plant)
+    (finding,) = [f for f in result.findings if f.code == "invalid_index" and f.schema == s]
+    assert "partitioned" in finding.message and "ATTACH PARTITION" in finding.message
+    statements = [line for line in finding.fix.splitlines() if not line.startswith("--")]
+    assert statements and not any("CONCURRENTLY" in line for line in statements)  # refused on a partitioned table
+    with pytest.raises(RebuildRefused, match="ATTACH PARTITION"):
+        plan_rebuild(f"{s}.q_at")
+
+
+def test_a_unique_index_whose_build_failed_says_to_remove_the_duplicates(plant):
+    s = plant.schema
+    plant.table("t", "x int", rows=10, fill="1")
+    with pytest.raises(Exception, match="could not create unique index"):
+        plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY t_x_uniq ON {s}.t (x)")
+    result, _ = report(plant)
+    (finding,) = [f for f in result.findings if f.code == "invalid_index" and f.schema == s]
+    assert "duplicate values" in finding.message
+
+
+def test_two_foreign_keys_on_one_column_get_one_index(plant):
+    s = plant.schema
+    plant.table("base", "id int PRIMARY KEY", rows=5, fill="i")
+    plant.table("nv", "id int PRIMARY KEY, ref int", rows=5, fill="i, i")
+    plant.sql(f'ALTER TABLE {s}.nv ADD CONSTRAINT "nv fk" FOREIGN KEY (ref) REFERENCES {s}.base (id) NOT VALID')
+    plant.sql(f'ALTER TABLE {s}.nv ADD CONSTRAINT "nv fk dup" FOREIGN KEY (ref) REFERENCES {s}.base (id) DEFERRABLE')
+    result, _ = report(plant)
+    fixes = [f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s]
+    assert len(fixes) == 1 and "CREATE INDEX" in fixes[0]

@@ -60,21 +60,34 @@ def _with_partitions(snapshot: Snapshot) -> Callable[[IndexInfo], tuple[int, dic
 
 def invalid(snapshot: Snapshot) -> Iterator[Finding]:
     for index in snapshot.indexes:
-        leftover = _LEFTOVER.search(index.name) is not None
-        if index.build_running or (index.is_valid and not leftover):
+        # A valid index may carry a *_ccnew name: it is somebody's index. REINDEX CONCURRENTLY's copies are invalid
+        # once it stopped (and build_running while it runs).
+        if index.build_running or index.is_valid:
             continue
         drop = ddl.drop_index_fix(index)
-        if leftover:
+        if _LEFTOVER.search(index.name) is not None:
             why = (
                 f"{index.qualified_name} is left over from an interrupted REINDEX CONCURRENTLY: it is "
                 "maintained on every write but never used."
             )
             fix = ddl.script(*drop)
+        elif index.is_partitioned:
+            why = (
+                f"{index.qualified_name} is an invalid partitioned index (made with CREATE INDEX … ON ONLY, or a "
+                "CREATE that stopped part-way): it stays invalid until every partition has an index attached to "
+                "it, and queries cannot use it. Without blocking writes: CREATE INDEX CONCURRENTLY on each "
+                f"partition that lacks one, then ALTER INDEX {ddl.qualified(index.schema, index.name)} ATTACH "
+                "PARTITION each. The fix below drops and recreates it in one go, blocking writes to every "
+                "partition while it builds."
+            )
+            fix = ddl.script(*drop, _recreate(index))
         else:
             why = (
                 f"{index.qualified_name} is invalid (a failed CREATE INDEX CONCURRENTLY): queries cannot use "
                 "it, yet every write still maintains it."
             )
+            if index.is_unique:
+                why += " It is unique: if its build failed on duplicate values, remove them first, or it fails again."
             if index.constraint is not None:
                 fix = ddl.script(ddl.reindex_index(index.schema, index.name))
             else:
@@ -238,6 +251,8 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
             keys=tuple(ddl.IndexKey(column=column) for column in key.columns),
         )
         fix_sql = ddl.script(*ddl.create_index_fix(definition, partitioned=key.table_is_partitioned))
+        # The index this fix builds serves any other key on the same columns: one fix, not two identical indexes.
+        leading[(key.schema, key.table)].append((key.column_attnums, None))
         yield column_finding("missing_fk_index", snapshot.database, key, ", ".join(key.columns), message, fix_sql)
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
-from schemaadmin.pg.index_builds import setting_reset_bytes
+from schemaadmin.pg.index_builds import TEMPORARY_SUFFIX, setting_reset_bytes
 from schemaadmin.pg.indexes import IndexInfo, indexes
-from schemaadmin.pg.names import split_qualified
+from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.index_health.vectors import (
     HNSW_DEFAULT_EF_CONSTRUCTION,
     HNSW_DEFAULT_M,
@@ -39,7 +39,7 @@ EF_CONSTRUCTION_RANGE = (4, 1000)
 LISTS_RANGE = (1, 32768)
 # IVFFlat runs k-means on a sample of this many rows per list.
 IVFFLAT_SAMPLES_PER_LIST = 50
-_LEFTOVER = re.compile(r"(_cc(new|old)[0-9]*|_sa_new)$")
+_REINDEX_LEFTOVER = re.compile(r"_cc(new|old)[0-9]*$")
 
 
 class RebuildRefused(ValueError):
@@ -92,28 +92,36 @@ class RebuildPlan:
 
     @property
     def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return qualify(self.schema, self.name)
 
     def statements(self) -> list[str]:
         """Return the SQL the job will send for this plan, statement by statement, as it sends it."""
         return [statement.text for statement in self.script.statements]
 
 
-def find_index(qualified: str, *, using: str = "default") -> IndexInfo:
-    """Return the index named schema.name, or refuse with a sentence saying it is not there."""
-    parts = split_qualified(qualified.strip())
+def find_index(named: str, *, using: str = "default") -> IndexInfo:
+    """Return the index named schema.name (as pg.names.qualified() writes it), or refuse with a sentence."""
+    parts = split_qualified(named.strip())
     if parts is None:
-        raise RebuildRefused(f"Name the index as schema.name (got {qualified!r}).")
+        raise RebuildRefused(f"Name the index as schema.name (got {named!r}).")
     schema, name = parts
     index = catalog.index(schema, name, using=using)
     if index is not None:
         return index
-    raise RebuildRefused(f"There is no index {schema}.{name} in a user schema of this database.")
+    raise RebuildRefused(f"There is no index {qualify(schema, name)} in a user schema of this database.")
 
 
 def rebuildable_indexes(*, using: str = "default") -> list[IndexInfo]:
     """Return the indexes a rebuild may be started on: valid ones in user schemas, no rebuild leftovers."""
-    return [index for index in indexes(using=using) if index.is_valid and not _LEFTOVER.search(index.name)]
+    return [index for index in indexes(using=using) if index.is_valid and not _is_leftover(index)]
+
+
+def _is_leftover(index: IndexInfo) -> bool:
+    """Whether index is an earlier rebuild's copy: our own *_sa_new, or REINDEX CONCURRENTLY's *_ccnew/*_ccold left
+    invalid when it stopped (a valid index may carry such a name: it is somebody's index, not a leftover)."""
+    return index.name.endswith(TEMPORARY_SUFFIX) or (
+        not index.is_valid and _REINDEX_LEFTOVER.search(index.name) is not None
+    )
 
 
 def current_parameters(index: IndexInfo) -> dict[str, int]:
@@ -142,9 +150,16 @@ def plan_rebuild(
     if kind not in KINDS:
         raise RebuildRefused(f"Unknown kind of rebuild {kind!r}: choose reindex or replace.")
     index = find_index(qualified, using=using)
-    if _LEFTOVER.search(index.name):
+    if _is_leftover(index):
         raise RebuildRefused(
             f"{index.qualified_name} is a leftover of an earlier rebuild: drop it rather than rebuild it."
+        )
+    if not index.is_valid and index.is_partitioned:
+        # REINDEX leaves it invalid: what it lacks is an index attached for each partition, not a build.
+        raise RebuildRefused(
+            f"{index.qualified_name} is an INVALID partitioned index: it turns valid once every partition has an "
+            "index attached to it (CREATE INDEX CONCURRENTLY on the partition, then ALTER INDEX … ATTACH "
+            "PARTITION); its invalid_index finding shows how."
         )
     current = current_parameters(index)
     given = {
