@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
-from schemaadmin.pg.names import qualify
+from schemaadmin.pg.names import qualify, qualify_array
 
 __all__ = [
     "IndexInfo",
@@ -240,7 +240,7 @@ INDEX_SELECT = """
            pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
            ic.relkind = 'I' AS is_partitioned,
            CASE WHEN ic.relispartition THEN (
-               SELECT pn.nspname || '.' || pc.relname
+               SELECT ARRAY[pn.nspname, pc.relname]::text[]
                FROM pg_inherits AS inh
                JOIN pg_class AS pc ON pc.oid = inh.inhparent
                JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
@@ -295,8 +295,9 @@ def _indexes_where(where: str, params: dict[str, object] | None = None, *, using
     return fetch_rows(IndexInfo, _index_select(where, using=using), params, using=using, convert=INDEX_CONVERT)
 
 
-# What the rows hold that is not a column's value as is: reloptions ({m=16,ef_construction=64}) as a dict.
-INDEX_CONVERT = {"options": _options}
+# What the rows hold that is not a column's value as is: reloptions ({m=16,ef_construction=64}) as a dict, the
+# parent's [schema, name] as its qualified name.
+INDEX_CONVERT = {"options": _options, "partition_of": qualify_array}
 
 
 def indexes(*, using: str = "default") -> list[IndexInfo]:

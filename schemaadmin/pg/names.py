@@ -8,9 +8,10 @@ back into the same names ("dot.sch".x and dot."sch.x" are two tables) and a trai
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["Named", "NamedOnTable", "OnTable", "Qualified", "qualify", "split_qualified"]
+__all__ = ["Named", "NamedOnTable", "OnTable", "Qualified", "qualify", "qualify_array", "split_qualified"]
 
 _NEEDS_QUOTES = re.compile(r'[."\x00-\x1f\x7f]|^\s|\s$')
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"')
@@ -56,6 +57,12 @@ class Qualified:
 def qualify(*names: str) -> str:
     """Return schema.name (or schema.table.column): each part as it is, or double-quoted where it must be."""
     return ".".join('"' + name.replace('"', '""') + '"' if _NEEDS_QUOTES.search(name) else name for name in names)
+
+
+def qualify_array(parts: Sequence[str] | None) -> str | None:
+    """Turn a text[] column of [schema, name] (SQL builds no key: it cannot quote as qualify() does) into qualify()'s
+    schema.name, the key the row it names is looked up by; None for NULL."""
+    return qualify(*parts) if parts else None
 
 
 def split_qualified(text: str) -> tuple[str, str] | None:

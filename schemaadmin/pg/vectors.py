@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
-from schemaadmin.pg.names import qualify
+from schemaadmin.pg.names import qualify, qualify_array
 
 __all__ = ["VectorColumn", "vector_columns"]
 
@@ -99,7 +99,7 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
             OFFSET 0
         ) AS st ON true
         LEFT JOIN LATERAL (
-            SELECT pn.nspname || '.' || pc.relname AS name
+            SELECT ARRAY[pn.nspname, pc.relname]::text[] AS name
             FROM pg_inherits AS i
             JOIN pg_class AS pc ON pc.oid = i.inhparent
             JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
@@ -108,4 +108,5 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
         ORDER BY v.nspname, v.relname, v.attnum
         """,
         using=using,
+        convert={"partition_of": qualify_array},
     )

@@ -186,3 +186,17 @@ def test_rows_as_tuples_keep_the_fields_order_and_refuse_another_or_an_array(db)
     # fetch_rows turns arrays into tuples (rows are frozen), whatever the column's position.
     (usage,) = fetch_rows(IndexUsage, "SELECT ARRAY[1, 2] AS scans, now() AS last_scan, 'n' AS name, 's' AS schema")
     assert usage.scans == (1, 2)
+
+
+def test_a_partition_s_index_and_vector_column_name_their_parent_by_its_own_key(plant):
+    from schemaadmin.pg.vectors import vector_columns
+
+    s = plant.schema
+    plant.sql(f'CREATE TABLE {s}."p.t" (id int, at int, e vector(3)) PARTITION BY RANGE (at)')
+    plant.sql(f'CREATE TABLE {s}."p.t 1" PARTITION OF {s}."p.t" FOR VALUES FROM (0) TO (10)')
+    plant.sql(f'CREATE INDEX "p.t_at" ON {s}."p.t" (at)')
+    found = by_name(s)
+    (child,) = [i for i in found.values() if i.partition_of is not None]
+    assert child.partition_of == found["p.t_at"].qualified_name == f'{s}."p.t_at"'
+    columns = {(c.table, c.column): c for c in vector_columns() if c.schema == s}
+    assert columns[("p.t 1", "e")].partition_of == columns[("p.t", "e")].qualified_table
