@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Protocol
 
 __all__ = ["Named", "NamedOnTable", "OnTable", "Qualified", "qualify", "qualify_array", "split_qualified"]
@@ -54,6 +55,9 @@ class Qualified:
         return qualify(self.schema, self.table)
 
 
+# Pages look names up many times a request (40,000 at 30,000 indexes, each several times): a cached call costs
+# ~0.07 µs, the checks ~1.3 µs. Bounded, so a server whose names churn does not grow it for ever.
+@lru_cache(maxsize=1 << 17)
 def qualify(*names: str) -> str:
     """Return schema.name (or schema.table.column): each part as it is, or double-quoted where it must be."""
     return ".".join('"' + name.replace('"', '""') + '"' if _NEEDS_QUOTES.search(name) else name for name in names)
