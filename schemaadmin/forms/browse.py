@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg.search import MAX_NESTED_EXCLUSIONS, nests_too_deep
+from schemaadmin.pg.search import SearchTerms, SearchTooDeep
 from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES, search_facts
 
 __all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch"]
@@ -66,8 +66,7 @@ class ListControls(PageCursor):
         text = self.cleaned_data["q"].strip()
         if not text:
             return text
-        _refuse_deep_nesting(text)
-        terms = search_facts(text)
+        terms = _parsed(text)
         if not terms.matchable:
             raise forms.ValidationError(
                 "Nothing in this search can be matched: use at least one word or number "
@@ -100,7 +99,8 @@ class ThreadControls(forms.Form):
         value = self.cleaned_data["q"].strip()
         if "\x00" in value:
             raise forms.ValidationError("A search cannot contain a NUL character.")
-        _refuse_deep_nesting(value)
+        if value:
+            _parsed(value)  # marking and stepping through its hits parse it too
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -117,12 +117,12 @@ class ThreadControls(forms.Form):
         return None
 
 
-def _refuse_deep_nesting(text: str) -> None:
-    if nests_too_deep(text):
-        raise forms.ValidationError(
-            f'This search has more than {MAX_NESTED_EXCLUSIONS} "-" in a row, more exclusions than PostgreSQL\'s '
-            "search can nest: put a word after each - (or fewer of them)."
-        )
+def _parsed(text: str) -> SearchTerms:
+    """Return what the server makes of the search (cached), or refuse one it cannot parse with its sentence."""
+    try:
+        return search_facts(text)
+    except SearchTooDeep as refused:
+        raise forms.ValidationError(str(refused)) from refused
 
 
 class UserSearch(PageCursor):

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import DatabaseError, transaction
 from django.db.models import Func, TextField
 
 from schemaadmin.models.chat import SEARCH_CONFIG
 from schemaadmin.pg.connection import fetch_row
 
 __all__ = [
-    "MAX_NESTED_EXCLUSIONS",
     "SNIPPET_LEAD",
     "SNIPPET_WINDOW",
     "HitWindow",
     "SearchTerms",
-    "nests_too_deep",
+    "SearchTooDeep",
     "only_common_words",
     "search_terms",
 ]
@@ -27,19 +26,14 @@ __all__ = [
 MATCHES_EVERYTHING = "T"
 
 
-# websearch_to_tsquery() nests a NOT for each "-" met before the next word (through spaces, "(", "&", "|"), and
-# refuses more than 32 on its operator stack: "tsquery stack too small", an internal error, not a message.
-MAX_NESTED_EXCLUSIONS = 32
-_BETWEEN_WORDS = re.compile(r'[^\w"]+')
+# websearch_to_tsquery() keeps the operators still waiting for their operands on a stack of 32: a NOT for each "-"
+# before the next word, and an AND or an OR before them, so the limit is 30 to 32 dashes depending on what precedes
+# them. It fails with an internal error, which the server alone can tell.
+_STACK_TOO_SMALL = "tsquery stack too small"
 
 
-def nests_too_deep(text: str) -> bool:
-    """Whether text holds more "-" between two words than websearch_to_tsquery() can nest (it would fail).
-
-    Counted over all that lies between words and quotes, so a run it would accept through other punctuation may be
-    refused too: no search needs 32 exclusions of one word.
-    """
-    return any(run.group().count("-") > MAX_NESTED_EXCLUSIONS for run in _BETWEEN_WORDS.finditer(text))
+class SearchTooDeep(ValueError):
+    """The server cannot parse the search: more operators wait at once than its parser holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +64,22 @@ def search_terms(text: str, *, using: str = "default") -> SearchTerms:
     pg_stats.most_common_elems is rarer than every word listed there: those go through the GIN index. Without
     statistics nothing counts as common. One statement answers all three (the form and the search both ask).
     """
+    try:
+        # A savepoint in a caller's transaction, which a refusal leaves usable (search_facts caches the answer, so
+        # the round trip it may add is paid once per search).
+        with transaction.atomic(using=using):
+            terms = _search_terms(text, using=using)
+    except DatabaseError as exc:
+        if _STACK_TOO_SMALL not in str(exc):
+            raise
+        raise SearchTooDeep(
+            'This search has more "-" in a row than PostgreSQL\'s search can nest (about 30): put a word after each '
+            "-, or use fewer."
+        ) from exc
+    return terms
+
+
+def _search_terms(text: str, *, using: str) -> SearchTerms:
     terms = fetch_row(
         SearchTerms,
         """
