@@ -25,7 +25,7 @@ MAX_PAGE = 100_000
 class _ListFilterForm(forms.Form):
     table = forms.CharField(
         required=False,
-        max_length=127,
+        max_length=260,  # schema.table with both quoted (pg.names.qualify), 63 bytes each
         label="Table",
         help_text="Part of a table name, or schema.table.",
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "table name"}),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import SYSTEM_SCHEMAS_SQL
-from schemaadmin.pg.names import qualify
+from schemaadmin.pg.names import qualify, qualify_array
 
 __all__ = ["ForeignKey", "UnvalidatedConstraint", "foreign_keys", "unvalidated_constraints"]
 
@@ -72,7 +72,7 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
                c.conname AS name,
                c.conkey::int[] AS column_attnums,
                pairs.columns AS columns,
-               rn.nspname || '.' || rt.relname AS referenced_table,
+               ARRAY[rn.nspname, rt.relname]::text[] AS referenced_table,
                pairs.referenced_columns AS referenced_columns,
                pairs.column_types AS column_types,
                pairs.referenced_types AS referenced_types,
@@ -98,4 +98,5 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
         ORDER BY n.nspname, t.relname, c.conname
         """,  # noqa: S608 -- a constant, no input
         using=using,
+        convert={"referenced_table": qualify_array},
     )

@@ -280,7 +280,7 @@ def latest_recall_check(schema: str, name: str, *, using: str = "default") -> Re
 
 
 def _lock(using: str, schema: str, name: str) -> str:
-    return f"schemaadmin.recall:{using}:{schema}.{name}"
+    return f"schemaadmin.recall:{using}:{qualify(schema, name)}"
 
 
 def _outcome(check: RecallCheck) -> dict[str, Any]:

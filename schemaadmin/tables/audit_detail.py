@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from schemaadmin.formats import ident_html, json_html, number_text
+from schemaadmin.pg.names import split_qualified
 
 __all__ = ["detail_html", "target_html"]
 
@@ -23,7 +24,6 @@ _URL_NAMES = {
     "recall": "schemaadmin:recall_check",
     "apply": "schemaadmin:schema_apply_run",
 }
-_QUALIFIED = re.compile(r"^[^.\s]+\.[^.\s]+$")
 # Detail keys naming a record: the kind of record, by the action's area where a key is shared ("check").
 _DETAIL_RECORDS = {"rebuild": "rebuild", "retry_of": "rebuild", "apply": "apply", "run": "explain"}
 _LABELS = {"sql": "SQL", "ip": "IP", "pid": "pid", "retry_of": "Retry of", "as_username": "As"}
@@ -45,7 +45,7 @@ def target_html(action: str, target: str) -> SafeString:
     if keyed:
         return _link(keyed.group(1), keyed.group(2), target)
     area = action.partition(".")[0]
-    if _QUALIFIED.match(target) and area in ("rebuild", "recall"):
+    if area in ("rebuild", "recall") and split_qualified(target) is not None:
         try:
             return format_html('<a href="{}">{}</a>', reverse("schemaadmin:index", args=[target]), ident_html(target))
         except NoReverseMatch:

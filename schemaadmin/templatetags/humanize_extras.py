@@ -82,7 +82,7 @@ def job_log(text: str | None) -> SafeString:
 
 @register.filter(name="qualified")
 def qualified_filter(schema: str, name: str) -> str:
-    """{{ schema|qualified:name }}: schema.name as URLs and lookups take it (pg.names.qualified)."""
+    """{{ schema|qualified:name }}: schema.name as URLs and lookups take it (pg.names.qualify)."""
     return qualify(schema, name)
 
 

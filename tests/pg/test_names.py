@@ -56,3 +56,11 @@ def test_plain_names_are_written_as_they_are():
 )
 def test_split_qualified(text, parts):
     assert split_qualified(text) == parts
+
+
+def test_jobs_on_look_alike_indexes_take_two_locks():
+    from schemaadmin.services import recall
+    from schemaadmin.services.rebuilds import control
+
+    for lock in (control._lock, recall._lock):
+        assert lock("default", "s.z", "i") != lock("default", "s", "z.i")

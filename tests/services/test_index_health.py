@@ -417,3 +417,28 @@ def test_two_foreign_keys_on_one_column_get_one_index(plant):
     result, _ = report(plant)
     fixes = [f.fix for f in result.findings if f.code == "missing_fk_index" and f.schema == s]
     assert len(fixes) == 1 and "CREATE INDEX" in fixes[0]
+
+
+def test_an_invalid_partitioned_index_behind_a_constraint_is_repaired_partition_by_partition(plant):
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.m (id int, d int) PARTITION BY RANGE (d)")
+    plant.sql(f"CREATE TABLE {s}.m1 PARTITION OF {s}.m FOR VALUES FROM (0) TO (10)")
+    plant.sql(f"ALTER TABLE ONLY {s}.m ADD CONSTRAINT m_uq UNIQUE (id, d)")  # invalid until m1's is attached
+    result, _ = report(plant)
+    (finding,) = [f for f in result.findings if f.code == "invalid_index" and f.schema == s]
+    assert all(line.startswith("--") for line in finding.fix.splitlines())  # DROP INDEX would be refused
+    assert "ATTACH PARTITION" in finding.fix and "m_uq" in finding.fix
+
+
+def test_keys_to_two_tables_whose_names_read_alike_are_no_duplicates(plant):
+    s = plant.schema
+    other = f"{s}.z"
+    plant.sql(f'CREATE SCHEMA "{other}"')
+    try:
+        plant.sql(f'CREATE TABLE "{other}".t (id int PRIMARY KEY)')
+        plant.sql(f'CREATE TABLE {s}."z.t" (id int PRIMARY KEY)')
+        plant.sql(f'CREATE TABLE {s}.child (x int PRIMARY KEY REFERENCES "{other}".t (id) REFERENCES {s}."z.t" (id))')
+        _, found = report(plant)
+        assert not [obj for code, obj in found if code == "duplicate_foreign_key" and obj.startswith(f"{s}.child")]
+    finally:
+        plant.sql(f'DROP SCHEMA "{other}" CASCADE')

@@ -55,3 +55,13 @@ def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as
     text = visible_text(page)
     assert "retry_of=None" not in text and "error=," not in text
     assert not PYTHON_REPR.search(text), PYTHON_REPR.search(text)
+
+
+@pytest.mark.parametrize("target", ["public.items_hnsw", 'public."n.idx"', "public.N Idx", 's."trail "', "a/b.c"])
+def test_a_rebuild_s_target_links_to_its_index_however_its_name_is_written(target):
+    from django.urls import reverse
+
+    from schemaadmin.tables.audit_detail import target_html
+
+    assert f'href="{reverse("schemaadmin:index", args=[target])}"' in target_html("rebuild.requested", target)
+    assert "href" not in target_html("rebuild.requested", "no dot")

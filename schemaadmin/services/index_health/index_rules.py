@@ -80,7 +80,7 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
                 "PARTITION each. The fix below drops and recreates it in one go, blocking writes to every "
                 "partition while it builds."
             )
-            fix = ddl.script(*drop, _recreate(index))
+            fix = ddl.script(*drop, _recreate(index)) if index.constraint is None else _attach_each(index)
         else:
             why = (
                 f"{index.qualified_name} is invalid (a failed CREATE INDEX CONCURRENTLY): queries cannot use "
@@ -93,6 +93,17 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
             else:
                 fix = ddl.script(*drop, _recreate(index))
         yield index_finding("invalid_index", snapshot.database, index, why, fix)
+
+
+def _attach_each(index: IndexInfo) -> str:
+    """Return the repair of an invalid partitioned index behind a constraint, which cannot be dropped alone."""
+    parent = ddl.qualified(index.schema, index.name)
+    return (
+        f"-- {parent} backs constraint {ddl.quote_identifier(index.constraint or '')}: dropping it would drop the "
+        "constraint. For each partition without a matching index:\n"
+        "-- CREATE UNIQUE INDEX CONCURRENTLY <name> ON <partition> (<the same columns>);\n"
+        f"-- ALTER INDEX {parent} ATTACH PARTITION <schema>.<name>;"
+    )
 
 
 def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:

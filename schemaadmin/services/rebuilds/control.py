@@ -32,7 +32,7 @@ __all__ = [
 
 
 def _lock(using: str, schema: str, name: str) -> str:
-    return f"schemaadmin.rebuild:{using}:{schema}.{name}"
+    return f"schemaadmin.rebuild:{using}:{qualify(schema, name)}"
 
 
 def active_rebuild(schema: str, name: str, *, using: str = "default") -> IndexRebuild | None:
