@@ -36,9 +36,23 @@ def chat(transactional_db):
             text = "Your ferry to Zanzibar leaves at 09:30.\nBring the booking code:\n```\nZNZ-4411\n```"
         rows.append((thread.pk, ada.pk, role, text, 12, T0 + timedelta(minutes=k)))
     for i, other in enumerate(others):
-        rows.append((other.pk, ada.pk, "user", f"My invoice {i} looks wrong", 8, T0 + timedelta(days=i + 1)))
+        # One with a link too long for any screen: it must not set the width of the hits' column.
+        link = " see https://example.org/billing/" + "a1b2c3d4" * 40 if i == 0 else ""
+        rows.append((other.pk, ada.pk, "user", f"My invoice {i} looks wrong{link}", 8, T0 + timedelta(days=i + 1)))
     copy_messages(rows)
     return thread
+
+
+def test_search_hits_wrap_on_a_phone(page, role_user, sign_in, chat, console_errors, screenshot):
+    page.set_viewport_size({"width": 360, "height": 800})
+    role_user("support", "sam")
+    page.goto("/conversations/?q=invoice")
+    sign_in("sam")
+    expect(page.locator("a.hit")).to_have_count(3)
+    widths = page.locator("td.snippet").evaluate_all("cells => cells.map((td) => td.getBoundingClientRect().right)")
+    assert max(widths) <= 360, widths  # each snippet readable without scrolling sideways
+    screenshot("conversations-search-phone")
+    assert console_errors == []
 
 
 def test_search_open_the_hit_load_older_and_go_back(page, role_user, sign_in, chat, console_errors, screenshot):

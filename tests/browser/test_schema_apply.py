@@ -29,6 +29,11 @@ def test_dba_reviews_and_applies_pending_migrations(
     expect(plan).to_contain_text("require-concurrent-index-creation")
     expect(plan.get_by_test_id("sql").first).to_contain_text('CREATE INDEX "widget_name"')
     screenshot("schema-apply-confirm")
+    # Migration names wrap after a dot or an underscore on a phone rather than widening the page.
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot("schema-apply-confirm-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # A destructive plan refuses to go without the target's name.
     page.get_by_role("button", name="Apply 2 migrations").click()
