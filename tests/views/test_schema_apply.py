@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.utils.html import escape
 
+from schemaadmin.formats import ident_html
 from schemaadmin.models import AuditEvent, JobState, MigrationApply
 from schemaadmin.services.schema.apply import apply_plan
 
@@ -114,7 +115,7 @@ def test_run_page_polls_while_active_and_stops_when_done(client_as):
     )
     page = client.get(f"/schema/applies/{run.pk}/").content.decode()
     assert "every 2s" not in page
-    assert f"<strong>{TARGET}</strong> failed at this statement" in page
+    assert f"<strong>{ident_html(TARGET)}</strong> failed at this statement" in page  # breaks after . and _
     assert escape('DROP COLUMN "note" CASCADE') in page
     assert "canceling statement due to lock timeout" in page
     assert client.get("/schema/applies/").status_code == 200
