@@ -33,32 +33,45 @@ class _Exists:
     found: bool
 
 
-def table_exists(table: str, *, using: str = "default") -> bool:
-    """Say whether the table (resolved through the search_path, as Django's names are) exists."""
-    row = fetch_row(_Exists, "SELECT to_regclass(quote_ident(%s)) IS NOT NULL AS found", [table], using=using)
+# schema.table, or the table through the search_path (as Django's names are) when schema is "".
+_REGCLASS = "to_regclass(concat_ws('.', quote_ident(NULLIF(%(schema)s, '')), quote_ident(%(table)s)))"
+
+
+def table_exists(table: str, *, schema: str = "", using: str = "default") -> bool:
+    """Say whether the table (in schema, or resolved through the search_path when schema is "") exists."""
+    row = fetch_row(
+        _Exists, f"SELECT {_REGCLASS} IS NOT NULL AS found", {"schema": schema, "table": table}, using=using
+    )
     return bool(row and row.found)
 
 
-def primary_key(table: str, *, using: str = "default") -> list[str]:
+def primary_key(table: str, *, schema: str = "", using: str = "default") -> list[str]:
     """Return the table's primary key columns in key order (none when it has no primary key)."""
     row = fetch_row(
         _Key,
-        """
-        SELECT COALESCE(array_agg(a.attname ORDER BY k.position), '{}') AS columns
+        f"""
+        SELECT COALESCE(array_agg(a.attname ORDER BY k.position), '{{}}') AS columns
         FROM pg_index AS i
         CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
         JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-        WHERE i.indrelid = to_regclass(quote_ident(%s))
+        WHERE i.indrelid = {_REGCLASS}
           AND i.indisprimary
-        """,
-        [table],
+        """,  # noqa: S608 -- a constant; the names are parameters
+        {"schema": schema, "table": table},
         using=using,
     )
     return list(row.columns) if row else []
 
 
 def archive_columns(
-    table: str, columns: Sequence[str] | None, *, schema: str, name: str, about: dict[str, Any], using: str = "default"
+    table: str,
+    columns: Sequence[str] | None,
+    *,
+    source_schema: str = "",
+    schema: str,
+    name: str,
+    about: dict[str, Any],
+    using: str = "default",
 ) -> int:
     """Copy the table's rows (only these columns, or all when None) into schema.name; return how many.
 
@@ -66,7 +79,7 @@ def archive_columns(
     A failure leaves nothing behind.
     """
     using = validated_alias(using)
-    source = sql.Identifier(table)
+    source = sql.Identifier(source_schema, table) if source_schema else sql.Identifier(table)
     target = sql.Identifier(schema, name)
     selected = sql.SQL("*") if columns is None else sql.SQL(", ").join(map(sql.Identifier, columns))
     connection = connections[using]

@@ -35,6 +35,7 @@ from schemaadmin.pg.archive import (
     table_exists,
 )
 from schemaadmin.pg.ddl import NAME_BYTES, qualified, quote_identifier
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.schema.raw_sql import run_sql_actions
 from schemaadmin.services.schema.sql import find_migration, migration_label, migration_loader
@@ -59,10 +60,12 @@ __all__ = [
 class PlannedDrop:
     table: str
     column: str = ""  # "" when the whole table goes
+    schema: str = ""  # the schema a RunSQL names; "" for a name the search_path resolves (Django's tables)
 
     @property
     def label(self) -> str:
-        return f"{self.table}.{self.column}" if self.column else self.table
+        table = qualify(self.schema, self.table) if self.schema else self.table
+        return f"{table}.{self.column}" if self.column else table
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +135,9 @@ def _drops(op: Any, state: ProjectState, app_label: str, max_name: int) -> Itera
     if isinstance(op, operations.RunSQL):
         for action in run_sql_actions(op.sql):
             if action.kind == "drop_table":
-                yield PlannedDrop(action.table)
+                yield PlannedDrop(action.table, schema=action.schema)
             elif action.kind == "drop_column":
-                yield PlannedDrop(action.table, action.column)
+                yield PlannedDrop(action.table, action.column, schema=action.schema)
         return
     if not isinstance(op, (operations.RemoveField, operations.DeleteModel)):
         return
@@ -158,7 +161,8 @@ def _drops(op: Any, state: ProjectState, app_label: str, max_name: int) -> Itera
 
 def archive_name(apply_id: int, drop: PlannedDrop) -> str:
     """Return the archive table's name: the run, the table and the column, shortened with a hash past 63 bytes."""
-    name = f"apply{apply_id}_{drop.table}" + (f"__{drop.column}" if drop.column else "")
+    table = f"{drop.schema}_{drop.table}" if drop.schema else drop.table
+    name = f"apply{apply_id}_{table}" + (f"__{drop.column}" if drop.column else "")
     if len(name.encode()) <= NAME_BYTES:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
@@ -171,7 +175,7 @@ def restore_sql(drop: PlannedDrop, schema: str, name: str, key: tuple[str, ...],
     Text shown to a DBA to copy, never run here; every name goes through quote_identifier.
     """
     archive = qualified(schema, name)
-    table = quote_identifier(drop.table)
+    table = qualified(drop.schema, drop.table) if drop.schema else quote_identifier(drop.table)
     back = f"Reverse {migration} (manage.py migrate to the migration before it), then: "
     if drop.column and key:
         column = quote_identifier(drop.column)
@@ -186,10 +190,10 @@ def archive_drops(
     """Copy each dropped table or column into the archive schema; yield each copy, or why one was skipped."""
     schema = app_settings()["ARCHIVE_SCHEMA"]
     for drop in drops:
-        if not table_exists(drop.table, using=using):
+        if not table_exists(drop.table, schema=drop.schema, using=using):
             yield f"Nothing to archive for {drop.label}: the table does not exist."
             continue
-        key = tuple(primary_key(drop.table, using=using)) if drop.column else ()
+        key = tuple(primary_key(drop.table, schema=drop.schema, using=using)) if drop.column else ()
         whole_row = bool(drop.column) and not key
         columns = [*key, drop.column] if drop.column and key else None
         name = archive_name(apply_id, drop)
@@ -202,7 +206,9 @@ def archive_drops(
             "archived_at": timezone.now().isoformat(timespec="seconds"),
             "restore": archived.restore,
         }
-        rows = archive_columns(drop.table, columns, schema=schema, name=name, about=about, using=using)
+        rows = archive_columns(
+            drop.table, columns, source_schema=drop.schema, schema=schema, name=name, about=about, using=using
+        )
         yield Archived(drop, schema, name, key, rows, migration)
 
 
@@ -261,17 +267,19 @@ def archive_costs(keys: list[tuple[str, str]], *, using: str = "default") -> lis
             planned += [(drop, migration_label(migration)) for drop in migration_drops(loader, migration)]
     if not planned:
         return []
-    tables = sorted({drop.table for drop, _ in planned})
-    sizes = {e.table: e for e in table_estimates(tables, schema=None, using=using)}
-    return [
-        ArchiveCost(
-            drop,
-            label,
-            sizes[drop.table].estimated_rows if drop.table in sizes else None,
-            sizes[drop.table].total_bytes if drop.table in sizes else 0,
-        )
-        for drop, label in planned
-    ]
+    by_schema: dict[str, set[str]] = {}
+    for drop, _ in planned:
+        by_schema.setdefault(drop.schema, set()).add(drop.table)
+    sizes = {
+        (schema, e.table): e
+        for schema, tables in by_schema.items()
+        for e in table_estimates(sorted(tables), schema=schema or None, using=using)
+    }
+    costs = []
+    for drop, label in planned:
+        size = sizes.get((drop.schema, drop.table))
+        costs.append(ArchiveCost(drop, label, size.estimated_rows if size else None, size.total_bytes if size else 0))
+    return costs
 
 
 def may_drop(migration: Migration) -> bool:

@@ -32,6 +32,7 @@ class SqlAction:
     table: str  # the relation's name as written, without its schema; "" when the statement names none
     column: str = ""
     detail: str = ""  # e.g. the role a GRANT names, or the statement in words
+    schema: str = ""  # drops only: the schema the statement names, "" for a name the search_path resolves
 
 
 def run_sql_actions(sql: Any) -> list[SqlAction]:
@@ -97,7 +98,8 @@ def _actions(stmt: Any) -> Iterable[SqlAction]:
     if isinstance(stmt, ast.IndexStmt) and not stmt.concurrent:
         return [SqlAction("create_index", _name(stmt.relation), detail=f"index {stmt.idxname or '(unnamed)'}")]
     if isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_TABLE:
-        return _alter_table_actions(_name(stmt.relation), stmt.cmds or ())
+        schema = str(getattr(stmt.relation, "schemaname", "") or "")
+        return _alter_table_actions(_name(stmt.relation), stmt.cmds or (), schema=schema)
     if isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
         verb = "UPDATE" if isinstance(stmt, ast.UpdateStmt) else "DELETE"
         bounded = "with a WHERE clause" if stmt.whereClause is not None else "of every row"
@@ -115,7 +117,8 @@ def _actions(stmt: Any) -> Iterable[SqlAction]:
     if isinstance(stmt, ast.ClusterStmt):
         return [SqlAction("cluster", _name(stmt.relation), detail="CLUSTER")]
     if isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_TABLE:
-        return [SqlAction("drop_table", _qualified_last(names)) for names in stmt.objects or ()]
+        named = (_schema_and_name(names) for names in stmt.objects or ())
+        return [SqlAction("drop_table", table, schema=schema) for schema, table in named]
     if isinstance(stmt, ast.GrantStmt) and stmt.is_grant and stmt.objtype == ObjectType.OBJECT_TABLE:
         privileges = {getattr(p, "priv_name", "") for p in stmt.privileges or ()}
         if stmt.privileges is None or "select" in privileges:  # None: ALL PRIVILEGES
@@ -133,18 +136,19 @@ def _actions(stmt: Any) -> Iterable[SqlAction]:
     return []
 
 
-def _qualified_last(names: Any) -> str:
+def _schema_and_name(names: Any) -> tuple[str, str]:
+    """Return the schema a DROP names ("" for none) and the table's name, of [[catalog.]schema.]name."""
     parts = [getattr(name, "sval", "") for name in names or ()]
-    return parts[-1] if parts else ""
+    return (parts[-2] if len(parts) > 1 else ""), (parts[-1] if parts else "")
 
 
-def _alter_table_actions(table: str, commands: Iterable[Any]) -> Iterator[SqlAction]:
+def _alter_table_actions(table: str, commands: Iterable[Any], *, schema: str = "") -> Iterator[SqlAction]:
     for command in commands:
         subtype = command.subtype
         if subtype == AlterTableType.AT_SetNotNull:
             yield SqlAction("set_not_null", table, command.name or "")
         elif subtype == AlterTableType.AT_DropColumn:
-            yield SqlAction("drop_column", table, command.name or "")
+            yield SqlAction("drop_column", table, command.name or "", schema=schema)
         elif subtype in _TRIGGERS_OFF:
             yield SqlAction("disable_trigger", table, detail=command.name or "ALL")
         elif subtype in _REWRITES:

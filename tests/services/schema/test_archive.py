@@ -103,3 +103,30 @@ def test_what_a_migration_drops_is_read_from_its_operations_and_raw_sql():
         PlannedDrop("old_things"),
         PlannedDrop("schema_fixtures_widget"),
     ]
+
+
+def test_raw_sql_naming_a_schema_archives_that_schema_s_table_not_a_namesake(plant):
+    from schemaadmin.services.schema.archive import archive_drops
+
+    # Everything below runs in the test's transaction and is rolled back with it (the planter's own connection
+    # would wait for this transaction's locks). The name is the schema's own, so test runs side by side differ.
+    s, table = plant.schema, f"Raw Table {plant.schema}"
+    loader = migration_loader()
+    migration = planted_migration(
+        loader,
+        "schema_fixtures",
+        [migrations.RunSQL(f'DROP TABLE "{s}"."{table}"; ALTER TABLE {s}.other DROP COLUMN gone')],
+    )
+    assert migration_drops(loader, migration) == [PlannedDrop(table, schema=s), PlannedDrop("other", "gone", schema=s)]
+
+    with connection.cursor() as cur:
+        for where, value in ((s, "the dropped row"), ("public", "a namesake the search_path finds")):
+            target = sql.Identifier(where, table)
+            cur.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, v text)").format(target))
+            cur.execute(sql.SQL("INSERT INTO {} VALUES (1, %s)").format(target), [value])
+    (archived,) = archive_drops([PlannedDrop(table, schema=s)], apply_id=999_001, migration="m")
+    assert archived.rows == 1
+    assert f'{s}."{table}"' in archived.restore
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SELECT v FROM {}").format(sql.Identifier(archived.schema, archived.name)))
+        assert cur.fetchall() == [("the dropped row",)]

@@ -142,7 +142,7 @@ def test_raw_sql_is_read_statement_by_statement():
     assert sql_actions("UPDATE t SET a = 1 WHERE id < 5; TRUNCATE u; DROP TABLE s.v; ALTER TABLE w DROP COLUMN c") == [
         SqlAction("backfill", "t", detail="UPDATE with a WHERE clause"),
         SqlAction("truncate", "u", detail="TRUNCATE"),
-        SqlAction("drop_table", "v"),
+        SqlAction("drop_table", "v", schema="s"),
         SqlAction("drop_column", "w", "c"),
     ]
     assert sql_actions("ALTER TABLE w ADD CONSTRAINT u UNIQUE USING INDEX i, ADD COLUMN n int NOT NULL DEFAULT 0") == []
