@@ -15,7 +15,7 @@ class ApplyForm(forms.Form):
     fingerprint = forms.RegexField(regex=r"^[0-9a-f]{16}$", widget=forms.HiddenInput)
     typed_target = forms.CharField(
         required=False,
-        max_length=200,
+        max_length=4096,  # a label is an app label and a file name; this only bounds what is read
         label="Type the target migration to confirm",
         widget=forms.TextInput(attrs={"class": "form-control font-monospace", "autocomplete": "off"}),
     )

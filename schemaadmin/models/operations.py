@@ -59,7 +59,7 @@ class AuditEvent(models.Model):
     # Kept apart from the key, so the record still names who acted after their account is deleted.
     actor_username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=64)
-    target = models.CharField(max_length=300, blank=True)
+    target = models.TextField(blank=True)  # a migration's label has no length limit of its own
     detail = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -268,10 +268,10 @@ class MigrationApply(WorkerJobRecord):
     """One run of `migrate` from the schema page: the plan confirmed, the timeouts, and where it failed."""
 
     plan = models.JSONField(default=list, help_text="The migrations to apply, as 'app_label.name', in order.")
-    target = models.CharField(max_length=200, blank=True)
+    target = models.TextField(blank=True)
     lock_timeout_ms = models.PositiveIntegerField(default=5_000)
     statement_timeout_ms = models.PositiveIntegerField(default=0)
-    failed_migration = models.CharField(max_length=200, blank=True)
+    failed_migration = models.TextField(blank=True)
     failed_statement = models.TextField(blank=True)
 
     class Meta:

@@ -153,3 +153,28 @@ def test_an_apply_whose_worker_died_is_marked_failed(fixtures_pending, worker):
     # The backend's transaction died with its client: nothing of the migration stayed.
     wait_for(lambda: not _applied("0002_widget_name_index") and apply_plan().labels == PENDING, what="rollback")
     assert AuditEvent.objects.filter(action="migrations.apply_failed", target=plan.target).exists()
+
+
+def test_a_migration_with_a_long_name_can_be_applied_and_fail(transactional_db):
+    """A label is an app label and a file name (up to 255 bytes): the run, its audit and its failure all keep it."""
+    from schemaadmin.forms.apply import ApplyForm
+    from schemaadmin.services.schema.apply import PlannedMigration
+    from tests.worker import clear_jobs
+
+    name = "0099_" + "a_very_long_migration_name_" * 9
+    plan = ApplyPlan((PlannedMigration("schema_fixtures", name, ("Run SQL",), (), True),))
+    assert len(plan.target) > 250
+    typed = ApplyForm({"fingerprint": plan.fingerprint, "typed_target": plan.target, "lock_timeout_ms": 5000})
+    typed.is_valid()
+    assert "typed_target" not in typed.errors
+
+    try:
+        apply = start_apply(plan, user=make_user("dba-long"), fingerprint=plan.fingerprint, typed_target=plan.target)
+        apply.refresh_from_db()
+        assert apply.target == plan.target
+        assert AuditEvent.objects.filter(action="migrations.apply_requested", target=plan.target).exists()
+        # What the worker records when that migration fails.
+        MigrationApply.objects.filter(pk=apply.pk).update(state=JobState.FAILED, failed_migration=plan.target)
+        assert MigrationApply.objects.get(pk=apply.pk).failed_migration == plan.target
+    finally:
+        clear_jobs()
