@@ -27,6 +27,7 @@ from schemaadmin.services.schema.shadow import (
     shadow_fingerprint,
     shadow_snapshot,
     snapshot_from_json,
+    tables_outside_migrations,
 )
 
 __all__ = ["DriftReport", "drift_findings", "drift_report", "model_changes", "schema_drift"]
@@ -76,7 +77,8 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
         else:
             expected, from_cache = snapshot_from_json(stored.snapshot), True
     if expected is not None:
-        findings += schema_drift(schema_snapshot(schemas=schemas, using=using), expected)
+        live = schema_snapshot(schemas=schemas, using=using)
+        findings += schema_drift(live, expected, outside=tables_outside_migrations())
     findings += model_changes()
     return DriftReport(_sorted(findings), len(applied), from_cache, time.monotonic() - started)
 

@@ -9,7 +9,7 @@ is one. services/schema/drift.py reads the two schemas and adds the model change
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 
 from schemaadmin.pg import ddl
 from schemaadmin.pg.ddl import qualified, quote_identifier
@@ -53,7 +53,9 @@ def _swap_in(index: SchemaIndex, wanted: SchemaIndex) -> str:
     )
 
 
-def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[list[Finding], set[tuple[str, str]]]:
+def _table_findings(
+    live: SchemaSnapshot, expected: SchemaSnapshot, outside: Mapping[str, str]
+) -> tuple[list[Finding], set[tuple[str, str]]]:
     live_tables = {(t.schema, t.name) for t in live.tables}
     expected_tables = {(t.schema, t.name) for t in expected.tables}
     findings = []
@@ -70,6 +72,9 @@ def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[lis
             )
         )
     for schema, table in sorted(live_tables - expected_tables):
+        if table in outside:
+            findings.append(_table_outside_migrations(schema, table, outside[table]))
+            continue
         findings.append(
             _finding(
                 "unexpected_table",
@@ -81,6 +86,18 @@ def _table_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> tuple[lis
             )
         )
     return findings, live_tables & expected_tables
+
+
+def _table_outside_migrations(schema: str, table: str, why: str) -> Finding:
+    return _finding(
+        "table_outside_migrations",
+        INFO,
+        f"{schema}.{table}",
+        f"Table {schema}.{table} {why}: no migration creates it, so it is not compared.",
+        "Nothing to fix if it is meant to be kept outside the migrations. To have it checked, give its model "
+        "migrations (manage.py makemigrations for an app without any, then manage.py migrate --fake-initial: the "
+        "table exists already).",
+    )
 
 
 def _column_differences(live: ColumnInfo, expected: ColumnInfo) -> list[str]:
@@ -339,9 +356,15 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
     return findings
 
 
-def schema_drift(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding]:
-    """Return the differences between a live schema and the one the migrations build."""
-    findings, tables = _table_findings(live, expected)
+def schema_drift(
+    live: SchemaSnapshot, expected: SchemaSnapshot, *, outside: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Return the differences between a live schema and the one the migrations build.
+
+    outside maps the tables models name but no migration creates (apps without migrations, managed = False) to
+    why: such a table is named as such, never offered to be dropped.
+    """
+    findings, tables = _table_findings(live, expected, outside or {})
     findings += _column_findings(live, expected, tables)
     findings += _index_findings(live, expected, tables)
     findings += _constraint_findings(live, expected, tables)

@@ -24,13 +24,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
@@ -51,6 +53,7 @@ from schemaadmin.pg.shadow import create_database, databases_starting_with, drop
 __all__ = [
     "ShadowUnavailable",
     "applied_migrations",
+    "tables_outside_migrations",
     "build_shadow_snapshot",
     "latest_replay",
     "shadow_fingerprint",
@@ -58,6 +61,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from django.db.migrations import Migration
+
     from schemaadmin.models import DriftCheck
 
 type MigrationKey = tuple[str, str]
@@ -75,6 +80,20 @@ def applied_migrations(*, using: str = "default") -> frozenset[MigrationKey]:
     """Return the (app, name) of every migration applied on the alias's database (squashes included)."""
     loader = MigrationLoader(connections[validated_alias(using)], ignore_no_migrations=True)
     return frozenset(loader.applied_migrations)
+
+
+def tables_outside_migrations() -> dict[str, str]:
+    """Map the tables no migration creates, though a model names them, to why: an app without migrations (many-to-
+    many tables included) or a model with managed = False."""
+    unmigrated = MigrationLoader(None, ignore_no_migrations=True).unmigrated_apps
+    why = {}
+    for model in apps.get_models(include_auto_created=True):
+        meta = model._meta
+        if not meta.managed:
+            why[meta.db_table] = f"is the table of model {meta.label}, which has managed = False"
+        elif meta.app_label in unmigrated:
+            why[meta.db_table] = f"belongs to app {meta.app_label}, which has no migrations"
+    return why
 
 
 def shadow_fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str]) -> str:
@@ -230,15 +249,30 @@ def snapshot_from_json(data: dict[str, Any]) -> SchemaSnapshot:
     )
 
 
+def replay_plan(executor: MigrationExecutor, applied: Iterable[MigrationKey]) -> list[tuple[Migration, bool]]:
+    """Give the executor the graph the live database sees; return the plan that replays `applied`, in order.
+
+    A squash is resolved as on the live database, from what was applied there, not from the empty shadow (where
+    it would always stand for its migrations): applied in full, the squash is replayed; in part, the migrations it
+    replaces that were applied are.
+    """
+    wanted = set(applied)
+    loader = MigrationLoader(executor.connection, replace_migrations=False)
+    loader.applied_migrations = {key: m for key, m in loader.disk_migrations.items() if key in wanted}
+    loader.replacements_progress = {}
+    for key in loader.replacements:
+        loader.replace_migration(key)  # Django's own rule, applied to the live database's migrations
+    loader.graph.validate_consistency()
+    loader.applied_migrations = {}  # the shadow starts empty
+    executor.loader = loader
+    full_plan = executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True)
+    return [(migration, False) for migration, _ in full_plan if (migration.app_label, migration.name) in wanted]
+
+
 def _replay_and_read(applied: list[MigrationKey], schemas: list[str]) -> SchemaSnapshot:
     """Apply exactly the listed migrations, in plan order, to the default database and read its schema (child)."""
-    from django.db.migrations.executor import MigrationExecutor
-
     executor = MigrationExecutor(connections["default"])
-    wanted = set(applied)
-    full_plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
-    plan = [(migration, False) for migration, _ in full_plan if (migration.app_label, migration.name) in wanted]
-    executor.migrate([], plan=plan)
+    executor.migrate([], plan=replay_plan(executor, applied))
     return schema_snapshot(schemas=schemas, using="default")
 
 

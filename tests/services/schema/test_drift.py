@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection, models
 
 from schemaadmin.models import DriftCheck, JobState
-from schemaadmin.pg.schema import schema_indexes
+from schemaadmin.pg.schema import schema_indexes, schema_snapshot
 from schemaadmin.services.schema.drift import drift_findings, drift_report, model_changes
 from schemaadmin.services.schema.drift_checks import start_drift_check
 from schemaadmin.services.schema.shadow import applied_migrations
@@ -270,3 +270,49 @@ def test_a_column_type_changed_and_a_primary_key_lost_by_hand_are_errors(plant):
     assert (key.code, key.severity) == ("missing_constraint", "critical")
     assert "ADD CONSTRAINT schema_fixtures_widget_pkey PRIMARY KEY (id);" in key.fix
     assert len(findings) == 2  # the primary key's index is the constraint's, not reported twice
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("applied", "replayed"),
+    [
+        (["0001_initial", "0002_widget_name_index"], ["0001_initial", "0002_widget_name_index"]),
+        (["0001_initial", "0002_widget_name_index", "0003_remove_widget_note", "0002_squashed_0003"], None),
+        (["0001_initial"], ["0001_initial"]),
+    ],
+)
+def test_a_squash_is_replayed_as_the_live_database_applied_it(settings, applied, replayed):
+    """Applied in part, a squash's own migrations are replayed (the squash alone would replay nothing of it)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    from schemaadmin.services.schema.shadow import replay_plan
+
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.squashed_migrations"}
+    keys = [("schema_fixtures", name) for name in applied]
+    plan = replay_plan(MigrationExecutor(connection), keys)
+    assert [m.name for m, backwards in plan if m.app_label == "schema_fixtures" and not backwards] == (
+        replayed or ["0001_initial", "0002_squashed_0003"]
+    )
+
+
+@pytest.mark.django_db
+def test_a_table_no_migration_creates_but_a_model_names_is_no_drop_suggestion(settings):
+    """An app without migrations (migrate --run-syncdb made its tables): its tables are named, never to be dropped."""
+    import dataclasses
+
+    from schemaadmin.services.schema.drift_rules import schema_drift
+    from schemaadmin.services.schema.shadow import tables_outside_migrations
+
+    settings.MIGRATION_MODULES = {"schema_fixtures": None}  # the fixture app, as if it had no migrations
+    outside = tables_outside_migrations()
+    assert outside["schema_fixtures_widget"] == "belongs to app schema_fixtures, which has no migrations"
+    assert "conversation_messages" not in outside and "schemaadmin_auditevent" not in outside
+
+    live = schema_snapshot(schemas=["public"])
+    expected = dataclasses.replace(live, tables=tuple(t for t in live.tables if t.name != "schema_fixtures_widget"))
+    [finding] = [f for f in schema_drift(live, expected, outside=outside) if "schema_fixtures_widget" in f.object]
+    assert finding.code == "table_outside_migrations" and finding.severity.value == "info"
+    assert "no migrations" in finding.message and "DROP" not in finding.fix
+    # Without the app's name, the same table is one no migration explains, with the choice to drop it.
+    [unexplained] = [f for f in schema_drift(live, expected) if "schema_fixtures_widget" in f.object]
+    assert unexplained.code == "unexpected_table" and "DROP TABLE" in unexplained.fix
