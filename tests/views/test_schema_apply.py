@@ -124,3 +124,18 @@ def test_run_page_polls_while_active_and_stops_when_done(client_as):
 @pytest.mark.django_db
 def test_unknown_run_is_404(client_as):
     assert client_as("operator").get("/schema/applies/987654/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_conflicting_migrations_are_explained_and_not_applied(client_as, settings):
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.conflicting_migrations"}
+    client = client_as("dba")
+    page = client.get("/schema/apply/").content.decode()
+    assert 'data-testid="conflicts"' in page and 'data-testid="apply-form"' not in page
+    assert "schema_fixtures: 0002_second_leaf, 0002_widget_name_index" in page
+    assert "makemigrations --merge" in page
+
+    plan = apply_plan()
+    refused = client.post("/schema/apply/", _form(fingerprint=plan.fingerprint, typed_target=plan.target))
+    assert refused.status_code == 400 and "makemigrations --merge" in refused.content.decode()
+    assert not MigrationApply.objects.exists()

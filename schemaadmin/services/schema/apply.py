@@ -27,7 +27,7 @@ from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.schema.archive import Archived, archive_drops, may_drop, migration_drops
 from schemaadmin.services.schema.lint import lint_migrations
-from schemaadmin.services.schema.migrations import MigrationLabel, forward_plan
+from schemaadmin.services.schema.migrations import MigrationLabel, forward_plan, migration_conflicts
 from schemaadmin.services.schema.sql import migration_label, migration_loader
 
 __all__ = [
@@ -77,6 +77,7 @@ class PlannedMigration(MigrationLabel):
 @dataclass(frozen=True, slots=True)
 class ApplyPlan:
     migrations: tuple[PlannedMigration, ...]
+    conflicts: tuple[str, ...] = ()  # apps with several leaf migrations: `migrate` refuses until they are merged
 
     @property
     def labels(self) -> list[str]:
@@ -90,6 +91,15 @@ class ApplyPlan:
     @property
     def destructive(self) -> list[str]:
         return [f"{m.label}: {d}" for m in self.migrations for d in m.destructive]
+
+    @property
+    def conflicts_message(self) -> str:
+        if not self.conflicts:
+            return ""
+        return (
+            "Django's migrate refuses to run while an app has several leaf migrations: merge them first "
+            f"(manage.py makemigrations --merge, committed and deployed). {'; '.join(self.conflicts)}."
+        )
 
     @property
     def fingerprint(self) -> str:
@@ -109,7 +119,8 @@ def apply_plan(*, using: str = "default") -> ApplyPlan:
                 atomic=migration.atomic,
             )
             for migration in forward_plan(using=using)
-        )
+        ),
+        tuple(migration_conflicts()),
     )
 
 
@@ -161,6 +172,8 @@ def start_apply(
     """Record the apply, audit it and queue the job; refuse a stale plan, a missing confirmation or a second run."""
     if not plan.migrations:
         raise ApplyRefused("There are no pending migrations to apply.")
+    if plan.conflicts:
+        raise ApplyRefused(plan.conflicts_message)
     if fingerprint != plan.fingerprint:
         raise ApplyRefused("The pending migrations changed since this page was loaded. Review the new plan.")
     if typed_target.strip() != plan.target and (plan.destructive or critical_lint(plan, using=using)):

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 
 from schemaadmin.pg.connection import validated_alias
@@ -23,6 +24,7 @@ from schemaadmin.services.schema.sql import (
 )
 
 __all__ = [
+    "migration_conflicts",
     "AppMigrations",
     "MigrationDetail",
     "MigrationLabel",
@@ -98,6 +100,12 @@ def forward_plan(*, using: str = "default") -> list[Migration]:
     executor = MigrationExecutor(connections[validated_alias(using)])
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [migration for migration, backwards in plan if not backwards]
+
+
+def migration_conflicts() -> list[str]:
+    """Return, per app with several leaf migrations (`migrate` refuses to run then), the app and those leaves."""
+    conflicts = MigrationLoader(None, ignore_no_migrations=True).detect_conflicts()
+    return [f"{app_label}: {', '.join(sorted(names))}" for app_label, names in sorted(conflicts.items())]
 
 
 def pending_migrations(*, using: str = "default") -> list[PendingMigration]:
