@@ -46,6 +46,11 @@ WIDENED = (
     "no scan, only a brief ACCESS EXCLUSIVE lock (strong_migrations and django-pg-zero-downtime-migrations call it "
     "safe)."
 )
+SAME_TYPE = (
+    "SchemaAdmin: the type stays {type}. Django writes ALTER COLUMN … TYPE with the same type when it changes only "
+    "the column's comment; PostgreSQL then rewrites no row and rebuilds no index, and holds its ACCESS EXCLUSIVE "
+    "lock only for the catalog change."
+)
 NULL_ALLOWED = (
     "SchemaAdmin: dropping NOT NULL needs no scan and old code keeps writing values, so no client breaks "
     "(django-pg-zero-downtime-migrations calls it safe)."
@@ -226,6 +231,8 @@ class _Checker(SqlRules):
         )
         if _widens(old_db, new_db):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), WIDENED.format(old=old_db, new=new_db))
+        elif old_db and old_db == new_db and getattr(old, "db_collation", None) == getattr(new, "db_collation", None):
+            yield SquawkOverride(("changing-column-type", "prefer-text-field"), SAME_TYPE.format(type=new_db))
         if not old.null and new.null:
             yield SquawkOverride(("ban-drop-not-null",), NULL_ALLOWED)
         yield from self.value_integer(new, target)
@@ -234,6 +241,8 @@ class _Checker(SqlRules):
         if not self.alters(table):
             return
         old_type, new_type = self.vector_type(old), self.vector_type(new)
+        if old_db and new_db and old_db != new_db and not _widens(old_db, new_db) and not (old_type and new_type):
+            yield self.rewrite(table, f"Changing {target} from {old_db} to {new_db}", line, atomic=True)
         if old_type and new_type and old_type[1] != new_type[1]:
             message = (
                 f"Changes {target} from {old_type[0]}({old_type[1]}) to {new_type[0]}({new_type[1]}): the ALTER "

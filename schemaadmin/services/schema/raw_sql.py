@@ -7,6 +7,7 @@ exists only when it runs). Text pglast cannot parse gives no actions; squawk rep
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +41,19 @@ def run_sql_actions(sql: Any) -> list[SqlAction]:
     if sql is None:
         return []
     items = [sql] if isinstance(sql, str) else list(sql)
-    texts = [item[0] if isinstance(item, (list, tuple)) else item for item in items]
+    texts = [_with_parameters(item[0]) if isinstance(item, (list, tuple)) else item for item in items]
     return [action for text in texts if isinstance(text, str) for action in sql_actions(text)]
+
+
+_PLACEHOLDER = re.compile(r"%\([^)]*\)s|%s|%%")
+
+
+def _with_parameters(text: Any) -> Any:
+    """Write a (sql, params) item's psycopg placeholders (%s, %(name)s; %% is %) as $n, which the parser reads."""
+    if not isinstance(text, str):
+        return text
+    numbers = iter(range(1, len(text) + 1))
+    return _PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", text)
 
 
 def sql_actions(text: str) -> list[SqlAction]:

@@ -85,8 +85,8 @@ def collected_sql(loader: MigrationLoader, migration: Migration, *, backwards: b
     label = migration_label(migration)
     try:
         statements = loader.collect_sql([(migration, backwards)])
-    except IrreversibleError as exc:
-        return MigrationSql("", f"{label} cannot be reversed: {exc}.", (), backwards)
+    except IrreversibleError:
+        return MigrationSql("", _irreversible(label, migration), (), backwards)
     except Exception as exc:  # sqlmigrate fails the same way; the page says so instead of failing
         problem = (
             f"Django could not write the SQL of {label} against this database: {exc}. "
@@ -98,6 +98,17 @@ def collected_sql(loader: MigrationLoader, migration: Migration, *, backwards: b
         statements = [connection.ops.start_transaction_sql(), *statements, connection.ops.end_transaction_sql()]
     text = "\n".join(statements)
     return MigrationSql(text, "", _operation_lines(text, migration, backwards), backwards)
+
+
+def _irreversible(label: str, migration: Migration) -> str:
+    # Django's message names the operation by its repr, which holds a function's memory address for a RunPython.
+    for number, operation in enumerate(migration.operations, start=1):
+        if not operation.reversible:
+            return (
+                f"{label} cannot be reversed: its operation {number} ({operation.describe()}) has no reverse "
+                "(a RunPython without reverse_code, or a RunSQL without reverse_sql)."
+            )
+    return f"{label} cannot be reversed."
 
 
 def migration_sql(app_label: str, name: str, *, backwards: bool = False, using: str = "default") -> MigrationSql:

@@ -249,3 +249,43 @@ def test_every_migration_we_ship_passes_its_own_lint_or_says_why_not():
         for code, reason in exemptions.items():
             assert len(reason) >= 40, f"{lint.label}: say why {code} is accepted"
             assert code in {f.code for f in lint.exempted}, f"{lint.label}: the exemption for {code} is stale"
+
+
+@pytest.mark.django_db
+def test_a_comment_only_change_is_no_type_change():
+    """Django writes ALTER COLUMN … TYPE varchar(100) with the comment: squawk's rewrite alarm is set aside."""
+    commented = lint_planted(
+        [migrations.AlterField("widget", "name", models.CharField(max_length=100, db_comment="what it is called"))]
+    )
+    assert 'TYPE varchar(100);\nCOMMENT ON COLUMN "schema_fixtures_widget"."name"' in commented.sql.text
+    assert "changing-column-type" not in codes(commented)
+    set_aside = {f.code: f.exemption for f in commented.exempted}
+    assert "the type stays varchar(100)" in set_aside["changing-column-type"]
+
+    # A real change of type is still flagged.
+    retyped = lint_planted([migrations.AlterField("widget", "name", models.CharField(max_length=50))])
+    assert "changing-column-type" in codes(retyped)
+
+
+@pytest.mark.django_db
+def test_a_type_change_that_rewrites_a_big_table_is_critical():
+    loader = migration_loader()
+    big = {"schema_fixtures_widget": 50_000_000}
+    narrowed = planted_migration(
+        loader, "schema_fixtures", [migrations.AlterField("widget", "name", models.CharField(max_length=50))]
+    )
+    [lint] = lint_loaded(loader, [narrowed], assume_rows=big)
+    rewrite = only(lint, "table_rewrite")
+    assert rewrite.severity.value == "critical" and "varchar(100) to varchar(50)" in rewrite.message
+    assert "50,000,000" in rewrite.message.replace(" ", ",").replace(" ", ",")
+    [small] = lint_loaded(loader, [narrowed], assume_rows={"schema_fixtures_widget": 10})
+    assert "table_rewrite" not in codes(small)  # a small table: squawk's warning says enough
+
+    loader = migration_loader()  # the comment is the only change from the fixture's own varchar(100)
+    commented = planted_migration(
+        loader,
+        "schema_fixtures",
+        [migrations.AlterField("widget", "name", models.CharField(max_length=100, db_comment="a comment"))],
+    )
+    [lint] = lint_loaded(loader, [commented], assume_rows=big)
+    assert "table_rewrite" not in codes(lint) and "changing-column-type" not in codes(lint)

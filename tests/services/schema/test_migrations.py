@@ -99,6 +99,17 @@ def test_an_irreversible_migration_says_so_instead_of_failing():
     backward = collected_sql(loader, migration, backwards=True)
     assert backward.text == ""
     assert "cannot be reversed" in backward.problem and "schema_fixtures.0099_planted" in backward.problem
+    assert "operation 1 (Raw SQL operation) has no reverse" in backward.problem
+
+    python = planted_migration(
+        loader,
+        "schema_fixtures",
+        [migrations.RunSQL("SELECT 1", "SELECT 1"), migrations.RunPython(print)],
+        name="0100_planted_python",
+    )
+    problem = collected_sql(loader, python, backwards=True).problem
+    assert "operation 2 (Raw Python operation) has no reverse" in problem
+    assert " at 0x" not in problem  # Django's own message names the function by its memory address
     forward = collected_sql(loader, migration)
     assert "UPDATE schema_fixtures_widget SET name = ''" in forward.text and forward.problem == ""
 
