@@ -163,9 +163,10 @@ def archive_name(apply_id: int, drop: PlannedDrop) -> str:
     """Return the archive table's name: the run, the table and the column, shortened with a hash past 63 bytes."""
     table = f"{drop.schema}_{drop.table}" if drop.schema else drop.table
     name = f"apply{apply_id}_{table}" + (f"__{drop.column}" if drop.column else "")
-    if len(name.encode()) <= NAME_BYTES:
+    # A schema's table always carries the hash of its parts: schema "s" with table "t" and a table "s_t" differ.
+    if len(name.encode()) <= NAME_BYTES and not drop.schema:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    digest = hashlib.sha256(json.dumps([apply_id, drop.schema, drop.table, drop.column]).encode()).hexdigest()[:8]
     return name.encode()[: NAME_BYTES - 9].decode(errors="ignore") + "_" + digest
 
 

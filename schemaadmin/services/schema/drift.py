@@ -78,7 +78,7 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
             expected, from_cache = snapshot_from_json(stored.snapshot), True
     if expected is not None:
         live = schema_snapshot(schemas=schemas, using=using)
-        findings += schema_drift(live, expected, outside=tables_outside_migrations())
+        findings += schema_drift(live, expected, outside=tables_outside_migrations(schemas[0]))
     findings += model_changes()
     return DriftReport(_sorted(findings), len(applied), from_cache, time.monotonic() - started)
 

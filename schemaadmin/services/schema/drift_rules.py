@@ -54,7 +54,7 @@ def _swap_in(index: SchemaIndex, wanted: SchemaIndex) -> str:
 
 
 def _table_findings(
-    live: SchemaSnapshot, expected: SchemaSnapshot, outside: Mapping[str, str]
+    live: SchemaSnapshot, expected: SchemaSnapshot, outside: Mapping[tuple[str, str], str]
 ) -> tuple[list[Finding], set[tuple[str, str]]]:
     live_tables = {(t.schema, t.name) for t in live.tables}
     expected_tables = {(t.schema, t.name) for t in expected.tables}
@@ -72,8 +72,8 @@ def _table_findings(
             )
         )
     for schema, table in sorted(live_tables - expected_tables):
-        if table in outside:
-            findings.append(_table_outside_migrations(schema, table, outside[table]))
+        if (schema, table) in outside:
+            findings.append(_table_outside_migrations(schema, table, outside[schema, table]))
             continue
         findings.append(
             _finding(
@@ -89,14 +89,23 @@ def _table_findings(
 
 
 def _table_outside_migrations(schema: str, table: str, why: str) -> Finding:
+    if "managed = False" in why:
+        fix = (
+            "Nothing to fix: Django leaves this table to whoever maintains it, and drift compares only what the "
+            "migrations create (turning managed on alone creates nothing: the replay still has no such table)."
+        )
+    else:
+        fix = (
+            "Nothing to fix if the app is meant to be without migrations. To have its tables compared, give it "
+            "migrations: manage.py makemigrations <app>, then manage.py migrate <app> --fake-initial (the tables "
+            "exist already)."
+        )
     return _finding(
         "table_outside_migrations",
         INFO,
         f"{schema}.{table}",
         f"Table {schema}.{table} {why}: no migration creates it, so it is not compared.",
-        "Nothing to fix if it is meant to be kept outside the migrations. To have it checked, give its model "
-        "migrations (manage.py makemigrations for an app without any, then manage.py migrate --fake-initial: the "
-        "table exists already).",
+        fix,
     )
 
 
@@ -357,7 +366,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
 
 
 def schema_drift(
-    live: SchemaSnapshot, expected: SchemaSnapshot, *, outside: Mapping[str, str] | None = None
+    live: SchemaSnapshot, expected: SchemaSnapshot, *, outside: Mapping[tuple[str, str], str] | None = None
 ) -> list[Finding]:
     """Return the differences between a live schema and the one the migrations build.
 

@@ -115,15 +115,35 @@ class _Model:
 class _Checker(SqlRules):
     """Our rules, on unrendered model states: rendering every intermediate state would cost more than the SQL."""
 
-    def model(self, state: ProjectState, model_name: str) -> _Model | None:
+    def model(self, state: ProjectState, model_name: str, app_label: str = "") -> _Model | None:
         """Return the model's table and state, or None when migrations do not manage a table for it."""
-        model_state = state.models.get((self.app_label, model_name.lower()))
+        app_label = app_label or self.app_label
+        model_state = state.models.get((app_label, model_name.lower()))
         if model_state is None or model_state.options.get("proxy") or not model_state.options.get("managed", True):
             return None
-        table = model_state.options.get("db_table") or truncate_name(
-            f"{self.app_label}_{model_state.name_lower}", self.connection.ops.max_name_length()
-        )
+        table = model_state.options.get("db_table") or self.truncated(f"{app_label}_{model_state.name_lower}")
         return _Model(table, model_state)
+
+    def truncated(self, name: str) -> str:
+        return truncate_name(name, self.connection.ops.max_name_length())
+
+    def referencing_tables(self, state: ProjectState, model: _Model) -> Iterator[str]:
+        """Yield the tables whose foreign keys (automatic many-to-many tables' included) hold model's primary key."""
+        target = f"{self.app_label}.{model.state.name_lower}"
+        for (app_label, name), other in state.models.items():
+            for field_name, field in other.fields.items():
+                remote = getattr(field.remote_field, "model", None) if field.is_relation else None
+                if remote is None or (getattr(field, "to_fields", None) or [None])[0] is not None:
+                    continue  # not a relation, or one to another unique column
+                key = remote.lower() if isinstance(remote, str) else remote._meta.label_lower
+                key = f"{app_label}.{name}" if key == "self" else key if "." in key else f"{app_label}.{key}"
+                owner = self.model(state, name, app_label)
+                if key != target or owner is None:
+                    continue
+                if not field.many_to_many:
+                    yield owner.table
+                elif getattr(field.remote_field, "through", None) is None:  # the automatic join table
+                    yield field.db_table or self.truncated(f"{owner.table}_{field_name}")
 
     def atomic(self, op: Any) -> bool:
         """Say whether the operation runs in a transaction (a RunPython may choose; Operation.atomic means forced)."""
@@ -155,7 +175,8 @@ class _Checker(SqlRules):
         elif isinstance(op, operations.AlterField):
             old_model = self.model(before, op.model_name)
             if old_model is not None:
-                yield from self.altered_field(old_model.field(op.name), model.field(op.name), model.table, line)
+                old_field, new_field = old_model.field(op.name), model.field(op.name)
+                yield from self.altered_field(old_field, new_field, model.table, line, before=before, model=old_model)
         elif isinstance(op, (operations.AddIndex, AddIndexConcurrently)):
             yield from self.ann_dimensions(op.index, model, line)
             yield from self.wide_index(op.index, model.table, line)
@@ -224,7 +245,9 @@ class _Checker(SqlRules):
         if field.db_index or field.unique:
             yield from self.blocking_index(model.table, f"the index of {target}", line)
 
-    def altered_field(self, old: Any, new: Any, table: str, line: int | None) -> Iterator[Any]:
+    def altered_field(
+        self, old: Any, new: Any, table: str, line: int | None, *, before: ProjectState, model: _Model
+    ) -> Iterator[Any]:
         target = f"{table}.{new.column}"
         old_db, new_db = (
             (None, None) if new.is_relation else (old.db_type(self.connection), new.db_type(self.connection))
@@ -233,6 +256,8 @@ class _Checker(SqlRules):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), WIDENED.format(old=old_db, new=new_db))
         elif old_db and old_db == new_db and getattr(old, "db_collation", None) == getattr(new, "db_collation", None):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), SAME_TYPE.format(type=new_db))
+        elif old.is_relation and new.is_relation and _same_target(old, new):
+            yield SquawkOverride(("changing-column-type",), SAME_TYPE.format(type="its target's"))
         if not old.null and new.null:
             yield SquawkOverride(("ban-drop-not-null",), NULL_ALLOWED)
         yield from self.value_integer(new, target)
@@ -241,9 +266,15 @@ class _Checker(SqlRules):
         if not self.alters(table):
             return
         old_type, new_type = self.vector_type(old), self.vector_type(new)
-        if old_db and new_db and old_db != new_db and not _widens(old_db, new_db) and not (old_type and new_type):
-            yield self.rewrite(table, f"Changing {target} from {old_db} to {new_db}", line, atomic=True)
-        if old_type and new_type and old_type[1] != new_type[1]:
+        resized = bool(old_type and new_type and old_type[1] != new_type[1])  # its own finding, below
+        if old_db and new_db and old_db != new_db and not _widens(old_db, new_db) and not resized:
+            what = f"Changing {target} from {old_db} to {new_db}"
+            yield self.rewrite(table, what, line, atomic=True)
+            if new.primary_key:
+                for referencing in sorted(set(self.referencing_tables(before, model))):
+                    if self.alters(referencing):
+                        yield self.rewrite(referencing, f"{what} (its primary key, referenced here)", line, atomic=True)
+        if old_type and new_type and resized:
             message = (
                 f"Changes {target} from {old_type[0]}({old_type[1]}) to {new_type[0]}({new_type[1]}): the ALTER "
                 "rewrites the table under an ACCESS EXCLUSIVE lock, fails on every stored vector of the old size, "
@@ -311,10 +342,24 @@ def _indexed_expression(expression: Any, model: _Model) -> Any:
             return None
 
 
+def _same_target(old: Any, new: Any) -> bool:
+    """Say whether two versions of a relation hold the same column of the same model (so the same type)."""
+
+    def target(field: Any) -> tuple[str, tuple[Any, ...]]:
+        remote = field.remote_field.model
+        return (remote.lower() if isinstance(remote, str) else remote._meta.label_lower), tuple(
+            getattr(field, "to_fields", None) or ()
+        )
+
+    return not old.many_to_many and target(old) == target(new)
+
+
 def _widens(old: str | None, new: str | None) -> bool:
     """Say whether changing a column from type old to new needs neither a rewrite nor a scan of the rows."""
     if not old or not new or old == new:
         return False
+    if old == "text" and new == "varchar":
+        return True  # binary coercible, unbounded both
     before, after = _SIZED_TYPE.match(old), _SIZED_TYPE.match(new)
     if before and before.group(1) == "varchar":
         if new == "text":

@@ -14,6 +14,7 @@ from typing import Any
 from django.apps import apps
 
 from schemaadmin.conf import app_settings
+from schemaadmin.pg.names import qualify
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.lint_base import CheckerBase, SizedFinding, SquawkOverride
 from schemaadmin.services.schema.lint_help import (
@@ -113,9 +114,9 @@ class SqlRules(CheckerBase):
             elif kind == "grant_select":
                 self.granted.add((table, action.detail))
             elif kind == "drop_table":
-                yield self.drop_table(table, "", line)
+                yield self.drop_table(qualify(action.schema, table) if action.schema else table, "", line)
             elif kind == "drop_column":
-                yield self.drop_column(table, action.column, line)
+                yield self.drop_column(qualify(action.schema, table) if action.schema else table, action.column, line)
             elif kind == "truncate":
                 message = f"Empties {table}: every row is gone, and the backward migration cannot bring them back."
                 yield self.finding("truncate_table", Severity.WARNING, table, message, TRUNCATE_HELP, line)

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -82,18 +83,38 @@ def applied_migrations(*, using: str = "default") -> frozenset[MigrationKey]:
     return frozenset(loader.applied_migrations)
 
 
-def tables_outside_migrations() -> dict[str, str]:
-    """Map the tables no migration creates, though a model names them, to why: an app without migrations (many-to-
-    many tables included) or a model with managed = False."""
+def tables_outside_migrations(default_schema: str) -> dict[tuple[str, str], str]:
+    """Map the (schema, table) of tables no migration creates, though a model names them, to why.
+
+    Why: the model is managed = False, or its app has no migrations (migrate --run-syncdb made its tables); a
+    many-to-many table goes with the model that declares the field. A db_table without a schema
+    ('"other"."t"' has one) is in default_schema, where the search_path puts it.
+    """
     unmigrated = MigrationLoader(None, ignore_no_migrations=True).unmigrated_apps
     why = {}
     for model in apps.get_models(include_auto_created=True):
         meta = model._meta
-        if not meta.managed:
-            why[meta.db_table] = f"is the table of model {meta.label}, which has managed = False"
-        elif meta.app_label in unmigrated:
-            why[meta.db_table] = f"belongs to app {meta.app_label}, which has no migrations"
+        declaring = meta.auto_created  # a join table's is the model that declares the field (else False)
+        owner = declaring._meta if isinstance(declaring, type) else meta
+        if not owner.managed:
+            reason = f"is the table of model {owner.label}, which has managed = False"
+        elif owner.app_label in unmigrated:
+            reason = f"belongs to app {owner.app_label}, which has no migrations"
+        else:
+            continue
+        why[_schema_and_table(meta.db_table, default_schema)] = reason
     return why
+
+
+_QUALIFIED_TABLE = re.compile(r'^"((?:[^"]|"")+)"\."((?:[^"]|"")+)"$')
+
+
+def _schema_and_table(db_table: str, default_schema: str) -> tuple[str, str]:
+    """Split a model's db_table ('"schema"."table"' names a schema, the PostgreSQL way) into schema and table."""
+    quoted = _QUALIFIED_TABLE.match(db_table)
+    if quoted:
+        return quoted.group(1).replace('""', '"'), quoted.group(2).replace('""', '"')
+    return default_schema, db_table
 
 
 def shadow_fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str]) -> str:

@@ -130,3 +130,12 @@ def test_raw_sql_naming_a_schema_archives_that_schema_s_table_not_a_namesake(pla
     with connection.cursor() as cur:
         cur.execute(sql.SQL("SELECT v FROM {}").format(sql.Identifier(archived.schema, archived.name)))
         assert cur.fetchall() == [("the dropped row",)]
+
+
+def test_archive_names_of_a_schema_s_table_and_a_look_alike_differ():
+    from schemaadmin.services.schema.archive import archive_name
+
+    in_schema, look_alike = archive_name(7, PlannedDrop("t", schema="s")), archive_name(7, PlannedDrop("s_t"))
+    assert look_alike == "apply7_s_t" and in_schema.startswith("apply7_s_t_") and in_schema != look_alike
+    assert archive_name(7, PlannedDrop("t", "c", schema="s")) != in_schema
+    assert len(archive_name(7, PlannedDrop("x" * 63, "y" * 63)).encode()) == 63

@@ -304,9 +304,12 @@ def test_a_table_no_migration_creates_but_a_model_names_is_no_drop_suggestion(se
     from schemaadmin.services.schema.shadow import tables_outside_migrations
 
     settings.MIGRATION_MODULES = {"schema_fixtures": None}  # the fixture app, as if it had no migrations
-    outside = tables_outside_migrations()
-    assert outside["schema_fixtures_widget"] == "belongs to app schema_fixtures, which has no migrations"
-    assert "conversation_messages" not in outside and "schemaadmin_auditevent" not in outside
+    outside = tables_outside_migrations("public")
+    assert outside["public", "schema_fixtures_widget"] == "belongs to app schema_fixtures, which has no migrations"
+    assert ("public", "conversation_messages") not in outside and ("public", "schemaadmin_auditevent") not in outside
+    # A model with managed = False (the project has one) and the many-to-many tables such models declare.
+    assert "managed = False" in outside["public", "schemaadmin_accessrule"]
+    assert "auth_user_groups" not in {table for _, table in outside}
 
     live = schema_snapshot(schemas=["public"])
     expected = dataclasses.replace(live, tables=tuple(t for t in live.tables if t.name != "schema_fixtures_widget"))
@@ -316,3 +319,33 @@ def test_a_table_no_migration_creates_but_a_model_names_is_no_drop_suggestion(se
     # Without the app's name, the same table is one no migration explains, with the choice to drop it.
     [unexplained] = [f for f in schema_drift(live, expected) if "schema_fixtures_widget" in f.object]
     assert unexplained.code == "unexpected_table" and "DROP TABLE" in unexplained.fix
+
+
+def test_a_table_outside_migrations_is_keyed_by_its_schema_and_a_join_table_by_its_declaring_model():
+    from django.apps import apps
+
+    from schemaadmin.services.schema.shadow import _schema_and_table, tables_outside_migrations
+
+    assert _schema_and_table('"Other"."legacy ""t"""', "public") == ("Other", 'legacy "t"')
+    assert _schema_and_table("legacy_t", "app") == ("app", "legacy_t")
+
+    from django.db import models as m
+
+    class Legacy(m.Model):  # noqa: DJ008
+        tags = m.ManyToManyField("schema_fixtures.Widget", related_name="+")
+
+        class Meta:
+            app_label = "schema_fixtures"
+            managed = False
+            db_table = '"other"."legacy_t"'
+
+    try:
+        outside = tables_outside_migrations("public")
+        assert "managed = False" in outside["other", "legacy_t"]
+        assert ("public", "legacy_t") not in outside  # a namesake elsewhere is not excused
+        join = Legacy._meta.get_field("tags").remote_field.through._meta.db_table
+        assert outside["public", join] == "is the table of model schema_fixtures.Legacy, which has managed = False"
+    finally:
+        del apps.all_models["schema_fixtures"]["legacy"]
+        del apps.all_models["schema_fixtures"][Legacy._meta.get_field("tags").remote_field.through._meta.model_name]
+        apps.clear_cache()

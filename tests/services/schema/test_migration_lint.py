@@ -289,3 +289,57 @@ def test_a_type_change_that_rewrites_a_big_table_is_critical():
     )
     [lint] = lint_loaded(loader, [commented], assume_rows=big)
     assert "table_rewrite" not in codes(lint) and "changing-column-type" not in codes(lint)
+
+
+def _lint_one(app_label, operations, rows):
+    loader = migration_loader()
+    [lint] = lint_loaded(loader, [planted_migration(loader, app_label, operations)], assume_rows=rows)
+    return lint
+
+
+@pytest.mark.django_db
+def test_type_changes_are_judged_by_what_postgresql_rewrites():
+    from pgvector.django import HalfVectorField
+
+    big = {"knowledge_base_chunks": 50_000_000, "conversation_messages": 50_000_000, "auth_user_groups": 50_000_000}
+    # vector(3072) to halfvec(3072): same dimensions, still every row rewritten.
+    halved = _lint_one(
+        "schemaadmin",
+        [migrations.AlterField("knowledgebasechunk", "embedding", HalfVectorField(dimensions=3072, null=True))],
+        big,
+    )
+    assert only(halved, "table_rewrite").object == "knowledge_base_chunks"
+    # text to varchar without a length: binary coercible, no rewrite.
+    unbounded = _lint_one("schemaadmin", [migrations.AlterField("message", "content", models.CharField())], big)
+    assert "table_rewrite" not in codes(unbounded)
+    # A primary key made bigint rewrites the tables whose foreign keys hold it (the join table of User.groups).
+    widened_key = _lint_one(
+        "auth", [migrations.AlterField("group", "id", models.BigAutoField(primary_key=True, serialize=False))], big
+    )
+    rewrites = {f.object for f in widened_key.findings if f.code == "table_rewrite"}
+    assert "auth_user_groups" in rewrites
+    assert "its primary key, referenced here" in next(
+        f.message for f in widened_key.findings if f.object == "auth_user_groups"
+    )
+
+
+@pytest.mark.django_db
+def test_a_comment_on_a_foreign_key_is_no_type_change():
+    fk = models.ForeignKey(
+        "schemaadmin.chatuser",
+        on_delete=models.DB_CASCADE,
+        related_name="conversations",
+        db_index=False,
+        db_comment="who owns it",
+    )
+    lint = _lint_one("schemaadmin", [migrations.AlterField("conversation", "user", fk)], {})
+    assert "TYPE uuid" in lint.sql.text or "TYPE bigint" in lint.sql.text
+    assert "changing-column-type" not in codes(lint)
+
+
+@pytest.mark.django_db
+def test_a_raw_sql_drop_names_the_schema_it_drops_from():
+    sql = "DROP TABLE other.schema_fixtures_widget; ALTER TABLE other.t DROP COLUMN c"
+    lint = _lint_one("schema_fixtures", [migrations.RunSQL(sql, migrations.RunSQL.noop)], {})
+    assert only(lint, "drop_table").object == "other.schema_fixtures_widget"
+    assert only(lint, "drop_column").object == "other.t.c"
