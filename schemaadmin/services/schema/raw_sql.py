@@ -45,11 +45,11 @@ def run_sql_actions(sql: Any) -> list[SqlAction]:
     return [action for text in texts if isinstance(text, str) for action in sql_actions(text)]
 
 
-_PLACEHOLDER = re.compile(r"%\([^)]*\)s|%s|%%")
+_PLACEHOLDER = re.compile(r"%\([^)]*\)[sbt]|%[sbt]|%%")  # psycopg's: s (auto), b (binary), t (text)
 
 
 def _with_parameters(text: Any) -> Any:
-    """Write a (sql, params) item's psycopg placeholders (%s, %(name)s; %% is %) as $n, which the parser reads."""
+    """Write a (sql, params) item's psycopg placeholders (%s, %(name)s, %b, %t; %% is %) as $n for the parser."""
     if not isinstance(text, str):
         return text
     numbers = iter(range(1, len(text) + 1))

@@ -148,7 +148,7 @@ def test_raw_sql_is_read_statement_by_statement():
     assert sql_actions("ALTER TABLE w ADD CONSTRAINT u UNIQUE USING INDEX i, ADD COLUMN n int NOT NULL DEFAULT 0") == []
     assert sql_actions("this is not SQL") == []
     # (sql, params) items: psycopg's placeholders are read as parameters.
-    with_params = [("DELETE FROM t WHERE id = %s", [1]), ("UPDATE u SET a = %(a)s WHERE b LIKE 'x%%'", {"a": 1})]
+    with_params = [("DELETE FROM t WHERE id = %t", [1]), ("UPDATE u SET a = %(a)s WHERE b LIKE 'x%%'", {"a": 1})]
     assert run_sql_actions(with_params) == [
         SqlAction("backfill", "t", detail="DELETE with a WHERE clause"),
         SqlAction("backfill", "u", detail="UPDATE with a WHERE clause"),
