@@ -9,6 +9,7 @@ from django.db import connections
 from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
+from django.db.migrations.operations import RunPython, RunSQL
 
 from schemaadmin.pg.connection import validated_alias
 
@@ -102,11 +103,12 @@ def collected_sql(loader: MigrationLoader, migration: Migration, *, backwards: b
 
 def _irreversible(label: str, migration: Migration) -> str:
     # Django's message names the operation by its repr, which holds a function's memory address for a RunPython.
+    why = {RunPython: " (a RunPython without reverse_code)", RunSQL: " (a RunSQL without reverse_sql)"}
     for number, operation in enumerate(migration.operations, start=1):
         if not operation.reversible:
             return (
-                f"{label} cannot be reversed: its operation {number} ({operation.describe()}) has no reverse "
-                "(a RunPython without reverse_code, or a RunSQL without reverse_sql)."
+                f"{label} cannot be reversed: its operation {number} ({operation.describe()}) has no reverse"
+                f"{why.get(type(operation), '')}."
             )
     return f"{label} cannot be reversed."
 
