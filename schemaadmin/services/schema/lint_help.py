@@ -51,6 +51,22 @@ REWRITE_HELP = (
     "(no FULL) makes dead space reusable without a write lock; for CLUSTER's ordering, an index usually serves "
     "the queries. VACUUM cannot run inside a transaction: such a migration needs atomic = False."
 )
+TYPE_CHANGE_HELP = (
+    "Change it in steps instead (expand and contract): add a column of the new type, fill it in batches (a trigger "
+    "keeps new writes in step), switch the code to it, then drop the old column. For a primary key, do the same "
+    "for every foreign key that holds it. Widening a varchar, varchar to text and a larger numeric precision need "
+    "no rewrite."
+)
+ADDED_COLUMN_REWRITE_HELP = (
+    "Add the column without the default (or as a plain column instead of a stored generated one), then set the "
+    "default for new rows with ALTER COLUMN … SET DEFAULT (no rewrite) and fill the existing rows in batches."
+)
+CHECK_HELP = (
+    "Add it NOT VALID, then validate it in a later migration: VALIDATE CONSTRAINT reads the rows under a SHARE "
+    "UPDATE EXCLUSIVE lock, so reads and writes go on. In Django: SeparateDatabaseAndState whose "
+    "state_operations hold the AddConstraint and whose database_operations are a RunSQL ALTER TABLE … ADD "
+    "CONSTRAINT … CHECK (…) NOT VALID; then RunSQL ALTER TABLE … VALIDATE CONSTRAINT … in the next migration."
+)
 EXCLUSION_HELP = (
     "An exclusion constraint cannot be added NOT VALID, and cannot be attached from an index built "
     "CONCURRENTLY (USING INDEX takes unique indexes only): PostgreSQL builds its index and checks every row under "

@@ -27,9 +27,17 @@ from django.db.models import NOT_PROVIDED, CheckConstraint, F, Index
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
+from schemaadmin.pg.functions import RoutineName, overloads
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.lint_base import SizedFinding, SquawkOverride
-from schemaadmin.services.schema.lint_help import ANN_HELP, DIMENSIONS_HELP, PYTHON_DEFAULT_HELP, WIDE_INDEX_HELP
+from schemaadmin.services.schema.lint_help import (
+    ADDED_COLUMN_REWRITE_HELP,
+    ANN_HELP,
+    DIMENSIONS_HELP,
+    PYTHON_DEFAULT_HELP,
+    TYPE_CHANGE_HELP,
+    WIDE_INDEX_HELP,
+)
 from schemaadmin.services.schema.lint_sql_rules import SqlRules, is_product_model
 
 __all__ = ["ANN_DIMENSION_LIMITS", "SizedFinding", "SquawkOverride", "operation_findings"]
@@ -155,6 +163,8 @@ class _Checker(SqlRules):
             yield from self.run_sql(op, line, atomic=self.atomic(op))
             return
         if isinstance(op, operations.RunPython):
+            if op.code is operations.RunPython.noop:
+                return  # nothing runs forwards (often a data migration kept for its reverse)
             hinted = self.model(after, str((op.hints or {}).get("model_name") or ""))
             self.run_python(op, line, table=hinted.table if hinted else None, atomic=self.atomic(op))
             return
@@ -185,9 +195,20 @@ class _Checker(SqlRules):
         elif isinstance(op, operations.AddConstraint) and isinstance(op.constraint, ExclusionConstraint):
             yield SquawkOverride(("constraint-missing-not-valid",), EXCLUSION_NOT_VALID)
             yield from self.exclusion(model.table, f"constraint {op.constraint.name}", line)
-        elif isinstance(op, operations.AddConstraint) and not isinstance(op.constraint, CheckConstraint):
+        elif isinstance(op, operations.AddConstraint) and isinstance(op.constraint, CheckConstraint):
+            yield from self.check_constraint(model.table, f"constraint {op.constraint.name}", line)
+        elif isinstance(op, operations.AddConstraint):
             # A unique constraint builds its index under a write-blocking lock.
             yield from self.blocking_index(model.table, f"constraint {op.constraint.name}", line)
+        elif isinstance(op, (operations.AlterUniqueTogether, operations.AlterIndexTogether)):
+            yield from self.altered_together(op, before, model, line)
+
+    def altered_together(self, op: Any, before: ProjectState, model: _Model, line: int | None) -> Iterator[Any]:
+        """Each new unique_together (or index_together) set builds an index, as a unique constraint does."""
+        old_model = self.model(before, op.name)
+        had = {tuple(fields) for fields in (old_model.state.options.get(op.option_name) or ())} if old_model else set()
+        for fields in sorted({tuple(fields) for fields in op.option_value or ()} - had):
+            yield from self.blocking_index(model.table, f"the {op.option_name} index ({', '.join(fields)})", line)
 
     def created_model(self, op: Any, model: _Model, line: int | None) -> Iterator[Any]:
         self.created.add(model.table)
@@ -242,8 +263,29 @@ class _Checker(SqlRules):
                 yield self.finding(
                     "add_field_python_default", Severity.WARNING, target, message, PYTHON_DEFAULT_HELP, line
                 )
+        if field.generated and field.db_persist:
+            what = f"Adding the stored generated column {target}"
+            yield self.rewrite(model.table, what, line, atomic=True, help=ADDED_COLUMN_REWRITE_HELP)
+        elif in_database and (volatile := self.volatile_functions(op.field.db_default)):
+            what = f"Adding {target} with a volatile default ({', '.join(volatile)}: a value per row)"
+            yield self.rewrite(model.table, what, line, atomic=True, help=ADDED_COLUMN_REWRITE_HELP)
         if field.db_index or field.unique:
             yield from self.blocking_index(model.table, f"the index of {target}", line)
+
+    def volatile_functions(self, expression: Any) -> list[str]:
+        """Return the volatile functions an expression calls (catalog's word), e.g. gen_random_uuid."""
+        names, pending = set(), [expression]
+        while pending:
+            node = pending.pop()
+            function = getattr(node, "function", None) or (getattr(node, "extra", None) or {}).get("function")
+            if isinstance(function, str) and function:
+                names.add(function.lower())
+            if hasattr(node, "get_source_expressions"):
+                pending.extend(e for e in node.get_source_expressions() if e is not None)
+        if not names:
+            return []
+        found = overloads([RoutineName("function", None, name) for name in sorted(names)], using=self.connection.alias)
+        return sorted({o.name for o in found if o.volatility == "v"})
 
     def altered_field(
         self, old: Any, new: Any, table: str, line: int | None, *, before: ProjectState, model: _Model
@@ -269,11 +311,12 @@ class _Checker(SqlRules):
         resized = bool(old_type and new_type and old_type[1] != new_type[1])  # its own finding, below
         if old_db and new_db and old_db != new_db and not _widens(old_db, new_db) and not resized:
             what = f"Changing {target} from {old_db} to {new_db}"
-            yield self.rewrite(table, what, line, atomic=True)
+            yield self.rewrite(table, what, line, atomic=True, help=TYPE_CHANGE_HELP)
             if new.primary_key:
                 for referencing in sorted(set(self.referencing_tables(before, model))):
                     if self.alters(referencing):
-                        yield self.rewrite(referencing, f"{what} (its primary key, referenced here)", line, atomic=True)
+                        also = f"{what} (its primary key, referenced here)"
+                        yield self.rewrite(referencing, also, line, atomic=True, help=TYPE_CHANGE_HELP)
         if old_type and new_type and resized:
             message = (
                 f"Changes {target} from {old_type[0]}({old_type[1]}) to {new_type[0]}({new_type[1]}): the ALTER "

@@ -18,7 +18,9 @@ from schemaadmin.pg.names import qualify
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.lint_base import CheckerBase, SizedFinding, SquawkOverride
 from schemaadmin.services.schema.lint_help import (
+    ADDED_COLUMN_REWRITE_HELP,
     BACKFILL_HELP,
+    CHECK_HELP,
     DROP_HELP,
     GRANT_HELP,
     JSON_HELP,
@@ -27,6 +29,7 @@ from schemaadmin.services.schema.lint_help import (
     SET_NOT_NULL_HELP,
     TRIGGER_HELP,
     TRUNCATE_HELP,
+    TYPE_CHANGE_HELP,
 )
 from schemaadmin.services.schema.raw_sql import run_sql_actions
 
@@ -87,7 +90,16 @@ class SqlRules(CheckerBase):
         message = f"Makes {target} a json column: json has no equality operator, so DISTINCT and UNION over it fail."
         return self.finding("json_column", Severity.WARNING, target, message, JSON_HELP, line)
 
-    def rewrite(self, table: str, what: str, line: int | None, *, atomic: bool) -> Finding | SizedFinding:
+    def check_constraint(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
+        message = (
+            f"Adds the check {what} to {table} (about {{rows}} rows): PostgreSQL checks every row under an ACCESS "
+            "EXCLUSIVE lock, which blocks reads and writes until it is done."
+        )
+        yield from self.on_big_table("check_constraint_on_big_table", table, message, CHECK_HELP, line)
+
+    def rewrite(
+        self, table: str, what: str, line: int | None, *, atomic: bool, help: str = REWRITE_HELP
+    ) -> Finding | SizedFinding:
         fails = (
             " This migration is atomic, and VACUUM cannot run inside a transaction: it fails."
             if (atomic and what.startswith("VACUUM"))
@@ -103,7 +115,7 @@ class SqlRules(CheckerBase):
             f"{what} rewrites {table} (about {{rows}} rows) under an ACCESS EXCLUSIVE lock: reads and writes wait "
             f"for the whole rewrite.{fails}"
         )
-        return self.sized("table_rewrite", Severity.CRITICAL, table, message, REWRITE_HELP, line, self.big_rows)
+        return self.sized("table_rewrite", Severity.CRITICAL, table, message, help, line, self.big_rows)
 
     def run_sql(self, op: Any, line: int | None, *, atomic: bool) -> Found:
         for action in run_sql_actions(op.sql):
@@ -141,6 +153,14 @@ class SqlRules(CheckerBase):
                 yield from self.blocking_index(table, action.detail, line)
             elif kind == "add_exclusion":
                 yield from self.exclusion(table, action.detail, line)
+            elif kind == "add_check":
+                yield from self.check_constraint(table, action.detail, line)
+            elif kind == "alter_column_type":
+                self.altered.add(table)
+                yield self.rewrite(table, action.detail, line, atomic=atomic, help=TYPE_CHANGE_HELP)
+            elif kind == "add_rewriting_column":
+                self.altered.add(table)
+                yield self.rewrite(table, action.detail, line, atomic=atomic, help=ADDED_COLUMN_REWRITE_HELP)
             elif kind == "set_not_null":
                 self.altered.add(table)
                 yield self.not_null_set(table, action.column, line)

@@ -167,14 +167,31 @@ def _alter_table_actions(table: str, commands: Iterable[Any], *, schema: str = "
             yield SqlAction(_REWRITES[subtype], table, detail="ALTER TABLE … SET TABLESPACE")
         elif subtype == AlterTableType.AT_AddColumn and isinstance(command.def_, ast.ColumnDef):
             yield from _added_column(table, command.def_)
+        elif subtype == AlterTableType.AT_AlterColumnType:
+            # Binary-coercible changes (a varchar widened, varchar to text) are the exception; the SQL does not say.
+            yield SqlAction("alter_column_type", table, command.name or "", detail=_type_change(command))
         elif subtype == AlterTableType.AT_AddConstraint and isinstance(command.def_, ast.Constraint):
             constraint = command.def_
-            if constraint.contype == ConstrType.CONSTR_EXCLUSION:
+            if constraint.contype == ConstrType.CONSTR_CHECK and not constraint.skip_validation:
+                yield SqlAction("add_check", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
+            elif constraint.contype == ConstrType.CONSTR_EXCLUSION:
                 yield SqlAction("add_exclusion", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
             elif (
                 constraint.contype in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY) and not constraint.indexname
             ):
                 yield SqlAction("add_unique", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
+
+
+def _virtual(constraint: Any) -> bool:
+    """Say whether a generated column is VIRTUAL (PostgreSQL 18: computed on read, nothing written)."""
+    return str(getattr(constraint, "generated_kind", "") or "").lower().startswith("v")
+
+
+def _type_change(command: Any) -> str:
+    column_def = command.def_
+    names = [getattr(n, "sval", "") for n in getattr(getattr(column_def, "typeName", None), "names", ()) or ()]
+    type_name = names[-1] if names else "a new type"
+    return f"ALTER COLUMN {command.name} TYPE {type_name}"
 
 
 def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
@@ -186,6 +203,10 @@ def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
     if (type_names and type_names[-1] in _SERIAL) or ConstrType.CONSTR_IDENTITY in kinds:
         # Every existing row gets the next value: PostgreSQL rewrites the table to write them.
         yield SqlAction("add_serial_column", table, column.colname or "", detail="ADD COLUMN … serial/identity")
+    stored = [c for c in constraints if getattr(c, "contype", None) == ConstrType.CONSTR_GENERATED]
+    if stored and getattr(stored[0], "generated_when", "a") == "a" and not _virtual(stored[0]):
+        detail = f"ADD COLUMN {column.colname} GENERATED ALWAYS AS (…) STORED"
+        yield SqlAction("add_rewriting_column", table, column.colname or "", detail=detail)
     not_null = ConstrType.CONSTR_NOTNULL in kinds or ConstrType.CONSTR_PRIMARY in kinds
     filled = kinds & {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_GENERATED, ConstrType.CONSTR_IDENTITY}
     if not_null and not filled:

@@ -343,3 +343,50 @@ def test_a_raw_sql_drop_names_the_schema_it_drops_from():
     lint = _lint_one("schema_fixtures", [migrations.RunSQL(sql, migrations.RunSQL.noop)], {})
     assert only(lint, "drop_table").object == "other.schema_fixtures_widget"
     assert only(lint, "drop_column").object == "other.t.c"
+
+
+def _found(operations, rows=None):
+    lint = _lint_one("schema_fixtures", operations, rows or {"schema_fixtures_widget": 50_000_000})
+    return {(f.code, f.severity.value) for f in lint.findings}
+
+
+@pytest.mark.django_db
+def test_what_other_projects_migrations_do_on_a_big_table():
+    """Operations a sweep of third-party apps' migrations found unjudged (axes, celery-beat, allauth, procrastinate)."""
+    blocking = ("index_on_big_table", "critical")
+    assert blocking in _found([migrations.AlterUniqueTogether("widget", {("id", "name")})])
+    assert blocking in _found([migrations.AlterIndexTogether("widget", {("id", "name")})])
+    assert blocking not in _found([migrations.AlterUniqueTogether("widget", set())])  # removing one builds nothing
+
+    check = models.CheckConstraint(condition=models.Q(name__gt=""), name="named")
+    assert ("check_constraint_on_big_table", "critical") in _found([migrations.AddConstraint("widget", check)])
+    raw_check = "ALTER TABLE schema_fixtures_widget ADD CONSTRAINT named CHECK (name <> '')"
+    assert ("check_constraint_on_big_table", "critical") in _found([migrations.RunSQL(raw_check)])
+    assert ("check_constraint_on_big_table", "critical") not in _found([migrations.RunSQL(raw_check + " NOT VALID")])
+
+    retyped = "ALTER TABLE schema_fixtures_widget ALTER COLUMN name TYPE varchar(10)"
+    assert ("table_rewrite", "critical") in _found([migrations.RunSQL(retyped)])
+
+    volatile = models.UUIDField(null=True, db_default=models.Func(function="gen_random_uuid"))
+    assert ("table_rewrite", "critical") in _found([migrations.AddField("widget", "u", volatile)])
+    stable = models.DateTimeField(null=True, db_default=models.functions.Now())
+    assert ("table_rewrite", "critical") not in _found([migrations.AddField("widget", "at", stable)])
+    stored = models.GeneratedField(
+        expression=models.functions.Lower("name"), output_field=models.CharField(max_length=100), db_persist=True
+    )
+    assert ("table_rewrite", "critical") in _found([migrations.AddField("widget", "g", stored)])
+    raw_stored = "ALTER TABLE schema_fixtures_widget ADD COLUMN g text GENERATED ALWAYS AS (lower(name)) STORED"
+    assert ("table_rewrite", "critical") in _found([migrations.RunSQL(raw_stored)])
+
+
+@pytest.mark.django_db
+def test_a_runpython_that_does_nothing_forwards_backfills_nothing():
+    nullable = migrations.AlterField("widget", "name", models.CharField(max_length=100, null=True))
+    noop = _found([nullable, migrations.RunPython(migrations.RunPython.noop, migrations.RunPython.noop)])
+    assert not any(code == "backfill_in_transaction" for code, _ in noop)
+    real = _found([nullable, migrations.RunPython(_forwards, migrations.RunPython.noop)])
+    assert ("backfill_in_transaction", "critical") in real
+
+
+def _forwards(apps, schema_editor):
+    """A data migration's forward step (the lint never runs it)."""
