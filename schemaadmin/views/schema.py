@@ -19,7 +19,13 @@ from schemaadmin.forms.migrations import MigrationFilterForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.schema.archive import archives
 from schemaadmin.services.schema.lint import MigrationLint, lint_migrations, migration_lint, squawk_binary
-from schemaadmin.services.schema.migrations import UnknownMigration, by_app, migration_detail, migration_status
+from schemaadmin.services.schema.migrations import (
+    UnknownMigration,
+    by_app,
+    migration_conflicts,
+    migration_detail,
+    migration_status,
+)
 from schemaadmin.services.schema.sql import MigrationSql
 from schemaadmin.views.browsing import render_page
 
@@ -82,6 +88,7 @@ def migrations(request: HttpRequest) -> HttpResponse:
         "pending_lints": [lints[s.label] for s in pending],
         "critical_lint": sum(lint.critical for lint in lints.values()),
         "squawk_missing": squawk_binary() is None,
+        "conflicts": migration_conflicts(),
         "timeouts": _timeouts(),
         "archives": [(archive, ArchiveDropForm(initial={"name": archive.name})) for archive in archives()],
         "archive_schema": app_settings()["ARCHIVE_SCHEMA"],
@@ -109,6 +116,7 @@ def migration(request: HttpRequest, app_label: str, name: str) -> HttpResponse:
         "forward_lines": numbered_lines(detail.forward, lint),
         "backward_lines": numbered_lines(detail.backward, None),
         "squawk_missing": squawk_binary() is None,
+        "conflicts": migration_conflicts(),
         "timeouts": _timeouts(),
     }
     return render(request, DETAIL_TEMPLATE, context)

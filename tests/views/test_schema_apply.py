@@ -130,6 +130,8 @@ def test_unknown_run_is_404(client_as):
 def test_conflicting_migrations_are_explained_and_not_applied(client_as, settings):
     settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.conflicting_migrations"}
     client = client_as("dba")
+    listed = client.get("/schema/").content.decode()
+    assert 'data-testid="conflicts"' in listed and "0002_second_leaf, 0002_widget_name_index" in listed
     page = client.get("/schema/apply/").content.decode()
     assert 'data-testid="conflicts"' in page and 'data-testid="apply-form"' not in page
     assert "schema_fixtures: 0002_second_leaf, 0002_widget_name_index" in page
