@@ -43,10 +43,13 @@ class CheckerBase:
         self.connection = connection
         self.big_rows = big_rows
         self.created: set[str] = set()  # tables this migration creates: empty, so no size rule applies
-        self.altered: set[str] = set()  # existing tables whose schema it changes: locked until it commits
+        # Existing tables whose schema it changes, each with the step that first does: locked from then until commit.
+        self.altered: dict[str, int] = {}
+        self.step = 0  # the operation being read (database operations of a SeparateDatabaseAndState count apart)
         self.granted: set[tuple[str, str]] = set()  # (table, role) its RunSQL grants SELECT on
         self.product_tables: dict[str, int | None] = {}  # new product tables and the line that creates each
-        self.backfills: list[tuple[str, str, int | None, bool]] = []  # (table, what, line, in a transaction)
+        # (table, what, line, in a transaction, step)
+        self.backfills: list[tuple[str, str, int | None, bool, int]] = []
 
     def finding(self, code: str, severity: Severity, obj: str, message: str, help: str, line: int | None) -> Finding:
         return Finding(
@@ -62,14 +65,18 @@ class CheckerBase:
         """Note that the migration changes table's schema; return False if it creates it (no size rule applies)."""
         if table in self.created:
             return False
-        self.altered.add(table)
+        self.mark_altered(table)
         return True
 
-    def blocking_index(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
-        message = (
-            f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: writes to the table wait for "
-            "the whole build."
-        )
+    def mark_altered(self, table: str) -> None:
+        self.altered.setdefault(table, self.step)
+
+    def blocking_index(
+        self, table: str, what: str, line: int | None, *, constraint: bool = False
+    ) -> Iterator[SizedFinding]:
+        """constraint: built by ALTER TABLE … ADD CONSTRAINT (ACCESS EXCLUSIVE: reads wait too), not CREATE INDEX."""
+        waiting = "reads and writes of the table wait" if constraint else "writes to the table wait"
+        message = f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: {waiting} for the whole build."
         yield from self.on_big_table("index_on_big_table", table, message, INDEX_HELP, line)
 
     def exclusion(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:

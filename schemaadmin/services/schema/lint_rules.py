@@ -27,7 +27,6 @@ from django.db.models import NOT_PROVIDED, CheckConstraint, F, Index
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
-from schemaadmin.pg.functions import RoutineName, overloads
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.lint_base import SizedFinding, SquawkOverride
 from schemaadmin.services.schema.lint_help import (
@@ -132,11 +131,32 @@ class _Checker(SqlRules):
         table = model_state.options.get("db_table") or self.truncated(f"{app_label}_{model_state.name_lower}")
         return _Model(table, model_state)
 
+    def catalog_only_change(self, table: str, column: str, new_type: str) -> bool:
+        """Say whether a RunSQL's new type for the column keeps its rows as they are, by the model state's old type."""
+        for app_label, name in self.before.models:
+            model = self.model(self.before, name, app_label)
+            if model is None or model.table != table:
+                continue
+            for field_name in model.state.fields:
+                field = model.field(field_name)
+                if field.concrete and field.column == column and not field.is_relation:
+                    old, new = self.column_type(field), _ARRAY_SIZE.sub("[]", new_type)
+                    return old == new or _widens(old, new)
+        return False
+
+    def column_type(self, field: Any) -> str | None:
+        """Return the field's column type as Django writes it, an array's size left out (PostgreSQL ignores it)."""
+        written = field.db_type(self.connection)
+        return _ARRAY_SIZE.sub("[]", written) if written else written
+
     def truncated(self, name: str) -> str:
         return truncate_name(name, self.connection.ops.max_name_length())
 
     def referencing_tables(self, state: ProjectState, model: _Model) -> Iterator[str]:
         """Yield the tables whose foreign keys (automatic many-to-many tables' included) hold model's primary key."""
+        for field_name, field in model.state.fields.items():  # the model's own join tables hold it too
+            if field.many_to_many and getattr(field.remote_field, "through", None) is None:
+                yield getattr(field, "db_table", None) or self.truncated(f"{model.table}_{field_name}")
         target = f"{self.app_label}.{model.state.name_lower}"
         for (app_label, name), other in state.models.items():
             for field_name, field in other.fields.items():
@@ -159,6 +179,8 @@ class _Checker(SqlRules):
         return bool(self.migration.atomic if own is None else own)
 
     def check(self, op: Any, before: ProjectState, after: ProjectState, line: int | None) -> Iterator[Any]:
+        self.before = before
+        self.step += 1
         if isinstance(op, operations.RunSQL):
             yield from self.run_sql(op, line, atomic=self.atomic(op))
             return
@@ -198,8 +220,10 @@ class _Checker(SqlRules):
         elif isinstance(op, operations.AddConstraint) and isinstance(op.constraint, CheckConstraint):
             yield from self.check_constraint(model.table, f"constraint {op.constraint.name}", line)
         elif isinstance(op, operations.AddConstraint):
-            # A unique constraint builds its index under a write-blocking lock.
-            yield from self.blocking_index(model.table, f"constraint {op.constraint.name}", line)
+            # A unique constraint: ALTER TABLE … ADD CONSTRAINT (ACCESS EXCLUSIVE), or CREATE UNIQUE INDEX when partial
+            # or on expressions.
+            by_alter = not (getattr(op.constraint, "condition", None) or getattr(op.constraint, "expressions", ()))
+            yield from self.blocking_index(model.table, f"constraint {op.constraint.name}", line, constraint=by_alter)
         elif isinstance(op, (operations.AlterUniqueTogether, operations.AlterIndexTogether)):
             yield from self.altered_together(op, before, model, line)
 
@@ -208,7 +232,9 @@ class _Checker(SqlRules):
         old_model = self.model(before, op.name)
         had = {tuple(fields) for fields in (old_model.state.options.get(op.option_name) or ())} if old_model else set()
         for fields in sorted({tuple(fields) for fields in op.option_value or ()} - had):
-            yield from self.blocking_index(model.table, f"the {op.option_name} index ({', '.join(fields)})", line)
+            what = f"the {op.option_name} index ({', '.join(fields)})"
+            unique = op.option_name == "unique_together"  # ALTER TABLE … ADD CONSTRAINT; index_together: CREATE INDEX
+            yield from self.blocking_index(model.table, what, line, constraint=unique)
 
     def created_model(self, op: Any, model: _Model, line: int | None) -> Iterator[Any]:
         self.created.add(model.table)
@@ -269,8 +295,8 @@ class _Checker(SqlRules):
         elif in_database and (volatile := self.volatile_functions(op.field.db_default)):
             what = f"Adding {target} with a volatile default ({', '.join(volatile)}: a value per row)"
             yield self.rewrite(model.table, what, line, atomic=True, help=ADDED_COLUMN_REWRITE_HELP)
-        if field.db_index or field.unique:
-            yield from self.blocking_index(model.table, f"the index of {target}", line)
+        if field.db_index or field.unique:  # unique: ALTER TABLE … ADD CONSTRAINT, which reads wait for too
+            yield from self.blocking_index(model.table, f"the index of {target}", line, constraint=field.unique)
 
     def volatile_functions(self, expression: Any) -> list[str]:
         """Return the volatile functions an expression calls (catalog's word), e.g. gen_random_uuid."""
@@ -278,22 +304,21 @@ class _Checker(SqlRules):
         while pending:
             node = pending.pop()
             function = getattr(node, "function", None) or (getattr(node, "extra", None) or {}).get("function")
+            called = _TEMPLATE_CALL.match(str(getattr(node, "template", "") or "")) if not function else None
             if isinstance(function, str) and function:
-                names.add(function.lower())
+                names.add(function)
+            elif called:  # a Func written as a template only, e.g. RandomUUID's "GEN_RANDOM_UUID()"
+                names.add(called.group(1))
             if hasattr(node, "get_source_expressions"):
                 pending.extend(e for e in node.get_source_expressions() if e is not None)
-        if not names:
-            return []
-        found = overloads([RoutineName("function", None, name) for name in sorted(names)], using=self.connection.alias)
-        return sorted({o.name for o in found if o.volatility == "v"})
+        return self.volatile(names)
 
     def altered_field(
         self, old: Any, new: Any, table: str, line: int | None, *, before: ProjectState, model: _Model
     ) -> Iterator[Any]:
         target = f"{table}.{new.column}"
-        old_db, new_db = (
-            (None, None) if new.is_relation else (old.db_type(self.connection), new.db_type(self.connection))
-        )
+        # An array's declared size is not enforced nor stored per value: integer[3] and integer[] are one type.
+        old_db, new_db = (None, None) if new.is_relation else (self.column_type(old), self.column_type(new))
         if _widens(old_db, new_db):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), WIDENED.format(old=old_db, new=new_db))
         elif old_db and old_db == new_db and getattr(old, "db_collation", None) == getattr(new, "db_collation", None):
@@ -327,7 +352,8 @@ class _Checker(SqlRules):
         if old.null and not new.null:
             yield self.not_null_set(table, new.column, line)
         if (new.db_index and not old.db_index) or (new.unique and not old.unique):
-            yield from self.blocking_index(table, f"the index of {target}", line)
+            unique = new.unique and not old.unique
+            yield from self.blocking_index(table, f"the index of {target}", line, constraint=unique)
 
     def small_integer(self, field: Any) -> bool:
         return not field.is_relation and (field.db_type(self.connection) or "") in _SMALL_INTEGERS
@@ -383,6 +409,10 @@ def _indexed_expression(expression: Any, model: _Model) -> Any:
             return model.field(getattr(expression, "name", ""))
         else:
             return None
+
+
+_TEMPLATE_CALL = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*\(")
+_ARRAY_SIZE = re.compile(r"\[\d*\]")
 
 
 def _same_target(old: Any, new: Any) -> bool:

@@ -8,12 +8,13 @@ transaction with a schema change of the same table it holds that table's ACCESS 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.apps import apps
 
 from schemaadmin.conf import app_settings
+from schemaadmin.pg.functions import RoutineName, overloads
 from schemaadmin.pg.names import qualify
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.lint_base import CheckerBase, SizedFinding, SquawkOverride
@@ -90,6 +91,21 @@ class SqlRules(CheckerBase):
         message = f"Makes {target} a json column: json has no equality operator, so DISTINCT and UNION over it fail."
         return self.finding("json_column", Severity.WARNING, target, message, JSON_HELP, line)
 
+    def catalog_only_change(self, table: str, column: str, new_type: str) -> bool:
+        """Say whether changing the column to new_type rewrites nothing (unknown here: the migration rules know)."""
+        return False
+
+    def volatile(self, functions: Iterable[str]) -> list[str]:
+        """Return those of the functions ("name" or "schema.name") the catalog says are volatile."""
+        names = [
+            RoutineName("function", *(name.split(".", 1) if "." in name else (None, name)))
+            for name in sorted({f.strip().lower() for f in functions if f.strip()})
+        ]
+        if not names:
+            return []
+        found = overloads(names, using=self.connection.alias)
+        return sorted({o.name for o in found if o.volatility == "v"})
+
     def check_constraint(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
         message = (
             f"Adds the check {what} to {table} (about {{rows}} rows): PostgreSQL checks every row under an ACCESS "
@@ -137,7 +153,7 @@ class SqlRules(CheckerBase):
             elif kind in ("vacuum_full", "cluster", "set_tablespace") and (existing or not table):
                 yield self.rewrite(table, action.detail, line, atomic=atomic)
             elif kind == "add_serial_column" and existing:
-                self.altered.add(table)
+                self.mark_altered(table)
                 yield self.rewrite(table, f"Adding {table}.{action.column} as serial or identity", line, atomic=False)
             elif kind == "disable_trigger":
                 message = (
@@ -146,40 +162,46 @@ class SqlRules(CheckerBase):
                 )
                 yield self.finding("trigger_disabled", Severity.WARNING, table, message, TRIGGER_HELP, line)
             elif kind == "backfill" and existing:
-                self.backfills.append((table, action.detail, line, atomic))
+                self.backfills.append((table, action.detail, line, atomic, self.step))
             elif not existing:
                 continue
             elif kind in ("create_index", "add_unique"):
-                yield from self.blocking_index(table, action.detail, line)
+                yield from self.blocking_index(table, action.detail, line, constraint=kind == "add_unique")
             elif kind == "add_exclusion":
                 yield from self.exclusion(table, action.detail, line)
             elif kind == "add_check":
                 yield from self.check_constraint(table, action.detail, line)
             elif kind == "alter_column_type":
-                self.altered.add(table)
-                yield self.rewrite(table, action.detail, line, atomic=atomic, help=TYPE_CHANGE_HELP)
+                self.mark_altered(table)
+                if not (action.new_type and self.catalog_only_change(table, action.column, action.new_type)):
+                    yield self.rewrite(table, action.detail, line, atomic=atomic, help=TYPE_CHANGE_HELP)
+            elif kind == "add_column_default" and (volatile := self.volatile(action.detail.split(","))):
+                self.mark_altered(table)
+                what = f"Adding {table}.{action.column} with a volatile default ({', '.join(volatile)})"
+                yield self.rewrite(table, what, line, atomic=atomic, help=ADDED_COLUMN_REWRITE_HELP)
             elif kind == "add_rewriting_column":
-                self.altered.add(table)
+                self.mark_altered(table)
                 yield self.rewrite(table, action.detail, line, atomic=atomic, help=ADDED_COLUMN_REWRITE_HELP)
             elif kind == "set_not_null":
-                self.altered.add(table)
+                self.mark_altered(table)
                 yield self.not_null_set(table, action.column, line)
             elif kind == "add_not_null_column":
-                self.altered.add(table)
+                self.mark_altered(table)
                 yield self.not_null_added(table, action.column, line)
 
     def run_python(self, op: Any, line: int | None, *, table: str | None, atomic: bool) -> None:
         """Note a RunPython: its table comes from hints={"model_name": …}, else it is any table the migration alters."""
-        self.backfills.append((table or "", "RunPython", line, atomic))
+        self.backfills.append((table or "", "RunPython", line, atomic, self.step))
 
     def finish(self) -> Iterator[Finding | SizedFinding]:
         """Yield what only the whole migration shows: backfills beside schema changes, tables nobody granted."""
-        for table, what, line, atomic in self.backfills:
+        for table, what, line, atomic, step in self.backfills:
             tables = [table] if table else sorted(self.altered) if atomic else []
             for target in tables:
                 if target in self.created or not (atomic or "every row" in what):
                     continue
-                locked = target in self.altered and atomic
+                # Locked only when the change comes first: a change after the backfill locks once the backfill is done.
+                locked = atomic and self.altered.get(target, step + 1) <= step
                 message = f"{what} backfills {target} (about {{rows}} rows) " + (
                     "in the same transaction as a schema change of it: the change's ACCESS EXCLUSIVE lock blocks "
                     "reads and writes until the whole backfill commits."

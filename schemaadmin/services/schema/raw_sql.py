@@ -34,6 +34,7 @@ class SqlAction:
     column: str = ""
     detail: str = ""  # e.g. the role a GRANT names, or the statement in words
     schema: str = ""  # drops only: the schema the statement names, "" for a name the search_path resolves
+    new_type: str = ""  # alter_column_type: the type as Django writes it (varchar(200), bigint); "" with USING
 
 
 def run_sql_actions(sql: Any) -> list[SqlAction]:
@@ -169,7 +170,7 @@ def _alter_table_actions(table: str, commands: Iterable[Any], *, schema: str = "
             yield from _added_column(table, command.def_)
         elif subtype == AlterTableType.AT_AlterColumnType:
             # Binary-coercible changes (a varchar widened, varchar to text) are the exception; the SQL does not say.
-            yield SqlAction("alter_column_type", table, command.name or "", detail=_type_change(command))
+            yield _type_change(table, command)
         elif subtype == AlterTableType.AT_AddConstraint and isinstance(command.def_, ast.Constraint):
             constraint = command.def_
             if constraint.contype == ConstrType.CONSTR_CHECK and not constraint.skip_validation:
@@ -182,16 +183,49 @@ def _alter_table_actions(table: str, commands: Iterable[Any], *, schema: str = "
                 yield SqlAction("add_unique", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
 
 
+def _called_functions(node: Any) -> Iterator[str]:
+    """Yield the names of the functions an expression calls (schema-qualified as written)."""
+    if isinstance(node, ast.FuncCall):
+        yield ".".join(getattr(n, "sval", "") for n in node.funcname or ())
+    if isinstance(node, ast.Node):
+        for attribute in node:
+            yield from _called_functions(getattr(node, attribute))
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _called_functions(item)
+
+
 def _virtual(constraint: Any) -> bool:
     """Say whether a generated column is VIRTUAL (PostgreSQL 18: computed on read, nothing written)."""
     return str(getattr(constraint, "generated_kind", "") or "").lower().startswith("v")
 
 
-def _type_change(command: Any) -> str:
+_TYPE_NAMES = {
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "float4": "real",
+    "float8": "double precision",
+    "bool": "boolean",
+    "bpchar": "char",
+    "timestamptz": "timestamp with time zone",
+    "timestamp": "timestamp",
+}
+
+
+def _type_change(table: str, command: Any) -> SqlAction:
+    """An ALTER COLUMN … TYPE, with the new type as Django's db_type() writes it ("" when a USING rewrites)."""
     column_def = command.def_
-    names = [getattr(n, "sval", "") for n in getattr(getattr(column_def, "typeName", None), "names", ()) or ()]
-    type_name = names[-1] if names else "a new type"
-    return f"ALTER COLUMN {command.name} TYPE {type_name}"
+    type_name = getattr(column_def, "typeName", None)
+    names = [getattr(n, "sval", "") for n in getattr(type_name, "names", ()) or ()]
+    base = _TYPE_NAMES.get(names[-1], names[-1]) if names else ""
+    modifiers = [getattr(getattr(m, "val", None), "ival", None) for m in getattr(type_name, "typmods", ()) or ()]
+    written = base + (f"({', '.join(str(m) for m in modifiers)})" if modifiers and None not in modifiers else "")
+    if getattr(type_name, "arrayBounds", None):
+        written += "[]"
+    using = getattr(column_def, "raw_default", None) is not None
+    detail = f"ALTER COLUMN {command.name} TYPE {written or 'a new type'}" + (" USING …" if using else "")
+    return SqlAction("alter_column_type", table, command.name or "", detail=detail, new_type="" if using else written)
 
 
 def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
@@ -207,6 +241,10 @@ def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
     if stored and getattr(stored[0], "generated_when", "a") == "a" and not _virtual(stored[0]):
         detail = f"ADD COLUMN {column.colname} GENERATED ALWAYS AS (…) STORED"
         yield SqlAction("add_rewriting_column", table, column.colname or "", detail=detail)
+    defaults = [c for c in constraints if getattr(c, "contype", None) == ConstrType.CONSTR_DEFAULT]
+    called = sorted({name for c in defaults for name in _called_functions(c.raw_expr)})
+    if called:
+        yield SqlAction("add_column_default", table, column.colname or "", detail=",".join(called))
     not_null = ConstrType.CONSTR_NOTNULL in kinds or ConstrType.CONSTR_PRIMARY in kinds
     filled = kinds & {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_GENERATED, ConstrType.CONSTR_IDENTITY}
     if not_null and not filled:

@@ -390,3 +390,69 @@ def test_a_runpython_that_does_nothing_forwards_backfills_nothing():
 
 def _forwards(apps, schema_editor):
     """A data migration's forward step (the lint never runs it)."""
+
+
+class _EveryTableBig(dict):
+    def get(self, key, default=None):
+        return 50_000_000
+
+
+def _planted_codes(*operation_lists, app="schema_fixtures", rows=None):
+    """Plant one migration per list (each after the last), lint the last one: its (code, object) pairs."""
+    loader = migration_loader()
+    planted = [planted_migration(loader, app, ops, name=f"009{i}_planted") for i, ops in enumerate(operation_lists)]
+    big = {"schema_fixtures_widget": 50_000_000}
+    [lint] = lint_loaded(loader, planted[-1:], assume_rows=big if rows is None else rows)
+    return {(f.code, f.object) for f in lint.findings}, lint
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("new_type", ["varchar(200)", "text", "varchar"])
+def test_a_raw_sql_type_change_that_widens_rewrites_nothing(new_type):
+    sql = f"ALTER TABLE schema_fixtures_widget ALTER COLUMN name TYPE {new_type}"  # from varchar(100)
+    found, _ = _planted_codes([migrations.RunSQL(sql, migrations.RunSQL.noop)])
+    assert ("table_rewrite", "schema_fixtures_widget") not in found
+    using, _ = _planted_codes([migrations.RunSQL(sql + " USING name::text", migrations.RunSQL.noop)])
+    assert ("table_rewrite", "schema_fixtures_widget") in using  # a USING expression always rewrites
+
+
+@pytest.mark.django_db
+def test_more_rewrites_and_non_rewrites_postgresql_decides():
+    from django.contrib.postgres.fields import ArrayField
+    from django.contrib.postgres.functions import RandomUUID
+
+    rewrite = ("table_rewrite", "schema_fixtures_widget")
+    template_only = migrations.AddField("widget", "u", models.UUIDField(null=True, db_default=RandomUUID()))
+    assert rewrite in _planted_codes([template_only])[0]
+    raw_default = "ALTER TABLE schema_fixtures_widget ADD COLUMN u uuid DEFAULT gen_random_uuid()"
+    assert rewrite in _planted_codes([migrations.RunSQL(raw_default, migrations.RunSQL.noop)])[0]
+    stable_default = "ALTER TABLE schema_fixtures_widget ADD COLUMN at timestamptz DEFAULT statement_timestamp()"
+    assert rewrite not in _planted_codes([migrations.RunSQL(stable_default, migrations.RunSQL.noop)])[0]
+
+    add = [migrations.AddField("widget", "tags", ArrayField(models.IntegerField(), size=3, null=True))]
+    resized = [migrations.AlterField("widget", "tags", ArrayField(models.IntegerField(), size=5, null=True))]
+    assert rewrite not in _planted_codes(add, resized)[0]  # an array's size is not part of its type
+
+    user_key = migrations.AlterField("user", "id", models.BigAutoField(primary_key=True, serialize=False))
+    found, _ = _planted_codes([user_key], app="auth", rows=_EveryTableBig())
+    rewrites = {obj for code, obj in found if code == "table_rewrite"}
+    assert {"auth_user", "auth_user_groups", "auth_user_user_permissions"} <= rewrites
+
+
+@pytest.mark.django_db
+def test_a_unique_constraint_added_by_alter_table_says_reads_wait_too():
+    _, together = _planted_codes([migrations.AlterUniqueTogether("widget", {("id", "name")})])
+    assert "reads and writes of the table wait" in only(together, "index_on_big_table").message
+    _, indexed = _planted_codes([migrations.AlterIndexTogether("widget", {("id", "name")})])
+    assert "writes to the table wait" in only(indexed, "index_on_big_table").message
+
+
+@pytest.mark.django_db
+def test_a_backfill_before_the_schema_change_is_not_held_under_its_lock():
+    """axes.0007's shape: dedupe rows, then add the unique constraint; the exclusive lock comes after the backfill."""
+    backfill = migrations.RunPython(_forwards, migrations.RunPython.noop, hints={"model_name": "widget"})
+    together = migrations.AlterUniqueTogether("widget", {("id", "name")})
+    _, first = _planted_codes([backfill, together])
+    assert only(first, "backfill_in_transaction").severity.value == "warning"
+    _, after = _planted_codes([together, backfill])
+    assert only(after, "backfill_in_transaction").severity.value == "critical"
