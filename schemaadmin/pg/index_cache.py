@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.connection import fetch_tuples
 from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
@@ -77,16 +78,24 @@ ACTIVITY_FIELDS = tuple(f.name for f in dataclasses.fields(IndexActivity) if f.n
 assert tuple(f.name for f in dataclasses.fields(IndexActivity))[-2:] == _FINGERPRINTS
 assert ACTIVITY_FIELDS[:2] == ("schema", "name")
 
-ACTIVITY_SELECT = """
-    WITH {builds},
-    catalog AS MATERIALIZED (
+# The fingerprints, read once per call: the statement that reads the other half of the indexes (HALVES) reads NULLs.
+CATALOG_CTE = """
         SELECT hashtextextended({fingerprint}, 0) AS fingerprint,
                -- ANALYZE (by hand or autovacuum's) raises these when it writes new statistics: pg/row_statistics.py
                -- (of user schemas' tables: autovacuum analyzing the system catalogs changes no statistics kept)
                (SELECT COALESCE(sum(pg_stat_get_analyze_count(t.oid) + pg_stat_get_autoanalyze_count(t.oid)), 0)
                 FROM pg_class AS t
                 JOIN pg_namespace AS n ON n.oid = t.relnamespace
-                WHERE t.relkind IN ('r', 'p', 'm') AND {where})::bigint AS analyze_count
+                WHERE t.relkind IN ('r', 'p', 'm') AND {where})::bigint AS analyze_count"""
+NO_CATALOG_CTE = "SELECT NULL::bigint AS fingerprint, NULL::bigint AS analyze_count"
+
+# Which indexes a statement reads: all of them, or the half of an even or an odd oid (HALVES, read on two connections).
+EVERY_INDEX = "true"
+HALVES = ("mod(i.indexrelid::bigint, 2) = 0", "mod(i.indexrelid::bigint, 2) = 1")
+
+ACTIVITY_SELECT = """
+    WITH {builds},
+    catalog AS MATERIALIZED ({catalog}
     )
     SELECT n.nspname AS schema,
            ic.relname AS name,
@@ -100,15 +109,19 @@ ACTIVITY_SELECT = """
     CROSS JOIN builds AS b
     CROSS JOIN catalog
     WHERE {where}
+      AND {part}
 """  # no ORDER BY: the kept rows are in the full read's order (sorting 30,000 wide rows spilled to disk)
 
 
-def _activity_select(using: str) -> str:
+def _activity_select(using: str, part: str = EVERY_INDEX, *, fingerprints: bool = True) -> str:
     return ACTIVITY_SELECT.format(
         builds=BUILDS_CTE,
-        fingerprint=_FINGERPRINT_SQL,
+        catalog=CATALOG_CTE.format(fingerprint=_FINGERPRINT_SQL, where=SYSTEM_SCHEMAS_SQL)
+        if fingerprints
+        else NO_CATALOG_CTE,
         activity=activity_columns_sql(using),
         where=SYSTEM_SCHEMAS_SQL,
+        part=part,
     )
 
 
@@ -132,12 +145,17 @@ def indexes(*, using: str = "default") -> list[IndexInfo]:
     return indexes_and_fingerprint(using=using)[0]
 
 
-def indexes_and_fingerprint(*, using: str = "default") -> tuple[list[IndexInfo], tuple[int, int] | None]:
+def indexes_and_fingerprint(
+    *, using: str = "default", halves: bool = False
+) -> tuple[list[IndexInfo], tuple[int, int] | None]:
     """Return indexes() and the fingerprint they were read under: (the catalogs', the tables' analyze counts).
 
-    The fingerprint is None when there is no index (no row carried it).
+    The fingerprint is None when there is no index (no row carried it). halves: read half of the indexes' activity
+    on the side connection (pg/beside.py) while this one reads the other half and the fingerprints. Each index's
+    size opens it: a new server session fills its relation cache for every index (~0.6 s at 30,000), and two
+    sessions fill half each at once.
     """
-    activity = fetch_tuples(IndexActivity, _activity_select(using), using=using)
+    activity = _activity(using, halves)
     if not activity:
         return [], None
     fingerprint, analyze_count = activity[0][-2:]
@@ -153,6 +171,19 @@ def indexes_and_fingerprint(*, using: str = "default") -> tuple[list[IndexInfo],
     with _lock:
         _kept[using] = _Kept(fingerprint, {(row.schema, row.name): (_activity_of(row), row) for row in rows})
     return rows, fingerprints
+
+
+def _activity(using: str, halves: bool) -> list[tuple[Any, ...]]:
+    """Return every index's activity as tuples, the first row's fingerprints read with them (see halves above)."""
+    if not halves:
+        return fetch_tuples(IndexActivity, _activity_select(using), using=using)
+    other_half = _activity_select(using, HALVES[1], fingerprints=False)
+    read_other_half = read_beside(lambda: fetch_tuples(IndexActivity, other_half, using=using), using=using)
+    activity = fetch_tuples(IndexActivity, _activity_select(using, HALVES[0]), using=using)
+    other = read_other_half()
+    if other and not activity:  # no row of this half carried the fingerprints: read them with every index
+        return fetch_tuples(IndexActivity, _activity_select(using), using=using)
+    return activity + other
 
 
 def _refreshed(kept: _Kept, activity: list[tuple[Any, ...]]) -> list[IndexInfo] | None:

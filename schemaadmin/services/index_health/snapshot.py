@@ -158,7 +158,7 @@ def take_snapshot(
     # The tables' sizes are read on the side connection while this one reads the indexes' (each ~0.4 s at 30,000).
     read_tables = read_beside(lambda: tables(measure_indexes=False, using=using), using=using)
     # The side connection has the longer read already: the names are read here.
-    snapshot, row_statistics = _index_part(using, nodes, bloat_min_bytes, names_beside=False)
+    snapshot, row_statistics = _index_part(using, nodes, bloat_min_bytes, side_is_free=False)
     if table_bloat_min_bytes is None:
         table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
     table_list = read_tables()
@@ -188,25 +188,26 @@ def take_index_snapshot(
     What /indexes/ shows. Tables (their sizes are half the reading at 30,000 indexes), their bloat, sequences,
     constraints, ages, slots and sessions are left out (empty): no finding about an index is made from them.
     """
-    return _index_part(using, nodes, bloat_min_bytes, names_beside=True)[0]
+    return _index_part(using, nodes, bloat_min_bytes, side_is_free=True)[0]
 
 
 def _index_part(
-    using: str, nodes: list[str] | None, bloat_min_bytes: int | None, *, names_beside: bool
+    using: str, nodes: list[str] | None, bloat_min_bytes: int | None, *, side_is_free: bool
 ) -> tuple[Snapshot, StatisticsByRelation]:
     """Return the index snapshot (see take_index_snapshot) and the row statistics it was made with.
 
-    names_beside: read the names new indexes must not take on the side connection (~17 ms at 10,000 tables).
+    side_is_free: nothing else is read on the side connection (pg/beside.py): the names new indexes must not take
+    (~17 ms at 10,000 tables) and half the indexes' activity are read there.
     """
     validated_alias(using)
 
     def taken_names() -> dict[str, frozenset[str]]:
         return _by_schema(other_relation_names_ending(NEW_INDEX_SUFFIXES, using=using))
 
-    read_taken_names = read_beside(taken_names, using=using) if names_beside else taken_names
     node_aliases = _node_aliases(using, nodes)
     statistics = database_statistics(using=using)
-    index_list, fingerprint = index_cache.indexes_and_fingerprint(using=using)
+    index_list, fingerprint = index_cache.indexes_and_fingerprint(using=using, halves=side_is_free)
+    read_taken_names = read_beside(taken_names, using=using) if side_is_free else taken_names
     if bloat_min_bytes is None:
         bloat_min_bytes = app_settings()["BLOAT_MIN_BYTES"]
     usage = _node_usage(using, node_aliases, statistics, index_list)
