@@ -24,8 +24,8 @@ from schemaadmin.services.index_health.maintenance_rules import maintenance_find
 from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.index_health.snapshot import (
     Snapshot,
+    start_snapshot,
     take_index_snapshot,
-    take_snapshot,
     take_table_index_snapshot,
 )
 from schemaadmin.services.index_health.table_rules import table_findings
@@ -56,18 +56,31 @@ def evaluate(snapshot: Snapshot, thresholds: Thresholds | None = None, *, indexe
     indexes_only: only the rules that can find something about an index (what take_index_snapshot reads for).
     """
     thresholds = thresholds or Thresholds.from_settings()
-    found = [
+    found = _about_indexes(snapshot, thresholds)
+    if not indexes_only:
+        found += _about_the_rest(snapshot, thresholds)
+    return _ordered(found)
+
+
+def _about_indexes(snapshot: Snapshot, thresholds: Thresholds) -> list[Finding]:
+    """Return what the rules that can find something about an index find (no table read: take_index_snapshot)."""
+    return [
         *index_findings(snapshot, thresholds),
         *vector_findings(snapshot, thresholds),
         *index_shape_findings(snapshot, thresholds),
     ]
-    if not indexes_only:
-        found += [
-            *table_findings(snapshot, thresholds),
-            *activity_findings(snapshot),
-            *constraint_findings(snapshot, thresholds),
-            *maintenance_findings(snapshot, thresholds),
-        ]
+
+
+def _about_the_rest(snapshot: Snapshot, thresholds: Thresholds) -> list[Finding]:
+    return [
+        *table_findings(snapshot, thresholds),
+        *activity_findings(snapshot),
+        *constraint_findings(snapshot, thresholds),
+        *maintenance_findings(snapshot, thresholds),
+    ]
+
+
+def _ordered(found: list[Finding]) -> list[Finding]:
     return worst_first(found, then=lambda f: (f.schema, f.table, f.index or "", f.column or "", f.code))
 
 
@@ -176,14 +189,19 @@ def health_report(
     with pause_gc():
         if indexes_only:
             snapshot = take_index_snapshot(using=using, nodes=nodes, bloat_min_bytes=thresholds.bloat_min_bytes)
+            findings = evaluate(snapshot, thresholds, indexes_only=True)
         else:
-            snapshot = take_snapshot(
+            index_part, whole = start_snapshot(
                 using=using,
                 nodes=nodes,
                 table_bloat_min_bytes=thresholds.table_bloat_min_bytes,
                 bloat_min_bytes=thresholds.bloat_min_bytes,
             )
-        report = HealthReport(snapshot=snapshot, findings=evaluate(snapshot, thresholds, indexes_only=indexes_only))
+            # The indexes are judged while the side connection still reads the tables (pg/beside.py).
+            found = _about_indexes(index_part, thresholds)
+            snapshot = whole()
+            findings = _ordered(found + _about_the_rest(snapshot, thresholds))
+        report = HealthReport(snapshot=snapshot, findings=findings)
         if hide_framework is None:
             hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]
         return without_framework_tables(report) if hide_framework else report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -47,6 +47,7 @@ __all__ = [
     "NodeUsage",
     "Snapshot",
     "take_index_snapshot",
+    "start_snapshot",
     "take_snapshot",
     "take_table_index_snapshot",
 ]
@@ -155,28 +156,58 @@ def take_snapshot(
     Heaps smaller than table_bloat_min_bytes, and btrees smaller than bloat_min_bytes, are not measured for bloat
     (defaults: the settings): they cannot waste that much.
     """
+    return start_snapshot(
+        using=using, nodes=nodes, table_bloat_min_bytes=table_bloat_min_bytes, bloat_min_bytes=bloat_min_bytes
+    )[1]()
+
+
+def start_snapshot(
+    *,
+    using: str = "default",
+    nodes: list[str] | None = None,
+    table_bloat_min_bytes: int | None = None,
+    bloat_min_bytes: int | None = None,
+) -> tuple[Snapshot, Callable[[], Snapshot]]:
+    """Return take_snapshot()'s index part (take_index_snapshot's) now, and a function that returns the whole snapshot.
+
+    The tables are read on the side connection meanwhile: the caller can judge the indexes while they are read. The
+    whole snapshot gives new index names (Snapshot.new_index_name) past those the index part gave.
+    """
     # The tables' sizes are read on the side connection while this one reads the indexes' (each ~0.4 s at 30,000).
     read_tables = read_beside(lambda: tables(measure_indexes=False, using=using), using=using)
     # The side connection has the longer read already: the names are read here.
-    snapshot, row_statistics = _index_part(using, nodes, bloat_min_bytes, side_is_free=False)
-    if table_bloat_min_bytes is None:
-        table_bloat_min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"]
-    table_list = read_tables()
-    if snapshot.statistics.pgstattuple_approx_usable:
-        heap_bloat = table_bloat_exact(min_bytes=table_bloat_min_bytes, using=using)
-    else:
-        heap_bloat = table_bloat_estimates(table_list, row_statistics, min_bytes=table_bloat_min_bytes)
-    return dataclasses.replace(
-        snapshot,
-        tables=_with_index_bytes(table_list, snapshot.indexes),
-        activity=activity_facts(using=using),
-        table_bloat={qualify(b.schema, b.name): b for b in heap_bloat},
-        sequences=sequences(using=using),
-        unvalidated_constraints=unvalidated_constraints(using=using),
-        databases=database_ages(using=using),
-        replication_slots=replication_slots(using=using),
-        extension_updates=extension_updates(using=using),
-    )
+    index_part, row_statistics = _index_part(using, nodes, bloat_min_bytes, side_is_free=False)
+    # What no table is needed for, read here while the side connection still reads the tables.
+    sequence_list = sequences(using=using)
+    constraints = unvalidated_constraints(using=using)
+    ages = database_ages(using=using)
+    slots = replication_slots(using=using)
+    updates = extension_updates(using=using)
+    min_bytes = app_settings()["TABLE_BLOAT_MIN_BYTES"] if table_bloat_min_bytes is None else table_bloat_min_bytes
+
+    def whole() -> Snapshot:
+        table_list = read_tables()
+        if index_part.statistics.pgstattuple_approx_usable:
+            heap_bloat = table_bloat_exact(min_bytes=min_bytes, using=using)
+        else:
+            heap_bloat = table_bloat_estimates(table_list, row_statistics, min_bytes=min_bytes)
+        snapshot = dataclasses.replace(
+            index_part,
+            tables=_with_index_figures(table_list, index_part.indexes),
+            table_bloat={qualify(b.schema, b.name): b for b in heap_bloat},
+            # Read once the side connection is idle again: the sessions are counted by state.
+            activity=activity_facts(using=using),
+            sequences=sequence_list,
+            unvalidated_constraints=constraints,
+            databases=ages,
+            replication_slots=slots,
+            extension_updates=updates,
+        )
+        # One snapshot for the fixes' new index names: those the index part gave stay taken.
+        object.__setattr__(snapshot, "_new_names", index_part._new_names)
+        return snapshot
+
+    return index_part, whole
 
 
 def take_index_snapshot(
@@ -314,18 +345,26 @@ def _by_schema(relations: list[RelationName]) -> dict[str, frozenset[str]]:
     return {schema: frozenset(found) for schema, found in names.items()}
 
 
-def _with_index_bytes(table_list: list[TableHealth], index_list: list[IndexInfo]) -> list[TableHealth]:
-    """Return the tables with index_bytes (and total_bytes) summed from the indexes just measured, not again.
+def _with_index_figures(table_list: list[TableHealth], index_list: list[IndexInfo]) -> list[TableHealth]:
+    """Return the tables with index_bytes (and total_bytes) and index_scans summed from the indexes just read, not
+    read again (tables(measure_indexes=False) leaves them 0).
 
     The rows were read for this snapshot alone and nothing else holds them yet, so they are completed in place
     (as a frozen dataclass's own __post_init__ would): building a copy of each cost ~60 ms at 10,000 tables.
     """
     sizes: dict[tuple[str, str], int] = defaultdict(int)
+    scans: dict[tuple[str, str], int] = defaultdict(int)
     for index in index_list:
-        sizes[(index.schema, index.table)] += index.size_bytes
+        key = (index.schema, index.table)
+        sizes[key] += index.size_bytes
+        scans[key] += index.scans
     for table in table_list:
-        size = sizes.get((table.schema, table.name), 0)
+        key = (table.schema, table.name)
+        size = sizes.get(key, 0)
         if size:
             object.__setattr__(table, "index_bytes", size)
             object.__setattr__(table, "total_bytes", table.total_bytes + size)
+        count = scans.get(key, 0)
+        if count:
+            object.__setattr__(table, "index_scans", count)
     return table_list
