@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 
 from schemaadmin.permissions import NAVIGATION, has_any_role, navigation_for
-from schemaadmin.pg.server import server_info
+from schemaadmin.pg.server import server_name
 
 __all__ = ["NavLink", "layout", "shortcut_keys"]
 
@@ -54,7 +54,7 @@ def _database_label() -> str:
     now = time.monotonic()
     if _server_label is None or now - _server_label[0] > _SERVER_LABEL_TTL:
         try:
-            info = server_info()
+            info = server_name()  # not server_info(): the database's size is not shown here
             label = f"{info.database} · PostgreSQL {info.version.split()[0]}"
         except DatabaseError:
             label = "database unreachable"

@@ -10,10 +10,12 @@ __all__ = [
     "ExtensionState",
     "ExtensionUpdate",
     "ServerInfo",
+    "ServerName",
     "extension_created_by_current_user",
     "extension_state",
     "extension_updates",
     "server_info",
+    "server_name",
 ]
 
 
@@ -60,6 +62,27 @@ def server_info(*, using: str = "default") -> ServerInfo:
     )
     assert info is not None
     return info
+
+
+@dataclass(frozen=True, slots=True)
+class ServerName:
+    database: str
+    version: str
+
+
+def server_name(*, using: str = "default") -> ServerName:
+    """Return the current database's name and the server's version: server_info() without the database's size,
+    which stats every file of the database (~0.2 s at 30,000 indexes)."""
+    name = fetch_row(
+        ServerName,
+        """
+        SELECT current_database() AS database,
+               current_setting('server_version') AS version
+        """,
+        using=using,
+    )
+    assert name is not None
+    return name
 
 
 def extension_state(name: str, *, using: str = "default") -> ExtensionState:

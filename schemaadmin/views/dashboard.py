@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET
 
 from schemaadmin.models import IndexRebuild
 from schemaadmin.permissions import role_required
+from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.pg.server import extension_state, server_info
 from schemaadmin.services.index_health import health_report
@@ -26,8 +27,10 @@ CHAT_TABLES = (
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     """Show the database at a glance: size, table estimates, rebuilds, migrations, and health for operators."""
+    # pg_database_size() stats every file of the database (~0.2 s at 30,000 indexes): read on the side connection
+    # while this one reads the rest, the health report's indexes too (its tables are read there next).
+    read_server = read_beside(server_info, using="default")
     context = {
-        "server": server_info(),
         "vector": extension_state("vector"),
         "tables": table_estimates(CHAT_TABLES),
         "active_rebuilds": list(
@@ -45,4 +48,5 @@ def overview(request: HttpRequest) -> HttpResponse:
         context["activity_findings"] = [f for f in report.findings if f.code in ACTIVITY_CODES]
         rate = report.snapshot.statistics.cache_hit_rate
         context["cache_hit_rate"] = None if rate is None else f"{rate:.2%}"
+    context["server"] = read_server()
     return render(request, "schemaadmin/dashboard/overview.html", context)
