@@ -199,11 +199,18 @@ def redundant(snapshot: Snapshot) -> Iterator[Finding]:
         if index.is_valid and index.method == "btree":
             by_table[(index.schema, index.table)].append(index)
     for group in by_table.values():
+        if len(group) < 2:
+            continue
+        # A longer index can only start with short's keys if it starts with its first: those are the candidates (in
+        # the group's order), not every index of the table (~60 ms at 30,000 indexes).
+        by_first: dict[str, list[IndexInfo]] = defaultdict(list)
+        for index in group:
+            by_first[index.columns[0] if index.columns else ""].append(index)
         for short in group:
             if short.backs_constraint:
                 continue  # its uniqueness is a rule, not a speed-up
             width = len(short.columns)
-            for long in group:
+            for long in by_first[short.columns[0]] if short.columns else group:
                 if (
                     long is not short
                     and len(long.columns) > width
@@ -233,8 +240,10 @@ def _required_not_null(predicate: str) -> frozenset[str] | None:
 def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
     # Each usable index's leading keys, and the columns its predicate requires NOT NULL (None: no predicate).
     leading: dict[tuple[str, str], list[tuple[tuple[int, ...], frozenset[str] | None]]] = defaultdict(list)
+    # Only the indexes of tables with a foreign key are looked at (~30 ms at 30,000 indexes).
+    with_keys = {(key.schema, key.table) for key in snapshot.foreign_keys if not key.inherited}
     for index in snapshot.indexes:
-        if not index.is_valid or index.is_vector:
+        if not index.is_valid or index.is_vector or (index.schema, index.table) not in with_keys:
             continue
         required = None if index.predicate is None else _required_not_null(index.predicate)
         if index.predicate is None or required:
