@@ -106,3 +106,23 @@ def test_what_moves_without_ddl_is_read_on_every_call(plant):
     assert after.scans == before.scans + 1
     assert after.size_bytes > before.size_bytes
     assert after.definition == before.definition
+
+
+def test_halves_read_on_two_connections_are_the_rows_of_one_statement(plant):
+    s = plant.schema
+    for n in range(4):
+        plant.table(f"h{n}", "id int PRIMARY KEY, x int")
+        plant.sql(f"CREATE INDEX h{n}_x ON {s}.h{n} (x)")
+    whole, fingerprint = index_cache.indexes_and_fingerprint()
+    index_cache.forget()
+    # Read in full after the halves' activity; then the kept rows, refreshed from both halves.
+    cold, cold_fingerprint = index_cache.indexes_and_fingerprint(halves=True)
+    warm, warm_fingerprint = index_cache.indexes_and_fingerprint(halves=True)
+
+    def planted(rows):
+        return [dataclasses.astuple(row) for row in rows if row.schema == s]
+
+    assert len(planted(whole)) == 8
+    assert planted(cold) == planted(whole)
+    assert planted(warm) == planted(whole)
+    assert cold_fingerprint == warm_fingerprint == fingerprint
