@@ -3,11 +3,11 @@
 Deparsing an index (pg_get_indexdef) and reading its keys' catalogs is most of what indexes() costs the server (a
 second at 30,000 indexes), and building 30,000 IndexInfo rows most of what it costs Python; both change only with
 DDL. So each process keeps, per database alias, the IndexInfo rows of its last read and the catalog fingerprint
-they were read under. Each call runs one statement (ACTIVITY_SELECT) that reads what moves without DDL (size,
-scans, validity, a running build, the table's row estimate) with the fingerprint of the catalogs the rest comes
-from. Same fingerprint: a row whose live part did not move is the kept object itself, one that moved is a copy with
-the new values. Another fingerprint (DDL happened, or nothing is kept yet): indexes() reads everything again, a
-second statement, and keeps that.
+they were read under. Each call runs one statement (ACTIVITY_SELECT; with halves, two at once on two connections)
+that reads what moves without DDL (size, scans, validity, a running build, the table's row estimate) with the
+fingerprint of the catalogs the rest comes from. Same fingerprint: a row whose live part did not move is the kept
+object itself, one that moved is a copy with the new values. Another fingerprint (DDL happened, or nothing is kept
+yet): indexes() reads everything again, a second statement, and keeps that.
 
 The fingerprint sums hashxid(xmin) and counts the rows of pg_class, pg_index, pg_attribute, pg_namespace,
 pg_constraint, pg_type, pg_opclass, pg_collation, pg_proc and pg_operator: CREATE, DROP, ALTER and RENAME write new
