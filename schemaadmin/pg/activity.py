@@ -15,7 +15,7 @@ from datetime import datetime
 from django.db import DatabaseError, transaction
 from psycopg import errors
 
-from schemaadmin.pg.connection import cursor, fetch_row, fetch_rows
+from schemaadmin.pg.connection import cursor, fetch_only_row, fetch_row, fetch_rows
 
 __all__ = [
     "ConnectionCount",
@@ -144,7 +144,7 @@ class ConnectionSlots:
 
 def connection_slots(*, using: str = "default") -> ConnectionSlots:
     """Return how many client connections are open against max_connections and its reserved slots."""
-    row = fetch_row(
+    return fetch_only_row(
         ConnectionSlots,
         """
         SELECT
@@ -157,8 +157,6 @@ def connection_slots(*, using: str = "default") -> ConnectionSlots:
         """,
         using=using,
     )
-    assert row is not None
-    return row
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +229,7 @@ def lock_summary(*, relation_limit: int = 20, using: str = "default") -> LockSum
     pg_locks is a function that copies the whole lock table on each read (50,000 rows under load): it is read once
     here, into a materialized CTE both summaries count from, and relations are named only for the few kept.
     """
-    row = fetch_row(
+    return fetch_only_row(
         LockSummaryRows,
         """
         WITH l AS MATERIALIZED (
@@ -290,8 +288,6 @@ def lock_summary(*, relation_limit: int = 20, using: str = "default") -> LockSum
         using=using,
         convert={"counts": _lock_counts, "relations": _relation_locks},
     )
-    assert row is not None
-    return row
 
 
 class SignalRefused(PermissionError):

@@ -16,6 +16,7 @@ __all__ = [
     "RowMismatch",
     "UnknownDatabase",
     "connection_params",
+    "fetch_only_row",
     "cursor",
     "fetch_all",
     "fetch_one",
@@ -170,6 +171,21 @@ def fetch_tuples(row_class: type, sql: Any, params: Any = None, *, using: str = 
         if names != fields or any(_may_hold_list(column.type_code) for column in cur.description):
             raise RowMismatch(f"{row_class.__name__}: fetch_tuples needs its fields in order, none of them an array.")
         return cur.fetchall()
+
+
+def fetch_only_row[Row](
+    row_class: type[Row],
+    sql: Any,
+    params: Any = None,
+    *,
+    using: str = "default",
+    convert: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> Row:
+    """Return the only row of a statement that always returns one (an aggregate, settings): fetch_row's, not None."""
+    row = fetch_row(row_class, sql, params, using=using, convert=convert)
+    if row is None:
+        raise RowMismatch(f"Expected one {row_class.__name__} row, the statement returned none.")
+    return row
 
 
 def fetch_row[Row](

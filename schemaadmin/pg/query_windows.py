@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schemaadmin.pg.connection import fetch_one, fetch_row, fetch_rows
+from schemaadmin.pg.connection import fetch_one, fetch_only_row, fetch_rows
 from schemaadmin.pg.query_history import COUNTERS, DELTAS, KEYS, ROLLUPS, SNAPSHOTS, TEXTS
 from schemaadmin.pg.stats import ORDERS, StatementTotals
 
@@ -87,7 +87,7 @@ def _summed_window(prefix: str, params: dict[str, Any], using: str) -> bool:
 
 
 def _window_size(alias: str, start: datetime, end: datetime, using: str) -> _WindowSize:
-    size = fetch_row(
+    return fetch_only_row(
         _WindowSize,
         f"""
         SELECT (SELECT coalesce(sum(statements_kept), 0)::bigint FROM {SNAPSHOTS}
@@ -103,8 +103,6 @@ def _window_size(alias: str, start: datetime, end: datetime, using: str) -> _Win
         {"alias": alias, "start": start, "end": end},
         using=using,
     )
-    assert size is not None
-    return size
 
 
 def _summed_sql(prefix: str) -> str:

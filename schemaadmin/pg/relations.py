@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemaadmin.pg.connection import fetch_row, fetch_rows
+from schemaadmin.pg.connection import fetch_only_row, fetch_rows
 from schemaadmin.pg.names import qualify
 
 __all__ = [
@@ -266,7 +266,7 @@ def database_statistics(*, using: str = "default") -> DatabaseStatistics:
     Not the database's size: pg_database_size() stats every file of the database (0.1-0.3 s at 30,000 indexes);
     the overview reads it once, through pg/server.server_info().
     """
-    statistics = fetch_row(
+    return fetch_only_row(
         DatabaseStatistics,
         """
         SELECT d.datname AS database,
@@ -290,8 +290,6 @@ def database_statistics(*, using: str = "default") -> DatabaseStatistics:
         """,
         using=using,
     )
-    assert statistics is not None
-    return statistics
 
 
 @dataclass(frozen=True, slots=True)

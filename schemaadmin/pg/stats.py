@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db import DatabaseError, transaction
 
-from schemaadmin.pg.connection import fetch_one, fetch_row, fetch_rows, server_version, validated_alias
+from schemaadmin.pg.connection import fetch_one, fetch_only_row, fetch_rows, server_version, validated_alias
 
 __all__ = [
     "EXTENSION",
@@ -134,7 +134,7 @@ def statements_state(*, using: str = "default") -> StatementsState:
 
 def statements_info(*, using: str = "default") -> StatementsInfo:
     """Return pg_stat_statements_info's deallocation count and last full reset."""
-    info = fetch_row(
+    return fetch_only_row(
         StatementsInfo,
         """
         SELECT dealloc AS dealloc,
@@ -143,8 +143,6 @@ def statements_info(*, using: str = "default") -> StatementsInfo:
         """,
         using=using,
     )
-    assert info is not None
-    return info
 
 
 def statement_counters(*, using: str = "default") -> list[StatementCounters]:

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.pg.bulk import index_definition
-from schemaadmin.pg.connection import RowMismatch, fetch_row, fetch_rows, fetch_tuples
+from schemaadmin.pg.connection import RowMismatch, fetch_only_row, fetch_row, fetch_rows, fetch_tuples
 from schemaadmin.pg.constraints import foreign_keys
 from schemaadmin.pg.indexes import IndexUsage, index, index_usage, indexes
 from schemaadmin.pg.indexes import index as index_state
@@ -171,6 +171,11 @@ def test_rows_are_filled_by_column_name_and_a_misnamed_alias_fails_loudly(db):
     assert (
         fetch_row(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 1 AS scans, now() AS last_scan WHERE false") is None
     )
+    # A statement that must return its one row (an aggregate, settings) says so when it returns none.
+    with pytest.raises(RowMismatch, match=r"Expected one IndexUsage row, the statement returned none"):
+        fetch_only_row(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 1 AS scans, now() AS last_scan WHERE false")
+    one = fetch_only_row(IndexUsage, "SELECT 's' AS schema, 'n' AS name, 1 AS scans, NULL::timestamptz AS last_scan")
+    assert one == IndexUsage(schema="s", name="n", scans=1, last_scan=None)
 
 
 def test_rows_as_tuples_keep_the_fields_order_and_refuse_another_or_an_array(db):
