@@ -323,7 +323,7 @@ class _Checker(SqlRules):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), WIDENED.format(old=old_db, new=new_db))
         elif old_db and old_db == new_db and getattr(old, "db_collation", None) == getattr(new, "db_collation", None):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), SAME_TYPE.format(type=new_db))
-        elif old.is_relation and new.is_relation and _same_target(old, new):
+        elif old.is_relation and new.is_relation and _same_target(old, new, self.app_label):
             yield SquawkOverride(("changing-column-type",), SAME_TYPE.format(type="its target's"))
         if not old.null and new.null:
             yield SquawkOverride(("ban-drop-not-null",), NULL_ALLOWED)
@@ -415,14 +415,14 @@ _TEMPLATE_CALL = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*\(")
 _ARRAY_SIZE = re.compile(r"\[\d*\]")
 
 
-def _same_target(old: Any, new: Any) -> bool:
+def _same_target(old: Any, new: Any, app_label: str) -> bool:
     """Say whether two versions of a relation hold the same column of the same model (so the same type)."""
 
     def target(field: Any) -> tuple[str, tuple[Any, ...]]:
         remote = field.remote_field.model
-        return (remote.lower() if isinstance(remote, str) else remote._meta.label_lower), tuple(
-            getattr(field, "to_fields", None) or ()
-        )
+        model = remote.lower() if isinstance(remote, str) else remote._meta.label_lower
+        model = model if "." in model or model == "self" else f"{app_label}.{model}"  # "widget" is the app's own
+        return model, tuple(name for name in getattr(field, "to_fields", None) or () if name is not None)
 
     return not old.many_to_many and target(old) == target(new)
 

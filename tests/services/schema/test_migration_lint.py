@@ -456,3 +456,19 @@ def test_a_backfill_before_the_schema_change_is_not_held_under_its_lock():
     assert only(first, "backfill_in_transaction").severity.value == "warning"
     _, after = _planted_codes([together, backfill])
     assert only(after, "backfill_in_transaction").severity.value == "critical"
+
+
+@pytest.mark.django_db
+def test_a_comment_on_a_foreign_key_named_without_its_app_is_no_type_change():
+    add = [migrations.AddField("widget", "parent", models.ForeignKey("widget", models.CASCADE, null=True))]
+    commented = [
+        migrations.AlterField(
+            "widget",
+            "parent",
+            models.ForeignKey("schema_fixtures.widget", models.CASCADE, null=True, db_comment="the parent"),
+        )
+    ]
+    found, lint = _planted_codes(add, commented)
+    assert 'ALTER COLUMN "parent_id" TYPE bigint' in lint.sql.text  # Django writes the same type with the comment
+    assert not any(code == "changing-column-type" for code, _ in found)
+    assert "changing-column-type" in {f.code for f in lint.exempted}
