@@ -74,7 +74,11 @@ __all__ = [
 
 SQUAWK_EXCLUDED = ("require-lock-timeout", "require-statement-timeout", "prefer-robust-stmts")
 _SQUAWK_LEVELS = {"Error": Severity.CRITICAL, "Warning": Severity.WARNING}
-_SUPERSEDED = {"drop_column": "ban-drop-column", "drop_table": "ban-drop-table"}  # our code: squawk rule it replaces
+_SUPERSEDED = {  # our code: the squawk rule it replaces
+    "drop_column": "ban-drop-column",
+    "drop_table": "ban-drop-table",
+    "foreign_key_on_big_table": "adding-foreign-key-constraint",
+}
 _CACHE_SIZE = 512
 _squawk_cache: dict[tuple[str, str, str, int, str], tuple[Finding, ...]] = {}
 

@@ -61,6 +61,13 @@ ADDED_COLUMN_REWRITE_HELP = (
     "Add the column without the default (or as a plain column instead of a stored generated one), then set the "
     "default for new rows with ALTER COLUMN … SET DEFAULT (no rewrite) and fill the existing rows in batches."
 )
+FOREIGN_KEY_HELP = (
+    "Add the constraint NOT VALID (new and changed rows are checked from then on, old ones are not read), then "
+    "VALIDATE CONSTRAINT in a later migration: it reads the rows under a SHARE UPDATE EXCLUSIVE lock, so writes go "
+    "on. In Django: the field with db_constraint=False, then a RunSQL ALTER TABLE … ADD CONSTRAINT … FOREIGN KEY "
+    "(…) REFERENCES … NOT VALID (with SeparateDatabaseAndState if the state should say db_constraint=True), and "
+    "RunSQL ALTER TABLE … VALIDATE CONSTRAINT … in the next migration."
+)
 CHECK_HELP = (
     "Add it NOT VALID, then validate it in a later migration: VALIDATE CONSTRAINT reads the rows under a SHARE "
     "UPDATE EXCLUSIVE lock, so reads and writes go on. In Django: SeparateDatabaseAndState whose "

@@ -295,6 +295,8 @@ class _Checker(SqlRules):
         elif in_database and (volatile := self.volatile_functions(op.field.db_default)):
             what = f"Adding {target} with a volatile default ({', '.join(volatile)}: a value per row)"
             yield self.rewrite(model.table, what, line, atomic=True, help=ADDED_COLUMN_REWRITE_HELP)
+        if field.many_to_one and field.db_constraint:
+            yield from self.foreign_key(model.table, f"on {target}", line)
         if field.db_index or field.unique:  # unique: ALTER TABLE … ADD CONSTRAINT, which reads wait for too
             yield from self.blocking_index(model.table, f"the index of {target}", line, constraint=field.unique)
 
@@ -349,6 +351,8 @@ class _Checker(SqlRules):
                 "and rebuilds its ANN indexes inside the lock."
             )
             yield self.finding("vector_dimensions_changed", Severity.CRITICAL, target, message, DIMENSIONS_HELP, line)
+        if new.many_to_one and new.db_constraint and not (old.many_to_one and old.db_constraint):
+            yield from self.foreign_key(table, f"on {target}", line)
         if old.null and not new.null:
             yield self.not_null_set(table, new.column, line)
         if (new.db_index and not old.db_index) or (new.unique and not old.unique):

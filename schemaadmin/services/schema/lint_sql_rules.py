@@ -23,6 +23,7 @@ from schemaadmin.services.schema.lint_help import (
     BACKFILL_HELP,
     CHECK_HELP,
     DROP_HELP,
+    FOREIGN_KEY_HELP,
     GRANT_HELP,
     JSON_HELP,
     NOT_NULL_HELP,
@@ -106,6 +107,13 @@ class SqlRules(CheckerBase):
         found = overloads(names, using=self.connection.alias)
         return sorted({o.name for o in found if o.volatility == "v"})
 
+    def foreign_key(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
+        message = (
+            f"Adds the foreign key {what} to {table} (about {{rows}} rows) without NOT VALID: PostgreSQL reads every "
+            "row to check it while writes to this table and to the referenced one wait (SHARE ROW EXCLUSIVE)."
+        )
+        yield from self.on_big_table("foreign_key_on_big_table", table, message, FOREIGN_KEY_HELP, line)
+
     def check_constraint(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
         message = (
             f"Adds the check {what} to {table} (about {{rows}} rows): PostgreSQL checks every row under an ACCESS "
@@ -171,6 +179,8 @@ class SqlRules(CheckerBase):
                 yield from self.exclusion(table, action.detail, line)
             elif kind == "add_check":
                 yield from self.check_constraint(table, action.detail, line)
+            elif kind == "add_foreign_key":
+                yield from self.foreign_key(table, action.detail, line)
             elif kind == "alter_column_type":
                 self.mark_altered(table)
                 if not (action.new_type and self.catalog_only_change(table, action.column, action.new_type)):

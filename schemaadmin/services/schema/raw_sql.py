@@ -20,7 +20,8 @@ __all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
 
 # kinds: create_index, set_not_null, add_not_null_column, add_json_column, add_exclusion, add_unique, backfill,
 # vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table, drop_column, truncate,
-# grant_select, create_table
+# grant_select, create_table, add_check, add_foreign_key, alter_column_type, add_column_default,
+# add_rewriting_column
 _INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
 _REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
 _TRIGGERS_OFF = (AlterTableType.AT_DisableTrig, AlterTableType.AT_DisableTrigAll, AlterTableType.AT_DisableTrigUser)
@@ -175,6 +176,8 @@ def _alter_table_actions(table: str, commands: Iterable[Any], *, schema: str = "
             constraint = command.def_
             if constraint.contype == ConstrType.CONSTR_CHECK and not constraint.skip_validation:
                 yield SqlAction("add_check", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
+            elif constraint.contype == ConstrType.CONSTR_FOREIGN and not constraint.skip_validation:
+                yield SqlAction("add_foreign_key", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
             elif constraint.contype == ConstrType.CONSTR_EXCLUSION:
                 yield SqlAction("add_exclusion", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
             elif (
@@ -241,6 +244,8 @@ def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
     if stored and getattr(stored[0], "generated_when", "a") == "a" and not _virtual(stored[0]):
         detail = f"ADD COLUMN {column.colname} GENERATED ALWAYS AS (…) STORED"
         yield SqlAction("add_rewriting_column", table, column.colname or "", detail=detail)
+    if ConstrType.CONSTR_FOREIGN in kinds:  # ADD COLUMN … REFERENCES: checked as the column is added
+        yield SqlAction("add_foreign_key", table, column.colname or "", detail=f"on {column.colname}")
     defaults = [c for c in constraints if getattr(c, "contype", None) == ConstrType.CONSTR_DEFAULT]
     called = sorted({name for c in defaults for name in _called_functions(c.raw_expr)})
     if called:

@@ -472,3 +472,22 @@ def test_a_comment_on_a_foreign_key_named_without_its_app_is_no_type_change():
     assert 'ALTER COLUMN "parent_id" TYPE bigint' in lint.sql.text  # Django writes the same type with the comment
     assert not any(code == "changing-column-type" for code, _ in found)
     assert "changing-column-type" in {f.code for f in lint.exempted}
+
+
+@pytest.mark.django_db
+def test_a_foreign_key_added_to_a_big_table_without_not_valid_is_critical():
+    key = ("foreign_key_on_big_table", "schema_fixtures_widget")
+    parent = models.ForeignKey("schema_fixtures.widget", models.CASCADE, null=True, related_name="+")
+    found, lint = _planted_codes([migrations.AddField("widget", "parent", parent)])
+    assert key in found and "NOT VALID" in only(lint, "foreign_key_on_big_table").help
+    assert "adding-foreign-key-constraint" not in codes(lint)  # ours says it with the size, squawk's is set aside
+    unconstrained = models.ForeignKey(
+        "schema_fixtures.widget", models.CASCADE, null=True, related_name="+", db_constraint=False
+    )
+    assert key not in _planted_codes([migrations.AddField("widget", "parent", unconstrained)])[0]
+
+    raw = "ALTER TABLE schema_fixtures_widget ADD CONSTRAINT w_fk FOREIGN KEY (id) REFERENCES auth_user (id)"
+    assert key in _planted_codes([migrations.RunSQL(raw, migrations.RunSQL.noop)])[0]
+    assert key not in _planted_codes([migrations.RunSQL(raw + " NOT VALID", migrations.RunSQL.noop)])[0]
+    column = "ALTER TABLE schema_fixtures_widget ADD COLUMN owner_id int REFERENCES auth_user (id)"
+    assert key in _planted_codes([migrations.RunSQL(column, migrations.RunSQL.noop)])[0]
