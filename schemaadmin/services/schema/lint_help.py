@@ -68,6 +68,10 @@ FOREIGN_KEY_HELP = (
     "(…) REFERENCES … NOT VALID (with SeparateDatabaseAndState if the state should say db_constraint=True), and "
     "RunSQL ALTER TABLE … VALIDATE CONSTRAINT … in the next migration."
 )
+VALIDATE_HELP = (
+    "Validate in a migration of its own (atomic or not, after the one that added the constraint NOT VALID "
+    "committed): alone, VALIDATE CONSTRAINT takes a SHARE UPDATE EXCLUSIVE lock and reads and writes go on."
+)
 CHECK_HELP = (
     "Add it NOT VALID, then validate it in a later migration: VALIDATE CONSTRAINT reads the rows under a SHARE "
     "UPDATE EXCLUSIVE lock, so reads and writes go on. In Django: SeparateDatabaseAndState whose "

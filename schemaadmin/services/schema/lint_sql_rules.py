@@ -32,6 +32,7 @@ from schemaadmin.services.schema.lint_help import (
     TRIGGER_HELP,
     TRUNCATE_HELP,
     TYPE_CHANGE_HELP,
+    VALIDATE_HELP,
 )
 from schemaadmin.services.schema.raw_sql import run_sql_actions
 
@@ -181,6 +182,15 @@ class SqlRules(CheckerBase):
                 yield from self.check_constraint(table, action.detail, line)
             elif kind == "add_foreign_key":
                 yield from self.foreign_key(table, action.detail, line)
+            elif kind == "add_not_valid":
+                self.mark_altered(table)
+            elif kind == "validate_constraint" and atomic and table in self.altered:
+                message = (
+                    f"Validates {action.detail} of {table} (about {{rows}} rows) in the transaction that changed the "
+                    "table: the scan runs under that change's lock (ACCESS EXCLUSIVE for a CHECK, writes blocked for "
+                    "a foreign key), which NOT VALID was meant to avoid."
+                )
+                yield from self.on_big_table("validation_under_lock", table, message, VALIDATE_HELP, line)
             elif kind == "alter_column_type":
                 self.mark_altered(table)
                 if not (action.new_type and self.catalog_only_change(table, action.column, action.new_type)):

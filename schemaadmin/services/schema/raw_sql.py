@@ -21,7 +21,7 @@ __all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
 # kinds: create_index, set_not_null, add_not_null_column, add_json_column, add_exclusion, add_unique, backfill,
 # vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table, drop_column, truncate,
 # grant_select, create_table, add_check, add_foreign_key, alter_column_type, add_column_default,
-# add_rewriting_column
+# add_rewriting_column, add_not_valid, validate_constraint
 _INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
 _REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
 _TRIGGERS_OFF = (AlterTableType.AT_DisableTrig, AlterTableType.AT_DisableTrigAll, AlterTableType.AT_DisableTrigUser)
@@ -172,11 +172,15 @@ def _alter_table_actions(table: str, commands: Iterable[Any], *, schema: str = "
         elif subtype == AlterTableType.AT_AlterColumnType:
             # Binary-coercible changes (a varchar widened, varchar to text) are the exception; the SQL does not say.
             yield _type_change(table, command)
+        elif subtype == AlterTableType.AT_ValidateConstraint:
+            yield SqlAction("validate_constraint", table, detail=f"constraint {command.name or '(unnamed)'}")
         elif subtype == AlterTableType.AT_AddConstraint and isinstance(command.def_, ast.Constraint):
             constraint = command.def_
-            if constraint.contype == ConstrType.CONSTR_CHECK and not constraint.skip_validation:
+            if constraint.skip_validation:  # NOT VALID: no scan now, but the table's lock is held until commit
+                yield SqlAction("add_not_valid", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
+            elif constraint.contype == ConstrType.CONSTR_CHECK:
                 yield SqlAction("add_check", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
-            elif constraint.contype == ConstrType.CONSTR_FOREIGN and not constraint.skip_validation:
+            elif constraint.contype == ConstrType.CONSTR_FOREIGN:
                 yield SqlAction("add_foreign_key", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
             elif constraint.contype == ConstrType.CONSTR_EXCLUSION:
                 yield SqlAction("add_exclusion", table, detail=f"constraint {constraint.conname or '(unnamed)'}")

@@ -491,3 +491,14 @@ def test_a_foreign_key_added_to_a_big_table_without_not_valid_is_critical():
     assert key not in _planted_codes([migrations.RunSQL(raw + " NOT VALID", migrations.RunSQL.noop)])[0]
     column = "ALTER TABLE schema_fixtures_widget ADD COLUMN owner_id int REFERENCES auth_user (id)"
     assert key in _planted_codes([migrations.RunSQL(column, migrations.RunSQL.noop)])[0]
+
+
+@pytest.mark.django_db
+def test_validating_in_the_transaction_that_added_the_constraint_is_no_help():
+    code = ("validation_under_lock", "schema_fixtures_widget")
+    add = "ALTER TABLE schema_fixtures_widget ADD CONSTRAINT named CHECK (name <> '') NOT VALID"
+    validate = "ALTER TABLE schema_fixtures_widget VALIDATE CONSTRAINT named"
+    together, _ = _planted_codes([migrations.RunSQL(add), migrations.RunSQL(validate)])
+    assert code in together and ("check_constraint_on_big_table", "schema_fixtures_widget") not in together
+    apart, _ = _planted_codes([migrations.RunSQL(add)], [migrations.RunSQL(validate)])  # the recipe: two migrations
+    assert code not in apart
