@@ -1,8 +1,8 @@
 """The schema page's migrations: every app's migrations with status and lint, and one migration's SQL and lint.
 
-The list lints pending migrations only (squawk is cached per SQL, but writing a migration's SQL replays the
-project state up to it, ~0.1–0.4 s each, too slow for every applied migration on every view); an applied
-migration is linted when its own page opens.
+The list lints pending migrations only (squawk is cached per SQL, and the pending ones are written from one state
+carried through the plan, but the SQL of every applied migration on every view would still cost seconds in a long
+history); an applied migration is linted when its own page opens.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ from schemaadmin.services.schema.sql import (
     migration_label,
     migration_loader,
 )
+from schemaadmin.services.schema.states import MigrationStates
 
 __all__ = [
     "SQUAWK_EXCLUDED",
@@ -154,9 +155,10 @@ def lint_loaded(
     big_rows = app_settings()["MIGRATION_BIG_TABLE_ROWS"]
     version = server_version(using)
     drafts = []
+    states = MigrationStates(loader)
     for migration in migrations:
         live = assume_rows is not None or (migration.app_label, migration.name) not in loader.applied_migrations
-        drafts.append(_Draft(loader, migration, live=live, big_rows=big_rows, version=version))
+        drafts.append(_Draft(loader, migration, states, live=live, big_rows=big_rows, version=version))
     if assume_rows is not None:
         rows: Mapping[str, int | None] = assume_rows
     else:
@@ -186,11 +188,22 @@ def pending_lint(*, using: str = "default") -> list[MigrationLint]:
 class _Draft:
     """One migration's SQL, squawk findings and our rules' findings, before table sizes are known."""
 
-    def __init__(self, loader: MigrationLoader, migration: Migration, *, live: bool, big_rows: int, version: int):
+    def __init__(
+        self,
+        loader: MigrationLoader,
+        migration: Migration,
+        states: MigrationStates,
+        *,
+        live: bool,
+        big_rows: int,
+        version: int,
+    ):
         self.migration = migration
         self.label = migration_label(migration)
         self.live = live
-        self.sql = collected_sql(loader, migration)
+        start = states.start(migration)
+        self.sql = collected_sql(loader, migration, state=start.for_sql)
+        states.ended(migration, start, sql_written=not self.sql.problem)
         self.findings: list[Finding] = []
         self.sized: list[SizedFinding] = []
         self.overrides: list[SquawkOverride] = []
@@ -198,9 +211,8 @@ class _Draft:
             squawked = squawk_findings(self.sql.text, label=self.label, version=version)
             self.findings.extend(replace(f, migration=self.label) for f in squawked)
         try:
-            state = loader.project_state((migration.app_label, migration.name), at_end=False)
             for found in operation_findings(
-                migration, state, loader.connection, big_rows=big_rows, lines=self.sql.operation_lines
+                migration, start.plain, loader.connection, big_rows=big_rows, lines=self.sql.operation_lines
             ):
                 if isinstance(found, SizedFinding):
                     self.sized.append(found)

@@ -10,6 +10,7 @@ from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.operations import RunPython, RunSQL
+from django.db.migrations.state import ProjectState
 
 from schemaadmin.pg.connection import validated_alias
 
@@ -80,12 +81,25 @@ def find_migration(loader: MigrationLoader, app_label: str, name: str) -> Migrat
         raise UnknownMigration(f"The app “{app_label}” has no migration named “{name}”.") from None
 
 
-def collected_sql(loader: MigrationLoader, migration: Migration, *, backwards: bool = False) -> MigrationSql:
-    """Return the migration's SQL exactly as `sqlmigrate [--backwards]` prints it, or why there is none."""
+def collected_sql(
+    loader: MigrationLoader, migration: Migration, *, backwards: bool = False, state: ProjectState | None = None
+) -> MigrationSql:
+    """Return the migration's SQL exactly as `sqlmigrate [--backwards]` prints it, or why there is none.
+
+    state: the project state before the migration when the caller has it (MigrationStates), so the history is not
+    replayed again; it is changed into the state after the migration. Without it, built as `sqlmigrate` does.
+    """
     connection: Any = loader.connection
     label = migration_label(migration)
+    if state is not None and backwards:
+        raise ValueError("A start state serves the forward SQL only.")
     try:
-        statements = loader.collect_sql([(migration, backwards)])
+        if state is None:
+            statements = loader.collect_sql([(migration, backwards)])
+        else:
+            with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as schema_editor:
+                migration.apply(state, schema_editor, collect_sql=True)
+            statements = schema_editor.collected_sql
     except IrreversibleError:
         return MigrationSql("", _irreversible(label, migration), (), backwards)
     except Exception as exc:  # sqlmigrate fails the same way; the page says so instead of failing

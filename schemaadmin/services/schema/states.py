@@ -1,0 +1,92 @@
+"""Project states at the start of many migrations, each built from its parent's end state instead of from nothing.
+
+`loader.project_state(node, at_end=False)` replays every ancestor of a migration from an empty state, and
+writing its SQL then renders every model again. Linting N pending migrations that way replays the history N times
+(400 pending migrations of one app: 3.2 s for the schema page, growing with the square of N). Walked in plan
+order, a migration's parent has just been linted: its end state is kept (one per app), and the next migration
+starts from a copy of it, adding only the ancestors that state lacks (another app's migration it depends on).
+
+Two states are kept, because they serve two readers:
+- the plain state (unrendered models), exactly `project_state(node, at_end=False)`: the same ancestors, in an
+  order the graph allows, for our rules, which read model states without rendering them;
+- the rendered state the migration's SQL was written from (as `migrate` carries one state through its plan),
+  so writing the next migration's SQL re-renders only the models that changed. It is kept only when every
+  operation was written as SQL: `Migration.apply(collect_sql=True)` skips the state changes of the others
+  (RunPython), and a migration whose SQL could not be written leaves it half changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.migration import Migration
+from django.db.migrations.state import ProjectState
+
+__all__ = ["MigrationStates", "StartState"]
+
+Node = tuple[str, str]
+
+
+@dataclass(slots=True)
+class StartState:
+    """The state before one migration: plain for reading, and a copy to write its SQL from (the writer changes it)."""
+
+    plain: ProjectState
+    for_sql: ProjectState
+
+
+@dataclass(slots=True)
+class _Ended:
+    node: Node
+    ancestors: frozenset[Node]  # the nodes applied in the states below, the migration's own included
+    plain: ProjectState
+    rendered: ProjectState | None  # None once a child took it over (a second child renders its own)
+
+
+class MigrationStates:
+    """The start states of migrations of one loader's graph, fastest when asked in plan order."""
+
+    def __init__(self, loader: MigrationLoader):
+        self._loader = loader
+        self._graph = loader.graph
+        self._ended: dict[str, _Ended] = {}  # per app label, the last migration whose end state is kept
+
+    def start(self, migration: Migration) -> StartState:
+        """Return the project state before the migration, as `loader.project_state(node, at_end=False)` is."""
+        node = (migration.app_label, migration.name)
+        parents = [parent.key for parent in self._graph.node_map[node].parents]
+        kept = [ended for ended in map(self._ended.get, {app for app, _ in parents}) if ended and ended.node in parents]
+        base = max(kept, key=lambda ended: len(ended.ancestors), default=None)
+        if base is not None and len(parents) == 1:
+            missing: list[Node] = []  # the parent's ancestors and the parent are all this migration's
+        else:
+            done = base.ancestors if base is not None else frozenset()
+            missing = [ancestor for ancestor in self._graph.forwards_plan(node)[:-1] if ancestor not in done]
+        if base is None:
+            plain = ProjectState(real_apps=self._loader.unmigrated_apps)
+            rendered = None
+        else:
+            # Nothing changes a plain state once kept (the end state is a copy), so it is shared unless ancestors
+            # are missing; the rendered one is changed by writing the SQL, so this migration takes it over.
+            plain = base.plain.clone() if missing else base.plain
+            rendered, base.rendered = base.rendered, None
+        for ancestor in missing:
+            plain = self._graph.nodes[ancestor].mutate_state(plain, preserve=False)
+            if rendered is not None:
+                rendered = self._graph.nodes[ancestor].mutate_state(rendered, preserve=False)
+        return StartState(plain, rendered if rendered is not None else plain.clone())
+
+    def ended(self, migration: Migration, start: StartState, *, sql_written: bool) -> None:
+        """Keep the migration's end state for its children (start.for_sql is its end state once SQL was written)."""
+        node = (migration.app_label, migration.name)
+        parents = {parent.key for parent in self._graph.node_map[node].parents}
+        base = self._ended.get(migration.app_label)
+        if base is not None and parents == {base.node}:
+            ancestors = base.ancestors | {node}
+        else:
+            ancestors = frozenset(self._graph.forwards_plan(node))
+        complete = sql_written and all(operation.reduces_to_sql for operation in migration.operations)
+        self._ended[migration.app_label] = _Ended(
+            node, ancestors, migration.mutate_state(start.plain), start.for_sql if complete else None
+        )

@@ -1,0 +1,70 @@
+"""services/schema/states.py: start states built from a parent's end state are the ones Django builds from nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.migrations.migration import Migration
+from django.test.utils import override_settings
+
+from schemaadmin.services.schema.lint import lint_loaded
+from schemaadmin.services.schema.sql import collected_sql, migration_loader
+from schemaadmin.services.schema.states import MigrationStates
+
+FIXTURE_MODULES = {
+    "applied fixtures": "tests.schema_fixtures.migrations",
+    "lint fixtures (RunPython, RunSQL, non-atomic)": "tests.schema_fixtures.lint_migrations",
+    "a squash beside the migrations it replaces": "tests.schema_fixtures.squashed_migrations",
+}
+
+
+def every_migration(loader):
+    """Every migration of every app (Django's, ours, the fixtures'), in the order `migrate` plans them."""
+    return [loader.graph.nodes[key] for key in loader.graph._generate_plan(sorted(loader.graph.leaf_nodes()), True)]
+
+
+@pytest.mark.parametrize("order", ["plan", "reversed"])
+@pytest.mark.parametrize("module", FIXTURE_MODULES.values(), ids=FIXTURE_MODULES.keys())
+def test_each_start_state_and_its_sql_are_what_django_builds_from_nothing(transactional_db, module, order):
+    with override_settings(MIGRATION_MODULES={"schema_fixtures": module}):
+        loader = migration_loader()
+        migrations = every_migration(loader)
+        assert len(migrations) > 40
+        if order == "reversed":  # no parent was walked first: each state is built from its ancestors
+            migrations.reverse()
+        states = MigrationStates(loader)
+        for migration in migrations:
+            node = (migration.app_label, migration.name)
+            expected = loader.project_state(node, at_end=False)
+            start = states.start(migration)
+            assert start.plain.models == expected.models, node
+            assert start.plain.real_apps == expected.real_apps, node
+            assert start.for_sql.models == expected.models, node
+            sql = collected_sql(loader, migration, state=start.for_sql)
+            assert sql == collected_sql(loader, migration), node
+            states.ended(migration, start, sql_written=not sql.problem)
+
+
+def test_linting_pending_migrations_replays_each_one_once_not_the_history_per_migration(transactional_db, monkeypatch):
+    """The schema page lints every pending migration: before, each replayed all its ancestors (N² at N pending)."""
+    with override_settings(
+        MIGRATION_MODULES={"schema_fixtures": FIXTURE_MODULES["lint fixtures (RunPython, RunSQL, non-atomic)"]}
+    ):
+        loader = migration_loader()
+        migrations = every_migration(loader)
+        replayed = []
+        original = Migration.mutate_state
+
+        def counted(self, project_state, preserve=True):
+            replayed.append((self.app_label, self.name))
+            return original(self, project_state, preserve)
+
+        monkeypatch.setattr(Migration, "mutate_state", counted)
+        lints = lint_loaded(loader, migrations)
+    assert [lint.label for lint in lints] == [f"{m.app_label}.{m.name}" for m in migrations]
+    # Each migration's state changes are replayed once for its end state, and once more where a migration's SQL
+    # could not be kept as the next one's rendered start (a RunPython skips its state changes there).
+    assert len(replayed) <= 2 * len(migrations), len(replayed)
+    assert len(set(replayed)) == len(migrations)
+    # Replaying each migration's ancestors, as project_state() per migration did, is far more than that bound.
+    from_nothing = sum(len(loader.graph.forwards_plan((m.app_label, m.name))) - 1 for m in migrations)
+    assert from_nothing > 4 * len(migrations), from_nothing
