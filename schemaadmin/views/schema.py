@@ -18,7 +18,7 @@ from schemaadmin.forms.archive import ArchiveDropForm
 from schemaadmin.forms.migrations import MigrationFilterForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.schema.archive import archives
-from schemaadmin.services.schema.lint import MigrationLint, lint_migrations, migration_lint, squawk_binary
+from schemaadmin.services.schema.lint import MigrationLint, lint_migrations, migration_lint
 from schemaadmin.services.schema.migrations import (
     UnknownMigration,
     by_app,
@@ -27,6 +27,7 @@ from schemaadmin.services.schema.migrations import (
     migration_status,
 )
 from schemaadmin.services.schema.sql import MigrationSql
+from schemaadmin.services.schema.squawk import squawk_binary
 from schemaadmin.views.browsing import render_page
 
 __all__ = ["migration", "migrations"]

@@ -4,7 +4,7 @@ Choices, so the page shows what matters rather than everything a linter can say:
 
 - squawk reads the SQL exactly as `sqlmigrate` prints it (BEGIN/COMMIT around atomic migrations, so its
   transaction rules see them), told the server's PostgreSQL version (`--pg-version`).
-- Excluded squawk rules (`SQUAWK_EXCLUDED`):
+- Excluded squawk rules (`squawk.SQUAWK_EXCLUDED`):
   `require-lock-timeout` and `require-statement-timeout`: the apply job sets `lock_timeout` and
   `statement_timeout` for its session (MIGRATION_LOCK_TIMEOUT_MS, MIGRATION_STATEMENT_TIMEOUT_MS), so every
   statement applied from SchemaAdmin runs under both; the page says so once instead of twice per migration.
@@ -26,22 +26,15 @@ Choices, so the page shows what matters rather than everything a linter can say:
 - Exemptions: a migration may accept findings with a class attribute `lint_exemptions = {"code": "reason"}`
   (a squawk rule name or one of our codes). Exempted and overridden findings are kept aside with their reason,
   shown on the detail page, and count nowhere (summary, apply confirmation, `schema_report`).
-- squawk's results are cached in this process, keyed on (app, name, SHA-256 of the SQL, server version, squawk):
-  the SQL of a migration file rarely changes, and a changed file changes the key. Our rules run on every call:
-  they are cheap (one catalog query for all table sizes) and must see today's sizes.
+- squawk runs in `squawk.py`: cached per SQL text, and the migrations not cached are read by one squawk run for
+  many. Our rules run on every call: they are cheap (one catalog query for all table sizes) and must see today's
+  sizes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
 
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -49,7 +42,7 @@ from django.db.migrations.migration import Migration
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import server_version, validated_alias
 from schemaadmin.pg.relations import table_estimates
-from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first
+from schemaadmin.services.findings import Finding, Severity, severity_counts, worst, worst_first
 from schemaadmin.services.schema.lint_rules import SizedFinding, SquawkOverride, operation_findings
 from schemaadmin.services.schema.migrations import MigrationLabel
 from schemaadmin.services.schema.sql import (
@@ -59,29 +52,23 @@ from schemaadmin.services.schema.sql import (
     migration_label,
     migration_loader,
 )
+from schemaadmin.services.schema.squawk import lint_finding, squawk_findings_of
 from schemaadmin.services.schema.states import MigrationStates
 
 __all__ = [
-    "SQUAWK_EXCLUDED",
     "MigrationLint",
     "lint_loaded",
     "lint_migrations",
     "migration_findings",
     "migration_lint",
     "pending_lint",
-    "squawk_binary",
-    "squawk_findings",
 ]
 
-SQUAWK_EXCLUDED = ("require-lock-timeout", "require-statement-timeout", "prefer-robust-stmts")
-_SQUAWK_LEVELS = {"Error": Severity.CRITICAL, "Warning": Severity.WARNING}
 _SUPERSEDED = {  # our code: the squawk rule it replaces
     "drop_column": "ban-drop-column",
     "drop_table": "ban-drop-table",
     "foreign_key_on_big_table": "adding-foreign-key-constraint",
 }
-_CACHE_SIZE = 512
-_squawk_cache: dict[tuple[str, str, str, int, str], tuple[Finding, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,29 +99,6 @@ class MigrationLint(MigrationLabel):
         return worst(self.findings)
 
 
-def squawk_binary() -> str | None:
-    """Return the squawk executable: the setting, else beside this Python (the venv), else on PATH; None if absent."""
-    configured = app_settings()["SQUAWK_PATH"]
-    if configured:
-        return configured if Path(configured).is_file() else None
-    beside = Path(sys.executable).parent / "squawk"
-    return str(beside) if beside.is_file() else shutil.which("squawk")
-
-
-def squawk_findings(sql: str, *, label: str, version: int) -> tuple[Finding, ...]:
-    """Return squawk's findings on the SQL (cached per SQL text); a missing or failing squawk is a finding too."""
-    binary = squawk_binary()
-    key = (label, hashlib.sha256(sql.encode()).hexdigest(), ",".join(SQUAWK_EXCLUDED), version, binary or "")
-    if key in _squawk_cache:
-        return _squawk_cache[key]
-    findings, cacheable = _run_squawk(sql, binary, label=label, version=version)
-    if cacheable:
-        if len(_squawk_cache) >= _CACHE_SIZE:
-            _squawk_cache.pop(next(iter(_squawk_cache)))
-        _squawk_cache[key] = findings
-    return findings
-
-
 def lint_migrations(
     keys: Iterable[tuple[str, str]], *, using: str = "default", assume_rows: Mapping[str, int] | None = None
 ) -> list[MigrationLint]:
@@ -158,7 +122,11 @@ def lint_loaded(
     states = MigrationStates(loader)
     for migration in migrations:
         live = assume_rows is not None or (migration.app_label, migration.name) not in loader.applied_migrations
-        drafts.append(_Draft(loader, migration, states, live=live, big_rows=big_rows, version=version))
+        drafts.append(_Draft(loader, migration, states, live=live, big_rows=big_rows))
+    written = [draft for draft in drafts if draft.sql.text.strip()]
+    squawked = squawk_findings_of([(draft.label, draft.sql.text) for draft in written], version=version)
+    for draft, findings in zip(written, squawked, strict=True):
+        draft.findings[:0] = [replace(finding, migration=draft.label) for finding in findings]
     if assume_rows is not None:
         rows: Mapping[str, int | None] = assume_rows
     else:
@@ -196,7 +164,6 @@ class _Draft:
         *,
         live: bool,
         big_rows: int,
-        version: int,
     ):
         self.migration = migration
         self.label = migration_label(migration)
@@ -207,9 +174,6 @@ class _Draft:
         self.findings: list[Finding] = []
         self.sized: list[SizedFinding] = []
         self.overrides: list[SquawkOverride] = []
-        if self.sql.text.strip():
-            squawked = squawk_findings(self.sql.text, label=self.label, version=version)
-            self.findings.extend(replace(f, migration=self.label) for f in squawked)
         try:
             for found in operation_findings(
                 migration, start.plain, loader.connection, big_rows=big_rows, lines=self.sql.operation_lines
@@ -222,7 +186,7 @@ class _Draft:
                     self.findings.append(found)
         except Exception as exc:  # a migration our rules cannot follow still gets squawk's verdict
             message = f"SchemaAdmin's own rules could not read this migration's operations: {exc}"
-            self.findings.append(_finding("rules_failed", Severity.WARNING, self.label, message))
+            self.findings.append(lint_finding("rules_failed", Severity.WARNING, self.label, message))
 
     def result(self, rows: Mapping[str, int | None]) -> MigrationLint:
         findings = list(self.findings)
@@ -273,54 +237,3 @@ class _Draft:
 
 def _worst_first(findings: list[Finding]) -> list[Finding]:
     return worst_first(findings, then=lambda f: f.line if f.line is not None else -1)
-
-
-def _finding(code: str, severity: Severity, label: str, message: str, help: str = "") -> Finding:
-    """Return a lint Finding about a whole migration (label: app_label.name) that squawk or our rules raise."""
-    return Finding(code, severity, Kind.LINT, label, message, help=help, source="schemaadmin", migration=label)
-
-
-def _run_squawk(sql: str, binary: str | None, *, label: str, version: int) -> tuple[tuple[Finding, ...], bool]:
-    if binary is None:
-        message = "squawk is not installed, so only SchemaAdmin's own rules ran on this SQL."
-        help = "Install squawk-cli in this environment (pip install squawk-cli) or set SCHEMAADMIN['SQUAWK_PATH']."
-        return (_finding("squawk_unavailable", Severity.WARNING, label, message, help),), False
-    command = [
-        binary,
-        "--reporter",
-        "json",
-        "--stdin-filepath",
-        f"{label}.sql",
-        f"--exclude={','.join(SQUAWK_EXCLUDED)}",
-        f"--pg-version={version // 10000}.{version % 100}",
-    ]
-    try:
-        done = subprocess.run(
-            command,
-            input=sql,
-            capture_output=True,
-            text=True,
-            timeout=app_settings()["SQUAWK_TIMEOUT_SECONDS"],
-            check=False,
-        )
-        if done.returncode not in (0, 1):
-            raise ValueError(done.stderr.strip() or f"exit status {done.returncode}")
-        items = json.loads(done.stdout or "[]")
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        message = f"squawk failed on this SQL ({exc}), so only SchemaAdmin's own rules ran."
-        return (_finding("squawk_failed", Severity.WARNING, label, message),), False
-    return tuple(_squawk_finding(item, label) for item in items), True
-
-
-def _squawk_finding(item: dict[str, Any], label: str) -> Finding:
-    return Finding(
-        code=str(item.get("rule_name") or "squawk"),
-        severity=_SQUAWK_LEVELS.get(str(item.get("level")), Severity.INFO),
-        kind=Kind.LINT,
-        object=label,
-        message=str(item.get("message") or ""),
-        help=str(item.get("help") or ""),
-        line=item.get("line") if isinstance(item.get("line"), int) else None,
-        source="squawk",
-        migration=label,
-    )

@@ -14,13 +14,9 @@ from pgvector.django import HalfVectorField, HnswIndex, IvfflatIndex, VectorFiel
 
 from schemaadmin import models as product
 from schemaadmin.services.findings import Severity
-from schemaadmin.services.schema.lint import (
-    lint_loaded,
-    lint_migrations,
-    migration_findings,
-    squawk_binary,
-)
+from schemaadmin.services.schema.lint import lint_loaded, lint_migrations, migration_findings
 from schemaadmin.services.schema.sql import UnknownMigration, migration_loader
+from schemaadmin.services.schema.squawk import squawk_binary
 from tests.schema_fixtures.models import Widget
 from tests.services.migration_planting import planted_migration
 
