@@ -53,7 +53,7 @@ from schemaadmin.services.schema.sql import (
     migration_loader,
 )
 from schemaadmin.services.schema.squawk import lint_finding, squawk_findings_of
-from schemaadmin.services.schema.states import MigrationStates
+from schemaadmin.services.schema.states import MigrationStates, StartState
 
 __all__ = [
     "MigrationLint",
@@ -168,15 +168,21 @@ class _Draft:
         self.migration = migration
         self.label = migration_label(migration)
         self.live = live
-        start = states.start(migration)
-        self.sql = collected_sql(loader, migration, state=start.for_sql)
-        states.ended(migration, start, sql_written=not self.sql.problem)
+        try:
+            start: StartState | None = states.start(migration)
+        except Exception:  # an ancestor cannot be replayed: Django's own replay below says why, as sqlmigrate would
+            start = None
+        self.sql = collected_sql(loader, migration, state=start.for_sql if start is not None else None)
+        if start is not None:
+            states.ended(migration, start, sql_written=not self.sql.problem)
         self.findings: list[Finding] = []
         self.sized: list[SizedFinding] = []
         self.overrides: list[SquawkOverride] = []
         try:
+            node = (migration.app_label, migration.name)
+            state = start.plain if start is not None else loader.project_state(node, at_end=False)
             for found in operation_findings(
-                migration, start.plain, loader.connection, big_rows=big_rows, lines=self.sql.operation_lines
+                migration, state, loader.connection, big_rows=big_rows, lines=self.sql.operation_lines
             ):
                 if isinstance(found, SizedFinding):
                     self.sized.append(found)

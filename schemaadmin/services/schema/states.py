@@ -53,7 +53,10 @@ class MigrationStates:
         self._ended: dict[str, _Ended] = {}  # per app label, the last migration whose end state is kept
 
     def start(self, migration: Migration) -> StartState:
-        """Return the project state before the migration, as `loader.project_state(node, at_end=False)` is."""
+        """Return the project state before the migration, as `loader.project_state(node, at_end=False)` is.
+
+        Raises what replaying an ancestor raises (an operation on a model no migration created, say).
+        """
         node = (migration.app_label, migration.name)
         parents = [parent.key for parent in self._graph.node_map[node].parents]
         kept = [ended for ended in map(self._ended.get, {app for app, _ in parents}) if ended and ended.node in parents]
@@ -86,7 +89,10 @@ class MigrationStates:
             ancestors = base.ancestors | {node}
         else:
             ancestors = frozenset(self._graph.forwards_plan(node))
+        try:
+            plain = migration.mutate_state(start.plain)
+        except Exception:  # its operations cannot be replayed (its SQL says why): its children build their own
+            self._ended.pop(migration.app_label, None)
+            return
         complete = sql_written and all(operation.reduces_to_sql for operation in migration.operations)
-        self._ended[migration.app_label] = _Ended(
-            node, ancestors, migration.mutate_state(start.plain), start.for_sql if complete else None
-        )
+        self._ended[migration.app_label] = _Ended(node, ancestors, plain, start.for_sql if complete else None)

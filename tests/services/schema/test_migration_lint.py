@@ -498,3 +498,20 @@ def test_validating_in_the_transaction_that_added_the_constraint_is_no_help():
     assert code in together and ("check_constraint_on_big_table", "schema_fixtures_widget") not in together
     apart, _ = _planted_codes([migrations.RunSQL(add)], [migrations.RunSQL(validate)])  # the recipe: two migrations
     assert code not in apart
+
+
+@pytest.mark.django_db
+def test_a_migration_whose_state_cannot_be_built_says_so_and_its_children_are_still_linted():
+    """An operation on a model no migration created (a hand-edited file): its SQL and our rules say why, no crash."""
+    loader = migration_loader()
+    ghost = migrations.AddField("ghost", "note", models.TextField(null=True))
+    broken = planted_migration(loader, "schema_fixtures", [ghost], name="0098_ghost")
+    child = planted_migration(loader, "schema_fixtures", [migrations.RunSQL("SELECT 1", migrations.RunSQL.noop)])
+    assert child.dependencies == [("schema_fixtures", "0098_ghost")]
+
+    linted = lint_loaded(loader, [broken, child])
+
+    assert "could not write the SQL of schema_fixtures.0098_ghost" in linted[0].sql.problem
+    assert "rules_failed" in codes(linted[0])
+    assert linted[1].sql.problem  # its start state needs the broken one's, as sqlmigrate would find
+    assert "rules_failed" in codes(linted[1])
