@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/schema_migrations.py [--migrations 100 400] [--repeat 3]
 
-Writes a throwaway app (every tenth migration a new model, the others add a column, an index or a RunSQL
-comment to it, as a busy project's history does) into a temporary directory, installs it beside the
+Writes a throwaway app (every tenth migration a new model, the others add a column, an index, drop a column or
+add a RunSQL comment, as a busy project's history does) into a temporary directory, installs it beside the
 project's own apps, starts its own embedded server (the dev database in .pgdata is never touched), migrates
 the project but leaves the generated app's migrations pending, and measures per size: GET /schema/ (every
-pending migration's SQL and lint), the last migration's own page, and `schema_report --format json`
-(median wall time, test client, no network), with the load average. Linting a migration must not replay the
-whole history again for each one: the growth from the smaller to the larger size is printed beside the
-ratio of sizes (linear work grows by that ratio; work that replays the history per migration by its square).
+pending migration's SQL and lint), the last migration's own page, the apply confirmation of them all (SQL, lint,
+what the drops will archive) and `schema_report --format json` (median wall time, test client, no network),
+with the load average. Linting a migration must not replay the whole history again for each one: the growth
+from the smaller to the larger size is printed beside the ratio of sizes (linear work grows by that ratio;
+work that replays the history per migration by its square).
 Not part of `make test`.
 """
 
@@ -55,17 +56,19 @@ class Migration(migrations.Migration):
 
 
 def _operation(number: int) -> str:
-    """Return one migration's operation: every tenth a new model, then columns, an index, a comment on it."""
+    """Return one migration's operation: every tenth a new model, then columns, an index, a drop, a comment."""
     model, step = f"ledger{number // 10}", number % 10
     if step == 0:
         fields = '[("id", models.BigAutoField(primary_key=True)), ("name", models.CharField(max_length=100))]'
         return f'migrations.CreateModel(name="{model}", fields={fields})'
     if step in (1, 4, 7):
         return f'migrations.AddField("{model}", "c{step}", models.IntegerField(null=True))'
-    if step in (2, 5, 8):
+    if step in (2, 5):
         return f'migrations.AddField("{model}", "c{step}", models.CharField(max_length=40, blank=True, default=""))'
     if step in (3, 6):
         return f'migrations.AddIndex("{model}", models.Index(fields=["c{step - 2}"], name="bench_h_{number}"))'
+    if step == 8:
+        return f'migrations.RemoveField("{model}", "c7")'
     return f"migrations.RunSQL(\"COMMENT ON TABLE {APP}_{model} IS 'step {number}'\", migrations.RunSQL.noop)"
 
 
@@ -168,6 +171,7 @@ def _run(scratch: Path, sizes: list[int], repeat: int) -> int:
             measured = {
                 f"GET /schema/ ({size} pending)": partial(_ok, client, "/schema/"),
                 "GET the last migration's page": partial(_ok, client, f"/schema/migrations/{APP}/{last}/"),
+                "GET /schema/apply/ (confirm all)": partial(_ok, client, "/schema/apply/"),
                 "schema_report --format json": report,
             }
             before = os.getloadavg()[0]

@@ -39,6 +39,7 @@ from schemaadmin.pg.names import qualify
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.schema.raw_sql import run_sql_actions
 from schemaadmin.services.schema.sql import find_migration, migration_label, migration_loader
+from schemaadmin.services.schema.states import MigrationStates
 
 __all__ = [
     "Archive",
@@ -111,9 +112,14 @@ class Archive:
         return self.table.name
 
 
-def migration_drops(loader: MigrationLoader, migration: Migration) -> list[PlannedDrop]:
-    """Return each table or column the migration drops, in order, named as in the database."""
-    state = loader.project_state((migration.app_label, migration.name), at_end=False)
+def migration_drops(
+    loader: MigrationLoader, migration: Migration, *, start: ProjectState | None = None
+) -> list[PlannedDrop]:
+    """Return each table or column the migration drops, in order, named as in the database.
+
+    start: the project state before the migration when the caller has it (MigrationStates; it is not changed).
+    """
+    state = start if start is not None else loader.project_state((migration.app_label, migration.name), at_end=False)
     max_name = (loader.connection.ops.max_name_length() if loader.connection else None) or NAME_BYTES
     found: list[PlannedDrop] = []
     for operation in migration.operations:
@@ -261,11 +267,16 @@ class ArchiveCost:
 def archive_costs(keys: list[tuple[str, str]], *, using: str = "default") -> list[ArchiveCost]:
     """Return what the apply of these migrations (app_label, name) will archive before dropping, with sizes."""
     loader = migration_loader(using=using)
+    states = MigrationStates(loader)  # the plan's states walked once, not the history replayed per dropping migration
     planned = []
     for app_label, name in keys:
         migration = find_migration(loader, app_label, name)
+        start = states.start(migration)
         if may_drop(migration):
-            planned += [(drop, migration_label(migration)) for drop in migration_drops(loader, migration)]
+            drops = migration_drops(loader, migration, start=start.plain if start is not None else None)
+            planned += [(drop, migration_label(migration)) for drop in drops]
+        if start is not None:
+            states.ended(migration, start, sql_written=False)
     if not planned:
         return []
     by_schema: dict[str, set[str]] = {}

@@ -53,7 +53,7 @@ from schemaadmin.services.schema.sql import (
     migration_loader,
 )
 from schemaadmin.services.schema.squawk import lint_finding, squawk_findings_of
-from schemaadmin.services.schema.states import MigrationStates, StartState
+from schemaadmin.services.schema.states import MigrationStates
 
 __all__ = [
     "MigrationLint",
@@ -168,10 +168,7 @@ class _Draft:
         self.migration = migration
         self.label = migration_label(migration)
         self.live = live
-        try:
-            start: StartState | None = states.start(migration)
-        except Exception:  # an ancestor cannot be replayed: Django's own replay below says why, as sqlmigrate would
-            start = None
+        start = states.start(migration)
         self.sql = collected_sql(loader, migration, state=start.for_sql if start is not None else None)
         if start is not None:
             states.ended(migration, start, sql_written=not self.sql.problem)

@@ -33,7 +33,13 @@ class StartState:
     """The state before one migration: plain for reading, and a copy to write its SQL from (the writer changes it)."""
 
     plain: ProjectState
-    for_sql: ProjectState
+    rendered: ProjectState | None  # the parent's rendered end state, when it had one to hand over
+
+    @property
+    def for_sql(self) -> ProjectState:
+        if self.rendered is None:
+            self.rendered = self.plain.clone()
+        return self.rendered
 
 
 @dataclass(slots=True)
@@ -52,11 +58,18 @@ class MigrationStates:
         self._graph = loader.graph
         self._ended: dict[str, _Ended] = {}  # per app label, the last migration whose end state is kept
 
-    def start(self, migration: Migration) -> StartState:
+    def start(self, migration: Migration) -> StartState | None:
         """Return the project state before the migration, as `loader.project_state(node, at_end=False)` is.
 
-        Raises what replaying an ancestor raises (an operation on a model no migration created, say).
+        None when an ancestor cannot be replayed (an operation on a model no migration created, say): the caller
+        falls back on Django's own replay, which raises or reports why as `sqlmigrate` does.
         """
+        try:
+            return self._start(migration)
+        except Exception:
+            return None
+
+    def _start(self, migration: Migration) -> StartState:
         node = (migration.app_label, migration.name)
         parents = [parent.key for parent in self._graph.node_map[node].parents]
         kept = [ended for ended in map(self._ended.get, {app for app, _ in parents}) if ended and ended.node in parents]
@@ -78,7 +91,7 @@ class MigrationStates:
             plain = self._graph.nodes[ancestor].mutate_state(plain, preserve=False)
             if rendered is not None:
                 rendered = self._graph.nodes[ancestor].mutate_state(rendered, preserve=False)
-        return StartState(plain, rendered if rendered is not None else plain.clone())
+        return StartState(plain, rendered)
 
     def ended(self, migration: Migration, start: StartState, *, sql_written: bool) -> None:
         """Keep the migration's end state for its children (start.for_sql is its end state once SQL was written)."""

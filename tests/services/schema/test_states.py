@@ -6,6 +6,7 @@ import pytest
 from django.db.migrations.migration import Migration
 from django.test.utils import override_settings
 
+from schemaadmin.services.schema.archive import may_drop, migration_drops
 from schemaadmin.services.schema.lint import lint_loaded
 from schemaadmin.services.schema.sql import collected_sql, migration_loader
 from schemaadmin.services.schema.states import MigrationStates
@@ -36,9 +37,12 @@ def test_each_start_state_and_its_sql_are_what_django_builds_from_nothing(transa
             node = (migration.app_label, migration.name)
             expected = loader.project_state(node, at_end=False)
             start = states.start(migration)
+            assert start is not None, node
             assert start.plain.models == expected.models, node
             assert start.plain.real_apps == expected.real_apps, node
             assert start.for_sql.models == expected.models, node
+            if may_drop(migration):  # what the apply archives is read from the same start state
+                assert migration_drops(loader, migration, start=start.plain) == migration_drops(loader, migration)
             sql = collected_sql(loader, migration, state=start.for_sql)
             assert sql == collected_sql(loader, migration), node
             states.ended(migration, start, sql_written=not sql.problem)
