@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.commands import migrate
 from django.db import connections
 from django.db.migrations import operations
+from django.db.migrations.loader import MigrationLoader
 from django.http import HttpRequest
 
 from schemaadmin.conf import app_settings
@@ -29,6 +30,7 @@ from schemaadmin.services.schema.archive import Archived, archive_drops, may_dro
 from schemaadmin.services.schema.lint import lint_migrations
 from schemaadmin.services.schema.migrations import MigrationLabel, forward_plan, migration_conflicts
 from schemaadmin.services.schema.sql import migration_label, migration_loader
+from schemaadmin.services.schema.states import MigrationStates
 
 __all__ = [
     "APPLY",
@@ -216,6 +218,7 @@ class _Progress:
         self.archived: list[Archived] = []
         self.current = ""
         self.failed_statement = ""
+        self._states: tuple[MigrationLoader, MigrationStates] | None = None  # the plan's states, walked as it runs
 
     def migration(self, action: str, migration: Any = None) -> None:
         if action == "apply_start":
@@ -233,10 +236,20 @@ class _Progress:
 
     def archive(self, migration: Any, label: str) -> None:
         """Copy what the migration drops into the archive schema, committed before its transaction starts."""
-        if not may_drop(migration):
-            return
         using = self.apply.database_alias
-        drops = migration_drops(migration_loader(using=using), migration)
+        if self._states is None:
+            loader = migration_loader(using=using)
+            self._states = (loader, MigrationStates(loader))
+        loader, states = self._states
+        # Every migration's start state is walked from its parent's, so a dropping one late in a long plan does not
+        # replay the history again (the node of the loader that walks them: the executor's is another object).
+        node = loader.graph.nodes.get((migration.app_label, migration.name), migration)
+        start = states.start(node) if node is not migration else None
+        try:
+            drops = migration_drops(loader, node, start=start.plain if start else None) if may_drop(node) else []
+        finally:
+            if start is not None:
+                states.ended(node, start, sql_written=False)
         if not drops:
             return
         if not app_settings()["ARCHIVE_BEFORE_DROP"]:
