@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -11,17 +10,21 @@ from schemaadmin.forms.fields import CHECK_BOX, SMALL_SELECT
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.names import qualify, split_qualified
-from schemaadmin.services.rebuilds import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
+from schemaadmin.services.rebuilds import (
+    RebuildAlreadyActive,
+    RebuildPlan,
+    RebuildRefused,
+    plan_rebuild,
+    rebuildable_index,
+)
 from schemaadmin.services.rebuilds.plan import EF_CONSTRUCTION_RANGE, LISTS_RANGE, M_RANGE
-from schemaadmin.templatetags.humanize_extras import pretty_bytes
 
-__all__ = ["RebuildFilterForm", "RebuildForm"]
+__all__ = ["SUGGESTIONS_ID", "RebuildFilterForm", "RebuildForm"]
 
 NUMBER = {"class": "form-control"}
-
-
-def _index_label(index: IndexInfo) -> str:
-    return f"{index.qualified_name} — {index.method} on {index.table}, {pretty_bytes(index.size_bytes)}"
+MAX_NAME = 300  # two quoted 63-byte names and a dot, with room for multibyte characters
+SUGGESTIONS_ID = "rebuild-index-suggestions"
+NOT_REBUILDABLE = "There is no index %(value)s that can be rebuilt (a valid index in a user schema)."
 
 
 def _number(name: str, bounds: tuple[int, int], help_text: str) -> forms.IntegerField:
@@ -40,13 +43,24 @@ def _number(name: str, bounds: tuple[int, int], help_text: str) -> forms.Integer
 class RebuildForm(forms.Form):
     """What to rebuild and how; `plan()` asks the rebuild service and turns its refusals into form errors."""
 
-    index = forms.ChoiceField(
+    index = forms.CharField(
         label="Index",
+        max_length=MAX_NAME,
+        help_text="schema.name as the index pages write it; pgvector's indexes are suggested as you type, and every "
+        "index's own page has a Rebuild link.",
         error_messages={
             "required": "Choose the index to rebuild.",
-            "invalid_choice": "There is no index %(value)s that can be rebuilt (a valid index in a user schema).",
+            "max_length": f"An index is named by at most {MAX_NAME} characters (schema.name).",
         },
-        widget=forms.Select(attrs={"class": "form-select font-monospace"}),
+        widget=forms.TextInput(
+            attrs={
+                "class": "form-control font-monospace",
+                "list": SUGGESTIONS_ID,
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": "schema.index_name",
+            }
+        ),
     )
     kind = forms.ChoiceField(
         label="Rebuild",
@@ -68,29 +82,35 @@ class RebuildForm(forms.Form):
     )
     lists = _number("lists", LISTS_RANGE, "IVFFlat: inverted lists (rows / 1000 up to 1M rows, √rows above).")
 
-    def __init__(
-        self, data: Any = None, *args: Any, indexes: Sequence[IndexInfo], using: str = "default", **kwargs: Any
-    ) -> None:
+    def __init__(self, data: Any = None, *args: Any, using: str = "default", **kwargs: Any) -> None:
         if data is not None and data.get("index"):
-            data = data.copy()  # named as typed or as an older link wrote it: as the choices write it
-            data["index"] = _as_choice(data["index"])
+            data = data.copy()  # named as typed or as an older link wrote it: as the index pages write it
+            data["index"] = _as_written(data["index"])
         if kwargs.get("initial", {}).get("index"):
-            kwargs["initial"] = {**kwargs["initial"], "index": _as_choice(kwargs["initial"]["index"])}
+            kwargs["initial"] = {**kwargs["initial"], "index": _as_written(kwargs["initial"]["index"])}
         super().__init__(data, *args, **kwargs)
         self.using = using
-        self.indexes = {index.qualified_name: index for index in indexes}
-        field = self.fields["index"]
-        assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", "Choose an index…")] + [
-            (name, _index_label(index)) for name, index in self.indexes.items()
-        ]
+        self._looked_up: dict[str, IndexInfo | None] = {}
         self.active: IndexRebuild | None = None
+
+    def clean_index(self) -> str:
+        name: str = self.cleaned_data["index"]
+        if self._rebuildable(name) is None:
+            raise forms.ValidationError(NOT_REBUILDABLE, params={"value": name}, code="invalid_choice")
+        return name
 
     @property
     def chosen_index(self) -> IndexInfo | None:
         """Return the index the form names (bound or preselected), if it can be rebuilt."""
         name = self.data.get("index") if self.is_bound else self.initial.get("index")
-        return self.indexes.get(name or "")
+        if not name or len(name) > MAX_NAME or "\x00" in name:
+            return None
+        return self._rebuildable(name)
+
+    def _rebuildable(self, name: str) -> IndexInfo | None:
+        if name not in self._looked_up:  # one catalog read per name, however often the page asks
+            self._looked_up[name] = rebuildable_index(name, using=self.using)
+        return self._looked_up[name]
 
     def plan(self) -> RebuildPlan | None:
         """Return the checked plan, or None with the service's refusal added as a form error."""
@@ -122,8 +142,8 @@ class RebuildForm(forms.Form):
         return [(name, value) for name, value in self.cleaned_data.items() if value not in (None, "")]
 
 
-def _as_choice(text: str) -> str:
-    """Return schema.name as the index choices write it (pg.names.qualify), or text as given if it names no pair."""
+def _as_written(text: str) -> str:
+    """Return schema.name as the index pages write it (pg.names.qualify), or text as given if it names no pair."""
     parts = split_qualified(text.strip())
     return qualify(*parts) if parts else text
 

@@ -316,6 +316,13 @@ def index(schema: str, name: str, *, using: str = "default") -> IndexInfo | None
     )
 
 
+def ann_indexes(*, using: str = "default") -> list[IndexInfo]:
+    """Return the valid HNSW and IVFFlat indexes in user schemas, as indexes() has them (deparsing only those)."""
+    ann = "ic.relam IN (SELECT oid FROM pg_am WHERE amname = ANY(%(am)s))"
+    where = f"{SYSTEM_SCHEMAS_SQL} AND i.indisvalid AND {ann}"
+    return _indexes_where(where, {"am": ["hnsw", "ivfflat"]}, using=using)
+
+
 def table_indexes(schemas: Sequence[str], *, using: str = "default") -> list[IndexInfo]:
     """Return the indexes on the tables (materialized views left out) of the given schemas, as indexes() has them."""
     return _indexes_where(

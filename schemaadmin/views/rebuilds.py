@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from schemaadmin.forms.browse import PageCursor
-from schemaadmin.forms.rebuilds import RebuildFilterForm, RebuildForm
+from schemaadmin.forms.rebuilds import SUGGESTIONS_ID, RebuildFilterForm, RebuildForm
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild
 from schemaadmin.paging import CursorError, KeysetOrder, keyset_page
 from schemaadmin.permissions import permission_required
@@ -24,9 +24,9 @@ from schemaadmin.services.rebuilds import (
     awaits_recall_check,
     build_progress,
     cancel_rebuild,
-    rebuildable_indexes,
     retry_rebuild,
     start_rebuild,
+    suggested_indexes,
 )
 from schemaadmin.views.browsing import cursor_from, render_page
 
@@ -36,6 +36,7 @@ LIST_TEMPLATE = "schemaadmin/rebuilds/list.html"
 NEW_TEMPLATE = "schemaadmin/rebuilds/new.html"
 DETAIL_TEMPLATE = "schemaadmin/rebuilds/detail.html"
 LATEST = 50  # rebuilds per page
+SUGGESTED_MAX = 200  # index names the form suggests (a partitioned table has one vector index a partition)
 # Newest first by id: ids are handed out in the order rebuilds are requested.
 REBUILD_ORDER = KeysetOrder("-id", (("k_id", lambda: F("id")),), descending=True)
 
@@ -81,6 +82,7 @@ def rebuild_list(request: HttpRequest) -> HttpResponse:
 
 
 def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
+    suggestions = suggested_indexes(using=form.using)
     chosen = form.chosen_index
     active = form.active
     if active is None and chosen is not None:
@@ -93,6 +95,9 @@ def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
         "chosen": chosen,
         "active": active,
         "hidden": form.hidden_values() if plan else [],
+        "suggestions": suggestions[:SUGGESTED_MAX],
+        "suggestions_more": max(0, len(suggestions) - SUGGESTED_MAX),
+        "suggestions_id": SUGGESTIONS_ID,
     }
 
 
@@ -100,9 +105,8 @@ def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def rebuild_new(request: HttpRequest) -> HttpResponse:
     """Ask for a rebuild, review its plan and estimate, then queue it in the worker on the confirming POST."""
-    indexes = rebuildable_indexes()
     if request.method == "POST":
-        form = RebuildForm(request.POST, indexes=indexes)
+        form = RebuildForm(request.POST)
         plan = form.plan()
         if plan is None:
             return render_page(request, NEW_TEMPLATE, _new_context(form, None), status=400)
@@ -116,11 +120,11 @@ def rebuild_new(request: HttpRequest) -> HttpResponse:
         return redirect("schemaadmin:rebuild", pk=rebuild.pk)
 
     if "review" in request.GET:
-        form = RebuildForm(request.GET, indexes=indexes)
+        form = RebuildForm(request.GET)
         plan = form.plan()
         return render_page(request, NEW_TEMPLATE, _new_context(form, plan), status=200 if plan else 400)
     preselected = request.GET.get("index", "").strip()
-    form = RebuildForm(indexes=indexes, initial={"index": preselected})
+    form = RebuildForm(initial={"index": preselected})
     context = _new_context(form, None)
     context["unknown"] = preselected if preselected and form.chosen_index is None else ""
     return render_page(request, NEW_TEMPLATE, context, status=400 if context["unknown"] else 200)

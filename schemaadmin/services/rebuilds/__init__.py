@@ -21,7 +21,8 @@ from schemaadmin.services.rebuilds.plan import (
     RebuildPlan,
     RebuildRefused,
     plan_rebuild,
-    rebuildable_indexes,
+    rebuildable_index,
+    suggested_indexes,
 )
 from schemaadmin.services.rebuilds.run import run_rebuild
 
@@ -36,8 +37,9 @@ __all__ = [
     "build_progress",
     "cancel_rebuild",
     "plan_rebuild",
-    "rebuildable_indexes",
+    "rebuildable_index",
     "retry_rebuild",
     "run_rebuild",
     "start_rebuild",
+    "suggested_indexes",
 ]

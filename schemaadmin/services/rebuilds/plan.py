@@ -11,7 +11,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
 from schemaadmin.pg.index_builds import TEMPORARY_SUFFIX, setting_reset_bytes
-from schemaadmin.pg.indexes import IndexInfo, indexes
+from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.index_health.vectors import (
     HNSW_DEFAULT_EF_CONSTRUCTION,
@@ -29,7 +29,8 @@ __all__ = [
     "RebuildRefused",
     "find_index",
     "plan_rebuild",
-    "rebuildable_indexes",
+    "rebuildable_index",
+    "suggested_indexes",
 ]
 
 KINDS = (IndexRebuild.Kind.REINDEX, IndexRebuild.Kind.REPLACE)
@@ -111,9 +112,19 @@ def find_index(named: str, *, using: str = "default") -> IndexInfo:
     raise RebuildRefused(f"There is no index {qualify(schema, name)} in a user schema of this database.")
 
 
-def rebuildable_indexes(*, using: str = "default") -> list[IndexInfo]:
-    """Return the indexes a rebuild may be started on: valid ones in user schemas, no rebuild leftovers."""
-    return [index for index in indexes(using=using) if index.is_valid and not _is_leftover(index)]
+def rebuildable_index(named: str, *, using: str = "default") -> IndexInfo | None:
+    """Return the index named schema.name if the form may start a rebuild of it, else None.
+
+    It may when it is valid, in a user schema and no earlier rebuild's leftover; one index is read, never all.
+    """
+    parts = split_qualified(named.strip())
+    index = catalog.index(*parts, using=using) if parts is not None else None
+    return index if index is not None and index.is_valid and not _is_leftover(index) else None
+
+
+def suggested_indexes(*, using: str = "default") -> list[IndexInfo]:
+    """Return pgvector's indexes (HNSW, IVFFlat) a rebuild may be started on: the names the form suggests."""
+    return [index for index in catalog.ann_indexes(using=using) if not _is_leftover(index)]
 
 
 def _is_leftover(index: IndexInfo) -> bool:
