@@ -22,7 +22,6 @@ __all__ = [
     "index",
     "index_usage",
     "indexes",
-    "table_indexes",
 ]
 
 # Schemas that belong to PostgreSQL, never to the application. No % in it: statements with parameters use it too.
@@ -321,13 +320,6 @@ def ann_indexes(*, using: str = "default") -> list[IndexInfo]:
     ann = "ic.relam IN (SELECT oid FROM pg_am WHERE amname = ANY(%(am)s))"
     where = f"{SYSTEM_SCHEMAS_SQL} AND i.indisvalid AND {ann}"
     return _indexes_where(where, {"am": ["hnsw", "ivfflat"]}, using=using)
-
-
-def table_indexes(schemas: Sequence[str], *, using: str = "default") -> list[IndexInfo]:
-    """Return the indexes on the tables (materialized views left out) of the given schemas, as indexes() has them."""
-    return _indexes_where(
-        "t.relkind IN ('r', 'p') AND n.nspname = ANY(%(schemas)s)", {"schemas": list(schemas)}, using=using
-    )
 
 
 def indexes_of_table(schema: str, table: str, *, using: str = "default") -> list[IndexInfo]:
