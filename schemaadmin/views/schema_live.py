@@ -39,9 +39,24 @@ from schemaadmin.services.schema.drift import drift_report
 from schemaadmin.services.schema.drift_checks import active_drift_check, last_drift_check, start_drift_check
 from schemaadmin.views.browsing import render_page
 
+# Cards a page: a partitioned schema reaches thousands of tables, and every card holds its columns and indexes.
+TABLES_A_PAGE = 100
+# Mermaid lays out a few hundred entities at most (and nobody reads more): above that the filter narrows first.
+DIAGRAM_MAX_TABLES = 150
+
 
 class TableFilterForm(forms.Form):
     q = forms.CharField(label="Table name contains", required=False, max_length=100, strip=True)
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
+        error_messages={
+            "invalid": "The page is a whole number from 1.",
+            "min_value": "The page is a whole number from 1.",
+            "max_value": "There is no such page.",
+        },
+    )
 
 
 @dataclass(slots=True)
@@ -55,6 +70,28 @@ class TableView:
     indexes: list[SchemaIndex] = field(default_factory=list)
     foreign_keys: list[ForeignKeyInfo] = field(default_factory=list)
     referenced_by: list[ForeignKeyInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CardPage:
+    """Which of the matching tables' cards a page shows (a page past the last shows the last)."""
+
+    number: int
+    pages: int
+    matching: int
+
+    @classmethod
+    def of(cls, matching: int, asked: int | None) -> CardPage:
+        pages = max(1, -(-matching // TABLES_A_PAGE))
+        return cls(min(asked or 1, pages), pages, matching)
+
+    @property
+    def start(self) -> int:
+        return (self.number - 1) * TABLES_A_PAGE
+
+    @property
+    def end(self) -> int:
+        return min(self.number * TABLES_A_PAGE, self.matching)
 
 
 def _table_views(snapshot: SchemaSnapshot, wanted: str) -> list[TableView]:
@@ -104,12 +141,20 @@ def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot
 def live_schema(request: HttpRequest) -> HttpResponse:
     """List every table of the app's schemas with its columns, constraints, indexes, relations, and a diagram."""
     form, snapshot, tables = _shown_tables(request)
+    page = CardPage.of(len(tables), form.cleaned_data.get("page") if form.is_valid() else None)
+    shown = tables[page.start : page.end]
+    drawn = len(tables) <= DIAGRAM_MAX_TABLES
     context = {
         "form": form,
         "snapshot": snapshot,
-        "tables": tables,
-        "contents": _contents(tables),
-        "diagram": mermaid_er(snapshot, tables={t.table.qualified_name for t in tables}),
+        "tables": shown,
+        "matching": len(tables),
+        "page": page,
+        "on_page": {t.table.qualified_name for t in shown},
+        "contents": _contents(shown),
+        "drawn": drawn,
+        "diagram_max": DIAGRAM_MAX_TABLES,
+        "diagram": mermaid_er(snapshot, tables={t.table.qualified_name for t in tables}) if drawn else "",
     }
     return render_page(request, "schemaadmin/schema/live.html", context, status=400 if form.errors else 200)
 
@@ -131,7 +176,12 @@ DIAGRAM_CSP: dict[str, Any] = {
 def diagram(request: HttpRequest) -> HttpResponse:
     """Draw the tables the filter keeps and their foreign keys with Mermaid, as a document of its own."""
     form, snapshot, tables = _shown_tables(request)
-    context = {"diagram": mermaid_er(snapshot, tables={t.table.qualified_name for t in tables})}
+    drawn = len(tables) <= DIAGRAM_MAX_TABLES
+    context = {
+        "diagram": mermaid_er(snapshot, tables={t.table.qualified_name for t in tables}) if drawn else "",
+        "too_many": 0 if drawn else len(tables),
+        "diagram_max": DIAGRAM_MAX_TABLES,
+    }
     return render_page(request, "schemaadmin/schema/diagram.html", context, status=400 if form.errors else 200)
 
 

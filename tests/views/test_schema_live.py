@@ -9,6 +9,7 @@ import pytest
 
 from schemaadmin.models import AuditEvent, DriftCheck, JobState
 from schemaadmin.services.schema.drift_checks import run_drift_check, start_drift_check
+from schemaadmin.views import schema_live
 from tests.worker import clear_jobs
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -191,3 +192,64 @@ def test_live_schema_lists_product_tables_first_with_contents_collapsed_cards_an
     assert ">timestamptz</code>" in page
     diagram = page[page.index('data-testid="diagram-source"') :]
     assert "character_varying" not in diagram and "varchar(" in diagram
+
+
+def cards(page: str) -> list[str]:
+    return re.findall(r'data-testid="schema-table" data-table="([^"]+)"', page)
+
+
+@pytest.mark.django_db
+def test_many_tables_are_shown_a_page_of_cards_at_a_time(client_as, monkeypatch):
+    """A partitioned schema reaches thousands of tables: the page was 30 MB at 10,000, every card at once."""
+    monkeypatch.setattr(schema_live, "TABLES_A_PAGE", 5)
+    operator = client_as("operator")
+    first = operator.get("/schema/tables/").content.decode()
+    matching = int(re.search(r"Tables 1–5 of (\d+)", first).group(1))
+    assert matching > 10 and len(cards(first)) == 5 and 'rel="next" href="?page=2"' in first
+    second = operator.get("/schema/tables/", {"page": "2"}).content.decode()
+    assert len(cards(second)) == 5 and not set(cards(first)) & set(cards(second))
+    assert 'rel="prev" href="?page=1"' in second and "Tables 6–10 of" in second
+    last = -(-matching // 5)
+    past = operator.get("/schema/tables/", {"page": "999"}).content.decode()  # a page past the end shows the last
+    assert f"page {last} of {last}" in past and len(cards(past)) == matching - 5 * (last - 1)
+    narrowed = operator.get("/schema/tables/", {"q": "conversation", "page": "1"}).content.decode()
+    assert len(cards(narrowed)) == 3 and 'data-testid="card-pages"' not in narrowed
+
+    everything = []
+    for number in range(1, last + 1):
+        everything += cards(operator.get("/schema/tables/", {"page": str(number)}).content.decode())
+    assert len(everything) == len(set(everything)) == matching
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["0", "-1", "x", "1e3", "99999999999"])
+def test_a_bad_page_is_a_400_that_says_so(client_as, page):
+    response = client_as("operator").get("/schema/tables/", {"page": page})
+    assert response.status_code == 400
+    assert "The page is a whole number from 1." in response.content.decode() or "There is no such page." in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_a_foreign_key_to_a_table_on_another_page_links_to_it_by_name(client_as, monkeypatch):
+    monkeypatch.setattr(schema_live, "TABLES_A_PAGE", 1)
+    page = client_as("operator").get("/schema/tables/").content.decode()
+    (table,) = cards(page)
+    links = re.findall(r'(?:→|←) <a href="([^"]+)">', page)
+    assert links and all(link.startswith("?q=") and "#table-" in link for link in links), (table, links)
+
+
+@pytest.mark.django_db
+def test_too_many_tables_to_draw_ask_for_the_filter_instead(client_as, monkeypatch):
+    monkeypatch.setattr(schema_live, "DIAGRAM_MAX_TABLES", 3)
+    operator = client_as("operator")
+    page = operator.get("/schema/tables/").content.decode()
+    assert 'data-testid="diagram-too-many"' in page and "too many to draw (at most 3)" in page
+    assert "schema-diagram-frame" not in page and 'data-testid="diagram-source"' not in page
+    diagram = operator.get("/schema/tables/diagram/").content.decode()
+    assert 'data-testid="diagram-too-many"' in diagram and "schema-diagram-source" not in diagram
+
+    narrowed = operator.get("/schema/tables/", {"q": "conversation"}).content.decode()  # three tables
+    assert "schema-diagram-frame" in narrowed and "diagram-too-many" not in narrowed
+    assert diagram_source(operator.get("/schema/tables/diagram/", {"q": "conversation"}).content.decode())
