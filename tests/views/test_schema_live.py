@@ -253,3 +253,37 @@ def test_too_many_tables_to_draw_ask_for_the_filter_instead(client_as, monkeypat
     narrowed = operator.get("/schema/tables/", {"q": "conversation"}).content.decode()  # three tables
     assert "schema-diagram-frame" in narrowed and "diagram-too-many" not in narrowed
     assert diagram_source(operator.get("/schema/tables/diagram/", {"q": "conversation"}).content.decode())
+
+
+def test_thousands_of_drift_findings_list_the_worst_and_each_code_on_its_own(plant, operator, monkeypatch):
+    """A schema of thousands of tables no migration made was thousands of findings on one page (11.7 MB)."""
+    run_drift_check(start_drift_check(user=None).pk)
+    clear_jobs()
+    monkeypatch.setattr(schema_live, "DRIFT_SHOWN", 2)
+    monkeypatch.setattr(schema_live, "CODE_SHOWN", 3)
+    plant.sql("".join(f"CREATE INDEX hand_made_{n} ON public.users (display_name);" for n in range(5)))
+    plant.sql("CREATE TABLE public.hand_made_table (id int)")
+    try:
+        page = operator.get("/schema/drift/").content.decode()
+        one_code = operator.get("/schema/drift/", {"code": "unexpected_index"}).content.decode()
+        polled = operator.get("/schema/drift/", {"code": "unexpected_table"}, **HTMX).content.decode()
+        bad = operator.get("/schema/drift/", {"code": "<script>"})
+    finally:
+        plant.sql("DROP TABLE public.hand_made_table;" + "".join(f"DROP INDEX public.hand_made_{n};" for n in range(5)))
+
+    listed = re.findall(r'data-code="(\w+)" data-object="([^"]+)"', page)
+    assert len(listed) == 2 and "4 more findings not listed here" in page
+    codes = page[page.index('data-testid="drift-codes"') :]
+    assert '<a href="?code=unexpected_index"><code>unexpected_index</code></a> 5' in codes
+    assert '<a href="?code=unexpected_table"><code>unexpected_table</code></a> 1' in codes
+
+    listed = re.findall(r'data-code="(\w+)" data-object="([^"]+)"', one_code)
+    assert [code for code, _ in listed] == ["unexpected_index"] * 3
+    assert "2 more <code>unexpected_index</code> findings not listed here" in one_code
+    assert re.findall(r'data-code="(\w+)" data-object="([^"]+)"', polled) == [
+        ("unexpected_table", "public.hand_made_table")
+    ]
+    assert "<html" not in polled and 'hx-get="/schema/drift/?code=unexpected_table"' not in polled  # no poll: idle
+
+    assert bad.status_code == 400 and "A finding code is lower-case letters" in bad.content.decode()
+    assert "<script>" not in bad.content.decode()
