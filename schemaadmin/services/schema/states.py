@@ -2,19 +2,25 @@
 
 `loader.project_state(node, at_end=False)` replays every ancestor of a migration from an empty state, and
 writing its SQL then renders every model again. Linting N pending migrations that way replays the history N times
-(400 pending migrations of one app: 3.2 s for the schema page, growing with the square of N). Walked in plan
-order, a migration's parent has just been linted: its end state is kept (one per app), and the next migration
-starts from a copy of it, adding only the ancestors that state lacks (another app's migration it depends on).
+(`bench/schema_migrations.py`, 400 pending migrations of one app: 9.1 s for the schema page, growing with the
+square of N). Walked in plan order, a migration's parent has just been linted: its end state is kept (one per
+app), and the next migration starts from a copy of it, adding only the ancestors that state lacks.
+
+The ancestors are replayed in the order Django replays them (the graph's depth-first forwards plan), because the
+order can change the state: two branches of a merge that alter one field leave the one replayed last. A kept
+state is reused only when its plan is the start of the migration's plan, which holds for the largest parent
+(the depth-first search explores it first); any other migration is built from nothing, as Django builds it.
 
 Two states are kept, because they serve two readers:
-- the plain state (unrendered models), exactly `project_state(node, at_end=False)`: the same ancestors, in an
-  order the graph allows, for our rules, which read model states without rendering them;
+- the plain state (unrendered models), exactly `project_state(node, at_end=False)`, for our rules, which read
+  model states without rendering them;
 - the rendered state the migration's SQL was written from (as `migrate` carries one state through its plan),
   so writing the next migration's SQL re-renders only the models that changed. It is kept only when every
   operation was written as SQL: `Migration.apply(collect_sql=True)` skips the state changes of the others
-  (RunPython), and a migration whose SQL could not be written leaves it half changed.
+  (RunPython), and a migration whose SQL could not be written leaves it half changed. Re-rendering a model
+  re-renders every model related to it: in histories of richly related models (wagtail, django-oscar) that
+  costs about what rendering from nothing does.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,6 +38,7 @@ Node = tuple[str, str]
 class StartState:
     """The state before one migration: plain for reading, and a copy to write its SQL from (the writer changes it)."""
 
+    plan: tuple[Node, ...]  # the migration's forwards plan, itself last: the order its ancestors were replayed in
     plain: ProjectState
     rendered: ProjectState | None  # the parent's rendered end state, when it had one to hand over
 
@@ -44,10 +51,13 @@ class StartState:
 
 @dataclass(slots=True)
 class _Ended:
-    node: Node
-    ancestors: frozenset[Node]  # the nodes applied in the states below, the migration's own included
+    plan: tuple[Node, ...]  # the nodes applied in the states below, in this order, the migration's own last
     plain: ProjectState
     rendered: ProjectState | None  # None once a child took it over (a second child renders its own)
+
+    @property
+    def node(self) -> Node:
+        return self.plan[-1]
 
 
 class MigrationStates:
@@ -71,14 +81,21 @@ class MigrationStates:
 
     def _start(self, migration: Migration) -> StartState:
         node = (migration.app_label, migration.name)
-        parents = [parent.key for parent in self._graph.node_map[node].parents]
-        kept = [ended for ended in map(self._ended.get, {app for app, _ in parents}) if ended and ended.node in parents]
-        base = max(kept, key=lambda ended: len(ended.ancestors), default=None)
+        parents = sorted(parent.key for parent in self._graph.node_map[node].parents)
+        # The graph's depth-first plan explores the largest parent first: only its end state is a prefix of this
+        # migration's plan. Replaying the other branches in another order can change the state (two branches of a
+        # merge altering one field: the last one replayed wins), so any other kept state is of no use here.
+        first = parents[-1] if parents else None
+        base = self._ended.get(first[0]) if first is not None else None
+        if base is not None and base.node != first:
+            base = None
         if base is not None and len(parents) == 1:
-            missing: list[Node] = []  # the parent's ancestors and the parent are all this migration's
+            plan = (*base.plan, node)  # a single parent's plan, then this migration
         else:
-            done = base.ancestors if base is not None else frozenset()
-            missing = [ancestor for ancestor in self._graph.forwards_plan(node)[:-1] if ancestor not in done]
+            plan = tuple(self._graph.forwards_plan(node))
+            if base is not None and plan[: len(base.plan)] != base.plan:
+                base = None
+        missing = plan[len(base.plan) : -1] if base is not None else plan[:-1]
         if base is None:
             plain = ProjectState(real_apps=self._loader.unmigrated_apps)
             rendered = None
@@ -91,21 +108,14 @@ class MigrationStates:
             plain = self._graph.nodes[ancestor].mutate_state(plain, preserve=False)
             if rendered is not None:
                 rendered = self._graph.nodes[ancestor].mutate_state(rendered, preserve=False)
-        return StartState(plain, rendered)
+        return StartState(plan, plain, rendered)
 
     def ended(self, migration: Migration, start: StartState, *, sql_written: bool) -> None:
         """Keep the migration's end state for its children (start.for_sql is its end state once SQL was written)."""
-        node = (migration.app_label, migration.name)
-        parents = {parent.key for parent in self._graph.node_map[node].parents}
-        base = self._ended.get(migration.app_label)
-        if base is not None and parents == {base.node}:
-            ancestors = base.ancestors | {node}
-        else:
-            ancestors = frozenset(self._graph.forwards_plan(node))
         try:
             plain = migration.mutate_state(start.plain)
         except Exception:  # its operations cannot be replayed (its SQL says why): its children build their own
             self._ended.pop(migration.app_label, None)
             return
         complete = sql_written and all(operation.reduces_to_sql for operation in migration.operations)
-        self._ended[migration.app_label] = _Ended(node, ancestors, plain, start.for_sql if complete else None)
+        self._ended[migration.app_label] = _Ended(start.plan, plain, start.for_sql if complete else None)

@@ -15,6 +15,7 @@ FIXTURE_MODULES = {
     "applied fixtures": "tests.schema_fixtures.migrations",
     "lint fixtures (RunPython, RunSQL, non-atomic)": "tests.schema_fixtures.lint_migrations",
     "a squash beside the migrations it replaces": "tests.schema_fixtures.squashed_migrations",
+    "a merge of two branches altering one column": "tests.schema_fixtures.merged_migrations",
 }
 
 
@@ -72,3 +73,15 @@ def test_linting_pending_migrations_replays_each_one_once_not_the_history_per_mi
     # Replaying each migration's ancestors, as project_state() per migration did, is far more than that bound.
     from_nothing = sum(len(loader.graph.forwards_plan((m.app_label, m.name))) - 1 for m in migrations)
     assert from_nothing > 4 * len(migrations), from_nothing
+
+
+def test_a_merge_starts_from_its_branches_replayed_in_djangos_order(transactional_db):
+    """Both branches alter one column: the one Django replays last (0002_narrow) decides what the merge changes."""
+    with override_settings(
+        MIGRATION_MODULES={"schema_fixtures": FIXTURE_MODULES["a merge of two branches altering one column"]}
+    ):
+        loader = migration_loader()
+        walked = every_migration(loader)  # 0002_wide is walked (and kept) before 0002_narrow, as Django plans them
+        assert [m.name for m in walked if m.app_label == "schema_fixtures"][-1] == "0003_merge"
+        (merge,) = [lint for lint in lint_loaded(loader, walked) if lint.label == "schema_fixtures.0003_merge"]
+    assert 'ALTER COLUMN "level" TYPE integer' in merge.sql.text, merge.sql.text
