@@ -25,11 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from schemaadmin.pg.beside import read_beside
-from schemaadmin.pg.connection import fetch_tuples
+from schemaadmin.pg.connection import fetch_one, fetch_tuples
 from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
 
-__all__ = ["IndexActivity", "forget", "forget_kept", "indexes", "indexes_and_fingerprint"]
+__all__ = ["IndexActivity", "catalog_fingerprint", "forget", "forget_kept", "indexes", "indexes_and_fingerprint"]
 
 # The catalogs whose rows define what IndexInfo holds besides ACTIVITY_FIELDS (names, keys, operator classes,
 # collations, types, expressions, predicates, options, constraints, definitions).
@@ -49,6 +49,12 @@ _FINGERPRINT_SQL = " || ':' || ".join(
     f"(SELECT count(*) || '.' || COALESCE(sum(hashxid(xmin)), 0) FROM pg_catalog.{catalog})"  # noqa: S608 -- constants
     for catalog in _DEFINING_CATALOGS
 )
+
+
+def catalog_fingerprint(*, using: str = "default") -> str:
+    """Return the fingerprint of the catalogs DDL writes (see above): the same while no DDL ran."""
+    row = fetch_one(f"SELECT {_FINGERPRINT_SQL}", using=using)
+    return str(row[0]) if row else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ from schemaadmin.services.schema.sql import (
     find_migration,
     migration_label,
     migration_loader,
+    written_sql,
 )
 from schemaadmin.services.schema.squawk import lint_finding, squawk_findings_of
 from schemaadmin.services.schema.states import MigrationStates
@@ -120,9 +121,10 @@ def lint_loaded(
     version = server_version(using)
     drafts = []
     states = MigrationStates(loader)
+    sql_kept = written_sql(loader)
     for migration in migrations:
         live = assume_rows is not None or (migration.app_label, migration.name) not in loader.applied_migrations
-        drafts.append(_Draft(loader, migration, states, live=live, big_rows=big_rows))
+        drafts.append(_Draft(loader, migration, states, sql_kept, live=live, big_rows=big_rows))
     written = [draft for draft in drafts if draft.sql.text.strip()]
     squawked = squawk_findings_of([(draft.label, draft.sql.text) for draft in written], version=version)
     for draft, findings in zip(written, squawked, strict=True):
@@ -161,6 +163,7 @@ class _Draft:
         loader: MigrationLoader,
         migration: Migration,
         states: MigrationStates,
+        sql_kept: dict[str, MigrationSql],
         *,
         live: bool,
         big_rows: int,
@@ -169,9 +172,17 @@ class _Draft:
         self.label = migration_label(migration)
         self.live = live
         start = states.start(migration)
-        self.sql = collected_sql(loader, migration, state=start.for_sql if start is not None else None)
+        kept = sql_kept.get(self.label)
+        if kept is None:
+            kept = sql_kept[self.label] = collected_sql(
+                loader, migration, state=start.for_sql if start is not None else None
+            )
+            sql_written = not kept.problem
+        else:
+            sql_written = False  # start.for_sql was not used: no rendered end state to hand over
+        self.sql = kept
         if start is not None:
-            states.ended(migration, start, sql_written=not self.sql.problem)
+            states.ended(migration, start, sql_written=sql_written)
         self.findings: list[Finding] = []
         self.sized: list[SizedFinding] = []
         self.overrides: list[SquawkOverride] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -13,6 +14,7 @@ from django.db.migrations.operations import RunPython, RunSQL
 from django.db.migrations.state import ProjectState
 
 from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.index_cache import catalog_fingerprint
 
 __all__ = [
     "MigrationSql",
@@ -22,6 +24,7 @@ __all__ = [
     "migration_label",
     "migration_loader",
     "migration_sql",
+    "written_sql",
 ]
 
 
@@ -79,6 +82,36 @@ def find_migration(loader: MigrationLoader, app_label: str, name: str) -> Migrat
         return loader.graph.nodes[(app_label, name)]
     except KeyError:
         raise UnknownMigration(f"The app “{app_label}” has no migration named “{name}”.") from None
+
+
+@dataclass(slots=True)
+class _Written:
+    key: tuple[frozenset[tuple[tuple[str, str], int]], str]
+    classes: list[type]  # the migration classes the key names by id: kept alive, so no other class takes an id
+    sql: dict[str, MigrationSql]
+
+
+_written: dict[str, _Written] = {}
+_written_lock = threading.Lock()
+
+
+def written_sql(loader: MigrationLoader) -> dict[str, MigrationSql]:
+    """Return the forward SQL this process wrote for the loader's migrations (label → MigrationSql), to read and add to.
+
+    Writing a migration's SQL renders its models: seconds for a long history of related models (384 pending
+    migrations of wagtail and django-oscar: 12 s). What it writes depends only on the migrations (each node of the
+    graph and the class it was loaded from) and on the live schema Django reads for some operations (constraint
+    names), so the SQL is kept, per database, while both stay the same (pg.index_cache.catalog_fingerprint).
+    """
+    alias = validated_alias(getattr(loader.connection, "alias", "default"))
+    nodes = loader.graph.nodes
+    loaded = frozenset((node, id(type(migration))) for node, migration in nodes.items())
+    key = (loaded, catalog_fingerprint(using=alias))
+    with _written_lock:
+        entry = _written.get(alias)
+        if entry is None or entry.key != key:
+            entry = _written[alias] = _Written(key, [type(migration) for migration in nodes.values()], {})
+        return entry.sql
 
 
 def collected_sql(

@@ -21,6 +21,7 @@ Two states are kept, because they serve two readers:
   re-renders every model related to it: in histories of richly related models (wagtail, django-oscar) that
   costs about what rendering from nothing does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -103,11 +104,12 @@ class MigrationStates:
             # Nothing changes a plain state once kept (the end state is a copy), so it is shared unless ancestors
             # are missing; the rendered one is changed by writing the SQL, so this migration takes it over.
             plain = base.plain.clone() if missing else base.plain
-            rendered, base.rendered = base.rendered, None
+            # Replaying ancestors on a rendered state re-renders each changed model and those related to it: for
+            # another app's branch that costs more than rendering once from the plain state, which SQL then does.
+            rendered = base.rendered if not missing else None
+            base.rendered = None
         for ancestor in missing:
             plain = self._graph.nodes[ancestor].mutate_state(plain, preserve=False)
-            if rendered is not None:
-                rendered = self._graph.nodes[ancestor].mutate_state(rendered, preserve=False)
         return StartState(plan, plain, rendered)
 
     def ended(self, migration: Migration, start: StartState, *, sql_written: bool) -> None:

@@ -6,8 +6,9 @@ import pytest
 from django.db.migrations.migration import Migration
 from django.test.utils import override_settings
 
+from schemaadmin.services.schema import sql as schema_sql
 from schemaadmin.services.schema.archive import may_drop, migration_drops
-from schemaadmin.services.schema.lint import lint_loaded
+from schemaadmin.services.schema.lint import lint_loaded, lint_migrations
 from schemaadmin.services.schema.sql import collected_sql, migration_loader
 from schemaadmin.services.schema.states import MigrationStates
 
@@ -85,3 +86,38 @@ def test_a_merge_starts_from_its_branches_replayed_in_djangos_order(transactiona
         assert [m.name for m in walked if m.app_label == "schema_fixtures"][-1] == "0003_merge"
         (merge,) = [lint for lint in lint_loaded(loader, walked) if lint.label == "schema_fixtures.0003_merge"]
     assert 'ALTER COLUMN "level" TYPE integer' in merge.sql.text, merge.sql.text
+
+
+def test_the_sql_is_written_once_while_the_migrations_and_the_live_schema_stay_the_same(
+    transactional_db, monkeypatch, plant
+):
+    """Writing SQL renders models (12 s for 384 pending wagtail and oscar migrations): a second view reads it back."""
+    written = []
+    original = Migration.apply
+
+    def counted(self, project_state, schema_editor, collect_sql=False):
+        written.append(f"{self.app_label}.{self.name}")
+        return original(self, project_state, schema_editor, collect_sql)
+
+    monkeypatch.setattr(Migration, "apply", counted)
+    monkeypatch.setattr(schema_sql, "_written", {})  # nothing kept from earlier tests
+    lint = FIXTURE_MODULES["lint fixtures (RunPython, RunSQL, non-atomic)"]
+    with override_settings(MIGRATION_MODULES={"schema_fixtures": lint}):
+        keys = [(m.app_label, m.name) for m in every_migration(migration_loader()) if m.app_label == "schema_fixtures"]
+        first = lint_migrations(keys)
+        assert sorted(written) == sorted(f"{app}.{name}" for app, name in keys)
+        written.clear()
+        again = lint_migrations(keys)  # another loader, the same migrations and live schema
+        assert written == [] and [lint.sql for lint in again] == [lint.sql for lint in first]
+
+        plant.sql("CREATE TABLE public.ddl_happened (id int)")  # Django reads the live schema for some operations
+        try:
+            lint_migrations(keys[:1])
+            assert written == [keys[0][0] + "." + keys[0][1]]
+        finally:
+            plant.sql("DROP TABLE public.ddl_happened")
+
+    written.clear()
+    with override_settings(MIGRATION_MODULES={"schema_fixtures": FIXTURE_MODULES["applied fixtures"]}):
+        other = lint_migrations([("schema_fixtures", "0002_widget_name_index")])  # other migration files
+    assert written == ["schema_fixtures.0002_widget_name_index"] and other[0].sql.text
