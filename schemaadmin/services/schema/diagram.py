@@ -40,19 +40,21 @@ def mermaid_er(snapshot: SchemaSnapshot, *, tables: Collection[str] | None = Non
     unique_sets: dict[str, list[set[str]]] = defaultdict(list)
     for constraint in snapshot.constraints:
         marker = {"primary key": "PK", "unique": "UK"}.get(constraint.type)
-        if marker:
+        if marker and constraint.qualified_table in ids:
             unique_sets[constraint.qualified_table].append(set(constraint.columns))
             for name in constraint.columns:
                 keys[(constraint.qualified_table, name)].add(marker)
-    for foreign_key in snapshot.foreign_keys:
+    drawn_keys = [key for key in snapshot.foreign_keys if key.qualified_table in ids]
+    for foreign_key in drawn_keys:
         for name in foreign_key.columns:
             keys[(foreign_key.qualified_table, name)].add("FK")
 
     lines = ["erDiagram"]
     columns_by_table: dict[str, list[ColumnInfo]] = defaultdict(list)
     for column in snapshot.columns:
-        columns_by_table[column.qualified_table].append(column)
-    nullable = {(c.qualified_table, c.name) for c in snapshot.columns if not c.not_null}
+        if (table_name := column.qualified_table) in ids:
+            columns_by_table[table_name].append(column)
+    nullable = {(name, c.name) for name, listed in columns_by_table.items() for c in listed if not c.not_null}
     for table in shown:
         lines.append(f'    {ids[table.qualified_name]}["{_label(table.qualified_name)}"] {{')
         for column in columns_by_table[table.qualified_name]:
@@ -64,7 +66,7 @@ def mermaid_er(snapshot: SchemaSnapshot, *, tables: Collection[str] | None = Non
             comment = f' "{_label(column.name)}"' if word != column.name else ""
             lines.append(f"        {_word(short_type(column.type))} {word} {order}{comment}")
         lines.append("    }")
-    for foreign_key in snapshot.foreign_keys:
+    for foreign_key in drawn_keys:
         child, parent = ids.get(foreign_key.qualified_table), ids.get(foreign_key.qualified_target)
         if child is None or parent is None:
             continue
