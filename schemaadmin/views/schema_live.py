@@ -18,12 +18,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.csp import CSP
+from django.utils.http import urlencode
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from schemaadmin.conf import app_settings
 from schemaadmin.permissions import permission_required
+from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.pg.schema import (
     ColumnInfo,
     ConstraintInfo,
@@ -48,6 +50,8 @@ DIAGRAM_MAX_TABLES = 150
 
 class TableFilterForm(forms.Form):
     q = forms.CharField(label="Table name contains", required=False, max_length=100, strip=True)
+    # One table by its schema.name, as a foreign key's link to a table on another page names it.
+    table = forms.CharField(required=False, max_length=300, strip=True)
     page = forms.IntegerField(
         required=False,
         min_value=1,
@@ -95,11 +99,11 @@ class CardPage:
         return min(self.number * TABLES_A_PAGE, self.matching)
 
 
-def _table_views(snapshot: SchemaSnapshot, wanted: str) -> list[TableView]:
+def _table_views(snapshot: SchemaSnapshot, wanted: str, exactly: str = "") -> list[TableView]:
     views = {
         t.qualified_name: TableView(t, table_scope(t.schema, t.name))
         for t in snapshot.tables
-        if wanted.lower() in t.name.lower()
+        if wanted.lower() in t.name.lower() and (not exactly or t.qualified_name == exactly)
     }
     # Each catalog object joins a list of its table's view, by the property naming that table (a foreign key joins
     # two: its table's, and referenced_by of the table it points at).
@@ -133,7 +137,12 @@ def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot
     """Read the live schema and the tables the filter keeps (none when the filter is invalid)."""
     form = TableFilterForm(request.GET)
     snapshot = schema_snapshot(schemas=tuple(app_settings()["APP_SCHEMAS"]))
-    tables = _table_views(snapshot, form.cleaned_data["q"]) if form.is_valid() else []
+    if form.is_valid():
+        parts = split_qualified(form.cleaned_data["table"]) if form.cleaned_data["table"] else None
+        exactly = qualify(*parts) if parts else form.cleaned_data["table"]
+        tables = _table_views(snapshot, form.cleaned_data["q"], exactly)
+    else:
+        tables = []
     return form, snapshot, tables
 
 
@@ -152,6 +161,8 @@ def live_schema(request: HttpRequest) -> HttpResponse:
         "matching": len(tables),
         "page": page,
         "on_page": {t.table.qualified_name for t in shown},
+        # What the diagram and the other pages of cards are asked for: the same tables.
+        "filter_query": urlencode({k: v for k in ("q", "table") if (v := request.GET.get(k, "").strip())}),
         "contents": _contents(shown),
         "drawn": drawn,
         "diagram_max": DIAGRAM_MAX_TABLES,

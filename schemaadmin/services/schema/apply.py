@@ -238,6 +238,8 @@ class _Progress:
         """Copy what the migration drops into the archive schema, committed before its transaction starts."""
         using = self.apply.database_alias
         if self._states is None:
+            if not may_drop(migration):
+                return  # the walk starts at the plan's first migration that may drop something
             loader = migration_loader(using=using)
             self._states = (loader, MigrationStates(loader))
         loader, states = self._states

@@ -174,10 +174,10 @@ class _Draft:
         start = states.start(migration)
         kept = sql_kept.get(self.label)
         if kept is None:
-            kept = sql_kept[self.label] = collected_sql(
-                loader, migration, state=start.for_sql if start is not None else None
-            )
+            kept = collected_sql(loader, migration, state=start.for_sql if start is not None else None)
             sql_written = not kept.problem
+            if sql_written:  # a failure may pass (a timeout, a lock): the next view tries again
+                sql_kept[self.label] = kept
         else:
             sql_written = False  # start.for_sql was not used: no rendered end state to hand over
         self.sql = kept

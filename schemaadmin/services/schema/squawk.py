@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from itertools import batched
 from pathlib import Path
@@ -31,6 +32,8 @@ SQUAWK_BATCH = 200  # files per run: a short command line, and a timeout that fi
 _LEVELS = {"Error": Severity.CRITICAL, "Warning": Severity.WARNING}
 _CACHE_SIZE = 4096  # a few findings each: a long history's pending migrations stay cached between views
 _cache: dict[tuple[str, str, str, int, str], tuple[Finding, ...]] = {}
+_lock = threading.Lock()
+_config_path: Path | None = None
 
 Key = tuple[str, str, str, int, str]
 
@@ -85,9 +88,10 @@ def _key(label: str, sql: str, version: int, binary: str | None) -> Key:
 
 
 def _remember(key: Key, findings: tuple[Finding, ...]) -> None:
-    if len(_cache) >= _CACHE_SIZE:
-        _cache.pop(next(iter(_cache)))
-    _cache[key] = findings
+    with _lock:  # web threads share the cache
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)), None)
+        _cache[key] = findings
 
 
 def _unavailable(label: str) -> tuple[Finding, ...]:
@@ -96,9 +100,26 @@ def _unavailable(label: str) -> tuple[Finding, ...]:
     return (lint_finding("squawk_unavailable", Severity.WARNING, label, message, help),)
 
 
+def _own_config() -> str:
+    """Return an empty squawk config this process owns, made again if a cleaner removed it.
+
+    Without --config squawk reads a .squawk.toml from its working directory or any parent: a run of many works in a
+    temporary directory, where anyone who may write to /tmp could leave one that excludes every path.
+    """
+    global _config_path
+    with _lock:
+        if _config_path is None or not _config_path.is_file():
+            folder = Path(tempfile.mkdtemp(prefix="schemaadmin-squawk-config-"))
+            _config_path = folder / "squawk.toml"
+            _config_path.write_text("# SchemaAdmin gives squawk its rules on the command line (lint.py says which).\n")
+        return str(_config_path)
+
+
 def _command(binary: str, version: int) -> list[str]:
     return [
         binary,
+        "--config",
+        _own_config(),
         "--reporter",
         "json",
         f"--exclude={','.join(SQUAWK_EXCLUDED)}",

@@ -86,3 +86,21 @@ def test_when_every_run_fails_each_migration_says_so_and_nothing_is_cached(tmp_p
     assert all("squawk exploded" in findings[0].message for findings in found)
     assert [findings[0].migration for findings in found] == [label for label, _ in MIGRATIONS[:3]]
     assert squawk._cache == {}
+
+
+def test_a_squawk_config_in_the_temporary_directory_changes_nothing(runs, tmp_path, monkeypatch):
+    """squawk reads a .squawk.toml from its working directory or any parent: a shared /tmp could silence it."""
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    silencing = 'excluded_paths = ["*.sql"]\nexcluded_rules = ["require-concurrent-index-creation"]\n'
+    (shared / ".squawk.toml").write_text(silencing)
+    monkeypatch.setattr("tempfile.tempdir", str(shared))
+    monkeypatch.setattr(squawk, "_config_path", None)
+    monkeypatch.chdir(shared)  # a run of one file works in the process's directory
+
+    together = squawk_findings_of(MIGRATIONS, version=VERSION)
+    monkeypatch.setattr(squawk, "_cache", {})
+    alone = squawk_findings(MIGRATIONS[0][1], label=MIGRATIONS[0][0], version=VERSION)
+
+    assert "require-concurrent-index-creation" in [f.code for f in together[0]]
+    assert codes(alone) == codes(together[0])

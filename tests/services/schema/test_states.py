@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import OperationalError
 from django.db.migrations.migration import Migration
 from django.test.utils import override_settings
 
@@ -121,3 +122,21 @@ def test_the_sql_is_written_once_while_the_migrations_and_the_live_schema_stay_t
     with override_settings(MIGRATION_MODULES={"schema_fixtures": FIXTURE_MODULES["applied fixtures"]}):
         other = lint_migrations([("schema_fixtures", "0002_widget_name_index")])  # other migration files
     assert written == ["schema_fixtures.0002_widget_name_index"] and other[0].sql.text
+
+
+def test_sql_that_could_not_be_written_is_tried_again_on_the_next_view(transactional_db, monkeypatch):
+    """A timeout or a lock while Django reads the live schema passes: it must not stay on the page until DDL."""
+    original = Migration.apply
+    failures = []
+
+    def fails_once(self, project_state, schema_editor, collect_sql=False):
+        if not failures:
+            failures.append(self.name)
+            raise OperationalError("canceling statement due to statement timeout")
+        return original(self, project_state, schema_editor, collect_sql)
+
+    monkeypatch.setattr(Migration, "apply", fails_once)
+    key = [("schema_fixtures", "0002_widget_name_index")]
+    assert "statement timeout" in lint_migrations(key)[0].sql.problem
+    again = lint_migrations(key)[0].sql
+    assert again.problem == "" and "CREATE INDEX" in again.text
