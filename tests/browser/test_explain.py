@@ -66,7 +66,7 @@ def test_dba_runs_a_preset_and_sees_summary_and_plan(page, role_user, sign_in, c
     screenshot("explain-compare")
     # On a phone the form wraps: the After field and the Compare button stay on screen.
     page.set_viewport_size({"width": 360, "height": 800})
-    page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
+    page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
     expect(page.get_by_role("button", name="Compare")).to_be_in_viewport()
     page.set_viewport_size({"width": 1280, "height": 800})
 

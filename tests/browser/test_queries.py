@@ -55,7 +55,7 @@ def test_a_dba_opens_the_top_statement_and_explains_it(
     screenshot("query-detail-desktop")
     page.set_viewport_size({"width": 360, "height": 800})
     # The chart redraws for the new width on its own time: the phone's page is the one that no longer overflows.
-    page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
+    page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
     screenshot("query-detail-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
 

@@ -31,7 +31,7 @@ def test_dba_reviews_and_applies_pending_migrations(
     screenshot("schema-apply-confirm")
     # Migration names wrap after a dot or an underscore on a phone rather than widening the page.
     page.set_viewport_size({"width": 360, "height": 800})
-    page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth")
+    page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
     screenshot("schema-apply-confirm-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
 
