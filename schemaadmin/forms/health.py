@@ -8,7 +8,7 @@ from django import forms
 from django.http import QueryDict
 
 from schemaadmin.forms.fields import SMALL_SELECT, filter_choice, filter_flag
-from schemaadmin.pg.names import qualify
+from schemaadmin.pg.names import QUALIFIED_MAX_LENGTH, qualify
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.index_health.scope import Scope, table_scope
 
@@ -25,7 +25,7 @@ MAX_PAGE = 100_000
 class _ListFilterForm(forms.Form):
     table = forms.CharField(
         required=False,
-        max_length=260,  # schema.table with both quoted (pg.names.qualify), 63 bytes each
+        max_length=QUALIFIED_MAX_LENGTH,
         label="Table",
         help_text="Part of a table name, or schema.table.",
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "table name"}),

@@ -9,7 +9,7 @@ from django import forms
 from schemaadmin.forms.fields import CHECK_BOX, SMALL_SELECT
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.indexes import IndexInfo
-from schemaadmin.pg.names import qualify, split_qualified
+from schemaadmin.pg.names import QUALIFIED_MAX_LENGTH, qualify, split_qualified
 from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
     RebuildPlan,
@@ -22,7 +22,6 @@ from schemaadmin.services.rebuilds.plan import EF_CONSTRUCTION_RANGE, LISTS_RANG
 __all__ = ["SUGGESTIONS_ID", "RebuildFilterForm", "RebuildForm"]
 
 NUMBER = {"class": "form-control"}
-MAX_NAME = 300  # two quoted 63-byte names and a dot, with room for multibyte characters
 SUGGESTIONS_ID = "rebuild-index-suggestions"
 NOT_REBUILDABLE = "There is no index %(value)s that can be rebuilt (a valid index in a user schema)."
 
@@ -45,12 +44,12 @@ class RebuildForm(forms.Form):
 
     index = forms.CharField(
         label="Index",
-        max_length=MAX_NAME,
+        max_length=QUALIFIED_MAX_LENGTH,
         help_text="schema.name as the index pages write it; pgvector's indexes are suggested as you type, and every "
         "index's own page has a Rebuild link.",
         error_messages={
             "required": "Choose the index to rebuild.",
-            "max_length": f"An index is named by at most {MAX_NAME} characters (schema.name).",
+            "max_length": f"An index is named by at most {QUALIFIED_MAX_LENGTH} characters (schema.name).",
         },
         widget=forms.TextInput(
             attrs={
@@ -103,7 +102,7 @@ class RebuildForm(forms.Form):
     def chosen_index(self) -> IndexInfo | None:
         """Return the index the form names (bound or preselected), if it can be rebuilt."""
         name = self.data.get("index") if self.is_bound else self.initial.get("index")
-        if not name or len(name) > MAX_NAME or "\x00" in name:
+        if not name or len(name) > QUALIFIED_MAX_LENGTH or "\x00" in name:
             return None
         return self._rebuildable(name)
 
@@ -158,7 +157,7 @@ class RebuildFilterForm(forms.Form):
     )
     index = forms.CharField(
         required=False,
-        max_length=260,  # two 63-byte names, quoted, in 4-byte characters at worst is more: the catalog decides
+        max_length=QUALIFIED_MAX_LENGTH,
         label="Index",
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "schema.index"}),
     )

@@ -12,7 +12,20 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Protocol
 
-__all__ = ["Named", "NamedOnTable", "OnTable", "Qualified", "qualify", "qualify_array", "split_qualified"]
+__all__ = [
+    "QUALIFIED_MAX_LENGTH",
+    "Named",
+    "NamedOnTable",
+    "OnTable",
+    "Qualified",
+    "qualify",
+    "qualify_array",
+    "split_qualified",
+]
+
+# How long a schema.name as qualify() writes it may be in a form: two 63-byte names, each quoted, and the dot (a
+# longer one names nothing; the catalog is asked only within this).
+QUALIFIED_MAX_LENGTH = 260
 
 _NEEDS_QUOTES = re.compile(r'[."\x00-\x1f\x7f]|^\s|\s$')
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"')

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from schemaadmin.conf import app_settings
 from schemaadmin.permissions import permission_required
-from schemaadmin.pg.names import qualify, split_qualified
+from schemaadmin.pg.names import QUALIFIED_MAX_LENGTH, qualify, split_qualified
 from schemaadmin.pg.schema import (
     ColumnInfo,
     ConstraintInfo,
@@ -51,7 +51,7 @@ DIAGRAM_MAX_TABLES = 150
 class TableFilterForm(forms.Form):
     q = forms.CharField(label="Table name contains", required=False, max_length=100, strip=True)
     # One table by its schema.name, as a foreign key's link to a table on another page names it.
-    table = forms.CharField(required=False, max_length=300, strip=True)
+    table = forms.CharField(required=False, max_length=QUALIFIED_MAX_LENGTH, strip=True)
     page = forms.IntegerField(
         required=False,
         min_value=1,
@@ -79,16 +79,17 @@ class TableView:
 
 @dataclass(frozen=True, slots=True)
 class CardPage:
-    """Which of the matching tables' cards a page shows (a page past the last shows the last)."""
+    """Which of the matching tables' cards a page shows (a page past the last shows the last), and its links."""
 
     number: int
     pages: int
     matching: int
+    query: str  # the filter the other pages keep (q, table), urlencoded
 
     @classmethod
-    def of(cls, matching: int, asked: int | None) -> CardPage:
+    def of(cls, matching: int, asked: int | None, query: str) -> CardPage:
         pages = max(1, -(-matching // TABLES_A_PAGE))
-        return cls(min(asked or 1, pages), pages, matching)
+        return cls(min(asked or 1, pages), pages, matching, query)
 
     @property
     def start(self) -> int:
@@ -97,6 +98,21 @@ class CardPage:
     @property
     def end(self) -> int:
         return min(self.number * TABLES_A_PAGE, self.matching)
+
+    def _url(self, number: int) -> str:
+        return f"?{self.query}&page={number}" if self.query else f"?page={number}"
+
+    @property
+    def first_url(self) -> str:
+        return self._url(1) if self.number > 1 else ""
+
+    @property
+    def prev_url(self) -> str:
+        return self._url(self.number - 1) if self.number > 1 else ""
+
+    @property
+    def next_url(self) -> str:
+        return self._url(self.number + 1) if self.number < self.pages else ""
 
 
 def _table_views(snapshot: SchemaSnapshot, wanted: str, exactly: str = "") -> list[TableView]:
@@ -151,7 +167,9 @@ def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot
 def live_schema(request: HttpRequest) -> HttpResponse:
     """List every table of the app's schemas with its columns, constraints, indexes, relations, and a diagram."""
     form, snapshot, tables = _shown_tables(request)
-    page = CardPage.of(len(tables), form.cleaned_data.get("page") if form.is_valid() else None)
+    # What the diagram and the other pages of cards are asked for: the same tables.
+    query = urlencode({k: v for k in ("q", "table") if (v := request.GET.get(k, "").strip())})
+    page = CardPage.of(len(tables), form.cleaned_data.get("page") if form.is_valid() else None, query)
     shown = tables[page.start : page.end]
     drawn = len(tables) <= DIAGRAM_MAX_TABLES
     context = {
@@ -161,8 +179,7 @@ def live_schema(request: HttpRequest) -> HttpResponse:
         "matching": len(tables),
         "page": page,
         "on_page": {t.table.qualified_name for t in shown},
-        # What the diagram and the other pages of cards are asked for: the same tables.
-        "filter_query": urlencode({k: v for k in ("q", "table") if (v := request.GET.get(k, "").strip())}),
+        "filter_query": query,
         "contents": _contents(shown),
         "drawn": drawn,
         "diagram_max": DIAGRAM_MAX_TABLES,

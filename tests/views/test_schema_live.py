@@ -204,16 +204,19 @@ def test_many_tables_are_shown_a_page_of_cards_at_a_time(client_as, monkeypatch)
     monkeypatch.setattr(schema_live, "TABLES_A_PAGE", 5)
     operator = client_as("operator")
     first = operator.get("/schema/tables/").content.decode()
-    matching = int(re.search(r"Tables 1–5 of (\d+)", first).group(1))
+    matching = int(re.search(r"1–5 of (\d+) tables", first).group(1))
     assert matching > 10 and len(cards(first)) == 5 and 'rel="next" href="?page=2"' in first
     second = operator.get("/schema/tables/", {"page": "2"}).content.decode()
     assert len(cards(second)) == 5 and not set(cards(first)) & set(cards(second))
-    assert 'rel="prev" href="?page=1"' in second and "Tables 6–10 of" in second
+    assert 'rel="prev" href="?page=1"' in second and "6–10 of" in second and 'rel="next" href="?page=3"' in second
     last = -(-matching // 5)
     past = operator.get("/schema/tables/", {"page": "999"}).content.decode()  # a page past the end shows the last
-    assert f"page {last} of {last}" in past and len(cards(past)) == matching - 5 * (last - 1)
+    assert f"{5 * (last - 1) + 1}–{matching} of {matching} tables" in past and 'rel="next"' not in past
+    assert len(cards(past)) == matching - 5 * (last - 1)
+    filtered = operator.get("/schema/tables/", {"q": "_", "page": "2"}).content.decode()  # the filter is kept
+    assert 'rel="next" href="?q=_&amp;page=3"' in filtered and 'rel="prev" href="?q=_&amp;page=1"' in filtered
     narrowed = operator.get("/schema/tables/", {"q": "conversation", "page": "1"}).content.decode()
-    assert len(cards(narrowed)) == 3 and 'data-testid="card-pages"' not in narrowed
+    assert len(cards(narrowed)) == 3 and 'data-testid="pager"' not in narrowed
 
     everything = []
     for number in range(1, last + 1):
