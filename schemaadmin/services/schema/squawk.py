@@ -33,7 +33,9 @@ _LEVELS = {"Error": Severity.CRITICAL, "Warning": Severity.WARNING}
 _CACHE_SIZE = 4096  # a few findings each: a long history's pending migrations stay cached between views
 _cache: dict[tuple[str, str, str, int, str], tuple[Finding, ...]] = {}
 _lock = threading.Lock()
-_config_path: Path | None = None
+# Without --config squawk reads a .squawk.toml from its working directory or any parent: a run of many works in a
+# temporary directory, where anyone who may write to /tmp could leave one that excludes every path.
+OWN_CONFIG = Path(__file__).with_name("squawk.toml")
 
 Key = tuple[str, str, str, int, str]
 
@@ -100,26 +102,11 @@ def _unavailable(label: str) -> tuple[Finding, ...]:
     return (lint_finding("squawk_unavailable", Severity.WARNING, label, message, help),)
 
 
-def _own_config() -> str:
-    """Return an empty squawk config this process owns, made again if a cleaner removed it.
-
-    Without --config squawk reads a .squawk.toml from its working directory or any parent: a run of many works in a
-    temporary directory, where anyone who may write to /tmp could leave one that excludes every path.
-    """
-    global _config_path
-    with _lock:
-        if _config_path is None or not _config_path.is_file():
-            folder = Path(tempfile.mkdtemp(prefix="schemaadmin-squawk-config-"))
-            _config_path = folder / "squawk.toml"
-            _config_path.write_text("# SchemaAdmin gives squawk its rules on the command line (lint.py says which).\n")
-        return str(_config_path)
-
-
 def _command(binary: str, version: int) -> list[str]:
     return [
         binary,
         "--config",
-        _own_config(),
+        str(OWN_CONFIG),
         "--reporter",
         "json",
         f"--exclude={','.join(SQUAWK_EXCLUDED)}",

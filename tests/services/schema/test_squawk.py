@@ -95,7 +95,6 @@ def test_a_squawk_config_in_the_temporary_directory_changes_nothing(runs, tmp_pa
     silencing = 'excluded_paths = ["*.sql"]\nexcluded_rules = ["require-concurrent-index-creation"]\n'
     (shared / ".squawk.toml").write_text(silencing)
     monkeypatch.setattr("tempfile.tempdir", str(shared))
-    monkeypatch.setattr(squawk, "_config_path", None)
     monkeypatch.chdir(shared)  # a run of one file works in the process's directory
 
     together = squawk_findings_of(MIGRATIONS, version=VERSION)
