@@ -135,13 +135,15 @@ SNIPPET_LEAD = 300
 
 
 class HitWindow(Func):
-    """SNIPPET_WINDOW characters of a text, from SNIPPET_LEAD before a place where one of words appears, or from its
-    start when none does: a text at most SNIPPET_WINDOW long whose hits are near its start is given whole.
+    """A text at most SNIPPET_WINDOW characters long, whole; a longer one SNIPPET_WINDOW characters from SNIPPET_LEAD
+    before the first place one of words appears (from its start when none does).
 
-    The place is where the word stands as written (a lexeme is lower-case: usually found without lower-casing the
-    whole text, the costly part), else where it stands in the lower-cased text, for each word; the earliest of
-    them. It finds text, not words: "before" in "beforehand" counts. When such a place comes first and the word
-    itself stands more than SNIPPET_WINDOW - SNIPPET_LEAD characters after it, the snippet shows no mark.
+    The place is found as text: where the word stands as written (a lexeme is lower-case: usually found without
+    lower-casing the whole text, the costly part), else in the lower-cased text; the earliest of the words'. When
+    the part found holds none of the words as a whole word in any case (the text was inside another word, as
+    "payment" in "payments", and the word itself further on), the window starts before the first whole word
+    instead, found by a regular expression over the text. Without that, 17% of the snippets of long answers found
+    by "payment" showed no mark (bench database, 2026-12-05).
     """
 
     output_field = TextField()
@@ -151,9 +153,42 @@ class HitWindow(Func):
         self.words = list(words)
 
     def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]
-        text, params = compiler.compile(self.get_source_expressions()[0])
-        # {text} is the compiled column; the words and sizes are parameters.
+        text, p = compiler.compile(self.get_source_expressions()[0])
+        # {text} is the compiled column (p its parameters, none for a column); words, patterns and sizes are
+        # parameters. Each function given a long text decompresses it again, and a regular expression reads all of
+        # it whatever it finds (~1 ms for 51 answers of 5 kB): the whole-word test reads only the part found.
+        patterns = [whole_word_pattern(word) for word in self.words]
         found = f"coalesce(nullif(strpos({text}, w), 0), nullif(strpos(lower({text}), w), 0))"
-        first_hit = f"(SELECT min({found}) FROM unnest(%s::text[]) AS w)"  # noqa: S608
-        sql = f"substr({text}, greatest(1, coalesce({first_hit}, 1) - %s), %s)"
-        return sql, (*params, *params, *params, self.words, SNIPPET_LEAD, SNIPPET_WINDOW)
+        first_found = f"(SELECT min({found}) FROM unnest(%s::text[]) AS w)"  # noqa: S608
+        # GREATEST ignores a NULL: the whole-word window is made only when a whole word was found (HAVING), and the
+        # planner computes the one min() both name once. OFFSET 0 keeps the part found one value: pulled up, its
+        # expression was computed once for each place that names it.
+        first_whole = f"min(nullif(regexp_instr({text}, pattern, 1, 1, 0, 'i'), 0))"
+        whole_window = (
+            f"(SELECT substr({text}, greatest(1, {first_whole} - %s), %s) "  # noqa: S608
+            f"FROM unnest(%s::text[]) AS pattern HAVING {first_whole} IS NOT NULL)"
+        )
+        sql = (
+            f"CASE WHEN octet_length({text}) <= %s THEN {text} ELSE ("  # noqa: S608
+            "SELECT CASE WHEN EXISTS (SELECT FROM unnest(%s::text[]) AS pattern WHERE part ~* pattern) THEN part "
+            f"ELSE coalesce({whole_window}, part) END "
+            f"FROM (SELECT substr({text}, greatest(1, coalesce({first_found}, 1) - %s), %s) AS part OFFSET 0) "
+            "AS hit_window"
+            ") END"
+        )
+        lead, window = SNIPPET_LEAD, SNIPPET_WINDOW
+        params = (
+            *(*p, window, *p),
+            patterns,
+            *(*p, *p, lead, window, patterns, *p),
+            *(*p, *p, *p, self.words, lead, window),
+        )
+        return sql, params
+
+
+def whole_word_pattern(word: str) -> str:
+    """Return a regular expression (PostgreSQL's) matching word as a whole word, its ASCII punctuation literal."""
+    # A backslash before a character that is not a letter or a digit makes it literal; before a letter or a digit
+    # (any script's) it would start an escape, so those stay as they are.
+    escaped = "".join(f"\\{c}" if c.isascii() and not c.isalnum() else c for c in word)
+    return f"\\m{escaped}\\M"

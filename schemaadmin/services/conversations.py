@@ -171,6 +171,17 @@ def search_estimate(hits: QuerySet[Message]) -> int:
     return estimate
 
 
+# What a hit row shows (tables.browse.SearchHitTable): not the message's text, its tokens or the conversation's and
+# user's other columns, each a value the driver would convert for every hit.
+HIT_FIELDS = (
+    "role",
+    "created_at",
+    "conversation__title",
+    "conversation__user__display_name",
+    "conversation__user__external_id",
+)
+
+
 def _with_snippets(messages: QuerySet[Message], query: SearchQuery, words: list[str]) -> QuerySet[Message]:
     """Return the messages with their conversation and user, and a snippet of the text around the matches.
 
@@ -180,7 +191,7 @@ def _with_snippets(messages: QuerySet[Message], query: SearchQuery, words: list[
     """
     return (
         messages.select_related("conversation__user")
-        .defer("content", "search_vector")
+        .only(*HIT_FIELDS)
         .annotate(
             marked_snippet=SearchHeadline(
                 HitWindow("content", words),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 from uuid import UUID
 
 import django_tables2 as tables
@@ -287,10 +287,12 @@ class SearchHitTable(_BrowseTable):
 
     def render_snippet(self, record: Message) -> str:
         url = object_url("schemaadmin:conversation", record.conversation_id)
+        # urlencode({"around": pk, "q": search_text}), the search quoted once per page, not once per hit.
         return _html(
-            '<a class="hit" href="{}?{}#m{}">{}</a>',
+            '<a class="hit" href="{}?around={}&amp;q={}#m{}">{}</a>',
             url,
-            urlencode({"around": record.pk, "q": self.search_text}),
+            record.pk,
+            _quoted(self.search_text),
             record.pk,
             record.snippet,  # type: ignore[attr-defined]
         )
@@ -308,6 +310,11 @@ class SearchHitTable(_BrowseTable):
 
     def render_created_at(self, value: Any) -> str:
         return utc_time(value)
+
+
+@lru_cache(maxsize=64)
+def _quoted(text: str) -> str:
+    return quote_plus(text)
 
 
 def _user_link(user: ChatUser) -> str:

@@ -57,10 +57,45 @@ def test_a_long_message_is_given_from_just_before_its_first_hit(one_message):
     assert window == text[text.index("Chargeback") - SNIPPET_LEAD :][:SNIPPET_WINDOW]
 
 
-def test_the_word_as_written_is_found_without_lower_casing_the_text(one_message):
+def test_the_word_as_written_is_found_without_reading_the_text_again(one_message):
     text = FILLER * 50 + "Chargeback one. " + FILLER * 50 + "chargeback two. " + FILLER * 50
     window = _window(text, ["chargeback"])
     assert window.index("chargeback two") == SNIPPET_LEAD  # a hit, if not the first: the snippet marks it
+
+
+def test_a_word_found_only_in_another_case_starts_the_window(one_message):
+    text = FILLER * 50 + "Chargebacks pile up. " + FILLER * 50 + "A CHARGEBACK was filed. " + FILLER * 50
+    assert _window(text, ["chargeback"]).index("CHARGEBACK was filed") == SNIPPET_LEAD
+
+
+def test_a_word_inside_other_words_does_not_start_the_window(one_message):
+    # "payments" and "prepayment" hold the text "payment" but not the word: a window from there would show no mark.
+    text = "Your payments and the prepayment are listed below. " + FILLER * 30
+    text += "The payment was refunded. " + FILLER * 30
+    window = _window(text, ["payment"])
+    assert window.index("payment was refunded") == SNIPPET_LEAD
+    (hit,) = search_page(Message.objects.filter(pk=_saved(one_message, text).pk), "payment", None, 10).page.rows
+    assert "<mark>payment</mark> was refunded" in hit.snippet
+
+
+def test_a_word_with_punctuation_the_parser_keeps_is_found_as_written(one_message):
+    text = FILLER * 30 + "Write to help.desk@example.com or (c++) [x] a*b \\ end. " + FILLER * 30
+    for word in ("help.desk@example.com", "c++", "[x]", "a*b", "\\", "(", "é.b"):
+        window = _window(text, [word])
+        expected = text.index(word) - SNIPPET_LEAD if word in text else 0
+        assert window == text[max(expected, 0) :][:SNIPPET_WINDOW], word
+
+
+def test_a_short_message_is_given_whole_wherever_its_hit_is(one_message):
+    text = FILLER * (SNIPPET_WINDOW // len(FILLER) - 1) + "Chargeback at the end."
+    assert len(text) <= SNIPPET_WINDOW and text.index("Chargeback") > SNIPPET_LEAD
+    assert _window(text, ["chargeback"]) == text
+
+
+def _saved(message: Message, text: str) -> Message:
+    message.content = text
+    message.save()
+    return message
 
 
 def test_a_hit_near_the_start_keeps_the_start_and_no_hit_gives_the_start(one_message):
