@@ -6,7 +6,8 @@
     python bench/conversations.py --scale 5 --profile 20  # also a profile of 20 requests of each page
     python bench/conversations.py --scale 5 --drop        # drop the scale's database afterwards
 
-Production mode: DEBUG off, static files collected (manifest storage), the cached template loader. Uses its own
+Production mode: DEBUG off, static files collected (manifest storage), the cached template loader, the objects
+alive before the timed requests frozen as config/wsgi.py freezes them. Uses its own
 embedded PostgreSQL in .pgdata-bench/ (or the server of DATABASE_URL) and one database per scale
 (bench_conversations_<scale>), seeded once with seed_demo plus one 50,000-message thread, vacuumed once after
 loading (as autovacuum would have), kept for the next run unless --drop. Each task is timed server-side through
@@ -368,6 +369,10 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
     }
 
     ours = [task for task in ours if args.only in task[0]]
+    # As the WSGI process does once loaded: what is alive now is out of the cyclic collector's reach.
+    from config.wsgi import freeze_loaded_objects
+
+    freeze_loaded_objects()
     rss_before, peak_before = rss_mb(), peak_rss_mb()
     rows: list[Measured] = []
     for name, make_url, headers, target in ours:
