@@ -36,7 +36,7 @@ __all__ = [
     "user_conversation_total",
     "export_json",
     "export_markdown",
-    "search_estimate",
+    "kept_planner_rows",
     "search_facts",
     "search_page",
     "search_query",
@@ -104,14 +104,13 @@ def conversation_results(
 
 
 def listing_total(queryset: QuerySet[Any]) -> RowTotal:
-    """Return row_total(queryset), keeping an estimate (never an exact count) for ESTIMATE_SECONDS per query."""
-    sql, params = queryset.order_by().query.sql_with_params()
-    key = "schemaadmin:total:" + hashlib.sha256(repr((queryset.db, sql, params)).encode()).hexdigest()
-    total = cache.get(key)
-    if total is None:
-        total = row_total(queryset, exact_below=app_settings()["EXACT_COUNT_BELOW"])
-        if not total.exact:  # a small listing is counted each time: its rows come and go visibly
-            cache.set(key, total, ESTIMATE_SECONDS)
+    """Return row_total(queryset) from the planner's estimate kept ESTIMATE_SECONDS per query: a big listing asks
+    nothing more; a small one is counted each time (its rows come and go visibly), without an EXPLAIN first."""
+    limit = app_settings()["EXACT_COUNT_BELOW"]
+    total = row_total(queryset, exact_below=limit, estimate=kept_planner_rows(queryset))
+    if not total.exact and total.value >= limit:
+        # The count reached the limit where the planner guessed fewer: the next pages take the count's word.
+        _keep_planner_rows(queryset, total.value)
     return total
 
 
@@ -139,7 +138,7 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     hits = queryset.filter(search_vector=query)
     facts = search_facts(text, using=queryset.db)
     words = list(facts.words)
-    estimate = search_estimate(hits) if facts.walkable else 0
+    estimate = kept_planner_rows(hits) if facts.walkable else 0
     if estimate >= COLLECTED_HITS:
         # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
         total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
@@ -152,23 +151,30 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
         if len(ids) < COLLECTED_HITS:
             listed, total = queryset.filter(pk__in=ids), RowTotal(len(ids), exact=True)
         else:
-            listed, total = hits, row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"])
+            estimate = estimate or kept_planner_rows(hits)
+            listed, total = hits, row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
             if not total.exact:  # at least the hits already collected, whatever the planner thinks
                 total = RowTotal(max(total.value, COLLECTED_HITS), exact=False)
         page = keyset_page(_with_snippets(listed, query, words), SEARCH_ORDER, cursor=cursor, size=size)
     return ListResult(_highlight(page), total)
 
 
-def search_estimate(hits: QuerySet[Message]) -> int:
-    """Return planner_rows(hits), kept ESTIMATE_SECONDS per query: the estimate moves only when ANALYZE runs, and
-    paging through a search asks it on every page."""
-    sql, params = hits.order_by().query.sql_with_params()
-    key = "schemaadmin:search_estimate:" + hashlib.sha256(repr((hits.db, sql, params)).encode()).hexdigest()
-    estimate = cache.get(key)
+def kept_planner_rows(queryset: QuerySet[Any]) -> int:
+    """Return planner_rows(queryset), kept ESTIMATE_SECONDS per query: an estimate moves only when ANALYZE runs."""
+    estimate = cache.get(_estimate_key(queryset))
     if estimate is None:
-        estimate = planner_rows(hits)
-        cache.set(key, estimate, ESTIMATE_SECONDS)
+        estimate = planner_rows(queryset)
+        _keep_planner_rows(queryset, estimate)
     return estimate
+
+
+def _keep_planner_rows(queryset: QuerySet[Any], rows: int) -> None:
+    cache.set(_estimate_key(queryset), rows, ESTIMATE_SECONDS)
+
+
+def _estimate_key(queryset: QuerySet[Any]) -> str:
+    sql, params = queryset.order_by().query.sql_with_params()
+    return "schemaadmin:estimate:" + hashlib.sha256(repr((queryset.db, sql, params)).encode()).hexdigest()
 
 
 # What a hit row shows (tables.browse.SearchHitTable): not the message's text, its tokens or the conversation's and

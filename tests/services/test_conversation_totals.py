@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.models import ChatUser, Conversation
-from schemaadmin.services.conversations import listing_total
+from schemaadmin.services.conversations import _keep_planner_rows, listing_total
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -51,4 +51,13 @@ def test_an_exact_count_is_made_every_time(conversations, settings):
     assert first.exact and first.value == 40
     Conversation.objects.create(user=conversations, title="new", created_at=T0, updated_at=T0)
     second, asked = _queries(Conversation.objects.all())
-    assert second.exact and second.value == 41 and asked == 2  # estimate, then the bounded count
+    assert second.exact and second.value == 41 and asked == 1  # the bounded count; the estimate was kept
+
+
+def test_a_count_that_reaches_the_limit_stands_in_for_a_low_estimate(conversations, settings):
+    settings.SCHEMAADMIN = {"EXACT_COUNT_BELOW": 30}
+    _keep_planner_rows(Conversation.objects.all(), 5)  # what stale statistics make the planner say of 40 rows
+    first, asked = _queries(Conversation.objects.all())
+    assert not first.exact and first.value == 30 and asked == 1  # the count stopped at the limit
+    again, asked_again = _queries(Conversation.objects.all())
+    assert again == first and asked_again == 0  # not counted again for a minute
