@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect, sync_playwright
 
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import PASSWORD
@@ -18,6 +18,12 @@ from tests.conftest import PASSWORD
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+
+# How long an action, a wait or an assertion waits for the page, in milliseconds. Many follow a click whose request
+# does server work, which on a busy machine (two CPUs, sometimes two test runs) can take several seconds. expect()
+# does not follow a context's default timeout (its own is 5 s), so it is set here once for every browser test.
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 # Let a security-policy violation say so in the console even where Chromium would stay quiet.
 _REPORT_CSP_VIOLATIONS = """
@@ -55,7 +61,7 @@ def page(browser, live_server, transactional_db, roles, settings, console_errors
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT_MS)
     context.add_init_script(_REPORT_CSP_VIOLATIONS)
     page = context.new_page()
 
