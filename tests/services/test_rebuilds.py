@@ -16,6 +16,7 @@ from schemaadmin.models import AuditEvent, IndexRebuild, JobState
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.index_builds import leftover_indexes
 from schemaadmin.pg.indexes import index as index_state
+from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.pg.sessions import session_pids
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds import (
@@ -236,6 +237,12 @@ def test_swap_keeps_knn_queries_working_and_progress_is_recorded(items, worker):
     assert again.estimate.estimated_seconds and f"rebuild {done.pk}" in again.estimate.basis
 
 
+def _waiting_for_old_snapshots(rebuild: IndexRebuild) -> bool:
+    rebuild.refresh_from_db()
+    row = index_build_progress(rebuild.backend_pid) if rebuild.backend_pid else None
+    return row is not None and row.phase == "waiting for old snapshots"
+
+
 def _building(rebuild: IndexRebuild) -> bool:
     rebuild.refresh_from_db()
     return bool(rebuild.progress.get("blocks_done"))
@@ -266,12 +273,24 @@ def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, sett
         "stalled_worker_timeout": STALLED_SECONDS,
     }
     dba = make_user("dba-crash")
-    rebuild = start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", ef_construction=200), user=dba)
-    wait_for(lambda: _building(rebuild), timeout=60, what="the build to start")
-    worker.kill()
-    recovered = wait_for(
-        lambda: jobs.recover(REBUILD), timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery of the stalled job"
-    )
+    # A snapshot older than the build keeps CREATE INDEX CONCURRENTLY from marking its index valid: the build waits
+    # in "waiting for old snapshots", past its work but before the swap, however fast or slow the machine. Killed
+    # at a moment found by polling instead, the worker sometimes finished a 1.7 s build first.
+    with psycopg.connect(**connection_params("default"), autocommit=True) as holder:
+        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        holder.execute("SELECT 1")  # the first query takes the snapshot; it locks no table of the build's
+        rebuild = start_rebuild(
+            plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", ef_construction=200), user=dba
+        )
+        wait_for(lambda: _waiting_for_old_snapshots(rebuild), timeout=60, what="the build to wait for the snapshot")
+        worker.kill()
+        recovered = wait_for(
+            lambda: jobs.recover(REBUILD),
+            timeout=STALLED_SECONDS + 30,
+            interval=0.5,
+            what="recovery of the stalled job",
+        )
+        holder.execute("ROLLBACK")  # the retry below must not wait for it
     assert [r.pk for r in recovered] == [rebuild.pk]
     rebuild.refresh_from_db()
     assert rebuild.state == JobState.FAILED and rebuild.error == WORKER_STOPPED
