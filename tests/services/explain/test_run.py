@@ -16,7 +16,13 @@ from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, run_slot_key
 from schemaadmin.services.explain import run as explain_service
 from schemaadmin.services.explain.run import explain, max_timeout_ms
 from schemaadmin.services.explain.summary import plan_summary, plan_text
-from tests.pg.test_explain import UNINTERRUPTIBLE, UNINTERRUPTIBLE_MS, WATCHDOG_GRACE_MS
+from tests.pg.test_explain import (
+    LEAST_OVERRUN_S,
+    UNINTERRUPTIBLE,
+    UNINTERRUPTIBLE_MS,
+    WATCHDOG_GRACE_MS,
+    uninterruptible_overrun,
+)
 from tests.services.explain.test_statement import nested_query
 
 SECRET = "hunter2-secret-token"
@@ -447,6 +453,10 @@ def test_the_timeout_is_capped_inside_the_request_timeout(role_user, settings):
 
 @pytest.mark.django_db
 def test_a_statement_that_ignores_its_timeout_is_stopped_and_recorded_as_timed_out(role_user, settings):
+    # The premise, as tests/pg/test_explain.py checks it: the statement overruns its timeout by more than the grace
+    # and the time to look, or "still ran" below could fail on a fast machine, or pass without proving anything.
+    overrun = uninterruptible_overrun()
+    assert overrun > LEAST_OVERRUN_S, f"the statement stopped {overrun:.2f} s after its timeout: pick a slower one"
     settings.SCHEMAADMIN = {"EXPLAIN_WATCHDOG_GRACE_MS": WATCHDOG_GRACE_MS}
     result = explain(UNINTERRUPTIBLE, user=role_user("dba"), options={"ANALYZE": True}, timeout_ms=UNINTERRUPTIBLE_MS)
     assert result.outcome == "timeout", result.message
