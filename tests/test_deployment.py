@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError, URLError
+from urllib.error import HTTPError
 from urllib.parse import quote
 from urllib.request import HTTPRedirectHandler, Request, build_opener
 
@@ -159,10 +159,10 @@ class _NoRedirect(HTTPRedirectHandler):
 _opener = build_opener(_NoRedirect)
 
 
-def _get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+def _get(url: str, *, timeout: float = 30, **headers: str) -> tuple[int, dict[str, str], bytes]:
     """Return status, headers and body of a GET, without following redirects."""
     try:
-        with _opener.open(Request(url, headers=headers), timeout=10) as response:
+        with _opener.open(Request(url, headers=headers), timeout=timeout) as response:
             return response.status, dict(response.headers), response.read()
     except HTTPError as error:
         return error.code, dict(error.headers), error.read()
@@ -196,6 +196,10 @@ class Gunicorn:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
+# How long gunicorn may take to answer its first request.
+STARTUP_SECONDS = 300
+
+
 @pytest.fixture
 def gunicorn(collected_static, transactional_db, tmp_path) -> Iterator[Gunicorn]:
     """Run the web command (migrate, then gunicorn) on the test database; yield the running server."""
@@ -217,14 +221,18 @@ def gunicorn(collected_static, transactional_db, tmp_path) -> Iterator[Gunicorn]
         )  # fmt: skip
     server = Gunicorn(url=f"http://127.0.0.1:{port}", log_path=log_path)
     try:
-        deadline = time.monotonic() + 30
+        # The socket listens before the worker has imported Django, which on a busy machine takes many seconds: a
+        # request may be refused, reset, or accepted and left unanswered until its own timeout (a bare TimeoutError,
+        # not a URLError). Every such OSError means "not yet"; a short timeout per request asks again, and the
+        # deadline is only there to end a server that never comes up.
+        deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             assert process.poll() is None, f"gunicorn exited:\n{server.log()}"
             try:
-                _get(f"{server.url}/healthz")
+                _get(f"{server.url}/healthz", timeout=5)
                 break
-            except (URLError, ConnectionError):
-                assert time.monotonic() < deadline, f"gunicorn did not answer in 30 s:\n{server.log()}"
+            except OSError:
+                assert time.monotonic() < deadline, f"gunicorn did not answer in {STARTUP_SECONDS} s:\n{server.log()}"
                 time.sleep(0.2)
         yield server
     finally:
