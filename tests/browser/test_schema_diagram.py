@@ -14,6 +14,14 @@ from tests.worker import wait_for
 pytestmark = pytest.mark.browser
 
 
+def _sized_frame_height(page) -> float:
+    """Return the diagram frame's height once the page has sized it to the drawing."""
+    # The frame marks the drawing rendered, then posts its height; the page handles that message later, so the
+    # frame's height is read only once the page has set it.
+    page.wait_for_function("() => document.getElementById('schema-diagram-frame').style.height !== ''")
+    return page.locator("#schema-diagram-frame").evaluate("el => el.getBoundingClientRect().height")
+
+
 def test_operator_sees_the_schema_diagram_drawn_without_csp_violations(
     page, role_user, sign_in, console_errors, screenshot
 ):
@@ -37,7 +45,7 @@ def test_operator_sees_the_schema_diagram_drawn_without_csp_violations(
     fill = svg.locator(".node path, .node rect").first.evaluate("el => getComputedStyle(el).fill")
     assert fill not in ("rgb(0, 0, 0)", "none", ""), fill
     # The page sized the frame to the drawing (a message from the frame, applied through the CSSOM).
-    frame_height = page.locator("#schema-diagram-frame").evaluate("el => el.getBoundingClientRect().height")
+    frame_height = _sized_frame_height(page)
     assert frame_height >= min(box["height"], 0.85 * 800) - 40, (frame_height, box)
 
     expect(page.locator('[data-table="public.conversations"]')).to_contain_text("user_id")
@@ -67,8 +75,7 @@ def test_the_whole_schema_diagram_is_drawn_at_a_readable_size_in_a_scrolling_fra
     expect(diagram).to_have_attribute("data-rendered", "true", timeout=30_000)
     box = svg.bounding_box()
     assert box is not None
-    page.wait_for_function("() => document.getElementById('schema-diagram-frame').style.height !== ''")
-    frame_height = page.locator("#schema-diagram-frame").evaluate("el => el.getBoundingClientRect().height")
+    frame_height = _sized_frame_height(page)
     assert frame_height <= box["height"] + 80, (frame_height, box)
     assert console_errors == []
 
