@@ -111,3 +111,10 @@ def test_a_hit_at_the_end_of_a_long_answer_is_marked_in_its_snippet(one_message)
     result = search_page(Message.objects.all(), "chargeback", None, 10)
     (hit,) = result.page.rows
     assert "<mark>chargeback</mark> was opened" in hit.snippet
+
+
+def test_words_that_never_meet_in_a_long_answer_still_show_one_marked(one_message):
+    # No part of the window holds both words of the AND: ts_headline then shows the first 15 words it is given.
+    text = FILLER * 30 + "We will refund you in full. " + FILLER * 30 + "Your order ships today. " + FILLER * 30
+    (hit,) = search_page(Message.objects.filter(pk=_saved(one_message, text).pk), "refund order", None, 10).page.rows
+    assert "<mark>refund</mark>" in hit.snippet
