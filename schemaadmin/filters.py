@@ -108,16 +108,8 @@ class _ConversationFilters(django_filters.FilterSet):
             return last_activity()
         return Coalesce(self._field("last_message_at"), self._field("created_at"))
 
-    def clean_dates(self) -> None:
-        data = self.form.cleaned_data
-        if data.get("active_from") and data.get("active_to") and data["active_from"] > data["active_to"]:
-            self.form.add_error("active_to", "“Active to” is before “Active from”.")
-
     def is_valid(self) -> bool:
-        valid = super().is_valid()
-        if valid:
-            self.clean_dates()
-        return valid and not self.form.errors
+        return super().is_valid() and dates_in_order(self.form, "active_from", "active_to")
 
 
 class ConversationFilter(_ConversationFilters):
@@ -144,6 +136,15 @@ class MessageSearchFilter(_ConversationFilters):
         model = Message
 
 
+def dates_in_order(form: Any, start: str, end: str) -> bool:
+    """Return whether the form's start date is not after its end date, adding the error to the end field if it is."""
+    data = form.cleaned_data
+    if data.get(start) and data.get(end) and data[start] > data[end]:
+        form.add_error(end, f"“{form.fields[end].label}” is before “{form.fields[start].label}”.")
+        return False
+    return True
+
+
 class AuditFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(field_name="actor_username", label="Who", max_length=150)
     action = django_filters.CharFilter(field_name="action", max_length=64)
@@ -159,3 +160,6 @@ class AuditFilter(django_filters.FilterSet):
 
     def filter_until(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
         return queryset.filter(at__lt=_day_start(value + timedelta(days=1)))
+
+    def is_valid(self) -> bool:
+        return super().is_valid() and dates_in_order(self.form, "since", "until")

@@ -65,8 +65,12 @@ class AuditEvent(models.Model):
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        # The audit log's filters, each walked in the page's order (at, id) either way (views/audit.py); a target is
+        # filtered by its start.
         indexes = [
-            models.Index(fields=["action", "-at"], name="audit_action_at"),
+            models.Index(fields=["action", "at", "id"], name="audit_action_at_id"),
+            models.Index(fields=["actor_username", "at", "id"], name="audit_who_at_id"),
+            models.Index(fields=["target"], opclasses=["text_pattern_ops"], name="audit_target_prefix"),
             models.Index(fields=["actor", "-at"], name="audit_actor_at"),
         ]
 

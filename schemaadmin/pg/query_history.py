@@ -228,7 +228,13 @@ def add_to_rollups(snapshot_id: int, *, using: str = "default") -> None:
 # last seen before it. The first count is the snapshots'.
 _PAST_CUTOFF = (
     (SNAPSHOTS, "taken_at < %(cutoff)s"),
-    (ROLLUPS, "bucket + CASE span WHEN 'day' THEN interval '1 day' ELSE interval '1 hour' END <= %(cutoff)s"),
+    # Written per span, each a range of the primary key (database_alias, span, bucket, ...): a bucket's end computed
+    # from its span could not use it and read every roll-up on each snapshot (9M in 1.1-1.3 s, 120 days kept).
+    (
+        ROLLUPS,
+        "(span = 'hour' AND bucket <= %(cutoff)s - interval '1 hour') "
+        "OR (span = 'day' AND bucket <= %(cutoff)s - interval '1 day')",
+    ),
     (KEYS, "last_taken_at < %(cutoff)s"),
 )
 

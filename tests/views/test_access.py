@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from schemaadmin.models import ChatUser, Conversation, ExplainRun, IndexRebuild, MigrationApply
+from schemaadmin.audit import record
+from schemaadmin.models import AuditEvent, ChatUser, Conversation, ExplainRun, IndexRebuild, MigrationApply
 
 # url -> expected status for (anonymous, no role, support, operator, dba, superuser).
 # 302 for anonymous means "redirected to the login page". {placeholders} are filled by the `objects` fixture.
@@ -155,3 +156,19 @@ def test_logout_is_post_only_and_signs_out(client_as):
     assert client.get("/accounts/logout/").status_code == 405
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_no_one_deletes_or_edits_audit_events_in_the_admin_and_its_search_uses_the_indexes(client_as):
+    root = client_as("superuser")
+    record(None, "index.rebuild", "public.idx_a", as_username="ada")
+    record(None, "index.rebuild", "public.other", as_username="adam")
+    event = AuditEvent.objects.get(target="public.idx_a")
+    assert root.get(f"/admin/schemaadmin/auditevent/{event.pk}/delete/").status_code == 403
+    assert root.post("/admin/schemaadmin/auditevent/", {"action": "delete_selected", "_selected_action": [event.pk]})
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+    # Who exactly, and the start of a target: what audit_who_at_id and audit_target_prefix answer.
+    listed = root.get("/admin/schemaadmin/auditevent/", {"q": "ada"}).context["cl"].result_list
+    assert [e.actor_username for e in listed] == ["ada"]
+    listed = root.get("/admin/schemaadmin/auditevent/", {"q": "public.o"}).context["cl"].result_list
+    assert [e.target for e in listed] == ["public.other"]

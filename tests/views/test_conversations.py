@@ -374,6 +374,7 @@ def test_audit_log_lists_and_filters_events_for_dbas(client_as, chat):
         ({"actor": "\x00"}, "Null characters are not allowed."),
         ({"after": "\x00"}, "Page link: Null characters are not allowed."),
         ({"after": "a", "before": "b"}, "use one"),
+        ({"since": "2026-01-02", "until": "2026-01-01"}, "“To” is before “From”."),
     ],
 )
 def test_audit_log_bad_filters_and_page_links_are_a_400_that_says_what_is_wrong(client_as, params, message):

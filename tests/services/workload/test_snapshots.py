@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from schemaadmin.models import QuerySnapshot, QueryStatDelta, QueryStatRollup, QueryText
+from schemaadmin.pg.query_history import _PAST_CUTOFF, ROLLUPS, prune_before
 from schemaadmin.services.workload.snapshots import prune, snapshot_and_prune, take_snapshot
 from tests.worker import wait_for
 
@@ -194,3 +196,36 @@ def test_a_summed_window_never_counts_another_alias_snapshots(orders, monkeypatc
     take_snapshot(now=now - timedelta(minutes=10))
     rows = query_windows.window_totals("default", now - timedelta(hours=1), now, limit=1000)
     assert sum(row.calls for row in rows if row.queryid == delta.queryid) == 2 + 3
+
+
+ZEROS = dict.fromkeys(("calls", "total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written"), 0)
+
+
+def test_a_rollup_goes_when_its_whole_hour_or_day_is_past_the_cutoff_and_the_delete_walks_the_key():
+    cutoff = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
+    kept_and_gone = {
+        ("hour", cutoff - timedelta(hours=1)): False,  # ended at the cutoff
+        ("hour", cutoff - timedelta(minutes=30)): True,  # an odd start, as a changed time zone could leave
+        ("hour", cutoff): True,
+        ("day", cutoff - timedelta(days=1)): False,
+        ("day", cutoff - timedelta(hours=23)): True,
+    }
+    QueryStatRollup.objects.bulk_create(
+        QueryStatRollup(database_alias="default", span=span, bucket=bucket, dbid=1, userid=1, queryid=7, **ZEROS)
+        for span, bucket in kept_and_gone
+    )
+    prune_before("default", cutoff)
+    left = set(QueryStatRollup.objects.filter(queryid=7).values_list("span", "bucket"))
+    assert left == {key for key, kept in kept_and_gone.items() if kept}
+
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        condition = dict((table, sql) for table, sql in _PAST_CUTOFF)[ROLLUPS]
+        cur.execute(
+            f"EXPLAIN DELETE FROM {ROLLUPS} WHERE database_alias = %(alias)s AND {condition}",  # noqa: S608
+            {"alias": "default", "cutoff": cutoff},
+        )
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    # Each span's part is a range of the primary key (alias, span, bucket, ...), not a filter over all of it.
+    conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+    assert len(conditions) == 2 and all("bucket" in line for line in conditions), plan
