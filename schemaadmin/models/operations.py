@@ -52,9 +52,17 @@ class AccessRule(models.Model):
 
 class AuditEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
-    # Indexed through (actor_id, at DESC) below, which serves the foreign key too.
+    # Who acted, kept as it was when their account goes: no constraint, and deleting an account touches no event.
+    # With SET_NULL, deleting a support account that had read for a year rewrote its 386,243 events in one request
+    # (9.1 s at 5 million events, against the 15 s web statement timeout). actor_username names them either way.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # Kept apart from the key, so the record still names who acted after their account is deleted.
     actor_username = models.CharField(max_length=150, blank=True)
@@ -71,7 +79,6 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "at", "id"], name="audit_action_at_id"),
             models.Index(fields=["actor_username", "at", "id"], name="audit_who_at_id"),
             models.Index(fields=["target"], opclasses=["text_pattern_ops"], name="audit_target_prefix"),
-            models.Index(fields=["actor", "-at"], name="audit_actor_at"),
         ]
 
     def __str__(self) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
+from schemaadmin.audit import record
 from schemaadmin.models import AuditEvent
 from schemaadmin.pg.audit import insert_read_event
 
@@ -48,3 +51,21 @@ def test_inside_a_transaction_the_event_commits_or_rolls_back_with_it():
         raise RuntimeError
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["kept"]
     assert _synchronous_commit() == "on"
+
+
+@pytest.mark.django_db
+def test_deleting_an_account_leaves_its_audit_events_as_they_were():
+    departed = User.objects.create_user("departed")
+    departed_id = departed.pk
+    for n in range(3):
+        record(None, "conversation.view", f"conversation:{n}", actor=departed)
+    with CaptureQueriesContext(connection) as captured:
+        departed.delete()
+    assert not [q["sql"] for q in captured if "schemaadmin_auditevent" in q["sql"]]
+    events = AuditEvent.objects.filter(actor_username="departed")
+    assert events.count() == 3 and set(events.values_list("actor_id", flat=True)) == {departed_id}
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'schemaadmin_auditevent'::regclass AND contype = 'f'"
+        )
+        assert cur.fetchone() == (0,)  # nothing in the database rewrites or refuses them either
