@@ -10,7 +10,7 @@ from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
 from schemaadmin.conf import app_settings
-from schemaadmin.services import jobs
+from schemaadmin.services import jobs, sessions
 from schemaadmin.services.rebuilds.run import REBUILD, run_rebuild
 from schemaadmin.services.recall import RECALL_CHECK, run_recall_check
 from schemaadmin.services.schema.apply import APPLY, run_apply
@@ -20,6 +20,7 @@ from schemaadmin.services.workload.snapshots import snapshot_and_prune
 __all__ = [
     "app",
     "apply_migrations",
+    "clear_expired_sessions",
     "drift_check",
     "query_stats_snapshot",
     "rebuild_index",
@@ -75,3 +76,12 @@ def recover_stalled_jobs(timestamp: int) -> int:
 def query_stats_snapshot(timestamp: int) -> str:
     """Snapshot pg_stat_statements of the default database's server and prune old snapshots; say what was done."""
     return snapshot_and_prune().message
+
+
+# Once a day: signed-out and expired sessions. Django only drops a session its user signs out of; the others (a
+# closed browser, the 8-hour expiry) stay in django_session until this runs, as `manage.py clearsessions` would.
+@app.periodic(cron="17 3 * * *", periodic_id="clear_expired_sessions")
+@app.task(name="schemaadmin.clear_expired_sessions", queueing_lock="schemaadmin.clear_expired_sessions")
+def clear_expired_sessions(timestamp: int) -> int:
+    """Delete the sessions past their expiry; return how many went."""
+    return sessions.clear_expired()

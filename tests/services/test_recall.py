@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from django.db import connection
 
 from schemaadmin.models import AuditEvent, JobState, RecallCheck
 from schemaadmin.pg.recall import index_target, sample_vectors
@@ -208,6 +209,14 @@ def test_the_worker_runs_a_requested_check(committed_items, worker):  # noqa: F8
     result = RecallResult.from_json(check.result)
     assert result.index == f"{committed_items.schema}.items_hnsw" and result.uses_index
     assert result.ladder and result.recommendation
+    # procrastinate's row of a job that succeeded goes (PROCRASTINATE_WORKER_DEFAULTS' delete_jobs): the record stays.
+    wait_for(lambda: not _job_row(check.job_id), timeout=30, what="the succeeded job's row to go")
+
+
+def _job_row(job_id: int | None) -> bool:
+    with connection.cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT FROM procrastinate_jobs WHERE id = %s)", [job_id])
+        return cur.fetchone()[0]
 
 
 def test_a_check_whose_worker_died_is_recovered_as_failed(committed_items, worker, settings):  # noqa: F811
