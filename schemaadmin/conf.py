@@ -145,6 +145,11 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVITY_MAX_SESSIONS": 1_000,
     "ACTIVITY_QUERY_CHARS": 2_000,
     "ACTIVITY_LOCKED_RELATIONS": 20,
+    # Records kept this many days, then deleted by the worker's daily prune (services/retention.py), which audits
+    # what it deleted; None keeps them for ever (the default: how long an audit log must be kept is the operator's
+    # policy, not ours). Every thread view writes an audit event (~350 bytes); an EXPLAIN run keeps its plan.
+    "AUDIT_RETENTION_DAYS": None,
+    "EXPLAIN_RUN_RETENTION_DAYS": None,
 }
 
 _cache: dict[str, Any] | None = None

@@ -10,7 +10,7 @@ from procrastinate.contrib.django import app
 from procrastinate.exceptions import JobAborted
 
 from schemaadmin.conf import app_settings
-from schemaadmin.services import jobs, sessions
+from schemaadmin.services import jobs, retention, sessions
 from schemaadmin.services.rebuilds.run import REBUILD, run_rebuild
 from schemaadmin.services.recall import RECALL_CHECK, run_recall_check
 from schemaadmin.services.schema.apply import APPLY, run_apply
@@ -22,6 +22,7 @@ __all__ = [
     "apply_migrations",
     "clear_expired_sessions",
     "drift_check",
+    "prune_records",
     "query_stats_snapshot",
     "rebuild_index",
     "recall_check",
@@ -85,3 +86,13 @@ def query_stats_snapshot(timestamp: int) -> str:
 def clear_expired_sessions(timestamp: int) -> int:
     """Delete the sessions past their expiry; return how many went."""
     return sessions.clear_expired()
+
+
+# Once a day: audit events and EXPLAIN runs past AUDIT_RETENTION_DAYS / EXPLAIN_RUN_RETENTION_DAYS (both None by
+# default: kept for ever), deleted in batches and the deletion audited.
+@app.periodic(cron="37 3 * * *", periodic_id="prune_records")
+@app.task(name="schemaadmin.prune_records", queueing_lock="schemaadmin.prune_records")
+def prune_records(timestamp: int) -> str:
+    """Delete the records past their retention; say what went."""
+    done = retention.prune_records()
+    return "; ".join(f"{p.deleted} past {p.setting} (before {p.cutoff:%Y-%m-%d})" for p in done) or "nothing is pruned"
