@@ -26,6 +26,8 @@ from urllib.parse import urlencode
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from bench.conversations import _DatabaseClock, pct  # noqa: E402 -- after the project is on the path
+
 NEXT_LINK = re.compile(r'<a [^>]*rel="next" href="([^"]+)"')
 # (action, share of events): thread views dominate; the rare ones are what an investigation filters for.
 ACTIONS = [
@@ -162,7 +164,7 @@ def _measure(repeats: int) -> None:
         times, db, queries = _timed(client, url, repeats)
         deep = _deep(client, url)
         deep_ms = f"{statistics.median(_timed(client, deep, repeats)[0]):>10.1f}" if deep else f"{'(1 page)':>10}"
-        print(f"{label:<34}{_pct(times, 50):>8.1f}{_pct(times, 95):>8.1f}{_pct(db, 50):>8.1f}{queries:>8}{deep_ms}")
+        print(f"{label:<34}{pct(times, 50):>8.1f}{pct(times, 95):>8.1f}{pct(db, 50):>8.1f}{queries:>8}{deep_ms}")
 
 
 def _timed(client, url: str, repeats: int) -> tuple[list[float], list[float], int]:  # type: ignore[no-untyped-def]
@@ -171,7 +173,7 @@ def _timed(client, url: str, repeats: int) -> tuple[list[float], list[float], in
     client.get(url)  # untimed: a new page's caches
     times, db, queries = [], [], 0
     for _ in range(repeats):
-        clock = _Clock()
+        clock = _DatabaseClock()
         with connection.execute_wrapper(clock):
             began = time.perf_counter()
             response = client.get(url)
@@ -191,24 +193,6 @@ def _deep(client, url: str) -> str | None:  # type: ignore[no-untyped-def]
         url = found.group(1).replace("&amp;", "&")
         url = url if url.startswith("/") else "/audit/" + url
     return url
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        began = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - began
-            self.count += 1
-
-
-def _pct(values: list[float], q: int) -> float:
-    return statistics.median(values) if q == 50 else statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 if __name__ == "__main__":
