@@ -239,6 +239,10 @@ def drift(request: HttpRequest) -> HttpResponse:
         return _replay(request)
     form = DriftCodeForm(request.GET)
     code = form.cleaned_data["code"] if form.is_valid() else ""
+    # The replay under way is read before the report: one that ends in between is still shown as running, so the
+    # page polls once more and gets its result. Read after, the page showed the report from before it ended with no
+    # replay running, and stopped polling at "Not compared with the migrations yet".
+    check = active_drift_check()
     report = drift_report(replay=False)
     of_code = [f for f in report.findings if f.code == code] if code else report.findings
     limit = CODE_SHOWN if code else DRIFT_SHOWN
@@ -252,7 +256,7 @@ def drift(request: HttpRequest) -> HttpResponse:
         if code or len(report.findings) > DRIFT_SHOWN
         else [],
         "severity_counts": severity_counts(report.findings),
-        "check": active_drift_check(),
+        "check": check,
         # Only asked when this replay is missing: whether there was one before the migrations changed.
         "last_check": last_drift_check() if report.awaiting_replay else None,
         "may_replay": request.user.has_perm(f"schemaadmin.{REPLAY_PERMISSION}"),

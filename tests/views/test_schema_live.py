@@ -135,6 +135,24 @@ def test_reading_the_drift_page_starts_nothing_and_a_dba_starts_the_replay_it_th
     assert AuditEvent.objects.filter(action="drift.checked", detail__check=check.pk).exists()
 
 
+def test_a_replay_that_ends_while_the_page_is_read_is_followed_to_its_result(operator, client_as, monkeypatch):
+    check = start_drift_check(user=None)
+    reading = schema_live.drift_report
+
+    def report_while_the_worker_finishes(**kwargs):
+        report = reading(**kwargs)  # read while the replay runs: it awaits the replay
+        run_drift_check(check.pk)  # ... and the worker finishes it before the page has been written
+        return report
+
+    monkeypatch.setattr(schema_live, "drift_report", report_while_the_worker_finishes)
+    racing = operator.get("/schema/drift/", **HTMX).content.decode()
+    assert "Not compared with the migrations yet" in racing
+    assert 'hx-trigger="every 2s"' in racing  # still polling: the next answer has the result
+    monkeypatch.setattr(schema_live, "drift_report", reading)
+    done = operator.get("/schema/drift/", **HTMX).content.decode()
+    assert "applied migrations replayed" in done and "every 2s" not in done
+
+
 def test_the_page_says_when_the_migrations_changed_since_the_last_replay(operator):
     DriftCheck.objects.create(state=JobState.SUCCEEDED, fingerprint="older migrations", snapshot={})
     page = operator.get("/schema/drift/").content.decode()
