@@ -48,7 +48,7 @@ SELECT NULL, 'staff' || lpad((g %% 200)::text, 3, '0'), action.name,
             ELSE 'public.idx_' || (g %% 500) END,
        jsonb_build_object('n', g), '192.0.2.1'::inet,
        now() - interval '365 days' + (g::float8 / %(events)s) * interval '365 days'
-FROM generate_series(1, %(events)s) AS g
+FROM generate_series(1::bigint, %(events)s) AS g
 CROSS JOIN LATERAL (
     SELECT name FROM unnest(%(names)s::text[], %(edges)s::float8[]) AS a(name, edge)
     WHERE ((g * 2654435761) %% 1000000) / 1000000.0 < edge ORDER BY edge LIMIT 1
