@@ -367,10 +367,26 @@ def test_the_index_list_s_report_finds_what_the_whole_report_finds_about_indexes
     whole = health_report(thresholds=thresholds)
     indexes_only = health_report(thresholds=thresholds, indexes_only=True)
     assert indexes_only.snapshot.tables == []
-    assert indexes_only.snapshot.indexes == whole.snapshot.indexes
-    about_indexes = [f for f in whole.findings if f.index is not None]
-    assert [f for f in indexes_only.findings if f.index is not None] == about_indexes
-    found = {(f.code, f.index) for f in about_indexes if f.schema == s}
+    # Every index, and the planted ones to the last field: other indexes' usage counters may move between the two
+    # reads, when a backend flushes what an earlier test scanned (django_session's expire_date index once did).
+    assert [(i.schema, i.name) for i in indexes_only.snapshot.indexes] == [
+        (i.schema, i.name) for i in whole.snapshot.indexes
+    ]
+    assert [i for i in indexes_only.snapshot.indexes if i.schema == s] == [
+        i for i in whole.snapshot.indexes if i.schema == s
+    ]
+
+    def about_indexes(report, schema=None):
+        # Elsewhere, "unused" is left out: it is read from the very counters that may move.
+        return [
+            f
+            for f in report.findings
+            if f.index is not None and (f.schema == s if schema else f.schema != s and f.code != "unused_index")
+        ]
+
+    assert about_indexes(indexes_only, s) == about_indexes(whole, s)
+    assert about_indexes(indexes_only) == about_indexes(whole)
+    found = {(f.code, f.index) for f in about_indexes(whole, s)}
     assert {("duplicate_index", "t_a_copy"), ("boolean_index", "t_flag"), ("btree_on_array_column", "t_tags")} <= found
     assert ("no_primary_key", None) in {(f.code, f.index) for f in whole.findings if f.schema == s}  # a table's
 
