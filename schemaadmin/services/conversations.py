@@ -107,9 +107,11 @@ def listing_total(queryset: QuerySet[Any]) -> RowTotal:
     """Return row_total(queryset) from the planner's estimate kept ESTIMATE_SECONDS per query: a big listing asks
     nothing more; a small one is counted each time (its rows come and go visibly), without an EXPLAIN first."""
     limit = app_settings()["EXACT_COUNT_BELOW"]
-    total = row_total(queryset, exact_below=limit, estimate=kept_planner_rows(queryset))
-    if not total.exact and total.value >= limit:
-        # The count reached the limit where the planner guessed fewer: the next pages take the count's word.
+    estimate = kept_planner_rows(queryset)
+    total = row_total(queryset, exact_below=limit, estimate=estimate)
+    if not total.exact and estimate < limit:
+        # The count reached the limit where the planner guessed fewer: the next pages take the count's word. (Only
+        # then: kept again on every page, an estimate would outlive ESTIMATE_SECONDS for as long as anyone pages.)
         _keep_planner_rows(queryset, total.value)
     return total
 

@@ -34,12 +34,17 @@ def _queries(queryset) -> tuple[object, int]:
     return total, len(captured)
 
 
-def test_an_estimate_is_asked_once_per_query_and_shared_by_its_pages(conversations, settings):
+def test_an_estimate_is_asked_once_per_query_and_shared_by_its_pages(conversations, settings, monkeypatch):
     settings.SCHEMAADMIN = {"EXACT_COUNT_BELOW": 1}  # any planner estimate is over it: estimated, never counted
     first, asked = _queries(Conversation.objects.all())
     again, asked_again = _queries(Conversation.objects.all())
     assert not first.exact and first.value >= 1 and asked == 1
     assert again == first and asked_again == 0
+    # Read, not kept again: kept on every page, an estimate would never be asked anew while anyone pages.
+    kept = []
+    monkeypatch.setattr(cache, "set", lambda *args, **kwargs: kept.append(args))
+    assert _queries(Conversation.objects.all())[0] == first and kept == []
+    monkeypatch.undo()
     # Another filter is another total.
     web, asked_web = _queries(Conversation.objects.filter(channel="web"))
     assert asked_web == 1 and not web.exact
