@@ -59,11 +59,12 @@ def prune_records(*, now: datetime | None = None, batch: int = PRUNE_BATCH) -> l
 
 def _delete_before(model: type[models.Model], field: str, cutoff: datetime, batch: int) -> int:
     """Delete the model's rows whose field is before cutoff, oldest first, batch rows a statement."""
-    older = model._default_manager.filter(**{f"{field}__lt": cutoff}).order_by(field)
+    manager = model._default_manager
+    oldest = manager.filter(**{f"{field}__lt": cutoff}).order_by(field).values("pk")
     deleted = 0
     while True:
-        ids = list(older.values_list("pk", flat=True)[:batch])
-        if not ids:
-            return deleted
-        count, _ = model._default_manager.filter(pk__in=ids).delete()
+        # One statement a batch: DELETE … WHERE id IN (SELECT id … ORDER BY field LIMIT batch), no ids in Python.
+        count, _ = manager.filter(pk__in=oldest[:batch]).delete()
         deleted += count
+        if count < batch:
+            return deleted
