@@ -9,7 +9,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from schemaadmin.services.sessions import clear_expired
+from schemaadmin.tasks import clear_expired_sessions
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def _session(expires_in: timedelta) -> str:
 def test_expired_sessions_go_and_live_ones_stay():
     expired = [_session(timedelta(hours=-1)), _session(timedelta(seconds=-1))]
     live = _session(timedelta(hours=8))
-    assert clear_expired() == 2
+    clear_expired_sessions(0)
     assert set(Session.objects.values_list("session_key", flat=True)) == {live}
     assert SessionStore(session_key=live)["who"] == "someone"
     assert not Session.objects.filter(session_key__in=expired).exists()
