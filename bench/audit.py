@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from bench.conversations import _DatabaseClock, pct  # noqa: E402 -- after the project is on the path
+from bench.conversations import _DatabaseClock, drop_database, pct, use_database  # noqa: E402 -- after the project is on the path
 
 NEXT_LINK = re.compile(r'<a [^>]*rel="next" href="([^"]+)"')
 # (action, share of events): thread views dominate; the rare ones are what an investigation filters for.
@@ -77,12 +77,11 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
 
     call_command("collectstatic", interactive=False, verbosity=0)
     home = settings.DATABASES["default"]["NAME"]
     name = f"bench_audit_{args.events}"
-    _use_database(name, home=home)
+    use_database(name, home=home)
     try:
         call_command("migrate", interactive=False, verbosity=0)
         _load(args.events)
@@ -91,22 +90,9 @@ def main() -> None:
         freeze_loaded_objects()
         _measure(args.repeats)
     finally:
-        connection.close()
-        connection.settings_dict["NAME"] = home
+        use_database(home, home=home)
         if args.drop:
-            with connection.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _use_database(name: str, *, home: str) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template1')
-    connection.close()
-    connection.settings_dict["NAME"] = name
+            drop_database(name)
 
 
 def _load(events: int) -> None:
