@@ -19,7 +19,7 @@ from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.permissions import ROLES
 from schemaadmin.pg.beside import close_side_connections
 from tests.services.migration_planting import fixtures_pending  # noqa: F401 -- fixtures, for every test module
-from tests.worker import worker  # noqa: F401
+from tests.worker import short_stall, worker  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
 

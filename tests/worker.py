@@ -14,11 +14,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from schemaadmin.services import jobs
+from schemaadmin.services.jobs import JobKind
 
 HEARTBEAT_SECONDS = 1.0
 # Six missed beats: a live worker on a busy machine, whose beat can come a second or two late, is not taken for
@@ -109,3 +113,24 @@ def worker(transactional_db, tmp_path) -> Iterator[Worker]:
     finally:
         running.stop()
         clear_jobs()
+
+
+@pytest.fixture
+def short_stall(settings) -> None:
+    """Recovery in the test process counts a worker dead after STALLED_SECONDS, as the test worker does, not the
+    default 30 s (which left a crash test's recovery a few seconds inside its wait)."""
+    settings.PROCRASTINATE_WORKER_DEFAULTS = {
+        **settings.PROCRASTINATE_WORKER_DEFAULTS,
+        "stalled_worker_timeout": STALLED_SECONDS,
+    }
+
+
+def recovered_after_kill(worker: Worker, kind: JobKind[Any]) -> list[Any]:
+    """Kill the worker, then return the records of kind that recovery ends once its beat is STALLED_SECONDS old."""
+    worker.kill()
+    return wait_for(  # type: ignore[return-value]
+        lambda: jobs.recover(kind),
+        timeout=STALLED_SECONDS + 30,
+        interval=0.5,
+        what=f"recovery of the killed worker's {kind.task_name} job",
+    )

@@ -32,7 +32,7 @@ from schemaadmin.services.rebuilds.control import WORKER_STOPPED
 from schemaadmin.services.rebuilds.plan import find_index
 from schemaadmin.services.rebuilds.run import REBUILD, application_name
 from tests.conftest import make_user
-from tests.worker import STALLED_SECONDS, wait_for, worker  # noqa: F401
+from tests.worker import recovered_after_kill, wait_for, worker  # noqa: F401
 
 DIMENSIONS = 16
 # ef_construction this high makes a build of 10,000 rows last several seconds: long enough to cancel or crash.
@@ -266,12 +266,7 @@ def test_cancel_leaves_the_old_index_valid_and_no_leftovers(items, worker):
         cancel_rebuild(done, user=dba)
 
 
-def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, settings):
-    # Recovery runs here with the stall timeout the test worker runs with.
-    settings.PROCRASTINATE_WORKER_DEFAULTS = {
-        **settings.PROCRASTINATE_WORKER_DEFAULTS,
-        "stalled_worker_timeout": STALLED_SECONDS,
-    }
+def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, short_stall):
     dba = make_user("dba-crash")
     # A snapshot older than the build keeps CREATE INDEX CONCURRENTLY from marking its index valid: the build waits
     # in "waiting for old snapshots", past its work but before the swap, however fast or slow the machine. Killed
@@ -283,13 +278,7 @@ def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, sett
             plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", ef_construction=200), user=dba
         )
         wait_for(lambda: _waiting_for_old_snapshots(rebuild), timeout=60, what="the build to wait for the snapshot")
-        worker.kill()
-        recovered = wait_for(
-            lambda: jobs.recover(REBUILD),
-            timeout=STALLED_SECONDS + 30,
-            interval=0.5,
-            what="recovery of the stalled job",
-        )
+        recovered = recovered_after_kill(worker, REBUILD)
         holder.execute("ROLLBACK")  # the retry below must not wait for it
     assert [r.pk for r in recovered] == [rebuild.pk]
     rebuild.refresh_from_db()

@@ -22,7 +22,7 @@ from schemaadmin.services.recall import (
 )
 from tests.conftest import make_user
 from tests.recall_data import DIMS, plant_items
-from tests.worker import STALLED_SECONDS, wait_for, worker  # noqa: F401
+from tests.worker import recovered_after_kill, wait_for, worker  # noqa: F401
 
 
 @pytest.fixture
@@ -219,12 +219,7 @@ def _job_row(job_id: int | None) -> bool:
         return cur.fetchone()[0]
 
 
-def test_a_check_whose_worker_died_is_recovered_as_failed(committed_items, worker, settings):  # noqa: F811
-    # Recovery runs here with the stall timeout the test worker runs with.
-    settings.PROCRASTINATE_WORKER_DEFAULTS = {
-        **settings.PROCRASTINATE_WORKER_DEFAULTS,
-        "stalled_worker_timeout": STALLED_SECONDS,
-    }
+def test_a_check_whose_worker_died_is_recovered_as_failed(committed_items, worker, short_stall):  # noqa: F811
     dba = make_user("dba-recall-crash")
     # The largest check this table allows: thousands of queries, seconds of work to interrupt.
     check = start_recall_check(f"{committed_items.schema}.items_hnsw", user=dba, k=100, samples=1000)
@@ -235,13 +230,7 @@ def test_a_check_whose_worker_died_is_recovered_as_failed(committed_items, worke
 
     wait_for(running, timeout=60, what="the check to start")
     assert jobs.recover(RECALL_CHECK) == []  # a live worker's check is left alone
-    worker.kill()
-    recovered = wait_for(
-        lambda: jobs.recover(RECALL_CHECK),
-        timeout=STALLED_SECONDS + 30,
-        interval=0.5,
-        what="recovery of the stalled job",
-    )
+    recovered = recovered_after_kill(worker, RECALL_CHECK)
     assert [r.pk for r in recovered] == [check.pk]
     check.refresh_from_db()
     assert check.state == JobState.FAILED and check.error == WORKER_STOPPED and check.finished_at

@@ -25,7 +25,7 @@ from schemaadmin.services.schema.apply import (
 )
 from tests.conftest import make_user
 from tests.services.migration_planting import FIXTURE_PENDING
-from tests.worker import STALLED_SECONDS, wait_for
+from tests.worker import recovered_after_kill, wait_for
 
 PENDING = list(FIXTURE_PENDING)
 
@@ -138,20 +138,13 @@ def test_lock_timeout_stops_the_apply_and_names_the_statement(fixtures_pending, 
     assert AuditEvent.objects.filter(action="migrations.apply_failed", target=plan.target).exists()
 
 
-def test_an_apply_whose_worker_died_is_marked_failed(fixtures_pending, worker, settings):
-    # Recovery runs here with the stall timeout the test worker runs with, not the default 30 s, which left
-    # recovery (measured at 29.8 s) a few seconds inside the wait below.
-    settings.PROCRASTINATE_WORKER_DEFAULTS = {
-        **settings.PROCRASTINATE_WORKER_DEFAULTS,
-        "stalled_worker_timeout": STALLED_SECONDS,
-    }
+def test_an_apply_whose_worker_died_is_marked_failed(fixtures_pending, worker, short_stall):
     plan = apply_plan()
     with _table_being_written():
         apply = _start(plan, "dba-crash", lock_timeout_ms=600_000)
         wait_for(lambda: MigrationApply.objects.filter(pk=apply.pk, state=JobState.RUNNING).exists(), what="the start")
         assert jobs.recover(APPLY) == []  # a live worker's apply is left alone
-        worker.kill()
-        recovered = wait_for(lambda: jobs.recover(APPLY), timeout=STALLED_SECONDS + 30, interval=0.5, what="recovery")
+        recovered = recovered_after_kill(worker, APPLY)
 
     assert [r.pk for r in recovered] == [apply.pk]
     apply.refresh_from_db()
