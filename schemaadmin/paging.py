@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -12,7 +13,7 @@ from django.core import signing
 from django.db.models import Expression, F, QuerySet
 from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 
-__all__ = ["Cursor", "CursorError", "KeysetOrder", "Page", "keyset_page"]
+__all__ = ["Cursor", "CursorError", "KeysetOrder", "Page", "keyset_keys", "keyset_page", "keyset_slice"]
 
 Direction = Literal["after", "before"]
 _SALT = "schemaadmin.paging.cursor"
@@ -83,15 +84,8 @@ class Page:
 
 def keyset_page(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, size: int) -> Page:
     """Return one page of queryset in order, starting after (or ending before) the cursor."""
-    queryset = queryset.annotate(**{alias: make() for alias, make in order.keys})
     backwards = cursor is not None and cursor.direction == "before"
-    # Walking backwards reads the same index the other way, then the page is flipped into order.
-    descending = order.descending != backwards
-    if cursor is not None:
-        lookup = TupleLessThan if descending else TupleGreaterThan
-        queryset = queryset.filter(lookup(tuple(F(a) for a in order.aliases()), list(cursor.values)))
-    ordering = [F(a).desc() if descending else F(a).asc() for a in order.aliases()]
-    rows = list(queryset.order_by(*ordering)[: size + 1])
+    rows = list(keyset_slice(queryset, order, cursor=cursor, size=size))
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -107,6 +101,36 @@ def keyset_page(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor |
         previous_cursor=_cursor_at(rows[0], order, "before", first) if has_previous else None,
         first=first,
     )
+
+
+def keyset_slice(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, size: int) -> QuerySet[Any]:
+    """Return, unread, the rows keyset_page reads for a page: size + 1 from the cursor in the order walked (from a
+    "before" cursor, backwards: keyset_page flips them)."""
+    queryset = queryset.annotate(**{alias: make() for alias, make in order.keys})
+    # Walking backwards reads the same index the other way, then the page is flipped into order.
+    descending = order.descending != _backwards(cursor)
+    if cursor is not None:
+        lookup = TupleLessThan if descending else TupleGreaterThan
+        queryset = queryset.filter(lookup(tuple(F(a) for a in order.aliases()), list(cursor.values)))
+    ordering = [F(a).desc() if descending else F(a).asc() for a in order.aliases()]
+    return queryset.order_by(*ordering)[: size + 1]
+
+
+def keyset_keys(
+    keys: Iterable[tuple[Any, ...]], order: KeysetOrder, *, cursor: Cursor | None, size: int
+) -> list[tuple[Any, ...]]:
+    """Return the keys of the rows keyset_slice would read, from rows already in memory: each row's key values in
+    the order's key order (its last, unique key names the row), none NULL."""
+    descending = order.descending != _backwards(cursor)
+    if cursor is not None:
+        bound = tuple(cursor.values)
+        keys = [k for k in keys if (k < bound if descending else k > bound)]
+    pick = heapq.nlargest if descending else heapq.nsmallest
+    return pick(size + 1, keys)
+
+
+def _backwards(cursor: Cursor | None) -> bool:
+    return cursor is not None and cursor.direction == "before"
 
 
 def _first_place(cursor: Cursor | None, count: int, has_previous: bool) -> int:

@@ -16,7 +16,7 @@ from django.db.models import F, QuerySet
 from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
-from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
+from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_keys, keyset_page, keyset_slice
 from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
 from schemaadmin.pg.planner import bitmap_scans_only
 from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
@@ -148,15 +148,23 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
         return ListResult(_highlight(page), total)
     # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
+    # The page's rows are picked before the snippets' query joins their conversations and users: the GIN index
+    # gives hits in no order, and joined first, every hit was joined before the sort kept a page (3,419 hits of a
+    # word: 35 ms of database time a page at 10M messages; picked first, 5 ms).
     with bitmap_scans_only(using=queryset.db):
-        ids = list(hits.values_list("pk", flat=True)[:COLLECTED_HITS])
-        if len(ids) < COLLECTED_HITS:
-            listed, total = queryset.filter(pk__in=ids), RowTotal(len(ids), exact=True)
+        found = list(hits.values_list("created_at", "pk")[:COLLECTED_HITS])
+        if len(found) < COLLECTED_HITS:
+            total = RowTotal(len(found), exact=True)
+            picked: list[int] | QuerySet[Any, Any] = [
+                key[-1] for key in keyset_keys(found, SEARCH_ORDER, cursor=cursor, size=size)
+            ]
         else:
             estimate = estimate or kept_planner_rows(hits)
-            listed, total = hits, row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
+            total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
             if not total.exact:  # at least the hits already collected, whatever the planner thinks
                 total = RowTotal(max(total.value, COLLECTED_HITS), exact=False)
+            picked = keyset_slice(hits, SEARCH_ORDER, cursor=cursor, size=size).values("pk")
+        listed = queryset.filter(pk__in=picked)
         page = keyset_page(_with_snippets(listed, query, words), SEARCH_ORDER, cursor=cursor, size=size)
     return ListResult(_highlight(page), total)
 

@@ -165,3 +165,31 @@ def test_message_search_vector_is_stored_and_found_through_the_gin_index(thread)
         cur.execute("SET LOCAL enable_seqscan = off")
         plan = hits.explain()
     assert "messages_content_fts" in plan
+
+
+def test_a_search_reads_a_short_pending_list_however_many_messages_arrived(thread):
+    # GIN keeps new messages' words in a pending list that every search reads in full until an insert merges it.
+    # 1,500 messages of 24 distinct words each make ~2 MB of entries: under the server's 4 MB limit all of it
+    # waits (252 pages read by every search); under the index's 256 kB, at most ~32 pages do.
+    _, conversation = thread
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO conversation_messages (conversation_id, user_id, role, content, token_count, created_at)
+            SELECT %s, %s, 'assistant',
+                   (SELECT string_agg('w' || md5(i::text || '-' || j::text), ' ') FROM generate_series(1, 24) AS j),
+                   0, now()
+            FROM generate_series(1, 1500) AS i
+            """,
+            [conversation.pk, conversation.user_id],
+        )
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT id FROM conversation_messages "
+            "WHERE search_vector @@ to_tsquery('simple', 'nowordislikethis')"
+        )
+        plan = cur.fetchone()[0][0]["Plan"]
+    scan = plan if plan["Node Type"] == "Bitmap Index Scan" else plan["Plans"][0]
+    assert scan["Index Name"] == "messages_content_fts"
+    pages = scan["Shared Hit Blocks"] + scan["Shared Read Blocks"]
+    assert pages <= 40, f"a search for a missing word read {pages} pages of the index"

@@ -124,3 +124,26 @@ def test_a_plain_common_word_walks_newest_first_and_stops_at_a_page(messages, pl
     for nodes in page_reads:
         assert nodes[0]["Node Type"] == "Limit"
         assert any((n["Node Type"], n.get("Index Name")) == ("Index Scan", "messages_created_id") for n in nodes)
+
+
+@pytest.mark.parametrize("text", ["word", "refund", "parcel -other"])
+def test_the_snippets_query_joins_only_the_page_it_shows(messages, plant, text):
+    # The GIN index gives hits in no order. The query that joins conversations and users and makes the snippets
+    # must read the page's messages alone: joined before the sort, each of 3,000 hits of "word" was joined (and
+    # each of 28,500 of "parcel -other", past COLLECTED_HITS) to keep 25.
+    read: list[int] = []
+
+    def explain(execute, sql, params, many, context):
+        if "ts_headline" in sql:
+            with context["connection"].connection.cursor() as cur:
+                cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+                nodes = list(_nodes(cur.fetchone()[0][0]["Plan"]))
+            outer = [n for n in nodes if n.get("Alias") == "conversation_messages"]
+            assert outer, nodes
+            read.append(sum(n["Actual Rows"] * n["Actual Loops"] for n in outer))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain):
+        result = search_page(Message.objects.all(), text, None, 25)
+    assert [m.pk for m in result.page.rows] == _matching(messages, text, plant)[:25]
+    assert read and all(rows <= 26 for rows in read), read

@@ -446,6 +446,10 @@ def test_few_and_many_hits_find_the_same_pages(support, chat, monkeypatch, colle
     second = support.get("/conversations/", {"q": "invoices", "size": 50, "after": first.context["page"].next_cursor})
     assert _ids(first) + _ids(second) == expected
     assert first.context["total"].value == len(expected)
+    back = support.get(
+        "/conversations/", {"q": "invoices", "size": 50, "before": second.context["page"].previous_cursor}
+    )
+    assert _ids(back) == expected[:50]
 
 
 def test_the_one_pager_says_which_rows_of_how_many_forward_and_back(support, chat):

@@ -1,0 +1,42 @@
+"""Keyset paging: the page picked from keys in memory is the page the database walks to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemaadmin.models import ChatUser, Conversation, Message
+from schemaadmin.paging import Cursor, keyset_keys, keyset_slice
+from schemaadmin.services.conversations import SEARCH_ORDER, THREAD_ORDER
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def messages(db) -> list[Message]:
+    """Twelve messages in one conversation, in groups of three sharing a creation time (the id breaks the tie)."""
+    user = ChatUser.objects.create(external_id="acct-paging")
+    conversation = Conversation.objects.create(user=user, created_at=T0, updated_at=T0)
+    return Message.objects.bulk_create(
+        Message(
+            conversation=conversation,
+            user=user,
+            role="user",
+            content=f"message {i}",
+            created_at=T0 + timedelta(minutes=(i * 7 % 12) // 3),
+        )
+        for i in range(12)
+    )
+
+
+@pytest.mark.parametrize("order", [SEARCH_ORDER, THREAD_ORDER], ids=lambda o: o.name)
+@pytest.mark.parametrize("size", [1, 2, 5, 20])
+def test_keys_in_memory_pick_the_rows_the_database_walks_to(messages, order, size):
+    conversation = messages[0].conversation_id
+    keys = [(m.created_at, m.pk) for m in messages]
+    cursors = [None] + [Cursor(order.name, key, direction) for key in keys for direction in ("after", "before")]
+    for cursor in cursors:
+        walked = keyset_slice(Message.objects.filter(conversation=conversation), order, cursor=cursor, size=size)
+        from_database = [(m.created_at, m.pk) for m in walked]
+        assert keyset_keys(keys, order, cursor=cursor, size=size) == from_database, cursor
