@@ -323,6 +323,9 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
     one_user = ChatUser.objects.get(pk=busiest_owner)
     typical = Conversation.objects.filter(message_count__gte=10).order_by("id").values_list("id", flat=True)[:1][0]
     rare, thousands, common = search_terms(connection, exclude_conversation=big_thread)
+    phrase = common_phrase(connection, exclude_conversation=big_thread)
+    # A common word without the commonest one: an exclusion of common words, whose hits are everywhere.
+    excluding = f"{common} -{'the' if common != 'the' else 'and'}"
 
     def page_50_url() -> str:
         url = "/conversations/"
@@ -345,6 +348,13 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
         (f"search, selective ({rare})", lambda: f"/conversations/?q={rare}&size=50", None, True),
         (f"search, thousands ({thousands})", lambda: f"/conversations/?q={thousands}&size=50", None, True),
         (f"search, common ({common})", lambda: f"/conversations/?q={common}&size=50", None, True),
+        (f"search, phrase ({phrase})", lambda: "/conversations/?" + urlencode({"q": phrase, "size": 50}), None, True),
+        (
+            f"search, exclusion ({excluding})",
+            lambda: "/conversations/?" + urlencode({"q": excluding, "size": 50}),
+            None,
+            True,
+        ),
         (
             f"search, long answers ({LONG_ANSWER_WORD})",
             lambda: f"/conversations/?q={LONG_ANSWER_WORD}&size=50",
@@ -515,6 +525,20 @@ def search_terms(connection, *, exclude_conversation: int) -> tuple[str, str, st
 
     thousands = next((w for w, n in words if 10 <= n < 50 and not search_facts(w).walkable), rare)
     return rare, thousands, common
+
+
+def common_phrase(connection, *, exclude_conversation: int) -> str:
+    """Return the commonest two-word phrase of a 0.1% sample of the messages, quoted: a phrase of common words."""
+    sample = "SELECT content FROM conversation_messages TABLESAMPLE SYSTEM (0.1) WHERE conversation_id <> %s LIMIT 5000"
+    with connection.cursor() as cur:
+        cur.execute(sample, [exclude_conversation])
+        pairs: dict[tuple[str, str], int] = {}
+        for (content,) in cur.fetchall():
+            words = re.findall(r"[a-z]{4,}", content.lower())
+            for pair in zip(words, words[1:], strict=False):
+                pairs[pair] = pairs.get(pair, 0) + 1
+    first, second = max(pairs, key=pairs.__getitem__)
+    return f'"{first} {second}"'
 
 
 def pct(values: list[float], q: int) -> float:

@@ -18,7 +18,6 @@ __all__ = [
     "HitWindow",
     "SearchTerms",
     "SearchTooDeep",
-    "only_common_words",
     "search_terms",
 ]
 
@@ -42,7 +41,8 @@ class SearchTerms:
 
     query: str  # websearch_to_tsquery(); '' when nothing in the search is a word
     indexed: str  # querytree(query): the words a match must contain; 'T' when it needs none (only exclusions)
-    walkable: bool  # plain words, each among the most common lexemes (see only_common_words)
+    common: bool  # each of its lexemes among the most common (see search_terms)
+    walkable: bool  # common, and plain words: no phrase, no exclusion
     words: tuple[str, ...]  # the lexemes of indexed, in order: a match holds all of them, or one of an OR
 
     @property
@@ -58,11 +58,11 @@ class SearchTerms:
 def search_terms(text: str, *, using: str = "default") -> SearchTerms:
     """Return what the server makes of text: its tsquery, the part the GIN index looks up, whether it is walkable.
 
-    walkable: the search is plain words (no phrase, no exclusion), each among the most common lexemes. Such a search
-    meets a page of hits within a few thousand rows of a newest-first walk of the messages. A phrase or an exclusion
-    can match almost nothing even when its words are common ("the the the", "the -the"), and a word missing from
-    pg_stats.most_common_elems is rarer than every word listed there: those go through the GIN index. Without
-    statistics nothing counts as common. One statement answers all three (the form and the search both ask).
+    common: each lexeme is among pg_stats.most_common_elems (a word missing there is rarer than every word listed).
+    walkable: common, and plain words (no phrase, no exclusion). Such a search meets a page of hits within a few
+    thousand rows of a newest-first walk of the messages. A phrase or an exclusion can match almost nothing even when
+    its words are common ("the the the", "the -the"): only a walk of bounded length may try it. Without statistics
+    nothing counts as common. One statement answers them all (the form and the search both ask).
     """
     try:
         # A savepoint in a caller's transaction, which a refusal leaves usable (search_facts caches the answer, so
@@ -101,30 +101,29 @@ def _search_terms(text: str, *, using: str) -> SearchTerms:
             WHERE schemaname = current_schema()
               AND tablename = 'conversation_messages'
               AND attname = 'search_vector'
+        ),
+        common AS (
+            SELECT query.terms::text <> ''
+                AND EXISTS (SELECT 1 FROM statistics)
+                AND NOT EXISTS (
+                    SELECT 1
+                    FROM lexemes, statistics
+                    WHERE NOT (lexemes.lexeme = ANY (statistics.common))
+                ) AS words_are
+            FROM query
         )
         SELECT
             query.terms::text AS query,
             querytree(query.terms) AS indexed,
-            query.terms::text <> ''
-            AND query.terms::text !~ '<[0-9-]+>|!'
-            AND EXISTS (SELECT 1 FROM statistics)
-            AND NOT EXISTS (
-                SELECT 1
-                FROM lexemes, statistics
-                WHERE NOT (lexemes.lexeme = ANY (statistics.common))
-            ) AS walkable,
+            common.words_are AS common,
+            common.words_are AND query.terms::text !~ '<[0-9-]+>|!' AS walkable,
             required.words AS words
-        FROM query, required
+        FROM query, required, common
         """,
         {"config": SEARCH_CONFIG, "text": text},
         using=using,
     )
-    return terms or SearchTerms(query="", indexed="", walkable=False, words=())
-
-
-def only_common_words(text: str, *, using: str = "default") -> bool:
-    """Return whether the search is plain words, each among the most common lexemes (SearchTerms.walkable)."""
-    return search_terms(text, using=using).walkable
+    return terms or SearchTerms(query="", indexed="", common=False, walkable=False, words=())
 
 
 # ts_headline parses all of the text it is given, ~0.1 ms per kB here: snippets for a page of 51 answers of 5 kB took

@@ -195,10 +195,11 @@ def test_search_shows_highlighted_escaped_snippets_linking_to_the_message(suppor
 def test_a_search_page_reads_its_hits_with_their_snippets_in_one_query(support, chat, django_assert_num_queries):
     support.get("/conversations/", {"q": "invoices"})  # what the server makes of the search is kept a minute
     # auth (2), then in one transaction (a savepoint here): the planner settings, the hits' ids from the GIN index,
-    # and the page with each hit's conversation, user and snippet
-    with django_assert_num_queries(7) as captured:
+    # and the page with each hit's conversation, user and snippet; inside the test's transaction, the planner
+    # settings are then put back (outside one, the transaction's end does it)
+    with django_assert_num_queries(8) as captured:
         response = support.get("/conversations/", {"q": "invoices", "size": 25})
-    page_query = captured.captured_queries[-2]["sql"]
+    page_query = captured.captured_queries[-3]["sql"]
     assert "ts_headline" in page_query and "LIMIT 26" in page_query
     assert response.status_code == 200 and len(response.context["page"].rows) == 25
     assert all("<mark>invoices</mark>" in hit.snippet for hit in response.context["page"].rows)
