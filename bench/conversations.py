@@ -534,9 +534,10 @@ def common_phrase(connection, *, exclude_conversation: int) -> str:
         cur.execute(sample, [exclude_conversation])
         pairs: dict[tuple[str, str], int] = {}
         for (content,) in cur.fetchall():
-            words = re.findall(r"[a-z]{4,}", content.lower())
+            words = re.findall(r"[a-z0-9]+", content.lower())  # as the parser splits them: a number parts two words
             for pair in zip(words, words[1:], strict=False):
-                pairs[pair] = pairs.get(pair, 0) + 1
+                if all(len(word) >= 4 and word.isalpha() for word in pair):
+                    pairs[pair] = pairs.get(pair, 0) + 1
     first, second = max(pairs, key=pairs.__getitem__)
     return f'"{first} {second}"'
 
