@@ -150,7 +150,7 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
         # A phrase or an exclusion of common words: its hits are usually everywhere ('"factory reset"'), but may be
         # nowhere ("the -the"), so the walk is bounded. (Plain common words with fewer hits than COLLECTED_HITS are
         # collected and counted exactly below.)
-        walked = _walked_page(queryset, hits, cursor, size)
+        walked = _walked_page(hits, cursor, size)
         if walked is not None:
             page = _hit_page(queryset, walked, query, words, cursor, size)
             if cursor is None and len(walked) <= size:  # the walk met every message: these are all the hits
@@ -194,20 +194,20 @@ def _hit_page(
 WALKED_ROWS = (2_000, 20_000)
 
 
-def _walked_page(
-    queryset: QuerySet[Message], hits: QuerySet[Message], cursor: Cursor | None, size: int
-) -> list[int] | None:
-    """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages of queryset that a
-    newest-first walk from the cursor meets first (WALKED_ROWS at most), or None when those hold too few hits.
+def _walked_page(hits: QuerySet[Message], cursor: Cursor | None, size: int) -> list[int] | None:
+    """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages that a newest-first
+    walk from the cursor meets first (WALKED_ROWS at most), or None when those hold too few hits.
 
     Each step reads where its walk ends (the creation time of the last of those messages, by the index alone), then
     walks only down to it: every message newer than one walked is walked, so the hits found are the newest there
-    are, and the page is exact.
+    are, and the page is exact. The walk counts every message, not only those the filters keep: a filter that keeps
+    few (a role, conversations of 200 messages or more) would otherwise stretch it over most of the table.
     """
     descending = SEARCH_ORDER.descending != (cursor is not None and cursor.direction == "before")
-    with index_walks_only(using=queryset.db):
+    every_message = Message.objects.db_manager(hits.db).only("pk", "created_at")
+    with index_walks_only(using=hits.db):
         for rows in WALKED_ROWS:
-            walk = keyset_slice(queryset.only("pk", "created_at"), SEARCH_ORDER, cursor=cursor, size=rows - 1)
+            walk = keyset_slice(every_message, SEARCH_ORDER, cursor=cursor, size=rows - 1)
             end = walk.aggregate(at=(Min if descending else Max)("created_at"), walked=Count("pk"))
             if not end["walked"]:
                 return []

@@ -96,6 +96,11 @@ def _walks(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [n for n in on_messages if n["Node Type"] in ("Seq Scan", "Index Scan", "Index Only Scan")]
 
 
+def _walked(walk: dict[str, Any]) -> int:
+    """Return how many rows a walk passed: those it gave and those its filter dropped."""
+    return (walk["Actual Rows"] + walk.get("Rows Removed by Filter", 0)) * walk["Actual Loops"]
+
+
 def _uses_gin(nodes: list[dict[str, Any]]) -> bool:
     return any((n["Node Type"], n.get("Index Name")) == ("Bitmap Index Scan", GIN_INDEX) for n in nodes)
 
@@ -115,7 +120,7 @@ def test_searches_that_may_match_little_read_messages_through_the_gin_index(mess
     assert plans, "the search read no messages"
     for sql, nodes in plans:
         for walk in _walks(nodes):
-            walked = walk["Actual Rows"] * walk["Actual Loops"]
+            walked = _walked(walk)
             assert walk["Node Type"] != "Seq Scan" and walked <= WALKED_ROWS[-1], f"{text!r} walks {walked}: {sql}"
             assert walk.get("Index Name") == "messages_created_id", (walk, sql)
     assert any(_uses_gin(nodes) for _, nodes in plans), f"{text!r} never read the GIN index"
@@ -137,7 +142,7 @@ def test_a_phrase_or_exclusion_of_common_words_finds_its_pages_among_the_newest_
     for sql, nodes in plans:
         assert not _uses_gin(nodes), f"{text!r} read the GIN index: {sql}"
         for walk in _walks(nodes):
-            assert walk["Actual Rows"] * walk["Actual Loops"] <= WALKED_ROWS[0], sql
+            assert _walked(walk) <= WALKED_ROWS[0], sql
 
 
 def test_a_plain_common_word_walks_newest_first_and_stops_at_a_page(messages, plant, plans):
@@ -175,3 +180,16 @@ def test_the_snippets_query_joins_only_the_page_it_shows(messages, plant, text):
         result = search_page(Message.objects.all(), text, None, 25)
     assert [m.pk for m in result.page.rows] == _matching(messages, text, plant)[:25]
     assert read and all(rows <= 26 for rows in read), read
+
+
+def test_a_walk_counts_every_message_it_passes_not_only_those_the_filters_keep(messages, plant, plans):
+    # Only the oldest 1,000 messages pass the filter: a walk counting the messages it kept would pass all 30,000 to
+    # keep 2,000. It stops after WALKED_ROWS of any kind, finds no hit among them, and the page is read by bitmap.
+    oldest = Message.objects.filter(pk__lte=1000)
+    result = search_page(oldest, "parcel -word", None, 25)
+    expected = [pk for pk in _matching(messages, "parcel -word", plant) if pk <= 1000]
+    assert [m.pk for m in result.page.rows] == expected[:25]
+    assert result.total.exact and result.total.value == len(expected)
+    walks = [walk for _, nodes in plans for walk in _walks(nodes)]
+    assert walks, "no walk was tried"
+    assert all(_walked(walk) <= WALKED_ROWS[-1] for walk in walks), walks
