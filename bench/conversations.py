@@ -521,7 +521,7 @@ def search_terms(connection, *, exclude_conversation: int) -> tuple[str, str, st
     common = words[0][0]
     rare = next((w for w, n in reversed(words) if n >= 2), words[-1][0])
     # 10-49 in the 1% sample: about 1,000-4,900 messages, under COLLECTED_HITS.
-    from schemaadmin.services.conversations import search_facts
+    from schemaadmin.services.message_search import search_facts
 
     thousands = next((w for w, n in words if 10 <= n < 50 and not search_facts(w).walkable), rare)
     return rare, thousands, common

@@ -11,9 +11,24 @@ from uuid import UUID
 
 from django.core import signing
 from django.db.models import Expression, F, QuerySet
-from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
+from django.db.models.fields.tuple_lookups import (
+    TupleGreaterThan,
+    TupleGreaterThanOrEqual,
+    TupleLessThan,
+    TupleLessThanOrEqual,
+)
 
-__all__ = ["Cursor", "CursorError", "KeysetOrder", "Page", "keyset_keys", "keyset_page", "keyset_slice"]
+__all__ = [
+    "Cursor",
+    "CursorError",
+    "KeysetOrder",
+    "Page",
+    "keyset_edge",
+    "keyset_keys",
+    "keyset_page",
+    "keyset_slice",
+    "keyset_up_to",
+]
 
 Direction = Literal["after", "before"]
 _SALT = "schemaadmin.paging.cursor"
@@ -114,6 +129,23 @@ def keyset_slice(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor 
         queryset = queryset.filter(lookup(tuple(F(a) for a in order.aliases()), list(cursor.values)))
     ordering = [F(a).desc() if descending else F(a).asc() for a in order.aliases()]
     return queryset.order_by(*ordering)[: size + 1]
+
+
+def keyset_edge(
+    queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, rows: int
+) -> tuple[Any, ...] | None:
+    """Return the key of the rows-th row a walk from the cursor reads (keyset_slice's order), or None when fewer rows
+    follow the cursor. An OFFSET, over the rows the walk would read anyway: bounded by rows, never by the table."""
+    last = keyset_slice(queryset, order, cursor=cursor, size=rows - 1).values_list(*order.aliases())[rows - 1 : rows]
+    return next((tuple(key) for key in last), None)
+
+
+def keyset_up_to(
+    queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, edge: tuple[Any, ...]
+) -> QuerySet[Any]:
+    """Return the rows of queryset a walk from the cursor reads down to the row keyed edge, that row included."""
+    lookup = TupleGreaterThanOrEqual if order.descending != _backwards(cursor) else TupleLessThanOrEqual
+    return queryset.filter(lookup(tuple(make() for _, make in order.keys), list(edge)))
 
 
 def keyset_keys(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemaadmin.models import ChatUser, Conversation, Message
-from schemaadmin.paging import Cursor, keyset_keys, keyset_slice
+from schemaadmin.paging import Cursor, keyset_edge, keyset_keys, keyset_slice, keyset_up_to
 from schemaadmin.services.conversations import SEARCH_ORDER, THREAD_ORDER
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -40,3 +40,21 @@ def test_keys_in_memory_pick_the_rows_the_database_walks_to(messages, order, siz
         walked = keyset_slice(Message.objects.filter(conversation=conversation), order, cursor=cursor, size=size)
         from_database = [(m.created_at, m.pk) for m in walked]
         assert keyset_keys(keys, order, cursor=cursor, size=size) == from_database, cursor
+
+
+@pytest.mark.parametrize("order", [SEARCH_ORDER, THREAD_ORDER], ids=lambda o: o.name)
+@pytest.mark.parametrize("rows", [1, 4, 12, 13])
+def test_a_walk_up_to_its_edge_reads_exactly_its_first_rows(messages, order, rows):
+    # keyset_edge keys the rows-th row from the cursor; keyset_up_to keeps what comes up to it, ties included by id.
+    conversation = messages[0].conversation_id
+    in_conversation = Message.objects.filter(conversation=conversation)
+    keys = [(m.created_at, m.pk) for m in messages]
+    for cursor in [None] + [Cursor(order.name, key, direction) for key in keys for direction in ("after", "before")]:
+        first = [(m.created_at, m.pk) for m in keyset_slice(in_conversation, order, cursor=cursor, size=rows - 1)]
+        edge = keyset_edge(in_conversation, order, cursor=cursor, rows=rows)
+        if len(first) < rows:
+            assert edge is None, cursor
+            continue
+        assert edge == first[-1], cursor
+        walked = keyset_up_to(in_conversation, order, cursor=cursor, edge=edge)
+        assert [(m.created_at, m.pk) for m in keyset_slice(walked, order, cursor=cursor, size=20)] == first, cursor

@@ -8,7 +8,8 @@ from django import forms
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.search import SearchTerms, SearchTooDeep
-from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES, search_facts
+from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
+from schemaadmin.services.message_search import search_facts
 
 __all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch"]
 

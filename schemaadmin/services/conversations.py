@@ -1,27 +1,28 @@
-"""What the conversation browser shows: lists, search hits, thread windows, exports."""
+"""What the conversation browser shows: lists and their totals, thread windows, exports (search: message_search.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Min, QuerySet
+from django.db.models import F, QuerySet
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
-from schemaadmin.models.chat import SEARCH_CONFIG, last_activity
-from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_keys, keyset_page, keyset_slice
+from schemaadmin.models.chat import last_activity
+from schemaadmin.paging import (
+    Cursor,
+    KeysetOrder,
+    Page,
+    keyset_page,
+)
 from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
-from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only
-from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
 from schemaadmin.services.compiled import compiled
-from schemaadmin.services.snippets import MARK_END, MARK_START, highlighted
 
 __all__ = [
     "CONVERSATION_ORDERS",
@@ -37,9 +38,6 @@ __all__ = [
     "export_json",
     "export_markdown",
     "kept_planner_rows",
-    "search_facts",
-    "search_page",
-    "search_query",
     "thread_window",
 ]
 
@@ -69,18 +67,10 @@ SEARCH_ORDER = KeysetOrder("newest", (("k_created", lambda: F("created_at")), _I
 # A thread, oldest first, over the (conversation_id, created_at, id) index.
 THREAD_ORDER = KeysetOrder("thread", (("k_created", lambda: F("created_at")), _ID), descending=False)
 
-# A search collects the ids of up to this many hits from the GIN index. Fewer: they are all there is, counted and
-# sorted exactly. As many: each page is the newest of all hits, sorted from the index's bitmap, the total estimated.
-COLLECTED_HITS = 5_000
-
 
 def conversation_page(queryset: QuerySet[Conversation], order: KeysetOrder, cursor: Cursor | None, size: int) -> Page:
     """Return one page of filtered conversations with their users, in order."""
     return keyset_page(queryset.select_related("user"), order, cursor=cursor, size=size)
-
-
-def search_query(text: str) -> SearchQuery:
-    return SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,102 +113,6 @@ def user_conversation_total(conversations: QuerySet[Conversation]) -> RowTotal:
     return counted if counted.exact else listing_total(conversations)
 
 
-def search_facts(text: str, *, using: str = "default") -> SearchTerms:
-    """Return pg.search.search_terms(text), asked of the server once per ESTIMATE_SECONDS (the form asks, then the
-    search, then each page): the tsquery never changes, whether its words are common only when ANALYZE runs."""
-    key = "schemaadmin:search_terms:" + hashlib.sha256(repr((using, text)).encode()).hexdigest()
-    terms = cache.get(key)
-    if terms is None:
-        terms = search_terms(text, using=using)
-        cache.set(key, terms, ESTIMATE_SECONDS)
-    return terms
-
-
-def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> ListResult:
-    """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
-    query = search_query(text)
-    hits = queryset.filter(search_vector=query)
-    facts = search_facts(text, using=queryset.db)
-    words = list(facts.words)
-    estimate = kept_planner_rows(hits) if facts.common else 0
-    if facts.walkable and estimate >= COLLECTED_HITS:
-        # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
-        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
-        page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
-        return ListResult(_highlight(page), total)
-    if facts.common and not facts.walkable:
-        # A phrase or an exclusion of common words: its hits are usually everywhere ('"factory reset"'), but may be
-        # nowhere ("the -the"), so the walk is bounded. (Plain common words with fewer hits than COLLECTED_HITS are
-        # collected and counted exactly below.)
-        walked = _walked_page(hits, cursor, size)
-        if walked is not None:
-            page = _hit_page(queryset, walked, query, words, cursor, size)
-            if cursor is None and len(walked) <= size:  # the walk met every message: these are all the hits
-                return ListResult(page, RowTotal(len(walked), exact=True))
-            return ListResult(page, RowTotal(max(estimate, page.last), exact=False))
-    # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
-    # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
-    # The page's rows are picked before the snippets' query joins their conversations and users: the GIN index
-    # gives hits in no order, and joined first, every hit was joined before the sort kept a page (3,419 hits of a
-    # word: 35 ms of database time a page at 10M messages; picked first, 5 ms).
-    with bitmap_scans_only(using=queryset.db):
-        found = list(hits.values_list("created_at", "pk")[:COLLECTED_HITS])
-        if len(found) < COLLECTED_HITS:
-            picked = [key[-1] for key in keyset_keys(found, SEARCH_ORDER, cursor=cursor, size=size)]
-            return ListResult(_hit_page(queryset, picked, query, words, cursor, size), RowTotal(len(found), exact=True))
-        estimate = estimate or kept_planner_rows(hits)
-        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
-        if not total.exact:  # at least the hits already collected, whatever the planner thinks
-            total = RowTotal(max(total.value, COLLECTED_HITS), exact=False)
-        sorted_hits = keyset_slice(hits, SEARCH_ORDER, cursor=cursor, size=size).values("pk")
-        return ListResult(_hit_page(queryset, sorted_hits, query, words, cursor, size), total)
-
-
-def _hit_page(
-    queryset: QuerySet[Message],
-    picked: Iterable[int] | QuerySet[Any, Any],
-    query: SearchQuery,
-    words: list[str],
-    cursor: Cursor | None,
-    size: int,
-) -> Page:
-    """Return the page of the picked messages (at most a page and one more), with snippets and highlighted."""
-    listed = queryset.filter(pk__in=picked)  # type: ignore[misc]
-    return _highlight(keyset_page(_with_snippets(listed, query, words), SEARCH_ORDER, cursor=cursor, size=size))
-
-
-# A phrase or an exclusion of common words looks for its page among the newest messages (from the cursor) first,
-# walking at most this many, then this many, before the GIN index: there, a phrase of common words read the index's
-# lists of both words and then rechecked every hit to sort them: '"factory reset"' took 1.4 s a page at 10M messages
-# (279,195 hits), '"before the"' 4.4 s. A walk that finds no page ("the -the") costs its rows, ~1-2 µs each.
-WALKED_ROWS = (2_000, 20_000)
-
-
-def _walked_page(hits: QuerySet[Message], cursor: Cursor | None, size: int) -> list[int] | None:
-    """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages that a newest-first
-    walk from the cursor meets first (WALKED_ROWS at most), or None when those hold too few hits.
-
-    Each step reads where its walk ends (the creation time of the last of those messages, by the index alone), then
-    walks only down to it: every message newer than one walked is walked, so the hits found are the newest there
-    are, and the page is exact. The walk counts every message, not only those the filters keep: a filter that keeps
-    few (a role, conversations of 200 messages or more) would otherwise stretch it over most of the table.
-    """
-    descending = SEARCH_ORDER.descending != (cursor is not None and cursor.direction == "before")
-    every_message = Message.objects.db_manager(hits.db).only("pk", "created_at")
-    with index_walks_only(using=hits.db):
-        for rows in WALKED_ROWS:
-            walk = keyset_slice(every_message, SEARCH_ORDER, cursor=cursor, size=rows - 1)
-            end = walk.aggregate(at=(Min if descending else Max)("created_at"), walked=Count("pk"))
-            if not end["walked"]:
-                return []
-            within = {"created_at__gte" if descending else "created_at__lte": end["at"]}
-            page = keyset_slice(hits.filter(**within), SEARCH_ORDER, cursor=cursor, size=size)
-            picked = list(page.values_list("pk", flat=True))
-            if len(picked) > size or end["walked"] < rows:  # a page and the next one's first row, or all there is
-                return picked
-    return None
-
-
 def kept_planner_rows(queryset: QuerySet[Any]) -> int:
     """Return planner_rows(queryset), kept ESTIMATE_SECONDS per query: an estimate moves only when ANALYZE runs."""
     estimate = cache.get(_estimate_key(queryset))
@@ -235,48 +129,6 @@ def _keep_planner_rows(queryset: QuerySet[Any], rows: int) -> None:
 def _estimate_key(queryset: QuerySet[Any]) -> str:
     sql, params = queryset.order_by().query.sql_with_params()
     return "schemaadmin:estimate:" + hashlib.sha256(repr((queryset.db, sql, params)).encode()).hexdigest()
-
-
-# What a hit row shows (tables.browse.SearchHitTable): not the message's text, its tokens or the conversation's and
-# user's other columns, each a value the driver would convert for every hit.
-HIT_FIELDS = (
-    "role",
-    "created_at",
-    "conversation__title",
-    "conversation__user__display_name",
-    "conversation__user__external_id",
-)
-
-
-def _with_snippets(messages: QuerySet[Message], query: SearchQuery, words: list[str]) -> QuerySet[Message]:
-    """Return the messages with their conversation and user, and a snippet of the text around the matches.
-
-    The snippet is computed in the page's own query: ts_headline re-parses each message, and the server evaluates
-    it only for the rows the LIMIT keeps (after the sort, as an expensive expression), never for every hit. A long
-    message is given to it from just before the first of the search's words (pg.search.HitWindow).
-    """
-    return (
-        messages.select_related("conversation__user")
-        .only(*HIT_FIELDS)
-        .annotate(
-            marked_snippet=SearchHeadline(
-                HitWindow("content", words),
-                query,
-                config=SEARCH_CONFIG,
-                start_sel=MARK_START,
-                stop_sel=MARK_END,
-                max_words=40,
-                min_words=15,
-            )
-        )
-    )
-
-
-def _highlight(page: Page) -> Page:
-    """Set each message's .snippet: its marked snippet escaped, the marks as <mark>."""
-    for message in page.rows:
-        message.snippet = highlighted(message.marked_snippet)
-    return page
 
 
 # A thread's side panel lists this many of its owner's other conversations, latest activity first.

@@ -1,5 +1,5 @@
 """Search snippets: the marks put around a search's terms, and the marked text as safe HTML. The hit list
-(services/conversations.py, which gives ts_headline a long message through pg.search.HitWindow) and the thread
+(services/message_search.py, which gives ts_headline a long message through pg.search.HitWindow) and the thread
 (services/thread_search.py) mark text the same way.
 """
 

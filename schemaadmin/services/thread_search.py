@@ -9,7 +9,7 @@ from django.contrib.postgres.search import SearchHeadline
 
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG
-from schemaadmin.services.conversations import search_query
+from schemaadmin.services.message_search import search_query
 from schemaadmin.services.snippets import MARK_END, MARK_START
 
 __all__ = ["MAX_THREAD_HITS", "ThreadHits", "mark_hits", "thread_hits"]

@@ -20,9 +20,9 @@ from schemaadmin.services.conversations import (
     export_json,
     export_markdown,
     other_conversations,
-    search_page,
     thread_window,
 )
+from schemaadmin.services.message_search import search_page
 from schemaadmin.services.thread_search import mark_hits, thread_hits
 from schemaadmin.tables.browse import ConversationTable, SearchHitTable, object_url
 from schemaadmin.views.browsing import cursor_from, render_page

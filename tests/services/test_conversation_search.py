@@ -1,4 +1,5 @@
-"""Message search never walks every message by creation time: only plain common words walk (a page comes fast)."""
+"""Message search never walks every message by creation time: plain common words walk (a page comes fast), phrases
+and exclusions of common words walk a bounded number of the newest messages, everything else reads the GIN index."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from schemaadmin.conf import app_settings
 from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.paging import Cursor
-from schemaadmin.services.conversations import COLLECTED_HITS, SEARCH_ORDER, WALKED_ROWS, search_page
+from schemaadmin.services.conversations import SEARCH_ORDER
+from schemaadmin.services.message_search import COLLECTED_HITS, WALKED_ROWS, search_page
 
 ROWS = 30_000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -193,3 +196,37 @@ def test_a_walk_counts_every_message_it_passes_not_only_those_the_filters_keep(m
     walks = [walk for _, nodes in plans for walk in _walks(nodes)]
     assert walks, "no walk was tried"
     assert all(_walked(walk) <= WALKED_ROWS[-1] for walk in walks), walks
+
+
+@pytest.mark.parametrize("per_time", [30_000, 5_000])
+def test_a_walk_stops_at_its_last_message_even_among_messages_of_one_time(messages, plant, plans, per_time):
+    # A bulk insert stamps many messages with one time. A walk bounded by its last message's time alone would walk
+    # all of them (the whole table when they are one batch); bounded by its key (time, id) it walks WALKED_ROWS.
+    plant.sql(
+        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
+        f"SET created_at = timestamptz '2026-01-01' + (id / {per_time}) * interval '1 minute'"
+    )
+    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    plans.clear()
+    assert search_page(Message.objects.all(), "the -the", None, 25).page.rows == []  # no hit: both walks, then GIN
+    first = search_page(Message.objects.all(), "parcel -word", None, 25)
+    second = search_page(Message.objects.all(), "parcel -word", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25)
+    expected = _matching(messages, "parcel -word", plant)
+    assert [m.pk for m in first.page.rows] == expected[:25]
+    assert [m.pk for m in second.page.rows] == expected[25:50]
+    walks = [(_walked(walk), sql[:80]) for sql, nodes in plans for walk in _walks(nodes)]
+    assert walks and all(walked <= WALKED_ROWS[-1] for walked, _ in walks), walks
+
+
+def test_a_walked_phrase_counts_its_hits_when_the_planner_guesses_few(messages, plant):
+    # "other" always follows "word": the planner multiplies their odds (1 in 200) where the phrase is in 1 in 20.
+    # The walk finds the page; the total is counted, as any listing's whose estimate is small, not that guess.
+    text = '"word other"'
+    expected = _matching(messages, text, plant)
+    result = search_page(Message.objects.all(), text, None, 25)
+    assert [m.pk for m in result.page.rows] == expected[:25]
+    limit = app_settings()["EXACT_COUNT_BELOW"]
+    if len(expected) < limit:
+        assert result.total.exact and result.total.value == len(expected)
+    else:
+        assert not result.total.exact and result.total.value >= limit

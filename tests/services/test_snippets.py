@@ -10,7 +10,7 @@ from django.db.models import Value
 
 from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.pg.search import SNIPPET_LEAD, SNIPPET_WINDOW, HitWindow, search_terms
-from schemaadmin.services.conversations import search_page
+from schemaadmin.services.message_search import search_page
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

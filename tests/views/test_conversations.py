@@ -437,12 +437,12 @@ def test_a_user_page_shows_the_user_without_conversations_or_past_the_last_page(
 def test_few_and_many_hits_find_the_same_pages(support, chat, monkeypatch, collected):
     # Below the threshold every hit's id is collected from the GIN index, then sorted; at it, each page is sorted
     # from the index's bitmap of all hits. A user sees the same pages either way.
-    from schemaadmin.services import conversations
+    from schemaadmin.services import message_search
 
     expected = list(
         Message.objects.filter(content__contains="invoices").order_by("-created_at", "-id").values_list("pk", flat=True)
     )
-    monkeypatch.setattr(conversations, "COLLECTED_HITS", collected)
+    monkeypatch.setattr(message_search, "COLLECTED_HITS", collected)
     first = support.get("/conversations/", {"q": "invoices", "size": 50})
     second = support.get("/conversations/", {"q": "invoices", "size": 50, "after": first.context["page"].next_cursor})
     assert _ids(first) + _ids(second) == expected

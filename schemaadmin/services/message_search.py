@@ -1,0 +1,183 @@
+"""Message search: what the server makes of a search, and a page of its hits, newest first, with marked snippets.
+
+A search reads its hits one of four ways (docs/architecture.md says why): plain common words walk messages
+newest-first; a phrase or an exclusion of common words walks a bounded number of the newest messages first; anything
+else, and one whose walk found no page, collects its hits from the GIN index and picks the page from them; past
+COLLECTED_HITS, the page is the newest of all hits, sorted from the index's bitmap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from schemaadmin.conf import app_settings
+from schemaadmin.models import Message
+from schemaadmin.models.chat import SEARCH_CONFIG
+from schemaadmin.paging import Cursor, Page, keyset_edge, keyset_keys, keyset_page, keyset_slice, keyset_up_to
+from schemaadmin.pg.estimates import RowTotal, row_total
+from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only
+from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
+from schemaadmin.services.conversations import ESTIMATE_SECONDS, SEARCH_ORDER, ListResult, kept_planner_rows
+from schemaadmin.services.snippets import MARK_END, MARK_START, highlighted
+
+__all__ = ["COLLECTED_HITS", "HIT_FIELDS", "WALKED_ROWS", "search_facts", "search_page", "search_query"]
+
+# A search collects the ids of up to this many hits from the GIN index. Fewer: they are all there is, counted and
+# sorted exactly. As many: each page is the newest of all hits, sorted from the index's bitmap, the total estimated.
+COLLECTED_HITS = 5_000
+
+
+def search_query(text: str) -> SearchQuery:
+    return SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+
+
+def search_facts(text: str, *, using: str = "default") -> SearchTerms:
+    """Return pg.search.search_terms(text), asked of the server once per ESTIMATE_SECONDS (the form asks, then the
+    search, then each page): the tsquery never changes, whether its words are common only when ANALYZE runs."""
+    key = "schemaadmin:search_terms:" + hashlib.sha256(repr((using, text)).encode()).hexdigest()
+    terms = cache.get(key)
+    if terms is None:
+        terms = search_terms(text, using=using)
+        cache.set(key, terms, ESTIMATE_SECONDS)
+    return terms
+
+
+def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, size: int) -> ListResult:
+    """Return one page of messages matching text, newest first, each with a highlighted snippet, and the total."""
+    query = search_query(text)
+    hits = queryset.filter(search_vector=query)
+    facts = search_facts(text, using=queryset.db)
+    words = list(facts.words)
+    estimate = kept_planner_rows(hits) if facts.common else 0
+    if facts.walkable and estimate >= COLLECTED_HITS:
+        # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
+        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
+        page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
+        return ListResult(_highlight(page), total)
+    if facts.common and not facts.walkable:
+        # A phrase or an exclusion of common words: its hits are usually everywhere ('"factory reset"'), but may be
+        # nowhere ("the -the"), so the walk is bounded. (Plain common words with fewer hits than COLLECTED_HITS are
+        # collected and counted exactly below.)
+        walked = _walked_page(hits, cursor, size)
+        if walked is not None:
+            page = _hit_page(queryset, walked, query, words, cursor, size)
+            if cursor is None and len(walked) <= size:  # the walk met every message: these are all the hits
+                return ListResult(page, RowTotal(len(walked), exact=True))
+            return ListResult(page, _walked_total(hits, estimate, page))
+    # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
+    # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
+    # The page's rows are picked before the snippets' query joins their conversations and users: the GIN index
+    # gives hits in no order, and joined first, every hit was joined before the sort kept a page (3,419 hits of a
+    # word: 35 ms of database time a page at 10M messages; picked first, 5 ms).
+    with bitmap_scans_only(using=queryset.db):
+        found = list(hits.values_list("created_at", "pk")[:COLLECTED_HITS])
+        if len(found) < COLLECTED_HITS:
+            picked = [key[-1] for key in keyset_keys(found, SEARCH_ORDER, cursor=cursor, size=size)]
+            return ListResult(_hit_page(queryset, picked, query, words, cursor, size), RowTotal(len(found), exact=True))
+        estimate = estimate or kept_planner_rows(hits)
+        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
+        if not total.exact:  # at least the hits already collected, whatever the planner thinks
+            total = RowTotal(max(total.value, COLLECTED_HITS), exact=False)
+        sorted_hits = keyset_slice(hits, SEARCH_ORDER, cursor=cursor, size=size).values("pk")
+        return ListResult(_hit_page(queryset, sorted_hits, query, words, cursor, size), total)
+
+
+def _walked_total(hits: QuerySet[Message], estimate: int, page: Page) -> RowTotal:
+    """Return the total of a search whose page a walk found: as every listing's, the planner's estimate, counted
+    (through the GIN index, at most EXACT_COUNT_BELOW hits) when it guesses few, which it does for words that go
+    together in a phrase (it multiplies their odds); never fewer than the hits shown so far."""
+    limit = app_settings()["EXACT_COUNT_BELOW"]
+    total = RowTotal(estimate, exact=False)
+    if estimate < limit:
+        with bitmap_scans_only(using=hits.db):
+            total = row_total(hits, exact_below=limit, estimate=estimate)
+    return total if total.exact else RowTotal(max(total.value, page.last), exact=False)
+
+
+def _hit_page(
+    queryset: QuerySet[Message],
+    picked: Iterable[int] | QuerySet[Any, Any],
+    query: SearchQuery,
+    words: list[str],
+    cursor: Cursor | None,
+    size: int,
+) -> Page:
+    """Return the page of the picked messages (at most a page and one more), with snippets and highlighted."""
+    listed = queryset.filter(pk__in=picked)  # type: ignore[misc]
+    return _highlight(keyset_page(_with_snippets(listed, query, words), SEARCH_ORDER, cursor=cursor, size=size))
+
+
+# A phrase or an exclusion of common words looks for its page among the newest messages (from the cursor) first,
+# walking at most this many, then this many, before the GIN index: there, a phrase of common words read the index's
+# lists of both words and then rechecked every hit to sort them: '"factory reset"' took 1.4 s a page at 10M messages
+# (279,195 hits), '"before the"' 4.4 s. A walk that finds no page ("the -the") costs its rows, ~1-2 µs each.
+WALKED_ROWS = (2_000, 20_000)
+
+
+def _walked_page(hits: QuerySet[Message], cursor: Cursor | None, size: int) -> list[int] | None:
+    """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages that a newest-first
+    walk from the cursor meets first (WALKED_ROWS at most), or None when those hold too few hits.
+
+    Each step reads the key of the last message it may walk (by the index alone), then walks down to that message:
+    every message before it in the order is walked, so the hits found are the first there are, and the page is exact.
+    The walk counts every message, not only those the filters keep: a filter that keeps few (a role, conversations
+    of 200 messages or more) would otherwise stretch it over most of the table. It stops at that message's key, not
+    at its time: messages stamped with one time (a bulk insert) would otherwise all be walked.
+    """
+    every_message = Message.objects.db_manager(hits.db).only("pk", "created_at")
+    with index_walks_only(using=hits.db):
+        for rows in WALKED_ROWS:
+            edge = keyset_edge(every_message, SEARCH_ORDER, cursor=cursor, rows=rows)
+            walked = hits if edge is None else keyset_up_to(hits, SEARCH_ORDER, cursor=cursor, edge=edge)
+            picked = list(keyset_slice(walked, SEARCH_ORDER, cursor=cursor, size=size).values_list("pk", flat=True))
+            if len(picked) > size or edge is None:  # a page and the next one's first row, or all there is
+                return picked
+    return None
+
+
+# What a hit row shows (tables.browse.SearchHitTable): not the message's text, its tokens or the conversation's and
+# user's other columns, each a value the driver would convert for every hit.
+HIT_FIELDS = (
+    "role",
+    "created_at",
+    "conversation__title",
+    "conversation__user__display_name",
+    "conversation__user__external_id",
+)
+
+
+def _with_snippets(messages: QuerySet[Message], query: SearchQuery, words: list[str]) -> QuerySet[Message]:
+    """Return the messages with their conversation and user, and a snippet of the text around the matches.
+
+    The snippet is computed in the page's own query: ts_headline re-parses each message, and the server evaluates
+    it only for the rows the LIMIT keeps (after the sort, as an expensive expression), never for every hit. A long
+    message is given to it from just before the first of the search's words (pg.search.HitWindow).
+    """
+    return (
+        messages.select_related("conversation__user")
+        .only(*HIT_FIELDS)
+        .annotate(
+            marked_snippet=SearchHeadline(
+                HitWindow("content", words),
+                query,
+                config=SEARCH_CONFIG,
+                start_sel=MARK_START,
+                stop_sel=MARK_END,
+                max_words=40,
+                min_words=15,
+            )
+        )
+    )
+
+
+def _highlight(page: Page) -> Page:
+    """Set each message's .snippet: its marked snippet escaped, the marks as <mark>."""
+    for message in page.rows:
+        message.snippet = highlighted(message.marked_snippet)
+    return page
