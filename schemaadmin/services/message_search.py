@@ -16,14 +16,19 @@ from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from schemaadmin.conf import app_settings
 from schemaadmin.models import Message
 from schemaadmin.models.chat import SEARCH_CONFIG
 from schemaadmin.paging import Cursor, Page, keyset_edge, keyset_keys, keyset_page, keyset_slice, keyset_up_to
-from schemaadmin.pg.estimates import RowTotal, row_total
+from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only
 from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
-from schemaadmin.services.conversations import ESTIMATE_SECONDS, SEARCH_ORDER, ListResult, kept_planner_rows
+from schemaadmin.services.conversations import (
+    ESTIMATE_SECONDS,
+    SEARCH_ORDER,
+    ListResult,
+    kept_planner_rows,
+    listing_total,
+)
 from schemaadmin.services.snippets import MARK_END, MARK_START, highlighted
 
 __all__ = ["COLLECTED_HITS", "HIT_FIELDS", "WALKED_ROWS", "search_facts", "search_page", "search_query"]
@@ -57,9 +62,8 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     estimate = kept_planner_rows(hits) if facts.common else 0
     if facts.walkable and estimate >= COLLECTED_HITS:
         # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
-        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
         page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
-        return ListResult(_highlight(page), total)
+        return ListResult(_highlight(page), _search_total(hits, at_least=page.last))
     if facts.common and not facts.walkable:
         # A phrase or an exclusion of common words: its hits are usually everywhere ('"factory reset"'), but may be
         # nowhere ("the -the"), so the walk is bounded. (Plain common words with fewer hits than COLLECTED_HITS are
@@ -69,7 +73,7 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
             page = _hit_page(queryset, walked, query, words, cursor, size)
             if cursor is None and len(walked) <= size:  # the walk met every message: these are all the hits
                 return ListResult(page, RowTotal(len(walked), exact=True))
-            return ListResult(page, _walked_total(hits, estimate, page))
+            return ListResult(page, _search_total(hits, at_least=page.last))
     # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
     # The page's rows are picked before the snippets' query joins their conversations and users: the GIN index
@@ -80,24 +84,17 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
         if len(found) < COLLECTED_HITS:
             picked = [key[-1] for key in keyset_keys(found, SEARCH_ORDER, cursor=cursor, size=size)]
             return ListResult(_hit_page(queryset, picked, query, words, cursor, size), RowTotal(len(found), exact=True))
-        estimate = estimate or kept_planner_rows(hits)
-        total = row_total(hits, exact_below=app_settings()["EXACT_COUNT_BELOW"], estimate=estimate)
-        if not total.exact:  # at least the hits already collected, whatever the planner thinks
-            total = RowTotal(max(total.value, COLLECTED_HITS), exact=False)
+        total = _search_total(hits, at_least=COLLECTED_HITS)  # at least the hits already collected
         sorted_hits = keyset_slice(hits, SEARCH_ORDER, cursor=cursor, size=size).values("pk")
         return ListResult(_hit_page(queryset, sorted_hits, query, words, cursor, size), total)
 
 
-def _walked_total(hits: QuerySet[Message], estimate: int, page: Page) -> RowTotal:
-    """Return the total of a search whose page a walk found: as every listing's, the planner's estimate, counted
-    (through the GIN index, at most EXACT_COUNT_BELOW hits) when it guesses few, which it does for words that go
-    together in a phrase (it multiplies their odds); never fewer than the hits shown so far."""
-    limit = app_settings()["EXACT_COUNT_BELOW"]
-    total = RowTotal(estimate, exact=False)
-    if estimate < limit:
-        with bitmap_scans_only(using=hits.db):
-            total = row_total(hits, exact_below=limit, estimate=estimate)
-    return total if total.exact else RowTotal(max(total.value, page.last), exact=False)
+def _search_total(hits: QuerySet[Message], *, at_least: int) -> RowTotal:
+    """Return the hits' total as every listing's (listing_total: the planner's estimate, counted up to
+    EXACT_COUNT_BELOW when it guesses fewer, as it does for words that go together in a phrase, whose odds it
+    multiplies), and, when estimated, never fewer than at_least hits the search has met."""
+    total = listing_total(hits)
+    return total if total.exact else RowTotal(max(total.value, at_least), exact=False)
 
 
 def _hit_page(
