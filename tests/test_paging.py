@@ -1,4 +1,4 @@
-"""Keyset paging: the page picked from keys in memory is the page the database walks to."""
+"""Keyset paging: a page picked from collected rows, and a walk bounded by its last row, read the walk's rows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemaadmin.models import ChatUser, Conversation, Message
-from schemaadmin.paging import Cursor, keyset_edge, keyset_keys, keyset_slice, keyset_up_to
+from schemaadmin.paging import Cursor, keyset_collect, keyset_edge, keyset_slice, keyset_up_to
 from schemaadmin.services.conversations import SEARCH_ORDER, THREAD_ORDER
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -32,14 +32,24 @@ def messages(db) -> list[Message]:
 
 @pytest.mark.parametrize("order", [SEARCH_ORDER, THREAD_ORDER], ids=lambda o: o.name)
 @pytest.mark.parametrize("size", [1, 2, 5, 20])
-def test_keys_in_memory_pick_the_rows_the_database_walks_to(messages, order, size):
-    conversation = messages[0].conversation_id
+def test_keys_collected_on_the_server_pick_the_rows_the_database_walks_to(messages, order, size):
+    in_conversation = Message.objects.filter(conversation=messages[0].conversation_id)
     keys = [(m.created_at, m.pk) for m in messages]
     cursors = [None] + [Cursor(order.name, key, direction) for key in keys for direction in ("after", "before")]
     for cursor in cursors:
-        walked = keyset_slice(Message.objects.filter(conversation=conversation), order, cursor=cursor, size=size)
-        from_database = [(m.created_at, m.pk) for m in walked]
-        assert keyset_keys(keys, order, cursor=cursor, size=size) == from_database, cursor
+        walked = [(m.created_at, m.pk) for m in keyset_slice(in_conversation, order, cursor=cursor, size=size)]
+        collected = keyset_collect(in_conversation, order, cursor=cursor, size=size, cap=13)
+        # The count is the rows', wherever the cursor is, even past the last row (no keys then).
+        assert (collected.count, collected.keys) == (12, walked), cursor
+
+
+def test_collecting_stops_at_its_cap(messages):
+    in_conversation = Message.objects.filter(conversation=messages[0].conversation_id)
+    collected = keyset_collect(in_conversation, SEARCH_ORDER, cursor=None, size=20, cap=5)
+    # Five rows, in whatever order the server found them: the keys are the newest of those five, all of them.
+    assert collected.count == 5 and len(collected.keys) == 5
+    assert collected.keys == sorted(collected.keys, reverse=True)
+    assert set(collected.keys) <= {(m.created_at, m.pk) for m in messages}
 
 
 @pytest.mark.parametrize("order", [SEARCH_ORDER, THREAD_ORDER], ids=lambda o: o.name)
