@@ -283,15 +283,18 @@ class ConversationTable(_BrowseTable):
 
 
 class SearchHitTable(_BrowseTable):
+    # On a phone each hit is a card (schemaadmin.css, .search-hits): the snippet across the screen, then its role,
+    # conversation, user and time on a line, each named by its data-label, as the hidden header would.
     snippet = tables.Column(verbose_name="Matching message", empty_values=(), attrs={"td": {"class": "snippet"}})
     role = tables.Column()
-    conversation = tables.Column(empty_values=())
-    user = tables.Column(accessor="conversation__user", empty_values=())
-    created_at = tables.Column(verbose_name="Sent")
+    conversation = tables.Column(empty_values=(), attrs={"td": {"data-label": "In"}})
+    user = tables.Column(accessor="conversation__user", empty_values=(), attrs={"td": {"data-label": "User"}})
+    created_at = tables.Column(verbose_name="Sent", attrs={"td": {"data-label": "Sent"}})
 
     class Meta(_BrowseTable.Meta):
         model = Message
         fields: tuple[str, ...] = ()
+        attrs = {"class": "table table-sm table-hover align-middle search-hits"}
 
     search_text = ""  # the search the hits answer: the thread opens with its terms marked
 

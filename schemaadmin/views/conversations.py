@@ -28,6 +28,8 @@ from schemaadmin.tables.browse import ConversationTable, SearchHitTable, object_
 from schemaadmin.views.browsing import cursor_from, render_page
 
 PAGE_PARAMETERS = frozenset({"after", "before"})
+# Parameters that do not unfold the list's other filters on a phone: the search and the page.
+FOLDED_OUT = PAGE_PARAMETERS | {"q"}
 LIST_TEMPLATE = "schemaadmin/conversations/list.html"
 THREAD_TEMPLATE = "schemaadmin/conversations/detail.html"
 
@@ -48,6 +50,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "searching": searching,
         "form_key": filter_form_key(request),
+        # A filter besides the search is set (or wrong): the form shows them all on a phone too.
+        "more_filters_used": any(str(value).strip() for key, value in request.GET.items() if key not in FOLDED_OUT),
     }
     if not (controls.is_valid() & filters.is_valid()):
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)

@@ -94,6 +94,22 @@
     });
   }
 
+  // --- A filter form's other filters, folded on a phone behind "More filters" (CSS: .filters.folded) -------------
+  function setUpFilterFolding() {
+    document.querySelectorAll("form[data-filters]").forEach(function (form) {
+      const toggle = form.querySelector("[data-filters-toggle]");
+      if (!toggle) return;
+      function show(folded) {
+        form.classList.toggle("folded", folded);
+        toggle.setAttribute("aria-expanded", folded ? "false" : "true");
+        toggle.textContent = folded ? "More filters" : "Fewer filters";
+      }
+      show(form.hasAttribute("data-filters-fold"));  // without this script every filter stays in view
+      toggle.hidden = false;
+      toggle.addEventListener("click", function () { show(!form.classList.contains("folded")); });
+    });
+  }
+
   // --- Colour scheme toggle: auto → light → dark → auto ---------------------------------------------------------
   const NEXT = { auto: "light", light: "dark", dark: "auto" };
   function showThemeChoice() {
@@ -160,6 +176,7 @@
     localise(document);
     contain(document);
     setUpNavigation();
+    setUpFilterFolding();
     setUpThemeToggle();
     setUpShortcuts();
   });

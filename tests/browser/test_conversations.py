@@ -49,9 +49,39 @@ def test_search_hits_wrap_on_a_phone(page, role_user, sign_in, chat, console_err
     page.goto("/conversations/?q=invoice")
     sign_in("sam")
     expect(page.locator("a.hit")).to_have_count(3)
-    widths = page.locator("td.snippet").evaluate_all("cells => cells.map((td) => td.getBoundingClientRect().right)")
-    assert max(widths) <= 360, widths  # each snippet readable without scrolling sideways
+    # Each hit a card: its snippet, conversation, user and time all inside the screen, none cut off at its edge.
+    for cell in ("td.snippet", "td[data-label]"):
+        rights = page.locator(cell).evaluate_all("cells => cells.map((td) => td.getBoundingClientRect().right)")
+        assert rights and max(rights) <= 360, (cell, rights)
+    # The filters besides the search are folded away, so the hits come right after the search and its buttons.
+    user_filter = page.get_by_label("User", exact=True)
+    expect(user_filter).to_be_hidden()
+    more = page.get_by_role("button", name="More filters")
+    expect(more).to_have_attribute("aria-expanded", "false")
     screenshot("conversations-search-phone")
+    more.click()
+    expect(user_filter).to_be_visible()
+    screenshot("conversations-search-phone-filters")
+    expect(page.get_by_role("button", name="Fewer filters")).to_have_attribute("aria-expanded", "true")
+    # A filter that is set is never folded away: the page opens with it in view.
+    page.goto("/conversations/?q=invoice&role=user")
+    expect(page.get_by_label("Message from")).to_be_visible()
+    expect(page.get_by_role("button", name="Fewer filters")).to_be_visible()
+    assert console_errors == []
+
+
+def test_every_filter_is_in_view_on_a_desktop(page, role_user, sign_in, chat, console_errors):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    role_user("support", "sam")
+    page.goto("/conversations/?q=invoice")
+    sign_in("sam")
+    expect(page.get_by_label("User", exact=True)).to_be_visible()
+    expect(page.get_by_label("Per page")).to_be_visible()
+    expect(page.locator("[data-filters-toggle]")).to_be_hidden()
+    # The form is one block of rows, the buttons after every filter, as before the phone's folding.
+    buttons = page.get_by_role("button", name="Apply").bounding_box()
+    size = page.get_by_label("Per page").bounding_box()
+    assert buttons["x"] > size["x"] and abs(buttons["y"] + buttons["height"] - (size["y"] + size["height"])) < 8
     assert console_errors == []
 
 
