@@ -9,6 +9,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.core import signing
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Expression, F, QuerySet
 from django.db.models.fields.tuple_lookups import (
@@ -169,7 +170,10 @@ def keyset_collect(
     connection = connections[queryset.db]
     aliases = [connection.ops.quote_name(alias) for alias in order.aliases()]
     found = queryset.annotate(**{alias: make() for alias, make in order.keys}).order_by()
-    sql, params = found.values_list(*order.aliases())[:cap].query.sql_with_params()
+    try:
+        sql, params = found.values_list(*order.aliases())[:cap].query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (pk__in=[]): Django sends no query for it
+        return Collected(count=0, keys=[])
     descending = order.descending != _backwards(cursor)
     after = ""
     if cursor is not None:

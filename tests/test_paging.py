@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemaadmin.models import ChatUser, Conversation, Message
-from schemaadmin.paging import Cursor, keyset_collect, keyset_edge, keyset_slice, keyset_up_to
+from schemaadmin.paging import Collected, Cursor, keyset_collect, keyset_edge, keyset_slice, keyset_up_to
 from schemaadmin.services.conversations import SEARCH_ORDER, THREAD_ORDER
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -41,6 +41,11 @@ def test_keys_collected_on_the_server_pick_the_rows_the_database_walks_to(messag
         collected = keyset_collect(in_conversation, order, cursor=cursor, size=size, cap=13)
         # The count is the rows', wherever the cursor is, even past the last row (no keys then).
         assert (collected.count, collected.keys) == (12, walked), cursor
+
+
+def test_collecting_from_a_query_that_can_match_nothing_finds_nothing(messages):
+    nothing = Message.objects.filter(pk__in=[])
+    assert keyset_collect(nothing, SEARCH_ORDER, cursor=None, size=5, cap=10) == Collected(count=0, keys=[])
 
 
 def test_collecting_stops_at_its_cap(messages):

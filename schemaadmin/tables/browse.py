@@ -246,18 +246,28 @@ def _html(template: str, *args: Any) -> SafeString:
     return mark_safe(template.format(*(a.__html__() if hasattr(a, "__html__") else html.escape(str(a)) for a in args)))
 
 
+# On a phone the rows of these tables are cards (schemaadmin.css, .cards-on-phone): the first cell across the screen,
+# then the others on a line, each named by its data-label, as the hidden header row would.
+_CARDS_ON_PHONE = {"class": "table table-sm table-hover align-middle cards-on-phone"}
+
+
 class ConversationTable(_BrowseTable):
     title = tables.Column(verbose_name="Conversation", empty_values=())
-    user = tables.Column(verbose_name="User", empty_values=())
-    channel = tables.Column()
-    message_count = tables.Column(verbose_name="Messages", attrs={"td": {"class": "text-end"}})
-    total_tokens = tables.Column(verbose_name="Tokens", attrs={"td": {"class": "text-end"}})
-    created_at = tables.Column(verbose_name="Created")
-    activity = tables.Column(verbose_name="Last activity", empty_values=())
+    user = tables.Column(verbose_name="User", empty_values=(), attrs={"td": {"data-label": "User"}})
+    channel = tables.Column(attrs={"td": {"data-label": "Channel"}})
+    message_count = tables.Column(
+        verbose_name="Messages", attrs={"td": {"class": "text-end", "data-label": "Messages"}}
+    )
+    total_tokens = tables.Column(verbose_name="Tokens", attrs={"td": {"class": "text-end", "data-label": "Tokens"}})
+    created_at = tables.Column(verbose_name="Created", attrs={"td": {"data-label": "Created"}})
+    activity = tables.Column(
+        verbose_name="Last activity", empty_values=(), attrs={"td": {"data-label": "Last activity"}}
+    )
 
     class Meta(_BrowseTable.Meta):
         model = Conversation
         fields: tuple[str, ...] = ()
+        attrs = _CARDS_ON_PHONE
 
     # Every order has its own index (services.conversations._ORDER_LIST): the headers offer them all.
     sort_keys = {"message_count": "messages", "total_tokens": "tokens", "created_at": "created", "activity": "activity"}
@@ -283,8 +293,6 @@ class ConversationTable(_BrowseTable):
 
 
 class SearchHitTable(_BrowseTable):
-    # On a phone each hit is a card (schemaadmin.css, .search-hits): the snippet across the screen, then its role,
-    # conversation, user and time on a line, each named by its data-label, as the hidden header would.
     snippet = tables.Column(verbose_name="Matching message", empty_values=(), attrs={"td": {"class": "snippet"}})
     role = tables.Column()
     conversation = tables.Column(empty_values=(), attrs={"td": {"data-label": "In"}})
@@ -294,7 +302,7 @@ class SearchHitTable(_BrowseTable):
     class Meta(_BrowseTable.Meta):
         model = Message
         fields: tuple[str, ...] = ()
-        attrs = {"class": "table table-sm table-hover align-middle search-hits"}
+        attrs = _CARDS_ON_PHONE
 
     search_text = ""  # the search the hits answer: the thread opens with its terms marked
 

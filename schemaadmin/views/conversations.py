@@ -15,6 +15,7 @@ from schemaadmin.paging import CursorError
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.conversations import (
     CONVERSATION_ORDERS,
+    DEFAULT_ORDER,
     SEARCH_ORDER,
     conversation_results,
     export_json,
@@ -28,8 +29,6 @@ from schemaadmin.tables.browse import ConversationTable, SearchHitTable, object_
 from schemaadmin.views.browsing import cursor_from, render_page
 
 PAGE_PARAMETERS = frozenset({"after", "before"})
-# Parameters that do not unfold the list's other filters on a phone: the search and the page.
-FOLDED_OUT = PAGE_PARAMETERS | {"q"}
 LIST_TEMPLATE = "schemaadmin/conversations/list.html"
 THREAD_TEMPLATE = "schemaadmin/conversations/detail.html"
 
@@ -50,8 +49,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "searching": searching,
         "form_key": filter_form_key(request),
-        # A filter besides the search is set (or wrong): the form shows them all on a phone too.
-        "more_filters_used": any(str(value).strip() for key, value in request.GET.items() if key not in FOLDED_OUT),
+        "more_filters_used": more_filters_used(request),
     }
     if not (controls.is_valid() & filters.is_valid()):
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
@@ -73,6 +71,17 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         table = ConversationTable(result.page.rows)
     context.update(page=result.page, table=table, total=result.total)
     return render_page(request, LIST_TEMPLATE, context, partial="results")
+
+
+def more_filters_used(request: HttpRequest) -> bool:
+    """Return whether a filter besides the search is set, or an order or page size other than the first (every
+    submit sends those two): the form then shows every filter on a phone too. A wrong value counts as set."""
+    defaults = {"sort": DEFAULT_ORDER, "size": str(app_settings()["PAGE_SIZES"][0])}
+    return any(
+        str(request.GET.get(key, "")).strip() not in ("", defaults.get(key, ""))
+        for key in request.GET
+        if key != "q" and key not in PAGE_PARAMETERS
+    )
 
 
 def filter_form_key(request: HttpRequest) -> str:

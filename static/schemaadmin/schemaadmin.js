@@ -95,20 +95,39 @@
   }
 
   // --- A filter form's other filters, folded on a phone behind "More filters" (CSS: .filters.folded) -------------
-  function setUpFilterFolding() {
-    document.querySelectorAll("form[data-filters]").forEach(function (form) {
+  function showFilters(form, folded) {
+    const toggle = form.querySelector("[data-filters-toggle]");
+    form.classList.toggle("folded", folded);
+    toggle.setAttribute("aria-expanded", folded ? "false" : "true");
+    toggle.textContent = folded ? "More filters" : "Fewer filters";
+  }
+  // Run on every page and on what htmx swaps in (a history restore brings the form back as new elements).
+  function setUpFilterFolding(root) {
+    const forms = Array.from(root.querySelectorAll("form[data-filters]"));
+    if (root.matches && root.matches("form[data-filters]")) forms.push(root);
+    forms.forEach(function (form) {
       const toggle = form.querySelector("[data-filters-toggle]");
-      if (!toggle) return;
-      function show(folded) {
-        form.classList.toggle("folded", folded);
-        toggle.setAttribute("aria-expanded", folded ? "false" : "true");
-        toggle.textContent = folded ? "More filters" : "Fewer filters";
-      }
-      show(form.hasAttribute("data-filters-fold"));  // without this script every filter stays in view
+      if (!toggle || !toggle.hidden) return;  // set up already (its state kept), or no button
+      showFilters(form, form.hasAttribute("data-filters-fold"));  // without this script every filter stays in view
       toggle.hidden = false;
-      toggle.addEventListener("click", function () { show(!form.classList.contains("folded")); });
     });
   }
+  document.addEventListener("click", function (event) {
+    const toggle = event.target.closest("[data-filters-toggle]");
+    const form = toggle && toggle.closest("form[data-filters]");
+    if (form) showFilters(form, !form.classList.contains("folded"));
+  });
+  // A value the browser refuses (a number below its minimum) stops the submit and must be shown: unfold.
+  document.addEventListener("invalid", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-filters].folded");
+    if (form) showFilters(form, false);
+  }, true);
+  // A filter refused (400) is shown: unfold the filters, whatever the person folded since.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 400) {
+      document.querySelectorAll("form[data-filters].folded").forEach(function (form) { showFilters(form, false); });
+    }
+  });
 
   // --- Colour scheme toggle: auto → light → dark → auto ---------------------------------------------------------
   const NEXT = { auto: "light", light: "dark", dark: "auto" };
@@ -176,7 +195,7 @@
     localise(document);
     contain(document);
     setUpNavigation();
-    setUpFilterFolding();
+    setUpFilterFolding(document);
     setUpThemeToggle();
     setUpShortcuts();
   });
@@ -186,7 +205,11 @@
     const params = event.detail.parameters;
     Object.keys(params).forEach(function (key) { if (params[key] === "") delete params[key]; });
   });
-  document.addEventListener("htmx:load", function (event) { localise(event.target); contain(event.target); });
+  document.addEventListener("htmx:load", function (event) {
+    localise(event.target);
+    contain(event.target);
+    setUpFilterFolding(event.target);
+  });
 
   // --- A polled region ([data-polled], e.g. /activity/) never takes a poll's answer once a person has asked it
   // for something else (Pause, Resume, Show all): that request replaces the region, and a poll answered while it

@@ -91,7 +91,7 @@ def test_fast_rendering_escapes_text_and_shows_labels_links_and_defaults():
     assert ">WhatsApp<" in html and ">SMS<" in html and ">unknown<" in html  # choice label, else the value
     assert '<a href="/conversations/8/">Conversation 8</a>' in html
     assert f'href="/users/{uuid.UUID(int=1)}/"' in html
-    assert '<td class="text-end">12,345</td>' in html
+    assert '<td class="text-end" data-label="Messages">12,345</td>' in html
     assert (
         '<time datetime="2026-03-01T09:30:00Z" title="2026-03-01 09:30:00 UTC" data-when="">2026-03-01 09:30 UTC</time>'
         in html
