@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     # statement_timeout of the database sessions web requests use (StatementTimeoutMiddleware; 0: none); a query
     # stopped by it is a page asking to narrow the search. The worker, migrations and commands keep the server's.
     "WEB_STATEMENT_TIMEOUT_MS": 15_000,
+    # A phrase or an exclusion of common words whose bounded walk of the newest messages found no page is then read
+    # through the GIN index, which offers every message holding its words ("the -the": every message with "the"),
+    # each read again. Stopped after this many ms (or the web's timeout, if shorter), the page shows the hits the
+    # walk found and says that only those messages were searched.
+    "SEARCH_FALLBACK_TIMEOUT_MS": 4_000,
     # Totals estimated below this are replaced by an exact count, which then reads at most this many rows.
     "EXACT_COUNT_BELOW": 1_000,
     # Rows per page in the conversation browser: the choices offered and the default.

@@ -13,14 +13,16 @@ __all__ = ["bitmap_scans_only", "index_walks_only"]
 
 
 @contextmanager
-def bitmap_scans_only(*, using: str = "default") -> Iterator[None]:
-    """Within the block, read tables through bitmap scans (e.g. a GIN index) instead of walking another index.
+def bitmap_scans_only(*, using: str = "default", statement_timeout_ms: int | None = None) -> Iterator[None]:
+    """Within the block, read tables through bitmap scans (e.g. a GIN index) instead of walking another index, each
+    statement stopped after statement_timeout_ms when given (QueryCanceled, as the session's own timeout).
 
     For a search term too rare for the statistics to know, the planner guesses thousands of hits and walks
     messages newest-first, reading millions of rows for a handful of matches; this makes it collect the hits
     from the GIN index and sort them instead.
     """
-    with _planner_settings(using, enable_indexscan="off", enable_seqscan="off"):
+    timeout = {} if statement_timeout_ms is None else {"statement_timeout": f"{int(statement_timeout_ms)}ms"}
+    with _planner_settings(using, enable_indexscan="off", enable_seqscan="off", **timeout):
         yield
 
 

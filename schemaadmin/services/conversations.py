@@ -79,6 +79,8 @@ class ListResult:
 
     page: Page
     total: RowTotal
+    # A search cut short: the page holds the hits among this many messages read from the cursor, the rest unsearched.
+    searched_only: int = 0
 
 
 # How long a listing's estimated total is reused. The total does not depend on the page, and the planner's

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.core.cache import cache
+from django.db import OperationalError
 from django.db.models import QuerySet
+from psycopg.errors import QueryCanceled
 
+from schemaadmin.conf import app_settings
 from schemaadmin.models import Message
 from schemaadmin.models.chat import SEARCH_CONFIG
 from schemaadmin.paging import Cursor, Page, keyset_collect, keyset_edge, keyset_page, keyset_slice, keyset_up_to
@@ -66,22 +70,46 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
         # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
         page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
         return ListResult(_highlight(page), _search_total(hits, at_least=page.last))
+    walk = None
     if facts.common and not facts.walkable:
         # A phrase or an exclusion of common words: its hits are usually everywhere ('"factory reset"'), but may be
         # nowhere ("the -the"), so the walk is bounded. (Plain common words with fewer hits than COLLECTED_HITS are
         # collected and counted exactly below.)
-        walked = _walked_page(hits, cursor, size)
-        if walked is not None:
-            page = _hit_page(queryset, walked, query, words, cursor, size)
-            if cursor is None and len(walked) <= size:  # the walk met every message: these are all the hits
-                return ListResult(page, RowTotal(len(walked), exact=True))
+        walk = _walked_page(hits, cursor, size)
+        if walk.found_page:
+            page = _hit_page(queryset, walk.picked, query, words, cursor, size)
+            if cursor is None and len(walk.picked) <= size:  # the walk met every message: these are all the hits
+                return ListResult(page, RowTotal(len(walk.picked), exact=True))
             return ListResult(page, _search_total(hits, at_least=page.last))
     # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
-    # The page's rows are picked before the snippets' query joins their conversations and users: the GIN index
-    # gives hits in no order, and joined first, every hit was joined before the sort kept a page (3,419 hits of a
-    # word: 35 ms of database time a page at 10M messages; picked first, 5 ms).
-    with bitmap_scans_only(using=queryset.db):
+    if walk is None:
+        return _gin_page(queryset, hits, query, words, cursor, size)
+    try:
+        return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=_fallback_timeout_ms())
+    except OperationalError as error:
+        if not isinstance(error.__cause__, QueryCanceled):
+            raise
+    # The GIN index offered too many messages to read again (every one holding "the" for "the -the"): the page is
+    # the hits the walk found, which are all there are among the messages it walked, and says so.
+    page = _hit_page(queryset, walk.picked, query, words, cursor, size)
+    return ListResult(page, RowTotal(len(page.rows), exact=False), searched_only=walk.rows)
+
+
+def _gin_page(
+    queryset: QuerySet[Message],
+    hits: QuerySet[Message],
+    query: SearchQuery,
+    words: list[str],
+    cursor: Cursor | None,
+    size: int,
+    *,
+    timeout_ms: int | None = None,
+) -> ListResult:
+    """Return the page of hits read through the GIN index: picked before the snippets' query joins conversations
+    and users (the index gives hits in no order, and joined first, every hit was joined before the sort kept a
+    page: 3,419 hits of a word, 35 ms of database time a page at 10M messages; picked first, 5 ms)."""
+    with bitmap_scans_only(using=queryset.db, statement_timeout_ms=timeout_ms):
         found = keyset_collect(hits, SEARCH_ORDER, cursor=cursor, size=size, cap=COLLECTED_HITS)
         if found.count < COLLECTED_HITS:
             page = _hit_page(queryset, [key[-1] for key in found.keys], query, words, cursor, size)
@@ -89,6 +117,13 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
         total = _search_total(hits, at_least=COLLECTED_HITS)  # at least the hits already collected
         sorted_hits = keyset_slice(hits, SEARCH_ORDER, cursor=cursor, size=size).values("pk")
         return ListResult(_hit_page(queryset, sorted_hits, query, words, cursor, size), total)
+
+
+def _fallback_timeout_ms() -> int:
+    """Return SEARCH_FALLBACK_TIMEOUT_MS, or the web's statement timeout when that is shorter (0: none)."""
+    settings = app_settings()
+    fallback, web = int(settings["SEARCH_FALLBACK_TIMEOUT_MS"]), int(settings["WEB_STATEMENT_TIMEOUT_MS"])
+    return min(fallback, web) if web else fallback
 
 
 def _search_total(hits: QuerySet[Message], *, at_least: int) -> RowTotal:
@@ -119,9 +154,24 @@ def _hit_page(
 WALKED_ROWS = (2_000, 20_000)
 
 
-def _walked_page(hits: QuerySet[Message], cursor: Cursor | None, size: int) -> list[int] | None:
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """What a bounded walk of the newest messages (from the cursor) found."""
+
+    picked: list[int]  # the ids of the rows keyset_slice(hits) reads for the page, among the messages walked
+    rows: int  # the messages walked, at most WALKED_ROWS[-1]
+    met_every_message: bool  # the walk reached the last message: no hit lies beyond it
+    size: int  # the page's size
+
+    @property
+    def found_page(self) -> bool:
+        """Whether the page is exact: a page and the next one's first row turned up, or every message was walked."""
+        return self.met_every_message or len(self.picked) > self.size
+
+
+def _walked_page(hits: QuerySet[Message], cursor: Cursor | None, size: int) -> Walk:
     """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages that a newest-first
-    walk from the cursor meets first (WALKED_ROWS at most), or None when those hold too few hits.
+    walk from the cursor meets first (WALKED_ROWS at most): a page of them, or as many as those messages hold.
 
     Each step reads the key of the last message it may walk (by the index alone), then walks down to that message:
     every message before it in the order is walked, so the hits found are the first there are, and the page is exact.
@@ -130,14 +180,16 @@ def _walked_page(hits: QuerySet[Message], cursor: Cursor | None, size: int) -> l
     at its time: messages stamped with one time (a bulk insert) would otherwise all be walked.
     """
     every_message = Message.objects.db_manager(hits.db).only("pk", "created_at")
+    walk = Walk(picked=[], rows=0, met_every_message=False, size=size)
     with index_walks_only(using=hits.db):
         for rows in WALKED_ROWS:
             edge = keyset_edge(every_message, SEARCH_ORDER, cursor=cursor, rows=rows)
             walked = hits if edge is None else keyset_up_to(hits, SEARCH_ORDER, cursor=cursor, edge=edge)
             picked = list(keyset_slice(walked, SEARCH_ORDER, cursor=cursor, size=size).values_list("pk", flat=True))
-            if len(picked) > size or edge is None:  # a page and the next one's first row, or all there is
-                return picked
-    return None
+            walk = Walk(picked=picked, rows=rows, met_every_message=edge is None, size=size)
+            if walk.found_page:
+                break
+    return walk
 
 
 # What a hit row shows (tables.browse.SearchHitTable): not the message's text, its tokens or the conversation's and

@@ -69,7 +69,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     else:
         result = conversation_results(filters.qs, order, cursor, data["size"])
         table = ConversationTable(result.page.rows)
-    context.update(page=result.page, table=table, total=result.total)
+    context.update(page=result.page, table=table, total=result.total, searched_only=result.searched_only)
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
 

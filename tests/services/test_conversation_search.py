@@ -230,3 +230,33 @@ def test_a_walked_phrase_counts_its_hits_when_the_planner_guesses_few(messages, 
         assert result.total.exact and result.total.value == len(expected)
     else:
         assert not result.total.exact and result.total.value >= limit
+
+
+@pytest.mark.parametrize("text", ['"the the the"', "the -the"])
+def test_a_gin_read_that_takes_too_long_shows_what_the_walk_found_and_says_so(messages, plant, settings, text):
+    # Common words whose walk finds no page ('"the the the"': 2 hits among the newest 20,000 messages, "the -the":
+    # none) go to the GIN index, which offers every message with "the". Stopped by SEARCH_FALLBACK_TIMEOUT_MS, the
+    # page is the hits among the messages the walk read (the newest: the highest ids here), and says so.
+    settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 1}
+    walked = set(range(ROWS, ROWS - WALKED_ROWS[-1], -1))
+    expected = [pk for pk in _matching(messages, text, plant) if pk in walked]
+    result = search_page(Message.objects.all(), text, None, 25)
+    assert result.searched_only == WALKED_ROWS[-1]
+    assert [m.pk for m in result.page.rows] == expected
+    assert all(m.snippet for m in result.page.rows)
+    assert result.page.next_cursor is None and not result.total.exact
+    # The cancelled statement left the transaction usable: the same search, given the time, finds every hit.
+    settings.SCHEMAADMIN = {}
+    complete = search_page(Message.objects.all(), text, None, 25)
+    assert complete.searched_only == 0 and complete.total.exact
+    assert [m.pk for m in complete.page.rows] == _matching(messages, text, plant)
+
+
+def test_the_page_of_a_search_cut_short_says_what_was_searched(messages, client_as, settings):
+    settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 1}
+    response = client_as("support").get("/conversations/", {"q": '"the the the"'})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="search-cut-short"' in html and 'data-testid="total"' not in html
+    assert f"Only {WALKED_ROWS[-1]:,} messages were searched" in html and "2 of them match" in html
+    assert [m.pk for m in response.context["page"].rows] == [20_003, 10_003]
