@@ -32,6 +32,7 @@ __all__ = [
     "json_html",
     "log_html",
     "number_text",
+    "plural_noun",
     "when_html",
 ]
 
@@ -168,11 +169,15 @@ def change_text(before: float | None, after: float | None) -> str:
 
 def count_text(value: int | None, noun: str) -> str:
     """Return "1 row" or "1,234 rows": a count that says what it counts ("index|indexes" for irregular plurals)."""
-    singular, _, plural = noun.partition("|")
-    plural = plural or f"{singular}s"
     if value is None:
-        return f"— {plural}"
-    return f"{number_text(value)} {singular if value == 1 else plural}"
+        return f"— {plural_noun(noun)}"
+    return f"{number_text(value)} {noun.partition('|')[0] if value == 1 else plural_noun(noun)}"
+
+
+def plural_noun(noun: str) -> str:
+    """Return the plural of count_text's noun: "rows" for "row", "indexes" for "index|indexes"."""
+    singular, _, plural = noun.partition("|")
+    return plural or f"{singular}s"
 
 
 def json_html(value: Any, *, open_depth: int = 2) -> SafeString:

@@ -15,6 +15,7 @@ from schemaadmin.formats import (
     json_html,
     log_html,
     number_text,
+    plural_noun,
     when_html,
 )
 
@@ -123,3 +124,9 @@ def test_a_job_log_shows_each_stamp_as_a_time_of_day_and_escapes_the_rest():
     assert html.startswith('<time datetime="2026-12-04T03:21:42Z" title="2026-12-04 03:21:42 UTC" data-when="log">')
     assert "started &lt;job&gt;\nno stamp here" in html
     assert log_html("") == "(nothing yet)"
+
+
+def test_a_count_names_one_thing_in_the_singular_and_more_in_the_plural():
+    assert count_text(1, "user") == "1 user" and count_text(2, "user") == "2 users"
+    assert count_text(1, "index|indexes") == "1 index" and count_text(0, "index|indexes") == "0 indexes"
+    assert plural_noun("matching message") == "matching messages" and plural_noun("index|indexes") == "indexes"

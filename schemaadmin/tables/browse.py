@@ -246,8 +246,8 @@ def _html(template: str, *args: Any) -> SafeString:
     return mark_safe(template.format(*(a.__html__() if hasattr(a, "__html__") else html.escape(str(a)) for a in args)))
 
 
-# On a phone the rows of these tables are cards (schemaadmin.css, .cards-on-phone): the first cell across the screen,
-# then the others on a line, each named by its data-label, as the hidden header row would.
+# On a phone the rows of the browsing tables are cards (schemaadmin.css, .cards-on-phone): the first cell across the
+# screen, then the others on a line, each named by its data-label, as the hidden header row would.
 _CARDS_ON_PHONE = {"class": "table table-sm table-hover align-middle cards-on-phone"}
 
 
@@ -350,14 +350,15 @@ def _user_link(user: ChatUser) -> str:
 
 class UserTable(_BrowseTable):
     display_name = tables.Column(verbose_name="Name", empty_values=())
-    external_id = tables.Column(verbose_name="External id")
-    email = tables.Column()
-    created_at = tables.Column(verbose_name="Since")
+    external_id = tables.Column(verbose_name="External id", attrs={"td": {"data-label": "External id"}})
+    email = tables.Column(attrs={"td": {"data-label": "Email"}})
+    created_at = tables.Column(verbose_name="Since", attrs={"td": {"data-label": "Since"}})
 
     class Meta(_BrowseTable.Meta):
         model = ChatUser
         fields: tuple[str, ...] = ()
         empty_text = "No user matches."
+        attrs = _CARDS_ON_PHONE
 
     def render_display_name(self, record: ChatUser) -> str:
         url = object_url("schemaadmin:user", record.pk)

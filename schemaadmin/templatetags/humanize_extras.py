@@ -57,6 +57,12 @@ def count(value: int | None, noun: str) -> str:
 
 
 @register.filter
+def plural(noun: str) -> str:
+    """{{ "row"|plural }} → "rows"; irregular plurals as "index|indexes" (count's nouns)."""
+    return formats.plural_noun(noun)
+
+
+@register.filter
 def when(value: datetime | None, styles: str = "") -> SafeString:
     """{{ at|when }}, {{ at|when:"seconds" }}, {{ at|when:"ago" }} or {{ at|when:"time" }}: a <time>."""
     return formats.when_html(value, styles)

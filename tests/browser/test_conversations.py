@@ -128,6 +128,21 @@ def test_conversations_are_cards_on_a_phone(page, role_user, sign_in, chat, cons
     assert console_errors == []
 
 
+def test_users_are_cards_on_a_phone(page, role_user, sign_in, chat, console_errors, screenshot):
+    page.set_viewport_size({"width": 360, "height": 800})
+    role_user("support", "sam")
+    page.goto("/users/?q=Ada")
+    sign_in("sam")
+    expect(page.get_by_role("link", name="Ada Byron")).to_be_visible()
+    rights = page.locator("table.cards-on-phone td").evaluate_all(
+        "cells => cells.map((td) => td.getBoundingClientRect().right)"
+    )
+    assert rights and max(rights) <= 360, rights
+    expect(page.locator("td[data-label='Since']").first).to_be_in_viewport()
+    screenshot("users-phone")
+    assert console_errors == []
+
+
 def test_every_filter_is_in_view_on_a_desktop(page, role_user, sign_in, chat, console_errors):
     page.set_viewport_size({"width": 1280, "height": 800})
     role_user("support", "sam")
