@@ -1,4 +1,4 @@
-"""Steer the planner for one transaction where its statistics cannot know better."""
+"""Steer the planner for one transaction where its statistics cannot know better, and limit a block's statements."""
 
 from __future__ import annotations
 
@@ -9,20 +9,29 @@ from django.db import connections, transaction
 
 from schemaadmin.pg.connection import cursor
 
-__all__ = ["bitmap_scans_only", "index_walks_only"]
+__all__ = ["bitmap_scans_only", "index_walks_only", "statement_time_limit"]
 
 
 @contextmanager
-def bitmap_scans_only(*, using: str = "default", statement_timeout_ms: int | None = None) -> Iterator[None]:
-    """Within the block, read tables through bitmap scans (e.g. a GIN index) instead of walking another index, each
-    statement stopped after statement_timeout_ms when given (QueryCanceled, as the session's own timeout).
+def bitmap_scans_only(*, using: str = "default") -> Iterator[None]:
+    """Within the block, read tables through bitmap scans (e.g. a GIN index) instead of walking another index.
 
     For a search term too rare for the statistics to know, the planner guesses thousands of hits and walks
     messages newest-first, reading millions of rows for a handful of matches; this makes it collect the hits
     from the GIN index and sort them instead.
     """
-    timeout = {} if statement_timeout_ms is None else {"statement_timeout": f"{int(statement_timeout_ms)}ms"}
-    with _planner_settings(using, enable_indexscan="off", enable_seqscan="off", **timeout):
+    with _planner_settings(using, enable_indexscan="off", enable_seqscan="off"):
+        yield
+
+
+@contextmanager
+def statement_time_limit(milliseconds: int | None, *, using: str = "default") -> Iterator[None]:
+    """Within the block, stop each statement after milliseconds (QueryCanceled, as the session's own timeout does);
+    None: no limit of the block's own."""
+    if milliseconds is None:
+        yield
+        return
+    with _planner_settings(using, statement_timeout=f"{int(milliseconds)}ms"):
         yield
 
 

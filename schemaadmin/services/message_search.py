@@ -24,7 +24,7 @@ from schemaadmin.models import Message
 from schemaadmin.models.chat import SEARCH_CONFIG
 from schemaadmin.paging import Cursor, Page, keyset_collect, keyset_edge, keyset_page, keyset_slice, keyset_up_to
 from schemaadmin.pg.estimates import RowTotal
-from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only
+from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only, statement_time_limit
 from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
 from schemaadmin.services.conversations import (
     ESTIMATE_SECONDS,
@@ -83,10 +83,13 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
             return ListResult(page, _search_total(hits, at_least=page.last))
     # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
-    if walk is None:
+    limit = _fallback_timeout_ms()
+    # Only forward: a page back from a cursor was reached from newer pages, and cut short it could not say where the
+    # walk went or keep its way back.
+    if walk is None or limit is None or (cursor is not None and cursor.direction == "before"):
         return _gin_page(queryset, hits, query, words, cursor, size)
     try:
-        return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=_fallback_timeout_ms())
+        return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=limit)
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
             raise
@@ -108,21 +111,31 @@ def _gin_page(
 ) -> ListResult:
     """Return the page of hits read through the GIN index: picked before the snippets' query joins conversations
     and users (the index gives hits in no order, and joined first, every hit was joined before the sort kept a
-    page: 3,419 hits of a word, 35 ms of database time a page at 10M messages; picked first, 5 ms)."""
-    with bitmap_scans_only(using=queryset.db, statement_timeout_ms=timeout_ms):
-        found = keyset_collect(hits, SEARCH_ORDER, cursor=cursor, size=size, cap=COLLECTED_HITS)
+    page: 3,419 hits of a word, 35 ms of database time a page at 10M messages; picked first, 5 ms).
+
+    timeout_ms limits the two statements that read every hit (the collect, and past COLLECTED_HITS the sorted page),
+    not the others: a cancel (QueryCanceled) is one of those reads taking too long.
+    """
+    with bitmap_scans_only(using=queryset.db):
+        with statement_time_limit(timeout_ms, using=queryset.db):
+            found = keyset_collect(hits, SEARCH_ORDER, cursor=cursor, size=size, cap=COLLECTED_HITS)
         if found.count < COLLECTED_HITS:
             page = _hit_page(queryset, [key[-1] for key in found.keys], query, words, cursor, size)
             return ListResult(page, RowTotal(found.count, exact=True))
         total = _search_total(hits, at_least=COLLECTED_HITS)  # at least the hits already collected
         sorted_hits = keyset_slice(hits, SEARCH_ORDER, cursor=cursor, size=size).values("pk")
-        return ListResult(_hit_page(queryset, sorted_hits, query, words, cursor, size), total)
+        with statement_time_limit(timeout_ms, using=queryset.db):
+            page = _hit_page(queryset, sorted_hits, query, words, cursor, size)
+        return ListResult(page, total)
 
 
-def _fallback_timeout_ms() -> int:
-    """Return SEARCH_FALLBACK_TIMEOUT_MS, or the web's statement timeout when that is shorter (0: none)."""
+def _fallback_timeout_ms() -> int | None:
+    """Return SEARCH_FALLBACK_TIMEOUT_MS, or the web's statement timeout when that is shorter; None when the setting
+    is 0 (no limit of its own: the session's timeout, the web's in a request, applies)."""
     settings = app_settings()
     fallback, web = int(settings["SEARCH_FALLBACK_TIMEOUT_MS"]), int(settings["WEB_STATEMENT_TIMEOUT_MS"])
+    if not fallback:
+        return None
     return min(fallback, web) if web else fallback
 
 

@@ -252,11 +252,29 @@ def test_a_gin_read_that_takes_too_long_shows_what_the_walk_found_and_says_so(me
     assert [m.pk for m in complete.page.rows] == _matching(messages, text, plant)
 
 
-def test_the_page_of_a_search_cut_short_says_what_was_searched(messages, client_as, settings):
+@pytest.mark.parametrize(("text", "found"), [('"the the the"', [20_003, 10_003]), ("the -the", [])])
+def test_the_page_of_a_search_cut_short_says_what_was_searched(messages, client_as, settings, text, found):
     settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 1}
-    response = client_as("support").get("/conversations/", {"q": '"the the the"'})
+    response = client_as("support").get("/conversations/", {"q": text})
     assert response.status_code == 200
     html = response.content.decode()
     assert 'data-testid="search-cut-short"' in html and 'data-testid="total"' not in html
-    assert f"Only {WALKED_ROWS[-1]:,} messages were searched" in html and "2 of them match" in html
-    assert [m.pk for m in response.context["page"].rows] == [20_003, 10_003]
+    assert f"Only {WALKED_ROWS[-1]:,} messages were searched" in html
+    assert [m.pk for m in response.context["page"].rows] == found
+    if found:
+        assert f"{len(found)} of them match (below)" in html and "1–2 matching messages" in html  # no total
+    else:
+        assert "None of them match" in html and "Nothing matches these filters" not in html
+
+
+def test_a_search_is_cut_short_only_forward_and_only_when_a_limit_is_set(messages, plant, settings):
+    # Back from a cursor (here: the messages newer than the 5th) the page was reached from newer pages: read in full.
+    settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 1}
+    fifth = Message.objects.get(pk=5)
+    back = Cursor(SEARCH_ORDER.name, (fifth.created_at, fifth.pk), "before")
+    result = search_page(Message.objects.all(), '"the the the"', back, 25)
+    assert result.searched_only == 0 and [m.pk for m in result.page.rows] == [20_003, 10_003]
+    # SEARCH_FALLBACK_TIMEOUT_MS = 0: no limit of its own (the web's timeout still applies in a request).
+    settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 0}
+    result = search_page(Message.objects.all(), '"the the the"', None, 25)
+    assert result.searched_only == 0 and result.total.exact and result.total.value == 3
