@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
@@ -94,9 +94,14 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
         if not isinstance(error.__cause__, QueryCanceled):
             raise
     # The GIN index offered too many messages to read again (every one holding "the" for "the -the"): the page is
-    # the hits the walk found, which are all there are among the messages it walked, and says so.
+    # the hits the walk found, which are all there are among the messages it walked, and says so. Its next page
+    # goes on from the last message walked, where the next walk starts.
     page = _hit_page(queryset, walk.picked, query, words, cursor, size)
-    return ListResult(page, RowTotal(len(page.rows), exact=False), searched_only=walk.rows)
+    assert walk.edge is not None  # a walk that met every message found its page
+    place = page.last if page.rows else (cursor.position if cursor is not None else 0)
+    onwards = Cursor(SEARCH_ORDER.name, walk.edge, "after", place).encode()
+    shown = RowTotal(len(page.rows), exact=False)
+    return ListResult(replace(page, next_cursor=onwards), shown, searched_only=walk.rows)
 
 
 def _gin_page(
@@ -173,8 +178,13 @@ class Walk:
 
     picked: list[int]  # the ids of the rows keyset_slice(hits) reads for the page, among the messages walked
     rows: int  # the messages walked, at most WALKED_ROWS[-1]
-    met_every_message: bool  # the walk reached the last message: no hit lies beyond it
+    edge: tuple[Any, ...] | None  # the key of the last message walked; None: the walk reached the last message
     size: int  # the page's size
+
+    @property
+    def met_every_message(self) -> bool:
+        """Whether the walk reached the last message: no hit lies beyond it."""
+        return self.edge is None
 
     @property
     def found_page(self) -> bool:
@@ -193,15 +203,16 @@ def _walked_page(hits: QuerySet[Message], cursor: Cursor | None, size: int) -> W
     at its time: messages stamped with one time (a bulk insert) would otherwise all be walked.
     """
     every_message = Message.objects.db_manager(hits.db).only("pk", "created_at")
-    walk = Walk(picked=[], rows=0, met_every_message=False, size=size)
+    walk = None
     with index_walks_only(using=hits.db):
         for rows in WALKED_ROWS:
             edge = keyset_edge(every_message, SEARCH_ORDER, cursor=cursor, rows=rows)
             walked = hits if edge is None else keyset_up_to(hits, SEARCH_ORDER, cursor=cursor, edge=edge)
             picked = list(keyset_slice(walked, SEARCH_ORDER, cursor=cursor, size=size).values_list("pk", flat=True))
-            walk = Walk(picked=picked, rows=rows, met_every_message=edge is None, size=size)
+            walk = Walk(picked=picked, rows=rows, edge=edge, size=size)
             if walk.found_page:
                 break
+    assert walk is not None, "WALKED_ROWS names no step"
     return walk
 
 

@@ -244,7 +244,13 @@ def test_a_gin_read_that_takes_too_long_shows_what_the_walk_found_and_says_so(me
     assert result.searched_only == WALKED_ROWS[-1]
     assert [m.pk for m in result.page.rows] == expected
     assert all(m.snippet for m in result.page.rows)
-    assert result.page.next_cursor is None and not result.total.exact
+    assert not result.total.exact and result.page.previous_cursor is None
+    # Its next page goes on from the last message walked: the other 10,000 here, which that walk reaches the end of.
+    onwards = search_page(Message.objects.all(), text, Cursor.decode(result.page.next_cursor, SEARCH_ORDER), 25)
+    rest = [pk for pk in _matching(messages, text, plant) if pk not in walked]
+    assert onwards.searched_only == 0 and [m.pk for m in onwards.page.rows] == rest
+    if rest:
+        assert onwards.page.first == len(expected) + 1  # numbered on from the cut-short page
     # The cancelled statement left the transaction usable: the same search, given the time, finds every hit.
     settings.SCHEMAADMIN = {}
     complete = search_page(Message.objects.all(), text, None, 25)
@@ -265,6 +271,7 @@ def test_the_page_of_a_search_cut_short_says_what_was_searched(messages, client_
         assert f"{len(found)} of them match (below)" in html and "1–2 matching messages" in html  # no total
     else:
         assert "None of them match" in html and "Nothing matches these filters" not in html
+    assert f"Search the next {WALKED_ROWS[-1]:,} messages" in html
 
 
 def test_a_search_is_cut_short_only_forward_and_only_when_a_limit_is_set(messages, plant, settings):
