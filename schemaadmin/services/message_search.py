@@ -3,7 +3,8 @@
 A search reads its hits one of four ways (docs/architecture.md says why): plain common words walk messages
 newest-first; a phrase or an exclusion of common words walks a bounded number of the newest messages first; anything
 else, and one whose walk found no page, collects its hits from the GIN index and picks the page from them; past
-COLLECTED_HITS, the page is the newest of all hits, sorted from the index's bitmap.
+COLLECTED_HITS, the page is the newest of all hits, sorted from the index's bitmap. After a walk that found no page,
+the GIN index's reads stop after SEARCH_FALLBACK_TIMEOUT_MS, and the page is then the walk's hits (searched_only).
 """
 
 from __future__ import annotations
