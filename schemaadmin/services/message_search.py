@@ -137,12 +137,12 @@ def _gin_page(
 
 def _fallback_timeout_ms() -> int | None:
     """Return SEARCH_FALLBACK_TIMEOUT_MS, or the web's statement timeout when that is shorter; None when the setting
-    is 0 (no limit of its own: the session's timeout, the web's in a request, applies)."""
+    is 0 or less (no limit of its own: the session's timeout, the web's in a request, applies)."""
     settings = app_settings()
     fallback, web = int(settings["SEARCH_FALLBACK_TIMEOUT_MS"]), int(settings["WEB_STATEMENT_TIMEOUT_MS"])
-    if not fallback:
+    if fallback <= 0:
         return None
-    return min(fallback, web) if web else fallback
+    return min(fallback, web) if web > 0 else fallback
 
 
 def _search_total(hits: QuerySet[Message], *, at_least: int) -> RowTotal:

@@ -281,7 +281,8 @@ def test_a_search_is_cut_short_only_forward_and_only_when_a_limit_is_set(message
     back = Cursor(SEARCH_ORDER.name, (fifth.created_at, fifth.pk), "before")
     result = search_page(Message.objects.all(), '"the the the"', back, 25)
     assert result.searched_only == 0 and [m.pk for m in result.page.rows] == [20_003, 10_003]
-    # SEARCH_FALLBACK_TIMEOUT_MS = 0: no limit of its own (the web's timeout still applies in a request).
-    settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 0}
-    result = search_page(Message.objects.all(), '"the the the"', None, 25)
-    assert result.searched_only == 0 and result.total.exact and result.total.value == 3
+    # SEARCH_FALLBACK_TIMEOUT_MS 0 (or less): no limit of its own (the web's timeout still applies in a request).
+    for none in (0, -5):
+        settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": none}
+        result = search_page(Message.objects.all(), '"the the the"', None, 25)
+        assert result.searched_only == 0 and result.total.exact and result.total.value == 3
