@@ -1,4 +1,5 @@
-"""System checks that say at start-up what the database lacks, in a sentence instead of a traceback."""
+"""System checks that say at start-up what the database lacks, or which setting is wrong, in a sentence instead of a
+traceback."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from schemaadmin.services.workload.availability import Availability, availabilit
 __all__ = [
     "MIN_PGVECTOR",
     "MIN_SERVER_MAJOR",
+    "TIMEOUT_SETTINGS",
     "app_role_problems",
     "database_problems",
     "explain_login_problems",
@@ -239,3 +241,24 @@ def query_stats_problems(alias: str, state: Availability) -> list[CheckMessage]:
 def check_query_stats(alias: str) -> list[CheckMessage]:
     """Check that pg_stat_statements is preloaded and installed on the database."""
     return query_stats_problems(alias, availability(using=alias))
+
+
+# Settings handed to the server as a statement_timeout: a value it refuses would fail every request (or every check).
+TIMEOUT_SETTINGS = ("WEB_STATEMENT_TIMEOUT_MS", "SEARCH_FALLBACK_TIMEOUT_MS", "RECALL_STATEMENT_TIMEOUT_MS")
+
+
+@register(Tags.compatibility)
+def check_timeouts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check that each timeout setting is a whole number of milliseconds, 0 (no limit) or more."""
+    problems: list[CheckMessage] = []
+    for name in TIMEOUT_SETTINGS:
+        value = app_settings()[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(
+                Error(
+                    f"SCHEMAADMIN[{name!r}] is {value!r}.",
+                    hint="Give a whole number of milliseconds: 0 for no limit, or more.",
+                    id="schemaadmin.E005",
+                )
+            )
+    return problems

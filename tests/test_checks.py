@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from schemaadmin.checks import check_databases, database_problems
+from schemaadmin.checks import TIMEOUT_SETTINGS, check_databases, check_timeouts, database_problems
 from schemaadmin.pg.server import ExtensionState, ServerInfo
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -92,3 +92,18 @@ def test_query_statistics_off_says_which_cause_what_to_run_and_the_restart():
         available=True, installed_version="1.12", preloaded=True, read_error="", reads_all=True, preload_setting=""
     )
     assert query_stats_problems("default", availability_of("default", readable)) == []
+
+
+@pytest.mark.parametrize("name", TIMEOUT_SETTINGS)
+@pytest.mark.parametrize("value", [-1, 2.5, "15s", True])
+def test_a_timeout_the_server_would_refuse_is_named_at_start_up(settings, name, value):
+    settings.SCHEMAADMIN = {name: value}
+    (problem,) = check_timeouts()
+    assert problem.id == "schemaadmin.E005" and name in problem.msg and repr(value) in problem.msg
+
+
+def test_timeouts_of_whole_milliseconds_pass(settings):
+    settings.SCHEMAADMIN = dict.fromkeys(TIMEOUT_SETTINGS, 0)
+    assert check_timeouts() == []
+    settings.SCHEMAADMIN = {}
+    assert check_timeouts() == []
