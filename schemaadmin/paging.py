@@ -9,8 +9,6 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.core import signing
-from django.core.exceptions import EmptyResultSet
-from django.db import connections
 from django.db.models import Expression, F, QuerySet
 from django.db.models.fields.tuple_lookups import (
     TupleGreaterThan,
@@ -19,12 +17,15 @@ from django.db.models.fields.tuple_lookups import (
     TupleLessThanOrEqual,
 )
 
+from schemaadmin.pg.keysets import collected_page
+
 __all__ = [
     "Cursor",
     "CursorError",
     "KeysetOrder",
     "Collected",
     "Page",
+    "backwards",
     "keyset_collect",
     "keyset_edge",
     "keyset_page",
@@ -99,22 +100,42 @@ class Page:
         return self.first + len(self.rows) - 1 if self.first else 0
 
 
-def keyset_page(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, size: int) -> Page:
-    """Return one page of queryset in order, starting after (or ending before) the cursor."""
-    backwards = cursor is not None and cursor.direction == "before"
+def keyset_page(
+    queryset: QuerySet[Any],
+    order: KeysetOrder,
+    *,
+    cursor: Cursor | None,
+    size: int,
+    read_to: tuple[Any, ...] | None = None,
+) -> Page:
+    """Return one page of queryset in order, starting after (or ending before) the cursor.
+
+    read_to: the key of the last row (in order) of what queryset was cut from, when it stops short of the order's
+    end, as a bounded walk does. Its rows are all there are up to that key, so a page forward that is not full still
+    has a next page, starting after that key.
+    """
+    walked_back = backwards(cursor)
     rows = list(keyset_slice(queryset, order, cursor=cursor, size=size))
     more = len(rows) > size
     rows = rows[:size]
-    if backwards:
+    if walked_back:
         rows.reverse()
+    read_on = read_to if read_to is not None and not walked_back and not more else None
     if not rows:
-        return Page(rows=[], next_cursor=None, previous_cursor=None)
-    has_next = more if not backwards else True
-    has_previous = (cursor is not None) if not backwards else more
+        place = cursor.position if cursor is not None else 0
+        onwards = None if read_on is None else Cursor(order.name, tuple(read_on), "after", place).encode()
+        return Page(rows=[], next_cursor=onwards, previous_cursor=None)
+    has_next = (more or read_on is not None) if not walked_back else True
+    has_previous = (cursor is not None) if not walked_back else more
     first = _first_place(cursor, len(rows), has_previous)
+    last = first + len(rows) - 1 if first else 0
+    if read_on is not None:
+        next_cursor: str | None = Cursor(order.name, tuple(read_on), "after", last).encode()
+    else:
+        next_cursor = _cursor_at(rows[-1], order, "after", last) if has_next else None
     return Page(
         rows=rows,
-        next_cursor=_cursor_at(rows[-1], order, "after", first + len(rows) - 1 if first else 0) if has_next else None,
+        next_cursor=next_cursor,
         previous_cursor=_cursor_at(rows[0], order, "before", first) if has_previous else None,
         first=first,
     )
@@ -125,7 +146,7 @@ def keyset_slice(queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor 
     "before" cursor, backwards: keyset_page flips them)."""
     queryset = queryset.annotate(**{alias: make() for alias, make in order.keys})
     # Walking backwards reads the same index the other way, then the page is flipped into order.
-    descending = order.descending != _backwards(cursor)
+    descending = order.descending != backwards(cursor)
     if cursor is not None:
         lookup = TupleLessThan if descending else TupleGreaterThan
         queryset = queryset.filter(lookup(tuple(F(a) for a in order.aliases()), list(cursor.values)))
@@ -146,7 +167,7 @@ def keyset_up_to(
     queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, edge: tuple[Any, ...]
 ) -> QuerySet[Any]:
     """Return the rows of queryset a walk from the cursor reads down to the row keyed edge, that row included."""
-    lookup = TupleGreaterThanOrEqual if order.descending != _backwards(cursor) else TupleLessThanOrEqual
+    lookup = TupleGreaterThanOrEqual if order.descending != backwards(cursor) else TupleLessThanOrEqual
     return queryset.filter(lookup(tuple(make() for _, make in order.keys), list(edge)))
 
 
@@ -163,37 +184,20 @@ def keyset_collect(
 ) -> Collected:
     """Return how many rows queryset has, counted up to cap, and the keys of the rows keyset_slice(queryset) reads for
     the page, picked from the first cap rows the server finds, in whatever order it finds them: when it finds fewer
-    than cap, those keys are keyset_slice's.
-
-    One statement: the rows are read once, kept on the server, and only the page's keys come back (the keys of 5,468
-    search hits, read into Python to be picked there, took 6.5 ms; this statement, 4 ms)."""
-    connection = connections[queryset.db]
-    aliases = [connection.ops.quote_name(alias) for alias in order.aliases()]
-    found = queryset.annotate(**{alias: make() for alias, make in order.keys}).order_by()
-    try:
-        sql, params = found.values_list(*order.aliases())[:cap].query.sql_with_params()
-    except EmptyResultSet:  # a filter that can match nothing (pk__in=[]): Django sends no query for it
-        return Collected(count=0, keys=[])
-    descending = order.descending != _backwards(cursor)
-    after = ""
-    if cursor is not None:
-        after = f"WHERE ({', '.join(aliases)}) {'<' if descending else '>'} ({', '.join(['%s'] * len(aliases))})"
-        params = (*params, *cursor.values)
-    sorted_by = ", ".join(f"{alias} {'DESC' if descending else 'ASC'}" for alias in aliases)
-    # Counted beside the page, so the count comes back when no row follows the cursor too (a row of NULL keys).
-    # {sql} is Django's compiled query (its values in params), the rest quoted aliases and fixed words.
-    statement = (
-        f"WITH found AS MATERIALIZED ({sql}) "  # noqa: S608
-        f"SELECT counted.rows, page.* FROM (SELECT count(*) AS rows FROM found) counted "
-        f"LEFT JOIN LATERAL (SELECT * FROM found {after} ORDER BY {sorted_by} LIMIT %s) page ON true"
+    than cap, those keys are keyset_slice's (one statement: pg.keysets.collected_page)."""
+    count, keys = collected_page(
+        queryset.annotate(**{alias: make() for alias, make in order.keys}),
+        order.aliases(),
+        descending=order.descending != backwards(cursor),
+        after=None if cursor is None else cursor.values,
+        size=size + 1,
+        cap=cap,
     )
-    with connection.cursor() as cur:
-        cur.execute(statement, (*params, size + 1))
-        rows = cur.fetchall()
-    return Collected(count=rows[0][0], keys=[tuple(row[1:]) for row in rows if row[-1] is not None])
+    return Collected(count=count, keys=keys)
 
 
-def _backwards(cursor: Cursor | None) -> bool:
+def backwards(cursor: Cursor | None) -> bool:
+    """Return whether a page from this cursor walks the order backwards (a "before" cursor: a previous page)."""
     return cursor is not None and cursor.direction == "before"
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemaadmin.models import ChatUser, Conversation, Message
-from schemaadmin.paging import Collected, Cursor, keyset_collect, keyset_edge, keyset_slice, keyset_up_to
+from schemaadmin.paging import Collected, Cursor, keyset_collect, keyset_edge, keyset_page, keyset_slice, keyset_up_to
 from schemaadmin.services.conversations import SEARCH_ORDER, THREAD_ORDER
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -73,3 +73,25 @@ def test_a_walk_up_to_its_edge_reads_exactly_its_first_rows(messages, order, row
         assert edge == first[-1], cursor
         walked = keyset_up_to(in_conversation, order, cursor=cursor, edge=edge)
         assert [(m.created_at, m.pk) for m in keyset_slice(walked, order, cursor=cursor, size=20)] == first, cursor
+
+
+def test_a_page_of_rows_read_up_to_a_key_goes_on_after_that_key(messages):
+    # A bounded walk read the rows up to `edge` and kept two: a page that is not full still has a next page, which
+    # starts after the edge (the rows between its last row and the edge were read and did not match).
+    in_conversation = Message.objects.filter(conversation=messages[0].conversation_id)
+    keys = sorted(((m.created_at, m.pk) for m in messages), reverse=True)  # SEARCH_ORDER: newest first
+    edge = keys[5]
+    kept = in_conversation.filter(pk__in=[keys[1][1], keys[3][1]])
+    page = keyset_page(kept, SEARCH_ORDER, cursor=None, size=4, read_to=edge)
+    assert [(m.created_at, m.pk) for m in page.rows] == [keys[1], keys[3]] and page.previous_cursor is None
+    onwards = Cursor.decode(page.next_cursor, SEARCH_ORDER)
+    assert (onwards.values, onwards.direction, onwards.position) == (edge, "after", 2)
+    # Nothing kept: no rows, and still the way on, numbered from the cursor's place.
+    after_third = Cursor(SEARCH_ORDER.name, keys[2], "after", position=3)
+    empty = keyset_page(kept.none(), SEARCH_ORDER, cursor=after_third, size=4, read_to=edge)
+    assert empty.rows == [] and Cursor.decode(empty.next_cursor, SEARCH_ORDER).position == 3
+    # A full page goes on after its own last row, and a page back from a cursor ignores the key.
+    full = keyset_page(in_conversation, SEARCH_ORDER, cursor=None, size=4, read_to=edge)
+    assert Cursor.decode(full.next_cursor, SEARCH_ORDER).values == keys[3]
+    back = keyset_page(kept, SEARCH_ORDER, cursor=Cursor(SEARCH_ORDER.name, keys[4], "before", 5), size=4, read_to=edge)
+    assert Cursor.decode(back.next_cursor, SEARCH_ORDER).values == keys[3]

@@ -20,7 +20,7 @@ def bitmap_scans_only(*, using: str = "default") -> Iterator[None]:
     messages newest-first, reading millions of rows for a handful of matches; this makes it collect the hits
     from the GIN index and sort them instead.
     """
-    with _planner_settings(using, enable_indexscan="off", enable_seqscan="off"):
+    with _block_settings(using, enable_indexscan="off", enable_seqscan="off"):
         yield
 
 
@@ -31,7 +31,7 @@ def statement_time_limit(milliseconds: int | None, *, using: str = "default") ->
     if milliseconds is None:
         yield
         return
-    with _planner_settings(using, statement_timeout=f"{int(milliseconds)}ms"):
+    with _block_settings(using, statement_timeout=f"{int(milliseconds)}ms"):
         yield
 
 
@@ -43,14 +43,14 @@ def index_walks_only(*, using: str = "default") -> Iterator[None]:
     planner, guessing few hits for a phrase of common words, would read through the GIN index's bitmap of every hit
     instead.
     """
-    with _planner_settings(using, enable_bitmapscan="off", enable_seqscan="off"):
+    with _block_settings(using, enable_bitmapscan="off", enable_seqscan="off"):
         yield
 
 
 @contextmanager
-def _planner_settings(using: str, **settings: str) -> Iterator[None]:
-    """Set planner settings for the block, as SET LOCAL does: they end with the block's transaction, and inside a
-    caller's transaction they are put back as they were when the block ends."""
+def _block_settings(using: str, **settings: str) -> Iterator[None]:
+    """Set settings (the planner's, statement_timeout) for the block, as SET LOCAL does: they end with the block's
+    transaction, and inside a caller's transaction they are put back as they were when the block ends."""
     nested = connections[using].in_atomic_block
     with transaction.atomic(using=using), cursor(using) as cur:
         # One round trip reads the values in force and sets the new ones (is_local=true: until the transaction ends).

@@ -15,12 +15,7 @@ from django.db.models import F, QuerySet
 from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import last_activity
-from schemaadmin.paging import (
-    Cursor,
-    KeysetOrder,
-    Page,
-    keyset_page,
-)
+from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
 from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
 from schemaadmin.services.compiled import compiled
 

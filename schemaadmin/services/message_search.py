@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
@@ -23,7 +23,16 @@ from psycopg.errors import QueryCanceled
 from schemaadmin.conf import app_settings
 from schemaadmin.models import Message
 from schemaadmin.models.chat import SEARCH_CONFIG
-from schemaadmin.paging import Cursor, Page, keyset_collect, keyset_edge, keyset_page, keyset_slice, keyset_up_to
+from schemaadmin.paging import (
+    Cursor,
+    Page,
+    backwards,
+    keyset_collect,
+    keyset_edge,
+    keyset_page,
+    keyset_slice,
+    keyset_up_to,
+)
 from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only, statement_time_limit
 from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
@@ -66,7 +75,7 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     hits = queryset.filter(search_vector=query)
     facts = search_facts(text, using=queryset.db)
     words = list(facts.words)
-    estimate = kept_planner_rows(hits) if facts.common else 0
+    estimate = kept_planner_rows(hits) if facts.walkable else 0
     if facts.walkable and estimate >= COLLECTED_HITS:
         # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
         page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
@@ -87,7 +96,7 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     limit = _fallback_timeout_ms()
     # Only forward: a page back from a cursor was reached from newer pages, and cut short it could not say where the
     # walk went or keep its way back.
-    if walk is None or limit is None or (cursor is not None and cursor.direction == "before"):
+    if walk is None or limit is None or backwards(cursor):
         return _gin_page(queryset, hits, query, words, cursor, size)
     try:
         return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=limit)
@@ -97,12 +106,8 @@ def search_page(queryset: QuerySet[Message], text: str, cursor: Cursor | None, s
     # The GIN index offered too many messages to read again (every one holding "the" for "the -the"): the page is
     # the hits the walk found, which are all there are among the messages it walked, and says so. Its next page
     # goes on from the last message walked, where the next walk starts.
-    page = _hit_page(queryset, walk.picked, query, words, cursor, size)
-    assert walk.edge is not None  # a walk that met every message found its page
-    place = page.last if page.rows else (cursor.position if cursor is not None else 0)
-    onwards = Cursor(SEARCH_ORDER.name, walk.edge, "after", place).encode()
-    shown = RowTotal(len(page.rows), exact=False)
-    return ListResult(replace(page, next_cursor=onwards), shown, searched_only=walk.rows)
+    page = _hit_page(queryset, walk.picked, query, words, cursor, size, read_to=walk.edge)
+    return ListResult(page, RowTotal(len(page.rows), exact=False), searched_only=walk.rows)
 
 
 def _gin_page(
@@ -160,10 +165,13 @@ def _hit_page(
     words: list[str],
     cursor: Cursor | None,
     size: int,
+    *,
+    read_to: tuple[Any, ...] | None = None,
 ) -> Page:
-    """Return the page of the picked messages (at most a page and one more), with snippets and highlighted."""
-    listed = queryset.filter(pk__in=picked)  # type: ignore[misc]
-    return _highlight(keyset_page(_with_snippets(listed, query, words), SEARCH_ORDER, cursor=cursor, size=size))
+    """Return the page of the picked messages (at most a page and one more), with snippets and highlighted; read_to
+    as keyset_page's (the picked are all the hits up to that message)."""
+    listed = _with_snippets(queryset.filter(pk__in=picked), query, words)  # type: ignore[misc]
+    return _highlight(keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size, read_to=read_to))
 
 
 # A phrase or an exclusion of common words looks for its page among the newest messages (from the cursor) first,
