@@ -43,15 +43,34 @@ def chat(transactional_db):
     return thread
 
 
-def test_search_hits_wrap_on_a_phone(page, role_user, sign_in, chat, console_errors, screenshot):
-    page.set_viewport_size({"width": 360, "height": 800})
-    role_user("support", "sam")
-    page.goto("/conversations/?q=invoice")
-    sign_in("sam")
+PHONE = {"width": 360, "height": 800}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+def support_at(page, role_user, sign_in):
+    """Return a function opening a URL signed in as a support agent in a window of a given size (a phone's)."""
+
+    def open_as_support(url: str, size: dict[str, int] = PHONE) -> None:
+        page.set_viewport_size(size)
+        role_user("support", "sam")
+        page.goto(url)
+        sign_in("sam")
+
+    return open_as_support
+
+
+def _right_edges(page, cells: str) -> list[float]:
+    """Return where each cell the selector names ends on the right, in CSS pixels."""
+    return page.locator(cells).evaluate_all("cells => cells.map((td) => td.getBoundingClientRect().right)")
+
+
+def test_search_hits_wrap_on_a_phone(page, support_at, chat, console_errors, screenshot):
+    support_at("/conversations/?q=invoice")
     expect(page.locator("a.hit")).to_have_count(3)
     # Each hit a card: its snippet, conversation, user and time all inside the screen, none cut off at its edge.
     for cell in ("td.snippet", "td[data-label]"):
-        rights = page.locator(cell).evaluate_all("cells => cells.map((td) => td.getBoundingClientRect().right)")
+        rights = _right_edges(page, cell)
         assert rights and max(rights) <= 360, (cell, rights)
     # The filters besides the search are folded away, so the hits come right after the search and its buttons.
     user_filter = page.get_by_label("User", exact=True)
@@ -76,11 +95,8 @@ def test_search_hits_wrap_on_a_phone(page, role_user, sign_in, chat, console_err
     assert console_errors == []
 
 
-def test_a_search_from_the_phone_s_form_keeps_the_filters_folded(page, role_user, sign_in, chat, console_errors):
-    page.set_viewport_size({"width": 360, "height": 800})
-    role_user("support", "sam")
-    page.goto("/conversations/")
-    sign_in("sam")
+def test_a_search_from_the_phone_s_form_keeps_the_filters_folded(page, support_at, chat, console_errors):
+    support_at("/conversations/")
     page.get_by_label("Search messages").fill("invoice")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("a.hit")).to_have_count(3)
@@ -112,42 +128,29 @@ def test_a_search_from_the_phone_s_form_keeps_the_filters_folded(page, role_user
     assert [e for e in console_errors if "400" not in e] == []
 
 
-def test_conversations_are_cards_on_a_phone(page, role_user, sign_in, chat, console_errors, screenshot):
-    page.set_viewport_size({"width": 360, "height": 800})
-    role_user("support", "sam")
-    page.goto("/conversations/")
-    sign_in("sam")
+def test_conversations_are_cards_on_a_phone(page, support_at, chat, console_errors, screenshot):
+    support_at("/conversations/")
     expect(page.get_by_test_id("total")).to_contain_text("4 conversations")
     # Every cell of every row inside the screen: the activity and the counts are not past its edge.
-    rights = page.locator("table.cards-on-phone td").evaluate_all(
-        "cells => cells.map((td) => td.getBoundingClientRect().right)"
-    )
+    rights = _right_edges(page, "table.cards-on-phone td")
     assert len(rights) == 4 * 7 and max(rights) <= 360, rights
     expect(page.get_by_role("link", name="Billing question 2")).to_be_in_viewport()
     screenshot("conversations-list-phone")
     assert console_errors == []
 
 
-def test_users_are_cards_on_a_phone(page, role_user, sign_in, chat, console_errors, screenshot):
-    page.set_viewport_size({"width": 360, "height": 800})
-    role_user("support", "sam")
-    page.goto("/users/?q=Ada")
-    sign_in("sam")
+def test_users_are_cards_on_a_phone(page, support_at, chat, console_errors, screenshot):
+    support_at("/users/?q=Ada")
     expect(page.get_by_role("link", name="Ada Byron")).to_be_visible()
-    rights = page.locator("table.cards-on-phone td").evaluate_all(
-        "cells => cells.map((td) => td.getBoundingClientRect().right)"
-    )
+    rights = _right_edges(page, "table.cards-on-phone td")
     assert rights and max(rights) <= 360, rights
     expect(page.locator("td[data-label='Since']").first).to_be_in_viewport()
     screenshot("users-phone")
     assert console_errors == []
 
 
-def test_every_filter_is_in_view_on_a_desktop(page, role_user, sign_in, chat, console_errors):
-    page.set_viewport_size({"width": 1280, "height": 800})
-    role_user("support", "sam")
-    page.goto("/conversations/?q=invoice")
-    sign_in("sam")
+def test_every_filter_is_in_view_on_a_desktop(page, support_at, chat, console_errors):
+    support_at("/conversations/?q=invoice", DESKTOP)
     expect(page.get_by_label("User", exact=True)).to_be_visible()
     expect(page.get_by_label("Per page")).to_be_visible()
     expect(page.locator("[data-filters-toggle]")).to_be_hidden()
