@@ -270,6 +270,6 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     "abort_job_polling_interval": 1.0,
     # A job that succeeded leaves its row: its record (a rebuild, a check, an apply) is what says what it did, and
     # the periodic tasks alone would add ~1,700 rows a day to procrastinate's tables, never removed. A failed or
-    # cancelled job's row stays for whoever looks into it.
+    # cancelled job's row stays WORKER_JOB_RETENTION_DAYS (services/retention.py) for whoever looks into it.
     "delete_jobs": "successful",
 }

@@ -20,6 +20,7 @@ from schemaadmin.services.workload.availability import Availability, availabilit
 __all__ = [
     "MIN_PGVECTOR",
     "MIN_SERVER_MAJOR",
+    "RETENTION_SETTINGS",
     "TIMEOUT_SETTINGS",
     "app_role_problems",
     "database_problems",
@@ -246,19 +247,42 @@ def check_query_stats(alias: str) -> list[CheckMessage]:
 # Settings handed to the server as a statement_timeout: a value it refuses would fail every request (or every check).
 TIMEOUT_SETTINGS = ("WEB_STATEMENT_TIMEOUT_MS", "SEARCH_FALLBACK_TIMEOUT_MS", "RECALL_STATEMENT_TIMEOUT_MS")
 
+# Settings read by the worker's daily prune (services/retention.py) as a number of days: a value it cannot read would
+# fail the prune every night, and 0 would delete every record at once.
+RETENTION_SETTINGS = ("AUDIT_RETENTION_DAYS", "EXPLAIN_RUN_RETENTION_DAYS", "WORKER_JOB_RETENTION_DAYS")
+
+
+def _whole_number(value: Any, *, at_least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= at_least
+
+
+def _setting_problems(names: Sequence[str], fits: Callable[[Any], bool], hint: str, id: str) -> list[CheckMessage]:
+    """Return an error naming each of the settings whose value does not fit."""
+    values = {name: app_settings()[name] for name in names}
+    return [
+        Error(f"SCHEMAADMIN[{name!r}] is {value!r}.", hint=hint, id=id)
+        for name, value in values.items()
+        if not fits(value)
+    ]
+
 
 @register(Tags.compatibility)
 def check_timeouts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Check that each timeout setting is a whole number of milliseconds, 0 (no limit) or more."""
-    problems: list[CheckMessage] = []
-    for name in TIMEOUT_SETTINGS:
-        value = app_settings()[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            problems.append(
-                Error(
-                    f"SCHEMAADMIN[{name!r}] is {value!r}.",
-                    hint="Give a whole number of milliseconds: 0 for no limit, or more.",
-                    id="schemaadmin.E005",
-                )
-            )
-    return problems
+    return _setting_problems(
+        TIMEOUT_SETTINGS,
+        lambda value: _whole_number(value, at_least=0),
+        "Give a whole number of milliseconds: 0 for no limit, or more.",
+        "schemaadmin.E005",
+    )
+
+
+@register(Tags.compatibility)
+def check_retention(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check that each retention setting is None (kept for ever) or a whole number of days, 1 or more."""
+    return _setting_problems(
+        RETENTION_SETTINGS,
+        lambda value: value is None or _whole_number(value, at_least=1),
+        "Give a whole number of days, 1 or more, or None to keep the records for ever.",
+        "schemaadmin.E006",
+    )

@@ -155,6 +155,9 @@ DEFAULTS: dict[str, Any] = {
     # policy, not ours). Every thread view writes an audit event (~350 bytes); an EXPLAIN run keeps its plan.
     "AUDIT_RETENTION_DAYS": None,
     "EXPLAIN_RUN_RETENTION_DAYS": None,
+    # procrastinate's rows of failed, cancelled and aborted jobs (a succeeded job's row goes when it ends) are deleted
+    # this many days after the job ended; the job's record (a rebuild, a check, an apply) stays. None keeps them.
+    "WORKER_JOB_RETENTION_DAYS": 30,
 }
 
 _cache: dict[str, Any] | None = None

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from schemaadmin.checks import TIMEOUT_SETTINGS, check_databases, check_timeouts, database_problems
+from schemaadmin.checks import (
+    RETENTION_SETTINGS,
+    TIMEOUT_SETTINGS,
+    check_databases,
+    check_retention,
+    check_timeouts,
+    database_problems,
+)
 from schemaadmin.pg.server import ExtensionState, ServerInfo
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -94,16 +101,24 @@ def test_query_statistics_off_says_which_cause_what_to_run_and_the_restart():
     assert query_stats_problems("default", availability_of("default", readable)) == []
 
 
-@pytest.mark.parametrize("name", TIMEOUT_SETTINGS)
-@pytest.mark.parametrize("value", [-1, 2.5, "15s", True])
-def test_a_timeout_the_server_would_refuse_is_named_at_start_up(settings, name, value):
-    settings.SCHEMAADMIN = {name: value}
-    (problem,) = check_timeouts()
-    assert problem.id == "schemaadmin.E005" and name in problem.msg and repr(value) in problem.msg
+# (the settings, their check, its id, values it refuses, values it takes)
+SETTING_CHECKS = [
+    (TIMEOUT_SETTINGS, check_timeouts, "schemaadmin.E005", [-1, 2.5, "15s", True], [0, 15_000]),
+    (RETENTION_SETTINGS, check_retention, "schemaadmin.E006", [0, -5, 7.5, "90 days", False], [None, 1, 365]),
+]
 
 
-def test_timeouts_of_whole_milliseconds_pass(settings):
-    settings.SCHEMAADMIN = dict.fromkeys(TIMEOUT_SETTINGS, 0)
-    assert check_timeouts() == []
+@pytest.mark.parametrize(("names", "check", "id", "refused", "taken"), SETTING_CHECKS)
+def test_a_setting_the_server_or_the_worker_would_refuse_is_named_at_start_up(
+    settings, names, check, id, refused, taken
+):
+    for name in names:
+        for value in refused:
+            settings.SCHEMAADMIN = {name: value}
+            (problem,) = check()
+            assert problem.id == id and name in problem.msg and repr(value) in problem.msg
+    for value in taken:
+        settings.SCHEMAADMIN = dict.fromkeys(names, value)
+        assert check() == []
     settings.SCHEMAADMIN = {}
-    assert check_timeouts() == []
+    assert check() == []

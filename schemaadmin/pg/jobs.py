@@ -1,7 +1,9 @@
-"""SQL a worker job runs around its work: session timeouts, its backend's pid, and appending to its record's log."""
+"""SQL a worker job runs around its work (session timeouts, its backend's pid, appending to its record's log), and the
+prune of procrastinate's rows of finished jobs."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -9,7 +11,17 @@ from psycopg import sql
 
 from schemaadmin.pg.connection import cursor, fetch_one
 
-__all__ = ["append_log", "backend_pid", "reset_session_timeouts", "set_session_timeouts"]
+__all__ = [
+    "FINISHED_JOB_STATUSES",
+    "append_log",
+    "backend_pid",
+    "delete_finished_jobs",
+    "reset_session_timeouts",
+    "set_session_timeouts",
+]
+
+# The states of a procrastinate job that never runs again (retry_failed_job aside, which the dashboard never calls).
+FINISHED_JOB_STATUSES = ("succeeded", "failed", "cancelled", "aborted")
 
 
 def set_session_timeouts(*, lock_timeout_ms: int, statement_timeout_ms: int, using: str = "default") -> None:
@@ -58,3 +70,30 @@ def append_log(
     with cursor(using) as cur:
         cur.execute(statement, params)
         return cur.rowcount == 1
+
+
+def delete_finished_jobs(cutoff: datetime, batch: int, *, using: str = "default") -> int:
+    """Delete procrastinate's rows of the jobs that finished before cutoff (their last event is older), batch rows
+    a statement, oldest first; return how many went. Their events go with them (ON DELETE CASCADE), and a periodic
+    task's reference to its last job is cleared by procrastinate's own trigger."""
+    statement = """
+        DELETE FROM procrastinate_jobs
+        WHERE id IN (
+            SELECT job.id
+            FROM procrastinate_jobs AS job
+            WHERE job.status::text = ANY(%(statuses)s)
+              AND NOT EXISTS (
+                  SELECT FROM procrastinate_events AS event WHERE event.job_id = job.id AND event.at >= %(cutoff)s
+              )
+            ORDER BY job.id
+            LIMIT %(batch)s
+        )
+    """
+    params: dict[str, Any] = {"statuses": list(FINISHED_JOB_STATUSES), "cutoff": cutoff, "batch": batch}
+    deleted = 0
+    with cursor(using) as cur:
+        while True:
+            cur.execute(statement, params)
+            deleted += cur.rowcount
+            if cur.rowcount < batch:
+                return deleted

@@ -1,9 +1,12 @@
-"""Records kept for a set time (AUDIT_RETENTION_DAYS, EXPLAIN_RUN_RETENTION_DAYS), then deleted in batches."""
+"""Records kept for a set time (AUDIT_RETENTION_DAYS, EXPLAIN_RUN_RETENTION_DAYS, WORKER_JOB_RETENTION_DAYS), then
+deleted in batches."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import models
 from django.utils import timezone
@@ -11,18 +14,13 @@ from django.utils import timezone
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import AuditEvent, ExplainRun
+from schemaadmin.pg.jobs import delete_finished_jobs
 
 __all__ = ["PRUNE_BATCH", "Pruned", "prune_records"]
 
 # Rows deleted per statement: each DELETE is its own short transaction, so a first prune of millions of events
 # neither holds locks for minutes nor leaves one huge transaction's WAL at once.
 PRUNE_BATCH = 10_000
-
-# (setting, model, the time field its age is read from)
-_KEPT: tuple[tuple[str, type[models.Model], str], ...] = (
-    ("AUDIT_RETENTION_DAYS", AuditEvent, "at"),
-    ("EXPLAIN_RUN_RETENTION_DAYS", ExplainRun, "created_at"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,18 +34,18 @@ def prune_records(*, now: datetime | None = None, batch: int = PRUNE_BATCH) -> l
     """Delete the records older than their setting's days (none for a setting that is None); audit what went."""
     now = now or timezone.now()
     done = []
-    for setting, model, field in _KEPT:
+    for setting, table, delete in _KEPT:
         days = app_settings()[setting]
         if days is None:
             continue
         cutoff = now - timedelta(days=int(days))
-        deleted = _delete_before(model, field, cutoff, batch)
+        deleted = delete(cutoff, batch)
         done.append(Pruned(setting, cutoff, deleted))
         if deleted:
             record(
                 None,
                 "records.pruned",
-                model._meta.db_table,
+                table,
                 as_username="worker",
                 setting=setting,
                 days=int(days),
@@ -68,3 +66,14 @@ def _delete_before(model: type[models.Model], field: str, cutoff: datetime, batc
         deleted += count
         if count < batch:
             return deleted
+
+
+# (setting, the table pruned, what deletes its rows older than a cutoff, batch rows a statement, and says how many).
+# procrastinate's row of a finished job is the queue's, not the record of what the job did (its WorkerJobRecord,
+# kept): a succeeded job's row is deleted when it ends (delete_jobs), a failed, cancelled or aborted one's is kept
+# WORKER_JOB_RETENTION_DAYS for whoever looks into it.
+_KEPT: tuple[tuple[str, str, Callable[[datetime, int], int]], ...] = (
+    ("AUDIT_RETENTION_DAYS", AuditEvent._meta.db_table, partial(_delete_before, AuditEvent, "at")),
+    ("EXPLAIN_RUN_RETENTION_DAYS", ExplainRun._meta.db_table, partial(_delete_before, ExplainRun, "created_at")),
+    ("WORKER_JOB_RETENTION_DAYS", "procrastinate_jobs", delete_finished_jobs),
+)
