@@ -23,6 +23,30 @@ __all__ = ["PRUNE_BATCH", "Pruned", "prune_records"]
 PRUNE_BATCH = 10_000
 
 
+def _delete_before(model: type[models.Model], field: str, cutoff: datetime, batch: int) -> int:
+    """Delete the model's rows whose field is before cutoff, oldest first, batch rows a statement."""
+    manager = model._default_manager
+    oldest = manager.filter(**{f"{field}__lt": cutoff}).order_by(field).values("pk")
+    deleted = 0
+    while True:
+        # One statement a batch: DELETE … WHERE id IN (SELECT id … ORDER BY field LIMIT batch), no ids in Python.
+        count, _ = manager.filter(pk__in=oldest[:batch]).delete()
+        deleted += count
+        if count < batch:
+            return deleted
+
+
+# (setting, the table pruned, what deletes its rows older than a cutoff, batch rows a statement, and says how many).
+# procrastinate's row of a finished job is the queue's, not the record of what the job did (its WorkerJobRecord,
+# kept): a succeeded job's row is deleted when it ends (delete_jobs), a failed, cancelled or aborted one's is kept
+# WORKER_JOB_RETENTION_DAYS for whoever looks into it.
+_KEPT: tuple[tuple[str, str, Callable[[datetime, int], int]], ...] = (
+    ("AUDIT_RETENTION_DAYS", AuditEvent._meta.db_table, partial(_delete_before, AuditEvent, "at")),
+    ("EXPLAIN_RUN_RETENTION_DAYS", ExplainRun._meta.db_table, partial(_delete_before, ExplainRun, "created_at")),
+    ("WORKER_JOB_RETENTION_DAYS", "procrastinate_jobs", delete_finished_jobs),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Pruned:
     setting: str
@@ -53,27 +77,3 @@ def prune_records(*, now: datetime | None = None, batch: int = PRUNE_BATCH) -> l
                 deleted=deleted,
             )
     return done
-
-
-def _delete_before(model: type[models.Model], field: str, cutoff: datetime, batch: int) -> int:
-    """Delete the model's rows whose field is before cutoff, oldest first, batch rows a statement."""
-    manager = model._default_manager
-    oldest = manager.filter(**{f"{field}__lt": cutoff}).order_by(field).values("pk")
-    deleted = 0
-    while True:
-        # One statement a batch: DELETE … WHERE id IN (SELECT id … ORDER BY field LIMIT batch), no ids in Python.
-        count, _ = manager.filter(pk__in=oldest[:batch]).delete()
-        deleted += count
-        if count < batch:
-            return deleted
-
-
-# (setting, the table pruned, what deletes its rows older than a cutoff, batch rows a statement, and says how many).
-# procrastinate's row of a finished job is the queue's, not the record of what the job did (its WorkerJobRecord,
-# kept): a succeeded job's row is deleted when it ends (delete_jobs), a failed, cancelled or aborted one's is kept
-# WORKER_JOB_RETENTION_DAYS for whoever looks into it.
-_KEPT: tuple[tuple[str, str, Callable[[datetime, int], int]], ...] = (
-    ("AUDIT_RETENTION_DAYS", AuditEvent._meta.db_table, partial(_delete_before, AuditEvent, "at")),
-    ("EXPLAIN_RUN_RETENTION_DAYS", ExplainRun._meta.db_table, partial(_delete_before, ExplainRun, "created_at")),
-    ("WORKER_JOB_RETENTION_DAYS", "procrastinate_jobs", delete_finished_jobs),
-)
