@@ -1,8 +1,11 @@
-"""Write the audit log: every privileged action, every conversation view, every sign-in."""
+"""Write the audit log: every privileged action, every view of the product's users and conversations (a thread, a
+user, a list or a search of them), every sign-in."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection, Mapping
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +16,7 @@ from django.http import HttpRequest
 from schemaadmin.models import AuditEvent
 from schemaadmin.pg.audit import insert_read_event
 
-__all__ = ["client_ip", "record", "record_read"]
+__all__ = ["asked", "client_ip", "record", "record_read"]
 
 # Targets are names the code builds (a migration label is an app label and a file name); this bounds a hostile one.
 TARGET_MAX = 2_000
@@ -89,6 +92,22 @@ def record_read(request: HttpRequest, action: str, target: str = "", **detail: A
         detail=detail,
         ip_address=client_ip(request),
     )
+
+
+def asked(*cleaned: Mapping[str, Any], unused: Collection[str] = ()) -> dict[str, Any]:
+    """Return what a list or a search was asked for, from its forms' cleaned data: the values that are set (dates
+    as ISO text; not the unused ones), and which way it paged ("page": "next" or "previous"), not the cursor."""
+    detail: dict[str, Any] = {}
+    for data in cleaned:
+        for name, value in data.items():
+            if name in unused:
+                continue
+            if name in ("after", "before"):
+                if value:
+                    detail["page"] = "next" if name == "after" else "previous"
+            elif value not in (None, "", [], ()):
+                detail[name] = value.isoformat() if isinstance(value, date) else value
+    return detail
 
 
 def _actor(request: HttpRequest | None, actor: Any) -> Any:

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from schemaadmin.audit import record_read
+from schemaadmin.audit import asked, record_read
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import ConversationFilter, MessageSearchFilter
 from schemaadmin.forms.browse import ListControls, ThreadControls
@@ -69,6 +69,10 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     else:
         result = conversation_results(filters.qs, order, cursor, data["size"])
         table = ConversationTable(result.page.rows)
+    # Titles, names and snippets of users' messages were read: the list and the search are audited as a thread is
+    # (a search's order is always newest first: the sort asked is not what it used).
+    action, target = ("conversation.search", "messages") if searching else ("conversation.list", "conversations")
+    record_read(request, action, target, **asked(data, filters.form.cleaned_data, unused={"sort"} if searching else ()))
     context.update(page=result.page, table=table, total=result.total, searched_only=result.searched_only)
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from schemaadmin.audit import record_read
+from schemaadmin.audit import asked, record_read
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import matching_users
 from schemaadmin.forms.browse import PageCursor, UserSearch
@@ -49,6 +49,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             return render_page(request, "schemaadmin/users/list.html", context, partial="results", status=400)
         page = keyset_page(ChatUser.objects.all(), USER_ORDER, cursor=cursor, size=size)
         total = listing_total(ChatUser.objects.all())
+    record_read(request, "user.search" if form.cleaned_data["q"] else "user.list", "users", **asked(form.cleaned_data))
     context.update(page=page, table=UserTable(page.rows), total=total)
     return render_page(request, "schemaadmin/users/list.html", context, partial="results")
 

@@ -10,6 +10,7 @@ from django.core.cache import cache
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ConversationPreference, Message
 from schemaadmin.paging import Cursor
+from schemaadmin.services.conversations import DEFAULT_ORDER
 from tests.chat_data import copy_messages
 
 T0 = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
@@ -196,10 +197,10 @@ def test_a_search_page_reads_its_hits_with_their_snippets_in_one_query(support, 
     support.get("/conversations/", {"q": "invoices"})  # what the server makes of the search is kept a minute
     # auth (2), then in one transaction (a savepoint here): the planner settings, the hits' ids from the GIN index,
     # and the page with each hit's conversation, user and snippet; inside the test's transaction, the planner
-    # settings are then put back (outside one, the transaction's end does it)
-    with django_assert_num_queries(8) as captured:
+    # settings are then put back (outside one, the transaction's end does it); then the audit event
+    with django_assert_num_queries(9) as captured:
         response = support.get("/conversations/", {"q": "invoices", "size": 25})
-    page_query = captured.captured_queries[-3]["sql"]
+    page_query = captured.captured_queries[-4]["sql"]
     assert "ts_headline" in page_query and "LIMIT 26" in page_query
     assert response.status_code == 200 and len(response.context["page"].rows) == 25
     assert all("<mark>invoices</mark>" in hit.snippet for hit in response.context["page"].rows)
@@ -238,14 +239,14 @@ def test_search_is_combined_with_filters_and_web_search_syntax(support, chat):
 
 def test_list_and_search_pages_use_a_constant_number_of_queries(support, chat, django_assert_max_num_queries):
     # session, user, the role's permissions (user's and group's, once per request), then: the total's estimate,
-    # its bounded count (the fixture's total is small), and the page's rows with their users. The first request
-    # of a process also asks the server's version for the navigation bar (once a minute): not counted here.
+    # its bounded count (the fixture's total is small), the page's rows with their users, and the audit event. The
+    # first request of a process also asks the server's version for the navigation bar (once a minute): not counted.
     support.get("/conversations/")
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         support.get("/conversations/", {"size": 100})
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         support.get("/conversations/", {"size": 25}, headers={"HX-Request": "true"})
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         support.get("/conversations/", {"q": "invoices", "size": 100})
 
 
@@ -346,6 +347,37 @@ def test_users_are_found_and_their_page_lists_conversations(support, chat):
     assert support.get("/users/", {"after": "junk"}).status_code == 400
 
 
+def test_lists_and_searches_of_users_and_conversations_are_audited_with_what_was_asked(support, chat):
+    def last_event() -> AuditEvent:
+        return AuditEvent.objects.order_by("-id").first()
+
+    first = support.get("/conversations/", {"channel": "sms", "active_from": "2026-01-01"})
+    event = last_event()
+    assert (event.action, event.target, event.actor_username) == ("conversation.list", "conversations", "support-user")
+    assert event.detail == {"channel": "sms", "active_from": "2026-01-01", "sort": DEFAULT_ORDER, "size": 25}
+    support.get("/conversations/", {"q": '"chargeback question"', "role": "user", "size": 50})
+    event = last_event()
+    assert (event.action, event.target) == ("conversation.search", "messages")
+    assert event.detail == {"q": '"chargeback question"', "role": "user", "size": 50}
+    support.get("/users/", {"q": "ada@example.org"})
+    assert (last_event().action, last_event().target, last_event().detail) == (
+        "user.search",
+        "users",
+        {"q": "ada@example.org"},
+    )
+    support.get("/users/")
+    assert (last_event().action, last_event().detail) == ("user.list", {})
+    # A later page says which way it went, not the cursor; a page refused (400) showed nothing and is not audited.
+    assert first.context["page"].next_cursor is None
+    newest = support.get("/conversations/")
+    support.get("/conversations/", {"after": newest.context["page"].next_cursor})
+    assert last_event().detail["page"] == "next" and "after" not in last_event().detail
+    before = AuditEvent.objects.count()
+    assert support.get("/conversations/", {"active_from": "2026-02-30"}).status_code == 400
+    assert support.get("/users/", {"after": "junk"}).status_code == 400
+    assert AuditEvent.objects.count() == before
+
+
 def test_users_list_pages_through_more_than_a_page_of_users_and_back(support, chat):
     ChatUser.objects.bulk_create(ChatUser(external_id=f"acct-{i:03}", display_name=f"User {i}") for i in range(40))
     first = support.get("/users/")
@@ -411,9 +443,9 @@ def test_thread_and_user_pages_use_a_constant_number_of_queries(support, chat, d
         page = support.get(f"/users/{chat['ada'].pk}/")
     assert page.context["chat_user"] == chat["ada"] and page.context["preferences"].tone == "formal"
     assert page.context["total"].exact and page.context["total"].value == 31
-    # auth (2), one page of users, their count: the planner's estimate, under EXACT_COUNT_BELOW, was asked by the
-    # first request above and is kept a minute
-    with django_assert_num_queries(4):
+    # auth (2), one page of users, their count (the planner's estimate, under EXACT_COUNT_BELOW, was asked by the
+    # first request above and is kept a minute), the audit event
+    with django_assert_num_queries(5):
         support.get("/users/")
 
 
