@@ -142,7 +142,7 @@ class Writer:
     def tool(self) -> str:
         """Return a tool call's JSON result."""
         result = {name: self.slots[slot] for name, slot in self.topic.tool_fields.items()}
-        return json.dumps({"tool": self.topic.tool_name, "ok": True, "result": result})
+        return json.dumps({"tool": self.topic.tool_name, "ok": True, "result": result}, ensure_ascii=False)
 
     def with_steps(self) -> str:
         """Return a reply with a short explanation, numbered steps and a closing line."""

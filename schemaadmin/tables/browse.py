@@ -274,7 +274,7 @@ class ConversationTable(_BrowseTable):
 
     def render_title(self, record: Conversation) -> str:
         url = object_url("schemaadmin:conversation", record.pk)
-        return _html('<a href="{}">{}</a>', url, record.title or f"Conversation {record.pk}")
+        return _html('<a href="{}">{}</a>', url, str(record))
 
     def render_user(self, record: Conversation) -> str:
         return _user_link(record.user)
@@ -324,7 +324,7 @@ class SearchHitTable(_BrowseTable):
     def render_conversation(self, record: Message) -> str:
         conversation = record.conversation
         url = object_url("schemaadmin:conversation", conversation.pk)
-        return _html('<a href="{}">{}</a>', url, conversation.title or f"Conversation {conversation.pk}")
+        return _html('<a href="{}">{}</a>', url, str(conversation))
 
     def render_user(self, record: Message) -> str:
         return _user_link(record.conversation.user)
@@ -339,13 +339,12 @@ def _quoted(text: str) -> str:
 
 
 def _user_link(user: ChatUser) -> str:
+    """The user's name linking to their page, then their external id; a user without a name is their id, once."""
     url = object_url("schemaadmin:user", user.pk)
-    return _html(
-        '<a href="{}">{}</a> <span class="text-body-secondary small">{}</span>',
-        url,
-        user.display_name or user.external_id,
-        user.external_id,
-    )
+    if not user.display_name:
+        return _html('<a href="{}">{}</a>', url, user.external_id)
+    named = '<a href="{}">{}</a> <span class="text-body-secondary small">{}</span>'
+    return _html(named, url, user.display_name, user.external_id)
 
 
 class UserTable(_BrowseTable):
@@ -362,7 +361,7 @@ class UserTable(_BrowseTable):
 
     def render_display_name(self, record: ChatUser) -> str:
         url = object_url("schemaadmin:user", record.pk)
-        return _html('<a href="{}">{}</a>', url, record.display_name or "—")
+        return _html('<a href="{}">{}</a>', url, str(record))
 
     def render_created_at(self, value: Any) -> str:
         return utc_time(value)
@@ -380,6 +379,7 @@ class AuditTable(_BrowseTable):
         model = AuditEvent
         fields: tuple[str, ...] = ()
         empty_text = "No audit events match."
+        attrs = _CARDS_ON_PHONE
         template_name = "schemaadmin/includes/health_table.html"  # "When" orders the log, newest or oldest first
 
     keyset_column = "at"

@@ -23,7 +23,7 @@ class FindingTable(tables.Table):
     message = tables.Column(verbose_name="Why, and the fix", orderable=False, empty_values=())
 
     class Meta:
-        attrs = {"class": "table table-sm table-hover align-middle", "data-testid": "findings-table"}
+        attrs = {"class": "table table-sm table-hover align-middle cards-on-phone", "data-testid": "findings-table"}
         empty_text = "No finding matches these filters."
         template_name = "schemaadmin/includes/health_table.html"
         row_attrs = {

@@ -113,7 +113,7 @@ class _When(tables.Column):
 
 class _HealthTable(tables.Table):
     class Meta:
-        attrs = {"class": "table table-sm table-hover align-middle"}
+        attrs = {"class": "table table-sm table-hover align-middle cards-on-phone"}  # a card a row on a phone
         empty_text = "Nothing matches these filters."
         template_name = "schemaadmin/includes/health_table.html"
         per_page = 50

@@ -76,7 +76,11 @@ def user_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
         "chat_user": user,
         "preferences": getattr(user, "preferences", None),
         "page": page,
-        "table": ConversationTable(page.rows, exclude=("user",)),
+        "table": ConversationTable(
+            page.rows,
+            exclude=("user",),
+            empty_text="No conversations past this page." if cursor else "This user has no conversations yet.",
+        ),
         "total": user_conversation_total(conversations),
     }
     return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations")

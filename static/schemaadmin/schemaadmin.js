@@ -36,8 +36,14 @@
     else text = p.year + "-" + p.month + "-" + p.day + " " + text + (styles.includes("seconds") ? ":" + p.second : "");
     // Log lines sit under a heading that names the zone; every other time names it itself.
     if (!styles.includes("log")) text += " " + p.timeZoneName;
-    if (styles.includes("ago")) text += " (" + age(instant) + ")";
     el.textContent = text;
+    if (styles.includes("ago")) {
+      // The age may go to the next line where the time itself keeps one (see .when-age).
+      const ago = document.createElement("span");
+      ago.className = "when-age";
+      ago.textContent = " (" + age(instant).replace(/ /g, "\u00a0") + ")";  // "(24 s ago)" in one piece
+      el.append(ago);
+    }
     el.dataset.localised = "1";
   }
   function zoneName() { return pieces(new Date()).timeZoneName; }
@@ -90,6 +96,32 @@
         if (!details.open) return;
         details.open = false;
         details.querySelector("summary").focus();
+      });
+    });
+  }
+
+  // --- On a phone a .cards-on-phone table's row is a card (schemaadmin.css): each cell is labelled with its
+  // column's header, unless the server named it (data-label). A cell spanning columns says what it says alone.
+  function labelCells(root) {
+    const tables = Array.from(root.querySelectorAll("table.cards-on-phone"));
+    const own = root.closest ? root.closest("table.cards-on-phone") : null;  // htmx may swap in a table's rows alone
+    if (own) tables.push(own);
+    tables.forEach(function (table) {
+      const headers = [];
+      table.querySelectorAll("thead > tr:first-child > th").forEach(function (th) {
+        const shown = th.cloneNode(true);  // what the header shows: not its words for screen readers alone
+        shown.querySelectorAll(".visually-hidden").forEach(function (hidden) { hidden.remove(); });
+        const text = shown.textContent.replace(/[↕↑↓▲▼]/g, "").replace(/\s+/g, " ").trim();
+        for (let i = 0; i < th.colSpan; i++) headers.push(text);
+      });
+      table.querySelectorAll("tbody > tr").forEach(function (row) {
+        let column = 0;
+        Array.from(row.children).forEach(function (cell) {
+          // The first cell is the card's title (a name, a pid): it goes unlabelled, as the browsing tables' do.
+          const labelled = column > 0 && cell.colSpan === 1 && !cell.hasAttribute("data-label") && headers[column];
+          if (labelled) cell.dataset.label = headers[column];
+          column += cell.colSpan;
+        });
       });
     });
   }
@@ -196,6 +228,7 @@
     contain(document);
     setUpNavigation();
     setUpFilterFolding(document);
+    labelCells(document);
     setUpThemeToggle();
     setUpShortcuts();
   });
@@ -209,6 +242,7 @@
     localise(event.target);
     contain(event.target);
     setUpFilterFolding(event.target);
+    labelCells(event.target);
   });
 
   // --- A polled region ([data-polled], e.g. /activity/) never takes a poll's answer once a person has asked it

@@ -123,13 +123,32 @@ def test_cancel_and_terminate_are_in_view_on_a_laptop(
     sign_in,
 ):
     blocking = blocking_factory()
-    role_user("dba", "dora")
-    page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto("/activity/?all=on")
-    sign_in("dora")
-    row = page.get_by_test_id("sessions").locator(f'tr[data-pid="{blocking.waiter_pid}"]')
+    row = _waiter_row_for_a_dba(page, role_user, sign_in, blocking, width=1280)
     for name in (f"Cancel pid {blocking.waiter_pid}", f"Terminate pid {blocking.waiter_pid}"):
         row.get_by_role("link", name=name).scroll_into_view_if_needed()
         expect(row.get_by_role("link", name=name)).to_be_in_viewport(ratio=1)
     # Without scrolling the table sideways: its scroll box stays at its left edge.
     assert page.get_by_test_id("sessions").evaluate("t => t.parentElement.scrollLeft") == 0
+
+
+def test_sessions_are_cards_on_a_phone(blocking_factory, page, role_user, sign_in, screenshot):  # noqa: F811
+    blocking = blocking_factory()
+    row = _waiter_row_for_a_dba(page, role_user, sign_in, blocking, width=360)
+    expect(row).to_be_visible()
+    # Every cell of a session inside the screen (no table wider than it), labelled with its column's header.
+    rights = row.locator("td").evaluate_all("cells => cells.map((td) => td.getBoundingClientRect().right)")
+    assert rights and max(rights) <= 360, rights
+    expect(row.locator("td[data-label='Waiting for']")).to_contain_text("Lock")
+    for name in (f"Cancel pid {blocking.waiter_pid}", f"Terminate pid {blocking.waiter_pid}"):
+        expect(row.get_by_role("link", name=name)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot("activity-phone")
+
+
+def _waiter_row_for_a_dba(page, role_user, sign_in, blocking, *, width):
+    """Open every session's row as a new DBA at this window width; return the blocked session's row."""
+    role_user("dba", "dora")
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto("/activity/?all=on")
+    sign_in("dora")
+    return page.get_by_test_id("sessions").locator(f'tr[data-pid="{blocking.waiter_pid}"]')

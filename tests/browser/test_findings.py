@@ -94,6 +94,16 @@ def test_each_findings_count_opens_a_list_of_that_many(planted, page, role_user,
     others = page.locator("[data-testid=findings-table] tbody tr[data-code]:not([data-code=duplicate_index])")
     expect(others).to_have_count(0)
     page.set_viewport_size({"width": 360, "height": 800})
+    # On a phone each finding is a card: every cell inside the screen, each after the first named by its column.
+    cells = page.locator("[data-testid=findings-table] tbody tr[data-code] td")
+    rights = cells.evaluate_all("cells => cells.map((td) => td.getBoundingClientRect().right)")
+    assert rights and max(rights) <= 360, rights
+    labels = page.locator("[data-testid=findings-table] tbody tr[data-code] td:not(:first-child)").evaluate_all(
+        "cells => cells.map((td) => getComputedStyle(td, '::before').content)"
+    )
+    assert labels and all(label not in ("none", "normal", '""') for label in labels), labels
+    assert '"Finding "' in labels  # the header's words, less its sort arrow
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot("findings-phone")
     assert console_errors == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -454,13 +455,16 @@ def test_a_user_page_shows_the_user_without_conversations_or_past_the_last_page(
     page = support.get(f"/users/{loner.pk}/")
     assert page.status_code == 200 and page.context["chat_user"] == loner and page.context["preferences"] is None
     assert "Lone Wolf" in page.content.decode() and page.context["total"].value == 0
-    from schemaadmin.services.conversations import CONVERSATION_ORDERS, DEFAULT_ORDER
+    assert "This user has no conversations yet." in page.content.decode()  # no filters here to blame
+    assert "Nothing matches these filters" not in page.content.decode()
+    from schemaadmin.services.conversations import CONVERSATION_ORDERS
 
     past_the_end = Cursor(DEFAULT_ORDER, (T0 - timedelta(days=365), 0), "after").encode()
     assert CONVERSATION_ORDERS[DEFAULT_ORDER].descending
     beyond = support.get(f"/users/{chat['ada'].pk}/", {"after": past_the_end})
     assert beyond.status_code == 200 and beyond.context["chat_user"] == chat["ada"]
     assert beyond.context["page"].rows == [] and beyond.context["preferences"].language == "en"
+    assert "No conversations past this page." in beyond.content.decode()
     broken = support.get(f"/users/{loner.pk}/", {"after": "junk"})
     assert broken.status_code == 400 and "Lone Wolf" in broken.content.decode()
 
@@ -500,3 +504,22 @@ def test_the_one_pager_says_which_rows_of_how_many_forward_and_back(support, cha
         "/conversations/", {"sort": "created", "size": 25, "before": second.context["page"].previous_cursor}
     )
     assert pager(back) == "1–25 of 32 conversations"
+
+
+def test_a_nameless_user_and_an_untitled_conversation_have_one_name_everywhere(support, chat):
+    nameless = ChatUser.objects.create(external_id="+49 152 5603225", display_name="")
+    untitled = Conversation.objects.create(
+        user=nameless, title="", channel="sms", created_at=T0, updated_at=T0, last_message_at=T0
+    )
+    Conversation.objects.create(
+        user=nameless, title="Other", channel="sms", created_at=T0, updated_at=T0, last_message_at=T0
+    )
+    listed = support.get("/conversations/", {"user": "+49 152 5603225"}).content.decode()
+    user_cells = re.findall(r'<td data-label="User">(.*?)</td>', listed)
+    assert len(user_cells) == 2  # each row names the user once (not as a name, then the same id again)
+    assert all(cell.count("+49 152 5603225") == 1 for cell in user_cells), user_cells
+    assert f"Conversation {untitled.pk}" in listed
+    users = support.get("/users/", {"q": "+49 152 5603225"}).content.decode()
+    assert ">+49 152 5603225</a>" in users  # the link reads as the user's id, not a bare dash
+    thread = support.get(f"/conversations/{untitled.pk}/").content.decode()
+    assert f'<h1 class="h4">Conversation {untitled.pk}</h1>' in thread and "Untitled" not in thread
