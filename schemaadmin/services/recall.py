@@ -241,7 +241,13 @@ def measure_recall(
 
     steps = []
     for value in ladder if ladder is not None else _ladder_values(index, k):
-        answers = ann_answers(index, vectors, k=k, search_value=value, timeout_ms=timeout_ms, using=using)
+        # The current value was just measured: its step is that measurement, not a second one that would show
+        # other times for the same setting beside the first.
+        answers = (
+            now
+            if value == current
+            else ann_answers(index, vectors, k=k, search_value=value, timeout_ms=timeout_ms, using=using)
+        )
         mean, p95 = _ms(answers)
         steps.append(LadderStep(value, _mean_recall(answers, exact, k), mean, p95))
         say(f"At {setting} = {value}: recall@{k} {steps[-1].recall:.3f}, mean {mean:.2f} ms, p95 {p95:.2f} ms.")

@@ -68,6 +68,8 @@ def test_a_finished_check_shows_recall_latency_and_the_ladder(items, client_as):
     )
     assert f"recall@10 <strong>{result['recall']:.3f}</strong>" in detail
     assert 'data-testid="recall-form"' not in detail
+    # Its probes advice says which lists each value is for: the index's 20 now, or the 2 its rows call for.
+    assert "4 with lists = 20 now; 1 once rebuilt with lists = 2" in detail
 
 
 def test_a_failed_check_shows_its_reason(items, client_as):

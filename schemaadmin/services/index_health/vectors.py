@@ -70,9 +70,14 @@ class VectorAdvice:
     ef_construction: int | None
     lists: int | None
     recommended_lists: int | None
-    recommended_probes: int | None
+    recommended_probes: int | None  # for the recommended lists: ≈ √lists
     build_bytes: int | None  # HNSW only: memory to build the whole graph in maintenance_work_mem
     recommended_maintenance_work_mem: str | None
+
+    @property
+    def probes_for_lists_now(self) -> int | None:
+        """IVFFlat: the probes that suit the lists the index has now (≈ √lists), before any rebuild."""
+        return max(1, round(math.sqrt(self.lists))) if self.lists else None
 
 
 def vector_advice(index: IndexInfo) -> VectorAdvice | None:
