@@ -8,6 +8,7 @@ from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from schemaadmin.conf import app_settings
 from schemaadmin.forms.queries import QueryWindowForm, previous_window
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.workload.availability import availability
@@ -16,6 +17,7 @@ from schemaadmin.services.workload.query_stats import (
     filter_choices,
     query_stats,
     regressions,
+    snapshots_cover,
     statement_history,
 )
 from schemaadmin.views.browsing import render_page
@@ -95,5 +97,12 @@ def query_regressions(request: HttpRequest) -> HttpResponse:
     after = form.window_bounds()
     before = previous_window(*after)
     changes = regressions(before, after, limit=form.cleaned_data["limit"], **form.filters())
-    context.update(changes=changes, before=before, after=after)
+    context.update(
+        changes=changes,
+        before=before,
+        after=after,
+        min_calls=max(1, int(app_settings()["QUERY_STATS_REGRESSION_MIN_CALLS"])),
+    )
+    if not changes:  # nothing rose, or nothing to compare: a window no snapshot covers has no figures
+        context.update(before_covered=snapshots_cover(*before), after_covered=snapshots_cover(*after))
     return render_page(request, REGRESSIONS_TEMPLATE, context, partial="results")

@@ -119,6 +119,24 @@ def test_regressions_list_a_statement_whose_mean_time_rose(client_as, workload, 
     change = next(c for c in response.context["changes"] if workload.table in c.query)
     assert change.before_calls == 5 and change.after_calls == 5
     assert change.after_mean_ms >= 20 > change.before_mean_ms
+    assert "statements called fewer than 5 times in either are left out" in response.content.decode()
+
+
+def test_regressions_say_when_a_window_has_no_figures_to_compare(client_as, workload):
+    operator = client_as("operator")
+    now = timezone.now()
+    take_snapshot(now=now - timedelta(minutes=30))
+    workload(5, sleep=0)
+    take_snapshot(now=now - timedelta(minutes=20))
+    # Snapshots cover the last hour, not the hour before it: no rise is shown, and the page says why.
+    page = operator.get("/queries/regressions/", {"window": "1h"}).content.decode()
+    assert "Nothing to compare: no snapshot of the query statistics covers the earlier window." in page
+    assert "mean time rose" not in page
+    # Both halves of the last 40 minutes are covered: nothing rose there, and it says so.
+    take_snapshot(now=now - timedelta(minutes=5))
+    start = (now - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M")
+    page = operator.get("/queries/regressions/", {"window": "custom", "start": start}).content.decode()
+    assert "No statement's mean time rose between the two windows." in page
 
 
 def test_without_preload_the_page_says_which_cause_and_what_to_run(client_as, monkeypatch):

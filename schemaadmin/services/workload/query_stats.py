@@ -37,6 +37,7 @@ __all__ = [
     "parse_duration",
     "query_stats",
     "regressions",
+    "snapshots_cover",
     "statement_history",
 ]
 
@@ -398,6 +399,17 @@ def regressions(
         )
         for row in changes
     ]
+
+
+def snapshots_cover(start: datetime, end: datetime, *, using: str = "default") -> bool:
+    """Return whether any stored delta of the alias's server falls in [start, end): a window without one has no
+    figures, and an empty comparison with it says nothing about regressions."""
+    records = router.db_for_read(QuerySnapshot)
+    return (
+        QuerySnapshot.objects.using(records)
+        .filter(database_alias=using, previous_taken_at__isnull=False, taken_at__gt=start, previous_taken_at__lt=end)
+        .exists()
+    )
 
 
 def filter_choices(*, using: str = "default") -> tuple[list[str], list[str]]:
