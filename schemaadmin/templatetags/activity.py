@@ -7,6 +7,7 @@ from reverse().
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 
 from django import template
@@ -36,6 +37,10 @@ def blocking_tree(nodes: Iterable[BlockingNode], can_signal: bool) -> SafeString
     """Return the blocking tree's nested <li>s: each blocker, the sessions queued behind it beneath it."""
     terminate = reverse("schemaadmin:activity_terminate")
     return mark_safe("".join(_node(node, can_signal, terminate) for node in nodes))
+
+
+# The states in which a session runs a statement that a cancel would stop.
+RUNNING_STATES = frozenset({"active", "fastpath function call"})
 
 
 def _signallable(row: SessionRow) -> bool:
@@ -108,9 +113,15 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
     actions = ""
     if can_signal and _signallable(row):
         # In the first column, beside the pid: on a laptop the table scrolls sideways and a last column is out of view.
+        # Cancel stops the statement running: a session running none (idle, idle in transaction) is not offered it.
+        cancel_link = (
+            f'<a class="btn btn-sm btn-outline-warning" href="{cancel}?pid={s.pid}" '
+            f'aria-label="Cancel pid {s.pid}">Cancel…</a> '
+            if s.state in RUNNING_STATES
+            else ""
+        )
         actions = (
-            f'<div class="session-actions"><a class="btn btn-sm btn-outline-warning" href="{cancel}?pid={s.pid}" '
-            f'aria-label="Cancel pid {s.pid}">Cancel…</a> <a class="btn btn-sm btn-outline-danger" '
+            f'<div class="session-actions">{cancel_link}<a class="btn btn-sm btn-outline-danger" '
             f'href="{terminate}?pid={s.pid}" aria-label="Terminate pid {s.pid}">Terminate…</a></div>'
         )
     duration = row.duration_seconds
@@ -128,12 +139,14 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
 
 
 def _query(row: SessionRow) -> str:
-    text, cut = row.query, row.session.query_truncated
+    # Shown from its first line, as its client indented it; its preview is one line, spaces collapsed.
+    text, cut = textwrap.dedent(row.query.strip("\r\n")).rstrip(), row.session.query_truncated
     if not text:
         return ""
-    if len(text) <= SHORT_QUERY and not cut:
+    line = " ".join(text.split())
+    if len(line) <= SHORT_QUERY and not cut and "\n" not in text:
         return format_html("<code>{}</code>", text)
-    short = text if len(text) <= SHORT_QUERY else f"{text[: SHORT_QUERY - 1]}…"
+    short = line if len(line) <= SHORT_QUERY else f"{line[: SHORT_QUERY - 1]}…"
     return format_html(
         '<details><summary><code>{}</code></summary><pre class="small mb-0"><code>{}</code>{}</pre></details>',
         short,

@@ -217,3 +217,23 @@ def test_the_actions_sit_beside_the_pid(client_as, blocking):  # noqa: F811
     first_cell = row.split("</td>", 1)[0]
     assert f"/activity/cancel?pid={blocking.waiter_pid}" in first_cell
     assert f"/activity/terminate?pid={blocking.waiter_pid}" in first_cell
+    # The blocker is idle in its transaction: no statement to cancel, so only Terminate is offered.
+    blocker = page.split(f'<tr data-pid="{blocking.blocker_pid}"', 1)[1].split("</tr>", 1)[0]
+    assert "idle in transaction" in blocker
+    assert f"/activity/terminate?pid={blocking.blocker_pid}" in blocker
+    assert f"/activity/cancel?pid={blocking.blocker_pid}" not in blocker
+
+
+def test_a_query_shows_from_its_first_line_with_a_one_line_preview():
+    from types import SimpleNamespace
+
+    from schemaadmin.templatetags.activity import _query
+
+    lines = ["SELECT a.pid,", "       a.state", "FROM pg_stat_activity AS a", "WHERE a.pid <> 1"]
+    indented = "\n" + "".join(f"        {line}\n" for line in lines)  # as a client indents a query in its code
+    cell = _query(SimpleNamespace(query=indented, session=SimpleNamespace(query_truncated=False)))
+    preview, full = cell.split("</summary>")
+    assert "<code>SELECT a.pid, a.state FROM pg_stat_activity AS a WHERE a.pid &lt;&gt; 1</code>" in preview
+    assert "<code>SELECT a.pid,\n       a.state\nFROM pg_stat_activity AS a\nWHERE a.pid &lt;&gt; 1</code>" in full
+    short = _query(SimpleNamespace(query="  SELECT 1  ", session=SimpleNamespace(query_truncated=False)))
+    assert short == "<code>SELECT 1</code>"
