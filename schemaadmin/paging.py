@@ -43,14 +43,30 @@ class CursorError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class KeysetOrder:
-    """A total order over rows: key expressions (the last one unique) walked by one index."""
+    """A total order over rows: key expressions (the last one unique) walked by one index.
+
+    name is what a cursor is made for: unique among the listings, so one listing's page link is refused by another.
+    kinds are the Python types of the keys' values, which a cursor's values must have: a signed cursor holding
+    others would reach the database as a value its column cannot take.
+    """
 
     name: str
     keys: tuple[tuple[str, Callable[[], Expression | F]], ...]  # (annotation alias, expression factory)
     descending: bool
+    kinds: tuple[type, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.kinds) != len(self.keys):
+            raise ValueError(f"order {self.name!r}: {len(self.keys)} keys, {len(self.kinds)} kinds")
 
     def aliases(self) -> list[str]:
         return [alias for alias, _ in self.keys]
+
+    def takes(self, values: tuple[Any, ...]) -> bool:
+        """Return whether values are a key of this order: one value of each key's kind (a bool is no int)."""
+        if len(values) != len(self.kinds):
+            return False
+        return all(isinstance(v, kind) and not isinstance(v, bool) for v, kind in zip(values, self.kinds, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +94,8 @@ class Cursor:
             position = int(payload.get("n", 0))
         except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
             raise CursorError("This page link is damaged or was not made by SchemaAdmin; start from page one.") from exc
-        if made_for != order.name or direction not in ("after", "before") or len(values) != len(order.keys):
-            raise CursorError("This page link belongs to a different sort order; start from page one.")
+        if made_for != order.name or direction not in ("after", "before") or not order.takes(values):
+            raise CursorError("This page link belongs to a different list or sort order; start from page one.")
         return cls(order=made_for, values=values, direction=direction, position=max(position, 0))
 
 

@@ -7,8 +7,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemaadmin.models import ChatUser, Conversation, Message
-from schemaadmin.paging import Collected, Cursor, keyset_collect, keyset_edge, keyset_page, keyset_slice, keyset_up_to
-from schemaadmin.services.conversations import SEARCH_ORDER, THREAD_ORDER
+from schemaadmin.paging import (
+    Collected,
+    Cursor,
+    CursorError,
+    keyset_collect,
+    keyset_edge,
+    keyset_page,
+    keyset_slice,
+    keyset_up_to,
+)
+from schemaadmin.services.conversations import CONVERSATION_ORDERS, SEARCH_ORDER, THREAD_ORDER
+from schemaadmin.views.users import USER_ORDER
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -95,3 +105,18 @@ def test_a_page_of_rows_read_up_to_a_key_goes_on_after_that_key(messages):
     assert Cursor.decode(full.next_cursor, SEARCH_ORDER).values == keys[3]
     back = keyset_page(kept, SEARCH_ORDER, cursor=Cursor(SEARCH_ORDER.name, keys[4], "before", 5), size=4, read_to=edge)
     assert Cursor.decode(back.next_cursor, SEARCH_ORDER).values == keys[3]
+
+
+def test_a_cursor_is_refused_by_another_listing_and_with_values_of_other_kinds():
+    from uuid import UUID
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    users_page = Cursor(USER_ORDER.name, (when, UUID(int=7)), "after").encode()
+    # The users list and the conversations' "created" order both walk (created_at, id): one's link is not the other's.
+    with pytest.raises(CursorError, match="different list or sort order"):
+        Cursor.decode(users_page, CONVERSATION_ORDERS["-created"])
+    assert Cursor.decode(users_page, USER_ORDER).values == (when, UUID(int=7))
+    for values in [("x", 1), (when, "1"), (when, True), (when, UUID(int=7)), (when,), (when, 1, 2)]:
+        token = Cursor(SEARCH_ORDER.name, values, "after").encode()
+        with pytest.raises(CursorError):
+            Cursor.decode(token, SEARCH_ORDER)

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -39,28 +40,33 @@ __all__ = [
 _ID = ("k_id", lambda: F("id"))
 
 
-def _orders(name: str, key: tuple[str, Any], label: str) -> list[tuple[KeysetOrder, str]]:
+def _orders(name: str, key: tuple[str, Any], kind: type, label: str) -> list[tuple[KeysetOrder, str]]:
+    kinds = (kind, int)
     return [
-        (KeysetOrder(f"-{name}", (key, _ID), descending=True), f"{label}, newest/largest first"),
-        (KeysetOrder(name, (key, _ID), descending=False), f"{label}, oldest/smallest first"),
+        (KeysetOrder(f"-{name}", (key, _ID), descending=True, kinds=kinds), f"{label}, newest/largest first"),
+        (KeysetOrder(name, (key, _ID), descending=False, kinds=kinds), f"{label}, oldest/smallest first"),
     ]
 
 
 # URL name -> order, each walked by one index of migration 0003.
 _ORDER_LIST = [
-    *_orders("activity", ("k_activity", last_activity), "Last activity"),
-    *_orders("created", ("k_created", lambda: F("created_at")), "Created"),
-    *_orders("messages", ("k_messages", lambda: F("message_count")), "Messages"),
-    *_orders("tokens", ("k_tokens", lambda: F("total_tokens")), "Tokens"),
+    *_orders("activity", ("k_activity", last_activity), datetime, "Last activity"),
+    *_orders("created", ("k_created", lambda: F("created_at")), datetime, "Created"),
+    *_orders("messages", ("k_messages", lambda: F("message_count")), int, "Messages"),
+    *_orders("tokens", ("k_tokens", lambda: F("total_tokens")), int, "Tokens"),
 ]
 CONVERSATION_ORDERS: dict[str, KeysetOrder] = {order.name: order for order, _ in _ORDER_LIST}
 ORDER_CHOICES = [(order.name, label) for order, label in _ORDER_LIST]
 DEFAULT_ORDER = "-activity"
 
 # Search hits newest first, over the (created_at DESC, id DESC) message index.
-SEARCH_ORDER = KeysetOrder("newest", (("k_created", lambda: F("created_at")), _ID), descending=True)
+SEARCH_ORDER = KeysetOrder(
+    "newest", (("k_created", lambda: F("created_at")), _ID), descending=True, kinds=(datetime, int)
+)
 # A thread, oldest first, over the (conversation_id, created_at, id) index.
-THREAD_ORDER = KeysetOrder("thread", (("k_created", lambda: F("created_at")), _ID), descending=False)
+THREAD_ORDER = KeysetOrder(
+    "thread", (("k_created", lambda: F("created_at")), _ID), descending=False, kinds=(datetime, int)
+)
 
 
 def conversation_page(queryset: QuerySet[Conversation], order: KeysetOrder, cursor: Cursor | None, size: int) -> Page:

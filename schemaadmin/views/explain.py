@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -23,8 +25,10 @@ TEMPLATE = "schemaadmin/explain/console.html"
 COMPARE_TEMPLATE = "schemaadmin/explain/compare.html"
 HISTORY_SIZE = 20
 # History pages, newest first: one's own through the (user, created_at) index, everyone's through the primary key.
-OWN_RUNS = KeysetOrder("own", (("k_created", lambda: F("created_at")), ("k_id", lambda: F("id"))), descending=True)
-EVERYONES_RUNS = KeysetOrder("all", (("k_id", lambda: F("id")),), descending=True)
+OWN_RUNS = KeysetOrder(
+    "own", (("k_created", lambda: F("created_at")), ("k_id", lambda: F("id"))), descending=True, kinds=(datetime, int)
+)
+EVERYONES_RUNS = KeysetOrder("all", (("k_id", lambda: F("id")),), descending=True, kinds=(int,))
 SQL_EDITOR = "vendor/sql-editor/sql-editor.js"  # CodeMirror 6, bundled by `npm run build`
 
 

@@ -38,7 +38,7 @@ DETAIL_TEMPLATE = "schemaadmin/rebuilds/detail.html"
 LATEST = 50  # rebuilds per page
 SUGGESTED_MAX = 200  # index names the form suggests (a partitioned table has one vector index a partition)
 # Newest first by id: ids are handed out in the order rebuilds are requested.
-REBUILD_ORDER = KeysetOrder("-id", (("k_id", lambda: F("id")),), descending=True)
+REBUILD_ORDER = KeysetOrder("rebuilds", (("k_id", lambda: F("id")),), descending=True, kinds=(int,))
 
 
 @permission_required("view_rebuilds")

@@ -34,7 +34,7 @@ APPLY_TEMPLATE = "schemaadmin/schema/apply.html"
 RUN_TEMPLATE = "schemaadmin/schema/apply_run.html"
 APPLIES_PAGE = 50
 # Newest first by primary key: ids grow with the time they were requested.
-APPLY_ORDER = KeysetOrder("-id", (("k_id", lambda: F("id")),), descending=True)
+APPLY_ORDER = KeysetOrder("applies", (("k_id", lambda: F("id")),), descending=True, kinds=(int,))
 
 
 @dataclass(frozen=True, slots=True)

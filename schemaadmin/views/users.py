@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from django.db.models import F
@@ -26,7 +27,9 @@ from schemaadmin.tables.browse import ConversationTable, UserTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
 # Newest users first, over users (created_at DESC, id DESC).
-USER_ORDER = KeysetOrder("-created", (("k_created", lambda: F("created_at")), ("k_id", lambda: F("id"))), True)
+USER_ORDER = KeysetOrder(
+    "users", (("k_created", lambda: F("created_at")), ("k_id", lambda: F("id"))), True, kinds=(datetime, UUID)
+)
 
 
 @permission_required("view_conversations")

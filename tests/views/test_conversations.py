@@ -176,7 +176,7 @@ def test_a_cursor_is_tamper_checked_and_tied_to_its_order(support, chat):
     tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
     assert support.get("/conversations/", {"sort": "-created", "after": tampered}).status_code == 400
     other = support.get("/conversations/", {"sort": "-tokens", "after": cursor})
-    assert other.status_code == 400 and "different sort order" in other.content.decode()
+    assert other.status_code == 400 and "different list or sort order" in other.content.decode()
     both = support.get("/conversations/", {"sort": "-created", "after": cursor, "before": cursor})
     assert both.status_code == 400
 

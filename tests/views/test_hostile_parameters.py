@@ -8,9 +8,17 @@ filter is swept without being listed here.
 from __future__ import annotations
 
 import pytest
+from django.core import signing
 from django.http import QueryDict
 from django.test import Client
 
+from schemaadmin.paging import _SALT
+from schemaadmin.services.conversations import CONVERSATION_ORDERS, SEARCH_ORDER, THREAD_ORDER
+from schemaadmin.views.audit import AUDIT_ORDERS
+from schemaadmin.views.explain import EVERYONES_RUNS, OWN_RUNS
+from schemaadmin.views.rebuilds import REBUILD_ORDER
+from schemaadmin.views.schema_apply import APPLY_ORDER
+from schemaadmin.views.users import USER_ORDER
 from tests.views.test_access import MATRIX, objects  # noqa: F401 -- the fixture creating what detail URLs point at
 
 SCRIPT = "<script>alert(1)</script>"
@@ -30,6 +38,29 @@ HOSTILE = (
     "-" * 40 + "x",  # more NOTs than websearch_to_tsquery() can nest ("tsquery stack too small")
 )
 PAGES = [url for url, statuses in MATRIX.items() if statuses[-1] == 200]
+
+# Every listing's order, for cursors signed with the site's key but holding values of the wrong kinds: what a leaked
+# key, or a page link of another listing, would bring. Each is refused as a 400, never a database error.
+ORDERS = [
+    *CONVERSATION_ORDERS.values(),
+    SEARCH_ORDER,
+    THREAD_ORDER,
+    USER_ORDER,
+    REBUILD_ORDER,
+    APPLY_ORDER,
+    OWN_RUNS,
+    EVERYONES_RUNS,
+    *AUDIT_ORDERS.values(),
+]
+WRONG_KINDS = (["x"], ["zz", 1], [{"u": "00000000-0000-0000-0000-000000000000"}, 1], [True, 1], [1.5, 1])
+
+
+def _forged_cursors(direction: str) -> list[str]:
+    return [
+        signing.dumps({"o": order.name, "d": direction, "v": values, "n": 0}, salt=_SALT, compress=True)
+        for order in ORDERS
+        for values in WRONG_KINDS
+    ]
 
 
 def _parameters_read(client: Client, url: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -59,7 +90,8 @@ def test_hostile_parameters_never_fail_the_page(role_user, objects, monkeypatch,
     url = page.format(**objects)
     failures = []
     for name in _parameters_read(client, url, monkeypatch):
-        for value in (*HOSTILE, ["1", "2"]):
+        forged = _forged_cursors(name) if name in ("after", "before") else []
+        for value in (*HOSTILE, ["1", "2"], *forged):
             response = client.get(url, {name: value})
             if response.status_code >= 500:
                 failures.append((name, repr(value)[:30], response.status_code))

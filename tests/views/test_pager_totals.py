@@ -111,4 +111,4 @@ def test_the_explain_history_comes_a_page_at_a_time_with_the_one_pager(db, clien
     assert "runs=all" in everyone.content.decode().split('rel="next" href="', 1)[1].split('"', 1)[0]
     # A page link of one's own runs is not one of everyone's.
     mixed = dba.get("/explain/", {"runs": "all", "after": first.context["history_page"].next_cursor})
-    assert mixed.status_code == 400 and "different sort order" in mixed.content.decode()
+    assert mixed.status_code == 400 and "different list or sort order" in mixed.content.decode()
