@@ -102,6 +102,10 @@ class ExplainForm(forms.Form):
         return {name.upper(): bool(data.get(name)) for name in names}
 
 
+# A run number, styled as the other forms' inputs (explain.css sets its width).
+RUN_NUMBER = {"class": "form-control form-control-sm run-number"}
+
+
 class CompareForm(forms.Form):
-    a = forms.IntegerField(min_value=1, label="Before (run #)")
-    b = forms.IntegerField(min_value=1, label="After (run #)")
+    a = forms.IntegerField(min_value=1, label="Before (run #)", widget=forms.NumberInput(attrs=RUN_NUMBER))
+    b = forms.IntegerField(min_value=1, label="After (run #)", widget=forms.NumberInput(attrs=RUN_NUMBER))

@@ -27,6 +27,10 @@ _URL_NAMES = {
 # Detail keys naming a record: the kind of record, by the action's area where a key is shared ("check").
 _DETAIL_RECORDS = {"rebuild": "rebuild", "retry_of": "rebuild", "apply": "apply", "run": "explain"}
 _LABELS = {"sql": "SQL", "ip": "IP", "pid": "pid", "retry_of": "Retry of", "as_username": "As"}
+# Detail keys whose number names a thing, not an amount: written as its pages write it, without separators (a
+# thread's anchors are its messages' ids, "#2312"; a pid is "4242").
+_MESSAGE_IDS = frozenset({"around", "before", "after"})
+_PLAIN_NUMBERS = frozenset({"pid"})
 
 
 def _link(kind: str, key: Any, text: Any) -> SafeString:
@@ -67,6 +71,10 @@ def _value(action: str, key: str, value: Any) -> SafeString:
         return _link(kind, value, f"{kind} {value}")
     if isinstance(value, bool):
         return format_html("{}", "yes" if value else "no")
+    if isinstance(value, int) and key in _MESSAGE_IDS:
+        return format_html("#{}", value)
+    if isinstance(value, int) and (key in _PLAIN_NUMBERS or key.endswith("_id")):
+        return format_html("{}", value)
     if isinstance(value, (int, float)):
         return format_html("{}", number_text(value))
     if isinstance(value, (dict, list)):

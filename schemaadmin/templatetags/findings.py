@@ -13,10 +13,12 @@ register = template.Library()
 
 @register.simple_tag
 def severity_badge(severity: Severity | str, count: int | None = None) -> SafeString:
-    """Render a severity's badge: "critical", or with a count "2 critical", "3 warnings"."""
+    """Render a severity's badge: "critical", or with a count "2 critical", "3 warnings"; a count of none is grey
+    (a red "0 critical" reads as an alarm)."""
     level = Severity(severity)
     text = level.value if count is None else level.counted(count)
-    return format_html('<span class="badge {}" data-severity="{}">{}</span>', level.badge, level.value, text)
+    css = "text-bg-light border" if count == 0 else level.badge
+    return format_html('<span class="badge {}" data-severity="{}">{}</span>', css, level.value, text)
 
 
 @register.simple_tag

@@ -59,6 +59,9 @@ def test_each_severity_has_one_badge_and_one_way_to_be_counted():
     assert severity_badge("critical") == '<span class="badge text-bg-danger" data-severity="critical">critical</span>'
     assert severity_badge(WARNING, 3) == '<span class="badge text-bg-warning" data-severity="warning">3 warnings</span>'
     assert severity_badge("error") == severity_badge(CRITICAL)
+    # None of a severity is grey: a red "0 critical" reads as an alarm.
+    grey = '<span class="badge text-bg-light border" data-severity="critical">0 critical</span>'
+    assert severity_badge(CRITICAL, 0) == grey
     assert severity_count("info", 0) == "0 info"
 
 

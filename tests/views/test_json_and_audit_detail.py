@@ -45,7 +45,12 @@ def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as
         target="public.users_pkey",
         detail={"rebuild": rebuild.pk, "retry_of": None, "settings": {"maintenance_work_mem": "2GB"}, "dry": False},
     )
+    AuditEvent.objects.create(action="conversation.view", target="conversation:7", detail={"around": 2312})
+    AuditEvent.objects.create(action="activity.cancel", target="4242", detail={"pid": 14862, "calls": 12345})
     page = client_as("dba").get("/audit/").content.decode()
+    # Numbers that name a thing read as their pages write them; an amount keeps its separators.
+    assert "<dt>Around</dt><dd>#2312</dd>" in page and "<dt>pid</dt><dd>14862</dd>" in page
+    assert "<dt>Calls</dt><dd>12,345</dd>" in page
     assert f'<a href="/explain/{run.pk}/">explain:{run.pk}</a>' in page
     assert 'href="/indexes/public.users_pkey/"' in page
     assert f'<a href="/rebuilds/{rebuild.pk}/">rebuild {rebuild.pk}</a>' in page
