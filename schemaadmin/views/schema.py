@@ -29,6 +29,7 @@ from schemaadmin.services.schema.migrations import (
 from schemaadmin.services.schema.sql import MigrationSql
 from schemaadmin.services.schema.squawk import squawk_binary
 from schemaadmin.views.browsing import render_page
+from schemaadmin.views.migrations_readable import reads_migrations
 
 __all__ = ["migration", "migrations"]
 
@@ -70,6 +71,7 @@ def _accepted(lint: MigrationLint) -> list[dict[str, Any]]:
 
 @permission_required("view_schema")
 @require_GET
+@reads_migrations
 def migrations(request: HttpRequest) -> HttpResponse:
     """List every app's migrations in plan order, applied (when) or pending, with the lint of pending ones."""
     statuses = migration_status()
@@ -100,6 +102,7 @@ def migrations(request: HttpRequest) -> HttpResponse:
 
 @permission_required("view_schema")
 @require_GET
+@reads_migrations
 def migration(request: HttpRequest, app_label: str, name: str) -> HttpResponse:
     """Show one migration: status, operations in words, forward and backward SQL, lint findings with help."""
     try:

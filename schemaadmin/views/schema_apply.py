@@ -28,6 +28,7 @@ from schemaadmin.services.schema.apply import (
 from schemaadmin.services.schema.archive import archive_costs
 from schemaadmin.services.schema.lint import MigrationLint, lint_migrations
 from schemaadmin.views.browsing import record_page, render_page
+from schemaadmin.views.migrations_readable import reads_migrations
 from schemaadmin.views.schema import numbered_lines
 
 APPLY_TEMPLATE = "schemaadmin/schema/apply.html"
@@ -81,6 +82,7 @@ def _context(plan: ApplyPlan, form: ApplyForm, problem: str = "") -> dict[str, A
 
 @permission_required("apply_migrations")
 @require_http_methods(["GET", "POST"])
+@reads_migrations
 def apply_confirm(request: HttpRequest) -> HttpResponse:
     """Show the plan with its SQL and lint for confirmation; on POST, queue the apply in the worker."""
     plan = apply_plan()

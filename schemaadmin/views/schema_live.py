@@ -41,6 +41,7 @@ from schemaadmin.services.schema.diagram import mermaid_er
 from schemaadmin.services.schema.drift import drift_report
 from schemaadmin.services.schema.drift_checks import active_drift_check, last_drift_check, start_drift_check
 from schemaadmin.views.browsing import render_page
+from schemaadmin.views.migrations_readable import reads_migrations
 
 # Cards a page: a partitioned schema reaches thousands of tables, and every card holds its columns and indexes.
 TABLES_A_PAGE = 100
@@ -233,6 +234,7 @@ class DriftCodeForm(forms.Form):
 
 @permission_required("view_schema")
 @require_http_methods(["GET", "POST"])
+@reads_migrations
 def drift(request: HttpRequest) -> HttpResponse:
     """Show where the live database differs from its models and applied migrations; POST starts a replay."""
     if request.method == "POST":

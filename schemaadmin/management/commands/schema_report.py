@@ -12,7 +12,8 @@ from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase, validated_alias
 from schemaadmin.services.findings import Severity
 from schemaadmin.services.schema.lint import lint_migrations
-from schemaadmin.services.schema.migrations import MigrationStatus, migration_status
+from schemaadmin.services.schema.migrations import MigrationStatus, migration_status, migrations_problem
+from schemaadmin.services.schema.model_changes import unreadable_migrations
 
 DRIFT_MODULE = "schemaadmin.services.schema.drift"
 SECTIONS = ("pending", "lint", "drift")
@@ -47,8 +48,16 @@ def _drift_items(using: str) -> tuple[list[dict[str, Any]], bool]:
 
 
 def schema_report(*, using: str = "default") -> dict[str, Any]:
-    """Return the report as the documented JSON: database, pending, lint, drift (and drift_checked)."""
-    pending = [status for status in migration_status(using=using) if status.pending]
+    """Return the report as the documented JSON: database, pending, lint, drift (and drift_checked). When the
+    migration files cannot be read, nothing can be listed or linted: the report is that one critical finding."""
+    try:
+        pending = [status for status in migration_status(using=using) if status.pending]
+    except Exception:
+        problem = migrations_problem()
+        if problem is None:
+            raise
+        unreadable = unreadable_migrations(problem).as_json()
+        return {"database": using, "pending": [], "lint": [], "drift": [unreadable], "drift_checked": False}
     lint = []
     for result in lint_migrations([(s.app_label, s.name) for s in pending], using=using):
         for finding in result.findings:

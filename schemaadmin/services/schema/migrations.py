@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sysconfig
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import django
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -25,6 +29,8 @@ from schemaadmin.services.schema.sql import (
 
 __all__ = [
     "migration_conflicts",
+    "migrations_problem",
+    "problem_of",
     "AppMigrations",
     "MigrationDetail",
     "MigrationLabel",
@@ -159,3 +165,36 @@ def _status(migration: Migration, applied: dict[tuple[str, str], Any]) -> Migrat
         atomic=migration.atomic,
         operation_count=len(migration.operations),
     )
+
+
+def migrations_problem() -> str | None:
+    """Return why Django cannot read the migrations on disk, as `migrate` and `makemigrations` would fail: a file
+    that does not import, a dependency on a migration that does not exist, an operation on a model no earlier
+    migration creates. None when they read."""
+    try:
+        MigrationLoader(None, ignore_no_migrations=True).project_state()
+    except Exception as error:  # whatever a migration file raises: it is the file's fault, said in a sentence
+        return problem_of(error)
+    return None
+
+
+def problem_of(error: BaseException) -> str:
+    """Return an error met while reading the migrations as a sentence naming the file and line it came from (the
+    last frame outside Python's and Django's own code), when one did."""
+    where = ""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if not frame.filename.startswith("<") and not frame.filename.startswith(_LIBRARY_CODE):
+            where = f" ({_project_relative(Path(frame.filename))}, line {frame.lineno})"
+            break
+    return f"The migrations cannot be read{where}: {type(error).__name__}: {error}"
+
+
+# Where Python's and Django's own code lives: an error's frames there are how it was reached, not where it is.
+_LIBRARY_CODE = (sysconfig.get_paths()["stdlib"], str(Path(django.__file__).parent))
+
+
+def _project_relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

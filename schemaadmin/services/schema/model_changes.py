@@ -12,8 +12,9 @@ from django.db.migrations.state import ProjectState
 from django.db.models import NOT_PROVIDED
 
 from schemaadmin.services.findings import Finding, Kind, Severity
+from schemaadmin.services.schema.migrations import problem_of
 
-__all__ = ["model_changes"]
+__all__ = ["model_changes", "unreadable_migrations"]
 
 
 def _finding(code: str, about: str, message: str, fix: str) -> Finding:
@@ -53,7 +54,26 @@ class _Questioner(NonInteractiveMigrationQuestioner):
 
 
 def model_changes() -> list[Finding]:
-    """Return each model change no migration file describes yet, as makemigrations --check would find it."""
+    """Return each model change no migration file describes yet, as makemigrations --check would find it; or, when
+    the migration files cannot be read (makemigrations would fail too), one finding saying which and why."""
+    try:
+        return _model_changes()
+    except Exception as error:  # a migration file's own fault (an import, a model it alters that none creates)
+        return [unreadable_migrations(problem_of(error))]
+
+
+def unreadable_migrations(problem: str) -> Finding:
+    """Return the finding that the migration files cannot be read, for problem (migrations.problem_of's)."""
+    return _finding(
+        "migrations_unreadable",
+        "migrations",
+        f"{problem}.",
+        "Fix the file named above (an import it needs, a dependency on the migration that creates the model it "
+        "alters): migrate and makemigrations fail the same way until then.",
+    )
+
+
+def _model_changes() -> list[Finding]:
     loader = MigrationLoader(None, ignore_no_migrations=True)
     conflicts = loader.detect_conflicts()
     if conflicts:
