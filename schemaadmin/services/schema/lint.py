@@ -184,6 +184,9 @@ class _Draft:
         if start is not None:
             states.ended(migration, start, sql_written=sql_written)
         self.findings: list[Finding] = []
+        if kept.problem:  # no SQL to lint: never "lint clean"; critical when applying it would fail the same way
+            unwritten = ("migration_fails", Severity.CRITICAL) if kept.fails else ("sql_unwritten", Severity.WARNING)
+            self.findings.append(lint_finding(*unwritten, self.label, kept.problem))
         self.sized: list[SizedFinding] = []
         self.overrides: list[SquawkOverride] = []
         try:

@@ -6,7 +6,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from django.db import connections
+from django.core.exceptions import FieldDoesNotExist
+from django.db import NotSupportedError, connections
 from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -54,6 +55,7 @@ class MigrationSql:
     problem: str  # why there is no SQL (irreversible, or Django could not write it); "" when text is complete
     operation_lines: tuple[int | None, ...]  # 0-based line of each operation's "-- description" comment, in order
     backwards: bool = False
+    fails: bool = False  # Django refused it for a reason migrate meets too: applying it would fail the same way
 
     @property
     def lines(self) -> list[str]:
@@ -143,16 +145,36 @@ def collected_sql(
     except IrreversibleError:
         return MigrationSql("", _irreversible(label, migration), (), backwards)
     except Exception as exc:  # sqlmigrate fails the same way; the page says so instead of failing
-        problem = (
-            f"Django could not write the SQL of {label} against this database: {exc}. "
-            "This happens when it reads the live schema (e.g. constraint names) of a table an earlier pending "
-            "migration creates or changes; apply those first."
-        )
-        return MigrationSql("", problem, (), backwards)
+        problem, fails = _unwritten(label, exc)
+        return MigrationSql("", problem, (), backwards, fails=fails)
     if migration.atomic and connection.features.can_rollback_ddl:
         statements = [connection.ops.start_transaction_sql(), *statements, connection.ops.end_transaction_sql()]
     text = "\n".join(statements)
     return MigrationSql(text, "", _operation_lines(text, migration, backwards), backwards)
+
+
+def _unwritten(label: str, error: Exception) -> tuple[str, bool]:
+    """Return why Django could not write a migration's SQL, as a sentence with what to do, and whether applying it
+    would fail the same way (the cause is the migration's, not the live schema's)."""
+    if isinstance(error, NotSupportedError) and "transaction" in str(error):
+        return (
+            f"{label} cannot run as written: {error}. Set atomic = False on its Migration class: a concurrent "
+            "index build or drop cannot run inside the transaction an atomic migration opens.",
+            True,
+        )
+    if isinstance(error, (FieldDoesNotExist, LookupError)):
+        return (
+            f"Django could not write the SQL of {label}: {type(error).__name__}: {error}. It names a field or "
+            "model that the migrations before it do not make (a dependency missing, or a typo): migrate fails "
+            "the same way.",
+            True,
+        )
+    return (
+        f"Django could not write the SQL of {label} against this database: {error}. This happens when it reads "
+        "the live schema (e.g. constraint names) of a table an earlier pending migration creates or changes; "
+        "apply those first.",
+        False,
+    )
 
 
 def _irreversible(label: str, migration: Migration) -> str:

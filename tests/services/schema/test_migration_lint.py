@@ -125,6 +125,15 @@ def test_indexes_built_concurrently_or_on_new_tables_are_fine(big_widgets):
 
 
 @pytest.mark.django_db
+def test_a_concurrent_index_in_an_atomic_migration_is_critical_it_would_fail():
+    concurrently = AddIndexConcurrently(model_name="widget", index=models.Index(fields=["name"], name="widget_cc"))
+    lint = lint_planted([concurrently])  # atomic = True, Django's default: migrate refuses it
+    (fails,) = [f for f in lint.findings if f.code == "migration_fails"]
+    assert fails.severity == Severity.CRITICAL
+    assert "cannot run as written" in fails.message and "Set atomic = False" in fails.message
+
+
+@pytest.mark.django_db
 def test_an_ann_index_on_vector_above_2000_dimensions_is_an_error_and_a_halfvec_cast_is_not():
     lint = lint_planted(
         [
@@ -513,5 +522,8 @@ def test_a_migration_whose_state_cannot_be_built_says_so_and_its_children_are_st
 
     assert "could not write the SQL of schema_fixtures.0098_ghost" in linted[0].sql.problem
     assert "rules_failed" in codes(linted[0])
+    # migrate would fail on it too: a critical finding, never "lint clean"
+    (fails,) = [f for f in linted[0].findings if f.code == "migration_fails"]
+    assert fails.severity == Severity.CRITICAL and "the migrations before it do not make" in fails.message
     assert linted[1].sql.problem  # its start state needs the broken one's, as sqlmigrate would find
     assert "rules_failed" in codes(linted[1])
