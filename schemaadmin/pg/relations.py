@@ -37,7 +37,9 @@ def table_estimates(
 ) -> list[TableEstimate]:
     """Return the planner's row estimate (reltuples) and total size of each named table, in the order given.
 
-    With schema=None each name resolves through the search_path, as Django's unqualified table names do.
+    With schema=None each name resolves through the search_path, as Django's unqualified table names do, and a
+    name written '"schema"."table"' (a model's db_table naming its schema, the way PostgreSQL quotes it) is that
+    table.
     """
     return fetch_rows(
         TableEstimate,
@@ -47,7 +49,11 @@ def table_estimates(
                COALESCE(pg_total_relation_size(c.oid), 0) AS total_bytes
         FROM unnest(%(tables)s::text[]) WITH ORDINALITY AS wanted(name, position)
         JOIN pg_class AS c
-          ON c.oid = to_regclass(concat_ws('.', quote_ident(%(schema)s), quote_ident(wanted.name)))
+          ON c.oid = CASE
+               WHEN %(schema)s::text IS NULL AND wanted.name ~ '^"([^"]|"")+"[.]"([^"]|"")+"$'
+                 THEN to_regclass(wanted.name)
+               ELSE to_regclass(concat_ws('.', quote_ident(%(schema)s), quote_ident(wanted.name)))
+             END
          AND c.relkind IN ('r', 'p')
         ORDER BY wanted.position
         """,

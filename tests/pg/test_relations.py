@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from schemaadmin.pg.relations import database_statistics, tables
+from schemaadmin.pg.relations import database_statistics, table_estimates, tables
 
 
 def test_tables_report_rows_dead_tuples_scans_and_thresholds(plant):
@@ -34,3 +34,14 @@ def test_database_statistics(db):
     assert stats.stats_since <= stats.now
     assert stats.maintenance_work_mem_bytes >= 1024 * 1024
     assert stats.pgstattuple_installed is False  # the embedded server does not ship it
+
+
+def test_a_table_written_with_its_schema_as_a_db_table_is_estimated(plant):
+    s = plant.schema
+    plant.table("t", "id int", rows=300, fill="i")
+    plant.sql(f"ANALYZE {s}.t")
+    # A model's db_table may name its schema, quoted the PostgreSQL way; unqualified names go by the search_path.
+    qualified, plain, missing = f'"{s}"."t"', "conversation_messages", f'"{s}"."no_such_table"'
+    found = {e.table: e.estimated_rows for e in table_estimates([qualified, plain, missing], schema=None)}
+    assert found[qualified] == 300 and plain in found and missing not in found
+    assert table_estimates(["t"], schema=s)[0].estimated_rows == 300

@@ -527,3 +527,18 @@ def test_a_migration_whose_state_cannot_be_built_says_so_and_its_children_are_st
     assert fails.severity == Severity.CRITICAL and "the migrations before it do not make" in fails.message
     assert linted[1].sql.problem  # its start state needs the broken one's, as sqlmigrate would find
     assert "rules_failed" in codes(linted[1])
+
+
+def test_a_model_whose_db_table_names_its_schema_is_sized_like_any_other(plant, settings):
+    """db_table = '"schema"."table"' (Django passes it through quoted): its rows are read, so the size rules hold."""
+    settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 20}
+    plant.table("remote", "id bigint PRIMARY KEY, label text", rows=300, fill="i, 'l' || i")
+    plant.sql(f"ANALYZE {plant.schema}.remote")
+    fields = [("id", models.BigAutoField(primary_key=True)), ("label", models.TextField())]
+    remote = migrations.CreateModel("Remote", fields, options={"db_table": f'"{plant.schema}"."remote"'})
+    loader = migration_loader()
+    planted_migration(loader, "schema_fixtures", [migrations.SeparateDatabaseAndState(state_operations=[remote])])
+    index = migrations.AddIndex("remote", models.Index(fields=["label"], name="remote_label"))
+    [lint] = lint_loaded(loader, [planted_migration(loader, "schema_fixtures", [index], name="0100_remote_index")])
+    assert "index_on_big_table" in codes(lint), [(f.code, f.message) for f in lint.findings]
+    assert "about 300 rows" in only(lint, "index_on_big_table").message
