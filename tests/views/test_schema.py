@@ -160,3 +160,15 @@ def test_a_safe_change_shows_squawks_alarm_set_aside_with_the_reason(client_as):
     assert (
         "changing-column-type" in page and "SchemaAdmin: a widening type change (varchar(100) to varchar(200))" in page
     )
+
+
+@pytest.mark.django_db
+def test_a_squash_whose_parts_are_applied_is_applied_on_its_own_page(client_as, settings):
+    """The database ran 0002 and 0003; a squash of them is what the files now hold: applied, no size rules today."""
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.squashed_migrations"}
+    settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 0}  # every table is big: a live rule would show
+    response = client_as("dba").get("/schema/migrations/schema_fixtures/0002_squashed_0003/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<span class="badge text-bg-success">applied</span><span>as the migrations it replaces</span>' in page
+    assert "Apply pending migrations" not in page and "index_on_big_table" not in page

@@ -49,6 +49,7 @@ from schemaadmin.services.schema.sql import (
     MigrationSql,
     collected_sql,
     find_migration,
+    is_applied,
     migration_label,
     migration_loader,
     written_sql,
@@ -123,7 +124,7 @@ def lint_loaded(
     states = MigrationStates(loader)
     sql_kept = written_sql(loader)
     for migration in migrations:
-        live = assume_rows is not None or (migration.app_label, migration.name) not in loader.applied_migrations
+        live = assume_rows is not None or not is_applied(migration, loader.applied_migrations)
         drafts.append(_Draft(loader, migration, states, sql_kept, live=live, big_rows=big_rows))
     written = [draft for draft in drafts if draft.sql.text.strip()]
     squawked = squawk_findings_of([(draft.label, draft.sql.text) for draft in written], version=version)

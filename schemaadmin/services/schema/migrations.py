@@ -22,6 +22,7 @@ from schemaadmin.services.schema.sql import (
     UnknownMigration,
     collected_sql,
     find_migration,
+    is_applied,
     migration_label,
     migration_loader,
     migration_sql,
@@ -159,7 +160,7 @@ def _status(migration: Migration, applied: dict[tuple[str, str], Any]) -> Migrat
     return MigrationStatus(
         app_label=migration.app_label,
         name=migration.name,
-        applied=record is not None,
+        applied=is_applied(migration, applied),
         # A squash counts as applied when all its parts are; the loader then keeps the Migration, not a record.
         applied_at=getattr(record, "applied", None),
         atomic=migration.atomic,

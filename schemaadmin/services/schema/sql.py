@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ __all__ = [
     "collected_sql",
     "forget_written_sql",
     "find_migration",
+    "is_applied",
     "migration_label",
     "migration_loader",
     "migration_sql",
@@ -75,6 +77,13 @@ class MigrationSql:
 def migration_loader(*, using: str = "default") -> MigrationLoader:
     """Return a loader that knows every migration on disk, squashed or not, as `sqlmigrate` loads them."""
     return MigrationLoader(connections[validated_alias(using)], replace_migrations=False)
+
+
+def is_applied(migration: Migration, applied: Collection[tuple[str, str]]) -> bool:
+    """Return whether the migration is applied: recorded, or a squash whose every replaced migration is (a loader
+    that keeps squashes apart, as sqlmigrate's does, records only the migrations the database ran)."""
+    key = (migration.app_label, migration.name)
+    return key in applied or bool(migration.replaces) and all(tuple(part) in applied for part in migration.replaces)
 
 
 def find_migration(loader: MigrationLoader, app_label: str, name: str) -> Migration:
