@@ -354,7 +354,8 @@ class _Checker(SqlRules):
         if new.many_to_one and new.db_constraint and not (old.many_to_one and old.db_constraint):
             yield from self.foreign_key(table, f"on {target}", line)
         if old.null and not new.null:
-            yield self.not_null_set(table, new.column, line)
+            backfilled = new.has_default() or new.has_db_default()  # Django's UPDATE … WHERE col IS NULL
+            yield self.not_null_set(table, new.column, line, backfilled=backfilled)
         if (new.db_index and not old.db_index) or (new.unique and not old.unique):
             unique = new.unique and not old.unique
             yield from self.blocking_index(table, f"the index of {target}", line, constraint=unique)

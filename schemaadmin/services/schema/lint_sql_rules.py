@@ -77,11 +77,17 @@ class SqlRules(CheckerBase):
         finding = self.finding("not_null_without_default", Severity.CRITICAL, target, message, NOT_NULL_HELP, line)
         return SizedFinding(table, 1, finding)
 
-    def not_null_set(self, table: str, column: str, line: int | None) -> SizedFinding:
+    def not_null_set(self, table: str, column: str, line: int | None, *, backfilled: bool = False) -> SizedFinding:
+        """backfilled: Django sets the NULL rows to the field's default first (an AlterField with a default)."""
         target = f"{table}.{column}"
+        first = (
+            " Django first sets every NULL row to the field's default, one UPDATE of the table inside the same lock."
+            if backfilled
+            else " It fails, and the migration with it, if any row holds NULL there."
+        )
         message = (
             f"Makes {target} NOT NULL on a table of about {{rows}} rows: PostgreSQL scans all of it under an "
-            "ACCESS EXCLUSIVE lock, which blocks reads and writes."
+            f"ACCESS EXCLUSIVE lock, which blocks reads and writes.{first}"
         )
         code = "set_not_null_on_big_table"
         return SizedFinding(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -542,3 +543,24 @@ def test_a_model_whose_db_table_names_its_schema_is_sized_like_any_other(plant, 
     [lint] = lint_loaded(loader, [planted_migration(loader, "schema_fixtures", [index], name="0100_remote_index")])
     assert "index_on_big_table" in codes(lint), [(f.code, f.message) for f in lint.findings]
     assert "about 300 rows" in only(lint, "index_on_big_table").message
+
+
+@pytest.mark.parametrize(
+    ("new", "says"),
+    [
+        (models.IntegerField(), "It fails, and the migration with it, if any row holds NULL there."),
+        (models.IntegerField(default=0), "Django first sets every NULL row to the field's default"),
+        (models.IntegerField(db_default=0), "Django first sets every NULL row to the field's default"),
+    ],
+)
+def test_a_column_made_not_null_says_it_fails_on_nulls_or_what_django_runs_first(big_widgets, new, says):
+    lint = lint_planted(
+        [
+            migrations.AddField(model_name="widget", name="score", field=models.IntegerField(null=True)),
+            migrations.AlterField(model_name="widget", name="score", field=new),
+        ]
+    )
+    finding = only(lint, "set_not_null_on_big_table")
+    assert says in finding.message and "about 50 rows" in finding.message
+    if "default" in says:  # what Django writes: the UPDATE of the NULL rows, before SET NOT NULL
+        assert re.search(r'UPDATE "schema_fixtures_widget" SET "score" = .* WHERE "score" IS NULL', lint.sql.text)
