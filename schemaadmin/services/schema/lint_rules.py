@@ -220,9 +220,11 @@ class _Checker(SqlRules):
         elif isinstance(op, operations.AddConstraint) and isinstance(op.constraint, CheckConstraint):
             yield from self.check_constraint(model.table, f"constraint {op.constraint.name}", line)
         elif isinstance(op, operations.AddConstraint):
-            # A unique constraint: ALTER TABLE … ADD CONSTRAINT (ACCESS EXCLUSIVE), or CREATE UNIQUE INDEX when partial
-            # or on expressions.
-            by_alter = not (getattr(op.constraint, "condition", None) or getattr(op.constraint, "expressions", ()))
+            # A unique constraint: ALTER TABLE … ADD CONSTRAINT (ACCESS EXCLUSIVE), or CREATE UNIQUE INDEX (SHARE:
+            # reads go on) when partial, covering (INCLUDE), with operator classes or on expressions, as Django's
+            # schema editor writes it.
+            written_as_index = ("condition", "include", "opclasses", "expressions")
+            by_alter = not any(getattr(op.constraint, attribute, None) for attribute in written_as_index)
             yield from self.blocking_index(model.table, f"constraint {op.constraint.name}", line, constraint=by_alter)
         elif isinstance(op, (operations.AlterUniqueTogether, operations.AlterIndexTogether)):
             yield from self.altered_together(op, before, model, line)

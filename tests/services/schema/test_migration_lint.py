@@ -10,6 +10,7 @@ import pytest
 from django.contrib.postgres.indexes import OpClass
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import connection, migrations, models
+from django.db.models import Q
 from django.db.models.functions import Cast
 from pgvector.django import HalfVectorField, HnswIndex, IvfflatIndex, VectorField
 
@@ -451,6 +452,16 @@ def test_a_unique_constraint_added_by_alter_table_says_reads_wait_too():
     assert "reads and writes of the table wait" in only(together, "index_on_big_table").message
     _, indexed = _planted_codes([migrations.AlterIndexTogether("widget", {("id", "name")})])
     assert "writes to the table wait" in only(indexed, "index_on_big_table").message
+    # Django writes a covering, operator-class, partial or expression unique constraint as CREATE UNIQUE INDEX.
+    for options in ({"include": ["id"]}, {"opclasses": ["varchar_pattern_ops"]}, {"condition": Q(id__gt=0)}):
+        unique = models.UniqueConstraint(fields=["name"], name="widget_name_unique", **options)
+        _, as_index = _planted_codes([migrations.AddConstraint("widget", unique)])
+        message = only(as_index, "index_on_big_table").message
+        assert "writes to the table wait" in message and "reads and writes" not in message, options
+        assert "CREATE UNIQUE INDEX" in as_index.sql.text
+    plain = models.UniqueConstraint(fields=["name"], name="widget_name_unique")
+    _, by_alter = _planted_codes([migrations.AddConstraint("widget", plain)])
+    assert "reads and writes of the table wait" in only(by_alter, "index_on_big_table").message
 
 
 @pytest.mark.django_db
