@@ -74,6 +74,10 @@ DEFAULT_DROPPED = (
     "SchemaAdmin: Django adds the column with its default only to fill the existing rows, then drops it; "
     "add_field_python_default says when that breaks inserts (a NOT NULL column), and a nullable one just gets NULL."
 )
+STABLE_DEFAULT = (
+    "SchemaAdmin: a database default that calls no volatile function (now(), a constant) is worked out once; "
+    "PostgreSQL 11 and later keep it in the catalog for the existing rows and rewrite nothing."
+)
 EXCLUSION_NOT_VALID = (
     "SchemaAdmin: an exclusion constraint cannot be NOT VALID, so this advice cannot be followed; "
     "exclusion_constraint_on_big_table says what to do on a big table."
@@ -297,6 +301,8 @@ class _Checker(SqlRules):
         elif in_database and (volatile := self.volatile_functions(op.field.db_default)):
             what = f"Adding {target} with a volatile default ({', '.join(volatile)}: a value per row)"
             yield self.rewrite(model.table, what, line, atomic=True, help=ADDED_COLUMN_REWRITE_HELP)
+        elif in_database:
+            yield SquawkOverride(("adding-field-with-default",), STABLE_DEFAULT)
         if field.many_to_one and field.db_constraint:
             yield from self.foreign_key(model.table, f"on {target}", line)
         if field.db_index or field.unique:  # unique: ALTER TABLE … ADD CONSTRAINT, which reads wait for too
