@@ -74,6 +74,10 @@ DEFAULT_DROPPED = (
     "SchemaAdmin: Django adds the column with its default only to fill the existing rows, then drops it; "
     "add_field_python_default says when that breaks inserts (a NOT NULL column), and a nullable one just gets NULL."
 )
+REFERENCED_INTEGER = (
+    "SchemaAdmin: {what} references an integer key, and a foreign key's column must have its type; widening it "
+    "means widening the referenced key first."
+)
 STABLE_DEFAULT = (
     "SchemaAdmin: a database default that calls no volatile function (now(), a constant) is worked out once; "
     "PostgreSQL 11 and later keep it in the catalog for the existing rows and rewrite nothing."
@@ -304,7 +308,7 @@ class _Checker(SqlRules):
         elif in_database:
             yield SquawkOverride(("adding-field-with-default",), STABLE_DEFAULT)
         if field.many_to_one and field.db_constraint:
-            yield from self.foreign_key(model.table, f"on {target}", line)
+            yield from self.foreign_key(model.table, f"on {target}", line, with_column=True)
         if field.db_index or field.unique:  # unique: ALTER TABLE … ADD CONSTRAINT, which reads wait for too
             yield from self.blocking_index(model.table, f"the index of {target}", line, constraint=field.unique)
 
@@ -372,9 +376,25 @@ class _Checker(SqlRules):
         return not field.is_relation and (field.db_type(self.connection) or "") in _SMALL_INTEGERS
 
     def value_integer(self, field: Any, target: str) -> Iterator[SquawkOverride]:
+        rules = ("prefer-bigint-over-int", "prefer-bigint-over-smallint")
         if self.small_integer(field) and not field.primary_key and not field.is_relation:
-            rules = ("prefer-bigint-over-int", "prefer-bigint-over-smallint")
             yield SquawkOverride(rules, VALUE_INTEGER.format(what=target))
+        elif field.many_to_one and self.key_type(field) in _SMALL_INTEGERS:
+            # A foreign key's column has the type of the key it references (auth_user's integer id): not a choice.
+            yield SquawkOverride(rules, REFERENCED_INTEGER.format(what=target))
+
+    def key_type(self, field: Any) -> str:
+        """Return a foreign key's column type: the type of the key it references, read from the state before the
+        migration (its fields are not rendered, so the relation is a name); "" when that model is not there."""
+        target = field.remote_field.model
+        label = target if isinstance(target, str) else target._meta.label_lower
+        app_label, _, name = label.rpartition(".")
+        referenced = self.before.models.get(((app_label or self.app_label).lower(), name.lower()))
+        if referenced is None:
+            return ""
+        to = field.remote_field.field_name
+        key = next((f for n, f in referenced.fields.items() if (n == to if to else f.primary_key)), None)
+        return str(key.rel_db_type(self.connection) or "") if key is not None and not key.is_relation else ""
 
     def wide_index(self, index: Index, table: str, line: int | None) -> Iterator[Finding]:
         width = len(index.fields) + len(index.expressions)

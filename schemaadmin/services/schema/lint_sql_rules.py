@@ -114,10 +114,19 @@ class SqlRules(CheckerBase):
         found = overloads(names, using=self.connection.alias)
         return sorted({o.name for o in found if o.volatility == "v"})
 
-    def foreign_key(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
+    def foreign_key(
+        self, table: str, what: str, line: int | None, *, with_column: bool = False
+    ) -> Iterator[SizedFinding]:
+        """with_column: the key comes in the ADD COLUMN that adds its column (an AddField), whose lock is stronger."""
+        waits = (
+            "while reads and writes of this table wait (the ADD COLUMN it is part of holds ACCESS EXCLUSIVE), and "
+            "writes to the referenced one"
+            if with_column
+            else "while writes to this table and to the referenced one wait (SHARE ROW EXCLUSIVE)"
+        )
         message = (
             f"Adds the foreign key {what} to {table} (about {{rows}} rows) without NOT VALID: PostgreSQL reads every "
-            "row to check it while writes to this table and to the referenced one wait (SHARE ROW EXCLUSIVE)."
+            f"row to check it {waits}."
         )
         yield from self.on_big_table("foreign_key_on_big_table", table, message, FOREIGN_KEY_HELP, line)
 

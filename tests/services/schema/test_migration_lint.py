@@ -505,6 +505,16 @@ def test_a_foreign_key_added_to_a_big_table_without_not_valid_is_critical():
     found, lint = _planted_codes([migrations.AddField("widget", "parent", parent)])
     assert key in found and "NOT VALID" in only(lint, "foreign_key_on_big_table").help
     assert "adding-foreign-key-constraint" not in codes(lint)  # ours says it with the size, squawk's is set aside
+    # The key comes in the ADD COLUMN Django writes for the field: that statement's lock stops reads too.
+    assert 'ADD COLUMN "parent_id" bigint NULL CONSTRAINT' in lint.sql.text
+    assert "reads and writes of this table wait" in only(lint, "foreign_key_on_big_table").message
+    # A key to an integer primary key (auth_user's) is an integer column: squawk's "prefer bigint" is no choice here.
+    gadget = migrations.CreateModel("Gadget", [("id", models.AutoField(primary_key=True))])
+    to_gadget = models.ForeignKey("schema_fixtures.gadget", models.CASCADE, null=True, related_name="+")
+    found, lint = _planted_codes([gadget], [migrations.AddField("widget", "gadget", to_gadget)])
+    assert 'ADD COLUMN "gadget_id" integer NULL' in lint.sql.text
+    assert "prefer-bigint-over-int" not in codes(lint)
+    assert "prefer-bigint-over-int" in {f.code for f in lint.exempted}
     unconstrained = models.ForeignKey(
         "schema_fixtures.widget", models.CASCADE, null=True, related_name="+", db_constraint=False
     )
