@@ -6,7 +6,14 @@ from psycopg import sql
 
 from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
 
-__all__ = ["create_database", "databases_starting_with", "drop_database", "may_create_databases"]
+__all__ = [
+    "create_database",
+    "create_schemas",
+    "databases_starting_with",
+    "drop_database",
+    "existing_schemas",
+    "may_create_databases",
+]
 
 
 def may_create_databases(*, using: str = "default") -> bool:
@@ -50,3 +57,20 @@ def databases_starting_with(prefix: str, *, using: str = "default") -> list[str]
         using=using,
     )
     return [name for (name,) in rows]
+
+
+def existing_schemas(names: list[str], *, using: str = "default") -> list[str]:
+    """Return those of the schema names the alias's database has, sorted."""
+    rows = fetch_all(
+        "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%(names)s) ORDER BY nspname",
+        {"names": names},
+        using=using,
+    )
+    return [row[0] for row in rows]
+
+
+def create_schemas(names: list[str], *, using: str = "default") -> None:
+    """Create each named schema the alias's database lacks (a shadow copying the live database's)."""
+    with own_connection(using) as connection:
+        for name in names:
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name)))

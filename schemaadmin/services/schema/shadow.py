@@ -49,7 +49,14 @@ from schemaadmin.pg.schema import (
     TableInfo,
     schema_snapshot,
 )
-from schemaadmin.pg.shadow import create_database, databases_starting_with, drop_database, may_create_databases
+from schemaadmin.pg.shadow import (
+    create_database,
+    create_schemas,
+    databases_starting_with,
+    drop_database,
+    existing_schemas,
+    may_create_databases,
+)
 
 __all__ = [
     "ShadowUnavailable",
@@ -109,6 +116,13 @@ def tables_outside_migrations(default_schema: str) -> dict[tuple[str, str], str]
 _QUALIFIED_TABLE = re.compile(r'^"((?:[^"]|"")+)"\."((?:[^"]|"")+)"$')
 
 
+def schemas_made_outside_migrations(*, using: str = "default") -> list[str]:
+    """Return the schemas that models name in their db_table ('"other"."t"') and the live database has: created
+    by hand or another tool before the migrations that put tables in them, so a replay needs them made first."""
+    named = {_schema_and_table(model._meta.db_table, "")[0] for model in apps.get_models(include_auto_created=True)}
+    return existing_schemas(sorted(named - {""}), using=using)
+
+
 def _schema_and_table(db_table: str, default_schema: str) -> tuple[str, str]:
     """Split a model's db_table ('"schema"."table"' names a schema, the PostgreSQL way) into schema and table."""
     quoted = _QUALIFIED_TABLE.match(db_table)
@@ -160,7 +174,13 @@ def _migrate_shadow(
     try:
         result = subprocess.run(
             [sys.executable, "-m", "schemaadmin.services.schema.shadow"],
-            input=json.dumps({"applied": sorted(applied), "schemas": list(schemas)}),
+            input=json.dumps(
+                {
+                    "applied": sorted(applied),
+                    "schemas": list(schemas),
+                    "made_outside": schemas_made_outside_migrations(using=using),
+                }
+            ),
             capture_output=True,
             text=True,
             env=env,
@@ -290,8 +310,10 @@ def replay_plan(executor: MigrationExecutor, applied: Iterable[MigrationKey]) ->
     return [(migration, False) for migration, _ in full_plan if (migration.app_label, migration.name) in wanted]
 
 
-def _replay_and_read(applied: list[MigrationKey], schemas: list[str]) -> SchemaSnapshot:
-    """Apply exactly the listed migrations, in plan order, to the default database and read its schema (child)."""
+def _replay_and_read(applied: list[MigrationKey], schemas: list[str], made_outside: list[str]) -> SchemaSnapshot:
+    """Apply exactly the listed migrations, in plan order, to the default database and read its schema (child),
+    after making the schemas the live database had before its migrations ran (made_outside)."""
+    create_schemas(made_outside, using="default")
     executor = MigrationExecutor(connections["default"])
     executor.migrate([], plan=replay_plan(executor, applied))
     return schema_snapshot(schemas=schemas, using="default")
@@ -302,5 +324,7 @@ if __name__ == "__main__":
 
     django.setup()
     request = json.load(sys.stdin)
-    snapshot = _replay_and_read([(app, name) for app, name in request["applied"]], request["schemas"])
+    snapshot = _replay_and_read(
+        [(app, name) for app, name in request["applied"]], request["schemas"], request.get("made_outside", [])
+    )
     json.dump(snapshot_to_json(snapshot), sys.stdout)

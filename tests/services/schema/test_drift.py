@@ -355,3 +355,21 @@ def test_a_table_outside_migrations_is_keyed_by_its_schema_and_a_join_table_by_i
         del apps.all_models["schema_fixtures"]["legacy"]
         del apps.all_models["schema_fixtures"][Legacy._meta.get_field("tags").remote_field.through._meta.model_name]
         apps.clear_cache()
+
+
+def test_a_schema_made_outside_the_migrations_is_made_in_the_shadow_first(plant, monkeypatch):
+    """A model's db_table names a schema a DBA created by hand before migrating: the replay needs it too."""
+    from types import SimpleNamespace
+
+    from schemaadmin.pg.shadow import create_schemas, existing_schemas
+
+    outside = SimpleNamespace(_meta=SimpleNamespace(db_table=f'"{plant.schema}"."ledger"'))
+    elsewhere = SimpleNamespace(_meta=SimpleNamespace(db_table='"not_made_anywhere"."t"'))
+    monkeypatch.setattr(shadow.apps, "get_models", lambda **kwargs: [Widget, outside, elsewhere])
+    assert shadow.schemas_made_outside_migrations() == [plant.schema]  # the live database has it; the other, no
+    made = f"{plant.schema}_made"
+    try:
+        create_schemas([made, made])  # twice: a schema there already is left as it is
+        assert existing_schemas([made]) == [made]
+    finally:
+        plant.sql(f"DROP SCHEMA IF EXISTS {made}")
