@@ -158,7 +158,10 @@ class SqlRules(CheckerBase):
         return self.sized("table_rewrite", Severity.CRITICAL, table, message, help, line, self.big_rows)
 
     def run_sql(self, op: Any, line: int | None, *, atomic: bool) -> Found:
-        for action in run_sql_actions(op.sql):
+        for index, action in enumerate(run_sql_actions(op.sql)):
+            # Each statement is a step of its own: a backfill before a schema change in the same RunSQL runs before
+            # that change's lock is taken, one after it under the lock.
+            self.step += 1 if index else 0
             table, kind = action.table, action.kind
             existing = bool(table) and table not in self.created
             if kind == "create_table":

@@ -480,6 +480,13 @@ def test_a_backfill_before_the_schema_change_is_not_held_under_its_lock():
     assert only(first, "backfill_in_transaction").severity.value == "warning"
     _, after = _planted_codes([together, backfill])
     assert only(after, "backfill_in_transaction").severity.value == "critical"
+    # The same within one RunSQL: its statements run in order, each a step.
+    update = "UPDATE schema_fixtures_widget SET name = upper(name)"
+    retype = "ALTER TABLE schema_fixtures_widget ALTER COLUMN name TYPE varchar(50)"
+    _, one_first = _planted_codes([migrations.RunSQL([update, retype], migrations.RunSQL.noop)])
+    assert only(one_first, "backfill_in_transaction").severity.value == "warning"
+    _, one_after = _planted_codes([migrations.RunSQL([retype, update], migrations.RunSQL.noop)])
+    assert only(one_after, "backfill_in_transaction").severity.value == "critical"
 
 
 @pytest.mark.django_db
