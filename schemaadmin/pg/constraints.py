@@ -55,6 +55,10 @@ class ForeignKey:
     referenced_types: tuple[str, ...]
     is_validated: bool  # false: added NOT VALID and never validated
     inherited: bool  # a partition's copy of its partitioned table's foreign key (the parent's is the one to act on)
+    # What it does besides checking: its ON UPDATE and ON DELETE actions (with SET NULL's columns), its MATCH type and
+    # when it is checked (DEFERRABLE, INITIALLY DEFERRED), as one comparable text; two keys on the same columns
+    # that differ here do different things.
+    behaviour: str
     table_is_partitioned: bool  # on a partitioned table: an index for it is built on every partition
 
     @property
@@ -78,6 +82,10 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
                pairs.referenced_types AS referenced_types,
                c.convalidated AS is_validated,
                c.conparentid <> 0 AS inherited,
+               concat_ws(' ', 'update:' || c.confupdtype::text, 'delete:' || c.confdeltype::text,
+                         'columns:' || c.confdelsetcols::text, 'match:' || c.confmatchtype::text,
+                         CASE WHEN c.condeferrable THEN 'deferrable' END,
+                         CASE WHEN c.condeferred THEN 'deferred' END) AS behaviour,
                t.relkind = 'p' AS table_is_partitioned
         FROM pg_constraint AS c
         CROSS JOIN LATERAL (

@@ -82,6 +82,9 @@ class IndexInfo:
     key_types: tuple[str, ...]  # the type each key is stored as, e.g. halfvec(3072) for a cast expression
     key_typmods: tuple[int, ...]
     predicate: str | None
+    # What the index enforces beyond its keys, which two indexes on the same keys may differ in: NULLS NOT DISTINCT,
+    # DEFERRABLE (a constraint checked at commit), and an exclusion constraint's operators ("" for a plain index).
+    enforces: str
     # A partitioned table's index (relkind I): it stores nothing; each partition's index, attached to it, does.
     # PostgreSQL refuses CONCURRENTLY for it, and DROP of an attached partition's index.
     is_partitioned: bool
@@ -237,6 +240,12 @@ INDEX_SELECT = """
            parts.key_types AS key_types,
            parts.key_typmods AS key_typmods,
            pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
+           concat_ws(' ',
+               CASE WHEN i.indnullsnotdistinct THEN 'NULLS NOT DISTINCT' END,
+               CASE WHEN NOT i.indimmediate THEN 'DEFERRABLE' END,
+               CASE WHEN con.contype = 'x'
+                    THEN 'EXCLUDE WITH ' || array_to_string(con.conexclop::regoperator[]::text[], ', ') END
+           ) AS enforces,
            ic.relkind = 'I' AS is_partitioned,
            CASE WHEN ic.relispartition THEN (
                SELECT ARRAY[pn.nspname, pc.relname]::text[]

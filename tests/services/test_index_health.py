@@ -83,6 +83,37 @@ def test_duplicate_index(plant):
     assert fix == f"DROP INDEX CONCURRENTLY {s}.t_x_b;"
 
 
+def test_indexes_that_enforce_other_rules_or_cover_other_columns_are_no_duplicates(plant):
+    """Same keys, different rules: each would lose something if dropped (a DROP here would do damage)."""
+    s = plant.schema
+    plant.table("rooms", "id int PRIMARY KEY, room int, during tsrange, a int, b int, f int")
+    for definition in (
+        "CONSTRAINT rooms_no_overlap EXCLUDE USING gist (during WITH &&)",
+        "CONSTRAINT rooms_no_adjacent EXCLUDE USING gist (during WITH -|-)",
+        "CONSTRAINT rooms_b_deferred UNIQUE (b) DEFERRABLE",
+    ):
+        plant.sql(f"ALTER TABLE {s}.rooms ADD {definition}")
+    # name: what it indexes; the last two are still duplicates (the same rule twice; a plain beside a covering one)
+    indexes = {
+        "rooms_a_plain": "UNIQUE INDEX {name} ON {table} (a)",
+        "rooms_a_nnd": "UNIQUE INDEX {name} ON {table} (a) NULLS NOT DISTINCT",
+        "rooms_b_plain": "UNIQUE INDEX {name} ON {table} (b)",
+        "rooms_f_inc_a": "INDEX {name} ON {table} (f) INCLUDE (a)",
+        "rooms_f_inc_b": "INDEX {name} ON {table} (f) INCLUDE (b)",
+        "rooms_a_nnd_again": "UNIQUE INDEX {name} ON {table} (a) NULLS NOT DISTINCT",
+        "rooms_f": "INDEX {name} ON {table} (f)",
+    }
+    for name, definition in indexes.items():
+        plant.sql("CREATE " + definition.format(name=name, table=f"{s}.rooms"))
+    _, found = report(plant)
+    duplicates = {obj for code, obj in found if code == "duplicate_index" and obj.startswith(f"{s}.rooms")}
+    assert duplicates == {f"{s}.rooms_a_nnd_again", f"{s}.rooms_f"}
+    plant.sql(f"CREATE INDEX rooms_f_a ON {s}.rooms (f, a)")
+    _, found = report(plant)
+    redundant = {obj for code, obj in found if code == "redundant_index" and obj.startswith(f"{s}.rooms")}
+    assert f"{s}.rooms_f_inc_a" in redundant and f"{s}.rooms_f_inc_b" not in redundant  # (f, a) has no b
+
+
 def test_redundant_index(plant):
     s = plant.schema
     plant.table("t", "a int, b int, c int")

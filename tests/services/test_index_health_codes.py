@@ -282,6 +282,28 @@ def test_duplicate_and_overlapping_foreign_keys(plant):
     assert not [obj for code, obj in found if code == "duplicate_foreign_key"]
 
 
+def test_keys_on_the_same_columns_that_act_differently_or_are_a_partition_s_copies_are_not_repeats(plant):
+    s = plant.schema
+    plant.table("customers", "id int PRIMARY KEY")
+    plant.table("items", "id int PRIMARY KEY, customer_id int")
+    # Dropping either would change what a delete of a customer does: no "repeat" to drop.
+    plant.sql(f"ALTER TABLE {s}.items ADD CONSTRAINT a_plain FOREIGN KEY (customer_id) REFERENCES {s}.customers")
+    plant.sql(
+        f"ALTER TABLE {s}.items ADD CONSTRAINT b_cascade FOREIGN KEY (customer_id) REFERENCES {s}.customers "
+        "ON DELETE CASCADE"
+    )
+    # On a partitioned table: one finding, on the parent, whose key a DROP can remove (a partition's copy cannot).
+    plant.sql(f"CREATE TABLE {s}.orders (id int, customer_id int) PARTITION BY RANGE (id)")
+    plant.sql(f"CREATE TABLE {s}.orders_1 PARTITION OF {s}.orders FOR VALUES FROM (0) TO (10)")
+    for name in ("orders_a_fk", "orders_b_fk"):
+        plant.sql(f"ALTER TABLE {s}.orders ADD CONSTRAINT {name} FOREIGN KEY (customer_id) REFERENCES {s}.customers")
+    result, found = report(plant)
+    assert {obj for code, obj in found if code == "duplicate_foreign_key" and obj.startswith(s)} == {
+        f"{s}.orders.orders_b_fk"
+    }
+    run_fix(plant, fixes(result, "duplicate_foreign_key", s)[f"{s}.orders.orders_b_fk"])
+
+
 def test_index_on_mostly_null_column(plant):
     s = plant.schema
     plant.table("sparse", "id int, ref int", rows=2000, fill="i, CASE WHEN i % 10 = 0 THEN i END")

@@ -96,6 +96,8 @@ def invalid_constraint(snapshot: Snapshot) -> Iterator[Finding]:
 
 def fk_type_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
     for key in snapshot.foreign_keys:
+        if key.inherited:
+            continue  # a partition's column follows its partitioned table's: the parent's finding says it
         pairs = zip(key.columns, key.column_types, key.referenced_columns, key.referenced_types, strict=True)
         for column, column_type, referenced, referenced_type in pairs:
             if column_type == referenced_type:
@@ -124,16 +126,19 @@ def _drop_constraint(key: ForeignKey) -> str:
 def repeated_foreign_keys(snapshot: Snapshot) -> Iterator[Finding]:
     by_target: dict[tuple[str, str, str], list[ForeignKey]] = defaultdict(list)
     for key in snapshot.foreign_keys:
+        if key.inherited:
+            continue  # a partition's copy of its parent's key: judged (and dropped, if need be) on the parent
         by_target[(key.schema, key.table, key.referenced_table)].append(key)
     for keys in by_target.values():
         if len(keys) < 2:
             continue
         # Keep the validated one, then the first by name.
         keys = sorted(keys, key=lambda k: (not k.is_validated, k.name))
-        seen: dict[frozenset[tuple[str, str]], ForeignKey] = {}
+        seen: dict[tuple[frozenset[tuple[str, str]], str], ForeignKey] = {}
         for key in keys:
             pairs = _pairs(key)
-            kept = seen.setdefault(pairs, key)
+            # Same columns but another action (ON DELETE CASCADE beside a plain key): not a repeat, each does its own.
+            kept = seen.setdefault((pairs, key.behaviour), key)
             if kept is not key:
                 message = (
                     f"{key.name} repeats {kept.name}: both tie {key.table}({', '.join(key.columns)}) to "

@@ -161,6 +161,7 @@ def _shape(index: IndexInfo) -> tuple[object, ...]:
         index.key_collations,
         index.key_flags,
         index.predicate,
+        index.enforces,
     )
 
 
@@ -185,6 +186,8 @@ def duplicates(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         keep, *extras = sorted(group, key=_keep_order)
         for extra in extras:
+            if not set(extra.included) <= set(keep.included):
+                continue  # its INCLUDE columns serve index-only scans the kept one cannot
             message = (
                 f"{extra.qualified_name} indexes the same {', '.join(extra.columns)} as {keep.qualified_name} "
                 "with the same method, operator classes, collations and predicate, so it only costs writes and "
@@ -219,6 +222,7 @@ def redundant(snapshot: Snapshot) -> Iterator[Finding]:
                     and long.key_flags[:width] == short.key_flags
                     and long.key_collations[:width] == short.key_collations
                     and long.predicate == short.predicate
+                    and set(short.included) <= set(long.columns) | set(long.included)  # its index-only scans too
                 ):
                     message = (
                         f"{short.qualified_name} on ({', '.join(short.columns)}) is a leading prefix of "
