@@ -27,3 +27,23 @@ def report(plant, **overrides):
 def fixes(result, code, schema):
     """Return {object: fix} of the findings of code in schema."""
     return {f.object: f.fix for f in result.findings if f.code == code and f.schema == schema}
+
+
+def _statements(fix):
+    for statement in fix.split(";\n"):
+        lines = [line for line in statement.splitlines() if not line.startswith("--")]
+        if "".join(lines).strip():
+            yield "\n".join(lines)
+
+
+def run_fix(plant, fix):
+    """Run a fix's statements one by one on the autocommit planter (CONCURRENTLY cannot share a transaction)."""
+    for statement in _statements(fix):
+        plant.sql(statement)
+
+
+def run_fix_in_test_transaction(fix):
+    """Run a fix's statements in the test's transaction, which holds the locks reading the report took."""
+    with connection.cursor() as cur:
+        for statement in _statements(fix):
+            cur.execute(statement)

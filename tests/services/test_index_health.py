@@ -13,7 +13,7 @@ from schemaadmin.pg.relations import relation_names_starting, tables
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
 from schemaadmin.services.index_health.snapshot import NodeUsage, _with_index_figures
 from schemaadmin.services.rebuilds.plan import RebuildRefused, plan_rebuild
-from tests.services.health_report import LOOSE, report
+from tests.services.health_report import LOOSE, report, run_fix
 
 
 def test_invalid_index_and_ccnew_leftover(plant):
@@ -29,9 +29,8 @@ def test_invalid_index_and_ccnew_leftover(plant):
     assert not any(obj == f"{s}.t_y_uniq" for _, obj in found)
     by_name = {f.index: f for f in result.findings if f.code == "invalid_index" and f.schema == s}
     assert by_name["t_x_uniq"].severity is Severity.CRITICAL
-    assert by_name["t_x_uniq"].fix == (
-        f"DROP INDEX CONCURRENTLY {s}.t_x_uniq;\nCREATE UNIQUE INDEX CONCURRENTLY t_x_uniq ON {s}.t USING btree (x);"
-    )
+    # Rebuilt in place (a failed fix leaves it there, and it keeps all it was), once the duplicates are gone.
+    assert by_name["t_x_uniq"].fix == f"REINDEX INDEX CONCURRENTLY {s}.t_x_uniq;"
     assert by_name["t_x_ccnew"].fix == f"DROP INDEX CONCURRENTLY {s}.t_x_ccnew;"
 
 
@@ -445,14 +444,20 @@ def test_an_invalid_partitioned_index_is_explained_as_one(plant):
         plan_rebuild(f"{s}.q_at")
 
 
-def test_a_unique_index_whose_build_failed_says_to_remove_the_duplicates(plant):
+def test_a_unique_index_whose_build_failed_says_to_remove_the_duplicates_and_is_rebuilt_as_it_was(plant):
     s = plant.schema
-    plant.table("t", "x int", rows=10, fill="1")
+    plant.table("t", "x int", rows=10, fill="NULL")
     with pytest.raises(Exception, match="could not create unique index"):
-        plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY t_x_uniq ON {s}.t (x)")
+        plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY t_x_uniq ON {s}.t (x) NULLS NOT DISTINCT")
     result, _ = report(plant)
     (finding,) = [f for f in result.findings if f.code == "invalid_index" and f.schema == s]
     assert "duplicate values" in finding.message
+    plant.sql(f"DELETE FROM {s}.t WHERE ctid <> (SELECT min(ctid) FROM {s}.t)")  # noqa: S608 -- a test schema
+    run_fix(plant, finding.fix)
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "invalid_index" and obj.startswith(s)]
+    with pytest.raises(Exception, match="duplicate key"):  # the rule it was built for holds: one NULL at most
+        plant.sql(f"INSERT INTO {s}.t VALUES (NULL)")  # noqa: S608 -- a test schema
 
 
 def test_two_foreign_keys_on_one_column_get_one_index(plant):
@@ -509,3 +514,19 @@ def test_a_tables_index_sizes_and_scans_are_those_of_its_indexes(plant):
     counted = [dataclasses.replace(i, scans=n) for n, i in enumerate(snapshot.indexes, 1) if i.schema == s]
     summed = _with_index_figures(tables(measure_indexes=False), counted)
     assert figures(summed)["scanned"][2] == sum(i.scans for i in counted if i.table == "scanned") > 0
+
+
+def test_an_exclusion_constraint_s_index_is_rebuilt_without_concurrently(plant):
+    """PostgreSQL refuses REINDEX CONCURRENTLY for it: the fix says so and takes the lock instead of failing."""
+    from schemaadmin.pg.indexes import index
+    from schemaadmin.services.index_health.index_rules import _rebuild
+
+    s = plant.schema
+    plant.table("bx", "id int, during tsrange")
+    plant.sql(f"ALTER TABLE {s}.bx ADD CONSTRAINT bx_no_overlap EXCLUDE USING gist (during WITH &&)")
+    plant.sql(f"CREATE INDEX bx_id ON {s}.bx (id)")
+    excluding, plain = index(s, "bx_no_overlap"), index(s, "bx_id")
+    fix = _rebuild(excluding)
+    assert fix.splitlines()[-1] == f"REINDEX INDEX {s}.bx_no_overlap;" and "blocks writes" in fix
+    run_fix(plant, fix)
+    assert _rebuild(plain) == f"REINDEX INDEX CONCURRENTLY {s}.bx_id;"

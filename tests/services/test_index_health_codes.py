@@ -9,27 +9,7 @@ from django.db import connection
 
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate
-from tests.services.health_report import LOOSE, fixes, report
-
-
-def _statements(fix):
-    for statement in fix.split(";\n"):
-        lines = [line for line in statement.splitlines() if not line.startswith("--")]
-        if "".join(lines).strip():
-            yield "\n".join(lines)
-
-
-def run_fix(plant, fix):
-    """Run a fix's statements one by one on the autocommit planter (CONCURRENTLY cannot share a transaction)."""
-    for statement in _statements(fix):
-        plant.sql(statement)
-
-
-def run_fix_in_test_transaction(fix):
-    """Run a fix's statements in the test's transaction, which holds the locks reading the report took."""
-    with connection.cursor() as cur:
-        for statement in _statements(fix):
-            cur.execute(statement)
+from tests.services.health_report import LOOSE, fixes, report, run_fix, run_fix_in_test_transaction
 
 
 def test_no_primary_key(plant):

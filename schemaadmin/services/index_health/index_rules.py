@@ -88,11 +88,28 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
             )
             if index.is_unique:
                 why += " It is unique: if its build failed on duplicate values, remove them first, or it fails again."
-            if index.constraint is not None:
-                fix = ddl.script(ddl.reindex_index(index.schema, index.name))
-            else:
-                fix = ddl.script(*drop, _recreate(index))
+            if index.partition_of:
+                why += (
+                    f" It is attached to the partitioned index {index.partition_of}, which stays invalid until it is "
+                    "valid again (and may need REINDEX itself then)."
+                )
+            # Rebuilt in place, not dropped and written again: the rebuild keeps all it was (operator classes of
+            # other schemas and their options, NULLS NOT DISTINCT, its partitioned index), and a fix that fails
+            # leaves the index where it was instead of gone.
+            fix = _rebuild(index)
         yield index_finding("invalid_index", snapshot.database, index, why, fix)
+
+
+def _rebuild(index: IndexInfo) -> str:
+    """Return the REINDEX of an index: CONCURRENTLY, but for an exclusion constraint's, which PostgreSQL rebuilds
+    only under a lock that stops writes to the table."""
+    if "EXCLUDE" in index.enforces.split():
+        return ddl.script(
+            "-- An exclusion constraint's index cannot be rebuilt CONCURRENTLY: this REINDEX blocks writes to "
+            f"{index.qualified_table} while it runs.",
+            ddl.reindex_index(index.schema, index.name, concurrently=False),
+        )
+    return ddl.script(ddl.reindex_index(index.schema, index.name))
 
 
 def _attach_each(index: IndexInfo) -> str:
@@ -296,8 +313,7 @@ def bloated(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
             f"{index.qualified_name} is {size_text(bloat.real_bytes)} but would be about "
             f"{size_text(bloat.expected_bytes)} rebuilt: {bloat.wasted_ratio:.0%} is empty space ({how})."
         )
-        fix_sql = ddl.script(ddl.reindex_index(index.schema, index.name))
-        yield index_finding("bloated_index", snapshot.database, index, message, fix_sql)
+        yield index_finding("bloated_index", snapshot.database, index, message, _rebuild(index))
 
 
 def index_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
