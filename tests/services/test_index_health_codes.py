@@ -26,6 +26,11 @@ def test_no_primary_key(plant):
     plant.table("with_id", "id int, note text", rows=20, fill="i, 'n' || i")
     plant.sql(f"CREATE TABLE {s}.keyed_parent (id int PRIMARY KEY)")
     plant.sql(f"CREATE TABLE {s}.heir (extra int) INHERITS ({s}.keyed_parent)")
+    # Unique indexes PostgreSQL would not take as a primary key's: not offered (the fix would fail).
+    plant.table("uniq_desc", "code text NOT NULL")
+    plant.sql(f"CREATE UNIQUE INDEX uniq_desc_code ON {s}.uniq_desc (code DESC)")
+    plant.sql(f"CREATE UNIQUE INDEX uniq_desc_pattern ON {s}.uniq_desc (code text_pattern_ops)")
+    plant.sql(f"CREATE UNIQUE INDEX parted_at ON {s}.parted (at)")
     result, found = report(plant)
     flagged = {obj for code, obj in found if code == "no_primary_key"}
     # The partition is told through its parent; a materialized view cannot have a key; a child inherits none.
@@ -36,12 +41,14 @@ def test_no_primary_key(plant):
         f"{s}.by_expression",
         f"{s}.with_id",
         f"{s}.heir",
+        f"{s}.uniq_desc",
     }
     fix = fixes(result, "no_primary_key", s)
     assert fix[f"{s}.bare"].endswith(
         f"ALTER TABLE {s}.bare ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
     )
     assert fix[f"{s}.uniq"].endswith(f"ALTER TABLE {s}.uniq ADD PRIMARY KEY USING INDEX uniq_x;")
+    assert "USING INDEX" not in fix[f"{s}.uniq_desc"]
     for table in ("with_id", "heir"):
         assert fix[f"{s}.{table}"].endswith(
             f"CREATE UNIQUE INDEX CONCURRENTLY {table}_pkey ON {s}.{table} (id);\n"
@@ -51,7 +58,7 @@ def test_no_primary_key(plant):
     assert fix[f"{s}.parted"].endswith(f"-- ALTER TABLE {s}.parted ADD PRIMARY KEY (at, unique_column);")
     assert "expression" in fix[f"{s}.by_expression"] and "ALTER TABLE" not in fix[f"{s}.by_expression"]
     assert next(f for f in result.findings if f.object == f"{s}.bare").severity is Severity.WARNING
-    for table in ("uniq", "bare", "with_id", "heir"):
+    for table in ("uniq", "bare", "with_id", "heir", "uniq_desc"):
         run_fix(plant, fix[f"{s}.{table}"])
     plant.sql(f"ALTER TABLE {s}.parted ADD PRIMARY KEY (at)")  # the partition key alone is unique here (no rows)
     _, found = report(plant)

@@ -24,13 +24,22 @@ __all__ = ["constraint_findings"]
 def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
     promotable: dict[tuple[str, str], str] = {}
     for index in snapshot.indexes:
-        # A unique constraint's index belongs to it; a plain unique index can become the primary key's.
+        # A unique constraint's index belongs to it; a plain unique index can become the primary key's, if
+        # PostgreSQL takes it for one: plain btree columns in default order and operator classes, no predicate,
+        # nothing included, the rule NULLS DISTINCT, on a table that is not partitioned (USING INDEX is refused there).
         plain = (
             index.is_unique
             and index.constraint is None
             and index.is_valid
+            and index.method == "btree"
             and index.predicate is None
             and all(index.key_attnums)
+            and not any(index.key_flags)
+            and all(index.opclass_defaults)
+            and not any(index.key_collations)
+            and not index.included
+            and not index.enforces
+            and not index.is_partitioned
         )
         if plain and (index.schema, index.table) not in promotable:
             promotable[(index.schema, index.table)] = index.name
