@@ -64,6 +64,34 @@ def test_unused_index_needs_no_scan_on_any_node(plant):
     assert not [f for f in evaluate(snapshot, floor) if f.index == "idle_x"]
 
 
+def test_the_only_index_a_foreign_key_has_is_not_unused_and_a_brin_one_serves_none(plant):
+    """A key whose referenced rows are never deleted never scans its index: dropping it would make the first
+    delete scan the table (missing_fk_index would then say so). A second index of the same key may go."""
+    s = plant.schema
+    plant.table("parents", "id int PRIMARY KEY", rows=100, fill="i")
+    plant.table(
+        "kids",
+        f"id int PRIMARY KEY, parent_id int REFERENCES {s}.parents, other_id int",
+        rows=5000,
+        fill="i, i % 100 + 1, i",
+    )
+    plant.sql(f"CREATE INDEX kids_parent ON {s}.kids (parent_id)")
+    plant.sql(f"CREATE INDEX kids_parent_again ON {s}.kids (parent_id, id)")
+    plant.table(
+        "orphans", f"id int PRIMARY KEY, parent_id int REFERENCES {s}.parents", rows=5000, fill="i, i % 100 + 1"
+    )
+    plant.sql(f"CREATE INDEX orphans_parent_brin ON {s}.orphans USING brin (parent_id)")
+    plant.sql(f"ANALYZE {s}.kids, {s}.orphans")
+    result, found = report(plant)
+    unused = {obj for code, obj in found if code == "unused_index" and obj.startswith(f"{s}.kids")}
+    assert unused == {f"{s}.kids_parent", f"{s}.kids_parent_again"}  # two serve it: either may go, not both
+    thresholds = Thresholds.from_settings(**LOOSE)
+    only_one = [i for i in result.snapshot.indexes if i.name != "kids_parent_again"]
+    lone = evaluate(dataclasses.replace(result.snapshot, indexes=only_one), thresholds)
+    assert not [f for f in lone if f.code == "unused_index" and f.index == "kids_parent"]
+    assert ("missing_fk_index", f"{s}.orphans.parent_id") in found  # a BRIN index does not look rows up by key
+
+
 def test_duplicate_index(plant):
     s = plant.schema
     plant.table("t", "x int, y int")

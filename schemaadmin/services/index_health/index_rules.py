@@ -144,9 +144,10 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
         )
         return
     totals = _with_partitions(snapshot)
+    guards = _only_index_of_a_foreign_key(snapshot)
     for index in snapshot.judged_indexes:
-        if not index.is_valid or index.backs_constraint:
-            continue
+        if not index.is_valid or index.backs_constraint or index.qualified_name in guards:
+            continue  # (the only index a foreign key's checks have: never scanned while no row there is deleted)
         size, scans = totals(index) if index.is_partitioned else (index.size_bytes, snapshot.scans_by_node(index))
         if size < thresholds.unused_index_min_bytes or any(scans.values()):
             continue
@@ -158,6 +159,34 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
         )
         fix_sql = ddl.script(*ddl.drop_index_fix(index), f"-- to restore it: {_recreate(index)};")
         yield index_finding("unused_index", snapshot.database, index, message, fix_sql)
+
+
+# The methods whose indexes find rows by fk = $1 as a referential check needs: a BRIN or GIN index does not serve it.
+LOOKUP_METHODS = frozenset({"btree", "hash", "gist"})
+
+
+def _serves(index: IndexInfo, key_attnums: tuple[int, ...], key_columns: tuple[str, ...]) -> bool:
+    """Return whether the index serves a foreign key's referential check (fk = $1, which implies NOT NULL): it
+    leads with the key's columns, in any order, and its predicate, if any, only asks them NOT NULL."""
+    if not index.is_valid or index.method not in LOOKUP_METHODS:
+        return False
+    if set(index.key_attnums[: len(key_attnums)]) != set(key_attnums):
+        return False
+    required = None if index.predicate is None else _required_not_null(index.predicate)
+    return index.predicate is None or (required is not None and required <= set(key_columns))
+
+
+def _only_index_of_a_foreign_key(snapshot: Snapshot) -> set[str]:
+    """Return the qualified names of indexes that are the only one serving some foreign key of their table."""
+    by_table: dict[tuple[str, str], list[IndexInfo]] = defaultdict(list)
+    for index in snapshot.indexes:
+        by_table[(index.schema, index.table)].append(index)
+    only = set()
+    for key in snapshot.foreign_keys:
+        serving = [i for i in by_table[(key.schema, key.table)] if _serves(i, key.column_attnums, key.columns)]
+        if len(serving) == 1:
+            only.add(serving[0].qualified_name)
+    return only
 
 
 def _age_text(age: timedelta) -> str:
@@ -264,7 +293,7 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
     # Only the indexes of tables with a foreign key are looked at (~30 ms at 30,000 indexes).
     with_keys = {(key.schema, key.table) for key in snapshot.foreign_keys if not key.inherited}
     for index in snapshot.indexes:
-        if not index.is_valid or index.is_vector or (index.schema, index.table) not in with_keys:
+        if not index.is_valid or index.method not in LOOKUP_METHODS or (index.schema, index.table) not in with_keys:
             continue
         required = None if index.predicate is None else _required_not_null(index.predicate)
         if index.predicate is None or required:
