@@ -55,6 +55,9 @@ class ForeignKey:
     referenced_types: tuple[str, ...]
     is_validated: bool  # false: added NOT VALID and never validated
     inherited: bool  # a partition's copy of its partitioned table's foreign key (the parent's is the one to act on)
+    # An inherited key's: the partitioned table (schema.name) and name of the key it copies; None for the others.
+    parent_table: str | None
+    parent_name: str | None
     # What it does besides checking: its ON UPDATE and ON DELETE actions (with SET NULL's columns), its MATCH type and
     # when it is checked (DEFERRABLE, INITIALLY DEFERRED), as one comparable text; two keys on the same columns
     # that differ here do different things.
@@ -82,6 +85,8 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
                pairs.referenced_types AS referenced_types,
                c.convalidated AS is_validated,
                c.conparentid <> 0 AS inherited,
+               parent.qualified_table AS parent_table,
+               parent.name AS parent_name,
                concat_ws(' ', 'update:' || c.confupdtype::text, 'delete:' || c.confdeltype::text,
                          'columns:' || c.confdelsetcols::text, 'match:' || c.confmatchtype::text,
                          CASE WHEN c.condeferrable THEN 'deferrable' END,
@@ -99,6 +104,13 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
         ) AS pairs
         JOIN pg_class AS t ON t.oid = c.conrelid
         JOIN pg_namespace AS n ON n.oid = t.relnamespace
+        LEFT JOIN LATERAL (
+            SELECT ARRAY[pn.nspname, pt.relname]::text[] AS qualified_table, pc.conname::text AS name
+            FROM pg_constraint AS pc
+            JOIN pg_class AS pt ON pt.oid = pc.conrelid
+            JOIN pg_namespace AS pn ON pn.oid = pt.relnamespace
+            WHERE pc.oid = c.conparentid
+        ) AS parent ON true
         JOIN pg_class AS rt ON rt.oid = c.confrelid
         JOIN pg_namespace AS rn ON rn.oid = rt.relnamespace
         WHERE c.contype = 'f'
@@ -106,5 +118,5 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
         ORDER BY n.nspname, t.relname, c.conname
         """,  # noqa: S608 -- a constant, no input
         using=using,
-        convert={"referenced_table": qualify_array},
+        convert={"referenced_table": qualify_array, "parent_table": qualify_array},
     )

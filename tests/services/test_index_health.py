@@ -169,6 +169,20 @@ def test_missing_fk_index(plant):
     assert fix == f"CREATE INDEX CONCURRENTLY orphan_parent_id_idx ON {s}.orphan USING btree (parent_id);"
 
 
+def test_a_partitioned_table_s_foreign_key_is_served_by_an_index_on_every_partition(plant):
+    s = plant.schema
+    plant.table("parent", "id int PRIMARY KEY")
+    plant.sql(f"CREATE TABLE {s}.orders (id int, parent_id int REFERENCES {s}.parent) PARTITION BY RANGE (id)")
+    for n in (1, 2):
+        plant.sql(f"CREATE TABLE {s}.orders_{n} PARTITION OF {s}.orders FOR VALUES FROM ({n}0) TO ({n + 1}0)")
+    plant.sql(f"CREATE INDEX orders_1_parent ON {s}.orders_1 (parent_id)")
+    _, found = report(plant)
+    assert ("missing_fk_index", f"{s}.orders.parent_id") in found  # orders_2 has none: its deletes would scan it
+    plant.sql(f"CREATE INDEX orders_2_parent ON {s}.orders_2 (parent_id)")
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "missing_fk_index" and obj.startswith(f"{s}.orders")]
+
+
 def test_a_fix_names_its_new_index_with_a_name_the_schema_does_not_hold_yet(plant):
     s = plant.schema
     plant.table("parent", "id int PRIMARY KEY")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from schemaadmin.pg import ddl
+from schemaadmin.pg.constraints import ForeignKey
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.services.index_health.findings import (
     Finding,
@@ -291,7 +292,12 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
     # Each usable index's leading keys, and the columns its predicate requires NOT NULL (None: no predicate).
     leading: dict[tuple[str, str], list[tuple[tuple[int, ...], frozenset[str] | None]]] = defaultdict(list)
     # Only the indexes of tables with a foreign key are looked at (~30 ms at 30,000 indexes).
-    with_keys = {(key.schema, key.table) for key in snapshot.foreign_keys if not key.inherited}
+    with_keys = {(key.schema, key.table) for key in snapshot.foreign_keys}
+    # A partitioned table's key is copied to each partition (inherited): the copies of each key, by the key.
+    copies: dict[tuple[str, str], list[ForeignKey]] = defaultdict(list)
+    for key in snapshot.foreign_keys:
+        if key.inherited and key.parent_table is not None and key.parent_name is not None:
+            copies[(key.parent_table, key.parent_name)].append(key)
     for index in snapshot.indexes:
         if not index.is_valid or index.method not in LOOKUP_METHODS or (index.schema, index.table) not in with_keys:
             continue
@@ -301,14 +307,7 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
     for key in snapshot.foreign_keys:
         if key.inherited:
             continue  # a partition's copy of its partitioned table's key: an index there covers every partition
-        wanted = set(key.column_attnums)
-        # The referential check looks rows up by fk = $1, which implies fk IS NOT NULL: a partial index whose
-        # predicate only asks that of key columns serves it as well as a full one.
-        served = any(
-            set(attnums[: len(wanted)]) == wanted and (required is None or required <= set(key.columns))
-            for attnums, required in leading[(key.schema, key.table)]
-        )
-        if served:
+        if _served(key, leading, copies):
             continue
         message = (
             f"No index leads with {key.table}({', '.join(key.columns)}), the foreign key to "
@@ -324,6 +323,25 @@ def missing_fk(snapshot: Snapshot) -> Iterator[Finding]:
         # The index this fix builds serves any other key on the same columns: one fix, not two identical indexes.
         leading[(key.schema, key.table)].append((key.column_attnums, None))
         yield column_finding("missing_fk_index", snapshot.database, key, ", ".join(key.columns), message, fix_sql)
+
+
+def _served(
+    key: ForeignKey,
+    leading: dict[tuple[str, str], list[tuple[tuple[int, ...], frozenset[str] | None]]],
+    copies: dict[tuple[str, str], list[ForeignKey]],
+) -> bool:
+    """Return whether an index serves the key's referential checks: one of its table's, or, on a partitioned table,
+    one on every partition (each partition's copy of the key served, down every level of partitions)."""
+    wanted = set(key.column_attnums)
+    # The referential check looks rows up by fk = $1, which implies fk IS NOT NULL: a partial index whose
+    # predicate only asks that of key columns serves it as well as a full one.
+    if any(
+        set(attnums[: len(wanted)]) == wanted and (required is None or required <= set(key.columns))
+        for attnums, required in leading[(key.schema, key.table)]
+    ):
+        return True
+    parts = copies.get((key.qualified_table, key.name), [])
+    return key.table_is_partitioned and bool(parts) and all(_served(part, leading, copies) for part in parts)
 
 
 def bloated(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
