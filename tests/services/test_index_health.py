@@ -271,6 +271,13 @@ def test_vector_column_unindexed(plant):
     assert fix.startswith(
         f"CREATE INDEX CONCURRENTLY bare_embedding_hnsw ON {s}.bare USING hnsw (embedding vector_cosine_ops);"
     )
+    # Declared without dimensions: no index accepts it as it is; the fix is advice, not a CREATE that fails.
+    plant.table("free", "id int, embedding vector", rows=50, fill="i, ARRAY[i, 1, 2]::vector")
+    plant.sql(f"ANALYZE {s}.free")
+    result, _ = report(plant)
+    (free,) = [f for f in result.findings if f.code == "vector_column_unindexed" and f.table == "free"]
+    assert all(line.startswith("--") for line in free.fix.splitlines())
+    assert f"ALTER TABLE {s}.free ALTER COLUMN embedding TYPE vector(N);" in free.fix
 
 
 def test_vector_dims_unindexable(plant):

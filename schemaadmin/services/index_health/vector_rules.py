@@ -112,8 +112,29 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
                 + (" on every partition" if column.is_partitioned else "")
                 + ", so every nearest-neighbour query computes the distance to every row."
             )
-            fix_sql = ddl.script(*_hnsw(snapshot, column, name_parts=(), key=key), _OPCLASS_NOTE)
+            fix_sql = (
+                ddl.script(*_hnsw(snapshot, column, name_parts=(), key=key), _OPCLASS_NOTE)
+                if column.dimensions
+                else _without_dimensions(column)
+            )
             yield column_finding("vector_column_unindexed", snapshot.database, column, column.column, message, fix_sql)
+
+
+def _without_dimensions(column: VectorColumn) -> str:
+    """Return the advice for a vector column declared without dimensions, which no ANN index accepts as it is."""
+    name, table, kind = ddl.quote_identifier(column.column), ddl.qualified(column.schema, column.table), column.type
+    sizes = f"SELECT DISTINCT vector_dims({name}) FROM {table}"  # noqa: S608 -- quoted names, in a comment to read
+    return "\n".join(
+        [
+            f'-- {kind} without dimensions: HNSW and IVFFlat refuse it ("column does not have dimensions").',
+            f"-- If every row has the same size N ({sizes}), declare it; the ALTER rewrites the table under an",
+            "-- ACCESS EXCLUSIVE lock:",
+            f"-- ALTER TABLE {table} ALTER COLUMN {name} TYPE {kind}(N);",
+            "-- Or index the rows of one size through a cast, and query with the same cast and condition:",
+            f"-- CREATE INDEX CONCURRENTLY ON {table} USING hnsw (({name}::{kind}(N)) {kind}_cosine_ops)",
+            f"--     WHERE vector_dims({name}) = N;",
+        ]
+    )
 
 
 def ivfflat_lists(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
