@@ -94,10 +94,11 @@ def _partitioned_key_fix(target: str, partition_key: tuple[str | None, ...]) -> 
 
 def invalid_constraint(snapshot: Snapshot) -> Iterator[Finding]:
     for constraint in snapshot.unvalidated_constraints:
+        on = qualified(constraint.schema, constraint.table)
         message = (
-            f"The {constraint.kind} {constraint.name} on {constraint.schema}.{constraint.table} was added NOT "
-            "VALID and never validated: new rows are checked, the rows before it never were, and the planner "
-            "cannot rely on it. Validating reads the table under a lock that lets reads and writes go on."
+            f"The {constraint.kind} {constraint.name} on {on} was added NOT VALID and never validated: new rows are "
+            "checked, the rows before it never were, and the planner cannot rely on it. Validating reads the table "
+            "under a lock that lets reads and writes go on."
         )
         fix_sql = ddl.script(ddl.validate_constraint(constraint.schema, constraint.table, constraint.name))
         yield constraint_finding("invalid_constraint", snapshot.database, constraint, message, fix_sql)
