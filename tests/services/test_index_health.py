@@ -529,6 +529,7 @@ def test_an_invalid_partitioned_index_behind_a_constraint_is_repaired_partition_
     (finding,) = [f for f in result.findings if f.code == "invalid_index" and f.schema == s]
     assert all(line.startswith("--") for line in finding.fix.splitlines())  # DROP INDEX would be refused
     assert "ATTACH PARTITION" in finding.fix and "m_uq" in finding.fix
+    assert "remove them first" in finding.message  # a unique one: duplicates in a partition stop the repair
 
 
 def test_keys_to_two_tables_whose_names_read_alike_are_no_duplicates(plant):

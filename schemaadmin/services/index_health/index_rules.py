@@ -81,6 +81,8 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
                 "PARTITION each. The fix below drops and recreates it in one go, blocking writes to every "
                 "partition while it builds."
             )
+            if index.is_unique:
+                why += " It is unique: a partition holding duplicate values makes these fail; remove them first."
             fix = ddl.script(*drop, _recreate(index)) if index.constraint is None else _attach_each(index)
         else:
             why = (
