@@ -92,7 +92,8 @@ def clear_expired_sessions(timestamp: int) -> None:
 
 
 # Once a day: audit events and EXPLAIN runs past AUDIT_RETENTION_DAYS / EXPLAIN_RUN_RETENTION_DAYS (both None by
-# default: kept for ever), deleted in batches and the deletion audited.
+# default: kept for ever), and procrastinate's rows of finished jobs past WORKER_JOB_RETENTION_DAYS (30), deleted in
+# batches and the deletion audited (services/retention.py).
 @app.periodic(cron="37 3 * * *", periodic_id="prune_records")
 @app.task(name="schemaadmin.prune_records", queueing_lock="schemaadmin.prune_records")
 def prune_records(timestamp: int) -> str:

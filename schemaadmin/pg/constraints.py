@@ -69,8 +69,9 @@ class ForeignKey:
         return qualify(self.schema, self.table)
 
 
-def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
-    """Return every foreign key in user schemas with its columns and theirs it references, in constraint order."""
+def foreign_keys(*, table: tuple[str, str] | None = None, using: str = "default") -> list[ForeignKey]:
+    """Return every foreign key in user schemas with its columns and theirs it references, in constraint order;
+    with table (schema, name), only that table's."""
     return fetch_rows(
         ForeignKey,
         f"""
@@ -115,8 +116,10 @@ def foreign_keys(*, using: str = "default") -> list[ForeignKey]:
         JOIN pg_namespace AS rn ON rn.oid = rt.relnamespace
         WHERE c.contype = 'f'
           AND {SYSTEM_SCHEMAS_SQL}
+          AND (%(schema)s::text IS NULL OR (n.nspname = %(schema)s AND t.relname = %(table)s))
         ORDER BY n.nspname, t.relname, c.conname
         """,  # noqa: S608 -- a constant, no input
+        {"schema": table[0] if table else None, "table": table[1] if table else None},
         using=using,
         convert={"referenced_table": qualify_array, "parent_table": qualify_array},
     )

@@ -38,7 +38,8 @@ def _delete_before(model: type[models.Model], field: str, cutoff: datetime, batc
 
 # (setting, the table pruned, what deletes its rows older than a cutoff, batch rows a statement, and says how many).
 # procrastinate's row of a finished job is the queue's, not the record of what the job did (its WorkerJobRecord,
-# kept): a succeeded job's row is deleted when it ends (delete_jobs), a failed, cancelled or aborted one's is kept
+# kept): a succeeded job's row is deleted when it ends (delete_jobs), a failed, cancelled or aborted one's (and a
+# succeeded one's left by a worker without delete_jobs) is kept
 # WORKER_JOB_RETENTION_DAYS for whoever looks into it.
 _KEPT: tuple[tuple[str, str, Callable[[datetime, int], int]], ...] = (
     ("AUDIT_RETENTION_DAYS", AuditEvent._meta.db_table, partial(_delete_before, AuditEvent, "at")),

@@ -140,7 +140,7 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
 
 def _query(row: SessionRow) -> str:
     # Shown from its first line, as its client indented it; its preview is one line, spaces collapsed.
-    text, cut = textwrap.dedent(row.query.strip("\r\n")).rstrip(), row.session.query_truncated
+    text, cut = textwrap.dedent(row.query).strip("\r\n").rstrip(), row.session.query_truncated
     if not text:
         return ""
     line = " ".join(text.split())

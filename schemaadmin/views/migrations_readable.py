@@ -6,7 +6,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 
 from schemaadmin.services.schema.migrations import migrations_problem
 from schemaadmin.views.browsing import render_page
@@ -25,6 +26,8 @@ def reads_migrations[View: Callable[..., HttpResponse]](view: View) -> View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
+        except (Http404, PermissionDenied):
+            raise  # a page or a right that is not there: nothing to do with the files
         except Exception:
             problem = migrations_problem()
             if problem is None:

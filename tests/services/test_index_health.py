@@ -10,7 +10,7 @@ from django.db import connection
 
 from schemaadmin.pg import ddl
 from schemaadmin.pg.relations import relation_names_starting, tables
-from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report
+from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report, index_report
 from schemaadmin.services.index_health.snapshot import NodeUsage, _with_index_figures
 from schemaadmin.services.rebuilds.plan import RebuildRefused, plan_rebuild
 from tests.services.health_report import LOOSE, report, run_fix
@@ -84,11 +84,15 @@ def test_the_only_index_a_foreign_key_has_is_not_unused_and_a_brin_one_serves_no
     plant.sql(f"ANALYZE {s}.kids, {s}.orphans")
     result, found = report(plant)
     unused = {obj for code, obj in found if code == "unused_index" and obj.startswith(f"{s}.kids")}
-    assert unused == {f"{s}.kids_parent", f"{s}.kids_parent_again"}  # two serve it: either may go, not both
+    assert unused == {f"{s}.kids_parent_again"}  # two serve it: one may go, the one to keep stays
     thresholds = Thresholds.from_settings(**LOOSE)
     only_one = [i for i in result.snapshot.indexes if i.name != "kids_parent_again"]
     lone = evaluate(dataclasses.replace(result.snapshot, indexes=only_one), thresholds)
     assert not [f for f in lone if f.code == "unused_index" and f.index == "kids_parent"]
+    # The same on the index's own page, which reads its table's keys with its indexes.
+    plant.sql(f"DROP INDEX {s}.kids_parent_again")
+    page = index_report(s, "kids_parent", thresholds=Thresholds.from_settings(**LOOSE))
+    assert page is not None and not [f for f in page.findings if f.code == "unused_index" and f.index == "kids_parent"]
     assert ("missing_fk_index", f"{s}.orphans.parent_id") in found  # a BRIN index does not look rows up by key
 
 
@@ -580,3 +584,16 @@ def test_an_exclusion_constraint_s_index_is_rebuilt_without_concurrently(plant):
     assert fix.splitlines()[-1] == f"REINDEX INDEX {s}.bx_no_overlap;" and "blocks writes" in fix
     run_fix(plant, fix)
     assert _rebuild(plain) == f"REINDEX INDEX CONCURRENTLY {s}.bx_id;"
+
+
+def test_a_name_with_a_line_break_never_reaches_a_fix_to_copy(plant):
+    """A name is chosen by whoever may CREATE: in a comment of a fix, a line break in it would run the rest as SQL."""
+    s = plant.schema
+    plant.table("emb", 'id int, "e\nDROP TABLE emb; --" vector', rows=20, fill="i, ARRAY[i, 1]::vector")
+    plant.table("plain", "id int, e vector", rows=20, fill="i, ARRAY[i, 1]::vector")
+    plant.sql(f"ANALYZE {s}.emb, {s}.plain")
+    result, _ = report(plant)
+    fixes = {f.table: f.fix for f in result.findings if f.code == "vector_column_unindexed" and f.schema == s}
+    assert fixes["emb"].startswith("-- No SQL to copy: a name in it holds a line break")
+    assert all(line.startswith("--") for line in fixes["emb"].splitlines())
+    assert "ALTER TABLE" in fixes["plain"]  # a name without one keeps its fix

@@ -235,5 +235,6 @@ def test_a_query_shows_from_its_first_line_with_a_one_line_preview():
     preview, full = cell.split("</summary>")
     assert "<code>SELECT a.pid, a.state FROM pg_stat_activity AS a WHERE a.pid &lt;&gt; 1</code>" in preview
     assert "<code>SELECT a.pid,\n       a.state\nFROM pg_stat_activity AS a\nWHERE a.pid &lt;&gt; 1</code>" in full
-    short = _query(SimpleNamespace(query="  SELECT 1  ", session=SimpleNamespace(query_truncated=False)))
-    assert short == "<code>SELECT 1</code>"
+    for query in ("  SELECT 1  ", "   \n  SELECT 1\n"):  # a first line of spaces alone is no line either
+        short = _query(SimpleNamespace(query=query, session=SimpleNamespace(query_truncated=False)))
+        assert short == "<code>SELECT 1</code>", query

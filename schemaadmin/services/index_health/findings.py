@@ -89,7 +89,7 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
         kind=Kind.HEALTH,
         object=about,
         message=message,
-        fix=fix_sql,
+        fix=copyable(fix_sql),
         title=title,
         database=database,
         schema=schema,
@@ -97,6 +97,26 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
         index=index,
         column=column,
     )
+
+
+# A fix holds a name that breaks its line: inside a comment ("-- to restore it: CREATE INDEX … ("a<newline>DROP …"))
+# the rest of the name would run as SQL when the fix is pasted.
+UNSAFE_FIX = (
+    "-- No SQL to copy: a name in it holds a line break, which would end a comment line early and run the rest of "
+    'the name as SQL.\n-- Write the statement by hand, quoting that name with U&"…" escapes.'
+)
+
+
+def copyable(fix_sql: str) -> str:
+    """Return fix_sql, or UNSAFE_FIX when a quoted name in it spans lines (or holds a carriage return): statements
+    and comments are written line by line, so an identifier with a line break is the one way text of the database
+    (a table or column name anyone with CREATE may choose) can leave the comment it was put in."""
+    if "\r" in fix_sql:
+        return UNSAFE_FIX
+    for line in fix_sql.split("\n"):
+        if line.replace('""', "").count('"') % 2:  # a double-quoted name opened and not closed on this line
+            return UNSAFE_FIX
+    return fix_sql
 
 
 def _place(schema: str, table: str, **where: Any) -> dict[str, Any]:

@@ -90,7 +90,10 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
                 "it, yet every write still maintains it."
             )
             if index.is_unique:
-                why += " It is unique: if its build failed on duplicate values, remove them first, or it fails again."
+                why += (
+                    " It is unique: if its build failed on duplicate values, remove them first, or it fails again"
+                    " (and leaves an invalid _ccnew copy, which this list then names to drop)."
+                )
             if index.partition_of:
                 why += (
                     f" It is attached to the partitioned index {index.partition_of}, which stays invalid until it is "
@@ -109,7 +112,7 @@ def _rebuild(index: IndexInfo) -> str:
     if "EXCLUDE" in index.enforces.split():
         return ddl.script(
             "-- An exclusion constraint's index cannot be rebuilt CONCURRENTLY: this REINDEX blocks writes to "
-            f"{index.qualified_table} while it runs.",
+            f"{index.qualified_table} while it runs, and queries that plan on the table wait for it too.",
             ddl.reindex_index(index.schema, index.name, concurrently=False),
         )
     return ddl.script(ddl.reindex_index(index.schema, index.name))
@@ -180,16 +183,17 @@ def _serves(index: IndexInfo, key_attnums: tuple[int, ...], key_columns: tuple[s
 
 
 def _only_index_of_a_foreign_key(snapshot: Snapshot) -> set[str]:
-    """Return the qualified names of indexes that are the only one serving some foreign key of their table."""
+    """Return the qualified names of the indexes each foreign key keeps: the one serving it, or of several the one
+    to keep (_keep_order), so that dropping every unused index still leaves each key one."""
     by_table: dict[tuple[str, str], list[IndexInfo]] = defaultdict(list)
     for index in snapshot.indexes:
         by_table[(index.schema, index.table)].append(index)
-    only = set()
+    kept = set()
     for key in snapshot.foreign_keys:
         serving = [i for i in by_table[(key.schema, key.table)] if _serves(i, key.column_attnums, key.columns)]
-        if len(serving) == 1:
-            only.add(serving[0].qualified_name)
-    return only
+        if serving:
+            kept.add(min(serving, key=_keep_order).qualified_name)
+    return kept
 
 
 def _age_text(age: timedelta) -> str:

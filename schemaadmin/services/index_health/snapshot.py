@@ -313,7 +313,8 @@ def take_table_index_snapshot(
     """Read what the findings about one table's indexes need: those indexes, their bloat and key facts, usage.
 
     One index's page shows its findings; duplicates and redundancy are found among its table's indexes, so those are
-    read, not every index. Tables, keys, vector columns, sequences and sessions are left out (empty).
+    read, not every index, and the table's foreign keys (an index that is the only one serving a key is never
+    unused). Tables, other tables' keys, vector columns, sequences and sessions are left out (empty).
     """
     validated_alias(using)
     statistics = database_statistics(using=using)
@@ -328,7 +329,7 @@ def take_table_index_snapshot(
         statistics=statistics,
         indexes=index_list,
         tables=[],
-        foreign_keys=[],
+        foreign_keys=foreign_keys(table=(schema, table), using=using),
         vector_columns=[],
         bloat={qualify(b.schema, b.name): b for b in bloat},
         nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
