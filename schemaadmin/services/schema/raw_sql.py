@@ -21,7 +21,7 @@ __all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
 # kinds: create_index, set_not_null, add_not_null_column, add_json_column, add_exclusion, add_unique, backfill,
 # vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table, drop_column, truncate,
 # grant_select, create_table, add_check, add_foreign_key, alter_column_type, add_column_default,
-# add_rewriting_column, add_not_valid, validate_constraint
+# add_rewriting_column, add_not_valid, validate_constraint, create_schema
 _INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
 _REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
 _TRIGGERS_OFF = (AlterTableType.AT_DisableTrig, AlterTableType.AT_DisableTrigAll, AlterTableType.AT_DisableTrigUser)
@@ -34,7 +34,7 @@ class SqlAction:
     table: str  # the relation's name as written, without its schema; "" when the statement names none
     column: str = ""
     detail: str = ""  # e.g. the role a GRANT names, or the statement in words
-    schema: str = ""  # drops only: the schema the statement names, "" for a name the search_path resolves
+    schema: str = ""  # drops and create_schema: the schema the statement names, "" for one the search_path resolves
     new_type: str = ""  # alter_column_type: the type as Django writes it (varchar(200), bigint); "" with USING
 
 
@@ -109,6 +109,8 @@ def _name(relation: Any) -> str:
 
 
 def _actions(stmt: Any) -> Iterable[SqlAction]:
+    if isinstance(stmt, ast.CreateSchemaStmt) and stmt.schemaname:
+        return [SqlAction("create_schema", "", schema=str(stmt.schemaname))]
     if isinstance(stmt, ast.IndexStmt) and not stmt.concurrent:
         return [SqlAction("create_index", _name(stmt.relation), detail=f"index {stmt.idxname or '(unnamed)'}")]
     if isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_TABLE:

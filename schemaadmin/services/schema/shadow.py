@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunSQL
 from django.utils import timezone
 
 from schemaadmin.conf import app_settings
@@ -57,6 +58,7 @@ from schemaadmin.pg.shadow import (
     existing_schemas,
     may_create_databases,
 )
+from schemaadmin.services.schema.raw_sql import run_sql_actions
 
 __all__ = [
     "ShadowUnavailable",
@@ -117,10 +119,27 @@ _QUALIFIED_TABLE = re.compile(r'^"((?:[^"]|"")+)"\."((?:[^"]|"")+)"$')
 
 
 def schemas_made_outside_migrations(*, using: str = "default") -> list[str]:
-    """Return the schemas that models name in their db_table ('"other"."t"') and the live database has: created
-    by hand or another tool before the migrations that put tables in them, so a replay needs them made first."""
+    """Return the schemas that models name in their db_table ('"other"."t"') and the live database has, but no
+    migration's RunSQL creates: made by hand or another tool before the migrations that put tables in them, so a
+    replay needs them made first (and one a migration makes must not be there before it, or its CREATE fails)."""
     named = {_schema_and_table(model._meta.db_table, "")[0] for model in apps.get_models(include_auto_created=True)}
-    return existing_schemas(sorted(named - {""}), using=using)
+    return existing_schemas(sorted(named - {""} - _schemas_migrations_create()), using=using)
+
+
+def _schemas_migrations_create() -> set[str]:
+    """Return the schemas a CREATE SCHEMA in some migration's RunSQL (a SeparateDatabaseAndState's too) makes."""
+    made: set[str] = set()
+    pending = [
+        operation
+        for migration in MigrationLoader(None, ignore_no_migrations=True).disk_migrations.values()
+        for operation in migration.operations
+    ]
+    while pending:
+        operation = pending.pop()
+        if isinstance(operation, RunSQL):
+            made.update(a.schema for a in run_sql_actions(operation.sql) if a.kind == "create_schema")
+        pending.extend(getattr(operation, "database_operations", ()))
+    return made
 
 
 def _schema_and_table(db_table: str, default_schema: str) -> tuple[str, str]:

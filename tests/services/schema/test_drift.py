@@ -357,7 +357,7 @@ def test_a_table_outside_migrations_is_keyed_by_its_schema_and_a_join_table_by_i
         apps.clear_cache()
 
 
-def test_a_schema_made_outside_the_migrations_is_made_in_the_shadow_first(plant, monkeypatch):
+def test_a_schema_made_outside_the_migrations_is_made_in_the_shadow_first(plant, monkeypatch, settings):
     """A model's db_table names a schema a DBA created by hand before migrating: the replay needs it too."""
     from types import SimpleNamespace
 
@@ -365,8 +365,16 @@ def test_a_schema_made_outside_the_migrations_is_made_in_the_shadow_first(plant,
 
     outside = SimpleNamespace(_meta=SimpleNamespace(db_table=f'"{plant.schema}"."ledger"'))
     elsewhere = SimpleNamespace(_meta=SimpleNamespace(db_table='"not_made_anywhere"."t"'))
-    monkeypatch.setattr(shadow.apps, "get_models", lambda **kwargs: [Widget, outside, elsewhere])
-    assert shadow.schemas_made_outside_migrations() == [plant.schema]  # the live database has it; the other, no
+    by_migration = SimpleNamespace(_meta=SimpleNamespace(db_table='"billing_made"."invoice"'))
+    monkeypatch.setattr(shadow.apps, "get_models", lambda **kwargs: [Widget, outside, elsewhere, by_migration])
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.schema_creating"}
+    plant.sql("CREATE SCHEMA billing_made")
+    try:
+        # The live database has the first; the second it has not; the third a migration's RunSQL creates, so the
+        # shadow must not have it before that migration runs (its CREATE SCHEMA would fail).
+        assert shadow.schemas_made_outside_migrations() == [plant.schema]
+    finally:
+        plant.sql("DROP SCHEMA billing_made")
     made = f"{plant.schema}_made"
     try:
         create_schemas([made, made])  # twice: a schema there already is left as it is
