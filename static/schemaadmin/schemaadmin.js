@@ -108,13 +108,14 @@
     if (own) tables.push(own);
     tables.forEach(function (table) {
       const headers = [];
-      table.querySelectorAll("thead > tr:first-child > th").forEach(function (th) {
+      // Its own header and rows only (:scope), not a table nested in a cell.
+      table.querySelectorAll(":scope > thead > tr:first-child > th").forEach(function (th) {
         const shown = th.cloneNode(true);  // what the header shows: not its words for screen readers alone
         shown.querySelectorAll(".visually-hidden").forEach(function (hidden) { hidden.remove(); });
         const text = shown.textContent.replace(/[↕↑↓▲▼]/g, "").replace(/\s+/g, " ").trim();
         for (let i = 0; i < th.colSpan; i++) headers.push(text);
       });
-      table.querySelectorAll("tbody > tr").forEach(function (row) {
+      table.querySelectorAll(":scope > tbody > tr").forEach(function (row) {
         let column = 0;
         Array.from(row.children).forEach(function (cell) {
           // The first cell is the card's title (a name, a pid): it goes unlabelled, as the browsing tables' do.
