@@ -38,8 +38,8 @@ def table_estimates(
     """Return the planner's row estimate (reltuples) and total size of each named table, in the order given.
 
     With schema=None each name resolves through the search_path, as Django's unqualified table names do, and a
-    name written '"schema"."table"' (a model's db_table naming its schema, the way PostgreSQL quotes it) is that
-    table.
+    name written '"schema"."table"' or 'schema"."table' (a model's db_table naming its schema: Django quotes the
+    second into the first) is that table.
     """
     return fetch_rows(
         TableEstimate,
@@ -52,6 +52,8 @@ def table_estimates(
           ON c.oid = CASE
                WHEN %(schema)s::text IS NULL AND wanted.name ~ '^"([^"]|"")+"[.]"([^"]|"")+"$'
                  THEN to_regclass(wanted.name)
+               WHEN %(schema)s::text IS NULL AND wanted.name ~ '^[^"]+"[.]"[^"]+$'
+                 THEN to_regclass('"' || wanted.name || '"')
                ELSE to_regclass(concat_ws('.', quote_ident(%(schema)s), quote_ident(wanted.name)))
              END
          AND c.relkind IN ('r', 'p')

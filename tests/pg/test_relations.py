@@ -42,6 +42,9 @@ def test_a_table_written_with_its_schema_as_a_db_table_is_estimated(plant):
     plant.sql(f"ANALYZE {s}.t")
     # A model's db_table may name its schema, quoted the PostgreSQL way; unqualified names go by the search_path.
     qualified, plain, missing = f'"{s}"."t"', "conversation_messages", f'"{s}"."no_such_table"'
-    found = {e.table: e.estimated_rows for e in table_estimates([qualified, plain, missing], schema=None)}
-    assert found[qualified] == 300 and plain in found and missing not in found
+    django_spelling = f'{s}"."t'  # what a model writes for Django to quote as "schema"."t"
+    found = {
+        e.table: e.estimated_rows for e in table_estimates([qualified, plain, missing, django_spelling], schema=None)
+    }
+    assert found[qualified] == 300 and found[django_spelling] == 300 and plain in found and missing not in found
     assert table_estimates(["t"], schema=s)[0].estimated_rows == 300

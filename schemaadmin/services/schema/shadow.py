@@ -144,7 +144,7 @@ def _schemas_migrations_create() -> set[str]:
 
 def _schema_and_table(db_table: str, default_schema: str) -> tuple[str, str]:
     """Split a model's db_table ('"schema"."table"' names a schema, the PostgreSQL way) into schema and table."""
-    quoted = _QUALIFIED_TABLE.match(db_table)
+    quoted = _QUALIFIED_TABLE.match(db_table) or _QUALIFIED_TABLE.match(f'"{db_table}"')  # 'schema"."table' too
     if quoted:
         return quoted.group(1).replace('""', '"'), quoted.group(2).replace('""', '"')
     return default_schema, db_table
