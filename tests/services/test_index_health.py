@@ -48,7 +48,18 @@ def test_unused_index_needs_no_scan_on_any_node(plant):
     assert ("unused_index", f"{s}.busy_x") not in found
     assert ("unused_index", f"{s}.idle_pkey") not in found  # backs the primary key
     unused = next(f for f in result.findings if f.index == "idle_x")
-    assert unused.fix.startswith(f"DROP INDEX CONCURRENTLY {s}.idle_x;\n-- to restore it: CREATE INDEX")
+    assert unused.fix == (
+        f"DROP INDEX CONCURRENTLY {s}.idle_x;\n-- to restore it: CREATE INDEX CONCURRENTLY idle_x ON {s}.idle "
+        "USING btree (x);"
+    )
+    # The restore is the index as it is, every part of it: its order, a column it carries, storage, predicate.
+    plant.sql(f"CREATE INDEX idle_id_x ON {s}.idle (id DESC) INCLUDE (x) WITH (fillfactor = 70) WHERE x > 0")
+    result, _ = report(plant)
+    restore = next(f.fix for f in result.findings if f.index == "idle_id_x" and f.code == "unused_index")
+    assert restore.splitlines()[-1] == (
+        f"-- to restore it: CREATE INDEX CONCURRENTLY idle_id_x ON {s}.idle USING btree (id DESC) INCLUDE (x) "
+        "WITH (fillfactor='70') WHERE (x > 0);"
+    )
 
     thresholds = Thresholds.from_settings(**LOOSE)
     snapshot = result.snapshot

@@ -32,6 +32,18 @@ def _recreate(index: IndexInfo) -> ddl.Statement:
     return ddl.create_index(ddl.index_definition_of(index), concurrently=not index.is_partitioned)
 
 
+_CREATE_INDEX = re.compile(r"^CREATE (UNIQUE )?INDEX ")
+
+
+def _as_it_is(index: IndexInfo) -> str:
+    """Return the CREATE INDEX that makes the index again exactly, as pg_get_indexdef() writes it (operator classes
+    of other schemas and their options, NULLS NOT DISTINCT, INCLUDE, WITH), CONCURRENTLY but on a partitioned
+    table, which refuses it."""
+    if index.is_partitioned:
+        return index.definition
+    return _CREATE_INDEX.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", index.definition, count=1)
+
+
 def _drop(index: IndexInfo) -> str:
     if index.constraint is not None:
         return ddl.script(ddl.drop_constraint(index.schema, index.table, index.constraint))
@@ -163,7 +175,7 @@ def unused(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]:
             f"{index.qualified_name} ({size_text(size)}{where}) has not been scanned on any node ({nodes}) "
             f"in {youngest_stats.days} days of statistics, yet every write to {index.table} maintains it."
         )
-        fix_sql = ddl.script(*ddl.drop_index_fix(index), f"-- to restore it: {_recreate(index)};")
+        fix_sql = ddl.script(*ddl.drop_index_fix(index), f"-- to restore it: {_as_it_is(index)};")
         yield index_finding("unused_index", snapshot.database, index, message, fix_sql)
 
 
