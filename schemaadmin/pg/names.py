@@ -18,6 +18,7 @@ __all__ = [
     "NamedOnTable",
     "OnTable",
     "Qualified",
+    "db_table_parts",
     "qualify",
     "qualify_array",
     "split_qualified",
@@ -102,3 +103,16 @@ def split_qualified(text: str) -> tuple[str, str] | None:
     if whole:
         name = whole[1].replace('""', '"')
     return (schema, name) if schema and name else None
+
+
+_QUALIFIED_DB_TABLE = re.compile(r'^"((?:[^"]|"")+)"\."((?:[^"]|"")+)"$')
+
+
+def db_table_parts(db_table: str) -> tuple[str | None, str]:
+    """Split a Django model's db_table into its schema (None: the search_path's) and table. '"schema"."table"'
+    names a schema, and so does 'schema"."table', which Django quotes into the same (and gives the join tables of
+    a model so named); any other text is one table name."""
+    quoted = _QUALIFIED_DB_TABLE.match(db_table) or _QUALIFIED_DB_TABLE.match(f'"{db_table}"')
+    if quoted:
+        return quoted.group(1).replace('""', '"'), quoted.group(2).replace('""', '"')
+    return None, db_table

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_only_row, fetch_rows
-from schemaadmin.pg.names import qualify
+from schemaadmin.pg.names import db_table_parts, qualify
 
 __all__ = [
     "DatabaseAge",
@@ -37,29 +37,28 @@ def table_estimates(
 ) -> list[TableEstimate]:
     """Return the planner's row estimate (reltuples) and total size of each named table, in the order given.
 
-    With schema=None each name resolves through the search_path, as Django's unqualified table names do, and a
-    name written '"schema"."table"' or 'schema"."table' (a model's db_table naming its schema: Django quotes the
-    second into the first) is that table.
+    With schema=None each name is a model's db_table (names.db_table_parts): one naming its schema is that
+    schema's table, any other resolves through the search_path, as Django's unqualified table names do.
     """
+    parts = [db_table_parts(name) if schema is None else (schema, name) for name in tables]
     return fetch_rows(
         TableEstimate,
         """
         SELECT wanted.name AS table,
                CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
                COALESCE(pg_total_relation_size(c.oid), 0) AS total_bytes
-        FROM unnest(%(tables)s::text[]) WITH ORDINALITY AS wanted(name, position)
+        FROM unnest(%(tables)s::text[], %(schemas)s::text[], %(names)s::text[])
+             WITH ORDINALITY AS wanted(name, schema, table_name, position)
         JOIN pg_class AS c
-          ON c.oid = CASE
-               WHEN %(schema)s::text IS NULL AND wanted.name ~ '^"([^"]|"")+"[.]"([^"]|"")+"$'
-                 THEN to_regclass(wanted.name)
-               WHEN %(schema)s::text IS NULL AND wanted.name ~ '^[^"]+"[.]"[^"]+$'
-                 THEN to_regclass('"' || wanted.name || '"')
-               ELSE to_regclass(concat_ws('.', quote_ident(%(schema)s), quote_ident(wanted.name)))
-             END
+          ON c.oid = to_regclass(concat_ws('.', quote_ident(wanted.schema), quote_ident(wanted.table_name)))
          AND c.relkind IN ('r', 'p')
         ORDER BY wanted.position
         """,
-        {"tables": list(tables), "schema": schema},
+        {
+            "tables": list(tables),
+            "schemas": [part_schema for part_schema, _ in parts],
+            "names": [name for _, name in parts],
+        },
         using=using,
     )
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from schemaadmin.pg.names import qualify, split_qualified
+from schemaadmin.pg.names import db_table_parts, qualify, split_qualified
 
 ODD = [
     "s",
@@ -64,3 +64,17 @@ def test_jobs_on_look_alike_indexes_take_two_locks():
 
     for lock in (control._lock, recall._lock):
         assert lock("default", "s.z", "i") != lock("default", "s", "z.i")
+
+
+@pytest.mark.parametrize(
+    ("db_table", "parts"),
+    [
+        ('"other"."legacy"', ("other", "legacy")),
+        ('other"."legacy', ("other", "legacy")),  # Django quotes it into the same
+        ('"Other"."legacy ""t"""', ("Other", 'legacy "t"')),
+        ("legacy_t", (None, "legacy_t")),
+        ("a.b", (None, "a.b")),  # unquoted, a dot is part of the name
+    ],
+)
+def test_a_model_s_db_table_names_its_schema_only_when_quoted_so(db_table, parts):
+    assert db_table_parts(db_table) == parts

@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from django.utils import timezone
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.names import db_table_parts
 from schemaadmin.pg.schema import (
     ColumnInfo,
     ConstraintInfo,
@@ -115,9 +115,6 @@ def tables_outside_migrations(default_schema: str) -> dict[tuple[str, str], str]
     return why
 
 
-_QUALIFIED_TABLE = re.compile(r'^"((?:[^"]|"")+)"\."((?:[^"]|"")+)"$')
-
-
 def schemas_made_outside_migrations(*, using: str = "default") -> list[str]:
     """Return the schemas that models name in their db_table ('"other"."t"') and the live database has, but no
     migration's RunSQL creates: made by hand or another tool before the migrations that put tables in them, so a
@@ -143,11 +140,9 @@ def _schemas_migrations_create() -> set[str]:
 
 
 def _schema_and_table(db_table: str, default_schema: str) -> tuple[str, str]:
-    """Split a model's db_table ('"schema"."table"' names a schema, the PostgreSQL way) into schema and table."""
-    quoted = _QUALIFIED_TABLE.match(db_table) or _QUALIFIED_TABLE.match(f'"{db_table}"')  # 'schema"."table' too
-    if quoted:
-        return quoted.group(1).replace('""', '"'), quoted.group(2).replace('""', '"')
-    return default_schema, db_table
+    """Split a model's db_table into schema and table (pg.names.db_table_parts), default_schema when it names none."""
+    schema, table = db_table_parts(db_table)
+    return schema or default_schema, table
 
 
 def shadow_fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str]) -> str:
