@@ -78,6 +78,8 @@ def query_detail(request: HttpRequest, queryid: str) -> HttpResponse:
         explainable=history.database in (None, database) and request.user.has_perm("schemaadmin.run_explain"),
         explain_database=database,
         chart={
+            "start": history.start.isoformat(),  # the x axis spans the window, not only its snapshots
+            "end": history.end.isoformat(),
             "labels": [point.bucket.isoformat() for point in history.points],
             "total_ms": [round(point.total_ms, 3) for point in history.points],
             "calls": [point.calls for point in history.points],

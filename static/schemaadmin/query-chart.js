@@ -1,24 +1,63 @@
 // One statement's time (bars) and calls (line) per snapshot, hour or day, drawn with Chart.js from json_script data.
+// The x axis is time itself (milliseconds, labelled in UTC as the page's times are) over the whole window, not one
+// slot per point: when snapshots were irregular (the worker stopped for an hour), the gap shows as a gap.
 (() => {
   "use strict";
+  const MINUTE = 60 * 1000;
+  const DAY = 1440 * MINUTE;
+  // Ticks on whole UTC minutes, hours or days (multiples of the step since the epoch).
+  const STEPS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 43200, 129600, 525600].map((m) => m * MINUTE);
+  const TICK_WIDTH = 95; // px a "MM-DD HH:MM" label needs with room around it
+
+  const iso = (ms) => new Date(ms).toISOString();
+  // The shortest label that names the moment within the window: the day alone for day steps, the time alone when
+  // the window is within one UTC day (the heading names it), else both.
+  const labeller = (start, end, spacing) => {
+    if (spacing >= DAY) return (ms) => iso(ms).slice(5, 10);
+    if (iso(start).slice(0, 10) === iso(end - 1).slice(0, 10)) return (ms) => iso(ms).slice(11, 16);
+    return (ms) => iso(ms).slice(5, 16).replace("T", " ");
+  };
+
   document.addEventListener("DOMContentLoaded", () => {
     const canvas = document.getElementById("query-chart");
     const source = document.getElementById("query-chart-data");
     if (!canvas || !source || typeof window.Chart !== "function") return;
     const data = JSON.parse(source.textContent);
-    const labels = data.labels.map((iso) => iso.slice(5, 16).replace("T", " "));
+    const times = data.labels.map((moment) => Date.parse(moment));
+    const [start, end] = [Date.parse(data.start), Date.parse(data.end)];
+    const points = (values) => values.map((y, i) => ({ x: times[i], y }));
+    let label = labeller(start, end, STEPS[0]);
     new window.Chart(canvas, {
       data: {
-        labels,
         datasets: [
-          { type: "bar", label: "Time (ms)", data: data.total_ms, yAxisID: "time", backgroundColor: "rgba(13, 110, 253, 0.6)" },
-          { type: "line", label: "Calls", data: data.calls, yAxisID: "calls", borderColor: "rgba(25, 135, 84, 0.9)", pointRadius: 0 },
+          { type: "bar", label: "Time (ms)", data: points(data.total_ms), yAxisID: "time", backgroundColor: "rgba(13, 110, 253, 0.6)" },
+          { type: "line", label: "Calls", data: points(data.calls), yAxisID: "calls", borderColor: "rgba(25, 135, 84, 0.9)", pointRadius: 0 },
         ],
       },
       options: {
         maintainAspectRatio: false,
         animation: false,
+        parsing: false,
+        plugins: {
+          tooltip: { callbacks: { title: (items) => (items.length ? iso(items[0].parsed.x).slice(0, 16).replace("T", " ") + " UTC" : "") } },
+        },
         scales: {
+          x: {
+            type: "linear",
+            min: start,
+            max: end,
+            offset: false, // a bar chart's default: it would shift the grid half a slot from the ticks
+            grid: { offset: false },
+            ticks: { callback: (value) => label(value), maxRotation: 0, autoSkip: false },
+            // As many ticks as the width holds (redrawn when it changes), each on a whole step.
+            afterBuildTicks: (scale) => {
+              const most = Math.max(2, Math.floor((scale.maxWidth || scale.chart.width) / TICK_WIDTH));
+              const spacing = STEPS.find((candidate) => (end - start) / candidate <= most) || STEPS[STEPS.length - 1];
+              label = labeller(start, end, spacing);
+              scale.ticks = [];
+              for (let value = Math.ceil(start / spacing) * spacing; value <= end; value += spacing) scale.ticks.push({ value });
+            },
+          },
           time: { position: "left", beginAtZero: true, title: { display: true, text: "ms" } },
           calls: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "calls" } },
         },

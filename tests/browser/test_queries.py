@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from schemaadmin.models import QueryText
 from schemaadmin.services.workload.snapshots import take_snapshot
 from tests.planting import planter  # noqa: F401 -- fixture
 
@@ -95,3 +96,37 @@ def assert_names_unbroken(statement) -> None:
     """Fail if the statement's text wraps inside a name: only at a space, or after a dot, underscore or comma."""
     for pair in statement.evaluate(_LINE_BREAKS):
         assert pair[0] in " ._,(" or pair[1] == " ", f"a name is cut at {pair!r}"
+
+
+def test_the_chart_places_each_snapshot_at_its_time(page, planter, role_user, sign_in, console_errors):  # noqa: F811
+    """Snapshots 5 minutes apart, then none for 45 minutes (the worker stopped): the chart's x axis is time, so the
+    gap is nine steps wide, not closed up as one more slot."""
+    table = planter.table(f"gaps_{uuid.uuid4().hex[:8]}", "id int, amount int", rows=50, fill="i, i % 4")
+    statement = f"SELECT count(*) FROM {table} WHERE amount = %s"  # noqa: S608 -- planted
+    now = timezone.now()
+    take_snapshot(now=now - timedelta(minutes=70))
+    for minutes_ago in (65, 60, 15):
+        for i in range(3):
+            planter.sql(statement, [i])
+        take_snapshot(now=now - timedelta(minutes=minutes_ago))
+    queryid = QueryText.objects.get(query__contains=f"FROM {table} WHERE amount = $1").queryid
+
+    role_user("operator", "otto")
+    page.goto(f"/queries/{queryid}/?window=6h")
+    sign_in("otto")
+    expect(page.locator("#query-chart")).to_be_visible()
+    # When each bar's snapshot was taken (the page's data) and where Chart.js drew it: once the scripts ran.
+    drawn = page.wait_for_function(
+        """() => {
+          const chart = window.Chart && window.Chart.getChart(document.getElementById("query-chart"));
+          const times = JSON.parse(document.getElementById("query-chart-data").textContent).labels.map(Date.parse);
+          const bars = chart ? chart.getDatasetMeta(0).data : [];
+          return bars.length && bars.length === times.length ? bars.map((bar, i) => [times[i], bar.x]) : null;
+        }"""
+    ).json_value()
+    assert len(drawn) >= 3, drawn
+    (first_time, first_x), (last_time, last_x) = drawn[0], drawn[-1]
+    pixels_per_ms = (last_x - first_x) / (last_time - first_time)
+    for time, x in drawn:  # every bar where its time puts it, within a pixel
+        assert abs(first_x + (time - first_time) * pixels_per_ms - x) < 1.5, drawn
+    assert console_errors == []
