@@ -139,12 +139,28 @@
     const forms = Array.from(root.querySelectorAll("form[data-filters]"));
     if (root.matches && root.matches("form[data-filters]")) forms.push(root);
     forms.forEach(function (form) {
+      followSearch(form);  // a history restore brings back the disabled state of the search box's text then
       const toggle = form.querySelector("[data-filters-toggle]");
       if (!toggle || !toggle.hidden) return;  // set up already (its state kept), or no button
       showFilters(form, form.hasAttribute("data-filters-fold"));  // without this script every filter stays in view
       toggle.hidden = false;
     });
   }
+  // A search lists messages, always newest first: the fields it does not use ([data-unused-in-search], the
+  // conversations' order) are disabled while the search box has text, so none seems to do something it does not.
+  function followSearch(form) {
+    const search = form.querySelector("input[name=q]");
+    if (!search) return;
+    const searching = search.value.trim() !== "";
+    form.querySelectorAll("[data-unused-in-search]").forEach(function (field) {
+      field.disabled = searching;
+      field.title = searching ? field.dataset.unusedInSearch : "";
+    });
+  }
+  document.addEventListener("input", function (event) {
+    const form = event.target.matches("input[name=q]") && event.target.closest("form[data-filters]");
+    if (form) followSearch(form);
+  });
   document.addEventListener("click", function (event) {
     const toggle = event.target.closest("[data-filters-toggle]");
     const form = toggle && toggle.closest("form[data-filters]");
