@@ -34,6 +34,7 @@ __all__ = [
     "add_constraint",
     "analyze",
     "create_index",
+    "create_over_partitions",
     "drop_column",
     "drop_constraint",
     "drop_index",
@@ -301,6 +302,18 @@ class IndexDefinition:
     include: tuple[IndexKey, ...] = ()  # INCLUDE columns (name and column or expression text only)
     options: Mapping[str, int | str] | None = None
     predicate: str | None = None  # server-rendered (pg_get_expr) or written by SchemaAdmin, used as is
+
+
+def create_over_partitions(name: str, *, unique: bool, server_definition: str) -> Statement | None:
+    """Return the CREATE INDEX that makes a partitioned index again over every partition, from pg_get_indexdef()'s
+    text of it, which reads CREATE [UNIQUE] INDEX name ON ONLY table ...: the same without ONLY, so nothing it was
+    is lost (NULLS NOT DISTINCT, an operator class's schema and options, storage options, its predicate). None when
+    the text does not begin as that (then build it from its catalog parts: create_index(index_definition_of())).
+    """
+    head = f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote_identifier(name)} ON "
+    if not server_definition.startswith(head + "ONLY "):
+        return None
+    return Statement(sql.SQL(head + server_definition[len(head) + len("ONLY ") :]))
 
 
 def create_index(definition: IndexDefinition, *, concurrently: bool = True) -> Statement:

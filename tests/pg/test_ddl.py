@@ -240,3 +240,16 @@ def test_statements_render_as_they_run(planter, build_conn):
     assert ddl.script(ddl.analyze("s", "t"), "-- then", ddl.vacuum("s", "t", analyze=True)) == (
         "ANALYZE s.t;\n-- then\nVACUUM (ANALYZE) s.t;"
     )
+
+
+def test_a_partitioned_index_is_made_again_over_every_partition_from_the_server_s_text_or_not_at_all():
+    made = ddl.create_over_partitions(
+        "Select",
+        unique=True,
+        server_definition='CREATE UNIQUE INDEX "Select" ON ONLY s.t USING btree (a) NULLS NOT DISTINCT',
+    )
+    assert made is not None and made.text == 'CREATE UNIQUE INDEX "Select" ON s.t USING btree (a) NULLS NOT DISTINCT'
+    # Text that does not read as the server writes this index's definition: the caller builds it from its parts.
+    assert ddl.create_over_partitions("x", unique=False, server_definition="CREATE INDEX x ON s.t (a)") is None
+    assert ddl.create_over_partitions("x", unique=True, server_definition="CREATE INDEX x ON ONLY s.t (a)") is None
+    assert ddl.create_over_partitions("X", unique=False, server_definition="CREATE INDEX X ON ONLY s.t (a)") is None

@@ -508,6 +508,35 @@ def test_an_invalid_partitioned_index_is_explained_as_one(plant):
         plan_rebuild(f"{s}.q_at")
 
 
+def test_an_invalid_partitioned_index_is_recreated_as_it_was_defined(plant):
+    """The fix drops and recreates it over every partition: with all it was (NULLS NOT DISTINCT, a key's operator
+    class and its options, storage options, a predicate), not only its columns."""
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.u (id int, code text, note text) PARTITION BY RANGE (id)")
+    plant.sql(f"CREATE TABLE {s}.u1 PARTITION OF {s}.u FOR VALUES FROM (0) TO (100)")
+    plant.sql(f"INSERT INTO {s}.u VALUES (1, NULL, 'a'), (2, 'x', 'b')")  # noqa: S608 -- a test schema
+    plant.sql(f'CREATE UNIQUE INDEX "u code" ON ONLY {s}.u (id, code text_pattern_ops) NULLS NOT DISTINCT')
+    plant.sql(
+        f"CREATE INDEX u_id ON ONLY {s}.u USING brin (id int4_minmax_multi_ops (values_per_range = 16)) "
+        "WITH (pages_per_range = 8) WHERE note IS NOT NULL"
+    )
+    defined = {name: _definition(plant, name) for name in ('"u code"', "u_id")}
+    result, _ = report(plant)
+    fixes = {f.index: f.fix for f in result.findings if f.code == "invalid_index" and f.schema == s}
+    assert set(fixes) == {"u code", "u_id"}
+    for fix in fixes.values():
+        run_fix(plant, fix)
+    _, found = report(plant)
+    assert not [obj for code, obj in found if code == "invalid_index" and obj.startswith(f"{s}.")]
+    assert {name: _definition(plant, name) for name in defined} == defined
+    with pytest.raises(Exception, match="duplicate key"):  # the rule it was made for holds: one NULL code per id
+        plant.sql(f"INSERT INTO {s}.u VALUES (1, NULL, 'c')")  # noqa: S608 -- a test schema
+
+
+def _definition(plant, name: str) -> str:
+    return plant.sql("SELECT pg_get_indexdef(%s::regclass)", [f"{plant.schema}.{name}"])[0][0]
+
+
 def test_a_unique_index_whose_build_failed_says_to_remove_the_duplicates_and_is_rebuilt_as_it_was(plant):
     s = plant.schema
     plant.table("t", "x int", rows=10, fill="NULL")

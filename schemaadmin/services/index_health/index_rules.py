@@ -29,7 +29,12 @@ _LEFTOVER = re.compile(r"_cc(new|old)\d*$")
 
 
 def _recreate(index: IndexInfo) -> ddl.Statement:
-    """Return CREATE INDEX [CONCURRENTLY] of index as it is, from its catalog parts (a partitioned one refuses it)."""
+    """Return CREATE INDEX [CONCURRENTLY] of index as it is (a partitioned one refuses CONCURRENTLY): a partitioned
+    index from the server's own definition of it, else, or when that reads otherwise, from its catalog parts."""
+    if index.is_partitioned:
+        whole = ddl.create_over_partitions(index.name, unique=index.is_unique, server_definition=index.definition)
+        if whole is not None:
+            return whole
     return ddl.create_index(ddl.index_definition_of(index), concurrently=not index.is_partitioned)
 
 
