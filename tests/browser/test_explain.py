@@ -117,6 +117,13 @@ def test_the_knn_preset_shows_the_planners_choice_beside_the_index_plan(
         expect(page.get_by_test_id("all-clear")).to_contain_text("used its index")
     screenshot("explain-knn")
     page.set_viewport_size({"width": 360, "height": 800})
+    # On a phone the plan's node list and its tree are stacked, each as wide as the viewer, not side by side.
+    panes = page.get_by_test_id("pev2").locator(".splitpanes__pane")
+    expect(panes.first).to_contain_text("Limit")
+    viewer = page.get_by_test_id("pev2").bounding_box()
+    for pane in (panes.first, panes.last):
+        box = pane.bounding_box()
+        assert box is not None and viewer is not None and box["width"] > 0.9 * viewer["width"], (box, viewer)
     screenshot("explain-knn-phone")
 
     page.get_by_role("link", name="Compare the two plans side by side").click()
