@@ -102,8 +102,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Before anything queries: every query of a web request runs under WEB_STATEMENT_TIMEOUT_MS.
-    "schemaadmin.middleware.StatementTimeoutMiddleware",
+    # Before anything queries: every query of a web request runs under WEB_STATEMENT_TIMEOUT_MS and WEB_LOCK_TIMEOUT_MS.
+    "schemaadmin.middleware.SessionTimeoutsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

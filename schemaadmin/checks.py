@@ -244,8 +244,14 @@ def check_query_stats(alias: str) -> list[CheckMessage]:
     return query_stats_problems(alias, availability(using=alias))
 
 
-# Settings handed to the server as a statement_timeout: a value it refuses would fail every request (or every check).
-TIMEOUT_SETTINGS = ("WEB_STATEMENT_TIMEOUT_MS", "SEARCH_FALLBACK_TIMEOUT_MS", "RECALL_STATEMENT_TIMEOUT_MS")
+# Settings handed to the server as a statement_timeout or lock_timeout: a value it refuses would fail every request
+# (or every check).
+TIMEOUT_SETTINGS = (
+    "WEB_STATEMENT_TIMEOUT_MS",
+    "WEB_LOCK_TIMEOUT_MS",
+    "SEARCH_FALLBACK_TIMEOUT_MS",
+    "RECALL_STATEMENT_TIMEOUT_MS",
+)
 
 # Settings read by the worker's daily prune (services/retention.py) as a number of days: a value it cannot read would
 # fail the prune every night, and 0 would delete every record at once.

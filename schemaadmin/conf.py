@@ -20,9 +20,13 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FIRST_DELAY_SECONDS": 30,
     "LOGIN_MAX_DELAY_SECONDS": 60 * 60,
     "LOGIN_FAILURE_WINDOW_SECONDS": 24 * 60 * 60,
-    # statement_timeout of the database sessions web requests use (StatementTimeoutMiddleware; 0: none); a query
-    # stopped by it is a page asking to narrow the search. The worker, migrations and commands keep the server's.
+    # statement_timeout of the database sessions web requests use (SessionTimeoutsMiddleware; 0: none); a query
+    # stopped by it is a page saying so (a search's asks to narrow it). The worker, migrations and commands keep
+    # the server's.
     "WEB_STATEMENT_TIMEOUT_MS": 15_000,
+    # lock_timeout of the same sessions (0: none): a page that would wait longer for a lock another session holds
+    # (a migration, a VACUUM FULL, a LOCK TABLE left open) stops and says a table it reads is locked.
+    "WEB_LOCK_TIMEOUT_MS": 3_000,
     # A phrase or an exclusion of common words whose bounded walk of the newest messages found no page is then read
     # through the GIN index, which offers every message holding its words ("the -the": every message with "the"),
     # each read again. Stopped after this many ms (or the web's timeout, if shorter), the page shows the hits the

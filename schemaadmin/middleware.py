@@ -1,4 +1,4 @@
-"""Middleware of SchemaAdmin's web requests: a statement_timeout on their database connections."""
+"""Middleware of SchemaAdmin's web requests: a statement_timeout and a lock_timeout on their database connections."""
 
 from __future__ import annotations
 
@@ -9,62 +9,79 @@ from typing import Any
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from psycopg.errors import QueryCanceled
+from psycopg.errors import LockNotAvailable, QueryCanceled
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg.sessions import set_statement_timeout
+from schemaadmin.pg.sessions import set_session_timeouts
 
-__all__ = ["StatementTimeoutMiddleware"]
+__all__ = ["SessionTimeoutsMiddleware"]
 
-# Set on the driver's connection: the statement_timeout (ms) its session has, so each is set once, not per request.
-APPLIED = "_schemaadmin_statement_timeout_ms"
+# Set on the driver's connection: the (statement_timeout, lock_timeout) in ms its session has, so each is set once,
+# not per request.
+APPLIED = "_schemaadmin_session_timeouts_ms"
 TIMEOUT_TEMPLATE = "schemaadmin/errors/query_timeout.html"
+LOCKED_TEMPLATE = "schemaadmin/errors/table_locked.html"
 
 
-class _StatementTimeout:
-    """An execute wrapper: before a connection's first query, give its session the web statement_timeout."""
+class _SessionTimeouts:
+    """An execute wrapper: before a connection's first query, give its session the web's timeouts."""
 
-    def __init__(self, milliseconds: int) -> None:
-        self.milliseconds = milliseconds
+    def __init__(self, statement_ms: int, lock_ms: int) -> None:
+        self.timeouts = (statement_ms, lock_ms)
         self.set_in_transaction: set[int] = set()
 
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         wrapper = context["connection"]
         driver = wrapper.connection
-        if getattr(driver, APPLIED, None) != self.milliseconds and id(driver) not in self.set_in_transaction:
-            set_statement_timeout(self.milliseconds, using=wrapper.alias)
+        if getattr(driver, APPLIED, None) != self.timeouts and id(driver) not in self.set_in_transaction:
+            set_session_timeouts(*self.timeouts, using=wrapper.alias)
             if wrapper.get_autocommit():
-                setattr(driver, APPLIED, self.milliseconds)  # committed at once: the session keeps it
+                setattr(driver, APPLIED, self.timeouts)  # committed at once: the session keeps them
             else:
-                self.set_in_transaction.add(id(driver))  # a rollback would undo it: set it again next request
+                self.set_in_transaction.add(id(driver))  # a rollback would undo them: set them again next request
         return execute(sql, params, many, context)
 
 
-class StatementTimeoutMiddleware:
-    """Stop any query of a web request after WEB_STATEMENT_TIMEOUT_MS, and say so on a page instead of a 500.
+class SessionTimeoutsMiddleware:
+    """Stop any query of a web request after WEB_STATEMENT_TIMEOUT_MS, or after waiting WEB_LOCK_TIMEOUT_MS for a
+    lock, and say which on a page instead of a 500.
 
-    Only web requests pass here: the worker, migrations and management commands keep the server's setting.
+    Only web requests pass here: the worker, migrations and management commands keep the server's settings.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        timeout = _StatementTimeout(int(app_settings()["WEB_STATEMENT_TIMEOUT_MS"]))
+        settings = app_settings()
+        timeouts = _SessionTimeouts(int(settings["WEB_STATEMENT_TIMEOUT_MS"]), int(settings["WEB_LOCK_TIMEOUT_MS"]))
         with ExitStack() as stack:
             for alias in connections:
-                stack.enter_context(connections[alias].execute_wrapper(timeout))
+                stack.enter_context(connections[alias].execute_wrapper(timeouts))
             return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        """Answer a query the server cancelled (its statement_timeout, or a cancel) with a page saying so."""
-        if not isinstance(exception, QueryCanceled) and not isinstance(exception.__cause__, QueryCanceled):
+        """Answer a query the server stopped (its lock_timeout, its statement_timeout, or a cancel) with a page
+        saying so."""
+        if _caused_by(exception, LockNotAvailable):
+            seconds = app_settings()["WEB_LOCK_TIMEOUT_MS"] / 1000
+            response = render(request, LOCKED_TEMPLATE, {"seconds": f"{seconds:g}"}, status=503)
+        elif _caused_by(exception, QueryCanceled):
+            seconds = app_settings()["WEB_STATEMENT_TIMEOUT_MS"] / 1000
+            searching = bool(request.GET.get("q", "").strip())
+            response = render(
+                request, TIMEOUT_TEMPLATE, {"seconds": f"{seconds:g}", "searching": searching}, status=503
+            )
+        else:
             return None
-        seconds = app_settings()["WEB_STATEMENT_TIMEOUT_MS"] / 1000
-        response = render(request, TIMEOUT_TEMPLATE, {"seconds": f"{seconds:g}"}, status=503)
         if getattr(request, "htmx", False):
             # The page's main content is replaced, whatever part of it the request meant to swap.
             response["HX-Retarget"] = "main"
             response["HX-Reswap"] = "outerHTML"
             response["HX-Reselect"] = "main"
         return response
+
+
+def _caused_by(exception: Exception, kind: type[Exception]) -> bool:
+    """Return whether exception is kind, or Django's wrapper of one (its __cause__)."""
+    return isinstance(exception, kind) or isinstance(exception.__cause__, kind)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
-from schemaadmin.pg.indexes import ONE_TABLE_SQL, SYSTEM_SCHEMAS_SQL, fillfactor_sql, table_params
+from schemaadmin.pg.indexes import NOT_LOCKED_SQL, ONE_TABLE_SQL, SYSTEM_SCHEMAS_SQL, fillfactor_sql, table_params
+from schemaadmin.pg.locked import LOCKED_OIDS_SQL
 
 __all__ = ["BtreeBloat", "TableBloat", "WastedSpace", "btree_bloat_exact", "table_bloat_exact"]
 
@@ -68,6 +69,7 @@ def btree_bloat_exact(
         WHERE i.indisvalid
           AND ic.relkind = 'i'
           AND {SYSTEM_SCHEMAS_SQL}
+          AND {NOT_LOCKED_SQL}
           AND {ONE_TABLE_SQL}
           AND pg_relation_size(ic.oid) >= %(min_bytes)s
         ORDER BY n.nspname, ic.relname
@@ -86,11 +88,12 @@ class TableBloat(WastedSpace):
     exact: bool  # measured with pgstattuple_approx() rather than estimated from statistics
 
 
-_USER_TABLES_SQL = """
+_USER_TABLES_SQL = f"""
     c.relkind IN ('r', 'm')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
     AND NOT starts_with(n.nspname, 'pg_temp_')
     AND NOT starts_with(n.nspname, 'pg_toast_temp_')
+    AND c.oid NOT IN {LOCKED_OIDS_SQL}
     AND pg_relation_size(c.oid) >= %(min_bytes)s
 """
 

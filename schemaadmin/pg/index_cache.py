@@ -26,7 +26,7 @@ from typing import Any
 
 from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.connection import fetch_one, fetch_tuples
-from schemaadmin.pg.indexes import BUILDS_CTE, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
+from schemaadmin.pg.indexes import BUILDS_CTE, NOT_LOCKED_SQL, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
 
 __all__ = ["IndexActivity", "catalog_fingerprint", "forget", "forget_kept", "indexes", "indexes_and_fingerprint"]
@@ -126,7 +126,9 @@ def _activity_select(using: str, part: str = EVERY_INDEX, *, fingerprints: bool 
         if fingerprints
         else NO_CATALOG_CTE,
         activity=activity_columns_sql(using),
-        where=SYSTEM_SCHEMAS_SQL,
+        # The indexes indexes() reads: not those of a relation locked ACCESS EXCLUSIVE, kept rows or not, so the
+        # list is the same whether this process read them before the lock or not.
+        where=f"{SYSTEM_SCHEMAS_SQL} AND {NOT_LOCKED_SQL}",
         part=part,
     )
 

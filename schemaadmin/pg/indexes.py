@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
+from schemaadmin.pg.locked import LOCKED_OIDS_SQL
 from schemaadmin.pg.names import qualify, qualify_array
 
 __all__ = [
@@ -308,9 +309,15 @@ def _indexes_where(where: str, params: dict[str, object] | None = None, *, using
 INDEX_CONVERT = {"options": _options, "partition_of": qualify_array}
 
 
+# Indexes whose table or themselves another session holds ACCESS EXCLUSIVE (pg/locked.py): deparsing them would wait
+# for the lock. The lists leave them out (the pages name the locked relations); one index's own page waits for it.
+NOT_LOCKED_SQL = f"i.indrelid NOT IN {LOCKED_OIDS_SQL} AND i.indexrelid NOT IN {LOCKED_OIDS_SQL}"
+
+
 def indexes(*, using: str = "default") -> list[IndexInfo]:
-    """Return every index in user schemas with its table, size, usage, definition parts and options."""
-    return _indexes_where(SYSTEM_SCHEMAS_SQL, using=using)
+    """Return every index in user schemas with its table, size, usage, definition parts and options, but those of
+    a relation another session holds ACCESS EXCLUSIVE (NOT_LOCKED_SQL)."""
+    return _indexes_where(f"{SYSTEM_SCHEMAS_SQL} AND {NOT_LOCKED_SQL}", using=using)
 
 
 def index(schema: str, name: str, *, using: str = "default") -> IndexInfo | None:
@@ -327,7 +334,7 @@ def index(schema: str, name: str, *, using: str = "default") -> IndexInfo | None
 def ann_indexes(*, using: str = "default") -> list[IndexInfo]:
     """Return the valid HNSW and IVFFlat indexes in user schemas, as indexes() has them (deparsing only those)."""
     ann = "ic.relam IN (SELECT oid FROM pg_am WHERE amname = ANY(%(am)s))"
-    where = f"{SYSTEM_SCHEMAS_SQL} AND i.indisvalid AND {ann}"
+    where = f"{SYSTEM_SCHEMAS_SQL} AND {NOT_LOCKED_SQL} AND i.indisvalid AND {ann}"
     return _indexes_where(where, {"am": ["hnsw", "ivfflat"]}, using=using)
 
 

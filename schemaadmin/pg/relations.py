@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_only_row, fetch_rows
+from schemaadmin.pg.locked import LOCKED_OIDS_SQL
 from schemaadmin.pg.names import db_table_parts, qualify
 
 __all__ = [
@@ -25,6 +26,21 @@ __all__ = [
 ]
 
 
+# What pg_class last counted of a table c (VACUUM, ANALYZE, CREATE INDEX set relpages): its heap, its TOAST table
+# and their indexes, in bytes. The size of a table that cannot be opened now (pg/locked.py).
+_HEAP_BYTES_SQL = "c.relpages::bigint * current_setting('block_size')::bigint"
+_COUNTED_INDEX_BYTES_SQL = (
+    "COALESCE((SELECT sum(x.relpages)::bigint FROM pg_index AS xi JOIN pg_class AS x ON x.oid = xi.indexrelid "
+    "WHERE xi.indrelid = c.oid), 0) * current_setting('block_size')::bigint"
+)
+_COUNTED_TOAST_BYTES_SQL = (
+    "COALESCE((SELECT sum(x.relpages)::bigint FROM pg_class AS x WHERE x.oid = c.reltoastrelid "
+    "OR x.oid IN (SELECT xi.indexrelid FROM pg_index AS xi WHERE xi.indrelid = c.reltoastrelid)), 0) "
+    "* current_setting('block_size')::bigint"
+)
+_COUNTED_BYTES_SQL = f"({_HEAP_BYTES_SQL} + {_COUNTED_TOAST_BYTES_SQL} + {_COUNTED_INDEX_BYTES_SQL})"
+
+
 @dataclass(frozen=True, slots=True)
 class TableEstimate:
     table: str
@@ -38,22 +54,25 @@ def table_estimates(
     """Return the planner's row estimate (reltuples) and total size of each named table, in the order given.
 
     With schema=None each name is a model's db_table (names.db_table_parts): one naming its schema is that
-    schema's table, any other resolves through the search_path, as Django's unqualified table names do.
+    schema's table, any other resolves through the search_path, as Django's unqualified table names do. A table
+    another session holds ACCESS EXCLUSIVE is not opened (pg/locked.py): its size is its pages as pg_class last
+    counted them, with its indexes' and TOAST table's.
     """
     parts = [db_table_parts(name) if schema is None else (schema, name) for name in tables]
     return fetch_rows(
         TableEstimate,
-        """
+        f"""
         SELECT wanted.name AS table,
                CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
-               COALESCE(pg_total_relation_size(c.oid), 0) AS total_bytes
+               CASE WHEN c.oid IN {LOCKED_OIDS_SQL} THEN {_COUNTED_BYTES_SQL}
+                    ELSE COALESCE(pg_total_relation_size(c.oid), 0) END AS total_bytes
         FROM unnest(%(tables)s::text[], %(schemas)s::text[], %(names)s::text[])
              WITH ORDINALITY AS wanted(name, schema, table_name, position)
         JOIN pg_class AS c
           ON c.oid = to_regclass(concat_ws('.', quote_ident(wanted.schema), quote_ident(wanted.table_name)))
          AND c.relkind IN ('r', 'p')
         ORDER BY wanted.position
-        """,
+        """,  # noqa: S608 -- constants and parameters
         {
             "tables": list(tables),
             "schemas": [part_schema for part_schema, _ in parts],
@@ -94,6 +113,9 @@ class TableHealth:
     multixact_age: int  # mxid_age(relminmxid), likewise over the table and its TOAST table
     autovacuum_off: bool  # its own storage parameter says autovacuum_enabled = off
     toast_autovacuum_off: bool  # toast.autovacuum_enabled = off
+    # Another session holds it, or waits to take it, ACCESS EXCLUSIVE (pg/locked.py): its sizes are what pg_class
+    # last counted, not measured (measuring would wait for the lock).
+    locked: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -133,9 +155,14 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
 
     measure_indexes=False leaves index_bytes and index_scans 0 (total_bytes the table's own) for a caller that has
     just read every index's size and scans and adds them itself: pg_indexes_size() opens each index again, and the
-    scans are a second pg_stat lookup per index (~50 ms at 30,000 indexes).
+    scans are a second pg_stat lookup per index (~50 ms at 30,000 indexes). A table another session holds ACCESS
+    EXCLUSIVE is not opened (pg/locked.py): its sizes are what pg_class last counted (locked).
     """
-    index_bytes = "pg_indexes_size(c.oid)" if measure_indexes else "0::bigint"
+    index_bytes = (
+        f"CASE WHEN lock.locked THEN {_COUNTED_INDEX_BYTES_SQL} ELSE pg_indexes_size(c.oid) END"
+        if measure_indexes
+        else "0::bigint"
+    )
     index_scans = (
         "COALESCE((SELECT sum(pg_stat_get_numscans(x.indexrelid)) FROM pg_index AS x WHERE x.indrelid = c.oid), 0)"
         if measure_indexes
@@ -200,7 +227,8 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                     FROM pg_options_to_table(toast.reloptions) AS t
                     WHERE t.option_name = 'autovacuum_enabled'),
                    false
-               ) AS toast_autovacuum_off
+               ) AS toast_autovacuum_off,
+               lock.locked AS locked
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         LEFT JOIN pg_class AS toast ON toast.oid = c.reltoastrelid
@@ -209,19 +237,23 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                        AS has_primary_key
             OFFSET 0
         ) AS key
+        CROSS JOIN LATERAL (SELECT c.oid IN {LOCKED_OIDS_SQL} AS locked OFFSET 0) AS lock
         -- pg_total_relation_size() would measure the indexes a second time. table_bytes is what pg_table_size()
         -- gives (every fork, and the TOAST table with its index), from the heap's size measured once: pg_table_size()
         -- beside pg_relation_size() measured the heap twice (0.6 s -> 0.5 s at 10,000 tables).
         CROSS JOIN LATERAL (
             SELECT heap.bytes AS heap_bytes,
-                   heap.bytes
-                       + pg_relation_size(c.oid, 'fsm')
-                       + pg_relation_size(c.oid, 'vm')
-                       + CASE WHEN c.relpersistence = 'u' THEN pg_relation_size(c.oid, 'init') ELSE 0 END
-                       + CASE WHEN c.reltoastrelid <> 0 THEN pg_total_relation_size(c.reltoastrelid) ELSE 0 END
-                       AS table_bytes,
+                   CASE WHEN lock.locked THEN heap.bytes + {_COUNTED_TOAST_BYTES_SQL}
+                        ELSE heap.bytes
+                             + pg_relation_size(c.oid, 'fsm')
+                             + pg_relation_size(c.oid, 'vm')
+                             + CASE WHEN c.relpersistence = 'u' THEN pg_relation_size(c.oid, 'init') ELSE 0 END
+                             + CASE WHEN c.reltoastrelid <> 0 THEN pg_total_relation_size(c.reltoastrelid) ELSE 0 END
+                   END AS table_bytes,
                    {index_bytes} AS index_bytes
-            FROM (SELECT pg_relation_size(c.oid) AS bytes OFFSET 0) AS heap
+            FROM (
+                SELECT CASE WHEN lock.locked THEN {_HEAP_BYTES_SQL} ELSE pg_relation_size(c.oid) END AS bytes OFFSET 0
+            ) AS heap
         ) AS size
         LEFT JOIN LATERAL (
             SELECT max(option_value) FILTER (WHERE option_name = 'autovacuum_vacuum_threshold')::float8

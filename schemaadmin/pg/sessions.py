@@ -11,7 +11,7 @@ __all__ = [
     "DEFAULT_APPLICATION_NAME",
     "application_name",
     "session_pids",
-    "set_statement_timeout",
+    "set_session_timeouts",
     "terminate_sessions",
 ]
 
@@ -19,12 +19,16 @@ __all__ = [
 DEFAULT_APPLICATION_NAME = "schemaadmin"
 
 
-def set_statement_timeout(milliseconds: int, *, using: str = "default") -> None:
-    """Set statement_timeout for the rest of the alias's session (0: none), on the connection it has open."""
+def set_session_timeouts(statement_ms: int, lock_ms: int, *, using: str = "default") -> None:
+    """Set statement_timeout and lock_timeout for the rest of the alias's session (0: none), on the connection it
+    has open."""
     wrapper = connections[validated_alias(using)]
     wrapper.ensure_connection()
     # On the driver's connection, as Django sets a session's time zone: setting up a session, not a page's query.
-    wrapper.connection.execute("SELECT set_config('statement_timeout', %s, false)", [f"{int(milliseconds)}ms"])
+    wrapper.connection.execute(
+        "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+        [f"{int(statement_ms)}ms", f"{int(lock_ms)}ms"],
+    )
 
 
 def application_name(using: str = "default") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
+from schemaadmin.pg.locked import LOCKED_OIDS_SQL
 from schemaadmin.pg.names import qualify, qualify_array
 
 __all__ = ["VectorColumn", "vector_columns"]
@@ -57,13 +58,13 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
     """Return every vector, halfvec and sparsevec column of user tables with its dimensions and fill."""
     return fetch_rows(
         VectorColumn,
-        """
+        f"""
         -- The few vector columns first, then each one's pg_stats row (OFFSET 0 keeps the lookup per column: joined
         -- in one step, the planner reads pg_stats, a view checking privileges row by row, for every column of every
         -- table).
         WITH vector_column AS MATERIALIZED (
-            SELECT n.nspname, c.relname, c.oid, c.reltuples, c.relkind, c.relispartition, a.attname, a.attnum,
-                   a.atttypmod, t.typname
+            SELECT n.nspname, c.relname, c.oid, c.reltuples, c.relpages, c.relkind, c.relispartition, a.attname,
+                   a.attnum, a.atttypmod, t.typname
             FROM pg_attribute AS a
             JOIN pg_class AS c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'm')
             JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -85,7 +86,9 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
                v.typname AS type,
                CASE WHEN v.atttypmod > 0 THEN v.atttypmod END AS dimensions,
                CASE WHEN v.reltuples < 0 THEN NULL ELSE v.reltuples::bigint END AS estimated_rows,
-               pg_relation_size(v.oid) > 0 AS has_data,
+               -- pg_class's count for a table another session holds ACCESS EXCLUSIVE (pg/locked.py)
+               CASE WHEN v.oid IN {LOCKED_OIDS_SQL} THEN v.relpages > 0 ELSE pg_relation_size(v.oid) > 0 END
+                   AS has_data,
                st.null_frac::float8 AS null_fraction,
                v.relkind = 'p' AS is_partitioned,
                parent.name AS partition_of
@@ -106,7 +109,7 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
             WHERE i.inhrelid = v.oid AND v.relispartition
         ) AS parent ON true
         ORDER BY v.nspname, v.relname, v.attnum
-        """,
+        """,  # noqa: S608 -- constants, no input
         using=using,
         convert={"partition_of": qualify_array},
     )

@@ -10,7 +10,7 @@ import pytest
 from django.core.signals import request_finished
 from django.db import ProgrammingError, connection, connections, transaction
 
-from schemaadmin.middleware import _StatementTimeout
+from schemaadmin.middleware import _SessionTimeouts
 from schemaadmin.pg.beside import _side, close_side_connections, read_beside
 from schemaadmin.pg.connection import fetch_one
 from schemaadmin.services.index_health.snapshot import take_snapshot
@@ -73,14 +73,17 @@ def test_a_failed_read_beside_raises_for_the_caller_and_the_next_read_works():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_read_beside_runs_under_the_callers_statement_timeout():
-    timeout = _StatementTimeout(4321)
+def test_a_read_beside_runs_under_the_callers_statement_and_lock_timeouts():
+    timeouts = _SessionTimeouts(4321, 1234)
     try:
-        with connection.execute_wrapper(timeout):
-            setting = read_beside(lambda: fetch_one("SELECT current_setting('statement_timeout')"), using="default")()
+        with connection.execute_wrapper(timeouts):
+            settings = read_beside(
+                lambda: fetch_one("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"),
+                using="default",
+            )()
     finally:
-        close_side_connections()  # the kept session would hold the setting for later tests
-    assert setting == ("4321ms",)
+        close_side_connections()  # the kept session would hold the settings for later tests
+    assert settings == ("4321ms", "1234ms")
 
 
 @pytest.mark.django_db(transaction=True)

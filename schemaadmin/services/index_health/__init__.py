@@ -154,6 +154,21 @@ def without_framework_tables(report: HealthReport) -> HealthReport:
     return HealthReport(snapshot=kept, findings=[f for f in report.findings if not _is_framework(f.schema, f.table)])
 
 
+def _without_locked(findings: list[Finding], snapshot: Snapshot) -> list[Finding]:
+    """Return the findings but those about a table (or its indexes) locked ACCESS EXCLUSIVE while the snapshot was
+    read: its indexes were left out (pg/locked.py), so a rule would miss what they serve (a foreign key's index, a
+    vector column's) or judge part of them. The pages name the locked relations instead."""
+    if not snapshot.locked:
+        return findings
+    tables = {(r.schema, r.name) for r in snapshot.locked if not r.is_index}
+    indexes = {(r.schema, r.name) for r in snapshot.locked if r.is_index}
+    return [
+        f
+        for f in findings
+        if (f.schema, f.table) not in tables and (f.index is None or (f.schema, f.index) not in indexes)
+    ]
+
+
 @contextmanager
 def pause_gc() -> Iterator[None]:
     """Hold off the cyclic garbage collector while a report's rows are built.
@@ -201,7 +216,7 @@ def health_report(
             found = _about_indexes(index_part, thresholds)
             snapshot = whole()
             findings = _ordered(found + _about_the_rest(snapshot, thresholds))
-        report = HealthReport(snapshot=snapshot, findings=findings)
+        report = HealthReport(snapshot=snapshot, findings=_without_locked(findings, snapshot))
         if hide_framework is None:
             hide_framework = app_settings()["HIDE_FRAMEWORK_TABLES"]
         return without_framework_tables(report) if hide_framework else report

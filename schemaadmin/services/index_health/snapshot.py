@@ -15,6 +15,7 @@ from schemaadmin.pg.bloat import BtreeBloat, TableBloat, btree_bloat_exact, tabl
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.constraints import ForeignKey, UnvalidatedConstraint, foreign_keys, unvalidated_constraints
 from schemaadmin.pg.indexes import IndexInfo, index_usage, indexes_of_table
+from schemaadmin.pg.locked import LockedRelation, locked_relations
 from schemaadmin.pg.names import qualify
 from schemaadmin.pg.relations import (
     DatabaseAge,
@@ -109,6 +110,9 @@ class Snapshot:
     databases: list[DatabaseAge] = field(hash=False, default_factory=list)
     replication_slots: list[ReplicationSlot] = field(hash=False, default_factory=list)
     extension_updates: list[ExtensionUpdate] = field(hash=False, default_factory=list)
+    # Relations another session holds or waits to take ACCESS EXCLUSIVE when the indexes were read: their indexes are
+    # not among them and their sizes are pg_class's counts (pg/locked.py), which the pages say.
+    locked: list[LockedRelation] = field(hash=False, default_factory=list)
     # What the rules about one index judge: every index but a partition's attached one, which cannot be dropped or
     # rebuilt alone; its partitioned index is judged instead, on the sizes and scans of all of them.
     judged_indexes: list[IndexInfo] = field(init=False, hash=False, repr=False, compare=False)
@@ -263,6 +267,7 @@ def _index_part(
         nodes=usage,
         key_facts=_key_facts(row_statistics),
         taken_names=read_taken_names(),
+        locked=locked_relations(using=using),
     )
     return snapshot, row_statistics
 
