@@ -75,13 +75,19 @@ function attach(textarea) {
       basicSetup,
       sql({ dialect: PostgreSQL }),
       EditorView.lineWrapping,
-      EditorView.contentAttributes.of({ "aria-label": textarea.getAttribute("aria-label") || "Query" }),
+      EditorView.contentAttributes.of({
+        "aria-label": textarea.getAttribute("aria-label") || "Query",
+        ...(textarea.required ? { "aria-required": "true" } : {}),
+      }),
       EditorView.updateListener.of((update) => {
         if (update.docChanged) textarea.value = update.state.doc.toString();
       }),
     ],
   });
   textarea.hidden = true;
+  // A hidden field the browser must refuse cannot show why (it is not focusable): an empty query goes to the
+  // server, which answers with the form's own message.
+  textarea.required = false;
   host.dataset.scheme = document.documentElement.getAttribute("data-bs-theme") || "light";
   // The toggle, or the system's scheme changing, recolours the editor without a reload.
   document.addEventListener("schemaadmin:theme", () => {

@@ -22,6 +22,7 @@ class ExplainForm(forms.Form):
     sql = forms.CharField(
         label="Query",
         strip=False,  # keep the indentation the user typed
+        error_messages={"required": "Write a query to explain: one SELECT, WITH, VALUES or TABLE statement."},
         widget=forms.Textarea(
             attrs={
                 "class": "form-control font-monospace sql-editor",

@@ -200,3 +200,17 @@ def test_the_query_editor_follows_the_colour_scheme(page, role_user, sign_in, co
     assert light["keyword"] not in ("", light["text"], dark["keyword"]), light
     expect(editor).to_contain_text("SELECT 1 -- one")
     assert console_errors == []
+
+
+def test_explain_with_an_empty_editor_says_what_is_missing(page, role_user, sign_in, console_errors, screenshot):
+    # The form's field is hidden under the editor: the browser could not show its own "fill in this field".
+    role_user("dba", "dana")
+    page.goto("/explain/")
+    sign_in("dana")
+    expect(page.get_by_test_id("sql-editor")).to_be_visible()
+    page.locator("#explain-form").get_by_role("button", name="Explain").click()
+    expect(page.locator("main")).to_contain_text("Write a query to explain")
+    expect(page.get_by_test_id("sql-editor").locator(".cm-content")).to_have_attribute("aria-required", "true")
+    screenshot("explain-empty")
+    assert [e for e in console_errors if "400" not in e] == []
+    assert not ExplainRun.objects.exists()

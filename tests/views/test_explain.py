@@ -78,7 +78,7 @@ def test_a_syntax_error_marks_the_position(client_as):
 @pytest.mark.parametrize(
     "data,says",
     [
-        ({"sql": ""}, "This field is required."),
+        ({"sql": ""}, "Write a query to explain"),
         ({"sql": "SELECT 1", "timeout_ms": "abc"}, "Enter a whole number."),
         ({"sql": "SELECT 1", "timeout_ms": "99999999"}, "At most 60,000 ms."),
         ({"sql": "SELECT 1", "database": "other"}, "Select a valid choice."),
