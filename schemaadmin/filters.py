@@ -147,7 +147,11 @@ def dates_in_order(form: Any, start: str, end: str) -> bool:
 
 class AuditFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(field_name="actor_username", label="Who", max_length=150)
-    action = django_filters.CharFilter(field_name="action", max_length=64)
+    # Exact: each action has its own index walk (audit_action_at_id). The page offers the log's actions to pick
+    # from (a <datalist>, views.audit).
+    action = django_filters.CharFilter(
+        field_name="action", max_length=64, widget=forms.TextInput(attrs={"list": "audit-actions"})
+    )
     target = django_filters.CharFilter(field_name="target", lookup_expr="startswith", max_length=300)
     since = BoundedDateFilter(method="filter_since", label="From", widget=DATE_INPUT)
     until = BoundedDateFilter(method="filter_until", label="To", widget=DATE_INPUT)

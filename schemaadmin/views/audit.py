@@ -12,6 +12,7 @@ from schemaadmin.forms.browse import PageCursor
 from schemaadmin.models import AuditEvent
 from schemaadmin.paging import CursorError, KeysetOrder, keyset_page
 from schemaadmin.permissions import permission_required
+from schemaadmin.pg.audit import audit_actions
 from schemaadmin.services.conversations import listing_total
 from schemaadmin.tables.browse import AuditTable
 from schemaadmin.views.browsing import cursor_from, render_page
@@ -34,7 +35,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     filters = AuditFilter(request.GET, queryset=AuditEvent.objects.all())
     paging = PageCursor(request.GET)
     wanted = request.GET.get("order") or "newest"
-    context: dict[str, object] = {"filters": filters, "paging": paging, "order": wanted}
+    context: dict[str, object] = {"filters": filters, "paging": paging, "order": wanted, "actions": audit_actions()}
     if wanted not in AUDIT_ORDERS:
         context["order_error"] = f"There is no order “{wanted[:40]}”: the log is ordered newest or oldest first."
     if not (filters.is_valid() & paging.is_valid()) or "order_error" in context:

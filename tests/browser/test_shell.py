@@ -264,3 +264,13 @@ def test_an_explain_result_with_its_plan_fits_a_phone_and_passes_axe(page, role_
             problems.extend(f"{where} {viewport['width']} px {scheme}: {v}" for v in found)
     assert problems == [], "\n".join(problems)
     assert console_errors == []
+
+
+def test_a_message_quoting_a_long_name_someone_typed_wraps_on_a_phone(role_page, role_user):
+    page, errors = role_page(role_user, "dba")
+    name = "x" * 190
+    for typed, review in ((name, ""), (f"public.{name}", "&review=1")):
+        page.goto(f"/rebuilds/new?index={typed}{review}")
+        expect(page.locator("main")).to_contain_text(f"There is no index {typed}")
+        assert overflow(page) is None, typed
+    assert [e for e in errors if "400" not in e] == []

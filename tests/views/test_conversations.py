@@ -398,6 +398,11 @@ def test_audit_log_lists_and_filters_events_for_dbas(client_as, chat):
     assert response.status_code == 200
     assert [e.action for e in response.context["page"].rows] == ["conversation.view"]
     assert dba.get("/audit/", {"since": "yesterday"}).status_code == 400
+    # The action is matched exactly; the field offers every action the log holds, each once, in order.
+    page = dba.get("/audit/").content.decode()
+    offered = re.findall(r'<option value="([^"]+)"></option>', page.split('<datalist id="audit-actions">')[1])
+    assert offered == sorted(set(AuditEvent.objects.values_list("action", flat=True)))
+    assert "conversation.view" in offered and 'list="audit-actions"' in page
 
 
 @pytest.mark.parametrize(
