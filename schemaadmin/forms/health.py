@@ -52,9 +52,15 @@ class _ListFilterForm(forms.Form):
         return value
 
     def clean_page(self) -> int:
-        """Return the page number asked for; one that is not a page number reads as the first."""
+        """Return the page number asked for (none: the first); one past the end reads as the last (the views)."""
         value = self.cleaned_data["page"].strip()
-        return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_PAGE else 1
+        if not value:
+            return 1
+        if not (value.isascii() and value.isdigit() and 0 < int(value) <= MAX_PAGE):
+            raise forms.ValidationError(
+                f"There is no page “{value[:12]}”: pages are numbered from 1 (to {MAX_PAGE:,} at most)."
+            )
+        return int(value)
 
     def matches_table(self, schema: str, table: str) -> bool:
         wanted = self.cleaned_data.get("table", "").lower()

@@ -11,6 +11,13 @@ from tests.planting import planter  # noqa: F401 -- the fixture
 
 pytestmark = pytest.mark.browser
 
+# Whether the element is no wider than the box it scrolls in (schemaadmin.js wraps wide tables in one).
+_FITS_ITS_BOX = """(selector) => {
+  const element = document.querySelector(selector);
+  const box = element.closest(".table-responsive") || element.parentElement;
+  return box.scrollWidth <= box.clientWidth;
+}"""
+
 
 @pytest.fixture
 def planted(planter):  # noqa: F811
@@ -21,6 +28,7 @@ def planted(planter):  # noqa: F811
     planter.sql(
         f"CREATE INDEX docs_embedding_ivf ON {s}.docs USING ivfflat (embedding vector_l2_ops) WITH (lists = 50)"
     )
+    planter.sql(f"CREATE INDEX docs_embedding_hnsw ON {s}.docs USING hnsw (embedding vector_l2_ops) WITH (m = 24)")
     planter.sql(f"ANALYZE {s}.docs")
     return planter
 
@@ -52,6 +60,16 @@ def test_operator_filters_to_problems_and_opens_an_index(planted, page, role_use
     expect(finding.get_by_role("button", name="Copy")).to_be_visible()
     expect(page.get_by_test_id("vector-advice")).to_contain_text("lists")
     screenshot("index-detail-ivfflat")
+
+    # An HNSW index's advice names settings as long as maintenance_work_mem: its table fits the column, at a
+    # desktop's width and a phone's, instead of scrolling sideways in its box.
+    page.goto(f"/indexes/{s}.docs_embedding_hnsw/")
+    advice = page.get_by_test_id("vector-advice")
+    expect(advice).to_contain_text("maintenance_work_mem")
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_function(_FITS_ITS_BOX, arg="[data-testid=vector-advice]")
+    screenshot("index-detail-hnsw-phone")
     assert console_errors == []
 
 

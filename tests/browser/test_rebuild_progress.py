@@ -131,6 +131,12 @@ def test_dba_cancels_a_running_rebuild_and_the_old_index_stays(
     page.get_by_role("button", name=f"Start rebuild of {ivfflat_index}").click()
     expect(page.get_by_test_id("phase")).to_have_text(re.compile("building index"), timeout=30_000)
 
+    # On a phone the actions come after the log: the state line links to them.
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.get_by_test_id("to-actions").click()
+    expect(page.get_by_text("Cancel rebuild…")).to_be_in_viewport()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(page.get_by_test_id("to-actions")).to_be_hidden()
     page.get_by_text("Cancel rebuild…").click()  # a <details>: the confirmation works without JavaScript
     screenshot("rebuild-cancel-confirm")
     page.get_by_role("button", name="Yes, cancel the rebuild").click()

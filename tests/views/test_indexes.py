@@ -108,11 +108,14 @@ def test_the_page_size_is_chosen_from_the_offered_ones_and_pages_past_the_end_sh
 
 
 @pytest.mark.django_db
-def test_bad_page_numbers_fall_back_instead_of_failing(client_as):
+def test_a_page_number_that_is_none_is_a_400_that_says_so_and_one_past_the_end_is_the_last(client_as):
     client = client_as("operator")
-    for page in ("abc", "-1", "99999"):
-        assert client.get("/indexes/", {"page": page}).status_code == 200
-        assert client.get("/tables/", {"page": page}).status_code == 200
+    for url in ("/indexes/", "/tables/", "/findings/"):
+        for page in ("abc", "-1", "0", "1.5", "²", "100001"):
+            response = client.get(url, {"page": page})
+            assert response.status_code == 400, (url, page)
+            assert "pages are numbered from 1" in response.content.decode()
+        assert client.get(url, {"page": "99999"}).status_code == 200
 
 
 def test_index_detail_shows_findings_with_fix_and_vector_parameters(planted, operator):

@@ -53,6 +53,8 @@ WORKER_STOPPED = (
     "it stay applied, and a non-atomic one may be partly applied: compare the log with the migration list."
 )
 STATEMENT_LOG_CHARS = 2_000
+# How Django's MigrationRecorder marks a migration applied (MigrationRecorder.record_applied, a plain create()).
+_RECORDER_INSERT = 'INSERT INTO "django_migrations"'
 
 
 class ApplyRefused(ValueError):
@@ -270,8 +272,12 @@ class _Progress:
         return {"applied": self.applied, "archived": [a.as_json() for a in self.archived]}
 
     def statement(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if self.current:
-            self.log.write(f"  {sql[:STATEMENT_LOG_CHARS]}")
+        # Not the recorder's own INSERT into django_migrations: the migration's "applied" line says it. A statement's
+        # values stay out of the log (a data migration's may be anyone's data): how many there were is said instead.
+        if self.current and not sql.startswith(_RECORDER_INSERT):
+            values = len(params) if isinstance(params, (list, tuple)) and not many else 0
+            shown = sql[:STATEMENT_LOG_CHARS]
+            self.log.write(f"  {shown}" + (f"  -- with {values} value{'s' if values != 1 else ''}" if values else ""))
         try:
             return execute(sql, params, many, context)
         except Exception:

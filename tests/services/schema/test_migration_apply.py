@@ -95,6 +95,8 @@ def test_worker_applies_the_plan_and_records_it(fixtures_pending, worker):
     assert apply_plan().labels == []
     assert "Applying schema_fixtures.0002_widget_name_index" in done.log
     assert 'CREATE INDEX "widget_name"' in done.log
+    # Not the recorder's bookkeeping, whose placeholders read as if they were the SQL that ran.
+    assert 'INSERT INTO "django_migrations"' not in done.log and "%s" not in done.log
     assert done.started_at and done.finished_at and done.backend_pid
     actions = list(AuditEvent.objects.filter(target=plan.target).values_list("action", "actor_username"))
     assert ("migrations.apply_requested", "dba-apply") in actions
