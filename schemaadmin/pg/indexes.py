@@ -311,7 +311,9 @@ INDEX_CONVERT = {"options": _options, "partition_of": qualify_array}
 
 # Indexes whose table or themselves another session holds ACCESS EXCLUSIVE (pg/locked.py): deparsing them would wait
 # for the lock. The lists leave them out (the pages name the locked relations); one index's own page waits for it.
-NOT_LOCKED_SQL = f"i.indrelid NOT IN {LOCKED_OIDS_SQL} AND i.indexrelid NOT IN {LOCKED_OIDS_SQL}"
+# pg_locks is read once per statement (an InitPlan), not once for the table and again for the index: it copies every
+# lock of every session, tens of thousands while another session measures every relation.
+NOT_LOCKED_SQL = f"NOT (ARRAY[i.indrelid, i.indexrelid] && ARRAY{LOCKED_OIDS_SQL})"
 
 
 def indexes(*, using: str = "default") -> list[IndexInfo]:
