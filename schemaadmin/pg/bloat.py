@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import NOT_LOCKED_SQL, ONE_TABLE_SQL, SYSTEM_SCHEMAS_SQL, fillfactor_sql, table_params
-from schemaadmin.pg.locked import LOCKED_OIDS_SQL
+from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
 
 __all__ = ["BtreeBloat", "TableBloat", "WastedSpace", "btree_bloat_exact", "table_bloat_exact"]
 
@@ -51,28 +51,34 @@ def btree_bloat_exact(
     return fetch_rows(
         BtreeBloat,
         f"""
-        SELECT n.nspname AS schema,
-               ic.relname AS name,
-               pg_relation_size(ic.oid) AS real_bytes,
+        WITH {LOCKED_CTE},
+        -- Measured: the valid btrees (a partitioned index, relkind I, stores nothing: pgstatindex() refuses it) big
+        -- enough, but none that a lock of another session touches, which pg_relation_size() would wait for. Fenced
+        -- (MATERIALIZED) so that pgstatindex() runs on these rows only, whatever order the planner joins in.
+        measured AS MATERIALIZED (
+            SELECT n.nspname, ic.relname, ic.oid, ic.reloptions
+            FROM pg_index AS i
+            JOIN pg_class AS ic ON ic.oid = i.indexrelid
+            JOIN pg_class AS t ON t.oid = i.indrelid
+            JOIN pg_namespace AS n ON n.oid = t.relnamespace
+            JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree'
+            WHERE i.indisvalid
+              AND ic.relkind = 'i'
+              AND {SYSTEM_SCHEMAS_SQL}
+              AND {ONE_TABLE_SQL}
+              AND CASE WHEN NOT {NOT_LOCKED_SQL} THEN false ELSE pg_relation_size(ic.oid) >= %(min_bytes)s END
+        )
+        SELECT m.nspname AS schema,
+               m.relname AS name,
+               pg_relation_size(m.oid) AS real_bytes,
                (
-                   pg_relation_size(ic.oid) * COALESCE(NULLIF(stat.avg_leaf_density, 'NaN'), 90)
-                   / {fillfactor_sql("ic", 90)}
+                   pg_relation_size(m.oid) * COALESCE(NULLIF(stat.avg_leaf_density, 'NaN'), 90)
+                   / {fillfactor_sql("m", 90)}
                )::bigint AS expected_bytes,
                true AS exact
-        FROM pg_index AS i
-        JOIN pg_class AS ic ON ic.oid = i.indexrelid
-        JOIN pg_class AS t ON t.oid = i.indrelid
-        JOIN pg_namespace AS n ON n.oid = t.relnamespace
-        JOIN pg_am AS am ON am.oid = ic.relam AND am.amname = 'btree'
-        -- a partitioned index (relkind I) stores nothing: pgstatindex() refuses it
-        CROSS JOIN LATERAL pgstatindex(ic.oid::regclass) AS stat
-        WHERE i.indisvalid
-          AND ic.relkind = 'i'
-          AND {SYSTEM_SCHEMAS_SQL}
-          AND {NOT_LOCKED_SQL}
-          AND {ONE_TABLE_SQL}
-          AND pg_relation_size(ic.oid) >= %(min_bytes)s
-        ORDER BY n.nspname, ic.relname
+        FROM measured AS m
+        CROSS JOIN LATERAL pgstatindex(m.oid::regclass) AS stat
+        ORDER BY m.nspname, m.relname
         """,  # noqa: S608 -- constants, no input
         {**table_params(table), "min_bytes": min_bytes},
         using=using,
@@ -88,13 +94,14 @@ class TableBloat(WastedSpace):
     exact: bool  # measured with pgstattuple_approx() rather than estimated from statistics
 
 
+# The heaps measured: user tables big enough, but none a lock of another session touches (pgstattuple_approx()
+# would wait for it). The statement names LOCKED_CTE in its WITH.
 _USER_TABLES_SQL = f"""
     c.relkind IN ('r', 'm')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
     AND NOT starts_with(n.nspname, 'pg_temp_')
     AND NOT starts_with(n.nspname, 'pg_toast_temp_')
-    AND c.oid NOT IN {LOCKED_OIDS_SQL}
-    AND pg_relation_size(c.oid) >= %(min_bytes)s
+    AND CASE WHEN {table_locked_sql("c", LOCKED_OIDS)} THEN false ELSE pg_relation_size(c.oid) >= %(min_bytes)s END
 """
 
 
@@ -107,6 +114,7 @@ def table_bloat_exact(*, min_bytes: int = 0, using: str = "default") -> list[Tab
     return fetch_rows(
         TableBloat,
         f"""
+        WITH {LOCKED_CTE}
         SELECT n.nspname AS schema,
                c.relname AS name,
                stat.table_len AS real_bytes,

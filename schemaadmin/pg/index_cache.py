@@ -28,6 +28,7 @@ from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.connection import fetch_one, fetch_tuples
 from schemaadmin.pg.indexes import BUILDS_CTE, NOT_LOCKED_SQL, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
+from schemaadmin.pg.locked import LOCKED_CTE
 
 __all__ = ["IndexActivity", "catalog_fingerprint", "forget", "forget_kept", "indexes", "indexes_and_fingerprint"]
 
@@ -101,6 +102,7 @@ HALVES = ("mod(i.indexrelid::bigint, 2) = 0", "mod(i.indexrelid::bigint, 2) = 1"
 
 ACTIVITY_SELECT = """
     WITH {builds},
+    {locked},
     catalog AS MATERIALIZED ({catalog}
     )
     SELECT n.nspname AS schema,
@@ -122,6 +124,7 @@ ACTIVITY_SELECT = """
 def _activity_select(using: str, part: str = EVERY_INDEX, *, fingerprints: bool = True) -> str:
     return ACTIVITY_SELECT.format(
         builds=BUILDS_CTE,
+        locked=LOCKED_CTE,
         catalog=CATALOG_CTE.format(fingerprint=_FINGERPRINT_SQL, where=SYSTEM_SCHEMAS_SQL)
         if fingerprints
         else NO_CATALOG_CTE,

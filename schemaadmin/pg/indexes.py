@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
-from schemaadmin.pg.locked import LOCKED_OIDS_SQL
+from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
 from schemaadmin.pg.names import qualify, qualify_array
 
 __all__ = [
@@ -144,6 +144,7 @@ BUILDS_CTE = """
 
 INDEX_SELECT = """
     WITH {builds},
+    {locked},
     listed AS MATERIALIZED (
         SELECT i.indexrelid, i.indrelid, i.indnkeyatts, i.indkey, i.indclass, i.indcollation, i.indoption,
                i.indexprs IS NOT NULL OR i.indpred IS NOT NULL AS has_expressions,
@@ -297,7 +298,7 @@ def activity_columns_sql(using: str) -> str:
 
 def _index_select(where: str, *, using: str) -> str:
     """Return INDEX_SELECT for this server, keeping the indexes a constant condition over n, t and ic keeps."""
-    return INDEX_SELECT.format(builds=BUILDS_CTE, activity=activity_columns_sql(using), where=where)
+    return INDEX_SELECT.format(builds=BUILDS_CTE, locked=LOCKED_CTE, activity=activity_columns_sql(using), where=where)
 
 
 def _indexes_where(where: str, params: dict[str, object] | None = None, *, using: str) -> list[IndexInfo]:
@@ -309,11 +310,10 @@ def _indexes_where(where: str, params: dict[str, object] | None = None, *, using
 INDEX_CONVERT = {"options": _options, "partition_of": qualify_array}
 
 
-# Indexes whose table or themselves another session holds ACCESS EXCLUSIVE (pg/locked.py): deparsing them would wait
-# for the lock. The lists leave them out (the pages name the locked relations); one index's own page waits for it.
-# pg_locks is read once per statement (an InitPlan), not once for the table and again for the index: it copies every
-# lock of every session, tens of thousands while another session measures every relation.
-NOT_LOCKED_SQL = f"NOT (ARRAY[i.indrelid, i.indexrelid] && ARRAY{LOCKED_OIDS_SQL})"
+# Indexes that another session holds ACCESS EXCLUSIVE, or whose table, TOAST table or sibling index it does
+# (pg/locked.py): deparsing or measuring them would wait for the lock. The lists leave them out (the pages name the
+# locked relations); one index's own page waits for it. Statements name it with LOCKED_CTE in their WITH.
+NOT_LOCKED_SQL = f"NOT ({table_locked_sql('t', LOCKED_OIDS)} OR i.indexrelid = ANY ({LOCKED_OIDS}))"
 
 
 def indexes(*, using: str = "default") -> list[IndexInfo]:

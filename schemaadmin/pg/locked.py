@@ -1,12 +1,13 @@
 """Relations another session holds, or waits to take, ACCESS EXCLUSIVE: what the health reads measure around.
 
-A migration's ALTER TABLE, a VACUUM FULL or a LOCK TABLE left open in a transaction holds its table ACCESS EXCLUSIVE,
-and every other session that opens the table waits behind it: pg_relation_size(), pg_indexes_size(),
-pg_get_indexdef() and pg_get_expr() of its indexes, pgstattuple's functions (measured on PostgreSQL 18, 2026-12-05).
-So did every health page, until its statement timeout, when an operator needs them most. The health reads leave
-out (or estimate from pg_class) what LOCKED_OIDS_SQL names: a lock held, or one asked for and queued (it makes later
-requests queue behind it). A lock taken between that read and the function's call is still waited for: the web's
-lock_timeout (WEB_LOCK_TIMEOUT_MS) ends that wait with a page saying a table is locked.
+A migration's ALTER TABLE, TRUNCATE, VACUUM FULL, CLUSTER, REINDEX or a LOCK TABLE left open in a transaction holds
+a table, its TOAST table or their indexes ACCESS EXCLUSIVE, and every other session that opens one of them waits
+behind it: pg_relation_size(), pg_indexes_size(), pg_total_relation_size(), pg_get_indexdef() and pg_get_expr() of
+its indexes, pgstattuple's functions (measured on PostgreSQL 18, 2026-12-05). So did every health page, until its
+statement timeout, when an operator needs them most. The health reads leave out (or count from pg_class) what these
+locks touch: a lock held, or one asked for and queued (it makes later requests queue behind it). A lock taken
+between that read and the function's call is still waited for: the web's lock_timeout (WEB_LOCK_TIMEOUT_MS) ends
+that wait with a page saying a table is locked.
 """
 
 from __future__ import annotations
@@ -15,54 +16,122 @@ from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
 
-__all__ = ["LOCKED_OIDS_SQL", "LockedRelation", "locked_relations"]
+__all__ = ["LOCKED_ARRAY_SQL", "LOCKED_CTE", "LOCKED_OIDS", "LockedRelation", "locked_relations", "table_locked_sql"]
 
-# The oids of those relations in this database, as a subquery (evaluated once per statement): `c.oid IN {...}`.
-LOCKED_OIDS_SQL = """(
-    SELECT l.relation
-    FROM pg_catalog.pg_locks AS l
-    WHERE l.locktype = 'relation'
+_LOCKS_WHERE = """
+      l.locktype = 'relation'
       AND l.mode = 'AccessExclusiveLock'
       AND l.pid IS DISTINCT FROM pg_backend_pid()
-      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = current_database())
-)"""
+      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = current_database())"""
+
+# The oids of the relations locked so in this database, as an array read once per statement (an InitPlan): pg_locks
+# copies every lock of every session, tens of thousands while another session measures every relation.
+LOCKED_ARRAY_SQL = f"ARRAY(SELECT l.relation FROM pg_catalog.pg_locks AS l WHERE {_LOCKS_WHERE})"  # noqa: S608
+# The same, read once for a statement that names it in several places: LOCKED_CTE in its WITH, LOCKED_OIDS where
+# the oids are wanted.
+LOCKED_CTE = f"locked AS MATERIALIZED (SELECT {LOCKED_ARRAY_SQL} AS oids)"
+LOCKED_OIDS = "(SELECT locked.oids FROM locked)::oid[]"  # an array expression: ANY () of it compares its elements
+
+
+def table_locked_sql(table: str, locked: str) -> str:
+    """Return the SQL condition: a lock in locked (an oid[] expression) touches the pg_class row aliased table (a
+    table, its TOAST table, or an index of either). The lookup of its indexes runs only when something is locked."""
+    return (
+        f"CASE WHEN cardinality({locked}) = 0 THEN false "  # noqa: S608 -- aliases and constants, no input
+        f"ELSE ARRAY[{table}.oid, {table}.reltoastrelid] && {locked} OR EXISTS ("
+        f"SELECT 1 FROM pg_catalog.pg_index AS locked_index "
+        f"WHERE locked_index.indrelid IN ({table}.oid, {table}.reltoastrelid) "
+        f"AND locked_index.indexrelid = ANY ({locked})) END"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class LockedRelation:
     schema: str
     name: str
-    kind: str  # pg_class.relkind: r, p, m a table; i, I an index
-    holders: tuple[int, ...]  # the pids holding it ACCESS EXCLUSIVE (none: a prepared transaction holds it)
+    kind: str  # pg_class.relkind of what is locked: r, p, m a table; i, I an index; t a TOAST table
+    table_schema: str  # the table it is or belongs to (an index's, a TOAST table's owner)
+    table_name: str
+    ancestors: tuple[tuple[str, str], ...]  # the partitioned tables above that table, nearest first
+    holders: tuple[int, ...]  # the pids holding it ACCESS EXCLUSIVE
+    prepared: bool  # a prepared transaction holds it (no pid)
     waiters: tuple[int, ...]  # the pids queued to take it ACCESS EXCLUSIVE
+    blockers: tuple[int, ...]  # the pids those waiters wait for (pg_blocking_pids)
 
     @property
     def is_index(self) -> bool:
         return self.kind in ("i", "I")
 
+    @property
+    def part(self) -> str:
+        """Return which part of its table is locked, in words: "" for the table itself."""
+        if self.is_index:
+            return f"its index {self.name}"
+        return "its TOAST table" if self.kind == "t" else ""
+
+    @property
+    def tables(self) -> list[tuple[str, str]]:
+        """Return the (schema, name) of every table whose health reads it touches: its own and those above it."""
+        return [(self.table_schema, self.table_name), *self.ancestors]
+
 
 def locked_relations(*, using: str = "default") -> list[LockedRelation]:
-    """Return the relations of user schemas that another session holds or waits to take ACCESS EXCLUSIVE."""
+    """Return the relations of user tables that another session holds or waits to take ACCESS EXCLUSIVE, each with
+    the table it belongs to (a TOAST table's owner is named in its name, pg_toast_<oid>, which PostgreSQL keeps
+    through rewrites) and the partitioned tables above that one."""
     return fetch_rows(
         LockedRelation,
-        """
-        SELECT n.nspname AS schema,
-               c.relname AS name,
-               c.relkind::text AS kind,
-               COALESCE(array_agg(DISTINCT l.pid) FILTER (WHERE l.granted AND l.pid IS NOT NULL), '{}') AS holders,
-               COALESCE(array_agg(DISTINCT l.pid) FILTER (WHERE NOT l.granted), '{}') AS waiters
-        FROM pg_catalog.pg_locks AS l
-        JOIN pg_catalog.pg_class AS c ON c.oid = l.relation
-        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-        WHERE l.locktype = 'relation'
-          AND l.mode = 'AccessExclusiveLock'
-          AND l.pid IS DISTINCT FROM pg_backend_pid()
-          AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = current_database())
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-          AND NOT starts_with(n.nspname, 'pg_temp_')
-          AND NOT starts_with(n.nspname, 'pg_toast_temp_')
-        GROUP BY n.nspname, c.relname, c.relkind
-        ORDER BY n.nspname, c.relname
-        """,
+        f"""
+        WITH locks AS (
+            SELECT l.relation, l.pid, l.granted
+            FROM pg_catalog.pg_locks AS l
+            WHERE {_LOCKS_WHERE}
+        ),
+        locked AS (
+            SELECT k.relation, c.relname, c.relkind, n.nspname,
+                   COALESCE(x.indrelid, k.relation) AS parent
+            FROM locks AS k
+            JOIN pg_catalog.pg_class AS c ON c.oid = k.relation
+            JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+            LEFT JOIN pg_catalog.pg_index AS x ON x.indexrelid = k.relation
+            GROUP BY k.relation, c.relname, c.relkind, n.nspname, x.indrelid
+        ),
+        owned AS (
+            SELECT locked.*,
+                   CASE WHEN parent_class.relkind = 't' AND parent_class.relname ~ '^pg_toast_[0-9]+$'
+                        THEN substr(parent_class.relname, 10)::oid ELSE locked.parent END AS owner
+            FROM locked
+            JOIN pg_catalog.pg_class AS parent_class ON parent_class.oid = locked.parent
+        )
+        SELECT o.nspname AS schema,
+               o.relname AS name,
+               o.relkind::text AS kind,
+               tn.nspname AS table_schema,
+               t.relname AS table_name,
+               ARRAY(
+                   SELECT ARRAY[an.nspname, ac.relname]::text[]
+                   FROM pg_partition_ancestors(t.oid) WITH ORDINALITY AS a(relid, place)
+                   JOIN pg_catalog.pg_class AS ac ON ac.oid = a.relid
+                   JOIN pg_catalog.pg_namespace AS an ON an.oid = ac.relnamespace
+                   WHERE a.relid <> t.oid
+                   ORDER BY a.place
+               ) AS ancestors,
+               ARRAY(SELECT DISTINCT k.pid FROM locks AS k WHERE k.relation = o.relation AND k.granted
+                     AND k.pid IS NOT NULL ORDER BY 1) AS holders,
+               EXISTS (SELECT 1 FROM locks AS k WHERE k.relation = o.relation AND k.granted AND k.pid IS NULL)
+                   AS prepared,
+               ARRAY(SELECT DISTINCT k.pid FROM locks AS k WHERE k.relation = o.relation AND NOT k.granted
+                     ORDER BY 1) AS waiters,
+               ARRAY(SELECT DISTINCT b.pid FROM locks AS k CROSS JOIN unnest(pg_blocking_pids(k.pid)) AS b(pid)
+                     WHERE k.relation = o.relation AND NOT k.granted ORDER BY 1) AS blockers
+        FROM owned AS o
+        JOIN pg_catalog.pg_class AS t ON t.oid = o.owner
+        JOIN pg_catalog.pg_namespace AS tn ON tn.oid = t.relnamespace
+        WHERE tn.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+          AND NOT starts_with(tn.nspname, 'pg_temp_')
+          AND NOT starts_with(tn.nspname, 'pg_toast_temp_')
+        ORDER BY tn.nspname, t.relname, o.nspname, o.relname
+        """,  # noqa: S608 -- constants, no input
         using=using,
+        convert={"ancestors": lambda pairs: tuple(tuple(pair) for pair in pairs)},
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_only_row, fetch_rows
-from schemaadmin.pg.locked import LOCKED_OIDS_SQL
+from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
 from schemaadmin.pg.names import db_table_parts, qualify
 
 __all__ = [
@@ -55,16 +55,17 @@ def table_estimates(
 
     With schema=None each name is a model's db_table (names.db_table_parts): one naming its schema is that
     schema's table, any other resolves through the search_path, as Django's unqualified table names do. A table
-    another session holds ACCESS EXCLUSIVE is not opened (pg/locked.py): its size is its pages as pg_class last
+    that a lock of another session touches (pg/locked.py) is not opened: its size is its pages as pg_class last
     counted them, with its indexes' and TOAST table's.
     """
     parts = [db_table_parts(name) if schema is None else (schema, name) for name in tables]
     return fetch_rows(
         TableEstimate,
         f"""
+        WITH {LOCKED_CTE}
         SELECT wanted.name AS table,
                CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
-               CASE WHEN c.oid IN {LOCKED_OIDS_SQL} THEN {_COUNTED_BYTES_SQL}
+               CASE WHEN {table_locked_sql("c", LOCKED_OIDS)} THEN {_COUNTED_BYTES_SQL}
                     ELSE COALESCE(pg_total_relation_size(c.oid), 0) END AS total_bytes
         FROM unnest(%(tables)s::text[], %(schemas)s::text[], %(names)s::text[])
              WITH ORDINALITY AS wanted(name, schema, table_name, position)
@@ -113,8 +114,8 @@ class TableHealth:
     multixact_age: int  # mxid_age(relminmxid), likewise over the table and its TOAST table
     autovacuum_off: bool  # its own storage parameter says autovacuum_enabled = off
     toast_autovacuum_off: bool  # toast.autovacuum_enabled = off
-    # Another session holds it, or waits to take it, ACCESS EXCLUSIVE (pg/locked.py): its sizes are what pg_class
-    # last counted, not measured (measuring would wait for the lock).
+    # A lock of another session touches it, its TOAST table or an index of theirs (pg/locked.py): its sizes are what
+    # pg_class last counted, not measured (measuring would wait for the lock).
     locked: bool = False
 
     @property
@@ -155,13 +156,14 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
 
     measure_indexes=False leaves index_bytes and index_scans 0 (total_bytes the table's own) for a caller that has
     just read every index's size and scans and adds them itself: pg_indexes_size() opens each index again, and the
-    scans are a second pg_stat lookup per index (~50 ms at 30,000 indexes). A table another session holds ACCESS
-    EXCLUSIVE is not opened (pg/locked.py): its sizes are what pg_class last counted (locked).
+    scans are a second pg_stat lookup per index (~50 ms at 30,000 indexes). A table that a lock of another session
+    touches (pg/locked.py) is not opened: its sizes, its indexes' too, are what pg_class last counted (locked).
     """
+    # A locked table's indexes are counted here either way: the index reads leave them out (pg/indexes.py).
     index_bytes = (
-        f"CASE WHEN lock.locked THEN {_COUNTED_INDEX_BYTES_SQL} ELSE pg_indexes_size(c.oid) END"
-        if measure_indexes
-        else "0::bigint"
+        f"CASE WHEN lock.locked THEN {_COUNTED_INDEX_BYTES_SQL} ELSE "
+        + ("pg_indexes_size(c.oid)" if measure_indexes else "0::bigint")
+        + " END"
     )
     index_scans = (
         "COALESCE((SELECT sum(pg_stat_get_numscans(x.indexrelid)) FROM pg_index AS x WHERE x.indrelid = c.oid), 0)"
@@ -171,6 +173,7 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
     return fetch_rows(
         TableHealth,
         f"""
+        WITH {LOCKED_CTE}
         SELECT n.nspname AS schema,
                c.relname AS name,
                size.table_bytes + size.index_bytes AS total_bytes,
@@ -237,7 +240,7 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                        AS has_primary_key
             OFFSET 0
         ) AS key
-        CROSS JOIN LATERAL (SELECT c.oid IN {LOCKED_OIDS_SQL} AS locked OFFSET 0) AS lock
+        CROSS JOIN LATERAL (SELECT {table_locked_sql("c", LOCKED_OIDS)} AS locked OFFSET 0) AS lock
         -- pg_total_relation_size() would measure the indexes a second time. table_bytes is what pg_table_size()
         -- gives (every fork, and the TOAST table with its index), from the heap's size measured once: pg_table_size()
         -- beside pg_relation_size() measured the heap twice (0.6 s -> 0.5 s at 10,000 tables).

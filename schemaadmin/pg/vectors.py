@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
-from schemaadmin.pg.locked import LOCKED_OIDS_SQL
+from schemaadmin.pg.locked import LOCKED_ARRAY_SQL
 from schemaadmin.pg.names import qualify, qualify_array
 
 __all__ = ["VectorColumn", "vector_columns"]
@@ -87,7 +87,7 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
                CASE WHEN v.atttypmod > 0 THEN v.atttypmod END AS dimensions,
                CASE WHEN v.reltuples < 0 THEN NULL ELSE v.reltuples::bigint END AS estimated_rows,
                -- pg_class's count for a table another session holds ACCESS EXCLUSIVE (pg/locked.py)
-               CASE WHEN v.oid IN {LOCKED_OIDS_SQL} THEN v.relpages > 0 ELSE pg_relation_size(v.oid) > 0 END
+               CASE WHEN v.oid = ANY ({LOCKED_ARRAY_SQL}) THEN v.relpages > 0 ELSE pg_relation_size(v.oid) > 0 END
                    AS has_data,
                st.null_frac::float8 AS null_fraction,
                v.relkind = 'p' AS is_partitioned,

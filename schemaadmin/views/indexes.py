@@ -179,5 +179,7 @@ def table_detail(request: HttpRequest, qualified: str) -> HttpResponse:
         "indexes": indexes,
         "findings": report.by_table().get(table.qualified_name, []),
         "vector_columns": [c for c in report.snapshot.vector_columns if c.schema == schema and c.table == name],
+        # A lock another session holds on it, its TOAST table or an index of theirs: the page was read around it.
+        "locked": [r for r in report.snapshot.locked if (schema, name) in r.tables],
     }
     return render(request, "schemaadmin/tables/detail.html", context)

@@ -4,12 +4,15 @@ says it is locked (tests/test_middleware.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 
 from schemaadmin.pg.connection import own_connection
+from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -17,21 +20,27 @@ HEALTH_PAGES = ["/", "/tables/", "/findings/", "/indexes/", "/tables/?q=held"]
 
 
 @pytest.fixture
-def lock() -> Iterator[Callable[[str], int]]:
+def hold() -> Iterator[Callable[[str], int]]:
+    """Return hold(statement): another session runs it in a transaction left open until the test ends; its pid."""
+    holders: list[psycopg.Connection] = []
+
+    def run(statement: str) -> int:
+        holder = own_connection(autocommit=False)
+        holders.append(holder)
+        holder.execute("SET lock_timeout = '10s'")  # fail rather than hang if something here holds it already
+        holder.execute(statement)  # its locks are held until its transaction ends
+        return holder.info.backend_pid
+
+    yield run
+    for holder in holders:
+        holder.rollback()
+        holder.close()
+
+
+@pytest.fixture
+def lock(hold) -> Callable[[str], int]:
     """Return lock(table): another session takes it ACCESS EXCLUSIVE, until the test ends; its pid."""
-    lockers: list[psycopg.Connection] = []
-
-    def take(table: str) -> int:
-        locker = own_connection(autocommit=False)
-        lockers.append(locker)
-        locker.execute("SET lock_timeout = '10s'")  # fail rather than hang if something here holds it already
-        locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # held until its transaction ends
-        return locker.info.backend_pid
-
-    yield take
-    for locker in lockers:
-        locker.rollback()
-        locker.close()
+    return lambda table: hold(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
 
 
 @pytest.fixture
@@ -56,7 +65,7 @@ def test_health_pages_read_around_a_locked_table_and_say_who_holds_it(client_as,
     assert response.status_code == 200, response.content.decode()[:300]
     body = response.content.decode()
     banner = body[body.index('data-testid="locked-relations"') :].split("</div>")[0]
-    assert "held" in banner and f"Held by pid {pid}" in banner and 'href="/activity/"' in banner
+    assert "held" in banner and f"held by pid {pid}" in banner and 'href="/activity/"' in banner
     if url == "/indexes/":
         assert "held_note" not in body  # left out while its table cannot be opened
         assert [(r.name, r.holders) for r in response.context["report"].snapshot.locked] == [("held", (pid,))]
@@ -105,3 +114,73 @@ def test_the_overview_of_someone_without_health_pages_shows_the_product_tables_b
     response = client.get("/")
     assert response.status_code == 200
     assert [t.table for t in response.context["tables"]][:2] == ["users", "conversations"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "part"),
+    [
+        ("REINDEX INDEX {schema}.held_ref", "its index"),  # the index alone; its table only SHARE
+        ("TRUNCATE {table}", ""),  # the table, its TOAST table and every index of theirs
+    ],
+)
+def test_a_lock_on_a_table_s_index_or_toast_table_is_read_around_too(client_as, held, hold, settings, statement, part):
+    settings.SCHEMAADMIN = {"WEB_STATEMENT_TIMEOUT_MS": 5_000, "WEB_LOCK_TIMEOUT_MS": 0}
+    client = client_as("dba")
+    pid = hold(statement.format(schema=held.split(".")[0], table=held))
+    for url in ("/", "/indexes/", "/tables/", "/findings/", f"/tables/{held}/"):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.content.decode()[:300])
+        banner = response.content.decode().split('data-testid="locked-relations"')[1].split("</div>")[0]
+        assert f"held by pid {pid}" in banner and part in banner, url
+    # No missing index for the foreign key whose index could not be read.
+    findings = client.get("/findings/").context["report"].findings
+    assert not [f.code for f in findings if f.table == "held"]
+    table = next(t for t in client.get("/tables/").context["report"].snapshot.tables if t.name == "held")
+    assert table.locked and table.index_bytes > 0  # its indexes' last counted size, not none
+
+
+def test_a_locked_partition_keeps_findings_off_its_partitioned_table(client_as, plant, lock, settings):
+    settings.SCHEMAADMIN = {"WEB_STATEMENT_TIMEOUT_MS": 5_000, "WEB_LOCK_TIMEOUT_MS": 0}
+    s = plant.schema
+    plant.table("owner", "id int PRIMARY KEY", rows=3, fill="i")
+    plant.sql(
+        f"CREATE TABLE {s}.ledger (id int PRIMARY KEY, owner_id int REFERENCES {s}.owner) PARTITION BY RANGE (id)"
+    )
+    plant.sql(f"CREATE TABLE {s}.ledger_1 PARTITION OF {s}.ledger FOR VALUES FROM (0) TO (100)")
+    plant.sql(f"CREATE INDEX ledger_1_owner ON {s}.ledger_1 (owner_id)")  # the key is served partition by partition
+    client = client_as("dba")
+    codes = {(f.code, f.table) for f in client.get("/findings/").context["report"].findings}
+    assert ("missing_fk_index", "ledger") not in codes
+    lock(f"{s}.ledger_1")
+    report = client.get("/findings/").context["report"]
+    assert [r.tables for r in report.snapshot.locked] == [[(s, "ledger_1"), (s, "ledger")]]
+    assert not [f.code for f in report.findings if f.table in ("ledger", "ledger_1")]
+
+
+def test_a_lock_still_queued_names_the_session_it_waits_behind(client_as, held, hold, settings):
+    settings.SCHEMAADMIN = {"WEB_STATEMENT_TIMEOUT_MS": 5_000, "WEB_LOCK_TIMEOUT_MS": 0}
+    reader = hold(f"SELECT count(*) FROM {held}")  # noqa: S608 -- ACCESS SHARE, kept by its open transaction
+    waiter = own_connection(autocommit=False)
+    waiting = threading.Thread(target=_lock_quietly, args=(waiter, held), daemon=True)
+    waiting.start()
+    try:
+        client = client_as("dba")
+        banner = wait_for(
+            lambda: _banner(client.get("/indexes/").content.decode()), what="the queued lock in the banner"
+        )
+        assert f"pid {waiter.info.backend_pid} waiting to lock it, behind pid {reader}" in banner
+        assert "prepared transaction" not in banner and "held by" not in banner
+    finally:
+        with own_connection() as canceller:
+            canceller.execute("SELECT pg_cancel_backend(%s)", [waiter.info.backend_pid])
+        waiting.join(timeout=30)
+        waiter.close()
+
+
+def _lock_quietly(connection: psycopg.Connection, table: str) -> None:
+    with contextlib.suppress(psycopg.Error):  # cancelled at the end of the test
+        connection.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+
+
+def _banner(page: str) -> str:
+    return page.split('data-testid="locked-relations"')[1].split("</div>")[0] if "locked-relations" in page else ""

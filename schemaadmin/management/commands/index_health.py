@@ -57,6 +57,9 @@ def report_as_json(report: HealthReport) -> dict[str, Any]:
         "findings": [finding.as_json() for finding in report.findings],
         "indexes": indexes,
         "tables": tables,
+        # What a lock of another session kept this report from reading (pg/locked.py): those tables' indexes and
+        # findings are left out, their sizes pg_class's counts.
+        "locked": [_shallow(relation) for relation in snapshot.locked],
     }
 
 
@@ -68,6 +71,23 @@ def report_as_text(report: HealthReport) -> str:
         + ", ".join(f"{n} {severity}" for severity, n in counts.items())
         + f"; {len(report.snapshot.indexes)} indexes, {len(report.snapshot.tables)} tables."
     ]
+    for relation in report.snapshot.locked:
+        what = relation.table_schema + "." + relation.table_name
+        part = (
+            f" (its index {relation.name})"
+            if relation.is_index
+            else " (its TOAST table)"
+            if relation.kind == "t"
+            else ""
+        )
+        holders = ", ".join(map(str, relation.holders)) or ("a prepared transaction" if relation.prepared else "")
+        waiting = ", ".join(map(str, relation.waiters))
+        lines.append(
+            f"Locked by another session, not read: {what}{part}"
+            + (f", held by pid {holders}" if holders else "")
+            + (f", pid {waiting} waiting to lock it" if waiting else "")
+            + "; its indexes and findings are left out."
+        )
     if not report.findings:
         lines.append("No findings.")
     for finding in report.findings:

@@ -155,18 +155,14 @@ def without_framework_tables(report: HealthReport) -> HealthReport:
 
 
 def _without_locked(findings: list[Finding], snapshot: Snapshot) -> list[Finding]:
-    """Return the findings but those about a table (or its indexes) locked ACCESS EXCLUSIVE while the snapshot was
-    read: its indexes were left out (pg/locked.py), so a rule would miss what they serve (a foreign key's index, a
-    vector column's) or judge part of them. The pages name the locked relations instead."""
+    """Return the findings but those about a table that a lock of another session touched while the snapshot was
+    read (it, its TOAST table or an index of theirs; and the partitioned tables above it): the indexes of such a
+    table were left out (pg/locked.py), so a rule would miss what they serve (a foreign key's index, a vector
+    column's) or judge part of them. The pages name the locked relations instead."""
     if not snapshot.locked:
         return findings
-    tables = {(r.schema, r.name) for r in snapshot.locked if not r.is_index}
-    indexes = {(r.schema, r.name) for r in snapshot.locked if r.is_index}
-    return [
-        f
-        for f in findings
-        if (f.schema, f.table) not in tables and (f.index is None or (f.schema, f.index) not in indexes)
-    ]
+    tables = {table for relation in snapshot.locked for table in relation.tables}
+    return [f for f in findings if (f.schema, f.table) not in tables]
 
 
 @contextmanager
