@@ -275,7 +275,7 @@ class _Progress:
         # Not the recorder's own INSERT into django_migrations: the migration's "applied" line says it. A statement's
         # values stay out of the log (a data migration's may be anyone's data): how many there were is said instead.
         if self.current and not sql.startswith(_RECORDER_INSERT):
-            values = len(params) if isinstance(params, (list, tuple)) and not many else 0
+            values = len(params) if isinstance(params, (list, tuple, dict)) and not many else 0
             shown = sql[:STATEMENT_LOG_CHARS]
             self.log.write(f"  {shown}" + (f"  -- with {values} value{'s' if values != 1 else ''}" if values else ""))
         try:
