@@ -127,3 +127,21 @@ def own_session() -> Iterator[int]:
         yield conn.info.backend_pid
     finally:
         conn.close()
+
+
+@contextmanager
+def holding(statement: str) -> Iterator[int]:
+    """Run statement in another session's transaction, left open inside the block (its locks held); yield its pid.
+
+    The session gives up after 10 s when something already holds what statement locks, rather than hang the test,
+    and ends its idle transaction after 60 s: long enough that a few requests on a busy machine never outlast it
+    (which would free a table too soon), short enough that a failed test cannot hold it for ever.
+    """
+    with own_connection(autocommit=False) as holder:
+        holder.execute("SET lock_timeout = '10s'")
+        holder.execute("SET idle_in_transaction_session_timeout = '60s'")
+        holder.execute(statement)
+        try:
+            yield holder.info.backend_pid
+        finally:
+            holder.rollback()

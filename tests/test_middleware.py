@@ -3,14 +3,11 @@ page that says which."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from django.db import connection
 
 from schemaadmin import middleware
-from schemaadmin.pg.connection import own_connection
+from tests.blocking import holding
 
 # Transactional: a web request's session setting is committed as in production, not undone by a test's rollback.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,19 +45,10 @@ def applied(monkeypatch) -> list[int]:
     return calls
 
 
-@contextmanager
-def held(table: str) -> Iterator[None]:
-    """Another session holds table ACCESS EXCLUSIVE inside the block.
-
-    Were there no timeout in the web's session, the holder's idle_in_transaction_session_timeout would end the wait,
-    and a test fail; it is long enough that a few requests on a busy machine never outlast it, which would free the
-    table too soon.
-    """
-    with own_connection(autocommit=False) as holder:
-        holder.execute("SET idle_in_transaction_session_timeout = '60s'")
-        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        yield
-        holder.rollback()
+def held(table: str):
+    """Another session holds table ACCESS EXCLUSIVE inside the block (its idle transaction ends after 60 s: were
+    there no timeout in the web's session, that would end the wait, and the test fail)."""
+    return holding(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
 
 
 def test_outside_web_requests_sessions_keep_the_server_s_setting(db):

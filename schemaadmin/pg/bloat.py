@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
-from schemaadmin.pg.indexes import NOT_LOCKED_SQL, ONE_TABLE_SQL, SYSTEM_SCHEMAS_SQL, fillfactor_sql, table_params
+from schemaadmin.pg.indexes import INDEX_LOCKED_SQL, ONE_TABLE_SQL, SYSTEM_SCHEMAS_SQL, fillfactor_sql, table_params
 from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
 
 __all__ = ["BtreeBloat", "TableBloat", "WastedSpace", "btree_bloat_exact", "table_bloat_exact"]
@@ -66,7 +66,7 @@ def btree_bloat_exact(
               AND ic.relkind = 'i'
               AND {SYSTEM_SCHEMAS_SQL}
               AND {ONE_TABLE_SQL}
-              AND CASE WHEN NOT {NOT_LOCKED_SQL} THEN false ELSE pg_relation_size(ic.oid) >= %(min_bytes)s END
+              AND CASE WHEN {INDEX_LOCKED_SQL} THEN false ELSE pg_relation_size(ic.oid) >= %(min_bytes)s END
         )
         SELECT m.nspname AS schema,
                m.relname AS name,

@@ -313,7 +313,8 @@ INDEX_CONVERT = {"options": _options, "partition_of": qualify_array}
 # Indexes that another session holds ACCESS EXCLUSIVE, or whose table, TOAST table or sibling index it does
 # (pg/locked.py): deparsing or measuring them would wait for the lock. The lists leave them out (the pages name the
 # locked relations); one index's own page waits for it. Statements name it with LOCKED_CTE in their WITH.
-NOT_LOCKED_SQL = f"NOT ({table_locked_sql('t', LOCKED_OIDS)} OR i.indexrelid = ANY ({LOCKED_OIDS}))"
+INDEX_LOCKED_SQL = f"({table_locked_sql('t', LOCKED_OIDS)} OR i.indexrelid = ANY ({LOCKED_OIDS}))"
+NOT_LOCKED_SQL = f"NOT {INDEX_LOCKED_SQL}"
 
 
 def indexes(*, using: str = "default") -> list[IndexInfo]:

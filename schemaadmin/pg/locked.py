@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
 
-__all__ = ["LOCKED_ARRAY_SQL", "LOCKED_CTE", "LOCKED_OIDS", "LockedRelation", "locked_relations", "table_locked_sql"]
+__all__ = ["LOCKED_CTE", "LOCKED_OIDS", "LockedRelation", "locked_relations", "table_locked_sql"]
 
 _LOCKS_WHERE = """
       l.locktype = 'relation'
@@ -24,12 +24,11 @@ _LOCKS_WHERE = """
       AND l.pid IS DISTINCT FROM pg_backend_pid()
       AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = current_database())"""
 
-# The oids of the relations locked so in this database, as an array read once per statement (an InitPlan): pg_locks
-# copies every lock of every session, tens of thousands while another session measures every relation.
-LOCKED_ARRAY_SQL = f"ARRAY(SELECT l.relation FROM pg_catalog.pg_locks AS l WHERE {_LOCKS_WHERE})"  # noqa: S608
-# The same, read once for a statement that names it in several places: LOCKED_CTE in its WITH, LOCKED_OIDS where
-# the oids are wanted.
-LOCKED_CTE = f"locked AS MATERIALIZED (SELECT {LOCKED_ARRAY_SQL} AS oids)"
+# The oids of the relations locked so in this database, read once per statement however often it names them:
+# LOCKED_CTE in its WITH, LOCKED_OIDS where the oids are wanted. pg_locks copies every lock of every session, tens
+# of thousands while another session measures every relation.
+_LOCKED_RELATIONS = f"SELECT l.relation FROM pg_catalog.pg_locks AS l WHERE {_LOCKS_WHERE}"  # noqa: S608
+LOCKED_CTE = f"locked AS MATERIALIZED (SELECT ARRAY({_LOCKED_RELATIONS}) AS oids)"
 LOCKED_OIDS = "(SELECT locked.oids FROM locked)::oid[]"  # an array expression: ANY () of it compares its elements
 
 
@@ -68,6 +67,23 @@ class LockedRelation:
         if self.is_index:
             return f"its index {self.name}"
         return "its TOAST table" if self.kind == "t" else ""
+
+    @property
+    def who(self) -> str:
+        """Return who holds it and who waits, in words: "held by pid 12; pid 34 waiting to lock it, behind pid 56"."""
+        held = (
+            f"held by pid {', '.join(map(str, self.holders))}"
+            if self.holders
+            else "held by a prepared transaction"
+            if self.prepared
+            else ""
+        )
+        waiting = ""
+        if self.waiters:
+            waiting = f"pid {', '.join(map(str, self.waiters))} waiting to lock it"
+            if self.blockers:
+                waiting += f", behind pid {', '.join(map(str, self.blockers))}"
+        return "; ".join(part for part in (held, waiting) if part)
 
     @property
     def tables(self) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
-from schemaadmin.pg.locked import LOCKED_ARRAY_SQL
+from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS
 from schemaadmin.pg.names import qualify, qualify_array
 
 __all__ = ["VectorColumn", "vector_columns"]
@@ -62,7 +62,8 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
         -- The few vector columns first, then each one's pg_stats row (OFFSET 0 keeps the lookup per column: joined
         -- in one step, the planner reads pg_stats, a view checking privileges row by row, for every column of every
         -- table).
-        WITH vector_column AS MATERIALIZED (
+        WITH {LOCKED_CTE},
+        vector_column AS MATERIALIZED (
             SELECT n.nspname, c.relname, c.oid, c.reltuples, c.relpages, c.relkind, c.relispartition, a.attname,
                    a.attnum, a.atttypmod, t.typname
             FROM pg_attribute AS a
@@ -87,7 +88,7 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
                CASE WHEN v.atttypmod > 0 THEN v.atttypmod END AS dimensions,
                CASE WHEN v.reltuples < 0 THEN NULL ELSE v.reltuples::bigint END AS estimated_rows,
                -- pg_class's count for a table another session holds ACCESS EXCLUSIVE (pg/locked.py)
-               CASE WHEN v.oid = ANY ({LOCKED_ARRAY_SQL}) THEN v.relpages > 0 ELSE pg_relation_size(v.oid) > 0 END
+               CASE WHEN v.oid = ANY ({LOCKED_OIDS}) THEN v.relpages > 0 ELSE pg_relation_size(v.oid) > 0 END
                    AS has_data,
                st.null_frac::float8 AS null_fraction,
                v.relkind = 'p' AS is_partitioned,

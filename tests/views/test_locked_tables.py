@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from schemaadmin.pg.connection import own_connection
+from tests.blocking import holding
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -22,19 +23,8 @@ HEALTH_PAGES = ["/", "/tables/", "/findings/", "/indexes/", "/tables/?q=held"]
 @pytest.fixture
 def hold() -> Iterator[Callable[[str], int]]:
     """Return hold(statement): another session runs it in a transaction left open until the test ends; its pid."""
-    holders: list[psycopg.Connection] = []
-
-    def run(statement: str) -> int:
-        holder = own_connection(autocommit=False)
-        holders.append(holder)
-        holder.execute("SET lock_timeout = '10s'")  # fail rather than hang if something here holds it already
-        holder.execute(statement)  # its locks are held until its transaction ends
-        return holder.info.backend_pid
-
-    yield run
-    for holder in holders:
-        holder.rollback()
-        holder.close()
+    with contextlib.ExitStack() as sessions:
+        yield lambda statement: sessions.enter_context(holding(statement))
 
 
 @pytest.fixture
@@ -71,13 +61,11 @@ def test_health_pages_read_around_a_locked_table_and_say_who_holds_it(client_as,
         assert [(r.name, r.holders) for r in response.context["report"].snapshot.locked] == [("held", (pid,))]
 
 
-def test_once_the_lock_is_released_the_pages_show_the_table_s_indexes_again(client_as, held, lock, settings):
+def test_once_the_lock_is_released_the_pages_show_the_table_s_indexes_again(client_as, held, settings):
     settings.SCHEMAADMIN = {"WEB_STATEMENT_TIMEOUT_MS": 5_000, "WEB_LOCK_TIMEOUT_MS": 0}
     client = client_as("dba")
-    with own_connection(autocommit=False) as locker:
-        locker.execute(f"LOCK TABLE {held} IN ACCESS EXCLUSIVE MODE")
+    with holding(f"LOCK TABLE {held} IN ACCESS EXCLUSIVE MODE"):
         during = client.get("/indexes/")
-        locker.rollback()
     after = client.get("/indexes/").content.decode()
     assert "held_note" not in during.content.decode()
     assert "held_note" in after and 'data-testid="locked-relations"' not in after

@@ -80,13 +80,8 @@ def report_as_text(report: HealthReport) -> str:
             if relation.kind == "t"
             else ""
         )
-        holders = ", ".join(map(str, relation.holders)) or ("a prepared transaction" if relation.prepared else "")
-        waiting = ", ".join(map(str, relation.waiters))
         lines.append(
-            f"Locked by another session, not read: {what}{part}"
-            + (f", held by pid {holders}" if holders else "")
-            + (f", pid {waiting} waiting to lock it" if waiting else "")
-            + "; its indexes and findings are left out."
+            f"Locked by another session, not read: {what}{part}, {relation.who}; its indexes and findings are left out."
         )
     if not report.findings:
         lines.append("No findings.")
