@@ -11,6 +11,8 @@ from django.db import connections, transaction
 from psycopg import sql
 
 from schemaadmin.pg.connection import cursor, fetch_row, fetch_rows, validated_alias
+from schemaadmin.pg.locked import LOCKED_CTE
+from schemaadmin.pg.relations import TOTAL_BYTES_SQL
 
 __all__ = ["ArchiveTable", "archive_columns", "archive_tables", "drop_archive", "primary_key", "table_exists"]
 
@@ -98,20 +100,22 @@ def archive_columns(
 
 
 def archive_tables(*, schema: str, using: str = "default") -> list[ArchiveTable]:
-    """Return the tables of the archive schema, newest first, with their size and comment."""
+    """Return the tables of the archive schema, newest first, with their size and comment (one being dropped or
+    otherwise locked by another session is not opened: its size is what pg_class counted)."""
     return fetch_rows(
         ArchiveTable,
-        """
+        f"""
+        WITH {LOCKED_CTE}
         SELECT c.relname AS name,
                COALESCE(obj_description(c.oid, 'pg_class'), '') AS comment,
-               pg_total_relation_size(c.oid) AS total_bytes,
+               {TOTAL_BYTES_SQL} AS total_bytes,
                CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         WHERE n.nspname = %s
           AND c.relkind = 'r'
         ORDER BY c.oid DESC
-        """,
+        """,  # noqa: S608 -- constants and parameters
         [schema],
         using=using,
     )

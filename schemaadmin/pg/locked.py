@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
 
-__all__ = ["LOCKED_CTE", "LOCKED_OIDS", "LockedRelation", "locked_relations", "table_locked_sql"]
+__all__ = [
+    "LOCKED_CTE",
+    "LOCKED_OIDS",
+    "LockedGroup",
+    "LockedRelation",
+    "group_locked",
+    "locked_relations",
+    "table_locked_sql",
+]
 
 _LOCKS_WHERE = """
       l.locktype = 'relation'
@@ -89,6 +97,59 @@ class LockedRelation:
     def tables(self) -> list[tuple[str, str]]:
         """Return the (schema, name) of every table whose health reads it touches: its own and those above it."""
         return [(self.table_schema, self.table_name), *self.ancestors]
+
+
+@dataclass(frozen=True, slots=True)
+class LockedGroup:
+    """The locked relations of one table tree: a table, or the partitioned table at the top of its partitions."""
+
+    schema: str
+    name: str
+    relations: tuple[LockedRelation, ...]
+
+    @property
+    def what(self) -> str:
+        """Return what of the table is locked, in words: "" for the table alone, "its index i", "its partition p",
+        or, of several, "the table, 200 partitions, 400 indexes and 200 TOAST tables"."""
+        if len(self.relations) == 1:
+            relation = self.relations[0]
+            if (relation.table_schema, relation.table_name) == (self.schema, self.name):
+                return relation.part
+            partition = f"its partition {relation.table_schema}.{relation.table_name}"
+            if relation.is_index:
+                return f"index {relation.name} of {partition}"
+            return f"the TOAST table of {partition}" if relation.kind == "t" else partition
+        counts = {"the table": 0, "partition": 0, "index": 0, "TOAST table": 0}
+        for relation in self.relations:
+            if relation.is_index and relation.schema == "pg_toast":
+                continue  # a TOAST table's own index: counted with its TOAST table
+            if relation.is_index:
+                counts["index"] += 1
+            elif relation.kind == "t":
+                counts["TOAST table"] += 1
+            elif (relation.table_schema, relation.table_name) == (self.schema, self.name):
+                counts["the table"] += 1
+            else:
+                counts["partition"] += 1
+        parts = ["the table"] if counts.pop("the table") else []
+        plurals = {"partition": "partitions", "index": "indexes", "TOAST table": "TOAST tables"}
+        parts += [f"{n} {noun if n == 1 else plurals[noun]}" for noun, n in counts.items() if n]
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+    @property
+    def who(self) -> str:
+        """Return who holds and who waits, in words, each distinct account once."""
+        return "; ".join(dict.fromkeys(relation.who for relation in self.relations))
+
+
+def group_locked(relations: list[LockedRelation]) -> list[LockedGroup]:
+    """Return relations grouped by table tree (a partitioned table's partitions, their indexes and TOAST tables under
+    it), in the order first met: an ALTER of a partitioned table locks every relation below it, hundreds at once."""
+    trees: dict[tuple[str, str], list[LockedRelation]] = {}
+    for relation in relations:
+        root = relation.ancestors[-1] if relation.ancestors else (relation.table_schema, relation.table_name)
+        trees.setdefault(root, []).append(relation)
+    return [LockedGroup(schema, name, tuple(members)) for (schema, name), members in trees.items()]
 
 
 def locked_relations(*, using: str = "default") -> list[LockedRelation]:

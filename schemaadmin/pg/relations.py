@@ -14,6 +14,7 @@ from schemaadmin.pg.names import db_table_parts, qualify
 __all__ = [
     "DatabaseAge",
     "DatabaseStatistics",
+    "TOTAL_BYTES_SQL",
     "RelationName",
     "TableEstimate",
     "TableHealth",
@@ -39,6 +40,12 @@ _COUNTED_TOAST_BYTES_SQL = (
     "* current_setting('block_size')::bigint"
 )
 _COUNTED_BYTES_SQL = f"({_HEAP_BYTES_SQL} + {_COUNTED_TOAST_BYTES_SQL} + {_COUNTED_INDEX_BYTES_SQL})"
+# The total size of table c (pg_total_relation_size), or what pg_class counted of it when a lock of another session
+# touches it, which pg_total_relation_size() would wait for. Needs LOCKED_CTE in the statement's WITH.
+TOTAL_BYTES_SQL = (
+    f"CASE WHEN {table_locked_sql('c', LOCKED_OIDS)} THEN {_COUNTED_BYTES_SQL} "
+    "ELSE COALESCE(pg_total_relation_size(c.oid), 0) END"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +72,7 @@ def table_estimates(
         WITH {LOCKED_CTE}
         SELECT wanted.name AS table,
                CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
-               CASE WHEN {table_locked_sql("c", LOCKED_OIDS)} THEN {_COUNTED_BYTES_SQL}
-                    ELSE COALESCE(pg_total_relation_size(c.oid), 0) END AS total_bytes
+               {TOTAL_BYTES_SQL} AS total_bytes
         FROM unnest(%(tables)s::text[], %(schemas)s::text[], %(names)s::text[])
              WITH ORDINALITY AS wanted(name, schema, table_name, position)
         JOIN pg_class AS c

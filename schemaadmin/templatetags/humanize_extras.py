@@ -12,11 +12,18 @@ from django import template
 from django.utils.safestring import SafeString
 
 from schemaadmin import formats
+from schemaadmin.pg.locked import LockedGroup, LockedRelation, group_locked
 from schemaadmin.pg.names import qualify
 
 register = template.Library()
 
 _UNITS = ("bytes", "kB", "MB", "GB", "TB", "PB")
+
+
+@register.filter
+def locked_groups(relations: list[LockedRelation]) -> list[LockedGroup]:
+    """{{ locked|locked_groups }}: locked relations grouped by table tree (pg.locked.group_locked)."""
+    return group_locked(list(relations))
 
 
 @register.filter

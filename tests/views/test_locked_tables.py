@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from io import StringIO
 
 import psycopg
 import pytest
+from django.core.management import call_command
 
 from schemaadmin.pg.connection import own_connection
 from tests.blocking import holding
@@ -172,3 +174,39 @@ def _lock_quietly(connection: psycopg.Connection, table: str) -> None:
 
 def _banner(page: str) -> str:
     return page.split('data-testid="locked-relations"')[1].split("</div>")[0] if "locked-relations" in page else ""
+
+
+def test_the_schema_page_lists_an_archive_another_session_is_dropping(client_as, plant, lock, settings):
+    # DROP TABLE holds the archive ACCESS EXCLUSIVE until its transaction ends: its size is what pg_class counted.
+    settings.SCHEMAADMIN = {"WEB_STATEMENT_TIMEOUT_MS": 5_000, "WEB_LOCK_TIMEOUT_MS": 0, "ARCHIVE_SCHEMA": plant.schema}
+    archive = plant.table("apply3_widget__name", "id int, name text", rows=5, fill="i, 'w'")
+    plant.sql(f"""COMMENT ON TABLE {archive} IS '{{"source": "widget.name", "rows": 5}}'""")
+    lock(archive)
+    response = client_as("operator").get("/schema/")
+    assert response.status_code == 200, response.content.decode()[:300]
+    assert 'data-archive="apply3_widget__name"' in response.content.decode()
+
+
+def test_a_partitioned_table_locked_whole_is_one_line_of_the_banner_and_the_command(client_as, plant, hold, settings):
+    # TRUNCATE of a partitioned table locks it, each partition, their indexes and TOAST tables: one line says so.
+    settings.SCHEMAADMIN = {"WEB_STATEMENT_TIMEOUT_MS": 5_000, "WEB_LOCK_TIMEOUT_MS": 0}
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.journal (id int, note text) PARTITION BY RANGE (id)")
+    for n in range(3):
+        plant.sql(
+            f"CREATE TABLE {s}.journal_{n} PARTITION OF {s}.journal FOR VALUES FROM ({n * 10}) TO ({n * 10 + 10})"
+        )
+    plant.sql(f"CREATE INDEX journal_id ON {s}.journal (id)")
+    pid = hold(f"TRUNCATE {s}.journal")
+    banner = _banner(client_as("dba").get("/indexes/").content.decode())
+    lines = [line.strip() for line in banner.split("<li>")[1:]]
+    assert len(lines) == 1, lines
+    assert "journal" in lines[0] and "3 partitions" in lines[0] and "3 indexes" in lines[0]
+    assert "3 TOAST tables" in lines[0] and lines[0].count(f"held by pid {pid}") == 1
+    text = StringIO()
+    call_command("index_health", stdout=text)
+    locked = [line for line in text.getvalue().splitlines() if line.startswith("Locked by another session")]
+    assert locked == [
+        f"Locked by another session, not read: {s}.journal (the table, 3 partitions, 3 indexes and 3 TOAST tables), "
+        f"held by pid {pid}; its indexes and findings are left out."
+    ]

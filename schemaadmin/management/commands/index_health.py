@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
+from schemaadmin.pg.locked import group_locked
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.index_health import HealthReport, Severity, health_report
 
@@ -71,17 +72,10 @@ def report_as_text(report: HealthReport) -> str:
         + ", ".join(f"{n} {severity}" for severity, n in counts.items())
         + f"; {len(report.snapshot.indexes)} indexes, {len(report.snapshot.tables)} tables."
     ]
-    for relation in report.snapshot.locked:
-        what = relation.table_schema + "." + relation.table_name
-        part = (
-            f" (its index {relation.name})"
-            if relation.is_index
-            else " (its TOAST table)"
-            if relation.kind == "t"
-            else ""
-        )
+    for group in group_locked(report.snapshot.locked):
+        what = f"{group.schema}.{group.name}" + (f" ({group.what})" if group.what else "")
         lines.append(
-            f"Locked by another session, not read: {what}{part}, {relation.who}; its indexes and findings are left out."
+            f"Locked by another session, not read: {what}, {group.who}; its indexes and findings are left out."
         )
     if not report.findings:
         lines.append("No findings.")
