@@ -26,11 +26,20 @@
     const times = data.labels.map((moment) => Date.parse(moment));
     const [start, end] = [Date.parse(data.start), Date.parse(data.end)];
     const points = (values) => values.map((y, i) => ({ x: times[i], y }));
+    // Each bar as wide as 80% of the usual step between snapshots (the median gap), 2 px at least: Chart.js sizes
+    // bars by the closest two points, so one snapshot taken seconds after another made every bar a hairline.
+    const gaps = times.slice(1).map((t, i) => t - times[i]).filter((gap) => gap > 0).sort((a, b) => a - b);
+    const usualGap = gaps.length ? gaps[Math.floor(gaps.length / 2)] : end - start;
+    const barThickness = (context) => {
+      const area = context.chart.chartArea;
+      const width = area ? area.right - area.left : context.chart.width;
+      return Math.max(2, Math.min(48, (usualGap * width) / Math.max(1, end - start) * 0.8));
+    };
     let label = labeller(start, end, STEPS[0]);
     new window.Chart(canvas, {
       data: {
         datasets: [
-          { type: "bar", label: "Time (ms)", data: points(data.total_ms), yAxisID: "time", backgroundColor: "rgba(13, 110, 253, 0.6)" },
+          { type: "bar", label: "Time (ms)", data: points(data.total_ms), yAxisID: "time", backgroundColor: "rgba(13, 110, 253, 0.6)", barThickness },
           { type: "line", label: "Calls", data: points(data.calls), yAxisID: "calls", borderColor: "rgba(25, 135, 84, 0.9)", pointRadius: 0 },
         ],
       },

@@ -100,12 +100,13 @@ def assert_names_unbroken(statement) -> None:
 
 def test_the_chart_places_each_snapshot_at_its_time(page, planter, role_user, sign_in, console_errors):  # noqa: F811
     """Snapshots 5 minutes apart, then none for 45 minutes (the worker stopped): the chart's x axis is time, so the
-    gap is nine steps wide, not closed up as one more slot."""
+    gap is nine steps wide, not closed up as one more slot. One more taken seconds after another (a snapshot taken
+    by hand) leaves the bars as wide as the usual step makes them, not hairlines."""
     table = planter.table(f"gaps_{uuid.uuid4().hex[:8]}", "id int, amount int", rows=50, fill="i, i % 4")
     statement = f"SELECT count(*) FROM {table} WHERE amount = %s"  # noqa: S608 -- planted
     now = timezone.now()
     take_snapshot(now=now - timedelta(minutes=70))
-    for minutes_ago in (65, 60, 15):
+    for minutes_ago in (65, 60, 59.95, 15):
         for i in range(3):
             planter.sql(statement, [i])
         take_snapshot(now=now - timedelta(minutes=minutes_ago))
@@ -121,12 +122,15 @@ def test_the_chart_places_each_snapshot_at_its_time(page, planter, role_user, si
           const chart = window.Chart && window.Chart.getChart(document.getElementById("query-chart"));
           const times = JSON.parse(document.getElementById("query-chart-data").textContent).labels.map(Date.parse);
           const bars = chart ? chart.getDatasetMeta(0).data : [];
-          return bars.length && bars.length === times.length ? bars.map((bar, i) => [times[i], bar.x]) : null;
+          const drawn = bars.map((bar, i) => [times[i], bar.x, bar.width]);
+          return bars.length && bars.length === times.length ? drawn : null;
         }"""
     ).json_value()
     assert len(drawn) >= 3, drawn
-    (first_time, first_x), (last_time, last_x) = drawn[0], drawn[-1]
+    (first_time, first_x, _), (last_time, last_x, _) = drawn[0], drawn[-1]
     pixels_per_ms = (last_x - first_x) / (last_time - first_time)
-    for time, x in drawn:  # every bar where its time puts it, within a pixel
+    for time, x, _ in drawn:  # every bar where its time puts it, within a pixel
         assert abs(first_x + (time - first_time) * pixels_per_ms - x) < 1.5, drawn
+    five_minutes = 5 * 60_000 * pixels_per_ms
+    assert all(width >= 0.5 * five_minutes for _, _, width in drawn), (five_minutes, drawn)
     assert console_errors == []
