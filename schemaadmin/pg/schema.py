@@ -3,6 +3,12 @@
 Each function is one statement over the whole schema list, never one per table. Only the schemas asked for are
 read (the application's own, `public` by default): PostgreSQL's schemas and the tests' planting schemas stay out
 unless a caller names them.
+
+A table another session holds ACCESS EXCLUSIVE (pg/locked.py) is read around, not waited for: deparsing its
+defaults, generated columns, constraints or indexes would wait for the lock. The snapshot lists it with its columns'
+names and types and names it in `locked`; whoever compares (drift) leaves it out. A lock taken after the snapshot's
+list of locks was read is still waited for (the web's lock_timeout ends that wait with a page saying so), except by
+the indexes' read (pg.index_cache leaves out what is locked when it runs), in that narrow window.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from schemaadmin.pg import index_cache
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.pg.locked import LockedRelation, locked_relations
 from schemaadmin.pg.names import Qualified, qualify
 
 __all__ = [
@@ -146,6 +153,14 @@ class SchemaSnapshot:
     constraints: tuple[ConstraintInfo, ...]
     foreign_keys: tuple[ForeignKeyInfo, ...]
     extensions: tuple[ExtensionInfo, ...]
+    # What another session held ACCESS EXCLUSIVE in these schemas: its tables' defaults, generated columns,
+    # constraints and indexes were not read (see above).
+    locked: tuple[LockedRelation, ...] = ()
+
+    @property
+    def locked_tables(self) -> frozenset[tuple[str, str]]:
+        """Return the (schema, name) of the tables read around a lock: their columns only."""
+        return frozenset((relation.table_schema, relation.table_name) for relation in self.locked)
 
 
 def _in_schemas[Row](
@@ -154,9 +169,23 @@ def _in_schemas[Row](
     schemas: Sequence[str],
     using: str,
     convert: Mapping[str, Callable[[Any], Any]] | None = None,
+    around: Collection[tuple[str, str]] = (),
 ) -> list[Row]:
-    """Run a statement whose %(schemas)s parameter is the list of schemas to read; return its rows as row_class."""
-    return fetch_rows(row_class, statement, {"schemas": list(schemas)}, using=using, convert=convert)
+    """Run a statement whose %(schemas)s parameter is the list of schemas to read, and whose _AROUND_SQL names the
+    tables (schema, name) in around; return its rows as row_class."""
+    params = {
+        "schemas": list(schemas),
+        "around_schemas": [schema for schema, _ in around],
+        "around_names": [name for _, name in around],
+    }
+    return fetch_rows(row_class, statement, params, using=using, convert=convert)
+
+
+# Whether the table aliased {table} in namespace {namespace} is one of the tables read around (_in_schemas' around).
+_AROUND_SQL = (
+    "({namespace}.nspname, {table}.relname) IN "
+    "(SELECT * FROM unnest(%(around_schemas)s::text[], %(around_names)s::text[]))"
+)
 
 
 def _key_names(keys: str, relation: str) -> str:
@@ -187,11 +216,14 @@ def schema_tables(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "def
     )
 
 
-def schema_columns(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ColumnInfo]:
-    """Return every column of the tables in the given schemas, in table order."""
+def schema_columns(
+    *, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default", around: Collection[tuple[str, str]] = ()
+) -> list[ColumnInfo]:
+    """Return every column of the tables in the given schemas, in table order; those of the tables in around
+    without their default or generation expression (deparsing them would wait for a lock)."""
     return _in_schemas(
         ColumnInfo,
-        """
+        f"""
         SELECT n.nspname AS schema,
                c.relname AS table,
                a.attname AS name,
@@ -205,15 +237,17 @@ def schema_columns(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "de
         FROM pg_attribute AS a
         JOIN pg_class AS c ON c.oid = a.attrelid
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        LEFT JOIN pg_attrdef AS d
+          ON d.adrelid = a.attrelid AND d.adnum = a.attnum AND NOT {_AROUND_SQL.format(namespace="n", table="c")}
         WHERE c.relkind IN ('r', 'p')
           AND a.attnum > 0
           AND NOT a.attisdropped
           AND n.nspname = ANY(%(schemas)s)
         ORDER BY n.nspname, c.relname, a.attnum
-        """,
+        """,  # noqa: S608 -- constants, no input
         schemas,
         using,
+        around=around,
     )
 
 
@@ -233,8 +267,11 @@ def schema_indexes(
     return [SchemaIndex.of(i) for i in index_cache.indexes(using=using) if (i.schema, i.table) in tables]
 
 
-def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ConstraintInfo]:
-    """Return the table constraints of the given schemas (NOT NULL is a column's nullability, not listed here)."""
+def schema_constraints(
+    *, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default", around: Collection[tuple[str, str]] = ()
+) -> list[ConstraintInfo]:
+    """Return the table constraints of the given schemas (NOT NULL is a column's nullability, not listed here), but
+    those of the tables in around (deparsing them would wait for a lock)."""
     # PostgreSQL 18 records NOT NULL as constraints of type 'n'; partitions repeat their parent's constraints.
     return _in_schemas(
         ConstraintInfo,
@@ -253,11 +290,13 @@ def schema_constraints(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str =
           AND con.conparentid = 0
           AND t.relkind IN ('r', 'p')
           AND n.nspname = ANY(%(schemas)s)
+          AND NOT {_AROUND_SQL.format(namespace="n", table="t")}
         ORDER BY n.nspname, t.relname, con.conname
         """,  # noqa: S608 -- constants, no input
         schemas,
         using,
         convert={"type": CONSTRAINT_TYPES.__getitem__},
+        around=around,
     )
 
 
@@ -307,15 +346,19 @@ def schema_extensions(*, using: str = "default") -> list[ExtensionInfo]:
 
 
 def schema_snapshot(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> SchemaSnapshot:
-    """Return the whole live schema of the given schemas: six statements (seven after DDL), whatever its size."""
+    """Return the whole live schema of the given schemas: seven statements (eight after DDL), whatever its size; a
+    table another session holds ACCESS EXCLUSIVE read around (see above)."""
+    locked = tuple(relation for relation in locked_relations(using=using) if relation.table_schema in schemas)
+    around = {(relation.table_schema, relation.table_name) for relation in locked}
     tables = tuple(schema_tables(schemas=schemas, using=using))
-    keys = {(table.schema, table.name) for table in tables}
+    keys = {(table.schema, table.name) for table in tables} - around
     return SchemaSnapshot(
         schemas=tuple(schemas),
         tables=tables,
-        columns=tuple(schema_columns(schemas=schemas, using=using)),
+        columns=tuple(schema_columns(schemas=schemas, using=using, around=around)),
         indexes=tuple(schema_indexes(schemas=schemas, using=using, tables=keys)),
-        constraints=tuple(schema_constraints(schemas=schemas, using=using)),
+        constraints=tuple(schema_constraints(schemas=schemas, using=using, around=around)),
         foreign_keys=tuple(schema_foreign_keys(schemas=schemas, using=using)),
         extensions=tuple(schema_extensions(using=using)),
+        locked=locked,
     )

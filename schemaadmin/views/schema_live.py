@@ -76,6 +76,7 @@ class TableView:
     indexes: list[SchemaIndex] = field(default_factory=list)
     foreign_keys: list[ForeignKeyInfo] = field(default_factory=list)
     referenced_by: list[ForeignKeyInfo] = field(default_factory=list)
+    locked: bool = False  # another session holds it: its defaults, constraints and indexes were not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +118,9 @@ class CardPage:
 
 
 def _table_views(snapshot: SchemaSnapshot, wanted: str, exactly: str = "") -> list[TableView]:
+    locked = snapshot.locked_tables
     views = {
-        t.qualified_name: TableView(t, table_scope(t.schema, t.name))
+        t.qualified_name: TableView(t, table_scope(t.schema, t.name), locked=(t.schema, t.name) in locked)
         for t in snapshot.tables
         if wanted.lower() in t.name.lower() and (not exactly or t.qualified_name == exactly)
     }

@@ -210,3 +210,25 @@ def test_a_partitioned_table_locked_whole_is_one_line_of_the_banner_and_the_comm
         f"Locked by another session, not read: {s}.journal (the table, 3 partitions, 3 indexes and 3 TOAST tables), "
         f"held by pid {pid}; its indexes and findings are left out."
     ]
+
+
+def test_the_live_schema_shows_a_locked_table_s_columns_and_says_the_rest_waits_for_the_lock(client_as, lock, settings):
+    settings.SCHEMAADMIN = {"WEB_STATEMENT_TIMEOUT_MS": 5_000, "WEB_LOCK_TIMEOUT_MS": 0}
+    client = client_as("operator")
+    before = client.get("/schema/tables/?q=conversation_messages").content.decode()
+    assert "messages_content_fts" in before and 'data-testid="table-locked"' not in before
+    pid = lock("public.conversation_messages")
+    response = client.get("/schema/tables/?q=conversation_messages")
+    assert response.status_code == 200, response.content.decode()[:300]
+    body = response.content.decode()
+    assert f"held by pid {pid}" in _banner(body)
+    assert [(r.table_name, r.holders) for r in response.context["snapshot"].locked] == [
+        ("conversation_messages", (pid,))
+    ]
+    card = body[body.index('data-table="public.conversation_messages"') :].split("</details>")[0]
+    assert 'data-testid="table-locked"' in card and 'data-testid="locked-note"' in card
+    assert "<code>search_vector</code>" in card  # its columns, by name and type
+    assert "messages_content_fts" not in card and card.count("Not read: the table is locked.") == 2
+    # The table next to it is read whole.
+    other = client.get("/schema/tables/?q=conversation_preferences").content.decode()
+    assert 'data-testid="table-locked"' not in other.split('data-testid="locked-relations"')[-1]

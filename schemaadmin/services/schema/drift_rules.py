@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from schemaadmin.pg import ddl
 from schemaadmin.pg.ddl import qualified, quote_identifier
 from schemaadmin.pg.index_builds import temporary_index_name
+from schemaadmin.pg.locked import group_locked
 from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Kind, Severity
 
@@ -107,6 +108,25 @@ def _table_outside_migrations(schema: str, table: str, why: str) -> Finding:
         f"Table {schema}.{table} {why}: no migration creates it, so it is not compared.",
         fix,
     )
+
+
+def _locked_findings(live: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
+    """Return a finding for each table tree read around a lock (pg/schema.py) that drift would have compared."""
+    findings = []
+    for group in group_locked([r for r in live.locked if (r.table_schema, r.table_name) in tables]):
+        what = f" ({group.what})" if group.what else ""
+        findings.append(
+            _finding(
+                "table_locked",
+                INFO,
+                f"{group.schema}.{group.name}",
+                f"Table {group.schema}.{group.name}{what} is locked by another session, {group.who}: its columns, "
+                "constraints and indexes are not compared (reading its defaults, constraints and indexes would wait "
+                "for the lock).",
+                "Look again once the lock is released; the Activity page shows who holds it and who waits.",
+            )
+        )
+    return findings
 
 
 def _column_differences(live: ColumnInfo, expected: ColumnInfo) -> list[str]:
@@ -374,6 +394,8 @@ def schema_drift(
     why: such a table is named as such, never offered to be dropped.
     """
     findings, tables = _table_findings(live, expected, outside or {})
+    findings += _locked_findings(live, tables)
+    tables -= live.locked_tables  # their defaults, constraints and indexes were not read: nothing to compare
     findings += _column_findings(live, expected, tables)
     findings += _index_findings(live, expected, tables)
     findings += _constraint_findings(live, expected, tables)
