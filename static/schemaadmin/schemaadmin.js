@@ -153,8 +153,9 @@
     if (!search) return;
     const searching = search.value.trim() !== "";
     form.querySelectorAll("[data-unused-in-search]").forEach(function (field) {
+      if (!("titleOwn" in field.dataset)) field.dataset.titleOwn = field.title;  // its own title, given back after
       field.disabled = searching;
-      field.title = searching ? field.dataset.unusedInSearch : "";
+      field.title = searching ? field.dataset.unusedInSearch : field.dataset.titleOwn;
     });
   }
   document.addEventListener("input", function (event) {

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from schemaadmin.models import ACTIVE_STATES, DriftCheck
+from tests.blocking import holding
 from tests.planting import planter  # noqa: F401 -- the fixture
 from tests.worker import wait_for
 
@@ -157,4 +158,23 @@ def test_live_schema_contents_open_a_collapsed_card_and_the_diagram_zooms_and_fi
     page.reload()
     expect(page.get_by_test_id("schema-contents")).to_be_visible()
     page.screenshot(path=screenshot("schema-live-phone").with_name("schema-live-phone-view.png"))
+    assert console_errors == []
+
+
+def test_a_table_another_session_locks_is_shown_with_its_columns_and_marked_on_a_phone(
+    page, role_user, sign_in, console_errors, screenshot
+):
+    role_user("operator", "oona")
+    page.set_viewport_size({"width": 360, "height": 800})
+    with holding("LOCK TABLE public.conversation_messages IN ACCESS EXCLUSIVE MODE") as pid:
+        page.goto("/schema/tables/?q=conversation_messages")
+        sign_in("oona")
+        expect(page.get_by_test_id("locked-relations")).to_contain_text(f"held by pid {pid}")
+        card = page.locator('[data-table="public.conversation_messages"]')
+        expect(card.get_by_test_id("table-locked")).to_be_visible()
+        expect(card.get_by_test_id("columns")).to_contain_text("search_vector")  # one table matches: open
+        expect(card).to_contain_text("Not read: the table is locked.")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, width  # nothing pushes the phone's page sideways
+        screenshot("schema-live-locked-phone")
     assert console_errors == []
