@@ -15,14 +15,22 @@ class SequenceUsage:
     schema: str
     name: str
     data_type: str  # the sequence's own type: smallint, integer or bigint
-    last_value: int | None  # None: never used, or this role may not read it
+    last_value: int | None  # None: never used, or this role may not read it (readable)
     increment: int
     limit: int  # the value it cannot pass: its max (min when descending), or the column's type bound if nearer
     start: int  # where counting towards that limit began: its min (max when descending)
+    type_bound: int  # the most its type holds in its direction: limit is its own MAXVALUE (MINVALUE) when nearer
     cycles: bool
     owned_table: str | None  # the table (same schema) of the column it is OWNED BY, or whose identity it is
     owned_column: str | None
-    column_type: str | None  # that column's type, when it limits the sequence
+    column_type: str | None  # that column's type when smallint or integer: it needs bigint as much as the sequence
+    column_limits: bool  # that column's type bound is the limit (nearer than the sequence's, or the same)
+    identity: bool  # the sequence of an identity column (its type follows the column's)
+    # Columns of foreign keys of one column referencing that column, of smallint or integer: their schema, table,
+    # column, type each
+    referencing: tuple[tuple[str, str, str, str], ...]
+    readable: bool  # this role may read its last value (SELECT or USAGE on it)
+    reader: str  # this role (current_user), which a GRANT for an unreadable sequence names
 
     @property
     def used_share(self) -> float | None:
@@ -47,10 +55,13 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
         """
         WITH owned AS (
             SELECT d.objid AS sequence_oid,
+                   t.oid AS table_oid,
+                   a.attnum AS column_number,
                    t.relname::text AS owned_table,
                    a.attname::text AS owned_column,
                    a.atttypid AS column_type_oid,
-                   format_type(a.atttypid, a.atttypmod) AS column_type
+                   format_type(a.atttypid, a.atttypmod) AS column_type,
+                   d.deptype = 'i' AS identity
             FROM pg_depend AS d
             JOIN pg_class AS t ON t.oid = d.refobjid
             JOIN pg_attribute AS a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
@@ -67,14 +78,31 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
                    s.increment_by AS increment,
                    s.min_value AS min_value,
                    s.max_value AS max_value,
+                   CASE s.data_type WHEN 'smallint'::regtype THEN 32767 WHEN 'integer'::regtype THEN 2147483647
+                        ELSE 9223372036854775807 END AS type_max,
                    s.cycle AS cycles,
                    o.owned_table AS owned_table,
                    o.owned_column AS owned_column,
                    o.column_type AS column_type,
+                   COALESCE(o.identity, false) AS identity,
                    CASE o.column_type_oid
                        WHEN 'int2'::regtype THEN 32767
                        WHEN 'int4'::regtype THEN 2147483647
-                   END AS column_max
+                   END AS column_max,
+                   ARRAY(
+                       SELECT ARRAY[rn.nspname, rt.relname, ra.attname, format_type(ra.atttypid, ra.atttypmod)]::text[]
+                       FROM pg_constraint AS f
+                       JOIN pg_class AS rt ON rt.oid = f.conrelid
+                       JOIN pg_namespace AS rn ON rn.oid = rt.relnamespace
+                       JOIN pg_attribute AS ra ON ra.attrelid = f.conrelid AND ra.attnum = f.conkey[1]
+                       WHERE f.contype = 'f'
+                         AND f.conparentid = 0
+                         AND f.confrelid = o.table_oid
+                         AND f.confkey = ARRAY[o.column_number]
+                         AND ra.atttypid IN ('int2'::regtype, 'int4'::regtype)
+                       ORDER BY rn.nspname, rt.relname, ra.attname
+                   ) AS referencing,
+                   has_sequence_privilege(c.oid, 'SELECT, USAGE') AS readable
             FROM pg_sequences AS s
             JOIN pg_namespace AS n ON n.nspname = s.schemaname
             JOIN pg_class AS c ON c.relname = s.sequencename AND c.relnamespace = n.oid
@@ -89,14 +117,21 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
                CASE WHEN increment > 0 THEN LEAST(max_value, COALESCE(column_max, max_value))
                     ELSE GREATEST(min_value, COALESCE(-column_max - 1, min_value)) END AS limit,
                CASE WHEN increment > 0 THEN min_value ELSE max_value END AS start,
+               CASE WHEN increment > 0 THEN type_max ELSE -type_max - 1 END AS type_bound,
                cycles,
                owned_table,
                owned_column,
-               CASE WHEN column_max IS NOT NULL
-                         AND (CASE WHEN increment > 0 THEN column_max < max_value ELSE -column_max - 1 > min_value END)
-                    THEN column_type END AS column_type
+               CASE WHEN column_max IS NOT NULL THEN column_type END AS column_type,
+               column_max IS NOT NULL
+                   AND (CASE WHEN increment > 0 THEN column_max <= max_value ELSE -column_max - 1 >= min_value END)
+                   AS column_limits,
+               identity,
+               referencing,
+               readable,
+               current_user::text AS reader
         FROM bounds
         ORDER BY schema, name
         """,
         using=using,
+        convert={"referencing": lambda rows: tuple(tuple(row) for row in rows)},
     )

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from schemaadmin.services.findings import Finding, Kind, Severity, severity_counts, worst, worst_first, worst_rank
-from schemaadmin.services.index_health.findings import CODES, finding
+from schemaadmin.services.index_health.findings import CODES, copyable, finding
 from schemaadmin.templatetags.findings import severity_badge, severity_count
 
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
@@ -138,3 +138,19 @@ def test_json_keeps_each_kind_s_documented_keys_in_order():
     )
     assert list(lint.as_json()) == ["code", "severity", "object", "message", "help", "line", "source", "migration"]
     assert lint.as_json()["severity"] == "warning" and type(lint.as_json()["severity"]) is str
+
+
+@pytest.mark.parametrize(
+    ("fix", "copyable_as_is"),
+    [
+        ("SELECT * FROM pg_sequences WHERE sequencename = 'Seq\"Q';", True),  # a quote inside a literal
+        ('ALTER SEQUENCE "select"."Seq""Q" NO MAXVALUE;', True),
+        ("SELECT 'a\nb';", True),  # a literal spanning lines is still one value
+        ('-- it\'s "fine"\nDROP INDEX "x--y";', True),
+        ('-- restore: CREATE INDEX ON t ("a\nDROP TABLE t; --");', False),  # a name breaking a comment's line
+        ('ALTER TABLE "a\nb" ADD x int;', False),
+        ("SELECT 1;\r\n", False),
+    ],
+)
+def test_a_fix_is_withheld_only_when_a_quoted_name_breaks_a_line(fix, copyable_as_is):
+    assert (copyable(fix) == fix) is copyable_as_is

@@ -45,6 +45,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "no_primary_key": (Severity.WARNING, "Table without a primary key"),
     "table_bloat": (Severity.WARNING, "Bloated table"),
     "sequence_near_max": (Severity.CRITICAL, "Sequence near its maximum"),
+    "sequences_unreadable": (Severity.WARNING, "Sequences this role cannot read"),
     # Escalated to CRITICAL past XID_AGE_CRITICAL_SHARE of the hard limit.
     "xid_wraparound": (Severity.WARNING, "Transaction ID wraparound approaching"),
     "autovacuum_disabled": (Severity.WARNING, "Autovacuum switched off"),
@@ -110,13 +111,41 @@ UNSAFE_FIX = (
 def copyable(fix_sql: str) -> str:
     """Return fix_sql, or UNSAFE_FIX when a quoted name in it spans lines (or holds a carriage return): statements
     and comments are written line by line, so an identifier with a line break is the one way text of the database
-    (a table or column name anyone with CREATE may choose) can leave the comment it was put in."""
+    (a table or column name anyone with CREATE may choose) can leave the comment it was put in.
+
+    A double quote inside a string literal ('Seq"Q', a name compared as text) opens no name."""
     if "\r" in fix_sql:
         return UNSAFE_FIX
+    in_literal = False  # a string literal may span lines (a value holding a line break): its text is no SQL
     for line in fix_sql.split("\n"):
-        if line.replace('""', "").count('"') % 2:  # a double-quoted name opened and not closed on this line
+        in_literal, name_open = _quotes_at_end(line, in_literal)
+        if name_open:
             return UNSAFE_FIX
     return fix_sql
+
+
+def _quotes_at_end(line: str, in_literal: bool) -> tuple[bool, bool]:
+    """Return whether a string literal, and whether a double-quoted name, is still open at the end of line.
+
+    '' inside a literal and "" inside a name close and reopen it, which leaves the state as it was. A comment
+    ("--" outside quotes) runs to the end of the line: a double quote opened in it and not closed is a name that
+    breaks the line."""
+    in_name = False
+    position = 0
+    while position < len(line):
+        char = line[position]
+        if in_literal:
+            in_literal = char != "'"
+        elif in_name:
+            in_name = char != '"'
+        elif char == "'":
+            in_literal = True
+        elif char == '"':
+            in_name = True
+        elif line.startswith("--", position):
+            return False, line[position:].replace('""', "").count('"') % 2 == 1
+        position += 1
+    return in_literal, in_name
 
 
 def _place(schema: str, table: str, **where: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from schemaadmin.pg.ddl import literal, qualified, quote_identifier
+from schemaadmin.pg.sequences import SequenceUsage
 from schemaadmin.services.index_health.findings import (
     Finding,
     Severity,
@@ -56,27 +57,6 @@ def sequence_near_max(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Fi
         share = sequence.used_share
         if share is None or share < thresholds.sequence_near_max_share or sequence.cycles:
             continue
-        target = qualified(sequence.schema, sequence.name)
-        limited_by = (
-            f"its column {sequence.owned_table}.{sequence.owned_column} ({sequence.column_type})"
-            if sequence.column_type
-            else f"its type ({sequence.data_type})"
-        )
-        fixes = []
-        if sequence.column_type and sequence.owned_table and sequence.owned_column:
-            fixes.append(
-                "-- Rewrites the table under an ACCESS EXCLUSIVE lock; columns referencing it need bigint too\n"
-                f"ALTER TABLE {qualified(sequence.schema, sequence.owned_table)} "
-                f"ALTER COLUMN {quote_identifier(sequence.owned_column)} TYPE bigint;"
-            )
-        if sequence.data_type != "bigint":
-            fixes.append(f"ALTER SEQUENCE {target} AS bigint;")
-        if not fixes:
-            fixes.append(
-                f"-- A bigint sequence this far along: check its increment ({sequence.increment}) and who calls it\n"
-                f"SELECT * FROM pg_sequences WHERE schemaname = {literal(sequence.schema)} "
-                f"AND sequencename = {literal(sequence.name)};"
-            )
         yield finding(
             "sequence_near_max",
             database=snapshot.database,
@@ -85,11 +65,86 @@ def sequence_near_max(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Fi
             sequence=sequence.name,
             message=(
                 f"{sequence.qualified_name} is at {sequence.last_value:,}, {share:.1%} of the way to "
-                f"{sequence.limit:,}, the most {limited_by} can hold: once there, every insert that needs a new value "
-                "fails."
+                f"{sequence.limit:,}, the most {_limited_by(sequence)} can hold: once there, every insert that needs "
+                "a new value fails."
             ),
-            fix_sql="\n".join(fixes),
+            fix_sql="\n".join(_sequence_fixes(sequence)),
         )
+
+
+def _limited_by(sequence: SequenceUsage) -> str:
+    """Return what sets the sequence's limit, in words."""
+    if sequence.column_limits:
+        return f"its column {sequence.owned_table}.{sequence.owned_column} ({sequence.column_type})"
+    if sequence.limit != sequence.type_bound:
+        return f"its {'MAXVALUE' if sequence.increment > 0 else 'MINVALUE'}"
+    return f"its type ({sequence.data_type})"
+
+
+def _sequence_fixes(sequence: SequenceUsage) -> list[str]:
+    """Return the statements that give the sequence room: its column, the columns referencing that one, and the
+    sequence itself made bigint; a MAXVALUE (MINVALUE) below its type's bound lifted."""
+    fixes = []
+    if sequence.column_type and sequence.owned_table and sequence.owned_column:
+        # A serial's integer sequence made bigint alone still feeds an integer column: the insert past 2^31 fails.
+        fixes.append(
+            "-- Rewrites the table under an ACCESS EXCLUSIVE lock"
+            + (" (an identity column's sequence follows its type)" if sequence.identity else "")
+            + "\n"
+            f"ALTER TABLE {qualified(sequence.schema, sequence.owned_table)} "
+            f"ALTER COLUMN {quote_identifier(sequence.owned_column)} TYPE bigint;"
+        )
+        for schema, table, column, _ in sequence.referencing:
+            fixes.append(
+                f"-- A foreign key's column: its values are {sequence.owned_column}'s\n"
+                f"ALTER TABLE {qualified(schema, table)} ALTER COLUMN {quote_identifier(column)} TYPE bigint;"
+            )
+    if sequence.data_type != "bigint" and not (sequence.identity and sequence.column_type):
+        fixes.append(f"ALTER SEQUENCE {qualified(sequence.schema, sequence.name)} AS bigint;")
+    if not sequence.column_limits and sequence.limit != sequence.type_bound:
+        bound = "MAXVALUE" if sequence.increment > 0 else "MINVALUE"
+        fixes.append(
+            f"-- Its {bound} is {sequence.limit:,}, below what its type holds: if nothing relies on it\n"
+            f"ALTER SEQUENCE {qualified(sequence.schema, sequence.name)} NO {bound};"
+        )
+    if not fixes:
+        fixes.append(
+            f"-- A bigint sequence this far along: check its increment ({sequence.increment}) and who calls it\n"
+            f"SELECT * FROM pg_sequences WHERE schemaname = {literal(sequence.schema)} "
+            f"AND sequencename = {literal(sequence.name)};"
+        )
+    return fixes
+
+
+# How many unreadable sequences the finding names (all are counted).
+UNREADABLE_NAMED = 10
+
+
+def sequences_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
+    """One finding for the sequences this role may not read: how near their limit they are is unknown."""
+    hidden = [sequence for sequence in snapshot.sequences if not sequence.readable]
+    if not hidden:
+        return
+    reader = hidden[0].reader
+    names = ", ".join(sequence.qualified_name for sequence in hidden[:UNREADABLE_NAMED])
+    more = f" and {len(hidden) - UNREADABLE_NAMED:,} more" if len(hidden) > UNREADABLE_NAMED else ""
+    schemas = sorted({sequence.schema for sequence in hidden})
+    grants = "\n".join(
+        f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA {quote_identifier(schema)} TO {quote_identifier(reader)};"
+        for schema in schemas
+    )
+    yield database_finding(
+        "sequences_unreadable",
+        snapshot.database,
+        "sequences",
+        (
+            f"{len(hidden):,} sequence{'s' if len(hidden) != 1 else ''} cannot be read by role {reader} "
+            f"({names}{more}): "
+            "PostgreSQL shows a sequence's last value only to a role with SELECT or USAGE on it, so whether they "
+            "are near their limit (sequence_near_max) is not checked."
+        ),
+        "-- As their owner (or a superuser); SELECT lets the role read a sequence, not advance it\n" + grants,
+    )
 
 
 def _age_problem(
@@ -229,6 +284,7 @@ def maintenance_findings(snapshot: Snapshot, thresholds: Thresholds) -> Iterator
     """Yield every bloat, sequence, wraparound, autovacuum, replication-slot and extension finding of the snapshot."""
     yield from table_bloat(snapshot, thresholds)
     yield from sequence_near_max(snapshot, thresholds)
+    yield from sequences_unreadable(snapshot)
     yield from xid_wraparound(snapshot, thresholds)
     yield from autovacuum_disabled(snapshot, thresholds)
     yield from inactive_replication_slot(snapshot, thresholds)
