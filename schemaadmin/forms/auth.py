@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -27,6 +28,14 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     }
     # The throttle's "now"; tests set a clock of their own.
     clock = staticmethod(timezone.now)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Django sets the username's max_length on the field and its widget only: a longer one (any client may send
+        # 100 kB) reached the throttle's unique index (a 500) or was stored whole. Refused here, it is counted by
+        # nothing and stored nowhere, as a missing field is.
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(self.username_field.max_length or 254))
 
     @sensitive_variables()
     def clean(self) -> dict[str, Any]:

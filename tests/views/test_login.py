@@ -308,3 +308,21 @@ def test_the_admin_sign_in_is_throttled_with_the_same_budget(client, clock, role
     clock.advance(31)
     page = client.post("/admin/login/", {"username": "root", "password": PASSWORD}, REMOTE_ADDR="127.0.0.1")
     assert page.status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("door", [LOGIN, "/admin/login/"])
+def test_a_username_longer_than_any_account_s_is_refused_and_stored_nowhere(client, door):
+    for username in ("a" * 151, "x" * 100_000, "".join(chr(0x4E00 + i % 2000) for i in range(3_000))):
+        response = client.post(door, {"username": username, "password": "whatever"}, REMOTE_ADDR=ATTACKER)
+        assert response.status_code == 200
+        assert "at most 150 characters" in response.content.decode()
+        if door == LOGIN:
+            assert username[:151] not in response.content.decode()  # not echoed back
+    assert not LoginThrottle.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_sign_in_without_a_password_says_so(client):
+    page = client.post(LOGIN, {"username": "someone", "password": ""}).content.decode()
+    assert 'id="password-errors"' in page and "This field is required." in page
