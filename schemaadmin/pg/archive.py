@@ -7,14 +7,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from psycopg import sql
+from psycopg.errors import DependentObjectsStillExist
 
 from schemaadmin.pg.connection import cursor, fetch_row, fetch_rows, validated_alias
 from schemaadmin.pg.locked import LOCKED_CTE
 from schemaadmin.pg.relations import TOTAL_BYTES_SQL
 
-__all__ = ["ArchiveTable", "archive_columns", "archive_tables", "drop_archive", "primary_key", "table_exists"]
+__all__ = [
+    "ArchiveInUse",
+    "ArchiveTable",
+    "archive_columns",
+    "archive_tables",
+    "drop_archive",
+    "primary_key",
+    "table_exists",
+]
+
+
+class ArchiveInUse(Exception):
+    """Other objects depend on the archive table (a view over it, a foreign key to it): nothing was dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +139,17 @@ def drop_archive(*, schema: str, name: str, using: str = "default") -> bool:
     using = validated_alias(using)
     if not any(table.name == name for table in archive_tables(schema=schema, using=using)):
         return False
-    with cursor(using) as cur:
-        cur.execute(
-            sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, name)).as_string(connections[using].connection)
-        )
+    try:
+        with transaction.atomic(using=using), cursor(using) as cur:
+            cur.execute(
+                sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, name)).as_string(connections[using].connection)
+            )
+    except DatabaseError as exc:
+        if not isinstance(exc.__cause__, DependentObjectsStillExist):
+            raise
+        # Never CASCADE: what depends on the copy (a view someone made to read it) is not the archive's to drop.
+        detail = (exc.__cause__.diag.message_detail or "").replace("\n", "; ")
+        raise ArchiveInUse(
+            f"{schema}.{name} was not dropped: other objects depend on it ({detail}). Drop or change those first."
+        ) from exc
     return True

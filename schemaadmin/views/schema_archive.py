@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from schemaadmin.forms.archive import ArchiveDropForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.services.schema.archive import UnknownArchive, drop
+from schemaadmin.services.schema.archive import ArchiveInUse, UnknownArchive, drop
 
 __all__ = ["archive_drop"]
 
@@ -26,7 +26,7 @@ def archive_drop(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("schemaadmin:schema") + "#archives")
     try:
         dropped = drop(form.cleaned_data["name"], user=request.user, request=request)
-    except UnknownArchive as exc:
+    except (UnknownArchive, ArchiveInUse) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Dropped the archive {dropped.schema}.{dropped.name}.")

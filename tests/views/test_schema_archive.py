@@ -57,3 +57,17 @@ def test_a_dba_drops_an_archive_only_with_its_name_typed_and_it_is_audited(clien
     assert event.target == f"schemaadmin_archive.{NAME}" and event.actor_username == "dba-user"
     assert event.detail["source"] == "schema_fixtures_widget.name"
     assert "No archives." in client.get("/schema/").content.decode()
+
+
+def test_an_archive_something_depends_on_is_kept_and_the_page_says_what(client_as, archive):
+    with connection.cursor() as cur:
+        cur.execute(f"CREATE VIEW public.reads_archive AS SELECT * FROM schemaadmin_archive.{NAME}")  # noqa: S608
+    client = client_as("dba")
+    refused = client.post("/schema/archives/drop", {"name": NAME, "typed_name": NAME}, follow=True)
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert "was not dropped: other objects depend on it" in page and "view reads_archive depends on" in page
+    assert [a.name for a in archives()] == [NAME]
+    event = AuditEvent.objects.get(action="migrations.archive_drop_refused")
+    assert event.target == f"schemaadmin_archive.{NAME}" and "reads_archive" in event.detail["reason"]
+    assert not AuditEvent.objects.filter(action="migrations.archive_dropped").exists()

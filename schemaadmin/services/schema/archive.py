@@ -27,6 +27,7 @@ from django.utils import timezone
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.archive import (
+    ArchiveInUse,
     ArchiveTable,
     archive_columns,
     archive_tables,
@@ -43,6 +44,7 @@ from schemaadmin.services.schema.states import MigrationStates
 
 __all__ = [
     "Archive",
+    "ArchiveInUse",
     "ArchiveCost",
     "Archived",
     "PlannedDrop",
@@ -237,10 +239,17 @@ class UnknownArchive(LookupError):
 
 
 def drop(name: str, *, user: Any, request: Any = None, using: str = "default") -> Archive:
-    """Drop one archive table and audit it (the caller checked the permission and the typed confirmation)."""
+    """Drop one archive table and audit it (the caller checked the permission and the typed confirmation).
+
+    Raises UnknownArchive, or ArchiveInUse (audited as a refusal) when other objects depend on the table."""
     found = next((archive for archive in archives(using=using) if archive.name == name), None)
     schema = app_settings()["ARCHIVE_SCHEMA"]
-    if found is None or not drop_archive(schema=schema, name=name, using=using):
+    try:
+        dropped = found is not None and drop_archive(schema=schema, name=name, using=using)
+    except ArchiveInUse as exc:
+        record(request, "migrations.archive_drop_refused", f"{schema}.{name}", actor=user, reason=str(exc))
+        raise
+    if not dropped or found is None:
         raise UnknownArchive(f"There is no archive {name} in {schema}.")
     record(
         request,
