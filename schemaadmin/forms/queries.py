@@ -39,6 +39,8 @@ ORDER_CHOICES = (
 )
 LIMITS = (25, 50, 100)
 EARLIEST_YEAR = 1970
+# A window's hours or days are counted past its end: one ending in 9999 ran past the last date Python has (a 500).
+LATEST_YEAR = 9998
 SELECT = {"class": "form-select form-select-sm"}
 DATETIME = {"class": "form-control form-control-sm", "type": "datetime-local"}
 
@@ -88,6 +90,8 @@ class QueryWindowForm(forms.Form):
         elif start.year < EARLIEST_YEAR:
             # No statistics are that old, and the regressions page compares with the window before, which must exist.
             self.add_error("start", f"A window starts in {EARLIEST_YEAR} or later.")
+        elif end.year > LATEST_YEAR:
+            self.add_error("end", f"A window ends in {LATEST_YEAR} or earlier.")
         elif start >= end:
             self.add_error("end", "The end must come after the start.")
         elif end - start > MAX_DURATION:

@@ -70,6 +70,8 @@ def test_a_window_without_snapshots_shows_the_live_view_and_says_so(client_as, w
         ({"database": "no-such-db\x00"}, "Select a valid choice"),
         # The regressions page compares with the window before, which year 1 has not.
         ({"window": "custom", "start": "0001-06-01T00:00", "end": "0001-12-31T00:00"}, "starts in 1970 or later"),
+        # Days counted up to the end ran past the last date there is.
+        ({"window": "custom", "start": "9999-12-30T00:00", "end": "9999-12-31T23:59"}, "ends in 9998 or earlier"),
     ],
 )
 def test_hostile_parameters_are_answered_with_a_sentence(client_as, params, sentence):
@@ -103,6 +105,9 @@ def test_the_detail_shows_the_text_series_and_explain_this_only_to_dbas(client_a
     assert response.context["history"].calls == 3
     operator = client_as("operator").get(f"/queries/{queryid}/", {"window": "1h"})
     assert operator.status_code == 200 and b'data-testid="explain-this"' not in operator.content
+    last_days = {"window": "custom", "start": "9999-12-01T00:00", "end": "9999-12-31T23:59"}
+    refused = client.get(f"/queries/{queryid}/", last_days)
+    assert refused.status_code == 400 and "ends in 9998 or earlier" in refused.content.decode()
 
 
 @pytest.mark.parametrize("rows_per_probe", [0, 10**9], ids=["running totals", "summed deltas"])
