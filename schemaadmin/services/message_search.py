@@ -43,7 +43,7 @@ from schemaadmin.services.conversations import (
     kept_planner_rows,
     listing_total,
 )
-from schemaadmin.services.snippets import MARK_END, MARK_START, highlighted
+from schemaadmin.services.snippets import MARK_END, MARK_START, WithoutMarks, highlighted
 
 __all__ = ["COLLECTED_HITS", "HIT_FIELDS", "WALKED_ROWS", "search_facts", "search_page", "search_query"]
 
@@ -248,7 +248,7 @@ def _with_snippets(messages: QuerySet[Message], query: SearchQuery, words: list[
         .only(*HIT_FIELDS)
         .annotate(
             marked_snippet=SearchHeadline(
-                HitWindow("content", words),
+                WithoutMarks(HitWindow("content", words)),
                 query,
                 config=SEARCH_CONFIG,
                 start_sel=MARK_START,

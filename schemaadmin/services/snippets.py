@@ -5,12 +5,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import Func, TextField, Value
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-__all__ = ["MARK_END", "MARK_START", "highlighted"]
+__all__ = ["MARK_END", "MARK_START", "WithoutMarks", "highlighted"]
 
+# Control characters no one types, but a chat's text may hold them (whatever a client sent): the text given to
+# ts_headline is read WithoutMarks, so that each mark in a snippet is one the search put there.
 MARK_START, MARK_END = "\x01", "\x02"
+
+
+class WithoutMarks(Func):
+    """The text with MARK_START and MARK_END taken out (PostgreSQL's translate()), ready to be marked."""
+
+    function = "TRANSLATE"
+    output_field = TextField()
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression, Value(MARK_START + MARK_END), Value(""))
 
 
 def highlighted(snippet: str) -> SafeString:

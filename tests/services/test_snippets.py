@@ -11,6 +11,8 @@ from django.db.models import Value
 from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.pg.search import SNIPPET_LEAD, SNIPPET_WINDOW, HitWindow, search_terms
 from schemaadmin.services.message_search import search_page
+from schemaadmin.services.thread_search import mark_hits
+from schemaadmin.templatetags.browse import marked_body
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -118,3 +120,16 @@ def test_words_that_never_meet_in_a_long_answer_still_show_one_marked(one_messag
     text = FILLER * 30 + "We will refund you in full. " + FILLER * 30 + "Your order ships today. " + FILLER * 30
     (hit,) = search_page(Message.objects.filter(pk=_saved(one_message, text).pk), "refund order", None, 10).page.rows
     assert "<mark>refund</mark>" in hit.snippet
+
+
+@pytest.mark.parametrize(
+    "text", ["refund \x02 closer \x01opener", "\x01\x02refund\x02", FILLER * 30 + "\x01 refund \x02"]
+)
+def test_the_marks_a_message_holds_itself_mark_nothing(one_message, text):
+    # Control characters a chat client may send are the snippets' marks: only the search's marks become <mark>.
+    message = _saved(one_message, text)
+    (hit,) = search_page(Message.objects.filter(pk=message.pk), "refund", None, 10).page.rows
+    assert hit.snippet.count("<mark>") == hit.snippet.count("</mark>") == 1 and "<mark>refund</mark>" in hit.snippet
+    mark_hits([message], "refund")
+    body = marked_body(message.marked)
+    assert body.count("<mark>") == body.count("</mark>") == 1 and "<mark>refund</mark>" in body
