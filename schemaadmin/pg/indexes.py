@@ -15,7 +15,7 @@ from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
 from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
-from schemaadmin.pg.names import qualify, qualify_array
+from schemaadmin.pg.names import partition_parent_sql, qualify, qualify_array
 
 __all__ = [
     "IndexInfo",
@@ -23,6 +23,7 @@ __all__ = [
     "index",
     "index_usage",
     "indexes",
+    "indexes_below",
 ]
 
 # Schemas that belong to PostgreSQL, never to the application. No % in it: statements with parameters use it too.
@@ -249,13 +250,7 @@ INDEX_SELECT = """
                     THEN 'EXCLUDE WITH ' || array_to_string(con.conexclop::regoperator[]::text[], ', ') END
            ) AS enforces,
            ic.relkind = 'I' AS is_partitioned,
-           CASE WHEN ic.relispartition THEN (
-               SELECT ARRAY[pn.nspname, pc.relname]::text[]
-               FROM pg_inherits AS inh
-               JOIN pg_class AS pc ON pc.oid = inh.inhparent
-               JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
-               WHERE inh.inhrelid = x.indexrelid
-           ) END AS partition_of,
+           {partition_of} AS partition_of,
            ic.reloptions AS options,
            def.definition AS definition,
            replace(def.definition, ' INDEX ' || quote_ident(x.index_name) || ' ON ', ' INDEX ON ') AS shape
@@ -298,7 +293,13 @@ def activity_columns_sql(using: str) -> str:
 
 def _index_select(where: str, *, using: str) -> str:
     """Return INDEX_SELECT for this server, keeping the indexes a constant condition over n, t and ic keeps."""
-    return INDEX_SELECT.format(builds=BUILDS_CTE, locked=LOCKED_CTE, activity=activity_columns_sql(using), where=where)
+    return INDEX_SELECT.format(
+        builds=BUILDS_CTE,
+        locked=LOCKED_CTE,
+        activity=activity_columns_sql(using),
+        partition_of=partition_parent_sql("ic", "x.indexrelid"),
+        where=where,
+    )
 
 
 def _indexes_where(where: str, params: dict[str, object] | None = None, *, using: str) -> list[IndexInfo]:
@@ -339,6 +340,24 @@ def ann_indexes(*, using: str = "default") -> list[IndexInfo]:
     ann = "ic.relam IN (SELECT oid FROM pg_am WHERE amname = ANY(%(am)s))"
     where = f"{SYSTEM_SCHEMAS_SQL} AND {NOT_LOCKED_SQL} AND i.indisvalid AND {ann}"
     return _indexes_where(where, {"am": ["hnsw", "ivfflat"]}, using=using)
+
+
+def indexes_below(partitioned: Sequence[IndexInfo], *, using: str = "default") -> list[IndexInfo]:
+    """Return the indexes attached below the given partitioned indexes, every level, as indexes() has them (but those
+    of a relation another session holds ACCESS EXCLUSIVE): what their sizes and scans add up from."""
+    if not partitioned:
+        return []
+    below = (
+        "i.indexrelid IN (SELECT p.relid FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS r(schema, name) "
+        "JOIN pg_namespace AS rn ON rn.nspname = r.schema "
+        "JOIN pg_class AS rc ON rc.relnamespace = rn.oid AND rc.relname = r.name "
+        "CROSS JOIN pg_partition_tree(rc.oid) AS p WHERE p.relid <> rc.oid)"
+    )
+    roots: dict[str, object] = {
+        "schemas": [index.schema for index in partitioned],
+        "names": [index.name for index in partitioned],
+    }
+    return _indexes_where(f"{NOT_LOCKED_SQL} AND {below}", roots, using=using)
 
 
 def indexes_of_table(schema: str, table: str, *, using: str = "default") -> list[IndexInfo]:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Protocol
 
 __all__ = [
+    "partition_parent_sql",
     "QUALIFIED_MAX_LENGTH",
     "Named",
     "NamedOnTable",
@@ -75,6 +76,19 @@ class Qualified:
 def qualify(*names: str) -> str:
     """Return schema.name (or schema.table.column): each part as it is, or double-quoted where it must be."""
     return ".".join('"' + name.replace('"', '""') + '"' if _NEEDS_QUOTES.search(name) else name for name in names)
+
+
+def partition_parent_sql(relation: str, oid: str) -> str:
+    """Return SQL for ARRAY[schema, name] of the partitioned table or index the pg_class row aliased relation is a
+    partition of (oid: the SQL of its oid), NULL when it is none (what qualify_array reads)."""
+    return (
+        f"CASE WHEN {relation}.relispartition THEN ("  # noqa: S608 -- aliases, no input
+        "SELECT ARRAY[pn.nspname, pc.relname]::text[] "
+        "FROM pg_inherits AS inh "
+        "JOIN pg_class AS pc ON pc.oid = inh.inhparent "
+        "JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace "
+        f"WHERE inh.inhrelid = {oid}) END"
+    )
 
 
 def qualify_array(parts: Sequence[str] | None) -> str | None:

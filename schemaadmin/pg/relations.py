@@ -9,7 +9,7 @@ from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_only_row, fetch_rows
 from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
-from schemaadmin.pg.names import db_table_parts, qualify
+from schemaadmin.pg.names import db_table_parts, partition_parent_sql, qualify
 
 __all__ = [
     "DatabaseAge",
@@ -112,6 +112,9 @@ class TableHealth:
     analyze_threshold: float  # changes at which autovacuum would analyze
     kind: str  # pg_class.relkind: r table, p partitioned table, m materialized view
     is_partition: bool
+    # The partitioned table it is a partition of (schema, name): a partitioned table stores nothing itself, and its
+    # sizes are its partitions' (services/index_health/partitions.py adds them up)
+    partition_of: tuple[str, str] | None
     has_primary_key: bool
     has_id_column: bool  # without a primary key: a column named id is there already (False when it has a key)
     partition_key: tuple[str | None, ...]  # a partitioned table's key columns (None: an expression); () otherwise
@@ -207,6 +210,7 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                      * GREATEST(c.reltuples, 0) AS analyze_threshold,
                c.relkind::text AS kind,
                c.relispartition AS is_partition,
+               {partition_parent_sql("c", "c.oid")} AS partition_of,
                key.has_primary_key AS has_primary_key,
                -- What a fix for a missing key builds on: an id column already there (an inherited one too).
                NOT key.has_primary_key AND EXISTS (
@@ -283,6 +287,7 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
         ORDER BY n.nspname, c.relname
         """,  # noqa: S608 -- constants, no input
         using=using,
+        convert={"partition_of": lambda pair: tuple(pair) if pair else None},
     )
 
 

@@ -59,7 +59,8 @@ def _drop(index: IndexInfo) -> str:
 def _with_partitions(snapshot: Snapshot) -> Callable[[IndexInfo], tuple[int, dict[str, int]]]:
     """Return a function giving an index's size and scans per node with those of the indexes attached below it.
 
-    A partitioned index stores nothing and is never scanned itself: its partitions' indexes are.
+    A partitioned index stores nothing and is never scanned itself: its partitions' indexes are. Its size is theirs
+    already (partitions.py); the scans of the other nodes are added here.
     """
     attached: dict[str, list[IndexInfo]] = defaultdict(list)
     for index in snapshot.indexes:
@@ -67,12 +68,10 @@ def _with_partitions(snapshot: Snapshot) -> Callable[[IndexInfo], tuple[int, dic
             attached[index.partition_of].append(index)
 
     def totals(index: IndexInfo) -> tuple[int, dict[str, int]]:
-        size, scans = index.size_bytes, Counter(snapshot.scans_by_node(index))
+        scans = Counter(snapshot.scans_by_node(index))
         for child in attached.get(index.qualified_name, ()):
-            child_size, child_scans = totals(child)
-            size += child_size
-            scans.update(child_scans)
-        return size, dict(scans)
+            scans.update(totals(child)[1])
+        return index.size_bytes, dict(scans)
 
     return totals
 

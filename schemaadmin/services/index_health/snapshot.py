@@ -14,7 +14,7 @@ from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.bloat import BtreeBloat, TableBloat, btree_bloat_exact, table_bloat_exact
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.constraints import ForeignKey, UnvalidatedConstraint, foreign_keys, unvalidated_constraints
-from schemaadmin.pg.indexes import IndexInfo, index_usage, indexes_of_table
+from schemaadmin.pg.indexes import IndexInfo, index_usage, indexes_below, indexes_of_table
 from schemaadmin.pg.locked import LockedRelation, locked_relations
 from schemaadmin.pg.names import qualify
 from schemaadmin.pg.relations import (
@@ -41,6 +41,7 @@ from schemaadmin.pg.row_statistics import (
 from schemaadmin.pg.sequences import SequenceUsage, sequences
 from schemaadmin.pg.server import ExtensionUpdate, extension_updates
 from schemaadmin.pg.vectors import VectorColumn, vector_columns
+from schemaadmin.services.index_health.partitions import indexes_with_partition_totals, tables_with_partition_totals
 from schemaadmin.services.workload.activity import ActivityFacts, activity_facts
 
 __all__ = [
@@ -197,7 +198,7 @@ def start_snapshot(
             heap_bloat = table_bloat_estimates(table_list, row_statistics, min_bytes=min_bytes)
         snapshot = dataclasses.replace(
             index_part,
-            tables=_with_index_figures(table_list, index_part.indexes),
+            tables=tables_with_partition_totals(_with_index_figures(table_list, index_part.indexes)),
             table_bloat={qualify(b.schema, b.name): b for b in heap_bloat},
             # Read once the side connection is idle again: the sessions are counted by state.
             activity=activity_facts(using=using),
@@ -242,6 +243,7 @@ def _index_part(
     node_aliases = _node_aliases(using, nodes)
     statistics = database_statistics(using=using)
     index_list, fingerprint = index_cache.indexes_and_fingerprint(using=using, halves=side_is_free)
+    index_list = indexes_with_partition_totals(index_list)
     read_taken_names = read_beside(taken_names, using=using) if side_is_free else taken_names
     if bloat_min_bytes is None:
         bloat_min_bytes = app_settings()["BLOAT_MIN_BYTES"]
@@ -323,7 +325,10 @@ def take_table_index_snapshot(
     """
     validated_alias(using)
     statistics = database_statistics(using=using)
-    index_list = indexes_of_table(schema, table, using=using)
+    own = indexes_of_table(schema, table, using=using)
+    # A partitioned index's figures are those of the indexes attached below it, on its partitions (partitions.py).
+    below = indexes_below([index for index in own if index.is_partitioned], using=using)
+    index_list = indexes_with_partition_totals(own + below)[: len(own)]
     row_statistics = by_relation(relation_statistics(table=(schema, table), using=using))
     if statistics.pgstatindex_usable:
         bloat = btree_bloat_exact(table=(schema, table), using=using)
@@ -361,6 +366,8 @@ def _with_index_figures(table_list: list[TableHealth], index_list: list[IndexInf
     sizes: dict[tuple[str, str], int] = defaultdict(int)
     scans: dict[tuple[str, str], int] = defaultdict(int)
     for index in index_list:
+        if index.is_partitioned:
+            continue  # its figures are its partitions' indexes' (partitions.py): those are counted on their tables
         key = (index.schema, index.table)
         sizes[key] += index.size_bytes
         scans[key] += index.scans

@@ -13,6 +13,7 @@ from schemaadmin.pg import indexes as catalog
 from schemaadmin.pg.index_builds import TEMPORARY_SUFFIX, setting_reset_bytes
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.names import qualify, split_qualified
+from schemaadmin.services.index_health.partitions import index_with_partition_totals
 from schemaadmin.services.index_health.vectors import (
     HNSW_DEFAULT_EF_CONSTRUCTION,
     HNSW_DEFAULT_M,
@@ -119,7 +120,9 @@ def rebuildable_index(named: str, *, using: str = "default") -> IndexInfo | None
     """
     parts = split_qualified(named.strip())
     index = catalog.index(*parts, using=using) if parts is not None else None
-    return index if index is not None and index.is_valid and not _is_leftover(index) else None
+    if index is None or not index.is_valid or _is_leftover(index):
+        return None
+    return index_with_partition_totals(index, using=using)  # a partitioned index's size is its partitions'
 
 
 def suggested_indexes(*, using: str = "default") -> list[IndexInfo]:

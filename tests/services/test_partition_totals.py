@@ -1,0 +1,53 @@
+"""A partitioned table and its indexes are as large as their partitions, on every page that shows a size."""
+
+from __future__ import annotations
+
+from schemaadmin.services.index_health import index_report
+from schemaadmin.services.rebuilds import rebuildable_index
+from tests.services.health_report import report
+
+
+def _planted_events(plant) -> str:
+    """A table partitioned by range, one partition itself partitioned by list, with rows and an index on the top."""
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.events (id int, kind text, note text) PARTITION BY RANGE (id)")
+    plant.sql(f"CREATE TABLE {s}.events_1 PARTITION OF {s}.events FOR VALUES FROM (0) TO (5000)")
+    plant.sql(
+        f"CREATE TABLE {s}.events_2 PARTITION OF {s}.events FOR VALUES FROM (5000) TO (10000) PARTITION BY LIST (kind)"
+    )
+    plant.sql(f"CREATE TABLE {s}.events_2a PARTITION OF {s}.events_2 FOR VALUES IN ('a')")
+    plant.sql(f"CREATE TABLE {s}.events_2b PARTITION OF {s}.events_2 FOR VALUES IN ('b')")
+    plant.sql(
+        f"INSERT INTO {s}.events SELECT i, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, repeat('n', 200) "  # noqa: S608
+        "FROM generate_series(0, 9999) AS i"
+    )
+    plant.sql(f"CREATE INDEX events_kind ON {s}.events (kind)")
+    plant.sql(f"CREATE INDEX events_1_note ON {s}.events_1 (note)")  # a partition's own index counts too
+    plant.sql(f"ANALYZE {s}.events")
+    return s
+
+
+def test_a_partitioned_table_and_index_are_the_sum_of_their_partitions(plant):
+    s = _planted_events(plant)
+    result, _ = report(plant)
+    tables = {t.name: t for t in result.snapshot.tables if t.schema == s}
+    leaves = [tables[name] for name in ("events_1", "events_2a", "events_2b")]
+    assert all(leaf.table_bytes > 100_000 for leaf in leaves)
+    for field in ("total_bytes", "table_bytes", "index_bytes"):
+        assert getattr(tables["events"], field) == sum(getattr(leaf, field) for leaf in leaves), field
+    assert tables["events_2"].table_bytes == tables["events_2a"].table_bytes + tables["events_2b"].table_bytes
+    assert tables["events"].index_bytes > tables["events_1"].index_bytes  # events_kind's partitions, every level
+
+    indexes = {i.name: i for i in result.snapshot.indexes if i.schema == s}
+    attached = [
+        i for i in indexes.values() if i.table in ("events_1", "events_2a", "events_2b") and i.name != "events_1_note"
+    ]
+    assert len(attached) == 3 and indexes["events_kind"].size_bytes == sum(i.size_bytes for i in attached) > 0
+    assert result.largest_tables(limit=100).index(tables["events"]) < result.largest_tables(limit=100).index(
+        tables["events_1"]
+    )
+
+    # One index's page and the rebuild form read it alone: the same size.
+    alone = index_report(s, "events_kind").index(s, "events_kind")
+    assert alone.size_bytes == indexes["events_kind"].size_bytes
+    assert rebuildable_index(f"{s}.events_kind").size_bytes == indexes["events_kind"].size_bytes
