@@ -22,7 +22,7 @@ from schemaadmin.pg import index_cache
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.locked import LockedRelation, locked_relations
-from schemaadmin.pg.names import Qualified, qualify
+from schemaadmin.pg.names import Qualified, partition_parent_sql, qualify
 
 __all__ = [
     "ColumnInfo",
@@ -62,6 +62,7 @@ class TableInfo(Qualified):
     partitioned: bool
     estimated_rows: int | None  # the planner's estimate; None before the first ANALYZE
     comment: str | None
+    partition_of: tuple[str, str] | None = None  # (schema, name) of the partitioned table it is a partition of
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,20 +200,22 @@ def schema_tables(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "def
     """Return the ordinary and partitioned tables of the given schemas."""
     return _in_schemas(
         TableInfo,
-        """
+        f"""
         SELECT n.nspname AS schema,
                c.relname AS name,
                c.relkind = 'p' AS partitioned,
                CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimated_rows,
-               obj_description(c.oid, 'pg_class') AS comment
+               obj_description(c.oid, 'pg_class') AS comment,
+               {partition_parent_sql("c", "c.oid")} AS partition_of
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p')
           AND n.nspname = ANY(%(schemas)s)
         ORDER BY n.nspname, c.relname
-        """,
+        """,  # noqa: S608 -- constants, no input
         schemas,
         using,
+        convert={"partition_of": lambda pair: tuple(pair) if pair else None},
     )
 
 

@@ -72,21 +72,63 @@ def _table_findings(
                 "the model and run makemigrations, then record that migration with manage.py migrate --fake.",
             )
         )
-    for schema, table in sorted(live_tables - expected_tables):
+    unexpected = live_tables - expected_tables
+    under = _partitions_under(live, unexpected)
+    for (schema, table), partitions in sorted(under.items()):
+        if (schema, table) in expected_tables:
+            findings.append(_partitions_outside_migrations(schema, table, len(partitions)))
+    for schema, table in sorted(unexpected):
+        if any((schema, table) in partitions for partitions in under.values()):
+            continue  # said with the table above it
         if (schema, table) in outside:
             findings.append(_table_outside_migrations(schema, table, outside[schema, table]))
             continue
+        below = len(under.get((schema, table), ()))
+        with_partitions = (
+            f" (partitioned, with {below:,} partitions below it, which DROP TABLE drops too)" if below else ""
+        )
         findings.append(
             _finding(
                 "unexpected_table",
                 WARNING,
                 f"{schema}.{table}",
-                f"Table {schema}.{table} exists in the database, but no applied migration creates it.",
+                f"Table {schema}.{table}{with_partitions} exists in the database, but no applied migration creates it.",
                 ADOPT.format(operation="CreateModel(...)")
                 + f" (or a model with managed = False).\nOr drop it: {ddl.script(ddl.drop_table(schema, table))}",
             )
         )
     return findings, live_tables & expected_tables
+
+
+def _partitions_under(
+    live: SchemaSnapshot, unexpected: set[tuple[str, str]]
+) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """Return, for each table with unexpected partitions below it, those partitions (every level down to the nearest
+    table a migration creates, or to the top of the tree when none does)."""
+    parents = {(t.schema, t.name): t.partition_of for t in live.tables}
+    under: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+    for key in unexpected:
+        top, parent = key, parents.get(key)
+        while parent is not None and parent in parents:
+            top = parent
+            if parent not in unexpected:
+                break  # a table the migrations create: the partitions below it are said with it
+            parent = parents.get(parent)
+        if top != key:
+            under[top].add(key)
+    return under
+
+
+def _partitions_outside_migrations(schema: str, table: str, count: int) -> Finding:
+    return _finding(
+        "partitions_outside_migrations",
+        INFO,
+        f"{schema}.{table}",
+        f"Partitioned table {schema}.{table} has {count:,} partition{'s' if count != 1 else ''} below it that no "
+        "applied migration creates (made by hand, a scheduled job or a partition manager): they are not compared.",
+        "Nothing to fix if partitions are made outside the migrations. Their indexes and constraints come from "
+        f"{schema}.{table}'s, which are compared.",
+    )
 
 
 def _table_outside_migrations(schema: str, table: str, why: str) -> Finding:

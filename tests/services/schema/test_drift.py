@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.db import connection, models
 
 from schemaadmin.models import DriftCheck, JobState
-from schemaadmin.pg.schema import schema_indexes, schema_snapshot
+from schemaadmin.pg.schema import SchemaSnapshot, TableInfo, schema_indexes, schema_snapshot
 from schemaadmin.services.schema import shadow
-from schemaadmin.services.schema.drift import drift_findings, drift_report, model_changes
+from schemaadmin.services.schema.drift import drift_findings, drift_report, model_changes, schema_drift
 from schemaadmin.services.schema.drift_checks import start_drift_check
 from schemaadmin.services.schema.shadow import applied_migrations
 from tests.blocking import holding
@@ -406,3 +406,43 @@ def test_a_table_another_session_holds_is_named_as_not_compared_not_as_drift(sta
     ]
     assert f"held by pid {pid}" in findings[0].message and "not compared" in findings[0].message
     assert drift_findings() == []  # compared again once free
+
+
+@pytest.mark.django_db
+def test_a_partitioned_table_made_by_hand_is_one_finding_not_one_per_partition(plant):
+    plant.sql("CREATE TABLE public.hand_events (id int, kind text) PARTITION BY RANGE (id)")
+    plant.sql("CREATE TABLE public.hand_events_1 PARTITION OF public.hand_events FOR VALUES FROM (0) TO (10)")
+    plant.sql(
+        "CREATE TABLE public.hand_events_2 PARTITION OF public.hand_events FOR VALUES FROM (10) TO (20) "
+        "PARTITION BY LIST (kind)"
+    )
+    plant.sql("CREATE TABLE public.hand_events_2a PARTITION OF public.hand_events_2 FOR VALUES IN ('a')")
+    try:
+        findings = by_object(drift_findings())
+    finally:
+        plant.sql("DROP TABLE public.hand_events")
+    assert list(findings) == ["public.hand_events"]
+    finding = findings["public.hand_events"]
+    assert finding.code == "unexpected_table" and "with 3 partitions below it" in finding.message
+    assert "DROP TABLE public.hand_events;" in finding.fix
+
+
+def test_partitions_made_outside_the_migrations_of_a_table_they_create_are_one_info():
+    def table(name, partition_of=None, partitioned=False):
+        return TableInfo("public", name, partitioned, None, None, ("public", partition_of) if partition_of else None)
+
+    def snapshot(*tables):
+        return SchemaSnapshot(("public",), tables, (), (), (), (), ())
+
+    expected = snapshot(table("ledger", partitioned=True))
+    live = snapshot(
+        table("ledger", partitioned=True),
+        *(table(f"ledger_2026_{month:02}", "ledger") for month in range(1, 13)),
+        table("ledger_old", "ledger", partitioned=True),
+        table("ledger_old_a", "ledger_old"),
+    )
+    findings = schema_drift(live, expected)
+    assert [(f.code, f.object, f.severity) for f in findings] == [
+        ("partitions_outside_migrations", "public.ledger", "info")
+    ]
+    assert "has 14 partitions below it" in findings[0].message
