@@ -200,10 +200,13 @@ def test_a_statement_on_same_named_tables_of_two_schemas_says_its_figures_may_in
         theirs = f"{other}.orders_{suffix}"
         plant.sql(f"CREATE TABLE {theirs} (id int, tenant int)")
         unique = plant.table(f"lonely_{suffix}", "id int, tenant int", rows=5, fill="i, i")
+        # A table named like a keyword, in both schemas: a statement that only says ORDER BY names no table of it.
+        plant.table('"order"', "id int")
+        plant.sql(f'CREATE TABLE {other}."order" (id int)')
         take_snapshot(now=timezone.now() - timedelta(minutes=20))
         for table in (mine, theirs, unique):
             for i in range(3):
-                plant.sql(f"SELECT id FROM {table} WHERE tenant = %s", [i])  # noqa: S608 -- planted tables
+                plant.sql(f"SELECT id FROM {table} WHERE tenant = %s ORDER BY id", [i])  # noqa: S608 -- planted
         take_snapshot(now=timezone.now() - timedelta(minutes=10))
         # PostgreSQL 18 names the statement by its tables' names: both schemas' runs are one statement.
         shared = QueryText.objects.get(query__contains=f"orders_{suffix} WHERE tenant")

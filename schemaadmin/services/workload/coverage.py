@@ -8,6 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connections
+from pglast import ast, parse_sql
+from pglast.keywords import RESERVED_KEYWORDS
+from pglast.parser import ParseError
+from pglast.visitors import Visitor
 
 from schemaadmin.pg.connection import server_version
 from schemaadmin.pg.stats import QUERYID_BY_NAME_FROM, same_named_relations
@@ -47,8 +51,34 @@ def coverage() -> Coverage:
     return Coverage(alias=SNAPSHOTTED_ALIAS, database=database, others=others)
 
 
-def _identifiers(text: str) -> set[str]:
-    return {quoted.replace('""', '"') if quoted else bare.lower() for quoted, bare in _IDENTIFIER.findall(text)}
+class _RelationNames(Visitor):  # type: ignore[misc]
+    """Collect the names of the relations a parsed statement reads or writes (its RangeVars)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def visit_RangeVar(self, ancestors: object, node: ast.RangeVar) -> None:
+        if node.relname:
+            self.names.add(node.relname)
+
+
+def _relation_names(text: str) -> set[str]:
+    """Return the names of the relations a statement's text names, as PostgreSQL reads them (its parser, pglast).
+
+    Text the parser refuses (cut short at track_activity_query_size) gives every identifier in it but the reserved
+    keywords: a table called "order" is always quoted, so a bare ORDER is the keyword, never a table."""
+    try:
+        statements = parse_sql(text)
+    except ParseError:
+        return {
+            quoted.replace('""', '"') if quoted else bare.lower()
+            for quoted, bare in _IDENTIFIER.findall(text)
+            if quoted or bare.lower() not in RESERVED_KEYWORDS
+        }
+    visitor = _RelationNames()
+    visitor(statements)
+    return visitor.names
 
 
 def _note(shared: dict[str, tuple[str, ...]]) -> str:
@@ -66,7 +96,7 @@ def _note(shared: dict[str, tuple[str, ...]]) -> str:
 def schema_notes(statements: Iterable[tuple[int, str]], *, using: str = "default") -> dict[int, str]:
     """Return, by queryid, a sentence for each (queryid, text) of the alias's database whose tables' names are in
     more than one schema there (PostgreSQL 18+ counts them as one statement); statements without are left out."""
-    named = [(queryid, _identifiers(text)) for queryid, text in statements]
+    named = [(queryid, _relation_names(text)) for queryid, text in statements]
     if not named or server_version(using) < QUERYID_BY_NAME_FROM:
         return {}
     shared = same_named_relations(set().union(*(names for _, names in named)), using=using)
