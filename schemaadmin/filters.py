@@ -47,6 +47,10 @@ class IntegerFilter(django_filters.Filter):
 class BoundedDateField(forms.DateField):
     """A date from EARLIEST_DAY to LATEST_DAY."""
 
+    default_error_messages = {
+        "invalid": "Enter a real date as YYYY-MM-DD (2026-02-30 and year 0 are none).",
+    }
+
     def validate(self, value: date | None) -> None:
         super().validate(value)
         if value is not None and not EARLIEST_DAY <= value <= LATEST_DAY:

@@ -52,7 +52,7 @@ DIAGRAM_MAX_TABLES = 150
 class TableFilterForm(forms.Form):
     q = forms.CharField(label="Table name contains", required=False, max_length=100, strip=True)
     # One table by its schema.name, as a foreign key's link to a table on another page names it.
-    table = forms.CharField(required=False, max_length=QUALIFIED_MAX_LENGTH, strip=True)
+    table = forms.CharField(required=False, max_length=QUALIFIED_MAX_LENGTH, strip=True, label="Table asked for")
     page = forms.IntegerField(
         required=False,
         min_value=1,
@@ -210,6 +210,7 @@ def diagram(request: HttpRequest) -> HttpResponse:
     form, snapshot, tables = _shown_tables(request)
     drawn = len(tables) <= DIAGRAM_MAX_TABLES
     context = {
+        "form": form,
         "diagram": mermaid_er(snapshot, tables={t.table.qualified_name for t in tables}) if drawn else "",
         "too_many": 0 if drawn else len(tables),
         "diagram_max": DIAGRAM_MAX_TABLES,

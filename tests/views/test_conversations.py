@@ -138,9 +138,11 @@ def test_filters_by_user_channel_role_dates_and_size(support, chat):
 @pytest.mark.parametrize(
     "params,message",
     [
-        ({"active_from": "2026-13-45"}, "Enter a valid date."),
+        ({"active_from": "2026-13-45"}, "Active from: Enter a real date as YYYY-MM-DD"),  # its label, not its name
+        ({"active_from": "2026-02-30"}, "Enter a real date as YYYY-MM-DD (2026-02-30 and year 0 are none)."),
         ({"active_from": "2026-03-02", "active_to": "2026-03-01"}, "is before"),
         ({"min_messages": "many"}, "Enter a whole number."),
+        ({"size": "5000"}, "Per page: Select a valid choice."),
         ({"min_messages": "0"}, "greater than or equal to 1"),
         ({"sort": "content"}, "Select a valid choice."),
         ({"size": "5000"}, "Select a valid choice."),
@@ -408,8 +410,8 @@ def test_audit_log_lists_and_filters_events_for_dbas(client_as, chat):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"until": "9999-12-31"}, "Enter a date from 1900-01-01 to 2999-12-31."),
-        ({"since": "0001-01-01"}, "Enter a date from 1900-01-01 to 2999-12-31."),
+        ({"until": "9999-12-31"}, "To: Enter a date from 1900-01-01 to 2999-12-31."),  # the label people see
+        ({"since": "0001-01-01"}, "From: Enter a date from 1900-01-01 to 2999-12-31."),
         ({"actor": "\x00"}, "Null characters are not allowed."),
         ({"after": "\x00"}, "Page link: Null characters are not allowed."),
         ({"after": "a", "before": "b"}, "use one"),

@@ -321,3 +321,16 @@ def test_thousands_of_drift_findings_list_the_worst_and_each_code_on_its_own(pla
 
     assert bad.status_code == 400 and "A finding code is lower-case letters" in bad.content.decode()
     assert "<script>" not in bad.content.decode()
+
+
+@pytest.mark.parametrize(("table", "why"), [("a\x00b", "Null characters are not allowed."), ("t" * 300, "at most 260")])
+def test_a_bad_table_asked_for_is_a_400_that_says_which_parameter_and_why(client_as, table, why):
+    client = client_as("operator")
+    page = client.get("/schema/tables/", {"table": table})
+    assert page.status_code == 400
+    alert = page.content.decode().split('data-testid="table-error"')[1].split("</div>")[0]
+    assert "Table asked for:" in alert and why in alert
+    diagram = client.get("/schema/tables/diagram/", {"table": table})
+    assert diagram.status_code == 400
+    refused = diagram.content.decode().split('data-testid="diagram-refused"')[1].split("</p>")[0]
+    assert "Table asked for:" in refused and why in refused
