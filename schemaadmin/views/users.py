@@ -64,7 +64,9 @@ def user_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     form = PageCursor(request.GET)
     order = CONVERSATION_ORDERS[DEFAULT_ORDER]
     try:
-        cursor = cursor_from(form.cleaned_data if form.is_valid() else {}, order)
+        if not form.is_valid():  # a link both ways, too long, or with a NUL: said, not read as the first page
+            raise CursorError(" ".join(str(error) for errors in form.errors.values() for error in errors))
+        cursor = cursor_from(form.cleaned_data, order)
     except CursorError as exc:
         user = _chat_user(pk)
         context = {"chat_user": user, "preferences": getattr(user, "preferences", None), "cursor_error": str(exc)}

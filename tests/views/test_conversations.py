@@ -474,6 +474,13 @@ def test_a_user_page_shows_the_user_without_conversations_or_past_the_last_page(
     assert "No conversations past this page." in beyond.content.decode()
     broken = support.get(f"/users/{loner.pk}/", {"after": "junk"})
     assert broken.status_code == 400 and "Lone Wolf" in broken.content.decode()
+    for link, why in (
+        ({"after": "\x00"}, "Null characters are not allowed."),
+        ({"after": "a" * 2_000}, "at most"),
+        ({"after": past_the_end, "before": past_the_end}, "use one"),
+    ):
+        refused = support.get(f"/users/{chat['ada'].pk}/", link)
+        assert refused.status_code == 400 and why in refused.content.decode(), link
 
 
 @pytest.mark.parametrize("collected", [10, 100_000])
