@@ -427,7 +427,7 @@ def test_retry_of_a_succeeded_rebuild_or_a_dropped_index_is_refused_plainly(plan
     s = planted.schema
     done = _rebuild(s, state=JobState.SUCCEEDED)
     page = dba.post(f"/rebuilds/{done.pk}/retry", follow=True).content.decode()
-    assert "Only a failed or cancelled rebuild can be retried" in page
+    assert f"Only a failed or cancelled rebuild can be retried; rebuild {done.pk} succeeded." in page
     gone = _rebuild(s, index="was_dropped", state=JobState.FAILED)
     page = dba.post(f"/rebuilds/{gone.pk}/retry", follow=True).content.decode()
     assert f"There is no index {s}.was_dropped" in page

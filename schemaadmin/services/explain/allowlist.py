@@ -218,10 +218,9 @@ def _catalog_refusal(name: RoutineName, matches: list[Overload]) -> str | None:
         where = f" in schema {name.schema}" if name.schema else ""
         if name.kind == "operator":
             return f"The query uses the operator {written}, which does not exist{where}; the console does not run it."
-        return (
-            f"The query calls {written}(), which does not exist{where} (a quoted name keeps its case); "
-            "the console does not run it."
-        )
+        # Only a quoted name can hold a capital: the parser folds the others to lower case.
+        case = " (a quoted name keeps its case)" if name.name != name.name.lower() else ""
+        return f"The query calls {written}(), which does not exist{where}{case}; the console does not run it."
     for overload in matches:
         subject = (
             f"The query uses the operator {written}, whose function {overload.function}()"

@@ -82,8 +82,8 @@ REFUSED = [
     ("SELECT setseed(0.5)", "setseed(), which is volatile"),
     ("SELECT pg_stat_clear_snapshot()", "pg_stat_clear_snapshot(), which is volatile"),
     # names the catalog does not know: a quoted name keeps its case
-    ("SELECT \"SET_CONFIG\"('role', 'none', true)", '"SET_CONFIG"(), which does not exist'),
-    ("SELECT no_such_function(1)", "no_such_function(), which does not exist"),
+    ("SELECT \"SET_CONFIG\"('role', 'none', true)", '"SET_CONFIG"(), which does not exist (a quoted name keeps'),
+    ("SELECT no_such_function(1)", "no_such_function(), which does not exist; the console"),  # nothing quoted
     ("SELECT public.set_config('role', 'none', true)", "public.set_config(), which changes settings"),
     ("SELECT nosuchschema.lower('A')", "nosuchschema.lower(), which does not exist in schema nosuchschema"),
     ("SELECT 1 OPERATOR(pg_catalog.===) 1", "the operator pg_catalog.===, which does not exist"),
