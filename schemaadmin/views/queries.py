@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import connections
@@ -54,14 +55,17 @@ def query_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
 
+_QUERYID = re.compile(r"-?[0-9]+", re.ASCII)
+
+
 @permission_required("view_health")
 @require_GET
 def query_detail(request: HttpRequest, queryid: str) -> HttpResponse:
     """Show one statement: its full normalized text, its figures per database and role, its series, Explain this."""
-    try:
-        number = int(queryid)
-    except ValueError:
-        raise Http404("A statement is named by its queryid, a number.") from None
+    # One URL per statement: int() would also take "+5", "1_000", " 123" and other scripts' digits.
+    if _QUERYID.fullmatch(queryid) is None:
+        raise Http404("A statement is named by its queryid, a number.")
+    number = int(queryid)
     if not _BIGINT[0] <= number <= _BIGINT[1]:
         raise Http404("No statement has that queryid.")
     form, context = _bound(request, history=None, queryid=number)

@@ -15,6 +15,7 @@ from schemaadmin.forms.rebuilds import SUGGESTIONS_ID, RebuildFilterForm, Rebuil
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild
 from schemaadmin.paging import CursorError, KeysetOrder, keyset_page
 from schemaadmin.permissions import permission_required
+from schemaadmin.pg.names import QUALIFIED_MAX_LENGTH
 from schemaadmin.services.conversations import listing_total
 from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
@@ -124,6 +125,9 @@ def rebuild_new(request: HttpRequest) -> HttpResponse:
         plan = form.plan()
         return render_page(request, NEW_TEMPLATE, _new_context(form, plan), status=200 if plan else 400)
     preselected = request.GET.get("index", "").strip()
+    if len(preselected) > QUALIFIED_MAX_LENGTH:  # names nothing: said as the review says it, not echoed back
+        form = RebuildForm({"index": preselected})
+        return render_page(request, NEW_TEMPLATE, _new_context(form, None), status=400)
     form = RebuildForm(initial={"index": preselected})
     context = _new_context(form, None)
     context["unknown"] = preselected if preselected and form.chosen_index is None else ""

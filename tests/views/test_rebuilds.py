@@ -90,6 +90,9 @@ def test_an_unknown_preselected_index_is_said_plainly(planted, dba):
     response = dba.get("/rebuilds/new", {"index": "nope.missing"})
     assert response.status_code == 400
     assert "There is no index <code>nope.missing</code> that can be rebuilt" in response.content.decode()
+    long = dba.get("/rebuilds/new", {"index": "x" * 60_000})  # names nothing: said by its length, not echoed
+    assert long.status_code == 400 and "at most 260 characters" in long.content.decode()
+    assert "There is no index <code>xxx" not in long.content.decode()
 
 
 def test_review_shows_plan_estimate_and_sql_before_anything_runs(planted, dba):

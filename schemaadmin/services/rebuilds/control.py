@@ -108,7 +108,7 @@ def cancel_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | N
 def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None) -> IndexRebuild:
     """Start the same rebuild again after it failed or was cancelled."""
     if rebuild.state not in (JobState.FAILED, JobState.CANCELLED):
-        doing = {JobState.QUEUED: "is queued", JobState.RUNNING: "is running"}.get(rebuild.state, rebuild.state)
+        doing: str = {"queued": "is queued", "running": "is running"}.get(rebuild.state, rebuild.state)
         raise RebuildRefused(f"Only a failed or cancelled rebuild can be retried; rebuild {rebuild.pk} {doing}.")
     index = qualify(rebuild.schema_name, rebuild.index_name)
     if rebuild.kind == IndexRebuild.Kind.REINDEX:
