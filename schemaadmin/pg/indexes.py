@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
+from schemaadmin.pg.ddl import create_over_partitions
 from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
 from schemaadmin.pg.names import partition_parent_sql, qualify, qualify_array
 
@@ -107,6 +108,15 @@ class IndexInfo:
     @property
     def qualified_table(self) -> str:
         return qualify(self.schema, self.table)
+
+    @property
+    def creating_definition(self) -> str:
+        """Return the statement that makes the index as it is: pg_get_indexdef()'s, but for a valid partitioned index
+        without the ONLY it writes for every one (ON ONLY makes it on the parent alone, invalid until attached)."""
+        if not self.is_partitioned or not self.is_valid:
+            return self.definition
+        made = create_over_partitions(self.name, unique=self.is_unique, server_definition=self.definition)
+        return made.text if made is not None else self.definition
 
     @property
     def is_vector(self) -> bool:

@@ -51,3 +51,13 @@ def test_a_partitioned_table_and_index_are_the_sum_of_their_partitions(plant):
     alone = index_report(s, "events_kind").index(s, "events_kind")
     assert alone.size_bytes == indexes["events_kind"].size_bytes
     assert rebuildable_index(f"{s}.events_kind").size_bytes == indexes["events_kind"].size_bytes
+
+
+def test_a_valid_partitioned_index_is_shown_as_the_statement_that_makes_it_over_every_partition(plant, client_as):
+    s = _planted_events(plant)
+    dba = client_as("dba")
+    page = dba.get(f"/indexes/{s}.events_kind/").content.decode()
+    shown = page.split('data-testid="definition"><code>')[1].split("</code>")[0]
+    assert shown == f"CREATE INDEX events_kind ON {s}.events USING btree (kind);"  # not ON ONLY: the parent alone
+    form = dba.get("/rebuilds/new", {"index": f"{s}.events_kind"}).content.decode()
+    assert f"Now: <code>CREATE INDEX events_kind ON {s}.events USING btree (kind)</code>" in form
