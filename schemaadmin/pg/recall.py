@@ -32,6 +32,7 @@ __all__ = [
     "sample_vectors",
     "scanned_indexes",
     "search_setting",
+    "unreadable_by",
 ]
 
 # The query-time setting each ANN access method reads, and pgvector's default for it.
@@ -138,6 +139,23 @@ def index_target(schema: str, name: str, *, using: str = "default") -> IndexTarg
     """Return what a recall check needs to know about index schema.name, or None if there is no such index."""
     found = index(schema, name, using=using)
     return None if found is None else IndexTarget(found)
+
+
+def unreadable_by(target: IndexTarget, *, using: str = "default") -> str | None:
+    """Return this role's name when it may not read the index's table (USAGE on its schema, SELECT on it), which a
+    recall check samples and searches; None when it may."""
+    row = fetch_one(
+        """
+        SELECT current_user::text,
+               has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND c.relname = %s
+        """,
+        [target.schema, target.table],
+        using=using,
+    )
+    return None if row is None or row[1] else str(row[0])
 
 
 def _table(target: IndexTarget) -> sql.Composable:

@@ -31,6 +31,7 @@ from schemaadmin.pg.recall import (
     sample_vectors,
     scanned_indexes,
     search_setting,
+    unreadable_by,
 )
 from schemaadmin.services import jobs
 from schemaadmin.services.jobs import JobLog
@@ -135,6 +136,12 @@ def validated_target(qualified: str, *, k: int, samples: int, target: float, usi
         raise RecallRefused(f"{qualified} uses operator class {found.opclass}, which is not one of pgvector's.")
     if not found.is_valid:
         raise RecallRefused(f"{qualified} is invalid (a build failed or is still running); rebuild it first.")
+    role = unreadable_by(found, using=using)
+    if role is not None:
+        raise RecallRefused(
+            f"Role {role} may not read table {qualify(found.schema, found.table)}, which a recall check samples "
+            f"and searches: grant it USAGE on schema {found.schema} and SELECT on the table, or check another index."
+        )
     return found
 
 

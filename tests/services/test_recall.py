@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from schemaadmin.models import AuditEvent, JobState, RecallCheck
@@ -239,3 +241,17 @@ def test_a_check_whose_worker_died_is_recovered_as_failed(committed_items, worke
     assert "recovery:" in check.log
     assert AuditEvent.objects.filter(action="recall.check_failed", detail__check=check.pk, actor=dba).exists()
     assert jobs.recover(RECALL_CHECK) == []
+
+
+def test_an_index_on_a_table_this_role_may_not_read_is_refused_with_the_grant_it_needs(plant, superuser_sql):
+    s = plant.schema
+    superuser_sql(f"CREATE TABLE {s}.secret (embedding vector(3))")
+    superuser_sql(f"INSERT INTO {s}.secret SELECT ARRAY[i, 1, 1]::vector FROM generate_series(1, 20) AS i")  # noqa: S608
+    superuser_sql(f"CREATE INDEX secret_hnsw ON {s}.secret USING hnsw (embedding vector_l2_ops)")
+    role = connection.settings_dict["USER"]
+    with pytest.raises(RecallRefused, match=f"Role {role} may not read table {s}.secret") as refused:
+        measure_recall(f"{s}.secret_hnsw")
+    assert "SELECT on the table" in str(refused.value)
+    out = StringIO()
+    with pytest.raises(CommandError, match="may not read table"):
+        call_command("recall_check", f"{s}.secret_hnsw", stdout=out, stderr=out)
