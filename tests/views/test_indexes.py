@@ -196,3 +196,21 @@ def test_table_list_figures_are_right_aligned_counts_sizes_and_ages(plant, opera
     assert size[0] == rows[0] == dead[0] == 'class="text-end text-nowrap"'
     assert size[1].endswith(" kB") and rows[1] == "1,200" and dead[1] == "0"
     assert "<time" in cells[5][1] and 'data-when="ago"' in cells[5][1]  # analyzed just now, shown as an age
+
+
+@pytest.mark.parametrize(
+    ("column", "key", "opclass", "dimensions", "recommended"),
+    [
+        ("vector(2500)", "(embedding::halfvec(2500))", "halfvec_l2_ops", "2500 (halfvec)", "—"),  # indexed as it should
+        ("sparsevec(100000)", "(embedding)", "sparsevec_l2_ops", "100000 (sparsevec)", "at most 1,000 non-zero"),
+        ("vector(3)", "(embedding)", "vector_l2_ops", "3", "—"),
+    ],
+)
+def test_the_dimensions_advised_follow_the_type_the_key_is_stored_as(
+    plant, operator, column, key, opclass, dimensions, recommended
+):
+    table = plant.table("vectors_of_a_kind", f"id int, embedding {column}")
+    plant.sql(f"CREATE INDEX kind_hnsw ON {table} USING hnsw ({key} {opclass})")
+    page = operator.get(f"/indexes/{plant.schema}.kind_hnsw/").content.decode()
+    row = page.split("<td>Dimensions</td>")[1].split("</tr>")[0]
+    assert f"<td>{dimensions}</td>" in row and recommended in row and "halfvec ≤ 4,000" not in row

@@ -73,11 +73,26 @@ class VectorAdvice:
     recommended_probes: int | None  # for the recommended lists: ≈ √lists
     build_bytes: int | None  # HNSW only: memory to build the whole graph in maintenance_work_mem
     recommended_maintenance_work_mem: str | None
+    stored_type: str = "vector"  # what the key is stored as: vector, halfvec or sparsevec
+
+    @property
+    def dimensions_advice(self) -> str:
+        """Return what the dimensions should be for this key's type to be indexable, in words ("" when they are)."""
+        if self.stored_type == "sparsevec":
+            return "any, with at most 1,000 non-zero elements a vector (HNSW)"
+        if self.dimensions is not None and self.dimensions > 2000 and self.stored_type == "vector":
+            return "≤ 2,000, or a halfvec cast of the key (≤ 4,000)"
+        return ""
 
     @property
     def probes_for_lists_now(self) -> int | None:
         """IVFFlat: the probes that suit the lists the index has now (≈ √lists), before any rebuild."""
         return max(1, round(math.sqrt(self.lists))) if self.lists else None
+
+
+def _stored_type(index: IndexInfo) -> str:
+    """Return the base type the index's first key is stored as: halfvec for halfvec(3072), a cast's too."""
+    return index.key_types[0].split("(")[0] if index.key_types else "vector"
 
 
 def vector_advice(index: IndexInfo) -> VectorAdvice | None:
@@ -99,6 +114,7 @@ def vector_advice(index: IndexInfo) -> VectorAdvice | None:
             recommended_probes=max(1, round(math.sqrt(advised))) if advised else None,
             build_bytes=None,
             recommended_maintenance_work_mem=None,
+            stored_type=_stored_type(index),
         )
     m = index.option("m") or HNSW_DEFAULT_M
     value_bytes = stored_value_bytes(index.key_types[0]) if index.key_types else None
@@ -114,4 +130,5 @@ def vector_advice(index: IndexInfo) -> VectorAdvice | None:
         recommended_probes=None,
         build_bytes=build,
         recommended_maintenance_work_mem=memory_setting(build) if build else None,
+        stored_type=_stored_type(index),
     )
