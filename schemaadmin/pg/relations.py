@@ -123,6 +123,7 @@ class TableHealth:
     multixact_age: int  # mxid_age(relminmxid), likewise over the table and its TOAST table
     autovacuum_off: bool  # its own storage parameter says autovacuum_enabled = off
     toast_autovacuum_off: bool  # toast.autovacuum_enabled = off
+    columns_full: bool  # it has PostgreSQL's 1,600 columns (dropped ones count): no column can be added
     # A lock of another session touches it, its TOAST table or an index of theirs (pg/locked.py): its sizes are what
     # pg_class last counted, not measured (measuring would wait for the lock).
     locked: bool = False
@@ -241,6 +242,7 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                     WHERE t.option_name = 'autovacuum_enabled'),
                    false
                ) AS toast_autovacuum_off,
+               c.relnatts >= 1600 AS columns_full,
                lock.locked AS locked
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace

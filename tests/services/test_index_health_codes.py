@@ -58,11 +58,22 @@ def test_no_primary_key(plant):
     assert fix[f"{s}.parted"].endswith(f"-- ALTER TABLE {s}.parted ADD PRIMARY KEY (at, unique_column);")
     assert "expression" in fix[f"{s}.by_expression"] and "ALTER TABLE" not in fix[f"{s}.by_expression"]
     assert next(f for f in result.findings if f.object == f"{s}.bare").severity is Severity.WARNING
+
     for table in ("uniq", "bare", "with_id", "heir", "uniq_desc"):
         run_fix(plant, fix[f"{s}.{table}"])
     plant.sql(f"ALTER TABLE {s}.parted ADD PRIMARY KEY (at)")  # the partition key alone is unique here (no rows)
     _, found = report(plant)
     assert {obj for code, obj in found if code == "no_primary_key"} == {f"{s}.by_expression"}
+
+
+def test_a_table_of_1600_columns_is_not_told_to_add_one(plant):
+    s = plant.schema
+    plant.table("wide", ", ".join(f"c{i} int" for i in range(1600)))
+    plant.table("narrow", "c int")
+    result, _ = report(plant)
+    fix = fixes(result, "no_primary_key", s)
+    assert "ADD COLUMN" not in fix[f"{s}.wide"] and "1,600 columns" in fix[f"{s}.wide"]
+    assert "ADD COLUMN id bigint" in fix[f"{s}.narrow"]
 
 
 def _plant_churn(plant):

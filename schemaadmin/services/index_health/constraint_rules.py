@@ -64,6 +64,13 @@ def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
                 f"CREATE UNIQUE INDEX CONCURRENTLY {key} ON {target} (id);\n"
                 f"ALTER TABLE {target} ADD PRIMARY KEY USING INDEX {key};"
             )
+        elif table.columns_full:
+            fix = (
+                "-- It has 1,600 columns, PostgreSQL's limit (dropped columns count until the table is rewritten): no\n"
+                "-- id column can be added. Make the key of NOT NULL columns that are unique together:\n"
+                f"-- ALTER TABLE {target} ADD PRIMARY KEY (column, ...);\n"
+                "-- or copy the rows into a new table with the key (VACUUM FULL does not reclaim dropped columns)."
+            )
         else:
             fix = (
                 "-- Adds a column and rewrites the table under an ACCESS EXCLUSIVE lock: plan a maintenance window\n"
