@@ -94,7 +94,9 @@ def _table_findings(
                 f"{schema}.{table}",
                 f"Table {schema}.{table}{with_partitions} exists in the database, but no applied migration creates it.",
                 ADOPT.format(operation="CreateModel(...)")
-                + f" (or a model with managed = False).\nOr drop it: {ddl.script(ddl.drop_table(schema, table))}",
+                + " (or a model with managed = False).\nOr drop it (refused while a foreign key, a view or another "
+                "object depends on it; the error names them, and CASCADE would drop them too): "
+                + ddl.script(ddl.drop_table(schema, table)),
             )
         )
     return findings, live_tables & expected_tables
