@@ -293,6 +293,13 @@ def test_vector_column_unindexed(plant):
     (free,) = [f for f in result.findings if f.code == "vector_column_unindexed" and f.table == "free"]
     assert all(line.startswith("--") for line in free.fix.splitlines())
     assert f"ALTER TABLE {s}.free ALTER COLUMN embedding TYPE vector(N);" in free.fix
+    # Rows but no ANALYZE yet: whether any of them holds a vector is unknown, and the finding says so.
+    plant.table("unanalyzed", "id int, embedding vector(3)", rows=50, fill="i, NULL")
+    result, _ = report(plant)
+    (unanalyzed,) = [f for f in result.findings if f.code == "vector_column_unindexed" and f.table == "unanalyzed"]
+    assert "may hold vectors (not analyzed yet)" in unanalyzed.message
+    bare = next(f for f in result.findings if f.code == "vector_column_unindexed" and f.table == "bare")
+    assert "holds vectors but" in bare.message
 
 
 def test_vector_dims_unindexable(plant):

@@ -107,8 +107,10 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
             yield column_finding("vector_dims_unindexable", snapshot.database, column, column.column, message, fix_sql)
         elif populated(column):
             key = ddl.IndexKey(column=column.column, opclass=f"{column.type}_cosine_ops")
+            # Before the first ANALYZE nothing says how many of its rows are NULL: it may hold none.
+            holds = "holds vectors" if column.null_fraction is not None else "may hold vectors (not analyzed yet)"
             message = (
-                f"{where} holds vectors but no HNSW or IVFFlat index covers it"
+                f"{where} {holds} but no HNSW or IVFFlat index covers it"
                 + (" on every partition" if column.is_partitioned else "")
                 + ", so every nearest-neighbour query computes the distance to every row."
             )
