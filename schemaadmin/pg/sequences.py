@@ -90,17 +90,25 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
                        WHEN 'int4'::regtype THEN 2147483647
                    END AS column_max,
                    ARRAY(
-                       SELECT ARRAY[rn.nspname, rt.relname, ra.attname, format_type(ra.atttypid, ra.atttypmod)]::text[]
+                       -- A key of several columns too (its column at the same place as this one); a column a
+                       -- partition inherits is altered on the partitioned table at the top, once.
+                       SELECT DISTINCT ARRAY[tn.nspname, tt.relname, ra.attname,
+                                             format_type(ra.atttypid, ra.atttypmod)]::text[]
                        FROM pg_constraint AS f
-                       JOIN pg_class AS rt ON rt.oid = f.conrelid
-                       JOIN pg_namespace AS rn ON rn.oid = rt.relnamespace
-                       JOIN pg_attribute AS ra ON ra.attrelid = f.conrelid AND ra.attnum = f.conkey[1]
+                       JOIN pg_attribute AS ra
+                         ON ra.attrelid = f.conrelid
+                        AND ra.attnum = f.conkey[array_position(f.confkey, o.column_number)]
+                       JOIN pg_class AS tt
+                         ON tt.oid = CASE WHEN ra.attinhcount > 0
+                                          THEN COALESCE(pg_partition_root(f.conrelid), f.conrelid)
+                                          ELSE f.conrelid END
+                       JOIN pg_namespace AS tn ON tn.oid = tt.relnamespace
                        WHERE f.contype = 'f'
                          AND f.conparentid = 0
                          AND f.confrelid = o.table_oid
-                         AND f.confkey = ARRAY[o.column_number]
+                         AND o.column_number = ANY (f.confkey)
                          AND ra.atttypid IN ('int2'::regtype, 'int4'::regtype)
-                       ORDER BY rn.nspname, rt.relname, ra.attname
+                       ORDER BY 1
                    ) AS referencing,
                    has_sequence_privilege(c.oid, 'SELECT, USAGE') AS readable
             FROM pg_sequences AS s

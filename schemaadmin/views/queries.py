@@ -55,14 +55,14 @@ def query_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
 
-_QUERYID = re.compile(r"-?[0-9]+", re.ASCII)
+_QUERYID = re.compile(r"0|-?[1-9][0-9]*", re.ASCII)  # as PostgreSQL writes a bigint: no leading zero, no -0
 
 
 @permission_required("view_health")
 @require_GET
 def query_detail(request: HttpRequest, queryid: str) -> HttpResponse:
     """Show one statement: its full normalized text, its figures per database and role, its series, Explain this."""
-    # One URL per statement: int() would also take "+5", "1_000", " 123" and other scripts' digits.
+    # One URL per statement: int() would also take "+5", "1_000", " 123", "007" and other scripts' digits.
     if _QUERYID.fullmatch(queryid) is None:
         raise Http404("A statement is named by its queryid, a number.")
     number = int(queryid)

@@ -150,6 +150,10 @@ def test_json_keeps_each_kind_s_documented_keys_in_order():
         ('-- restore: CREATE INDEX ON t ("a\nDROP TABLE t; --");', False),  # a name breaking a comment's line
         ('ALTER TABLE "a\nb" ADD x int;', False),
         ("SELECT 1;\r\n", False),
+        # A constant of an index predicate, quoted in a comment: a line break in it ends the comment.
+        ("-- to restore it: CREATE INDEX i ON t (id) WHERE (note <> 'x\nDROP TABLE t; --'::text);", False),
+        ("-- to restore it: CREATE INDEX i ON t (id) WHERE (note <> 'x''s'::text);\nDROP INDEX i;", True),
+        ("-- it's the partitions' indexes, the table's own\nSELECT 1;", True),  # the prose's apostrophes
     ],
 )
 def test_a_fix_is_withheld_only_when_a_quoted_name_breaks_a_line(fix, copyable_as_is):

@@ -641,6 +641,19 @@ def test_a_name_with_a_line_break_never_reaches_a_fix_to_copy(plant):
     plant.sql(f"ANALYZE {s}.emb, {s}.plain")
     result, _ = report(plant)
     fixes = {f.table: f.fix for f in result.findings if f.code == "vector_column_unindexed" and f.schema == s}
-    assert fixes["emb"].startswith("-- No SQL to copy: a name in it holds a line break")
+    assert fixes["emb"].startswith("-- No SQL to copy: a name or a value in it holds a line break")
     assert all(line.startswith("--") for line in fixes["emb"].splitlines())
     assert "ALTER TABLE" in fixes["plain"]  # a name without one keeps its fix
+
+
+def test_an_index_predicate_with_a_line_break_never_reaches_a_fix_to_copy(plant):
+    """The "to restore it" comment of an unused index quotes its definition: a constant there is anyone's text."""
+    s = plant.schema
+    plant.table("notes", "id int, note text", rows=3000, fill="i, 'n' || i")
+    plant.sql(f"CREATE INDEX notes_idle ON {s}.notes (id) WHERE note <> E'x\\nDROP TABLE {s}.notes; --'")
+    plant.sql(f"CREATE INDEX notes_plain ON {s}.notes (id) WHERE note <> 'it''s'")
+    result, _ = report(plant)
+    fixes = {f.index: f.fix for f in result.findings if f.code == "unused_index" and f.schema == s}
+    assert fixes["notes_idle"].startswith("-- No SQL to copy")
+    assert all(line.startswith("--") for line in fixes["notes_idle"].splitlines())
+    assert "-- to restore it: CREATE INDEX CONCURRENTLY notes_plain" in fixes["notes_plain"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from schemaadmin.services.index_health import index_report
-from schemaadmin.services.rebuilds import rebuildable_index
+from schemaadmin.services.index_health.index_rules import _with_partitions
+from schemaadmin.services.rebuilds import plan_rebuild, rebuildable_index
 from tests.services.health_report import report
 
 
@@ -61,3 +62,28 @@ def test_a_valid_partitioned_index_is_shown_as_the_statement_that_makes_it_over_
     assert shown == f"CREATE INDEX events_kind ON {s}.events USING btree (kind);"  # not ON ONLY: the parent alone
     form = dba.get("/rebuilds/new", {"index": f"{s}.events_kind"}).content.decode()
     assert f"Now: <code>CREATE INDEX events_kind ON {s}.events USING btree (kind)</code>" in form
+
+
+def test_a_partitioned_index_s_rebuild_estimate_restore_text_and_scans_are_its_partitions(plant):
+    s = _planted_events(plant)
+    plant.sql("SET enable_seqscan = off")
+    for kind in ("a", "b", "a"):
+        plant.sql(f"SELECT count(*) FROM {s}.events WHERE kind = %s", [kind])  # noqa: S608 -- planted
+    plant.flush_stats()
+    result, _ = report(plant)
+    indexes = {i.name: i for i in result.snapshot.indexes if i.schema == s}
+    leaves = [i for i in indexes.values() if i.partition_of is not None and not i.is_partitioned]
+    assert len(leaves) == 3 and sum(leaf.scans for leaf in leaves) > 0
+    totals = _with_partitions(result.snapshot)(indexes["events_kind"])
+    assert totals == (indexes["events_kind"].size_bytes, {"default": sum(leaf.scans for leaf in leaves)})
+    plan = plan_rebuild(f"{s}.events_kind")
+    assert plan.size_bytes == indexes["events_kind"].size_bytes > 0
+    assert plan.estimate.disk_bytes_needed >= plan.size_bytes
+
+
+def test_an_unused_partitioned_index_is_restored_over_every_partition(plant):
+    s = _planted_events(plant)
+    result, _ = report(plant)
+    fix = next(f.fix for f in result.findings if f.code == "unused_index" and f.index == "events_kind")
+    assert f"-- to restore it: CREATE INDEX events_kind ON {s}.events USING btree (kind);" in fix
+    assert "ON ONLY" not in fix

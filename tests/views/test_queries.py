@@ -85,7 +85,16 @@ def test_hostile_parameters_are_answered_with_a_sentence(client_as, params, sent
 def test_a_statement_that_is_not_a_queryid_is_a_404(client_as):
     client = client_as("operator")
     assert client.get("/queries/abc/").status_code == 404
-    for spelling in ("+5", "1_000", "%20123", "\u0663", "05x"):  # one URL per statement: no other spelling
+    for spelling in (
+        "+5",
+        "1_000",
+        "%20123",
+        "\u0663",
+        "05x",
+        "012",
+        "-0",
+        "-012",
+    ):  # one URL per statement: no other spelling
         assert client.get(f"/queries/{spelling}/").status_code == 404, spelling
     assert client.get(f"/queries/{2**70}/").status_code == 404
     assert client.get("/queries/12345/").status_code == 404

@@ -103,33 +103,35 @@ def finding(code: str, *, database: str, schema: str, table: str, message: str, 
 # A fix holds a name that breaks its line: inside a comment ("-- to restore it: CREATE INDEX … ("a<newline>DROP …"))
 # the rest of the name would run as SQL when the fix is pasted.
 UNSAFE_FIX = (
-    "-- No SQL to copy: a name in it holds a line break, which would end a comment line early and run the rest of "
-    'the name as SQL.\n-- Write the statement by hand, quoting that name with U&"…" escapes.'
+    "-- No SQL to copy: a name or a value in it holds a line break, which would end a comment line early and run the "
+    'rest of it as SQL.\n-- Write the statement by hand, quoting that name with U&"…" escapes.'
 )
 
 
 def copyable(fix_sql: str) -> str:
-    """Return fix_sql, or UNSAFE_FIX when a quoted name in it spans lines (or holds a carriage return): statements
-    and comments are written line by line, so an identifier with a line break is the one way text of the database
-    (a table or column name anyone with CREATE may choose) can leave the comment it was put in.
+    """Return fix_sql, or UNSAFE_FIX when text of the database in a comment runs onto the next line (or the fix
+    holds a carriage return): comments are written line by line, so a name or a string literal with a line break
+    in a comment line (a table name anyone with CREATE may choose; an index predicate's constant, which the
+    "to restore it" line quotes) would end the comment and run the rest as SQL when the fix is pasted.
 
-    A double quote inside a string literal ('Seq"Q', a name compared as text) opens no name."""
+    Outside comments, a double quote inside a string literal ('Seq"Q') opens no name, and a literal may span lines
+    (a value holding a line break is still one value)."""
     if "\r" in fix_sql:
         return UNSAFE_FIX
-    in_literal = False  # a string literal may span lines (a value holding a line break): its text is no SQL
+    in_literal = False
     for line in fix_sql.split("\n"):
-        in_literal, name_open = _quotes_at_end(line, in_literal)
-        if name_open:
+        in_literal, broken = _quotes_at_end(line, in_literal)
+        if broken:
             return UNSAFE_FIX
     return fix_sql
 
 
 def _quotes_at_end(line: str, in_literal: bool) -> tuple[bool, bool]:
-    """Return whether a string literal, and whether a double-quoted name, is still open at the end of line.
+    """Return whether a string literal is still open at the end of line (its text goes on), and whether the line
+    breaks a quoted name, or a comment's name or literal.
 
     '' inside a literal and "" inside a name close and reopen it, which leaves the state as it was. A comment
-    ("--" outside quotes) runs to the end of the line: a double quote opened in it and not closed is a name that
-    breaks the line."""
+    ("--" outside quotes) runs to the end of the line: a name or a literal opened in it must close on it."""
     in_name = False
     position = 0
     while position < len(line):
@@ -143,9 +145,29 @@ def _quotes_at_end(line: str, in_literal: bool) -> tuple[bool, bool]:
         elif char == '"':
             in_name = True
         elif line.startswith("--", position):
-            return False, line[position:].replace('""', "").count('"') % 2 == 1
+            return False, _comment_breaks(line[position + 2 :])
         position += 1
     return in_literal, in_name
+
+
+def _comment_breaks(comment: str) -> bool:
+    """Return whether a comment's text leaves a name or a string literal open at its end.
+
+    A quote between a letter or digit and what follows is an apostrophe of the prose ("it's", "partitions'"): SQL
+    writes a literal's opening quote after a space or a sign ("= 'x'", "('x')"), never after a letter."""
+    in_literal = in_name = False
+    previous = " "
+    for char in comment:
+        if in_literal:
+            in_literal = char != "'"
+        elif in_name:
+            in_name = char != '"'
+        elif char == "'" and not previous.isalnum():
+            in_literal = True
+        elif char == '"':
+            in_name = True
+        previous = char
+    return in_literal or in_name
 
 
 def _place(schema: str, table: str, **where: Any) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def _as_it_is(index: IndexInfo) -> str:
     of other schemas and their options, NULLS NOT DISTINCT, INCLUDE, WITH), CONCURRENTLY but on a partitioned
     table, which refuses it."""
     if index.is_partitioned:
-        return index.definition
+        return index.creating_definition  # over every partition, not ON ONLY the parent
     return _CREATE_INDEX.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", index.definition, count=1)
 
 
@@ -70,7 +70,8 @@ def _with_partitions(snapshot: Snapshot) -> Callable[[IndexInfo], tuple[int, dic
     def totals(index: IndexInfo) -> tuple[int, dict[str, int]]:
         scans = Counter(snapshot.scans_by_node(index))
         for child in attached.get(index.qualified_name, ()):
-            scans.update(totals(child)[1])
+            # This node's count of a partitioned index is its partitions' already (partitions.py).
+            scans.update({node: n for node, n in totals(child)[1].items() if node != snapshot.database})
         return index.size_bytes, dict(scans)
 
     return totals

@@ -82,10 +82,20 @@ def _limited_by(sequence: SequenceUsage) -> str:
 
 
 def _sequence_fixes(sequence: SequenceUsage) -> list[str]:
-    """Return the statements that give the sequence room: its column, the columns referencing that one, and the
-    sequence itself made bigint; a MAXVALUE (MINVALUE) below its type's bound lifted."""
+    """Return the statements that give the sequence room.
+
+    A MAXVALUE (MINVALUE) below its type's bound and its column's is lifted alone: no table is rewritten for it.
+    A column's bound (smallint, integer) needs the column bigint, and the foreign keys' columns that hold its values,
+    then a serial's sequence; a sequence's own type needs it bigint."""
+    target = qualified(sequence.schema, sequence.name)
+    if not sequence.column_limits and sequence.limit != sequence.type_bound:
+        bound = "MAXVALUE" if sequence.increment > 0 else "MINVALUE"
+        return [
+            f"-- Its {bound} is {sequence.limit:,}, below what its type holds: if nothing relies on it\n"
+            f"ALTER SEQUENCE {target} NO {bound};"
+        ]
     fixes = []
-    if sequence.column_type and sequence.owned_table and sequence.owned_column:
+    if sequence.column_limits and sequence.owned_table and sequence.owned_column:
         # A serial's integer sequence made bigint alone still feeds an integer column: the insert past 2^31 fails.
         fixes.append(
             "-- Rewrites the table under an ACCESS EXCLUSIVE lock"
@@ -99,14 +109,8 @@ def _sequence_fixes(sequence: SequenceUsage) -> list[str]:
                 f"-- A foreign key's column: its values are {sequence.owned_column}'s\n"
                 f"ALTER TABLE {qualified(schema, table)} ALTER COLUMN {quote_identifier(column)} TYPE bigint;"
             )
-    if sequence.data_type != "bigint" and not (sequence.identity and sequence.column_type):
-        fixes.append(f"ALTER SEQUENCE {qualified(sequence.schema, sequence.name)} AS bigint;")
-    if not sequence.column_limits and sequence.limit != sequence.type_bound:
-        bound = "MAXVALUE" if sequence.increment > 0 else "MINVALUE"
-        fixes.append(
-            f"-- Its {bound} is {sequence.limit:,}, below what its type holds: if nothing relies on it\n"
-            f"ALTER SEQUENCE {qualified(sequence.schema, sequence.name)} NO {bound};"
-        )
+    if sequence.data_type != "bigint" and not (sequence.identity and sequence.column_limits):
+        fixes.append(f"ALTER SEQUENCE {target} AS bigint;")
     if not fixes:
         fixes.append(
             f"-- A bigint sequence this far along: check its increment ({sequence.increment}) and who calls it\n"

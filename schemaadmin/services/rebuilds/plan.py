@@ -109,7 +109,7 @@ def find_index(named: str, *, using: str = "default") -> IndexInfo:
     schema, name = parts
     index = catalog.index(schema, name, using=using)
     if index is not None:
-        return index
+        return index_with_partition_totals(index, using=using)  # a partitioned index's size is its partitions'
     raise RebuildRefused(f"There is no index {qualify(schema, name)} in a user schema of this database.")
 
 
@@ -122,7 +122,7 @@ def rebuildable_index(named: str, *, using: str = "default") -> IndexInfo | None
     index = catalog.index(*parts, using=using) if parts is not None else None
     if index is None or not index.is_valid or _is_leftover(index):
         return None
-    return index_with_partition_totals(index, using=using)  # a partitioned index's size is its partitions'
+    return index_with_partition_totals(index, using=using)
 
 
 def suggested_indexes(*, using: str = "default") -> list[IndexInfo]:

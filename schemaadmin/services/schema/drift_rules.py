@@ -155,18 +155,31 @@ def _table_outside_migrations(schema: str, table: str, why: str) -> Finding:
 
 
 def _locked_findings(live: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
-    """Return a finding for each table tree read around a lock (pg/schema.py) that drift would have compared."""
+    """Return a finding for each table tree read around a lock (pg/schema.py) that drift would have compared: the
+    tables locked are not compared, the others of their tree are."""
     findings = []
     for group in group_locked([r for r in live.locked if (r.table_schema, r.table_name) in tables]):
-        what = f" ({group.what})" if group.what else ""
+        locked = sorted({(r.table_schema, r.table_name) for r in group.relations})
+        about = f"{group.schema}.{group.name}"
+        if (group.schema, group.name) in locked:
+            what = f" ({group.what})" if group.what else ""
+            subject = f"Table {about}{what} is locked by another session, {group.who}: its columns"
+            compared = ""
+        else:
+            named = ", ".join(f"{schema}.{name}" for schema, name in locked[:5])
+            more = f" and {len(locked) - 5:,} more" if len(locked) > 5 else ""
+            subject = (
+                f"{'Partition' if len(locked) == 1 else 'Partitions'} {named}{more} of {about} "
+                f"{'is' if len(locked) == 1 else 'are'} locked by another session, {group.who}: their columns"
+            )
+            compared = f" {about} itself is compared."
         findings.append(
             _finding(
                 "table_locked",
                 INFO,
-                f"{group.schema}.{group.name}",
-                f"Table {group.schema}.{group.name}{what} is locked by another session, {group.who}: its columns, "
-                "constraints and indexes are not compared (reading its defaults, constraints and indexes would wait "
-                "for the lock).",
+                about,
+                f"{subject}, constraints and indexes are not compared (reading their defaults, constraints and "
+                f"indexes would wait for the lock).{compared}",
                 "Look again once the lock is released; the Activity page shows who holds it and who waits.",
             )
         )

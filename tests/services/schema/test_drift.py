@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection, models
 
 from schemaadmin.models import DriftCheck, JobState
+from schemaadmin.pg.locked import LockedRelation
 from schemaadmin.pg.schema import SchemaSnapshot, TableInfo, schema_indexes, schema_snapshot
 from schemaadmin.services.schema import shadow
 from schemaadmin.services.schema.drift import drift_findings, drift_report, model_changes, schema_drift
@@ -446,3 +447,27 @@ def test_partitions_made_outside_the_migrations_of_a_table_they_create_are_one_i
         ("partitions_outside_migrations", "public.ledger", "info")
     ]
     assert "has 14 partitions below it" in findings[0].message
+
+
+def test_a_locked_partition_is_named_as_not_compared_and_its_table_as_compared():
+    tables = (
+        TableInfo("public", "ledger", True, None, None),
+        TableInfo("public", "ledger_1", False, None, None, ("public", "ledger")),
+    )
+    held = LockedRelation(
+        schema="public",
+        name="ledger_1",
+        kind="r",
+        table_schema="public",
+        table_name="ledger_1",
+        ancestors=(("public", "ledger"),),
+        holders=(42,),
+        prepared=False,
+        waiters=(),
+        blockers=(),
+    )
+    live = SchemaSnapshot(("public",), tables, (), (), (), (), (), locked=(held,))
+    (finding,) = schema_drift(live, SchemaSnapshot(("public",), tables, (), (), (), (), ()))
+    assert finding.code == "table_locked"
+    assert finding.message.startswith("Partition public.ledger_1 of public.ledger is locked by another session, held")
+    assert finding.message.endswith("public.ledger itself is compared.")
