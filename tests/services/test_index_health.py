@@ -650,8 +650,8 @@ def test_an_index_predicate_with_a_line_break_never_reaches_a_fix_to_copy(plant)
     """The "to restore it" comment of an unused index quotes its definition: a constant there is anyone's text."""
     s = plant.schema
     plant.table("notes", "id int, note text", rows=3000, fill="i, 'n' || i")
-    plant.sql(f"CREATE INDEX notes_idle ON {s}.notes (id) WHERE note <> E'x\\nDROP TABLE {s}.notes; --'")
-    plant.sql(f"CREATE INDEX notes_plain ON {s}.notes (id) WHERE note <> 'it''s'")
+    for name, constant in (("notes_idle", f"E'x\\nDROP TABLE {s}.notes; --'"), ("notes_plain", "'it''s'")):
+        plant.sql(f"CREATE INDEX {name} ON {s}.notes (id) WHERE note <> {constant}")
     result, _ = report(plant)
     fixes = {f.index: f.fix for f in result.findings if f.code == "unused_index" and f.schema == s}
     assert fixes["notes_idle"].startswith("-- No SQL to copy")
