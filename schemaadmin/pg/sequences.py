@@ -53,7 +53,16 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
     return fetch_rows(
         SequenceUsage,
         """
-        WITH owned AS (
+        -- The sequences first (few), then what owns each one through pg_depend's index on objid: read the other
+        -- way, every dependency of every table is read (a tenth of a second at 10,000 tables).
+        WITH sequence AS MATERIALIZED (
+            SELECT c.oid, s.*
+            FROM pg_sequences AS s
+            JOIN pg_namespace AS n ON n.nspname = s.schemaname
+            JOIN pg_class AS c ON c.relname = s.sequencename AND c.relnamespace = n.oid
+            WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema')
+        ),
+        owned AS MATERIALIZED (
             SELECT d.objid AS sequence_oid,
                    t.oid AS table_oid,
                    a.attnum AS column_number,
@@ -62,13 +71,43 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
                    a.atttypid AS column_type_oid,
                    format_type(a.atttypid, a.atttypmod) AS column_type,
                    d.deptype = 'i' AS identity
-            FROM pg_depend AS d
+            FROM sequence
+            JOIN pg_depend AS d
+              ON d.classid = 'pg_class'::regclass
+             AND d.objid = sequence.oid
+             AND d.objsubid = 0
+             AND d.refclassid = 'pg_class'::regclass
+             AND d.deptype IN ('a', 'i')
+             AND d.refobjsubid > 0
             JOIN pg_class AS t ON t.oid = d.refobjid
             JOIN pg_attribute AS a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-            WHERE d.classid = 'pg_class'::regclass
-              AND d.refclassid = 'pg_class'::regclass
-              AND d.deptype IN ('a', 'i')
-              AND d.refobjsubid > 0
+        ),
+        -- The columns of foreign keys that hold a smallint or integer owned column's values: a key of several columns
+        -- too (its column at the same place as the owned one); a column a partition inherits is altered on the
+        -- partitioned table at the top, once. pg_constraint has no index on confrelid: read once, joined by hash
+        -- (not at all when no such column is owned).
+        refs AS (
+            SELECT o.table_oid,
+                   o.column_number,
+                   array_agg(DISTINCT ARRAY[tn.nspname, tt.relname, ra.attname,
+                                            format_type(ra.atttypid, ra.atttypmod)]::text[]) AS referencing
+            FROM owned AS o
+            JOIN pg_constraint AS f
+              ON f.confrelid = o.table_oid
+             AND o.column_number = ANY (f.confkey)
+             AND f.contype = 'f'
+             AND f.conparentid = 0
+            JOIN pg_attribute AS ra
+              ON ra.attrelid = f.conrelid
+             AND ra.attnum = f.conkey[array_position(f.confkey, o.column_number)]
+            JOIN pg_class AS tt
+              ON tt.oid = CASE WHEN ra.attinhcount > 0
+                               THEN COALESCE(pg_partition_root(f.conrelid), f.conrelid)
+                               ELSE f.conrelid END
+            JOIN pg_namespace AS tn ON tn.oid = tt.relnamespace
+            WHERE o.column_type_oid IN ('int2'::regtype, 'int4'::regtype)
+              AND ra.atttypid IN ('int2'::regtype, 'int4'::regtype)
+            GROUP BY o.table_oid, o.column_number
         ),
         bounds AS (
             SELECT s.schemaname AS schema,
@@ -89,33 +128,11 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
                        WHEN 'int2'::regtype THEN 32767
                        WHEN 'int4'::regtype THEN 2147483647
                    END AS column_max,
-                   ARRAY(
-                       -- A key of several columns too (its column at the same place as this one); a column a
-                       -- partition inherits is altered on the partitioned table at the top, once.
-                       SELECT DISTINCT ARRAY[tn.nspname, tt.relname, ra.attname,
-                                             format_type(ra.atttypid, ra.atttypmod)]::text[]
-                       FROM pg_constraint AS f
-                       JOIN pg_attribute AS ra
-                         ON ra.attrelid = f.conrelid
-                        AND ra.attnum = f.conkey[array_position(f.confkey, o.column_number)]
-                       JOIN pg_class AS tt
-                         ON tt.oid = CASE WHEN ra.attinhcount > 0
-                                          THEN COALESCE(pg_partition_root(f.conrelid), f.conrelid)
-                                          ELSE f.conrelid END
-                       JOIN pg_namespace AS tn ON tn.oid = tt.relnamespace
-                       WHERE f.contype = 'f'
-                         AND f.conparentid = 0
-                         AND f.confrelid = o.table_oid
-                         AND o.column_number = ANY (f.confkey)
-                         AND ra.atttypid IN ('int2'::regtype, 'int4'::regtype)
-                       ORDER BY 1
-                   ) AS referencing,
-                   has_sequence_privilege(c.oid, 'SELECT, USAGE') AS readable
-            FROM pg_sequences AS s
-            JOIN pg_namespace AS n ON n.nspname = s.schemaname
-            JOIN pg_class AS c ON c.relname = s.sequencename AND c.relnamespace = n.oid
-            LEFT JOIN owned AS o ON o.sequence_oid = c.oid
-            WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema')
+                   COALESCE(r.referencing, '{}'::text[]) AS referencing,
+                   has_sequence_privilege(s.oid, 'SELECT, USAGE') AS readable
+            FROM sequence AS s
+            LEFT JOIN owned AS o ON o.sequence_oid = s.oid
+            LEFT JOIN refs AS r ON r.table_oid = o.table_oid AND r.column_number = o.column_number
         )
         SELECT schema,
                name,
