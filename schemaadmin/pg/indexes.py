@@ -24,6 +24,7 @@ __all__ = [
     "index",
     "index_usage",
     "indexes",
+    "index_table",
     "indexes_below",
 ]
 
@@ -323,7 +324,8 @@ INDEX_CONVERT = {"options": _options, "partition_of": qualify_array}
 
 # Indexes that another session holds ACCESS EXCLUSIVE, or whose table, TOAST table or sibling index it does
 # (pg/locked.py): deparsing or measuring them would wait for the lock. The lists leave them out (the pages name the
-# locked relations); one index's own page waits for it. Statements name it with LOCKED_CTE in their WITH.
+# locked relations); one index's own page says who holds it (views/indexes.index_detail, from index_table()). Statements
+# name it with LOCKED_CTE in their WITH.
 INDEX_LOCKED_SQL = f"({table_locked_sql('t', LOCKED_OIDS)} OR i.indexrelid = ANY ({LOCKED_OIDS}))"
 NOT_LOCKED_SQL = f"NOT {INDEX_LOCKED_SQL}"
 
@@ -350,6 +352,32 @@ def ann_indexes(*, using: str = "default") -> list[IndexInfo]:
     ann = "ic.relam IN (SELECT oid FROM pg_am WHERE amname = ANY(%(am)s))"
     where = f"{SYSTEM_SCHEMAS_SQL} AND {NOT_LOCKED_SQL} AND i.indisvalid AND {ann}"
     return _indexes_where(where, {"am": ["hnsw", "ivfflat"]}, using=using)
+
+
+def index_table(schema: str, name: str, *, using: str = "default") -> tuple[str, str] | None:
+    """Return the (schema, name) of the table of index schema.name, from the catalog rows alone (no lock is waited
+    for: nothing is opened or deparsed); None when no user schema holds such an index."""
+    row = fetch_row(
+        _TableName,
+        f"""
+        SELECT tn.nspname AS schema, t.relname AS name
+        FROM pg_class AS ic
+        JOIN pg_namespace AS n ON n.oid = ic.relnamespace
+        JOIN pg_index AS i ON i.indexrelid = ic.oid
+        JOIN pg_class AS t ON t.oid = i.indrelid
+        JOIN pg_namespace AS tn ON tn.oid = t.relnamespace
+        WHERE n.nspname = %(schema)s AND ic.relname = %(name)s AND {SYSTEM_SCHEMAS_SQL}
+        """,  # noqa: S608 -- constants and parameters
+        {"schema": schema, "name": name},
+        using=using,
+    )
+    return (row.schema, row.name) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _TableName:
+    schema: str
+    name: str
 
 
 def indexes_below(partitioned: Sequence[IndexInfo], *, using: str = "default") -> list[IndexInfo]:

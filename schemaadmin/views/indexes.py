@@ -13,7 +13,9 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.pg.names import split_qualified
+from schemaadmin.pg.indexes import index_table
+from schemaadmin.pg.locked import locked_relations
+from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.findings import worst_rank
 from schemaadmin.services.index_health import (
     HealthReport,
@@ -137,12 +139,27 @@ def table_list(request: HttpRequest) -> HttpResponse:
     return filtered_table_page(request, "schemaadmin/tables/list.html", form, TableTable(rows), "table-table", context)
 
 
+LOCKED_INDEX_TEMPLATE = "schemaadmin/indexes/locked.html"
+
+
 @permission_required("view_health")
 @require_GET
 def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
-    """Show everything known about one index, its findings with their fix, and vector parameters."""
+    """Show everything known about one index, its findings with their fix, and vector parameters.
+
+    While another session holds its table (or one of the table's indexes) ACCESS EXCLUSIVE, reading it would wait
+    for the lock: the page says who holds it instead (pg/locked.py), at once."""
+    schema, name = _split(qualified)
+    table = index_table(schema, name)
+    held = [r for r in locked_relations() if (r.table_schema, r.table_name) == table] if table else []
+    if held:
+        return render(
+            request,
+            LOCKED_INDEX_TEMPLATE,
+            {"index": qualify(schema, name), "table": qualify(*held[0].tables[0]), "locked": held},
+        )
     # Its own table's indexes are what its findings are made of (duplicates, redundancy): not every index.
-    report = index_report(*_split(qualified))
+    report = index_report(schema, name)
     schema, name, index = _found(qualified, report.index if report else lambda schema, name: None, "index")
     assert report is not None  # _found found the index in it
     keys = [

@@ -232,3 +232,18 @@ def test_the_live_schema_shows_a_locked_table_s_columns_and_says_the_rest_waits_
     # The table next to it is read whole.
     other = client.get("/schema/tables/?q=conversation_preferences").content.decode()
     assert 'data-testid="table-locked"' not in other.split('data-testid="locked-relations"')[-1]
+
+
+@pytest.mark.parametrize(
+    "statement", ["LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE", "REINDEX INDEX {schema}.held_ref"]
+)
+def test_an_index_s_page_says_at_once_who_holds_its_table(client_as, held, hold, settings, statement):
+    # Without the lock_timeout, a page that still read the index would wait for the statement timeout (503).
+    settings.SCHEMAADMIN = {"WEB_STATEMENT_TIMEOUT_MS": 5_000, "WEB_LOCK_TIMEOUT_MS": 0}
+    client = client_as("dba")
+    pid = hold(statement.format(table=held, schema=held.split(".")[0]))
+    response = client.get(f"/indexes/{held.split('.')[0]}.held_note/")
+    assert response.status_code == 200, response.content.decode()[:300]
+    body = response.content.decode()
+    assert 'data-testid="index-locked"' in body and f"held by pid {pid}" in _banner(body)
+    assert client.get(f"/indexes/{held.split('.')[0]}.nope/").status_code == 404
