@@ -17,6 +17,7 @@ from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
 from schemaadmin.pg.ddl import create_over_partitions
 from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
 from schemaadmin.pg.names import partition_parent_sql, qualify, qualify_array
+from schemaadmin.pg.relations import RelationName
 
 __all__ = [
     "IndexInfo",
@@ -358,7 +359,7 @@ def index_table(schema: str, name: str, *, using: str = "default") -> tuple[str,
     """Return the (schema, name) of the table of index schema.name, from the catalog rows alone (no lock is waited
     for: nothing is opened or deparsed); None when no user schema holds such an index."""
     row = fetch_row(
-        _TableName,
+        RelationName,
         f"""
         SELECT tn.nspname AS schema, t.relname AS name
         FROM pg_class AS ic
@@ -372,12 +373,6 @@ def index_table(schema: str, name: str, *, using: str = "default") -> tuple[str,
         using=using,
     )
     return (row.schema, row.name) if row is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class _TableName:
-    schema: str
-    name: str
 
 
 def indexes_below(partitioned: Sequence[IndexInfo], *, using: str = "default") -> list[IndexInfo]:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Protocol
 
 __all__ = [
+    "name_pair",
     "partition_parent_sql",
     "QUALIFIED_MAX_LENGTH",
     "Named",
@@ -89,6 +90,11 @@ def partition_parent_sql(relation: str, oid: str) -> str:
         "JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace "
         f"WHERE inh.inhrelid = {oid}) END"
     )
+
+
+def name_pair(parts: Sequence[str] | None) -> tuple[str, str] | None:
+    """Return partition_parent_sql()'s ARRAY[schema, name] as a (schema, name) pair, or None."""
+    return (parts[0], parts[1]) if parts else None
 
 
 def qualify_array(parts: Sequence[str] | None) -> str | None:

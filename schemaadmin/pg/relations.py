@@ -9,7 +9,7 @@ from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_only_row, fetch_rows
 from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
-from schemaadmin.pg.names import db_table_parts, partition_parent_sql, qualify
+from schemaadmin.pg.names import db_table_parts, name_pair, partition_parent_sql, qualify
 
 __all__ = [
     "DatabaseAge",
@@ -289,7 +289,7 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
         ORDER BY n.nspname, c.relname
         """,  # noqa: S608 -- constants, no input
         using=using,
-        convert={"partition_of": lambda pair: tuple(pair) if pair else None},
+        convert={"partition_of": name_pair},
     )
 
 

@@ -22,7 +22,7 @@ from schemaadmin.pg import index_cache
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.locked import LockedRelation, locked_relations
-from schemaadmin.pg.names import Qualified, partition_parent_sql, qualify
+from schemaadmin.pg.names import Qualified, name_pair, partition_parent_sql, qualify
 
 __all__ = [
     "ColumnInfo",
@@ -215,7 +215,7 @@ def schema_tables(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "def
         """,  # noqa: S608 -- constants, no input
         schemas,
         using,
-        convert={"partition_of": lambda pair: tuple(pair) if pair else None},
+        convert={"partition_of": name_pair},
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS
-from schemaadmin.pg.names import qualify, qualify_array
+from schemaadmin.pg.names import partition_parent_sql, qualify, qualify_array
 
 __all__ = ["VectorColumn", "vector_columns"]
 
@@ -92,7 +92,7 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
                    AS has_data,
                st.null_frac::float8 AS null_fraction,
                v.relkind = 'p' AS is_partitioned,
-               parent.name AS partition_of
+               {partition_parent_sql("v", "v.oid")} AS partition_of
         FROM vector_column AS v
         -- A partitioned table's statistics are its partitions' together (ANALYZE of the parent: inherited rows).
         LEFT JOIN LATERAL (
@@ -102,13 +102,6 @@ def vector_columns(*, using: str = "default") -> list[VectorColumn]:
               AND s.inherited = (v.relkind = 'p')
             OFFSET 0
         ) AS st ON true
-        LEFT JOIN LATERAL (
-            SELECT ARRAY[pn.nspname, pc.relname]::text[] AS name
-            FROM pg_inherits AS i
-            JOIN pg_class AS pc ON pc.oid = i.inhparent
-            JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
-            WHERE i.inhrelid = v.oid AND v.relispartition
-        ) AS parent ON true
         ORDER BY v.nspname, v.relname, v.attnum
         """,  # noqa: S608 -- constants, no input
         using=using,

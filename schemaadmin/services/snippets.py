@@ -5,29 +5,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import Func, TextField
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-__all__ = ["MARK_END", "MARK_START", "WithoutMarks", "highlighted"]
+__all__ = ["MARK_END", "MARK_START", "highlighted"]
 
 # Control characters no one types, but a chat's text may hold them (whatever a client sent): the text given to
-# ts_headline is read WithoutMarks, so that each mark in a snippet is one the search put there.
+# ts_headline is read without them (pg.search.Without), so that each mark in a snippet is one the search put there.
 MARK_START, MARK_END = "\x01", "\x02"
-
-
-class WithoutMarks(Func):
-    """The text with MARK_START and MARK_END taken out, ready to be marked: replace() twice, which finds a character
-    by a byte search, where translate() walks the text character by character (+0.6 ms a page of long answers)."""
-
-    template = "replace(replace(%(expressions)s, %%s, ''), %%s, '')"
-    output_field = TextField()
-
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]
-        sql, params = super().as_sql(compiler, connection, **extra_context)
-        return sql, (*params, MARK_START, MARK_END)
 
 
 def highlighted(snippet: str) -> SafeString:

@@ -9,8 +9,9 @@ from django.contrib.postgres.search import SearchHeadline
 
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG
+from schemaadmin.pg.search import Without
 from schemaadmin.services.message_search import search_query
-from schemaadmin.services.snippets import MARK_END, MARK_START, WithoutMarks
+from schemaadmin.services.snippets import MARK_END, MARK_START
 
 __all__ = ["MAX_THREAD_HITS", "ThreadHits", "mark_hits", "thread_hits"]
 
@@ -60,7 +61,7 @@ def mark_hits(messages: Iterable[Message], text: str) -> None:
         Message.objects.filter(pk__in=list(shown), search_vector=search_query(text))
         .annotate(
             marked=SearchHeadline(
-                WithoutMarks("content"),
+                Without("content", MARK_START + MARK_END),
                 search_query(text),
                 config=SEARCH_CONFIG,
                 start_sel=MARK_START,

@@ -131,43 +131,26 @@ def _quotes_at_end(line: str, in_literal: bool) -> tuple[bool, bool]:
     breaks a quoted name, or a comment's name or literal.
 
     '' inside a literal and "" inside a name close and reopen it, which leaves the state as it was. A comment
-    ("--" outside quotes) runs to the end of the line: a name or a literal opened in it must close on it."""
-    in_name = False
-    position = 0
-    while position < len(line):
-        char = line[position]
-        if in_literal:
-            in_literal = char != "'"
-        elif in_name:
-            in_name = char != '"'
-        elif char == "'":
-            in_literal = True
-        elif char == '"':
-            in_name = True
-        elif line.startswith("--", position):
-            return False, _comment_breaks(line[position + 2 :])
-        position += 1
-    return in_literal, in_name
-
-
-def _comment_breaks(comment: str) -> bool:
-    """Return whether a comment's text leaves a name or a string literal open at its end.
-
-    A quote between a letter or digit and what follows is an apostrophe of the prose ("it's", "partitions'"): SQL
-    writes a literal's opening quote after a space or a sign ("= 'x'", "('x')"), never after a letter."""
-    in_literal = in_name = False
+    ("--" outside quotes) runs to the end of the line: a name or a literal opened in it must close on it. In a
+    comment, a quote after a letter or digit is an apostrophe of the prose ("it's", "partitions'"): SQL writes a
+    literal's opening quote after a space or a sign ("= 'x'", "('x')"), never after a letter."""
+    in_name = in_comment = False
     previous = " "
-    for char in comment:
+    for position, char in enumerate(line):
         if in_literal:
             in_literal = char != "'"
         elif in_name:
             in_name = char != '"'
-        elif char == "'" and not previous.isalnum():
+        elif char == "'" and not (in_comment and previous.isalnum()):
             in_literal = True
         elif char == '"':
             in_name = True
+        elif not in_comment and line.startswith("--", position):
+            in_comment = True
         previous = char
-    return in_literal or in_name
+    if in_comment:
+        return False, in_literal or in_name
+    return in_literal, in_name
 
 
 def _place(schema: str, table: str, **where: Any) -> dict[str, Any]:
