@@ -83,8 +83,8 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
             JOIN pg_attribute AS a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
         ),
         -- The columns of foreign keys that hold a smallint or integer owned column's values: a key of several columns
-        -- too (its column at the same place as the owned one); a column a partition inherits is altered on the
-        -- partitioned table at the top, once. pg_constraint has no index on confrelid: read once, joined by hash
+        -- too (its column at the same place as the owned one), once per table that declares the column.
+        -- pg_constraint has no index on confrelid: read once, joined by hash
         -- (not at all when no such column is owned).
         refs AS (
             SELECT o.table_oid,
@@ -100,10 +100,22 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
             JOIN pg_attribute AS ra
               ON ra.attrelid = f.conrelid
              AND ra.attnum = f.conkey[array_position(f.confkey, o.column_number)]
-            JOIN pg_class AS tt
-              ON tt.oid = CASE WHEN ra.attinhcount > 0
-                               THEN COALESCE(pg_partition_root(f.conrelid), f.conrelid)
-                               ELSE f.conrelid END
+            -- An inherited column (a partition's, or a child's of plain INHERITS) is altered where it is declared:
+            -- PostgreSQL refuses the ALTER on the table that inherits it, and the declaring table's recurses.
+            CROSS JOIN LATERAL (
+                WITH RECURSIVE up (relid, inherited) AS (
+                    SELECT f.conrelid, ra.attinhcount > 0
+                    UNION ALL
+                    SELECT i.inhparent, pa.attinhcount > 0
+                    FROM up
+                    JOIN pg_inherits AS i ON i.inhrelid = up.relid
+                    JOIN pg_attribute AS pa
+                      ON pa.attrelid = i.inhparent AND pa.attname = ra.attname AND NOT pa.attisdropped
+                    WHERE up.inherited
+                )
+                SELECT relid FROM up WHERE NOT inherited LIMIT 1
+            ) AS declared
+            JOIN pg_class AS tt ON tt.oid = declared.relid
             JOIN pg_namespace AS tn ON tn.oid = tt.relnamespace
             WHERE o.column_type_oid IN ('int2'::regtype, 'int4'::regtype)
               AND ra.atttypid IN ('int2'::regtype, 'int4'::regtype)
