@@ -142,17 +142,31 @@ def index_target(schema: str, name: str, *, using: str = "default") -> IndexTarg
 
 
 def unreadable_by(target: IndexTarget, *, using: str = "default") -> str | None:
-    """Return this role's name when it may not read the index's table (USAGE on its schema, SELECT on it), which a
-    recall check samples and searches; None when it may."""
+    """Return this role's name when it may not read what a recall check samples and searches: USAGE on the index's
+    schema, and SELECT on its table or at least on the columns the index reads (its key, expressions and predicate,
+    which pg_depend records) and ctid (the samples are picked by it); None when it may."""
     row = fetch_one(
         """
         SELECT current_user::text,
-               has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
-        FROM pg_class AS c
-        JOIN pg_namespace AS n ON n.oid = c.relnamespace
-        WHERE n.nspname = %s AND c.relname = %s
+               has_schema_privilege(n.oid, 'USAGE')
+               AND (has_table_privilege(t.oid, 'SELECT')
+                    OR (has_column_privilege(t.oid, 'ctid', 'SELECT')
+                        AND NOT EXISTS (
+                            SELECT FROM pg_depend AS d
+                            WHERE d.classid = 'pg_class'::regclass
+                              AND d.objid = i.oid
+                              AND d.refclassid = 'pg_class'::regclass
+                              AND d.refobjid = t.oid
+                              AND d.refobjsubid > 0
+                              AND NOT has_column_privilege(t.oid, d.refobjsubid::smallint, 'SELECT')
+                        )))
+        FROM pg_class AS i
+        JOIN pg_namespace AS n ON n.oid = i.relnamespace
+        JOIN pg_index AS x ON x.indexrelid = i.oid
+        JOIN pg_class AS t ON t.oid = x.indrelid
+        WHERE n.nspname = %s AND i.relname = %s
         """,
-        [target.schema, target.table],
+        [target.schema, target.name],
         using=using,
     )
     return None if row is None or row[1] else str(row[0])

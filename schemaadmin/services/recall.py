@@ -140,7 +140,8 @@ def validated_target(qualified: str, *, k: int, samples: int, target: float, usi
     if role is not None:
         raise RecallRefused(
             f"Role {role} may not read table {qualify(found.schema, found.table)}, which a recall check samples "
-            f"and searches: grant it USAGE on schema {found.schema} and SELECT on the table, or check another index."
+            f"and searches: grant it USAGE on schema {found.schema} and SELECT on the table (or on the columns the "
+            f"index reads and ctid, which picks the samples), or check another index."
         )
     return found
 

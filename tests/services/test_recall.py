@@ -255,3 +255,22 @@ def test_an_index_on_a_table_this_role_may_not_read_is_refused_with_the_grant_it
     out = StringIO()
     with pytest.raises(CommandError, match="may not read table"):
         call_command("recall_check", f"{s}.secret_hnsw", stdout=out, stderr=out)
+
+
+def test_an_index_whose_columns_this_role_may_read_is_checked_though_the_table_is_not_granted(plant, superuser_sql):
+    s = plant.schema
+    role = connection.settings_dict["USER"]
+    superuser_sql(f"CREATE TABLE {s}.partly (id int, secret text, kept bool, embedding vector(3))")
+    rows = "SELECT i, 'x', true, ARRAY[i, 1, 1]::vector FROM generate_series(1, 20) AS i"
+    superuser_sql(f"INSERT INTO {s}.partly {rows}")
+    superuser_sql(f"CREATE INDEX partly_hnsw ON {s}.partly USING hnsw (embedding vector_l2_ops) WHERE kept")
+    superuser_sql(f"GRANT SELECT (embedding) ON {s}.partly TO {role}")
+    # Its predicate reads a column this role may not read.
+    with pytest.raises(RecallRefused, match=f"Role {role} may not read table {s}.partly"):
+        measure_recall(f"{s}.partly_hnsw", k=5, samples=5)
+    superuser_sql(f"GRANT SELECT (kept) ON {s}.partly TO {role}")
+    with pytest.raises(RecallRefused, match="the columns the index reads and ctid"):
+        measure_recall(f"{s}.partly_hnsw", k=5, samples=5)
+    superuser_sql(f"GRANT SELECT (ctid) ON {s}.partly TO {role}")
+    result = measure_recall(f"{s}.partly_hnsw", k=5, samples=5)
+    assert result.recall is not None and 0 <= result.recall <= 1
