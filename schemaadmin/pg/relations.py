@@ -53,6 +53,7 @@ class TableEstimate:
     table: str
     estimated_rows: int | None  # None: never vacuumed or analyzed, so the planner has no estimate yet
     total_bytes: int
+    partitioned: bool = False  # a partitioned table: its rows are its partitions' (the sum of those analyzed)
 
 
 def table_estimates(
@@ -63,7 +64,8 @@ def table_estimates(
     With schema=None each name is a model's db_table (names.db_table_parts): one naming its schema is that
     schema's table, any other resolves through the search_path, as Django's unqualified table names do. A table
     that a lock of another session touches (pg/locked.py) is not opened: its size is its pages as pg_class last
-    counted them, with its indexes' and TOAST table's.
+    counted them, with its indexes' and TOAST table's. A partitioned table's rows are its leaf partitions'
+    (autovacuum never analyzes the partitioned table itself), None until one of them is analyzed.
     """
     parts = [db_table_parts(name) if schema is None else (schema, name) for name in tables]
     return fetch_rows(
@@ -71,8 +73,15 @@ def table_estimates(
         f"""
         WITH {LOCKED_CTE}
         SELECT wanted.name AS table,
-               CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS estimated_rows,
-               {TOTAL_BYTES_SQL} AS total_bytes
+               CASE WHEN c.relkind = 'p'
+                    THEN (SELECT sum(leaf.reltuples) FILTER (WHERE leaf.reltuples >= 0)::bigint
+                          FROM pg_partition_tree(c.oid) AS tree
+                          JOIN pg_class AS leaf ON leaf.oid = tree.relid
+                          WHERE tree.isleaf)
+                    WHEN c.reltuples < 0 THEN NULL
+                    ELSE c.reltuples::bigint END AS estimated_rows,
+               {TOTAL_BYTES_SQL} AS total_bytes,
+               c.relkind = 'p' AS partitioned
         FROM unnest(%(tables)s::text[], %(schemas)s::text[], %(names)s::text[])
              WITH ORDINALITY AS wanted(name, schema, table_name, position)
         JOIN pg_class AS c

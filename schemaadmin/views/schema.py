@@ -25,6 +25,7 @@ from schemaadmin.services.schema.migrations import (
     migration_conflicts,
     migration_detail,
     migration_status,
+    recorded_without_file,
 )
 from schemaadmin.services.schema.sql import MigrationSql
 from schemaadmin.services.schema.squawk import squawk_binary
@@ -92,6 +93,7 @@ def migrations(request: HttpRequest) -> HttpResponse:
         "critical_lint": sum(lint.critical for lint in lints.values()),
         "squawk_missing": squawk_binary() is None,
         "conflicts": migration_conflicts(),
+        "recorded_without_file": recorded_without_file(),
         "timeouts": _timeouts(),
         "archives": [(archive, ArchiveDropForm(initial={"name": archive.name})) for archive in archives()],
         "archive_schema": app_settings()["ARCHIVE_SCHEMA"],

@@ -172,3 +172,21 @@ def test_a_squash_whose_parts_are_applied_is_applied_on_its_own_page(client_as, 
     assert response.status_code == 200
     assert '<span class="badge text-bg-success">applied</span><span>as the migrations it replaces</span>' in page
     assert "Apply pending migrations" not in page and "index_on_big_table" not in page
+
+
+@pytest.mark.django_db
+def test_a_migration_recorded_as_applied_without_its_file_is_named_on_the_page_and_as_drift(client_as):
+    from schemaadmin.services.schema.drift import drift_report
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES "
+            "('schema_fixtures', '0004_deleted_later', now()), ('an_uninstalled_app', '0001_initial', now())"
+        )
+    page = client_as("operator").get("/schema/").content.decode()
+    (alert,) = re.findall(r'data-testid="recorded-without-file">(.*?)</div>', page, re.S)
+    assert "schema_fixtures.0004_deleted_later" in alert and "applied <time" in alert
+    assert "an_uninstalled_app" not in alert  # Django keeps a removed app's records forever: not news
+    report = drift_report(replay=False)
+    (missing,) = [f for f in report.findings if f.code == "migration_file_missing"]
+    assert missing.object == "schema_fixtures.0004_deleted_later" and "restore the file" in missing.fix.lower()

@@ -10,7 +10,10 @@ the migration and the statement.
 from __future__ import annotations
 
 import hashlib
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.core.management import call_command
@@ -23,12 +26,14 @@ from django.http import HttpRequest
 from schemaadmin.conf import app_settings
 from schemaadmin.models import JobState, MigrationApply
 from schemaadmin.pg.jobs import backend_pid, reset_session_timeouts, set_session_timeouts
+from schemaadmin.pg.names import qualify
 from schemaadmin.services import jobs
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.schema.archive import Archived, archive_drops, may_drop, migration_drops
 from schemaadmin.services.schema.lint import lint_migrations
 from schemaadmin.services.schema.migrations import MigrationLabel, forward_plan, migration_conflicts
+from schemaadmin.services.schema.raw_sql import run_sql_actions
 from schemaadmin.services.schema.sql import migration_label, migration_loader
 from schemaadmin.services.schema.states import MigrationStates
 
@@ -42,11 +47,12 @@ __all__ = [
     "active_apply",
     "apply_plan",
     "critical_lint",
+    "destroyed",
     "run_apply",
     "start_apply",
 ]
 
-# Operations that destroy data: applying them always needs the target's name typed.
+# Operations that destroy data (destroyed() reads raw SQL too): applying them always needs the target's name typed.
 DESTRUCTIVE = (operations.RemoveField, operations.DeleteModel)
 WORKER_STOPPED = (
     "The worker stopped while applying. PostgreSQL rolled back the atomic migration under way; the ones before "
@@ -76,6 +82,7 @@ class PlannedMigration(MigrationLabel):
     operations: tuple[str, ...]
     destructive: tuple[str, ...]
     atomic: bool
+    content: str = ""  # a digest of its file (migration_digest): a confirmation is for this text of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +114,10 @@ class ApplyPlan:
 
     @property
     def fingerprint(self) -> str:
-        """Return a short hash of the plan, so a confirmation applies to exactly this plan."""
-        return hashlib.sha256("\n".join(self.labels).encode()).hexdigest()[:16]
+        """Return a short hash of the plan, so a confirmation applies to exactly this plan: these migrations, in
+        this order, with these contents (a file edited under the same name is another plan)."""
+        lines = [f"{m.label} {m.content}" for m in self.migrations]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
 def apply_plan(*, using: str = "default") -> ApplyPlan:
@@ -119,13 +128,47 @@ def apply_plan(*, using: str = "default") -> ApplyPlan:
                 app_label=migration.app_label,
                 name=migration.name,
                 operations=tuple(op.describe() for op in migration.operations),
-                destructive=tuple(op.describe() for op in migration.operations if isinstance(op, DESTRUCTIVE)),
+                destructive=tuple(what for op in migration.operations for what in destroyed(op)),
                 atomic=migration.atomic,
+                content=migration_digest(migration),
             )
             for migration in forward_plan(using=using)
         ),
         tuple(migration_conflicts()),
     )
+
+
+def migration_digest(migration: Any) -> str:
+    """Return a digest of the file the migration was read from, or of its operations' deconstructed form when it
+    has no file (built in code)."""
+    module = sys.modules.get(type(migration).__module__)
+    path = getattr(module, "__file__", None)
+    try:
+        content = Path(path).read_bytes() if path else repr([op.deconstruct() for op in migration.operations]).encode()
+    except OSError:  # deleted since it was imported: what was read is what runs
+        content = repr([op.deconstruct() for op in migration.operations]).encode()
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+def destroyed(operation: Any) -> Iterator[str]:
+    """Say in words what an operation destroys: a removed field or model, a DROP TABLE, DROP COLUMN, TRUNCATE or
+    DELETE in raw SQL (DO blocks included), here or among a SeparateDatabaseAndState's database operations."""
+    if isinstance(operation, operations.SeparateDatabaseAndState):
+        for inner in operation.database_operations:
+            yield from destroyed(inner)
+    elif isinstance(operation, DESTRUCTIVE):
+        yield operation.describe()
+    elif isinstance(operation, operations.RunSQL):
+        for action in run_sql_actions(operation.sql):
+            table = qualify(action.schema, action.table) if action.schema else action.table
+            if action.kind == "drop_table":
+                yield f"Raw SQL: drop table {table}"
+            elif action.kind == "drop_column":
+                yield f"Raw SQL: drop column {table}.{action.column}"
+            elif action.kind == "truncate":
+                yield f"Raw SQL: empty table {table} (TRUNCATE)"
+            elif action.kind == "backfill" and action.detail.startswith("DELETE"):
+                yield f"Raw SQL: deletes rows of {table} ({action.detail})"
 
 
 def critical_lint(plan: ApplyPlan, *, using: str = "default") -> list[Finding]:
@@ -219,7 +262,9 @@ class _Progress:
         self.applied: list[str] = []
         self.archived: list[Archived] = []
         self.current = ""
-        self.failed_statement = ""
+        # The last statement that raised, and its error: named as the failure only if that error ended the run (a
+        # migration may catch one and go on, or fail later for another reason).
+        self._failed: tuple[str, BaseException] | None = None
         self._states: tuple[MigrationLoader, MigrationStates] | None = None  # the plan's states, walked as it runs
 
     def migration(self, action: str, migration: Any = None) -> None:
@@ -280,9 +325,16 @@ class _Progress:
             self.log.write(f"  {shown}" + (f"  -- with {values} value{'s' if values != 1 else ''}" if values else ""))
         try:
             return execute(sql, params, many, context)
-        except Exception:
-            self.failed_statement = sql
+        except Exception as error:
+            self._failed = (sql, error)
             raise
+
+    def failed_statement(self, ended_by: BaseException) -> str:
+        """Return the statement whose error ended the run (itself, or the cause it was raised from), or ""."""
+        if self._failed is None:
+            return ""
+        sql, error = self._failed
+        return sql if error is ended_by or error is ended_by.__cause__ else ""
 
 
 class _Migrate(migrate.Command):
@@ -343,7 +395,7 @@ def run_apply(apply_id: int) -> None:
             JobState.FAILED,
             error=message,
             failed_migration=progress.current,
-            failed_statement=progress.failed_statement,
+            failed_statement=progress.failed_statement(exc),
             detail=progress.detail(),
         )
     else:

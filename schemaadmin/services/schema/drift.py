@@ -19,6 +19,7 @@ from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.schema import SchemaSnapshot, schema_snapshot
 from schemaadmin.services.findings import Finding, Kind, Severity, worst_first
 from schemaadmin.services.schema.drift_rules import schema_drift
+from schemaadmin.services.schema.migrations import recorded_without_file_findings
 from schemaadmin.services.schema.model_changes import model_changes
 from schemaadmin.services.schema.shadow import (
     ShadowUnavailable,
@@ -71,7 +72,8 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
     else:
         stored = latest_replay(shadow_fingerprint(applied, schemas), using=using)
         if stored is None:
-            return DriftReport(_sorted(model_changes()), len(applied), False, time.monotonic() - started, True)
+            unreplayed = [*model_changes(), *recorded_without_file_findings(using=using)]
+            return DriftReport(_sorted(unreplayed), len(applied), False, time.monotonic() - started, True)
         if stored.snapshot is None:
             findings.append(_unavailable(using, stored.error))
         else:
@@ -80,6 +82,7 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
         live = schema_snapshot(schemas=schemas, using=using)
         findings += schema_drift(live, expected, outside=tables_outside_migrations(schemas[0]))
     findings += model_changes()
+    findings += recorded_without_file_findings(using=using)
     return DriftReport(_sorted(findings), len(applied), from_cache, time.monotonic() - started)
 
 

@@ -33,7 +33,7 @@ Choices, so the page shows what matters rather than everything a linter can say:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 
 from django.db.migrations.loader import MigrationLoader
@@ -130,13 +130,14 @@ def lint_loaded(
     squawked = squawk_findings_of([(draft.label, draft.sql.text) for draft in written], version=version)
     for draft, findings in zip(written, squawked, strict=True):
         draft.findings[:0] = [replace(finding, migration=draft.label) for finding in findings]
+    tables = sorted({s.table for draft in drafts if draft.live for s in draft.sized})
+    estimates = table_estimates(tables, schema=None, using=using) if tables else []
+    partitioned = {estimate.table for estimate in estimates if estimate.partitioned}
     if assume_rows is not None:
         rows: Mapping[str, int | None] = assume_rows
     else:
-        tables = sorted({s.table for draft in drafts if draft.live for s in draft.sized})
-        estimates = table_estimates(tables, schema=None, using=using) if tables else []
         rows = {estimate.table: estimate.estimated_rows for estimate in estimates}
-    return [draft.result(rows) for draft in drafts]
+    return [draft.result(rows, partitioned) for draft in drafts]
 
 
 def migration_lint(app_label: str, name: str, *, using: str = "default") -> MigrationLint:
@@ -206,12 +207,16 @@ class _Draft:
             message = f"SchemaAdmin's own rules could not read this migration's operations: {exc}"
             self.findings.append(lint_finding("rules_failed", Severity.WARNING, self.label, message))
 
-    def result(self, rows: Mapping[str, int | None]) -> MigrationLint:
+    def result(self, rows: Mapping[str, int | None], partitioned: Set[str]) -> MigrationLint:
+        """Return the lint, with the sized findings that hold for these row estimates and partitioned tables."""
         findings = list(self.findings)
         if self.live:
             for sized in self.sized:
                 estimate = rows.get(sized.table)
-                if estimate is not None and estimate >= sized.min_rows:
+                if sized.partitioned:
+                    if sized.table in partitioned:
+                        findings.append(sized.finding)
+                elif estimate is not None and estimate >= sized.min_rows:
                     message = sized.finding.message.replace("{rows}", f"{estimate:,}")
                     findings.append(replace(sized.finding, message=message))
         findings = self._without_noise(findings)

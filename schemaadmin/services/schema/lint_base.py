@@ -9,7 +9,7 @@ from typing import Any
 from django.db.migrations.migration import Migration
 
 from schemaadmin.services.findings import Finding, Kind, Severity
-from schemaadmin.services.schema.lint_help import EXCLUSION_HELP, INDEX_HELP
+from schemaadmin.services.schema.lint_help import EXCLUSION_HELP, INDEX_HELP, PARTITIONED_CONCURRENT_HELP
 from schemaadmin.services.schema.sql import migration_label
 
 __all__ = ["CheckerBase", "SizedFinding", "SquawkOverride"]
@@ -17,11 +17,13 @@ __all__ = ["CheckerBase", "SizedFinding", "SquawkOverride"]
 
 @dataclass(frozen=True, slots=True)
 class SizedFinding:
-    """A finding that holds only if `table` has at least `min_rows` estimated rows; "{rows}" in its message."""
+    """A finding that holds only if `table` has at least `min_rows` estimated rows ("{rows}" in its message), or,
+    when `partitioned`, only if `table` is a partitioned table (what the model states cannot say)."""
 
     table: str
     min_rows: int
     finding: Finding
+    partitioned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,17 @@ class CheckerBase:
         waiting = "reads and writes of the table wait" if constraint else "writes to the table wait"
         message = f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: {waiting} for the whole build."
         yield from self.on_big_table("index_on_big_table", table, message, INDEX_HELP, line)
+
+    def concurrent_index(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
+        """A concurrent build: PostgreSQL refuses it on a partitioned table, and the migration fails there."""
+        if table in self.created:
+            return
+        message = (
+            f'Builds {what} CONCURRENTLY on {table}, a partitioned table: PostgreSQL refuses ("cannot create index '
+            'on partitioned table … concurrently"), so the migration fails.'
+        )
+        finding = self.finding("migration_fails", Severity.CRITICAL, table, message, PARTITIONED_CONCURRENT_HELP, line)
+        yield SizedFinding(table, 0, finding, partitioned=True)
 
     def exclusion(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
         message = (

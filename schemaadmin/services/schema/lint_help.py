@@ -7,6 +7,17 @@ INDEX_HELP = (
     "of its own with atomic = False. For a unique field or constraint, build the unique index concurrently, then "
     "attach it with ALTER TABLE … ADD CONSTRAINT … UNIQUE USING INDEX inside SeparateDatabaseAndState."
 )
+OPAQUE_HELP = (
+    "Where the operation only runs SQL it could name, give it database_forwards that goes through the schema "
+    "editor's execute() and reduces_to_sql = True, or write the SQL as a RunSQL: then the SQL shows here and is "
+    "linted. Otherwise try it on a copy of the database of the same size first."
+)
+PARTITIONED_CONCURRENT_HELP = (
+    "Build it partition by partition: CREATE INDEX … ON ONLY the partitioned table (invalid, and quick), then for "
+    "each partition CREATE INDEX CONCURRENTLY and ALTER INDEX <parent index> ATTACH PARTITION <its index>; the "
+    "parent index turns valid when the last one is attached. In a migration: RunSQL with atomic = False, and "
+    "SeparateDatabaseAndState to tell Django's state about the index."
+)
 NOT_NULL_HELP = (
     "Add the column nullable (null=True), backfill it in batches (a RunPython or a worker job), then make it "
     "NOT NULL; or give it a default (default= or db_default=), which PostgreSQL 11+ adds without a rewrite."

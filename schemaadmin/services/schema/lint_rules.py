@@ -23,7 +23,7 @@ from django.db.backends.utils import truncate_name
 from django.db.migrations import operations
 from django.db.migrations.migration import Migration
 from django.db.migrations.state import ModelState, ProjectState
-from django.db.models import NOT_PROVIDED, CheckConstraint, F, Index
+from django.db.models import NOT_PROVIDED, CheckConstraint, F, Field, Index
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
@@ -33,6 +33,7 @@ from schemaadmin.services.schema.lint_help import (
     ADDED_COLUMN_REWRITE_HELP,
     ANN_HELP,
     DIMENSIONS_HELP,
+    OPAQUE_HELP,
     PYTHON_DEFAULT_HELP,
     TYPE_CHANGE_HELP,
     WIDE_INDEX_HELP,
@@ -127,6 +128,14 @@ class _Model:
         return field
 
 
+def _effective_default(field: Any) -> Any:
+    """Return the value Django's AddField gives the existing rows (None: they stay NULL). A foreign key's is its
+    plain default: ForeignKey.get_default() compares it with the related model, a name until models are rendered."""
+    if field.many_to_one:
+        return Field.get_default(field) if field.has_default() else None
+    return BaseDatabaseSchemaEditor._effective_default(field)  # type: ignore[attr-defined]
+
+
 class _Checker(SqlRules):
     """Our rules, on unrendered model states: rendering every intermediate state would cost more than the SQL."""
 
@@ -198,6 +207,16 @@ class _Checker(SqlRules):
             hinted = self.model(after, str((op.hints or {}).get("model_name") or ""))
             self.run_python(op, line, table=hinted.table if hinted else None, atomic=self.atomic(op))
             return
+        if not getattr(op, "reduces_to_sql", True):
+            # Django writes "-- MIGRATION NOW PERFORMS OPERATION THAT CANNOT BE WRITTEN AS SQL" for it: what it does
+            # to the schema happens only when it runs, and no rule here can read it.
+            message = (
+                f"{op.describe()} ({type(op).__name__}) does its work in Python when it runs: Django cannot write "
+                "its SQL, so neither squawk nor these rules can see what it does to the schema or how long it "
+                "locks. Read its code before applying it."
+            )
+            yield self.finding("sql_unwritten", Severity.WARNING, type(op).__name__, message, OPAQUE_HELP, line)
+            return
         model_name = str(getattr(op, "model_name", None) or getattr(op, "name", ""))
         model = self.model(
             before if isinstance(op, (operations.DeleteModel, operations.RemoveField)) else after, model_name
@@ -220,7 +239,9 @@ class _Checker(SqlRules):
         elif isinstance(op, (operations.AddIndex, AddIndexConcurrently)):
             yield from self.ann_dimensions(op.index, model, line)
             yield from self.wide_index(op.index, model.table, line)
-            if not isinstance(op, AddIndexConcurrently):
+            if isinstance(op, AddIndexConcurrently):
+                yield from self.concurrent_index(model.table, f"index {op.index.name}", line)
+            else:
                 yield from self.blocking_index(model.table, f"index {op.index.name}", line)
         elif isinstance(op, operations.AddConstraint) and isinstance(op.constraint, ExclusionConstraint):
             yield SquawkOverride(("constraint-missing-not-valid",), EXCLUSION_NOT_VALID)
@@ -285,7 +306,7 @@ class _Checker(SqlRules):
         if not self.alters(model.table):
             return
         target = f"{model.table}.{field.column}"
-        python_default = BaseDatabaseSchemaEditor._effective_default(op.field)  # type: ignore[attr-defined]
+        python_default = _effective_default(op.field)
         in_database = op.field.db_default is not NOT_PROVIDED
         if not field.null and not field.generated and not in_database:
             if python_default is None:
@@ -307,7 +328,9 @@ class _Checker(SqlRules):
             yield self.rewrite(model.table, what, line, atomic=True, help=ADDED_COLUMN_REWRITE_HELP)
         elif in_database:
             yield SquawkOverride(("adding-field-with-default",), STABLE_DEFAULT)
-        if field.many_to_one and field.db_constraint:
+        if field.many_to_one and field.db_constraint and (python_default is not None or in_database):
+            # Added with its column, a key is checked against the existing rows only when the column gives them a
+            # value: all NULL, PostgreSQL reads nothing.
             yield from self.foreign_key(model.table, f"on {target}", line, with_column=True)
         if field.db_index or field.unique:  # unique: ALTER TABLE … ADD CONSTRAINT, which reads wait for too
             yield from self.blocking_index(model.table, f"the index of {target}", line, constraint=field.unique)

@@ -162,16 +162,17 @@ class SqlRules(CheckerBase):
             # Each statement is a step of its own: a backfill before a schema change in the same RunSQL runs before
             # that change's lock is taken, one after it under the lock.
             self.step += 1 if index else 0
-            table, kind = action.table, action.kind
+            table, kind = action.db_table, action.kind
             existing = bool(table) and table not in self.created
             if kind == "create_table":
                 self.created.add(table)
             elif kind == "grant_select":
                 self.granted.add((table, action.detail))
             elif kind == "drop_table":
-                yield self.drop_table(qualify(action.schema, table) if action.schema else table, "", line)
+                yield self.drop_table(qualify(action.schema, action.table) if action.schema else table, "", line)
             elif kind == "drop_column":
-                yield self.drop_column(qualify(action.schema, table) if action.schema else table, action.column, line)
+                dropped = qualify(action.schema, action.table) if action.schema else table
+                yield self.drop_column(dropped, action.column, line)
             elif kind == "truncate":
                 message = f"Empties {table}: every row is gone, and the backward migration cannot bring them back."
                 yield self.finding("truncate_table", Severity.WARNING, table, message, TRUNCATE_HELP, line)
@@ -192,6 +193,8 @@ class SqlRules(CheckerBase):
                 self.backfills.append((table, action.detail, line, atomic, self.step))
             elif not existing:
                 continue
+            elif kind == "create_index_concurrently":
+                yield from self.concurrent_index(table, action.detail, line)
             elif kind in ("create_index", "add_unique"):
                 yield from self.blocking_index(table, action.detail, line, constraint=kind == "add_unique")
             elif kind == "add_exclusion":

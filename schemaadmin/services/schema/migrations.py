@@ -16,6 +16,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 
 from schemaadmin.pg.connection import validated_alias
+from schemaadmin.services.findings import Finding, Kind, Severity
 from schemaadmin.services.schema.sql import (
     MigrationNamed,
     MigrationSql,
@@ -38,6 +39,7 @@ __all__ = [
     "MigrationSql",
     "MigrationStatus",
     "PendingMigration",
+    "RecordedMigration",
     "UnknownMigration",
     "by_app",
     "forward_plan",
@@ -45,6 +47,8 @@ __all__ = [
     "migration_sql",
     "migration_status",
     "pending_migrations",
+    "recorded_without_file",
+    "recorded_without_file_findings",
 ]
 
 
@@ -126,6 +130,51 @@ def migration_status(*, using: str = "default") -> list[MigrationStatus]:
     loader = executor.loader
     plan = executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True)
     return [_status(migration, loader.applied_migrations) for migration, _backwards in plan]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedMigration(MigrationLabel):
+    """A migration django_migrations records as applied, of an app whose migrations are on disk."""
+
+    app_label: str
+    name: str
+    applied_at: datetime | None
+
+
+def recorded_without_file(*, using: str = "default") -> list[RecordedMigration]:
+    """Return the migrations recorded as applied that no migration file of their app names (nor a squash on disk
+    replaces): a file deleted or renamed after it ran, or code older than the database. Apps no longer installed
+    are left out: Django keeps their records forever."""
+    loader = MigrationLoader(connections[validated_alias(using)], ignore_no_migrations=True)
+    replaced = {key for migration in loader.disk_migrations.values() for key in migration.replaces}
+    found = [
+        RecordedMigration(app_label, name, getattr(record, "applied", None))
+        for (app_label, name), record in loader.applied_migrations.items()
+        if app_label in loader.migrated_apps
+        and (app_label, name) not in loader.disk_migrations
+        and (app_label, name) not in replaced
+    ]
+    return sorted(found, key=lambda m: (m.app_label, m.name))
+
+
+def recorded_without_file_findings(*, using: str = "default") -> list[Finding]:
+    """Return recorded_without_file() as drift findings: what they built is in the database, and nothing here
+    says what it was."""
+    return [
+        Finding(
+            "migration_file_missing",
+            Severity.WARNING,
+            Kind.DRIFT,
+            migration.label,
+            f"{migration.label} is recorded as applied"
+            + (f" ({migration.applied_at:%Y-%m-%d %H:%M} UTC)" if migration.applied_at else "")
+            + ", but no migration file of that name exists: it was deleted or renamed after it ran, or this code is "
+            "older than the database. What it built is in the database, and the drift comparison cannot replay it.",
+            "Restore the file from version control (or deploy the code that has it). If the migration was renamed, "
+            "rename its row in django_migrations to match; if it was squashed, keep the squash's replaces list.",
+        )
+        for migration in recorded_without_file(using=using)
+    ]
 
 
 def by_app(statuses: list[MigrationStatus]) -> list[AppMigrations]:

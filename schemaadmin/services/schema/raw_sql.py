@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, parse_plpgsql, parse_sql
@@ -18,10 +18,10 @@ from pglast.parser import ParseError
 
 __all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
 
-# kinds: create_index, set_not_null, add_not_null_column, add_json_column, add_exclusion, add_unique, backfill,
-# vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table, drop_column, truncate,
-# grant_select, create_table, add_check, add_foreign_key, alter_column_type, add_column_default,
-# add_rewriting_column, add_not_valid, validate_constraint, create_schema
+# kinds: create_index, create_index_concurrently, set_not_null, add_not_null_column, add_json_column, add_exclusion,
+# add_unique, backfill, vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table,
+# drop_column, truncate, grant_select, create_table, add_check, add_foreign_key, alter_column_type,
+# add_column_default, add_rewriting_column, add_not_valid, validate_constraint, create_schema
 _INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
 _REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
 _TRIGGERS_OFF = (AlterTableType.AT_DisableTrig, AlterTableType.AT_DisableTrigAll, AlterTableType.AT_DisableTrigUser)
@@ -34,8 +34,16 @@ class SqlAction:
     table: str  # the relation's name as written, without its schema; "" when the statement names none
     column: str = ""
     detail: str = ""  # e.g. the role a GRANT names, or the statement in words
-    schema: str = ""  # drops and create_schema: the schema the statement names, "" for one the search_path resolves
+    schema: str = ""  # the schema the statement names with the relation, "" for one the search_path resolves
     new_type: str = ""  # alter_column_type: the type as Django writes it (varchar(200), bigint); "" with USING
+
+    @property
+    def db_table(self) -> str:
+        """Return the relation as a model's db_table names it (pg.names.db_table_parts reads it): '"schema"."table"'
+        when the statement names its schema, else the table alone."""
+        if not self.schema:
+            return self.table
+        return '"{}"."{}"'.format(self.schema.replace('"', '""'), self.table.replace('"', '""'))
 
 
 def run_sql_actions(sql: Any) -> list[SqlAction]:
@@ -108,30 +116,38 @@ def _name(relation: Any) -> str:
     return str(getattr(relation, "relname", "") or "")
 
 
+def _schema(relation: Any) -> str:
+    return str(getattr(relation, "schemaname", "") or "")
+
+
 def _actions(stmt: Any) -> Iterable[SqlAction]:
     if isinstance(stmt, ast.CreateSchemaStmt) and stmt.schemaname:
         return [SqlAction("create_schema", "", schema=str(stmt.schemaname))]
-    if isinstance(stmt, ast.IndexStmt) and not stmt.concurrent:
-        return [SqlAction("create_index", _name(stmt.relation), detail=f"index {stmt.idxname or '(unnamed)'}")]
+    if isinstance(stmt, ast.IndexStmt):
+        kind = "create_index_concurrently" if stmt.concurrent else "create_index"
+        detail = f"index {stmt.idxname or '(unnamed)'}"
+        return [SqlAction(kind, _name(stmt.relation), detail=detail, schema=_schema(stmt.relation))]
     if isinstance(stmt, ast.AlterTableStmt) and stmt.objtype == ObjectType.OBJECT_TABLE:
-        schema = str(getattr(stmt.relation, "schemaname", "") or "")
-        return _alter_table_actions(_name(stmt.relation), stmt.cmds or (), schema=schema)
+        schema = _schema(stmt.relation)
+        return [replace(a, schema=schema) for a in _alter_table_actions(_name(stmt.relation), stmt.cmds or ())]
     if isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
         verb = "UPDATE" if isinstance(stmt, ast.UpdateStmt) else "DELETE"
         bounded = "with a WHERE clause" if stmt.whereClause is not None else "of every row"
-        return [SqlAction("backfill", _name(stmt.relation), detail=f"{verb} {bounded}")]
+        return [SqlAction("backfill", _name(stmt.relation), detail=f"{verb} {bounded}", schema=_schema(stmt.relation))]
     if isinstance(stmt, ast.InsertStmt) and stmt.selectStmt is not None:
         select = stmt.selectStmt
         if isinstance(select, ast.SelectStmt) and select.fromClause:
-            return [SqlAction("backfill", _name(stmt.relation), detail="INSERT … SELECT")]
+            return [
+                SqlAction("backfill", _name(stmt.relation), detail="INSERT … SELECT", schema=_schema(stmt.relation))
+            ]
         return []
     if isinstance(stmt, ast.VacuumStmt) and stmt.is_vacuumcmd:
         if any(getattr(option, "defname", "") == "full" for option in stmt.options or ()):
-            relations = [_name(rel.relation) for rel in stmt.rels or ()] or [""]
-            return [SqlAction("vacuum_full", table, detail="VACUUM FULL") for table in relations]
+            relations = [(_schema(rel.relation), _name(rel.relation)) for rel in stmt.rels or ()] or [("", "")]
+            return [SqlAction("vacuum_full", table, detail="VACUUM FULL", schema=schema) for schema, table in relations]
         return []
     if isinstance(stmt, ast.ClusterStmt):
-        return [SqlAction("cluster", _name(stmt.relation), detail="CLUSTER")]
+        return [SqlAction("cluster", _name(stmt.relation), detail="CLUSTER", schema=_schema(stmt.relation))]
     if isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_TABLE:
         named = (_schema_and_name(names) for names in stmt.objects or ())
         return [SqlAction("drop_table", table, schema=schema) for schema, table in named]
@@ -140,15 +156,18 @@ def _actions(stmt: Any) -> Iterable[SqlAction]:
         if stmt.privileges is None or "select" in privileges:  # None: ALL PRIVILEGES
             roles = [getattr(grantee, "rolename", "") or "" for grantee in stmt.grantees or ()]
             return [
-                SqlAction("grant_select", _name(relation), detail=role)
+                SqlAction("grant_select", _name(relation), detail=role, schema=_schema(relation))
                 for relation in stmt.objects or ()
                 for role in roles
             ]
         return []
     if isinstance(stmt, ast.TruncateStmt):
-        return [SqlAction("truncate", _name(relation), detail="TRUNCATE") for relation in stmt.relations or ()]
+        return [
+            SqlAction("truncate", _name(relation), detail="TRUNCATE", schema=_schema(relation))
+            for relation in stmt.relations or ()
+        ]
     if isinstance(stmt, ast.CreateStmt):
-        return [SqlAction("create_table", _name(stmt.relation))]
+        return [SqlAction("create_table", _name(stmt.relation), schema=_schema(stmt.relation))]
     return []
 
 
@@ -158,13 +177,13 @@ def _schema_and_name(names: Any) -> tuple[str, str]:
     return (parts[-2] if len(parts) > 1 else ""), (parts[-1] if parts else "")
 
 
-def _alter_table_actions(table: str, commands: Iterable[Any], *, schema: str = "") -> Iterator[SqlAction]:
+def _alter_table_actions(table: str, commands: Iterable[Any]) -> Iterator[SqlAction]:
     for command in commands:
         subtype = command.subtype
         if subtype == AlterTableType.AT_SetNotNull:
             yield SqlAction("set_not_null", table, command.name or "")
         elif subtype == AlterTableType.AT_DropColumn:
-            yield SqlAction("drop_column", table, command.name or "", schema=schema)
+            yield SqlAction("drop_column", table, command.name or "")
         elif subtype in _TRIGGERS_OFF:
             yield SqlAction("disable_trigger", table, detail=command.name or "ALL")
         elif subtype in _REWRITES:
@@ -202,6 +221,11 @@ def _called_functions(node: Any) -> Iterator[str]:
     elif isinstance(node, (list, tuple)):
         for item in node:
             yield from _called_functions(item)
+
+
+def _null_constant(expression: Any) -> bool:
+    """Say whether an expression is the constant NULL (DEFAULT NULL gives the rows no value)."""
+    return isinstance(expression, ast.A_Const) and bool(expression.isnull)
 
 
 def _virtual(constraint: Any) -> bool:
@@ -250,9 +274,14 @@ def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
     if stored and getattr(stored[0], "generated_when", "a") == "a" and not _virtual(stored[0]):
         detail = f"ADD COLUMN {column.colname} GENERATED ALWAYS AS (…) STORED"
         yield SqlAction("add_rewriting_column", table, column.colname or "", detail=detail)
-    if ConstrType.CONSTR_FOREIGN in kinds:  # ADD COLUMN … REFERENCES: checked as the column is added
-        yield SqlAction("add_foreign_key", table, column.colname or "", detail=f"on {column.colname}")
     defaults = [c for c in constraints if getattr(c, "contype", None) == ConstrType.CONSTR_DEFAULT]
+    serial = bool(type_names) and type_names[-1] in _SERIAL
+    valued = serial or bool(kinds & {ConstrType.CONSTR_GENERATED, ConstrType.CONSTR_IDENTITY})
+    valued = valued or any(not _null_constant(c.raw_expr) for c in defaults)
+    if ConstrType.CONSTR_FOREIGN in kinds and valued:
+        # ADD COLUMN … REFERENCES checks the existing rows only when the column gives them a value: all NULL (no
+        # default), PostgreSQL reads nothing.
+        yield SqlAction("add_foreign_key", table, column.colname or "", detail=f"on {column.colname}")
     called = sorted({name for c in defaults for name in _called_functions(c.raw_expr)})
     if called:
         yield SqlAction("add_column_default", table, column.colname or "", detail=",".join(called))

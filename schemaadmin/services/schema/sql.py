@@ -154,7 +154,7 @@ def collected_sql(
     except IrreversibleError:
         return MigrationSql("", _irreversible(label, migration), (), backwards)
     except Exception as exc:  # sqlmigrate fails the same way; the page says so instead of failing
-        problem, fails = _unwritten(label, exc)
+        problem, fails = _unwritten(label, exc, migration)
         return MigrationSql("", problem, (), backwards, fails=fails)
     if migration.atomic and connection.features.can_rollback_ddl:
         statements = [connection.ops.start_transaction_sql(), *statements, connection.ops.end_transaction_sql()]
@@ -162,7 +162,7 @@ def collected_sql(
     return MigrationSql(text, "", _operation_lines(text, migration, backwards), backwards)
 
 
-def _unwritten(label: str, error: Exception) -> tuple[str, bool]:
+def _unwritten(label: str, error: Exception, migration: Migration) -> tuple[str, bool]:
     """Return why Django could not write a migration's SQL, as a sentence with what to do, and whether applying it
     would fail the same way (the cause is the migration's, not the live schema's)."""
     if isinstance(error, NotSupportedError) and "transaction" in str(error):
@@ -178,12 +178,32 @@ def _unwritten(label: str, error: Exception) -> tuple[str, bool]:
             "the same way.",
             True,
         )
+    if isinstance(error, ValueError) and str(error).startswith("Found wrong number"):
+        return (
+            f"Django could not write the SQL of {label} against this database: {error}. It reads the live schema "
+            "(constraint and index names) of a table, and an earlier pending migration creates or changes that "
+            "table; apply those first.",
+            False,
+        )
+    where = _raised_in(error, migration)
     return (
-        f"Django could not write the SQL of {label} against this database: {error}. This happens when it reads "
-        "the live schema (e.g. constraint names) of a table an earlier pending migration creates or changes; "
-        "apply those first.",
+        f"Django could not write the SQL of {label}: {where}raised {type(error).__name__}: {error}. Its SQL "
+        "cannot be known before it runs; read its code, and try it on a copy of the database first.",
         False,
     )
+
+
+def _raised_in(error: Exception, migration: Migration) -> str:
+    """Return "operation N (what it does) " for the operation of the migration the error came out of, or ""."""
+    traceback = error.__traceback__
+    found = ""
+    while traceback is not None:
+        owner = traceback.tb_frame.f_locals.get("self")
+        for number, operation in enumerate(migration.operations, start=1):
+            if owner is operation:
+                found = f"its operation {number} ({operation.describe()}) "
+        traceback = traceback.tb_next
+    return found
 
 
 def _irreversible(label: str, migration: Migration) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, migrations
 from django.db.migrations.recorder import MigrationRecorder
 
 from schemaadmin.models import AuditEvent, JobState, MigrationApply
@@ -21,8 +25,11 @@ from schemaadmin.services.schema.apply import (
     ApplyRefused,
     apply_plan,
     critical_lint,
+    destroyed,
+    run_apply,
     start_apply,
 )
+from schemaadmin.services.schema.migrations import forward_plan
 from tests.conftest import make_user
 from tests.services.migration_planting import FIXTURE_PENDING
 from tests.worker import recovered_after_kill, wait_for
@@ -180,3 +187,62 @@ def test_a_migration_with_a_long_name_can_be_applied_and_fail(transactional_db):
         assert MigrationApply.objects.get(pk=apply.pk).failed_migration == plan.target
     finally:
         clear_jobs()
+
+
+def test_drops_in_raw_sql_or_behind_separate_database_and_state_need_the_target_typed(transactional_db, settings):
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.raw_drops"}
+    plan = apply_plan()
+    assert plan.labels == ["schema_fixtures.0004_drops_in_raw_sql"]
+    assert plan.destructive == [
+        "schema_fixtures.0004_drops_in_raw_sql: Raw SQL: drop table schema_fixtures_old_stuff",
+        "schema_fixtures.0004_drops_in_raw_sql: Remove field name from widget",
+    ]
+    with pytest.raises(ApplyRefused, match="Type schema_fixtures.0004_drops_in_raw_sql to confirm"):
+        start_apply(plan, user=make_user("dba-raw-drops"), fingerprint=plan.fingerprint)
+    assert not MigrationApply.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("sql", "says"),
+    [
+        ("ALTER TABLE billing.invoices DROP COLUMN note", "Raw SQL: drop column billing.invoices.note"),
+        ("TRUNCATE audit_trail", "Raw SQL: empty table audit_trail (TRUNCATE)"),
+        ("DELETE FROM widgets WHERE id < 10", "Raw SQL: deletes rows of widgets (DELETE with a WHERE clause)"),
+        ("DO $$ BEGIN DROP TABLE legacy; END $$", "Raw SQL: drop table legacy"),
+    ],
+)
+def test_what_raw_sql_destroys_is_said_in_words(sql, says):
+    assert list(destroyed(migrations.RunSQL(sql))) == [says]
+    assert list(destroyed(migrations.RunSQL("CREATE INDEX i ON t (a); UPDATE t SET a = 1"))) == []
+
+
+def test_a_database_error_the_migration_handled_is_not_named_as_the_failure(transactional_db, settings):
+    """Run in this process (a worker would not see the fixture migrations): what the run records when it fails."""
+    from tests.worker import clear_jobs
+
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.caught_error"}
+    plan = apply_plan()
+    try:
+        apply = start_apply(plan, user=make_user("dba-caught"), fingerprint=plan.fingerprint, typed_target=plan.target)
+        run_apply(apply.pk)
+        apply.refresh_from_db()
+        assert apply.state == JobState.FAILED and "lookup table missing" in apply.error
+        assert apply.failed_migration == "schema_fixtures.0004_caught_then_failed"
+        assert apply.failed_statement == ""
+        assert "duplicate key" not in apply.error
+        assert not _applied("0004_caught_then_failed")
+    finally:
+        clear_jobs()
+
+
+def test_a_confirmation_is_for_the_migration_files_as_they_were_read(transactional_db, settings, tmp_path):
+    """A file edited under the same name (a deploy between the page and the click) is another plan."""
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.raw_drops"}
+    plan = apply_plan()
+    (planned,) = plan.migrations
+    source = Path(sys.modules[type(forward_plan()[0]).__module__].__file__)
+    assert planned.content == hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    edited = ApplyPlan((replace(planned, content=hashlib.sha256(b"edited").hexdigest()[:16]),))
+    assert edited.labels == plan.labels and edited.fingerprint != plan.fingerprint
+    with pytest.raises(ApplyRefused, match="changed since this page was loaded"):
+        start_apply(plan, user=make_user("dba-edited"), fingerprint=edited.fingerprint, typed_target=plan.target)

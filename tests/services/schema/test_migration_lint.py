@@ -508,12 +508,12 @@ def test_a_comment_on_a_foreign_key_named_without_its_app_is_no_type_change():
 @pytest.mark.django_db
 def test_a_foreign_key_added_to_a_big_table_without_not_valid_is_critical():
     key = ("foreign_key_on_big_table", "schema_fixtures_widget")
-    parent = models.ForeignKey("schema_fixtures.widget", models.CASCADE, null=True, related_name="+")
+    parent = models.ForeignKey("schema_fixtures.widget", models.CASCADE, null=True, default=1, related_name="+")
     found, lint = _planted_codes([migrations.AddField("widget", "parent", parent)])
     assert key in found and "NOT VALID" in only(lint, "foreign_key_on_big_table").help
     assert "adding-foreign-key-constraint" not in codes(lint)  # ours says it with the size, squawk's is set aside
     # The key comes in the ADD COLUMN Django writes for the field: that statement's lock stops reads too.
-    assert 'ADD COLUMN "parent_id" bigint NULL CONSTRAINT' in lint.sql.text
+    assert 'ADD COLUMN "parent_id" bigint DEFAULT 1 NULL CONSTRAINT' in lint.sql.text
     assert "reads and writes of this table wait" in only(lint, "foreign_key_on_big_table").message
     # A key to an integer primary key (auth_user's) is an integer column: squawk's "prefer bigint" is no choice here.
     gadget = migrations.CreateModel("Gadget", [("id", models.AutoField(primary_key=True))])
@@ -530,8 +530,32 @@ def test_a_foreign_key_added_to_a_big_table_without_not_valid_is_critical():
     raw = "ALTER TABLE schema_fixtures_widget ADD CONSTRAINT w_fk FOREIGN KEY (id) REFERENCES auth_user (id)"
     assert key in _planted_codes([migrations.RunSQL(raw, migrations.RunSQL.noop)])[0]
     assert key not in _planted_codes([migrations.RunSQL(raw + " NOT VALID", migrations.RunSQL.noop)])[0]
-    column = "ALTER TABLE schema_fixtures_widget ADD COLUMN owner_id int REFERENCES auth_user (id)"
+    column = "ALTER TABLE schema_fixtures_widget ADD COLUMN owner_id int DEFAULT 1 REFERENCES auth_user (id)"
     assert key in _planted_codes([migrations.RunSQL(column, migrations.RunSQL.noop)])[0]
+
+
+@pytest.mark.django_db
+def test_a_foreign_key_added_with_a_column_of_nulls_reads_no_row_and_is_not_flagged():
+    key = ("foreign_key_on_big_table", "schema_fixtures_widget")
+    nullable = models.ForeignKey("schema_fixtures.widget", models.SET_NULL, null=True, related_name="+")
+    assert key not in _planted_codes([migrations.AddField("widget", "parent", nullable)])[0]
+    for default in ("", " DEFAULT NULL"):
+        column = f"ALTER TABLE schema_fixtures_widget ADD COLUMN owner_id int{default} REFERENCES auth_user (id)"
+        assert key not in _planted_codes([migrations.RunSQL(column, migrations.RunSQL.noop)])[0]
+    # What the rule rests on: PostgreSQL scans the table for the key only when the new column has values.
+    with connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE keyed AS SELECT g AS id FROM generate_series(1, 1000) AS g")
+        cur.execute("ALTER TABLE keyed ADD PRIMARY KEY (id)")
+        cur.execute("CREATE TEMP TABLE referencing AS SELECT g AS id FROM generate_series(1, 1000) AS g")
+        scans = "SELECT seq_scan FROM pg_stat_xact_all_tables WHERE relid = 'referencing'::regclass"
+        cur.execute(scans)
+        before = cur.fetchone()[0]
+        cur.execute("ALTER TABLE referencing ADD COLUMN k int REFERENCES keyed (id)")
+        cur.execute(scans)
+        assert cur.fetchone()[0] == before
+        cur.execute("ALTER TABLE referencing ADD COLUMN j int DEFAULT 1 REFERENCES keyed (id)")
+        cur.execute(scans)
+        assert cur.fetchone()[0] > before
 
 
 @pytest.mark.django_db
@@ -599,3 +623,115 @@ def test_a_column_made_not_null_says_it_fails_on_nulls_or_what_django_runs_first
     assert says in finding.message and "about 50 rows" in finding.message
     if "default" in says:  # what Django writes: the UPDATE of the NULL rows, before SET NOT NULL
         assert re.search(r'UPDATE "schema_fixtures_widget" SET "score" = .* WHERE "score" IS NULL', lint.sql.text)
+
+
+def _remote_model(plant, name, fields):
+    """A migration telling Django's state about plant's table name (db_table naming its schema), touching nothing."""
+    model = migrations.CreateModel(name.title(), fields, options={"db_table": f'"{plant.schema}"."{name}"'})
+    return migrations.SeparateDatabaseAndState(state_operations=[model])
+
+
+def test_a_partitioned_table_is_sized_by_its_partitions_and_refuses_a_concurrent_index(
+    plant, settings, transactional_db
+):
+    """autovacuum never analyzes a partitioned table: its rows are its partitions'. CREATE INDEX CONCURRENTLY on it
+    fails, and so would the migration."""
+    settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 100}
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.events (id bigint NOT NULL, kind int) PARTITION BY RANGE (id)")
+    plant.sql(f"CREATE TABLE {s}.events_1 PARTITION OF {s}.events FOR VALUES FROM (0) TO (200)")
+    plant.sql(f"CREATE TABLE {s}.events_2 PARTITION OF {s}.events FOR VALUES FROM (200) TO (400)")
+    plant.sql(f"INSERT INTO {s}.events SELECT i, i % 7 FROM generate_series(1, 399) AS i")  # noqa: S608
+    plant.sql(f"ANALYZE {s}.events_1, {s}.events_2")
+    fields = [("id", models.BigIntegerField(primary_key=True)), ("kind", models.IntegerField(null=True))]
+    loader = migration_loader()
+    planted_migration(loader, "schema_fixtures", [_remote_model(plant, "events", fields)], name="0099_events")
+    index = models.Index(fields=["kind"], name="events_kind")
+    retyped = migrations.AlterField("events", "kind", models.BigIntegerField(null=True))
+    blocking = planted_migration(
+        loader, "schema_fixtures", [migrations.AddIndex("events", index), retyped], name="0100_blocking"
+    )
+    concurrent = planted_migration(
+        loader, "schema_fixtures", [AddIndexConcurrently("events", index)], name="0101_concurrent", atomic=False
+    )
+    raw = f"CREATE INDEX CONCURRENTLY events_kind_raw ON {s}.events (kind)"
+    raw_concurrent = planted_migration(
+        loader, "schema_fixtures", [migrations.RunSQL(raw, migrations.RunSQL.noop)], name="0102_raw", atomic=False
+    )
+    linted = lint_loaded(loader, [blocking, concurrent, raw_concurrent])
+    assert {"index_on_big_table", "table_rewrite"} <= set(codes(linted[0])), [f.code for f in linted[0].findings]
+    assert "about 399 rows" in only(linted[0], "index_on_big_table").message
+    for lint in linted[1:]:
+        fails = only(lint, "migration_fails")
+        assert fails.severity is Severity.CRITICAL and "partitioned table" in fails.message
+        assert "ATTACH PARTITION" in fails.help
+    with pytest.raises(Exception, match="cannot create index on partitioned table"):  # what the rule says
+        plant.sql(raw)
+    # On a plain table the same concurrent build is fine.
+    plant.table("plain", "id bigint PRIMARY KEY, kind int", rows=10, fill="i, i")
+    plain_fields = [("id", models.BigIntegerField(primary_key=True)), ("kind", models.IntegerField(null=True))]
+    planted_migration(loader, "schema_fixtures", [_remote_model(plant, "plain", plain_fields)], name="0103_plain")
+    on_plain = AddIndexConcurrently("plain", models.Index(fields=["kind"], name="plain_kind"))
+    [lint] = lint_loaded(
+        loader, [planted_migration(loader, "schema_fixtures", [on_plain], name="0104_plain_index", atomic=False)]
+    )
+    assert "migration_fails" not in codes(lint)
+
+
+def test_raw_sql_on_a_table_named_with_its_schema_is_sized_there(plant, settings):
+    settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 20}
+    s = plant.schema
+    plant.table("thing", "id bigint PRIMARY KEY, v int", rows=300, fill="i, i")
+    plant.sql(f"ANALYZE {s}.thing")
+    raw = f"CREATE INDEX thing_v ON {s}.thing (v); ALTER TABLE {s}.thing ALTER COLUMN v SET NOT NULL"
+    loader = migration_loader()
+    [lint] = lint_loaded(loader, [planted_migration(loader, "schema_fixtures", [migrations.RunSQL(raw, "")])])
+    assert "index_on_big_table" in codes(lint), [(f.code, f.message) for f in lint.findings]
+    assert "about 300 rows" in only(lint, "index_on_big_table").message
+    assert "set_not_null_on_big_table" in codes(lint)
+
+
+class _Opaque(migrations.operations.base.Operation):
+    """A custom operation that runs its SQL through the connection itself: Django cannot write it down."""
+
+    reduces_to_sql = False
+    reversible = True
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        schema_editor.connection.cursor().execute("ALTER TABLE schema_fixtures_widget ALTER COLUMN name TYPE text")
+
+    def describe(self):
+        return "Retype widget names by hand"
+
+
+class _Raising(_Opaque):
+    reduces_to_sql = True
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        raise RuntimeError("needs a live lookup of the shard map")
+
+    def describe(self):
+        return "Move widgets to their shard"
+
+
+@pytest.mark.django_db
+def test_an_operation_django_cannot_write_as_sql_is_never_lint_clean():
+    _, lint = _planted_codes([_Opaque()])
+    assert "CANNOT BE WRITTEN AS SQL" in lint.sql.text
+    finding = only(lint, "sql_unwritten")
+    assert finding.severity is Severity.WARNING and "Retype widget names by hand" in finding.message
+    # A RunPython is what everyone expects to be Python: its own rules apply, not this one.
+    _, lint = _planted_codes([migrations.RunPython(lambda apps, schema_editor: None, migrations.RunPython.noop)])
+    assert "sql_unwritten" not in codes(lint)
+
+
+@pytest.mark.django_db
+def test_an_operation_that_raises_while_its_sql_is_written_is_named_not_blamed_on_other_migrations():
+    _, lint = _planted_codes([migrations.RunSQL("SELECT 1", migrations.RunSQL.noop), _Raising()])
+    problem = lint.sql.problem
+    assert "its operation 2 (Move widgets to their shard) raised RuntimeError" in problem
+    assert "needs a live lookup of the shard map" in problem and "apply those first" not in problem
+    assert only(lint, "sql_unwritten").severity is Severity.WARNING
