@@ -16,6 +16,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 __all__ = [
     "APPLICATION_NAME",
     "EMBEDDED_DATABASE_NAME",
@@ -213,6 +215,25 @@ def explain_login_from_url(url: str) -> dict[str, object]:
     return login
 
 
+CONN_MAX_AGE_SECONDS = 60
+
+
+def conn_max_age() -> int:
+    """Return how long a connection outlives its request: SCHEMAADMIN_CONN_MAX_AGE seconds (0: closed after each
+    request), CONN_MAX_AGE_SECONDS when unset. `make run`'s runserver starts a thread per request, and a kept
+    connection lives until its thread's objects are collected: there it is 0 (run_dashboard sets it)."""
+    value = os.environ.get("SCHEMAADMIN_CONN_MAX_AGE", "").strip()
+    if not value:
+        return CONN_MAX_AGE_SECONDS
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"SCHEMAADMIN_CONN_MAX_AGE must be a number of seconds, not {value!r}.") from None
+    if seconds < 0:
+        raise ImproperlyConfigured("SCHEMAADMIN_CONN_MAX_AGE must be 0 or more seconds.")
+    return seconds
+
+
 def database_settings(base_dir: Path) -> DatabaseSetup:
     """Return Django's default database, the console's login and the embedded server's data directory."""
     import dj_database_url
@@ -220,7 +241,9 @@ def database_settings(base_dir: Path) -> DatabaseSetup:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         explain_url = os.environ.get("SCHEMAADMIN_EXPLAIN_DATABASE_URL", "").strip()
-        from_url: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+        from_url: dict[str, object] = dict(
+            dj_database_url.parse(url, conn_max_age=conn_max_age(), conn_health_checks=True)
+        )
         # An application_name in the URL (?application_name=...) is kept: the activity page reads it from here.
         options: dict[str, object] = {"application_name": APPLICATION_NAME}
         options.update(from_url.get("OPTIONS") or {})  # type: ignore[call-overload]  # a dict when present
@@ -244,7 +267,7 @@ def database_settings(base_dir: Path) -> DatabaseSetup:
         "USER": EMBEDDED_OWNER,
         "HOST": str(server.socket_dir),
         "PORT": "",
-        "CONN_MAX_AGE": 60,
+        "CONN_MAX_AGE": conn_max_age(),
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {"application_name": APPLICATION_NAME},
     }

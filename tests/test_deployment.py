@@ -339,3 +339,22 @@ def test_db_preloads_pg_stat_statements_and_initdb_creates_the_extensions(compos
     assert initdb.index("\\connect template1") < initdb.index(
         "CREATE DATABASE schemaadmin OWNER schemaadmin TEMPLATE template1"
     )
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("", 60), ("0", 0), (" 300 ", 300)])
+def test_how_long_a_connection_outlives_its_request_is_a_setting(monkeypatch, value, seconds):
+    from schemaadmin.embedded import conn_max_age
+
+    monkeypatch.setenv("SCHEMAADMIN_CONN_MAX_AGE", value)
+    assert conn_max_age() == seconds
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "1.5"])
+def test_a_connection_age_that_is_no_number_of_seconds_is_refused_at_start(monkeypatch, value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from schemaadmin.embedded import conn_max_age
+
+    monkeypatch.setenv("SCHEMAADMIN_CONN_MAX_AGE", value)
+    with pytest.raises(ImproperlyConfigured, match="SCHEMAADMIN_CONN_MAX_AGE"):
+        conn_max_age()

@@ -10,11 +10,12 @@ __all__ = ["ArchiveDropForm"]
 
 
 class ArchiveDropForm(forms.Form):
-    name = forms.CharField(max_length=63, strip=True, widget=forms.HiddenInput)
+    # Not stripped: an archive named with an edge space (a column "x " makes one) is another table than "x".
+    name = forms.CharField(max_length=63, strip=False, widget=forms.HiddenInput)
     typed_name = forms.CharField(
         label="Type the archive's name to drop it",
         max_length=63,
-        strip=True,
+        strip=False,
         widget=forms.TextInput(attrs={"class": "form-control form-control-sm font-monospace", "autocomplete": "off"}),
     )
 

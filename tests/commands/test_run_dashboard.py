@@ -49,6 +49,24 @@ def _postgres_running(data_dir: Path) -> bool:
     )
 
 
+def _client_sessions(data_dir: Path) -> int:
+    """Return how many client sessions the embedded server of data_dir has (its backends on the unix socket)."""
+    postmaster = next(
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "postgres" and str(data_dir) in " ".join(p.info["cmdline"] or [])
+    )
+    return sum("[local]" in " ".join(child.cmdline()) for child in postmaster.children())
+
+
+def _settles(done, *, what: str, limit: float = 120) -> None:
+    """Poll done() until it holds (a closed session leaves the server a moment after the response)."""
+    deadline = time.monotonic() + limit
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
 def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_dir):
     data_dir = server_dir / "pgdata"
     port = _free_port()
@@ -72,6 +90,13 @@ def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_d
         commands = [" ".join(c.cmdline()) for c in children]
         assert any("runserver" in c for c in commands) and any("procrastinate worker" in c for c in commands)
         assert _postgres_running(data_dir)
+        # runserver answers each request in a thread of its own: no request leaves its session open behind it.
+        # The worker's sessions (and the launcher's setup) come and go on their own; the web's would pile up.
+        before = _client_sessions(data_dir)
+        for _ in range(30):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
+                assert response.status == 200
+        _settles(lambda: _client_sessions(data_dir) <= before, what="the requests' sessions to close")
 
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
         output, _ = launcher.communicate(timeout=300)

@@ -71,3 +71,22 @@ def test_an_archive_something_depends_on_is_kept_and_the_page_says_what(client_a
     event = AuditEvent.objects.get(action="migrations.archive_drop_refused")
     assert event.target == f"schemaadmin_archive.{NAME}" and "reads_archive" in event.detail["reason"]
     assert not AuditEvent.objects.filter(action="migrations.archive_dropped").exists()
+
+
+def _archive_tables(*names: str) -> None:
+    with connection.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS schemaadmin_archive")
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            cur.execute(f"CREATE TABLE schemaadmin_archive.{quoted} (id int)")  # noqa: S608
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("named", "other"), [(" apply1_t", "apply1_t"), ("apply2_t ", "apply2_t")])
+def test_an_archive_named_with_an_edge_space_is_the_one_dropped_never_its_neighbour(client_as, named, other):
+    """A column named with an edge space gives its archive one: the drop names that table, not the one without."""
+    _archive_tables(named, other)
+    client_as("dba").post("/schema/archives/drop", {"name": named, "typed_name": named})
+    assert [a.name for a in archives()] == [other]
+    dropped = AuditEvent.objects.filter(action="migrations.archive_dropped").values_list("target", flat=True)
+    assert list(dropped) == [f'schemaadmin_archive."{named}"']

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -36,7 +37,11 @@ class Command(BaseCommand):
 
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         children = {
-            "web": subprocess.Popen([*manage, "runserver", options["addrport"]]),
+            # runserver answers each request in a thread of its own: a connection kept after the request would
+            # stay open until that thread's objects are collected, one per request (embedded.conn_max_age).
+            "web": subprocess.Popen(
+                [*manage, "runserver", options["addrport"]], env={**os.environ, "SCHEMAADMIN_CONN_MAX_AGE": "0"}
+            ),
             "worker": subprocess.Popen([*manage, "procrastinate", "worker"]),
         }
         self.stdout.write(self.style.SUCCESS(f"SchemaAdmin is at http://{options['addrport']}/  (Ctrl-C stops it)"))

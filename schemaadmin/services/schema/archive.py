@@ -247,14 +247,14 @@ def drop(name: str, *, user: Any, request: Any = None, using: str = "default") -
     try:
         dropped = found is not None and drop_archive(schema=schema, name=name, using=using)
     except ArchiveInUse as exc:
-        record(request, "migrations.archive_drop_refused", f"{schema}.{name}", actor=user, reason=str(exc))
+        record(request, "migrations.archive_drop_refused", qualify(schema, name), actor=user, reason=str(exc))
         raise
     if not dropped or found is None:
         raise UnknownArchive(f"There is no archive {name} in {schema}.")
     record(
         request,
         "migrations.archive_dropped",
-        f"{schema}.{name}",
+        qualify(schema, name),
         actor=user,
         source=found.about.get("source", ""),
         migration=found.about.get("migration", ""),
