@@ -78,7 +78,7 @@ def _archive_tables(*names: str) -> None:
         cur.execute("CREATE SCHEMA IF NOT EXISTS schemaadmin_archive")
         for name in names:
             quoted = '"' + name.replace('"', '""') + '"'
-            cur.execute(f"CREATE TABLE schemaadmin_archive.{quoted} (id int)")  # noqa: S608
+            cur.execute(f"CREATE TABLE schemaadmin_archive.{quoted} (id int)")
 
 
 @pytest.mark.django_db
