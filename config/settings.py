@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "schemaadmin.middleware.VaryOnHtmxMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -1,4 +1,5 @@
-"""Middleware of SchemaAdmin's web requests: a statement_timeout and a lock_timeout on their database connections."""
+"""Middleware of SchemaAdmin's web requests: a statement_timeout and a lock_timeout on their database connections,
+and Vary: HX-Request on their responses."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Any
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from psycopg.errors import LockNotAvailable, QueryCanceled
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.sessions import set_session_timeouts
 
-__all__ = ["SessionTimeoutsMiddleware"]
+__all__ = ["SessionTimeoutsMiddleware", "VaryOnHtmxMiddleware"]
 
 # Set on the driver's connection: the (statement_timeout, lock_timeout) in ms its session has, so each is set once,
 # not per request.
@@ -85,3 +87,17 @@ class SessionTimeoutsMiddleware:
 def _caused_by(exception: Exception, kind: type[Exception]) -> bool:
     """Return whether exception is kind, or Django's wrapper of one (its __cause__)."""
     return isinstance(exception, kind) or isinstance(exception.__cause__, kind)
+
+
+class VaryOnHtmxMiddleware:
+    """Say that every response may depend on the HX-Request header: a list's URL answers htmx with its partial and
+    a browser with the whole page. Without Vary the browser's cache kept one answer per URL, and Back after opening
+    a result of a filtered list showed the bare partial, unstyled."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        patch_vary_headers(response, ("HX-Request",))
+        return response

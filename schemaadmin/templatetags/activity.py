@@ -89,7 +89,7 @@ def _node(node: BlockingNode, can_signal: bool, terminate: str) -> str:
 def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
     # escape() on every value from the server, f-strings around them: format_html per cell doubled the page's time.
     s = row.session
-    tone = ' class="table-danger"' if s.blocked_by else ' class="table-warning"' if row.flagged else ""
+    tone = ' class="session-waiting"' if s.blocked_by else ' class="session-flagged"' if row.flagged else ""
     own = (
         f' <span class="badge text-bg-secondary" title="application_name {escape(s.application)}">ours</span>'
         if row.own

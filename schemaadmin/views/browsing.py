@@ -55,8 +55,10 @@ def record_page(request: HttpRequest, queryset: Any, order: KeysetOrder, *, size
 def render_page(
     request: HttpRequest, template: str, context: dict[str, Any], *, partial: str | None = None, status: int = 200
 ) -> HttpResponse:
-    """Render the page, or only its named partial when htmx asks for it."""
-    name = f"{template}#{partial}" if partial and getattr(request, "htmx", False) else template
+    """Render the page, or only its named partial when htmx asks for it (not when it restores its history: it
+    swaps the answer in as the whole page)."""
+    htmx = getattr(request, "htmx", None)
+    name = f"{template}#{partial}" if partial and htmx and not htmx.history_restore_request else template
     return render(request, name, context, status=status)
 
 

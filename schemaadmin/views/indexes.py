@@ -189,14 +189,16 @@ def table_detail(request: HttpRequest, qualified: str) -> HttpResponse:
     report = health_report()
     schema, name, table = _found(qualified, report.table, "table")
     rows = [row for row in _index_rows(report) if row.index.schema == schema and row.index.table == name]
-    indexes = IndexTable(rows, exclude=("table",))
+    # A lock another session holds on it, its TOAST table or an index of theirs: the page was read around it.
+    locked = [r for r in report.snapshot.locked if (schema, name) in r.tables]
+    empty = "Its indexes are not read while the table is locked (above)." if locked else "This table has no indexes."
+    indexes = IndexTable(rows, exclude=("table",), empty_text=empty)
     RequestConfig(request, paginate=False).configure(indexes)
     context = {
         "table": table,
         "indexes": indexes,
         "findings": report.by_table().get(table.qualified_name, []),
         "vector_columns": [c for c in report.snapshot.vector_columns if c.schema == schema and c.table == name],
-        # A lock another session holds on it, its TOAST table or an index of theirs: the page was read around it.
-        "locked": [r for r in report.snapshot.locked if (schema, name) in r.tables],
+        "locked": locked,
     }
     return render(request, "schemaadmin/tables/detail.html", context)

@@ -241,7 +241,16 @@
     }
   }
 
+  // --- The conversation list ([data-search-list]) remembers its whole address, filters and page included, for a
+  // thread's "Back to the search" (thread.js), which the server can only write with the search text.
+  function rememberSearch() {
+    if (!document.querySelector("[data-search-list]")) return;
+    try { window.sessionStorage.setItem("schemaadmin:search", window.location.href); } catch (error) { /* off */ }
+  }
+  document.addEventListener("htmx:pushedIntoHistory", rememberSearch);
+
   document.addEventListener("DOMContentLoaded", function () {
+    rememberSearch();
     localise(document);
     contain(document);
     setUpNavigation();

@@ -72,7 +72,7 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
     else:
         stored = latest_replay(shadow_fingerprint(applied, schemas), using=using)
         if stored is None:
-            unreplayed = [*model_changes(), *recorded_without_file_findings(using=using)]
+            unreplayed = [*model_changes(), *recorded_without_file_findings(applied)]
             return DriftReport(_sorted(unreplayed), len(applied), False, time.monotonic() - started, True)
         if stored.snapshot is None:
             findings.append(_unavailable(using, stored.error))
@@ -82,7 +82,7 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
         live = schema_snapshot(schemas=schemas, using=using)
         findings += schema_drift(live, expected, outside=tables_outside_migrations(schemas[0]))
     findings += model_changes()
-    findings += recorded_without_file_findings(using=using)
+    findings += recorded_without_file_findings(applied)
     return DriftReport(_sorted(findings), len(applied), from_cache, time.monotonic() - started)
 
 

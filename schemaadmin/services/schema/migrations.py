@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sysconfig
 import traceback
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -141,15 +142,25 @@ class RecordedMigration(MigrationLabel):
     applied_at: datetime | None
 
 
-def recorded_without_file(*, using: str = "default") -> list[RecordedMigration]:
+def recorded_without_file(
+    applied: Mapping[tuple[str, str], Any] | None = None, *, using: str = "default"
+) -> list[RecordedMigration]:
     """Return the migrations recorded as applied that no migration file of their app names (nor a squash on disk
     replaces): a file deleted or renamed after it ran, or code older than the database. Apps no longer installed
-    are left out: Django keeps their records forever."""
-    loader = MigrationLoader(connections[validated_alias(using)], ignore_no_migrations=True)
+    are left out: Django keeps their records forever.
+
+    applied: the loader's applied_migrations when the caller has read them (each key's record, or anything without
+    an `applied` time); read from the database when None.
+    """
+    if applied is None:
+        loader = MigrationLoader(connections[validated_alias(using)], ignore_no_migrations=True)
+        applied = loader.applied_migrations
+    else:
+        loader = MigrationLoader(None, ignore_no_migrations=True)  # the files only: no query
     replaced = {key for migration in loader.disk_migrations.values() for key in migration.replaces}
     found = [
         RecordedMigration(app_label, name, getattr(record, "applied", None))
-        for (app_label, name), record in loader.applied_migrations.items()
+        for (app_label, name), record in applied.items()
         if app_label in loader.migrated_apps
         and (app_label, name) not in loader.disk_migrations
         and (app_label, name) not in replaced
@@ -157,9 +168,9 @@ def recorded_without_file(*, using: str = "default") -> list[RecordedMigration]:
     return sorted(found, key=lambda m: (m.app_label, m.name))
 
 
-def recorded_without_file_findings(*, using: str = "default") -> list[Finding]:
-    """Return recorded_without_file() as drift findings: what they built is in the database, and nothing here
-    says what it was."""
+def recorded_without_file_findings(applied: Iterable[tuple[str, str]]) -> list[Finding]:
+    """Return recorded_without_file() of these applied migrations as drift findings: what they built is in the
+    database, and nothing here says what it was."""
     return [
         Finding(
             "migration_file_missing",
@@ -173,7 +184,7 @@ def recorded_without_file_findings(*, using: str = "default") -> list[Finding]:
             "Restore the file from version control (or deploy the code that has it). If the migration was renamed, "
             "rename its row in django_migrations to match; if it was squashed, keep the squash's replaces list.",
         )
-        for migration in recorded_without_file(using=using)
+        for migration in recorded_without_file(dict.fromkeys(applied))
     ]
 
 
