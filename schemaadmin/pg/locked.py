@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
+from schemaadmin.pg.names import db_table_parts
 
 __all__ = [
     "LOCKED_CTE",
@@ -23,6 +24,7 @@ __all__ = [
     "LockedRelation",
     "group_locked",
     "locked_relations",
+    "table_locked_expression",
     "table_locked_sql",
 ]
 
@@ -50,6 +52,19 @@ def table_locked_sql(table: str, locked: str) -> str:
         f"WHERE locked_index.indrelid IN ({table}.oid, {table}.reltoastrelid) "
         f"AND locked_index.indexrelid = ANY ({locked})) END"
     )
+
+
+def table_locked_expression(db_table: str) -> tuple[str, tuple[str | None, str]]:
+    """Return SQL of a boolean, and its parameters: another session holds or waits for ACCESS EXCLUSIVE on the
+    model's table (db_table, pg.names.db_table_parts), its TOAST table or an index of theirs. It reads the
+    catalog and pg_locks only, so a query may carry it without opening (and waiting for) that table."""
+    schema, table = db_table_parts(db_table)
+    sql = (
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_class AS locked_table "  # noqa: S608 -- constants, parameters
+        "WHERE locked_table.oid = to_regclass(concat_ws('.', quote_ident(%s), quote_ident(%s))) "
+        f"AND {table_locked_sql('locked_table', f'ARRAY({_LOCKED_RELATIONS})::oid[]')})"
+    )
+    return sql, (schema, table)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from schemaadmin.services.conversations import (
     thread_window,
 )
 from schemaadmin.services.message_search import search_page
+from schemaadmin.services.preferences import preferences_of, with_preferences_lock
 from schemaadmin.services.thread_search import mark_hits, thread_hits
 from schemaadmin.tables.browse import ConversationTable, SearchHitTable, object_url
 from schemaadmin.views.browsing import cursor_from, render_page
@@ -96,7 +97,7 @@ def filter_form_key(request: HttpRequest) -> str:
 
 
 def _conversation(pk: int) -> Conversation:
-    return get_object_or_404(Conversation.objects.select_related("user", "user__preferences"), pk=pk)
+    return get_object_or_404(with_preferences_lock(Conversation.objects.select_related("user")), pk=pk)
 
 
 @permission_required("view_conversations")
@@ -140,7 +141,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context["chunk"] = True
         return render_page(request, THREAD_TEMPLATE, context, partial=f"load_{anchor[0]}")
     context["other_conversations"] = other_conversations(conversation)
-    context["preferences"] = getattr(conversation.user, "preferences", None)
+    context["preferences"] = preferences_of(conversation, conversation.user_id)
     return render_page(request, THREAD_TEMPLATE, context)
 
 

@@ -23,6 +23,7 @@ from schemaadmin.services.conversations import (
     listing_total,
     user_conversation_total,
 )
+from schemaadmin.services.preferences import preferences_of, with_preferences_lock
 from schemaadmin.tables.browse import ConversationTable, UserTable
 from schemaadmin.views.browsing import cursor_from, render_page
 
@@ -69,17 +70,18 @@ def user_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
         cursor = cursor_from(form.cleaned_data, order)
     except CursorError as exc:
         user = _chat_user(pk)
-        context = {"chat_user": user, "preferences": getattr(user, "preferences", None), "cursor_error": str(exc)}
-        return render_page(request, "schemaadmin/users/detail.html", context, partial="conversations", status=400)
+        refused = {"chat_user": user, "preferences": preferences_of(user, user.pk), "cursor_error": str(exc)}
+        return render_page(request, "schemaadmin/users/detail.html", refused, partial="conversations", status=400)
     conversations = Conversation.objects.filter(user_id=pk)
-    # The user and their preferences come with the page's rows (one round trip fewer); read apart only for a user
-    # without conversations, or past the last page.
-    page = conversation_page(conversations.select_related("user__preferences"), order, cursor, _page_size())
+    # The user, and whether their preferences' table is locked, come with the page's rows (one round trip fewer);
+    # read apart only for a user without conversations, or past the last page.
+    page = conversation_page(with_preferences_lock(conversations.select_related("user")), order, cursor, _page_size())
     user = page.rows[0].user if page.rows else _chat_user(pk)
+    preferences = preferences_of(page.rows[0] if page.rows else user, user.pk)
     record_read(request, "user.view", f"user:{user.pk}")
-    context = {
+    context: dict[str, object] = {
         "chat_user": user,
-        "preferences": getattr(user, "preferences", None),
+        "preferences": preferences,
         "page": page,
         "table": ConversationTable(
             page.rows,
@@ -92,7 +94,7 @@ def user_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 
 def _chat_user(pk: UUID) -> ChatUser:
-    return get_object_or_404(ChatUser.objects.select_related("preferences"), pk=pk)
+    return get_object_or_404(with_preferences_lock(ChatUser.objects.all()), pk=pk)
 
 
 def _page_size() -> int:

@@ -250,3 +250,26 @@ def test_an_index_s_page_says_at_once_who_holds_its_table(client_as, held, hold,
     body = response.content.decode()
     assert 'data-testid="index-locked"' in body and f"held by pid {pid}" in _banner(body)
     assert client.get(f"/indexes/{held.split('.')[0]}.nope/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_and_its_user_open_at_once_while_only_the_preferences_are_locked(client_as, lock):
+    """The preferences are a side panel: a lock on their table (a migration of it) said 503 for every thread."""
+    from django.utils import timezone
+
+    from schemaadmin.models import ChatUser, Conversation, ConversationPreference, Message
+
+    now = timezone.now()
+    ada = ChatUser.objects.create(external_id="acct-locked-ada", display_name="Ada", email="ada@example.org")
+    ConversationPreference.objects.create(user=ada, language="en", tone="formal")
+    thread = Conversation.objects.create(user=ada, title="Refund", created_at=now, updated_at=now)
+    Message.objects.create(conversation=thread, user=ada, role="user", content="Where is my refund?", created_at=now)
+    client = client_as("support")
+    assert "formal" in client.get(f"/users/{ada.pk}/").content.decode()  # shown while the table is free
+    lock("public.conversation_preferences")
+    for url in (f"/conversations/{thread.pk}/", f"/users/{ada.pk}/"):
+        response = client.get(url)
+        page = response.content.decode()
+        assert response.status_code == 200, (url, page[:300])
+        assert 'data-testid="preferences-locked"' in page and "formal" not in page, url
+    assert "Where is my refund?" in client.get(f"/conversations/{thread.pk}/").content.decode()
