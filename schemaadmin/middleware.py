@@ -1,8 +1,9 @@
 """Middleware of SchemaAdmin's web requests: a statement_timeout and a lock_timeout on their database connections,
-and Vary: HX-Request on their responses."""
+Vary: HX-Request on their responses, and the viewer's time zone for what they type."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
@@ -10,13 +11,14 @@ from typing import Any
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from psycopg.errors import LockNotAvailable, QueryCanceled
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.sessions import set_session_timeouts
 
-__all__ = ["SessionTimeoutsMiddleware", "VaryOnHtmxMiddleware"]
+__all__ = ["SessionTimeoutsMiddleware", "VaryOnHtmxMiddleware", "ViewerTimeZoneMiddleware", "viewer_zone"]
 
 # Set on the driver's connection: the (statement_timeout, lock_timeout) in ms its session has, so each is set once,
 # not per request.
@@ -101,3 +103,36 @@ class VaryOnHtmxMiddleware:
         response = self.get_response(request)
         patch_vary_headers(response, ("HX-Request",))
         return response
+
+
+TIME_ZONE_COOKIE = "schemaadmin_tz"  # set by theme.js: the browser's IANA zone
+
+
+def viewer_zone(name: str) -> zoneinfo.ZoneInfo | None:
+    """Return the IANA zone the browser named, or None for a name that is none (any text may come in a cookie)."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+class ViewerTimeZoneMiddleware:
+    """Read the dates and times people type in their own zone, the one every page shows times in: a date filter's
+    day starts at the viewer's midnight, a query window's 20:00 is the viewer's 20:00. Pages still write UTC, which
+    the browser shows in that zone; without the cookie (the first page, no JavaScript) forms read UTC."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = viewer_zone(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,17 +1,29 @@
 // One statement's time (bars) and calls (line) per snapshot, hour or day, drawn with Chart.js from json_script data.
-// The x axis is time itself (milliseconds, labelled in UTC as the page's times are) over the whole window, not one
-// slot per point: when snapshots were irregular (the worker stopped for an hour), the gap shows as a gap.
+// The x axis is time itself (milliseconds, labelled in the viewer's zone, named under it, as the page's times are)
+// over the whole window, not one slot per point: when snapshots were irregular (the worker stopped for an hour), the
+// gap shows as a gap.
 (() => {
   "use strict";
   const MINUTE = 60 * 1000;
   const DAY = 1440 * MINUTE;
-  // Ticks on whole UTC minutes, hours or days (multiples of the step since the epoch).
+  // Ticks on whole local minutes, hours or days (multiples of the step since the epoch, shifted by the zone's offset
+  // at the window's start).
   const STEPS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 43200, 129600, 525600].map((m) => m * MINUTE);
   const TICK_WIDTH = 95; // px a "MM-DD HH:MM" label needs with room around it
 
-  const iso = (ms) => new Date(ms).toISOString();
+  const pad = (n) => String(n).padStart(2, "0");
+  // "YYYY-MM-DDTHH:MM" in the viewer's zone: sliced as an ISO string would be.
+  const iso = (ms) => {
+    const d = new Date(ms);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  };
+  const zoneName = () => {
+    const part = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(new Date())
+      .find((p) => p.type === "timeZoneName");
+    return part ? part.value : "";
+  };
   // The shortest label that names the moment within the window: the day alone for day steps, the time alone when
-  // the window is within one UTC day (the heading names it), else both.
+  // the window is within one local day (the heading names it), else both.
   const labeller = (start, end, spacing) => {
     if (spacing >= DAY) return (ms) => iso(ms).slice(5, 10);
     if (iso(start).slice(0, 10) === iso(end - 1).slice(0, 10)) return (ms) => iso(ms).slice(11, 16);
@@ -36,6 +48,8 @@
       return Math.max(2, Math.min(48, (usualGap * width) / Math.max(1, end - start) * 0.8));
     };
     let label = labeller(start, end, STEPS[0]);
+    const shift = -new Date(start).getTimezoneOffset() * MINUTE; // local time minus UTC, in ms
+    const zone = zoneName();
     new window.Chart(canvas, {
       data: {
         datasets: [
@@ -48,7 +62,7 @@
         animation: false,
         parsing: false,
         plugins: {
-          tooltip: { callbacks: { title: (items) => (items.length ? iso(items[0].parsed.x).slice(0, 16).replace("T", " ") + " UTC" : "") } },
+          tooltip: { callbacks: { title: (items) => (items.length ? `${iso(items[0].parsed.x).replace("T", " ")} ${zone}` : "") } },
         },
         scales: {
           x: {
@@ -57,6 +71,7 @@
             max: end,
             offset: false, // a bar chart's default: it would shift the grid half a slot from the ticks
             grid: { offset: false },
+            title: { display: Boolean(zone), text: zone },
             ticks: { callback: (value) => label(value), maxRotation: 0, autoSkip: false },
             // As many ticks as the width holds (redrawn when it changes), each on a whole step.
             afterBuildTicks: (scale) => {
@@ -64,7 +79,8 @@
               const spacing = STEPS.find((candidate) => (end - start) / candidate <= most) || STEPS[STEPS.length - 1];
               label = labeller(start, end, spacing);
               scale.ticks = [];
-              for (let value = Math.ceil(start / spacing) * spacing; value <= end; value += spacing) scale.ticks.push({ value });
+              const first = Math.ceil((start + shift) / spacing) * spacing - shift;
+              for (let value = first; value <= end; value += spacing) scale.ticks.push({ value });
             },
           },
           time: { position: "left", beginAtZero: true, title: { display: true, text: "ms" } },

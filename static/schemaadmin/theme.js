@@ -7,6 +7,16 @@
   const KEY = "schemaadmin-theme";
   root.dataset.js = "on";
 
+  // The viewer's time zone, for the dates and times typed into forms (schemaadmin.middleware.ViewerTimeZone reads
+  // them in it, as every page shows times in it).
+  try {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const cookie = "schemaadmin_tz=" + zone;  // IANA names hold letters, digits and _ + - / only
+    if (/^[A-Za-z0-9_+\-\/]+$/.test(zone) && document.cookie.split("; ").indexOf(cookie) < 0) {
+      document.cookie = cookie + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (error) { /* no Intl zone: forms read UTC, as their labels say */ }
+
   function stored() {
     try { return window.localStorage.getItem(KEY); } catch (error) { return null; }
   }

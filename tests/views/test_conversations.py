@@ -539,3 +539,16 @@ def test_a_nameless_user_and_an_untitled_conversation_have_one_name_everywhere(s
     assert ">+49 152 5603225</a>" in users  # the link reads as the user's id, not a bare dash
     thread = support.get(f"/conversations/{untitled.pk}/").content.decode()
     assert f'<h1 class="h4">Conversation {untitled.pk}</h1>' in thread and "Untitled" not in thread
+
+
+def test_a_typed_date_is_the_viewer_s_day_as_every_page_shows_times_in_their_zone(support, chat):
+    """Sydney's 1 February (UTC+11) ends at 13:00 UTC: conversations active at 08:00-12:59 UTC are in it, later not."""
+    asked = {"active_from": "2026-02-01", "active_to": "2026-02-01"}
+    support.cookies["schemaadmin_tz"] = "Australia/Sydney"
+    sydney = _ids(support.get("/conversations/", asked))
+    assert sorted(sydney) == sorted(c.pk for c in chat["conversations"][:5])
+    for hostile in ("../../etc/localtime", "Not/A_Zone", "\x00", "x" * 500):
+        support.cookies["schemaadmin_tz"] = hostile  # read as no zone: UTC, never an error
+        assert len(_ids(support.get("/conversations/", asked))) == 16
+    del support.cookies["schemaadmin_tz"]
+    assert len(_ids(support.get("/conversations/", asked))) == 16
