@@ -8,13 +8,13 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from schemaadmin.forms.browse import BootstrapForm
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
-from schemaadmin.models.chat import last_activity
+from schemaadmin.models.chat import last_activity, loose_external_id
 
 __all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "matching_users"]
 
@@ -29,11 +29,14 @@ DATE_INPUT = forms.DateInput(
 
 
 def matching_users(text: str) -> QuerySet[ChatUser]:
-    """Return up to 50 users whose external id or email is text, or whose name starts with it."""
+    """Return up to 50 users whose external id is text (any case, spaces, dots, dashes and parentheses aside: the
+    users_external_id_loose index), whose email is text in any case, or whose name starts with it."""
     text = text.strip()
-    return ChatUser.objects.filter(
-        Q(external_id=text) | Q(email__iexact=text) | Q(display_name__istartswith=text)
-    ).order_by("display_name", "id")[:USER_MATCH_LIMIT]
+    return (
+        ChatUser.objects.alias(loose_id=loose_external_id(F("external_id")))
+        .filter(Q(loose_id=loose_external_id(Value(text))) | Q(email__iexact=text) | Q(display_name__istartswith=text))
+        .order_by("display_name", "id")[:USER_MATCH_LIMIT]
+    )
 
 
 def _day_start(day: date) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -37,6 +38,25 @@ def last_activity() -> Coalesce:
     return Coalesce("last_message_at", "created_at")
 
 
+# What support types for a user's id is rarely its exact form: "+44 7700 900111" as "+447700900111", "acct-9T8EDZ"
+# as "ACCT-9t8edz". Matched in one spelling: upper case, without spaces, dots, dashes or parentheses.
+_LOOSE_ID_DROPS = r"[\s().-]+"
+
+
+def loose_external_id(expression: Any) -> models.Func:
+    """Return the SQL spelling an external id is matched in (users_external_id_loose indexes it on the column)."""
+    return Upper(
+        models.Func(
+            expression,
+            models.Value(_LOOSE_ID_DROPS),
+            models.Value(""),
+            models.Value("g"),
+            function="regexp_replace",
+            output_field=models.CharField(),
+        )
+    )
+
+
 class ChatUser(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     external_id = models.CharField(max_length=128, unique=True, help_text="Phone number or account id.")
@@ -50,6 +70,7 @@ class ChatUser(models.Model):
         indexes = [
             # Finding a user by email (any case) or by the start of their name, and listing newest first.
             models.Index(Upper("email"), name="users_email_upper"),
+            models.Index(loose_external_id(models.F("external_id")), name="users_external_id_loose"),
             models.Index(OpClass(Upper("display_name"), name="text_pattern_ops"), name="users_name_upper_prefix"),
             models.Index(models.F("created_at").desc(), models.F("id").desc(), name="users_created_id"),
         ]

@@ -341,6 +341,11 @@ def test_exports_stream_the_whole_thread_and_are_audited(support, chat):
 def test_users_are_found_and_their_page_lists_conversations(support, chat):
     found = support.get("/users/", {"q": "ada@EXAMPLE.org"})
     assert [u.pk for u in found.context["page"].rows] == [chat["ada"].pk]
+    # An id as it is read out or typed: any case, spaces, dots, dashes and parentheses aside.
+    for said, who in [("+447700900111", "ada"), ("(+44) 7700-900.111", "ada"), ("ACCT-BOB", "bob"), ("acctbob", "bob")]:
+        found = support.get("/users/", {"q": said})
+        assert [u.pk for u in found.context["page"].rows] == [chat[who].pk], said
+    assert not support.get("/users/", {"q": "+44770090011"}).context["page"].rows  # a digit short: nobody
     newest = support.get("/users/")
     assert {u.pk for u in newest.context["page"].rows} == {chat["ada"].pk, chat["bob"].pk}
     page = support.get(f"/users/{chat['ada'].pk}/")
