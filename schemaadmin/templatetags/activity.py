@@ -105,7 +105,8 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
         if s.state and s.backend_type != CLIENT_BACKEND
         else ""
     )
-    waiting = f"{escape(s.wait_event_type)}: {escape(s.wait_event)}" if s.wait_event and s.state != "idle" else ""
+    # An idle session (in a transaction or not) waits for its client by definition: its state says so already.
+    waiting = f"{escape(s.wait_event_type)}: {escape(s.wait_event)}" if s.wait_event and not _idle(s.state) else ""
     if s.blocked_by:
         waiting += f'<div class="small" data-testid="blocked-by">blocked by {", ".join(map(str, s.blocked_by))}</div>'
     if row.blocking:
@@ -153,3 +154,7 @@ def _query(row: SessionRow) -> str:
         text,
         " …" if cut else "",
     )
+
+
+def _idle(state: str | None) -> bool:
+    return (state or "").startswith("idle")

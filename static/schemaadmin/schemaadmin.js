@@ -52,7 +52,11 @@
     root.querySelectorAll("[data-local-zone]").forEach(function (el) { el.textContent = zoneName(); });
   }
   // Ages go stale on a page kept open all day.
-  window.setInterval(function () { document.querySelectorAll('time[data-when~="ago"]').forEach(showTime); }, 30000);
+  function refreshAges() { document.querySelectorAll('time[data-when~="ago"]').forEach(showTime); }
+  window.setInterval(refreshAges, 30000);
+  // A polled part of the page brings fresh "… ago" times: the others on the page are brought up to date with it, so
+  // two times of one instant never disagree ("requested just now" beside "started 7 s ago").
+  document.addEventListener("htmx:afterSettle", refreshAges);
 
   // --- Wide tables scroll inside their own box, never the page -------------------------------------------------
   function contain(root) {

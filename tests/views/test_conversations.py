@@ -315,8 +315,9 @@ def test_a_thread_lists_its_owners_ten_latest_other_conversations(support, chat)
     assert shown == expected and len(shown) == 10
     html = response.content.decode()
     first = expected[0]
-    assert f'href="/conversations/{first[0]}/">{first[1]}</a> · {first[2]} msgs' in html
-    assert f'msgs · <time datetime="{first[3]:%Y-%m-%dT%H:%M:%SZ}" title="{first[3]:%Y-%m-%d %H:%M:%S} UTC"' in html
+    noun = "message" if first[2] == 1 else "messages"
+    assert f'href="/conversations/{first[0]}/">{first[1]}</a> · {first[2]} {noun}' in html
+    assert f'{noun} · <time datetime="{first[3]:%Y-%m-%dT%H:%M:%SZ}" title="{first[3]:%Y-%m-%d %H:%M:%S} UTC"' in html
     assert support.get(f"/conversations/{chat['solo'].pk}/").context["other_conversations"] == []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 
@@ -20,6 +22,7 @@ def archive(db):
         "source": "schema_fixtures_widget.name",
         "migration": "schema_fixtures.0099_x",
         "apply": 7,
+        "archived_at": "2026-12-06T02:37:09+00:00",
         "restore": "Reverse schema_fixtures.0099_x (…), then: UPDATE …",
     }
     archive_columns("schema_fixtures_widget", ["id", "name"], schema="schemaadmin_archive", name=NAME, about=about)
@@ -33,7 +36,11 @@ def test_operators_see_the_archives_with_size_and_restore_text_but_no_drop(clien
     assert response.status_code == 200
     assert f'data-archive="{NAME}"' in body and "schema_fixtures_widget.name" in body
     assert '<td class="text-end">20</td>' in body  # the rows copied
-    assert "Reverse schema_fixtures.0099_x" in body and ("KB" in body or "bytes" in body)
+    size = body.split('data-testid="archive-size">')[1].split("<")[0]
+    assert "Reverse schema_fixtures.0099_x" in body and re.fullmatch(r"[\d.]+ (bytes|kB|MB)", size), size
+    # When it was archived, as every time on the page: a <time> the browser shows in the viewer's zone.
+    made = body.split(f'data-archive="{NAME}"')[1].split("</li>")[0]
+    assert re.search(r'before <code>schema_fixtures.0099_x</code>, <time datetime="[^"]+Z"', made), made
     assert 'name="typed_name"' not in body
     assert client.post("/schema/archives/drop", {"name": NAME, "typed_name": NAME}).status_code == 403
     assert [a.name for a in archives()] == [NAME]

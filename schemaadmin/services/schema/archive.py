@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.backends.utils import truncate_name
@@ -112,6 +113,15 @@ class Archive:
     @property
     def name(self) -> str:
         return self.table.name
+
+    @property
+    def archived_at(self) -> datetime | None:
+        """Return when the worker made it, from its comment (None when the comment says nothing readable)."""
+        try:
+            at = datetime.fromisoformat(str(self.about.get("archived_at") or ""))
+        except ValueError:
+            return None
+        return at if at.tzinfo else None
 
 
 def migration_drops(
