@@ -141,3 +141,16 @@ def test_conflicting_migrations_are_explained_and_not_applied(client_as, setting
     refused = client.post("/schema/apply/", _form(fingerprint=plan.fingerprint, typed_target=plan.target))
     assert refused.status_code == 400 and "makemigrations --merge" in refused.content.decode()
     assert not MigrationApply.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drop_behind_separate_database_and_state_is_confirmed_by_name_with_what_is_archived(client_as, settings):
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.raw_drops"}
+    client = client_as("dba")
+    page = client.get("/schema/apply/").content.decode()
+    assert "This plan destroys data" in page and "Remove field name from widget" in page
+    archived = page.split('data-testid="archive-plan"')[1].split("</div>")[0]
+    assert "schema_fixtures_widget.name" in archived
+    response = client.post("/schema/apply/", _form(typed_target="yes"))
+    assert response.status_code == 400 and "Type schema_fixtures.0004_drops_in_raw_sql" in response.content.decode()
+    assert not MigrationApply.objects.exists()
