@@ -40,10 +40,19 @@ class ActivityViewForm(forms.Form):
     )
 
 
+class _PidField(forms.IntegerField):
+    """A pid as the pid column writes it: ASCII digits (int() also reads "٣" and "１２" as 3 and 12)."""
+
+    def to_python(self, value: object) -> int | None:
+        if isinstance(value, str) and not value.strip().isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class SignalForm(forms.Form):
     """Which backend to signal; confirm_own is the second confirmation SchemaAdmin's own sessions need."""
 
-    pid = forms.IntegerField(
+    pid = _PidField(
         min_value=1,
         max_value=MAX_PID,
         error_messages={

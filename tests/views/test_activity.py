@@ -99,6 +99,8 @@ def test_operators_may_not_signal(client_as, blocking):  # noqa: F811
         ("99999999999999999999999", "A process id is a whole number"),
         ("2147483647", "No server process with pid 2147483647 is running"),
         ("12\x00", "A process id is a whole number"),
+        ("٣", "A process id is a whole number"),  # Arabic-Indic 3: int() reads it, the pid column never writes it
+        ("１２", "A process id is a whole number"),  # full-width 12
     ],
 )
 @pytest.mark.parametrize("method", ["get", "post"])
