@@ -18,7 +18,7 @@ WARNING_BADGE = '<span class="badge text-bg-warning" data-severity="warning">war
 def badge(page: str, code: str, about: str) -> str:
     """Return the severity badge of the finding of code about an object, as the page renders it."""
     item = re.search(
-        rf'<div class="list-group-item" data-code="{re.escape(code)}" data-object="{re.escape(about)}"[^>]*>'
+        rf'<div class="list-group-item finding" data-code="{re.escape(code)}" data-object="{re.escape(about)}"[^>]*>'
         r'\s*<div class="d-flex[^"]*">\s*(<span class="badge [^"]*"[^>]*>[^<]*</span>)',
         page,
     )
