@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 
 from schemaadmin.forms.fields import CHECK_BOX
@@ -9,6 +11,7 @@ from schemaadmin.pg.activity import MAX_PID
 
 __all__ = ["SESSION_SORTS", "ActivityViewForm", "SignalForm"]
 
+_DIGITS = re.compile(r"[0-9]+")
 PID_MESSAGE = f"A process id is a whole number from 1 to {MAX_PID:,}, as the pid column shows it."
 
 
@@ -41,10 +44,11 @@ class ActivityViewForm(forms.Form):
 
 
 class _PidField(forms.IntegerField):
-    """A pid as the pid column writes it: ASCII digits (int() also reads "٣" and "１２" as 3 and 12)."""
+    """A pid as the pid column writes it: ASCII digits only (int() also reads "٣", "１２" and "1_2" as 3, 12 and 12;
+    Django's IntegerField "+12" and "12.0")."""
 
     def to_python(self, value: object) -> int | None:
-        if isinstance(value, str) and not value.strip().isascii():
+        if isinstance(value, str) and value.strip() and not _DIGITS.fullmatch(value.strip()):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return super().to_python(value)
 

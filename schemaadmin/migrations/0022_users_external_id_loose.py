@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 django.db.models.functions.text.Upper(
                     models.Func(
                         models.F("external_id"),
-                        models.Value("[\\s().-]+"),
+                        models.Value("[\\s\u00a0\u2007\u2009\u202f().\u2010-\u2015-]+"),
                         models.Value(""),
                         models.Value("g"),
                         function="regexp_replace",

@@ -40,7 +40,9 @@ def last_activity() -> Coalesce:
 
 # What support types for a user's id is rarely its exact form: "+44 7700 900111" as "+447700900111", "acct-9T8EDZ"
 # as "ACCT-9t8edz". Matched in one spelling: upper case, without spaces, dots, dashes or parentheses.
-_LOOSE_ID_DROPS = r"[\s().-]+"
+# Unicode's spaces and dashes too: numbers copied from a web page or a spreadsheet hold no-break (U+00A0, U+202F)
+# and thin spaces, and hyphens or dashes (U+2010-U+2015).
+_LOOSE_ID_DROPS = "[\\s\u00a0\u2007\u2009\u202f().\u2010-\u2015-]+"
 
 
 def loose_external_id(expression: Any) -> models.Func:

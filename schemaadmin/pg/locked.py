@@ -60,9 +60,9 @@ def table_locked_expression(db_table: str) -> tuple[str, tuple[str | None, str]]
     catalog and pg_locks only, so a query may carry it without opening (and waiting for) that table."""
     schema, table = db_table_parts(db_table)
     sql = (
-        "EXISTS (SELECT 1 FROM pg_catalog.pg_class AS locked_table "  # noqa: S608 -- constants, parameters
+        f"EXISTS (WITH {LOCKED_CTE} SELECT 1 FROM pg_catalog.pg_class AS locked_table "  # noqa: S608 -- constants
         "WHERE locked_table.oid = to_regclass(concat_ws('.', quote_ident(%s), quote_ident(%s))) "
-        f"AND {table_locked_sql('locked_table', f'ARRAY({_LOCKED_RELATIONS})::oid[]')})"
+        f"AND {table_locked_sql('locked_table', LOCKED_OIDS)})"
     )
     return sql, (schema, table)
 

@@ -79,8 +79,17 @@
               const spacing = STEPS.find((candidate) => (end - start) / candidate <= most) || STEPS[STEPS.length - 1];
               label = labeller(start, end, spacing);
               scale.ticks = [];
-              const first = Math.ceil((start + shift) / spacing) * spacing - shift;
-              for (let value = first; value <= end; value += spacing) scale.ticks.push({ value });
+              if (spacing >= DAY) {
+                // Local midnights, stepped by the calendar: a daylight-saving change in the window moves none.
+                const days = Math.round(spacing / DAY);
+                const tick = new Date(start);
+                tick.setHours(0, 0, 0, 0);
+                if (tick.getTime() < start) tick.setDate(tick.getDate() + 1);
+                for (; tick.getTime() <= end; tick.setDate(tick.getDate() + days)) scale.ticks.push({ value: tick.getTime() });
+              } else {
+                const first = Math.ceil((start + shift) / spacing) * spacing - shift;
+                for (let value = first; value <= end; value += spacing) scale.ticks.push({ value });
+              }
             },
           },
           time: { position: "left", beginAtZero: true, title: { display: true, text: "ms" } },

@@ -101,6 +101,9 @@ def test_operators_may_not_signal(client_as, blocking):  # noqa: F811
         ("12\x00", "A process id is a whole number"),
         ("٣", "A process id is a whole number"),  # Arabic-Indic 3: int() reads it, the pid column never writes it
         ("１２", "A process id is a whole number"),  # full-width 12
+        ("1_2", "A process id is a whole number"),  # int() reads 12
+        ("+12", "A process id is a whole number"),
+        ("12.0", "A process id is a whole number"),
     ],
 )
 @pytest.mark.parametrize("method", ["get", "post"])

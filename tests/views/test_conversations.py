@@ -343,7 +343,10 @@ def test_users_are_found_and_their_page_lists_conversations(support, chat):
     found = support.get("/users/", {"q": "ada@EXAMPLE.org"})
     assert [u.pk for u in found.context["page"].rows] == [chat["ada"].pk]
     # An id as it is read out or typed: any case, spaces, dots, dashes and parentheses aside.
-    for said, who in [("+447700900111", "ada"), ("(+44) 7700-900.111", "ada"), ("ACCT-BOB", "bob"), ("acctbob", "bob")]:
+    nbsp, narrow, dash = "\u00a0", "\u202f", "\u2013"  # as numbers copied from a web page or a spreadsheet hold
+    said_as = [("+447700900111", "ada"), ("(+44) 7700-900.111", "ada"), ("ACCT-BOB", "bob"), ("acctbob", "bob")]
+    said_as += [(f"+44{nbsp}7700{narrow}900{dash}111", "ada")]
+    for said, who in said_as:
         found = support.get("/users/", {"q": said})
         assert [u.pk for u in found.context["page"].rows] == [chat[who].pk], said
     assert not support.get("/users/", {"q": "+44770090011"}).context["page"].rows  # a digit short: nobody

@@ -151,8 +151,9 @@ def migration_digest(migration: Any) -> str:
 
 
 def destroyed(operation: Any) -> Iterator[str]:
-    """Say in words what an operation destroys: a removed field or model, a DROP TABLE, DROP COLUMN, TRUNCATE or
-    DELETE in raw SQL (DO blocks included), here or among a SeparateDatabaseAndState's database operations."""
+    """Say in words what an operation destroys: a removed field or model, a DROP SCHEMA, DROP TABLE, DROP COLUMN,
+    TRUNCATE or DELETE in raw SQL (in DO blocks and WITH queries too), here or among a SeparateDatabaseAndState's
+    database operations."""
     if isinstance(operation, operations.SeparateDatabaseAndState):
         for inner in operation.database_operations:
             yield from destroyed(inner)
@@ -161,7 +162,10 @@ def destroyed(operation: Any) -> Iterator[str]:
     elif isinstance(operation, operations.RunSQL):
         for action in run_sql_actions(operation.sql):
             table = qualify(action.schema, action.table) if action.schema else action.table
-            if action.kind == "drop_table":
+            if action.kind == "drop_schema":
+                held = " and all it holds" if "CASCADE" in action.detail else ""
+                yield f"Raw SQL: drop schema {qualify(action.schema)}{held}"
+            elif action.kind == "drop_table":
                 yield f"Raw SQL: drop table {table}"
             elif action.kind == "drop_column":
                 yield f"Raw SQL: drop column {table}.{action.column}"

@@ -81,13 +81,15 @@ class CheckerBase:
         message = f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: {waiting} for the whole build."
         yield from self.on_big_table("index_on_big_table", table, message, INDEX_HELP, line)
 
-    def concurrent_index(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
-        """A concurrent build: PostgreSQL refuses it on a partitioned table, and the migration fails there."""
+    def concurrent_index(
+        self, table: str, what: str, line: int | None, *, verb: str = "Builds"
+    ) -> Iterator[SizedFinding]:
+        """A concurrent build or drop: PostgreSQL refuses either on a partitioned table, and the migration fails."""
         if table in self.created:
             return
         message = (
-            f'Builds {what} CONCURRENTLY on {table}, a partitioned table: PostgreSQL refuses ("cannot create index '
-            'on partitioned table … concurrently"), so the migration fails.'
+            f'{verb} {what} CONCURRENTLY on {table}, a partitioned table: PostgreSQL refuses ("… partitioned table '
+            '… concurrently"), so the migration fails.'
         )
         finding = self.finding("migration_fails", Severity.CRITICAL, table, message, PARTITIONED_CONCURRENT_HELP, line)
         yield SizedFinding(table, 0, finding, partitioned=True)

@@ -16,7 +16,8 @@ PARTITIONED_CONCURRENT_HELP = (
     "Build it partition by partition: CREATE INDEX … ON ONLY the partitioned table (invalid, and quick), then for "
     "each partition CREATE INDEX CONCURRENTLY and ALTER INDEX <parent index> ATTACH PARTITION <its index>; the "
     "parent index turns valid when the last one is attached. In a migration: RunSQL with atomic = False, and "
-    "SeparateDatabaseAndState to tell Django's state about the index."
+    "SeparateDatabaseAndState to tell Django's state about the index. To drop one: DROP INDEX without "
+    "CONCURRENTLY, which locks the table and each partition only for the drop itself."
 )
 NOT_NULL_HELP = (
     "Add the column nullable (null=True), backfill it in batches (a RunPython or a worker job), then make it "

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.indexes import OpClass
-from django.contrib.postgres.operations import AddIndexConcurrently
+from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import truncate_name
 from django.db.migrations import operations
@@ -243,6 +243,8 @@ class _Checker(SqlRules):
                 yield from self.concurrent_index(model.table, f"index {op.index.name}", line)
             else:
                 yield from self.blocking_index(model.table, f"index {op.index.name}", line)
+        elif isinstance(op, RemoveIndexConcurrently):
+            yield from self.concurrent_index(model.table, f"index {op.name}", line, verb="Drops")
         elif isinstance(op, operations.AddConstraint) and isinstance(op.constraint, ExclusionConstraint):
             yield SquawkOverride(("constraint-missing-not-valid",), EXCLUSION_NOT_VALID)
             yield from self.exclusion(model.table, f"constraint {op.constraint.name}", line)

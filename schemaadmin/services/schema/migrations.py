@@ -174,15 +174,17 @@ def recorded_without_file_findings(applied: Iterable[tuple[str, str]]) -> list[F
     return [
         Finding(
             "migration_file_missing",
-            Severity.WARNING,
+            Severity.INFO,
             Kind.DRIFT,
             migration.label,
             f"{migration.label} is recorded as applied"
             + (f" ({migration.applied_at:%Y-%m-%d %H:%M} UTC)" if migration.applied_at else "")
-            + ", but no migration file of that name exists: it was deleted or renamed after it ran, or this code is "
-            "older than the database. What it built is in the database, and the drift comparison cannot replay it.",
+            + ", but no migration file of that name exists: it was deleted or renamed after it ran, this code is "
+            "older than the database, or a squash replaced it and the replaced files went (Django's own clean-up, "
+            "which leaves their rows). What it built is in the database, and the drift comparison cannot replay it.",
             "Restore the file from version control (or deploy the code that has it). If the migration was renamed, "
-            "rename its row in django_migrations to match; if it was squashed, keep the squash's replaces list.",
+            "rename its row in django_migrations to match. If a squash replaced it and its schema is in the squash, "
+            "delete the row (DELETE FROM django_migrations WHERE app = … AND name = …).",
         )
         for migration in recorded_without_file(dict.fromkeys(applied))
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, parse_plpgsql, parse_sql
-from pglast.enums import AlterTableType, ConstrType, ObjectType
+from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 from pglast.parser import ParseError
 
 __all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
@@ -21,7 +21,7 @@ __all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
 # kinds: create_index, create_index_concurrently, set_not_null, add_not_null_column, add_json_column, add_exclusion,
 # add_unique, backfill, vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table,
 # drop_column, truncate, grant_select, create_table, add_check, add_foreign_key, alter_column_type,
-# add_column_default, add_rewriting_column, add_not_valid, validate_constraint, create_schema
+# add_column_default, add_rewriting_column, add_not_valid, validate_constraint, create_schema, drop_schema
 _INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
 _REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
 _TRIGGERS_OFF = (AlterTableType.AT_DisableTrig, AlterTableType.AT_DisableTrigAll, AlterTableType.AT_DisableTrigUser)
@@ -121,6 +121,13 @@ def _schema(relation: Any) -> str:
 
 
 def _actions(stmt: Any) -> Iterable[SqlAction]:
+    """Return what one statement does, its WITH queries' doings first (WITH gone AS (DELETE …) SELECT …)."""
+    with_clause = getattr(stmt, "withClause", None)
+    ctes = [cte.ctequery for cte in getattr(with_clause, "ctes", None) or ()]
+    return [*(action for query in ctes for action in _actions(query)), *_own_actions(stmt)]
+
+
+def _own_actions(stmt: Any) -> Iterable[SqlAction]:
     if isinstance(stmt, ast.CreateSchemaStmt) and stmt.schemaname:
         return [SqlAction("create_schema", "", schema=str(stmt.schemaname))]
     if isinstance(stmt, ast.IndexStmt):
@@ -148,6 +155,10 @@ def _actions(stmt: Any) -> Iterable[SqlAction]:
         return []
     if isinstance(stmt, ast.ClusterStmt):
         return [SqlAction("cluster", _name(stmt.relation), detail="CLUSTER", schema=_schema(stmt.relation))]
+    if isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_SCHEMA:
+        names = [getattr(name, "sval", "") or "" for name in stmt.objects or ()]
+        cascade = " CASCADE" if stmt.behavior == DropBehavior.DROP_CASCADE else ""
+        return [SqlAction("drop_schema", "", schema=name, detail=f"DROP SCHEMA{cascade}") for name in names]
     if isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_TABLE:
         named = (_schema_and_name(names) for names in stmt.objects or ())
         return [SqlAction("drop_table", table, schema=schema) for schema, table in named]
@@ -223,11 +234,6 @@ def _called_functions(node: Any) -> Iterator[str]:
             yield from _called_functions(item)
 
 
-def _null_constant(expression: Any) -> bool:
-    """Say whether an expression is the constant NULL (DEFAULT NULL gives the rows no value)."""
-    return isinstance(expression, ast.A_Const) and bool(expression.isnull)
-
-
 def _virtual(constraint: Any) -> bool:
     """Say whether a generated column is VIRTUAL (PostgreSQL 18: computed on read, nothing written)."""
     return str(getattr(constraint, "generated_kind", "") or "").lower().startswith("v")
@@ -276,11 +282,12 @@ def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
         yield SqlAction("add_rewriting_column", table, column.colname or "", detail=detail)
     defaults = [c for c in constraints if getattr(c, "contype", None) == ConstrType.CONSTR_DEFAULT]
     serial = bool(type_names) and type_names[-1] in _SERIAL
-    valued = serial or bool(kinds & {ConstrType.CONSTR_GENERATED, ConstrType.CONSTR_IDENTITY})
-    valued = valued or any(not _null_constant(c.raw_expr) for c in defaults)
+    valued = serial or bool(
+        kinds & {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_GENERATED, ConstrType.CONSTR_IDENTITY}
+    )
     if ConstrType.CONSTR_FOREIGN in kinds and valued:
-        # ADD COLUMN … REFERENCES checks the existing rows only when the column gives them a value: all NULL (no
-        # default), PostgreSQL reads nothing.
+        # ADD COLUMN … REFERENCES checks the existing rows unless the column has no DEFAULT clause at all (nor an
+        # identity or generated value): then PostgreSQL reads nothing. DEFAULT NULL still reads every row.
         yield SqlAction("add_foreign_key", table, column.colname or "", detail=f"on {column.colname}")
     called = sorted({name for c in defaults for name in _called_functions(c.raw_expr)})
     if called:

@@ -209,6 +209,11 @@ def test_drops_in_raw_sql_or_behind_separate_database_and_state_need_the_target_
         ("TRUNCATE audit_trail", "Raw SQL: empty table audit_trail (TRUNCATE)"),
         ("DELETE FROM widgets WHERE id < 10", "Raw SQL: deletes rows of widgets (DELETE with a WHERE clause)"),
         ("DO $$ BEGIN DROP TABLE legacy; END $$", "Raw SQL: drop table legacy"),
+        ("DROP SCHEMA legacy CASCADE", "Raw SQL: drop schema legacy and all it holds"),
+        (
+            "WITH gone AS (DELETE FROM widgets RETURNING id) SELECT count(*) FROM gone",
+            "Raw SQL: deletes rows of widgets (DELETE of every row)",
+        ),
     ],
 )
 def test_what_raw_sql_destroys_is_said_in_words(sql, says):

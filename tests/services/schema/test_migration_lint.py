@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.postgres.indexes import OpClass
-from django.contrib.postgres.operations import AddIndexConcurrently
+from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import connection, migrations, models
 from django.db.models import Q
 from django.db.models.functions import Cast
@@ -539,9 +539,10 @@ def test_a_foreign_key_added_with_a_column_of_nulls_reads_no_row_and_is_not_flag
     key = ("foreign_key_on_big_table", "schema_fixtures_widget")
     nullable = models.ForeignKey("schema_fixtures.widget", models.SET_NULL, null=True, related_name="+")
     assert key not in _planted_codes([migrations.AddField("widget", "parent", nullable)])[0]
-    for default in ("", " DEFAULT NULL"):
-        column = f"ALTER TABLE schema_fixtures_widget ADD COLUMN owner_id int{default} REFERENCES auth_user (id)"
-        assert key not in _planted_codes([migrations.RunSQL(column, migrations.RunSQL.noop)])[0]
+    column = "ALTER TABLE schema_fixtures_widget ADD COLUMN owner_id int{} REFERENCES auth_user (id)"
+    assert key not in _planted_codes([migrations.RunSQL(column.format(""), migrations.RunSQL.noop)])[0]
+    # Any DEFAULT clause, NULL too, makes PostgreSQL read every row for the key.
+    assert key in _planted_codes([migrations.RunSQL(column.format(" DEFAULT NULL"), migrations.RunSQL.noop)])[0]
     # What the rule rests on: PostgreSQL scans the table for the key only when the new column has values.
     with connection.cursor() as cur:
         cur.execute("CREATE TEMP TABLE keyed AS SELECT g AS id FROM generate_series(1, 1000) AS g")
@@ -553,7 +554,7 @@ def test_a_foreign_key_added_with_a_column_of_nulls_reads_no_row_and_is_not_flag
         cur.execute("ALTER TABLE referencing ADD COLUMN k int REFERENCES keyed (id)")
         cur.execute(scans)
         assert cur.fetchone()[0] == before
-        cur.execute("ALTER TABLE referencing ADD COLUMN j int DEFAULT 1 REFERENCES keyed (id)")
+        cur.execute("ALTER TABLE referencing ADD COLUMN j int DEFAULT NULL REFERENCES keyed (id)")
         cur.execute(scans)
         assert cur.fetchone()[0] > before
 
@@ -654,11 +655,15 @@ def test_a_partitioned_table_is_sized_by_its_partitions_and_refuses_a_concurrent
     concurrent = planted_migration(
         loader, "schema_fixtures", [AddIndexConcurrently("events", index)], name="0101_concurrent", atomic=False
     )
+    plant.sql(f"CREATE INDEX events_at ON {s}.events (id)")
+    dropped = planted_migration(
+        loader, "schema_fixtures", [RemoveIndexConcurrently("events", "events_at")], name="0101_drop", atomic=False
+    )
     raw = f"CREATE INDEX CONCURRENTLY events_kind_raw ON {s}.events (kind)"
     raw_concurrent = planted_migration(
         loader, "schema_fixtures", [migrations.RunSQL(raw, migrations.RunSQL.noop)], name="0102_raw", atomic=False
     )
-    linted = lint_loaded(loader, [blocking, concurrent, raw_concurrent])
+    linted = lint_loaded(loader, [blocking, concurrent, raw_concurrent, dropped])
     assert {"index_on_big_table", "table_rewrite"} <= set(codes(linted[0])), [f.code for f in linted[0].findings]
     assert "about 399 rows" in only(linted[0], "index_on_big_table").message
     for lint in linted[1:]:
@@ -667,6 +672,8 @@ def test_a_partitioned_table_is_sized_by_its_partitions_and_refuses_a_concurrent
         assert "ATTACH PARTITION" in fails.help
     with pytest.raises(Exception, match="cannot create index on partitioned table"):  # what the rule says
         plant.sql(raw)
+    with pytest.raises(Exception, match="concurrently"):
+        plant.sql(f"DROP INDEX CONCURRENTLY {s}.events_at")
     # On a plain table the same concurrent build is fine.
     plant.table("plain", "id bigint PRIMARY KEY, kind int", rows=10, fill="i, i")
     plain_fields = [("id", models.BigIntegerField(primary_key=True)), ("kind", models.IntegerField(null=True))]
