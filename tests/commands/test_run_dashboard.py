@@ -14,6 +14,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.worker import wait_for
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -59,14 +61,6 @@ def _client_sessions(data_dir: Path) -> int:
     return sum("[local]" in " ".join(child.cmdline()) for child in postmaster.children())
 
 
-def _settles(done, *, what: str, limit: float = 120) -> None:
-    """Poll done() until it holds (a closed session leaves the server a moment after the response)."""
-    deadline = time.monotonic() + limit
-    while not done():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_dir):
     data_dir = server_dir / "pgdata"
     port = _free_port()
@@ -96,7 +90,8 @@ def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_d
         for _ in range(30):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
                 assert response.status == 200
-        _settles(lambda: _client_sessions(data_dir) <= before, what="the requests' sessions to close")
+        # A closed session leaves the server a moment after its response: wait for that state.
+        wait_for(lambda: _client_sessions(data_dir) <= before, timeout=120, what="the requests' sessions to close")
 
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
         output, _ = launcher.communicate(timeout=300)
