@@ -5,9 +5,10 @@
 (() => {
   "use strict";
   const MINUTE = 60 * 1000;
+  const HOUR = 60 * MINUTE;
   const DAY = 1440 * MINUTE;
-  // Ticks on whole local minutes, hours or days (multiples of the step since the epoch, shifted by the zone's offset
-  // at the window's start).
+  // Ticks on whole local minutes (multiples of the step since the epoch, shifted by the zone's offset at the window's
+  // start), hours or days (read off the local clock, so a daylight-saving change moves none).
   const STEPS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 43200, 129600, 525600].map((m) => m * MINUTE);
   const TICK_WIDTH = 95; // px a "MM-DD HH:MM" label needs with room around it
 
@@ -86,6 +87,16 @@
                 tick.setHours(0, 0, 0, 0);
                 if (tick.getTime() < start) tick.setDate(tick.getDate() + 1);
                 for (; tick.getTime() <= end; tick.setDate(tick.getDate() + days)) scale.ticks.push({ value: tick.getTime() });
+              } else if (spacing >= HOUR) {
+                // Whole local hours, read off each hour's own clock: a daylight-saving change in the window moves
+                // the offset, and a step counted from the start's offset would land an hour off after it.
+                const hours = spacing / HOUR;
+                const tick = new Date(start);
+                tick.setMinutes(0, 0, 0);
+                if (tick.getTime() < start) tick.setTime(tick.getTime() + HOUR);
+                for (; tick.getTime() <= end; tick.setTime(tick.getTime() + HOUR)) {
+                  if (tick.getMinutes() === 0 && tick.getHours() % hours === 0) scale.ticks.push({ value: tick.getTime() });
+                }
               } else {
                 const first = Math.ceil((start + shift) / spacing) * spacing - shift;
                 for (let value = first; value <= end; value += spacing) scale.ticks.push({ value });

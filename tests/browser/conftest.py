@@ -53,14 +53,22 @@ def console_errors() -> list[str]:
 
 
 @pytest.fixture
-def page(browser, live_server, transactional_db, roles, settings, console_errors) -> Iterator[Page]:
+def browser_zone() -> str | None:
+    """Return the time zone the page's browser is in: the machine's, unless a test parametrizes browser_zone."""
+    return None
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db, roles, settings, console_errors, browser_zone) -> Iterator[Page]:
     """Return a page in a new browser context whose relative URLs go to the live server."""
     # The live server serves static files from the finders, which know plain names, not hashed ones.
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 800}, timezone_id=browser_zone
+    )
     context.set_default_timeout(TIMEOUT_MS)
     context.add_init_script(_REPORT_CSP_VIOLATIONS)
     page = context.new_page()

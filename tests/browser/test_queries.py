@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -133,4 +134,36 @@ def test_the_chart_places_each_snapshot_at_its_time(page, planter, role_user, si
         assert abs(first_x + (time - first_time) * pixels_per_ms - x) < 1.5, drawn
     five_minutes = 5 * 60_000 * pixels_per_ms
     assert all(width >= 0.5 * five_minutes for _, _, width in drawn), (five_minutes, drawn)
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("browser_zone", ["Europe/Berlin", "Asia/Kolkata"])
+def test_the_chart_ticks_stay_on_whole_local_hours_across_a_clock_change(
+    page, planter, role_user, sign_in, console_errors  # noqa: F811
+):
+    """Berlin's clocks went back an hour at 01:00 UTC on 2026-10-25: ticks every few hours sit on whole local hours
+    on both sides of it (00:00, 03:00, …), and so they do in a zone half an hour off UTC."""
+    table = planter.table(f"dst_{uuid.uuid4().hex[:8]}", "id int, amount int", rows=50, fill="i, i % 4")
+    statement = f"SELECT count(*) FROM {table} WHERE amount = %s"  # noqa: S608 -- planted
+    noon = datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
+    take_snapshot(now=noon)
+    for hours in range(2, 36, 3):
+        for i in range(3):
+            planter.sql(statement, [i])
+        take_snapshot(now=noon + timedelta(hours=hours))
+    queryid = QueryText.objects.get(query__contains=f"FROM {table} WHERE amount = $1").queryid
+
+    role_user("operator", "otto")
+    page.goto(f"/queries/{queryid}/?window=custom&start=2026-10-24T12:00&end=2026-10-26T00:00")
+    sign_in("otto")
+    ticks = page.wait_for_function(
+        """() => {
+          const chart = window.Chart && window.Chart.getChart(document.getElementById("query-chart"));
+          const ticks = chart ? chart.scales.x.ticks : [];
+          return ticks.length ? ticks.map((t) => [new Date(t.value).getHours(), new Date(t.value).getMinutes()]) : null;
+        }"""
+    ).json_value()
+    step = min((later[0] - earlier[0]) % 24 for earlier, later in itertools.pairwise(ticks))
+    assert 1 < step < 24, ticks  # 36 hours at this width: a tick every few hours
+    assert all(minute == 0 and hour % step == 0 for hour, minute in ticks), ticks
     assert console_errors == []
