@@ -139,7 +139,11 @@ def test_the_chart_places_each_snapshot_at_its_time(page, planter, role_user, si
 
 @pytest.mark.parametrize("browser_zone", ["Europe/Berlin", "Asia/Kolkata"])
 def test_the_chart_ticks_stay_on_whole_local_hours_across_a_clock_change(
-    page, planter, role_user, sign_in, console_errors  # noqa: F811
+    page,
+    planter,  # noqa: F811 -- the imported fixture
+    role_user,
+    sign_in,
+    console_errors,
 ):
     """Berlin's clocks went back an hour at 01:00 UTC on 2026-10-25: ticks every few hours sit on whole local hours
     on both sides of it (00:00, 03:00, …), and so they do in a zone half an hour off UTC."""
