@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "schemaadmin.middleware.VaryOnHtmxMiddleware",
+    "schemaadmin.middleware.PrivatePagesMiddleware",
     "schemaadmin.middleware.ViewerTimeZoneMiddleware",
 ]
 

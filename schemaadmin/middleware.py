@@ -12,7 +12,7 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from psycopg.errors import LockNotAvailable, QueryCanceled
 
 from schemaadmin.conf import app_settings
@@ -102,6 +102,22 @@ class VaryOnHtmxMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         patch_vary_headers(response, ("HX-Request",))
+        return response
+
+
+class PrivatePagesMiddleware:
+    """Keep a signed-in person's pages out of every cache (Cache-Control: no-store, private): conversations, users,
+    plans and sessions must not outlive the sign-out in the browser's cache or a proxy's, where Back or the next
+    person at the screen would read them without asking the server, so without a permission check or an audit."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
         return response
 
 

@@ -119,3 +119,12 @@ def test_a_page_other_than_a_search_that_takes_too_long_does_not_say_to_narrow_a
     body = page.content.decode()
     assert page.status_code == 503 and "This page took too long" in body and "Narrow it" not in body
     assert 'href="/activity/"' in body
+
+
+def test_a_signed_in_persons_pages_are_kept_in_no_cache(client_as):
+    """Conversations, users and plans must not outlive the sign-out in the browser's cache or a proxy's."""
+    support = client_as("support")
+    for url in ("/conversations/", "/users/", "/"):
+        response = support.get(url)
+        assert response.status_code in (200, 302), url
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"], url

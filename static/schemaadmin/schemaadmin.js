@@ -253,7 +253,16 @@
   }
   document.addEventListener("htmx:pushedIntoHistory", rememberSearch);
 
+  // --- Signed out (body[data-signed-out]: the sign-in page): forget what this tab kept of the last person's pages,
+  // the last search's address among them. htmx keeps no page copies (historyCacheSize 0 in base.html): Back asks
+  // the server, which asks whoever is at the screen to sign in.
+  function forgetSignedOut() {
+    if (!document.body.hasAttribute("data-signed-out")) return;
+    try { window.sessionStorage.clear(); } catch (error) { /* off */ }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    forgetSignedOut();
     rememberSearch();
     localise(document);
     contain(document);

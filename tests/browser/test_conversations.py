@@ -291,3 +291,21 @@ def test_a_hit_opens_expanded_with_its_terms_marked_and_steps_to_the_next_hit(
     expect(page.locator("article[data-hit] details[open] mark")).to_have_count(3)
     expect(page.locator("article:not([data-hit]) mark")).to_have_count(0)
     assert console_errors == []
+
+
+def test_after_sign_out_back_shows_the_sign_in_page_not_the_last_persons_search(page, support_at, chat, console_errors):
+    """The next person at the screen presses Back after support signed out: the browser kept no copy of the search
+    (htmx's history cache is off, pages are no-store), so the server is asked and answers with the sign-in page."""
+    support_at("/conversations/")
+    page.get_by_label("Search messages").fill("invoice")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"q=invoice"))
+    expect(page.locator("a.hit")).to_have_count(3)
+    page.locator("form[action$='/accounts/logout/']").evaluate("form => form.submit()")
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+    page.go_back()
+    expect(page.get_by_label("Username")).to_be_visible()
+    expect(page.locator("a.hit")).to_have_count(0)
+    assert "invoice" not in page.locator("body").inner_text().lower()
+    assert [error for error in console_errors if "HTTP" not in error] == []
