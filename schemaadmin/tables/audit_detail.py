@@ -31,6 +31,8 @@ _LABELS = {"sql": "SQL", "ip": "IP", "pid": "pid", "retry_of": "Retry of", "as_u
 # thread's anchors are its messages' ids, "#2312"; a pid is "4242").
 _MESSAGE_IDS = frozenset({"around", "before", "after"})
 _PLAIN_NUMBERS = frozenset({"pid"})
+# Detail keys listing what a list or search page showed: each linked to its page.
+_SHOWN_RECORDS = {"conversations": "conversation", "users": "user"}
 
 
 def _link(kind: str, key: Any, text: Any) -> SafeString:
@@ -77,6 +79,12 @@ def _value(action: str, key: str, value: Any) -> SafeString:
         return format_html("{}", value)
     if isinstance(value, (int, float)):
         return format_html("{}", number_text(value))
+    if key in _SHOWN_RECORDS and isinstance(value, list):
+        kind = _SHOWN_RECORDS[key]
+        links = format_html_join(
+            " ", "{}", ((_link(kind, item, f"#{item}" if kind == "conversation" else item),) for item in value)
+        )
+        return format_html("<details><summary>{} {}</summary>{}</details>", len(value), key, links)
     if isinstance(value, (dict, list)):
         return format_html('<div class="json-view">{}</div>', json_html(value, open_depth=0))
     if key == "sql" or "\n" in str(value):

@@ -72,8 +72,11 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         table = ConversationTable(result.page.rows)
     # Titles, names and snippets of users' messages were read: the list and the search are audited as a thread is
     # (a search's order is always newest first: the sort asked is not what it used).
+    # Which conversations the page showed, so "who saw conversation X" is answered for lists and searches too.
     action, target = ("conversation.search", "messages") if searching else ("conversation.list", "conversations")
-    record_read(request, action, target, **asked(data, filters.form.cleaned_data, unused={"sort"} if searching else ()))
+    shown = list(dict.fromkeys(row.conversation_id if searching else row.pk for row in result.page.rows))
+    asked_for = asked(data, filters.form.cleaned_data, unused={"sort"} if searching else ())
+    record_read(request, action, target, **asked_for, conversations=shown)
     context.update(page=result.page, table=table, total=result.total, searched_only=result.searched_only)
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
@@ -110,6 +113,15 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     thread_url = object_url("schemaadmin:conversation", conversation.pk)
     context: dict[str, object] = {"conversation": conversation, "controls": controls, "thread_url": thread_url}
     if not controls.is_valid():
+        # The page still shows whose thread it is (title, user, preferences): read, so audited, as refused.
+        record_read(
+            request,
+            "conversation.view",
+            f"conversation:{conversation.pk}",
+            user_id=str(conversation.user_id),
+            refused=True,
+        )
+        context["preferences"] = preferences_of(conversation, conversation.user_id)
         return render_page(request, THREAD_TEMPLATE, context, partial="messages", status=400)
     anchor = controls.anchor()
     size = app_settings()["THREAD_WINDOW"]

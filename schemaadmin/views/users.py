@@ -53,7 +53,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
             return render_page(request, "schemaadmin/users/list.html", context, partial="results", status=400)
         page = keyset_page(ChatUser.objects.all(), USER_ORDER, cursor=cursor, size=size)
         total = listing_total(ChatUser.objects.all())
-    record_read(request, "user.search" if form.cleaned_data["q"] else "user.list", "users", **asked(form.cleaned_data))
+    action = "user.search" if form.cleaned_data["q"] else "user.list"
+    record_read(request, action, "users", **asked(form.cleaned_data), users=[str(user.pk) for user in page.rows])
     context.update(page=page, table=UserTable(page.rows), total=total)
     return render_page(request, "schemaadmin/users/list.html", context, partial="results")
 
@@ -71,6 +72,7 @@ def user_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     except CursorError as exc:
         user = _chat_user(pk)
         refused = {"chat_user": user, "preferences": preferences_of(user, user.pk), "cursor_error": str(exc)}
+        record_read(request, "user.view", f"user:{user.pk}", refused=True)  # the card and preferences are shown
         return render_page(request, "schemaadmin/users/detail.html", refused, partial="conversations", status=400)
     conversations = Conversation.objects.filter(user_id=pk)
     # The user, and whether their preferences' table is locked, come with the page's rows (one round trip fewer);

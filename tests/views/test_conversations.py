@@ -297,9 +297,22 @@ def test_loading_older_and_newer_messages_returns_only_the_new_chunk(support, ch
 
 
 @pytest.mark.parametrize("params", [{"around": "abc"}, {"before": "-3"}, {"around": "1", "after": "2"}])
-def test_thread_bad_anchor_is_400(support, chat, params):
-    response = support.get(f"/conversations/{chat['thread'].pk}/", params)
+def test_thread_bad_anchor_is_400_that_still_audits_whose_thread_it_shows(support, chat, params):
+    """The refusal still names the thread and its user, with the user's preferences: a read, so an audit event."""
+    thread = chat["thread"]
+    response = support.get(f"/conversations/{thread.pk}/", params)
     assert response.status_code == 400
+    assert chat["ada"].display_name in response.content.decode()
+    assert response.context["preferences"].settings == {"beta": True}
+    event = AuditEvent.objects.filter(action="conversation.view", target=f"conversation:{thread.pk}").get()
+    assert event.detail["refused"] is True
+
+
+def test_a_user_page_refused_for_its_cursor_still_audits_the_user_it_shows(support, chat):
+    ada = chat["ada"]
+    response = support.get(f"/users/{ada.pk}/", {"after": "junk"})
+    assert response.status_code == 400 and ada.email in response.content.decode()
+    assert AuditEvent.objects.filter(action="user.view", target=f"user:{ada.pk}", detail__refused=True).exists()
 
 
 def test_a_thread_lists_its_owners_ten_latest_other_conversations(support, chat):
@@ -363,23 +376,33 @@ def test_lists_and_searches_of_users_and_conversations_are_audited_with_what_was
     def last_event() -> AuditEvent:
         return AuditEvent.objects.order_by("-id").first()
 
+    # Each also names what its page showed: the conversations listed or searched, the users found.
     first = support.get("/conversations/", {"channel": "sms", "active_from": "2026-01-01"})
     event = last_event()
     assert (event.action, event.target, event.actor_username) == ("conversation.list", "conversations", "support-user")
-    assert event.detail == {"channel": "sms", "active_from": "2026-01-01", "sort": DEFAULT_ORDER, "size": 25}
-    support.get("/conversations/", {"q": '"chargeback question"', "role": "user", "size": 50})
+    listed = [row.pk for row in first.context["page"].rows]
+    assert listed and event.detail == {
+        "channel": "sms",
+        "active_from": "2026-01-01",
+        "sort": DEFAULT_ORDER,
+        "size": 25,
+        "conversations": listed,
+    }
+    searched = support.get("/conversations/", {"q": '"chargeback question"', "role": "user", "size": 50})
     event = last_event()
     assert (event.action, event.target) == ("conversation.search", "messages")
-    assert event.detail == {"q": '"chargeback question"', "role": "user", "size": 50}
+    hits = list(dict.fromkeys(row.conversation_id for row in searched.context["page"].rows))
+    assert hits and event.detail == {"q": '"chargeback question"', "role": "user", "size": 50, "conversations": hits}
     support.get("/users/", {"q": "ada@example.org"})
     assert (last_event().action, last_event().target, last_event().detail) == (
         "user.search",
         "users",
-        {"q": "ada@example.org"},
+        {"q": "ada@example.org", "users": [str(chat["ada"].pk)]},
     )
     support.get("/users/")
-    assert (last_event().action, last_event().detail) == ("user.list", {})
-    # A later page says which way it went, not the cursor; a page refused (400) showed nothing and is not audited.
+    assert last_event().action == "user.list"
+    assert set(last_event().detail["users"]) == {str(chat["ada"].pk), str(chat["bob"].pk)}
+    # A later page says which way it went, not the cursor; a list refused (400) showed nothing and is not audited.
     assert first.context["page"].next_cursor is None
     newest = support.get("/conversations/")
     support.get("/conversations/", {"after": newest.context["page"].next_cursor})

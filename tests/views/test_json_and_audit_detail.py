@@ -47,7 +47,15 @@ def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as
     )
     AuditEvent.objects.create(action="conversation.view", target="conversation:7", detail={"around": 2312})
     AuditEvent.objects.create(action="activity.cancel", target="4242", detail={"pid": 14862, "calls": 12345})
+    AuditEvent.objects.create(
+        action="conversation.search", target="messages", detail={"q": "refund", "conversations": [7, 9]}
+    )
     page = client_as("dba").get("/audit/").content.decode()
+    # What a search showed: counted, each conversation linked.
+    assert (
+        '<details><summary>2 conversations</summary><a href="/conversations/7/">#7</a> '
+        '<a href="/conversations/9/">#9</a></details>' in page
+    )
     # Numbers that name a thing read as their pages write them; an amount keeps its separators.
     assert "<dt>Around</dt><dd>#2312</dd>" in page and "<dt>pid</dt><dd>14862</dd>" in page
     assert "<dt>Calls</dt><dd>12,345</dd>" in page
