@@ -185,7 +185,25 @@ def json_html(value: Any, *, open_depth: int = 2) -> SafeString:
     return _json_node(value, depth=0, open_depth=open_depth)
 
 
+# Levels drawn as collapsible lists; what is nested deeper is shown as its JSON text, cut at JSON_TEXT_SHOWN
+# characters. Drawing each level costs Python a few frames: 3,000 levels of [[[…]]] in a user's preferences raised
+# RecursionError, a 500 on every page about that user.
+JSON_DEPTH_SHOWN = 32
+JSON_TEXT_SHOWN = 2_000
+
+
+def _json_text(value: Any) -> SafeString:
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return format_html('<span class="json-deep">{}</span>', "(nested too deeply to show)")
+    cut = f"{text[:JSON_TEXT_SHOWN]}… ({number_text(len(text))} characters)" if len(text) > JSON_TEXT_SHOWN else text
+    return format_html('<code class="json-deep">{}</code>', cut)
+
+
 def _json_node(value: Any, *, depth: int, open_depth: int) -> SafeString:
+    if depth >= JSON_DEPTH_SHOWN and isinstance(value, (dict, list, tuple)) and value:
+        return _json_text(value)
     if isinstance(value, dict):
         items = [
             format_html(

@@ -16,7 +16,7 @@ from django.db.models.expressions import RawSQL
 from schemaadmin.models import ConversationPreference
 from schemaadmin.pg.locked import table_locked_expression
 
-__all__ = ["PREFERENCES_LOCKED", "PreferencesLocked", "preferences_of", "with_preferences_lock"]
+__all__ = ["PREFERENCES_LOCKED", "UNREADABLE_SETTINGS", "PreferencesLocked", "preferences_of", "with_preferences_lock"]
 
 
 class PreferencesLocked:
@@ -29,6 +29,8 @@ class PreferencesLocked:
 
 
 PREFERENCES_LOCKED: Final = PreferencesLocked()
+# What settings too deeply nested for Python to read show instead.
+UNREADABLE_SETTINGS: Final = "(too deeply nested to read)"
 
 
 def with_preferences_lock[Q: QuerySet[Any, Any]](queryset: Q) -> Q:
@@ -42,4 +44,11 @@ def preferences_of(row: Any, user_id: Any) -> ConversationPreference | Preferenc
     with_preferences_lock(), says their table is locked."""
     if row.preferences_locked:
         return PREFERENCES_LOCKED
-    return ConversationPreference.objects.filter(user_id=user_id).first()
+    try:
+        return ConversationPreference.objects.filter(user_id=user_id).first()
+    except RecursionError:
+        # Settings nested past what Python's JSON decoder reads (~10,000 levels): the rest of the row, and a note.
+        preference = ConversationPreference.objects.filter(user_id=user_id).defer("settings").first()
+        if preference is not None:
+            preference.settings = UNREADABLE_SETTINGS
+        return preference

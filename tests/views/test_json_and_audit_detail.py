@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
-from schemaadmin.models import AuditEvent, ChatUser, ConversationPreference, ExplainRun, IndexRebuild
+from schemaadmin.models import AuditEvent, ChatUser, Conversation, ConversationPreference, ExplainRun, IndexRebuild
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +80,24 @@ def test_a_rebuild_s_target_links_to_its_index_however_its_name_is_written(targe
 
     assert f'href="{reverse("schemaadmin:index", args=[target])}"' in target_html("rebuild.requested", target)
     assert "href" not in target_html("rebuild.requested", "no dot")
+
+
+@pytest.mark.parametrize("levels", [3_000, 12_000])
+def test_preferences_nested_thousands_deep_do_not_break_the_users_pages(client_as, levels):
+    """A user's settings are what the product stored: 3,000 levels of [[…]] broke the drawing (a 500 on the user's
+    and every thread's page), 12,000 Python's JSON decoder itself. Both pages open; the settings show what they can."""
+    user = ChatUser.objects.create(external_id="acct-deep")
+    ConversationPreference.objects.create(user=user, language="en")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE conversation_preferences SET settings = (repeat('[', %s) || repeat(']', %s))::jsonb WHERE user_id = %s",
+            [levels, levels, user.pk],
+        )
+    now = timezone.now()
+    thread = Conversation.objects.create(user=user, title="Deep", created_at=now, updated_at=now)
+    support = client_as("support")
+    for url in (f"/users/{user.pk}/", f"/conversations/{thread.pk}/"):
+        response = support.get(url)
+        assert response.status_code == 200, url
+        shown = response.content.decode()
+        assert "[[[[" in shown or "too deeply nested to read" in shown, url
