@@ -90,7 +90,8 @@ def test_preferences_nested_thousands_deep_do_not_break_the_users_pages(client_a
     ConversationPreference.objects.create(user=user, language="en")
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE conversation_preferences SET settings = (repeat('[', %s) || repeat(']', %s))::jsonb WHERE user_id = %s",
+            "UPDATE conversation_preferences SET settings = (repeat('[', %s) || repeat(']', %s))::jsonb"
+            " WHERE user_id = %s",
             [levels, levels, user.pk],
         )
     now = timezone.now()
