@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from django import forms
 
@@ -67,8 +68,25 @@ class SignalForm(forms.Form):
         },
         widget=forms.HiddenInput,
     )
+    # When the session confirmed began (its backend_start, written by the confirmation page): a POST signals that
+    # session only, not another that has since been given the same pid.
+    # ISO text with its offset, not a DateTimeField: that one renders in the viewer's zone without the offset, and a
+    # session begun in the hour a daylight-saving change repeats would not read back.
+    started = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     confirm_own = forms.BooleanField(
         required=False,
         label="I know this is one of SchemaAdmin's own sessions, and signal it anyway.",
         widget=forms.CheckboxInput(attrs=CHECK_BOX),
     )
+
+    def clean_started(self) -> datetime | None:
+        text = self.cleaned_data.get("started") or ""
+        if not text:
+            return None
+        try:
+            started = datetime.fromisoformat(text)
+        except ValueError:
+            started = None
+        if started is None or started.tzinfo is None:
+            raise forms.ValidationError("The confirmation's session start is not a time: open it again from the list.")
+        return started

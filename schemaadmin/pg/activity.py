@@ -294,13 +294,22 @@ class SignalRefused(PermissionError):
     """PostgreSQL refused to signal the backend: the connecting role may not."""
 
 
-def _signal(statement: str, pid: int, using: str) -> bool:
+# With started, only the session that began then: a pid ended and handed to a new backend is not signalled.
+_WHICH_SESSION = """
+    FROM pg_stat_activity
+    WHERE pid = %(pid)s AND (%(started)s::timestamptz IS NULL OR backend_start = %(started)s::timestamptz)
+"""
+_CANCEL = "SELECT pg_cancel_backend(pid)" + _WHICH_SESSION
+_TERMINATE = "SELECT pg_terminate_backend(pid)" + _WHICH_SESSION
+
+
+def _signal(statement: str, pid: int, started: datetime | None, using: str) -> bool:
     if not 0 < pid <= MAX_PID:
         return False
     try:
         # A savepoint inside a caller's transaction, so a refusal leaves that transaction usable.
         with transaction.atomic(using=using), cursor(using) as cur:
-            cur.execute(statement, [pid])
+            cur.execute(statement, {"pid": pid, "started": started})
             row = cur.fetchone()
     except DatabaseError as exc:
         refused = exc.__cause__ if isinstance(exc.__cause__, errors.InsufficientPrivilege) else None
@@ -311,11 +320,13 @@ def _signal(statement: str, pid: int, using: str) -> bool:
     return bool(row and row[0])
 
 
-def cancel_backend(pid: int, *, using: str = "default") -> bool:
-    """Cancel the statement backend pid runs; False when no such backend (PostgreSQL only warns)."""
-    return _signal("SELECT pg_cancel_backend(%s)", pid, using)
+def cancel_backend(pid: int, *, started: datetime | None = None, using: str = "default") -> bool:
+    """Cancel the statement backend pid runs (only if it started at started, when given); False when no such
+    backend."""
+    return _signal(_CANCEL, pid, started, using)
 
 
-def terminate_backend(pid: int, *, using: str = "default") -> bool:
-    """End backend pid's session, rolling back its transaction; False when no such backend."""
-    return _signal("SELECT pg_terminate_backend(%s)", pid, using)
+def terminate_backend(pid: int, *, started: datetime | None = None, using: str = "default") -> bool:
+    """End backend pid's session (only if it started at started, when given), rolling back its transaction; False
+    when no such backend."""
+    return _signal(_TERMINATE, pid, started, using)

@@ -105,16 +105,28 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
     except SignalRefusal as refusal:
         context = _confirm(request, chosen, form, None, refusal=str(refusal))
         return render_page(request, CONFIRM_TEMPLATE, context, status=400)
+    # The form the page sends back names this session by its start too, so a pid reused meanwhile is not signalled.
+    started = plan.row.session.backend_start
+    confirmation = SignalForm(initial={"pid": pid, "started": started.isoformat() if started else ""})
     if request.method == "GET":
-        return render_page(request, CONFIRM_TEMPLATE, _confirm(request, chosen, form, plan))
+        return render_page(request, CONFIRM_TEMPLATE, _confirm(request, chosen, confirmation, plan))
+    if form.cleaned_data["started"] is None:
+        unnamed = "The confirmation did not say which session it showed: look at this one, and confirm again."
+        context = _confirm(request, chosen, confirmation, plan, refusal=unnamed)
+        return render_page(request, CONFIRM_TEMPLATE, context, status=400)
     try:
         outcome = send_signal(
-            chosen, pid, user=request.user, request=request, confirmed_own=form.cleaned_data["confirm_own"]
+            chosen,
+            pid,
+            user=request.user,
+            request=request,
+            confirmed_own=form.cleaned_data["confirm_own"],
+            started=form.cleaned_data["started"],
         )
     except SignalRefusal as refusal:
         status = 409 if plan.own and not form.cleaned_data["confirm_own"] else 400
-        return render_page(
-            request, CONFIRM_TEMPLATE, _confirm(request, chosen, form, plan, refusal=str(refusal)), status=status
-        )
+        # The session as it is now, to confirm again: the pid's current session when the one confirmed is gone.
+        context = _confirm(request, chosen, confirmation, plan, refusal=str(refusal))
+        return render_page(request, CONFIRM_TEMPLATE, context, status=status)
     (messages.success if outcome.signalled else messages.warning)(request, outcome.message)
     return redirect("schemaadmin:activity")

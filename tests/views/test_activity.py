@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import html
+import re
+from datetime import datetime, timedelta
+
 import pytest
 
 from schemaadmin.models import AuditEvent
 from tests.blocking import blocking, blocking_factory, poll  # noqa: F401 -- the fixtures
 
 pytestmark = pytest.mark.django_db
+
+_STARTED = re.compile(r'<input type="hidden" name="started" value="([^"]*)"')
+
+
+def confirmed(client, signal: str, pid: int) -> dict[str, str]:
+    """Return what the confirmation page's form posts: the pid and when the session it shows started."""
+    page = client.get(f"/activity/{signal}?pid={pid}").content.decode()
+    return {"pid": str(pid), "started": html.unescape(_STARTED.search(page).group(1))}
 
 
 def test_operator_sees_the_blocked_session_and_its_blocker_without_values(client_as, blocking):  # noqa: F811
@@ -61,7 +73,8 @@ def test_confirmation_names_the_query_and_what_happens(client_as, blocking):  # 
 
 
 def test_dba_cancels_the_waiting_statement_and_it_is_audited(client_as, blocking):  # noqa: F811
-    response = client_as("dba").post("/activity/cancel", {"pid": blocking.waiter_pid})
+    client = client_as("dba")
+    response = client.post("/activity/cancel", confirmed(client, "cancel", blocking.waiter_pid))
     assert response.status_code == 302 and response["Location"] == "/activity/"
     poll(blocking.waiter_finished, what="the waiter to stop")
     assert "canceling statement" in str(blocking.outcome["error"])
@@ -73,7 +86,7 @@ def test_dba_cancels_the_waiting_statement_and_it_is_audited(client_as, blocking
 
 def test_dba_terminates_the_blocker_and_the_waiter_goes_on(client_as, blocking):  # noqa: F811
     client = client_as("dba")
-    response = client.post("/activity/terminate", {"pid": blocking.blocker_pid}, follow=True)
+    response = client.post("/activity/terminate", confirmed(client, "terminate", blocking.blocker_pid), follow=True)
     assert f"Process {blocking.blocker_pid} terminated" in response.content.decode()
     poll(blocking.waiter_finished, what="the waiter to get its row")
     assert blocking.outcome == {"done": True}
@@ -122,15 +135,15 @@ def test_our_own_session_needs_a_second_confirmation(client_as):
 
     client = client_as("dba")
     with own_session() as pid:
-        page = client.get(f"/activity/cancel?pid={pid}").content.decode()
+        page = client.get(f"/activity/terminate?pid={pid}").content.decode()
         assert 'data-testid="own-warning"' in page
-        refused = client.post("/activity/cancel", {"pid": pid})
+        refused = client.post("/activity/terminate", confirmed(client, "terminate", pid))
         assert refused.status_code == 409
         assert "confirm a second time" in refused.content.decode()
-        assert not AuditEvent.objects.filter(action="activity.cancel").exists()
-        done = client.post("/activity/cancel", {"pid": pid, "confirm_own": "on"})
+        assert not AuditEvent.objects.filter(action="activity.terminate").exists()
+        done = client.post("/activity/terminate", {**confirmed(client, "terminate", pid), "confirm_own": "on"})
         assert done.status_code == 302
-        assert AuditEvent.objects.get(action="activity.cancel").detail["own"] is True
+        assert AuditEvent.objects.get(action="activity.terminate").detail["own"] is True
     assert connection.is_usable()
 
 
@@ -243,3 +256,26 @@ def test_a_query_shows_from_its_first_line_with_a_one_line_preview():
     for query in ("  SELECT 1  ", "   \n  SELECT 1\n"):  # a first line of spaces alone is no line either
         short = _query(SimpleNamespace(query=query, session=SimpleNamespace(query_truncated=False)))
         assert short == "<code>SELECT 1</code>", query
+
+
+def test_a_confirmation_signals_only_the_session_it_showed_not_a_later_one_with_its_pid(client_as, blocking):  # noqa: F811
+    """The blocker's pid, confirmed when another session had it (its start differs): a pid reused between the
+    confirmation and the click. Nothing is sent; the page shows the session the pid belongs to now, to look at."""
+    client = client_as("dba")
+    form = confirmed(client, "terminate", blocking.blocker_pid)
+    earlier = datetime.fromisoformat(form["started"]) - timedelta(minutes=5)
+    response = client.post("/activity/terminate", {**form, "started": earlier.isoformat()})
+    assert response.status_code == 400
+    assert "no longer the session you confirmed" in response.content.decode()
+    assert f'name="started" value="{html.escape(form["started"])}"' in response.content.decode()
+    assert not AuditEvent.objects.filter(action="activity.terminate").exists()
+    assert client.post("/activity/terminate", {"pid": blocking.blocker_pid}).status_code == 400  # no start: refused
+    assert not blocking.waiter_finished()  # the blocker still holds its row
+
+
+def test_cancelling_a_session_idle_in_a_transaction_is_refused_as_doing_nothing(client_as, blocking):  # noqa: F811
+    """PostgreSQL ignores a cancel while the backend waits for its client; it used to be reported as sent."""
+    page = client_as("dba").get(f"/activity/cancel?pid={blocking.blocker_pid}")
+    assert page.status_code == 400
+    assert "idle in transaction: no statement is running" in page.content.decode()
+    assert "Terminate it to end its transaction" in page.content.decode()

@@ -1,14 +1,16 @@
 """Cancel or terminate a session: what the signal would hit, the checks before it, and its audit.
 
 Signals are refused, with a sentence, for a pid that is not a running backend, for the backend serving the request
-itself, and for SchemaAdmin's own sessions (application_name) unless the caller confirmed twice. Every signal sent
-is audited with the statement the session was running.
+itself, for SchemaAdmin's own sessions unless the caller confirmed twice, for a cancel of an idle session (PostgreSQL
+ignores it), and for a pid whose session is not the one confirmed (backend_start differs: the pid was reused). Every
+signal sent is audited with the statement the session was running and when that session started.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -28,7 +30,10 @@ from schemaadmin.services.workload.activity import (
 )
 from schemaadmin.services.workload.query_shape import query_shape
 
-__all__ = ["Signal", "SignalOutcome", "SignalPlan", "SignalRefusal", "send_signal", "signal_plan"]
+# States in which a backend waits for its client: a cancel is ignored there.
+IDLE_STATES = frozenset({"idle", "idle in transaction", "idle in transaction (aborted)"})
+
+__all__ = ["IDLE_STATES", "Signal", "SignalOutcome", "SignalPlan", "SignalRefusal", "send_signal", "signal_plan"]
 
 
 class Signal(enum.StrEnum):
@@ -85,6 +90,12 @@ def signal_plan(signal: Signal, pid: int, *, show_query_text: bool, using: str =
             f"Process {pid} is PostgreSQL's {session.backend_type}, not a client session: SchemaAdmin signals "
             "client sessions only."
         )
+    if signal is Signal.CANCEL and session.state in IDLE_STATES:
+        # PostgreSQL ignores a cancel while the backend waits for its client: the call returns true, nothing stops.
+        raise SignalRefusal(
+            f"Process {pid} is {session.state}: no statement is running, so a cancel would change nothing. "
+            + ("Terminate it to end its transaction and release its locks." if session.xact_start else "")
+        )
     thresholds = ActivityThresholds.from_settings()
     row = SessionRow(
         session=session,
@@ -121,21 +132,28 @@ def send_signal(
     request: HttpRequest | None = None,
     as_username: str = "",
     confirmed_own: bool = False,
+    started: datetime | None = None,
     using: str = "default",
 ) -> SignalOutcome:
-    """Cancel or terminate pid after the plan's checks; audit it with the full statement; refuse our own unconfirmed."""
+    """Cancel or terminate pid after the plan's checks; audit it with the full statement; refuse our own unconfirmed.
+    With started (the backend_start the confirmation showed), only that session: a pid reused since is refused."""
     plan = signal_plan(signal, pid, show_query_text=True, using=using)
     session = plan.row.session
+    if started is not None and session.backend_start != started:
+        raise SignalRefusal(
+            f"Process {pid} is no longer the session you confirmed: that one ended, and pid {pid} now belongs to "
+            f"another session ({session.role or 'no role'}, application {session.application or '(none)'}). "
+            "Nothing was sent; look at it again before you signal it."
+        )
     if plan.own and not confirmed_own:
         raise SignalRefusal(
             f"Process {pid} is one of SchemaAdmin's own sessions (application_name {session.application!r}): "
             f"confirm a second time to {signal} it."
         )
     try:
-        if signal is Signal.CANCEL:
-            signalled = pg_activity.cancel_backend(pid, using=using)
-        else:
-            signalled = pg_activity.terminate_backend(pid, using=using)
+        # The statement itself checks the session's start: a pid reused between the check above and now is spared.
+        sender = pg_activity.cancel_backend if signal is Signal.CANCEL else pg_activity.terminate_backend
+        signalled = sender(pid, started=session.backend_start, using=using)
     except SignalRefused as refused:
         raise SignalRefusal(f"PostgreSQL refused to {signal} process {pid}: {refused}") from refused
     audit.record(
@@ -153,6 +171,7 @@ def send_signal(
         own=plan.own,
         query=session.query,
         query_truncated=session.query_truncated,
+        backend_start=session.backend_start.isoformat() if session.backend_start else None,
         xact_start=session.xact_start.isoformat() if session.xact_start else None,
         database_alias=using,
     )

@@ -40,3 +40,22 @@ def test_terminate_through_the_service_frees_the_waiter(blocking):  # noqa: F811
     poll(blocking.waiter_finished, what="the waiter to get its row")
     assert blocking.outcome == {"done": True}
     assert "balance - 1" in AuditEvent.objects.get(action="activity.terminate").detail["query"]
+
+
+def test_a_signal_for_a_session_that_started_at_another_time_is_refused_and_not_sent(blocking):  # noqa: F811
+    """A pid reused since the confirmation: its session now started at another time. Neither the service nor the
+    statement itself signals it."""
+    from datetime import timedelta
+
+    from schemaadmin.pg import activity
+
+    session = activity.session(blocking.blocker_pid)
+    other = session.backend_start - timedelta(seconds=1)
+    with pytest.raises(SignalRefusal, match="no longer the session you confirmed"):
+        send_signal(Signal.TERMINATE, blocking.blocker_pid, as_username="ops", started=other)
+    assert activity.terminate_backend(blocking.blocker_pid, started=other) is False
+    assert activity.session(blocking.blocker_pid) is not None
+    outcome = send_signal(Signal.TERMINATE, blocking.blocker_pid, as_username="ops", started=session.backend_start)
+    assert outcome.signalled
+    event = AuditEvent.objects.get(action="activity.terminate")
+    assert event.detail["backend_start"] == session.backend_start.isoformat()
