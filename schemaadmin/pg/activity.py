@@ -61,6 +61,7 @@ class Session:
     blocked_by: tuple[int, ...]  # pids holding or queued ahead for the lock this session waits on
     is_current: bool  # the backend that ran this statement
     needs_superuser: bool  # its role is a superuser and the connecting role is not: PostgreSQL refuses signals
+    our_role: bool  # connected as the role reading this, or one that role is a member of (the console's own)
 
 
 # Ordered so that a page cut at `limit` keeps what matters: sessions waiting on locks, then active ones, oldest
@@ -91,6 +92,7 @@ _SESSION_SELECT = """
         EXTRACT(EPOCH FROM clock_timestamp() - a.state_change)::float8 AS state_seconds,
         CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::integer[] END AS blocked_by,
         a.pid = pg_backend_pid() AS is_current,
+        COALESCE(a.usename = session_user OR pg_has_role(session_user, a.usesysid, 'MEMBER'), false) AS our_role,
         COALESCE(r.rolsuper, false) AND NOT (
             SELECT rolsuper FROM pg_roles WHERE rolname = current_user
         ) AS needs_superuser

@@ -59,8 +59,10 @@ class ActivityThresholds:
 
 
 def is_own(session: Session, label: str) -> bool:
-    """Return whether the session is one of SchemaAdmin's: its application_name is ours, or it ran this query."""
-    return session.is_current or session.application == label or session.application.startswith(f"{label} ")
+    """Return whether the session is one of SchemaAdmin's: it ran this query, or it carries our application_name
+    and connected as our role (or one ours is a member of): any client may call itself "schemaadmin"."""
+    named_ours = session.application == label or session.application.startswith(f"{label} ")
+    return session.is_current or (named_ours and session.our_role)
 
 
 def long_running(session: Session, thresholds: ActivityThresholds) -> bool:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
+import psycopg
 import pytest
+from django.db import connection
 
 from schemaadmin.pg.activity import Session
+from schemaadmin.pg.sessions import application_name
 from schemaadmin.services.workload.activity import ActivityThresholds, SessionRow, activity_report, blocking_tree
-from tests.blocking import BLOCKER_APP, blocking, blocking_factory  # noqa: F401 -- the fixtures
+from tests.blocking import BLOCKER_APP, blocking, blocking_factory, own_session  # noqa: F401 -- the fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +54,7 @@ def _row(pid: int, blocked_by: tuple[int, ...] = ()) -> SessionRow:
         pid=pid, database="d", role="r", application="a", client="", backend_type="client backend", state="active",
         wait_event_type="Lock" if blocked_by else None, wait_event=None, query="", query_truncated=False,
         backend_start=None, xact_start=None, query_start=None, state_change=None, query_seconds=None,
-        xact_seconds=None, state_seconds=None, blocked_by=blocked_by, is_current=False, needs_superuser=False,
+        xact_seconds=None, state_seconds=None, blocked_by=blocked_by, is_current=False, needs_superuser=False, our_role=False,
     )  # fmt: skip
     return SessionRow(session, "", True, False, False, False, ())
 
@@ -70,3 +75,22 @@ def test_blocking_tree_chains_shares_and_cycles():
 
 def test_a_blocker_outside_the_report_leaves_its_waiter_as_a_root():
     assert _shape(blocking_tree([_row(2, (99,)), _row(3, (2,))])) == [(2, [(3, [])])]
+
+
+def test_a_client_calling_itself_schemaadmin_under_another_role_is_not_ours(superuser_sql):
+    """The "ours" badge (and the second confirmation it asks for, and the findings it spares) needs our role too:
+    any client may set application_name to "schemaadmin"."""
+    role = f"impostor_{uuid.uuid4().hex[:8]}"
+    superuser_sql(f'CREATE ROLE "{role}" LOGIN')
+    db = connection.settings_dict
+    try:
+        with (
+            own_session() as ours,
+            psycopg.connect(host=db["HOST"], user=role, dbname=db["NAME"], application_name=application_name()) as conn,
+        ):
+            report = activity_report(show_query_text=True)
+            assert report.row(ours).own
+            impostor = report.row(conn.info.backend_pid)
+            assert impostor.session.application == application_name() and not impostor.own
+    finally:
+        superuser_sql(f'DROP ROLE "{role}"')
