@@ -54,7 +54,8 @@ def _row(pid: int, blocked_by: tuple[int, ...] = ()) -> SessionRow:
         pid=pid, database="d", role="r", application="a", client="", backend_type="client backend", state="active",
         wait_event_type="Lock" if blocked_by else None, wait_event=None, query="", query_truncated=False,
         backend_start=None, xact_start=None, query_start=None, state_change=None, query_seconds=None,
-        xact_seconds=None, state_seconds=None, blocked_by=blocked_by, is_current=False, needs_superuser=False, our_role=False,
+        xact_seconds=None, state_seconds=None, blocked_by=blocked_by, is_current=False, needs_superuser=False,
+        our_role=False,
     )  # fmt: skip
     return SessionRow(session, "", True, False, False, False, ())
 
