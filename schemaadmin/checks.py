@@ -145,8 +145,8 @@ def explain_role_problems(alias: str, role: RoleState) -> list[CheckMessage]:
     reason = "does not exist" if not role.exists else "exists, but the connecting user is not a member of it"
     return [
         Warning(
-            f"The EXPLAIN role {role.name!r} {reason} on database {alias!r}: the console runs users' queries "
-            "with the application's own privileges.",
+            f"The EXPLAIN role {role.name!r} {reason} on database {alias!r}: the console refuses to run queries "
+            "(it never runs them with the application's own privileges).",
             hint="Run `manage.py create_explain_role` as a role administrator and set the "
             "SCHEMAADMIN_EXPLAIN_DATABASE_URL it prints.",
             id="schemaadmin.W010",

@@ -42,7 +42,6 @@ def result_as_json(result: ExplainResult) -> dict[str, Any]:
         "options": result.run.options,
         "plan": result.plan,
         "summary": result.summary.as_dict() if result.summary else None,
-        "missing_layers": result.missing_layers,
     }
 
 
@@ -75,8 +74,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if explain_login() is None:
             self.stderr.write(f"Warning: {FALLBACK_WARNING}")
-        for layer in result.missing_layers:
-            self.stderr.write(f"Warning: safety layer missing: {layer}")
         if not result.ok:
             reason = result.message.replace("\n", " ")
             if result.marked:

@@ -81,7 +81,6 @@ class ExplainResult:
     summary: PlanSummary | None = None
     message: str = ""
     marked: str = ""  # the statement's line with a caret under the error position
-    missing_layers: list[str] = field(default_factory=list)
     options: dict[str, bool] = field(default_factory=dict)  # the options the run used
     then_plan: Any = None  # the plan under the comparison's settings, from the same rolled-back transaction
     compared: ExplainRun | None = None  # that plan's own record (settings in its options, compared_to: run.pk)
@@ -200,8 +199,6 @@ def _finish(run: ExplainRun, event: AuditEvent, result: ExplainResult, text_form
     # The options the run ended up using (a $1 query loses ANALYZE), beside what was recorded before it ran.
     recorded = {key: value for key, value in run.options.items() if key not in EXPLAIN_OPTIONS}
     recorded.update({name: True for name, on in result.options.items() if on})
-    if result.missing_layers:
-        recorded["missing_layers"] = result.missing_layers
     run.options = recorded
     run.outcome = result.outcome
     run.plan = result.plan if not text_format else {"text": result.plan}
@@ -267,12 +264,15 @@ def _outcome(
     if login is None:
         role = explain_role_state(conf["EXPLAIN_ROLE"], using=using)
         if not role.usable:
-            result.missing_layers.append(
-                f"low-privilege role: {role.name!r} "
-                + ("exists but this connection may not switch to it" if role.exists else "does not exist")
-                + "; the query runs with the application's own privileges"
+            # Never with the application's own rights: those read password hashes and sessions, and may write.
+            result.message = (
+                f"The console runs no query: it has no login role of its own, and its low-privilege role "
+                f"{role.name!r} "
+                + ("exists, but this connection may not switch to it" if role.exists else "does not exist")
+                + ". As a role administrator run `manage.py create_explain_role` and set "
+                "SCHEMAADMIN_EXPLAIN_DATABASE_URL to the URL it prints."
             )
-            role_name = None
+            return result
     run.options = {**run.options, "ran_as": ran_as(role=role_name, login=login)}
     run.save(update_fields=["options"])
     slot = None

@@ -201,12 +201,19 @@ def test_parameters_get_a_generic_plan(role_user):
 
 
 @pytest.mark.django_db
-def test_a_missing_role_is_named_as_a_missing_layer(role_user, settings):
+def test_without_a_low_privilege_role_to_run_as_the_console_refuses_instead_of_running_as_the_application(
+    role_user, settings
+):
+    """No login of its own and no role to SET ROLE to: the query would run with the application's rights, which
+    read password hashes (a yes/no oracle through EXPLAIN ANALYZE's row counts). It is refused, and says the fix."""
     settings.SCHEMAADMIN_EXPLAIN_LOGIN = None  # the SET ROLE fallback
     settings.SCHEMAADMIN = {"EXPLAIN_ROLE": "no_such_role"}
-    result = explain("SELECT 1", user=role_user("dba"))
-    assert result.ok
-    assert "'no_such_role' does not exist" in result.missing_layers[0]
+    result = explain(
+        "SELECT 1 FROM auth_user WHERE password LIKE 'pbkdf2%'", user=role_user("dba"), options={"ANALYZE": True}
+    )
+    assert result.outcome == "refused" and result.plan is None
+    assert "'no_such_role' does not exist" in result.message and "create_explain_role" in result.message
+    assert ExplainRun.objects.get(pk=result.run.pk).outcome == "refused"
 
 
 def test_the_system_check_warns_when_the_role_is_missing():
