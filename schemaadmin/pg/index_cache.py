@@ -9,10 +9,11 @@ fingerprint of the catalogs the rest comes from. Same fingerprint: a row whose l
 object itself, one that moved is a copy with the new values. Another fingerprint (DDL happened, or nothing is kept
 yet): indexes() reads everything again, a second statement, and keeps that.
 
-The fingerprint sums hashxid(xmin) and counts the rows of pg_class, pg_index, pg_attribute, pg_namespace,
-pg_constraint, pg_type, pg_opclass, pg_collation, pg_proc and pg_operator: CREATE, DROP, ALTER and RENAME write new
-row versions there (new xmin), while VACUUM and ANALYZE update pg_class in place (same xmin), so statistics do not
-throw the kept rows away. A scan of those catalogs costs ~2 ms at 3,000 indexes and ~20 ms at 30,000.
+The fingerprint sums hashxid(xmin) (xmin as a number before PostgreSQL 18) and counts the rows of pg_class,
+pg_index, pg_attribute, pg_namespace, pg_constraint, pg_type, pg_opclass, pg_collation, pg_proc and pg_operator:
+CREATE, DROP, ALTER and RENAME write new row versions there (new xmin), while VACUUM and ANALYZE update pg_class in
+place (same xmin), so statistics do not throw the kept rows away. A scan of those catalogs costs ~2 ms at 3,000
+indexes and ~20 ms at 30,000.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from schemaadmin.pg.beside import read_beside
-from schemaadmin.pg.connection import fetch_one, fetch_tuples
+from schemaadmin.pg.connection import fetch_one, fetch_tuples, server_version
 from schemaadmin.pg.indexes import BUILDS_CTE, NOT_LOCKED_SQL, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
 from schemaadmin.pg.indexes import indexes as read_indexes
 from schemaadmin.pg.locked import LOCKED_CTE
@@ -46,15 +47,25 @@ _DEFINING_CATALOGS = (
     "pg_proc",
     "pg_operator",
 )
-_FINGERPRINT_SQL = " || ':' || ".join(
-    f"(SELECT count(*) || '.' || COALESCE(sum(hashxid(xmin)), 0) FROM pg_catalog.{catalog})"  # noqa: S608 -- constants
-    for catalog in _DEFINING_CATALOGS
-)
+# hashxid() is PostgreSQL 18's: before it, xmin goes through its text (a little slower; the product supports 15+,
+# and this fingerprint answered "function hashxid(xid) does not exist" on every health page of a PostgreSQL 16).
+_XMIN_NUMBER = {True: "hashxid(xmin)", False: "xmin::text::bigint"}
+_FINGERPRINT_SQL = {
+    has_hashxid: " || ':' || ".join(
+        f"(SELECT count(*) || '.' || COALESCE(sum({number}), 0) FROM pg_catalog.{catalog})"  # noqa: S608 -- constants
+        for catalog in _DEFINING_CATALOGS
+    )
+    for has_hashxid, number in _XMIN_NUMBER.items()
+}
+
+
+def _fingerprint_sql(using: str) -> str:
+    return _FINGERPRINT_SQL[server_version(using) >= 180000]
 
 
 def catalog_fingerprint(*, using: str = "default") -> str:
     """Return the fingerprint of the catalogs DDL writes (see above): the same while no DDL ran."""
-    row = fetch_one(f"SELECT {_FINGERPRINT_SQL}", using=using)
+    row = fetch_one(f"SELECT {_fingerprint_sql(using)}", using=using)
     return str(row[0]) if row else ""
 
 
@@ -125,7 +136,7 @@ def _activity_select(using: str, part: str = EVERY_INDEX, *, fingerprints: bool 
     return ACTIVITY_SELECT.format(
         builds=BUILDS_CTE,
         locked=LOCKED_CTE,
-        catalog=CATALOG_CTE.format(fingerprint=_FINGERPRINT_SQL, where=SYSTEM_SCHEMAS_SQL)
+        catalog=CATALOG_CTE.format(fingerprint=_fingerprint_sql(using), where=SYSTEM_SCHEMAS_SQL)
         if fingerprints
         else NO_CATALOG_CTE,
         activity=activity_columns_sql(using),

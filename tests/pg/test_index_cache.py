@@ -20,6 +20,13 @@ def nothing_kept():
     index_cache.forget()
 
 
+@pytest.fixture(params=[180000, 170000], ids=["hashxid", "before-18"])
+def server(request, monkeypatch) -> int:
+    """Run a test as on PostgreSQL 18 and as on an older server: the fingerprint has no hashxid() before 18."""
+    monkeypatch.setattr(index_cache, "server_version", lambda using="default": request.param)
+    return request.param
+
+
 def by_name(rows, schema):
     return {row.name: row for row in rows if row.schema == schema}
 
@@ -50,7 +57,7 @@ def test_rows_are_those_of_a_full_read_cold_and_warm(plant):
     assert planted(warm) == planted(full)
 
 
-def test_a_warm_call_is_one_statement_and_returns_the_same_objects(plant):
+def test_a_warm_call_is_one_statement_and_returns_the_same_objects(plant, server):
     s = plant.schema
     for n in range(5):
         plant.table(f"t{n}", "id int PRIMARY KEY, x int")
@@ -78,7 +85,7 @@ def test_a_warm_call_is_one_statement_and_returns_the_same_objects(plant):
         ),
     ],
 )
-def test_ddl_is_seen_on_the_next_call(plant, ddl, check):
+def test_ddl_is_seen_on_the_next_call(plant, ddl, check, server):
     s = plant.schema
     plant.table("t", "id int PRIMARY KEY, x int, y int")
     plant.sql(f"CREATE INDEX t_x ON {s}.t (x)")
