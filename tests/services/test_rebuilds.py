@@ -295,3 +295,13 @@ def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, shor
     assert done.state == JobState.SUCCEEDED, done.error
     assert _options(items.schema, "items_hnsw") == ["m=8", "ef_construction=200"]
     assert _no_leftovers(items.schema)
+
+
+def test_the_memory_cap_never_builds_with_less_than_the_server_gives(settings):
+    """A cap of 8 MB on a server configured with 64 MB built with 8 MB: the HNSW graph spilled and took 5x longer."""
+    from schemaadmin.services.rebuilds.plan import planned_maintenance_work_mem
+
+    settings.SCHEMAADMIN = {"REBUILD_MAX_MAINTENANCE_WORK_MEM": 8 * 2**20}
+    assert planned_maintenance_work_mem(200 * 2**20, 0, 64 * 2**20) == 64 * 2**20  # the server's, not the cap
+    assert planned_maintenance_work_mem(2 * 2**20, 0, 1 * 2**20) <= 8 * 2**20  # the cap still limits what is asked
+    assert planned_maintenance_work_mem(200 * 2**20, 0, 1 * 2**20) == 8 * 2**20

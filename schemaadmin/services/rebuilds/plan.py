@@ -313,11 +313,12 @@ def estimate_rebuild(
 
 
 def planned_maintenance_work_mem(graph_bytes: int | None, index_bytes: int, server_bytes: int) -> int:
-    """Return the maintenance_work_mem to build with: the graph (or a sort of the index) plus a margin, capped."""
+    """Return the maintenance_work_mem to build with: the graph (or a sort of the index) plus a margin, capped, and
+    never less than the server's own (the cap limits what SchemaAdmin asks for, not what the server gives)."""
     settings = app_settings()
     wanted = (graph_bytes if graph_bytes is not None else index_bytes) * settings["REBUILD_MAINTENANCE_WORK_MEM_MARGIN"]
     megabytes = math.ceil(wanted / 2**20)
-    return int(min(settings["REBUILD_MAX_MAINTENANCE_WORK_MEM"], max(server_bytes, megabytes * 2**20)))
+    return int(max(server_bytes, min(settings["REBUILD_MAX_MAINTENANCE_WORK_MEM"], megabytes * 2**20)))
 
 
 def _time_estimate(
