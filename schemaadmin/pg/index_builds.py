@@ -7,6 +7,7 @@ runs pg/ddl.py statements on it. Catalog questions (leftovers, memory settings) 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -107,9 +108,14 @@ def setting_reset_bytes(name: str, *, using: str = "default") -> int:
 
 
 def temporary_index_name(name: str) -> str:
-    """Return the name a replacement of index name is built under before it is swapped in."""
-    base = name.encode()[: NAME_BYTES - len(TEMPORARY_SUFFIX)].decode(errors="ignore")
-    return base + TEMPORARY_SUFFIX
+    """Return the name a replacement of index name is built under before it is swapped in: name_sa_new, or, when
+    that is too long, the name cut and a hash of the whole name, so two long names sharing their first 56 bytes
+    never share a replacement (one rebuild's clean-up dropped the other's only valid copy)."""
+    if len(name.encode()) + len(TEMPORARY_SUFFIX) <= NAME_BYTES:
+        return name + TEMPORARY_SUFFIX
+    digest = "_" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    base = name.encode()[: NAME_BYTES - len(TEMPORARY_SUFFIX) - len(digest)].decode(errors="ignore")
+    return base + digest + TEMPORARY_SUFFIX
 
 
 def run_with_lock_retries(

@@ -116,6 +116,15 @@ def test_temporary_name_fits_postgres_limit():
     assert len(temporary_index_name(long).encode()) == 63
     assert temporary_index_name("é" * 40).endswith("_sa_new")
     assert len(temporary_index_name("é" * 40).encode()) <= 63
+    assert temporary_index_name("items_hnsw") == "items_hnsw_sa_new"
+
+
+def test_two_long_names_sharing_their_first_56_bytes_get_different_temporary_names():
+    """Both were cut to the same kkk…k_sa_new: one rebuild's clean-up dropped the other's only valid replacement."""
+    first, second = "k" * 56 + "_a", "k" * 56 + "_b"
+    assert temporary_index_name(first) != temporary_index_name(second)
+    assert all(len(temporary_index_name(name).encode()) <= 63 for name in (first, second))
+    assert temporary_index_name(first) == temporary_index_name(first)  # found again by the next clean-up
 
 
 def test_rename_retries_until_the_lock_is_free(planter, build_conn):

@@ -245,6 +245,9 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
     done: list[str] = []
     temporary = temporary_index_name(name)
     new = index_state(schema, temporary, using=using)
+    if new is not None and rebuild.table_name and new.table != rebuild.table_name:
+        log.write(f"leaving {temporary} alone: it is an index of {new.table}, not of {rebuild.table_name}")
+        new = None
     if new is not None and new.is_valid:
         old = index_state(schema, name, using=using)
         if old is not None and old.is_valid:
