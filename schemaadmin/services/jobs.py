@@ -39,6 +39,7 @@ __all__ = [
     "JobKind",
     "JobLog",
     "JobRefused",
+    "Recovered",
     "active",
     "cancel",
     "claim",
@@ -50,6 +51,14 @@ __all__ = [
     "stalled_seconds",
     "start",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """How a dead worker's job really ended, found by its kind's on_stalled: recorded instead of the failure."""
+
+    state: str
+    note: str
 
 
 # Compared and hashed by identity: each kind is one object, registered once.
@@ -67,7 +76,9 @@ class JobKind[R: WorkerJobRecord]:
     outcome: Callable[[R], dict[str, Any]]  # what the outcome event says beside the record's id and error
     worker_stopped: str  # the error recovery records
     # Recovery extras: before the record is ended, stop what the dead worker left running; after, clean up.
-    on_stalled: Callable[[R, JobLog], None] | None = None
+    # on_stalled may say the dead worker's job in fact ended otherwise (a rebuild whose swap it finished): recorded
+    # instead of the worker_stopped failure.
+    on_stalled: Callable[[R, JobLog], Recovered | None] | None = None
     on_recovered: Callable[[R, JobLog], None] | None = None
 
     @property
@@ -362,18 +373,11 @@ def recover[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
     recovered = []
     for orphan in _orphans(kind):
         with JobLog(kind, orphan.pk) as log:
-            if kind.on_stalled is not None:
-                kind.on_stalled(orphan, log)
-            if not finish(
-                kind,
-                orphan,
-                JobState.FAILED,
-                expected=ACTIVE_STATES,
-                error=kind.worker_stopped,
-                detail={"recovered": True},
-            ):
+            found = kind.on_stalled(orphan, log) if kind.on_stalled is not None else None
+            state, note = (found.state, found.note) if found else (JobState.FAILED, kind.worker_stopped)
+            if not finish(kind, orphan, state, expected=ACTIVE_STATES, error=note, detail={"recovered": True}):
                 continue  # the body, a cancel or another recovery ended it first
-            log.write(f"recovery: {kind.worker_stopped}")
+            log.write(f"recovery: {note}")
             if kind.on_recovered is not None:
                 kind.on_recovered(orphan, log)
         recovered.append(orphan)

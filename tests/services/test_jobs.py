@@ -20,6 +20,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection, connections, transaction
+from django.test import Client
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.exceptions import TaskNotFound
@@ -27,14 +28,16 @@ from procrastinate.jobs import Status
 
 from schemaadmin.models import AuditEvent, DriftCheck, IndexRebuild, JobState, MigrationApply, RecallCheck
 from schemaadmin.pg.connection import connection_params, own_connection
+from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.shadow import create_database, drop_database, may_create_databases
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds import plan_rebuild, run_rebuild, start_rebuild
-from schemaadmin.services.rebuilds.run import REBUILD
+from schemaadmin.services.rebuilds.run import REBUILD, SWAPPED_IN_BY_RECOVERY
 from schemaadmin.services.recall import RECALL_CHECK
 from schemaadmin.services.schema.apply import APPLY
 from schemaadmin.services.schema.drift_checks import DRIFT_CHECK
 from tests.conftest import make_user
+from tests.planting import plant, planter  # noqa: F401 -- fixtures
 from tests.worker import clear_jobs, wait_for
 
 GONE_JOB = 2**40  # a job id procrastinate never handed out: the job row is gone
@@ -437,3 +440,67 @@ def test_no_service_imports_tasks_and_every_kind_s_task_is_registered_under_its_
     assert _imports_of_tasks(Path(jobs.__file__).parent.parent / "views" / "schema_live.py") == []
     for kind in jobs.KINDS.values():
         assert kind.task_name in app.tasks, kind.task_name
+
+
+def test_a_rebuild_whose_swap_recovery_finished_is_recorded_as_succeeded_not_as_untouched(plant, superuser_sql):  # noqa: F811
+    """The worker died in the swap after DROP INDEX CONCURRENTLY had marked the old index INVALID: recovery drops it
+    and renames the new one into its place. The record says so (succeeded), not "the old index is untouched"."""
+    table = plant.table("t", "v int", rows=20, fill="i")
+    schema = plant.schema
+    plant.sql(f"CREATE INDEX t_v ON {table} (v)")
+    plant.sql(f"CREATE INDEX t_v_sa_new ON {table} (v) WITH (fillfactor = 70)")  # the rebuilt copy, valid
+    superuser_sql(
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [f'"{schema}".t_v']
+    )  # as the first phase of DROP INDEX CONCURRENTLY leaves it
+    rebuild = _record(
+        IndexRebuild, JobState.RUNNING, job_id=GONE_JOB, schema_name=schema, index_name="t_v", table_name="t"
+    )
+    assert [r.pk for r in jobs.recover(REBUILD)] == [rebuild.pk]
+    rebuild.refresh_from_db()
+    assert rebuild.state == JobState.SUCCEEDED and rebuild.error == SWAPPED_IN_BY_RECOVERY
+    assert "renaming t_v_sa_new to t_v" in rebuild.log
+    swapped = index_state(schema, "t_v")
+    assert swapped.is_valid and swapped.options == {"fillfactor": "70"}
+    assert index_state(schema, "t_v_sa_new") is None
+    assert _outcomes(REBUILD, rebuild) == ["rebuild.succeeded"]
+
+
+def test_a_swap_that_gave_up_after_dropping_the_old_index_ends_as_succeeded_with_the_new_one_in_service(
+    plant,  # noqa: F811 -- the imported fixture
+    superuser_sql,
+    monkeypatch,
+):
+    """DROP INDEX CONCURRENTLY marks the old index INVALID, then waits for an old transaction and gives up: the
+    clean-up finishes the swap, so the new index is in service. Recorded as failed with "the old index is untouched"
+    before; now succeeded, saying what happened. (The swap's first step and its giving up are played here: an old
+    transaction would hold the build itself as long, in "waiting for old snapshots".)"""
+    from schemaadmin.services.rebuilds import run
+
+    table = plant.table("v", "id int, embedding vector(3)", rows=50, fill="i, ARRAY[i, i % 7, 1]::real[]::vector(3)")
+    plant.sql(f"CREATE INDEX v_hnsw ON {table} USING hnsw (embedding vector_l2_ops) WITH (m = 8)")
+    plan = plan_rebuild(f"{plant.schema}.v_hnsw", kind=IndexRebuild.Kind.REPLACE, m=12)
+
+    def gives_up_after_marking_the_old_index_invalid(conn, statements, log) -> None:
+        superuser_sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [f"{table}_hnsw"])
+        raise psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(run, "_swap", gives_up_after_marking_the_old_index_invalid)
+    rebuild = IndexRebuild.objects.create(
+        state=JobState.QUEUED,
+        schema_name=plant.schema,
+        index_name="v_hnsw",
+        table_name="v",
+        kind=plan.kind,
+        method=plan.target_method,
+        parameters=plan.parameters,
+    )
+    assert run_rebuild(rebuild.pk) == JobState.SUCCEEDED
+    rebuild.refresh_from_db()
+    assert "the new one was swapped in and is in service" in rebuild.error, rebuild.log
+    assert index_state(plant.schema, "v_hnsw").options["m"] == "12"
+    assert index_state(plant.schema, "v_hnsw_sa_new") is None
+    assert _outcomes(REBUILD, rebuild) == ["rebuild.succeeded"]
+    page = Client()
+    page.force_login(make_user("dba-reader", role="dba"))
+    shown = page.get(f"/rebuilds/{rebuild.pk}/").content.decode()
+    assert "Succeeded" in shown and "swapped in and is in service" in shown and "untouched" not in shown

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -40,10 +41,22 @@ from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
 from schemaadmin.services.rebuilds.script import rebuild_script
 
-__all__ = ["REBUILD", "WORKER_STOPPED", "application_name", "clean_leftovers", "run_rebuild"]
+__all__ = [
+    "REBUILD",
+    "SWAPPED_IN_BY_RECOVERY",
+    "WORKER_STOPPED",
+    "Cleanup",
+    "application_name",
+    "clean_leftovers",
+    "run_rebuild",
+]
 
 AbortReason = Callable[[], str | None]
 WORKER_STOPPED = "The worker stopped mid-build; the old index is untouched and leftovers were dropped. Retry it."
+SWAPPED_IN_BY_RECOVERY = (
+    "The worker stopped during the swap, after the old index was dropped: recovery swapped the new one in, and it is "
+    "in service."
+)
 
 
 def application_name(rebuild_id: int) -> str:
@@ -147,7 +160,16 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
         reason = watcher.cancel_requested or _cancel_reason_now(rebuild.pk, abort_reason)
         message = _message(exc)
         log.write(f"stopped: {message}")
-        _clean_safely(rebuild, conn, log)
+        if _clean_safely(rebuild, conn, log):
+            # The old index was already dropped: the clean-up put the new one in its place. That is the outcome.
+            late = "The cancel came too late" if reason == "user_request" else f"The swap stopped ({message})"
+            text = f"{late}: the old index was already dropped, so the new one was swapped in and is in service."
+            log.write(text)
+            log.close()
+            after = index_state(rebuild.schema_name, rebuild.index_name, using=using)
+            if _finish(rebuild, JobState.SUCCEEDED, error=text, size_after_bytes=after.size_bytes if after else None):
+                _start_recall_check(rebuild)
+            return rebuild.state
         if reason == "user_request":
             who = _cancelled_by(rebuild.pk)
             text = f"Cancelled by {who.get_username() if who else 'the worker'}."
@@ -239,10 +261,20 @@ def _swap(conn: psycopg.Connection, statements: tuple[Statement, ...], log: JobL
         )
 
 
-def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Cleanup:
+    """What clean_leftovers did: the indexes it dropped or renamed, and whether it finished a swap (the rebuilt
+    index is then the one in service, whatever stopped the job)."""
+
+    done: tuple[str, ...]
+    finished_swap: bool
+
+
+def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> Cleanup:
     """Finish or undo a half-done swap, and drop INVALID indexes an earlier build of this index left behind."""
     using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
     done: list[str] = []
+    finished_swap = False
     temporary = temporary_index_name(name)
     new = index_state(schema, temporary, using=using)
     if new is not None and rebuild.table_name and new.table != rebuild.table_name:
@@ -262,6 +294,7 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
             log.write(f"renaming {temporary} to {name} to finish an interrupted swap")
             run_under_lock_timeout(conn, rename_index(schema, temporary, name))
             done.append(temporary)
+            finished_swap = True
     table = rebuild.table_name or (new.table if new else "")
     if not table:
         current = index_state(schema, name, using=using)
@@ -270,16 +303,18 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
         log.write(f"dropping INVALID leftover {schema}.{leftover}")
         run_under_lock_timeout(conn, drop_index(schema, leftover, if_exists=True))
         done.append(leftover)
-    return done
+    return Cleanup(tuple(done), finished_swap)
 
 
-def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> None:
+def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> bool:
+    """Clean up after a stopped rebuild; return whether that finished its swap (the new index is in service)."""
     try:
         if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn = open_build_connection(using=rebuild.database_alias)
-        clean_leftovers(rebuild, conn, log)
+        return clean_leftovers(rebuild, conn, log).finished_swap
     except Exception as exc:  # cleanup is best effort; recovery tries again later
         log.write(f"cleanup failed: {_message(exc)}")
+        return False
 
 
 def _finish(
@@ -316,16 +351,34 @@ def _end_build_session(rebuild: IndexRebuild, log: JobLog) -> None:
         time.sleep(0.2)
 
 
-def _drop_leftovers(rebuild: IndexRebuild, log: JobLog) -> None:
-    """Finish or undo the dead worker's swap and drop its INVALID leftovers; a failure waits for the next pass."""
+def _drop_leftovers(rebuild: IndexRebuild, log: JobLog) -> bool:
+    """Finish or undo the dead worker's swap and drop its INVALID leftovers; a failure waits for the next pass.
+    Return whether the swap was finished."""
     try:
         conn = open_build_connection(using=rebuild.database_alias)
         try:
-            clean_leftovers(rebuild, conn, log)
+            return clean_leftovers(rebuild, conn, log).finished_swap
         finally:
             conn.close()
     except Exception as exc:  # the next recovery pass or a retry cleans up again
         log.write(f"recovery: cleanup failed: {exc}")
+        return False
+
+
+def _recover_build(rebuild: IndexRebuild, log: JobLog) -> jobs.Recovered | None:
+    """End the dead worker's build session and clean up after it, before the record is ended: a swap it left half
+    done and recovery finished is a rebuild that succeeded, not one whose old index is untouched."""
+    _end_build_session(rebuild, log)
+    if _drop_leftovers(rebuild, log):
+        return jobs.Recovered(JobState.SUCCEEDED, SWAPPED_IN_BY_RECOVERY)
+    return None
+
+
+def _after_recovery(rebuild: IndexRebuild, log: JobLog) -> None:
+    """Check the recall of an index recovery swapped in, as a rebuild that ends well does."""
+    rebuild.refresh_from_db(fields=["state"])
+    if rebuild.state == JobState.SUCCEEDED:
+        _start_recall_check(rebuild)
 
 
 REBUILD = jobs.register(
@@ -344,8 +397,8 @@ REBUILD = jobs.register(
         target=lambda rebuild: qualify(rebuild.schema_name, rebuild.index_name),
         outcome=_outcome,
         worker_stopped=WORKER_STOPPED,
-        on_stalled=_end_build_session,
-        on_recovered=_drop_leftovers,
+        on_stalled=_recover_build,
+        on_recovered=_after_recovery,
     )
 )
 
