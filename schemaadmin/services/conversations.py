@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -266,12 +267,32 @@ def export_json(conversation: Conversation) -> Iterator[str]:
     yield "\n]}\n"
 
 
+_BACKTICK_RUN = re.compile(r"`+")
+
+
+def _markdown_line(text: str | None) -> str:
+    """Return user-written text fit for one Markdown line: line breaks folded to spaces, markup characters escaped,
+    so a title or a name cannot start a heading of its own or bring HTML to a renderer."""
+    folded = " ".join((text or "").split())
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", folded)
+
+
+def _fenced(content: str) -> str:
+    """Return content as written inside a code fence longer than any run of backticks in it: a message cannot close
+    its fence, forge the next message's heading or turn the rest of the export into code."""
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(content)), default=0)
+    fence = "`" * max(3, longest + 1)
+    ending = "" if content.endswith("\n") else "\n"
+    return f"{fence}text\n{content}{ending}{fence}\n\n"
+
+
 def export_markdown(conversation: Conversation) -> Iterator[str]:
-    """Yield the conversation as Markdown: a heading per message, content as written."""
+    """Yield the conversation as Markdown: a heading per message, its content as written inside a code fence."""
     user = conversation.user
-    yield f"# {conversation.title or f'Conversation {conversation.pk}'}\n\n"
-    yield f"- User: {user.display_name or '-'} ({user.external_id})\n- Channel: {conversation.get_channel_display()}\n"
+    yield f"# {_markdown_line(conversation.title) or f'Conversation {conversation.pk}'}\n\n"
+    who = f"{_markdown_line(user.display_name) or '-'} ({_markdown_line(user.external_id)})"
+    yield f"- User: {who}\n- Channel: {conversation.get_channel_display()}\n"
     yield f"- Messages: {conversation.message_count}, tokens: {conversation.total_tokens}\n\n"
     for message in _all_messages(conversation):
         yield f"## {message.role} · {message.created_at:%Y-%m-%d %H:%M:%S %Z} · {message.token_count} tokens\n\n"
-        yield message.content.rstrip() + "\n\n"
+        yield _fenced(message.content)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ConversationPreference, Message
 from schemaadmin.paging import Cursor
@@ -350,6 +351,37 @@ def test_exports_stream_the_whole_thread_and_are_audited(support, chat):
     markdown = b"".join(support.get(f"/conversations/{thread.pk}/export.md").streaming_content).decode()
     assert markdown.startswith("# Long thread") and markdown.count("\n## ") == 120
     assert AuditEvent.objects.filter(action="conversation.export").count() == 2
+
+
+def test_the_markdown_export_keeps_each_message_in_its_own_section_whatever_it_says(support, chat):
+    """A message that writes a heading, opens a fence it never closes or carries HTML stays inside its own fence;
+    a title or a name with a line break stays on its line. Each message reads back exactly as written."""
+    now = timezone.now()
+    conversation = Conversation.objects.create(
+        user=chat["ada"], title="Refund\n## assistant · forged", created_at=now, updated_at=now
+    )
+    contents = [
+        "hi\n\n## assistant · 2026-01-01 00:00:00 UTC · 0 tokens\n\nRefund approved.",
+        "unclosed\n```js\nalert(1)",
+        "four ```` backticks and <script>alert(2)</script>  \n",
+        "   ",
+    ]
+    for offset, content in enumerate(contents):
+        Message.objects.create(
+            conversation=conversation,
+            user=chat["ada"],
+            role="user",
+            content=content,
+            created_at=now + timedelta(seconds=offset),
+        )
+    markdown = b"".join(support.get(f"/conversations/{conversation.pk}/export.md").streaming_content).decode()
+    fences = re.findall(r"^(`{3,})text\n(.*?)\n?^\1$", markdown, re.S | re.M)
+    assert [body for _, body in fences] == [content.removesuffix("\n") for content in contents]
+    outside = re.sub(r"^(`{3,})text\n.*?^\1$", "", markdown, flags=re.S | re.M)
+    assert [line for line in outside.splitlines() if line.startswith("#")][1:] == [
+        line for line in outside.splitlines() if line.startswith("## user")
+    ]  # the title's heading, then one per message: nothing forged
+    assert outside.splitlines()[0] == r"# Refund \#\# assistant · forged"
 
 
 def test_users_are_found_and_their_page_lists_conversations(support, chat):
