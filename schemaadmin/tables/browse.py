@@ -274,7 +274,7 @@ class ConversationTable(_BrowseTable):
 
     def render_title(self, record: Conversation) -> str:
         url = object_url("schemaadmin:conversation", record.pk)
-        return _html('<a href="{}">{}</a>', url, str(record))
+        return _html('<a href="{}"><bdi>{}</bdi></a>', url, str(record))
 
     def render_user(self, record: Conversation) -> str:
         return _user_link(record.user)
@@ -310,7 +310,7 @@ class SearchHitTable(_BrowseTable):
         url = object_url("schemaadmin:conversation", record.conversation_id)
         # urlencode({"around": pk, "q": search_text}), the search quoted once per page, not once per hit.
         return _html(
-            '<a class="hit" href="{}?around={}&amp;q={}#m{}">{}</a>',
+            '<a class="hit" href="{}?around={}&amp;q={}#m{}"><bdi>{}</bdi></a>',
             url,
             record.pk,
             _quoted(self.search_text),
@@ -324,7 +324,7 @@ class SearchHitTable(_BrowseTable):
     def render_conversation(self, record: Message) -> str:
         conversation = record.conversation
         url = object_url("schemaadmin:conversation", conversation.pk)
-        return _html('<a href="{}">{}</a>', url, str(conversation))
+        return _html('<a href="{}"><bdi>{}</bdi></a>', url, str(conversation))
 
     def render_user(self, record: Message) -> str:
         return _user_link(record.conversation.user)
@@ -339,11 +339,12 @@ def _quoted(text: str) -> str:
 
 
 def _user_link(user: ChatUser) -> str:
-    """The user's name linking to their page, then their external id; a user without a name is their id, once."""
+    """The user's name linking to their page, then their external id; a user without a name is their id, once.
+    Each in <bdi>, as every text users wrote is: a right-to-left override in a name reversed the id beside it."""
     url = object_url("schemaadmin:user", user.pk)
     if not user.display_name:
-        return _html('<a href="{}">{}</a>', url, user.external_id)
-    named = '<a href="{}">{}</a> <span class="text-body-secondary small">{}</span>'
+        return _html('<a href="{}"><bdi>{}</bdi></a>', url, user.external_id)
+    named = '<a href="{}"><bdi>{}</bdi></a> <span class="text-body-secondary small"><bdi>{}</bdi></span>'
     return _html(named, url, user.display_name, user.external_id)
 
 
@@ -361,7 +362,7 @@ class UserTable(_BrowseTable):
 
     def render_display_name(self, record: ChatUser) -> str:
         url = object_url("schemaadmin:user", record.pk)
-        return _html('<a href="{}">{}</a>', url, str(record))
+        return _html('<a href="{}"><bdi>{}</bdi></a>', url, str(record))
 
     def render_created_at(self, value: Any) -> str:
         return utc_time(value)

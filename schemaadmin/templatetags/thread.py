@@ -37,7 +37,7 @@ def message_html(message: Message, *, focus: int | None, link: str) -> str:
     body: str = marked_body(marked) if marked else message_body(content)
     if is_long(content):
         summary = (
-            f'<summary><span class="preview">{escape(preview(content))}</span> '
+            f'<summary><bdi class="preview">{escape(preview(content))}</bdi> '
             f'<span class="show-all">Show all ({thousands(len(content))} characters)</span>'
             '<span class="show-less">Show less</span></summary>'
         )

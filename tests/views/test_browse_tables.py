@@ -89,7 +89,7 @@ def test_fast_rendering_escapes_text_and_shows_labels_links_and_defaults():
     assert "<script>" not in html and "Refund &lt;script&gt;" in html
     assert "Ada &lt;b&gt;L&lt;/b&gt;" in html and "acct-&amp;-bob" in html
     assert ">WhatsApp<" in html and ">SMS<" in html and ">unknown<" in html  # choice label, else the value
-    assert '<a href="/conversations/8/">Conversation 8</a>' in html
+    assert '<a href="/conversations/8/"><bdi>Conversation 8</bdi></a>' in html
     assert f'href="/users/{uuid.UUID(int=1)}/"' in html
     assert '<td class="text-end" data-label="Messages">12,345</td>' in html
     assert (

@@ -330,7 +330,7 @@ def test_a_thread_lists_its_owners_ten_latest_other_conversations(support, chat)
     html = response.content.decode()
     first = expected[0]
     noun = "message" if first[2] == 1 else "messages"
-    assert f'href="/conversations/{first[0]}/">{first[1]}</a> · {first[2]} {noun}' in html
+    assert f'href="/conversations/{first[0]}/"><bdi>{first[1]}</bdi></a> · {first[2]} {noun}' in html
     assert f'{noun} · <time datetime="{first[3]:%Y-%m-%dT%H:%M:%SZ}" title="{first[3]:%Y-%m-%d %H:%M:%S} UTC"' in html
     assert support.get(f"/conversations/{chat['solo'].pk}/").context["other_conversations"] == []
 
@@ -600,7 +600,7 @@ def test_a_nameless_user_and_an_untitled_conversation_have_one_name_everywhere(s
     assert all(cell.count("+49 152 5603225") == 1 for cell in user_cells), user_cells
     assert f"Conversation {untitled.pk}" in listed
     users = support.get("/users/", {"q": "+49 152 5603225"}).content.decode()
-    assert ">+49 152 5603225</a>" in users  # the link reads as the user's id, not a bare dash
+    assert "><bdi>+49 152 5603225</bdi></a>" in users  # the link reads as the user's id, not a bare dash
     thread = support.get(f"/conversations/{untitled.pk}/").content.decode()
     assert f'<h1 class="h4">Conversation {untitled.pk}</h1>' in thread and "Untitled" not in thread
 
@@ -616,3 +616,29 @@ def test_a_typed_date_is_the_viewer_s_day_as_every_page_shows_times_in_their_zon
         assert len(_ids(support.get("/conversations/", asked))) == 16
     del support.cookies["schemaadmin_tz"]
     assert len(_ids(support.get("/conversations/", asked))) == 16
+
+
+def test_text_users_wrote_is_isolated_so_a_direction_override_cannot_reorder_what_follows(support, chat):
+    """A right-to-left override (U+202E) in a name or a title reversed the external id, dates and counts shown beside
+    it; each piece of text users wrote is its own <bdi>, where the override ends."""
+    now = timezone.now()
+    spoof = ChatUser.objects.create(external_id="acct-12345", display_name="Bob \u202e", email="")
+    conversation = Conversation.objects.create(user=spoof, title="Refund \u202e", created_at=now, updated_at=now)
+    Message.objects.create(conversation=conversation, user=spoof, role="user", content="wombat here", created_at=now)
+    other = Conversation.objects.create(user=spoof, title="Other \u202e", created_at=now, updated_at=now)
+    pages = {
+        "search": support.get("/conversations/", {"q": "wombat"}).content.decode(),
+        "list": support.get("/conversations/", {"user": "acct-12345"}).content.decode(),
+        "users": support.get("/users/", {"q": "acct-12345"}).content.decode(),
+        "thread": support.get(f"/conversations/{other.pk}/").content.decode(),
+        "user": support.get(f"/users/{spoof.pk}/").content.decode(),
+    }
+    for name, page in pages.items():
+        for written in re.findall(r"[^<>]*\u202e[^<>]*", page):
+            if written.strip() and "<title>" not in page[page.index(written) - 8 : page.index(written)]:
+                before = page[: page.index(written)]
+                assert before.endswith(("<bdi>", '<bdi class="preview">', '<h1 class="h4">')), (
+                    name,
+                    written,
+                    before[-60:],
+                )
