@@ -43,6 +43,7 @@ class StatementsState:
     read_error: str  # why SELECT from the view failed although both of the above hold; "" when it worked
     reads_all: bool  # the role may read every role's statement texts (pg_read_all_stats)
     preload_setting: str  # shared_preload_libraries as the server runs with it
+    role: str = ""  # the role reading: the one pg_read_all_stats is granted to
 
     @property
     def installed(self) -> bool:
@@ -106,13 +107,14 @@ def statements_state(*, using: str = "default") -> StatementsState:
         SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = %(name)s) AS available,
                (SELECT extversion FROM pg_extension WHERE extname = %(name)s) AS installed_version,
                current_setting('shared_preload_libraries') AS preload,
-               pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS reads_all
+               pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS reads_all,
+               current_user AS role
         """,
         {"name": EXTENSION},
         using=using,
     )
     assert row is not None
-    available, installed_version, preload, reads_all = row
+    available, installed_version, preload, reads_all, role = row
     preloaded = _preloaded(preload)
     read_error = ""
     if installed_version is not None and preloaded:
@@ -129,6 +131,7 @@ def statements_state(*, using: str = "default") -> StatementsState:
         read_error=read_error,
         reads_all=bool(reads_all),
         preload_setting=preload,
+        role=role,
     )
 
 

@@ -165,12 +165,44 @@ def test_without_preload_the_page_says_which_cause_and_what_to_run(client_as, mo
         preload_setting="",
     )
     monkeypatch.setattr("schemaadmin.services.workload.availability.statements_state", lambda using: state)
-    response = client_as("operator").get("/queries/")
+    client = client_as("operator")
+    response = client.get("/queries/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "installed in database &#x27;default&#x27; but not in shared_preload_libraries" in page
     assert "ALTER SYSTEM SET shared_preload_libraries = &#x27;pg_stat_statements&#x27;;" in page
     assert "A restart of PostgreSQL is needed" in page
+    # Nothing else: not "no statement ran" (the database is not idle), nor counters "since its last reset".
+    assert 'data-testid="no-statements"' not in page and "since its last reset" not in page
+    assert "pg_stat_statements cannot be read" in page
+    regressions = client.get("/queries/regressions/").content.decode()
+    assert "The worker takes one every few minutes" not in regressions
+
+
+def test_a_window_long_past_without_snapshots_shows_no_figures_not_the_counters_since_the_reset(client_as, workload):
+    page = (
+        client_as("operator")
+        .get("/queries/", {"window": "custom", "start": "2026-01-01T00:00", "end": "2026-01-02T00:00"})
+        .content.decode()
+    )
+    assert "No snapshot of the query statistics covers this window" in page
+    assert "since its last reset" not in page and 'data-testid="query-table"' not in page
+    assert 'data-testid="no-statements"' not in page
+
+
+def test_without_pg_read_all_stats_the_page_names_the_database_role_to_grant(client_as, monkeypatch):
+    state = StatementsState(
+        available=True,
+        installed_version="1.12",
+        preloaded=True,
+        read_error="",
+        reads_all=False,
+        preload_setting="pg_stat_statements",
+        role="chat_app",
+    )
+    monkeypatch.setattr("schemaadmin.services.workload.availability.statements_state", lambda using: state)
+    page = client_as("operator").get("/queries/").content.decode()
+    assert "GRANT pg_read_all_stats TO chat_app;" in page and "not counted here at all" in page
 
 
 def test_every_page_says_which_alias_server_its_figures_come_from(client_as, settings):

@@ -19,6 +19,8 @@ def stats_as_text(stats: QueryStats) -> str:
         lines = [f"Query statistics are unavailable: {stats.availability.reason}"]
         lines.extend(f"  {statement}" for statement in stats.availability.statements)
         return "\n".join(lines)
+    if stats.uncovered:
+        return f"No snapshot covers {stats.start:%Y-%m-%d %H:%M} to {stats.end:%Y-%m-%d %H:%M} UTC: no figures for it."
     if stats.start is None:
         since = f" ({stats.since_reset:%Y-%m-%d %H:%M} UTC)" if stats.since_reset else ""
         lines = [f"No snapshots in the window: pg_stat_statements since its last reset{since}."]

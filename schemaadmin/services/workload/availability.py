@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError
 
+from schemaadmin.pg.ddl import quote_identifier
 from schemaadmin.pg.stats import EXTENSION, StatementsState, statements_state
 
 __all__ = ["Availability", "availability", "availability_of"]
@@ -17,7 +18,7 @@ class Availability:
     reason: str | None  # one sentence, None when ok
     statements: tuple[str, ...] = ()  # what to run, in order
     restart: bool = False  # the server must restart between the statements and the result
-    partial_texts: bool = False  # readable, but other roles' texts show as <insufficient privilege>
+    partial_texts: bool = False  # readable, but other roles' statements are hidden (statements: the GRANT)
 
     @property
     def ok(self) -> bool:
@@ -47,7 +48,10 @@ def availability_of(alias: str, state: StatementsState) -> Availability:
                 f"pg_stat_statements is created in {where} and preloaded, but reading it failed: {state.read_error}",
                 (f"ALTER EXTENSION {EXTENSION} UPDATE;",),
             )
-        return Availability("ok", None, partial_texts=not state.reads_all)
+        if not state.reads_all:  # other roles' rows have no queryid: snapshots cannot count them at all
+            grant = f"GRANT pg_read_all_stats TO {quote_identifier(state.role or 'the application role')};"
+            return Availability("ok", None, (grant,), partial_texts=True)
+        return Availability("ok", None)
     if not state.available:
         return Availability(
             "not_on_server",

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, connections, router
+from django.utils import timezone
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import QuerySnapshot, QueryText
@@ -91,6 +92,10 @@ class StatementRow(StatementTotals):
         }
 
 
+# A window whose end is at most this far in the past ends "now": without snapshots, the live view answers for it.
+LIVE_WINDOW_SLACK = timedelta(minutes=1)
+
+
 @dataclass(frozen=True, slots=True)
 class QueryStats:
     availability: Availability
@@ -100,10 +105,13 @@ class QueryStats:
     statements: tuple[StatementRow, ...] = ()
     buckets: tuple[datetime, ...] = ()
     span: str = "snapshot"  # what one bucket of the series is: "snapshot", "hour" or "day"
+    # No snapshot covers the window, and the live view's counters would not answer for it: it ended in the past, or
+    # pg_stat_statements cannot be read. There are no figures, rather than the counters since the last reset.
+    uncovered: bool = False
 
     @property
     def live(self) -> bool:
-        return self.start is None
+        return self.start is None and not self.uncovered
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -220,8 +228,8 @@ def query_stats(
     if order not in ORDERS:
         raise ValueError(f"Unknown order {order!r}; one of {', '.join(ORDERS)}.")
     covered = query_windows.has_deltas(using, start, end, using=records)
-    if not covered and not state.ok:
-        return QueryStats(availability=state, start=None, end=end)
+    if not covered and (not state.ok or end < timezone.now() - LIVE_WINDOW_SLACK):
+        return QueryStats(availability=state, start=start, end=end, uncovered=True)
     databases, roles = _names(using)
     dbid, userid, found = _owner_ids(database, role, (databases, roles))
     if not covered:

@@ -58,3 +58,9 @@ def test_a_server_without_the_extension_says_to_install_contrib():
 def test_a_role_without_read_all_stats_is_readable_but_partial():
     verdict = availability_of("default", state(reads_all=False))
     assert verdict.ok and verdict.partial_texts
+
+
+def test_without_pg_read_all_stats_the_grant_names_the_database_role_not_the_signed_in_person():
+    verdict = availability_of("default", state(reads_all=False, role="chat app"))
+    assert verdict.ok and verdict.partial_texts
+    assert verdict.statements == ('GRANT pg_read_all_stats TO "chat app";',)
