@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from schemaadmin.models import QueryText
-from schemaadmin.pg.stats import StatementsState
 from schemaadmin.services.workload.snapshots import take_snapshot
+from tests.services.workload.test_availability import state
 
 pytestmark = pytest.mark.django_db
 
@@ -155,16 +155,14 @@ def test_regressions_say_when_a_window_has_no_figures_to_compare(client_as, work
     assert "No statement's mean time rose between the two windows." in page
 
 
+def _server_says(monkeypatch, **changes) -> None:
+    """Make the pages read this state of pg_stat_statements: readable by all, but for the changes."""
+    said = state(**changes)
+    monkeypatch.setattr("schemaadmin.services.workload.availability.statements_state", lambda using: said)
+
+
 def test_without_preload_the_page_says_which_cause_and_what_to_run(client_as, monkeypatch):
-    state = StatementsState(
-        available=True,
-        installed_version="1.12",
-        preloaded=False,
-        read_error="",
-        reads_all=True,
-        preload_setting="",
-    )
-    monkeypatch.setattr("schemaadmin.services.workload.availability.statements_state", lambda using: state)
+    _server_says(monkeypatch, preloaded=False, preload_setting="")
     client = client_as("operator")
     response = client.get("/queries/")
     assert response.status_code == 200
@@ -191,16 +189,7 @@ def test_a_window_long_past_without_snapshots_shows_no_figures_not_the_counters_
 
 
 def test_without_pg_read_all_stats_the_page_names_the_database_role_to_grant(client_as, monkeypatch):
-    state = StatementsState(
-        available=True,
-        installed_version="1.12",
-        preloaded=True,
-        read_error="",
-        reads_all=False,
-        preload_setting="pg_stat_statements",
-        role="chat_app",
-    )
-    monkeypatch.setattr("schemaadmin.services.workload.availability.statements_state", lambda using: state)
+    _server_says(monkeypatch, reads_all=False, role="chat_app")
     page = client_as("operator").get("/queries/").content.decode()
     assert "GRANT pg_read_all_stats TO chat_app;" in page and "not counted here at all" in page
 
