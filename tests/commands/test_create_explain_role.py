@@ -48,3 +48,17 @@ def test_a_role_that_may_not_create_roles_gets_a_sentence():
     # The application's own role has no CREATEROLE: the command says to run it as an administrator.
     with pytest.raises(CommandError, match="--admin-url"):
         call_command("create_explain_role", role="console_other", stdout=io.StringIO())
+
+
+def test_a_grant_refused_leaves_no_login_role_behind(superuser_sql):
+    """An administrator that may create roles but not grant on the product's tables (CREATEROLE, as on managed
+    services): the command fails with its sentence, and the login it had created, whose password nobody was shown,
+    is gone with it."""
+    superuser_sql("DO $$ BEGIN CREATE ROLE role_maker LOGIN CREATEROLE; EXCEPTION WHEN duplicate_object THEN END $$")
+    db = connection.settings_dict
+    admin_url = f"postgresql://role_maker@{quote(db['HOST'], safe='')}/{db['NAME']}"
+    with pytest.raises(CommandError, match="--admin-url"):
+        call_command("create_explain_role", role="console_orphan", admin_url=admin_url, stdout=io.StringIO())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'console_orphan'")
+        assert cursor.fetchone() == (0,)

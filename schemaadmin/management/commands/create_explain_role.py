@@ -56,8 +56,10 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot connect as the administrator: {exc}".strip()) from None
         with admin:
             try:
-                refused = roles.ensure_explain_login(admin, role, password=password)
-                roles.grant_explain_reads(admin, role, database=database, schema=schema, tables=tables)
+                # One transaction: a grant refused leaves no login role behind with a password nobody was shown.
+                with admin.transaction():
+                    refused = roles.ensure_explain_login(admin, role, password=password)
+                    roles.grant_explain_reads(admin, role, database=database, schema=schema, tables=tables)
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise CommandError(
                     f"{exc.diag.message_primary}. Run this command with --admin-url naming a superuser or a role "
