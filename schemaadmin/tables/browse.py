@@ -252,8 +252,10 @@ _CARDS_ON_PHONE = {"class": "table table-sm table-hover align-middle cards-on-ph
 
 
 class ConversationTable(_BrowseTable):
-    title = tables.Column(verbose_name="Conversation", empty_values=())
-    user = tables.Column(verbose_name="User", empty_values=(), attrs={"td": {"data-label": "User"}})
+    title = tables.Column(verbose_name="Conversation", empty_values=(), attrs={"td": {"class": "user-text"}})
+    user = tables.Column(
+        verbose_name="User", empty_values=(), attrs={"td": {"class": "user-text", "data-label": "User"}}
+    )
     channel = tables.Column(attrs={"td": {"data-label": "Channel"}})
     message_count = tables.Column(
         verbose_name="Messages", attrs={"td": {"class": "text-end", "data-label": "Messages"}}
@@ -295,8 +297,12 @@ class ConversationTable(_BrowseTable):
 class SearchHitTable(_BrowseTable):
     snippet = tables.Column(verbose_name="Matching message", empty_values=(), attrs={"td": {"class": "snippet"}})
     role = tables.Column()
-    conversation = tables.Column(empty_values=(), attrs={"td": {"data-label": "In"}})
-    user = tables.Column(accessor="conversation__user", empty_values=(), attrs={"td": {"data-label": "User"}})
+    conversation = tables.Column(empty_values=(), attrs={"td": {"class": "user-text", "data-label": "In"}})
+    user = tables.Column(
+        accessor="conversation__user",
+        empty_values=(),
+        attrs={"td": {"class": "user-text", "data-label": "User"}},
+    )
     created_at = tables.Column(verbose_name="Sent", attrs={"td": {"data-label": "Sent"}})
 
     class Meta(_BrowseTable.Meta):
@@ -349,9 +355,11 @@ def _user_link(user: ChatUser) -> str:
 
 
 class UserTable(_BrowseTable):
-    display_name = tables.Column(verbose_name="Name", empty_values=())
-    external_id = tables.Column(verbose_name="External id", attrs={"td": {"data-label": "External id"}})
-    email = tables.Column(attrs={"td": {"data-label": "Email"}})
+    display_name = tables.Column(verbose_name="Name", empty_values=(), attrs={"td": {"class": "user-text"}})
+    external_id = tables.Column(
+        verbose_name="External id", attrs={"td": {"class": "user-text", "data-label": "External id"}}
+    )
+    email = tables.Column(attrs={"td": {"class": "user-text", "data-label": "Email"}})
     created_at = tables.Column(verbose_name="Since", attrs={"td": {"data-label": "Since"}})
 
     class Meta(_BrowseTable.Meta):

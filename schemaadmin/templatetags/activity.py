@@ -131,8 +131,9 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
     return (
         f'<tr data-pid="{s.pid}"{tone}><td class="font-monospace text-nowrap">{s.pid}{own}{actions}</td>'
         f"<td>{escape(s.state or s.backend_type)}{flags}{kind}</td>"
-        f"<td>{escape(s.role or '—')}</td><td>{escape(s.database or '—')}</td>"
-        f'<td>{escape(s.application or "—")}<div class="small text-body-secondary">{escape(s.client)}</div></td>'
+        f'<td class="name-cell">{escape(s.role or "—")}</td><td class="name-cell">{escape(s.database or "—")}</td>'
+        f'<td class="name-cell">{escape(s.application or "—")}'
+        f'<div class="small text-body-secondary">{escape(s.client)}</div></td>'
         f'<td>{waiting}</td><td class="text-end text-nowrap">{took}{since}</td>'
         f'<td class="text-end text-nowrap">{escape(duration_text(s.xact_seconds))}</td>'
         f'<td class="activity-query">{_query(row)}</td></tr>'

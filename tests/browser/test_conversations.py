@@ -309,3 +309,38 @@ def test_after_sign_out_back_shows_the_sign_in_page_not_the_last_persons_search(
     expect(page.locator("a.hit")).to_have_count(0)
     assert "invoice" not in page.locator("body").inner_text().lower()
     assert [error for error in console_errors if "HTTP" not in error] == []
+
+
+@pytest.fixture
+def unbroken(transactional_db):
+    """A user whose name is 200 characters without a space, a 250-character title, and a message holding a 50,000
+    character word under 300 combining marks: text as users and models write it, with nowhere to break."""
+    cache.clear()
+    user = ChatUser.objects.create(external_id="acct-" + "9" * 120, display_name="N" * 200)
+    thread = Conversation.objects.create(user=user, title="T" * 250, created_at=T0, updated_at=T0)
+    copy_messages([(thread.pk, user.pk, "user", "wombat " + "W" * 50_000 + "e" + "\u0301" * 300, 9, T0)])
+    return thread
+
+
+def test_text_with_nowhere_to_break_widens_no_page(page, support_at, unbroken, screenshot):
+    """Every page about it fits the window, at 360 px and at 1280 px: the thread, the lists and the user's page; on a
+    desktop the conversations list keeps its last column in view."""
+    pages = (
+        f"/conversations/{unbroken.pk}/",
+        "/conversations/",
+        "/conversations/?q=wombat",
+        "/users/",
+        f"/users/{unbroken.user_id}/",
+    )
+    support_at(pages[0], PHONE)
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        for url in pages:
+            page.goto(url)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= size["width"], (url, size, width)
+        if size is DESKTOP:
+            page.goto("/conversations/")
+            header = page.locator("th", has_text="Last activity").bounding_box()
+            assert header is not None and header["x"] + header["width"] <= DESKTOP["width"]
+            screenshot("unbroken-text-desktop")

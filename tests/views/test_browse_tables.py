@@ -101,7 +101,7 @@ def test_fast_rendering_escapes_text_and_shows_labels_links_and_defaults():
 
 
 def test_a_table_given_its_own_attrs_does_not_change_the_others():
-    own = UserTable(_users(), attrs={"td": {"data-x": "1"}}).as_page_html()
+    own = UserTable(_users(), attrs={"th": {"data-x": "1"}}).as_page_html()
     plain = UserTable(_users()).as_page_html()
     assert 'data-x="1"' in own and "data-x" not in plain
 

@@ -595,7 +595,7 @@ def test_a_nameless_user_and_an_untitled_conversation_have_one_name_everywhere(s
         user=nameless, title="Other", channel="sms", created_at=T0, updated_at=T0, last_message_at=T0
     )
     listed = support.get("/conversations/", {"user": "+49 152 5603225"}).content.decode()
-    user_cells = re.findall(r'<td data-label="User">(.*?)</td>', listed)
+    user_cells = re.findall(r'<td class="user-text" data-label="User">(.*?)</td>', listed)
     assert len(user_cells) == 2  # each row names the user once (not as a name, then the same id again)
     assert all(cell.count("+49 152 5603225") == 1 for cell in user_cells), user_cells
     assert f"Conversation {untitled.pk}" in listed
