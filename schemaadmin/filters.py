@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -30,8 +31,10 @@ DATE_INPUT = forms.DateInput(
 
 def matching_users(text: str) -> QuerySet[ChatUser]:
     """Return up to 50 users whose external id is text (any case, spaces, dots, dashes and parentheses aside: the
-    users_external_id_loose index), whose email is text in any case, or whose name starts with it."""
-    text = text.strip()
+    users_external_id_loose index), whose email is text in any case, or whose name starts with it. Invisible
+    formatting characters are left out of text: a number copied from WhatsApp Web or Outlook comes wrapped in
+    direction marks (U+202A…U+202C, U+200E, U+2066…U+2069) and a byte order mark may lead it."""
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf").strip()
     return (
         ChatUser.objects.alias(loose_id=loose_external_id(F("external_id")))
         .filter(Q(loose_id=loose_external_id(Value(text))) | Q(email__iexact=text) | Q(display_name__istartswith=text))

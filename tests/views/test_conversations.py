@@ -642,3 +642,13 @@ def test_text_users_wrote_is_isolated_so_a_direction_override_cannot_reorder_wha
                     written,
                     before[-60:],
                 )
+
+
+@pytest.mark.parametrize("mark", ["\u202a", "\u200e", "\u2066", "\ufeff"])
+def test_a_phone_number_pasted_with_invisible_direction_marks_finds_its_user(support, chat, mark):
+    """WhatsApp Web and Outlook copy a number wrapped in direction marks: found as the number itself."""
+    closing = {"\u202a": "\u202c", "\u2066": "\u2069"}.get(mark, "")
+    pasted = f"{mark}+44 7700 900111{closing}"
+    assert [u.pk for u in support.get("/users/", {"q": pasted}).context["page"].rows] == [chat["ada"].pk]
+    listed = support.get("/conversations/", {"user": pasted}).context["page"].rows
+    assert listed and {row.user_id for row in listed} == {chat["ada"].pk}
