@@ -19,7 +19,7 @@ from tests.services.health_report import LOOSE, report, run_fix
 def test_invalid_index_and_ccnew_leftover(plant):
     s = plant.schema
     plant.table("t", "x int, y int", rows=10, fill="1, i")
-    for name in ("t_x_uniq", "t_x_ccnew"):
+    for name in ("t_x_uniq", "t_x_ccnew", "t_x_sa_new"):
         with pytest.raises(Exception, match="could not create unique index"):
             plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {s}.t (x)")
     plant.sql(f"CREATE UNIQUE INDEX CONCURRENTLY t_y_uniq ON {s}.t (y)")
@@ -32,6 +32,9 @@ def test_invalid_index_and_ccnew_leftover(plant):
     # Rebuilt in place (a failed fix leaves it there, and it keeps all it was), once the duplicates are gone.
     assert by_name["t_x_uniq"].fix == f"REINDEX INDEX CONCURRENTLY {s}.t_x_uniq;"
     assert by_name["t_x_ccnew"].fix == f"DROP INDEX CONCURRENTLY {s}.t_x_ccnew;"
+    # A rebuild's replacement never swapped in is dropped, not built again (hours for an HNSW index).
+    assert by_name["t_x_sa_new"].fix == f"DROP INDEX CONCURRENTLY {s}.t_x_sa_new;"
+    assert "left over from an index rebuild" in by_name["t_x_sa_new"].message
 
 
 def test_unused_index_needs_no_scan_on_any_node(plant):

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from schemaadmin.pg import ddl
 from schemaadmin.pg.constraints import ForeignKey
+from schemaadmin.pg.index_builds import TEMPORARY_SUFFIX
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.services.index_health.findings import (
     Finding,
@@ -88,6 +89,13 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
             why = (
                 f"{index.qualified_name} is left over from an interrupted REINDEX CONCURRENTLY: it is "
                 "maintained on every write but never used."
+            )
+            fix = ddl.script(*drop)
+        elif index.name.endswith(TEMPORARY_SUFFIX):
+            why = (
+                f"{index.qualified_name} is left over from an index rebuild: the replacement it built under a "
+                "temporary name, never swapped in (the build failed or its worker stopped). It is maintained on "
+                "every write but never used; building it again would only rebuild the leftover."
             )
             fix = ddl.script(*drop)
         elif index.is_partitioned:
