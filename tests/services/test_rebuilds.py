@@ -305,3 +305,21 @@ def test_the_memory_cap_never_builds_with_less_than_the_server_gives(settings):
     assert planned_maintenance_work_mem(200 * 2**20, 0, 64 * 2**20) == 64 * 2**20  # the server's, not the cap
     assert planned_maintenance_work_mem(2 * 2**20, 0, 1 * 2**20) <= 8 * 2**20  # the cap still limits what is asked
     assert planned_maintenance_work_mem(200 * 2**20, 0, 1 * 2**20) == 8 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("rows", "lists", "message"),
+    [
+        (0, None, "an empty table: IVFFlat is built after the data is loaded"),
+        (1_500, 5_000, "more lists than rows. For this many rows pgvector advises lists = 1"),
+    ],
+)
+def test_an_ivfflat_replacement_with_more_lists_than_rows_is_refused_with_the_advice(
+    planter, transactional_db, rows, lists, message
+):
+    table = planter.table("few", "id int, embedding vector(3)", rows=rows, fill="i, ARRAY[i, 1, 2]::real[]::vector(3)")
+    planter.sql(f"CREATE INDEX few_ivf ON {table} USING ivfflat (embedding vector_l2_ops) WITH (lists = 10)")
+    planter.sql(f"ANALYZE {table}")
+    with pytest.raises(RebuildRefused, match=re.escape(message)):
+        plan_rebuild(f"{planter.schema}.few_ivf", kind="replace", lists=lists)
+    assert plan_rebuild(f"{planter.schema}.few_ivf", kind="reindex")  # rebuilt as it is: still allowed

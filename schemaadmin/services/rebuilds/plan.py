@@ -19,6 +19,7 @@ from schemaadmin.services.index_health.vectors import (
     HNSW_DEFAULT_M,
     IVFFLAT_DEFAULT_LISTS,
     hnsw_build_bytes,
+    recommended_lists,
     stored_value_bytes,
 )
 from schemaadmin.services.rebuilds.script import RebuildScript, rebuild_script
@@ -269,6 +270,19 @@ def _new_parameters(index: IndexInfo, target: str, given: dict[str, int], curren
         )
     lists = given.get("lists", current.get("lists", IVFFLAT_DEFAULT_LISTS))
     _check_range("lists", lists, LISTS_RANGE)
+    rows = index.table_rows
+    if rows is not None and (rows == 0 or lists > rows):
+        # IVFFlat's lists are centres k-means picks from the rows there are: built empty or with more lists than
+        # rows, lists stay empty and recall collapses (pgvector only says so in a NOTICE).
+        raise RebuildRefused(
+            f"{name} would be an IVFFlat index of {lists:,} lists over "
+            + (
+                "an empty table: IVFFlat is built after the data is loaded, its lists found in the rows."
+                if rows == 0
+                else f"about {rows:,} rows, more lists than rows. For this many rows pgvector advises "
+                f"lists = {recommended_lists(rows):,} (rows / 1000 up to a million rows, √rows above)."
+            )
+        )
     return {"lists": lists}
 
 
