@@ -7,7 +7,7 @@ SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS  gunicorn's worker timeout; every request's 
 DJANGO_DEBUG      "1" for development (set by `make run`)
 DJANGO_SECRET_KEY required unless DEBUG or the embedded demo database is in use
 DJANGO_ALLOWED_HOSTS  comma-separated; default localhost names
-SCHEMAADMIN_SECURE_COOKIES  "1" to mark session/CSRF cookies Secure (default: on unless DEBUG)
+SCHEMAADMIN_SECURE_COOKIES  "1" to mark session/CSRF cookies Secure (default: on unless DEBUG or the embedded demo)
 SCHEMAADMIN_BEHIND_PROXY  "1" behind a TLS-terminating proxy: trust its X-Forwarded-Proto
 SCHEMAADMIN_SSL_REDIRECT  "1" to redirect plain http to https, /healthz excepted (default: on where cookies are
                   Secure, off in DEBUG, tests and the embedded demo); "0" to serve plain http with no TLS proxy
@@ -204,7 +204,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = _flag("SCHEMAADMIN_SECURE_COOKIES", default=not DEBUG)
+# The embedded demo serves plain http on localhost: Secure cookies there would never come back, and no one could
+# sign in to `manage.py run_dashboard` started without DJANGO_DEBUG.
+SESSION_COOKIE_SECURE = _flag("SCHEMAADMIN_SECURE_COOKIES", default=not (DEBUG or EMBEDDED_DATABASE))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"

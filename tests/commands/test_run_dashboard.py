@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.worker import wait_for
 
@@ -61,11 +63,14 @@ def _client_sessions(data_dir: Path) -> int:
     return sum("[local]" in " ".join(child.cmdline()) for child in postmaster.children())
 
 
-def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_dir):
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_dir, debug):
+    """With DJANGO_DEBUG as `make run` sets it, and without, as `manage.py run_dashboard` alone runs: every page
+    answered 500 then (no static files manifest), and its Secure cookies never came back over plain http."""
     data_dir = server_dir / "pgdata"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DATABASE_URL"}}
-    env.update(SCHEMAADMIN_PGDATA=str(data_dir), DJANGO_DEBUG="1")
+    env.update(SCHEMAADMIN_PGDATA=str(data_dir), DJANGO_DEBUG=debug)
     launcher = subprocess.Popen(
         [sys.executable, "manage.py", "run_dashboard", "--no-seed", "--addrport", f"127.0.0.1:{port}"],
         cwd=PROJECT,
@@ -80,6 +85,14 @@ def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_d
             "status": "ok",
             "database": "reachable",
         }
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=30) as response:
+            assert response.status == 200
+            cookies = response.headers.get_all("Set-Cookie") or []
+            stylesheet = re.search(r'href="(/static/schemaadmin/schemaadmin[^"]*\.css)"', response.read().decode())
+        assert cookies and not any("Secure" in cookie for cookie in cookies), cookies
+        assert stylesheet is not None
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{stylesheet.group(1)}", timeout=30) as response:
+            assert response.status == 200
         children = psutil.Process(launcher.pid).children(recursive=True)
         commands = [" ".join(c.cmdline()) for c in children]
         assert any("runserver" in c for c in commands) and any("procrastinate worker" in c for c in commands)
@@ -103,3 +116,21 @@ def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_d
     assert "Embedded PostgreSQL stopped." in output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not _postgres_running(data_dir)
+
+
+@pytest.mark.django_db
+def test_on_a_database_of_its_own_it_applies_nothing_and_names_what_is_pending(capsys):
+    """With DATABASE_URL, migrations are reviewed (lint, SQL, drift) and applied on the Schema page, not on start."""
+    from django.db import connection
+
+    from schemaadmin.management.commands.run_dashboard import Command
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'schemaadmin' AND name LIKE '0022%%'")
+    command = Command()
+    command._leave_migrations_to_review()
+    said = capsys.readouterr().err
+    assert "1 migration is not applied" in said and "schemaadmin.0022_" in said and "Schema page" in said
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'schemaadmin' AND name LIKE '0022%%'")
+        assert cursor.fetchone() == (0,)  # still pending: nothing was applied

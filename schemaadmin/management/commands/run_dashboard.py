@@ -1,4 +1,5 @@
-"""Set up and serve SchemaAdmin: migrate, seed the demo the first time, then run the web server and a worker."""
+"""Set up and serve SchemaAdmin, then run the web server and a worker: on the embedded server, migrate and seed the
+demo the first time; on DATABASE_URL's, apply nothing (pending migrations are said, to review on the Schema page)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
 
 from schemaadmin.embedded import stop_server
 
@@ -28,11 +30,16 @@ class Command(BaseCommand):
         parser.add_argument("--no-seed", action="store_true", help="Do not load demo data.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        call_command("migrate", interactive=False, verbosity=0)
         if settings.EMBEDDED_DATABASE:
+            call_command("migrate", interactive=False, verbosity=0)
             if not options["no_seed"]:
                 call_command("seed_demo", if_empty=True)
             call_command("create_demo_accounts")
+        else:
+            self._leave_migrations_to_review()
+        if not settings.DEBUG and not getattr(settings, "WHITENOISE_USE_FINDERS", False):
+            # Served from STATIC_ROOT by hashed names: without this every page was a 500 (no manifest entry).
+            call_command("collectstatic", interactive=False, verbosity=0)
         connections.close_all()
 
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
@@ -61,6 +68,28 @@ class Command(BaseCommand):
                 self.stdout.write("Embedded PostgreSQL stopped.")
         if any(child.returncode not in (0, -signal.SIGINT, -signal.SIGTERM) for child in children.values()):
             sys.exit(1)
+
+
+    def _leave_migrations_to_review(self) -> None:
+        """On DATABASE_URL's database, apply nothing: say what is pending and where it is reviewed (lint, SQL, drift)
+        and applied. A database without SchemaAdmin's own tables cannot be served: say to migrate it first."""
+        connection = connections["default"]
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if "auth_user" not in connection.introspection.table_names():
+            raise CommandError(
+                f"{connection.settings_dict['NAME']} has no SchemaAdmin tables yet: review the migrations "
+                "(`manage.py sqlmigrate`, `manage.py schema_report`), run `manage.py migrate`, then start again."
+            )
+        if pending:
+            names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _ in pending)
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{len(pending)} migration{'s are' if len(pending) != 1 else ' is'} not applied to "
+                    f"{connection.settings_dict['NAME']} ({names}). Nothing is applied here: review and apply "
+                    "them on the Schema page (lint, SQL, drift; a worker applies them), or run `manage.py migrate`."
+                )
+            )
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
