@@ -69,7 +69,6 @@ class Command(BaseCommand):
         if any(child.returncode not in (0, -signal.SIGINT, -signal.SIGTERM) for child in children.values()):
             sys.exit(1)
 
-
     def _leave_migrations_to_review(self) -> None:
         """On DATABASE_URL's database, apply nothing: say what is pending and where it is reviewed (lint, SQL, drift)
         and applied. A database without SchemaAdmin's own tables cannot be served: say to migrate it first."""
