@@ -205,12 +205,17 @@ def leftover_indexes(schema: str, table: str, name: str, *, using: str = "defaul
 
 
 def cancel_build(pid: int, *, using: str = "default") -> bool:
-    """Cancel backend pid's statement if it is building an index (never a swap); return whether it was."""
+    """Cancel backend pid's statement if it is building an index, or waiting for a lock before it can start one (no
+    progress row exists until it holds its table); return whether it was. The caller never asks during a swap."""
     row = fetch_one(
         """
-        SELECT bool_or(pg_cancel_backend(p.pid)) AS cancelled
-        FROM pg_stat_progress_create_index AS p
-        WHERE p.pid = %(pid)s
+        SELECT bool_or(pg_cancel_backend(a.pid)) AS cancelled
+        FROM pg_stat_activity AS a
+        WHERE a.pid = %(pid)s
+          AND (
+              a.wait_event_type = 'Lock'
+              OR EXISTS (SELECT 1 FROM pg_stat_progress_create_index AS p WHERE p.pid = a.pid)
+          )
         """,
         {"pid": pid},
         using=using,

@@ -31,6 +31,7 @@ from schemaadmin.services.rebuilds import (
 from schemaadmin.services.rebuilds.control import WORKER_STOPPED
 from schemaadmin.services.rebuilds.plan import find_index
 from schemaadmin.services.rebuilds.run import REBUILD, application_name
+from tests.blocking import holding
 from tests.conftest import make_user
 from tests.worker import recovered_after_kill, wait_for, worker  # noqa: F401
 
@@ -323,3 +324,26 @@ def test_an_ivfflat_replacement_with_more_lists_than_rows_is_refused_with_the_ad
     with pytest.raises(RebuildRefused, match=re.escape(message)):
         plan_rebuild(f"{planter.schema}.few_ivf", kind="replace", lists=lists)
     assert plan_rebuild(f"{planter.schema}.few_ivf", kind="reindex")  # rebuilt as it is: still allowed
+
+
+def test_a_cancel_stops_a_build_still_waiting_for_its_table_lock(items, worker):
+    """Another session holds SHARE UPDATE EXCLUSIVE (a VACUUM, another concurrent build): the build waits for the
+    table's lock and has no progress row yet. The cancel used to wait for that session to end."""
+    dba = make_user("dba-waiting")
+    with holding(f"LOCK TABLE {items.schema}.items IN SHARE UPDATE EXCLUSIVE MODE"):
+        rebuild = start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw"), user=dba)
+        wait_for(lambda: _waiting_for_a_lock(application_name(rebuild.pk)), timeout=60, what="the build to wait")
+        cancel_rebuild(rebuild, user=dba)
+        done = wait_for(lambda: _ended(rebuild), timeout=60, what="the cancel, the lock still held")
+    assert done.state == JobState.CANCELLED, done.error
+    assert index_state(items.schema, "items_hnsw").is_valid
+    assert _no_leftovers(items.schema)
+
+
+def _waiting_for_a_lock(application: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            [application],
+        )
+        return cursor.fetchone()[0] > 0

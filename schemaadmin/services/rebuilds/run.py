@@ -227,7 +227,9 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher
     log.write(", ".join(f"{key} = {value}" for key, value in used.items()))
     if estimate.graph_memory_bytes is not None:
         log.write(f"estimated build memory {estimate.graph_memory_bytes / 2**20:,.0f} MB for {estimate.rows:,} rows")
-    watcher.start()
+    if _cancel_reason_now(rebuild.pk, watcher.abort_reason):  # asked while the leftovers were cleaned up
+        raise RuntimeError("cancelled before the build")
+    watcher.start()  # from here a cancel stops the build, or its wait for the table's lock
     began = time.monotonic()
     log.write(script.build.text)
     script.build.run(conn)
