@@ -23,7 +23,10 @@ __all__ = ["SUGGESTIONS_ID", "RebuildFilterForm", "RebuildForm"]
 
 NUMBER = {"class": "form-control"}
 SUGGESTIONS_ID = "rebuild-index-suggestions"
-NOT_REBUILDABLE = "There is no index %(value)s that can be rebuilt (a valid index in a user schema)."
+NOT_REBUILDABLE = (
+    "There is no index %(value)s that can be rebuilt (an index in a user schema: valid, or INVALID and not "
+    "partitioned, which REINDEX CONCURRENTLY repairs)."
+)
 
 
 def _number(name: str, bounds: tuple[int, int], help_text: str) -> forms.IntegerField:

@@ -521,3 +521,14 @@ def test_overview_links_running_rebuilds_for_those_who_may_watch(planted, client
 
 def test_navigation_offers_rebuilds_to_operators_not_support(client_as):
     assert 'href="/rebuilds/"' in client_as("operator").get("/").content.decode()
+
+
+def test_an_invalid_index_is_offered_a_reindex_that_repairs_it(planted, dba, superuser_sql):
+    """Its own page links here, and index health's fix is REINDEX CONCURRENTLY: the form refused it as not valid."""
+    s = planted.schema
+    superuser_sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [f"{s}.items_n"])
+    review = _review(dba, index=f"{s}.items_n", kind="reindex")
+    assert review.status_code == 200, review.content.decode()[:2000]
+    assert f"REINDEX INDEX CONCURRENTLY {s}.items_n" in review.content.decode()
+    replace = _review(dba, index=f"{s}.items_n", kind="replace")
+    assert "REINDEX CONCURRENTLY repairs it" in replace.content.decode()

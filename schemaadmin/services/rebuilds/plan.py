@@ -117,11 +117,14 @@ def find_index(named: str, *, using: str = "default") -> IndexInfo:
 def rebuildable_index(named: str, *, using: str = "default") -> IndexInfo | None:
     """Return the index named schema.name if the form may start a rebuild of it, else None.
 
-    It may when it is valid, in a user schema and no earlier rebuild's leftover; one index is read, never all.
+    It may when it is in a user schema, no earlier rebuild's leftover, and valid or an INVALID one REINDEX
+    CONCURRENTLY repairs (not a partitioned one, nor one whose build is running); one index is read, never all.
     """
     parts = split_qualified(named.strip())
     index = catalog.index(*parts, using=using) if parts is not None else None
-    if index is None or not index.is_valid or _is_leftover(index):
+    if index is None or _is_leftover(index):
+        return None
+    if not index.is_valid and (index.is_partitioned or index.build_running):
         return None
     return index_with_partition_totals(index, using=using)
 
