@@ -35,7 +35,7 @@ from schemaadmin.paging import (
 )
 from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only, statement_time_limit
-from schemaadmin.pg.search import HitWindow, SearchTerms, Without, search_terms
+from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
 from schemaadmin.services.conversations import (
     ESTIMATE_SECONDS,
     SEARCH_ORDER,
@@ -43,7 +43,7 @@ from schemaadmin.services.conversations import (
     kept_planner_rows,
     listing_total,
 )
-from schemaadmin.services.snippets import MARK_END, MARK_START, highlighted
+from schemaadmin.services.snippets import MARK_END, MARK_START, headline_source, highlighted
 
 __all__ = ["COLLECTED_HITS", "HIT_FIELDS", "WALKED_ROWS", "search_facts", "search_page", "search_query"]
 
@@ -248,7 +248,7 @@ def _with_snippets(messages: QuerySet[Message], query: SearchQuery, words: list[
         .only(*HIT_FIELDS)
         .annotate(
             marked_snippet=SearchHeadline(
-                Without(HitWindow("content", words), MARK_START + MARK_END),
+                headline_source(HitWindow("content", words)),
                 query,
                 config=SEARCH_CONFIG,
                 start_sel=MARK_START,

@@ -9,9 +9,8 @@ from django.contrib.postgres.search import SearchHeadline
 
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG
-from schemaadmin.pg.search import Without
 from schemaadmin.services.message_search import search_query
-from schemaadmin.services.snippets import MARK_END, MARK_START
+from schemaadmin.services.snippets import MARK_END, MARK_START, headline_source, unprotected
 
 __all__ = ["MAX_THREAD_HITS", "ThreadHits", "mark_hits", "thread_hits"]
 
@@ -61,7 +60,7 @@ def mark_hits(messages: Iterable[Message], text: str) -> None:
         Message.objects.filter(pk__in=list(shown), search_vector=search_query(text))
         .annotate(
             marked=SearchHeadline(
-                Without("content", MARK_START + MARK_END),
+                headline_source("content"),
                 search_query(text),
                 config=SEARCH_CONFIG,
                 start_sel=MARK_START,
@@ -72,4 +71,4 @@ def mark_hits(messages: Iterable[Message], text: str) -> None:
         .values_list("pk", "marked")
     )
     for pk, text_marked in marked:
-        shown[pk].marked = text_marked  # type: ignore[attr-defined]
+        shown[pk].marked = unprotected(text_marked)  # type: ignore[attr-defined]

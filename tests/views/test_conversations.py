@@ -652,3 +652,21 @@ def test_a_phone_number_pasted_with_invisible_direction_marks_finds_its_user(sup
     assert [u.pk for u in support.get("/users/", {"q": pasted}).context["page"].rows] == [chat["ada"].pk]
     listed = support.get("/conversations/", {"user": pasted}).context["page"].rows
     assert listed and {row.user_id for row in listed} == {chat["ada"].pk}
+
+
+def test_a_search_shows_tag_like_text_as_written_in_the_snippet_and_in_the_thread(support, chat):
+    """ts_headline drops what its parser reads as HTML tags: `<b>CSS</b>` came back as ` CSS `."""
+    now = timezone.now()
+    conversation = Conversation.objects.create(user=chat["bob"], title="html", created_at=now, updated_at=now)
+    message = Message.objects.create(
+        conversation=conversation,
+        user=chat["bob"],
+        role="user",
+        content="quokka: how do I center a <div class='x'> in <b>CSS</b>? \x03 stays out",
+        created_at=now,
+    )
+    listed = support.get("/conversations/", {"q": "quokka"}).content.decode()
+    snippet = re.search(r'<a class="hit"[^>]*>(.*?)</a>', listed, re.S).group(1)
+    assert "&lt;div class=&#x27;x&#x27;&gt; in &lt;b&gt;CSS&lt;/b&gt;?" in snippet, snippet
+    thread = support.get(f"/conversations/{conversation.pk}/", {"around": message.pk, "q": "quokka"}).content.decode()
+    assert "&lt;b&gt;CSS&lt;/b&gt;?" in thread and "<mark>quokka</mark>" in thread
