@@ -108,7 +108,7 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
     # An idle session (in a transaction or not) waits for its client by definition: its state says so already.
     waiting = f"{escape(s.wait_event_type)}: {escape(s.wait_event)}" if s.wait_event and not _idle(s.state) else ""
     if s.blocked_by:
-        waiting += f'<div class="small" data-testid="blocked-by">blocked by {", ".join(map(str, s.blocked_by))}</div>'
+        waiting += f'<div class="small" data-testid="blocked-by">blocked by {_blockers(s.blocked_by)}</div>'
     if row.blocking:
         waiting += f'<div class="small">blocks {", ".join(map(str, row.blocking))}</div>'
     actions = ""
@@ -138,6 +138,18 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
         f'<td class="text-end text-nowrap">{escape(duration_text(s.xact_seconds))}</td>'
         f'<td class="activity-query">{_query(row)}</td></tr>'
     )
+
+
+def _blockers(pids: tuple[int, ...]) -> str:
+    """Return who a waiter waits for: pids, and pid 0 as what it is, a prepared transaction, with how to end it."""
+    named = [str(pid) for pid in pids if pid != 0]
+    if 0 in pids:
+        named.append(
+            "a prepared transaction (no session holds it: <code>SELECT gid, owner, prepared FROM "
+            "pg_prepared_xacts</code> names it; <code>COMMIT PREPARED</code> or <code>ROLLBACK PREPARED</code> "
+            "its gid ends it)"
+        )
+    return ", ".join(named)
 
 
 def _query(row: SessionRow) -> str:

@@ -279,3 +279,10 @@ def test_cancelling_a_session_idle_in_a_transaction_is_refused_as_doing_nothing(
     assert page.status_code == 400
     assert "idle in transaction: no statement is running" in page.content.decode()
     assert "Terminate it to end its transaction" in page.content.decode()
+
+
+def test_a_session_blocked_by_a_prepared_transaction_says_so_and_how_to_end_it():
+    from schemaadmin.templatetags.activity import _blockers
+
+    said = _blockers((0, 4242))
+    assert said.startswith("4242, a prepared transaction") and "ROLLBACK PREPARED" in said

@@ -215,6 +215,13 @@ def blocking_tree(rows: list[SessionRow]) -> list[BlockingNode]:
         if pid in by_pid and pid not in placed and not _reaches_root(pid, by_pid, roots):
             roots.append(pid)
             placed.add(pid)
+    # A waiter none of whose blockers is a session here: a prepared transaction (pid 0) or a session past the
+    # report's cut. It stands as a root of its own, or a lock wait would be counted and shown nowhere in the tree.
+    for row in rows:
+        blockers = row.session.blocked_by
+        if blockers and row.pid not in placed and not any(blocker in by_pid for blocker in blockers):
+            roots.append(row.pid)
+            placed.add(row.pid)
 
     def node(pid: int, path: frozenset[int]) -> BlockingNode:
         children = [node(w, path | {w}) for w in waiters.get(pid, []) if w in by_pid and w not in path]

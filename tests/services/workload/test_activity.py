@@ -95,3 +95,9 @@ def test_a_client_calling_itself_schemaadmin_under_another_role_is_not_ours(supe
             assert impostor.session.application == application_name() and not impostor.own
     finally:
         superuser_sql(f'DROP ROLE "{role}"')
+
+
+def test_a_waiter_whose_blockers_are_not_sessions_here_is_a_root_of_its_own():
+    """Blocked by a prepared transaction (pid 0) or by a session past the report's cut: counted as waiting, so in the
+    tree too, where it was missing."""
+    assert _shape(blocking_tree([_row(4, (0,)), _row(5, (77,)), _row(6)])) == [(4, []), (5, [])]
