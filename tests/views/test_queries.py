@@ -45,6 +45,10 @@ def test_an_operator_sees_the_statement_run_in_the_window_with_its_calls_and_sha
     assert workload.table.replace(".", ".<wbr>").replace("_", "_<wbr>") in page and '<svg class="sparkline"' in page
     row = next(r for r in response.context["stats"].statements if workload.table in r.query)
     assert row.calls == 7 and 0 < row.share <= 1
+    # The window ends now, its figures at the last snapshot ten minutes ago: the page says so.
+    last = response.context["stats"].through
+    assert last is not None and timedelta(minutes=9) < timezone.now() - last < timedelta(minutes=11)
+    assert "as far as the last snapshot in it" in page
     # htmx gets the results partial only.
     partial = client.get("/queries/", {"window": "1h"}, HTTP_HX_REQUEST="true")
     assert partial.status_code == 200 and b"<html" not in partial.content and b'id="results"' in partial.content

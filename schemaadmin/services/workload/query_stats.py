@@ -108,6 +108,9 @@ class QueryStats:
     # No snapshot covers the window, and the live view's counters would not answer for it: it ended in the past, or
     # pg_stat_statements cannot be read. There are no figures, rather than the counters since the last reset.
     uncovered: bool = False
+    # When the window's last snapshot was taken: its figures end there, not at `end` (a window that ends now holds
+    # nothing of the minutes since).
+    through: datetime | None = None
 
     @property
     def live(self) -> bool:
@@ -253,7 +256,22 @@ def query_stats(
         _row(row, databases, roles, values.get((row.dbid, row.userid, row.queryid), ((), ()))[1], notes)
         for row in totals
     )
-    return QueryStats(availability=state, start=start, end=end, statements=rows, buckets=tuple(buckets), span=span)
+    through = (
+        QuerySnapshot.objects.using(records)
+        .filter(database_alias=using, taken_at__lt=end)
+        .order_by("-taken_at")
+        .values_list("taken_at", flat=True)
+        .first()
+    )
+    return QueryStats(
+        availability=state,
+        start=start,
+        end=end,
+        statements=rows,
+        buckets=tuple(buckets),
+        span=span,
+        through=through,
+    )
 
 
 @dataclass(frozen=True, slots=True)
