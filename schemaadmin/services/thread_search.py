@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchHeadline
+from django.db.models import Q
 
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG
@@ -14,43 +15,45 @@ from schemaadmin.services.snippets import MARK_END, MARK_START, headline_source,
 
 __all__ = ["MAX_THREAD_HITS", "ThreadHits", "mark_hits", "thread_hits"]
 
-# A thread's hits are listed up to this many (a thread holds hundreds of messages, rarely thousands).
+# A thread's hits are counted up to this many (a thread holds hundreds of messages, rarely thousands).
 MAX_THREAD_HITS = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class ThreadHits:
     text: str  # the search as typed
-    ids: list[int]  # the matching messages, in thread order
-    current: int | None  # the message the page was opened at
-    capped: bool  # more than MAX_THREAD_HITS match; only the first are listed
-
-    @property
-    def position(self) -> int | None:
-        """Return the current message's 1-based place among the hits, None when it is not one."""
-        return self.ids.index(self.current) + 1 if self.current in self.ids else None
-
-    @property
-    def previous(self) -> int | None:
-        place = self.position
-        return self.ids[place - 2] if place and place > 1 else None
-
-    @property
-    def next(self) -> int | None:
-        place = self.position
-        if place is None:
-            return self.ids[0] if self.ids else None
-        return self.ids[place] if place < len(self.ids) else None
+    total: int  # the thread's hits, counted up to MAX_THREAD_HITS
+    capped: bool  # more than MAX_THREAD_HITS match
+    position: int | None  # the current message's 1-based place among the hits (None: not a hit, or past the count)
+    previous: int | None  # the hit before the current message, in thread order
+    next: int | None  # the hit after it (the first hit, without a current message)
 
 
 def thread_hits(conversation: Conversation, text: str, *, current: int | None = None) -> ThreadHits:
-    """Return the thread's messages matching text (websearch syntax, as the conversation search), in order."""
-    ids = list(
-        Message.objects.filter(conversation=conversation, search_vector=search_query(text))
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)[: MAX_THREAD_HITS + 1]
+    """Return how many of the thread's messages match text (websearch syntax, as the conversation search), where
+    the current message stands among them, and the hits either side of it, in thread order (created_at, id).
+
+    The neighbours are read by the thread's order from the current message (keyset), not picked from a list of the
+    first MAX_THREAD_HITS: in a thread with more hits, "Next hit" from one past them went back to the first."""
+    hits = Message.objects.filter(conversation=conversation, search_vector=search_query(text))
+    total = hits.values("pk")[: MAX_THREAD_HITS + 1].count()
+    at = (
+        None
+        if current is None
+        else Message.objects.filter(pk=current, conversation=conversation).values_list("created_at", flat=True).first()
     )
-    return ThreadHits(text, ids[:MAX_THREAD_HITS], current, capped=len(ids) > MAX_THREAD_HITS)
+    if current is None or at is None:
+        first = hits.order_by("created_at", "id").values_list("pk", flat=True).first()
+        return ThreadHits(text, min(total, MAX_THREAD_HITS), total > MAX_THREAD_HITS, None, None, first)
+    before = Q(created_at__lt=at) | Q(created_at=at, id__lt=current)
+    after = Q(created_at__gt=at) | Q(created_at=at, id__gt=current)
+    previous = hits.filter(before).order_by("-created_at", "-id").values_list("pk", flat=True).first()
+    following = hits.filter(after).order_by("created_at", "id").values_list("pk", flat=True).first()
+    position = None
+    if hits.filter(pk=current).exists():
+        place = hits.filter(before).values("pk")[:MAX_THREAD_HITS].count() + 1
+        position = place if place <= MAX_THREAD_HITS else None
+    return ThreadHits(text, min(total, MAX_THREAD_HITS), total > MAX_THREAD_HITS, position, previous, following)
 
 
 def mark_hits(messages: Iterable[Message], text: str) -> None:

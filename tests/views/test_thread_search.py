@@ -39,7 +39,7 @@ def ids(conversation: Conversation, *positions: int) -> list[int]:
 def test_thread_hits_step_in_thread_order(thread):
     first, second, third = ids(thread, 3, 6, 9)
     hits = thread_hits(thread, "chargeback", current=second)
-    assert hits.ids == [first, second, third] and hits.position == 2
+    assert hits.total == 3 and hits.position == 2
     assert (hits.previous, hits.next) == (first, third)
     outside = thread_hits(thread, "chargeback", current=ids(thread, 0)[0])
     assert outside.position is None and outside.next == first and outside.previous is None
@@ -84,3 +84,16 @@ def test_a_search_nesting_more_exclusions_than_postgresql_can_is_a_400_with_a_se
     # As many as it nests: still a search (of nothing), not a refusal.
     for text in ("-" * 32 + "x", "a " + "-" * 31 + "x", "a----------------------------------------b"):
         assert support.get(f"/conversations/{thread.pk}/", {"q": text}).status_code == 200, text
+
+
+def test_in_a_thread_with_more_hits_than_counted_the_neighbours_are_those_of_the_hit_opened(thread, monkeypatch):
+    """Past the count, "Next hit" went back to the thread's first hit, and no position or "Previous" was offered."""
+    from schemaadmin.services import thread_search
+
+    monkeypatch.setattr(thread_search, "MAX_THREAD_HITS", 2)
+    first, second, third = ids(thread, 3, 6, 9)
+    last = thread_hits(thread, "chargeback", current=third)
+    assert last.capped and last.total == 2 and last.position is None  # past the count: "2+ hits"
+    assert (last.previous, last.next) == (second, None)
+    middle = thread_hits(thread, "chargeback", current=second)
+    assert (middle.position, middle.previous, middle.next) == (2, first, third)
