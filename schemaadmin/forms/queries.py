@@ -84,6 +84,8 @@ class QueryWindowForm(forms.Form):
         data = super().clean() or {}
         if data.get("window") != "custom":
             return data
+        if self.has_error("start") or self.has_error("end"):
+            return data  # said already (a time that is none, or one a clock change repeats or skips)
         start, end = data.get("start"), data.get("end") or timezone.now()
         if start is None:
             self.add_error("start", "A custom window needs a start.")
