@@ -87,7 +87,7 @@ def test_hostile_parameters_are_answered_with_a_sentence(client_as, params, sent
 
 
 def test_a_start_the_form_cannot_read_is_said_once(client_as):
-    """"yesterday" is no time: that is the sentence, without "a custom window needs a start" after it."""
+    """ "yesterday" is no time: that is the sentence, without "a custom window needs a start" after it."""
     page = client_as("operator").get("/queries/", {"window": "custom", "start": "yesterday"}).content.decode()
     assert "Enter a valid date/time." in page and "needs a start" not in page
 
