@@ -60,6 +60,17 @@ def database_problems(alias: str, info: ServerInfo, vector: ExtensionState) -> l
                 id="schemaadmin.E003",
             )
         )
+    elif not vector.installed and not vector.creatable:
+        problems.append(
+            Error(
+                f"The pgvector extension is on the server but not created in database {alias!r}, and SchemaAdmin's "
+                "role may not create it (pgvector is not a trusted extension): migrate would stop at its first "
+                "migration.",
+                hint="As a superuser (on a managed service, its admin role) run CREATE EXTENSION vector; in the "
+                "database, and in template1 for the drift check's replays; then run migrate.",
+                id="schemaadmin.E007",
+            )
+        )
     elif vector.installed and _version_tuple(vector.installed_version or "") < MIN_PGVECTOR:
         problems.append(
             Error(

@@ -122,3 +122,19 @@ def test_a_setting_the_server_or_the_worker_would_refuse_is_named_at_start_up(
         assert check() == []
     settings.SCHEMAADMIN = {}
     assert check() == []
+
+
+def test_pgvector_on_the_server_that_our_role_may_not_create_is_an_error_naming_who_must():
+    """check passed, and migrate then ended in a traceback: "permission denied to create extension vector"."""
+    (problem,) = database_problems("default", _server(160004), ExtensionState("vector", None, ("0.8.5",), False))
+    assert problem.id == "schemaadmin.E007" and "CREATE EXTENSION vector" in problem.hint
+    assert "template1" in problem.hint
+    assert database_problems("default", _server(160004), ExtensionState("vector", None, ("0.8.5",), True)) == []
+
+
+@pytest.mark.django_db
+def test_the_application_role_may_not_create_pgvector_itself():
+    """pgvector is not trusted and the application's role is no superuser: an administrator creates it."""
+    from schemaadmin.pg.server import extension_state
+
+    assert extension_state("vector").creatable is False

@@ -37,6 +37,8 @@ class ExtensionState:
     name: str
     installed_version: str | None
     available_versions: tuple[str, ...]
+    # The connecting role may run CREATE EXTENSION for it: a superuser, or the extension is trusted (pgvector is not).
+    creatable: bool = True
 
     @property
     def installed(self) -> bool:
@@ -93,7 +95,12 @@ def extension_state(name: str, *, using: str = "default") -> ExtensionState:
                    FROM pg_available_extension_versions AS av
                    WHERE av.name = wanted.name
                    ORDER BY av.version
-               ) AS available_versions
+               ) AS available_versions,
+               COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
+               OR EXISTS (
+                   SELECT 1 FROM pg_available_extension_versions AS av
+                   WHERE av.name = wanted.name AND (NOT av.superuser OR av.trusted)
+               ) AS creatable
         FROM (SELECT %(name)s::text AS name) AS wanted
         LEFT JOIN pg_extension AS e ON e.extname = wanted.name
         """,
