@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -205,9 +206,22 @@ def _migrate_shadow(
     except subprocess.TimeoutExpired as exc:
         raise ShadowUnavailable(f"Replaying the migrations took longer than {exc.timeout:g} s.") from exc
     if result.returncode != 0:
+        refused = _EXTENSION_REFUSED.search(result.stderr)
+        if refused:
+            name = refused.group(1)
+            raise ShadowUnavailable(
+                f"The replay database is a copy of template1, which has no {name} extension, and SchemaAdmin's role "
+                f"may not create it. An administrator runs CREATE EXTENSION {name}; in template1 (as in the "
+                "database itself), then compare again."
+            )
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         raise ShadowUnavailable(f"Replaying the applied migrations in a new database failed:\n{tail}")
     return snapshot_from_json(json.loads(result.stdout))
+
+
+# What PostgreSQL says when a role may not create an extension (42501): the replay's usual failure on a managed
+# service, whose template1 lacks what an administrator created in the database itself.
+_EXTENSION_REFUSED = re.compile(r'permission denied to create extension "([^"]+)"')
 
 
 def _drop_stale_shadows(*, using: str) -> None:

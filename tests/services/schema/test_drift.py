@@ -6,10 +6,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, models
 
+from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.models import DriftCheck, JobState
 from schemaadmin.pg.locked import LockedRelation
 from schemaadmin.pg.schema import SchemaSnapshot, TableInfo, schema_indexes, schema_snapshot
@@ -225,6 +228,30 @@ def test_a_shadow_left_by_a_killed_run_is_dropped_by_the_next_one(planter):
     finally:
         planter.sql("DROP DATABASE IF EXISTS schemaadmin_shadow_1000000000_deadbeef")
         planter.sql(f"DROP DATABASE {recent}")
+
+
+@pytest.mark.django_db
+def test_a_template1_without_pgvector_is_a_finding_that_says_who_must_create_it():
+    """As on a managed service whose administrator created vector in the database only: the replay's CREATE EXTENSION
+    is refused, and the finding said so as a traceback's tail."""
+    if settings.EMBEDDED_PGDATA is None:
+        pytest.skip("needs the embedded server's superuser")
+
+    def in_template1(statement: str) -> None:  # closed at once: a session on template1 stops CREATE DATABASE
+        with psycopg.connect(
+            host=connection.settings_dict["HOST"], user=EMBEDDED_SUPERUSER, dbname="template1", autocommit=True
+        ) as admin:
+            admin.execute(statement)
+
+    in_template1("DROP EXTENSION vector")
+    try:
+        report = drift_report(refresh=True)
+    finally:
+        in_template1("CREATE EXTENSION vector")
+    assert [(f.code, f.severity) for f in report.findings] == [("drift_unavailable", "warning")]
+    message = report.findings[0].message
+    assert "CREATE EXTENSION vector; in template1" in message and "Traceback" not in message, message
+    assert shadow_databases() == []
 
 
 @pytest.mark.django_db
