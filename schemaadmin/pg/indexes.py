@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
+from schemaadmin.pg.connection import fetch_one, fetch_row, fetch_rows, server_version
 from schemaadmin.pg.ddl import create_over_partitions
 from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
 from schemaadmin.pg.names import partition_parent_sql, qualify, qualify_array
@@ -373,6 +373,22 @@ def index_table(schema: str, name: str, *, using: str = "default") -> tuple[str,
         using=using,
     )
     return (row.schema, row.name) if row is not None else None
+
+
+def table_owned_by_current_role(schema: str, table: str, *, using: str = "default") -> bool:
+    """Return whether the connecting role owns schema.table or is a member of its owner: what REINDEX, CREATE INDEX
+    and DROP INDEX on it need."""
+    row = fetch_one(
+        """
+        SELECT pg_has_role(current_user, c.relowner, 'USAGE')
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(schema)s AND c.relname = %(table)s
+        """,
+        {"schema": schema, "table": table},
+        using=using,
+    )
+    return bool(row and row[0])
 
 
 def indexes_below(partitioned: Sequence[IndexInfo], *, using: str = "default") -> list[IndexInfo]:

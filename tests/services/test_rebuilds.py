@@ -347,3 +347,13 @@ def _waiting_for_a_lock(application: str) -> bool:
             [application],
         )
         return cursor.fetchone()[0] > 0
+
+
+def test_an_index_on_a_table_another_role_owns_is_refused_at_review_with_why(planter, transactional_db, superuser_sql):
+    """The review showed the plan and a Start button; the job then failed at once with "must be owner of table"."""
+    table = planter.table("theirs", "id int, embedding vector(3)", rows=20, fill="i, ARRAY[i, 1, 2]::real[]::vector(3)")
+    planter.sql(f"CREATE INDEX theirs_hnsw ON {table} USING hnsw (embedding vector_l2_ops)")
+    superuser_sql('DO $$ BEGIN CREATE ROLE "other owner" NOLOGIN; EXCEPTION WHEN duplicate_object THEN END $$')
+    superuser_sql(f'ALTER TABLE {table} OWNER TO "other owner"')
+    with pytest.raises(RebuildRefused, match="does not own"):
+        plan_rebuild(f"{planter.schema}.theirs_hnsw")
