@@ -24,6 +24,7 @@ from schemaadmin.services.rebuilds import (
     active_rebuild,
     awaits_recall_check,
     build_progress,
+    build_session_gone,
     cancel_rebuild,
     retry_rebuild,
     start_rebuild,
@@ -158,6 +159,7 @@ def rebuild_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "following": rebuild.is_active or active_check is not None or awaiting_check,
         "retries": list(rebuild.retries.order_by("-created_at", "-id")[:5]),
         "can_rebuild": request.user.has_perm("schemaadmin.rebuild_index"),
+        "session_gone": build_session_gone(rebuild),
         # Polls after the job ended also replace the buttons and links outside the polled part (recall checks).
         "swap_actions": finished_now,
     }

@@ -532,3 +532,19 @@ def test_an_invalid_index_is_offered_a_reindex_that_repairs_it(planted, dba, sup
     assert f"REINDEX INDEX CONCURRENTLY {s}.items_n" in review.content.decode()
     replace = _review(dba, index=f"{s}.items_n", kind="replace")
     assert "REINDEX CONCURRENTLY repairs it" in replace.content.decode()
+
+
+def test_a_running_rebuild_whose_build_session_is_gone_says_so(planted, dba):
+    """Its worker was killed: the page said "Building. This page follows it." for as long as no worker ran."""
+    from schemaadmin.pg.connection import own_connection
+    from schemaadmin.services.rebuilds.run import application_name
+
+    # (The alive one first: pg_stat_activity is read once per transaction, and the test's is one transaction.)
+    alive = _rebuild(planted.schema, index="items_n", method="btree", state="running")
+    with own_connection(application_name=application_name(alive.pk)) as session:
+        IndexRebuild.objects.filter(pk=alive.pk).update(backend_pid=session.info.backend_pid)
+        page = dba.get(f"/rebuilds/{alive.pk}/").content.decode()
+    assert 'data-testid="session-gone"' not in page and "Building" in page
+    gone = _rebuild(planted.schema, state="running", backend_pid=2**31 - 1)
+    page = dba.get(f"/rebuilds/{gone.pk}/").content.decode()
+    assert 'data-testid="session-gone"' in page and "Recovery ends this rebuild" in page

@@ -15,11 +15,13 @@ from schemaadmin.pg.index_builds import cancel_build, temporary_index_name
 from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.names import qualify
 from schemaadmin.pg.progress import index_build_progress
+from schemaadmin.pg.sessions import session_pids
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
-from schemaadmin.services.rebuilds.run import REBUILD, WORKER_STOPPED
+from schemaadmin.services.rebuilds.run import REBUILD, WORKER_STOPPED, application_name
 
 __all__ = [
+    "build_session_gone",
     "WORKER_STOPPED",
     "BuildProgress",
     "active_rebuild",
@@ -151,6 +153,14 @@ def build_progress(rebuild: IndexRebuild) -> BuildProgress | None:
     if not stored:
         return None
     return _progress(stored, elapsed_seconds=elapsed, eta_seconds=None, live=False)
+
+
+def build_session_gone(rebuild: IndexRebuild) -> bool:
+    """Return whether a running rebuild's build session is gone: its worker stopped (killed, its machine lost), and the
+    record waits for recovery, which runs when a worker does. The page said "Building" for as long as none ran."""
+    if rebuild.state != JobState.RUNNING or not rebuild.backend_pid:
+        return False
+    return rebuild.backend_pid not in session_pids(application_name(rebuild.pk), using=rebuild.database_alias)
 
 
 def _progress(
