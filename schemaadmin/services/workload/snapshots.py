@@ -67,7 +67,7 @@ def take_snapshot(*, using: str = "default", now: datetime | None = None) -> Que
             snapshot.statements_changed, snapshot.statements_kept = outcome.changed, outcome.kept
             snapshot.total_ms = outcome.kept_ms
             snapshot.save(using=records, update_fields=["statements_changed", "statements_kept", "total_ms"])
-        query_history.refresh_baseline(using, counters, using=records)
+        query_history.refresh_baseline(using, counters, kept_in=snapshot.pk if previous else None, using=records)
     return snapshot
 
 
