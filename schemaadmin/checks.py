@@ -61,14 +61,16 @@ def database_problems(alias: str, info: ServerInfo, vector: ExtensionState) -> l
             )
         )
     elif not vector.installed and not vector.creatable:
+        # A warning, not an error: a managed service's admin role (rds_superuser, cloudsqlsuperuser, …) is no
+        # superuser, yet its provider lets it create pgvector; an error would stop migrate, which may succeed.
         problems.append(
-            Error(
+            Warning(
                 f"The pgvector extension is on the server but not created in database {alias!r}, and SchemaAdmin's "
-                "role may not create it (pgvector is not a trusted extension): migrate would stop at its first "
-                "migration.",
+                "role is no superuser and pgvector is not a trusted extension: unless the server lets this role "
+                "create it (as managed services' admin roles may), migrate stops at its first migration.",
                 hint="As a superuser (on a managed service, its admin role) run CREATE EXTENSION vector; in the "
                 "database, and in template1 for the drift check's replays; then run migrate.",
-                id="schemaadmin.E007",
+                id="schemaadmin.W015",
             )
         )
     elif vector.installed and _version_tuple(vector.installed_version or "") < MIN_PGVECTOR:

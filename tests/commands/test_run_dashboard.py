@@ -134,3 +134,18 @@ def test_on_a_database_of_its_own_it_applies_nothing_and_names_what_is_pending(c
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'schemaadmin' AND name LIKE '0022%%'")
         assert cursor.fetchone() == (0,)  # still pending: nothing was applied
+
+
+@pytest.mark.django_db
+def test_a_database_with_auth_but_not_schemaadmin_s_tables_is_refused_with_what_to_run():
+    """A first migrate stopped at SchemaAdmin's 0001 (pgvector refused) leaves auth's tables: not one to serve."""
+    from django.core.management import CommandError
+    from django.db import connection
+
+    from schemaadmin.management.commands.run_dashboard import Command
+    from schemaadmin.models import AuditEvent
+
+    with connection.cursor() as cursor:  # rolled back with the test
+        cursor.execute(f"ALTER TABLE {AuditEvent._meta.db_table} RENAME TO not_yet_migrated")
+    with pytest.raises(CommandError, match="has no SchemaAdmin tables yet"):
+        Command()._leave_migrations_to_review()

@@ -18,6 +18,7 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
 from schemaadmin.embedded import stop_server
+from schemaadmin.models import AuditEvent
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -75,7 +76,9 @@ class Command(BaseCommand):
         connection = connections["default"]
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        if "auth_user" not in connection.introspection.table_names():
+        # One of SchemaAdmin's own tables: auth's come first, and a migrate stopped at SchemaAdmin's 0001 (pgvector
+        # refused) leaves them without it.
+        if AuditEvent._meta.db_table not in connection.introspection.table_names():
             raise CommandError(
                 f"{connection.settings_dict['NAME']} has no SchemaAdmin tables yet: review the migrations "
                 "(`manage.py sqlmigrate`, `manage.py schema_report`), run `manage.py migrate`, then start again."
