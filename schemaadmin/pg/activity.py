@@ -9,6 +9,7 @@ partition locks, so it is called only for sessions waiting on a lock, once per s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,7 +62,7 @@ class Session:
     blocked_by: tuple[int, ...]  # pids holding or queued ahead for the lock this session waits on
     is_current: bool  # the backend that ran this statement
     needs_superuser: bool  # its role is a superuser and the connecting role is not: PostgreSQL refuses signals
-    our_role: bool  # connected as the role reading this, or one that role is a member of (the console's own)
+    our_role: bool  # connected as the role reading this, or as one of the roles named ours (the console's)
 
 
 # Ordered so that a page cut at `limit` keeps what matters: sessions waiting on locks, then active ones, oldest
@@ -92,7 +93,7 @@ _SESSION_SELECT = """
         EXTRACT(EPOCH FROM clock_timestamp() - a.state_change)::float8 AS state_seconds,
         CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) ELSE '{}'::integer[] END AS blocked_by,
         a.pid = pg_backend_pid() AS is_current,
-        COALESCE(a.usename = session_user OR pg_has_role(session_user, a.usesysid, 'MEMBER'), false) AS our_role,
+        COALESCE(a.usename = session_user OR a.usename = ANY(%(our_roles)s::text[]), false) AS our_role,
         COALESCE(r.rolsuper, false) AND NOT (
             SELECT rolsuper FROM pg_roles WHERE rolname = current_user
         ) AS needs_superuser
@@ -101,8 +102,11 @@ _SESSION_SELECT = """
 """
 
 
-def sessions(*, limit: int = 1000, query_chars: int = 2000, using: str = "default") -> list[Session]:
-    """Return the server's sessions (at most limit): lock waiters first, then active ones by transaction age."""
+def sessions(
+    *, limit: int = 1000, query_chars: int = 2000, our_roles: Sequence[str] = (), using: str = "default"
+) -> list[Session]:
+    """Return the server's sessions (at most limit): lock waiters first, then active ones by transaction age;
+    our_role says who connected as the reading role or one of our_roles."""
     return fetch_rows(
         Session,
         _SESSION_SELECT
@@ -115,19 +119,21 @@ def sessions(*, limit: int = 1000, query_chars: int = 2000, using: str = "defaul
             a.pid
         LIMIT %(limit)s
         """,
-        {"limit": limit, "query_chars": query_chars},
+        {"limit": limit, "query_chars": query_chars, "our_roles": list(our_roles)},
         using=using,
     )
 
 
-def session(pid: int, *, query_chars: int = 2000, using: str = "default") -> Session | None:
+def session(
+    pid: int, *, query_chars: int = 2000, our_roles: Sequence[str] = (), using: str = "default"
+) -> Session | None:
     """Return the session of backend pid, or None when no such backend is running."""
     if not 0 < pid <= MAX_PID:
         return None
     return fetch_row(
         Session,
         _SESSION_SELECT + "\n    WHERE a.pid = %(pid)s",
-        {"pid": pid, "query_chars": query_chars},
+        {"pid": pid, "query_chars": query_chars, "our_roles": list(our_roles)},
         using=using,
     )
 

@@ -375,16 +375,18 @@ def index_table(schema: str, name: str, *, using: str = "default") -> tuple[str,
     return (row.schema, row.name) if row is not None else None
 
 
-def table_owned_by_current_role(schema: str, table: str, *, using: str = "default") -> bool:
-    """Return whether the connecting role owns schema.table or is a member of its owner: what REINDEX, CREATE INDEX
-    and DROP INDEX on it need."""
+def may_build_indexes_of(schema: str, table: str, *, reindex_only: bool = False, using: str = "default") -> bool:
+    """Return whether the connecting role may build indexes on schema.table: it owns the table or is a member of its
+    owner (CREATE INDEX, DROP INDEX), or, for REINDEX alone on PostgreSQL 17+, holds MAINTAIN on it."""
+    maintain = reindex_only and server_version(using) >= 170000
     row = fetch_one(
-        """
+        f"""
         SELECT pg_has_role(current_user, c.relowner, 'USAGE')
+               {"OR has_table_privilege(current_user, c.oid, 'MAINTAIN')" if maintain else ""}
         FROM pg_class AS c
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         WHERE n.nspname = %(schema)s AND c.relname = %(table)s
-        """,
+        """,  # noqa: S608 -- a constant clause and parameters
         {"schema": schema, "table": table},
         using=using,
     )

@@ -357,3 +357,8 @@ def test_an_index_on_a_table_another_role_owns_is_refused_at_review_with_why(pla
     superuser_sql(f'ALTER TABLE {table} OWNER TO "other owner"')
     with pytest.raises(RebuildRefused, match="does not own"):
         plan_rebuild(f"{planter.schema}.theirs_hnsw")
+    # PostgreSQL 17+: MAINTAIN on the table is enough for REINDEX, not for a replacement (CREATE and DROP INDEX).
+    superuser_sql(f"GRANT MAINTAIN ON {table} TO {connection.settings_dict['USER']}")
+    assert plan_rebuild(f"{planter.schema}.theirs_hnsw", kind="reindex")
+    with pytest.raises(RebuildRefused, match="does not own"):
+        plan_rebuild(f"{planter.schema}.theirs_hnsw", kind="replace", m=12)

@@ -168,12 +168,14 @@ def plan_rebuild(
     if kind not in KINDS:
         raise RebuildRefused(f"Unknown kind of rebuild {kind!r}: choose reindex or replace.")
     index = find_index(qualified, using=using)
-    if not catalog.table_owned_by_current_role(index.schema, index.table, using=using):
+    reindex_only = kind == IndexRebuild.Kind.REINDEX
+    if not catalog.may_build_indexes_of(index.schema, index.table, reindex_only=reindex_only, using=using):
         # The review showed a plan and a Start button, and the job failed at once: "must be owner of table".
         raise RebuildRefused(
             f"{index.qualified_name} is on {qualify(index.schema, index.table)}, which SchemaAdmin's database role "
-            "does not own: PostgreSQL lets only the table's owner (or a member of its role) rebuild its indexes. "
-            "Grant the owner's role to SchemaAdmin's, or rebuild it as the owner."
+            "does not own: PostgreSQL lets only the table's owner (or a member of its role) build its indexes"
+            + (", or, for REINDEX on PostgreSQL 17+, a role granted MAINTAIN on it" if reindex_only else "")
+            + ". Grant the owner's role to SchemaAdmin's, or rebuild it as the owner."
         )
     if _is_leftover(index):
         raise RebuildRefused(

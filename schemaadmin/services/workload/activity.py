@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -58,9 +59,16 @@ class ActivityThresholds:
         )
 
 
+def our_roles() -> tuple[str, ...]:
+    """Return the roles besides the application's own that SchemaAdmin's sessions connect as: the EXPLAIN console's
+    login and its SET ROLE role. Named, not found by membership: to a superuser every role is one it is a member of."""
+    login = getattr(settings, "SCHEMAADMIN_EXPLAIN_LOGIN", None) or {}
+    return tuple(name for name in (app_settings()["EXPLAIN_ROLE"], login.get("user")) if name)
+
+
 def is_own(session: Session, label: str) -> bool:
     """Return whether the session is one of SchemaAdmin's: it ran this query, or it carries our application_name
-    and connected as our role (or one ours is a member of): any client may call itself "schemaadmin"."""
+    and connected as our role or one of our_roles(): any client may call itself "schemaadmin"."""
     named_ours = session.application == label or session.application.startswith(f"{label} ")
     return session.is_current or (named_ours and session.our_role)
 
@@ -98,7 +106,9 @@ def activity_facts(*, using: str = "default") -> ActivityFacts:
     """Read the sessions (queries cut short) and connection slots the health findings need, in two statements."""
     config = app_settings()
     with transaction.atomic(using=using):
-        sessions = pg_activity.sessions(limit=int(config["ACTIVITY_MAX_SESSIONS"]), query_chars=200, using=using)
+        sessions = pg_activity.sessions(
+            limit=int(config["ACTIVITY_MAX_SESSIONS"]), query_chars=200, our_roles=our_roles(), using=using
+        )
         slots = pg_activity.connection_slots(using=using)
     return ActivityFacts(sessions=sessions, slots=slots, own_label=application_name(using))
 
@@ -276,7 +286,9 @@ def activity_report(
     limit = int(config["ACTIVITY_MAX_SESSIONS"])
     # One transaction: pg_stat_activity is read once into the backend's snapshot, so sessions and counts agree.
     with transaction.atomic(using=using):
-        sessions = pg_activity.sessions(limit=limit, query_chars=int(config["ACTIVITY_QUERY_CHARS"]), using=using)
+        sessions = pg_activity.sessions(
+            limit=limit, query_chars=int(config["ACTIVITY_QUERY_CHARS"]), our_roles=our_roles(), using=using
+        )
         slots = pg_activity.connection_slots(using=using)
         counts = pg_activity.connection_counts(using=using)
         locks = _lock_summary(using, int(config["ACTIVITY_LOCKED_RELATIONS"]))

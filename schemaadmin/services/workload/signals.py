@@ -27,6 +27,7 @@ from schemaadmin.services.workload.activity import (
     idle_in_transaction,
     is_own,
     long_running,
+    our_roles,
 )
 from schemaadmin.services.workload.query_shape import query_shape
 
@@ -76,7 +77,9 @@ def signal_plan(signal: Signal, pid: int, *, show_query_text: bool, using: str =
     if not 0 < pid <= MAX_PID:
         raise SignalRefusal(f"{pid} is not a process id: PostgreSQL's pids are whole numbers from 1 to {MAX_PID}.")
     config = app_settings()
-    session = pg_activity.session(pid, query_chars=int(config["ACTIVITY_QUERY_CHARS"]), using=using)
+    session = pg_activity.session(
+        pid, query_chars=int(config["ACTIVITY_QUERY_CHARS"]), our_roles=our_roles(), using=using
+    )
     if session is None:
         raise SignalRefusal(f"No server process with pid {pid} is running (it may have ended already).")
     if session.is_current:
