@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from psycopg import sql
 
 from schemaadmin.pg.connection import cursor
 
@@ -44,3 +45,17 @@ def row_total(queryset: QuerySet[Any], *, exact_below: int, estimate: int | None
     if counted < exact_below:
         return RowTotal(counted, exact=True)
     return RowTotal(max(estimate, counted), exact=False)
+
+
+def rows_up_to(schema: str, table: str, most: int, *, using: str = "default") -> int:
+    """Return how many rows schema.table holds, counted up to most (reads at most that many): the truth where the
+    planner's estimate may be stale (0 after a bulk load into a table analyzed while empty)."""
+    with cursor(using) as cur:
+        cur.execute(
+            sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT %s) AS sampled").format(
+                sql.Identifier(schema, table)
+            ),
+            [most],
+        )
+        row = cur.fetchone()
+    return int(row[0]) if row else 0

@@ -326,6 +326,15 @@ def test_an_ivfflat_replacement_with_more_lists_than_rows_is_refused_with_the_ad
     assert plan_rebuild(f"{planter.schema}.few_ivf", kind="reindex")  # rebuilt as it is: still allowed
 
 
+def test_a_stale_estimate_of_no_rows_is_counted_before_an_ivfflat_rebuild_is_refused(planter, transactional_db):
+    """Analyzed while empty, then loaded: reltuples still says 0 until autovacuum comes, but the rows are there."""
+    table = planter.table("loaded", "id int, embedding vector(3)", rows=0, fill="i, ARRAY[i, 1, 2]::real[]::vector(3)")
+    planter.sql(f"ANALYZE {table}")
+    planter.sql(f"INSERT INTO {table} SELECT i, ARRAY[i, 1, 2]::real[]::vector(3) FROM generate_series(1, 500) AS i")
+    planter.sql(f"CREATE INDEX loaded_ivf ON {table} USING ivfflat (embedding vector_l2_ops) WITH (lists = 5)")
+    assert plan_rebuild(f"{planter.schema}.loaded_ivf", kind="replace", lists=5).parameters == {"lists": 5}
+
+
 def test_a_cancel_stops_a_build_still_waiting_for_its_table_lock(items, worker):
     """Another session holds SHARE UPDATE EXCLUSIVE (a VACUUM, another concurrent build): the build waits for the
     table's lock and has no progress row yet. The cancel used to wait for that session to end."""

@@ -10,6 +10,7 @@ from typing import Any
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
+from schemaadmin.pg.estimates import rows_up_to
 from schemaadmin.pg.index_builds import TEMPORARY_SUFFIX, setting_reset_bytes
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.names import qualify, split_qualified
@@ -203,7 +204,7 @@ def plan_rebuild(
             )
         parameters = current
     else:
-        parameters = _new_parameters(index, target_method, given, current)
+        parameters = _new_parameters(index, target_method, given, current, using=using)
         if index.backs_constraint:
             raise RebuildRefused(
                 f"{index.qualified_name} enforces a primary key or unique constraint; swapping it for a new index "
@@ -248,7 +249,9 @@ def plan_rebuild(
     )
 
 
-def _new_parameters(index: IndexInfo, target: str, given: dict[str, int], current: dict[str, int]) -> dict[str, int]:
+def _new_parameters(
+    index: IndexInfo, target: str, given: dict[str, int], current: dict[str, int], *, using: str
+) -> dict[str, int]:
     """Return the parameters of the replacement, refusing options that do not belong to its method."""
     name = index.qualified_name
     if target != index.method and not (index.method == "ivfflat" and target == "hnsw"):
@@ -283,6 +286,9 @@ def _new_parameters(index: IndexInfo, target: str, given: dict[str, int], curren
     lists = given.get("lists", current.get("lists", IVFFLAT_DEFAULT_LISTS))
     _check_range("lists", lists, LISTS_RANGE)
     rows = index.table_rows
+    if rows is not None and (rows == 0 or lists > rows):
+        # reltuples is an estimate, 0 after a bulk load into a table analyzed while empty: count before refusing.
+        rows = rows_up_to(index.schema, index.table, lists + 1, using=using)
     if rows is not None and (rows == 0 or lists > rows):
         # IVFFlat's lists are centres k-means picks from the rows there are: built empty or with more lists than
         # rows, lists stay empty and recall collapses (pgvector only says so in a NOTICE).
