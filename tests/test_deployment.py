@@ -315,6 +315,7 @@ def test_check_deploy_in_production_finds_hsts_and_the_https_redirect_set(compos
         assert env[name] == f"${{{name}:-}}"  # passed through; unset, the settings' production defaults hold
     output = _deploy_check()
     assert "security.W004" not in output and "security.W008" not in output, output
+    assert "security.W012" not in output and "security.W016" not in output, output  # Secure session and CSRF cookies
     # Each can be turned off, and the check then says so.
     off = _deploy_check(SCHEMAADMIN_HSTS_SECONDS="0", SCHEMAADMIN_SSL_REDIRECT="0")
     assert "security.W004" in off and "security.W008" in off, off

@@ -291,8 +291,10 @@ def test_pages_carry_a_content_security_policy_and_safe_headers(client):
 def test_session_and_csrf_cookies_are_hardened(settings):
     assert settings.SESSION_COOKIE_HTTPONLY and settings.CSRF_COOKIE_HTTPONLY
     assert settings.SESSION_COOKIE_SAMESITE == "Lax"
-    # Secure unless DEBUG (plain-http development); tests run without DEBUG.
-    assert settings.SESSION_COOKIE_SECURE and settings.CSRF_COOKIE_SECURE
+    # Secure unless DEBUG or on the embedded demo, which serves plain http on localhost (tests run without DEBUG, on
+    # the embedded server unless DATABASE_URL is set); the production shape is checked by `check --deploy` in
+    # tests/test_deployment.py.
+    assert settings.SESSION_COOKIE_SECURE == settings.CSRF_COOKIE_SECURE == (not settings.EMBEDDED_DATABASE)
 
 
 @pytest.mark.django_db
