@@ -8,6 +8,7 @@ runs pg/ddl.py statements on it. Catalog questions (leftovers, memory settings) 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
 from schemaadmin.pg.ddl import NAME_BYTES, Statement, setting, setting_reset
 
 __all__ = [
+    "REINDEX_LEFTOVER",
     "LockRetriesExhausted",
     "build_settings",
     "build_settings_in_use",
@@ -32,6 +34,9 @@ __all__ = [
 ]
 
 TEMPORARY_SUFFIX = "_sa_new"
+# REINDEX CONCURRENTLY names its new copy *_ccnew and the old one *_ccold (a digit added when taken); a failed run
+# leaves them behind (leftover_indexes matches the same names in SQL).
+REINDEX_LEFTOVER = re.compile(r"_cc(new|old)[0-9]*$")
 
 
 class LockRetriesExhausted(RuntimeError):

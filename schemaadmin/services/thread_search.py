@@ -29,31 +29,29 @@ class ThreadHits:
     next: int | None  # the hit after it (the first hit, without a current message)
 
 
-def thread_hits(conversation: Conversation, text: str, *, current: int | None = None) -> ThreadHits:
+def thread_hits(conversation: Conversation, text: str, *, current: Message | None = None) -> ThreadHits:
     """Return how many of the thread's messages match text (websearch syntax, as the conversation search), where
-    the current message stands among them, and the hits either side of it, in thread order (created_at, id).
+    the current message (one of this thread's, as the page read it) stands among them, and the hits either side of
+    it, in thread order (created_at, id).
 
     The neighbours are read by the thread's order from the current message (keyset), not picked from a list of the
     first MAX_THREAD_HITS: in a thread with more hits, "Next hit" from one past them went back to the first."""
     hits = Message.objects.filter(conversation=conversation, search_vector=search_query(text))
     total = hits.values("pk")[: MAX_THREAD_HITS + 1].count()
-    at = (
-        None
-        if current is None
-        else Message.objects.filter(pk=current, conversation=conversation).values_list("created_at", flat=True).first()
-    )
-    if current is None or at is None:
+    capped = total > MAX_THREAD_HITS
+    if current is None:
         first = hits.order_by("created_at", "id").values_list("pk", flat=True).first()
-        return ThreadHits(text, min(total, MAX_THREAD_HITS), total > MAX_THREAD_HITS, None, None, first)
-    before = Q(created_at__lt=at) | Q(created_at=at, id__lt=current)
-    after = Q(created_at__gt=at) | Q(created_at=at, id__gt=current)
+        return ThreadHits(text, min(total, MAX_THREAD_HITS), capped, None, None, first)
+    at, pk = current.created_at, current.pk
+    before = Q(created_at__lt=at) | Q(created_at=at, id__lt=pk)
+    after = Q(created_at__gt=at) | Q(created_at=at, id__gt=pk)
     previous = hits.filter(before).order_by("-created_at", "-id").values_list("pk", flat=True).first()
     following = hits.filter(after).order_by("created_at", "id").values_list("pk", flat=True).first()
     position = None
-    if hits.filter(pk=current).exists():
+    if hits.filter(pk=pk).exists():
         place = hits.filter(before).values("pk")[:MAX_THREAD_HITS].count() + 1
         position = place if place <= MAX_THREAD_HITS else None
-    return ThreadHits(text, min(total, MAX_THREAD_HITS), total > MAX_THREAD_HITS, position, previous, following)
+    return ThreadHits(text, min(total, MAX_THREAD_HITS), capped, position, previous, following)
 
 
 def mark_hits(messages: Iterable[Message], text: str) -> None:

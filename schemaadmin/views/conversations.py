@@ -145,9 +145,8 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if text:
         # Opened from a search hit: the terms marked in every matching message shown, and the thread's other hits.
         mark_hits(window.messages, text)
-        context["hits"] = thread_hits(
-            conversation, text, current=anchor[1] if anchor and anchor[0] == "around" else None
-        )
+        # The message the page was opened at, as read above: its place among the hits is counted from it.
+        context["hits"] = thread_hits(conversation, text, current=message if anchor and anchor[0] == "around" else None)
     if getattr(request, "htmx", False) and anchor and anchor[0] in ("before", "after"):
         # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
         context["chunk"] = True

@@ -38,10 +38,10 @@ def ids(conversation: Conversation, *positions: int) -> list[int]:
 
 def test_thread_hits_step_in_thread_order(thread):
     first, second, third = ids(thread, 3, 6, 9)
-    hits = thread_hits(thread, "chargeback", current=second)
+    hits = thread_hits(thread, "chargeback", current=Message.objects.get(pk=second))
     assert hits.total == 3 and hits.position == 2
     assert (hits.previous, hits.next) == (first, third)
-    outside = thread_hits(thread, "chargeback", current=ids(thread, 0)[0])
+    outside = thread_hits(thread, "chargeback", current=Message.objects.get(pk=ids(thread, 0)[0]))
     assert outside.position is None and outside.next == first and outside.previous is None
 
 
@@ -92,8 +92,8 @@ def test_in_a_thread_with_more_hits_than_counted_the_neighbours_are_those_of_the
 
     monkeypatch.setattr(thread_search, "MAX_THREAD_HITS", 2)
     first, second, third = ids(thread, 3, 6, 9)
-    last = thread_hits(thread, "chargeback", current=third)
+    last = thread_hits(thread, "chargeback", current=Message.objects.get(pk=third))
     assert last.capped and last.total == 2 and last.position is None  # past the count: "2+ hits"
     assert (last.previous, last.next) == (second, None)
-    middle = thread_hits(thread, "chargeback", current=second)
+    middle = thread_hits(thread, "chargeback", current=Message.objects.get(pk=second))
     assert (middle.position, middle.previous, middle.next) == (2, first, third)

@@ -15,10 +15,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
-from django.db.migrations.executor import MigrationExecutor
 
 from schemaadmin.embedded import stop_server
 from schemaadmin.models import AuditEvent
+from schemaadmin.services.schema.migrations import pending_migrations
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -74,8 +74,6 @@ class Command(BaseCommand):
         """On DATABASE_URL's database, apply nothing: say what is pending and where it is reviewed (lint, SQL, drift)
         and applied. A database without SchemaAdmin's own tables cannot be served: say to migrate it first."""
         connection = connections["default"]
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
         # One of SchemaAdmin's own tables: auth's come first, and a migrate stopped at SchemaAdmin's 0001 (pgvector
         # refused) leaves them without it.
         if AuditEvent._meta.db_table not in connection.introspection.table_names():
@@ -83,8 +81,9 @@ class Command(BaseCommand):
                 f"{connection.settings_dict['NAME']} has no SchemaAdmin tables yet: review the migrations "
                 "(`manage.py sqlmigrate`, `manage.py schema_report`), run `manage.py migrate`, then start again."
             )
+        pending = pending_migrations()
         if pending:
-            names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _ in pending)
+            names = ", ".join(f"{migration.app_label}.{migration.name}" for migration in pending)
             self.stderr.write(
                 self.style.WARNING(
                     f"{len(pending)} migration{'s are' if len(pending) != 1 else ' is'} not applied to "

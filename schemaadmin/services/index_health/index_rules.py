@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from schemaadmin.pg import ddl
 from schemaadmin.pg.constraints import ForeignKey
-from schemaadmin.pg.index_builds import TEMPORARY_SUFFIX
+from schemaadmin.pg.index_builds import REINDEX_LEFTOVER, TEMPORARY_SUFFIX
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.services.index_health.findings import (
     Finding,
@@ -24,9 +24,6 @@ from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.index_health.thresholds import Thresholds
 
 __all__ = ["index_findings"]
-
-# REINDEX CONCURRENTLY names its new copy *_ccnew and the old one *_ccold; a failed run leaves them behind.
-_LEFTOVER = re.compile(r"_cc(new|old)\d*$")
 
 
 def _recreate(index: IndexInfo) -> ddl.Statement:
@@ -85,7 +82,7 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
         if index.build_running or index.is_valid:
             continue
         drop = ddl.drop_index_fix(index)
-        if _LEFTOVER.search(index.name) is not None:
+        if REINDEX_LEFTOVER.search(index.name) is not None:
             why = (
                 f"{index.qualified_name} is left over from an interrupted REINDEX CONCURRENTLY: it is "
                 "maintained on every write but never used."

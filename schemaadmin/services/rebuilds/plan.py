@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -11,7 +10,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
 from schemaadmin.pg.estimates import rows_up_to
-from schemaadmin.pg.index_builds import TEMPORARY_SUFFIX, setting_reset_bytes
+from schemaadmin.pg.index_builds import REINDEX_LEFTOVER, TEMPORARY_SUFFIX, setting_reset_bytes
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.index_health.partitions import index_with_partition_totals
@@ -43,7 +42,6 @@ EF_CONSTRUCTION_RANGE = (4, 1000)
 LISTS_RANGE = (1, 32768)
 # IVFFlat runs k-means on a sample of this many rows per list.
 IVFFLAT_SAMPLES_PER_LIST = 50
-_REINDEX_LEFTOVER = re.compile(r"_cc(new|old)[0-9]*$")
 
 
 class RebuildRefused(ValueError):
@@ -139,7 +137,7 @@ def _is_leftover(index: IndexInfo) -> bool:
     """Whether index is an earlier rebuild's copy: our own *_sa_new, or REINDEX CONCURRENTLY's *_ccnew/*_ccold left
     invalid when it stopped (a valid index may carry such a name: it is somebody's index, not a leftover)."""
     return index.name.endswith(TEMPORARY_SUFFIX) or (
-        not index.is_valid and _REINDEX_LEFTOVER.search(index.name) is not None
+        not index.is_valid and REINDEX_LEFTOVER.search(index.name) is not None
     )
 
 

@@ -13,7 +13,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +21,7 @@ from schemaadmin.pg import activity as pg_activity
 from schemaadmin.pg.activity import MAX_PID, ConnectionSlots, RelationLocks, Session
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.sessions import application_name
+from schemaadmin.services.explain.run import explain_login
 from schemaadmin.services.workload.query_shape import query_shape
 
 __all__ = [
@@ -62,7 +62,7 @@ class ActivityThresholds:
 def our_roles() -> tuple[str, ...]:
     """Return the roles besides the application's own that SchemaAdmin's sessions connect as: the EXPLAIN console's
     login and its SET ROLE role. Named, not found by membership: to a superuser every role is one it is a member of."""
-    login = getattr(settings, "SCHEMAADMIN_EXPLAIN_LOGIN", None) or {}
+    login = explain_login() or {}
     return tuple(name for name in (app_settings()["EXPLAIN_ROLE"], login.get("user")) if name)
 
 
