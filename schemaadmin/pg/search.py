@@ -206,20 +206,6 @@ class Without(Func):
         return sql, (*params, *self.characters)
 
 
-class Replaced(Func):
-    """A text with every `old` replaced by `new`: replace(), a byte search."""
-
-    output_field = TextField()
-
-    def __init__(self, expression: Any, old: str, new: str) -> None:
-        super().__init__(expression)
-        self.old, self.new = old, new
-
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]
-        sql, params = compiler.compile(self.get_source_expressions()[0])
-        return f"replace({sql}, %s, %s)", (*params, self.old, self.new)
-
-
 def whole_word_pattern(word: str) -> str:
     """Return a regular expression (PostgreSQL's) matching word as a whole word, its ASCII punctuation literal."""
     # A backslash before a character that is not a letter or a digit makes it literal; before a letter or a digit

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Value
+from django.db.models.functions import Replace
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from schemaadmin.pg.search import Replaced, Without
+from schemaadmin.pg.search import Without
 
 __all__ = ["MARK_END", "MARK_START", "headline_source", "highlighted", "unprotected"]
 
@@ -22,9 +24,9 @@ MARK_START, MARK_END = "\x01", "\x02"
 TAG_OPEN = "\x03"
 
 
-def headline_source(expression: Any) -> Replaced:
+def headline_source(expression: Any) -> Replace:
     """Return the text ts_headline is given for expression: without the marks' characters, its "<" protected."""
-    return Replaced(Without(expression, MARK_START + MARK_END + TAG_OPEN), "<", TAG_OPEN)
+    return Replace(Without(expression, MARK_START + MARK_END + TAG_OPEN), Value("<"), Value(TAG_OPEN))
 
 
 def unprotected(headline: str) -> str:
