@@ -64,6 +64,7 @@ def _options(reloptions: Sequence[str] | None) -> dict[str, str]:
 class IndexInfo:
     schema: str
     name: str
+    oid: int  # pg_class oid: a rebuild's swap, or REINDEX CONCURRENTLY, gives the name a new one
     table: str
     method: str
     size_bytes: int
@@ -226,6 +227,7 @@ INDEX_SELECT = """
     )
     SELECT x.nspname AS schema,
            x.index_name AS name,
+           x.indexrelid::bigint AS oid,
            x.table_name AS table,
            am.amname AS method,
            {activity},

@@ -32,7 +32,7 @@ from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.shadow import create_database, drop_database, may_create_databases
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds import plan_rebuild, run_rebuild, start_rebuild
-from schemaadmin.services.rebuilds.run import REBUILD, SWAPPED_IN_BY_RECOVERY
+from schemaadmin.services.rebuilds.run import REBUILD, SWAPPED_IN_BEFORE_STOP, SWAPPED_IN_BY_RECOVERY, WORKER_STOPPED
 from schemaadmin.services.recall import RECALL_CHECK
 from schemaadmin.services.schema.apply import APPLY
 from schemaadmin.services.schema.drift_checks import DRIFT_CHECK
@@ -465,6 +465,87 @@ def test_a_rebuild_whose_swap_recovery_finished_is_recorded_as_succeeded_not_as_
     assert _outcomes(REBUILD, rebuild) == ["rebuild.succeeded"]
 
 
+def _plant_hnsw(plant) -> str:  # noqa: F811
+    """Plant table v with an HNSW index v_hnsw (m = 8) over 50 rows; return the table's qualified name."""
+    table = plant.table("v", "id int, embedding vector(3)", rows=50, fill="i, ARRAY[i, i % 7, 1]::real[]::vector(3)")
+    plant.sql(f"CREATE INDEX v_hnsw ON {table} USING hnsw (embedding vector_l2_ops) WITH (m = 8)")
+    return table
+
+
+def _run_queued(plant, plan) -> IndexRebuild:  # noqa: F811
+    """Queue the rebuild of v_hnsw that plan describes, run it in this process, and return its record as it ended."""
+    rebuild = IndexRebuild.objects.create(
+        state=JobState.QUEUED,
+        schema_name=plant.schema,
+        index_name="v_hnsw",
+        table_name="v",
+        kind=plan.kind,
+        method=plan.target_method,
+        parameters=plan.parameters,
+    )
+    run_rebuild(rebuild.pk)
+    rebuild.refresh_from_db()
+    return rebuild
+
+
+@pytest.mark.parametrize("swapped", [True, False], ids=["swap-committed", "old-index-untouched"])
+def test_recovery_tells_a_swap_the_dead_worker_had_committed_from_an_old_index_left_untouched(plant, swapped):  # noqa: F811
+    """The worker died after its RENAME committed: no temporary index is left, and the index under the name is the
+    rebuilt one. Recovery reads that from the oid the job claimed, and records a success, not "the old index is
+    untouched. Retry it." (a retry would rebuild it again). The same name with the claimed oid is the old index."""
+    table = plant.table("t", "v int", rows=20, fill="i")
+    plant.sql(f"CREATE INDEX t_v ON {table} (v)")
+    claimed = index_state(plant.schema, "t_v").oid
+    if swapped:  # what the swap leaves: the old index dropped, the replacement renamed into its place
+        plant.sql(f"CREATE INDEX t_v_sa_new ON {table} (v) WITH (fillfactor = 70)")
+        plant.sql(f'DROP INDEX "{plant.schema}".t_v')
+        plant.sql(f'ALTER INDEX "{plant.schema}".t_v_sa_new RENAME TO t_v')
+    rebuild = _record(
+        IndexRebuild,
+        JobState.RUNNING,
+        job_id=GONE_JOB,
+        schema_name=plant.schema,
+        index_name="t_v",
+        table_name="t",
+        kind=IndexRebuild.Kind.REPLACE,
+        index_oid=claimed,
+    )
+    assert [r.pk for r in jobs.recover(REBUILD)] == [rebuild.pk]
+    rebuild.refresh_from_db()
+    if swapped:
+        assert (rebuild.state, rebuild.error) == (JobState.SUCCEEDED, SWAPPED_IN_BEFORE_STOP), rebuild.log
+        assert "the swap had finished" in rebuild.log
+        assert index_state(plant.schema, "t_v").options == {"fillfactor": "70"}
+        assert _outcomes(REBUILD, rebuild) == ["rebuild.succeeded"]
+    else:
+        assert (rebuild.state, rebuild.error) == (JobState.FAILED, WORKER_STOPPED), rebuild.log
+        assert index_state(plant.schema, "t_v").oid == claimed
+        assert _outcomes(REBUILD, rebuild) == ["rebuild.failed"]
+
+
+def test_a_worker_stopped_right_after_its_swap_committed_records_the_rebuild_as_succeeded(plant, monkeypatch):  # noqa: F811
+    """The swap's statements all committed, then the job was stopped before it could record that (here: the swap's
+    last step raises). The rebuilt index is in service, so the record says succeeded, with the claimed oid kept."""
+    from schemaadmin.services.rebuilds import run
+
+    _plant_hnsw(plant)
+    claimed = index_state(plant.schema, "v_hnsw").oid
+    plan = plan_rebuild(f"{plant.schema}.v_hnsw", kind=IndexRebuild.Kind.REPLACE, m=12)
+    swap = run._swap
+
+    def swaps_then_stops(conn, statements, log) -> None:
+        swap(conn, statements, log)
+        raise RuntimeError("the worker was stopped")
+
+    monkeypatch.setattr(run, "_swap", swaps_then_stops)
+    rebuild = _run_queued(plant, plan)
+    assert rebuild.state == JobState.SUCCEEDED, rebuild.log
+    assert rebuild.index_oid == claimed
+    assert "the new one was swapped in and is in service" in rebuild.error, rebuild.log
+    rebuilt = index_state(plant.schema, "v_hnsw")
+    assert rebuilt.oid != claimed and rebuilt.options["m"] == "12"
+
+
 def test_a_swap_that_gave_up_after_dropping_the_old_index_ends_as_succeeded_with_the_new_one_in_service(
     plant,  # noqa: F811 -- the imported fixture
     superuser_sql,
@@ -476,8 +557,7 @@ def test_a_swap_that_gave_up_after_dropping_the_old_index_ends_as_succeeded_with
     transaction would hold the build itself as long, in "waiting for old snapshots".)"""
     from schemaadmin.services.rebuilds import run
 
-    table = plant.table("v", "id int, embedding vector(3)", rows=50, fill="i, ARRAY[i, i % 7, 1]::real[]::vector(3)")
-    plant.sql(f"CREATE INDEX v_hnsw ON {table} USING hnsw (embedding vector_l2_ops) WITH (m = 8)")
+    table = _plant_hnsw(plant)
     plan = plan_rebuild(f"{plant.schema}.v_hnsw", kind=IndexRebuild.Kind.REPLACE, m=12)
 
     def gives_up_after_marking_the_old_index_invalid(conn, statements, log) -> None:
@@ -485,17 +565,8 @@ def test_a_swap_that_gave_up_after_dropping_the_old_index_ends_as_succeeded_with
         raise psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
 
     monkeypatch.setattr(run, "_swap", gives_up_after_marking_the_old_index_invalid)
-    rebuild = IndexRebuild.objects.create(
-        state=JobState.QUEUED,
-        schema_name=plant.schema,
-        index_name="v_hnsw",
-        table_name="v",
-        kind=plan.kind,
-        method=plan.target_method,
-        parameters=plan.parameters,
-    )
-    assert run_rebuild(rebuild.pk) == JobState.SUCCEEDED
-    rebuild.refresh_from_db()
+    rebuild = _run_queued(plant, plan)
+    assert rebuild.state == JobState.SUCCEEDED, rebuild.log
     assert "the new one was swapped in and is in service" in rebuild.error, rebuild.log
     assert index_state(plant.schema, "v_hnsw").options["m"] == "12"
     assert index_state(plant.schema, "v_hnsw_sa_new") is None

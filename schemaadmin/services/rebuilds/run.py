@@ -31,7 +31,7 @@ from schemaadmin.pg.index_builds import (
     run_with_lock_retries,
     temporary_index_name,
 )
-from schemaadmin.pg.indexes import VECTOR_METHODS
+from schemaadmin.pg.indexes import VECTOR_METHODS, IndexInfo
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.names import qualify
 from schemaadmin.pg.progress import index_build_progress
@@ -57,6 +57,7 @@ SWAPPED_IN_BY_RECOVERY = (
     "The worker stopped during the swap, after the old index was dropped: recovery swapped the new one in, and it is "
     "in service."
 )
+SWAPPED_IN_BEFORE_STOP = "The worker stopped after the new index was swapped in: it is in service."
 
 
 def application_name(rebuild_id: int) -> str:
@@ -146,7 +147,12 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
     conn = open_build_connection(using=using, application_name=application_name(rebuild.pk), on_notice=log.write)
     pid = conn.info.backend_pid
     if not jobs.claim(
-        REBUILD, rebuild, backend_pid=pid, table_name=state.table, size_before_bytes=state.size_bytes
+        REBUILD,
+        rebuild,
+        backend_pid=pid,
+        table_name=state.table,
+        size_before_bytes=state.size_bytes,
+        index_oid=state.oid,
     ):  # cancelled while queued, or another worker's
         conn.close()
         log.close()
@@ -265,11 +271,12 @@ def _swap(conn: psycopg.Connection, statements: tuple[Statement, ...], log: JobL
 
 @dataclass(frozen=True, slots=True)
 class Cleanup:
-    """What clean_leftovers did: the indexes it dropped or renamed, and whether it finished a swap (the rebuilt
-    index is then the one in service, whatever stopped the job)."""
+    """What clean_leftovers did: the indexes it dropped or renamed, and whether the rebuilt index is the one in
+    service, whatever stopped the job: the clean-up finished its swap, or found it finished."""
 
     done: tuple[str, ...]
     finished_swap: bool
+    found_swapped: bool = False  # the swap (or REINDEX's) had committed before the stop; nothing was left to do
 
 
 def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> Cleanup:
@@ -297,15 +304,29 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
             run_under_lock_timeout(conn, rename_index(schema, temporary, name))
             done.append(temporary)
             finished_swap = True
-    table = rebuild.table_name or (new.table if new else "")
-    if not table:
-        current = index_state(schema, name, using=using)
-        table = current.table if current else ""
+    current = index_state(schema, name, using=using)
+    found_swapped = not finished_swap and _rebuilt_in_service(rebuild, current)
+    if found_swapped and current is not None:
+        log.write(f"{name} is the rebuilt index (oid {current.oid}, not {rebuild.index_oid}): the swap had finished")
+    table = rebuild.table_name or (new.table if new else "") or (current.table if current else "")
     for leftover in leftover_indexes(schema, table, name, using=using) if table else []:
         log.write(f"dropping INVALID leftover {schema}.{leftover}")
         run_under_lock_timeout(conn, drop_index(schema, leftover, if_exists=True))
         done.append(leftover)
-    return Cleanup(tuple(done), finished_swap)
+    return Cleanup(tuple(done), finished_swap or found_swapped, found_swapped)
+
+
+def _rebuilt_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> bool:
+    """Whether the index now under the rebuild's name is the one it built: valid, of the target method and table,
+    and another relation than the index the job claimed (a RENAME, or REINDEX's swap, gives the name a new oid)."""
+    return (
+        rebuild.index_oid is not None
+        and current is not None
+        and current.is_valid
+        and current.oid != rebuild.index_oid
+        and current.method == rebuild.method
+        and current.table == (rebuild.table_name or current.table)
+    )
 
 
 def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> bool:
@@ -353,26 +374,29 @@ def _end_build_session(rebuild: IndexRebuild, log: JobLog) -> None:
         time.sleep(0.2)
 
 
-def _drop_leftovers(rebuild: IndexRebuild, log: JobLog) -> bool:
-    """Finish or undo the dead worker's swap and drop its INVALID leftovers; a failure waits for the next pass.
-    Return whether the swap was finished."""
+def _drop_leftovers(rebuild: IndexRebuild, log: JobLog) -> Cleanup | None:
+    """Finish or undo the dead worker's swap and drop its INVALID leftovers; None when that failed (the next pass
+    tries again)."""
     try:
         conn = open_build_connection(using=rebuild.database_alias)
         try:
-            return clean_leftovers(rebuild, conn, log).finished_swap
+            return clean_leftovers(rebuild, conn, log)
         finally:
             conn.close()
     except Exception as exc:  # the next recovery pass or a retry cleans up again
         log.write(f"recovery: cleanup failed: {exc}")
-        return False
+        return None
 
 
 def _recover_build(rebuild: IndexRebuild, log: JobLog) -> jobs.Recovered | None:
-    """End the dead worker's build session and clean up after it, before the record is ended: a swap it left half
-    done and recovery finished is a rebuild that succeeded, not one whose old index is untouched."""
+    """End the dead worker's build session and clean up after it, before the record is ended: a swap the worker
+    finished, or left half done and recovery finished, is a rebuild that succeeded, not one whose old index is
+    untouched."""
     _end_build_session(rebuild, log)
-    if _drop_leftovers(rebuild, log):
-        return jobs.Recovered(JobState.SUCCEEDED, SWAPPED_IN_BY_RECOVERY)
+    cleanup = _drop_leftovers(rebuild, log)
+    if cleanup is not None and cleanup.finished_swap:
+        done = SWAPPED_IN_BEFORE_STOP if cleanup.found_swapped else SWAPPED_IN_BY_RECOVERY
+        return jobs.Recovered(JobState.SUCCEEDED, done)
     return None
 
 
