@@ -28,14 +28,20 @@ class IndexBuildProgress:
     partitions_total: int
 
     @property
+    def waiting(self) -> bool:
+        """Whether the build waits for other transactions ("waiting for writers before build", "… old snapshots")."""
+        return self.phase.startswith("waiting for")
+
+    @property
     def fraction(self) -> float | None:
-        """Return how far the current phase is (0–1) from blocks, else tuples; None when neither is counted."""
+        """Return how far the current phase is (0–1): while waiting, from the transactions waited for (PostgreSQL
+        leaves the last scan's block counts in the row then); else from blocks, else tuples; None when uncounted."""
+        if self.waiting:
+            return min(self.lockers_done / self.lockers_total, 1.0) if self.lockers_total > 0 else None
         if self.blocks_total > 0:
             return min(self.blocks_done / self.blocks_total, 1.0)
         if self.tuples_total > 0:
             return min(self.tuples_done / self.tuples_total, 1.0)
-        if self.lockers_total > 0:
-            return min(self.lockers_done / self.lockers_total, 1.0)
         return None
 
     @property
@@ -45,7 +51,7 @@ class IndexBuildProgress:
         return None if fraction is None else round(fraction * 100, 1)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "waiting": self.waiting}
 
 
 def index_build_progress(pid: int, *, using: str = "default") -> IndexBuildProgress | None:

@@ -7,6 +7,7 @@ import threading
 import psycopg
 import pytest
 
+from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.index_builds import cancel_build, leftover_indexes, open_build_connection
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.progress import index_build_progress
@@ -64,3 +65,41 @@ def test_progress_of_an_hnsw_build_then_cancel_leaves_an_invalid_leftover(plante
 
 def test_no_progress_for_a_backend_that_does_not_build():
     assert index_build_progress(999_999) is None
+
+
+def test_a_build_waiting_for_an_old_snapshot_counts_the_transactions_it_waits_for_not_the_last_scan(planter):
+    """After its scans, CREATE INDEX CONCURRENTLY waits for transactions older than its snapshot. PostgreSQL leaves
+    the last scan's block counters in the row, so a waiting build read 100%; the wait counts the transactions."""
+    table = planter.table("t", "id int, v int", rows=20_000, fill="i, i % 97")
+    reader = psycopg.connect(**connection_params("default"), autocommit=True)
+    builder_conn = open_build_connection(application_name="test progress wait")
+    failure: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            builder_conn.execute(f"CREATE INDEX CONCURRENTLY t_v ON {table} (v)")
+        except BaseException as exc:
+            failure.append(exc)
+
+    reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    reader.execute("SELECT count(*) FROM pg_class")  # holds a snapshot older than the build's
+    builder = threading.Thread(target=build)
+    builder.start()
+    try:
+        pid = builder_conn.info.backend_pid
+        row = wait_for(
+            lambda: (p := index_build_progress(pid)) and p.phase == "waiting for old snapshots" and p,
+            timeout=60,
+            interval=0.05,
+            what="the build waiting for the reader's snapshot",
+        )
+        assert (row.blocks_done, row.blocks_total) != (0, 0)  # the validation scan's, left in the row
+        assert row.waiting and row.lockers_total >= 1
+        assert row.current_locker_pid == reader.info.backend_pid
+        assert row.fraction == row.lockers_done / row.lockers_total < 1
+    finally:
+        reader.execute("COMMIT")
+        builder.join(timeout=60)
+        builder_conn.close()
+        reader.close()
+    assert failure == []

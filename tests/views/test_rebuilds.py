@@ -328,20 +328,24 @@ def test_an_active_rebuild_polls_its_progress_partial(planted, dba):
     assert "hx-swap-oob" not in partial  # the buttons stay as they are while it runs
 
 
+# A progress sample as the job's watcher saves it from pg_stat_progress_create_index.
+LOADING_SAMPLE = {
+    "phase": "building index: loading tuples",
+    "command": "CREATE INDEX CONCURRENTLY",
+    "blocks_done": 30,
+    "blocks_total": 120,
+    "tuples_done": 0,
+    "tuples_total": 0,
+    "percent": 25.0,
+}
+
+
 def test_a_running_rebuild_shows_its_last_progress_sample(planted, dba):
     rebuild = _rebuild(
         planted.schema,
         state=JobState.RUNNING,
         started_at=timezone.now(),
-        progress={
-            "phase": "building index: loading tuples",
-            "command": "CREATE INDEX CONCURRENTLY",
-            "blocks_done": 30,
-            "blocks_total": 120,
-            "tuples_done": 0,
-            "tuples_total": 0,
-            "percent": 25.0,
-        },
+        progress=LOADING_SAMPLE,
         settings_used={"maintenance_work_mem": "64MB"},
     )
     partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
@@ -349,6 +353,26 @@ def test_a_running_rebuild_shows_its_last_progress_sample(planted, dba):
     assert "25.0%" in partial and "building index: loading tuples" in partial
     assert "blocks 30 of 120" in partial
     assert "maintenance_work_mem = 64MB" in partial
+
+
+def test_a_rebuild_waiting_for_other_transactions_shows_whom_it_waits_for_not_the_last_scan_s_blocks(planted, dba):
+    """The sample the watcher saves in "waiting for old snapshots": PostgreSQL's row still holds the validation
+    scan's 88 of 89 blocks; the page shows the wait (0 of 1 transactions, pid 4242) and no 98.9%."""
+    rebuild = _rebuild(
+        planted.schema,
+        state=JobState.RUNNING,
+        started_at=timezone.now(),
+        progress={
+            **LOADING_SAMPLE,
+            "phase": "waiting for old snapshots",
+            **{"blocks_done": 88, "blocks_total": 89, "lockers_done": 0, "lockers_total": 1},
+            **{"current_locker_pid": 4242, "waiting": True, "percent": 0.0},
+        },
+    )
+    partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
+    assert "waiting for old snapshots" in partial
+    assert "transactions waited for: 0 of 1, now pid 4242" in partial
+    assert "blocks 88 of 89" not in partial and "98.9" not in partial
 
 
 def test_the_poll_that_sees_the_end_stops_polling_and_swaps_the_buttons(planted, dba):

@@ -130,6 +130,11 @@ class BuildProgress:
     blocks_total: int
     tuples_done: int
     tuples_total: int
+    # While the build waits for other transactions: how many it waited for, and whom it waits for now.
+    waiting: bool
+    lockers_done: int
+    lockers_total: int
+    current_locker_pid: int
     percent: float | None
     elapsed_seconds: float | None
     eta_seconds: float | None
@@ -148,7 +153,7 @@ def build_progress(rebuild: IndexRebuild) -> BuildProgress | None:
         live = {**row.as_dict(), "percent": row.percent}
         return _progress(live, elapsed_seconds=elapsed, eta_seconds=_eta(row.fraction, started), live=True)
     if rebuild.state == JobState.SUCCEEDED:
-        done = {**stored, "phase": "done", "percent": 100.0}
+        done = {**stored, "phase": "done", "percent": 100.0, "waiting": False}
         return _progress(done, elapsed_seconds=elapsed, eta_seconds=0.0, live=False)
     if not stored:
         return None
@@ -174,6 +179,10 @@ def _progress(
         blocks_total=int(sample.get("blocks_total", 0)),
         tuples_done=int(sample.get("tuples_done", 0)),
         tuples_total=int(sample.get("tuples_total", 0)),
+        waiting=bool(sample.get("waiting", str(sample.get("phase", "")).startswith("waiting for"))),
+        lockers_done=int(sample.get("lockers_done", 0)),
+        lockers_total=int(sample.get("lockers_total", 0)),
+        current_locker_pid=int(sample.get("current_locker_pid", 0)),
         percent=sample.get("percent"),
         elapsed_seconds=elapsed_seconds,
         eta_seconds=eta_seconds,
