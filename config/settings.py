@@ -271,6 +271,9 @@ SCHEMAADMIN: dict[str, object] = {}
 PROCRASTINATE_WORKER_DEFAULTS = {
     "update_heartbeat_interval": float(os.environ.get("SCHEMAADMIN_WORKER_HEARTBEAT_SECONDS", "10")),
     "stalled_worker_timeout": float(os.environ.get("SCHEMAADMIN_WORKER_STALLED_SECONDS", "30")),
+    # Jobs at once: the periodic tasks (snapshots, recovery, pruning) run beside a rebuild of hours, while the jobs
+    # of one database run one at a time (services/jobs.database_lock).
+    "concurrency": int(os.environ.get("SCHEMAADMIN_WORKER_CONCURRENCY", "4")),
     "fetch_job_polling_interval": 1.0,
     "abort_job_polling_interval": 1.0,
     # A job that succeeded leaves its row: its record (a rebuild, a check, an apply) is what says what it did, and

@@ -43,6 +43,7 @@ __all__ = [
     "active",
     "cancel",
     "claim",
+    "database_lock",
     "finish",
     "records_database",
     "recover",
@@ -118,6 +119,14 @@ class JobRefused[R: WorkerJobRecord](Exception):
 
 
 # --- start ------------------------------------------------------------------------------------------------------
+
+
+def database_lock(using: str) -> str:
+    """Return the procrastinate lock the jobs of every kind on database using share: one rebuild, recall check,
+    migration apply or drift replay runs at a time per database (two builds would share its memory, a replay would
+    read a schema an apply is changing), while the worker's other slots keep the periodic tasks (query statistics
+    snapshots, recovery, pruning) running beside a build of hours."""
+    return f"schemaadmin.database:{using}"
 
 
 def start[R: WorkerJobRecord](

@@ -293,10 +293,6 @@ def latest_recall_check(schema: str, name: str, *, using: str = "default") -> Re
     )
 
 
-def _lock(using: str, schema: str, name: str) -> str:
-    return f"schemaadmin.recall:{using}:{qualify(schema, name)}"
-
-
 def _outcome(check: RecallCheck) -> dict[str, Any]:
     result = check.result or {}
     return {"recall": result.get("recall"), "recommended": result.get("recommended")}
@@ -334,12 +330,13 @@ def start_recall_check(
     """Record a recall check, audit it and queue its job; refuse an index or values that cannot be checked."""
     target = app_settings()["RECALL_TARGET"] if target is None else target
     index = validated_target(qualified, k=k, samples=samples, target=target, using=using)
-    # Locked per index, never refused: two checks of one index at once would slow each other's timings.
+    # One at a time per database, never refused: two checks at once, or a check beside a build, would slow each
+    # other's timings.
     return jobs.start(
         RECALL_CHECK,
         user=user,
         request=request,
-        lock=_lock(using, index.schema, index.name),
+        lock=jobs.database_lock(using),
         detail={
             "rebuild": rebuild.pk if rebuild is not None else None,
             "k": k,

@@ -11,6 +11,8 @@ import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from procrastinate.contrib.django import app
+from procrastinate.jobs import Status
 
 from schemaadmin.models import AuditEvent, IndexRebuild, JobState
 from schemaadmin.pg.connection import connection_params
@@ -371,3 +373,37 @@ def test_an_index_on_a_table_another_role_owns_is_refused_at_review_with_why(pla
     assert plan_rebuild(f"{planter.schema}.theirs_hnsw", kind="reindex")
     with pytest.raises(RebuildRefused, match="does not own"):
         plan_rebuild(f"{planter.schema}.theirs_hnsw", kind="replace", m=12)
+
+
+def test_a_build_waiting_for_hours_leaves_the_periodic_tasks_running_and_the_next_build_queued(items, worker):
+    """The worker ran one job at a time: a build stuck behind a table lock (or building for hours) stopped the
+    query-statistics snapshots and recovery with it. The periodic tasks now run beside it, while a second build on
+    the same database still waits its turn (two builds would share the server's memory) and runs after."""
+    dba = make_user("dba-concurrent")
+    with holding(f"LOCK TABLE {items.schema}.items IN SHARE UPDATE EXCLUSIVE MODE"):
+        first = start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw"), user=dba)
+        wait_for(lambda: _waiting_for_a_lock(application_name(first.pk)), timeout=60, what="the build to wait")
+        second = start_rebuild(plan_rebuild(f"{items.schema}.items_label"), user=dba)
+        # As the worker's own cron tick queues it (which may have queued one just now, under the task's own lock).
+        periodic = app.configure_task("schemaadmin.recover_stalled_jobs", queueing_lock=f"test {first.pk}").defer(
+            timestamp=0
+        )
+        wait_for(
+            lambda: _done_or_gone(periodic),
+            timeout=60,
+            what="the periodic task to run beside the waiting build",
+        )
+        second.refresh_from_db()
+        first.refresh_from_db()
+        assert (first.state, second.state) == (JobState.RUNNING, JobState.QUEUED), worker.output()[-3000:]
+    done = [wait_for(lambda r=r: _ended(r), timeout=90, what=f"rebuild {r.pk} to end") for r in (first, second)]
+    assert [r.state for r in done] == [JobState.SUCCEEDED, JobState.SUCCEEDED], worker.output()[-3000:]
+    assert done[0].finished_at <= done[1].started_at  # one after the other
+
+
+def _done_or_gone(job_id: int) -> bool:
+    """Whether procrastinate's job succeeded: the worker deletes the row of a job that did (delete_jobs)."""
+    try:
+        return app.job_manager.get_job_status(job_id) == Status.SUCCEEDED
+    except Exception:  # no such job: it succeeded and its row went
+        return True

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-def _lock(using: str, schema: str, name: str) -> str:
+def _queueing_lock(using: str, schema: str, name: str) -> str:
     return f"schemaadmin.rebuild:{using}:{qualify(schema, name)}"
 
 
@@ -60,16 +60,16 @@ def awaits_recall_check(rebuild: IndexRebuild, *, checks: int) -> bool:
 def start_rebuild(
     plan: RebuildPlan, *, user: Any, request: HttpRequest | None = None, retry_of: IndexRebuild | None = None
 ) -> IndexRebuild:
-    """Record the rebuild, audit it and queue its job, locked per index; refuse a second one on the same index."""
+    """Record the rebuild, audit it and queue its job, one at a time per database; refuse a second one on the same
+    index."""
     new_name = temporary_index_name(plan.name) if plan.kind == IndexRebuild.Kind.REPLACE else f"{plan.name}_ccnew"
-    lock = _lock(plan.using, plan.schema, plan.name)
     try:
         return jobs.start(
             REBUILD,
             user=user,
             request=request,
-            lock=lock,
-            queueing_lock=lock,
+            lock=jobs.database_lock(plan.using),
+            queueing_lock=_queueing_lock(plan.using, plan.schema, plan.name),
             refused="The worker already has a rebuild of this index queued.",
             detail={
                 "kind": plan.kind,

@@ -230,14 +230,13 @@ def start_apply(
     if typed_target.strip() != plan.target and (plan.destructive or critical_lint(plan, using=using)):
         raise ApplyRefused(f"Type {plan.target} to confirm: this plan needs it.")
     settings = app_settings()
-    lock = f"schemaadmin.migrate:{using}"
     try:
         return jobs.start(
             APPLY,
             user=user,
             request=request,
-            lock=lock,
-            queueing_lock=lock,
+            lock=jobs.database_lock(using),
+            queueing_lock=f"schemaadmin.migrate:{using}",
             # The worker's queue holds a migrate job this table no longer knows about.
             refused="The worker already has a migrate job queued for this database.",
             detail={"plan": plan.labels},

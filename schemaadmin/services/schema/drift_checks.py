@@ -68,14 +68,13 @@ def last_drift_check(*, using: str = "default") -> DriftCheck | None:
 def start_drift_check(*, user: Any, request: HttpRequest | None = None, using: str = "default") -> DriftCheck:
     """Queue a replay of the applied migrations (one per database: a second request gets the queued one)."""
     validated_alias(using)
-    lock = f"schemaadmin.drift:{using}"
     try:
         return jobs.start(
             DRIFT_CHECK,
             user=user,
             request=request,
-            lock=lock,
-            queueing_lock=lock,
+            lock=jobs.database_lock(using),
+            queueing_lock=f"schemaadmin.drift:{using}",
             refused="The worker already has a drift check queued for this database.",
             database_alias=using,
         )
