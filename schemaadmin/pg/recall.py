@@ -19,7 +19,7 @@ from typing import Any
 from django.db import transaction
 from psycopg import sql
 
-from schemaadmin.pg.connection import cursor, fetch_one
+from schemaadmin.pg.connection import cursor, fetch_all, fetch_one
 from schemaadmin.pg.indexes import IndexInfo, index
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "IndexTarget",
     "TimedAnswer",
     "ann_answers",
+    "attached_index_names",
     "exact_answers",
     "index_target",
     "sample_vectors",
@@ -338,6 +339,27 @@ def _plan_indexes(node: dict[str, Any]) -> Iterator[str]:
         yield node["Index Name"]
     for child in node.get("Plans", ()):
         yield from _plan_indexes(child)
+
+
+def attached_index_names(target: IndexTarget, *, using: str = "default") -> frozenset[str]:
+    """Return the names of the partitions' indexes attached below a partitioned index, at every level: a plan of
+    the partitioned table walks those (one per partition), never the partitioned index itself, which stores
+    nothing. Empty for an index of a plain table."""
+    if not target.index.is_partitioned:
+        return frozenset()
+    return frozenset(
+        row[0]
+        for row in fetch_all(
+            """
+            SELECT c.relname::text
+            FROM pg_partition_tree(%(oid)s::oid::regclass) AS p
+            JOIN pg_class AS c ON c.oid = p.relid
+            WHERE p.relid <> %(oid)s::oid::regclass
+            """,
+            {"oid": target.index.oid},
+            using=using,
+        )
+    )
 
 
 def scanned_indexes(

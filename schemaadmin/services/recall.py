@@ -26,6 +26,7 @@ from schemaadmin.pg.recall import (
     IndexTarget,
     TimedAnswer,
     ann_answers,
+    attached_index_names,
     exact_answers,
     index_target,
     sample_vectors,
@@ -232,7 +233,8 @@ def measure_recall(
     say(f"Exact search: {len(exact)} queries, mean {exact_mean:.2f} ms, p95 {exact_p95:.2f} ms.")
 
     scanned = scanned_indexes(index, vectors[0], k=k, exact=False, using=using)
-    uses_index = index.name in scanned
+    # A partitioned index is walked through its partitions' indexes, each named in the plan by its own name.
+    uses_index = not {index.name, *attached_index_names(index, using=using)}.isdisjoint(scanned)
     plan_note = (
         ""
         if uses_index

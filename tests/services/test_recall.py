@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from schemaadmin.models import AuditEvent, JobState, RecallCheck
-from schemaadmin.pg.recall import index_target, sample_vectors
+from schemaadmin.pg.recall import attached_index_names, index_target, sample_vectors
 from schemaadmin.services import jobs
 from schemaadmin.services.recall import (
     RECALL_CHECK,
@@ -193,6 +193,24 @@ def test_a_check_whose_index_vanished_fails_with_the_reason(items, role_user):
     assert check.error == f"There is no index {items.schema}.items_hnsw." and check.result is None
     assert "FAILED: There is no index" in check.log
     assert AuditEvent.objects.filter(action="recall.check_failed", detail__check=check.pk).exists()
+
+
+def test_a_partitioned_index_is_walked_through_its_partitions_indexes(plant):
+    """The plan of a partitioned table names each partition's index, never the partitioned one: the check said "the
+    planner did not walk" the index it had just measured."""
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.parts (id int, embedding vector(3)) PARTITION BY RANGE (id)")
+    plant.sql(f"CREATE TABLE {s}.parts_low PARTITION OF {s}.parts FOR VALUES FROM (0) TO (500)")
+    plant.sql(f"CREATE TABLE {s}.parts_high PARTITION OF {s}.parts FOR VALUES FROM (500) TO (1000)")
+    plant.sql(f"INSERT INTO {s}.parts SELECT i, ARRAY[random(), random(), random()] FROM generate_series(0, 999) i")  # noqa: S608 -- a test schema name
+    plant.sql(f"CREATE INDEX parts_hnsw ON {s}.parts USING hnsw (embedding vector_l2_ops)")
+    plant.sql(f"ANALYZE {s}.parts")
+    result = measure_recall(f"{s}.parts_hnsw", k=5, samples=10, target=0.5)
+    assert result.uses_index and result.plan_note == "", result.plan_note
+    assert attached_index_names(index_target(s, "parts_hnsw")) == {
+        "parts_low_embedding_idx",
+        "parts_high_embedding_idx",
+    }
 
 
 @pytest.fixture
