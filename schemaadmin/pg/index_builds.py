@@ -26,6 +26,7 @@ __all__ = [
     "build_settings_in_use",
     "cancel_build",
     "leftover_indexes",
+    "partition_leftover_indexes",
     "open_build_connection",
     "run_under_lock_timeout",
     "run_with_lock_retries",
@@ -172,6 +173,21 @@ def run_under_lock_timeout(
         setting_reset("lock_timeout").run(conn)
 
 
+# Index ic is REINDEX CONCURRENTLY's leftover of the index named {name}: that name (cut to fit) + _ccnew / _ccold and
+# a digit when taken; REINDEX_LEFTOVER in SQL.
+_REINDEX_LEFTOVER_OF = """ic.relname ~ '_cc(new|old)[0-9]*$'
+                  AND starts_with({name}, regexp_replace(ic.relname, '_cc(new|old)[0-9]*$', ''))"""
+
+# A build of this index or a REINDEX CONCURRENTLY of its table under way: what is INVALID there is not left over.
+_NOT_BEING_BUILT = """
+          NOT EXISTS (
+              SELECT 1
+              FROM pg_stat_progress_create_index AS p
+              WHERE p.index_relid = i.indexrelid
+                 OR (p.relid = i.indrelid AND p.command = 'REINDEX CONCURRENTLY')
+          )"""
+
+
 def leftover_indexes(schema: str, table: str, name: str, *, using: str = "default") -> list[str]:
     """Return INVALID indexes on schema.table left by a failed rebuild of index name, not being built now.
 
@@ -179,7 +195,7 @@ def leftover_indexes(schema: str, table: str, name: str, *, using: str = "defaul
     replacement under temporary_index_name(name).
     """
     rows = fetch_all(
-        r"""
+        rf"""
         SELECT ic.relname AS name
         FROM pg_index AS i
         JOIN pg_class AS ic ON ic.oid = i.indexrelid
@@ -190,23 +206,43 @@ def leftover_indexes(schema: str, table: str, name: str, *, using: str = "defaul
           AND NOT i.indisvalid
           AND (
               ic.relname = %(temporary)s
-              OR (
-                  ic.relname ~ '_cc(new|old)[0-9]*$'
-                  AND starts_with(%(name)s, regexp_replace(ic.relname, '_cc(new|old)[0-9]*$', ''))
-              )
+              OR ({_REINDEX_LEFTOVER_OF.format(name="%(name)s")})
           )
-          AND NOT EXISTS (
-              SELECT 1
-              FROM pg_stat_progress_create_index AS p
-              WHERE p.index_relid = i.indexrelid
-                 OR (p.relid = i.indrelid AND p.command = 'REINDEX CONCURRENTLY')
-          )
+          AND {_NOT_BEING_BUILT}
         ORDER BY ic.relname
-        """,
+        """,  # noqa: S608 -- constants, no input
         {"schema": schema, "table": table, "name": name, "temporary": temporary_index_name(name)},
         using=using,
     )
     return [row[0] for row in rows]
+
+
+def partition_leftover_indexes(index_oid: int, *, using: str = "default") -> list[tuple[str, str]]:
+    """Return (schema, name) of the INVALID indexes a failed REINDEX CONCURRENTLY of partitioned index index_oid
+    left on its partitions: it rebuilds each partition's index in turn, so each leaves its own name_ccnew /
+    name_ccold beside it, on the partition's table, attached to nothing."""
+    rows = fetch_all(
+        f"""
+        WITH attached AS (
+            SELECT c.relname AS name, i.indrelid AS table_oid
+            FROM pg_partition_tree(%(oid)s::oid::regclass) AS tree
+            JOIN pg_class AS c ON c.oid = tree.relid
+            JOIN pg_index AS i ON i.indexrelid = c.oid
+            WHERE tree.isleaf
+        )
+        SELECT n.nspname AS schema, ic.relname AS name
+        FROM attached AS a
+        JOIN pg_index AS i ON i.indrelid = a.table_oid AND NOT i.indisvalid
+        JOIN pg_class AS ic ON ic.oid = i.indexrelid
+        JOIN pg_namespace AS n ON n.oid = ic.relnamespace
+        WHERE {_REINDEX_LEFTOVER_OF.format(name="a.name")}
+          AND {_NOT_BEING_BUILT}
+        ORDER BY 1, 2
+        """,  # noqa: S608 -- constants, no input
+        {"oid": index_oid},
+        using=using,
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 def cancel_build(pid: int, *, using: str = "default") -> bool:

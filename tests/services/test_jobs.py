@@ -465,6 +465,30 @@ def test_a_rebuild_whose_swap_recovery_finished_is_recorded_as_succeeded_not_as_
     assert _outcomes(REBUILD, rebuild) == ["rebuild.succeeded"]
 
 
+def test_recovery_of_a_partitioned_index_s_reindex_drops_each_partition_s_leftover(plant, superuser_sql):  # noqa: F811
+    """REINDEX INDEX CONCURRENTLY of a partitioned index rebuilds each partition's index in turn: a stop leaves
+    INVALID name_ccnew indexes on the partitions, which recovery looked for only on the partitioned table."""
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.parts (id int, v int) PARTITION BY RANGE (id)")
+    plant.sql(f"CREATE TABLE {s}.parts_low PARTITION OF {s}.parts FOR VALUES FROM (0) TO (10)")
+    plant.sql(f"CREATE TABLE {s}.parts_high PARTITION OF {s}.parts FOR VALUES FROM (10) TO (20)")
+    plant.sql(f"CREATE INDEX parts_v ON {s}.parts (v)")
+    for leftover, table in [("parts_low_v_idx_ccnew", "parts_low"), ("parts_high_v_idx_ccold", "parts_high")]:
+        plant.sql(f"CREATE INDEX {leftover} ON {s}.{table} (v)")  # as REINDEX's copy, then marked INVALID
+    plant.sql(f"CREATE INDEX unrelated_ccnew ON {s}.parts_low (id)")  # someone else's INVALID index: left alone
+    for name in ("parts_low_v_idx_ccnew", "parts_high_v_idx_ccold", "unrelated_ccnew"):
+        superuser_sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [f'"{s}".{name}'])
+    rebuild = _record(
+        IndexRebuild, JobState.RUNNING, job_id=GONE_JOB, schema_name=s, index_name="parts_v", table_name="parts"
+    )
+    assert [r.pk for r in jobs.recover(REBUILD)] == [rebuild.pk]
+    rebuild.refresh_from_db()
+    assert f"dropping INVALID leftover {s}.parts_low_v_idx_ccnew" in rebuild.log, rebuild.log
+    assert index_state(s, "parts_low_v_idx_ccnew") is None and index_state(s, "parts_high_v_idx_ccold") is None
+    assert index_state(s, "unrelated_ccnew") is not None
+    assert index_state(s, "parts_low_v_idx").is_valid and index_state(s, "parts_v").is_valid
+
+
 def _plant_hnsw(plant) -> str:  # noqa: F811
     """Plant table v with an HNSW index v_hnsw (m = 8) over 50 rows; return the table's qualified name."""
     table = plant.table("v", "id int, embedding vector(3)", rows=50, fill="i, ARRAY[i, i % 7, 1]::real[]::vector(3)")

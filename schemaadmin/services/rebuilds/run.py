@@ -27,6 +27,7 @@ from schemaadmin.pg.index_builds import (
     cancel_build,
     leftover_indexes,
     open_build_connection,
+    partition_leftover_indexes,
     run_under_lock_timeout,
     run_with_lock_retries,
     temporary_index_name,
@@ -309,9 +310,12 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
     if found_swapped and current is not None:
         log.write(f"{name} is the rebuilt index (oid {current.oid}, not {rebuild.index_oid}): the swap had finished")
     table = rebuild.table_name or (new.table if new else "") or (current.table if current else "")
-    for leftover in leftover_indexes(schema, table, name, using=using) if table else []:
-        log.write(f"dropping INVALID leftover {schema}.{leftover}")
-        run_under_lock_timeout(conn, drop_index(schema, leftover, if_exists=True))
+    leftovers = [(schema, leftover) for leftover in leftover_indexes(schema, table, name, using=using)] if table else []
+    if current is not None and current.is_partitioned:  # REINDEX of each partition's index leaves its own
+        leftovers += partition_leftover_indexes(current.oid, using=using)
+    for leftover_schema, leftover in leftovers:
+        log.write(f"dropping INVALID leftover {qualify(leftover_schema, leftover)}")
+        run_under_lock_timeout(conn, drop_index(leftover_schema, leftover, if_exists=True))
         done.append(leftover)
     return Cleanup(tuple(done), finished_swap or found_swapped, found_swapped)
 
