@@ -238,9 +238,9 @@ class IndexRebuild(WorkerJobRecord):
     retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries")
     size_before_bytes = models.BigIntegerField(null=True, blank=True)
     size_after_bytes = models.BigIntegerField(null=True, blank=True)
-    # pg_class oid of the index when the job claimed it: after a stop, a valid index of that name with another oid
-    # is the rebuilt one (the swap, or REINDEX's, had committed), not the old one left untouched.
-    index_oid = models.BigIntegerField(null=True, blank=True)
+    # pg_class oid of the replacement the job built (a "replace" rebuild): after a stop, the index under the old name
+    # with this oid is that replacement, swapped in before the stop, not the old index left untouched.
+    built_oid = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["state", "-created_at"], name="indexrebuild_state_created")]

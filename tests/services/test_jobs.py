@@ -515,15 +515,19 @@ def _run_queued(plant, plan) -> IndexRebuild:  # noqa: F811
 @pytest.mark.parametrize("swapped", [True, False], ids=["swap-committed", "old-index-untouched"])
 def test_recovery_tells_a_swap_the_dead_worker_had_committed_from_an_old_index_left_untouched(plant, swapped):  # noqa: F811
     """The worker died after its RENAME committed: no temporary index is left, and the index under the name is the
-    rebuilt one. Recovery reads that from the oid the job claimed, and records a success, not "the old index is
-    untouched. Retry it." (a retry would rebuild it again). The same name with the claimed oid is the old index."""
+    replacement. Recovery reads that from the oid of the replacement the job built, and records a success, not "the
+    old index is untouched. Retry it." (a retry would rebuild it again). Another index under the name is not it."""
     table = plant.table("t", "v int", rows=20, fill="i")
     plant.sql(f"CREATE INDEX t_v ON {table} (v)")
-    claimed = index_state(plant.schema, "t_v").oid
+    plant.sql(f"CREATE INDEX t_v_sa_new ON {table} (v) WITH (fillfactor = 70)")  # the replacement the job built
+    built = index_state(plant.schema, "t_v_sa_new").oid
     if swapped:  # what the swap leaves: the old index dropped, the replacement renamed into its place
-        plant.sql(f"CREATE INDEX t_v_sa_new ON {table} (v) WITH (fillfactor = 70)")
         plant.sql(f'DROP INDEX "{plant.schema}".t_v')
         plant.sql(f'ALTER INDEX "{plant.schema}".t_v_sa_new RENAME TO t_v')
+    else:  # the worker stopped before its swap; then someone dropped the replacement and remade the index by hand
+        plant.sql(f'DROP INDEX "{plant.schema}".t_v_sa_new')
+        plant.sql(f'DROP INDEX "{plant.schema}".t_v')
+        plant.sql(f"CREATE INDEX t_v ON {table} (v)")
     rebuild = _record(
         IndexRebuild,
         JobState.RUNNING,
@@ -532,7 +536,7 @@ def test_recovery_tells_a_swap_the_dead_worker_had_committed_from_an_old_index_l
         index_name="t_v",
         table_name="t",
         kind=IndexRebuild.Kind.REPLACE,
-        index_oid=claimed,
+        built_oid=built,
     )
     assert [r.pk for r in jobs.recover(REBUILD)] == [rebuild.pk]
     rebuild.refresh_from_db()
@@ -541,19 +545,18 @@ def test_recovery_tells_a_swap_the_dead_worker_had_committed_from_an_old_index_l
         assert "the swap had finished" in rebuild.log
         assert index_state(plant.schema, "t_v").options == {"fillfactor": "70"}
         assert _outcomes(REBUILD, rebuild) == ["rebuild.succeeded"]
-    else:
+    else:  # a valid index of the name, method and table, with a new oid, is still not this rebuild's
         assert (rebuild.state, rebuild.error) == (JobState.FAILED, WORKER_STOPPED), rebuild.log
-        assert index_state(plant.schema, "t_v").oid == claimed
         assert _outcomes(REBUILD, rebuild) == ["rebuild.failed"]
 
 
 def test_a_worker_stopped_right_after_its_swap_committed_records_the_rebuild_as_succeeded(plant, monkeypatch):  # noqa: F811
     """The swap's statements all committed, then the job was stopped before it could record that (here: the swap's
-    last step raises). The rebuilt index is in service, so the record says succeeded, with the claimed oid kept."""
+    last step raises). The replacement it built (its oid recorded) is in service, so the record says succeeded."""
     from schemaadmin.services.rebuilds import run
 
     _plant_hnsw(plant)
-    claimed = index_state(plant.schema, "v_hnsw").oid
+    old = index_state(plant.schema, "v_hnsw").oid
     plan = plan_rebuild(f"{plant.schema}.v_hnsw", kind=IndexRebuild.Kind.REPLACE, m=12)
     swap = run._swap
 
@@ -564,10 +567,9 @@ def test_a_worker_stopped_right_after_its_swap_committed_records_the_rebuild_as_
     monkeypatch.setattr(run, "_swap", swaps_then_stops)
     rebuild = _run_queued(plant, plan)
     assert rebuild.state == JobState.SUCCEEDED, rebuild.log
-    assert rebuild.index_oid == claimed
-    assert "the new one was swapped in and is in service" in rebuild.error, rebuild.log
+    assert "the swap had already finished, so the new index is in service" in rebuild.error, rebuild.log
     rebuilt = index_state(plant.schema, "v_hnsw")
-    assert rebuilt.oid != claimed and rebuilt.options["m"] == "12"
+    assert rebuilt.oid == rebuild.built_oid != old and rebuilt.options["m"] == "12"
 
 
 def test_a_swap_that_gave_up_after_dropping_the_old_index_ends_as_succeeded_with_the_new_one_in_service(

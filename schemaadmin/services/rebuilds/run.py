@@ -44,6 +44,7 @@ from schemaadmin.services.rebuilds.script import rebuild_script
 
 __all__ = [
     "REBUILD",
+    "SWAPPED_IN_BEFORE_STOP",
     "SWAPPED_IN_BY_RECOVERY",
     "WORKER_STOPPED",
     "Cleanup",
@@ -153,7 +154,6 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
         backend_pid=pid,
         table_name=state.table,
         size_before_bytes=state.size_bytes,
-        index_oid=state.oid,
     ):  # cancelled while queued, or another worker's
         conn.close()
         log.close()
@@ -167,10 +167,15 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
         reason = watcher.cancel_requested or _cancel_reason_now(rebuild.pk, abort_reason)
         message = _message(exc)
         log.write(f"stopped: {message}")
-        if _clean_safely(rebuild, conn, log):
-            # The old index was already dropped: the clean-up put the new one in its place. That is the outcome.
+        cleanup = _clean_safely(rebuild, conn, log)
+        if cleanup is not None and cleanup.finished_swap:
+            # The old index was already dropped (or the swap done): the new one is in its place. That is the outcome.
             late = "The cancel came too late" if reason == "user_request" else f"The swap stopped ({message})"
-            text = f"{late}: the old index was already dropped, so the new one was swapped in and is in service."
+            text = (
+                f"{late}: the swap had already finished, so the new index is in service."
+                if cleanup.found_swapped
+                else f"{late}: the old index was already dropped, so the new one was swapped in and is in service."
+            )
             log.write(text)
             log.close()
             after = index_state(rebuild.schema_name, rebuild.index_name, using=using)
@@ -241,6 +246,9 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher
     log.write(script.build.text)
     script.build.run(conn)
     if script.swap:
+        built = index_state(schema, temporary_index_name(name), using=using)
+        rebuild.built_oid = built.oid if built is not None else None
+        IndexRebuild.objects.filter(pk=rebuild.pk).update(built_oid=rebuild.built_oid)
         log.write(f"built {temporary_index_name(name)} in {time.monotonic() - began:.1f} s")
         if watcher.cancel_requested or _cancel_reason_now(rebuild.pk, watcher.abort_reason):
             raise RuntimeError("cancelled before the swap")
@@ -307,8 +315,8 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
             finished_swap = True
     current = index_state(schema, name, using=using)
     found_swapped = not finished_swap and _rebuilt_in_service(rebuild, current)
-    if found_swapped and current is not None:
-        log.write(f"{name} is the rebuilt index (oid {current.oid}, not {rebuild.index_oid}): the swap had finished")
+    if found_swapped:
+        log.write(f"{name} is the replacement this rebuild built (oid {rebuild.built_oid}): the swap had finished")
     table = rebuild.table_name or (new.table if new else "") or (current.table if current else "")
     leftovers = [(schema, leftover) for leftover in leftover_indexes(schema, table, name, using=using)] if table else []
     if current is not None and current.is_partitioned:  # REINDEX of each partition's index leaves its own
@@ -321,27 +329,22 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
 
 
 def _rebuilt_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> bool:
-    """Whether the index now under the rebuild's name is the one it built: valid, of the target method and table,
-    and another relation than the index the job claimed (a RENAME, or REINDEX's swap, gives the name a new oid)."""
+    """Whether the index now under the rebuild's name is the replacement it built (a RENAME keeps the oid), valid.
+    Any other index there, one someone else made meanwhile included, is not this rebuild's outcome."""
     return (
-        rebuild.index_oid is not None
-        and current is not None
-        and current.is_valid
-        and current.oid != rebuild.index_oid
-        and current.method == rebuild.method
-        and current.table == (rebuild.table_name or current.table)
+        rebuild.built_oid is not None and current is not None and current.oid == rebuild.built_oid and current.is_valid
     )
 
 
-def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> bool:
-    """Clean up after a stopped rebuild; return whether that finished its swap (the new index is in service)."""
+def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> Cleanup | None:
+    """Clean up after a stopped rebuild; None when that failed (recovery tries again later)."""
     try:
         if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn = open_build_connection(using=rebuild.database_alias)
-        return clean_leftovers(rebuild, conn, log).finished_swap
+        return clean_leftovers(rebuild, conn, log)
     except Exception as exc:  # cleanup is best effort; recovery tries again later
         log.write(f"cleanup failed: {_message(exc)}")
-        return False
+        return None
 
 
 def _finish(

@@ -1,5 +1,5 @@
-"""A rebuild records the oid of the index it claimed: after a stop, recovery tells the rebuilt index, swapped in
-under the same name before the worker died, from the old one left untouched. A nullable column: no row is rewritten."""
+"""A rebuild records the oid of the replacement it built: after a stop, recovery tells that index, swapped in under
+the old name before the worker died, from the old one left untouched. A nullable column: no row is rewritten."""
 
 from django.db import migrations, models
 
@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="indexrebuild",
-            name="index_oid",
+            name="built_oid",
             field=models.BigIntegerField(blank=True, null=True),
         ),
     ]
