@@ -1,8 +1,10 @@
 """Procrastinate's entry points. Each adapts one job to its service's body, under the name the service queues it by.
 
 Services never import this module: they queue by task name (services/jobs.py), and the job's kind names its task.
-The worker runs WORKER_CONCURRENCY jobs at once: the jobs of one database share jobs.database_lock(), and each
-periodic task is locked to itself, so a slow run never overlaps the next tick's.
+The worker runs several jobs at once (PROCRASTINATE_WORKER_DEFAULTS' concurrency): the jobs of one database share
+jobs.database_lock(). The periodic tasks take no procrastinate lock (a worker killed mid-task would leave its row
+`doing`, holding the lock for ever); each is safe beside itself (recovery's finishes are conditional, snapshots take
+an advisory lock, the deletions are idempotent), and recovery fails the stalled rows of every task.
 """
 
 from __future__ import annotations
@@ -69,11 +71,7 @@ def drift_check(check_id: int) -> str:
 
 # Every minute, and so soon after a worker starts: fail the jobs whose worker died, and clean what they left.
 @app.periodic(cron="* * * * *", periodic_id="recover_stalled_jobs")
-@app.task(
-    name="schemaadmin.recover_stalled_jobs",
-    queueing_lock="schemaadmin.recover_stalled_jobs",
-    lock="schemaadmin.recover_stalled_jobs",
-)
+@app.task(name="schemaadmin.recover_stalled_jobs", queueing_lock="schemaadmin.recover_stalled_jobs")
 def recover_stalled_jobs(timestamp: int) -> int:
     """Recover the jobs of every registered kind whose worker stopped; return how many records were ended."""
     return jobs.recover_stalled_jobs()
@@ -82,11 +80,7 @@ def recover_stalled_jobs(timestamp: int) -> int:
 # Every five minutes by default (QUERY_STATS_SNAPSHOT_CRON, read when the worker starts): what each statement did
 # since the last snapshot, kept QUERY_STATS_RETENTION_DAYS.
 @app.periodic(cron=app_settings()["QUERY_STATS_SNAPSHOT_CRON"], periodic_id="query_stats_snapshot")
-@app.task(
-    name="schemaadmin.query_stats_snapshot",
-    queueing_lock="schemaadmin.query_stats_snapshot",
-    lock="schemaadmin.query_stats_snapshot",
-)
+@app.task(name="schemaadmin.query_stats_snapshot", queueing_lock="schemaadmin.query_stats_snapshot")
 def query_stats_snapshot(timestamp: int) -> str:
     """Snapshot pg_stat_statements of the default database's server and prune old snapshots; say what was done."""
     return snapshot_and_prune().message
@@ -95,11 +89,7 @@ def query_stats_snapshot(timestamp: int) -> str:
 # Once a day: signed-out and expired sessions. Django only drops a session its user signs out of; the others (a
 # closed browser, the 8-hour expiry) stay in django_session until this runs, as `manage.py clearsessions` would.
 @app.periodic(cron="17 3 * * *", periodic_id="clear_expired_sessions")
-@app.task(
-    name="schemaadmin.clear_expired_sessions",
-    queueing_lock="schemaadmin.clear_expired_sessions",
-    lock="schemaadmin.clear_expired_sessions",
-)
+@app.task(name="schemaadmin.clear_expired_sessions", queueing_lock="schemaadmin.clear_expired_sessions")
 def clear_expired_sessions(timestamp: int) -> None:
     """Delete the sessions past their expiry, as the session engine's own clear_expired() does."""
     import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
@@ -109,7 +99,7 @@ def clear_expired_sessions(timestamp: int) -> None:
 # default: kept for ever), and procrastinate's rows of finished jobs past WORKER_JOB_RETENTION_DAYS (30), deleted in
 # batches and the deletion audited (services/retention.py).
 @app.periodic(cron="37 3 * * *", periodic_id="prune_records")
-@app.task(name="schemaadmin.prune_records", queueing_lock="schemaadmin.prune_records", lock="schemaadmin.prune_records")
+@app.task(name="schemaadmin.prune_records", queueing_lock="schemaadmin.prune_records")
 def prune_records(timestamp: int) -> str:
     """Delete the records past their retention; say what went."""
     done = retention.prune_records()

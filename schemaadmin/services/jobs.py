@@ -394,8 +394,13 @@ def recover[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
 
 
 def recover_stalled_jobs() -> int:
-    """Recover the stalled jobs of every registered kind; return how many records were ended."""
-    return sum(len(recover(kind)) for kind in KINDS.values())
+    """Recover the stalled jobs of every registered kind; return how many records were ended. Then fail the stalled
+    rows of every other task (the periodic ones), which a killed worker left `doing`."""
+    ended = sum(len(recover(kind)) for kind in KINDS.values())
+    for job in async_to_sync(app.job_manager.get_stalled_jobs)(seconds_since_heartbeat=stalled_seconds()):
+        assert job.id is not None
+        async_to_sync(app.job_manager.finish_job_by_id_async)(job_id=job.id, status=Status.FAILED, delete_job=False)
+    return ended
 
 
 def _orphans[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
@@ -416,7 +421,10 @@ def _orphans[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
         for active in manager.filter(job_id=job.id, state__in=ACTIVE_STATES):
             orphans[active.pk] = active
     for running in manager.filter(state=JobState.RUNNING, job_id__isnull=False):
-        if running.pk not in orphans and _job_status(running.job_id) != Status.DOING:
+        if running.pk in orphans or _job_status(running.job_id) == Status.DOING:
+            continue
+        # A body ends its record before its job's row ends (or goes): read again, a job that just ended is no orphan.
+        if manager.filter(pk=running.pk, state=JobState.RUNNING).exists():
             orphans[running.pk] = running
     return list(orphans.values())
 

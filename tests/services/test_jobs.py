@@ -204,6 +204,45 @@ class _FakeWorkers:
         return ProcrastinateJob.objects.get(id=job_id).status
 
 
+def test_a_job_that_ends_while_recovery_looks_at_it_is_left_alone(plant, monkeypatch):  # noqa: F811
+    """Recovery read the running records, then asked for each one's job: a job that ended between the two (its body
+    finished the record, then its row went, as succeeded jobs' rows do) was taken for an orphan, and its clean-up
+    ran: here it dropped the valid replacement a newer rebuild of the index had just built, before its swap. The
+    worker now runs recovery beside its jobs, so this window is met in service."""
+    clear_jobs()
+    table = plant.table("t", "v int", rows=20, fill="i")
+    plant.sql(f"CREATE INDEX t_v ON {table} (v)")
+    plant.sql(f"CREATE INDEX t_v_sa_new ON {table} (v) WITH (fillfactor = 70)")  # the newer rebuild's, built
+    record = _record(
+        IndexRebuild, JobState.RUNNING, job_id=GONE_JOB, schema_name=plant.schema, index_name="t_v", table_name="t"
+    )
+
+    def ends_meanwhile(job_id):
+        assert jobs.finish(REBUILD, record, JobState.SUCCEEDED)
+        return None  # and its row is gone
+
+    monkeypatch.setattr(jobs, "_job_status", ends_meanwhile)
+    assert jobs.recover(REBUILD) == []
+    record.refresh_from_db()
+    assert record.state == JobState.SUCCEEDED and "recovery" not in record.log, record.log
+    assert index_state(plant.schema, "t_v_sa_new") is not None
+
+
+def test_recovery_fails_a_dead_worker_s_periodic_task_and_leaves_a_live_one_s(db):
+    """A worker killed in a periodic task (a snapshot) left its row `doing` for ever; it is failed like the jobs of
+    the four kinds, while the same task at work in a live worker is left alone."""
+    clear_jobs()
+    fake = _FakeWorkers()
+    dead, live = fake.register(dead=True), fake.register(dead=False)
+    held = []
+    for worker in (dead, live):
+        job_id = app.configure_task("schemaadmin.query_stats_snapshot").defer(timestamp=0)
+        fake.take(worker, job_id)
+        held.append(job_id)
+    jobs.recover_stalled_jobs()
+    assert [fake.status(job_id) for job_id in held] == ["failed", "doing"]
+
+
 def test_recovery_of_each_state(db):
     clear_jobs()
     fake = _FakeWorkers()

@@ -384,7 +384,7 @@ def test_a_build_waiting_for_hours_leaves_the_periodic_tasks_running_and_the_nex
         first = start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw"), user=dba)
         wait_for(lambda: _waiting_for_a_lock(application_name(first.pk)), timeout=60, what="the build to wait")
         second = start_rebuild(plan_rebuild(f"{items.schema}.items_label"), user=dba)
-        # As the worker's own cron tick queues it (which may have queued one just now, under the task's own lock).
+        # As the worker's own cron tick queues it (under a queueing lock of its own: the tick may have queued one).
         periodic = app.configure_task("schemaadmin.recover_stalled_jobs", queueing_lock=f"test {first.pk}").defer(
             timestamp=0
         )
