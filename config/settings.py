@@ -18,6 +18,7 @@ SCHEMAADMIN_TRUSTED_PROXIES  how many proxies in front append to X-Forwarded-For
                   sign-in throttling) is the entry the outermost one added. 0: REMOTE_ADDR (default; 1 when
                   SCHEMAADMIN_BEHIND_PROXY is set). More than there are lets clients choose their address.
 SCHEMAADMIN_WORKER_HEARTBEAT_SECONDS, SCHEMAADMIN_WORKER_STALLED_SECONDS  worker heartbeat and stall timeout (10, 30)
+SCHEMAADMIN_WORKER_CONCURRENCY  jobs one worker runs at once (4); those of one database still one at a time
 """
 
 from __future__ import annotations

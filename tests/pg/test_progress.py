@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import psycopg
 import pytest
+from django.utils import timezone
 
+from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.index_builds import cancel_build, leftover_indexes, open_build_connection
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.progress import index_build_progress
+from schemaadmin.services.rebuilds import build_progress
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -71,7 +75,7 @@ def test_a_build_waiting_for_an_old_snapshot_counts_the_transactions_it_waits_fo
     """After its scans, CREATE INDEX CONCURRENTLY waits for transactions older than its snapshot. PostgreSQL leaves
     the last scan's block counters in the row, so a waiting build read 100%; the wait counts the transactions."""
     table = planter.table("t", "id int, v int", rows=20_000, fill="i, i % 97")
-    reader = psycopg.connect(**connection_params("default"), autocommit=True)
+    readers = [psycopg.connect(**connection_params("default"), autocommit=True) for _ in range(2)]
     builder_conn = open_build_connection(application_name="test progress wait")
     failure: list[BaseException] = []
 
@@ -81,8 +85,9 @@ def test_a_build_waiting_for_an_old_snapshot_counts_the_transactions_it_waits_fo
         except BaseException as exc:
             failure.append(exc)
 
-    reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-    reader.execute("SELECT count(*) FROM pg_class")  # holds a snapshot older than the build's
+    for reader in readers:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM pg_class")  # holds a snapshot older than the build's
     builder = threading.Thread(target=build)
     builder.start()
     try:
@@ -91,15 +96,34 @@ def test_a_build_waiting_for_an_old_snapshot_counts_the_transactions_it_waits_fo
             lambda: (p := index_build_progress(pid)) and p.phase == "waiting for old snapshots" and p,
             timeout=60,
             interval=0.05,
-            what="the build waiting for the reader's snapshot",
+            what="the build waiting for the readers' snapshots",
         )
         assert (row.blocks_done, row.blocks_total) != (0, 0)  # the validation scan's, left in the row
-        assert row.waiting and row.lockers_total >= 1
-        assert row.current_locker_pid == reader.info.backend_pid
-        assert row.fraction == row.lockers_done / row.lockers_total < 1
+        assert row.waiting and (row.lockers_done, row.lockers_total) == (0, 2) and row.fraction == 0
+        [first] = [reader for reader in readers if reader.info.backend_pid == row.current_locker_pid]
+        first.execute("COMMIT")
+        row = wait_for(
+            lambda: (p := index_build_progress(pid)) and p.lockers_done == 1 and p,
+            timeout=60,
+            interval=0.05,
+            what="the build to wait for the second reader",
+        )
+        assert row.fraction == 0.5 and row.current_locker_pid != first.info.backend_pid
+        # The rebuild page's reading of it: half the wait done, and no ETA (its pace says nothing of what is left).
+        rebuild = IndexRebuild(
+            state=JobState.RUNNING,
+            backend_pid=pid,
+            started_at=timezone.now() - timedelta(minutes=5),
+            progress={"phase": row.phase, "phase_started_at": (timezone.now() - timedelta(minutes=1)).isoformat()},
+        )
+        shown = build_progress(rebuild)
+        assert shown is not None and shown.live and shown.waiting
+        assert (shown.percent, shown.eta_seconds, shown.current_locker_pid) == (50.0, None, row.current_locker_pid)
     finally:
-        reader.execute("COMMIT")
+        for reader in readers:
+            reader.execute("COMMIT")
         builder.join(timeout=60)
         builder_conn.close()
-        reader.close()
+        for reader in readers:
+            reader.close()
     assert failure == []

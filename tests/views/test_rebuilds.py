@@ -356,8 +356,9 @@ def test_a_running_rebuild_shows_its_last_progress_sample(planted, dba):
 
 
 def test_a_rebuild_waiting_for_other_transactions_shows_whom_it_waits_for_not_the_last_scan_s_blocks(planted, dba):
-    """The sample the watcher saves in "waiting for old snapshots": PostgreSQL's row still holds the validation
-    scan's 88 of 89 blocks; the page shows the wait (0 of 1 transactions, pid 4242) and no 98.9%."""
+    """A sample saved in "waiting for old snapshots": PostgreSQL's row still holds the validation scan's 88 of 89
+    blocks, and samples saved before waits were counted carry its 98.9%. The page shows the wait (0 of 1
+    transactions, pid 4242) at 0%, and no ETA."""
     rebuild = _rebuild(
         planted.schema,
         state=JobState.RUNNING,
@@ -366,13 +367,14 @@ def test_a_rebuild_waiting_for_other_transactions_shows_whom_it_waits_for_not_th
             **LOADING_SAMPLE,
             "phase": "waiting for old snapshots",
             **{"blocks_done": 88, "blocks_total": 89, "lockers_done": 0, "lockers_total": 1},
-            **{"current_locker_pid": 4242, "waiting": True, "percent": 0.0},
+            **{"current_locker_pid": 4242, "percent": 98.9},  # as saved before waits were counted
         },
     )
     partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
     assert "waiting for old snapshots" in partial
     assert "transactions waited for: 0 of 1, now pid 4242" in partial
-    assert "blocks 88 of 89" not in partial and "98.9" not in partial
+    assert "blocks 88 of 89" not in partial and "98.9" not in partial and 'value="0.0"' in partial
+    assert 'data-testid="eta"' not in partial
 
 
 def test_the_poll_that_sees_the_end_stops_polling_and_swaps_the_buttons(planted, dba):

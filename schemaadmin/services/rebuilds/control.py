@@ -151,7 +151,9 @@ def build_progress(rebuild: IndexRebuild) -> BuildProgress | None:
     if row is not None:
         started = stored.get("phase_started_at") if stored.get("phase") == row.phase else None
         live = {**row.as_dict(), "percent": row.percent}
-        return _progress(live, elapsed_seconds=elapsed, eta_seconds=_eta(row.fraction, started), live=True)
+        # A wait for other transactions ends when they do: its pace says nothing of what is left.
+        eta = None if row.waiting else _eta(row.fraction, started)
+        return _progress(live, elapsed_seconds=elapsed, eta_seconds=eta, live=True)
     if rebuild.state == JobState.SUCCEEDED:
         done = {**stored, "phase": "done", "percent": 100.0, "waiting": False}
         return _progress(done, elapsed_seconds=elapsed, eta_seconds=0.0, live=False)
@@ -172,6 +174,11 @@ def _progress(
     sample: Mapping[str, Any], *, elapsed_seconds: float | None, eta_seconds: float | None, live: bool
 ) -> BuildProgress:
     """Read a progress sample: a progress row's fields and its percent, read now or as the job saved them."""
+    waiting = bool(sample.get("waiting", str(sample.get("phase", "")).startswith("waiting for")))
+    lockers_done, lockers_total = int(sample.get("lockers_done", 0)), int(sample.get("lockers_total", 0))
+    percent = sample.get("percent")
+    if waiting:  # a sample saved before waits were counted kept the last scan's percent
+        percent = round(min(lockers_done / lockers_total, 1.0) * 100, 1) if lockers_total else None
     return BuildProgress(
         phase=str(sample.get("phase", "")),
         command=str(sample.get("command", "")),
@@ -179,11 +186,11 @@ def _progress(
         blocks_total=int(sample.get("blocks_total", 0)),
         tuples_done=int(sample.get("tuples_done", 0)),
         tuples_total=int(sample.get("tuples_total", 0)),
-        waiting=bool(sample.get("waiting", str(sample.get("phase", "")).startswith("waiting for"))),
-        lockers_done=int(sample.get("lockers_done", 0)),
-        lockers_total=int(sample.get("lockers_total", 0)),
+        waiting=waiting,
+        lockers_done=lockers_done,
+        lockers_total=lockers_total,
         current_locker_pid=int(sample.get("current_locker_pid", 0)),
-        percent=sample.get("percent"),
+        percent=percent,
         elapsed_seconds=elapsed_seconds,
         eta_seconds=eta_seconds,
         live=live,
