@@ -342,9 +342,9 @@ def _plan_indexes(node: dict[str, Any]) -> Iterator[str]:
 
 
 def attached_index_names(target: IndexTarget, *, using: str = "default") -> frozenset[str]:
-    """Return the names of the partitions' indexes attached below a partitioned index, at every level: a plan of
-    the partitioned table walks those (one per partition), never the partitioned index itself, which stores
-    nothing. Empty for an index of a plain table."""
+    """Return the names of the leaf partitions' indexes attached below a partitioned index, at every level: a plan
+    of the partitioned table walks those (one per partition), never a partitioned index, which stores nothing.
+    Empty for an index of a plain table."""
     if not target.index.is_partitioned:
         return frozenset()
     return frozenset(
@@ -354,7 +354,7 @@ def attached_index_names(target: IndexTarget, *, using: str = "default") -> froz
             SELECT c.relname::text
             FROM pg_partition_tree(%(oid)s::oid::regclass) AS p
             JOIN pg_class AS c ON c.oid = p.relid
-            WHERE p.relid <> %(oid)s::oid::regclass
+            WHERE p.isleaf
             """,
             {"oid": target.index.oid},
             using=using,

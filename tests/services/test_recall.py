@@ -195,7 +195,7 @@ def test_a_check_whose_index_vanished_fails_with_the_reason(items, role_user):
     assert AuditEvent.objects.filter(action="recall.check_failed", detail__check=check.pk).exists()
 
 
-def test_a_partitioned_index_is_walked_through_its_partitions_indexes(plant):
+def test_a_partitioned_index_is_walked_through_its_partitions_indexes(plant, superuser_sql):
     """The plan of a partitioned table names each partition's index, never the partitioned one: the check said "the
     planner did not walk" the index it had just measured."""
     s = plant.schema
@@ -207,10 +207,15 @@ def test_a_partitioned_index_is_walked_through_its_partitions_indexes(plant):
     plant.sql(f"ANALYZE {s}.parts")
     result = measure_recall(f"{s}.parts_hnsw", k=5, samples=10, target=0.5)
     assert result.uses_index and result.plan_note == "", result.plan_note
-    assert attached_index_names(index_target(s, "parts_hnsw")) == {
-        "parts_low_embedding_idx",
-        "parts_high_embedding_idx",
-    }
+    attached = attached_index_names(index_target(s, "parts_hnsw"))
+    assert attached == {"parts_low_embedding_idx", "parts_high_embedding_idx"}
+    # One partition's index the planner cannot use: that partition is read exactly, and the check says so.
+    superuser_sql(
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [f"{s}.parts_high_embedding_idx"]
+    )
+    partly = measure_recall(f"{s}.parts_hnsw", k=5, samples=10, target=0.5)
+    assert not partly.uses_index
+    assert "on some partitions only (not through parts_high_embedding_idx)" in partly.plan_note, partly.plan_note
 
 
 @pytest.fixture
