@@ -58,12 +58,10 @@ def test_split_qualified(text, parts):
     assert split_qualified(text) == parts
 
 
-def test_jobs_on_look_alike_indexes_take_two_locks():
-    from schemaadmin.services import recall
+def test_rebuilds_of_look_alike_indexes_take_two_queueing_locks():
     from schemaadmin.services.rebuilds import control
 
-    for lock in (control._lock, recall._lock):
-        assert lock("default", "s.z", "i") != lock("default", "s", "z.i")
+    assert control._queueing_lock("default", "s.z", "i") != control._queueing_lock("default", "s", "z.i")
 
 
 @pytest.mark.parametrize(
