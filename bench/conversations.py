@@ -292,6 +292,20 @@ def timed(
     return times, db_times, cpu_times, queries
 
 
+# These machines' speed varies from day to day (the list page's CPU time was 5.7 ms at one stop and 16.4 ms at a later
+# one, its code unchanged), so each run prints the time of a fixed loop beside its figures: compare runs by it.
+SPEED_LOOP = 10_000_000
+
+
+def machine_speed() -> float:
+    """Return the seconds a fixed pure-Python loop takes here now: the scale for comparing figures across runs."""
+    started = time.process_time()
+    total = 0
+    for number in range(SPEED_LOOP):
+        total += number
+    return time.process_time() - started
+
+
 def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
     from django.contrib.auth.models import Group, User
     from django.db import connection
@@ -317,6 +331,7 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
         f"database: ≈{sizes['conversation_messages']:,} messages, ≈{sizes['conversations']:,} conversations, "
         f"≈{sizes['users']:,} users"
     )
+    print(f"machine: {machine_speed():.2f} s for {SPEED_LOOP:,} turns of a Python loop (compare runs by it)")
 
     # The owner of the busiest conversation (the 50k thread's): a heavy user, the one support looks up most.
     busiest_owner = Conversation.objects.order_by("-message_count").values_list("user_id", flat=True)[:1][0]
