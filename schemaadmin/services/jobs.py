@@ -122,10 +122,10 @@ class JobRefused[R: WorkerJobRecord](Exception):
 
 
 def database_lock(using: str) -> str:
-    """Return the procrastinate lock the jobs of every kind on database using share: one rebuild, recall check,
-    migration apply or drift replay runs at a time per database (two builds would share its memory, a replay would
-    read a schema an apply is changing), while the worker's other slots keep the periodic tasks (query statistics
-    snapshots, recovery, pruning) running beside a build of hours."""
+    """Return the procrastinate lock start() queues every kind's job under on database using: one rebuild, recall
+    check, migration apply or drift replay runs at a time per database (two builds would share its memory, a replay
+    would read a schema an apply is changing), while the worker's other slots keep the periodic tasks (query
+    statistics snapshots, recovery, pruning) running beside a build of hours."""
     return f"schemaadmin.database:{using}"
 
 
@@ -135,13 +135,12 @@ def start[R: WorkerJobRecord](
     *,
     user: Any,
     request: HttpRequest | None = None,
-    lock: str,
     queueing_lock: str | None = None,
     refused: str = "The worker already has this job queued.",
     detail: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> R:
-    """Create the record, audit the request and queue its job by task name under lock.
+    """Create the record, audit the request and queue its job by task name under the record's database_lock().
 
     Raise JobAlreadyActive when the kind's constraint finds an active record, and JobRefused (the record failed
     with `refused`) when procrastinate already has a job queued under queueing_lock. Each write runs in a
@@ -165,7 +164,12 @@ def start[R: WorkerJobRecord](
     )
     try:
         with transaction.atomic():
-            deferrer = app.configure_task(kind.task_name, allow_unknown=False, lock=lock, queueing_lock=queueing_lock)
+            deferrer = app.configure_task(
+                kind.task_name,
+                allow_unknown=False,
+                lock=database_lock(job_record.database_alias),
+                queueing_lock=queueing_lock,
+            )
             job_id = deferrer.defer(**{f"{kind.key}_id": job_record.pk})
     except AlreadyEnqueued:
         finish(kind, job_record, JobState.FAILED, expected=(JobState.QUEUED,), error=refused)

@@ -346,7 +346,6 @@ def start_recall_check(
         RECALL_CHECK,
         user=user,
         request=request,
-        lock=jobs.database_lock(using),
         detail={
             "rebuild": rebuild.pk if rebuild is not None else None,
             "k": k,

@@ -305,19 +305,15 @@ def test_recover_stalled_jobs_covers_every_kind_and_audits_drift_too(db):
 def test_start_queues_by_task_name_keeps_the_job_id_and_reports_a_refused_duplicate(db):
     dba = make_user("starter")
     with transaction.atomic():  # the caller's own transaction survives the refusal
-        first = jobs.start(
-            RECALL_CHECK, user=dba, lock="test:same", queueing_lock="test:same", index_name="a", detail={"k": 5}
-        )
+        first = jobs.start(RECALL_CHECK, user=dba, queueing_lock="test:same", index_name="a", detail={"k": 5})
         with pytest.raises(jobs.JobRefused) as refused:
-            jobs.start(
-                RECALL_CHECK, user=dba, lock="test:same", queueing_lock="test:same", refused="Twice.", index_name="b"
-            )
+            jobs.start(RECALL_CHECK, user=dba, queueing_lock="test:same", refused="Twice.", index_name="b")
         assert RecallCheck.objects.count() == 2
     job = ProcrastinateJob.objects.get(id=first.job_id)
     assert (job.task_name, job.args, job.lock, job.queueing_lock) == (
         "schemaadmin.recall_check",
         {"check_id": first.pk},
-        "test:same",
+        "schemaadmin.database:default",  # every kind's job, one at a time per database
         "test:same",
     )
     assert RecallCheck.objects.get(pk=first.pk).job_id == first.job_id and first.state == JobState.QUEUED
@@ -329,16 +325,16 @@ def test_start_queues_by_task_name_keeps_the_job_id_and_reports_a_refused_duplic
 
 
 def test_start_names_the_active_record_the_constraint_found(db):
-    first = jobs.start(DRIFT_CHECK, user=None, lock="test:drift", database_alias="default")
+    first = jobs.start(DRIFT_CHECK, user=None, database_alias="default")
     with pytest.raises(jobs.JobAlreadyActive) as refused:
-        jobs.start(DRIFT_CHECK, user=None, lock="test:drift", database_alias="default")
+        jobs.start(DRIFT_CHECK, user=None, database_alias="default")
     assert refused.value.record == first and DriftCheck.objects.count() == 1
 
 
 def test_a_kind_whose_task_does_not_exist_cannot_leave_a_record_queued(db):
     typo = jobs.JobKind(**{**_fields(RECALL_CHECK), "task_name": "schemaadmin.no_such_task"})
     with pytest.raises(TaskNotFound):
-        jobs.start(typo, user=None, lock="test:typo", index_name="x")
+        jobs.start(typo, user=None, index_name="x")
     record = RecallCheck.objects.get()
     assert record.state == JobState.FAILED and record.error.startswith("Could not queue the job")
 
@@ -350,7 +346,7 @@ def _fields(kind: jobs.JobKind) -> dict[str, Any]:
 def test_cancel_ends_a_queued_job_at_once_and_asks_a_running_one_to_abort(db):
     clear_jobs()
     dba = make_user("canceller")
-    queued = jobs.start(REBUILD, user=None, lock="test:q", index_name="q_idx", method="btree")
+    queued = jobs.start(REBUILD, user=None, index_name="q_idx", method="btree")
     assert jobs.cancel(REBUILD, queued, user=dba)
     assert (
         queued.state == JobState.CANCELLED and queued.error == "Cancelled by canceller." and queued.cancelled_by == dba
@@ -364,7 +360,7 @@ def test_cancel_ends_a_queued_job_at_once_and_asks_a_running_one_to_abort(db):
     ]
 
     fake = _FakeWorkers()
-    running = jobs.start(REBUILD, user=None, lock="test:r", index_name="r_idx", method="btree")
+    running = jobs.start(REBUILD, user=None, index_name="r_idx", method="btree")
     fake.take(fake.register(dead=False), running.job_id)
     assert jobs.claim(REBUILD, running, backend_pid=1)
     assert jobs.cancel(REBUILD, running, user=dba)

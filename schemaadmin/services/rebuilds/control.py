@@ -68,7 +68,6 @@ def start_rebuild(
             REBUILD,
             user=user,
             request=request,
-            lock=jobs.database_lock(plan.using),
             queueing_lock=_queueing_lock(plan.using, plan.schema, plan.name),
             refused="The worker already has a rebuild of this index queued.",
             detail={

@@ -235,7 +235,6 @@ def start_apply(
             APPLY,
             user=user,
             request=request,
-            lock=jobs.database_lock(using),
             queueing_lock=f"schemaadmin.migrate:{using}",
             # The worker's queue holds a migrate job this table no longer knows about.
             refused="The worker already has a migrate job queued for this database.",

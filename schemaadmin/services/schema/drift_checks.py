@@ -73,7 +73,6 @@ def start_drift_check(*, user: Any, request: HttpRequest | None = None, using: s
             DRIFT_CHECK,
             user=user,
             request=request,
-            lock=jobs.database_lock(using),
             queueing_lock=f"schemaadmin.drift:{using}",
             refused="The worker already has a drift check queued for this database.",
             database_alias=using,
