@@ -19,8 +19,8 @@ from typing import Any
 from django.db import transaction
 from psycopg import sql
 
-from schemaadmin.pg.connection import cursor, fetch_all, fetch_one
-from schemaadmin.pg.indexes import IndexInfo, index
+from schemaadmin.pg.connection import cursor, fetch_one
+from schemaadmin.pg.indexes import IndexInfo, index, indexes_below
 
 __all__ = [
     "SEARCH_SETTINGS",
@@ -347,19 +347,7 @@ def attached_index_names(target: IndexTarget, *, using: str = "default") -> froz
     Empty for an index of a plain table."""
     if not target.index.is_partitioned:
         return frozenset()
-    return frozenset(
-        row[0]
-        for row in fetch_all(
-            """
-            SELECT c.relname::text
-            FROM pg_partition_tree(%(oid)s::oid::regclass) AS p
-            JOIN pg_class AS c ON c.oid = p.relid
-            WHERE p.isleaf
-            """,
-            {"oid": target.index.oid},
-            using=using,
-        )
-    )
+    return frozenset(below.name for below in indexes_below([target.index], using=using) if not below.is_partitioned)
 
 
 def scanned_indexes(
