@@ -36,7 +36,7 @@ __all__ = [
 
 TEMPORARY_SUFFIX = "_sa_new"
 # REINDEX CONCURRENTLY names its new copy *_ccnew and the old one *_ccold (a digit added when taken); a failed run
-# leaves them behind (leftover_indexes matches the same names in SQL).
+# leaves them behind. The SQL below matches by the same pattern, passed as a parameter.
 REINDEX_LEFTOVER = re.compile(r"_cc(new|old)[0-9]*$")
 
 
@@ -173,10 +173,10 @@ def run_under_lock_timeout(
         setting_reset("lock_timeout").run(conn)
 
 
-# Index ic is REINDEX CONCURRENTLY's leftover of the index named {name}: that name (cut to fit) + _ccnew / _ccold and
-# a digit when taken; REINDEX_LEFTOVER in SQL.
-_REINDEX_LEFTOVER_OF = """ic.relname ~ '_cc(new|old)[0-9]*$'
-                  AND starts_with({name}, regexp_replace(ic.relname, '_cc(new|old)[0-9]*$', ''))"""
+# Index ic is REINDEX CONCURRENTLY's leftover of the index named {name}: that name (cut to fit) + a REINDEX_LEFTOVER
+# suffix, passed as %(leftover)s.
+_REINDEX_LEFTOVER_OF = """ic.relname ~ %(leftover)s
+                  AND starts_with({name}, regexp_replace(ic.relname, %(leftover)s, ''))"""
 
 # A build of this index or a REINDEX CONCURRENTLY of its table under way: what is INVALID there is not left over.
 _NOT_BEING_BUILT = """
@@ -195,7 +195,7 @@ def leftover_indexes(schema: str, table: str, name: str, *, using: str = "defaul
     replacement under temporary_index_name(name).
     """
     rows = fetch_all(
-        rf"""
+        f"""
         SELECT ic.relname AS name
         FROM pg_index AS i
         JOIN pg_class AS ic ON ic.oid = i.indexrelid
@@ -211,7 +211,13 @@ def leftover_indexes(schema: str, table: str, name: str, *, using: str = "defaul
           AND {_NOT_BEING_BUILT}
         ORDER BY ic.relname
         """,  # noqa: S608 -- constants, no input
-        {"schema": schema, "table": table, "name": name, "temporary": temporary_index_name(name)},
+        {
+            "schema": schema,
+            "table": table,
+            "name": name,
+            "temporary": temporary_index_name(name),
+            "leftover": REINDEX_LEFTOVER.pattern,
+        },
         using=using,
     )
     return [row[0] for row in rows]
@@ -239,7 +245,7 @@ def partition_leftover_indexes(index_oid: int, *, using: str = "default") -> lis
           AND {_NOT_BEING_BUILT}
         ORDER BY 1, 2
         """,  # noqa: S608 -- constants, no input
-        {"oid": index_oid},
+        {"oid": index_oid, "leftover": REINDEX_LEFTOVER.pattern},
         using=using,
     )
     return [(row[0], row[1]) for row in rows]
