@@ -7,7 +7,23 @@ from typing import Any
 
 from schemaadmin.pg.connection import fetch_row
 
-__all__ = ["IndexBuildProgress", "index_build_progress"]
+__all__ = ["IndexBuildProgress", "as_percent", "index_build_progress", "is_waiting", "waited_fraction"]
+
+
+def is_waiting(phase: str) -> bool:
+    """Whether a build in this phase waits for other transactions ("waiting for writers before build", "… old
+    snapshots"): PostgreSQL then leaves the last scan's block counts in the row."""
+    return phase.startswith("waiting for")
+
+
+def waited_fraction(lockers_done: int, lockers_total: int) -> float | None:
+    """Return how far a wait is (0–1): the transactions waited for so far; None before they are counted."""
+    return min(lockers_done / lockers_total, 1.0) if lockers_total > 0 else None
+
+
+def as_percent(fraction: float | None) -> float | None:
+    """Return a fraction as a percentage to one decimal, as the pages show it."""
+    return None if fraction is None else round(fraction * 100, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +45,14 @@ class IndexBuildProgress:
 
     @property
     def waiting(self) -> bool:
-        """Whether the build waits for other transactions ("waiting for writers before build", "… old snapshots")."""
-        return self.phase.startswith("waiting for")
+        return is_waiting(self.phase)
 
     @property
     def fraction(self) -> float | None:
         """Return how far the current phase is (0–1): while waiting, from the transactions waited for (PostgreSQL
         leaves the last scan's block counts in the row then); else from blocks, else tuples; None when uncounted."""
         if self.waiting:
-            return min(self.lockers_done / self.lockers_total, 1.0) if self.lockers_total > 0 else None
+            return waited_fraction(self.lockers_done, self.lockers_total)
         if self.blocks_total > 0:
             return min(self.blocks_done / self.blocks_total, 1.0)
         if self.tuples_total > 0:
@@ -47,8 +62,7 @@ class IndexBuildProgress:
     @property
     def percent(self) -> float | None:
         """Return the fraction as a percentage to one decimal; None when nothing is counted."""
-        fraction = self.fraction
-        return None if fraction is None else round(fraction * 100, 1)
+        return as_percent(self.fraction)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "waiting": self.waiting}

@@ -14,7 +14,7 @@ from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.index_builds import cancel_build, temporary_index_name
 from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.names import qualify
-from schemaadmin.pg.progress import index_build_progress
+from schemaadmin.pg.progress import as_percent, index_build_progress, is_waiting, waited_fraction
 from schemaadmin.pg.sessions import session_pids
 from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
@@ -173,11 +173,11 @@ def _progress(
     sample: Mapping[str, Any], *, elapsed_seconds: float | None, eta_seconds: float | None, live: bool
 ) -> BuildProgress:
     """Read a progress sample: a progress row's fields and its percent, read now or as the job saved them."""
-    waiting = bool(sample.get("waiting", str(sample.get("phase", "")).startswith("waiting for")))
+    waiting = bool(sample.get("waiting", is_waiting(str(sample.get("phase", "")))))
     lockers_done, lockers_total = int(sample.get("lockers_done", 0)), int(sample.get("lockers_total", 0))
     percent = sample.get("percent")
     if waiting:  # a sample saved before waits were counted kept the last scan's percent
-        percent = round(min(lockers_done / lockers_total, 1.0) * 100, 1) if lockers_total else None
+        percent = as_percent(waited_fraction(lockers_done, lockers_total))
     return BuildProgress(
         phase=str(sample.get("phase", "")),
         command=str(sample.get("command", "")),
