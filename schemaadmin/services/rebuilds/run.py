@@ -167,7 +167,7 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
         reason = watcher.cancel_requested or _cancel_reason_now(rebuild.pk, abort_reason)
         message = _message(exc)
         log.write(f"stopped: {message}")
-        cleanup = _clean_safely(rebuild, conn, log)
+        cleanup = _clean_safely(rebuild, log, conn)
         if cleanup is not None and cleanup.finished_swap:
             # The old index was already dropped (or the swap done): the new one is in its place. That is the outcome.
             late = "The cancel came too late" if reason == "user_request" else f"The swap stopped ({message})"
@@ -336,15 +336,20 @@ def _rebuilt_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> boo
     )
 
 
-def _clean_safely(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> Cleanup | None:
-    """Clean up after a stopped rebuild; None when that failed (recovery tries again later)."""
+def _clean_safely(rebuild: IndexRebuild, log: JobLog, conn: psycopg.Connection | None = None) -> Cleanup | None:
+    """Finish or undo a stopped rebuild's swap and drop its INVALID leftovers, on conn when it is still usable, else
+    on a connection of its own (closed after); None when that failed: recovery, or its next pass, tries again."""
+    own = None
     try:
-        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn = open_build_connection(using=rebuild.database_alias)
+        if conn is None or conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn = own = open_build_connection(using=rebuild.database_alias)
         return clean_leftovers(rebuild, conn, log)
-    except Exception as exc:  # cleanup is best effort; recovery tries again later
+    except Exception as exc:  # cleanup is best effort
         log.write(f"cleanup failed: {_message(exc)}")
         return None
+    finally:
+        if own is not None:
+            own.close()
 
 
 def _finish(
@@ -381,26 +386,12 @@ def _end_build_session(rebuild: IndexRebuild, log: JobLog) -> None:
         time.sleep(0.2)
 
 
-def _drop_leftovers(rebuild: IndexRebuild, log: JobLog) -> Cleanup | None:
-    """Finish or undo the dead worker's swap and drop its INVALID leftovers; None when that failed (the next pass
-    tries again)."""
-    try:
-        conn = open_build_connection(using=rebuild.database_alias)
-        try:
-            return clean_leftovers(rebuild, conn, log)
-        finally:
-            conn.close()
-    except Exception as exc:  # the next recovery pass or a retry cleans up again
-        log.write(f"recovery: cleanup failed: {exc}")
-        return None
-
-
 def _recover_build(rebuild: IndexRebuild, log: JobLog) -> jobs.Recovered | None:
     """End the dead worker's build session and clean up after it, before the record is ended: a swap the worker
     finished, or left half done and recovery finished, is a rebuild that succeeded, not one whose old index is
     untouched."""
     _end_build_session(rebuild, log)
-    cleanup = _drop_leftovers(rebuild, log)
+    cleanup = _clean_safely(rebuild, log)
     if cleanup is not None and cleanup.finished_swap:
         done = SWAPPED_IN_BEFORE_STOP if cleanup.found_swapped else SWAPPED_IN_BY_RECOVERY
         return jobs.Recovered(JobState.SUCCEEDED, done)
