@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, wraps
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,11 +20,14 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import get_script_prefix, get_urlconf, reverse
 
+from schemaadmin import audit
+
 __all__ = [
     "NAVIGATION",
     "ROLES",
     "NavItem",
     "OneQueryModelBackend",
+    "deny",
     "has_any_role",
     "navigation_for",
     "permission_required",
@@ -52,6 +55,13 @@ ROLES: dict[str, tuple[str, ...]] = {
 type ViewFunction = Callable[..., HttpResponseBase]
 
 
+def deny(request: HttpRequest, required: str, sentence: str) -> NoReturn:
+    """Audit a signed-in person's request refused for a right they lack (access.denied: the path, the method and
+    the permission it needs), then refuse it with 403 and the sentence."""
+    audit.record(request, "access.denied", request.path, permission=required, method=request.method)
+    raise PermissionDenied(sentence)
+
+
 def permission_required[View: ViewFunction](codename: str) -> Callable[[View], View]:
     """Refuse the view with 403 unless the signed-in user holds schemaadmin.<codename>."""
 
@@ -59,7 +69,7 @@ def permission_required[View: ViewFunction](codename: str) -> Callable[[View], V
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.has_perm(f"schemaadmin.{codename}"):
-                raise PermissionDenied(f"Your role does not include “{codename.replace('_', ' ')}”.")
+                deny(request, codename, f"Your role does not include “{codename.replace('_', ' ')}”.")
             return view(request, *args, **kwargs)
 
         wrapped.required_permission = codename  # type: ignore[attr-defined]
@@ -140,9 +150,11 @@ def role_required[View: ViewFunction](view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not has_any_role(request.user):
-            raise PermissionDenied(
+            deny(
+                request,
+                "any role",
                 "Your account has no SchemaAdmin role yet. Ask an administrator to add you to the "
-                "support, operator or dba group."
+                "support, operator or dba group.",
             )
         return view(request, *args, **kwargs)
 

@@ -16,7 +16,15 @@ from schemaadmin.conf import app_settings
 from schemaadmin.forms.activity import ActivityViewForm, SignalForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.workload.activity import SessionRow, activity_report
-from schemaadmin.services.workload.signals import Signal, SignalPlan, SignalRefusal, send_signal, signal_plan
+from schemaadmin.services.workload.signals import (
+    OwnSessionUnconfirmed,
+    Signal,
+    SignalPlan,
+    SignalRefusal,
+    record_refusal,
+    send_signal,
+    signal_plan,
+)
 from schemaadmin.views.browsing import render_page
 
 __all__ = ["activity", "signal_session", "sorted_rows"]
@@ -99,21 +107,13 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
     if not form.is_valid():
         return render_page(request, CONFIRM_TEMPLATE, _confirm(request, chosen, form, None), status=400)
     pid = form.cleaned_data["pid"]
-    show_text = request.user.has_perm("schemaadmin.view_query_text")
-    try:
-        plan = signal_plan(chosen, pid, show_query_text=show_text)
-    except SignalRefusal as refusal:
-        context = _confirm(request, chosen, form, None, refusal=str(refusal))
-        return render_page(request, CONFIRM_TEMPLATE, context, status=400)
-    # The form the page sends back names this session by its start too, so a pid reused meanwhile is not signalled.
-    started = plan.row.session.backend_start
-    confirmation = SignalForm(initial={"pid": pid, "started": started.isoformat() if started else ""})
     if request.method == "GET":
-        return render_page(request, CONFIRM_TEMPLATE, _confirm(request, chosen, confirmation, plan))
-    if form.cleaned_data["started"] is None:
+        return _confirmation(request, chosen, pid)
+    started = form.cleaned_data["started"]
+    if started is None:
         unnamed = "The confirmation did not say which session it showed: look at this one, and confirm again."
-        context = _confirm(request, chosen, confirmation, plan, refusal=unnamed)
-        return render_page(request, CONFIRM_TEMPLATE, context, status=400)
+        record_refusal(chosen, pid, unnamed, user=request.user, request=request)
+        return _confirmation(request, chosen, pid, refusal=unnamed, status=400)
     try:
         outcome = send_signal(
             chosen,
@@ -121,12 +121,30 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
             user=request.user,
             request=request,
             confirmed_own=form.cleaned_data["confirm_own"],
-            started=form.cleaned_data["started"],
+            started=started,
         )
     except SignalRefusal as refusal:
-        status = 409 if plan.own and not form.cleaned_data["confirm_own"] else 400
         # The session as it is now, to confirm again: the pid's current session when the one confirmed is gone.
-        context = _confirm(request, chosen, confirmation, plan, refusal=str(refusal))
-        return render_page(request, CONFIRM_TEMPLATE, context, status=status)
+        status = 409 if isinstance(refusal, OwnSessionUnconfirmed) else 400
+        return _confirmation(request, chosen, pid, refusal=str(refusal), status=status)
     (messages.success if outcome.signalled else messages.warning)(request, outcome.message)
     return redirect("schemaadmin:activity")
+
+
+def _confirmation(
+    request: HttpRequest, signal: Signal, pid: int, *, refusal: str = "", status: int = 200
+) -> HttpResponse:
+    """Render the confirmation of signalling pid's session as it is now (a refusal's sentence above it), or the
+    sentence that says why it cannot be signalled."""
+    try:
+        plan = signal_plan(signal, pid, show_query_text=request.user.has_perm("schemaadmin.view_query_text"))
+    except SignalRefusal as cannot:
+        # A POST refused by the plan's own checks says so once, not twice.
+        shown = str(cannot) if refusal in ("", str(cannot)) else f"{refusal} {cannot}"
+        context = _confirm(request, signal, SignalForm(initial={"pid": pid}), None, refusal=shown)
+        return render_page(request, CONFIRM_TEMPLATE, context, status=400)
+    # The form the page sends back names this session by its start too, so a pid reused meanwhile is not signalled.
+    started = plan.row.session.backend_start
+    confirmation = SignalForm(initial={"pid": pid, "started": started.isoformat() if started else ""})
+    context = _confirm(request, signal, confirmation, plan, refusal=refusal)
+    return render_page(request, CONFIRM_TEMPLATE, context, status=status)

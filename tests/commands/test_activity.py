@@ -85,7 +85,13 @@ def test_what_cannot_be_signalled_exits_1_with_a_sentence(pid, sentence):
     for flag in ("--cancel", "--terminate"):
         _, err, status = run(flag, pid)
         assert status == 1 and sentence in err
-    assert not AuditEvent.objects.exists()
+    # A whole number is a signal asked for and refused, audited with its sentence; anything else never names one.
+    refused = AuditEvent.objects.order_by("pk")
+    if pid.lstrip("-").isdigit():
+        assert [event.action for event in refused] == ["activity.cancel_refused", "activity.terminate_refused"]
+        assert all(sentence in event.detail["reason"] for event in refused)
+    else:
+        assert not refused.exists()
 
 
 def test_our_own_session_needs_own():

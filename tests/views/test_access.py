@@ -129,11 +129,19 @@ def test_anonymous(client, objects, url):
 @pytest.mark.parametrize("role_index,role", list(enumerate(ROLES, start=1)))
 @pytest.mark.parametrize("url", list(MATRIX))
 def test_signed_in(client, role_user, objects, url, role_index, role):
-    client.force_login(role_user(role))
-    response = client.get(url.format(**objects))
+    user = role_user(role)
+    client.force_login(user)
+    path = url.format(**objects)
+    response = client.get(path)
     assert response.status_code == MATRIX[url][role_index], (url, role)
+    denied = AuditEvent.objects.filter(action="access.denied")
     if response.status_code == 403:
         assert b"You do not have access to this page" in response.content
+        # Who was refused what is in the audit log: the path asked for, and the right it needs.
+        event = denied.get()
+        assert (event.actor, event.target, event.detail["method"]) == (user, path, "GET")
+    else:
+        assert not denied.exists()
 
 
 @pytest.mark.django_db
@@ -141,6 +149,7 @@ def test_user_without_a_role_is_told_what_to_ask_for(client_as):
     response = client_as(None).get("/")
     assert response.status_code == 403
     assert b"support, operator or dba" in response.content
+    assert AuditEvent.objects.get(action="access.denied").detail == {"permission": "any role", "method": "GET"}
 
 
 @pytest.mark.django_db

@@ -93,12 +93,17 @@ def test_dba_terminates_the_blocker_and_the_waiter_goes_on(client_as, blocking):
     assert AuditEvent.objects.get(action="activity.terminate").detail["state"] == "idle in transaction"
 
 
-def test_operators_may_not_signal(client_as, blocking):  # noqa: F811
+def test_operators_may_not_signal_and_the_attempt_is_audited(client_as, blocking):  # noqa: F811
     client = client_as("operator")
     assert client.post("/activity/terminate", {"pid": blocking.blocker_pid}).status_code == 403
     assert client.get(f"/activity/cancel?pid={blocking.waiter_pid}").status_code == 403
     assert blocking.waiter.is_alive()
     assert not AuditEvent.objects.filter(action__startswith="activity.").exists()
+    denied = AuditEvent.objects.filter(action="access.denied").order_by("pk")
+    assert [(event.actor_username, event.target, event.detail) for event in denied] == [
+        ("operator-user", "/activity/terminate", {"permission": "signal_sessions", "method": "POST"}),
+        ("operator-user", "/activity/cancel", {"permission": "signal_sessions", "method": "GET"}),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -125,7 +130,12 @@ def test_hostile_pids_get_a_sentence(client_as, pid, sentence, method):
     response = getattr(client, method)("/activity/terminate", {"pid": pid})
     assert response.status_code == 400
     assert sentence in response.content.decode()
-    assert not AuditEvent.objects.filter(action__startswith="activity.").exists()
+    # A POST naming a pid that could be one is a terminate asked for and refused; the rest never named a session.
+    refused = AuditEvent.objects.filter(action__startswith="activity.")
+    if method == "post" and pid == "2147483647":
+        assert [(event.action, event.target) for event in refused] == [("activity.terminate_refused", "pid 2147483647")]
+    else:
+        assert not refused.exists()
 
 
 def test_our_own_session_needs_a_second_confirmation(client_as):
@@ -140,7 +150,12 @@ def test_our_own_session_needs_a_second_confirmation(client_as):
         refused = client.post("/activity/terminate", confirmed(client, "terminate", pid))
         assert refused.status_code == 409
         assert "confirm a second time" in refused.content.decode()
+        # The page asks again, for the same session: its confirmation box and its start are there.
+        assert 'name="confirm_own"' in refused.content.decode()
+        assert confirmed(client, "terminate", pid)["started"] in html.unescape(refused.content.decode())
         assert not AuditEvent.objects.filter(action="activity.terminate").exists()
+        event = AuditEvent.objects.get(action="activity.terminate_refused")
+        assert event.actor_username == "dba-user" and "confirm a second time" in event.detail["reason"]
         done = client.post("/activity/terminate", {**confirmed(client, "terminate", pid), "confirm_own": "on"})
         assert done.status_code == 302
         assert AuditEvent.objects.get(action="activity.terminate").detail["own"] is True
@@ -156,7 +171,10 @@ def test_the_session_serving_the_request_is_refused(client_as):
         pid = cur.fetchone()[0]
     response = client.post("/activity/terminate", {"pid": pid, "confirm_own": "on"})
     assert response.status_code == 400
-    assert "serving this very request" in response.content.decode()
+    page = response.content.decode()
+    assert "serving this very request" in page
+    # Said once, though the request had no confirmed start either.
+    assert page.count('data-testid="refusal"') == 1
 
 
 def test_the_overview_and_the_findings_page_show_activity_findings(client_as, settings, blocking):  # noqa: F811

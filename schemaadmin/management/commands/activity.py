@@ -12,7 +12,7 @@ from schemaadmin.formats import duration_text
 from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.workload.activity import ActivityReport, activity_report
-from schemaadmin.services.workload.signals import Signal, SignalRefusal, send_signal
+from schemaadmin.services.workload.signals import OwnSessionUnconfirmed, Signal, SignalRefusal, send_signal
 
 
 def _iso(value: Any) -> str | None:
@@ -126,7 +126,7 @@ class Command(BaseCommand):
         try:
             outcome = send_signal(signal, pid, as_username=_os_user(), confirmed_own=own, using=using)
         except SignalRefusal as refusal:
-            hint = " Add --own to confirm." if "confirm a second time" in str(refusal) else ""
+            hint = " Add --own to confirm." if isinstance(refusal, OwnSessionUnconfirmed) else ""
             self.stderr.write(f"{refusal}{hint}")
             raise SystemExit(1) from None
         except UnknownDatabase as exc:

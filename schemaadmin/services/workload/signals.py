@@ -3,7 +3,8 @@
 Signals are refused, with a sentence, for a pid that is not a running backend, for the backend serving the request
 itself, for SchemaAdmin's own sessions unless the caller confirmed twice, for a cancel of an idle session (PostgreSQL
 ignores it), and for a pid whose session is not the one confirmed (backend_start differs: the pid was reused). Every
-signal sent is audited with the statement the session was running and when that session started.
+signal sent is audited with the statement the session was running and when that session started; every one refused,
+by SchemaAdmin or by PostgreSQL, with the sentence that refused it (`activity.<signal>_refused`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,17 @@ from schemaadmin.services.workload.query_shape import query_shape
 # States in which a backend waits for its client: a cancel is ignored there.
 IDLE_STATES = frozenset({"idle", "idle in transaction", "idle in transaction (aborted)"})
 
-__all__ = ["IDLE_STATES", "Signal", "SignalOutcome", "SignalPlan", "SignalRefusal", "send_signal", "signal_plan"]
+__all__ = [
+    "IDLE_STATES",
+    "OwnSessionUnconfirmed",
+    "Signal",
+    "SignalOutcome",
+    "SignalPlan",
+    "SignalRefusal",
+    "record_refusal",
+    "send_signal",
+    "signal_plan",
+]
 
 
 class Signal(enum.StrEnum):
@@ -57,6 +68,10 @@ class Signal(enum.StrEnum):
 
 class SignalRefusal(ValueError):
     """A signal SchemaAdmin will not send, or PostgreSQL would not; the message says why in a sentence."""
+
+
+class OwnSessionUnconfirmed(SignalRefusal):
+    """A signal to one of SchemaAdmin's own sessions, not confirmed a second time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,26 +154,17 @@ def send_signal(
     using: str = "default",
 ) -> SignalOutcome:
     """Cancel or terminate pid after the plan's checks; audit it with the full statement; refuse our own unconfirmed.
-    With started (the backend_start the confirmation showed), only that session: a pid reused since is refused."""
-    plan = signal_plan(signal, pid, show_query_text=True, using=using)
-    session = plan.row.session
-    if started is not None and session.backend_start != started:
-        raise SignalRefusal(
-            f"Process {pid} is no longer the session you confirmed: that one ended, and pid {pid} now belongs to "
-            f"another session ({session.role or 'no role'}, application {session.application or '(none)'}). "
-            "Nothing was sent; look at it again before you signal it."
-        )
-    if plan.own and not confirmed_own:
-        raise SignalRefusal(
-            f"Process {pid} is one of SchemaAdmin's own sessions (application_name {session.application!r}): "
-            f"confirm a second time to {signal} it."
-        )
+    With started (the backend_start the confirmation showed), only that session: a pid reused since is refused.
+    A refusal is audited too, with its sentence, before SignalRefusal is raised."""
     try:
-        # The statement itself checks the session's start: a pid reused between the check above and now is spared.
-        sender = pg_activity.cancel_backend if signal is Signal.CANCEL else pg_activity.terminate_backend
-        signalled = sender(pid, started=session.backend_start, using=using)
-    except SignalRefused as refused:
-        raise SignalRefusal(f"PostgreSQL refused to {signal} process {pid}: {refused}") from refused
+        plan = signal_plan(signal, pid, show_query_text=True, using=using)
+        signalled = _send(plan, confirmed_own=confirmed_own, started=started, using=using)
+    except SignalRefusal as refusal:
+        record_refusal(
+            signal, pid, str(refusal), user=user, request=request, as_username=as_username, started=started, using=using
+        )
+        raise
+    session = plan.row.session
     audit.record(
         request,
         f"activity.{signal}",
@@ -179,3 +185,50 @@ def send_signal(
         database_alias=using,
     )
     return SignalOutcome(plan=plan, signalled=signalled)
+
+
+def _send(plan: SignalPlan, *, confirmed_own: bool, started: datetime | None, using: str) -> bool:
+    """Send the plan's signal unless the session is not the one confirmed or is ours unconfirmed; return whether
+    PostgreSQL signalled it (False: it ended first)."""
+    signal, pid, session = plan.signal, plan.pid, plan.row.session
+    if started is not None and session.backend_start != started:
+        raise SignalRefusal(
+            f"Process {pid} is no longer the session you confirmed: that one ended, and pid {pid} now belongs to "
+            f"another session ({session.role or 'no role'}, application {session.application or '(none)'}). "
+            "Nothing was sent; look at it again before you signal it."
+        )
+    if plan.own and not confirmed_own:
+        raise OwnSessionUnconfirmed(
+            f"Process {pid} is one of SchemaAdmin's own sessions (application_name {session.application!r}): "
+            f"confirm a second time to {signal} it."
+        )
+    try:
+        # The statement itself checks the session's start: a pid reused between the check above and now is spared.
+        sender = pg_activity.cancel_backend if signal is Signal.CANCEL else pg_activity.terminate_backend
+        return sender(pid, started=session.backend_start, using=using)
+    except SignalRefused as refused:
+        raise SignalRefusal(f"PostgreSQL refused to {signal} process {pid}: {refused}") from refused
+
+
+def record_refusal(
+    signal: Signal,
+    pid: int,
+    reason: str,
+    *,
+    user: Any = None,
+    request: HttpRequest | None = None,
+    as_username: str = "",
+    started: datetime | None = None,
+    using: str = "default",
+) -> None:
+    """Audit a cancel or terminate that was asked for and not sent, with the sentence that refused it."""
+    audit.record(
+        request,
+        f"activity.{signal}_refused",
+        f"pid {pid}",
+        actor=user,
+        as_username=as_username,
+        reason=reason,
+        backend_start=started.isoformat() if started else None,
+        database_alias=using,
+    )

@@ -18,19 +18,23 @@ def test_impossible_pids_are_refused_with_a_sentence(pid):
         signal_plan(Signal.CANCEL, pid, show_query_text=True)
 
 
-def test_a_pid_that_is_not_running_is_refused():
-    with pytest.raises(SignalRefusal, match="No server process with pid 2147483647 is running"):
+def test_a_pid_that_is_not_running_is_refused_and_the_refusal_audited():
+    with pytest.raises(SignalRefusal, match="No server process with pid 2147483647 is running") as refused:
         send_signal(Signal.TERMINATE, 2**31 - 1, as_username="ops")
-    assert not AuditEvent.objects.exists()
+    event = AuditEvent.objects.get()
+    assert (event.action, event.target, event.actor_username) == ("activity.terminate_refused", "pid 2147483647", "ops")
+    assert event.detail["reason"] == str(refused.value)
 
 
 def test_our_own_session_is_refused_unless_confirmed():
     with own_session() as pid:
         with pytest.raises(SignalRefusal, match="SchemaAdmin's own sessions"):
             send_signal(Signal.TERMINATE, pid, as_username="ops")
+        refused = AuditEvent.objects.get()
+        assert refused.action == "activity.terminate_refused" and "confirm a second time" in refused.detail["reason"]
         outcome = send_signal(Signal.TERMINATE, pid, as_username="ops", confirmed_own=True)
         assert outcome.signalled
-    event = AuditEvent.objects.get()
+    event = AuditEvent.objects.get(action="activity.terminate")
     assert event.actor is None and event.actor_username == "ops" and event.detail["own"] is True
 
 
@@ -53,6 +57,8 @@ def test_a_signal_for_a_session_that_started_at_another_time_is_refused_and_not_
     other = session.backend_start - timedelta(seconds=1)
     with pytest.raises(SignalRefusal, match="no longer the session you confirmed"):
         send_signal(Signal.TERMINATE, blocking.blocker_pid, as_username="ops", started=other)
+    refused = AuditEvent.objects.get(action="activity.terminate_refused")
+    assert refused.detail["backend_start"] == other.isoformat()
     assert activity.terminate_backend(blocking.blocker_pid, started=other) is False
     assert activity.session(blocking.blocker_pid) is not None
     outcome = send_signal(Signal.TERMINATE, blocking.blocker_pid, as_username="ops", started=session.backend_start)
