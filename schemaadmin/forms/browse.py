@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -11,10 +12,32 @@ from schemaadmin.pg.search import SearchTerms, SearchTooDeep
 from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
 from schemaadmin.services.message_search import search_facts
 
-__all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch"]
+__all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch", "searched_text"]
 
 SEARCH_MAX_LENGTH = 200
 CURSOR_MAX_LENGTH = 1000
+
+
+def searched_text(text: str) -> str:
+    """Return a search as the messages would hold it: composed (NFC: "é" one character, as the web writes it, not
+    "e" and a combining accent, which the search index keeps as another word), and without the invisible formatting
+    characters (Unicode's Cf) that a copied word comes wrapped in: direction marks, a byte order mark, a zero-width
+    space before or after it. The server's parser keeps such a character as part of the word it touches, so
+    "hello" pasted with a right-to-left mark after it matched no message. One between two letters or digits stays:
+    a zero-width non-joiner belongs to Persian words as the messages write them."""
+    text = unicodedata.normalize("NFC", text)
+    kept = [char for at, char in enumerate(text) if unicodedata.category(char) != "Cf" or _joins(text, at)]
+    return "".join(kept).strip()
+
+
+def _joins(text: str, at: int) -> bool:
+    """Whether the formatting characters around text[at] sit between two letters or digits."""
+    before, after = at - 1, at + 1
+    while before >= 0 and unicodedata.category(text[before]) == "Cf":
+        before -= 1
+    while after < len(text) and unicodedata.category(text[after]) == "Cf":
+        after += 1
+    return before >= 0 and after < len(text) and text[before].isalnum() and text[after].isalnum()
 
 
 def _page_size_choices() -> list[tuple[int, str]]:
@@ -66,8 +89,9 @@ class ListControls(PageCursor):
     size = forms.TypedChoiceField(coerce=int, choices=_page_size_choices, required=False, label="Per page")
 
     def clean_q(self) -> str:
-        text = self.cleaned_data["q"].strip()
-        if not text:
+        typed = self.cleaned_data["q"].strip()
+        text = searched_text(typed)
+        if not typed:
             return text
         terms = _parsed(text)
         if not terms.matchable:
@@ -99,7 +123,7 @@ class ThreadControls(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search in this thread")
 
     def clean_q(self) -> str:
-        value = self.cleaned_data["q"].strip()
+        value = searched_text(self.cleaned_data["q"])
         if "\x00" in value:
             raise forms.ValidationError("A search cannot contain a NUL character.")
         if value:

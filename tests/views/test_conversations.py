@@ -670,3 +670,34 @@ def test_a_search_shows_tag_like_text_as_written_in_the_snippet_and_in_the_threa
     assert "&lt;div class=&#x27;x&#x27;&gt; in &lt;b&gt;CSS&lt;/b&gt;?" in snippet, snippet
     thread = support.get(f"/conversations/{conversation.pk}/", {"around": message.pk, "q": "quokka"}).content.decode()
     assert "&lt;b&gt;CSS&lt;/b&gt;?" in thread and "<mark>quokka</mark>" in thread
+
+
+def test_a_search_pasted_with_invisible_marks_or_a_decomposed_accent_finds_what_it_says(support, chat):
+    """A word copied from a right-to-left page comes wrapped in direction marks, and a text typed on some keyboards
+    writes "é" as "e" and a combining accent: the server's parser kept either as part of another word."""
+    now = timezone.now()
+    conversation = Conversation.objects.create(user=chat["bob"], title="marks", created_at=now, updated_at=now)
+    texts = ["the wombat café is open", "می\u200cخواهم a refund"]
+    found = {
+        text: Message.objects.create(
+            conversation=conversation, user=chat["bob"], role="user", content=text, created_at=now
+        )
+        for text in texts
+    }
+    for typed, expected in [
+        ("\u200ewombat\u200f", texts[0]),
+        ("\ufeffwombat", texts[0]),
+        ("\u2066wombat\u2069 open", texts[0]),
+        ("cafe\u0301", texts[0]),  # decomposed: composed as the message writes it
+        ("می\u200cخواهم", texts[1]),  # a zero-width non-joiner inside a Persian word is the word's own
+    ]:
+        response = support.get("/conversations/", {"q": typed})
+        assert response.status_code == 200, typed
+        assert [hit.pk for hit in response.context["page"].rows] == [found[expected].pk], typed
+    thread = support.get(
+        f"/conversations/{conversation.pk}/", {"around": found[texts[0]].pk, "q": "\u200ewombat\u200f"}
+    )
+    assert "<mark>wombat</mark>" in thread.content.decode()
+    # Marks alone are no search: said as for any text with no word in it.
+    nothing = support.get("/conversations/", {"q": "\u200e\u200f"})
+    assert nothing.status_code == 400 and "Nothing in this search can be matched" in nothing.content.decode()
