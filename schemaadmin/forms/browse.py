@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -12,7 +13,15 @@ from schemaadmin.pg.search import SearchTerms, SearchTooDeep
 from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
 from schemaadmin.services.message_search import search_facts
 
-__all__ = ["BootstrapForm", "ListControls", "PageCursor", "ThreadControls", "UserSearch", "searched_text"]
+__all__ = [
+    "BootstrapForm",
+    "ListControls",
+    "PageCursor",
+    "ThreadControls",
+    "UserSearch",
+    "searched_text",
+    "unread_operators",
+]
 
 SEARCH_MAX_LENGTH = 200
 CURSOR_MAX_LENGTH = 1000
@@ -28,6 +37,27 @@ def searched_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     kept = [char for at, char in enumerate(text) if unicodedata.category(char) != "Cf" or _joins(text, at)]
     return "".join(kept).strip()
+
+
+# What other search boxes read as operators (to_tsquery's "!", "&" and "|", a phrase's "<->") and web-search syntax
+# reads as a space: "refund & !order" finds the messages with both words.
+_NOT_OPERATORS = re.compile(r"<->|!(?=\w)|[&|]")
+_PHRASE = re.compile(r'"[^"]*"')
+
+
+def unread_operators(text: str) -> str:
+    """Return a sentence naming the characters of text, outside its quoted phrases, that a search might mean as
+    operators and this one reads as spaces, with what to write instead; "" when there is none."""
+    found = sorted(set(_NOT_OPERATORS.findall(_PHRASE.sub(" ", text))), key=text.find)
+    if not found:
+        return ""
+    names = " and ".join(f"“{operator}”" for operator in found)
+    one = len(found) == 1
+    return (
+        f"{names} {'is not an operator' if one else 'are not operators'} in this search: "
+        f"{'it was' if one else 'they were'} read as a space. To leave out the messages with a word, put - before "
+        "it; for either of two words, write or between them; for words side by side, put them in quotes."
+    )
 
 
 def _joins(text: str, at: int) -> bool:

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from schemaadmin.audit import asked, record_read
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import ConversationFilter, MessageSearchFilter
-from schemaadmin.forms.browse import ListControls, ThreadControls
+from schemaadmin.forms.browse import ListControls, ThreadControls, unread_operators
 from schemaadmin.models import Conversation, Message
 from schemaadmin.paging import CursorError
 from schemaadmin.permissions import permission_required
@@ -67,6 +67,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         result = search_page(filters.qs, data["q"], cursor, data["size"])
         table: ConversationTable | SearchHitTable = SearchHitTable(result.page.rows)
         table.search_text = data["q"]
+        context["operator_note"] = unread_operators(data["q"])
     else:
         result = conversation_results(filters.qs, order, cursor, data["size"])
         table = ConversationTable(result.page.rows)

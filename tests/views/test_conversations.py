@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -701,3 +702,36 @@ def test_a_search_pasted_with_invisible_marks_or_a_decomposed_accent_finds_what_
     # Marks alone are no search: said as for any text with no word in it.
     nothing = support.get("/conversations/", {"q": "\u200e\u200f"})
     assert nothing.status_code == 400 and "Nothing in this search can be matched" in nothing.content.decode()
+
+
+@pytest.mark.parametrize(
+    "typed, named",
+    [
+        ("invoices & !about", ["“&”", "“!”"]),
+        ("invoices | refund", ["“|”"]),
+        ("message <-> invoices", ["“<->”"]),
+        ("!about invoices", ["“!”"]),
+    ],
+)
+def test_a_search_says_which_operators_it_read_as_spaces(support, chat, typed, named):
+    """Web-search syntax has no "!", "&", "|" or "<->": "invoices & !about" found the messages with both words, the
+    opposite of what to_tsquery's reader meant, and said nothing."""
+    response = support.get("/conversations/", {"q": typed})
+    assert response.status_code == 200
+    note = re.search(r'data-testid="operator-note">([^<]*)<', response.content.decode())
+    assert note, typed
+    sentence = html.unescape(note.group(1))
+    assert all(name in sentence for name in named) and "put - before it" in sentence
+    # The hits are what the words alone find: the note says what was searched.
+    words = " ".join(word for word in re.split(r"<->|[!&|\s]+", typed) if word)
+    alone = support.get("/conversations/", {"q": words})
+    assert [hit.pk for hit in response.context["page"].rows] == [hit.pk for hit in alone.context["page"].rows]
+
+
+@pytest.mark.parametrize(
+    "typed", ["invoices", '"invoices & about"', "invoices!", "invoices -about", "refund or invoices"]
+)
+def test_a_search_without_operator_characters_has_no_note(support, chat, typed):
+    response = support.get("/conversations/", {"q": typed})
+    assert response.status_code == 200
+    assert 'data-testid="operator-note"' not in response.content.decode()
