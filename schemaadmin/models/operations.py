@@ -241,6 +241,10 @@ class IndexRebuild(WorkerJobRecord):
     # pg_class oid of the replacement the job built (a "replace" rebuild): after a stop, the index under the old name
     # with this oid is that replacement, swapped in before the stop, not the old index left untouched.
     built_oid = models.BigIntegerField(null=True, blank=True)
+    # pg_class oid of the index when the job claimed it (a "reindex" rebuild): REINDEX CONCURRENTLY swaps its new
+    # index in under the name and leaves this one as <name>_ccold until its last step drops it, so after a stop that
+    # leftover with this oid says the swap had committed.
+    original_oid = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["state", "-created_at"], name="indexrebuild_state_created")]

@@ -26,8 +26,9 @@ __all__ = [
     "build_settings_in_use",
     "cancel_build",
     "leftover_indexes",
-    "partition_leftover_indexes",
     "open_build_connection",
+    "partition_leftover_indexes",
+    "reindex_swapped_out",
     "run_under_lock_timeout",
     "run_with_lock_retries",
     "setting_reset_bytes",
@@ -186,6 +187,37 @@ _NOT_BEING_BUILT = """
               WHERE p.index_relid = i.indexrelid
                  OR (p.relid = i.indrelid AND p.command = 'REINDEX CONCURRENTLY')
           )"""
+
+
+def reindex_swapped_out(schema: str, name: str, original_oid: int, *, using: str = "default") -> bool:
+    """Return whether REINDEX CONCURRENTLY of index schema.name, which had original_oid, had committed its swap: a valid
+    index of another oid holds the name, and original_oid is now that index's _ccold leftover (REINDEX renames the
+    old index so at its swap, then marks it dead and drops it). False when the old index still holds the name, and
+    when it is gone (a last step that finished cannot be told from an index someone dropped and made again)."""
+    row = fetch_one(
+        f"""
+        SELECT
+            EXISTS (
+                SELECT 1
+                FROM pg_class AS ic
+                JOIN pg_namespace AS n ON n.oid = ic.relnamespace
+                JOIN pg_index AS i ON i.indexrelid = ic.oid
+                WHERE n.nspname = %(schema)s AND ic.relname = %(name)s AND ic.oid <> %(original)s AND i.indisvalid
+            )
+            AND EXISTS (
+                SELECT 1
+                FROM pg_class AS ic
+                JOIN pg_namespace AS n ON n.oid = ic.relnamespace
+                WHERE ic.oid = %(original)s
+                  AND n.nspname = %(schema)s
+                  AND ic.relname ~ '_ccold[0-9]*$'
+                  AND ({_REINDEX_LEFTOVER_OF.format(name="%(name)s")})
+            ) AS swapped
+        """,  # noqa: S608 -- constants, no input
+        {"schema": schema, "name": name, "original": original_oid, "leftover": REINDEX_LEFTOVER.pattern},
+        using=using,
+    )
+    return bool(row and row[0])
 
 
 def leftover_indexes(schema: str, table: str, name: str, *, using: str = "default") -> list[str]:

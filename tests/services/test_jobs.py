@@ -547,6 +547,22 @@ def _run_queued(plant, plan) -> IndexRebuild:  # noqa: F811
     return rebuild
 
 
+def _recovered_t_v(plant, **fields: Any) -> IndexRebuild:  # noqa: F811
+    """Record a running rebuild of t_v whose worker is gone, recover it, and return the record as recovery left it."""
+    rebuild = _record(
+        IndexRebuild,
+        JobState.RUNNING,
+        job_id=GONE_JOB,
+        schema_name=plant.schema,
+        index_name="t_v",
+        table_name="t",
+        **fields,
+    )
+    assert [r.pk for r in jobs.recover(REBUILD)] == [rebuild.pk]
+    rebuild.refresh_from_db()
+    return rebuild
+
+
 @pytest.mark.parametrize("swapped", [True, False], ids=["swap-committed", "old-index-untouched"])
 def test_recovery_tells_a_swap_the_dead_worker_had_committed_from_an_old_index_left_untouched(plant, swapped):  # noqa: F811
     """The worker died after its RENAME committed: no temporary index is left, and the index under the name is the
@@ -563,18 +579,7 @@ def test_recovery_tells_a_swap_the_dead_worker_had_committed_from_an_old_index_l
         plant.sql(f'DROP INDEX "{plant.schema}".t_v_sa_new')
         plant.sql(f'DROP INDEX "{plant.schema}".t_v')
         plant.sql(f"CREATE INDEX t_v ON {table} (v)")
-    rebuild = _record(
-        IndexRebuild,
-        JobState.RUNNING,
-        job_id=GONE_JOB,
-        schema_name=plant.schema,
-        index_name="t_v",
-        table_name="t",
-        kind=IndexRebuild.Kind.REPLACE,
-        built_oid=built,
-    )
-    assert [r.pk for r in jobs.recover(REBUILD)] == [rebuild.pk]
-    rebuild.refresh_from_db()
+    rebuild = _recovered_t_v(plant, kind=IndexRebuild.Kind.REPLACE, built_oid=built)
     if swapped:
         assert (rebuild.state, rebuild.error) == (JobState.SUCCEEDED, SWAPPED_IN_BEFORE_STOP), rebuild.log
         assert "the swap had finished" in rebuild.log
@@ -582,6 +587,40 @@ def test_recovery_tells_a_swap_the_dead_worker_had_committed_from_an_old_index_l
         assert _outcomes(REBUILD, rebuild) == ["rebuild.succeeded"]
     else:  # a valid index of the name, method and table, with a new oid, is still not this rebuild's
         assert (rebuild.state, rebuild.error) == (JobState.FAILED, WORKER_STOPPED), rebuild.log
+        assert _outcomes(REBUILD, rebuild) == ["rebuild.failed"]
+
+
+@pytest.mark.parametrize("swapped", [True, False], ids=["swap-committed", "stopped-before-the-swap"])
+def test_recovery_tells_a_reindex_whose_swap_committed_from_one_that_never_reached_it(plant, superuser_sql, swapped):  # noqa: F811
+    """REINDEX CONCURRENTLY swaps its new index in under the name and renames the old one <name>_ccold (INVALID) until
+    its last steps mark it dead and drop it. A worker dead between the two left the index rebuilt and in service:
+    recorded as "the old index is untouched. Retry it." before. Recovery now reads it from the oid the job claimed
+    the index with. Stopped before the swap, the old index still holds the name: that stays a failure."""
+    table = plant.table("t", "v int", rows=20, fill="i")
+    plant.sql(f"CREATE INDEX t_v ON {table} (v)")
+    original = index_state(plant.schema, "t_v").oid
+    plant.sql(f"CREATE INDEX t_v_ccnew ON {table} (v)")  # what REINDEX builds
+    if swapped:  # what its swap leaves: the names exchanged, the old index INVALID
+        plant.sql(f'ALTER INDEX "{plant.schema}".t_v RENAME TO t_v_ccold')
+        plant.sql(f'ALTER INDEX "{plant.schema}".t_v_ccnew RENAME TO t_v')
+        leftover = "t_v_ccold"
+    else:
+        leftover = "t_v_ccnew"
+    superuser_sql(
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass",
+        [f'"{plant.schema}".{leftover}'],
+    )
+    rebuild = _recovered_t_v(plant, kind=IndexRebuild.Kind.REINDEX, original_oid=original)
+    assert index_state(plant.schema, leftover) is None, rebuild.log  # dropped, whichever it was
+    assert index_state(plant.schema, "t_v").is_valid
+    if swapped:
+        assert (rebuild.state, rebuild.error) == (JobState.SUCCEEDED, SWAPPED_IN_BEFORE_STOP), rebuild.log
+        assert "REINDEX's swap had finished" in rebuild.log
+        assert index_state(plant.schema, "t_v").oid != original
+        assert _outcomes(REBUILD, rebuild) == ["rebuild.succeeded"]
+    else:
+        assert (rebuild.state, rebuild.error) == (JobState.FAILED, WORKER_STOPPED), rebuild.log
+        assert index_state(plant.schema, "t_v").oid == original
         assert _outcomes(REBUILD, rebuild) == ["rebuild.failed"]
 
 

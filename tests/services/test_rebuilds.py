@@ -241,9 +241,13 @@ def test_swap_keeps_knn_queries_working_and_progress_is_recorded(items, worker):
 
 
 def _waiting_for_old_snapshots(rebuild: IndexRebuild) -> bool:
+    return _in_phase(rebuild, "waiting for old snapshots")
+
+
+def _in_phase(rebuild: IndexRebuild, phase: str) -> bool:
     rebuild.refresh_from_db()
     row = index_build_progress(rebuild.backend_pid) if rebuild.backend_pid else None
-    return row is not None and row.phase == "waiting for old snapshots"
+    return row is not None and row.phase == phase
 
 
 def _building(rebuild: IndexRebuild) -> bool:
@@ -298,6 +302,35 @@ def test_a_killed_worker_s_rebuild_is_recovered_then_retried(items, worker, shor
     assert done.state == JobState.SUCCEEDED, done.error
     assert _options(items.schema, "items_hnsw") == ["m=8", "ef_construction=200"]
     assert _no_leftovers(items.schema)
+
+
+def test_a_reindex_whose_session_ends_after_its_swap_is_recorded_as_succeeded(items, worker):
+    """REINDEX CONCURRENTLY swaps its new index in, then waits for the table's readers before it marks the old one
+    dead and drops it. Its session ended there (a crash, an administrator's terminate): the rebuilt index is in
+    service, the old one a _ccold leftover. Recorded as failed before; now succeeded, with the leftover dropped."""
+    dba = make_user("dba-reindex")
+    original = index_state(items.schema, "items_label").oid
+    with psycopg.connect(**connection_params("default"), autocommit=True) as reader:
+        reader.execute("BEGIN")
+        reader.execute(f'SELECT 1 FROM "{items.schema}".items LIMIT 1')  # a reader's lock, no old snapshot
+        rebuild = start_rebuild(plan_rebuild(f"{items.schema}.items_label", kind="reindex"), user=dba)
+        wait_for(
+            lambda: _in_phase(rebuild, "waiting for readers before marking dead"),
+            timeout=60,
+            what="REINDEX to swap and wait for the reader",
+        )
+        swapped = index_state(items.schema, "items_label")
+        assert swapped.oid != original and index_state(items.schema, "items_label_ccold").oid == original
+        reader.execute("SELECT pg_terminate_backend(%s)", [rebuild.backend_pid])
+        reader.execute("ROLLBACK")  # the clean-up's DROP INDEX CONCURRENTLY of the leftover waits for no one
+    done = wait_for(lambda: _ended(rebuild), timeout=60, what="the rebuild to end")
+    assert done.state == JobState.SUCCEEDED, done.log
+    assert done.error.startswith("REINDEX stopped (terminating connection due to administrator command)")
+    assert "REINDEX's swap had finished" in done.log
+    assert index_state(items.schema, "items_label").oid == swapped.oid
+    assert leftover_indexes(items.schema, "items", "items_label") == []
+    assert index_state(items.schema, "items_label_ccold") is None
+    assert AuditEvent.objects.filter(action="rebuild.succeeded", detail__rebuild=done.pk).exists()
 
 
 def test_the_memory_cap_never_builds_with_less_than_the_server_gives(settings):

@@ -28,6 +28,7 @@ from schemaadmin.pg.index_builds import (
     leftover_indexes,
     open_build_connection,
     partition_leftover_indexes,
+    reindex_swapped_out,
     run_under_lock_timeout,
     run_with_lock_retries,
     temporary_index_name,
@@ -154,6 +155,7 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
         backend_pid=pid,
         table_name=state.table,
         size_before_bytes=state.size_bytes,
+        original_oid=state.oid,
     ):  # cancelled while queued, or another worker's
         conn.close()
         log.close()
@@ -170,7 +172,8 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
         cleanup = _clean_safely(rebuild, log, conn)
         if cleanup is not None and cleanup.finished_swap:
             # The old index was already dropped (or the swap done): the new one is in its place. That is the outcome.
-            late = "The cancel came too late" if reason == "user_request" else f"The swap stopped ({message})"
+            stopped = "REINDEX" if rebuild.kind == IndexRebuild.Kind.REINDEX else "The swap"
+            late = "The cancel came too late" if reason == "user_request" else f"{stopped} stopped ({message})"
             text = (
                 f"{late}: the swap had already finished, so the new index is in service."
                 if cleanup.found_swapped
@@ -314,9 +317,16 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
             done.append(temporary)
             finished_swap = True
     current = index_state(schema, name, using=using)
-    found_swapped = not finished_swap and _rebuilt_in_service(rebuild, current)
-    if found_swapped:
+    found_swapped = False
+    if not finished_swap and _rebuilt_in_service(rebuild, current):
         log.write(f"{name} is the replacement this rebuild built (oid {rebuild.built_oid}): the swap had finished")
+        found_swapped = True
+    elif not finished_swap and _reindexed_in_service(rebuild, current):
+        log.write(
+            f"{name} is the index REINDEX built (oid {current.oid if current else '?'}; the old one, oid "
+            f"{rebuild.original_oid}, is its _ccold leftover): REINDEX's swap had finished"
+        )
+        found_swapped = True
     table = rebuild.table_name or (new.table if new else "") or (current.table if current else "")
     leftovers = [(schema, leftover) for leftover in leftover_indexes(schema, table, name, using=using)] if table else []
     if current is not None and current.is_partitioned:  # REINDEX of each partition's index leaves its own
@@ -333,6 +343,20 @@ def _rebuilt_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> boo
     Any other index there, one someone else made meanwhile included, is not this rebuild's outcome."""
     return (
         rebuild.built_oid is not None and current is not None and current.oid == rebuild.built_oid and current.is_valid
+    )
+
+
+def _reindexed_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> bool:
+    """Whether this rebuild's REINDEX CONCURRENTLY had swapped its new index in before the stop: the old index (the
+    oid claimed) is now REINDEX's _ccold leftover. A partitioned index keeps its oid: each partition's is swapped."""
+    return (
+        rebuild.kind == IndexRebuild.Kind.REINDEX
+        and rebuild.original_oid is not None
+        and current is not None
+        and not current.is_partitioned
+        and reindex_swapped_out(
+            rebuild.schema_name, rebuild.index_name, rebuild.original_oid, using=rebuild.database_alias
+        )
     )
 
 
