@@ -111,6 +111,21 @@ def test_leftovers_are_this_index_s_invalid_ccnew_ccold_and_temporary_only(plant
     assert index_state(planter.schema, "other_ccnew") is not None
 
 
+def test_a_leftover_of_an_index_whose_name_starts_another_s_is_not_that_other_s(planter, build_conn):
+    """t_v_ccnew is REINDEX's leftover of t_v, not of t_v_long: a rebuild of t_v_long dropped it. A name cut to fit
+    63 bytes is still found: REINDEX of a 62-character name leaves its first 57 characters + _ccnew."""
+    table = planter.table("t", "v int", rows=10, fill="1")
+    long = "k" * 60 + "_x"
+    for name in ("t_v", "t_v_long", long):
+        planter.sql(f"CREATE INDEX {name} ON {table} (v)")
+    cut = "k" * 57 + "_ccnew"
+    for name in ("t_v_ccnew", "t_v_long_ccold", cut):
+        _invalid_unique_index(planter, table, name)
+    assert leftover_indexes(planter.schema, "t", "t_v_long") == ["t_v_long_ccold"]
+    assert leftover_indexes(planter.schema, "t", "t_v") == ["t_v_ccnew"]
+    assert leftover_indexes(planter.schema, "t", long) == [cut]
+
+
 def test_temporary_name_fits_postgres_limit():
     long = "x" * 63
     assert len(temporary_index_name(long).encode()) == 63
