@@ -55,8 +55,9 @@ def unread_operators(text: str) -> str:
     one = len(found) == 1
     return (
         f"{names} {'is not an operator' if one else 'are not operators'} in this search: "
-        f"{'it was' if one else 'they were'} read as a space. To leave out the messages with a word, put - before "
-        "it; for either of two words, write or between them; for words side by side, put them in quotes."
+        f"{'it was' if one else 'they were'} read as a space. To leave out the messages with a word, put a minus "
+        "sign before it (-word); for either of two words, write or between them (refund or chargeback); for words "
+        'side by side, put them in quotes ("exact phrase").'
     )
 
 

@@ -55,7 +55,8 @@ def query_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
 
-_QUERYID = re.compile(r"0|-?[1-9][0-9]*", re.ASCII)  # as PostgreSQL writes a bigint: no leading zero, no -0
+# As PostgreSQL writes a bigint: no leading zero, no -0, at most 19 digits (int() refuses a text of over 4,300).
+_QUERYID = re.compile(r"0|-?[1-9][0-9]{0,18}", re.ASCII)
 
 
 @permission_required("view_health")

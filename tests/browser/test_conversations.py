@@ -95,6 +95,21 @@ def test_search_hits_wrap_on_a_phone(page, support_at, chat, console_errors, scr
     assert console_errors == []
 
 
+def test_a_search_with_operator_characters_says_how_it_read_them_on_a_phone(
+    page, support_at, chat, console_errors, screenshot
+):
+    support_at("/conversations/")
+    page.get_by_label("Search messages").fill("invoice & !wrong")
+    page.get_by_label("Search messages").press("Enter")
+    note = page.get_by_test_id("operator-note")
+    expect(note).to_contain_text("“&” and “!” are not operators in this search")
+    expect(page.locator("a.hit")).to_have_count(3)  # what "invoice wrong" finds
+    box = note.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, box
+    screenshot("conversations-search-operator-note-phone")
+    assert console_errors == []
+
+
 def test_a_search_from_the_phone_s_form_keeps_the_filters_folded(page, support_at, chat, console_errors):
     support_at("/conversations/")
     page.get_by_label("Search messages").fill("invoice")

@@ -721,7 +721,7 @@ def test_a_search_says_which_operators_it_read_as_spaces(support, chat, typed, n
     note = re.search(r'data-testid="operator-note">([^<]*)<', response.content.decode())
     assert note, typed
     sentence = html.unescape(note.group(1))
-    assert all(name in sentence for name in named) and "put - before it" in sentence
+    assert all(name in sentence for name in named) and "a minus sign before it (-word)" in sentence
     # The hits are what the words alone find: the note says what was searched.
     words = " ".join(word for word in re.split(r"<->|[!&|\s]+", typed) if word)
     alone = support.get("/conversations/", {"q": words})

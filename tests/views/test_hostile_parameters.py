@@ -32,6 +32,7 @@ HOSTILE = (
     "'; DROP TABLE users;--",
     SCRIPT,
     "a" * 5000,
+    "9" * 5000,  # more digits than int() reads (4,300)
     "9999-12-31T23:59:59",
     "%_\\",
     "😀" * 50,

@@ -107,6 +107,9 @@ def test_a_statement_that_is_not_a_queryid_is_a_404(client_as):
     ):  # one URL per statement: no other spelling
         assert client.get(f"/queries/{spelling}/").status_code == 404, spelling
     assert client.get(f"/queries/{2**70}/").status_code == 404
+    # Longer than int() reads (4,300 digits): a 500 before.
+    assert client.get(f"/queries/{'9' * 100_000}/").status_code == 404
+    assert client.get(f"/queries/-{'9' * 5_000}/").status_code == 404
     assert client.get("/queries/12345/").status_code == 404
     # The smallest bigint is a queryid too: bound as -9223372036854775808::bigint it would overflow.
     assert client.get(f"/queries/{-(2**63)}/").status_code == 404
