@@ -175,14 +175,16 @@ def run_under_lock_timeout(
 
 
 # Index ic is REINDEX CONCURRENTLY's leftover of the index named {name}: that name + a REINDEX_LEFTOVER suffix
-# (passed as %(leftover)s), or, where the whole did not fit in 63 bytes, that name's start + the suffix: PostgreSQL cuts
-# the name at a character's edge, so a cut leftover's name is 60 bytes at least. Any shorter one with the name's start
-# only belongs to another index: t_v_ccnew is t_v's, never t_v_long's.
+# (passed as %(leftover)s), or, where the name and the suffix did not fit in 63 bytes together, that name's start + the
+# suffix: PostgreSQL cuts the name at a character's edge, so a cut leftover's name is 60 bytes at least. Any other one
+# with the name's start belongs to another index: t_v_ccnew is t_v's, never t_v_long's.
 _REINDEX_LEFTOVER_OF = """ic.relname ~ %(leftover)s
                   AND (
                       regexp_replace(ic.relname, %(leftover)s, '') = {name}
                       OR (
                           octet_length(ic.relname) >= 60
+                          AND octet_length({name}) + octet_length(ic.relname)
+                              - octet_length(regexp_replace(ic.relname, %(leftover)s, '')) > 63
                           AND starts_with({name}, regexp_replace(ic.relname, %(leftover)s, ''))
                       )
                   )"""

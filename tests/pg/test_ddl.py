@@ -126,6 +126,23 @@ def test_a_leftover_of_an_index_whose_name_starts_another_s_is_not_that_other_s(
     assert leftover_indexes(planter.schema, "t", long) == [cut]
 
 
+def test_a_leftover_name_of_60_bytes_or_more_is_a_cut_one_only_when_the_whole_would_not_fit(planter, build_conn):
+    """REINDEX of x*55 leaves x*55_ccnew, 61 bytes and whole: it is not the leftover of x*55_b, whose own would not
+    have been cut (57 + 6 bytes fit). A multibyte name is cut at a character's edge: REINDEX of é*31 (62 bytes)
+    leaves é*28_ccnew, 62 bytes; y*58 + _ccold is 64 bytes, cut to y*57_ccold."""
+    table = planter.table("t", "v int", rows=10, fill="1")
+    short, longer, accented, just_over = "x" * 55, "x" * 55 + "_b", "é" * 31, "y" * 58
+    for name in (short, longer, accented, just_over):
+        planter.sql(f'CREATE INDEX "{name}" ON {table} (v)')
+    _invalid_unique_index(planter, table, short + "_ccnew")
+    _invalid_unique_index(planter, table, "é" * 28 + "_ccnew")
+    _invalid_unique_index(planter, table, "y" * 57 + "_ccold")  # y*58 + _ccold is 64 bytes: cut by one
+    assert leftover_indexes(planter.schema, "t", longer) == []
+    assert leftover_indexes(planter.schema, "t", short) == [short + "_ccnew"]
+    assert leftover_indexes(planter.schema, "t", accented) == ["é" * 28 + "_ccnew"]
+    assert leftover_indexes(planter.schema, "t", just_over) == ["y" * 57 + "_ccold"]
+
+
 def test_temporary_name_fits_postgres_limit():
     long = "x" * 63
     assert len(temporary_index_name(long).encode()) == 63
