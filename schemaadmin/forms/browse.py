@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from django import forms
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg.search import SearchTerms, SearchTooDeep
+from schemaadmin.pg.search import SearchTerms, SearchTooDeep, plain_spelling
 from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
 from schemaadmin.services.message_search import search_facts
 
@@ -19,24 +18,11 @@ __all__ = [
     "PageCursor",
     "ThreadControls",
     "UserSearch",
-    "searched_text",
     "unread_operators",
 ]
 
 SEARCH_MAX_LENGTH = 200
 CURSOR_MAX_LENGTH = 1000
-
-
-def searched_text(text: str) -> str:
-    """Return a search as the messages would hold it: composed (NFC: "é" one character, as the web writes it, not
-    "e" and a combining accent, which the search index keeps as another word), and without the invisible formatting
-    characters (Unicode's Cf) that a copied word comes wrapped in: direction marks, a byte order mark, a zero-width
-    space before or after it. The server's parser keeps such a character as part of the word it touches, so
-    "hello" pasted with a right-to-left mark after it matched no message. One between two letters or digits stays:
-    a zero-width non-joiner belongs to Persian words as the messages write them."""
-    text = unicodedata.normalize("NFC", text)
-    kept = [char for at, char in enumerate(text) if unicodedata.category(char) != "Cf" or _joins(text, at)]
-    return "".join(kept).strip()
 
 
 # What other search boxes read as operators (to_tsquery's "!", "&" and "|", a phrase's "<->") and web-search syntax
@@ -59,16 +45,6 @@ def unread_operators(text: str) -> str:
         "sign before it (-word); for either of two words, write or between them (refund or chargeback); for words "
         'side by side, put them in quotes ("exact phrase").'
     )
-
-
-def _joins(text: str, at: int) -> bool:
-    """Whether the formatting characters around text[at] sit between two letters or digits."""
-    before, after = at - 1, at + 1
-    while before >= 0 and unicodedata.category(text[before]) == "Cf":
-        before -= 1
-    while after < len(text) and unicodedata.category(text[after]) == "Cf":
-        after += 1
-    return before >= 0 and after < len(text) and text[before].isalnum() and text[after].isalnum()
 
 
 def _page_size_choices() -> list[tuple[int, str]]:
@@ -120,12 +96,11 @@ class ListControls(PageCursor):
     size = forms.TypedChoiceField(coerce=int, choices=_page_size_choices, required=False, label="Per page")
 
     def clean_q(self) -> str:
-        typed = self.cleaned_data["q"].strip()
-        text = searched_text(typed)
-        if not typed:
+        text = self.cleaned_data["q"].strip()
+        if not text:
             return text
         terms = _parsed(text)
-        if not terms.matchable:
+        if not terms.matchable or not plain_spelling(text):  # nothing, or only invisible characters
             raise forms.ValidationError(
                 "Nothing in this search can be matched: use at least one word or number "
                 '(quotes for phrases, "or" between alternatives, a leading - to exclude).'
@@ -154,7 +129,9 @@ class ThreadControls(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search in this thread")
 
     def clean_q(self) -> str:
-        value = searched_text(self.cleaned_data["q"])
+        value = self.cleaned_data["q"].strip()
+        if not plain_spelling(value):  # only invisible characters: no search
+            return ""
         if "\x00" in value:
             raise forms.ValidationError("A search cannot contain a NUL character.")
         if value:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +21,9 @@ __all__ = [
     "SearchTerms",
     "SearchTooDeep",
     "Without",
+    "plain_spelling",
     "search_terms",
+    "spellings",
 ]
 
 # querytree()'s answer for a query whose every row could match (only excluded words): no index can look it up.
@@ -34,6 +38,26 @@ _STACK_TOO_SMALL = "tsquery stack too small"
 
 class SearchTooDeep(ValueError):
     """The server cannot parse the search: more operators wait at once than its parser holds."""
+
+
+# The invisible characters a copied word comes wrapped in: zero-width space, direction marks and embeddings, word
+# joiner, isolates, byte order mark. Not the zero-width (non-)joiners: Persian and Indic words are written with them.
+_WRAPPING = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
+def plain_spelling(text: str) -> str:
+    """Return text composed (NFC: "é" one character, not "e" and a combining accent) and without the invisible
+    characters a copied word comes wrapped in (_WRAPPING), stripped."""
+    return _WRAPPING.sub("", unicodedata.normalize("NFC", text)).strip()
+
+
+def spellings(text: str) -> tuple[str, ...]:
+    """Return the spellings a search looks for: text as typed and, when it differs, its plain_spelling. The server's
+    parser keeps a direction mark or a zero-width space as part of the word it touches, and a decomposed accent is
+    another word: "hello" pasted with a right-to-left mark after it matched no message, and a message that holds
+    one is found only by the text as it holds it. Searching both finds either."""
+    plain = plain_spelling(text)
+    return (text,) if plain in ("", text) else (text, plain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +81,8 @@ class SearchTerms:
 
 
 def search_terms(text: str, *, using: str = "default") -> SearchTerms:
-    """Return what the server makes of text: its tsquery, the part the GIN index looks up, whether it is walkable.
+    """Return what the server makes of text (each of its spellings(), or'd): its tsquery, the part the GIN index
+    looks up, whether it is walkable.
 
     common: each lexeme is among pg_stats.most_common_elems (a word missing there is rarer than every word listed).
     walkable: common, and plain words (no phrase, no exclusion). Such a search meets a page of hits within a few
@@ -81,11 +106,17 @@ def search_terms(text: str, *, using: str = "default") -> SearchTerms:
 
 
 def _search_terms(text: str, *, using: str) -> SearchTerms:
+    typed, *rest = spellings(text)  # the other spelling, if any, or'd in (NULL: none)
+    other = rest[0] if rest else None
     terms = fetch_row(
         SearchTerms,
         """
         WITH query AS (
-            SELECT websearch_to_tsquery(%(config)s::regconfig, %(text)s) AS terms
+            SELECT coalesce(
+                websearch_to_tsquery(%(config)s::regconfig, %(text)s)
+                    || websearch_to_tsquery(%(config)s::regconfig, %(other)s),
+                websearch_to_tsquery(%(config)s::regconfig, %(text)s)
+            ) AS terms
         ),
         lexemes AS (
             SELECT DISTINCT replace(match[1], '''''', '''') AS lexeme
@@ -121,7 +152,7 @@ def _search_terms(text: str, *, using: str) -> SearchTerms:
             required.words AS words
         FROM query, required, common
         """,
-        {"config": SEARCH_CONFIG, "text": text},
+        {"config": SEARCH_CONFIG, "text": typed, "other": other},
         using=using,
     )
     return terms or SearchTerms(query="", indexed="", common=False, walkable=False, words=())

@@ -35,7 +35,7 @@ from schemaadmin.paging import (
 )
 from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only, statement_time_limit
-from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms
+from schemaadmin.pg.search import HitWindow, SearchTerms, search_terms, spellings
 from schemaadmin.services.conversations import (
     ESTIMATE_SECONDS,
     SEARCH_ORDER,
@@ -55,7 +55,13 @@ COLLECTED_HITS = 10_000
 
 
 def search_query(text: str) -> SearchQuery:
-    return SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+    """Return the query of text in web-search syntax: each of its spellings (pg.search.spellings), or'd."""
+    first, *others = (
+        SearchQuery(spelling, config=SEARCH_CONFIG, search_type="websearch") for spelling in spellings(text)
+    )
+    for other in others:
+        first = first | other
+    return first
 
 
 def search_facts(text: str, *, using: str = "default") -> SearchTerms:

@@ -23,3 +23,23 @@ def test_search_terms_say_what_the_gin_index_can_look_up(db, text, query, indexe
     terms = search_terms(text)
     assert (terms.query, terms.indexed, terms.indexable) == (query, indexed, indexable)
     assert terms.matchable == bool(query)
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("hello", ("hello",)),
+        ("\u200ehello\u200f", ("\u200ehello\u200f", "hello")),
+        ("pass\u200bword", ("pass\u200bword", "password")),
+        ("\ufeff refund", ("\ufeff refund", "refund")),
+        ("cafe\u0301", ("cafe\u0301", "café")),
+        ("می\u200cخواهم", ("می\u200cخواهم",)),  # the join controls are the word's own
+        ("क्\u200dष", ("क्\u200dष",)),
+        ("👨\u200d👩\u200d👧", ("👨\u200d👩\u200d👧",)),
+        ("\u200e\u200f", ("\u200e\u200f",)),  # nothing plain to add: the form refuses it
+    ],
+)
+def test_a_search_looks_for_the_text_as_typed_and_as_plainly_spelled(typed, expected):
+    from schemaadmin.pg.search import spellings
+
+    assert spellings(typed) == expected
