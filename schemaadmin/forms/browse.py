@@ -18,6 +18,7 @@ __all__ = [
     "PageCursor",
     "ThreadControls",
     "UserSearch",
+    "operators_rewritten",
     "unread_operators",
 ]
 
@@ -26,15 +27,18 @@ CURSOR_MAX_LENGTH = 1000
 
 
 # What other search boxes read as operators (to_tsquery's "!", "&" and "|", a phrase's "<->") and web-search syntax
-# reads as a space: "refund & !order" finds the messages with both words.
-_NOT_OPERATORS = re.compile(r"<->|!(?=\w)|[&|]")
-_PHRASE = re.compile(r'"[^"]*"')
+# reads as a space: "refund & !order" finds the messages with both words. Only where they stand as operators: "!"
+# before a word, at the start or after a space or "("; "&" and "|" with no letter or digit beside them ("AT&T",
+# "?a=1&b=2", "Yahoo!Mail" and "rock|roll" are text).
+_NOT_OPERATORS = re.compile(r"<->|(?<![^\s(])!(?=\w)|(?<!\w)[&|]+(?!\w)")
+_PHRASE = re.compile(r'("[^"]*")')
+_REWRITES = {"!": "-", "&": " ", "|": " or ", "<->": " "}
 
 
 def unread_operators(text: str) -> str:
     """Return a sentence naming the characters of text, outside its quoted phrases, that a search might mean as
     operators and this one reads as spaces, with what to write instead; "" when there is none."""
-    found = sorted(set(_NOT_OPERATORS.findall(_PHRASE.sub(" ", text))), key=text.find)
+    found = sorted({_operator(match) for match in _NOT_OPERATORS.findall(_PHRASE.sub(" ", text))}, key=text.find)
     if not found:
         return ""
     names = " and ".join(f"“{operator}”" for operator in found)
@@ -45,6 +49,19 @@ def unread_operators(text: str) -> str:
         "sign before it (-word); for either of two words, write or between them (refund or chargeback); for words "
         'side by side, put them in quotes ("exact phrase").'
     )
+
+
+def operators_rewritten(text: str) -> str:
+    """Return text with those operators written in web-search syntax, outside its quoted phrases: "!" before a word
+    as "-", "&" as a space, "|" as "or" ("invoice & !wrong" → "invoice -wrong")."""
+    parts = _PHRASE.split(text)
+    for at in range(0, len(parts), 2):  # the even parts are outside quotes
+        parts[at] = _NOT_OPERATORS.sub(lambda match: _REWRITES[_operator(match.group())], parts[at])
+    return " ".join("".join(parts).split())
+
+
+def _operator(match: str) -> str:
+    return match if match == "<->" else match[0]
 
 
 def _page_size_choices() -> list[tuple[int, str]]:

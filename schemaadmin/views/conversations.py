@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from schemaadmin.audit import asked, record_read
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import ConversationFilter, MessageSearchFilter
-from schemaadmin.forms.browse import ListControls, ThreadControls, unread_operators
+from schemaadmin.forms.browse import ListControls, ThreadControls, operators_rewritten, unread_operators
 from schemaadmin.models import Conversation, Message
 from schemaadmin.paging import CursorError
 from schemaadmin.permissions import permission_required
@@ -68,6 +68,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         table: ConversationTable | SearchHitTable = SearchHitTable(result.page.rows)
         table.search_text = data["q"]
         context["operator_note"] = unread_operators(data["q"])
+        if context["operator_note"]:
+            context["operator_rewrite"] = operators_rewritten(data["q"])
     else:
         result = conversation_results(filters.qs, order, cursor, data["size"])
         table = ConversationTable(result.page.rows)

@@ -107,6 +107,10 @@ def test_a_search_with_operator_characters_says_how_it_read_them_on_a_phone(
     box = note.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, box
     screenshot("conversations-search-operator-note-phone")
+    page.get_by_test_id("operator-rewrite").click()
+    expect(page.get_by_label("Search messages")).to_have_value("invoice -wrong")
+    expect(page.get_by_test_id("operator-note")).to_have_count(0)
+    expect(page.locator("a.hit")).to_have_count(0)  # every invoice message says "wrong"
     assert console_errors == []
 
 

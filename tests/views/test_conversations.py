@@ -734,10 +734,33 @@ def test_a_search_says_which_operators_it_read_as_spaces(support, chat, typed, n
     words = " ".join(word for word in re.split(r"<->|[!&|\s]+", typed) if word)
     alone = support.get("/conversations/", {"q": words})
     assert [hit.pk for hit in response.context["page"].rows] == [hit.pk for hit in alone.context["page"].rows]
+    # And it offers the search the person most likely meant, in web-search syntax.
+    link = re.search(r'data-testid="operator-rewrite"', response.content.decode())
+    assert link, typed
+
+
+def test_the_operator_note_offers_the_search_in_web_search_syntax(support, chat):
+    page = support.get("/conversations/", {"q": "invoices & !about", "channel": "web"}).content.decode()
+    link = html.unescape(re.search(r'<a href="([^"]*)" data-testid="operator-rewrite">', page).group(1))
+    assert "q=invoices+-about" in link and "channel=web" in link
+    meant = support.get("/conversations/" + link)
+    assert meant.status_code == 200 and meant.context["page"].rows == []  # every invoice message is "about" one
+    assert 'data-testid="operator-note"' not in meant.content.decode()
 
 
 @pytest.mark.parametrize(
-    "typed", ["invoices", '"invoices & about"', "invoices!", "invoices -about", "refund or invoices"]
+    "typed",
+    [
+        "invoices",
+        '"invoices & about"',
+        "invoices!",
+        "invoices -about",
+        "refund or invoices",
+        "AT&T invoices",  # text, not operators: nothing beside them is a space
+        "invoices https://example.org/?a=1&b=2",
+        "Yahoo!Mail invoices",
+        "rock|roll invoices",
+    ],
 )
 def test_a_search_without_operator_characters_has_no_note(support, chat, typed):
     response = support.get("/conversations/", {"q": typed})
