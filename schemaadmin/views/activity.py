@@ -125,8 +125,12 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
         )
     except SignalRefusal as refusal:
         # The session as it is now, to confirm again: the pid's current session when the one confirmed is gone.
-        status = 409 if isinstance(refusal, OwnSessionUnconfirmed) else 400
-        return _confirmation(request, chosen, pid, refusal=str(refusal), status=status)
+        said = str(refusal) if "Nothing was sent" in str(refusal) else f"Nothing was sent. {refusal}"
+        if isinstance(refusal, OwnSessionUnconfirmed):
+            button = "Cancel" if chosen is Signal.CANCEL else "Terminate"
+            said += f" Tick “{SignalForm.base_fields['confirm_own'].label}” below, then press {button} again."
+            return _confirmation(request, chosen, pid, refusal=said, status=409)
+        return _confirmation(request, chosen, pid, refusal=said, status=400)
     (messages.success if outcome.signalled else messages.warning)(request, outcome.message)
     return redirect("schemaadmin:activity")
 

@@ -150,6 +150,10 @@ def test_our_own_session_needs_a_second_confirmation(client_as):
         refused = client.post("/activity/terminate", confirmed(client, "terminate", pid))
         assert refused.status_code == 409
         assert "confirm a second time" in refused.content.decode()
+        # What to do, in the page's own words, and that nothing happened meanwhile.
+        said = html.unescape(refused.content.decode())
+        assert "Nothing was sent." in said and "Tick “I know this is one of SchemaAdmin's own sessions" in said
+        assert "then press Terminate again." in said
         # The page asks again, for the same session: its confirmation box and its start are there.
         assert 'name="confirm_own"' in refused.content.decode()
         assert confirmed(client, "terminate", pid)["started"] in html.unescape(refused.content.decode())

@@ -671,6 +671,8 @@ def test_a_search_shows_tag_like_text_as_written_in_the_snippet_and_in_the_threa
     assert "&lt;div class=&#x27;x&#x27;&gt; in &lt;b&gt;CSS&lt;/b&gt;?" in snippet, snippet
     thread = support.get(f"/conversations/{conversation.pk}/", {"around": message.pk, "q": "quokka"}).content.decode()
     assert "&lt;b&gt;CSS&lt;/b&gt;?" in thread and "<mark>quokka</mark>" in thread
+    summary = re.search(r'data-testid="thread-summary">(.*?)</p>', thread, re.S).group(1)
+    assert " 1 message · 0 tokens " in " ".join(summary.split())  # one message, not "1 messages"
 
 
 def test_a_search_pasted_with_invisible_marks_or_a_decomposed_accent_finds_what_it_says(support, chat):

@@ -365,7 +365,7 @@ def _time_estimate(
     ).order_by("-finished_at")
     past = finished.filter(index_name=index.name).first() or finished.filter(table_name=index.table).first()
     if past is None or past.duration is None:
-        return None, "No earlier rebuild of this index to learn from."
+        return None, "No earlier rebuild of this index, or of its table with this method, to learn from."
     seconds = past.duration.total_seconds()
     then_rows = past.estimate.get("rows") if isinstance(past.estimate, dict) else None
     factor = 1.0
