@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from schemaadmin.formats import ident_html, json_html, number_text
+from schemaadmin.formats import ident_html, json_html, number_text, when_html
 from schemaadmin.pg.names import split_qualified
 
 __all__ = ["detail_html", "target_html"]
@@ -87,9 +88,22 @@ def _value(action: str, key: str, value: Any) -> SafeString:
         return format_html("<details><summary>{} {}</summary>{}</details>", len(value), key, links)
     if isinstance(value, (dict, list)):
         return format_html('<div class="json-view">{}</div>', json_html(value, open_depth=0))
+    if isinstance(value, str) and (key.endswith("_start") or key.endswith("_at")):
+        instant = _instant(value)
+        if instant is not None:
+            return when_html(instant, "seconds")
     if key == "sql" or "\n" in str(value):
         return format_html('<code class="audit-sql">{}</code>', value)
     return format_html("{}", value)
+
+
+def _instant(text: str) -> datetime | None:
+    """Return the instant an ISO time with its offset names (as details store them), else None."""
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
 
 
 def detail_html(action: str, detail: dict[str, Any] | None) -> SafeString:

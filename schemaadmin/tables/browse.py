@@ -24,6 +24,7 @@ from django_tables2.columns.base import BoundColumn
 from django_tables2.rows import BoundRow
 from django_tables2.utils import Accessor, signature
 
+from schemaadmin.formats import when_html
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.tables.audit_detail import detail_html, target_html
 from schemaadmin.tables.rows import body_rows
@@ -395,7 +396,7 @@ class AuditTable(_BrowseTable):
     keyset_order = "newest"  # the view sets the order in use
 
     def render_at(self, value: Any) -> str:
-        return utc_time(value)
+        return when_html(value, "seconds")  # events of one minute told apart
 
     def render_actor_username(self, value: str) -> str:
         return value or "—"

@@ -48,7 +48,11 @@ def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as
         detail={"rebuild": rebuild.pk, "retry_of": None, "settings": {"maintenance_work_mem": "2GB"}, "dry": False},
     )
     AuditEvent.objects.create(action="conversation.view", target="conversation:7", detail={"around": 2312})
-    AuditEvent.objects.create(action="activity.cancel", target="4242", detail={"pid": 14862, "calls": 12345})
+    AuditEvent.objects.create(
+        action="activity.cancel",
+        target="4242",
+        detail={"pid": 14862, "calls": 12345, "backend_start": "2026-12-06T11:46:13.038761+00:00"},
+    )
     AuditEvent.objects.create(
         action="conversation.search", target="messages", detail={"q": "refund", "conversations": [7, 9]}
     )
@@ -61,6 +65,13 @@ def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as
     # Numbers that name a thing read as their pages write them; an amount keeps its separators.
     assert "<dt>Around</dt><dd>#2312</dd>" in page and "<dt>pid</dt><dd>14862</dd>" in page
     assert "<dt>Calls</dt><dd>12,345</dd>" in page
+    # A stored instant reads as the page's times do, in the viewer's zone, not as ISO text.
+    assert '<dt>Backend start</dt><dd><time datetime="2026-12-06T11:46:13Z"' in page
+    assert "2026-12-06T11:46:13.038761+00:00" not in visible_text(page)
+    # Events of one minute are told apart by their seconds.
+    assert re.search(
+        r'<time datetime="[^"]+" title="[^"]+" data-when="seconds">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC', page
+    )
     assert f'<a href="/explain/{run.pk}/">explain:{run.pk}</a>' in page
     assert 'href="/indexes/public.users_pkey/"' in page
     assert f'<a href="/rebuilds/{rebuild.pk}/">rebuild {rebuild.pk}</a>' in page
