@@ -68,6 +68,7 @@ def test_confirmation_names_the_query_and_what_happens(client_as, blocking):  # 
     page = client_as("dba").get(f"/activity/terminate?pid={blocking.blocker_pid}").content.decode()
     assert "balance = balance - 1 WHERE id = 1" in page
     assert "idle in transaction" in page
+    assert "ClientRead" not in page  # an idle session waits for its client: not news, and no block
     assert "rolled back" in page
     assert 'data-testid="own-warning"' not in page
 
