@@ -31,6 +31,7 @@ __all__ = ["activity", "signal_session", "sorted_rows"]
 
 PAGE_TEMPLATE = "schemaadmin/activity/page.html"
 CONFIRM_TEMPLATE = "schemaadmin/activity/confirm.html"
+REFUSAL_ID = "signal-refusal"  # the refusal's element on the confirmation page
 
 
 # What each sort key orders the sessions by; sessions without the value (a background process's role, an idle
@@ -129,17 +130,24 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
         if isinstance(refusal, OwnSessionUnconfirmed):
             button = "Cancel" if chosen is Signal.CANCEL else "Terminate"
             said += f" Tick “{SignalForm.base_fields['confirm_own'].label}” below, then press {button} again."
-            return _confirmation(request, chosen, pid, refusal=said, status=409)
+            return _confirmation(request, chosen, pid, refusal=said, status=409, own_unconfirmed=True)
         return _confirmation(request, chosen, pid, refusal=said, status=400)
     (messages.success if outcome.signalled else messages.warning)(request, outcome.message)
     return redirect("schemaadmin:activity")
 
 
 def _confirmation(
-    request: HttpRequest, signal: Signal, pid: int, *, refusal: str = "", status: int = 200
+    request: HttpRequest,
+    signal: Signal,
+    pid: int,
+    *,
+    refusal: str = "",
+    status: int = 200,
+    own_unconfirmed: bool = False,
 ) -> HttpResponse:
     """Render the confirmation of signalling pid's session as it is now (a refusal's sentence above it), or the
-    sentence that says why it cannot be signalled."""
+    sentence that says why it cannot be signalled. own_unconfirmed: the second confirmation was missing, so its box
+    is marked invalid, described by the refusal, and focused."""
     try:
         plan = signal_plan(signal, pid, show_query_text=request.user.has_perm("schemaadmin.view_query_text"))
     except SignalRefusal as cannot:
@@ -150,5 +158,8 @@ def _confirmation(
     # The form the page sends back names this session by its start too, so a pid reused meanwhile is not signalled.
     started = plan.row.session.backend_start
     confirmation = SignalForm(initial={"pid": pid, "started": started.isoformat() if started else ""})
+    if own_unconfirmed and plan.own:
+        box = confirmation.fields["confirm_own"].widget.attrs  # this form's own copy
+        box.update({"class": f"{box.get('class', '')} is-invalid", "aria-describedby": REFUSAL_ID, "autofocus": True})
     context = _confirm(request, signal, confirmation, plan, refusal=refusal)
     return render_page(request, CONFIRM_TEMPLATE, context, status=status)
