@@ -25,10 +25,10 @@ __all__ = [
     "build_settings",
     "build_settings_in_use",
     "cancel_build",
+    "is_reindex_old_index",
     "leftover_indexes",
     "open_build_connection",
     "partition_leftover_indexes",
-    "reindex_swapped_out",
     "run_under_lock_timeout",
     "run_with_lock_retries",
     "setting_reset_bytes",
@@ -37,7 +37,7 @@ __all__ = [
 
 TEMPORARY_SUFFIX = "_sa_new"
 # REINDEX CONCURRENTLY names its new copy *_ccnew and the old one *_ccold (a digit added when taken); a failed run
-# leaves them behind. The SQL below matches by the same pattern, passed as a parameter.
+# leaves them behind. The SQL below matches by the same pattern, passed as a parameter; its group is which copy.
 REINDEX_LEFTOVER = re.compile(r"_cc(new|old)[0-9]*$")
 
 
@@ -199,32 +199,22 @@ _NOT_BEING_BUILT = """
           )"""
 
 
-def reindex_swapped_out(schema: str, name: str, original_oid: int, *, using: str = "default") -> bool:
-    """Return whether REINDEX CONCURRENTLY of index schema.name, which had original_oid, had committed its swap: a valid
-    index of another oid holds the name, and original_oid is now that index's _ccold leftover (REINDEX renames the
-    old index so at its swap, then marks it dead and drops it). False when the old index still holds the name, and
-    when it is gone (a last step that finished cannot be told from an index someone dropped and made again)."""
+def is_reindex_old_index(schema: str, name: str, oid: int, *, using: str = "default") -> bool:
+    """Return whether relation oid is now REINDEX CONCURRENTLY's _ccold leftover of index schema.name: the name its
+    swap gives the old index, which its last steps then mark dead and drop."""
     row = fetch_one(
         f"""
-        SELECT
-            EXISTS (
-                SELECT 1
-                FROM pg_class AS ic
-                JOIN pg_namespace AS n ON n.oid = ic.relnamespace
-                JOIN pg_index AS i ON i.indexrelid = ic.oid
-                WHERE n.nspname = %(schema)s AND ic.relname = %(name)s AND ic.oid <> %(original)s AND i.indisvalid
-            )
-            AND EXISTS (
-                SELECT 1
-                FROM pg_class AS ic
-                JOIN pg_namespace AS n ON n.oid = ic.relnamespace
-                WHERE ic.oid = %(original)s
-                  AND n.nspname = %(schema)s
-                  AND ic.relname ~ '_ccold[0-9]*$'
-                  AND ({_REINDEX_LEFTOVER_OF.format(name="%(name)s")})
-            ) AS swapped
+        SELECT EXISTS (
+            SELECT 1
+            FROM pg_class AS ic
+            JOIN pg_namespace AS n ON n.oid = ic.relnamespace
+            WHERE ic.oid = %(oid)s
+              AND n.nspname = %(schema)s
+              AND substring(ic.relname FROM %(leftover)s) = 'old'
+              AND ({_REINDEX_LEFTOVER_OF.format(name="%(name)s")})
+        )
         """,  # noqa: S608 -- constants, no input
-        {"schema": schema, "name": name, "original": original_oid, "leftover": REINDEX_LEFTOVER.pattern},
+        {"schema": schema, "name": name, "oid": oid, "leftover": REINDEX_LEFTOVER.pattern},
         using=using,
     )
     return bool(row and row[0])

@@ -112,11 +112,8 @@ def _search_terms(text: str, *, using: str) -> SearchTerms:
         SearchTerms,
         """
         WITH query AS (
-            SELECT coalesce(
-                websearch_to_tsquery(%(config)s::regconfig, %(text)s)
-                    || websearch_to_tsquery(%(config)s::regconfig, %(other)s),
-                websearch_to_tsquery(%(config)s::regconfig, %(text)s)
-            ) AS terms
+            SELECT websearch_to_tsquery(%(config)s::regconfig, %(text)s)
+                || coalesce(websearch_to_tsquery(%(config)s::regconfig, %(other)s), ''::tsquery) AS terms
         ),
         lexemes AS (
             SELECT DISTINCT replace(match[1], '''''', '''') AS lexeme

@@ -126,7 +126,7 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
         )
     except SignalRefusal as refusal:
         # The session as it is now, to confirm again: the pid's current session when the one confirmed is gone.
-        said = str(refusal) if "Nothing was sent" in str(refusal) else f"Nothing was sent. {refusal}"
+        said = f"Nothing was sent. {refusal}"
         if isinstance(refusal, OwnSessionUnconfirmed):
             button = "Cancel" if chosen is Signal.CANCEL else "Terminate"
             said += f" Tick “{SignalForm.base_fields['confirm_own'].label}” below, then press {button} again."

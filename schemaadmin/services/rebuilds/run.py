@@ -25,10 +25,10 @@ from schemaadmin.pg.ddl import Statement, drop_index, rename_index
 from schemaadmin.pg.index_builds import (
     build_settings_in_use,
     cancel_build,
+    is_reindex_old_index,
     leftover_indexes,
     open_build_connection,
     partition_leftover_indexes,
-    reindex_swapped_out,
     run_under_lock_timeout,
     run_with_lock_retries,
     temporary_index_name,
@@ -347,14 +347,18 @@ def _rebuilt_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> boo
 
 
 def _reindexed_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> bool:
-    """Whether this rebuild's REINDEX CONCURRENTLY had swapped its new index in before the stop: the old index (the
-    oid claimed) is now REINDEX's _ccold leftover. A partitioned index keeps its oid: each partition's is swapped."""
+    """Whether this rebuild's REINDEX CONCURRENTLY had swapped its new index in before the stop: a valid index of
+    another oid holds the name, and the one the job claimed is now REINDEX's _ccold leftover (an index already dropped
+    cannot be told from one someone dropped and made again). A partitioned index keeps its oid: each partition's is
+    swapped."""
     return (
         rebuild.kind == IndexRebuild.Kind.REINDEX
         and rebuild.original_oid is not None
         and current is not None
+        and current.is_valid
         and not current.is_partitioned
-        and reindex_swapped_out(
+        and current.oid != rebuild.original_oid
+        and is_reindex_old_index(
             rebuild.schema_name, rebuild.index_name, rebuild.original_oid, using=rebuild.database_alias
         )
     )

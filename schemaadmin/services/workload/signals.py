@@ -195,7 +195,7 @@ def _send(plan: SignalPlan, *, confirmed_own: bool, started: datetime | None, us
         raise SignalRefusal(
             f"Process {pid} is no longer the session you confirmed: that one ended, and pid {pid} now belongs to "
             f"another session ({session.role or 'no role'}, application {session.application or '(none)'}). "
-            "Nothing was sent; look at it again before you signal it."
+            "Look at it again before you signal it."
         )
     if plan.own and not confirmed_own:
         raise OwnSessionUnconfirmed(
