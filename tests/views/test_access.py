@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from schemaadmin.audit import record
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ExplainRun, IndexRebuild, MigrationApply
+from tests.blocking import holding
 
 # url -> expected status for (anonymous, no role, support, operator, dba, superuser).
 # 302 for anonymous means "redirected to the login page". {placeholders} are filled by the `objects` fixture.
@@ -181,3 +183,17 @@ def test_no_one_deletes_or_edits_audit_events_in_the_admin_and_its_search_uses_t
     assert [e.actor_username for e in listed] == ["ada"]
     listed = root.get("/admin/schemaadmin/auditevent/", {"q": "public.o"}).context["cl"].result_list
     assert [e.target for e in listed] == ["public.other"]
+
+
+@pytest.mark.django_db(transaction=True)  # the lock is taken by another session, which sees only committed tables
+def test_a_refusal_is_still_a_403_when_its_audit_event_cannot_be_written(client_as, settings, caplog):
+    settings.SCHEMAADMIN = {"WEB_LOCK_TIMEOUT_MS": 200}
+    client = client_as("support")
+    # Another session holds the audit table: the refusal's insert gives up after the web's lock_timeout.
+    with caplog.at_level(logging.ERROR, logger="schemaadmin.permissions"):
+        with holding("LOCK TABLE schemaadmin_auditevent IN ACCESS EXCLUSIVE MODE"):
+            response = client.get("/audit/")
+    assert response.status_code == 403
+    assert b"You do not have access to this page" in response.content
+    assert "Could not audit a refused request for /audit/" in caplog.text
+    assert not AuditEvent.objects.filter(action="access.denied").exists()
