@@ -103,7 +103,12 @@ class ListControls(PageCursor):
         required=False,
         label="Sort by",
         # schemaadmin.js disables it while the search box has text: a search is always newest first.
-        widget=forms.Select(attrs={"data-unused-in-search": "A search lists messages newest first."}),
+        widget=forms.Select(
+            attrs={
+                "data-unused-in-search": "A search lists messages newest first.",
+                "data-search-choice": "Newest matching message first",  # shown while disabled
+            }
+        ),
         error_messages={
             "invalid_choice": "Select a valid choice. There is no order “%(value)s”: sort by "
             + ", ".join(name for name, _ in ORDER_CHOICES)

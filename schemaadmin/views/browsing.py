@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,19 @@ from schemaadmin.paging import Cursor, CursorError, KeysetOrder, Page, keyset_pa
 from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.services.conversations import listing_total
 
-__all__ = ["RecordPage", "cursor_from", "paginate_table", "record_page", "render_page", "sort_error"]
+# The parameters of a keyset page link: a link that changes the filters starts at the first page.
+PAGE_PARAMETERS = frozenset({"after", "before"})
+
+__all__ = [
+    "RecordPage",
+    "Widening",
+    "cursor_from",
+    "paginate_table",
+    "record_page",
+    "render_page",
+    "sort_error",
+    "widenings",
+]
 
 
 def cursor_from(data: dict[str, Any], order: KeysetOrder) -> Cursor | None:
@@ -50,6 +63,35 @@ def record_page(request: HttpRequest, queryset: Any, order: KeysetOrder, *, size
         return RecordPage(None, None, error=str(exc))
     page = keyset_page(queryset, order, cursor=cursor, size=size)
     return RecordPage(page, listing_total(queryset), rows=page.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Widening:
+    """A filter an empty list was asked with, and the link to the same list without it."""
+
+    name: str
+    label: str
+    value: str
+    url: str
+
+
+def widenings(request: HttpRequest, *bound: forms.Form, keep: Collection[str] = ()) -> list[Widening]:
+    """Return, for each field of the bound forms set in the request, a link to the first page without it (what an
+    empty list offers as its next step). keep: fields that are not filters (an order, a page size); a cursor is
+    never kept."""
+    links = []
+    for form in bound:
+        for name, form_field in form.fields.items():
+            raw = request.GET.get(name, "").strip()
+            if not raw or name in keep or name in PAGE_PARAMETERS:
+                continue
+            choices = dict(getattr(form_field, "choices", ()))
+            query = request.GET.copy()
+            for dropped in (name, *PAGE_PARAMETERS):
+                query.pop(dropped, None)
+            label, shown = str(form_field.label or name), str(choices.get(raw, raw))
+            links.append(Widening(name, label, shown, f"?{query.urlencode()}"))
+    return links
 
 
 def render_page(

@@ -27,9 +27,8 @@ from schemaadmin.services.message_search import search_page
 from schemaadmin.services.preferences import preferences_of, with_preferences_lock
 from schemaadmin.services.thread_search import mark_hits, thread_hits
 from schemaadmin.tables.browse import ConversationTable, SearchHitTable, object_url
-from schemaadmin.views.browsing import cursor_from, render_page
+from schemaadmin.views.browsing import PAGE_PARAMETERS, cursor_from, render_page, widenings
 
-PAGE_PARAMETERS = frozenset({"after", "before"})
 LIST_TEMPLATE = "schemaadmin/conversations/list.html"
 THREAD_TEMPLATE = "schemaadmin/conversations/detail.html"
 
@@ -81,6 +80,11 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     asked_for = asked(data, filters.form.cleaned_data, unused={"sort"} if searching else ())
     record_read(request, action, target, **asked_for, conversations=shown)
     context.update(page=result.page, table=table, total=result.total, searched_only=result.searched_only)
+    if not result.page.rows and cursor is None and not result.searched_only:
+        # Nothing at all: the page says how to find more, each filter with a link to the list without it.
+        widened = widenings(request, controls, filters.form, keep={"sort", "size"})
+        # A search alone: listing every conversation instead is not a way to find what it looked for.
+        context["widenings"] = [] if [w.name for w in widened] == ["q"] else widened
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
 

@@ -160,7 +160,21 @@
       if (!("titleOwn" in field.dataset)) field.dataset.titleOwn = field.title;  // its own title, given back after
       field.disabled = searching;
       field.title = searching ? field.dataset.unusedInSearch : field.dataset.titleOwn;
+      if ("searchChoice" in field.dataset) showSearchChoice(field, searching);
     });
+  }
+  // A disabled order names the order a search uses, not the one it ignores; the chosen one comes back after.
+  function showSearchChoice(select, searching) {
+    let shown = select.querySelector("option[data-search-choice]");
+    if (searching && !shown) {
+      select.dataset.chosen = select.value;
+      shown = new Option(select.dataset.searchChoice, "", true, true);
+      shown.dataset.searchChoice = "";
+      select.add(shown, 0);
+    } else if (!searching && shown) {
+      shown.remove();
+      select.value = select.dataset.chosen;
+    }
   }
   document.addEventListener("input", function (event) {
     const form = event.target.matches("input[name=q]") && event.target.closest("form[data-filters]");

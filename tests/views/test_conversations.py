@@ -768,3 +768,39 @@ def test_a_search_without_operator_characters_has_no_note(support, chat, typed):
     response = support.get("/conversations/", {"q": typed})
     assert response.status_code == 200
     assert 'data-testid="operator-note"' not in response.content.decode()
+
+
+def _widening_links(body: str) -> dict[str, str]:
+    """The empty list's "look again without" links: their text (the filter and its value) -> their URL."""
+    return {
+        re.sub(r"<[^>]+>", "", text): html.unescape(url)
+        for url, text in re.findall(r'<a href="([^"]+)" data-testid="widen">(.*?)</a>', body)
+    }
+
+
+def test_an_empty_list_says_what_found_nothing_and_links_to_it_without_each_filter(support, chat):
+    response = support.get("/conversations/", {"q": "zanzibar", "channel": "web", "user": "bob", "sort": "-messages"})
+    body = response.content.decode()
+    assert response.status_code == 200 and _ids(response) == []
+    assert "No message matches" in body and "with these filters" in body
+    links = _widening_links(body)
+    # One link a filter, each the same list without it (the order kept, not a link of its own); the search's own link
+    # lists conversations.
+    assert set(links) == {"Search messages: zanzibar", "User: bob", "Channel: Web"}
+    without_channel = support.get("/conversations/" + links["Channel: Web"])
+    assert [hit.conversation_id for hit in without_channel.context["page"].rows] == [chat["solo"].pk]
+    assert "sort=-messages" in links["User: bob"] and "user=" not in links["User: bob"]
+    assert _ids(support.get("/conversations/" + links["Search messages: zanzibar"])) == []  # bob has no web one
+    # A list of conversations: its filters, by their labels and their choices' names.
+    empty = support.get("/conversations/", {"channel": "sms", "min_messages": 5}).content.decode()
+    assert "No conversation matches these filters" in empty
+    assert set(_widening_links(empty)) == {"Channel: SMS", "At least N messages: 5"}
+
+
+def test_a_search_alone_that_finds_nothing_says_how_search_reads_words(support, chat):
+    body = support.get("/conversations/", {"q": "invoic"}).content.decode()
+    assert "No message matches" in body and "a part of a word finds nothing" in body
+    assert _widening_links(body) == {}  # listing every conversation instead is no way to find it
+    # A search that found something shows its hits, not this.
+    found = support.get("/conversations/", {"q": "invoices"}).content.decode()
+    assert 'data-testid="no-results"' not in found
