@@ -10,6 +10,7 @@ every process (each pytest-xdist worker) gets a throwaway server of its own in a
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import warnings
@@ -128,6 +129,23 @@ def _preload_libraries(socket_dir: Path) -> bool:
         wanted = ", ".join(sorted(loaded | set(PRELOADED_LIBRARIES)))
         conn.execute(sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(sql.Literal(wanted)))
     return True
+
+
+def other_holders(data_dir: Path, *, exclude: set[int]) -> list[int]:
+    """Return the live processes, besides exclude, that hold a handle on the embedded server in data_dir.
+
+    The package lists each process that attached to the server (`.handle_pids.json`); one killed by a signal never
+    takes itself off the list, so only pids still running count (a reused pid keeps the server up: the safe side).
+    """
+    import psutil
+
+    try:
+        listed = json.loads((data_dir / ".handle_pids.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(listed, list):
+        return []
+    return sorted({pid for pid in listed if isinstance(pid, int) and pid not in exclude and psutil.pid_exists(pid)})
 
 
 def stop_server(data_dir: Path) -> bool:

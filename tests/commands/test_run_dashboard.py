@@ -151,3 +151,45 @@ def test_a_database_with_auth_but_not_schemaadmin_s_tables_is_refused_with_what_
         cursor.execute(f"ALTER TABLE {AuditEvent._meta.db_table} RENAME TO not_yet_migrated")
     with pytest.raises(CommandError, match="has no SchemaAdmin tables yet"):
         Command()._leave_migrations_to_review()
+
+
+@pytest.mark.parametrize("addrport", ["abc", "127.0.0.1:0", "127.0.0.1:70000", "host:port:8000", ""])
+def test_an_address_runserver_would_refuse_is_refused_before_anything_starts(addrport):
+    from django.core.management import CommandError
+
+    from schemaadmin.management.commands.run_dashboard import check_address
+
+    with pytest.raises(CommandError, match="is not a port"):
+        check_address(addrport)
+
+
+def test_a_taken_port_is_refused_with_a_sentence_and_a_free_one_passes():
+    from django.core.management import CommandError
+
+    from schemaadmin.management.commands.run_dashboard import check_address
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match=rf"Cannot listen on 127.0.0.1:{port}: it is in use"):
+            check_address(f"127.0.0.1:{port}")
+    check_address(f"127.0.0.1:{_free_port()}")  # closed again: free
+
+
+def test_the_server_is_left_running_while_another_live_process_holds_it(tmp_path):
+    """A second dashboard refused its port used to stop the embedded server the first one was serving from."""
+    from schemaadmin.embedded import other_holders
+
+    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    try:
+        (tmp_path / ".handle_pids.json").write_text(json.dumps([os.getpid(), ended.pid, other.pid]))
+        # This run's own pid and a process that ended (killed ones never take themselves off the list) do not count.
+        assert other_holders(tmp_path, exclude={os.getpid()}) == [other.pid]
+    finally:
+        other.communicate(b"")
+    assert other_holders(tmp_path, exclude={os.getpid()}) == []
+    (tmp_path / ".handle_pids.json").write_text("not json")
+    assert other_holders(tmp_path, exclude=set()) == []

@@ -3,8 +3,10 @@ demo the first time; on DATABASE_URL's, apply nothing (pending migrations are sa
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,9 +16,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.core.management.commands.runserver import naiveip_re
 from django.db import connections
 
-from schemaadmin.embedded import stop_server
+from schemaadmin.embedded import other_holders, stop_server
 from schemaadmin.models import AuditEvent
 from schemaadmin.services.schema.migrations import pending_migrations
 
@@ -31,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-seed", action="store_true", help="Do not load demo data.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Before anything starts: a wrong or taken address used to be found by runserver after the database was
+        # set up, and the run then stopped the embedded server that another dashboard was using.
+        check_address(options["addrport"])
         if settings.EMBEDDED_DATABASE:
             call_command("migrate", interactive=False, verbosity=0)
             if not options["no_seed"]:
@@ -65,10 +71,22 @@ class Command(BaseCommand):
             self.stdout.write("Stopping…")
         finally:
             _stop_children(list(children.values()))
-            if settings.EMBEDDED_PGDATA is not None and stop_server(settings.EMBEDDED_PGDATA):
-                self.stdout.write("Embedded PostgreSQL stopped.")
+            self._stop_embedded_server({os.getpid(), *(child.pid for child in children.values())})
         if any(child.returncode not in (0, -signal.SIGINT, -signal.SIGTERM) for child in children.values()):
             sys.exit(1)
+
+    def _stop_embedded_server(self, ours: set[int]) -> None:
+        """Stop the embedded server unless a process besides this run and its children still uses it (another
+        dashboard, a shell, a test run on the same data directory)."""
+        data_dir = settings.EMBEDDED_PGDATA
+        if data_dir is None:
+            return
+        others = other_holders(data_dir, exclude=ours)
+        if others:
+            users = f"{len(others)} other process{'es use' if len(others) != 1 else ' uses'} it"
+            self.stdout.write(f"Embedded PostgreSQL left running: {users} (pid {', '.join(map(str, others))}).")
+        elif stop_server(data_dir):
+            self.stdout.write("Embedded PostgreSQL stopped.")
 
     def _leave_migrations_to_review(self) -> None:
         """On DATABASE_URL's database, apply nothing: say what is pending and where it is reviewed (lint, SQL, drift)
@@ -91,6 +109,22 @@ class Command(BaseCommand):
                     "them on the Schema page (lint, SQL, drift; a worker applies them), or run `manage.py migrate`."
                 )
             )
+
+
+def check_address(addrport: str) -> None:
+    """Refuse, with a sentence, an address runserver would refuse or cannot listen on (taken, not this machine's)."""
+    match = naiveip_re.match(addrport)
+    if match is None or not 0 < int(match["port"]) < 65536:
+        raise CommandError(f"{addrport!r} is not a port (1 to 65535) or an address:port pair, e.g. 127.0.0.1:8000.")
+    host = (match["addr"] or "127.0.0.1").strip("[]")
+    family = socket.AF_INET6 if match["ipv6"] else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as runserver binds: a closed port is free
+            probe.bind((host, int(match["port"])))
+    except OSError as exc:
+        reason = "it is in use (another dashboard?)" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise CommandError(f"Cannot listen on {addrport}: {reason}. Choose another with --addrport.") from None
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
