@@ -25,6 +25,7 @@ __all__ = [
     "EXPLAIN_ROLE_SETTINGS",
     "RoleFacts",
     "ensure_explain_login",
+    "explain_login_refusal",
     "ensure_owner_role",
     "grant_explain_reads",
     "role_facts",
@@ -107,6 +108,59 @@ def ensure_owner_role(conn: psycopg.Connection, role: str) -> None:
     )
     for membership in APP_ROLE_MEMBERSHIPS:
         conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(membership), name))
+
+
+# Names PostgreSQL gives a meaning of its own (role specifications) or keeps for its predefined roles (pg_*).
+RESERVED_ROLE_NAMES = frozenset({"public", "none", "current_user", "session_user", "current_role"})
+MAX_ROLE_BYTES = 63  # NAMEDATALEN - 1: a longer name is cut short, and the role made is not the one named
+
+
+def explain_login_refusal(conn: psycopg.Connection, role: str, *, protected: Iterable[str]) -> str | None:
+    """Return why role may not become (or be narrowed into) the console's login, in a sentence, or None if it may.
+
+    Narrowing rewrites a role's password, attributes, memberships and settings, so only a role that is nothing
+    else is narrowed: not one PostgreSQL reserves, not a protected one (the roles SchemaAdmin and this command
+    connect as), and not one with powers, members or objects of its own (someone's application or group role).
+    """
+    if not role.strip() or len(role.encode()) > MAX_ROLE_BYTES or "\x00" in role:
+        return f"A role name is 1 to {MAX_ROLE_BYTES} bytes (without NUL), not {role!r}."
+    if role.lower() in RESERVED_ROLE_NAMES or role.startswith("pg_"):
+        return f"{role!r} is a name PostgreSQL reserves (pg_* and role specifications such as PUBLIC): choose another."
+    if role in set(protected):
+        return f"{role!r} is a role SchemaAdmin or this command connects as: the console needs a login of its own."
+    row = conn.execute(
+        """
+        SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
+               EXISTS (SELECT FROM pg_auth_members AS m WHERE m.roleid = r.oid),
+               EXISTS (SELECT FROM pg_class AS c WHERE c.relowner = r.oid)
+               OR EXISTS (SELECT FROM pg_namespace AS n WHERE n.nspowner = r.oid)
+               OR EXISTS (SELECT FROM pg_database AS d WHERE d.datdba = r.oid)
+        FROM pg_roles AS r
+        WHERE r.rolname = %s
+        """,
+        [role],
+    ).fetchone()
+    if row is None:
+        return None  # created afresh
+    superuser, createrole, createdb, replication, bypassrls, has_members, owns = row
+    powers = [
+        name
+        for name, held in (
+            ("SUPERUSER", superuser),
+            ("CREATEROLE", createrole),
+            ("CREATEDB", createdb),
+            ("REPLICATION", replication),
+            ("BYPASSRLS", bypassrls),
+        )
+        if held
+    ]
+    if powers or has_members or owns:
+        what = ", ".join(powers) or ("members" if has_members else "objects in this database")
+        return (
+            f"Role {role!r} exists and has {what}: it is not a console login, and narrowing it would take that away. "
+            "Name a new role (or the one this command made before)."
+        )
+    return None
 
 
 def ensure_explain_login(

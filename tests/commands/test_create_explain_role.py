@@ -62,3 +62,35 @@ def test_a_grant_refused_leaves_no_login_role_behind(superuser_sql):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'console_orphan'")
         assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    "role, refusal",
+    [
+        ("pg_console", "a name PostgreSQL reserves"),
+        ("public", "a name PostgreSQL reserves"),
+        ("x" * 64, "1 to 63 bytes"),
+        (EMBEDDED_SUPERUSER, "a role SchemaAdmin or this command connects as"),
+    ],
+)
+def test_a_role_it_must_not_narrow_is_refused_and_left_as_it_was(role, refusal):
+    with pytest.raises(CommandError, match=refusal):
+        call_command("create_explain_role", role=role, admin_url=_admin_url(), stdout=io.StringIO())
+
+
+def test_the_app_s_own_role_and_any_role_with_powers_or_objects_are_left_untouched(superuser_sql):
+    """Narrowing rewrites a role's password, attributes and memberships: the app's own role lost its CREATEDB, its
+    memberships and its writes (read-only by default), and the command said it had succeeded."""
+    app_role = connection.settings_dict["USER"]
+    before = role_facts(app_role)
+    with pytest.raises(CommandError, match="connects as"):
+        call_command("create_explain_role", role=app_role, admin_url=_admin_url(), stdout=io.StringIO())
+    superuser_sql("DO $$ BEGIN CREATE ROLE team_lead LOGIN CREATEDB; EXCEPTION WHEN duplicate_object THEN END $$")
+    superuser_sql("DO $$ BEGIN CREATE ROLE app_group NOLOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    superuser_sql("GRANT app_group TO team_lead")
+    with pytest.raises(CommandError, match="has CREATEDB"):
+        call_command("create_explain_role", role="team_lead", admin_url=_admin_url(), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="has members"):
+        call_command("create_explain_role", role="app_group", admin_url=_admin_url(), stdout=io.StringIO())
+    assert role_facts(app_role) == before
+    assert "app_group" in role_facts("team_lead").member_of

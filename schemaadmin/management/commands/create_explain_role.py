@@ -55,6 +55,10 @@ class Command(BaseCommand):
         except psycopg.Error as exc:
             raise CommandError(f"Cannot connect as the administrator: {exc}".strip()) from None
         with admin:
+            connected_as = admin.execute("SELECT current_user, session_user").fetchone() or ()
+            refusal = roles.explain_login_refusal(admin, role, protected={params.get("user", ""), *connected_as})
+            if refusal:
+                raise CommandError(refusal)
             try:
                 # One transaction: a grant refused leaves no login role behind with a password nobody was shown.
                 with admin.transaction():
@@ -64,6 +68,10 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{exc.diag.message_primary}. Run this command with --admin-url naming a superuser or a role "
                     "with CREATEROLE that owns (or may grant on) the product's tables."
+                ) from None
+            except psycopg.Error as exc:  # nothing was changed: the transaction rolled back
+                raise CommandError(
+                    f"PostgreSQL refused: {exc.diag.message_primary or exc}. Nothing was changed."
                 ) from None
         for what in refused:
             self.stderr.write(self.style.WARNING(f"Could not {what}."))
