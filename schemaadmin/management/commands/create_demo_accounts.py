@@ -53,9 +53,24 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<9} password {passwords[username]:<24} ({role or 'superuser'})")
 
     def _passwords(self) -> dict[str, str]:
-        """Return the demo passwords, made once per data directory and kept beside the data."""
+        """Return the demo passwords, made once per data directory and kept beside the data.
+
+        A file edited by hand into something else (not JSON, not an object, a password that is not text) is said
+        and mended before any account is touched: the accounts whose password it lost get new ones.
+        """
         path = _passwords_file()
-        stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        try:
+            loaded: Any = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError) as exc:
+            self.stderr.write(f"{path} could not be read ({exc}): new passwords are made.")
+            loaded = {}
+        if not isinstance(loaded, dict):
+            self.stderr.write(f"{path} is not a JSON object of passwords: new passwords are made.")
+            loaded = {}
+        stored = {name: value for name, value in loaded.items() if isinstance(value, str) and value}
+        unusable = sorted(name for name in set(loaded) & set(DEMO_ACCOUNTS) if name not in stored)
+        if unusable:
+            self.stderr.write(f"{path} had no usable password for {', '.join(unusable)}: new ones are made.")
         if set(stored) != set(DEMO_ACCOUNTS):
             stored = {name: stored.get(name) or secrets.token_urlsafe(12) for name in DEMO_ACCOUNTS}
             path.parent.mkdir(exist_ok=True)
