@@ -195,7 +195,12 @@ class _Draft:
             node = (migration.app_label, migration.name)
             state = start.plain if start is not None else loader.project_state(node, at_end=False)
             for found in operation_findings(
-                migration, state, loader.connection, big_rows=big_rows, lines=self.sql.operation_lines
+                migration,
+                state,
+                loader.connection,
+                big_rows=big_rows,
+                lines=self.sql.operation_lines,
+                sql_lines=self.sql.lines,
             ):
                 if isinstance(found, SizedFinding):
                     self.sized.append(found)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +38,9 @@ class SquawkOverride:
 class CheckerBase:
     """One migration's checker state: what it creates, alters and grants as its operations are read in order."""
 
-    def __init__(self, migration: Migration, connection: Any, big_rows: int) -> None:
+    def __init__(self, migration: Migration, connection: Any, big_rows: int, sql_lines: Sequence[str] = ()) -> None:
         self.migration = migration
+        self.sql_lines = [line.strip() for line in sql_lines]  # the migration's SQL, as the page numbers it
         self.app_label = migration.app_label
         self.label = migration_label(migration)
         self.connection = connection
@@ -52,6 +53,17 @@ class CheckerBase:
         self.product_tables: dict[str, int | None] = {}  # new product tables and the line that creates each
         # (table, what, line, in a transaction, step)
         self.backfills: list[tuple[str, str, int | None, bool, int]] = []
+
+    def statement_line(self, first_line: str, start: int | None) -> int | None:
+        """Return the 0-based line of the migration's SQL, at or after start, that holds the first line of a
+        statement (several statements of one RunSQL string may stand on one line); None when it cannot be found (a
+        statement Django rewrote, no SQL)."""
+        if start is None or not first_line:
+            return None
+        for number in range(start, len(self.sql_lines)):
+            if first_line in self.sql_lines[number]:
+                return number
+        return None
 
     def finding(self, code: str, severity: Severity, obj: str, message: str, help: str, line: int | None) -> Finding:
         return Finding(

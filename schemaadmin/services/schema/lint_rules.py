@@ -11,7 +11,7 @@ RunPython and what only the whole migration shows are in lint_sql_rules.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,10 +90,19 @@ EXCLUSION_NOT_VALID = (
 
 
 def operation_findings(
-    migration: Migration, state: ProjectState, connection: Any, *, big_rows: int, lines: tuple[int | None, ...] = ()
+    migration: Migration,
+    state: ProjectState,
+    connection: Any,
+    *,
+    big_rows: int,
+    lines: tuple[int | None, ...] = (),
+    sql_lines: Sequence[str] = (),
 ) -> Iterator[Finding | SizedFinding | SquawkOverride]:
-    """Yield what our rules find in the migration's operations, starting from the project state before it."""
-    checker = _Checker(migration, connection, big_rows)
+    """Yield what our rules find in the migration's operations, starting from the project state before it.
+
+    lines: the 0-based line of each operation's header in the migration's SQL (sql_lines), where its findings
+    point; a RunSQL's findings point at their own statements' lines."""
+    checker = _Checker(migration, connection, big_rows, sql_lines)
     for index, operation in enumerate(migration.operations):
         line = lines[index] if index < len(lines) else None
         before, state = state, state.clone()

@@ -157,8 +157,13 @@ class SqlRules(CheckerBase):
         )
         return self.sized("table_rewrite", Severity.CRITICAL, table, message, help, line, self.big_rows)
 
-    def run_sql(self, op: Any, line: int | None, *, atomic: bool) -> Found:
+    def run_sql(self, op: Any, operation_line: int | None, *, atomic: bool) -> Found:
+        searched_from = operation_line
         for index, action in enumerate(run_sql_actions(op.sql)):
+            # Each finding names its statement's line; statements are looked for in order, after the header.
+            found_at = self.statement_line(action.first_line, searched_from)
+            line = operation_line if found_at is None else found_at
+            searched_from = found_at if found_at is not None else searched_from
             # Each statement is a step of its own: a backfill before a schema change in the same RunSQL runs before
             # that change's lock is taken, one after it under the lock.
             self.step += 1 if index else 0

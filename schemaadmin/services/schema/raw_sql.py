@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pglast import ast, parse_plpgsql, parse_sql
@@ -36,6 +36,9 @@ class SqlAction:
     detail: str = ""  # e.g. the role a GRANT names, or the statement in words
     schema: str = ""  # the schema the statement names with the relation, "" for one the search_path resolves
     new_type: str = ""  # alter_column_type: the type as Django writes it (varchar(200), bigint); "" with USING
+    # The first line of the statement it comes from, without comments or indentation: where the migration's SQL
+    # shows it (lint findings name that line, not the operation's "-- Raw SQL operation" header).
+    first_line: str = field(default="", compare=False)
 
     @property
     def db_table(self) -> str:
@@ -74,11 +77,19 @@ def sql_actions(text: str) -> list[SqlAction]:
         return []
     found: list[SqlAction] = []
     for raw in statements:
-        if isinstance(raw.stmt, ast.DoStmt):
-            found.extend(_do_block_actions(_statement_text(text, raw)))
-        else:
-            found.extend(_actions(raw.stmt))
+        statement = _statement_text(text, raw)
+        actions = _do_block_actions(statement) if isinstance(raw.stmt, ast.DoStmt) else _actions(raw.stmt)
+        first = _first_line(statement)
+        found.extend(replace(action, first_line=first) for action in actions)
     return found
+
+
+def _first_line(statement: str) -> str:
+    """Return the statement's first line that is not a comment, stripped ("" for none)."""
+    for line in statement.splitlines():
+        if line.strip() and not line.strip().startswith("--"):
+            return line.strip()
+    return ""
 
 
 def _statement_text(text: str, raw: Any) -> str:

@@ -60,6 +60,26 @@ def big_widgets(db, settings):
     settings.SCHEMAADMIN = {"MIGRATION_BIG_TABLE_ROWS": 20}
 
 
+def test_a_raw_sql_operation_s_findings_point_at_their_own_statements(big_widgets):
+    """They pointed at the operation's "-- Raw SQL operation" comment, lines away from what they are about."""
+    lint = lint_planted(
+        [
+            migrations.RunSQL(
+                "CREATE TABLE schema_fixtures_scratch (id int);\n"
+                "-- a note the SQL page does not show\n"
+                "CREATE INDEX widget_name_raw\n    ON schema_fixtures_widget (name);\n"
+                "DROP TABLE schema_fixtures_scratch;",
+                migrations.RunSQL.noop,
+            ),
+            migrations.RunSQL(["TRUNCATE schema_fixtures_widget"], migrations.RunSQL.noop),
+        ]
+    )
+    lines = lint.sql.lines
+    assert lines[only(lint, "index_on_big_table").line].startswith("CREATE INDEX widget_name_raw")
+    assert lines[only(lint, "drop_table").line].startswith("DROP TABLE schema_fixtures_scratch")
+    assert lines[only(lint, "truncate_table").line].startswith("TRUNCATE schema_fixtures_widget")
+
+
 DANGEROUS = [
     migrations.AddIndex(model_name="widget", index=models.Index(fields=["name"], name="widget_name_planted")),
     migrations.AddField(model_name="widget", name="rank", field=models.IntegerField()),
