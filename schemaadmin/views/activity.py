@@ -136,6 +136,18 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
     return redirect("schemaadmin:activity")
 
 
+def _terminable(request: HttpRequest, pid: int) -> bool:
+    """Return whether a terminate of pid would pass the checks a cancel of it failed (one more catalog read, on a
+    refusal only)."""
+    if not request.user.has_perm("schemaadmin.signal_sessions"):
+        return False
+    try:
+        signal_plan(Signal.TERMINATE, pid, show_query_text=False)
+    except SignalRefusal:
+        return False
+    return True
+
+
 def _confirmation(
     request: HttpRequest,
     signal: Signal,
@@ -151,9 +163,11 @@ def _confirmation(
     try:
         plan = signal_plan(signal, pid, show_query_text=request.user.has_perm("schemaadmin.view_query_text"))
     except SignalRefusal as cannot:
-        # A POST refused by the plan's own checks says so once, not twice.
-        shown = str(cannot) if refusal in ("", str(cannot)) else f"{refusal} {cannot}"
+        # A POST refused by the plan's own checks says so once, not twice ("Nothing was sent. <the same>").
+        shown = refusal if str(cannot) in refusal else f"{refusal} {cannot}".strip()
         context = _confirm(request, signal, SignalForm(initial={"pid": pid}), None, refusal=shown)
+        # A cancel that would change nothing (the session idles in its transaction) links to what would.
+        context["terminate_instead"] = signal is Signal.CANCEL and _terminable(request, pid)
         return render_page(request, CONFIRM_TEMPLATE, context, status=400)
     # The form the page sends back names this session by its start too, so a pid reused meanwhile is not signalled.
     started = plan.row.session.backend_start

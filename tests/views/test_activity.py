@@ -308,6 +308,21 @@ def test_cancelling_a_session_idle_in_a_transaction_is_refused_as_doing_nothing(
     assert "Terminate it to end its transaction" in page.content.decode()
 
 
+def test_a_cancel_confirmed_before_the_session_went_idle_says_why_once_and_links_to_terminate(client_as, blocking):  # noqa: F811
+    """Confirmed while its statement ran, sent when it idled in its transaction: the sentence was shown twice, and
+    the page told to terminate it without a way to."""
+    client = client_as("dba")
+    form = confirmed(client, "terminate", blocking.blocker_pid)  # the session as a confirmation shows it
+    response = client.post("/activity/cancel", form)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert page.count("no statement is running") == 1 and "Nothing was sent." in page
+    link = f'href="/activity/terminate?pid={blocking.blocker_pid}" data-testid="terminate-instead"'
+    assert link in page
+    assert client.get(f"/activity/terminate?pid={blocking.blocker_pid}").status_code == 200
+    assert not blocking.waiter_finished()  # nothing was sent
+
+
 def test_a_session_blocked_by_a_prepared_transaction_says_so_and_how_to_end_it():
     from schemaadmin.templatetags.activity import _blockers
 
