@@ -26,13 +26,14 @@ __all__ = ["IndexRow", "IndexTable", "TableRow", "TableTable", "findings_badges"
 
 
 def findings_badges(findings: Sequence[Finding]) -> str:
-    """Return one badge per finding, coloured by severity, naming its code."""
+    """Return one badge per finding, coloured by severity, saying its title (the code, which alerts and the JSON
+    output use, is its data-code; the message its tooltip)."""
     if not findings:
         return format_html('<span class="text-body-secondary">{}</span>', "none")
     return format_html_join(
         " ",
-        '<span class="badge {}" title="{}" data-code="{}">{}</span>',
-        ((f.severity.badge, f.message, f.code, f.code) for f in findings),
+        '<span class="badge text-wrap text-start {}" title="{}" data-code="{}">{}</span>',
+        ((f.severity.badge, f.message, f.code, f.title) for f in findings),
     )
 
 

@@ -13,16 +13,22 @@ __all__ = ["labelled_errors"]
 
 
 @register.filter
-def labelled_errors(form: Any) -> list[tuple[str, list[str]]]:
-    """{% for label, errors in form|labelled_errors %}: each field's errors under its label ("Active from", not
-    active_from), the form's own errors under "". A FilterSet gives its form's."""
+def labelled_errors(form: Any) -> list[tuple[str, list[str], str]]:
+    """{% for label, errors, error_id in form|labelled_errors %}: each field's errors under its label ("Active from",
+    not active_from), the form's own errors under "". A FilterSet gives its form's.
+
+    error_id is the id the field's aria-describedby names for its errors (Django gives an invalid field
+    aria-describedby="<its id>_error"): the element that shows them carries it, unless the field's own markup does
+    (includes/field.html); "" for the form's own errors.
+    """
     form = getattr(form, "form", form)
     labelled = []
     for name, errors in form.errors.items():
         field = form.fields.get(name)
         if name == NON_FIELD_ERRORS or field is None:
-            label = ""
+            label, error_id = "", ""
         else:
             label = str(field.label or name.replace("_", " ").capitalize())
-        labelled.append((label, [str(error) for error in errors]))
+            error_id = f"{form[name].auto_id}_error" if form[name].auto_id else ""
+        labelled.append((label, [str(error) for error in errors], error_id))
     return labelled

@@ -17,3 +17,36 @@ def test_each_field_s_description_is_on_the_page(client_as, url):
     present = set(re.findall(r'\sid="([^"]+)"', page))
     assert described, f"{url} has no described field: the test would prove nothing"
     assert described <= present, f"{url}: aria-describedby names {sorted(described - present)}, which are not there"
+
+
+# A bound field with errors gets aria-invalid and names <its id>_error in aria-describedby (Django): each page that
+# draws its own error messages must give them that id, or the field's error is never read with it.
+REFUSED = [
+    "/conversations/?active_from=2026-02-30&min_messages=-1",
+    "/conversations/?q=invoice&active_from=2026-02-30",
+    "/rebuilds/new?index=public.nothing_here&kind=replace&lists=-5&review=1",
+    "/schema/tables/?q=" + "x" * 500,
+    "/indexes/?per_page=7",
+    "/tables/?per_page=7",
+    "/findings/?severity=fatal",
+    "/queries/?window=7y",
+    "/audit/?since=2026-13-01",
+    "/users/?q=" + "x" * 500,
+    "/rebuilds/?state=lost",
+    "/schema/?show=lost",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", REFUSED)
+def test_each_refused_field_names_its_error_which_is_on_the_page(client_as, url):
+    response = client_as("dba").get(url)
+    page = response.content.decode()
+    invalid = re.findall(r"<(?:input|select|textarea)[^>]*aria-invalid=\"true\"[^>]*>", page)
+    assert response.status_code == 400 and invalid, f"{url} refused no field: the test would prove nothing"
+    present = set(re.findall(r'\sid="([^"]+)"', page))
+    for field in invalid:
+        described = re.search(r'aria-describedby="([^"]+)"', field)
+        names = described.group(1).split() if described else []
+        assert any(name.endswith("_error") for name in names), field
+        assert set(names) <= present, f"{url}: {field} names {sorted(set(names) - present)}, which are not there"

@@ -38,6 +38,9 @@ def test_index_and_table_pages_show_the_new_codes(flagged, operator):
     indexes = operator.get("/indexes/", {"table": f"{s}.flags"}).content.decode()
     assert 'data-code="boolean_index"' in _row(indexes, "data-index", f"{s}.flags_archived")
     assert 'data-code="btree_on_array_column"' in _row(indexes, "data-index", f"{s}.flags_tags")
+    # The badge says what the finding is; its code stays in data-code, for scripts.
+    badge = re.search(r'<span class="badge[^>]*data-code="boolean_index">(.*?)</span>', indexes)
+    assert badge and badge.group(1) == "Index on a boolean column"
     tables = operator.get("/tables/", {"table": f"{s}.flags"}).content.decode()
     assert 'data-code="no_primary_key"' in _row(tables, "data-table", f"{s}.flags")
     detail = operator.get(f"/indexes/{s}.flags_tags/").content.decode()
