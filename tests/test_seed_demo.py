@@ -245,11 +245,15 @@ def test_a_second_load_appends_after_existing_rows(db):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"users": -1}, "--users must be a whole number of zero or more"),
+        ({"users": -1}, "--users must be a whole number from 0 to 1,000,000,000"),
+        ({"users": 10**20}, "--users must be a whole number from 0 to 1,000,000,000"),
         ({"messages": 10}, "--messages (10) must be at least --conversations (60)"),
         ({"users": 0}, "Conversations need users"),
         ({"chunks": 5, "documents": 0}, "Chunks need documents"),
         ({"scale": 0}, "--scale must be a number above zero"),
+        ({"scale": float("inf")}, "at most 1,000, not inf"),  # it was an OverflowError's traceback
+        ({"scale": 1e308}, "at most 1,000"),
+        ({"scale": float("nan")}, "--scale must be a number above zero"),
         ({"database": "nowhere"}, "No database is configured under the alias 'nowhere'"),
     ],
 )

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["DEFAULT_SIZES", "DemoSizes"]
+__all__ = ["DEFAULT_SIZES", "MAX_SCALE", "MAX_SIZE", "DemoSizes"]
+
+# Bounds that keep a typo from asking for what no machine holds: --scale 1000 is 200 million messages.
+MAX_SCALE = 1000
+MAX_SIZE = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +22,8 @@ class DemoSizes:
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"--{field.name} must be a whole number of zero or more, not {value!r}.")
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SIZE:
+                raise ValueError(f"--{field.name} must be a whole number from 0 to {MAX_SIZE:,}, not {value!r}.")
         if self.conversations and not self.users:
             raise ValueError("Conversations need users to belong to: give --users of at least 1.")
         if self.messages < self.conversations:
@@ -35,8 +39,8 @@ class DemoSizes:
     @classmethod
     def from_options(cls, *, scale: float = 1.0, **given: int | None) -> DemoSizes:
         """Return the sizes asked for: each given value as is, each missing one the default times scale."""
-        if not isinstance(scale, int | float) or not scale > 0:
-            raise ValueError(f"--scale must be a number above zero, not {scale!r}.")
+        if not isinstance(scale, int | float) or not 0 < scale <= MAX_SCALE:  # nan and inf are neither
+            raise ValueError(f"--scale must be a number above zero and at most {MAX_SCALE:,}, not {scale!r}.")
         unknown = set(given) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"Unknown sizes: {', '.join(sorted(unknown))}.")

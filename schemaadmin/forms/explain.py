@@ -11,7 +11,7 @@ from django.db import connections
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.fields import CHECK_BOX, SMALL_SELECT
 from schemaadmin.pg.explain import EXPLAIN_OPTIONS
-from schemaadmin.services.explain.run import max_timeout_ms
+from schemaadmin.services.explain.run import MIN_TIMEOUT_MS, max_timeout_ms
 
 __all__ = ["CompareForm", "ExplainForm"]
 
@@ -43,7 +43,7 @@ class ExplainForm(forms.Form):
     memory = forms.BooleanField(required=False, label="MEMORY", widget=CHECKBOX)
     timeout_ms = forms.IntegerField(
         required=False,
-        min_value=100,
+        min_value=MIN_TIMEOUT_MS,
         label="Timeout (ms)",
         widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "step": 100}),
     )
@@ -75,7 +75,7 @@ class ExplainForm(forms.Form):
         assert isinstance(database, forms.ChoiceField)
         database.choices = [(alias, alias) for alias in connections.settings]
         timeout = self.fields["timeout_ms"]
-        timeout.widget.attrs["placeholder"] = str(conf["EXPLAIN_TIMEOUT_MS"])
+        timeout.widget.attrs.update(placeholder=str(conf["EXPLAIN_TIMEOUT_MS"]), max=str(max_timeout_ms()))
         request_seconds = getattr(settings, "SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS", 90)
         timeout.help_text = (
             f"statement_timeout: {conf['EXPLAIN_TIMEOUT_MS']:,} ms unless you say, at most {max_timeout_ms():,} ms, "

@@ -55,6 +55,23 @@ def test_a_timeout_says_after_how_long():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (("SELECT 1", "--timeout", "-5"), "--timeout is in milliseconds, from 100 to "),  # it reached PostgreSQL
+        (("SELECT 1", "--timeout", "1"), "--timeout is in milliseconds, from 100 to "),
+        (("SELECT 1", "--timeout", "99999999999999"), "--timeout is in milliseconds, from 100 to "),  # was cut short
+        (("  ",), "Give a query to explain"),  # was recorded as a refused run
+    ],
+)
+def test_what_the_console_s_form_refuses_is_refused_here_before_anything_is_run_or_recorded(args, said):
+    with pytest.raises(CommandError, match=said) as refused:
+        _run(*args)
+    assert refused.value.returncode == 2
+    assert not ExplainRun.objects.exists() and not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
 def test_an_unknown_database_is_named():
     with pytest.raises(CommandError, match="No database is configured under the alias 'nope'"):
         _run("SELECT 1", "--database", "nope")

@@ -42,11 +42,22 @@ def run(*args: str) -> str:
         (("{s}.missing",), "There is no index {s}.missing"),
         (("{s}.items_hnsw", "--lists", "5"), "lists is an IVFFlat option"),
         (("{s}.items_hnsw", "--m", "500"), "m must be a whole number from 2 to 100; got 500"),
+        # An empty method queued a replacement of the index by its own copy.
+        (("{s}.items_hnsw", "--method", " "), "--method names the new access method"),
     ],
 )
 def test_refused_rebuilds_say_why_and_exit_2(items, args, message):
     with pytest.raises(CommandError, match=message.format(s=items.schema)) as refused:
         run(*(arg.format(s=items.schema) for arg in args))
+    assert refused.value.returncode == 2
+    assert not IndexRebuild.objects.exists()
+
+
+@pytest.mark.parametrize("interval", ["-1", "0", "nan"])
+def test_a_wait_interval_that_is_no_time_is_refused_before_anything_is_queued(items, interval):
+    # It used to queue the rebuild, then stop on sleep()'s ValueError.
+    with pytest.raises(CommandError, match="--interval is a number of seconds above 0") as refused:
+        call_command("rebuild_index", f"{items.schema}.items_hnsw", "--wait", "--interval", interval)
     assert refused.value.returncode == 2
     assert not IndexRebuild.objects.exists()
 

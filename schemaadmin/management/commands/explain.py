@@ -10,7 +10,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.management.options import add_database_option, add_format_option
 from schemaadmin.pg.connection import UnknownDatabase
-from schemaadmin.services.explain.run import FALLBACK_WARNING, ExplainResult, explain, explain_login
+from schemaadmin.services.explain.run import (
+    FALLBACK_WARNING,
+    MIN_TIMEOUT_MS,
+    ExplainResult,
+    explain,
+    explain_login,
+    max_timeout_ms,
+)
 from schemaadmin.services.explain.summary import PlanSummary, plan_text
 
 
@@ -59,6 +66,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         text = sys.stdin.read() if options["sql"] == "-" else options["sql"]
+        # As the console's form checks them: nothing runs, and nothing is recorded, for input that is not a query.
+        if not text.strip():
+            raise CommandError("Give a query to explain (or - to read it from standard input).", returncode=2)
+        limit = max_timeout_ms()
+        if options["timeout"] is not None and not MIN_TIMEOUT_MS <= options["timeout"] <= limit:
+            raise CommandError(f"--timeout is in milliseconds, from {MIN_TIMEOUT_MS} to {limit:,}.", returncode=2)
         try:
             result = explain(
                 text,

@@ -31,6 +31,14 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
 
     def handle(self, *args: object, **options: object) -> None:
+        # Checked before anything is queued: a refusal after it would leave a rebuild running unasked.
+        if options["method"] is not None and not str(options["method"]).strip():
+            raise CommandError(
+                "--method names the new access method (hnsw, or ivfflat); leave it out to keep the index's own.",
+                returncode=2,
+            )
+        if not 0 < float(options["interval"]) <= 3600:  # type: ignore[arg-type]
+            raise CommandError("--interval is a number of seconds above 0, at most 3600.", returncode=2)
         replace = any(options[key] is not None for key in ("m", "ef_construction", "lists", "method"))
         try:
             plan = plan_rebuild(

@@ -46,6 +46,7 @@ from schemaadmin.services.explain.summary import PlanSummary, plan_summary
 __all__ = [
     "COMPARISONS",
     "FALLBACK_WARNING",
+    "MIN_TIMEOUT_MS",
     "ExplainResult",
     "explain",
     "explain_login",
@@ -96,12 +97,15 @@ def explain_login() -> dict[str, Any] | None:
     return getattr(settings, "SCHEMAADMIN_EXPLAIN_LOGIN", None)
 
 
+MIN_TIMEOUT_MS = 100  # the shortest statement_timeout a run may ask for: less stops even the plan
+
+
 def max_timeout_ms() -> int:
     """Return the longest statement_timeout a run may have: the setting, kept inside the request timeout."""
     conf = app_settings()
     request_ms = int(getattr(settings, "SCHEMAADMIN_REQUEST_TIMEOUT_SECONDS", 90)) * 1000
     inside = request_ms - conf["EXPLAIN_WATCHDOG_GRACE_MS"] - REQUEST_MARGIN_MS
-    return max(100, min(conf["EXPLAIN_MAX_TIMEOUT_MS"], inside))
+    return max(MIN_TIMEOUT_MS, min(conf["EXPLAIN_MAX_TIMEOUT_MS"], inside))
 
 
 def storable_text(text: str) -> str:
