@@ -13,6 +13,7 @@ from django.db import connections
 
 from schemaadmin.models import AuditEvent, IndexRebuild, JobState
 from schemaadmin.services.rebuilds import cancel_rebuild
+from tests.blocking import holding
 from tests.conftest import make_user
 from tests.worker import wait_for, worker  # noqa: F401
 
@@ -60,6 +61,17 @@ def test_a_wait_interval_that_is_no_time_is_refused_before_anything_is_queued(it
         call_command("rebuild_index", f"{items.schema}.items_hnsw", "--wait", "--interval", interval)
     assert refused.value.returncode == 2
     assert not IndexRebuild.objects.exists()
+
+
+def test_a_locked_table_is_said_after_a_while_not_waited_on_for_ever(items, monkeypatch):
+    # It never returned, and its backend went on waiting after it was killed.
+    monkeypatch.setattr("schemaadmin.management.locks.COMMAND_LOCK_TIMEOUT_MS", 300)
+    with holding(f"LOCK TABLE {items.schema}.items IN ACCESS EXCLUSIVE MODE"):
+        with pytest.raises(CommandError, match="locked by another session, still after 0.3 s") as refused:
+            run(f"{items.schema}.items_hnsw")
+    assert refused.value.returncode == 1
+    assert not IndexRebuild.objects.exists()
+    assert "items_hnsw" in run(f"{items.schema}.items_hnsw")  # free again: queued
 
 
 def test_queues_the_job_and_audits_the_command_line(items):

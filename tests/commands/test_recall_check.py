@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from schemaadmin.models import RecallCheck
+from tests.blocking import holding
 from tests.recall_data import plant_items
 
 
@@ -59,3 +60,14 @@ def test_refusals_are_command_errors_with_the_sentence(items, args, message):
     with pytest.raises(CommandError) as refused:
         run(*(a.format(s=items.schema) for a in args))
     assert str(refused.value).startswith(message.format(s=items.schema))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_table_is_said_after_a_while_not_waited_on_for_ever(planter, monkeypatch):
+    items = plant_items(planter)
+    monkeypatch.setattr("schemaadmin.management.locks.COMMAND_LOCK_TIMEOUT_MS", 300)
+    with holding(f"LOCK TABLE {items.schema}.items IN ACCESS EXCLUSIVE MODE"):
+        with pytest.raises(CommandError, match="locked by another session, still after 0.3 s") as refused:
+            run(f"{items.schema}.items_hnsw", "--samples", "5")
+    assert refused.value.returncode == 1
+    assert not RecallCheck.objects.exists()

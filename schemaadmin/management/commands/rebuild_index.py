@@ -7,6 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.management.locks import lock_waits_limited
 from schemaadmin.management.options import add_database_option
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.connection import UnknownDatabase
@@ -41,16 +42,17 @@ class Command(BaseCommand):
             raise CommandError("--interval is a number of seconds above 0, at most 3600.", returncode=2)
         replace = any(options[key] is not None for key in ("m", "ef_construction", "lists", "method"))
         try:
-            plan = plan_rebuild(
-                str(options["index"]),
-                kind=IndexRebuild.Kind.REPLACE if replace else IndexRebuild.Kind.REINDEX,
-                method=options["method"],  # type: ignore[arg-type]
-                m=options["m"],  # type: ignore[arg-type]
-                ef_construction=options["ef_construction"],  # type: ignore[arg-type]
-                lists=options["lists"],  # type: ignore[arg-type]
-                using=str(options["database"]),
-            )
-            rebuild = start_rebuild(plan, user=None)
+            with lock_waits_limited(str(options["database"])):
+                plan = plan_rebuild(
+                    str(options["index"]),
+                    kind=IndexRebuild.Kind.REPLACE if replace else IndexRebuild.Kind.REINDEX,
+                    method=options["method"],  # type: ignore[arg-type]
+                    m=options["m"],  # type: ignore[arg-type]
+                    ef_construction=options["ef_construction"],  # type: ignore[arg-type]
+                    lists=options["lists"],  # type: ignore[arg-type]
+                    using=str(options["database"]),
+                )
+                rebuild = start_rebuild(plan, user=None)
         except (RebuildRefused, UnknownDatabase) as exc:
             raise CommandError(str(exc), returncode=2) from None
         estimate = plan.estimate

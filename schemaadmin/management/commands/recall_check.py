@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.management.locks import lock_waits_limited
 from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.recall import RecallRefused, RecallResult, measure_recall
@@ -47,13 +48,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = measure_recall(
-                options["index"],
-                k=options["k"],
-                samples=options["samples"],
-                target=options["target"],
-                using=options["database"],
-            )
+            with lock_waits_limited(options["database"]):
+                result = measure_recall(
+                    options["index"],
+                    k=options["k"],
+                    samples=options["samples"],
+                    target=options["target"],
+                    using=options["database"],
+                )
         except (RecallRefused, UnknownDatabase) as exc:
             raise CommandError(str(exc)) from exc
         if options["format"] == "json":
