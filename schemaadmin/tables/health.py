@@ -30,10 +30,23 @@ def findings_badges(findings: Sequence[Finding]) -> str:
     output use, is its data-code; the message its tooltip)."""
     if not findings:
         return format_html('<span class="text-body-secondary">{}</span>', "none")
+    # One badge a code: a table's row gathers its indexes' findings, and two of them may share one ("× 2").
+    by_code: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_code.setdefault(finding.code, []).append(finding)
     return format_html_join(
         " ",
-        '<span class="badge text-wrap text-start {}" title="{}" data-code="{}">{}</span>',
-        ((f.severity.badge, f.message, f.code, f.title) for f in findings),
+        '<span class="badge text-wrap text-start {}" title="{}" data-code="{}">{}{}</span>',
+        (
+            (
+                max((f.severity for f in same), key=lambda severity: severity.rank).badge,
+                " ".join(dict.fromkeys(f.message for f in same)),
+                code,
+                same[0].title,
+                f" × {len(same)}" if len(same) > 1 else "",
+            )
+            for code, same in by_code.items()
+        ),
     )
 
 

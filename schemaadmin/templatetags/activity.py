@@ -129,7 +129,8 @@ def _row(row: SessionRow, can_signal: bool, cancel: str, terminate: str) -> str:
     took = escape(duration_text(duration)) if duration is not None and (s.state or s.backend_type) else ""
     since = "" if not took or s.state == "active" else '<div class="small text-body-secondary">in this state</div>'
     return (
-        f'<tr data-pid="{s.pid}"{tone}><td class="font-monospace text-nowrap">{s.pid}{own}{actions}</td>'
+        f'<tr data-pid="{s.pid}" id="pid-{s.pid}"{tone}>'  # the id: a link to one session (a rebuild's wait)
+        f'<td class="font-monospace text-nowrap">{s.pid}{own}{actions}</td>'
         f"<td>{escape(s.state or s.backend_type)}{flags}{kind}</td>"
         f'<td class="name-cell">{escape(s.role or "—")}</td><td class="name-cell">{escape(s.database or "—")}</td>'
         f'<td class="name-cell">{escape(s.application or "—")}'

@@ -267,6 +267,8 @@ def test_the_actions_sit_beside_the_pid(client_as, blocking):  # noqa: F811
     assert "idle in transaction" in blocker
     assert f"/activity/terminate?pid={blocking.blocker_pid}" in blocker
     assert f"/activity/cancel?pid={blocking.blocker_pid}" not in blocker
+    # Each row is the target of a link to its session (a rebuild's page names the pid its build waits for).
+    assert page.count(f'id="pid-{blocking.blocker_pid}"') == 1
 
 
 def test_a_query_shows_from_its_first_line_with_a_one_line_preview():

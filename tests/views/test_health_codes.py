@@ -108,3 +108,16 @@ def test_an_unknown_scope_is_a_clear_400(operator, db):
     response = operator.get("/tables/", {"scope": "everything"})
     assert response.status_code == 400
     assert "Whose tables" in response.content.decode()
+
+
+def test_a_table_whose_indexes_share_a_finding_shows_it_once_with_how_many(plant, operator):
+    s = plant.schema
+    sparse = "CASE WHEN i % 10 = 0 THEN i END"  # nine rows in ten NULL
+    plant.table("sparse", "id int, a int, b int", rows=2000, fill=f"i, {sparse}, {sparse}")
+    plant.sql(f"CREATE INDEX sparse_a ON {s}.sparse (a)")
+    plant.sql(f"CREATE INDEX sparse_b ON {s}.sparse (b)")
+    plant.sql(f"ANALYZE {s}.sparse")
+    tables = operator.get("/tables/", {"table": f"{s}.sparse"}).content.decode()
+    row = _row(tables, "data-table", f"{s}.sparse")
+    assert row.count('data-code="index_on_mostly_null_column"') == 1, row
+    assert "Index over a mostly NULL column × 2" in row
