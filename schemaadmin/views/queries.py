@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.queries import QueryWindowForm, previous_window
 from schemaadmin.permissions import permission_required
+from schemaadmin.services.explain.statement import explain_refusal
 from schemaadmin.services.workload.availability import availability
 from schemaadmin.services.workload.coverage import coverage
 from schemaadmin.services.workload.query_stats import (
@@ -77,10 +78,13 @@ def query_detail(request: HttpRequest, queryid: str) -> HttpResponse:
     if not history.query and not history.owners:
         raise Http404("No statement with that queryid is recorded.")
     database = connections["default"].settings_dict["NAME"]
+    # The console plans on the default database, and queries only: offer it for such statements that ran there.
+    may_explain = history.database in (None, database) and request.user.has_perm("schemaadmin.run_explain")
+    refusal = explain_refusal(history.query) if may_explain and history.query else ""
     context.update(
         history=history,
-        # The console plans on the default database: offer it only for statements that ran there.
-        explainable=history.database in (None, database) and request.user.has_perm("schemaadmin.run_explain"),
+        explainable=may_explain and not refusal,
+        explain_refusal=refusal,
         explain_database=database,
         chart={
             "start": history.start.isoformat(),  # the x axis spans the window, not only its snapshots

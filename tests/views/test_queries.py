@@ -26,6 +26,7 @@ def workload(plant):
             plant.sql(statement, [float(sleep), i % 5])  # always float8: an int would be another statement
 
     run.table = table
+    run.plant = plant
     return run
 
 
@@ -132,6 +133,22 @@ def test_the_detail_shows_the_text_series_and_explain_this_only_to_dbas(client_a
     last_days = {"window": "custom", "start": "9999-12-01T00:00", "end": "9999-12-31T23:59"}
     refused = client.get(f"/queries/{queryid}/", last_days)
     assert refused.status_code == 400 and "ends in 9998 or earlier" in refused.content.decode()
+
+
+def test_a_statement_the_console_would_refuse_is_not_offered_to_it_and_the_page_says_why(workload, client_as):
+    """Explain this was offered for an UPDATE: it opened the console, which refused it and recorded the refusal."""
+    take_snapshot(now=timezone.now() - timedelta(minutes=20))
+    workload(1)
+    for i in range(2):
+        workload.plant.sql(f"UPDATE {workload.table} SET amount = amount WHERE id = %s", [i])  # noqa: S608 -- planted
+    take_snapshot(now=timezone.now() - timedelta(minutes=10))
+    update = QueryText.objects.get(query__startswith=f"UPDATE {workload.table}").queryid
+    dba = client_as("dba")
+    page = dba.get(f"/queries/{update}/", {"window": "1h"}).content.decode()
+    assert 'data-testid="explain-this"' not in page
+    assert "which would refuse it: Only SELECT, WITH, VALUES and TABLE queries can be explained" in page
+    select = dba.get(f"/queries/{queryid_of(workload.table)}/", {"window": "1h"}).content.decode()
+    assert 'data-testid="explain-this"' in select and 'data-testid="not-explainable"' not in select
 
 
 @pytest.mark.parametrize("rows_per_probe", [0, 10**9], ids=["running totals", "summed deltas"])

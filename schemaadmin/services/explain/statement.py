@@ -16,7 +16,7 @@ from pglast.visitors import Visitor
 
 from schemaadmin.conf import app_settings
 
-__all__ = ["TOO_DEEP", "Refused", "checked_statement", "marked_position", "parsed_statement"]
+__all__ = ["TOO_DEEP", "Refused", "checked_statement", "explain_refusal", "marked_position", "parsed_statement"]
 
 
 class Refused(ValueError):
@@ -87,6 +87,16 @@ def checked_statement(text: str, *, max_chars: int | None = None) -> tuple[str, 
     """Return (the one statement in text, whether it holds $n placeholders), or raise Refused saying why."""
     statement, has_parameters, _ = parsed_statement(text, max_chars=max_chars)
     return statement, has_parameters
+
+
+def explain_refusal(text: str) -> str:
+    """Return why the console would refuse text, in its sentence, or "" when it would explain it (a parse, no
+    database: what a page asks before it offers to open the console with text)."""
+    try:
+        checked_statement(text)
+    except Refused as refused:
+        return str(refused)
+    return ""
 
 
 def parsed_statement(text: str, *, max_chars: int | None = None) -> tuple[str, bool, ast.Node]:
