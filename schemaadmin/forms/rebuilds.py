@@ -37,7 +37,10 @@ def _number(name: str, bounds: tuple[int, int], help_text: str) -> forms.Integer
         max_value=high,
         label=name,
         help_text=help_text,
-        error_messages={"invalid": f"{name} must be a whole number from {low} to {high}."},
+        # One sentence whatever is wrong (text, too small, too large), as the service says it (RebuildRefused).
+        error_messages=dict.fromkeys(
+            ("invalid", "min_value", "max_value"), f"{name} must be a whole number from {low} to {high}."
+        ),
         widget=forms.NumberInput(attrs={**NUMBER, "min": low, "max": high, "step": 1}),
     )
 

@@ -197,8 +197,8 @@ def test_review_of_a_reindex_shows_reindex_concurrently(planted, dba):
     [
         ({"m": "abc"}, "m must be a whole number from 2 to 100."),
         ({"m": "1e3"}, "m must be a whole number from 2 to 100."),
-        ({"m": "500"}, "Ensure this value is less than or equal to 100."),
-        ({"ef_construction": "-4"}, "Ensure this value is greater than or equal to 4."),
+        ({"m": "500"}, "m must be a whole number from 2 to 100."),  # one sentence, as the command says it
+        ({"ef_construction": "-4"}, "ef_construction must be a whole number from 4 to 1000."),
         ({"m": "32", "ef_construction": "40"}, "ef_construction must be at least twice m (64 for m = 32); got 40."),
         ({"lists": "100"}, "lists is an IVFFlat option"),
         ({"method": "btree"}, "The new method can be HNSW or IVFFlat, or empty to keep the current one."),
