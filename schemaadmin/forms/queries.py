@@ -73,7 +73,9 @@ class QueryWindowForm(forms.Form):
     ) -> None:
         if data is not None:
             data = data.copy()  # the selects then show the defaults in use
-            for name, default in (("window", "1d"), ("order", "total"), ("limit", "50")):
+            # A link that gives a start or an end and no window means those times: they were ignored without a word.
+            typed_times = bool(data.get("start") or data.get("end"))
+            for name, default in (("window", "custom" if typed_times else "1d"), ("order", "total"), ("limit", "50")):
                 if not data.get(name):
                     data[name] = default
         super().__init__(data, *args, **kwargs)
@@ -94,6 +96,8 @@ class QueryWindowForm(forms.Form):
             self.add_error("start", f"A window starts in {EARLIEST_YEAR} or later.")
         elif end.year > LATEST_YEAR:
             self.add_error("end", f"A window ends in {LATEST_YEAR} or earlier.")
+        elif start >= end and data.get("end") is None:  # the end is now: the start is what is wrong
+            self.add_error("start", "The start is in the future: statistics go up to now.")
         elif start >= end:
             self.add_error("end", "The end must come after the start.")
         elif end - start > MAX_DURATION:

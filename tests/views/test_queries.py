@@ -72,6 +72,10 @@ def test_a_window_without_snapshots_shows_the_live_view_and_says_so(client_as, w
         ({"window": "custom"}, "A custom window needs a start."),
         ({"window": "custom", "start": "2026-12-02T10:00", "end": "2026-12-01T10:00"}, "The end must come after"),
         ({"window": "custom", "start": "yesterday"}, "Enter a valid date/time."),
+        # Times given without a window are a custom window: they were ignored, and the last day shown.
+        ({"start": "2026-12-02T10:00", "end": "2026-12-01T10:00"}, "The end must come after"),
+        # A start in the future with no end: the start is what is wrong, not the empty end.
+        ({"window": "custom", "start": "2999-01-01T00:00"}, "The start is in the future"),
         ({"database": "no-such-db\x00"}, "Select a valid choice"),
         # The regressions page compares with the window before, which year 1 has not.
         ({"window": "custom", "start": "0001-06-01T00:00", "end": "0001-12-31T00:00"}, "starts in 1970 or later"),
