@@ -21,6 +21,7 @@ from schemaadmin.services.schema.apply import (
     ApplyPlan,
     ApplyRefused,
     PlannedMigration,
+    TargetNotTyped,
     active_apply,
     apply_plan,
     start_apply,
@@ -108,6 +109,11 @@ def apply_confirm(request: HttpRequest) -> HttpResponse:
         context = _context(plan, form, str(refused))
         context["active"] = refused.apply
         return render_page(request, APPLY_TEMPLATE, context, status=409)
+    except TargetNotTyped as refused:
+        # Said on the field it asks for, which takes the focus: the page above it is long (SQL, lint, archive).
+        form.add_error("typed_target", str(refused))
+        form.fields["typed_target"].widget.attrs["autofocus"] = True  # this form's own copy
+        return render_page(request, APPLY_TEMPLATE, _context(plan, form), status=400)
     except ApplyRefused as refused:
         return render_page(request, APPLY_TEMPLATE, _context(plan, form, str(refused)), status=400)
     return redirect("schemaadmin:schema_apply_run", pk=run.pk)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.utils.html import escape
@@ -44,7 +46,10 @@ def test_apply_needs_the_target_typed_then_queues_the_job(fixtures_pending, clie
     client = client_as("dba")
     refused = client.post("/schema/apply/", _form(typed_target="yes"))
     assert refused.status_code == 400
-    assert f"Type {TARGET} to confirm" in refused.content.decode()
+    # Said on the field itself, which is marked invalid, named by its error and focused.
+    field = re.search(r'<input type="text" name="typed_target"[^>]*>', refused.content.decode()).group(0)
+    assert 'aria-invalid="true"' in field and "id_typed_target_error" in field and "autofocus" in field
+    assert f'id="id_typed_target_error">Type {TARGET} to confirm' in refused.content.decode()
     assert not MigrationApply.objects.exists()
 
     response = client.post("/schema/apply/", _form())
@@ -151,6 +156,9 @@ def test_a_drop_behind_separate_database_and_state_is_confirmed_by_name_with_wha
     assert "This plan destroys data" in page and "Remove field name from widget" in page
     archived = page.split('data-testid="archive-plan"')[1].split("</div>")[0]
     assert "schema_fixtures_widget.name" in archived
+    # A table that is not there is not promised an archive (the run's log says there was nothing to copy).
+    missing = archived.split("schema_fixtures_old_stuff")[1].split("</li>")[0]
+    assert "there is no such table now" in missing and "rows" not in missing
     response = client.post("/schema/apply/", _form(typed_target="yes"))
     assert response.status_code == 400 and "Type schema_fixtures.0004_drops_in_raw_sql" in response.content.decode()
     assert not MigrationApply.objects.exists()

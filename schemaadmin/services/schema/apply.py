@@ -43,6 +43,7 @@ __all__ = [
     "ApplyAlreadyActive",
     "ApplyPlan",
     "ApplyRefused",
+    "TargetNotTyped",
     "PlannedMigration",
     "active_apply",
     "apply_plan",
@@ -65,6 +66,10 @@ _RECORDER_INSERT = 'INSERT INTO "django_migrations"'
 
 class ApplyRefused(ValueError):
     """The apply cannot start; the message says why."""
+
+
+class TargetNotTyped(ApplyRefused):
+    """A plan that destroys data or has critical lint, confirmed without its target typed."""
 
 
 class ApplyAlreadyActive(ApplyRefused):
@@ -228,7 +233,7 @@ def start_apply(
     if fingerprint != plan.fingerprint:
         raise ApplyRefused("The pending migrations changed since this page was loaded. Review the new plan.")
     if typed_target.strip() != plan.target and (plan.destructive or critical_lint(plan, using=using)):
-        raise ApplyRefused(f"Type {plan.target} to confirm: this plan needs it.")
+        raise TargetNotTyped(f"Type {plan.target} to confirm: this plan needs it.")
     settings = app_settings()
     try:
         return jobs.start(

@@ -281,6 +281,7 @@ class ArchiveCost:
     migration: str
     estimated_rows: int | None
     table_bytes: int  # the whole table's size; a column's copy is its share of it plus the key
+    exists: bool = True  # False: no such table now (the plan creates it first): nothing of it can be archived
 
 
 def archive_costs(keys: list[tuple[str, str]], *, using: str = "default") -> list[ArchiveCost]:
@@ -309,7 +310,10 @@ def archive_costs(keys: list[tuple[str, str]], *, using: str = "default") -> lis
     costs = []
     for drop, label in planned:
         size = sizes.get((drop.schema, drop.table))
-        costs.append(ArchiveCost(drop, label, size.estimated_rows if size else None, size.total_bytes if size else 0))
+        if size is None:
+            costs.append(ArchiveCost(drop, label, None, 0, exists=False))
+        else:
+            costs.append(ArchiveCost(drop, label, size.estimated_rows, size.total_bytes))
     return costs
 
 
