@@ -3,6 +3,7 @@ user, a list or a search of them), every sign-in."""
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 from collections.abc import Collection, Mapping
 from datetime import date
@@ -16,7 +17,7 @@ from django.http import HttpRequest
 from schemaadmin.models import AuditEvent
 from schemaadmin.pg.audit import insert_read_event
 
-__all__ = ["asked", "client_ip", "record", "record_read"]
+__all__ = ["command_line_user", "asked", "client_ip", "record", "record_read"]
 
 # Targets are names the code builds (a migration label is an app label and a file name); this bounds a hostile one.
 TARGET_MAX = 2_000
@@ -75,6 +76,15 @@ def record(
         detail=detail,
         ip_address=client_ip(request),
     )
+
+
+def command_line_user() -> str:
+    """Return the operating-system user running a management command, as the audit log names who acted
+    ("os:<name>"), where no account did."""
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "os:unknown"
 
 
 def record_read(request: HttpRequest, action: str, target: str = "", **detail: Any) -> None:

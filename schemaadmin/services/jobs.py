@@ -135,6 +135,7 @@ def start[R: WorkerJobRecord](
     *,
     user: Any,
     request: HttpRequest | None = None,
+    as_username: str = "",
     queueing_lock: str | None = None,
     refused: str = "The worker already has this job queued.",
     detail: Mapping[str, Any] | None = None,
@@ -160,6 +161,7 @@ def start[R: WorkerJobRecord](
         kind.actions["requested"],
         kind.target(job_record),
         actor=user,
+        as_username=as_username,  # who acted where no account did (a command line's os:<user>)
         **{kind.key: job_record.pk, **(detail or {})},
     )
     try:

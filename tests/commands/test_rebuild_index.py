@@ -82,6 +82,7 @@ def test_queues_the_job_and_audits_the_command_line(items):
     assert rebuild.parameters == {"m": 8, "ef_construction": 80}
     event = AuditEvent.objects.get(action="rebuild.requested")
     assert event.detail["source"] == "command line" and event.actor is None
+    assert event.actor_username.startswith("os:")  # who ran it, as `activity` records it (it was empty)
 
 
 def test_wait_prints_progress_until_it_succeeds(items, worker):

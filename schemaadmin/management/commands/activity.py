@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.audit import command_line_user
 from schemaadmin.formats import duration_text
 from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
@@ -124,7 +124,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{raw_pid!r} is not a process id: give the pid as a whole number, e.g. --{signal} 4242.")
             raise SystemExit(1) from None
         try:
-            outcome = send_signal(signal, pid, as_username=_os_user(), confirmed_own=own, using=using)
+            outcome = send_signal(signal, pid, as_username=command_line_user(), confirmed_own=own, using=using)
         except SignalRefusal as refusal:
             hint = " Add --own to confirm." if isinstance(refusal, OwnSessionUnconfirmed) else ""
             self.stderr.write(f"{refusal}{hint}")
@@ -135,11 +135,3 @@ class Command(BaseCommand):
             self.stderr.write(outcome.message)
             raise SystemExit(1)
         self.stdout.write(outcome.message)
-
-
-def _os_user() -> str:
-    """Return the operating-system user running the command, as the audit log records it."""
-    try:
-        return f"os:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "os:unknown"

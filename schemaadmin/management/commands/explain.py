@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.audit import command_line_user
 from schemaadmin.management.options import add_database_option, add_format_option
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.explain.run import (
@@ -82,6 +83,7 @@ class Command(BaseCommand):
                 },
                 timeout_ms=options["timeout"],
                 using=options["database"],
+                as_username=command_line_user(),
             )
         except UnknownDatabase as exc:
             raise CommandError(str(exc)) from None

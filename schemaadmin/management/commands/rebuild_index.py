@@ -7,6 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from schemaadmin.audit import command_line_user
 from schemaadmin.management.locks import lock_waits_limited
 from schemaadmin.management.options import add_database_option
 from schemaadmin.models import IndexRebuild, JobState
@@ -52,7 +53,7 @@ class Command(BaseCommand):
                     lists=options["lists"],  # type: ignore[arg-type]
                     using=str(options["database"]),
                 )
-                rebuild = start_rebuild(plan, user=None)
+                rebuild = start_rebuild(plan, user=None, as_username=command_line_user())
         except (RebuildRefused, UnknownDatabase) as exc:
             raise CommandError(str(exc), returncode=2) from None
         estimate = plan.estimate

@@ -58,7 +58,12 @@ def awaits_recall_check(rebuild: IndexRebuild, *, checks: int) -> bool:
 
 
 def start_rebuild(
-    plan: RebuildPlan, *, user: Any, request: HttpRequest | None = None, retry_of: IndexRebuild | None = None
+    plan: RebuildPlan,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+    retry_of: IndexRebuild | None = None,
+    as_username: str = "",
 ) -> IndexRebuild:
     """Record the rebuild, audit it and queue its job, one at a time per database; refuse a second one on the same
     index."""
@@ -68,6 +73,7 @@ def start_rebuild(
             REBUILD,
             user=user,
             request=request,
+            as_username=as_username,
             queueing_lock=_queueing_lock(plan.using, plan.schema, plan.name),
             refused="The worker already has a rebuild of this index queued.",
             detail={
