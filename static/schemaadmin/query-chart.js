@@ -7,6 +7,14 @@
   const MINUTE = 60 * 1000;
   const HOUR = 60 * MINUTE;
   const DAY = 1440 * MINUTE;
+  // A time axis tick: milliseconds as a duration, three significant digits.
+  const duration = (ms) => {
+    if (ms === 0) return "0";
+    if (ms < 1000) return `${+ms.toPrecision(3)} ms`;
+    if (ms < MINUTE) return `${+(ms / 1000).toPrecision(3)} s`;
+    if (ms < HOUR) return `${+(ms / MINUTE).toPrecision(3)} min`;
+    return `${+(ms / HOUR).toPrecision(3)} h`;
+  };
   // Ticks on whole local minutes (multiples of the step since the epoch, shifted by the zone's offset at the window's
   // start), hours or days (read off the local clock, so a daylight-saving change moves none).
   const STEPS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 43200, 129600, 525600].map((m) => m * MINUTE);
@@ -103,8 +111,10 @@
               }
             },
           },
-          time: { position: "left", beginAtZero: true, title: { display: true, text: "ms" } },
-          calls: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "calls" } },
+          // Milliseconds read as people read a duration: 350,000 ms is about 6 min.
+          time: { position: "left", beginAtZero: true, title: { display: true, text: "time" }, ticks: { callback: duration } },
+          // Calls are whole numbers: no tick at 0.5 calls.
+          calls: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "calls" }, ticks: { precision: 0 } },
         },
       },
     });

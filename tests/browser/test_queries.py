@@ -134,6 +134,16 @@ def test_the_chart_places_each_snapshot_at_its_time(page, planter, role_user, si
         assert abs(first_x + (time - first_time) * pixels_per_ms - x) < 1.5, drawn
     five_minutes = 5 * 60_000 * pixels_per_ms
     assert all(width >= 0.5 * five_minutes for _, _, width in drawn), (five_minutes, drawn)
+    # Calls are counted in whole calls, time read as a duration with its unit (not "0.5" calls, not bare ms).
+    ticks = page.evaluate(
+        """() => {
+          const chart = window.Chart.getChart(document.getElementById("query-chart"));
+          const scales = chart.scales;
+          return {calls: scales.calls.ticks.map((t) => t.value), time: scales.time.ticks.map((t) => t.label)};
+        }"""
+    )
+    assert ticks["calls"] and all(value == int(value) for value in ticks["calls"]), ticks
+    assert all(label == "0" or label.endswith((" ms", " s", " min", " h")) for label in ticks["time"]), ticks
     assert console_errors == []
 
 
