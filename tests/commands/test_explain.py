@@ -122,3 +122,18 @@ def test_the_json_summary_names_every_figure_and_its_slowest_nodes():
         "vector_index",
     }
     assert summary["slowest"] and set(summary["slowest"][0]) == {"label", "exclusive_ms", "share"}
+
+
+@pytest.mark.django_db
+def test_ctrl_c_is_a_sentence_and_the_run_is_recorded_as_stopped(monkeypatch):
+    """It was a KeyboardInterrupt traceback, and the run stayed "running" until its watchdog's time had passed."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # what Ctrl-C raises in the command while the statement runs
+
+    monkeypatch.setattr("schemaadmin.services.explain.run._outcome", interrupted)
+    with pytest.raises(CommandError, match="Interrupted: the run is recorded as stopped") as stopped:
+        _run("SELECT pg_sleep(5)", "--analyze")
+    assert stopped.value.returncode == 130
+    run = ExplainRun.objects.get()
+    assert run.outcome == "error" and "Interrupted (Ctrl-C)" in run.error

@@ -169,6 +169,11 @@ def explain(
         result = _outcome(
             text, run, user, options, timeout_ms, using, text_format, conf, planner_settings, login, then_settings
         )
+    except KeyboardInterrupt:  # Ctrl-C at a command line: psycopg cancelled the statement; the record says so
+        result = ExplainResult(run=run, outcome=ExplainRun.Outcome.ERROR, options=options)
+        result.message = "Interrupted (Ctrl-C) before it finished; the statement was cancelled."
+        _finish(run, event, result, text_format)
+        raise
     except Exception as exc:  # recorded, logged and said; never a page without a record
         logger.exception("EXPLAIN run %s failed inside SchemaAdmin", run.pk)
         result = ExplainResult(run=run, outcome=ExplainRun.Outcome.ERROR, options=options)
