@@ -126,19 +126,25 @@ def explain_login_refusal(conn: psycopg.Connection, role: str, *, protected: Ite
         return f"A role name is 1 to {MAX_ROLE_BYTES} bytes (without NUL), not {role!r}."
     if role.lower() in RESERVED_ROLE_NAMES or role.startswith("pg_"):
         return f"{role!r} is a name PostgreSQL reserves (pg_* and role specifications such as PUBLIC): choose another."
-    if role in set(protected):
+    protected = sorted(set(protected) - {""})
+    if role in protected:
         return f"{role!r} is a role SchemaAdmin or this command connects as: the console needs a login of its own."
+    # Members besides the protected roles: the application's own is one of the console role's members wherever the
+    # SET ROLE fallback was granted (bootstrap, docker/initdb.sh, by hand after migration 0005), and that is expected.
     row = conn.execute(
         """
         SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
-               EXISTS (SELECT FROM pg_auth_members AS m WHERE m.roleid = r.oid),
+               EXISTS (
+                   SELECT FROM pg_auth_members AS m JOIN pg_roles AS member ON member.oid = m.member
+                   WHERE m.roleid = r.oid AND member.rolname <> ALL (%s)
+               ),
                EXISTS (SELECT FROM pg_class AS c WHERE c.relowner = r.oid)
                OR EXISTS (SELECT FROM pg_namespace AS n WHERE n.nspowner = r.oid)
                OR EXISTS (SELECT FROM pg_database AS d WHERE d.datdba = r.oid)
         FROM pg_roles AS r
         WHERE r.rolname = %s
         """,
-        [role],
+        [protected, role],
     ).fetchone()
     if row is None:
         return None  # created afresh

@@ -94,3 +94,17 @@ def test_the_app_s_own_role_and_any_role_with_powers_or_objects_are_left_untouch
         call_command("create_explain_role", role="app_group", admin_url=_admin_url(), stdout=io.StringIO())
     assert role_facts(app_role) == before
     assert "app_group" in role_facts("team_lead").member_of
+
+
+def test_the_console_role_whose_member_is_the_application_s_role_is_still_narrowed(superuser_sql):
+    """Where the SET ROLE fallback is granted, the application's role is a member of the console's role (bootstrap,
+    docker/initdb.sh, migration 0005's role granted by hand): the documented `create_explain_role` must go on."""
+    from schemaadmin.pg.roles import explain_login_refusal
+
+    superuser_sql("DO $$ BEGIN CREATE ROLE fallback_console NOLOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    superuser_sql("DO $$ BEGIN CREATE ROLE some_app LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    superuser_sql("GRANT fallback_console TO some_app")
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], user=EMBEDDED_SUPERUSER, dbname=db["NAME"], autocommit=True) as admin:
+        assert explain_login_refusal(admin, "fallback_console", protected={"some_app"}) is None
+        assert "has members" in explain_login_refusal(admin, "fallback_console", protected=set())
