@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import io
 import json
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -78,6 +79,8 @@ def test_cancel_exits_0(blocking):  # noqa: F811
         ("-7", "-7 is not a process id"),
         ("0", "0 is not a process id"),
         ("99999999999999999999", "is not a process id"),
+        ("\u0664\u0662", "'\u0664\u0662' is not a process id"),  # Arabic-Indic 42: int() read it as pid 42
+        ("1_000", "'1_000' is not a process id"),
         ("2147483647", "No server process with pid 2147483647 is running"),
     ],
 )
@@ -87,7 +90,7 @@ def test_what_cannot_be_signalled_exits_1_with_a_sentence(pid, sentence):
         assert status == 1 and sentence in err
     # A whole number is a signal asked for and refused, audited with its sentence; anything else never names one.
     refused = AuditEvent.objects.order_by("pk")
-    if pid.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]+", pid):
         assert [event.action for event in refused] == ["activity.cancel_refused", "activity.terminate_refused"]
         assert all(sentence in event.detail["reason"] for event in refused)
     else:
@@ -100,6 +103,12 @@ def test_our_own_session_needs_own():
         assert status == 1 and "Add --own to confirm" in err
         _, _, status = run("--terminate", str(pid), "--own")
         assert status == 0
+
+
+def test_own_without_a_signal_is_refused_not_ignored():
+    with pytest.raises(CommandError, match="--own confirms a --cancel or --terminate") as refused:
+        call_command("activity", "--own", stdout=io.StringIO())
+    assert refused.value.returncode == 2
 
 
 def test_cancel_and_terminate_exclude_each_other():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -103,6 +104,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         using = options["database"]
+        if options["own"] and all(options[str(signal)] is None for signal in Signal):
+            raise CommandError("--own confirms a --cancel or --terminate of our own session; give one.", returncode=2)
         for signal in Signal:
             if options[str(signal)] is not None:
                 self._signal(signal, options[str(signal)], using=using, own=options["own"])
@@ -119,6 +122,9 @@ class Command(BaseCommand):
 
     def _signal(self, signal: Signal, raw_pid: str, *, using: str, own: bool) -> None:
         try:
+            # ASCII digits only: int() would read other scripts' digits too ("٤٢" as 42), and "1_000" as 1000.
+            if not re.fullmatch(r"[+-]?[0-9]+", raw_pid.strip()):
+                raise ValueError(raw_pid)
             pid = int(raw_pid.strip())
         except ValueError:
             self.stderr.write(f"{raw_pid!r} is not a process id: give the pid as a whole number, e.g. --{signal} 4242.")
