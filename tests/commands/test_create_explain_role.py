@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from schemaadmin.embedded import EMBEDDED_SUPERUSER, explain_login_from_url
-from schemaadmin.pg.roles import role_facts
+from schemaadmin.pg.roles import explain_login_refusal, role_facts
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -99,8 +99,6 @@ def test_the_app_s_own_role_and_any_role_with_powers_or_objects_are_left_untouch
 def test_the_console_role_whose_member_is_the_application_s_role_is_still_narrowed(superuser_sql):
     """Where the SET ROLE fallback is granted, the application's role is a member of the console's role (bootstrap,
     docker/initdb.sh, migration 0005's role granted by hand): the documented `create_explain_role` must go on."""
-    from schemaadmin.pg.roles import explain_login_refusal
-
     superuser_sql("DO $$ BEGIN CREATE ROLE fallback_console NOLOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
     superuser_sql("DO $$ BEGIN CREATE ROLE some_app LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
     superuser_sql("GRANT fallback_console TO some_app")
@@ -108,3 +106,14 @@ def test_the_console_role_whose_member_is_the_application_s_role_is_still_narrow
     with psycopg.connect(host=db["HOST"], user=EMBEDDED_SUPERUSER, dbname=db["NAME"], autocommit=True) as admin:
         assert explain_login_refusal(admin, "fallback_console", protected={"some_app"}) is None
         assert "has members" in explain_login_refusal(admin, "fallback_console", protected=set())
+
+
+def test_a_second_run_by_the_createrole_administrator_that_made_the_role_narrows_it_again(superuser_sql):
+    """PostgreSQL 16+ makes a role's creator, when not a superuser, a member of it (ADMIN OPTION): the command's own
+    role was refused on a second run (a password rotation) as one "with members"."""
+    superuser_sql("DO $$ BEGIN CREATE ROLE role_maker3 LOGIN CREATEROLE; EXCEPTION WHEN duplicate_object THEN END $$")
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], user="role_maker3", dbname=db["NAME"], autocommit=True) as admin:
+        admin.execute("DO $$ BEGIN CREATE ROLE console_again LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+        connected_as = admin.execute("SELECT current_user, session_user").fetchone()
+        assert explain_login_refusal(admin, "console_again", protected={db["USER"], *connected_as}) is None

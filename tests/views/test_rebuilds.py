@@ -373,7 +373,7 @@ def test_a_rebuild_waiting_for_other_transactions_shows_whom_it_waits_for_not_th
     partial = dba.get(f"/rebuilds/{rebuild.pk}/", **HTMX).content.decode()
     assert "waiting for old snapshots" in partial
     # The pid links to its session on the live activity page, where it can be looked at (and ended).
-    assert 'transactions waited for: 0 of 1, now pid <a href="/activity/#pid-4242"' in partial
+    assert 'transactions waited for: 0 of 1, now pid <a href="/activity/?all=on#pid-4242"' in partial
     assert "blocks 88 of 89" not in partial and "98.9" not in partial and 'value="0.0"' in partial
     assert 'data-testid="eta"' not in partial
 

@@ -54,15 +54,18 @@ class CheckerBase:
         # (table, what, line, in a transaction, step)
         self.backfills: list[tuple[str, str, int | None, bool, int]] = []
 
-    def statement_line(self, first_line: str, start: int | None) -> int | None:
-        """Return the 0-based line of the migration's SQL, at or after start, that holds the first line of a
-        statement (several statements of one RunSQL string may stand on one line); None when it cannot be found (a
-        statement Django rewrote, no SQL)."""
-        if start is None or not first_line:
+    def statement_at(self, first_line: str, after: tuple[int, int] | None) -> tuple[int, int] | None:
+        """Return where, after the position (line, column) of the migration's SQL, the next statement whose first
+        line is first_line begins, as (0-based line, the column just past its first line); None when it cannot be
+        found (a statement Django rewrote, no SQL). Several statements of one RunSQL string may share a line, and
+        several may begin alike (ALTER TABLE t), so each is looked for past the one before it."""
+        if after is None or not first_line:
             return None
-        for number in range(start, len(self.sql_lines)):
-            if first_line in self.sql_lines[number]:
-                return number
+        line, column = after
+        for number in range(line, len(self.sql_lines)):
+            found = self.sql_lines[number].find(first_line, column if number == line else 0)
+            if found >= 0:
+                return number, found + len(first_line)
         return None
 
     def finding(self, code: str, severity: Severity, obj: str, message: str, help: str, line: int | None) -> Finding:

@@ -34,7 +34,7 @@ from schemaadmin.services.schema.lint_help import (
     TYPE_CHANGE_HELP,
     VALIDATE_HELP,
 )
-from schemaadmin.services.schema.raw_sql import run_sql_actions
+from schemaadmin.services.schema.raw_sql import run_sql_statements
 
 __all__ = ["SqlRules", "is_product_model"]
 
@@ -158,12 +158,14 @@ class SqlRules(CheckerBase):
         return self.sized("table_rewrite", Severity.CRITICAL, table, message, help, line, self.big_rows)
 
     def run_sql(self, op: Any, operation_line: int | None, *, atomic: bool) -> Found:
-        searched_from = operation_line
-        for index, action in enumerate(run_sql_actions(op.sql)):
-            # Each finding names its statement's line; statements are looked for in order, after the header.
-            found_at = self.statement_line(action.first_line, searched_from)
-            line = operation_line if found_at is None else found_at
-            searched_from = found_at if found_at is not None else searched_from
+        # Each finding names its statement's line: every statement is looked for in order, after the header.
+        searched_from = None if operation_line is None else (operation_line, 0)
+        placed = []
+        for statement in run_sql_statements(op.sql):
+            found_at = self.statement_at(statement.first_line, searched_from)
+            searched_from = found_at or searched_from
+            placed += [(operation_line if found_at is None else found_at[0], action) for action in statement.actions]
+        for index, (line, action) in enumerate(placed):
             # Each statement is a step of its own: a backfill before a schema change in the same RunSQL runs before
             # that change's lock is taken, one after it under the lock.
             self.step += 1 if index else 0

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, parse_plpgsql, parse_sql
 from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 from pglast.parser import ParseError
 
-__all__ = ["SqlAction", "run_sql_actions", "sql_actions"]
+__all__ = ["RawStatement", "SqlAction", "run_sql_actions", "run_sql_statements", "sql_actions"]
 
 # kinds: create_index, create_index_concurrently, set_not_null, add_not_null_column, add_json_column, add_exclusion,
 # add_unique, backfill, vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table,
@@ -36,9 +36,6 @@ class SqlAction:
     detail: str = ""  # e.g. the role a GRANT names, or the statement in words
     schema: str = ""  # the schema the statement names with the relation, "" for one the search_path resolves
     new_type: str = ""  # alter_column_type: the type as Django writes it (varchar(200), bigint); "" with USING
-    # The first line of the statement it comes from, without comments or indentation: where the migration's SQL
-    # shows it (lint findings name that line, not the operation's "-- Raw SQL operation" header).
-    first_line: str = field(default="", compare=False)
 
     @property
     def db_table(self) -> str:
@@ -49,13 +46,28 @@ class SqlAction:
         return '"{}"."{}"'.format(self.schema.replace('"', '""'), self.table.replace('"', '""'))
 
 
-def run_sql_actions(sql: Any) -> list[SqlAction]:
-    """Return the actions of a RunSQL operation's `sql` (a string, or a list of strings or (sql, params))."""
+@dataclass(frozen=True, slots=True)
+class RawStatement:
+    """One statement of a RunSQL's SQL: its first line, without comments or indentation (where the migration's SQL
+    shows it: lint findings name that line, not the operation's "-- Raw SQL operation" header), and its actions."""
+
+    first_line: str
+    actions: tuple[SqlAction, ...]
+
+
+def run_sql_statements(sql: Any) -> list[RawStatement]:
+    """Return the statements of a RunSQL operation's `sql` (a string, or a list of strings or (sql, params)), in
+    order, each with what it does (none for a statement that does nothing the rules read)."""
     if sql is None:
         return []
     items = [sql] if isinstance(sql, str) else list(sql)
     texts = [_with_parameters(item[0]) if isinstance(item, (list, tuple)) else item for item in items]
-    return [action for text in texts if isinstance(text, str) for action in sql_actions(text)]
+    return [statement for text in texts if isinstance(text, str) for statement in _statements(text)]
+
+
+def run_sql_actions(sql: Any) -> list[SqlAction]:
+    """Return the actions of a RunSQL operation's `sql`, in order."""
+    return [action for statement in run_sql_statements(sql) for action in statement.actions]
 
 
 _PLACEHOLDER = re.compile(r"%\([^)]*\)[sbt]|%[sbt]|%%")  # psycopg's: s (auto), b (binary), t (text)
@@ -71,16 +83,19 @@ def _with_parameters(text: Any) -> Any:
 
 def sql_actions(text: str) -> list[SqlAction]:
     """Return what the statements of one SQL text do, in order (none when pglast cannot parse it)."""
+    return [action for statement in _statements(text) for action in statement.actions]
+
+
+def _statements(text: str) -> list[RawStatement]:
     try:
         statements = parse_sql(text)
     except ParseError:
         return []
-    found: list[SqlAction] = []
+    found = []
     for raw in statements:
         statement = _statement_text(text, raw)
         actions = _do_block_actions(statement) if isinstance(raw.stmt, ast.DoStmt) else _actions(raw.stmt)
-        first = _first_line(statement)
-        found.extend(replace(action, first_line=first) for action in actions)
+        found.append(RawStatement(_first_line(statement), tuple(actions)))
     return found
 
 

@@ -72,9 +72,17 @@ def test_a_raw_sql_operation_s_findings_point_at_their_own_statements(big_widget
                 migrations.RunSQL.noop,
             ),
             migrations.RunSQL(["TRUNCATE schema_fixtures_widget"], migrations.RunSQL.noop),
+            # Statements that begin alike, each body on the line after: each finding names its own statement.
+            migrations.RunSQL(
+                "ALTER TABLE schema_fixtures_widget\n    ADD COLUMN a int;\n"
+                "ALTER TABLE schema_fixtures_widget\n    ALTER COLUMN name SET NOT NULL;",
+                migrations.RunSQL.noop,
+            ),
         ]
     )
     lines = lint.sql.lines
+    not_null = only(lint, "set_not_null_on_big_table").line
+    assert lines[not_null] == "ALTER TABLE schema_fixtures_widget" and "SET NOT NULL" in lines[not_null + 1]
     assert lines[only(lint, "index_on_big_table").line].startswith("CREATE INDEX widget_name_raw")
     assert lines[only(lint, "drop_table").line].startswith("DROP TABLE schema_fixtures_scratch")
     assert lines[only(lint, "truncate_table").line].startswith("TRUNCATE schema_fixtures_widget")
