@@ -132,7 +132,7 @@ def test_ctrl_c_is_a_sentence_and_the_run_is_recorded_as_stopped(monkeypatch):
         raise KeyboardInterrupt  # what Ctrl-C raises in the command while the statement runs
 
     monkeypatch.setattr("schemaadmin.services.explain.run._outcome", interrupted)
-    with pytest.raises(CommandError, match="Interrupted: the run is recorded as stopped") as stopped:
+    with pytest.raises(CommandError, match="Interrupted: a run that had started is recorded as stopped") as stopped:
         _run("SELECT pg_sleep(5)", "--analyze")
     assert stopped.value.returncode == 130
     run = ExplainRun.objects.get()

@@ -88,7 +88,7 @@ class Command(BaseCommand):
         except UnknownDatabase as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
-            raise CommandError("Interrupted: the run is recorded as stopped.", returncode=130) from None
+            raise CommandError("Interrupted: a run that had started is recorded as stopped.", returncode=130) from None
         if explain_login() is None:
             self.stderr.write(f"Warning: {FALLBACK_WARNING}")
         if not result.ok:
