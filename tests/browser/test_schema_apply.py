@@ -37,8 +37,12 @@ def test_dba_reviews_and_applies_pending_migrations(
 
     # A destructive plan refuses to go without the target's name.
     page.get_by_role("button", name="Apply 2 migrations").click()
-    expect(page.get_by_test_id("problem")).to_contain_text(f"Type {TARGET} to confirm")
-    page.get_by_label("Type the target migration to confirm").fill(TARGET)
+    # Said on the field, which takes the focus and is described by the sentence (not at the top of a long page).
+    typed = page.get_by_label("Type the target migration to confirm")
+    expect(typed).to_be_focused()
+    expect(typed).to_have_accessible_description(re.compile(rf"Type {re.escape(TARGET)} to confirm"))
+    screenshot("schema-apply-target-missing")
+    typed.fill(TARGET)
     page.get_by_role("button", name="Apply 2 migrations").click()
 
     expect(page).to_have_url(re.compile(r"/schema/applies/\d+/$"))
