@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 from psycopg.errors import LockNotAvailable
-from psycopg.pq import TransactionStatus
 
-from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.sessions import swap_lock_timeout
 
 __all__ = ["COMMAND_LOCK_TIMEOUT_MS", "lock_waits_limited"]
 
@@ -24,11 +23,7 @@ def lock_waits_limited(using: str, *, timeout_ms: int | None = None) -> Iterator
     """Inside the block, the alias's session waits at most timeout_ms (COMMAND_LOCK_TIMEOUT_MS) for a lock; a wait
     that ends so is a CommandError (exit 1) saying what to do. The session's own lock_timeout is given back after."""
     timeout_ms = COMMAND_LOCK_TIMEOUT_MS if timeout_ms is None else timeout_ms
-    connection = connections[validated_alias(using)]
-    connection.ensure_connection()
-    driver = connection.connection
-    kept = driver.execute("SELECT current_setting('lock_timeout')").fetchone()
-    driver.execute("SELECT set_config('lock_timeout', %s, false)", [f"{int(timeout_ms)}ms"])
+    kept = swap_lock_timeout(f"{int(timeout_ms)}ms", using=using)
     try:
         yield
     except DatabaseError as exc:
@@ -40,7 +35,5 @@ def lock_waits_limited(using: str, *, timeout_ms: int | None = None) -> Iterator
             ) from None
         raise
     finally:
-        # A transaction the error aborted gives the setting back itself when it is rolled back.
-        usable = driver.info.transaction_status != TransactionStatus.INERROR
-        if connection.connection is driver and not driver.closed and usable and kept:
-            driver.execute("SELECT set_config('lock_timeout', %s, false)", [kept[0]])
+        if kept is not None:
+            swap_lock_timeout(kept, using=using)

@@ -119,14 +119,15 @@ def explain_login_refusal(conn: psycopg.Connection, role: str, *, protected: Ite
     """Return why role may not become (or be narrowed into) the console's login, in a sentence, or None if it may.
 
     Narrowing rewrites a role's password, attributes, memberships and settings, so only a role that is nothing
-    else is narrowed: not one PostgreSQL reserves, not a protected one (the roles SchemaAdmin and this command
-    connect as), and not one with powers, members or objects of its own (someone's application or group role).
+    else is narrowed: not one PostgreSQL reserves, not a protected one (the roles SchemaAdmin connects as, and
+    conn's own), and not one with powers, members or objects of its own (someone's application or group role).
     """
     if not role.strip() or len(role.encode()) > MAX_ROLE_BYTES or "\x00" in role:
         return f"A role name is 1 to {MAX_ROLE_BYTES} bytes (without NUL), not {role!r}."
     if role.lower() in RESERVED_ROLE_NAMES or role.startswith("pg_"):
         return f"{role!r} is a name PostgreSQL reserves (pg_* and role specifications such as PUBLIC): choose another."
-    protected = sorted(set(protected) - {""})
+    connected_as = conn.execute("SELECT current_user, session_user").fetchone() or ()
+    protected = sorted({*protected, *connected_as} - {""})
     if role in protected:
         return f"{role!r} is a role SchemaAdmin or this command connects as: the console needs a login of its own."
     # Members besides the protected roles: the application's own is one of the console role's members wherever the

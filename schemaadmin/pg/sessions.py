@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import connections
+from psycopg.pq import TransactionStatus
 
 from schemaadmin.pg.connection import fetch_all, validated_alias
 from schemaadmin.pg.ddl import NAME_BYTES
@@ -12,6 +13,7 @@ __all__ = [
     "application_name",
     "session_pids",
     "set_session_timeouts",
+    "swap_lock_timeout",
     "terminate_sessions",
 ]
 
@@ -29,6 +31,20 @@ def set_session_timeouts(statement_ms: int, lock_ms: int, *, using: str = "defau
         "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
         [f"{int(statement_ms)}ms", f"{int(lock_ms)}ms"],
     )
+
+
+def swap_lock_timeout(value: str, *, using: str = "default") -> str | None:
+    """Set the alias's session lock_timeout to value ("10000ms", or one this returned) and return the one it had;
+    None, setting nothing, when its connection is closed or in a transaction an error aborted (whose rollback gives
+    the setting back itself)."""
+    wrapper = connections[validated_alias(using)]
+    wrapper.ensure_connection()
+    driver = wrapper.connection
+    if driver.closed or driver.info.transaction_status == TransactionStatus.INERROR:
+        return None
+    row = driver.execute("SELECT current_setting('lock_timeout')").fetchone()
+    driver.execute("SELECT set_config('lock_timeout', %s, false)", [value])
+    return str(row[0]) if row else None
 
 
 def application_name(using: str = "default") -> str:

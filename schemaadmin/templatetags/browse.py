@@ -22,16 +22,21 @@ PREVIEW_CHARS = 500
 _FENCE = re.compile(r"```([\w+-]*)\n?(.*?)(?:```|\Z)", re.DOTALL)
 
 
-@register.simple_tag(takes_context=True)
-def page_url(context: dict[str, Any], **changes: Any) -> str:
-    """Return the current query string with the given parameters replaced (None or '' removes one)."""
-    query: QueryDict = context["request"].GET.copy()
+def query_with(current: QueryDict, **changes: Any) -> str:
+    """Return the query string current with the given parameters replaced (None or '' removes one)."""
+    query = current.copy()
     for key, value in changes.items():
         query.pop(key, None)
         if value not in (None, ""):
             query[key] = value
     encoded = query.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context: dict[str, Any], **changes: Any) -> str:
+    """Return the current query string with the given parameters replaced (None or '' removes one)."""
+    return query_with(context["request"].GET, **changes)
 
 
 @register.simple_tag(takes_context=True)

@@ -17,6 +17,7 @@ from schemaadmin.forms.health import DEFAULT_PER_PAGE
 from schemaadmin.paging import Cursor, CursorError, KeysetOrder, Page, keyset_page
 from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.services.conversations import listing_total
+from schemaadmin.templatetags.browse import query_with
 
 # The parameters of a keyset page link: a link that changes the filters starts at the first page.
 PAGE_PARAMETERS = frozenset({"after", "before"})
@@ -86,11 +87,8 @@ def widenings(request: HttpRequest, *bound: forms.Form, keep: Collection[str] = 
             if not raw or name in keep or name in PAGE_PARAMETERS:
                 continue
             choices = dict(getattr(form_field, "choices", ()))
-            query = request.GET.copy()
-            for dropped in (name, *PAGE_PARAMETERS):
-                query.pop(dropped, None)
-            label, shown = str(form_field.label or name), str(choices.get(raw, raw))
-            links.append(Widening(name, label, shown, f"?{query.urlencode()}"))
+            url = query_with(request.GET, **dict.fromkeys((name, *PAGE_PARAMETERS)))  # page_url's, as a list's links
+            links.append(Widening(name, str(form_field.label or name), str(choices.get(raw, raw)), url))
     return links
 
 

@@ -31,6 +31,12 @@ def items(planter, transactional_db):
     return planter
 
 
+def _lock_timeout() -> str:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        return cursor.fetchone()[0]
+
+
 def run(*args: str) -> str:
     out = io.StringIO()
     call_command("rebuild_index", *args, "--interval", "0.2", stdout=out)
@@ -66,10 +72,12 @@ def test_a_wait_interval_that_is_no_time_is_refused_before_anything_is_queued(it
 def test_a_locked_table_is_said_after_a_while_not_waited_on_for_ever(items, monkeypatch):
     # It never returned, and its backend went on waiting after it was killed.
     monkeypatch.setattr("schemaadmin.management.locks.COMMAND_LOCK_TIMEOUT_MS", 300)
+    before = _lock_timeout()
     with holding(f"LOCK TABLE {items.schema}.items IN ACCESS EXCLUSIVE MODE"):
         with pytest.raises(CommandError, match="locked by another session, still after 0.3 s") as refused:
             run(f"{items.schema}.items_hnsw")
     assert refused.value.returncode == 1
+    assert _lock_timeout() == before  # the session's own setting is given back
     assert not IndexRebuild.objects.exists()
     assert "items_hnsw" in run(f"{items.schema}.items_hnsw")  # free again: queued
 

@@ -55,8 +55,7 @@ class Command(BaseCommand):
         except psycopg.Error as exc:
             raise CommandError(f"Cannot connect as the administrator: {exc}".strip()) from None
         with admin:
-            connected_as = admin.execute("SELECT current_user, session_user").fetchone() or ()
-            refusal = roles.explain_login_refusal(admin, role, protected={params.get("user", ""), *connected_as})
+            refusal = roles.explain_login_refusal(admin, role, protected={params.get("user", "")})
             if refusal:
                 raise CommandError(refusal)
             try:
