@@ -34,9 +34,12 @@ def session_rows(rows: Iterable[SessionRow], can_signal: bool) -> SafeString:
 
 @register.simple_tag
 def blocking_tree(nodes: Iterable[BlockingNode], can_signal: bool) -> SafeString:
-    """Return the blocking tree's nested <li>s: each blocker, the sessions queued behind it beneath it."""
-    terminate = reverse("schemaadmin:activity_terminate")
-    return mark_safe("".join(_node(node, can_signal, terminate) for node in nodes))
+    """Return the blocking tree's nested <li>s: each blocker, the sessions queued behind it beneath it.
+
+    A waiter queued behind two sessions is drawn in full once; where it stands again, a line points back to it."""
+    urls = reverse("schemaadmin:activity_cancel"), reverse("schemaadmin:activity_terminate")
+    drawn: set[int] = set()
+    return mark_safe("".join(_node(node, can_signal, urls, drawn) for node in nodes))
 
 
 # The states in which a session runs a statement that a cancel would stop.
@@ -48,25 +51,42 @@ def _signallable(row: SessionRow) -> bool:
     return s.backend_type == CLIENT_BACKEND and not s.is_current and not s.needs_superuser
 
 
-def _node(node: BlockingNode, can_signal: bool, terminate: str) -> str:
+def _node(node: BlockingNode, can_signal: bool, urls: tuple[str, str], drawn: set[int]) -> str:
     row, s = node.row, node.row.session
+    if row.pid in drawn:
+        return format_html(
+            '<li class="blocking-node small text-body-secondary" data-again-pid="{}">pid {}, shown above: it waits '
+            "for {}</li>",
+            row.pid,
+            row.pid,
+            mark_safe(_blockers(s.blocked_by)),  # pids and a literal
+        )
+    drawn.add(row.pid)
     badge = (
         '<span class="badge text-bg-danger">waiting</span>'
         if s.blocked_by
         else '<span class="badge text-bg-warning">blocking</span>'
     )
     transaction = f" · transaction {duration_text(s.xact_seconds)}" if s.xact_seconds is not None else ""
-    action = (
-        format_html(
-            '<a class="small" href="{}?pid={}" aria-label="Terminate pid {}">Terminate…</a>',
-            terminate,
-            row.pid,
-            row.pid,
+    cancel, terminate = urls
+    links = []
+    if can_signal and _signallable(row):
+        # A waiter runs its statement: a cancel ends the wait with it (a blocker idle in its transaction has none).
+        if s.state in RUNNING_STATES:
+            links.append(
+                format_html(
+                    '<a class="small" href="{}?pid={}" aria-label="Cancel pid {}">Cancel…</a>', cancel, row.pid, row.pid
+                )
+            )
+        links.append(
+            format_html(
+                '<a class="small" href="{}?pid={}" aria-label="Terminate pid {}">Terminate…</a>',
+                terminate,
+                row.pid,
+                row.pid,
+            )
         )
-        if can_signal and _signallable(row)
-        else ""
-    )
-    waiters = "".join(_node(waiter, can_signal, terminate) for waiter in node.waiters)
+    waiters = "".join(_node(waiter, can_signal, urls, drawn) for waiter in node.waiters)
     query = row.query if len(row.query) <= 160 else f"{row.query[:159]}…"
     return format_html(
         '<li class="blocking-node" data-pid="{}" data-testid="blocking-node">'
@@ -80,7 +100,7 @@ def _node(node: BlockingNode, can_signal: bool, terminate: str) -> str:
         s.application or "(no application name)",
         s.state or "",
         transaction,
-        action,
+        mark_safe(" ".join(links)),  # format_html's
         query,
         mark_safe(f'<ul class="list-unstyled">{waiters}</ul>') if waiters else "",  # escaped by format_html
     )

@@ -137,3 +137,17 @@ def test_ctrl_c_is_a_sentence_and_the_run_is_recorded_as_stopped(monkeypatch):
     assert stopped.value.returncode == 130
     run = ExplainRun.objects.get()
     assert run.outcome == "error" and "Interrupted (Ctrl-C)" in run.error
+
+
+@pytest.mark.django_db
+def test_analyze_of_a_query_with_placeholders_says_it_made_a_generic_plan_instead():
+    from django.db import connection
+
+    if connection.pg_version < 160000:
+        pytest.skip("EXPLAIN GENERIC_PLAN is PostgreSQL 16's")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("explain", "SELECT $1::int", "--analyze", stdout=out, stderr=err)
+    assert "Result" in out.getvalue() and "Execution Time" not in out.getvalue()
+    assert "Note: A generic plan (EXPLAIN GENERIC_PLAN)" in err.getvalue() and "without ANALYZE" in err.getvalue()
+    call_command("explain", "SELECT $1::int", stdout=out, stderr=(err := io.StringIO()))
+    assert "generic plan" not in err.getvalue()  # no ANALYZE asked for, nothing lost

@@ -49,6 +49,19 @@ def test_running_a_query_shows_summary_and_plan(client_as):
     assert AuditEvent.objects.filter(action="explain.run", target=f"explain:{run.pk}").exists()
 
 
+def test_a_query_with_placeholders_says_its_plan_is_generic_and_not_run(client_as):
+    from django.db import connection
+
+    if connection.pg_version < 160000:
+        pytest.skip("EXPLAIN GENERIC_PLAN is PostgreSQL 16's")
+    client = client_as("dba")
+    page = client.post("/explain/", {"sql": "SELECT * FROM pg_class WHERE oid = $1", "analyze": "on"}).content.decode()
+    assert 'data-testid="generic-plan"' in page and "not run, even with ANALYZE ticked" in page
+    assert "tick ANALYZE for times" not in page
+    page = client.post("/explain/", {"sql": "SELECT 1"}).content.decode()
+    assert "tick ANALYZE for times" in page and 'data-testid="generic-plan"' not in page
+
+
 def test_htmx_gets_only_the_result(client_as):
     response = client_as("dba").post("/explain/", {"sql": "SELECT 1"}, **HTMX)
     page = response.content.decode()

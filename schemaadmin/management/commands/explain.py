@@ -13,6 +13,7 @@ from schemaadmin.management.options import add_database_option, add_format_optio
 from schemaadmin.pg.connection import UnknownDatabase
 from schemaadmin.services.explain.run import (
     FALLBACK_WARNING,
+    GENERIC_PLAN_NOTE,
     MIN_TIMEOUT_MS,
     ExplainResult,
     explain,
@@ -91,6 +92,8 @@ class Command(BaseCommand):
             raise CommandError("Interrupted: a run that had started is recorded as stopped.", returncode=130) from None
         if explain_login() is None:
             self.stderr.write(f"Warning: {FALLBACK_WARNING}")
+        if options["analyze"] and result.options.get("GENERIC_PLAN"):
+            self.stderr.write(f"Note: {GENERIC_PLAN_NOTE}")
         if not result.ok:
             reason = result.message.replace("\n", " ")
             if result.marked:

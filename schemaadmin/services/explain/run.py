@@ -46,6 +46,7 @@ from schemaadmin.services.explain.summary import PlanSummary, plan_summary
 __all__ = [
     "COMPARISONS",
     "FALLBACK_WARNING",
+    "GENERIC_PLAN_NOTE",
     "MIN_TIMEOUT_MS",
     "ExplainResult",
     "explain",
@@ -96,6 +97,12 @@ def explain_login() -> dict[str, Any] | None:
     """Return the psycopg keys of the console's own login role, or None when it runs through SET ROLE."""
     return getattr(settings, "SCHEMAADMIN_EXPLAIN_LOGIN", None)
 
+
+# Said where ANALYZE was asked for a query with $1 placeholders: it is planned for any values, and not run.
+GENERIC_PLAN_NOTE = (
+    "A generic plan (EXPLAIN GENERIC_PLAN): a query with $1 placeholders is planned for any values and not run, "
+    "so without ANALYZE. Put values in their place for times."
+)
 
 MIN_TIMEOUT_MS = 100  # the shortest statement_timeout a run may ask for: less stops even the plan
 

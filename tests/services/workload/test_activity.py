@@ -104,3 +104,30 @@ def test_a_waiter_whose_blockers_are_not_sessions_here_is_a_root_of_its_own():
     """Blocked by a prepared transaction (pid 0) or by a session past the report's cut: counted as waiting, so in the
     tree too, where it was missing."""
     assert _shape(blocking_tree([_row(4, (0,)), _row(5, (77,)), _row(6)])) == [(4, []), (5, [])]
+
+
+def test_the_drawn_tree_shows_a_waiter_of_two_blockers_once_and_points_back_to_it():
+    """pid 4 waits on 1 and 5: drawn in full under 1 (with its actions), and under 5 a line that says where it is."""
+    from schemaadmin.templatetags.activity import blocking_tree as drawn_tree
+
+    rows = [_row(1), _row(4, (1, 5)), _row(5)]
+    html = drawn_tree(blocking_tree(rows), can_signal=True)
+    assert html.count('data-pid="4"') == 1 and html.count('aria-label="Terminate pid 4"') == 1
+    assert (
+        '<li class="blocking-node small text-body-secondary" data-again-pid="4">pid 4, shown above: it waits for 1, 5'
+        in html
+    )
+    # A waiter (and an active blocker) runs a statement a cancel stops; the tree offers it beside terminate.
+    assert 'aria-label="Cancel pid 4"' in html and 'aria-label="Cancel pid 1"' in html
+
+
+def test_a_blocker_idle_in_its_transaction_is_offered_terminate_only():
+    from dataclasses import replace
+
+    from schemaadmin.templatetags.activity import blocking_tree as drawn_tree
+
+    idle = _row(1)
+    idle = replace(idle, session=replace(idle.session, state="idle in transaction"))
+    html = drawn_tree(blocking_tree([idle, _row(2, (1,))]), can_signal=True)
+    assert 'aria-label="Terminate pid 1"' in html and 'aria-label="Cancel pid 1"' not in html
+    assert "Cancel" not in drawn_tree(blocking_tree([idle, _row(2, (1,))]), can_signal=False)
