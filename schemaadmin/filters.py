@@ -8,6 +8,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
@@ -155,8 +156,20 @@ def dates_in_order(form: Any, start: str, end: str) -> bool:
     return True
 
 
+def _account_names(text: str) -> list[str]:
+    """Return the usernames of the accounts named text in any case (one, unless two differ only in case)."""
+    model = get_user_model()
+    return list(
+        model._default_manager.filter(**{f"{model.USERNAME_FIELD}__iexact": text}).values_list(
+            model.USERNAME_FIELD, flat=True
+        )
+    )
+
+
 class AuditFilter(django_filters.FilterSet):
-    actor = django_filters.CharFilter(field_name="actor_username", label="Who", max_length=150)
+    # An account's name in any case (dba, DBA): the accounts whose username it is, else the text as written (a
+    # command line's os:<user>, a deleted account's name). Each name is an index walk (audit_who_at_id).
+    actor = django_filters.CharFilter(method="filter_actor", label="Who", max_length=150)
     # Exact: each action has its own index walk (audit_action_at_id). The page offers the log's actions to pick
     # from (a <datalist>, views.audit).
     action = django_filters.CharFilter(
@@ -168,6 +181,12 @@ class AuditFilter(django_filters.FilterSet):
 
     class Meta(FilterMeta):
         model = AuditEvent
+
+    def filter_actor(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
+        names = _account_names(value) or [value]
+        return (
+            queryset.filter(actor_username=names[0]) if len(names) == 1 else queryset.filter(actor_username__in=names)
+        )
 
     def filter_since(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
         return queryset.filter(at__gte=_day_start(value))

@@ -472,6 +472,17 @@ def test_audit_log_lists_and_filters_events_for_dbas(client_as, chat):
     assert "conversation.view" in offered and 'list="audit-actions"' in page
 
 
+def test_audit_log_who_is_an_account_in_any_case_or_the_name_as_written(client_as, chat):
+    dba = client_as("dba")  # dba-user
+    dba.get(f"/conversations/{chat['thread'].pk}/")
+    AuditEvent.objects.create(actor_username="os:root", action="explain.run", target="explain:1")
+    for typed in ("dba-user", "DBA-User"):
+        rows = dba.get("/audit/", {"actor": typed, "action": "conversation.view"}).context["page"].rows
+        assert [e.actor_username for e in rows] == ["dba-user"], typed
+    assert [e.actor_username for e in dba.get("/audit/", {"actor": "os:root"}).context["page"].rows] == ["os:root"]
+    assert dba.get("/audit/", {"actor": "OS:ROOT"}).context["page"].rows == []  # no account: as written
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
