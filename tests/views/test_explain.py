@@ -131,6 +131,9 @@ def test_two_runs_compare_side_by_side(client_as):
     page = response.content.decode()
     assert "Execution time (ms)" in page and "Shared buffers (hit + read)" in page
     assert 'data-differs="1"' in page  # an index lookup against a sort over a scan
+    assert 'data-testid="same-run"' not in page
+    itself = client.get("/explain/compare/", {"a": before.pk, "b": before.pk}).content.decode()
+    assert f"Both sides are run #{before.pk}: nothing differs." in itself
 
 
 @pytest.mark.parametrize("query,status", [({"a": "x", "b": "1"}, 400), ({"a": "999998", "b": "999999"}, 404)])
