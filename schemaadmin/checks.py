@@ -178,7 +178,8 @@ def explain_login_problems(alias: str, login: RoleFacts | None) -> list[CheckMes
             Warning(
                 f"The EXPLAIN console on database {alias!r} has no login role of its own: it runs queries after "
                 "SET ROLE from the application's connection, and relies on the function allowlist alone to keep "
-                "a query from resetting the role.",
+                "a query from resetting the role; and no temp-file limit holds (a role's own applies at login), so "
+                "a run may fill the server's disk with temporary files until its timeout.",
                 hint=hint,
                 id="schemaadmin.W011",
             )

@@ -138,6 +138,7 @@ def _facts(**changes: object) -> RoleFacts:
 def test_checks_name_what_is_wrong_with_the_roles():
     (fallback,) = explain_login_problems("default", None)
     assert fallback.id == "schemaadmin.W011" and "create_explain_role" in fallback.hint
+    assert "no temp-file limit holds" in fallback.msg  # a role's own applies at login, not after SET ROLE
     (error,) = explain_login_problems("default", _facts(superuser=True, member_of=("schemaadmin",)))
     assert error.id == "schemaadmin.E012"
     assert "is a superuser" in error.msg and "member of schemaadmin" in error.msg

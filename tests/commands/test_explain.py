@@ -78,13 +78,19 @@ def test_an_unknown_database_is_named():
 
 
 @pytest.mark.django_db
-def test_a_nul_byte_on_standard_input_is_refused_and_recorded(monkeypatch):
+@pytest.mark.parametrize(
+    ("stdin", "said"),
+    [
+        ("SELECT 1\x00", "The query holds a NUL character (\\0), which PostgreSQL does not accept."),
+        ("SELECT 1 " + "-" * 30_000, "The query is 30,009 characters long; the limit is 20,000."),
+    ],
+)
+def test_standard_input_the_form_would_refuse_is_refused_before_anything_is_recorded(monkeypatch, stdin, said):
+    """As the console's form answers them (the README: "The same from the shell"): not a query yet, no record."""
     with pytest.raises(CommandError) as refused:
-        _run("-", "--analyze", stdin="SELECT 1\x00", monkeypatch=monkeypatch)
-    assert str(refused.value) == "refused: The query holds a NUL character (\\0), which PostgreSQL does not accept."
-    run = ExplainRun.objects.get()
-    assert run.outcome == "refused" and run.sql == "SELECT 1\u2400"
-    assert AuditEvent.objects.get(action="explain.run").detail["outcome"] == "refused"
+        _run("-", "--analyze", stdin=stdin, monkeypatch=monkeypatch)
+    assert str(refused.value) == said and refused.value.returncode == 2
+    assert not ExplainRun.objects.exists() and not AuditEvent.objects.exists()
 
 
 @pytest.mark.django_db
@@ -93,7 +99,7 @@ def test_the_set_role_fallback_is_warned_about(settings):
     err = io.StringIO()
     call_command("explain", "SELECT 1", stdout=io.StringIO(), stderr=err)
     assert "Warning: The EXPLAIN console has no login role of its own" in err.getvalue()
-    assert "manage.py create_explain_role" in err.getvalue()
+    assert "manage.py create_explain_role" in err.getvalue() and "No temp-file limit holds" in err.getvalue()
 
 
 @pytest.mark.django_db

@@ -198,7 +198,7 @@ def test_the_page_warns_while_queries_run_through_set_role(client_as, settings):
     client = client_as("dba")
     settings.SCHEMAADMIN_EXPLAIN_LOGIN = None
     page = client.get("/explain/").content.decode()
-    assert 'data-testid="explain-fallback"' in page
+    assert 'data-testid="explain-fallback"' in page and "No\n  temp-file limit holds" in page
     assert "<code>manage.py create_explain_role</code>" in page and "SCHEMAADMIN_EXPLAIN_DATABASE_URL" in page
     settings.SCHEMAADMIN_EXPLAIN_LOGIN = {"user": "schemaadmin_explain", "password": None, "host": None, "port": None}
     assert 'data-testid="explain-fallback"' not in client.get("/explain/").content.decode()

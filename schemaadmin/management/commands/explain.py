@@ -20,6 +20,7 @@ from schemaadmin.services.explain.run import (
     explain_login,
     max_timeout_ms,
 )
+from schemaadmin.services.explain.statement import text_refusal
 from schemaadmin.services.explain.summary import PlanSummary, plan_text
 
 
@@ -71,6 +72,8 @@ class Command(BaseCommand):
         # As the console's form checks them: nothing runs, and nothing is recorded, for input that is not a query.
         if not text.strip():
             raise CommandError("Give a query to explain (or - to read it from standard input).", returncode=2)
+        if refusal := text_refusal(text):  # as the form answers them: nothing to record yet
+            raise CommandError(str(refusal), returncode=2)
         limit = max_timeout_ms()
         if options["timeout"] is not None and not MIN_TIMEOUT_MS <= options["timeout"] <= limit:
             raise CommandError(f"--timeout is in milliseconds, from {MIN_TIMEOUT_MS} to {limit:,}.", returncode=2)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -26,6 +26,7 @@ from pglast import ast, enums
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.functions import Overload, RoutineName, overloads
+from schemaadmin.services.explain.statement import walk_nodes
 
 __all__ = ["MAX_BUILT_BYTES", "function_refusal"]
 
@@ -141,7 +142,7 @@ def function_refusal(stmt: ast.Node, *, using: str = "default") -> str | None:
     """Return a sentence naming the first function or operator the statement may not call, or None."""
     names: dict[RoutineName, None] = {}  # in the order the query writes them
     # What needs no catalog is judged on the way; the catalog is asked once, about every other name.
-    for node in _walk(stmt):
+    for node in walk_nodes(stmt):
         refusal = _local_refusal(node, names)
         if refusal:
             return refusal
@@ -155,21 +156,6 @@ def function_refusal(stmt: ast.Node, *, using: str = "default") -> str | None:
         if refusal:
             return refusal
     return None
-
-
-def _walk(root: ast.Node) -> Iterator[ast.Node]:
-    """Yield every node under root, root first, in the order the query writes them: a stack, never recursion."""
-    stack: list[object] = [root]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Node):
-            yield item
-            children = [getattr(item, slot, None) for slot in getattr(type(item), "__slots__", ())]
-        elif isinstance(item, (list, tuple)):
-            children = list(item)
-        else:
-            continue
-        stack.extend(child for child in reversed(children) if isinstance(child, (ast.Node, list, tuple)))
 
 
 def _local_refusal(node: ast.Node, names: dict[RoutineName, None]) -> str | None:

@@ -40,6 +40,7 @@ from schemaadmin.pg.explain import (
 )
 from schemaadmin.pg.explain_failures import ExplainFailure
 from schemaadmin.services.explain.allowlist import function_refusal
+from schemaadmin.services.explain.plan_size import plan_size_refusal
 from schemaadmin.services.explain.statement import TOO_DEEP, Refused, marked_position, parsed_statement
 from schemaadmin.services.explain.summary import PlanSummary, plan_summary
 
@@ -60,7 +61,9 @@ logger = logging.getLogger(__name__)
 # What the page and the command say while the console has no login role of its own.
 FALLBACK_WARNING = (
     "The EXPLAIN console has no login role of its own: queries run from the application's connection after "
-    "SET ROLE, which a query could undo; only the function allowlist stands in the way. As a role administrator "
+    "SET ROLE, which a query could undo; only the function allowlist stands in the way. No temp-file limit holds "
+    "either (a role's own applies at login): a run may fill the server's disk with temporary files until its "
+    "timeout. As a role administrator "
     "run `manage.py create_explain_role` and set SCHEMAADMIN_EXPLAIN_DATABASE_URL to the URL it prints."
 )
 
@@ -255,7 +258,7 @@ def _outcome(
     try:
         statement, has_parameters, node = parsed_statement(text, max_chars=conf["EXPLAIN_MAX_SQL_CHARS"])
         try:
-            refusal = function_refusal(node, using=using)
+            refusal = plan_size_refusal(node) or function_refusal(node, using=using)
         except RecursionError:
             refusal = TOO_DEEP
         if refusal:

@@ -7,6 +7,7 @@ position to mark).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pglast
@@ -16,7 +17,16 @@ from pglast.visitors import Visitor
 
 from schemaadmin.conf import app_settings
 
-__all__ = ["TOO_DEEP", "Refused", "checked_statement", "explain_refusal", "marked_position", "parsed_statement"]
+__all__ = [
+    "TOO_DEEP",
+    "Refused",
+    "checked_statement",
+    "explain_refusal",
+    "marked_position",
+    "parsed_statement",
+    "text_refusal",
+    "walk_nodes",
+]
 
 
 class Refused(ValueError):
@@ -99,22 +109,30 @@ def explain_refusal(text: str) -> str:
     return ""
 
 
-def parsed_statement(text: str, *, max_chars: int | None = None) -> tuple[str, bool, ast.Node]:
-    """Return the one statement in text, whether it holds $n placeholders and its parse tree; or raise Refused."""
+def text_refusal(text: str, *, max_chars: int | None = None) -> Refused | None:
+    """Return why text is not a query yet (over the length limit, empty, a NUL or a character that is not Unicode),
+    before it is parsed: what the console's form answers without recording a run; or None."""
     limit = max_chars or app_settings()["EXPLAIN_MAX_SQL_CHARS"]
     if len(text) > limit:
-        raise Refused(f"The query is {len(text):,} characters long; the limit is {limit:,}.")
+        return Refused(f"The query is {len(text):,} characters long; the limit is {limit:,}.")
     if not text.strip():
-        raise Refused("Enter a query to explain.")
+        return Refused("Enter a query to explain.")
     if "\x00" in text:
         # PostgreSQL takes no NUL in query text (nor in a stored record): say so rather than fail on it.
-        raise Refused(
+        return Refused(
             "The query holds a NUL character (\\0), which PostgreSQL does not accept.", text.index("\x00") + 1
         )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise Refused("The query holds a character that is not valid Unicode.", exc.start + 1) from None
+        return Refused("The query holds a character that is not valid Unicode.", exc.start + 1)
+    return None
+
+
+def parsed_statement(text: str, *, max_chars: int | None = None) -> tuple[str, bool, ast.Node]:
+    """Return the one statement in text, whether it holds $n placeholders and its parse tree; or raise Refused."""
+    if refusal := text_refusal(text, max_chars=max_chars):
+        raise refusal
     try:
         statements = pglast.parse_sql(text)
         raw = statements[0] if len(statements) == 1 else None
@@ -152,3 +170,19 @@ def marked_position(text: str, position: int | None) -> str:
     column = position - 1 - line_start
     line_number = before.count("\n") + 1
     return f"line {line_number}: {line}\n{' ' * (len(str(line_number)) + 7 + column)}^"
+
+
+def walk_nodes(root: ast.Node | None) -> Iterator[ast.Node]:
+    """Yield every node under root (none under None), root first, in the order the query writes them: a stack,
+    never recursion."""
+    stack: list[object] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Node):
+            yield item
+            children = [getattr(item, slot, None) for slot in getattr(type(item), "__slots__", ())]
+        elif isinstance(item, (list, tuple)):
+            children = list(item)
+        else:
+            continue
+        stack.extend(child for child in reversed(children) if isinstance(child, (ast.Node, list, tuple)))
