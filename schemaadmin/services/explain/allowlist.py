@@ -8,10 +8,12 @@ those do not. A role switch is one set_config('role', …) away, and functions t
 - any function, or operator's function, with a VOLATILE overload, except the few in _VOLATILE_ALLOWED;
 - SECURITY DEFINER functions, and names the catalog does not know;
 - casts of computed values to reg* types: a failed lookup's error message repeats the value;
-- repeat(), lpad(), rpad(), array_fill() and format() asked for a value above MAX_BUILT_BYTES.
+- repeat(), lpad(), rpad(), array_fill() and format() asked for a value above MAX_BUILT_BYTES, and the first four
+  given a size computed at run time.
 
 The size guard is coarse: it reads constants only. The server's memory is the real bound: SELECT
-length(repeat('x', 1000000000)) held 0.87 GB and ran 18 s past a 10 s statement_timeout.
+length(repeat('x', 1000000000)) held 0.87 GB and ran 18 s past a 10 s statement_timeout. Aggregates (array_agg
+over generate_series) grow until the statement_timeout stops them.
 """
 
 from __future__ import annotations
@@ -248,6 +250,12 @@ def _size_refusal(name: str, written: str, args: tuple[ast.Node, ...]) -> str | 
     elif name == "format" and args:
         widths = [int(width) for width in _FORMAT_WIDTH.findall(_literal_text(args[0]) or "")]
         size = max(widths, default=None)
+    if size is None and name in _SIZE_ARGUMENT and len(args) > _SIZE_ARGUMENT[name]:
+        # (SELECT 100000000) or a column: read while it runs, past any check; array_fill's built 800 MB.
+        return (
+            f"The query calls {written}() with a size computed while the query runs; the console takes sizes "
+            f"written as numbers only, up to {MAX_BUILT_BYTES:,} bytes (10 MB)."
+        )
     if size is None or size <= MAX_BUILT_BYTES:
         return None
     shown = f"{size:,.0f}" if math.isfinite(size) else "an unbounded number of"

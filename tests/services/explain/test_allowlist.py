@@ -107,6 +107,7 @@ REFUSED = [
     ("SELECT rpad('x', 100000000, 'y')", "rpad()"),
     ("SELECT array_fill(0, ARRAY[100000, 100000])", "array_fill()"),
     ("SELECT array_fill(0, '{100000000}')", "array_fill()"),
+    ("SELECT array_fill(1, ARRAY[(SELECT 100000000)])", "array_fill() with a size computed while the query runs"),
     ("SELECT format('%1000000000s', 'x')", "format()"),
 ]
 
@@ -205,4 +206,6 @@ def test_the_size_bound_is_ten_megabytes():
     assert MAX_BUILT_BYTES == 10 * 1024 * 1024
     assert refusal(f"SELECT repeat('x', {MAX_BUILT_BYTES})") is None
     assert refusal(f"SELECT repeat('x', {MAX_BUILT_BYTES + 1})") is not None
-    assert refusal("SELECT repeat('x', n) FROM generate_series(1, 3) AS n") is None  # not a constant: not judged
+    # A size read while the query runs is past any check: array_fill(1, ARRAY[(SELECT 100000000)]) built 800 MB.
+    for text in ("SELECT repeat('x', n) FROM generate_series(1, 3) AS n", "SELECT lpad('', (SELECT 100000000))"):
+        assert "with a size computed while the query runs" in refusal(text), text
