@@ -286,6 +286,8 @@ class MigrationApply(WorkerJobRecord):
     """One run of `migrate` from the schema page: the plan confirmed, the timeouts, and where it failed."""
 
     plan = models.JSONField(default=list, help_text="The migrations to apply, as 'app_label.name', in order.")
+    # The plan's fingerprint as confirmed (its migrations' files too): the job runs only that text of them.
+    fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="")
     target = models.TextField(blank=True)
     lock_timeout_ms = models.PositiveIntegerField(default=5_000)
     statement_timeout_ms = models.PositiveIntegerField(default=0)

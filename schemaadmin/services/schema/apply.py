@@ -32,7 +32,12 @@ from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.jobs import JobLog
 from schemaadmin.services.schema.archive import Archived, archive_drops, may_drop, migration_drops
 from schemaadmin.services.schema.lint import lint_migrations
-from schemaadmin.services.schema.migrations import MigrationLabel, forward_plan, migration_conflicts
+from schemaadmin.services.schema.migrations import (
+    MigrationLabel,
+    forward_plan,
+    migration_conflicts,
+    reread_migration_files,
+)
 from schemaadmin.services.schema.raw_sql import run_sql_actions
 from schemaadmin.services.schema.sql import migration_label, migration_loader
 from schemaadmin.services.schema.states import MigrationStates
@@ -126,7 +131,9 @@ class ApplyPlan:
 
 
 def apply_plan(*, using: str = "default") -> ApplyPlan:
-    """Return the migrations `migrate` would apply now, in order, with their operations in words."""
+    """Return the migrations `migrate` would apply now, in order, with their operations in words, read from their
+    files as they are now (a long-lived process imported them before: an edit since would run the old text)."""
+    reread_migration_files()
     return ApplyPlan(
         tuple(
             PlannedMigration(
@@ -246,6 +253,7 @@ def start_apply(
             detail={"plan": plan.labels},
             database_alias=using,
             plan=plan.labels,
+            fingerprint=plan.fingerprint,
             target=plan.target,
             lock_timeout_ms=lock_timeout_ms or settings["MIGRATION_LOCK_TIMEOUT_MS"],
             statement_timeout_ms=(
@@ -369,14 +377,15 @@ def run_apply(apply_id: int) -> None:
     if apply.state != JobState.QUEUED:
         return
     using = apply.database_alias
-    current = apply_plan(using=using).labels
-    if current != apply.plan:
+    current = apply_plan(using=using)
+    if current.labels != apply.plan or apply.fingerprint and current.fingerprint != apply.fingerprint:
+        what = "changed" if current.labels != apply.plan else "are the same, but a file of theirs was edited,"
         jobs.finish(
             APPLY,
             apply,
             JobState.FAILED,
             expected=(JobState.QUEUED,),
-            error="The pending migrations changed after the plan was confirmed; nothing ran.",
+            error=f"The pending migrations {what} after the plan was confirmed; nothing ran. Review the new plan.",
         )
         return
     if not jobs.claim(APPLY, apply, backend_pid=backend_pid(using=using)):

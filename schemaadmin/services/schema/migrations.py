@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 import sysconfig
 import traceback
 from collections.abc import Iterable, Mapping
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import django
+from django.apps import apps
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -32,6 +35,7 @@ from schemaadmin.services.schema.sql import (
 
 __all__ = [
     "migration_conflicts",
+    "reread_migration_files",
     "migrations_problem",
     "problem_of",
     "AppMigrations",
@@ -105,6 +109,19 @@ class MigrationDetail:
     backward: MigrationSql
     dependencies: tuple[str, ...]
     replaces: tuple[str, ...]
+
+
+def reread_migration_files() -> None:
+    """Forget the migration modules this process imported, so the next loader reads each file as it is now.
+
+    Django's loader re-imports an app's migrations package, not the migration modules in it: a worker that loaded
+    them for an earlier job would run a file's old text after an edit (and show the old SQL for it)."""
+    packages = tuple(
+        f"{module}." for app in apps.get_app_configs() if (module := MigrationLoader.migrations_module(app.label)[0])
+    )
+    for name in [name for name in sys.modules if name.startswith(packages)]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
 
 
 def forward_plan(*, using: str = "default") -> list[Migration]:

@@ -251,3 +251,56 @@ def test_a_confirmation_is_for_the_migration_files_as_they_were_read(transaction
     assert edited.labels == plan.labels and edited.fingerprint != plan.fingerprint
     with pytest.raises(ApplyRefused, match="changed since this page was loaded"):
         start_apply(plan, user=make_user("dba-edited"), fingerprint=edited.fingerprint, typed_target=plan.target)
+
+
+EDITED_MIGRATION = """from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("schema_fixtures", "0003_remove_widget_note")]
+    operations = [migrations.RunSQL("CREATE TABLE {table} (id int)", "DROP TABLE {table}")]
+"""
+
+
+def test_a_migration_file_edited_after_the_process_imported_it_runs_as_it_is_now(
+    transactional_db, settings, tmp_path, monkeypatch
+):
+    """A long-lived worker imported the file for an earlier plan. Edited since, the text the DBA confirmed is the
+    one that runs (it ran the text first imported); a confirmation of the old text is refused."""
+    from django.core.management import call_command
+
+    from tests.worker import clear_jobs
+
+    package = tmp_path / "edited_migrations"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in ("0001_initial", "0002_widget_name_index", "0003_remove_widget_note"):
+        importer = f'Migration = __import__("importlib").import_module("tests.schema_fixtures.migrations.{name}")'
+        (package / f"{name}.py").write_text(f"{importer}.Migration\n")
+    edited = package / "0004_make_table.py"
+    edited.write_text(EDITED_MIGRATION.format(table="schema_fixtures_as_first_read"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    settings.MIGRATION_MODULES = {"schema_fixtures": "edited_migrations"}
+    first = apply_plan()  # the file imported, as by a worker's earlier job
+    edited.write_text(EDITED_MIGRATION.format(table="schema_fixtures_as_edited"))
+    plan = apply_plan()
+    assert plan.labels == first.labels == ["schema_fixtures.0004_make_table"]
+    assert plan.fingerprint != first.fingerprint
+    user = make_user("dba-edited-file")
+    try:
+        stale = start_apply(plan, user=user, fingerprint=plan.fingerprint)
+        MigrationApply.objects.filter(pk=stale.pk).update(fingerprint=first.fingerprint)  # confirmed before the edit
+        run_apply(stale.pk)
+        stale.refresh_from_db()
+        assert stale.state == JobState.FAILED and "a file of theirs was edited" in stale.error
+        clear_jobs()  # its queued job, run here instead
+        apply = start_apply(plan, user=user, fingerprint=plan.fingerprint)
+        run_apply(apply.pk)
+        apply.refresh_from_db()
+        assert apply.state == JobState.SUCCEEDED, apply.error
+        with connection.cursor() as cur:
+            cur.execute("SELECT to_regclass('schema_fixtures_as_edited'), to_regclass('schema_fixtures_as_first_read')")
+            assert cur.fetchone() == ("schema_fixtures_as_edited", None)
+    finally:
+        clear_jobs()
+        call_command("migrate", "schema_fixtures", "0003", verbosity=0)
