@@ -440,6 +440,9 @@ def test_cancel_of_a_finished_rebuild_says_so(planted, dba):
     response = dba.post(f"/rebuilds/{rebuild.pk}/cancel", follow=True)
     assert response.status_code == 200
     assert "already ended (succeeded); there is nothing to cancel" in response.content.decode()
+    refused = AuditEvent.objects.get(action="rebuild.cancel_refused")  # a privileged action asked for, refused
+    assert refused.actor_username == "dba-user" and refused.detail["rebuild"] == rebuild.pk
+    assert "there is nothing to cancel" in refused.detail["reason"] and refused.target.endswith(".items_hnsw")
 
 
 def test_retry_starts_the_same_rebuild_again_and_links_both_ways(planted, dba):
@@ -458,6 +461,7 @@ def test_retry_of_a_succeeded_rebuild_or_a_dropped_index_is_refused_plainly(plan
     done = _rebuild(s, state=JobState.SUCCEEDED)
     page = dba.post(f"/rebuilds/{done.pk}/retry", follow=True).content.decode()
     assert f"Only a failed or cancelled rebuild can be retried; rebuild {done.pk} succeeded." in page
+    assert AuditEvent.objects.get(action="rebuild.retry_refused").detail["state"] == "succeeded"
     gone = _rebuild(s, index="was_dropped", state=JobState.FAILED)
     page = dba.post(f"/rebuilds/{gone.pk}/retry", follow=True).content.decode()
     assert f"There is no index {s}.was_dropped" in page

@@ -56,6 +56,8 @@ def test_a_dba_drops_an_archive_only_with_its_name_typed_and_it_is_audited(clien
 
     missing = client.post("/schema/archives/drop", {"name": "nope", "typed_name": "nope"}, follow=True)
     assert "There is no archive nope in schemaadmin_archive." in missing.content.decode()
+    refused = AuditEvent.objects.get(action="migrations.archive_drop_refused")
+    assert refused.target == "schemaadmin_archive.nope" and refused.detail["reason"].startswith("There is no archive")
 
     done = client.post("/schema/archives/drop", {"name": NAME, "typed_name": NAME})
     assert done.status_code == 302 and done["Location"] == "/schema/#archives"

@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
+from schemaadmin import audit
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.index_builds import cancel_build, temporary_index_name
 from schemaadmin.pg.indexes import VECTOR_METHODS
@@ -105,7 +106,13 @@ def start_rebuild(
 def cancel_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None) -> None:
     """Cancel a queued rebuild at once, or ask the running one's job and backend to stop (it then cleans up)."""
     if not jobs.cancel(REBUILD, rebuild, user=user, request=request):
-        raise RebuildRefused(f"Rebuild {rebuild.pk} already ended ({rebuild.state}); there is nothing to cancel.")
+        raise _refused(
+            rebuild,
+            "cancel",
+            f"Rebuild {rebuild.pk} already ended ({rebuild.state}); there is nothing to cancel.",
+            user=user,
+            request=request,
+        )
     # Running: the job's watcher sees cancelled_by within a second, cancels its own statement unless it is
     # swapping, drops leftovers and records "cancelled by". Cancelling the build here too saves that second.
     if rebuild.state == JobState.RUNNING and rebuild.backend_pid:
@@ -116,7 +123,8 @@ def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | No
     """Start the same rebuild again after it failed or was cancelled."""
     if rebuild.state not in (JobState.FAILED, JobState.CANCELLED):
         doing: str = {"queued": "is queued", "running": "is running"}.get(rebuild.state, rebuild.state)
-        raise RebuildRefused(f"Only a failed or cancelled rebuild can be retried; rebuild {rebuild.pk} {doing}.")
+        sentence = f"Only a failed or cancelled rebuild can be retried; rebuild {rebuild.pk} {doing}."
+        raise _refused(rebuild, "retry", sentence, user=user, request=request)
     index = qualify(rebuild.schema_name, rebuild.index_name)
     if rebuild.kind == IndexRebuild.Kind.REINDEX:
         plan = plan_rebuild(index, using=rebuild.database_alias)
@@ -125,6 +133,23 @@ def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | No
             index, kind=rebuild.kind, method=rebuild.method, using=rebuild.database_alias, **rebuild.parameters
         )
     return start_rebuild(plan, user=user, request=request, retry_of=rebuild)
+
+
+def _refused(
+    rebuild: IndexRebuild, action: str, sentence: str, *, user: Any, request: HttpRequest | None
+) -> RebuildRefused:
+    """Audit an asked-for action the rebuild's state refuses (rebuild.<action>_refused); return the refusal."""
+    target = qualify(rebuild.schema_name, rebuild.index_name)
+    audit.record(
+        request,
+        f"rebuild.{action}_refused",
+        target,
+        actor=user,
+        rebuild=rebuild.pk,
+        state=rebuild.state,
+        reason=sentence,
+    )
+    return RebuildRefused(sentence)
 
 
 @dataclass(frozen=True, slots=True)

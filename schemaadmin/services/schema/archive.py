@@ -251,7 +251,7 @@ class UnknownArchive(LookupError):
 def drop(name: str, *, user: Any, request: Any = None, using: str = "default") -> Archive:
     """Drop one archive table and audit it (the caller checked the permission and the typed confirmation).
 
-    Raises UnknownArchive, or ArchiveInUse (audited as a refusal) when other objects depend on the table."""
+    Raises UnknownArchive, or ArchiveInUse when other objects depend on the table: each audited as a refusal."""
     found = next((archive for archive in archives(using=using) if archive.name == name), None)
     schema = app_settings()["ARCHIVE_SCHEMA"]
     try:
@@ -260,7 +260,9 @@ def drop(name: str, *, user: Any, request: Any = None, using: str = "default") -
         record(request, "migrations.archive_drop_refused", qualify(schema, name), actor=user, reason=str(exc))
         raise
     if not dropped or found is None:
-        raise UnknownArchive(f"There is no archive {name} in {schema}.")
+        unknown = UnknownArchive(f"There is no archive {name} in {schema}.")
+        record(request, "migrations.archive_drop_refused", qualify(schema, name), actor=user, reason=str(unknown))
+        raise unknown
     record(
         request,
         "migrations.archive_dropped",
