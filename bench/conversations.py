@@ -376,6 +376,10 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
             None,
             True,
         ),
+        # The rare roles' filters (issue #16's pages, not its targets): a walk of every message before their indexes.
+        ("list, has a message from system", lambda: "/conversations/?role=system", None, False),
+        (f"search, {common} from system", lambda: f"/conversations/?q={common}&role=system&size=50", None, False),
+        (f"search, {common} from tool", lambda: f"/conversations/?q={common}&role=tool&size=50", None, False),
         ("thread, largest (50k messages)", lambda: f"/conversations/{big_thread}/", None, True),
         ("thread, a typical one", lambda: f"/conversations/{typical}/", None, False),
         ("thread, older 100 pages deep", older_100_deep, {"HX-Request": "true"}, False),

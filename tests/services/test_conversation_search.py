@@ -232,6 +232,21 @@ def test_a_walked_phrase_counts_its_hits_when_the_planner_guesses_few(messages, 
         assert not result.total.exact and result.total.value >= limit
 
 
+@pytest.fixture
+def slow_gin_read() -> Iterator[None]:
+    """Make the GIN index's read of every hit take 50 ms on the server, past a 1 ms SEARCH_FALLBACK_TIMEOUT_MS
+    whatever the machine's speed: here it took 0.3–1 ms, and a fast read ran to its end (a flaky test)."""
+
+    def pause(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if sql.startswith("WITH found AS MATERIALIZED"):  # paging.keyset_collect: its first WHERE is the hits'
+            sql = sql.replace(" WHERE ", " WHERE (SELECT pg_sleep(0.05)) IS NOT NULL AND ", 1)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(pause):
+        yield
+
+
+@pytest.mark.usefixtures("slow_gin_read")
 @pytest.mark.parametrize("text", ['"the the the"', "the -the"])
 def test_a_gin_read_that_takes_too_long_shows_what_the_walk_found_and_says_so(messages, plant, settings, text):
     # Common words whose walk finds no page ('"the the the"': 2 hits among the newest 20,000 messages, "the -the":
@@ -258,6 +273,7 @@ def test_a_gin_read_that_takes_too_long_shows_what_the_walk_found_and_says_so(me
     assert [m.pk for m in complete.page.rows] == _matching(messages, text, plant)
 
 
+@pytest.mark.usefixtures("slow_gin_read")
 @pytest.mark.parametrize(("text", "found"), [('"the the the"', [20_003, 10_003]), ("the -the", [])])
 def test_the_page_of_a_search_cut_short_says_what_was_searched(messages, client_as, settings, text, found):
     settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 1}
@@ -274,6 +290,7 @@ def test_the_page_of_a_search_cut_short_says_what_was_searched(messages, client_
     assert f"Search the next {WALKED_ROWS[-1]:,} messages" in html
 
 
+@pytest.mark.usefixtures("slow_gin_read")
 def test_a_search_is_cut_short_only_forward_and_only_when_a_limit_is_set(messages, plant, settings):
     # Back from a cursor (here: the messages newer than the 5th) the page was reached from newer pages: read in full.
     settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 1}
