@@ -113,3 +113,7 @@ TRIGGER_HELP = (
     "Keep the triggers on and do the work in batches instead; if a trigger must be skipped, disable that one "
     "trigger by name (never ALL or USER), in the same short transaction as the writes, and enable it again there."
 )
+CONCURRENT_ATOMIC_HELP = (
+    "Set atomic = False on the migration's class (a migration of its own, holding only the concurrent statements): "
+    "Django then runs each statement outside a transaction, which is what CONCURRENTLY needs."
+)

@@ -22,6 +22,7 @@ from schemaadmin.services.schema.lint_help import (
     ADDED_COLUMN_REWRITE_HELP,
     BACKFILL_HELP,
     CHECK_HELP,
+    CONCURRENT_ATOMIC_HELP,
     DROP_HELP,
     FOREIGN_KEY_HELP,
     GRANT_HELP,
@@ -34,7 +35,10 @@ from schemaadmin.services.schema.lint_help import (
     TYPE_CHANGE_HELP,
     VALIDATE_HELP,
 )
-from schemaadmin.services.schema.raw_sql import run_sql_statements
+from schemaadmin.services.schema.raw_sql import SqlAction, run_sql_statements
+
+# Statements PostgreSQL refuses inside a transaction block: an atomic migration holding one fails there.
+CONCURRENT_KINDS = frozenset({"create_index_concurrently", "drop_index_concurrently", "reindex_concurrently"})
 
 __all__ = ["SqlRules", "is_product_model"]
 
@@ -171,6 +175,9 @@ class SqlRules(CheckerBase):
             self.step += 1 if index else 0
             table, kind = action.db_table, action.kind
             existing = bool(table) and table not in self.created
+            if atomic and kind in CONCURRENT_KINDS:
+                yield self.concurrently_in_transaction(action, line)
+                continue
             if kind == "create_table":
                 self.created.add(table)
             elif kind == "grant_select":
@@ -236,6 +243,16 @@ class SqlRules(CheckerBase):
             elif kind == "add_not_null_column":
                 self.mark_altered(table)
                 yield self.not_null_added(table, action.column, line)
+
+    def concurrently_in_transaction(self, action: SqlAction, line: int | None) -> Finding:
+        what = action.detail if action.kind != "create_index_concurrently" else f"CREATE {action.detail} CONCURRENTLY"
+        message = (
+            f'{what} in an atomic migration: PostgreSQL refuses CONCURRENTLY inside a transaction block ("cannot '
+            'run inside a transaction block"), so the migration fails at this statement.'
+        )
+        return self.finding(
+            "migration_fails", Severity.CRITICAL, action.db_table or what, message, CONCURRENT_ATOMIC_HELP, line
+        )
 
     def run_python(self, op: Any, line: int | None, *, table: str | None, atomic: bool) -> None:
         """Note a RunPython: its table comes from hints={"model_name": …}, else it is any table the migration alters."""

@@ -21,7 +21,8 @@ __all__ = ["RawStatement", "SqlAction", "run_sql_actions", "run_sql_statements",
 # kinds: create_index, create_index_concurrently, set_not_null, add_not_null_column, add_json_column, add_exclusion,
 # add_unique, backfill, vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table,
 # drop_column, truncate, grant_select, create_table, add_check, add_foreign_key, alter_column_type,
-# add_column_default, add_rewriting_column, add_not_valid, validate_constraint, create_schema, drop_schema
+# add_column_default, add_rewriting_column, add_not_valid, validate_constraint, create_schema, drop_schema,
+# drop_index_concurrently, reindex_concurrently
 _INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
 _REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
 _TRIGGERS_OFF = (AlterTableType.AT_DisableTrig, AlterTableType.AT_DisableTrigAll, AlterTableType.AT_DisableTrigUser)
@@ -185,6 +186,15 @@ def _own_actions(stmt: Any) -> Iterable[SqlAction]:
         names = [getattr(name, "sval", "") or "" for name in stmt.objects or ()]
         cascade = " CASCADE" if stmt.behavior == DropBehavior.DROP_CASCADE else ""
         return [SqlAction("drop_schema", "", schema=name, detail=f"DROP SCHEMA{cascade}") for name in names]
+    # Refused inside a transaction block, as CREATE INDEX CONCURRENTLY is (lint_sql_rules: an atomic migration fails).
+    if isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_INDEX and stmt.concurrent:
+        indexes = (".".join(filter(None, _schema_and_name(names))) for names in stmt.objects or ())
+        return [SqlAction("drop_index_concurrently", "", detail=f"DROP INDEX CONCURRENTLY {name}") for name in indexes]
+    if isinstance(stmt, ast.ReindexStmt) and any(
+        getattr(p, "defname", "") == "concurrently" for p in stmt.params or ()
+    ):
+        target = ".".join(filter(None, (_schema(stmt.relation), _name(stmt.relation)))) or str(stmt.name or "")
+        return [SqlAction("reindex_concurrently", "", detail=f"REINDEX CONCURRENTLY {target}".rstrip())]
     if isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_TABLE:
         named = (_schema_and_name(names) for names in stmt.objects or ())
         return [SqlAction("drop_table", table, schema=schema) for schema, table in named]

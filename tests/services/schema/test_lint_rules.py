@@ -153,3 +153,16 @@ def test_raw_sql_is_read_statement_by_statement():
         SqlAction("backfill", "t", detail="DELETE with a WHERE clause"),
         SqlAction("backfill", "u", detail="UPDATE with a WHERE clause"),
     ]
+
+
+def test_concurrently_in_an_atomic_migration_fails_and_is_said_on_each_statement():
+    """PostgreSQL refuses CONCURRENTLY in a transaction block: written in a RunSQL, the migration fails as surely as
+    an AddIndexConcurrently in an atomic migration (which Django refuses to write)."""
+    result = lint("0026_runsql_concurrently_atomic", rows={"schema_fixtures_widget": 10})  # whatever the size
+    ours = [(f.code, f.severity, f.line) for f in result.findings if f.source == "schemaadmin"]
+    assert ours == [("migration_fails", "critical", line) for line in (5, 6, 7)]  # the lines of its SQL shown
+    messages = [f.message for f in result.findings if f.code == "migration_fails"]
+    assert messages[0].startswith("CREATE index widget_name_upper CONCURRENTLY in an atomic migration")
+    assert messages[1].startswith("DROP INDEX CONCURRENTLY public.widget_name_lower in an atomic migration")
+    assert messages[2].startswith("REINDEX CONCURRENTLY widget_name_upper in an atomic migration")
+    assert "atomic = False" in result.findings[0].help
