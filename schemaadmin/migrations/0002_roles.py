@@ -31,6 +31,9 @@ def remove_roles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    lint_exemptions = {
+        "run_python_unread": "Creates the three roles' groups and their permissions: a few rows of auth's tables."
+    }
     dependencies = [
         ("schemaadmin", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),

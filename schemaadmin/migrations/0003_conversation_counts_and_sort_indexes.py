@@ -119,7 +119,9 @@ class Migration(migrations.Migration):
             field=models.BigIntegerField(db_default=0, default=0),
         ),
         migrations.RunSQL(CREATE_TRIGGERS, DROP_TRIGGERS),
-        migrations.RunPython(backfill_counts, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(
+            backfill_counts, migrations.RunPython.noop, elidable=True, hints={"model_name": "conversation"}
+        ),
         AddIndexConcurrently(
             model_name="conversation",
             index=models.Index(

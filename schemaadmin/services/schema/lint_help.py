@@ -117,3 +117,8 @@ CONCURRENT_ATOMIC_HELP = (
     "Set atomic = False on the migration's class (a migration of its own, holding only the concurrent statements): "
     "Django then runs each statement outside a transaction, which is what CONCURRENTLY needs."
 )
+RUN_PYTHON_HELP = (
+    "RunPython(forwards, backwards, hints={'model_name': 'widget'}) names the model whose table it writes: the "
+    "lint then sizes it and flags a backfill of a big table in one transaction. Accept it on a migration that "
+    "writes a few rows with lint_exemptions = {'run_python_unread': 'why'}."
+)

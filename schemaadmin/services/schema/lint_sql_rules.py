@@ -29,6 +29,7 @@ from schemaadmin.services.schema.lint_help import (
     JSON_HELP,
     NOT_NULL_HELP,
     REWRITE_HELP,
+    RUN_PYTHON_HELP,
     SET_NOT_NULL_HELP,
     TRIGGER_HELP,
     TRUNCATE_HELP,
@@ -262,6 +263,14 @@ class SqlRules(CheckerBase):
         """Yield what only the whole migration shows: backfills beside schema changes, tables nobody granted."""
         for table, what, line, atomic, step in self.backfills:
             tables = [table] if table else sorted(self.altered) if atomic else []
+            if what == "RunPython" and not tables:
+                # Nothing names its table: what it writes, and how much, is in its code alone. Never "lint clean".
+                message = (
+                    "Runs Python the lint cannot read: which table it writes, how many rows, in one transaction or "
+                    "in batches. Name its model (hints={'model_name': …}) to have it judged as a backfill of that "
+                    "table, or read its code before applying it."
+                )
+                yield self.finding("run_python_unread", Severity.INFO, "RunPython", message, RUN_PYTHON_HELP, line)
             for target in tables:
                 if target in self.created or not (atomic or "every row" in what):
                     continue

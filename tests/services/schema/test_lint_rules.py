@@ -166,3 +166,12 @@ def test_concurrently_in_an_atomic_migration_fails_and_is_said_on_each_statement
     assert messages[1].startswith("DROP INDEX CONCURRENTLY public.widget_name_lower in an atomic migration")
     assert messages[2].startswith("REINDEX CONCURRENTLY widget_name_upper in an atomic migration")
     assert "atomic = False" in result.findings[0].help
+
+
+def test_python_the_lint_cannot_read_is_never_lint_clean():
+    """A RunPython naming no model, in a migration that alters no table: what it writes is in its code alone."""
+    result = lint("0027_run_python_unread", rows={"schema_fixtures_widget": 10})
+    assert found(result) == [("run_python_unread", "info", "RunPython")]
+    assert "hints={'model_name'" in result.findings[0].message
+    # Named (0010, hints={"model_name": "widget"}), it is judged as the backfill of that table it is: here, none.
+    assert lint("0010_backfill_batched").findings == ()
