@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import SYSTEM_SCHEMAS_SQL
-from schemaadmin.pg.names import qualify, qualify_array
+from schemaadmin.pg.names import db_table_parts, qualify, qualify_array
 
-__all__ = ["ForeignKey", "UnvalidatedConstraint", "foreign_keys", "unvalidated_constraints"]
+__all__ = [
+    "ForeignKey",
+    "UnvalidatedConstraint",
+    "foreign_keys",
+    "not_null_checked_columns",
+    "unvalidated_constraints",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +131,38 @@ def foreign_keys(*, table: tuple[str, str] | None = None, using: str = "default"
         using=using,
         convert={"referenced_table": qualify_array, "parent_table": qualify_array},
     )
+
+
+# pg_get_constraintdef() of a CHECK that proves one column NOT NULL: CHECK ((note IS NOT NULL)), quoted as needed.
+_NOT_NULL_CHECK = re.compile(r'CHECK \(\((?:"((?:[^"]|"")+)"|([^\s"()]+)) IS NOT NULL\)\)')
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckDefinition:
+    table: str
+    definition: str
+
+
+def not_null_checked_columns(tables: Sequence[str], *, using: str = "default") -> set[tuple[str, str]]:
+    """Return (table, column) for each column of these tables (models' db_table names, resolved as
+    relations.table_estimates resolves them) that a validated CHECK (column IS NOT NULL) proves not null: SET NOT
+    NULL then reads no row (PostgreSQL 12+)."""
+    parts = [db_table_parts(name) for name in tables]
+    found = fetch_rows(
+        _CheckDefinition,
+        """
+        SELECT wanted.name AS table, pg_get_constraintdef(c.oid) AS definition
+        FROM unnest(%(tables)s::text[], %(schemas)s::text[], %(names)s::text[]) AS wanted(name, schema, table_name)
+        JOIN pg_constraint AS c
+          ON c.conrelid = to_regclass(concat_ws('.', quote_ident(wanted.schema), quote_ident(wanted.table_name)))
+        WHERE c.contype = 'c' AND c.convalidated AND cardinality(c.conkey) = 1
+        """,
+        {"tables": list(tables), "schemas": [schema for schema, _ in parts], "names": [name for _, name in parts]},
+        using=using,
+    )
+    checked = set()
+    for row in found:
+        if match := _NOT_NULL_CHECK.fullmatch(row.definition):
+            quoted, plain = match.groups()
+            checked.add((row.table, quoted.replace('""', '"') if quoted else plain))
+    return checked

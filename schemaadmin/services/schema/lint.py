@@ -41,8 +41,10 @@ from django.db.migrations.migration import Migration
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import server_version, validated_alias
+from schemaadmin.pg.constraints import not_null_checked_columns
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.findings import Finding, Severity, severity_counts, worst, worst_first
+from schemaadmin.services.schema.lint_base import PlanFacts
 from schemaadmin.services.schema.lint_rules import SizedFinding, SquawkOverride, operation_findings
 from schemaadmin.services.schema.migrations import MigrationLabel
 from schemaadmin.services.schema.sql import (
@@ -123,9 +125,10 @@ def lint_loaded(
     drafts = []
     states = MigrationStates(loader)
     sql_kept = written_sql(loader)
+    plan = PlanFacts()
     for migration in migrations:
         live = assume_rows is not None or not is_applied(migration, loader.applied_migrations)
-        drafts.append(_Draft(loader, migration, states, sql_kept, live=live, big_rows=big_rows))
+        drafts.append(_Draft(loader, migration, states, sql_kept, live=live, big_rows=big_rows, plan=plan))
     written = [draft for draft in drafts if draft.sql.text.strip()]
     squawked = squawk_findings_of([(draft.label, draft.sql.text) for draft in written], version=version)
     for draft, findings in zip(written, squawked, strict=True):
@@ -137,7 +140,9 @@ def lint_loaded(
         rows: Mapping[str, int | None] = assume_rows
     else:
         rows = {estimate.table: estimate.estimated_rows for estimate in estimates}
-    return [draft.result(rows, partitioned) for draft in drafts]
+    not_null_tables = sorted({s.table for draft in drafts if draft.live for s in draft.sized if s.not_null_column})
+    checked = not_null_checked_columns(not_null_tables, using=using) if not_null_tables else set()
+    return [draft.result(rows, partitioned, checked) for draft in drafts]
 
 
 def migration_lint(app_label: str, name: str, *, using: str = "default") -> MigrationLint:
@@ -169,6 +174,7 @@ class _Draft:
         *,
         live: bool,
         big_rows: int,
+        plan: PlanFacts | None = None,
     ):
         self.migration = migration
         self.label = migration_label(migration)
@@ -201,6 +207,7 @@ class _Draft:
                 big_rows=big_rows,
                 lines=self.sql.operation_lines,
                 sql_lines=self.sql.lines,
+                plan=plan,
             ):
                 if isinstance(found, SizedFinding):
                     self.sized.append(found)
@@ -212,12 +219,20 @@ class _Draft:
             message = f"SchemaAdmin's own rules could not read this migration's operations: {exc}"
             self.findings.append(lint_finding("rules_failed", Severity.WARNING, self.label, message))
 
-    def result(self, rows: Mapping[str, int | None], partitioned: Set[str]) -> MigrationLint:
-        """Return the lint, with the sized findings that hold for these row estimates and partitioned tables."""
+    def result(
+        self,
+        rows: Mapping[str, int | None],
+        partitioned: Set[str],
+        not_null_checked: Set[tuple[str, str]] = frozenset(),
+    ) -> MigrationLint:
+        """Return the lint, with the sized findings that hold for these row estimates and partitioned tables (and
+        not_null_checked: (table, column)s a validated CHECK proves not null, whose SET NOT NULL scans nothing)."""
         findings = list(self.findings)
         if self.live:
             for sized in self.sized:
                 estimate = rows.get(sized.table)
+                if (sized.table, sized.not_null_column) in not_null_checked:
+                    continue
                 if sized.partitioned:
                     if sized.table in partitioned:
                         findings.append(sized.finding)

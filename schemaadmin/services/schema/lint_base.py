@@ -12,7 +12,7 @@ from schemaadmin.services.findings import Finding, Kind, Severity
 from schemaadmin.services.schema.lint_help import EXCLUSION_HELP, INDEX_HELP, PARTITIONED_CONCURRENT_HELP
 from schemaadmin.services.schema.sql import migration_label
 
-__all__ = ["CheckerBase", "SizedFinding", "SquawkOverride"]
+__all__ = ["CheckerBase", "PlanFacts", "SizedFinding", "SquawkOverride"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,17 @@ class SizedFinding:
     min_rows: int
     finding: Finding
     partitioned: bool = False
+    # A SET NOT NULL of this column: it holds only if no validated CHECK (column IS NOT NULL) is in the database.
+    not_null_column: str = ""
+
+
+class PlanFacts:
+    """What the migrations linted before this one in a plan leave behind, for the ones after: the NOT VALID checks
+    that prove a column not null, by (table, constraint), and the (table, column)s validated so."""
+
+    def __init__(self) -> None:
+        self.not_null_checks: dict[tuple[str, str], str] = {}
+        self.validated_not_null: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +49,16 @@ class SquawkOverride:
 class CheckerBase:
     """One migration's checker state: what it creates, alters and grants as its operations are read in order."""
 
-    def __init__(self, migration: Migration, connection: Any, big_rows: int, sql_lines: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        migration: Migration,
+        connection: Any,
+        big_rows: int,
+        sql_lines: Sequence[str] = (),
+        plan: PlanFacts | None = None,
+    ) -> None:
         self.migration = migration
+        self.plan = plan if plan is not None else PlanFacts()
         self.sql_lines = [line.strip() for line in sql_lines]  # the migration's SQL, as the page numbers it
         self.app_label = migration.app_label
         self.label = migration_label(migration)

@@ -28,7 +28,7 @@ from django.db.models.expressions import OrderBy
 from django.db.models.functions import Cast
 
 from schemaadmin.services.findings import Finding, Severity
-from schemaadmin.services.schema.lint_base import SizedFinding, SquawkOverride
+from schemaadmin.services.schema.lint_base import PlanFacts, SizedFinding, SquawkOverride
 from schemaadmin.services.schema.lint_help import (
     ADDED_COLUMN_REWRITE_HELP,
     ANN_HELP,
@@ -97,12 +97,14 @@ def operation_findings(
     big_rows: int,
     lines: tuple[int | None, ...] = (),
     sql_lines: Sequence[str] = (),
+    plan: PlanFacts | None = None,
 ) -> Iterator[Finding | SizedFinding | SquawkOverride]:
     """Yield what our rules find in the migration's operations, starting from the project state before it.
 
     lines: the 0-based line of each operation's header in the migration's SQL (sql_lines), where its findings
-    point; a RunSQL's findings point at their own statements' lines."""
-    checker = _Checker(migration, connection, big_rows, sql_lines)
+    point; a RunSQL's findings point at their own statements' lines. plan: what the plan's migrations before it
+    left (PlanFacts), shared by a lint of several."""
+    checker = _Checker(migration, connection, big_rows, sql_lines, plan)
     for index, operation in enumerate(migration.operations):
         line = lines[index] if index < len(lines) else None
         before, state = state, state.clone()
@@ -401,7 +403,7 @@ class _Checker(SqlRules):
             yield from self.foreign_key(table, f"on {target}", line)
         if old.null and not new.null:
             backfilled = new.has_default() or new.has_db_default()  # Django's UPDATE … WHERE col IS NULL
-            yield self.not_null_set(table, new.column, line, backfilled=backfilled)
+            yield from self.not_null_set(table, new.column, line, backfilled=backfilled)
         if (new.db_index and not old.db_index) or (new.unique and not old.unique):
             unique = new.unique and not old.unique
             yield from self.blocking_index(table, f"the index of {target}", line, constraint=unique)

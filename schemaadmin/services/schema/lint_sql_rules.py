@@ -82,8 +82,18 @@ class SqlRules(CheckerBase):
         finding = self.finding("not_null_without_default", Severity.CRITICAL, target, message, NOT_NULL_HELP, line)
         return SizedFinding(table, 1, finding)
 
-    def not_null_set(self, table: str, column: str, line: int | None, *, backfilled: bool = False) -> SizedFinding:
-        """backfilled: Django sets the NULL rows to the field's default first (an AlterField with a default)."""
+    def not_null_set(
+        self, table: str, column: str, line: int | None, *, backfilled: bool = False
+    ) -> Iterator[SizedFinding | SquawkOverride]:
+        """backfilled: Django sets the NULL rows to the field's default first (an AlterField with a default). None
+        when a CHECK (column IS NOT NULL) validated earlier in the plan proves it: PostgreSQL then scans nothing
+        (one in the database is looked for when sizes are: SizedFinding.not_null_column)."""
+        if (table, column) in self.plan.validated_not_null and not backfilled:
+            proof = (
+                f"SchemaAdmin: a CHECK ({column} IS NOT NULL) validated before it proves it; PostgreSQL reads no row."
+            )
+            yield SquawkOverride(("adding-not-nullable-field",), proof)
+            return
         target = f"{table}.{column}"
         first = (
             " Django first sets every NULL row to the field's default, one UPDATE of the table inside the same lock."
@@ -95,9 +105,8 @@ class SqlRules(CheckerBase):
             f"ACCESS EXCLUSIVE lock, which blocks reads and writes.{first}"
         )
         code = "set_not_null_on_big_table"
-        return SizedFinding(
-            table, self.big_rows, self.finding(code, Severity.CRITICAL, target, message, SET_NOT_NULL_HELP, line)
-        )
+        finding = self.finding(code, Severity.CRITICAL, target, message, SET_NOT_NULL_HELP, line)
+        yield SizedFinding(table, self.big_rows, finding, not_null_column="" if backfilled else column)
 
     def json_column(self, table: str, column: str, line: int | None) -> Finding:
         target = f"{table}.{column}"
@@ -220,7 +229,13 @@ class SqlRules(CheckerBase):
                 yield from self.foreign_key(table, action.detail, line)
             elif kind == "add_not_valid":
                 self.mark_altered(table)
-            elif kind == "validate_constraint" and atomic and table in self.altered:
+                if action.column:
+                    self.plan.not_null_checks[(table, action.detail.removeprefix("constraint "))] = action.column
+            elif kind == "validate_constraint":
+                if proven := self.plan.not_null_checks.get((table, action.detail.removeprefix("constraint "))):
+                    self.plan.validated_not_null.add((table, proven))  # a SET NOT NULL after it reads no row
+                if not (atomic and table in self.altered):
+                    continue
                 message = (
                     f"Validates {action.detail} of {table} (about {{rows}} rows) in the transaction that changed the "
                     "table: the scan runs under that change's lock (ACCESS EXCLUSIVE for a CHECK, writes blocked for "
@@ -240,7 +255,7 @@ class SqlRules(CheckerBase):
                 yield self.rewrite(table, action.detail, line, atomic=atomic, help=ADDED_COLUMN_REWRITE_HELP)
             elif kind == "set_not_null":
                 self.mark_altered(table)
-                yield self.not_null_set(table, action.column, line)
+                yield from self.not_null_set(table, action.column, line)
             elif kind == "add_not_null_column":
                 self.mark_altered(table)
                 yield self.not_null_added(table, action.column, line)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, parse_plpgsql, parse_sql
-from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
+from pglast.enums import AlterTableType, ConstrType, DropBehavior, NullTestType, ObjectType
 from pglast.parser import ParseError
 
 __all__ = ["RawStatement", "SqlAction", "run_sql_actions", "run_sql_statements", "sql_actions"]
@@ -218,6 +218,15 @@ def _own_actions(stmt: Any) -> Iterable[SqlAction]:
     return []
 
 
+def _not_null_column(check: Any) -> str:
+    """Return the column of CHECK (column IS NOT NULL), else ""."""
+    expression = check.raw_expr
+    if not (isinstance(expression, ast.NullTest) and expression.nulltesttype == NullTestType.IS_NOT_NULL):
+        return ""
+    fields = [getattr(field, "sval", None) for field in getattr(expression.arg, "fields", None) or ()]
+    return fields[0] if len(fields) == 1 and isinstance(fields[0], str) else ""
+
+
 def _schema_and_name(names: Any) -> tuple[str, str]:
     """Return the schema a DROP names ("" for none) and the table's name, of [[catalog.]schema.]name."""
     parts = [getattr(name, "sval", "") for name in names or ()]
@@ -245,7 +254,11 @@ def _alter_table_actions(table: str, commands: Iterable[Any]) -> Iterator[SqlAct
         elif subtype == AlterTableType.AT_AddConstraint and isinstance(command.def_, ast.Constraint):
             constraint = command.def_
             if constraint.skip_validation:  # NOT VALID: no scan now, but the table's lock is held until commit
-                yield SqlAction("add_not_valid", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
+                # column: the one a CHECK (column IS NOT NULL) proves not null once validated (SET NOT NULL's way).
+                column = _not_null_column(constraint) if constraint.contype == ConstrType.CONSTR_CHECK else ""
+                yield SqlAction(
+                    "add_not_valid", table, column, detail=f"constraint {constraint.conname or '(unnamed)'}"
+                )
             elif constraint.contype == ConstrType.CONSTR_CHECK:
                 yield SqlAction("add_check", table, detail=f"constraint {constraint.conname or '(unnamed)'}")
             elif constraint.contype == ConstrType.CONSTR_FOREIGN:

@@ -175,3 +175,51 @@ def test_python_the_lint_cannot_read_is_never_lint_clean():
     assert "hints={'model_name'" in result.findings[0].message
     # Named (0010, hints={"model_name": "widget"}), it is judged as the backfill of that table it is: here, none.
     assert lint("0010_backfill_batched").findings == ()
+
+
+NOT_NULL_STEPS = ("0028_not_null_check_not_valid", "0029_not_null_check_validated", "0030_set_not_null_after_check")
+NOT_NULL_STEPS_LAST = "schema_fixtures.0030_set_not_null_after_check"
+
+
+def ours(result):
+    return [(f.code, f.severity, f.object) for f in result.findings if f.source == "schemaadmin"]
+
+
+def test_set_not_null_after_a_validated_not_null_check_is_not_called_a_scan():
+    """The safe way the finding's own advice gives: CHECK (colour IS NOT NULL) NOT VALID, VALIDATE, SET NOT NULL.
+    PostgreSQL takes the validated CHECK as proof and reads no row; the last step was flagged critical."""
+    plan = lint_migrations([("schema_fixtures", name) for name in NOT_NULL_STEPS], assume_rows=BIG)
+    # squawk's own warning about dropping a constraint stays; its SET NOT NULL warning is set aside, with why.
+    assert [found(result) for result in plan] == [[], [], [("ban-drop-constraint", "warning", NOT_NULL_STEPS_LAST)]]
+    (aside,) = plan[2].exempted
+    assert (
+        aside.code == "adding-not-nullable-field" and "CHECK (colour IS NOT NULL) validated before" in aside.exemption
+    )
+    alone = lint("0030_set_not_null_after_check")  # no such CHECK before it in the plan, none in the database
+    assert ours(alone) == [("set_not_null_on_big_table", "critical", "schema_fixtures_widget.colour")]
+
+
+def test_a_validated_not_null_check_in_the_database_spares_set_not_null_too():
+    from django.db import connection
+
+    with connection.cursor() as cur:  # the column the fixture migrations (never applied) would have made
+        cur.execute("ALTER TABLE schema_fixtures_widget ADD COLUMN colour text DEFAULT 'blue'")
+        cur.execute("ALTER TABLE schema_fixtures_widget ADD CONSTRAINT widget_colour_nn CHECK (colour IS NOT NULL)")
+    try:
+        assert ours(lint("0030_set_not_null_after_check")) == []
+        with connection.cursor() as cur:  # NOT VALID: proves nothing yet
+            cur.execute("ALTER TABLE schema_fixtures_widget DROP CONSTRAINT widget_colour_nn")
+            cur.execute(
+                "ALTER TABLE schema_fixtures_widget ADD CONSTRAINT widget_colour_nn CHECK (colour IS NOT NULL) "
+                "NOT VALID"
+            )
+        assert [code for code, _, _ in ours(lint("0030_set_not_null_after_check"))] == ["set_not_null_on_big_table"]
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("ALTER TABLE schema_fixtures_widget DROP COLUMN colour")
+
+
+def test_a_not_valid_check_says_which_column_it_proves_not_null():
+    added = sql_actions('ALTER TABLE t ADD CONSTRAINT c CHECK ("Colour" IS NOT NULL) NOT VALID')
+    assert added == [SqlAction("add_not_valid", "t", "Colour", detail="constraint c")]
+    assert sql_actions("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID")[0].column == ""
