@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 
@@ -19,8 +19,11 @@ class MigrationFilterForm(forms.Form):
     app = filter_choice("App")
     show = filter_choice("Show", SHOW_CHOICES)
 
-    def __init__(self, *args: object, apps: Sequence[str], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, data: Any = None, *args: object, apps: Sequence[str], **kwargs: object) -> None:
+        if data is not None and data.get("show") == "pending":  # the word the pages and the README use for it
+            data = data.copy()
+            data["show"] = "unapplied"
+        super().__init__(data, *args, **kwargs)  # type: ignore[arg-type]
         app_field = cast(forms.ChoiceField, self.fields["app"])
         app_field.choices = [("", "Every app"), *((app, app) for app in apps)]
         app_field.error_messages["invalid_choice"] = "No app labelled “%(value)s” has migrations."

@@ -71,6 +71,8 @@ def test_the_filter_answers_htmx_with_the_list_only(client_as):
     ]
     none = client.get("/schema/?show=unapplied", headers={"HX-Request": "true"}).content.decode()
     assert "No migration matches this filter." in none
+    pending = client.get("/schema/?show=pending", headers={"HX-Request": "true"})  # the word pages use, a synonym
+    assert pending.status_code == 200 and "No migration matches this filter." in pending.content.decode()
 
 
 @pytest.mark.django_db

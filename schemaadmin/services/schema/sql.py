@@ -165,29 +165,30 @@ def collected_sql(
 def _unwritten(label: str, error: Exception, migration: Migration) -> tuple[str, bool]:
     """Return why Django could not write a migration's SQL, as a sentence with what to do, and whether applying it
     would fail the same way (the cause is the migration's, not the live schema's)."""
-    if isinstance(error, NotSupportedError) and "transaction" in str(error):
+    said = str(error).rstrip(". ")  # Django's own sentence may end with its full stop
+    if isinstance(error, NotSupportedError) and "transaction" in said:
         return (
-            f"{label} cannot run as written: {error}. Set atomic = False on its Migration class: a concurrent "
+            f"{label} cannot run as written: {said}. Set atomic = False on its Migration class: a concurrent "
             "index build or drop cannot run inside the transaction an atomic migration opens.",
             True,
         )
     if isinstance(error, (FieldDoesNotExist, LookupError)):
         return (
-            f"Django could not write the SQL of {label}: {type(error).__name__}: {error}. It names a field or "
+            f"Django could not write the SQL of {label}: {type(error).__name__}: {said}. It names a field or "
             "model that the migrations before it do not make (a dependency missing, or a typo): migrate fails "
             "the same way.",
             True,
         )
     if isinstance(error, ValueError) and str(error).startswith("Found wrong number"):
         return (
-            f"Django could not write the SQL of {label} against this database: {error}. It reads the live schema "
+            f"Django could not write the SQL of {label} against this database: {said}. It reads the live schema "
             "(constraint and index names) of a table, and an earlier pending migration creates or changes that "
             "table; apply those first.",
             False,
         )
     where = _raised_in(error, migration)
     return (
-        f"Django could not write the SQL of {label}: {where}raised {type(error).__name__}: {error}. Its SQL "
+        f"Django could not write the SQL of {label}: {where}raised {type(error).__name__}: {said}. Its SQL "
         "cannot be known before it runs; read its code, and try it on a copy of the database first.",
         False,
     )
