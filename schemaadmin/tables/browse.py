@@ -7,12 +7,10 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote_plus
-from uuid import UUID
 
 import django_tables2 as tables
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
-from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.formats import localize
@@ -27,28 +25,12 @@ from django_tables2.utils import Accessor, signature
 from schemaadmin.formats import when_html
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.tables.audit_detail import detail_html, target_html
+from schemaadmin.tables.links import object_url
 from schemaadmin.tables.rows import body_rows
 from schemaadmin.templatetags.browse import utc_time
 from schemaadmin.templatetags.humanize_extras import thousands
 
 __all__ = ["AuditTable", "ConversationTable", "SearchHitTable", "UserTable", "object_url"]
-
-# A stand-in primary key per type: reversed once, then replaced by each row's key.
-_STAND_IN_KEYS = {"int": "918273645546372819", "UUID": "9e1d7a3c-5b2f-4c8e-a6d4-0f1e2d3c4b5a"}
-
-
-def object_url(name: str, pk: int | UUID) -> str:
-    """Return reverse(name, args=[pk]) for an int or UUID key, resolving the URL pattern once, not per row."""
-    head, tail = _url_around_key(name, type(pk).__name__, get_script_prefix())
-    return f"{head}{pk}{tail}"
-
-
-@cache
-def _url_around_key(name: str, key_type: str, script_prefix: str) -> tuple[str, str]:
-    stand_in = _STAND_IN_KEYS[key_type]
-    head, found, tail = reverse(name, args=[stand_in]).partition(stand_in)
-    assert found and stand_in not in tail, (name, stand_in)
-    return head, tail
 
 
 class _BrowseTable(tables.Table):

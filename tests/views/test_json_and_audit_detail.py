@@ -56,7 +56,17 @@ def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as
     AuditEvent.objects.create(
         action="conversation.search", target="messages", detail={"q": "refund", "conversations": [7, 9]}
     )
+    AuditEvent.objects.create(
+        action="user.search",
+        target="users",
+        detail={"users": ["9e1d7a3c-5b2f-4c8e-a6d4-0f1e2d3c4b5b", "not-a-uuid"]},
+    )
     page = client_as("dba").get("/audit/").content.decode()
+    # A user's id is linked to the user's page; something else in the list is shown as it is.
+    assert (
+        '<details><summary>2 users</summary><a href="/users/9e1d7a3c-5b2f-4c8e-a6d4-0f1e2d3c4b5b/">'
+        "9e1d7a3c-5b2f-4c8e-a6d4-0f1e2d3c4b5b</a> not-a-uuid</details>" in page
+    )
     # What a search showed: counted, each conversation linked.
     assert (
         '<details><summary>2 conversations</summary><a href="/conversations/7/">#7</a> '
