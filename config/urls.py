@@ -14,3 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("schemaadmin.urls")),
 ]
+
+handler400 = "schemaadmin.views.errors.bad_request"

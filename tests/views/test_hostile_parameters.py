@@ -99,3 +99,23 @@ def test_hostile_parameters_never_fail_the_page(role_user, objects, monkeypatch,
             elif value == SCRIPT and SCRIPT.encode() in response.content:
                 failures.append((name, "written back unescaped", response.status_code))
     assert not failures, f"{url}: {failures}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"sql": "x" * 3_000_000}, "The form sent more than 2.6 MB, the most this site takes; nothing was done."),
+        ({f"f{i}": "1" for i in range(1_100)}, "The form sent more fields than this site takes; nothing was done."),
+    ],
+)
+def test_a_form_over_django_s_size_limits_is_told_so_and_nothing_runs(client_as, data, says):
+    """Django refuses it before the view (RequestDataTooBig, TooManyFieldsSent): the page said "A parameter in the
+    address is malformed", about a POST."""
+    from schemaadmin.models import ExplainRun
+
+    response = client_as("dba").post("/explain/", data)
+    page = response.content.decode()
+    assert response.status_code == 400 and f'<p data-testid="reason">{says}</p>' in page
+    assert "in the address" not in page and "x" * 100 not in page
+    assert not ExplainRun.objects.exists()
