@@ -122,3 +122,11 @@ RUN_PYTHON_HELP = (
     "lint then sizes it and flags a backfill of a big table in one transaction. Accept it on a migration that "
     "writes a few rows with lint_exemptions = {'run_python_unread': 'why'}."
 )
+TIMEOUT_HELP = (
+    "Leave lock_timeout and statement_timeout as the apply job sets them (a migration's own SET lasts for the rest "
+    "of the run); a step that needs longer is a migration of its own, applied with a longer timeout on the form."
+)
+LOCK_HELP = (
+    "Let each statement take the lock it needs, for as short as it needs it; a migration that must hold a table "
+    "still keeps its transaction short: no backfill or slow DDL after the LOCK."
+)

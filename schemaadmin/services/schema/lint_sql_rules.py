@@ -27,10 +27,12 @@ from schemaadmin.services.schema.lint_help import (
     FOREIGN_KEY_HELP,
     GRANT_HELP,
     JSON_HELP,
+    LOCK_HELP,
     NOT_NULL_HELP,
     REWRITE_HELP,
     RUN_PYTHON_HELP,
     SET_NOT_NULL_HELP,
+    TIMEOUT_HELP,
     TRIGGER_HELP,
     TRUNCATE_HELP,
     TYPE_CHANGE_HELP,
@@ -202,7 +204,19 @@ class SqlRules(CheckerBase):
                 yield self.finding("truncate_table", Severity.WARNING, table, message, TRUNCATE_HELP, line)
             elif kind == "add_json_column":
                 yield self.json_column(table, action.column, line)
-            elif kind in ("vacuum_full", "cluster", "set_tablespace") and (existing or not table):
+            elif kind == "timeout_off":
+                message = (
+                    f"Turns {action.detail} off for the rest of the run: the apply job sets it so that a migration "
+                    "waiting for a lock, or running long, is stopped instead of queueing every query behind it."
+                )
+                yield self.finding("timeout_switched_off", Severity.WARNING, action.detail, message, TIMEOUT_HELP, line)
+            elif kind == "lock_table" and existing:
+                message = (
+                    f"Locks {table} in {action.detail.removeprefix('LOCK TABLE … IN ')} until the migration's "
+                    "transaction ends: writes (and with ACCESS EXCLUSIVE, reads too) wait for all of it."
+                )
+                yield self.finding("table_locked", Severity.WARNING, table, message, LOCK_HELP, line)
+            elif kind in ("vacuum_full", "cluster", "set_tablespace", "set_logged") and (existing or not table):
                 yield self.rewrite(table, action.detail, line, atomic=atomic)
             elif kind == "add_serial_column" and existing:
                 self.mark_altered(table)

@@ -13,19 +13,28 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, parse_plpgsql, parse_sql
-from pglast.enums import AlterTableType, ConstrType, DropBehavior, NullTestType, ObjectType
+from pglast.enums import AlterTableType, ConstrType, DropBehavior, NullTestType, ObjectType, VariableSetKind
 from pglast.parser import ParseError
 
 __all__ = ["RawStatement", "SqlAction", "run_sql_actions", "run_sql_statements", "sql_actions"]
 
 # kinds: create_index, create_index_concurrently, set_not_null, add_not_null_column, add_json_column, add_exclusion,
-# add_unique, backfill, vacuum_full, cluster, set_tablespace, add_serial_column, disable_trigger, drop_table,
-# drop_column, truncate, grant_select, create_table, add_check, add_foreign_key, alter_column_type,
+# add_unique, backfill, vacuum_full, cluster, set_tablespace, set_logged, add_serial_column, disable_trigger,
+# drop_table, drop_column, truncate, grant_select, create_table, add_check, add_foreign_key, alter_column_type,
 # add_column_default, add_rewriting_column, add_not_valid, validate_constraint, create_schema, drop_schema,
-# drop_index_concurrently, reindex_concurrently
+# drop_index_concurrently, reindex_concurrently, lock_table, timeout_off
 _INDEXED = (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
-_REWRITES = {AlterTableType.AT_SetTableSpace: "set_tablespace"}
+_REWRITES = {
+    AlterTableType.AT_SetTableSpace: ("set_tablespace", "ALTER TABLE … SET TABLESPACE"),
+    AlterTableType.AT_SetLogged: ("set_logged", "ALTER TABLE … SET LOGGED"),  # a rewrite, and all of it to the WAL
+    AlterTableType.AT_SetUnLogged: ("set_logged", "ALTER TABLE … SET UNLOGGED"),
+}
 _TRIGGERS_OFF = (AlterTableType.AT_DisableTrig, AlterTableType.AT_DisableTrigAll, AlterTableType.AT_DisableTrigUser)
+# LOCK TABLE's modes (lockdefs.h), and the least that blocks writes: SHARE.
+_LOCK_MODES = {5: "SHARE", 6: "SHARE ROW EXCLUSIVE", 7: "EXCLUSIVE", 8: "ACCESS EXCLUSIVE"}
+_SHARE_LOCK = 5
+# RESET and SET … TO DEFAULT put back the server's default, 0 for both timeouts unless set for the role.
+_RESETS = (VariableSetKind.VAR_RESET, VariableSetKind.VAR_SET_DEFAULT)
 _SERIAL = ("smallserial", "serial", "bigserial", "serial2", "serial4", "serial8")
 
 
@@ -182,6 +191,15 @@ def _own_actions(stmt: Any) -> Iterable[SqlAction]:
         return []
     if isinstance(stmt, ast.ClusterStmt):
         return [SqlAction("cluster", _name(stmt.relation), detail="CLUSTER", schema=_schema(stmt.relation))]
+    if isinstance(stmt, ast.LockStmt) and (stmt.mode or 0) >= _SHARE_LOCK:
+        mode = _LOCK_MODES.get(stmt.mode or 0, "a")
+        return [
+            SqlAction("lock_table", _name(rel), detail=f"LOCK TABLE … IN {mode} MODE", schema=_schema(rel))
+            for rel in stmt.relations or ()
+        ]
+    if isinstance(stmt, ast.VariableSetStmt) and (stmt.name or "") in ("lock_timeout", "statement_timeout"):
+        zero = stmt.kind == VariableSetKind.VAR_SET_VALUE and any(_is_zero(arg) for arg in stmt.args or ())
+        return [SqlAction("timeout_off", "", detail=str(stmt.name))] if zero or stmt.kind in _RESETS else []
     if isinstance(stmt, ast.DropStmt) and stmt.removeType == ObjectType.OBJECT_SCHEMA:
         names = [getattr(name, "sval", "") or "" for name in stmt.objects or ()]
         cascade = " CASCADE" if stmt.behavior == DropBehavior.DROP_CASCADE else ""
@@ -218,6 +236,13 @@ def _own_actions(stmt: Any) -> Iterable[SqlAction]:
     return []
 
 
+def _is_zero(argument: Any) -> bool:
+    """Whether a SET's value is no time at all: 0, '0', '0ms', '0s' (a timeout of 0 is none)."""
+    value = getattr(argument, "val", None)
+    text = str(value.ival or 0) if isinstance(value, ast.Integer) else str(getattr(value, "sval", "") or "")
+    return re.fullmatch(r"0+(\.0*)?\s*(us|ms|s|min|h|d)?", text.strip()) is not None
+
+
 def _not_null_column(check: Any) -> str:
     """Return the column of CHECK (column IS NOT NULL), else ""."""
     expression = check.raw_expr
@@ -243,7 +268,8 @@ def _alter_table_actions(table: str, commands: Iterable[Any]) -> Iterator[SqlAct
         elif subtype in _TRIGGERS_OFF:
             yield SqlAction("disable_trigger", table, detail=command.name or "ALL")
         elif subtype in _REWRITES:
-            yield SqlAction(_REWRITES[subtype], table, detail="ALTER TABLE … SET TABLESPACE")
+            kind, detail = _REWRITES[subtype]
+            yield SqlAction(kind, table, detail=detail)
         elif subtype == AlterTableType.AT_AddColumn and isinstance(command.def_, ast.ColumnDef):
             yield from _added_column(table, command.def_)
         elif subtype == AlterTableType.AT_AlterColumnType:

@@ -223,3 +223,17 @@ def test_a_not_valid_check_says_which_column_it_proves_not_null():
     added = sql_actions('ALTER TABLE t ADD CONSTRAINT c CHECK ("Colour" IS NOT NULL) NOT VALID')
     assert added == [SqlAction("add_not_valid", "t", "Colour", detail="constraint c")]
     assert sql_actions("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID")[0].column == ""
+
+
+def test_a_table_held_or_rewritten_by_hand_and_the_job_s_timeouts_switched_off_are_flagged():
+    result = lint("0031_locks_logging_timeouts")
+    assert ours(result) == [
+        ("table_rewrite", "critical", "schema_fixtures_widget"),  # SET UNLOGGED
+        ("table_rewrite", "critical", "schema_fixtures_widget"),  # SET LOGGED
+        ("timeout_switched_off", "warning", "lock_timeout"),
+        ("timeout_switched_off", "warning", "statement_timeout"),
+        ("table_locked", "warning", "schema_fixtures_widget"),  # ACCESS EXCLUSIVE; ROW EXCLUSIVE is a write's own
+    ]
+    assert "Locks schema_fixtures_widget in ACCESS EXCLUSIVE MODE until" in next(
+        f.message for f in result.findings if f.code == "table_locked"
+    )
