@@ -206,7 +206,9 @@ def _migrate_shadow(
     except subprocess.TimeoutExpired as exc:
         raise ShadowUnavailable(f"Replaying the migrations took longer than {exc.timeout:g} s.") from exc
     if result.returncode != 0:
-        refused = _EXTENSION_REFUSED.search(result.stderr)
+        said = [line for line in result.stderr.splitlines() if line.startswith(REPLAY_FAILED)]
+        failed = json.loads(said[-1].removeprefix(REPLAY_FAILED)) if said else {}
+        refused = _EXTENSION_REFUSED.search(failed.get("error") or result.stderr)
         if refused:
             name = refused.group(1)
             raise ShadowUnavailable(
@@ -214,10 +216,20 @@ def _migrate_shadow(
                 f"may not create it. An administrator runs CREATE EXTENSION {name}; in template1 (as in the "
                 "database itself), then compare again."
             )
+        if failed:
+            where = f" at {failed['migration']}" if failed.get("migration") else ""
+            raise ShadowUnavailable(
+                f"Replaying the applied migrations in a new database failed{where}: {failed['error'].rstrip('.')}. "
+                "That migration cannot be replayed as it is now (its file changed since it was applied, or it "
+                "depends on something made by hand), so drift cannot be compared until it can."
+            )
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         raise ShadowUnavailable(f"Replaying the applied migrations in a new database failed:\n{tail}")
     return snapshot_from_json(json.loads(result.stdout))
 
+
+# The child's one line naming the migration whose replay failed, and the error (JSON after the marker).
+REPLAY_FAILED = "schemaadmin-replay-failed: "
 
 # What PostgreSQL says when a role may not create an extension (42501): the replay's usual failure on a managed
 # service, whose template1 lacks what an administrator created in the database itself.
@@ -342,8 +354,24 @@ def _replay_and_read(applied: list[MigrationKey], schemas: list[str], made_outsi
     """Apply exactly the listed migrations, in plan order, to the default database and read its schema (child),
     after making the schemas the live database had before its migrations ran (made_outside)."""
     create_schemas(made_outside, using="default")
-    executor = MigrationExecutor(connections["default"])
-    executor.migrate([], plan=replay_plan(executor, applied))
+    current: list[str] = []  # the migration being applied, named if it fails
+
+    def progress(action: str, migration: Any = None, fake: bool | None = False, /) -> None:
+        if action == "apply_start" and migration is not None:
+            current[:] = [f"{migration.app_label}.{migration.name}"]
+
+    executor = MigrationExecutor(connections["default"], progress_callback=progress)
+    try:
+        executor.migrate([], plan=replay_plan(executor, applied))
+    except Exception as exc:
+        # Said in one line the parent reads (REPLAY_FAILED): which migration, and the error without a traceback.
+        said = " ".join(str(exc).split()) or type(exc).__name__
+        print(
+            REPLAY_FAILED
+            + json.dumps({"migration": current[0] if current else "", "error": f"{type(exc).__name__}: {said}"[:1000]}),
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
     return schema_snapshot(schemas=schemas, using="default")
 
 

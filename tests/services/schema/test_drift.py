@@ -255,6 +255,31 @@ def test_a_template1_without_pgvector_is_a_finding_that_says_who_must_create_it(
 
 
 @pytest.mark.django_db
+def test_a_migration_that_fails_in_the_replay_is_named_with_its_error_and_no_traceback():
+    """A table in template1 that the first migration creates: its replay fails there. The finding named neither the
+    migration nor the statement's error, only a traceback's last lines."""
+    if settings.EMBEDDED_PGDATA is None:
+        pytest.skip("needs the embedded server's superuser")
+
+    def in_template1(statement: str) -> None:
+        with psycopg.connect(
+            host=connection.settings_dict["HOST"], user=EMBEDDED_SUPERUSER, dbname="template1", autocommit=True
+        ) as admin:
+            admin.execute(statement)
+
+    in_template1("CREATE TABLE users (id int)")
+    try:
+        report = drift_report(refresh=True)
+    finally:
+        in_template1("DROP TABLE users")
+    assert [(f.code, f.severity) for f in report.findings] == [("drift_unavailable", "warning")]
+    message = report.findings[0].message
+    assert 'failed at schemaadmin.0001_initial: ProgrammingError: relation "users" already exists.' in message
+    assert "Traceback" not in message and 'File "' not in message and "~~~" not in message, message
+    assert shadow_databases() == []
+
+
+@pytest.mark.django_db
 def test_a_replay_that_runs_out_of_time_is_a_clear_finding_and_leaves_no_database(settings):
     settings.SCHEMAADMIN = {"DRIFT_SHADOW_TIMEOUT_SECONDS": 0.01}
     report = drift_report(refresh=True)
