@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -230,34 +231,9 @@ def test_a_shadow_left_by_a_killed_run_is_dropped_by_the_next_one(planter):
         planter.sql(f"DROP DATABASE {recent}")
 
 
-@pytest.mark.django_db
-def test_a_template1_without_pgvector_is_a_finding_that_says_who_must_create_it():
-    """As on a managed service whose administrator created vector in the database only: the replay's CREATE EXTENSION
-    is refused, and the finding said so as a traceback's tail."""
-    if settings.EMBEDDED_PGDATA is None:
-        pytest.skip("needs the embedded server's superuser")
-
-    def in_template1(statement: str) -> None:  # closed at once: a session on template1 stops CREATE DATABASE
-        with psycopg.connect(
-            host=connection.settings_dict["HOST"], user=EMBEDDED_SUPERUSER, dbname="template1", autocommit=True
-        ) as admin:
-            admin.execute(statement)
-
-    in_template1("DROP EXTENSION vector")
-    try:
-        report = drift_report(refresh=True)
-    finally:
-        in_template1("CREATE EXTENSION vector")
-    assert [(f.code, f.severity) for f in report.findings] == [("drift_unavailable", "warning")]
-    message = report.findings[0].message
-    assert "CREATE EXTENSION vector; in template1" in message and "Traceback" not in message, message
-    assert shadow_databases() == []
-
-
-@pytest.mark.django_db
-def test_a_migration_that_fails_in_the_replay_is_named_with_its_error_and_no_traceback():
-    """A table in template1 that the first migration creates: its replay fails there. The finding named neither the
-    migration nor the statement's error, only a traceback's last lines."""
+def _unavailable_with_template1(change: str, undo: str) -> str:
+    """Return the one finding's message of a drift check run while template1 holds change (undone after), as the
+    embedded server's superuser; sessions on template1 are closed at once (one stops CREATE DATABASE)."""
     if settings.EMBEDDED_PGDATA is None:
         pytest.skip("needs the embedded server's superuser")
 
@@ -267,16 +243,44 @@ def test_a_migration_that_fails_in_the_replay_is_named_with_its_error_and_no_tra
         ) as admin:
             admin.execute(statement)
 
-    in_template1("CREATE TABLE users (id int)")
+    in_template1(change)
     try:
         report = drift_report(refresh=True)
     finally:
-        in_template1("DROP TABLE users")
+        in_template1(undo)
     assert [(f.code, f.severity) for f in report.findings] == [("drift_unavailable", "warning")]
-    message = report.findings[0].message
+    assert shadow_databases() == []
+    return report.findings[0].message
+
+
+@pytest.mark.django_db
+def test_a_template1_without_pgvector_is_a_finding_that_says_who_must_create_it():
+    """As on a managed service whose administrator created vector in the database only: the replay's CREATE EXTENSION
+    is refused, and the finding said so as a traceback's tail."""
+    message = _unavailable_with_template1("DROP EXTENSION vector", "CREATE EXTENSION vector")
+    assert "CREATE EXTENSION vector; in template1" in message and "Traceback" not in message, message
+
+
+@pytest.mark.django_db
+def test_a_migration_that_fails_in_the_replay_is_named_with_its_error_and_no_traceback():
+    """The replay's child process, in a database of the test's own that already holds a table the first migration
+    creates: it fails there. The finding named neither the migration nor the statement's error, only a traceback's
+    last lines. (template1 is left alone: other tests' databases are made from it meanwhile.)"""
+    from schemaadmin.pg.connection import own_connection
+    from schemaadmin.pg.shadow import create_database, drop_database
+
+    name = f"replay_fails_{uuid.uuid4().hex[:8]}"
+    create_database(name)
+    try:
+        with own_connection(dbname=name) as db:
+            db.execute("CREATE TABLE users (id int)")
+        with pytest.raises(shadow.ShadowUnavailable) as failed:
+            shadow._migrate_shadow(name, applied_migrations(), ["public"], using="default")
+    finally:
+        drop_database(name)
+    message = str(failed.value)
     assert 'failed at schemaadmin.0001_initial: ProgrammingError: relation "users" already exists.' in message
     assert "Traceback" not in message and 'File "' not in message and "~~~" not in message, message
-    assert shadow_databases() == []
 
 
 @pytest.mark.django_db
