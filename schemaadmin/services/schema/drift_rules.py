@@ -362,6 +362,21 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
     for constraint in extra:
         drop = ddl.script(ddl.drop_constraint(constraint.schema, constraint.table, constraint.name))
         wanted = missing_by_name.pop((constraint.schema, constraint.table, constraint.name), None)
+        if wanted is not None and constraint.definition == f"{wanted.definition} NOT VALID":
+            # The migrations' constraint, added by hand NOT VALID: validating it checks the old rows, no rebuild.
+            validate = ddl.script(ddl.validate_constraint(constraint.schema, constraint.table, constraint.name))
+            findings.append(
+                _finding(
+                    "constraint_mismatch",
+                    WARNING,
+                    f"{constraint.qualified_table}.{constraint.name}",
+                    f"Constraint {constraint.name} on {constraint.qualified_table} is NOT VALID: the rows from "
+                    f"before it was added were never checked against {wanted.definition}.",
+                    f"Validate it (it reads the table under a SHARE UPDATE EXCLUSIVE lock: reads and writes go on): "
+                    f"{validate}",
+                )
+            )
+            continue
         if wanted is not None:
             findings.append(
                 _finding(
@@ -385,18 +400,33 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
                 ADOPT.format(operation="AddConstraint(model_name=..., constraint=...)") + f".\nOr drop it: {drop}",
             )
         )
+    live_indexes = {(i.schema, i.name): i for i in live.indexes}
     for constraint in missing_by_name.values():
+        said = (
+            f"The applied migrations create {constraint.type} constraint {constraint.name} on "
+            f"{constraint.qualified_table} ({constraint.definition})"
+        )
         add = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, constraint.definition)
-        findings.append(
-            _finding(
-                "missing_constraint",
-                CRITICAL,
-                f"{constraint.qualified_table}.{constraint.name}",
-                f"The applied migrations create {constraint.type} constraint {constraint.name} on "
-                f"{constraint.qualified_table} ({constraint.definition}), but the database does not have it.",
-                f"{ddl.script(add)} (for a check or foreign key on a big table add it NOT VALID, then VALIDATE "
-                "CONSTRAINT)",
+        message = f"{said}, but the database does not have it."
+        fix = (
+            f"{ddl.script(add)} (for a check or foreign key on a big table add it NOT VALID, then VALIDATE CONSTRAINT)"
+        )
+        index = live_indexes.get((constraint.schema, constraint.name))
+        if constraint.type in ("unique", "primary key") and index is not None and index.is_unique and index.is_valid:
+            # A unique index of that name is there (made by hand in its place): the constraint adopts it at once;
+            # ADD CONSTRAINT … UNIQUE (…) would fail on the name, and build a second index under a lock.
+            keyword = "PRIMARY KEY" if constraint.type == "primary key" else "UNIQUE"
+            using = f"{keyword} USING INDEX {ddl.quote_identifier(index.name)}"
+            adopt = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, using)
+            message = (
+                f"{said}; the database has a unique index of that name ({index.definition}) but not the constraint."
             )
+            fix = (
+                "If the index covers the same columns, make it the constraint (no rebuild, a brief lock): "
+                f"{ddl.script(adopt)}"
+            )
+        findings.append(
+            _finding("missing_constraint", CRITICAL, f"{constraint.qualified_table}.{constraint.name}", message, fix)
         )
     return findings
 

@@ -527,3 +527,55 @@ def test_a_locked_partition_is_named_as_not_compared_and_its_table_as_compared()
     assert finding.code == "table_locked"
     assert finding.message.startswith("Partition public.ledger_1 of public.ledger is locked by another session, held")
     assert finding.message.endswith("public.ledger itself is compared.")
+
+
+def _tag_snapshot(constraints=(), indexes=()):
+    from schemaadmin.pg.schema import ConstraintInfo, SchemaIndex
+
+    def constraint(name, kind, definition, validated=True):
+        return ConstraintInfo("public", "tag", name, kind, definition, validated, ("name",))
+
+    def unique_index(name):
+        definition = f"CREATE UNIQUE INDEX {name} ON public.tag USING btree (name)"
+        return SchemaIndex(
+            "public", "tag", name, definition, definition.replace(f" {name} ", " "), "btree", True, False, True,
+            None, ("name",), (), (0,), (None,), ("text_ops",), (True,), None, {},
+        )  # fmt: skip
+
+    return SchemaSnapshot(
+        ("public",),
+        (TableInfo("public", "tag", False, None, None),),
+        (),
+        tuple(unique_index(name) for name in indexes),
+        tuple(constraint(*args) for args in constraints),
+        (),
+        (),
+    )
+
+
+def test_a_migration_s_check_added_again_not_valid_by_hand_is_fixed_by_validating_it():
+    expected = _tag_snapshot([("tag_name_lt", "check", "CHECK ((length(name) < 50))")])
+    live = _tag_snapshot([("tag_name_lt", "check", "CHECK ((length(name) < 50)) NOT VALID", False)])
+    (finding,) = schema_drift(live, expected)
+    assert (finding.code, finding.severity, finding.object) == (
+        "constraint_mismatch",
+        "warning",
+        "public.tag.tag_name_lt",
+    )
+    assert "is NOT VALID: the rows from before it was added were never checked" in finding.message
+    # Checking the old rows, not dropping the constraint and adding it again under ACCESS EXCLUSIVE.
+    assert finding.fix.endswith("ALTER TABLE public.tag VALIDATE CONSTRAINT tag_name_lt;")
+    assert "DROP CONSTRAINT" not in finding.fix
+
+
+def test_a_unique_constraint_replaced_by_a_unique_index_of_its_name_is_fixed_by_adopting_the_index():
+    expected = _tag_snapshot([("tag_name_key", "unique", "UNIQUE (name)")], indexes=["tag_name_key"])
+    live = _tag_snapshot(indexes=["tag_name_key"])
+    (finding,) = schema_drift(live, expected)
+    assert (finding.code, finding.object) == ("missing_constraint", "public.tag.tag_name_key")
+    # ADD CONSTRAINT … UNIQUE (name) would fail on the index's name, and build a second index under a lock.
+    assert finding.fix.endswith("ALTER TABLE public.tag ADD CONSTRAINT tag_name_key UNIQUE USING INDEX tag_name_key;")
+    assert "has a unique index of that name" in finding.message
+    lost = schema_drift(_tag_snapshot(), expected)  # no index of that name either: the constraint as written
+    (constraint,) = [f for f in lost if f.code == "missing_constraint"]
+    assert "ADD CONSTRAINT tag_name_key UNIQUE (name);" in constraint.fix and "USING INDEX" not in constraint.fix
