@@ -285,13 +285,24 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
     return findings
 
 
-def _unmatched[T](live: Iterable[T], expected: Iterable[T], key: Callable[[T], Hashable]) -> tuple[list[T], list[T]]:
-    """Pair objects of equal key (several of a key pair one to one); return those left on each side."""
+def _unmatched[T](
+    live: Iterable[T], expected: Iterable[T], key: Callable[[T], Hashable], name: Callable[[T], str] | None = None
+) -> tuple[list[T], list[T]]:
+    """Pair objects of equal key (several of a key pair one to one, those of the same name first); return those
+    left on each side. By name first: of two live indexes alike, the migration's and a copy made by hand, the copy
+    is the one left over (the migration's was called unexpected, and its drop offered)."""
     pending: dict[Hashable, list[T]] = defaultdict(list)
     for item in expected:
         pending[key(item)].append(item)
-    extra = []
+    unpaired = []
     for item in live:
+        same = [c for c in pending.get(key(item), ()) if name is not None and name(c) == name(item)]
+        if same:
+            pending[key(item)].remove(same[0])
+        else:
+            unpaired.append(item)
+    extra = []
+    for item in unpaired:
         if pending.get(key(item)):
             pending[key(item)].pop()
         else:
@@ -304,7 +315,9 @@ def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[
     def plain(indexes: Sequence[SchemaIndex]) -> list[SchemaIndex]:
         return [i for i in indexes if i.constraint is None and (i.schema, i.table) in tables]
 
-    extra, missing = _unmatched(plain(live.indexes), plain(expected.indexes), lambda i: (i.schema, i.table, i.shape))
+    extra, missing = _unmatched(
+        plain(live.indexes), plain(expected.indexes), lambda i: (i.schema, i.table, i.shape), lambda i: i.name
+    )
     missing_by_name = {(i.schema, i.name): i for i in missing}
     findings = []
     for index in extra:
@@ -355,7 +368,10 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
         return [c for c in constraints if (c.schema, c.table) in tables]
 
     extra, missing = _unmatched(
-        ours(live.constraints), ours(expected.constraints), lambda c: (c.schema, c.table, c.type, c.definition)
+        ours(live.constraints),
+        ours(expected.constraints),
+        lambda c: (c.schema, c.table, c.type, c.definition),
+        lambda c: c.name,
     )
     missing_by_name = {(c.schema, c.table, c.name): c for c in missing}
     findings = []

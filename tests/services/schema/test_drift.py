@@ -132,6 +132,18 @@ def test_columns_added_or_changed_by_hand_are_drift(plant):
 
 
 @pytest.mark.django_db
+def test_a_copy_made_by_hand_of_a_migration_s_index_is_the_one_called_unexpected(plant):
+    """Two alike: widget_name (the migrations') and hand_copy. The migrations' was the one said to be unexpected,
+    with its drop offered, whichever the catalog listed first."""
+    plant.sql("CREATE INDEX a_hand_copy ON public.schema_fixtures_widget (name)")  # sorts before widget_name
+    try:
+        findings = by_object(drift_findings())
+    finally:
+        plant.sql("DROP INDEX public.a_hand_copy")
+    assert list(findings) == ["public.a_hand_copy"] and findings["public.a_hand_copy"].code == "unexpected_index"
+
+
+@pytest.mark.django_db
 def test_an_index_lost_is_drift_but_an_index_renamed_is_not(plant):
     definition = next(i.definition for i in schema_indexes() if i.name == "widget_name")
     plant.sql("DROP INDEX public.widget_name")
