@@ -22,5 +22,6 @@ class ArchiveDropForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("name") and data.get("typed_name") != data.get("name"):
-            self.add_error("typed_name", f"Type {data['name']} exactly to drop it.")
+            # Between quotes: a name's edge spaces are part of it, and must be seen to be typed.
+            self.add_error("typed_name", f"Type “{data['name']}” exactly to drop it.")
         return data

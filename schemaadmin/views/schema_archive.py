@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from schemaadmin.forms.archive import ArchiveDropForm
 from schemaadmin.permissions import permission_required
+from schemaadmin.pg.names import qualify
 from schemaadmin.services.schema.archive import ArchiveInUse, UnknownArchive, drop
 
 __all__ = ["archive_drop"]
@@ -29,5 +30,5 @@ def archive_drop(request: HttpRequest) -> HttpResponse:
     except (UnknownArchive, ArchiveInUse) as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Dropped the archive {dropped.schema}.{dropped.name}.")
+        messages.success(request, f"Dropped the archive {qualify(dropped.schema, dropped.name)}.")
     return redirect(reverse("schemaadmin:schema") + "#archives")

@@ -71,7 +71,7 @@ def test_dba_reviews_and_applies_pending_migrations(
     page.set_viewport_size({"width": 1280, "height": 900})
     row.get_by_placeholder("type its name to drop it").fill("not it")
     row.get_by_role("button", name="Drop").click()
-    expect(page.get_by_role("status").first).to_contain_text(f"Type {name} exactly to drop it.")
+    expect(page.get_by_role("status").first).to_contain_text(f"Type “{name}” exactly to drop it.")
     expect(archives.locator("[data-archive]")).to_have_count(1)
     archives.locator("[data-archive]").get_by_placeholder("type its name to drop it").fill(name)
     archives.locator("[data-archive]").get_by_role("button", name="Drop").click()

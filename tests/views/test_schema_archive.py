@@ -51,11 +51,14 @@ def test_a_dba_drops_an_archive_only_with_its_name_typed_and_it_is_audited(clien
     assert 'name="typed_name"' in client.get("/schema/").content.decode()
 
     wrong = client.post("/schema/archives/drop", {"name": NAME, "typed_name": "apply7"}, follow=True)
-    assert f"Type {NAME} exactly to drop it." in wrong.content.decode()
+    assert f"Type “{NAME}” exactly to drop it." in wrong.content.decode()
+    # A name's edge spaces are part of it: between quotes, they can be seen (and typed).
+    edged = client.post("/schema/archives/drop", {"name": "b ", "typed_name": "b"}, follow=True)
+    assert "Type “b ” exactly to drop it." in edged.content.decode()
     assert [a.name for a in archives()] == [NAME]
 
     missing = client.post("/schema/archives/drop", {"name": "nope", "typed_name": "nope"}, follow=True)
-    assert "There is no archive nope in schemaadmin_archive." in missing.content.decode()
+    assert "There is no archive schemaadmin_archive.nope." in missing.content.decode()
     refused = AuditEvent.objects.get(action="migrations.archive_drop_refused")
     assert refused.target == "schemaadmin_archive.nope" and refused.detail["reason"].startswith("There is no archive")
 

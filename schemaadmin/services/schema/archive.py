@@ -260,7 +260,7 @@ def drop(name: str, *, user: Any, request: Any = None, using: str = "default") -
         record(request, "migrations.archive_drop_refused", qualify(schema, name), actor=user, reason=str(exc))
         raise
     if not dropped or found is None:
-        unknown = UnknownArchive(f"There is no archive {name} in {schema}.")
+        unknown = UnknownArchive(f"There is no archive {qualify(schema, name)}.")
         record(request, "migrations.archive_drop_refused", qualify(schema, name), actor=user, reason=str(unknown))
         raise unknown
     record(
