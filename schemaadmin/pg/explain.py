@@ -355,8 +355,9 @@ def run_explain(
         run.done.wait(STOP_WAIT_SECONDS)
         raise ExplainFailure(
             "timeout",
-            f"The statement ran past its {timeout_ms} ms statement_timeout without stopping (a function that does "
-            f"not check for cancellation); {grace_ms / 1000:g} s later it was cancelled and "
+            f"The statement ran past its {timeout_ms} ms statement_timeout without stopping (some functions, and "
+            "the planner on a very large query, do not check for cancellation); "
+            f"{grace_ms / 1000:g} s later it was cancelled and "
             + ("its session ended." if ended else "ending its session failed (see the log)."),
             "57014",
             detail={"backend_pid": run.pid},
