@@ -19,7 +19,7 @@ from schemaadmin.services.rebuilds import (
 )
 from schemaadmin.services.rebuilds.plan import EF_CONSTRUCTION_RANGE, LISTS_RANGE, M_RANGE
 
-__all__ = ["SUGGESTIONS_ID", "RebuildFilterForm", "RebuildForm"]
+__all__ = ["NOT_REBUILDABLE", "SUGGESTIONS_ID", "RebuildFilterForm", "RebuildForm"]
 
 NUMBER = {"class": "form-control"}
 SUGGESTIONS_ID = "rebuild-index-suggestions"

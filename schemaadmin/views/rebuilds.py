@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from schemaadmin.forms.browse import PageCursor
-from schemaadmin.forms.rebuilds import SUGGESTIONS_ID, RebuildFilterForm, RebuildForm
+from schemaadmin.forms.rebuilds import NOT_REBUILDABLE, SUGGESTIONS_ID, RebuildFilterForm, RebuildForm
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild
 from schemaadmin.paging import CursorError, KeysetOrder, keyset_page
 from schemaadmin.permissions import permission_required
@@ -132,6 +132,7 @@ def rebuild_new(request: HttpRequest) -> HttpResponse:
     form = RebuildForm(initial={"index": preselected})
     context = _new_context(form, None)
     context["unknown"] = preselected if preselected and form.chosen_index is None else ""
+    context["unknown_said"] = NOT_REBUILDABLE % {"value": preselected} if context["unknown"] else ""
     return render_page(request, NEW_TEMPLATE, context, status=400 if context["unknown"] else 200)
 
 
