@@ -17,7 +17,7 @@ from django.db.models import F, QuerySet
 from schemaadmin.conf import app_settings
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import last_activity
-from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page
+from schemaadmin.paging import Cursor, KeysetOrder, Page, keyset_page, keyset_slice
 from schemaadmin.pg.estimates import RowTotal, planner_rows, row_total
 from schemaadmin.services.compiled import compiled
 
@@ -225,21 +225,37 @@ def _last(page: Page) -> int | None:
 EXPORT_BATCH = 2000
 
 
-def _all_messages(conversation: Conversation) -> Iterator[Message]:
-    """Yield the whole thread in order, a keyset batch at a time (flat memory on 50k-message threads)."""
+@dataclass(frozen=True, slots=True)
+class ExportedMessage:
+    """A message as an export writes it: read as a row of values, not a model (50k of them: 0.7 s of instances)."""
+
+    id: int
+    role: str
+    created_at: datetime
+    token_count: int
+    content: str
+
+
+def _all_messages(conversation: Conversation) -> Iterator[list[ExportedMessage]]:
+    """Yield the whole thread in order, a keyset batch of EXPORT_BATCH messages at a time (flat memory on
+    50k-message threads)."""
     messages = _thread(conversation)
     cursor: Cursor | None = None
     while True:
-        page = keyset_page(messages, THREAD_ORDER, cursor=cursor, size=EXPORT_BATCH)
-        yield from page.rows
-        if page.next_cursor is None:
+        # keyset_slice reads size + 1 rows: a full batch, or the last one.
+        rows = keyset_slice(messages, THREAD_ORDER, cursor=cursor, size=EXPORT_BATCH - 1)
+        batch = [ExportedMessage(*row) for row in rows.values_list(*ExportedMessage.__slots__)]
+        if batch:
+            yield batch
+        if len(batch) < EXPORT_BATCH:
             return
-        last = page.rows[-1]
-        cursor = Cursor(THREAD_ORDER.name, (last.created_at, last.pk), "after")
+        last = batch[-1]
+        cursor = Cursor(THREAD_ORDER.name, (last.created_at, last.id), "after")
 
 
 def export_json(conversation: Conversation) -> Iterator[str]:
-    """Yield the conversation as one JSON document, streamed message by message."""
+    """Yield the conversation as one JSON document, streamed a batch of messages at a time (one write each, not one
+    a message: 50k writes of a big thread's export)."""
     header = {
         "id": conversation.pk,
         "title": conversation.title,
@@ -255,15 +271,23 @@ def export_json(conversation: Conversation) -> Iterator[str]:
         "total_tokens": conversation.total_tokens,
     }
     yield json.dumps(header, ensure_ascii=False)[:-1] + ', "messages": ['
-    for index, message in enumerate(_all_messages(conversation)):
-        item = {
-            "id": message.pk,
-            "role": message.role,
-            "created_at": message.created_at.isoformat(),
-            "token_count": message.token_count,
-            "content": message.content,
-        }
-        yield ("," if index else "") + "\n  " + json.dumps(item, ensure_ascii=False)
+    separator = ""
+    for batch in _all_messages(conversation):
+        items = [
+            json.dumps(
+                {
+                    "id": message.id,
+                    "role": message.role,
+                    "created_at": message.created_at.isoformat(),
+                    "token_count": message.token_count,
+                    "content": message.content,
+                },
+                ensure_ascii=False,
+            )
+            for message in batch
+        ]
+        yield separator + "\n  " + ",\n  ".join(items)
+        separator = ","
     yield "\n]}\n"
 
 
@@ -293,6 +317,9 @@ def export_markdown(conversation: Conversation) -> Iterator[str]:
     who = f"{_markdown_line(user.display_name) or '-'} ({_markdown_line(user.external_id)})"
     yield f"- User: {who}\n- Channel: {conversation.get_channel_display()}\n"
     yield f"- Messages: {conversation.message_count}, tokens: {conversation.total_tokens}\n\n"
-    for message in _all_messages(conversation):
-        yield f"## {message.role} · {message.created_at:%Y-%m-%d %H:%M:%S %Z} · {message.token_count} tokens\n\n"
-        yield _fenced(message.content)
+    for batch in _all_messages(conversation):
+        yield "".join(
+            f"## {message.role} · {message.created_at:%Y-%m-%d %H:%M:%S %Z} · {message.token_count} tokens\n\n"
+            + _fenced(message.content)
+            for message in batch
+        )

@@ -354,6 +354,21 @@ def test_exports_stream_the_whole_thread_and_are_audited(support, chat):
     assert AuditEvent.objects.filter(action="conversation.export").count() == 2
 
 
+@pytest.mark.parametrize("batch", [7, 40, 120, 200])  # a batch that ends mid-thread, one that divides it, one of all
+def test_exports_read_in_batches_hold_every_message_once_in_order(support, chat, monkeypatch, batch):
+    monkeypatch.setattr("schemaadmin.services.conversations.EXPORT_BATCH", batch)
+    thread = chat["thread"]
+    in_order = list(
+        Message.objects.filter(conversation=thread).order_by("created_at", "id").values_list("id", flat=True)
+    )
+    document = json.loads(b"".join(support.get(f"/conversations/{thread.pk}/export.json").streaming_content))
+    assert [m["id"] for m in document["messages"]] == in_order
+    response = support.get(f"/conversations/{thread.pk}/export.md")
+    chunks = list(response.streaming_content)
+    assert b"".join(chunks).decode().count("\n## ") == 120
+    assert len(chunks) == 3 + -(-120 // batch)  # three header lines, then a chunk a batch: not one a message
+
+
 def test_the_markdown_export_keeps_each_message_in_its_own_section_whatever_it_says(support, chat):
     """A message that writes a heading, opens a fence it never closes or carries HTML stays inside its own fence;
     a title or a name with a line break stays on its line. Each message reads back exactly as written."""
