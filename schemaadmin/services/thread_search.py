@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchHeadline
@@ -10,7 +11,8 @@ from django.db.models import Q
 
 from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG
-from schemaadmin.services.message_search import search_query
+from schemaadmin.pg.planner import bitmap_scans_only
+from schemaadmin.services.message_search import search_facts, search_query
 from schemaadmin.services.snippets import MARK_END, MARK_START, headline_source, unprotected
 
 __all__ = ["MAX_THREAD_HITS", "ThreadHits", "mark_hits", "thread_hits"]
@@ -36,6 +38,16 @@ def thread_hits(conversation: Conversation, text: str, *, current: Message | Non
 
     The neighbours are read by the thread's order from the current message (keyset), not picked from a list of the
     first MAX_THREAD_HITS: in a thread with more hits, "Next hit" from one past them went back to the first."""
+    facts = search_facts(text)
+    # A search for words the statistics do not call common has few hits anywhere: read from the GIN index and the
+    # thread's own index together (a bitmap of each), not by walking the thread's messages and testing each, which
+    # read all 50,000 of the largest thread for a word it does not hold (108-229 ms; now a few ms).
+    planner = bitmap_scans_only() if facts.indexable and not facts.common else nullcontext()
+    with planner:
+        return _hits(conversation, text, current)
+
+
+def _hits(conversation: Conversation, text: str, current: Message | None) -> ThreadHits:
     hits = Message.objects.filter(conversation=conversation, search_vector=search_query(text))
     total = hits.values("pk")[: MAX_THREAD_HITS + 1].count()
     capped = total > MAX_THREAD_HITS
