@@ -128,20 +128,34 @@ def lint_loaded(
     plan = PlanFacts()
     for migration in migrations:
         live = assume_rows is not None or not is_applied(migration, loader.applied_migrations)
-        drafts.append(_Draft(loader, migration, states, sql_kept, live=live, big_rows=big_rows, plan=plan))
+        # An applied migration's renames are the database's names already: only the pending ones' are noted.
+        facts = plan if live else PlanFacts()
+        drafts.append(_Draft(loader, migration, states, sql_kept, live=live, big_rows=big_rows, plan=facts))
     written = [draft for draft in drafts if draft.sql.text.strip()]
     squawked = squawk_findings_of([(draft.label, draft.sql.text) for draft in written], version=version)
     for draft, findings in zip(written, squawked, strict=True):
         draft.findings[:0] = [replace(finding, migration=draft.label) for finding in findings]
+    # Sized by the tables the database has now: a table a pending migration renames, by its name before.
     tables = sorted({s.table for draft in drafts if draft.live for s in draft.sized})
-    estimates = table_estimates(tables, schema=None, using=using) if tables else []
-    partitioned = {estimate.table for estimate in estimates if estimate.partitioned}
+    live_names = sorted({plan.live_name(table) for table in tables})
+    estimates = {e.table: e for e in table_estimates(live_names, schema=None, using=using)} if tables else {}
+    now = {table: estimates.get(plan.live_name(table)) for table in tables}
+    partitioned = {table for table, estimate in now.items() if estimate is not None and estimate.partitioned}
     if assume_rows is not None:
-        rows: Mapping[str, int | None] = assume_rows
+        rows: Mapping[str, int | None] = {
+            table: assume_rows.get(plan.live_name(table), assume_rows.get(table)) for table in tables
+        } | dict(assume_rows)
     else:
-        rows = {estimate.table: estimate.estimated_rows for estimate in estimates}
+        rows = {table: estimate.estimated_rows for table, estimate in now.items() if estimate is not None}
     not_null_tables = sorted({s.table for draft in drafts if draft.live for s in draft.sized if s.not_null_column})
-    checked = not_null_checked_columns(not_null_tables, using=using) if not_null_tables else set()
+    live_checked = (
+        not_null_checked_columns([plan.live_name(t) for t in not_null_tables], using=using)
+        if not_null_tables
+        else set()
+    )
+    checked = {
+        (table, column) for table in not_null_tables for (name, column) in live_checked if name == plan.live_name(table)
+    }
     return [draft.result(rows, partitioned, checked) for draft in drafts]
 
 

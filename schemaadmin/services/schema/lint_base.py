@@ -35,6 +35,13 @@ class PlanFacts:
     def __init__(self) -> None:
         self.not_null_checks: dict[tuple[str, str], str] = {}
         self.validated_not_null: set[tuple[str, str]] = set()
+        # Tables a pending RenameModel or AlterModelTable renames: the new name's table in the database, by its
+        # old name (a chain of renames resolved), so a later operation on it is sized by that table's rows.
+        self.renamed: dict[str, str] = {}
+
+    def live_name(self, table: str) -> str:
+        """Return the name the table has in the database now, before the plan's renames."""
+        return self.renamed.get(table, table)
 
 
 @dataclass(frozen=True, slots=True)

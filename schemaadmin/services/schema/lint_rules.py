@@ -218,6 +218,14 @@ class _Checker(SqlRules):
             hinted = self.model(after, str((op.hints or {}).get("model_name") or ""))
             self.run_python(op, line, table=hinted.table if hinted else None, atomic=self.atomic(op))
             return
+        if isinstance(op, (operations.RenameModel, operations.AlterModelTable)):
+            old_name, new_name = (
+                (op.old_name, op.new_name) if isinstance(op, operations.RenameModel) else (op.name,) * 2
+            )
+            old, new = self.model(before, old_name), self.model(after, new_name)
+            if old is not None and new is not None and old.table != new.table:
+                self.plan.renamed[new.table] = self.plan.live_name(old.table)
+            return
         if not getattr(op, "reduces_to_sql", True):
             # Django writes "-- MIGRATION NOW PERFORMS OPERATION THAT CANNOT BE WRITTEN AS SQL" for it: what it does
             # to the schema happens only when it runs, and no rule here can read it.

@@ -237,3 +237,11 @@ def test_a_table_held_or_rewritten_by_hand_and_the_job_s_timeouts_switched_off_a
     assert "Locks schema_fixtures_widget in ACCESS EXCLUSIVE MODE until" in next(
         f.message for f in result.findings if f.code == "table_locked"
     )
+
+
+def test_a_table_renamed_earlier_in_the_plan_is_sized_by_the_rows_it_has_now():
+    """RenameModel renames schema_fixtures_widget to schema_fixtures_gadget when it runs: until then the database
+    has only the old name, and the index on the new one went unsized, so unflagged."""
+    result = lint("0032_rename_widget")
+    assert ("index_on_big_table", "critical", "schema_fixtures_gadget") in ours(result)
+    assert "about 1,000,000,000 rows" in next(f.message for f in result.findings if f.code == "index_on_big_table")
