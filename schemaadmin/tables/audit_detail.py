@@ -34,8 +34,9 @@ _LABELS = {"sql": "SQL", "ip": "IP", "pid": "pid", "retry_of": "Retry of", "as_u
 # thread's anchors are its messages' ids, "#2312"; a pid is "4242").
 _MESSAGE_IDS = frozenset({"around", "before", "after"})
 _PLAIN_NUMBERS = frozenset({"pid"})
-# Detail keys listing what a list or search page showed: each linked to its page.
+# Detail keys listing what a list or search page showed: each linked to its page, by its key's type.
 _SHOWN_RECORDS = {"conversations": "conversation", "users": "user"}
+_KEY_TYPES: dict[str, type] = {"conversation": int, "user": UUID}
 
 
 def _link(kind: str, key: Any, text: Any) -> SafeString:
@@ -58,8 +59,9 @@ def _shown_links(kind: str, keys: list[Any]) -> SafeString:
                 key = UUID(item)
             except ValueError:
                 pass
-        if isinstance(key, (int, UUID)) and not isinstance(key, bool):  # their text needs no escaping
-            links.append(f'<a href="{object_url(url_name, key, script_prefix=prefix)}">{text}</a>')
+        # Each kind's own key type (a conversation's int, a user's UUID): another would match no URL pattern.
+        if isinstance(key, (int, UUID)) and isinstance(key, _KEY_TYPES[kind]) and not isinstance(key, bool):
+            links.append(f'<a href="{object_url(url_name, key, script_prefix=prefix)}">{text}</a>')  # no escaping due
         else:
             links.append(escape(text))
     return mark_safe(" ".join(links))

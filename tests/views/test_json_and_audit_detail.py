@@ -61,6 +61,11 @@ def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as
         target="users",
         detail={"users": ["9e1d7a3c-5b2f-4c8e-a6d4-0f1e2d3c4b5b", "not-a-uuid"]},
     )
+    AuditEvent.objects.create(  # keys of the other kind match no URL pattern: shown, never a 500
+        action="conversation.list",
+        target="conversations",
+        detail={"conversations": [7, "9e1d7a3c-5b2f-4c8e-a6d4-0f1e2d3c4b5c"], "users": [12]},
+    )
     page = client_as("dba").get("/audit/").content.decode()
     # A user's id is linked to the user's page; something else in the list is shown as it is.
     assert (

@@ -131,9 +131,7 @@ class ApplyPlan:
 
 
 def apply_plan(*, using: str = "default") -> ApplyPlan:
-    """Return the migrations `migrate` would apply now, in order, with their operations in words, read from their
-    files as they are now (a long-lived process imported them before: an edit since would run the old text)."""
-    reread_migration_files()
+    """Return the migrations `migrate` would apply now, in order, with their operations in words."""
     return ApplyPlan(
         tuple(
             PlannedMigration(
@@ -377,6 +375,9 @@ def run_apply(apply_id: int) -> None:
     if apply.state != JobState.QUEUED:
         return
     using = apply.database_alias
+    # The files as they are now: this worker may have imported them for an earlier job, and an edit since would
+    # run the old text. (Only here: in a web process another request may be importing them at this moment.)
+    reread_migration_files()
     current = apply_plan(using=using)
     if current.labels != apply.plan or apply.fingerprint and current.fingerprint != apply.fingerprint:
         what = "changed" if current.labels != apply.plan else "are the same, but a file of theirs was edited,"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pglast
 import psycopg
 import pytest
 
@@ -14,6 +15,7 @@ from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.pg.explain import RUN_SLOT_NAMESPACE, RoleState, run_slot_key
 from schemaadmin.services.explain import run as explain_service
+from schemaadmin.services.explain.plan_size import MAX_PLANNED_NODES, inlined_size, plan_size_refusal
 from schemaadmin.services.explain.run import explain, max_timeout_ms
 from schemaadmin.services.explain.summary import plan_summary, plan_text
 from tests.pg.test_explain import (
@@ -509,5 +511,53 @@ def test_a_query_whose_ctes_multiply_in_the_planner_is_refused_before_it_runs(ro
     assert result.outcome == "refused" and "copied into every place that uses them" in result.message
     assert result.run.outcome == "refused" and result.plan is None
     # The same query with its CTEs planned once each, and a shallower one, are explained.
-    for text in (_cte_levels(5, "MATERIALIZED"), _cte_levels(5, ""), _cte_levels(3)):
+    for text in (_cte_levels(5, "MATERIALIZED"), _cte_levels(3)):
         assert explain(text, user=dba).ok
+
+
+def _nested_same_name(levels: int, materialized: str = "NOT MATERIALIZED") -> str:
+    """WITH a AS (WITH a AS (…) SELECT … FROM a a0, …, a a9) SELECT … FROM a a0, …: each inner a hides the outer
+    one, and the planner copies each level into its ten uses (4 levels, 435 characters: 7.3 s of planning)."""
+    query = "SELECT 1 AS x"
+    for _ in range(levels):
+        query = f"WITH a AS {materialized} ({query}) SELECT a0.x FROM " + ", ".join(f"a a{i}" for i in range(10))
+    return query
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _nested_same_name(5),  # names resolved by scope: an inner WITH's a is another CTE than the outer's
+        _cte_levels(5, ""),  # unmarked: counted at each use (PostgreSQL copies one used once)
+        "WITH a AS (SELECT 1 AS x), "
+        + _cte_levels(5).removeprefix("WITH ").replace("(SELECT 1 AS x)", "(SELECT x FROM a)", 1),
+        # WITH RECURSIVE: a CTE sees the later ones too; each level names the next
+        "WITH RECURSIVE "
+        + ", ".join(
+            f"l{i} AS NOT MATERIALIZED (" + " UNION ALL ".join([f"SELECT x FROM l{i + 1}"] * 10) + ")" for i in range(5)
+        )
+        + ", l5 AS NOT MATERIALIZED (SELECT 1 AS x) SELECT x FROM l0",
+    ],
+    ids=["nested same name", "unmarked", "unmarked used once", "recursive forward"],
+)
+def test_copies_hidden_by_scopes_and_marks_are_counted_too(text):
+    assert "copied into every place that uses them" in (plan_size_refusal(parse(text)) or "")
+
+
+def test_a_recursive_cte_and_materialized_levels_are_planned_once():
+    assert plan_size_refusal(parse(_nested_same_name(5, "MATERIALIZED"))) is None
+    recursive = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 10) SELECT * FROM t, t t2"
+    assert plan_size_refusal(parse(recursive)) is None
+
+
+def test_counting_a_hostile_query_stops_at_the_limit():
+    """19,000 characters of nested same-named CTEs (6.2 s to count before): the walk stops just past the limit,
+    each use walking its copy, so it never walks more than MAX_PLANNED_NODES nodes."""
+    query = "SELECT 1"
+    while len(query) < 19_000:
+        query = f"WITH a AS NOT MATERIALIZED ({query}) SELECT * FROM a"
+    assert inlined_size(parse(query), limit=MAX_PLANNED_NODES) == MAX_PLANNED_NODES + 1
+
+
+def parse(text: str):
+    return pglast.parse_sql(text)[0].stmt
