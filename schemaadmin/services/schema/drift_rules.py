@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from schemaadmin.pg import ddl
 from schemaadmin.pg.ddl import qualified, quote_identifier
@@ -428,7 +429,12 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
             f"{ddl.script(add)} (for a check or foreign key on a big table add it NOT VALID, then VALIDATE CONSTRAINT)"
         )
         index = live_indexes.get((constraint.schema, constraint.name))
-        if constraint.type in ("unique", "primary key") and index is not None and index.is_unique and index.is_valid:
+        adopted = None
+        if (
+            constraint.type in ("unique", "primary key")
+            and index is not None
+            and (index.table, index.is_unique, index.is_valid, index.predicate) == (constraint.table, True, True, None)
+        ):
             # A unique index of that name is there (made by hand in its place): the constraint adopts it at once;
             # ADD CONSTRAINT … UNIQUE (…) would fail on the name, and build a second index under a lock.
             keyword = "PRIMARY KEY" if constraint.type == "primary key" else "UNIQUE"
@@ -441,9 +447,11 @@ def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables:
                 "If the index covers the same columns, make it the constraint (no rebuild, a brief lock): "
                 f"{ddl.script(adopt)}"
             )
-        findings.append(
-            _finding("missing_constraint", CRITICAL, f"{constraint.qualified_table}.{constraint.name}", message, fix)
+            adopted = index.qualified_name
+        finding = _finding(
+            "missing_constraint", CRITICAL, f"{constraint.qualified_table}.{constraint.name}", message, fix
         )
+        findings.append(replace(finding, index=adopted) if adopted else finding)
     return findings
 
 
@@ -500,7 +508,10 @@ def schema_drift(
     findings += _locked_findings(live, tables)
     tables -= live.locked_tables  # their defaults, constraints and indexes were not read: nothing to compare
     findings += _column_findings(live, expected, tables)
-    findings += _index_findings(live, expected, tables)
-    findings += _constraint_findings(live, expected, tables)
+    constraints = _constraint_findings(live, expected, tables)
+    # An index a missing constraint's fix adopts (USING INDEX) is not also offered to be dropped as unexpected.
+    adopted = {f.index for f in constraints if f.code == "missing_constraint" and f.index}
+    findings += [f for f in _index_findings(live, expected, tables) if f.object not in adopted]
+    findings += constraints
     findings += _extension_findings(live, expected)
     return findings

@@ -210,6 +210,13 @@ class SqlRules(CheckerBase):
                     "waiting for a lock, or running long, is stopped instead of queueing every query behind it."
                 )
                 yield self.finding("timeout_switched_off", Severity.WARNING, action.detail, message, TIMEOUT_HELP, line)
+            elif kind == "lock_table" and not atomic:
+                message = (
+                    f"{action.detail} in a migration with atomic = False: each statement runs on its own, outside a "
+                    'transaction, and PostgreSQL refuses LOCK TABLE there ("can only be used in transaction '
+                    'blocks"), so the migration fails at this statement.'
+                )
+                yield self.finding("migration_fails", Severity.CRITICAL, table, message, LOCK_HELP, line)
             elif kind == "lock_table" and existing:
                 message = (
                     f"Locks {table} in {action.detail.removeprefix('LOCK TABLE … IN ')} until the migration's "

@@ -197,6 +197,8 @@ def _own_actions(stmt: Any) -> Iterable[SqlAction]:
             SqlAction("lock_table", _name(rel), detail=f"LOCK TABLE … IN {mode} MODE", schema=_schema(rel))
             for rel in stmt.relations or ()
         ]
+    if isinstance(stmt, ast.VariableSetStmt) and stmt.kind == VariableSetKind.VAR_RESET_ALL:
+        return [SqlAction("timeout_off", "", detail="lock_timeout and statement_timeout (RESET ALL)")]
     if isinstance(stmt, ast.VariableSetStmt) and (stmt.name or "") in ("lock_timeout", "statement_timeout"):
         zero = stmt.kind == VariableSetKind.VAR_SET_VALUE and any(_is_zero(arg) for arg in stmt.args or ())
         return [SqlAction("timeout_off", "", detail=str(stmt.name))] if zero or stmt.kind in _RESETS else []
@@ -239,7 +241,10 @@ def _own_actions(stmt: Any) -> Iterable[SqlAction]:
 def _is_zero(argument: Any) -> bool:
     """Whether a SET's value is no time at all: 0, '0', '0ms', '0s' (a timeout of 0 is none)."""
     value = getattr(argument, "val", None)
-    text = str(value.ival or 0) if isinstance(value, ast.Integer) else str(getattr(value, "sval", "") or "")
+    if isinstance(value, ast.Integer):
+        text = str(value.ival or 0)
+    else:  # a Float keeps its text in fval, a String in sval
+        text = str(getattr(value, "fval", None) or getattr(value, "sval", "") or "")
     return re.fullmatch(r"0+(\.0*)?\s*(us|ms|s|min|h|d)?", text.strip()) is not None
 
 

@@ -4,8 +4,10 @@ flagged with advice that fits it, and each safe look-alike stays silent, squawk'
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 
-from schemaadmin.services.schema.lint import lint_migrations
+from schemaadmin.services.schema.lint import lint_loaded, lint_migrations
 from schemaadmin.services.schema.raw_sql import SqlAction, run_sql_actions, sql_actions
 from tests.services.schema.lint_fixtures import lint_fixture_migrations  # noqa: F401
 
@@ -245,3 +247,24 @@ def test_a_table_renamed_earlier_in_the_plan_is_sized_by_the_rows_it_has_now():
     result = lint("0032_rename_widget")
     assert ("index_on_big_table", "critical", "schema_fixtures_gadget") in ours(result)
     assert "about 1,000,000,000 rows" in next(f.message for f in result.findings if f.code == "index_on_big_table")
+
+
+def test_every_spelling_of_switching_the_timeouts_off_is_read():
+    for text in ("RESET ALL", "SET lock_timeout = 0.0", "SET statement_timeout TO '0s'", "RESET statement_timeout"):
+        assert [a.kind for a in sql_actions(text)] == ["timeout_off"], text
+    for text in ("SET lock_timeout = '2s'", "SET statement_timeout = 5000", "SET work_mem = 0"):
+        assert sql_actions(text) == [], text
+
+
+def test_lock_table_outside_a_transaction_fails_the_migration():
+    """atomic = False: Django runs each statement on its own, and PostgreSQL refuses LOCK TABLE outside a
+    transaction block."""
+    from django.db import migrations
+
+    from tests.services.migration_planting import planted_migration
+
+    lock = migrations.RunSQL("LOCK TABLE schema_fixtures_widget IN SHARE MODE", migrations.RunSQL.noop)
+    loader = MigrationLoader(connection)
+    migration = planted_migration(loader, "schema_fixtures", [lock], atomic=False)
+    (result,) = lint_loaded(loader, [migration], assume_rows=BIG)
+    assert ("migration_fails", "critical", "schema_fixtures_widget") in ours(result)
