@@ -135,27 +135,16 @@ def lint_loaded(
     squawked = squawk_findings_of([(draft.label, draft.sql.text) for draft in written], version=version)
     for draft, findings in zip(written, squawked, strict=True):
         draft.findings[:0] = [replace(finding, migration=draft.label) for finding in findings]
-    # Sized by the tables the database has now: a table a pending migration renames, by its name before.
+    # Each sized finding names the table the database has now (CheckerBase.sized_on), before pending renames.
     tables = sorted({s.table for draft in drafts if draft.live for s in draft.sized})
-    live_names = sorted({plan.live_name(table) for table in tables})
-    estimates = {e.table: e for e in table_estimates(live_names, schema=None, using=using)} if tables else {}
-    now = {table: estimates.get(plan.live_name(table)) for table in tables}
-    partitioned = {table for table, estimate in now.items() if estimate is not None and estimate.partitioned}
+    estimates = table_estimates(tables, schema=None, using=using) if tables else []
+    partitioned = {estimate.table for estimate in estimates if estimate.partitioned}
     if assume_rows is not None:
-        rows: Mapping[str, int | None] = {
-            table: assume_rows.get(plan.live_name(table), assume_rows.get(table)) for table in tables
-        } | dict(assume_rows)
+        rows: Mapping[str, int | None] = assume_rows
     else:
-        rows = {table: estimate.estimated_rows for table, estimate in now.items() if estimate is not None}
+        rows = {estimate.table: estimate.estimated_rows for estimate in estimates}
     not_null_tables = sorted({s.table for draft in drafts if draft.live for s in draft.sized if s.not_null_column})
-    live_checked = (
-        not_null_checked_columns([plan.live_name(t) for t in not_null_tables], using=using)
-        if not_null_tables
-        else set()
-    )
-    checked = {
-        (table, column) for table in not_null_tables for (name, column) in live_checked if name == plan.live_name(table)
-    }
+    checked = not_null_checked_columns(not_null_tables, using=using) if not_null_tables else set()
     return [draft.result(rows, partitioned, checked) for draft in drafts]
 
 

@@ -102,7 +102,12 @@ class CheckerBase:
     def sized(
         self, code: str, severity: Severity, table: str, message: str, help: str, line: int | None, min_rows: int
     ) -> SizedFinding:
-        return SizedFinding(table, min_rows, self.finding(code, severity, table, message, help, line))
+        return self.sized_on(table, min_rows, self.finding(code, severity, table, message, help, line))
+
+    def sized_on(self, table: str, min_rows: int, finding: Finding, **how: Any) -> SizedFinding:
+        """Return finding as holding only on a table of min_rows: the table the database has now, by the name it
+        has before the plan's pending renames (PlanFacts.live_name), which is what its rows are read by."""
+        return SizedFinding(self.plan.live_name(table), min_rows, finding, **how)
 
     def alters(self, table: str) -> bool:
         """Note that the migration changes table's schema; return False if it creates it (no size rule applies)."""
@@ -133,7 +138,7 @@ class CheckerBase:
             '… concurrently"), so the migration fails.'
         )
         finding = self.finding("migration_fails", Severity.CRITICAL, table, message, PARTITIONED_CONCURRENT_HELP, line)
-        yield SizedFinding(table, 0, finding, partitioned=True)
+        yield self.sized_on(table, 0, finding, partitioned=True)
 
     def exclusion(self, table: str, what: str, line: int | None) -> Iterator[SizedFinding]:
         message = (

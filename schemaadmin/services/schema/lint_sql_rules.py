@@ -82,7 +82,7 @@ class SqlRules(CheckerBase):
             "it, because the existing rows would have no value."
         )
         finding = self.finding("not_null_without_default", Severity.CRITICAL, target, message, NOT_NULL_HELP, line)
-        return SizedFinding(table, 1, finding)
+        return self.sized_on(table, 1, finding)
 
     def not_null_set(
         self, table: str, column: str, line: int | None, *, backfilled: bool = False
@@ -108,7 +108,7 @@ class SqlRules(CheckerBase):
         )
         code = "set_not_null_on_big_table"
         finding = self.finding(code, Severity.CRITICAL, target, message, SET_NOT_NULL_HELP, line)
-        yield SizedFinding(table, self.big_rows, finding, not_null_column="" if backfilled else column)
+        yield self.sized_on(table, self.big_rows, finding, not_null_column="" if backfilled else column)
 
     def json_column(self, table: str, column: str, line: int | None) -> Finding:
         target = f"{table}.{column}"
