@@ -117,7 +117,8 @@ class Conversation(models.Model):
 
 
 # The roles whose messages are few: user and assistant write nearly all of them.
-RARE_ROLES = models.Q(role__in=["system", "tool"])
+RARE_ROLE_NAMES = ("system", "tool")
+RARE_ROLES = models.Q(role__in=list(RARE_ROLE_NAMES))
 
 
 class Message(models.Model):
@@ -159,6 +160,19 @@ class Message(models.Model):
                 models.F("id").desc(),
                 condition=RARE_ROLES,
                 name="messages_rare_role_created",
+            ),
+            # A search of one rare role's messages reads its own GIN index: a word common among all messages may be
+            # in none of a role's ("before" from tool), and the full index's list of the word, intersected with the
+            # role's, was 0.3-1.5 s at 10M messages; one index per role, so the planner's guess of the hits equals
+            # that of the full index and this index, far smaller, costs less.
+            *(
+                GinIndex(
+                    fields=["search_vector"],
+                    condition=models.Q(role=role),
+                    name=f"messages_{role}_fts",
+                    gin_pending_list_limit=256,
+                )
+                for role in RARE_ROLE_NAMES
             ),
         ]
         constraints = [

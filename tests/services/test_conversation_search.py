@@ -13,6 +13,7 @@ from django.db import connection
 from schemaadmin.conf import app_settings
 from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.paging import Cursor
+from schemaadmin.services import message_search
 from schemaadmin.services.conversations import SEARCH_ORDER
 from schemaadmin.services.message_search import COLLECTED_HITS, WALKED_ROWS, search_page
 
@@ -303,3 +304,59 @@ def test_a_search_is_cut_short_only_forward_and_only_when_a_limit_is_set(message
         settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": none}
         result = search_page(Message.objects.all(), '"the the the"', None, 25)
         assert result.searched_only == 0 and result.total.exact and result.total.value == 3
+
+
+@pytest.fixture
+def tool_messages(messages, plant, monkeypatch) -> str:
+    """One message in 10 of the planted table from tool, none of them with "the" (common among all messages), each
+    with "invoice"; the rare roles' indexes of the model; COLLECTED_HITS and WALKED_ROWS scaled to its 30,000 rows."""
+    table = f"{messages}.conversation_messages"
+    plant.sql(
+        f"UPDATE {table} SET role = 'tool', content = 'lookup invoice ok number ' || id "  # noqa: S608 -- a test schema
+        "WHERE id % 10 = 0"
+    )
+    plant.sql(
+        f"CREATE INDEX messages_rare_role_created ON {table} (role, created_at DESC, id DESC) "
+        "WHERE role IN ('system', 'tool')"
+    )
+    plant.sql(f"CREATE INDEX messages_tool_fts ON {table} USING gin (search_vector) WHERE role = 'tool'")
+    plant.sql(f"ANALYZE {table}")
+    monkeypatch.setattr(message_search, "COLLECTED_HITS", 100)
+    monkeypatch.setattr(message_search, "WALKED_ROWS", (200, 1_000))
+    return messages
+
+
+def test_a_common_word_in_none_of_a_roles_messages_is_not_walked_through_all_of_them(tool_messages, plans):
+    # The planner takes the word and the role to be independent: "the" from tool looks like 2,000 hits, a page
+    # met after a few dozen tool messages. There are none: unbounded, the walk read all 3,000 (at 10M messages,
+    # "before" from tool read 368,000, 1.2 s). Bounded, it reads 1,000 of them, then the role's own GIN index.
+    result = search_page(Message.objects.filter(role="tool"), "the", None, 25, role="tool")
+    assert result.page.rows == [] and result.total.exact and result.total.value == 0
+    walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
+    assert walks and all(walked <= 1_000 for walked, _ in walks), walks
+    assert any(
+        (n["Node Type"], n.get("Index Name")) == ("Bitmap Index Scan", "messages_tool_fts")
+        for _, nodes in plans
+        for n in nodes
+    ), [sql[:120] for sql, _ in plans]
+
+
+def test_a_word_common_in_a_roles_messages_finds_its_page_among_that_roles_newest(tool_messages, plant, plans):
+    # "invoice" is in every tool message: a walk of the newest 200 of them finds each page.
+    expected = _matching(tool_messages, "invoice", plant)
+    tool = Message.objects.filter(role="tool")
+    first = search_page(tool, "invoice", None, 25, role="tool")
+    second = search_page(tool, "invoice", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25, role="tool")
+    assert [m.pk for m in first.page.rows] == expected[:25]
+    assert [m.pk for m in second.page.rows] == expected[25:50]
+    walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
+    assert walks and all(walked <= 200 for walked, _ in walks), walks
+
+
+@pytest.mark.usefixtures("slow_gin_read")
+def test_a_search_of_one_role_cut_short_says_it_searched_that_roles_messages(tool_messages, client_as, settings):
+    settings.SCHEMAADMIN = {"SEARCH_FALLBACK_TIMEOUT_MS": 1}
+    response = client_as("support").get("/conversations/", {"q": "the", "role": "tool"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Only 1,000 messages from tool were searched" in html and "None of them match" in html
