@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django import forms
@@ -77,7 +77,25 @@ class FilterMeta:
     form = BootstrapForm
 
 
-class _ConversationFilters(django_filters.FilterSet):
+class DeclaredFilterSet(django_filters.FilterSet):
+    """A FilterSet whose filters are its class's alone, so its form class is built once per class, not per request.
+
+    django-filter builds a new form class for every instance (a field made from each filter, then the form metaclass
+    over them): half of the ~0.6 ms a list page spent setting up its filters. Each form instance still deep-copies
+    the class's fields, so no instance shares a field with another. Not for a filter set that adds filters or
+    changes their fields per instance.
+    """
+
+    _form_classes: ClassVar[dict[type[django_filters.FilterSet], type[forms.Form]]] = {}
+
+    def get_form_class(self) -> type[forms.Form]:
+        form_class = self._form_classes.get(type(self))
+        if form_class is None:
+            form_class = self._form_classes[type(self)] = super().get_form_class()
+        return form_class
+
+
+class _ConversationFilters(DeclaredFilterSet):
     """Filters on a conversation; `path` leads from the filtered model to the conversation."""
 
     path = ""
@@ -166,7 +184,7 @@ def _account_names(text: str) -> list[str]:
     )
 
 
-class AuditFilter(django_filters.FilterSet):
+class AuditFilter(DeclaredFilterSet):
     # An account's name in any case (dba, DBA): the accounts whose username it is, else the text as written (a
     # command line's os:<user>, a deleted account's name). Each name is an index walk (audit_who_at_id).
     actor = django_filters.CharFilter(method="filter_actor", label="Who", max_length=150)
