@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from schemaadmin.conf import app_settings
+from schemaadmin.forms.fields import VisibleTextField
 from schemaadmin.pg.search import SearchTerms, SearchTooDeep, plain_spelling
 from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
 from schemaadmin.services.message_search import search_facts
@@ -183,4 +184,4 @@ def _parsed(text: str) -> SearchTerms:
 
 
 class UserSearch(PageCursor):
-    q = forms.CharField(required=False, max_length=200, label="Find a user")
+    q = VisibleTextField(required=False, max_length=200, label="Find a user")

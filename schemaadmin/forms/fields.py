@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 
-__all__ = ["CHECK_BOX", "SMALL_SELECT", "filter_choice", "filter_flag", "number_field"]
+__all__ = ["CHECK_BOX", "SMALL_SELECT", "VisibleTextField", "filter_choice", "filter_flag", "number_field"]
 
 SMALL_SELECT = {"class": "form-select form-select-sm"}
 CHECK_BOX = {"class": "form-check-input"}
@@ -34,3 +35,15 @@ def number_field(
         widget = forms.NumberInput(attrs={**attrs, "step": "0.01"})
         return forms.FloatField(label=label, help_text=help_text, widget=widget, **limits)
     return forms.IntegerField(label=label, help_text=help_text, widget=forms.NumberInput(attrs=attrs), **limits)
+
+
+class VisibleTextField(forms.CharField):
+    """A text field whose value is "" when it holds nothing visible: only the invisible formatting characters a copied
+    number comes wrapped in (direction marks, zero-width spaces, a byte order mark) and spaces. Such a value asks for
+    nothing: as a user filter it matched every user (a name starts with ""), sorting all of them to show 50."""
+
+    def to_python(self, value: Any) -> str | None:
+        text = super().to_python(value)
+        if not text or any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text):
+            return text
+        return ""

@@ -63,8 +63,9 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
 
     if searching:
-        role = filters.form.cleaned_data.get("role") or ""
-        result = search_page(filters.qs, data["q"], cursor, data["size"], role=role)
+        assert isinstance(filters, MessageSearchFilter)
+        result = search_page(filters.qs, data["q"], cursor, data["size"], walk_scope=filters.walk_scope())
+        role = filters.form.cleaned_data.get("role")
         context["searched_role"] = Message.Role(role).label if role else ""
         table: ConversationTable | SearchHitTable = SearchHitTable(result.page.rows)
         table.search_text = data["q"]

@@ -4,13 +4,15 @@ and exclusions of common words walk a bounded number of the newest messages, eve
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
 
 from schemaadmin.conf import app_settings
+from schemaadmin.filters import MessageSearchFilter
 from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.paging import Cursor
 from schemaadmin.services import message_search
@@ -113,9 +115,11 @@ def _uses_gin(nodes: list[dict[str, Any]]) -> bool:
     "text",
     ["word", "refund", '"the the refund"', "the -the", '"the the the"', "the refund"],
 )
-def test_searches_that_may_match_little_read_messages_through_the_gin_index(messages, plant, plans, text):
+def test_searches_that_may_match_little_read_messages_through_the_gin_index(messages, plant, plans, text, monkeypatch):
     # Plain words go to the GIN index at once. A phrase or an exclusion of common words ("the -the") first walks
     # the newest messages, at most WALKED_ROWS[-1] of them, and finds too few hits there: never the whole table.
+    # (A walk that met a few hits walks on up to WALKED_FURTHEST messages, more than this table holds: not here.)
+    monkeypatch.setattr(message_search, "WALKED_FURTHEST", WALKED_ROWS[-1])
     result = search_page(Message.objects.all(), text, None, 25)
     expected = _matching(messages, text, plant)
     assert [m.pk for m in result.page.rows] == expected[:25]
@@ -330,7 +334,8 @@ def test_a_common_word_in_none_of_a_roles_messages_is_not_walked_through_all_of_
     # The planner takes the word and the role to be independent: "the" from tool looks like 2,000 hits, a page
     # met after a few dozen tool messages. There are none: unbounded, the walk read all 3,000 (at 10M messages,
     # "before" from tool read 368,000, 1.2 s). Bounded, it reads 1,000 of them, then the role's own GIN index.
-    result = search_page(Message.objects.filter(role="tool"), "the", None, 25, role="tool")
+    tool = Message.objects.filter(role="tool")
+    result = search_page(tool, "the", None, 25, walk_scope=tool)
     assert result.page.rows == [] and result.total.exact and result.total.value == 0
     walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
     assert walks and all(walked <= 1_000 for walked, _ in walks), walks
@@ -345,8 +350,8 @@ def test_a_word_common_in_a_roles_messages_finds_its_page_among_that_roles_newes
     # "invoice" is in every tool message: a walk of the newest 200 of them finds each page.
     expected = _matching(tool_messages, "invoice", plant)
     tool = Message.objects.filter(role="tool")
-    first = search_page(tool, "invoice", None, 25, role="tool")
-    second = search_page(tool, "invoice", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25, role="tool")
+    first = search_page(tool, "invoice", None, 25, walk_scope=tool)
+    second = search_page(tool, "invoice", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25, walk_scope=tool)
     assert [m.pk for m in first.page.rows] == expected[:25]
     assert [m.pk for m in second.page.rows] == expected[25:50]
     walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
@@ -360,3 +365,66 @@ def test_a_search_of_one_role_cut_short_says_it_searched_that_roles_messages(too
     assert response.status_code == 200
     html = response.content.decode()
     assert "Only 1,000 messages from tool were searched" in html and "None of them match" in html
+
+
+def test_a_search_active_to_a_day_walks_from_that_day(messages, plant, plans, monkeypatch):
+    # 30 conversations of 1,000 messages each, one after the other. "Active to" the day of the 5th conversation's
+    # last message keeps messages 1-5,000: the walk starts at that day, where it meets a page of "the" at once; from
+    # the newest message it met none in 20,000 and read every "the" from the GIN index (5-9 s at 10M messages, where
+    # such a search has more than COLLECTED_HITS hits: here 3,333, so the cap is scaled down).
+    monkeypatch.setattr(message_search, "COLLECTED_HITS", 100)
+    user = ChatUser.objects.get(external_id="acct-search")
+    ids = [
+        Conversation.objects.create(
+            user=user, created_at=T0, updated_at=T0, last_message_at=T0 + timedelta(minutes=1000 * (k + 1))
+        ).pk
+        for k in range(30)
+    ]
+    plant.sql(
+        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
+        "SET conversation_id = (%s::bigint[])[(id - 1) / 1000 + 1]",
+        [ids],
+    )
+    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    day = (T0 + timedelta(minutes=5000)).date()
+    filters = MessageSearchFilter(QueryDict(f"q=the&active_to={day}"), queryset=Message.objects.all())
+    assert filters.is_valid()
+    plans.clear()
+    result = search_page(filters.qs, "the", None, 25, walk_scope=filters.walk_scope())
+    assert [m.pk for m in result.page.rows] == [pk for pk in _matching(messages, "the", plant) if pk <= 5000][:25]
+    assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
+    walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
+    assert walks and all(walked <= WALKED_ROWS[0] for walked, _ in walks), walks
+
+
+def test_a_search_the_planner_expects_in_many_messages_is_walked_though_not_all_its_words_are_common(
+    messages, plant, plans, monkeypatch
+):
+    # "12345" is in one message (not common), "word" in one in 10: "word or 12345" is in one in 10, and a walk of the
+    # newest messages finds its page. Sorted from the GIN index's bitmap, such a search took 5.4 s at 10M messages
+    # ("refund or chargeback", more than COLLECTED_HITS hits: here 3,000, so the cap is scaled down).
+    monkeypatch.setattr(message_search, "COLLECTED_HITS", 100)
+    text = "word or 12345"
+    result = search_page(Message.objects.all(), text, None, 25)
+    assert [m.pk for m in result.page.rows] == _matching(messages, text, plant)[:25]
+    assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
+    walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
+    assert walks and all(walked <= WALKED_ROWS[0] for walked, _ in walks), walks
+
+
+def test_a_walk_that_met_a_few_hits_walks_on_as_far_as_they_say_a_page_lies(messages, plant, plans, monkeypatch):
+    # '"parcel parcel"' is in one message in 200: the newest 1,000 hold 5 hits of the 26 a page needs. The walk goes
+    # on to 2 x 1,000 x 26 / 5 = 10,400 messages and finds the page there, without the GIN index.
+    plant.sql(
+        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
+        "SET content = content || ' parcel parcel' WHERE id % 200 = 0"
+    )
+    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    monkeypatch.setattr(message_search, "WALKED_ROWS", (200, 1_000))
+    plans.clear()
+    text = '"parcel parcel"'
+    result = search_page(Message.objects.all(), text, None, 25)
+    assert [m.pk for m in result.page.rows] == _matching(messages, text, plant)[:25]
+    assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
+    walked = [_walked(walk) for _, nodes in plans for walk in _walks(nodes)]
+    assert max(walked) > 1_000 and all(rows <= 10_400 for rows in walked), walked
