@@ -18,6 +18,7 @@ from schemaadmin.forms.browse import BootstrapForm
 from schemaadmin.forms.fields import VisibleTextField
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.models.chat import last_activity, loose_external_id
+from schemaadmin.services.message_search import WalkScope
 
 __all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "matching_users"]
 
@@ -178,16 +179,12 @@ class MessageSearchFilter(_ConversationFilters):
         # nothing, then read every "the" from the GIN index: 5-9 s at 10M messages, and the page was cut short).
         return super().filter_active_to(queryset, name, value).filter(created_at__lt=_day_start(value + timedelta(1)))
 
-    def walk_scope(self) -> QuerySet[Message]:
+    def walk_scope(self) -> WalkScope:
         """Return the messages a bounded walk of this search counts (message_search.search_page): of the role asked
         and up to the end of the "Active to" day, the filters an index of messages holds in order. Once valid."""
         data = self.form.cleaned_data
-        scope = Message.objects.db_manager(self.queryset.db).all()
-        if data.get("role"):
-            scope = scope.filter(role=data["role"])
-        if data.get("active_to"):
-            scope = scope.filter(created_at__lt=_day_start(data["active_to"] + timedelta(1)))
-        return scope
+        day = data.get("active_to")
+        return WalkScope(role=data.get("role") or "", until=_day_start(day + timedelta(1)) if day else None)
 
 
 def dates_in_order(form: Any, start: str, end: str) -> bool:

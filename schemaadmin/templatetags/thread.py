@@ -52,7 +52,8 @@ def message_html(message: Message, *, focus: int | None, link: str) -> str:
         f'<header class="d-flex flex-wrap gap-2 align-items-baseline">\n'
         f'  <span class="role-badge role-{role}">{role}</span>\n'
         f"  {utc_time(message.created_at)}\n"
-        f'  <span class="text-body-secondary small">{thousands(message.token_count)} tokens</span>\n'
+        f'  <span class="text-body-secondary small">{thousands(message.token_count)} '
+        f"token{'' if message.token_count == 1 else 's'}</span>\n"
         f'  <a class="small ms-auto" href="{link}?around={pk}#m{pk}" title="Link to this message">#{pk}</a>\n'
         f"</header>\n{body}\n</article>\n"
     )

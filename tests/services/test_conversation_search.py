@@ -17,7 +17,7 @@ from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.paging import Cursor
 from schemaadmin.services import message_search
 from schemaadmin.services.conversations import SEARCH_ORDER
-from schemaadmin.services.message_search import COLLECTED_HITS, WALKED_ROWS, search_page
+from schemaadmin.services.message_search import COLLECTED_HITS, WALKED_ROWS, WalkScope, search_page
 
 ROWS = 30_000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -335,7 +335,7 @@ def test_a_common_word_in_none_of_a_roles_messages_is_not_walked_through_all_of_
     # met after a few dozen tool messages. There are none: unbounded, the walk read all 3,000 (at 10M messages,
     # "before" from tool read 368,000, 1.2 s). Bounded, it reads 1,000 of them, then the role's own GIN index.
     tool = Message.objects.filter(role="tool")
-    result = search_page(tool, "the", None, 25, walk_scope=tool)
+    result = search_page(tool, "the", None, 25, walk_scope=WalkScope(role="tool"))
     assert result.page.rows == [] and result.total.exact and result.total.value == 0
     walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
     assert walks and all(walked <= 1_000 for walked, _ in walks), walks
@@ -350,8 +350,9 @@ def test_a_word_common_in_a_roles_messages_finds_its_page_among_that_roles_newes
     # "invoice" is in every tool message: a walk of the newest 200 of them finds each page.
     expected = _matching(tool_messages, "invoice", plant)
     tool = Message.objects.filter(role="tool")
-    first = search_page(tool, "invoice", None, 25, walk_scope=tool)
-    second = search_page(tool, "invoice", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25, walk_scope=tool)
+    scope = WalkScope(role="tool")
+    first = search_page(tool, "invoice", None, 25, walk_scope=scope)
+    second = search_page(tool, "invoice", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25, walk_scope=scope)
     assert [m.pk for m in first.page.rows] == expected[:25]
     assert [m.pk for m in second.page.rows] == expected[25:50]
     walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
