@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from django import forms
 
@@ -78,6 +79,19 @@ class SignalForm(forms.Form):
         label="I know this is one of SchemaAdmin's own sessions, and signal it anyway.",
         widget=forms.CheckboxInput(attrs=CHECK_BOX),
     )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        # A form names one session: with two pids Django would read the last one alone and signal it.
+        for name in ("pid", "started"):
+            given = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data.get(name)]
+            if len(given) > 1:
+                self.add_error(
+                    name,
+                    f"This request names {len(given)} sessions ({name} is given {len(given)} times): cancel or "
+                    "terminate one at a time, from its row of the list.",
+                )
+        return self.cleaned_data
 
     def clean_started(self) -> datetime | None:
         text = self.cleaned_data.get("started") or ""

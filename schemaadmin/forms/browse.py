@@ -31,9 +31,9 @@ CURSOR_MAX_LENGTH = 1000
 # reads as a space: "refund & !order" finds the messages with both words. Only where they stand as operators: "!"
 # before a word, at the start or after a space or "("; "&" and "|" with no letter or digit beside them ("AT&T",
 # "?a=1&b=2", "Yahoo!Mail" and "rock|roll" are text).
-_NOT_OPERATORS = re.compile(r"<->|(?<![^\s(])!(?=\w)|(?<!\w)[&|]+(?!\w)")
+_NOT_OPERATORS = re.compile(r"<->|(?<=\w):\*|(?<![^\s(])!(?=\w)|(?<!\w)[&|]+(?!\w)")
 _PHRASE = re.compile(r'("[^"]*")')
-_REWRITES = {"!": "-", "&": " ", "|": " or ", "<->": " "}
+_REWRITES = {"!": "-", "&": " ", "|": " or ", "<->": " ", ":*": " "}
 
 
 def unread_operators(text: str) -> str:
@@ -49,6 +49,7 @@ def unread_operators(text: str) -> str:
         f"{'it was' if one else 'they were'} read as a space. To leave out the messages with a word, put a minus "
         "sign before it (-word); for either of two words, write or between them (refund or chargeback); for words "
         'side by side, put them in quotes ("exact phrase").'
+        + (" A search matches whole words: there is no search by the start of a word." if ":*" in found else "")
     )
 
 
@@ -62,7 +63,7 @@ def operators_rewritten(text: str) -> str:
 
 
 def _operator(match: str) -> str:
-    return match if match == "<->" else match[0]
+    return match if match in ("<->", ":*") else match[0]
 
 
 def _page_size_choices() -> list[tuple[int, str]]:

@@ -45,6 +45,9 @@ def _number(name: str, bounds: tuple[int, int], help_text: str) -> forms.Integer
     )
 
 
+_METHOD_NAMES = {"hnsw": "HNSW", "ivfflat": "IVFFlat"}
+
+
 class RebuildForm(forms.Form):
     """What to rebuild and how; `plan()` asks the rebuild service and turns its refusals into form errors."""
 
@@ -97,6 +100,23 @@ class RebuildForm(forms.Form):
         self.using = using
         self._looked_up: dict[str, IndexInfo | None] = {}
         self.active: IndexRebuild | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # A number out of range in a box the new method does not use (m, typed for HNSW, then IVFFlat chosen) is
+        # said as the service says an option of the other method, not as a range the method never reads.
+        index = self.chosen_index
+        target = (data.get("method") or (index.method if index else "")).lower()
+        owner = {"m": "hnsw", "ef_construction": "hnsw", "lists": "ivfflat"}
+        for name in (name for name, method in owner.items() if target in owner.values() and method != target):
+            if self.has_error(name):
+                self.errors[name] = self.error_class(
+                    [
+                        f"{name} is an {_METHOD_NAMES[owner[name]]} option and the new index is "
+                        f"{_METHOD_NAMES[target]}: leave it empty."
+                    ]
+                )
+        return data
 
     def clean_index(self) -> str:
         name: str = self.cleaned_data["index"]

@@ -14,7 +14,13 @@ from django.db import DatabaseError, transaction
 from psycopg import sql
 
 from schemaadmin.pg.connection import connection_params, fetch_one, fetch_row
-from schemaadmin.pg.explain_failures import ExplainFailure, planning_failure, timeout_failure, withheld
+from schemaadmin.pg.explain_failures import (
+    ExplainFailure,
+    limit_failure,
+    planning_failure,
+    timeout_failure,
+    withheld,
+)
 
 __all__ = [
     "EXPLAIN_OPTIONS",
@@ -281,6 +287,9 @@ class _Run:
         timeout = timeout_failure(state, timeout_ms=self.timeout_ms, lock_timeout_ms=self.lock_timeout_ms)
         if timeout is not None:
             return timeout
+        limit = limit_failure(state, temp_file_limit=self.temp_file_limit if self.temp_file_limit_set else None)
+        if limit is not None:
+            return limit
         if not self.options.get("ANALYZE"):
             return planning_failure(exc, statement=self.statement, statement_offset=statement_offset)
         if conn.closed or conn.broken:

@@ -15,6 +15,7 @@ import psycopg
 __all__ = [
     "ExplainFailure",
     "condition_name",
+    "limit_failure",
     "names_only_what_was_written",
     "planning_failure",
     "timeout_failure",
@@ -101,6 +102,32 @@ def timeout_failure(state: str, *, timeout_ms: int, lock_timeout_ms: int) -> Exp
         message = f"The statement was cancelled after waiting {lock_timeout_ms} ms for a lock (lock_timeout)."
         return ExplainFailure("timeout", message, state)
     return None
+
+
+# Server limits a run can reach, said in the console's words (their messages carry sizes and settings, no data, but
+# a bare SQLSTATE said nothing of what to change).
+_LIMITS = {
+    "53400": "it wrote more temporary files than the console allows (temp_file_limit {temp_file_limit}): a sort, "
+    "hash or materialized step spilled that much to disk",
+    "54000": "it built a value larger than PostgreSQL can hold (1 GB for a text, an array or a row)",
+    "53200": "the server ran out of memory for it",
+    "53100": "the server's disk is full",
+}
+
+
+def limit_failure(state: str, *, temp_file_limit: str | None) -> ExplainFailure | None:
+    """Return the failure of a statement a server limit stopped (temporary files, value size, memory, disk), said as
+    what was reached and what to change, else None."""
+    said = _LIMITS.get(state)
+    if said is None:
+        return None
+    reached = said.format(temp_file_limit=temp_file_limit or "of the console's database role")
+    return ExplainFailure(
+        "error",
+        f"The query was stopped: {reached} ({condition_name(state)}, SQLSTATE {state}). Narrow it (a WHERE, a "
+        "LIMIT, fewer rows joined or aggregated) and run it again.",
+        state,
+    )
 
 
 def planning_failure(exc: psycopg.Error, *, statement: str, statement_offset: int) -> ExplainFailure:

@@ -119,8 +119,11 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def compare(request: HttpRequest) -> HttpResponse:
     """Show two completed runs side by side: times, cost, buffers and plan shape, differences marked."""
+    if not request.GET:  # opened as such: a form to fill in, not a form refused
+        context: dict[str, object] = {"form": CompareForm(), "before": None, "after": None, "problem": ""}
+        return render_page(request, COMPARE_TEMPLATE, context)
     form = CompareForm(request.GET)
-    context: dict[str, object] = {"form": form, "before": None, "after": None, "problem": ""}
+    context = {"form": form, "before": None, "after": None, "problem": ""}
     if not form.is_valid():
         return render_page(request, COMPARE_TEMPLATE, context, status=400)
     runs = {run.pk: run for run in ExplainRun.objects.filter(pk__in=[form.cleaned_data["a"], form.cleaned_data["b"]])}
@@ -128,6 +131,8 @@ def compare(request: HttpRequest) -> HttpResponse:
     if before is None or after is None:
         context["problem"] = "No such run."
         return render_page(request, COMPARE_TEMPLATE, context, status=404)
+    # Two runs' queries and plans were shown, as a run's own page shows one (explain.view).
+    record(request, "explain.compare", f"explain:{before.pk}", compared_to=after.pk)
     context.update(before=before, after=after)
     if not all(run.outcome == ExplainRun.Outcome.OK and isinstance(run.plan, list) for run in (before, after)):
         context["problem"] = "Only completed runs with a plan can be compared."

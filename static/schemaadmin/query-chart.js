@@ -62,7 +62,7 @@
     new window.Chart(canvas, {
       data: {
         datasets: [
-          { type: "bar", label: "Time (ms)", data: points(data.total_ms), yAxisID: "time", backgroundColor: "rgba(13, 110, 253, 0.6)", barThickness },
+          { type: "bar", label: "Time", data: points(data.total_ms), yAxisID: "time", backgroundColor: "rgba(13, 110, 253, 0.6)", barThickness },
           { type: "line", label: "Calls", data: points(data.calls), yAxisID: "calls", borderColor: "rgba(25, 135, 84, 0.9)", pointRadius: 0 },
         ],
       },

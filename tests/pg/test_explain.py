@@ -373,6 +373,31 @@ def test_temp_file_limit_is_set_where_the_role_may_and_skipped_where_it_may_not(
     assert output.temp_file_limit == "7MB" and output.plan[0]["Plan"]["Actual Rows"] == 1
 
 
+@pytest.mark.django_db
+def test_a_run_stopped_by_a_server_limit_says_which_and_what_to_change(login, superuser_sql):
+    # A bare "configuration_limit_exceeded (SQLSTATE 53400)", its message withheld, said nothing of temp_file_limit.
+    app_role = connection.settings_dict["USER"]
+    superuser_sql(f'GRANT SET ON PARAMETER temp_file_limit TO "{app_role}"')
+    try:
+        with pytest.raises(ExplainFailure) as spilled:
+            run_explain(
+                "SELECT count(*) FROM (SELECT g FROM generate_series(1, 3000000) AS g ORDER BY g DESC) AS s",
+                options={"ANALYZE": True}, timeout_ms=20_000, lock_timeout_ms=500, role=ROLE, work_mem="64kB",
+                temp_file_limit="1MB",
+            )  # fmt: skip
+    finally:
+        superuser_sql(f'REVOKE SET ON PARAMETER temp_file_limit FROM "{app_role}"')
+    assert spilled.value.sqlstate == "53400"
+    assert "more temporary files than the console allows (temp_file_limit 1MB)" in spilled.value.message
+    with pytest.raises(ExplainFailure) as too_big:
+        run_explain(
+            "SELECT array_fill(1, ARRAY[200000000])", options={"ANALYZE": True}, timeout_ms=5_000,
+            lock_timeout_ms=500, role=None, login=login,
+        )  # fmt: skip
+    assert too_big.value.sqlstate == "54000" and "larger than PostgreSQL can hold" in too_big.value.message
+    assert "Narrow it" in too_big.value.message
+
+
 # Errors cannot carry data: a failure while running shows its condition, never the server's message.
 @pytest.mark.django_db
 def test_a_value_cast_to_regclass_while_running_is_not_shown(plant, login):

@@ -139,6 +139,16 @@ def test_hostile_pids_get_a_sentence(client_as, pid, sentence, method):
         assert not refused.exists()
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_request_naming_two_sessions_signals_neither(client_as, blocking, method):  # noqa: F811
+    # Django reads the last of repeated values: "pid=1&pid=<blocker>" terminated the blocker alone, and said nothing.
+    response = getattr(client_as("dba"), method)("/activity/terminate", {"pid": [1, blocking.blocker_pid]})
+    assert response.status_code == 400
+    assert "This request names 2 sessions (pid is given 2 times)" in response.content.decode()
+    assert blocking.blocker.execute("SELECT 1").fetchone() == (1,)  # still there, still in its transaction
+    assert not AuditEvent.objects.filter(action__startswith="activity.terminate").exists()
+
+
 def test_our_own_session_needs_a_second_confirmation(client_as):
     from django.db import connection
 

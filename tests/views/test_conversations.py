@@ -713,6 +713,9 @@ def test_a_search_shows_tag_like_text_as_written_in_the_snippet_and_in_the_threa
     assert "&lt;b&gt;CSS&lt;/b&gt;?" in thread and "<mark>quokka</mark>" in thread
     summary = re.search(r'data-testid="thread-summary">(.*?)</p>', thread, re.S).group(1)
     assert " 1 message · 0 tokens " in " ".join(summary.split())  # one message, not "1 messages"
+    assert ">0 tokens</span>" in thread
+    Message.objects.filter(pk=message.pk).update(token_count=1)
+    assert ">1 token</span>" in support.get(f"/conversations/{conversation.pk}/").content.decode()  # not "1 tokens"
 
 
 def test_a_search_pasted_with_invisible_marks_or_a_decomposed_accent_finds_what_it_says(support, chat):
@@ -761,6 +764,7 @@ def test_a_search_pasted_with_invisible_marks_or_a_decomposed_accent_finds_what_
         ("invoices | refund", ["“|”"]),
         ("message <-> invoices", ["“<->”"]),
         ("!about invoices", ["“!”"]),
+        ("invoice:* about", ["“:*”", "no search by the start of a word"]),
     ],
 )
 def test_a_search_says_which_operators_it_read_as_spaces(support, chat, typed, named):
@@ -773,7 +777,7 @@ def test_a_search_says_which_operators_it_read_as_spaces(support, chat, typed, n
     sentence = html.unescape(note.group(1))
     assert all(name in sentence for name in named) and "a minus sign before it (-word)" in sentence
     # The hits are what the words alone find: the note says what was searched.
-    words = " ".join(word for word in re.split(r"<->|[!&|\s]+", typed) if word)
+    words = " ".join(word for word in re.split(r"<->|:\*|[!&|\s]+", typed) if word)
     alone = support.get("/conversations/", {"q": words})
     assert [hit.pk for hit in response.context["page"].rows] == [hit.pk for hit in alone.context["page"].rows]
     # And it offers the search the person most likely meant, in web-search syntax.

@@ -134,6 +134,19 @@ def test_two_runs_compare_side_by_side(client_as):
     assert 'data-testid="same-run"' not in page
     itself = client.get("/explain/compare/", {"a": before.pk, "b": before.pk}).content.decode()
     assert f"Both sides are run #{before.pk}: nothing differs." in itself
+    # Two runs' queries and plans were shown: audited as a run's own page is.
+    shown = AuditEvent.objects.filter(action="explain.compare").order_by("id")
+    assert [(e.target, e.detail["compared_to"], e.actor_username) for e in shown] == [
+        (f"explain:{before.pk}", after.pk, "dba-user"),
+        (f"explain:{before.pk}", before.pk, "dba-user"),
+    ]
+
+
+def test_the_compare_page_opened_without_runs_is_a_form_to_fill_in(client_as):
+    response = client_as("dba").get("/explain/compare/")
+    page = response.content.decode()
+    assert response.status_code == 200 and "This field is required" not in page and 'name="a"' in page
+    assert not AuditEvent.objects.filter(action="explain.compare").exists()
 
 
 @pytest.mark.parametrize("query,status", [({"a": "x", "b": "1"}, 400), ({"a": "999998", "b": "999999"}, 404)])

@@ -203,6 +203,8 @@ def test_review_of_a_reindex_shows_reindex_concurrently(planted, dba):
         ({"ef_construction": "-4"}, "ef_construction must be a whole number from 4 to 1000."),
         ({"m": "32", "ef_construction": "40"}, "ef_construction must be at least twice m (64 for m = 32); got 40."),
         ({"lists": "100"}, "lists is an IVFFlat option"),
+        # Out of range in a box of the other method: said as the option it is, not as a range.
+        ({"lists": "0"}, "lists is an IVFFlat option and the new index is HNSW: leave it empty."),
         ({"method": "btree"}, "The new method can be HNSW or IVFFlat, or empty to keep the current one."),
         ({"method": "ivfflat"}, "not make it ivfflat"),
         ({"kind": "drop everything"}, "Choose REINDEX CONCURRENTLY or a rebuild with new parameters."),

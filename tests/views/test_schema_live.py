@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -334,3 +335,10 @@ def test_a_bad_table_asked_for_is_a_400_that_says_which_parameter_and_why(client
     assert diagram.status_code == 400
     refused = diagram.content.decode().split('data-testid="diagram-refused"')[1].split("</p>")[0]
     assert "Table asked for:" in refused and why in refused
+
+
+def test_a_bad_finding_code_says_each_of_its_faults_as_a_sentence(operator):
+    response = operator.get("/schema/drift/", {"code": "\x00"})
+    assert response.status_code == 400
+    error = re.search(r'data-testid="drift-code-error">(.*?) <a', response.content.decode()).group(1)
+    assert "allowed. A finding code" in html.unescape(error), error
