@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
+from django.http import QueryDict
 
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.fields import VisibleTextField
+from schemaadmin.models import Message
 from schemaadmin.pg.search import SearchTerms, SearchTooDeep, plain_spelling
 from schemaadmin.services.conversations import DEFAULT_ORDER, ORDER_CHOICES
 from schemaadmin.services.message_search import search_facts
@@ -17,6 +20,7 @@ __all__ = [
     "BootstrapForm",
     "ListControls",
     "PageCursor",
+    "SEARCH_PARAMETERS",
     "ThreadControls",
     "UserSearch",
     "operators_rewritten",
@@ -144,13 +148,41 @@ class ListControls(PageCursor):
         return self.cleaned_data["size"] or app_settings()["PAGE_SIZES"][0]
 
 
+# The conversation list's parameters a search hit carries to its thread (`back`), so "Back to the search" returns to
+# the same search, filters and page. Anything else in it is dropped.
+SEARCH_PARAMETERS = (
+    "q",
+    "user",
+    "channel",
+    "active_from",
+    "active_to",
+    "min_messages",
+    "role",
+    "size",
+    "after",
+    "before",
+)
+
+
 class ThreadControls(forms.Form):
-    """Which window of a thread to show: around one message, or before/after one."""
+    """Which window of a thread to show: around one message, or before/after one; opened from a search hit, the
+    search (q and the role its hits are from) and the list's query to go back to."""
 
     around = forms.IntegerField(required=False, min_value=1)
     before = forms.IntegerField(required=False, min_value=1)
     after = forms.IntegerField(required=False, min_value=1)
     q = forms.CharField(required=False, max_length=200, label="Search in this thread")
+    role = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any role"), *Message.Role.choices],
+        error_messages={"invalid_choice": "A message is from user, assistant, system or tool, not “%(value)s”."},
+    )
+    back = forms.CharField(required=False, max_length=4000)
+
+    def clean_back(self) -> str:
+        """Return the list's query the search came from, of SEARCH_PARAMETERS alone (a link back, never elsewhere)."""
+        given = QueryDict(self.cleaned_data["back"])
+        return urlencode([(name, value) for name, value in given.items() if name in SEARCH_PARAMETERS and value])
 
     def clean_q(self) -> str:
         value = self.cleaned_data["q"].strip()

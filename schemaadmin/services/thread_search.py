@@ -31,10 +31,10 @@ class ThreadHits:
     next: int | None  # the hit after it (the first hit, without a current message)
 
 
-def thread_hits(conversation: Conversation, text: str, *, current: Message | None = None) -> ThreadHits:
+def thread_hits(conversation: Conversation, text: str, *, role: str = "", current: Message | None = None) -> ThreadHits:
     """Return how many of the thread's messages match text (websearch syntax, as the conversation search), where
     the current message (one of this thread's, as the page read it) stands among them, and the hits either side of
-    it, in thread order (created_at, id).
+    it, in thread order (created_at, id). role: only that role's messages are hits (the search's "Message from").
 
     The neighbours are read by the thread's order from the current message (keyset), not picked from a list of the
     first MAX_THREAD_HITS: in a thread with more hits, "Next hit" from one past them went back to the first."""
@@ -44,11 +44,13 @@ def thread_hits(conversation: Conversation, text: str, *, current: Message | Non
     # read all 50,000 of the largest thread for a word it does not hold (108-229 ms; now a few ms).
     planner = bitmap_scans_only() if facts.indexable and not facts.common else nullcontext()
     with planner:
-        return _hits(conversation, text, current)
+        return _hits(conversation, text, role, current)
 
 
-def _hits(conversation: Conversation, text: str, current: Message | None) -> ThreadHits:
+def _hits(conversation: Conversation, text: str, role: str, current: Message | None) -> ThreadHits:
     hits = Message.objects.filter(conversation=conversation, search_vector=search_query(text))
+    if role:
+        hits = hits.filter(role=role)
     total = hits.values("pk")[: MAX_THREAD_HITS + 1].count()
     capped = total > MAX_THREAD_HITS
     if current is None:
@@ -66,9 +68,10 @@ def _hits(conversation: Conversation, text: str, current: Message | None) -> Thr
     return ThreadHits(text, min(total, MAX_THREAD_HITS), capped, position, previous, following)
 
 
-def mark_hits(messages: Iterable[Message], text: str) -> None:
-    """Set .marked on each shown message that matches: its whole text with the matched terms between marks."""
-    shown = {m.pk: m for m in messages}
+def mark_hits(messages: Iterable[Message], text: str, *, role: str = "") -> None:
+    """Set .marked on each shown message that matches (of role, when given): its whole text with the matched terms
+    between marks."""
+    shown = {m.pk: m for m in messages if not role or m.role == role}
     marked = (
         Message.objects.filter(pk__in=list(shown), search_vector=search_query(text))
         .annotate(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
-from urllib.parse import quote_plus
 
 import django_tables2 as tables
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
@@ -293,16 +292,18 @@ class SearchHitTable(_BrowseTable):
         fields: tuple[str, ...] = ()
         attrs = _CARDS_ON_PHONE
 
-    search_text = ""  # the search the hits answer: the thread opens with its terms marked
+    # The search the hits answer, urlencoded (q, role, back: views.conversations): the thread opens with its terms
+    # marked, steps through its role's hits and links back to this page of the search.
+    hit_params = ""
 
     def render_snippet(self, record: Message) -> str:
         url = object_url("schemaadmin:conversation", record.conversation_id)
-        # urlencode({"around": pk, "q": search_text}), the search quoted once per page, not once per hit.
+        # The search's parameters quoted once per page, not once per hit.
         return _html(
-            '<a class="hit" href="{}?around={}&amp;q={}#m{}"><bdi>{}</bdi></a>',
+            '<a class="hit" href="{}?around={}&amp;{}#m{}"><bdi>{}</bdi></a>',
             url,
             record.pk,
-            _quoted(self.search_text),
+            self.hit_params,
             record.pk,
             record.snippet,  # type: ignore[attr-defined]
         )
@@ -320,11 +321,6 @@ class SearchHitTable(_BrowseTable):
 
     def render_created_at(self, value: Any) -> str:
         return utc_time(value)
-
-
-@lru_cache(maxsize=64)
-def _quoted(text: str) -> str:
-    return quote_plus(text)
 
 
 def _user_link(user: ChatUser) -> str:

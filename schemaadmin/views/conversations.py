@@ -9,7 +9,13 @@ from django.views.decorators.http import require_GET
 from schemaadmin.audit import asked, record_read
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import ConversationFilter, MessageSearchFilter
-from schemaadmin.forms.browse import ListControls, ThreadControls, operators_rewritten, unread_operators
+from schemaadmin.forms.browse import (
+    SEARCH_PARAMETERS,
+    ListControls,
+    ThreadControls,
+    operators_rewritten,
+    unread_operators,
+)
 from schemaadmin.models import Conversation, Message
 from schemaadmin.paging import CursorError
 from schemaadmin.permissions import permission_required
@@ -65,10 +71,13 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     if searching:
         assert isinstance(filters, MessageSearchFilter)
         result = search_page(filters.qs, data["q"], cursor, data["size"], walk_scope=filters.walk_scope())
-        role = filters.form.cleaned_data.get("role")
+        role = filters.form.cleaned_data.get("role") or ""
         context["searched_role"] = Message.Role(role).label if role else ""
         table: ConversationTable | SearchHitTable = SearchHitTable(result.page.rows)
-        table.search_text = data["q"]
+        # A hit opens its thread at the message with the search's words marked, its role's hits stepped through, and
+        # a way back to this very page of the search (its filters and cursor).
+        back = urlencode([(name, value) for name, value in request.GET.items() if name in SEARCH_PARAMETERS and value])
+        table.hit_params = urlencode({"q": data["q"], **({"role": role} if role else {}), "back": back})
         context["operator_note"] = unread_operators(data["q"])
         if context["operator_note"]:
             context["operator_rewrite"] = operators_rewritten(data["q"])
@@ -151,12 +160,17 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **({anchor[0]: anchor[1]} if anchor else {}),
     )
     context["window"] = window
-    text = controls.cleaned_data["q"]
+    text, role = controls.cleaned_data["q"], controls.cleaned_data["role"]
     if text:
-        # Opened from a search hit: the terms marked in every matching message shown, and the thread's other hits.
-        mark_hits(window.messages, text)
+        # Opened from a search hit: the terms marked in every matching message shown (of the search's role), and the
+        # thread's other hits; each link on from here keeps the search and the list's query to go back to.
+        mark_hits(window.messages, text, role=role)
         # The message the page was opened at, as read above: its place among the hits is counted from it.
-        context["hits"] = thread_hits(conversation, text, current=message if anchor and anchor[0] == "around" else None)
+        current = message if anchor and anchor[0] == "around" else None
+        context["hits"] = thread_hits(conversation, text, role=role, current=current)
+        back = controls.cleaned_data["back"] or urlencode({"q": text, **({"role": role} if role else {})})
+        context["search_params"] = urlencode({"q": text, **({"role": role} if role else {}), "back": back})
+        context["back_query"] = back
     if getattr(request, "htmx", False) and anchor and anchor[0] in ("before", "after"):
         # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
         context["chunk"] = True

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.http import QueryDict
 
 from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.services.thread_search import thread_hits
@@ -53,8 +55,8 @@ def test_the_hit_opens_expanded_with_the_terms_marked_and_the_text_escaped(threa
     assert 'data-hit="1"' in article and '<details class="long-message" open>' in article
     assert "A <mark>chargeback</mark> &lt;b&gt;for&lt;/b&gt; order 6." in article
     assert "hit <strong" in page and ">2</strong> of 3 in this thread" in page
-    assert f'href="?around={first}&amp;q=chargeback#m{first}"' in page  # previous hit
-    assert f'href="?around={third}&amp;q=chargeback#m{third}"' in page  # next hit
+    assert f'href="?around={first}&amp;q=chargeback&amp;back=q%3Dchargeback#m{first}"' in page  # previous hit
+    assert f'href="?around={third}&amp;q=chargeback&amp;back=q%3Dchargeback#m{third}"' in page  # next hit
     plain = page[page.index(f'id="m{ids(thread, 4)[0]}"') :]
     assert "<mark>" not in plain[: plain.index("</article>")]
 
@@ -63,7 +65,7 @@ def test_search_hits_link_to_the_thread_with_the_search(thread, client_as):
     page = client_as("support").get("/conversations/", {"q": "chargeback"}).content.decode()
     links = re.findall(r'<a class="hit" href="([^"]+)"', page)
     assert len(links) == 3
-    assert all(re.search(r"\?around=\d+&amp;q=chargeback#m\d+$", link) for link in links), links
+    assert all(re.search(r"\?around=\d+&amp;q=chargeback&amp;back=q%3Dchargeback#m\d+$", link) for link in links), links
 
 
 def test_a_thread_without_a_search_is_unchanged_and_a_bad_one_is_400(thread, client_as):
@@ -97,3 +99,46 @@ def test_in_a_thread_with_more_hits_than_counted_the_neighbours_are_those_of_the
     assert (last.previous, last.next) == (second, None)
     middle = thread_hits(thread, "chargeback", current=Message.objects.get(pk=second))
     assert (middle.position, middle.previous, middle.next) == (2, first, third)
+
+
+def test_a_hit_of_a_role_filtered_search_keeps_the_role_and_the_way_back_to_that_page(thread, client_as):
+    # The 6th message from tool: "chargeback" from tool has one hit in this thread, not three. The hit link carried
+    # q alone: the thread counted every role's hits, "Next hit" went to a user message, and "Back to the search" lost
+    # the role, the other filters and the page.
+    tool = Message.objects.get(pk=ids(thread, 6)[0])
+    Message.objects.filter(pk=tool.pk).update(role="tool")
+    support = client_as("support")
+    listed = support.get("/conversations/", {"q": "chargeback", "role": "tool", "channel": "web", "size": 25})
+    (link,) = re.findall(r'<a class="hit" href="([^"]+)"', listed.content.decode())
+    opened = support.get(html.unescape(link))
+    page = opened.content.decode()
+    assert ">1</strong> of 1 in this thread" in page and 'rel="next"' not in page and 'rel="prev"' not in page
+    marked = [m for m in opened.context["window"].messages if getattr(m, "marked", None)]
+    assert [m.pk for m in marked] == [tool.pk]  # the user messages with the word are not this search's hits
+    back = html.unescape(re.search(r'href="([^"]+)" data-back-to-search', page).group(1))
+    assert back.startswith("/conversations/?")
+    assert QueryDict(back.split("?", 1)[1]).dict() == {
+        "q": "chargeback",
+        "role": "tool",
+        "channel": "web",
+        "size": "25",
+    }
+
+
+@pytest.mark.parametrize(
+    ("back", "kept"),
+    [
+        ("q=chargeback&next=https://evil.example/&role=tool", {"q": "chargeback", "role": "tool"}),
+        ("//evil.example/?q=x", {}),
+        # Kept as text: the list checks its own parameters (a bad cursor is a 400 there, with a sentence).
+        ("q=chargeback&size=25&after=abc&sort=-x", {"q": "chargeback", "size": "25", "after": "abc"}),
+    ],
+)
+def test_the_way_back_keeps_only_the_lists_own_parameters(thread, client_as, back, kept):
+    page = client_as("support").get(
+        f"/conversations/{thread.pk}/", {"around": ids(thread, 3)[0], "q": "chargeback", "back": back}
+    )
+    found = html.unescape(re.search(r'href="([^"]+)" data-back-to-search', page.content.decode()).group(1))
+    path, _, query = found.partition("?")
+    assert path == "/conversations/"
+    assert QueryDict(query).dict() == (kept or {"q": "chargeback"})
