@@ -127,12 +127,7 @@ class ListControls(PageCursor):
         text = self.cleaned_data["q"].strip()
         if not text:
             return text
-        terms = _parsed(text)
-        if not terms.matchable or not plain_spelling(text):  # nothing, or only invisible characters
-            raise forms.ValidationError(
-                "Nothing in this search can be matched: use at least one word or number "
-                '(quotes for phrases, "or" between alternatives, a leading - to exclude).'
-            )
+        terms = _matchable(text)
         if not terms.indexable:
             # The index finds messages by the words they contain; with none required, every message is a candidate.
             raise forms.ValidationError(
@@ -191,7 +186,7 @@ class ThreadControls(forms.Form):
         if "\x00" in value:
             raise forms.ValidationError("A search cannot contain a NUL character.")
         if value:
-            _parsed(value)  # marking and stepping through its hits parse it too
+            _matchable(value)  # marking and stepping through its hits parse it too
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -206,6 +201,18 @@ class ThreadControls(forms.Form):
             if self.cleaned_data.get(name):
                 return name, self.cleaned_data[name]
         return None
+
+
+def _matchable(text: str) -> SearchTerms:
+    """Return what the server makes of the search, or refuse one that can match nothing ("-", "<->", only
+    invisible characters) as the list and the thread both do."""
+    terms = _parsed(text)
+    if not terms.matchable or not plain_spelling(text):
+        raise forms.ValidationError(
+            "Nothing in this search can be matched: use at least one word or number "
+            '(quotes for phrases, "or" between alternatives, a leading - to exclude).'
+        )
+    return terms
 
 
 def _parsed(text: str) -> SearchTerms:

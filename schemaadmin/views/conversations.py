@@ -171,6 +171,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         back = controls.cleaned_data["back"] or urlencode({"q": text, **({"role": role} if role else {})})
         context["search_params"] = urlencode({"q": text, **({"role": role} if role else {}), "back": back})
         context["back_query"] = back
+        context["operator_note"] = unread_operators(text)
     if getattr(request, "htmx", False) and anchor and anchor[0] in ("before", "after"):
         # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
         context["chunk"] = True

@@ -142,3 +142,21 @@ def test_the_way_back_keeps_only_the_lists_own_parameters(thread, client_as, bac
     path, _, query = found.partition("?")
     assert path == "/conversations/"
     assert QueryDict(query).dict() == (kept or {"q": "chargeback"})
+
+
+@pytest.mark.parametrize("typed", ["-", "<->", '"', "!"])
+def test_a_thread_search_that_can_match_nothing_is_refused_as_the_lists_is(thread, client_as, typed):
+    support = client_as("support")
+    listed = support.get("/conversations/", {"q": typed})
+    opened = support.get(f"/conversations/{thread.pk}/", {"around": ids(thread, 3)[0], "q": typed})
+    assert listed.status_code == opened.status_code == 400
+    assert "Nothing in this search can be matched" in opened.content.decode()
+
+
+def test_a_thread_search_says_which_operators_it_read_as_spaces(thread, client_as):
+    page = client_as("support").get(
+        f"/conversations/{thread.pk}/", {"around": ids(thread, 3)[0], "q": "chargeback & !x"}
+    )
+    assert page.status_code == 200
+    note = re.search(r'data-testid="operator-note">([^<]*)<', page.content.decode())
+    assert note and "“&amp;” and “!” are not operators" in note.group(1)
