@@ -196,6 +196,18 @@
       document.querySelectorAll("form[data-filters].folded").forEach(function (form) { showFilters(form, false); });
     }
   });
+  // ... and its sentence is brought into view: on a phone, under the unfolded filters, it was a screen below the
+  // search box pressed Enter in. The focus stays where the person was typing.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const target = event.detail.target;
+    if (!event.detail.xhr || event.detail.xhr.status !== 400 || !target) return;
+    // Swapped outerHTML, the target is the element replaced: its successor has its id.
+    const region = (target.id && document.getElementById(target.id)) || target;
+    const said = region.querySelector("[role=alert]");
+    if (!said) return;
+    const box = said.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) said.scrollIntoView({ block: "nearest" });
+  });
 
   // --- Colour scheme toggle: auto → light → dark → auto ---------------------------------------------------------
   const NEXT = { auto: "light", light: "dark", dark: "auto" };
@@ -259,17 +271,9 @@
     }
   }
 
-  // --- The conversation list ([data-search-list]) remembers its whole address, filters and page included, for a
-  // thread's "Back to the search" (thread.js), which the server can only write with the search text.
-  function rememberSearch() {
-    if (!document.querySelector("[data-search-list]")) return;
-    try { window.sessionStorage.setItem("schemaadmin:search", window.location.href); } catch (error) { /* off */ }
-  }
-  document.addEventListener("htmx:pushedIntoHistory", rememberSearch);
-
-  // --- Signed out (body[data-signed-out]: the sign-in page): forget what this tab kept of the last person's pages,
-  // the last search's address among them. htmx keeps no page copies (historyCacheSize 0 in base.html): Back asks
-  // the server, which asks whoever is at the screen to sign in.
+  // --- Signed out (body[data-signed-out]: the sign-in page): forget what this tab's scripts kept of the last
+  // person's pages. htmx keeps no page copies (historyCacheSize 0 in base.html): Back asks the server, which asks
+  // whoever is at the screen to sign in.
   function forgetSignedOut() {
     if (!document.body.hasAttribute("data-signed-out")) return;
     try { window.sessionStorage.clear(); } catch (error) { /* off */ }
@@ -277,7 +281,6 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     forgetSignedOut();
-    rememberSearch();
     localise(document);
     contain(document);
     setUpNavigation();

@@ -114,6 +114,22 @@ def test_a_search_with_operator_characters_says_how_it_read_them_on_a_phone(
     assert console_errors == []
 
 
+def test_a_refused_search_sent_with_enter_on_a_phone_shows_why_on_the_screen(
+    page, support_at, chat, console_errors, screenshot
+):
+    # The filters unfold for a refusal, and on a phone its sentence landed a screen below the search box.
+    support_at("/conversations/")
+    box = page.get_by_label("Search messages")
+    box.fill("-def")
+    box.press("Enter")
+    said = page.locator("#results [role=alert]")
+    expect(said).to_contain_text("no word the messages must contain")
+    expect(said).to_be_in_viewport()
+    expect(box).to_be_focused()  # the person goes on typing where they were
+    screenshot("conversations-search-refused-phone")
+    assert [error for error in console_errors if "400" not in error] == []
+
+
 def test_a_search_from_the_phone_s_form_keeps_the_filters_folded(page, support_at, chat, console_errors):
     support_at("/conversations/")
     page.get_by_label("Search messages").fill("invoice")
