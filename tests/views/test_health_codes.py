@@ -121,3 +121,14 @@ def test_a_table_whose_indexes_share_a_finding_shows_it_once_with_how_many(plant
     row = _row(tables, "data-table", f"{s}.sparse")
     assert row.count('data-code="index_on_mostly_null_column"') == 1, row
     assert "Index over a mostly NULL column × 2" in row
+
+
+def test_an_index_page_says_its_scans_plainly(flagged, operator, monkeypatch):
+    # One node: its scans as a number, not "default: 0"; never scanned on PostgreSQL 16+: not "(or PostgreSQL < 16)".
+    detail = operator.get(f"/indexes/{flagged.schema}.flags_tags/").content.decode()
+    scans = re.search(r'data-testid="scans">(.*?)</dd>', detail).group(1)
+    assert scans == "0"
+    assert re.search(r'data-testid="last-scan">none since counting began</dd>', detail)
+    monkeypatch.setattr("schemaadmin.views.indexes.server_version", lambda: 150008)
+    older = operator.get(f"/indexes/{flagged.schema}.flags_tags/").content.decode()
+    assert re.search(r'data-testid="last-scan">not recorded before PostgreSQL 16</dd>', older)
