@@ -78,6 +78,11 @@ class BoundedDateFilter(django_filters.DateFilter):
     field_class = BoundedDateField
 
 
+# The role filter means "has a message from" on the list, "message from" on a search: schemaadmin.js names it so as
+# the search box fills or empties (the form is not redrawn when only the results are).
+ROLE_LABELS = {"data-list-label": "Has a message from", "data-search-label": "Message from"}
+
+
 class FilterMeta:
     """What every filter set's Meta shares: its filters are declared, not generated, on a Bootstrap form."""
 
@@ -151,7 +156,11 @@ class _ConversationFilters(DeclaredFilterSet):
 
 class ConversationFilter(_ConversationFilters):
     role = django_filters.ChoiceFilter(
-        method="filter_role", choices=Message.Role.choices, label="Has a message from", empty_label="Any role"
+        method="filter_role",
+        choices=Message.Role.choices,
+        label="Has a message from",
+        empty_label="Any role",
+        widget=forms.Select(attrs=ROLE_LABELS),
     )
 
     class Meta(FilterMeta):
@@ -166,7 +175,11 @@ class MessageSearchFilter(_ConversationFilters):
 
     path = "conversation__"
     role = django_filters.ChoiceFilter(
-        field_name="role", choices=Message.Role.choices, label="Message from", empty_label="Any role"
+        field_name="role",
+        choices=Message.Role.choices,
+        label="Message from",
+        empty_label="Any role",
+        widget=forms.Select(attrs=ROLE_LABELS),
     )
 
     class Meta(FilterMeta):

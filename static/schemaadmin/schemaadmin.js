@@ -162,6 +162,11 @@
       field.title = searching ? field.dataset.unusedInSearch : field.dataset.titleOwn;
       if ("searchChoice" in field.dataset) showSearchChoice(field, searching);
     });
+    // A filter that means one thing on the list and another on a search ([data-search-label]) is named for it.
+    form.querySelectorAll("[data-search-label]").forEach(function (field) {
+      const label = field.id && form.querySelector('label[for="' + CSS.escape(field.id) + '"]');
+      if (label) label.textContent = searching ? field.dataset.searchLabel : field.dataset.listLabel;
+    });
   }
   // A disabled order names the order a search uses, not the one it ignores; the chosen one comes back after.
   function showSearchChoice(select, searching) {

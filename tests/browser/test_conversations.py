@@ -127,6 +127,10 @@ def test_a_refused_search_sent_with_enter_on_a_phone_shows_why_on_the_screen(
     expect(said).to_be_in_viewport()
     expect(box).to_be_focused()  # the person goes on typing where they were
     screenshot("conversations-search-refused-phone")
+    # The role filter is named for what it does: the hits' own role while the box has a search, not "Has a message".
+    expect(page.get_by_label("Message from", exact=True)).to_be_visible()
+    box.fill("")
+    expect(page.get_by_label("Has a message from", exact=True)).to_be_visible()
     assert [error for error in console_errors if "400" not in error] == []
 
 
