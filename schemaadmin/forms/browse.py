@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.core.exceptions import TooManyFieldsSent
 from django.http import QueryDict
 
 from schemaadmin.conf import app_settings
@@ -20,6 +21,7 @@ __all__ = [
     "BootstrapForm",
     "ListControls",
     "PageCursor",
+    "BACK_LINK_MAX_LENGTH",
     "SEARCH_PARAMETERS",
     "ThreadControls",
     "UserSearch",
@@ -157,6 +159,10 @@ SEARCH_PARAMETERS = (
     "after",
     "before",
 )
+# A hit link carries `back` up to this long (views.conversations); a thread reads one up to BACK_MAX_LENGTH, longer
+# than any query of the list's own limits, and takes a longer one for none.
+BACK_LINK_MAX_LENGTH = 1_500
+BACK_MAX_LENGTH = 16_000
 
 
 class ThreadControls(forms.Form):
@@ -172,11 +178,19 @@ class ThreadControls(forms.Form):
         choices=[("", "Any role"), *Message.Role.choices],
         error_messages={"invalid_choice": "A message is from user, assistant, system or tool, not “%(value)s”."},
     )
-    back = forms.CharField(required=False, max_length=4000)
+    back = forms.CharField(required=False)
 
     def clean_back(self) -> str:
-        """Return the list's query the search came from, of SEARCH_PARAMETERS alone (a link back, never elsewhere)."""
-        given = QueryDict(self.cleaned_data["back"])
+        """Return the list's query the search came from, of SEARCH_PARAMETERS alone (a link back, never elsewhere);
+        "" (back to the search's words alone) when it is not one: too long or too many fields, never a refusal of the
+        thread it leads from."""
+        text = self.cleaned_data["back"]
+        if len(text) > BACK_MAX_LENGTH:
+            return ""
+        try:
+            given = QueryDict(text)
+        except TooManyFieldsSent:
+            return ""
         return urlencode([(name, value) for name, value in given.items() if name in SEARCH_PARAMETERS and value])
 
     def clean_q(self) -> str:

@@ -1,10 +1,12 @@
 """Message search: what the server makes of a search, and a page of its hits, newest first, with marked snippets.
 
-A search reads its hits one of four ways (docs/architecture.md says why): plain common words walk messages
-newest-first; a phrase or an exclusion of common words walks a bounded number of the newest messages first; anything
-else, and one whose walk found no page, collects its hits from the GIN index and picks the page from them; past
-COLLECTED_HITS, the page is the newest of all hits, sorted from the index's bitmap. After a walk that found no page,
-the GIN index's reads stop after SEARCH_FALLBACK_TIMEOUT_MS, and the page is then the walk's hits (searched_only).
+A search reads its hits one of four ways (docs/architecture.md says why): plain common words without filters walk
+messages newest-first; a phrase or an exclusion of common words, plain common words under filters (or bounded by an
+"Active to" day), and a search the planner expects in many messages walk a bounded number of the newest messages of
+their WalkScope first (once more, further, when a walk of common words met a few hits); anything else, and one whose
+walk found no page, collects its hits from the GIN index and picks the page from them; past COLLECTED_HITS, the page
+is the newest of all hits, sorted from the index's bitmap. After a walk of common words that found no page, the GIN
+index's reads stop after SEARCH_FALLBACK_TIMEOUT_MS, and the page is then the walk's hits (searched_only).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from psycopg.errors import QueryCanceled
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import Message
-from schemaadmin.models.chat import SEARCH_CONFIG
+from schemaadmin.models.chat import RARE_ROLE_NAMES, SEARCH_CONFIG
 from schemaadmin.paging import (
     Cursor,
     Page,
@@ -100,7 +102,9 @@ def search_page(
         page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
         return ListResult(_highlight(page), _search_total(hits, at_least=page.last))
     walk = None
-    if _walk_first(facts, estimate, scope, to_a_day=walk_scope.until is not None):
+    # A rare role's messages have a GIN index of their own: a day's bound makes no walk of them the better read.
+    to_a_day = walk_scope.until is not None and walk_scope.role not in RARE_ROLE_NAMES
+    if _walk_first(facts, estimate, scope, to_a_day=to_a_day):
         # A phrase or an exclusion of common words: its hits are usually everywhere ('"factory reset"'), but may be
         # nowhere ("the -the"), so the walk is bounded. So is the walk of common words under filters: the planner
         # takes a word and a filter to be independent, and a word common among all messages may be in none of those
@@ -118,7 +122,9 @@ def search_page(
     limit = _fallback_timeout_ms()
     # Only forward: a page back from a cursor was reached from newer pages, and cut short it could not say where the
     # walk went or keep its way back.
-    if walk is None or limit is None or backwards(cursor):
+    # And only after a walk of common words: the GIN index reads a search with a word that is not common fast enough
+    # to the end (it was walked first for its many hits, which a filter may have left few of among the newest).
+    if walk is None or not facts.common or limit is None or backwards(cursor):
         return _gin_page(queryset, hits, query, words, cursor, size)
     try:
         return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=limit)
@@ -196,7 +202,7 @@ def _hit_page(
     return _highlight(keyset_page(listed, SEARCH_ORDER, cursor=cursor, size=size, read_to=read_to))
 
 
-# A phrase or an exclusion of common words looks for its page among the newest messages (from the cursor) first,
+# A search that walks first (_walk_first) looks for its page among the newest messages (from the cursor) first,
 # walking at most this many, then this many, before the GIN index: there, a phrase of common words read the index's
 # lists of both words and then rechecked every hit to sort them: '"factory reset"' took 1.4 s a page at 10M messages
 # (279,195 hits), '"before the"' 4.4 s. A walk that finds no page ("the -the") costs its rows, ~1-2 µs each.

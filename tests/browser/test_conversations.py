@@ -230,7 +230,9 @@ def test_search_open_the_hit_load_older_and_go_back(page, role_user, sign_in, ch
     screenshot("conversations-search")
 
     hit.click()
-    expect(page).to_have_url(re.compile(rf"/conversations/{chat.pk}/\?around=\d+&q=zanzibar\+ferry&back=[^#]+#m\d+$"))
+    expect(page).to_have_url(
+        re.compile(rf"/conversations/{chat.pk}/\?around=\d+&q=zanzibar\+ferry(&back=[^#]+)?#m\d+$")
+    )
     focus = page.locator("article.message.focus")
     expect(focus).to_contain_text("Your ferry to Zanzibar leaves at 09:30.")
     expect(focus.locator("pre.code")).to_have_text("ZNZ-4411")
@@ -296,7 +298,7 @@ def test_a_hit_opens_expanded_with_its_terms_marked_and_steps_to_the_next_hit(
     expect(page.locator("a.hit")).to_have_count(3)
     page.locator("a.hit").last.click()  # newest first: the last listed is the oldest, message 5
 
-    expect(page).to_have_url(re.compile(r"\?around=\d+&q=chargeback&back=q%3Dchargeback#m\d+$"))
+    expect(page).to_have_url(re.compile(r"\?around=\d+&q=chargeback#m\d+$"))
     focus = page.locator("article.message.focus")
     expect(focus).to_contain_text("order 5")
     expect(focus.locator("details.long-message")).to_have_attribute("open", "")
