@@ -374,19 +374,7 @@ def test_a_search_active_to_a_day_walks_from_that_day(messages, plant, plans, mo
     # the newest message it met none in 20,000 and read every "the" from the GIN index (5-9 s at 10M messages, where
     # such a search has more than COLLECTED_HITS hits: here 3,333, so the cap is scaled down).
     monkeypatch.setattr(message_search, "COLLECTED_HITS", 100)
-    user = ChatUser.objects.get(external_id="acct-search")
-    ids = [
-        Conversation.objects.create(
-            user=user, created_at=T0, updated_at=T0, last_message_at=T0 + timedelta(minutes=1000 * (k + 1))
-        ).pk
-        for k in range(30)
-    ]
-    plant.sql(
-        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
-        "SET conversation_id = (%s::bigint[])[(id - 1) / 1000 + 1]",
-        [ids],
-    )
-    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    _thirty_conversations(messages, plant)
     day = (T0 + timedelta(minutes=5000)).date()
     filters = MessageSearchFilter(QueryDict(f"q=the&active_to={day}"), queryset=Message.objects.all())
     assert filters.is_valid()
