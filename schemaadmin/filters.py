@@ -83,6 +83,17 @@ class BoundedDateFilter(django_filters.DateFilter):
 ROLE_LABELS = {"data-list-label": "Has a message from", "data-search-label": "Message from"}
 
 
+def _role_filter(label: str, **applied: str) -> django_filters.ChoiceFilter:
+    """Return the role filter as the list (method) or a search (field_name) applies it, named for what it means."""
+    return django_filters.ChoiceFilter(
+        choices=Message.Role.choices,
+        label=label,
+        empty_label="Any role",
+        widget=forms.Select(attrs=ROLE_LABELS),
+        **applied,
+    )
+
+
 class FilterMeta:
     """What every filter set's Meta shares: its filters are declared, not generated, on a Bootstrap form."""
 
@@ -155,13 +166,7 @@ class _ConversationFilters(DeclaredFilterSet):
 
 
 class ConversationFilter(_ConversationFilters):
-    role = django_filters.ChoiceFilter(
-        method="filter_role",
-        choices=Message.Role.choices,
-        label="Has a message from",
-        empty_label="Any role",
-        widget=forms.Select(attrs=ROLE_LABELS),
-    )
+    role = _role_filter(ROLE_LABELS["data-list-label"], method="filter_role")
 
     class Meta(FilterMeta):
         model = Conversation
@@ -174,13 +179,7 @@ class MessageSearchFilter(_ConversationFilters):
     """The same filters applied to search hits: the hit's conversation, and the hit's own role."""
 
     path = "conversation__"
-    role = django_filters.ChoiceFilter(
-        field_name="role",
-        choices=Message.Role.choices,
-        label="Message from",
-        empty_label="Any role",
-        widget=forms.Select(attrs=ROLE_LABELS),
-    )
+    role = _role_filter(ROLE_LABELS["data-search-label"], field_name="role")
 
     class Meta(FilterMeta):
         model = Message
