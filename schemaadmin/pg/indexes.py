@@ -27,6 +27,7 @@ __all__ = [
     "indexes",
     "index_table",
     "indexes_below",
+    "records_last_scan",
 ]
 
 # Schemas that belong to PostgreSQL, never to the application. No % in it: statements with parameters use it too.
@@ -298,10 +299,18 @@ ACTIVITY_COLUMNS = """
            CASE WHEN t.reltuples < 0 THEN NULL ELSE t.reltuples::bigint END AS table_rows"""
 
 
+# The server version from which PostgreSQL records each index's last scan (last_idx_scan).
+LAST_SCAN_FROM = 160000
+
+
+def records_last_scan(using: str = "default") -> bool:
+    """Return whether this server records each index's last scan (known to the driver, no query needed)."""
+    return server_version(using) >= LAST_SCAN_FROM
+
+
 def activity_columns_sql(using: str) -> str:
     """Return ACTIVITY_COLUMNS for this server: last_idx_scan exists from PostgreSQL 16."""
-    # The server version is known to the driver, no query needed.
-    last_scan = "pg_stat_get_lastscan(i.indexrelid)" if server_version(using) >= 160000 else "NULL::timestamptz"
+    last_scan = "pg_stat_get_lastscan(i.indexrelid)" if records_last_scan(using) else "NULL::timestamptz"
     return ACTIVITY_COLUMNS.format(last_scan=last_scan)
 
 

@@ -13,8 +13,7 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.pg.connection import server_version
-from schemaadmin.pg.indexes import index_table
+from schemaadmin.pg.indexes import index_table, records_last_scan
 from schemaadmin.pg.locked import locked_relations
 from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.findings import worst_rank
@@ -33,9 +32,6 @@ from schemaadmin.views.recall import recall_panel
 
 # Findings that are also the server's or a database's (no table): /tables/ lists them above its rows.
 SERVER_MAINTENANCE_CODES = frozenset({"xid_wraparound", "autovacuum_disabled", "inactive_replication_slot"})
-
-# The server version from which PostgreSQL records each index's last scan (pg_stat_*_indexes.last_idx_scan).
-LAST_SCAN_SINCE = 160000
 
 
 def _split(qualified: str) -> tuple[str, str]:
@@ -180,7 +176,7 @@ def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
         "bloat": report.snapshot.bloat.get(index.qualified_name),
         "advice": vector_advice(index),
         "statistics": report.snapshot.statistics,
-        "records_last_scan": server_version() >= LAST_SCAN_SINCE,
+        "records_last_scan": records_last_scan(),
         "active_rebuild": active_rebuild(schema, name),
         **recall_panel(schema, name),
     }
