@@ -21,10 +21,12 @@ __all__ = [
     "BootstrapForm",
     "ListControls",
     "PageCursor",
-    "BACK_LINK_MAX_LENGTH",
     "SEARCH_PARAMETERS",
     "ThreadControls",
     "UserSearch",
+    "hit_link_query",
+    "list_query",
+    "searched_query",
     "operators_rewritten",
     "unread_operators",
 ]
@@ -159,10 +161,30 @@ SEARCH_PARAMETERS = (
     "after",
     "before",
 )
-# A hit link carries `back` up to this long (views.conversations); a thread reads one up to BACK_MAX_LENGTH, longer
-# than any query of the list's own limits, and takes a longer one for none.
+# A hit link carries `back` up to this long (a request line's room: gunicorn's is 4,094 bytes, and a search of 200
+# emoji is 2,400 of them, quoted); a thread reads one up to BACK_MAX_LENGTH, longer than any query of the list's own
+# limits, and takes a longer one for none.
 BACK_LINK_MAX_LENGTH = 1_500
 BACK_MAX_LENGTH = 16_000
+
+
+def list_query(params: QueryDict) -> str:
+    """Return the conversation list's query among params: its SEARCH_PARAMETERS that are set, urlencoded."""
+    return urlencode([(name, value) for name, value in params.items() if name in SEARCH_PARAMETERS and value])
+
+
+def searched_query(text: str, role: str) -> str:
+    """Return the query of a search alone: its words and the role its hits are from."""
+    return urlencode({"q": text, **({"role": role} if role else {})})
+
+
+def hit_link_query(text: str, role: str, back: str) -> str:
+    """Return the query a link to a search's hit carries: the search (searched_query) and the list's query to go
+    back to, back, when it says more than the search and fits a link (BACK_LINK_MAX_LENGTH)."""
+    searched = searched_query(text, role)
+    if not back or back == searched or len(back) > BACK_LINK_MAX_LENGTH:
+        return searched
+    return f"{searched}&{urlencode({'back': back})}"
 
 
 class ThreadControls(forms.Form):
@@ -191,7 +213,7 @@ class ThreadControls(forms.Form):
             given = QueryDict(text)
         except TooManyFieldsSent:
             return ""
-        return urlencode([(name, value) for name, value in given.items() if name in SEARCH_PARAMETERS and value])
+        return list_query(given)
 
     def clean_q(self) -> str:
         value = self.cleaned_data["q"].strip()

@@ -10,11 +10,12 @@ from schemaadmin.audit import asked, record_read
 from schemaadmin.conf import app_settings
 from schemaadmin.filters import ConversationFilter, MessageSearchFilter
 from schemaadmin.forms.browse import (
-    BACK_LINK_MAX_LENGTH,
-    SEARCH_PARAMETERS,
     ListControls,
     ThreadControls,
+    hit_link_query,
+    list_query,
     operators_rewritten,
+    searched_query,
     unread_operators,
 )
 from schemaadmin.models import Conversation, Message
@@ -78,12 +79,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         table: ConversationTable | SearchHitTable = SearchHitTable(result.page.rows)
         # A hit opens its thread at the message with the search's words marked, its role's hits stepped through, and
         # a way back to this very page of the search (its filters and cursor).
-        searched = {"q": data["q"], **({"role": role} if role else {})}
-        back = urlencode([(name, value) for name, value in request.GET.items() if name in SEARCH_PARAMETERS and value])
-        # Not when it says no more than the search (the thread goes back to that by itself), nor when the link would
-        # outgrow a request line (gunicorn's is 4,094 bytes, and a search of 200 emoji is 2,400 of them, quoted).
-        keep_back = back != urlencode(searched) and len(back) <= BACK_LINK_MAX_LENGTH
-        table.hit_params = urlencode({**searched, **({"back": back} if keep_back else {})})
+        table.hit_params = hit_link_query(data["q"], role, list_query(request.GET))
         context["operator_note"] = unread_operators(data["q"])
         if context["operator_note"]:
             context["operator_rewrite"] = operators_rewritten(data["q"])
@@ -174,10 +170,9 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # The message the page was opened at, as read above: its place among the hits is counted from it.
         current = message if anchor and anchor[0] == "around" else None
         context["hits"] = thread_hits(conversation, text, role=role, current=current)
-        searched = urlencode({"q": text, **({"role": role} if role else {})})
         back = controls.cleaned_data["back"]
-        context["search_params"] = searched + (f"&{urlencode({'back': back})}" if back and back != searched else "")
-        context["back_query"] = back or searched
+        context["search_params"] = hit_link_query(text, role, back)
+        context["back_query"] = back or searched_query(text, role)
         context["operator_note"] = unread_operators(text)
     if getattr(request, "htmx", False) and anchor and anchor[0] in ("before", "after"):
         # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.

@@ -184,7 +184,7 @@ def test_a_hit_link_carries_the_way_back_only_when_it_says_more_than_the_search_
         "back=q%3Dchargeback%26size%3D25" in link for link in re.findall(r'<a class="hit" href="([^"]+)"', paged)
     )
     # Longer than a link may carry it (a search and a user of 200 emoji each: 4,800 characters quoted): left out.
-    monkeypatch.setattr("schemaadmin.views.conversations.BACK_LINK_MAX_LENGTH", len("q=chargeback&size=25") - 1)
+    monkeypatch.setattr("schemaadmin.forms.browse.BACK_LINK_MAX_LENGTH", len("q=chargeback&size=25") - 1)
     links = re.findall(
         r'<a class="hit" href="([^"]+)"',
         support.get("/conversations/", {"q": "chargeback", "size": 25}).content.decode(),
