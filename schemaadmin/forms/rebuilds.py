@@ -46,6 +46,7 @@ def _number(name: str, bounds: tuple[int, int], help_text: str) -> forms.Integer
 
 
 _METHOD_NAMES = {"hnsw": "HNSW", "ivfflat": "IVFFlat"}
+_OPTION_METHODS = {"m": "hnsw", "ef_construction": "hnsw", "lists": "ivfflat"}  # the method each option is of
 
 
 class RebuildForm(forms.Form):
@@ -107,15 +108,12 @@ class RebuildForm(forms.Form):
         # said as the service says an option of the other method, not as a range the method never reads.
         index = self.chosen_index
         target = (data.get("method") or (index.method if index else "")).lower()
-        owner = {"m": "hnsw", "ef_construction": "hnsw", "lists": "ivfflat"}
-        for name in (name for name, method in owner.items() if target in owner.values() and method != target):
-            if self.has_error(name):
-                self.errors[name] = self.error_class(
-                    [
-                        f"{name} is an {_METHOD_NAMES[owner[name]]} option and the new index is "
-                        f"{_METHOD_NAMES[target]}: leave it empty."
-                    ]
-                )
+        if target not in _METHOD_NAMES:
+            return data
+        for name, method in _OPTION_METHODS.items():
+            if method != target and self.has_error(name):
+                said = f"{name} is an {_METHOD_NAMES[method]} option and the new index is {_METHOD_NAMES[target]}"
+                self.errors[name] = self.error_class([f"{said}: leave it empty."])
         return data
 
     def clean_index(self) -> str:
