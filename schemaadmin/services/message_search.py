@@ -102,9 +102,7 @@ def search_page(
         page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
         return ListResult(_highlight(page), _search_total(hits, at_least=page.last))
     walk = None
-    # A rare role's messages have a GIN index of their own: a day's bound makes no walk of them the better read.
-    to_a_day = walk_scope.until is not None and walk_scope.role not in RARE_ROLE_NAMES
-    if _walk_first(facts, estimate, scope, to_a_day=to_a_day):
+    if _walk_first(facts, estimate, walk_scope, scope):
         # A phrase or an exclusion of common words: its hits are usually everywhere ('"factory reset"'), but may be
         # nowhere ("the -the"), so the walk is bounded. So is the walk of common words under filters: the planner
         # takes a word and a filter to be independent, and a word common among all messages may be in none of those
@@ -252,14 +250,15 @@ class Walk:
         return self.met_every_message or len(self.picked) > self.size
 
 
-def _walk_first(facts: SearchTerms, estimate: int, scope: QuerySet[Message], *, to_a_day: bool) -> bool:
-    """Whether a search looks for its page with a bounded walk before the GIN index: its words are common (plain ones
-    only when the planner expects COLLECTED_HITS hits or more, fewer are collected and counted exactly, or when the
-    walk counts the messages up to a day: the planner multiplies the odds of the word and of that bound, and "the"
-    active to a day in May, guessed under COLLECTED_HITS, took 0.6 s collected from the GIN index; not for a role,
-    whose messages have a GIN index of their own), or the planner expects COLLECTED_HITS hits or more, in at least
-    DENSE_SHARE of the messages the walk counts."""
+def _walk_first(facts: SearchTerms, estimate: int, walk_scope: WalkScope, scope: QuerySet[Message]) -> bool:
+    """Whether a search looks for its page with a bounded walk of scope (walk_scope's messages) before the GIN index:
+    its words are common (plain ones only when the planner expects COLLECTED_HITS hits or more, fewer are collected
+    and counted exactly, or when the walk counts the messages up to a day: the planner multiplies the odds of the word
+    and of that bound, and "the" active to a day in May, guessed under COLLECTED_HITS, took 0.6 s collected from the
+    GIN index; not for a rare role, whose messages have a GIN index of their own), or the planner expects
+    COLLECTED_HITS hits or more, in at least DENSE_SHARE of the messages the walk counts."""
     if facts.common:
+        to_a_day = walk_scope.until is not None and walk_scope.role not in RARE_ROLE_NAMES
         return not facts.walkable or estimate >= COLLECTED_HITS or to_a_day
     return estimate >= COLLECTED_HITS and estimate >= DENSE_SHARE * kept_planner_rows(scope)
 
