@@ -375,9 +375,7 @@ def test_a_search_active_to_a_day_walks_from_that_day(messages, plant, plans, mo
     # such a search has more than COLLECTED_HITS hits: here 3,333, so the cap is scaled down).
     monkeypatch.setattr(message_search, "COLLECTED_HITS", 100)
     _thirty_conversations(messages, plant)
-    day = (T0 + timedelta(minutes=5000)).date()
-    filters = MessageSearchFilter(QueryDict(f"q=the&active_to={day}"), queryset=Message.objects.all())
-    assert filters.is_valid()
+    filters = _active_to_the_fifth("q=the")
     plans.clear()
     result = search_page(filters.qs, "the", None, 25, walk_scope=filters.walk_scope())
     assert [m.pk for m in result.page.rows] == [pk for pk in _matching(messages, "the", plant) if pk <= 5000][:25]
@@ -419,6 +417,15 @@ def test_a_walk_that_met_a_few_hits_walks_on_as_far_as_they_say_a_page_lies(mess
     assert max(walked) > 1_000 and all(rows <= 10_400 for rows in walked), walked
 
 
+def _active_to_the_fifth(query: str = "") -> MessageSearchFilter:
+    """Return the search filters, valid, of "Active to" the day of the 5th conversation's last message (messages
+    1-5,000 of _thirty_conversations), with query's other filters."""
+    day = (T0 + timedelta(minutes=5000)).date()
+    filters = MessageSearchFilter(QueryDict(f"active_to={day}&{query}"), queryset=Message.objects.all())
+    assert filters.is_valid(), filters.errors
+    return filters
+
+
 def _thirty_conversations(messages, plant) -> None:
     """Put the planted messages in 30 conversations of 1,000 each, one after the other, last_message_at as kept."""
     user = ChatUser.objects.get(external_id="acct-search")
@@ -440,9 +447,7 @@ def _thirty_conversations(messages, plant) -> None:
 def test_a_search_active_to_a_day_pages_forward_and_back_through_exactly_its_hits(messages, plant, monkeypatch, text):
     monkeypatch.setattr(message_search, "COLLECTED_HITS", 100)
     _thirty_conversations(messages, plant)
-    day = (T0 + timedelta(minutes=5000)).date()
-    filters = MessageSearchFilter(QueryDict(f"active_to={day}"), queryset=Message.objects.all())
-    assert filters.is_valid()
+    filters = _active_to_the_fifth()
     expected = [pk for pk in _matching(messages, text, plant) if pk <= 5000]
 
     def page(cursor: Cursor | None) -> Any:
@@ -461,9 +466,7 @@ def test_a_rare_roles_search_up_to_a_day_walks_only_that_roles_messages(tool_mes
     # time index it would pass every message of the span, ten for each of the role's here.
     _thirty_conversations(tool_messages, plant)
     plans.clear()
-    day = (T0 + timedelta(minutes=5000)).date()
-    filters = MessageSearchFilter(QueryDict(f"active_to={day}&role=tool"), queryset=Message.objects.all())
-    assert filters.is_valid()
+    filters = _active_to_the_fifth("role=tool")
     result = search_page(filters.qs, "the", None, 25, walk_scope=filters.walk_scope())
     assert result.page.rows == [] and result.total.exact
     walks = [(_walked(walk), walk.get("Index Name"), sql[:100]) for sql, nodes in plans for walk in _walks(nodes)]
