@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
@@ -9,20 +10,25 @@ from typing import Any, ClassVar
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from schemaadmin.forms.browse import BootstrapForm
 from schemaadmin.forms.fields import VisibleTextField
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
-from schemaadmin.models.chat import last_activity, loose_external_id
+from schemaadmin.models.chat import SEARCH_CONFIG, last_activity, loose_external_id, name_words
 from schemaadmin.services.message_search import WalkScope
 
 __all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "matching_users"]
 
 USER_MATCH_LIMIT = 50
+# A word of a name as a search takes it: letters and digits (any script), which is also what keeps quotes and tsquery
+# operators out of the query; a search reads at most the first NAME_WORDS_MAX of them.
+NAME_WORD = re.compile(r"[^\W_]+")
+NAME_WORDS_MAX = 8
 # The days a date filter accepts. A filter up to a day ends before the next one, which must still be a date
 # (date.max + 1 day overflows); no chat message or audit event is older than the first.
 EARLIEST_DAY = date(1900, 1, 1)
@@ -33,15 +39,31 @@ DATE_INPUT = forms.DateInput(
 
 
 def matching_users(text: str) -> QuerySet[ChatUser]:
-    """Return up to 50 users whose external id is text (any case, spaces, dots, dashes and parentheses aside: the
-    users_external_id_loose index), whose email is text in any case, or whose name starts with it. Invisible
-    formatting characters are left out of text: a number copied from WhatsApp Web or Outlook comes wrapped in
-    direction marks (U+202A…U+202C, U+200E, U+2066…U+2069) and a byte order mark may lead it."""
+    """Return up to USER_MATCH_LIMIT + 1 users (one more tells that there are more) whose external id is text, whose
+    email is text in any case, or whose name starts with text or has words starting with text's words ("smi" and
+    "jane sm" find "Jane Smith").
+
+    An external id matches in any case, spaces, dots, dashes and parentheses aside (the users_external_id_loose
+    index), with or without a leading "+": "447700900111" finds "+44 7700 900111" and "+1555…" finds "1555…".
+    Invisible formatting characters are left out of text: a number copied from WhatsApp Web or Outlook comes wrapped
+    in direction marks (U+202A…U+202C, U+200E, U+2066…U+2069) and a byte order mark may lead it."""
     text = "".join(char for char in text if unicodedata.category(char) != "Cf").strip()
+    loose_text = Func(loose_external_id(Value(text)), Value("+"), function="ltrim", output_field=CharField())
+    matches = (
+        Q(loose_id=loose_text)
+        | Q(loose_id=Concat(Value("+"), loose_text, output_field=CharField()))
+        | Q(email__iexact=text)
+        | Q(display_name__istartswith=text)
+    )
+    words = NAME_WORD.findall(text)[:NAME_WORDS_MAX]
+    if words:
+        # Letters and digits only, so no quote or operator reaches the tsquery; each word matches a word's start.
+        starts = " & ".join(f"'{word}':*" for word in words)
+        matches |= Q(name_words=SearchQuery(starts, search_type="raw", config=SEARCH_CONFIG))
     return (
-        ChatUser.objects.alias(loose_id=loose_external_id(F("external_id")))
-        .filter(Q(loose_id=loose_external_id(Value(text))) | Q(email__iexact=text) | Q(display_name__istartswith=text))
-        .order_by("display_name", "id")[:USER_MATCH_LIMIT]
+        ChatUser.objects.alias(loose_id=loose_external_id(F("external_id")), name_words=name_words())
+        .filter(matches)
+        .order_by("display_name", "id")[: USER_MATCH_LIMIT + 1]
     )
 
 
@@ -125,7 +147,10 @@ class _ConversationFilters(DeclaredFilterSet):
     path = ""
 
     user = VisibleTextFilter(
-        method="filter_user", label="User", max_length=200, help_text="External id, email, or start of the name."
+        method="filter_user",
+        label="User",
+        max_length=200,
+        help_text="External id, email, or the start of a name or surname.",
     )
     channel = django_filters.ChoiceFilter(
         method="filter_channel", choices=Conversation.Channel.choices, empty_label="Any channel", label="Channel"

@@ -20,6 +20,7 @@ __all__ = [
     "Message",
     "last_activity",
     "message_search_vector",
+    "name_words",
 ]
 
 # Messages longer than this are refused by the database: a bound on what one row may cost to read and index.
@@ -59,6 +60,11 @@ def loose_external_id(expression: Any) -> models.Func:
     )
 
 
+def name_words() -> SearchVector:
+    """Return the words of a user's name as users_name_words indexes them: a search finds a name by any word's start."""
+    return SearchVector("display_name", config=SEARCH_CONFIG)
+
+
 class ChatUser(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     external_id = models.CharField(max_length=128, unique=True, help_text="Phone number or account id.")
@@ -70,10 +76,12 @@ class ChatUser(models.Model):
         db_table = "users"
         verbose_name = "chat user"
         indexes = [
-            # Finding a user by email (any case) or by the start of their name, and listing newest first.
+            # Finding a user by email (any case), by the start of their name or of any word of it (a surname),
+            # and listing newest first.
             models.Index(Upper("email"), name="users_email_upper"),
             models.Index(loose_external_id(models.F("external_id")), name="users_external_id_loose"),
             models.Index(OpClass(Upper("display_name"), name="text_pattern_ops"), name="users_name_upper_prefix"),
+            GinIndex(name_words(), name="users_name_words"),
             models.Index(models.F("created_at").desc(), models.F("id").desc(), name="users_created_id"),
         ]
 

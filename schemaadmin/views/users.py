@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from schemaadmin.audit import asked, record_read
 from schemaadmin.conf import app_settings
-from schemaadmin.filters import matching_users
+from schemaadmin.filters import USER_MATCH_LIMIT, matching_users
 from schemaadmin.forms.browse import PageCursor, UserSearch
 from schemaadmin.models import ChatUser, Conversation
 from schemaadmin.paging import CursorError, KeysetOrder, Page, keyset_page
@@ -36,14 +36,16 @@ USER_ORDER = KeysetOrder(
 @permission_required("view_conversations")
 @require_GET
 def user_list(request: HttpRequest) -> HttpResponse:
-    """Find a user by external id, email or start of name; without a search, list the newest users."""
+    """Find a user by external id, email or the start of a name or surname; without a search, list the newest users."""
     form = UserSearch(request.GET)
     context: dict[str, object] = {"form": form}
     if not form.is_valid():
         return render_page(request, "schemaadmin/users/list.html", context, partial="results", status=400)
     size = _page_size()
     if form.cleaned_data["q"]:
-        page = Page(rows=list(matching_users(form.cleaned_data["q"])), next_cursor=None, previous_cursor=None)
+        users = list(matching_users(form.cleaned_data["q"]))
+        context["more_matches"] = len(users) > USER_MATCH_LIMIT
+        page = Page(rows=users[:USER_MATCH_LIMIT], next_cursor=None, previous_cursor=None)
         total = RowTotal(len(page.rows), exact=True)
     else:
         try:

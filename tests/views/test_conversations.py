@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from schemaadmin.filters import USER_MATCH_LIMIT
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ConversationPreference, Message
 from schemaadmin.paging import Cursor
 from schemaadmin.services.conversations import DEFAULT_ORDER
@@ -418,6 +419,55 @@ def test_users_are_found_and_their_page_lists_conversations(support, chat):
     assert AuditEvent.objects.filter(action="user.view", target=f"user:{chat['ada'].pk}").exists()
     assert support.get("/users/00000000-0000-0000-0000-000000000000/").status_code == 404
     assert support.get("/users/", {"after": "junk"}).status_code == 400
+
+
+def _found(client, q: str) -> list[str]:
+    return [user.display_name for user in client.get("/users/", {"q": q}).context["page"].rows]
+
+
+def test_a_user_is_found_by_the_start_of_any_word_of_the_name(support, chat):
+    """Support is told a surname as often as a first name: "stone" found nobody while a name matched from its start."""
+    ChatUser.objects.create(external_id="acct-mj", display_name="Mary-Jane O'Brien Núñez", email="mj@example.org")
+    assert _found(support, "stone") == ["Bob Stone"]
+    assert _found(support, "LOVE") == ["Ada Lovelace"]  # a word's start, any case
+    assert _found(support, "ada lov") == _found(support, "lov ada") == ["Ada Lovelace"]  # every word, any order
+    assert _found(support, "ada stone") == []  # each word must start one of the same user's words
+    for said in ("brien", "o'brien", "jane", "mary-ja", "núñ", "NÚÑEZ"):
+        assert _found(support, said) == ["Mary-Jane O'Brien Núñez"], said
+    assert _found(support, "ovelace") == []  # the middle of a word is no start
+    # tsquery's own syntax is text to find, never an operator: no 500, no match of everyone.
+    for hostile in ("a | b", "!ada", "ada:*", "'", "\\", "(", "&", "<->", "a' | 'b"):
+        found = support.get("/users/", {"q": hostile})
+        assert found.status_code == 200, hostile
+    assert _found(support, "!ada") == ["Ada Lovelace"] and _found(support, "st & ne") == []
+
+
+def test_a_phone_number_is_found_with_or_without_its_plus(support, chat):
+    ChatUser.objects.create(external_id="15551234567", display_name="No Plus", email="np@example.org")
+    assert _found(support, "447700900111") == _found(support, "44 7700 900111") == ["Ada Lovelace"]
+    assert _found(support, "+1 555 123 4567") == _found(support, "(1) 555-1234567") == ["No Plus"]
+    assert _found(support, "4770090011") == []  # a digit short is nobody, with or without the plus
+
+
+def test_the_user_finder_says_when_more_users_match_than_it_shows(support, chat):
+    ChatUser.objects.bulk_create(
+        ChatUser(external_id=f"acct-smith-{i}", display_name=f"Sam Smith {i:02d}", email=f"s{i}@example.org")
+        for i in range(USER_MATCH_LIMIT + 1)
+    )
+    many = support.get("/users/", {"q": "smith"})
+    rows = many.context["page"].rows
+    assert len(rows) == USER_MATCH_LIMIT and rows[0].display_name == "Sam Smith 00"
+    assert many.context["more_matches"] and b'data-testid="more-matches"' in many.content
+    assert " of " not in _pager_range(many)  # no total: how many more match is not known
+    exactly = support.get("/users/", {"q": "smith 0"})  # Sam Smith 00 to 09
+    assert len(exactly.context["page"].rows) == 10 and not exactly.context["more_matches"]
+    assert _pager_range(exactly).endswith("of 10 users")
+
+
+def _pager_range(response) -> str:
+    text = response.content.decode()
+    start = text.index('data-testid="pager-range">') + len('data-testid="pager-range">')
+    return text[start : text.index("</span>", start)]
 
 
 def test_lists_and_searches_of_users_and_conversations_are_audited_with_what_was_asked(support, chat):
