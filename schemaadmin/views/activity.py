@@ -174,6 +174,9 @@ def _confirmation(
     confirmation = SignalForm(initial={"pid": pid, "started": started.isoformat() if started else ""})
     if own_unconfirmed and plan.own:
         box = confirmation.fields["confirm_own"].widget.attrs  # this form's own copy
-        box.update({"class": f"{box.get('class', '')} is-invalid", "aria-describedby": REFUSAL_ID, "autofocus": True})
+        # Marked invalid, it takes the focus as a refused form's first invalid field does (schemaadmin.js).
+        box.update(
+            {"class": f"{box.get('class', '')} is-invalid", "aria-describedby": REFUSAL_ID, "aria-invalid": "true"}
+        )
     context = _confirm(request, signal, confirmation, plan, refusal=refusal)
     return render_page(request, CONFIRM_TEMPLATE, context, status=status)

@@ -110,9 +110,9 @@ def apply_confirm(request: HttpRequest) -> HttpResponse:
         context["active"] = refused.apply
         return render_page(request, APPLY_TEMPLATE, context, status=409)
     except TargetNotTyped as refused:
-        # Said on the field it asks for, which takes the focus: the page above it is long (SQL, lint, archive).
+        # Said on the field it asks for, which takes the focus (schemaadmin.js focuses a refused form's first invalid
+        # field): the page above it is long (SQL, lint, archive).
         form.add_error("typed_target", str(refused))
-        form.fields["typed_target"].widget.attrs["autofocus"] = True  # this form's own copy
         return render_page(request, APPLY_TEMPLATE, _context(plan, form), status=400)
     except ApplyRefused as refused:
         return render_page(request, APPLY_TEMPLATE, _context(plan, form, str(refused)), status=400)

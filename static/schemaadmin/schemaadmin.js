@@ -284,6 +284,19 @@
     try { window.sessionStorage.clear(); } catch (error) { /* off */ }
   }
 
+  // --- A form sent as a whole page and refused comes back with its invalid fields marked (aria-invalid, which Django
+  // sets): the focus goes to the first, so a screen reader reads it with its error (aria-describedby) and a phone
+  // scrolls to it, instead of the top of a long page. A form that was sent: one that posts, or a GET form that is a
+  // step of a task (data-focus-invalid: the rebuild form, EXPLAIN's compare), not a list's filters (a list opened
+  // from a link with a bad filter does not pop a phone's keyboard up; the refusal is said above its results). Not
+  // where something has the focus already (autofocus).
+  function focusFirstInvalid() {
+    if (document.activeElement && document.activeElement !== document.body) return;
+    const field = document.querySelector(
+      'form[method="post"] [aria-invalid="true"], form[data-focus-invalid] [aria-invalid="true"]');
+    if (field) field.focus();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     forgetSignedOut();
     localise(document);
@@ -293,6 +306,7 @@
     labelCells(document);
     setUpThemeToggle();
     setUpShortcuts();
+    focusFirstInvalid();
   });
   // Filter forms send every field; leave the empty ones out, so pushed URLs are short links worth sharing.
   document.addEventListener("htmx:configRequest", function (event) {

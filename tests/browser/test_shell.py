@@ -274,3 +274,21 @@ def test_a_message_quoting_a_long_name_someone_typed_wraps_on_a_phone(role_page,
         expect(page.locator("main")).to_contain_text(f"There is no index {typed}")
         assert overflow(page) is None, typed
     assert [e for e in errors if "400" not in e] == []
+
+
+def test_a_refused_form_gives_its_first_invalid_field_the_focus_but_a_list_filter_does_not(role_page, role_user):
+    """A form sent as a whole page came back refused with the focus at the top of the page: on a phone the sentence
+    saying what to fix was a screen below, and a screen reader started from the menu. A list opened from a link with a
+    bad filter keeps the focus where it was: its refusal is said above the results, and a phone's keyboard stays down.
+    """
+    page, errors = role_page(role_user, "dba")
+    page.set_viewport_size({"width": 360, "height": 640})
+    page.goto("/rebuilds/new?index=public.no_such_index&review=1")
+    field = page.get_by_label("Index", exact=True)
+    expect(field).to_be_focused()
+    expect(field).to_have_accessible_description(re.compile("There is no index public.no_such_index"))
+    expect(field).to_be_in_viewport()
+    page.goto("/audit/?since=not-a-date")
+    expect(page.locator("[aria-invalid=true]").first).to_be_attached()
+    assert page.evaluate("document.activeElement === document.body")
+    assert [e for e in errors if "400" not in e] == []
