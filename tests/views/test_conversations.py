@@ -435,6 +435,8 @@ def test_a_user_is_found_by_the_start_of_any_word_of_the_name(support, chat):
     for said in ("brien", "o'brien", "jane", "mary-ja", "núñ", "NÚÑEZ"):
         assert _found(support, said) == ["Mary-Jane O'Brien Núñez"], said
     assert _found(support, "ovelace") == []  # the middle of a word is no start
+    ChatUser.objects.create(external_id="acct-smiley", display_name="🙂 Smiley", email="smiley@example.org")
+    assert _found(support, "🙂") == _found(support, "smil") == ["🙂 Smiley"]  # a search of signs alone: from the start
     # tsquery's own syntax is text to find, never an operator: no 500, no match of everyone.
     for hostile in ("a | b", "!ada", "ada:*", "'", "\\", "(", "&", "<->", "a' | 'b"):
         found = support.get("/users/", {"q": hostile})
