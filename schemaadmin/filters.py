@@ -20,6 +20,7 @@ from schemaadmin.forms.browse import BootstrapForm
 from schemaadmin.forms.fields import VisibleTextField
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG, last_activity, loose_external_id, name_words
+from schemaadmin.services.conversations import sizes_spread
 from schemaadmin.services.message_search import WalkScope
 
 __all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "matching_users"]
@@ -221,10 +222,15 @@ class MessageSearchFilter(_ConversationFilters):
 
     def walk_scope(self) -> WalkScope:
         """Return the messages a bounded walk of this search counts (message_search.search_page): of the role asked
-        and up to the end of the "Active to" day, the filters an index of messages holds in order. Once valid."""
+        and up to the end of the "Active to" day, the filters an index of messages holds in order; and whether it
+        keeps many conversations of "At least N messages", whose hits the planner underrates. Once valid."""
         data = self.form.cleaned_data
-        day = data.get("active_to")
-        return WalkScope(role=data.get("role") or "", until=_day_start(day + timedelta(1)) if day else None)
+        day, size = data.get("active_to"), data.get("min_messages")
+        return WalkScope(
+            role=data.get("role") or "",
+            until=_day_start(day + timedelta(1)) if day else None,
+            sized=size is not None and sizes_spread(size, using=self.queryset.db),
+        )
 
 
 def dates_in_order(form: Any, start: str, end: str) -> bool:

@@ -91,6 +91,18 @@ class ListResult:
 ESTIMATE_SECONDS = 60
 
 
+# Conversations of at least N messages that a search keeps, from which on it walks first for common words
+# (message_search._walk_first): fewer hold their messages in a few spans of time, not among the newest a walk meets.
+SPREAD_CONVERSATIONS = 100
+
+
+def sizes_spread(min_messages: int, *, using: str = "default") -> bool:
+    """Return whether at least SPREAD_CONVERSATIONS conversations have min_messages messages or more (counted up to
+    that many, by the conversations_msgs_id index alone)."""
+    kept = Conversation.objects.using(using).filter(message_count__gte=min_messages)
+    return kept[:SPREAD_CONVERSATIONS].count() >= SPREAD_CONVERSATIONS
+
+
 def conversation_results(
     queryset: QuerySet[Conversation], order: KeysetOrder, cursor: Cursor | None, size: int
 ) -> ListResult:

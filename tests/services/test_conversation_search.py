@@ -15,7 +15,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.filters import MessageSearchFilter
 from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.paging import Cursor
-from schemaadmin.services import message_search
+from schemaadmin.services import conversations, message_search
 from schemaadmin.services.conversations import SEARCH_ORDER
 from schemaadmin.services.message_search import COLLECTED_HITS, WALKED_ROWS, WalkScope, search_page
 
@@ -382,6 +382,61 @@ def test_a_search_active_to_a_day_walks_from_that_day(messages, plant, plans, mo
     assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
     walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
     assert walks and all(walked <= WALKED_ROWS[0] for walked, _ in walks), walks
+
+
+def _big_conversations_and_many_small(messages, plant) -> None:
+    """Put the newest 27,000 planted messages in 300 conversations of 90, the first 3,000 in 3,000 of one each, with
+    message_count as kept: 9% of the conversations hold 90% of the messages. As at 10M messages, the big conversations
+    are more than the statistics name one by one (here none: a statistics target of 1)."""
+    user = ChatUser.objects.get(external_id="acct-search")
+    small = Conversation.objects.bulk_create(
+        Conversation(user=user, created_at=T0, updated_at=T0, message_count=1) for _ in range(3_000)
+    )
+    big = Conversation.objects.bulk_create(
+        Conversation(user=user, created_at=T0, updated_at=T0, message_count=90) for _ in range(300)
+    )
+    table = f"{messages}.conversation_messages"
+    plant.sql(
+        f"UPDATE {table} SET conversation_id = CASE WHEN id <= 3000 THEN (%s::bigint[])[id]"  # noqa: S608 -- a test schema
+        " ELSE (%s::bigint[])[(id - 3001) / 90 + 1] END",
+        [[c.pk for c in small], [c.pk for c in big]],
+    )
+    plant.sql(f"ALTER TABLE {table} ALTER COLUMN conversation_id SET STATISTICS 1")
+    plant.sql(f"ANALYZE {table}")
+    plant.sql("ANALYZE conversations")
+
+
+@pytest.mark.parametrize("spread", [300, 301])
+def test_a_common_word_in_many_big_conversations_is_walked_though_the_planner_expects_few_hits(
+    messages, plant, plans, monkeypatch, spread
+):
+    # The planner gives each message its conversation's odds of being kept: "the" in conversations of 50 messages or
+    # more looks like a tenth of its hits, under COLLECTED_HITS, and was collected from the GIN index ("before" in those
+    # of 100 or more at 10M messages: guessed 4,826 hits, some 87,000, 2-3 s). They hold 90% of the messages: a walk
+    # meets a page at once. Not when fewer such conversations are kept than SPREAD_CONVERSATIONS (here 300 or 301):
+    # their messages may lie in a few spans of time, far from the newest.
+    monkeypatch.setattr(message_search, "COLLECTED_HITS", 5_000)
+    monkeypatch.setattr(conversations, "SPREAD_CONVERSATIONS", spread)
+    _big_conversations_and_many_small(messages, plant)
+    filters = MessageSearchFilter(QueryDict("min_messages=50"), queryset=Message.objects.all())
+    assert filters.is_valid(), filters.errors
+    plans.clear()
+    result = search_page(filters.qs, "the", None, 25, walk_scope=filters.walk_scope())
+    assert [m.pk for m in result.page.rows] == [pk for pk in _matching(messages, "the", plant) if pk > 3000][:25]
+    # The page's statements (the total is then counted up to EXACT_COUNT_BELOW hits, as every listing's small one
+    # is), and their walks in an order (the page's messages are then fetched by their ids).
+    page_plans = [(sql, nodes) for sql, nodes in plans if not sql.startswith("SELECT COUNT(*)")]
+    walks = [
+        (_walked(walk), sql[:120])
+        for sql, nodes in page_plans
+        for walk in _walks(nodes)
+        if walk.get("Index Name") != "conversation_messages_pkey"
+    ]
+    if spread == 300:
+        assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
+        assert walks and all(walked <= WALKED_ROWS[0] for walked, _ in walks), walks
+    else:
+        assert any(_uses_gin(nodes) for _, nodes in plans) and not walks, walks
 
 
 def test_a_search_the_planner_expects_in_many_messages_is_walked_though_not_all_its_words_are_common(
