@@ -436,6 +436,11 @@ def test_a_user_is_found_by_the_start_of_any_word_of_the_name(support, chat):
         assert _found(support, said) == ["Mary-Jane O'Brien Núñez"], said
     assert _found(support, "ovelace") == []  # the middle of a word is no start
     ChatUser.objects.create(external_id="acct-smiley", display_name="🙂 Smiley", email="smiley@example.org")
+    # Names PostgreSQL reads with words kept whole ("j.r", "v2.0", "jo/ann", "-800"): found as shown, and by a word.
+    for name in ("J.R. Tolkien", "Bot v2.0", "Jo/Ann Lee", "T-800", "jane.doe"):
+        ChatUser.objects.create(external_id=f"acct-{name}", display_name=name, email="")
+        assert _found(support, name) == [name], name
+    assert _found(support, "tolk") == ["J.R. Tolkien"] and _found(support, "lee") == ["Jo/Ann Lee"]
     assert _found(support, "🙂") == _found(support, "smil") == ["🙂 Smiley"]  # a search of signs alone: from the start
     # tsquery's own syntax is text to find, never an operator: no 500, no match of everyone.
     for hostile in ("a | b", "!ada", "ada:*", "'", "\\", "(", "&", "<->", "a' | 'b"):
@@ -464,6 +469,21 @@ def test_the_user_finder_says_when_more_users_match_than_it_shows(support, chat)
     exactly = support.get("/users/", {"q": "smith 0"})  # Sam Smith 00 to 09
     assert len(exactly.context["page"].rows) == 10 and not exactly.context["more_matches"]
     assert _pager_range(exactly).endswith("of 10 users")
+
+
+def test_the_conversation_lists_user_filter_keeps_every_matching_user_not_the_finders_first_fifty(support, chat):
+    """The filter took the finder's first 50 users by name: "smith" listed the conversations of "Sam Smith 00" to
+    "49" alone, without saying so, and a conversation of "Sam Smith 59" was in neither the list nor a search."""
+    smiths = ChatUser.objects.bulk_create(
+        ChatUser(external_id=f"acct-smith-{i}", display_name=f"Sam Smith {i:02d}", email=f"s{i}@example.org")
+        for i in range(USER_MATCH_LIMIT + 10)
+    )
+    last = Conversation.objects.create(user=smiths[-1], title="Last Smith's", created_at=T0, updated_at=T0)
+    Message.objects.create(conversation=last, user=smiths[-1], role="user", content="where is my parcel", created_at=T0)
+    listed = support.get("/conversations/", {"user": "smith"}).context["page"].rows
+    assert [c.pk for c in listed] == [last.pk]
+    found = support.get("/conversations/", {"user": "smith", "q": "parcel"}).context["page"].rows
+    assert [m.conversation_id for m in found] == [last.pk]
 
 
 def _pager_range(response) -> str:
