@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
@@ -124,6 +124,26 @@ def _conversation(pk: int) -> Conversation:
     return get_object_or_404(with_preferences_lock(Conversation.objects.select_related("user")), pk=pk)
 
 
+def _answered_back(back: str, text: str, role: str) -> str:
+    """Return back, the list's query a thread goes back to, when the list answers it with this very search (its words
+    and role; its filters, page size and cursor valid); "" otherwise (back to the search alone), so "Back to the
+    search" never leads to a refusal or to another search."""
+    if not back:
+        return ""
+    query = QueryDict(back)
+    controls = ListControls(query)
+    filters = MessageSearchFilter(query, queryset=Message.objects.none())
+    if not (controls.is_valid() & filters.is_valid()):
+        return ""
+    if controls.cleaned_data["q"].strip() != text or (filters.form.cleaned_data.get("role") or "") != role:
+        return ""
+    try:
+        cursor_from(controls.cleaned_data, SEARCH_ORDER)
+    except CursorError:
+        return ""
+    return back
+
+
 @permission_required("view_conversations")
 @require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -154,15 +174,18 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if message is None:
             raise Http404(f"Conversation {conversation.pk} has no message {message_id}.")
         window = thread_window(conversation, size=size, **{kind: message})
+    text, role = controls.cleaned_data["q"], controls.cleaned_data["role"]
+    # Opened from a search, the view says which: who searched what and read which thread.
+    searched = {"q": text, **({"role": role} if role else {})} if text else {}
     record_read(
         request,
         "conversation.view",
         f"conversation:{conversation.pk}",
         user_id=str(conversation.user_id),
         **({anchor[0]: anchor[1]} if anchor else {}),
+        **searched,
     )
     context["window"] = window
-    text, role = controls.cleaned_data["q"], controls.cleaned_data["role"]
     if text:
         # Opened from a search hit: the terms marked in every matching message shown (of the search's role), and the
         # thread's other hits; each link on from here keeps the search and the list's query to go back to.
@@ -170,7 +193,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # The message the page was opened at, as read above: its place among the hits is counted from it.
         current = message if anchor and anchor[0] == "around" else None
         context["hits"] = thread_hits(conversation, text, role=role, current=current)
-        back = controls.cleaned_data["back"]
+        back = _answered_back(controls.cleaned_data["back"], text, role)
         context["search_params"] = hit_link_query(text, role, back)
         context["back_query"] = back or searched_query(text, role)
         context["operator_note"] = unread_operators(text)

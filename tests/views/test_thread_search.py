@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.http import QueryDict
 
-from schemaadmin.models import ChatUser, Conversation, Message
+from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.services.thread_search import thread_hits
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -128,13 +128,18 @@ def test_a_hit_of_a_role_filtered_search_keeps_the_role_and_the_way_back_to_that
 @pytest.mark.parametrize(
     ("back", "kept"),
     [
-        ("q=chargeback&next=https://evil.example/&role=tool", {"q": "chargeback", "role": "tool"}),
+        ("q=chargeback&next=https://evil.example/&size=25", {"q": "chargeback", "size": "25"}),
         ("//evil.example/?q=x", {}),
-        # Kept as text: the list checks its own parameters (a bad cursor is a 400 there, with a sentence).
-        ("q=chargeback&size=25&after=abc&sort=-x", {"q": "chargeback", "size": "25", "after": "abc"}),
+        # What the list would refuse (a 400 there, which "Back to the search" led to), or another search: the way
+        # back is the search itself.
+        ("q=chargeback&size=25&after=abc&sort=-x", {}),
+        ("q=chargeback&size=7", {}),
+        ("q=chargeback&active_from=2026-02-30", {}),
+        ("q=refund&size=25", {}),
+        ("q=chargeback&role=tool&size=25", {}),
     ],
 )
-def test_the_way_back_keeps_only_the_lists_own_parameters(thread, client_as, back, kept):
+def test_the_way_back_is_a_page_the_list_answers_of_this_very_search(thread, client_as, back, kept):
     page = client_as("support").get(
         f"/conversations/{thread.pk}/", {"around": ids(thread, 3)[0], "q": "chargeback", "back": back}
     )
@@ -190,3 +195,15 @@ def test_a_hit_link_carries_the_way_back_only_when_it_says_more_than_the_search_
         support.get("/conversations/", {"q": "chargeback", "size": 25}).content.decode(),
     )
     assert len(links) == 3 and all("back=" not in link for link in links)
+
+
+def test_a_thread_opened_from_a_search_is_audited_with_the_search(thread, client_as):
+    # "Who searched for what and read which thread": the view was recorded with its anchor alone.
+    tool = Message.objects.get(pk=ids(thread, 6)[0])
+    Message.objects.filter(pk=tool.pk).update(role="tool")
+    support = client_as("support")
+    support.get(f"/conversations/{thread.pk}/", {"around": tool.pk, "q": "chargeback", "role": "tool"})
+    event = AuditEvent.objects.filter(action="conversation.view").latest("id")
+    assert event.detail["q"] == "chargeback" and event.detail["role"] == "tool" and event.detail["around"] == tool.pk
+    support.get(f"/conversations/{thread.pk}/")
+    assert "q" not in AuditEvent.objects.filter(action="conversation.view").latest("id").detail
