@@ -106,12 +106,22 @@ def timeout_failure(state: str, *, timeout_ms: int, lock_timeout_ms: int) -> Exp
 
 # Server limits a run can reach, said in the console's words (their messages carry sizes and settings, no data, but
 # a bare SQLSTATE said nothing of what to change).
+_NARROW_IT = "Narrow it (a WHERE, a LIMIT, fewer rows joined or aggregated) and run it again."
 _LIMITS = {
-    "53400": "it wrote more temporary files than the console allows (temp_file_limit {temp_file_limit}): a sort, "
-    "hash or materialized step spilled that much to disk",
-    "54000": "it built a value larger than PostgreSQL can hold (1 GB for a text, an array or a row)",
-    "53200": "the server ran out of memory for it",
-    "53100": "the server's disk is full",
+    "53400": (
+        "it wrote more temporary files than the console allows (temp_file_limit {temp_file_limit}): a sort, hash or "
+        "materialized step spilled that much to disk",
+        _NARROW_IT,
+    ),
+    # One SQLSTATE for every fixed limit: a NUL character (chr(0)) in a text is one as much as a value of 1 GB.
+    "54000": (
+        "it went past one of PostgreSQL's fixed limits: a value larger than it can hold (1 GB for a text, an array "
+        "or a row), a NUL character (chr(0)) in a text, or too many columns or arguments",
+        "Narrow it (a WHERE, a LIMIT, fewer rows joined or aggregated, fewer columns), or leave the NUL character "
+        "out, and run it again.",
+    ),
+    "53200": ("the server ran out of memory for it", _NARROW_IT),
+    "53100": ("the server's disk is full", _NARROW_IT),
 }
 
 
@@ -121,12 +131,10 @@ def limit_failure(state: str, *, temp_file_limit: str | None) -> ExplainFailure 
     said = _LIMITS.get(state)
     if said is None:
         return None
-    reached = said.format(temp_file_limit=temp_file_limit or "of the console's database role")
+    reached, advice = said
+    reached = reached.format(temp_file_limit=temp_file_limit or "of the console's database role")
     return ExplainFailure(
-        "error",
-        f"The query was stopped: {reached} ({condition_name(state)}, SQLSTATE {state}). Narrow it (a WHERE, a "
-        "LIMIT, fewer rows joined or aggregated) and run it again.",
-        state,
+        "error", f"The query was stopped: {reached} ({condition_name(state)}, SQLSTATE {state}). {advice}", state
     )
 
 

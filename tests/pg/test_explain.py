@@ -394,8 +394,13 @@ def test_a_run_stopped_by_a_server_limit_says_which_and_what_to_change(login, su
             "SELECT array_fill(1, ARRAY[200000000])", options={"ANALYZE": True}, timeout_ms=5_000,
             lock_timeout_ms=500, role=None, login=login,
         )  # fmt: skip
-    assert too_big.value.sqlstate == "54000" and "larger than PostgreSQL can hold" in too_big.value.message
+    assert too_big.value.sqlstate == "54000" and "larger than it can hold" in too_big.value.message
     assert "Narrow it" in too_big.value.message
+    # The same SQLSTATE for a NUL character: said among the limits it may be, not as a value too large alone.
+    for options in ({"ANALYZE": True}, {}):
+        with pytest.raises(ExplainFailure) as nul:
+            run_explain("SELECT chr(0)", options=options, timeout_ms=5_000, lock_timeout_ms=500, role=None, login=login)
+        assert nul.value.sqlstate == "54000" and "a NUL character (chr(0))" in nul.value.message, options
 
 
 # Errors cannot carry data: a failure while running shows its condition, never the server's message.
