@@ -7,10 +7,13 @@ import zoneinfo
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
 from django.db import connections
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render, resolve_url
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from psycopg.errors import LockNotAvailable, QueryCanceled
@@ -103,6 +106,25 @@ class VaryOnHtmxMiddleware:
         response = self.get_response(request)
         patch_vary_headers(response, ("HX-Request",))
         return response
+
+
+class SignInMiddleware(LoginRequiredMiddleware):
+    """Django's LoginRequiredMiddleware (every page but those marked login_not_required asks to sign in), which
+    answers an htmx request of a signed-out browser (a session expired, signed out in another tab) with HX-Redirect
+    to the sign-in page, back to the page the request came from: the request followed the redirect, and the whole
+    sign-in page was swapped into the list's results or a polled region."""
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., Any]) -> HttpResponseBase:
+        response = super().handle_no_permission(request, view_func)
+        if request.headers.get("HX-Request") != "true":
+            return response
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        same_site = page.netloc == request.get_host() and page.scheme == request.scheme
+        back_to = urlunsplit(("", "", page.path or "/", page.query, "")) if same_site else request.get_full_path()
+        sign_in = redirect_to_login(back_to, resolve_url(self.get_login_url(view_func)))
+        answer = HttpResponse("Sign in again.", status=401, content_type="text/plain; charset=utf-8")
+        answer["HX-Redirect"] = sign_in["Location"]
+        return answer
 
 
 class PrivatePagesMiddleware:

@@ -292,3 +292,16 @@ def test_a_refused_form_gives_its_first_invalid_field_the_focus_but_a_list_filte
     expect(page.locator("[aria-invalid=true]").first).to_be_attached()
     assert page.evaluate("document.activeElement === document.body")
     assert [e for e in errors if "400" not in e] == []
+
+
+def test_a_list_used_after_its_session_ended_goes_to_sign_in_and_back_to_the_list(role_page, role_user):
+    """The session expired with the list open: the next search put the whole sign-in page into the results."""
+    page, errors = role_page(role_user, "support")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto("/conversations/?channel=web")
+    page.context.clear_cookies()  # signed out, as an expired session is
+    page.get_by_label("Search messages").fill("refund")
+    page.get_by_label("Search messages").press("Enter")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/conversations/%3Fchannel%3Dweb$"))
+    expect(page.locator("#results")).to_have_count(0)  # a sign-in page, not a list with one inside it
+    assert [e for e in errors if "401" not in e] == []

@@ -328,3 +328,21 @@ def test_a_username_longer_than_any_account_s_is_refused_and_stored_nowhere(clie
 def test_a_sign_in_without_a_password_says_so(client):
     page = client.post(LOGIN, {"username": "someone", "password": ""}).content.decode()
     assert 'id="password-errors"' in page and "This field is required." in page
+
+
+@pytest.mark.django_db
+def test_a_signed_out_htmx_request_sends_the_page_to_sign_in_instead_of_swapping_the_sign_in_page_in(client):
+    """A session expired while a list was open: htmx followed the 302 and put the whole sign-in page (its menu and
+    all) into the results, or into /activity/'s polled region every few seconds. It is told to go to the sign-in page,
+    back to the page the person is on, not to the partial's URL."""
+    page = "http://testserver/conversations/?q=refund&channel=web"
+    partial = client.get(
+        "/conversations/", {"q": "refund", "after": "x"}, headers={"HX-Request": "true", "HX-Current-URL": page}
+    )
+    assert partial.status_code == 401 and b"<html" not in partial.content
+    assert partial["HX-Redirect"] == "/accounts/login/?next=/conversations/%3Fq%3Drefund%26channel%3Dweb"
+    # A page of another site named as the current one is not where sign-in leads back to: the request's own URL is.
+    elsewhere = client.get("/activity/", headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/x"})
+    assert elsewhere["HX-Redirect"] == "/accounts/login/?next=/activity/"
+    plain = client.get("/conversations/", {"q": "refund"})
+    assert plain.status_code == 302 and plain["Location"] == "/accounts/login/?next=/conversations/%3Fq%3Drefund"
