@@ -114,9 +114,11 @@ class SignInMiddleware(LoginRequiredMiddleware):
     to the sign-in page, back to the page the request came from: the request followed the redirect, and the whole
     sign-in page was swapped into the list's results or a polled region."""
 
-    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., Any]) -> HttpResponseBase:
-        response = super().handle_no_permission(request, view_func)
-        if request.headers.get("HX-Request") != "true":
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
+    ) -> HttpResponseBase | None:
+        response = super().process_view(request, view_func, view_args, view_kwargs)
+        if response is None or request.headers.get("HX-Request") != "true":
             return response
         page = urlsplit(request.headers.get("HX-Current-URL", ""))
         same_site = page.netloc == request.get_host() and page.scheme == request.scheme
