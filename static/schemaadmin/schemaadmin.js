@@ -236,12 +236,17 @@
 
   // --- Keyboard: "/" focuses search, "g" then a letter opens a page, "?" lists them ------------------------------
   let pendingG = 0;
-  function typing(target) {
-    return target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true'], .cm-editor");
+  // Whether a key goes into something being typed in. An editor in a shadow root (the EXPLAIN console's CodeMirror)
+  // shows the document its host as the key's target, which is none of these: its own element is asked, or "/" in
+  // "SELECT 10/2" left the page and the query with it.
+  function typing(event) {
+    const target = (event.composedPath && event.composedPath()[0]) || event.target;
+    return Boolean(target.closest &&
+      target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true'], .cm-editor"));
   }
   function onKey(event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
-    if (typing(event.target)) return;
+    if (typing(event)) return;
     const help = document.getElementById("shortcut-help");
     if (event.key === "?") {
       event.preventDefault();
@@ -249,7 +254,9 @@
       return;
     }
     if (event.key === "/") {
-      const field = document.querySelector("[data-search-field], main input[type=search], main input[name=q]");
+      // The page's search, else the first text field of its filters (a form that reads, GET): a table's, an index's.
+      const field = document.querySelector("[data-search-field], main input[type=search], main input[name=q]") ||
+        document.querySelector('main form:not([method="post"]) input[type=text]:not([hidden]):not([disabled])');
       if (field) { event.preventDefault(); field.focus(); field.select && field.select(); return; }
       const search = document.querySelector("[data-search-page]");
       if (search) { event.preventDefault(); window.location.assign(search.getAttribute("href")); }

@@ -221,6 +221,9 @@ def test_scheme_toggle_and_keyboard_shortcuts(page, role_user, sign_in, console_
     page.keyboard.press("r")
     expect(page).to_have_url(re.compile(r"/rebuilds/$"))
     page.wait_for_load_state("load")  # the new page's shortcuts listen once its scripts have run
+    page.keyboard.press("/")  # a page without a search: its filter field (it went to the conversation search)
+    expect(page.get_by_test_id("rebuild-filter").get_by_label("Index")).to_be_focused()
+    page.locator("main h1").first.click()  # out of the field, so the next keys are shortcuts again
     page.keyboard.press("g")
     page.keyboard.press("c")
     expect(page).to_have_url(re.compile(r"/conversations/$"))
