@@ -44,17 +44,26 @@ _BREAK_AFTER = re.compile(r"([._])(?=.)")
 _LOG_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})Z ", re.MULTILINE)
 
 
-def when_html(value: datetime | None, styles: str = "") -> SafeString:
+def when_html(value: datetime | None, styles: str = "", *, day_of: datetime | None = None) -> SafeString:
     """Return an instant as <time>: UTC on the server, the viewer's zone in the browser; "—" for None.
 
     styles, comma-separated: "seconds" (show seconds), "time" (time of day and zone), "ago" (add the age), "log"
-    (time of day alone, for log lines under a heading that names the zone).
+    (time of day alone, for log lines under a heading that names the zone). day_of, with "time": the instant shown
+    before it (a job's start); where the two fall on different days (in the viewer's zone, in the browser) the
+    time of day is shown with its date.
     """
     if value is None:
         return mark_safe("—")
     shown_as, data = _when_styles(styles)
     utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     exact = utc.strftime("%Y-%m-%d %H:%M:%S")  # one formatting; the rest are slices of it
+    if shown_as == "time" and day_of is not None:
+        day = (day_of.astimezone(UTC) if day_of.tzinfo else day_of.replace(tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%S")
+        shown = f"{exact} UTC" if day[:10] != exact[:10] else f"{exact[11:]} UTC"
+        return mark_safe(
+            f'<time datetime="{exact[:10]}T{exact[11:]}Z" title="{exact} UTC" data-when="{data}" '
+            f'data-day-of="{day}Z">{shown}</time>'
+        )
     if shown_as == "log":
         shown = exact[11:]
     elif shown_as == "time":

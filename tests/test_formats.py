@@ -35,6 +35,11 @@ def test_a_time_is_utc_on_the_server_with_the_exact_instant_on_hover():
     assert 'datetime="2026-12-03T21:12:05Z"' in when_html(AT.astimezone(timezone(timedelta(hours=-5))))
     assert ">2026-12-03 21:12:05 UTC<" in when_html(AT, "seconds")
     assert ">21:12:05 UTC<" in when_html(AT, "time")
+    # A time of day after another instant: its date too where the two days differ (the browser asks the same in the
+    # viewer's zone, data-day-of).
+    assert ">21:12:05 UTC<" in when_html(AT, "time", day_of=AT - timedelta(hours=21))
+    overnight = when_html(AT, "time", day_of=AT - timedelta(hours=22))
+    assert ">2026-12-03 21:12:05 UTC<" in overnight and 'data-day-of="2026-12-02T23:12:05Z"' in overnight
     assert 'data-when="ago seconds"' in when_html(AT, "seconds,ago")
     assert when_html(None) == "—"
     with pytest.raises(ValueError):

@@ -44,9 +44,11 @@ _ID = ("k_id", lambda: F("id"))
 
 def _orders(name: str, key: tuple[str, Any], kind: type, label: str) -> list[tuple[KeysetOrder, str]]:
     kinds = (kind, int)
+    # Said as what the values are: times are newest or oldest, counts most or fewest.
+    first, last = ("newest", "oldest") if kind is datetime else ("most", "fewest")
     return [
-        (KeysetOrder(f"-{name}", (key, _ID), descending=True, kinds=kinds), f"{label}, newest/largest first"),
-        (KeysetOrder(name, (key, _ID), descending=False, kinds=kinds), f"{label}, oldest/smallest first"),
+        (KeysetOrder(f"-{name}", (key, _ID), descending=True, kinds=kinds), f"{label}, {first} first"),
+        (KeysetOrder(name, (key, _ID), descending=False, kinds=kinds), f"{label}, {last} first"),
     ]
 
 

@@ -76,6 +76,12 @@ def when(value: datetime | None, styles: str = "") -> SafeString:
 
 
 @register.filter
+def time_after(value: datetime | None, earlier: datetime | None) -> SafeString:
+    """{{ job.finished_at|time_after:job.started_at }}: the time of day, with its date where it is not earlier's day."""
+    return formats.when_html(value, "time", day_of=earlier)
+
+
+@register.filter
 def duration(value: timedelta | float | None, unit: str = "s") -> str:
     """{{ record.duration|duration }} or {{ seconds|duration }} or {{ ms|duration:"ms" }}: "3 min 05 s"."""
     return formats.duration_text(value, unit)

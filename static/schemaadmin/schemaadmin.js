@@ -32,7 +32,10 @@
     const styles = (el.dataset.when || "").split(" ");
     const clock = styles.includes("time") || styles.includes("log");
     let text = p.hour + ":" + p.minute;
-    if (clock) text += ":" + p.second;
+    // A time of day after another instant (a job's finish after its start) shows its date on a day of its own.
+    const dayOf = el.dataset.dayOf ? pieces(new Date(el.dataset.dayOf)) : null;
+    const otherDay = dayOf && (dayOf.year !== p.year || dayOf.month !== p.month || dayOf.day !== p.day);
+    if (clock) text = (otherDay ? p.year + "-" + p.month + "-" + p.day + " " : "") + text + ":" + p.second;
     else text = p.year + "-" + p.month + "-" + p.day + " " + text + (styles.includes("seconds") ? ":" + p.second : "");
     // Log lines sit under a heading that names the zone; every other time names it itself.
     if (!styles.includes("log")) text += " " + p.timeZoneName;

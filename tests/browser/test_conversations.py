@@ -150,14 +150,14 @@ def test_a_search_from_the_phone_s_form_keeps_the_filters_folded(page, support_a
     expect(page.get_by_label("User", exact=True)).to_be_visible()
     expect(page.get_by_label("Search messages")).to_have_value("")
     expect(page.get_by_label("Sort by")).to_be_enabled()
-    page.get_by_label("Sort by").select_option(label="Messages, newest/largest first")
+    page.get_by_label("Sort by").select_option(label="Messages, most first")
     page.get_by_label("Search messages").fill("refund")
     # Disabled, the order names the one a search uses; emptied, the search gives back the order chosen.
     expect(page.get_by_label("Sort by")).to_be_disabled()
     expect(page.get_by_label("Sort by").locator("option:checked")).to_have_text("Newest matching message first")
     page.get_by_label("Search messages").fill(" ")
     expect(page.get_by_label("Sort by")).to_be_enabled()
-    expect(page.get_by_label("Sort by").locator("option:checked")).to_have_text("Messages, newest/largest first")
+    expect(page.get_by_label("Sort by").locator("option:checked")).to_have_text("Messages, most first")
     expect(page.get_by_label("Sort by").locator("option")).to_have_count(8)
     # The search's own link, opened afresh (shared, reloaded): its default order and size leave the filters folded.
     page.goto(searched)

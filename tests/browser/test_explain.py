@@ -164,7 +164,9 @@ def test_the_query_editor_highlights_sql_and_ctrl_enter_runs_it(page, role_user,
     assert console_errors == []
 
 
-def test_keys_typed_in_the_query_editor_are_the_querys_not_the_pages_shortcuts(page, role_user, sign_in, console_errors):
+def test_keys_typed_in_the_query_editor_are_the_querys_not_the_pages_shortcuts(
+    page, role_user, sign_in, console_errors
+):
     # The editor lives in a shadow root: the page saw its host as the key's target, not something typed in, so "/"
     # in "10/2" opened the conversations, "g" then "e" or "q" opened pages, "?" the help, and the query was lost.
     role_user("dba", "dora")

@@ -23,6 +23,12 @@ def test_times_read_in_the_viewers_zone_with_utc_on_hover(browser, live_server, 
     rebuild = IndexRebuild.objects.create(
         index_name="idx_zone", state="succeeded", started_at=AT, finished_at=AT, log="2026-12-04T03:21:42Z started\n"
     )
+    overnight = IndexRebuild.objects.create(
+        index_name="idx_overnight",
+        state="succeeded",
+        started_at=datetime(2026, 12, 4, 18, 0, tzinfo=UTC),  # 23:30 in India
+        finished_at=datetime(2026, 12, 4, 18, 40, tzinfo=UTC),  # 00:10 the next day there
+    )
     role_user("dba", "dora")
     context = browser.new_context(base_url=live_server.url, timezone_id="Asia/Kolkata", locale="en-GB")
     try:
@@ -40,5 +46,11 @@ def test_times_read_in_the_viewers_zone_with_utc_on_hover(browser, live_server, 
         log = page.locator(".job-log")
         expect(log.locator("time").first).to_have_text("08:51:42")
         expect(page.locator("[data-local-zone]").first).to_have_text("GMT+5:30")
+        expect(page.get_by_test_id("timing").locator("time").nth(1)).to_have_text("08:51:42 GMT+5:30")  # same day
+
+        # Started before midnight in India, finished after: the finish names its day (same day in UTC).
+        page.goto(f"/rebuilds/{overnight.pk}/")
+        finished = page.get_by_test_id("timing").locator("time").nth(1)
+        expect(finished).to_have_text("2026-12-05 00:10:00 GMT+5:30")
     finally:
         context.close()

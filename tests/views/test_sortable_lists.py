@@ -87,7 +87,7 @@ def test_the_audit_logs_when_header_orders_it_newest_or_oldest_first(client_as):
 
 
 def test_the_conversation_headers_order_the_list_both_ways_through_its_indexes(client_as, chat):  # noqa: F811
-    """Each header of /conversations/ that has an index of its own sorts the keyset list: newest/largest first,
+    """Each header of /conversations/ that has an index of its own sorts the keyset list: newest or most first,
     then the other way; the header in use says so, and another page's cursor is dropped."""
     support = client_as("support")
     page = support.get("/conversations/").content.decode()
