@@ -29,6 +29,7 @@ class NavLink:
     url: str
     key: str
     search: bool = False
+    current: str = ""  # aria-current: "page" on the entry's own page, "true" on a page under it, "" elsewhere
 
 
 @cache
@@ -67,7 +68,12 @@ def layout(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated or not has_any_role(user):
         return {"nav_items": [], "nav_bar": [], "nav_more": [], "database_label": ""}
     keys = shortcut_keys()
-    links = [NavLink(label, url, keys.get(label, ""), label == _SEARCH_PAGE) for label, url in navigation_for(user)]
+    entries = navigation_for(user)
+    section = _section(request.path, [url for _, url in entries])
+    links = [
+        NavLink(label, url, keys.get(label, ""), label == _SEARCH_PAGE, _current(request.path, url, section))
+        for label, url in entries
+    ]
     more = _more_labels() if len(links) > _BAR_ENTRIES else frozenset()
     return {
         "nav_items": links,
@@ -75,6 +81,18 @@ def layout(request: HttpRequest) -> dict[str, Any]:
         "nav_more": [link for link in links if link.label in more],
         "database_label": _database_label(),
     }
+
+
+def _section(path: str, urls: list[str]) -> str:
+    """Return the menu URL the page at path is under: the longest that starts it ("/" only for itself), or ""."""
+    under = [url for url in urls if path == url or (url != "/" and url.endswith("/") and path.startswith(url))]
+    return max(under, key=len, default="")
+
+
+def _current(path: str, url: str, section: str) -> str:
+    if url != section:
+        return ""
+    return "page" if path == url else "true"
 
 
 @cache

@@ -162,6 +162,25 @@ def test_navigation_shows_only_what_the_role_may_open(client_as):
 
 
 @pytest.mark.django_db
+def test_the_menu_marks_the_section_of_a_page_under_one_of_its_entries(client_as):
+    """A thread, a drift check or the rebuild form marked no entry: the menu said nowhere where one was."""
+
+    dba = client_as("dba")
+
+    def current(path: str) -> list[tuple[str, str]]:
+        page = dba.get(path).content.decode()
+        start = page.index('aria-label="Main"')
+        nav = page[start : page.index("</nav>", start)]
+        return re.findall(r'class="[^"]*active" href="([^"]+)"[^>]*aria-current="(page|true)"', nav)
+
+    assert current("/indexes/") == [("/indexes/", "page")]
+    assert current("/schema/drift/") == [("/schema/", "true")]
+    assert current("/rebuilds/new") == [("/rebuilds/", "true")]
+    assert current("/explain/compare/") == [("/explain/", "true")]
+    assert current("/queries/regressions/") == [("/queries/", "true")]
+    assert current("/") == [("/", "page")]  # the overview's "/" starts every path, and marks its own page alone
+
+
 def test_logout_is_post_only_and_signs_out(client_as):
     client = client_as("dba")
     assert client.get("/accounts/logout/").status_code == 405
