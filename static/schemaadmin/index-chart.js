@@ -1,24 +1,7 @@
 // The overview's bar chart of index size by table, drawn with Chart.js from the page's json_script data, in the
-// page's colour scheme (theme.js announces changes with a "schemaadmin:theme" event).
+// page's colour scheme (chart-theme.js).
 (() => {
   "use strict";
-  function colours() {
-    const style = getComputedStyle(document.documentElement);
-    return {
-      text: style.getPropertyValue("--bs-body-color").trim() || "#212529",
-      grid: style.getPropertyValue("--bs-border-color").trim() || "#dee2e6",
-      bar: style.getPropertyValue("--bs-primary").trim() || "#0d6efd",
-    };
-  }
-  function paint(chart) {
-    const c = colours();
-    chart.data.datasets[0].backgroundColor = c.bar;
-    Object.values(chart.options.scales).forEach((scale) => {
-      scale.ticks = { ...(scale.ticks || {}), color: c.text };
-      scale.grid = { ...(scale.grid || {}), color: c.grid };
-      if (scale.title) scale.title.color = c.text;
-    });
-  }
   // Every table gets its row and its label. Where a label is too long for the axis (45 % of a narrow chart, 40 % of
   // a wide one), "public." goes from all of them and what is still too long is cut in the middle with "…",
   // never off the canvas's edge; the tooltip names the table in full.
@@ -65,8 +48,6 @@
         },
       },
     });
-    paint(chart);
-    chart.update();
-    document.addEventListener("schemaadmin:theme", () => { paint(chart); chart.update(); });
+    window.schemaadminChartTheme(chart, (drawn, colours) => { drawn.data.datasets[0].backgroundColor = colours.primary; });
   });
 })();

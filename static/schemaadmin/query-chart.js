@@ -15,6 +15,15 @@
     if (ms < HOUR) return `${+(ms / MINUTE).toPrecision(3)} min`;
     return `${+(ms / HOUR).toPrecision(3)} h`;
   };
+  // A step for the time axis that reads as a round duration (1 s, 30 s, 2 min, 1 h, ...), about five to the top:
+  // Chart.js's own steps were round in milliseconds, "1.33 min" and "1.17 min".
+  const ROUND_DURATIONS = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500,
+    1000, 2000, 5000, 10000, 15000, 30000,
+    MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE,
+    HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY,
+  ];
+  const durationStep = (top) => ROUND_DURATIONS.find((step) => top / step <= 6) || Math.ceil(top / 6 / DAY) * DAY;
   // Ticks on whole local minutes (multiples of the step since the epoch, shifted by the zone's offset at the window's
   // start), hours or days (read off the local clock, so a daylight-saving change moves none).
   const STEPS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 43200, 129600, 525600].map((m) => m * MINUTE);
@@ -59,7 +68,7 @@
     let label = labeller(start, end, STEPS[0]);
     const shift = -new Date(start).getTimezoneOffset() * MINUTE; // local time minus UTC, in ms
     const zone = zoneName();
-    new window.Chart(canvas, {
+    const chart = new window.Chart(canvas, {
       data: {
         datasets: [
           { type: "bar", label: "Time", data: points(data.total_ms), yAxisID: "time", backgroundColor: "rgba(13, 110, 253, 0.6)", barThickness },
@@ -112,11 +121,12 @@
             },
           },
           // Milliseconds read as people read a duration: 350,000 ms is about 6 min.
-          time: { position: "left", beginAtZero: true, title: { display: true, text: "time" }, ticks: { callback: duration } },
+          time: { position: "left", beginAtZero: true, title: { display: true, text: "time" }, ticks: { callback: duration, stepSize: durationStep(Math.max(0, ...data.total_ms)) } },
           // Calls are whole numbers: no tick at 0.5 calls.
           calls: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "calls" }, ticks: { precision: 0 } },
         },
       },
     });
+    window.schemaadminChartTheme(chart);
   });
 })();

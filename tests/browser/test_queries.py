@@ -139,11 +139,31 @@ def test_the_chart_places_each_snapshot_at_its_time(page, planter, role_user, si
         """() => {
           const chart = window.Chart.getChart(document.getElementById("query-chart"));
           const scales = chart.scales;
-          return {calls: scales.calls.ticks.map((t) => t.value), time: scales.time.ticks.map((t) => t.label)};
+          return {calls: scales.calls.ticks.map((t) => t.value), time: scales.time.ticks.map((t) => t.label),
+                  steps: scales.time.ticks.slice(1).map((t, i) => t.value - scales.time.ticks[i].value)};
         }"""
     )
     assert ticks["calls"] and all(value == int(value) for value in ticks["calls"]), ticks
     assert all(label == "0" or label.endswith((" ms", " s", " min", " h")) for label in ticks["time"]), ticks
+    # One round step between them ("1.33 min" was a tick); here, under a millisecond, 1, 2 or 5 times a power of ten.
+    steps = ticks["steps"]
+    assert steps and max(steps) - min(steps) < 1e-9 * max(steps), ticks
+    mantissa = f"{steps[0]:.3e}".split("e")[0]
+    assert mantissa in ("1.000", "2.000", "5.000"), ticks
+    # In the dark scheme, axes and legend take the page's text colour, not Chart.js's grey (2.7:1 there).
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function("() => document.documentElement.dataset.bsTheme === 'dark'")
+    painted = page.wait_for_function(
+        """() => {
+          const chart = window.Chart.getChart(document.getElementById("query-chart"));
+          const text = getComputedStyle(document.documentElement).getPropertyValue("--bs-body-color").trim();
+          const o = chart.options;
+          const used = [o.scales.x.ticks.color, o.scales.time.ticks.color, o.scales.time.title.color,
+                        o.plugins.legend.labels.color];
+          return used.every((colour) => colour === text) ? used : null;
+        }"""
+    ).json_value()
+    assert painted[0] != "#666", painted
     assert console_errors == []
 
 
