@@ -217,6 +217,46 @@
     if (box.top < 0 || box.bottom > window.innerHeight) said.scrollIntoView({ block: "nearest" });
   });
 
+  // --- The focus, when what held it is swapped out ----------------------------------------------------------------
+  // A pager's "Next ›" or "Load older messages" is replaced with what it loads, and the focus fell to <body>: the next
+  // Tab started again at "Skip to content". It goes to the same control in what came in (the pager's link of the same
+  // rel, the next "Load older"), else, on the last page or at the thread's start, to the first message loaded or the
+  // region swapped in.
+  let focusLost = null;
+  function focusKey(el) {
+    if (el.getAttribute("rel")) return '[rel="' + el.getAttribute("rel") + '"]';
+    if (el.classList.contains("load-older")) return ".load-older";
+    if (el.classList.contains("load-newer")) return ".load-newer";
+    return "";
+  }
+  function focusable(el) {
+    if (!el.matches("a[href], button, input, select, textarea, [tabindex]")) el.setAttribute("tabindex", "-1");
+    el.focus();
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const active = document.activeElement;
+    const target = event.detail.target;
+    focusLost = active && active !== document.body && target && target.contains(active)
+      ? { key: focusKey(active), target: target, id: target.id, older: active.classList.contains("load-older") }
+      : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    const lost = focusLost;
+    focusLost = null;
+    if (!lost || (document.activeElement && document.activeElement !== document.body)) return;
+    const region = (lost.id && document.getElementById(lost.id)) || null;
+    const scope = region || document;
+    // Past the last page there is no "Next ›": its "‹ Previous" (and the other way round on the first).
+    const other = { '[rel="next"]': '[rel="prev"]', '[rel="prev"]': '[rel="next"]' }[lost.key];
+    const same = lost.key && (scope.querySelector(lost.key) || (other && scope.querySelector(other)));
+    if (same) { same.focus(); return; }
+    // "Load older" at the thread's start: the oldest message; "Load newer" at its end: the newest.
+    const messages = document.querySelectorAll("#thread article.message");
+    const message = lost.key === ".load-older" ? messages[0] : lost.key === ".load-newer" ? messages[messages.length - 1] : null;
+    if (message) { focusable(message); return; }
+    if (region) focusable(region);
+  });
+
   // --- Colour scheme toggle: auto → light → dark → auto ---------------------------------------------------------
   const NEXT = { auto: "light", light: "dark", dark: "auto" };
   function showThemeChoice() {

@@ -201,6 +201,21 @@ def test_users_are_cards_on_a_phone(page, support_at, chat, console_errors, scre
     assert console_errors == []
 
 
+def test_paging_from_the_keyboard_keeps_the_focus_on_the_pager(page, support_at, chat, console_errors):
+    """ "Next ›" is swapped out with the page it loads: the focus fell to <body>, and the next Tab started again at
+    "Skip to content". It stays on the pager: on the last page, on its "‹ Previous"."""
+    from schemaadmin.models import ChatUser
+
+    ChatUser.objects.bulk_create(ChatUser(external_id=f"acct-page-{i}", display_name=f"Pager {i}") for i in range(30))
+    support_at("/users/")
+    page.get_by_role("link", name="Next ›").press("Enter")
+    expect(page).to_have_url(re.compile(r"/users/\?after="))
+    expect(page.get_by_role("link", name="‹ Previous")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="Next ›")).to_be_focused()
+    assert console_errors == []
+
+
 def test_every_filter_is_in_view_on_a_desktop(page, support_at, chat, console_errors):
     support_at("/conversations/?q=invoice", DESKTOP)
     expect(page.get_by_label("User", exact=True)).to_be_visible()
@@ -248,6 +263,8 @@ def test_search_open_the_hit_load_older_and_go_back(page, role_user, sign_in, ch
     assert page.url == url_before  # loaded in place, no navigation
     expect(page.locator("article.message").first).to_contain_text("Step 0:")
     expect(page.get_by_role("link", name="Load older messages")).to_have_count(0)  # the start is reached
+    # The link pressed went with the swap: the focus is on the oldest message, not back at <body>.
+    expect(page.locator("article.message").first).to_be_focused()
     screenshot("conversation-thread-older-loaded")
 
     page.go_back()
