@@ -51,6 +51,12 @@ def test_operator_sees_the_schema_diagram_drawn_without_csp_violations(
 
     expect(page.locator('[data-table="public.conversations"]')).to_contain_text("user_id")
     screenshot("schema-diagram")
+    # Opened in a tab of its own, the diagram keeps its way back to the schema page, with the same filter.
+    page.goto("/schema/tables/diagram/?q=conversation")
+    back = page.get_by_test_id("diagram-back")
+    expect(back).to_be_visible()
+    back.click()
+    expect(page).to_have_url(re.compile(r"/schema/tables/\?q=conversation$"))
     assert console_errors == []
 
 
@@ -144,6 +150,7 @@ def test_live_schema_contents_open_a_collapsed_card_and_the_diagram_zooms_and_fi
     diagram = frame.get_by_test_id("schema-diagram")
     expect(diagram).to_have_attribute("data-rendered", "true", timeout=30_000)
     expect(diagram).to_have_attribute("data-scale", "1.000")
+    expect(frame.get_by_test_id("diagram-back")).to_be_hidden()  # it led to the page it is framed in
     frame.get_by_role("button", name="Fit").click()
     fitted = float(diagram.get_attribute("data-scale"))
     assert fitted < 1

@@ -3,6 +3,11 @@
 (() => {
   "use strict";
   const MESSAGE = "schemaadmin:diagram-height";
+  // Framed in the schema page, the way back to that page led to the page it is in: shown in the diagram's own tab only.
+  if (window.parent !== window) {
+    const back = document.querySelector(".diagram-back");
+    if (back) back.hidden = true;
+  }
   // Mermaid writes names at 16 px: below this scale (about 7 px) they cannot be read, even on a sharp phone screen.
   const READABLE_SCALE = 0.45;
   // Mermaid's own dark theme leaves edge labels at less than 4.5:1; these match Bootstrap's dark scheme.
