@@ -23,9 +23,8 @@ from schemaadmin.models.chat import SEARCH_CONFIG, last_activity, loose_external
 from schemaadmin.services.conversations import sizes_spread
 from schemaadmin.services.message_search import WalkScope
 
-__all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "matching_users", "users_matching"]
+__all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "users_matching"]
 
-USER_MATCH_LIMIT = 50
 # A word of a name as a search takes it: letters and digits (any script), which is also what keeps quotes and tsquery
 # operators out of the query; a search reads at most the first NAME_WORDS_MAX of them.
 NAME_WORD = re.compile(r"[^\W_]+")
@@ -37,11 +36,6 @@ LATEST_DAY = date(2999, 12, 31)
 DATE_INPUT = forms.DateInput(
     attrs={"type": "date", "min": EARLIEST_DAY.isoformat(), "max": LATEST_DAY.isoformat()}, format="%Y-%m-%d"
 )
-
-
-def matching_users(text: str) -> QuerySet[ChatUser]:
-    """Return up to USER_MATCH_LIMIT + 1 of users_matching(text) (one more tells that there are more), by name."""
-    return users_matching(text).order_by("display_name", "id")[: USER_MATCH_LIMIT + 1]
 
 
 def users_matching(text: str) -> QuerySet[ChatUser]:
@@ -173,7 +167,7 @@ class _ConversationFilters(DeclaredFilterSet):
         return f"{self.path}{name}"
 
     def filter_user(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        # Every user that matches, not the finder's first 50 by name: "garcia" matches 2,224 users at 10M messages,
+        # Every user that matches, not the first 50 by name, as it was: "garcia" matches 2,224 users at 10M messages,
         # and the list showed the conversations of the first 50 Garcias alone, without saying so.
         ids = users_matching(value).values("id")
         return queryset.filter(**{self._field("user_id__in"): ids})

@@ -18,7 +18,7 @@ from schemaadmin.views.audit import AUDIT_ORDERS
 from schemaadmin.views.explain import EVERYONES_RUNS, OWN_RUNS
 from schemaadmin.views.rebuilds import REBUILD_ORDER
 from schemaadmin.views.schema_apply import APPLY_ORDER
-from schemaadmin.views.users import USER_ORDER
+from schemaadmin.views.users import USER_NAME_ORDER, USER_ORDER
 from tests.views.test_access import MATRIX, objects  # noqa: F401 -- the fixture creating what detail URLs point at
 
 SCRIPT = "<script>alert(1)</script>"
@@ -47,6 +47,7 @@ ORDERS = [
     SEARCH_ORDER,
     THREAD_ORDER,
     USER_ORDER,
+    USER_NAME_ORDER,
     REBUILD_ORDER,
     APPLY_ORDER,
     OWN_RUNS,
