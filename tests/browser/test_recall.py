@@ -45,6 +45,13 @@ def test_dba_checks_recall_and_reads_the_ladder(items, worker, page, role_user, 
     expect(page.get_by_test_id("recommended")).to_be_visible()
     expect(page.get_by_test_id("recommendation")).to_contain_text("Set ivfflat.probes = ")
     screenshot("recall-check-done")
+    # In the dark scheme the recommended row is the scheme's dark green, not Bootstrap's light one (#d1e7dd).
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function("() => document.documentElement.dataset.bsTheme === 'dark'")
+    cell = page.get_by_test_id("recommended").locator("td").first
+    background = cell.evaluate("el => getComputedStyle(el).boxShadow + ' ' + getComputedStyle(el).backgroundColor")
+    assert "209, 231, 221" not in background, background
+    page.emulate_media(color_scheme="light")
 
     page.get_by_role("link", name=f"{items.schema}.items_ivf").click()
     expect(page.get_by_test_id("latest-recall")).to_contain_text("recall@10")
