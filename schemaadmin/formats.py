@@ -57,13 +57,12 @@ def when_html(value: datetime | None, styles: str = "", *, day_of: datetime | No
     shown_as, data = _when_styles(styles)
     utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     exact = utc.strftime("%Y-%m-%d %H:%M:%S")  # one formatting; the rest are slices of it
+    day_attribute = ""
     if shown_as == "time" and day_of is not None:
         day = (day_of.astimezone(UTC) if day_of.tzinfo else day_of.replace(tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%S")
-        shown = f"{exact} UTC" if day[:10] != exact[:10] else f"{exact[11:]} UTC"
-        return mark_safe(
-            f'<time datetime="{exact[:10]}T{exact[11:]}Z" title="{exact} UTC" data-when="{data}" '
-            f'data-day-of="{day}Z">{shown}</time>'
-        )
+        day_attribute = f' data-day-of="{day}Z"'
+        if day[:10] != exact[:10]:
+            shown_as = "seconds"  # another day (in UTC; the browser asks again in the viewer's zone): with its date
     if shown_as == "log":
         shown = exact[11:]
     elif shown_as == "time":
@@ -74,7 +73,8 @@ def when_html(value: datetime | None, styles: str = "", *, day_of: datetime | No
         shown = f"{exact[:16]} UTC"
     # Digits and punctuation only, nothing to escape: an f-string keeps it cheap for every row of a table.
     return mark_safe(
-        f'<time datetime="{exact[:10]}T{exact[11:]}Z" title="{exact} UTC" data-when="{data}">{shown}</time>'
+        f'<time datetime="{exact[:10]}T{exact[11:]}Z" title="{exact} UTC" data-when="{data}"{day_attribute}>'
+        f"{shown}</time>"
     )
 
 

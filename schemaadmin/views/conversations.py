@@ -45,13 +45,8 @@ THREAD_TEMPLATE = "schemaadmin/conversations/detail.html"
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
     """List conversations by filters and order, or the messages matching a search, a keyset page at a time."""
-    controls = ListControls(request.GET)
-    searching = bool(request.GET.get("q", "").strip())
-    filters = (
-        MessageSearchFilter(request.GET, queryset=Message.objects.all())
-        if searching
-        else ConversationFilter(request.GET, queryset=Conversation.objects.all())
-    )
+    controls, filters = _list_forms(request.GET)
+    searching = isinstance(filters, MessageSearchFilter)
     context: dict[str, object] = {
         "controls": controls,
         "filters": filters,
@@ -70,8 +65,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         context["cursor_error"] = str(exc)
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
 
-    if searching:
-        assert isinstance(filters, MessageSearchFilter)
+    if isinstance(filters, MessageSearchFilter):
         result = search_page(filters.qs, data["q"], cursor, data["size"], walk_scope=filters.walk_scope())
         role = filters.form.cleaned_data.get("role") or ""
         context["searched_role"] = Message.Role(role).label if role else ""
@@ -102,6 +96,13 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, LIST_TEMPLATE, context, partial="results")
 
 
+def _list_forms(query: QueryDict) -> tuple[ListControls, ConversationFilter | MessageSearchFilter]:
+    """Return the list's controls and filters bound to query: a search's (the hits' filters) when q has text."""
+    if query.get("q", "").strip():
+        return ListControls(query), MessageSearchFilter(query, queryset=Message.objects.all())
+    return ListControls(query), ConversationFilter(query, queryset=Conversation.objects.all())
+
+
 def more_filters_used(request: HttpRequest) -> bool:
     """Return whether a filter besides the search is set, or an order or page size other than the first (every
     submit sends those two): the form then shows every filter on a phone too. A wrong value counts as set."""
@@ -130,10 +131,8 @@ def _answered_back(back: str, text: str, role: str) -> str:
     search" never leads to a refusal or to another search."""
     if not back:
         return ""
-    query = QueryDict(back)
-    controls = ListControls(query)
-    filters = MessageSearchFilter(query, queryset=Message.objects.none())
-    if not (controls.is_valid() & filters.is_valid()):
+    controls, filters = _list_forms(QueryDict(back))
+    if not isinstance(filters, MessageSearchFilter) or not (controls.is_valid() & filters.is_valid()):
         return ""
     if controls.cleaned_data["q"].strip() != text or (filters.form.cleaned_data.get("role") or "") != role:
         return ""

@@ -237,7 +237,7 @@
     const active = document.activeElement;
     const target = event.detail.target;
     focusLost = active && active !== document.body && target && target.contains(active)
-      ? { key: focusKey(active), target: target, id: target.id, older: active.classList.contains("load-older") }
+      ? { key: focusKey(active), id: target.id }
       : null;
   });
   document.addEventListener("htmx:afterSettle", function () {
