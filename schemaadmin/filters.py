@@ -29,6 +29,9 @@ __all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "users_ma
 # operators out of the query; a search reads at most the first NAME_WORDS_MAX of them.
 NAME_WORD = re.compile(r"[^\W_]+")
 NAME_WORDS_MAX = 8
+# The conversation filters read the ids of at most this many matching users before filtering by them (more: the
+# users' query becomes a subquery of the page's).
+USER_IDS_LISTED = 100
 # The days a date filter accepts. A filter up to a day ends before the next one, which must still be a date
 # (date.max + 1 day overflows); no chat message or audit event is older than the first.
 EARLIEST_DAY = date(1900, 1, 1)
@@ -169,7 +172,13 @@ class _ConversationFilters(DeclaredFilterSet):
     def filter_user(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         # Every user that matches, not the first 50 by name, as it was: "garcia" matches 2,224 users at 10M messages,
         # and the list showed the conversations of the first 50 Garcias alone, without saying so.
-        ids = users_matching(value).values("id")
+        matching = users_matching(value).values_list("id", flat=True)
+        # Read first while they are few: a list of ids costs nothing to compile, where the subquery's conditions
+        # (a regexp, two tsqueries) took ~1 ms in each of the page's statements (rows, total, cache key), and the
+        # planner then knows how many conversations each user has instead of guessing for "some users".
+        ids = list(matching[: USER_IDS_LISTED + 1])
+        if len(ids) > USER_IDS_LISTED:
+            return queryset.filter(**{self._field("user_id__in"): matching})
         return queryset.filter(**{self._field("user_id__in"): ids})
 
     def filter_channel(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:

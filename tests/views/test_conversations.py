@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from schemaadmin import filters
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ConversationPreference, Message
 from schemaadmin.paging import Cursor
 from schemaadmin.services.conversations import DEFAULT_ORDER
@@ -477,9 +478,14 @@ def test_the_user_finder_pages_through_every_match_by_name(support, chat):
     assert support.get("/users/", {"q": "smith", "after": newest}).status_code == (400 if newest else 200)
 
 
-def test_the_conversation_lists_user_filter_keeps_every_matching_user_not_the_finders_first_fifty(support, chat):
+@pytest.mark.parametrize("ids_listed", [100, 10], ids=["ids read first", "users as a subquery"])
+def test_the_conversation_lists_user_filter_keeps_every_matching_user_not_the_finders_first_fifty(
+    support, chat, monkeypatch, ids_listed
+):
     """The filter took the finder's first 50 users by name: "smith" listed the conversations of "Sam Smith 00" to
-    "49" alone, without saying so, and a conversation of "Sam Smith 59" was in neither the list nor a search."""
+    "49" alone, without saying so, and a conversation of "Sam Smith 59" was in neither the list nor a search. The
+    60 Smiths' ids are read first under a limit of 100, and left to a subquery under a limit of 10."""
+    monkeypatch.setattr(filters, "USER_IDS_LISTED", ids_listed)
     smiths = ChatUser.objects.bulk_create(
         ChatUser(external_id=f"acct-smith-{i}", display_name=f"Sam Smith {i:02d}", email=f"s{i}@example.org")
         for i in range(60)
