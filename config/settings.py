@@ -201,8 +201,8 @@ if WHITENOISE_USE_FINDERS:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Sessions live in the database so web processes stay stateless.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in the database so web processes stay stateless (Django's store, read without the ORM).
+SESSION_ENGINE = "schemaadmin.sessions"
 SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
