@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models.functions import Coalesce, Length, Upper
 from django.db.models.lookups import LessThanOrEqual
 
+from schemaadmin.models.loading import ReadFastModel
+
 __all__ = [
     "MAX_MESSAGE_LENGTH",
     "SEARCH_CONFIG",
@@ -65,7 +67,7 @@ def name_words() -> SearchVector:
     return SearchVector("display_name", config=SEARCH_CONFIG)
 
 
-class ChatUser(models.Model):
+class ChatUser(ReadFastModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     external_id = models.CharField(max_length=128, unique=True, help_text="Phone number or account id.")
     display_name = models.CharField(max_length=200, blank=True)
@@ -89,7 +91,7 @@ class ChatUser(models.Model):
         return self.display_name or self.external_id
 
 
-class Conversation(models.Model):
+class Conversation(ReadFastModel):
     class Channel(models.TextChoices):
         WEB = "web", "Web"
         WHATSAPP = "whatsapp", "WhatsApp"
@@ -129,7 +131,7 @@ RARE_ROLE_NAMES = ("system", "tool")
 RARE_ROLES = models.Q(role__in=list(RARE_ROLE_NAMES))
 
 
-class Message(models.Model):
+class Message(ReadFastModel):
     class Role(models.TextChoices):
         USER = "user", "User"
         ASSISTANT = "assistant", "Assistant"
@@ -200,7 +202,7 @@ class Message(models.Model):
         return f"{self.role} message {self.pk}"
 
 
-class ConversationPreference(models.Model):
+class ConversationPreference(ReadFastModel):
     user = models.OneToOneField(ChatUser, on_delete=models.DB_CASCADE, primary_key=True, related_name="preferences")
     language = models.CharField(max_length=16, blank=True)
     tone = models.CharField(max_length=32, blank=True)

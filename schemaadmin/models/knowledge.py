@@ -12,6 +12,8 @@ from django.db.models.functions import Cast
 from pgvector import HalfVector
 from pgvector.django import CosineDistance, HalfVectorField, HnswIndex, VectorField
 
+from schemaadmin.models.loading import ReadFastModel
+
 __all__ = ["EMBEDDING_DIMENSIONS", "KnowledgeBaseChunk", "KnowledgeBaseDocument", "halfvec_embedding"]
 
 # gemini-embedding-001. Above pgvector's 2,000-dimension limit for indexing `vector`, so the ANN index is an
@@ -24,7 +26,7 @@ def halfvec_embedding() -> Cast:
     return Cast("embedding", HalfVectorField(dimensions=EMBEDDING_DIMENSIONS))
 
 
-class KnowledgeBaseDocument(models.Model):
+class KnowledgeBaseDocument(ReadFastModel):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         READY = "ready", "Ready"
@@ -63,7 +65,7 @@ class ChunkQuerySet(models.QuerySet["KnowledgeBaseChunk"]):
         )
 
 
-class KnowledgeBaseChunk(models.Model):
+class KnowledgeBaseChunk(ReadFastModel):
     id = models.BigAutoField(primary_key=True)
     # The unique (document_id, chunk_index) index below serves the foreign key.
     document = models.ForeignKey(
