@@ -176,8 +176,10 @@ class _ConversationFilters(DeclaredFilterSet):
         # Read first while they are few: a list of ids costs nothing to compile, where the subquery's conditions
         # (a regexp, two tsqueries) took ~1 ms in each of the page's statements (rows, total, cache key), and the
         # planner then knows how many conversations each user has instead of guessing for "some users".
+        # No user found stays a subquery too: an empty list is no SQL at all (EmptyResultSet), which the statements
+        # this page composes from the query's SQL (its estimate, a walk, the hits collected) cannot be made of.
         ids = list(matching[: USER_IDS_LISTED + 1])
-        if len(ids) > USER_IDS_LISTED:
+        if not ids or len(ids) > USER_IDS_LISTED:
             return queryset.filter(**{self._field("user_id__in"): matching})
         return queryset.filter(**{self._field("user_id__in"): ids})
 

@@ -498,6 +498,18 @@ def test_the_conversation_lists_user_filter_keeps_every_matching_user_not_the_fi
     assert [m.conversation_id for m in found] == [last.pk]
 
 
+@pytest.mark.parametrize("search", ["", "parcel"], ids=["list", "search"])
+def test_a_user_filter_that_finds_nobody_lists_nothing_and_says_so(support, chat, search):
+    """No user's id read first made an empty list of ids, which is no SQL: the page's estimate, composed from the
+    query's SQL, failed with a 500."""
+    response = support.get("/conversations/", {"user": "nobody-by-this-name", "q": search})
+    assert response.status_code == 200
+    assert response.context["page"].rows == [] and response.context["total"].value == 0
+    # ... and offers to look again without the user filter
+    widened = {widening.name: widening.value for widening in response.context["widenings"]}
+    assert widened["user"] == "nobody-by-this-name"
+
+
 def _pager_range(response) -> str:
     text = response.content.decode()
     start = text.index('data-testid="pager-range">') + len('data-testid="pager-range">')
