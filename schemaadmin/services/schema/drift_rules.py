@@ -1,37 +1,26 @@
 """Drift rules: each difference between a live schema and the one its applied migrations build, as a Finding.
 
-Tables, columns (type, nullability, default, identity, generation), indexes, constraints and extensions made by
-hand or lost. Names are not drift: an index or constraint the expected schema has under the same definition
-matches whatever it is called. Each finding's fix says what to do, with the SQL or migration operation where there
-is one. services/schema/drift.py reads the two schemas and adds the model changes.
+Tables, columns (type, nullability, default, identity, generation), indexes and constraints (drift_key_rules.py)
+and extensions made by hand or lost. Names are not drift: an index or constraint the expected schema has under the
+same definition matches whatever it is called. Each finding's fix says what to do, with the SQL or migration
+operation where there is one. services/schema/drift.py reads the two schemas and adds the model changes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping
 
 from schemaadmin.pg import ddl
 from schemaadmin.pg.ddl import qualified, quote_identifier
-from schemaadmin.pg.index_builds import temporary_index_name
 from schemaadmin.pg.locked import group_locked
-from schemaadmin.pg.schema import ColumnInfo, ConstraintInfo, SchemaIndex, SchemaSnapshot
-from schemaadmin.services.findings import Finding, Kind, Severity
+from schemaadmin.pg.schema import ColumnInfo, SchemaSnapshot
+from schemaadmin.services.findings import Finding, Severity
+from schemaadmin.services.schema.drift_key_rules import ADOPT, constraint_findings, drift_finding, index_findings
 
 __all__ = ["schema_drift"]
 
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO  # short, for the many findings below
-
-ADOPT = (
-    "Adopt it: describe it in the model and write a migration whose SeparateDatabaseAndState("
-    "state_operations=[{operation}], database_operations=[]) records it without running any SQL"
-)
-
-
-def _finding(code: str, severity: Severity, about: str, message: str, fix: str) -> Finding:
-    """Return a drift Finding; fix says what to do, with the SQL or migration operation where there is one."""
-    return Finding(code, severity, Kind.DRIFT, about, message, fix)
 
 
 def _column_clause(column: ColumnInfo) -> str:
@@ -45,16 +34,6 @@ def _column_clause(column: ColumnInfo) -> str:
     return clause + (" NOT NULL" if column.not_null else "")
 
 
-def _swap_in(index: SchemaIndex, wanted: SchemaIndex) -> str:
-    """Return the statements that build wanted under a new name, then drop index and rename: never without one."""
-    temporary = temporary_index_name(index.name)
-    return ddl.script(
-        ddl.create_index(ddl.index_definition_of(wanted, name=temporary)),
-        ddl.drop_index(index.schema, index.name),
-        ddl.rename_index(index.schema, temporary, index.name),
-    )
-
-
 def _table_findings(
     live: SchemaSnapshot, expected: SchemaSnapshot, outside: Mapping[tuple[str, str], str]
 ) -> tuple[list[Finding], set[tuple[str, str]]]:
@@ -63,7 +42,7 @@ def _table_findings(
     findings = []
     for schema, table in sorted(expected_tables - live_tables):
         findings.append(
-            _finding(
+            drift_finding(
                 "missing_table",
                 CRITICAL,
                 f"{schema}.{table}",
@@ -89,7 +68,7 @@ def _table_findings(
             f" (partitioned, with {below:,} partitions below it, which DROP TABLE drops too)" if below else ""
         )
         findings.append(
-            _finding(
+            drift_finding(
                 "unexpected_table",
                 WARNING,
                 f"{schema}.{table}",
@@ -123,7 +102,7 @@ def _partitions_under(
 
 
 def _partitions_outside_migrations(schema: str, table: str, count: int) -> Finding:
-    return _finding(
+    return drift_finding(
         "partitions_outside_migrations",
         INFO,
         f"{schema}.{table}",
@@ -146,7 +125,7 @@ def _table_outside_migrations(schema: str, table: str, why: str) -> Finding:
             "migrations: manage.py makemigrations <app>, then manage.py migrate <app> --fake-initial (the tables "
             "exist already)."
         )
-    return _finding(
+    return drift_finding(
         "table_outside_migrations",
         INFO,
         f"{schema}.{table}",
@@ -175,7 +154,7 @@ def _locked_findings(live: SchemaSnapshot, tables: set[tuple[str, str]]) -> list
             )
             compared = f" {about} itself is compared."
         findings.append(
-            _finding(
+            drift_finding(
                 "table_locked",
                 INFO,
                 about,
@@ -235,7 +214,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
     for key in sorted(expected_columns.keys() - live_columns.keys()):
         column = expected_columns[key]
         findings.append(
-            _finding(
+            drift_finding(
                 "missing_column",
                 CRITICAL,
                 ".".join(key),
@@ -249,7 +228,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
         column = live_columns[key]
         blocks_inserts = column.not_null and column.default is None and not column.identity and not column.generated
         findings.append(
-            _finding(
+            drift_finding(
                 "unexpected_column",
                 CRITICAL if blocks_inserts else WARNING,
                 ".".join(key),
@@ -273,7 +252,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
             continue
         severe = now.type != wanted.type or (now.not_null and not wanted.not_null) or now.generated != wanted.generated
         findings.append(
-            _finding(
+            drift_finding(
                 "column_mismatch",
                 CRITICAL if severe else WARNING,
                 ".".join(key),
@@ -286,182 +265,13 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
     return findings
 
 
-def _unmatched[T](
-    live: Iterable[T], expected: Iterable[T], key: Callable[[T], Hashable], name: Callable[[T], str] | None = None
-) -> tuple[list[T], list[T]]:
-    """Pair objects of equal key (several of a key pair one to one, those of the same name first); return those
-    left on each side. By name first: of two live indexes alike, the migration's and a copy made by hand, the copy
-    is the one left over (the migration's was called unexpected, and its drop offered)."""
-    pending: dict[Hashable, list[T]] = defaultdict(list)
-    for item in expected:
-        pending[key(item)].append(item)
-    unpaired = []
-    for item in live:
-        same = [c for c in pending.get(key(item), ()) if name is not None and name(c) == name(item)]
-        if same:
-            pending[key(item)].remove(same[0])
-        else:
-            unpaired.append(item)
-    extra = []
-    for item in unpaired:
-        if pending.get(key(item)):
-            pending[key(item)].pop()
-        else:
-            extra.append(item)
-    return extra, [item for items in pending.values() for item in items]
-
-
-def _index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
-    # Indexes that enforce a primary key, unique or exclusion constraint are compared as those constraints.
-    def plain(indexes: Sequence[SchemaIndex]) -> list[SchemaIndex]:
-        return [i for i in indexes if i.constraint is None and (i.schema, i.table) in tables]
-
-    extra, missing = _unmatched(
-        plain(live.indexes), plain(expected.indexes), lambda i: (i.schema, i.table, i.shape), lambda i: i.name
-    )
-    missing_by_name = {(i.schema, i.name): i for i in missing}
-    findings = []
-    for index in extra:
-        wanted = missing_by_name.pop((index.schema, index.name), None)
-        drop = ddl.script(ddl.drop_index(index.schema, index.name))
-        if wanted is not None:
-            findings.append(
-                _finding(
-                    "index_mismatch",
-                    WARNING,
-                    index.qualified_name,
-                    f"Index {index.qualified_name} is defined differently from the migrations. Database: "
-                    f"{index.definition}. Migrations: {wanted.definition}.",
-                    "Rebuild it as the migrations say, the new one built before the old one is dropped so queries "
-                    f"keep an index:\n{_swap_in(index, wanted)}\nOr, if the "
-                    "database is right, change the model's index and record it with SeparateDatabaseAndState("
-                    "state_operations=[RemoveIndex(...), AddIndex(...)], database_operations=[]).",
-                )
-            )
-            continue
-        invalid = "" if index.is_valid else " It is INVALID (a failed or interrupted concurrent build)."
-        findings.append(
-            _finding(
-                "unexpected_index",
-                WARNING,
-                index.qualified_name,
-                f"Index {index.qualified_name} on {index.qualified_table} exists in the database, but no applied "
-                f"migration creates it: {index.definition}.{invalid}",
-                ADOPT.format(operation="AddIndex(model_name=..., index=models.Index(...))") + f".\nOr drop it: {drop}",
-            )
-        )
-    for index in missing_by_name.values():
-        findings.append(
-            _finding(
-                "missing_index",
-                CRITICAL if index.is_unique else WARNING,
-                index.qualified_name,
-                f"The applied migrations create index {index.qualified_name} on {index.qualified_table}, but the "
-                f"database has no index defined as {index.definition}.",
-                f"Create it without blocking writes: {ddl.script(ddl.create_index(ddl.index_definition_of(index)))}",
-            )
-        )
-    return findings
-
-
-def _constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
-    def ours(constraints: Sequence[ConstraintInfo]) -> list[ConstraintInfo]:
-        return [c for c in constraints if (c.schema, c.table) in tables]
-
-    extra, missing = _unmatched(
-        ours(live.constraints),
-        ours(expected.constraints),
-        lambda c: (c.schema, c.table, c.type, c.definition),
-        lambda c: c.name,
-    )
-    missing_by_name = {(c.schema, c.table, c.name): c for c in missing}
-    findings = []
-    for constraint in extra:
-        drop = ddl.script(ddl.drop_constraint(constraint.schema, constraint.table, constraint.name))
-        wanted = missing_by_name.pop((constraint.schema, constraint.table, constraint.name), None)
-        if wanted is not None and constraint.definition == f"{wanted.definition} NOT VALID":
-            # The migrations' constraint, added by hand NOT VALID: validating it checks the old rows, no rebuild.
-            validate = ddl.script(ddl.validate_constraint(constraint.schema, constraint.table, constraint.name))
-            findings.append(
-                _finding(
-                    "constraint_mismatch",
-                    WARNING,
-                    f"{constraint.qualified_table}.{constraint.name}",
-                    f"Constraint {constraint.name} on {constraint.qualified_table} is NOT VALID: the rows from "
-                    f"before it was added were never checked against {wanted.definition}.",
-                    f"Validate it (it reads the table under a SHARE UPDATE EXCLUSIVE lock: reads and writes go on): "
-                    f"{validate}",
-                )
-            )
-            continue
-        if wanted is not None:
-            findings.append(
-                _finding(
-                    "constraint_mismatch",
-                    CRITICAL,
-                    f"{constraint.qualified_table}.{constraint.name}",
-                    f"Constraint {constraint.name} on {constraint.qualified_table} is {constraint.definition}; the "
-                    f"migrations say {wanted.definition}.",
-                    f"Replace it as the migrations say: {drop} "
-                    + ddl.script(ddl.add_constraint(wanted.schema, wanted.table, wanted.name, wanted.definition)),
-                )
-            )
-            continue
-        findings.append(
-            _finding(
-                "unexpected_constraint",
-                WARNING,
-                f"{constraint.qualified_table}.{constraint.name}",
-                f"{constraint.type.capitalize()} constraint {constraint.name} on {constraint.qualified_table} "
-                f"exists in the database, but no applied migration creates it: {constraint.definition}.",
-                ADOPT.format(operation="AddConstraint(model_name=..., constraint=...)") + f".\nOr drop it: {drop}",
-            )
-        )
-    live_indexes = {(i.schema, i.name): i for i in live.indexes}
-    for constraint in missing_by_name.values():
-        said = (
-            f"The applied migrations create {constraint.type} constraint {constraint.name} on "
-            f"{constraint.qualified_table} ({constraint.definition})"
-        )
-        add = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, constraint.definition)
-        message = f"{said}, but the database does not have it."
-        fix = (
-            f"{ddl.script(add)} (for a check or foreign key on a big table add it NOT VALID, then VALIDATE CONSTRAINT)"
-        )
-        index = live_indexes.get((constraint.schema, constraint.name))
-        adopted = None
-        if (
-            constraint.type in ("unique", "primary key")
-            and index is not None
-            and (index.table, index.is_unique, index.is_valid, index.predicate) == (constraint.table, True, True, None)
-        ):
-            # A unique index of that name is there (made by hand in its place): the constraint adopts it at once;
-            # ADD CONSTRAINT … UNIQUE (…) would fail on the name, and build a second index under a lock.
-            keyword = "PRIMARY KEY" if constraint.type == "primary key" else "UNIQUE"
-            using = f"{keyword} USING INDEX {ddl.quote_identifier(index.name)}"
-            adopt = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, using)
-            message = (
-                f"{said}; the database has a unique index of that name ({index.definition}) but not the constraint."
-            )
-            fix = (
-                "If the index covers the same columns, make it the constraint (no rebuild, a brief lock): "
-                f"{ddl.script(adopt)}"
-            )
-            adopted = index.qualified_name
-        finding = _finding(
-            "missing_constraint", CRITICAL, f"{constraint.qualified_table}.{constraint.name}", message, fix
-        )
-        findings.append(replace(finding, index=adopted) if adopted else finding)
-    return findings
-
-
 def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding]:
     live_versions = {e.name: e.version for e in live.extensions}
     expected_versions = {e.name: e.version for e in expected.extensions}
     findings = []
     for name in sorted(expected_versions.keys() - live_versions.keys()):
         findings.append(
-            _finding(
+            drift_finding(
                 "missing_extension",
                 CRITICAL,
                 name,
@@ -471,7 +281,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
         )
     for name in sorted(live_versions.keys() - expected_versions.keys()):
         findings.append(
-            _finding(
+            drift_finding(
                 "unexpected_extension",
                 INFO,
                 name,
@@ -484,7 +294,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
     for name in sorted(live_versions.keys() & expected_versions.keys()):
         if live_versions[name] != expected_versions[name]:
             findings.append(
-                _finding(
+                drift_finding(
                     "extension_version_mismatch",
                     INFO,
                     name,
@@ -508,10 +318,10 @@ def schema_drift(
     findings += _locked_findings(live, tables)
     tables -= live.locked_tables  # their defaults, constraints and indexes were not read: nothing to compare
     findings += _column_findings(live, expected, tables)
-    constraints = _constraint_findings(live, expected, tables)
+    constraints = constraint_findings(live, expected, tables)
     # An index a missing constraint's fix adopts (USING INDEX) is not also offered to be dropped as unexpected.
     adopted = {f.index for f in constraints if f.code == "missing_constraint" and f.index}
-    findings += [f for f in _index_findings(live, expected, tables) if f.object not in adopted]
+    findings += [f for f in index_findings(live, expected, tables) if f.object not in adopted]
     findings += constraints
     findings += _extension_findings(live, expected)
     return findings
