@@ -4,8 +4,8 @@ squawk reads SQL and cannot know how big a table is now, what pgvector accepts, 
 means; these rules can. Rules that depend on the live data come back as `SizedFinding`s: they hold only when the
 table's estimated rows (reltuples) reach `min_rows`, which the caller checks with one catalog query for all of
 them. Where squawk's SQL-only view calls a safe change dangerous (widening a varchar, varchar to text, dropping
-NOT NULL, a value column that is not bigint), a `SquawkOverride` sets its finding aside with the reason. RunSQL,
-RunPython and what only the whole migration shows are in lint_sql_rules.py.
+NOT NULL, a value column that is not bigint), a `SquawkOverride` sets its finding aside with the reason
+(lint_overrides.py). RunSQL, RunPython and what only the whole migration shows are in lint_sql_rules.py.
 """
 
 from __future__ import annotations
@@ -38,6 +38,20 @@ from schemaadmin.services.schema.lint_help import (
     TYPE_CHANGE_HELP,
     WIDE_INDEX_HELP,
 )
+from schemaadmin.services.schema.lint_overrides import (
+    DEFAULT_DROPPED,
+    EXCLUSION_NOT_VALID,
+    NULL_ALLOWED,
+    REFERENCED_INTEGER,
+    SAME_TYPE,
+    SMALL_INTEGERS,
+    STABLE_DEFAULT,
+    VALUE_INTEGER,
+    VARCHAR_LENGTH,
+    WIDENED,
+    same_target,
+    widens,
+)
 from schemaadmin.services.schema.lint_sql_rules import SqlRules, is_product_model
 
 __all__ = ["ANN_DIMENSION_LIMITS", "SizedFinding", "SquawkOverride", "operation_findings"]
@@ -45,48 +59,6 @@ __all__ = ["ANN_DIMENSION_LIMITS", "SizedFinding", "SquawkOverride", "operation_
 # The most dimensions pgvector's HNSW and IVFFlat indexes accept, per stored type.
 ANN_DIMENSION_LIMITS = {"vector": 2_000, "halfvec": 4_000, "bit": 64_000}
 _VECTOR_TYPE = re.compile(r"^(vector|halfvec|bit|sparsevec)\((\d+)\)$")
-_SIZED_TYPE = re.compile(r"^(varchar|numeric)(?:\((\d+)(?:,\s*(\d+))?\))?$")
-_SMALL_INTEGERS = ("integer", "smallint", "serial", "smallserial")
-
-# Why squawk's finding is wrong for these Django operations (the reason shown where it is set aside).
-WIDENED = (
-    "SchemaAdmin: a widening type change ({old} to {new}) is a catalog-only change in PostgreSQL: no rewrite and "
-    "no scan, only a brief ACCESS EXCLUSIVE lock (strong_migrations and django-pg-zero-downtime-migrations call it "
-    "safe)."
-)
-SAME_TYPE = (
-    "SchemaAdmin: the type stays {type}. Django writes ALTER COLUMN … TYPE with the same type when it changes only "
-    "the column's comment; PostgreSQL then rewrites no row and rebuilds no index, and holds its ACCESS EXCLUSIVE "
-    "lock only for the catalog change."
-)
-NULL_ALLOWED = (
-    "SchemaAdmin: dropping NOT NULL needs no scan and old code keeps writing values, so no client breaks "
-    "(django-pg-zero-downtime-migrations calls it safe)."
-)
-VALUE_INTEGER = (
-    "SchemaAdmin: {what} is a value column, not a key; its range is the model's choice. Django's keys are bigint "
-    "(BigAutoField)."
-)
-VARCHAR_LENGTH = (
-    "SchemaAdmin: a CharField's varchar(n) is the length the model validates; making it longer later is a "
-    "catalog-only change without a rewrite (only shortening rewrites), so text buys nothing here."
-)
-DEFAULT_DROPPED = (
-    "SchemaAdmin: Django adds the column with its default only to fill the existing rows, then drops it; "
-    "add_field_python_default says when that breaks inserts (a NOT NULL column), and a nullable one just gets NULL."
-)
-REFERENCED_INTEGER = (
-    "SchemaAdmin: {what} references an integer key, and a foreign key's column must have its type; widening it "
-    "means widening the referenced key first."
-)
-STABLE_DEFAULT = (
-    "SchemaAdmin: a database default that calls no volatile function (now(), a constant) is worked out once; "
-    "PostgreSQL 11 and later keep it in the catalog for the existing rows and rewrite nothing."
-)
-EXCLUSION_NOT_VALID = (
-    "SchemaAdmin: an exclusion constraint cannot be NOT VALID, so this advice cannot be followed; "
-    "exclusion_constraint_on_big_table says what to do on a big table."
-)
 
 
 def operation_findings(
@@ -169,7 +141,7 @@ class _Checker(SqlRules):
                 field = model.field(field_name)
                 if field.concrete and field.column == column and not field.is_relation:
                     old, new = self.column_type(field), _ARRAY_SIZE.sub("[]", new_type)
-                    return old == new or _widens(old, new)
+                    return old == new or widens(old, new)
         return False
 
     def column_type(self, field: Any) -> str | None:
@@ -377,11 +349,11 @@ class _Checker(SqlRules):
         target = f"{table}.{new.column}"
         # An array's declared size is not enforced nor stored per value: integer[3] and integer[] are one type.
         old_db, new_db = (None, None) if new.is_relation else (self.column_type(old), self.column_type(new))
-        if _widens(old_db, new_db):
+        if widens(old_db, new_db):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), WIDENED.format(old=old_db, new=new_db))
         elif old_db and old_db == new_db and getattr(old, "db_collation", None) == getattr(new, "db_collation", None):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), SAME_TYPE.format(type=new_db))
-        elif old.is_relation and new.is_relation and _same_target(old, new, self.app_label):
+        elif old.is_relation and new.is_relation and same_target(old, new, self.app_label):
             yield SquawkOverride(("changing-column-type",), SAME_TYPE.format(type="its target's"))
         if not old.null and new.null:
             yield SquawkOverride(("ban-drop-not-null",), NULL_ALLOWED)
@@ -392,7 +364,7 @@ class _Checker(SqlRules):
             return
         old_type, new_type = self.vector_type(old), self.vector_type(new)
         resized = bool(old_type and new_type and old_type[1] != new_type[1])  # its own finding, below
-        if old_db and new_db and old_db != new_db and not _widens(old_db, new_db) and not resized:
+        if old_db and new_db and old_db != new_db and not widens(old_db, new_db) and not resized:
             what = f"Changing {target} from {old_db} to {new_db}"
             yield self.rewrite(table, what, line, atomic=True, help=TYPE_CHANGE_HELP)
             if new.primary_key:
@@ -417,13 +389,13 @@ class _Checker(SqlRules):
             yield from self.blocking_index(table, f"the index of {target}", line, constraint=unique)
 
     def small_integer(self, field: Any) -> bool:
-        return not field.is_relation and (field.db_type(self.connection) or "") in _SMALL_INTEGERS
+        return not field.is_relation and (field.db_type(self.connection) or "") in SMALL_INTEGERS
 
     def value_integer(self, field: Any, target: str) -> Iterator[SquawkOverride]:
         rules = ("prefer-bigint-over-int", "prefer-bigint-over-smallint")
         if self.small_integer(field) and not field.primary_key and not field.is_relation:
             yield SquawkOverride(rules, VALUE_INTEGER.format(what=target))
-        elif field.many_to_one and self.key_type(field) in _SMALL_INTEGERS:
+        elif field.many_to_one and self.key_type(field) in SMALL_INTEGERS:
             # A foreign key's column has the type of the key it references (auth_user's integer id): not a choice.
             yield SquawkOverride(rules, REFERENCED_INTEGER.format(what=target))
 
@@ -490,37 +462,3 @@ def _indexed_expression(expression: Any, model: _Model) -> Any:
 
 _TEMPLATE_CALL = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*\(")
 _ARRAY_SIZE = re.compile(r"\[\d*\]")
-
-
-def _same_target(old: Any, new: Any, app_label: str) -> bool:
-    """Say whether two versions of a relation hold the same column of the same model (so the same type)."""
-
-    def target(field: Any) -> tuple[str, tuple[Any, ...]]:
-        remote = field.remote_field.model
-        model = remote.lower() if isinstance(remote, str) else remote._meta.label_lower
-        model = model if "." in model or model == "self" else f"{app_label}.{model}"  # "widget" is the app's own
-        return model, tuple(name for name in getattr(field, "to_fields", None) or () if name is not None)
-
-    return not old.many_to_many and target(old) == target(new)
-
-
-def _widens(old: str | None, new: str | None) -> bool:
-    """Say whether changing a column from type old to new needs neither a rewrite nor a scan of the rows."""
-    if not old or not new or old == new:
-        return False
-    if old == "text" and new == "varchar":
-        return True  # binary coercible, unbounded both
-    before, after = _SIZED_TYPE.match(old), _SIZED_TYPE.match(new)
-    if before and before.group(1) == "varchar":
-        if new == "text":
-            return True
-        if after and after.group(1) == "varchar":
-            return after.group(2) is None or (
-                before.group(2) is not None and int(after.group(2)) >= int(before.group(2))
-            )
-    if before and after and before.group(1) == after.group(1) == "numeric":
-        if after.group(2) is None:
-            return True  # unconstrained numeric holds every value
-        same_scale = (before.group(3) or "0") == (after.group(3) or "0")
-        return before.group(2) is not None and same_scale and int(after.group(2)) >= int(before.group(2))
-    return False
