@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Self
 
 from django.db import models
@@ -48,12 +49,7 @@ class ReadFastModel(models.Model):
         return new
 
 
-_ATTNAMES: dict[type[models.Model], tuple[str, ...]] = {}
-
-
+@cache
 def _attnames(model: type[models.Model]) -> tuple[str, ...]:
     """Return the attribute names of the model's concrete fields, in order (what a full row holds)."""
-    found = _ATTNAMES.get(model)
-    if found is None:
-        found = _ATTNAMES[model] = tuple(field.attname for field in model._meta.concrete_fields)
-    return found
+    return tuple(field.attname for field in model._meta.concrete_fields)

@@ -109,9 +109,7 @@ def search_page(
         # the filters keep ("before" from tool: 0 of 368,000 at 10M messages, an unbounded walk of all of them, 1.2 s).
         # And so is that of a search the planner expects in many messages though not all its words are common ("refund
         # or chargeback": 694,000 hits at 10M messages, sorted from the GIN index's bitmap in 5.4 s, walked in 7 ms).
-        walk = _walked_page(
-            hits, cursor, size, scope=scope, common=facts.common, own_index=walk_scope.role in RARE_ROLE_NAMES
-        )
+        walk = _walked_page(hits, cursor, size, scope=scope, common=facts.common, own_index=walk_scope.own_index)
         if walk.found_page:
             page = _hit_page(queryset, walk.picked, query, words, cursor, size)
             if cursor is None and len(walk.picked) <= size:  # the walk met every message: these are all the hits
@@ -226,6 +224,11 @@ class WalkScope:
     until: datetime | None = None
     sized: bool = False
 
+    @property
+    def own_index(self) -> bool:
+        """Whether these messages have a GIN index of their own (a rare role's): it reads their hits alone."""
+        return self.role in RARE_ROLE_NAMES
+
     def messages(self, *, using: str) -> QuerySet[Message]:
         scope = Message.objects.db_manager(using).all()
         if self.role:
@@ -266,7 +269,7 @@ def _walk_first(facts: SearchTerms, estimate: int, walk_scope: WalkScope, scope:
     the GIN index, 30 ms walked; neither for a rare role, whose messages have a GIN index of their own), or the planner
     expects COLLECTED_HITS hits or more, in at least DENSE_SHARE of the messages the walk counts."""
     if facts.common:
-        misjudged = (walk_scope.until is not None or walk_scope.sized) and walk_scope.role not in RARE_ROLE_NAMES
+        misjudged = (walk_scope.until is not None or walk_scope.sized) and not walk_scope.own_index
         return not facts.walkable or estimate >= COLLECTED_HITS or misjudged
     return estimate >= COLLECTED_HITS and estimate >= DENSE_SHARE * kept_planner_rows(scope)
 
