@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.db import connection
 
@@ -42,7 +44,10 @@ def test_nearest_finds_the_closest_chunk_through_the_hnsw_index(chunks):
     results = list(query)
     assert results[0].chunk_index == 42
     assert results[0].distance == pytest.approx(0, abs=1e-3)
-    assert [r.distance for r in results] == sorted(r.distance for r in results)
+    # In the index's order: HNSW's cosine compares the vectors it stored normalized as halfvec, so two chunks whose
+    # distances differ by less than that rounding (~1e-5, seen at 0.950873 / 0.950878) may come either way round.
+    distances = [r.distance for r in results]
+    assert all(later >= earlier - 1e-4 for earlier, later in itertools.pairwise(distances)), distances
 
     # Why the cast matters: the same ORDER BY over the uncast `vector` column cannot use the index.
     with connection.cursor() as cur:
