@@ -188,7 +188,9 @@ def _run(total_tables: int, repeat: int) -> int:
         return get
 
     def command() -> object:
-        out = io.StringIO()
+        # A real stdout, as cron's redirect to a file or a pipe gives it: the command writes its bytes to .buffer (a
+        # StringIO would add decoding the 30 MB of 30,000 indexes and copying them, ~60 ms no user waits for).
+        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
         call_command("index_health", "--format", "json", stdout=out)
         return out
 

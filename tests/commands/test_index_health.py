@@ -34,6 +34,7 @@ def test_json_lists_findings_indexes_and_tables(plant):
     assert wide["object"] == f"{s}.wide.embedding"
     (pkey,) = [i for i in data["indexes"] if i["schema"] == s]
     assert pkey["name"] == "wide_pkey" and pkey["scans_by_node"] == {"default": 0}
+    assert pkey["qualified_name"] == f"{s}.wide_pkey" and pkey["columns"] == ["id"] and pkey["is_primary"] is True
     assert any(t["name"] == "wide" and t["schema"] == s for t in data["tables"])
 
 

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from schemaadmin.management.options import add_report_options
 from schemaadmin.pg.connection import UnknownDatabase
+from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.locked import group_locked
 from schemaadmin.pg.relations import TableHealth
 from schemaadmin.services.index_health import HealthReport, Severity, health_report
@@ -42,14 +43,26 @@ def _shallow(row: Any) -> dict[str, Any]:
     return dict(zip(names, values if len(names) > 1 else (values,)))  # noqa: B905
 
 
+def _index_as_json(index: IndexInfo, scans_by_node: dict[str, int]) -> bytes:
+    """Return one index as JSON: its fields as orjson writes a dataclass (qualified_name, the name findings give it,
+    among them), then its scan count on each node.
+
+    Written row by row and joined (orjson.Fragment): a dict built per index cost ~140 ms of 30,000 indexes, this ~60.
+    """
+    written = orjson.dumps(index, default=_json_default)  # "{...}": an IndexInfo always has fields
+    return written[:-1] + b',"scans_by_node":' + orjson.dumps(scans_by_node) + b"}"
+
+
 def report_as_json(report: HealthReport) -> dict[str, Any]:
-    """Return the report as the documented JSON: findings, indexes (with per-node scans) and tables."""
+    """Return the report as the documented JSON: findings, indexes (with per-node scans) and tables.
+
+    The indexes are already written (an orjson.Fragment): give the result to orjson.dumps.
+    """
     snapshot = report.snapshot
-    indexes = []
-    for index in snapshot.indexes:
-        row = _shallow(index)
-        row["scans_by_node"] = snapshot.scans_by_node(index)
-        indexes.append(row)
+    scans_by_node = snapshot.scans_by_node
+    indexes = orjson.Fragment(
+        b"[" + b",".join([_index_as_json(index, scans_by_node(index)) for index in snapshot.indexes]) + b"]"
+    )
     # orjson writes a dataclass's fields in order, as _shallow() would, when none is derived (init=False): such rows
     # go as they are (~30 ms of 10,000 tables' dicts not built).
     tables = list(snapshot.tables) if _all_fields_given(TableHealth) else [_shallow(t) for t in snapshot.tables]
