@@ -42,6 +42,9 @@ BIG_THREAD_MESSAGES = 50_000
 # when the messages are as long as real answers are (seed_demo's are a few hundred characters).
 LONG_ANSWERS = 60
 LONG_ANSWER_WORD = "escrowrefund"
+# Words the demo's travel topic writes together ("A cancelled flight entitles you to a full refund..."): the planner
+# multiplies their odds and guesses a few thousand hits where there are a few hundred thousand at 10M messages.
+WORDS_TOGETHER = "flight cancelled refund"
 PAGE_SIZE = 50  # one thread window, one "load older" step
 # The pages issue #16 holds to p95 ≤ 10 ms at 10M messages and ≤ 1.2× growth from 1M.
 TARGET_MS = 10.0
@@ -373,6 +376,12 @@ def run(args: argparse.Namespace, big_thread: int) -> list[Measured]:
         (
             f"search, long answers ({LONG_ANSWER_WORD})",
             lambda: f"/conversations/?q={LONG_ANSWER_WORD}&size=50",
+            None,
+            True,
+        ),
+        (
+            f"search, words together ({WORDS_TOGETHER})",
+            lambda: "/conversations/?" + urlencode({"q": WORDS_TOGETHER, "size": 50}),
             None,
             True,
         ),

@@ -12,7 +12,7 @@ index's reads stop after SEARCH_FALLBACK_TIMEOUT_MS, and the page is then the wa
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,7 +109,7 @@ def search_page(
         # the filters keep ("before" from tool: 0 of 368,000 at 10M messages, an unbounded walk of all of them, 1.2 s).
         # And so is that of a search the planner expects in many messages though not all its words are common ("refund
         # or chargeback": 694,000 hits at 10M messages, sorted from the GIN index's bitmap in 5.4 s, walked in 7 ms).
-        walk = _walked_page(hits, cursor, size, scope=scope, common=facts.common, own_index=walk_scope.own_index)
+        walk = _walked_page(hits, cursor, size, scope=scope, walk_on=facts.common, own_index=walk_scope.own_index)
         if walk.found_page:
             page = _hit_page(queryset, walk.picked, query, words, cursor, size)
             if cursor is None and len(walk.picked) <= size:  # the walk met every message: these are all the hits
@@ -122,7 +122,15 @@ def search_page(
     # walk went or keep its way back.
     # And only after a walk of common words: the GIN index reads a search with a word that is not common fast enough
     # to the end (it was walked first for its many hits, which a filter may have left few of among the newest).
-    if walk is None or not facts.common or limit is None or backwards(cursor):
+    if walk is None:
+        # Many hits, which the planner did not expect (words that go together, as "flight cancelled refund": guessed
+        # 1,297 hits at 10M messages, 224,862 there): once the GIN index has given COLLECTED_HITS of them, the page
+        # is looked for by a bounded walk of the newest messages before all the hits are read and sorted (1.3 s).
+        def walk_many() -> Walk:
+            return _walked_page(hits, cursor, size, scope=scope, walk_on=True, own_index=walk_scope.own_index)
+
+        return _gin_page(queryset, hits, query, words, cursor, size, walk_many=walk_many)
+    if not facts.common or limit is None or backwards(cursor):
         return _gin_page(queryset, hits, query, words, cursor, size)
     try:
         return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=limit)
@@ -145,13 +153,15 @@ def _gin_page(
     size: int,
     *,
     timeout_ms: int | None = None,
+    walk_many: Callable[[], Walk] | None = None,
 ) -> ListResult:
     """Return the page of hits read through the GIN index: picked before the snippets' query joins conversations
     and users (the index gives hits in no order, and joined first, every hit was joined before the sort kept a
     page: 3,419 hits of a word, 35 ms of database time a page at 10M messages; picked first, 5 ms).
 
     timeout_ms limits the two statements that read every hit (the collect, and past COLLECTED_HITS the sorted page),
-    not the others: a cancel (QueryCanceled) is one of those reads taking too long.
+    not the others: a cancel (QueryCanceled) is one of those reads taking too long. walk_many: the walk that looks
+    for the page when the collect met COLLECTED_HITS hits, before every hit is read and sorted.
     """
     with bitmap_scans_only(using=queryset.db):
         with statement_time_limit(timeout_ms, using=queryset.db):
@@ -159,11 +169,15 @@ def _gin_page(
         if found.count < COLLECTED_HITS:
             page = _hit_page(queryset, [key[-1] for key in found.keys], query, words, cursor, size)
             return ListResult(page, RowTotal(found.count, exact=True))
-        total = _search_total(hits, at_least=COLLECTED_HITS)  # at least the hits already collected
+    walk = walk_many() if walk_many is not None else None  # outside the block: it walks an index in order
+    if walk is not None and walk.found_page:
+        page = _hit_page(queryset, walk.picked, query, words, cursor, size)
+    else:
         sorted_hits = keyset_slice(hits, SEARCH_ORDER, cursor=cursor, size=size).values("pk")
-        with statement_time_limit(timeout_ms, using=queryset.db):
+        with bitmap_scans_only(using=queryset.db), statement_time_limit(timeout_ms, using=queryset.db):
             page = _hit_page(queryset, sorted_hits, query, words, cursor, size)
-        return ListResult(page, total)
+    # At least the hits already collected, and those before this page's last.
+    return ListResult(page, _search_total(hits, at_least=max(COLLECTED_HITS, page.last)))
 
 
 def _fallback_timeout_ms() -> int | None:
@@ -179,7 +193,10 @@ def _fallback_timeout_ms() -> int | None:
 def _search_total(hits: QuerySet[Message], *, at_least: int) -> RowTotal:
     """Return the hits' total as every listing's (listing_total: the planner's estimate, counted up to
     EXACT_COUNT_BELOW when it guesses fewer, as it does for words that go together in a phrase, whose odds it
-    multiplies), and, when estimated, never fewer than at_least hits the search has met."""
+    multiplies), and, when estimated, never fewer than at_least hits the search has met: past EXACT_COUNT_BELOW of
+    them, no count could be exact, and none is made."""
+    if at_least >= app_settings()["EXACT_COUNT_BELOW"]:
+        return RowTotal(max(kept_planner_rows(hits), at_least), exact=False)
     total = listing_total(hits)
     return total if total.exact else RowTotal(max(total.value, at_least), exact=False)
 
@@ -280,7 +297,7 @@ def _walked_page(
     size: int,
     *,
     scope: QuerySet[Message],
-    common: bool,
+    walk_on: bool,
     own_index: bool = False,
 ) -> Walk:
     """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages of scope that a
@@ -293,10 +310,11 @@ def _walked_page(
     keep: a filter that keeps few (conversations of 200 messages or more, a user) would otherwise stretch it over
     most of the table. A role's messages are counted by an index of them in order (messages_rare_role_created for
     the rare ones). It stops at that message's key, not at its time: messages stamped with one time (a bulk insert)
-    would otherwise all be walked. A walk of common words that met some hits but not a page walks on once more, as
-    far as their density says a page lies ('before -the' from SMS: 23 hits of 26 among the newest 20,000 messages,
-    then 3.6 s through the GIN index), never past WALKED_FURTHEST messages. Not when a word is not common: the GIN
-    index reads its hits fast (the planner's guess that made it walk was wrong). Nor when scope's messages have a GIN
+    would otherwise all be walked. A walk that met some hits but not a page walks on (walk_on: of common words, or
+    of a search known to have COLLECTED_HITS hits or more) once more, as far as their density says a page lies
+    ('before -the' from SMS: 23 hits of 26 among the newest 20,000 messages, then 3.6 s through the GIN index), never
+    past WALKED_FURTHEST messages. Not otherwise: the GIN index reads the hits of a word that is not common fast (the
+    planner's guess that made it walk was wrong). Nor when scope's messages have a GIN
     index of their own (own_index: a rare role's) and the first step met no hit: the planner took the word and the
     role to be independent, and that index reads the few hits there are ("before" from system at 10M messages: guessed
     10,026 hits, none; the second step's 20,000 messages took 63 ms, the role's index 1 ms).
@@ -308,7 +326,7 @@ def _walked_page(
             if walk.found_page or (own_index and not walk.picked):
                 return walk
             walk = _walk_step(hits, every_message, cursor, size, rows)
-        onward = _onward(walk) if common else 0
+        onward = _onward(walk) if walk_on else 0
         if onward:
             walk = _walk_step(hits, every_message, cursor, size, onward)
     return walk
