@@ -12,7 +12,7 @@ index's reads stop after SEARCH_FALLBACK_TIMEOUT_MS, and the page is then the wa
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -97,11 +97,19 @@ def search_page(
     words = list(facts.words)
     scope = walk_scope.messages(using=queryset.db)
     estimate = kept_planner_rows(hits) if facts.walkable or not facts.common else 0
-    if facts.walkable and estimate >= COLLECTED_HITS and not queryset.query.has_filters():
-        # Plain common words: walking messages newest-first meets a page of hits after a few thousand rows.
+    if (
+        facts.walkable
+        and estimate >= COLLECTED_HITS
+        and not queryset.query.has_filters()
+        and estimate >= DENSE_SHARE * kept_planner_rows(scope)
+    ):
+        # Plain common words in many messages: walking messages newest-first meets a page of hits after a few
+        # thousand rows, and the planner walks. In fewer, it collects every hit from the GIN index and sorts them
+        # ("password reset", guessed 10,039 hits at 10M messages, had 87,634: 0.5-5 s): a bounded walk goes first.
         page = keyset_page(_with_snippets(hits, query, words), SEARCH_ORDER, cursor=cursor, size=size)
         return ListResult(_highlight(page), _search_total(hits, at_least=page.last))
     walk = None
+    probe = False
     if _walk_first(facts, estimate, walk_scope, scope):
         # A phrase or an exclusion of common words: its hits are usually everywhere ('"factory reset"'), but may be
         # nowhere ("the -the"), so the walk is bounded. So is the walk of common words under filters: the planner
@@ -109,7 +117,10 @@ def search_page(
         # the filters keep ("before" from tool: 0 of 368,000 at 10M messages, an unbounded walk of all of them, 1.2 s).
         # And so is that of a search the planner expects in many messages though not all its words are common ("refund
         # or chargeback": 694,000 hits at 10M messages, sorted from the GIN index's bitmap in 5.4 s, walked in 7 ms).
-        walk = _walked_page(hits, cursor, size, scope=scope, walk_on=facts.common, own_index=walk_scope.own_index)
+        # Its first step a probe when a step with no hit says the GIN index reads the hits fast: a rare role's
+        # messages have their own; words that go together may also never do.
+        probe = walk_scope.own_index or _together(facts)
+        walk = _walked_page(hits, cursor, size, scope=scope, walk_on=facts.common, probe=probe)
         if walk.found_page:
             page = _hit_page(queryset, walk.picked, query, words, cursor, size)
             if cursor is None and len(walk.picked) <= size:  # the walk met every message: these are all the hits
@@ -122,18 +133,23 @@ def search_page(
     # walk went or keep its way back.
     # And only after a walk of common words: the GIN index reads a search with a word that is not common fast enough
     # to the end (it was walked first for its many hits, which a filter may have left few of among the newest).
-    if walk is None:
-        # Many hits, which the planner did not expect (words that go together, as "flight cancelled refund": guessed
-        # 1,297 hits at 10M messages, 224,862 there): once the GIN index has given COLLECTED_HITS of them, the page
-        # is looked for by a bounded walk of the newest messages before all the hits are read and sorted (1.3 s).
-        def walk_many() -> Walk:
-            return _walked_page(hits, cursor, size, scope=scope, walk_on=True, own_index=walk_scope.own_index)
+    # Many hits, which the planner did not expect (words that go together, as "flight cancelled refund": guessed
+    # 1,297 hits at 10M messages, 224,862 there): once the GIN index has given COLLECTED_HITS of them, the page is
+    # looked for by a bounded walk of the newest messages before all the hits are read and sorted (1.3 s); after a
+    # probe that met no hit, by the steps it did not take.
+    walk_many = None
+    if walk is None or (probe and not walk.picked):
+        steps = WALKED_ROWS if walk is None else WALKED_ROWS[1:]
 
+        def walk_many() -> Walk:
+            return _walked_page(
+                hits, cursor, size, scope=scope, walk_on=True, probe=walk is None and walk_scope.own_index, steps=steps
+            )
+
+    if walk is None or not facts.common or limit is None or backwards(cursor):
         return _gin_page(queryset, hits, query, words, cursor, size, walk_many=walk_many)
-    if not facts.common or limit is None or backwards(cursor):
-        return _gin_page(queryset, hits, query, words, cursor, size)
     try:
-        return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=limit)
+        return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=limit, walk_many=walk_many)
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
             raise
@@ -283,12 +299,21 @@ def _walk_first(facts: SearchTerms, estimate: int, walk_scope: WalkScope, scope:
     took 0.6 s collected from the GIN index; when the search keeps many conversations of at least N messages, it gives
     each message its conversation's odds of being kept, and the big ones hold many more: "before" in those of 100 or
     more, 3,658 conversations at 10M messages, guessed at 4,826 hits, had some 87,000, 2-3 s collected and sorted from
-    the GIN index, 30 ms walked; neither for a rare role, whose messages have a GIN index of their own), or the planner
-    expects COLLECTED_HITS hits or more, in at least DENSE_SHARE of the messages the walk counts."""
+    the GIN index, 30 ms walked; neither for a rare role, whose messages have a GIN index of their own; or when they
+    go together, _together), or the planner expects COLLECTED_HITS hits or more, in at least DENSE_SHARE of the
+    messages the walk counts."""
     if facts.common:
         misjudged = (walk_scope.until is not None or walk_scope.sized) and not walk_scope.own_index
-        return not facts.walkable or estimate >= COLLECTED_HITS or misjudged
+        return not facts.walkable or estimate >= COLLECTED_HITS or misjudged or _together(facts)
     return estimate >= COLLECTED_HITS and estimate >= DENSE_SHARE * kept_planner_rows(scope)
+
+
+def _together(facts: SearchTerms) -> bool:
+    """Whether a search is of several common words, all required: the planner multiplies their odds, and words that
+    go together have many more hits than it guesses ("rebook free" at 10M messages: 100 ms collected from the GIN
+    index, then walked; "password reset", guessed 10,039 hits, had 87,634). Such a search probes the newest
+    messages first (_walked_page's probe), which costs a step of WALKED_ROWS[0] messages when they never meet."""
+    return facts.common and facts.walkable and len(facts.words) > 1
 
 
 def _walked_page(
@@ -298,7 +323,8 @@ def _walked_page(
     *,
     scope: QuerySet[Message],
     walk_on: bool,
-    own_index: bool = False,
+    probe: bool = False,
+    steps: Sequence[int] | None = None,
 ) -> Walk:
     """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages of scope that a
     newest-first walk from the cursor meets first (WALKED_ROWS, then at most WALKED_FURTHEST): a page of them, or as
@@ -314,16 +340,18 @@ def _walked_page(
     of a search known to have COLLECTED_HITS hits or more) once more, as far as their density says a page lies
     ('before -the' from SMS: 23 hits of 26 among the newest 20,000 messages, then 3.6 s through the GIN index), never
     past WALKED_FURTHEST messages. Not otherwise: the GIN index reads the hits of a word that is not common fast (the
-    planner's guess that made it walk was wrong). Nor when scope's messages have a GIN
-    index of their own (own_index: a rare role's) and the first step met no hit: the planner took the word and the
-    role to be independent, and that index reads the few hits there are ("before" from system at 10M messages: guessed
-    10,026 hits, none; the second step's 20,000 messages took 63 ms, the role's index 1 ms).
+    planner's guess that made it walk was wrong). Nor when the first step is a probe (probe: scope's messages
+    have a GIN index of their own, a rare role's; or the words go together, _together) and met no hit: the planner took
+    the word and the role (or the words) to be independent, and the GIN index reads the few hits there are ("before"
+    from system at 10M messages: guessed 10,026 hits, none; the second step's 20,000 messages took 63 ms, the role's
+    index 1 ms).
     """
+    steps = steps or WALKED_ROWS  # how many messages each step may walk
     every_message = scope.only("pk", "created_at")
     with index_walks_only(using=hits.db):
-        walk = _walk_step(hits, every_message, cursor, size, WALKED_ROWS[0])
-        for rows in WALKED_ROWS[1:]:
-            if walk.found_page or (own_index and not walk.picked):
+        walk = _walk_step(hits, every_message, cursor, size, steps[0])
+        for rows in steps[1:]:
+            if walk.found_page or (probe and not walk.picked):
                 return walk
             walk = _walk_step(hits, every_message, cursor, size, rows)
         onward = _onward(walk) if walk_on else 0
