@@ -12,12 +12,10 @@ from django.core import signing
 from django.db.models import Expression, F, QuerySet
 from django.db.models.fields.tuple_lookups import (
     TupleGreaterThan,
-    TupleGreaterThanOrEqual,
     TupleLessThan,
-    TupleLessThanOrEqual,
 )
 
-from schemaadmin.pg.keysets import collected_page
+from schemaadmin.pg.keysets import collected_page, read_within
 
 __all__ = [
     "Cursor",
@@ -30,7 +28,7 @@ __all__ = [
     "keyset_edge",
     "keyset_page",
     "keyset_slice",
-    "keyset_up_to",
+    "keyset_slice_within",
 ]
 
 Direction = Literal["after", "before"]
@@ -179,12 +177,15 @@ def keyset_edge(
     return next((tuple(key) for key in last), None)
 
 
-def keyset_up_to(
-    queryset: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, edge: tuple[Any, ...]
-) -> QuerySet[Any]:
-    """Return the rows of queryset a walk from the cursor reads down to the row keyed edge, that row included."""
-    lookup = TupleGreaterThanOrEqual if order.descending != backwards(cursor) else TupleLessThanOrEqual
-    return queryset.filter(lookup(tuple(make() for _, make in order.keys), list(edge)))
+def keyset_slice_within(
+    queryset: QuerySet[Any], window: QuerySet[Any], order: KeysetOrder, *, cursor: Cursor | None, size: int, rows: int
+) -> list[Any]:
+    """Return the primary keys of the rows keyset_slice(queryset) reads, found among the first rows rows of window (a
+    query of the same table) that a walk from the cursor reads: one statement (pg.keysets.read_within), which stops
+    once it has them."""
+    walked = keyset_slice(window, order, cursor=cursor, size=rows - 1)
+    slice_keys = keyset_slice(queryset, order, cursor=cursor, size=size).values_list("pk")
+    return [pk for (pk,) in read_within(slice_keys, walked)]
 
 
 @dataclass(frozen=True, slots=True)

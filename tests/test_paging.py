@@ -15,7 +15,7 @@ from schemaadmin.paging import (
     keyset_edge,
     keyset_page,
     keyset_slice,
-    keyset_up_to,
+    keyset_slice_within,
 )
 from schemaadmin.services.conversations import CONVERSATION_ORDERS, SEARCH_ORDER, THREAD_ORDER
 from schemaadmin.views.users import USER_ORDER
@@ -69,20 +69,22 @@ def test_collecting_stops_at_its_cap(messages):
 
 @pytest.mark.parametrize("order", [SEARCH_ORDER, THREAD_ORDER], ids=lambda o: o.name)
 @pytest.mark.parametrize("rows", [1, 4, 12, 13])
-def test_a_walk_up_to_its_edge_reads_exactly_its_first_rows(messages, order, rows):
-    # keyset_edge keys the rows-th row from the cursor; keyset_up_to keeps what comes up to it, ties included by id.
+def test_a_walk_keys_exactly_its_first_rows_and_reads_its_slice_among_them(messages, order, rows):
+    # keyset_edge keys the rows-th row from the cursor; keyset_slice_within reads a slice of a filter's rows among
+    # those first rows alone (the filter's joins join them), ties of time broken by id as the order breaks them.
     conversation = messages[0].conversation_id
     in_conversation = Message.objects.filter(conversation=conversation)
+    kept_ids = {m.pk for m in messages[1::2]}
+    kept = in_conversation.filter(pk__in=kept_ids, conversation__user__external_id="acct-paging")
     keys = [(m.created_at, m.pk) for m in messages]
     for cursor in [None] + [Cursor(order.name, key, direction) for key in keys for direction in ("after", "before")]:
         first = [(m.created_at, m.pk) for m in keyset_slice(in_conversation, order, cursor=cursor, size=rows - 1)]
         edge = keyset_edge(in_conversation, order, cursor=cursor, rows=rows)
-        if len(first) < rows:
-            assert edge is None, cursor
-            continue
-        assert edge == first[-1], cursor
-        walked = keyset_up_to(in_conversation, order, cursor=cursor, edge=edge)
-        assert [(m.created_at, m.pk) for m in keyset_slice(walked, order, cursor=cursor, size=20)] == first, cursor
+        assert edge == (first[-1] if len(first) == rows else None), cursor
+        for size in (1, 2, 20):
+            expected = [pk for _, pk in first if pk in kept_ids][: size + 1]
+            within = keyset_slice_within(kept, in_conversation, order, cursor=cursor, size=size, rows=rows)
+            assert within == expected, (cursor, size)
 
 
 def test_a_page_of_rows_read_up_to_a_key_goes_on_after_that_key(messages):

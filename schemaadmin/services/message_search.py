@@ -34,7 +34,7 @@ from schemaadmin.paging import (
     keyset_edge,
     keyset_page,
     keyset_slice,
-    keyset_up_to,
+    keyset_slice_within,
 )
 from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only, statement_time_limit
@@ -139,11 +139,12 @@ def search_page(
     # probe that met no hit, by the steps it did not take.
     walk_many = None
     if walk is None or (probe and not walk.picked):
-        steps = WALKED_ROWS if walk is None else WALKED_ROWS[1:]
+        steps, walked = (WALKED_ROWS, None) if walk is None else (WALKED_ROWS[1:], walk)
+        probe_first = walk is None and walk_scope.own_index
 
         def walk_many() -> Walk:
             return _walked_page(
-                hits, cursor, size, scope=scope, walk_on=True, probe=walk is None and walk_scope.own_index, steps=steps
+                hits, cursor, size, scope=scope, walk_on=True, probe=probe_first, steps=steps, walked=walked
             )
 
     if walk is None or not facts.common or limit is None or backwards(cursor):
@@ -276,19 +277,17 @@ class Walk:
     """What a bounded walk of the newest messages (from the cursor) found."""
 
     picked: list[int]  # the ids of the rows keyset_slice(hits) reads for the page, among the messages walked
-    rows: int  # the messages walked, at most WALKED_FURTHEST
-    edge: tuple[Any, ...] | None  # the key of the last message walked; None: the walk reached the last message
+    rows: int  # the messages the walk could walk, at most WALKED_FURTHEST
+    # The key of the last message the walk could walk, read when it found no page; None when it found one or
+    # reached the last message.
+    edge: tuple[Any, ...] | None
     size: int  # the page's size
-
-    @property
-    def met_every_message(self) -> bool:
-        """Whether the walk reached the last message: no hit lies beyond it."""
-        return self.edge is None
+    reached_end: bool  # the walk could walk down to the last message: no hit lies beyond it
 
     @property
     def found_page(self) -> bool:
         """Whether the page is exact: a page and the next one's first row turned up, or every message was walked."""
-        return self.met_every_message or len(self.picked) > self.size
+        return self.reached_end or len(self.picked) > self.size
 
 
 def _walk_first(facts: SearchTerms, estimate: int, walk_scope: WalkScope, scope: QuerySet[Message]) -> bool:
@@ -325,49 +324,73 @@ def _walked_page(
     walk_on: bool,
     probe: bool = False,
     steps: Sequence[int] | None = None,
+    walked: Walk | None = None,
 ) -> Walk:
     """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages of scope that a
     newest-first walk from the cursor meets first (WALKED_ROWS, then at most WALKED_FURTHEST): a page of them, or as
-    many as those messages hold.
+    many as those messages hold. steps: how many messages it may have walked after each step (WALKED_ROWS); walked:
+    a walk it goes on from (a probe that met no hit).
 
-    Each step reads the key of the last message it may walk (by the index alone), then walks down to that message:
-    every message before it in the order is walked, so the hits found are the first there are, and the page is exact.
-    The walk counts every message of scope (all of them, a role's, those up to a day), not only those the filters
-    keep: a filter that keeps few (conversations of 200 messages or more, a user) would otherwise stretch it over
-    most of the table. A role's messages are counted by an index of them in order (messages_rare_role_created for
-    the rare ones). It stops at that message's key, not at its time: messages stamped with one time (a bulk insert)
-    would otherwise all be walked. A walk that met some hits but not a page walks on (walk_on: of common words, or
-    of a search known to have COLLECTED_HITS hits or more) once more, as far as their density says a page lies
-    ('before -the' from SMS: 23 hits of 26 among the newest 20,000 messages, then 3.6 s through the GIN index), never
-    past WALKED_FURTHEST messages. Not otherwise: the GIN index reads the hits of a word that is not common fast (the
-    planner's guess that made it walk was wrong). Nor when the first step is a probe (probe: scope's messages
-    have a GIN index of their own, a rare role's; or the words go together, _together) and met no hit: the planner took
-    the word and the role (or the words) to be independent, and the GIN index reads the few hits there are ("before"
-    from system at 10M messages: guessed 10,026 hits, none; the second step's 20,000 messages took 63 ms, the role's
-    index 1 ms).
+    Each step walks the first messages from where the last stopped, in one statement that stops at a page
+    (_walk_step); a step that found none then reads the key of the last message it could walk (by the index alone),
+    where the next starts: every message before it in the order was walked, so the hits found are the first there
+    are, and the page is exact. The walk counts every message of scope (all of them, a role's, those up to a day),
+    not only those the filters keep: a filter that keeps few (conversations of 200 messages or more, a user) would
+    otherwise stretch it over most of the table. A role's messages are counted by an index of them in order
+    (messages_rare_role_created for the rare ones). A step stops at its last message's key, not at its time: messages
+    stamped with one time (a bulk insert) would otherwise all be walked. A walk that met some hits but not a page
+    walks on (walk_on: of common words, or of a search known to have COLLECTED_HITS hits or more) once more, as far as
+    their density says a page lies ('before -the' from SMS: 23 hits of 26 among the newest 20,000 messages, then 3.6 s
+    through the GIN index), never past WALKED_FURTHEST messages. Not otherwise: the GIN index reads the hits of a word
+    that is not common fast (the planner's guess that made it walk was wrong). Nor when the first step is a probe
+    (probe: scope's messages have a GIN index of their own, a rare role's; or the words go together, _together) and
+    met no hit: the planner took the word and the role (or the words) to be independent, and the GIN index reads the
+    few hits there are ("before" from system at 10M messages: guessed 10,026 hits, none; the second step's 20,000
+    messages took 63 ms, the role's index 1 ms).
     """
-    steps = steps or WALKED_ROWS  # how many messages each step may walk
-    every_message = scope.only("pk", "created_at")
+    steps = steps or WALKED_ROWS  # how many messages the walk may have walked after each step
     with index_walks_only(using=hits.db):
-        walk = _walk_step(hits, every_message, cursor, size, steps[0])
+        if walked is None:
+            walk = _walk_step(hits, scope, cursor, size, steps[0])
+        else:
+            walk = _walk_on(hits, scope, cursor, walked, steps[0])
         for rows in steps[1:]:
             if walk.found_page or (probe and not walk.picked):
                 return walk
-            walk = _walk_step(hits, every_message, cursor, size, rows)
+            walk = _walk_on(hits, scope, cursor, walk, rows)
         onward = _onward(walk) if walk_on else 0
         if onward:
-            walk = _walk_step(hits, every_message, cursor, size, onward)
+            walk = _walk_on(hits, scope, cursor, walk, onward)
     return walk
 
 
-def _walk_step(
-    hits: QuerySet[Message], every_message: QuerySet[Message], cursor: Cursor | None, size: int, rows: int
-) -> Walk:
-    """Return what a walk of the first rows of every_message from the cursor finds of hits' page."""
-    edge = keyset_edge(every_message, SEARCH_ORDER, cursor=cursor, rows=rows)
-    walked = hits if edge is None else keyset_up_to(hits, SEARCH_ORDER, cursor=cursor, edge=edge)
-    picked = list(keyset_slice(walked, SEARCH_ORDER, cursor=cursor, size=size).values_list("pk", flat=True))
-    return Walk(picked=picked, rows=rows, edge=edge, size=size)
+def _walk_on(hits: QuerySet[Message], scope: QuerySet[Message], cursor: Cursor | None, walk: Walk, rows: int) -> Walk:
+    """Return the walk of the first rows messages of scope from the cursor, walked on from where walk (which found no
+    page) stopped: the messages it walked are not walked again ("hello" at 10M messages walked 2,000, then 20,000, then
+    185,000 from the top)."""
+    assert walk.edge is not None, "a walk that found no page knows where it stopped"
+    stopped = Cursor(SEARCH_ORDER.name, walk.edge, "before" if backwards(cursor) else "after")
+    further = _walk_step(hits, scope, stopped, walk.size - len(walk.picked), rows - walk.rows)
+    return Walk(
+        picked=walk.picked + further.picked,
+        rows=rows,
+        edge=further.edge,
+        size=walk.size,
+        reached_end=further.reached_end,
+    )
+
+
+def _walk_step(hits: QuerySet[Message], scope: QuerySet[Message], cursor: Cursor | None, size: int, rows: int) -> Walk:
+    """Return what a walk of the first rows of scope's messages from the cursor finds of hits' page (every column of
+    them: hits' conditions read theirs).
+
+    One statement walks them (paging.keyset_slice_within: hits read from those rows alone) and stops at a page; only a
+    walk that found none reads the key of the last message it could walk (the next walk or page starts there)."""
+    picked = keyset_slice_within(hits, scope, SEARCH_ORDER, cursor=cursor, size=size, rows=rows)
+    if len(picked) > size:
+        return Walk(picked=picked, rows=rows, edge=None, size=size, reached_end=False)
+    edge = keyset_edge(scope, SEARCH_ORDER, cursor=cursor, rows=rows)
+    return Walk(picked=picked, rows=rows, edge=edge, size=size, reached_end=edge is None)
 
 
 def _onward(walk: Walk) -> int:

@@ -109,9 +109,10 @@ def _walked(walk: dict[str, Any]) -> int:
 
 
 def _steps(plans: list[tuple[str, list[dict[str, Any]]]]) -> list[int]:
-    """Return the messages each step of a bounded walk may walk, in order: the OFFSET of the read of its last key."""
-    edges = [re.search(r"LIMIT 1 OFFSET (\d+)$", sql) for sql, _ in plans]
-    return [int(edge.group(1)) + 1 for edge in edges if edge]
+    """Return the messages each step of a bounded walk may walk (from where the last stopped), in order: the LIMIT of
+    the window it reads."""
+    windows = [re.search(r' LIMIT (\d+)\) AS "conversation_messages"', sql) for sql, _ in plans]
+    return [int(window.group(1)) for window in windows if window]
 
 
 def _uses_gin(nodes: list[dict[str, Any]]) -> bool:
@@ -239,7 +240,24 @@ def test_a_search_with_more_hits_than_guessed_is_walked_once_the_gin_index_gives
     page_plans = [(sql, nodes) for sql, nodes in plans if not sql.startswith("SELECT COUNT(*)")]
     gin_reads = [sql for sql, nodes in page_plans if _uses_gin(nodes)]
     assert len(gin_reads) == 1 and gin_reads[0].startswith("WITH found AS MATERIALIZED"), gin_reads  # the collect
-    assert _steps(plans) == list(WALKED_ROWS)  # none in the newest 2,000, six in the newest 20,000
+    # None in the newest 2,000, six in the 18,000 after them.
+    assert _steps(plans) == [WALKED_ROWS[0], WALKED_ROWS[1] - WALKED_ROWS[0]]
+
+
+def test_each_step_of_a_walk_goes_on_from_where_the_last_stopped_forward_and_back(messages, plant, plans, monkeypatch):
+    # "the refund" is in every 3,000th message. Steps of 4,000 then 20,000 messages: the first meets one hit, the
+    # second walks the 16,000 after it (not the first 4,000 again) and the page is both steps' hits, in order.
+    monkeypatch.setattr(message_search, "WALKED_ROWS", (4_000, 20_000))
+    expected = _matching(messages, "the refund", plant)
+    first = search_page(Message.objects.all(), "the refund", None, 5)
+    assert [m.pk for m in first.page.rows] == expected[:5]
+    assert _steps(plans) == [4_000, 16_000]
+    plans.clear()
+    second = search_page(Message.objects.all(), "the refund", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 5)
+    assert [m.pk for m in second.page.rows] == expected[5:]  # the walk reached the oldest message: all there are
+    back = search_page(Message.objects.all(), "the refund", Cursor.decode(second.page.previous_cursor, SEARCH_ORDER), 5)
+    assert [m.pk for m in back.page.rows] == expected[:5]
+    assert (back.page.first, back.page.last) == (1, 5)
 
 
 def test_many_hits_the_walk_does_not_meet_are_read_and_sorted_from_the_gin_index(messages, plant, plans, monkeypatch):
@@ -250,7 +268,8 @@ def test_many_hits_the_walk_does_not_meet_are_read_and_sorted_from_the_gin_index
     result = search_page(oldest, "the refund", None, 25)
     assert [m.pk for m in result.page.rows] == [7]
     assert result.total.exact and result.total.value == 1  # counted: fewer than EXACT_COUNT_BELOW
-    assert _steps(plans) == list(WALKED_ROWS)  # walked, met nothing, then the page sorted from the GIN index
+    # Walked (2,000, then the 18,000 after them), met nothing, then the page sorted from the GIN index.
+    assert _steps(plans) == [WALKED_ROWS[0], WALKED_ROWS[1] - WALKED_ROWS[0]]
     assert any(_uses_gin(nodes) for sql, nodes in plans if "ts_headline" in sql), [sql[:120] for sql, _ in plans]
 
 
