@@ -6,6 +6,7 @@ import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
+from uuid import UUID
 
 import django_filters
 from django import forms
@@ -166,6 +167,9 @@ class _ConversationFilters(DeclaredFilterSet):
         method="filter_min_messages", label="At least N messages", min_value=1, max_value=10**7
     )
 
+    # The users the user filter found, when it found USER_IDS_LISTED or fewer (filter_user): set as the filters run.
+    listed_users: tuple[UUID, ...] = ()
+
     def _field(self, name: str) -> str:
         return f"{self.path}{name}"
 
@@ -181,6 +185,7 @@ class _ConversationFilters(DeclaredFilterSet):
         ids = list(matching[: USER_IDS_LISTED + 1])
         if not ids or len(ids) > USER_IDS_LISTED:
             return queryset.filter(**{self._field("user_id__in"): matching})
+        self.listed_users = tuple(ids)
         return queryset.filter(**{self._field("user_id__in"): ids})
 
     def filter_channel(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
@@ -234,13 +239,16 @@ class MessageSearchFilter(_ConversationFilters):
     def walk_scope(self) -> WalkScope:
         """Return the messages a bounded walk of this search counts (message_search.search_page): of the role asked
         and up to the end of the "Active to" day, the filters an index of messages holds in order; and whether it
-        keeps many conversations of "At least N messages", whose hits the planner underrates. Once valid."""
+        keeps many conversations of "At least N messages", whose hits the planner underrates; and the few users whose
+        conversations it keeps. Once valid."""
+        self.qs  # noqa: B018 -- the filters have run: the users they found are known
         data = self.form.cleaned_data
         day, size = data.get("active_to"), data.get("min_messages")
         return WalkScope(
             role=data.get("role") or "",
             until=_day_start(day + timedelta(1)) if day else None,
             sized=size is not None and sizes_spread(size, using=self.queryset.db),
+            owners=self.listed_users,
         )
 
 
