@@ -22,7 +22,7 @@ from schemaadmin.forms.fields import VisibleTextField
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, Message
 from schemaadmin.models.chat import SEARCH_CONFIG, last_activity, loose_external_id, name_words
 from schemaadmin.services.conversations import sizes_spread
-from schemaadmin.services.message_search import WalkScope
+from schemaadmin.services.search_walks import WalkScope
 
 __all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "users_matching"]
 

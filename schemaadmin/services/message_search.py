@@ -12,11 +12,8 @@ index's reads stop after SEARCH_FALLBACK_TIMEOUT_MS, and the page is then the wa
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterable
 from typing import Any
-from uuid import UUID
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.core.cache import cache
@@ -26,16 +23,14 @@ from psycopg.errors import QueryCanceled
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import Message
-from schemaadmin.models.chat import RARE_ROLE_NAMES, SEARCH_CONFIG
+from schemaadmin.models.chat import SEARCH_CONFIG
 from schemaadmin.paging import (
     Cursor,
     Page,
     backwards,
     keyset_collect,
-    keyset_edge,
     keyset_page,
     keyset_slice,
-    keyset_slice_within,
 )
 from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.pg.planner import bitmap_scans_only, index_walks_only, statement_time_limit
@@ -48,9 +43,10 @@ from schemaadmin.services.conversations import (
     listing_total,
     owned_messages,
 )
+from schemaadmin.services.search_walks import Walk, WalkScope, walked_page
 from schemaadmin.services.snippets import MARK_END, MARK_START, headline_source, highlighted
 
-__all__ = ["COLLECTED_HITS", "HIT_FIELDS", "WALKED_ROWS", "WalkScope", "search_facts", "search_page", "search_query"]
+__all__ = ["COLLECTED_HITS", "HIT_FIELDS", "OWNED_READ", "search_facts", "search_page", "search_query"]
 
 # A search collects up to this many hits from the GIN index, on the server (paging.keyset_collect). Fewer: they are
 # all there is, counted and sorted exactly, in one statement. As many: those were read for nothing (~0.7 µs a hit)
@@ -128,7 +124,7 @@ def search_page(
         # Its first step a probe when a step with no hit says the GIN index reads the hits fast: a rare role's
         # messages have their own; words that go together may also never do.
         probe = walk_scope.own_index or _together(facts)
-        walk = _walked_page(hits, cursor, size, scope=scope, walk_on=facts.common, probe=probe)
+        walk = walked_page(hits, cursor, size, scope=scope, walk_on=facts.common, probe=probe)
         if walk.found_page:
             page = _hit_page(queryset, walk.picked, query, words, cursor, size)
             if cursor is None and len(walk.picked) <= size:  # the walk met every message: these are all the hits
@@ -147,13 +143,10 @@ def search_page(
     # probe that met no hit, by the steps it did not take.
     walk_many = None
     if walk is None or (probe and not walk.picked):
-        steps, walked = (WALKED_ROWS, None) if walk is None else (WALKED_ROWS[1:], walk)
-        probe_first = walk is None and walk_scope.own_index
+        walked, probe_first = walk, walk is None and walk_scope.own_index
 
         def walk_many() -> Walk:
-            return _walked_page(
-                hits, cursor, size, scope=scope, walk_on=True, probe=probe_first, steps=steps, walked=walked
-            )
+            return walked_page(hits, cursor, size, scope=scope, walk_on=True, probe=probe_first, walked=walked)
 
     if walk is None or not facts.common or limit is None or backwards(cursor):
         return _gin_page(queryset, hits, query, words, cursor, size, walk_many=walk_many)
@@ -248,62 +241,9 @@ def _hit_page(
 # A search of common words kept to a few users' conversations reads their messages, when they hold this many or fewer
 # (~2 µs each at 10M messages, 100 ms for one user's 50,500), instead of reading the GIN index.
 OWNED_READ = 100_000
-# A search that walks first (_walk_first) looks for its page among the newest messages (from the cursor) first,
-# walking at most this many, then this many, before the GIN index: there, a phrase of common words read the index's
-# lists of both words and then rechecked every hit to sort them: '"factory reset"' took 1.4 s a page at 10M messages
-# (279,195 hits), '"before the"' 4.4 s. A walk that finds no page ("the -the") costs its rows, ~1-2 µs each.
-WALKED_ROWS = (2_000, 20_000)
-# A walk that met some hits among the last of WALKED_ROWS walks on as far as they say a page lies, up to this many
-# messages (~1-2 µs each): its hits are too sparse to find among the newest messages, too many to read from the index.
-WALKED_FURTHEST = 200_000
 # A search the planner expects in this share of the messages a walk counts, or more, is walked first though not all
 # its words are common: a walk of WALKED_ROWS[-1] messages expects 100 hits, four pages of 25.
 DENSE_SHARE = 0.005
-
-
-@dataclass(frozen=True, slots=True)
-class WalkScope:
-    """The messages a bounded walk counts: those of role (any role when ""), created before until (any time when
-    None). Both bounds are read by an index of messages in the walk's order. sized: the search keeps the
-    conversations of at least N messages, and many of them (conversations.sizes_spread), whose hits the planner
-    underrates (_walk_first). owners: the users the user filter found, when few (filters.USER_IDS_LISTED): a search
-    of common words reads their messages (OWNED_READ)."""
-
-    role: str = ""
-    until: datetime | None = None
-    sized: bool = False
-    owners: tuple[UUID, ...] = ()  # the few users whose conversations the search keeps (none: any user's)
-
-    @property
-    def own_index(self) -> bool:
-        """Whether these messages have a GIN index of their own (a rare role's): it reads their hits alone."""
-        return self.role in RARE_ROLE_NAMES
-
-    def messages(self, *, using: str) -> QuerySet[Message]:
-        scope = Message.objects.db_manager(using).all()
-        if self.role:
-            scope = scope.filter(role=self.role)
-        if self.until is not None:
-            scope = scope.filter(created_at__lt=self.until)
-        return scope
-
-
-@dataclass(frozen=True, slots=True)
-class Walk:
-    """What a bounded walk of the newest messages (from the cursor) found."""
-
-    picked: list[int]  # the ids of the rows keyset_slice(hits) reads for the page, among the messages walked
-    rows: int  # the messages the walk could walk, at most WALKED_FURTHEST
-    # The key of the last message the walk could walk, read when it found no page; None when it found one or
-    # reached the last message.
-    edge: tuple[Any, ...] | None
-    size: int  # the page's size
-    reached_end: bool  # the walk could walk down to the last message: no hit lies beyond it
-
-    @property
-    def found_page(self) -> bool:
-        """Whether the page is exact: a page and the next one's first row turned up, or every message was walked."""
-        return self.reached_end or len(self.picked) > self.size
 
 
 def _walk_first(facts: SearchTerms, estimate: int, walk_scope: WalkScope, scope: QuerySet[Message]) -> bool:
@@ -327,95 +267,9 @@ def _together(facts: SearchTerms) -> bool:
     """Whether a search is of several common words, all required: the planner multiplies their odds, and words that
     go together have many more hits than it guesses ("rebook free" at 10M messages: 100 ms collected from the GIN
     index, then walked; "password reset", guessed 10,039 hits, had 87,634). Such a search probes the newest
-    messages first (_walked_page's probe), which costs a step of WALKED_ROWS[0] messages when they never meet."""
+    messages first (search_walks.walked_page's probe), which costs a step of WALKED_ROWS[0] messages when they never
+    meet."""
     return facts.common and facts.walkable and len(facts.words) > 1
-
-
-def _walked_page(
-    hits: QuerySet[Message],
-    cursor: Cursor | None,
-    size: int,
-    *,
-    scope: QuerySet[Message],
-    walk_on: bool,
-    probe: bool = False,
-    steps: Sequence[int] | None = None,
-    walked: Walk | None = None,
-) -> Walk:
-    """Return the ids of the rows keyset_slice(hits) reads for the page, found among the messages of scope that a
-    newest-first walk from the cursor meets first (WALKED_ROWS, then at most WALKED_FURTHEST): a page of them, or as
-    many as those messages hold. steps: how many messages it may have walked after each step (WALKED_ROWS); walked:
-    a walk it goes on from (a probe that met no hit).
-
-    Each step walks the first messages from where the last stopped, in one statement that stops at a page
-    (_walk_step); a step that found none then reads the key of the last message it could walk (by the index alone),
-    where the next starts: every message before it in the order was walked, so the hits found are the first there
-    are, and the page is exact. The walk counts every message of scope (all of them, a role's, those up to a day),
-    not only those the filters keep: a filter that keeps few (conversations of 200 messages or more, a user) would
-    otherwise stretch it over most of the table. A role's messages are counted by an index of them in order
-    (messages_rare_role_created for the rare ones). A step stops at its last message's key, not at its time: messages
-    stamped with one time (a bulk insert) would otherwise all be walked. A walk that met some hits but not a page
-    walks on (walk_on: of common words, or of a search known to have COLLECTED_HITS hits or more) once more, as far as
-    their density says a page lies ('before -the' from SMS: 23 hits of 26 among the newest 20,000 messages, then 3.6 s
-    through the GIN index), never past WALKED_FURTHEST messages. Not otherwise: the GIN index reads the hits of a word
-    that is not common fast (the planner's guess that made it walk was wrong). Nor when the first step is a probe
-    (probe: scope's messages have a GIN index of their own, a rare role's; or the words go together, _together) and
-    met no hit: the planner took the word and the role (or the words) to be independent, and the GIN index reads the
-    few hits there are ("before" from system at 10M messages: guessed 10,026 hits, none; the second step's 20,000
-    messages took 63 ms, the role's index 1 ms).
-    """
-    steps = steps or WALKED_ROWS  # how many messages the walk may have walked after each step
-    with index_walks_only(using=hits.db):
-        if walked is None:
-            walk = _walk_step(hits, scope, cursor, size, steps[0])
-        else:
-            walk = _walk_on(hits, scope, cursor, walked, steps[0])
-        for rows in steps[1:]:
-            if walk.found_page or (probe and not walk.picked):
-                return walk
-            walk = _walk_on(hits, scope, cursor, walk, rows)
-        onward = _onward(walk) if walk_on else 0
-        if onward:
-            walk = _walk_on(hits, scope, cursor, walk, onward)
-    return walk
-
-
-def _walk_on(hits: QuerySet[Message], scope: QuerySet[Message], cursor: Cursor | None, walk: Walk, rows: int) -> Walk:
-    """Return the walk of the first rows messages of scope from the cursor, walked on from where walk (which found no
-    page) stopped: the messages it walked are not walked again ("hello" at 10M messages walked 2,000, then 20,000, then
-    185,000 from the top)."""
-    assert walk.edge is not None, "a walk that found no page knows where it stopped"
-    stopped = Cursor(SEARCH_ORDER.name, walk.edge, "before" if backwards(cursor) else "after")
-    further = _walk_step(hits, scope, stopped, walk.size - len(walk.picked), rows - walk.rows)
-    return Walk(
-        picked=walk.picked + further.picked,
-        rows=rows,
-        edge=further.edge,
-        size=walk.size,
-        reached_end=further.reached_end,
-    )
-
-
-def _walk_step(hits: QuerySet[Message], scope: QuerySet[Message], cursor: Cursor | None, size: int, rows: int) -> Walk:
-    """Return what a walk of the first rows of scope's messages from the cursor finds of hits' page (every column of
-    them: hits' conditions read theirs).
-
-    One statement walks them (paging.keyset_slice_within: hits read from those rows alone) and stops at a page; only a
-    walk that found none reads the key of the last message it could walk (the next walk or page starts there)."""
-    picked = keyset_slice_within(hits, scope, SEARCH_ORDER, cursor=cursor, size=size, rows=rows)
-    if len(picked) > size:
-        return Walk(picked=picked, rows=rows, edge=None, size=size, reached_end=False)
-    edge = keyset_edge(scope, SEARCH_ORDER, cursor=cursor, rows=rows)
-    return Walk(picked=picked, rows=rows, edge=edge, size=size, reached_end=edge is None)
-
-
-def _onward(walk: Walk) -> int:
-    """Return how far a walk that found hits but no page walks on: twice as far as the hits it met say a page lies,
-    when that is within WALKED_FURTHEST; 0: no further (a page found, no hit met, or a page too far)."""
-    if walk.found_page or not walk.picked:
-        return 0
-    needed = 2 * walk.rows * (walk.size + 1) // len(walk.picked)
-    return needed if needed <= WALKED_FURTHEST else 0
 
 
 # What a hit row shows (tables.browse.SearchHitTable): not the message's text, its tokens or the conversation's and

@@ -16,9 +16,10 @@ from schemaadmin.conf import app_settings
 from schemaadmin.filters import MessageSearchFilter
 from schemaadmin.models import ChatUser, Conversation, Message
 from schemaadmin.paging import Cursor
-from schemaadmin.services import conversations, message_search
+from schemaadmin.services import conversations, message_search, search_walks
 from schemaadmin.services.conversations import SEARCH_ORDER
-from schemaadmin.services.message_search import COLLECTED_HITS, WALKED_ROWS, WalkScope, search_page
+from schemaadmin.services.message_search import COLLECTED_HITS, search_page
+from schemaadmin.services.search_walks import WALKED_ROWS, WalkScope
 
 ROWS = 30_000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -127,7 +128,7 @@ def test_searches_that_may_match_little_read_messages_through_the_gin_index(mess
     # Plain words go to the GIN index at once. A phrase or an exclusion of common words ("the -the") first walks
     # the newest messages, at most WALKED_ROWS[-1] of them, and finds too few hits there: never the whole table.
     # (A walk that met a few hits walks on up to WALKED_FURTHEST messages, more than this table holds: not here.)
-    monkeypatch.setattr(message_search, "WALKED_FURTHEST", WALKED_ROWS[-1])
+    monkeypatch.setattr(search_walks, "WALKED_FURTHEST", WALKED_ROWS[-1])
     result = search_page(Message.objects.all(), text, None, 25)
     expected = _matching(messages, text, plant)
     assert [m.pk for m in result.page.rows] == expected[:25]
@@ -247,7 +248,7 @@ def test_a_search_with_more_hits_than_guessed_is_walked_once_the_gin_index_gives
 def test_each_step_of_a_walk_goes_on_from_where_the_last_stopped_forward_and_back(messages, plant, plans, monkeypatch):
     # "the refund" is in every 3,000th message. Steps of 4,000 then 20,000 messages: the first meets one hit, the
     # second walks the 16,000 after it (not the first 4,000 again) and the page is both steps' hits, in order.
-    monkeypatch.setattr(message_search, "WALKED_ROWS", (4_000, 20_000))
+    monkeypatch.setattr(search_walks, "WALKED_ROWS", (4_000, 20_000))
     expected = _matching(messages, "the refund", plant)
     first = search_page(Message.objects.all(), "the refund", None, 5)
     assert [m.pk for m in first.page.rows] == expected[:5]
@@ -440,7 +441,7 @@ def tool_messages(messages, plant, monkeypatch) -> str:
     plant.sql(f"CREATE INDEX messages_tool_fts ON {table} USING gin (search_vector) WHERE role = 'tool'")
     plant.sql(f"ANALYZE {table}")
     monkeypatch.setattr(message_search, "COLLECTED_HITS", 100)
-    monkeypatch.setattr(message_search, "WALKED_ROWS", (200, 1_000))
+    monkeypatch.setattr(search_walks, "WALKED_ROWS", (200, 1_000))
     return messages
 
 
@@ -596,7 +597,7 @@ def test_a_walk_that_met_a_few_hits_walks_on_as_far_as_they_say_a_page_lies(mess
         "SET content = content || ' parcel parcel' WHERE id % 200 = 0"
     )
     plant.sql(f"ANALYZE {messages}.conversation_messages")
-    monkeypatch.setattr(message_search, "WALKED_ROWS", (200, 1_000))
+    monkeypatch.setattr(search_walks, "WALKED_ROWS", (200, 1_000))
     plans.clear()
     text = '"parcel parcel"'
     result = search_page(Message.objects.all(), text, None, 25)
