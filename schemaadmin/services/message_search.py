@@ -99,7 +99,7 @@ def search_page(
         # the hits kept. The planner, guessing few hits, read the GIN index's list of every hit again for each
         # conversation: "flight cancelled refund" in the 44 conversations (50,500 messages) of one user at 10M
         # messages took 2.8 s, "password reset" 1.4 s.
-        return _gin_page(queryset, hits, query, words, cursor, size, through_conversations=True)
+        return _collected_page(queryset, hits, query, words, cursor, size, through_conversations=True)
     estimate = kept_planner_rows(hits) if facts.walkable or not facts.common else 0
     if (
         facts.walkable
@@ -130,13 +130,6 @@ def search_page(
             if cursor is None and len(walk.picked) <= size:  # the walk met every message: these are all the hits
                 return ListResult(page, RowTotal(len(walk.picked), exact=True))
             return ListResult(page, _search_total(hits, at_least=page.last))
-    # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
-    # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
-    limit = _fallback_timeout_ms()
-    # Only forward: a page back from a cursor was reached from newer pages, and cut short it could not say where the
-    # walk went or keep its way back.
-    # And only after a walk of common words: the GIN index reads a search with a word that is not common fast enough
-    # to the end (it was walked first for its many hits, which a filter may have left few of among the newest).
     # Many hits, which the planner did not expect (words that go together, as "flight cancelled refund": guessed
     # 1,297 hits at 10M messages, 224,862 there): once the GIN index has given COLLECTED_HITS of them, the page is
     # looked for by a bounded walk of the newest messages before all the hits are read and sorted (1.3 s); after a
@@ -148,10 +141,17 @@ def search_page(
         def walk_many() -> Walk:
             return walked_page(hits, cursor, size, scope=scope, walk_on=True, probe=probe_first, walked=walked)
 
+    # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
+    # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
+    limit = _fallback_timeout_ms()
+    # Only forward: a page back from a cursor was reached from newer pages, and cut short it could not say where the
+    # walk went or keep its way back.
+    # And only after a walk of common words: the GIN index reads a search with a word that is not common fast enough
+    # to the end (it was walked first for its many hits, which a filter may have left few of among the newest).
     if walk is None or not facts.common or limit is None or backwards(cursor):
-        return _gin_page(queryset, hits, query, words, cursor, size, walk_many=walk_many)
+        return _collected_page(queryset, hits, query, words, cursor, size, walk_many=walk_many)
     try:
-        return _gin_page(queryset, hits, query, words, cursor, size, timeout_ms=limit, walk_many=walk_many)
+        return _collected_page(queryset, hits, query, words, cursor, size, timeout_ms=limit, walk_many=walk_many)
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
             raise
@@ -162,7 +162,7 @@ def search_page(
     return ListResult(page, RowTotal(len(page.rows), exact=False), searched_only=walk.rows)
 
 
-def _gin_page(
+def _collected_page(
     queryset: QuerySet[Message],
     hits: QuerySet[Message],
     query: SearchQuery,
@@ -174,9 +174,10 @@ def _gin_page(
     walk_many: Callable[[], Walk] | None = None,
     through_conversations: bool = False,
 ) -> ListResult:
-    """Return the page of hits read through the GIN index: picked before the snippets' query joins conversations
-    and users (the index gives hits in no order, and joined first, every hit was joined before the sort kept a
-    page: 3,419 hits of a word, 35 ms of database time a page at 10M messages; picked first, 5 ms).
+    """Return the page of hits collected from the GIN index (or through_conversations): picked before the snippets'
+    query joins conversations and users (the index gives hits in no order, and joined first, every hit was joined
+    before the sort kept a page: 3,419 hits of a word, 35 ms of database time a page at 10M messages; picked first,
+    5 ms).
 
     timeout_ms limits the two statements that read every hit (the collect, and past COLLECTED_HITS the sorted page),
     not the others: a cancel (QueryCanceled) is one of those reads taking too long. walk_many: the walk that looks
