@@ -122,8 +122,10 @@ def search_page(
         # And so is that of a search the planner expects in many messages though not all its words are common ("refund
         # or chargeback": 694,000 hits at 10M messages, sorted from the GIN index's bitmap in 5.4 s, walked in 7 ms).
         # Its first step a probe when a step with no hit says the GIN index reads the hits fast: a rare role's
-        # messages have their own; words that go together may also never do.
-        probe = walk_scope.own_index or _together(facts)
+        # messages have their own; words that go together may also never do, unless a filter is why none was met
+        # (the GIN index then reads every hit of the words, and the filter keeps few: "card declined" of the 2,224
+        # users named Garcia at 10M messages, 229,045 hits read, 1.7 s).
+        probe = walk_scope.own_index or (_together(facts) and not queryset.query.has_filters())
         walk = walked_page(hits, cursor, size, scope=scope, walk_on=facts.common, probe=probe)
         if walk.found_page:
             page = _hit_page(queryset, walk.picked, query, words, cursor, size)
