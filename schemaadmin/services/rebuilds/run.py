@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -21,25 +20,22 @@ from django.utils import timezone
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
-from schemaadmin.pg.ddl import Statement, drop_index, rename_index
+from schemaadmin.pg.ddl import Statement
 from schemaadmin.pg.index_builds import (
     build_settings_in_use,
     cancel_build,
-    is_reindex_old_index,
-    leftover_indexes,
     open_build_connection,
-    partition_leftover_indexes,
-    run_under_lock_timeout,
     run_with_lock_retries,
     temporary_index_name,
 )
-from schemaadmin.pg.indexes import VECTOR_METHODS, IndexInfo
+from schemaadmin.pg.indexes import VECTOR_METHODS
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.names import qualify
 from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.pg.sessions import session_pids, terminate_sessions
 from schemaadmin.services import jobs
 from schemaadmin.services.jobs import JobLog
+from schemaadmin.services.rebuilds.leftovers import clean_leftovers, clean_safely, error_message
 from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
 from schemaadmin.services.rebuilds.script import rebuild_script
 
@@ -48,9 +44,7 @@ __all__ = [
     "SWAPPED_IN_BEFORE_STOP",
     "SWAPPED_IN_BY_RECOVERY",
     "WORKER_STOPPED",
-    "Cleanup",
     "application_name",
-    "clean_leftovers",
     "run_rebuild",
 ]
 
@@ -167,9 +161,9 @@ def run_rebuild(rebuild_id: int, *, abort_reason: AbortReason = lambda: None) ->
     except Exception as exc:  # every failure ends in a recorded outcome and a cleaned-up table
         watcher.stop()
         reason = watcher.cancel_requested or _cancel_reason_now(rebuild.pk, abort_reason)
-        message = _message(exc)
+        message = error_message(exc)
         log.write(f"stopped: {message}")
-        cleanup = _clean_safely(rebuild, log, conn)
+        cleanup = clean_safely(rebuild, log, conn)
         if cleanup is not None and cleanup.finished_swap:
             # The old index was already dropped (or the swap done): the new one is in its place. That is the outcome.
             stopped = "REINDEX" if rebuild.kind == IndexRebuild.Kind.REINDEX else "The swap"
@@ -210,12 +204,6 @@ def _cancel_reason_now(rebuild_id: int, abort_reason: AbortReason) -> str | None
     if IndexRebuild.objects.filter(pk=rebuild_id, cancelled_by__isnull=False).exists():
         return "user_request"
     return abort_reason()
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
-        return exc.diag.message_primary
-    return str(exc).strip() or type(exc).__name__
 
 
 def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher: _Watcher) -> dict[str, Any]:
@@ -281,105 +269,6 @@ def _swap(conn: psycopg.Connection, statements: tuple[Statement, ...], log: JobL
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Cleanup:
-    """What clean_leftovers did: the indexes it dropped or renamed, and whether the rebuilt index is the one in
-    service, whatever stopped the job: the clean-up finished its swap, or found it finished."""
-
-    done: tuple[str, ...]
-    finished_swap: bool
-    found_swapped: bool = False  # the swap (or REINDEX's) had committed before the stop; nothing was left to do
-
-
-def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog) -> Cleanup:
-    """Finish or undo a half-done swap, and drop INVALID indexes an earlier build of this index left behind."""
-    using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
-    done: list[str] = []
-    finished_swap = False
-    temporary = temporary_index_name(name)
-    new = index_state(schema, temporary, using=using)
-    if new is not None and rebuild.table_name and new.table != rebuild.table_name:
-        log.write(f"leaving {temporary} alone: it is an index of {new.table}, not of {rebuild.table_name}")
-        new = None
-    if new is not None and new.is_valid:
-        old = index_state(schema, name, using=using)
-        if old is not None and old.is_valid:
-            log.write(f"dropping {temporary}, a replacement that was never swapped in")
-            run_under_lock_timeout(conn, drop_index(schema, temporary, if_exists=True))
-            done.append(temporary)
-        else:
-            # The old index was dropped (or half-dropped) before the crash: finish the swap.
-            if old is not None:
-                log.write(f"dropping {name}, left INVALID by an interrupted swap")
-                run_under_lock_timeout(conn, drop_index(schema, name, if_exists=True))
-            log.write(f"renaming {temporary} to {name} to finish an interrupted swap")
-            run_under_lock_timeout(conn, rename_index(schema, temporary, name))
-            done.append(temporary)
-            finished_swap = True
-    current = index_state(schema, name, using=using)
-    found_swapped = False
-    if not finished_swap and _rebuilt_in_service(rebuild, current):
-        log.write(f"{name} is the replacement this rebuild built (oid {rebuild.built_oid}): the swap had finished")
-        found_swapped = True
-    elif not finished_swap and _reindexed_in_service(rebuild, current):
-        log.write(
-            f"{name} is the index REINDEX built (oid {current.oid if current else '?'}; the old one, oid "
-            f"{rebuild.original_oid}, is its _ccold leftover): REINDEX's swap had finished"
-        )
-        found_swapped = True
-    table = rebuild.table_name or (new.table if new else "") or (current.table if current else "")
-    leftovers = [(schema, leftover) for leftover in leftover_indexes(schema, table, name, using=using)] if table else []
-    if current is not None and current.is_partitioned:  # REINDEX of each partition's index leaves its own
-        leftovers += partition_leftover_indexes(current.oid, using=using)
-    for leftover_schema, leftover in leftovers:
-        log.write(f"dropping INVALID leftover {qualify(leftover_schema, leftover)}")
-        run_under_lock_timeout(conn, drop_index(leftover_schema, leftover, if_exists=True))
-        done.append(leftover)
-    return Cleanup(tuple(done), finished_swap or found_swapped, found_swapped)
-
-
-def _rebuilt_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> bool:
-    """Whether the index now under the rebuild's name is the replacement it built (a RENAME keeps the oid), valid.
-    Any other index there, one someone else made meanwhile included, is not this rebuild's outcome."""
-    return (
-        rebuild.built_oid is not None and current is not None and current.oid == rebuild.built_oid and current.is_valid
-    )
-
-
-def _reindexed_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> bool:
-    """Whether this rebuild's REINDEX CONCURRENTLY had swapped its new index in before the stop: a valid index of
-    another oid holds the name, and the one the job claimed is now REINDEX's _ccold leftover (an index already dropped
-    cannot be told from one someone dropped and made again). A partitioned index keeps its oid: each partition's is
-    swapped."""
-    return (
-        rebuild.kind == IndexRebuild.Kind.REINDEX
-        and rebuild.original_oid is not None
-        and current is not None
-        and current.is_valid
-        and not current.is_partitioned
-        and current.oid != rebuild.original_oid
-        and is_reindex_old_index(
-            rebuild.schema_name, rebuild.index_name, rebuild.original_oid, using=rebuild.database_alias
-        )
-    )
-
-
-def _clean_safely(rebuild: IndexRebuild, log: JobLog, conn: psycopg.Connection | None = None) -> Cleanup | None:
-    """Finish or undo a stopped rebuild's swap and drop its INVALID leftovers, on conn when it is still usable, else
-    on a connection of its own (closed after); None when that failed: recovery, or its next pass, tries again."""
-    own = None
-    try:
-        if conn is None or conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn = own = open_build_connection(using=rebuild.database_alias)
-        return clean_leftovers(rebuild, conn, log)
-    except Exception as exc:  # cleanup is best effort
-        log.write(f"cleanup failed: {_message(exc)}")
-        return None
-    finally:
-        if own is not None:
-            own.close()
-
-
 def _finish(
     rebuild: IndexRebuild,
     state: str,
@@ -419,7 +308,7 @@ def _recover_build(rebuild: IndexRebuild, log: JobLog) -> jobs.Recovered | None:
     finished, or left half done and recovery finished, is a rebuild that succeeded, not one whose old index is
     untouched."""
     _end_build_session(rebuild, log)
-    cleanup = _clean_safely(rebuild, log)
+    cleanup = clean_safely(rebuild, log)
     if cleanup is not None and cleanup.finished_swap:
         done = SWAPPED_IN_BEFORE_STOP if cleanup.found_swapped else SWAPPED_IN_BY_RECOVERY
         return jobs.Recovered(JobState.SUCCEEDED, done)
