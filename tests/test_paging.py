@@ -87,6 +87,13 @@ def test_a_walk_keys_exactly_its_first_rows_and_reads_its_slice_among_them(messa
             assert within == expected, (cursor, size)
 
 
+def test_a_slice_within_a_window_that_can_match_nothing_finds_nothing(messages):
+    everything = Message.objects.all()
+    nothing = Message.objects.filter(pk__in=[])
+    assert keyset_slice_within(nothing, everything, SEARCH_ORDER, cursor=None, size=5, rows=10) == []
+    assert keyset_slice_within(everything, nothing, SEARCH_ORDER, cursor=None, size=5, rows=10) == []
+
+
 def test_a_page_of_rows_read_up_to_a_key_goes_on_after_that_key(messages):
     # A bounded walk read the rows up to `edge` and kept two: a page that is not full still has a next page, which
     # starts after the edge (the rows between its last row and the edge were read and did not match).

@@ -66,8 +66,11 @@ def read_within(query: QuerySet[Any], window: QuerySet[Any]) -> list[tuple[Any, 
     window, ~60 ns each, 11-20 ms for 185,000 messages at 10M) even when a page lay among the first few hundred.
     """
     table = connections[query.db].ops.quote_name(query.model._meta.db_table)
-    sql, params = query.query.sql_with_params()
-    window_sql, window_params = window.query.sql_with_params()
+    try:
+        sql, params = query.query.sql_with_params()
+        window_sql, window_params = window.query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (pk__in=[]): Django sends no query for it
+        return []
     place = _own_from(sql, table)
     if "%s" in sql[:place]:
         raise ValueError(f"a select list with parameters: {sql[:place]}")
