@@ -10,14 +10,10 @@ tasks.py adapts procrastinate's calls to those bodies, and nothing here imports 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
-import psycopg
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import IntegrityError, models, router, transaction
@@ -30,8 +26,7 @@ from procrastinate.jobs import Status
 from schemaadmin.audit import record as audit
 from schemaadmin.models import ACTIVE_STATES, JobState
 from schemaadmin.models.operations import WorkerJobRecord, active_record_fields
-from schemaadmin.pg.connection import own_connection
-from schemaadmin.pg.jobs import append_log
+from schemaadmin.services.job_log import JobLog
 
 __all__ = [
     "KINDS",
@@ -305,74 +300,6 @@ def cancel(kind: JobKind[Any], job_record: WorkerJobRecord, *, user: Any, reques
         app.job_manager.cancel_job_by_id(job_record.job_id, abort=True)
     job_record.refresh_from_db()
     return job_record.is_active or job_record.state == JobState.CANCELLED
-
-
-# --- log --------------------------------------------------------------------------------------------------------
-
-
-class JobLog:
-    """A record's log: stamped lines appended in the records' database and committed at once; safe from two threads.
-
-    Lines always go to the database the records live in, never to the one the job works on. They go through the
-    writing thread's Django connection to it, in autocommit. A job whose own work holds a transaction on that very
-    connection (migrations applied to `default`) asks for a connection of its own with `apart=True`: a line
-    written inside the migration's transaction would show only when it commits, and vanish if it fails.
-    With an interval, lines are written at most once per interval; flush() and close() write the rest.
-    """
-
-    def __init__(self, kind: JobKind[Any], record_id: int, *, interval: float = 0.0, apart: bool = False) -> None:
-        self._table = kind.model._meta.db_table
-        self._using = records_database(kind)
-        self._record_id = record_id
-        self._interval = interval
-        self._apart = apart
-        self._connection: psycopg.Connection | None = None
-        self._pending: list[str] = []
-        self._flushed_at = 0.0
-        self._lock = threading.Lock()
-
-    def write(self, line: str) -> None:
-        """Add one line, stamped with the time; write it now unless the last write is younger than the interval."""
-        with self._lock:
-            # An exact UTC instant: pages show it in the viewer's zone (formats.log_html), and lines may cross midnight.
-            self._pending.append(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line.rstrip()}\n")
-            if time.monotonic() - self._flushed_at >= self._interval:
-                self._flush()
-
-    def flush(self) -> None:
-        """Write the lines not written yet."""
-        with self._lock:
-            self._flush()
-
-    def close(self) -> None:
-        """Write the lines not written yet and close the connection of its own, if it opened one."""
-        with self._lock:
-            try:
-                self._flush()
-            finally:
-                if self._connection is not None:
-                    self._connection.close()
-                    self._connection = None
-
-    def __enter__(self) -> JobLog:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _flush(self) -> None:
-        if self._pending:
-            text = "".join(self._pending)
-            if self._apart:
-                if self._connection is None:
-                    self._connection = own_connection(self._using)
-                append_log(self._table, self._record_id, text, connection=self._connection)
-            else:
-                append_log(self._table, self._record_id, text, using=self._using)
-            self._pending.clear()
-        self._flushed_at = time.monotonic()
 
 
 # --- recover ----------------------------------------------------------------------------------------------------
