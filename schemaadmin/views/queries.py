@@ -15,13 +15,8 @@ from schemaadmin.permissions import permission_required
 from schemaadmin.services.explain.statement import explain_refusal
 from schemaadmin.services.workload.availability import availability
 from schemaadmin.services.workload.coverage import coverage
-from schemaadmin.services.workload.query_stats import (
-    filter_choices,
-    query_stats,
-    regressions,
-    snapshots_cover,
-    statement_history,
-)
+from schemaadmin.services.workload.history import regressions, statement_history
+from schemaadmin.services.workload.query_stats import filter_choices, query_stats, snapshots_cover
 from schemaadmin.views.browsing import render_page
 
 LIST_TEMPLATE = "schemaadmin/queries/list.html"
