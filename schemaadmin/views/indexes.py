@@ -13,7 +13,8 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.pg.indexes import index_table, records_last_scan
+from schemaadmin.pg.index_lookups import index_table
+from schemaadmin.pg.indexes import records_last_scan
 from schemaadmin.pg.locked import locked_relations
 from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.findings import worst_rank

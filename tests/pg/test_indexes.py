@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.connection import RowMismatch, fetch_only_row, fetch_row, fetch_rows, fetch_tuples
 from schemaadmin.pg.constraints import foreign_keys
-from schemaadmin.pg.indexes import IndexUsage, index, index_usage, indexes
+from schemaadmin.pg.index_lookups import IndexUsage, index_usage
+from schemaadmin.pg.indexes import index, indexes
 from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.recall import index_target
 from schemaadmin.pg.row_statistics import btree_bloat, relation_statistics

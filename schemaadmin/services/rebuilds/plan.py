@@ -11,6 +11,7 @@ from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
 from schemaadmin.pg.estimates import rows_up_to
 from schemaadmin.pg.index_builds import REINDEX_LEFTOVER, TEMPORARY_SUFFIX, setting_reset_bytes
+from schemaadmin.pg.index_lookups import may_build_indexes_of
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.index_health.partitions import index_with_partition_totals
@@ -168,7 +169,7 @@ def plan_rebuild(
         raise RebuildRefused(f"Unknown kind of rebuild {kind!r}: choose reindex or replace.")
     index = find_index(qualified, using=using)
     reindex_only = kind == IndexRebuild.Kind.REINDEX
-    if not catalog.may_build_indexes_of(index.schema, index.table, reindex_only=reindex_only, using=using):
+    if not may_build_indexes_of(index.schema, index.table, reindex_only=reindex_only, using=using):
         # The review showed a plan and a Start button, and the job failed at once: "must be owner of table".
         raise RebuildRefused(
             f"{index.qualified_name} is on {qualify(index.schema, index.table)}, which SchemaAdmin's database role "
