@@ -9,36 +9,28 @@ the migration and the statement.
 
 from __future__ import annotations
 
-import hashlib
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.commands import migrate
 from django.db import connections
-from django.db.migrations import operations
 from django.db.migrations.loader import MigrationLoader
 from django.http import HttpRequest
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import JobState, MigrationApply
 from schemaadmin.pg.jobs import backend_pid, reset_session_timeouts, set_session_timeouts
-from schemaadmin.pg.names import qualify
 from schemaadmin.services import jobs
-from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.jobs import JobLog
-from schemaadmin.services.schema.archive import Archived, archive_drops, may_drop, migration_drops
-from schemaadmin.services.schema.lint import lint_migrations
-from schemaadmin.services.schema.migrations import (
-    MigrationLabel,
-    forward_plan,
-    migration_conflicts,
-    reread_migration_files,
+from schemaadmin.services.schema.apply_plan import (
+    ApplyPlan,
+    PlannedMigration,
+    apply_plan,
+    critical_lint,
+    destroyed,
 )
-from schemaadmin.services.schema.raw_sql import run_sql_actions
+from schemaadmin.services.schema.archive import Archived, archive_drops, may_drop, migration_drops
+from schemaadmin.services.schema.migrations import reread_migration_files
 from schemaadmin.services.schema.sql import migration_label, migration_loader
 from schemaadmin.services.schema.states import MigrationStates
 
@@ -58,8 +50,6 @@ __all__ = [
     "start_apply",
 ]
 
-# Operations that destroy data (destroyed() reads raw SQL too): applying them always needs the target's name typed.
-DESTRUCTIVE = (operations.RemoveField, operations.DeleteModel)
 WORKER_STOPPED = (
     "The worker stopped while applying. PostgreSQL rolled back the atomic migration under way; the ones before "
     "it stay applied, and a non-atomic one may be partly applied: compare the log with the migration list."
@@ -83,112 +73,6 @@ class ApplyAlreadyActive(ApplyRefused):
     def __init__(self, apply: MigrationApply) -> None:
         super().__init__(f"Migrations are already being applied to this database (run {apply.pk}, {apply.state}).")
         self.apply = apply
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedMigration(MigrationLabel):
-    app_label: str
-    name: str
-    operations: tuple[str, ...]
-    destructive: tuple[str, ...]
-    atomic: bool
-    content: str = ""  # a digest of its file (migration_digest): a confirmation is for this text of it
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyPlan:
-    migrations: tuple[PlannedMigration, ...]
-    conflicts: tuple[str, ...] = ()  # apps with several leaf migrations: `migrate` refuses until they are merged
-
-    @property
-    def labels(self) -> list[str]:
-        return [m.label for m in self.migrations]
-
-    @property
-    def target(self) -> str:
-        """Return the last migration of the plan: the name a DBA types to confirm."""
-        return self.migrations[-1].label if self.migrations else ""
-
-    @property
-    def destructive(self) -> list[str]:
-        return [f"{m.label}: {d}" for m in self.migrations for d in m.destructive]
-
-    @property
-    def conflicts_message(self) -> str:
-        if not self.conflicts:
-            return ""
-        return (
-            "Django's migrate refuses to run while an app has several leaf migrations: merge them first "
-            f"(manage.py makemigrations --merge, committed and deployed). {'; '.join(self.conflicts)}."
-        )
-
-    @property
-    def fingerprint(self) -> str:
-        """Return a short hash of the plan, so a confirmation applies to exactly this plan: these migrations, in
-        this order, with these contents (a file edited under the same name is another plan)."""
-        lines = [f"{m.label} {m.content}" for m in self.migrations]
-        return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
-
-
-def apply_plan(*, using: str = "default") -> ApplyPlan:
-    """Return the migrations `migrate` would apply now, in order, with their operations in words."""
-    return ApplyPlan(
-        tuple(
-            PlannedMigration(
-                app_label=migration.app_label,
-                name=migration.name,
-                operations=tuple(op.describe() for op in migration.operations),
-                destructive=tuple(what for op in migration.operations for what in destroyed(op)),
-                atomic=migration.atomic,
-                content=migration_digest(migration),
-            )
-            for migration in forward_plan(using=using)
-        ),
-        tuple(migration_conflicts()),
-    )
-
-
-def migration_digest(migration: Any) -> str:
-    """Return a digest of the file the migration was read from, or of its operations' deconstructed form when it
-    has no file (built in code)."""
-    module = sys.modules.get(type(migration).__module__)
-    path = getattr(module, "__file__", None)
-    try:
-        content = Path(path).read_bytes() if path else repr([op.deconstruct() for op in migration.operations]).encode()
-    except OSError:  # deleted since it was imported: what was read is what runs
-        content = repr([op.deconstruct() for op in migration.operations]).encode()
-    return hashlib.sha256(content).hexdigest()[:16]
-
-
-def destroyed(operation: Any) -> Iterator[str]:
-    """Say in words what an operation destroys: a removed field or model, a DROP SCHEMA, DROP TABLE, DROP COLUMN,
-    TRUNCATE or DELETE in raw SQL (in DO blocks and WITH queries too), here or among a SeparateDatabaseAndState's
-    database operations."""
-    if isinstance(operation, operations.SeparateDatabaseAndState):
-        for inner in operation.database_operations:
-            yield from destroyed(inner)
-    elif isinstance(operation, DESTRUCTIVE):
-        yield operation.describe()
-    elif isinstance(operation, operations.RunSQL):
-        for action in run_sql_actions(operation.sql):
-            table = qualify(action.schema, action.table) if action.schema else action.table
-            if action.kind == "drop_schema":
-                held = " and all it holds" if "CASCADE" in action.detail else ""
-                yield f"Raw SQL: drop schema {qualify(action.schema)}{held}"
-            elif action.kind == "drop_table":
-                yield f"Raw SQL: drop table {table}"
-            elif action.kind == "drop_column":
-                yield f"Raw SQL: drop column {table}.{action.column}"
-            elif action.kind == "truncate":
-                yield f"Raw SQL: empty table {table} (TRUNCATE)"
-            elif action.kind == "backfill" and action.detail.startswith("DELETE"):
-                yield f"Raw SQL: deletes rows of {table} ({action.detail})"
-
-
-def critical_lint(plan: ApplyPlan, *, using: str = "default") -> list[Finding]:
-    """Return the plan's critical lint findings: like a destroyed table or column, they need the target typed."""
-    lints = lint_migrations([(m.app_label, m.name) for m in plan.migrations], using=using)
-    return [finding for lint in lints for finding in lint.findings if finding.severity is Severity.CRITICAL]
 
 
 def active_apply(*, using: str = "default") -> MigrationApply | None:
