@@ -231,7 +231,7 @@ def _run(total_tables: int, repeat: int) -> int:
             loads[scale] = f"{before:.1f} → {os.getloadavg()[0]:.1f}"
 
     print("\ncatalog questions at full scale (median ms, one query each; index_cache.indexes: rows kept):")
-    from schemaadmin.pg import constraints, index_cache, relations, row_statistics, vectors
+    from schemaadmin.pg import constraints, databases, index_cache, relations, row_statistics, vectors
     from schemaadmin.pg import indexes as pg_indexes
 
     for question in (
@@ -240,7 +240,7 @@ def _run(total_tables: int, repeat: int) -> int:
         row_statistics.relation_statistics,
         constraints.foreign_keys,
         relations.tables,
-        relations.database_statistics,
+        databases.database_statistics,
         vectors.vector_columns,
     ):
         print(f"  {question.__module__.rsplit('.', 1)[-1]}.{question.__name__:<22}{_median_ms(question, repeat):>8.0f}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from schemaadmin.pg.relations import database_statistics, table_estimates, tables
+from schemaadmin.pg.databases import database_statistics
+from schemaadmin.pg.relations import table_estimates, tables
 
 
 def test_tables_report_rows_dead_tuples_scans_and_thresholds(plant):

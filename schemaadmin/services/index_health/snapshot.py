@@ -14,17 +14,14 @@ from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.bloat import BtreeBloat, TableBloat, btree_bloat_exact, table_bloat_exact
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.constraints import ForeignKey, UnvalidatedConstraint, foreign_keys, unvalidated_constraints
+from schemaadmin.pg.databases import DatabaseAge, DatabaseStatistics, database_ages, database_statistics
 from schemaadmin.pg.index_lookups import index_usage
 from schemaadmin.pg.indexes import IndexInfo, indexes_below, indexes_of_table
 from schemaadmin.pg.locked import LockedRelation, locked_relations
 from schemaadmin.pg.names import qualify
 from schemaadmin.pg.relations import (
-    DatabaseAge,
-    DatabaseStatistics,
     RelationName,
     TableHealth,
-    database_ages,
-    database_statistics,
     other_relation_names_ending,
     relation_names_starting,
     tables,
