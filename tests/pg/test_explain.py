@@ -13,16 +13,9 @@ from django.db import connection
 
 from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.pg.connection import connection_params
-from schemaadmin.pg.explain import (
-    RUN_SLOT_NAMESPACE,
-    explain_role_state,
-    login_params,
-    release_run_slot,
-    run_explain,
-    run_slot_key,
-    take_run_slot,
-)
+from schemaadmin.pg.explain import explain_role_state, login_params, run_explain
 from schemaadmin.pg.explain_failures import ExplainFailure
+from schemaadmin.pg.run_slots import RUN_SLOT_NAMESPACE, release_run_slot, run_slot_key, take_run_slot
 
 ROLE = "schemaadmin_explain"
 
