@@ -19,7 +19,9 @@ __all__ = [
     "BASELINE",
     "COUNTERS",
     "DELTAS",
+    "FIRST_SNAPSHOT_SQL",
     "KEYS",
+    "LAST_SNAPSHOT_SQL",
     "ROLLUPS",
     "SNAPSHOTS",
     "TEXTS",
@@ -38,6 +40,14 @@ BASELINE = "schemaadmin_query_stat_baseline"
 TEXTS = "schemaadmin_query_text"
 KEYS = "schemaadmin_query_stat_key"
 COUNTERS = ("calls", "total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
+# The first and the last snapshot of a window, through (database_alias, taken_at): snapshot ids grow with taken_at.
+# What the reading side (pg/query_windows.py, pg/query_series.py) bounds a window's deltas with.
+FIRST_SNAPSHOT_SQL = f"""
+    SELECT id FROM {SNAPSHOTS} WHERE database_alias = %(alias)s AND taken_at >= {{start}} ORDER BY taken_at LIMIT 1
+"""  # noqa: S608 -- a table name constant
+LAST_SNAPSHOT_SQL = f"""
+    SELECT id FROM {SNAPSHOTS} WHERE database_alias = %(alias)s AND taken_at < {{end}} ORDER BY taken_at DESC LIMIT 1
+"""  # noqa: S608 -- a table name constant
 _CUMULATIVE = ", ".join(f"cum_{name}" for name in COUNTERS)
 
 

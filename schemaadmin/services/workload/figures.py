@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import connections
 
-from schemaadmin.pg import query_windows
+from schemaadmin.pg import query_series
 from schemaadmin.pg.query_windows import StatementChange
 from schemaadmin.pg.stats import StatementTotals, owner_names
 from schemaadmin.services.workload.coverage import schema_notes
@@ -76,7 +76,7 @@ def bucket_span(start: datetime, end: datetime) -> str:
 
 def _buckets(alias: str, start: datetime, end: datetime, span: str, records: str) -> list[datetime]:
     if span == "snapshot":
-        return query_windows.snapshot_times(alias, start, end, using=records)
+        return query_series.snapshot_times(alias, start, end, using=records)
     unit = timedelta(hours=1) if span == "hour" else timedelta(days=1)
     moment = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     if span == "day":
@@ -108,7 +108,7 @@ def window_series(
     run = -(-len(buckets) // points) if points else 1
     starts = buckets[::run]
     values = {key: ([0] * len(starts), [0.0] * len(starts)) for key in keys}
-    for line in query_windows.series(alias, starts, end, keys, span=span, using=records):
+    for line in query_series.series(alias, starts, end, keys, span=span, using=records):
         if (line.dbid, line.userid, line.queryid) not in values:
             continue  # the same queryid under a database or role not asked for
         calls, time = values[(line.dbid, line.userid, line.queryid)]
