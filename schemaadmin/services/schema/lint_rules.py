@@ -12,32 +12,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.indexes import OpClass
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import truncate_name
 from django.db.migrations import operations
 from django.db.migrations.migration import Migration
-from django.db.migrations.state import ModelState, ProjectState
-from django.db.models import NOT_PROVIDED, CheckConstraint, F, Field, Index
-from django.db.models.expressions import OrderBy
-from django.db.models.functions import Cast
+from django.db.migrations.state import ProjectState
+from django.db.models import NOT_PROVIDED, CheckConstraint, Field
 
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.lint_base import PlanFacts, SizedFinding, SquawkOverride
 from schemaadmin.services.schema.lint_help import (
     ADDED_COLUMN_REWRITE_HELP,
-    ANN_HELP,
     DIMENSIONS_HELP,
     OPAQUE_HELP,
     PYTHON_DEFAULT_HELP,
     TYPE_CHANGE_HELP,
-    WIDE_INDEX_HELP,
 )
+from schemaadmin.services.schema.lint_index_rules import ANN_DIMENSION_LIMITS, IndexRules, LintedModel
 from schemaadmin.services.schema.lint_overrides import (
     DEFAULT_DROPPED,
     EXCLUSION_NOT_VALID,
@@ -52,13 +48,9 @@ from schemaadmin.services.schema.lint_overrides import (
     same_target,
     widens,
 )
-from schemaadmin.services.schema.lint_sql_rules import SqlRules, is_product_model
+from schemaadmin.services.schema.lint_sql_rules import is_product_model
 
 __all__ = ["ANN_DIMENSION_LIMITS", "SizedFinding", "SquawkOverride", "operation_findings"]
-
-# The most dimensions pgvector's HNSW and IVFFlat indexes accept, per stored type.
-ANN_DIMENSION_LIMITS = {"vector": 2_000, "halfvec": 4_000, "bit": 64_000}
-_VECTOR_TYPE = re.compile(r"^(vector|halfvec|bit|sparsevec)\((\d+)\)$")
 
 
 def operation_findings(
@@ -99,18 +91,6 @@ def _numbered(found: Iterator[Any], index: int) -> Iterator[Any]:
         yield replace(item, operation=index) if isinstance(item, SquawkOverride) else item
 
 
-@dataclass(frozen=True, slots=True)
-class _Model:
-    table: str
-    state: ModelState
-
-    def field(self, name: str) -> Any:
-        """Return a copy of the model's field, named, so its column is known without rendering the model."""
-        field = self.state.get_field(name).clone()
-        field.set_attributes_from_name(name)
-        return field
-
-
 def _effective_default(field: Any) -> Any:
     """Return the value Django's AddField gives the existing rows (None: they stay NULL). A foreign key's is its
     plain default: ForeignKey.get_default() compares it with the related model, a name until models are rendered."""
@@ -119,17 +99,17 @@ def _effective_default(field: Any) -> Any:
     return BaseDatabaseSchemaEditor._effective_default(field)  # type: ignore[attr-defined]
 
 
-class _Checker(SqlRules):
+class _Checker(IndexRules):
     """Our rules, on unrendered model states: rendering every intermediate state would cost more than the SQL."""
 
-    def model(self, state: ProjectState, model_name: str, app_label: str = "") -> _Model | None:
+    def model(self, state: ProjectState, model_name: str, app_label: str = "") -> LintedModel | None:
         """Return the model's table and state, or None when migrations do not manage a table for it."""
         app_label = app_label or self.app_label
         model_state = state.models.get((app_label, model_name.lower()))
         if model_state is None or model_state.options.get("proxy") or not model_state.options.get("managed", True):
             return None
         table = model_state.options.get("db_table") or self.truncated(f"{app_label}_{model_state.name_lower}")
-        return _Model(table, model_state)
+        return LintedModel(table, model_state)
 
     def catalog_only_change(self, table: str, column: str, new_type: str) -> bool:
         """Say whether a RunSQL's new type for the column keeps its rows as they are, by the model state's old type."""
@@ -152,7 +132,7 @@ class _Checker(SqlRules):
     def truncated(self, name: str) -> str:
         return truncate_name(name, self.connection.ops.max_name_length())
 
-    def referencing_tables(self, state: ProjectState, model: _Model) -> Iterator[str]:
+    def referencing_tables(self, state: ProjectState, model: LintedModel) -> Iterator[str]:
         """Yield the tables whose foreign keys (automatic many-to-many tables' included) hold model's primary key."""
         for field_name, field in model.state.fields.items():  # the model's own join tables hold it too
             if field.many_to_many and getattr(field.remote_field, "through", None) is None:
@@ -251,7 +231,7 @@ class _Checker(SqlRules):
         elif isinstance(op, (operations.AlterUniqueTogether, operations.AlterIndexTogether)):
             yield from self.altered_together(op, before, model, line)
 
-    def altered_together(self, op: Any, before: ProjectState, model: _Model, line: int | None) -> Iterator[Any]:
+    def altered_together(self, op: Any, before: ProjectState, model: LintedModel, line: int | None) -> Iterator[Any]:
         """Each new unique_together (or index_together) set builds an index, as a unique constraint does."""
         old_model = self.model(before, op.name)
         had = {tuple(fields) for fields in (old_model.state.options.get(op.option_name) or ())} if old_model else set()
@@ -260,7 +240,7 @@ class _Checker(SqlRules):
             unique = op.option_name == "unique_together"  # ALTER TABLE … ADD CONSTRAINT; index_together: CREATE INDEX
             yield from self.blocking_index(model.table, what, line, constraint=unique)
 
-    def created_model(self, op: Any, model: _Model, line: int | None) -> Iterator[Any]:
+    def created_model(self, op: Any, model: LintedModel, line: int | None) -> Iterator[Any]:
         self.created.add(model.table)
         yield SquawkOverride(("prefer-text-field",), VARCHAR_LENGTH)
         if is_product_model(self.app_label, model.state.name):
@@ -278,7 +258,7 @@ class _Checker(SqlRules):
                 VALUE_INTEGER.format(what="every integer column of this table"),
             )
 
-    def removed_field(self, model: _Model, name: str, line: int | None) -> Iterator[Finding]:
+    def removed_field(self, model: LintedModel, name: str, line: int | None) -> Iterator[Finding]:
         field = model.field(name)
         if field.many_to_many:
             if not field.remote_field.through:  # an automatic join table goes with the field
@@ -287,7 +267,7 @@ class _Checker(SqlRules):
         elif field.concrete:
             yield self.drop_column(model.table, field.column, line)
 
-    def added_field(self, op: Any, model: _Model, line: int | None) -> Iterator[Any]:
+    def added_field(self, op: Any, model: LintedModel, line: int | None) -> Iterator[Any]:
         field = model.field(op.name)
         if field.many_to_many or not field.concrete:
             return
@@ -344,7 +324,7 @@ class _Checker(SqlRules):
         return self.volatile(names)
 
     def altered_field(
-        self, old: Any, new: Any, table: str, line: int | None, *, before: ProjectState, model: _Model
+        self, old: Any, new: Any, table: str, line: int | None, *, before: ProjectState, model: LintedModel
     ) -> Iterator[Any]:
         target = f"{table}.{new.column}"
         # An array's declared size is not enforced nor stored per value: integer[3] and integer[] are one type.
@@ -411,53 +391,6 @@ class _Checker(SqlRules):
         to = field.remote_field.field_name
         key = next((f for n, f in referenced.fields.items() if (n == to if to else f.primary_key)), None)
         return str(key.rel_db_type(self.connection) or "") if key is not None and not key.is_relation else ""
-
-    def wide_index(self, index: Index, table: str, line: int | None) -> Iterator[Finding]:
-        width = len(index.fields) + len(index.expressions)
-        if width > 3 and getattr(index, "suffix", "idx") in ("idx", "btree"):
-            message = f"The non-unique index {index.name} on {table} has {width} columns."
-            yield self.finding("index_many_columns", Severity.INFO, str(index.name), message, WIDE_INDEX_HELP, line)
-
-    def ann_dimensions(self, index: Index, model: _Model, line: int | None) -> Iterator[Finding]:
-        method = getattr(index, "suffix", "")
-        if method not in ("hnsw", "ivfflat"):
-            return
-        indexed = [model.field(name.lstrip("-")) for name in index.fields]
-        indexed += [_indexed_expression(expression, model) for expression in index.expressions]
-        for field in indexed:
-            parsed = self.vector_type(field)
-            limit = ANN_DIMENSION_LIMITS.get(parsed[0]) if parsed else None
-            if parsed and limit and parsed[1] > limit:
-                stored = f"{parsed[0]}({parsed[1]})"
-                message = (
-                    f"The {method.upper()} index {index.name} on {model.table} indexes {stored}: pgvector "
-                    f"refuses {parsed[0]} above {limit:,} dimensions, so the migration fails when applied."
-                )
-                yield self.finding(
-                    "ann_index_too_many_dimensions", Severity.CRITICAL, str(index.name), message, ANN_HELP, line
-                )
-
-    def vector_type(self, field: Any) -> tuple[str, int] | None:
-        """Return ("vector", 1536) for a pgvector column type, None for anything else."""
-        if field is None or field.is_relation:
-            return None
-        match = _VECTOR_TYPE.match(field.db_type(self.connection) or "")
-        return (match.group(1), int(match.group(2))) if match else None
-
-
-def _indexed_expression(expression: Any, model: _Model) -> Any:
-    """Return the field an index expression stores (a Cast's type, or the column's), or None when unknown."""
-    while True:
-        if isinstance(expression, OrderBy):
-            expression = expression.expression
-        elif isinstance(expression, OpClass):
-            expression = expression.get_source_expressions()[0]
-        elif isinstance(expression, Cast):
-            return expression.output_field
-        elif isinstance(expression, F):
-            return model.field(getattr(expression, "name", ""))
-        else:
-            return None
 
 
 _TEMPLATE_CALL = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*\(")
