@@ -1,5 +1,6 @@
 """A job record's log (services/jobs.py's lifecycle): stamped lines appended in the records' database as the job
-goes, never in the database the job works on."""
+goes, never in the database the job works on; and which database that is (records_database, which jobs.py names
+too)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from schemaadmin.pg.jobs import append_log
 if TYPE_CHECKING:
     from schemaadmin.services.jobs import JobKind
 
-__all__ = ["JobLog"]
+__all__ = ["JobLog", "records_database"]
+
+
+def records_database(kind: JobKind[Any]) -> str:
+    """Return the alias of the database the kind's records live in, whatever database its jobs work on."""
+    return router.db_for_write(kind.model)
 
 
 class JobLog:
@@ -32,7 +38,7 @@ class JobLog:
 
     def __init__(self, kind: JobKind[Any], record_id: int, *, interval: float = 0.0, apart: bool = False) -> None:
         self._table = kind.model._meta.db_table
-        self._using = router.db_for_write(kind.model)  # the records' database: jobs.records_database(kind)
+        self._using = records_database(kind)
         self._record_id = record_id
         self._interval = interval
         self._apart = apart

@@ -16,7 +16,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import IntegrityError, models, router, transaction
+from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from procrastinate.contrib.django import app
@@ -26,7 +26,7 @@ from procrastinate.jobs import Status
 from schemaadmin.audit import record as audit
 from schemaadmin.models import ACTIVE_STATES, JobState
 from schemaadmin.models.operations import WorkerJobRecord, active_record_fields
-from schemaadmin.services.job_log import JobLog
+from schemaadmin.services.job_log import JobLog, records_database
 
 __all__ = [
     "KINDS",
@@ -90,11 +90,6 @@ def register[R: WorkerJobRecord](kind: JobKind[R]) -> JobKind[R]:
     """Add the kind to those recovery looks after; return it."""
     KINDS[kind.name] = kind
     return kind
-
-
-def records_database(kind: JobKind[Any]) -> str:
-    """Return the alias of the database the kind's records live in, whatever database its jobs work on."""
-    return router.db_for_write(kind.model)
 
 
 class JobAlreadyActive[R: WorkerJobRecord](Exception):
