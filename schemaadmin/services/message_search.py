@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
@@ -138,11 +139,8 @@ def search_page(
     # probe that met no hit, by the steps it did not take.
     walk_many = None
     if walk is None or (probe and not walk.picked):
-        walked, probe_first = walk, walk is None and walk_scope.own_index
-
-        def walk_many() -> Walk:
-            return walked_page(hits, cursor, size, scope=scope, walk_on=True, probe=probe_first, walked=walked)
-
+        first_probes = walk is None and walk_scope.own_index
+        walk_many = partial(walked_page, hits, cursor, size, scope=scope, walk_on=True, probe=first_probes, walked=walk)
     # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
     limit = _fallback_timeout_ms()
