@@ -53,6 +53,7 @@ class StatementRow(StatementTotals):
 
 
 def server_names(using: str) -> tuple[dict[int, str], dict[int, str]]:
+    """Return the server's database names and role names, each by oid."""
     names = owner_names(using=using)
     return names.databases, names.roles
 
@@ -68,6 +69,7 @@ def owner_ids(
 
 
 def bucket_span(start: datetime, end: datetime) -> str:
+    """Return what one bucket of the window's series is: each snapshot up to 12 hours, hours up to 8 days, days."""
     length = end - start
     if length <= timedelta(hours=12):
         return "snapshot"
@@ -133,6 +135,7 @@ def statement_row(
     series: Sequence[float] = (),
     notes: dict[int, str] | None = None,
 ) -> StatementRow:
+    """Return the statement's totals as a page lists them: with its database's and role's names, series and note."""
     return StatementRow(
         **{name: getattr(totals, name) for name in StatementTotals.__dataclass_fields__},
         database=databases.get(totals.dbid, str(totals.dbid)),
