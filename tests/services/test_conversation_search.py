@@ -554,8 +554,10 @@ def test_a_common_word_in_many_big_conversations_is_walked_though_the_planner_ex
     # more looks like a tenth of its hits, under COLLECTED_HITS, and was collected from the GIN index ("before" in those
     # of 100 or more at 10M messages: guessed 4,826 hits, some 87,000, 2-3 s). They hold 90% of the messages: a walk
     # meets a page at once. Not when fewer such conversations are kept than SPREAD_CONVERSATIONS (here 300 or 301):
-    # their messages may lie in a few spans of time, far from the newest.
+    # their messages may lie in a few spans of time, far from the newest. A GIN index read costing no more than a walk
+    # (HIT_READ_COST 0) keeps _walk_cheaper out of it: here, with its own cost, it walks too.
     monkeypatch.setattr(message_search, "COLLECTED_HITS", 5_000)
+    monkeypatch.setattr(message_search, "HIT_READ_COST", 0)
     monkeypatch.setattr(conversations, "SPREAD_CONVERSATIONS", spread)
     _big_conversations_and_many_small(messages, plant)
     filters = MessageSearchFilter(QueryDict("min_messages=50"), queryset=Message.objects.all())
@@ -676,3 +678,54 @@ def test_a_rare_roles_search_up_to_a_day_walks_only_that_roles_messages(tool_mes
     assert result.page.rows == [] and result.total.exact
     walks = [(_walked(walk), walk.get("Index Name"), sql[:100]) for sql, nodes in plans for walk in _walks(nodes)]
     assert walks and all(rows <= 1_000 for rows, _, _ in walks), walks
+
+
+def _hundred_conversations(messages, plant) -> None:
+    """Put the planted messages in 100 conversations in turn (message i in the (i - 1) % 100-th), one in ten of them
+    SMS, one API, the rest web: each channel's messages are spread over all of time. The conversations are planted and
+    analyzed (_planted_conversations)."""
+    user = ChatUser.objects.get(external_id="acct-search")
+    _planted_conversations(messages, plant)
+    channels = ["api" if k == 1 else "sms" if k % 10 == 0 else "web" for k in range(100)]
+    ids = [Conversation.objects.create(user=user, created_at=T0, updated_at=T0, channel=c).pk for c in channels]
+    plant.sql(
+        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
+        "SET conversation_id = (%s::bigint[])[(id - 1) %% 100 + 1]",
+        [ids],
+    )
+    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    plant.sql(f"ANALYZE {messages}.conversations")
+
+
+@pytest.mark.parametrize(("text", "channel", "walked_first"), [("the", "sms", True), ("other", "api", False)])
+def test_a_common_word_under_filters_is_walked_when_that_costs_less_than_reading_all_its_hits(
+    messages, plant, plans, monkeypatch, text, channel, walked_first
+):
+    # "the" is in 20,000 messages, 2,000 of them SMS: guessed under COLLECTED_HITS (here 5,000), it was collected from
+    # the GIN index, which read all 20,000 for the filter to keep a tenth ("thanks" of the users named Garcia at 10M
+    # messages: 192,782 read, 1.6-2.2 s). A page is expected within 26 x 30,000 / 2,000 = 390 messages: walked.
+    # "other", in 1,500 messages, 15 of them API: a page expected 52,000 messages away costs more walked than its
+    # 1,500 hits read from the GIN index (HIT_READ_COST each).
+    monkeypatch.setattr(message_search, "COLLECTED_HITS", 5_000)
+    _hundred_conversations(messages, plant)
+    filters = MessageSearchFilter(QueryDict(f"channel={channel}"), queryset=Message.objects.all())
+    assert filters.is_valid(), filters.errors
+    kept = set(
+        Message.objects.filter(conversation__channel=channel).values_list("pk", flat=True)  # the planted messages
+    )
+    plans.clear()
+    result = search_page(filters.qs, text, None, 25, walk_scope=filters.walk_scope())
+    assert [m.pk for m in result.page.rows] == [pk for pk in _matching(messages, text, plant) if pk in kept][:25]
+    page_plans = [(sql, nodes) for sql, nodes in plans if not sql.startswith("SELECT COUNT(*)")]
+    walks = [
+        _walked(walk)
+        for _, nodes in page_plans
+        for walk in _walks(nodes)
+        if walk.get("Index Name") != "conversation_messages_pkey"
+    ]
+    if walked_first:
+        assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
+        assert walks and all(walked <= WALKED_ROWS[0] for walked in walks), walks
+    else:
+        assert _uses_gin(page_plans[0][1]), [sql[:120] for sql, _ in page_plans]
+        assert not walks, walks
