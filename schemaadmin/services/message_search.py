@@ -116,6 +116,7 @@ def search_page(
         return ListResult(_highlight(page), _search_total(hits, at_least=page.last))
     walk = None
     probe = False
+    worth = partial(_worth_walking, scope, query)
     if _walk_first(facts, estimate, walk_scope, scope) or (
         queryset.query.has_filters() and _walk_cheaper(facts, estimate, scope, query, size)
     ):
@@ -132,7 +133,7 @@ def search_page(
         # keep few of their hits when the walk is expected to cost less than the GIN index's read of them all
         # (_walk_cheaper).
         probe = walk_scope.own_index or (_together(facts) and not queryset.query.has_filters())
-        walk = walked_page(hits, cursor, size, scope=scope, walk_on=facts.common, probe=probe)
+        walk = walked_page(hits, cursor, size, scope=scope, walk_on=facts.common, probe=probe, worth_walking=worth)
         if walk.found_page:
             page = _hit_page(queryset, walk.picked, query, words, cursor, size)
             if cursor is None and len(walk.picked) <= size:  # the walk met every message: these are all the hits
@@ -145,7 +146,17 @@ def search_page(
     walk_many = None
     if walk is None or (probe and not walk.picked):
         first_probes = walk is None and walk_scope.own_index
-        walk_many = partial(walked_page, hits, cursor, size, scope=scope, walk_on=True, probe=first_probes, walked=walk)
+        walk_many = partial(
+            walked_page,
+            hits,
+            cursor,
+            size,
+            scope=scope,
+            walk_on=True,
+            probe=first_probes,
+            walked=walk,
+            worth_walking=worth,
+        )
     # Everything else is read through the GIN index, whatever the planner guesses: a walk of all messages
     # newest-first, filtering each, reads the whole table when the hits are few or old ("the the the", "the -the").
     limit = _fallback_timeout_ms()
@@ -288,7 +299,13 @@ def _walk_cheaper(facts: SearchTerms, estimate: int, scope: QuerySet[Message], q
     walked = (size + 1) * kept_planner_rows(scope) / estimate
     if walked > search_walks.WALKED_FURTHEST:
         return False
-    return walked < HIT_READ_COST * kept_planner_rows(scope.filter(search_vector=query))
+    return walked < _worth_walking(scope, query)
+
+
+def _worth_walking(scope: QuerySet[Message], query: SearchQuery) -> int:
+    """Return how many messages of scope a walk may pass for the cost of reading every hit of query among them from
+    the GIN index (the planner's guess of them, HIT_READ_COST each)."""
+    return HIT_READ_COST * kept_planner_rows(scope.filter(search_vector=query))
 
 
 def _together(facts: SearchTerms) -> bool:

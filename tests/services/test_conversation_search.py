@@ -729,3 +729,26 @@ def test_a_common_word_under_filters_is_walked_when_that_costs_less_than_reading
     else:
         assert _uses_gin(page_plans[0][1]), [sql[:120] for sql, _ in page_plans]
         assert not walks, walks
+
+
+def test_a_walk_whose_page_lies_past_half_its_furthest_walks_that_far_when_the_gin_index_would_read_more(
+    messages, plant, plans, monkeypatch
+):
+    # '"zebra zebra"' is in every one of the oldest 15,000 messages and in one in 200 of the newer: the newest 1,000
+    # hold 5 hits, a page lies ~5,200 messages away, twice that is past WALKED_FURTHEST (here 8,000). Reading the
+    # phrase's 15,000 hits from the GIN index costs more than walking 8,000 messages: the walk goes that far, and the
+    # page is there.
+    plant.sql(
+        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
+        "SET content = content || ' zebra zebra' WHERE id <= 15000 OR id % 200 = 0"
+    )
+    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    monkeypatch.setattr(search_walks, "WALKED_ROWS", (200, 1_000))
+    monkeypatch.setattr(search_walks, "WALKED_FURTHEST", 8_000)
+    plans.clear()
+    text = '"zebra zebra"'
+    result = search_page(Message.objects.all(), text, None, 25)
+    assert [m.pk for m in result.page.rows] == _matching(messages, text, plant)[:25]
+    assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
+    walked = [_walked(walk) for _, nodes in plans for walk in _walks(nodes)]
+    assert max(walked) > 1_000 and all(rows <= 8_000 for rows in walked), walked
