@@ -72,8 +72,8 @@ def record(
         actor=user,
         actor_username=user.get_username() if user is not None else as_username[:150],
         action=action,
-        target=target[:TARGET_MAX],
-        detail=detail,
+        target=_storable(target)[:TARGET_MAX],
+        detail=_storable(detail),
         ip_address=client_ip(request),
     )
 
@@ -98,10 +98,22 @@ def record_read(request: HttpRequest, action: str, target: str = "", **detail: A
         actor_id=user.pk if user is not None else None,
         actor_username=user.get_username() if user is not None else "",
         action=action,
-        target=target[:TARGET_MAX],
-        detail=detail,
+        target=_storable(target)[:TARGET_MAX],
+        detail=_storable(detail),
         ip_address=client_ip(request),
     )
+
+
+def _storable[Value](value: Value) -> Value:
+    """Return value (text, or a detail's dict, list or text inside one) with each NUL character as U+FFFD: PostgreSQL's
+    text and jsonb hold none, and an event naming a path with %00 in it (a refused request's) was not written."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}  # type: ignore[return-value]
+    if isinstance(value, (list, tuple)):
+        return [_storable(item) for item in value]  # type: ignore[return-value]
+    return value
 
 
 def asked(*cleaned: Mapping[str, Any], unused: Collection[str] = ()) -> dict[str, Any]:

@@ -120,9 +120,16 @@ class SignInMiddleware(LoginRequiredMiddleware):
         response = super().process_view(request, view_func, view_args, view_kwargs)
         if response is None or request.headers.get("HX-Request") != "true":
             return response
-        page = urlsplit(request.headers.get("HX-Current-URL", ""))
-        same_site = page.netloc == request.get_host() and page.scheme == request.scheme
-        back_to = urlunsplit(("", "", page.path or "/", page.query, "")) if same_site else request.get_full_path()
+        try:
+            page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        except ValueError:  # a header no browser sends ("http://[::1/"): not this site's page
+            page = None
+        same_site = page is not None and page.netloc == request.get_host() and page.scheme == request.scheme
+        back_to = (
+            urlunsplit(("", "", page.path or "/", page.query, ""))
+            if page is not None and same_site
+            else request.get_full_path()
+        )
         sign_in = redirect_to_login(back_to, resolve_url(self.get_login_url(view_func)))
         answer = HttpResponse("Sign in again.", status=401, content_type="text/plain; charset=utf-8")
         answer["HX-Redirect"] = sign_in["Location"]

@@ -204,6 +204,14 @@ def test_no_one_deletes_or_edits_audit_events_in_the_admin_and_its_search_uses_t
     assert [e.target for e in listed] == ["public.other"]
 
 
+@pytest.mark.django_db
+def test_a_refused_path_with_a_nul_in_it_is_audited_with_the_nul_replaced(client_as):
+    # PostgreSQL's text holds no NUL: the event of /queries/%00/ refused to support staff was not written.
+    response = client_as("support").get("/queries/%00/")
+    assert response.status_code == 403
+    assert AuditEvent.objects.get(action="access.denied").target == "/queries/\ufffd/"
+
+
 @pytest.mark.django_db(transaction=True)  # the lock is taken by another session, which sees only committed tables
 def test_a_refusal_is_still_a_403_when_its_audit_event_cannot_be_written(client_as, settings, caplog):
     settings.SCHEMAADMIN = {"WEB_LOCK_TIMEOUT_MS": 200}

@@ -346,3 +346,12 @@ def test_a_signed_out_htmx_request_sends_the_page_to_sign_in_instead_of_swapping
     assert elsewhere["HX-Redirect"] == "/accounts/login/?next=/activity/"
     plain = client.get("/conversations/", {"q": "refund"})
     assert plain.status_code == 302 and plain["Location"] == "/accounts/login/?next=/conversations/%3Fq%3Drefund"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("current", ["http://[::1/", "[", "http://\u2100/"])
+def test_a_signed_out_htmx_request_naming_a_malformed_current_page_is_sent_back_to_its_own_url(client, current):
+    """A current page urlsplit cannot read (an unclosed IPv6 bracket, a host that changes under NFKC) was a 500."""
+    answer = client.get("/conversations/", {"q": "refund"}, headers={"HX-Request": "true", "HX-Current-URL": current})
+    assert answer.status_code == 401
+    assert answer["HX-Redirect"] == "/accounts/login/?next=/conversations/%3Fq%3Drefund"
