@@ -24,6 +24,7 @@ __all__ = [
     "plain_spelling",
     "search_terms",
     "spellings",
+    "without_repeats",
 ]
 
 # querytree()'s answer for a query whose every row could match (only excluded words): no index can look it up.
@@ -56,8 +57,23 @@ def spellings(text: str) -> tuple[str, ...]:
     parser keeps a direction mark or a zero-width space as part of the word it touches, and a decomposed accent is
     another word: "hello" pasted with a right-to-left mark after it matched no message, and a message that holds
     one is found only by the text as it holds it. Searching both finds either."""
-    plain = plain_spelling(text)
-    return (text,) if plain in ("", text) else (text, plain)
+    typed, plain = without_repeats(text), without_repeats(plain_spelling(text))
+    return (typed,) if plain in ("", typed) else (typed, plain)
+
+
+# A word websearch_to_tsquery() reads as OR, with the punctuation it ignores around it.
+_OR_WORD = re.compile(r"[^\w-]*or[^\w-]*", re.IGNORECASE)
+
+
+def without_repeats(text: str) -> str:
+    """Return text without the words it repeats (as written: "Refund refund" stays), when it is only an AND of its
+    words: no quotes (a phrase, where the same word twice says something) and no OR (whose operands repeats change).
+    The server tests each word of the query once more for every message: "a" typed 100 times took 2-6 s at 10M
+    messages, 7-10 s in the 50,000-message thread; the same words once find the same messages. Else text as typed."""
+    words = text.split()
+    if len(set(words)) == len(words) or '"' in text or any(_OR_WORD.fullmatch(word) for word in words):
+        return text
+    return " ".join(dict.fromkeys(words))
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,3 +43,32 @@ def test_a_search_looks_for_the_text_as_typed_and_as_plainly_spelled(typed, expe
     from schemaadmin.pg.search import spellings
 
     assert spellings(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        (" ".join(["a"] * 100), "a"),
+        ("refund  card refund\tcard", "refund card"),
+        ("refund -voucher refund -voucher", "refund -voucher"),
+        ("Refund refund", "Refund refund"),  # as written: the server's lexeme is the same, the text is not
+        ('"refund refund" refund', '"refund refund" refund'),  # a phrase: the same word twice says something
+        ("refund or card refund", "refund or card refund"),  # refund | card & refund: not refund | card
+        ("refund OR, card refund", "refund OR, card refund"),
+    ],
+)
+def test_a_search_of_words_alone_looks_for_each_once(typed, expected):
+    from schemaadmin.pg.search import spellings
+
+    assert spellings(typed) == (expected,)
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("refund refund -voucher refund", "'refund' & !'voucher'"),
+        ("refund or voucher refund", "'refund' | 'voucher' & 'refund'"),
+    ],
+)
+def test_a_repeated_word_is_asked_of_the_server_once_unless_it_changes_the_search(db, text, query):
+    assert search_terms(text).query == query
