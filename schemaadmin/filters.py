@@ -24,7 +24,7 @@ from schemaadmin.models.chat import SEARCH_CONFIG, last_activity, loose_external
 from schemaadmin.services.conversations import sizes_spread
 from schemaadmin.services.search_walks import WalkScope
 
-__all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "users_matching"]
+__all__ = ["CONVERSATION_FILTERS", "AuditFilter", "ConversationFilter", "MessageSearchFilter", "users_matching"]
 
 # A word of a name as a search takes it: letters and digits (any script), which is also what keeps quotes and tsquery
 # operators out of the query; a search reads at most the first NAME_WORDS_MAX of them.
@@ -220,6 +220,18 @@ class ConversationFilter(_ConversationFilters):
         return queryset.filter(Exists(Message.objects.filter(conversation=OuterRef("pk"), role=value)))
 
 
+class _KeptConversations(_ConversationFilters):
+    """A search's filters of conversations applied to the conversations themselves (the role keeps a hit by its own
+    role): MessageSearchFilter.kept_conversations."""
+
+    class Meta(FilterMeta):
+        model = Conversation
+
+
+# The filters of a search that keep conversations, not messages.
+CONVERSATION_FILTERS = ("user", "channel", "active_from", "active_to", "min_messages")
+
+
 class MessageSearchFilter(_ConversationFilters):
     """The same filters applied to search hits: the hit's conversation, and the hit's own role."""
 
@@ -239,17 +251,24 @@ class MessageSearchFilter(_ConversationFilters):
     def walk_scope(self) -> WalkScope:
         """Return the messages a bounded walk of this search counts (message_search.search_page): of the role asked
         and up to the end of the "Active to" day, the filters an index of messages holds in order; and whether it
-        keeps many conversations of "At least N messages", whose hits the planner underrates; and the few users whose
-        conversations it keeps. Once valid."""
+        keeps many conversations of "At least N messages", whose hits the planner underrates; the few users whose
+        conversations it keeps; and how to read the conversations it keeps, when a filter keeps some. Once valid."""
         self.qs  # noqa: B018 -- the filters have run: the users they found are known
         data = self.form.cleaned_data
         day, size = data.get("active_to"), data.get("min_messages")
+        keeps = any(data.get(name) not in (None, "") for name in CONVERSATION_FILTERS)
         return WalkScope(
             role=data.get("role") or "",
             until=_day_start(day + timedelta(1)) if day else None,
             sized=size is not None and sizes_spread(size, using=self.queryset.db),
             owners=self.listed_users,
+            conversations=self.kept_conversations if keeps else None,
         )
+
+    def kept_conversations(self) -> QuerySet[Conversation]:
+        """Return the conversations this search's filters keep, unread."""
+        conversations = Conversation.objects.db_manager(self.queryset.db).all()
+        return _KeptConversations(self.data, queryset=conversations).qs
 
 
 def dates_in_order(form: Any, start: str, end: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from uuid import UUID
 
 import orjson
 from django.core.cache import cache
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from schemaadmin.conf import app_settings
@@ -106,11 +106,13 @@ def sizes_spread(min_messages: int, *, using: str = "default") -> bool:
     return kept[:SPREAD_CONVERSATIONS].count() >= SPREAD_CONVERSATIONS
 
 
-def owned_messages(user_ids: Iterable[UUID], *, using: str = "default") -> int:
-    """Return how many messages the users' conversations hold: their message_count (migration 0003's triggers keep
-    it), summed through the conversations' index of users."""
-    owned = Conversation.objects.using(using).filter(user_id__in=list(user_ids))
-    return owned.aggregate(messages=Coalesce(Sum("message_count"), 0))["messages"]
+def held_messages(conversations: QuerySet[Conversation], *, most: int) -> int | None:
+    """Return how many messages the conversations hold, their message_count (migration 0003's triggers keep it)
+    summed, when they are at most `most` (one statement reads `most` + 1 of them); None when they are more."""
+    read = conversations.order_by()[: most + 1].aggregate(
+        conversations=Count("pk"), messages=Coalesce(Sum("message_count"), 0)
+    )
+    return read["messages"] if read["conversations"] <= most else None
 
 
 def conversation_results(

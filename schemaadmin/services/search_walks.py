@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from schemaadmin.models import Message
+from schemaadmin.models import Conversation, Message
 from schemaadmin.models.chat import RARE_ROLE_NAMES
 from schemaadmin.paging import Cursor, backwards, keyset_edge, keyset_slice_within
 from schemaadmin.pg.planner import index_walks_only
@@ -38,12 +38,15 @@ class WalkScope:
     None). Both bounds are read by an index of messages in the walk's order. sized: the search keeps the
     conversations of at least N messages, and many of them (conversations.sizes_spread), whose hits the planner
     underrates (message_search._walk_first). owners: the users the user filter found, when few
-    (filters.USER_IDS_LISTED): a search of common words reads their messages (message_search.OWNED_READ)."""
+    (filters.USER_IDS_LISTED). conversations: reads the conversations the filters keep (None: no filter keeps some),
+    whose messages a search of common words reads when they are few (message_search.OWNED_READ): first for a few
+    users' (their conversations lie all over time), else instead of the GIN index's read of every hit."""
 
     role: str = ""
     until: datetime | None = None
     sized: bool = False
     owners: tuple[UUID, ...] = ()  # the few users whose conversations the search keeps (none: any user's)
+    conversations: Callable[[], QuerySet[Conversation]] | None = None
 
     @property
     def own_index(self) -> bool:

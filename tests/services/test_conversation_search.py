@@ -285,7 +285,6 @@ def test_common_words_in_a_few_users_conversations_read_their_messages_not_the_g
     filters = MessageSearchFilter(QueryDict("user=acct-search"), queryset=Message.objects.all())
     assert filters.is_valid(), filters.errors
     scope = filters.walk_scope()
-    assert scope.owners == (ChatUser.objects.get(external_id="acct-search").pk,)
     plans.clear()
     result = search_page(filters.qs, "word other", None, 25, walk_scope=scope)
     expected = _matching(messages, "word other", plant)
@@ -558,6 +557,7 @@ def test_a_common_word_in_many_big_conversations_is_walked_though_the_planner_ex
     # (HIT_READ_COST 0) keeps _walk_cheaper out of it: here, with its own cost, it walks too.
     monkeypatch.setattr(message_search, "COLLECTED_HITS", 5_000)
     monkeypatch.setattr(message_search, "HIT_READ_COST", 0)
+    monkeypatch.setattr(message_search, "OWNED_READ", 0)  # few messages kept: not read through them either
     monkeypatch.setattr(conversations, "SPREAD_CONVERSATIONS", spread)
     _big_conversations_and_many_small(messages, plant)
     filters = MessageSearchFilter(QueryDict("min_messages=50"), queryset=Message.objects.all())
@@ -627,8 +627,8 @@ def _active_to_the_fifth(query: str = "") -> MessageSearchFilter:
 
 
 def _thirty_conversations(messages, plant) -> None:
-    """Put the planted messages in 30 conversations of 1,000 each, one after the other, last_message_at as kept; the
-    conversations are planted and analyzed (_planted_conversations)."""
+    """Put the planted messages in 30 conversations of 1,000 each, one after the other, last_message_at and
+    message_count as kept; the conversations are planted and analyzed (_planted_conversations)."""
     user = ChatUser.objects.get(external_id="acct-search")
     _planted_conversations(messages, plant)
     ids = [
@@ -637,6 +637,7 @@ def _thirty_conversations(messages, plant) -> None:
         ).pk
         for k in range(30)
     ]
+    Conversation.objects.update(message_count=1_000)
     plant.sql(
         f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
         "SET conversation_id = (%s::bigint[])[(id - 1) / 1000 + 1]",
@@ -671,6 +672,7 @@ def test_a_rare_roles_search_up_to_a_day_walks_only_that_roles_messages(tool_mes
     # is 1 here, which every estimate reaches (the planner never expects fewer than one row), so the walk is what is
     # tested, whatever the statistics say (it walked only while public's conversations' statistics were stale).
     monkeypatch.setattr(message_search, "COLLECTED_HITS", 1)
+    monkeypatch.setattr(message_search, "OWNED_READ", 0)  # its few conversations are not read through either
     _thirty_conversations(tool_messages, plant)
     plans.clear()
     filters = _active_to_the_fifth("role=tool")
@@ -682,12 +684,15 @@ def test_a_rare_roles_search_up_to_a_day_walks_only_that_roles_messages(tool_mes
 
 def _hundred_conversations(messages, plant) -> None:
     """Put the planted messages in 100 conversations in turn (message i in the (i - 1) % 100-th), one in ten of them
-    SMS, one API, the rest web: each channel's messages are spread over all of time. The conversations are planted and
-    analyzed (_planted_conversations)."""
+    SMS, one API, the rest web: each channel's messages are spread over all of time. The conversations (message_count
+    as kept) are planted and analyzed (_planted_conversations)."""
     user = ChatUser.objects.get(external_id="acct-search")
     _planted_conversations(messages, plant)
     channels = ["api" if k == 1 else "sms" if k % 10 == 0 else "web" for k in range(100)]
-    ids = [Conversation.objects.create(user=user, created_at=T0, updated_at=T0, channel=c).pk for c in channels]
+    ids = [
+        Conversation.objects.create(user=user, created_at=T0, updated_at=T0, channel=c, message_count=300).pk
+        for c in channels
+    ]
     plant.sql(
         f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
         "SET conversation_id = (%s::bigint[])[(id - 1) %% 100 + 1]",
@@ -707,6 +712,7 @@ def test_a_common_word_under_filters_is_walked_when_that_costs_less_than_reading
     # "other", in 1,500 messages, 15 of them API: a page expected 52,000 messages away costs more walked than its
     # 1,500 hits read from the GIN index (HIT_READ_COST each).
     monkeypatch.setattr(message_search, "COLLECTED_HITS", 5_000)
+    monkeypatch.setattr(message_search, "OWNED_READ", 0)  # the GIN index, not the few conversations read through
     _hundred_conversations(messages, plant)
     filters = MessageSearchFilter(QueryDict(f"channel={channel}"), queryset=Message.objects.all())
     assert filters.is_valid(), filters.errors
@@ -752,3 +758,32 @@ def test_a_walk_whose_page_lies_past_half_its_furthest_walks_that_far_when_the_g
     assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
     walked = [_walked(walk) for _, nodes in plans for walk in _walks(nodes)]
     assert max(walked) > 1_000 and all(rows <= 8_000 for rows in walked), walked
+
+
+@pytest.mark.parametrize("owned_read", [2_000, 1_999])
+def test_common_words_in_a_few_conversations_the_walk_missed_read_their_messages_not_the_gin_index(
+    messages, plant, plans, monkeypatch, owned_read
+):
+    # Only the two oldest conversations (messages 1-2,000) are SMS: "the" from SMS is walked first (a page guessed
+    # within 600 messages), and the walk meets none. The GIN index then read every "the" (20,000) for the filter to
+    # keep a tenth ("card declined" in the 17 conversations of 500 messages or more at 10M messages, 60,133 messages:
+    # 1.0 s). When the conversations kept hold OWNED_READ messages or fewer (here 2,000, or one fewer), their messages
+    # are read instead (at 10M messages through each conversation's index; here all 30,000 are read as cheaply).
+    _thirty_conversations(messages, plant)
+    oldest = list(Conversation.objects.order_by("last_message_at").values_list("pk", flat=True)[:2])
+    Conversation.objects.filter(pk__in=oldest).update(channel="sms")
+    plant.sql(
+        f"CREATE INDEX messages_conv_created_id ON {messages}.conversation_messages (conversation_id, created_at, id)"
+    )
+    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    plant.sql(f"ANALYZE {messages}.conversations")
+    monkeypatch.setattr(message_search, "OWNED_READ", owned_read)
+    filters = MessageSearchFilter(QueryDict("channel=sms"), queryset=Message.objects.all())
+    assert filters.is_valid(), filters.errors
+    plans.clear()
+    result = search_page(filters.qs, "the", None, 25, walk_scope=filters.walk_scope())
+    expected = [pk for pk in _matching(messages, "the", plant) if pk <= 2000]
+    assert [m.pk for m in result.page.rows] == expected[:25]
+    assert _steps(plans) == [WALKED_ROWS[0], WALKED_ROWS[1] - WALKED_ROWS[0]]  # walked first, met none
+    assert result.total.exact and result.total.value == len(expected)
+    assert any(_uses_gin(nodes) for _, nodes in plans) == (owned_read < 2_000), [s[:120] for s, _ in plans]
