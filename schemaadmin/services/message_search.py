@@ -1,12 +1,14 @@
 """Message search: what the server makes of a search, and a page of its hits, newest first, with marked snippets.
 
-A search reads its hits one of four ways (docs/architecture.md says why): plain common words without filters walk
+A search reads its hits one of five ways (docs/architecture.md says why): plain common words without filters walk
 messages newest-first; a phrase or an exclusion of common words, plain common words under filters (or bounded by an
 "Active to" day), and a search the planner expects in many messages walk a bounded number of the newest messages of
-their WalkScope first (once more, further, when a walk of common words met a few hits); anything else, and one whose
-walk found no page, collects its hits from the GIN index and picks the page from them; past COLLECTED_HITS, the page
-is the newest of all hits, sorted from the index's bitmap. After a walk of common words that found no page, the GIN
-index's reads stop after SEARCH_FALLBACK_TIMEOUT_MS, and the page is then the walk's hits (searched_only).
+their WalkScope first (once more, further, when a walk of common words met a few hits); common words whose filters
+keep conversations holding few messages (OWNED_READ) read those conversations' messages (first for a few users', else
+when not walked or the walk found no page); anything else, and one whose walk found no page, collects its hits from
+the GIN index and picks the page from them; past COLLECTED_HITS, the page is the newest of all hits, sorted from the
+index's bitmap. After a walk of common words that found no page, the GIN index's reads stop after
+SEARCH_FALLBACK_TIMEOUT_MS, and the page is then the walk's hits (searched_only).
 """
 
 from __future__ import annotations
