@@ -63,6 +63,8 @@ def test_the_when_filter_is_the_one_every_template_uses():
         (timedelta(hours=2, minutes=5), "s", "2 h 05 min"),
         (timedelta(days=3, hours=4), "s", "3 d 04 h"),
         (8.5, "ms", "8.5 ms"),
+        (0.42, "ms", "0.42 ms"),
+        (0.004, "ms", "< 0.01 ms"),
         (1500, "ms", "1.5 s"),
         (-3, "s", "< 0.01 s"),
     ],

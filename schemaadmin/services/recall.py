@@ -268,7 +268,8 @@ def measure_recall(
         )
         mean, p95 = _ms(answers)
         steps.append(LadderStep(value, _mean_recall(answers, exact, k), mean, p95))
-        say(f"At {setting} = {value}: recall@{k} {steps[-1].recall:.3f}, mean {mean:.2f} ms, p95 {p95:.2f} ms.")
+        if value != current:  # the current value's line is in the log already
+            say(f"At {setting} = {value}: recall@{k} {steps[-1].recall:.3f}, mean {mean:.2f} ms, p95 {p95:.2f} ms.")
     recommended, sentence = _recommendation(index, setting, steps, target)
     say(sentence)
     return RecallResult(

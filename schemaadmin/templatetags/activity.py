@@ -75,12 +75,16 @@ def _node(node: BlockingNode, can_signal: bool, urls: tuple[str, str], drawn: se
         if s.state in RUNNING_STATES:
             links.append(
                 format_html(
-                    '<a class="small" href="{}?pid={}" aria-label="Cancel pid {}">Cancel…</a>', cancel, row.pid, row.pid
+                    '<a class="btn btn-sm btn-outline-warning" href="{}?pid={}" aria-label="Cancel pid {}">Cancel…</a>',
+                    cancel,
+                    row.pid,
+                    row.pid,
                 )
             )
         links.append(
             format_html(
-                '<a class="small" href="{}?pid={}" aria-label="Terminate pid {}">Terminate…</a>',
+                '<a class="btn btn-sm btn-outline-danger" href="{}?pid={}" aria-label="Terminate pid {}">'
+                "Terminate…</a>",
                 terminate,
                 row.pid,
                 row.pid,

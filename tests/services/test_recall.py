@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from io import StringIO
 
 import pytest
@@ -178,6 +179,9 @@ def test_the_job_body_records_the_result_log_and_audit(items, role_user):
     assert result.k == 5 and result.samples_used == 10 and 0 < result.recall <= 1
     assert check.started_at and check.finished_at and check.backend_pid
     assert "Sampled 10 vectors" in check.log and "ivfflat.probes = 20" in check.log
+    # Each value of the ladder measured is logged once, the current one too (its step is the first measurement).
+    measured = re.findall(r"At ivfflat\.probes = (\d+):", check.log)
+    assert measured and len(measured) == len(set(measured)) == len(result.ladder), check.log
     assert AuditEvent.objects.filter(action="recall.checked", actor=dba, detail__check=check.pk).exists()
     assert latest_recall_check(items.schema, "items_ivf") == check
     assert latest_recall_check(items.schema, "items_hnsw") is None
