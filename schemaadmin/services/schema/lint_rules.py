@@ -65,12 +65,12 @@ def operation_findings(
 ) -> Iterator[Finding | SizedFinding | SquawkOverride]:
     """Yield what our rules find in the migration's operations, starting from the project state before it.
 
-    lines: the 0-based line of each operation's header in the migration's SQL (sql_lines), where its findings
-    point; a RunSQL's findings point at their own statements' lines. plan: what the plan's migrations before it
-    left (PlanFacts), shared by a lint of several."""
+    lines: the 0-based line of each operation's header in the migration's SQL (sql_lines); its findings point at
+    the first statement under it (_statement_line); a RunSQL's at their own statements' lines. plan: what the plan's
+    migrations before it left (PlanFacts), shared by a lint of several."""
     checker = _Checker(migration, connection, big_rows, sql_lines, plan)
     for index, operation in enumerate(migration.operations):
-        line = lines[index] if index < len(lines) else None
+        line = _statement_line(sql_lines, lines[index] if index < len(lines) else None)
         before, state = state, state.clone()
         operation.state_forwards(migration.app_label, state)
         if isinstance(operation, operations.SeparateDatabaseAndState):
@@ -84,6 +84,18 @@ def operation_findings(
         else:
             yield from _numbered(checker.check(operation, before, state, line), index)
     yield from checker.finish()
+
+
+def _statement_line(sql_lines: Sequence[str], header: int | None) -> int | None:
+    """Return the line of the first statement under an operation's header ("--", "-- <describe()>", "--"), where its
+    findings point: the header pointed at a comment two lines above the DROP COLUMN a drop_column finding is about.
+    The header itself when no statement follows it ("-- (no-op)", "-- THIS OPERATION CANNOT BE WRITTEN AS SQL")."""
+    if header is None:
+        return None
+    first = header + 2
+    if first < len(sql_lines) and sql_lines[first].strip() and not sql_lines[first].lstrip().startswith("--"):
+        return first
+    return header
 
 
 def _numbered(found: Iterator[Any], index: int) -> Iterator[Any]:
