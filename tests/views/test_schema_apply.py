@@ -33,7 +33,7 @@ def test_confirmation_page_shows_plan_sql_and_lint(fixtures_pending, client_as):
     # What the worker will copy before the drop, and what that costs.
     assert "copies what it drops into <code>schemaadmin_archive</code>" in page
     assert "<code>schema_fixtures_widget.note</code> (schema_fixtures.0003_remove_widget_note)" in page
-    assert "the column with the row's primary key" in page and "plan for the time and the disk" in page
+    assert "the column, with each row's primary key; " in page and "plan for the time and the disk" in page
 
 
 def test_confirmation_says_when_nothing_will_be_kept(fixtures_pending, client_as, settings):
