@@ -99,8 +99,8 @@ def search_page(
     facts = search_facts(text, using=queryset.db)
     words = list(facts.words)
     scope = walk_scope.messages(using=queryset.db)
-    few_kept = functools.cache(partial(_few_messages_kept, walk_scope))
-    if facts.common and walk_scope.owners and few_kept():
+    kept_messages = functools.cache(partial(_kept_messages, walk_scope))
+    if facts.common and walk_scope.owners and kept_messages() is not None:
         # Common words in a few users' conversations: each conversation's messages are read through its index and
         # the hits kept. The planner, guessing few hits, read the GIN index's list of every hit again for each
         # conversation: "flight cancelled refund" in the 44 conversations (50,500 messages) of one user at 10M
@@ -120,7 +120,15 @@ def search_page(
         return ListResult(_highlight(page), _search_total(hits, at_least=page.last))
     walk = None
     probe = False
-    worth = partial(_worth_walking, scope, query)
+
+    def worth() -> int:
+        # How far a walk may go past what its hits promise (search_walks._onward): no further than reading the
+        # messages of the few conversations the filters keep, read next, would cost ('refund -flight' of Garcias in
+        # SMS conversations of 50 messages or more at 1M messages: a walk of 500,000 messages, then theirs, 1.4 s).
+        kept = kept_messages()
+        gin = _worth_walking(scope, query)
+        return gin if kept is None else min(gin, KEPT_READ_COST * kept)
+
     if _walk_first(facts, estimate, walk_scope, scope) or (
         queryset.query.has_filters() and _walk_cheaper(facts, estimate, scope, query, size)
     ):
@@ -161,7 +169,7 @@ def search_page(
             walked=walk,
             worth_walking=worth,
         )
-    if facts.common and few_kept():
+    if facts.common and kept_messages() is not None:
         # Not walked, or the walk found no page, and the GIN index would read every hit of the words for the filters
         # to keep those of a few conversations: their messages are read instead ("card declined" in the 17
         # conversations of 500 messages or more at 10M messages, 60,133 messages: 1.0 → 0.16 s).
@@ -269,18 +277,21 @@ def _hit_page(
 # guesses the filters keep KEPT_CONVERSATIONS_READ conversations or fewer, and they are.
 OWNED_READ = 100_000
 KEPT_CONVERSATIONS_READ = 2_000
+# A message read through its conversation's index costs about as much as this many messages a walk passes.
+KEPT_READ_COST = 2
 
 
-def _few_messages_kept(walk_scope: WalkScope) -> bool:
-    """Whether the conversations the search's filters keep (walk_scope.conversations) hold OWNED_READ messages or
-    fewer: guessed by the planner at KEPT_CONVERSATIONS_READ or fewer, then read up to that many."""
+def _kept_messages(walk_scope: WalkScope) -> int | None:
+    """Return how many messages the conversations the search's filters keep (walk_scope.conversations) hold, when
+    that is OWNED_READ or fewer: guessed by the planner at KEPT_CONVERSATIONS_READ conversations or fewer, then read
+    up to that many; None when they are not so few."""
     if walk_scope.conversations is None:
-        return False
+        return None
     conversations = walk_scope.conversations()
     if kept_planner_rows(conversations) > KEPT_CONVERSATIONS_READ:
-        return False
+        return None
     held = held_messages(conversations, most=KEPT_CONVERSATIONS_READ)
-    return held is not None and held <= OWNED_READ
+    return held if held is not None and held <= OWNED_READ else None
 
 
 # A search the planner expects in this share of the messages a walk counts, or more, is walked first though not all

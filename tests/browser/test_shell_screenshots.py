@@ -17,10 +17,11 @@ VARIANTS = {"desktop": (1440, 900, "light"), "phone": (360, 780, "light"), "dark
 
 
 def finished_rebuild() -> IndexRebuild:
+    # A coherent story for the screenshots: requested, started a second later, the build, then the swap at the end.
     ended = timezone.now() - timedelta(minutes=3)
     started = ended - timedelta(seconds=754)
-    stamp = started.strftime("%H:%M:%S")
-    return IndexRebuild.objects.create(
+    stamp, swapped = started.strftime("%H:%M:%S"), ended.strftime("%H:%M:%S")
+    rebuild = IndexRebuild.objects.create(
         schema_name="public",
         index_name="knowledge_base_chunks_embedding_hnsw_with_a_long_name",
         table_name="knowledge_base_chunks",
@@ -38,9 +39,12 @@ def finished_rebuild() -> IndexRebuild:
             f"{stamp} build connection open, pid 4242\n"
             f"{stamp} CREATE INDEX CONCURRENTLY knowledge_base_chunks_embedding_hnsw_ccnew"
             " ON public.knowledge_base_chunks USING hnsw ((embedding::halfvec(3072)) halfvec_cosine_ops)\n"
-            f"{stamp} swapped in\n"
+            f"{swapped} swapped in\n"
         ),
     )
+    IndexRebuild.objects.filter(pk=rebuild.pk).update(created_at=started - timedelta(seconds=1))
+    rebuild.refresh_from_db()
+    return rebuild
 
 
 def test_shell_screenshots(page, role_user, sign_in, screenshot):

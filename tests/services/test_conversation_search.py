@@ -787,3 +787,30 @@ def test_common_words_in_a_few_conversations_the_walk_missed_read_their_messages
     assert _steps(plans) == [WALKED_ROWS[0], WALKED_ROWS[1] - WALKED_ROWS[0]]  # walked first, met none
     assert result.total.exact and result.total.value == len(expected)
     assert any(_uses_gin(nodes) for _, nodes in plans) == (owned_read < 2_000), [s[:120] for s, _ in plans]
+
+
+def test_a_walk_goes_no_further_than_reading_the_few_conversations_kept_would_cost(messages, plant, plans, monkeypatch):
+    # '"zebra zebra"' is in the oldest 15,000 messages and in one in 200 of the newer; only the newest and the oldest
+    # conversations are SMS (2,000 messages). The newest 1,000 hold 5 SMS hits: a page ~5,200 messages away, which
+    # the GIN index's read of every hit would let the walk go to (WALKED_FURTHEST, here 8,000). Reading the two
+    # conversations' messages costs less (KEPT_READ_COST x 2,000): the walk stops, and their messages are read.
+    _thirty_conversations(messages, plant)
+    by_age = list(Conversation.objects.order_by("last_message_at").values_list("pk", flat=True))
+    Conversation.objects.filter(pk__in=[by_age[0], by_age[-1]]).update(channel="sms")
+    plant.sql(
+        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
+        "SET content = content || ' zebra zebra' WHERE id <= 15000 OR id % 200 = 0"
+    )
+    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    plant.sql(f"ANALYZE {messages}.conversations")
+    monkeypatch.setattr(search_walks, "WALKED_ROWS", (200, 1_000))
+    monkeypatch.setattr(search_walks, "WALKED_FURTHEST", 8_000)
+    filters = MessageSearchFilter(QueryDict("channel=sms"), queryset=Message.objects.all())
+    assert filters.is_valid(), filters.errors
+    plans.clear()
+    text = '"zebra zebra"'
+    result = search_page(filters.qs, text, None, 25, walk_scope=filters.walk_scope())
+    expected = [pk for pk in _matching(messages, text, plant) if pk <= 1000 or pk > 29_000]
+    assert [m.pk for m in result.page.rows] == expected[:25]
+    assert _steps(plans) == [200, 800], _steps(plans)  # the two steps, not on to 8,000
+    assert not any(_uses_gin(nodes) for _, nodes in plans), [sql[:120] for sql, _ in plans]
