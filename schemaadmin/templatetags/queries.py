@@ -99,7 +99,8 @@ def _row(row: StatementRow, stats: QueryStats, link: str, keep_query: str) -> st
     return (
         f'<tr><td class="query-cell"><a href="{link}{int(row.queryid)}/{escape(keep_query)}" '
         f'class="font-monospace small statement-text" data-testid="statement-link">{text}</a>{note}</td>'
-        f'<td class="small">{escape(row.database)}</td><td class="small">{escape(row.role)}</td>'
+        f'<td class="small ident">{breakable_html(row.database)}</td>'
+        f'<td class="small ident">{breakable_html(row.role)}</td>'
         f'<td class="text-end">{number_text(row.calls)}</td>'
         f'<td class="text-end text-nowrap">{duration_ms(row.total_ms)}</td>'
         f'<td class="text-end text-nowrap">{duration_ms(row.mean_ms)}</td>'
