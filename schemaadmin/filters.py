@@ -24,7 +24,7 @@ from schemaadmin.models.chat import SEARCH_CONFIG, last_activity, loose_external
 from schemaadmin.services.conversations import sizes_spread
 from schemaadmin.services.search_walks import WalkScope
 
-__all__ = ["CONVERSATION_FILTERS", "AuditFilter", "ConversationFilter", "MessageSearchFilter", "users_matching"]
+__all__ = ["AuditFilter", "ConversationFilter", "MessageSearchFilter", "users_matching"]
 
 # A word of a name as a search takes it: letters and digits (any script), which is also what keeps quotes and tsquery
 # operators out of the query; a search reads at most the first NAME_WORDS_MAX of them.
@@ -228,10 +228,6 @@ class _KeptConversations(_ConversationFilters):
         model = Conversation
 
 
-# The filters of a search that keep conversations, not messages.
-CONVERSATION_FILTERS = ("user", "channel", "active_from", "active_to", "min_messages")
-
-
 class MessageSearchFilter(_ConversationFilters):
     """The same filters applied to search hits: the hit's conversation, and the hit's own role."""
 
@@ -256,7 +252,7 @@ class MessageSearchFilter(_ConversationFilters):
         self.qs  # noqa: B018 -- the filters have run: the users they found are known
         data = self.form.cleaned_data
         day, size = data.get("active_to"), data.get("min_messages")
-        keeps = any(data.get(name) not in (None, "") for name in CONVERSATION_FILTERS)
+        keeps = any(data.get(name) not in (None, "") for name in _KeptConversations.base_filters)
         return WalkScope(
             role=data.get("role") or "",
             until=_day_start(day + timedelta(1)) if day else None,
