@@ -599,14 +599,18 @@ def test_a_search_the_planner_expects_in_many_messages_is_walked_though_not_all_
     assert walks and all(walked <= WALKED_ROWS[0] for walked, _ in walks), walks
 
 
+def _append_where(messages: str, plant, text: str, condition: str) -> None:
+    """Append text to the content of the planted messages that meet condition (SQL over their columns), and analyze
+    them again."""
+    where = condition.replace("%", "%%")  # the statement has a parameter: its own % are written twice
+    plant.sql(f"UPDATE {messages}.conversation_messages SET content = content || %s WHERE {where}", [text])  # noqa: S608
+    plant.sql(f"ANALYZE {messages}.conversation_messages")
+
+
 def test_a_walk_that_met_a_few_hits_walks_on_as_far_as_they_say_a_page_lies(messages, plant, plans, monkeypatch):
     # '"parcel parcel"' is in one message in 200: the newest 1,000 hold 5 hits of the 26 a page needs. The walk goes
     # on to 2 x 1,000 x 26 / 5 = 10,400 messages and finds the page there, without the GIN index.
-    plant.sql(
-        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
-        "SET content = content || ' parcel parcel' WHERE id % 200 = 0"
-    )
-    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    _append_where(messages, plant, " parcel parcel", "id % 200 = 0")
     monkeypatch.setattr(search_walks, "WALKED_ROWS", (200, 1_000))
     plans.clear()
     text = '"parcel parcel"'
@@ -744,11 +748,7 @@ def test_a_walk_whose_page_lies_past_half_its_furthest_walks_that_far_when_the_g
     # hold 5 hits, a page lies ~5,200 messages away, twice that is past WALKED_FURTHEST (here 8,000). Reading the
     # phrase's 15,000 hits from the GIN index costs more than walking 8,000 messages: the walk goes that far, and the
     # page is there.
-    plant.sql(
-        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
-        "SET content = content || ' zebra zebra' WHERE id <= 15000 OR id % 200 = 0"
-    )
-    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    _append_where(messages, plant, " zebra zebra", "id <= 15000 OR id % 200 = 0")
     monkeypatch.setattr(search_walks, "WALKED_ROWS", (200, 1_000))
     monkeypatch.setattr(search_walks, "WALKED_FURTHEST", 8_000)
     plans.clear()
@@ -797,11 +797,7 @@ def test_a_walk_goes_no_further_than_reading_the_few_conversations_kept_would_co
     _thirty_conversations(messages, plant)
     by_age = list(Conversation.objects.order_by("last_message_at").values_list("pk", flat=True))
     Conversation.objects.filter(pk__in=[by_age[0], by_age[-1]]).update(channel="sms")
-    plant.sql(
-        f"UPDATE {messages}.conversation_messages "  # noqa: S608 -- a test schema
-        "SET content = content || ' zebra zebra' WHERE id <= 15000 OR id % 200 = 0"
-    )
-    plant.sql(f"ANALYZE {messages}.conversation_messages")
+    _append_where(messages, plant, " zebra zebra", "id <= 15000 OR id % 200 = 0")
     plant.sql(f"ANALYZE {messages}.conversations")
     monkeypatch.setattr(search_walks, "WALKED_ROWS", (200, 1_000))
     monkeypatch.setattr(search_walks, "WALKED_FURTHEST", 8_000)
