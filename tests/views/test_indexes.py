@@ -161,10 +161,18 @@ def test_the_query_count_does_not_grow_with_the_number_of_indexes(plant, operato
             assert operator.get("/indexes/").status_code == 200
         return len(queries)
 
+    def add_tables(names: range) -> None:
+        for n in names:
+            plant.table(f"t{n}", "id int PRIMARY KEY, x int")
+            plant.sql(f"CREATE INDEX t{n}_x ON {s}.t{n} (x)")
+
+    # Both counts are of the same kind of request: after the indexes changed (an unchanged set is read from
+    # pg/index_cache, in fewer queries), in a process that already read what it reads once (the server's name and
+    # version). The first count was one query more when this test was the first of its worker to ask.
+    count()
+    add_tables(range(1))
     before = count()
-    for n in range(20):
-        plant.table(f"t{n}", "id int PRIMARY KEY, x int")
-        plant.sql(f"CREATE INDEX t{n}_x ON {s}.t{n} (x)")
+    add_tables(range(1, 21))
     assert count() == before
 
 
