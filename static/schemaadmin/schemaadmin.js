@@ -347,6 +347,35 @@
     if (field) field.focus();
   }
 
+  // --- A list's filters sent by htmx get only the results back (hx-target), where a refusal names the fields it is
+  // about ([data-error-id], the id Django's aria-describedby gives a field's errors). The form still has the marks of
+  // the page it came with, or of the last answer: they are taken off, and the fields this answer refuses are marked
+  // as a whole page marks them (aria-invalid, described by the refusal's words), so a box stays red only while its
+  // value is refused.
+  function markRefusedFields(region) {
+    if (!region.id) return;
+    document.querySelectorAll("form[hx-target]").forEach(function (form) {
+      if (form.getAttribute("hx-target") !== "#" + region.id) return;
+      form.querySelectorAll('[aria-invalid="true"]').forEach(function (field) {
+        field.removeAttribute("aria-invalid");
+        const described = (field.getAttribute("aria-describedby") || "").split(" ").filter(function (id) {
+          return id && id !== field.id + "_error";
+        });
+        if (described.length) field.setAttribute("aria-describedby", described.join(" "));
+        else field.removeAttribute("aria-describedby");
+      });
+      form.querySelectorAll(".invalid-feedback").forEach(function (said) { said.remove(); });
+      region.querySelectorAll("[data-error-id]").forEach(function (said) {
+        const field = document.getElementById(said.dataset.errorId.replace(/_error$/, ""));
+        if (!field || field.form !== form) return;
+        said.id = said.dataset.errorId;
+        field.setAttribute("aria-invalid", "true");
+        const described = (field.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+        field.setAttribute("aria-describedby", described.concat([said.id]).join(" "));
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     forgetSignedOut();
     localise(document);
@@ -365,6 +394,7 @@
     Object.keys(params).forEach(function (key) { if (params[key] === "") delete params[key]; });
   });
   document.addEventListener("htmx:load", function (event) {
+    markRefusedFields(event.target);
     localise(event.target);
     contain(event.target);
     setUpFilterFolding(event.target);

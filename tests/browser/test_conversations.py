@@ -134,6 +134,30 @@ def test_a_refused_search_sent_with_enter_on_a_phone_shows_why_on_the_screen(
     assert [error for error in console_errors if "400" not in error] == []
 
 
+def test_the_search_box_is_marked_refused_while_and_only_while_its_search_is(page, support_at, chat, console_errors):
+    # htmx swaps only the results: the box kept the marks of the page it came with (red, the refusal under it) after
+    # a search it sent was answered, and a refusal it sent left it unmarked, read out without why.
+    support_at("/conversations/?q=-def")
+    box = page.get_by_label("Search messages")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("form .invalid-feedback")).to_contain_text("no word the messages must contain")
+
+    box.fill("invoice")
+    box.press("Enter")
+    expect(page.locator("a.hit")).to_have_count(3)
+    expect(box).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator("form .invalid-feedback")).to_have_count(0)
+    expect(box).not_to_have_accessible_description(re.compile("no word"))
+
+    box.fill("-def")
+    box.press("Enter")
+    expect(page.locator("#results [role=alert]")).to_contain_text("no word the messages must contain")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_have_accessible_description(re.compile("no word the messages must contain"))
+    assert page.locator("[id=id_q_error]").count() == 1  # the refusal's words, once, named by the box
+    assert [error for error in console_errors if "400" not in error] == []
+
+
 def test_a_search_from_the_phone_s_form_keeps_the_filters_folded(page, support_at, chat, console_errors):
     support_at("/conversations/")
     page.get_by_label("Search messages").fill("invoice")
