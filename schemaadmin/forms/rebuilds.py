@@ -17,7 +17,13 @@ from schemaadmin.services.rebuilds import (
     plan_rebuild,
     rebuildable_index,
 )
-from schemaadmin.services.rebuilds.plan import EF_CONSTRUCTION_RANGE, LISTS_RANGE, M_RANGE
+from schemaadmin.services.rebuilds.plan import (
+    EF_CONSTRUCTION_RANGE,
+    LISTS_RANGE,
+    M_RANGE,
+    current_parameters,
+    parameters_when_empty,
+)
 
 __all__ = ["NOT_REBUILDABLE", "SUGGESTIONS_ID", "RebuildFilterForm", "RebuildForm"]
 
@@ -29,8 +35,13 @@ NOT_REBUILDABLE = (
 )
 
 
+_METHOD_NAMES = {"hnsw": "HNSW", "ivfflat": "IVFFlat"}
+_OPTION_METHODS = {"m": "hnsw", "ef_construction": "hnsw", "lists": "ivfflat"}  # the method each option is of
+
+
 def _number(name: str, bounds: tuple[int, int], help_text: str) -> forms.IntegerField:
     low, high = bounds
+    method = _OPTION_METHODS[name]
     return forms.IntegerField(
         required=False,
         min_value=low,
@@ -41,12 +52,9 @@ def _number(name: str, bounds: tuple[int, int], help_text: str) -> forms.Integer
         error_messages=dict.fromkeys(
             ("invalid", "min_value", "max_value"), f"{name} must be a whole number from {low} to {high}."
         ),
-        widget=forms.NumberInput(attrs={**NUMBER, "min": low, "max": high, "step": 1}),
+        # schemaadmin.js shows the box while its method is the one the rebuild builds (data-option-of).
+        widget=forms.NumberInput(attrs={**NUMBER, "min": low, "max": high, "step": 1, "data-option-of": method}),
     )
-
-
-_METHOD_NAMES = {"hnsw": "HNSW", "ivfflat": "IVFFlat"}
-_OPTION_METHODS = {"m": "hnsw", "ef_construction": "hnsw", "lists": "ivfflat"}  # the method each option is of
 
 
 class RebuildForm(forms.Form):
@@ -83,7 +91,7 @@ class RebuildForm(forms.Form):
         label="New method",
         choices=[("", "keep the current method"), ("hnsw", "HNSW"), ("ivfflat", "IVFFlat")],
         error_messages={"invalid_choice": "The new method can be HNSW or IVFFlat, or empty to keep the current one."},
-        widget=forms.Select(attrs={"class": "form-select"}),
+        widget=forms.Select(attrs={"class": "form-select", "data-options-choice": ""}),
     )
     m = _number("m", M_RANGE, "HNSW: links per node (pgvector's default 16).")
     ef_construction = _number(
@@ -101,6 +109,18 @@ class RebuildForm(forms.Form):
         self.using = using
         self._looked_up: dict[str, IndexInfo | None] = {}
         self.active: IndexRebuild | None = None
+
+    def describe_empty_options(self) -> None:
+        """Say in each option's box what the rebuild uses if it is left empty, for the index chosen: its value now, or
+        pgvector's default (m of an IVFFlat index turned into HNSW); and give the method box the index's method, the
+        one its empty choice keeps (data-current-choice: schemaadmin.js shows that method's options)."""
+        index = self.chosen_index
+        if index is None:
+            return
+        now = current_parameters(index)
+        for name, value in parameters_when_empty(index).items():
+            self.fields[name].widget.attrs["placeholder"] = f"{'now' if name in now else 'default'} {value}"
+        self.fields["method"].widget.attrs["data-current-choice"] = index.method
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -85,6 +85,7 @@ def rebuild_list(request: HttpRequest) -> HttpResponse:
 
 def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
     suggestions = suggested_indexes(using=form.using)
+    form.describe_empty_options()
     chosen = form.chosen_index
     active = form.active
     if active is None and chosen is not None:

@@ -376,12 +376,32 @@
     });
   }
 
+  // --- Options that belong to one choice of a select ([data-option-of], in a [data-option] box: the rebuild form's m
+  // and ef_construction to HNSW, lists to IVFFlat) are shown while that choice is made, or while the select keeps
+  // its empty choice and the form's subject has it now (data-current-choice: the index's method). With no choice
+  // known (no index chosen yet) all are shown; one with a value or refused stays shown, so nothing sent is hidden.
+  function setUpChoiceOptions(root) {
+    root.querySelectorAll("select[data-options-choice]").forEach(function (select) {
+      function show() {
+        const chosen = select.value || select.dataset.currentChoice || "";
+        select.form.querySelectorAll("[data-option-of]").forEach(function (option) {
+          const box = option.closest("[data-option]") || option;
+          box.hidden = chosen !== "" && option.dataset.optionOf !== chosen && option.value === "" &&
+            option.getAttribute("aria-invalid") !== "true";
+        });
+      }
+      select.addEventListener("change", show);
+      show();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     forgetSignedOut();
     localise(document);
     contain(document);
     setUpNavigation();
     setUpFilterFolding(document);
+    setUpChoiceOptions(document);
     labelCells(document);
     setUpThemeToggle();
     setUpShortcuts();

@@ -35,6 +35,34 @@ def ivfflat_index(planter, transactional_db):  # noqa: F811 -- the imported fixt
     return f"{s}.chunks_embedding"
 
 
+def test_the_rebuild_form_shows_the_options_of_the_method_it_would_build(planter, page, role_user, sign_in):  # noqa: F811
+    s = planter.schema
+    planter.table("small", "id int PRIMARY KEY, embedding vector(3)", rows=50, fill="i, ARRAY[i, 1, 1]::vector(3)")
+    planter.sql(f"CREATE INDEX small_ivf ON {s}.small USING ivfflat (embedding vector_l2_ops) WITH (lists = 3)")
+    role_user("dba", "dana")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.goto(f"/rebuilds/new?index={s}.small_ivf")
+    sign_in("dana")
+    m, ef, lists = (page.get_by_label(name, exact=True) for name in ("m", "ef_construction", "lists"))
+    method = page.get_by_label("New method")
+    # Kept IVFFlat: its lists, greyed with the value an empty box keeps; HNSW's options would be refused.
+    expect(lists).to_be_visible()
+    expect(lists).to_have_attribute("placeholder", "now 3")
+    expect(m).to_be_hidden()
+    expect(ef).to_be_hidden()
+    method.select_option("hnsw")
+    expect(m).to_be_visible()
+    expect(m).to_have_attribute("placeholder", "default 16")
+    expect(ef).to_have_attribute("placeholder", "default 64")
+    expect(lists).to_be_hidden()
+    # A value typed stays in sight whatever the method, so nothing sent is hidden (the review refuses it).
+    m.fill("24")
+    method.select_option("")
+    expect(lists).to_be_visible()
+    expect(m).to_be_visible()
+    expect(ef).to_be_hidden()
+
+
 @pytest.mark.usefixtures("worker")
 def test_dba_rebuilds_ivfflat_as_hnsw_and_watches_the_bar_reach_100(
     ivfflat_index,

@@ -67,6 +67,31 @@ def test_the_form_preselects_the_index_named_in_the_url(planted, dba):
     assert 'data-testid="review"' not in page  # nothing planned until asked
 
 
+def _box(page: str, name: str) -> str:
+    return re.search(rf'<(?:input|select)[^>]*name="{name}"[^>]*>', page).group(0)
+
+
+def test_each_option_box_says_what_leaving_it_empty_builds_for_the_chosen_index(planted, dba):
+    s = planted.schema
+    planted.sql(f"CREATE INDEX items_ivf ON {s}.items USING ivfflat (embedding vector_l2_ops) WITH (lists = 5)")
+
+    hnsw = dba.get("/rebuilds/new", {"index": f"{s}.items_hnsw"}).content.decode()
+    assert 'placeholder="now 8"' in _box(hnsw, "m")  # its own m, not pgvector's 16
+    assert 'placeholder="now 64"' in _box(hnsw, "ef_construction")  # unset, so pgvector's default is its own
+    assert "placeholder" not in _box(hnsw, "lists")  # an HNSW index never becomes IVFFlat
+    assert 'data-current-choice="hnsw"' in _box(hnsw, "method")
+
+    ivfflat = dba.get("/rebuilds/new", {"index": f"{s}.items_ivf"}).content.decode()
+    assert 'placeholder="now 5"' in _box(ivfflat, "lists")
+    assert 'placeholder="default 16"' in _box(ivfflat, "m")  # what it gets if it becomes HNSW
+    assert 'placeholder="default 64"' in _box(ivfflat, "ef_construction")
+    assert 'data-current-choice="ivfflat"' in _box(ivfflat, "method")
+
+    btree = dba.get("/rebuilds/new", {"index": f"{s}.items_n"}).content.decode()
+    assert all("placeholder" not in _box(btree, name) for name in ("m", "ef_construction", "lists"))
+    assert 'data-current-choice="btree"' in _box(btree, "method")  # its options all hide: it has none
+
+
 def test_the_form_suggests_vector_indexes_by_name_and_reads_one_index_not_all(planted, dba, monkeypatch):
     """At 30,000 indexes a list of every index was a 2.8 MB page built from a read of them all (6 s)."""
     s = planted.schema

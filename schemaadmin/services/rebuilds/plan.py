@@ -154,6 +154,15 @@ def current_parameters(index: IndexInfo) -> dict[str, int]:
     return {}
 
 
+def parameters_when_empty(index: IndexInfo) -> dict[str, int]:
+    """Return what a rebuild of index with new parameters uses for each option left empty: a vector index's values
+    now (current_parameters), and pgvector's defaults for HNSW's options of an IVFFlat index (it may become HNSW);
+    {} for other methods, which have none (as _new_parameters reads them)."""
+    if index.method == "ivfflat":
+        return {"m": HNSW_DEFAULT_M, "ef_construction": HNSW_DEFAULT_EF_CONSTRUCTION, **current_parameters(index)}
+    return current_parameters(index)
+
+
 def plan_rebuild(
     qualified: str,
     *,
