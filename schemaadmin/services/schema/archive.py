@@ -37,7 +37,7 @@ from schemaadmin.pg.archive import (
     table_exists,
 )
 from schemaadmin.pg.ddl import NAME_BYTES, qualified, quote_identifier
-from schemaadmin.pg.names import qualify
+from schemaadmin.pg.names import db_table_parts, qualify
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.schema.raw_sql import run_sql_actions
 from schemaadmin.services.schema.sql import find_migration, migration_label, migration_loader
@@ -166,15 +166,23 @@ def _drops(op: Any, state: ProjectState, app_label: str, max_name: int) -> Itera
     table = model.options.get("db_table") or truncate_name(f"{app_label}_{model.name_lower}", max_name)
     names = [op.name] if isinstance(op, operations.RemoveField) else list(model.fields)
     if isinstance(op, operations.DeleteModel):
-        yield PlannedDrop(table)
+        yield _model_table(table)
     for name in names:
         field = model.get_field(name).clone()
         field.set_attributes_from_name(name)
         if field.many_to_many:
             if not field.remote_field.through:  # the automatic join table goes with the field or model
-                yield PlannedDrop(field.db_table or truncate_name(f"{table}_{name}", max_name))
+                yield _model_table(field.db_table or truncate_name(f"{table}_{name}", max_name))
         elif isinstance(op, operations.RemoveField) and field.concrete:
-            yield PlannedDrop(table, field.column)
+            yield _model_table(table, field.column)
+
+
+def _model_table(db_table: str, column: str = "") -> PlannedDrop:
+    """Return the drop of a model's table (or column) as the database names it: a db_table naming its schema
+    ('billing"."invoice', Django's way) is that schema's table, not a table of that odd name, which does not exist
+    and would leave the drop unarchived."""
+    schema, table = db_table_parts(db_table)
+    return PlannedDrop(table, column, schema=schema or "")
 
 
 def archive_name(apply_id: int, drop: PlannedDrop) -> str:

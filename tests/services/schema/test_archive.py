@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, migrations
+from django.db import connection, migrations, models
 from psycopg import sql
 
 from schemaadmin.models import AuditEvent, JobState, MigrationApply
@@ -103,6 +103,35 @@ def test_what_a_migration_drops_is_read_from_its_operations_and_raw_sql():
         PlannedDrop("old_things"),
         PlannedDrop("schema_fixtures_widget"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_model_whose_db_table_names_its_schema_drops_that_schema_s_table():
+    # Django's way of putting a model in a schema: db_table 'billing"."invoice', quoted into "billing"."invoice".
+    # Read as one table of that name, the worker found no such table and dropped the column unarchived.
+    loader = migration_loader()
+    fields = [
+        ("id", models.BigAutoField(primary_key=True)),
+        ("v", models.TextField()),
+        ("tags", models.ManyToManyField("schema_fixtures.widget")),
+    ]
+    migration = planted_migration(
+        loader,
+        "schema_fixtures",
+        [
+            migrations.CreateModel("Invoice", fields, options={"db_table": 'billing"."invoice'}),
+            migrations.RemoveField("invoice", "v"),
+            migrations.RemoveField("invoice", "tags"),
+            migrations.DeleteModel("Invoice"),
+        ],
+    )
+    drops = migration_drops(loader, migration)
+    assert drops == [
+        PlannedDrop("invoice", "v", schema="billing"),
+        PlannedDrop("invoice_tags", schema="billing"),
+        PlannedDrop("invoice", schema="billing"),
+    ]
+    assert drops[0].label == "billing.invoice.v"
 
 
 def test_raw_sql_naming_a_schema_archives_that_schema_s_table_not_a_namesake(plant):
