@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from django.db import connections
+from django.db import connections, transaction
 from django.db.backends.utils import CursorWrapper
 from psycopg import postgres
 
@@ -24,6 +24,7 @@ __all__ = [
     "fetch_rows",
     "fetch_tuples",
     "own_connection",
+    "refusing_writes",
     "server_version",
 ]
 
@@ -61,6 +62,38 @@ def cursor(using: str = "default") -> Iterator[CursorWrapper]:
     """Yield a cursor on the database named by using."""
     with connections[validated_alias(using)].cursor() as cur:
         yield cur
+
+
+@contextmanager
+def refusing_writes(using: str = "default") -> Iterator[None]:
+    """Run the block with every write refused (an error), for code that should only read but runs a project's own:
+    writing SQL of a migration calls its operations' database_forwards, and a project's operation may execute what
+    it should only have written.
+
+    In a transaction, the block is a savepoint made read-only and always rolled back. Outside one, no transaction
+    is opened (a concurrent index operation checks that there is none, even to write its SQL): the session's
+    default_transaction_read_only is on for the block, so each statement runs in a read-only transaction of its
+    own, and is set back after it.
+    """
+    connection = connections[using]
+    if connection.in_atomic_block:
+        with transaction.atomic(using=using):
+            with connection.cursor() as cur:
+                # Allowed at any point of a transaction (only the way back to read-write is not); rolling the
+                # savepoint back restores the setting before it.
+                cur.execute("SET LOCAL transaction_read_only = on")
+            yield
+            transaction.set_rollback(True, using=using)
+        return
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('default_transaction_read_only')")
+        (was,) = cur.fetchone()
+        cur.execute("SELECT set_config('default_transaction_read_only', 'on', false)")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("SELECT set_config('default_transaction_read_only', %s, false)", [was])
 
 
 def fetch_all(sql: str, params: Any = None, *, using: str = "default") -> list[tuple[Any, ...]]:

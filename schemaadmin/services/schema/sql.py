@@ -15,7 +15,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.operations import RunPython, RunSQL
 from django.db.migrations.state import ProjectState
 
-from schemaadmin.pg.connection import validated_alias
+from schemaadmin.pg.connection import refusing_writes, validated_alias
 from schemaadmin.pg.index_cache import catalog_fingerprint
 
 __all__ = [
@@ -30,6 +30,10 @@ __all__ = [
     "migration_sql",
     "written_sql",
 ]
+
+
+# SQLSTATE of a write in a READ ONLY transaction (psycopg's errors.ReadOnlySqlTransaction).
+READ_ONLY_SQL_TRANSACTION = "25006"
 
 
 class MigrationNamed(Protocol):
@@ -145,12 +149,15 @@ def collected_sql(
     if state is not None and backwards:
         raise ValueError("A start state serves the forward SQL only.")
     try:
-        if state is None:
-            statements = loader.collect_sql([(migration, backwards)])
-        else:
-            with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as schema_editor:
-                migration.apply(state, schema_editor, collect_sql=True)
-            statements = schema_editor.collected_sql
+        # sqlmigrate's way runs each operation's database_forwards: Django's only write SQL, but a project's own may
+        # execute statements (reduces_to_sql is True unless it says otherwise), and pages only read.
+        with refusing_writes(connection.alias):
+            if state is None:
+                statements = loader.collect_sql([(migration, backwards)])
+            else:
+                with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as schema_editor:
+                    migration.apply(state, schema_editor, collect_sql=True)
+                statements = schema_editor.collected_sql
     except IrreversibleError:
         return MigrationSql("", _irreversible(label, migration), (), backwards)
     except Exception as exc:  # sqlmigrate fails the same way; the page says so instead of failing
@@ -187,6 +194,13 @@ def _unwritten(label: str, error: Exception, migration: Migration) -> tuple[str,
             False,
         )
     where = _raised_in(error, migration)
+    if getattr(error.__cause__, "sqlstate", None) == READ_ONLY_SQL_TRANSACTION:
+        return (
+            f"Django could not write the SQL of {label}: {where}executes statements of its own while its SQL is "
+            f"written ({said}), so nothing was run here; `sqlmigrate` would run them for real. Its SQL cannot be "
+            "known before it runs; read its code (an Operation that executes should set reduces_to_sql = False).",
+            False,
+        )
     return (
         f"Django could not write the SQL of {label}: {where}raised {type(error).__name__}: {said}. Its SQL "
         "cannot be known before it runs; read its code, and try it on a copy of the database first.",

@@ -6,7 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import migrations
+from django.db import connection, migrations
 
 from schemaadmin.services.schema.migrations import (
     UnknownMigration,
@@ -116,6 +116,37 @@ def test_an_irreversible_migration_says_so_instead_of_failing():
     assert " at 0x" not in problem  # Django's own message names the function by its memory address
     forward = collected_sql(loader, migration)
     assert "UPDATE schema_fixtures_widget SET name = ''" in forward.text and forward.problem == ""
+
+
+class _ExecutesItself(migrations.operations.base.Operation):
+    """A project's operation that runs its statement itself (reduces_to_sql left True, as Operation's default)."""
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE written_while_reading (n int)")
+
+    def describe(self):
+        return "Create a table"
+
+
+@pytest.mark.parametrize("in_transaction", [True, False], ids=["in a transaction", "in autocommit, as a page"])
+def test_writing_the_sql_of_an_operation_that_executes_itself_changes_nothing(in_transaction, request):
+    # sqlmigrate's way of writing SQL calls database_forwards: this operation inserted a row on every page view.
+    request.getfixturevalue("db" if in_transaction else "transactional_db")
+    loader = migration_loader()
+    migration = planted_migration(loader, "schema_fixtures", [_ExecutesItself()])
+    written = collected_sql(loader, migration)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('written_while_reading')")
+        assert cursor.fetchone() == (None,)
+        cursor.execute("SELECT current_setting('transaction_read_only')")
+        assert cursor.fetchone() == ("off",)  # usable still, and for writes
+    assert written.text == ""
+    assert "operation 1 (Create a table) executes statements of its own" in written.problem
+    assert "nothing was run here" in written.problem
 
 
 @pytest.mark.django_db
