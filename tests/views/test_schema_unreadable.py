@@ -13,6 +13,8 @@ pytestmark = pytest.mark.django_db
 
 IMPORT_FAILS = "tests.schema_fixtures.unreadable_import"
 STATE_FAILS = "tests.schema_fixtures.unreadable_state"
+DEPENDS_ON_EMPTY = "tests.schema_fixtures.depends_on_empty_app"
+NO_MIGRATIONS = "tests.schema_fixtures.no_migrations"  # a migrations package holding none
 
 
 def _report(*args: str) -> tuple[dict, int]:
@@ -55,3 +57,31 @@ def test_a_migration_altering_a_model_none_creates_is_a_drift_finding_not_a_500(
     assert status == 1
     assert [p["object"] for p in report["pending"]] == ["schema_fixtures.0004_alters_a_model_none_creates"]
     assert "migrations_unreadable" in {item["code"] for item in report["drift"]}
+
+
+def test_a_dependency_on_an_app_with_no_migrations_is_named_not_a_500(client_as, settings):
+    # makemigrations' loader ignores such a dependency, so the check found nothing; the pages' loader, as strict as
+    # migrate's, raised it: a 500 on /schema/, the migration's page and /schema/apply/.
+    settings.MIGRATION_MODULES = {
+        "schema_fixtures": DEPENDS_ON_EMPTY,
+        "sessions": "tests.schema_fixtures.no_migrations",
+    }
+    client = client_as("dba")
+    for url in ("/schema/", "/schema/apply/", "/schema/migrations/schema_fixtures/0001_initial/"):
+        response = client.get(url)
+        page = response.content.decode()
+        assert response.status_code == 503, url
+        assert "ValueError: Dependency on app with no migrations: sessions" in page, url
+        assert "services/schema" not in page, url  # the code that reads them is not where the fault is
+    report, status = _report("--fail-on", "critical")
+    assert status == 1 and report["drift"][0]["code"] == "migrations_unreadable"
+
+
+def test_a_file_python_cannot_compile_is_named_by_its_own_path_and_line():
+    from schemaadmin.services.schema.migrations import problem_of
+
+    try:
+        compile("class Migration(:\n", "/srv/project/shop/migrations/0002_broken.py", "exec")
+    except SyntaxError as error:
+        said = problem_of(error)
+    assert said.startswith("The migrations cannot be read (/srv/project/shop/migrations/0002_broken.py, line 1): ")

@@ -252,7 +252,9 @@ def migrations_problem() -> str | None:
     that does not import, a dependency on a migration that does not exist, an operation on a model no earlier
     migration creates. None when they read."""
     try:
-        MigrationLoader(None, ignore_no_migrations=True).project_state()
+        # As strict as migrate's loader and sqlmigrate's (migration_loader), which the pages use: a dependency on
+        # an app whose migrations package holds none is refused there, not ignored as makemigrations ignores it.
+        MigrationLoader(None).project_state()
     except Exception as error:  # whatever a migration file raises: it is the file's fault, said in a sentence
         return problem_of(error)
     return None
@@ -262,15 +264,20 @@ def problem_of(error: BaseException) -> str:
     """Return an error met while reading the migrations as a sentence naming the file and line it came from (the
     last frame outside Python's and Django's own code), when one did."""
     where = ""
+    if isinstance(error, SyntaxError) and error.filename:  # the file Python could not compile: in no frame
+        where = f" ({_project_relative(Path(error.filename))}, line {error.lineno})"
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if where:
+            break
         if not frame.filename.startswith("<") and not frame.filename.startswith(_LIBRARY_CODE):
             where = f" ({_project_relative(Path(frame.filename))}, line {frame.lineno})"
-            break
     return f"The migrations cannot be read{where}: {type(error).__name__}: {error}"
 
 
 # Where Python's and Django's own code lives: an error's frames there are how it was reached, not where it is.
-_LIBRARY_CODE = (sysconfig.get_paths()["stdlib"], str(Path(django.__file__).parent))
+# The code reading them (this package) is not where either: Django's own messages name the migration then (one with
+# no Migration class, a dependency on one that does not exist).
+_LIBRARY_CODE = (sysconfig.get_paths()["stdlib"], str(Path(django.__file__).parent), str(Path(__file__).parent))
 
 
 def _project_relative(path: Path) -> str:
