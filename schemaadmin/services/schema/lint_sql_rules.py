@@ -238,6 +238,8 @@ class SqlRules(CheckerBase):
                 self.backfills.append((table, action.detail, line, atomic, self.step))
             elif not existing:
                 continue
+            elif kind == "add_column":
+                self.mark_altered(table)
             elif kind == "create_index_concurrently":
                 yield from self.concurrent_index(table, action.detail, line)
             elif kind in ("create_index", "add_unique"):

@@ -348,6 +348,9 @@ def _type_change(table: str, command: Any) -> SqlAction:
 
 
 def _added_column(table: str, column: Any) -> Iterator[SqlAction]:
+    # Whatever else it does, ADD COLUMN holds ACCESS EXCLUSIVE to the end of the transaction (a change of the table,
+    # as Django's AddField is, for the statements after it).
+    yield SqlAction("add_column", table, column.colname or "")
     constraints = list(column.constraints or ())
     kinds = {getattr(c, "contype", None) for c in constraints}
     type_names = [getattr(n, "sval", "") for n in getattr(column.typeName, "names", ()) or ()]

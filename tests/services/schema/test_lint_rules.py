@@ -147,7 +147,10 @@ def test_raw_sql_is_read_statement_by_statement():
         SqlAction("drop_table", "v", schema="s"),
         SqlAction("drop_column", "w", "c"),
     ]
-    assert sql_actions("ALTER TABLE w ADD CONSTRAINT u UNIQUE USING INDEX i, ADD COLUMN n int NOT NULL DEFAULT 0") == []
+    # Only the lock an added column holds (reading nothing: a constant default, an index already built).
+    assert sql_actions("ALTER TABLE w ADD CONSTRAINT u UNIQUE USING INDEX i, ADD COLUMN n int NOT NULL DEFAULT 0") == [
+        SqlAction("add_column", "w", "n")
+    ]
     assert sql_actions("this is not SQL") == []
     # (sql, params) items: psycopg's placeholders are read as parameters.
     with_params = [("DELETE FROM t WHERE id = %t", [1]), ("UPDATE u SET a = %(a)s WHERE b LIKE 'x%%'", {"a": 1})]
@@ -268,3 +271,24 @@ def test_lock_table_outside_a_transaction_fails_the_migration():
     migration = planted_migration(loader, "schema_fixtures", [lock], atomic=False)
     (result,) = lint_loaded(loader, [migration], assume_rows=BIG)
     assert ("migration_fails", "critical", "schema_fixtures_widget") in ours(result)
+
+
+def test_a_backfill_after_a_raw_add_column_is_under_its_lock_and_a_parameter_s_statement_is_found():
+    """A raw ADD COLUMN holds ACCESS EXCLUSIVE as Django's AddField does; an UPDATE with parameters (its values written
+    into the SQL, not its $n) is found on its own line, not put on the line of the statement before it."""
+    from django.db import migrations
+
+    from tests.services.migration_planting import planted_migration
+
+    items = [
+        ("ALTER TABLE schema_fixtures_widget ADD COLUMN n int", None),
+        ("UPDATE schema_fixtures_widget SET n = %s WHERE name <> %s", [1, "it's"]),
+    ]
+    loader = MigrationLoader(connection)
+    migration = planted_migration(loader, "schema_fixtures", [migrations.RunSQL(items, migrations.RunSQL.noop)])
+    (result,) = lint_loaded(loader, [migration], assume_rows=BIG)
+    (backfill,) = [f for f in result.findings if f.code == "backfill_in_transaction"]
+    assert backfill.severity == "critical"
+    assert (
+        result.sql.text.splitlines()[backfill.line] == "UPDATE schema_fixtures_widget SET n = 1 WHERE name <> 'it''s';"
+    )
