@@ -16,7 +16,12 @@ from dataclasses import replace
 from typing import Any
 
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
+from django.contrib.postgres.operations import (
+    AddConstraintNotValid,
+    AddIndexConcurrently,
+    RemoveIndexConcurrently,
+    ValidateConstraint,
+)
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.backends.utils import truncate_name
 from django.db.migrations import operations
@@ -228,6 +233,11 @@ class _Checker(IndexRules):
                 yield from self.blocking_index(model.table, f"index {op.index.name}", line)
         elif isinstance(op, RemoveIndexConcurrently):
             yield from self.concurrent_index(model.table, f"index {op.name}", line, verb="Drops")
+        elif isinstance(op, AddConstraintNotValid):
+            # NOT VALID reads no row (a CHECK's ACCESS EXCLUSIVE is brief); its ValidateConstraint scans them.
+            self.mark_altered(model.table)
+        elif isinstance(op, ValidateConstraint):
+            yield from self.validation(model.table, f"constraint {op.name}", line, atomic=self.atomic(op))
         elif isinstance(op, operations.AddConstraint) and isinstance(op.constraint, ExclusionConstraint):
             yield SquawkOverride(("constraint-missing-not-valid",), EXCLUSION_NOT_VALID)
             yield from self.exclusion(model.table, f"constraint {op.constraint.name}", line)

@@ -257,14 +257,7 @@ class SqlRules(CheckerBase):
             elif kind == "validate_constraint":
                 if proven := self.plan.not_null_checks.get((table, action.detail.removeprefix("constraint "))):
                     self.plan.validated_not_null.add((table, proven))  # a SET NOT NULL after it reads no row
-                if not (atomic and table in self.altered):
-                    continue
-                message = (
-                    f"Validates {action.detail} of {table} (about {{rows}} rows) in the transaction that changed the "
-                    "table: the scan runs under that change's lock (ACCESS EXCLUSIVE for a CHECK, writes blocked for "
-                    "a foreign key), which NOT VALID was meant to avoid."
-                )
-                yield from self.on_big_table("validation_under_lock", table, message, VALIDATE_HELP, line)
+                yield from self.validation(table, action.detail, line, atomic=atomic)
             elif kind == "alter_column_type":
                 self.mark_altered(table)
                 if not (action.new_type and self.catalog_only_change(table, action.column, action.new_type)):
@@ -282,6 +275,17 @@ class SqlRules(CheckerBase):
             elif kind == "add_not_null_column":
                 self.mark_altered(table)
                 yield self.not_null_added(table, action.column, line)
+
+    def validation(self, table: str, what: str, line: int | None, *, atomic: bool) -> Iterator[SizedFinding]:
+        """A VALIDATE CONSTRAINT scans the table; in the transaction that changed it, under that change's lock."""
+        if not (atomic and table in self.altered):
+            return
+        message = (
+            f"Validates {what} of {table} (about {{rows}} rows) in the transaction that changed the "
+            "table: the scan runs under that change's lock (ACCESS EXCLUSIVE for a CHECK, writes blocked for "
+            "a foreign key), which NOT VALID was meant to avoid."
+        )
+        yield from self.on_big_table("validation_under_lock", table, message, VALIDATE_HELP, line)
 
     def concurrently_in_transaction(self, action: SqlAction, line: int | None) -> Finding:
         what = action.detail if action.kind != "create_index_concurrently" else f"CREATE {action.detail} CONCURRENTLY"

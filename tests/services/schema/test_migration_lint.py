@@ -773,3 +773,24 @@ def test_an_operation_that_raises_while_its_sql_is_written_is_named_not_blamed_o
     assert "its operation 2 (Move widgets to their shard) raised RuntimeError" in problem
     assert "needs a live lookup of the shard map" in problem and "apply those first" not in problem
     assert only(lint, "sql_unwritten").severity is Severity.WARNING
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("atomic", [True, False], ids=["atomic", "atomic = False"])
+def test_a_constraint_added_not_valid_reads_nothing_and_its_validation_beside_it_is_under_its_lock(atomic):
+    """Django's AddConstraintNotValid was judged as a CHECK added at once (critical: "checks every row"), and the
+    ValidateConstraint after it in the same transaction was not judged at all."""
+    from django.contrib.postgres.operations import AddConstraintNotValid, ValidateConstraint
+
+    check = models.CheckConstraint(condition=models.Q(id__gte=0), name="widget_id_positive")
+    operations = [AddConstraintNotValid("widget", check), ValidateConstraint("widget", "widget_id_positive")]
+    loader = migration_loader()
+    migration = planted_migration(loader, "schema_fixtures", operations, atomic=atomic)
+    (result,) = lint_loaded(loader, [migration], assume_rows={"schema_fixtures_widget": 10**9})
+    assert "check_constraint_on_big_table" not in {f.code for f in result.findings}
+    under_lock = [f for f in result.findings if f.code == "validation_under_lock"]
+    if atomic:
+        assert [f.severity for f in under_lock] == ["critical"]
+        assert "VALIDATE CONSTRAINT" in result.sql.text.splitlines()[under_lock[0].line]
+    else:  # each statement on its own: VALIDATE takes SHARE UPDATE EXCLUSIVE, reads and writes go on
+        assert under_lock == []
