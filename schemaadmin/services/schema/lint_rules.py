@@ -171,9 +171,10 @@ class _Checker(IndexRules):
                     yield field.db_table or self.truncated(f"{owner.table}_{field_name}")
 
     def atomic(self, op: Any) -> bool:
-        """Say whether the operation runs in a transaction (a RunPython may choose; Operation.atomic means forced)."""
-        own = op.atomic if isinstance(op, operations.RunPython) else None
-        return bool(self.migration.atomic if own is None else own)
+        """Say whether the operation runs in a transaction, as Migration.apply decides on PostgreSQL: every
+        operation of an atomic migration does (a RunPython's atomic=False changes nothing there: the migration's
+        transaction is around it), and in a non-atomic one an operation whose atomic is true gets one of its own."""
+        return bool(self.migration.atomic or getattr(op, "atomic", False))
 
     def check(self, op: Any, before: ProjectState, after: ProjectState, line: int | None) -> Iterator[Any]:
         self.before = before

@@ -794,3 +794,25 @@ def test_a_constraint_added_not_valid_reads_nothing_and_its_validation_beside_it
         assert "VALIDATE CONSTRAINT" in result.sql.text.splitlines()[under_lock[0].line]
     else:  # each statement on its own: VALIDATE takes SHARE UPDATE EXCLUSIVE, reads and writes go on
         assert under_lock == []
+
+
+def _fill_widgets(apps, schema_editor):
+    """A data migration's body (never run here: the lint reads the operation)."""
+
+
+@pytest.mark.django_db
+def test_a_run_python_marked_atomic_false_in_an_atomic_migration_still_backfills_under_the_lock():
+    # Migration.apply runs every operation of an atomic migration in its transaction on PostgreSQL: the flag only
+    # matters in a non-atomic migration. The lint took it at its word and said nothing.
+    operations = [
+        migrations.RunSQL("ALTER TABLE schema_fixtures_widget ADD COLUMN n int", migrations.RunSQL.noop),
+        migrations.RunPython(_fill_widgets, migrations.RunPython.noop, atomic=False, hints={"model_name": "widget"}),
+    ]
+    loader = migration_loader()
+    verdicts = {}
+    for atomic in (True, False):
+        migration = planted_migration(loader, "schema_fixtures", operations, atomic=atomic, name=f"0099_{atomic}")
+        (result,) = lint_loaded(loader, [migration], assume_rows={"schema_fixtures_widget": 10**9})
+        verdicts[atomic] = [(f.code, f.severity) for f in result.findings if f.code == "backfill_in_transaction"]
+    assert verdicts[True] == [("backfill_in_transaction", Severity.CRITICAL)]
+    assert verdicts[False] == []  # each statement on its own: the fill runs after the ADD COLUMN's lock is gone
