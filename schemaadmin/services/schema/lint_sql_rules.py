@@ -42,6 +42,8 @@ from schemaadmin.services.schema.raw_sql import SqlAction, run_sql_statements
 
 # Statements PostgreSQL refuses inside a transaction block: an atomic migration holding one fails there.
 CONCURRENT_KINDS = frozenset({"create_index_concurrently", "drop_index_concurrently", "reindex_concurrently"})
+# What PostgreSQL refuses inside a transaction block ("cannot run inside a transaction block").
+NO_TRANSACTION_KINDS = CONCURRENT_KINDS | {"vacuum"}
 
 __all__ = ["SqlRules", "is_product_model"]
 
@@ -180,15 +182,16 @@ class SqlRules(CheckerBase):
         for statement in run_sql_statements(op.sql):
             found_at = self.statement_at(statement.first_line, searched_from)
             searched_from = found_at or searched_from
-            placed += [(operation_line if found_at is None else found_at[0], action) for action in statement.actions]
-        for index, (line, action) in enumerate(placed):
+            line = operation_line if found_at is None else found_at[0]
+            placed += [(line, action, statement.in_one_block) for action in statement.actions]
+        for index, (line, action, in_one_block) in enumerate(placed):
             # Each statement is a step of its own: a backfill before a schema change in the same RunSQL runs before
             # that change's lock is taken, one after it under the lock.
             self.step += 1 if index else 0
             table, kind = action.db_table, action.kind
             existing = bool(table) and table not in self.created
-            if atomic and kind in CONCURRENT_KINDS:
-                yield self.concurrently_in_transaction(action, line)
+            if (atomic or in_one_block) and kind in NO_TRANSACTION_KINDS:
+                yield self.refused_in_transaction(action, line, atomic=atomic)
                 continue
             if kind == "create_table":
                 self.created.add(table)
@@ -287,11 +290,17 @@ class SqlRules(CheckerBase):
         )
         yield from self.on_big_table("validation_under_lock", table, message, VALIDATE_HELP, line)
 
-    def concurrently_in_transaction(self, action: SqlAction, line: int | None) -> Finding:
+    def refused_in_transaction(self, action: SqlAction, line: int | None, *, atomic: bool) -> Finding:
         what = action.detail if action.kind != "create_index_concurrently" else f"CREATE {action.detail} CONCURRENTLY"
+        where = (
+            "in an atomic migration"
+            if atomic
+            else "in a RunSQL list item with other statements (Django sends an item as one text, which PostgreSQL runs "
+            "as one transaction block; put each statement in an item of its own)"
+        )
         message = (
-            f'{what} in an atomic migration: PostgreSQL refuses CONCURRENTLY inside a transaction block ("cannot '
-            'run inside a transaction block"), so the migration fails at this statement.'
+            f'{what} {where}: PostgreSQL refuses it inside a transaction block ("cannot run inside a transaction '
+            'block"), so the migration fails at this statement.'
         )
         return self.finding(
             "migration_fails", Severity.CRITICAL, action.db_table or what, message, CONCURRENT_ATOMIC_HELP, line

@@ -63,6 +63,10 @@ class RawStatement:
 
     first_line: str
     actions: tuple[SqlAction, ...]
+    # Sent to the server with others as one text: a RunSQL list's item holding several statements (Django splits a
+    # RunSQL string into its statements, but runs each list item as it is), which PostgreSQL runs as one
+    # transaction block, whatever the migration's atomic.
+    in_one_block: bool = False
 
 
 def run_sql_statements(sql: Any) -> list[RawStatement]:
@@ -72,7 +76,13 @@ def run_sql_statements(sql: Any) -> list[RawStatement]:
         return []
     items = [sql] if isinstance(sql, str) else list(sql)
     texts = [_with_parameters(item[0]) if isinstance(item, (list, tuple)) else item for item in items]
-    return [statement for text in texts if isinstance(text, str) for statement in _statements(text)]
+    found = []
+    for text in texts:
+        statements = _statements(text) if isinstance(text, str) else []
+        if len(statements) > 1 and not isinstance(sql, str):
+            statements = [replace(statement, in_one_block=True) for statement in statements]
+        found += statements
+    return found
 
 
 def run_sql_actions(sql: Any) -> list[SqlAction]:
@@ -188,7 +198,7 @@ def _own_actions(stmt: Any) -> Iterable[SqlAction]:
         if any(getattr(option, "defname", "") == "full" for option in stmt.options or ()):
             relations = [(_schema(rel.relation), _name(rel.relation)) for rel in stmt.rels or ()] or [("", "")]
             return [SqlAction("vacuum_full", table, detail="VACUUM FULL", schema=schema) for schema, table in relations]
-        return []
+        return [SqlAction("vacuum", "", detail="VACUUM")]  # no rewrite, but no transaction block either
     if isinstance(stmt, ast.ClusterStmt):
         return [SqlAction("cluster", _name(stmt.relation), detail="CLUSTER", schema=_schema(stmt.relation))]
     if isinstance(stmt, ast.LockStmt) and (stmt.mode or 0) >= _SHARE_LOCK:

@@ -816,3 +816,49 @@ def test_a_run_python_marked_atomic_false_in_an_atomic_migration_still_backfills
         verdicts[atomic] = [(f.code, f.severity) for f in result.findings if f.code == "backfill_in_transaction"]
     assert verdicts[True] == [("backfill_in_transaction", Severity.CRITICAL)]
     assert verdicts[False] == []  # each statement on its own: the fill runs after the ADD COLUMN's lock is gone
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sql", "atomic", "fails"),
+    [
+        # A list item is sent as one text, run by PostgreSQL as one transaction block, whatever the migration's atomic.
+        (
+            [
+                "CREATE INDEX CONCURRENTLY w_a ON schema_fixtures_widget (id); CREATE INDEX CONCURRENTLY w_b ON "
+                "schema_fixtures_widget (name)"
+            ],
+            False,
+            True,
+        ),
+        # A string is split by Django into its statements, each sent alone.
+        (
+            "CREATE INDEX CONCURRENTLY w_a ON schema_fixtures_widget (id); CREATE INDEX CONCURRENTLY w_b ON "
+            "schema_fixtures_widget (name)",
+            False,
+            False,
+        ),
+        (["CREATE INDEX CONCURRENTLY w_a ON schema_fixtures_widget (id)"], False, False),
+        ("VACUUM ANALYZE schema_fixtures_widget", True, True),  # plain VACUUM cannot run in a transaction either
+        ("VACUUM ANALYZE schema_fixtures_widget", False, False),
+        ("ANALYZE schema_fixtures_widget", True, False),
+    ],
+    ids=[
+        "list item of two, non-atomic",
+        "string of two, non-atomic",
+        "list item of one",
+        "VACUUM, atomic",
+        "VACUUM, non-atomic",
+        "ANALYZE, atomic",
+    ],
+)
+def test_what_postgresql_refuses_in_a_transaction_block_fails_the_migration_where_it_runs_in_one(sql, atomic, fails):
+    loader = migration_loader()
+    migration = planted_migration(
+        loader, "schema_fixtures", [migrations.RunSQL(sql, migrations.RunSQL.noop)], atomic=atomic
+    )
+    (result,) = lint_loaded(loader, [migration], assume_rows={"schema_fixtures_widget": 10})
+    failing = [f for f in result.findings if f.code == "migration_fails"]
+    assert bool(failing) is fails, [f.message for f in result.findings]
+    if fails:
+        assert all("transaction block" in f.message for f in failing)
