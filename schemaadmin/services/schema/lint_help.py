@@ -49,6 +49,11 @@ PYTHON_DEFAULT_HELP = (
     "inserts from processes still running the old model get it too. Or add the column null=True first and make "
     "it NOT NULL in a later release, once no old code is running."
 )
+UNIQUE_DEFAULT_HELP = (
+    'Django\'s way ("Migrations that add unique fields"): add the field null=True without unique, fill each row '
+    "with its own value (a RunPython, or db_default=RandomUUID() for a UUID), then make it unique in a later "
+    "migration. A default computed in the database per row (db_default) also gives each row its own value."
+)
 JSON_HELP = (
     "Use jsonb (Django's JSONField is jsonb): json has no equality operator, so SELECT DISTINCT, UNION and "
     "GROUP BY over rows with the column fail."

@@ -37,6 +37,7 @@ from schemaadmin.services.schema.lint_help import (
     OPAQUE_HELP,
     PYTHON_DEFAULT_HELP,
     TYPE_CHANGE_HELP,
+    UNIQUE_DEFAULT_HELP,
 )
 from schemaadmin.services.schema.lint_index_rules import ANN_DIMENSION_LIMITS, IndexRules, LintedModel
 from schemaadmin.services.schema.lint_overrides import (
@@ -316,6 +317,12 @@ class _Checker(IndexRules):
                 yield self.finding(
                     "add_field_python_default", Severity.WARNING, target, message, PYTHON_DEFAULT_HELP, line
                 )
+        if field.unique and python_default is not None and not in_database:
+            message = (
+                f"Adds {target} unique with a default Django computes once (a callable too) and writes into every "
+                "existing row (about {rows}): the unique constraint fails from the second, and so does the migration."
+            )
+            yield self.sized("migration_fails", Severity.CRITICAL, model.table, message, UNIQUE_DEFAULT_HELP, line, 2)
         if field.generated and field.db_persist:
             what = f"Adding the stored generated column {target}"
             yield self.rewrite(model.table, what, line, atomic=True, help=ADDED_COLUMN_REWRITE_HELP)

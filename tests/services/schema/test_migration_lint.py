@@ -862,3 +862,24 @@ def test_what_postgresql_refuses_in_a_transaction_block_fails_the_migration_wher
     assert bool(failing) is fails, [f.message for f in result.findings]
     if fails:
         assert all("transaction block" in f.message for f in failing)
+
+
+@pytest.mark.django_db
+def test_a_unique_field_added_with_a_python_default_fails_on_a_table_of_two_rows_or_more():
+    # Django computes the default once (uuid.uuid4 too) and writes it into every row: its docs' "Migrations that add
+    # unique fields". The lint said only "index on a big table" and "python default".
+    import uuid
+
+    from django.contrib.postgres.functions import RandomUUID
+
+    def verdict(field, rows):
+        loader = migration_loader()
+        migration = planted_migration(loader, "schema_fixtures", [migrations.AddField("widget", "token", field)])
+        (result,) = lint_loaded(loader, [migration], assume_rows={"schema_fixtures_widget": rows})
+        return [(f.severity, f.message) for f in result.findings if f.code == "migration_fails"]
+
+    [(severity, message)] = verdict(models.UUIDField(default=uuid.uuid4, unique=True), 1000)
+    assert severity == Severity.CRITICAL and "schema_fixtures_widget.token unique" in message
+    assert verdict(models.UUIDField(default=uuid.uuid4, unique=True), 1) == []  # one row: one value, no clash
+    assert verdict(models.UUIDField(db_default=RandomUUID(), unique=True), 1000) == []  # a value per row
+    assert verdict(models.UUIDField(default=uuid.uuid4), 1000) == []  # not unique
