@@ -14,7 +14,11 @@ from schemaadmin.services.findings import Finding, Kind, Severity
 from schemaadmin.services.schema.lint_help import EXCLUSION_HELP, INDEX_HELP, PARTITIONED_CONCURRENT_HELP
 from schemaadmin.services.schema.sql import migration_label
 
-__all__ = ["CheckerBase", "PlanFacts", "SizedFinding", "SquawkOverride"]
+__all__ = ["ACCESS_EXCLUSIVE", "SHARE", "CheckerBase", "PlanFacts", "SizedFinding", "SquawkOverride"]
+
+# The locks a change of a table holds to the end of its transaction: most ALTER TABLEs', and CREATE INDEX's.
+ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
+SHARE = "SHARE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,8 @@ class CheckerBase:
         self.created: set[str] = set()  # tables this migration creates: empty, so no size rule applies
         # Existing tables whose schema it changes, each with the step that first does: locked from then until commit.
         self.altered: dict[str, int] = {}
+        # The locks those changes take, each with its step: (step, "ACCESS EXCLUSIVE"), or "SHARE" for CREATE INDEX.
+        self.locks: dict[str, list[tuple[int, str]]] = {}
         self.step = 0  # the operation being read (database operations of a SeparateDatabaseAndState count apart)
         self.granted: set[tuple[str, str]] = set()  # (table, role) its RunSQL grants SELECT on
         self.product_tables: dict[str, int | None] = {}  # new product tables and the line that creates each
@@ -115,15 +121,21 @@ class CheckerBase:
         has before the plan's pending renames (PlanFacts.live_name), which is what its rows are read by."""
         return SizedFinding(self.plan.live_name(table), min_rows, finding, **how)
 
-    def alters(self, table: str) -> bool:
+    def alters(self, table: str, lock: str = ACCESS_EXCLUSIVE) -> bool:
         """Note that the migration changes table's schema; return False if it creates it (no size rule applies)."""
         if table in self.created:
             return False
-        self.mark_altered(table)
+        self.mark_altered(table, lock)
         return True
 
-    def mark_altered(self, table: str) -> None:
+    def mark_altered(self, table: str, lock: str = ACCESS_EXCLUSIVE) -> None:
         self.altered.setdefault(table, self.step)
+        self.locks.setdefault(table, []).append((self.step, lock))
+
+    def lock_held(self, table: str, step: int) -> str | None:
+        """Return the strongest lock the migration's changes of table hold at step (taken at it or before), if any."""
+        held = {lock for taken, lock in self.locks.get(table, ()) if taken <= step}
+        return ACCESS_EXCLUSIVE if ACCESS_EXCLUSIVE in held else next(iter(held), None)
 
     def blocking_index(
         self, table: str, what: str, line: int | None, *, constraint: bool = False
@@ -131,7 +143,8 @@ class CheckerBase:
         """constraint: built by ALTER TABLE … ADD CONSTRAINT (ACCESS EXCLUSIVE: reads wait too), not CREATE INDEX."""
         waiting = "reads and writes of the table wait" if constraint else "writes to the table wait"
         message = f"Builds {what} on {table} (about {{rows}} rows) without CONCURRENTLY: {waiting} for the whole build."
-        yield from self.on_big_table("index_on_big_table", table, message, INDEX_HELP, line)
+        lock = ACCESS_EXCLUSIVE if constraint else SHARE
+        yield from self.on_big_table("index_on_big_table", table, message, INDEX_HELP, line, lock=lock)
 
     def concurrent_index(
         self, table: str, what: str, line: int | None, *, verb: str = "Builds"
@@ -153,9 +166,11 @@ class CheckerBase:
         )
         yield from self.on_big_table("exclusion_constraint_on_big_table", table, message, EXCLUSION_HELP, line)
 
-    def on_big_table(self, code: str, table: str, message: str, help: str, line: int | None) -> Iterator[SizedFinding]:
+    def on_big_table(
+        self, code: str, table: str, message: str, help: str, line: int | None, *, lock: str = ACCESS_EXCLUSIVE
+    ) -> Iterator[SizedFinding]:
         """Yield a critical finding that holds once table has big_rows rows, unless the migration creates it."""
-        if self.alters(table):
+        if self.alters(table, lock):
             yield self.sized(code, Severity.CRITICAL, table, message, help, line, self.big_rows)
 
 

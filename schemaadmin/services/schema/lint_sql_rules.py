@@ -17,7 +17,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.pg.functions import RoutineName, overloads
 from schemaadmin.pg.names import qualify
 from schemaadmin.services.findings import Finding, Severity
-from schemaadmin.services.schema.lint_base import CheckerBase, SizedFinding, SquawkOverride
+from schemaadmin.services.schema.lint_base import ACCESS_EXCLUSIVE, CheckerBase, SizedFinding, SquawkOverride
 from schemaadmin.services.schema.lint_help import (
     ADDED_COLUMN_REWRITE_HELP,
     BACKFILL_HELP,
@@ -326,10 +326,12 @@ class SqlRules(CheckerBase):
                 if target in self.created or not (atomic or "every row" in what):
                     continue
                 # Locked only when the change comes first: a change after the backfill locks once the backfill is done.
-                locked = atomic and self.altered.get(target, step + 1) <= step
+                lock = self.lock_held(target, step) if atomic else None
+                locked = lock is not None
+                blocked = "reads and writes" if lock == ACCESS_EXCLUSIVE else "writes (reads go on)"
                 message = f"{what} backfills {target} (about {{rows}} rows) " + (
-                    "in the same transaction as a schema change of it: the change's ACCESS EXCLUSIVE lock blocks "
-                    "reads and writes until the whole backfill commits."
+                    f"in the same transaction as a schema change of it: the change's {lock} lock blocks {blocked} "
+                    "until the whole backfill commits."
                     if locked
                     else "in one transaction: every row it touches stays locked against writers until it commits."
                 )

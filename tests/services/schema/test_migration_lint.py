@@ -883,3 +883,22 @@ def test_a_unique_field_added_with_a_python_default_fails_on_a_table_of_two_rows
     assert verdict(models.UUIDField(default=uuid.uuid4, unique=True), 1) == []  # one row: one value, no clash
     assert verdict(models.UUIDField(db_default=RandomUUID(), unique=True), 1000) == []  # a value per row
     assert verdict(models.UUIDField(default=uuid.uuid4), 1000) == []  # not unique
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ("CREATE INDEX w_name ON schema_fixtures_widget (name)", "SHARE lock blocks writes (reads go on)"),
+        ("ALTER TABLE schema_fixtures_widget ADD COLUMN n int", "ACCESS EXCLUSIVE lock blocks reads and writes"),
+    ],
+    ids=["after CREATE INDEX", "after ADD COLUMN"],
+)
+def test_a_backfill_after_a_change_of_its_table_names_the_lock_that_change_holds(change, said):
+    # A backfill after a CREATE INDEX was said to run under "the change's ACCESS EXCLUSIVE lock": reads go on.
+    sql = [change, "UPDATE schema_fixtures_widget SET name = name WHERE id < 10"]
+    loader = migration_loader()
+    migration = planted_migration(loader, "schema_fixtures", [migrations.RunSQL(sql, migrations.RunSQL.noop)])
+    (result,) = lint_loaded(loader, [migration], assume_rows={"schema_fixtures_widget": 10**9})
+    [backfill] = [f for f in result.findings if f.code == "backfill_in_transaction"]
+    assert backfill.severity == Severity.CRITICAL and said in backfill.message
