@@ -106,6 +106,16 @@ class CheckerBase:
                 return number, match.end()
         return None
 
+    def line_of(self, pattern: str, line: int | None) -> int | None:
+        """Return the first line from line on that matches pattern (a regex naming the statement's column, searched
+        in each stripped line), else line: a Django operation writes several statements, and a finding about one of
+        them names that one (SET NOT NULL after SET DEFAULT), also when Django defers it to the end of the migration
+        (the CREATE INDEX of a field added with db_index, after every operation)."""
+        if line is None:
+            return None
+        found = re.compile(pattern)
+        return next((n for n in range(line, len(self.sql_lines)) if found.search(self.sql_lines[n])), line)
+
     def finding(self, code: str, severity: Severity, obj: str, message: str, help: str, line: int | None) -> Finding:
         return Finding(
             code, severity, Kind.LINT, obj, message, help=help, source="schemaadmin", migration=self.label, line=line

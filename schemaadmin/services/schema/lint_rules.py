@@ -92,6 +92,26 @@ def operation_findings(
     yield from checker.finish()
 
 
+# The statement of a Django operation's SQL a finding about a column is about (lint_base.line_of), as Django's
+# schema editor writes it (names double-quoted).
+def _set_not_null(column: str) -> str:
+    return rf"ALTER COLUMN {re.escape(_quoted(column))} SET NOT NULL"
+
+
+def _foreign_key(column: str) -> str:
+    quoted = re.escape(_quoted(column))
+    return rf"FOREIGN KEY \({quoted}\)|ADD COLUMN {quoted} .*\bREFERENCES\b"
+
+
+def _index_built(column: str) -> str:
+    quoted = re.escape(_quoted(column))
+    return rf"^CREATE (UNIQUE )?INDEX .*\({quoted}[ )]|UNIQUE \({quoted}\)|ADD COLUMN {quoted} .*\bUNIQUE\b"
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
 def _statement_line(sql_lines: Sequence[str], header: int | None) -> int | None:
     """Return the line of the first statement under an operation's header ("--", "-- <describe()>", "--"), where its
     findings point: the header pointed at a comment two lines above the DROP COLUMN a drop_column finding is about.
@@ -334,9 +354,12 @@ class _Checker(IndexRules):
         if field.many_to_one and field.db_constraint and (python_default is not None or in_database):
             # Added with its column, a key is checked against the existing rows only when the column gives them a
             # value: all NULL, PostgreSQL reads nothing.
-            yield from self.foreign_key(model.table, f"on {target}", line, with_column=True)
+            yield from self.foreign_key(
+                model.table, f"on {target}", self.line_of(_foreign_key(field.column), line), with_column=True
+            )
         if field.db_index or field.unique:  # unique: ALTER TABLE … ADD CONSTRAINT, which reads wait for too
-            yield from self.blocking_index(model.table, f"the index of {target}", line, constraint=field.unique)
+            index_line = self.line_of(_index_built(field.column), line)
+            yield from self.blocking_index(model.table, f"the index of {target}", index_line, constraint=field.unique)
 
     def volatile_functions(self, expression: Any) -> list[str]:
         """Return the volatile functions an expression calls (catalog's word), e.g. gen_random_uuid."""
@@ -390,13 +413,17 @@ class _Checker(IndexRules):
             )
             yield self.finding("vector_dimensions_changed", Severity.CRITICAL, target, message, DIMENSIONS_HELP, line)
         if new.many_to_one and new.db_constraint and not (old.many_to_one and old.db_constraint):
-            yield from self.foreign_key(table, f"on {target}", line)
+            yield from self.foreign_key(table, f"on {target}", self.line_of(_foreign_key(new.column), line))
         if old.null and not new.null:
             backfilled = new.has_default() or new.has_db_default()  # Django's UPDATE … WHERE col IS NULL
-            yield from self.not_null_set(table, new.column, line, backfilled=backfilled)
+            yield from self.not_null_set(
+                table, new.column, self.line_of(_set_not_null(new.column), line), backfilled=backfilled
+            )
         if (new.db_index and not old.db_index) or (new.unique and not old.unique):
             unique = new.unique and not old.unique
-            yield from self.blocking_index(table, f"the index of {target}", line, constraint=unique)
+            yield from self.blocking_index(
+                table, f"the index of {target}", self.line_of(_index_built(new.column), line), constraint=unique
+            )
 
     def small_integer(self, field: Any) -> bool:
         return not field.is_relation and (field.db_type(self.connection) or "") in SMALL_INTEGERS

@@ -902,3 +902,30 @@ def test_a_backfill_after_a_change_of_its_table_names_the_lock_that_change_holds
     (result,) = lint_loaded(loader, [migration], assume_rows={"schema_fixtures_widget": 10**9})
     [backfill] = [f for f in result.findings if f.code == "backfill_in_transaction"]
     assert backfill.severity == Severity.CRITICAL and said in backfill.message
+
+
+@pytest.mark.django_db
+def test_a_finding_about_one_statement_of_a_django_operation_names_that_statement_s_line():
+    # Findings pointed at an operation's first statement: SET DEFAULT for a SET NOT NULL, ADD COLUMN for the index
+    # Django builds at the end of the migration (deferred), and for a unique column's index at another column's.
+    operations = [
+        migrations.AddField(
+            "widget", "parent", models.ForeignKey("schema_fixtures.widget", models.CASCADE, null=True, default=1)
+        ),
+        migrations.AddField("widget", "size", models.IntegerField(null=True)),
+        migrations.AlterField("widget", "size", models.IntegerField(default=0)),
+        migrations.AddField("widget", "code", models.CharField(max_length=10, null=True, unique=True)),
+    ]
+    loader = migration_loader()
+    migration = planted_migration(loader, "schema_fixtures", operations)
+    (result,) = lint_loaded(loader, [migration], assume_rows={"schema_fixtures_widget": 10**9})
+    lines = result.sql.text.splitlines()
+
+    def statement(code, about):
+        [finding] = [f for f in result.findings if f.code == code and about in f.message]
+        return lines[finding.line]
+
+    assert 'ADD COLUMN "parent_id"' in statement("foreign_key_on_big_table", "parent_id")
+    assert statement("index_on_big_table", "parent_id").startswith('CREATE INDEX "schema_fixtures_widget_parent_id')
+    assert 'ADD COLUMN "code" varchar(10) NULL UNIQUE' in statement("index_on_big_table", ".code")
+    assert 'ALTER COLUMN "size" SET NOT NULL' in statement("set_not_null_on_big_table", "size")
