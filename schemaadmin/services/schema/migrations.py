@@ -229,9 +229,19 @@ def migration_detail(
         operations=tuple(operation.describe() for operation in migration.operations),
         forward=forward if forward is not None else collected_sql(loader, migration),
         backward=collected_sql(loader, migration, backwards=True),
-        dependencies=tuple(f"{app}.{dependency}" for app, dependency in migration.dependencies),
+        dependencies=tuple(_dependency(loader, app, dependency) for app, dependency in migration.dependencies),
         replaces=tuple(f"{app}.{replaced}" for app, replaced in migration.replaces),
     )
+
+
+def _dependency(loader: MigrationLoader, app_label: str, name: str) -> str:
+    """Return a dependency as the migration names it, with the migration it stands for when it names one by its
+    place (Django's "__first__" and "__latest__", a swappable model's app: the dependency is that migration now)."""
+    if name in ("__first__", "__latest__"):
+        nodes = loader.graph.root_nodes(app_label) if name == "__first__" else loader.graph.leaf_nodes(app_label)
+        if nodes:
+            return f"{app_label}.{name} (now {app_label}.{nodes[0][1]})"
+    return f"{app_label}.{name}"
 
 
 def _status(migration: Migration, applied: dict[tuple[str, str], Any]) -> MigrationStatus:

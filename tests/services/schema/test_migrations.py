@@ -72,6 +72,20 @@ def test_detail_has_operations_in_words_and_sql_exactly_as_sqlmigrate():
     assert detail.dependencies == ("schema_fixtures.0001_initial",)
 
 
+@pytest.mark.django_db
+def test_a_dependency_named_by_its_place_says_which_migration_it_is_now(settings):
+    from django.db.migrations.loader import MigrationLoader
+
+    settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.depends_by_place"}
+    detail = migration_detail("schema_fixtures", "0002_after_sessions")
+    auth_latest = MigrationLoader(None).graph.leaf_nodes("auth")[0][1]
+    assert detail.dependencies == (
+        "schema_fixtures.0001_initial",
+        "sessions.__first__ (now sessions.0001_initial)",
+        f"auth.__latest__ (now auth.{auth_latest})",
+    )
+
+
 @pytest.mark.django_db(transaction=True)  # AddIndexConcurrently refuses to write its SQL inside a transaction
 def test_non_atomic_migration_has_no_transaction_and_each_operation_its_line():
     detail = migration_detail("schemaadmin", "0004_user_lookup_indexes")

@@ -1,0 +1,3 @@
+import importlib
+
+Migration = importlib.import_module("tests.schema_fixtures.migrations.0001_initial").Migration
