@@ -20,6 +20,7 @@ from schemaadmin.pg.names import db_table_parts
 __all__ = [
     "LOCKED_CTE",
     "LOCKED_OIDS",
+    "SEQUENCES_LOCKED",
     "LockedGroup",
     "LockedRelation",
     "group_locked",
@@ -28,11 +29,20 @@ __all__ = [
     "table_locked_sql",
 ]
 
-_LOCKS_WHERE = """
+_OTHER_SESSIONS_HERE = """
       l.locktype = 'relation'
-      AND l.mode = 'AccessExclusiveLock'
       AND l.pid IS DISTINCT FROM pg_backend_pid()
       AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = current_database())"""
+_LOCKS_WHERE = f"{_OTHER_SESSIONS_HERE}\n      AND l.mode = 'AccessExclusiveLock'"
+
+# The sequences a read of their last value (pg_sequence_last_value(), pg_sequences.last_value) would wait for: it
+# opens a sequence ROW EXCLUSIVE, as nextval() does, which SHARE and stronger modes block (ALTER SEQUENCE holds SHARE
+# ROW EXCLUSIVE; TRUNCATE … RESTART IDENTITY, DROP and an identity column's ALTER TYPE, ACCESS EXCLUSIVE).
+SEQUENCES_LOCKED = (
+    "SELECT l.relation FROM pg_catalog.pg_locks AS l WHERE"  # noqa: S608 -- constants, no input
+    f"{_OTHER_SESSIONS_HERE}\n      AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', "
+    "'AccessExclusiveLock')"
+)
 
 # The oids of the relations locked so in this database, read once per statement however often it names them:
 # LOCKED_CTE in its WITH, LOCKED_OIDS where the oids are wanted. pg_locks copies every lock of every session, tens

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemaadmin.pg.connection import fetch_rows
+from schemaadmin.pg.locked import SEQUENCES_LOCKED
 from schemaadmin.pg.names import qualify
 
 __all__ = ["SequenceUsage", "sequences"]
@@ -15,7 +16,8 @@ class SequenceUsage:
     schema: str
     name: str
     data_type: str  # the sequence's own type: smallint, integer or bigint
-    last_value: int | None  # None: never used, or this role may not read it (readable)
+    # None: never used, this role may not read it (readable), or another session holds it ACCESS EXCLUSIVE now
+    last_value: int | None
     increment: int
     limit: int  # the value it cannot pass: its max (min when descending), or the column's type bound if nearer
     start: int  # where counting towards that limit began: its min (max when descending)
@@ -52,15 +54,28 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
     """
     return fetch_rows(
         SequenceUsage,
-        """
+        f"""
         -- The sequences first (few), then what owns each one through pg_depend's index on objid: read the other
         -- way, every dependency of every table is read (a tenth of a second at 10,000 tables).
-        WITH sequence AS MATERIALIZED (
-            SELECT c.oid, s.*
-            FROM pg_sequences AS s
-            JOIN pg_namespace AS n ON n.nspname = s.schemaname
-            JOIN pg_class AS c ON c.relname = s.sequencename AND c.relnamespace = n.oid
-            WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema')
+        -- pg_sequences' columns from pg_sequence, but its last value: pg_sequence_last_value() opens the sequence
+        -- and waits behind another session's ACCESS EXCLUSIVE on it (TRUNCATE … RESTART IDENTITY, ALTER SEQUENCE,
+        -- an identity column's ALTER TYPE, left open in a transaction): until lock_timeout on a page, for ever in
+        -- index_health. A sequence so locked has no last value here (pg.locked).
+        WITH locked AS MATERIALIZED (SELECT ARRAY({SEQUENCES_LOCKED}) AS oids),
+        sequence AS MATERIALIZED (
+            SELECT c.oid,
+                   n.nspname AS schemaname,
+                   c.relname AS sequencename,
+                   format_type(q.seqtypid, NULL) AS data_type,
+                   CASE WHEN c.oid = ANY ((SELECT locked.oids FROM locked)::oid[]) THEN NULL
+                        WHEN has_sequence_privilege(c.oid, 'SELECT, USAGE') THEN pg_sequence_last_value(c.oid)
+                   END AS last_value,
+                   q.*
+            FROM pg_sequence AS q
+            JOIN pg_class AS c ON c.oid = q.seqrelid
+            JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND NOT pg_is_other_temp_schema(n.oid)
         ),
         owned AS MATERIALIZED (
             SELECT d.objid AS sequence_oid,
@@ -124,14 +139,14 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
         bounds AS (
             SELECT s.schemaname AS schema,
                    s.sequencename AS name,
-                   s.data_type::text AS data_type,
+                   s.data_type AS data_type,
                    s.last_value AS last_value,
-                   s.increment_by AS increment,
-                   s.min_value AS min_value,
-                   s.max_value AS max_value,
-                   CASE s.data_type WHEN 'smallint'::regtype THEN 32767 WHEN 'integer'::regtype THEN 2147483647
+                   s.seqincrement AS increment,
+                   s.seqmin AS min_value,
+                   s.seqmax AS max_value,
+                   CASE s.data_type WHEN 'smallint' THEN 32767 WHEN 'integer' THEN 2147483647
                         ELSE 9223372036854775807 END AS type_max,
-                   s.cycle AS cycles,
+                   s.seqcycle AS cycles,
                    o.owned_table AS owned_table,
                    o.owned_column AS owned_column,
                    o.column_type AS column_type,
@@ -140,7 +155,7 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
                        WHEN 'int2'::regtype THEN 32767
                        WHEN 'int4'::regtype THEN 2147483647
                    END AS column_max,
-                   COALESCE(r.referencing, '{}'::text[]) AS referencing,
+                   COALESCE(r.referencing, '{{}}'::text[]) AS referencing,
                    has_sequence_privilege(s.oid, 'SELECT, USAGE') AS readable
             FROM sequence AS s
             LEFT JOIN owned AS o ON o.sequence_oid = s.oid
@@ -168,7 +183,7 @@ def sequences(*, using: str = "default") -> list[SequenceUsage]:
                current_user::text AS reader
         FROM bounds
         ORDER BY schema, name
-        """,
+        """,  # noqa: S608 -- constants, no input
         using=using,
         convert={"referencing": lambda rows: tuple(tuple(row) for row in rows)},
     )

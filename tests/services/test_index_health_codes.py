@@ -211,6 +211,23 @@ def test_a_serial_or_identity_column_near_its_end_is_made_bigint_with_the_column
     run_fix_in_test_transaction(fix[f"{s}.capped_seq"] + f"\nSELECT setval('{s}.capped_seq', 1000);")
 
 
+def test_a_sequence_another_session_holds_is_read_around_not_waited_for(plant):
+    # pg_sequence_last_value() waits behind an ACCESS EXCLUSIVE on the sequence (TRUNCATE … RESTART IDENTITY, ALTER
+    # SEQUENCE, an identity column's ALTER TYPE left open): every health page answered 503 after its lock_timeout,
+    # and index_health waited for ever. Here a lock_timeout makes the old wait an error instead of a hang.
+    from tests.blocking import holding
+
+    s = plant.schema
+    for name in ("held_seq", "free_seq"):
+        plant.sql(f"CREATE SEQUENCE {s}.{name} AS integer")
+        plant.sql(f"SELECT setval('{s}.{name}', 2000000000)")
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL lock_timeout = '3s'")
+    with holding(f"ALTER SEQUENCE {s}.held_seq RESTART"):
+        _, found = report(plant)
+    assert {obj for code, obj in found if code == "sequence_near_max"} == {f"{s}.free_seq"}
+
+
 def test_the_columns_a_sequence_s_values_reach_through_any_foreign_key_are_made_bigint_where_postgresql_allows(plant):
     s = plant.schema
     plant.table("parent", "id smallserial, k int, UNIQUE (id, k), UNIQUE (id)")
