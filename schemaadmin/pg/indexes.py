@@ -73,6 +73,9 @@ class IndexInfo:
     is_ready: bool
     is_unique: bool
     is_primary: bool
+    # It enforces an exclusion constraint (EXCLUDE, or PostgreSQL 18's WITHOUT OVERLAPS key): PostgreSQL builds none
+    # CONCURRENTLY, REINDEX CONCURRENTLY included.
+    is_exclusion: bool
     constraint: str | None  # the primary key, unique or exclusion constraint the index enforces
     columns: tuple[str, ...]  # key columns and expressions, as pg_get_indexdef(oid, n) writes them
     included: tuple[str, ...]  # INCLUDE columns
@@ -230,6 +233,7 @@ INDEX_SELECT = """
            {activity},
            i.indisunique AS is_unique,
            i.indisprimary AS is_primary,
+           i.indisexclusion AS is_exclusion,
            con.conname AS constraint,
            parts.columns AS columns,
            parts.included AS included,

@@ -370,6 +370,20 @@ def test_a_stale_estimate_of_no_rows_is_counted_before_an_ivfflat_rebuild_is_ref
     assert plan_rebuild(f"{planter.schema}.loaded_ivf", kind="replace", lists=5).parameters == {"lists": 5}
 
 
+def test_an_exclusion_constraint_s_index_is_refused_with_what_to_do_instead(planter, transactional_db):
+    """PostgreSQL refuses to build an exclusion constraint's index concurrently ("not supported"): the review offered
+    REINDEX CONCURRENTLY and a Start button, and the job failed at once."""
+    table = planter.table("bookings", "id int, during tstzrange", rows=3, fill="i, tstzrange(now(), NULL)")
+    planter.sql(f"TRUNCATE {table}")
+    planter.sql(f"ALTER TABLE {table} ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (during WITH &&)")
+    for kind in ("reindex", "replace"):
+        with pytest.raises(RebuildRefused, match="exclusion constraint .*bookings_no_overlap.* REINDEX INDEX"):
+            plan_rebuild(f"{planter.schema}.bookings_no_overlap", kind=kind)
+    with psycopg.connect(**connection_params("default"), autocommit=True) as conn:  # what the job met
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="exclusion constraints is not supported"):
+            conn.execute(f"REINDEX INDEX CONCURRENTLY {planter.schema}.bookings_no_overlap")
+
+
 def test_a_cancel_stops_a_build_still_waiting_for_its_table_lock(items, worker):
     """Another session holds SHARE UPDATE EXCLUSIVE (a VACUUM, another concurrent build): the build waits for the
     table's lock and has no progress row yet. The cancel used to wait for that session to end."""

@@ -190,6 +190,14 @@ def plan_rebuild(
         raise RebuildRefused(
             f"{index.qualified_name} is a leftover of an earlier rebuild: drop it rather than rebuild it."
         )
+    if index.is_exclusion:
+        # REINDEX CONCURRENTLY fails at once: "concurrent index creation for exclusion constraints is not supported".
+        raise RebuildRefused(
+            f"{index.qualified_name} enforces an exclusion constraint ({index.constraint or 'EXCLUDE'}), and "
+            "PostgreSQL cannot build such an index concurrently, REINDEX CONCURRENTLY included. REINDEX INDEX without "
+            "CONCURRENTLY locks the table against writes (and reads that use the index) for the whole build: run it "
+            "yourself in a quiet hour."
+        )
     if not index.is_valid and index.is_partitioned:
         # REINDEX leaves it invalid: what it lacks is an index attached for each partition, not a build.
         raise RebuildRefused(
