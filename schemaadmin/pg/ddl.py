@@ -271,6 +271,8 @@ class IndexKey:
     expression: str | None = None  # server-rendered text, used as is: "(embedding::halfvec(3072))", "lower(f)"
     collation: str | None = None  # server-rendered, already quoted (e.g. pg_catalog."C"); None: the default
     opclass: str | None = None  # None: the method's default for the type
+    # The operator class as the server writes it (schema-qualified, with options), used as is instead of opclass.
+    opclass_text: str | None = None
     descending: bool = False
     nulls_first: bool | None = None  # None: the default for the direction
 
@@ -280,7 +282,9 @@ class IndexKey:
         parts: list[sql.Composable] = [Name(self.column) if self.column is not None else sql.SQL(self.expression)]  # type: ignore[arg-type]
         if self.collation:
             parts.append(sql.SQL("COLLATE " + self.collation))  # type: ignore[arg-type]
-        if self.opclass:
+        if self.opclass_text:
+            parts.append(sql.SQL(self.opclass_text))  # type: ignore[arg-type]
+        elif self.opclass:
             parts.append(Name(self.opclass))
         if self.descending:
             parts.append(sql.SQL("DESC"))
@@ -353,15 +357,13 @@ def index_definition_of(
     that orders (btree); others store zeros.
     """
     same_method = method is None or method == index.method
-    chosen = (
-        tuple(opclasses)
-        if opclasses is not None
-        else tuple(
-            None if default and same_method else opclass
-            for opclass, default in zip(index.opclasses, index.opclass_defaults, strict=True)
-        )
+    # The catalog's, as the server writes them: another schema's operator class named in it, its options kept.
+    written = tuple(
+        None if default and same_method and not text.endswith(")") else text
+        for text, default in zip(index.opclasses_written, index.opclass_defaults, strict=True)
     )
-    if len(chosen) != len(index.columns):
+    chosen = tuple(opclasses) if opclasses is not None else (None,) * len(written)
+    if len(chosen) != len(index.columns) or len(written) != len(index.columns):
         raise ValueError("The index's keys do not match its operator classes.")
     keys = tuple(
         IndexKey(
@@ -369,11 +371,12 @@ def index_definition_of(
             expression=text,
             collation=collation,
             opclass=opclass,
+            opclass_text=None if opclasses is not None else server_text,
             descending=bool(flags & _DESC),
             nulls_first=bool(flags & _NULLS_FIRST),
         )
-        for text, collation, opclass, flags in zip(
-            index.columns, index.key_collations, chosen, index.key_flags, strict=True
+        for text, collation, opclass, server_text, flags in zip(
+            index.columns, index.key_collations, chosen, written, index.key_flags, strict=True
         )
     )
     return IndexDefinition(

@@ -85,6 +85,8 @@ class IndexInfo:
     referenced_attnums: tuple[int, ...]  # every table column the keys, expressions and predicate use
     opclasses: tuple[str, ...]
     opclass_defaults: tuple[bool, ...]  # per key: the method's default operator class for the key's type
+    # per key: the operator class as CREATE INDEX writes it (schema-qualified outside pg_catalog, with its options)
+    opclasses_written: tuple[str, ...]
     key_types: tuple[str, ...]  # the type each key is stored as, e.g. halfvec(3072) for a cast expression
     key_typmods: tuple[int, ...]
     predicate: str | None
@@ -181,6 +183,15 @@ INDEX_SELECT = """
                k.attnum::int AS attnum,
                x.indoption[k.position - 1]::int AS flags,
                opc.opcname::text AS opclass,
+               -- as CREATE INDEX must write it wherever it runs: its schema unless pg_catalog (an extension's own
+               -- schema is often not on the search_path), and its options (siglen, values_per_range)
+               CASE WHEN opcn.nspname = 'pg_catalog' THEN quote_ident(opc.opcname)
+                    ELSE quote_ident(opcn.nspname) || '.' || quote_ident(opc.opcname) END
+               || COALESCE(' (' || (
+                   SELECT string_agg(quote_ident(split_part(o, '=', 1)) || ' = '
+                                     || quote_literal(substr(o, strpos(o, '=') + 1)), ', ')
+                   FROM unnest(a.attoptions) AS o
+               ) || ')', '') AS opclass_written,
                -- as pg_get_indexdef() decides to leave it out: the default for the key's type, or for a type it is
                -- binary-coercible to (varchar to text) or a polymorphic family it belongs to
                COALESCE(
@@ -208,6 +219,7 @@ INDEX_SELECT = """
         LEFT JOIN pg_attribute AS col ON col.attrelid = x.indrelid AND col.attnum = k.attnum AND k.attnum > 0
         LEFT JOIN pg_type AS ty ON ty.oid = a.atttypid
         LEFT JOIN pg_opclass AS opc ON opc.oid = x.indclass[k.position - 1]
+        LEFT JOIN pg_namespace AS opcn ON opcn.oid = opc.opcnamespace
         LEFT JOIN pg_collation AS coll ON coll.oid = x.indcollation[k.position - 1]
         LEFT JOIN pg_namespace AS colln ON colln.oid = coll.collnamespace
     ),
@@ -220,6 +232,7 @@ INDEX_SELECT = """
                array_agg(c.collation ORDER BY c.position) FILTER (WHERE c.is_key) AS key_collations,
                array_agg(c.opclass ORDER BY c.position) FILTER (WHERE c.is_key) AS opclasses,
                array_agg(c.opclass_default ORDER BY c.position) FILTER (WHERE c.is_key) AS opclass_defaults,
+               array_agg(c.opclass_written ORDER BY c.position) FILTER (WHERE c.is_key) AS opclasses_written,
                array_agg(c.key_type ORDER BY c.position) FILTER (WHERE c.is_key) AS key_types,
                array_agg(c.typmod ORDER BY c.position) FILTER (WHERE c.is_key) AS key_typmods
         FROM key_parts AS c
@@ -255,6 +268,7 @@ INDEX_SELECT = """
            ) END AS referenced_attnums,
            parts.opclasses AS opclasses,
            parts.opclass_defaults AS opclass_defaults,
+           parts.opclasses_written AS opclasses_written,
            parts.key_types AS key_types,
            parts.key_typmods AS key_typmods,
            pg_get_expr(i.indpred, i.indrelid, true) AS predicate,

@@ -98,6 +98,7 @@ class SchemaIndex(Qualified):
     key_collations: tuple[str | None, ...]
     opclasses: tuple[str, ...]
     opclass_defaults: tuple[bool, ...]
+    opclasses_written: tuple[str, ...]
     predicate: str | None
     options: dict[str, str] = field(hash=False)
 

@@ -370,6 +370,35 @@ def test_a_stale_estimate_of_no_rows_is_counted_before_an_ivfflat_rebuild_is_ref
     assert plan_rebuild(f"{planter.schema}.loaded_ivf", kind="replace", lists=5).parameters == {"lists": 5}
 
 
+def test_a_replacement_is_the_index_as_it_is_but_its_name_storage_and_operator_classes_kept(
+    planter, transactional_db, superuser_sql
+):
+    """Built again from its catalog parts, the replacement lost storage options (pages_per_range, fillfactor),
+    operator-class options (values_per_range) and the schema of an operator class off the search_path: a silently
+    different index, or a job failing with "operator class … does not exist"."""
+    s = planter.schema
+    table = planter.table("readings", "id int, n int, at timestamptz", rows=100, fill="i, i % 7, now()")
+    superuser_sql(
+        f"CREATE OPERATOR CLASS {s}.int4_again FOR TYPE int4 USING btree AS "
+        "OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 btint4cmp(int4, int4)"
+    )
+    planted = {
+        "readings_brin": "USING brin (n int4_minmax_multi_ops (values_per_range = 16)) WITH (pages_per_range = 16)",
+        "readings_own_ops": f"(n {s}.int4_again) WITH (fillfactor = 70)",
+    }
+    with psycopg.connect(**connection_params("default"), autocommit=True) as conn:
+        for name, how in planted.items():
+            conn.execute(f"CREATE INDEX {name} ON {table} {how}")
+            plan = plan_rebuild(f"{s}.{name}", kind="replace")
+            [build] = [statement for statement in plan.statements() if statement.startswith("CREATE INDEX")]
+            conn.execute(build)  # as the app's role, whose search_path does not hold the planted schema
+            before, after = (
+                conn.execute("SELECT pg_get_indexdef(%s::regclass)", [f"{s}.{index}"]).fetchone()[0]
+                for index in (name, build.split()[3].split(".")[-1])
+            )
+            assert after.replace(build.split()[3].split(".")[-1], name) == before
+
+
 def test_an_exclusion_constraint_s_index_is_refused_with_what_to_do_instead(planter, transactional_db):
     """PostgreSQL refuses to build an exclusion constraint's index concurrently ("not supported"): the review offered
     REINDEX CONCURRENTLY and a Start button, and the job failed at once."""

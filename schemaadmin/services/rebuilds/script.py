@@ -49,7 +49,9 @@ def rebuild_script(
     if kind == IndexRebuild.Kind.REINDEX:
         return RebuildScript(session, reindex_index(index.schema, index.name))
     temporary = temporary_index_name(index.name)
-    build = create_index(index_definition_of(index, name=temporary, method=method, options=parameters))
+    # The index's other storage options (fillfactor, pages_per_range, fastupdate) stay; a new method's are its own.
+    options: dict[str, int | str] = {**index.options, **parameters} if method == index.method else {**parameters}
+    build = create_index(index_definition_of(index, name=temporary, method=method, options=options))
     swap = (
         setting("lock_timeout", f"{settings['REBUILD_SWAP_LOCK_TIMEOUT_MS']}ms"),
         drop_index(index.schema, index.name, if_exists=True),

@@ -553,7 +553,7 @@ def _tag_snapshot(constraints=(), indexes=(), enforcing=None):
         definition = f"CREATE UNIQUE INDEX {name} ON public.tag USING btree (name)"
         return SchemaIndex(
             "public", "tag", name, definition, definition.replace(f" {name} ", " "), "btree", True, False, True,
-            enforcing, ("name",), (), (0,), (None,), ("text_ops",), (True,), None, {},
+            enforcing, ("name",), (), (0,), (None,), ("text_ops",), (True,), ("text_ops",), None, {},
         )  # fmt: skip
 
     return SchemaSnapshot(
