@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from schemaadmin.pg.connection import fetch_rows
+from schemaadmin.pg.connection import fetch_rows, server_version
 from schemaadmin.pg.indexes import SYSTEM_SCHEMAS_SQL
 from schemaadmin.pg.names import db_table_parts, qualify, qualify_array
 
@@ -28,8 +28,15 @@ class UnvalidatedConstraint:
     definition: str  # pg_get_constraintdef(), e.g. CHECK ((amount > 0)) NOT VALID
 
 
+def _enforced(using: str) -> str:
+    """Return SQL of pg_constraint c's enforcement: PostgreSQL 18's conenforced (NOT ENFORCED: never checked, and
+    marked not validated too, which VALIDATE CONSTRAINT refuses), true before it."""
+    return "c.conenforced" if server_version(using) >= 180000 else "true"
+
+
 def unvalidated_constraints(*, using: str = "default") -> list[UnvalidatedConstraint]:
-    """Return every CHECK and foreign key in user schemas still marked NOT VALID (old rows never checked)."""
+    """Return every CHECK and foreign key in user schemas still marked NOT VALID (old rows never checked); not those
+    NOT ENFORCED, which no row is checked against and no VALIDATE applies to."""
     return fetch_rows(
         UnvalidatedConstraint,
         f"""
@@ -42,6 +49,7 @@ def unvalidated_constraints(*, using: str = "default") -> list[UnvalidatedConstr
         JOIN pg_class AS t ON t.oid = c.conrelid
         JOIN pg_namespace AS n ON n.oid = t.relnamespace
         WHERE NOT c.convalidated
+          AND {_enforced(using)}
           AND c.contype IN ('c', 'f')
           AND {SYSTEM_SCHEMAS_SQL}
         ORDER BY n.nspname, t.relname, c.conname
@@ -62,6 +70,8 @@ class ForeignKey:
     column_types: tuple[str, ...]  # each referencing column's type, as format_type() writes it (with its length)
     referenced_types: tuple[str, ...]
     is_validated: bool  # false: added NOT VALID and never validated
+    # false: NOT ENFORCED (PostgreSQL 18): no trigger checks it or acts on deletes; it documents the relation only
+    is_enforced: bool
     inherited: bool  # a partition's copy of its partitioned table's foreign key (the parent's is the one to act on)
     # An inherited key's: the partitioned table (schema.name) and name of the key it copies; None for the others.
     parent_table: str | None
@@ -93,6 +103,7 @@ def foreign_keys(*, table: tuple[str, str] | None = None, using: str = "default"
                pairs.column_types AS column_types,
                pairs.referenced_types AS referenced_types,
                c.convalidated AS is_validated,
+               {_enforced(using)} AS is_enforced,
                c.conparentid <> 0 AS inherited,
                parent.qualified_table AS parent_table,
                parent.name AS parent_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import psycopg
+import pytest
 from django.db import connection
 
 from schemaadmin.pg.connection import connection_params
@@ -676,3 +677,21 @@ def test_vector_columns_of_partitioned_tables_are_judged_once_with_fixes_that_ru
     plant.sql(f"ANALYZE {s}.docs_1, {s}.docs_2")
     result, _ = report(plant)
     assert not [f for f in result.findings if f.schema == s and f.code in vector_codes]
+
+
+def test_a_foreign_key_not_enforced_is_neither_unvalidated_nor_missing_its_index(plant):
+    # PostgreSQL 18's NOT ENFORCED key is marked not validated, but nothing checks it: "new rows are checked" and
+    # VALIDATE CONSTRAINT (refused: "cannot validate NOT ENFORCED constraint") were wrong, and so was "every delete
+    # scans the table": it has no trigger.
+    from schemaadmin.pg.connection import server_version
+
+    if server_version() < 180000:
+        pytest.skip("NOT ENFORCED foreign keys are PostgreSQL 18's")
+    s = plant.schema
+    plant.table("parents", "id int PRIMARY KEY", rows=10, fill="i")
+    plant.table("documented", f"id int, parent int REFERENCES {s}.parents (id) NOT ENFORCED", rows=10, fill="i, i")
+    plant.table("checked", f"id int, parent int REFERENCES {s}.parents (id)", rows=10, fill="i, i")
+    _, found = report(plant)
+    assert ("invalid_constraint", f"{s}.documented.documented_parent_fkey") not in found
+    missing = {obj for code, obj in found if code == "missing_fk_index"}
+    assert any("checked" in obj for obj in missing) and not any("documented" in obj for obj in missing)
