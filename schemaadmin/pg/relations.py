@@ -123,7 +123,9 @@ class TableHealth:
     partition_of: tuple[str, str] | None
     has_primary_key: bool
     has_id_column: bool  # without a primary key: a column named id is there already (False when it has a key)
-    partition_key: tuple[str | None, ...]  # a partitioned table's key columns (None: an expression); () otherwise
+    # A partitioned table's key columns, then its sub-partitioned tables' (a column may repeat; None: an expression);
+    # () for other tables
+    partition_key: tuple[str | None, ...]
     xid_age: int  # age(relfrozenxid) of the table or its TOAST table, whichever is older
     xid_age_in_toast: bool  # the TOAST table holds the older relfrozenxid
     multixact_age: int  # mxid_age(relminmxid), likewise over the table and its TOAST table
@@ -224,14 +226,24 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                    SELECT 1 FROM pg_attribute AS a
                    WHERE a.attrelid = c.oid AND a.attname = 'id' AND a.attnum > 0 AND NOT a.attisdropped
                ) AS has_id_column,
-               -- A partitioned table's key columns, in order; NULL for an expression (no primary key can hold it).
+               -- A partitioned table's key columns, in order, then those of the partitioned tables below it, level
+               -- by level: its primary key must hold all of them (PostgreSQL builds it on the sub-partitioned ones
+               -- too); NULL for an expression (no primary key can hold it). Walked through pg_inherits, which
+               -- locks nothing (pg_partition_tree() locks every partition, and would wait behind a locked one).
                CASE WHEN c.relkind = 'p' THEN ARRAY(
+                   WITH RECURSIVE tree (relid, level) AS (
+                       SELECT c.oid, 0
+                       UNION ALL
+                       SELECT i.inhrelid, tree.level + 1
+                       FROM tree
+                       JOIN pg_inherits AS i ON i.inhparent = tree.relid
+                   )
                    SELECT a.attname
-                   FROM pg_partitioned_table AS pt
+                   FROM tree
+                   JOIN pg_partitioned_table AS pt ON pt.partrelid = tree.relid
                    CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, position)
                    LEFT JOIN pg_attribute AS a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum
-                   WHERE pt.partrelid = c.oid
-                   ORDER BY k.position
+                   ORDER BY tree.level, k.position
                ) ELSE ARRAY[]::name[] END AS partition_key,
                -- A partitioned table stores nothing, so its relfrozenxid is 0 and has no age.
                CASE WHEN c.relkind = 'p' THEN 0

@@ -67,6 +67,27 @@ def test_no_primary_key(plant):
     assert {obj for code, obj in found if code == "no_primary_key"} == {f"{s}.by_expression"}
 
 
+def test_a_table_partitioned_on_two_levels_is_told_every_level_s_partition_key(plant):
+    # The key must hold the sub-partitions' key columns too: ADD PRIMARY KEY (created, id) failed with "unique
+    # constraint on partitioned table must include all partitioning columns".
+    s = plant.schema
+    plant.sql(
+        f"CREATE TABLE {s}.events (id int NOT NULL, created date NOT NULL, kind text NOT NULL)"
+        " PARTITION BY RANGE (created)"
+    )
+    plant.sql(
+        f"CREATE TABLE {s}.events_2026 PARTITION OF {s}.events FOR VALUES FROM ('2026-01-01') TO "
+        "('2027-01-01') PARTITION BY LIST (kind)"
+    )
+    plant.sql(f"CREATE TABLE {s}.events_2026_web PARTITION OF {s}.events_2026 FOR VALUES IN ('web')")
+    result, _ = report(plant)
+    fix = fixes(result, "no_primary_key", s)[f"{s}.events"]
+    assert fix.endswith(f"-- ALTER TABLE {s}.events ADD PRIMARY KEY (created, kind, unique_column);")
+    run_fix_in_test_transaction(fix.rsplit("-- ", 1)[1].replace("unique_column", "id"))  # completed as said: it runs
+    _, found = report(plant)
+    assert ("no_primary_key", f"{s}.events") not in found
+
+
 def test_a_table_of_1600_columns_is_not_told_to_add_one(plant):
     s = plant.schema
     plant.table("wide", ", ".join(f"c{i} int" for i in range(1600)))

@@ -90,9 +90,10 @@ def _partitioned_key_fix(target: str, partition_key: tuple[str | None, ...]) -> 
             "-- Its partition key has an expression, which a primary key cannot contain: give each partition a "
             "primary key of its own, or partition by columns."
         )
-    columns = ", ".join(quote_identifier(column) for column in partition_key if column is not None)
+    columns = ", ".join(quote_identifier(column) for column in dict.fromkeys(partition_key) if column is not None)
     return (
-        f"-- A partitioned table's primary key must contain its partition key ({columns}); PostgreSQL builds it on "
+        f"-- A partitioned table's primary key must contain its partition keys ({columns}: its own, and those of its "
+        "partitions partitioned in turn); PostgreSQL builds it on "
         "every partition, each under an ACCESS EXCLUSIVE lock. With a column whose values are unique within each "
         "partition key value and never NULL:\n"
         f"-- ALTER TABLE {target} ADD PRIMARY KEY ({columns}, unique_column);"
