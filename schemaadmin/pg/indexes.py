@@ -15,7 +15,7 @@ from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_row, fetch_rows, server_version
 from schemaadmin.pg.ddl import create_over_partitions
-from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
+from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, partitions_below_sql, table_locked_sql
 from schemaadmin.pg.names import partition_parent_sql, qualify, qualify_array
 
 __all__ = [
@@ -386,10 +386,10 @@ def indexes_below(partitioned: Sequence[IndexInfo], *, using: str = "default") -
     if not partitioned:
         return []
     below = (
-        "i.indexrelid IN (SELECT p.relid FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS r(schema, name) "
+        "i.indexrelid IN (SELECT p.relid FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS r(schema, name) "  # noqa: S608
         "JOIN pg_namespace AS rn ON rn.nspname = r.schema "
         "JOIN pg_class AS rc ON rc.relnamespace = rn.oid AND rc.relname = r.name "
-        "CROSS JOIN pg_partition_tree(rc.oid) AS p WHERE p.relid <> rc.oid)"
+        f"CROSS JOIN LATERAL {partitions_below_sql('rc.oid')} AS p)"
     )
     roots: dict[str, object] = {
         "schemas": [index.schema for index in partitioned],

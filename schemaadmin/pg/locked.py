@@ -25,6 +25,7 @@ __all__ = [
     "LockedRelation",
     "group_locked",
     "locked_relations",
+    "partitions_below_sql",
     "table_locked_expression",
     "table_locked_sql",
 ]
@@ -50,6 +51,19 @@ SEQUENCES_LOCKED = (
 _LOCKED_RELATIONS = f"SELECT l.relation FROM pg_catalog.pg_locks AS l WHERE {_LOCKS_WHERE}"  # noqa: S608
 LOCKED_CTE = f"locked AS MATERIALIZED (SELECT ARRAY({_LOCKED_RELATIONS}) AS oids)"
 LOCKED_OIDS = "(SELECT locked.oids FROM locked)::oid[]"  # an array expression: ANY () of it compares its elements
+
+
+def partitions_below_sql(root: str) -> str:
+    """Return SQL of a subquery of the relations below root (an oid expression: a partitioned table or index), every
+    level, with relid and is_leaf, read from pg_inherits. pg_partition_tree() gives the same, but locks each of them
+    ACCESS SHARE on the way, so it waits behind a partition another session holds ACCESS EXCLUSIVE."""
+    return (
+        "(WITH RECURSIVE below (relid) AS ("  # noqa: S608 -- an oid expression of the caller's SQL, no input
+        f"SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i WHERE i.inhparent = {root} "
+        "UNION ALL SELECT i.inhrelid FROM below JOIN pg_catalog.pg_inherits AS i ON i.inhparent = below.relid) "
+        "SELECT below.relid, r.relkind NOT IN ('p', 'I') AS is_leaf "
+        "FROM below JOIN pg_catalog.pg_class AS r ON r.oid = below.relid)"
+    )
 
 
 def table_locked_sql(table: str, locked: str) -> str:

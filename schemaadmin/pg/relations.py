@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemaadmin.pg.connection import fetch_rows
-from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, table_locked_sql
+from schemaadmin.pg.locked import LOCKED_CTE, LOCKED_OIDS, partitions_below_sql, table_locked_sql
 from schemaadmin.pg.names import db_table_parts, name_pair, partition_parent_sql, qualify
 
 __all__ = [
@@ -72,9 +72,9 @@ def table_estimates(
         SELECT wanted.name AS table,
                CASE WHEN c.relkind = 'p'
                     THEN (SELECT sum(leaf.reltuples) FILTER (WHERE leaf.reltuples >= 0)::bigint
-                          FROM pg_partition_tree(c.oid) AS tree
+                          FROM {partitions_below_sql("c.oid")} AS tree
                           JOIN pg_class AS leaf ON leaf.oid = tree.relid
-                          WHERE tree.isleaf)
+                          WHERE tree.is_leaf)
                     WHEN c.reltuples < 0 THEN NULL
                     ELSE c.reltuples::bigint END AS estimated_rows,
                {TOTAL_BYTES_SQL} AS total_bytes,

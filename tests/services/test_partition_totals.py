@@ -87,3 +87,33 @@ def test_an_unused_partitioned_index_is_restored_over_every_partition(plant):
     fix = next(f.fix for f in result.findings if f.code == "unused_index" and f.index == "events_kind")
     assert f"-- to restore it: CREATE INDEX events_kind ON {s}.events USING btree (kind);" in fix
     assert "ON ONLY" not in fix
+
+
+def test_a_partition_another_session_holds_is_not_waited_for_by_the_partitioned_table_s_reads(
+    planter, transactional_db
+):
+    # pg_partition_tree() locks every partition ACCESS SHARE: the rows of a partitioned table (the lint's sizes, the
+    # archive's costs) and the indexes below a partitioned index (its page) waited behind one partition's lock.
+    from django.db import connection
+
+    from schemaadmin.pg.indexes import index, indexes_below
+    from schemaadmin.pg.relations import table_estimates
+    from tests.blocking import holding
+
+    s = planter.schema
+    planter.sql(f"CREATE TABLE {s}.parted (a int) PARTITION BY RANGE (a)")
+    planter.sql(f"CREATE TABLE {s}.parted_low PARTITION OF {s}.parted FOR VALUES FROM (0) TO (10)")
+    planter.sql(f"CREATE TABLE {s}.parted_high PARTITION OF {s}.parted FOR VALUES FROM (10) TO (20)")
+    planter.sql(f"CREATE INDEX parted_a ON {s}.parted (a)")
+    planter.sql(f"INSERT INTO {s}.parted SELECT i FROM generate_series(0, 19) AS i")  # noqa: S608
+    planter.sql(f"ANALYZE {s}.parted")
+    parent = index(s, "parted_a")
+    with holding(f"LOCK TABLE {s}.parted_low IN ACCESS EXCLUSIVE MODE"), connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '2s'")  # the old reads: an error after 2 s, where they waited
+        try:
+            (estimate,) = table_estimates(["parted"], schema=s)
+            below = indexes_below([parent])
+        finally:
+            cursor.execute("RESET lock_timeout")
+    assert estimate.estimated_rows == 20  # both partitions' rows, counted from pg_class without opening either
+    assert [i.table for i in below] == ["parted_high"]  # the locked partition's index is left out, as indexes() does
