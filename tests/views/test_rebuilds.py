@@ -219,6 +219,19 @@ def test_review_of_a_reindex_shows_reindex_concurrently(planted, dba):
     assert 'data-testid="drift-note"' not in page  # the same definition: no drift
 
 
+def test_review_of_an_invalid_unique_index_says_queries_never_used_it_and_duplicates_fail_it_again(planted, dba):
+    # The review said "Queries keep using the current index" of an index no query uses, and nothing of the duplicate
+    # keys that failed it and will fail the REINDEX the same way.
+    s = planted.schema
+    with pytest.raises(Exception, match="could not create unique index"):
+        planted.sql(f"CREATE UNIQUE INDEX CONCURRENTLY items_n_uniq ON {s}.items (n)")  # n repeats: left INVALID
+    invalid = _review(dba, index=f"{s}.items_n_uniq", kind="reindex").content.decode()
+    assert "queries do not use it now" in invalid and "remove them first" in invalid
+    assert "Queries keep using the current index" not in invalid
+    valid = _review(dba, index=f"{s}.items_n", kind="reindex").content.decode()
+    assert "Queries keep using the current index" in valid and 'data-testid="invalid-note"' not in valid
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
