@@ -153,6 +153,16 @@ def test_table_list_and_detail(planted, operator):
     assert "above the 2,000-dimension index limit" in detail
 
 
+def test_a_partitioned_table_s_page_gives_no_autovacuum_threshold_autovacuum_never_reaches(plant, operator):
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.events (id int, at date) PARTITION BY RANGE (at)")
+    plant.sql(f"CREATE TABLE {s}.events_2026 PARTITION OF {s}.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+    parent = operator.get(f"/tables/{s}.events/").content.decode()
+    assert "autovacuum at" not in parent and 'data-testid="partitioned-maintenance"' in parent
+    partition = operator.get(f"/tables/{s}.events_2026/").content.decode()
+    assert "autovacuum at" in partition and "autoanalyze at" in partition
+
+
 def test_the_query_count_does_not_grow_with_the_number_of_indexes(plant, operator):
     s = plant.schema
 
