@@ -163,10 +163,17 @@ def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
     report = index_report(schema, name)
     schema, name, index = _found(qualified, report.index if report else lambda schema, name: None, "index")
     assert report is not None  # _found found the index in it
+    ordered = index.method == "btree"  # the one method whose keys have an order (others store zeros)
     keys = [
-        {"expression": expression, "opclass": opclass, "type": key_type, "descending": bool(flags & 1)}
-        for expression, opclass, key_type, flags in zip(
-            index.columns, index.opclasses, index.key_types, index.key_flags, strict=False
+        {
+            "expression": expression,
+            "collation": collation,
+            "opclass": opclass,
+            "type": key_type,
+            "order": _key_order(flags) if ordered else "",
+        }
+        for expression, collation, opclass, key_type, flags in zip(
+            index.columns, index.key_collations, index.opclasses_written, index.key_types, index.key_flags, strict=False
         )
     ]
     context = {
@@ -204,3 +211,11 @@ def table_detail(request: HttpRequest, qualified: str) -> HttpResponse:
         "locked": locked,
     }
     return render(request, "schemaadmin/tables/detail.html", context)
+
+
+def _key_order(flags: int) -> str:
+    """Return a btree key's order as CREATE INDEX writes it (pg_index.indoption: 1 DESC, 2 NULLS FIRST), with NULLS
+    FIRST or LAST only where it is not the direction's default (LAST for ASC, FIRST for DESC)."""
+    descending, nulls_first = bool(flags & 1), bool(flags & 2)
+    nulls = "" if nulls_first == descending else " NULLS FIRST" if nulls_first else " NULLS LAST"
+    return ("DESC" if descending else "ASC") + nulls

@@ -118,6 +118,29 @@ def test_a_page_number_that_is_none_is_a_400_that_says_so_and_one_past_the_end_i
         assert client.get(url, {"page": "99999"}).status_code == 200
 
 
+def test_an_index_s_keys_say_their_collation_order_and_nulls_and_only_a_btree_s_have_an_order(plant, operator):
+    import html
+    import re as regex
+
+    s = plant.schema
+    plant.table("notes", "a int, b text, tags text[]")
+    plant.sql(f'CREATE INDEX notes_ab ON {s}.notes (a NULLS FIRST, b COLLATE "C" DESC NULLS LAST)')
+    plant.sql(f"CREATE INDEX notes_tags ON {s}.notes USING gin (tags)")
+
+    def rows(name):
+        page = operator.get(f"/indexes/{s}.{name}/").content.decode()
+        body = page[page.index('data-testid="keys"') :].split("</tbody>")[0]
+        cells = regex.findall(r"<tr><td>\d+</td>(.*?)</tr>", body)
+        texts = (html.unescape(regex.sub(r"<[^>]+>", "", c.replace("</td><td>", "|"))) for c in cells)
+        return [text.split("|") for text in texts]
+
+    (a, b) = rows("notes_ab")
+    assert a[0] == "a" and a[3] == "ASC NULLS FIRST"
+    assert b[0] == 'b COLLATE pg_catalog."C"' and b[3] == "DESC NULLS LAST"
+    ((tags),) = rows("notes_tags")
+    assert tags[1] == "array_ops" and tags[3] == "—"  # a GIN key has no order
+
+
 def test_index_detail_shows_findings_with_fix_and_vector_parameters(planted, operator):
     s = planted.schema
     page = operator.get(f"/indexes/{s}.docs_x_uniq/").content.decode()
