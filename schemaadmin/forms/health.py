@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, cast
 
 from django import forms
@@ -87,6 +88,16 @@ class _HealthFilterForm(_ListFilterForm):
 
 class IndexFilterForm(_HealthFilterForm):
     method = filter_choice("Method", [("", "Any method"), *((m, m) for m in METHODS)])
+
+    def __init__(self, *args: Any, methods: Iterable[str] = (), **kwargs: Any) -> None:
+        """methods: the database's index methods (pg.index_lookups.index_methods), offered besides the built-in and
+        pgvector's ones: an index of an extension's method (bloom) can be filtered too."""
+        super().__init__(*args, **kwargs)
+        others = sorted(set(methods) - set(METHODS))
+        cast(forms.ChoiceField, self.fields["method"]).choices = [
+            ("", "Any method"),
+            *((m, m) for m in (*METHODS, *others)),
+        ]
 
 
 class TableFilterForm(_HealthFilterForm):

@@ -7,11 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemaadmin.pg.connection import fetch_one, fetch_row, fetch_rows, server_version
+from schemaadmin.pg.connection import fetch_all, fetch_one, fetch_row, fetch_rows, server_version
 from schemaadmin.pg.indexes import SYSTEM_SCHEMAS_SQL, table_params
 from schemaadmin.pg.relations import RelationName
 
-__all__ = ["IndexUsage", "index_table", "index_usage", "may_build_indexes_of"]
+__all__ = ["IndexUsage", "index_methods", "index_table", "index_usage", "may_build_indexes_of"]
+
+
+def index_methods(*, using: str = "default") -> list[str]:
+    """Return the index access methods the database has (btree and the other built-in ones, and those extensions
+    add: hnsw, ivfflat, bloom, rum…), by name."""
+    return [row[0] for row in fetch_all("SELECT amname::text FROM pg_am WHERE amtype = 'i' ORDER BY 1", using=using)]
 
 
 def index_table(schema: str, name: str, *, using: str = "default") -> tuple[str, str] | None:

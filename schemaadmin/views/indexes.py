@@ -13,7 +13,7 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
-from schemaadmin.pg.index_lookups import index_table
+from schemaadmin.pg.index_lookups import index_methods, index_table
 from schemaadmin.pg.indexes import records_last_scan
 from schemaadmin.pg.locked import locked_relations
 from schemaadmin.pg.names import qualify, split_qualified
@@ -102,7 +102,7 @@ def _place_checks(form: IndexFilterForm | TableFilterForm, place: Callable[[Any]
 @require_GET
 def index_list(request: HttpRequest) -> HttpResponse:
     """List every index with size, scans, method, parameters and findings; filter and sort."""
-    form = IndexFilterForm(request.GET)
+    form = IndexFilterForm(request.GET, methods=index_methods())
     # The findings about indexes are all it shows: the tables' part of the catalog is not read.
     report = health_report(hide_framework=False if form.shows_framework else None, indexes_only=True)
     rows = []

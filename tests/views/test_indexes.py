@@ -141,6 +141,20 @@ def test_an_index_s_keys_say_their_collation_order_and_nulls_and_only_a_btree_s_
     assert tags[1] == "array_ops" and tags[3] == "—"  # a GIN key has no order
 
 
+def test_an_index_of_an_extension_s_method_can_be_filtered_by_it(plant, operator, superuser_sql):
+    # The method filter was a fixed list: /indexes/?method=bloom answered 400.
+    superuser_sql("CREATE EXTENSION IF NOT EXISTS bloom")
+    s = plant.schema
+    plant.table("signals", "a int, c int")
+    plant.sql(f"CREATE INDEX signals_bloom ON {s}.signals USING bloom (a, c)")
+    plant.sql(f"CREATE INDEX signals_a ON {s}.signals (a)")
+    response = operator.get("/indexes/", {"method": "bloom", "table": f"{s}.signals"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-index="{s}.signals_bloom"' in page and f'data-index="{s}.signals_a"' not in page
+    assert operator.get("/indexes/", {"method": "no_such_method"}).status_code == 400
+
+
 def test_index_detail_shows_findings_with_fix_and_vector_parameters(planted, operator):
     s = planted.schema
     page = operator.get(f"/indexes/{s}.docs_x_uniq/").content.decode()
