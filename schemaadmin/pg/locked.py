@@ -55,13 +55,15 @@ LOCKED_OIDS = "(SELECT locked.oids FROM locked)::oid[]"  # an array expression: 
 
 def partitions_below_sql(root: str) -> str:
     """Return SQL of a subquery of the relations below root (an oid expression: a partitioned table or index), every
-    level, with relid and is_leaf, read from pg_inherits. pg_partition_tree() gives the same, but locks each of them
-    ACCESS SHARE on the way, so it waits behind a partition another session holds ACCESS EXCLUSIVE."""
+    level, with relid, level (1 for root's own partitions) and is_leaf, read from pg_inherits. pg_partition_tree()
+    gives the same, but locks each of them ACCESS SHARE on the way, so it waits behind a partition another session
+    holds ACCESS EXCLUSIVE."""
     return (
-        "(WITH RECURSIVE below (relid) AS ("  # noqa: S608 -- an oid expression of the caller's SQL, no input
-        f"SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i WHERE i.inhparent = {root} "
-        "UNION ALL SELECT i.inhrelid FROM below JOIN pg_catalog.pg_inherits AS i ON i.inhparent = below.relid) "
-        "SELECT below.relid, r.relkind NOT IN ('p', 'I') AS is_leaf "
+        "(WITH RECURSIVE below (relid, level) AS ("  # noqa: S608 -- an oid expression of the caller's SQL, no input
+        f"SELECT i.inhrelid, 1 FROM pg_catalog.pg_inherits AS i WHERE i.inhparent = {root} "
+        "UNION ALL SELECT i.inhrelid, below.level + 1 "
+        "FROM below JOIN pg_catalog.pg_inherits AS i ON i.inhparent = below.relid) "
+        "SELECT below.relid, below.level, r.relkind NOT IN ('p', 'I') AS is_leaf "
         "FROM below JOIN pg_catalog.pg_class AS r ON r.oid = below.relid)"
     )
 

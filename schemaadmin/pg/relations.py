@@ -229,17 +229,12 @@ def tables(*, measure_indexes: bool = True, using: str = "default") -> list[Tabl
                -- A partitioned table's key columns, in order, then those of the partitioned tables below it, level
                -- by level: its primary key must hold all of them (PostgreSQL builds it on the sub-partitioned ones
                -- too); NULL for an expression (no primary key can hold it). Walked through pg_inherits, which
-               -- locks nothing (pg_partition_tree() locks every partition, and would wait behind a locked one).
+               -- locks nothing (partitions_below_sql: pg_partition_tree() waits behind a locked partition).
                CASE WHEN c.relkind = 'p' THEN ARRAY(
-                   WITH RECURSIVE tree (relid, level) AS (
-                       SELECT c.oid, 0
-                       UNION ALL
-                       SELECT i.inhrelid, tree.level + 1
-                       FROM tree
-                       JOIN pg_inherits AS i ON i.inhparent = tree.relid
-                   )
                    SELECT a.attname
-                   FROM tree
+                   FROM (SELECT c.oid AS relid, 0 AS level
+                         UNION ALL
+                         SELECT below.relid, below.level FROM {partitions_below_sql("c.oid")} AS below) AS tree
                    JOIN pg_partitioned_table AS pt ON pt.partrelid = tree.relid
                    CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, position)
                    LEFT JOIN pg_attribute AS a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum
