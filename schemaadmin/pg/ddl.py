@@ -14,7 +14,7 @@ is given (the rebuild's autocommit build connection: CONCURRENTLY cannot run ins
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -286,11 +286,22 @@ class IndexKey:
             parts.append(sql.SQL(self.opclass_text))  # type: ignore[arg-type]
         elif self.opclass:
             parts.append(Name(self.opclass))
-        if self.descending:
-            parts.append(sql.SQL("DESC"))
-        if self.nulls_first is not None and self.nulls_first != self.descending:
-            parts.append(sql.SQL("NULLS FIRST" if self.nulls_first else "NULLS LAST"))
+        if (order := self.order()) != "ASC":  # ASC is the default: written only when NULLS is not
+            parts.append(sql.SQL(order.removeprefix("ASC ")))  # type: ignore[arg-type]
         return sql.SQL(" ").join(parts)
+
+    def order(self) -> str:
+        """Return the key's order as CREATE INDEX writes it: ASC or DESC, then NULLS FIRST or LAST only where it is
+        not the direction's default (LAST for ASC, FIRST for DESC)."""
+        direction = "DESC" if self.descending else "ASC"
+        if self.nulls_first is None or self.nulls_first == self.descending:
+            return direction
+        return f"{direction} NULLS {'FIRST' if self.nulls_first else 'LAST'}"
+
+
+def key_order(flags: int) -> str:
+    """Return a btree key's order (IndexKey.order) from its pg_index.indoption flags (1 DESC, 2 NULLS FIRST)."""
+    return IndexKey(descending=bool(flags & _DESC), nulls_first=bool(flags & _NULLS_FIRST)).order()
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,9 +358,8 @@ def index_definition_of(
     name: str | None = None,
     method: str | None = None,
     options: Mapping[str, int | str] | None = None,
-    opclasses: Sequence[str | None] | None = None,
 ) -> IndexDefinition:
-    """Return index's definition from its catalog parts, optionally renamed, with a new method, options or opclasses.
+    """Return index's definition from its catalog parts, optionally renamed, with a new method or options.
 
     A key's operator class is left out, as pg_get_indexdef() leaves it out, when it is the method's default for
     the key's type and the method stays; with a new method every one is written out, because the default of one
@@ -362,21 +372,19 @@ def index_definition_of(
         None if default and same_method and not text.endswith(")") else text
         for text, default in zip(index.opclasses_written, index.opclass_defaults, strict=True)
     )
-    chosen = tuple(opclasses) if opclasses is not None else (None,) * len(written)
-    if len(chosen) != len(index.columns) or len(written) != len(index.columns):
+    if len(written) != len(index.columns):
         raise ValueError("The index's keys do not match its operator classes.")
     keys = tuple(
         IndexKey(
             # pg_get_indexdef(oid, k) already quotes a column's name: it stands as server text like an expression.
             expression=text,
             collation=collation,
-            opclass=opclass,
-            opclass_text=None if opclasses is not None else server_text,
+            opclass_text=server_text,
             descending=bool(flags & _DESC),
             nulls_first=bool(flags & _NULLS_FIRST),
         )
-        for text, collation, opclass, server_text, flags in zip(
-            index.columns, index.key_collations, chosen, written, index.key_flags, strict=True
+        for text, collation, server_text, flags in zip(
+            index.columns, index.key_collations, written, index.key_flags, strict=True
         )
     )
     return IndexDefinition(

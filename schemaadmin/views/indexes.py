@@ -13,6 +13,7 @@ from django_tables2 import RequestConfig
 
 from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
+from schemaadmin.pg.ddl import key_order
 from schemaadmin.pg.index_lookups import index_methods, index_table
 from schemaadmin.pg.indexes import records_last_scan
 from schemaadmin.pg.locked import locked_relations
@@ -170,7 +171,7 @@ def index_detail(request: HttpRequest, qualified: str) -> HttpResponse:
             "collation": collation,
             "opclass": opclass,
             "type": key_type,
-            "order": _key_order(flags) if ordered else "",
+            "order": key_order(flags) if ordered else "",
         }
         for expression, collation, opclass, key_type, flags in zip(
             index.columns, index.key_collations, index.opclasses_written, index.key_types, index.key_flags, strict=False
@@ -211,11 +212,3 @@ def table_detail(request: HttpRequest, qualified: str) -> HttpResponse:
         "locked": locked,
     }
     return render(request, "schemaadmin/tables/detail.html", context)
-
-
-def _key_order(flags: int) -> str:
-    """Return a btree key's order as CREATE INDEX writes it (pg_index.indoption: 1 DESC, 2 NULLS FIRST), with NULLS
-    FIRST or LAST only where it is not the direction's default (LAST for ASC, FIRST for DESC)."""
-    descending, nulls_first = bool(flags & 1), bool(flags & 2)
-    nulls = "" if nulls_first == descending else " NULLS FIRST" if nulls_first else " NULLS LAST"
-    return ("DESC" if descending else "ASC") + nulls

@@ -106,6 +106,10 @@ class CheckerBase:
                 return number, match.end()
         return None
 
+    def written(self, column: str) -> str:
+        """Return a column's name as this connection's schema editor writes it in the migration's SQL."""
+        return str(self.connection.ops.quote_name(column))
+
     def line_of(self, pattern: str, line: int | None) -> int | None:
         """Return the first line from line on that matches pattern (a regex naming the statement's column, searched
         in each stripped line), else line: a Django operation writes several statements, and a finding about one of

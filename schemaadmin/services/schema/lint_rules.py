@@ -92,24 +92,21 @@ def operation_findings(
     yield from checker.finish()
 
 
-# The statement of a Django operation's SQL a finding about a column is about (lint_base.line_of), as Django's
-# schema editor writes it (names double-quoted).
-def _set_not_null(column: str) -> str:
-    return rf"ALTER COLUMN {re.escape(_quoted(column))} SET NOT NULL"
+# The statement of a Django operation's SQL a finding about a column is about (lint_base.line_of), given the column
+# as the connection's schema editor writes it (CheckerBase.written: Django's quote_name, which does not double an
+# inner quote).
+def _set_not_null(written: str) -> str:
+    return rf"ALTER COLUMN {re.escape(written)} SET NOT NULL"
 
 
-def _foreign_key(column: str) -> str:
-    quoted = re.escape(_quoted(column))
+def _foreign_key(written: str) -> str:
+    quoted = re.escape(written)
     return rf"FOREIGN KEY \({quoted}\)|ADD COLUMN {quoted} .*\bREFERENCES\b"
 
 
-def _index_built(column: str) -> str:
-    quoted = re.escape(_quoted(column))
+def _index_built(written: str) -> str:
+    quoted = re.escape(written)
     return rf"^CREATE (UNIQUE )?INDEX .*\({quoted}[ )]|UNIQUE \({quoted}\)|ADD COLUMN {quoted} .*\bUNIQUE\b"
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def _statement_line(sql_lines: Sequence[str], header: int | None) -> int | None:
@@ -355,10 +352,13 @@ class _Checker(IndexRules):
             # Added with its column, a key is checked against the existing rows only when the column gives them a
             # value: all NULL, PostgreSQL reads nothing.
             yield from self.foreign_key(
-                model.table, f"on {target}", self.line_of(_foreign_key(field.column), line), with_column=True
+                model.table,
+                f"on {target}",
+                self.line_of(_foreign_key(self.written(field.column)), line),
+                with_column=True,
             )
         if field.db_index or field.unique:  # unique: ALTER TABLE … ADD CONSTRAINT, which reads wait for too
-            index_line = self.line_of(_index_built(field.column), line)
+            index_line = self.line_of(_index_built(self.written(field.column)), line)
             yield from self.blocking_index(model.table, f"the index of {target}", index_line, constraint=field.unique)
 
     def volatile_functions(self, expression: Any) -> list[str]:
@@ -413,16 +413,21 @@ class _Checker(IndexRules):
             )
             yield self.finding("vector_dimensions_changed", Severity.CRITICAL, target, message, DIMENSIONS_HELP, line)
         if new.many_to_one and new.db_constraint and not (old.many_to_one and old.db_constraint):
-            yield from self.foreign_key(table, f"on {target}", self.line_of(_foreign_key(new.column), line))
+            yield from self.foreign_key(
+                table, f"on {target}", self.line_of(_foreign_key(self.written(new.column)), line)
+            )
         if old.null and not new.null:
             backfilled = new.has_default() or new.has_db_default()  # Django's UPDATE … WHERE col IS NULL
             yield from self.not_null_set(
-                table, new.column, self.line_of(_set_not_null(new.column), line), backfilled=backfilled
+                table, new.column, self.line_of(_set_not_null(self.written(new.column)), line), backfilled=backfilled
             )
         if (new.db_index and not old.db_index) or (new.unique and not old.unique):
             unique = new.unique and not old.unique
             yield from self.blocking_index(
-                table, f"the index of {target}", self.line_of(_index_built(new.column), line), constraint=unique
+                table,
+                f"the index of {target}",
+                self.line_of(_index_built(self.written(new.column)), line),
+                constraint=unique,
             )
 
     def small_integer(self, field: Any) -> bool:

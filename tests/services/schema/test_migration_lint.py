@@ -657,6 +657,24 @@ def test_a_column_made_not_null_says_it_fails_on_nulls_or_what_django_runs_first
         assert re.search(r'UPDATE "schema_fixtures_widget" SET "score" = .* WHERE "score" IS NULL', lint.sql.text)
 
 
+def test_a_finding_about_a_column_named_in_quotes_points_at_its_own_statement(big_widgets):
+    """db_column='"Level"' is written as is by Django (quoting once is enough): the finding named the operation's
+    first statement (SET DEFAULT) because the lint looked for the name quoted twice."""
+    column = '"Level"'
+    lint = lint_planted(
+        [
+            migrations.AddField(
+                model_name="widget", name="level", field=models.IntegerField(null=True, db_column=column)
+            ),
+            migrations.AlterField(
+                model_name="widget", name="level", field=models.IntegerField(default=0, db_column=column)
+            ),
+        ]
+    )
+    line = lint.sql.lines[only(lint, "set_not_null_on_big_table").line]
+    assert line == 'ALTER TABLE "schema_fixtures_widget" ALTER COLUMN "Level" SET NOT NULL;', lint.sql.lines
+
+
 def _remote_model(plant, name, fields):
     """A migration telling Django's state about plant's table name (db_table naming its schema), touching nothing."""
     model = migrations.CreateModel(name.title(), fields, options={"db_table": f'"{plant.schema}"."{name}"'})
