@@ -155,14 +155,17 @@ def _contents(tables: list[TableView]) -> list[tuple[str, list[TableView]]]:
 def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot, list[TableView]]:
     """Read the live schema and the tables the filter keeps (none when the filter is invalid)."""
     form = TableFilterForm(request.GET)
-    snapshot = schema_snapshot(schemas=tuple(app_settings()["APP_SCHEMAS"]))
-    if form.is_valid():
-        parts = split_qualified(form.cleaned_data["table"]) if form.cleaned_data["table"] else None
-        exactly = qualify(*parts) if parts else form.cleaned_data["table"]
-        tables = _table_views(snapshot, form.cleaned_data["q"], exactly)
-    else:
-        tables = []
-    return form, snapshot, tables
+    schemas = tuple(app_settings()["APP_SCHEMAS"])
+    if not form.is_valid():
+        return form, schema_snapshot(schemas=schemas), []
+    parts = split_qualified(form.cleaned_data["table"]) if form.cleaned_data["table"] else None
+    if parts and parts[0] not in schemas:
+        # A table of another schema, which a foreign key of the app's tables points at (or from): its link showed
+        # an empty page, as only the app's schemas were read.
+        schemas = (*schemas, parts[0])
+    snapshot = schema_snapshot(schemas=schemas)
+    exactly = qualify(*parts) if parts else form.cleaned_data["table"]
+    return form, snapshot, _table_views(snapshot, form.cleaned_data["q"], exactly)
 
 
 @permission_required("view_schema")

@@ -276,6 +276,25 @@ def test_a_foreign_key_to_a_table_on_another_page_links_to_that_table(client_as,
 
 
 @pytest.mark.django_db
+def test_a_foreign_key_to_a_table_of_another_schema_links_to_that_table_s_card(client_as, plant):
+    """Only the app's schemas (APP_SCHEMAS) are listed: the link to a table outside them showed an empty page."""
+    s = plant.schema
+    plant.sql(
+        f"CREATE TABLE {s}.zq_account (id int PRIMARY KEY, label text);"
+        f"CREATE TABLE public.zq_payment (account_id int REFERENCES {s}.zq_account (id))"
+    )
+    operator = client_as("operator")
+    try:
+        payment = operator.get("/schema/tables/", {"q": "zq_payment"}).content.decode()
+        (link,) = re.findall(rf'→ <a href="([^"]+)">{s}.zq_account</a>', payment)
+        target = operator.get("/schema/tables/" + link.split("#")[0]).content.decode()
+        assert cards(target) == [f"{s}.zq_account"] and "label" in target
+        assert f"{s}.zq_account" not in cards(operator.get("/schema/tables/").content.decode())  # not listed by default
+    finally:
+        plant.sql("DROP TABLE public.zq_payment")
+
+
+@pytest.mark.django_db
 def test_too_many_tables_to_draw_ask_for_the_filter_instead(client_as, monkeypatch):
     monkeypatch.setattr(schema_live, "DIAGRAM_MAX_TABLES", 3)
     operator = client_as("operator")
