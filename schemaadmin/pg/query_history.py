@@ -249,22 +249,25 @@ def add_to_rollups(snapshot_id: int, *, using: str = "default") -> None:
 
 # What a cutoff removes, table by table: the snapshots (their deltas go with them), the roll-ups whose whole bucket
 # is past it (a day's goes when the whole day is, so a window reaching back to it stays whole), and the statements
-# last seen before it. The first count is the snapshots'.
+# last seen before it. The first count is the snapshots', the third the day roll-ups'.
 _PAST_CUTOFF = (
     (SNAPSHOTS, "taken_at < %(cutoff)s"),
-    # Written per span, each a range of the primary key (database_alias, span, bucket, ...): a bucket's end computed
-    # from its span could not use it and read every roll-up on each snapshot (9M in 1.1-1.3 s, 120 days kept).
-    (
-        ROLLUPS,
-        "(span = 'hour' AND bucket <= %(cutoff)s - interval '1 hour') "
-        "OR (span = 'day' AND bucket <= %(cutoff)s - interval '1 day')",
-    ),
+    # Per span, each a range of the primary key (database_alias, span, bucket, ...): a bucket's end computed from its
+    # span could not use it and read every roll-up on each snapshot (9M in 1.1-1.3 s, 120 days kept).
+    (ROLLUPS, "span = 'hour' AND bucket <= %(cutoff)s - interval '1 hour'"),
+    (ROLLUPS, "span = 'day' AND bucket <= %(cutoff)s - interval '1 day'"),
     (KEYS, "last_taken_at < %(cutoff)s"),
 )
 
 
 def prune_before(alias: str, cutoff: datetime, *, using: str = "default") -> int:
-    """Delete the snapshots (their deltas go with them), roll-ups and orphaned texts older than cutoff; count them."""
+    """Delete the snapshots (their deltas go with them), roll-ups and orphaned texts older than cutoff; count them.
+
+    A text is orphaned once no roll-up nor baseline entry has its statement. Every stored delta adds to a day
+    roll-up, which outlives the hour's: only a prune that deletes day roll-ups (once a day) can orphan a text, or
+    leave one the baseline dropped since. Swept on every prune, the texts cost a probe each every five minutes (85k
+    texts: 0.6-1.1 s).
+    """
     with cursor(using) as cur:
         deleted = []
         for table, past_cutoff in _PAST_CUTOFF:
@@ -273,8 +276,8 @@ def prune_before(alias: str, cutoff: datetime, *, using: str = "default") -> int
                 {"alias": alias, "cutoff": cutoff},
             )
             deleted.append(cur.rowcount)
-        snapshots = deleted[0]
-        if snapshots:
+        snapshots, day_rollups = deleted[0], deleted[2]
+        if day_rollups:
             cur.execute(
                 f"""
                 DELETE FROM {TEXTS} AS t

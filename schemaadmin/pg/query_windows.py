@@ -113,19 +113,23 @@ def _summed_sql(prefix: str) -> str:
     """  # noqa: S608 -- table and column names are this module's constants; every value is a parameter
 
 
-def _running_sql(bounds: Sequence[str]) -> str:
+def _running_sql(bounds: Sequence[str], *, spanning: str | None = None) -> str:
     """Return a SELECT of each statement with deltas between the first and last bound (parameter names) and its
-    running totals before each bound i, as columns c<i>_<counter>.
+    running totals before each bound i, as columns c<i>_<counter>; with spanning (a bound's name), only of the
+    statements with deltas on both sides of it.
 
     Before a bound, they are the running totals of its first delta at or after it less that delta, one probe of
-    the running-totals index; or its key's own when its latest delta is older than the bound (every bound that is
-    now): no probe. Pruning never changes them, so neither does it change a window's sums.
+    the running-totals index; its key's own when its latest delta is older than the bound (every bound that is
+    now); or zero when its first delta is not older and still kept (a statement first seen in the window, of most
+    of them when statements come and go): no probe. Pruning never changes them, so neither does it change a
+    window's sums. (A first delta pruned counts in the running totals: that statement is probed.)
     """
     columns, probes = [], []
     for i, bound in enumerate(bounds):
+        first_seen_after = f"k.first_taken_at >= greatest(%({bound})s, kept.since)"
         columns += [
-            f"CASE WHEN k.last_taken_at < %({bound})s THEN k.cum_{name} ELSE p{i}.cum_{name} - p{i}.{name} END"
-            f" AS c{i}_{name}"
+            f"CASE WHEN k.last_taken_at < %({bound})s THEN k.cum_{name} WHEN {first_seen_after} THEN 0"
+            f" ELSE p{i}.cum_{name} - p{i}.{name} END AS c{i}_{name}"
             for name in COUNTERS
         ]
         probes.append(f"""
@@ -133,7 +137,7 @@ def _running_sql(bounds: Sequence[str]) -> str:
             SELECT {", ".join(f"d.{name}, d.cum_{name}" for name in COUNTERS)}
             FROM {DELTAS} AS d
             WHERE d.dbid = k.dbid AND d.userid = k.userid AND d.queryid = k.queryid
-              AND k.last_taken_at >= %({bound})s
+              AND k.last_taken_at >= %({bound})s AND NOT {first_seen_after}
               AND d.snapshot_id >= ({FIRST_SNAPSHOT_SQL.format(start=f"%({bound})s")})
             ORDER BY d.snapshot_id
             LIMIT 1
@@ -141,9 +145,12 @@ def _running_sql(bounds: Sequence[str]) -> str:
     return f"""
         SELECT k.dbid, k.userid, k.queryid, {", ".join(columns)}
         FROM {KEYS} AS k
+        -- Pruning deletes the oldest snapshots: a key first seen at or after the oldest kept has its first delta.
+        CROSS JOIN (SELECT min(s.taken_at) AS since FROM {SNAPSHOTS} AS s WHERE s.database_alias = %(alias)s) AS kept
         {"".join(probes)}
         WHERE k.database_alias = %(alias)s
           AND k.last_taken_at >= %({bounds[0]})s AND k.first_taken_at < %({bounds[-1]})s
+          {f"AND k.first_taken_at < %({spanning})s AND k.last_taken_at >= %({spanning})s" if spanning else ""}
           AND (CAST(%(dbid)s AS bigint) IS NULL OR k.dbid = CAST(%(dbid)s AS bigint))
           AND (CAST(%(userid)s AS bigint) IS NULL OR k.userid = CAST(%(userid)s AS bigint))
           AND (CAST(%(queryid)s AS bigint) IS NULL OR k.queryid = CAST(%(queryid)s AS bigint))
@@ -269,8 +276,9 @@ def regressions(
     params["bstart"], params["bend"], params["astart"], params["aend"] = *before, *after
     summed = _summed_window("b", params, using) & _summed_window("a", params, using)  # both ids, whichever
     if before[1] == after[0] and not summed:
-        # Adjacent windows share their middle bound: two probes per statement (none at a bound that is now).
-        running = f"running AS MATERIALIZED ({_running_sql(['bstart', 'astart', 'aend'])}),"
+        # Adjacent windows share their middle bound: two probes per statement (none at a bound that is now), of the
+        # statements that ran on both sides of it (only those can have slowed down).
+        running = f"running AS MATERIALIZED ({_running_sql(['bstart', 'astart', 'aend'], spanning='astart')}),"
         earlier, later = _between("running", 0, 1), _between("running", 1, 2)
     else:
         running, earlier, later = "", _summed_sql("b"), _summed_sql("a")

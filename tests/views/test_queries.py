@@ -222,6 +222,19 @@ def test_a_window_long_past_without_snapshots_shows_no_figures_not_the_counters_
     assert 'data-testid="no-statements"' not in page
 
 
+def test_a_window_that_has_not_begun_says_so_not_the_counters_since_the_reset(client_as, workload):
+    # It showed pg_stat_statements' counters since the reset, under "No snapshots cover this window yet".
+    start = timezone.now() + timedelta(days=2)
+    window = {
+        "window": "custom",
+        "start": f"{start:%Y-%m-%dT%H:%M}",
+        "end": f"{start + timedelta(days=1):%Y-%m-%dT%H:%M}",
+    }
+    page = client_as("operator").get("/queries/", window).content.decode()
+    assert "nothing has run in it yet" in page
+    assert "since its last reset" not in page and 'data-testid="query-table"' not in page
+
+
 def test_without_pg_read_all_stats_the_page_names_the_database_role_to_grant(client_as, monkeypatch):
     _server_says(monkeypatch, reads_all=False, role="chat_app")
     page = client_as("operator").get("/queries/").content.decode()

@@ -82,6 +82,7 @@ class QueryStats:
     # No snapshot covers the window, and the live view's counters would not answer for it: it ended in the past, or
     # pg_stat_statements cannot be read. There are no figures, rather than the counters since the last reset.
     uncovered: bool = False
+    not_begun: bool = False  # uncovered because the window starts after now
     # When the window's last snapshot was taken: its figures end there, not at `end` (a window that ends now holds
     # nothing of the minutes since).
     through: datetime | None = None
@@ -117,7 +118,10 @@ def query_stats(
     if order not in ORDERS:
         raise ValueError(f"Unknown order {order!r}; one of {', '.join(ORDERS)}.")
     covered = query_windows.has_deltas(using, start, end, using=records)
-    if not covered and (not state.ok or end < timezone.now() - LIVE_WINDOW_SLACK):
+    now = timezone.now()
+    if not covered and start > now:  # nothing has run in it yet: the live counters are of the past
+        return QueryStats(availability=state, start=start, end=end, uncovered=True, not_begun=True)
+    if not covered and (not state.ok or end < now - LIVE_WINDOW_SLACK):
         return QueryStats(availability=state, start=start, end=end, uncovered=True)
     databases, roles = server_names(using)
     dbid, userid, found = owner_ids(database, role, (databases, roles))

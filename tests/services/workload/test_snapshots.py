@@ -235,14 +235,32 @@ def test_a_rollup_goes_when_its_whole_hour_or_day_is_past_the_cutoff_and_the_del
     left = set(QueryStatRollup.objects.filter(queryid=7).values_list("span", "bucket"))
     assert left == {key for key, kept in kept_and_gone.items() if kept}
 
+    conditions = [sql for table, sql in _PAST_CUTOFF if table == ROLLUPS]
+    assert len(conditions) == 2
     with connection.cursor() as cur:
         cur.execute("SET LOCAL enable_seqscan = off")
-        condition = dict((table, sql) for table, sql in _PAST_CUTOFF)[ROLLUPS]
-        cur.execute(
-            f"EXPLAIN DELETE FROM {ROLLUPS} WHERE database_alias = %(alias)s AND {condition}",  # noqa: S608
-            {"alias": "default", "cutoff": cutoff},
-        )
-        plan = "\n".join(row[0] for row in cur.fetchall())
-    # Each span's part is a range of the primary key (alias, span, bucket, ...), not a filter over all of it.
-    conditions = [line for line in plan.splitlines() if "Index Cond" in line]
-    assert len(conditions) == 2 and all("bucket" in line for line in conditions), plan
+        for condition in conditions:
+            cur.execute(
+                f"EXPLAIN DELETE FROM {ROLLUPS} WHERE database_alias = %(alias)s AND {condition}",  # noqa: S608
+                {"alias": "default", "cutoff": cutoff},
+            )
+            plan = "\n".join(row[0] for row in cur.fetchall())
+            # Each span's delete is a range of the primary key (alias, span, bucket, ...), not a filter over all of it.
+            (index_condition,) = [line for line in plan.splitlines() if "Index Cond" in line]
+            assert "bucket" in index_condition and "span" in index_condition, plan
+
+
+def test_a_text_goes_with_its_statement_s_last_day_rollup_and_not_before():
+    cutoff = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
+    rollups = {
+        7: [("hour", cutoff - timedelta(hours=2)), ("day", cutoff - timedelta(days=2))],  # both past the cutoff
+        8: [("hour", cutoff - timedelta(hours=2)), ("day", cutoff - timedelta(hours=12))],  # its day is not over
+    }
+    QueryStatRollup.objects.bulk_create(
+        QueryStatRollup(database_alias="default", span=span, bucket=bucket, dbid=1, userid=1, queryid=queryid, **ZEROS)
+        for queryid, buckets in rollups.items()
+        for span, bucket in buckets
+    )
+    QueryText.objects.bulk_create(QueryText(queryid=q, query=f"SELECT {q}", first_seen=cutoff) for q in rollups)
+    prune_before("default", cutoff)
+    assert list(QueryText.objects.filter(queryid__in=rollups).values_list("queryid", flat=True)) == [8]
