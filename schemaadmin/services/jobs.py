@@ -49,6 +49,10 @@ __all__ = [
 ]
 
 
+# Why recovery ends a queued record whose job in the worker ended (or was deleted) without beginning it.
+NEVER_STARTED = "Its job in the worker ended before it began (the worker's log says why); start it again."
+
+
 @dataclass(frozen=True, slots=True)
 class Recovered:
     """How a dead worker's job really ended, found by its kind's on_stalled: recorded instead of the failure."""
@@ -308,9 +312,12 @@ def stalled_seconds() -> float:
 def recover[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
     """Fail the kind's records whose worker died or whose job ended without them; return the ones this call ended."""
     recovered = []
-    for orphan in _orphans(kind):
+    for orphan, began in _orphans(kind):
         with JobLog(kind, orphan.pk) as log:
-            found = kind.on_stalled(orphan, log) if kind.on_stalled is not None else None
+            if not began:  # nothing of it to clean up
+                found = Recovered(JobState.FAILED, NEVER_STARTED)
+            else:
+                found = kind.on_stalled(orphan, log) if kind.on_stalled is not None else None
             state, note = (found.state, found.note) if found else (JobState.FAILED, kind.worker_stopped)
             if not finish(kind, orphan, state, expected=ACTIVE_STATES, error=note, detail={"recovered": True}):
                 continue  # the body, a cancel or another recovery ended it first
@@ -331,15 +338,16 @@ def recover_stalled_jobs() -> int:
     return ended
 
 
-def _orphans[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
-    """Return the kind's active records whose worker died, or whose job ended without finishing them.
+def _orphans[R: WorkerJobRecord](kind: JobKind[R]) -> list[tuple[R, bool]]:
+    """Return the kind's active records whose worker died, or whose job ended without finishing them, each with
+    whether its job began (a queued record's job may have ended before its body claimed it).
 
     The kind's jobs held by a worker without a heartbeat are marked failed in procrastinate's queue first, so a
     restarted worker does not pick them up again.
     """
     manager = kind.model._default_manager
     job_manager = app.job_manager
-    orphans: dict[int, R] = {}
+    orphans: dict[int, tuple[R, bool]] = {}
     stalled = async_to_sync(job_manager.get_stalled_jobs)(
         task_name=kind.task_name, seconds_since_heartbeat=stalled_seconds()
     )
@@ -347,13 +355,20 @@ def _orphans[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
         assert job.id is not None
         async_to_sync(job_manager.finish_job_by_id_async)(job_id=job.id, status=Status.FAILED, delete_job=False)
         for active in manager.filter(job_id=job.id, state__in=ACTIVE_STATES):
-            orphans[active.pk] = active
+            orphans[active.pk] = (active, True)
     for running in manager.filter(state=JobState.RUNNING, job_id__isnull=False):
         if running.pk in orphans or _job_status(running.job_id) == Status.DOING:
             continue
         # A body ends its record before its job's row ends (or goes): read again, a job that just ended is no orphan.
         if manager.filter(pk=running.pk, state=JobState.RUNNING).exists():
-            orphans[running.pk] = running
+            orphans[running.pk] = (running, True)
+    # A queued record whose job ended (or went) without claiming it would stay queued for good, and a start that
+    # finds an active record answers with it: the body failed before its claim.
+    for queued in manager.filter(state=JobState.QUEUED, job_id__isnull=False):
+        if queued.pk in orphans or _job_status(queued.job_id) in (Status.TODO, Status.DOING):
+            continue
+        if manager.filter(pk=queued.pk, state=JobState.QUEUED).exists():
+            orphans[queued.pk] = (queued, False)
     return list(orphans.values())
 
 

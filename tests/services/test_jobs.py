@@ -286,6 +286,28 @@ def test_recovery_of_each_state(db):
     assert jobs.recover(RECALL_CHECK) == []  # nothing is recovered twice
 
 
+def test_a_queued_record_whose_job_ended_without_beginning_it_is_failed_not_left_queued(db):
+    """A body that raised before its claim left its record queued for good, and every later start answered with
+    it: a drift check whose migrations could not be read blocked every "Compare again"."""
+    clear_jobs()
+    fake = _FakeWorkers()
+    ended = _record(DriftCheck)
+    async_to_sync(fake.manager.finish_job_by_id_async)(
+        job_id=fake.queue(DRIFT_CHECK, ended), status=Status.FAILED, delete_job=False
+    )
+    row_gone = _record(DriftCheck, job_id=GONE_JOB)
+    waiting = _record(DriftCheck)
+    waiting_job = fake.queue(DRIFT_CHECK, waiting)
+
+    assert sorted(r.pk for r in jobs.recover(DRIFT_CHECK)) == sorted([ended.pk, row_gone.pk])
+    for record in (ended, row_gone):
+        record.refresh_from_db()
+        assert record.state == JobState.FAILED and record.error == jobs.NEVER_STARTED
+        assert _outcomes(DRIFT_CHECK, record) == ["drift.check_failed"]
+    waiting.refresh_from_db()
+    assert waiting.state == JobState.QUEUED and fake.status(waiting_job) == "todo"
+
+
 def test_recover_stalled_jobs_covers_every_kind_and_audits_drift_too(db):
     orphans = {model: _record(model, JobState.RUNNING, job_id=GONE_JOB) for model in KIND_OF}
     assert set(jobs.KINDS.values()) == set(KIND_OF.values())

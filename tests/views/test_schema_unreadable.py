@@ -9,6 +9,10 @@ import json
 import pytest
 from django.core.management import call_command
 
+from schemaadmin.models import JobState
+from schemaadmin.services.schema.drift_checks import run_drift_check, start_drift_check
+from tests.worker import clear_jobs
+
 pytestmark = pytest.mark.django_db
 
 IMPORT_FAILS = "tests.schema_fixtures.unreadable_import"
@@ -85,3 +89,19 @@ def test_a_file_python_cannot_compile_is_named_by_its_own_path_and_line():
     except SyntaxError as error:
         said = problem_of(error)
     assert said.startswith("The migrations cannot be read (/srv/project/shop/migrations/0002_broken.py, line 1): ")
+
+
+def test_a_replay_queued_before_the_files_broke_fails_saying_why_and_the_next_one_runs(settings):
+    """Read before the job's claim, the files' error left the check queued for good: every "Compare again" was
+    answered with it, after the files were mended too."""
+    check = start_drift_check(user=None)
+    clear_jobs()  # as if the worker had taken it
+    settings.MIGRATION_MODULES = {"schema_fixtures": IMPORT_FAILS}
+    assert run_drift_check(check.pk) == JobState.FAILED
+    check.refresh_from_db()
+    assert "0004_needs_a_missing_module.py, line 1" in check.error and "ModuleNotFoundError" in check.error
+    assert "FAILED: The migrations cannot be read" in check.log
+    del settings.MIGRATION_MODULES
+    again = start_drift_check(user=None)
+    clear_jobs()
+    assert again.pk != check.pk and again.state == JobState.QUEUED

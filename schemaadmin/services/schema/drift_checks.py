@@ -15,6 +15,7 @@ from schemaadmin.models import DriftCheck, JobState
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.services import jobs
 from schemaadmin.services.jobs import JobLog
+from schemaadmin.services.schema.migrations import problem_of
 from schemaadmin.services.schema.shadow import (
     applied_migrations,
     build_shadow_snapshot,
@@ -90,7 +91,17 @@ def run_drift_check(check_id: int) -> str:
         return check.state
     using = check.database_alias
     schemas = tuple(app_settings()["APP_SCHEMAS"])
-    applied = applied_migrations(using=using)
+    try:
+        applied = applied_migrations(using=using)
+    except Exception as exc:  # a file that does not import, a dependency on a migration that is not there
+        if jobs.claim(DRIFT_CHECK, check):
+            message = problem_of(exc)
+            with JobLog(DRIFT_CHECK, check.pk) as log:
+                log.write(f"FAILED: {message}")
+            jobs.finish(DRIFT_CHECK, check, JobState.FAILED, error=message)
+        else:
+            check.refresh_from_db()
+        return check.state
     if not jobs.claim(DRIFT_CHECK, check, fingerprint=shadow_fingerprint(applied, schemas), applied_count=len(applied)):
         check.refresh_from_db()
         return check.state
