@@ -158,6 +158,9 @@ class SchemaSnapshot:
     # What another session held ACCESS EXCLUSIVE in these schemas: its tables' defaults, generated columns,
     # constraints and indexes were not read (see above).
     locked: tuple[LockedRelation, ...] = ()
+    # A replay's checks that PostgreSQL writes otherwise when their text is parsed again (pg/shadow.reparsed_checks):
+    # (schema, table, name, text), as a restore from pg_dump or a drift fix leaves them in the live database.
+    checks_reparsed: tuple[tuple[str, str, str, str], ...] = ()
 
     @property
     def locked_tables(self) -> frozenset[tuple[str, str]]:

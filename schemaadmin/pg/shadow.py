@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import psycopg
 from psycopg import sql
 
+from schemaadmin.pg import ddl
 from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
+from schemaadmin.pg.schema import ConstraintInfo
 
 __all__ = [
     "create_database",
@@ -13,6 +18,7 @@ __all__ = [
     "drop_database",
     "existing_schemas",
     "may_create_databases",
+    "reparsed_checks",
 ]
 
 
@@ -74,3 +80,43 @@ def create_schemas(names: list[str], *, using: str = "default") -> None:
     with own_connection(using) as connection:
         for name in names:
             connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name)))
+
+
+# The name of the copy reparsed_checks adds and drops; no migration names a constraint so.
+_REPARSED = "schemaadmin_reparsed_check"
+
+
+def reparsed_checks(
+    constraints: Iterable[ConstraintInfo], *, using: str = "default"
+) -> tuple[tuple[str, str, str, str], ...]:
+    """Return (schema, table, name, text) of each CHECK constraint that PostgreSQL writes otherwise once its written
+    text is parsed again, as a pg_dump restore or a drift fix adds it: a column compared with an IN list of Django's
+    writes (ARRAY['a'::varchar, 'b'::varchar])::text[], and ARRAY[('a'::varchar)::text, …] when read again.
+
+    For a throwaway database only: it adds a NOT VALID copy of each check to its table, reads it, and drops it.
+    """
+    found = []
+    with own_connection(using) as conn:
+        for constraint in constraints:
+            if constraint.type != "check":
+                continue
+            text = constraint.definition.removesuffix(" NOT VALID")
+            try:
+                ddl.add_constraint(constraint.schema, constraint.table, _REPARSED, f"{text} NOT VALID").run(conn)
+                row = conn.execute(
+                    """
+                    SELECT pg_get_constraintdef(con.oid)
+                    FROM pg_constraint AS con
+                    JOIN pg_class AS t ON t.oid = con.conrelid
+                    JOIN pg_namespace AS n ON n.oid = t.relnamespace
+                    WHERE n.nspname = %s AND t.relname = %s AND con.conname = %s
+                    """,
+                    [constraint.schema, constraint.table, _REPARSED],
+                ).fetchone()
+                ddl.drop_constraint(constraint.schema, constraint.table, _REPARSED).run(conn)
+            except psycopg.Error:  # not a text it takes back as is: compared as written
+                continue
+            again = row[0].removesuffix(" NOT VALID") if row else text
+            if again != text:
+                found.append((constraint.schema, constraint.table, constraint.name, again))
+    return tuple(found)

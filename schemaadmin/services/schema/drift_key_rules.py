@@ -4,6 +4,7 @@ holds the other rules and runs them all)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
@@ -116,13 +117,28 @@ def index_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[t
     return findings
 
 
+# How pg_get_constraintdef() ends a deferrable constraint's text (INITIALLY IMMEDIATE is the default, not written).
+_DEFERRAL = re.compile(r" DEFERRABLE( INITIALLY DEFERRED)?$")
+
+
 def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
     def ours(constraints: Sequence[ConstraintInfo]) -> list[ConstraintInfo]:
         return [c for c in constraints if (c.schema, c.table) in tables]
 
+    # A check the database has as PostgreSQL writes the migrations' text once parsed again (restored from pg_dump,
+    # or added by the fix below) is the migrations' check: compared as the database has it.
+    live_text = {(c.schema, c.table, c.name): c.definition for c in live.constraints}
+    reparsed = {(schema, table, name): text for schema, table, name, text in expected.checks_reparsed}
+
+    def as_live_writes(wanted: ConstraintInfo) -> ConstraintInfo:
+        again, found = reparsed.get(key := (wanted.schema, wanted.table, wanted.name)), live_text.get(key)
+        if again is not None and found in (again, f"{again} NOT VALID"):
+            return replace(wanted, definition=again)
+        return wanted
+
     extra, missing = unmatched(
         ours(live.constraints),
-        ours(expected.constraints),
+        [as_live_writes(c) for c in ours(expected.constraints)],
         lambda c: (c.schema, c.table, c.type, c.definition),
         lambda c: c.name,
     )
@@ -190,7 +206,8 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
             # A unique index of that name is there (made by hand in its place): the constraint adopts it at once;
             # ADD CONSTRAINT … UNIQUE (…) would fail on the name, and build a second index under a lock.
             keyword = "PRIMARY KEY" if constraint.type == "primary key" else "UNIQUE"
-            using = f"{keyword} USING INDEX {ddl.quote_identifier(index.name)}"
+            deferral = _DEFERRAL.search(constraint.definition)  # the index has none: said again, or it is lost
+            using = f"{keyword} USING INDEX {ddl.quote_identifier(index.name)}" + (deferral[0] if deferral else "")
             adopt = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, using)
             message = (
                 f"{said}; the database has a unique index of that name ({index.definition}) but not the constraint."

@@ -58,6 +58,7 @@ from schemaadmin.pg.shadow import (
     drop_database,
     existing_schemas,
     may_create_databases,
+    reparsed_checks,
 )
 from schemaadmin.services.schema.raw_sql import run_sql_actions
 
@@ -327,6 +328,7 @@ def snapshot_from_json(data: dict[str, Any]) -> SchemaSnapshot:
         constraints=rows(ConstraintInfo, data["constraints"]),
         foreign_keys=rows(ForeignKeyInfo, data["foreign_keys"]),
         extensions=rows(ExtensionInfo, data["extensions"]),
+        checks_reparsed=tuple(tuple(item) for item in data.get("checks_reparsed", ())),  # type: ignore[misc]
     )
 
 
@@ -372,7 +374,8 @@ def _replay_and_read(applied: list[MigrationKey], schemas: list[str], made_outsi
             file=sys.stderr,
         )
         raise SystemExit(1) from None
-    return schema_snapshot(schemas=schemas, using="default")
+    snapshot = schema_snapshot(schemas=schemas, using="default")
+    return dataclasses.replace(snapshot, checks_reparsed=reparsed_checks(snapshot.constraints, using="default"))
 
 
 if __name__ == "__main__":

@@ -174,6 +174,38 @@ def test_a_lost_constraint_and_a_hand_made_check_are_drift(plant):
     assert "ALTER TABLE public.schema_fixtures_widget DROP CONSTRAINT name_not_blank;" in finding.fix
 
 
+def test_a_check_as_a_pg_dump_restore_writes_it_is_the_migrations_check(plant):
+    """Restored from pg_dump (or added by drift's own fix), messages_role_valid's IN list reads
+    ARRAY[('user'::varchar)::text, …]: a critical mismatch whose fix, run, left the same finding for good."""
+    from schemaadmin.models import Message
+
+    table = "public.conversation_messages"
+    (role_valid,) = [c for c in Message._meta.constraints if c.name == "messages_role_valid"]
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        editor.add_constraint(Message, role_valid)
+    as_django_writes = "".join(f"{statement};" for statement in editor.collected_sql)
+
+    def written() -> str:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conname = 'messages_role_valid' AND conrelid = %s::regclass",
+                [table],
+            )
+            return cur.fetchone()[0]
+
+    dumped = written()
+    drop = f"ALTER TABLE {table} DROP CONSTRAINT messages_role_valid;"
+    plant.sql(f"{drop} ALTER TABLE {table} ADD CONSTRAINT messages_role_valid {dumped}")  # as a restore adds it
+    try:
+        assert written() != dumped  # the premise: PostgreSQL writes its own text otherwise once parsed again
+        findings = by_object(drift_findings())
+    finally:
+        plant.sql(f"{drop} {as_django_writes}")
+    assert written() == dumped  # as the migration left it
+    assert f"{table}.messages_role_valid" not in findings, findings[f"{table}.messages_role_valid"].message
+
+
 @contextmanager
 def field_added_to_widget(name: str, field: models.Field) -> Iterator[None]:
     """Add a field to the Widget model class for the block, as an edit to models.py would; then take it away."""
@@ -592,6 +624,14 @@ def test_a_unique_constraint_replaced_by_a_unique_index_of_its_name_is_fixed_by_
     # ADD CONSTRAINT … UNIQUE (name) would fail on the index's name, and build a second index under a lock.
     assert finding.fix.endswith("ALTER TABLE public.tag ADD CONSTRAINT tag_name_key UNIQUE USING INDEX tag_name_key;")
     assert "has a unique index of that name" in finding.message
+    # A deferrable one stays deferrable: adopted plain, the next comparison found a critical mismatch.
+    deferred = _tag_snapshot(
+        [("tag_name_key", "unique", "UNIQUE (name) DEFERRABLE INITIALLY DEFERRED")],
+        indexes=["tag_name_key"],
+        enforcing="tag_name_key",
+    )
+    (adopting,) = schema_drift(live, deferred)
+    assert adopting.fix.endswith("UNIQUE USING INDEX tag_name_key DEFERRABLE INITIALLY DEFERRED;")
     lost = schema_drift(_tag_snapshot(), expected)  # no index of that name either: the constraint as written
     (constraint,) = [f for f in lost if f.code == "missing_constraint"]
     assert "ADD CONSTRAINT tag_name_key UNIQUE (name);" in constraint.fix and "USING INDEX" not in constraint.fix
