@@ -77,6 +77,9 @@ class ColumnInfo(Qualified):
     identity: str | None  # "always" or "by default" for identity columns
     generated: str | None  # the generation expression of a generated column
     comment: str | None
+    # Its collation where it is not its type's (schema-qualified and quoted: pg_catalog."C"); None: the type's.
+    # A default, for replays stored before it was read.
+    collation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +243,16 @@ def schema_columns(
                CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default,
                CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
                CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) END AS generated,
-               col_description(c.oid, a.attnum) AS comment
+               col_description(c.oid, a.attnum) AS comment,
+               CASE WHEN a.attcollation <> ty.typcollation THEN
+                   (SELECT format('%%I.%%I', cn.nspname, co.collname)
+                    FROM pg_collation AS co JOIN pg_namespace AS cn ON cn.oid = co.collnamespace
+                    WHERE co.oid = a.attcollation)
+               END AS collation
         FROM pg_attribute AS a
         JOIN pg_class AS c ON c.oid = a.attrelid
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        JOIN pg_type AS ty ON ty.oid = a.atttypid
         LEFT JOIN pg_attrdef AS d
           ON d.adrelid = a.attrelid AND d.adnum = a.attnum AND NOT {_AROUND_SQL.format(namespace="n", table="c")}
         WHERE c.relkind IN ('r', 'p')

@@ -295,6 +295,16 @@ def test_a_foreign_key_to_a_table_of_another_schema_links_to_that_table_s_card(c
 
 
 @pytest.mark.django_db
+def test_a_column_s_collation_and_comment_are_shown(client_as, plant):
+    s = plant.schema
+    plant.sql(f'CREATE TABLE {s}.zq_note (body text COLLATE "C", tag text)')
+    plant.sql(f"COMMENT ON COLUMN {s}.zq_note.body IS 'what the <b>note</b> says'")
+    page = client_as("operator").get("/schema/tables/", {"table": f"{s}.zq_note"}).content.decode()
+    assert page.count("COLLATE pg_catalog.&quot;C&quot;") == 1  # body's; tag has its type's
+    assert "what the &lt;b&gt;note&lt;/b&gt; says" in page
+
+
+@pytest.mark.django_db
 def test_too_many_tables_to_draw_ask_for_the_filter_instead(client_as, monkeypatch):
     monkeypatch.setattr(schema_live, "DIAGRAM_MAX_TABLES", 3)
     operator = client_as("operator")

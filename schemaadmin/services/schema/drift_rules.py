@@ -173,6 +173,7 @@ def _column_differences(live: ColumnInfo, expected: ColumnInfo) -> list[str]:
         ("default", "default"),
         ("identity", "identity"),
         ("generation expression", "generated"),
+        ("collation", "collation"),
     ):
         now, wanted = getattr(live, attribute), getattr(expected, attribute)
         if now != wanted:
@@ -184,12 +185,18 @@ def _column_differences(live: ColumnInfo, expected: ColumnInfo) -> list[str]:
     return differences
 
 
+_DEFAULT_COLLATION = 'pg_catalog."default"'  # the type's: the database's for text types
+
+
 def _column_fix(live: ColumnInfo, expected: ColumnInfo) -> str:
     table = qualified(live.schema, live.table)
     column = quote_identifier(live.name)
     statements = []
-    if live.type != expected.type:
-        statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {expected.type};")
+    if live.type != expected.type or live.collation != expected.collation:
+        # A new collation is set with the type; the column's indexes are rebuilt (its rows are not rewritten).
+        collation = expected.collation or _DEFAULT_COLLATION
+        collate = f" COLLATE {collation}" if live.collation != expected.collation else ""
+        statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {expected.type}{collate};")
     if live.default != expected.default:
         if expected.default is None:
             statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT;")

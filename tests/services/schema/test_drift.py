@@ -132,6 +132,27 @@ def test_columns_added_or_changed_by_hand_are_drift(plant):
 
 
 @pytest.mark.django_db
+def test_a_column_s_collation_changed_by_hand_is_drift_whose_fix_clears_it(plant):
+    """It was not read: a column sorting and comparing by another collation than the migrations' went unsaid."""
+    column = "public.conversations.title"
+    with connection.cursor() as cur:
+        cur.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass"
+                    " AND attname = 'title'", ["public.conversations"])  # fmt: skip
+        (type_,) = cur.fetchone()
+    plant.sql(f'ALTER TABLE public.conversations ALTER COLUMN title TYPE {type_} COLLATE "C"')
+    try:
+        finding = by_object(drift_findings())[column]
+        assert (finding.code, finding.severity) == ("column_mismatch", "warning")
+        assert 'collation is pg_catalog."C", migrations say none' in finding.message
+        fix = f'ALTER TABLE public.conversations ALTER COLUMN title TYPE {type_} COLLATE pg_catalog."default";'
+        assert fix in finding.fix
+        plant.sql(fix)
+        assert column not in by_object(drift_findings())
+    finally:
+        plant.sql(f'ALTER TABLE public.conversations ALTER COLUMN title TYPE {type_} COLLATE "default"')
+
+
+@pytest.mark.django_db
 def test_a_copy_made_by_hand_of_a_migration_s_index_is_the_one_called_unexpected(plant):
     """Two alike: widget_name (the migrations') and hand_copy. The migrations' was the one said to be unexpected,
     with its drop offered, whichever the catalog listed first."""
