@@ -30,6 +30,10 @@ WIDENED = (
     "no scan, only a brief ACCESS EXCLUSIVE lock (strong_migrations and django-pg-zero-downtime-migrations call it "
     "safe)."
 )
+COLLATION_ONLY = (
+    "SchemaAdmin: the type stays {type} and only its collation changes: PostgreSQL rewrites no row, but rebuilds "
+    "the indexes on the column while it holds its ACCESS EXCLUSIVE lock (reads and writes wait for them)."
+)
 SAME_TYPE = (
     "SchemaAdmin: the type stays {type}. Django writes ALTER COLUMN … TYPE with the same type when it changes only "
     "the column's comment; PostgreSQL then rewrites no row and rebuilds no index, and holds its ACCESS EXCLUSIVE "

@@ -41,6 +41,7 @@ from schemaadmin.services.schema.lint_help import (
 )
 from schemaadmin.services.schema.lint_index_rules import ANN_DIMENSION_LIMITS, IndexRules, LintedModel
 from schemaadmin.services.schema.lint_overrides import (
+    COLLATION_ONLY,
     DEFAULT_DROPPED,
     EXCLUSION_NOT_VALID,
     NULL_ALLOWED,
@@ -386,6 +387,11 @@ class _Checker(IndexRules):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), WIDENED.format(old=old_db, new=new_db))
         elif old_db and old_db == new_db and getattr(old, "db_collation", None) == getattr(new, "db_collation", None):
             yield SquawkOverride(("changing-column-type", "prefer-text-field"), SAME_TYPE.format(type=new_db))
+        elif old_db and old_db == new_db:  # the collation alone: its indexes are built again, its rows stay
+            yield SquawkOverride(("changing-column-type", "prefer-text-field"), COLLATION_ONLY.format(type=new_db))
+            if new.db_index or new.unique:
+                what = f"the index of {target} again (new collation)"
+                yield from self.blocking_index(table, what, line, constraint=True)
         elif old.is_relation and new.is_relation and same_target(old, new, self.app_label):
             yield SquawkOverride(("changing-column-type",), SAME_TYPE.format(type="its target's"))
         if not old.null and new.null:

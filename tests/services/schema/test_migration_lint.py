@@ -675,6 +675,25 @@ def test_a_finding_about_a_column_named_in_quotes_points_at_its_own_statement(bi
     assert line == 'ALTER TABLE "schema_fixtures_widget" ALTER COLUMN "Level" SET NOT NULL;', lint.sql.lines
 
 
+def test_a_collation_changed_alone_rewrites_no_row_but_rebuilds_the_column_s_index(big_widgets):
+    """squawk said the table is rewritten (changing-column-type) and asked for text (prefer-text-field)."""
+    handle = {"max_length": 50, "null": True, "db_index": True}
+    lint = lint_planted(
+        [
+            migrations.AddField(model_name="widget", name="handle", field=models.CharField(**handle)),
+            migrations.AlterField(
+                model_name="widget", name="handle", field=models.CharField(**handle, db_collation="C")
+            ),
+        ],
+        name="0100_collation",
+    )
+    assert not {"changing-column-type", "prefer-text-field"} & set(codes(lint)), codes(lint)
+    rebuilt = [f for f in lint.findings if f.code == "index_on_big_table" and "new collation" in f.message]
+    assert len(rebuilt) == 1 and "reads and writes of the table wait" in rebuilt[0].message
+    set_aside = {f.code: f.exemption for f in lint.exempted}
+    assert "only its collation changes" in set_aside["changing-column-type"], set_aside
+
+
 def _remote_model(plant, name, fields):
     """A migration telling Django's state about plant's table name (db_table naming its schema), touching nothing."""
     model = migrations.CreateModel(name.title(), fields, options={"db_table": f'"{plant.schema}"."{name}"'})
