@@ -336,15 +336,22 @@ def replay_plan(executor: MigrationExecutor, applied: Iterable[MigrationKey]) ->
     """Give the executor the graph the live database sees; return the plan that replays `applied`, in order.
 
     A squash is resolved as on the live database, from what was applied there, not from the empty shadow (where
-    it would always stand for its migrations): applied in full, the squash is replayed; in part, the migrations it
-    replaces that were applied are.
+    it would always stand for its migrations): applied in part, the migrations it replaces that were applied are
+    replayed; applied in full, the squash is, unless every migration it replaces is still on disk and recorded.
+    Then those are: they are what a database older than the squash ran, and a database made by the squash has what
+    they make (else the squash failed there); a squash Django cannot run (an operation put before what it needs)
+    stopped the replay though the database never ran it.
     """
     wanted = set(applied)
     loader = MigrationLoader(executor.connection, replace_migrations=False)
     loader.applied_migrations = {key: m for key, m in loader.disk_migrations.items() if key in wanted}
     loader.replacements_progress = {}
-    for key in loader.replacements:
-        loader.replace_migration(key)  # Django's own rule, applied to the live database's migrations
+    for key, squash in loader.replacements.items():
+        if all(replaced in loader.disk_migrations and replaced in wanted for replaced in squash.replaces):
+            loader.graph.remove_replacement_node(key, squash.replaces)
+            wanted.discard(key)
+        else:
+            loader.replace_migration(key)  # Django's own rule, applied to the live database's migrations
     loader.graph.validate_consistency()
     loader.applied_migrations = {}  # the shadow starts empty
     executor.loader = loader
