@@ -8,6 +8,8 @@ operation where there is one. services/schema/drift.py reads the two schemas and
 
 from __future__ import annotations
 
+import keyword
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -214,6 +216,17 @@ def _column_fix(live: ColumnInfo, expected: ColumnInfo) -> str:
     )
 
 
+def _add_field(column: str) -> str:
+    """Return the AddField that adopts a column: named as the column where that is a field's name (a Python
+    identifier, no keyword, no double underscore), else a name made of it with the column in db_column."""
+    name = re.sub(r"_+", "_", re.sub(r"\W", "_", column.lower())).strip("_")
+    if not name or name[0].isdigit() or keyword.iskeyword(name):
+        name = f"field_{name}".rstrip("_")
+    if name == column:
+        return f"AddField(model_name=..., name={column!r}, field=...)"
+    return f"AddField(model_name=..., name={name!r}, field=...(..., db_column={column!r}))"
+
+
 def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
     live_columns = {(c.schema, c.table, c.name): c for c in live.columns if (c.schema, c.table) in tables}
     expected_columns = {(c.schema, c.table, c.name): c for c in expected.columns if (c.schema, c.table) in tables}
@@ -248,7 +261,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
                     if blocks_inserts
                     else ""
                 ),
-                ADOPT.format(operation=f"AddField(model_name=..., name={column.name!r}, field=...)")
+                ADOPT.format(operation=_add_field(column.name))
                 + f".\nOr drop it: {ddl.script(ddl.drop_column(column.schema, column.table, column.name))}",
             )
         )

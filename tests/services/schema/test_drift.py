@@ -102,11 +102,15 @@ def test_columns_added_or_changed_by_hand_are_drift(plant):
     plant.sql("ALTER TABLE public.users ADD COLUMN nickname text")
     plant.sql("ALTER TABLE public.users ADD COLUMN legacy_flag boolean NOT NULL")
     plant.sql('ALTER TABLE public.users ADD COLUMN "order" int')  # a reserved word: the fix must quote it
+    plant.sql('ALTER TABLE public.users ADD COLUMN "Mixed Col" int')  # no field may be named so
     plant.sql("ALTER TABLE public.conversations ALTER COLUMN title SET DEFAULT 'untitled'")
     try:
         findings = by_object(drift_findings())
     finally:
-        plant.sql('ALTER TABLE public.users DROP COLUMN nickname, DROP COLUMN legacy_flag, DROP COLUMN "order"')
+        plant.sql(
+            'ALTER TABLE public.users DROP COLUMN nickname, DROP COLUMN legacy_flag, DROP COLUMN "order", '
+            'DROP COLUMN "Mixed Col"'
+        )
         plant.sql("ALTER TABLE public.conversations ALTER COLUMN title DROP DEFAULT")
 
     nickname = findings["public.users.nickname"]
@@ -123,10 +127,12 @@ def test_columns_added_or_changed_by_hand_are_drift(plant):
     assert "default is 'untitled'::" in title.message and "migrations say none" in title.message
     assert "ALTER TABLE public.conversations ALTER COLUMN title DROP DEFAULT;" in title.fix
     assert 'ALTER TABLE public.users DROP COLUMN "order";' in findings["public.users.order"].fix
+    assert "name='mixed_col', field=...(..., db_column='Mixed Col')" in findings["public.users.Mixed Col"].fix
     assert set(findings) == {
         "public.users.nickname",
         "public.users.legacy_flag",
         "public.users.order",
+        "public.users.Mixed Col",
         "public.conversations.title",
     }
 
