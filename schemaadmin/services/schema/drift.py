@@ -25,6 +25,7 @@ from schemaadmin.services.schema.shadow import (
     ShadowUnavailable,
     applied_migrations,
     latest_replay,
+    models_in_other_schemas,
     shadow_fingerprint,
     shadow_snapshot,
     snapshot_from_json,
@@ -72,7 +73,7 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
     else:
         stored = latest_replay(shadow_fingerprint(applied, schemas), using=using)
         if stored is None:
-            unreplayed = [*model_changes(), *recorded_without_file_findings(applied)]
+            unreplayed = [*model_changes(), *recorded_without_file_findings(applied), *_schemas_not_compared(schemas)]
             return DriftReport(_sorted(unreplayed), len(applied), False, time.monotonic() - started, True)
         if stored.snapshot is None:
             findings.append(_unavailable(using, stored.error))
@@ -83,7 +84,25 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
         findings += schema_drift(live, expected, outside=tables_outside_migrations(schemas[0]))
     findings += model_changes()
     findings += recorded_without_file_findings(applied)
+    findings += _schemas_not_compared(schemas)
     return DriftReport(_sorted(findings), len(applied), from_cache, time.monotonic() - started)
+
+
+def _schemas_not_compared(schemas: tuple[str, ...]) -> list[Finding]:
+    return [_schema_not_compared(schema, labels) for schema, labels in models_in_other_schemas(schemas).items()]
+
+
+def _schema_not_compared(schema: str, labels: list[str]) -> Finding:
+    shown = ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+    return Finding(
+        "schema_not_compared",
+        Severity.INFO,
+        Kind.DRIFT,
+        schema,
+        f"Models put their tables in schema {schema} ({shown}), which SCHEMAADMIN['APP_SCHEMAS'] does not list: "
+        "their tables are not compared with the migrations, nor shown on the live schema.",
+        f"Add {schema!r} to SCHEMAADMIN['APP_SCHEMAS'] in the settings to compare them.",
+    )
 
 
 def _unavailable(using: str, reason: str) -> Finding:

@@ -64,6 +64,7 @@ from schemaadmin.services.schema.raw_sql import run_sql_actions
 
 __all__ = [
     "ShadowUnavailable",
+    "models_in_other_schemas",
     "applied_migrations",
     "tables_outside_migrations",
     "build_shadow_snapshot",
@@ -115,6 +116,17 @@ def tables_outside_migrations(default_schema: str) -> dict[tuple[str, str], str]
             continue
         why[_schema_and_table(meta.db_table, default_schema)] = reason
     return why
+
+
+def models_in_other_schemas(schemas: Sequence[str]) -> dict[str, list[str]]:
+    """Map each schema that a managed model's db_table names ('"other"."t"') but schemas does not list to those
+    models' labels: drift reads only the schemas listed (APP_SCHEMAS), so their tables are never compared."""
+    found: dict[str, list[str]] = {}
+    for model in apps.get_models(include_auto_created=True):
+        schema = _schema_and_table(model._meta.db_table, "")[0]
+        if schema and schema not in schemas and model._meta.managed:
+            found.setdefault(schema, []).append(model._meta.label)
+    return found
 
 
 def schemas_made_outside_migrations(*, using: str = "default") -> list[str]:

@@ -460,6 +460,25 @@ def test_a_table_no_migration_creates_but_a_model_names_is_no_drop_suggestion(se
     assert unexplained.code == "unexpected_table" and "DROP TABLE" in unexplained.fix
 
 
+def test_models_in_a_schema_app_schemas_does_not_list_are_said_to_be_not_compared(db):
+    """Their tables were skipped without a word: no finding, no card on the live schema."""
+    from django.apps import apps
+    from django.db import models as m
+
+    class Invoice(m.Model):  # noqa: DJ008
+        class Meta:
+            app_label = "schema_fixtures"
+            db_table = '"billing"."invoice"'
+
+    try:
+        (finding,) = [f for f in drift_report(replay=False).findings if f.code == "schema_not_compared"]
+    finally:
+        del apps.all_models["schema_fixtures"]["invoice"]
+        apps.clear_cache()
+    assert (finding.object, finding.severity) == ("billing", "info")
+    assert "schema_fixtures.Invoice" in finding.message and "'billing' to SCHEMAADMIN['APP_SCHEMAS']" in finding.fix
+
+
 def test_a_table_outside_migrations_is_keyed_by_its_schema_and_a_join_table_by_its_declaring_model():
     from django.apps import apps
 
