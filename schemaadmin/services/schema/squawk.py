@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import batched
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ _lock = threading.Lock()
 OWN_CONFIG = Path(__file__).with_name("squawk.toml")
 
 Key = tuple[str, str, str, int, str]
+
+
+SYNTAX_ERROR = "syntax-error"  # squawk's rule name for text PostgreSQL's parser refuses
 
 
 def squawk_binary() -> str | None:
@@ -140,7 +144,7 @@ def _run_one(sql: str, binary: str, label: str, version: int) -> tuple[tuple[Fin
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         message = f"squawk failed on this SQL ({exc}), so only SchemaAdmin's own rules ran."
         return (lint_finding("squawk_failed", Severity.WARNING, label, message),), False
-    return tuple(_finding(item, label) for item in items), True
+    return _first_syntax_error(tuple(_finding(item, label) for item in items)), True
 
 
 def _run_many(migrations: Sequence[tuple[str, str]], binary: str, version: int) -> list[tuple[Finding, ...]] | None:
@@ -160,7 +164,25 @@ def _run_many(migrations: Sequence[tuple[str, str]], binary: str, version: int) 
             return None  # a report this code cannot place: each migration is run alone instead
         by_file[file].append(item)
     labels = [label for label, _sql in migrations]
-    return [tuple(_finding(item, label) for item in by_file[name]) for name, label in zip(names, labels, strict=True)]
+    return [
+        _first_syntax_error(tuple(_finding(item, label) for item in by_file[name]))
+        for name, label in zip(names, labels, strict=True)
+    ]
+
+
+def _first_syntax_error(findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """Keep the first of squawk's syntax errors, saying how many follow: the migration stops at it. One column name
+    Django writes unescaped ('with"quote') made one critical finding per statement, some ninety."""
+    errors = [finding for finding in findings if finding.code == SYNTAX_ERROR]
+    if len(errors) < 2:
+        return findings
+    first = errors[0]
+    more = f" ({len(errors) - 1} more syntax errors follow it; the migration stops at this one.)"
+    return tuple(
+        replace(finding, message=finding.message + more) if finding is first else finding
+        for finding in findings
+        if finding.code != SYNTAX_ERROR or finding is first
+    )
 
 
 def _finding(item: dict[str, Any], label: str) -> Finding:

@@ -694,6 +694,22 @@ def test_a_collation_changed_alone_rewrites_no_row_but_rebuilds_the_column_s_ind
     assert "only its collation changes" in set_aside["changing-column-type"], set_aside
 
 
+def test_sql_the_parser_refuses_is_one_syntax_error_not_one_per_statement(db):
+    """Django writes db_column='with"quote' unescaped: squawk found a syntax error in every statement after it."""
+    column = 'with"quote'
+    lint = lint_planted(
+        [
+            migrations.AddField(model_name="widget", name="q", field=models.IntegerField(null=True, db_column=column)),
+            migrations.AddIndex(model_name="widget", index=models.Index(fields=["q"], name="widget_q")),
+            migrations.AlterField(
+                model_name="widget", name="q", field=models.IntegerField(null=True, db_column=column, db_comment="q")
+            ),
+        ]
+    )
+    (error,) = [f for f in lint.findings if f.code == "syntax-error"]
+    assert error.severity == "critical" and "more syntax errors follow it" in error.message
+
+
 def _remote_model(plant, name, fields):
     """A migration telling Django's state about plant's table name (db_table naming its schema), touching nothing."""
     model = migrations.CreateModel(name.title(), fields, options={"db_table": f'"{plant.schema}"."{name}"'})
