@@ -232,6 +232,13 @@ def add_constraint(schema: str, table: str, name: str, definition: str) -> State
     )
 
 
+def comment_on(schema: str, table: str, column: str | None, text: str | None) -> Statement:
+    """Return COMMENT ON TABLE schema.table (or COLUMN schema.table.column) IS text (NULL: no comment)."""
+    what, name = ("COLUMN", Name(schema, table, column)) if column is not None else ("TABLE", Name(schema, table))
+    said = sql.Literal(text) if text is not None else sql.SQL("NULL")
+    return Statement(sql.SQL("COMMENT ON {} {} IS {}").format(sql.SQL(what), name, said))  # type: ignore[arg-type]
+
+
 def drop_column(schema: str, table: str, column: str) -> Statement:
     """Return ALTER TABLE schema.table DROP COLUMN column."""
     return Statement(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(Name(schema, table), Name(column)))

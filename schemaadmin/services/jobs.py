@@ -314,6 +314,7 @@ def recover[R: WorkerJobRecord](kind: JobKind[R]) -> list[R]:
     recovered = []
     for orphan, began in _orphans(kind):
         with JobLog(kind, orphan.pk) as log:
+            found: Recovered | None
             if not began:  # nothing of it to clean up
                 found = Recovered(JobState.FAILED, NEVER_STARTED)
             else:

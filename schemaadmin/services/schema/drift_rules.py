@@ -285,6 +285,39 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
     return findings
 
 
+def _comment_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set[tuple[str, str]]) -> list[Finding]:
+    """A table's or a column's comment (db_table_comment, db_comment) that is not the migrations': info, no harm."""
+    # Keyed (schema, table, column), the column None for the table itself.
+    now_said: dict[tuple[str, str, str | None], str | None] = {(t.schema, t.name, None): t.comment for t in live.tables}
+    now_said.update({(c.schema, c.table, c.name): c.comment for c in live.columns})
+    wanted_said: dict[tuple[str, str, str | None], str | None] = {
+        (t.schema, t.name, None): t.comment for t in expected.tables
+    }
+    wanted_said.update({(c.schema, c.table, c.name): c.comment for c in expected.columns})
+    described = [
+        (key, now_said[key], wanted)
+        for key, wanted in wanted_said.items()
+        if (key[0], key[1]) in tables and key in now_said
+    ]
+    findings = []
+    for (schema, table, column), now, wanted in described:
+        if now == wanted:
+            continue
+        about = ".".join(part for part in (schema, table, column) if part)
+        what = f"Column {column} of {schema}.{table}" if column else f"Table {schema}.{table}"
+        findings.append(
+            drift_finding(
+                "comment_mismatch",
+                INFO,
+                about,
+                f"{what} is described as {ddl.literal(now) if now else 'nothing'}; the migrations say "
+                f"{ddl.literal(wanted) if wanted else 'nothing'}.",
+                f"Describe it as the migrations do: {ddl.script(ddl.comment_on(schema, table, column, wanted))}",
+            )
+        )
+    return findings
+
+
 def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding]:
     live_versions = {e.name: e.version for e in live.extensions}
     expected_versions = {e.name: e.version for e in expected.extensions}
@@ -338,6 +371,7 @@ def schema_drift(
     findings += _locked_findings(live, tables)
     tables -= live.locked_tables  # their defaults, constraints and indexes were not read: nothing to compare
     findings += _column_findings(live, expected, tables)
+    findings += _comment_findings(live, expected, tables)
     constraints = constraint_findings(live, expected, tables)
     # An index a missing constraint's fix adopts (USING INDEX) is not also offered to be dropped as unexpected.
     adopted = {f.index for f in constraints if f.code == "missing_constraint" and f.index}
