@@ -235,6 +235,24 @@ def test_a_window_that_has_not_begun_says_so_not_the_counters_since_the_reset(cl
     assert "since its last reset" not in page and 'data-testid="query-table"' not in page
 
 
+def test_entries_evicted_in_the_window_are_said_to_leave_its_figures_short(client_as, workload):
+    # pg_stat_statements_info.dealloc was stored with each snapshot and never shown.
+    take_snapshot(now=timezone.now() - timedelta(minutes=50))
+    workload(2)
+    take_snapshot(now=timezone.now() - timedelta(minutes=40))
+    workload(2)
+    latest = take_snapshot(now=timezone.now() - timedelta(minutes=10))
+    client = client_as("operator")
+    assert 'data-testid="evictions"' not in client.get("/queries/", {"window": "1h"}).content.decode()
+    type(latest).objects.filter(pk=latest.pk).update(evicted=3)
+    page = client.get("/queries/", {"window": "1h"}).content.decode()
+    assert "pg_stat_statements evicted 3 entries in this window" in page
+    # Not a window the eviction is outside of.
+    earlier = {"window": "custom", "start": f"{timezone.now() - timedelta(minutes=55):%Y-%m-%dT%H:%M}",
+               "end": f"{timezone.now() - timedelta(minutes=30):%Y-%m-%dT%H:%M}"}  # fmt: skip
+    assert 'data-testid="evictions"' not in client.get("/queries/", earlier).content.decode()
+
+
 def test_without_pg_read_all_stats_the_page_names_the_database_role_to_grant(client_as, monkeypatch):
     _server_says(monkeypatch, reads_all=False, role="chat_app")
     page = client_as("operator").get("/queries/").content.decode()

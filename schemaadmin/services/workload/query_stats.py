@@ -9,12 +9,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import router
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from schemaadmin.models import QuerySnapshot
 from schemaadmin.pg import query_windows
+from schemaadmin.pg.connection import server_version
 from schemaadmin.pg.stats import (
     ORDERS,
+    STATS_SINCE_FROM,
     live_statements,
     statements_info,
 )
@@ -83,6 +86,11 @@ class QueryStats:
     # pg_stat_statements cannot be read. There are no figures, rather than the counters since the last reset.
     uncovered: bool = False
     not_begun: bool = False  # uncovered because the window starts after now
+    # Entries pg_stat_statements evicted in the window (pg_stat_statements.max reached): what each counted since the
+    # snapshot before is lost; and before PostgreSQL 17 (counted_again), an entry that came back is counted from
+    # the totals it had (no stats_since tells it restarted), so its figures may be short.
+    evicted: int = 0
+    counted_again: bool = False
     # When the window's last snapshot was taken: its figures end there, not at `end` (a window that ends now holds
     # nothing of the minutes since).
     through: datetime | None = None
@@ -146,12 +154,12 @@ def query_stats(
         statement_row(row, databases, roles, values.get((row.dbid, row.userid, row.queryid), ((), ()))[1], notes)
         for row in totals
     )
-    through = (
+    # The last snapshot before the end (the figures end there), and the entries pg_stat_statements evicted in the
+    # window (pg_stat_statements_info.dealloc), in one read of the snapshots' index.
+    taken = (
         QuerySnapshot.objects.using(records)
         .filter(database_alias=using, taken_at__lt=end)
-        .order_by("-taken_at")
-        .values_list("taken_at", flat=True)
-        .first()
+        .aggregate(through=Max("taken_at"), evicted=Sum("evicted", filter=Q(taken_at__gte=start), default=0))
     )
     return QueryStats(
         availability=state,
@@ -159,8 +167,10 @@ def query_stats(
         end=end,
         statements=rows,
         buckets=tuple(buckets),
+        evicted=taken["evicted"],
+        counted_again=server_version(using) < STATS_SINCE_FROM,
         span=span,
-        through=through,
+        through=taken["through"],
     )
 
 

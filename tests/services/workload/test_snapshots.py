@@ -12,6 +12,7 @@ from django.utils import timezone
 from schemaadmin.models import QuerySnapshot, QueryStatDelta, QueryStatRollup, QueryText
 from schemaadmin.pg.query_history import _PAST_CUTOFF, ROLLUPS, prune_before
 from schemaadmin.services.workload.snapshots import prune, snapshot_and_prune, take_snapshot
+from tests.versions import skip_below
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,7 @@ def test_a_full_reset_is_detected_and_gives_the_counters_since_it_not_a_negative
 
 
 def test_an_entry_evicted_and_back_counts_from_zero_even_with_more_calls_than_before(orders, superuser_sql):
+    skip_below(170000, "stats_since tells a returning entry apart from PostgreSQL 17 (the page says so before)")
     orders(2)
     take_snapshot()
     delta_text = QueryText.objects.filter(query__contains=orders.table)
