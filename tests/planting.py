@@ -52,17 +52,23 @@ class Planter:
         self.sql("SELECT pg_stat_force_next_flush()")
 
 
-@pytest.fixture
-def planter(django_db_setup, django_db_blocker) -> Iterator[Planter]:
+def connect_to_test_database(*, autocommit: bool = True) -> psycopg.Connection:
+    """Open a connection of its own to the test database as the application's role (its password included, which
+    conn.info.dsn and get_parameters() leave out: a server that asks for one refused such copies)."""
     params = connection.settings_dict
-    conn = psycopg.connect(
+    return psycopg.connect(
         dbname=params["NAME"],
         host=params["HOST"] or None,
         port=params["PORT"] or None,
         user=params["USER"] or None,
         password=params["PASSWORD"] or None,
-        autocommit=True,
+        autocommit=autocommit,
     )
+
+
+@pytest.fixture
+def planter(django_db_setup, django_db_blocker) -> Iterator[Planter]:
+    conn = connect_to_test_database()
     schema = f"planted_{uuid.uuid4().hex[:8]}"
     conn.execute(f"CREATE SCHEMA {schema}")
     try:

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from schemaadmin.models import AuditEvent, ExplainRun
+from tests.versions import skip_without_set_role_fallback
 
 
 def _run(*args: str, stdin: str | None = None, monkeypatch=None) -> str:
@@ -95,6 +96,7 @@ def test_standard_input_the_form_would_refuse_is_refused_before_anything_is_reco
 
 @pytest.mark.django_db
 def test_the_set_role_fallback_is_warned_about(settings):
+    skip_without_set_role_fallback()
     settings.SCHEMAADMIN_EXPLAIN_LOGIN = None
     err = io.StringIO()
     call_command("explain", "SELECT 1", stdout=io.StringIO(), stderr=err)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from django.db import connection
 
 from schemaadmin.pg.activity import (
     MAX_PID,
@@ -17,6 +18,7 @@ from schemaadmin.pg.activity import (
     terminate_backend,
 )
 from tests.blocking import BLOCKER_APP, WAITER_APP, blocking, blocking_factory, poll  # noqa: F401 -- the fixtures
+from tests.planting import connect_to_test_database
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +35,9 @@ def test_a_waiting_session_names_its_blocker(blocking):  # noqa: F811
     assert blocker.state == "idle in transaction"
     assert blocker.application == BLOCKER_APP
     assert blocker.xact_seconds is not None and blocker.xact_seconds >= 0
-    assert blocker.client == "local" and blocker.backend_type == "client backend"
+    # A unix socket's client is "local"; over TCP, its address and port.
+    on_socket = (connection.settings_dict["HOST"] or "/").startswith("/")
+    assert (blocker.client == "local") == on_socket and blocker.backend_type == "client backend"
     # Lock waiters come first, whatever else runs on the server.
     assert sessions()[0].wait_event_type == "Lock"
 
@@ -67,7 +71,7 @@ def test_locks_are_counted_by_mode_and_relation(blocking):  # noqa: F811
 
 
 def test_many_locks_stay_a_few_rows(planter):
-    with psycopg.connect(**planter.conn.info.get_parameters(), autocommit=False) as conn:
+    with connect_to_test_database(autocommit=False) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(i) FROM generate_series(1, 5000) AS i")
         counts = lock_summary().counts
         advisory = [c for c in counts if c.locktype == "advisory"]

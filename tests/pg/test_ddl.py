@@ -19,6 +19,7 @@ from schemaadmin.pg.index_builds import (
     temporary_index_name,
 )
 from schemaadmin.pg.indexes import index as index_state
+from tests.planting import connect_to_test_database
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -162,7 +163,7 @@ def test_two_long_names_sharing_their_first_56_bytes_get_different_temporary_nam
 def test_rename_retries_until_the_lock_is_free(planter, build_conn):
     table = planter.table("r", "v int")
     planter.sql(f"CREATE INDEX r_v ON {table} (v)")
-    holder = psycopg.connect(planter.conn.info.dsn)
+    holder = connect_to_test_database(autocommit=False)
     # A transaction holding a lock on the index that renaming needs too.
     holder.execute(f"ALTER INDEX {planter.schema}.r_v SET (fillfactor = 80)")
     retries: list[int] = []
@@ -193,7 +194,7 @@ def test_rename_retries_until_the_lock_is_free(planter, build_conn):
 def test_rename_gives_up_after_its_attempts(planter, build_conn):
     table = planter.table("g", "v int")
     planter.sql(f"CREATE INDEX g_v ON {table} (v)")
-    with psycopg.connect(planter.conn.info.dsn) as holder:
+    with connect_to_test_database(autocommit=False) as holder:
         holder.execute(f"ALTER INDEX {planter.schema}.g_v SET (fillfactor = 80)")
         with pytest.raises(LockRetriesExhausted, match="3 attempts"):
             rename = ddl.rename_index(planter.schema, "g_v", "g_v2")

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.pg import index_cache
 from schemaadmin.pg.indexes import indexes
+from tests.versions import skip_below
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +24,8 @@ def nothing_kept():
 @pytest.fixture(params=[180000, 170000], ids=["hashxid", "before-18"])
 def server(request, monkeypatch) -> int:
     """Run a test as on PostgreSQL 18 and as on an older server: the fingerprint has no hashxid() before 18."""
+    if request.param >= 180000:
+        skip_below(180000, "hashxid() is PostgreSQL 18's")
     monkeypatch.setattr(index_cache, "server_version", lambda using="default": request.param)
     return request.param
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from schemaadmin import filters
@@ -829,9 +830,14 @@ def test_a_search_pasted_with_invisible_marks_or_a_decomposed_accent_finds_what_
         ).pk
         for text in texts
     }
+    # Whether the server's parser keeps a word and the mark after it as one token depends on the database's
+    # LC_CTYPE (kept in C, split in C.UTF-8): split, the message holding the mark is found by the plain word too.
+    with connection.cursor() as cur:
+        cur.execute("SELECT to_tsvector('simple', %s) @@ to_tsquery('simple', 'wombat')", ["wombat\u200f"])
+        (split,) = cur.fetchone()
     for typed, expected in [
         ("\u200ewombat\u200f", [texts[0], texts[3]]),  # the plain word and the word as the message holds it
-        ("\ufeffwombat", [texts[0]]),
+        ("\ufeffwombat", [texts[0], *([texts[3]] if split else [])]),
         ("\u2066wombat\u2069 open", [texts[0]]),
         ("cafe\u0301", [texts[0], texts[4]]),  # composed as the first writes it, and as the last holds it
         ("café", [texts[0]]),

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 
 @pytest.fixture
@@ -128,7 +129,8 @@ def test_an_index_page_says_its_scans_plainly(flagged, operator, monkeypatch):
     detail = operator.get(f"/indexes/{flagged.schema}.flags_tags/").content.decode()
     scans = re.search(r'data-testid="scans">(.*?)</dd>', detail).group(1)
     assert scans == "0"
-    assert re.search(r'data-testid="last-scan">none since counting began</dd>', detail)
+    if connection.pg_version >= 160000:  # last_idx_scan is PostgreSQL 16's
+        assert re.search(r'data-testid="last-scan">none since counting began</dd>', detail)
     monkeypatch.setattr("schemaadmin.pg.indexes.server_version", lambda using="default": 150008)
     older = operator.get(f"/indexes/{flagged.schema}.flags_tags/").content.decode()
     assert re.search(r'data-testid="last-scan">not recorded before PostgreSQL 16</dd>', older)

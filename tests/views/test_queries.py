@@ -11,6 +11,7 @@ from django.utils import timezone
 from schemaadmin.models import QueryText
 from schemaadmin.services.workload.snapshots import take_snapshot
 from tests.services.workload.test_availability import state
+from tests.versions import skip_below
 
 pytestmark = pytest.mark.django_db
 
@@ -289,6 +290,7 @@ def test_aliases_on_other_servers_are_named_as_not_covered(monkeypatch):
 def test_a_statement_on_same_named_tables_of_two_schemas_says_its_figures_may_include_both(
     client_as, plant, role_user, client
 ):
+    skip_below(180000, "a queryid stands for same-named tables of two schemas from PostgreSQL 18")
     suffix = uuid.uuid4().hex[:8]
     other = f"planted_other_{suffix}"
     plant.sql(f"CREATE SCHEMA {other}")
