@@ -81,8 +81,11 @@ if TYPE_CHECKING:
 type MigrationKey = tuple[str, str]
 
 SHADOW_PREFIX = "schemaadmin_shadow_"
-# Bump when the stored snapshot's fields change (2: indexes carry their catalog parts for pg/ddl fixes).
-SNAPSHOT_FORMAT = 2
+# Bump when what a replay stores means something else (2: indexes carry their catalog parts for pg/ddl fixes; 3:
+# checks read back as PostgreSQL writes them again, a squash's migrations replayed while on disk). A change of the
+# stored fields changes the fingerprint by itself (_snapshot_fields): a column's collation read as None from an
+# older replay was drift on every column that has one.
+SNAPSHOT_FORMAT = 3
 
 
 class ShadowUnavailable(RuntimeError):
@@ -165,7 +168,7 @@ def shadow_fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str])
     The shadow's cache key: a replay stored by a version of SchemaAdmin that read other fields is not reused.
     """
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    digest = hashlib.sha256(json.dumps([SNAPSHOT_FORMAT, sorted(applied), list(schemas)]).encode())
+    digest = hashlib.sha256(json.dumps([SNAPSHOT_FORMAT, _snapshot_fields(), sorted(applied), list(schemas)]).encode())
     for key in sorted(applied):
         migration = loader.disk_migrations.get(key)
         module = sys.modules.get(type(migration).__module__) if migration is not None else None
@@ -174,6 +177,12 @@ def shadow_fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str])
             stat = os.stat(path)
             digest.update(f"{key}:{stat.st_mtime_ns}:{stat.st_size}".encode())
     return digest.hexdigest()
+
+
+def _snapshot_fields() -> list[list[str]]:
+    """Return the field names of a stored snapshot and of each kind of row in it."""
+    kinds = (SchemaSnapshot, TableInfo, ColumnInfo, SchemaIndex, ConstraintInfo, ForeignKeyInfo, ExtensionInfo)
+    return [[field.name for field in dataclasses.fields(kind)] for kind in kinds]
 
 
 def _database_url(settings_dict: dict[str, Any], name: str) -> str:
