@@ -374,7 +374,9 @@ def _snapshot(conn: psycopg.Connection, planted: dict[str, Any]) -> dict[str, An
         "planted rows": rows(f"SELECT id, token FROM {planted['t']} ORDER BY id"),
         "sequence": rows(f"SELECT last_value, is_called FROM {planted['seq']}"),
         "advisory locks": rows(
-            "SELECT classid, objid, objsubid, mode FROM pg_locks WHERE locktype = 'advisory' ORDER BY 1, 2, 3"
+            "SELECT classid, objid, objsubid, mode FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"  # not another run's
+            " ORDER BY 1, 2, 3"
         ),
         "prepared transactions": rows("SELECT gid FROM pg_prepared_xacts ORDER BY 1"),
         "roles": rows(
