@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.queries import QueryWindowForm, previous_window
 from schemaadmin.permissions import permission_required
+from schemaadmin.pg.connection import server_version
 from schemaadmin.services.explain.statement import explain_refusal
 from schemaadmin.services.workload.availability import availability
 from schemaadmin.services.workload.coverage import coverage
@@ -75,7 +76,7 @@ def query_detail(request: HttpRequest, queryid: str) -> HttpResponse:
     database = connections["default"].settings_dict["NAME"]
     # The console plans on the default database, and queries only: offer it for such statements that ran there.
     may_explain = history.database in (None, database) and request.user.has_perm("schemaadmin.run_explain")
-    refusal = explain_refusal(history.query) if may_explain and history.query else ""
+    refusal = explain_refusal(history.query, server_version=server_version()) if may_explain and history.query else ""
     context.update(
         history=history,
         explainable=may_explain and not refusal,

@@ -121,7 +121,10 @@ def test_a_statement_that_is_not_a_queryid_is_a_404(client_as):
     assert client.get(f"/queries/{-(2**63)}/").status_code == 404
 
 
-def test_the_detail_shows_the_text_series_and_explain_this_only_to_dbas(client_as, workload, role_user, client):
+def test_the_detail_shows_the_text_series_and_explain_this_only_to_dbas(
+    client_as, workload, role_user, client, monkeypatch
+):
+    monkeypatch.setattr("schemaadmin.views.queries.server_version", lambda: 160004)  # plans $1 queries
     take_snapshot(now=timezone.now() - timedelta(minutes=20))
     workload(3)
     take_snapshot(now=timezone.now() - timedelta(minutes=10))
@@ -140,8 +143,11 @@ def test_the_detail_shows_the_text_series_and_explain_this_only_to_dbas(client_a
     assert refused.status_code == 400 and "ends in 9998 or earlier" in refused.content.decode()
 
 
-def test_a_statement_the_console_would_refuse_is_not_offered_to_it_and_the_page_says_why(workload, client_as):
+def test_a_statement_the_console_would_refuse_is_not_offered_to_it_and_the_page_says_why(
+    workload, client_as, monkeypatch
+):
     """Explain this was offered for an UPDATE: it opened the console, which refused it and recorded the refusal."""
+    monkeypatch.setattr("schemaadmin.views.queries.server_version", lambda: 160004)
     take_snapshot(now=timezone.now() - timedelta(minutes=20))
     workload(1)
     for i in range(2):
@@ -154,6 +160,11 @@ def test_a_statement_the_console_would_refuse_is_not_offered_to_it_and_the_page_
     assert "which would refuse it: Only SELECT, WITH, VALUES and TABLE queries can be explained" in page
     select = dba.get(f"/queries/{queryid_of(workload.table)}/", {"window": "1h"}).content.decode()
     assert 'data-testid="explain-this"' in select and 'data-testid="not-explainable"' not in select
+    # Before PostgreSQL 16 a $1 query has no generic plan: it was offered, and the console refused it.
+    monkeypatch.setattr("schemaadmin.views.queries.server_version", lambda: 150008)
+    older = dba.get(f"/queries/{queryid_of(workload.table)}/", {"window": "1h"}).content.decode()
+    assert 'data-testid="explain-this"' not in older
+    assert "which would refuse it: Queries with $1 placeholders need PostgreSQL 16 or newer" in older
 
 
 @pytest.mark.parametrize("rows_per_probe", [0, 10**9], ids=["running totals", "summed deltas"])

@@ -35,7 +35,14 @@ from schemaadmin.pg.explain_failures import ExplainFailure
 from schemaadmin.pg.run_slots import release_run_slot, take_run_slot
 from schemaadmin.services.explain.allowlist import function_refusal
 from schemaadmin.services.explain.plan_size import plan_size_refusal
-from schemaadmin.services.explain.statement import TOO_DEEP, Refused, marked_position, parsed_statement
+from schemaadmin.services.explain.statement import (
+    GENERIC_PLAN_FROM,
+    NEEDS_VALUES,
+    TOO_DEEP,
+    Refused,
+    marked_position,
+    parsed_statement,
+)
 from schemaadmin.services.explain.summary import PlanSummary, plan_summary
 
 __all__ = [
@@ -261,11 +268,8 @@ def _outcome(
         result.message = str(exc)
         result.marked = marked_position(text, exc.position)
         return result
-    if has_parameters and server_version(using) < 160000:
-        result.message = (
-            "Queries with $1 placeholders need PostgreSQL 16 or newer (EXPLAIN GENERIC_PLAN); "
-            "put values in their place."
-        )
+    if has_parameters and server_version(using) < GENERIC_PLAN_FROM:
+        result.message = NEEDS_VALUES
         return result
     if has_parameters:
         # $1-style queries can only be planned generically; GENERIC_PLAN cannot be combined with ANALYZE.

@@ -99,14 +99,21 @@ def checked_statement(text: str, *, max_chars: int | None = None) -> tuple[str, 
     return statement, has_parameters
 
 
-def explain_refusal(text: str) -> str:
-    """Return why the console would refuse text, in its sentence, or "" when it would explain it (a parse, no
-    database: what a page asks before it offers to open the console with text)."""
+# What the console says of a $1-style query on a server that cannot plan it generically.
+GENERIC_PLAN_FROM = 160000
+NEEDS_VALUES = (
+    "Queries with $1 placeholders need PostgreSQL 16 or newer (EXPLAIN GENERIC_PLAN); put values in their place."
+)
+
+
+def explain_refusal(text: str, *, server_version: int = GENERIC_PLAN_FROM) -> str:
+    """Return why the console would refuse text on a server of that version, in its sentence, or "" when it would
+    explain it (a parse, no database: what a page asks before it offers to open the console with text)."""
     try:
-        checked_statement(text)
+        _statement, has_parameters = checked_statement(text)
     except Refused as refused:
         return str(refused)
-    return ""
+    return NEEDS_VALUES if has_parameters and server_version < GENERIC_PLAN_FROM else ""
 
 
 def text_refusal(text: str, *, max_chars: int | None = None) -> Refused | None:
