@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from schemaadmin.models import AuditEvent, ExplainRun
-from tests.versions import skip_without_set_role_fallback
+from tests.versions import skip_below, skip_without_set_role_fallback
 
 
 def _run(*args: str, stdin: str | None = None, monkeypatch=None) -> str:
@@ -149,10 +149,7 @@ def test_ctrl_c_is_a_sentence_and_the_run_is_recorded_as_stopped(monkeypatch):
 
 @pytest.mark.django_db
 def test_analyze_of_a_query_with_placeholders_says_it_made_a_generic_plan_instead():
-    from django.db import connection
-
-    if connection.pg_version < 160000:
-        pytest.skip("EXPLAIN GENERIC_PLAN is PostgreSQL 16's")
+    skip_below(160000, "EXPLAIN GENERIC_PLAN is PostgreSQL 16's")
     out, err = io.StringIO(), io.StringIO()
     call_command("explain", "SELECT $1::int", "--analyze", stdout=out, stderr=err)
     assert "Result" in out.getvalue() and "Execution Time" not in out.getvalue()

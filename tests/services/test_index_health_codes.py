@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import psycopg
-import pytest
 from django.db import connection
 
 from schemaadmin.pg.connection import connection_params
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate
 from tests.services.health_report import LOOSE, fixes, report, run_fix, run_fix_in_test_transaction
+from tests.versions import skip_below
 
 
 def test_no_primary_key(plant):
@@ -704,10 +704,7 @@ def test_a_foreign_key_not_enforced_is_neither_unvalidated_nor_missing_its_index
     # PostgreSQL 18's NOT ENFORCED key is marked not validated, but nothing checks it: "new rows are checked" and
     # VALIDATE CONSTRAINT (refused: "cannot validate NOT ENFORCED constraint") were wrong, and so was "every delete
     # scans the table": it has no trigger.
-    from schemaadmin.pg.connection import server_version
-
-    if server_version() < 180000:
-        pytest.skip("NOT ENFORCED foreign keys are PostgreSQL 18's")
+    skip_below(180000, "NOT ENFORCED foreign keys are PostgreSQL 18's")
     s = plant.schema
     plant.table("parents", "id int PRIMARY KEY", rows=10, fill="i")
     plant.table("documented", f"id int, parent int REFERENCES {s}.parents (id) NOT ENFORCED", rows=10, fill="i, i")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ExplainRun
+from tests.versions import skip_below
 
 pytestmark = pytest.mark.django_db
 
@@ -50,10 +51,7 @@ def test_running_a_query_shows_summary_and_plan(client_as):
 
 
 def test_a_query_with_placeholders_says_its_plan_is_generic_and_not_run(client_as):
-    from django.db import connection
-
-    if connection.pg_version < 160000:
-        pytest.skip("EXPLAIN GENERIC_PLAN is PostgreSQL 16's")
+    skip_below(160000, "EXPLAIN GENERIC_PLAN is PostgreSQL 16's")
     client = client_as("dba")
     page = client.post("/explain/", {"sql": "SELECT * FROM pg_class WHERE oid = $1", "analyze": "on"}).content.decode()
     assert 'data-testid="generic-plan"' in page and "not run, even with ANALYZE ticked" in page

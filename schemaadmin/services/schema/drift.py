@@ -18,6 +18,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.pg.connection import validated_alias
 from schemaadmin.pg.schema import SchemaSnapshot, schema_snapshot
 from schemaadmin.services.findings import Finding, Kind, Severity, worst_first
+from schemaadmin.services.schema.drift_key_rules import drift_finding
 from schemaadmin.services.schema.drift_rules import schema_drift
 from schemaadmin.services.schema.migrations import recorded_without_file_findings
 from schemaadmin.services.schema.model_changes import model_changes
@@ -94,10 +95,9 @@ def _schemas_not_compared(schemas: tuple[str, ...]) -> list[Finding]:
 
 def _schema_not_compared(schema: str, labels: list[str]) -> Finding:
     shown = ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
-    return Finding(
+    return drift_finding(
         "schema_not_compared",
         Severity.INFO,
-        Kind.DRIFT,
         schema,
         f"Models put their tables in schema {schema} ({shown}), which SCHEMAADMIN['APP_SCHEMAS'] does not list: "
         "their tables are not compared with the migrations, nor shown on the live schema.",

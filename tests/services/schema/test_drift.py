@@ -161,12 +161,14 @@ def test_a_column_s_collation_changed_by_hand_is_drift_whose_fix_clears_it(plant
 @pytest.mark.django_db
 def test_comments_changed_by_hand_are_info_whose_fix_says_them_as_the_migrations_do(plant):
     """db_comment and db_table_comment were read and never compared."""
-    plant.sql("COMMENT ON TABLE public.users IS 'who''s who'")
-    plant.sql("COMMENT ON COLUMN public.users.display_name IS 'shown name'")
-    try:
-        findings = by_object(drift_findings())
-    finally:
-        plant.sql("COMMENT ON TABLE public.users IS NULL; COMMENT ON COLUMN public.users.display_name IS NULL")
+    findings = findings_while(
+        plant,
+        [
+            "COMMENT ON TABLE public.users IS 'who''s who'",
+            "COMMENT ON COLUMN public.users.display_name IS 'shown name'",
+        ],
+        ["COMMENT ON TABLE public.users IS NULL", "COMMENT ON COLUMN public.users.display_name IS NULL"],
+    )
     table, column = findings["public.users"], findings["public.users.display_name"]
     assert (table.code, table.severity, column.code, column.severity) == (
         "comment_mismatch", "info", "comment_mismatch", "info",
