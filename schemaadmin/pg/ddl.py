@@ -31,14 +31,9 @@ __all__ = [
     "IndexKey",
     "Name",
     "Statement",
-    "add_constraint",
-    "analyze",
     "create_index",
     "create_over_partitions",
-    "drop_column",
-    "drop_constraint",
     "drop_index",
-    "drop_table",
     "first_bytes",
     "index_definition_of",
     "index_name_for",
@@ -51,8 +46,6 @@ __all__ = [
     "set_index_options",
     "setting",
     "setting_reset",
-    "vacuum",
-    "validate_constraint",
 ]
 
 _PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
@@ -218,50 +211,6 @@ def rename_index(schema: str, name: str, new_name: str) -> Statement:
 def set_index_options(schema: str, name: str, options: Mapping[str, int | str]) -> Statement:
     """Return ALTER INDEX schema.name SET (option = value, ...)."""
     return Statement(sql.SQL("ALTER INDEX {} SET ({})").format(Name(schema, name), _options(options)))
-
-
-def drop_constraint(schema: str, table: str, name: str) -> Statement:
-    """Return ALTER TABLE schema.table DROP CONSTRAINT name."""
-    return Statement(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(Name(schema, table), Name(name)))
-
-
-def add_constraint(schema: str, table: str, name: str, definition: str) -> Statement:
-    """Return ALTER TABLE schema.table ADD CONSTRAINT name definition (pg_get_constraintdef()'s text, used as is)."""
-    return Statement(
-        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(Name(schema, table), Name(name), sql.SQL(definition))  # type: ignore[arg-type]
-    )
-
-
-def comment_on(schema: str, table: str, column: str | None, text: str | None) -> Statement:
-    """Return COMMENT ON TABLE schema.table (or COLUMN schema.table.column) IS text (NULL: no comment)."""
-    what, name = ("COLUMN", Name(schema, table, column)) if column is not None else ("TABLE", Name(schema, table))
-    said = sql.Literal(text) if text is not None else sql.SQL("NULL")
-    return Statement(sql.SQL("COMMENT ON {} {} IS {}").format(sql.SQL(what), name, said))  # type: ignore[arg-type]
-
-
-def drop_column(schema: str, table: str, column: str) -> Statement:
-    """Return ALTER TABLE schema.table DROP COLUMN column."""
-    return Statement(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(Name(schema, table), Name(column)))
-
-
-def validate_constraint(schema: str, table: str, name: str) -> Statement:
-    """Return ALTER TABLE schema.table VALIDATE CONSTRAINT name (a SHARE UPDATE EXCLUSIVE lock only)."""
-    return Statement(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(Name(schema, table), Name(name)))
-
-
-def drop_table(schema: str, table: str) -> Statement:
-    """Return DROP TABLE schema.table."""
-    return Statement(sql.SQL("DROP TABLE {}").format(Name(schema, table)))
-
-
-def analyze(schema: str, table: str) -> Statement:
-    """Return ANALYZE schema.table."""
-    return Statement(sql.SQL("ANALYZE {}").format(Name(schema, table)))
-
-
-def vacuum(schema: str, table: str, *, analyze: bool = False) -> Statement:
-    """Return VACUUM [(ANALYZE)] schema.table."""
-    return Statement(sql.SQL("VACUUM{} {}").format(sql.SQL(" (ANALYZE)" if analyze else ""), Name(schema, table)))
 
 
 def _options(options: Mapping[str, int | str]) -> sql.Composed:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import psycopg
 from psycopg import sql
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import table_ddl
 from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
 from schemaadmin.pg.schema import ConstraintInfo
 
@@ -102,7 +102,7 @@ def reparsed_checks(
                 continue
             text = constraint.definition.removesuffix(" NOT VALID")
             try:
-                ddl.add_constraint(constraint.schema, constraint.table, _REPARSED, f"{text} NOT VALID").run(conn)
+                table_ddl.add_constraint(constraint.schema, constraint.table, _REPARSED, f"{text} NOT VALID").run(conn)
                 row = conn.execute(
                     """
                     SELECT pg_get_constraintdef(con.oid)
@@ -113,7 +113,7 @@ def reparsed_checks(
                     """,
                     [constraint.schema, constraint.table, _REPARSED],
                 ).fetchone()
-                ddl.drop_constraint(constraint.schema, constraint.table, _REPARSED).run(conn)
+                table_ddl.drop_constraint(constraint.schema, constraint.table, _REPARSED).run(conn)
             except psycopg.Error:  # not a text it takes back as is: compared as written
                 continue
             again = row[0].removesuffix(" NOT VALID") if row else text

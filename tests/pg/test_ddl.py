@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.index_builds import (
     LockRetriesExhausted,
@@ -279,7 +279,7 @@ def test_statements_render_as_they_run(planter, build_conn):
         statement.run(build_conn)
         assert statement.text == statement.render(build_conn)
     assert index_state(planter.schema, "Shown V") is None
-    assert ddl.script(ddl.analyze("s", "t"), "-- then", ddl.vacuum("s", "t", analyze=True)) == (
+    assert ddl.script(table_ddl.analyze("s", "t"), "-- then", table_ddl.vacuum("s", "t", analyze=True)) == (
         "ANALYZE s.t;\n-- then\nVACUUM (ANALYZE) s.t;"
     )
 

@@ -52,7 +52,7 @@ def test_no_primary_key(plant):
     assert "USING INDEX" not in fix[f"{s}.uniq_desc"]
     for table in ("with_id", "heir"):
         assert fix[f"{s}.{table}"].endswith(
-            f"CREATE UNIQUE INDEX CONCURRENTLY {table}_pkey ON {s}.{table} (id);\n"
+            f"CREATE UNIQUE INDEX CONCURRENTLY {table}_pkey ON {s}.{table} USING btree (id);\n"
             f"ALTER TABLE {s}.{table} ADD PRIMARY KEY USING INDEX {table}_pkey;"
         )
     # A partitioned table's key must hold its partition key: said, with the statement to complete.

@@ -14,8 +14,8 @@ from dataclasses import replace
 from django.urls import reverse
 
 from schemaadmin.formats import duration_text
+from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.activity import Session
-from schemaadmin.pg.ddl import quote_identifier
 from schemaadmin.services.index_health.findings import Finding, database_finding
 from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.workload.activity import (
@@ -92,7 +92,7 @@ def idle_in_transaction_sessions(
         "\n".join(
             [f"SELECT pg_terminate_backend({s.pid});  -- rolls its transaction back" for s in found[:NAMED]]
             + [
-                f"ALTER ROLE {quote_identifier(role)} SET idle_in_transaction_session_timeout = '5min';"
+                ddl.script(table_ddl.alter_role_setting(role, "idle_in_transaction_session_timeout", "5min"))
                 for role in roles[:NAMED]
             ]
         ),
@@ -117,7 +117,7 @@ def connections_near_max(facts: ActivityFacts, thresholds: ActivityThresholds, d
         f"{', '.join(f'{state} {n}' for state, n in by_state)}.",
         "-- Put a pooler (PgBouncer) in front of the applications, end idle sessions on the activity page,\n"
         "-- or raise the limit (it takes effect after a restart):\n"
-        f"ALTER SYSTEM SET max_connections = {slots.max_connections * 2};",
+        + ddl.script(table_ddl.alter_system("max_connections", slots.max_connections * 2)),
     )
 
 

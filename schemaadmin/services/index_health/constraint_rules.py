@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.constraints import ForeignKey
 from schemaadmin.pg.ddl import qualified, quote_identifier
 from schemaadmin.services.index_health.findings import (
@@ -52,17 +52,21 @@ def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
         if unique is not None:
             fix = (
                 f"-- {unique} is unique already: if its columns are NOT NULL, it can become the primary key\n"
-                f"ALTER TABLE {target} ADD PRIMARY KEY USING INDEX {quote_identifier(unique)};"
+                + ddl.script(table_ddl.add_primary_key_using_index(table.schema, table.name, unique))
             )
         elif table.kind == "p":
             fix = _partitioned_key_fix(target, table.partition_key)
         elif table.has_id_column:
-            key = quote_identifier(snapshot.new_index_name(table.schema, table.name, suffix="pkey", owner=table.name))
+            key = snapshot.new_index_name(table.schema, table.name, suffix="pkey", owner=table.name)
+            unique_id = ddl.IndexDefinition(
+                table.schema, table.name, key, keys=(ddl.IndexKey(column="id"),), unique=True
+            )
             fix = (
                 "-- It has an id column: if its values are unique and never NULL, it can be the key. The index builds "
                 "without blocking writes; adding the key checks for NULLs under an ACCESS EXCLUSIVE lock\n"
-                f"CREATE UNIQUE INDEX CONCURRENTLY {key} ON {target} (id);\n"
-                f"ALTER TABLE {target} ADD PRIMARY KEY USING INDEX {key};"
+                + ddl.script(
+                    ddl.create_index(unique_id), table_ddl.add_primary_key_using_index(table.schema, table.name, key)
+                )
             )
         elif table.columns_full:
             fix = (
@@ -74,7 +78,11 @@ def no_primary_key(snapshot: Snapshot) -> Iterator[Finding]:
         else:
             fix = (
                 "-- Adds a column and rewrites the table under an ACCESS EXCLUSIVE lock: plan a maintenance window\n"
-                f"ALTER TABLE {target} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
+                + ddl.script(
+                    table_ddl.add_column(
+                        table.schema, table.name, "id", "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+                    )
+                )
             )
         message = (
             f"{table.qualified_name} has no primary key: logical replication cannot replicate its updates and "
@@ -108,7 +116,7 @@ def invalid_constraint(snapshot: Snapshot) -> Iterator[Finding]:
             "checked, the rows before it never were, and the planner cannot rely on it. Validating reads the table "
             "under a lock that lets reads and writes go on."
         )
-        fix_sql = ddl.script(ddl.validate_constraint(constraint.schema, constraint.table, constraint.name))
+        fix_sql = ddl.script(table_ddl.validate_constraint(constraint.schema, constraint.table, constraint.name))
         yield constraint_finding("invalid_constraint", snapshot.database, constraint, message, fix_sql)
 
 
@@ -127,8 +135,7 @@ def fk_type_mismatch(snapshot: Snapshot) -> Iterator[Finding]:
             )
             fix_sql = (
                 "-- Changing a column's type rewrites the table and its indexes under an ACCESS EXCLUSIVE lock\n"
-                f"ALTER TABLE {qualified(key.schema, key.table)} ALTER COLUMN {quote_identifier(column)} "
-                f"TYPE {referenced_type};"
+                + ddl.script(table_ddl.alter_column_type(key.schema, key.table, column, referenced_type))
             )
             yield column_finding("fk_type_mismatch", snapshot.database, key, column, message, fix_sql)
 
@@ -138,7 +145,7 @@ def _pairs(key: ForeignKey) -> frozenset[tuple[str, str]]:
 
 
 def _drop_constraint(key: ForeignKey) -> str:
-    return ddl.script(ddl.drop_constraint(key.schema, key.table, key.name))
+    return ddl.script(table_ddl.drop_constraint(key.schema, key.table, key.name))
 
 
 def repeated_foreign_keys(snapshot: Snapshot) -> Iterator[Finding]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import lru_cache
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.constraints import ForeignKey
 from schemaadmin.pg.index_builds import REINDEX_LEFTOVER, TEMPORARY_SUFFIX
 from schemaadmin.pg.indexes import IndexInfo
@@ -50,7 +50,7 @@ def _as_it_is(index: IndexInfo) -> str:
 
 def _drop(index: IndexInfo) -> str:
     if index.constraint is not None:
-        return ddl.script(ddl.drop_constraint(index.schema, index.table, index.constraint))
+        return ddl.script(table_ddl.drop_constraint(index.schema, index.table, index.constraint))
     return ddl.script(*ddl.drop_index_fix(index))
 
 

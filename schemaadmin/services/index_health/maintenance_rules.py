@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from schemaadmin.pg.ddl import literal, qualified, quote_identifier
+from schemaadmin.pg import ddl, table_ddl
+from schemaadmin.pg.ddl import literal, quote_identifier
 from schemaadmin.pg.sequences import SequenceUsage
 from schemaadmin.services.index_health.findings import (
     Finding,
@@ -39,7 +40,6 @@ def table_bloat(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]
             if bloat.exact
             else "estimated from statistics: pgstattuple is not installed or not usable"
         )
-        target = qualified(table.schema, table.name)
         message = (
             f"{table.qualified_name} takes {size_text(bloat.real_bytes)} on disk but its rows would fit in "
             f"about {size_text(bloat.expected_bytes)}: {bloat.wasted_ratio:.0%} is empty or dead space "
@@ -47,7 +47,7 @@ def table_bloat(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Finding]
         )
         fix_sql = (
             "-- Rewrites the table; VACUUM FULL blocks reads and writes until it ends (pg_repack does not)\n"
-            f"VACUUM (FULL, ANALYZE) {target};"
+            + ddl.script(table_ddl.vacuum(table.schema, table.name, full=True, analyze=True))
         )
         yield table_finding("table_bloat", snapshot.database, table, message, fix_sql)
 
@@ -87,12 +87,11 @@ def _sequence_fixes(sequence: SequenceUsage) -> list[str]:
     A MAXVALUE (MINVALUE) below its type's bound and its column's is lifted alone: no table is rewritten for it.
     A column's bound (smallint, integer) needs the column bigint, and the foreign keys' columns that hold its values,
     then a serial's sequence; a sequence's own type needs it bigint."""
-    target = qualified(sequence.schema, sequence.name)
     if not sequence.column_limits and sequence.limit != sequence.type_bound:
         bound = "MAXVALUE" if sequence.increment > 0 else "MINVALUE"
         return [
             f"-- Its {bound} is {sequence.limit:,}, below what its type holds: if nothing relies on it\n"
-            f"ALTER SEQUENCE {target} NO {bound};"
+            + ddl.script(table_ddl.alter_sequence(sequence.schema, sequence.name, no_bound=bound))
         ]
     fixes = []
     if sequence.column_limits and sequence.owned_table and sequence.owned_column:
@@ -101,16 +100,17 @@ def _sequence_fixes(sequence: SequenceUsage) -> list[str]:
             "-- Rewrites the table under an ACCESS EXCLUSIVE lock"
             + (" (an identity column's sequence follows its type)" if sequence.identity else "")
             + "\n"
-            f"ALTER TABLE {qualified(sequence.schema, sequence.owned_table)} "
-            f"ALTER COLUMN {quote_identifier(sequence.owned_column)} TYPE bigint;"
+            + ddl.script(
+                table_ddl.alter_column_type(sequence.schema, sequence.owned_table, sequence.owned_column, "bigint")
+            )
         )
         for schema, table, column, _ in sequence.referencing:
             fixes.append(
                 f"-- A foreign key's column: its values are {sequence.owned_column}'s\n"
-                f"ALTER TABLE {qualified(schema, table)} ALTER COLUMN {quote_identifier(column)} TYPE bigint;"
+                + ddl.script(table_ddl.alter_column_type(schema, table, column, "bigint"))
             )
     if sequence.data_type != "bigint" and not (sequence.identity and sequence.column_limits):
-        fixes.append(f"ALTER SEQUENCE {target} AS bigint;")
+        fixes.append(ddl.script(table_ddl.alter_sequence(sequence.schema, sequence.name, as_bigint=True)))
     if not fixes:
         fixes.append(
             f"-- A bigint sequence this far along: check its increment ({sequence.increment}) and who calls it\n"
@@ -133,10 +133,7 @@ def sequences_unreadable(snapshot: Snapshot) -> Iterator[Finding]:
     names = ", ".join(sequence.qualified_name for sequence in hidden[:UNREADABLE_NAMED])
     more = f" and {len(hidden) - UNREADABLE_NAMED:,} more" if len(hidden) > UNREADABLE_NAMED else ""
     schemas = sorted({sequence.schema for sequence in hidden})
-    grants = "\n".join(
-        f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA {quote_identifier(schema)} TO {quote_identifier(reader)};"
-        for schema in schemas
-    )
+    grants = "\n".join(ddl.script(table_ddl.grant_select_on_sequences(schema, reader)) for schema in schemas)
     yield database_finding(
         "sequences_unreadable",
         snapshot.database,
@@ -184,7 +181,7 @@ def xid_wraparound(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
             f"{table.qualified_name}{where}: {why}. Autovacuum's forced freeze is overdue: look for a long "
             "transaction, an abandoned replication slot or prepared transaction holding it back."
         )
-        fix_sql = f"VACUUM (FREEZE, VERBOSE) {qualified(table.schema, table.name)};"
+        fix_sql = ddl.script(table_ddl.vacuum(table.schema, table.name, freeze=True, verbose=True))
         yield table_finding("xid_wraparound", snapshot.database, table, message, fix_sql, severity)
     for database in snapshot.databases:
         problem = _age_problem(database.xid_age, database.multixact_age, snapshot, thresholds)
@@ -192,7 +189,9 @@ def xid_wraparound(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
             continue
         why, severity = problem
         if database.allows_connections:
-            fix = f"-- Connected to {quote_identifier(database.name)}, as its owner or a superuser:\nVACUUM (FREEZE);"
+            fix = f"-- Connected to {quote_identifier(database.name)}, as its owner or a superuser:\n" + ddl.script(
+                table_ddl.vacuum(freeze=True)
+            )
         else:
             fix = (
                 f"-- {database.name} accepts no connections; autovacuum freezes it itself unless something holds "
@@ -233,7 +232,7 @@ def autovacuum_disabled(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[
             "would have vacuumed it: they pile up and statistics go stale; only the forced anti-wraparound vacuum "
             "still runs, and it cannot be cancelled."
         )
-        fix = f"ALTER TABLE {qualified(table.schema, table.name)} RESET ({', '.join(parameters)});"
+        fix = ddl.script(table_ddl.reset_table_parameters(table.schema, table.name, parameters))
         yield table_finding("autovacuum_disabled", snapshot.database, table, message, fix)
 
 
@@ -276,9 +275,8 @@ def extension_update_available(snapshot: Snapshot, thresholds: Thresholds) -> It
             f"the extension is updated (scripts {extension.path}). Read the release notes first: an update may ask "
             "for indexes to be rebuilt."
         )
-        fix = (
-            "-- As the extension's owner or a superuser; it takes a lock on the objects it changes:\n"
-            f"ALTER EXTENSION {quote_identifier(extension.name)} UPDATE TO {literal(extension.default_version)};"
+        fix = "-- As the extension's owner or a superuser; it takes a lock on the objects it changes:\n" + ddl.script(
+            table_ddl.update_extension(extension.name, to=extension.default_version)
         )
         about = f"extension {extension.name}"
         yield database_finding("extension_update_available", snapshot.database, about, message, fix)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.services.index_health.findings import Finding, table_finding
 from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.index_health.thresholds import Thresholds
@@ -29,7 +29,7 @@ def stale_statistics(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Fin
                 f"over {thresholds.stale_statistics_factor:g}× the {table.analyze_threshold:,.0f} at which "
                 "autovacuum should have analyzed it."
             )
-        fix_sql = ddl.script(ddl.analyze(table.schema, table.name))
+        fix_sql = ddl.script(table_ddl.analyze(table.schema, table.name))
         yield table_finding("stale_statistics", snapshot.database, table, why, fix_sql)
 
 
@@ -52,7 +52,7 @@ def vacuum_overdue(snapshot: Snapshot, thresholds: Thresholds) -> Iterator[Findi
         else:
             since = "never" if table.last_vacuumed is None else f"not in {(now - last).days} days"
             why = f"{table.qualified_name} keeps changing but was {since} vacuumed."
-        fix_sql = ddl.script(ddl.vacuum(table.schema, table.name, analyze=True))
+        fix_sql = ddl.script(table_ddl.vacuum(table.schema, table.name, analyze=True))
         yield table_finding("vacuum_overdue", snapshot.database, table, why, fix_sql)
 
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.index_builds import temporary_index_name
 from schemaadmin.pg.schema import ConstraintInfo, SchemaIndex, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Kind, Severity
@@ -145,11 +145,11 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
     missing_by_name = {(c.schema, c.table, c.name): c for c in missing}
     findings = []
     for constraint in extra:
-        drop = ddl.script(ddl.drop_constraint(constraint.schema, constraint.table, constraint.name))
+        drop = ddl.script(table_ddl.drop_constraint(constraint.schema, constraint.table, constraint.name))
         wanted = missing_by_name.pop((constraint.schema, constraint.table, constraint.name), None)
         if wanted is not None and constraint.definition == f"{wanted.definition} NOT VALID":
             # The migrations' constraint, added by hand NOT VALID: validating it checks the old rows, no rebuild.
-            validate = ddl.script(ddl.validate_constraint(constraint.schema, constraint.table, constraint.name))
+            validate = ddl.script(table_ddl.validate_constraint(constraint.schema, constraint.table, constraint.name))
             findings.append(
                 drift_finding(
                     "constraint_mismatch",
@@ -171,7 +171,7 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
                     f"Constraint {constraint.name} on {constraint.qualified_table} is {constraint.definition}; the "
                     f"migrations say {wanted.definition}.",
                     f"Replace it as the migrations say: {drop} "
-                    + ddl.script(ddl.add_constraint(wanted.schema, wanted.table, wanted.name, wanted.definition)),
+                    + ddl.script(table_ddl.add_constraint(wanted.schema, wanted.table, wanted.name, wanted.definition)),
                 )
             )
             continue
@@ -191,7 +191,7 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
             f"The applied migrations create {constraint.type} constraint {constraint.name} on "
             f"{constraint.qualified_table} ({constraint.definition})"
         )
-        add = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, constraint.definition)
+        add = table_ddl.add_constraint(constraint.schema, constraint.table, constraint.name, constraint.definition)
         message = f"{said}, but the database does not have it."
         fix = (
             f"{ddl.script(add)} (for a check or foreign key on a big table add it NOT VALID, then VALIDATE CONSTRAINT)"
@@ -208,7 +208,7 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
             keyword = "PRIMARY KEY" if constraint.type == "primary key" else "UNIQUE"
             deferral = _DEFERRAL.search(constraint.definition)  # the index has none: said again, or it is lost
             using = f"{keyword} USING INDEX {ddl.quote_identifier(index.name)}" + (deferral[0] if deferral else "")
-            adopt = ddl.add_constraint(constraint.schema, constraint.table, constraint.name, using)
+            adopt = table_ddl.add_constraint(constraint.schema, constraint.table, constraint.name, using)
             message = (
                 f"{said}; the database has a unique index of that name ({index.definition}) but not the constraint."
             )

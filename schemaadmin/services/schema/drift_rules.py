@@ -13,8 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 
-from schemaadmin.pg import ddl
-from schemaadmin.pg.ddl import qualified, quote_identifier
+from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.locked import group_locked
 from schemaadmin.pg.schema import ColumnInfo, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Severity
@@ -25,15 +24,16 @@ __all__ = ["schema_drift"]
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO  # short, for the many findings below
 
 
-def _column_clause(column: ColumnInfo) -> str:
-    clause = f"{quote_identifier(column.name)} {column.type}"
+def _column_definition(column: ColumnInfo) -> str:
+    """Return what follows the column's name in ADD COLUMN: its type and clauses, as the server writes them."""
+    definition = column.type
     if column.identity:
-        clause += f" GENERATED {column.identity.upper()} AS IDENTITY"
+        definition += f" GENERATED {column.identity.upper()} AS IDENTITY"
     elif column.generated:
-        clause += f" GENERATED ALWAYS AS ({column.generated}) STORED"
+        definition += f" GENERATED ALWAYS AS ({column.generated}) STORED"
     elif column.default is not None:
-        clause += f" DEFAULT {column.default}"
-    return clause + (" NOT NULL" if column.not_null else "")
+        definition += f" DEFAULT {column.default}"
+    return definition + (" NOT NULL" if column.not_null else "")
 
 
 def _table_findings(
@@ -78,7 +78,7 @@ def _table_findings(
                 ADOPT.format(operation="CreateModel(...)")
                 + " (or a model with managed = False).\nOr drop it (refused while a foreign key, a view or another "
                 "object depends on it; the error names them, and CASCADE would drop them too): "
-                + ddl.script(ddl.drop_table(schema, table)),
+                + ddl.script(table_ddl.drop_table(schema, table)),
             )
         )
     return findings, live_tables & expected_tables
@@ -191,28 +191,23 @@ _DEFAULT_COLLATION = 'pg_catalog."default"'  # the type's: the database's for te
 
 
 def _column_fix(live: ColumnInfo, expected: ColumnInfo) -> str:
-    table = qualified(live.schema, live.table)
-    column = quote_identifier(live.name)
-    statements = []
+    where = (live.schema, live.table, live.name)
+    statements: list[ddl.Statement | str] = []
     if live.type != expected.type or live.collation != expected.collation:
         # A new collation is set with the type; the column's indexes are rebuilt (its rows are not rewritten).
-        collation = expected.collation or _DEFAULT_COLLATION
-        collate = f" COLLATE {collation}" if live.collation != expected.collation else ""
-        statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {expected.type}{collate};")
+        collation = (expected.collation or _DEFAULT_COLLATION) if live.collation != expected.collation else None
+        statements.append(table_ddl.alter_column_type(*where, expected.type, collation=collation))
     if live.default != expected.default:
-        if expected.default is None:
-            statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT;")
-        else:
-            statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {expected.default};")
+        statements.append(table_ddl.set_column_default(*where, expected.default))
     if live.not_null != expected.not_null:
-        action = "SET NOT NULL" if expected.not_null else "DROP NOT NULL"
-        statements.append(f"ALTER TABLE {table} ALTER COLUMN {column} {action};")
+        statements.append(table_ddl.set_not_null(*where, expected.not_null))
     if live.identity != expected.identity or live.generated != expected.generated:
         statements.append("(identity and generation are changed by a migration of their own)")
     return (
-        "Make the database match the migrations: " + " ".join(statements) + "\nOr, if the database is right, change "
-        "the model's field and record it with a migration whose SeparateDatabaseAndState(state_operations="
-        "[AlterField(...)], database_operations=[]) runs no SQL."
+        "Make the database match the migrations: "
+        + " ".join(item if isinstance(item, str) else f"{item.text};" for item in statements)
+        + "\nOr, if the database is right, change the model's field and record it with a migration whose "
+        "SeparateDatabaseAndState(state_operations=[AlterField(...)], database_operations=[]) runs no SQL."
     )
 
 
@@ -240,8 +235,8 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
                 ".".join(key),
                 f"The applied migrations add column {column.name} ({column.type}) to {column.qualified_table}, but "
                 "the database has no such column: queries that read it fail.",
-                f"ALTER TABLE {qualified(column.schema, column.table)} ADD COLUMN {_column_clause(column)}; "
-                "(on a big table add it nullable, backfill, then SET NOT NULL)",
+                ddl.script(table_ddl.add_column(column.schema, column.table, column.name, _column_definition(column)))
+                + " (on a big table add it nullable, backfill, then SET NOT NULL)",
             )
         )
     for key in sorted(live_columns.keys() - expected_columns.keys()):
@@ -262,7 +257,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
                     else ""
                 ),
                 ADOPT.format(operation=_add_field(column.name))
-                + f".\nOr drop it: {ddl.script(ddl.drop_column(column.schema, column.table, column.name))}",
+                + f".\nOr drop it: {ddl.script(table_ddl.drop_column(column.schema, column.table, column.name))}",
             )
         )
     for key in sorted(live_columns.keys() & expected_columns.keys()):
@@ -312,7 +307,7 @@ def _comment_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: se
                 about,
                 f"{what} is described as {ddl.literal(now) if now else 'nothing'}; the migrations say "
                 f"{ddl.literal(wanted) if wanted else 'nothing'}.",
-                f"Describe it as the migrations do: {ddl.script(ddl.comment_on(schema, table, column, wanted))}",
+                f"Describe it as the migrations do: {ddl.script(table_ddl.comment_on(schema, table, column, wanted))}",
             )
         )
     return findings
@@ -329,7 +324,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
                 CRITICAL,
                 name,
                 f"The applied migrations create extension {name}, but the database does not have it.",
-                f"CREATE EXTENSION IF NOT EXISTS {quote_identifier(name)};",
+                ddl.script(table_ddl.create_extension(name)),
             )
         )
     for name in sorted(live_versions.keys() - expected_versions.keys()):
@@ -341,7 +336,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
                 f"Extension {name} {live_versions[name]} is installed, but no applied migration creates it.",
                 "Adopt it with a migration running django.contrib.postgres.operations.CreateExtension("
                 f"{name!r}) (a no-op where it exists).\n"
-                f"Or drop it if nothing uses it: DROP EXTENSION {quote_identifier(name)};",
+                f"Or drop it if nothing uses it: {ddl.script(table_ddl.drop_extension(name))}",
             )
         )
     for name in sorted(live_versions.keys() & expected_versions.keys()):
@@ -353,7 +348,7 @@ def _extension_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[
                     name,
                     f"Extension {name} is at version {live_versions[name]}; a fresh database gets "
                     f"{expected_versions[name]}.",
-                    f"ALTER EXTENSION {quote_identifier(name)} UPDATE; (read the extension's upgrade notes first)",
+                    ddl.script(table_ddl.update_extension(name)) + " (read the extension's upgrade notes first)",
                 )
             )
     return findings

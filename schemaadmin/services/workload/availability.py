@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError
 
-from schemaadmin.pg.ddl import quote_identifier
+from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.stats import EXTENSION, StatementsState, statements_state
 
 __all__ = ["Availability", "availability", "availability_of"]
@@ -28,10 +28,10 @@ class Availability:
 def _preload_statement(current: str) -> str:
     names = [name.strip() for name in current.split(",") if name.strip()]
     wanted = ", ".join([*names, EXTENSION])
-    return f"ALTER SYSTEM SET shared_preload_libraries = '{wanted}';"
+    return ddl.script(table_ddl.alter_system("shared_preload_libraries", wanted))
 
 
-CREATE = f"CREATE EXTENSION IF NOT EXISTS {EXTENSION};"
+CREATE = ddl.script(table_ddl.create_extension(EXTENSION))
 RESTART = (
     "then restart PostgreSQL (shared_preload_libraries is read only at start; on a managed service set it in the "
     "parameter group and reboot)"
@@ -46,10 +46,10 @@ def availability_of(alias: str, state: StatementsState) -> Availability:
             return Availability(
                 "unreadable",
                 f"pg_stat_statements is created in {where} and preloaded, but reading it failed: {state.read_error}",
-                (f"ALTER EXTENSION {EXTENSION} UPDATE;",),
+                (ddl.script(table_ddl.update_extension(EXTENSION)),),
             )
         if not state.reads_all:  # other roles' rows have no queryid: snapshots cannot count them at all
-            grant = f"GRANT pg_read_all_stats TO {quote_identifier(state.role or 'the application role')};"
+            grant = ddl.script(table_ddl.grant_role("pg_read_all_stats", state.role or "the application role"))
             return Availability("ok", None, (grant,), partial_texts=True)
         return Availability("ok", None)
     if not state.available:
