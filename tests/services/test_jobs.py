@@ -506,11 +506,19 @@ def test_a_rebuild_whose_swap_recovery_finished_is_recorded_as_succeeded_not_as_
     schema = plant.schema
     plant.sql(f"CREATE INDEX t_v ON {table} (v)")
     plant.sql(f"CREATE INDEX t_v_sa_new ON {table} (v) WITH (fillfactor = 70)")  # the rebuilt copy, valid
+    built = index_state(schema, "t_v_sa_new").oid  # the job records it before its swap
     superuser_sql(
         "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [f'"{schema}".t_v']
     )  # as the first phase of DROP INDEX CONCURRENTLY leaves it
     rebuild = _record(
-        IndexRebuild, JobState.RUNNING, job_id=GONE_JOB, schema_name=schema, index_name="t_v", table_name="t"
+        IndexRebuild,
+        JobState.RUNNING,
+        job_id=GONE_JOB,
+        schema_name=schema,
+        index_name="t_v",
+        table_name="t",
+        kind=IndexRebuild.Kind.REPLACE,
+        built_oid=built,
     )
     assert [r.pk for r in jobs.recover(REBUILD)] == [rebuild.pk]
     rebuild.refresh_from_db()
@@ -583,6 +591,28 @@ def _recovered_t_v(plant, **fields: Any) -> IndexRebuild:  # noqa: F811
     assert [r.pk for r in jobs.recover(REBUILD)] == [rebuild.pk]
     rebuild.refresh_from_db()
     return rebuild
+
+
+@pytest.mark.parametrize("old_valid", [True, False], ids=["old-index-valid", "old-index-invalid"])
+def test_recovery_never_drops_or_renames_a_valid_index_of_the_replacement_s_name_no_rebuild_built(
+    plant,  # noqa: F811 -- the imported fixture
+    superuser_sql,
+    old_valid,
+):
+    """Somebody's own index named <index>_sa_new (a unique one here) is not a replacement never swapped in: the
+    clean-up dropped it, or renamed it over the old index when that was INVALID. Only an oid a rebuild recorded
+    building is SchemaAdmin's to drop."""
+    table = plant.table("t", "v int", rows=20, fill="i")
+    plant.sql(f"CREATE INDEX t_v ON {table} (v)")
+    plant.sql(f"CREATE UNIQUE INDEX t_v_sa_new ON {table} (v)")  # made by hand, before any rebuild
+    theirs = index_state(plant.schema, "t_v_sa_new").oid
+    if not old_valid:
+        superuser_sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [f"{table}_v"])
+    rebuild = _recovered_t_v(plant, kind=IndexRebuild.Kind.REPLACE, built_oid=None)
+    assert index_state(plant.schema, "t_v_sa_new").oid == theirs, rebuild.log
+    assert index_state(plant.schema, "t_v").is_valid is old_valid
+    assert "leaving t_v_sa_new alone" in rebuild.log
+    assert rebuild.state == JobState.FAILED
 
 
 @pytest.mark.parametrize("swapped", [True, False], ids=["swap-committed", "old-index-untouched"])

@@ -27,6 +27,7 @@ from schemaadmin.services.rebuilds import (
     build_progress,
     cancel_rebuild,
     plan_rebuild,
+    rebuildable_index,
     retry_rebuild,
     start_rebuild,
 )
@@ -254,6 +255,23 @@ def _in_phase(rebuild: IndexRebuild, phase: str) -> bool:
 def _building(rebuild: IndexRebuild) -> bool:
     rebuild.refresh_from_db()
     return bool(rebuild.progress.get("blocks_done"))
+
+
+def test_somebody_s_index_under_the_replacement_s_name_is_never_dropped_and_a_replace_is_refused(items, worker):
+    """A valid index someone named items_hnsw_sa_new was taken for a replacement never swapped in: the next rebuild of
+    items_hnsw, even a REINDEX, dropped it before building. It is left alone; a replace, which would build under
+    that name, is refused at review with what to do; and it may itself be rebuilt, as any index."""
+    s = items.schema
+    items.sql(f"CREATE UNIQUE INDEX items_hnsw_sa_new ON {s}.items (id, label)")
+    theirs = index_state(s, "items_hnsw_sa_new").oid
+    with pytest.raises(RebuildRefused, match=f"{s}.items_hnsw_sa_new already exists, and no rebuild"):
+        plan_rebuild(f"{s}.items_hnsw", kind="replace", m=16)
+    assert rebuildable_index(f"{s}.items_hnsw_sa_new") is not None
+    rebuild = start_rebuild(plan_rebuild(f"{s}.items_hnsw", kind="reindex"), user=make_user("dba-theirs"))
+    done = wait_for(lambda: _ended(rebuild), timeout=90, what="the reindex")
+    assert done.state == JobState.SUCCEEDED, done.error + done.log
+    assert "leaving items_hnsw_sa_new alone" in done.log
+    assert index_state(s, "items_hnsw_sa_new").oid == theirs
 
 
 def test_cancel_leaves_the_old_index_valid_and_no_leftovers(items, worker):

@@ -22,7 +22,7 @@ from schemaadmin.pg.indexes import index as index_state
 from schemaadmin.pg.names import qualify
 from schemaadmin.services.jobs import JobLog
 
-__all__ = ["Cleanup", "clean_leftovers", "clean_safely", "error_message"]
+__all__ = ["Cleanup", "clean_leftovers", "clean_safely", "error_message", "replacements_built", "unknown_replacement"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,10 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
     new = index_state(schema, temporary, using=using)
     if new is not None and rebuild.table_name and new.table != rebuild.table_name:
         log.write(f"leaving {temporary} alone: it is an index of {new.table}, not of {rebuild.table_name}")
+        new = None
+    if new is not None and new.is_valid and new.oid not in replacements_built([new.oid], using=using):
+        # A valid index of that name no rebuild recorded building is somebody's: never dropped or renamed here.
+        log.write(f"leaving {temporary} alone: a valid index no rebuild of SchemaAdmin's built")
         new = None
     if new is not None and new.is_valid:
         old = index_state(schema, name, using=using)
@@ -80,6 +84,24 @@ def clean_leftovers(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog
         run_under_lock_timeout(conn, drop_index(leftover_schema, leftover, if_exists=True))
         done.append(leftover)
     return Cleanup(tuple(done), finished_swap or found_swapped, found_swapped)
+
+
+def replacements_built(oids: list[int], *, using: str = "default") -> set[int]:
+    """Return those of oids that a rebuild recorded as the replacement it built (IndexRebuild.built_oid) on the
+    alias's database: a valid *_sa_new index among them is SchemaAdmin's, any other is somebody's."""
+    if not oids:
+        return set()
+    built = IndexRebuild.objects.filter(database_alias=using, built_oid__in=oids).values_list("built_oid", flat=True)
+    return {oid for oid in built if oid is not None}
+
+
+def unknown_replacement(schema: str, name: str, *, using: str = "default") -> IndexInfo | None:
+    """Return the valid index under the name a replacement of schema.name is built under, when no rebuild built it:
+    the build would fail on it ("already exists"), and SchemaAdmin drops only what it made."""
+    found = index_state(schema, temporary_index_name(name), using=using)
+    if found is None or not found.is_valid or found.oid in replacements_built([found.oid], using=using):
+        return None
+    return found
 
 
 def _rebuilt_in_service(rebuild: IndexRebuild, current: IndexInfo | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from schemaadmin.services.index_health.vectors import (
     recommended_lists,
     stored_value_bytes,
 )
+from schemaadmin.services.rebuilds.leftovers import replacements_built, unknown_replacement
 from schemaadmin.services.rebuilds.script import RebuildScript, rebuild_script
 
 __all__ = [
@@ -41,6 +43,11 @@ KINDS = (IndexRebuild.Kind.REINDEX, IndexRebuild.Kind.REPLACE)
 M_RANGE = (2, 100)
 EF_CONSTRUCTION_RANGE = (4, 1000)
 LISTS_RANGE = (1, 32768)
+# A valid index under the replacement's name that no rebuild built: the build would fail on it, and it is not ours.
+REPLACEMENT_NAME_TAKEN = (
+    "{taken} already exists, and no rebuild of SchemaAdmin's made it: a new index is built under that name before "
+    "it is swapped in. Rename that index (or drop it if nothing needs it), then try again."
+)
 # IVFFlat runs k-means on a sample of this many rows per list.
 IVFFLAT_SAMPLES_PER_LIST = 50
 
@@ -122,7 +129,7 @@ def rebuildable_index(named: str, *, using: str = "default") -> IndexInfo | None
     """
     parts = split_qualified(named.strip())
     index = catalog.index(*parts, using=using) if parts is not None else None
-    if index is None or _is_leftover(index):
+    if index is None or _is_leftover(index, using=using):
         return None
     if not index.is_valid and (index.is_partitioned or index.build_running):
         return None
@@ -131,15 +138,21 @@ def rebuildable_index(named: str, *, using: str = "default") -> IndexInfo | None
 
 def suggested_indexes(*, using: str = "default") -> list[IndexInfo]:
     """Return pgvector's indexes (HNSW, IVFFlat) a rebuild may be started on: the names the form suggests."""
-    return [index for index in catalog.ann_indexes(using=using) if not _is_leftover(index)]
+    found = catalog.ann_indexes(using=using)
+    built = replacements_built([index.oid for index in found if index.name.endswith(TEMPORARY_SUFFIX)], using=using)
+    return [index for index in found if not _is_leftover(index, built=built)]
 
 
-def _is_leftover(index: IndexInfo) -> bool:
-    """Whether index is an earlier rebuild's copy: our own *_sa_new, or REINDEX CONCURRENTLY's *_ccnew/*_ccold left
-    invalid when it stopped (a valid index may carry such a name: it is somebody's index, not a leftover)."""
-    return index.name.endswith(TEMPORARY_SUFFIX) or (
-        not index.is_valid and REINDEX_LEFTOVER.search(index.name) is not None
-    )
+def _is_leftover(index: IndexInfo, *, using: str = "default", built: Container[int] | None = None) -> bool:
+    """Whether index is an earlier rebuild's copy: our own *_sa_new (INVALID, or the replacement a rebuild recorded
+    building: in built, the oids replacements_built() returned, else asked for this one), or REINDEX CONCURRENTLY's
+    *_ccnew/*_ccold left invalid when it stopped (a valid index may carry such a name that no rebuild made: it is
+    somebody's index, not a leftover)."""
+    if index.name.endswith(TEMPORARY_SUFFIX):
+        if not index.is_valid:
+            return True
+        return index.oid in (built if built is not None else replacements_built([index.oid], using=using))
+    return not index.is_valid and REINDEX_LEFTOVER.search(index.name) is not None
 
 
 def current_parameters(index: IndexInfo) -> dict[str, int]:
@@ -186,10 +199,12 @@ def plan_rebuild(
             + (", or, for REINDEX on PostgreSQL 17+, a role granted MAINTAIN on it" if reindex_only else "")
             + ". Grant the owner's role to SchemaAdmin's, or rebuild it as the owner."
         )
-    if _is_leftover(index):
+    if _is_leftover(index, using=using):
         raise RebuildRefused(
             f"{index.qualified_name} is a leftover of an earlier rebuild: drop it rather than rebuild it."
         )
+    if not reindex_only and (taken := unknown_replacement(index.schema, index.name, using=using)) is not None:
+        raise RebuildRefused(REPLACEMENT_NAME_TAKEN.format(taken=taken.qualified_name))
     if index.is_exclusion:
         # REINDEX CONCURRENTLY fails at once: "concurrent index creation for exclusion constraints is not supported".
         raise RebuildRefused(

@@ -35,8 +35,13 @@ from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.pg.sessions import session_pids, terminate_sessions
 from schemaadmin.services import jobs
 from schemaadmin.services.jobs import JobLog
-from schemaadmin.services.rebuilds.leftovers import clean_leftovers, clean_safely, error_message
-from schemaadmin.services.rebuilds.plan import estimate_rebuild, find_index, planned_maintenance_work_mem
+from schemaadmin.services.rebuilds.leftovers import clean_leftovers, clean_safely, error_message, unknown_replacement
+from schemaadmin.services.rebuilds.plan import (
+    REPLACEMENT_NAME_TAKEN,
+    estimate_rebuild,
+    find_index,
+    planned_maintenance_work_mem,
+)
 from schemaadmin.services.rebuilds.script import rebuild_script
 
 __all__ = [
@@ -211,6 +216,8 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher
     using, schema, name = rebuild.database_alias, rebuild.schema_name, rebuild.index_name
     clean_leftovers(rebuild, conn, log)
     index = find_index(qualify(schema, name), using=using)
+    if rebuild.kind != IndexRebuild.Kind.REINDEX and (taken := unknown_replacement(schema, name, using=using)):
+        raise RuntimeError(REPLACEMENT_NAME_TAKEN.format(taken=taken.qualified_name))
     estimate = estimate_rebuild(index, rebuild.method, rebuild.parameters, using=using)
     planned = planned_maintenance_work_mem(
         estimate.graph_memory_bytes, index.size_bytes, estimate.server_maintenance_work_mem_bytes
