@@ -174,7 +174,11 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             raise Http404(f"Conversation {conversation.pk} has no message {message_id}.")
         window = thread_window(conversation, size=size, **{kind: message})
     text, role = controls.cleaned_data["q"], controls.cleaned_data["role"]
-    # Opened from a search, the view says which: who searched what and read which thread.
+    # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
+    loading = anchor[0] if anchor and anchor[0] in ("before", "after") and getattr(request, "htmx", False) else None
+    others = [] if loading else other_conversations(conversation)
+    # Opened from a search, the view says which: who searched what and read which thread; and the titles of the
+    # user's other conversations the page listed beside it, as a list's event names them.
     searched = {"q": text, **({"role": role} if role else {})} if text else {}
     record_read(
         request,
@@ -183,6 +187,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         user_id=str(conversation.user_id),
         **({anchor[0]: anchor[1]} if anchor else {}),
         **searched,
+        **({"conversations": [other.pk for other in others]} if others else {}),
     )
     context["window"] = window
     if text:
@@ -196,11 +201,10 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context["search_params"] = hit_link_query(text, role, back)
         context["back_query"] = back or searched_query(text, role)
         context["operator_note"] = unread_operators(text)
-    if getattr(request, "htmx", False) and anchor and anchor[0] in ("before", "after"):
-        # "Load older/newer": only the new messages and the next button, swapped in for the clicked one.
+    if loading:
         context["chunk"] = True
-        return render_page(request, THREAD_TEMPLATE, context, partial=f"load_{anchor[0]}")
-    context["other_conversations"] = other_conversations(conversation)
+        return render_page(request, THREAD_TEMPLATE, context, partial=f"load_{loading}")
+    context["other_conversations"] = others
     context["preferences"] = preferences_of(conversation, conversation.user_id)
     return render_page(request, THREAD_TEMPLATE, context)
 

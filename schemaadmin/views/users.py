@@ -84,7 +84,9 @@ def user_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     page = conversation_page(with_preferences_lock(conversations.select_related("user")), order, cursor, _page_size())
     user = page.rows[0].user if page.rows else _chat_user(pk)
     preferences = preferences_of(page.rows[0] if page.rows else user, user.pk)
-    record_read(request, "user.view", f"user:{user.pk}")
+    # Which of their conversations the page listed (titles were read), as a list's event says it.
+    shown = [conversation.pk for conversation in page.rows]
+    record_read(request, "user.view", f"user:{user.pk}", **asked(form.cleaned_data), conversations=shown)
     context: dict[str, object] = {
         "chat_user": user,
         "preferences": preferences,

@@ -269,6 +269,9 @@ def test_thread_shows_the_latest_window_styled_escaped_and_audited(support, chat
     assert "formal" in response.content.decode()  # Ada's preferences beside the thread
     event = AuditEvent.objects.get(action="conversation.view")
     assert event.target == f"conversation:{thread.pk}" and event.detail["user_id"] == str(chat["ada"].pk)
+    # The titles of Ada's other conversations listed beside the thread were read too: the event names them.
+    others = [conversation.pk for conversation in response.context["other_conversations"]]
+    assert others and event.detail["conversations"] == others
 
 
 def test_thread_around_a_message_renders_code_escapes_script_and_collapses_long(support, chat):
@@ -417,7 +420,12 @@ def test_users_are_found_and_their_page_lists_conversations(support, chat):
     assert {u.pk for u in newest.context["page"].rows} == {chat["ada"].pk, chat["bob"].pk}
     page = support.get(f"/users/{chat['ada'].pk}/")
     assert page.status_code == 200 and len(_ids(page)) == 25 and page.context["page"].next_cursor
-    assert AuditEvent.objects.filter(action="user.view", target=f"user:{chat['ada'].pk}").exists()
+    # The event names the conversations the page listed, and which way it paged, as a list's event does.
+    event = AuditEvent.objects.filter(action="user.view", target=f"user:{chat['ada'].pk}").latest("pk")
+    assert event.detail["conversations"] == _ids(page) and "page" not in event.detail
+    following = support.get(f"/users/{chat['ada'].pk}/", {"after": page.context["page"].next_cursor})
+    event = AuditEvent.objects.filter(action="user.view", target=f"user:{chat['ada'].pk}").latest("pk")
+    assert event.detail["conversations"] == _ids(following) and event.detail["page"] == "next"
     assert support.get("/users/00000000-0000-0000-0000-000000000000/").status_code == 404
     assert support.get("/users/", {"after": "junk"}).status_code == 400
 
