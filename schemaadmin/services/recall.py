@@ -271,6 +271,10 @@ def measure_recall(
         if value != current:  # the current value's line is in the log already
             say(f"At {setting} = {value}: recall@{k} {steps[-1].recall:.3f}, mean {mean:.2f} ms, p95 {p95:.2f} ms.")
     recommended, sentence = _recommendation(index, setting, steps, target)
+    if plan_note:
+        # Figures of another plan (or of one mixing it) say nothing of what this index's setting should be: the
+        # index page showed "Set hnsw.ef_search = 10" from an exact scan of the primary key.
+        recommended, sentence = None, f"No {setting} value is recommended: {plan_note}"
     say(sentence)
     return RecallResult(
         index=index.qualified_name,

@@ -220,6 +220,9 @@ def test_a_partitioned_index_is_walked_through_its_partitions_indexes(plant, sup
     partly = measure_recall(f"{s}.parts_hnsw", k=5, samples=10, target=0.5)
     assert not partly.uses_index
     assert "on some partitions only (not through parts_high_embedding_idx)" in partly.plan_note, partly.plan_note
+    # Figures that mix exact answers in recommend no setting (the index page showed one, with no caveat).
+    assert partly.recommended is None
+    assert partly.recommendation.startswith("No hnsw.ef_search value is recommended: The planner walked")
 
 
 @pytest.fixture
