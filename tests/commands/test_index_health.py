@@ -51,6 +51,17 @@ def test_json_to_a_real_stdout_is_utf_8_whatever_its_text_encoding(plant):
     assert raw.getvalue().endswith(b"}\n")
 
 
+def test_text_writes_a_name_s_control_characters_as_escapes_never_as_a_line_of_its_own(plant):
+    """A table named "nl<newline>critical  invalid_index  public.users_pkey is invalid" printed a line a cron mail
+    or a grep read as a finding; ESC in a name could drive the terminal."""
+    forged = "CRITICAL invalid_index  public.users_pkey"
+    plant.table(f'"nl\n{forged}\x1b[2J"', "id int, embedding vector(3000)")
+    output, _ = run()
+    assert not any(line.startswith(forged) for line in output.splitlines())
+    assert "\x1b" not in output
+    assert f"nl\\n{forged}\\x1b[2J" in output  # the name as escapes, on its finding's line
+
+
 def test_text_shows_each_finding_with_its_fix(plant):
     plant.table("wide", "id int, embedding vector(3000)")
     output, status = run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from functools import cache
 from operator import attrgetter
@@ -81,12 +82,12 @@ def report_as_text(report: HealthReport) -> str:
     """Return the findings for a terminal: a summary line, then each finding with its reason and fix."""
     counts = report.severity_counts()
     lines = [
-        f"Index health of {report.snapshot.statistics.database} (database alias {report.database!r}): "
+        f"Index health of {_shown(report.snapshot.statistics.database)} (database alias {report.database!r}): "
         + ", ".join(f"{n} {severity}" for severity, n in counts.items())
         + f"; {len(report.snapshot.indexes)} indexes, {len(report.snapshot.tables)} tables."
     ]
     for group in group_locked(report.snapshot.locked):
-        what = f"{group.schema}.{group.name}" + (f" ({group.what})" if group.what else "")
+        what = _shown(f"{group.schema}.{group.name}" + (f" ({group.what})" if group.what else ""))
         lines.append(
             f"Locked by another session, not read: {what}, {group.who}; its indexes and findings are left out."
         )
@@ -94,10 +95,20 @@ def report_as_text(report: HealthReport) -> str:
         lines.append("No findings.")
     for finding in report.findings:
         lines.append("")
-        lines.append(f"{str(finding.severity).upper():8} {finding.code}  {finding.object}")
-        lines.append(f"         {finding.message}")
-        lines.extend(f"         | {line}" for line in finding.fix.splitlines())
+        lines.append(f"{str(finding.severity).upper():8} {finding.code}  {_shown(finding.object)}")
+        lines.append(f"         {_shown(finding.message)}")
+        lines.extend(f"         | {_shown(line)}" for line in finding.fix.splitlines())
     return "\n".join(lines)
+
+
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _shown(text: str) -> str:
+    """Return text on one line of a terminal, each control character as its escape (\\n, \\x1b): a name holding a
+    newline printed a line that read as a finding of its own, and one holding ESC could drive the terminal."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
 
 
 class Command(BaseCommand):
