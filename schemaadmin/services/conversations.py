@@ -318,11 +318,18 @@ def export_json(conversation: Conversation) -> Iterator[str | bytes]:
 _BACKTICK_RUN = re.compile(r"`+")
 
 
+# Bidirectional formatting characters: an override in a name reverses the text after it on the line (the pages hold
+# each name in <bdi>; Markdown has no such element).
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def _markdown_line(text: str | None) -> str:
     """Return user-written text fit for one Markdown line: line breaks folded to spaces, markup characters escaped,
-    so a title or a name cannot start a heading of its own or bring HTML to a renderer."""
+    so a title or a name cannot start a heading of its own or bring HTML to a renderer, and bidirectional controls
+    written as <U+202E>, so a name cannot reverse what follows it on its line."""
     folded = " ".join((text or "").split())
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", folded)
+    escaped = re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", folded)
+    return _BIDI_CONTROL.sub(lambda match: f"\\<U+{ord(match.group()):04X}\\>", escaped)
 
 
 def _fenced(content: str) -> str:
