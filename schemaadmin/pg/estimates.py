@@ -18,6 +18,8 @@ __all__ = ["RowTotal", "planner_rows", "row_total"]
 class RowTotal:
     value: int
     exact: bool
+    # Not exact, and value is a floor, not a guess: as many were counted or met ("at least 1,000", not "≈ 1,000").
+    at_least: bool = False
 
 
 def planner_rows(queryset: QuerySet[Any]) -> int:
@@ -44,7 +46,7 @@ def row_total(queryset: QuerySet[Any], *, exact_below: int, estimate: int | None
     counted = queryset.order_by()[:exact_below].count()
     if counted < exact_below:
         return RowTotal(counted, exact=True)
-    return RowTotal(max(estimate, counted), exact=False)
+    return RowTotal(max(estimate, counted), exact=False, at_least=counted >= estimate)
 
 
 def rows_up_to(schema: str, table: str, most: int, *, using: str = "default") -> int:

@@ -126,12 +126,14 @@ def listing_total(queryset: QuerySet[Any]) -> RowTotal:
     """Return row_total(queryset) from the planner's estimate kept ESTIMATE_SECONDS per query: a big listing asks
     nothing more; a small one is counted each time (its rows come and go visibly), without an EXPLAIN first."""
     limit = app_settings()["EXACT_COUNT_BELOW"]
-    estimate = kept_planner_rows(queryset)
+    estimate, counted = _kept_rows(queryset)
+    if counted:  # a count that met the limit, kept for the next pages: a floor, not a guess
+        return RowTotal(estimate, exact=False, at_least=True)
     total = row_total(queryset, exact_below=limit, estimate=estimate)
     if not total.exact and estimate < limit:
         # The count reached the limit where the planner guessed fewer: the next pages take the count's word. (Only
         # then: kept again on every page, an estimate would outlive ESTIMATE_SECONDS for as long as anyone pages.)
-        _keep_planner_rows(queryset, total.value)
+        _keep_planner_rows(queryset, total.value, counted=True)
     return total
 
 
@@ -144,20 +146,26 @@ def user_conversation_total(conversations: QuerySet[Conversation]) -> RowTotal:
 
 def kept_planner_rows(queryset: QuerySet[Any]) -> int:
     """Return planner_rows(queryset), kept ESTIMATE_SECONDS per query: an estimate moves only when ANALYZE runs."""
-    estimate = cache.get(_estimate_key(queryset))
-    if estimate is None:
+    return _kept_rows(queryset)[0]
+
+
+def _kept_rows(queryset: QuerySet[Any]) -> tuple[int, bool]:
+    """Return the rows kept for queryset, and whether a count, not the planner, found them (listing_total)."""
+    kept = cache.get(_estimate_key(queryset))
+    if kept is None:
         estimate = planner_rows(queryset)
         _keep_planner_rows(queryset, estimate)
-    return estimate
+        return estimate, False
+    return kept
 
 
-def _keep_planner_rows(queryset: QuerySet[Any], rows: int) -> None:
-    cache.set(_estimate_key(queryset), rows, ESTIMATE_SECONDS)
+def _keep_planner_rows(queryset: QuerySet[Any], rows: int, *, counted: bool = False) -> None:
+    cache.set(_estimate_key(queryset), (rows, counted), ESTIMATE_SECONDS)
 
 
 def _estimate_key(queryset: QuerySet[Any]) -> str:
     sql, params = queryset.order_by().query.sql_with_params()
-    return "schemaadmin:estimate:" + hashlib.sha256(repr((queryset.db, sql, params)).encode()).hexdigest()
+    return "schemaadmin:rows:" + hashlib.sha256(repr((queryset.db, sql, params)).encode()).hexdigest()
 
 
 # A thread's side panel lists this many of its owner's other conversations, latest activity first.

@@ -251,9 +251,12 @@ def _search_total(hits: QuerySet[Message], *, at_least: int) -> RowTotal:
     multiplies), and, when estimated, never fewer than at_least hits the search has met: past EXACT_COUNT_BELOW of
     them, no count could be exact, and none is made."""
     if at_least >= app_settings()["EXACT_COUNT_BELOW"]:
-        return RowTotal(max(kept_planner_rows(hits), at_least), exact=False)
+        estimate = kept_planner_rows(hits)
+        return RowTotal(max(estimate, at_least), exact=False, at_least=at_least >= estimate)
     total = listing_total(hits)
-    return total if total.exact else RowTotal(max(total.value, at_least), exact=False)
+    if total.exact:
+        return total
+    return RowTotal(max(total.value, at_least), exact=False, at_least=total.at_least or at_least >= total.value)
 
 
 def _hit_page(

@@ -66,3 +66,4 @@ def test_a_count_that_reaches_the_limit_stands_in_for_a_low_estimate(conversatio
     assert not first.exact and first.value == 30 and asked == 1  # the count stopped at the limit
     again, asked_again = _queries(Conversation.objects.all())
     assert again == first and asked_again == 0  # not counted again for a minute
+    assert first.at_least  # a floor the count met, shown "at least 30", on the next pages too

@@ -56,7 +56,9 @@ def test_audit_list_says_of_how_many_events(db, client_as):
 def test_a_big_list_shows_the_planners_estimate(people, client_as, settings):
     settings.SCHEMAADMIN = {**getattr(settings, "SCHEMAADMIN", {}), "EXACT_COUNT_BELOW": 5}
     shown = pager_text(client_as("support").get("/users/").content.decode())
-    assert len(shown) == 1 and re.fullmatch(r"1–25 of ≈ [\d,]+ users", shown[0]), shown
+    # The planner's guess, or, where it guessed under the limit (statistics of an emptier table), the floor the
+    # bounded count met: never a count.
+    assert len(shown) == 1 and re.fullmatch(r"1–25 of (≈|at least) [\d,]+ users", shown[0]), shown
 
 
 def test_rebuilds_come_a_page_at_a_time_with_the_one_pager(db, client_as):
@@ -112,3 +114,26 @@ def test_the_explain_history_comes_a_page_at_a_time_with_the_one_pager(db, clien
     # A page link of one's own runs is not one of everyone's.
     mixed = dba.get("/explain/", {"runs": "all", "after": first.context["history_page"].next_cursor})
     assert mixed.status_code == 400 and "different list or sort order" in mixed.content.decode()
+
+
+def test_a_count_that_reached_its_limit_says_at_least_never_an_estimate_below_what_was_seen(people, client_as):
+    """The planner guessed fewer than EXACT_COUNT_BELOW and the bounded count met that many: the total is a floor
+    ("at least 5"), not "≈ 5"; and a page past an estimate ("3,301–3,374 of ≈ 3,373") says at least its last place."""
+    from django.template.loader import render_to_string
+
+    from schemaadmin.pg.estimates import row_total
+
+    users = ChatUser.objects.all()
+    total = row_total(users, exact_below=5, estimate=2)  # the planner guessed 2; the count met the limit
+    assert (total.value, total.exact, total.at_least) == (5, False, True)
+    guessed = row_total(users, exact_below=5, estimate=400)  # the planner's guess over the limit: not counted
+    assert (guessed.value, guessed.exact, guessed.at_least) == (400, False, False)
+
+    def shown(**context) -> str:
+        return pager_text(render_to_string("schemaadmin/includes/pager_nav.html", {"noun": "user", **context}))[0]
+
+    assert shown(first=1, last=25, total=5, exact=False, at_least=True) == "1–25 of at least 25 users"
+    assert shown(first=1, last=3, total=5, exact=False, at_least=True) == "1–3 of at least 5 users"
+    assert shown(first=3301, last=3374, total=3373, exact=False) == "3,301–3,374 of at least 3,374 users"
+    assert shown(first=1, last=25, total=3373, exact=False) == "1–25 of ≈ 3,373 users"
+    assert shown(first=1, last=25, total=30, exact=True) == "1–25 of 30 users"
