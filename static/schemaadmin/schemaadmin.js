@@ -1,5 +1,6 @@
 // SchemaAdmin's own script, on every page: times in the viewer's zone, wide tables that scroll in place,
-// the collapsing navigation, the colour-scheme toggle, keyboard shortcuts and polled regions that yield to a click.
+// the collapsing navigation, the colour-scheme toggle, keyboard shortcuts, polled regions that yield to a click and
+// htmx requests that failed, said where they were asked.
 (function () {
   "use strict";
 
@@ -419,6 +420,112 @@
     contain(event.target);
     setUpFilterFolding(event.target);
     labelCells(event.target);
+  });
+
+  // --- A request htmx could not complete is said where it was asked --------------------------------------------
+  // base.html's responseHandling swaps 400 and 503 (our own pages saying why); every other 4xx and 5xx, and a request
+  // that got no answer at all, swap nothing, and without this the click did nothing visible: a deleted conversation's
+  // "Load older messages" (404), Explain after the session changed (403, the last run's plan still on screen as if it
+  // were the new one's), a proxy's 502. The alert goes just above the region the request was for, once per region (a
+  // poll failing every 2 s says it once), and leaves when a later request for that region is answered.
+  const REQUEST_FAILED = {
+    gone: "This no longer exists: it may have been deleted since the page was loaded. " +
+      "Reload the page to see what is there now",
+    refused: "You no longer have permission for this, or your session changed (signed out or in elsewhere): " +
+      "reload the page",
+    unanswered: "The server did not answer; try again in a moment",
+    other: "The server refused it; reload the page and try again",
+  };
+  function failureSentence(status) {
+    if (status === 404 || status === 410) return REQUEST_FAILED.gone;
+    if (status === 401 || status === 403) return REQUEST_FAILED.refused;
+    if (!status || status >= 500) return REQUEST_FAILED.unanswered;
+    return REQUEST_FAILED.other;
+  }
+  function isPoll(element) {
+    const trigger = element && element.getAttribute ? element.getAttribute("hx-trigger") || "" : "";
+    return /\bevery\b/.test(trigger);
+  }
+  // What was asked for, in the words of the control used: a form's submit button ("Explain"), a link's words.
+  function requestName(event) {
+    const element = asker(event) || event.detail.elt;
+    if (!element || isPoll(element)) return "Refreshing this part of the page";
+    const submitter = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent &&
+      event.detail.requestConfig.triggeringEvent.submitter;
+    const control = submitter ||
+      (element.matches("form") ? element.querySelector("button[type=submit], button:not([type])") : element);
+    const words = control ? control.textContent.replace(/\s+/g, " ").trim() : "";
+    return words && words.length <= 60 ? "“" + words + "”" : "Your request";
+  }
+  // Where a region's alert goes: before it, or before the table a row or body of it is in (no <div> inside a table);
+  // null for the whole page (a boosted link's <body>), whose alert opens <main>.
+  function regionBox(region) {
+    if (!region || !region.isConnected || region === document.body || region.querySelector("main")) return null;
+    const table = region.closest("table");
+    return table ? table.closest(".table-responsive") || table : region;
+  }
+  function pageTop() { return document.querySelector("main") || document.body; }
+  function alertFor(region) {
+    const box = regionBox(region);
+    const said = box ? box.previousElementSibling : pageTop().firstElementChild;
+    return said && said.matches("[data-request-failed]") ? said : null;
+  }
+  function sayRequestFailed(event) {
+    const detail = event.detail;
+    const status = detail.xhr ? detail.xhr.status : 0;
+    const region = detail.target;
+    const element = asker(event);
+    // A form's answer was to replace the region (the EXPLAIN console's result, a list's results): what it shows now
+    // is the answer to an earlier request, and is marked so rather than taken for this one's.
+    const stale = Boolean(element && element.matches && element.matches("form") && region && region.isConnected &&
+      region !== element && !region.contains(element));
+    let said = alertFor(region);
+    if (!said) {
+      said = document.createElement("div");
+      said.className = "alert alert-danger alert-dismissible request-failed";
+      said.setAttribute("role", "alert");
+      said.dataset.requestFailed = "";
+      said.append(document.createElement("p"), document.createElement("button"));
+      said.firstChild.className = "mb-0";
+      said.lastChild.type = "button";
+      said.lastChild.className = "btn-close";
+      said.lastChild.setAttribute("aria-label", "Dismiss");
+      said.lastChild.dataset.dismissRequestFailed = "";
+      const box = regionBox(region);
+      if (box) box.before(said); else pageTop().prepend(said);
+    }
+    said.dataset.poll = isPoll(element) ? "yes" : "no";
+    const text = requestName(event) + " did not work. " + failureSentence(status) +
+      (status ? " (HTTP " + status + ")." : " (no answer).") +
+      (stale ? " What is shown below is from an earlier request, not this one." : "");
+    // The same words again are not said again (a poll failing every 2 s): a screen reader reads an alert on change.
+    if (said.firstChild.textContent !== text) said.firstChild.textContent = text;
+    if (stale) region.dataset.stale = "";
+    const box = said.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) said.scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("htmx:responseError", sayRequestFailed);
+  document.addEventListener("htmx:sendError", sayRequestFailed);
+  document.addEventListener("htmx:timeout", sayRequestFailed);
+  // A region answered again is current: its alert goes, unless it is about something a person asked and this answer
+  // is only a poll's (the activity page polls every few seconds; a failed Pause must not vanish with the next poll).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.isError || !event.detail.target) return;
+    const said = alertFor(event.detail.target);
+    if (said && (said.dataset.poll === "yes" || !isPoll(asker(event)))) said.remove();
+    if (!isPoll(asker(event))) delete event.detail.target.dataset.stale;
+  });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-dismiss-request-failed]");
+    if (!button) return;
+    const said = button.closest("[data-request-failed]");
+    const next = said.nextElementSibling;
+    if (next) {
+      [next].concat(Array.from(next.querySelectorAll("[data-stale]"))).forEach(function (region) {
+        delete region.dataset.stale;
+      });
+    }
+    said.remove();
   });
 
   // --- A polled region ([data-polled], e.g. /activity/) never takes a poll's answer once a person has asked it
