@@ -19,7 +19,15 @@ register = template.Library()
 LONG_MESSAGE_CHARS = 1500
 LONG_MESSAGE_LINES = 25
 PREVIEW_CHARS = 500
-_FENCE = re.compile(r"```([\w+-]*)\n?(.*?)(?:```|\Z)", re.DOTALL)
+# Code fences as CommonMark reads them, not any three backticks paired with the next three: a fence opens at the start
+# of a line (up to 3 spaces in) with 3 or more backticks and an info string without any, and closes at a line of
+# backticks at least as long, so a ```` fence holds ``` fences (LLM answers, our own Markdown export) and a run of
+# backticks inside a sentence stays text.
+# Each pattern is tried at the start of a line that holds ``` (found by str.find), not scanned along the message.
+_FENCE_OPEN = re.compile(r"( {0,3})(`{3,})([^`\n]*)$", re.MULTILINE)
+_FENCE_CLOSE = re.compile(r" {0,3}(`{3,})[ \t\r]*$", re.MULTILINE)
+# The opener's indentation, taken off each line of its code (up to as many spaces), as CommonMark does.
+_INDENT = {width: re.compile(rf"^ {{1,{width}}}", re.MULTILINE) for width in (1, 2, 3)}
 
 
 def query_with(current: QueryDict, **changes: Any) -> str:
@@ -75,22 +83,43 @@ def two_way_sort_header(
     )
 
 
+def _fence_line(pattern: re.Pattern[str], content: str, position: int) -> re.Match[str] | None:
+    """Return the first line from position (a line's start, or a line's end) that pattern matches from its start."""
+    while (ticks := content.find("```", position)) != -1:
+        line_start = content.rfind("\n", position, ticks) + 1 or position
+        if found := pattern.match(content, line_start):
+            return found
+        position = content.find("\n", ticks) + 1 or len(content)
+    return None
+
+
 @register.filter
 def message_body(content: str) -> SafeString:
-    """Return message text as HTML: everything escaped, ``` fences as code blocks, newlines kept by CSS."""
+    """Return message text as HTML: everything escaped, code fences as code blocks, newlines kept by CSS."""
     # html.escape is what format_html does to text, without its per-argument checks: this runs for every message.
     if "```" not in content:
         return mark_safe(f'<div class="text">{escape(content)}</div>' if content else "")
     parts: list[str] = []
     position = 0
-    for match in _FENCE.finditer(content):
-        if match.start() > position:
-            parts.append(f'<div class="text">{escape(content[position : match.start()])}</div>')
-        language = match.group(1)
-        attribute = f' data-language="{escape(language)}"' if language else ""
-        code = escape(match.group(2).rstrip("\n"))
-        parts.append(f'<pre class="code"{attribute}><code>{code}</code></pre>')
-        position = match.end()
+    while (opener := _fence_line(_FENCE_OPEN, content, position)) is not None:
+        indent, ticks, info = opener.groups()
+        code_start = opener.end() + 1
+        closer = _fence_line(_FENCE_CLOSE, content, code_start)
+        while closer is not None and len(closer.group(1)) < len(ticks):
+            closer = _fence_line(_FENCE_CLOSE, content, closer.end() + 1)
+        code = content[code_start : closer.start() if closer else len(content)]
+        if closer is None and not code.strip():
+            break  # an opener with nothing after it ("`" * 500 + " fence") is shown as written, not as an empty box
+        if opener.start() > position:
+            parts.append(f'<div class="text">{escape(content[position : opener.start()])}</div>')
+        # The info string's first word names the language; a search's marks (\x01, \x02) in it would become <mark>
+        # inside the attribute.
+        language = info.replace("\x01", "").replace("\x02", "").split(maxsplit=1)
+        attribute = f' data-language="{escape(language[0])}"' if language else ""
+        if indent:
+            code = _INDENT[len(indent)].sub("", code)
+        parts.append(f'<pre class="code"{attribute}><code>{escape(code.rstrip("\n"))}</code></pre>')
+        position = closer.end() if closer else len(content)
     if position < len(content):
         parts.append(f'<div class="text">{escape(content[position:])}</div>')
     return mark_safe("".join(parts))
