@@ -12,6 +12,7 @@ from schemaadmin.conf import app_settings
 from schemaadmin.forms.fields import CHECK_BOX, SMALL_SELECT
 from schemaadmin.pg.explain import EXPLAIN_OPTIONS
 from schemaadmin.services.explain.run import MIN_TIMEOUT_MS, max_timeout_ms
+from schemaadmin.services.explain.statement import text_refusal
 
 __all__ = ["CompareForm", "ExplainForm"]
 
@@ -92,9 +93,9 @@ class ExplainForm(forms.Form):
 
     def clean_sql(self) -> str:
         value = self.cleaned_data["sql"]
-        limit = app_settings()["EXPLAIN_MAX_SQL_CHARS"]
-        if len(value) > limit:
-            raise forms.ValidationError(f"The query is {len(value):,} characters long; the limit is {limit:,}.")
+        # What is not a query yet (blank, too long, not Unicode) is answered here, before a run is recorded.
+        if refusal := text_refusal(value):
+            raise forms.ValidationError(str(refusal))
         return value
 
     def explain_options(self) -> dict[str, bool]:

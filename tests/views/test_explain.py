@@ -90,6 +90,8 @@ def test_a_syntax_error_marks_the_position(client_as):
     "data,says",
     [
         ({"sql": ""}, "Write a query to explain"),
+        ({"sql": "   "}, "Enter a query to explain."),
+        ({"sql": "\n\t \n"}, "Enter a query to explain."),
         ({"sql": "SELECT 1", "timeout_ms": "abc"}, "Enter a whole number."),
         ({"sql": "SELECT 1", "timeout_ms": "99999999"}, "At most 60,000 ms."),
         ({"sql": "SELECT 1", "database": "other"}, "Select a valid choice."),
@@ -101,6 +103,7 @@ def test_bad_input_is_a_400_with_the_reason(client_as, data, says):
     assert response.status_code == 400
     assert says in response.content.decode()
     assert not ExplainRun.objects.exists()
+    assert not AuditEvent.objects.filter(action="explain.run").exists()
 
 
 def test_the_permalink_shows_a_recorded_run(client_as):
