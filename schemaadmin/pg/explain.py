@@ -264,8 +264,22 @@ class _Run:
                 except psycopg.Error as exc:
                     raise _StatementFailed(exc) from None
             finally:
-                if not conn.closed and not conn.broken:
-                    conn.execute("ROLLBACK")
+                self._roll_back(conn)
+
+    def _roll_back(self, conn: psycopg.Connection) -> None:
+        """Roll the run's transaction back; when the ROLLBACK itself fails, close the connection, which ends it."""
+        if conn.closed or conn.broken:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error as exc:
+            # Not the statement's failure, which must not replace its result: a cancel still pending when the
+            # statement returned (its statement_timeout firing while the server sent or freed a large plan) lands
+            # on the ROLLBACK. The transaction is then left aborted, so the connection is never used again.
+            logger.info("EXPLAIN: the ROLLBACK on backend %s failed (%s); its connection is closed", self.pid, exc)
+            with self.lock:
+                conn.close()
+                self.conn = None  # closed is ended: nothing left for the watchdog to stop
 
     def _set_temp_file_limit(self, cur: psycopg.Cursor[Any]) -> None:
         # Only a superuser (or a role granted SET on it) may change temp_file_limit; a console login that may

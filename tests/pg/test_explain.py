@@ -281,6 +281,43 @@ def test_a_run_that_cannot_be_set_up_is_a_failure_not_a_traceback(monkeypatch):
     assert no_server.value.message.startswith("The run could not be set up: connection")
 
 
+# A cancel still pending when the statement returned (its statement_timeout firing while the server sent or freed a
+# large plan) lands on the clean-up ROLLBACK: the statement's own result, or failure, is what the run says.
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "statement,ends",
+    [("SELECT 1 AS one", "with its plan"), ("SELECT 1/0", "with its own failure")],
+)
+def test_a_failed_clean_up_rollback_leaves_the_statements_outcome_and_closes_the_connection(
+    monkeypatch, statement, ends
+):
+    execute = psycopg.Connection.execute
+    console_pids: list[int] = []
+
+    def failing_rollback(conn, query, *args, **kwargs):
+        if query == "ROLLBACK" and not console_pids:
+            console_pids.append(conn.info.backend_pid)
+            # In the ROLLBACK's place, a statement the server fails: one its statement timer cancels, as the
+            # pending cancel did the ROLLBACK; in a transaction the statement's failure aborted, any at all.
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+                execute(conn, "SET LOCAL statement_timeout = 1")
+            execute(conn, "SELECT pg_sleep(60)")
+        return execute(conn, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", failing_rollback)
+    if ends == "with its plan":
+        assert _run(statement).plan[0]["Plan"]["Node Type"] == "Result"
+    else:
+        with pytest.raises(ExplainFailure) as failed:
+            _run(statement)
+        assert "division_by_zero (SQLSTATE 22012)" in failed.value.message
+    monkeypatch.undo()
+    assert console_pids, "the run's clean-up ROLLBACK was not reached"
+    with _other_connection() as conn:
+        # Its transaction was left aborted: the connection is closed, not used again.
+        _wait_until_gone(conn, console_pids[0])
+
+
 # The console's own login role: no SET ROLE, so nothing in a query can switch back to a stronger role.
 @pytest.mark.django_db
 def test_with_a_login_the_run_logs_in_as_it_and_never_switches_role(login):
