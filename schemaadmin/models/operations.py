@@ -124,6 +124,8 @@ class ExplainRun(models.Model):
         REFUSED = "refused", "Refused"
         ERROR = "error", "Error"
         TIMEOUT = "timeout", "Timed out"
+        # Stopped by another session (a cancel or terminate, e.g. from the Activity page), not by its own limits.
+        CANCELLED = "cancelled", "Cancelled"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")

@@ -18,7 +18,7 @@ from schemaadmin.pg.explain_failures import (
     ExplainFailure,
     limit_failure,
     planning_failure,
-    timeout_failure,
+    stopped_failure,
     withheld,
 )
 
@@ -156,6 +156,7 @@ class _Run:
         self.output: ExplainOutput | None = None
         self.failure: BaseException | None = None
         self.started = 0.0
+        self.statement_started = 0.0  # when the statement (or its comparison) was sent: how long it ran, if stopped
 
     def __call__(self) -> None:
         try:
@@ -251,6 +252,7 @@ class _Run:
                     # With parameters psycopg would use the extended protocol, which refuses several statements
                     # at once; GENERIC_PLAN queries hold $1 placeholders the server must not try to bind, so
                     # they go through the simple protocol (the parser already made sure of one statement).
+                    self.statement_started = time.monotonic()
                     cur.execute(prefix + self.statement, prepare=False)
                     rows = cur.fetchall()
                     if self.then_settings:
@@ -258,6 +260,7 @@ class _Run:
                         # changed only for it (set_config local, undone by the ROLLBACK below with the rest).
                         for name, value in self.then_settings.items():
                             cur.execute("SELECT set_config(%s, %s, true)", [name, value])
+                        self.statement_started = time.monotonic()
                         cur.execute(prefix + self.statement, prepare=False)
                         self.then_rows = cur.fetchall()
                     return rows
@@ -296,9 +299,15 @@ class _Run:
     def _classified(self, conn: psycopg.Connection, exc: psycopg.Error, *, statement_offset: int) -> ExplainFailure:
         """Return a failure whose message shows nothing the statement could have read from the data."""
         state = exc.diag.sqlstate or ""
-        timeout = timeout_failure(state, timeout_ms=self.timeout_ms, lock_timeout_ms=self.lock_timeout_ms)
-        if timeout is not None:
-            return timeout
+        stopped = stopped_failure(
+            state,
+            exc.diag.message_primary or "",
+            timeout_ms=self.timeout_ms,
+            lock_timeout_ms=self.lock_timeout_ms,
+            ran_ms=(time.monotonic() - self.statement_started) * 1000,
+        )
+        if stopped is not None:
+            return stopped
         limit = limit_failure(state, temp_file_limit=self.temp_file_limit if self.temp_file_limit_set else None)
         if limit is not None:
             return limit

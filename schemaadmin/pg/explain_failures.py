@@ -13,12 +13,14 @@ from typing import Any
 import psycopg
 
 __all__ = [
+    "CANCELLED",
+    "TERMINATED",
     "ExplainFailure",
     "condition_name",
     "limit_failure",
     "names_only_what_was_written",
     "planning_failure",
-    "timeout_failure",
+    "stopped_failure",
     "withheld",
 ]
 
@@ -27,7 +29,7 @@ __all__ = [
 class ExplainFailure(Exception):
     """The server refused or cancelled the statement; message is safe to show."""
 
-    kind: str  # "error" or "timeout"
+    kind: str  # "error", "timeout" or "cancelled" (by another session: a cancel or a terminate)
     message: str
     sqlstate: str = ""
     position: int | None = None  # 1-based character position in the statement the user wrote
@@ -92,15 +94,47 @@ def withheld(state: str, *, when: str) -> str:
     )
 
 
-def timeout_failure(state: str, *, timeout_ms: int, lock_timeout_ms: int) -> ExplainFailure | None:
-    """Return the failure of a statement the server cancelled for statement_timeout or lock_timeout, else None."""
+# PostgreSQL's primary messages (ProcessInterrupts in postgres.c, proc.c) for a statement stopped from outside its
+# own work. One SQLSTATE, 57014 query_canceled, is given for a statement_timeout and for a cancel request alike
+# (pg_cancel_backend, from the Activity page or anywhere else); only the message tells them apart.
+STATEMENT_TIMEOUT_MESSAGE = "canceling statement due to statement timeout"
+CANCEL_REQUEST_MESSAGE = "canceling statement due to user request"
+LOCK_TIMEOUT_MESSAGE = "canceling statement due to lock timeout"
+
+CANCELLED = (
+    "The statement was cancelled by another session (pg_cancel_backend, e.g. from the Activity page) before it "
+    "finished."
+)
+TERMINATED = (
+    "The statement's session was terminated (pg_terminate_backend from another session, e.g. from the Activity "
+    "page, or the server shutting down) before the statement finished."
+)
+
+
+def stopped_failure(
+    state: str, message: str, *, timeout_ms: int, lock_timeout_ms: int, ran_ms: float
+) -> ExplainFailure | None:
+    """Return the failure of a statement stopped from outside: by its statement_timeout or lock_timeout ("timeout"),
+    or cancelled or its session terminated by another session ("cancelled"); else None.
+
+    message is the server's primary message. Where lc_messages translates it, a 57014 that came before the
+    statement had run for timeout_ms cannot be its statement_timeout (ran_ms: how long it had run)."""
+    message = message.strip()
+    # lock_timeout's own SQLSTATE is 55P03 lock_not_available, which a read-only query without row locks gets from
+    # nothing else (NOWAIT needs FOR UPDATE).
+    if state == "55P03" or message == LOCK_TIMEOUT_MESSAGE:
+        said = f"The statement was cancelled after waiting {lock_timeout_ms} ms for a lock (lock_timeout)."
+        return ExplainFailure("timeout", said, state)
     if state == "57014":
+        if message == CANCEL_REQUEST_MESSAGE or (message != STATEMENT_TIMEOUT_MESSAGE and ran_ms < timeout_ms):
+            return ExplainFailure("cancelled", CANCELLED, state)
         return ExplainFailure(
             "timeout", f"The statement was cancelled after {timeout_ms} ms (statement_timeout).", state
         )
-    if state == "55P03":
-        message = f"The statement was cancelled after waiting {lock_timeout_ms} ms for a lock (lock_timeout)."
-        return ExplainFailure("timeout", message, state)
+    # admin_shutdown: pg_terminate_backend and a server shutdown alike ("terminating connection due to
+    # administrator command"); nothing in it is read from the data, unlike what a failure while running may say.
+    if state == "57P01":
+        return ExplainFailure("cancelled", TERMINATED, state)
     return None
 
 

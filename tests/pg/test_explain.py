@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -142,6 +145,62 @@ def test_statement_timeout_cancels_and_says_after_how_long():
         _run("SELECT pg_sleep(5)", timeout_ms=200, ANALYZE=True)
     assert cancelled.value.kind == "timeout"
     assert "cancelled after 200 ms" in cancelled.value.message
+
+
+# What the Activity page's Cancel and Terminate send, by the server functions they call.
+SIGNALS = {
+    "cancel": "SELECT pg_cancel_backend(%s)",
+    "terminate": "SELECT pg_terminate_backend(%s)",
+}
+
+
+@contextmanager
+def signalled_once_running(marker: str, signal: str) -> Iterator[None]:
+    """Send signal ("cancel" or "terminate") from another session to the backend running a statement that holds
+    marker, once it runs, while the block waits for that statement."""
+    params = connection_params("default")
+    sent = threading.Event()
+
+    def send() -> None:
+        with psycopg.connect(**params, autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while not sent.is_set() and time.monotonic() < deadline:
+                found = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s "
+                    "AND pid <> pg_backend_pid()",
+                    [f"%{marker}%"],
+                ).fetchone()
+                if found:
+                    conn.execute(SIGNALS[signal], found)
+                    sent.set()
+                conn.execute("SELECT pg_stat_clear_snapshot()")
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        yield
+    finally:
+        sender.join()
+    assert sent.is_set(), f"the statement holding {marker!r} was never seen running"
+
+
+# A cancel or terminate from another session (the Activity page's buttons) is neither the statement's timeout nor a
+# failure whose message could hold data: the run says who stopped it.
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "signal,says",
+    [
+        ("cancel", "cancelled by another session (pg_cancel_backend, e.g. from the Activity page)"),
+        ("terminate", "session was terminated (pg_terminate_backend from another session, e.g. from the Activity"),
+    ],
+)
+def test_a_run_another_session_stops_says_so(signal, says):
+    statement = "SELECT pg_sleep(30), 'signal test' AS marker"
+    way = _as_role()
+    with pytest.raises(ExplainFailure) as stopped, signalled_once_running("'signal test' AS marker", signal):
+        run_explain(statement, options={"ANALYZE": True}, timeout_ms=60_000, lock_timeout_ms=500, **way)
+    assert stopped.value.kind == "cancelled" and says in stopped.value.message
+    assert "statement_timeout" not in stopped.value.message and "withheld" not in stopped.value.message
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ExplainRun
+from schemaadmin.pg.explain_failures import CANCELLED
 from tests.versions import skip_below
 
 pytestmark = pytest.mark.django_db
@@ -231,6 +232,18 @@ def test_running_and_interrupted_runs_say_so(client_as, django_user_model):
     assert "This run has not finished yet." in client.get(f"/explain/{running.pk}/").content.decode()
     page = client.get(f"/explain/{died.pk}/").content.decode()
     assert "This run was interrupted: its process ended before it recorded how the run ended." in page
+
+
+# A run another session cancelled is neither an error of the query nor timed out, in the history and its permalink.
+def test_a_cancelled_run_says_so(client_as, django_user_model):
+    client = client_as("dba")
+    user = django_user_model.objects.get()
+    run = ExplainRun.objects.create(
+        user=user, sql="SELECT 1", outcome="cancelled", error=CANCELLED, options={"timeout_ms": 100}
+    )
+    assert '<span class="badge text-bg-warning">Cancelled</span>' in client.get("/explain/").content.decode()
+    page = client.get(f"/explain/{run.pk}/").content.decode()
+    assert ">Cancelled</span>" in page and "cancelled by another session" in page
 
 
 # Time: the form keeps a run inside the web server's request timeout, and says so.

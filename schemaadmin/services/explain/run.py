@@ -79,6 +79,10 @@ COMPARISONS: dict[str, dict[str, str]] = {
 }
 
 
+# How a run that failed is recorded, by ExplainFailure.kind; any other kind is an error.
+_FAILURE_OUTCOMES = {"timeout": ExplainRun.Outcome.TIMEOUT, "cancelled": ExplainRun.Outcome.CANCELLED}
+
+
 @dataclass(slots=True)
 class ExplainResult:
     run: ExplainRun
@@ -319,7 +323,7 @@ def _outcome(
             using=using,
         )
     except ExplainFailure as failure:
-        result.outcome = ExplainRun.Outcome.TIMEOUT if failure.kind == "timeout" else ExplainRun.Outcome.ERROR
+        result.outcome = _FAILURE_OUTCOMES.get(failure.kind, ExplainRun.Outcome.ERROR)
         result.message = failure.message
         if failure.position:
             result.marked = marked_position(text, failure.position + max(offset, 0))

@@ -24,6 +24,7 @@ from tests.pg.test_explain import (
     UNINTERRUPTIBLE,
     UNINTERRUPTIBLE_MS,
     WATCHDOG_GRACE_MS,
+    signalled_once_running,
     uninterruptible_overrun,
 )
 from tests.services.explain.test_statement import nested_query
@@ -455,6 +456,23 @@ def test_a_value_in_an_error_while_running_is_withheld_everywhere(plant, role_us
     assert run.error == expected
     event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
     assert event.detail["reason"] == expected and "hunter2" not in str(event.detail)
+
+
+# A cancel from another session (the Activity page's) is recorded as one, in the run and its audit event alike.
+@pytest.mark.django_db
+def test_a_run_cancelled_by_another_session_is_recorded_as_cancelled(role_user):
+    with signalled_once_running("'cancelled run' AS marker", "cancel"):
+        result = explain(
+            "SELECT pg_sleep(30), 'cancelled run' AS marker",
+            user=role_user("dba"),
+            options={"ANALYZE": True},
+            timeout_ms=60_000,
+        )
+    assert result.outcome == "cancelled" and "cancelled by another session" in result.message
+    run = ExplainRun.objects.get(pk=result.run.pk)
+    assert run.outcome == "cancelled" and run.get_outcome_display() == "Cancelled" and run.error == result.message
+    event = AuditEvent.objects.get(action="explain.run", target=f"explain:{run.pk}")
+    assert event.detail["outcome"] == "cancelled" and "cancelled by another session" in event.detail["reason"]
 
 
 # Time: the timeout fits inside the web server's request timeout, and a statement that ignores it is stopped.
