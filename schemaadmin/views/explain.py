@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods
 
 from schemaadmin.audit import record
+from schemaadmin.conf import app_settings
 from schemaadmin.forms.explain import CompareForm, ExplainForm
 from schemaadmin.models import ExplainRun
 from schemaadmin.paging import KeysetOrder
@@ -49,6 +50,7 @@ def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
         "history_error": history.error,
         "everyone": everyone,
         "explain_fallback": explain_login() is None,
+        "diagram_max_nodes": app_settings()["EXPLAIN_DIAGRAM_MAX_NODES"],
         "sql_editor": built_file_available(SQL_EDITOR),
         "presets": presets(),
         "result": None,

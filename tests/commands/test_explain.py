@@ -128,7 +128,9 @@ def test_the_json_summary_names_every_figure_and_its_slowest_nodes():
         "vector_order",
         "vector_index_used",
         "vector_index",
+        "node_count",
     }
+    assert summary["node_count"] == 2  # Aggregate over Function Scan
     assert summary["slowest"] and set(summary["slowest"][0]) == {"label", "exclusive_ms", "share"}
 
 

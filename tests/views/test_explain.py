@@ -10,6 +10,7 @@ import pytest
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ExplainRun
 from schemaadmin.pg.explain_failures import CANCELLED
+from schemaadmin.services.explain.summary import plan_summary
 from tests.versions import skip_below
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +50,24 @@ def test_running_a_query_shows_summary_and_plan(client_as):
     assert run.outcome == "ok" and run.options["ANALYZE"] is True
     assert f'href="/explain/{run.pk}/"' in page
     assert AuditEvent.objects.filter(action="explain.run", target=f"explain:{run.pk}").exists()
+
+
+# PEV2 holds the browser while it draws (a minute for 900 nested nodes): a plan past the limit is drawn when asked.
+def test_a_plan_with_more_nodes_than_the_limit_is_not_drawn_until_asked(client_as, settings):
+    client = client_as("dba")
+    nested = "SELECT (SELECT (SELECT (SELECT 1)))"
+    page = client.post("/explain/", {"sql": nested}).content.decode()
+    assert 'data-pev2="plan-json"' in page and "data-pev2-deferred" not in page and "Draw the diagram" not in page
+    nodes = plan_summary(ExplainRun.objects.get().plan).node_count
+    assert nodes > 2
+    settings.SCHEMAADMIN = {"EXPLAIN_DIAGRAM_MAX_NODES": nodes - 1}
+    for page in (
+        client.post("/explain/", {"sql": nested}, **HTMX).content.decode(),
+        client.get(f"/explain/{ExplainRun.objects.latest('pk').pk}/").content.decode(),
+    ):
+        assert 'data-testid="explain-summary"' in page and 'id="plan-json"' in page  # the plan is on the page
+        assert re.search(r'data-pev2="plan-json"[^>]* data-pev2-deferred [^>]*hidden>', page)
+        assert f"Draw the diagram ({nodes} nodes, may be slow)</button>" in page
 
 
 def test_a_query_with_placeholders_says_its_plan_is_generic_and_not_run(client_as):

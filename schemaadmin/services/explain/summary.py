@@ -50,6 +50,7 @@ class PlanSummary:
     vector_order: str | None = None  # None when the query has no vector ORDER BY
     vector_index_used: bool | None = None
     vector_index: str | None = None  # the HNSW/IVFFlat index that served the ORDER BY
+    node_count: int = 0  # every node of the plan, InitPlans and SubPlans included: what a diagram of it draws
 
     @property
     def all_clear(self) -> bool:
@@ -160,6 +161,7 @@ def plan_summary(
         total_cost=float(root.get("Total Cost", 0.0)),
         planning_ms=entry.get("Planning Time"),
         execution_ms=entry.get("Execution Time"),
+        node_count=len(nodes),
     )
     execution = summary.execution_ms or sum(_exclusive_ms(n) for n, _ in nodes) or 1.0
     if analyzed:
