@@ -98,6 +98,8 @@ class RebuildForm(forms.Form):
         "ef_construction", EF_CONSTRUCTION_RANGE, "HNSW: candidate list while building, at least 2 × m (default 64)."
     )
     lists = _number("lists", LISTS_RANGE, "IVFFlat: inverted lists (rows / 1000 up to 1M rows, √rows above).")
+    # The fingerprint of the plan the review showed (RebuildPlan.fingerprint), carried by the confirmation only.
+    fingerprint = forms.RegexField(regex=r"^[0-9a-f]{16}$", required=False, widget=forms.HiddenInput)
 
     def __init__(self, data: Any = None, *args: Any, using: str = "default", **kwargs: Any) -> None:
         if data is not None and data.get("index"):
@@ -180,9 +182,19 @@ class RebuildForm(forms.Form):
             self.active = refused.rebuild
         self.add_error(None, str(refused))
 
-    def hidden_values(self) -> list[tuple[str, Any]]:
-        """Return the cleaned values to carry to the confirmation POST as hidden fields."""
-        return [(name, value) for name, value in self.cleaned_data.items() if value not in (None, "")]
+    def hidden_values(self, plan: RebuildPlan) -> list[tuple[str, Any]]:
+        """Return the cleaned values to carry to the confirmation POST as hidden fields, with the fingerprint of the
+        plan shown (not one a confirmation brought: after a refusal the page shows the plan as it is now)."""
+        values = [
+            (name, value)
+            for name, value in self.cleaned_data.items()
+            if value not in (None, "") and name != "fingerprint"
+        ]
+        return [*values, ("fingerprint", plan.fingerprint)]
+
+    def reviewed(self) -> str:
+        """Return the fingerprint of the plan the confirming user reviewed ("" when the POST carries none)."""
+        return str(self.cleaned_data.get("fingerprint") or "")
 
 
 def _as_written(text: str) -> str:

@@ -247,6 +247,10 @@ class IndexRebuild(WorkerJobRecord):
     # index in under the name and leaves this one as <name>_ccold until its last step drops it, so after a stop that
     # leftover with this oid says the swap had committed.
     original_oid = models.BigIntegerField(null=True, blank=True)
+    # The plan's fingerprint when it was started (services/rebuilds/script.script_fingerprint: the index's definition
+    # and the DDL): the one the review showed and the DBA confirmed; the job runs only a plan with the same one.
+    # Empty for a rebuild recorded before fingerprints were kept.
+    fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [models.Index(fields=["state", "-created_at"], name="indexrebuild_state_created")]

@@ -21,6 +21,7 @@ from schemaadmin.services.rebuilds import (
     RebuildAlreadyActive,
     RebuildPlan,
     RebuildRefused,
+    ReviewOutdated,
     active_rebuild,
     awaits_recall_check,
     build_progress,
@@ -97,7 +98,7 @@ def _new_context(form: RebuildForm, plan: RebuildPlan | None) -> dict[str, Any]:
         "statements": plan.statements() if plan else [],
         "chosen": chosen,
         "active": active,
-        "hidden": form.hidden_values() if plan else [],
+        "hidden": form.hidden_values(plan) if plan else [],
         "suggestions": suggestions[:SUGGESTED_MAX],
         "suggestions_more": max(0, len(suggestions) - SUGGESTED_MAX),
         "suggestions_id": SUGGESTIONS_ID,
@@ -114,10 +115,11 @@ def rebuild_new(request: HttpRequest) -> HttpResponse:
         if plan is None:
             return render_page(request, NEW_TEMPLATE, _new_context(form, None), status=400)
         try:
-            rebuild = start_rebuild(plan, user=request.user, request=request)
+            rebuild = start_rebuild(plan, user=request.user, request=request, reviewed=form.reviewed())
         except RebuildRefused as refused:
+            # A review that is no longer this plan's shows the plan as it is now, to be confirmed again.
             form.refuse(refused)
-            status = 409 if isinstance(refused, RebuildAlreadyActive) else 400
+            status = 409 if isinstance(refused, RebuildAlreadyActive | ReviewOutdated) else 400
             return render_page(request, NEW_TEMPLATE, _new_context(form, plan), status=status)
         # No flash message: the page's live part says what state the rebuild is in, and changes with it.
         return redirect("schemaadmin:rebuild", pk=rebuild.pk)

@@ -503,3 +503,46 @@ def _done_or_gone(job_id: int) -> bool:
         return app.job_manager.get_job_status(job_id) == Status.SUCCEEDED
     except Exception:  # no such job: it succeeded and its row went
         return True
+
+
+def test_a_rebuild_whose_index_changed_after_it_was_confirmed_builds_nothing_and_its_retry_is_refused(items, worker):
+    """The job planned again from whatever index held the name when it ran: one dropped and made again with another
+    operator class, ef_construction and a WHERE while the rebuild was queued was built as nobody reviewed it."""
+    s = items.schema
+    dba = make_user("dba-changed")
+    other = items.table("other", "id int", rows=10, fill="i")
+    items.sql(f"CREATE INDEX other_id ON {other} (id)")
+    with holding(f"LOCK TABLE {other} IN SHARE UPDATE EXCLUSIVE MODE"):
+        first = start_rebuild(plan_rebuild(f"{s}.other_id"), user=dba)
+        wait_for(lambda: _waiting_for_a_lock(application_name(first.pk)), timeout=60, what="the first build to wait")
+        plan = plan_rebuild(f"{s}.items_hnsw", kind="replace", m=12)
+        confirmed = start_rebuild(plan, user=dba, reviewed=plan.fingerprint)  # queued behind the first
+        assert confirmed.fingerprint == plan.fingerprint
+        items.sql(f"DROP INDEX {s}.items_hnsw")
+        items.sql(
+            f"CREATE INDEX items_hnsw ON {s}.items USING hnsw (embedding vector_cosine_ops) "
+            "WITH (ef_construction = 100) WHERE id > 10"
+        )
+        remade = index_state(s, "items_hnsw")
+    done = wait_for(lambda: _ended(confirmed), timeout=90, what="the confirmed rebuild to end")
+    assert done.state == JobState.FAILED, done.log
+    assert done.error.startswith("The index changed after this rebuild was reviewed"), done.error
+    assert "CREATE INDEX" not in done.log
+    assert index_state(s, "items_hnsw").oid == remade.oid and _no_leftovers(s)
+    assert AuditEvent.objects.filter(action="rebuild.failed", detail__rebuild=done.pk).exists()
+    # A retry plans from the index as it is now: not what was started, so it is refused, not run unreviewed.
+    with pytest.raises(RebuildRefused, match=f"changed since rebuild {done.pk} was started"):
+        retry_rebuild(done, user=dba)
+    assert AuditEvent.objects.get(action="rebuild.retry_refused").detail["rebuild"] == done.pk
+
+
+def test_a_confirmation_of_another_review_is_refused(items):
+    plan = plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=12)
+    with pytest.raises(RebuildRefused, match="The index changed since you reviewed it; review the statements again."):
+        start_rebuild(plan, user=make_user("dba-review"), reviewed="0123456789abcdef")
+    with pytest.raises(RebuildRefused, match="Review the statements below, then start the rebuild."):
+        start_rebuild(plan, user=make_user("dba-review2"), reviewed="")
+    assert not IndexRebuild.objects.exists()
+    # The fingerprint is the DDL's and the index's: another index's, or the same with other parameters, differs.
+    assert plan.fingerprint == plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=12).fingerprint
+    assert plan.fingerprint != plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=16).fingerprint

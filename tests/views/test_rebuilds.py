@@ -13,6 +13,7 @@ from django.utils import timezone
 from schemaadmin.formats import ident_html
 from schemaadmin.models import AuditEvent, ChatUser, IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
+from schemaadmin.services.rebuilds import plan_rebuild
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -52,6 +53,24 @@ def _finished(schema: str, state: str, seconds: float, **fields) -> IndexRebuild
 
 def _review(client: Client, **params):
     return client.get("/rebuilds/new", {"review": "1", **params})
+
+
+def _confirmation(page: str) -> dict[str, str]:
+    """Return the hidden fields the review's Start button posts: the values reviewed and the plan's fingerprint."""
+    start = page.index('data-testid="confirm-form"')
+    form = page[start : page.index("</form>", start)]
+    return {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+        if name != "csrfmiddlewaretoken"
+    }
+
+
+def _confirm(client: Client, **params):
+    """Review the rebuild, then press its Start button."""
+    review = _review(client, **params)
+    assert review.status_code == 200, review.content.decode()
+    return client.post("/rebuilds/new", _confirmation(review.content.decode()))
 
 
 # --- the request form and its review ---------------------------------------------------------------------
@@ -194,7 +213,7 @@ def test_the_review_shows_exactly_the_sql_the_job_sends_even_for_a_hostile_index
         return conn
 
     monkeypatch.setattr(run, "open_build_connection", traced)
-    assert dba.post("/rebuilds/new", {"index": qualified, "kind": "replace"}).status_code == 302
+    assert dba.post("/rebuilds/new", _confirmation(review.content.decode())).status_code == 302
     rebuild = IndexRebuild.objects.get()
     assert run.run_rebuild(rebuild.pk) == JobState.SUCCEEDED, IndexRebuild.objects.get().log
     sent = _queries_sent(trace.read_bytes())
@@ -270,7 +289,7 @@ def test_vector_options_on_a_btree_and_parameters_on_a_reindex_are_refused(plant
 
 def test_confirming_queues_the_rebuild_audits_it_and_opens_its_page(planted, dba):
     s = planted.schema
-    response = dba.post("/rebuilds/new", {"index": f"{s}.items_hnsw", "kind": "replace", "m": "12"})
+    response = _confirm(dba, index=f"{s}.items_hnsw", kind="replace", m="12")
     rebuild = IndexRebuild.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/rebuilds/{rebuild.pk}/"
     assert (rebuild.state, rebuild.kind, rebuild.parameters) == ("queued", "replace", {"m": 12, "ef_construction": 64})
@@ -288,11 +307,46 @@ def test_a_second_request_for_the_same_index_links_to_the_active_one(planted, db
     review = _review(dba, index=f"{s}.items_hnsw", kind="reindex").content.decode()
     assert f'href="/rebuilds/{first.pk}/"' in review and "already running" in review
     assert 'data-testid="confirm-form"' not in review
-    response = dba.post("/rebuilds/new", {"index": f"{s}.items_hnsw", "kind": "reindex"})
+    fingerprint = plan_rebuild(f"{s}.items_hnsw").fingerprint  # as a page opened before the first started carries
+    response = dba.post("/rebuilds/new", {"index": f"{s}.items_hnsw", "kind": "reindex", "fingerprint": fingerprint})
     assert response.status_code == 409
     page = response.content.decode()
     assert "is already running" in page and f'href="/rebuilds/{first.pk}/"' in page
     assert IndexRebuild.objects.count() == 1
+
+
+def test_a_confirmation_of_an_index_changed_since_its_review_shows_the_new_review_and_queues_nothing(planted, dba):
+    """The POST planned again from whatever index held the name: one dropped and made again with another operator
+    class, ef_construction and a WHERE after the review was queued as it now was, and nobody had reviewed that."""
+    s = planted.schema
+    review = _review(dba, index=f"{s}.items_hnsw", kind="replace", m="12").content.decode()
+    assert any("WITH (m = 12, ef_construction = 64)" in line for line in _shown_sql(review))
+    planted.sql(f"DROP INDEX {s}.items_hnsw")
+    planted.sql(
+        f"CREATE INDEX items_hnsw ON {s}.items USING hnsw (embedding vector_cosine_ops) "
+        "WITH (ef_construction = 100) WHERE n > 0"
+    )
+    response = dba.post("/rebuilds/new", _confirmation(review))
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "The index changed since you reviewed it; review the statements again." in page
+    assert not IndexRebuild.objects.exists() and not AuditEvent.objects.filter(action="rebuild.requested").exists()
+    # The page is the review of the index as it is now: its statements, and a Start button that confirms those.
+    [build] = [line for line in _shown_sql(page) if line.startswith("CREATE INDEX")]
+    assert "vector_cosine_ops" in build and "ef_construction = 100" in build and "WHERE (n > 0)" in build
+    again = dba.post("/rebuilds/new", _confirmation(page))
+    assert again.status_code == 302
+    rebuild = IndexRebuild.objects.get()
+    assert rebuild.fingerprint == _confirmation(page)["fingerprint"]
+    assert AuditEvent.objects.get(action="rebuild.requested").detail["fingerprint"] == rebuild.fingerprint
+
+
+def test_a_confirmation_without_a_review_shows_the_review(planted, dba):
+    response = dba.post("/rebuilds/new", {"index": f"{planted.schema}.items_hnsw", "kind": "reindex"})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Review the statements below, then start the rebuild." in page and 'data-testid="confirm-form"' in page
+    assert not IndexRebuild.objects.exists()
 
 
 def test_an_invalid_confirmation_is_a_400_and_queues_nothing(planted, dba):

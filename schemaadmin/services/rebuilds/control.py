@@ -18,7 +18,15 @@ from schemaadmin.pg.names import qualify
 from schemaadmin.pg.progress import as_percent, index_build_progress, is_waiting, waited_fraction
 from schemaadmin.pg.sessions import session_pids
 from schemaadmin.services import jobs
-from schemaadmin.services.rebuilds.plan import RebuildAlreadyActive, RebuildPlan, RebuildRefused, plan_rebuild
+from schemaadmin.services.rebuilds.plan import (
+    INDEX_CHANGED,
+    NOT_REVIEWED,
+    RebuildAlreadyActive,
+    RebuildPlan,
+    RebuildRefused,
+    ReviewOutdated,
+    plan_rebuild,
+)
 from schemaadmin.services.rebuilds.run import REBUILD, WORKER_STOPPED, application_name
 
 __all__ = [
@@ -65,9 +73,16 @@ def start_rebuild(
     request: HttpRequest | None = None,
     retry_of: IndexRebuild | None = None,
     as_username: str = "",
+    reviewed: str | None = None,
 ) -> IndexRebuild:
     """Record the rebuild, audit it and queue its job, one at a time per database; refuse a second one on the same
-    index."""
+    index, and a confirmation of a review that is not this plan's.
+
+    reviewed is the fingerprint of the plan the confirming user was shown (RebuildPlan.fingerprint), None where there
+    is no review step (the command line); the record keeps the plan's, which the job checks before it builds.
+    """
+    if reviewed is not None and reviewed != plan.fingerprint:
+        raise ReviewOutdated(INDEX_CHANGED if reviewed else NOT_REVIEWED)
     new_name = temporary_index_name(plan.name) if plan.kind == IndexRebuild.Kind.REPLACE else f"{plan.name}_ccnew"
     try:
         return jobs.start(
@@ -82,6 +97,7 @@ def start_rebuild(
                 "method": plan.target_method,
                 "parameters": plan.parameters,
                 "retry_of": retry_of.pk if retry_of else None,
+                "fingerprint": plan.fingerprint,
                 "source": "web" if request is not None else ("command line" if user is None else "service"),
             },
             database_alias=plan.using,
@@ -94,6 +110,7 @@ def start_rebuild(
             estimate=plan.estimate.as_dict(),
             new_index_name=new_name[:63],
             retry_of=retry_of,
+            fingerprint=plan.fingerprint,
         )
     except jobs.JobAlreadyActive as active:
         raise RebuildAlreadyActive(active.record) from None
@@ -120,7 +137,8 @@ def cancel_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | N
 
 
 def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None) -> IndexRebuild:
-    """Start the same rebuild again after it failed or was cancelled."""
+    """Start the same rebuild again after it failed or was cancelled: planned again from the index as it is now, and
+    refused when that plan is not the one the first was started with (its fingerprint), which nobody reviewed."""
     if rebuild.state not in (JobState.FAILED, JobState.CANCELLED):
         doing: str = {"queued": "is queued", "running": "is running"}.get(rebuild.state, rebuild.state)
         sentence = f"Only a failed or cancelled rebuild can be retried; rebuild {rebuild.pk} {doing}."
@@ -132,6 +150,12 @@ def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | No
         plan = plan_rebuild(
             index, kind=rebuild.kind, method=rebuild.method, using=rebuild.database_alias, **rebuild.parameters
         )
+    if rebuild.fingerprint and plan.fingerprint != rebuild.fingerprint:
+        sentence = (
+            f"{index} changed since rebuild {rebuild.pk} was started, so a retry would run statements nobody "
+            "reviewed: start a new rebuild from the form and review them."
+        )
+        raise _refused(rebuild, "retry", sentence, user=user, request=request)
     return start_rebuild(plan, user=user, request=request, retry_of=rebuild)
 
 

@@ -25,13 +25,14 @@ from schemaadmin.services.index_health.vectors import (
     stored_value_bytes,
 )
 from schemaadmin.services.rebuilds.leftovers import replacements_built, unknown_replacement
-from schemaadmin.services.rebuilds.script import RebuildScript, rebuild_script
+from schemaadmin.services.rebuilds.script import RebuildScript, rebuild_script, script_fingerprint
 
 __all__ = [
     "RebuildAlreadyActive",
     "RebuildEstimate",
     "RebuildPlan",
     "RebuildRefused",
+    "ReviewOutdated",
     "find_index",
     "plan_rebuild",
     "rebuildable_index",
@@ -54,6 +55,16 @@ IVFFLAT_SAMPLES_PER_LIST = 50
 
 class RebuildRefused(ValueError):
     """The rebuild cannot start; the message is a sentence for the user."""
+
+
+class ReviewOutdated(RebuildRefused):
+    """The confirmation does not carry the fingerprint of the plan as it is now: the review to confirm is another."""
+
+
+# The confirmation's fingerprint is not the plan's now: the index changed (dropped and made again, its comment
+# changed, ...) between the review and the POST.
+INDEX_CHANGED = "The index changed since you reviewed it; review the statements again."
+NOT_REVIEWED = "Review the statements below, then start the rebuild."
 
 
 class RebuildAlreadyActive(RebuildRefused):
@@ -107,6 +118,11 @@ class RebuildPlan:
     def statements(self) -> list[str]:
         """Return the SQL the job will send for this plan, statement by statement, as it sends it."""
         return [statement.text for statement in self.script.statements]
+
+    @property
+    def fingerprint(self) -> str:
+        """Return the hash a review's confirmation carries and the job checks (script.script_fingerprint)."""
+        return script_fingerprint(self.definition, self.script)
 
 
 def find_index(named: str, *, using: str = "default") -> IndexInfo:

@@ -42,7 +42,7 @@ from schemaadmin.services.rebuilds.plan import (
     find_index,
     planned_maintenance_work_mem,
 )
-from schemaadmin.services.rebuilds.script import rebuild_script
+from schemaadmin.services.rebuilds.script import rebuild_script, script_fingerprint
 
 __all__ = [
     "REBUILD",
@@ -60,6 +60,10 @@ SWAPPED_IN_BY_RECOVERY = (
     "in service."
 )
 SWAPPED_IN_BEFORE_STOP = "The worker stopped after the new index was swapped in: it is in service."
+PLAN_CHANGED = (
+    "The index changed after this rebuild was reviewed: its statements now differ from the ones confirmed, so nothing "
+    "was built. Review the rebuild again from the form."
+)
 
 
 def application_name(rebuild_id: int) -> str:
@@ -222,7 +226,8 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher
     planned = planned_maintenance_work_mem(
         estimate.graph_memory_bytes, index.size_bytes, estimate.server_maintenance_work_mem_bytes
     )
-    # The same statements the review showed, made by the same function from the index as it is now.
+    # The same statements the review showed, made by the same function from the index as it is now, and run only when
+    # they are still the ones confirmed (their fingerprint, with the index's definition).
     script = rebuild_script(
         index,
         kind=rebuild.kind,
@@ -230,6 +235,9 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher
         parameters=rebuild.parameters,
         maintenance_work_mem_bytes=planned,
     )
+    if rebuild.fingerprint and script_fingerprint(index.definition, script) != rebuild.fingerprint:
+        # Dropped and made again under its name, its comment changed, ...: these are not the statements confirmed.
+        raise RuntimeError(PLAN_CHANGED)
     for statement in script.settings:
         statement.run(conn)
     used = build_settings_in_use(conn)

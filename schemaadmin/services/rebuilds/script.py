@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from schemaadmin.conf import app_settings
@@ -19,7 +20,7 @@ from schemaadmin.pg.ddl import (
 from schemaadmin.pg.index_builds import build_settings, temporary_index_name
 from schemaadmin.pg.indexes import IndexInfo
 
-__all__ = ["RebuildScript", "rebuild_script"]
+__all__ = ["RebuildScript", "rebuild_script", "script_fingerprint"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,19 @@ class RebuildScript:
     @property
     def statements(self) -> tuple[Statement, ...]:
         return (*self.settings, self.build, *self.swap)
+
+    @property
+    def ddl(self) -> tuple[Statement, ...]:
+        """Return the statements that make and swap the index: all but the session's settings."""
+        return (self.build, *self.swap)
+
+
+def script_fingerprint(definition: str, script: RebuildScript) -> str:
+    """Return a short hash of what a rebuild does to which index: the index's definition (pg_get_indexdef(), which a
+    REINDEX's text does not show) and the text of every DDL statement. The session's settings are left out: the
+    job sizes maintenance_work_mem from the table as it is when it runs."""
+    text = "\n".join((definition, *(statement.text for statement in script.ddl)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def rebuild_script(
