@@ -31,6 +31,8 @@ __all__ = [
     "IndexKey",
     "Name",
     "Statement",
+    "cluster_on",
+    "comment_on_index",
     "create_index",
     "create_over_partitions",
     "drop_index",
@@ -43,6 +45,7 @@ __all__ = [
     "reindex_index",
     "rename_index",
     "script",
+    "set_index_column_statistics",
     "set_index_options",
     "setting",
     "setting_reset",
@@ -273,6 +276,7 @@ class IndexDefinition:
     include: tuple[IndexKey, ...] = ()  # INCLUDE columns (name and column or expression text only)
     options: Mapping[str, int | str] | None = None
     predicate: str | None = None  # server-rendered (pg_get_expr) or written by SchemaAdmin, used as is
+    tablespace: str | None = None  # None: the database's default
 
 
 def create_over_partitions(name: str, *, unique: bool, server_definition: str) -> Statement | None:
@@ -288,7 +292,8 @@ def create_over_partitions(name: str, *, unique: bool, server_definition: str) -
 
 
 def create_index(definition: IndexDefinition, *, concurrently: bool = True) -> Statement:
-    """Return CREATE [UNIQUE] INDEX [CONCURRENTLY] name ON schema.table USING method (keys) [INCLUDE] [WITH] [WHERE]."""
+    """Return CREATE [UNIQUE] INDEX [CONCURRENTLY] name ON schema.table USING method (keys) [INCLUDE] [WITH]
+    [TABLESPACE] [WHERE]."""
     if not definition.keys:
         raise ValueError("An index needs at least one key.")
     query = sql.SQL("CREATE {unique}INDEX{concurrently} {name} ON {table} USING {method} ({keys})").format(
@@ -303,6 +308,8 @@ def create_index(definition: IndexDefinition, *, concurrently: bool = True) -> S
         query += sql.SQL(" INCLUDE ({})").format(sql.SQL(", ").join(key.composed() for key in definition.include))
     if definition.options:
         query += sql.SQL(" WITH ({})").format(_options(definition.options))
+    if definition.tablespace:
+        query += sql.SQL(" TABLESPACE {}").format(Name(definition.tablespace))
     if definition.predicate:
         query += sql.SQL(" WHERE ({})").format(sql.SQL(definition.predicate))  # type: ignore[arg-type]
     return Statement(query)
@@ -314,8 +321,10 @@ def index_definition_of(
     name: str | None = None,
     method: str | None = None,
     options: Mapping[str, int | str] | None = None,
+    tablespace: str | None = None,
 ) -> IndexDefinition:
-    """Return index's definition from its catalog parts, optionally renamed, with a new method or options.
+    """Return index's definition from its catalog parts, optionally renamed, with a new method or options, in a
+    tablespace (pg_get_indexdef() names none: pass IndexInfo.tablespace to keep the index's own).
 
     A key's operator class is left out, as pg_get_indexdef() leaves it out, when it is the method's default for
     the key's type and the method stays; with a new method every one is written out, because the default of one
@@ -353,4 +362,25 @@ def index_definition_of(
         include=tuple(IndexKey(expression=text) for text in index.included),
         options=dict(options) if options is not None else dict(index.options),
         predicate=index.predicate,
+        tablespace=tablespace,
     )
+
+
+def comment_on_index(schema: str, name: str, comment: str | None) -> Statement:
+    """Return COMMENT ON INDEX schema.name IS 'text' (None: NULL, no comment)."""
+    said = sql.Literal(comment) if comment is not None else sql.SQL("NULL")
+    return Statement(sql.SQL("COMMENT ON INDEX {} IS {}").format(Name(schema, name), said))
+
+
+def set_index_column_statistics(schema: str, name: str, column: int, target: int) -> Statement:
+    """Return ALTER INDEX schema.name ALTER COLUMN n SET STATISTICS target (n: the key's position, an expression)."""
+    return Statement(
+        sql.SQL("ALTER INDEX {} ALTER COLUMN {} SET STATISTICS {}").format(
+            Name(schema, name), sql.Literal(column), sql.Literal(target)
+        )
+    )
+
+
+def cluster_on(schema: str, table: str, index: str) -> Statement:
+    """Return ALTER TABLE schema.table CLUSTER ON index; retried on lock timeouts (SHARE UPDATE EXCLUSIVE)."""
+    return Statement(sql.SQL("ALTER TABLE {} CLUSTER ON {}").format(Name(schema, table), Name(index)), retried=True)

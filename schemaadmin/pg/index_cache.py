@@ -34,7 +34,7 @@ from schemaadmin.pg.locked import LOCKED_CTE
 __all__ = ["IndexActivity", "catalog_fingerprint", "forget", "forget_kept", "indexes", "indexes_and_fingerprint"]
 
 # The catalogs whose rows define what IndexInfo holds besides ACTIVITY_FIELDS (names, keys, operator classes,
-# collations, types, expressions, predicates, options, constraints, definitions).
+# collations, types, expressions, predicates, options, constraints, definitions, comments, tablespaces).
 _DEFINING_CATALOGS = (
     "pg_class",
     "pg_index",
@@ -46,6 +46,8 @@ _DEFINING_CATALOGS = (
     "pg_collation",
     "pg_proc",
     "pg_operator",
+    "pg_description",
+    "pg_tablespace",
 )
 # hashxid() is PostgreSQL 18's: before it, xmin goes through its text (a little slower; the product supports 15+,
 # and this fingerprint answered "function hashxid(xid) does not exist" on every health page of a PostgreSQL 16).

@@ -89,6 +89,7 @@ class IndexInfo:
     opclasses_written: tuple[str, ...]
     key_types: tuple[str, ...]  # the type each key is stored as, e.g. halfvec(3072) for a cast expression
     key_typmods: tuple[int, ...]
+    key_statistics: tuple[int | None, ...]  # per key, its statistics target (SET STATISTICS); None: the default
     predicate: str | None
     # What the index enforces beyond its keys, which two indexes on the same keys may differ in: NULLS NOT DISTINCT,
     # DEFERRABLE (a constraint checked at commit), and an exclusion constraint's operators ("" for a plain index).
@@ -98,6 +99,10 @@ class IndexInfo:
     is_partitioned: bool
     partition_of: str | None  # schema.name of the partitioned index this one is attached to
     options: dict[str, str] = field(hash=False)
+    tablespace: str | None  # None: the database's default tablespace
+    may_create_in_tablespace: bool  # whether this role may build an index there (CREATE on it; the default: always)
+    comment: str | None  # COMMENT ON INDEX
+    is_clustered: bool  # ALTER TABLE … CLUSTER ON this index: the one a bare CLUSTER of the table orders by
     build_running: bool
     definition: str
     shape: str  # the definition without the index's name: equal shapes are the same index
@@ -212,7 +217,9 @@ INDEX_SELECT = """
                     THEN quote_ident(colln.nspname) || '.' || quote_ident(coll.collname)
                END AS collation,
                format_type(a.atttypid, a.atttypmod) AS key_type,
-               a.atttypmod AS typmod
+               a.atttypmod AS typmod,
+               -- ALTER INDEX … ALTER COLUMN n SET STATISTICS: NULL before PostgreSQL 17 said -1, the default
+               NULLIF(a.attstattarget, -1)::int AS stattarget
         FROM listed AS x
         CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
         JOIN pg_attribute AS a ON a.attrelid = x.indexrelid AND a.attnum = k.position
@@ -234,7 +241,8 @@ INDEX_SELECT = """
                array_agg(c.opclass_default ORDER BY c.position) FILTER (WHERE c.is_key) AS opclass_defaults,
                array_agg(c.opclass_written ORDER BY c.position) FILTER (WHERE c.is_key) AS opclasses_written,
                array_agg(c.key_type ORDER BY c.position) FILTER (WHERE c.is_key) AS key_types,
-               array_agg(c.typmod ORDER BY c.position) FILTER (WHERE c.is_key) AS key_typmods
+               array_agg(c.typmod ORDER BY c.position) FILTER (WHERE c.is_key) AS key_typmods,
+               array_agg(c.stattarget ORDER BY c.position) FILTER (WHERE c.is_key) AS key_statistics
         FROM key_parts AS c
         GROUP BY c.indexrelid
     )
@@ -271,6 +279,7 @@ INDEX_SELECT = """
            parts.opclasses_written AS opclasses_written,
            parts.key_types AS key_types,
            parts.key_typmods AS key_typmods,
+           parts.key_statistics AS key_statistics,
            pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
            concat_ws(' ',
                CASE WHEN i.indnullsnotdistinct THEN 'NULLS NOT DISTINCT' END,
@@ -281,6 +290,10 @@ INDEX_SELECT = """
            ic.relkind = 'I' AS is_partitioned,
            {partition_of} AS partition_of,
            ic.reloptions AS options,
+           ts.spcname AS tablespace,
+           ic.reltablespace = 0 OR has_tablespace_privilege(ic.reltablespace, 'CREATE') AS may_create_in_tablespace,
+           descr.description AS comment,
+           i.indisclustered AS is_clustered,
            def.definition AS definition,
            replace(def.definition, ' INDEX ' || quote_ident(x.index_name) || ' ON ', ' INDEX ON ') AS shape
     FROM listed AS x
@@ -294,6 +307,9 @@ INDEX_SELECT = """
     CROSS JOIN LATERAL (SELECT pg_get_indexdef(x.indexrelid) AS definition OFFSET 0) AS def
     LEFT JOIN pg_constraint AS con
            ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x')
+    LEFT JOIN pg_tablespace AS ts ON ts.oid = ic.reltablespace
+    LEFT JOIN pg_description AS descr
+           ON descr.objoid = x.indexrelid AND descr.classoid = 'pg_class'::regclass AND descr.objsubid = 0
     ORDER BY x.nspname, x.table_name, x.index_name
 """
 

@@ -284,6 +284,31 @@ def test_statements_render_as_they_run(planter, build_conn):
     )
 
 
+def test_what_create_index_does_not_write_is_set_by_statements_of_its_own(planter, build_conn):
+    """A replacement's tablespace, comment, CLUSTER mark and statistics targets (services/rebuilds/script.py)."""
+    s = planter.schema
+    table = planter.table("kept", "id int, title text", rows=10, fill="i, 'x' || i")
+    planter.sql(f'CREATE INDEX "Kept lower" ON {table} (id, lower(title))')
+    index = index_state(s, "Kept lower")
+    assert (index.tablespace, index.comment, index.is_clustered) == (None, None, False)
+    assert index.key_statistics == (None, None) and index.may_create_in_tablespace
+    in_default = ddl.create_index(ddl.index_definition_of(index, name="k2", tablespace="pg_default"))
+    assert in_default.text.endswith("USING btree (id, lower(title)) TABLESPACE pg_default")
+    in_default.run(build_conn)
+    for statement in (
+        ddl.comment_on_index(s, "Kept lower", "it's the \\ one"),
+        ddl.set_index_column_statistics(s, "Kept lower", 2, 500),
+        ddl.cluster_on(s, "kept", "Kept lower"),
+    ):
+        statement.run(build_conn)
+        assert statement.text == statement.render(build_conn)
+    assert ddl.cluster_on(s, "kept", "Kept lower").text == f'ALTER TABLE {s}.kept CLUSTER ON "Kept lower"'
+    index = index_state(s, "Kept lower")
+    assert (index.comment, index.is_clustered, index.key_statistics) == ("it's the \\ one", True, (None, 500))
+    ddl.comment_on_index(s, "Kept lower", None).run(build_conn)
+    assert index_state(s, "Kept lower").comment is None
+
+
 def test_a_partitioned_index_is_made_again_over_every_partition_from_the_server_s_text_or_not_at_all():
     made = ddl.create_over_partitions(
         "Select",

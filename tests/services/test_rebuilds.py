@@ -4,8 +4,14 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
+import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -546,3 +552,78 @@ def test_a_confirmation_of_another_review_is_refused(items):
     # The fingerprint is the DDL's and the index's: another index's, or the same with other parameters, differs.
     assert plan.fingerprint == plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=12).fingerprint
     assert plan.fingerprint != plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=16).fingerprint
+
+
+def test_a_replacement_keeps_the_index_s_tablespace_comment_cluster_mark_and_statistics_targets(
+    planter, transactional_db, superuser_sql, worker, server_owned_dir
+):
+    """CREATE INDEX from the catalog's parts wrote none of them: after a replace the index was in the default
+    tablespace, with no comment, no table CLUSTERed on it and its expression's statistics target back to the
+    default."""
+    s = planter.schema
+    space = f"{s}_space"
+    role = connection.settings_dict["USER"]
+    table = planter.table("docs", "id int, title text", rows=300, fill="i, 'Title ' || i")
+    superuser_sql(f"CREATE TABLESPACE {space} LOCATION '{server_owned_dir}'")
+    try:
+        superuser_sql(f"GRANT CREATE ON TABLESPACE {space} TO {role}")
+        planter.sql(f"CREATE INDEX docs_lower ON {table} (lower(title)) TABLESPACE {space}")
+        planter.sql(f"COMMENT ON INDEX {s}.docs_lower IS 'finds a title in any case; it''s ours'")
+        planter.sql(f"ALTER TABLE {table} CLUSTER ON docs_lower")
+        planter.sql(f"ALTER INDEX {s}.docs_lower ALTER COLUMN 1 SET STATISTICS 500")
+        before = _kept_parts(s, "docs_lower")
+        assert before == (space, "finds a title in any case; it's ours", True, [500])
+        plan = plan_rebuild(f"{s}.docs_lower", kind="replace")
+        shown = plan.statements()
+        assert f"TABLESPACE {space}" in plan.new_definition
+        assert f"COMMENT ON INDEX {s}.docs_lower_sa_new IS 'finds a title in any case; it''s ours'" in shown
+        assert f"ALTER INDEX {s}.docs_lower_sa_new ALTER COLUMN 1 SET STATISTICS 500" in shown
+        assert shown.index(f"ALTER TABLE {s}.docs CLUSTER ON docs_lower") > shown.index(
+            f"ALTER INDEX {s}.docs_lower_sa_new RENAME TO docs_lower"
+        )
+        rebuild = start_rebuild(plan, user=make_user("dba-keeps"), reviewed=plan.fingerprint)
+        done = wait_for(lambda: _ended(rebuild), timeout=90, what="the replace")
+        assert done.state == JobState.SUCCEEDED, done.error + done.log
+        assert done.built_oid and index_state(s, "docs_lower").oid == done.built_oid  # the replacement, swapped in
+        assert _kept_parts(s, "docs_lower") == before
+        assert index_state(s, "docs_lower_sa_new") is None
+
+        # Where this role may not create, a replacement cannot be built: refused at review, REINDEX offered.
+        superuser_sql(f"REVOKE CREATE ON TABLESPACE {space} FROM {role}")
+        with pytest.raises(RebuildRefused, match=f"in the tablespace {space}, where SchemaAdmin's database role may"):
+            plan_rebuild(f"{s}.docs_lower", kind="replace")
+        assert plan_rebuild(f"{s}.docs_lower", kind="reindex")
+    finally:
+        superuser_sql(f"DROP TABLE IF EXISTS {table}")
+        superuser_sql(f"DROP TABLESPACE {space}")
+
+
+@pytest.fixture
+def server_owned_dir() -> Iterator[Path]:
+    """Return an empty directory the embedded server's system user owns, as CREATE TABLESPACE needs it (pytest's own
+    temporary directories are the test user's alone), removed afterwards."""
+    from schemaadmin.embedded import SYSTEM_USER
+
+    made = Path(tempfile.mkdtemp(prefix="schemaadmin-space-"))
+    if os.geteuid() == 0:  # the server runs as a system user of its own (schemaadmin/embedded.py)
+        user = pwd.getpwnam(SYSTEM_USER)
+        os.chown(made, user.pw_uid, user.pw_gid)
+    yield made
+    shutil.rmtree(made, ignore_errors=True)
+
+
+def _kept_parts(schema: str, name: str) -> tuple[str | None, str | None, bool, list[int | None]]:
+    """Return an index's tablespace, comment, CLUSTER mark and its keys' statistics targets, read from the catalog."""
+    from schemaadmin.pg.connection import fetch_one
+
+    row = fetch_one(
+        "SELECT ts.spcname, obj_description(c.oid, 'pg_class'), i.indisclustered, "
+        "ARRAY(SELECT NULLIF(a.attstattarget, -1)::int FROM pg_attribute AS a WHERE a.attrelid = c.oid "
+        "AND a.attnum > 0 ORDER BY a.attnum) "
+        "FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "JOIN pg_index AS i ON i.indexrelid = c.oid "
+        "LEFT JOIN pg_tablespace AS ts ON ts.oid = c.reltablespace WHERE n.nspname = %s AND c.relname = %s",
+        [schema, name],
+    )
+    assert row is not None
+    return (row[0], row[1], row[2], list(row[3]))

@@ -10,6 +10,7 @@ from typing import Any
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg import indexes as catalog
+from schemaadmin.pg.ddl import quote_identifier
 from schemaadmin.pg.estimates import rows_up_to
 from schemaadmin.pg.index_builds import REINDEX_LEFTOVER, TEMPORARY_SUFFIX, setting_reset_bytes
 from schemaadmin.pg.index_lookups import may_build_indexes_of
@@ -269,6 +270,13 @@ def plan_rebuild(
             raise RebuildRefused(
                 f"{index.qualified_name} is attached to the partitioned index {index.partition_of}, so it cannot "
                 "be dropped alone to swap a new one in. REINDEX CONCURRENTLY rebuilds it in place."
+            )
+        if index.tablespace is not None and not index.may_create_in_tablespace:
+            # The replacement is built where the index is: the job would fail with "permission denied for tablespace".
+            raise RebuildRefused(
+                f"{index.qualified_name} is in the tablespace {quote_identifier(index.tablespace)}, where "
+                "SchemaAdmin's database role may not create indexes: grant it CREATE on that tablespace, or use "
+                "REINDEX CONCURRENTLY, which rebuilds the index where it is."
             )
     estimate = estimate_rebuild(index, target_method, parameters, using=using)
     script = rebuild_script(

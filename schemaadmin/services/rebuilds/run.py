@@ -256,6 +256,9 @@ def _build(rebuild: IndexRebuild, conn: psycopg.Connection, log: JobLog, watcher
         rebuild.built_oid = built.oid if built is not None else None
         IndexRebuild.objects.filter(pk=rebuild.pk).update(built_oid=rebuild.built_oid)
         log.write(f"built {temporary_index_name(name)} in {time.monotonic() - began:.1f} s")
+        for statement in script.carried:  # what the old index had that CREATE INDEX does not write
+            log.write(statement.text)
+            statement.run(conn)
         if watcher.cancel_requested or _cancel_reason_now(rebuild.pk, watcher.abort_reason):
             raise RuntimeError("cancelled before the swap")
         watcher.swapping = True
