@@ -274,6 +274,7 @@ class IndexDefinition:
     method: str = "btree"
     unique: bool = False
     include: tuple[IndexKey, ...] = ()  # INCLUDE columns (name and column or expression text only)
+    nulls_not_distinct: bool = False  # a unique index's NULLS NOT DISTINCT (PostgreSQL 15+)
     options: Mapping[str, int | str] | None = None
     predicate: str | None = None  # server-rendered (pg_get_expr) or written by SchemaAdmin, used as is
     tablespace: str | None = None  # None: the database's default
@@ -292,8 +293,8 @@ def create_over_partitions(name: str, *, unique: bool, server_definition: str) -
 
 
 def create_index(definition: IndexDefinition, *, concurrently: bool = True) -> Statement:
-    """Return CREATE [UNIQUE] INDEX [CONCURRENTLY] name ON schema.table USING method (keys) [INCLUDE] [WITH]
-    [TABLESPACE] [WHERE]."""
+    """Return CREATE [UNIQUE] INDEX [CONCURRENTLY] name ON schema.table USING method (keys) [INCLUDE]
+    [NULLS NOT DISTINCT] [WITH] [TABLESPACE] [WHERE]."""
     if not definition.keys:
         raise ValueError("An index needs at least one key.")
     query = sql.SQL("CREATE {unique}INDEX{concurrently} {name} ON {table} USING {method} ({keys})").format(
@@ -306,6 +307,8 @@ def create_index(definition: IndexDefinition, *, concurrently: bool = True) -> S
     )
     if definition.include:
         query += sql.SQL(" INCLUDE ({})").format(sql.SQL(", ").join(key.composed() for key in definition.include))
+    if definition.nulls_not_distinct:
+        query += sql.SQL(" NULLS NOT DISTINCT")
     if definition.options:
         query += sql.SQL(" WITH ({})").format(_options(definition.options))
     if definition.tablespace:
@@ -360,6 +363,9 @@ def index_definition_of(
         method=method or index.method,
         unique=index.is_unique,
         include=tuple(IndexKey(expression=text) for text in index.included),
+        # An IndexInfo says it (pg_index.indnullsnotdistinct); a shadow's SchemaIndex does not (drift compares its
+        # definition's text, which writes it).
+        nulls_not_distinct=bool(getattr(index, "nulls_not_distinct", False)),
         options=dict(options) if options is not None else dict(index.options),
         predicate=index.predicate,
         tablespace=tablespace,

@@ -77,6 +77,11 @@ class IndexInfo:
     # CONCURRENTLY, REINDEX CONCURRENTLY included.
     is_exclusion: bool
     constraint: str | None  # the primary key, unique or exclusion constraint the index enforces
+    # A foreign key that references the table through this unique index (pg_constraint.conindid): PostgreSQL refuses
+    # to drop the index while the key needs it.
+    referenced_by: str | None
+    # The table's REPLICA IDENTITY USING INDEX: logical replication identifies updated and deleted rows by its keys.
+    is_replica_identity: bool
     columns: tuple[str, ...]  # key columns and expressions, as pg_get_indexdef(oid, n) writes them
     included: tuple[str, ...]  # INCLUDE columns
     key_attnums: tuple[int, ...]  # table column numbers of the keys; 0 for an expression
@@ -134,7 +139,12 @@ class IndexInfo:
 
     @property
     def backs_constraint(self) -> bool:
+        """Whether the index enforces uniqueness: a constraint's, or its own as a unique index."""
         return self.is_unique or self.is_primary or self.constraint is not None
+
+    @property
+    def nulls_not_distinct(self) -> bool:
+        return "NULLS NOT DISTINCT" in self.enforces
 
     @property
     def dimensions(self) -> int | None:
@@ -256,6 +266,8 @@ INDEX_SELECT = """
            i.indisprimary AS is_primary,
            i.indisexclusion AS is_exclusion,
            con.conname AS constraint,
+           fk.conname AS referenced_by,
+           i.indisreplident AS is_replica_identity,
            parts.columns AS columns,
            parts.included AS included,
            parts.key_attnums AS key_attnums,
@@ -307,6 +319,10 @@ INDEX_SELECT = """
     CROSS JOIN LATERAL (SELECT pg_get_indexdef(x.indexrelid) AS definition OFFSET 0) AS def
     LEFT JOIN pg_constraint AS con
            ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x')
+    -- One foreign key of those that reference the table through the index, if any: read once for all indexes.
+    LEFT JOIN (
+        SELECT f.conindid, min(f.conname) AS conname FROM pg_constraint AS f WHERE f.contype = 'f' GROUP BY f.conindid
+    ) AS fk ON fk.conindid = x.indexrelid
     LEFT JOIN pg_tablespace AS ts ON ts.oid = ic.reltablespace
     LEFT JOIN pg_description AS descr
            ON descr.objoid = x.indexrelid AND descr.classoid = 'pg_class'::regclass AND descr.objsubid = 0

@@ -102,7 +102,7 @@ def _no_leftovers(schema: str) -> bool:
         ("{s}.items_hnsw", {"kind": "replace", "lists": 10}, "lists is an IVFFlat option"),
         ("{s}.items_label", {"kind": "replace", "m": 16}, "m is an option of vector indexes"),
         ("{s}.items_label", {"kind": "replace", "method": "hnsw"}, "not make it hnsw"),
-        ("{s}.items_pkey", {"kind": "replace"}, "enforces a primary key or unique constraint"),
+        ("{s}.items_pkey", {"kind": "replace"}, "enforces the primary key items_pkey; swapping it for a new index"),
     ],
 )
 def test_bad_requests_are_refused_with_a_sentence(items, qualified, options, message):
@@ -627,3 +627,32 @@ def _kept_parts(schema: str, name: str) -> tuple[str | None, str | None, bool, l
     )
     assert row is not None
     return (row[0], row[1], row[2], list(row[3]))
+
+
+def test_a_plain_unique_index_is_swapped_keeping_its_uniqueness_and_what_its_drop_would_break_is_refused(items, worker):
+    """A unique index that backs no constraint was refused as one enforcing "a primary key or unique constraint", of
+    which there was none: its replacement is CREATE UNIQUE INDEX CONCURRENTLY, unique throughout. A foreign key that
+    references it, or a replica identity on it, is what its DROP would break: those are the refusals, said as such."""
+    s = items.schema
+    items.sql(f"CREATE UNIQUE INDEX items_label_key ON {s}.items (label) NULLS NOT DISTINCT WITH (fillfactor = 80)")
+    before = index_state(s, "items_label_key")
+    plan = plan_rebuild(f"{s}.items_label_key", kind="replace")
+    assert plan.new_definition.startswith(f"CREATE UNIQUE INDEX CONCURRENTLY items_label_key_sa_new ON {s}.items")
+    rebuild = start_rebuild(plan, user=make_user("dba-unique"), reviewed=plan.fingerprint)
+    done = wait_for(lambda: _ended(rebuild), timeout=90, what="the replace")
+    assert done.state == JobState.SUCCEEDED, done.error + done.log
+    after = index_state(s, "items_label_key")
+    assert after.oid != before.oid and after.definition == before.definition  # UNIQUE, NULLS NOT DISTINCT, fillfactor
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        items.sql(f"INSERT INTO {s}.items (id, label) VALUES (-1, 'item 1')")
+
+    items.sql(f"CREATE TABLE {s}.labelled (label text REFERENCES {s}.items (label))")
+    with pytest.raises(RebuildRefused, match="the unique index the foreign key labelled_label_fkey references"):
+        plan_rebuild(f"{s}.items_label_key", kind="replace")
+    items.sql(f"CREATE TABLE {s}.replicated (id int NOT NULL)")
+    items.sql(f"CREATE UNIQUE INDEX replicated_id ON {s}.replicated (id)")
+    items.sql(f"ALTER TABLE {s}.replicated REPLICA IDENTITY USING INDEX replicated_id")
+    with pytest.raises(RebuildRefused, match="is its table's replica identity"):
+        plan_rebuild(f"{s}.replicated_id", kind="replace")
+    for name in ("items_label_key", "replicated_id"):
+        assert plan_rebuild(f"{s}.{name}", kind="reindex")  # REINDEX CONCURRENTLY keeps both

@@ -253,10 +253,25 @@ def plan_rebuild(
         parameters = current
     else:
         parameters = _new_parameters(index, target_method, given, current, using=using)
-        if index.backs_constraint:
+        # A plain unique index is swapped as any other: its replacement is CREATE UNIQUE INDEX CONCURRENTLY (NULLS NOT
+        # DISTINCT kept), so uniqueness holds throughout. What its DROP would take with it is refused.
+        if index.constraint is not None:
+            what = "primary key" if index.is_primary else "unique constraint"
             raise RebuildRefused(
-                f"{index.qualified_name} enforces a primary key or unique constraint; swapping it for a new index "
-                "would drop the constraint. Use REINDEX CONCURRENTLY."
+                f"{index.qualified_name} enforces the {what} {quote_identifier(index.constraint)}; swapping it for a "
+                "new index would drop the constraint. Use REINDEX CONCURRENTLY."
+            )
+        if index.referenced_by is not None:
+            raise RebuildRefused(
+                f"{index.qualified_name} is the unique index the foreign key {quote_identifier(index.referenced_by)} "
+                "references: PostgreSQL refuses to drop it while the key needs it, so no new index can be swapped in. "
+                "Use REINDEX CONCURRENTLY."
+            )
+        if index.is_replica_identity:
+            raise RebuildRefused(
+                f"{index.qualified_name} is its table's replica identity (REPLICA IDENTITY USING INDEX): between the "
+                "old index's drop and the new one's rename the table would have none, and logical replication of its "
+                "updates and deletes would fail. Use REINDEX CONCURRENTLY, which keeps it."
             )
         if not index.is_valid:
             raise RebuildRefused(f"{index.qualified_name} is INVALID; REINDEX CONCURRENTLY repairs it.")
