@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from schemaadmin.pg.names import qualify
+
 __all__ = [
     "ACTIVE_STATES",
     "PERMISSIONS",
@@ -265,7 +267,7 @@ class IndexRebuild(WorkerJobRecord):
         ]
 
     def __str__(self) -> str:
-        return f"Rebuild of {self.schema_name}.{self.index_name} ({self.state})"
+        return f"Rebuild of {qualify(self.schema_name, self.index_name)} ({self.state})"
 
 
 class RecallCheck(WorkerJobRecord):

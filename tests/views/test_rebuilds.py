@@ -675,3 +675,33 @@ def test_a_running_rebuild_whose_build_session_is_gone_says_so(planted, dba):
     gone = _rebuild(planted.schema, state="running", backend_pid=2**31 - 1)
     page = dba.get(f"/rebuilds/{gone.pk}/").content.decode()
     assert 'data-testid="session-gone"' in page and "Recovery ends this rebuild" in page
+
+
+def _text(fragment: str) -> str:
+    """Return what a page fragment reads as: its text without tags, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def test_names_holding_a_dot_are_quoted_on_the_review_the_active_notice_the_refusal_and_the_cancel(plant, dba):
+    """Printed as schema.name unquoted, "a.b".c and a."b.c" read the same: the review's Table line, the "already
+    running" notice and refusal, and the cancel confirmation."""
+    s = plant.schema
+    plant.sql(f'CREATE TABLE {s}."odd.table" (id int, v int)')
+    plant.sql(f'CREATE INDEX "odd.index" ON {s}."odd.table" (v)')
+    table, index = f'{s}."odd.table"', f'{s}."odd.index"'
+    review = _review(dba, index=index, kind="reindex").content.decode()
+    estimate = review[review.index('data-testid="estimate"') :]
+    assert f"Table{table}, rows" in _text(estimate[: estimate.index("</dd>")])
+
+    running = _rebuild(s, index="odd.index", table_name="odd.table", state=JobState.RUNNING)
+    review = _review(dba, index=index, kind="reindex").content.decode()
+    notice = review[review.index('data-testid="already-active"') :]
+    assert f"A rebuild of {index} is already running" in " ".join(_text(notice[: notice.index("</div>")]).split())
+    fingerprint = plan_rebuild(index).fingerprint
+    refused = dba.post("/rebuilds/new", {"index": index, "kind": "reindex", "fingerprint": fingerprint})
+    assert refused.status_code == 409
+    assert f"A rebuild of {index} is already running (rebuild {running.pk})." in _text(refused.content.decode())
+    detail = dba.get(f"/rebuilds/{running.pk}/").content.decode()
+    cancel = detail[detail.index('data-testid="cancel"') :]
+    assert f"{index} stays as it is" in _text(cancel[: cancel.index("</form>")])
+    assert str(running) == f"Rebuild of {index} (running)"

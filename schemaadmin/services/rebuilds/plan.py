@@ -73,7 +73,7 @@ class RebuildAlreadyActive(RebuildRefused):
 
     def __init__(self, rebuild: IndexRebuild) -> None:
         super().__init__(
-            f"A rebuild of {rebuild.schema_name}.{rebuild.index_name} is already {rebuild.state} "
+            f"A rebuild of {qualify(rebuild.schema_name, rebuild.index_name)} is already {rebuild.state} "
             f"(rebuild {rebuild.pk})."
         )
         self.rebuild = rebuild
