@@ -49,7 +49,17 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             raise forms.ValidationError(
                 self.error_messages["throttled"], code="throttled", params={"wait": _in_words(refusal.wait)}
             )
-        cleaned_data = super().clean()  # a wrong password raises here, and its attempt stays counted
+        try:
+            cleaned_data = super().clean()  # a wrong password raises here, and its attempt stays counted
+        except forms.ValidationError as refused:
+            if self.user_cache is None:
+                raise
+            # The password was right, but the account may not sign in here (inactive; not staff, at /admin/): not a
+            # failure to count against the person (a support account trying /admin/ locked itself out of the
+            # dashboard), and refused without Django's login-failed signal, so audited here.
+            forget_failures(username, address, now=self.clock())
+            record(self.request, "login_not_allowed", username, reason=refused.code or "")
+            raise
         forget_failures(username, address, now=self.clock())
         return cleaned_data
 

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 
 from django.db import transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import F, Q
 from django.utils import timezone
 
 from schemaadmin.conf import app_settings
@@ -127,11 +127,13 @@ def forget_failures(username: str, address: str | None, *, now: datetime | None 
     now = now or timezone.now()
     (_, _, key), (pair_scope, name, _) = _keys(username, address)
     LoginThrottle.objects.filter(scope=pair_scope, username=name, address=key).delete()
-    free = _free_failures(Scope.ADDRESS)
-    # Still waiting only if the address had run out of free failures before this attempt was counted.
+    # Back to what it was before this attempt was counted: not waiting. Had a wait been running then, the attempt
+    # would have been refused; a wait there is now is the one its own reservation set (past the free failures every
+    # attempt since was refused, uncounted). Kept, it doubled at each correct sign-in: 30 s, then 60 s for everyone
+    # behind the address. (A failure counted elsewhere while this password was checked may have set it; it is let go
+    # with this one.)
     LoginThrottle.objects.filter(scope=Scope.ADDRESS, username="", address=key, failures__gt=0).update(
-        failures=F("failures") - 1,
-        blocked_until=Case(When(failures__gt=free, then=F("blocked_until")), default=None),
+        failures=F("failures") - 1, blocked_until=None
     )
     _delete_stale_counters(now)
 

@@ -88,6 +88,22 @@ def test_a_correct_password_forgets_the_pair_and_gives_back_its_address_count(se
     assert reserve_attempt("b", ADDRESS, now=at(1)) is None
 
 
+def test_correct_sign_ins_from_an_address_past_its_free_failures_never_lengthen_its_wait(settings):
+    """Past its free failures, an address's correct sign-in kept the wait its own reservation had set: each one
+    doubled the wait of everyone behind the address (30 s, then 60 s, ...)."""
+    settings.SCHEMAADMIN = {"LOGIN_FREE_FAILURES_PER_ADDRESS": 3, "LOGIN_FIRST_DELAY_SECONDS": 30}
+    fail(3, "spray")  # the third sets the first wait: 30 s
+    before = LoginThrottle.objects.get(scope="address")
+    assert (before.failures, before.blocked_until) == (3, at(30))
+    for n in range(3):  # three colleagues sign in correctly, each once the wait is over
+        when = at(31 + n)
+        assert reserve_attempt(f"colleague{n}", ADDRESS, now=when) is None
+        forget_failures(f"colleague{n}", ADDRESS, now=when)
+        address = LoginThrottle.objects.get(scope="address")
+        assert (address.failures, address.blocked_until) == (3, None)
+    assert reserve_attempt("someone", ADDRESS, now=at(35)) is None  # let through, not told to wait 60 s
+
+
 def test_a_sign_in_deletes_stale_counters_a_batch_at_a_time(settings):
     settings.SCHEMAADMIN = {"LOGIN_FAILURE_WINDOW_SECONDS": 60}
     LoginThrottle.objects.bulk_create(

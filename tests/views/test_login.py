@@ -312,6 +312,21 @@ def test_the_admin_sign_in_is_throttled_with_the_same_budget(client, clock, role
     assert page.status_code == 302
 
 
+def test_a_right_password_at_the_admin_s_door_from_a_non_staff_account_is_refused_audited_and_not_counted(
+    client, clock, role_user
+):
+    """A support account's right password at /admin/ (not staff) counted as a failure: five of them, and its owner
+    could not sign in to the dashboard either; and no audit event said why."""
+    role_user("support", "sue")
+    for _ in range(6):
+        page = client.post("/admin/login/", {"username": "sue", "password": PASSWORD}, REMOTE_ADDR="127.0.0.1")
+        assert "Please enter the correct username and password for a staff account" in page.content.decode()
+    events = AuditEvent.objects.filter(action="login_not_allowed", target="sue")
+    assert events.count() == 6 and events.first().detail == {"reason": "invalid_login"}
+    assert not LoginThrottle.objects.filter(username="sue").exists()
+    assert sign_in(client, "sue", PASSWORD) == ""  # signed in at the dashboard's door
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("door", [LOGIN, "/admin/login/"])
 def test_a_username_longer_than_any_account_s_is_refused_and_stored_nowhere(client, door):
