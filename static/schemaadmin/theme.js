@@ -42,4 +42,9 @@
   };
   apply();
   media.addEventListener("change", apply);
+  // A choice made in another document of this site: another tab, or the page that frames this one (the live schema
+  // frames its diagram, which stayed light when the page turned dark). The browser tells every other document.
+  window.addEventListener("storage", function (event) {
+    if (event.key === KEY || event.key === null) apply();
+  });
 })();

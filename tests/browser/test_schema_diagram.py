@@ -51,6 +51,14 @@ def test_operator_sees_the_schema_diagram_drawn_without_csp_violations(
 
     expect(page.locator('[data-table="public.conversations"]')).to_contain_text("user_id")
     screenshot("schema-diagram")
+    # The scheme chosen on the page reaches the framed diagram at once, both ways (it stayed as it was until a reload).
+    framed = page.frame_locator("#schema-diagram-frame").locator("html")
+    scheme = page.locator("html").get_attribute("data-bs-theme")
+    toggle = page.get_by_role("button", name=re.compile("Colour scheme"))
+    for _ in range(3):
+        toggle.click()
+        scheme = page.locator("html").get_attribute("data-bs-theme")
+        expect(framed).to_have_attribute("data-bs-theme", scheme)
     # Opened in a tab of its own, the diagram keeps its way back to the schema page, with the same filter.
     page.goto("/schema/tables/diagram/?q=conversation")
     back = page.get_by_test_id("diagram-back")
