@@ -120,3 +120,16 @@ def test_a_form_over_django_s_size_limits_is_told_so_and_nothing_runs(client_as,
     assert response.status_code == 400 and f'<p data-testid="reason">{says}</p>' in page
     assert "in the address" not in page and "x" * 100 not in page
     assert not ExplainRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_form_whose_csrf_token_went_stale_gets_the_site_s_page_saying_what_to_do(role_user):
+    """Django's own page (unstyled under the site's CSP) told a person whose form went stale to re-enable cookies."""
+    checked = Client(enforce_csrf_checks=True)
+    checked.force_login(role_user("dba", "dana"))
+    response = checked.post("/explain/", {"sql": "SELECT 1", "csrfmiddlewaretoken": "stale"})
+    page = response.content.decode()
+    assert response.status_code == 403 and 'data-testid="csrf-failure"' in page
+    assert "reload the page, and send the form again" in page and "Nothing was done." in page
+    assert "cookies" not in page.lower()
+    assert "Signed in as <strong>dana</strong>" in page  # the site's page, with its menu, as any other
