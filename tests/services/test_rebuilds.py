@@ -360,7 +360,7 @@ def test_a_reindex_whose_session_ends_after_its_swap_is_recorded_as_succeeded(it
 
 def test_the_memory_cap_never_builds_with_less_than_the_server_gives(settings):
     """A cap of 8 MB on a server configured with 64 MB built with 8 MB: the HNSW graph spilled and took 5x longer."""
-    from schemaadmin.services.rebuilds.plan import planned_maintenance_work_mem
+    from schemaadmin.services.rebuilds.estimate import planned_maintenance_work_mem
 
     settings.SCHEMAADMIN = {"REBUILD_MAX_MAINTENANCE_WORK_MEM": 8 * 2**20}
     assert planned_maintenance_work_mem(200 * 2**20, 0, 64 * 2**20) == 64 * 2**20  # the server's, not the cap

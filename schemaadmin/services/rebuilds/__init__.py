@@ -16,9 +16,9 @@ from schemaadmin.services.rebuilds.control import (
     retry_rebuild,
     start_rebuild,
 )
+from schemaadmin.services.rebuilds.estimate import RebuildEstimate
 from schemaadmin.services.rebuilds.plan import (
     RebuildAlreadyActive,
-    RebuildEstimate,
     RebuildPlan,
     RebuildRefused,
     ReviewOutdated,

@@ -35,13 +35,9 @@ from schemaadmin.pg.progress import index_build_progress
 from schemaadmin.pg.sessions import session_pids, terminate_sessions
 from schemaadmin.services import jobs
 from schemaadmin.services.jobs import JobLog
+from schemaadmin.services.rebuilds.estimate import estimate_rebuild, planned_maintenance_work_mem
 from schemaadmin.services.rebuilds.leftovers import clean_leftovers, clean_safely, error_message, unknown_replacement
-from schemaadmin.services.rebuilds.plan import (
-    REPLACEMENT_NAME_TAKEN,
-    estimate_rebuild,
-    find_index,
-    planned_maintenance_work_mem,
-)
+from schemaadmin.services.rebuilds.plan import REPLACEMENT_NAME_TAKEN, find_index
 from schemaadmin.services.rebuilds.script import rebuild_script, script_fingerprint
 
 __all__ = [
