@@ -298,12 +298,11 @@
       return;
     }
     if (event.key === "/") {
-      // The page's search, else the first text field of its filters (a form that reads, GET): a table's, an index's.
-      const field = document.querySelector("[data-search-field], main input[type=search], main input[name=q]") ||
-        document.querySelector('main form:not([method="post"]) input[type=text]:not([hidden]):not([disabled])');
+      const field = searchField();
       if (field) { event.preventDefault(); field.focus(); field.select && field.select(); return; }
+      // No search or filter here: the conversation search, its field focused as it opens (#search).
       const search = document.querySelector("[data-search-page]");
-      if (search) { event.preventDefault(); window.location.assign(search.getAttribute("href")); }
+      if (search) { event.preventDefault(); window.location.assign(search.getAttribute("href") + "#search"); }
       return;
     }
     if (pendingG && Date.now() - pendingG < 1500) {
@@ -314,8 +313,21 @@
     }
     if (event.key === "g") pendingG = Date.now();
   }
+  // The page's search, else the first field of its filters (a form that reads, GET): a text field (a table's, an
+  // index's), or a choice where the filters are only choices (the migrations' App and Show, which "/" left for the
+  // conversation search).
+  function searchField() {
+    const reading = 'main form:not([method="post"]) ';
+    return document.querySelector("[data-search-field], main input[type=search], main input[name=q]") ||
+      document.querySelector(reading + "input[type=text]:not([hidden]):not([disabled])") ||
+      document.querySelector(reading + "select:not([hidden]):not([disabled])");
+  }
   function setUpShortcuts() {
     document.addEventListener("keydown", onKey);
+    if (window.location.hash === "#search") {  // arrived by "/" from a page without a search
+      const field = searchField();
+      if (field) field.focus();
+    }
     const help = document.getElementById("shortcut-help");
     document.querySelectorAll("[data-shortcut-help]").forEach(function (button) {
       button.addEventListener("click", function () { if (help) help.showModal(); });

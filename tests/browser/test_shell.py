@@ -230,6 +230,16 @@ def test_scheme_toggle_and_keyboard_shortcuts(page, role_user, sign_in, console_
     page.wait_for_load_state("load")
     page.keyboard.press("/")
     expect(page.locator("main input[name=q]")).to_be_focused()
+    # A page whose filters are only choices (the migrations' App and Show): "/" focuses the first, and stays.
+    page.goto("/schema/")
+    page.keyboard.press("/")
+    expect(page).to_have_url(re.compile(r"/schema/$"))
+    expect(page.locator("main form select").first).to_be_focused()
+    # A page with no search and no filters: "/" opens the conversation search with its field focused.
+    page.goto("/")
+    page.keyboard.press("/")
+    expect(page).to_have_url(re.compile(r"/conversations/#search$"))
+    expect(page.locator("main input[name=q]")).to_be_focused()
     assert console_errors == []
 
 
