@@ -32,6 +32,7 @@ __all__ = [
     "Name",
     "Statement",
     "cluster_on",
+    "comment",
     "comment_on_index",
     "create_index",
     "create_over_partitions",
@@ -372,10 +373,20 @@ def index_definition_of(
     )
 
 
-def comment_on_index(schema: str, name: str, comment: str | None) -> Statement:
+_COMMENTED = frozenset({"TABLE", "COLUMN", "INDEX"})
+
+
+def comment(what: str, name: Name, text: str | None) -> Statement:
+    """Return COMMENT ON what name IS 'text' (None: NULL, no comment); what is TABLE, COLUMN or INDEX."""
+    if what not in _COMMENTED:
+        raise ValueError(f"No comment on {what!r} here.")
+    said = sql.Literal(text) if text is not None else sql.SQL("NULL")
+    return Statement(sql.SQL("COMMENT ON {} {} IS {}").format(sql.SQL(what), name, said))  # type: ignore[arg-type]
+
+
+def comment_on_index(schema: str, name: str, text: str | None) -> Statement:
     """Return COMMENT ON INDEX schema.name IS 'text' (None: NULL, no comment)."""
-    said = sql.Literal(comment) if comment is not None else sql.SQL("NULL")
-    return Statement(sql.SQL("COMMENT ON INDEX {} IS {}").format(Name(schema, name), said))
+    return comment("INDEX", Name(schema, name), text)
 
 
 def set_index_column_statistics(schema: str, name: str, column: int, target: int) -> Statement:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from psycopg import sql
 
-from schemaadmin.pg.ddl import Name, Statement
+from schemaadmin.pg.ddl import Name, Statement, comment
 
 __all__ = [
     "add_column",
@@ -113,9 +113,9 @@ def reset_table_parameters(schema: str, table: str, parameters: Iterable[str]) -
 
 def comment_on(schema: str, table: str, column: str | None, text: str | None) -> Statement:
     """Return COMMENT ON TABLE schema.table (or COLUMN schema.table.column) IS text (NULL: no comment)."""
-    what, name = ("COLUMN", Name(schema, table, column)) if column is not None else ("TABLE", Name(schema, table))
-    said = sql.Literal(text) if text is not None else sql.SQL("NULL")
-    return Statement(sql.SQL("COMMENT ON {} {} IS {}").format(sql.SQL(what), name, said))  # type: ignore[arg-type]
+    if column is not None:
+        return comment("COLUMN", Name(schema, table, column), text)
+    return comment("TABLE", Name(schema, table), text)
 
 
 def drop_table(schema: str, table: str) -> Statement:
