@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from django.core import signing
@@ -16,6 +17,9 @@ from django.db.models.fields.tuple_lookups import (
 )
 
 from schemaadmin.pg.keysets import collected_page, read_within
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 __all__ = [
     "Cursor",
@@ -29,10 +33,13 @@ __all__ = [
     "keyset_page",
     "keyset_slice",
     "keyset_slice_within",
+    "list_scope",
 ]
 
 Direction = Literal["after", "before"]
 _SALT = "schemaadmin.paging.cursor"
+# The URL parameters that do not change which rows a list holds or their order: left out of its scope.
+SCOPE_FREE = frozenset({"after", "before", "size"})
 
 
 class CursorError(ValueError):
@@ -76,37 +83,66 @@ class Cursor:
     # say "51–100" without counting anything.
     position: int = 0
 
-    def encode(self) -> str:
-        """Return the cursor as an opaque, signed token for a URL."""
+    def encode(self, scope: str = "") -> str:
+        """Return the cursor as an opaque, signed token for a URL of the list that scope names (list_scope)."""
         payload = {"o": self.order, "d": self.direction, "v": [_dump(v) for v in self.values], "n": self.position}
+        if scope:
+            payload["s"] = scope
         return signing.dumps(payload, salt=_SALT, compress=True)
 
     @classmethod
-    def decode(cls, token: str, order: KeysetOrder) -> Cursor:
-        """Return the cursor in token, refusing one that was altered or made for another order."""
+    def decode(cls, token: str, order: KeysetOrder, scope: str = "") -> Cursor:
+        """Return the cursor in token, refusing one that was altered or made for another order.
+
+        scope names the list the token is read for (list_scope). A token made for another list of the same order (its
+        URL's filters edited by hand) still marks a place in the order, but not that place's number in this list: its
+        position is dropped, so the page says which rows it shows without claiming where they stand.
+        """
         try:
             payload = signing.loads(token, salt=_SALT)
             values = tuple(_load(v) for v in payload["v"])
             direction = payload["d"]
             made_for = payload["o"]
             position = int(payload.get("n", 0))
+            made_in = str(payload.get("s", ""))
         except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
             raise CursorError("This page link is damaged or was not made by SchemaAdmin; start from page one.") from exc
         if made_for != order.name or direction not in ("after", "before") or not order.takes(values):
             raise CursorError("This page link belongs to a different list or sort order; start from page one.")
-        return cls(order=made_for, values=values, direction=direction, position=max(position, 0))
+        position = max(position, 0) if made_in == scope else 0
+        return cls(order=made_for, values=values, direction=direction, position=position)
+
+
+def list_scope(request: HttpRequest) -> str:
+    """Return a short digest naming the list a request shows: its path and its URL parameters, but those that only
+    move within it (the cursor) or cut it into pages differently (the page size). Page links carry it in their
+    cursor (the page_url tag puts it there), so a link edited to another list no longer claims its place there."""
+    kept = sorted((key, value) for key, values in request.GET.lists() if key not in SCOPE_FREE for value in values)
+    return hashlib.sha256(repr((request.path, kept)).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """One page of a keyset list; next and previous are where its links lead (the page_url tag makes the links)."""
+
     rows: list[Any]
-    next_cursor: str | None
-    previous_cursor: str | None
+    next: Cursor | None
+    previous: Cursor | None
     first: int = 1  # the 1-based place of the first row (0: not known)
 
     @property
+    def next_cursor(self) -> str | None:
+        """Return the next page's token, made for no list in particular (a link's is made by page_url)."""
+        return None if self.next is None else self.next.encode()
+
+    @property
+    def previous_cursor(self) -> str | None:
+        """Return the previous page's token, made for no list in particular (a link's is made by page_url)."""
+        return None if self.previous is None else self.previous.encode()
+
+    @property
     def is_first(self) -> bool:
-        return self.previous_cursor is None
+        return self.previous is None
 
     @property
     def last(self) -> int:
@@ -137,20 +173,20 @@ def keyset_page(
     read_on = read_to if read_to is not None and not walked_back and not more else None
     if not rows:
         place = cursor.position if cursor is not None else 0
-        onwards = None if read_on is None else Cursor(order.name, tuple(read_on), "after", place).encode()
-        return Page(rows=[], next_cursor=onwards, previous_cursor=None)
+        onwards = None if read_on is None else Cursor(order.name, tuple(read_on), "after", place)
+        return Page(rows=[], next=onwards, previous=None)
     has_next = (more or read_on is not None) if not walked_back else True
     has_previous = (cursor is not None) if not walked_back else more
     first = _first_place(cursor, len(rows), has_previous)
     last = first + len(rows) - 1 if first else 0
     if read_on is not None:
-        next_cursor: str | None = Cursor(order.name, tuple(read_on), "after", last).encode()
+        next_cursor: Cursor | None = Cursor(order.name, tuple(read_on), "after", last)
     else:
         next_cursor = _cursor_at(rows[-1], order, "after", last) if has_next else None
     return Page(
         rows=rows,
-        next_cursor=next_cursor,
-        previous_cursor=_cursor_at(rows[0], order, "before", first) if has_previous else None,
+        next=next_cursor,
+        previous=_cursor_at(rows[0], order, "before", first) if has_previous else None,
         first=first,
     )
 
@@ -229,8 +265,8 @@ def _first_place(cursor: Cursor | None, count: int, has_previous: bool) -> int:
     return max(cursor.position - count, 1)
 
 
-def _cursor_at(row: Any, order: KeysetOrder, direction: Direction, position: int) -> str:
-    return Cursor(order.name, tuple(getattr(row, a) for a in order.aliases()), direction, position).encode()
+def _cursor_at(row: Any, order: KeysetOrder, direction: Direction, position: int) -> Cursor:
+    return Cursor(order.name, tuple(getattr(row, a) for a in order.aliases()), direction, position)
 
 
 def _dump(value: Any) -> Any:

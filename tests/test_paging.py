@@ -16,6 +16,7 @@ from schemaadmin.paging import (
     keyset_page,
     keyset_slice,
     keyset_slice_within,
+    list_scope,
 )
 from schemaadmin.services.conversations import CONVERSATION_ORDERS, SEARCH_ORDER, THREAD_ORDER
 from schemaadmin.views.users import USER_ORDER
@@ -129,3 +130,17 @@ def test_a_cursor_is_refused_by_another_listing_and_with_values_of_other_kinds()
         token = Cursor(SEARCH_ORDER.name, values, "after").encode()
         with pytest.raises(CursorError):
             Cursor.decode(token, SEARCH_ORDER)
+
+
+def test_a_cursor_keeps_its_place_only_in_the_list_it_was_made_for(rf):
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    order = CONVERSATION_ORDERS["-activity"]
+    listed = rf.get("/conversations/", {"channel": "web", "size": "25", "after": "a"})
+    made_for = list_scope(listed)
+    token = Cursor(order.name, (when, 42), "after", position=50).encode(made_for)
+    assert Cursor.decode(token, order, made_for).position == 50
+    # The cursor and the page size do not change which list it is; the filters and the path do.
+    assert list_scope(rf.get("/conversations/", {"channel": "web", "size": "50"})) == made_for
+    for other in (rf.get("/conversations/", {"channel": "sms"}), rf.get("/users/1/", {"channel": "web"})):
+        moved = Cursor.decode(token, order, list_scope(other))
+        assert moved.values == (when, 42) and moved.position == 0

@@ -218,16 +218,18 @@ def thread_window(
         rows = [*earlier.rows, around, *later.rows]
         return ThreadWindow(
             rows,
-            older_than=rows[0].pk if earlier.previous_cursor else None,
-            newer_than=rows[-1].pk if later.next_cursor else None,
+            older_than=rows[0].pk if earlier.previous is not None else None,
+            newer_than=rows[-1].pk if later.next is not None else None,
             focus=around.pk,
         )
     if before is not None:
         page = _walk(messages, before, "before", size)
-        return ThreadWindow(page.rows, older_than=_first(page) if page.previous_cursor else None, newer_than=before.pk)
+        return ThreadWindow(
+            page.rows, older_than=_first(page) if page.previous is not None else None, newer_than=before.pk
+        )
     if after is not None:
         page = _walk(messages, after, "after", size)
-        return ThreadWindow(page.rows, older_than=after.pk, newer_than=_last(page) if page.next_cursor else None)
+        return ThreadWindow(page.rows, older_than=after.pk, newer_than=_last(page) if page.next is not None else None)
     # The latest messages: walk backwards from the end of the thread (one more tells whether older ones exist).
     using = conversation._state.db or "default"
     query = compiled(f"thread_latest:{size}", using, lambda thread: _latest(thread, size), thread=_STAND_IN_ID)
@@ -243,7 +245,7 @@ def _latest(conversation: int, size: int) -> QuerySet[Message]:
 def _walk(messages: QuerySet[Message], anchor: Message, direction: str, size: int) -> Page:
     cursor = Cursor(THREAD_ORDER.name, (anchor.created_at, anchor.pk), direction)  # type: ignore[arg-type]
     if size <= 0:
-        return Page(rows=[], next_cursor=None, previous_cursor=None)
+        return Page(rows=[], next=None, previous=None)
     return keyset_page(messages, THREAD_ORDER, cursor=cursor, size=size)
 
 

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from schemaadmin.formats import when_html
+from schemaadmin.paging import Cursor, list_scope
 from schemaadmin.templatetags.humanize_extras import thousands
 
 register = template.Library()
@@ -43,8 +44,13 @@ def query_with(current: QueryDict, **changes: Any) -> str:
 
 @register.simple_tag(takes_context=True)
 def page_url(context: dict[str, Any], **changes: Any) -> str:
-    """Return the current query string with the given parameters replaced (None or '' removes one)."""
-    return query_with(context["request"].GET, **changes)
+    """Return the current query string with the given parameters replaced (None or '' removes one); a page's Cursor
+    becomes its token made for the list the request shows (list_scope), so a link edited to another list is known."""
+    request = context["request"]
+    if any(isinstance(value, Cursor) for value in changes.values()):
+        scope = list_scope(request)
+        changes = {key: value.encode(scope) if isinstance(value, Cursor) else value for key, value in changes.items()}
+    return query_with(request.GET, **changes)
 
 
 @register.simple_tag(takes_context=True)

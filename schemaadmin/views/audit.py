@@ -42,7 +42,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         return render_page(request, TEMPLATE, context, partial="results", status=400)
     order = AUDIT_ORDERS[wanted]
     try:
-        cursor = cursor_from(paging.cleaned_data, order)
+        cursor = cursor_from(request, paging.cleaned_data, order)
     except CursorError as exc:
         context["cursor_error"] = str(exc)
         return render_page(request, TEMPLATE, context, partial="results", status=400)

@@ -14,7 +14,7 @@ from django_tables2 import RequestConfig, Table
 
 from schemaadmin.forms.browse import PageCursor
 from schemaadmin.forms.health import DEFAULT_PER_PAGE
-from schemaadmin.paging import Cursor, CursorError, KeysetOrder, Page, keyset_page
+from schemaadmin.paging import Cursor, CursorError, KeysetOrder, Page, keyset_page, list_scope
 from schemaadmin.pg.estimates import RowTotal
 from schemaadmin.services.conversations import listing_total
 from schemaadmin.templatetags.browse import query_with
@@ -34,13 +34,11 @@ __all__ = [
 ]
 
 
-def cursor_from(data: dict[str, Any], order: KeysetOrder) -> Cursor | None:
-    """Return the page cursor named in validated form data (raises CursorError when it is bad)."""
-    if data.get("after"):
-        return Cursor.decode(data["after"], order)
-    if data.get("before"):
-        return Cursor.decode(data["before"], order)
-    return None
+def cursor_from(request: HttpRequest, data: dict[str, Any], order: KeysetOrder) -> Cursor | None:
+    """Return the page cursor named in validated form data (raises CursorError when it is bad), placed in the list
+    the request shows only when it was made for that list (paging.list_scope)."""
+    token = data.get("after") or data.get("before")
+    return Cursor.decode(token, order, list_scope(request)) if token else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +57,7 @@ def record_page(request: HttpRequest, queryset: Any, order: KeysetOrder, *, size
     if not paging.is_valid():
         return RecordPage(None, None, error=" ".join(str(e) for errors in paging.errors.values() for e in errors))
     try:
-        cursor = cursor_from(paging.cleaned_data, order)
+        cursor = cursor_from(request, paging.cleaned_data, order)
     except CursorError as exc:
         return RecordPage(None, None, error=str(exc))
     page = keyset_page(queryset, order, cursor=cursor, size=size)

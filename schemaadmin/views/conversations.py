@@ -19,7 +19,7 @@ from schemaadmin.forms.browse import (
     unread_operators,
 )
 from schemaadmin.models import Conversation, Message
-from schemaadmin.paging import CursorError
+from schemaadmin.paging import Cursor, CursorError
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.conversations import (
     CONVERSATION_ORDERS,
@@ -60,7 +60,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     data = controls.cleaned_data
     order = SEARCH_ORDER if searching else CONVERSATION_ORDERS[data["sort"]]
     try:
-        cursor = cursor_from(data, order)
+        cursor = cursor_from(request, data, order)
     except CursorError as exc:
         context["cursor_error"] = str(exc)
         return render_page(request, LIST_TEMPLATE, context, partial="results", status=400)
@@ -136,8 +136,10 @@ def _answered_back(back: str, text: str, role: str) -> str:
         return ""
     if controls.cleaned_data["q"].strip() != text or (filters.form.cleaned_data.get("role") or "") != role:
         return ""
+    token = controls.cleaned_data.get("after") or controls.cleaned_data.get("before")
     try:
-        cursor_from(controls.cleaned_data, SEARCH_ORDER)
+        if token:
+            Cursor.decode(token, SEARCH_ORDER)
     except CursorError:
         return ""
     return back

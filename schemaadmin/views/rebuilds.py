@@ -70,7 +70,7 @@ def rebuild_list(request: HttpRequest) -> HttpResponse:
         schema, name = named
         rebuilds = rebuilds.filter(schema_name=schema, index_name=name)
     try:
-        cursor = cursor_from(paging.cleaned_data, REBUILD_ORDER)
+        cursor = cursor_from(request, paging.cleaned_data, REBUILD_ORDER)
     except CursorError as exc:
         context["cursor_error"] = str(exc)
         return render_page(request, LIST_TEMPLATE, context, partial="rebuild-rows", status=400)

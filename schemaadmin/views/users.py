@@ -50,7 +50,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     # A search's users by name, every page of them: the first 50 alone left 7 of 57 Garcias out of reach.
     order = USER_NAME_ORDER if query else USER_ORDER
     try:
-        cursor = cursor_from(form.cleaned_data, order)
+        cursor = cursor_from(request, form.cleaned_data, order)
     except CursorError as exc:
         context["cursor_error"] = str(exc)
         return render_page(request, "schemaadmin/users/list.html", context, partial="results", status=400)
@@ -72,7 +72,7 @@ def user_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     try:
         if not form.is_valid():  # a link both ways, too long, or with a NUL: said, not read as the first page
             raise CursorError(" ".join(str(error) for errors in form.errors.values() for error in errors))
-        cursor = cursor_from(form.cleaned_data, order)
+        cursor = cursor_from(request, form.cleaned_data, order)
     except CursorError as exc:
         user = _chat_user(pk)
         refused = {"chat_user": user, "preferences": preferences_of(user, user.pk), "cursor_error": str(exc)}

@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 
 from schemaadmin.models import AuditEvent, ChatUser, Conversation
+from tests.views.pager_links import pager_token
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -69,7 +70,7 @@ def test_rebuilds_come_a_page_at_a_time_with_the_one_pager(db, client_as):
     first = operator.get("/rebuilds/")
     assert pager_text(first.content.decode()) == ["1–50 of 60 rebuilds"]
     assert len(first.context["rebuilds"]) == 50 and first.context["rebuilds"][0].index_name == "idx_59"
-    second = operator.get("/rebuilds/", {"after": first.context["page"].next_cursor})
+    second = operator.get("/rebuilds/", {"after": pager_token(first, "next")})
     assert pager_text(second.content.decode()) == ["51–60 of 60 rebuilds"]
     assert [r.index_name for r in second.context["rebuilds"]][-1] == "idx_0"
     bad = operator.get("/rebuilds/", {"after": "not-a-cursor"})
@@ -86,10 +87,10 @@ def test_migration_runs_come_a_page_at_a_time_with_the_one_pager(db, client_as):
     first = operator.get("/schema/applies/")
     assert pager_text(first.content.decode()) == ["1–50 of 55 runs"]
     assert first.context["runs"][0].target == "app.0054"
-    second = operator.get("/schema/applies/", {"after": first.context["page"].next_cursor})
+    second = operator.get("/schema/applies/", {"after": pager_token(first, "next")})
     assert pager_text(second.content.decode()) == ["51–55 of 55 runs"]
     assert [r.target for r in second.context["runs"]][-1] == "app.0000"
-    back = operator.get("/schema/applies/", {"before": second.context["page"].previous_cursor})
+    back = operator.get("/schema/applies/", {"before": pager_token(second, "prev")})
     assert [r.target for r in back.context["runs"]] == [r.target for r in first.context["runs"]]
     bad = operator.get("/schema/applies/", {"after": "not-a-cursor"})
     assert bad.status_code == 400 and "start from page one" in bad.content.decode()
@@ -105,14 +106,14 @@ def test_the_explain_history_comes_a_page_at_a_time_with_the_one_pager(db, clien
     ExplainRun.objects.bulk_create(ExplainRun(user=other, sql=f"SELECT {n}", outcome="ok") for n in range(5))
     first = dba.get("/explain/")
     assert pager_text(first.content.decode()) == ["1–20 of 25 runs"]
-    second = dba.get("/explain/", {"after": first.context["history_page"].next_cursor})
+    second = dba.get("/explain/", {"after": pager_token(first, "next")})
     assert pager_text(second.content.decode()) == ["21–25 of 25 runs"]
     assert len({r.pk for r in first.context["history"]} | {r.pk for r in second.context["history"]}) == 25
     everyone = dba.get("/explain/", {"runs": "all"})
     assert pager_text(everyone.content.decode()) == ["1–20 of 30 runs"]
     assert "runs=all" in everyone.content.decode().split('rel="next" href="', 1)[1].split('"', 1)[0]
     # A page link of one's own runs is not one of everyone's.
-    mixed = dba.get("/explain/", {"runs": "all", "after": first.context["history_page"].next_cursor})
+    mixed = dba.get("/explain/", {"runs": "all", "after": pager_token(first, "next")})
     assert mixed.status_code == 400 and "different list or sort order" in mixed.content.decode()
 
 
@@ -137,3 +138,33 @@ def test_a_count_that_reached_its_limit_says_at_least_never_an_estimate_below_wh
     assert shown(first=3301, last=3374, total=3373, exact=False) == "3,301–3,374 of at least 3,374 users"
     assert shown(first=1, last=25, total=3373, exact=False) == "1–25 of ≈ 3,373 users"
     assert shown(first=1, last=25, total=30, exact=True) == "1–25 of 30 users"
+
+
+def test_a_page_link_edited_to_another_list_shows_its_rows_without_claiming_their_place(people, client_as):
+    """A cursor keeps its place's number only in the list it was made for: the same order with other filters, or
+    another user's conversations, shows the rows after its key but does not call them "26–27"."""
+    support = client_as("support")
+    other = ChatUser.objects.create(external_id="acct-other", display_name="Other", created_at=T0)
+    Conversation.objects.bulk_create(
+        Conversation(
+            user=other, title=f"Other {n}", created_at=T0, updated_at=T0, last_message_at=T0 - timedelta(days=1)
+        )
+        for n in range(3)
+    )
+    theirs = f"/users/{people[0].pk}/"
+    token = pager_token(support.get(theirs), "next")
+    assert pager_text(support.get(theirs, {"after": token}).content.decode()) == ["26–27 of 27 conversations"]
+    elsewhere = support.get(f"/users/{other.pk}/", {"after": token})
+    assert elsewhere.status_code == 200 and pager_text(elsewhere.content.decode()) == ["This page of 3 conversations"]
+
+    listed = support.get("/conversations/", {"size": 25})
+    onwards = support.get("/conversations/", {"size": 25, "after": pager_token(listed, "next")})
+    assert pager_text(onwards.content.decode()) == ["26–30 of 30 conversations"]
+    # The page size is not part of the list: a link made at 25 a page keeps its place at 50.
+    wider = support.get("/conversations/", {"size": 50, "after": pager_token(listed, "next")})
+    assert pager_text(wider.content.decode()) == ["26–30 of 30 conversations"]
+    edited = support.get("/conversations/", {"size": 25, "user": "acct-0", "after": pager_token(listed, "next")})
+    assert edited.status_code == 200 and pager_text(edited.content.decode())[0].startswith("This page of")
+    # Its own links are made for the list it shows: one step back is a place in it again.
+    back = support.get("/conversations/", {"size": 25, "user": "acct-0", "before": pager_token(edited, "prev")})
+    assert pager_text(back.content.decode())[0].startswith("1–")

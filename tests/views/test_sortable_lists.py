@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.views.pager_links import pager_token
 from tests.views.test_conversations import chat  # noqa: F401 -- the fixture
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -96,7 +97,7 @@ def test_the_conversation_headers_order_the_list_both_ways_through_its_indexes(c
     for label, key in (("Created", "created"), ("Messages", "messages"), ("Tokens", "tokens")):
         assert 'aria-sort="none"' in header(page, label) and f"sort=-{key}" in header(page, label)
     first = support.get("/conversations/", {"sort": "-created", "size": 25})
-    cursor = first.context["page"].next_cursor
+    cursor = pager_token(first, "next")
     paged = support.get("/conversations/", {"sort": "-created", "size": 25, "after": cursor}).content.decode()
     created = header(paged, "Created")
     assert 'aria-sort="descending"' in created and "sort=created" in created
