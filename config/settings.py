@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before CSRF reads a POST: a request over Django's field or size limits gets the 400 page, with DEBUG too.
+    "schemaadmin.middleware.RequestLimitsMiddleware",
     # Django's LoginRequiredMiddleware, answering htmx requests with HX-Redirect to the sign-in page.
     "schemaadmin.middleware.SignInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -1,5 +1,6 @@
 """Middleware of SchemaAdmin's web requests: a statement_timeout and a lock_timeout on their database connections,
-Vary: HX-Request on their responses, and the viewer's time zone for what they type."""
+their parameters checked against Django's limits first, Vary: HX-Request on their responses, and the viewer's time
+zone for what they type."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render, resolve_url
@@ -20,8 +22,15 @@ from psycopg.errors import LockNotAvailable, QueryCanceled
 
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.sessions import set_session_timeouts
+from schemaadmin.views.errors import bad_request
 
-__all__ = ["SessionTimeoutsMiddleware", "VaryOnHtmxMiddleware", "ViewerTimeZoneMiddleware", "viewer_zone"]
+__all__ = [
+    "RequestLimitsMiddleware",
+    "SessionTimeoutsMiddleware",
+    "VaryOnHtmxMiddleware",
+    "ViewerTimeZoneMiddleware",
+    "viewer_zone",
+]
 
 # Set on the driver's connection: the (statement_timeout, lock_timeout) in ms its session has, so each is set once,
 # not per request.
@@ -92,6 +101,24 @@ class SessionTimeoutsMiddleware:
 def _caused_by(exception: Exception, kind: type[Exception]) -> bool:
     """Return whether exception is kind, or Django's wrapper of one (its __cause__)."""
     return isinstance(exception, kind) or isinstance(exception.__cause__, kind)
+
+
+class RequestLimitsMiddleware:
+    """Read a request's parameters before anything else does, and answer one over Django's limits (too many fields,
+    too large a form) with the 400 page that says so. Without DEBUG, Django's handler400 answers it the same; with
+    DEBUG (make run), its debug page read the parameters again to show them, raised again, and the answer was a 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            request.GET  # noqa: B018 -- parsed here, once: QueryDict is cached on the request
+            if request.method == "POST":
+                request.POST  # noqa: B018 -- as CsrfViewMiddleware would, a step later
+        except (TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig) as exc:
+            return bad_request(request, exc)
+        return self.get_response(request)
 
 
 class VaryOnHtmxMiddleware:

@@ -123,6 +123,19 @@ def test_a_form_over_django_s_size_limits_is_told_so_and_nothing_runs(client_as,
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+def test_too_many_parameters_are_told_so_with_debug_on_as_make_run_serves(client_as, settings, debug):
+    """With DEBUG (make run), Django's debug page read the parameters again to show them, raised again: a 500."""
+    settings.DEBUG = debug
+    support, dba = client_as("support"), client_as("dba")
+    says = '<p data-testid="reason">The form sent more fields than this site takes; nothing was done.</p>'
+    listed = support.get("/conversations/?" + "&".join(["user=a"] * 1_200))
+    assert listed.status_code == 400 and says in listed.content.decode()
+    posted = dba.post("/explain/", {f"f{i}": "1" for i in range(1_100)})
+    assert posted.status_code == 400 and says in posted.content.decode()
+
+
+@pytest.mark.django_db
 def test_a_form_whose_csrf_token_went_stale_gets_the_site_s_page_saying_what_to_do(role_user):
     """Django's own page (unstyled under the site's CSP) told a person whose form went stale to re-enable cookies."""
     checked = Client(enforce_csrf_checks=True)
