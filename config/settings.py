@@ -86,7 +86,7 @@ ALLOWED_HOSTS = [
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "schemaadmin.apps.AuditedAdminConfig",  # django.contrib.admin, its refusals audited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

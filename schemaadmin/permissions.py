@@ -28,6 +28,7 @@ __all__ = [
     "ROLES",
     "NavItem",
     "OneQueryModelBackend",
+    "audit_refusal",
     "deny",
     "has_any_role",
     "navigation_for",
@@ -59,18 +60,23 @@ logger = logging.getLogger(__name__)
 
 
 def deny(request: HttpRequest, required: str, sentence: str) -> NoReturn:
+    """Audit a signed-in person's request refused for a right they lack, then refuse it with 403 and the sentence."""
+    audit_refusal(request, required)
+    raise PermissionDenied(sentence)
+
+
+def audit_refusal(request: HttpRequest, required: str) -> None:
     """Audit a signed-in person's request refused for a right they lack (access.denied: the path, the method and
-    the permission it needs), then refuse it with 403 and the sentence.
+    the permission it needs).
 
     The refusal does not depend on the audit: when the event cannot be written (its table locked past the web's
-    lock_timeout, the database refusing the insert), the error is logged and the answer is still the 403.
+    lock_timeout, the database refusing the insert), the error is logged and the request is refused all the same.
     """
     try:
         with transaction.atomic():  # a savepoint inside a transaction: a failed insert leaves it usable
             audit.record(request, "access.denied", request.path, permission=required, method=request.method)
     except DatabaseError:
         logger.exception("Could not audit a refused request for %s (it is refused all the same).", request.path)
-    raise PermissionDenied(sentence)
 
 
 def permission_required[View: ViewFunction](codename: str) -> Callable[[View], View]:

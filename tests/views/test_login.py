@@ -327,6 +327,22 @@ def test_a_right_password_at_the_admin_s_door_from_a_non_staff_account_is_refuse
     assert sign_in(client, "sue", PASSWORD) == ""  # signed in at the dashboard's door
 
 
+def test_the_admin_refusing_a_signed_in_account_without_staff_status_is_audited(client, role_user):
+    """Django's admin sent a signed-in support account to its sign-in page and no event said so, where a dashboard
+    page refused for a missing right writes access.denied."""
+    client.get("/admin/auth/user/")  # not signed in: asked to sign in, no refusal
+    assert not AuditEvent.objects.filter(action="access.denied").exists()
+    client.force_login(role_user("support", "sue"))
+    page = client.get("/admin/auth/user/")
+    assert page.status_code == 302 and page["Location"].startswith("/admin/login/")
+    event = AuditEvent.objects.get(action="access.denied")
+    assert (event.actor_username, event.target) == ("sue", "/admin/auth/user/")
+    assert event.detail == {"permission": "admin (staff status)", "method": "GET"}
+    client.force_login(role_user("superuser", "root"))
+    assert client.get("/admin/auth/user/").status_code == 200
+    assert AuditEvent.objects.filter(action="access.denied").count() == 1
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("door", [LOGIN, "/admin/login/"])
 def test_a_username_longer_than_any_account_s_is_refused_and_stored_nowhere(client, door):
