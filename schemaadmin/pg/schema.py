@@ -1,4 +1,5 @@
-"""The live schema of the application's database schemas: tables, columns, indexes, constraints, extensions.
+"""The live schema of the application's database schemas: tables, columns, indexes, constraints, extensions, and
+the triggers and functions (pg/schema_code.py).
 
 Each function is one statement over the whole schema list, never one per table. Only the schemas asked for are
 read (the application's own, `public` by default): PostgreSQL's schemas and the tests' planting schemas stay out
@@ -14,15 +15,16 @@ the indexes' read (pg.index_cache leaves out what is locked when it runs), in th
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
 
 from schemaadmin.pg import index_cache
 from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.locked import LockedRelation, locked_relations
 from schemaadmin.pg.names import Qualified, name_pair, partition_parent_sql, qualify
+from schemaadmin.pg.schema_code import FunctionInfo, TriggerInfo, schema_functions, schema_triggers
+from schemaadmin.pg.schema_reads import AROUND_SQL, in_schemas
 
 __all__ = [
     "ColumnInfo",
@@ -161,6 +163,8 @@ class SchemaSnapshot:
     # What another session held ACCESS EXCLUSIVE in these schemas: its tables' defaults, generated columns,
     # constraints and indexes were not read (see above).
     locked: tuple[LockedRelation, ...] = ()
+    triggers: tuple[TriggerInfo, ...] = ()  # read with code=True (drift); a default for replays stored before
+    functions: tuple[FunctionInfo, ...] = ()
     # A replay's checks that PostgreSQL writes otherwise when their text is parsed again (pg/shadow.reparsed_checks):
     # (schema, table, name, text), as a restore from pg_dump or a drift fix leaves them in the live database.
     checks_reparsed: tuple[tuple[str, str, str, str], ...] = ()
@@ -169,31 +173,6 @@ class SchemaSnapshot:
     def locked_tables(self) -> frozenset[tuple[str, str]]:
         """Return the (schema, name) of the tables read around a lock: their columns only."""
         return frozenset((relation.table_schema, relation.table_name) for relation in self.locked)
-
-
-def _in_schemas[Row](
-    row_class: type[Row],
-    statement: str,
-    schemas: Sequence[str],
-    using: str,
-    convert: Mapping[str, Callable[[Any], Any]] | None = None,
-    around: Collection[tuple[str, str]] = (),
-) -> list[Row]:
-    """Run a statement whose %(schemas)s parameter is the list of schemas to read, and whose _AROUND_SQL names the
-    tables (schema, name) in around; return its rows as row_class."""
-    params = {
-        "schemas": list(schemas),
-        "around_schemas": [schema for schema, _ in around],
-        "around_names": [name for _, name in around],
-    }
-    return fetch_rows(row_class, statement, params, using=using, convert=convert)
-
-
-# Whether the table aliased {table} in namespace {namespace} is one of the tables read around (_in_schemas' around).
-_AROUND_SQL = (
-    "({namespace}.nspname, {table}.relname) IN "
-    "(SELECT * FROM unnest(%(around_schemas)s::text[], %(around_names)s::text[]))"
-)
 
 
 def _key_names(keys: str, relation: str) -> str:
@@ -205,7 +184,7 @@ def _key_names(keys: str, relation: str) -> str:
 
 def schema_tables(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[TableInfo]:
     """Return the ordinary and partitioned tables of the given schemas."""
-    return _in_schemas(
+    return in_schemas(
         TableInfo,
         f"""
         SELECT n.nspname AS schema,
@@ -231,7 +210,7 @@ def schema_columns(
 ) -> list[ColumnInfo]:
     """Return every column of the tables in the given schemas, in table order; those of the tables in around
     without their default or generation expression (deparsing them would wait for a lock)."""
-    return _in_schemas(
+    return in_schemas(
         ColumnInfo,
         f"""
         SELECT n.nspname AS schema,
@@ -254,7 +233,7 @@ def schema_columns(
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
         JOIN pg_type AS ty ON ty.oid = a.atttypid
         LEFT JOIN pg_attrdef AS d
-          ON d.adrelid = a.attrelid AND d.adnum = a.attnum AND NOT {_AROUND_SQL.format(namespace="n", table="c")}
+          ON d.adrelid = a.attrelid AND d.adnum = a.attnum AND NOT {AROUND_SQL.format(namespace="n", table="c")}
         WHERE c.relkind IN ('r', 'p')
           AND a.attnum > 0
           AND NOT a.attisdropped
@@ -289,7 +268,7 @@ def schema_constraints(
     """Return the table constraints of the given schemas (NOT NULL is a column's nullability, not listed here), but
     those of the tables in around (deparsing them would wait for a lock)."""
     # PostgreSQL 18 records NOT NULL as constraints of type 'n'; partitions repeat their parent's constraints.
-    return _in_schemas(
+    return in_schemas(
         ConstraintInfo,
         f"""
         SELECT n.nspname AS schema,
@@ -306,7 +285,7 @@ def schema_constraints(
           AND con.conparentid = 0
           AND t.relkind IN ('r', 'p')
           AND n.nspname = ANY(%(schemas)s)
-          AND NOT {_AROUND_SQL.format(namespace="n", table="t")}
+          AND NOT {AROUND_SQL.format(namespace="n", table="t")}
         ORDER BY n.nspname, t.relname, con.conname
         """,  # noqa: S608 -- constants, no input
         schemas,
@@ -318,7 +297,7 @@ def schema_constraints(
 
 def schema_foreign_keys(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> list[ForeignKeyInfo]:
     """Return the foreign keys of tables in the given schemas: columns, the table and columns they reference."""
-    return _in_schemas(
+    return in_schemas(
         ForeignKeyInfo,
         f"""
         SELECT n.nspname AS schema,
@@ -361,9 +340,12 @@ def schema_extensions(*, using: str = "default") -> list[ExtensionInfo]:
     )
 
 
-def schema_snapshot(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default") -> SchemaSnapshot:
-    """Return the whole live schema of the given schemas: seven statements (eight after DDL), whatever its size; a
-    table another session holds ACCESS EXCLUSIVE read around (see above)."""
+def schema_snapshot(
+    *, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default", code: bool = False
+) -> SchemaSnapshot:
+    """Return the whole live schema of the given schemas: seven statements (eight after DDL), whatever its size,
+    and two more with code (its triggers and functions, which drift compares); a table another session holds
+    ACCESS EXCLUSIVE read around (see above)."""
     locked = tuple(relation for relation in locked_relations(using=using) if relation.table_schema in schemas)
     around = {(relation.table_schema, relation.table_name) for relation in locked}
     tables = tuple(schema_tables(schemas=schemas, using=using))
@@ -377,4 +359,6 @@ def schema_snapshot(*, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "d
         foreign_keys=tuple(schema_foreign_keys(schemas=schemas, using=using)),
         extensions=tuple(schema_extensions(using=using)),
         locked=locked,
+        triggers=tuple(schema_triggers(schemas=schemas, using=using, around=around)) if code else (),
+        functions=tuple(schema_functions(schemas=schemas, using=using)) if code else (),
     )

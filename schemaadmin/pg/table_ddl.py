@@ -1,9 +1,10 @@
-"""DDL of tables, their columns and constraints, sequences, extensions, roles and server settings, as statement
-objects (pg/ddl.py: names, Statement, and the DDL of indexes).
+"""DDL of tables, their columns, constraints and triggers, functions, sequences, extensions, roles and server
+settings, as statement objects (pg/ddl.py: names, Statement, and the DDL of indexes).
 
 What drift and health findings propose to copy is rendered from these, so a fix reads as the statements SchemaAdmin
 runs: names quoted by ddl.quote_identifier(), values by sql.Literal. A column's type, a default, a constraint's
-definition are the server's own text (format_type(), pg_get_expr(), pg_get_constraintdef()) and stand as written.
+definition are the server's own text (format_type(), pg_get_expr(), pg_get_constraintdef()) and stand as written,
+as does a trigger's or function's whole CREATE statement (pg_get_triggerdef(), pg_get_functiondef()).
 """
 
 from __future__ import annotations
@@ -25,15 +26,19 @@ __all__ = [
     "analyze",
     "comment_on",
     "create_extension",
+    "create_from_catalog",
     "drop_column",
     "drop_constraint",
     "drop_extension",
+    "drop_function",
     "drop_table",
+    "drop_trigger",
     "grant_role",
     "grant_select_on_sequences",
     "reset_table_parameters",
     "set_column_default",
     "set_not_null",
+    "set_trigger_firing",
     "update_extension",
     "vacuum",
     "validate_constraint",
@@ -121,6 +126,36 @@ def comment_on(schema: str, table: str, column: str | None, text: str | None) ->
 def drop_table(schema: str, table: str) -> Statement:
     """Return DROP TABLE schema.table."""
     return Statement(sql.SQL("DROP TABLE {}").format(Name(schema, table)))
+
+
+def create_from_catalog(definition: str) -> Statement:
+    """Return a whole CREATE statement the server wrote of an object (pg_get_triggerdef(), pg_get_functiondef()):
+    what recreates it as the migrations made it."""
+    return Statement(_server_text(definition.strip()))
+
+
+def drop_trigger(schema: str, table: str, name: str) -> Statement:
+    """Return DROP TRIGGER IF EXISTS name ON schema.table."""
+    return Statement(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(Name(name), Name(schema, table)))
+
+
+# ALTER TABLE's words for each way a trigger fires (pg/schema_code.FIRING's values).
+_FIRING_ACTIONS = {
+    "enabled": "ENABLE TRIGGER",
+    "disabled": "DISABLE TRIGGER",
+    "enabled replica": "ENABLE REPLICA TRIGGER",
+    "enabled always": "ENABLE ALWAYS TRIGGER",
+}
+
+
+def set_trigger_firing(schema: str, table: str, name: str, firing: str) -> Statement:
+    """Return ALTER TABLE schema.table ENABLE [REPLICA | ALWAYS] TRIGGER name, or DISABLE TRIGGER name."""
+    return _alter_table(schema, table, sql.SQL("{} {}").format(sql.SQL(_FIRING_ACTIONS[firing]), Name(name)))  # type: ignore[arg-type]
+
+
+def drop_function(schema: str, name: str, arguments: str) -> Statement:
+    """Return DROP FUNCTION schema.name(arguments), its arguments as pg_get_function_identity_arguments() writes."""
+    return Statement(sql.SQL("DROP FUNCTION {}({})").format(Name(schema, name), _server_text(arguments)))
 
 
 def analyze(schema: str, table: str) -> Statement:

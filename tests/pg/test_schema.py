@@ -116,3 +116,17 @@ def test_a_snapshot_is_seven_statements_whatever_the_number_of_tables(shop):
 def test_an_unknown_alias_is_refused(db):
     with pytest.raises(UnknownDatabase):
         schema_tables(using="nowhere")
+
+
+def test_the_schema_s_code_is_its_migrations_triggers_and_functions_not_an_extension_s(db):
+    snapshot = schema_snapshot(code=True)
+    triggers = {t.name: t for t in snapshot.triggers}
+    assert {"conversation_messages_counts_insert", "conversation_messages_counts_delete"} <= triggers.keys()
+    counting = triggers["conversation_messages_counts_insert"]
+    assert (counting.qualified_table, counting.firing) == ("public.conversation_messages", "enabled")
+    assert counting.definition.startswith("CREATE TRIGGER conversation_messages_counts_insert AFTER INSERT ON public.")
+    functions = {f.signature: f for f in snapshot.functions}
+    assert functions["public.schemaadmin_apply_message_deltas()"].definition.startswith("CREATE OR REPLACE FUNCTION")
+    # pgvector's functions are in public too, but the extension's: compared as the extension, not one by one.
+    assert not any(f.name in ("cosine_distance", "l2_distance", "halfvec_in") for f in snapshot.functions)
+    assert schema_snapshot().triggers == () and schema_snapshot().functions == ()  # the live schema page's read

@@ -111,3 +111,27 @@ def test_role_server_and_extension_statements_quote_what_they_are_given():
     assert table_ddl.update_extension("vector", to="0.8.0'").text == "ALTER EXTENSION vector UPDATE TO '0.8.0'''"
     assert table_ddl.create_extension("Odd").text == 'CREATE EXTENSION IF NOT EXISTS "Odd"'
     assert table_ddl.drop_extension("vector").text == "DROP EXTENSION vector"
+
+
+def test_trigger_and_function_statements_run_on_odd_names_as_written(planter):
+    s = planter.schema
+    planter.table('"Odd Table"', "id int")
+    planter.sql(f'CREATE FUNCTION {s}."Odd fn"(a int, "b b" text) RETURNS int LANGUAGE sql AS $$SELECT a$$')
+    planter.sql(f'CREATE FUNCTION {s}."touch"() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$')
+    made = f'CREATE TRIGGER "Odd; trg" BEFORE INSERT ON {s}."Odd Table" FOR EACH ROW EXECUTE FUNCTION {s}.touch()'
+    _run(planter, table_ddl.create_from_catalog(made + "\n"))
+
+    def firing() -> list:
+        return planter.sql("SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'Odd; trg'")
+
+    for wanted, flag in (("disabled", "D"), ("enabled replica", "R"), ("enabled always", "A"), ("enabled", "O")):
+        _run(planter, table_ddl.set_trigger_firing(s, "Odd Table", "Odd; trg", wanted))
+        assert firing() == [(flag,)]
+    _run(planter, table_ddl.drop_trigger(s, "Odd Table", "Odd; trg"), table_ddl.drop_trigger(s, "Odd Table", "gone"))
+    assert firing() == []
+    arguments = planter.sql(
+        "SELECT pg_get_function_identity_arguments(p.oid) FROM pg_proc p WHERE p.proname = 'Odd fn'"
+    )[0][0]
+    assert arguments == 'a integer, "b b" text'
+    _run(planter, table_ddl.drop_function(s, "Odd fn", arguments))
+    assert planter.sql("SELECT 1 FROM pg_proc WHERE proname = 'Odd fn'") == []

@@ -1,9 +1,10 @@
 """Drift rules: each difference between a live schema and the one its applied migrations build, as a Finding.
 
-Tables, columns (type, nullability, default, identity, generation), indexes and constraints (drift_key_rules.py)
-and extensions made by hand or lost. Names are not drift: an index or constraint the expected schema has under the
-same definition matches whatever it is called. Each finding's fix says what to do, with the SQL or migration
-operation where there is one. services/schema/drift.py reads the two schemas and adds the model changes.
+Tables, columns (type, nullability, default, identity, generation), indexes and constraints (drift_key_rules.py),
+triggers and functions (drift_code_rules.py) and extensions made by hand or lost. Names are not drift: an index
+or constraint the expected schema has under the same definition matches whatever it is called. Each finding's fix
+says what to do, with the SQL or migration operation where there is one. services/schema/drift.py reads the two
+schemas and adds the model changes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.locked import group_locked
 from schemaadmin.pg.schema import ColumnInfo, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Severity
+from schemaadmin.services.schema.drift_code_rules import function_findings, trigger_findings
 from schemaadmin.services.schema.drift_key_rules import ADOPT, constraint_findings, drift_finding, index_findings
 
 __all__ = ["schema_drift"]
@@ -373,4 +375,6 @@ def schema_drift(
     findings += [f for f in index_findings(live, expected, tables) if f.object not in adopted]
     findings += constraints
     findings += _extension_findings(live, expected)
+    findings += trigger_findings(live, expected, tables)
+    findings += function_findings(live, expected)
     return findings

@@ -51,6 +51,7 @@ from schemaadmin.pg.schema import (
     TableInfo,
     schema_snapshot,
 )
+from schemaadmin.pg.schema_code import FunctionInfo, TriggerInfo
 from schemaadmin.pg.shadow import (
     create_database,
     create_schemas,
@@ -181,7 +182,17 @@ def shadow_fingerprint(applied: frozenset[MigrationKey], schemas: Sequence[str])
 
 def _snapshot_fields() -> list[list[str]]:
     """Return the field names of a stored snapshot and of each kind of row in it."""
-    kinds = (SchemaSnapshot, TableInfo, ColumnInfo, SchemaIndex, ConstraintInfo, ForeignKeyInfo, ExtensionInfo)
+    kinds = (
+        SchemaSnapshot,
+        TableInfo,
+        ColumnInfo,
+        SchemaIndex,
+        ConstraintInfo,
+        ForeignKeyInfo,
+        ExtensionInfo,
+        TriggerInfo,
+        FunctionInfo,
+    )
     return [[field.name for field in dataclasses.fields(kind)] for kind in kinds]
 
 
@@ -349,6 +360,8 @@ def snapshot_from_json(data: dict[str, Any]) -> SchemaSnapshot:
         constraints=rows(ConstraintInfo, data["constraints"]),
         foreign_keys=rows(ForeignKeyInfo, data["foreign_keys"]),
         extensions=rows(ExtensionInfo, data["extensions"]),
+        triggers=rows(TriggerInfo, data.get("triggers", [])),
+        functions=rows(FunctionInfo, data.get("functions", [])),
         checks_reparsed=tuple(tuple(item) for item in data.get("checks_reparsed", ())),  # type: ignore[misc]
     )
 
@@ -402,7 +415,7 @@ def _replay_and_read(applied: list[MigrationKey], schemas: list[str], made_outsi
             file=sys.stderr,
         )
         raise SystemExit(1) from None
-    snapshot = schema_snapshot(schemas=schemas, using="default")
+    snapshot = schema_snapshot(schemas=schemas, using="default", code=True)
     return dataclasses.replace(snapshot, checks_reparsed=reparsed_checks(snapshot.constraints, using="default"))
 
 

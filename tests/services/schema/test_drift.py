@@ -705,3 +705,61 @@ def test_a_unique_constraint_replaced_by_a_unique_index_of_its_name_is_fixed_by_
     lost = schema_drift(_tag_snapshot(), expected)  # no index of that name either: the constraint as written
     (constraint,) = [f for f in lost if f.code == "missing_constraint"]
     assert "ADD CONSTRAINT tag_name_key UNIQUE (name);" in constraint.fix and "USING INDEX" not in constraint.fix
+
+
+def _drop_statement(fix: str) -> str:
+    """Return the DROP statement an unexpected object's fix offers after its adoption."""
+    return fix.split("Or drop it if nothing ", 1)[1].split(": ", 1)[1]
+
+
+@pytest.mark.django_db
+def test_triggers_and_functions_changed_by_hand_are_drift_and_their_fixes_put_back_the_migrations(plant):
+    """conversation_messages' counts are kept by migration 0003's triggers: one dropped or disabled by hand stopped
+    them without an error anywhere, and drift compared no trigger nor function."""
+    before = schema_snapshot(code=True)
+    made = {f.name: f.definition for f in before.functions}["schemaadmin_apply_message_deltas"]
+    deletes = {t.name: t.definition for t in before.triggers}["conversation_messages_counts_delete"]
+    for statement in [
+        "DROP TRIGGER conversation_messages_counts_delete ON public.conversation_messages",
+        "ALTER TABLE public.conversation_messages DISABLE TRIGGER conversation_messages_counts_insert",
+        made.replace("RETURN NULL;", "RETURN NULL; -- edited by hand"),
+        "CREATE FUNCTION public.hand_made_touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$",
+        "CREATE TRIGGER hand_made_touch BEFORE UPDATE ON public.conversations "
+        "FOR EACH ROW EXECUTE FUNCTION public.hand_made_touch()",
+    ]:
+        plant.sql(statement)
+    try:
+        findings = by_object(drift_findings())
+        deleting = findings["public.conversation_messages.conversation_messages_counts_delete"]
+        assert deleting.code == "missing_trigger" and deleting.severity == "critical"
+        assert deleting.fix.startswith("CREATE TRIGGER conversation_messages_counts_delete AFTER DELETE ON public.")
+        inserting = findings["public.conversation_messages.conversation_messages_counts_insert"]
+        assert inserting.code == "trigger_firing" and inserting.severity == "critical"
+        assert "is disabled; the migrations leave it enabled" in inserting.message
+        assert inserting.fix == (
+            "ALTER TABLE public.conversation_messages ENABLE TRIGGER conversation_messages_counts_insert;"
+        )
+        edited = findings["public.schemaadmin_apply_message_deltas()"]
+        assert edited.code == "function_mismatch" and "-- edited by hand" not in edited.fix
+        assert edited.fix.startswith("Put back the migrations' definition: CREATE OR REPLACE FUNCTION public.")
+        touch = findings["public.conversations.hand_made_touch"]
+        assert touch.code == "unexpected_trigger" and touch.severity == "warning"
+        assert _drop_statement(touch.fix) == "DROP TRIGGER IF EXISTS hand_made_touch ON public.conversations;"
+        function = findings["public.hand_made_touch()"]
+        assert function.code == "unexpected_function" and function.severity == "info"
+        assert _drop_statement(function.fix) == "DROP FUNCTION public.hand_made_touch();"
+        assert len(findings) == 5, list(findings)
+
+        # Each fix, run as written, leaves no drift.
+        for fix in (deleting.fix, inserting.fix, edited.fix.split(": ", 1)[1]):
+            plant.sql(fix)
+        plant.sql(_drop_statement(touch.fix))
+        plant.sql(_drop_statement(function.fix))
+        assert drift_findings() == []
+    finally:
+        plant.sql("DROP TRIGGER IF EXISTS hand_made_touch ON public.conversations")
+        plant.sql("DROP FUNCTION IF EXISTS public.hand_made_touch()")
+        plant.sql(made)  # CREATE OR REPLACE: the migration's body again
+        plant.sql("DROP TRIGGER IF EXISTS conversation_messages_counts_delete ON public.conversation_messages")
+        plant.sql(deletes)
+        plant.sql("ALTER TABLE public.conversation_messages ENABLE TRIGGER conversation_messages_counts_insert")
