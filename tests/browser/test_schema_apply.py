@@ -21,6 +21,15 @@ def test_dba_reviews_and_applies_pending_migrations(
     expect(page).to_have_url(re.compile(r"/schema/$"))
     expect(page.get_by_text("schema_fixtures.0002_widget_name_index").first).to_be_visible()
     screenshot("schema-pending")
+    # On a phone each migration is a card as wide as the list: as a table only its name showed, the rest scrolled.
+    page.set_viewport_size({"width": 360, "height": 800})
+    expect(page.locator("#migration-list details[open] tbody tr").first).to_be_visible()
+    scrolled = page.evaluate(
+        """() => Array.from(document.querySelectorAll("#migration-list .table-responsive"))
+             .filter(box => box.scrollWidth > box.clientWidth).map(box => box.closest("details").dataset.app)"""
+    )
+    assert scrolled == [], scrolled
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     page.get_by_test_id("apply-link").click()
     expect(page).to_have_url(re.compile(r"/schema/apply/$"))
