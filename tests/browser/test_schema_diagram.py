@@ -129,6 +129,10 @@ def test_drift_page_follows_the_worker_s_replay_and_lists_a_hand_made_index(
         finding = page.locator('[data-code="unexpected_index"][data-object="public.users_made_in_psql"]')
         expect(finding).to_contain_text("DROP INDEX CONCURRENTLY public.users_made_in_psql;")
         expect(finding).to_contain_text("SeparateDatabaseAndState(")
+        # No Copy button here: the fix uses the box's whole width (it wrapped 4.5rem short, kept for one).
+        fix = finding.get_by_test_id("finding-fix")
+        padding = fix.evaluate("el => [getComputedStyle(el).paddingLeft, getComputedStyle(el).paddingRight]")
+        assert padding[0] == padding[1], padding
         screenshot("schema-drift")
     finally:
         planter.sql("DROP INDEX public.users_made_in_psql")
