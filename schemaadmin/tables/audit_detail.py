@@ -105,7 +105,8 @@ def _value(action: str, key: str, value: Any) -> SafeString:
         return format_html("{}", number_text(value))
     if key in _SHOWN_RECORDS and isinstance(value, list):
         kind = _SHOWN_RECORDS[key]
-        return format_html("<details><summary>{} {}</summary>{}</details>", len(value), key, _shown_links(kind, value))
+        noun = kind if len(value) == 1 else key  # "1 conversation", "25 conversations"
+        return format_html("<details><summary>{} {}</summary>{}</details>", len(value), noun, _shown_links(kind, value))
     if isinstance(value, (dict, list)):
         return format_html('<div class="json-view">{}</div>', json_html(value, open_depth=0))
     if isinstance(value, str) and (key.endswith("_start") or key.endswith("_at")):

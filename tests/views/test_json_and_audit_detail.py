@@ -77,6 +77,7 @@ def test_audit_details_are_labelled_fields_with_links_to_their_records(client_as
         '<details><summary>2 conversations</summary><a href="/conversations/7/">#7</a> '
         '<a href="/conversations/9/">#9</a></details>' in page
     )
+    assert "<summary>1 user</summary>" in page  # one of a kind is said in the singular, not "1 users"
     # Numbers that name a thing read as their pages write them; an amount keeps its separators.
     assert "<dt>Around</dt><dd>#2312</dd>" in page and "<dt>pid</dt><dd>14862</dd>" in page
     assert "<dt>Calls</dt><dd>12,345</dd>" in page
