@@ -2,10 +2,10 @@
 
 Two comparisons. The live schema against a shadow database migrated to exactly the applied migrations
 (services/schema/shadow.py): tables, columns (type, nullability, default, identity, generation), indexes,
-constraints and extensions made by hand or lost. And the models against the migration files (what
+constraints, triggers, functions and extensions made by hand or lost. And the models against the migration files (what
 ``makemigrations --check`` does): a model change nobody wrote a migration for. Names are not drift: an index or
 constraint the shadow has under the same definition matches whatever it is called. The rules that compare the two
-schemas are in services/schema/drift_rules.py.
+schemas are in services/schema/drift_rules.py (and the modules it runs).
 """
 
 from __future__ import annotations
