@@ -35,6 +35,7 @@ from schemaadmin.pg.schema import (
     TableInfo,
     schema_snapshot,
 )
+from schemaadmin.pg.schema_code import TriggerInfo
 from schemaadmin.services.findings import severity_counts
 from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.schema.diagram import mermaid_er
@@ -76,6 +77,7 @@ class TableView:
     indexes: list[SchemaIndex] = field(default_factory=list)
     foreign_keys: list[ForeignKeyInfo] = field(default_factory=list)
     referenced_by: list[ForeignKeyInfo] = field(default_factory=list)
+    triggers: list[TriggerInfo] = field(default_factory=list)
     locked: bool = False  # another session holds it: its defaults, constraints and indexes were not read
 
 
@@ -132,6 +134,7 @@ def _table_views(snapshot: SchemaSnapshot, wanted: str, exactly: str = "") -> li
         ("indexes", snapshot.indexes, "qualified_table"),
         ("foreign_keys", snapshot.foreign_keys, "qualified_table"),
         ("referenced_by", snapshot.foreign_keys, "qualified_target"),
+        ("triggers", snapshot.triggers, "qualified_table"),
     )
     for attribute, objects, table in placed:
         for item in objects:
@@ -157,13 +160,13 @@ def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot
     form = TableFilterForm(request.GET)
     schemas = tuple(app_settings()["APP_SCHEMAS"])
     if not form.is_valid():
-        return form, schema_snapshot(schemas=schemas), []
+        return form, schema_snapshot(schemas=schemas, code=True), []
     parts = split_qualified(form.cleaned_data["table"]) if form.cleaned_data["table"] else None
     if parts and parts[0] not in schemas:
         # A table of another schema, which a foreign key of the app's tables points at (or from): its link showed
         # an empty page, as only the app's schemas were read.
         schemas = (*schemas, parts[0])
-    snapshot = schema_snapshot(schemas=schemas)
+    snapshot = schema_snapshot(schemas=schemas, code=True)  # with the tables' triggers
     exactly = qualify(*parts) if parts else form.cleaned_data["table"]
     return form, snapshot, _table_views(snapshot, form.cleaned_data["q"], exactly)
 
@@ -171,7 +174,7 @@ def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot
 @permission_required("view_schema")
 @require_GET
 def live_schema(request: HttpRequest) -> HttpResponse:
-    """List every table of the app's schemas with its columns, constraints, indexes, relations, and a diagram."""
+    """List every table of the app's schemas with its columns, constraints, indexes, triggers, relations; a diagram."""
     form, snapshot, tables = _shown_tables(request)
     # What the diagram and the other pages of cards are asked for: the same tables.
     query = urlencode({k: v for k in ("q", "table") if (v := request.GET.get(k, "").strip())})

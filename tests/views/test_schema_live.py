@@ -28,7 +28,7 @@ def diagram_source(page: str) -> str:
 
 
 def test_every_table_with_columns_constraints_indexes_and_relations(operator, django_assert_max_num_queries):
-    with django_assert_max_num_queries(12):  # session, user, permissions, and six catalog statements
+    with django_assert_max_num_queries(14):  # session, user, permissions, and eight catalog statements
         response = operator.get("/schema/tables/")
     assert response.status_code == 200
     page = response.content.decode()
@@ -38,6 +38,9 @@ def test_every_table_with_columns_constraints_indexes_and_relations(operator, dj
     section = section[: section.index("</details>")]
     assert "<code>user_id</code>" in section and '<code title="uuid">uuid</code>' in section and "NOT NULL" in section
     assert '(user_id) → <a href="#table-public-users">public.users</a> (id)' in section
+    messages = page[page.index('data-table="public.conversation_messages"') :]
+    triggers = messages[messages.index('data-testid="triggers"') : messages.index("</details>")]
+    assert "<code>conversation_messages_counts_insert</code>" in triggers and "AFTER INSERT ON public." in triggers
     assert "primary key" in section and "CREATE INDEX" in section
     assert 'href="/tables/public.conversations/"' in section  # operators may open table health
 
