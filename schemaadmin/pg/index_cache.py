@@ -27,7 +27,8 @@ from typing import Any
 
 from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.connection import fetch_one, fetch_tuples, server_version
-from schemaadmin.pg.indexes import BUILDS_CTE, NOT_LOCKED_SQL, SYSTEM_SCHEMAS_SQL, IndexInfo, activity_columns_sql
+from schemaadmin.pg.index_select import BUILDS_CTE, activity_columns_sql
+from schemaadmin.pg.indexes import NOT_LOCKED_SQL, SYSTEM_SCHEMAS_SQL, IndexInfo
 from schemaadmin.pg.indexes import indexes as read_indexes
 from schemaadmin.pg.locked import LOCKED_CTE
 

@@ -1,6 +1,6 @@
-"""Small questions about indexes that need no deparsing and no INDEX_SELECT (pg/indexes.py): which table an index is
-on, whether this role may build indexes on a table, and how often each index was scanned on this node. Each is one
-statement over the catalog or the statistics views."""
+"""Small questions about indexes that need no deparsing and no INDEX_SELECT (pg/index_select.py): which table an
+index is on, whether this role may build indexes on a table, and how often each index was scanned on this node. Each
+is one statement over the catalog or the statistics views."""
 
 from __future__ import annotations
 

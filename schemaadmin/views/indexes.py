@@ -15,7 +15,7 @@ from schemaadmin.forms.health import IndexFilterForm, TableFilterForm
 from schemaadmin.permissions import permission_required
 from schemaadmin.pg.ddl import key_order
 from schemaadmin.pg.index_lookups import index_methods, index_table
-from schemaadmin.pg.indexes import records_last_scan
+from schemaadmin.pg.index_select import records_last_scan
 from schemaadmin.pg.locked import locked_relations
 from schemaadmin.pg.names import qualify, split_qualified
 from schemaadmin.services.findings import worst_rank

@@ -131,6 +131,6 @@ def test_an_index_page_says_its_scans_plainly(flagged, operator, monkeypatch):
     assert scans == "0"
     if connection.pg_version >= 160000:  # last_idx_scan is PostgreSQL 16's
         assert re.search(r'data-testid="last-scan">none since counting began</dd>', detail)
-    monkeypatch.setattr("schemaadmin.pg.indexes.server_version", lambda using="default": 150008)
+    monkeypatch.setattr("schemaadmin.pg.index_select.server_version", lambda using="default": 150008)
     older = operator.get(f"/indexes/{flagged.schema}.flags_tags/").content.decode()
     assert re.search(r'data-testid="last-scan">not recorded before PostgreSQL 16</dd>', older)
