@@ -22,15 +22,14 @@ from schemaadmin.services.schema.drift_key_rules import drift_finding
 from schemaadmin.services.schema.drift_rules import schema_drift
 from schemaadmin.services.schema.migrations import recorded_without_file_findings
 from schemaadmin.services.schema.model_changes import model_changes
+from schemaadmin.services.schema.model_tables import models_in_other_schemas, tables_outside_migrations
 from schemaadmin.services.schema.shadow import (
     ShadowUnavailable,
     applied_migrations,
     latest_replay,
-    models_in_other_schemas,
     shadow_fingerprint,
     shadow_snapshot,
     snapshot_from_json,
-    tables_outside_migrations,
 )
 
 __all__ = ["DriftReport", "drift_findings", "drift_report", "model_changes", "schema_drift"]

@@ -17,7 +17,7 @@ from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.models import DriftCheck, JobState
 from schemaadmin.pg.locked import LockedRelation
 from schemaadmin.pg.schema import SchemaSnapshot, TableInfo, schema_indexes, schema_snapshot
-from schemaadmin.services.schema import shadow
+from schemaadmin.services.schema import model_tables, shadow
 from schemaadmin.services.schema.drift import drift_findings, drift_report, model_changes, schema_drift
 from schemaadmin.services.schema.drift_checks import start_drift_check
 from schemaadmin.services.schema.shadow import applied_migrations
@@ -460,7 +460,7 @@ def test_a_table_no_migration_creates_but_a_model_names_is_no_drop_suggestion(se
     import dataclasses
 
     from schemaadmin.services.schema.drift_rules import schema_drift
-    from schemaadmin.services.schema.shadow import tables_outside_migrations
+    from schemaadmin.services.schema.model_tables import tables_outside_migrations
 
     settings.MIGRATION_MODULES = {"schema_fixtures": None}  # the fixture app, as if it had no migrations
     outside = tables_outside_migrations("public")
@@ -502,7 +502,7 @@ def test_models_in_a_schema_app_schemas_does_not_list_are_said_to_be_not_compare
 def test_a_table_outside_migrations_is_keyed_by_its_schema_and_a_join_table_by_its_declaring_model():
     from django.apps import apps
 
-    from schemaadmin.services.schema.shadow import _schema_and_table, tables_outside_migrations
+    from schemaadmin.services.schema.model_tables import _schema_and_table, tables_outside_migrations
 
     assert _schema_and_table('"Other"."legacy ""t"""', "public") == ("Other", 'legacy "t"')
     assert _schema_and_table("legacy_t", "app") == ("app", "legacy_t")
@@ -542,13 +542,13 @@ def test_a_schema_made_outside_the_migrations_is_made_in_the_shadow_first(plant,
     outside = SimpleNamespace(_meta=SimpleNamespace(db_table=f'"{plant.schema}"."ledger"'))
     elsewhere = SimpleNamespace(_meta=SimpleNamespace(db_table='"not_made_anywhere"."t"'))
     by_migration = SimpleNamespace(_meta=SimpleNamespace(db_table='"billing_made"."invoice"'))
-    monkeypatch.setattr(shadow.apps, "get_models", lambda **kwargs: [Widget, outside, elsewhere, by_migration])
+    monkeypatch.setattr(model_tables.apps, "get_models", lambda **kwargs: [Widget, outside, elsewhere, by_migration])
     settings.MIGRATION_MODULES = {"schema_fixtures": "tests.schema_fixtures.schema_creating"}
     plant.sql("CREATE SCHEMA billing_made")
     try:
         # The live database has the first; the second it has not; the third a migration's RunSQL creates, so the
         # shadow must not have it before that migration runs (its CREATE SCHEMA would fail).
-        assert shadow.schemas_made_outside_migrations() == [plant.schema]
+        assert model_tables.schemas_made_outside_migrations() == [plant.schema]
     finally:
         plant.sql("DROP SCHEMA billing_made")
     made = f"{plant.schema}_made"
