@@ -12,7 +12,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg.explain import RoleState, explain_role_state
+from schemaadmin.pg.explain_role import RoleState, explain_role_state
 from schemaadmin.pg.roles import RoleFacts, role_facts
 from schemaadmin.pg.server import ExtensionState, ServerInfo, extension_state, server_info
 from schemaadmin.services.workload.availability import Availability, availability

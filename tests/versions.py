@@ -17,7 +17,7 @@ def skip_without_set_role_fallback() -> None:
     """Skip the calling test where the application's role may not SET ROLE to the console's role (docker/initdb.sh
     grants no such membership: the console logs in as its own role there)."""
     from schemaadmin.conf import app_settings
-    from schemaadmin.pg.explain import explain_role_state
+    from schemaadmin.pg.explain_role import explain_role_state
 
     if not explain_role_state(app_settings()["EXPLAIN_ROLE"]).usable:
         pytest.skip("the application's role may not SET ROLE to the console's role on this server")

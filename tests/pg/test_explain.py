@@ -16,8 +16,9 @@ from django.db import connection
 
 from schemaadmin.embedded import EMBEDDED_SUPERUSER
 from schemaadmin.pg.connection import connection_params
-from schemaadmin.pg.explain import explain_role_state, login_params, run_explain
+from schemaadmin.pg.explain import run_explain
 from schemaadmin.pg.explain_failures import ExplainFailure
+from schemaadmin.pg.explain_role import explain_role_state, login_params
 from schemaadmin.pg.run_slots import RUN_SLOT_NAMESPACE, release_run_slot, run_slot_key, take_run_slot
 from tests.worker import wait_for
 

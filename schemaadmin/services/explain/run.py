@@ -30,8 +30,9 @@ from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import server_version, validated_alias
-from schemaadmin.pg.explain import EXPLAIN_OPTIONS, explain_role_state, ran_as, run_explain
+from schemaadmin.pg.explain import EXPLAIN_OPTIONS, run_explain
 from schemaadmin.pg.explain_failures import ExplainFailure
+from schemaadmin.pg.explain_role import explain_role_state, ran_as
 from schemaadmin.pg.run_slots import release_run_slot, take_run_slot
 from schemaadmin.services.explain.allowlist import function_refusal
 from schemaadmin.services.explain.plan_size import plan_size_refusal

@@ -13,7 +13,7 @@ import pytest
 from schemaadmin.checks import explain_role_problems
 from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import connection_params
-from schemaadmin.pg.explain import RoleState
+from schemaadmin.pg.explain_role import RoleState
 from schemaadmin.pg.run_slots import RUN_SLOT_NAMESPACE, run_slot_key
 from schemaadmin.services.explain import run as explain_service
 from schemaadmin.services.explain.plan_size import MAX_PLANNED_NODES, inlined_size, plan_size_refusal
