@@ -1,4 +1,5 @@
-"""Findings about indexes themselves: invalid, unused, duplicate, redundant, bloated, and unindexed foreign keys."""
+"""Findings about indexes themselves: invalid, unused, bloated, and unindexed foreign keys. index_findings() yields
+these and duplicate_rules.py's (duplicate and redundant indexes) in one order."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import lru_cache
 
-from schemaadmin.pg import ddl, table_ddl
+from schemaadmin.pg import ddl
 from schemaadmin.pg.constraints import ForeignKey
 from schemaadmin.pg.index_builds import REINDEX_LEFTOVER, TEMPORARY_SUFFIX
 from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.services.index_health.duplicate_rules import duplicates, keep_order, redundant
 from schemaadmin.services.index_health.findings import (
     Finding,
     column_finding,
@@ -46,12 +48,6 @@ def _as_it_is(index: IndexInfo) -> str:
     if index.is_partitioned:
         return index.creating_definition  # over every partition, not ON ONLY the parent
     return _CREATE_INDEX.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX CONCURRENTLY ", index.definition, count=1)
-
-
-def _drop(index: IndexInfo) -> str:
-    if index.constraint is not None:
-        return ddl.script(table_ddl.drop_constraint(index.schema, index.table, index.constraint))
-    return ddl.script(*ddl.drop_index_fix(index))
 
 
 def _with_partitions(snapshot: Snapshot) -> Callable[[IndexInfo], tuple[int, dict[str, int]]]:
@@ -218,13 +214,13 @@ def _indexes_of_tables_with_keys(snapshot: Snapshot) -> defaultdict[tuple[str, s
 
 def _only_index_of_a_foreign_key(snapshot: Snapshot) -> set[str]:
     """Return the qualified names of the indexes each foreign key keeps: the one serving it, or of several the one
-    to keep (_keep_order), so that dropping every unused index still leaves each key one."""
+    to keep (keep_order), so that dropping every unused index still leaves each key one."""
     with_keys = _indexes_of_tables_with_keys(snapshot)
     kept = set()
     for key in snapshot.foreign_keys:
         serving = [i for i in with_keys[(key.schema, key.table)] if _serves(i, key.column_attnums, key.columns)]
         if serving:
-            kept.add(min(serving, key=_keep_order).qualified_name)
+            kept.add(min(serving, key=keep_order).qualified_name)
     return kept
 
 
@@ -234,87 +230,6 @@ def _age_text(age: timedelta) -> str:
         return f"only {age.days} day{'s' if age.days != 1 else ''}"
     hours = int(age.total_seconds() // 3600)
     return f"only {hours} hour{'s' if hours != 1 else ''}" if hours else "less than an hour"
-
-
-def _shape(index: IndexInfo) -> tuple[object, ...]:
-    return (
-        index.schema,
-        index.table,
-        index.method,
-        index.columns,
-        index.opclasses,
-        index.key_collations,
-        index.key_flags,
-        index.predicate,
-        index.enforces,
-    )
-
-
-def _keep_order(index: IndexInfo) -> tuple[object, ...]:
-    """Sort key: the index to keep comes first (constraint-backed, unique, covering more, most used, oldest name)."""
-    return (
-        index.constraint is None,
-        not index.is_unique,
-        -len(index.included),
-        -index.scans,
-        index.name,
-    )
-
-
-def duplicates(snapshot: Snapshot) -> Iterator[Finding]:
-    groups: dict[tuple[object, ...], list[IndexInfo]] = defaultdict(list)
-    for index in snapshot.judged_indexes:
-        if index.is_valid:
-            groups[_shape(index)].append(index)
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        keep, *extras = sorted(group, key=_keep_order)
-        for extra in extras:
-            if not set(extra.included) <= set(keep.included):
-                continue  # its INCLUDE columns serve index-only scans the kept one cannot
-            message = (
-                f"{extra.qualified_name} indexes the same {', '.join(extra.columns)} as {keep.qualified_name} "
-                "with the same method, operator classes, collations and predicate, so it only costs writes and "
-                "space."
-            )
-            yield index_finding("duplicate_index", snapshot.database, extra, message, _drop(extra))
-
-
-def redundant(snapshot: Snapshot) -> Iterator[Finding]:
-    by_table: dict[tuple[str, str], list[IndexInfo]] = defaultdict(list)
-    for index in snapshot.judged_indexes:
-        if index.is_valid and index.method == "btree":
-            by_table[(index.schema, index.table)].append(index)
-    for group in by_table.values():
-        if len(group) < 2:
-            continue
-        # A longer index can only start with short's keys if it starts with its first: those are the candidates (in
-        # the group's order), not every index of the table (~60 ms at 30,000 indexes).
-        by_first: dict[str, list[IndexInfo]] = defaultdict(list)
-        for index in group:
-            by_first[index.columns[0] if index.columns else ""].append(index)
-        for short in group:
-            if short.backs_constraint:
-                continue  # its uniqueness is a rule, not a speed-up
-            width = len(short.columns)
-            for long in by_first[short.columns[0]] if short.columns else group:
-                if (
-                    long is not short
-                    and len(long.columns) > width
-                    and long.columns[:width] == short.columns
-                    and long.opclasses[:width] == short.opclasses
-                    and long.key_flags[:width] == short.key_flags
-                    and long.key_collations[:width] == short.key_collations
-                    and long.predicate == short.predicate
-                    and set(short.included) <= set(long.columns) | set(long.included)  # its index-only scans too
-                ):
-                    message = (
-                        f"{short.qualified_name} on ({', '.join(short.columns)}) is a leading prefix of "
-                        f"{long.qualified_name} on ({', '.join(long.columns)}), which serves the same lookups."
-                    )
-                    yield index_finding("redundant_index", snapshot.database, short, message, _drop(short))
-                    break
 
 
 @lru_cache(maxsize=4096)  # parsed once per predicate, though asked for each foreign key of its table
