@@ -17,7 +17,8 @@ import psycopg
 from psycopg import errors
 
 from schemaadmin.pg.connection import fetch_all, fetch_one, own_connection
-from schemaadmin.pg.ddl import NAME_BYTES, Statement, setting, setting_reset
+from schemaadmin.pg.ddl import Statement, setting, setting_reset
+from schemaadmin.pg.identifiers import NAME_BYTES
 
 __all__ = [
     "REINDEX_LEFTOVER",

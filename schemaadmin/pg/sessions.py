@@ -6,7 +6,7 @@ from django.db import connections
 from psycopg.pq import TransactionStatus
 
 from schemaadmin.pg.connection import fetch_all, validated_alias
-from schemaadmin.pg.ddl import NAME_BYTES
+from schemaadmin.pg.identifiers import NAME_BYTES
 
 __all__ = [
     "DEFAULT_APPLICATION_NAME",

@@ -2,7 +2,7 @@
 settings, as statement objects (pg/ddl.py: names, Statement, and the DDL of indexes).
 
 What drift and health findings propose to copy is rendered from these, so a fix reads as the statements SchemaAdmin
-runs: names quoted by ddl.quote_identifier(), values by sql.Literal. A column's type, a default, a constraint's
+runs: names quoted by identifiers.quote_identifier(), values by sql.Literal. A column's type, a default, a constraint's
 definition are the server's own text (format_type(), pg_get_expr(), pg_get_constraintdef()) and stand as written,
 as does a trigger's or function's whole CREATE statement (pg_get_triggerdef(), pg_get_functiondef()).
 """
@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from psycopg import sql
 
-from schemaadmin.pg.ddl import Name, Statement, comment
+from schemaadmin.pg.ddl import Statement, comment
+from schemaadmin.pg.identifiers import Name
 
 __all__ = [
     "add_column",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from schemaadmin.pg import ddl, table_ddl
+from schemaadmin.pg import ddl, identifiers, table_ddl
 from schemaadmin.pg.bulk import index_definition
 from schemaadmin.pg.index_builds import (
     LockRetriesExhausted,
@@ -257,7 +257,7 @@ def test_every_key_part_survives_a_copy_from_the_catalog(planter, build_conn):
     ],
 )
 def test_names_are_quoted_as_quote_ident_quotes_them(name, written, planter):
-    assert ddl.quote_identifier(name) == written
+    assert identifiers.quote_identifier(name) == written
     assert planter.conn.execute("SELECT quote_ident(%s)", (name,)).fetchone()[0] == written
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import identifiers
 from schemaadmin.pg.relations import relation_names_starting, tables
 from schemaadmin.services.index_health import Severity, Thresholds, evaluate, health_report, index_report
 from schemaadmin.services.index_health.snapshot import NodeUsage, _with_index_figures
@@ -237,16 +237,16 @@ def test_one_tables_names_are_read_by_their_first_48_bytes(plant):
     plant.table(f'"{table}"', "id int PRIMARY KEY, x int")
     plant.table(f'"{"表" * 20}X"', "id int PRIMARY KEY, x int")
     plant.sql(f'CREATE INDEX "{"表" * 20}1" ON {s}."{"表" * 20}X" (x)')
-    prefix = ddl.first_bytes(table, 48)
+    prefix = identifiers.first_bytes(table, 48)
     assert prefix == "表" * 16
     assert f"{'表' * 20}1" in {r.name for r in relation_names_starting(s, prefix)}
 
 
 def test_new_index_names_are_cut_to_63_bytes_before_their_number():
     long_table = "t" * 70
-    assert ddl.index_name_for(long_table, "a") == "t" * 63
+    assert identifiers.index_name_for(long_table, "a") == "t" * 63
     taken = {"t" * 63, "t" * 62 + "1"}
-    assert ddl.index_name_for(long_table, "a", taken=taken) == "t" * 62 + "2"
+    assert identifiers.index_name_for(long_table, "a", taken=taken) == "t" * 62 + "2"
 
 
 def test_missing_fk_index_quotes_identifiers(plant):

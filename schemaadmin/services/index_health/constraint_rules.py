@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.constraints import ForeignKey
-from schemaadmin.pg.ddl import qualified, quote_identifier
+from schemaadmin.pg.identifiers import qualified, quote_identifier
 from schemaadmin.services.index_health.findings import (
     Finding,
     column_finding,

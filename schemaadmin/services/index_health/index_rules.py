@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import lru_cache
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import ddl, identifiers
 from schemaadmin.pg.constraints import ForeignKey
 from schemaadmin.pg.index_builds import REINDEX_LEFTOVER, TEMPORARY_SUFFIX
 from schemaadmin.pg.indexes import IndexInfo
@@ -96,7 +96,7 @@ def invalid(snapshot: Snapshot) -> Iterator[Finding]:
                 f"{index.qualified_name} is an invalid partitioned index (made with CREATE INDEX … ON ONLY, or a "
                 "CREATE that stopped part-way): it stays invalid until every partition has an index attached to "
                 "it, and queries cannot use it. Without blocking writes: CREATE INDEX CONCURRENTLY on each "
-                f"partition that lacks one, then ALTER INDEX {ddl.qualified(index.schema, index.name)} ATTACH "
+                f"partition that lacks one, then ALTER INDEX {identifiers.qualified(index.schema, index.name)} ATTACH "
                 "PARTITION each. The fix below drops and recreates it in one go, blocking writes to every "
                 "partition while it builds."
             )
@@ -139,9 +139,10 @@ def _rebuild(index: IndexInfo) -> str:
 
 def _attach_each(index: IndexInfo) -> str:
     """Return the repair of an invalid partitioned index behind a constraint, which cannot be dropped alone."""
-    parent = ddl.qualified(index.schema, index.name)
+    parent = identifiers.qualified(index.schema, index.name)
+    constraint = identifiers.quote_identifier(index.constraint or "")
     return (
-        f"-- {parent} backs constraint {ddl.quote_identifier(index.constraint or '')}: dropping it would drop the "
+        f"-- {parent} backs constraint {constraint}: dropping it would drop the "
         "constraint. For each partition without a matching index:\n"
         "-- CREATE UNIQUE INDEX CONCURRENTLY <name> ON <partition> (<the same columns>);\n"
         f"-- ALTER INDEX {parent} ATTACH PARTITION <schema>.<name>;"

@@ -8,7 +8,7 @@ import operator
 from collections.abc import Iterator
 
 from schemaadmin.pg import ddl
-from schemaadmin.pg.ddl import qualified
+from schemaadmin.pg.identifiers import qualified
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.services.index_health.findings import Finding, index_finding
 from schemaadmin.services.index_health.predicates import conjuncts, not_null_column, predicate_text

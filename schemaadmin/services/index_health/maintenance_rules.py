@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from schemaadmin.pg import ddl, table_ddl
-from schemaadmin.pg.ddl import literal, quote_identifier
+from schemaadmin.pg.identifiers import literal, quote_identifier
 from schemaadmin.pg.sequences import SequenceUsage
 from schemaadmin.services.index_health.findings import (
     Finding,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from schemaadmin.conf import app_settings
-from schemaadmin.pg import ddl, index_cache
+from schemaadmin.pg import identifiers, index_cache
 from schemaadmin.pg.beside import read_beside
 from schemaadmin.pg.bloat import BtreeBloat, TableBloat, btree_bloat_exact, table_bloat_exact
 from schemaadmin.pg.connection import validated_alias
@@ -138,7 +138,7 @@ class Snapshot:
                     names.indexes[index.schema].add(index.name)
             given = names.given[schema]
             taken = _AnyOf(self.taken_names.get(schema, frozenset()), names.indexes[schema], given)
-            name = names.by_owner[key] = ddl.index_name_for(table, *parts, suffix=suffix, taken=taken)
+            name = names.by_owner[key] = identifiers.index_name_for(table, *parts, suffix=suffix, taken=taken)
             given.add(name)
         return names.by_owner[key]
 
@@ -343,7 +343,7 @@ def take_table_index_snapshot(
         nodes=_node_usage(using, _node_aliases(using, nodes), statistics, index_list, table=(schema, table)),
         key_facts=_key_facts(row_statistics),
         # A new index name on this table starts with the table's name, or its first 48 bytes when cut to 63.
-        taken_names=_by_schema(relation_names_starting(schema, ddl.first_bytes(table, 48), using=using)),
+        taken_names=_by_schema(relation_names_starting(schema, identifiers.first_bytes(table, 48), using=using)),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from schemaadmin.pg import ddl, table_ddl
+from schemaadmin.pg import ddl, identifiers, table_ddl
 from schemaadmin.services.index_health.findings import Finding, table_finding
 from schemaadmin.services.index_health.snapshot import Snapshot
 from schemaadmin.services.index_health.thresholds import Thresholds
@@ -74,7 +74,7 @@ def sequential_scan_heavy(snapshot: Snapshot, thresholds: Thresholds) -> Iterato
         fix_sql = (
             "-- Find the statements that read it (needs pg_stat_statements), then index their WHERE columns:\n"
             "SELECT calls, rows, query\nFROM pg_stat_statements\n"
-            f"WHERE query ILIKE {ddl.literal('%' + table.name + '%')}\nORDER BY calls DESC\nLIMIT 20;"
+            f"WHERE query ILIKE {identifiers.literal('%' + table.name + '%')}\nORDER BY calls DESC\nLIMIT 20;"
         )
         yield table_finding("sequential_scan_heavy", snapshot.database, table, message, fix_sql)
 

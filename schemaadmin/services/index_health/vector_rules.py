@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator
 
-from schemaadmin.pg import ddl
+from schemaadmin.pg import ddl, identifiers
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.vectors import VectorColumn
 from schemaadmin.services.index_health.findings import Finding, column_finding, index_finding
@@ -50,7 +50,7 @@ def _hnsw(
 
 
 def _unindexable_fix(snapshot: Snapshot, column: VectorColumn) -> str:
-    name = ddl.quote_identifier(column.column)
+    name = identifiers.quote_identifier(column.column)
     dimensions = column.dimensions or 0
     if dimensions <= 4000:
         cast = f"halfvec({dimensions})"
@@ -124,7 +124,11 @@ def columns(snapshot: Snapshot) -> Iterator[Finding]:
 
 def _without_dimensions(column: VectorColumn) -> str:
     """Return the advice for a vector column declared without dimensions, which no ANN index accepts as it is."""
-    name, table, kind = ddl.quote_identifier(column.column), ddl.qualified(column.schema, column.table), column.type
+    name, table, kind = (
+        identifiers.quote_identifier(column.column),
+        identifiers.qualified(column.schema, column.table),
+        column.type,
+    )
     sizes = f"SELECT DISTINCT vector_dims({name}) FROM {table}"  # noqa: S608 -- quoted names, in a comment to read
     return "\n".join(
         [
@@ -193,7 +197,7 @@ def hnsw_memory(snapshot: Snapshot) -> Iterator[Finding]:
             f"{available / 2**20:,.0f} MB, so the build would spill and run several times slower."
         )
         fix_sql = ddl.script(
-            f"SET maintenance_work_mem = {ddl.literal(setting)};  -- in the session that rebuilds",
+            f"SET maintenance_work_mem = {identifiers.literal(setting)};  -- in the session that rebuilds",
             ddl.reindex_index(index.schema, index.name),
         )
         yield index_finding("hnsw_build_memory", snapshot.database, index, message, fix_sql)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from schemaadmin.models import IndexRebuild
 from schemaadmin.pg import indexes as catalog
-from schemaadmin.pg.ddl import quote_identifier
 from schemaadmin.pg.estimates import rows_up_to
+from schemaadmin.pg.identifiers import quote_identifier
 from schemaadmin.pg.index_builds import REINDEX_LEFTOVER, TEMPORARY_SUFFIX
 from schemaadmin.pg.index_lookups import may_build_indexes_of
 from schemaadmin.pg.indexes import IndexInfo

@@ -36,7 +36,7 @@ from schemaadmin.pg.archive import (
     primary_key,
     table_exists,
 )
-from schemaadmin.pg.ddl import NAME_BYTES, qualified, quote_identifier
+from schemaadmin.pg.identifiers import NAME_BYTES, qualified, quote_identifier
 from schemaadmin.pg.names import db_table_parts, qualify
 from schemaadmin.pg.relations import table_estimates
 from schemaadmin.services.schema.raw_sql import run_sql_actions

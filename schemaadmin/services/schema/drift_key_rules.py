@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
 
-from schemaadmin.pg import ddl, table_ddl
+from schemaadmin.pg import ddl, identifiers, table_ddl
 from schemaadmin.pg.index_builds import temporary_index_name
 from schemaadmin.pg.schema import ConstraintInfo, SchemaIndex, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Kind, Severity
@@ -207,7 +207,9 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
             # ADD CONSTRAINT … UNIQUE (…) would fail on the name, and build a second index under a lock.
             keyword = "PRIMARY KEY" if constraint.type == "primary key" else "UNIQUE"
             deferral = _DEFERRAL.search(constraint.definition)  # the index has none: said again, or it is lost
-            using = f"{keyword} USING INDEX {ddl.quote_identifier(index.name)}" + (deferral[0] if deferral else "")
+            using = f"{keyword} USING INDEX {identifiers.quote_identifier(index.name)}" + (
+                deferral[0] if deferral else ""
+            )
             adopt = table_ddl.add_constraint(constraint.schema, constraint.table, constraint.name, using)
             message = (
                 f"{said}; the database has a unique index of that name ({index.definition}) but not the constraint."

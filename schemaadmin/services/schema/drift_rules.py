@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 
-from schemaadmin.pg import ddl, table_ddl
+from schemaadmin.pg import ddl, identifiers, table_ddl
 from schemaadmin.pg.locked import group_locked
 from schemaadmin.pg.schema import ColumnInfo, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Severity
@@ -307,8 +307,8 @@ def _comment_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: se
                 "comment_mismatch",
                 INFO,
                 about,
-                f"{what} is described as {ddl.literal(now) if now else 'nothing'}; the migrations say "
-                f"{ddl.literal(wanted) if wanted else 'nothing'}.",
+                f"{what} is described as {identifiers.literal(now) if now else 'nothing'}; the migrations say "
+                f"{identifiers.literal(wanted) if wanted else 'nothing'}.",
                 f"Describe it as the migrations do: {ddl.script(table_ddl.comment_on(schema, table, column, wanted))}",
             )
         )
