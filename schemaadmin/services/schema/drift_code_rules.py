@@ -76,12 +76,17 @@ def _missing_trigger(trigger: TriggerInfo) -> Finding:
 
 def _unexpected_trigger(trigger: TriggerInfo) -> Finding:
     drop = table_ddl.drop_trigger(trigger.schema, trigger.table, trigger.name)
+    named = f"Trigger {trigger.name} on {trigger.qualified_table}"
+    return _unexpected("unexpected_trigger", Severity.WARNING, _about(trigger), named, drop, f": {trigger.definition}")
+
+
+def _unexpected(code: str, severity: Severity, about: str, named: str, drop: ddl.Statement, said: str = "") -> Finding:
+    """Return the finding of an object the database has and no applied migration makes: adopt it, or drop it."""
     return drift_finding(
-        "unexpected_trigger",
-        Severity.WARNING,
-        _about(trigger),
-        f"Trigger {trigger.name} on {trigger.qualified_table} is in the database, but no applied migration creates "
-        f"it: {trigger.definition}",
+        code,
+        severity,
+        about,
+        f"{named} is in the database, but no applied migration creates it{said or '.'}",
         f"Adopt it with a migration running {RUN_SQL}.\nOr drop it if nothing needs it: {ddl.script(drop)}",
     )
 
@@ -129,13 +134,7 @@ def _missing_function(function: FunctionInfo) -> Finding:
 
 def _unexpected_function(function: FunctionInfo) -> Finding:
     drop = table_ddl.drop_function(function.schema, function.name, function.arguments)
-    return drift_finding(
-        "unexpected_function",
-        Severity.INFO,
-        function.signature,
-        f"Function {function.signature} is in the database, but no applied migration creates it.",
-        f"Adopt it with a migration running {RUN_SQL}.\nOr drop it if nothing uses it: {ddl.script(drop)}",
-    )
+    return _unexpected("unexpected_function", Severity.INFO, function.signature, f"Function {function.signature}", drop)
 
 
 def _function_changes(function: FunctionInfo, wanted: FunctionInfo) -> list[Finding]:
