@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from schemaadmin.pg.activity import ConnectionSlots
 from schemaadmin.services.index_health import health_report
@@ -34,7 +35,9 @@ def test_the_findings_name_the_sessions_and_link_to_activity(settings, blocking)
     idle = found["idle_in_transaction"]
     assert f"pid {blocking.blocker_pid}" in idle.message and BLOCKER_APP in idle.message
     assert f"pg_terminate_backend({blocking.blocker_pid})" in idle.fix
-    assert "ALTER ROLE schemaadmin SET idle_in_transaction_session_timeout" in idle.fix
+    # The idle session's own role (the application's: schemaadmin on the embedded server, DATABASE_URL's elsewhere).
+    role = connection.settings_dict["USER"]
+    assert f"ALTER ROLE {role} SET idle_in_transaction_session_timeout" in idle.fix
     long = found["long_running_transaction"]
     assert str(blocking.waiter_pid) in long.object and f"pid {blocking.waiter_pid}" in long.message
     near = found["connections_near_max"]
