@@ -32,6 +32,8 @@ def _preload_statement(current: str) -> str:
 
 
 CREATE = ddl.script(table_ddl.create_extension(EXTENSION))
+# Why CREATE EXTENSION needs a superuser (on a managed service, its administrator role) and not the app's owner role.
+UNTRUSTED = "pg_stat_statements is not a trusted extension: a role without SUPERUSER may not create it"
 RESTART = (
     "then restart PostgreSQL (shared_preload_libraries is read only at start; on a managed service set it in the "
     "parameter group and reboot)"
@@ -57,7 +59,7 @@ def availability_of(alias: str, state: StatementsState) -> Availability:
             "not_on_server",
             f"The server behind {where} does not have the pg_stat_statements extension: install PostgreSQL's "
             "contrib modules on it (Debian: postgresql-contrib), run the first statement below as a superuser, "
-            f"{RESTART}, then run the second in the database.",
+            f"{RESTART}, then run the second in the database, as a superuser too ({UNTRUSTED}).",
             (_preload_statement(state.preload_setting), CREATE),
             restart=True,
         )
@@ -72,14 +74,14 @@ def availability_of(alias: str, state: StatementsState) -> Availability:
     if state.preloaded:
         return Availability(
             "not_installed",
-            f"pg_stat_statements is preloaded but not installed in {where}: run the statement below in it "
-            "(no restart needed).",
+            f"pg_stat_statements is preloaded but not installed in {where}: run the statement below in it as a "
+            f"superuser ({UNTRUSTED}; no restart needed).",
             (CREATE,),
         )
     return Availability(
         "neither",
         f"pg_stat_statements is neither in shared_preload_libraries nor installed in {where}: run the first "
-        f"statement as a superuser, {RESTART}, then run the second in the database.",
+        f"statement as a superuser, {RESTART}, then run the second in the database, as a superuser too ({UNTRUSTED}).",
         (_preload_statement(state.preload_setting), CREATE),
         restart=True,
     )

@@ -39,6 +39,8 @@ def test_preloaded_but_not_installed_needs_only_create_extension():
     assert verdict.state == "not_installed" and not verdict.restart
     assert verdict.statements == ("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",)
     assert "no restart" in verdict.reason
+    # The application's owner role may not create it (not a trusted extension): the sentence says who may.
+    assert "as a superuser" in verdict.reason
 
 
 def test_neither_gives_both_statements_in_order():
@@ -48,6 +50,7 @@ def test_neither_gives_both_statements_in_order():
         "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';",
         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
     )
+    assert "the second in the database, as a superuser too" in verdict.reason
 
 
 def test_a_server_without_the_extension_says_to_install_contrib():
