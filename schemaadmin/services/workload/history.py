@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import DatabaseError, router
+from django.db import DatabaseError, router, transaction
 
 from schemaadmin.conf import app_settings
 from schemaadmin.models import QuerySnapshot, QueryText
@@ -69,7 +69,9 @@ def statement_text(queryid: int, *, using: str = "default") -> str:
     if stored is not None:
         return stored
     try:
-        return statement_texts([queryid], using=using).get(queryid, "")
+        # A savepoint: a refused read (no extension in this database) must not abort a transaction around it.
+        with transaction.atomic(using=using):
+            return statement_texts([queryid], using=using).get(queryid, "")
     except DatabaseError:  # the view cannot be read: the page says why elsewhere
         return ""
 
