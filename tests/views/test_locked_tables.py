@@ -231,7 +231,8 @@ def test_the_live_schema_shows_a_locked_table_s_columns_and_says_the_rest_waits_
     card = body[body.index('data-table="public.conversation_messages"') :].split("</details>")[0]
     assert 'data-testid="table-locked"' in card and 'data-testid="locked-note"' in card
     assert "<code>search_vector</code>" in card  # its columns, by name and type
-    assert "messages_content_fts" not in card and card.count("Not read: the table is locked.") == 2
+    # Its constraints, indexes and triggers are not read.
+    assert "messages_content_fts" not in card and card.count("Not read: the table is locked.") == 3
     # The table next to it is read whole.
     other = client.get("/schema/tables/?q=conversation_preferences").content.decode()
     assert 'data-testid="table-locked"' not in other.split('data-testid="locked-relations"')[-1]
