@@ -131,16 +131,6 @@ class Page:
     first: int = 1  # the 1-based place of the first row (0: not known)
 
     @property
-    def next_cursor(self) -> str | None:
-        """Return the next page's token, made for no list in particular (a link's is made by page_url)."""
-        return None if self.next is None else self.next.encode()
-
-    @property
-    def previous_cursor(self) -> str | None:
-        """Return the previous page's token, made for no list in particular (a link's is made by page_url)."""
-        return None if self.previous is None else self.previous.encode()
-
-    @property
     def is_first(self) -> bool:
         return self.previous is None
 

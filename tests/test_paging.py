@@ -103,18 +103,18 @@ def test_a_page_of_rows_read_up_to_a_key_goes_on_after_that_key(messages):
     edge = keys[5]
     kept = in_conversation.filter(pk__in=[keys[1][1], keys[3][1]])
     page = keyset_page(kept, SEARCH_ORDER, cursor=None, size=4, read_to=edge)
-    assert [(m.created_at, m.pk) for m in page.rows] == [keys[1], keys[3]] and page.previous_cursor is None
-    onwards = Cursor.decode(page.next_cursor, SEARCH_ORDER)
+    assert [(m.created_at, m.pk) for m in page.rows] == [keys[1], keys[3]] and page.previous is None
+    onwards = page.next
     assert (onwards.values, onwards.direction, onwards.position) == (edge, "after", 2)
     # Nothing kept: no rows, and still the way on, numbered from the cursor's place.
     after_third = Cursor(SEARCH_ORDER.name, keys[2], "after", position=3)
     empty = keyset_page(kept.none(), SEARCH_ORDER, cursor=after_third, size=4, read_to=edge)
-    assert empty.rows == [] and Cursor.decode(empty.next_cursor, SEARCH_ORDER).position == 3
+    assert empty.rows == [] and empty.next.position == 3
     # A full page goes on after its own last row, and a page back from a cursor ignores the key.
     full = keyset_page(in_conversation, SEARCH_ORDER, cursor=None, size=4, read_to=edge)
-    assert Cursor.decode(full.next_cursor, SEARCH_ORDER).values == keys[3]
+    assert full.next.values == keys[3]
     back = keyset_page(kept, SEARCH_ORDER, cursor=Cursor(SEARCH_ORDER.name, keys[4], "before", 5), size=4, read_to=edge)
-    assert Cursor.decode(back.next_cursor, SEARCH_ORDER).values == keys[3]
+    assert back.next.values == keys[3]
 
 
 def test_a_cursor_is_refused_by_another_listing_and_with_values_of_other_kinds():

@@ -142,16 +142,16 @@ def drop_trigger(schema: str, table: str, name: str) -> Statement:
 
 # ALTER TABLE's words for each way a trigger fires (pg/schema_code.FIRING's values).
 _FIRING_ACTIONS = {
-    "enabled": "ENABLE TRIGGER",
-    "disabled": "DISABLE TRIGGER",
-    "enabled replica": "ENABLE REPLICA TRIGGER",
-    "enabled always": "ENABLE ALWAYS TRIGGER",
+    "enabled": sql.SQL("ENABLE TRIGGER"),
+    "disabled": sql.SQL("DISABLE TRIGGER"),
+    "enabled replica": sql.SQL("ENABLE REPLICA TRIGGER"),
+    "enabled always": sql.SQL("ENABLE ALWAYS TRIGGER"),
 }
 
 
 def set_trigger_firing(schema: str, table: str, name: str, firing: str) -> Statement:
     """Return ALTER TABLE schema.table ENABLE [REPLICA | ALWAYS] TRIGGER name, or DISABLE TRIGGER name."""
-    return _alter_table(schema, table, sql.SQL("{} {}").format(sql.SQL(_FIRING_ACTIONS[firing]), Name(name)))  # type: ignore[arg-type]
+    return _alter_table(schema, table, sql.SQL("{} {}").format(_FIRING_ACTIONS[firing], Name(name)))
 
 
 def drop_function(schema: str, name: str, arguments: str) -> Statement:

@@ -26,6 +26,7 @@ __all__ = [
     "RecordPage",
     "Widening",
     "cursor_from",
+    "cursor_in",
     "paginate_table",
     "record_page",
     "render_page",
@@ -37,8 +38,13 @@ __all__ = [
 def cursor_from(request: HttpRequest, data: dict[str, Any], order: KeysetOrder) -> Cursor | None:
     """Return the page cursor named in validated form data (raises CursorError when it is bad), placed in the list
     the request shows only when it was made for that list (paging.list_scope)."""
+    return cursor_in(data, order, list_scope(request))
+
+
+def cursor_in(data: dict[str, Any], order: KeysetOrder, scope: str = "") -> Cursor | None:
+    """Return the cursor of validated form data's after or before, read for the list scope names ("": for none)."""
     token = data.get("after") or data.get("before")
-    return Cursor.decode(token, order, list_scope(request)) if token else None
+    return Cursor.decode(token, order, scope) if token else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from schemaadmin.forms.browse import (
     unread_operators,
 )
 from schemaadmin.models import Conversation, Message
-from schemaadmin.paging import Cursor, CursorError
+from schemaadmin.paging import CursorError
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.conversations import (
     CONVERSATION_ORDERS,
@@ -35,7 +35,7 @@ from schemaadmin.services.message_search import search_page
 from schemaadmin.services.preferences import preferences_of, with_preferences_lock
 from schemaadmin.services.thread_search import mark_hits, thread_hits
 from schemaadmin.tables.browse import ConversationTable, SearchHitTable, object_url
-from schemaadmin.views.browsing import PAGE_PARAMETERS, cursor_from, render_page, widenings
+from schemaadmin.views.browsing import PAGE_PARAMETERS, cursor_from, cursor_in, render_page, widenings
 
 LIST_TEMPLATE = "schemaadmin/conversations/list.html"
 THREAD_TEMPLATE = "schemaadmin/conversations/detail.html"
@@ -136,10 +136,8 @@ def _answered_back(back: str, text: str, role: str) -> str:
         return ""
     if controls.cleaned_data["q"].strip() != text or (filters.form.cleaned_data.get("role") or "") != role:
         return ""
-    token = controls.cleaned_data.get("after") or controls.cleaned_data.get("before")
     try:
-        if token:
-            Cursor.decode(token, SEARCH_ORDER)
+        cursor_in(controls.cleaned_data, SEARCH_ORDER)
     except CursorError:
         return ""
     return back

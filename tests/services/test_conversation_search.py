@@ -149,8 +149,8 @@ def test_a_phrase_or_exclusion_of_common_words_finds_its_pages_among_the_newest_
     # each page, forward and back, and the GIN index (every hit rechecked to be sorted) is never read.
     expected = _matching(messages, text, plant)
     first = search_page(Message.objects.all(), text, None, 25)
-    second = search_page(Message.objects.all(), text, Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25)
-    back = search_page(Message.objects.all(), text, Cursor.decode(second.page.previous_cursor, SEARCH_ORDER), 25)
+    second = search_page(Message.objects.all(), text, first.page.next, 25)
+    back = search_page(Message.objects.all(), text, second.page.previous, 25)
     assert [m.pk for m in first.page.rows] == expected[:25]
     assert [m.pk for m in second.page.rows] == expected[25:50]
     assert [m.pk for m in back.page.rows] == expected[:25]
@@ -205,7 +205,7 @@ def test_common_words_that_go_together_find_their_pages_among_the_newest_message
     # reset" at 10M messages: 87,634 hits, 0.5 s; "rebook free", 100 ms): it probes the newest messages first.
     expected = _matching(messages, "word other", plant)
     first = search_page(Message.objects.all(), "word other", None, 25)
-    second = search_page(Message.objects.all(), "word other", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25)
+    second = search_page(Message.objects.all(), "word other", first.page.next, 25)
     assert [m.pk for m in first.page.rows] == expected[:25]
     assert [m.pk for m in second.page.rows] == expected[25:50]
     page_plans = [(sql, nodes) for sql, nodes in plans if not sql.startswith("SELECT COUNT(*)")]  # the total's count
@@ -262,9 +262,9 @@ def test_each_step_of_a_walk_goes_on_from_where_the_last_stopped_forward_and_bac
     assert [m.pk for m in first.page.rows] == expected[:5]
     assert _steps(plans) == [4_000, 16_000]
     plans.clear()
-    second = search_page(Message.objects.all(), "the refund", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 5)
+    second = search_page(Message.objects.all(), "the refund", first.page.next, 5)
     assert [m.pk for m in second.page.rows] == expected[5:]  # the walk reached the oldest message: all there are
-    back = search_page(Message.objects.all(), "the refund", Cursor.decode(second.page.previous_cursor, SEARCH_ORDER), 5)
+    back = search_page(Message.objects.all(), "the refund", second.page.previous, 5)
     assert [m.pk for m in back.page.rows] == expected[:5]
     assert (back.page.first, back.page.last) == (1, 5)
 
@@ -337,7 +337,7 @@ def test_a_walk_stops_at_its_last_message_even_among_messages_of_one_time(messag
     plans.clear()
     assert search_page(Message.objects.all(), "the -the", None, 25).page.rows == []  # no hit: both walks, then GIN
     first = search_page(Message.objects.all(), "parcel -word", None, 25)
-    second = search_page(Message.objects.all(), "parcel -word", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25)
+    second = search_page(Message.objects.all(), "parcel -word", first.page.next, 25)
     expected = _matching(messages, "parcel -word", plant)
     assert [m.pk for m in first.page.rows] == expected[:25]
     assert [m.pk for m in second.page.rows] == expected[25:50]
@@ -386,9 +386,9 @@ def test_a_gin_read_that_takes_too_long_shows_what_the_walk_found_and_says_so(me
     assert result.searched_only == WALKED_ROWS[-1]
     assert [m.pk for m in result.page.rows] == expected
     assert all(m.snippet for m in result.page.rows)
-    assert not result.total.exact and result.page.previous_cursor is None
+    assert not result.total.exact and result.page.previous is None
     # Its next page goes on from the last message walked: the other 10,000 here, which that walk reaches the end of.
-    onwards = search_page(Message.objects.all(), text, Cursor.decode(result.page.next_cursor, SEARCH_ORDER), 25)
+    onwards = search_page(Message.objects.all(), text, result.page.next, 25)
     rest = [pk for pk in _matching(messages, text, plant) if pk not in walked]
     assert onwards.searched_only == 0 and [m.pk for m in onwards.page.rows] == rest
     if rest:
@@ -476,7 +476,7 @@ def test_a_word_common_in_a_roles_messages_finds_its_page_among_that_roles_newes
     tool = Message.objects.filter(role="tool")
     scope = WalkScope(role="tool")
     first = search_page(tool, "invoice", None, 25, walk_scope=scope)
-    second = search_page(tool, "invoice", Cursor.decode(first.page.next_cursor, SEARCH_ORDER), 25, walk_scope=scope)
+    second = search_page(tool, "invoice", first.page.next, 25, walk_scope=scope)
     assert [m.pk for m in first.page.rows] == expected[:25]
     assert [m.pk for m in second.page.rows] == expected[25:50]
     walks = [(_walked(walk), sql[:120]) for sql, nodes in plans for walk in _walks(nodes)]
@@ -662,8 +662,8 @@ def test_a_search_active_to_a_day_pages_forward_and_back_through_exactly_its_hit
         return search_page(filters.qs, text, cursor, 25, walk_scope=filters.walk_scope()).page
 
     first = page(None)
-    second = page(Cursor.decode(first.next_cursor, SEARCH_ORDER))
-    back = page(Cursor.decode(second.previous_cursor, SEARCH_ORDER))
+    second = page(first.next)
+    back = page(second.previous)
     assert [m.pk for m in first.rows] == expected[:25]
     assert [m.pk for m in second.rows] == expected[25:50]
     assert [m.pk for m in back.rows] == expected[:25]
