@@ -162,7 +162,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (DJANGO_STATIC_ROOT; default staticfiles/ in the project).
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", "").strip() or BASE_DIR / "staticfiles")
 # Front-end libraries come from npm (package.json + lock), nothing is vendored. Only the files pages load are
 # served and collected (schemaadmin.staticfinders): static path -> file under node_modules.
 STATICFILES_DIRS = [BASE_DIR / "static"]  # our own css/js (static/schemaadmin/)

@@ -134,7 +134,7 @@ def _database_url() -> str:
     return f"postgresql://{auth}@{netloc}/{quote(db['NAME'], safe='')}"
 
 
-def _production_env() -> dict[str, str]:
+def _production_env(static_root: Path | None = None) -> dict[str, str]:
     # Without PYTEST_VERSION the settings take the production paths (manifest static storage, DATABASE_URL).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_"))}
     env.update(
@@ -142,6 +142,8 @@ def _production_env() -> dict[str, str]:
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
     )
+    if static_root is not None:
+        env["DJANGO_STATIC_ROOT"] = str(static_root)
     return env
 
 
@@ -181,9 +183,12 @@ def _manage(env: dict[str, str], *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def collected_static() -> None:
-    """Collect static files into STATIC_ROOT as the image build does (staticfiles/ is gitignored)."""
-    _manage(_production_env(), "collectstatic", "--noinput")
+def collected_static(tmp_path_factory) -> Path:
+    """Collect static files as the image build does; return where. Not into the project's staticfiles/: every
+    process of the test run reads that folder as it starts (WhiteNoise), and one rewriting it fails them."""
+    static_root = tmp_path_factory.mktemp("staticfiles")
+    _manage(_production_env(static_root), "collectstatic", "--noinput")
+    return static_root
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +208,7 @@ STARTUP_SECONDS = 300
 @pytest.fixture
 def gunicorn(collected_static, transactional_db, tmp_path) -> Iterator[Gunicorn]:
     """Run the web command (migrate, then gunicorn) on the test database; yield the running server."""
-    env = _production_env()
+    env = _production_env(collected_static)
     # gunicorn's control socket goes to $XDG_RUNTIME_DIR (else ~/.gunicorn): one per test, not one shared.
     env["XDG_RUNTIME_DIR"] = str(tmp_path)
     port = _free_port()

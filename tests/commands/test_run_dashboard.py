@@ -79,7 +79,8 @@ def test_run_dashboard_serves_then_ctrl_c_stops_web_worker_and_postgres(server_d
     data_dir = server_dir / "pgdata"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DATABASE_URL"}}
-    env.update(SCHEMAADMIN_PGDATA=str(data_dir), DJANGO_DEBUG=debug)
+    # Without debug it collects static files: into a folder of its own, not the one this run's processes read.
+    env.update(SCHEMAADMIN_PGDATA=str(data_dir), DJANGO_DEBUG=debug, DJANGO_STATIC_ROOT=str(server_dir / "static"))
     launcher = subprocess.Popen(
         [sys.executable, "manage.py", "run_dashboard", "--no-seed", "--addrport", f"127.0.0.1:{port}"],
         cwd=PROJECT,
