@@ -479,6 +479,7 @@ def profile(client, row: Measured, repeats: int, headers: dict[str, str] | None)
         response = client.get(row.url, headers=headers or {})
         assert response.status_code == 200
     profiler.disable()
+    profiler.dump_stats(f"/tmp/prof-{row.name.split()[0]}-{row.name.split()[-1]}.out")
     stats = pstats.Stats(profiler)
     total = stats.total_tt / repeats * 1000  # type: ignore[attr-defined]
     print(f"\nprofile: {row.name} ({repeats} requests, {total:.1f} ms each under the profiler)")

@@ -1,5 +1,5 @@
 """The live schema of the application's database schemas: tables, columns, indexes, constraints, extensions, and
-the triggers and functions (pg/schema_code.py).
+the triggers, functions and views (pg/schema_code.py).
 
 Each function is one statement over the whole schema list, never one per table. Only the schemas asked for are
 read (the application's own, `public` by default): PostgreSQL's schemas and the tests' planting schemas stay out
@@ -23,7 +23,14 @@ from schemaadmin.pg.connection import fetch_rows
 from schemaadmin.pg.indexes import IndexInfo
 from schemaadmin.pg.locked import LockedRelation, locked_relations
 from schemaadmin.pg.names import Qualified, name_pair, partition_parent_sql, qualify
-from schemaadmin.pg.schema_code import FunctionInfo, TriggerInfo, schema_functions, schema_triggers
+from schemaadmin.pg.schema_code import (
+    FunctionInfo,
+    TriggerInfo,
+    ViewInfo,
+    schema_functions,
+    schema_triggers,
+    schema_views,
+)
 from schemaadmin.pg.schema_reads import AROUND_SQL, in_schemas
 
 __all__ = [
@@ -165,6 +172,7 @@ class SchemaSnapshot:
     locked: tuple[LockedRelation, ...] = ()
     triggers: tuple[TriggerInfo, ...] = ()  # read with code=True (drift); a default for replays stored before
     functions: tuple[FunctionInfo, ...] = ()
+    views: tuple[ViewInfo, ...] = ()
     # A replay's checks that PostgreSQL writes otherwise when their text is parsed again (pg/shadow.reparsed_checks):
     # (schema, table, name, text), as a restore from pg_dump or a drift fix leaves them in the live database.
     checks_reparsed: tuple[tuple[str, str, str, str], ...] = ()
@@ -344,7 +352,7 @@ def schema_snapshot(
     *, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default", code: bool = False
 ) -> SchemaSnapshot:
     """Return the whole live schema of the given schemas: seven statements (eight after DDL), whatever its size,
-    and two more with code (its triggers and functions, which drift compares); a table another session holds
+    and three more with code (its triggers, functions and views, which drift compares); a table another session holds
     ACCESS EXCLUSIVE read around (see above)."""
     locked = tuple(relation for relation in locked_relations(using=using) if relation.table_schema in schemas)
     around = {(relation.table_schema, relation.table_name) for relation in locked}
@@ -361,4 +369,5 @@ def schema_snapshot(
         locked=locked,
         triggers=tuple(schema_triggers(schemas=schemas, using=using, around=around)) if code else (),
         functions=tuple(schema_functions(schemas=schemas, using=using)) if code else (),
+        views=tuple(schema_views(schemas=schemas, using=using)) if code else (),
     )

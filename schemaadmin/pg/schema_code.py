@@ -1,7 +1,7 @@
-"""The code the live schema runs: triggers on the tables of the application's schemas, and the functions in those
-schemas (an extension's own left out: the extension is compared, not its parts). Drift compares them with a replay
-of the migrations (services/schema/drift_code_rules.py): a trigger the migrations create and someone dropped or
-disabled stops what it maintains (conversation_messages' counts) without an error anywhere."""
+"""The code the live schema runs: triggers on the tables of the application's schemas, and the functions and views
+in those schemas (an extension's own left out: the extension is compared, not its parts). Drift compares them with
+a replay of the migrations (services/schema/drift_code_rules.py): a trigger the migrations create and someone
+dropped or disabled stops what it maintains (conversation_messages' counts) without an error anywhere."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from schemaadmin.pg.names import Qualified
 from schemaadmin.pg.schema_reads import AROUND_SQL, in_schemas
 
-__all__ = ["FIRING", "FunctionInfo", "TriggerInfo", "schema_functions", "schema_triggers"]
+__all__ = ["FIRING", "FunctionInfo", "TriggerInfo", "ViewInfo", "schema_functions", "schema_triggers", "schema_views"]
 
 # pg_trigger.tgenabled, in the words of ALTER TABLE … ENABLE/DISABLE TRIGGER.
 FIRING = {"O": "enabled", "D": "disabled", "R": "enabled replica", "A": "enabled always"}
+
+# An object an extension installed (pg_depend deptype 'e'), of the catalog relid names: pg_stat_statements' views
+# live in the schema it was created in, public by default.
+_EXTENSION_MEMBER_SQL = """EXISTS (
+              SELECT 1 FROM pg_depend AS d
+              WHERE d.classid = '{catalog}'::regclass AND d.objid = {oid} AND d.deptype = 'e'
+          )"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,19 @@ class FunctionInfo(Qualified):
     @property
     def signature(self) -> str:
         return f"{self.qualified_name}({self.arguments})"
+
+
+@dataclass(frozen=True, slots=True)
+class ViewInfo(Qualified):
+    schema: str
+    name: str
+    materialized: bool
+    definition: str  # pg_get_viewdef(): the view's query, as the server writes it back
+    options: tuple[str, ...]  # pg_class.reloptions as name=value (security_barrier, check_option, …)
+
+    @property
+    def kind(self) -> str:
+        return "materialized view" if self.materialized else "view"
 
 
 def schema_triggers(
@@ -73,7 +93,7 @@ def schema_functions(*, schemas: Sequence[str], using: str = "default") -> list[
     """Return the functions and procedures of the given schemas, but those an extension installed."""
     return in_schemas(
         FunctionInfo,
-        """
+        f"""
         SELECT n.nspname AS schema,
                p.proname AS name,
                pg_get_function_identity_arguments(p.oid) AS arguments,
@@ -82,12 +102,32 @@ def schema_functions(*, schemas: Sequence[str], using: str = "default") -> list[
         JOIN pg_namespace AS n ON n.oid = p.pronamespace
         WHERE p.prokind IN ('f', 'p')
           AND n.nspname = ANY(%(schemas)s)
-          AND NOT EXISTS (
-              SELECT 1 FROM pg_depend AS d
-              WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
-          )
+          AND NOT {_EXTENSION_MEMBER_SQL.format(catalog="pg_proc", oid="p.oid")}
         ORDER BY n.nspname, p.proname, 3
-        """,
+        """,  # noqa: S608 -- constants, no input
         schemas,
         using,
+    )
+
+
+def schema_views(*, schemas: Sequence[str], using: str = "default") -> list[ViewInfo]:
+    """Return the views and materialized views of the given schemas, but those an extension installed."""
+    return in_schemas(
+        ViewInfo,
+        f"""
+        SELECT n.nspname AS schema,
+               c.relname AS name,
+               c.relkind = 'm' AS materialized,
+               pg_get_viewdef(c.oid) AS definition,
+               coalesce(c.reloptions, '{{}}') AS options
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('v', 'm')
+          AND n.nspname = ANY(%(schemas)s)
+          AND NOT {_EXTENSION_MEMBER_SQL.format(catalog="pg_class", oid="c.oid")}
+        ORDER BY n.nspname, c.relname
+        """,  # noqa: S608 -- constants, no input
+        schemas,
+        using,
+        convert={"options": tuple},
     )

@@ -4,7 +4,8 @@ settings, as statement objects (pg/ddl.py: names, Statement, and the DDL of inde
 What drift and health findings propose to copy is rendered from these, so a fix reads as the statements SchemaAdmin
 runs: names quoted by identifiers.quote_identifier(), values by sql.Literal. A column's type, a default, a constraint's
 definition are the server's own text (format_type(), pg_get_expr(), pg_get_constraintdef()) and stand as written,
-as does a trigger's or function's whole CREATE statement (pg_get_triggerdef(), pg_get_functiondef()).
+as does a trigger's or function's whole CREATE statement (pg_get_triggerdef(), pg_get_functiondef()) and a view's
+query (pg_get_viewdef()).
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ __all__ = [
     "comment_on",
     "create_extension",
     "create_from_catalog",
+    "create_view",
     "drop_column",
     "drop_constraint",
     "drop_extension",
     "drop_function",
     "drop_table",
     "drop_trigger",
+    "drop_view",
     "grant_role",
     "grant_select_on_sequences",
     "reset_table_parameters",
@@ -157,6 +160,42 @@ def set_trigger_firing(schema: str, table: str, name: str, firing: str) -> State
 def drop_function(schema: str, name: str, arguments: str) -> Statement:
     """Return DROP FUNCTION schema.name(arguments), its arguments as pg_get_function_identity_arguments() writes."""
     return Statement(sql.SQL("DROP FUNCTION {}({})").format(Name(schema, name), _server_text(arguments)))
+
+
+def _view(materialized: bool) -> sql.SQL:
+    return sql.SQL("MATERIALIZED VIEW" if materialized else "VIEW")
+
+
+def create_view(
+    schema: str,
+    name: str,
+    query: str,
+    *,
+    materialized: bool = False,
+    options: Iterable[str] = (),
+    replace: bool = False,
+) -> Statement:
+    """Return CREATE [OR REPLACE] [MATERIALIZED] VIEW schema.name [WITH (options)] AS query: the query and the
+    name=value options as the server writes them back (pg_get_viewdef(), pg_class.reloptions). OR REPLACE keeps
+    the view's grants and what depends on it, and fails, changing nothing, where the columns would change; a
+    materialized view has no OR REPLACE."""
+    if replace and materialized:
+        raise ValueError("a materialized view cannot be replaced, only dropped and created again")
+    options = list(options)
+    return Statement(
+        sql.SQL("CREATE {}{} {}{} AS {}").format(
+            sql.SQL("OR REPLACE ") if replace else sql.SQL(""),
+            _view(materialized),
+            Name(schema, name),
+            sql.SQL(" WITH ({})").format(_server_text(", ".join(options))) if options else sql.SQL(""),
+            _server_text(query.strip().removesuffix(";")),
+        )
+    )
+
+
+def drop_view(schema: str, name: str, *, materialized: bool = False) -> Statement:
+    """Return DROP [MATERIALIZED] VIEW schema.name: it fails, dropping nothing, while anything depends on the view."""
+    return Statement(sql.SQL("DROP {} {}").format(_view(materialized), Name(schema, name)))
 
 
 def analyze(schema: str, table: str) -> Statement:

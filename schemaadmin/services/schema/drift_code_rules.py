@@ -1,7 +1,8 @@
-"""Drift rules of the schema's code: the triggers on the compared tables and the functions of the compared schemas,
-live against the migrations' replay (pg/schema_code.py reads them). A trigger is paired by its table and name, a
-function by its schema, name and arguments; each left over on either side, or paired but written or firing
-otherwise, is a Finding whose fix is the statement that puts back what the migrations made."""
+"""Drift rules of the schema's code: the triggers on the compared tables, the functions and the views of the
+compared schemas, live against the migrations' replay (pg/schema_code.py reads them). A trigger is paired by its
+table and name, a function by its schema, name and arguments, a view by its schema and name; each left over on
+either side, or paired but written or firing otherwise, is a Finding whose fix is the statement that puts back what
+the migrations made."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 
 from schemaadmin.pg import ddl, table_ddl
 from schemaadmin.pg.schema import SchemaSnapshot
-from schemaadmin.pg.schema_code import FunctionInfo, TriggerInfo
+from schemaadmin.pg.schema_code import FunctionInfo, TriggerInfo, ViewInfo
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.drift_key_rules import drift_finding
 
-__all__ = ["function_findings", "trigger_findings"]
+__all__ = ["function_findings", "trigger_findings", "view_findings"]
 
 RUN_SQL = "migrations.RunSQL(<the CREATE statement>, <its DROP>)"
 
 
-def _compared[Code: (TriggerInfo, FunctionInfo)](
+def _compared[Code: (TriggerInfo, FunctionInfo, ViewInfo)](
     found: Mapping[Hashable, Code],
     made: Mapping[Hashable, Code],
     *,
@@ -56,6 +57,17 @@ def function_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Fi
         missing=_missing_function,
         unexpected=_unexpected_function,
         changed=_function_changes,
+    )
+
+
+def view_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Finding]:
+    """Return the views missing, unexpected or written otherwise in the schemas compared."""
+    return _compared(
+        {(v.schema, v.name): v for v in live.views},
+        {(v.schema, v.name): v for v in expected.views},
+        missing=_missing_view,
+        unexpected=_unexpected_view,
+        changed=_view_changes,
     )
 
 
@@ -147,5 +159,68 @@ def _function_changes(function: FunctionInfo, wanted: FunctionInfo) -> list[Find
             function.signature,
             f"Function {function.signature} is defined differently from the migrations.",
             "Put back the migrations' definition: " + ddl.script(table_ddl.create_from_catalog(wanted.definition)),
+        )
+    ]
+
+
+def _create_view(view: ViewInfo, *, replace: bool = False) -> ddl.Statement:
+    return table_ddl.create_view(
+        view.schema, view.name, view.definition, materialized=view.materialized, options=view.options, replace=replace
+    )
+
+
+def _drop_view(view: ViewInfo) -> ddl.Statement:
+    return table_ddl.drop_view(view.schema, view.name, materialized=view.materialized)
+
+
+def _query(view: ViewInfo) -> str:
+    """Return the view's query on one line, as a message quotes it."""
+    return " ".join(view.definition.split()).removesuffix(";")
+
+
+def _missing_view(view: ViewInfo) -> Finding:
+    return drift_finding(
+        "missing_view",
+        Severity.CRITICAL,
+        view.qualified_name,
+        f"The applied migrations create {view.kind} {view.qualified_name}, but the database has no such relation: "
+        "whatever reads it fails.",
+        ddl.script(_create_view(view)),
+    )
+
+
+def _unexpected_view(view: ViewInfo) -> Finding:
+    named = f"{view.kind.capitalize()} {view.qualified_name}"
+    return _unexpected("unexpected_view", Severity.INFO, view.qualified_name, named, _drop_view(view))
+
+
+def _view_changes(view: ViewInfo, wanted: ViewInfo) -> list[Finding]:
+    if (view.materialized, view.definition, view.options) == (wanted.materialized, wanted.definition, wanted.options):
+        return []
+    differences = []
+    if view.materialized != wanted.materialized:
+        differences.append(f"it is a {view.kind}, the migrations make a {wanted.kind}")
+    if view.definition != wanted.definition:
+        differences.append(f"its query is “{_query(view)}”, the migrations' “{_query(wanted)}”")
+    if view.options != wanted.options:
+        differences.append(
+            f"its options are ({', '.join(view.options) or 'none'}), the migrations' "
+            f"({', '.join(wanted.options) or 'none'})"
+        )
+    if view.materialized or wanted.materialized:
+        # No OR REPLACE for a materialized view, nor between a view and a materialized one.
+        fix = "Put back the migrations' view, in one transaction: " + ddl.script(_drop_view(view), _create_view(wanted))
+    else:
+        # OR REPLACE keeps its grants and the views on it; it fails, changing nothing, if its columns would change.
+        fix = "Put back the migrations' query: " + ddl.script(_create_view(wanted, replace=True))
+    return [
+        drift_finding(
+            "view_mismatch",
+            Severity.WARNING,
+            view.qualified_name,
+            f"{view.kind.capitalize()} {view.qualified_name} is defined differently from the migrations: "
+            + "; ".join(differences)
+            + ".",
+            fix,
         )
     ]

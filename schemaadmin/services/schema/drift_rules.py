@@ -18,7 +18,7 @@ from schemaadmin.pg import ddl, identifiers, table_ddl
 from schemaadmin.pg.locked import group_locked
 from schemaadmin.pg.schema import ColumnInfo, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Severity
-from schemaadmin.services.schema.drift_code_rules import function_findings, trigger_findings
+from schemaadmin.services.schema.drift_code_rules import function_findings, trigger_findings, view_findings
 from schemaadmin.services.schema.drift_key_rules import ADOPT, constraint_findings, drift_finding, index_findings
 
 __all__ = ["schema_drift"]
@@ -377,4 +377,5 @@ def schema_drift(
     findings += _extension_findings(live, expected)
     findings += trigger_findings(live, expected, tables)
     findings += function_findings(live, expected)
+    findings += view_findings(live, expected)
     return findings

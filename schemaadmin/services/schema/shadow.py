@@ -48,7 +48,7 @@ from schemaadmin.pg.schema import (
     TableInfo,
     schema_snapshot,
 )
-from schemaadmin.pg.schema_code import FunctionInfo, TriggerInfo
+from schemaadmin.pg.schema_code import FunctionInfo, TriggerInfo, ViewInfo
 from schemaadmin.pg.shadow import (
     create_database,
     create_schemas,
@@ -122,6 +122,7 @@ def _snapshot_fields() -> list[list[str]]:
         ExtensionInfo,
         TriggerInfo,
         FunctionInfo,
+        ViewInfo,
     )
     return [[field.name for field in dataclasses.fields(kind)] for kind in kinds]
 
@@ -292,6 +293,7 @@ def snapshot_from_json(data: dict[str, Any]) -> SchemaSnapshot:
         extensions=rows(ExtensionInfo, data["extensions"]),
         triggers=rows(TriggerInfo, data.get("triggers", [])),
         functions=rows(FunctionInfo, data.get("functions", [])),
+        views=rows(ViewInfo, data.get("views", [])),
         checks_reparsed=tuple(tuple(item) for item in data.get("checks_reparsed", ())),  # type: ignore[misc]
     )
 

@@ -729,3 +729,77 @@ def test_triggers_and_functions_changed_by_hand_are_drift_and_their_fixes_put_ba
         plant.sql("DROP TRIGGER IF EXISTS conversation_messages_counts_delete ON public.conversation_messages")
         plant.sql(deletes)
         plant.sql("ALTER TABLE public.conversation_messages ENABLE TRIGGER conversation_messages_counts_insert")
+
+
+def _with_views(*views):
+    """An otherwise empty schema public holding these views."""
+    return SchemaSnapshot(("public",), (), (), (), (), (), (), views=tuple(views))
+
+
+def test_views_missing_unexpected_or_written_otherwise_are_drift_with_the_statement_that_puts_them_back():
+    from schemaadmin.pg.schema_code import ViewInfo
+
+    def view(name, query, *, materialized=False, options=()):
+        return ViewInfo("public", name, materialized, f" SELECT {query};", options)
+
+    made = view("recent chats", "1 AS a", options=("security_barrier=true",))
+    live = _with_views(
+        view("totals", "2 AS b"),  # the migrations write "1 AS b"
+        view("daily", "3 AS c", materialized=True),  # made by hand
+        view("weekly", "4 AS d"),  # the migrations make it materialized
+    )
+    expected = _with_views(
+        made, view("totals", "1 AS b"), view("weekly", "4 AS d", materialized=True, options=("fillfactor=70",))
+    )
+    findings = by_object(schema_drift(live, expected))
+    assert {name: (f.code, f.severity) for name, f in findings.items()} == {
+        "public.recent chats": ("missing_view", "critical"),
+        "public.daily": ("unexpected_view", "info"),
+        "public.totals": ("view_mismatch", "warning"),
+        "public.weekly": ("view_mismatch", "warning"),
+    }
+    missing = findings["public.recent chats"]
+    assert "view public.recent chats, but" in missing.message and "whatever reads it fails" in missing.message
+    assert missing.fix == 'CREATE VIEW public."recent chats" WITH (security_barrier=true) AS SELECT 1 AS a;'
+    assert _drop_statement(findings["public.daily"].fix) == "DROP MATERIALIZED VIEW public.daily;"
+    totals = findings["public.totals"]
+    assert "its query is “SELECT 2 AS b”, the migrations' “SELECT 1 AS b”" in totals.message
+    # A plain view is replaced, keeping its grants and the views on it.
+    assert totals.fix == "Put back the migrations' query: CREATE OR REPLACE VIEW public.totals AS SELECT 1 AS b;"
+    weekly = findings["public.weekly"]
+    assert "it is a view, the migrations make a materialized view" in weekly.message
+    assert "its options are (none), the migrations' (fillfactor=70)" in weekly.message
+    assert weekly.fix == (
+        "Put back the migrations' view, in one transaction: DROP VIEW public.weekly;\n"
+        "CREATE MATERIALIZED VIEW public.weekly WITH (fillfactor=70) AS SELECT 4 AS d;"
+    )
+    assert schema_drift(expected, expected) == []
+
+
+@pytest.mark.django_db
+def test_views_made_by_hand_are_drift_an_extension_s_are_not_and_each_fix_runs(plant):
+    """pg_stat_statements puts its views in public: they are the extension's, compared as the extension."""
+    assert any(e.name == "pg_stat_statements" for e in schema_snapshot().extensions)
+    plant.sql('CREATE VIEW public."hand made ""view""" WITH (check_option=local) AS SELECT id FROM public.users')
+    plant.sql("CREATE MATERIALIZED VIEW public.hand_made_totals AS SELECT count(*) AS n FROM public.users")
+    try:
+        live = schema_snapshot(code=True)
+        assert {v.name for v in live.views} == {'hand made "view"', "hand_made_totals"}
+        findings = by_object(drift_findings())
+        assert {name: f.code for name, f in findings.items()} == {
+            'public."hand made ""view"""': "unexpected_view",
+            "public.hand_made_totals": "unexpected_view",
+        }
+        from schemaadmin.services.schema.drift_code_rules import view_findings
+
+        for view in live.views:
+            plant.sql(_drop_statement(findings[view.qualified_name].fix))
+        assert drift_findings() == []
+        # Were the migrations to make them, each missing view's fix, run as written, makes the same view again.
+        for finding in view_findings(_with_views(), live):
+            assert finding.code == "missing_view"
+            plant.sql(finding.fix)
+        assert schema_snapshot(code=True).views == live.views
+    finally:
+        plant.sql('DROP VIEW IF EXISTS public."hand made ""view"""')
+        plant.sql("DROP MATERIALIZED VIEW IF EXISTS public.hand_made_totals")
