@@ -133,15 +133,22 @@ def _trigger_changes(trigger: TriggerInfo, wanted: TriggerInfo) -> list[Finding]
     return findings
 
 
-def _missing_function(function: FunctionInfo) -> Finding:
+def _missing(code: str, about: str, named: str, failing: str, create: ddl.Statement) -> Finding:
+    """Return the critical finding of code the migrations make and the database lacks: make it again."""
     return drift_finding(
-        "missing_function",
+        code,
         Severity.CRITICAL,
-        function.signature,
-        f"The applied migrations create function {function.signature}, but the database has no such function: "
-        "whatever calls it (a trigger, a default, a query) fails.",
-        ddl.script(table_ddl.create_from_catalog(function.definition)),
+        about,
+        f"The applied migrations create {named}, but the database has no such {failing}.",
+        ddl.script(create),
     )
+
+
+def _missing_function(function: FunctionInfo) -> Finding:
+    named = f"function {function.signature}"
+    create = table_ddl.create_from_catalog(function.definition)
+    failing = "function: whatever calls it (a trigger, a default, a query) fails"
+    return _missing("missing_function", function.signature, named, failing, create)
 
 
 def _unexpected_function(function: FunctionInfo) -> Finding:
@@ -179,14 +186,8 @@ def _query(view: ViewInfo) -> str:
 
 
 def _missing_view(view: ViewInfo) -> Finding:
-    return drift_finding(
-        "missing_view",
-        Severity.CRITICAL,
-        view.qualified_name,
-        f"The applied migrations create {view.kind} {view.qualified_name}, but the database has no such relation: "
-        "whatever reads it fails.",
-        ddl.script(_create_view(view)),
-    )
+    named = f"{view.kind} {view.qualified_name}"
+    return _missing("missing_view", view.qualified_name, named, "relation: whatever reads it fails", _create_view(view))
 
 
 def _unexpected_view(view: ViewInfo) -> Finding:
