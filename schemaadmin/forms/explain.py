@@ -14,7 +14,7 @@ from schemaadmin.pg.explain import EXPLAIN_OPTIONS
 from schemaadmin.services.explain.run import MIN_TIMEOUT_MS, max_timeout_ms
 from schemaadmin.services.explain.statement import text_refusal
 
-__all__ = ["CompareForm", "ExplainForm"]
+__all__ = ["CompareForm", "ConsoleLinkForm", "ExplainForm"]
 
 CHECKBOX = forms.CheckboxInput(attrs=CHECK_BOX)
 
@@ -111,3 +111,23 @@ RUN_NUMBER = {"class": "form-control form-control-sm run-number"}
 class CompareForm(forms.Form):
     a = forms.IntegerField(min_value=1, label="Before (run #)", widget=forms.NumberInput(attrs=RUN_NUMBER))
     b = forms.IntegerField(min_value=1, label="After (run #)", widget=forms.NumberInput(attrs=RUN_NUMBER))
+
+
+class ConsoleLinkForm(forms.Form):
+    """What a link to the console may fill in (the query statistics' "Explain this", a shared link) and the history
+    it shows: a query, hnsw.ef_search, the seqscan comparison, and everyone's runs rather than one's own."""
+
+    sql = forms.CharField(required=False, strip=False)
+    ef_search = ExplainForm.base_fields["ef_search"]
+    compare = forms.ChoiceField(required=False, choices=[("", "no"), ("seqscan_off", "enable_seqscan = off")])
+    runs = forms.ChoiceField(required=False, choices=[("", "your own"), ("all", "all DBAs'")])
+
+    def clean_sql(self) -> str:
+        value = self.cleaned_data["sql"]
+        if value and (refusal := text_refusal(value)):
+            raise forms.ValidationError(str(refusal))
+        return value
+
+    def errors_said(self) -> list[str]:
+        """Return each wrong parameter of the link, named, with what is wrong with it."""
+        return [f"{name}: {' '.join(str(error) for error in errors)}" for name, errors in self.errors.items()]

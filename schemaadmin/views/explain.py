@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
-from schemaadmin.forms.explain import CompareForm, ExplainForm
+from schemaadmin.forms.explain import CompareForm, ConsoleLinkForm, ExplainForm
 from schemaadmin.models import ExplainRun
 from schemaadmin.paging import KeysetOrder
 from schemaadmin.permissions import permission_required
@@ -67,15 +67,20 @@ def _context(request: HttpRequest, form: ExplainForm) -> dict[str, object]:
 def console(request: HttpRequest) -> HttpResponse:
     """Show the console; on POST, EXPLAIN the query through the safety layers and show the plan."""
     if request.method == "GET":
+        # A link fills the form in: each of its parameters checked, a wrong one said (400) and left out.
+        link = ConsoleLinkForm(request.GET)
+        given = link.cleaned_data if link.is_valid() else {}
         initial = {
-            "sql": request.GET.get("sql", ""),
+            "sql": given.get("sql", ""),
             "buffers": True,
-            "ef_search": request.GET.get("ef_search"),
-            "compare": request.GET.get("compare") == "seqscan_off",
+            "ef_search": given.get("ef_search"),
+            "compare": given.get("compare") == "seqscan_off",
         }
         form = ExplainForm(initial=initial, server_version=server_version())
         context = _context(request, form)
-        return render_page(request, TEMPLATE, context, status=400 if context["history_error"] else 200)
+        context["link_errors"] = link.errors_said()
+        failed = context["history_error"] or context["link_errors"]
+        return render_page(request, TEMPLATE, context, status=400 if failed else 200)
     form = ExplainForm(request.POST, server_version=server_version())
     if not form.is_valid():
         return render_page(request, TEMPLATE, _context(request, form), partial="result", status=400)

@@ -29,7 +29,7 @@ from schemaadmin.services.index_health import (
 from schemaadmin.services.index_health.scope import Scope, table_scope
 from schemaadmin.services.rebuilds import active_rebuild
 from schemaadmin.tables.health import IndexRow, IndexTable, TableRow, TableTable
-from schemaadmin.views.browsing import filtered_table_page
+from schemaadmin.views.browsing import filtered_table_page, sort_error
 from schemaadmin.views.recall import recall_panel
 
 # Findings that are also the server's or a database's (no table): /tables/ lists them above its rows.
@@ -203,12 +203,16 @@ def table_detail(request: HttpRequest, qualified: str) -> HttpResponse:
     locked = [r for r in report.snapshot.locked if (schema, name) in r.tables]
     empty = "Its indexes are not read while the table is locked (above)." if locked else "This table has no indexes."
     indexes = IndexTable(rows, exclude=("table",), empty_text=empty)
-    RequestConfig(request, paginate=False).configure(indexes)
+    # A sort key that names no column: the page in its own order, saying which keys exist (400), not silently.
+    unsortable = sort_error(request.GET.get(indexes.prefixed_order_by_field, ""), indexes)
+    if unsortable is None:
+        RequestConfig(request, paginate=False).configure(indexes)
     context = {
         "table": table,
         "indexes": indexes,
+        "unsortable": unsortable,
         "findings": report.by_table().get(table.qualified_name, []),
         "vector_columns": [c for c in report.snapshot.vector_columns if c.schema == schema and c.table == name],
         "locked": locked,
     }
-    return render(request, "schemaadmin/tables/detail.html", context)
+    return render(request, "schemaadmin/tables/detail.html", context, status=400 if unsortable else 200)

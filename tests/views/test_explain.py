@@ -37,6 +37,25 @@ def test_a_preset_link_fills_the_editor(client_as):
     assert 'value="40"' in page
 
 
+@pytest.mark.parametrize(
+    ("parameters", "said"),
+    [
+        ({"ef_search": "-5"}, "ef_search: Ensure this value is greater than or equal to 1."),
+        ({"ef_search": "forty"}, "ef_search: Enter a whole number."),
+        ({"compare": "maybe"}, "compare: Select a valid choice."),
+        ({"runs": "bogus"}, "runs: Select a valid choice."),
+        ({"sql": "SELECT 1 /*\x00*/"}, "sql: Null characters are not allowed."),
+    ],
+)
+def test_a_link_s_wrong_parameter_is_said_and_not_filled_in(client_as, parameters, said):
+    response = client_as("dba").get("/explain/", {"sql": "SELECT 2", "ef_search": "40", **parameters})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This link's parameters were not used" in page and said in page
+    assert 'value="-5"' not in page and "\x00" not in page  # nothing of it in the form
+    assert 'name="sql"' in page  # the console is there to use
+
+
 def test_running_a_query_shows_summary_and_plan(client_as):
     client = client_as("dba")
     response = client.post("/explain/", {"sql": "SELECT count(*) FROM pg_class", "analyze": "on", "buffers": "on"})

@@ -49,6 +49,18 @@ def test_an_unknown_sort_key_is_a_clear_400(client_as, url, bad):
     assert "<script>" not in page
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad", ["bogus", "-bogus", "size_bytes,<script>"])
+def test_one_table_s_indexes_refuse_an_unknown_sort_key_with_a_400_in_their_own_order(client_as, bad):
+    operator = client_as("operator")
+    response = operator.get("/tables/public.users/", {"sort": bad})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "to sort by. Sort by one of:" in page and "<script>" not in page
+    assert "users_pkey" in page  # the indexes are still listed, in their own order
+    assert operator.get("/tables/public.users/", {"sort": "-size_bytes"}).status_code == 200
+
+
 def test_the_queries_headers_order_the_list_largest_first(client_as, plant):
     """/queries/ orders a top-N list, largest first: each figure's header links to that order and says which one is."""
     from datetime import timedelta
