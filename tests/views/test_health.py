@@ -10,6 +10,9 @@ def test_healthz_is_200_when_the_database_answers(client):
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "reachable"}
     assert "no-cache" in response["Cache-Control"]
+    # A load balancer's HEAD check: the same status, no body.
+    head = client.head("/healthz")
+    assert head.status_code == 200 and head.content == b""
 
 
 @pytest.mark.django_db
