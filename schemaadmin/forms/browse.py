@@ -200,14 +200,15 @@ class ThreadControls(forms.Form):
         choices=[("", "Any role"), *Message.Role.choices],
         error_messages={"invalid_choice": "A message is from user, assistant, system or tool, not “%(value)s”."},
     )
-    back = forms.CharField(required=False)
+    # Not a CharField: its NUL check would refuse the thread; clean_back answers what it cannot use instead.
+    back = forms.Field(required=False)
 
     def clean_back(self) -> str:
         """Return the list's query the search came from, of SEARCH_PARAMETERS alone (a link back, never elsewhere);
-        "" (back to the search's words alone) when it is not one: too long or too many fields, never a refusal of the
-        thread it leads from."""
-        text = self.cleaned_data["back"]
-        if len(text) > BACK_MAX_LENGTH:
+        "" (back to the search's words alone) when it is not one: too long, too many fields or a NUL, never a
+        refusal of the thread it leads from."""
+        text = self.cleaned_data["back"] or ""
+        if len(text) > BACK_MAX_LENGTH or "\x00" in text:  # no list answers a NUL in its parameters
             return ""
         try:
             given = QueryDict(text)

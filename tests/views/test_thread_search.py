@@ -167,8 +167,8 @@ def test_a_thread_search_says_which_operators_it_read_as_spaces(thread, client_a
     assert note and "“&amp;” and “!” are not operators" in note.group(1)
 
 
-@pytest.mark.parametrize("back", ["q=" + "x" * 20_000, "a&" * 1_500])
-def test_a_way_back_too_long_or_of_too_many_fields_leads_back_to_the_search_itself(thread, client_as, back):
+@pytest.mark.parametrize("back", ["q=" + "x" * 20_000, "a&" * 1_500, "q=chargeback\x00&size=50", "\x00"])
+def test_a_way_back_too_long_of_too_many_fields_or_with_a_nul_leads_back_to_the_search_itself(thread, client_as, back):
     # It came from a link: the thread opens, and its way back is the search's words (was a 400, or a bare one).
     page = client_as("support").get(
         f"/conversations/{thread.pk}/", {"around": ids(thread, 3)[0], "q": "chargeback", "back": back}
