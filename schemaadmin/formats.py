@@ -28,6 +28,7 @@ __all__ = [
     "count_text",
     "breakable_html",
     "duration_text",
+    "expression_html",
     "ident_html",
     "json_html",
     "log_html",
@@ -103,6 +104,12 @@ def breakable_html(text: str) -> SafeString:
     """Return text escaped, with a <wbr> after each dot and underscore: SQL wraps there and at spaces, not inside
     names (the ident class, or statement-text, keeps the browser from cutting words anywhere else)."""
     return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", html.escape(text)))  # html.escape: Django's escape, less lazy
+
+
+def expression_html(text: str) -> SafeString:
+    """Return an SQL expression as breakable_html does, also breakable after each "::": a cast such as
+    "(embedding::halfvec(3072))", an index's usual vector key, has no other place to wrap on a phone."""
+    return mark_safe(breakable_html(text).replace("::", "::<wbr>"))
 
 
 def duration_text(value: timedelta | float | int | None, unit: str = "s") -> str:

@@ -11,6 +11,7 @@ from schemaadmin.formats import (
     change_text,
     count_text,
     duration_text,
+    expression_html,
     ident_html,
     json_html,
     log_html,
@@ -113,6 +114,12 @@ def test_identifiers_break_only_after_a_dot_or_an_underscore():
     html = ident_html("public", "knowledge_base<x>")
     assert html == '<span class="ident">public.<wbr>knowledge_<wbr>base&lt;x&gt;</span>'
     assert render("{{ s|ident:n }}", s="public", n="users") == '<span class="ident">public.<wbr>users</span>'
+
+
+def test_expressions_break_also_after_a_cast_s_double_colon():
+    # An index's vector key has no space, dot or underscore: on a phone it had nowhere to wrap but inside a word.
+    assert expression_html("(embedding::halfvec(3072))") == "(embedding::<wbr>halfvec(3072))"
+    assert render("{{ e|expression }}", e="lower(t_a::text) < 'x'") == "lower(t_<wbr>a::<wbr>text) &lt; &#x27;x&#x27;"
 
 
 def test_json_is_formatted_collapsible_and_escaped_never_a_python_repr():

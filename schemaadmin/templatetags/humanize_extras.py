@@ -109,3 +109,9 @@ def qualified_filter(schema: str, name: str) -> str:
 def ident(value: str | None, name: str | None = None) -> SafeString:
     """{{ qualified|ident }} or {{ schema|ident:name }}: an identifier that wraps only after "." or "_"."""
     return formats.ident_html(value, name)
+
+
+@register.filter
+def expression(value: str | None) -> SafeString:
+    """{{ key.expression|expression }}: SQL that wraps at spaces and after ".", "_" or "::", never inside a word."""
+    return formats.expression_html(value or "")

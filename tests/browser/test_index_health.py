@@ -18,17 +18,58 @@ _FITS_ITS_BOX = """(selector) => {
   return box.scrollWidth <= box.clientWidth;
 }"""
 
+# The words of the selected table's cells cut across two lines: a line that begins inside a text node where neither
+# the character before nor the one after is a space. Breaks at <wbr> (after "." or "_") fall between text nodes.
+_CUT_WORDS = """(selector) => {
+  const cut = [];
+  const range = document.createRange();
+  for (const cell of document.querySelectorAll(selector + " td")) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      let above = null;  // the box of the last character drawn
+      for (let i = 0; i < node.data.length; i++) {
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const rect = range.getBoundingClientRect();
+        if (!rect.width) continue;  // a hidden cell, or a space collapsed at a line's end
+        if (above && rect.top >= above.bottom && !/\\s/.test(node.data.slice(i - 1, i + 1))) {
+          cut.push(node.data.slice(0, i) + "|" + node.data.slice(i));
+        }
+        above = rect;
+      }
+    }
+  }
+  return cut;
+}"""
+
+
+def _keys_read_whole(page, width: int) -> None:
+    """Show the page width pixels wide: its keys table fits its box, no word in it is cut, the page does not scroll
+    sideways."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.wait_for_function("(width) => window.innerWidth === width", arg=width)
+    page.wait_for_function(_FITS_ITS_BOX, arg="[data-testid=keys]")
+    assert page.evaluate(_CUT_WORDS, "[data-testid=keys]") == []
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
 
 @pytest.fixture
 def planted(planter):  # noqa: F811
     s = planter.schema
-    planter.table("docs", "id int PRIMARY KEY, x int, embedding vector(3)", rows=200, fill="i, i % 7, '[1,2,3]'")
+    planter.table(
+        "docs",
+        "id int PRIMARY KEY, x int, embedding vector(3), created timestamptz",
+        rows=200,
+        fill="i, i % 7, '[1,2,3]', now()",
+    )
     planter.sql(f"CREATE INDEX docs_x_a ON {s}.docs (x)")
     planter.sql(f"CREATE INDEX docs_x_b ON {s}.docs (x)")
     planter.sql(
         f"CREATE INDEX docs_embedding_ivf ON {s}.docs USING ivfflat (embedding vector_l2_ops) WITH (lists = 50)"
     )
     planter.sql(f"CREATE INDEX docs_embedding_hnsw ON {s}.docs USING hnsw (embedding vector_l2_ops) WITH (m = 24)")
+    planter.sql(f'CREATE INDEX docs_created ON {s}.docs (created DESC, lower(x::text) COLLATE "C" text_pattern_ops)')
+    planter.sql(f"CREATE INDEX docs_half ON {s}.docs USING hnsw ((embedding::halfvec(3)) halfvec_cosine_ops)")
     planter.sql(f"ANALYZE {s}.docs")
     return planter
 
@@ -70,9 +111,17 @@ def test_operator_filters_to_problems_and_opens_an_index(planted, page, role_use
     for width in (1280, 360):
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_function(_FITS_ITS_BOX, arg="[data-testid=vector-advice]")
-    # So does the keys table: on a phone its Order column was cut off at the screen's edge.
-    page.wait_for_function(_FITS_ITS_BOX, arg="[data-testid=keys]")
+    # So does the keys table: on a phone its Order column was cut off at the screen's edge. Its keys wrap between
+    # words, never inside one: "Stored as" read "vector(|3)" and "timesta|mp with time zone" at 360 px.
+    _keys_read_whole(page, 360)
     screenshot("index-detail-hnsw-phone")
+    for index in ("docs_created", "docs_half"):
+        page.goto(f"/indexes/{s}.{index}/")
+        expect(page.get_by_test_id("keys")).to_contain_text("Stored as")
+        for width in (1280, 360):
+            _keys_read_whole(page, width)
+            screenshot(f"index-detail-{index}-{width}")
+    expect(page.get_by_test_id("keys")).to_contain_text("halfvec(3)")
     assert console_errors == []
 
 
