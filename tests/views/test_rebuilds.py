@@ -610,6 +610,28 @@ def test_bad_list_filters_are_a_clear_400(client_as, query):
     assert "alert" in response.content.decode()
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"state": "exploded"}, "Unknown state exploded: choose one from the list."),
+        ({"index": "no-dot"}, "Name the index as schema.name."),
+    ],
+)
+def test_a_refused_list_filter_is_said_once_where_the_rebuilds_would_be(client_as, query, message):
+    """It was said twice: under the field, and again in the alert that stands in for the list."""
+    response = client_as("operator").get("/rebuilds/", query)
+    page = response.content.decode()
+    assert response.status_code == 400 and page.count(message) == 1
+    rows = page[page.index('data-testid="rebuild-rows"') :]
+    said = rows[: rows.index("</ul>")]
+    assert 'role="alert"' in said and message in said
+    # The field is marked refused and read with that one message (its aria-describedby names it).
+    (field,) = re.findall(r"<(?:input|select)[^>]*aria-invalid=\"true\"[^>]*>", page)
+    described = re.search(r'aria-describedby="([^"]*_error)"', field)
+    assert described and f'id="{described.group(1)}"' in said
+
+
 def test_query_counts_do_not_grow_with_the_number_of_rebuilds(planted, dba, django_assert_max_num_queries):
     s = planted.schema
     user = IndexRebuild._meta.get_field("requested_by").related_model.objects.get(username="dba-user")
