@@ -170,7 +170,8 @@ class SchemaSnapshot:
     # What another session held ACCESS EXCLUSIVE in these schemas: its tables' defaults, generated columns,
     # constraints and indexes were not read (see above).
     locked: tuple[LockedRelation, ...] = ()
-    triggers: tuple[TriggerInfo, ...] = ()  # read with code=True (drift); a default for replays stored before
+    # Read when asked (drift all three, the live schema page its triggers); the defaults serve replays stored before.
+    triggers: tuple[TriggerInfo, ...] = ()
     functions: tuple[FunctionInfo, ...] = ()
     views: tuple[ViewInfo, ...] = ()
     # A replay's checks that PostgreSQL writes otherwise when their text is parsed again (pg/shadow.reparsed_checks):
@@ -349,11 +350,16 @@ def schema_extensions(*, using: str = "default") -> list[ExtensionInfo]:
 
 
 def schema_snapshot(
-    *, schemas: Sequence[str] = DEFAULT_SCHEMAS, using: str = "default", code: bool = False
+    *,
+    schemas: Sequence[str] = DEFAULT_SCHEMAS,
+    using: str = "default",
+    triggers: bool = False,
+    functions: bool = False,
+    views: bool = False,
 ) -> SchemaSnapshot:
     """Return the whole live schema of the given schemas: seven statements (eight after DDL), whatever its size,
-    and three more with code (its triggers, functions and views, which drift compares); a table another session holds
-    ACCESS EXCLUSIVE read around (see above)."""
+    and one more for each of its triggers, its functions and its views when asked (drift compares all three, the
+    live schema page shows the triggers); a table another session holds ACCESS EXCLUSIVE read around (see above)."""
     locked = tuple(relation for relation in locked_relations(using=using) if relation.table_schema in schemas)
     around = {(relation.table_schema, relation.table_name) for relation in locked}
     tables = tuple(schema_tables(schemas=schemas, using=using))
@@ -367,7 +373,7 @@ def schema_snapshot(
         foreign_keys=tuple(schema_foreign_keys(schemas=schemas, using=using)),
         extensions=tuple(schema_extensions(using=using)),
         locked=locked,
-        triggers=tuple(schema_triggers(schemas=schemas, using=using, around=around)) if code else (),
-        functions=tuple(schema_functions(schemas=schemas, using=using)) if code else (),
-        views=tuple(schema_views(schemas=schemas, using=using)) if code else (),
+        triggers=tuple(schema_triggers(schemas=schemas, using=using, around=around)) if triggers else (),
+        functions=tuple(schema_functions(schemas=schemas, using=using)) if functions else (),
+        views=tuple(schema_views(schemas=schemas, using=using)) if views else (),
     )

@@ -155,18 +155,22 @@ def _contents(tables: list[TableView]) -> list[tuple[str, list[TableView]]]:
     ]
 
 
-def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot, list[TableView]]:
-    """Read the live schema and the tables the filter keeps (none when the filter is invalid)."""
+def _shown_tables(
+    request: HttpRequest, *, triggers: bool = False
+) -> tuple[TableFilterForm, SchemaSnapshot, list[TableView]]:
+    """Read the live schema and the tables the filter keeps (none when the filter is invalid); their triggers too
+    for a page that shows them. Never the schema's functions: these pages are about tables and show none (the drift
+    page compares them with the migrations); every function's definition was read on each view for nothing."""
     form = TableFilterForm(request.GET)
     schemas = tuple(app_settings()["APP_SCHEMAS"])
     if not form.is_valid():
-        return form, schema_snapshot(schemas=schemas, code=True), []
+        return form, schema_snapshot(schemas=schemas, triggers=triggers), []
     parts = split_qualified(form.cleaned_data["table"]) if form.cleaned_data["table"] else None
     if parts and parts[0] not in schemas:
         # A table of another schema, which a foreign key of the app's tables points at (or from): its link showed
         # an empty page, as only the app's schemas were read.
         schemas = (*schemas, parts[0])
-    snapshot = schema_snapshot(schemas=schemas, code=True)  # with the tables' triggers
+    snapshot = schema_snapshot(schemas=schemas, triggers=triggers)
     exactly = qualify(*parts) if parts else form.cleaned_data["table"]
     return form, snapshot, _table_views(snapshot, form.cleaned_data["q"], exactly)
 
@@ -175,7 +179,7 @@ def _shown_tables(request: HttpRequest) -> tuple[TableFilterForm, SchemaSnapshot
 @require_GET
 def live_schema(request: HttpRequest) -> HttpResponse:
     """List every table of the app's schemas with its columns, constraints, indexes, triggers, relations; a diagram."""
-    form, snapshot, tables = _shown_tables(request)
+    form, snapshot, tables = _shown_tables(request, triggers=True)  # each card lists its table's triggers
     # What the diagram and the other pages of cards are asked for: the same tables.
     query = urlencode({k: v for k in ("q", "table") if (v := request.GET.get(k, "").strip())})
     page = CardPage.of(len(tables), form.cleaned_data.get("page") if form.is_valid() else None, query)

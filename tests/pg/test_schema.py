@@ -119,7 +119,7 @@ def test_an_unknown_alias_is_refused(db):
 
 
 def test_the_schema_s_code_is_its_migrations_triggers_and_functions_not_an_extension_s(db):
-    snapshot = schema_snapshot(code=True)
+    snapshot = schema_snapshot(triggers=True, functions=True)
     triggers = {t.name: t for t in snapshot.triggers}
     assert {"conversation_messages_counts_insert", "conversation_messages_counts_delete"} <= triggers.keys()
     counting = triggers["conversation_messages_counts_insert"]
@@ -129,4 +129,8 @@ def test_the_schema_s_code_is_its_migrations_triggers_and_functions_not_an_exten
     assert functions["public.schemaadmin_apply_message_deltas()"].definition.startswith("CREATE OR REPLACE FUNCTION")
     # pgvector's functions are in public too, but the extension's: compared as the extension, not one by one.
     assert not any(f.name in ("cosine_distance", "l2_distance", "halfvec_in") for f in snapshot.functions)
-    assert schema_snapshot().triggers == () and schema_snapshot().functions == ()  # without code, two reads fewer
+    assert schema_snapshot().triggers == () and schema_snapshot().functions == ()  # unasked, two reads fewer
+    with CaptureQueriesContext(connection) as queries:
+        only_triggers = schema_snapshot(triggers=True)
+    assert only_triggers.triggers == snapshot.triggers and only_triggers.functions == ()
+    assert not any("pg_get_functiondef" in query["sql"] for query in queries)

@@ -7,6 +7,8 @@ import json
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from schemaadmin.models import AuditEvent, DriftCheck, JobState
 from schemaadmin.services.schema.drift_checks import run_drift_check, start_drift_check
@@ -95,6 +97,16 @@ def test_a_table_name_cannot_inject_into_the_diagram_or_the_page(plant, operator
     assert source.count('"') % 2 == 0 and "\nclick" not in source and "<b>" not in source
     assert re.search(r'^    t0\["[^"]+"\] \{$', source, re.M)
     assert "we&quot;ird &lt;b&gt;" in page and "<b>" not in page
+
+
+def test_the_page_reads_its_tables_triggers_and_no_function_and_the_diagram_neither(operator):
+    """The page read every function's definition on each view and showed none; its diagram read both for nothing."""
+    for url, shows_triggers in (("/schema/tables/", True), ("/schema/tables/diagram/", False)):
+        with CaptureQueriesContext(connection) as queries:
+            assert operator.get(url).status_code == 200
+        sent = [query["sql"] for query in queries]
+        assert not any("pg_get_functiondef" in sql for sql in sent), url
+        assert any("pg_get_triggerdef" in sql for sql in sent) is shows_triggers, url
 
 
 def test_reading_the_drift_page_starts_nothing_and_a_dba_starts_the_replay_it_then_follows(

@@ -80,7 +80,7 @@ def drift_report(*, using: str = "default", refresh: bool = False, replay: bool 
         else:
             expected, from_cache = snapshot_from_json(stored.snapshot), True
     if expected is not None:
-        live = schema_snapshot(schemas=schemas, using=using, code=True)
+        live = schema_snapshot(schemas=schemas, using=using, triggers=True, functions=True, views=True)
         findings += schema_drift(live, expected, outside=tables_outside_migrations(schemas[0]))
     findings += model_changes()
     findings += recorded_without_file_findings(applied)

@@ -347,7 +347,7 @@ def _replay_and_read(applied: list[MigrationKey], schemas: list[str], made_outsi
             file=sys.stderr,
         )
         raise SystemExit(1) from None
-    snapshot = schema_snapshot(schemas=schemas, using="default", code=True)
+    snapshot = schema_snapshot(schemas=schemas, using="default", triggers=True, functions=True, views=True)
     return dataclasses.replace(snapshot, checks_reparsed=reparsed_checks(snapshot.constraints, using="default"))
 
 

@@ -682,7 +682,7 @@ def _drop_statement(fix: str) -> str:
 def test_triggers_and_functions_changed_by_hand_are_drift_and_their_fixes_put_back_the_migrations(plant):
     """conversation_messages' counts are kept by migration 0003's triggers: one dropped or disabled by hand stopped
     them without an error anywhere, and drift compared no trigger nor function."""
-    before = schema_snapshot(code=True)
+    before = schema_snapshot(triggers=True, functions=True)
     made = {f.name: f.definition for f in before.functions}["schemaadmin_apply_message_deltas"]
     deletes = {t.name: t.definition for t in before.triggers}["conversation_messages_counts_delete"]
     for statement in [
@@ -783,7 +783,7 @@ def test_views_made_by_hand_are_drift_an_extension_s_are_not_and_each_fix_runs(p
     plant.sql('CREATE VIEW public."hand made ""view""" WITH (check_option=local) AS SELECT id FROM public.users')
     plant.sql("CREATE MATERIALIZED VIEW public.hand_made_totals AS SELECT count(*) AS n FROM public.users")
     try:
-        live = schema_snapshot(code=True)
+        live = schema_snapshot(views=True)
         assert {v.name for v in live.views} == {'hand made "view"', "hand_made_totals"}
         findings = by_object(drift_findings())
         assert {name: f.code for name, f in findings.items()} == {
@@ -799,7 +799,7 @@ def test_views_made_by_hand_are_drift_an_extension_s_are_not_and_each_fix_runs(p
         for finding in view_findings(_with_views(), live):
             assert finding.code == "missing_view"
             plant.sql(finding.fix)
-        assert schema_snapshot(code=True).views == live.views
+        assert schema_snapshot(views=True).views == live.views
     finally:
         plant.sql('DROP VIEW IF EXISTS public."hand made ""view"""')
         plant.sql("DROP MATERIALIZED VIEW IF EXISTS public.hand_made_totals")
