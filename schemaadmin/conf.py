@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "EXACT_COUNT_BELOW": 1_000,
     # Rows per page in the conversation browser: the choices offered and the default.
     "PAGE_SIZES": (25, 50, 100),
+    # Pages of a chat table's list in Django's admin (schemaadmin/admin_chat.py): it pages by OFFSET, so only the
+    # first pages are offered (100 rows each: OFFSET at most 1,900 rows); /conversations/ pages any depth by keyset.
+    "ADMIN_PAGES": 20,
     # Messages per window of a thread view.
     "THREAD_WINDOW": 50,
     # Index health. Database aliases whose index usage counts: an index is "unused" only when no node scanned it.
