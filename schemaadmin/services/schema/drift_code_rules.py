@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 
 from schemaadmin.pg import ddl, table_ddl
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.schema import SchemaSnapshot
 from schemaadmin.pg.schema_code import FunctionInfo, TriggerInfo, ViewInfo
 from schemaadmin.services.findings import Finding, Severity
@@ -72,7 +73,7 @@ def view_findings(live: SchemaSnapshot, expected: SchemaSnapshot) -> list[Findin
 
 
 def _about(trigger: TriggerInfo) -> str:
-    return f"{trigger.qualified_table}.{trigger.name}"
+    return qualify(trigger.schema, trigger.table, trigger.name)
 
 
 def _missing_trigger(trigger: TriggerInfo) -> Finding:

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from schemaadmin.pg import ddl, identifiers, table_ddl
 from schemaadmin.pg.index_builds import temporary_index_name
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.schema import ConstraintInfo, SchemaIndex, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Kind, Severity
 
@@ -154,7 +155,7 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
                 drift_finding(
                     "constraint_mismatch",
                     WARNING,
-                    f"{constraint.qualified_table}.{constraint.name}",
+                    qualify(constraint.schema, constraint.table, constraint.name),
                     f"Constraint {constraint.name} on {constraint.qualified_table} is NOT VALID: the rows from "
                     f"before it was added were never checked against {wanted.definition}.",
                     f"Validate it (it reads the table under a SHARE UPDATE EXCLUSIVE lock: reads and writes go on): "
@@ -167,7 +168,7 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
                 drift_finding(
                     "constraint_mismatch",
                     CRITICAL,
-                    f"{constraint.qualified_table}.{constraint.name}",
+                    qualify(constraint.schema, constraint.table, constraint.name),
                     f"Constraint {constraint.name} on {constraint.qualified_table} is {constraint.definition}; the "
                     f"migrations say {wanted.definition}.",
                     f"Replace it as the migrations say: {drop} "
@@ -179,7 +180,7 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
             drift_finding(
                 "unexpected_constraint",
                 WARNING,
-                f"{constraint.qualified_table}.{constraint.name}",
+                qualify(constraint.schema, constraint.table, constraint.name),
                 f"{constraint.type.capitalize()} constraint {constraint.name} on {constraint.qualified_table} "
                 f"exists in the database, but no applied migration creates it: {constraint.definition}.",
                 ADOPT.format(operation="AddConstraint(model_name=..., constraint=...)") + f".\nOr drop it: {drop}",
@@ -220,7 +221,7 @@ def constraint_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: 
             )
             adopted = index.qualified_name
         finding = drift_finding(
-            "missing_constraint", CRITICAL, f"{constraint.qualified_table}.{constraint.name}", message, fix
+            "missing_constraint", CRITICAL, qualify(constraint.schema, constraint.table, constraint.name), message, fix
         )
         findings.append(replace(finding, index=adopted) if adopted else finding)
     return findings

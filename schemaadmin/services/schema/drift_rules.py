@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from schemaadmin.pg import ddl, identifiers, table_ddl
 from schemaadmin.pg.locked import group_locked
+from schemaadmin.pg.names import qualify
 from schemaadmin.pg.schema import ColumnInfo, SchemaSnapshot
 from schemaadmin.services.findings import Finding, Severity
 from schemaadmin.services.schema.drift_code_rules import function_findings, trigger_findings, view_findings
@@ -49,8 +50,8 @@ def _table_findings(
             drift_finding(
                 "missing_table",
                 CRITICAL,
-                f"{schema}.{table}",
-                f"The applied migrations create table {schema}.{table}, but the database has no such table.",
+                qualify(schema, table),
+                f"The applied migrations create table {qualify(schema, table)}, but the database has no such table.",
                 "Restore it (from a backup, or by migrating its app back before the migration that creates it and "
                 "forward again, which loses nothing only if it held nothing); if it was dropped on purpose, delete "
                 "the model and run makemigrations, then record that migration with manage.py migrate --fake.",
@@ -75,8 +76,9 @@ def _table_findings(
             drift_finding(
                 "unexpected_table",
                 WARNING,
-                f"{schema}.{table}",
-                f"Table {schema}.{table}{with_partitions} exists in the database, but no applied migration creates it.",
+                qualify(schema, table),
+                f"Table {qualify(schema, table)}{with_partitions} exists in the database, but no applied migration "
+                "creates it.",
                 ADOPT.format(operation="CreateModel(...)")
                 + " (or a model with managed = False).\nOr drop it (refused while a foreign key, a view or another "
                 "object depends on it; the error names them, and CASCADE would drop them too): "
@@ -106,14 +108,15 @@ def _partitions_under(
 
 
 def _partitions_outside_migrations(schema: str, table: str, count: int) -> Finding:
+    named = qualify(schema, table)
     return drift_finding(
         "partitions_outside_migrations",
         INFO,
-        f"{schema}.{table}",
-        f"Partitioned table {schema}.{table} has {count:,} partition{'s' if count != 1 else ''} below it that no "
+        named,
+        f"Partitioned table {named} has {count:,} partition{'s' if count != 1 else ''} below it that no "
         "applied migration creates (made by hand, a scheduled job or a partition manager): they are not compared.",
         "Nothing to fix if partitions are made outside the migrations. Their indexes and constraints come from "
-        f"{schema}.{table}'s, which are compared.",
+        f"{named}'s, which are compared.",
     )
 
 
@@ -129,11 +132,12 @@ def _table_outside_migrations(schema: str, table: str, why: str) -> Finding:
             "migrations: manage.py makemigrations <app>, then manage.py migrate <app> --fake-initial (the tables "
             "exist already)."
         )
+    named = qualify(schema, table)
     return drift_finding(
         "table_outside_migrations",
         INFO,
-        f"{schema}.{table}",
-        f"Table {schema}.{table} {why}: no migration creates it, so it is not compared.",
+        named,
+        f"Table {named} {why}: no migration creates it, so it is not compared.",
         fix,
     )
 
@@ -144,13 +148,13 @@ def _locked_findings(live: SchemaSnapshot, tables: set[tuple[str, str]]) -> list
     findings = []
     for group in group_locked([r for r in live.locked if (r.table_schema, r.table_name) in tables]):
         locked = sorted({(r.table_schema, r.table_name) for r in group.relations})
-        about = f"{group.schema}.{group.name}"
+        about = qualify(group.schema, group.name)
         if (group.schema, group.name) in locked:
             what = f" ({group.what})" if group.what else ""
             subject = f"Table {about}{what} is locked by another session, {group.who}: its columns"
             compared = ""
         else:
-            named = ", ".join(f"{schema}.{name}" for schema, name in locked[:5])
+            named = ", ".join(qualify(schema, name) for schema, name in locked[:5])
             more = f" and {len(locked) - 5:,} more" if len(locked) > 5 else ""
             subject = (
                 f"{'Partition' if len(locked) == 1 else 'Partitions'} {named}{more} of {about} "
@@ -234,7 +238,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
             drift_finding(
                 "missing_column",
                 CRITICAL,
-                ".".join(key),
+                qualify(*key),
                 f"The applied migrations add column {column.name} ({column.type}) to {column.qualified_table}, but "
                 "the database has no such column: queries that read it fail.",
                 ddl.script(table_ddl.add_column(column.schema, column.table, column.name, _column_definition(column)))
@@ -248,7 +252,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
             drift_finding(
                 "unexpected_column",
                 CRITICAL if blocks_inserts else WARNING,
-                ".".join(key),
+                qualify(*key),
                 f"Column {column.name} ({column.type}"
                 + (", NOT NULL" if column.not_null else "")
                 + (f", default {column.default}" if column.default else "")
@@ -272,7 +276,7 @@ def _column_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: set
             drift_finding(
                 "column_mismatch",
                 CRITICAL if severe else WARNING,
-                ".".join(key),
+                qualify(*key),
                 f"Column {now.name} of {now.qualified_table} differs from the migrations: "
                 + "; ".join(differences)
                 + ".",
@@ -300,8 +304,8 @@ def _comment_findings(live: SchemaSnapshot, expected: SchemaSnapshot, tables: se
     for (schema, table, column), now, wanted in described:
         if now == wanted:
             continue
-        about = ".".join(part for part in (schema, table, column) if part)
-        what = f"Column {column} of {schema}.{table}" if column else f"Table {schema}.{table}"
+        about = qualify(*(part for part in (schema, table, column) if part))
+        what = f"Column {column} of {qualify(schema, table)}" if column else f"Table {qualify(schema, table)}"
         findings.append(
             drift_finding(
                 "comment_mismatch",
