@@ -727,3 +727,25 @@ def test_names_holding_a_dot_are_quoted_on_the_review_the_active_notice_the_refu
     cancel = detail[detail.index('data-testid="cancel"') :]
     assert f"{index} stays as it is" in _text(cancel[: cancel.index("</form>")])
     assert str(running) == f"Rebuild of {index} (running)"
+
+
+def test_review_of_a_vector_index_says_why_its_build_memory_is_not_estimated(plant, dba):
+    """An HNSW build on a table never analyzed (a restored dump), or over sparsevec, was "a sort of the keys"."""
+    s = plant.schema
+    plant.table("fresh", "id int PRIMARY KEY, e vector(3), sv sparsevec(100)", rows=50, fill="i, '[1,2,3]', NULL")
+    plant.sql(f"CREATE INDEX fresh_hnsw ON {s}.fresh USING hnsw (e vector_l2_ops)")
+    plant.sql(f"CREATE INDEX fresh_sparse ON {s}.fresh USING hnsw (sv sparsevec_l2_ops)")
+
+    def memory(index: str, **params) -> str:
+        page = _review(dba, index=f"{s}.{index}", **params).content.decode()
+        said = page[page.index('data-testid="memory">') + len('data-testid="memory">') :]
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", "", said[: said.index("</dd>")])).split())
+
+    for params in ({"kind": "reindex"}, {"kind": "replace", "m": "24"}):
+        said = memory("fresh_hnsw", **params)
+        assert said.startswith("not estimated: the table has not been analyzed, so its rows are unknown"), said
+    plant.sql(f"ANALYZE {s}.fresh")
+    assert memory("fresh_hnsw", kind="reindex").startswith("≈ ")
+    said = memory("fresh_sparse", kind="reindex")
+    assert said.startswith("not estimated: the size of one sparsevec(100) value is not known from its type"), said
+    assert "a sort of the keys" in memory("fresh_pkey", kind="reindex")

@@ -10,7 +10,7 @@ from typing import Any
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState
 from schemaadmin.pg.index_builds import setting_reset_bytes
-from schemaadmin.pg.indexes import IndexInfo
+from schemaadmin.pg.indexes import VECTOR_METHODS, IndexInfo
 from schemaadmin.services.index_health.vectors import (
     HNSW_DEFAULT_M,
     IVFFLAT_DEFAULT_LISTS,
@@ -29,6 +29,7 @@ class RebuildEstimate:
     rows: int | None
     dimensions: int | None
     graph_memory_bytes: int | None  # HNSW: the whole graph; IVFFlat: the k-means sample and centres
+    memory_unknown: str  # why a graph's or sample's memory is not estimated ("" when it is, or the build is a sort)
     server_maintenance_work_mem_bytes: int
     planned_maintenance_work_mem_bytes: int
     fits_in_memory: bool | None
@@ -65,6 +66,7 @@ def estimate_rebuild(
         rows=rows,
         dimensions=index.dimensions,
         graph_memory_bytes=graph,
+        memory_unknown=_memory_unknown(index, target, rows) if graph is None else "",
         server_maintenance_work_mem_bytes=server,
         planned_maintenance_work_mem_bytes=planned,
         fits_in_memory=None if graph is None else graph <= planned,
@@ -72,6 +74,17 @@ def estimate_rebuild(
         estimated_seconds=seconds,
         basis=basis,
     )
+
+
+def _memory_unknown(index: IndexInfo, target: str, rows: int | None) -> str:
+    """Return why the memory of an HNSW or IVFFlat build is not estimated; "" for a build that sorts its keys."""
+    if target not in VECTOR_METHODS:
+        return ""
+    if rows is None:
+        return "not estimated: the table has not been analyzed, so its rows are unknown (ANALYZE it, then review again)"
+    key_type = index.key_types[0] if index.key_types else "its key"
+    # A sparsevec's size is its non-zero elements', which its type does not say.
+    return f"not estimated: the size of one {key_type} value is not known from its type"
 
 
 def planned_maintenance_work_mem(graph_bytes: int | None, index_bytes: int, server_bytes: int) -> int:
