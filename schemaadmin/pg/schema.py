@@ -73,6 +73,11 @@ class TableInfo(Qualified):
     comment: str | None
     partition_of: tuple[str, str] | None = None  # (schema, name) of the partitioned table it is a partition of
 
+    @property
+    def qualified_parent(self) -> str:
+        """Return the partitioned table it is a partition of as qualify() writes it, or "" when it is none's."""
+        return qualify(*self.partition_of) if self.partition_of else ""
+
 
 @dataclass(frozen=True, slots=True)
 class ColumnInfo(Qualified):

@@ -387,3 +387,27 @@ def test_a_bad_finding_code_says_each_of_its_faults_as_a_sentence(operator):
     assert response.status_code == 400
     error = re.search(r'data-testid="drift-code-error">(.*?) <a', response.content.decode()).group(1)
     assert "allowed. A finding code" in html.unescape(error), error
+
+
+@pytest.mark.django_db
+def test_a_partition_s_card_names_its_parent_whose_card_lists_the_constraints_it_takes(client_as, plant, settings):
+    """A partition's card said "None." under its constraints and foreign keys: the key it takes from its parent."""
+    s = plant.schema
+    plant.sql(f"CREATE TABLE {s}.zq_account (id int PRIMARY KEY)")
+    plant.sql(
+        f'CREATE TABLE {s}."zq.events" (at date NOT NULL, id int NOT NULL, account int REFERENCES {s}.zq_account (id),'
+        " PRIMARY KEY (at, id)) PARTITION BY RANGE (at)"
+    )
+    plant.sql(f'CREATE TABLE {s}."zq.events default" PARTITION OF {s}."zq.events" DEFAULT')
+    settings.SCHEMAADMIN = {"APP_SCHEMAS": [s]}
+    operator = client_as("operator")
+    page = operator.get("/schema/tables/", {"table": f'{s}."zq.events default"'}).content.decode()
+    assert cards(page) == [f"{s}.&quot;zq.events default&quot;"]
+    assert f"partition of {s}.&quot;zq.events&quot;</span>" in page
+    note = html.unescape(re.sub(r"<[^>]+>", "", page[page.index('data-testid="partition-note"') :].split("</p>")[0]))
+    assert f'A partition of {s}."zq.events": the primary key, unique, exclusion and foreign key' in note
+    (link,) = re.findall(r'A partition of <a href="([^"]+)"', page)
+    parent = operator.get("/schema/tables/" + html.unescape(link).split("#")[0]).content.decode()
+    assert cards(parent) == [f"{s}.&quot;zq.events&quot;"] and "PRIMARY KEY (at, id)" in parent
+    assert "FOREIGN KEY (account)" in parent and 'data-testid="partition-note"' not in parent
+    assert page.count("None of its own.") == 2 and ">None.</p>" not in page.split('data-testid="indexes"')[0]
