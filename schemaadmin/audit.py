@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import getpass
 import ipaddress
+import logging
 from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import DatabaseError, transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from schemaadmin.models import AuditEvent
 from schemaadmin.pg.audit import insert_read_event
 
-__all__ = ["command_line_user", "asked", "client_ip", "record", "record_read"]
+__all__ = ["command_line_user", "asked", "client_ip", "record", "record_read", "record_refusal"]
+
+logger = logging.getLogger(__name__)
 
 # Targets are names the code builds (a migration label is an app label and a file name); this bounds a hostile one.
 TARGET_MAX = 2_000
+# A refusal's sentence; one that quotes what was sent (Django's "… is not one of the available choices") ends here.
+REASON_MAX = 2_000
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -76,6 +82,30 @@ def record(
         detail=_storable(detail),
         ip_address=client_ip(request),
     )
+
+
+def record_refusal(
+    request: HttpRequest | None,
+    action: str,
+    target: str,
+    reason: str,
+    *,
+    actor: Any = None,
+    as_username: str = "",
+    **detail: Any,
+) -> None:
+    """Write the AuditEvent of a privileged action asked for and refused (`<area>.<verb>_refused`), with the sentence
+    that refused it.
+
+    The refusal does not depend on the event: one that cannot be written (its table locked, the database refusing
+    the insert) is logged, and the caller refuses all the same. The event commits on its own in autocommit, and in a
+    savepoint of a caller's transaction, which a refused request's view commits: it renders the refusal, raises none.
+    """
+    try:
+        with transaction.atomic():  # a savepoint inside a transaction: a failed insert leaves it usable
+            record(request, action, target, actor=actor, as_username=as_username, reason=reason[:REASON_MAX], **detail)
+    except DatabaseError:
+        logger.exception("Could not audit %s of %s (it is refused all the same).", action, target[:TARGET_MAX])
 
 
 def command_line_user() -> str:

@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from schemaadmin.forms.archive import ArchiveDropForm
+from schemaadmin.forms.refusals import refusal_reason
 from schemaadmin.permissions import permission_required
 from schemaadmin.pg.names import qualify
-from schemaadmin.services.schema.archive import ArchiveInUse, UnknownArchive, drop
+from schemaadmin.services.schema.archive import ArchiveInUse, UnknownArchive, drop, refuse_drop
 
 __all__ = ["archive_drop"]
 
@@ -24,6 +25,7 @@ def archive_drop(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         problems = [str(error) for errors in form.errors.values() for error in errors]
         messages.error(request, " ".join(problems) or "Name the archive to drop.")
+        refuse_drop(form.data.get("name", ""), refusal_reason(form), user=request.user, request=request)
         return redirect(reverse("schemaadmin:schema") + "#archives")
     try:
         dropped = drop(form.cleaned_data["name"], user=request.user, request=request)

@@ -59,8 +59,8 @@ def test_a_dba_drops_an_archive_only_with_its_name_typed_and_it_is_audited(clien
 
     missing = client.post("/schema/archives/drop", {"name": "nope", "typed_name": "nope"}, follow=True)
     assert "There is no archive schemaadmin_archive.nope." in missing.content.decode()
-    refused = AuditEvent.objects.get(action="migrations.archive_drop_refused")
-    assert refused.target == "schemaadmin_archive.nope" and refused.detail["reason"].startswith("There is no archive")
+    refused = AuditEvent.objects.get(action="migrations.archive_drop_refused", target="schemaadmin_archive.nope")
+    assert refused.detail["reason"].startswith("There is no archive")
 
     done = client.post("/schema/archives/drop", {"name": NAME, "typed_name": NAME})
     assert done.status_code == 302 and done["Location"] == "/schema/#archives"
@@ -69,6 +69,28 @@ def test_a_dba_drops_an_archive_only_with_its_name_typed_and_it_is_audited(clien
     assert event.target == f"schemaadmin_archive.{NAME}" and event.actor_username == "dba-user"
     assert event.detail["source"] == "schema_fixtures_widget.name"
     assert "No archives." in client.get("/schema/").content.decode()
+
+
+def test_a_drop_refused_for_its_name_mistyped_is_audited_with_what_was_asked(client_as, archive):
+    client = client_as("dba")
+    wrong = client.post("/schema/archives/drop", {"name": NAME, "typed_name": "apply7"})
+    assert wrong.status_code == 302 and wrong["Location"] == "/schema/#archives"
+    assert f"Type “{NAME}” exactly to drop it." in client.get("/schema/").content.decode()
+    assert [a.name for a in archives()] == [NAME]
+    event = AuditEvent.objects.get(action="migrations.archive_drop_refused")
+    assert (event.actor_username, event.target) == ("dba-user", f"schemaadmin_archive.{NAME}")
+    assert event.detail["reason"] == f"Type the archive's name to drop it: Type “{NAME}” exactly to drop it."
+
+
+def test_a_hostile_drop_is_refused_and_audited_bounded_and_without_nul(client_as, archive):
+    client = client_as("dba")
+    hostile = "x\x00" * 50_000
+    response = client.post("/schema/archives/drop", {"name": hostile, "typed_name": hostile})
+    assert response.status_code == 302 and [a.name for a in archives()] == [NAME]
+    event = AuditEvent.objects.get(action="migrations.archive_drop_refused")
+    assert event.actor_username == "dba-user" and event.target.startswith("schemaadmin_archive.")
+    assert len(event.target) <= 2_000 and "\x00" not in event.target
+    assert "Null characters are not allowed." in event.detail["reason"] and len(event.detail["reason"]) <= 2_000
 
 
 def test_an_archive_something_depends_on_is_kept_and_the_page_says_what(client_as, archive):

@@ -164,14 +164,8 @@ def _refused(
 ) -> RebuildRefused:
     """Audit an asked-for action the rebuild's state refuses (rebuild.<action>_refused); return the refusal."""
     target = qualify(rebuild.schema_name, rebuild.index_name)
-    audit.record(
-        request,
-        f"rebuild.{action}_refused",
-        target,
-        actor=user,
-        rebuild=rebuild.pk,
-        state=rebuild.state,
-        reason=sentence,
+    audit.record_refusal(
+        request, f"rebuild.{action}_refused", target, sentence, actor=user, rebuild=rebuild.pk, state=rebuild.state
     )
     return RebuildRefused(sentence)
 

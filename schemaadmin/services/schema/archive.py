@@ -25,7 +25,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.state import ProjectState
 from django.utils import timezone
 
-from schemaadmin.audit import record
+from schemaadmin.audit import record, record_refusal
 from schemaadmin.conf import app_settings
 from schemaadmin.pg.archive import (
     ArchiveInUse,
@@ -56,6 +56,7 @@ __all__ = [
     "archives",
     "drop",
     "migration_drops",
+    "refuse_drop",
     "restore_sql",
 ]
 
@@ -265,11 +266,11 @@ def drop(name: str, *, user: Any, request: Any = None, using: str = "default") -
     try:
         dropped = found is not None and drop_archive(schema=schema, name=name, using=using)
     except ArchiveInUse as exc:
-        record(request, "migrations.archive_drop_refused", qualify(schema, name), actor=user, reason=str(exc))
+        refuse_drop(name, str(exc), user=user, request=request)
         raise
     if not dropped or found is None:
         unknown = UnknownArchive(f"There is no archive {qualify(schema, name)}.")
-        record(request, "migrations.archive_drop_refused", qualify(schema, name), actor=user, reason=str(unknown))
+        refuse_drop(name, str(unknown), user=user, request=request)
         raise unknown
     record(
         request,
@@ -281,6 +282,12 @@ def drop(name: str, *, user: Any, request: Any = None, using: str = "default") -
         total_bytes=found.table.total_bytes,
     )
     return found
+
+
+def refuse_drop(name: str, reason: str, *, user: Any, request: Any = None) -> None:
+    """Audit a drop of archive name that was asked for and refused (in use, unknown, its name not typed as it is)."""
+    schema = app_settings()["ARCHIVE_SCHEMA"]
+    record_refusal(request, "migrations.archive_drop_refused", qualify(schema, name), reason, actor=user)
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,13 +222,13 @@ def record_refusal(
     using: str = "default",
 ) -> None:
     """Audit a cancel or terminate that was asked for and not sent, with the sentence that refused it."""
-    audit.record(
+    audit.record_refusal(
         request,
         f"activity.{signal}_refused",
         f"pid {pid}",
+        reason,
         actor=user,
         as_username=as_username,
-        reason=reason,
         backend_start=started.isoformat() if started else None,
         database_alias=using,
     )
