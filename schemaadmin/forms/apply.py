@@ -10,9 +10,16 @@ from schemaadmin.forms.fields import number_field
 
 __all__ = ["ApplyForm"]
 
+# What the page says above the form when its fingerprint is missing or malformed; the audit log's reason says it too.
+NOT_LOADED = "This form was not loaded from this page; reload it."
+
 
 class ApplyForm(forms.Form):
-    fingerprint = forms.RegexField(regex=r"^[0-9a-f]{16}$", widget=forms.HiddenInput)
+    fingerprint = forms.RegexField(
+        regex=r"^[0-9a-f]{16}$",
+        error_messages={"required": NOT_LOADED, "invalid": NOT_LOADED},
+        widget=forms.HiddenInput,
+    )
     typed_target = forms.CharField(
         required=False,
         max_length=4096,  # a label is an app label and a file name; this only bounds what is read

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.apply import ApplyForm
+from schemaadmin.forms.refusals import refusal_reason
 from schemaadmin.models import MigrationApply
 from schemaadmin.paging import KeysetOrder
 from schemaadmin.permissions import permission_required
@@ -24,6 +25,7 @@ from schemaadmin.services.schema.apply import (
     TargetNotTyped,
     active_apply,
     apply_plan,
+    refuse_apply,
     start_apply,
 )
 from schemaadmin.services.schema.archive import archive_costs
@@ -93,6 +95,8 @@ def apply_confirm(request: HttpRequest) -> HttpResponse:
 
     form = ApplyForm(request.POST)
     if not form.is_valid():
+        fingerprint = form.data.get("fingerprint", "")
+        refuse_apply(plan, refusal_reason(form), user=request.user, request=request, fingerprint=fingerprint)
         return render_page(request, APPLY_TEMPLATE, _context(plan, form), status=400)
     data = form.cleaned_data
     try:

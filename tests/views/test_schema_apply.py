@@ -63,6 +63,20 @@ def test_apply_needs_the_target_typed_then_queues_the_job(fixtures_pending, clie
     again = client.post("/schema/apply/", _form())
     assert again.status_code == 409
     assert f'href="/schema/applies/{run.pk}/"' in again.content.decode()
+    refusals = AuditEvent.objects.filter(action="migrations.apply_refused").order_by("id")
+    assert [(e.actor_username, e.target) for e in refusals] == [("dba-user", TARGET)] * 2
+    typed, active = (event.detail for event in refusals)
+    assert typed["reason"] == f"Type {TARGET} to confirm: this plan needs it." and typed["plan"] == run.plan
+    assert active["reason"] == f"Migrations are already being applied to this database (run {run.pk}, queued)."
+
+
+def test_an_apply_refused_for_a_plan_changed_since_it_was_shown_is_audited(fixtures_pending, client_as):
+    response = client_as("dba").post("/schema/apply/", _form(fingerprint="0123456789abcdef"))
+    assert response.status_code == 400 and "changed since this page was loaded" in response.content.decode()
+    event = AuditEvent.objects.get(action="migrations.apply_refused")
+    assert (event.actor_username, event.target) == ("dba-user", TARGET)
+    assert event.detail["reason"] == "The pending migrations changed since this page was loaded. Review the new plan."
+    assert event.detail["fingerprint"] == "0123456789abcdef" and event.detail["plan"] == apply_plan().labels
 
 
 @pytest.mark.parametrize(
@@ -74,13 +88,18 @@ def test_apply_needs_the_target_typed_then_queues_the_job(fixtures_pending, clie
         ({"statement_timeout_ms": 10**12}, "less than or equal to"),
         ({"fingerprint": "<script>"}, "This form was not loaded from this page"),
         ({"fingerprint": "0123456789abcdef"}, "changed since this page was loaded"),
+        ({"typed_target": "x\x00" * 100_000, "fingerprint": "\x00" * 100_000}, "Null characters are not allowed."),
     ],
 )
-def test_bad_input_is_a_clear_400(fixtures_pending, client_as, overrides, message):
+def test_bad_input_is_a_clear_400_and_audited(fixtures_pending, client_as, overrides, message):
     response = client_as("dba").post("/schema/apply/", _form(**overrides))
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not MigrationApply.objects.exists()
+    event = AuditEvent.objects.get(action="migrations.apply_refused")
+    assert (event.actor_username, event.target) == ("dba-user", TARGET) and message in event.detail["reason"]
+    assert len(event.detail["reason"]) <= 2_000 and len(event.detail["fingerprint"]) <= 64
+    assert "\x00" not in event.detail["reason"] + event.detail["fingerprint"]
 
 
 def test_operators_see_runs_but_cannot_apply(fixtures_pending, client_as):

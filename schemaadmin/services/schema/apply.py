@@ -17,6 +17,7 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django.http import HttpRequest
 
+from schemaadmin.audit import record_refusal
 from schemaadmin.conf import app_settings
 from schemaadmin.models import JobState, MigrationApply
 from schemaadmin.pg.jobs import backend_pid, reset_session_timeouts, set_session_timeouts
@@ -46,6 +47,7 @@ __all__ = [
     "apply_plan",
     "critical_lint",
     "destroyed",
+    "refuse_apply",
     "run_apply",
     "start_apply",
 ]
@@ -114,15 +116,12 @@ def start_apply(
     request: HttpRequest | None = None,
     using: str = "default",
 ) -> MigrationApply:
-    """Record the apply, audit it and queue the job; refuse a stale plan, a missing confirmation or a second run."""
-    if not plan.migrations:
-        raise ApplyRefused("There are no pending migrations to apply.")
-    if plan.conflicts:
-        raise ApplyRefused(plan.conflicts_message)
-    if fingerprint != plan.fingerprint:
-        raise ApplyRefused("The pending migrations changed since this page was loaded. Review the new plan.")
-    if typed_target.strip() != plan.target and (plan.destructive or critical_lint(plan, using=using)):
-        raise TargetNotTyped(f"Type {plan.target} to confirm: this plan needs it.")
+    """Record the apply, audit it and queue the job; refuse a stale plan, a missing confirmation or a second run,
+    each refusal audited (migrations.apply_refused) with its sentence."""
+    refusal = _refusal(plan, fingerprint=fingerprint, typed_target=typed_target, using=using)
+    if refusal is not None:
+        refuse_apply(plan, str(refusal), user=user, request=request, fingerprint=fingerprint, using=using)
+        raise refusal
     settings = app_settings()
     try:
         return jobs.start(
@@ -143,11 +142,49 @@ def start_apply(
             ),
         )
     except jobs.JobAlreadyActive as active:
-        raise ApplyAlreadyActive(active.record) from None
+        already = ApplyAlreadyActive(active.record)
+        refuse_apply(plan, str(already), user=user, request=request, fingerprint=fingerprint, using=using)
+        raise already from None
     except jobs.JobRefused:
+        # Its record was written, audited as requested and failed with the reason: no second event.
         raise ApplyRefused(
             "The worker already has a migrate job queued for this database; wait for it or clear it in the admin."
         ) from None
+
+
+def _refusal(plan: ApplyPlan, *, fingerprint: str, typed_target: str, using: str) -> ApplyRefused | None:
+    """Return why this confirmation of the plan cannot start an apply, or None."""
+    if not plan.migrations:
+        return ApplyRefused("There are no pending migrations to apply.")
+    if plan.conflicts:
+        return ApplyRefused(plan.conflicts_message)
+    if fingerprint != plan.fingerprint:
+        return ApplyRefused("The pending migrations changed since this page was loaded. Review the new plan.")
+    if typed_target.strip() != plan.target and (plan.destructive or critical_lint(plan, using=using)):
+        return TargetNotTyped(f"Type {plan.target} to confirm: this plan needs it.")
+    return None
+
+
+def refuse_apply(
+    plan: ApplyPlan,
+    reason: str,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+    fingerprint: str = "",
+    using: str = "default",
+) -> None:
+    """Audit an apply of the plan that was asked for and refused (migrations.apply_refused), with the reason."""
+    record_refusal(
+        request,
+        "migrations.apply_refused",
+        plan.target,
+        reason,
+        actor=user,
+        plan=plan.labels,
+        fingerprint=fingerprint[:64],
+        database_alias=using,
+    )
 
 
 class _Progress:

@@ -59,6 +59,10 @@ def test_destructive_plan_needs_the_target_typed(fixtures_pending):
     with pytest.raises(ApplyRefused, match="Type schema_fixtures.0003_remove_widget_note to confirm"):
         start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target="0003")
     assert not MigrationApply.objects.exists()
+    # Whoever calls, the service audits the refusal.
+    event = AuditEvent.objects.get(action="migrations.apply_refused")
+    assert (event.actor_username, event.target) == ("dba-typing", plan.target)
+    assert event.detail["reason"] == f"Type {plan.target} to confirm: this plan needs it."
 
 
 def test_a_lint_error_needs_the_target_typed_whoever_calls(fixtures_pending, settings):
@@ -89,6 +93,8 @@ def test_one_apply_at_a_time(fixtures_pending):
         start_apply(plan, user=dba, fingerprint=plan.fingerprint, typed_target=plan.target)
     assert refused.value.apply == first
     assert first.job_id is not None
+    event = AuditEvent.objects.get(action="migrations.apply_refused")
+    assert (event.actor_username, event.detail["reason"]) == ("dba-twice", str(refused.value))
 
 
 def test_worker_applies_the_plan_and_records_it(fixtures_pending, worker):
