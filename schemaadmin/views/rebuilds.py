@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from schemaadmin.forms.browse import PageCursor
 from schemaadmin.forms.rebuilds import NOT_REBUILDABLE, SUGGESTIONS_ID, RebuildFilterForm, RebuildForm
+from schemaadmin.forms.refusals import refusal_reason
 from schemaadmin.models import ACTIVE_STATES, IndexRebuild
 from schemaadmin.paging import CursorError, KeysetOrder, keyset_page
 from schemaadmin.permissions import permission_required
@@ -27,6 +28,7 @@ from schemaadmin.services.rebuilds import (
     build_progress,
     build_session_gone,
     cancel_rebuild,
+    refuse_start,
     retry_rebuild,
     start_rebuild,
     suggested_indexes,
@@ -113,6 +115,7 @@ def rebuild_new(request: HttpRequest) -> HttpResponse:
         form = RebuildForm(request.POST)
         plan = form.plan()
         if plan is None:
+            refuse_start(form.data.get("index", ""), refusal_reason(form), user=request.user, request=request)
             return render_page(request, NEW_TEMPLATE, _new_context(form, None), status=400)
         try:
             rebuild = start_rebuild(plan, user=request.user, request=request, reviewed=form.reviewed())

@@ -182,6 +182,10 @@ def test_a_second_request_for_the_same_index_names_the_first(items):
     with pytest.raises(RebuildAlreadyActive, match=f"already queued \\(rebuild {first.pk}\\)") as refused:
         start_rebuild(plan_rebuild(f"{items.schema}.items_hnsw", kind="replace", m=12), user=dba)
     assert refused.value.rebuild == first
+    # Whoever asks (here no page), the service audits the refusal.
+    event = AuditEvent.objects.get(action="rebuild.start_refused")
+    assert (event.actor_username, event.target) == ("dba-lock", f"{items.schema}.items_hnsw")
+    assert (event.detail["reason"], event.detail["kind"]) == (str(refused.value), "replace")
     # Another index of the same table is free.
     other = start_rebuild(plan_rebuild(f"{items.schema}.items_label"), user=dba)
     assert other.job_id and first.job_id and other.job_id != first.job_id

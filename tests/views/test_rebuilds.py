@@ -313,6 +313,10 @@ def test_a_second_request_for_the_same_index_links_to_the_active_one(planted, db
     page = response.content.decode()
     assert "is already running" in page and f'href="/rebuilds/{first.pk}/"' in page
     assert IndexRebuild.objects.count() == 1
+    event = AuditEvent.objects.get(action="rebuild.start_refused")
+    assert (event.actor_username, event.target) == ("dba-user", f"{s}.items_hnsw")
+    assert event.detail["reason"] == f"A rebuild of {s}.items_hnsw is already running (rebuild {first.pk})."
+    assert event.detail["kind"] == "reindex" and not AuditEvent.objects.filter(action="rebuild.requested").exists()
 
 
 def test_a_confirmation_of_an_index_changed_since_its_review_shows_the_new_review_and_queues_nothing(planted, dba):
@@ -331,6 +335,9 @@ def test_a_confirmation_of_an_index_changed_since_its_review_shows_the_new_revie
     page = response.content.decode()
     assert "The index changed since you reviewed it; review the statements again." in page
     assert not IndexRebuild.objects.exists() and not AuditEvent.objects.filter(action="rebuild.requested").exists()
+    event = AuditEvent.objects.get(action="rebuild.start_refused")
+    assert (event.actor_username, event.target) == ("dba-user", f"{s}.items_hnsw")
+    assert event.detail["reason"] == "The index changed since you reviewed it; review the statements again."
     # The page is the review of the index as it is now: its statements, and a Start button that confirms those.
     [build] = [line for line in _shown_sql(page) if line.startswith("CREATE INDEX")]
     assert "vector_cosine_ops" in build and "ef_construction = 100" in build and "WHERE (n > 0)" in build
@@ -347,6 +354,9 @@ def test_a_confirmation_without_a_review_shows_the_review(planted, dba):
     page = response.content.decode()
     assert "Review the statements below, then start the rebuild." in page and 'data-testid="confirm-form"' in page
     assert not IndexRebuild.objects.exists()
+    event = AuditEvent.objects.get(action="rebuild.start_refused")
+    assert (event.actor_username, event.target) == ("dba-user", f"{planted.schema}.items_hnsw")
+    assert event.detail["reason"] == "Review the statements below, then start the rebuild."
 
 
 def test_an_invalid_confirmation_is_a_400_and_queues_nothing(planted, dba):
@@ -354,6 +364,18 @@ def test_an_invalid_confirmation_is_a_400_and_queues_nothing(planted, dba):
     assert response.status_code == 400
     assert "m must be a whole number" in response.content.decode()
     assert IndexRebuild.objects.count() == 0
+    event = AuditEvent.objects.get(action="rebuild.start_refused")
+    assert (event.actor_username, event.target) == ("dba-user", f"{planted.schema}.items_hnsw")
+    assert "m must be a whole number" in event.detail["reason"]
+
+
+@pytest.mark.django_db
+def test_a_hostile_confirmation_is_refused_and_audited_bounded_and_without_nul(dba):
+    response = dba.post("/rebuilds/new", {"index": "x\x00" * 100_000, "kind": "reindex"})
+    assert response.status_code == 400 and not IndexRebuild.objects.exists()
+    event = AuditEvent.objects.get(action="rebuild.start_refused")
+    assert event.actor_username == "dba-user" and len(event.target) <= 2_000 and len(event.detail["reason"]) <= 2_000
+    assert "\x00" not in event.target + event.detail["reason"]
 
 
 # --- permissions and CSRF ----------------------------------------------------------------------------------
@@ -562,6 +584,24 @@ def test_retry_of_a_succeeded_rebuild_or_a_dropped_index_is_refused_plainly(plan
     page = dba.post(f"/rebuilds/{gone.pk}/retry", follow=True).content.decode()
     assert f"There is no index {s}.was_dropped" in page
     assert IndexRebuild.objects.count() == 2
+    event = AuditEvent.objects.get(action="rebuild.retry_refused", detail__rebuild=gone.pk)
+    assert (event.actor_username, event.target) == ("dba-user", f"{s}.was_dropped")
+    assert event.detail["reason"].startswith(f"There is no index {s}.was_dropped")
+
+
+def test_retry_while_another_rebuild_of_the_index_is_active_is_refused_and_audited(planted, dba):
+    s = planted.schema
+    failed = _rebuild(s, state=JobState.FAILED)
+    running = _rebuild(s, state=JobState.RUNNING)
+    response = dba.post(f"/rebuilds/{failed.pk}/retry")
+    assert response.status_code == 302 and response["Location"] == f"/rebuilds/{running.pk}/"
+    assert IndexRebuild.objects.count() == 2
+    event = AuditEvent.objects.get(action="rebuild.retry_refused")
+    assert (event.actor_username, event.target) == ("dba-user", f"{s}.items_hnsw")
+    assert (event.detail["reason"], event.detail["retry_of"]) == (
+        f"A rebuild of {s}.items_hnsw is already running (rebuild {running.pk}).",
+        failed.pk,
+    )
 
 
 # --- the list, the index page, the overview -------------------------------------------------------------------

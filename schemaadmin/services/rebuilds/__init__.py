@@ -13,6 +13,7 @@ from schemaadmin.services.rebuilds.control import (
     build_progress,
     build_session_gone,
     cancel_rebuild,
+    refuse_start,
     retry_rebuild,
     start_rebuild,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "cancel_rebuild",
     "plan_rebuild",
     "rebuildable_index",
+    "refuse_start",
     "retry_rebuild",
     "run_rebuild",
     "start_rebuild",

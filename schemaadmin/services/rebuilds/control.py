@@ -37,6 +37,7 @@ __all__ = [
     "build_progress",
     "awaits_recall_check",
     "cancel_rebuild",
+    "refuse_start",
     "retry_rebuild",
     "start_rebuild",
 ]
@@ -82,7 +83,9 @@ def start_rebuild(
     is no review step (the command line); the record keeps the plan's, which the job checks before it builds.
     """
     if reviewed is not None and reviewed != plan.fingerprint:
-        raise ReviewOutdated(INDEX_CHANGED if reviewed else NOT_REVIEWED)
+        outdated = ReviewOutdated(INDEX_CHANGED if reviewed else NOT_REVIEWED)
+        refuse_start(plan, str(outdated), user=user, request=request, as_username=as_username, retry_of=retry_of)
+        raise outdated
     new_name = temporary_index_name(plan.name) if plan.kind == IndexRebuild.Kind.REPLACE else f"{plan.name}_ccnew"
     try:
         return jobs.start(
@@ -113,11 +116,38 @@ def start_rebuild(
             fingerprint=plan.fingerprint,
         )
     except jobs.JobAlreadyActive as active:
-        raise RebuildAlreadyActive(active.record) from None
-    except jobs.JobRefused:
+        already = RebuildAlreadyActive(active.record)
+        refuse_start(plan, str(already), user=user, request=request, as_username=as_username, retry_of=retry_of)
+        raise already from None
+    except jobs.JobRefused:  # its record was written, audited as requested and failed with the reason
         raise RebuildRefused(
             f"The worker already has a rebuild of {plan.qualified_name} queued; wait for it or clear it in the admin."
         ) from None
+
+
+def refuse_start(
+    plan: RebuildPlan | str,
+    reason: str,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+    as_username: str = "",
+    retry_of: IndexRebuild | None = None,
+) -> None:
+    """Audit a rebuild that was asked for and refused (rebuild.start_refused, rebuild.retry_refused for a retry),
+    with the reason; plan is the index as written when the request named none that could be planned."""
+    index = plan.qualified_name if isinstance(plan, RebuildPlan) else plan
+    planned = {"kind": plan.kind, "method": plan.target_method} if isinstance(plan, RebuildPlan) else {}
+    audit.record_refusal(
+        request,
+        "rebuild.retry_refused" if retry_of else "rebuild.start_refused",
+        index,
+        reason,
+        actor=user,
+        as_username=as_username,
+        retry_of=retry_of.pk if retry_of else None,
+        **planned,
+    )
 
 
 def cancel_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None) -> None:
@@ -144,12 +174,15 @@ def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | No
         sentence = f"Only a failed or cancelled rebuild can be retried; rebuild {rebuild.pk} {doing}."
         raise _refused(rebuild, "retry", sentence, user=user, request=request)
     index = qualify(rebuild.schema_name, rebuild.index_name)
-    if rebuild.kind == IndexRebuild.Kind.REINDEX:
-        plan = plan_rebuild(index, using=rebuild.database_alias)
-    else:
-        plan = plan_rebuild(
-            index, kind=rebuild.kind, method=rebuild.method, using=rebuild.database_alias, **rebuild.parameters
-        )
+    try:
+        if rebuild.kind == IndexRebuild.Kind.REINDEX:
+            plan = plan_rebuild(index, using=rebuild.database_alias)
+        else:
+            plan = plan_rebuild(
+                index, kind=rebuild.kind, method=rebuild.method, using=rebuild.database_alias, **rebuild.parameters
+            )
+    except RebuildRefused as refused:  # the index dropped, or no longer one that can be rebuilt
+        raise _refused(rebuild, "retry", str(refused), user=user, request=request) from None
     if rebuild.fingerprint and plan.fingerprint != rebuild.fingerprint:
         sentence = (
             f"{index} changed since rebuild {rebuild.pk} was started, so a retry would run statements nobody "
