@@ -15,6 +15,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from schemaadmin.audit import record_refusal
 from schemaadmin.conf import app_settings
 from schemaadmin.models import IndexRebuild, JobState, RecallCheck
 from schemaadmin.pg.connection import validated_alias
@@ -47,6 +48,7 @@ __all__ = [
     "measure_recall",
     "recall_of",
     "run_recall_check",
+    "refuse_check",
     "start_recall_check",
     "validated_target",
 ]
@@ -342,9 +344,15 @@ def start_recall_check(
     target: float | None = None,
     using: str = "default",
 ) -> RecallCheck:
-    """Record a recall check, audit it and queue its job; refuse an index or values that cannot be checked."""
+    """Record a recall check, audit it and queue its job; refuse an index or values that cannot be checked, each
+    refusal audited (recall.check_refused) with its sentence."""
     target = app_settings()["RECALL_TARGET"] if target is None else target
-    index = validated_target(qualified, k=k, samples=samples, target=target, using=using)
+    try:
+        index = validated_target(qualified, k=k, samples=samples, target=target, using=using)
+    except RecallRefused as refused:
+        asked = {"k": k, "samples": samples, "target_recall": target, "rebuild": rebuild.pk if rebuild else None}
+        refuse_check(qualified, str(refused), user=user, request=request, **asked)
+        raise
     # One at a time per database, never refused: two checks at once, or a check beside a build, would slow each
     # other's timings.
     return jobs.start(
@@ -365,6 +373,11 @@ def start_recall_check(
         samples=samples,
         target_recall=target,
     )
+
+
+def refuse_check(qualified: str, reason: str, *, user: Any, request: HttpRequest | None = None, **asked: Any) -> None:
+    """Audit a recall check of the index that was asked for and refused (recall.check_refused), with the reason."""
+    record_refusal(request, "recall.check_refused", qualified, reason, actor=user, **asked)
 
 
 def run_recall_check(check_id: int) -> str:

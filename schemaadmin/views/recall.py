@@ -9,9 +9,16 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from schemaadmin.forms.recall import RecallCheckForm
+from schemaadmin.forms.refusals import refusal_reason
 from schemaadmin.models import RecallCheck
 from schemaadmin.permissions import permission_required
-from schemaadmin.services.recall import RecallRefused, RecallResult, latest_recall_check, start_recall_check
+from schemaadmin.services.recall import (
+    RecallRefused,
+    RecallResult,
+    latest_recall_check,
+    refuse_check,
+    start_recall_check,
+)
 from schemaadmin.views.browsing import render_page
 
 __all__ = ["recall_check", "recall_check_start", "recall_panel"]
@@ -43,6 +50,7 @@ def recall_check_start(request: HttpRequest, qualified: str) -> HttpResponse:
     form = RecallCheckForm(request.POST)
     context: dict[str, Any] = {"qualified": qualified, "form": form, "problem": ""}
     if not form.is_valid():
+        refuse_check(qualified, refusal_reason(form), user=request.user, request=request)
         return render_page(request, START_TEMPLATE, context, status=400)
     data = form.cleaned_data
     try:

@@ -161,11 +161,14 @@ def test_a_name_without_schema_an_empty_table_and_an_invalid_index_are_refused(p
         measure_recall(f"{plant.schema}.empty_hnsw")
 
 
-def test_start_refuses_before_recording_anything(items, role_user):
+def test_start_refuses_before_recording_anything_but_the_audited_refusal(items, role_user):
     dba = role_user("dba")
-    with pytest.raises(RecallRefused):
+    with pytest.raises(RecallRefused) as refused:
         start_recall_check(f"{items.schema}.items_pkey", user=dba)
     assert not RecallCheck.objects.exists()
+    event = AuditEvent.objects.get(action="recall.check_refused")
+    assert (event.actor, event.target) == (dba, f"{items.schema}.items_pkey")
+    assert event.detail["reason"] == str(refused.value)
 
 
 def test_the_job_body_records_the_result_log_and_audit(items, role_user):

@@ -120,6 +120,9 @@ def test_bad_values_are_refused_with_the_form_again(items, client_as, form, fiel
     page = response.content.decode()
     assert re.search(rf'data-testid="error-{field}"[^>]*>{re.escape(message)}<', page)
     assert not RecallCheck.objects.exists()
+    event = AuditEvent.objects.get(action="recall.check_refused")
+    assert (event.actor_username, event.target) == ("dba-user", f"{items.schema}.items_hnsw")
+    assert message in event.detail["reason"]
 
 
 @pytest.mark.parametrize(
@@ -134,6 +137,20 @@ def test_an_index_that_cannot_be_checked_is_refused_with_a_sentence(items, clien
     assert response.status_code == 400
     assert message.format(s=items.schema) in response.content.decode()
     assert not RecallCheck.objects.exists()
+    event = AuditEvent.objects.get(action="recall.check_refused")
+    assert (event.actor_username, event.target) == ("dba-user", f"{items.schema}.{name}")
+    assert event.detail["reason"].startswith(message.format(s=items.schema))
+    assert (event.detail["k"], event.detail["samples"], event.detail["target_recall"]) == (10, 20, 0.9)
+
+
+@pytest.mark.django_db
+def test_a_hostile_request_is_refused_and_audited_bounded(client_as):
+    path = "/indexes/public." + "y" * 100_000 + "/recall"
+    response = client_as("dba").post(path, {**FORM, "target": "x\x00" * 10**5})
+    assert response.status_code == 400 and not RecallCheck.objects.exists()
+    event = AuditEvent.objects.get(action="recall.check_refused")
+    assert event.actor_username == "dba-user" and event.target.startswith("public.yyy") and len(event.target) <= 2_000
+    assert event.detail["reason"] == "Target recall: Enter a number."
 
 
 def test_operators_cannot_start_a_check_and_csrf_is_enforced(items, client_as, role_user):
