@@ -93,7 +93,8 @@ class ExplainForm(forms.Form):
 
     def clean_sql(self) -> str:
         value = self.cleaned_data["sql"]
-        # What is not a query yet (blank, too long, not Unicode) is answered here, before a run is recorded.
+        # What is not a query yet (blank, too long, not Unicode) is answered here, before a run is recorded (the view
+        # audits the refusal, explain.run_refused).
         if refusal := text_refusal(value):
             raise forms.ValidationError(str(refusal))
         return value

@@ -12,12 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from schemaadmin.audit import record
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.explain import CompareForm, ConsoleLinkForm, ExplainForm
+from schemaadmin.forms.refusals import refusal_reason
 from schemaadmin.models import ExplainRun
 from schemaadmin.paging import KeysetOrder
 from schemaadmin.permissions import permission_required
 from schemaadmin.pg.connection import server_version
 from schemaadmin.services.explain.presets import presets
-from schemaadmin.services.explain.run import explain, explain_login
+from schemaadmin.services.explain.run import explain, explain_login, refuse_unrun
 from schemaadmin.services.explain.summary import plan_comparison, plan_summary, planner_choice, same_query
 from schemaadmin.staticfinders import built_file_available
 from schemaadmin.views.browsing import record_page, render_page
@@ -83,6 +84,8 @@ def console(request: HttpRequest) -> HttpResponse:
         return render_page(request, TEMPLATE, context, status=400 if failed else 200)
     form = ExplainForm(request.POST, server_version=server_version())
     if not form.is_valid():
+        sql, database = form.data.get("sql", ""), form.data.get("database", "")
+        refuse_unrun(sql, refusal_reason(form), request=request, database=database)
         return render_page(request, TEMPLATE, _context(request, form), partial="result", status=400)
     data = form.cleaned_data
     result = explain(

@@ -135,14 +135,24 @@ def test_a_syntax_error_marks_the_position(client_as):
         ({"sql": "SELECT 1", "timeout_ms": "99999999"}, "At most 60,000 ms."),
         ({"sql": "SELECT 1", "database": "other"}, "Select a valid choice."),
         ({"sql": "SELECT " + "1+" * 20_000 + "1"}, "the limit is 20,000"),
+        ({"sql": "SELECT 1 /*\x00*/"}, "Null characters are not allowed."),
+        ({"sql": "SELECT 1 -- " + "x\x00" * 10**6}, "Null characters are not allowed."),
+        ({"sql": "SELECT 1", "database": "x\x00" * 10**5}, "Select a valid choice."),
     ],
 )
-def test_bad_input_is_a_400_with_the_reason(client_as, data, says):
+def test_bad_input_is_a_400_with_the_reason_and_audited_without_a_run(client_as, data, says):
+    """Nothing was run, so no run is recorded; the refusal is audited, with a bounded excerpt of the text."""
     response = client_as("dba").post("/explain/", data, **HTMX)
     assert response.status_code == 400
     assert says in response.content.decode()
     assert not ExplainRun.objects.exists()
     assert not AuditEvent.objects.filter(action="explain.run").exists()
+    event = AuditEvent.objects.get(action="explain.run_refused")
+    database = data.get("database", "default")  # the database asked for, as the event's target: bounded, NUL-free
+    assert (event.actor_username, event.target) == ("dba-user", database[:2_000].replace("\x00", "\ufffd"))
+    assert says in event.detail["reason"] and len(event.detail["reason"]) <= 2_000
+    sql = data["sql"]
+    assert event.detail["sql_chars"] == len(sql) and event.detail["sql"] == sql[:500].replace("\x00", "\u2400")
 
 
 def test_the_permalink_shows_a_recorded_run(client_as):

@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from schemaadmin.audit import record
+from schemaadmin.audit import record, record_refusal
 from schemaadmin.conf import app_settings
 from schemaadmin.models import AuditEvent, ExplainRun
 from schemaadmin.pg.connection import server_version, validated_alias
@@ -55,6 +55,7 @@ __all__ = [
     "explain",
     "explain_login",
     "max_timeout_ms",
+    "refuse_unrun",
     "storable_text",
 ]
 
@@ -129,6 +130,23 @@ def storable_text(text: str) -> str:
     return text.replace("\x00", "\u2400").encode("utf-8", "replace").decode("utf-8")
 
 
+# How much of a query an audit event keeps (its run's record keeps up to EXPLAIN_MAX_SQL_CHARS).
+AUDIT_SQL_CHARS = 500
+
+
+def refuse_unrun(text: str, reason: str, *, request: Any, database: str = "") -> None:
+    """Audit a query the console's form refused before a run was recorded (explain.run_refused): the reason, how
+    long the text was and its first AUDIT_SQL_CHARS characters as PostgreSQL can store them."""
+    record_refusal(
+        request,
+        "explain.run_refused",
+        database or "default",
+        reason,
+        sql=storable_text(text[:AUDIT_SQL_CHARS]),
+        sql_chars=len(text),
+    )
+
+
 def explain(
     text: str,
     *,
@@ -179,7 +197,7 @@ def explain(
         as_username=as_username,
         outcome=ExplainRun.Outcome.RUNNING,
         database=using,
-        sql=stored[:500],
+        sql=stored[:AUDIT_SQL_CHARS],
     )
     try:
         result = _outcome(
