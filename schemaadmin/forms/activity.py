@@ -15,6 +15,8 @@ __all__ = ["SESSION_SORTS", "ActivityViewForm", "SignalForm"]
 
 _DIGITS = re.compile(r"[0-9]+")
 PID_MESSAGE = f"A process id is a whole number from 1 to {MAX_PID:,}, as the pid column shows it."
+# How much of a refused POST's pids its audit event names: a pid is ten digits at most.
+PIDS_SENT, PID_SENT_CHARS = 5, 20
 
 
 # The sessions table's sortable columns (URL key -> header); "-" before a key sorts it descending.
@@ -92,6 +94,13 @@ class SignalForm(forms.Form):
                     "terminate one at a time, from its row of the list.",
                 )
         return self.cleaned_data
+
+    def pids_sent(self) -> str:
+        """Return the pid values the request sent, as written and bounded ("1, 2"; "(none)"), to name what a refused
+        POST asked for: it names no session."""
+        given = self.data.getlist("pid") if hasattr(self.data, "getlist") else [self.data.get("pid")]
+        sent = [str(value)[:PID_SENT_CHARS] for value in given[:PIDS_SENT] if value not in (None, "")]
+        return ", ".join(sent) + (", …" if len(given) > PIDS_SENT else "") if sent else "(none)"
 
     def clean_started(self) -> datetime | None:
         text = self.cleaned_data.get("started") or ""

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from schemaadmin.conf import app_settings
 from schemaadmin.forms.activity import ActivityViewForm, SignalForm
+from schemaadmin.forms.refusals import refusal_reason
 from schemaadmin.permissions import permission_required
 from schemaadmin.services.workload.activity import SessionRow, activity_report
 from schemaadmin.services.workload.signals import (
@@ -106,6 +107,8 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     form = SignalForm(data)
     if not form.is_valid():
+        if request.method == "POST":
+            record_refusal(chosen, form.pids_sent(), refusal_reason(form), user=request.user, request=request)
         return render_page(request, CONFIRM_TEMPLATE, _confirm(request, chosen, form, None), status=400)
     pid = form.cleaned_data["pid"]
     if request.method == "GET":

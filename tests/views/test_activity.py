@@ -131,12 +131,17 @@ def test_hostile_pids_get_a_sentence(client_as, pid, sentence, method):
     response = getattr(client, method)("/activity/terminate", {"pid": pid})
     assert response.status_code == 400
     assert sentence in response.content.decode()
-    # A POST naming a pid that could be one is a terminate asked for and refused; the rest never named a session.
+    # A POST is a terminate asked for and refused, audited with the pid as sent (it names no session); a GET only
+    # asked to see the confirmation.
     refused = AuditEvent.objects.filter(action__startswith="activity.")
-    if method == "post" and pid == "2147483647":
-        assert [(event.action, event.target) for event in refused] == [("activity.terminate_refused", "pid 2147483647")]
-    else:
+    if method == "get":
         assert not refused.exists()
+        return
+    [event] = refused
+    assert (event.action, event.actor_username) == ("activity.terminate_refused", "dba-user")
+    assert event.target == f"pid {pid[:20] or '(none)'}".replace("\x00", "\ufffd")  # a pid's first 20 characters
+    if pid != "2147483647":  # a pid that could be one: refused for the confirmation's missing start
+        assert sentence in event.detail["reason"]
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
@@ -146,7 +151,26 @@ def test_a_request_naming_two_sessions_signals_neither(client_as, blocking, meth
     assert response.status_code == 400
     assert "This request names 2 sessions (pid is given 2 times)" in response.content.decode()
     assert blocking.blocker.execute("SELECT 1").fetchone() == (1,)  # still there, still in its transaction
-    assert not AuditEvent.objects.filter(action__startswith="activity.terminate").exists()
+    assert not AuditEvent.objects.filter(action="activity.terminate").exists()
+    refused = AuditEvent.objects.filter(action="activity.terminate_refused")
+    if method == "get":
+        assert not refused.exists()
+    else:
+        [event] = refused
+        assert (event.actor_username, event.target) == ("dba-user", f"pid 1, {blocking.blocker_pid}")
+        assert "This request names 2 sessions (pid is given 2 times)" in event.detail["reason"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signal", ["cancel", "terminate"])
+def test_a_hostile_signal_post_is_refused_and_audited_bounded(client_as, signal):
+    data = {"pid": ["9" * 10_000 + "\x00"] * 100, "started": "x\x00" * 10_000}  # under Django's size limits
+    response = client_as("dba").post(f"/activity/{signal}", data)
+    assert response.status_code == 400
+    event = AuditEvent.objects.get(action=f"activity.{signal}_refused")
+    assert event.actor_username == "dba-user" and event.target == "pid " + ", ".join(["9" * 20] * 5) + ", …"
+    assert "This request names 100 sessions" in event.detail["reason"] and len(event.detail["reason"]) <= 2_000
+    assert "\x00" not in event.detail["reason"]
 
 
 def test_our_own_session_needs_a_second_confirmation(client_as):

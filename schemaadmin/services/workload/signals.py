@@ -212,7 +212,7 @@ def _send(plan: SignalPlan, *, confirmed_own: bool, started: datetime | None, us
 
 def record_refusal(
     signal: Signal,
-    pid: int,
+    pid: int | str,
     reason: str,
     *,
     user: Any = None,
@@ -221,7 +221,8 @@ def record_refusal(
     started: datetime | None = None,
     using: str = "default",
 ) -> None:
-    """Audit a cancel or terminate that was asked for and not sent, with the sentence that refused it."""
+    """Audit a cancel or terminate that was asked for and not sent, with the sentence that refused it (pid as text:
+    what a refused form sent, which names no session)."""
     audit.record_refusal(
         request,
         f"activity.{signal}_refused",
