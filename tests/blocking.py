@@ -7,6 +7,7 @@ on a lock held by the blocker, and ends both sessions at teardown, whatever the 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -145,3 +146,13 @@ def holding(statement: str) -> Iterator[int]:
             yield holder.info.backend_pid
         finally:
             holder.rollback()
+
+
+@contextmanager
+def audit_unwritable(settings, caplog, logger: str) -> Iterator[None]:
+    """Inside the block an audit event cannot be written: another session holds the audit table and the web's
+    lock_timeout gives up after 200 ms. Errors of logger are captured in caplog. Needs transactional_db."""
+    settings.SCHEMAADMIN = {"WEB_LOCK_TIMEOUT_MS": 200}
+    with caplog.at_level(logging.ERROR, logger=logger):
+        with holding("LOCK TABLE schemaadmin_auditevent IN ACCESS EXCLUSIVE MODE"):
+            yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import UTC, datetime
 
@@ -11,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from schemaadmin.audit import record
 from schemaadmin.models import AuditEvent, ChatUser, Conversation, ExplainRun, IndexRebuild, MigrationApply
-from tests.blocking import holding
+from tests.blocking import audit_unwritable
 
 # url -> expected status for (anonymous, no role, support, operator, dba, superuser).
 # 302 for anonymous means "redirected to the login page". {placeholders} are filled by the `objects` fixture.
@@ -216,12 +215,10 @@ def test_a_refused_path_with_a_nul_in_it_is_audited_with_the_nul_replaced(client
 
 @pytest.mark.django_db(transaction=True)  # the lock is taken by another session, which sees only committed tables
 def test_a_refusal_is_still_a_403_when_its_audit_event_cannot_be_written(client_as, settings, caplog):
-    settings.SCHEMAADMIN = {"WEB_LOCK_TIMEOUT_MS": 200}
     client = client_as("support")
     # Another session holds the audit table: the refusal's insert gives up after the web's lock_timeout.
-    with caplog.at_level(logging.ERROR, logger="schemaadmin.permissions"):
-        with holding("LOCK TABLE schemaadmin_auditevent IN ACCESS EXCLUSIVE MODE"):
-            response = client.get("/audit/")
+    with audit_unwritable(settings, caplog, "schemaadmin.permissions"):
+        response = client.get("/audit/")
     assert response.status_code == 403
     assert b"You do not have access to this page" in response.content
     assert "Could not audit a refused request for /audit/" in caplog.text

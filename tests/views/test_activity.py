@@ -7,9 +7,10 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connections
 
 from schemaadmin.models import AuditEvent
-from tests.blocking import blocking, blocking_factory, poll  # noqa: F401 -- the fixtures
+from tests.blocking import audit_unwritable, blocking, blocking_factory, poll  # noqa: F401 -- the fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -364,3 +365,25 @@ def test_a_session_blocked_by_a_prepared_transaction_says_so_and_how_to_end_it()
 
     said = _blockers((0, 4242))
     assert said.startswith("4242, a prepared transaction") and "ROLLBACK PREPARED" in said
+
+
+@pytest.mark.django_db(transaction=True)  # the lock is taken by another session, which sees only committed tables
+def test_a_refused_signal_is_still_a_400_when_its_audit_event_cannot_be_written(client_as, settings, caplog):
+    """audit.record_refusal, which every <area>.<verb>_refused goes through, logs an event it cannot write."""
+    client = client_as("dba")
+    with audit_unwritable(settings, caplog, "schemaadmin.audit"):
+        response = client.post("/activity/terminate", {"pid": "0"})
+    assert response.status_code == 400 and "A process id is a whole number" in response.content.decode()
+    assert "Could not audit activity.terminate_refused of pid 0" in caplog.text
+    assert not AuditEvent.objects.filter(action="activity.terminate_refused").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refusal_is_committed_when_requests_are_atomic(client_as, monkeypatch):
+    """The project does not set ATOMIC_REQUESTS; if it did, a refusal is rendered, not raised, so its event commits."""
+    monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", True)
+    response = client_as("dba").post("/activity/terminate", {"pid": ["1", "2"]})
+    assert response.status_code == 400
+    assert connections["default"].get_autocommit() and not connections["default"].in_atomic_block
+    event = AuditEvent.objects.get(action="activity.terminate_refused")
+    assert (event.actor_username, event.target) == ("dba-user", "pid 1, 2")
