@@ -100,6 +100,8 @@ class RebuildForm(forms.Form):
     lists = _number("lists", LISTS_RANGE, "IVFFlat: inverted lists (rows / 1000 up to 1M rows, √rows above).")
     # The fingerprint of the plan the review showed (RebuildPlan.fingerprint), carried by the confirmation only.
     fingerprint = forms.RegexField(regex=r"^[0-9a-f]{16}$", required=False, widget=forms.HiddenInput)
+    # The index's name as the confirming user typed it: a replace drops the index as it is now (the service checks it).
+    typed_name = forms.CharField(required=False, max_length=QUALIFIED_MAX_LENGTH, label="Type the index's name")
 
     def __init__(self, data: Any = None, *args: Any, using: str = "default", **kwargs: Any) -> None:
         if data is not None and data.get("index"):
@@ -188,13 +190,17 @@ class RebuildForm(forms.Form):
         values = [
             (name, value)
             for name, value in self.cleaned_data.items()
-            if value not in (None, "") and name != "fingerprint"
+            if value not in (None, "") and name not in ("fingerprint", "typed_name")
         ]
         return [*values, ("fingerprint", plan.fingerprint)]
 
     def reviewed(self) -> str:
         """Return the fingerprint of the plan the confirming user reviewed ("" when the POST carries none)."""
         return str(self.cleaned_data.get("fingerprint") or "")
+
+    def typed(self) -> str:
+        """Return the index's name as the confirming user typed it ("" when not typed)."""
+        return str(self.cleaned_data.get("typed_name") or "")
 
 
 def _as_written(text: str) -> str:

@@ -118,7 +118,9 @@ def rebuild_new(request: HttpRequest) -> HttpResponse:
             refuse_start(form.data.get("index", ""), refusal_reason(form), user=request.user, request=request)
             return render_page(request, NEW_TEMPLATE, _new_context(form, None), status=400)
         try:
-            rebuild = start_rebuild(plan, user=request.user, request=request, reviewed=form.reviewed())
+            rebuild = start_rebuild(
+                plan, user=request.user, request=request, reviewed=form.reviewed(), typed_name=form.typed()
+            )
         except RebuildRefused as refused:
             # A review that is no longer this plan's shows the plan as it is now, to be confirmed again.
             form.refuse(refused)
@@ -190,8 +192,10 @@ def rebuild_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def rebuild_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Start a failed or cancelled rebuild again, as a new job."""
     rebuild = get_object_or_404(IndexRebuild, pk=pk)
+    # A replace's retry drops the index as it is now: its name typed again (a longer text names no index).
+    typed = request.POST.get("typed_name", "")[:QUALIFIED_MAX_LENGTH]
     try:
-        again = retry_rebuild(rebuild, user=request.user, request=request)
+        again = retry_rebuild(rebuild, user=request.user, request=request, typed_name=typed)
     except RebuildAlreadyActive as refused:
         messages.warning(request, str(refused))
         return redirect("schemaadmin:rebuild", pk=refused.rebuild.pk)

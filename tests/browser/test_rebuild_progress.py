@@ -89,6 +89,7 @@ def test_dba_rebuilds_ivfflat_as_hnsw_and_watches_the_bar_reach_100(
     expect(review.get_by_test_id("time-estimate")).to_contain_text("not known: no earlier rebuild of this index")
     expect(review.get_by_test_id("sql")).to_contain_text("CREATE INDEX CONCURRENTLY")
     expect(review.get_by_test_id("sql")).to_contain_text(re.compile(r"USING \"?hnsw\"?"))
+    page.get_by_label("Type its name to start").fill(ivfflat_index)  # the swap drops the IVFFlat index
     screenshot("rebuild-review")
 
     page.get_by_role("button", name=f"Start rebuild of {ivfflat_index}").click()
@@ -156,6 +157,7 @@ def test_dba_cancels_a_running_rebuild_and_the_old_index_stays(
     page.goto(f"/rebuilds/new?index={ivfflat_index}")
     sign_in("dana")
     page.goto(f"/rebuilds/new?index={ivfflat_index}&kind=replace&method=hnsw&review=1")
+    page.get_by_label("Type its name to start").fill(ivfflat_index)
     page.get_by_role("button", name=f"Start rebuild of {ivfflat_index}").click()
     expect(page.get_by_test_id("phase")).to_have_text(re.compile("building index"), timeout=30_000)
 

@@ -55,19 +55,24 @@ def _review(client: Client, **params):
     return client.get("/rebuilds/new", {"review": "1", **params})
 
 
-def _confirmation(page: str) -> dict[str, str]:
-    """Return the hidden fields the review's Start button posts: the values reviewed and the plan's fingerprint."""
+def _confirmation(page: str, *, typed: bool = True) -> dict[str, str]:
+    """Return what the review's Start button posts: the values reviewed and the plan's fingerprint, hidden, and with
+    typed the index's name where the review asks for it (a replace), typed as the review shows it."""
     start = page.index('data-testid="confirm-form"')
     form = page[start : page.index("</form>", start)]
-    return {
+    posted = {
         html.unescape(name): html.unescape(value)
         for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
         if name != "csrfmiddlewaretoken"
     }
+    asked = re.search(r'<input id="typed-name" name="typed_name"[^>]* placeholder="([^"]*)"', form)
+    if typed and asked:
+        posted["typed_name"] = html.unescape(asked.group(1))
+    return posted
 
 
 def _confirm(client: Client, **params):
-    """Review the rebuild, then press its Start button."""
+    """Review the rebuild, then press its Start button (a replace's index name typed as the review asks)."""
     review = _review(client, **params)
     assert review.status_code == 200, review.content.decode()
     return client.post("/rebuilds/new", _confirmation(review.content.decode()))
@@ -285,6 +290,46 @@ def test_vector_options_on_a_btree_and_parameters_on_a_reindex_are_refused(plant
     assert "m is an option of vector indexes (HNSW, IVFFlat)" in page
     page = _review(dba, index=f"{s}.items_hnsw", kind="reindex", m="16").content.decode()
     assert "REINDEX CONCURRENTLY keeps the index&#x27;s method and parameters" in page
+
+
+@pytest.mark.parametrize("typed", [None, "", "items_hnsw", "{s}.items_hnsw_x", "{s}.ITEMS_HNSW"])
+def test_a_replace_drops_the_index_so_it_starts_only_with_the_index_s_name_typed(planted, dba, typed):
+    """Nothing is dropped without a typed confirmation: the swap at a replace's end drops the index as it is now."""
+    s = planted.schema
+    review = _review(dba, index=f"{s}.items_hnsw", kind="replace", m="12").content.decode()
+    assert 'name="typed_name"' in review and "Type its name to start" in review
+    posted = _confirmation(review, typed=False)
+    assert "typed_name" not in posted  # the review carries no answer of its own
+    if typed is not None:
+        posted["typed_name"] = typed.format(s=s)
+    response = dba.post("/rebuilds/new", posted)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f"Type {s}.items_hnsw to start this rebuild: the swap at its end drops the index as it is now." in page
+    assert 'name="typed_name"' in page and not IndexRebuild.objects.exists()
+    refused = AuditEvent.objects.get(action="rebuild.start_refused")
+    assert refused.actor_username == "dba-user" and "drops the index as it is now" in refused.detail["reason"]
+    posted["typed_name"] = f"  {s}.items_hnsw "  # as it is shown, spaces around it aside
+    assert dba.post("/rebuilds/new", posted).status_code == 302
+    assert IndexRebuild.objects.get().kind == "replace"
+
+
+def test_a_reindex_drops_nothing_and_asks_for_no_typed_name(planted, dba):
+    review = _review(dba, index=f"{planted.schema}.items_hnsw", kind="reindex").content.decode()
+    assert 'name="typed_name"' not in review
+    assert dba.post("/rebuilds/new", _confirmation(review)).status_code == 302
+
+
+def test_retry_of_a_replace_asks_for_the_index_s_name_again(planted, dba):
+    s = planted.schema
+    failed = _rebuild(s, state=JobState.FAILED, kind="replace", parameters={"m": 12, "ef_construction": 64})
+    assert 'name="typed_name"' in dba.get(f"/rebuilds/{failed.pk}/").content.decode()
+    page = dba.post(f"/rebuilds/{failed.pk}/retry", {"typed_name": "items_hnsw"}, follow=True).content.decode()
+    assert f"Type {s}.items_hnsw to start this rebuild" in page
+    assert IndexRebuild.objects.count() == 1
+    assert AuditEvent.objects.get(action="rebuild.retry_refused").detail["retry_of"] == failed.pk
+    reindexed = _rebuild(s, index="items_n", state=JobState.FAILED)  # a reindex drops nothing: no name asked
+    assert 'name="typed_name"' not in dba.get(f"/rebuilds/{reindexed.pk}/").content.decode()
 
 
 def test_confirming_queues_the_rebuild_audits_it_and_opens_its_page(planted, dba):
@@ -566,7 +611,7 @@ def test_cancel_of_a_finished_rebuild_says_so(planted, dba):
 def test_retry_starts_the_same_rebuild_again_and_links_both_ways(planted, dba):
     s = planted.schema
     failed = _rebuild(s, state=JobState.FAILED, kind="replace", parameters={"m": 12, "ef_construction": 64})
-    response = dba.post(f"/rebuilds/{failed.pk}/retry")
+    response = dba.post(f"/rebuilds/{failed.pk}/retry", {"typed_name": f"{s}.items_hnsw"})
     again = IndexRebuild.objects.exclude(pk=failed.pk).get()
     assert response["Location"] == f"/rebuilds/{again.pk}/"
     assert (again.retry_of_id, again.state, again.parameters) == (failed.pk, "queued", {"m": 12, "ef_construction": 64})

@@ -19,6 +19,7 @@ from schemaadmin.services.rebuilds.control import (
 )
 from schemaadmin.services.rebuilds.estimate import RebuildEstimate
 from schemaadmin.services.rebuilds.plan import (
+    NameNotTyped,
     RebuildAlreadyActive,
     RebuildPlan,
     RebuildRefused,
@@ -31,6 +32,7 @@ from schemaadmin.services.rebuilds.run import run_rebuild
 
 __all__ = [
     "BuildProgress",
+    "NameNotTyped",
     "RebuildAlreadyActive",
     "RebuildEstimate",
     "RebuildPlan",

@@ -21,6 +21,7 @@ from schemaadmin.services import jobs
 from schemaadmin.services.rebuilds.plan import (
     INDEX_CHANGED,
     NOT_REVIEWED,
+    NameNotTyped,
     RebuildAlreadyActive,
     RebuildPlan,
     RebuildRefused,
@@ -75,17 +76,26 @@ def start_rebuild(
     retry_of: IndexRebuild | None = None,
     as_username: str = "",
     reviewed: str | None = None,
+    typed_name: str | None = None,
 ) -> IndexRebuild:
     """Record the rebuild, audit it and queue its job, one at a time per database; refuse a second one on the same
-    index, and a confirmation of a review that is not this plan's.
+    index, a confirmation of a review that is not this plan's, and a replace confirmed without the index's name typed.
 
     reviewed is the fingerprint of the plan the confirming user was shown (RebuildPlan.fingerprint), None where there
     is no review step (the command line); the record keeps the plan's, which the job checks before it builds.
+    typed_name is what the confirming user typed as the index's name, None where there is no such step (the command
+    line names the index itself): a replace drops the index as it is now, so nothing else confirms it.
     """
+    refused: RebuildRefused | None = None
     if reviewed is not None and reviewed != plan.fingerprint:
-        outdated = ReviewOutdated(INDEX_CHANGED if reviewed else NOT_REVIEWED)
-        refuse_start(plan, str(outdated), user=user, request=request, as_username=as_username, retry_of=retry_of)
-        raise outdated
+        refused = ReviewOutdated(INDEX_CHANGED if reviewed else NOT_REVIEWED)
+    elif (
+        plan.kind == IndexRebuild.Kind.REPLACE and typed_name is not None and typed_name.strip() != plan.qualified_name
+    ):
+        refused = NameNotTyped(plan)
+    if refused is not None:
+        refuse_start(plan, str(refused), user=user, request=request, as_username=as_username, retry_of=retry_of)
+        raise refused
     new_name = temporary_index_name(plan.name) if plan.kind == IndexRebuild.Kind.REPLACE else f"{plan.name}_ccnew"
     try:
         return jobs.start(
@@ -166,9 +176,12 @@ def cancel_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | N
         cancel_build(rebuild.backend_pid, using=rebuild.database_alias)
 
 
-def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None) -> IndexRebuild:
+def retry_rebuild(
+    rebuild: IndexRebuild, *, user: Any, request: HttpRequest | None = None, typed_name: str | None = None
+) -> IndexRebuild:
     """Start the same rebuild again after it failed or was cancelled: planned again from the index as it is now, and
-    refused when that plan is not the one the first was started with (its fingerprint), which nobody reviewed."""
+    refused when that plan is not the one the first was started with (its fingerprint), which nobody reviewed; a
+    replace, which drops the index as it is now, with its name typed again (typed_name, as start_rebuild takes it)."""
     if rebuild.state not in (JobState.FAILED, JobState.CANCELLED):
         doing: str = {"queued": "is queued", "running": "is running"}.get(rebuild.state, rebuild.state)
         sentence = f"Only a failed or cancelled rebuild can be retried; rebuild {rebuild.pk} {doing}."
@@ -189,7 +202,7 @@ def retry_rebuild(rebuild: IndexRebuild, *, user: Any, request: HttpRequest | No
             "reviewed: start a new rebuild from the form and review them."
         )
         raise _refused(rebuild, "retry", sentence, user=user, request=request)
-    return start_rebuild(plan, user=user, request=request, retry_of=rebuild)
+    return start_rebuild(plan, user=user, request=request, retry_of=rebuild, typed_name=typed_name)
 
 
 def _refused(

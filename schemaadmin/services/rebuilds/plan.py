@@ -61,6 +61,15 @@ INDEX_CHANGED = "The index changed since you reviewed it; review the statements 
 NOT_REVIEWED = "Review the statements below, then start the rebuild."
 
 
+class NameNotTyped(RebuildRefused):
+    """A rebuild that drops the index as it is now (a replace: the swap drops it), confirmed without its name typed."""
+
+    def __init__(self, plan: RebuildPlan) -> None:
+        super().__init__(
+            f"Type {plan.qualified_name} to start this rebuild: the swap at its end drops the index as it is now."
+        )
+
+
 class RebuildAlreadyActive(RebuildRefused):
     """A rebuild of the same index is queued or running: `.rebuild` is that one."""
 
