@@ -7,49 +7,19 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.wrapping import FITS_ITS_BOX, cut_words
 from tests.planting import planter  # noqa: F401 -- the fixture
 
 pytestmark = pytest.mark.browser
 
-# Whether the element is no wider than the box it scrolls in (schemaadmin.js wraps wide tables in one).
-_FITS_ITS_BOX = """(selector) => {
-  const element = document.querySelector(selector);
-  const box = element.closest(".table-responsive") || element.parentElement;
-  return box.scrollWidth <= box.clientWidth;
-}"""
 
-# The words of the selected table's cells cut across two lines: a line that begins inside a text node where neither
-# the character before nor the one after is a space. Breaks at <wbr> (after "." or "_") fall between text nodes.
-_CUT_WORDS = """(selector) => {
-  const cut = [];
-  const range = document.createRange();
-  for (const cell of document.querySelectorAll(selector + " td")) {
-    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      let above = null;  // the box of the last character drawn
-      for (let i = 0; i < node.data.length; i++) {
-        range.setStart(node, i);
-        range.setEnd(node, i + 1);
-        const rect = range.getBoundingClientRect();
-        if (!rect.width) continue;  // a hidden cell, or a space collapsed at a line's end
-        if (above && rect.top >= above.bottom && !/\\s/.test(node.data.slice(i - 1, i + 1))) {
-          cut.push(node.data.slice(0, i) + "|" + node.data.slice(i));
-        }
-        above = rect;
-      }
-    }
-  }
-  return cut;
-}"""
-
-
-def _keys_read_whole(page, width: int) -> None:
-    """Show the page width pixels wide: its keys table fits its box, no word in it is cut, the page does not scroll
-    sideways."""
+def _reads_whole(page, width: int, table: str = "keys") -> None:
+    """Show the page width pixels wide: the table of that test id fits its box, no word in its cells is cut, the
+    page does not scroll sideways."""
     page.set_viewport_size({"width": width, "height": 900})
     page.wait_for_function("(width) => window.innerWidth === width", arg=width)
-    page.wait_for_function(_FITS_ITS_BOX, arg="[data-testid=keys]")
-    assert page.evaluate(_CUT_WORDS, "[data-testid=keys]") == []
+    page.wait_for_function(FITS_ITS_BOX, arg=f"[data-testid={table}]")
+    assert cut_words(page, f"[data-testid={table}] td") == []
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
@@ -108,20 +78,24 @@ def test_operator_filters_to_problems_and_opens_an_index(planted, page, role_use
     page.goto(f"/indexes/{s}.docs_embedding_hnsw/")
     advice = page.get_by_test_id("vector-advice")
     expect(advice).to_contain_text("maintenance_work_mem")
+    # Its settings and operator class wrap after "." or "_", never inside a word ("ef_construc|tion").
     for width in (1280, 360):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_function(_FITS_ITS_BOX, arg="[data-testid=vector-advice]")
+        _reads_whole(page, width, "vector-advice")
     # So does the keys table: on a phone its Order column was cut off at the screen's edge. Its keys wrap between
     # words, never inside one: "Stored as" read "vector(|3)" and "timesta|mp with time zone" at 360 px.
-    _keys_read_whole(page, 360)
+    _reads_whole(page, 360)
     screenshot("index-detail-hnsw-phone")
     for index in ("docs_created", "docs_half"):
         page.goto(f"/indexes/{s}.{index}/")
         expect(page.get_by_test_id("keys")).to_contain_text("Stored as")
         for width in (1280, 360):
-            _keys_read_whole(page, width)
+            _reads_whole(page, width)
             screenshot(f"index-detail-{index}-{width}")
     expect(page.get_by_test_id("keys")).to_contain_text("halfvec(3)")
+    # A halfvec index's operator class is long enough to be cut even at a desktop's width ("halfvec_cosine_op|s").
+    expect(page.get_by_test_id("vector-advice")).to_contain_text("halfvec_cosine_ops")
+    for width in (1280, 360):
+        _reads_whole(page, width, "vector-advice")
     assert console_errors == []
 
 
