@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.views.refusals import said_once
+
 PAGES = ["/conversations/", "/explain/", "/rebuilds/new", "/queries/", "/indexes/", "/tables/", "/findings/"]
 
 
@@ -55,3 +57,30 @@ def test_each_refused_field_names_its_error_which_is_on_the_page(client_as, url)
         names = described.group(1).split() if described else []
         assert any(name.endswith("_error") for name in names), field
         assert set(names) <= present, f"{url}: {field} names {sorted(set(names) - present)}, which are not there"
+
+
+# A refused filter of a list is said once, in the alert where the results would be (includes/filter_errors.html): it
+# was said under its field too on a full page. htmx swaps only the results, so that is where both answers say it.
+SAID_ONCE = [
+    ("/audit/?since=2026-13-01", "Enter a real date as YYYY-MM-DD"),
+    ("/users/?q=" + "x" * 500, "at most"),
+    ("/queries/?window=7y", "7y is not one of the available choices"),
+    ("/queries/regressions/?window=7y", "7y is not one of the available choices"),
+    ("/conversations/?q=-def", "no word the messages must contain"),
+    ("/conversations/?active_from=2026-02-30", "Enter a real date as YYYY-MM-DD"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "message"), SAID_ONCE)
+def test_a_refused_list_filter_is_said_once_where_the_results_would_be(client_as, url, message):
+    client = client_as("dba")
+    response = client.get(url)
+    page = response.content.decode()
+    assert response.status_code == 400
+    results = page[page.index('<section id="results"') :]
+    # The field is marked refused and read with that one message (its aria-describedby names it, in the alert).
+    error_id = said_once(page, results[: results.index("</section>")], message)
+    # htmx's answer is the results alone, saying it once too, and names the field for schemaadmin.js to mark.
+    partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert partial.count(message) == 1 and f'data-error-id="{error_id}"' in partial
