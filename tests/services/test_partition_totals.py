@@ -61,7 +61,8 @@ def test_a_valid_partitioned_index_is_shown_as_the_statement_that_makes_it_over_
     shown = page.split('data-testid="definition"><code>')[1].split("</code>")[0]
     assert shown == f"CREATE INDEX events_kind ON {s}.events USING btree (kind);"  # not ON ONLY: the parent alone
     form = dba.get("/rebuilds/new", {"index": f"{s}.events_kind"}).content.decode()
-    assert f"Now: <code>CREATE INDEX events_kind ON {s}.events USING btree (kind)</code>" in form
+    shown_now = form.replace("<wbr>", "")  # the places it may wrap on a phone are no part of the text
+    assert f"Now: <code>CREATE INDEX events_kind ON {s}.events USING btree (kind)</code>" in shown_now
 
 
 def test_a_partitioned_index_s_rebuild_estimate_restore_text_and_scans_are_its_partitions(plant):
