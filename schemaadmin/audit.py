@@ -88,14 +88,14 @@ def record_refusal(
     request: HttpRequest | None,
     action: str,
     target: str,
-    reason: str,
+    reason: str | None = None,
     *,
     actor: Any = None,
     as_username: str = "",
     **detail: Any,
 ) -> None:
     """Write the AuditEvent of a privileged action asked for and refused (`<area>.<verb>_refused`), with the sentence
-    that refused it.
+    that refused it (None where the action says it: access.denied names the permission lacked).
 
     The refusal does not depend on the event: one that cannot be written (its table locked, the database refusing
     the insert) is logged, and the caller refuses all the same. The event commits on its own in autocommit, and in a
@@ -103,7 +103,9 @@ def record_refusal(
     """
     try:
         with transaction.atomic():  # a savepoint inside a transaction: a failed insert leaves it usable
-            record(request, action, target, actor=actor, as_username=as_username, reason=reason[:REASON_MAX], **detail)
+            if reason is not None:
+                detail["reason"] = reason[:REASON_MAX]
+            record(request, action, target, actor=actor, as_username=as_username, **detail)
     except DatabaseError:
         logger.exception("Could not audit %s of %s (it is refused all the same).", action, target[:TARGET_MAX])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, wraps
@@ -14,7 +13,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, router, transaction
+from django.db import router
 from django.db.models import OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.http import HttpRequest
@@ -56,8 +55,6 @@ ROLES: dict[str, tuple[str, ...]] = {
 
 type ViewFunction = Callable[..., HttpResponseBase]
 
-logger = logging.getLogger(__name__)
-
 
 def deny(request: HttpRequest, required: str, sentence: str) -> NoReturn:
     """Audit a signed-in person's request refused for a right they lack, then refuse it with 403 and the sentence."""
@@ -69,14 +66,10 @@ def audit_refusal(request: HttpRequest, required: str) -> None:
     """Audit a signed-in person's request refused for a right they lack (access.denied: the path, the method and
     the permission it needs).
 
-    The refusal does not depend on the audit: when the event cannot be written (its table locked past the web's
-    lock_timeout, the database refusing the insert), the error is logged and the request is refused all the same.
+    The refusal does not depend on the audit (audit.record_refusal): an event that cannot be written is logged, and
+    the request is refused all the same.
     """
-    try:
-        with transaction.atomic():  # a savepoint inside a transaction: a failed insert leaves it usable
-            audit.record(request, "access.denied", request.path, permission=required, method=request.method)
-    except DatabaseError:
-        logger.exception("Could not audit a refused request for %s (it is refused all the same).", request.path)
+    audit.record_refusal(request, "access.denied", request.path, permission=required, method=request.method)
 
 
 def permission_required[View: ViewFunction](codename: str) -> Callable[[View], View]:

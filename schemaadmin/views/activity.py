@@ -22,7 +22,7 @@ from schemaadmin.services.workload.signals import (
     Signal,
     SignalPlan,
     SignalRefusal,
-    record_refusal,
+    refuse_signal,
     send_signal,
     signal_plan,
 )
@@ -108,7 +108,7 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
     form = SignalForm(data)
     if not form.is_valid():
         if request.method == "POST":
-            record_refusal(chosen, form.pids_sent(), refusal_reason(form), user=request.user, request=request)
+            refuse_signal(chosen, form.pids_sent(), refusal_reason(form), user=request.user, request=request)
         return render_page(request, CONFIRM_TEMPLATE, _confirm(request, chosen, form, None), status=400)
     pid = form.cleaned_data["pid"]
     if request.method == "GET":
@@ -116,7 +116,7 @@ def signal_session(request: HttpRequest, signal: str) -> HttpResponse:
     started = form.cleaned_data["started"]
     if started is None:
         unnamed = "The confirmation did not say which session it showed: look at this one, and confirm again."
-        record_refusal(chosen, pid, unnamed, user=request.user, request=request)
+        refuse_signal(chosen, pid, unnamed, user=request.user, request=request)
         return _confirmation(request, chosen, pid, refusal=unnamed, status=400)
     try:
         outcome = send_signal(

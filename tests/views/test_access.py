@@ -221,5 +221,5 @@ def test_a_refusal_is_still_a_403_when_its_audit_event_cannot_be_written(client_
         response = client.get("/audit/")
     assert response.status_code == 403
     assert b"You do not have access to this page" in response.content
-    assert "Could not audit a refused request for /audit/" in caplog.text
+    assert "Could not audit access.denied of /audit/" in caplog.text
     assert not AuditEvent.objects.filter(action="access.denied").exists()

@@ -42,7 +42,7 @@ __all__ = [
     "SignalOutcome",
     "SignalPlan",
     "SignalRefusal",
-    "record_refusal",
+    "refuse_signal",
     "send_signal",
     "signal_plan",
 ]
@@ -160,7 +160,7 @@ def send_signal(
         plan = signal_plan(signal, pid, show_query_text=True, using=using)
         signalled = _send(plan, confirmed_own=confirmed_own, started=started, using=using)
     except SignalRefusal as refusal:
-        record_refusal(
+        refuse_signal(
             signal, pid, str(refusal), user=user, request=request, as_username=as_username, started=started, using=using
         )
         raise
@@ -210,7 +210,7 @@ def _send(plan: SignalPlan, *, confirmed_own: bool, started: datetime | None, us
         raise SignalRefusal(f"PostgreSQL refused to {signal} process {pid}: {refused}") from refused
 
 
-def record_refusal(
+def refuse_signal(
     signal: Signal,
     pid: int | str,
     reason: str,
